@@ -1,0 +1,33 @@
+from rest_framework import generics
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors
+from .serializers import (
+    AnalyticsEventSerializer,
+    DailySummaryQuerySerializer,
+    DailySummarySerializer,
+)
+
+
+class EventListView(generics.ListAPIView):
+    """Staff only: the recorded order events, newest first."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = AnalyticsEventSerializer
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+
+class DailySummaryView(APIView):
+    """Staff only: orders, units and revenue per day (?since=YYYY-MM-DD&until=...)."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request):
+        query = DailySummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.daily_summary(**query.validated_data)
+        return Response({"results": DailySummarySerializer(rows, many=True).data})

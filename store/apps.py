@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
+
+
+class StoreConfig(AppConfig):
+    name = "store"
+    verbose_name = "Store"
+
+    def ready(self):
+        from . import receivers
+        from .signals import order_created
+
+        post_save.connect(
+            receivers.create_customer_for_new_user,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="store.create_customer_for_new_user",
+        )
+        order_created.connect(
+            receivers.queue_inventory_update, dispatch_uid="store.queue_inventory_update"
+        )

@@ -1,0 +1,188 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+    )
+    # Stock on hand is what the warehouse holds; reserved is promised to placed orders
+    # whose inventory task has not run yet. Available to sell = on_hand - reserved.
+    on_hand = models.PositiveIntegerField(default=0)
+    reserved = models.PositiveIntegerField(default=0)
+    low_stock_threshold = models.PositiveIntegerField(default=5)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="product_on_hand_gte_0"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="product_reserved_gte_0"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="product_reserved_lte_on_hand"
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.sku} {self.name}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class Customer(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.user.get_username()
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+class Cart(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="carts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return str(self.id)
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart", "product"], name="cartitem_one_row_per_product"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="cartitem_quantity_gte_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_id}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    placed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # NULL, not "", for "no key": the unique constraint must not apply to keyless orders.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # A hash of the request body that created the order, to tell a replay from a misuse.
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_idempotency_key_unique_per_customer",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"Order #{self.pk}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "product"], name="orderitem_one_row_per_product"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orderitem_quantity_gte_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_id} @ {self.unit_price}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class OrderSideEffect(models.Model):
+    """Where one consequence of an order stands. Created pending at checkout, set done by
+    the task that performs it (in the task's own transaction), failed on dead letter."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION_EMAIL = "confirmation_email", "Confirmation email"
+        INVENTORY = "inventory", "Inventory"
+        ANALYTICS = "analytics", "Analytics"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="side_effects")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind"], name="order_side_effect_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.order_id}:{self.kind}={self.status}"
+
+
+class StockMovement(models.Model):
+    """Ledger of applied stock changes. One row per order item makes the inventory task
+    idempotent: a replay finds the row and applies nothing."""
+
+    class Reason(models.TextChoices):
+        SALE = "sale", "Sale"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    order_item = models.OneToOneField(
+        OrderItem, on_delete=models.PROTECT, null=True, blank=True, related_name="movement"
+    )
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.SALE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.product_id} {self.delta:+d} ({self.reason})"

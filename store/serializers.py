@@ -1,0 +1,86 @@
+from rest_framework import serializers
+
+from . import selectors, services
+from .models import Cart, CartItem, Order, OrderItem, Product
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    available = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "price", "available"]
+
+
+class CartItemSerializer(serializers.ModelSerializer):
+    product_id = serializers.IntegerField(read_only=True)
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    name = serializers.CharField(source="product.name", read_only=True)
+    unit_price = serializers.DecimalField(
+        source="product.price", max_digits=10, decimal_places=2, read_only=True
+    )
+
+    class Meta:
+        model = CartItem
+        fields = ["id", "product_id", "sku", "name", "unit_price", "quantity"]
+
+
+class CartSerializer(serializers.ModelSerializer):
+    items = CartItemSerializer(many=True, read_only=True)
+    total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Cart
+        fields = ["id", "items", "total", "created_at", "updated_at"]
+
+    def get_total(self, cart) -> str:
+        return f"{sum((item.product.price * item.quantity for item in cart.items.all()), 0):.2f}"
+
+
+class CartItemAddSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+
+class CartItemUpdateSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+
+class OrderItemSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    name = serializers.CharField(source="product.name", read_only=True)
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = OrderItem
+        fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    items = OrderItemSerializer(many=True, read_only=True)
+    side_effects = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "status", "items", "total", "placed_at", "side_effects"]
+
+    def get_side_effects(self, order) -> dict[str, str]:
+        return selectors.order_side_effects(order=order)
+
+
+class CreateOrderSerializer(serializers.Serializer):
+    """Checkout. save() places the order through store.services.order_place, which does
+    the whole job in one transaction; this class only validates and hands over."""
+
+    cart_id = serializers.UUIDField()
+
+    def save(self, *, customer, idempotency_key=None) -> services.Placement:
+        payload = {"cart_id": str(self.validated_data["cart_id"])}
+        self.placement = services.order_place(
+            customer=customer,
+            cart_id=self.validated_data["cart_id"],
+            idempotency_key=idempotency_key,
+            fingerprint=services.request_fingerprint(payload),
+        )
+        self.instance = self.placement.order
+        return self.placement

@@ -1,0 +1,304 @@
+"""Writes of the store: carts, checkout, stock. Keyword-only, one transaction each."""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
+
+from .exceptions import (
+    CartEmpty,
+    CartNotFound,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    ProductNotFound,
+    QuantityTooLarge,
+    Shortage,
+)
+from .models import Cart, CartItem, Customer, Order, OrderItem, OrderSideEffect, Product
+from .signals import order_created, stock_low
+
+logger = logging.getLogger(__name__)
+
+# A cart line above this is a typo or an attack, not a purchase; it also keeps sums far
+# from the integer column's limit.
+MAX_LINE_QUANTITY = 10_000
+
+
+def customer_ensure(*, user) -> Customer:
+    customer, _ = Customer.objects.get_or_create(user=user)
+    return customer
+
+
+# --- Carts -------------------------------------------------------------------------
+
+
+def cart_create(*, customer: Customer) -> Cart:
+    return Cart.objects.create(customer=customer)
+
+
+def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
+    """Add quantity of a product; a second add of the same product adds up."""
+    if not Product.objects.filter(pk=product_id, is_active=True).exists():
+        raise ProductNotFound(product_id)
+    with transaction.atomic():
+        item, created = CartItem.objects.select_for_update().get_or_create(
+            cart=cart, product_id=product_id, defaults={"quantity": quantity}
+        )
+        if not created:
+            if item.quantity + quantity > MAX_LINE_QUANTITY:
+                raise QuantityTooLarge(MAX_LINE_QUANTITY)
+            item.quantity = F("quantity") + quantity
+            item.save(update_fields=["quantity"])
+            item.refresh_from_db(fields=["quantity"])
+        Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return item
+
+
+def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem:
+    item.quantity = quantity
+    item.save(update_fields=["quantity"])
+    Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
+    return item
+
+
+def cart_item_remove(*, item: CartItem) -> None:
+    cart_id = item.cart_id
+    item.delete()
+    Cart.objects.filter(pk=cart_id).update(updated_at=timezone.now())
+
+
+def carts_remove_abandoned(*, older_than: timedelta) -> int:
+    """Delete carts untouched for longer than `older_than`. Safe to run twice at once:
+    a DELETE of rows already gone deletes nothing."""
+    cutoff = timezone.now() - older_than
+    _, by_model = Cart.objects.filter(updated_at__lt=cutoff).delete()
+    return by_model.get(Cart._meta.label, 0)
+
+
+# --- Checkout ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    order: Order
+    created: bool
+
+
+def request_fingerprint(payload: dict) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def order_place(
+    *, customer: Customer, cart_id, idempotency_key: str | None = None, fingerprint: str = ""
+) -> Placement:
+    """Turn the customer's cart into an order, in one transaction.
+
+    Reserves stock with a conditional UPDATE (no read-then-write race), deletes the cart
+    and sends order_created inside the transaction, so receivers' outbox rows commit or
+    roll back with the order. Raises CartNotFound, CartEmpty, InsufficientStock or
+    IdempotencyKeyReused; nothing is written when it raises.
+    """
+    if idempotency_key:
+        replay = _order_for_key(customer, idempotency_key, fingerprint)
+        if replay:
+            return Placement(replay, created=False)
+    try:
+        with transaction.atomic():
+            order = _place(customer, cart_id, idempotency_key, fingerprint)
+    except (CartNotFound, IntegrityError):
+        # A concurrent request with the same key may have won: it took the cart (we then
+        # find none) or inserted the key first (unique violation). Answer with its order.
+        if idempotency_key:
+            replay = _order_for_key(customer, idempotency_key, fingerprint)
+            if replay:
+                return Placement(replay, created=False)
+        raise
+    return Placement(order, created=True)
+
+
+def _order_for_key(customer: Customer, key: str, fingerprint: str) -> Order | None:
+    order = Order.objects.filter(customer=customer, idempotency_key=key).first()
+    if order is not None and order.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return order
+
+
+def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint: str) -> Order:
+    try:
+        # Locking the cart makes a double submit wait here; it then finds the cart gone.
+        cart = Cart.objects.select_for_update().get(pk=cart_id, customer=customer)
+    except Cart.DoesNotExist:
+        raise CartNotFound(cart_id) from None
+
+    wanted = dict(
+        CartItem.objects.filter(cart=cart)
+        .order_by("product_id")
+        .values_list("product_id", "quantity")
+    )
+    if not wanted:
+        raise CartEmpty(cart_id)
+
+    products = _reserve_stock(wanted)
+
+    total = sum(products[pid].price * qty for pid, qty in wanted.items())
+    order = Order.objects.create(
+        customer=customer,
+        total=total,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+    )
+    OrderItem.objects.bulk_create(
+        OrderItem(order=order, product_id=pid, unit_price=products[pid].price, quantity=qty)
+        for pid, qty in wanted.items()
+    )
+    OrderSideEffect.objects.bulk_create(
+        OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values
+    )
+    CartItem.objects.filter(cart=cart).delete()
+    Cart.objects.filter(pk=cart.pk).delete()
+
+    for receiver, result in order_created.send_robust(sender=Order, order=order):
+        if isinstance(result, Exception):
+            logger.error(
+                "order_created receiver %s failed for order %s: %s",
+                _receiver_name(receiver),
+                order.pk,
+                result,
+                exc_info=result,
+            )
+    return order
+
+
+def _reserve_stock(wanted: dict[int, int]) -> dict[int, Product]:
+    """Reserve `wanted` ({product_id: quantity}) or raise InsufficientStock.
+
+    Two statements whatever the cart's size: the rows are locked in primary-key order
+    (concurrent checkouts of overlapping carts queue instead of deadlocking), then one
+    conditional UPDATE adds each product's quantity where enough is available. Fewer
+    rows updated than products asked for means a shortage, and the caller's transaction
+    rolls back.
+    """
+    products = {
+        p.pk: p
+        for p in Product.objects.select_for_update()
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .only("pk", "sku", "name", "price", "on_hand", "reserved", "is_active")
+    }
+    shortages = _shortages(wanted, products)
+    if shortages:
+        raise InsufficientStock(shortages)
+
+    quantity = Case(
+        *(When(pk=pid, then=Value(qty)) for pid, qty in wanted.items()),
+        output_field=IntegerField(),
+    )
+    updated = Product.objects.filter(
+        pk__in=wanted, is_active=True, on_hand__gte=F("reserved") + quantity
+    ).update(reserved=F("reserved") + quantity)
+    if updated != len(wanted):
+        products = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
+        raise InsufficientStock(_shortages(wanted, products) or _unknown_shortage(wanted))
+    return products
+
+
+def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Shortage]:
+    shortages = []
+    for pid, qty in wanted.items():
+        product = products.get(pid)
+        available = product.available if product and product.is_active else 0
+        if qty > available:
+            shortages.append(
+                Shortage(
+                    product_id=pid,
+                    sku=product.sku if product else "",
+                    name=product.name if product else f"product {pid}",
+                    requested=qty,
+                    available=max(available, 0),
+                )
+            )
+    return shortages
+
+
+def _unknown_shortage(wanted: dict[int, int]) -> list[Shortage]:
+    return [Shortage(pid, "", f"product {pid}", qty, 0) for pid, qty in wanted.items()]
+
+
+def _receiver_name(receiver) -> str:
+    return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', receiver)}"
+
+
+# --- Side effects and inventory ---------------------------------------------------------
+
+
+def order_side_effect_mark(*, order_id: int, kind: str, status: str, error: str = "") -> None:
+    """Record where one side effect of an order stands. A done effect stays done: a late
+    failure report of an earlier attempt must not overwrite a later success."""
+    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind)
+    if status != OrderSideEffect.Status.DONE:
+        rows = rows.exclude(status=OrderSideEffect.Status.DONE)
+    rows.update(status=status, error=error[:2000], updated_at=timezone.now())
+
+
+def inventory_apply_order(*, order_id: int) -> bool:
+    """Move an order's reserved units out of stock on hand, once.
+
+    One transaction: a ledger row per order item (unique, so a replay or a concurrent
+    second delivery applies nothing), one UPDATE per product in primary-key order, the
+    side effect marked done, and stock_low sent for products this order took below their
+    threshold. Returns False when there was nothing to apply.
+    """
+    from .models import StockMovement
+
+    with transaction.atomic():
+        # The order's row lock serialises deliveries of the same order; the query after it
+        # then sees every movement a concurrent delivery committed. Raises DoesNotExist.
+        Order.objects.select_for_update().only("pk").get(pk=order_id)
+        items = list(
+            OrderItem.objects.filter(order_id=order_id, movement__isnull=True).order_by(
+                "product_id"
+            )
+        )
+        if not items:
+            order_side_effect_mark(
+                order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY, status="done"
+            )
+            return False
+        StockMovement.objects.bulk_create(
+            StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
+            for item in items
+        )
+        for item in items:
+            Product.objects.filter(pk=item.product_id).update(
+                on_hand=F("on_hand") - item.quantity, reserved=F("reserved") - item.quantity
+            )
+        order_side_effect_mark(
+            order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY, status="done"
+        )
+        quantities = {item.product_id: item.quantity for item in items}
+        for product in Product.objects.filter(pk__in=quantities).order_by("pk"):
+            # Available stock fell when the order reserved it; alert if this order's units
+            # are what took it across the threshold, so one crossing gives one alert.
+            if (
+                product.available
+                < product.low_stock_threshold
+                <= (product.available + quantities[product.pk])
+            ):
+                for receiver, result in stock_low.send_robust(
+                    sender=Product, product=product, order_id=order_id, available=product.available
+                ):
+                    if isinstance(result, Exception):
+                        logger.error(
+                            "stock_low receiver %s failed for product %s: %s",
+                            _receiver_name(receiver),
+                            product.pk,
+                            result,
+                            exc_info=result,
+                        )
+    return True

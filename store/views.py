@@ -1,0 +1,177 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import Conflict, Unprocessable
+
+from . import selectors, services
+from .exceptions import (
+    CartEmpty,
+    CartNotFound,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    ProductNotFound,
+    QuantityTooLarge,
+    StoreError,
+)
+from .models import Cart, CartItem, Order
+from .serializers import (
+    CartItemAddSerializer,
+    CartItemSerializer,
+    CartItemUpdateSerializer,
+    CartSerializer,
+    CreateOrderSerializer,
+    OrderSerializer,
+    ProductSerializer,
+)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def _api_error(exc: StoreError) -> exceptions.APIException:
+    if isinstance(exc, CartNotFound):
+        return exceptions.NotFound("Cart not found.")
+    if isinstance(exc, CartEmpty):
+        return exceptions.ValidationError({"cart_id": ["The cart is empty."]})
+    if isinstance(exc, ProductNotFound):
+        return exceptions.ValidationError({"product_id": ["Unknown product."]})
+    if isinstance(exc, QuantityTooLarge):
+        return exceptions.ValidationError(
+            {"quantity": [f"At most {services.MAX_LINE_QUANTITY} of one product per cart."]}
+        )
+    if isinstance(exc, InsufficientStock):
+        error = Conflict(str(exc))
+        error.products = [
+            {
+                "product_id": s.product_id,
+                "sku": s.sku,
+                "requested": s.requested,
+                "available": s.available,
+            }
+            for s in exc.shortages
+        ]
+        return error
+    if isinstance(exc, IdempotencyKeyReused):
+        return Unprocessable("This Idempotency-Key was already used with a different request body.")
+    raise exc
+
+
+class StoreAPIView(APIView):
+    def customer(self):
+        return services.customer_ensure(user=self.request.user)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, StoreError):
+            api_exc = _api_error(exc)
+            response = super().handle_exception(api_exc)
+            if hasattr(api_exc, "products"):
+                response.data["products"] = api_exc.products
+            return response
+        if isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(exc.messages)
+        return super().handle_exception(exc)
+
+
+class ProductListView(generics.ListAPIView):
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+
+class ProductDetailView(generics.RetrieveAPIView):
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+
+class CartListCreateView(StoreAPIView, generics.ListAPIView):
+    serializer_class = CartSerializer
+
+    def get_queryset(self):
+        return Cart.objects.filter(customer=self.customer()).prefetch_related("items__product")
+
+    def post(self, request):
+        cart = services.cart_create(customer=self.customer())
+        cart = selectors.cart_get(customer=cart.customer, cart_id=cart.pk)
+        return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
+
+
+class CartDetailView(StoreAPIView):
+    def get(self, request, cart_id):
+        try:
+            cart = selectors.cart_get(customer=self.customer(), cart_id=cart_id)
+        except Cart.DoesNotExist:
+            raise CartNotFound(cart_id) from None
+        return Response(CartSerializer(cart).data)
+
+
+class CartItemListView(StoreAPIView):
+    def post(self, request, cart_id):
+        customer = self.customer()
+        try:
+            cart = Cart.objects.get(pk=cart_id, customer=customer)
+        except Cart.DoesNotExist:
+            raise CartNotFound(cart_id) from None
+        body = CartItemAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = services.cart_item_add(cart=cart, **body.validated_data)
+        item = selectors.cart_item_get(customer=customer, cart_id=cart.pk, item_id=item.pk)
+        return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class CartItemDetailView(StoreAPIView):
+    def get_item(self, cart_id, item_id) -> CartItem:
+        try:
+            return selectors.cart_item_get(
+                customer=self.customer(), cart_id=cart_id, item_id=item_id
+            )
+        except CartItem.DoesNotExist:
+            raise exceptions.NotFound("Cart item not found.") from None
+
+    def patch(self, request, cart_id, item_id):
+        item = self.get_item(cart_id, item_id)
+        body = CartItemUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = services.cart_item_set_quantity(item=item, **body.validated_data)
+        return Response(CartItemSerializer(item).data)
+
+    def delete(self, request, cart_id, item_id):
+        services.cart_item_remove(item=self.get_item(cart_id, item_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderListCreateView(StoreAPIView, generics.ListAPIView):
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.order_list(customer=self.customer())
+
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+            )
+        checkout = CreateOrderSerializer(data=request.data)
+        checkout.is_valid(raise_exception=True)
+        customer = self.customer()
+        placement = checkout.save(customer=customer, idempotency_key=key)
+        order = selectors.order_get(customer=customer, order_id=placement.order.pk)
+        headers = {"Location": f"/api/orders/{order.pk}/"}
+        if not placement.created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+
+class OrderDetailView(StoreAPIView):
+    def get(self, request, order_id):
+        try:
+            order = selectors.order_get(customer=self.customer(), order_id=order_id)
+        except Order.DoesNotExist:
+            raise exceptions.NotFound("Order not found.") from None
+        return Response(OrderSerializer(order).data)

@@ -1,0 +1,42 @@
+"""Dead letters: record a task that failed for good, and put selected ones back."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import DeadLetter
+from .outbox import enqueue
+
+logger = logging.getLogger(__name__)
+
+
+def dead_letter_record(
+    *, task_id, task_name, args, kwargs, queue, exception, traceback, attempts
+) -> DeadLetter:
+    logger.error("dead letter: %s[%s] args=%r: %s", task_name, task_id, args, exception)
+    return DeadLetter.objects.create(
+        task_id=task_id or "",
+        task_name=task_name,
+        args=args,
+        kwargs=kwargs,
+        queue=queue or "",
+        exception=exception[:10_000],
+        traceback=traceback[:50_000],
+        attempts=attempts,
+    )
+
+
+def dead_letters_requeue(*, dead_letter_ids) -> int:
+    """Enqueue the tasks of these dead letters again, through the outbox, once each: a
+    letter already requeued is skipped. Returns how many were requeued."""
+    requeued = 0
+    with transaction.atomic():
+        letters = DeadLetter.objects.select_for_update().filter(
+            pk__in=dead_letter_ids, requeued_at__isnull=True
+        )
+        for letter in letters:
+            enqueue(letter.task_name, *letter.args, **letter.kwargs)
+            requeued += 1
+        letters.update(requeued_at=timezone.now())
+    return requeued

@@ -1,0 +1,56 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class OutboxMessage(models.Model):
+    """A task to publish, written in the same transaction as the change that asks for it.
+
+    Published after commit, or by the relay if that failed; `task_id` is the Celery task
+    id, so every (re)publication of one row is the same task to the result backend.
+    """
+
+    task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A publisher holds a row until then; a relay that died mid-batch lets it go by itself.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(published_at__isnull=True), name="outbox_pending_idx"
+            ),
+        ]
+
+    def __str__(self):
+        state = "published" if self.published_at else "pending"
+        return f"{self.task_name}{tuple(self.args)} [{state}]"
+
+
+class DeadLetter(models.Model):
+    """A task that failed for good: permanent error, or transient ones past the retries."""
+
+    task_id = models.CharField(max_length=255, db_index=True)
+    task_name = models.CharField(max_length=200, db_index=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=100, blank=True, default="")
+    exception = models.TextField()
+    traceback = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.task_name} {self.task_id}"

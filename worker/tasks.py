@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from . import outbox
+
+
+@shared_task(name="worker.relay_outbox", ignore_result=True)
+def relay_outbox():
+    """Publish outbox rows the after-commit publisher could not (broker down)."""
+    return outbox.relay()
+
+
+@shared_task(name="worker.prune_outbox")
+def prune_outbox():
+    return outbox.prune()
