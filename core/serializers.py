@@ -1,5 +1,4 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -14,12 +13,6 @@ class RegisterSerializer(serializers.Serializer):
     )
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-
-    def validate(self, attrs):
-        validate_password(
-            attrs["password"], user=User(username=attrs["username"], email=attrs["email"])
-        )
-        return attrs
 
 
 class UserSerializer(serializers.ModelSerializer):

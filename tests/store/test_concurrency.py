@@ -1,0 +1,101 @@
+"""Real concurrency on PostgreSQL: threads, each with its own database connection, all
+released at once by a barrier."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from store.models import Order, Product
+from tests.conftest import client_for
+from tests.factories import ProductFactory, UserFactory, cart_with
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_at_once(calls):
+    """Run the callables in as many threads, started together; return their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            barrier.wait(timeout=30)
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def checkout_call(client, cart):
+    return lambda: client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+
+
+def test_thirty_checkouts_for_ten_units_sell_exactly_ten():
+    product = ProductFactory(on_hand=10)
+    calls = []
+    for _ in range(30):
+        user = UserFactory()
+        calls.append(checkout_call(client_for(user), cart_with(user.customer, (product, 1))))
+
+    responses = run_at_once(calls)
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 10, codes
+    assert codes.count(409) == 20, codes
+    assert Order.objects.count() == 10
+    product.refresh_from_db()
+    assert (product.on_hand, product.reserved, product.available) == (10, 10, 0)
+
+
+def test_overlapping_carts_in_opposite_order_do_not_deadlock():
+    first, second = ProductFactory(on_hand=100), ProductFactory(on_hand=100)
+    calls = []
+    for index in range(12):
+        user = UserFactory()
+        lines = [(first, 1), (second, 1)] if index % 2 else [(second, 1), (first, 1)]
+        calls.append(checkout_call(client_for(user), cart_with(user.customer, *lines)))
+
+    responses = run_at_once(calls)
+
+    assert [r.status_code for r in responses] == [201] * 12
+    assert Product.objects.get(pk=first.pk).reserved == 12
+    assert Product.objects.get(pk=second.pk).reserved == 12
+
+
+def test_double_submitted_cart_yields_one_order():
+    user = UserFactory()
+    product = ProductFactory(on_hand=10)
+    cart = cart_with(user.customer, (product, 3))
+    clients = [client_for(user) for _ in range(5)]
+
+    responses = run_at_once([checkout_call(c, cart) for c in clients])
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 404, 404, 404, 404]
+    assert Order.objects.count() == 1
+    product.refresh_from_db()
+    assert product.reserved == 3
+
+
+def test_double_submit_with_one_idempotency_key_answers_the_same_order_to_all():
+    user = UserFactory()
+    product = ProductFactory(on_hand=10)
+    cart = cart_with(user.customer, (product, 1))
+    clients = [client_for(user) for _ in range(5)]
+
+    def call(client):
+        return lambda: client.post(
+            "/api/orders/",
+            {"cart_id": str(cart.pk)},
+            format="json",
+            headers={"Idempotency-Key": "k"},
+        )
+
+    responses = run_at_once([call(c) for c in clients])
+
+    assert [r.status_code for r in responses] == [201] * 5
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Order.objects.count() == 1
