@@ -1,6 +1,8 @@
 """Real servers for tests: a Redis server the test owns, an SMTP server, polling."""
 
+import contextlib
 import email
+import json
 import os
 import shutil
 import socket
@@ -163,3 +165,32 @@ def subprocess_env(**overrides) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1"}
     env.update({key: str(value) for key, value in overrides.items()})
     return env
+
+
+@contextlib.contextmanager
+def celery_broker(url: str):
+    """Point the Celery app of this process at another broker for the block."""
+    from worker.celery import app
+
+    previous = app.conf.broker_url
+
+    def switch(to):
+        # kombu keeps pools per connection URL; dropping ours makes the next use take (or
+        # make) the pool of the new URL.
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.broker_url = to
+        # Celery reads CELERY_BROKER_URL from the environment before its own config.
+        os.environ["CELERY_BROKER_URL"] = to
+
+    switch(url)
+    try:
+        yield
+    finally:
+        switch(previous)
+
+
+def queued_task_ids(broker: str, queue: str) -> list[str]:
+    """Task ids of the messages waiting in a Redis-backed Celery queue."""
+    client = redis.Redis.from_url(broker)
+    return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]

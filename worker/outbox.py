@@ -13,6 +13,7 @@ in effect.
 
 import json
 import logging
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -24,6 +25,11 @@ from django.utils import timezone
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+# After a failed publish, after-commit publishing in this process stands aside for a few
+# seconds and leaves rows to the relay: a checkout must not wait on a dead broker each time.
+BROKER_DOWN_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
 
 
 def enqueue(task, *args, **kwargs) -> OutboxMessage:
@@ -46,6 +52,9 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage:
 
 def publish_message(message_id: int) -> bool:
     """Publish one row if nobody else holds it. True when it went to the broker."""
+    if time.monotonic() < _broker_down_until:
+        logger.debug("outbox: broker was down moments ago, row %s left to the relay", message_id)
+        return False
     claimed = _claimable(timezone.now()).filter(pk=message_id)
     if not _claim(claimed):
         return False
@@ -114,6 +123,7 @@ def _release(ids) -> None:
 
 
 def _publish(message: OutboxMessage) -> bool:
+    global _broker_down_until
     from .celery import app
 
     try:
@@ -133,10 +143,12 @@ def _publish(message: OutboxMessage) -> bool:
             message.pk,
             exc,
         )
+        _broker_down_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
         OutboxMessage.objects.filter(pk=message.pk).update(
             locked_until=None, last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         return False
+    _broker_down_until = 0.0
     OutboxMessage.objects.filter(pk=message.pk).update(
         published_at=timezone.now(), locked_until=None, last_error=""
     )

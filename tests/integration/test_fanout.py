@@ -1,0 +1,197 @@
+"""A checkout's side effects through a real Celery worker (in this process, consuming
+from the real Redis broker) and a real SMTP server."""
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from analytics_app.models import AnalyticsEvent
+from email_app.models import SentEmail
+from store.models import OrderSideEffect, Product, StockMovement
+from tests.conftest import client_for
+from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import body_text, wait_until
+from worker.celery import app as celery_app
+from worker.models import DeadLetter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIDE_EFFECT_TASKS = [
+    "email_app.send_order_confirmation",
+    "store.apply_order_inventory",
+    "analytics_app.record_order_event",
+]
+
+
+def place_order(user, *lines) -> dict:
+    response = client_for(user).post(
+        "/api/orders/", {"cart_id": str(cart_with(user.customer, *lines).pk)}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def side_effects(user, order_id) -> dict:
+    return client_for(user).get(f"/api/orders/{order_id}/").json()["side_effects"]
+
+
+def wait_for_side_effects(user, order_id, expected: dict, timeout=30):
+    return wait_until(
+        lambda: side_effects(user, order_id) == expected or None,
+        timeout=timeout,
+        message=f"side effects of order {order_id} to be {expected}",
+    )
+
+
+ALL_DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
+
+
+def confirmations(smtp_server, order_id):
+    return [m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"]
+
+
+@pytest.fixture
+def shopper(celery_worker, smtp_server):
+    """A user whose welcome email has already gone out, so it does not mix with the rest."""
+    user = UserFactory(email="grace@example.com")
+    wait_until(lambda: smtp_server.messages_to("grace@example.com"), message="welcome email")
+    return user
+
+
+def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp_server):
+    lamp = ProductFactory(name="Desk Lamp", sku="LAMP-1", price="64.00", on_hand=10)
+    pens = ProductFactory(name="Pen", sku="PEN-1", price="2.50", on_hand=100)
+
+    order = place_order(shopper, (lamp, 1), (pens, 4))
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+
+    [message] = confirmations(smtp_server, order["id"])
+    assert message["To"] == "grace@example.com"
+    text = body_text(message)
+    assert f"order #{order['id']}" in text
+    assert "1 x Desk Lamp (LAMP-1) at 64.00 = 64.00" in text
+    assert "4 x Pen (PEN-1) at 2.50 = 10.00" in text
+    assert "Total: 74.00" in text
+    assert any(p.get_content_type() == "text/html" for p in message.walk())
+
+    lamp.refresh_from_db()
+    pens.refresh_from_db()
+    assert (lamp.on_hand, lamp.reserved) == (9, 0)
+    assert (pens.on_hand, pens.reserved) == (96, 0)
+    assert StockMovement.objects.filter(order_item__order_id=order["id"]).count() == 2
+
+    event = AnalyticsEvent.objects.get(order_id=order["id"])
+    assert event.units == 5 and str(event.revenue) == "74.00"
+    assert event.customer_id == shopper.customer.pk
+
+
+def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(shopper, smtp_server):
+    product = ProductFactory(on_hand=10)
+    order = place_order(shopper, (product, 2))
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+
+    # The same tasks delivered again, through the broker to the worker.
+    again = [celery_app.send_task(name, args=[order["id"]]) for name in SIDE_EFFECT_TASKS]
+    assert [result.get(timeout=30) for result in again] == [False, False, False]
+
+    assert len(confirmations(smtp_server, order["id"])) == 1
+    assert SentEmail.objects.filter(kind="order_confirmation", key=str(order["id"])).count() == 1
+    product.refresh_from_db()
+    assert (product.on_hand, product.reserved) == (8, 0)
+    assert StockMovement.objects.filter(product=product).count() == 1
+    assert AnalyticsEvent.objects.filter(order_id=order["id"]).count() == 1
+
+
+def test_smtp_refusing_twice_then_accepting_sends_one_email_after_backoff(
+    shopper, smtp_server, caplog
+):
+    product = ProductFactory(on_hand=10, low_stock_threshold=0)
+    smtp_server.handler.refuse_next = 2
+    attempts_before = smtp_server.handler.attempts
+
+    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
+        order = place_order(shopper, (product, 1))
+        wait_for_side_effects(shopper, order["id"], ALL_DONE)
+
+    assert len(confirmations(smtp_server, order["id"])) == 1
+    assert smtp_server.handler.attempts - attempts_before == 3
+    retries = [r.getMessage() for r in caplog.records if "transient error, retry" in r.getMessage()]
+    assert len(retries) == 2
+    assert "retry 1/3" in retries[0] and "retry 2/3" in retries[1]
+    assert "451" in retries[0]
+    assert not DeadLetter.objects.exists()
+
+
+def test_smtp_refusing_for_good_dead_letters_then_admin_requeue_sends_it(shopper, smtp_server):
+    product = ProductFactory(on_hand=10, low_stock_threshold=0)
+    smtp_server.handler.refuse_always = True
+
+    order = place_order(shopper, (product, 1))
+    wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"})
+
+    letter = DeadLetter.objects.get()
+    assert letter.task_name == "email_app.send_order_confirmation"
+    assert letter.args == [order["id"]]
+    assert "554" in letter.exception and "Traceback" in letter.traceback
+    assert letter.attempts == 1  # a permanent refusal is not retried
+    assert not SentEmail.objects.filter(kind="order_confirmation").exists()
+    assert OrderSideEffect.objects.get(order_id=order["id"], kind="confirmation_email").error
+
+    smtp_server.handler.refuse_always = False
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "x"))
+    response = admin.post(
+        "/admin/worker/deadletter/",
+        {"action": "requeue", "_selected_action": [letter.pk]},
+    )
+    assert response.status_code == 302
+
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+    assert len(confirmations(smtp_server, order["id"])) == 1
+    letter.refresh_from_db()
+    assert letter.requeued_at is not None
+
+
+def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smtp_server):
+    product = ProductFactory(on_hand=10, low_stock_threshold=0)
+    smtp_server.handler.refuse_next = 100
+
+    order = place_order(shopper, (product, 1))
+    wait_for_side_effects(
+        shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"}, timeout=60
+    )
+
+    letter = DeadLetter.objects.get()
+    assert letter.attempts == 4  # the first try and three retries
+    assert "451" in letter.exception
+
+
+def test_task_for_a_missing_order_finishes_without_effect(celery_worker, caplog):
+    with caplog.at_level(logging.WARNING):
+        results = [celery_app.send_task(name, args=[987654]) for name in SIDE_EFFECT_TASKS]
+        assert [r.get(timeout=30) for r in results] == [False, False, False]
+    assert "987654 does not exist" in caplog.text
+    assert not DeadLetter.objects.exists()
+
+
+def test_malformed_payload_is_dead_lettered_not_retried(celery_worker):
+    result = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+    with pytest.raises(ValueError):
+        result.get(timeout=30)
+    letter = wait_until(lambda: DeadLetter.objects.first(), message="dead letter")
+    assert letter.args == ["not-an-id"] and letter.attempts == 1
+
+
+def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
+    settings.SHOPFLOW_STAFF_EMAILS = ["warehouse@example.com"]
+    product = ProductFactory(name="Keyboard", sku="KBD-1", on_hand=6, low_stock_threshold=5)
+
+    order = place_order(shopper, (product, 2))
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+    [alert] = wait_until(lambda: smtp_server.messages_to("warehouse@example.com"))
+
+    assert "Low stock: Keyboard (KBD-1)" in alert["Subject"]
+    assert Product.objects.get(pk=product.pk).available == 4
+    assert SentEmail.objects.filter(kind="low_stock_alert").count() == 1

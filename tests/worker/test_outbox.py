@@ -1,0 +1,155 @@
+"""The outbox against a real Redis: rows commit with the transaction, are published after
+commit, survive a dead broker, and are relayed once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import redis
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tests.support import RedisServer, celery_broker, queued_task_ids
+from worker import outbox
+from worker.models import OutboxMessage
+
+TASK = "worker.tests.noop"  # routed to the default queue; no worker runs in these tests
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis server this test owns, so it can stop it, and the app pointed at it."""
+    server = RedisServer().start()
+    outbox._broker_down_until = 0.0
+    with celery_broker(server.url):
+        yield server
+    server.stop()
+    outbox._broker_down_until = 0.0
+
+
+def queued(server) -> list[str]:
+    return queued_task_ids(server.url, "default")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_enqueue_is_published_after_commit(own_redis):
+    with transaction.atomic():
+        message = outbox.enqueue(TASK, 7, flag=True)
+        assert queued(own_redis) == []  # not before the commit
+
+    message.refresh_from_db()
+    assert message.published_at is not None
+    assert queued(own_redis) == [str(message.task_id)]
+    body = redis.Redis.from_url(own_redis.url).lindex("default", 0)
+    assert b"worker.tests.noop" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_transaction_leaves_no_row_and_publishes_nothing(own_redis):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.enqueue(TASK, 1)
+        raise RuntimeError("the order failed after enqueue")
+
+    assert not OutboxMessage.objects.exists()
+    assert queued(own_redis) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
+    with transaction.atomic():
+        kept = outbox.enqueue(TASK, 1)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.enqueue(TASK, 2)
+            raise RuntimeError("a receiver failed")
+
+    assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[1]]
+    assert queued(own_redis) == [str(kept.task_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(own_redis):
+    own_redis.stop()
+    with transaction.atomic():
+        first = outbox.enqueue(TASK, 1)
+        second = outbox.enqueue(TASK, 2)
+
+    for message in (first, second):
+        message.refresh_from_db()
+        assert message.published_at is None
+    first.refresh_from_db()
+    assert "Connection" in first.last_error or "connect" in first.last_error.lower()
+    assert outbox.relay() == 0  # still down: nothing goes, nothing is lost
+    assert outbox.pending_count() == 2
+
+    own_redis.start()
+    assert outbox.relay() == 2
+
+    assert outbox.pending_count() == 0
+    assert sorted(queued(own_redis)) == sorted([str(first.task_id), str(second.task_id)])
+    assert outbox.relay() == 0  # published rows are not published again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_skips_leased_rows_and_takes_over_expired_leases(own_redis, settings):
+    outbox._broker_down_until = float("inf")  # leave rows to the relay
+    held = outbox.enqueue(TASK, 1)
+    abandoned = outbox.enqueue(TASK, 2)
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk=held.pk).update(locked_until=now + timedelta(minutes=5))
+    OutboxMessage.objects.filter(pk=abandoned.pk).update(locked_until=now - timedelta(seconds=1))
+
+    assert outbox.relay() == 1
+
+    assert queued(own_redis) == [str(abandoned.task_id)]
+    held.refresh_from_db()
+    assert held.published_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_deletes_only_published_rows_past_retention(own_redis):
+    outbox._broker_down_until = float("inf")
+    old, recent, pending = (outbox.enqueue(TASK, n) for n in range(3))
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk=old.pk).update(published_at=now - timedelta(days=30))
+    OutboxMessage.objects.filter(pk=recent.pk).update(published_at=now - timedelta(hours=1))
+
+    assert outbox.prune(older_than=timedelta(days=7)) == 1
+
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+
+
+@pytest.mark.django_db
+def test_non_json_arguments_are_refused_in_the_callers_transaction():
+    with pytest.raises(TypeError, match="JSON"):
+        outbox.enqueue(TASK, object())
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_relays_publish_each_row_once(own_redis):
+    outbox._broker_down_until = float("inf")
+    rows = [outbox.enqueue(TASK, n) for n in range(60)]
+    outbox._broker_down_until = 0.0
+    barrier = threading.Barrier(4)
+    counts = []
+
+    def relay():
+        try:
+            barrier.wait(timeout=10)
+            counts.append(outbox.relay(batch_size=10) + outbox.relay(batch_size=10))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    while outbox.relay():
+        pass
+
+    ids = queued(own_redis)
+    assert sorted(ids) == sorted(str(row.task_id) for row in rows)
+    assert len(ids) == len(set(ids)) == 60
+    assert sum(counts) <= 60
