@@ -5,13 +5,16 @@ import email
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 
 import redis
 from aiosmtpd.controller import Controller
@@ -194,3 +197,68 @@ def queued_task_ids(broker: str, queue: str) -> list[str]:
     """Task ids of the messages waiting in a Redis-backed Celery queue."""
     client = redis.Redis.from_url(broker)
     return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """`celery -A worker worker` as a subprocess, consuming every queue."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
+        self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        self.env = env
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker",
+                "worker",
+                "-n",
+                self.name,
+                "-Q",
+                "default,emails,inventory,analytics",
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(
+            lambda: b"ready." in self.log_path.read_bytes() or self._died(),
+            timeout=60,
+            message="the worker to be ready",
+        )
+        assert self.process.poll() is None, self.output()
+        return self
+
+    def _died(self) -> bool:
+        return self.process.poll() is not None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
