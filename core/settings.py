@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -178,7 +178,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "emails", "inventory", "analytics")]
+# A direct exchange per queue, bound by the queue's own name.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("default", "emails", "inventory", "analytics")
+]
 CELERY_TASK_ROUTES = {
     "store.remove_abandoned_carts": {"queue": "default"},
     "email_app.*": {"queue": "emails"},

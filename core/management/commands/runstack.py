@@ -1,0 +1,119 @@
+import os
+import secrets
+import signal
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from core import stack
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up and run the whole stack: migrations, demo catalog, staff user, then web "
+        "(gunicorn), a Celery worker on every queue, Celery beat and Flower; an embedded "
+        "Redis when none answers. Ctrl-C or SIGTERM stops everything it started."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true", help="Skip the demo catalog.")
+
+    def handle(self, *args, no_demo=False, **options):
+        env = dict(os.environ)
+        port = int(env.get("PORT", "8000"))
+        flower_port = int(env.get("FLOWER_PORT", "5555"))
+        for name, value in (("PORT", port), ("FLOWER_PORT", flower_port)):
+            if not stack.port_is_free(value):
+                raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
+
+        try:
+            embedded = stack.broker_for_run(env, settings.BASE_DIR / "var" / "redis")
+            flower_auth, flower_generated = stack.flower_credentials(env)
+        except stack.StackError as exc:
+            raise CommandError(str(exc)) from None
+
+        supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        status = 0
+        try:
+            if embedded:
+                supervisor.start("redis", embedded.argv(), infrastructure=True)
+                if not stack.wait_for_redis(embedded.url, timeout=15):
+                    raise CommandError("the embedded Redis did not start")
+                # Celery reads CELERY_BROKER_URL from the environment first: this process
+                # (the staff user's welcome email) and the children all use the embedded one.
+                env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
+            broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
+            self._prepare_database(demo=not no_demo)
+            admin_user, admin_password = self._ensure_staff_user(env)
+            for name, argv in stack.service_argv(
+                python=sys.executable, port=port, flower_port=flower_port, flower_auth=flower_auth
+            ).items():
+                supervisor.start(name, argv)
+            self._print_where(
+                port=port,
+                flower_port=flower_port,
+                flower_auth=flower_auth if flower_generated else "as set in FLOWER_BASIC_AUTH",
+                admin_user=admin_user,
+                admin_password=admin_password,
+                broker=f"{broker} (embedded)" if embedded else broker,
+            )
+            status = supervisor.wait()
+        finally:
+            supervisor.say("runstack | stopping every process")
+            supervisor.stop()
+            supervisor.say("runstack | stopped")
+        if status:
+            sys.exit(status)
+
+    def _prepare_database(self, *, demo: bool) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        if demo:
+            call_command("load_demo_catalog", stdout=self.stdout)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+
+    def _ensure_staff_user(self, env) -> tuple[str, str | None]:
+        """The staff user for the admin. Password from SHOPFLOW_ADMIN_PASSWORD, else
+        generated when the user is created (and printed once)."""
+        username = env.get("SHOPFLOW_ADMIN_USERNAME", "admin")
+        password = env.get("SHOPFLOW_ADMIN_PASSWORD") or None
+        user_model = get_user_model()
+        with transaction.atomic():
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                generated = password or secrets.token_urlsafe(12)
+                user_model.objects.create_superuser(
+                    username, env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local"), generated
+                )
+                return username, generated
+            if password and not user.check_password(password):
+                user.set_password(password)
+                user.save(update_fields=["password"])
+        return username, password
+
+    def _print_where(self, *, port, flower_port, flower_auth, admin_user, admin_password, broker):
+        admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
+        lines = [
+            "",
+            "Shopflow is running:",
+            f"  API      http://127.0.0.1:{port}/api/",
+            f"  Health   http://127.0.0.1:{port}/healthz",
+            f"  Admin    http://127.0.0.1:{port}/admin/",
+            f"           user {admin_user}, password {admin_secret}",
+            f"  Flower   http://127.0.0.1:{flower_port}/",
+            f"           basic auth {flower_auth}",
+            f"  Broker   {broker}",
+            f"  Database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
+            f"{settings.DATABASES['default']['NAME']}",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+        for line in lines:
+            self.stdout.write(line)

