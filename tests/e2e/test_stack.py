@@ -1,0 +1,150 @@
+"""The whole stack as `make run` starts it (`manage.py runstack`): gunicorn, a worker,
+beat and Flower as real processes on this test's database, broker and SMTP server, used
+through HTTP only; then SIGTERM, and nothing it started may be left."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import requests
+
+from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FLOWER_AUTH = ("ops", "flower-test-secret")
+
+
+@pytest.fixture
+def stack(smtp_server, broker_url, tmp_path):
+    port, flower_port = free_port(), free_port()
+    log_path = tmp_path / "stack.log"
+    env = subprocess_env(
+        CELERY_BROKER_URL=broker_url,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        PORT=port,
+        FLOWER_PORT=flower_port,
+        FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
+        SHOPFLOW_ADMIN_PASSWORD="admin-test-secret",
+        WEB_CONCURRENCY=1,
+        WORKER_CONCURRENCY=2,
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
+        try:
+            wait_until(running.ready, timeout=90, message="the stack to answer")
+            yield running
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+
+
+class Running:
+    def __init__(self, process, log_path, base, flower_port):
+        self.process = process
+        self.log_path = log_path
+        self.base = base
+        self.flower = f"http://127.0.0.1:{flower_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"runstack exited early:\n{self.log()[-4000:]}")
+        try:
+            web = requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
+            flower = requests.get(f"{self.flower}/healthcheck", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+        return web and flower and " ready." in self.log()
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, smtp_server):
+    api = requests.Session()
+    body = {"username": "margaret", "email": "margaret@example.com", "password": "apollo-11-ok"}
+    assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
+    token = api.post(
+        f"{stack.base}/api/auth/token/",
+        json={"username": "margaret", "password": "apollo-11-ok"},
+        timeout=10,
+    ).json()["token"]
+    api.headers["Authorization"] = f"Token {token}"
+
+    product = api.get(f"{stack.base}/api/products/", timeout=10).json()["results"][0]
+    cart = api.post(f"{stack.base}/api/carts/", timeout=10).json()
+    item = {"product_id": product["id"], "quantity": 2}
+    assert api.post(f"{stack.base}/api/carts/{cart['id']}/items/", json=item, timeout=10).ok
+    response = api.post(f"{stack.base}/api/orders/", json={"cart_id": cart["id"]}, timeout=10)
+    assert response.status_code == 201, response.text
+    order_id = response.json()["id"]
+
+    done = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
+    wait_until(
+        lambda: (
+            api.get(f"{stack.base}/api/orders/{order_id}/", timeout=5).json()["side_effects"]
+            == done
+        ),
+        timeout=60,
+        message=f"side effects done; log:\n{stack.log()[-4000:]}",
+    )
+
+    [email] = [
+        m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"
+    ]
+    assert email["To"] == "margaret@example.com"
+
+    # Flower saw the three tasks succeed, and keeps its API behind basic auth.
+    def flower_succeeded():
+        tasks = requests.get(f"{stack.flower}/api/tasks", auth=FLOWER_AUTH, timeout=5).json()
+        return {t["name"] for t in tasks.values() if t.get("state") == "SUCCESS"}
+
+    wanted = {
+        "email_app.send_order_confirmation",
+        "store.apply_order_inventory",
+        "analytics_app.record_order_event",
+    }
+    wait_until(lambda: wanted <= flower_succeeded(), timeout=30, message="Flower task list")
+    assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
+
+    # Beat runs the relay: a row nobody published (as if the broker had been down) goes out.
+    stranded = OutboxMessage.objects.create(
+        task_name="email_app.send_welcome_email", args=[1_000_000]
+    )
+    wait_until(
+        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
+        timeout=30,
+        message="beat's relay to publish the stranded row",
+    )
+    wait_until(lambda: "worker.relay_outbox" in flower_succeeded(), timeout=30)
+
+    # SIGTERM stops everything runstack started.
+    descendants = stack.descendants()
+    assert len(descendants) >= 4  # web, worker, beat, flower (and their own children)
+    stack.process.send_signal(signal.SIGTERM)
+    assert stack.process.wait(timeout=60) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(p.is_running() for p in descendants):
+        time.sleep(0.2)
+    left = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], [(p.pid, p.cmdline()) for p in left]
+    assert "runstack | stopped" in stack.log()
+    assert os.path.exists(stack.log_path)
