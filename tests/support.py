@@ -1,5 +1,6 @@
 """Real servers for tests: a Redis server the test owns, an SMTP server, polling."""
 
+import asyncio
 import contextlib
 import email
 import json
@@ -113,9 +114,15 @@ class SmtpHandler:
     attempts: int = 0
     refuse_next: int = 0  # refuse this many deliveries temporarily, then accept
     refuse_always: bool = False
+    delay_next: float = 0.0  # hold the next delivery this long before answering
+    delaying: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay_next:
+            delay, self.delay_next = self.delay_next, 0.0
+            self.delaying.set()
+            await asyncio.sleep(delay)
         with self.lock:
             self.attempts += 1
             if self.refuse_always:

@@ -1,6 +1,7 @@
 """End to end with `celery -A worker worker` started as a subprocess, against a Redis
 server the test owns and stops, PostgreSQL or SQLite, and a real SMTP server."""
 
+import psutil
 import pytest
 
 from analytics_app.models import AnalyticsEvent
@@ -103,3 +104,38 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
     assert (product.on_hand, product.reserved) == (44, 0)
     assert StockMovement.objects.count() == 3
     assert AnalyticsEvent.objects.count() == 3
+
+
+def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp_path):
+    """SIGKILL the pool process while it waits on SMTP: acks_late and reject_on_worker_lost
+    put the message back, a new pool process runs it, and the order completes."""
+    env = subprocess_env(
+        CELERY_BROKER_URL=own_redis.url,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    try:
+        user = UserFactory(email="killed@example.com")
+        wait_until(lambda: smtp_server.messages_to("killed@example.com"), message="welcome")
+        product = ProductFactory(on_hand=10, low_stock_threshold=0)
+        smtp_server.handler.delay_next = 30
+
+        order_id = checkout(user, product).json()["id"]
+        assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+        [pool_process] = psutil.Process(worker.process.pid).children()
+        pool_process.kill()
+
+        wait_until(
+            lambda: side_effects(user, order_id) == ALL_DONE,
+            timeout=60,
+            message=f"side effects after the kill; worker log:\n{worker.output()[-3000:]}",
+        )
+        assert "WorkerLostError" in worker.output() or "signal 9" in worker.output()
+        assert SentEmail.objects.filter(kind="order_confirmation", key=str(order_id)).count() == 1
+        product.refresh_from_db()
+        assert (product.on_hand, product.reserved) == (9, 0)
+        assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+    finally:
+        worker.stop()
