@@ -160,8 +160,7 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
     OrderSideEffect.objects.bulk_create(
         OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values
     )
-    CartItem.objects.filter(cart=cart).delete()
-    Cart.objects.filter(pk=cart.pk).delete()
+    cart.delete()  # its items go with it, in one DELETE
 
     for receiver, result in order_created.send_robust(sender=Order, order=order):
         if isinstance(result, Exception):

@@ -46,19 +46,17 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage:
     message = OutboxMessage.objects.create(task_name=name, args=list(args), kwargs=kwargs)
     # One callback per row: if a savepoint around this call rolls back, Django drops the
     # callback with it, and the other rows of the transaction still go out.
-    transaction.on_commit(partial(publish_message, message.pk), robust=True)
+    transaction.on_commit(partial(publish_message, message), robust=True)
     return message
 
 
-def publish_message(message_id: int) -> bool:
+def publish_message(message: OutboxMessage) -> bool:
     """Publish one row if nobody else holds it. True when it went to the broker."""
     if time.monotonic() < _broker_down_until:
-        logger.debug("outbox: broker was down moments ago, row %s left to the relay", message_id)
+        logger.debug("outbox: broker was down moments ago, row %s left to the relay", message.pk)
         return False
-    claimed = _claimable(timezone.now()).filter(pk=message_id)
-    if not _claim(claimed):
-        return False
-    message = OutboxMessage.objects.get(pk=message_id)
+    if not _claim(_claimable(timezone.now()).filter(pk=message.pk)):
+        return False  # a relay took it
     return _publish(message)
 
 
