@@ -119,6 +119,10 @@ class OrderItem(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     quantity = models.PositiveIntegerField()
+    # Set at checkout, under the product's row lock: this item's reservation took the
+    # product's available stock below its threshold. The inventory task alerts on it, so
+    # one crossing gives one alert whatever order the tasks run in.
+    crossed_low_stock = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]

@@ -154,7 +154,15 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
         request_fingerprint=fingerprint,
     )
     OrderItem.objects.bulk_create(
-        OrderItem(order=order, product_id=pid, unit_price=products[pid].price, quantity=qty)
+        OrderItem(
+            order=order,
+            product_id=pid,
+            unit_price=products[pid].price,
+            quantity=qty,
+            crossed_low_stock=products[pid].available
+            >= products[pid].low_stock_threshold
+            > products[pid].available - qty,
+        )
         for pid, qty in wanted.items()
     )
     OrderSideEffect.objects.bulk_create(
@@ -188,7 +196,9 @@ def _reserve_stock(wanted: dict[int, int]) -> dict[int, Product]:
         for p in Product.objects.select_for_update()
         .filter(pk__in=wanted)
         .order_by("pk")
-        .only("pk", "sku", "name", "price", "on_hand", "reserved", "is_active")
+        .only(
+            "pk", "sku", "name", "price", "on_hand", "reserved", "is_active", "low_stock_threshold"
+        )
     }
     shortages = _shortages(wanted, products)
     if shortages:
@@ -250,8 +260,9 @@ def inventory_apply_order(*, order_id: int) -> bool:
 
     One transaction: a ledger row per order item (unique, so a replay or a concurrent
     second delivery applies nothing), one UPDATE per product in primary-key order, the
-    side effect marked done, and stock_low sent for products this order took below their
-    threshold. Returns False when there was nothing to apply.
+    side effect marked done, and stock_low sent for products whose reservation by this
+    order took them below their threshold (decided at checkout, see OrderItem).
+    Returns False when there was nothing to apply.
     """
     from .models import StockMovement
 
@@ -280,24 +291,17 @@ def inventory_apply_order(*, order_id: int) -> bool:
         order_side_effect_mark(
             order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY, status="done"
         )
-        quantities = {item.product_id: item.quantity for item in items}
-        for product in Product.objects.filter(pk__in=quantities).order_by("pk"):
-            # Available stock fell when the order reserved it; alert if this order's units
-            # are what took it across the threshold, so one crossing gives one alert.
-            if (
-                product.available
-                < product.low_stock_threshold
-                <= (product.available + quantities[product.pk])
+        crossed = [item.product_id for item in items if item.crossed_low_stock]
+        for product in Product.objects.filter(pk__in=crossed).order_by("pk"):
+            for receiver, result in stock_low.send_robust(
+                sender=Product, product=product, order_id=order_id, available=product.available
             ):
-                for receiver, result in stock_low.send_robust(
-                    sender=Product, product=product, order_id=order_id, available=product.available
-                ):
-                    if isinstance(result, Exception):
-                        logger.error(
-                            "stock_low receiver %s failed for product %s: %s",
-                            _receiver_name(receiver),
-                            product.pk,
-                            result,
-                            exc_info=result,
-                        )
+                if isinstance(result, Exception):
+                    logger.error(
+                        "stock_low receiver %s failed for product %s: %s",
+                        _receiver_name(receiver),
+                        product.pk,
+                        result,
+                        exc_info=result,
+                    )
     return True
