@@ -1,0 +1,59 @@
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import ProductFactory, cart_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client():
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw"))
+    return client
+
+
+def test_every_registered_model_has_a_working_changelist_with_search(staff_client, customer):
+    cart_with(customer, (ProductFactory(), 2))
+    for model, model_admin in admin.site._registry.items():
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        query = "?q=x" if model_admin.search_fields else ""
+        response = staff_client.get(url + query)
+        assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "store.product",
+        "store.customer",
+        "store.cart",
+        "store.order",
+        "store.stockmovement",
+        "worker.outboxmessage",
+        "worker.deadletter",
+        "email_app.sentemail",
+        "analytics_app.analyticsevent",
+        "django_celery_results.taskresult",
+        "django_celery_beat.periodictask",
+    ],
+)
+def test_operators_find_each_model_in_the_admin(label):
+    assert label in {m._meta.label_lower for m in admin.site._registry}
+
+
+def test_admin_needs_a_staff_login(client):
+    response = Client().get("/admin/store/order/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_order_page_shows_items_and_side_effects_inline(staff_client, client, customer):
+    product = ProductFactory(name="Inline Lamp")
+    order_id = client.post(
+        "/api/orders/", {"cart_id": str(cart_with(customer, (product, 1)).pk)}, format="json"
+    ).json()["id"]
+    page = staff_client.get(f"/admin/store/order/{order_id}/change/").content.decode()
+    assert "Inline Lamp" in page and "confirmation_email" in page.lower().replace(" ", "_")
