@@ -124,6 +124,20 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     }
     wait_until(lambda: wanted <= flower_succeeded(), timeout=30, message="Flower task list")
     assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
+    metrics = requests.get(f"{stack.flower}/metrics", timeout=5)
+    assert metrics.status_code == 200 and "flower_events_total" in metrics.text
+
+    # The Broker tab: every queue the worker consumes, with its length.
+    def queue_names():
+        url = f"{stack.flower}/api/queues/length"
+        queues = requests.get(url, auth=FLOWER_AUTH, timeout=5).json()["active_queues"]
+        return {queue["name"] for queue in queues if "messages" in queue}
+
+    wait_until(
+        lambda: queue_names() >= {"default", "emails", "inventory", "analytics"},
+        timeout=30,
+        message="Flower to list the queue lengths",
+    )
 
     # Beat runs the relay: a row nobody published (as if the broker had been down) goes out.
     stranded = OutboxMessage.objects.create(
