@@ -5,8 +5,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from .celery import app
 from .models import DeadLetter
 from .outbox import enqueue
+from .tasks_base import ReliableTask
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ def dead_letter_record(
 
 def dead_letters_requeue(*, dead_letter_ids) -> int:
     """Enqueue the tasks of these dead letters again, through the outbox, once each: a
-    letter already requeued is skipped. Returns how many were requeued."""
+    letter already requeued is skipped. The task's `on_requeue` hook runs in the same
+    transaction (an order's side effect goes back to pending). Returns how many."""
     requeued = 0
     with transaction.atomic():
         letters = DeadLetter.objects.select_for_update().filter(
@@ -37,6 +40,9 @@ def dead_letters_requeue(*, dead_letter_ids) -> int:
         )
         for letter in letters:
             enqueue(letter.task_name, *letter.args, **letter.kwargs)
+            task = app.tasks.get(letter.task_name)
+            if isinstance(task, ReliableTask):
+                task.on_requeue(args=letter.args, kwargs=letter.kwargs)
             requeued += 1
         letters.update(requeued_at=timezone.now())
     return requeued

@@ -108,3 +108,6 @@ class ReliableTask(Task):
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""
+
+    def on_requeue(self, *, args, kwargs) -> None:
+        """Hook for subclasses: called when an operator re-enqueues a dead letter."""
