@@ -200,13 +200,16 @@ def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
 
 
 def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
-    """(user:password, generated?)"""
+    """(user:password[,user:password...], generated?). Flower compares the raw string, so
+    an empty user or password would let anyone in with an empty field."""
     configured = env.get("FLOWER_BASIC_AUTH", "").strip()
-    if configured:
-        if ":" not in configured:
-            raise StackError("FLOWER_BASIC_AUTH must be user:password")
-        return configured, False
-    return f"admin:{secrets.token_urlsafe(12)}", True
+    if not configured:
+        return f"admin:{secrets.token_urlsafe(12)}", True
+    for entry in configured.split(","):
+        user, _, password = entry.partition(":")
+        if not user.strip() or not password.strip():
+            raise StackError("FLOWER_BASIC_AUTH must be user:password (both non-empty)")
+    return configured, False
 
 
 def service_argv(*, python: str, port: int, flower_port: int, flower_auth: str):

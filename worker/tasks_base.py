@@ -9,8 +9,10 @@
   `on_dead_letter()`, which subclasses use to mark their side effect failed.
 """
 
+import errno
 import logging
 import smtplib
+import socket
 
 from celery import Task
 from celery.utils.time import get_exponential_backoff_interval
@@ -20,6 +22,9 @@ from django.db import OperationalError as DbOperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 logger = logging.getLogger(__name__)
+
+# Network errors that are not ConnectionError subclasses but pass with time.
+TRANSIENT_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -31,6 +36,10 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
+    if isinstance(exc, socket.gaierror):
+        return exc.errno == socket.EAI_AGAIN  # DNS said "try again"; other answers stand
+    if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
+        return True
     return isinstance(
         exc,
         DbOperationalError

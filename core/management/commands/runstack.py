@@ -24,11 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_demo=False, **options):
         env = dict(os.environ)
-        port = int(env.get("PORT", "8000"))
-        flower_port = int(env.get("FLOWER_PORT", "5555"))
-        for name, value in (("PORT", port), ("FLOWER_PORT", flower_port)):
-            if not stack.port_is_free(value):
-                raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
+        port = _port(env, "PORT", 8000)
+        flower_port = _port(env, "FLOWER_PORT", 5555)
 
         try:
             embedded = stack.broker_for_run(env, settings.BASE_DIR / "var" / "redis")
@@ -117,3 +114,12 @@ class Command(BaseCommand):
         ]
         for line in lines:
             self.stdout.write(line)
+
+
+def _port(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise CommandError(f"{name} must be a port number, not {value!r}")
+    if not stack.port_is_free(int(value)):
+        raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
+    return int(value)

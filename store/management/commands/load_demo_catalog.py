@@ -27,17 +27,16 @@ DEMO_CATALOG = [
 
 
 class Command(BaseCommand):
-    help = "Load the demo catalog. Idempotent: a second run leaves the same catalog."
+    help = "Load the demo catalog. Idempotent: creates missing products, changes none."
 
     @transaction.atomic
     def handle(self, *args, **options):
         created = 0
         for sku, name, price, on_hand, threshold in DEMO_CATALOG:
-            _, was_created = Product.objects.update_or_create(
+            # Only what is missing: a rerun must not undo sales or an operator's edits.
+            _, was_created = Product.objects.get_or_create(
                 sku=sku,
-                defaults={"name": name, "price": Decimal(price), "low_stock_threshold": threshold},
-                # Stock is only set when the product is new: a rerun must not undo sales.
-                create_defaults={
+                defaults={
                     "name": name,
                     "price": Decimal(price),
                     "low_stock_threshold": threshold,

@@ -1,0 +1,194 @@
+"""`manage.py runstack` refuses an operator's mistake in one line before starting anything;
+and the pieces it decides with: Flower credentials and which broker to use."""
+
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from core import stack
+from tests.support import PROJECT_DIR, free_port, subprocess_env
+
+
+@pytest.fixture
+def busy_port():
+    """A port something is listening on for the whole test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def untouched_db(tmp_path):
+    """A SQLite file that must still not exist after the command: it failed before the DB."""
+    return tmp_path / "never-created.sqlite3"
+
+
+def runstack(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "runstack", "--no-demo"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def base_env(untouched_db, broker_url, **overrides) -> dict[str, str]:
+    env = {
+        # Whatever the test session uses; the database is one no one may touch.
+        "CELERY_BROKER_URL": broker_url,
+        "DATABASE_URL": f"sqlite:///{untouched_db}",
+        "PORT": str(free_port()),
+        "FLOWER_PORT": str(free_port()),
+        "FLOWER_BASIC_AUTH": "",
+    }
+    env.update(overrides)
+    return {**subprocess_env(), **env}
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def assert_started_nothing(result, untouched_db, *ports):
+    assert "Shopflow is running" not in result.stdout
+    assert "redis |" not in result.stdout and "web |" not in result.stdout
+    assert not untouched_db.exists(), "the command touched the database"
+    for port in ports:
+        assert stack.port_is_free(port), f"something was left listening on {port}"
+
+
+# --- The command -------------------------------------------------------------------------
+
+
+def test_port_in_use_exits_quickly_with_one_line_naming_port(busy_port, untouched_db, broker_url):
+    env = base_env(untouched_db, broker_url, PORT=str(busy_port))
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "PORT" in line and str(busy_port) in line
+    assert "FLOWER_PORT" not in line
+    assert_started_nothing(result, untouched_db, int(env["FLOWER_PORT"]))
+
+
+def test_flower_port_in_use_names_flower_port(busy_port, untouched_db, broker_url):
+    env = base_env(untouched_db, broker_url, FLOWER_PORT=str(busy_port))
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "FLOWER_PORT" in line and str(busy_port) in line
+    assert_started_nothing(result, untouched_db, int(env["PORT"]))
+
+
+def test_flower_basic_auth_without_colon_exits_naming_it(untouched_db, broker_url):
+    env = base_env(untouched_db, broker_url, FLOWER_BASIC_AUTH="adminsecret")
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "FLOWER_BASIC_AUTH" in line
+    assert "adminsecret" not in line  # a secret, even a malformed one, is not echoed
+    assert_started_nothing(result, untouched_db, int(env["PORT"]), int(env["FLOWER_PORT"]))
+
+
+def test_unreachable_remote_broker_exits_naming_it(untouched_db, broker_url):
+    # 127.0.0.2 is loopback but not "local" to runstack: it is treated as a remote broker.
+    remote = f"redis://127.0.0.2:{free_port()}/0"
+    env = base_env(untouched_db, broker_url, CELERY_BROKER_URL=remote)
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert remote in line
+    assert_started_nothing(result, untouched_db, int(env["PORT"]), int(env["FLOWER_PORT"]))
+
+
+def test_a_port_that_is_not_a_number_is_one_line_naming_port(untouched_db, broker_url):
+    env = base_env(untouched_db, broker_url, PORT="web")
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "PORT" in line
+
+
+# --- flower_credentials ------------------------------------------------------------------
+
+
+def test_configured_credentials_are_used_as_they_are():
+    assert stack.flower_credentials({"FLOWER_BASIC_AUTH": " ops:s3cret "}) == ("ops:s3cret", False)
+
+
+def test_missing_credentials_are_generated_and_differ_each_time():
+    first, generated = stack.flower_credentials({})
+    second, _ = stack.flower_credentials({"FLOWER_BASIC_AUTH": "   "})
+
+    assert generated is True
+    user, password = first.split(":")
+    assert user == "admin"
+    assert len(password) >= 12
+    assert first != second
+
+
+def test_credentials_without_colon_raise_stack_error_naming_the_variable():
+    with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
+        stack.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"})
+
+
+@pytest.mark.parametrize("value", [":", "admin:", ":secret", "ops:s3cret,viewer"])
+def test_credentials_with_an_empty_user_or_password_are_refused(value):
+    with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
+        stack.flower_credentials({"FLOWER_BASIC_AUTH": value})
+
+
+# --- broker_for_run ----------------------------------------------------------------------
+
+
+def test_answering_broker_needs_nothing_started(broker_url, tmp_path):
+    data_dir = tmp_path / "redis"
+
+    assert stack.broker_for_run({"CELERY_BROKER_URL": broker_url}, data_dir) is None
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_local_broker_that_does_not_answer_gets_an_embedded_redis(host, tmp_path):
+    data_dir = tmp_path / "redis"
+    closed = free_port()
+
+    embedded = stack.broker_for_run({"CELERY_BROKER_URL": f"redis://{host}:{closed}/0"}, data_dir)
+
+    assert isinstance(embedded, stack.EmbeddedRedis)
+    assert embedded.data_dir == data_dir and data_dir.is_dir()
+    assert embedded.url == f"redis://127.0.0.1:{embedded.port}/0"
+    assert stack.port_is_free(embedded.port)
+    argv = embedded.argv()
+    assert argv[argv.index("--appendonly") + 1] == "yes"
+    assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction"
+    assert argv[argv.index("--dir") + 1] == str(data_dir)
+
+
+def test_remote_broker_that_does_not_answer_is_a_stack_error(tmp_path):
+    data_dir = tmp_path / "redis"
+
+    remote = f"redis://127.0.0.2:{free_port()}/0"
+    with pytest.raises(stack.StackError, match=re.escape(remote)):
+        stack.broker_for_run({"CELERY_BROKER_URL": remote}, data_dir)
+
+    assert not data_dir.exists()
+
+
+def test_a_non_redis_broker_is_left_to_celery(tmp_path):
+    env = {"CELERY_BROKER_URL": "amqp://guest@broker.invalid:5672//"}
+    assert stack.broker_for_run(env, tmp_path / "redis") is None

@@ -1,0 +1,361 @@
+"""Applying an order's stock: once, with a ledger; low-stock alerts on the crossing only;
+abandoned carts; and the database constraints that keep stock from going negative."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from store import services
+from store.models import Cart, CartItem, OrderSideEffect, Product, StockMovement
+from store.signals import stock_low
+from store.tasks import apply_order_inventory, remove_abandoned_carts
+from tests.factories import ProductFactory, cart_with
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+LOW_STOCK_TASK = "email_app.send_low_stock_alert"
+
+
+def place(client, customer, *lines) -> int:
+    cart = cart_with(customer, *lines)
+    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def stock(product) -> tuple[int, int]:
+    product.refresh_from_db()
+    return product.on_hand, product.reserved
+
+
+def inventory_status(order_id) -> str:
+    return OrderSideEffect.objects.get(order_id=order_id, kind="inventory").status
+
+
+@pytest.fixture
+def stock_low_calls():
+    """Every stock_low send, as (product_id, order_id, available)."""
+    calls = []
+
+    def record(sender, product, order_id, available, **kwargs):
+        calls.append((product.pk, order_id, available))
+
+    stock_low.connect(record, dispatch_uid="tests.store.test_inventory.record")
+    yield calls
+    stock_low.disconnect(dispatch_uid="tests.store.test_inventory.record")
+
+
+def low_stock_outbox():
+    return list(
+        OutboxMessage.objects.filter(task_name=LOW_STOCK_TASK)
+        .order_by("id")
+        .values_list("args", flat=True)
+    )
+
+
+# --- Applying an order -----------------------------------------------------------------
+
+
+def test_apply_moves_reserved_units_out_of_on_hand(client, customer):
+    mug = ProductFactory(on_hand=10)
+    tee = ProductFactory(on_hand=7)
+    order_id = place(client, customer, (mug, 3), (tee, 2))
+    assert stock(mug) == (10, 3)
+
+    assert services.inventory_apply_order(order_id=order_id) is True
+
+    assert stock(mug) == (7, 0)
+    assert stock(tee) == (5, 0)
+
+
+def test_apply_writes_one_stock_movement_per_order_item(client, customer):
+    mug = ProductFactory(on_hand=10)
+    tee = ProductFactory(on_hand=7)
+    order_id = place(client, customer, (mug, 3), (tee, 2))
+
+    services.inventory_apply_order(order_id=order_id)
+
+    movements = StockMovement.objects.filter(order_item__order_id=order_id)
+    assert sorted(movements.values_list("product_id", "delta", "reason")) == sorted(
+        [(mug.pk, -3, "sale"), (tee.pk, -2, "sale")]
+    )
+
+
+def test_second_apply_returns_false_and_changes_nothing(client, customer):
+    mug = ProductFactory(on_hand=10)
+    order_id = place(client, customer, (mug, 4))
+    assert services.inventory_apply_order(order_id=order_id) is True
+
+    assert services.inventory_apply_order(order_id=order_id) is False
+
+    assert stock(mug) == (6, 0)
+    assert StockMovement.objects.filter(product=mug).count() == 1
+
+
+def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
+    order_id = place(client, customer, (product, 1))
+    assert inventory_status(order_id) == "pending"
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert inventory_status(order_id) == "done"
+    body = client.get(f"/api/orders/{order_id}/").json()
+    assert body["side_effects"]["inventory"] == "done"
+
+
+def test_apply_leaves_other_orders_reservations_alone(client, customer):
+    mug = ProductFactory(on_hand=10)
+    first = place(client, customer, (mug, 2))
+    place(client, customer, (mug, 3))
+
+    services.inventory_apply_order(order_id=first)
+
+    assert stock(mug) == (8, 3)
+
+
+def test_apply_of_unknown_order_raises_does_not_exist():
+    from store.models import Order
+
+    with pytest.raises(Order.DoesNotExist):
+        services.inventory_apply_order(order_id=999_999)
+
+
+def test_task_called_directly_applies_once(client, customer):
+    mug = ProductFactory(on_hand=10)
+    order_id = place(client, customer, (mug, 4))
+
+    assert apply_order_inventory(order_id) is True
+    assert apply_order_inventory(str(order_id)) is False  # ids may arrive as strings
+
+    assert stock(mug) == (6, 0)
+    assert inventory_status(order_id) == "done"
+
+
+def test_task_for_unknown_order_returns_false_and_logs(caplog):
+    with caplog.at_level(logging.WARNING, logger="store.tasks"):
+        assert apply_order_inventory(999_999) is False
+
+    assert any("999999" in r.getMessage() for r in caplog.records if r.name == "store.tasks")
+
+
+# --- Low-stock alerts ------------------------------------------------------------------
+
+
+def test_crossing_the_threshold_sends_stock_low_once(client, customer, stock_low_calls):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 16))  # available 20 -> 4
+
+    services.inventory_apply_order(order_id=order_id)
+    services.inventory_apply_order(order_id=order_id)  # a replay alerts nothing more
+
+    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+
+
+def test_stock_low_receiver_enqueues_the_alert_email_through_the_outbox(client, customer):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 16))
+    assert low_stock_outbox() == []
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert low_stock_outbox() == [[lamp.pk, order_id]]
+    message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
+    assert message.published_at is None  # publishing waits for a commit
+
+
+def test_starting_exactly_at_the_threshold_and_going_below_alerts(
+    client, customer, stock_low_calls
+):
+    lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 1))  # 5 -> 4
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+
+
+def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, stock_low_calls):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 15))  # 20 -> 5: not below yet
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert stock_low_calls == []
+    assert low_stock_outbox() == []
+
+
+def test_still_above_the_threshold_does_not_alert(client, customer, stock_low_calls):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 10))
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert stock_low_calls == []
+    assert low_stock_outbox() == []
+
+
+def test_already_below_the_threshold_before_the_order_does_not_alert(
+    client, customer, stock_low_calls
+):
+    lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 1))  # 4 -> 3: the crossing was earlier
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert stock_low_calls == []
+    assert low_stock_outbox() == []
+
+
+def test_only_the_product_that_crossed_alerts(client, customer, stock_low_calls):
+    lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
+    mug = ProductFactory(on_hand=100, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 2), (mug, 2))
+
+    services.inventory_apply_order(order_id=order_id)
+
+    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+
+
+def test_a_failing_stock_low_receiver_does_not_undo_the_stock_change(client, customer, caplog):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    order_id = place(client, customer, (lamp, 16))
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    stock_low.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
+    try:
+        with caplog.at_level(logging.ERROR, logger="store.services"):
+            assert services.inventory_apply_order(order_id=order_id) is True
+    finally:
+        stock_low.disconnect(dispatch_uid="tests.store.test_inventory.broken")
+
+    assert stock(lamp) == (4, 0)
+    assert inventory_status(order_id) == "done"
+    assert low_stock_outbox() == [[lamp.pk, order_id]]  # the other receiver still ran
+    assert any("receiver bug" in r.getMessage() for r in caplog.records)
+
+
+def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applied(
+    client, customer, stock_low_calls
+):
+    lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
+    crossing = place(client, customer, (lamp, 2))  # 6 -> 4: this order crosses
+    later = place(client, customer, (lamp, 3))  # 4 -> 1: already below, must not alert
+
+    services.inventory_apply_order(order_id=crossing)
+    services.inventory_apply_order(order_id=later)
+
+    assert stock_low_calls == [(lamp.pk, crossing, 1)]
+
+
+def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(
+    client, customer, stock_low_calls
+):
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
+    first = place(client, customer, (lamp, 10))  # 20 -> 10: still above
+    second = place(client, customer, (lamp, 6))  # 10 -> 4: this one crosses
+
+    services.inventory_apply_order(order_id=first)
+    services.inventory_apply_order(order_id=second)
+
+    assert [order_id for _, order_id, _ in stock_low_calls] == [second]
+
+
+# --- Abandoned carts -------------------------------------------------------------------
+
+
+def age(cart, days) -> None:
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now() - timedelta(days=days))
+
+
+def test_remove_abandoned_deletes_only_carts_older_than_the_cutoff(customer, product):
+    old = cart_with(customer, (product, 1))
+    older = cart_with(customer)
+    fresh = cart_with(customer, (product, 2))
+    recent = cart_with(customer)
+    age(old, 31)
+    age(older, 90)
+    age(recent, 29)
+
+    removed = services.carts_remove_abandoned(older_than=timedelta(days=30))
+
+    assert removed == 2
+    assert set(Cart.objects.values_list("pk", flat=True)) == {fresh.pk, recent.pk}
+    assert not CartItem.objects.filter(cart_id=old.pk).exists()
+    assert CartItem.objects.filter(cart_id=fresh.pk).count() == 1
+
+
+def test_remove_abandoned_with_nothing_to_remove_returns_zero(customer):
+    cart_with(customer)
+
+    assert services.carts_remove_abandoned(older_than=timedelta(days=30)) == 0
+    assert Cart.objects.count() == 1
+
+
+def test_touching_a_cart_keeps_it_from_being_removed(client, customer, product):
+    cart = cart_with(customer)
+    age(cart, 40)
+
+    response = client.post(
+        f"/api/carts/{cart.pk}/items/", {"product_id": product.pk, "quantity": 1}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+
+    assert services.carts_remove_abandoned(older_than=timedelta(days=30)) == 0
+    assert Cart.objects.filter(pk=cart.pk).exists()
+
+
+def test_scheduled_task_uses_the_abandoned_cart_setting(settings, customer):
+    settings.SHOPFLOW_ABANDONED_CART_DAYS = 10
+    stale = cart_with(customer)
+    kept = cart_with(customer)
+    age(stale, 11)
+    age(kept, 9)
+
+    assert remove_abandoned_carts() == 1
+
+    assert list(Cart.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+# --- Database constraints --------------------------------------------------------------
+
+
+def violates(product, **values) -> bool:
+    try:
+        with transaction.atomic():
+            Product.objects.filter(pk=product.pk).update(**values)
+    except IntegrityError:
+        return True
+    return False
+
+
+def test_on_hand_cannot_go_negative():
+    product = ProductFactory(on_hand=3)
+    assert violates(product, on_hand=-1)
+    assert stock(product) == (3, 0)
+
+
+def test_reserved_cannot_go_negative():
+    product = ProductFactory(on_hand=3)
+    assert violates(product, reserved=-1)
+    assert stock(product) == (3, 0)
+
+
+def test_reserved_cannot_exceed_on_hand():
+    product = ProductFactory(on_hand=3)
+    assert violates(product, reserved=4)
+    assert not violates(product, reserved=3)
+    assert stock(product) == (3, 3)
+
+
+def test_on_hand_cannot_drop_below_reserved():
+    product = ProductFactory(on_hand=5)
+    Product.objects.filter(pk=product.pk).update(reserved=4)
+
+    assert violates(product, on_hand=3)
+    assert stock(product) == (5, 4)

@@ -1,0 +1,121 @@
+"""The default beat schedule: written by a migration, every task in it registered, the
+frequent ones expiring, and `install_schedule` filling in what is missing, once."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+
+from worker.celery import app
+from worker.schedule import DEFAULT_SCHEDULE
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_TASKS = {
+    "worker.relay_outbox",
+    "worker.prune_outbox",
+    "celery.backend_cleanup",
+    "analytics_app.rollup_daily_summary",
+    "store.remove_abandoned_carts",
+}
+HOUR = timedelta(hours=1)
+
+
+def install() -> str:
+    out = StringIO()
+    call_command("install_schedule", stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> list[tuple]:
+    return list(
+        PeriodicTask.objects.order_by("name").values_list(
+            "name", "task", "interval_id", "crontab_id", "expire_seconds", "enabled"
+        )
+    )
+
+
+def runs_more_often_than_hourly(entry: PeriodicTask) -> bool:
+    if entry.interval is not None:
+        return entry.interval.schedule.run_every < HOUR
+    # A crontab with two or more minutes in its set fires more than once in some hour.
+    return len(entry.crontab.schedule.minute) > 1
+
+
+def test_migrations_create_the_default_schedule():
+    tasks = set(PeriodicTask.objects.values_list("task", flat=True))
+    assert tasks >= EXPECTED_TASKS
+    assert PeriodicTask.objects.filter(enabled=True, task__in=EXPECTED_TASKS).count() == len(
+        EXPECTED_TASKS
+    )
+
+
+def test_outbox_relay_runs_at_least_every_ten_seconds_and_expires():
+    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+
+    assert relay.interval is not None
+    assert relay.interval.schedule.run_every <= timedelta(seconds=10)
+    assert relay.expire_seconds
+
+
+def test_every_scheduled_task_is_registered_in_the_celery_app():
+    app.loader.import_default_modules()
+
+    scheduled = set(PeriodicTask.objects.values_list("task", flat=True))
+
+    assert scheduled, "no schedule at all"
+    assert scheduled - set(app.tasks) == set()
+
+
+def test_entries_running_more_often_than_hourly_expire():
+    frequent = [e for e in PeriodicTask.objects.all() if runs_more_often_than_hourly(e)]
+
+    assert frequent, "the relay at least runs more often than hourly"
+    assert [e.name for e in frequent if not e.expire_seconds] == []
+
+
+def test_install_schedule_twice_changes_nothing():
+    before = snapshot()
+
+    assert install() == "Nothing to create.\n"
+    assert install() == "Nothing to create.\n"
+
+    assert snapshot() == before
+
+
+def test_install_schedule_recreates_a_deleted_entry():
+    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+    name, every, expire = relay.name, relay.interval.every, relay.expire_seconds
+    relay.delete()
+    PeriodicTasks.objects.filter(ident=1).delete()
+
+    assert name in install()
+
+    again = PeriodicTask.objects.get(name=name)
+    assert (again.task, again.interval.every, again.interval.period) == (
+        "worker.relay_outbox",
+        every,
+        "seconds",
+    )
+    assert again.expire_seconds == expire
+    assert PeriodicTasks.objects.filter(ident=1).exists()  # a running beat reloads
+    assert install() == "Nothing to create.\n"
+    assert PeriodicTask.objects.filter(task="worker.relay_outbox").count() == 1
+
+
+def test_install_schedule_keeps_an_operators_change():
+    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+    relay.interval, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
+    relay.enabled = False
+    relay.save()
+
+    install()
+
+    relay.refresh_from_db()
+    assert (relay.interval.every, relay.enabled) == (30, False)
+
+
+def test_the_default_schedule_and_the_database_agree():
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) >= set(DEFAULT_SCHEDULE)

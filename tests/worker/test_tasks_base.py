@@ -1,0 +1,187 @@
+"""Which errors a task retries (transient) and which end it at once (permanent); and the
+dead-letter requeue, which goes back through the outbox once per letter."""
+
+import errno
+import smtplib
+import socket
+
+import pytest
+from django.db import IntegrityError
+from django.db import OperationalError as DbOperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+from worker.dead_letters import dead_letters_requeue
+from worker.models import DeadLetter, OutboxMessage
+from worker.tasks_base import is_transient
+
+# --- is_transient ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        smtplib.SMTPDataError(451, b"4.3.0 Try again later"),
+        smtplib.SMTPDataError(421, b"4.7.0 Too many connections"),
+        smtplib.SMTPSenderRefused(452, b"4.3.1 Insufficient storage", "shop@example.com"),
+        smtplib.SMTPRecipientsRefused(
+            {"a@example.com": (450, b"mailbox busy"), "b@example.com": (451, b"later")}
+        ),
+        smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+        smtplib.SMTPConnectError(421, b"Service not available"),
+        DbOperationalError("database is locked"),
+        BrokerOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+        ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+        TimeoutError("timed out"),
+        OSError(errno.ETIMEDOUT, "Connection timed out"),  # the kernel's ETIMEDOUT
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_transient_errors_are_retried(exc):
+    assert is_transient(exc) is True
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        smtplib.SMTPDataError(554, b"5.7.1 Message rejected"),
+        smtplib.SMTPDataError(550, b"5.1.1 No such user"),
+        smtplib.SMTPSenderRefused(553, b"5.1.8 Sender rejected", "shop@example.com"),
+        smtplib.SMTPAuthenticationError(535, b"5.7.8 Bad credentials"),
+        smtplib.SMTPRecipientsRefused({"gone@example.com": (550, b"no such user")}),
+        ValueError("invalid literal for int()"),
+        TypeError("unsupported operand"),
+        KeyError("order_id"),
+        IntegrityError("UNIQUE constraint failed"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_permanent_errors_are_not_retried(exc):
+    assert is_transient(exc) is False
+
+
+def test_smtp_4xx_is_transient_and_5xx_permanent_for_the_same_error_type():
+    assert is_transient(smtplib.SMTPDataError(499, b"")) is True
+    assert is_transient(smtplib.SMTPDataError(500, b"")) is False
+    assert is_transient(smtplib.SMTPDataError(400, b"")) is True
+    assert is_transient(smtplib.SMTPDataError(399, b"")) is False
+
+
+def test_recipients_refused_with_one_permanent_code_is_permanent():
+    # Retrying cannot make the 550 mailbox exist; the 4xx recipient alone would be worth it.
+    refused = smtplib.SMTPRecipientsRefused(
+        {"busy@example.com": (451, b"try later"), "gone@example.com": (550, b"no such user")}
+    )
+    assert is_transient(refused) is False
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(errno.ENETUNREACH, "Network is unreachable"),
+        OSError(errno.EHOSTUNREACH, "No route to host"),
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+    ],
+    ids=["ENETUNREACH", "EHOSTUNREACH", "EAI_AGAIN"],
+)
+def test_network_unreachable_errors_are_transient(exc):
+    assert is_transient(exc) is True
+
+
+def test_recipients_refused_with_only_temporary_codes_is_transient():
+    refused = smtplib.SMTPRecipientsRefused(
+        {"a@example.com": (421, b"closing"), "b@example.com": (452, b"too many recipients")}
+    )
+    assert is_transient(refused) is True
+
+
+# --- Dead letters ------------------------------------------------------------------------
+
+
+def dead_letter(task_name="email_app.send_welcome_email", args=(1,), kwargs=None):
+    return DeadLetter.objects.create(
+        task_id="4c0ffee0-0000-0000-0000-000000000000",
+        task_name=task_name,
+        args=list(args),
+        kwargs=kwargs or {},
+        queue="emails",
+        exception="SMTPDataError: (554, b'rejected')",
+        attempts=6,
+    )
+
+
+@pytest.mark.django_db
+def test_requeue_enqueues_each_letter_through_the_outbox(django_capture_on_commit_callbacks):
+    welcome = dead_letter("email_app.send_welcome_email", args=[41])
+    analytics = dead_letter("analytics_app.record_order_event", kwargs={"order_id": 7}, args=[])
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        requeued = dead_letters_requeue(dead_letter_ids=[welcome.pk, analytics.pk])
+
+    assert requeued == 2
+    rows = list(OutboxMessage.objects.order_by("task_name"))
+    assert [(r.task_name, r.args, r.kwargs) for r in rows] == [
+        ("analytics_app.record_order_event", [], {"order_id": 7}),
+        ("email_app.send_welcome_email", [41], {}),
+    ]
+    assert len(callbacks) == 2
+    # Published on commit to the (real) test broker.
+    assert all(r.published_at is not None for r in rows), [r.last_error for r in rows]
+    for letter in (welcome, analytics):
+        letter.refresh_from_db()
+        assert letter.requeued_at is not None
+
+
+@pytest.mark.django_db
+def test_second_requeue_of_the_same_letters_returns_zero_and_adds_no_outbox_row(
+    django_capture_on_commit_callbacks,
+):
+    letter = dead_letter(args=[41])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dead_letters_requeue(dead_letter_ids=[letter.pk]) == 1
+    letter.refresh_from_db()
+    first_requeued_at = letter.requeued_at
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert dead_letters_requeue(dead_letter_ids=[letter.pk]) == 0
+
+    assert OutboxMessage.objects.count() == 1
+    assert callbacks == []
+    letter.refresh_from_db()
+    assert letter.requeued_at == first_requeued_at
+
+
+@pytest.mark.django_db
+def test_requeue_of_a_mixed_selection_requeues_only_the_new_letters(
+    django_capture_on_commit_callbacks,
+):
+    done = dead_letter(args=[1])
+    with django_capture_on_commit_callbacks(execute=True):
+        dead_letters_requeue(dead_letter_ids=[done.pk])
+    fresh = dead_letter(args=[2])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dead_letters_requeue(dead_letter_ids=[done.pk, fresh.pk]) == 1
+
+    assert sorted(OutboxMessage.objects.values_list("args", flat=True)) == [[1], [2]]
+
+
+@pytest.mark.django_db
+def test_requeue_of_unknown_ids_requeues_nothing():
+    assert dead_letters_requeue(dead_letter_ids=[123_456]) == 0
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_requeue_rolled_back_with_its_transaction_leaves_the_letter_requeueable():
+    from django.db import transaction
+
+    letter = dead_letter(args=[5])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dead_letters_requeue(dead_letter_ids=[letter.pk])
+        raise RuntimeError("the admin action failed afterwards")
+
+    letter.refresh_from_db()
+    assert letter.requeued_at is None
+    assert not OutboxMessage.objects.exists()
+    assert dead_letters_requeue(dead_letter_ids=[letter.pk]) == 1
