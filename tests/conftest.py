@@ -7,7 +7,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import ProductFactory, UserFactory
-from tests.support import RedisServer, SmtpServer, redis_answers
+from tests.support import RedisServer, SmtpServer, celery_broker, redis_answers
+from worker import outbox
 from worker.celery import app as celery_app
 
 # The SQLite test database is a file (see settings) so worker subprocesses can open it.
@@ -49,6 +50,17 @@ def _celery_uses_test_broker(broker_url):
     # Worker threads must not keep connections to the test database between tests.
     connections.settings["default"]["CONN_MAX_AGE"] = 0
     yield
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis server this test owns, so it can stop it, and the app pointed at it."""
+    server = RedisServer().start()
+    outbox._broker_down_until = 0.0
+    with celery_broker(server.url):
+        yield server
+    server.stop()
+    outbox._broker_down_until = 0.0
 
 
 @pytest.fixture

@@ -9,22 +9,12 @@ from email_app.models import SentEmail
 from store.models import StockMovement
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import RedisServer, WorkerProcess, celery_broker, subprocess_env, wait_until
+from tests.support import WorkerProcess, subprocess_env, wait_until
 from worker import outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL_DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    outbox._broker_down_until = 0.0
-    with celery_broker(server.url):
-        yield server
-    server.stop()
-    outbox._broker_down_until = 0.0
 
 
 @pytest.fixture

@@ -9,22 +9,11 @@ import redis
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.support import RedisServer, celery_broker, queued_task_ids
+from tests.support import queued_task_ids
 from worker import outbox
 from worker.models import OutboxMessage
 
 TASK = "worker.tests.noop"  # routed to the default queue; no worker runs in these tests
-
-
-@pytest.fixture
-def own_redis():
-    """A Redis server this test owns, so it can stop it, and the app pointed at it."""
-    server = RedisServer().start()
-    outbox._broker_down_until = 0.0
-    with celery_broker(server.url):
-        yield server
-    server.stop()
-    outbox._broker_down_until = 0.0
 
 
 def queued(server) -> list[str]:
