@@ -212,7 +212,7 @@ def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
     return configured, False
 
 
-def service_argv(*, python: str, port: int, flower_port: int, flower_auth: str):
+def service_argv(*, python: str, port: int, flower_port: int):
     """The four commands, as docker-compose.yml runs them too."""
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
     return {
@@ -235,10 +235,10 @@ def service_argv(*, python: str, port: int, flower_port: int, flower_auth: str):
             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
             "--pidfile=", "--schedule", str(beat_schedule),
         ],
+        # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv.
         "flower": [
             python, "-m", "celery", "-A", "worker", "flower",
             "--address=127.0.0.1", f"--port={flower_port}",
-            f"--basic-auth={flower_auth}",
         ],
     }  # fmt: skip
 

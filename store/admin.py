@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
+from . import services
+from .exceptions import StockAdjustmentRefused
 from .models import (
     Cart,
     CartItem,
@@ -12,8 +15,21 @@ from .models import (
 )
 
 
+class ProductAdminForm(forms.ModelForm):
+    add_stock = forms.IntegerField(
+        required=False,
+        help_text="Units received (negative to correct a count). Added to what is on hand "
+        "now, so sales and reservations made while this page was open are kept.",
+    )
+
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "price", "on_hand", "low_stock_threshold", "is_active"]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = [
         "sku",
         "name",
@@ -27,6 +43,39 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["sku", "name"]
     ordering = ["sku"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Stock moves only through relative updates: a saved form holds stale numbers.
+        return ["on_hand", "reserved"] if obj else ["reserved"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj else [f for f in fields if f != "add_stock"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        stock_fields = {"on_hand", "reserved"}
+        obj.save(
+            update_fields=[
+                f.name
+                for f in Product._meta.concrete_fields
+                if not f.primary_key and f.name not in stock_fields
+            ]
+        )
+        delta = form.cleaned_data.get("add_stock")
+        if delta:
+            try:
+                product = services.product_stock_adjust(product_id=obj.pk, delta=delta)
+            except StockAdjustmentRefused:
+                self.message_user(
+                    request,
+                    f"Stock not changed: {delta:+d} would leave less on hand than is reserved.",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(request, f"Stock on hand is now {product.on_hand}.")
 
 
 @admin.register(Customer)

@@ -11,6 +11,10 @@ class CartNotFound(StoreError):
     pass
 
 
+class CartItemNotFound(StoreError):
+    pass
+
+
 class CartEmpty(StoreError):
     pass
 
@@ -21,6 +25,10 @@ class ProductNotFound(StoreError):
 
 class QuantityTooLarge(StoreError):
     pass
+
+
+class StockAdjustmentRefused(StoreError):
+    """An adjustment would leave less on hand than is reserved (or below zero)."""
 
 
 class IdempotencyKeyReused(StoreError):

@@ -16,6 +16,17 @@ def cart_get(*, customer, cart_id) -> Cart:
     ).get(pk=cart_id, customer=customer)
 
 
+def cart_list(*, customer) -> QuerySet[Cart]:
+    return Cart.objects.filter(customer=customer).prefetch_related(
+        Prefetch("items", queryset=CartItem.objects.select_related("product"))
+    )
+
+
+def cart_owned(*, customer, cart_id) -> Cart:
+    """The caller's cart without its items; Cart.DoesNotExist for anyone else's."""
+    return Cart.objects.get(pk=cart_id, customer=customer)
+
+
 def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
     return CartItem.objects.select_related("product").get(
         pk=item_id, cart_id=cart_id, cart__customer=customer

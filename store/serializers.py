@@ -80,7 +80,7 @@ class CreateOrderSerializer(serializers.Serializer):
             customer=customer,
             cart_id=self.validated_data["cart_id"],
             idempotency_key=idempotency_key,
-            fingerprint=services.request_fingerprint(payload),
+            fingerprint=services.request_fingerprint(payload=payload),
         )
         self.instance = self.placement.order
         return self.placement

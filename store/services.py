@@ -12,14 +12,25 @@ from django.utils import timezone
 
 from .exceptions import (
     CartEmpty,
+    CartItemNotFound,
     CartNotFound,
     IdempotencyKeyReused,
     InsufficientStock,
     ProductNotFound,
     QuantityTooLarge,
     Shortage,
+    StockAdjustmentRefused,
 )
-from .models import Cart, CartItem, Customer, Order, OrderItem, OrderSideEffect, Product
+from .models import (
+    Cart,
+    CartItem,
+    Customer,
+    Order,
+    OrderItem,
+    OrderSideEffect,
+    Product,
+    StockMovement,
+)
 from .signals import order_created, stock_low
 
 logger = logging.getLogger(__name__)
@@ -34,6 +45,23 @@ def customer_ensure(*, user) -> Customer:
     return customer
 
 
+# --- Catalog ------------------------------------------------------------------------
+
+
+def product_stock_adjust(*, product_id: int, delta: int) -> Product:
+    """Add `delta` units to stock on hand (negative to correct a count), in one UPDATE
+    relative to the current row: never a stale absolute value that would undo a sale or a
+    reservation made meanwhile. Raises StockAdjustmentRefused if on hand would drop below
+    what is reserved."""
+    with transaction.atomic():
+        updated = Product.objects.filter(pk=product_id, on_hand__gte=F("reserved") - delta).update(
+            on_hand=F("on_hand") + delta, updated_at=timezone.now()
+        )
+        if not updated:
+            raise StockAdjustmentRefused(product_id)
+    return Product.objects.get(pk=product_id)
+
+
 # --- Carts -------------------------------------------------------------------------
 
 
@@ -46,6 +74,7 @@ def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
     if not Product.objects.filter(pk=product_id, is_active=True).exists():
         raise ProductNotFound(product_id)
     with transaction.atomic():
+        _lock_cart(cart.pk)
         item, created = CartItem.objects.select_for_update().get_or_create(
             cart=cart, product_id=product_id, defaults={"quantity": quantity}
         )
@@ -60,9 +89,12 @@ def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
 
 
 def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem:
+    with transaction.atomic():
+        _lock_cart(item.cart_id)
+        if not CartItem.objects.filter(pk=item.pk).update(quantity=quantity):
+            raise CartItemNotFound(item.pk)
+        Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
     item.quantity = quantity
-    item.save(update_fields=["quantity"])
-    Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
     return item
 
 
@@ -70,6 +102,13 @@ def cart_item_remove(*, item: CartItem) -> None:
     cart_id = item.cart_id
     item.delete()
     Cart.objects.filter(pk=cart_id).update(updated_at=timezone.now())
+
+
+def _lock_cart(cart_id) -> None:
+    """Take the cart's row lock, as checkout does: a change to a cart being checked out
+    waits for it, then finds the cart gone (CartNotFound) instead of failing at commit."""
+    if not Cart.objects.select_for_update().filter(pk=cart_id).values_list("pk").first():
+        raise CartNotFound(cart_id)
 
 
 def carts_remove_abandoned(*, older_than: timedelta) -> int:
@@ -89,7 +128,7 @@ class Placement:
     created: bool
 
 
-def request_fingerprint(payload: dict) -> str:
+def request_fingerprint(*, payload: dict) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -264,8 +303,6 @@ def inventory_apply_order(*, order_id: int) -> bool:
     order took them below their threshold (decided at checkout, see OrderItem).
     Returns False when there was nothing to apply.
     """
-    from .models import StockMovement
-
     with transaction.atomic():
         # The order's row lock serialises deliveries of the same order; the query after it
         # then sees every movement a concurrent delivery committed. Raises DoesNotExist.

@@ -8,6 +8,7 @@ from core.api import Conflict, Unprocessable
 from . import selectors, services
 from .exceptions import (
     CartEmpty,
+    CartItemNotFound,
     CartNotFound,
     IdempotencyKeyReused,
     InsufficientStock,
@@ -32,6 +33,8 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 def _api_error(exc: StoreError) -> exceptions.APIException:
     if isinstance(exc, CartNotFound):
         return exceptions.NotFound("Cart not found.")
+    if isinstance(exc, CartItemNotFound):
+        return exceptions.NotFound("Cart item not found.")
     if isinstance(exc, CartEmpty):
         return exceptions.ValidationError({"cart_id": ["The cart is empty."]})
     if isinstance(exc, ProductNotFound):
@@ -91,7 +94,7 @@ class CartListCreateView(StoreAPIView, generics.ListAPIView):
     serializer_class = CartSerializer
 
     def get_queryset(self):
-        return Cart.objects.filter(customer=self.customer()).prefetch_related("items__product")
+        return selectors.cart_list(customer=self.customer())
 
     def post(self, request):
         cart = services.cart_create(customer=self.customer())
@@ -112,7 +115,7 @@ class CartItemListView(StoreAPIView):
     def post(self, request, cart_id):
         customer = self.customer()
         try:
-            cart = Cart.objects.get(pk=cart_id, customer=customer)
+            cart = selectors.cart_owned(customer=customer, cart_id=cart_id)
         except Cart.DoesNotExist:
             raise CartNotFound(cart_id) from None
         body = CartItemAddSerializer(data=request.data)
@@ -151,9 +154,15 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
 
     def post(self, request):
         key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        if key is not None and not (
+            len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH and key.isascii() and key.isprintable()
+        ):
             raise exceptions.ValidationError(
-                {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+                {
+                    "Idempotency-Key": [
+                        f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters."
+                    ]
+                }
             )
         checkout = CreateOrderSerializer(data=request.data)
         checkout.is_valid(raise_exception=True)

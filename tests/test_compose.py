@@ -289,10 +289,16 @@ def test_beat_uses_the_database_scheduler(services, env_example):
     assert scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
 
 
-def test_flower_requires_basic_auth_from_the_environment(services):
-    command = services["flower"]["command"]
-    assert "--basic-auth=${FLOWER_BASIC_AUTH" in command
-    assert "5555:5555" in services["flower"]["ports"]
+def test_flower_requires_basic_auth_from_the_environment_not_the_command_line(services):
+    flower = services["flower"]
+    assert "basic-auth" not in flower["command"]  # argv is visible to `ps`
+    assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    # The app's own environment (database, broker) still reaches Flower.
+    assert flower["environment"]["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+
+
+def test_flower_is_published_on_the_loopback_interface_only(services):
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
 
 
 # --- operational promises ----------------------------------------------------------------

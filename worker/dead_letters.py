@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 def dead_letter_record(
     *, task_id, task_name, args, kwargs, queue, exception, traceback, attempts
 ) -> DeadLetter:
-    logger.error("dead letter: %s[%s] args=%r: %s", task_name, task_id, args, exception)
     return DeadLetter.objects.create(
         task_id=task_id or "",
         task_name=task_name,

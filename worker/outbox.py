@@ -60,15 +60,30 @@ def publish_message(message: OutboxMessage) -> bool:
     return _publish(message)
 
 
-def relay(*, batch_size: int | None = None) -> int:
-    """Publish pending rows, oldest first; returns how many went out.
+def relay(*, batch_size: int | None = None, budget_seconds: float = 4.0) -> int:
+    """Publish pending rows, oldest first, batch after batch for up to `budget_seconds`
+    (under beat's 5 s interval), so a backlog left by an outage drains quickly. Returns
+    how many went out; stops at the first broker error, the rest stay pending."""
+    batch_size = batch_size or settings.SHOPFLOW_OUTBOX_BATCH_SIZE
+    deadline = time.monotonic() + budget_seconds
+    published = 0
+    while True:
+        sent, full = _relay_batch(batch_size)
+        published += sent
+        if not full or time.monotonic() >= deadline:
+            break
+    if published:
+        logger.info("outbox relay published %s message(s)", published)
+    return published
+
+
+def _relay_batch(batch_size: int) -> tuple[int, bool]:
+    """One batch: (published, was it a full batch that all went out?).
 
     Rows are claimed with a lease in a short transaction (FOR UPDATE SKIP LOCKED on
     PostgreSQL), so relays running at once take disjoint batches, and rows of a relay that
-    died are taken over when its lease ends. Stops at the first broker error: the rest
-    stay pending for the next run.
+    died are taken over when its lease ends.
     """
-    batch_size = batch_size or settings.SHOPFLOW_OUTBOX_BATCH_SIZE
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -78,17 +93,14 @@ def relay(*, batch_size: int | None = None) -> int:
             .values_list("pk", flat=True)[:batch_size]
         )
         if not ids or not _claim(OutboxMessage.objects.filter(pk__in=ids)):
-            return 0
+            return 0, False
     published = 0
-    messages = OutboxMessage.objects.filter(pk__in=ids).order_by("id")
-    for position, message in enumerate(messages):
+    for position, message in enumerate(OutboxMessage.objects.filter(pk__in=ids).order_by("id")):
         if not _publish(message):
             _release(ids[position + 1 :])
-            break
+            return published, False
         published += 1
-    if published:
-        logger.info("outbox relay published %s message(s)", published)
-    return published
+    return published, len(ids) == batch_size
 
 
 def prune(*, older_than: timedelta | None = None) -> int:

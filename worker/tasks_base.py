@@ -7,18 +7,23 @@
   SHOPFLOW_TASK_MAX_RETRIES times.
 - Anything else, or a transient error past the last retry, ends in a DeadLetter row and
   `on_dead_letter()`, which subclasses use to mark their side effect failed.
+- Nothing is acknowledged into the void: if the retry cannot be published or the dead
+  letter cannot be written, the message is rejected back onto its queue.
 """
 
 import errno
 import logging
 import smtplib
 import socket
+import traceback
 
 from celery import Task
+from celery.exceptions import Reject
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError as DbInterfaceError
 from django.db import OperationalError as DbOperationalError
+from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 logger = logging.getLogger(__name__)
@@ -61,59 +66,70 @@ class ReliableTask(Task):
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
-            if self.request.called_directly or not is_transient(exc):
+            if self.request.called_directly:
                 raise
             limit = self.retry_limit()
-            if self.request.retries >= limit:
-                logger.error(
-                    "%s[%s] gave up after %s retries: %r",
-                    self.name,
-                    self.request.id,
-                    self.request.retries,
-                    exc,
-                )
-                raise
-            countdown = get_exponential_backoff_interval(
-                factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
-                retries=self.request.retries,
-                maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
-                full_jitter=True,
-            )
-            logger.warning(
-                "%s[%s] transient error, retry %s/%s in %ss: %r",
-                self.name,
-                self.request.id,
-                self.request.retries + 1,
-                limit,
-                countdown,
-                exc,
-            )
-            raise self.retry(exc=exc, countdown=countdown) from exc
+            if is_transient(exc) and self.request.retries < limit:
+                self._retry_later(exc, limit)
+            self._give_up(exc, args, kwargs)
+            raise
 
     def retry_limit(self) -> int:
         if self.max_retries is not None:
             return self.max_retries
         return settings.SHOPFLOW_TASK_MAX_RETRIES
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from .dead_letters import dead_letter_record
-
-        dead_letter = dead_letter_record(
-            task_id=task_id,
-            task_name=self.name,
-            args=list(args or []),
-            kwargs=dict(kwargs or {}),
-            queue=(self.request.delivery_info or {}).get("routing_key", ""),
-            exception=f"{type(exc).__name__}: {exc}",
-            traceback=str(einfo),
-            attempts=self.request.retries + 1,
+    def _retry_later(self, exc: Exception, limit: int):
+        countdown = get_exponential_backoff_interval(
+            factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
+            retries=self.request.retries,
+            maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
+            full_jitter=True,
+        )
+        logger.warning(
+            "%s[%s] transient error, retry %s/%s in %ss: %r",
+            self.name,
+            self.request.id,
+            self.request.retries + 1,
+            limit,
+            countdown,
+            exc,
         )
         try:
-            self.on_dead_letter(exc=exc, args=args, kwargs=kwargs)
-        except Exception:
-            logger.exception(
-                "%s: on_dead_letter failed for dead letter %s", self.name, dead_letter.pk
-            )
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        except Reject as reject:
+            # Celery could not publish the retry and would drop this message: put it back.
+            raise Reject(reject.reason, requeue=True) from exc
+
+    def _give_up(self, exc: Exception, args, kwargs) -> None:
+        """Record the dead letter and let the subclass mark its side effect failed. Done
+        here, while the message is still unacknowledged: if the database cannot take the
+        record, the message goes back to the queue instead of vanishing."""
+        from .dead_letters import dead_letter_record
+
+        logger.error(
+            "%s[%s] failed for good after %s attempt(s): %r",
+            self.name,
+            self.request.id,
+            self.request.retries + 1,
+            exc,
+        )
+        try:
+            with transaction.atomic():
+                dead_letter_record(
+                    task_id=self.request.id,
+                    task_name=self.name,
+                    args=list(args),
+                    kwargs=dict(kwargs),
+                    queue=(self.request.delivery_info or {}).get("routing_key", ""),
+                    exception=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                    attempts=self.request.retries + 1,
+                )
+                self.on_dead_letter(exc=exc, args=args, kwargs=kwargs)
+        except Exception as record_error:
+            logger.exception("%s[%s]: could not record the dead letter", self.name, self.request.id)
+            raise Reject(record_error, requeue=True) from exc
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from store.models import Product
 from tests.factories import ProductFactory, cart_with
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +58,57 @@ def test_order_page_shows_items_and_side_effects_inline(staff_client, client, cu
     ).json()["id"]
     page = staff_client.get(f"/admin/store/order/{order_id}/change/").content.decode()
     assert "Inline Lamp" in page and "confirmation_email" in page.lower().replace(" ", "_")
+
+
+def product_form(product, **changes) -> dict:
+    data = {
+        "sku": product.sku,
+        "name": product.name,
+        "price": str(product.price),
+        "low_stock_threshold": product.low_stock_threshold,
+        "is_active": "on",
+        "add_stock": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_saving_a_product_page_opened_before_a_checkout_keeps_the_reservation(
+    staff_client, client, customer
+):
+    product = ProductFactory(on_hand=10, name="Old name")
+    stale_form = product_form(product, name="New name")  # the operator opened the page
+    client.post(
+        "/api/orders/", {"cart_id": str(cart_with(customer, (product, 4)).pk)}, format="json"
+    )
+
+    response = staff_client.post(f"/admin/store/product/{product.pk}/change/", stale_form)
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.name, product.on_hand, product.reserved) == ("New name", 10, 4)
+
+
+def test_add_stock_adds_to_what_is_on_hand_now(staff_client):
+    product = ProductFactory(on_hand=10)
+    form = product_form(product, add_stock="25")
+    Product.objects.filter(pk=product.pk).update(on_hand=7)  # a sale applied meanwhile
+
+    staff_client.post(f"/admin/store/product/{product.pk}/change/", form)
+
+    product.refresh_from_db()
+    assert product.on_hand == 32
+
+
+def test_a_correction_below_the_reserved_units_is_refused(staff_client):
+    product = ProductFactory(on_hand=10, reserved=8)
+
+    response = staff_client.post(
+        f"/admin/store/product/{product.pk}/change/",
+        product_form(product, add_stock="-5"),
+        follow=True,
+    )
+
+    product.refresh_from_db()
+    assert product.on_hand == 10
+    assert "Stock not changed" in response.content.decode()

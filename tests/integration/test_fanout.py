@@ -2,6 +2,7 @@
 from the real Redis broker) and a real SMTP server."""
 
 import logging
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -121,6 +122,10 @@ def test_smtp_refusing_twice_then_accepting_sends_one_email_after_backoff(
     assert len(retries) == 2
     assert "retry 1/3" in retries[0] and "retry 2/3" in retries[1]
     assert "451" in retries[0]
+    # Waits drawn with full jitter from 0..min(cap, factor * 2**n) (fast_retries: 1 s, 2 s
+    # cap), not Celery's fixed 180 s default.
+    waits = [int(re.search(r" in (\d+)s:", line).group(1)) for line in retries]
+    assert 0 <= waits[0] <= 1 and 0 <= waits[1] <= 2
     assert not DeadLetter.objects.exists()
 
 
@@ -195,3 +200,27 @@ def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
     assert "Low stock: Keyboard (KBD-1)" in alert["Subject"]
     assert Product.objects.get(pk=product.pk).available == 4
     assert SentEmail.objects.filter(kind="low_stock_alert").count() == 1
+
+
+def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(celery_worker, monkeypatch):
+    """If recording the failure fails (database down), the message goes back to its
+    queue rather than being acknowledged into the void."""
+    from django.db import OperationalError
+
+    from worker import dead_letters
+
+    attempts = []
+    record = dead_letters.dead_letter_record
+
+    def database_down_twice(**fields):
+        attempts.append(fields["task_id"])
+        if len(attempts) <= 2:
+            raise OperationalError("could not connect to server")
+        return record(**fields)
+
+    monkeypatch.setattr(dead_letters, "dead_letter_record", database_down_twice)
+    result = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+
+    letter = wait_until(lambda: DeadLetter.objects.first(), message="the dead letter")
+    assert attempts == [result.id] * 3  # the same message, delivered three times
+    assert letter.task_id == result.id and letter.args == ["not-an-id"]

@@ -136,3 +136,28 @@ def test_users_only_see_their_own_carts(client, customer, product):
     other_client = client_for(UserFactory())
     assert [c["id"] for c in client.get("/api/carts/").json()["results"]] == [str(mine.pk)]
     assert other_client.get("/api/carts/").json()["results"] == []
+
+
+def test_adding_to_a_cart_checked_out_meanwhile_is_404_not_500(client, customer, product):
+    from store import services
+    from store.exceptions import CartNotFound
+
+    cart = cart_with(customer, (product, 1))
+    stale = Cart.objects.get(pk=cart.pk)  # what a concurrent request loaded
+    assert client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").status_code == 201
+
+    with pytest.raises(CartNotFound):
+        services.cart_item_add(cart=stale, product_id=product.pk, quantity=1)
+    assert not CartItem.objects.filter(cart_id=cart.pk).exists()
+
+
+def test_changing_an_item_removed_meanwhile_is_404(client, product):
+    cart_id = new_cart(client)
+    item_id = add(client, cart_id, product.pk, 2).json()["id"]
+    CartItem.objects.filter(pk=item_id).delete()
+
+    response = client.patch(
+        f"/api/carts/{cart_id}/items/{item_id}/", {"quantity": 3}, format="json"
+    )
+
+    assert response.status_code == 404

@@ -308,11 +308,11 @@ def test_idempotency_keys_are_per_customer(client, customer, product):
     assert Order.objects.count() == 2
 
 
-def test_overlong_idempotency_key_is_400(client, customer, product):
-    response = checkout(
-        client, cart_with(customer, (product, 1)).pk, **{"Idempotency-Key": "k" * 300}
-    )
+@pytest.mark.parametrize("key", ["k" * 300, "null\x00byte", "tab\tkey", "caf\u00e9"])
+def test_overlong_or_unprintable_idempotency_key_is_400(client, customer, product, key):
+    response = checkout(client, cart_with(customer, (product, 1)).pk, **{"Idempotency-Key": key})
     assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()
     assert_nothing_written({product: 0})
 
 

@@ -48,8 +48,9 @@ class Command(BaseCommand):
             broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
             self._prepare_database(demo=not no_demo)
             admin_user, admin_password = self._ensure_staff_user(env)
+            env["FLOWER_BASIC_AUTH"] = flower_auth
             for name, argv in stack.service_argv(
-                python=sys.executable, port=port, flower_port=flower_port, flower_auth=flower_auth
+                python=sys.executable, port=port, flower_port=flower_port
             ).items():
                 supervisor.start(name, argv)
             self._print_where(
