@@ -193,7 +193,8 @@ CELERY_TASK_ROUTES = {
     "core.*": {"queue": "default"},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10
+# The soft limit raises inside the task (retried as transient); the hard one kills it.
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # One message in hand per process: with acks_late, a prefetched message would wait
 # behind a slow one and, if the worker dies, be redelivered late.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -18,7 +18,7 @@ import socket
 import traceback
 
 from celery import Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError as DbInterfaceError
@@ -41,6 +41,8 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return True  # stuck on a slow peer (SMTP, database): the next try may not be
     if isinstance(exc, socket.gaierror):
         return exc.errno == socket.EAI_AGAIN  # DNS said "try again"; other answers stand
     if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
@@ -102,11 +104,8 @@ class ReliableTask(Task):
             raise Reject(reject.reason, requeue=True) from exc
 
     def _give_up(self, exc: Exception, args, kwargs) -> None:
-        """Record the dead letter and let the subclass mark its side effect failed. Done
-        here, while the message is still unacknowledged: if the database cannot take the
-        record, the message goes back to the queue instead of vanishing."""
-        from .dead_letters import dead_letter_record
-
+        """Dead-letter the task while its message is still unacknowledged: if the database
+        cannot take the record, the message goes back to the queue instead of vanishing."""
         logger.error(
             "%s[%s] failed for good after %s attempt(s): %r",
             self.name,
@@ -115,21 +114,48 @@ class ReliableTask(Task):
             exc,
         )
         try:
-            with transaction.atomic():
-                dead_letter_record(
-                    task_id=self.request.id,
-                    task_name=self.name,
-                    args=list(args),
-                    kwargs=dict(kwargs),
-                    queue=(self.request.delivery_info or {}).get("routing_key", ""),
-                    exception=f"{type(exc).__name__}: {exc}",
-                    traceback=traceback.format_exc(),
-                    attempts=self.request.retries + 1,
-                )
-                self.on_dead_letter(exc=exc, args=args, kwargs=kwargs)
+            self._dead_letter(
+                task_id=self.request.id,
+                args=args,
+                kwargs=kwargs,
+                queue=(self.request.delivery_info or {}).get("routing_key", ""),
+                exc=exc,
+                traceback_text=traceback.format_exc(),
+                attempts=self.request.retries + 1,
+            )
         except Exception as record_error:
             logger.exception("%s[%s]: could not record the dead letter", self.name, self.request.id)
             raise Reject(record_error, requeue=True) from exc
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Errors raised in the task were dead-lettered by __call__. A hard time limit kills
+        # the pool process instead; Celery reports it here, from the worker's main process.
+        if isinstance(exc, TimeLimitExceeded):
+            self._dead_letter(
+                task_id=task_id,
+                args=args,
+                kwargs=kwargs,
+                queue="",
+                exc=exc,
+                traceback_text=str(einfo or ""),
+                attempts=1,  # the count of earlier tries died with the process
+            )
+
+    def _dead_letter(self, *, task_id, args, kwargs, queue, exc, traceback_text, attempts):
+        from .dead_letters import dead_letter_record
+
+        with transaction.atomic():
+            dead_letter_record(
+                task_id=task_id,
+                task_name=self.name,
+                args=list(args or []),
+                kwargs=dict(kwargs or {}),
+                queue=queue,
+                exception=f"{type(exc).__name__}: {exc}",
+                traceback=traceback_text,
+                attempts=attempts,
+            )
+            self.on_dead_letter(exc=exc, args=args or [], kwargs=kwargs or {})
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

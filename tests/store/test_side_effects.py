@@ -67,3 +67,30 @@ def test_side_effects_of_someone_elses_order_are_not_visible(client, customer):
 
     order_id = place(client, customer)
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
+
+
+def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client, customer):
+    from celery.exceptions import TimeLimitExceeded
+
+    from email_app.tasks import send_order_confirmation
+    from worker.models import DeadLetter
+
+    order_id = place(client, customer)
+
+    # What Celery's worker calls, from its main process, when it kills a task at the hard
+    # time limit (the task's own code never sees the exception).
+    send_order_confirmation.on_failure(TimeLimitExceeded(120), "t-hard", [order_id], {}, None)
+
+    letter = DeadLetter.objects.get(task_id="t-hard")
+    assert letter.task_name == "email_app.send_order_confirmation"
+    assert letter.exception.startswith("TimeLimitExceeded")
+    assert effects(client, order_id)["confirmation_email"] == "failed"
+
+
+def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(client, customer):
+    from email_app.tasks import send_order_confirmation
+    from worker.models import DeadLetter
+
+    order_id = place(client, customer)
+    send_order_confirmation.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
+    assert not DeadLetter.objects.exists()

@@ -185,3 +185,9 @@ def test_requeue_rolled_back_with_its_transaction_leaves_the_letter_requeueable(
     assert letter.requeued_at is None
     assert not OutboxMessage.objects.exists()
     assert dead_letters_requeue(dead_letter_ids=[letter.pk]) == 1
+
+
+def test_a_soft_time_limit_is_transient():
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    assert is_transient(SoftTimeLimitExceeded())
