@@ -39,3 +39,24 @@ def test_healthz_is_503_naming_the_broker_while_it_is_down(anon_client):
 
 def test_healthz_answers_only_get(anon_client):
     assert anon_client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction: a real reconnect is tried
+def test_healthz_is_503_naming_the_database_while_it_is_down(anon_client):
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = "/nonexistent/dir/db.sqlite3"
+    else:
+        connection.settings_dict["PORT"] = str(free_port())  # nothing listens there
+    connection.close()
+    try:
+        response = anon_client.get("/healthz")
+    finally:
+        connection.settings_dict.update(saved)
+        connection.close()
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "down", "broker": "ok"}
+    assert response.json()["detail"] == "Down: database."

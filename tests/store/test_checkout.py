@@ -331,3 +331,10 @@ def _checkout_queries(client, customer, lines: int) -> int:
 
 def test_checkout_query_count_does_not_grow_with_cart_size(client, customer):
     assert _checkout_queries(client, customer, 1) == _checkout_queries(client, customer, 50)
+
+
+def test_core_audit_receiver_logs_one_line_per_order(client, customer, product, caplog):
+    with caplog.at_level(logging.INFO, logger="shopflow.audit"):
+        order_id = checkout(client, cart_with(customer, (product, 2)).pk).json()["id"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "shopflow.audit"]
+    assert lines == [f"order_created order={order_id} customer={customer.pk} total=25.00"]

@@ -1,0 +1,39 @@
+"""Each task goes to its own queue, so a slow SMTP server never delays stock updates."""
+
+import pytest
+
+from worker.celery import app
+
+app.loader.import_default_modules()
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("email_app.send_order_confirmation", "emails"),
+        ("email_app.send_welcome_email", "emails"),
+        ("email_app.send_low_stock_alert", "emails"),
+        ("store.apply_order_inventory", "inventory"),
+        ("analytics_app.record_order_event", "analytics"),
+        ("analytics_app.rollup_daily_summary", "analytics"),
+        ("store.remove_abandoned_carts", "default"),
+        ("worker.relay_outbox", "default"),
+        ("worker.prune_outbox", "default"),
+    ],
+)
+def test_task_is_routed_to_its_queue(task, queue):
+    assert task in app.tasks
+    route = app.amqp.router.route({}, task)
+    assert route["queue"].name == queue
+    assert route["queue"].routing_key == queue
+
+
+def test_side_effect_tasks_ack_late_and_requeue_when_the_worker_dies():
+    for name in ("email_app.send_order_confirmation", "store.apply_order_inventory"):
+        task = app.tasks[name]
+        assert task.acks_late and task.reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+    from django.conf import settings
+
+    assert visibility > settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX + app.conf.task_time_limit
