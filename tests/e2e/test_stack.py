@@ -3,6 +3,7 @@ beat and Flower as real processes on this test's database, broker and SMTP serve
 through HTTP only; then SIGTERM, and nothing it started may be left."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
+from tests.support import PROJECT_DIR, free_port, redis_answers, subprocess_env, wait_until
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,6 +53,13 @@ def stack(smtp_server, broker_url, tmp_path):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=60)
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class Running:
@@ -158,7 +166,81 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(p.is_running() for p in descendants):
         time.sleep(0.2)
-    left = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    left = [p for p in descendants if alive(p)]
     assert left == [], [(p.pid, p.cmdline()) for p in left]
     assert "runstack | stopped" in stack.log()
     assert os.path.exists(stack.log_path)
+
+
+def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_ctrl_c(
+    tmp_path,
+):
+    """No Redis answering, no credentials configured: runstack starts its own Redis,
+    generates the staff and Flower credentials, prints them, and Ctrl-C (SIGINT) stops
+    every process, the embedded Redis included."""
+    port, flower_port = free_port(), free_port()
+    env = subprocess_env(
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there
+        SHOPFLOW_REDIS_DIR=tmp_path / "redis",
+        PORT=port,
+        FLOWER_PORT=flower_port,
+        WEB_CONCURRENCY=1,
+        WORKER_CONCURRENCY=1,
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    for configured in ("FLOWER_BASIC_AUTH", "SHOPFLOW_ADMIN_PASSWORD", "EMAIL_HOST"):
+        env.pop(configured, None)
+    log_path = tmp_path / "stack.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
+    try:
+        wait_until(running.ready, timeout=90, message="the stack to answer")
+        text = running.log()
+        admin_password = re.search(r"user admin, password (\S+)", text).group(1)
+        flower_user, flower_password = re.search(r"basic auth (\S+):(\S+)", text).groups()
+        redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)/0 \(embedded\)", text).group(1))
+        assert redis_answers(f"redis://127.0.0.1:{redis_port}/0")
+
+        assert requests.get(f"{running.flower}/api/workers", timeout=5).status_code == 401
+        flower = requests.get(
+            f"{running.flower}/api/workers", auth=(flower_user, flower_password), timeout=5
+        )
+        assert flower.status_code == 200
+
+        admin = requests.Session()
+        admin.get(f"{running.base}/admin/login/", timeout=5)
+        page = admin.post(
+            f"{running.base}/admin/login/?next=/admin/",
+            data={
+                "username": "admin",
+                "password": admin_password,
+                "csrfmiddlewaretoken": admin.cookies["csrftoken"],
+                "next": "/admin/",
+            },
+            headers={"Referer": f"{running.base}/admin/login/"},
+            timeout=10,
+        )
+        assert "Site administration" in page.text
+
+        descendants = running.descendants()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        wait_until(
+            lambda: (
+                not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants)
+            ),
+            timeout=10,
+            message="every child to exit",
+        )
+        assert not redis_answers(f"redis://127.0.0.1:{redis_port}/0")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -2,6 +2,7 @@ import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,7 +29,8 @@ class Command(BaseCommand):
         flower_port = _port(env, "FLOWER_PORT", 5555)
 
         try:
-            embedded = stack.broker_for_run(env, settings.BASE_DIR / "var" / "redis")
+            redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
+            embedded = stack.broker_for_run(env, Path(redis_dir))
             flower_auth, flower_generated = stack.flower_credentials(env)
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
