@@ -81,6 +81,7 @@ class ProductAdmin(admin.ModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["user", "email", "created_at"]
+    list_filter = ["created_at", "user__is_active"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
