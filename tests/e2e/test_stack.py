@@ -2,6 +2,7 @@
 beat and Flower as real processes on this test's database, broker and SMTP server, used
 through HTTP only; then SIGTERM, and nothing it started may be left."""
 
+import contextlib
 import re
 import signal
 import subprocess
@@ -35,6 +36,13 @@ def stack(smtp_server, broker_url, tmp_path):
         WORKER_CONCURRENCY=2,
         DJANGO_SETTINGS_MODULE="core.settings",
     )
+    with runstack(env, log_path, port, flower_port) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def runstack(env, log_path, port, flower_port):
+    """`manage.py runstack` as `make run` starts it; SIGTERM on the way out if needed."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
@@ -43,14 +51,14 @@ def stack(smtp_server, broker_url, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
-        try:
-            wait_until(running.ready, timeout=90, message="the stack to answer")
-            yield running
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+    running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
+    try:
+        wait_until(running.ready, timeout=90, message="the stack to answer")
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
 
 
 def alive(process: psutil.Process) -> bool:
@@ -187,18 +195,7 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
     )
     for configured in ("FLOWER_BASIC_AUTH", "SHOPFLOW_ADMIN_PASSWORD", "EMAIL_HOST"):
         env.pop(configured, None)
-    log_path = tmp_path / "stack.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runstack"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
-    try:
-        wait_until(running.ready, timeout=90, message="the stack to answer")
+    with runstack(env, tmp_path / "stack.log", port, flower_port) as running:
         text = running.log()
         admin_password = re.search(r"user admin, password (\S+)", text).group(1)
         flower_user, flower_password = re.search(r"basic auth (\S+):(\S+)", text).groups()
@@ -227,15 +224,11 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
         assert "Site administration" in page.text
 
         descendants = running.descendants()
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=60) == 0
         wait_until(
             lambda: not any(alive(p) for p in descendants),
             timeout=10,
             message="every child to exit",
         )
         assert not redis_answers(f"redis://127.0.0.1:{redis_port}/0")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
