@@ -74,6 +74,8 @@ class Command(BaseCommand):
     def _prepare_database(self, *, demo: bool) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
+        # Beat runs from these rows; an entry an operator disabled stays disabled.
+        call_command("install_schedule", stdout=self.stdout)
         if demo:
             call_command("load_demo_catalog", stdout=self.stdout)
         if not settings.DEBUG:
