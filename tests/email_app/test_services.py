@@ -1,0 +1,78 @@
+"""Email content and the once-only guard, with Django's in-memory mail outbox (the real
+SMTP path is covered in tests/integration and tests/e2e)."""
+
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from email_app import services
+from email_app.models import SentEmail
+from store.models import Order, OrderSideEffect
+from tests.factories import ProductFactory, UserFactory, cart_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def order(client, customer):
+    mug = ProductFactory(name="Mug <b>", sku="MUG-1", price=Decimal("12.50"))
+    cart = cart_with(customer, (mug, 3))
+    order_id = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+    mail.outbox.clear()
+    return Order.objects.get(pk=order_id)
+
+
+def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user):
+    assert services.order_confirmation_send(order_id=order.pk) is True
+
+    [message] = mail.outbox
+    assert message.to == [user.email]
+    assert message.subject == f"Your Shopflow order #{order.pk}"
+    assert "3 x Mug <b> (MUG-1) at 12.50 = 37.50" in message.body
+    assert "Total: 37.50" in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert "Mug &lt;b&gt;" in html  # product names are escaped in HTML
+    assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+
+
+def test_second_send_of_a_confirmation_sends_nothing(order):
+    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.order_confirmation_send(order_id=order.pk) is False
+    assert len(mail.outbox) == 1
+    assert SentEmail.objects.filter(kind="order_confirmation").count() == 1
+
+
+def test_a_failed_send_leaves_no_sent_row_so_a_retry_sends(order, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    with pytest.raises(OSError):
+        services.order_confirmation_send(order_id=order.pk)
+    assert not SentEmail.objects.exists()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert services.order_confirmation_send(order_id=order.pk) is True
+
+
+def test_welcome_goes_once_and_not_to_users_without_an_address():
+    with_address, without = UserFactory(), UserFactory(email="")
+    mail.outbox.clear()
+
+    assert services.welcome_send(user_id=with_address.pk) is True
+    assert services.welcome_send(user_id=with_address.pk) is False
+    assert services.welcome_send(user_id=without.pk) is False
+    assert [m.to for m in mail.outbox] == [[with_address.email]]
+
+
+def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
+    settings.SHOPFLOW_STAFF_EMAILS = ["warehouse@example.com"]
+    product = ProductFactory(name="Lamp", sku="LAMP-9", on_hand=4, low_stock_threshold=5)
+
+    assert services.low_stock_alert_send(product_id=product.pk, order_id=7) is True
+    assert services.low_stock_alert_send(product_id=product.pk, order_id=7) is False
+
+    [alert] = mail.outbox
+    assert alert.to == ["warehouse@example.com"]
+    assert alert.subject == "Low stock: Lamp (LAMP-9), 4 left"
+    assert "Crossed by order #7" in alert.body
