@@ -211,6 +211,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
+# A SentEmail claim older than this belongs to a delivery that died (no task runs longer
+# than the hard time limit): another delivery may take it over and send.
+SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "socket_connect_timeout": 2,

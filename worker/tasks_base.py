@@ -32,8 +32,14 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
+class TransientError(Exception):
+    """Raise (a subclass of) this from a task to ask for a retry with backoff."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
+    if isinstance(exc, TransientError):
+        return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)

@@ -98,11 +98,14 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
 
 def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp_path):
     """SIGKILL the pool process while it waits on SMTP: acks_late and reject_on_worker_lost
-    put the message back, a new pool process runs it, and the order completes."""
+    put the message back, a new pool process runs it, finds the dead delivery's claim,
+    waits until the claim is stale, takes it over, and the order completes."""
     env = subprocess_env(
         CELERY_BROKER_URL=own_redis.url,
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=smtp_server.port,
+        SHOPFLOW_EMAIL_CLAIM_SECONDS=3,
+        SHOPFLOW_TASK_RETRY_BACKOFF=1,
         DJANGO_SETTINGS_MODULE="core.settings",
     )
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
@@ -123,6 +126,7 @@ def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp
             message=f"side effects after the kill; worker log:\n{worker.output()[-3000:]}",
         )
         assert "WorkerLostError" in worker.output() or "signal 9" in worker.output()
+        assert "taking over a claim" in worker.output()
         assert SentEmail.objects.filter(kind="order_confirmation", key=str(order_id)).count() == 1
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (9, 0)

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
+from django.db import connection
 
 from email_app import services
 from email_app.models import SentEmail
@@ -76,3 +78,59 @@ def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
     assert alert.to == ["warehouse@example.com"]
     assert alert.subject == "Low stock: Lamp (LAMP-9), 4 left"
     assert "Crossed by order #7" in alert.body
+
+
+def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order):
+    from email_app.services import EmailInFlight
+    from worker.tasks_base import is_transient
+
+    SentEmail.objects.create(kind="order_confirmation", key=str(order.pk), subject="s")
+
+    with pytest.raises(EmailInFlight) as raised:
+        services.order_confirmation_send(order_id=order.pk)
+
+    assert is_transient(raised.value)
+    assert mail.outbox == []
+    assert SentEmail.objects.get().status == "sending"
+
+
+def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    SentEmail.objects.create(
+        kind="order_confirmation",
+        key=str(order.pk),
+        subject="s",
+        claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
+    )
+
+    assert services.order_confirmation_send(order_id=order.pk) is True
+
+    assert len(mail.outbox) == 1
+    row = SentEmail.objects.get()
+    assert row.status == "sent" and row.sent_at is not None
+
+
+class TransactionProbeBackend(locmem.EmailBackend):
+    """Records whether a database transaction was open while the message was sent."""
+
+    seen: list[bool] = []
+
+    def send_messages(self, messages):
+        TransactionProbeBackend.seen.append(connection.in_atomic_block)
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around us
+def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings):
+    cart = cart_with(customer, (ProductFactory(), 1))
+    order_id = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+    settings.EMAIL_BACKEND = f"{__name__}.TransactionProbeBackend"
+    TransactionProbeBackend.seen = []
+
+    assert services.order_confirmation_send(order_id=order_id) is True
+
+    assert TransactionProbeBackend.seen == [False]
+    assert SentEmail.objects.get(key=str(order_id)).status == "sent"
