@@ -17,16 +17,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ALL_DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
 
 
-@pytest.fixture
-def worker_process(own_redis, smtp_server, tmp_path):
-    env = subprocess_env(
-        CELERY_BROKER_URL=own_redis.url,
+def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
+    """A worker subprocess's environment: this test's database, broker and SMTP server,
+    and one-second retry backoff."""
+    return subprocess_env(
+        CELERY_BROKER_URL=redis_server.url,
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=smtp_server.port,
         SHOPFLOW_TASK_RETRY_BACKOFF=1,
-        SHOPFLOW_TASK_MAX_RETRIES=3,
         DJANGO_SETTINGS_MODULE="core.settings",
+        **overrides,
     )
+
+
+@pytest.fixture
+def worker_process(own_redis, smtp_server, tmp_path):
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     yield worker
     worker.stop()
@@ -100,14 +106,7 @@ def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp
     """SIGKILL the pool process while it waits on SMTP: acks_late and reject_on_worker_lost
     put the message back, a new pool process runs it, finds the dead delivery's claim,
     waits until the claim is stale, takes it over, and the order completes."""
-    env = subprocess_env(
-        CELERY_BROKER_URL=own_redis.url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        SHOPFLOW_EMAIL_CLAIM_SECONDS=3,
-        SHOPFLOW_TASK_RETRY_BACKOFF=1,
-        DJANGO_SETTINGS_MODULE="core.settings",
-    )
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         user = UserFactory(email="killed@example.com")
