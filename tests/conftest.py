@@ -6,8 +6,9 @@ from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.stack import redis_answers
 from tests.factories import ProductFactory, UserFactory
-from tests.support import RedisServer, SmtpServer, celery_broker, redis_answers
+from tests.support import RedisServer, SmtpServer, celery_broker
 from worker import outbox
 from worker.celery import app as celery_app
 

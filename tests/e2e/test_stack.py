@@ -12,7 +12,8 @@ import psutil
 import pytest
 import requests
 
-from tests.support import PROJECT_DIR, free_port, redis_answers, subprocess_env, wait_until
+from core.stack import redis_answers
+from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
