@@ -209,15 +209,7 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
     )
     cart.delete()  # its items go with it, in one DELETE
 
-    for receiver, result in order_created.send_robust(sender=Order, order=order):
-        if isinstance(result, Exception):
-            logger.error(
-                "order_created receiver %s failed for order %s: %s",
-                _receiver_name(receiver),
-                order.pk,
-                result,
-                exc_info=result,
-            )
+    _send_robust_logged(order_created, f"order {order.pk}", sender=Order, order=order)
     return order
 
 
@@ -278,6 +270,21 @@ def _unknown_shortage(wanted: dict[int, int]) -> list[Shortage]:
     return [Shortage(pid, "", f"product {pid}", qty, 0) for pid, qty in wanted.items()]
 
 
+def _send_robust_logged(signal, subject: str, **named) -> None:
+    """send_robust, logging each receiver that raised with its traceback, its name and
+    what the signal was about; the caller goes on."""
+    for receiver, result in signal.send_robust(**named):
+        if isinstance(result, Exception):
+            logger.error(
+                "%s receiver %s failed for %s: %s",
+                signal.name,
+                _receiver_name(receiver),
+                subject,
+                result,
+                exc_info=result,
+            )
+
+
 def _receiver_name(receiver) -> str:
     return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', receiver)}"
 
@@ -330,15 +337,12 @@ def inventory_apply_order(*, order_id: int) -> bool:
         )
         crossed = [item.product_id for item in items if item.crossed_low_stock]
         for product in Product.objects.filter(pk__in=crossed).order_by("pk"):
-            for receiver, result in stock_low.send_robust(
-                sender=Product, product=product, order_id=order_id, available=product.available
-            ):
-                if isinstance(result, Exception):
-                    logger.error(
-                        "stock_low receiver %s failed for product %s: %s",
-                        _receiver_name(receiver),
-                        product.pk,
-                        result,
-                        exc_info=result,
-                    )
+            _send_robust_logged(
+                stock_low,
+                f"product {product.pk}",
+                sender=Product,
+                product=product,
+                order_id=order_id,
+                available=product.available,
+            )
     return True

@@ -15,6 +15,10 @@ class IsolatedSignal(Signal):
     Only synchronous receivers: this signal is sent inside a database transaction.
     """
 
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name  # for log lines about failing receivers
+
     def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
         from asgiref.sync import iscoroutinefunction
 
@@ -38,8 +42,8 @@ class IsolatedSignal(Signal):
 
 # Sent inside the checkout transaction, once the order, its items and the stock
 # reservation are written. Arguments: order (store.models.Order).
-order_created = IsolatedSignal()
+order_created = IsolatedSignal("order_created")
 
 # Sent by the inventory task when applying an order takes a product's available stock
 # below its threshold. Arguments: product (store.models.Product), order_id, available.
-stock_low = IsolatedSignal()
+stock_low = IsolatedSignal("stock_low")
