@@ -45,8 +45,7 @@ def _send_once(
 ) -> bool:
     """Send unless (kind, key) went out before; `on_sent` runs in the transaction that
     marks the row sent. Returns False when it had been sent already."""
-    if not _claim(kind=kind, key=key, to=to, subject=subject):
-        return False
+    # Rendered before the claim: a template error must not leave a claim behind.
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"email_app/{template}.txt", context),
@@ -54,6 +53,8 @@ def _send_once(
         to=to,
     )
     message.attach_alternative(render_to_string(f"email_app/{template}.html", context), "text/html")
+    if not _claim(kind=kind, key=key, to=to, subject=subject):
+        return False
     try:
         message.send()
     except BaseException:
