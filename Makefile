@@ -35,8 +35,9 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The load benchmark: Shopflow against its synchronous baseline, over HTTP (bench/load.py).
 bench: $(VENV)/.dev
-	$(BIN)/python bench/checkout_bench.py
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3*

@@ -1,0 +1,1097 @@
+"""Load benchmark of the running stack over HTTP: Shopflow as built, against the same code
+with the side effects done inside the request (Celery's eager mode), in one run.
+
+    make bench                          # both variants, every phase (about 12 minutes)
+    .venv/bin/python bench/load.py --quick
+    .venv/bin/python bench/load.py --base-url http://127.0.0.1:8000   # a stack you started
+
+For each variant it starts the stack as `make run` does (`manage.py runstack`) on a fresh
+database (PostgreSQL when DATABASE_URL points at one, else SQLite), the machine's Redis
+(an embedded one when none answers) and an SMTP server of its own (bench/smtp_sink.py)
+that can be told to take N ms per message. Then, over HTTP with keep-alive connections:
+
+  rest     one client, one flow at a time: checkout and GET /api/orders/{id}/ at rest
+  closed   N clients in a closed loop, each registered once: cart, item, checkout
+  open     a fixed arrival rate for a fixed time (several phases, one with a slow SMTP)
+
+Side effects are timed from the 201 to the last of the order's three side effects marked
+done, read from the database's own timestamps (OrderSideEffect.updated_at), so nothing
+polls the web tier. CPU seconds are read per process kind (web, worker, beat, flower,
+PostgreSQL, Redis, SMTP sink, this client) with psutil. SQL statements per checkout
+come from bench/sql_per_checkout.py (in-process, after-commit publish included).
+
+It prints a table with the async/sync ratio, writes the raw numbers to
+bench/results/load.json and draws bench/results/load.png.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import psutil
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.stack import free_port, redis_answers, redis_server_binary, wait_for_redis  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "var" / "bench"
+PASSWORD = "bench-Pa55word-long-enough"
+QUEUES = ("emails", "inventory", "analytics", "default")
+
+
+# --- Phases -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    kind: str  # rest | closed | open
+    seconds: float = 0.0
+    clients: int = 0
+    rate: float = 0.0
+    flows: int = 0
+    smtp_delay_ms: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.kind == "rest":
+            return "at rest, 1 client"
+        if self.kind == "closed":
+            return f"closed loop, {self.clients} clients"
+        smtp = f", SMTP {self.smtp_delay_ms} ms" if self.smtp_delay_ms else ""
+        return f"open {self.rate:g}/s for {self.seconds:g}s{smtp}"
+
+
+def phases_for(args) -> list[Phase]:
+    scale = 0.25 if args.quick else 1.0
+
+    def s(seconds):
+        return max(round(seconds * scale), 5)
+
+    return [
+        Phase("rest", "rest", flows=max(int(40 * scale), 10)),
+        Phase("closed", "closed", seconds=s(args.closed_seconds), clients=args.clients),
+        Phase("open10", "open", seconds=s(30), rate=10),
+        Phase("open30", "open", seconds=s(60), rate=30),
+        Phase("open50", "open", seconds=s(20), rate=50),
+        Phase("smtp200", "open", seconds=s(60), rate=20, smtp_delay_ms=200),
+    ]
+
+
+# --- Helpers ------------------------------------------------------------------------------
+
+
+def pct(values, p: float):
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def epoch(value) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    # SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC.
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
+
+
+class Database:
+    """Read access to the stack's database, for timestamps and backlog counts."""
+
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite"):
+            import sqlite3
+
+            self.conn = sqlite3.connect(urlsplit(url).path.removeprefix("/"), timeout=30)
+            self.mark = "?"
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(url, autocommit=True)
+            self.mark = "%s"
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        sql = sql.replace("%s", self.mark)
+        cursor = self.conn.cursor()
+        cursor.execute(sql, params)
+        result = cursor.fetchall()
+        cursor.close()
+        if self.mark == "?":
+            self.conn.commit()
+        return result
+
+    def execute(self, sql: str, params=()) -> None:
+        sql = sql.replace("%s", self.mark)
+        cursor = self.conn.cursor()
+        cursor.execute(sql, params)
+        cursor.close()
+        if self.mark == "?":
+            self.conn.commit()
+
+    def side_effects(self, order_ids: list[int]) -> dict[int, tuple[int, float]]:
+        """{order id: (side effects done, time the last one was marked)}."""
+        found: dict[int, tuple[int, float]] = {}
+        for start in range(0, len(order_ids), 500):
+            chunk = order_ids[start : start + 500]
+            marks = ",".join([self.mark] * len(chunk))
+            sql = (
+                "SELECT order_id, status, updated_at FROM store_ordersideeffect "
+                f"WHERE order_id IN ({marks})"
+            )
+            cursor = self.conn.cursor()
+            cursor.execute(sql, chunk)
+            for order_id, status, updated in cursor.fetchall():
+                done, last = found.get(order_id, (0, 0.0))
+                if status == "done":
+                    found[order_id] = (done + 1, max(last, epoch(updated)))
+                else:
+                    found.setdefault(order_id, (done, last))
+            cursor.close()
+        return found
+
+    def close(self):
+        self.conn.close()
+
+
+def fresh_database(database_url: str, variant: str) -> str:
+    """A new, empty database for one variant: same server as DATABASE_URL, or SQLite."""
+    if not database_url.startswith("postgres"):
+        WORK.mkdir(parents=True, exist_ok=True)
+        path = WORK / f"{variant}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = f"shopflow_bench_{variant}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+# --- CPU per process kind -------------------------------------------------------------------
+
+
+def classify(process: psutil.Process) -> str | None:
+    try:
+        name = process.name()
+        cmdline = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    if name.startswith("postgres") or cmdline.startswith("postgres"):
+        return "postgres"
+    if "redis-server" in name or "redis-server" in cmdline:
+        return "redis"
+    if "smtp_sink.py" in cmdline:
+        return "smtp"
+    if "manage.py runstack" in cmdline:
+        return "supervisor"
+    if "gunicorn" in cmdline or "uvicorn" in cmdline:
+        return "web"
+    if "celery" not in cmdline:
+        return None
+    words = cmdline.split()
+    for kind in ("beat", "flower", "worker"):  # "-A worker beat" is beat, not a worker
+        if kind in words[words.index("-A") + 2 :] if "-A" in words else kind in words:
+            return kind
+    return None
+
+
+class CpuMeter:
+    """CPU seconds per process kind, including children that exited and were reaped."""
+
+    def __init__(self, roots: list[int], redis_port: int | None):
+        self.roots = roots  # pids whose descendants are the stack
+        self.redis_port = redis_port
+
+    def processes(self) -> dict[str, list[psutil.Process]]:
+        kinds: dict[str, list[psutil.Process]] = {}
+        seen = set()
+        for root in self.roots:
+            try:
+                family = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for process in family:
+                kind = classify(process)
+                if kind and process.pid not in seen:
+                    seen.add(process.pid)
+                    kinds.setdefault(kind, []).append(process)
+        for process in psutil.process_iter():
+            if process.pid in seen:
+                continue
+            kind = classify(process)
+            ours = kind == "redis" and self._listens(process, self.redis_port)
+            if kind == "postgres" or ours:
+                kinds.setdefault(kind, []).append(process)
+        return kinds
+
+    @staticmethod
+    def _listens(process, port) -> bool:
+        try:
+            return any(c.laddr and c.laddr.port == port for c in process.net_connections("tcp"))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+
+    def snapshot(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for kind, processes in self.processes().items():
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                    continue
+                parent_kind = None
+                with contextlib.suppress(psutil.Error):
+                    parent = process.parent()
+                    parent_kind = classify(parent) if parent else None
+                # Reaped children count once, at the top of each kind's tree.
+                reaped = times.children_user + times.children_system if parent_kind != kind else 0
+                totals[kind] = totals.get(kind, 0.0) + times.user + times.system + reaped
+        own = psutil.Process().cpu_times()
+        totals["client"] = own.user + own.system
+        return totals
+
+
+# --- The stack under test -------------------------------------------------------------------
+
+
+class Sink:
+    """bench/smtp_sink.py in its own process."""
+
+    def __init__(self):
+        WORK.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = WORK / f"smtp-{self.port}.log"
+        self.log.write_text("")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "smtp_sink.py"), "--port", str(self.port),
+             "--log", str(self.log)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.process.stdout.readline().strip() == "ready", "the SMTP sink did not start"
+
+    def delay(self, ms: int) -> None:
+        self.process.stdin.write(f"delay {ms}\n")
+        self.process.stdin.flush()
+        self.process.stdout.readline()
+
+    def received(self) -> list[tuple[float, int]]:
+        lines = self.log.read_text().split("\n")
+        return [(float(t), int(c)) for t, c in (ln.split() for ln in lines if ln.strip())]
+
+    def stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.write("quit\n")
+            self.process.stdin.flush()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Broker:
+    """The machine's Redis (a database of its own, emptied), or one started for the run."""
+
+    def __init__(self, url: str):
+        self.process = None
+        if redis_answers(url):
+            self.url = url
+            redis.Redis.from_url(url).flushdb()
+        else:
+            port = free_port()
+            data = WORK / "redis"
+            data.mkdir(parents=True, exist_ok=True)
+            self.process = subprocess.Popen(
+                [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", str(data)],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.url = f"redis://127.0.0.1:{port}/0"
+            if not wait_for_redis(self.url, timeout=15):
+                raise SystemExit("bench: could not start a redis-server")
+        self.port = urlsplit(self.url).port or 6379
+        self.client = redis.Redis.from_url(self.url)
+
+    def queued(self) -> int:
+        return sum(self.client.llen(queue) for queue in QUEUES)
+
+    def flush(self) -> None:
+        self.client.flushdb()
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait()
+
+
+class ManagedStack:
+    """`manage.py runstack`, as `make run` starts it, for one variant."""
+
+    def __init__(self, *, variant, database_url, broker, sink, extra_env):
+        self.variant = variant
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = WORK / f"stack-{variant}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker.url,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(sink.port),
+            "PORT": str(self.port),
+            "FLOWER_PORT": str(free_port()),
+            "FLOWER_BASIC_AUTH": "bench:bench-flower-secret",
+            "SHOPFLOW_ADMIN_PASSWORD": "bench-admin-secret",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        if variant == "sync":
+            env["CELERY_TASK_ALWAYS_EAGER"] = "1"
+        self.env = env
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"bench: runstack exited:\n{self.log_path.read_text()[-3000:]}")
+            text = self.log_path.read_text(errors="replace")
+            if "Shopflow is running" in text and text.count(" ready.") >= 2:
+                with contextlib.suppress(OSError):
+                    import urllib.request
+
+                    with urllib.request.urlopen(f"{self.base}/healthz", timeout=5) as answer:
+                        if answer.status == 200:
+                            return
+            time.sleep(0.5)
+        raise SystemExit(f"bench: the stack did not come up; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+# --- Profiling ---------------------------------------------------------------------------
+
+
+def profile_stack(meter: "CpuMeter", variant: str, seconds: float) -> list[Path]:
+    """py-spy on every web and worker process (their pools included) for `seconds`, CPU
+    samples only (--gil), while the load runs. Writes raw stacks and a summary per
+    process tree to var/bench/ and returns the summaries."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    roots = []
+    for kind in ("web", "worker"):
+        for process in meter.processes().get(kind, []):
+            with contextlib.suppress(psutil.Error):
+                parent = process.parent()
+                if parent is None or classify(parent) != kind:
+                    roots.append((kind, process.pid))
+    runs = []
+    for kind, pid in roots:
+        raw = WORK / f"profile-{variant}-{kind}-{pid}.txt"
+        command = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--gil",
+                   "--nonblocking", "--rate", "200", "--duration", str(int(seconds)),
+                   "--format", "raw", "--output", str(raw)]  # fmt: skip
+        runs.append(
+            (raw, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        )
+    summaries = []
+    for raw, process in runs:
+        process.wait()
+        if raw.exists():
+            summary = raw.with_suffix(".summary.txt")
+            summary.write_text(summarise_stacks(raw))
+            summaries.append(summary)
+    return summaries
+
+
+def summarise_stacks(raw: Path, top: int = 60) -> str:
+    """The functions that hold the most CPU samples, inclusive and self."""
+    inclusive, own, total = {}, {}, 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        count = int(count)
+        total += count
+        frames = [
+            frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1] for frame in stack.split(";")
+        ]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    lines = [f"{raw.name}: {total} samples with the GIL", "", "inclusive:"]
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * count / total:6.1f}%  {frame}")
+    lines += ["", "self:"]
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[: top // 2]:
+        lines.append(f"{100 * count / total:6.1f}%  {frame}")
+    return "\n".join(lines) + "\n"
+
+
+# --- The load client ------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    phase: str
+    started: float  # time.time() of the first request
+    cart_ms: float = 0.0
+    item_ms: float = 0.0
+    checkout_ms: float = 0.0
+    created_at: float = 0.0  # time.time() when the 201 arrived
+    order_id: int | None = None
+    error: str = ""
+
+
+@dataclass
+class Shopper:
+    username: str
+    token: str = ""
+
+
+class LoadClient:
+    def __init__(self, base: str, products: list[int]):
+        self.base = base
+        self.products = products
+        self.session: aiohttp.ClientSession | None = None
+        self.random = random.Random(7)
+
+    async def __aenter__(self):
+        connector = aiohttp.TCPConnector(limit=512, limit_per_host=512)
+        timeout = aiohttp.ClientTimeout(total=120)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.session.close()
+
+    async def request(self, method, path, token=None, body=None):
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        started = time.perf_counter()
+        async with self.session.request(
+            method, self.base + path, json=body, headers=headers
+        ) as answer:
+            data = await answer.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            return answer.status, data, elapsed
+
+    async def register(self, shopper: Shopper) -> None:
+        body = {"username": shopper.username, "email": f"{shopper.username}@bench.example",
+                "password": PASSWORD}  # fmt: skip
+        status, data, _ = await self.request("POST", "/api/auth/register/", body=body)
+        if status != 201:
+            raise SystemExit(f"bench: register answered {status}: {data[:300]!r}")
+        body = {"username": shopper.username, "password": PASSWORD}
+        status, data, _ = await self.request("POST", "/api/auth/token/", body=body)
+        if status != 200:
+            raise SystemExit(f"bench: token answered {status}: {data[:300]!r}")
+        shopper.token = json.loads(data)["token"]
+
+    async def flow(self, shopper: Shopper, phase: str) -> Flow:
+        """cart, item, checkout: one order."""
+        flow = Flow(phase=phase, started=time.time())
+        try:
+            status, data, flow.cart_ms = await self.request("POST", "/api/carts/", shopper.token)
+            if status != 201:
+                flow.error = f"cart {status}"
+                return flow
+            cart = json.loads(data)["id"]
+            item = {"product_id": self.random.choice(self.products), "quantity": 1}
+            status, _, flow.item_ms = await self.request(
+                "POST", f"/api/carts/{cart}/items/", shopper.token, item
+            )
+            if status != 201:
+                flow.error = f"item {status}"
+                return flow
+            status, data, flow.checkout_ms = await self.request(
+                "POST", "/api/orders/", shopper.token, {"cart_id": cart}
+            )
+            flow.created_at = time.time()
+            if status != 201:
+                flow.error = f"checkout {status}"
+                return flow
+            flow.order_id = json.loads(data)["id"]
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            flow.error = type(exc).__name__
+        return flow
+
+
+# --- Running the phases ----------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    phase: Phase
+    flows: list[Flow] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    queued_at_end: int = 0
+    pending_at_end: int = 0
+    drain_seconds: float = 0.0
+    backlog: list[tuple[float, int]] = field(default_factory=list)
+    delays_ms: list[float] = field(default_factory=list)
+    undone: int = 0
+    emails: int = 0
+    email_rate: float = 0.0
+    smtp_connections: int = 0
+    get_order_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        ok = [f for f in self.flows if f.order_id]
+        checkout = [f.checkout_ms for f in ok]
+        orders = len(ok)
+        per_order = (
+            {kind: seconds / orders * 1000 for kind, seconds in self.cpu.items()} if orders else {}
+        )
+        return {
+            "phase": self.phase.name,
+            "label": self.phase.label,
+            "orders": orders,
+            "errors": len(self.flows) - orders,
+            "error_kinds": sorted({f.error for f in self.flows if f.error}),
+            "seconds": round(self.seconds, 2),
+            "orders_per_s": round(orders / self.seconds, 2) if self.seconds else None,
+            "checkout_p50_ms": pct(checkout, 50),
+            "checkout_p95_ms": pct(checkout, 95),
+            "checkout_p99_ms": pct(checkout, 99),
+            "flow_p50_ms": pct([f.cart_ms + f.item_ms + f.checkout_ms for f in ok], 50),
+            "get_order_p50_ms": pct(self.get_order_ms, 50),
+            "side_effects_p50_ms": pct(self.delays_ms, 50),
+            "side_effects_p95_ms": pct(self.delays_ms, 95),
+            "side_effects_p99_ms": pct(self.delays_ms, 99),
+            "side_effects_not_done": self.undone,
+            "queued_at_end": self.queued_at_end,
+            "pending_at_end": self.pending_at_end,
+            "drain_s": round(self.drain_seconds, 2),
+            "emails": self.emails,
+            "emails_per_s": round(self.email_rate, 2),
+            "smtp_connections": self.smtp_connections,
+            "cpu_ms_per_order": {k: round(v, 2) for k, v in sorted(per_order.items())},
+            "backlog_growth_per_s": backlog_slope(self.backlog),
+        }
+
+
+def backlog_slope(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope of the queued-messages series over the phase's second half."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 3:
+        return None
+    xs, ys = [t for t, _ in half], [n for _, n in half]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return (
+        round(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var, 2)
+        if var
+        else 0.0
+    )
+
+
+class Runner:
+    def __init__(self, *, variant, base, db, broker, sink, meter, shoppers, products, profile=0.0):
+        self.profile = profile
+        self.variant = variant
+        self.base = base
+        self.db = db
+        self.broker = broker
+        self.sink = sink
+        self.meter = meter
+        self.shoppers = shoppers
+        self.products = products
+
+    async def run(self, phase: Phase) -> PhaseResult:
+        result = PhaseResult(phase)
+        if self.sink:
+            self.sink.delay(phase.smtp_delay_ms)
+        emails_before = len(self.sink.received()) if self.sink else 0
+        cpu_before = self.meter.snapshot()
+        started = time.time()
+        async with LoadClient(self.base, self.products) as client:
+            progress = asyncio.create_task(self.progress(phase, result, started))
+            try:
+                if phase.kind == "rest":
+                    await self.rest(client, phase, result)
+                elif phase.kind == "closed":
+                    await self.closed(client, phase, result)
+                else:
+                    await self.open(client, phase, result)
+            finally:
+                progress.cancel()
+        ended = time.time()
+        result.seconds = ended - started
+        result.queued_at_end = self.broker.queued() if self.broker else 0
+        order_ids = [f.order_id for f in result.flows if f.order_id]
+        states = self.db.side_effects(order_ids)
+        result.pending_at_end = sum(3 - states.get(i, (0, 0))[0] for i in order_ids)
+        # Drain: wait for the phase's side effects, so their CPU is counted with the phase.
+        deadline = time.monotonic() + max(60.0, phase.seconds)
+        while time.monotonic() < deadline:
+            states = self.db.side_effects(order_ids)
+            if all(states.get(i, (0, 0))[0] == 3 for i in order_ids):
+                break
+            await asyncio.sleep(0.25)
+        result.drain_seconds = time.time() - ended
+        cpu_after = self.meter.snapshot()
+        result.cpu = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
+        by_id = {f.order_id: f for f in result.flows if f.order_id}
+        for order_id, flow in by_id.items():
+            done, last = states.get(order_id, (0, 0.0))
+            if done < 3:
+                result.undone += 1
+                continue
+            result.delays_ms.append(max(0.0, (last - flow.created_at) * 1000))
+        if self.sink:
+            received = self.sink.received()[emails_before:]
+            in_phase = [t for t, _ in received if started <= t <= ended]
+            result.emails = len(received)
+            result.smtp_connections = len({c for _, c in received})
+            result.email_rate = len(in_phase) / result.seconds if result.seconds else 0.0
+        return result
+
+    async def progress(self, phase: Phase, result: PhaseResult, started: float):
+        while True:
+            await asyncio.sleep(1.0)
+            elapsed = time.time() - started
+            queued = self.broker.queued() if self.broker else 0
+            result.backlog.append((elapsed, queued))
+            if int(elapsed) % 5 == 0:
+                ok = [f.checkout_ms for f in result.flows if f.order_id]
+                p50 = pct(ok, 50)
+                total = f"/{phase.seconds:.0f}s" if phase.seconds else ""
+                say(
+                    f"  [{self.variant}] {phase.name:<8} {elapsed:5.0f}s{total}"
+                    f"  orders {len(ok):5d}  checkout p50 {p50 or 0:7.1f} ms  queued {queued}"
+                )
+
+    async def profiled(self, seconds: float):
+        summaries = await asyncio.to_thread(profile_stack, self.meter, self.variant, seconds)
+        for summary in summaries:
+            say(f"  profile: {summary}")
+
+    async def rest(self, client: LoadClient, phase: Phase, result: PhaseResult):
+        shopper = self.shoppers[0]
+        for _ in range(phase.flows):
+            flow = await client.flow(shopper, phase.name)
+            result.flows.append(flow)
+            await asyncio.sleep(0.05)
+        for flow in result.flows:
+            if flow.order_id:
+                status, _, elapsed = await client.request(
+                    "GET", f"/api/orders/{flow.order_id}/", shopper.token
+                )
+                if status == 200:
+                    result.get_order_ms.append(elapsed)
+
+    async def closed(self, client: LoadClient, phase: Phase, result: PhaseResult):
+        deadline = time.monotonic() + phase.seconds
+        if self.profile:
+            seconds = min(self.profile, phase.seconds - 4)
+            asyncio.get_running_loop().call_later(
+                2, lambda: asyncio.create_task(self.profiled(seconds))
+            )
+
+        async def loop(shopper):
+            while time.monotonic() < deadline:
+                result.flows.append(await client.flow(shopper, phase.name))
+
+        await asyncio.gather(*(loop(s) for s in self.shoppers[: phase.clients]))
+
+    async def open(self, client: LoadClient, phase: Phase, result: PhaseResult):
+        interval = 1.0 / phase.rate
+        count = int(phase.seconds * phase.rate)
+        start = time.monotonic()
+        tasks = []
+
+        async def one(n):
+            result.flows.append(
+                await client.flow(self.shoppers[n % len(self.shoppers)], phase.name)
+            )
+
+        for n in range(count):
+            delay = start + n * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+
+
+async def prepare_shoppers(base: str, count: int, variant: str) -> list[Shopper]:
+    shoppers = [Shopper(f"bench-{variant}-{n}-{int(time.time())}") for n in range(count)]
+    async with LoadClient(base, []) as client:
+        await asyncio.gather(*(client.register(s) for s in shoppers))
+    return shoppers
+
+
+def run_variant(variant: str, args, phases: list[Phase]) -> dict:
+    how = {"async": "side effects in Celery workers", "sync": "side effects in the request"}
+    say(f"\n== {variant}: {how.get(variant, 'the stack at --base-url')}")
+    broker = sink = stack = None
+    try:
+        if args.base_url:
+            base, database_url = args.base_url.rstrip("/"), args.database_url
+            broker = Broker(args.broker_url) if redis_answers(args.broker_url) else None
+            roots = []
+        else:
+            database_url = fresh_database(args.database_url, variant)
+            broker = Broker(args.broker_url)
+            sink = Sink()
+            extra = dict(kv.split("=", 1) for kv in args.env)
+            stack = ManagedStack(
+                variant=variant, database_url=database_url, broker=broker, sink=sink,
+                extra_env=extra,
+            )  # fmt: skip
+            say(f"  starting the stack (log: {stack.log_path})")
+            stack.wait_ready()
+            base = stack.base
+            roots = [stack.process.pid, sink.process.pid]
+        db = Database(database_url)
+        # Plenty of stock: the benchmark measures checkouts, not sell-outs.
+        db.execute("UPDATE store_product SET on_hand = 100000000, low_stock_threshold = 0")
+        products = [row[0] for row in db.rows("SELECT id FROM store_product WHERE is_active")]
+        meter = CpuMeter(roots, broker.port if broker else None)
+        say(f"  registering {args.clients} shoppers")
+        shoppers = asyncio.run(prepare_shoppers(base, args.clients, variant))
+        time.sleep(2)  # let the welcome emails go
+        runner = Runner(
+            variant=variant, base=base, db=db, broker=broker, sink=sink, meter=meter,
+            shoppers=shoppers, products=products, profile=args.profile,
+        )  # fmt: skip
+        results = {}
+        for phase in phases:
+            say(f"  phase {phase.name}: {phase.label}")
+            result = asyncio.run(runner.run(phase))
+            results[phase.name] = result
+            summary = result.summary()
+            say(
+                f"  -> {summary['orders']} orders, {summary['orders_per_s']}/s, checkout p50 "
+                f"{summary['checkout_p50_ms']} ms, "
+                f"side effects p50 {summary['side_effects_p50_ms']} ms"
+            )
+        db.close()
+        return results
+    finally:
+        if stack:
+            stack.stop()
+        if sink:
+            sink.stop()
+        if broker:
+            broker.stop()
+
+
+def sql_per_checkout() -> dict:
+    """bench/sql_per_checkout.py in a subprocess: its own Django, its own test database."""
+    say("\n== SQL statements per checkout (in-process, after-commit publish included)")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sql_per_checkout.py")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        say(f"  failed: {out.stderr[-2000:]}")
+        return {}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- Report ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the summary table: a figure of one phase (two for "p50 / p99")."""
+
+    label: str
+    phase: str
+    keys: tuple[str, ...]
+    target: str = ""
+    limits: tuple[float | None, ...] = ()  # upper bounds, one per key, for async
+
+    def values(self, summaries: dict) -> tuple | None:
+        summary = summaries.get(self.phase)
+        return tuple(summary.get(key) for key in self.keys) if summary else None
+
+    def met(self, summaries: dict) -> str:
+        values = self.values(summaries)
+        if not self.limits or values is None:
+            return ""
+        pairs = [(v, limit) for v, limit in zip(values, self.limits, strict=True) if limit]
+        if any(v is None for v, _ in pairs):
+            return "no"
+        return "yes" if all(v <= limit for v, limit in pairs) else "no"
+
+
+P50_P99 = ("checkout_p50_ms", "checkout_p99_ms")
+EFFECTS_P50_P99 = ("side_effects_p50_ms", "side_effects_p99_ms")
+FIGURES = [
+    Figure("closed-loop orders/s", "closed", ("orders_per_s",), ">= 2x sync"),
+    Figure("checkout p50 at rest (ms)", "rest", ("checkout_p50_ms",)),
+    Figure("GET /api/orders/{id}/ p50 at rest (ms)", "rest", ("get_order_p50_ms",)),
+    Figure("checkout p50 / p99, closed loop (ms)", "closed", P50_P99),
+    Figure("checkout p50 / p99 at 10/s (ms)", "open10", P50_P99, "<= 15 / 40", (15, 40)),
+    Figure("checkout p50 / p99 at 30/s (ms)", "open30", P50_P99),
+    Figure(
+        "side effects done p50 / p99 at 30/s (ms)",
+        "open30",
+        EFFECTS_P50_P99,
+        "<= 100 / 500",
+        (100, 500),
+    ),
+    Figure("queue growth at 30/s (messages/s)", "open30", ("backlog_growth_per_s",), "~0"),
+    Figure("checkout p50 / p99 at 50/s (ms)", "open50", P50_P99),
+    Figure("side effects done p50 / p99 at 50/s (ms)", "open50", EFFECTS_P50_P99),
+    Figure("SMTP 200 ms, 20/s: emails drained/s", "smtp200", ("emails_per_s",), "20"),
+    Figure(
+        "SMTP 200 ms, 20/s: side effects p50 / p99 (ms)",
+        "smtp200",
+        EFFECTS_P50_P99,
+        "p99 <= 2000",
+        (None, 2000),
+    ),
+    Figure("SMTP 200 ms, 20/s: checkout p50 / p99 (ms)", "smtp200", P50_P99),
+]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, tuple):
+        return " / ".join(fmt(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.1f}" if value < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def ratio(a: tuple | None, b: tuple | None) -> str:
+    if not a or not b or not a[0] or not b[0]:
+        return "-"
+    return f"{a[0] / b[0]:.2f}x"
+
+
+def row(*cells) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
+    variants = list(runs)
+    both = variants == ["async", "sync"]
+    first = variants[0]
+    header = ["figure", *variants, *(["async/sync"] if both else []), "target", "met"]
+    lines = ["", row(*header), row(*["---"] * len(header))]
+    for figure in FIGURES:
+        values = [figure.values(runs[v]) for v in variants]
+        cells = [fmt(v) for v in values] + ([ratio(values[0], values[1])] if both else [])
+        lines.append(row(figure.label, *cells, figure.target, figure.met(runs[first])))
+    if both:
+        ratio_met = ratio(FIGURES[0].values(runs["async"]), FIGURES[0].values(runs["sync"]))
+        lines[3] = lines[3].rstrip(" |") + (
+            " yes |" if ratio_met != "-" and float(ratio_met[:-1]) >= 2 else " no |"
+        )
+    if sql:
+        flat = sql.get("1") == sql.get("50") and max(sql.values()) <= 15
+        sql_cells = [f"{sql.get('1')} / {sql.get('50')}"] + [""] * (len(variants) - 1)
+        extra = [""] if both else []
+        lines.append(
+            row("SQL statements per checkout (1 / 50 lines)", *sql_cells, *extra, "<= 15, flat",
+                "yes" if flat else "no")
+        )  # fmt: skip
+    worker = runs.get("async", runs.get("given", {})).get("open30", {})
+    worker_ms = worker.get("cpu_ms_per_order", {}).get("worker")
+    if worker_ms:
+        per_task = worker_ms / 3
+        lines.append(
+            row("worker CPU per side-effect task at 30/s (ms)", f"{per_task:.1f}",
+                *[""] * (len(variants) - 1), *([""] if both else []), "<= 5",
+                "yes" if per_task <= 5 else "no")
+        )  # fmt: skip
+
+    kinds = ["web", "worker", "beat", "flower", "supervisor", "postgres", "redis", "smtp"]
+    kinds.append("client")
+    lines += ["", "CPU ms per order, by process kind:", ""]
+    lines += [row("variant, phase", *kinds, "total"), row(*["---"] * (len(kinds) + 2))]
+    for variant in variants:
+        for phase in ("closed", "open30"):
+            cpu = runs[variant].get(phase, {}).get("cpu_ms_per_order", {})
+            if cpu:
+                cells = [fmt(cpu.get(k)) for k in kinds]
+                lines.append(row(f"{variant}, {phase}", *cells, fmt(sum(cpu.values()))))
+
+    lines += ["", "Per phase:", ""]
+    columns = ["variant", "phase", "orders", "errors", "orders/s", "checkout p50/p95/p99 ms"]
+    columns += ["side effects p50/p95/p99 ms", "queued at end", "drain s", "emails/s"]
+    columns.append("SMTP conns")
+    lines += [row(*columns), row(*["---"] * len(columns))]
+    for variant in variants:
+        for phase in phases:
+            s = runs[variant].get(phase.name)
+            if not s:
+                continue
+            checkout = tuple(s[f"checkout_{p}_ms"] for p in ("p50", "p95", "p99"))
+            effects = tuple(s[f"side_effects_{p}_ms"] for p in ("p50", "p95", "p99"))
+            lines.append(
+                row(variant, phase.label, s["orders"], s["errors"], fmt(s["orders_per_s"]),
+                    fmt(checkout), fmt(effects), s["queued_at_end"], fmt(s["drain_s"]),
+                    fmt(s["emails_per_s"]), s["smtp_connections"])
+            )  # fmt: skip
+    return lines
+
+
+def plot(raw: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 9))
+    colors = {"async": "tab:blue", "sync": "tab:orange"}
+    for variant, phases in raw.items():
+        offset = 0.0
+        for name, phase in phases.items():
+            flows = [f for f in phase["flows"] if f["order_id"]]
+            if not flows:
+                continue
+            t0 = min(f["started"] for f in flows)
+            xs = [offset + f["created_at"] - t0 for f in flows]
+            ys = [f["checkout_ms"] for f in flows]
+            top.scatter(xs, ys, s=2, color=colors.get(variant), alpha=0.5,
+                        label=variant if offset == 0 else None)  # fmt: skip
+            if variant == next(iter(raw)):
+                top.axvline(offset, color="grey", lw=0.5)
+                top.text(offset, 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
+            offset += max(xs) + 5
+    top.set_yscale("log")
+    top.set_ylabel("checkout latency (ms)")
+    top.set_xlabel("time, phases one after another (s)")
+    top.set_title("Checkout latency over the run")
+    top.legend()
+    for name, values in raw.get("async", {}).items():
+        delays = sorted(values["delays_ms"])
+        if not delays or name == "rest":
+            continue
+        ys = [(i + 1) / len(delays) for i in range(len(delays))]
+        bottom.plot(delays, ys, label=name)
+    bottom.set_xscale("log")
+    bottom.set_xlabel("201 to all side effects done (ms)")
+    bottom.set_ylabel("fraction of orders")
+    bottom.set_title("Side-effect delay, CDF (async)")
+    bottom.grid(True, which="both", alpha=0.3)
+    bottom.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", help="benchmark a stack already running (no baseline)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "sqlite:///"),
+        help="server for the bench databases (default: DATABASE_URL, else SQLite)",
+    )
+    parser.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="Redis for the stack (emptied); one is started when it does not answer",
+    )
+    parser.add_argument("--variants", default="async,sync")
+    parser.add_argument(
+        "--phases", help="comma-separated subset of: rest,closed,open10,open30,open50,smtp200"
+    )
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--closed-seconds", type=float, default=30)
+    parser.add_argument("--quick", action="store_true", help="phases a quarter as long")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stack")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="py-spy the web and worker processes this long during the closed loop",
+    )
+    parser.add_argument("--out", default=str(RESULTS / "load.json"))
+    args = parser.parse_args()
+    if args.base_url and not args.database_url.startswith(("postgres", "sqlite:///")):
+        parser.error("--base-url needs --database-url of that stack")
+
+    phases = phases_for(args)
+    if args.phases:
+        wanted = set(args.phases.split(","))
+        phases = [p for p in phases if p.name in wanted]
+    variants = ["given"] if args.base_url else args.variants.split(",")
+    raw, summaries = {}, {}
+    for variant in variants:
+        results = run_variant(variant, args, phases)
+        summaries[variant] = {name: r.summary() for name, r in results.items()}
+        raw[variant] = {
+            name: {
+                "flows": [f.__dict__ for f in r.flows],
+                "delays_ms": r.delays_ms,
+                "backlog": r.backlog,
+                "get_order_ms": r.get_order_ms,
+            }
+            for name, r in results.items()
+        }
+    sql = sql_per_checkout() if not args.base_url else {}
+    lines = report(summaries, sql, phases)
+    print("\n".join(lines))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    out.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine,
+                "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
+                "summary": summaries,
+                "sql_per_checkout": sql,
+                "table": lines,
+                "raw": raw,
+            },
+            indent=1,
+        )
+    )
+    png = out.with_suffix(".png")
+    plot(raw, png)
+    say(f"\nraw numbers: {out}\nplot: {png}")
+
+
+if __name__ == "__main__":
+    main()
