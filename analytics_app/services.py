@@ -1,7 +1,6 @@
 from datetime import date
 
-from django.db import transaction
-
+from core.db import insert_unless_exists
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import OrderSideEffect
@@ -11,33 +10,34 @@ from .selectors import daily_summary
 
 
 def order_event_record(*, order_id: int) -> bool:
-    """Record the order_placed event of an order, once. Raises Order.DoesNotExist."""
+    """Record the order_placed event of an order, once; True when this call recorded it.
+    Raises Order.DoesNotExist."""
     order = store_selectors.order_for_processing(order_id=order_id)
     items = list(order.items.all())
-    with transaction.atomic():
-        _, created = AnalyticsEvent.objects.get_or_create(
-            order_id=order.pk,
-            defaults={
-                "customer_id": order.customer_id,
-                "items": [
-                    {
-                        "product_id": item.product_id,
-                        "sku": item.product.sku,
-                        "quantity": item.quantity,
-                        "unit_price": str(item.unit_price),
-                    }
-                    for item in items
-                ],
-                "units": sum(item.quantity for item in items),
-                "revenue": order.total,
-                "occurred_at": order.placed_at,
-            },
-        )
-        store_services.order_side_effect_mark(
-            order_id=order.pk,
-            kind=OrderSideEffect.Kind.ANALYTICS,
-            status=OrderSideEffect.Status.DONE,
-        )
+    event = AnalyticsEvent(
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        items=[
+            {
+                "product_id": item.product_id,
+                "sku": item.product.sku,
+                "quantity": item.quantity,
+                "unit_price": str(item.unit_price),
+            }
+            for item in items
+        ],
+        units=sum(item.quantity for item in items),
+        revenue=order.total,
+        occurred_at=order.placed_at,
+    )
+    # Unique per order: a redelivery records nothing. Recorded, then marked: a crash in
+    # between leaves the effect pending, and the next delivery only marks it.
+    created = insert_unless_exists(event)
+    store_services.order_side_effect_mark(
+        order_id=order.pk,
+        kind=OrderSideEffect.Kind.ANALYTICS,
+        status=OrderSideEffect.Status.DONE,
+    )
     return created
 
 

@@ -139,7 +139,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "no credentials" into 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "store.authentication.CustomerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -171,7 +171,10 @@ SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local"
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = "django-db"
-CELERY_RESULT_EXTENDED = True
+# Side-effect tasks store no result: their state is the OrderSideEffect row, and a failure
+# is a dead letter (and still a FAILURE result, see ReliableTask). Scheduled tasks keep
+# theirs. Extended results (arguments, worker, queue) double the row for nothing.
+CELERY_RESULT_EXTENDED = False
 CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_EXPIRES_DAYS", 7))
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -200,8 +203,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events (what Flower's task list shows) cost a broker message per task state, paid
+# by the worker on every task; off by default. Flower still shows workers and queue
+# lengths. `celery -A worker control enable_events` turns them on while you look.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
+CELERY_TASK_SEND_SENT_EVENT = False
+# Celery's Django fixup closes every database connection around every task unless this is
+# set; worker.celery closes only old or broken ones instead, as Django does per request.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Retries wait in the worker with an ETA; Redis redelivers an unacked message after the
@@ -220,6 +229,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The tutorial design, for the benchmark's baseline only: `enqueue` runs each task in place,
+# inside the request and its transaction, as `.delay()` does in Celery's eager mode.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Outbox -------------------------------------------------------------------
 # How long a publisher may hold a claimed row before another relay may take it over.
@@ -233,8 +245,8 @@ SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only where the site is served over plain HTTP on loopback (`make run`).
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
@@ -251,5 +263,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Two lines per task ("received", "succeeded") cost more than the tasks' own work
+        # at load; failures and retries still log (worker.tasks_base), and Flower shows
+        # the rest when events are on.
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

@@ -19,11 +19,13 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core.db import insert_unless_exists
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import OrderSideEffect
 from worker.tasks_base import TransientError
 
+from . import transport
 from .models import SentEmail
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _send_once(
     if not _claim(kind=kind, key=key, to=to, subject=subject):
         return False
     try:
-        message.send()
+        transport.send_message(message)
     except BaseException:
         # Not sent (as far as we know): free the claim so a retry can send.
         SentEmail.objects.filter(kind=kind, key=key, status=SentEmail.Status.SENDING).delete()
@@ -72,13 +74,12 @@ def _send_once(
 
 def _claim(*, kind: str, key: str, to: list[str], subject: str) -> bool:
     now = timezone.now()
-    row, created = SentEmail.objects.get_or_create(
-        kind=kind,
-        key=key,
-        defaults={"recipients": to, "subject": subject, "claimed_at": now},
-    )
-    if created:
+    # Insert first: a first delivery (nearly all of them) claims in one statement, and the
+    # unique constraint tells a redelivery apart.
+    claim = SentEmail(kind=kind, key=key, recipients=to, subject=subject, claimed_at=now)
+    if insert_unless_exists(claim):
         return True
+    row = SentEmail.objects.get(kind=kind, key=key)
     if row.status == SentEmail.Status.SENT:
         logger.info("email %s:%s already sent, not sending again", kind, key)
         return False

@@ -5,7 +5,7 @@ from . import services
 
 def create_customer_for_new_user(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        services.customer_ensure(user=instance)
+        services.customer_create(user=instance)
 
 
 def queue_inventory_update(sender, order, **kwargs):

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
+from core.db import attach_related
+
 from .exceptions import (
     CartEmpty,
     CartItemNotFound,
@@ -40,9 +42,18 @@ logger = logging.getLogger(__name__)
 MAX_LINE_QUANTITY = 10_000
 
 
-def customer_ensure(*, user) -> Customer:
+def customer_create(*, user) -> Customer:
     customer, _ = Customer.objects.get_or_create(user=user)
     return customer
+
+
+def customer_ensure(*, user) -> Customer:
+    """The user's Customer, created if the user has none yet. Costs no query when the
+    authentication loaded it with the user (store.authentication)."""
+    try:
+        return user.customer
+    except Customer.DoesNotExist:
+        return customer_create(user=user)
 
 
 # --- Catalog ------------------------------------------------------------------------
@@ -66,25 +77,36 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
 
 
 def cart_create(*, customer: Customer) -> Cart:
-    return Cart.objects.create(customer=customer)
+    cart = Cart.objects.create(customer=customer)
+    attach_related(cart, items=[])
+    return cart
 
 
-def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
-    """Add quantity of a product; a second add of the same product adds up."""
-    if not Product.objects.filter(pk=product_id, is_active=True).exists():
-        raise ProductNotFound(product_id)
+def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int) -> CartItem:
+    """Add quantity of a product to the customer's cart; a second add of the same product
+    adds up. Raises CartNotFound (unknown or someone else's), ProductNotFound or
+    QuantityTooLarge, and then changes nothing."""
     with transaction.atomic():
-        _lock_cart(cart.pk)
-        item, created = CartItem.objects.select_for_update().get_or_create(
-            cart=cart, product_id=product_id, defaults={"quantity": quantity}
+        # Touching the cart takes its row lock (as checkout does), so adds to one cart
+        # queue up and the read of the line below cannot race another add.
+        if not Cart.objects.filter(pk=cart_id, customer=customer).update(updated_at=timezone.now()):
+            raise CartNotFound(cart_id)
+        product = (
+            Product.objects.filter(pk=product_id, is_active=True)
+            .only("pk", "sku", "name", "price")
+            .first()
         )
-        if not created:
+        if product is None:
+            raise ProductNotFound(product_id)
+        item = CartItem.objects.filter(cart_id=cart_id, product_id=product_id).first()
+        if item is None:
+            item = CartItem.objects.create(cart_id=cart_id, product=product, quantity=quantity)
+        else:
             if item.quantity + quantity > MAX_LINE_QUANTITY:
                 raise QuantityTooLarge(MAX_LINE_QUANTITY)
-            item.quantity = F("quantity") + quantity
+            item.quantity += quantity
             item.save(update_fields=["quantity"])
-            item.refresh_from_db(fields=["quantity"])
-        Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    item.product = product
     return item
 
 
@@ -141,12 +163,13 @@ def order_place(
     Reserves stock with a conditional UPDATE (no read-then-write race), deletes the cart
     and sends order_created inside the transaction, so receivers' outbox rows commit or
     roll back with the order. Raises CartNotFound, CartEmpty, InsufficientStock or
-    IdempotencyKeyReused; nothing is written when it raises.
+    IdempotencyKeyReused; nothing is written when it raises. A new order comes with its
+    items (and their products) and side effects attached, as written: reading them back
+    for the answer would cost three queries.
     """
-    if idempotency_key:
-        replay = _order_for_key(customer, idempotency_key, fingerprint)
-        if replay:
-            return Placement(replay, created=False)
+    # No lookup of the key first: a replay finds its cart gone (the first request took it),
+    # a reuse with another cart hits the key's unique constraint; both roll back and are
+    # answered below. The common case, a new key, pays nothing for it.
     try:
         with transaction.atomic():
             order = _place(customer, cart_id, idempotency_key, fingerprint)
@@ -171,19 +194,26 @@ def _order_for_key(customer: Customer, key: str, fingerprint: str) -> Order | No
 def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint: str) -> Order:
     try:
         # Locking the cart makes a double submit wait here; it then finds the cart gone.
-        cart = Cart.objects.select_for_update().get(pk=cart_id, customer=customer)
+        cart = Cart.objects.select_for_update().only("pk").get(pk=cart_id, customer=customer)
     except Cart.DoesNotExist:
         raise CartNotFound(cart_id) from None
 
-    wanted = dict(
+    # The cart's lines with their products, the products locked in primary-key order
+    # (concurrent checkouts of overlapping carts queue instead of deadlocking).
+    lines = list(
         CartItem.objects.filter(cart=cart)
+        .select_related("product")
+        # NO KEY UPDATE: the row lock an UPDATE of non-key columns takes, which does not
+        # block inserts that merely reference the product (order items, stock movements).
+        .select_for_update(of=("product",), no_key=True)
         .order_by("product_id")
-        .values_list("product_id", "quantity")
+        .only("quantity", "product_id", *(f"product__{name}" for name in PRODUCT_FIELDS))
     )
-    if not wanted:
+    if not lines:
         raise CartEmpty(cart_id)
-
-    products = _reserve_stock(wanted)
+    wanted = {line.product_id: line.quantity for line in lines}
+    products = {line.product_id: line.product for line in lines}
+    _reserve_stock(wanted, products)
 
     total = sum(products[pid].price * qty for pid, qty in wanted.items())
     order = Order.objects.create(
@@ -192,10 +222,10 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
-    OrderItem.objects.bulk_create(
+    items = OrderItem.objects.bulk_create(
         OrderItem(
             order=order,
-            product_id=pid,
+            product=products[pid],
             unit_price=products[pid].price,
             quantity=qty,
             crossed_low_stock=products[pid].available
@@ -204,33 +234,29 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
         )
         for pid, qty in wanted.items()
     )
-    OrderSideEffect.objects.bulk_create(
+    side_effects = OrderSideEffect.objects.bulk_create(
         OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values
     )
-    cart.delete()  # its items go with it, in one DELETE
+    cart.delete()  # its items, then the cart: two DELETEs
+    attach_related(order, items=items, side_effects=side_effects)
 
     _send_robust_logged(order_created, f"order {order.pk}", sender=Order, order=order)
     return order
 
 
-def _reserve_stock(wanted: dict[int, int]) -> dict[int, Product]:
-    """Reserve `wanted` ({product_id: quantity}) or raise InsufficientStock.
+# What checkout reads of a product, under its row lock.
+PRODUCT_FIELDS = ("sku", "name", "price", "on_hand", "reserved", "is_active", "low_stock_threshold")
 
-    Two statements whatever the cart's size: the rows are locked in primary-key order
-    (concurrent checkouts of overlapping carts queue instead of deadlocking), then one
-    conditional UPDATE adds each product's quantity where enough is available. Fewer
-    rows updated than products asked for means a shortage, and the caller's transaction
-    rolls back.
+
+def _reserve_stock(wanted: dict[int, int], products: dict[int, Product]) -> None:
+    """Reserve `wanted` ({product_id: quantity}) of the locked `products`, or raise
+    InsufficientStock.
+
+    One conditional UPDATE whatever the cart's size: it adds each product's quantity
+    where enough is available. The rows are locked already, so the check before it is
+    exact; the condition keeps the UPDATE correct on its own. Fewer rows updated than
+    products asked for means a shortage, and the caller's transaction rolls back.
     """
-    products = {
-        p.pk: p
-        for p in Product.objects.select_for_update()
-        .filter(pk__in=wanted)
-        .order_by("pk")
-        .only(
-            "pk", "sku", "name", "price", "on_hand", "reserved", "is_active", "low_stock_threshold"
-        )
-    }
     shortages = _shortages(wanted, products)
     if shortages:
         raise InsufficientStock(shortages)
@@ -243,9 +269,8 @@ def _reserve_stock(wanted: dict[int, int]) -> dict[int, Product]:
         pk__in=wanted, is_active=True, on_hand__gte=F("reserved") + quantity
     ).update(reserved=F("reserved") + quantity)
     if updated != len(wanted):
-        products = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
-        raise InsufficientStock(_shortages(wanted, products) or _unknown_shortage(wanted))
-    return products
+        current = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
+        raise InsufficientStock(_shortages(wanted, current) or _unknown_shortage(wanted))
 
 
 def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Shortage]:
@@ -304,36 +329,47 @@ def order_side_effect_mark(*, order_id: int, kind: str, status: str, error: str 
 def inventory_apply_order(*, order_id: int) -> bool:
     """Move an order's reserved units out of stock on hand, once.
 
-    One transaction: a ledger row per order item (unique, so a replay or a concurrent
-    second delivery applies nothing), one UPDATE per product in primary-key order, the
-    side effect marked done, and stock_low sent for products whose reservation by this
-    order took them below their threshold (decided at checkout, see OrderItem).
-    Returns False when there was nothing to apply.
+    One transaction: the side effect marked done, a ledger row per order item (unique, so
+    a replay or a concurrent second delivery applies nothing), one UPDATE for all the
+    order's products, and stock_low sent for products whose reservation by this order
+    took them below their threshold (decided at checkout, see OrderItem). Returns False
+    when there was nothing to apply; raises Order.DoesNotExist for an unknown order.
     """
     with transaction.atomic():
-        # The order's row lock serialises deliveries of the same order; the query after it
-        # then sees every movement a concurrent delivery committed. Raises DoesNotExist.
-        Order.objects.select_for_update().only("pk").get(pk=order_id)
+        # Marking first takes the side effect's row lock: a concurrent delivery of the
+        # same order waits here, and its next query then sees the ledger rows this one
+        # committed. A rollback takes the mark back with the stock change.
+        if not OrderSideEffect.objects.filter(
+            order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY
+        ).update(status=OrderSideEffect.Status.DONE, error="", updated_at=timezone.now()):
+            raise Order.DoesNotExist(f"order {order_id} does not exist")
         items = list(
-            OrderItem.objects.filter(order_id=order_id, movement__isnull=True).order_by(
-                "product_id"
-            )
+            OrderItem.objects.filter(order_id=order_id, movement__isnull=True)
+            .order_by("product_id")
+            .only("pk", "product_id", "quantity", "crossed_low_stock")
         )
         if not items:
-            order_side_effect_mark(
-                order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY, status="done"
-            )
             return False
+        product_ids = [item.product_id for item in items]  # in primary-key order
+        if len(product_ids) > 1:
+            # Lock the rows in primary-key order first, as checkout does: an UPDATE over
+            # several rows takes their locks in whatever order it meets them.
+            list(
+                Product.objects.select_for_update(no_key=True)
+                .filter(pk__in=product_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
         StockMovement.objects.bulk_create(
             StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
             for item in items
         )
-        for item in items:
-            Product.objects.filter(pk=item.product_id).update(
-                on_hand=F("on_hand") - item.quantity, reserved=F("reserved") - item.quantity
-            )
-        order_side_effect_mark(
-            order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY, status="done"
+        quantity = Case(
+            *(When(pk=item.product_id, then=Value(item.quantity)) for item in items),
+            output_field=IntegerField(),
+        )
+        Product.objects.filter(pk__in=product_ids).update(
+            on_hand=F("on_hand") - quantity, reserved=F("reserved") - quantity
         )
         crossed = [item.product_id for item in items if item.crossed_low_stock]
         for product in Product.objects.filter(pk__in=crossed).order_by("pk"):

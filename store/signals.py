@@ -1,18 +1,31 @@
+import contextlib
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
+
+from worker import outbox
 
 logger = logging.getLogger(__name__)
 
 
-class IsolatedSignal(Signal):
-    """A signal whose send_robust runs each receiver in its own savepoint.
+class ReceiverSQLOutsideSavepoint(RuntimeError):
+    """A receiver ran SQL in the sender's transaction without a savepoint of its own."""
 
-    send_robust already keeps one receiver's exception from stopping the others, but on
-    PostgreSQL a failed statement inside a receiver aborts the whole transaction it runs
-    in, which here is the checkout's. The savepoint rolls back just that receiver's work.
-    Only synchronous receivers: this signal is sent inside a database transaction.
+
+class IsolatedSignal(Signal):
+    """A signal sent inside a database transaction whose receivers cannot harm the sender.
+
+    `send_robust` runs the receivers inside one `outbox.batch()`: what they enqueue is
+    written in one INSERT after the last receiver and published together after commit. A
+    receiver that raises is reported (send_robust's contract) and what it had enqueued is
+    dropped, so it leaves nothing behind, and the other receivers go on.
+
+    Most receivers only enqueue and need no savepoint. One that reads or writes the
+    database must do it inside its own `transaction.atomic()` block (a savepoint): on
+    PostgreSQL a failed statement aborts the whole transaction, which here is the sender's.
+    SQL run outside such a block is refused before it reaches the database, and reported
+    like any other receiver error. Only synchronous receivers.
     """
 
     def __init__(self, name: str):
@@ -29,15 +42,48 @@ class IsolatedSignal(Signal):
     def send_robust(self, sender, **named):
         responses = []
         sync_receivers, _ = self._live_receivers(sender)
-        for receiver in sync_receivers:
-            try:
-                with transaction.atomic():
-                    response = receiver(signal=self, sender=sender, **named)
-            except Exception as err:
-                responses.append((receiver, err))
-            else:
-                responses.append((receiver, response))
+        in_transaction = connection.in_atomic_block
+        guard = _SavepointGuard(depth=len(connection.savepoint_ids))
+        with outbox.batch() as batch:
+            for receiver in sync_receivers:
+                mark = batch.mark()
+                guard.receiver = receiver
+                try:
+                    with connection.execute_wrapper(guard) if in_transaction else _nothing():
+                        response = receiver(signal=self, sender=sender, **named)
+                except Exception as err:
+                    batch.discard_since(mark)
+                    if in_transaction:
+                        # None of the receiver's statements reached the database outside
+                        # a savepoint of its own (the guard refused them first), so the
+                        # sender's transaction is intact, whatever Django marked on the
+                        # way out.
+                        transaction.set_rollback(False)
+                    responses.append((receiver, err))
+                else:
+                    responses.append((receiver, response))
         return responses
+
+
+_nothing = contextlib.nullcontext
+
+
+class _SavepointGuard:
+    """Refuses SQL that a receiver runs at the sender's savepoint depth."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.receiver = None
+
+    def __call__(self, execute, sql, params, many, context):
+        own_savepoints = [sid for sid in context["connection"].savepoint_ids[self.depth :] if sid]
+        # Opening a savepoint is itself a statement, run before Django records its id.
+        if not own_savepoints and not sql.startswith("SAVEPOINT"):
+            raise ReceiverSQLOutsideSavepoint(
+                f"{getattr(self.receiver, '__qualname__', self.receiver)} ran SQL in the "
+                "sender's transaction: wrap it in transaction.atomic(), or enqueue a task"
+            )
+        return execute(sql, params, many, context)
 
 
 # Sent inside the checkout transaction, once the order, its items and the stock

@@ -98,7 +98,6 @@ class CartListCreateView(StoreAPIView, generics.ListAPIView):
 
     def post(self, request):
         cart = services.cart_create(customer=self.customer())
-        cart = selectors.cart_get(customer=cart.customer, cart_id=cart.pk)
         return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
 
 
@@ -113,15 +112,11 @@ class CartDetailView(StoreAPIView):
 
 class CartItemListView(StoreAPIView):
     def post(self, request, cart_id):
-        customer = self.customer()
-        try:
-            cart = selectors.cart_owned(customer=customer, cart_id=cart_id)
-        except Cart.DoesNotExist:
-            raise CartNotFound(cart_id) from None
         body = CartItemAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = services.cart_item_add(cart=cart, **body.validated_data)
-        item = selectors.cart_item_get(customer=customer, cart_id=cart.pk, item_id=item.pk)
+        item = services.cart_item_add(
+            customer=self.customer(), cart_id=cart_id, **body.validated_data
+        )
         return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -168,9 +163,11 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
         checkout.is_valid(raise_exception=True)
         customer = self.customer()
         placement = checkout.save(customer=customer, idempotency_key=key)
-        order = selectors.order_get(customer=customer, order_id=placement.order.pk)
+        order = placement.order
         headers = {"Location": f"/api/orders/{order.pk}/"}
         if not placement.created:
+            # A replay answers with the order as it stands now, read from the database.
+            order = selectors.order_get(customer=customer, order_id=order.pk)
             headers["Idempotent-Replayed"] = "true"
         return Response(
             OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers

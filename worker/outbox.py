@@ -9,13 +9,21 @@ A rollback leaves no row, so nothing is sent. A commit publishes the row right a
 the broker is down the row stays pending and `relay()` (run by beat) publishes it later.
 A row is published at least once; tasks are idempotent, which makes that exactly once
 in effect.
+
+The hot path costs two statements whatever the number of tasks: inside `batch()` (the
+block in which a signal's receivers run) enqueues are collected and written in one
+INSERT, and after commit they are published together and marked in one UPDATE. Rows are
+written with the publisher's lease already taken (`locked_until`), so the relay leaves
+them alone without a claim statement; if this process dies before publishing, the lease
+runs out and the relay takes the rows over.
 """
 
+import contextlib
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -31,33 +39,142 @@ logger = logging.getLogger(__name__)
 BROKER_DOWN_PAUSE_SECONDS = 5.0
 _broker_down_until = 0.0
 
+_batches = threading.local()
 
-def enqueue(task, *args, **kwargs) -> OutboxMessage:
+
+def enqueue(task, *args, **kwargs) -> OutboxMessage | None:
     """Record `task(*args, **kwargs)` in the current transaction; publish it on commit.
 
     `task` is a Celery task or its registered name. Arguments must be JSON: a payload
-    that is not fails here, in the caller's transaction, not later in a worker.
+    that is not fails here, in the caller's transaction, not later in a worker. Inside a
+    `batch()` the row is written when the batch ends, with the batch's other rows.
     """
     name = task if isinstance(task, str) else task.name
     try:
         json.dumps([args, kwargs])
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Arguments of {name} must be JSON serialisable: {exc}") from exc
-    message = OutboxMessage.objects.create(task_name=name, args=list(args), kwargs=kwargs)
-    # One callback per row: if a savepoint around this call rolls back, Django drops the
-    # callback with it, and the other rows of the transaction still go out.
-    transaction.on_commit(partial(publish_message, message), robust=True)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return _run_eagerly(name, args, kwargs)
+    message = OutboxMessage(
+        task_name=name, args=list(args), kwargs=kwargs, locked_until=_lease_end(), attempts=1
+    )
+    open_batches = getattr(_batches, "stack", None)
+    if open_batches:
+        open_batches[-1].messages.append(message)
+        return message
+    message.save()
+    _publish_on_commit([message])
     return message
 
 
-def publish_message(message: OutboxMessage) -> bool:
-    """Publish one row if nobody else holds it. True when it went to the broker."""
-    if time.monotonic() < _broker_down_until:
-        logger.debug("outbox: broker was down moments ago, row %s left to the relay", message.pk)
-        return False
-    if not _claim(_claimable(timezone.now()).filter(pk=message.pk)):
-        return False  # a relay took it
-    return _publish(message)
+class Batch:
+    """Enqueues collected by `batch()`, written in one INSERT when the block ends."""
+
+    def __init__(self):
+        self.messages: list[OutboxMessage] = []
+
+    def mark(self) -> int:
+        return len(self.messages)
+
+    def discard_since(self, mark: int) -> None:
+        """Forget what was enqueued since `mark` (a receiver that raised)."""
+        del self.messages[mark:]
+
+    def write(self) -> None:
+        if self.messages:
+            OutboxMessage.objects.bulk_create(self.messages)
+            _publish_on_commit(self.messages)
+
+
+@contextlib.contextmanager
+def batch():
+    """Collect the block's enqueues and write them in one INSERT at its end (in the caller's
+    transaction); after commit they are published together. A block that raises writes
+    nothing."""
+    stack = _batches.__dict__.setdefault("stack", [])
+    current = Batch()
+    stack.append(current)
+    try:
+        yield current
+    finally:
+        stack.pop()
+    current.write()
+
+
+def _publish_on_commit(messages: list[OutboxMessage]) -> None:
+    # A closure, not a functools.partial: Django's robust on_commit logs the callback's
+    # __qualname__ when it fails.
+    def publish_after_commit():
+        publish_messages(messages)
+
+    transaction.on_commit(publish_after_commit, robust=True)
+
+
+def _run_eagerly(name: str, args, kwargs) -> None:
+    """The benchmark's synchronous baseline: the task runs here, in the caller's request and
+    transaction (in a savepoint, as a receiver's own work does), like `.delay()` under
+    `task_always_eager`. No row, no broker."""
+    from .celery import app
+
+    with transaction.atomic():
+        app.tasks[name].apply(args=args, kwargs=kwargs)
+
+
+def publish_messages(messages: list[OutboxMessage], *, after_failure_pause: bool = True) -> int:
+    """Publish rows this process holds the lease of, over one producer connection, and mark
+    those that went in one UPDATE. Returns how many went; never raises: whatever did not
+    go is released to the relay. Within a few seconds of a failed publish, rows go
+    straight to the relay, unless `after_failure_pause` is off (the relay itself)."""
+    global _broker_down_until
+    if not messages:
+        return 0
+    sent: list[OutboxMessage] = []
+    error = ""
+    if after_failure_pause and time.monotonic() < _broker_down_until:
+        error = "broker was down moments ago; left to the relay"
+    else:
+        from .celery import app
+
+        try:
+            # One connection and, on Redis, one pipelined round trip for all of them
+            # (kombu's Producer.batch; other transports publish one by one). No retry
+            # loop: a request thread must not wait on a dead broker; the relay retries.
+            with app.producer_or_acquire() as producer, producer.batch():
+                for message in messages:
+                    app.send_task(
+                        message.task_name,
+                        args=message.args,
+                        kwargs=message.kwargs,
+                        task_id=str(message.task_id),
+                        producer=producer,
+                        retry=False,
+                    )
+        except Exception as exc:
+            # Nothing counts as sent, though part of a batch may have gone: the relay
+            # publishes those again, which tasks absorb (they are idempotent).
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            logger.warning(
+                "outbox: publishing %s task(s) failed, the relay will retry them: %s",
+                len(messages),
+                error,
+            )
+            _broker_down_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
+        else:
+            sent = messages
+            _broker_down_until = 0.0
+    try:
+        if sent:
+            OutboxMessage.objects.filter(task_id__in=[m.task_id for m in sent]).update(
+                published_at=timezone.now(), locked_until=None, last_error=""
+            )
+        else:
+            _release([m.task_id for m in messages], error)
+    except Exception:
+        # The rows keep their lease and the relay publishes them when it runs out (a
+        # second publication of what went is harmless: tasks are idempotent).
+        logger.exception("outbox: could not mark %s published row(s)", len(sent))
+    return len(sent)
 
 
 def relay(*, batch_size: int | None = None, budget_seconds: float = 4.0) -> int:
@@ -94,13 +211,9 @@ def _relay_batch(batch_size: int) -> tuple[int, bool]:
         )
         if not ids or not _claim(OutboxMessage.objects.filter(pk__in=ids)):
             return 0, False
-    published = 0
-    for position, message in enumerate(OutboxMessage.objects.filter(pk__in=ids).order_by("id")):
-        if not _publish(message):
-            _release(ids[position + 1 :])
-            return published, False
-        published += 1
-    return published, len(ids) == batch_size
+    messages = list(OutboxMessage.objects.filter(pk__in=ids).order_by("id"))
+    sent = publish_messages(messages, after_failure_pause=False)
+    return sent, sent == len(messages) == batch_size
 
 
 def prune(*, older_than: timedelta | None = None) -> int:
@@ -114,6 +227,10 @@ def pending_count() -> int:
     return OutboxMessage.objects.filter(published_at__isnull=True).count()
 
 
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS)
+
+
 def _claimable(now):
     return OutboxMessage.objects.filter(published_at__isnull=True).filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now)
@@ -121,45 +238,10 @@ def _claimable(now):
 
 
 def _claim(queryset) -> int:
-    lease = timedelta(seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS)
-    return queryset.update(locked_until=timezone.now() + lease, attempts=F("attempts") + 1)
+    return queryset.update(locked_until=_lease_end(), attempts=F("attempts") + 1)
 
 
-def _release(ids) -> None:
-    if ids:
-        OutboxMessage.objects.filter(pk__in=ids, published_at__isnull=True).update(
-            locked_until=None
-        )
-
-
-def _publish(message: OutboxMessage) -> bool:
-    global _broker_down_until
-    from .celery import app
-
-    try:
-        # No retry loop here: a request thread must not wait on a dead broker. The relay
-        # is the retry.
-        app.send_task(
-            message.task_name,
-            args=message.args,
-            kwargs=message.kwargs,
-            task_id=str(message.task_id),
-            retry=False,
-        )
-    except Exception as exc:
-        logger.warning(
-            "outbox: publishing %s (row %s) failed, the relay will retry: %s",
-            message.task_name,
-            message.pk,
-            exc,
-        )
-        _broker_down_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            locked_until=None, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        return False
-    _broker_down_until = 0.0
-    OutboxMessage.objects.filter(pk=message.pk).update(
-        published_at=timezone.now(), locked_until=None, last_error=""
+def _release(task_ids, error: str) -> None:
+    OutboxMessage.objects.filter(task_id__in=task_ids, published_at__isnull=True).update(
+        locked_until=None, last_error=error
     )
-    return True

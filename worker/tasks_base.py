@@ -67,6 +67,10 @@ class ReliableTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    # A side effect's state lives in its own rows; a stored success would be a second,
+    # costlier copy. Failures are still stored (and dead-lettered).
+    ignore_result = True
+    store_errors_even_if_ignored = True
     # Retries after the first attempt; None reads SHOPFLOW_TASK_MAX_RETRIES at run time.
     max_retries = None
 

@@ -93,8 +93,12 @@ def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(sh
     order = place_order(shopper, (product, 2))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
-    # The same tasks delivered again, through the broker to the worker.
-    again = [celery_app.send_task(name, args=[order["id"]]) for name in SIDE_EFFECT_TASKS]
+    # The same tasks delivered again, through the broker to the worker. (Side-effect tasks
+    # store no result; these deliveries ask for one, to see what the tasks returned.)
+    again = [
+        celery_app.send_task(name, args=[order["id"]], ignore_result=False)
+        for name in SIDE_EFFECT_TASKS
+    ]
     assert [result.get(timeout=30) for result in again] == [False, False, False]
 
     assert len(confirmations(smtp_server, order["id"])) == 1
@@ -175,10 +179,25 @@ def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smt
 
 def test_task_for_a_missing_order_finishes_without_effect(celery_worker, caplog):
     with caplog.at_level(logging.WARNING):
-        results = [celery_app.send_task(name, args=[987654]) for name in SIDE_EFFECT_TASKS]
+        results = [
+            celery_app.send_task(name, args=[987654], ignore_result=False)
+            for name in SIDE_EFFECT_TASKS
+        ]
         assert [r.get(timeout=30) for r in results] == [False, False, False]
     assert "987654 does not exist" in caplog.text
     assert not DeadLetter.objects.exists()
+
+
+def test_side_effect_tasks_store_no_success_result_but_do_store_failures(shopper):
+    from django_celery_results.models import TaskResult
+
+    order = place_order(shopper, (ProductFactory(on_hand=10), 1))
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+    failed = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+    wait_until(lambda: TaskResult.objects.filter(task_id=failed.id).exists(), message="FAILURE")
+
+    stored = dict(TaskResult.objects.values_list("task_id", "status"))
+    assert stored == {failed.id: "FAILURE"}  # the order's three successes: not stored
 
 
 def test_malformed_payload_is_dead_lettered_not_retried(celery_worker):

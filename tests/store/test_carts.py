@@ -143,11 +143,12 @@ def test_adding_to_a_cart_checked_out_meanwhile_is_404_not_500(client, customer,
     from store.exceptions import CartNotFound
 
     cart = cart_with(customer, (product, 1))
-    stale = Cart.objects.get(pk=cart.pk)  # what a concurrent request loaded
     assert client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").status_code == 201
 
     with pytest.raises(CartNotFound):
-        services.cart_item_add(cart=stale, product_id=product.pk, quantity=1)
+        services.cart_item_add(
+            customer=customer, cart_id=cart.pk, product_id=product.pk, quantity=1
+        )
     assert not CartItem.objects.filter(cart_id=cart.pk).exists()
 
 
