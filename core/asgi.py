@@ -1,7 +1,45 @@
+"""The web application, as gunicorn's uvicorn workers serve it (see core.stack).
+
+One port serves two kinds of view. Async views (long-lived streams) run on the event
+loop through Django's ASGI handler, where an open stream costs a coroutine, not a thread.
+Everything else (the whole DRF API, the admin) runs as plain WSGI in a fixed pool of
+threads (a2wsgi): Django's ASGI handler would run each synchronous view through
+sync_to_async, with a new thread per request and a hand-off per middleware, which cost
+about a quarter more CPU per request in the load benchmark (bench/load.py). A pool thread
+also keeps its database connection between requests (CONN_MAX_AGE), as gunicorn's
+threaded workers do.
+"""
+
 import os
 
+from a2wsgi import WSGIMiddleware
+from asgiref.sync import iscoroutinefunction
 from django.core.asgi import get_asgi_application
+from django.core.handlers.wsgi import WSGIHandler
+from django.urls import Resolver404, resolve
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
-application = get_asgi_application()
+# Threads per web process for synchronous views: requests beyond this wait on the loop.
+THREADS = int(os.environ.get("WEB_THREADS") or 8)
+
+async_views = get_asgi_application()  # sets Django up
+sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
+
+
+def is_async_view(path: str) -> bool:
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        return False
+    # Class-based views with async handlers are marked as coroutine functions by as_view().
+    return iscoroutinefunction(view)
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http":
+        path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+        if is_async_view(path):
+            return await async_views(scope, receive, send)
+    # HTTP to synchronous views, and the lifespan protocol (a2wsgi answers it).
+    return await sync_views(scope, receive, send)

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 
-QUEUES = "default,emails,inventory,analytics"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -212,23 +211,58 @@ def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
     return configured, False
 
 
-def service_argv(*, python: str, port: int, flower_port: int):
-    """The four commands, as docker-compose.yml runs them too."""
+def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """What the services of `make run` need on top of the caller's environment: DEBUG off
+    (DEBUG wraps every query in a recording cursor), a secret key generated once and kept
+    in var/ (sessions survive a restart), and no HTTPS redirect or HTTPS-only cookies,
+    since the stack serves plain HTTP on 127.0.0.1. Whatever the caller set wins."""
+    extra = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+    }
+    if not env.get("DJANGO_SECRET_KEY"):
+        key_file = var_dir / "secret_key"
+        if not key_file.exists():
+            var_dir.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(50))
+        extra["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    return {**extra, **{k: v for k, v in env.items() if k in extra and v}}
+
+
+def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str]):
+    """The five commands, as docker-compose.yml runs them too. Sizes come from `env`."""
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
+    node = f"{os.getpid()}@%h"
+    events = "True" if env.get("CELERY_WORKER_SEND_TASK_EVENTS", "") in {"1", "true"} else "False"
     return {
+        # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
+        # views (streams) on the event loop, one port (see core.asgi).
         "web": [
-            python, "-m", "gunicorn", "core.wsgi:application",
+            python, "-m", "gunicorn", "core.asgi:application",
+            "--worker-class", "uvicorn_worker.UvicornWorker",
             "--bind", f"127.0.0.1:{port}",
-            "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
-            "--access-logfile", "-",
+            "--workers", env.get("WEB_CONCURRENCY", "2"),
+            *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
             # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
             "--no-control-socket",
         ],
+        # Stock, analytics and scheduled work: short database tasks.
         "worker": [
             python, "-m", "celery", "-A", "worker", "worker",
-            "-Q", QUEUES, "-E", "--loglevel", "INFO",
-            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
-            "-n", f"worker-{os.getpid()}@%h",
+            "-Q", "default,inventory,analytics", "--loglevel", "INFO",
+            "--pool", env.get("WORKER_POOL", "prefork"),
+            "--concurrency", env.get("WORKER_CONCURRENCY", "2"),
+            "-n", f"worker-{node}",
+        ],
+        # Email waits on the SMTP server: many threads, each with its own connection.
+        "mail": [
+            python, "-m", "celery", "-A", "worker", "worker",
+            "-Q", "emails", "--loglevel", "INFO",
+            "--pool", "threads",
+            "--concurrency", env.get("EMAIL_WORKER_CONCURRENCY", "16"),
+            "-n", f"mail-{node}",
         ],
         "beat": [
             python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
@@ -236,9 +270,11 @@ def service_argv(*, python: str, port: int, flower_port: int):
             "--pidfile=", "--schedule", str(beat_schedule),
         ],
         # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv.
+        # Flower would switch task events on in every worker every few seconds; it follows
+        # CELERY_WORKER_SEND_TASK_EVENTS instead.
         "flower": [
             python, "-m", "celery", "-A", "worker", "flower",
-            "--address=127.0.0.1", f"--port={flower_port}",
+            "--address=127.0.0.1", f"--port={flower_port}", f"--enable_events={events}",
         ],
     }  # fmt: skip
 

@@ -1,6 +1,7 @@
 import os
 import secrets
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,11 +49,12 @@ class Command(BaseCommand):
                 # (the staff user's welcome email) and the children all use the embedded one.
                 env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
             broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
-            self._prepare_database(demo=not no_demo)
+            env.update(stack.service_env(env, settings.BASE_DIR / "var"))
+            self._prepare_database(demo=not no_demo, env=env)
             admin_user, admin_password = self._ensure_staff_user(env)
             env["FLOWER_BASIC_AUTH"] = flower_auth
             for name, argv in stack.service_argv(
-                python=sys.executable, port=port, flower_port=flower_port
+                python=sys.executable, port=port, flower_port=flower_port, env=env
             ).items():
                 supervisor.start(name, argv)
             self._print_where(
@@ -71,15 +73,22 @@ class Command(BaseCommand):
         if status:
             sys.exit(status)
 
-    def _prepare_database(self, *, demo: bool) -> None:
+    def _prepare_database(self, *, demo: bool, env: dict[str, str]) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
         # Beat runs from these rows; an entry an operator disabled stays disabled.
         call_command("install_schedule", stdout=self.stdout)
         if demo:
             call_command("load_demo_catalog", stdout=self.stdout)
-        if not settings.DEBUG:
-            call_command("collectstatic", interactive=False, verbosity=0)
+        if env.get("DJANGO_DEBUG") == "0":
+            # With the services' settings (DEBUG off: hashed names and a manifest), in a
+            # process of its own: this one may run with DEBUG on.
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                check=True,
+            )
 
     def _ensure_staff_user(self, env) -> tuple[str, str | None]:
         """The staff user for the admin. Password from SHOPFLOW_ADMIN_PASSWORD, else
