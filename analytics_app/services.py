@@ -1,9 +1,11 @@
 from datetime import date
 
-from core.db import insert_unless_exists
+from django.conf import settings
+from django.db import transaction
+
 from store import selectors as store_selectors
 from store import services as store_services
-from store.models import OrderSideEffect
+from store.models import Order, OrderSideEffect
 
 from .models import AnalyticsEvent, DailySummary
 from .selectors import daily_summary
@@ -11,10 +13,35 @@ from .selectors import daily_summary
 
 def order_event_record(*, order_id: int) -> bool:
     """Record the order_placed event of an order, once; True when this call recorded it.
-    Raises Order.DoesNotExist."""
-    order = store_selectors.order_for_processing(order_id=order_id)
+
+    Orders whose analytics side effect is pending beside this one are recorded in the
+    same statements (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE): four statements for the
+    batch, where one order alone would take three. Unique per order, so a concurrent
+    delivery records nothing twice. Raises Order.DoesNotExist for an unknown order.
+    """
+    status, due = store_selectors.side_effects_due(
+        kind=OrderSideEffect.Kind.ANALYTICS,
+        order_id=order_id,
+        limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE,
+    )
+    if status is None:
+        raise Order.DoesNotExist(f"order {order_id} does not exist")
+    if due:
+        orders = store_selectors.orders_for_processing(order_ids=due, with_customer=False)
+        with transaction.atomic():
+            # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
+            AnalyticsEvent.objects.bulk_create(
+                [_order_placed_event(order) for order in orders], ignore_conflicts=True
+            )
+            store_services.order_side_effects_mark_done(
+                order_ids=[order.pk for order in orders], kind=OrderSideEffect.Kind.ANALYTICS
+            )
+    return order_id in due
+
+
+def _order_placed_event(order) -> AnalyticsEvent:
     items = list(order.items.all())
-    event = AnalyticsEvent(
+    return AnalyticsEvent(
         order_id=order.pk,
         customer_id=order.customer_id,
         items=[
@@ -30,15 +57,6 @@ def order_event_record(*, order_id: int) -> bool:
         revenue=order.total,
         occurred_at=order.placed_at,
     )
-    # Unique per order: a redelivery records nothing. Recorded, then marked: a crash in
-    # between leaves the effect pending, and the next delivery only marks it.
-    created = insert_unless_exists(event)
-    store_services.order_side_effect_mark(
-        order_id=order.pk,
-        kind=OrderSideEffect.Kind.ANALYTICS,
-        status=OrderSideEffect.Status.DONE,
-    )
-    return created
 
 
 def daily_summary_rollup(*, day: date) -> DailySummary:

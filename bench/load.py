@@ -498,7 +498,9 @@ class LoadClient:
         self.random = random.Random(7)
 
     async def __aenter__(self):
-        connector = aiohttp.TCPConnector(limit=512, limit_per_host=512)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close
+        # them under a request (a reset, not a server failure).
+        connector = aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=3)
         timeout = aiohttp.ClientTimeout(total=120)
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
         return self
@@ -918,12 +920,11 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
     for figure in FIGURES:
         values = [figure.values(runs[v]) for v in variants]
         cells = [fmt(v) for v in values] + ([ratio(values[0], values[1])] if both else [])
-        lines.append(row(figure.label, *cells, figure.target, figure.met(runs[first])))
-    if both:
-        ratio_met = ratio(FIGURES[0].values(runs["async"]), FIGURES[0].values(runs["sync"]))
-        lines[3] = lines[3].rstrip(" |") + (
-            " yes |" if ratio_met != "-" and float(ratio_met[:-1]) >= 2 else " no |"
-        )
+        met = figure.met(runs[first])
+        if figure.target == ">= 2x sync" and both:
+            times = ratio(values[0], values[1])
+            met = "yes" if times != "-" and float(times[:-1]) >= 2 else "no"
+        lines.append(row(figure.label, *cells, figure.target, met))
     if sql:
         flat = sql.get("1") == sql.get("50") and max(sql.values()) <= 15
         sql_cells = [f"{sql.get('1')} / {sql.get('50')}"] + [""] * (len(variants) - 1)

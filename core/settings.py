@@ -238,6 +238,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
 SHOPFLOW_OUTBOX_BATCH_SIZE = env_int("SHOPFLOW_OUTBOX_BATCH_SIZE", 100)
 SHOPFLOW_OUTBOX_RETENTION_DAYS = env_int("SHOPFLOW_OUTBOX_RETENTION_DAYS", 7)
+# A delivery of an inventory or analytics task also does up to this many other orders whose
+# same side effect is pending, in the same statements: under load the queue's later
+# deliveries then find their work done. 1 turns that off.
+SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
 # Carts untouched for this long are removed by the scheduled cleanup.
 SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
 

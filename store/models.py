@@ -165,6 +165,14 @@ class OrderSideEffect(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "kind"], name="order_side_effect_unique"),
         ]
+        indexes = [
+            # The work still to do, oldest first: what a side-effect task takes in batches.
+            models.Index(
+                fields=["kind", "order"],
+                condition=Q(status="pending"),
+                name="side_effect_pending_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.order_id}:{self.kind}={self.status}"

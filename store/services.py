@@ -6,12 +6,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.db import attach_related
 
+from . import selectors
 from .exceptions import (
     CartEmpty,
     CartItemNotFound,
@@ -326,59 +328,89 @@ def order_side_effect_mark(*, order_id: int, kind: str, status: str, error: str 
     rows.update(status=status, error=error[:2000], updated_at=timezone.now())
 
 
-def inventory_apply_order(*, order_id: int) -> bool:
-    """Move an order's reserved units out of stock on hand, once.
+def order_side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
+    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).update(
+        status=OrderSideEffect.Status.DONE, error="", updated_at=timezone.now()
+    )
 
-    One transaction: the side effect marked done, a ledger row per order item (unique, so
-    a replay or a concurrent second delivery applies nothing), one UPDATE for all the
-    order's products, and stock_low sent for products whose reservation by this order
-    took them below their threshold (decided at checkout, see OrderItem). Returns False
-    when there was nothing to apply; raises Order.DoesNotExist for an unknown order.
+
+def inventory_apply_order(*, order_id: int) -> bool:
+    """Move an order's reserved units out of stock on hand, once; True when this call
+    applied them (False: an earlier or a concurrent delivery did).
+
+    Orders whose inventory side effect is pending beside this one are applied in the same
+    statements (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE). One transaction: the batch's side
+    effects locked (rows another delivery holds are left to it), a ledger row per order
+    item (unique: nothing is ever applied twice), one UPDATE for all the products, the side
+    effects marked done, and stock_low sent for products whose reservation by an order took
+    them below their threshold (decided at checkout, see OrderItem). Raises
+    Order.DoesNotExist for an unknown order.
     """
     with transaction.atomic():
-        # Marking first takes the side effect's row lock: a concurrent delivery of the
-        # same order waits here, and its next query then sees the ledger rows this one
-        # committed. A rollback takes the mark back with the stock change.
-        if not OrderSideEffect.objects.filter(
-            order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY
-        ).update(status=OrderSideEffect.Status.DONE, error="", updated_at=timezone.now()):
+        status, due = selectors.side_effects_due(
+            kind=OrderSideEffect.Kind.INVENTORY,
+            order_id=order_id,
+            limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE,
+            lock=True,
+        )
+        if (
+            status is None
+            and not OrderSideEffect.objects.filter(
+                order_id=order_id, kind=OrderSideEffect.Kind.INVENTORY
+            ).exists()
+        ):
             raise Order.DoesNotExist(f"order {order_id} does not exist")
-        items = list(
-            OrderItem.objects.filter(order_id=order_id, movement__isnull=True)
-            .order_by("product_id")
-            .only("pk", "product_id", "quantity", "crossed_low_stock")
-        )
-        if not items:
+        if not due:
             return False
-        product_ids = [item.product_id for item in items]  # in primary-key order
-        if len(product_ids) > 1:
-            # Lock the rows in primary-key order first, as checkout does: an UPDATE over
-            # several rows takes their locks in whatever order it meets them.
-            list(
-                Product.objects.select_for_update(no_key=True)
-                .filter(pk__in=product_ids)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        StockMovement.objects.bulk_create(
-            StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
-            for item in items
+        # The ledger, not the status, says what was applied: a side effect set back to
+        # pending (a dead letter re-enqueued) applies only what is still missing.
+        items = list(
+            OrderItem.objects.filter(order_id__in=due, movement__isnull=True)
+            .order_by("order_id", "product_id")
+            .only("pk", "order_id", "product_id", "quantity", "crossed_low_stock")
         )
-        quantity = Case(
-            *(When(pk=item.product_id, then=Value(item.quantity)) for item in items),
-            output_field=IntegerField(),
+        if items:
+            _inventory_move(items)
+        order_side_effects_mark_done(order_ids=due, kind=OrderSideEffect.Kind.INVENTORY)
+        crossed = [item for item in items if item.crossed_low_stock]
+        if crossed:
+            products = Product.objects.in_bulk({item.product_id for item in crossed})
+            for item in crossed:
+                product = products[item.product_id]
+                _send_robust_logged(
+                    stock_low,
+                    f"product {product.pk}",
+                    sender=Product,
+                    product=product,
+                    order_id=item.order_id,
+                    available=product.available,
+                )
+    return order_id in due
+
+
+def _inventory_move(items: list[OrderItem]) -> None:
+    """The ledger rows and the stock UPDATE for these order items."""
+    moved: dict[int, int] = {}
+    for item in items:
+        moved[item.product_id] = moved.get(item.product_id, 0) + item.quantity
+    product_ids = sorted(moved)
+    if len(product_ids) > 1:
+        # Lock the rows in primary-key order first, as checkout does: an UPDATE over several
+        # rows takes their locks in whatever order it meets them.
+        list(
+            Product.objects.select_for_update(no_key=True)
+            .filter(pk__in=product_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        Product.objects.filter(pk__in=product_ids).update(
-            on_hand=F("on_hand") - quantity, reserved=F("reserved") - quantity
-        )
-        crossed = [item.product_id for item in items if item.crossed_low_stock]
-        for product in Product.objects.filter(pk__in=crossed).order_by("pk"):
-            _send_robust_logged(
-                stock_low,
-                f"product {product.pk}",
-                sender=Product,
-                product=product,
-                order_id=order_id,
-                available=product.available,
-            )
-    return True
+    StockMovement.objects.bulk_create(
+        StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
+        for item in items
+    )
+    quantity = Case(
+        *(When(pk=pid, then=Value(qty)) for pid, qty in moved.items()),
+        output_field=IntegerField(),
+    )
+    Product.objects.filter(pk__in=product_ids).update(
+        on_hand=F("on_hand") - quantity, reserved=F("reserved") - quantity
+    )

@@ -76,6 +76,23 @@ def test_second_record_of_the_same_order_returns_false_and_adds_nothing(client, 
     assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
 
 
+def test_one_delivery_records_every_pending_order_and_theirs_then_record_nothing(client, customer):
+    orders = [place(client, customer, (ProductFactory(), n)) for n in (1, 2, 3)]
+
+    assert services.order_event_record(order_id=orders[1]) is True
+
+    assert sorted(AnalyticsEvent.objects.values_list("order_id", "units")) == [
+        (orders[0], 1),
+        (orders[1], 2),
+        (orders[2], 3),
+    ]
+    assert set(
+        OrderSideEffect.objects.filter(kind="analytics").values_list("status", flat=True)
+    ) == {"done"}
+    assert [record_order_event(order_id) for order_id in orders] == [False, False, False]
+    assert AnalyticsEvent.objects.count() == 3
+
+
 def test_recording_marks_the_analytics_side_effect_done(client, customer):
     order_id = place(client, customer, (ProductFactory(), 1))
 

@@ -99,3 +99,42 @@ def test_double_submit_with_one_idempotency_key_answers_the_same_order_to_all():
     assert [r.status_code for r in responses] == [201] * 5
     assert len({r.json()["id"] for r in responses}) == 1
     assert Order.objects.count() == 1
+
+
+def test_concurrent_inventory_deliveries_in_overlapping_batches_apply_each_order_once(
+    settings,
+):
+    from store import services
+    from store.models import OrderSideEffect, StockMovement
+
+    settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 4
+    products = [ProductFactory(on_hand=1000) for _ in range(3)]
+    user = UserFactory()
+    client = client_for(user)
+    order_ids = []
+    for index in range(24):
+        lines = [(products[index % 3], 2), (products[(index + 1) % 3], 1)]
+        response = checkout_call(client, cart_with(user.customer, *lines))()
+        order_ids.append(response.json()["id"])
+
+    # Every order delivered twice, twelve deliveries at a time, with checkouts between.
+    calls = [lambda oid=oid: services.inventory_apply_order(order_id=oid) for oid in order_ids]
+    buyer = UserFactory()
+    extra = [checkout_call(client_for(buyer), cart_with(buyer.customer, (products[0], 1)))]
+    results = []
+    for start in range(0, len(calls) * 2, 12):
+        batch = (calls + calls)[start : start + 12]
+        results += run_at_once(batch + (extra if start == 0 else []))
+
+    assert [r for r in results if r is True].count(True) <= len(order_ids)
+    done = OrderSideEffect.objects.filter(order_id__in=order_ids, kind="inventory")
+    assert set(done.values_list("status", flat=True)) == {"done"}
+    assert StockMovement.objects.filter(order_item__order_id__in=order_ids).count() == 48
+    for product in products:
+        product.refresh_from_db()
+    # Each product: in 8 orders as the 2-unit line and 8 as the 1-unit line = 24 units; the
+    # extra checkout's unit of the first product is applied if a batch picked it up.
+    extra_applied = StockMovement.objects.filter(order_item__product=products[0]).count() - 16
+    assert extra_applied in (0, 1)
+    assert [p.on_hand for p in products] == [1000 - 24 - extra_applied, 976, 976]
+    assert [p.reserved for p in products] == [1 - extra_applied, 0, 0]

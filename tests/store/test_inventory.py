@@ -107,14 +107,49 @@ def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
     assert body["side_effects"]["inventory"] == "done"
 
 
-def test_apply_leaves_other_orders_reservations_alone(client, customer):
+def test_apply_with_batches_of_one_leaves_other_orders_reservations_alone(
+    client, customer, settings
+):
+    settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 1
     mug = ProductFactory(on_hand=10)
     first = place(client, customer, (mug, 2))
-    place(client, customer, (mug, 3))
+    second = place(client, customer, (mug, 3))
 
     services.inventory_apply_order(order_id=first)
 
     assert stock(mug) == (8, 3)
+    assert inventory_status(second) == "pending"
+
+
+def test_apply_also_applies_the_other_pending_orders_each_once(client, customer):
+    mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
+    first = place(client, customer, (mug, 2))
+    second = place(client, customer, (mug, 3), (tee, 1))
+
+    assert services.inventory_apply_order(order_id=second) is True
+
+    assert stock(mug) == (5, 0) and stock(tee) == (9, 0)
+    assert inventory_status(first) == inventory_status(second) == "done"
+    assert StockMovement.objects.count() == 3
+    # Its own delivery, later, finds the work done.
+    assert services.inventory_apply_order(order_id=first) is False
+    assert stock(mug) == (5, 0) and StockMovement.objects.count() == 3
+
+
+def test_a_batch_takes_the_oldest_pending_and_always_its_own_order(client, customer, settings):
+    from store.selectors import side_effects_due
+
+    settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 3
+    mug = ProductFactory(on_hand=100)
+    orders = [place(client, customer, (mug, 1)) for _ in range(5)]
+
+    status, due = side_effects_due(kind="inventory", order_id=orders[-1], limit=3)
+
+    assert status == "pending"
+    assert due == [orders[0], orders[1], orders[-1]]
+    assert services.inventory_apply_order(order_id=orders[-1]) is True
+    assert [inventory_status(o) for o in orders] == ["done", "done", "pending", "pending", "done"]
+    assert stock(mug) == (97, 2)
 
 
 def test_apply_of_unknown_order_raises_does_not_exist():
