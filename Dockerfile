@@ -1,4 +1,4 @@
-# Shopflow application image: one image for web (gunicorn), worker, beat, flower and the
+# Shopflow application image: one image for web (gunicorn), workers, beat, flower and the
 # one-shot migrate job; docker-compose.yml picks the command per service.
 FROM python:3.11-slim
 
@@ -29,4 +29,4 @@ USER shopflow
 
 EXPOSE 8000
 
-CMD ["gunicorn", "core.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "core.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

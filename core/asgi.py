@@ -21,7 +21,7 @@ from django.urls import Resolver404, resolve
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
-THREADS = int(os.environ.get("WEB_THREADS") or 8)
+THREADS = int(os.environ.get("WEB_THREADS") or 4)
 
 async_views = get_asgi_application()  # sets Django up
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)

@@ -92,7 +92,9 @@ class Stack:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: bool = False
 
-    def start(self, name: str, argv: list[str], infrastructure: bool = False) -> Child:
+    def start(
+        self, name: str, argv: list[str], infrastructure: bool = False, nice: int = 0
+    ) -> Child:
         child = Child(name, argv, infrastructure)
         child.process = subprocess.Popen(
             argv,
@@ -103,6 +105,14 @@ class Stack:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        if nice:
+            # Before it forks its pool: the pool processes inherit the priority.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, child.process.pid, nice)
+            # With autogroup scheduling (Linux), a session is scheduled as one group whose
+            # own nice value is what counts against the other sessions.
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{child.process.pid}/autogroup").write_text(str(nice))
         child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
         child.reader.start()
         self.children.append(child)
@@ -221,7 +231,9 @@ def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_SECURE_COOKIES": "0",
     }
-    if not env.get("DJANGO_SECRET_KEY"):
+    if env.get("DJANGO_SECRET_KEY"):
+        extra["DJANGO_SECRET_KEY"] = env["DJANGO_SECRET_KEY"]
+    else:
         key_file = var_dir / "secret_key"
         if not key_file.exists():
             var_dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +265,7 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
             python, "-m", "celery", "-A", "worker", "worker",
             "-Q", "default,inventory,analytics", "--loglevel", "INFO",
             "--pool", env.get("WORKER_POOL", "prefork"),
-            "--concurrency", env.get("WORKER_CONCURRENCY", "2"),
+            "--concurrency", env.get("WORKER_CONCURRENCY", "1"),
             "-n", f"worker-{node}",
         ],
         # Email waits on the SMTP server: many threads, each with its own connection.

@@ -66,6 +66,7 @@ class IsolatedSignal(Signal):
 
 
 _nothing = contextlib.nullcontext
+SAVEPOINT_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 class _SavepointGuard:
@@ -77,8 +78,9 @@ class _SavepointGuard:
 
     def __call__(self, execute, sql, params, many, context):
         own_savepoints = [sid for sid in context["connection"].savepoint_ids[self.depth :] if sid]
-        # Opening a savepoint is itself a statement, run before Django records its id.
-        if not own_savepoints and not sql.startswith("SAVEPOINT"):
+        # Django runs the savepoint statements themselves while the id is not in the list
+        # (before recording it, after popping it).
+        if not own_savepoints and not sql.startswith(SAVEPOINT_STATEMENTS):
             raise ReceiverSQLOutsideSavepoint(
                 f"{getattr(self.receiver, '__qualname__', self.receiver)} ran SQL in the "
                 "sender's transaction: wrap it in transaction.atomic(), or enqueue a task"

@@ -31,8 +31,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_FILE = ROOT / "core" / "settings.py"
 
-APP_SERVICES = {"migrate", "web", "worker", "beat", "flower"}
-SERVICES_WITH_HEALTHCHECKS = {"postgres", "redis", "web", "worker", "flower"}
+APP_SERVICES = {"migrate", "web", "worker", "mail", "beat", "flower"}
+SERVICES_WITH_HEALTHCHECKS = {"postgres", "redis", "web", "worker", "mail", "flower"}
 DEPENDS_ON_CONDITIONS = {
     "service_started",
     "service_healthy",
@@ -136,7 +136,9 @@ def check_celery_command(argv: list[str]) -> None:
         import flower.options  # noqa: F401  (defines them)
         from tornado.options import options as tornado_options
 
-        tornado_names = {name.replace("_", "-") for name in tornado_options.as_dict()}
+        # Tornado takes either spelling of a name (Flower's docs use underscores).
+        names = tornado_options.as_dict()
+        tornado_names = {n.replace("_", "-") for n in names} | {n.replace("-", "_") for n in names}
         known = {f"--{name}" for name in tornado_names} | global_options
     else:
         known = click_options(celery_cli.commands[subcommand]) | global_options
@@ -157,7 +159,7 @@ def check_celery_command(argv: list[str]) -> None:
 
 
 def check_gunicorn_command(argv: list[str]) -> None:
-    """`gunicorn module:attr ...`: the WSGI application and every option exist."""
+    """`gunicorn module:attr ...`: the application and every option exist."""
     assert argv[0] == "gunicorn", argv
     known = {opt for setting in KNOWN_SETTINGS for opt in setting.cli or ()}
     unknown = [name for name in option_names(argv) if name not in known]
@@ -166,7 +168,7 @@ def check_gunicorn_command(argv: list[str]) -> None:
     module_name, _, attr = target.partition(":")
     assert importlib.util.find_spec(module_name) is not None, f"no module {module_name}"
     application = getattr(importlib.import_module(module_name), attr, None)
-    assert callable(application), f"{target} is not a WSGI callable"
+    assert callable(application), f"{target} is not an application callable"
 
 
 def check_manage_py_command(argv: list[str]) -> None:
@@ -260,9 +262,10 @@ def test_app_service_command_names_things_that_exist(services, env_example, name
     check_app_command(argv_of(command, env_example))
 
 
-def test_web_serves_the_wsgi_application_on_port_8000(services, env_example):
+def test_web_serves_the_application_on_uvicorn_workers_on_port_8000(services, env_example):
     argv = argv_of(services["web"]["command"], env_example)
-    assert argv[:2] == ["gunicorn", "core.wsgi:application"]
+    assert argv[:2] == ["gunicorn", "core.asgi:application"]
+    assert option_value(argv, "--worker-class", "-k") == "uvicorn_worker.UvicornWorker"
     assert option_value(argv, "--bind", "-b") == "0.0.0.0:8000"
     assert "8000:8000" in services["web"]["ports"]
 
@@ -274,12 +277,23 @@ def test_migrate_runs_migrations_once_and_is_not_restarted(services, env_example
     assert services["migrate"].get("restart", "no") == "no"
 
 
-def test_workers_consume_every_configured_queue(services, env_example):
-    argv = argv_of(services["worker"]["command"], env_example)
-    consumed = set(option_value(argv, "-Q", "--queues").split(","))
+def test_workers_consume_every_configured_queue_email_on_its_own_thread_pool(services, env_example):
+    consumed = {}
+    for name in ("worker", "mail"):
+        argv = argv_of(services[name]["command"], env_example)
+        consumed[name] = set(option_value(argv, "-Q", "--queues").split(","))
+        # Task events stay off unless an operator turns them on (they cost more than tasks).
+        assert not {"-E", "--task-events", "--events"} & set(argv)
     configured = {queue.name for queue in settings.CELERY_TASK_QUEUES}
-    assert consumed == configured
-    assert "-E" in argv or "--task-events" in argv or "--events" in argv
+    assert consumed["worker"] | consumed["mail"] == configured
+    assert consumed["mail"] == {"emails"} and "emails" not in consumed["worker"]
+    mail = argv_of(services["mail"]["command"], env_example)
+    assert option_value(mail, "--pool", "-P") == "threads"
+
+
+def test_background_services_yield_the_cpu_to_web(services):
+    for name in ("worker", "mail", "beat", "flower"):
+        assert services[name]["cpu_shares"] < services["web"].get("cpu_shares", 1024), name
 
 
 def test_beat_uses_the_database_scheduler(services, env_example):
@@ -378,8 +392,9 @@ def test_python_healthchecks_probe_the_right_endpoint_and_compile(services):
         compile(args[2], f"{name} healthcheck", "exec")
 
 
-def test_worker_healthcheck_pings_its_own_node(services, env_example):
-    kind, args = healthcheck_argv(services["worker"]["healthcheck"])
+@pytest.mark.parametrize("name", ["worker", "mail"])
+def test_worker_healthcheck_pings_its_own_node(services, env_example, name):
+    kind, args = healthcheck_argv(services[name]["healthcheck"])
     # $$ survives compose interpolation, so the container's shell expands $HOSTNAME.
     assert kind == "CMD-SHELL"
     assert "celery@$$HOSTNAME" in args[0]
@@ -438,11 +453,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_dockerfile_runs_the_wsgi_application_by_default(services, env_example):
+def test_dockerfile_runs_the_web_server_by_default(services, env_example):
     commands = [args for keyword, args in dockerfile_instructions() if keyword == "CMD"]
     assert commands, "the Dockerfile has no CMD"
     argv = json.loads(commands[-1])  # exec form: gunicorn gets the signals
-    assert "core.wsgi:application" in argv
+    assert "core.asgi:application" in argv
     check_gunicorn_command(argv)
     assert argv == argv_of(services["web"]["command"], env_example)
 

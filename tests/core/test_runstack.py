@@ -192,3 +192,76 @@ def test_remote_broker_that_does_not_answer_is_a_stack_error(tmp_path):
 def test_a_non_redis_broker_is_left_to_celery(tmp_path):
     env = {"CELERY_BROKER_URL": "amqp://guest@broker.invalid:5672//"}
     assert stack.broker_for_run(env, tmp_path / "redis") is None
+
+
+@pytest.mark.parametrize("value", ["low", "20", "-5"])
+def test_a_background_nice_out_of_range_is_one_line_naming_it(untouched_db, broker_url, value):
+    env = base_env(untouched_db, broker_url, SHOPFLOW_BACKGROUND_NICE=value)
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "SHOPFLOW_BACKGROUND_NICE" in line
+    assert_started_nothing(result, untouched_db, int(env["PORT"]), int(env["FLOWER_PORT"]))
+
+
+# --- Stack.start: priorities ---------------------------------------------------------------
+
+
+def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(tmp_path):
+    supervisor = stack.Stack(env=subprocess_env(), cwd=tmp_path, out=open("/dev/null", "w"))  # noqa: SIM115
+    script = "import os, time; os.fork() or time.sleep(30); time.sleep(30)"
+    child = supervisor.start("sleeper", [sys.executable, "-c", script], nice=7)
+    try:
+        import os
+
+        import psutil
+
+        process = psutil.Process(child.process.pid)
+        wait = __import__("tests.support", fromlist=["wait_until"]).wait_until
+        grandchild = wait(lambda: process.children(), message="the fork")[0]
+        assert os.getpriority(os.PRIO_PROCESS, child.process.pid) == 7
+        assert grandchild.nice() == 7
+    finally:
+        supervisor.stop(timeout=5)
+
+
+# --- service_env and service_argv --------------------------------------------------------------
+
+
+def test_services_run_with_debug_off_and_a_secret_key_kept_across_runs(tmp_path):
+    first = stack.service_env({}, tmp_path)
+    second = stack.service_env({}, tmp_path)
+
+    assert first["DJANGO_DEBUG"] == "0"
+    assert len(first["DJANGO_SECRET_KEY"]) >= 50
+    assert first["DJANGO_SECRET_KEY"] == second["DJANGO_SECRET_KEY"]
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+    # Plain HTTP on loopback: no redirect to HTTPS, cookies that work over HTTP.
+    assert first["DJANGO_SECURE_SSL_REDIRECT"] == first["DJANGO_SECURE_COOKIES"] == "0"
+
+
+def test_what_the_operator_set_wins_over_the_services_defaults(tmp_path):
+    env = stack.service_env({"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": "mine"}, tmp_path)
+
+    assert env["DJANGO_DEBUG"] == "1" and env["DJANGO_SECRET_KEY"] == "mine"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
+    argv = stack.service_argv(python="python", port=8000, flower_port=5555, env={})
+
+    assert argv["web"][3:6] == [
+        "core.asgi:application",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+    ]
+    assert argv["worker"][argv["worker"].index("-Q") + 1] == "default,inventory,analytics"
+    mail = argv["mail"]
+    assert mail[mail.index("-Q") + 1] == "emails"
+    assert mail[mail.index("--pool") + 1] == "threads"
+    assert "--enable_events=False" in argv["flower"]
+    events_on = stack.service_argv(
+        python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "1"}
+    )
+    assert "--enable_events=True" in events_on["flower"]

@@ -249,16 +249,19 @@ def test_failing_receiver_is_logged_and_the_order_and_other_receivers_go_on(
     assert "Traceback" in caplog.text and 'raise RuntimeError("receiver exploded")' in caplog.text
 
 
-def test_receiver_database_error_does_not_poison_the_order_transaction(client, customer, product):
-    """On PostgreSQL a failed statement aborts the transaction; the receiver's savepoint
-    keeps the checkout's own work alive."""
+def test_receiver_sql_outside_a_savepoint_is_refused_and_the_order_goes_on(
+    client, customer, product, caplog
+):
+    """On PostgreSQL a failed statement aborts the transaction it runs in, here the
+    checkout's: SQL a receiver runs at the checkout's level is refused before it runs."""
 
     def bad_sql(sender, order, **kwargs):
         OrderSideEffect.objects.create(order=order, kind="inventory")  # unique violation
 
     order_created.connect(bad_sql, dispatch_uid="test.bad_sql")
     try:
-        response = checkout(client, cart_with(customer, (product, 1)).pk)
+        with caplog.at_level(logging.ERROR, logger="store.services"):
+            response = checkout(client, cart_with(customer, (product, 1)).pk)
     finally:
         order_created.disconnect(dispatch_uid="test.bad_sql")
 
@@ -266,6 +269,52 @@ def test_receiver_database_error_does_not_poison_the_order_transaction(client, c
     order = Order.objects.get(pk=response.json()["id"])
     assert order.side_effects.count() == 3
     assert order_outbox(order.pk).count() == 3
+    assert "ran SQL in the sender's transaction" in caplog.text
+
+
+def test_receiver_writes_in_its_own_savepoint_commit_with_the_order(client, customer, product):
+    from django.db import transaction
+
+    def note(sender, order, **kwargs):
+        with transaction.atomic():
+            OrderSideEffect.objects.filter(order=order, kind="analytics").update(error="noted")
+
+    def noted_then_failed(sender, order, **kwargs):
+        with transaction.atomic():
+            OrderSideEffect.objects.filter(order=order, kind="inventory").update(error="lost")
+            OrderSideEffect.objects.create(order=order, kind="inventory")  # unique violation
+
+    order_created.connect(note, dispatch_uid="test.note")
+    order_created.connect(noted_then_failed, dispatch_uid="test.noted_then_failed")
+    try:
+        response = checkout(client, cart_with(customer, (product, 1)).pk)
+    finally:
+        order_created.disconnect(dispatch_uid="test.note")
+        order_created.disconnect(dispatch_uid="test.noted_then_failed")
+
+    assert response.status_code == 201
+    errors = dict(
+        OrderSideEffect.objects.filter(order_id=response.json()["id"]).values_list("kind", "error")
+    )
+    assert errors == {"analytics": "noted", "inventory": "", "confirmation_email": ""}
+
+
+def test_a_receiver_that_enqueues_then_raises_leaves_no_outbox_row(client, customer, product):
+    from worker.outbox import enqueue
+
+    def half_done(sender, order, **kwargs):
+        enqueue("email_app.send_welcome_email", 424242)
+        raise RuntimeError("after the enqueue")
+
+    order_created.connect(half_done, dispatch_uid="test.half_done")
+    try:
+        response = checkout(client, cart_with(customer, (product, 1)).pk)
+    finally:
+        order_created.disconnect(dispatch_uid="test.half_done")
+
+    assert response.status_code == 201
+    assert order_outbox(response.json()["id"]).count() == 3
+    assert not OutboxMessage.objects.filter(args=[424242]).exists()
 
 
 # --- Idempotency keys ----------------------------------------------------------------------
@@ -331,6 +380,29 @@ def _checkout_queries(client, customer, lines: int) -> int:
 
 def test_checkout_query_count_does_not_grow_with_cart_size(client, customer):
     assert _checkout_queries(client, customer, 1) == _checkout_queries(client, customer, 50)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lines", [1, 50])
+def test_checkout_takes_13_statements_its_after_commit_publish_included(lines):
+    """Committed for real, so the on-commit publish runs (to the test broker) and counts:
+    token and customer, cart lock, lines with their product locks, the reservation, order,
+    items, side effects, two DELETEs for the cart, the outbox rows, BEGIN and COMMIT, and
+    the UPDATE that marks the rows published."""
+    user = UserFactory()
+    products = ProductFactory.create_batch(lines, on_hand=10)
+    cart = cart_with(user.customer, *[(p, 1) for p in products])
+    client = client_for(user)
+    client.get("/api/orders/")  # the first request of a process fills caches
+
+    with CaptureQueriesContext(connection) as queries:
+        response = checkout(client, cart.pk)
+
+    assert response.status_code == 201
+    assert len(queries) == 13, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    order_rows = order_outbox(response.json()["id"])
+    assert order_rows.count() == 3
+    assert not order_rows.filter(published_at__isnull=True).exists()
 
 
 def test_core_audit_receiver_logs_one_line_per_order(client, customer, product, caplog):

@@ -1,6 +1,7 @@
 """The outbox against a real Redis: rows commit with the transaction, are published after
 commit, survive a dead broker, and are relayed once."""
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -53,6 +54,40 @@ def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
 
     assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[1]]
     assert queued(own_redis) == [str(kept.task_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(own_redis):
+    from django.test.utils import CaptureQueriesContext
+
+    leases = []
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        with outbox.batch():
+            rows = [outbox.enqueue(TASK, n) for n in range(3)]
+            before_the_end = [q["sql"].split()[0] for q in queries.captured_queries]
+        leases = [row.locked_until for row in rows]
+
+    assert before_the_end == ["BEGIN"]  # nothing written until the batch ends
+    assert all(lease > timezone.now() for lease in leases)  # written with the lease taken
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["BEGIN", "INSERT", "COMMIT", "UPDATE"]
+    assert sorted(queued(own_redis)) == sorted(str(row.task_id) for row in rows)
+    assert OutboxMessage.objects.filter(published_at__isnull=False, locked_until=None).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_publish_that_fails_oddly_never_reaches_the_caller(own_redis, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise AttributeError("something unexpected in the publisher")
+
+    monkeypatch.setattr(outbox, "publish_messages", broken)
+    with caplog.at_level(logging.ERROR), transaction.atomic():
+        row = outbox.enqueue(TASK, 1)
+
+    # The commit stands; the row keeps its lease and the relay publishes it once that ends.
+    row.refresh_from_db()
+    assert row.published_at is None
+    assert "publish_after_commit" in caplog.text  # Django's robust on_commit named it
 
 
 @pytest.mark.django_db(transaction=True)

@@ -28,6 +28,10 @@ class Command(BaseCommand):
         env = dict(os.environ)
         port = _port(env, "PORT", 8000)
         flower_port = _port(env, "FLOWER_PORT", 5555)
+        # Workers, beat and Flower yield the CPU to the web server when the machine is
+        # saturated: checkouts keep their latency, side effects wait in the queue (and are
+        # then done in batches). Nothing waits when there is CPU to spare.
+        nice = _nice(env)
 
         try:
             redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
@@ -56,7 +60,7 @@ class Command(BaseCommand):
             for name, argv in stack.service_argv(
                 python=sys.executable, port=port, flower_port=flower_port, env=env
             ).items():
-                supervisor.start(name, argv)
+                supervisor.start(name, argv, nice=0 if name == "web" else nice)
             self._print_where(
                 port=port,
                 flower_port=flower_port,
@@ -136,4 +140,11 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
         raise CommandError(f"{name} must be a port number, not {value!r}")
     if not stack.port_is_free(int(value)):
         raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
+    return int(value)
+
+
+def _nice(env: dict[str, str]) -> int:
+    value = env.get("SHOPFLOW_BACKGROUND_NICE") or "10"
+    if not value.isdigit() or int(value) > 19:
+        raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {value!r}")
     return int(value)
