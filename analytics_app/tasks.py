@@ -1,15 +1,12 @@
-import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
-from store.models import Order, OrderSideEffect
+from store.models import OrderSideEffect
 from store.side_effects import OrderSideEffectTask
 
 from . import services
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -18,11 +15,7 @@ logger = logging.getLogger(__name__)
     name="analytics_app.record_order_event",
 )
 def record_order_event(order_id: int) -> bool:
-    try:
-        return services.order_event_record(order_id=int(order_id))
-    except Order.DoesNotExist:
-        logger.warning("record_order_event: order %s does not exist, nothing recorded", order_id)
-        return False
+    return services.order_event_record(order_id=int(order_id))
 
 
 @shared_task(name="analytics_app.rollup_daily_summary")

@@ -1,7 +1,7 @@
 """Load benchmark of the running stack over HTTP: Shopflow as built, against the same code
 with the side effects done inside the request (Celery's eager mode), in one run.
 
-    make bench                          # both variants, every phase (about 12 minutes)
+    make bench                          # both variants, every phase (about 17 minutes)
     .venv/bin/python bench/load.py --quick
     .venv/bin/python bench/load.py --base-url http://127.0.0.1:8000   # a stack you started
 
@@ -11,7 +11,8 @@ database (PostgreSQL when DATABASE_URL points at one, else SQLite), the machine'
 that can be told to take N ms per message. Then, over HTTP with keep-alive connections:
 
   rest     one client, one flow at a time: checkout and GET /api/orders/{id}/ at rest
-  closed   N clients in a closed loop, each registered once: cart, item, checkout
+  closed   N clients in a closed loop, each registered once: cart, item, checkout (twice:
+           with an SMTP server that answers at once, and one taking 200 ms a message)
   open     a fixed arrival rate for a fixed time (several phases, one with a slow SMTP)
 
 Side effects are timed from the 201 to the last of the order's three side effects marked
@@ -72,9 +73,9 @@ class Phase:
     def label(self) -> str:
         if self.kind == "rest":
             return "at rest, 1 client"
-        if self.kind == "closed":
-            return f"closed loop, {self.clients} clients"
         smtp = f", SMTP {self.smtp_delay_ms} ms" if self.smtp_delay_ms else ""
+        if self.kind == "closed":
+            return f"closed loop, {self.clients} clients{smtp}"
         return f"open {self.rate:g}/s for {self.seconds:g}s{smtp}"
 
 
@@ -87,6 +88,14 @@ def phases_for(args) -> list[Phase]:
     return [
         Phase("rest", "rest", flows=max(int(40 * scale), 10)),
         Phase("closed", "closed", seconds=s(args.closed_seconds), clients=args.clients),
+        # The same with an SMTP server that takes its time, as a remote relay does.
+        Phase(
+            "closed200",
+            "closed",
+            seconds=s(args.closed_seconds),
+            clients=args.clients,
+            smtp_delay_ms=200,
+        ),
         Phase("open10", "open", seconds=s(30), rate=10),
         Phase("open30", "open", seconds=s(60), rate=30),
         Phase("open50", "open", seconds=s(20), rate=50),
@@ -220,7 +229,8 @@ def classify(process: psutil.Process) -> str | None:
     words = cmdline.split()
     for kind in ("beat", "flower", "worker"):  # "-A worker beat" is beat, not a worker
         if kind in words[words.index("-A") + 2 :] if "-A" in words else kind in words:
-            return kind
+            # The email queue's worker (runstack's "mail", compose's too) on its own line.
+            return "mail" if kind == "worker" and "-Q emails" in cmdline else kind
     return None
 
 
@@ -371,6 +381,9 @@ class ManagedStack:
             "FLOWER_BASIC_AUTH": "bench:bench-flower-secret",
             "SHOPFLOW_ADMIN_PASSWORD": "bench-admin-secret",
             "PYTHONUNBUFFERED": "1",
+            # As `make run` starts it: its own setup with development settings; the
+            # services run with DEBUG off (core.stack.service_env).
+            "DJANGO_DEBUG": "1",
             **extra_env,
         }
         if variant == "sync":
@@ -414,13 +427,13 @@ class ManagedStack:
 # --- Profiling ---------------------------------------------------------------------------
 
 
-def profile_stack(meter: "CpuMeter", variant: str, seconds: float) -> list[Path]:
+def profile_stack(meter: "CpuMeter", label: str, seconds: float) -> list[Path]:
     """py-spy on every web and worker process (their pools included) for `seconds`, CPU
     samples only (--gil), while the load runs. Writes raw stacks and a summary per
     process tree to var/bench/ and returns the summaries."""
     py_spy = Path(sys.executable).parent / "py-spy"
     roots = []
-    for kind in ("web", "worker"):
+    for kind in ("web", "worker", "mail"):
         for process in meter.processes().get(kind, []):
             with contextlib.suppress(psutil.Error):
                 parent = process.parent()
@@ -428,7 +441,7 @@ def profile_stack(meter: "CpuMeter", variant: str, seconds: float) -> list[Path]
                     roots.append((kind, process.pid))
     runs = []
     for kind, pid in roots:
-        raw = WORK / f"profile-{variant}-{kind}-{pid}.txt"
+        raw = WORK / f"profile-{label}-{kind}-{pid}.txt"
         command = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--gil",
                    "--nonblocking", "--rate", "200", "--duration", str(int(seconds)),
                    "--format", "raw", "--output", str(raw)]  # fmt: skip
@@ -570,7 +583,8 @@ class PhaseResult:
     cpu: dict[str, float] = field(default_factory=dict)
     queued_at_end: int = 0
     pending_at_end: int = 0
-    drain_seconds: float = 0.0
+    drain_seconds: float = 0.0  # until the side effects are done and the queues empty
+    effects_drain_seconds: float = 0.0  # until the side effects are done
     backlog: list[tuple[float, int]] = field(default_factory=list)
     delays_ms: list[float] = field(default_factory=list)
     undone: int = 0
@@ -594,6 +608,13 @@ class PhaseResult:
             "error_kinds": sorted({f.error for f in self.flows if f.error}),
             "seconds": round(self.seconds, 2),
             "orders_per_s": round(orders / self.seconds, 2) if self.seconds else None,
+            # Orders whose side effects were all done, per second of the phase and of the
+            # wait for them after it: the rate the whole system sustains.
+            "orders_done_per_s": (
+                round(orders / (self.seconds + self.effects_drain_seconds), 2)
+                if self.seconds
+                else None
+            ),
             "checkout_p50_ms": pct(checkout, 50),
             "checkout_p95_ms": pct(checkout, 95),
             "checkout_p99_ms": pct(checkout, 99),
@@ -606,6 +627,7 @@ class PhaseResult:
             "queued_at_end": self.queued_at_end,
             "pending_at_end": self.pending_at_end,
             "drain_s": round(self.drain_seconds, 2),
+            "effects_drain_s": round(self.effects_drain_seconds, 2),
             "emails": self.emails,
             "emails_per_s": round(self.email_rate, 2),
             "smtp_connections": self.smtp_connections,
@@ -630,8 +652,10 @@ def backlog_slope(samples: list[tuple[float, int]]) -> float | None:
 
 
 class Runner:
-    def __init__(self, *, variant, base, db, broker, sink, meter, shoppers, products, profile=0.0):
-        self.profile = profile
+    def __init__(
+        self, *, variant, base, db, broker, sink, meter, shoppers, products, profile=(0.0, "")
+    ):
+        self.profile_seconds, self.profile_phase = profile
         self.variant = variant
         self.base = base
         self.db = db
@@ -650,6 +674,7 @@ class Runner:
         started = time.time()
         async with LoadClient(self.base, self.products) as client:
             progress = asyncio.create_task(self.progress(phase, result, started))
+            self.start_profile(phase)
             try:
                 if phase.kind == "rest":
                     await self.rest(client, phase, result)
@@ -665,11 +690,16 @@ class Runner:
         order_ids = [f.order_id for f in result.flows if f.order_id]
         states = self.db.side_effects(order_ids)
         result.pending_at_end = sum(3 - states.get(i, (0, 0))[0] for i in order_ids)
-        # Drain: wait for the phase's side effects, so their CPU is counted with the phase.
+        # Drain: wait for the phase's side effects and for its queues to empty (deliveries
+        # whose work a batch did are still consumed), so the CPU they cost is counted with
+        # this phase and not the next.
         deadline = time.monotonic() + max(60.0, phase.seconds)
         while time.monotonic() < deadline:
             states = self.db.side_effects(order_ids)
-            if all(states.get(i, (0, 0))[0] == 3 for i in order_ids):
+            done = all(states.get(i, (0, 0))[0] == 3 for i in order_ids)
+            if done and not result.effects_drain_seconds:
+                result.effects_drain_seconds = time.time() - ended
+            if done and (self.broker is None or self.broker.queued() == 0):
                 break
             await asyncio.sleep(0.25)
         result.drain_seconds = time.time() - ended
@@ -705,8 +735,18 @@ class Runner:
                     f"  orders {len(ok):5d}  checkout p50 {p50 or 0:7.1f} ms  queued {queued}"
                 )
 
-    async def profiled(self, seconds: float):
-        summaries = await asyncio.to_thread(profile_stack, self.meter, self.variant, seconds)
+    def start_profile(self, phase: Phase) -> None:
+        """py-spy the web and worker processes during `phase` when --profile asks for it."""
+        if not self.profile_seconds or phase.name != self.profile_phase or not phase.seconds:
+            return
+        seconds = min(self.profile_seconds, phase.seconds - 4)
+        label = f"{self.variant}-{phase.name}"
+        asyncio.get_running_loop().call_later(
+            2, lambda: asyncio.create_task(self.profiled(label, seconds))
+        )
+
+    async def profiled(self, label: str, seconds: float):
+        summaries = await asyncio.to_thread(profile_stack, self.meter, label, seconds)
         for summary in summaries:
             say(f"  profile: {summary}")
 
@@ -726,11 +766,6 @@ class Runner:
 
     async def closed(self, client: LoadClient, phase: Phase, result: PhaseResult):
         deadline = time.monotonic() + phase.seconds
-        if self.profile:
-            seconds = min(self.profile, phase.seconds - 4)
-            asyncio.get_running_loop().call_later(
-                2, lambda: asyncio.create_task(self.profiled(seconds))
-            )
 
         async def loop(shopper):
             while time.monotonic() < deadline:
@@ -796,7 +831,7 @@ def run_variant(variant: str, args, phases: list[Phase]) -> dict:
         time.sleep(2)  # let the welcome emails go
         runner = Runner(
             variant=variant, base=base, db=db, broker=broker, sink=sink, meter=meter,
-            shoppers=shoppers, products=products, profile=args.profile,
+            shoppers=shoppers, products=products, profile=(args.profile, args.profile_phase),
         )  # fmt: skip
         results = {}
         for phase in phases:
@@ -864,6 +899,13 @@ P50_P99 = ("checkout_p50_ms", "checkout_p99_ms")
 EFFECTS_P50_P99 = ("side_effects_p50_ms", "side_effects_p99_ms")
 FIGURES = [
     Figure("closed-loop orders/s", "closed", ("orders_per_s",), ">= 2x sync"),
+    Figure(
+        "closed-loop orders/s, side effects done", "closed", ("orders_done_per_s",), ">= 2x sync"
+    ),
+    Figure("closed-loop orders/s, SMTP 200 ms", "closed200", ("orders_per_s",)),
+    Figure(
+        "closed-loop orders/s, SMTP 200 ms, side effects done", "closed200", ("orders_done_per_s",)
+    ),
     Figure("checkout p50 at rest (ms)", "rest", ("checkout_p50_ms",)),
     Figure("GET /api/orders/{id}/ p50 at rest (ms)", "rest", ("get_order_p50_ms",)),
     Figure("checkout p50 / p99, closed loop (ms)", "closed", P50_P99),
@@ -934,7 +976,8 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
                 "yes" if flat else "no")
         )  # fmt: skip
     worker = runs.get("async", runs.get("given", {})).get("open30", {})
-    worker_ms = worker.get("cpu_ms_per_order", {}).get("worker")
+    cpu = worker.get("cpu_ms_per_order", {})
+    worker_ms = (cpu.get("worker") or 0) + (cpu.get("mail") or 0)
     if worker_ms:
         per_task = worker_ms / 3
         lines.append(
@@ -943,12 +986,12 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
                 "yes" if per_task <= 5 else "no")
         )  # fmt: skip
 
-    kinds = ["web", "worker", "beat", "flower", "supervisor", "postgres", "redis", "smtp"]
+    kinds = ["web", "worker", "mail", "beat", "flower", "supervisor", "postgres", "redis", "smtp"]
     kinds.append("client")
     lines += ["", "CPU ms per order, by process kind:", ""]
     lines += [row("variant, phase", *kinds, "total"), row(*["---"] * (len(kinds) + 2))]
     for variant in variants:
-        for phase in ("closed", "open30"):
+        for phase in ("closed", "closed200", "open30"):
             cpu = runs[variant].get(phase, {}).get("cpu_ms_per_order", {})
             if cpu:
                 cells = [fmt(cpu.get(k)) for k in kinds]
@@ -956,8 +999,8 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
 
     lines += ["", "Per phase:", ""]
     columns = ["variant", "phase", "orders", "errors", "orders/s", "checkout p50/p95/p99 ms"]
-    columns += ["side effects p50/p95/p99 ms", "queued at end", "drain s", "emails/s"]
-    columns.append("SMTP conns")
+    columns += ["side effects p50/p95/p99 ms", "queued at end", "drain s: effects / queues"]
+    columns += ["emails/s", "SMTP conns"]
     lines += [row(*columns), row(*["---"] * len(columns))]
     for variant in variants:
         for phase in phases:
@@ -968,7 +1011,8 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
             effects = tuple(s[f"side_effects_{p}_ms"] for p in ("p50", "p95", "p99"))
             lines.append(
                 row(variant, phase.label, s["orders"], s["errors"], fmt(s["orders_per_s"]),
-                    fmt(checkout), fmt(effects), s["queued_at_end"], fmt(s["drain_s"]),
+                    fmt(checkout), fmt(effects), s["queued_at_end"],
+                    fmt((s["effects_drain_s"], s["drain_s"])),
                     fmt(s["emails_per_s"]), s["smtp_connections"])
             )  # fmt: skip
     return lines
@@ -989,18 +1033,18 @@ def plot(raw: dict, path: Path) -> None:
             if not flows:
                 continue
             t0 = min(f["started"] for f in flows)
-            xs = [offset + f["created_at"] - t0 for f in flows]
+            xs = [offset + f["created_at"] - t0 for f in flows]  # this phase, after the last
             ys = [f["checkout_ms"] for f in flows]
             top.scatter(xs, ys, s=2, color=colors.get(variant), alpha=0.5,
                         label=variant if offset == 0 else None)  # fmt: skip
             if variant == next(iter(raw)):
                 top.axvline(offset, color="grey", lw=0.5)
                 top.text(offset, 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
-            offset += max(xs) + 5
+            offset = max(xs) + 5
     top.set_yscale("log")
     top.set_ylabel("checkout latency (ms)")
     top.set_xlabel("time, phases one after another (s)")
-    top.set_title("Checkout latency over the run")
+    top.set_title("Checkout latency over the run", pad=16)
     top.legend()
     for name, values in raw.get("async", {}).items():
         delays = sorted(values["delays_ms"])
@@ -1033,7 +1077,8 @@ def main() -> None:
     )
     parser.add_argument("--variants", default="async,sync")
     parser.add_argument(
-        "--phases", help="comma-separated subset of: rest,closed,open10,open30,open50,smtp200"
+        "--phases",
+        help="comma-separated subset of: rest,closed,closed200,open10,open30,open50,smtp200",
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--closed-seconds", type=float, default=30)
@@ -1044,8 +1089,9 @@ def main() -> None:
         type=float,
         default=0,
         metavar="SECONDS",
-        help="py-spy the web and worker processes this long during the closed loop",
+        help="py-spy the web and worker processes this long during --profile-phase",
     )
+    parser.add_argument("--profile-phase", default="closed", help="default: closed")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args()
     if args.base_url and not args.database_url.startswith(("postgres", "sqlite:///")):

@@ -4,7 +4,8 @@ Celery beat and Flower, plus an embedded Redis when none answers. Used by
 
 Each child runs in its own session so that stopping it reaches its own children too
 (gunicorn workers, prefork pool processes); on Ctrl-C, SIGTERM, or any child exiting, the
-supervisor stops every process it started and nothing is left behind.
+supervisor stops every process it started and nothing is left behind. Should the
+supervisor itself be killed, its guard (core/stack_guard.py) kills them.
 """
 
 import contextlib
@@ -81,6 +82,46 @@ class Child:
     reader: threading.Thread | None = None
 
 
+class Guard:
+    """core/stack_guard.py in a session of its own: if this process dies without stopping
+    its children (SIGKILL, the OOM killer), the guard sees its pipe close and kills them."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("stack_guard.py"))],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def watch(self, pgid: int) -> None:
+        self._say(f"pgid {pgid}")
+
+    def forget(self, pgid: int) -> None:
+        """The group is gone (reaped): its number may be reused by someone else's."""
+        self._say(f"gone {pgid}")
+
+    def release(self) -> None:
+        """Everything was stopped in order: the guard has nothing left to do."""
+        self._say("done")
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+    def _say(self, line: str) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.write(f"{line}\n".encode())
+            self.process.stdin.flush()
+
+
+class SetupInterrupted(Exception):
+    """Ctrl-C or SIGTERM while the stack was being set up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 @dataclass
 class Stack:
     """Start children, echo their output with a name prefix, stop them all together."""
@@ -89,22 +130,37 @@ class Stack:
     cwd: Path
     out: object = sys.stdout
     children: list[Child] = field(default_factory=list)
+    guard: Guard | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: bool = False
+    setting_up: bool = True
+    _starting: bool = False
+    _interrupted: int = 0
 
     def start(
         self, name: str, argv: list[str], infrastructure: bool = False, nice: int = 0
     ) -> Child:
         child = Child(name, argv, infrastructure)
-        child.process = subprocess.Popen(
-            argv,
-            cwd=self.cwd,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # A setup interruption between the fork and the bookkeeping would leave a child no
+        # one stops: `handle_signal` holds it back until the child is recorded.
+        self._starting = True
+        try:
+            child.process = subprocess.Popen(
+                argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self.children.append(child)
+            if self.guard:
+                self.guard.watch(child.process.pid)  # a session leader: its pid is its pgid
+        finally:
+            self._starting = False
+        if self._interrupted:
+            raise SetupInterrupted(self._interrupted)
         if nice:
             # Before it forks its pool: the pool processes inherit the priority.
             with contextlib.suppress(OSError):
@@ -115,7 +171,6 @@ class Stack:
                 Path(f"/proc/{child.process.pid}/autogroup").write_text(str(nice))
         child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
         child.reader.start()
-        self.children.append(child)
         return child
 
     def _echo(self, child: Child) -> None:
@@ -138,13 +193,21 @@ class Stack:
             time.sleep(0.3)
         return 0
 
-    def request_stop(self, *_args) -> None:
+    def handle_signal(self, signum, _frame=None) -> None:
+        """The handler of SIGINT and SIGTERM. While setting up (`setting_up`): stop at once
+        (SetupInterrupted), but never between a child's start and its bookkeeping. Once
+        running, or while stopping: ask for an orderly stop (wait() returns)."""
+        if self.setting_up and not self._stopping:
+            if self._starting:
+                self._interrupted = signum
+                return
+            raise SetupInterrupted(signum)
         self._stopping = True
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM every child's process group, services first and infrastructure last,
         then SIGKILL whatever is left after `timeout`."""
-        self._stopping = True
+        self._stopping = True  # from here on a signal changes nothing
         services = [c for c in self.children if not c.infrastructure]
         infrastructure = [c for c in self.children if c.infrastructure]
         for wave in (services, infrastructure):
@@ -160,9 +223,13 @@ class Stack:
             # Also reaps grandchildren a parent left behind in its group.
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()
+            if self.guard:
+                self.guard.forget(child.process.pid)
         for child in self.children:
-            if child.reader:
+            if child.reader and child.reader.ident:  # started (setup may stop before)
                 child.reader.join(timeout=2)
+        if self.guard:
+            self.guard.release()
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -222,25 +289,38 @@ def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
 
 
 def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
-    """What the services of `make run` need on top of the caller's environment: DEBUG off
-    (DEBUG wraps every query in a recording cursor), a secret key generated once and kept
-    in var/ (sessions survive a restart), and no HTTPS redirect or HTTPS-only cookies,
-    since the stack serves plain HTTP on 127.0.0.1. Whatever the caller set wins."""
+    """What the services of `make run` need on top of the caller's environment: DEBUG off,
+    always (DEBUG wraps every query in a recording cursor; runstack's own setup runs with
+    DJANGO_DEBUG=1, which is no reason for the services to), with the values production
+    requires filled in for one machine (see `development_defaults`), and no HTTPS
+    redirect or HTTPS-only cookies, since the stack serves plain HTTP on 127.0.0.1. For
+    those, whatever the caller set wins."""
     extra = {
-        "DJANGO_DEBUG": "0",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_SECURE_COOKIES": "0",
+        **development_defaults(env, var_dir),
     }
-    if env.get("DJANGO_SECRET_KEY"):
-        extra["DJANGO_SECRET_KEY"] = env["DJANGO_SECRET_KEY"]
-    else:
+    return {**extra, **{k: v for k, v in env.items() if k in extra and v}, "DJANGO_DEBUG": "0"}
+
+
+def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """The values production must be given, as `make run` chooses them on one machine when
+    the caller did not: the SQLite file the development settings use, emails printed to
+    the mail worker's output, and a secret key generated once and kept in var/ (sessions
+    survive a restart). runstack prints which it used."""
+    chosen = {}
+    if not env.get("DATABASE_URL", "").strip():
+        chosen["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    if not env.get("EMAIL_HOST", "").strip() and not env.get("EMAIL_BACKEND", "").strip():
+        chosen["EMAIL_BACKEND"] = "django.core.mail.backends.console.EmailBackend"
+    if not env.get("DJANGO_SECRET_KEY", "").strip():
         key_file = var_dir / "secret_key"
         if not key_file.exists():
             var_dir.mkdir(parents=True, exist_ok=True)
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_urlsafe(50))
-        extra["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
-    return {**extra, **{k: v for k, v in env.items() if k in extra and v}}
+        chosen["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    return chosen
 
 
 def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str]):

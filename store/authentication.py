@@ -4,14 +4,14 @@ DRF's TokenAuthentication makes anyway: every shop endpoint needs the customer."
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from . import selectors
+
 
 class CustomerTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        model = self.get_model()
-        try:
-            token = model.objects.select_related("user__customer").get(key=key)
-        except model.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        token = selectors.auth_token_get(key=key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return (token.user, token)

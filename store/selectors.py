@@ -1,10 +1,15 @@
 """Reads of the store. Every customer-facing read is scoped to the caller."""
 
-from django.db.models import Prefetch, Q, QuerySet
+import functools
 
-from core.db import attach_related
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
 
-from .models import Cart, CartItem, Order, OrderItem, OrderSideEffect, Product
+from core.db import ModelColumns, attach_related
+
+from .models import Cart, CartItem, Customer, Order, OrderItem, OrderSideEffect, Product
 
 
 def product_list() -> QuerySet[Product]:
@@ -54,51 +59,137 @@ def side_effects_due(
     """A batch of work for a side-effect task, in one statement: the status of `order_id`'s
     `kind` side effect (None when there is no such row or, with `lock`, another transaction
     holds it), and the ids of up to `limit` orders whose `kind` side effect is pending,
-    oldest first, `order_id` among them when it is pending.
+    oldest first, `order_id` among them when it is pending, or failed: a delivery of the
+    order's own task that comes after the reconciler gave up on it (a queue that was only
+    late) still does the work, which is never done twice.
 
     With `lock`, the rows are locked for the caller's transaction; rows another
     transaction holds are skipped (FOR UPDATE SKIP LOCKED): another delivery is on them.
     """
-    oldest = OrderSideEffect.objects.filter(
-        kind=kind, status=OrderSideEffect.Status.PENDING
-    ).order_by("order_id")
-    rows = OrderSideEffect.objects.filter(kind=kind).filter(
-        Q(order_id=order_id) | Q(order_id__in=oldest.values("order_id")[:limit])
-    )
-    if lock:
-        rows = rows.select_for_update(skip_locked=True)
-    found = dict(rows.order_by("order_id").values_list("order_id", "status"))
-    pending = [oid for oid, status in found.items() if status == OrderSideEffect.Status.PENDING]
+    if lock and not connection.in_atomic_block:
+        # As the ORM's select_for_update() refuses: a lock outside a transaction ends at once.
+        raise TransactionManagementError("side_effects_due(lock=True) needs a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute(_side_effects_due_sql(lock), [kind, order_id, kind, PENDING, limit])
+        found = dict(cursor.fetchall())
+    pending = [
+        oid
+        for oid, status in found.items()
+        if status == PENDING or (oid == order_id and status == FAILED)
+    ]
     if len(pending) > limit:  # this order came on top of `limit` older ones: it goes first
         older = [oid for oid in pending if oid != order_id]
         pending = sorted([*older[: limit - 1], order_id])
     return found.get(order_id), pending
 
 
+PENDING = OrderSideEffect.Status.PENDING.value
+FAILED = OrderSideEffect.Status.FAILED.value
+
+
+@functools.cache
+def _side_effects_due_sql(lock: bool) -> str:
+    # Written out, not built with the ORM: every side-effect task runs it, and building and
+    # compiling the equivalent queryset cost ten times the CPU of the statement itself
+    # (0.7 ms against 0.08 ms; the load benchmark's profile of the workers).
+    table = connection.ops.quote_name(OrderSideEffect._meta.db_table)
+    for_update = ""
+    if lock and connection.features.has_select_for_update_skip_locked:
+        for_update = connection.ops.for_update_sql(skip_locked=True)
+    return (
+        f"SELECT order_id, status FROM {table} "
+        "WHERE kind = %s AND (order_id = %s OR order_id IN ("
+        f"SELECT order_id FROM {table} WHERE kind = %s AND status = %s "
+        "ORDER BY order_id LIMIT %s)) "
+        f"ORDER BY order_id {for_update}"
+    )
+
+
+def side_effects_stuck_count() -> int:
+    """Side effects pending past their deadline: the reconciler's next work."""
+    return OrderSideEffect.objects.filter(
+        status=OrderSideEffect.Status.PENDING, deadline__lt=timezone.now()
+    ).count()
+
+
 def orders_for_processing(*, order_ids: list[int], with_customer: bool = True) -> list[Order]:
     """Orders with what their side-effect tasks need, in one query over their items: the
-    items and their products, and the customer's user unless `with_customer` is off (each
-    join costs: the ORM's work per query dominates a task's CPU). Unknown ids are left out.
-    """
-    related = ["product", "order__customer__user" if with_customer else "order"]
-    fields = ["order_id", "product_id", "unit_price", "quantity", "product__sku", "product__name"]
-    fields += ["order__customer_id", "order__total", "order__placed_at", "order__status"]
-    if with_customer:
-        fields += [f"order__customer__user__{name}" for name in CUSTOMER_USER_FIELDS]
+    items and their products, and the customer's user unless `with_customer` is off.
+    Unknown ids are left out; fields not read are deferred."""
+    if not order_ids:
+        return []
+    shape = _processing_columns(with_customer)
+    with connection.cursor() as cursor:
+        cursor.execute(_processing_sql(with_customer, len(order_ids)), list(order_ids))
+        rows = cursor.fetchall()
+    start, columns = 0, []
+    for model_columns in shape:
+        columns.append(model_columns.instances(rows, start))
+        start += len(model_columns.fields)
     orders: dict[int, Order] = {}
     items: dict[int, list[OrderItem]] = {}
-    for item in (
-        OrderItem.objects.filter(order_id__in=order_ids)
-        .select_related(*related)
-        .only(*fields)
-        .order_by("order_id", "product_id")
-    ):
-        order = orders.setdefault(item.order_id, item.order)
+    for item, product, order, *customer_and_user in zip(*columns, strict=True):
+        if order.pk not in orders:  # its first item: the row's copy of the order is kept
+            orders[order.pk] = order
+            if customer_and_user:
+                customer, user = customer_and_user
+                customer.user = user
+                order.customer = customer
+        order = orders[order.pk]
+        item.product = product
         item.order = order
         items.setdefault(order.pk, []).append(item)
     for order in orders.values():
         attach_related(order, items=items[order.pk])
     return list(orders.values())
+
+
+CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
+
+
+@functools.cache
+def _processing_columns(with_customer: bool) -> tuple[ModelColumns, ...]:
+    shape = (
+        ModelColumns(OrderItem, "i", ("order", "product", "unit_price", "quantity")),
+        ModelColumns(Product, "p", ("sku", "name")),
+        ModelColumns(Order, "o", ("customer", "total", "placed_at", "status")),
+    )
+    if with_customer:
+        user_model = Customer._meta.get_field("user").related_model
+        shape += (
+            ModelColumns(Customer, "c", ("user",)),
+            ModelColumns(user_model, "u", CUSTOMER_USER_FIELDS),
+        )
+    return shape
+
+
+@functools.lru_cache(maxsize=64)
+def _processing_sql(with_customer: bool, count: int) -> str:
+    # Written out, not built with the ORM: each side-effect task runs it, and the
+    # equivalent queryset (select_related over four tables) cost about nine times the CPU
+    # of the statement itself to build, compile and load (the load benchmark's profile).
+    shape = _processing_columns(with_customer)
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    joins = [
+        f"FROM {table(OrderItem)} i",
+        f"JOIN {table(Product)} p ON p.id = i.product_id",
+        f"JOIN {table(Order)} o ON o.id = i.order_id",
+    ]
+    if with_customer:
+        joins += [
+            f"JOIN {table(Customer)} c ON c.id = o.customer_id",
+            f"JOIN {table(shape[-1].model)} u "
+            f"ON u.{quote(shape[-1].model._meta.pk.column)} = c.user_id",
+        ]
+    placeholders = ", ".join(["%s"] * count)
+    return (
+        f"SELECT {', '.join(columns.select() for columns in shape)} {' '.join(joins)} "
+        f"WHERE i.order_id IN ({placeholders}) ORDER BY i.order_id, i.product_id"
+    )
 
 
 def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
@@ -109,7 +200,53 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
     return orders[0]
 
 
-CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
+def auth_token_get(*, key: str):
+    """The API token with this key, its user and the user's customer (when there is one)
+    loaded with it, in one statement; None for an unknown key."""
+    token_columns, user_columns, customer_columns = _auth_token_columns()
+    with connection.cursor() as cursor:
+        cursor.execute(_auth_token_sql(), [key])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    token = token_columns.instances(rows, 0)[0]
+    start = len(token_columns.fields)
+    user = user_columns.instances(rows, start)[0]
+    start += len(user_columns.fields)
+    if rows[0][start] is not None:  # LEFT JOIN: a user may have no customer yet
+        user.customer = customer_columns.instances(rows, start)[0]
+    token.user = user
+    return token
+
+
+@functools.cache
+def _auth_token_columns() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
+    from rest_framework.authtoken.models import Token
+
+    user_model = Customer._meta.get_field("user").related_model
+    return (
+        ModelColumns(Token, "t"),
+        ModelColumns(user_model, "u"),
+        # The primary key first: NULL when the user has no customer.
+        ModelColumns(Customer, "c"),
+    )
+
+
+@functools.cache
+def _auth_token_sql() -> str:
+    # Written out, not built with the ORM: every API request runs it, and the equivalent
+    # select_related("user__customer").get() cost about a sixth of the web processes' CPU
+    # under load (the load benchmark's profile).
+    token, user, customer = _auth_token_columns()
+    quote = connection.ops.quote_name
+    user_pk = quote(user.model._meta.pk.column)
+    return (
+        f"SELECT {token.select()}, {user.select()}, {customer.select()} "
+        f"FROM {quote(token.model._meta.db_table)} t "
+        f"JOIN {quote(user.model._meta.db_table)} u ON u.{user_pk} = t.user_id "
+        f"LEFT JOIN {quote(Customer._meta.db_table)} c ON c.user_id = u.{user_pk} "
+        f"WHERE t.{quote(token.model._meta.pk.column)} = %s"
+    )
 
 
 def product_get(*, product_id: int) -> Product:

@@ -16,6 +16,11 @@ INSERT, and after commit they are published together and marked in one UPDATE. R
 written with the publisher's lease already taken (`locked_until`), so the relay leaves
 them alone without a claim statement; if this process dies before publishing, the lease
 runs out and the relay takes the rows over.
+
+Inside an HTTP request the publish waits for the response: what the request committed is
+published when the server closes the response (Django's request_finished), after the
+client has it, so the broker round trip and the UPDATE cost the client nothing. The rows
+are committed by then; only the publish moves.
 """
 
 import contextlib
@@ -40,6 +45,16 @@ BROKER_DOWN_PAUSE_SECONDS = 5.0
 _broker_down_until = 0.0
 
 _batches = threading.local()
+
+
+class _ResponseHold(threading.local):
+    """Rows committed during the current request, published once its response is out;
+    None outside a request."""
+
+    messages: list | None = None
+
+
+_held = _ResponseHold()
 
 
 def enqueue(task, *args, **kwargs) -> OutboxMessage | None:
@@ -106,9 +121,33 @@ def _publish_on_commit(messages: list[OutboxMessage]) -> None:
     # A closure, not a functools.partial: Django's robust on_commit logs the callback's
     # __qualname__ when it fails.
     def publish_after_commit():
-        publish_messages(messages)
+        if _held.messages is not None:
+            _held.messages.extend(messages)  # published after the response
+        else:
+            publish_messages(messages)
 
     transaction.on_commit(publish_after_commit, robust=True)
+
+
+def hold_until_response() -> None:
+    """At the start of a request: from now on, rows this thread commits are published
+    after the response (`publish_held`)."""
+    if _held.messages:  # a response the server never closed: publish what it left
+        publish_held()
+    _held.messages = []
+
+
+def publish_held() -> None:
+    """At the end of a request: publish what it committed, now that the server
+    has the response. Never raises into the server."""
+    messages, _held.messages = _held.messages, None
+    if not messages:
+        return
+    try:
+        publish_messages(messages)
+    except Exception:
+        # The rows keep their lease; the relay publishes them when it runs out.
+        logger.exception("outbox: publishing after the response failed")
 
 
 def _run_eagerly(name: str, args, kwargs) -> None:
@@ -221,6 +260,15 @@ def prune(*, older_than: timedelta | None = None) -> int:
     older_than = older_than or timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
     deleted, _ = OutboxMessage.objects.filter(published_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def redelivery_record(*, task_id: str) -> int:
+    """Count one more delivery of the message of `task_id` after its first; returns how
+    many there have been (0 for a message that no outbox row knows)."""
+    rows = OutboxMessage.objects.filter(task_id=task_id)
+    if not rows.update(redeliveries=F("redeliveries") + 1):
+        return 0
+    return rows.values_list("redeliveries", flat=True).first() or 0
 
 
 def pending_count() -> int:

@@ -79,3 +79,44 @@ def test_unknown_api_path_is_json_404(anon_client):
     response = anon_client.get("/api/nothing-here/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+# --- Token authentication (store.authentication) ---------------------------------------------
+
+
+def test_a_token_request_loads_token_user_and_customer_in_one_query(
+    user, django_assert_num_queries
+):
+    from store import selectors
+    from tests.conftest import client_for
+
+    client_for(user)  # creates the token
+    key = user.auth_token.key
+    with django_assert_num_queries(1):
+        token = selectors.auth_token_get(key=key)
+        assert token.key == key and token.user == user
+        assert token.user.customer == user.customer
+        assert token.user.date_joined == user.date_joined  # typed as the ORM types it
+    assert selectors.auth_token_get(key="no-such-key") is None
+
+
+def test_a_token_of_an_inactive_user_is_refused(user):
+    from tests.conftest import client_for
+
+    client = client_for(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = client.get("/api/orders/")
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "User inactive or deleted."
+
+
+def test_a_user_without_a_customer_gets_one_on_first_use(user):
+    from tests.conftest import client_for
+
+    client = client_for(user)
+    Customer.objects.filter(user=user).delete()
+
+    assert client.post("/api/carts/", format="json").status_code == 201
+    assert Customer.objects.filter(user=user).count() == 1

@@ -241,11 +241,33 @@ def test_services_run_with_debug_off_and_a_secret_key_kept_across_runs(tmp_path)
     assert first["DJANGO_SECURE_SSL_REDIRECT"] == first["DJANGO_SECURE_COOKIES"] == "0"
 
 
-def test_what_the_operator_set_wins_over_the_services_defaults(tmp_path):
-    env = stack.service_env({"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": "mine"}, tmp_path)
+def test_what_the_operator_set_wins_over_the_services_defaults_but_debug_stays_off(tmp_path):
+    caller = {
+        "DJANGO_DEBUG": "1",  # make run's own setup runs so; the services do not
+        "DJANGO_SECRET_KEY": "mine",
+        "DATABASE_URL": "postgres://db.example/shop",
+        "EMAIL_HOST": "smtp.example.com",
+        "DJANGO_SECURE_COOKIES": "1",
+    }
+    env = {**caller, **stack.service_env(caller, tmp_path)}  # as runstack merges them
 
-    assert env["DJANGO_DEBUG"] == "1" and env["DJANGO_SECRET_KEY"] == "mine"
+    assert env["DJANGO_DEBUG"] == "0"
+    assert env["DJANGO_SECRET_KEY"] == "mine"
+    assert env["DATABASE_URL"] == "postgres://db.example/shop"
+    assert "EMAIL_BACKEND" not in env  # SMTP, from EMAIL_HOST
+    assert env["DJANGO_SECURE_COOKIES"] == "1"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_services_get_what_production_requires_as_development_defaults(tmp_path):
+    from django.conf import settings
+
+    env = stack.service_env({}, tmp_path)
+    chosen = stack.development_defaults({}, tmp_path)
+
+    assert env["DATABASE_URL"] == f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    assert env["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert set(chosen) == {"DATABASE_URL", "EMAIL_BACKEND", "DJANGO_SECRET_KEY"}
 
 
 def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
@@ -265,3 +287,42 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
         python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "1"}
     )
     assert "--enable_events=True" in events_on["flower"]
+
+
+# --- The guard ------------------------------------------------------------------------------
+
+
+def sleeper_group() -> subprocess.Popen:
+    """A process group of two: a shell and its child."""
+    return subprocess.Popen(
+        ["sh", "-c", "sleep 60 & wait"], start_new_session=True, stdout=subprocess.DEVNULL
+    )
+
+
+def test_the_guard_kills_the_groups_when_its_supervisor_vanishes():
+    import psutil
+
+    group = sleeper_group()
+    members = [psutil.Process(group.pid), *psutil.Process(group.pid).children()]
+    guard = stack.Guard()
+    guard.watch(group.pid)
+
+    guard.process.stdin.close()  # what the supervisor's death looks like to the guard
+
+    assert guard.process.wait(timeout=5) == 0
+    group.wait(timeout=5)
+    psutil.wait_procs(members, timeout=5)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members)
+
+
+def test_a_released_guard_leaves_the_groups_alone():
+    group = sleeper_group()
+    guard = stack.Guard()
+    guard.watch(group.pid)
+
+    guard.release()
+
+    assert guard.process.poll() == 0
+    assert group.poll() is None
+    group.kill()
+    group.wait()

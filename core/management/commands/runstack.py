@@ -40,9 +40,14 @@ class Command(BaseCommand):
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
 
-        supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
-        signal.signal(signal.SIGTERM, supervisor.request_stop)
-        signal.signal(signal.SIGINT, supervisor.request_stop)
+        supervisor = stack.Stack(
+            env=env, cwd=settings.BASE_DIR, out=sys.stdout, guard=stack.Guard()
+        )
+        # During setup (migrations, collectstatic, starting services) Ctrl-C or SIGTERM
+        # stops it at once; what was started is stopped on the way out. Once running,
+        # they ask for an orderly stop.
+        signal.signal(signal.SIGTERM, supervisor.handle_signal)
+        signal.signal(signal.SIGINT, supervisor.handle_signal)
         status = 0
         try:
             if embedded:
@@ -53,7 +58,9 @@ class Command(BaseCommand):
                 # (the staff user's welcome email) and the children all use the embedded one.
                 env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
             broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
-            env.update(stack.service_env(env, settings.BASE_DIR / "var"))
+            var_dir = settings.BASE_DIR / "var"
+            chosen = stack.development_defaults(env, var_dir)
+            env.update(stack.service_env(env, var_dir))
             self._prepare_database(demo=not no_demo, env=env)
             admin_user, admin_password = self._ensure_staff_user(env)
             env["FLOWER_BASIC_AUTH"] = flower_auth
@@ -61,6 +68,7 @@ class Command(BaseCommand):
                 python=sys.executable, port=port, flower_port=flower_port, env=env
             ).items():
                 supervisor.start(name, argv, nice=0 if name == "web" else nice)
+            supervisor.setting_up = False
             self._print_where(
                 port=port,
                 flower_port=flower_port,
@@ -68,9 +76,14 @@ class Command(BaseCommand):
                 admin_user=admin_user,
                 admin_password=admin_password,
                 broker=f"{broker} (embedded)" if embedded else broker,
+                chosen=chosen,
             )
             status = supervisor.wait()
+        except stack.SetupInterrupted as interrupted:
+            supervisor.say(f"runstack | {interrupted} during setup")
+            status = 128 + interrupted.signum
         finally:
+            supervisor.setting_up = False  # a second Ctrl-C must not cut the stop short
             supervisor.say("runstack | stopping every process")
             supervisor.stop()
             supervisor.say("runstack | stopped")
@@ -113,7 +126,9 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
         return username, password
 
-    def _print_where(self, *, port, flower_port, flower_auth, admin_user, admin_password, broker):
+    def _print_where(
+        self, *, port, flower_port, flower_auth, admin_user, admin_password, broker, chosen
+    ):
         admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
         lines = [
             "",
@@ -127,11 +142,26 @@ class Command(BaseCommand):
             f"  Broker   {broker}",
             f"  Database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
             f"{settings.DATABASES['default']['NAME']}",
+            *(
+                [
+                    "Development defaults (production needs them set): "
+                    + ", ".join(DEFAULT_DESCRIPTIONS[name] for name in sorted(chosen)),
+                ]
+                if chosen
+                else []
+            ),
             "Ctrl-C stops everything.",
             "",
         ]
         for line in lines:
             self.stdout.write(line)
+
+
+DEFAULT_DESCRIPTIONS = {
+    "DATABASE_URL": "DATABASE_URL (the SQLite file)",
+    "DJANGO_SECRET_KEY": "DJANGO_SECRET_KEY (generated, kept in var/secret_key)",
+    "EMAIL_BACKEND": "EMAIL_BACKEND (console: emails show in the mail worker's output)",
+}
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:
