@@ -1,7 +1,15 @@
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from core.serializers import ErrorSerializer
 
 from . import selectors
 from .serializers import (
@@ -11,6 +19,15 @@ from .serializers import (
 )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Recorded order events (staff)",
+        responses={
+            200: AnalyticsEventSerializer(many=True),
+            403: OpenApiResponse(ErrorSerializer, description="Staff only."),
+        },
+    )
+)
 class EventListView(generics.ListAPIView):
     """Staff only: the recorded order events, newest first."""
 
@@ -26,6 +43,16 @@ class DailySummaryView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        summary="Daily order totals (staff)",
+        parameters=[DailySummaryQuerySerializer],
+        responses={
+            200: inline_serializer(
+                "DailySummaryList", {"results": DailySummarySerializer(many=True)}
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="Staff only."),
+        },
+    )
     def get(self, request):
         query = DailySummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -1,11 +1,37 @@
 """API-wide error shape: every error answer is JSON with a `detail`."""
 
+import logging
+
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+# How long a client should wait before retrying after the database went away (a
+# failover or a restart takes seconds; Django reconnects at the next request).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+# SQLSTATEs of a database that is away or refused for now: connection exceptions (class
+# 08), an administrator's or a crash's shutdown, a serialization failure, a deadlock.
+TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01"}
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError) and _database_away(exc):
+        return _database_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -15,6 +41,31 @@ def exception_handler(exc, context):
     elif isinstance(response.data, list):
         response.data = {"detail": _first_message(response.data), "errors": response.data}
     return response
+
+
+def _database_away(exc) -> bool:
+    """Whether a database error is one a retry in a moment may not meet (the connection
+    failed, a failover, a deadlock), rather than a bug such as a missing table, which
+    stays a 500 with its traceback."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith("08") or sqlstate in TRANSIENT_SQLSTATES
+    if isinstance(exc, InterfaceError) or "database is locked" in str(exc):  # SQLite busy
+        return True
+    return not connection.is_usable()  # the connection itself is gone
+
+
+def _database_unavailable(exc) -> Response:
+    """503 for a database connection that failed under the request: nothing of the
+    request's transaction was committed, so a retry is safe (with an Idempotency-Key,
+    a checkout retry is safe even if the commit itself was what failed)."""
+    logger.warning("database unavailable during a request: %s", exc)
+    set_rollback()
+    return Response(
+        {"detail": "The database is unavailable; try again in a few seconds."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _first_message(data) -> str:
@@ -37,6 +88,41 @@ class Unprocessable(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "Unprocessable request."
     default_code = "unprocessable"
+
+
+# --- Errors Django answers before (or instead of) a view: JSON, but in the admin -------------
+
+
+def _admin(request) -> bool:
+    return request.path.startswith("/admin/")
+
+
+def json_bad_request(request, exception=None):
+    if _admin(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": "Request body too large."}, status=413)
+    if isinstance(exception, DisallowedHost):
+        detail = "Invalid Host header."
+    elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        detail = "Too many fields in the request body."
+    else:
+        detail = "Bad request."
+    return JsonResponse({"detail": detail}, status=400)
+
+
+def json_permission_denied(request, exception=None):
+    if _admin(request):
+        return defaults.permission_denied(request, exception)
+    return JsonResponse(
+        {"detail": "You do not have permission to perform this action."}, status=403
+    )
+
+
+def json_csrf_failure(request, reason=""):
+    if _admin(request):
+        return csrf.csrf_failure(request, reason)
+    return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=403)
 
 
 def json_not_found(request, exception=None):

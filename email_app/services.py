@@ -4,18 +4,21 @@ Each send claims its SentEmail row first (unique per kind and key, committed at 
 talks to SMTP outside any transaction, then marks the row sent. A failed send deletes the
 claim, so a retry sends again. A second delivery that finds the row sent does nothing;
 one that finds a fresh claim raises EmailInFlight (transient: retried later); one that
-finds a claim older than any task can run takes it over. That takeover is the one gap
-at-least-once delivery leaves: a worker killed after SMTP accepted the message and before
-the row was marked sent sends it again."""
+finds a claim older than any task can run takes it over (a delivery marks the row sent
+only while it still holds its claim). That takeover is the one gap at-least-once delivery
+leaves: a worker killed after SMTP accepted the message and before the row was marked sent
+sends it again, with the same Message-ID, which mailbox providers that de-duplicate show
+once."""
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -45,44 +48,66 @@ def _send_once(
     context: dict,
     on_sent: Callable[[], None] | None = None,
 ) -> bool:
-    """Send unless (kind, key) went out before; `on_sent` runs in the transaction that
-    marks the row sent. Returns False when it had been sent already."""
+    """Send unless (kind, key) went out before; `on_sent` runs once the row is marked
+    sent. Returns False when it had been sent already."""
     # Rendered before the claim: a template error must not leave a claim behind.
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"email_app/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
+        # The same for every attempt at this email: should a takeover send it a second
+        # time, mailbox providers that collapse duplicates by Message-ID show it once.
+        headers={"Message-ID": message_id(kind=kind, key=key)},
     )
     message.attach_alternative(render_to_string(f"email_app/{template}.html", context), "text/html")
-    if not _claim(kind=kind, key=key, to=to, subject=subject):
+    claimed_at = _claim(kind=kind, key=key, to=to, subject=subject)
+    if claimed_at is None:
         return False
+    ours = SentEmail.objects.filter(
+        kind=kind, key=key, status=SentEmail.Status.SENDING, claimed_at=claimed_at
+    )
     try:
         transport.send_message(message)
     except BaseException:
-        # Not sent (as far as we know): free the claim so a retry can send.
-        SentEmail.objects.filter(kind=kind, key=key, status=SentEmail.Status.SENDING).delete()
+        # Not sent (as far as we know): free our claim so a retry can send.
+        ours.delete()
         raise
-    with transaction.atomic():
+    if not ours.update(status=SentEmail.Status.SENT, sent_at=timezone.now()):
+        # Our claim went stale and another delivery took it over: both may have sent it.
+        logger.warning(
+            "email %s:%s: sent, but another delivery had taken the claim over", kind, key
+        )
         SentEmail.objects.filter(kind=kind, key=key).update(
             status=SentEmail.Status.SENT, sent_at=timezone.now()
         )
-        if on_sent:
-            on_sent()
+    # Not in one transaction with the mark: if `on_sent` fails, the task is retried, finds
+    # the email sent and sends nothing (order_confirmation_send then marks its effect).
+    if on_sent:
+        on_sent()
     return True
 
 
-def _claim(*, kind: str, key: str, to: list[str], subject: str) -> bool:
+def message_id(*, kind: str, key: str) -> str:
+    """The Message-ID of the email (kind, key): one per email, whatever the attempt."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "shopflow.local"
+    return f"<{kind}.{re.sub(r'[^A-Za-z0-9.-]', '-', key)}@{domain}>"
+
+
+def _claim(*, kind: str, key: str, to: list[str], subject: str):
+    """The claim on (kind, key): its claimed_at, which only this delivery holds; None when
+    the email was sent already. Raises EmailInFlight while another delivery holds a
+    fresh claim; a stale one (its delivery died) is taken over."""
     now = timezone.now()
     # Insert first: a first delivery (nearly all of them) claims in one statement, and the
     # unique constraint tells a redelivery apart.
     claim = SentEmail(kind=kind, key=key, recipients=to, subject=subject, claimed_at=now)
     if insert_unless_exists(claim):
-        return True
+        return now
     row = SentEmail.objects.get(kind=kind, key=key)
     if row.status == SentEmail.Status.SENT:
         logger.info("email %s:%s already sent, not sending again", kind, key)
-        return False
+        return None
     stale = now - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS)
     if SentEmail.objects.filter(
         pk=row.pk, status=SentEmail.Status.SENDING, claimed_at__lt=stale
@@ -93,7 +118,7 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str) -> bool:
             key,
             row.claimed_at,
         )
-        return True
+        return now
     raise EmailInFlight(f"email {kind}:{key} is being sent by another delivery")
 
 

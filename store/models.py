@@ -1,10 +1,12 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Product(models.Model):
@@ -141,9 +143,20 @@ class OrderItem(models.Model):
         return self.unit_price * self.quantity
 
 
+def side_effect_deadline():
+    """When a side effect created (or set back to pending) now should be done by; past it,
+    the reconciler re-drives it."""
+    return timezone.now() + timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
+
+
 class OrderSideEffect(models.Model):
     """Where one consequence of an order stands. Created pending at checkout, set done by
-    the task that performs it (in the task's own transaction), failed on dead letter."""
+    the task that performs it (in the task's own transaction), failed on dead letter.
+
+    A pending one past its `deadline` is re-driven by the reconciler (its task enqueued
+    again), at most SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times (`redrives`); then it is
+    failed and dead-lettered. A retry the task schedules moves the deadline past it.
+    """
 
     class Kind(models.TextChoices):
         CONFIRMATION_EMAIL = "confirmation_email", "Confirmation email"
@@ -160,6 +173,8 @@ class OrderSideEffect(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+    deadline = models.DateTimeField(default=side_effect_deadline)
+    redrives = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -171,6 +186,12 @@ class OrderSideEffect(models.Model):
                 fields=["kind", "order"],
                 condition=Q(status="pending"),
                 name="side_effect_pending_idx",
+            ),
+            # What the reconciler looks for: pending past the deadline.
+            models.Index(
+                fields=["deadline"],
+                condition=Q(status="pending"),
+                name="side_effect_deadline_idx",
             ),
         ]
 

@@ -1,7 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import ErrorSerializer
+
 from . import selectors, services
-from .models import Cart, CartItem, Order, OrderItem, Product
+from .models import Cart, CartItem, Order, OrderItem, OrderSideEffect, Product
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -37,6 +40,10 @@ class CartSerializer(serializers.ModelSerializer):
         return f"{sum((item.product.price * item.quantity for item in cart.items.all()), 0):.2f}"
 
 
+class CartCreateSerializer(serializers.Serializer):
+    """A new cart takes no fields; the body, if any, must still be a JSON object."""
+
+
 class CartItemAddSerializer(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
@@ -56,6 +63,14 @@ class OrderItemSerializer(serializers.ModelSerializer):
         fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
 
 
+class SideEffectsSerializer(serializers.Serializer):
+    """Where each consequence of an order stands (for the schema)."""
+
+    confirmation_email = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+    inventory = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+    analytics = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+
+
 class OrderSerializer(serializers.ModelSerializer):
     items = OrderItemSerializer(many=True, read_only=True)
     side_effects = serializers.SerializerMethodField()
@@ -64,6 +79,7 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = ["id", "status", "items", "total", "placed_at", "side_effects"]
 
+    @extend_schema_field(SideEffectsSerializer)
     def get_side_effects(self, order) -> dict[str, str]:
         return selectors.order_side_effects(order=order)
 
@@ -84,3 +100,19 @@ class CreateOrderSerializer(serializers.Serializer):
         )
         self.instance = self.placement.order
         return self.placement
+
+
+# --- Error answers, for the schema -------------------------------------------------------
+
+
+class ShortageSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class ShortageErrorSerializer(ErrorSerializer):
+    """409: what the cart asked for and what is available, per short product."""
+
+    products = ShortageSerializer(many=True)

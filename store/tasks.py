@@ -1,14 +1,11 @@
-import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 
 from . import services
-from .models import Order, OrderSideEffect
+from .models import OrderSideEffect
 from .side_effects import OrderSideEffectTask
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -17,11 +14,7 @@ logger = logging.getLogger(__name__)
     name="store.apply_order_inventory",
 )
 def apply_order_inventory(order_id: int) -> bool:
-    try:
-        return services.inventory_apply_order(order_id=int(order_id))
-    except Order.DoesNotExist:
-        logger.warning("apply_order_inventory: order %s does not exist, nothing to do", order_id)
-        return False
+    return services.inventory_apply_order(order_id=int(order_id))
 
 
 @shared_task(name="store.remove_abandoned_carts")
@@ -29,3 +22,8 @@ def remove_abandoned_carts() -> int:
     return services.carts_remove_abandoned(
         older_than=timedelta(days=settings.SHOPFLOW_ABANDONED_CART_DAYS)
     )
+
+
+@shared_task(name="store.reconcile_side_effects")
+def reconcile_side_effects() -> dict[str, int]:
+    return services.side_effects_reconcile()

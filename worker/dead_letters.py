@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 
 from .celery import app
 from .models import DeadLetter
@@ -32,6 +33,8 @@ def dead_letters_requeue(*, dead_letter_ids) -> int:
     """Enqueue the tasks of these dead letters again, through the outbox, once each: a
     letter already requeued is skipped. The task's `on_requeue` hook runs in the same
     transaction (an order's side effect goes back to pending). Returns how many."""
+    # The tasks' hooks are needed by name: a web process may not have imported them yet.
+    autodiscover_modules("tasks")
     requeued = 0
     with transaction.atomic():
         letters = DeadLetter.objects.select_for_update().filter(

@@ -21,6 +21,9 @@ class OutboxMessage(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # Deliveries of this message after the first (the broker gives back what a worker lost):
+    # past SHOPFLOW_TASK_MAX_REDELIVERIES the message is dead-lettered, not run again.
+    redeliveries = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-id"]

@@ -12,6 +12,11 @@ DEFAULT_SCHEDULE = {
         # A relay that waited longer than this in a backlog is stale: the next one is due.
         {"expire_seconds": 10},
     ),
+    "side effects reconciler": (
+        "store.reconcile_side_effects",
+        ("every", 60),
+        {"expire_seconds": 120},
+    ),
     "outbox prune": ("worker.prune_outbox", ("crontab", {"minute": "30", "hour": "3"}), {}),
     "celery.backend_cleanup": (
         "celery.backend_cleanup",

@@ -9,6 +9,8 @@
   `on_dead_letter()`, which subclasses use to mark their side effect failed.
 - Nothing is acknowledged into the void: if the retry cannot be published or the dead
   letter cannot be written, the message is rejected back onto its queue.
+- A task about a row that no longer exists (ObjectDoesNotExist) logs it and returns
+  False. Celery's control exceptions (Retry, Ignore, Reject) pass through untouched.
 """
 
 import errno
@@ -18,9 +20,10 @@ import socket
 import traceback
 
 from celery import Task
-from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError as DbInterfaceError
 from django.db import OperationalError as DbOperationalError
 from django.db import transaction
@@ -30,6 +33,14 @@ logger = logging.getLogger(__name__)
 
 # Network errors that are not ConnectionError subclasses but pass with time.
 TRANSIENT_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+
+
+# Raised by a task (or by Celery inside it) to steer its own message, not failures.
+CONTROL_EXCEPTIONS = (Retry, Ignore, Reject)
+
+
+class PoisonMessage(Exception):
+    """The broker delivered this message again too often: each delivery lost its worker."""
 
 
 class TransientError(Exception):
@@ -76,7 +87,15 @@ class ReliableTask(Task):
 
     def __call__(self, *args, **kwargs):
         try:
+            self._count_redelivery()
             return super().__call__(*args, **kwargs)
+        except CONTROL_EXCEPTIONS:
+            raise  # Celery's own: a retry the task asked for, Ignore, Reject
+        except ObjectDoesNotExist as exc:
+            # The row the task is about is gone (deleted since it was enqueued, or never
+            # committed): nothing to do, and nothing a retry would change.
+            logger.warning("%s%r: %s; nothing to do", self.name, tuple(args), exc)
+            return False
         except Exception as exc:
             if self.request.called_directly:
                 raise
@@ -85,6 +104,25 @@ class ReliableTask(Task):
                 self._retry_later(exc, limit)
             self._give_up(exc, args, kwargs)
             raise
+
+    def _count_redelivery(self) -> None:
+        """Raise PoisonMessage when the broker has delivered this message again more often
+        than SHOPFLOW_TASK_MAX_REDELIVERIES (with acks_late, what a worker lost comes
+        back: a message that kills its process would otherwise come back forever). Costs
+        nothing on a first delivery."""
+        if self.request.called_directly or not (self.request.delivery_info or {}).get(
+            "redelivered"
+        ):
+            return
+        from .outbox import redelivery_record
+
+        count = redelivery_record(task_id=self.request.id)
+        if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
+            raise PoisonMessage(
+                f"delivered {count + 1} times, and the worker was lost every time before "
+                "it finished: not run again"
+            )
+        logger.warning("%s[%s] delivered again (%s)", self.name, self.request.id, count)
 
     def retry_limit(self) -> int:
         if self.max_retries is not None:
@@ -107,6 +145,15 @@ class ReliableTask(Task):
             countdown,
             exc,
         )
+        try:
+            self.on_retry_scheduled(
+                countdown=countdown, args=self.request.args or [], kwargs=self.request.kwargs or {}
+            )
+        except Exception:
+            # The database may be what failed: the retry itself must still go out.
+            logger.warning(
+                "%s[%s]: on_retry_scheduled failed", self.name, self.request.id, exc_info=True
+            )
         try:
             raise self.retry(exc=exc, countdown=countdown) from exc
         except Reject as reject:
@@ -166,6 +213,9 @@ class ReliableTask(Task):
                 attempts=attempts,
             )
             self.on_dead_letter(exc=exc, args=args or [], kwargs=kwargs or {})
+
+    def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
+        """Hook for subclasses: a retry of this task is due in `countdown` seconds."""
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

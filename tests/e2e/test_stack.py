@@ -236,3 +236,84 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
             message="every child to exit",
         )
         assert not redis_answers(f"redis://127.0.0.1:{redis_port}/0")
+
+
+def embedded_env(tmp_path, port, flower_port):
+    env = subprocess_env(
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there
+        SHOPFLOW_REDIS_DIR=tmp_path / "redis",
+        PORT=port,
+        FLOWER_PORT=flower_port,
+        WEB_CONCURRENCY=1,
+        WORKER_CONCURRENCY=1,
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    env.pop("EMAIL_HOST", None)
+    return env
+
+
+def test_the_supervisor_killed_leaves_no_child_behind(tmp_path):
+    """SIGKILL (or the OOM killer) gives the supervisor no chance to stop anything: its
+    guard sees the pipe close and kills every process group it started."""
+    import time
+
+    port, flower_port = free_port(), free_port()
+    env = embedded_env(tmp_path, port, flower_port)
+    with runstack(env, tmp_path / "stack.log", port, flower_port) as running:
+        descendants = [
+            p for p in running.descendants() if "stack_guard" not in " ".join(p.cmdline())
+        ]
+        assert len(descendants) >= 6  # redis, web and its workers, worker, mail, beat, flower
+
+        killed_at = time.monotonic()
+        running.process.send_signal(signal.SIGKILL)
+        running.process.wait(timeout=5)
+        wait_until(
+            lambda: not any(alive(p) for p in descendants),
+            timeout=5,
+            interval=0.05,
+            message="every child of the killed supervisor to exit",
+        )
+        assert time.monotonic() - killed_at < 1.5
+        assert not port_taken(port)
+
+
+def port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ctrl_c_during_setup_stops_at_once(tmp_path):
+    """Before the services run (here: the embedded Redis is up, migrations are going),
+    Ctrl-C stops setup there and then; what was started is stopped."""
+    port, flower_port = free_port(), free_port()
+    env = embedded_env(tmp_path, port, flower_port)
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"  # migrations take a while
+    log_path = tmp_path / "stack.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: b"Ready to accept connections" in log_path.read_bytes(),
+            timeout=60,
+            message="the embedded Redis",
+        )
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGINT)
+
+        assert process.wait(timeout=10) == 128 + signal.SIGINT
+        text = log_path.read_text()
+        assert "SIGINT during setup" in text
+        assert "Shopflow is running" not in text
+        wait_until(lambda: not any(alive(p) for p in descendants), timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()

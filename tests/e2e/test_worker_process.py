@@ -31,8 +31,9 @@ def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
 
 
 @pytest.fixture
-def worker_process(own_redis, smtp_server, tmp_path):
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
+def worker_process(stoppable_broker, smtp_server, tmp_path):
+    """`celery worker` on a broker the test may stop: Redis, and RabbitMQ (the same code)."""
+    env = worker_env(stoppable_broker, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     yield worker
     worker.stop()
@@ -72,20 +73,20 @@ def test_worker_process_performs_every_side_effect_of_a_checkout(worker_process,
 
 
 def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
-    worker_process, own_redis, smtp_server
+    worker_process, stoppable_broker, smtp_server
 ):
     users = [UserFactory() for _ in range(3)]
     product = ProductFactory(on_hand=50, low_stock_threshold=0)
     wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
 
-    own_redis.stop()
+    stoppable_broker.stop()
     responses = [checkout(user, product, 2) for user in users]
 
     assert [r.status_code for r in responses] == [201, 201, 201]
     order_ids = [r.json()["id"] for r in responses]
     assert outbox.pending_count() == 9  # three side effects per order, none published
 
-    own_redis.start()
+    stoppable_broker.start()
     wait_until(lambda: outbox.relay() == 0 and outbox.pending_count() == 0, timeout=30)
 
     for user, order_id in zip(users, order_ids, strict=True):
@@ -133,5 +134,128 @@ def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (9, 0)
         assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+    finally:
+        worker.stop()
+
+
+def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
+    own_redis, smtp_server, tmp_path
+):
+    from django.db import transaction
+
+    from tests.support import queued_task_ids
+    from worker.models import DeadLetter, OutboxMessage
+
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=2)
+    worker = WorkerProcess(
+        env, tmp_path / "worker.log", concurrency=1, include="tests.e2e.worker_tasks"
+    ).start()
+    marker = tmp_path / "runs.txt"
+    try:
+        with transaction.atomic():
+            outbox.enqueue("tests.kills_its_own_process", str(marker))
+
+        letter = wait_until(
+            DeadLetter.objects.first,
+            timeout=90,
+            message=f"the dead letter; worker log:\n{worker.output()[-3000:]}",
+        )
+        # The first delivery and two more ran (and killed their process); the fourth was
+        # dead-lettered without running.
+        assert marker.read_text().count("run") == 3
+        assert letter.task_name == "tests.kills_its_own_process"
+        assert "PoisonMessage" in letter.exception
+        assert OutboxMessage.objects.get().redeliveries == 3
+        assert queued_task_ids(own_redis.url, "default") == []
+    finally:
+        worker.stop()
+
+
+# --- Faults the reconciler recovers from -----------------------------------------------------
+
+
+def reconcile_until_done(pairs, worker, timeout=60):
+    """Run the reconciler (beat runs it every minute) until every order's side effects
+    are done."""
+    from store import services
+
+    def all_done():
+        services.side_effects_reconcile()
+        return all(side_effects(user, order_id) == ALL_DONE for user, order_id in pairs)
+
+    wait_until(
+        all_done,
+        timeout=timeout,
+        interval=1.0,
+        message=f"side effects via the reconciler; worker log:\n{worker.output()[-3000:]}",
+    )
+
+
+def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
+    own_redis, smtp_server, tmp_path, settings
+):
+    """SIGKILL the worker's main process and its pool together while the email waits on
+    SMTP: the message stays unacknowledged in Redis (for the visibility timeout) and the
+    claim stays "sending". The reconciler re-drives the order past its deadline; the new
+    delivery takes the dead one's claim over and sends."""
+    import os
+    import signal
+
+    settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 3
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=2)
+    first = WorkerProcess(env, tmp_path / "first.log", concurrency=1).start()
+    user = UserFactory(email="whole@example.com")
+    wait_until(lambda: smtp_server.messages_to("whole@example.com"), message="welcome")
+    product = ProductFactory(on_hand=10, low_stock_threshold=0)
+    smtp_server.handler.delay_next = 30
+
+    order_id = checkout(user, product).json()["id"]
+    assert smtp_server.handler.delaying.wait(timeout=30), first.output()[-3000:]
+    os.killpg(first.process.pid, signal.SIGKILL)
+    first.stop()
+
+    second = WorkerProcess(env, tmp_path / "second.log", concurrency=1).start()
+    try:
+        reconcile_until_done([(user, order_id)], second)
+        assert "taking over a claim" in second.output()
+        row = SentEmail.objects.get(kind="order_confirmation", key=str(order_id))
+        assert row.status == "sent"
+        copies = [
+            m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"
+        ]
+        assert len(copies) >= 1
+        assert {m["Message-ID"] for m in copies} == {
+            f"<order_confirmation.{order_id}@shopflow.local>"
+        }
+        product.refresh_from_db()
+        assert (product.on_hand, product.reserved) == (9, 0)
+        assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
+        assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+    finally:
+        second.stop()
+
+
+def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
+    own_redis, smtp_server, tmp_path, settings
+):
+    """The worker is stopped, the tasks are queued, Redis restarts without persistence:
+    every outbox row says published, the queues are empty. The reconciler re-drives."""
+    settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 2
+    users = [UserFactory() for _ in range(3)]
+    product = ProductFactory(on_hand=50, low_stock_threshold=0)
+    order_ids = [checkout(user, product, 2).json()["id"] for user in users]
+    assert outbox.pending_count() == 0  # all published, to a Redis about to forget them
+
+    own_redis.stop()
+    own_redis.start()
+    worker = WorkerProcess(worker_env(own_redis, smtp_server), tmp_path / "worker.log").start()
+    try:
+        reconcile_until_done(list(zip(users, order_ids, strict=True)), worker)
+        for order_id in order_ids:
+            assert SentEmail.objects.filter(key=str(order_id), status="sent").count() == 1
+            assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+        product.refresh_from_db()
+        assert (product.on_hand, product.reserved) == (44, 0)
+        assert StockMovement.objects.count() == 3
     finally:
         worker.stop()

@@ -134,3 +134,61 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
 
     assert TransactionProbeBackend.seen == [False]
     assert SentEmail.objects.get(key=str(order_id)).status == "sent"
+
+
+# --- Claims taken over, and the Message-ID ----------------------------------------------------
+
+
+def test_every_attempt_at_an_email_carries_the_same_message_id(order, settings):
+    settings.SHOPFLOW_EMAIL_CLAIM_SECONDS = 0  # any claim is stale: the retry takes it over
+    SentEmail.objects.create(
+        kind="order_confirmation", key=str(order.pk), recipients=[], subject="", status="sending"
+    )
+
+    assert services.order_confirmation_send(order_id=order.pk) is True
+
+    [message] = mail.outbox
+    expected = f"<order_confirmation.{order.pk}@shopflow.local>"
+    assert message.extra_headers["Message-ID"] == expected
+    assert message.message()["Message-ID"] == expected
+    assert services.message_id(kind="low_stock_alert", key="3:41") == (
+        "<low_stock_alert.3-41@shopflow.local>"
+    )
+
+
+def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order, monkeypatch):
+    """The slow delivery's SMTP send fails after another took its stale claim over: it
+    must delete only its own claim, not the one now held by the other delivery."""
+    from django.utils import timezone
+
+    from email_app import transport
+
+    def taken_over_then_failing(message):
+        SentEmail.objects.filter(kind="order_confirmation").update(claimed_at=timezone.now())
+        raise ConnectionResetError("SMTP went away")
+
+    monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
+    with pytest.raises(ConnectionResetError):
+        services.order_confirmation_send(order_id=order.pk)
+
+    assert SentEmail.objects.get(kind="order_confirmation").status == "sending"
+
+
+def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(order, monkeypatch):
+    from django.utils import timezone
+
+    from email_app import transport
+
+    sent = []
+
+    def taken_over_while_sending(message):
+        SentEmail.objects.filter(kind="order_confirmation").update(claimed_at=timezone.now())
+        sent.append(message)
+
+    monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
+
+    assert services.order_confirmation_send(order_id=order.pk) is True
+
+    assert len(sent) == 1
+    assert SentEmail.objects.get(kind="order_confirmation").status == "sent"
+    assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"

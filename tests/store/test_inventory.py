@@ -171,10 +171,10 @@ def test_task_called_directly_applies_once(client, customer):
 
 
 def test_task_for_unknown_order_returns_false_and_logs(caplog):
-    with caplog.at_level(logging.WARNING, logger="store.tasks"):
+    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
         assert apply_order_inventory(999_999) is False
 
-    assert any("999999" in r.getMessage() for r in caplog.records if r.name == "store.tasks")
+    assert any("999999" in r.getMessage() for r in caplog.records if r.name == "worker.tasks_base")
 
 
 # --- Low-stock alerts ------------------------------------------------------------------

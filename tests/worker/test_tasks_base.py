@@ -4,15 +4,18 @@ dead-letter requeue, which goes back through the outbox once per letter."""
 import errno
 import smtplib
 import socket
+import time
 
 import pytest
+from celery import shared_task
 from django.db import IntegrityError
 from django.db import OperationalError as DbOperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from worker.celery import app as celery_app
 from worker.dead_letters import dead_letters_requeue
 from worker.models import DeadLetter, OutboxMessage
-from worker.tasks_base import is_transient
+from worker.tasks_base import ReliableTask, is_transient
 
 # --- is_transient ------------------------------------------------------------------------
 
@@ -191,3 +194,56 @@ def test_a_soft_time_limit_is_transient():
     from celery.exceptions import SoftTimeLimitExceeded
 
     assert is_transient(SoftTimeLimitExceeded())
+
+
+# --- Celery's control exceptions and missing rows ------------------------------------------
+
+
+RUNS: list[int] = []
+
+
+@shared_task(bind=True, base=ReliableTask, name="tests.retries_once_then_succeeds")
+def retries_once_then_succeeds(self):
+    RUNS.append(self.request.retries)
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return "done"
+
+
+@shared_task(bind=True, base=ReliableTask, name="tests.ignores_itself")
+def ignores_itself(self):
+    from celery.exceptions import Ignore
+
+    RUNS.append(-1)
+    raise Ignore()
+
+
+def test_a_task_that_asks_for_a_retry_is_retried_not_dead_lettered(in_process_worker):
+    RUNS.clear()
+    result = celery_app.send_task("tests.retries_once_then_succeeds", ignore_result=False)
+
+    assert result.get(timeout=30) == "done"
+    assert RUNS == [0, 1]
+    assert not DeadLetter.objects.exists()
+
+
+def test_ignore_passes_through_without_a_dead_letter(in_process_worker):
+    from tests.support import wait_until
+
+    RUNS.clear()
+    celery_app.send_task("tests.ignores_itself")
+
+    wait_until(lambda: RUNS == [-1], message="the task to run")
+    time.sleep(0.5)  # past the task's end: a dead letter would be written by now
+    assert not DeadLetter.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_task_about_a_row_that_is_gone_returns_false_and_logs(caplog):
+    from email_app.tasks import send_welcome_email
+
+    with caplog.at_level("WARNING", logger="worker.tasks_base"):
+        assert send_welcome_email.apply(args=[424242]).get() is False
+
+    assert "send_welcome_email(424242,)" in caplog.text
+    assert not DeadLetter.objects.exists()

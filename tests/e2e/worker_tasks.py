@@ -1,0 +1,17 @@
+"""Tasks that only the tests' worker subprocesses load (WorkerProcess(include=...))."""
+
+import os
+import signal
+from pathlib import Path
+
+from celery import shared_task
+
+from worker.tasks_base import ReliableTask
+
+
+@shared_task(base=ReliableTask, name="tests.kills_its_own_process")
+def kills_its_own_process(marker: str) -> None:
+    """A poison message: every delivery kills the pool process that runs it."""
+    with Path(marker).open("a") as runs:
+        runs.write("run\n")
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,171 @@
+"""The reconciler: side effects still pending past their deadline are re-driven through
+the outbox, a bounded number of times, then failed and dead-lettered."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from store import services
+from store.models import OrderSideEffect
+from store.side_effects import side_effect_task_names
+from tests.factories import ProductFactory, cart_with
+from worker.dead_letters import dead_letters_requeue
+from worker.models import DeadLetter, OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+TASKS = {
+    "confirmation_email": "email_app.send_order_confirmation",
+    "inventory": "store.apply_order_inventory",
+    "analytics": "analytics_app.record_order_event",
+}
+
+
+def place(client, customer) -> int:
+    cart = cart_with(customer, (ProductFactory(), 1))
+    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
+def effect(order_id, kind) -> OrderSideEffect:
+    return OrderSideEffect.objects.get(order_id=order_id, kind=kind)
+
+
+def past_deadline(order_id, *kinds):
+    OrderSideEffect.objects.filter(order_id=order_id, kind__in=kinds).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def redriven(order_id) -> list[str]:
+    """Task names enqueued since the checkout's own three."""
+    rows = OutboxMessage.objects.filter(args=[order_id], task_name__in=TASKS.values())
+    rows = rows.order_by("id")
+    return [row.task_name for row in rows][3:]
+
+
+def test_every_side_effect_kind_has_its_task():
+    assert side_effect_task_names() == TASKS
+
+
+def test_a_new_side_effect_is_due_within_the_deadline(client, customer, settings):
+    before = timezone.now()
+    order_id = place(client, customer)
+
+    deadline = effect(order_id, "inventory").deadline
+    window = timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
+    assert before + window <= deadline <= timezone.now() + window
+
+
+def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(client, customer, caplog):
+    order_id = place(client, customer)
+    past_deadline(order_id, "inventory")
+
+    with caplog.at_level("WARNING", logger="store.services"):
+        assert services.side_effects_reconcile() == {"redriven": 1, "failed": 0}
+
+    assert redriven(order_id) == ["store.apply_order_inventory"]
+    inventory = effect(order_id, "inventory")
+    assert inventory.redrives == 1
+    assert inventory.deadline > timezone.now()  # not again at the next round
+    assert f"order {order_id} inventory still pending" in caplog.text
+    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 0}
+
+
+def test_side_effects_within_their_deadline_or_done_are_left_alone(client, customer):
+    order_id = place(client, customer)
+    OrderSideEffect.objects.filter(order_id=order_id, kind="analytics").update(status="done")
+    past_deadline(order_id, "analytics")
+
+    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert redriven(order_id) == []
+
+
+def test_after_the_last_redrive_it_is_failed_and_dead_lettered(client, customer, settings):
+    settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = 2
+    order_id = place(client, customer)
+    for _ in range(2):
+        past_deadline(order_id, "confirmation_email")
+        assert services.side_effects_reconcile()["redriven"] == 1
+
+    past_deadline(order_id, "confirmation_email")
+    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 1}
+
+    email = effect(order_id, "confirmation_email")
+    assert email.status == "failed"
+    assert "2 re-drives" in email.error
+    letter = DeadLetter.objects.get()
+    assert (letter.task_name, letter.args) == ("email_app.send_order_confirmation", [order_id])
+    assert letter.exception.startswith("SideEffectStuck")
+    assert client.get(f"/api/orders/{order_id}/").json()["side_effects"]["confirmation_email"] == (
+        "failed"
+    )
+
+
+def test_a_dead_letter_put_back_starts_the_redrives_over(client, customer, settings):
+    settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = 0
+    order_id = place(client, customer)
+    past_deadline(order_id, "analytics")
+    assert services.side_effects_reconcile()["failed"] == 1
+
+    dead_letters_requeue(dead_letter_ids=[DeadLetter.objects.get().pk])
+
+    analytics = effect(order_id, "analytics")
+    assert (analytics.status, analytics.redrives) == ("pending", 0)
+    assert analytics.deadline > timezone.now()
+
+
+def test_a_scheduled_retry_moves_the_deadline_past_it(client, customer, settings):
+    from email_app.tasks import send_order_confirmation
+
+    order_id = place(client, customer)
+    send_order_confirmation.on_retry_scheduled(countdown=600, args=[order_id], kwargs={})
+
+    deadline = effect(order_id, "confirmation_email").deadline
+    assert deadline > timezone.now() + timedelta(
+        seconds=600 + settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS - 5
+    )
+    assert effect(order_id, "inventory").deadline < deadline
+
+
+def test_the_reconciler_task_runs_the_service(client, customer):
+    from store.tasks import reconcile_side_effects
+
+    order_id = place(client, customer)
+    past_deadline(order_id, "inventory", "analytics")
+
+    assert reconcile_side_effects.apply().get() == {"redriven": 2, "failed": 0}
+
+
+def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(client, customer):
+    """The queue was only late: the order's own task runs after the side effect was
+    failed, and does the work (once)."""
+    from analytics_app.models import AnalyticsEvent
+    from analytics_app.tasks import record_order_event
+    from store.models import StockMovement
+    from store.tasks import apply_order_inventory
+
+    order_id = place(client, customer)
+    OrderSideEffect.objects.filter(order_id=order_id).update(status="failed", error="gave up")
+
+    assert apply_order_inventory.apply(args=[order_id]).get() is True
+    assert record_order_event.apply(args=[order_id]).get() is True
+    assert apply_order_inventory.apply(args=[order_id]).get() is False  # once
+
+    assert effect(order_id, "inventory").status == "done"
+    assert effect(order_id, "analytics").status == "done"
+    assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
+    assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+
+
+def test_a_failed_side_effect_of_another_order_is_not_swept_into_a_batch(client, customer):
+    from store.tasks import apply_order_inventory
+
+    failed, other = place(client, customer), place(client, customer)
+    OrderSideEffect.objects.filter(order_id=failed).update(status="failed")
+
+    assert apply_order_inventory.apply(args=[other]).get() is True
+
+    assert effect(failed, "inventory").status == "failed"  # left to a person, or its task
