@@ -19,3 +19,9 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email"]
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer (for the schema): a one-line `detail`."""
+
+    detail = serializers.CharField()

@@ -1,5 +1,7 @@
-"""Shopflow settings: everything comes from the environment, with defaults that work on
-one development machine. Production must set DJANGO_DEBUG=0 and DJANGO_SECRET_KEY."""
+"""Shopflow settings: everything comes from the environment. Production is the default and
+fails closed: without DJANGO_DEBUG=1 the app refuses to start unless DJANGO_SECRET_KEY,
+DATABASE_URL and a real email backend (EMAIL_HOST, or an explicit EMAIL_BACKEND) are set.
+DJANGO_DEBUG=1 gives development defaults (`make run` and the tests set it)."""
 
 import os
 import sys
@@ -28,14 +30,23 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def require(name: str, why: str = "") -> str:
+    """A setting production cannot do without: its value, or one line and exit 2 (an
+    operator's mistake, not a bug: no traceback)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        sys.stderr.write(f"{name} must be set when DJANGO_DEBUG is off{why}.\n")
+        raise SystemExit(2)
+    return value
+
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        # One line, no traceback: this is an operator's mistake, not a bug.
-        sys.stderr.write("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.\n")
-        raise SystemExit(2)
+        require("DJANGO_SECRET_KEY")
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -50,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "django_celery_results",
     "django_celery_beat",
     "core.apps.CoreConfig",
@@ -71,6 +84,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "core.urls"
+# Errors Django answers itself (a CSRF failure, a bad Host, a body too large) are JSON
+# like the API's own; the admin keeps Django's pages (core.api).
+CSRF_FAILURE_VIEW = "core.api.json_csrf_failure"
 WSGI_APPLICATION = "core.wsgi.application"
 ASGI_APPLICATION = "core.asgi.application"
 
@@ -90,6 +106,8 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
+if not DEBUG:
+    require("DATABASE_URL", " (sqlite:///path/db.sqlite3 for one machine)")
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -147,9 +165,36 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 (drf-spectacular): GET /api/schema/, and Swagger UI at /api/docs/. The
+# committed copy is openapi.yaml (`make schema`); a test fails when they drift.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shopflow API",
+    "DESCRIPTION": (
+        "A shop backend: browse the catalog, fill a cart, check out. Side effects of an "
+        "order (confirmation email, stock, analytics) run asynchronously; an order shows "
+        "where each stands. Authenticate with `Authorization: Token <key>` (POST "
+        "/api/auth/token/) or a session. Every error is JSON with a `detail`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies here are whole (a line's quantity)
+    "ENUM_NAME_OVERRIDES": {"SideEffectStatus": "store.models.OrderSideEffect.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.add_error_responses",
+        "core.openapi.add_links",
+    ],
 }
 
 # --- Email ----------------------------------------------------------------------
@@ -159,11 +204,16 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-EMAIL_BACKEND = (
+# SMTP when EMAIL_HOST is set. Without it, development prints emails to the console;
+# production refuses to start rather than record as sent mail no one will receive,
+# unless a backend is chosen on purpose (EMAIL_BACKEND=django.core.mail.backends...).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
+if not DEBUG and not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND", "").strip():
+    require("EMAIL_HOST", " (or EMAIL_BACKEND, to choose another backend on purpose)")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
 # Who gets operational mail (low-stock alerts).
 SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local")
@@ -189,6 +239,7 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_ROUTES = {
     "store.remove_abandoned_carts": {"queue": "default"},
+    "store.reconcile_side_effects": {"queue": "default"},
     "email_app.*": {"queue": "emails"},
     "store.*": {"queue": "inventory"},
     "analytics_app.*": {"queue": "analytics"},
@@ -220,14 +271,37 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
+# A side effect still pending this long after it was created, set back to pending, or
+# last due for a retry is re-driven by the reconciler (beat, every minute): its task is
+# enqueued again. Longer than a task may run plus a stale email claim (see below), so that
+# a re-drive finds the dead delivery's claim stale. After this many re-drives without
+# progress it is failed and dead-lettered for a person to look at.
+SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 300)
+SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES", 3)
+# A message the broker delivers again more often than this (its worker was lost each time:
+# a poison message that kills the process) is dead-lettered instead of run again.
+SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # A SentEmail claim older than this belongs to a delivery that died (no task runs longer
 # than the hard time limit): another delivery may take it over and send.
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # Redis gives an unacknowledged message back after this (a worker that died holding
+    # it). Short, since the reconciler re-drives a stuck side effect within minutes anyway;
+    # longer than the longest retry wait plus the longest run, checked below.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
+if (
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    <= SHOPFLOW_TASK_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT
+):
+    # A retry waits in the worker, unacknowledged: Redis would hand it out a second time.
+    sys.stderr.write(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than SHOPFLOW_TASK_RETRY_BACKOFF_MAX plus "
+        "CELERY_TASK_TIME_LIMIT.\n"
+    )
+    raise SystemExit(2)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The tutorial design, for the benchmark's baseline only: `enqueue` runs each task in place,
 # inside the request and its transaction, as `.delay()` does in Celery's eager mode.
@@ -256,6 +330,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+    if not SECURE_SSL_REDIRECT:
+        # Turned off on purpose: the TLS proxy in front redirects, or (the compose stack on
+        # localhost) there is no TLS to redirect to.
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 LOGGING = {
     "version": 1,

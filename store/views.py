@@ -1,5 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,13 +20,16 @@ from .exceptions import (
 )
 from .models import Cart, CartItem, Order
 from .serializers import (
+    CartCreateSerializer,
     CartItemAddSerializer,
     CartItemSerializer,
     CartItemUpdateSerializer,
     CartSerializer,
     CreateOrderSerializer,
+    ErrorSerializer,
     OrderSerializer,
     ProductSerializer,
+    ShortageErrorSerializer,
 )
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -77,6 +82,9 @@ class StoreAPIView(APIView):
 
 
 class ProductListView(generics.ListAPIView):
+    """The catalog: anyone may browse it (products change in the admin only)."""
+
+    permission_classes = [AllowAny]
     serializer_class = ProductSerializer
 
     def get_queryset(self):
@@ -84,6 +92,7 @@ class ProductListView(generics.ListAPIView):
 
 
 class ProductDetailView(generics.RetrieveAPIView):
+    permission_classes = [AllowAny]
     serializer_class = ProductSerializer
 
     def get_queryset(self):
@@ -96,12 +105,19 @@ class CartListCreateView(StoreAPIView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.cart_list(customer=self.customer())
 
+    @extend_schema(
+        summary="Start a cart",
+        request=CartCreateSerializer,
+        responses={201: CartSerializer},
+    )
     def post(self, request):
+        CartCreateSerializer(data=request.data).is_valid(raise_exception=True)
         cart = services.cart_create(customer=self.customer())
         return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
 
 
 class CartDetailView(StoreAPIView):
+    @extend_schema(summary="One of the caller's carts", responses=CartSerializer)
     def get(self, request, cart_id):
         try:
             cart = selectors.cart_get(customer=self.customer(), cart_id=cart_id)
@@ -111,6 +127,12 @@ class CartDetailView(StoreAPIView):
 
 
 class CartItemListView(StoreAPIView):
+    @extend_schema(
+        summary="Add a product to a cart",
+        description="A second add of the same product adds up the quantities.",
+        request=CartItemAddSerializer,
+        responses={201: CartItemSerializer},
+    )
     def post(self, request, cart_id):
         body = CartItemAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -129,6 +151,11 @@ class CartItemDetailView(StoreAPIView):
         except CartItem.DoesNotExist:
             raise exceptions.NotFound("Cart item not found.") from None
 
+    @extend_schema(
+        summary="Set a cart line's quantity",
+        request=CartItemUpdateSerializer,
+        responses=CartItemSerializer,
+    )
     def patch(self, request, cart_id, item_id):
         item = self.get_item(cart_id, item_id)
         body = CartItemUpdateSerializer(data=request.data)
@@ -136,6 +163,7 @@ class CartItemDetailView(StoreAPIView):
         item = services.cart_item_set_quantity(item=item, **body.validated_data)
         return Response(CartItemSerializer(item).data)
 
+    @extend_schema(summary="Remove a cart line", responses={204: None})
     def delete(self, request, cart_id, item_id):
         services.cart_item_remove(item=self.get_item(cart_id, item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -147,6 +175,40 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.order_list(customer=self.customer())
 
+    @extend_schema(
+        summary="Check out a cart",
+        description=(
+            "Turns the caller's cart into an order in one transaction and answers once it "
+            "is committed; the order's side effects follow asynchronously (see "
+            "`side_effects`). With an `Idempotency-Key`, a retry answers with the same "
+            "order (and `Idempotent-Replayed: true`) instead of placing a second one."
+        ),
+        request=CreateOrderSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description=(
+                    f"Any client-chosen key, at most {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
+                    "ASCII characters; the same key with another body is 422."
+                ),
+            )
+        ],
+        responses={
+            201: OpenApiResponse(
+                OrderSerializer,
+                description="The order (new, or the one this key placed before).",
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="No such cart of the caller's."),
+            409: OpenApiResponse(
+                ShortageErrorSerializer, description="Insufficient stock, by product."
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer, description="This Idempotency-Key was used with another body."
+            ),
+        },
+    )
     def post(self, request):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and not (
@@ -175,6 +237,7 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
 
 
 class OrderDetailView(StoreAPIView):
+    @extend_schema(summary="One of the caller's orders", responses=OrderSerializer)
     def get(self, request, order_id):
         try:
             order = selectors.order_get(customer=self.customer(), order_id=order_id)

@@ -1,16 +1,26 @@
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.stack import redis_answers
 from tests.factories import ProductFactory, UserFactory
-from tests.support import RedisServer, SmtpServer, celery_broker
+from tests.support import (
+    AMQP_URL,
+    RabbitMQ,
+    RedisServer,
+    SmtpServer,
+    celery_broker,
+    rabbitmq_answers,
+)
 from worker import outbox
-from worker.celery import app as celery_app
+from worker.celery import app as celery_app_of_the_project
 
 # The SQLite test database is a file (see settings) so worker subprocesses can open it.
 (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
@@ -46,8 +56,11 @@ def broker_url():
 
 @pytest.fixture(scope="session", autouse=True)
 def _celery_uses_test_broker(broker_url):
-    celery_app.conf.broker_url = broker_url
-    os.environ["CELERY_BROKER_URL"] = broker_url
+    # Celery prefers CELERY_BROKER_URL from the environment to any app's own config: gone,
+    # each app here (the project's, the plugin's worker app) uses its own. Subprocesses
+    # are given theirs explicitly.
+    os.environ.pop("CELERY_BROKER_URL", None)
+    celery_app_of_the_project.conf.broker_url = broker_url
     # Worker threads must not keep connections to the test database between tests.
     connections.settings["default"]["CONN_MAX_AGE"] = 0
     yield
@@ -64,6 +77,35 @@ def own_redis():
     outbox._broker_down_until = 0.0
 
 
+# Celery promises the same code on Redis and RabbitMQ: broker tests run on both. RabbitMQ is
+# the machine's (CI starts it); without one answering, its variants are skipped.
+on_rabbitmq = [pytest.mark.rabbitmq]
+BROKERS = [
+    pytest.param("redis", id="redis"),
+    pytest.param("rabbitmq", id="rabbitmq", marks=on_rabbitmq),
+]
+
+
+@pytest.fixture(params=BROKERS)
+def stoppable_broker(request):
+    """A broker the test may stop and start, the app pointed at it, its queues empty:
+    a Redis server of the test's own, or the machine's RabbitMQ (`rabbitmqctl stop_app`)."""
+    if request.param == "rabbitmq":
+        if not rabbitmq_answers():
+            pytest.skip(f"needs RabbitMQ at {AMQP_URL} (CI starts it)")
+        server = RabbitMQ()
+        server.purge()
+    else:
+        server = RedisServer().start()
+    outbox._broker_down_until = 0.0
+    try:
+        with celery_broker(server.url):
+            yield server
+    finally:
+        server.close()
+        outbox._broker_down_until = 0.0
+
+
 @pytest.fixture
 def fast_retries(settings):
     settings.SHOPFLOW_TASK_RETRY_BACKOFF = 1
@@ -72,22 +114,63 @@ def fast_retries(settings):
     return settings
 
 
-@pytest.fixture
-def celery_worker(transactional_db, broker_url, fast_retries):
-    """A real Celery worker in a thread of this process, consuming every queue from the
-    real broker. Our own fixture: pytest-celery's of the same name needs Docker."""
-    from celery.contrib.testing.worker import start_worker
+# --- pytest-celery (celery.contrib.pytest) -------------------------------------------
+# The plugin's session worker runs in a thread of this process, on an app the plugin builds
+# from `celery_config`: the project's own Celery settings, and a broker of its own (a
+# Redis database no other test publishes to). A test that wants it asks for
+# `in_process_worker`, which points the project's app at that broker for the test.
+# (pytest-celery's own `celery_worker` is its Docker-based fixture: no Docker engine here.)
 
-    celery_app.control.purge()
-    with start_worker(
-        celery_app,
-        pool="solo",
-        concurrency=1,
-        perform_ping_check=False,
-        loglevel="WARNING",
-        shutdown_timeout=30,
-    ) as worker:
-        yield worker
+
+@pytest.fixture(scope="session")
+def worker_broker_url(broker_url):
+    parts = urlsplit(broker_url)
+    url = urlunsplit(parts._replace(path="/13" if parts.path == "/15" else "/1"))
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture(scope="session")
+def celery_config(worker_broker_url):
+    """Every CELERY_* setting, as the project's app reads them, and the worker's broker."""
+    config = {
+        name.removeprefix("CELERY_").lower(): getattr(settings, name)
+        for name in dir(settings)
+        if name.startswith("CELERY_")
+    }
+    return {**config, "broker_url": worker_broker_url}
+
+
+@pytest.fixture(scope="session")
+def celery_includes():
+    """Every app's tasks module, imported before the worker starts (it maps task names to
+    handlers once, at start; a web process imports some of them only when first used)."""
+    from importlib.util import find_spec
+
+    from django.apps import apps
+
+    modules = [f"{config.name}.tasks" for config in apps.get_app_configs()]
+    return [module for module in modules if find_spec(module)]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    return {
+        "queues": ["default", "emails", "inventory", "analytics"],
+        "perform_ping_check": False,
+        "loglevel": "WARNING",
+        "shutdown_timeout": 30,
+    }
+
+
+@pytest.fixture
+def in_process_worker(celery_session_app, celery_session_worker, transactional_db, fast_retries):
+    """The session worker for one test: the project's app publishes to its broker, its
+    queues start empty, the database is transactional (the worker thread sees only what
+    is committed) and retries wait a second or two."""
+    with celery_broker(celery_session_app.conf.broker_url):
+        celery_session_app.control.purge()
+        yield celery_session_worker
 
 
 # --- SMTP ---------------------------------------------------------------------------
@@ -137,6 +220,14 @@ def client(user):
 @pytest.fixture
 def product(db):
     return ProductFactory(price="12.50", on_hand=20)
+
+
+@pytest.fixture(autouse=True)
+def _no_request_hold_left_behind():
+    """A response a test never closed (an unread stream) would leave this thread holding
+    the rows it commits for after a response that never comes."""
+    yield
+    outbox._held.messages = None
 
 
 @pytest.fixture(autouse=True)

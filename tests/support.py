@@ -76,6 +76,64 @@ class RedisServer:
             self.process.wait(timeout=10)
         self.process = None
 
+    def queued_task_ids(self, queue: str) -> list[str]:
+        return queued_task_ids(self.url, queue)
+
+    def close(self) -> None:
+        self.stop()
+
+
+# The machine's RabbitMQ (CI starts it): guest/guest on the default vhost.
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+QUEUES = ("default", "emails", "inventory", "analytics")
+
+
+def rabbitmq_answers(url: str = AMQP_URL) -> bool:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception:
+        return False
+    return True
+
+
+class RabbitMQ:
+    """The machine's RabbitMQ as a test's broker: its queues emptied, and stopped and
+    started for real (`rabbitmqctl stop_app` closes every connection and the port)."""
+
+    def __init__(self, url: str = AMQP_URL):
+        self.url = url
+
+    def start(self) -> "RabbitMQ":
+        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, check=True, timeout=60)
+        subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=60)
+        wait_until(lambda: rabbitmq_answers(self.url), timeout=30, message="RabbitMQ")
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True, check=True, timeout=60)
+
+    def purge(self) -> None:
+        from kombu import Connection
+
+        with Connection(self.url) as conn:
+            for queue in QUEUES:
+                channel = conn.channel()  # a missing queue closes its channel: one each
+                with contextlib.suppress(Exception):
+                    channel.queue_purge(queue)
+                with contextlib.suppress(Exception):
+                    channel.close()
+
+    def queued_task_ids(self, queue: str) -> list[str]:
+        return queued_task_ids(self.url, queue)
+
+    def close(self) -> None:
+        if not rabbitmq_answers(self.url):
+            self.start()  # a test that stopped it must not leave it stopped
+        self.purge()
+
 
 @dataclass
 class SmtpHandler:
@@ -143,7 +201,14 @@ def database_url() -> str:
 
 
 def subprocess_env(**overrides) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1"}
+    """This test's database for a subprocess, with the project's own settings module
+    (development defaults come with DJANGO_DEBUG=1, which tests/settings.py set)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "core.settings",
+    }
     env.update({key: str(value) for key, value in overrides.items()})
     return env
 
@@ -160,9 +225,7 @@ def celery_broker(url: str):
         # make) the pool of the new URL.
         app._pool = None
         app.amqp._producer_pool = None
-        app.conf.broker_url = to
-        # Celery reads CELERY_BROKER_URL from the environment before its own config.
-        os.environ["CELERY_BROKER_URL"] = to
+        app.conf.broker_url = to  # (tests/conftest.py keeps CELERY_BROKER_URL unset)
 
     switch(url)
     try:
@@ -172,9 +235,30 @@ def celery_broker(url: str):
 
 
 def queued_task_ids(broker: str, queue: str) -> list[str]:
-    """Task ids of the messages waiting in a Redis-backed Celery queue."""
+    """Task ids of the messages waiting in a Celery queue, on Redis or RabbitMQ."""
+    return [headers["id"] for headers in queued_headers(broker, queue)]
+
+
+def queued_headers(broker: str, queue: str) -> list[dict]:
+    """The headers (task id and name ...) of the messages waiting in a Celery queue. On
+    RabbitMQ they are read and given back, unacknowledged, when the channel closes."""
+    if broker.startswith("amqp"):
+        from kombu import Connection
+
+        found = []
+        with Connection(broker) as conn:
+            channel = conn.channel()
+            try:
+                while (message := channel.basic_get(queue, no_ack=False)) is not None:
+                    found.append(dict(message.headers))
+            except Exception:  # no such queue yet: nothing was ever published to it
+                return []
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+        return found
     client = redis.Redis.from_url(broker)
-    return [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
+    return [json.loads(raw)["headers"] for raw in client.lrange(queue, 0, -1)]
 
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -183,11 +267,14 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 class WorkerProcess:
     """`celery -A worker worker` as a subprocess, consuming every queue."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, include: str = ""
+    ):
         self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.include = include  # modules of test-only tasks, comma-separated
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
@@ -210,6 +297,7 @@ class WorkerProcess:
                 "INFO",
                 "--without-gossip",
                 "--without-mingle",
+                *(["--include", self.include] if self.include else []),
             ],
             cwd=PROJECT_DIR,
             env=self.env,

@@ -6,6 +6,8 @@ import secrets
 import subprocess
 import sys
 
+import pytest
+
 from tests.support import PROJECT_DIR
 
 SECRET = "DJANGO_SECRET_KEY"
@@ -13,6 +15,7 @@ SECRET = "DJANGO_SECRET_KEY"
 
 def manage(*args, unset=(), **overrides) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in unset}
+    env["DJANGO_SETTINGS_MODULE"] = "core.settings"  # the real ones, not the suite's
     env.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -29,12 +32,14 @@ def production(**overrides) -> dict[str, str]:
         "DJANGO_DEBUG": "0",
         SECRET: secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        "DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop",
+        "EMAIL_HOST": "smtp.example.com",
         **overrides,
     }
 
 
 def test_debug_off_without_secret_key_fails_with_one_line_naming_it():
-    result = manage("check", unset=[SECRET], DJANGO_DEBUG="0")
+    result = manage("check", unset=[SECRET], **{**production(), SECRET: ""})
 
     assert result.returncode != 0
     lines = result.stderr.splitlines()
@@ -45,7 +50,7 @@ def test_debug_off_without_secret_key_fails_with_one_line_naming_it():
 
 
 def test_debug_off_with_an_empty_secret_key_fails_the_same_way():
-    result = manage("check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="")
+    result = manage("check", **production(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=""))
 
     assert result.returncode != 0
     assert result.stderr.splitlines() == [result.stderr.strip()]
@@ -53,10 +58,48 @@ def test_debug_off_with_an_empty_secret_key_fails_the_same_way():
 
 
 def test_debug_on_without_secret_key_still_runs_for_development():
-    result = manage("check", unset=[SECRET, "DJANGO_DEBUG"])
+    result = manage("check", unset=[SECRET, "DATABASE_URL", "EMAIL_HOST"], DJANGO_DEBUG="1")
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_without_djangos_debug_set_it_is_production_and_fails_closed():
+    result = manage("check", unset=["DJANGO_DEBUG", SECRET, "DATABASE_URL", "EMAIL_HOST"])
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off."
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [("DATABASE_URL", "DATABASE_URL"), ("EMAIL_HOST", "EMAIL_HOST (or EMAIL_BACKEND")],
+)
+def test_production_without_a_database_or_a_mail_backend_fails_with_one_line(missing, named):
+    result = manage("check", unset=[missing], **{**production(), missing: ""})
+
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{missing} must be set when DJANGO_DEBUG is off")
+    assert named.split()[-1].strip("(") in line
+
+
+def test_production_may_choose_a_mail_backend_on_purpose():
+    result = manage(
+        "check",
+        unset=["EMAIL_HOST"],
+        **production(EMAIL_HOST="", EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend"),
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_environment_passes_the_deploy_checks():
+    """docker-compose.yml's web environment, with .env.example's values filled in."""
+    env = compose_web_environment()
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_environment_passes_the_deploy_checks_at_warning_level():
@@ -76,8 +119,42 @@ def test_deploy_check_catches_a_weak_secret_key():
     assert "security.W009" in result.stdout + result.stderr
 
 
-def test_an_empty_database_url_means_the_default():
-    result = manage("check", DATABASE_URL="")
+def test_an_empty_database_url_means_the_default_in_development():
+    result = manage("check", DATABASE_URL="", DJANGO_DEBUG="1")
 
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def compose_web_environment() -> dict[str, str]:
+    """The environment docker-compose.yml gives the web service: its own `environment`
+    block with ${VARS} from a filled-in .env.example."""
+    import re
+
+    import yaml
+
+    compose = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
+    dotenv = {
+        "POSTGRES_PASSWORD": "compose-db-secret",
+        "FLOWER_BASIC_AUTH": "ops:compose-flower-secret",
+        SECRET: secrets.token_urlsafe(64),
+    }
+    for line in (PROJECT_DIR / ".env.example").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#") and key.strip() not in dotenv:
+            dotenv[key.strip()] = value.strip().strip('"')
+    dotenv[SECRET] = secrets.token_urlsafe(64)  # the example's placeholder fails W009
+
+    def expand(value: str) -> str:
+        return re.sub(
+            r"\$\{(\w+)(?::?[-?][^}]*)?\}",
+            lambda m: dotenv.get(m.group(1), m.group(0)),
+            str(value),
+        )
+
+    web = compose["services"]["web"]
+    environment = web.get("environment") or {}
+    env = {key: expand(value) for key, value in dotenv.items()}
+    env.update({key: expand(value) for key, value in environment.items()})
+    env["DJANGO_ALLOWED_HOSTS"] = env.get("DJANGO_ALLOWED_HOSTS") or "shop.example.com"
+    return env

@@ -54,7 +54,7 @@ def confirmations(smtp_server, order_id):
 
 
 @pytest.fixture
-def shopper(celery_worker, smtp_server):
+def shopper(in_process_worker, smtp_server):
     """A user whose welcome email has already gone out, so it does not mix with the rest."""
     user = UserFactory(email="grace@example.com")
     wait_until(lambda: smtp_server.messages_to("grace@example.com"), message="welcome email")
@@ -177,7 +177,7 @@ def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smt
     assert "451" in letter.exception
 
 
-def test_task_for_a_missing_order_finishes_without_effect(celery_worker, caplog):
+def test_task_for_a_missing_order_finishes_without_effect(in_process_worker, caplog):
     with caplog.at_level(logging.WARNING):
         results = [
             celery_app.send_task(name, args=[987654], ignore_result=False)
@@ -200,7 +200,7 @@ def test_side_effect_tasks_store_no_success_result_but_do_store_failures(shopper
     assert stored == {failed.id: "FAILURE"}  # the order's three successes: not stored
 
 
-def test_malformed_payload_is_dead_lettered_not_retried(celery_worker):
+def test_malformed_payload_is_dead_lettered_not_retried(in_process_worker):
     result = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
     with pytest.raises(ValueError):
         result.get(timeout=30)
@@ -221,7 +221,9 @@ def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
     assert SentEmail.objects.filter(kind="low_stock_alert").count() == 1
 
 
-def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(celery_worker, monkeypatch):
+def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(
+    in_process_worker, monkeypatch
+):
     """If recording the failure fails (database down), the message goes back to its
     queue rather than being acknowledged into the void."""
     from django.db import OperationalError
@@ -243,3 +245,38 @@ def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(celery_work
     letter = wait_until(lambda: DeadLetter.objects.first(), message="the dead letter")
     assert attempts == [result.id] * 3  # the same message, delivered three times
     assert letter.task_id == result.id and letter.args == ["not-an-id"]
+
+
+# --- The reconciler ---------------------------------------------------------------------------
+
+
+def test_a_receiver_that_raised_leaves_a_side_effect_the_reconciler_completes(shopper, caplog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from store import services
+    from store.receivers import queue_inventory_update
+    from store.signals import order_created
+
+    def broken(sender, order, **kwargs):
+        raise RuntimeError("the inventory receiver failed")
+
+    order_created.disconnect(dispatch_uid="store.queue_inventory_update")
+    order_created.connect(broken, dispatch_uid="store.queue_inventory_update")
+    try:
+        with caplog.at_level(logging.ERROR):
+            order = place_order(shopper, (ProductFactory(on_hand=5), 2))
+    finally:
+        order_created.disconnect(dispatch_uid="store.queue_inventory_update")
+        order_created.connect(queue_inventory_update, dispatch_uid="store.queue_inventory_update")
+    assert "the inventory receiver failed" in caplog.text
+    wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "inventory": "pending"})
+
+    OrderSideEffect.objects.filter(order_id=order["id"]).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.side_effects_reconcile() == {"redriven": 1, "failed": 0}
+
+    wait_for_side_effects(shopper, order["id"], ALL_DONE)
+    assert StockMovement.objects.filter(order_item__order_id=order["id"]).count() == 1

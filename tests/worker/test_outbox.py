@@ -6,11 +6,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-import redis
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.support import queued_task_ids
+from tests.support import queued_headers, queued_task_ids
 from worker import outbox
 from worker.models import OutboxMessage
 
@@ -22,16 +21,15 @@ def queued(server) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_committed_enqueue_is_published_after_commit(own_redis):
+def test_committed_enqueue_is_published_after_commit(stoppable_broker):
     with transaction.atomic():
         message = outbox.enqueue(TASK, 7, flag=True)
-        assert queued(own_redis) == []  # not before the commit
+        assert queued(stoppable_broker) == []  # not before the commit
 
     message.refresh_from_db()
     assert message.published_at is not None
-    assert queued(own_redis) == [str(message.task_id)]
-    body = redis.Redis.from_url(own_redis.url).lindex("default", 0)
-    assert b"worker.tests.noop" in body
+    [headers] = queued_headers(stoppable_broker.url, "default")
+    assert (headers["id"], headers["task"]) == (str(message.task_id), TASK)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -57,7 +55,7 @@ def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_is_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(own_redis):
+def test_a_batch_is_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(stoppable_broker):
     from django.test.utils import CaptureQueriesContext
 
     leases = []
@@ -71,7 +69,7 @@ def test_a_batch_is_one_insert_with_the_lease_taken_then_one_publish_and_one_mar
     assert all(lease > timezone.now() for lease in leases)  # written with the lease taken
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     assert statements == ["BEGIN", "INSERT", "COMMIT", "UPDATE"]
-    assert sorted(queued(own_redis)) == sorted(str(row.task_id) for row in rows)
+    assert sorted(queued(stoppable_broker)) == sorted(str(row.task_id) for row in rows)
     assert OutboxMessage.objects.filter(published_at__isnull=False, locked_until=None).count() == 3
 
 
@@ -91,8 +89,8 @@ def test_a_publish_that_fails_oddly_never_reaches_the_caller(own_redis, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(own_redis):
-    own_redis.stop()
+def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(stoppable_broker):
+    stoppable_broker.stop()
     with transaction.atomic():
         first = outbox.enqueue(TASK, 1)
         second = outbox.enqueue(TASK, 2)
@@ -105,16 +103,16 @@ def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(own_r
     assert outbox.relay() == 0  # still down: nothing goes, nothing is lost
     assert outbox.pending_count() == 2
 
-    own_redis.start()
+    stoppable_broker.start()
     assert outbox.relay() == 2
 
     assert outbox.pending_count() == 0
-    assert sorted(queued(own_redis)) == sorted([str(first.task_id), str(second.task_id)])
+    assert sorted(queued(stoppable_broker)) == sorted([str(first.task_id), str(second.task_id)])
     assert outbox.relay() == 0  # published rows are not published again
 
 
 @pytest.mark.django_db(transaction=True)
-def test_relay_skips_leased_rows_and_takes_over_expired_leases(own_redis, settings):
+def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker, settings):
     outbox._broker_down_until = float("inf")  # leave rows to the relay
     held = outbox.enqueue(TASK, 1)
     abandoned = outbox.enqueue(TASK, 2)
@@ -124,7 +122,7 @@ def test_relay_skips_leased_rows_and_takes_over_expired_leases(own_redis, settin
 
     assert outbox.relay() == 1
 
-    assert queued(own_redis) == [str(abandoned.task_id)]
+    assert queued(stoppable_broker) == [str(abandoned.task_id)]
     held.refresh_from_db()
     assert held.published_at is None
 
@@ -151,7 +149,7 @@ def test_non_json_arguments_are_refused_in_the_callers_transaction():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_relays_publish_each_row_once(own_redis):
+def test_concurrent_relays_publish_each_row_once(stoppable_broker):
     outbox._broker_down_until = float("inf")
     rows = [outbox.enqueue(TASK, n) for n in range(60)]
     outbox._broker_down_until = 0.0
@@ -173,6 +171,110 @@ def test_concurrent_relays_publish_each_row_once(own_redis):
     while outbox.relay():
         pass
 
-    ids = queued(own_redis)
+    ids = queued(stoppable_broker)
     assert sorted(ids) == sorted(str(row.task_id) for row in rows)
     assert len(ids) == len(set(ids)) == 60
+
+
+# --- Inside a request: published after the response ------------------------------------------
+
+
+@pytest.fixture
+def in_a_request():
+    """This thread inside a request, as Django's request_started leaves it."""
+    outbox.hold_until_response()
+    yield
+    outbox.publish_held()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_request_committed_rows_wait_for_the_response(own_redis, in_a_request):
+    with transaction.atomic():
+        first = outbox.enqueue(TASK, 1)
+    with transaction.atomic():
+        second = outbox.enqueue(TASK, 2)
+
+    assert queued(own_redis) == []  # committed, held until the response is out
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 2
+
+    outbox.publish_held()
+
+    assert sorted(queued(own_redis)) == sorted([str(first.task_id), str(second.task_id)])
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
+    assert outbox.enqueue(TASK, 3) and len(queued(own_redis)) == 3  # outside: at once again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_publishes_its_rows_in_one_publish_and_one_update(own_redis, in_a_request):
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(3):
+        with transaction.atomic():
+            outbox.enqueue(TASK, n)
+
+    with CaptureQueriesContext(connection) as queries:
+        outbox.publish_held()
+
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    assert len(queued(own_redis)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_a_request_never_closed_go_out_when_the_thread_starts_the_next(own_redis):
+    outbox.hold_until_response()
+    with transaction.atomic():
+        row = outbox.enqueue(TASK, 1)
+
+    outbox.hold_until_response()  # the next request, without request_finished for the last
+
+    assert queued(own_redis) == [str(row.task_id)]
+    outbox.publish_held()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_publish_after_the_response_is_logged_not_raised(
+    own_redis, monkeypatch, caplog, in_a_request
+):
+    with transaction.atomic():
+        row = outbox.enqueue(TASK, 1)
+
+    def broken(*args, **kwargs):
+        raise AttributeError("something unexpected in the publisher")
+
+    monkeypatch.setattr(outbox, "publish_messages", broken)
+    with caplog.at_level(logging.ERROR):
+        outbox.publish_held()  # the server's close() must not see it
+
+    assert "publishing after the response failed" in caplog.text
+    row.refresh_from_db()
+    assert row.published_at is None and row.locked_until is not None  # the relay's, later
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_answers_before_its_publish(own_redis, monkeypatch):
+    """Django's request_started and request_finished drive it: the view's response is
+    built with nothing published; the publish runs when the server closes the response."""
+    from store import views
+    from tests.conftest import client_for
+    from tests.factories import ProductFactory, UserFactory, cart_with
+
+    user = UserFactory()  # its welcome email is queued at once: no request
+    cart = cart_with(user.customer, (ProductFactory(), 1))
+
+    def inventory_queued() -> int:
+        return len(queued_task_ids(own_redis.url, "inventory"))
+
+    seen_by_the_view = []
+    original = views.OrderListCreateView.post
+
+    def post(self, request, *args, **kwargs):
+        response = original(self, request, *args, **kwargs)
+        seen_by_the_view.append(inventory_queued())
+        return response
+
+    monkeypatch.setattr(views.OrderListCreateView, "post", post)
+    response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+
+    assert response.status_code == 201
+    assert seen_by_the_view == [0]  # committed, not yet published, when the response left
+    assert inventory_queued() == 1  # published when the response was closed

@@ -1,0 +1,117 @@
+"""The OpenAPI schema's error answers, added to every operation by the rules the API keeps
+(core.api, core.parsers, DRF's authentication), so each view declares only its own
+(409, 422, 403 ...). A drf-spectacular postprocessing hook: SPECTACULAR_SETTINGS."""
+
+import re
+
+ERROR = {
+    "type": "object",
+    "description": "Every error answer: a one-line `detail`.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+VALIDATION_ERROR = {
+    "type": "object",
+    "description": "A `detail` summing it up, and the messages of each field that failed.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+
+def error(description: str, component: str = "Error") -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+    }
+
+
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
+
+
+# OpenAPI links: what a client (and schemathesis's stateful tests) may do next with what an
+# answer returned. (path, method, status) -> {link name: (path, method, link fields)}.
+LINKS = {
+    ("/api/carts/", "post", "201"): {
+        "AddProduct": (
+            "/api/carts/{cart_id}/items/",
+            "post",
+            {"parameters": {"cart_id": "$response.body#/id"}},
+        ),
+        "ReadCart": (
+            "/api/carts/{cart_id}/",
+            "get",
+            {"parameters": {"cart_id": "$response.body#/id"}},
+        ),
+        "CheckOut": ("/api/orders/", "post", {"requestBody": {"cart_id": "$response.body#/id"}}),
+    },
+    ("/api/carts/{cart_id}/items/", "post", "201"): {
+        "SetQuantity": (
+            "/api/carts/{cart_id}/items/{item_id}/",
+            "patch",
+            {"parameters": {"cart_id": "$request.path.cart_id", "item_id": "$response.body#/id"}},
+        ),
+        "RemoveLine": (
+            "/api/carts/{cart_id}/items/{item_id}/",
+            "delete",
+            {"parameters": {"cart_id": "$request.path.cart_id", "item_id": "$response.body#/id"}},
+        ),
+        "CheckOutTheCart": (
+            "/api/orders/",
+            "post",
+            {"requestBody": {"cart_id": "$request.path.cart_id"}},
+        ),
+    },
+    ("/api/orders/", "post", "201"): {
+        "ReadOrder": (
+            "/api/orders/{order_id}/",
+            "get",
+            {"parameters": {"order_id": "$response.body#/id"}},
+        ),
+    },
+}
+
+
+def add_links(result, generator, request, public):
+    """drf-spectacular postprocessing hook: LINKS, by the target's operationId."""
+    paths = result.get("paths", {})
+    for (path, method, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": paths[target][target_method]["operationId"], **fields}
+            for name, (target, target_method, fields) in links.items()
+            if target_method in paths.get(target, {})
+        }
+    return result
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR)
+    schemas.setdefault("ValidationError", VALIDATION_ERROR)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+
+            def add(code, response, responses=responses):
+                responses.setdefault(str(code), response)
+
+            query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if "requestBody" in operation or query:
+                add(400, error("Invalid input.", "ValidationError"))
+            if any(operation.get("security", [{}])):  # credentials sent are checked, even
+                add(401, error("No credentials, or bad ones."))  # where none are needed
+            if re.search(r"{\w+}", path):
+                add(404, error("Not found, or not the caller's."))
+            if "page" in query:
+                add(404, error("No such page."))
+            if "requestBody" in operation:
+                add(413, error("Request body too large."))
+                add(415, error("Not JSON."))
+            add(503, {**error("The database is unavailable; try again."), "headers": RETRY_AFTER})
+    return result
