@@ -1,4 +1,12 @@
+"""The core app's reactions: the audit trail, and the notifications of what happened.
+
+Notifications are written by receivers only, in the transaction of what they are about,
+and pushed live after commit (core.services.notifications_create)."""
+
 import logging
+
+from . import selectors, services
+from .models import Notification
 
 audit_logger = logging.getLogger("shopflow.audit")
 
@@ -7,4 +15,54 @@ def audit_order_created(sender, order, **kwargs):
     """Synchronous on purpose: one log line, no I/O worth a task."""
     audit_logger.info(
         "order_created order=%s customer=%s total=%s", order.pk, order.customer_id, order.total
+    )
+
+
+def notify_order_placed(sender, order, **kwargs):
+    """The customer: "Order #42 confirmed". Inside the checkout's receivers: the row goes
+    in with the outbox's INSERT, no statement of its own."""
+    services.notifications_create(
+        recipient_ids=[order.customer.user_id],
+        kind=Notification.Kind.ORDER_PLACED,
+        message=f"Order #{order.pk} confirmed: {order.total}",
+        link=f"/api/orders/{order.pk}/",
+    )
+
+
+def notify_staff_of_low_stock(sender, product, order_id, available, **kwargs):
+    services.notifications_create_for_staff(
+        kind=Notification.Kind.LOW_STOCK,
+        message=f"Low stock: {product.name} ({product.sku}) has {available} left",
+        link=f"/api/products/{product.pk}/",
+    )
+
+
+def notify_staff_of_failed_side_effect(sender, order_id, kind, error, **kwargs):
+    services.notifications_create_for_staff(
+        kind=Notification.Kind.SIDE_EFFECT_FAILED,
+        message=f"Order #{order_id}: {kind} failed for good: {error}",
+        link=f"/api/orders/{order_id}/",
+    )
+
+
+def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
+    """The other side of the conversation: the customer when staff writes; when the
+    customer writes, the staff who took the conversation up, or every staff user."""
+    if not created or raw:
+        return
+    order = instance.order
+    customer_user_id = order.customer.user_id
+    if instance.author_id == customer_user_id:
+        recipients = selectors.conversation_staff_ids(order_id=order.pk)
+        recipients = recipients or selectors.staff_user_ids()
+        recipients = [user_id for user_id in recipients if user_id != instance.author_id]
+    else:
+        recipients = [customer_user_id]
+    preview = instance.body if len(instance.body) <= 120 else instance.body[:117] + "..."
+    services.notifications_create(
+        recipient_ids=recipients,
+        kind=Notification.Kind.MESSAGE,
+        message=f"New message about order #{order.pk} from "
+        f"{instance.author.get_username()}: {preview}",
+        link=f"/api/orders/{order.pk}/messages/",
     )

@@ -2,6 +2,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from .models import Message, Notification
+
 User = get_user_model()
 
 
@@ -25,3 +27,38 @@ class ErrorSerializer(serializers.Serializer):
     """Every error answer (for the schema): a one-line `detail`."""
 
     detail = serializers.CharField()
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "message", "link", "is_read", "read_at", "created_at"]
+        read_only_fields = fields
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class MarkedReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many were unread.")
+
+
+class StreamTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="For GET /api/notifications/stream/?token=...")
+    expires_in = serializers.IntegerField(help_text="Seconds the token may open a stream.")
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+    from_staff = serializers.BooleanField(source="author.is_staff", read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "order", "author", "from_staff", "body", "created_at"]
+        read_only_fields = ["id", "order", "author", "from_staff", "created_at"]
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    # The limits are the service's (core.services.message_post); these give the schema.
+    body = serializers.CharField(max_length=Message.MAX_LENGTH, trim_whitespace=True)

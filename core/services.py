@@ -1,6 +1,16 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from worker import outbox
+
+from . import live, selectors
+from .models import Message, Notification
 
 
 def user_register(*, username: str, email: str, password: str):
@@ -13,3 +23,94 @@ def user_register(*, username: str, email: str, password: str):
     with transaction.atomic():
         user.save()
     return user
+
+
+# --- Notifications ------------------------------------------------------------------
+
+
+def notifications_create(
+    *, recipient_ids: list[int], kind: str, message: str, link: str = ""
+) -> list[Notification]:
+    """Notify these users, in the caller's transaction, and push it to their open streams
+    once it commits (a rollback notifies no one).
+
+    Called from receivers. Inside a signal sent in a transaction (store.signals), the rows
+    are written with the outbox batch's INSERT at the end of the receivers, so a receiver
+    needs no savepoint; elsewhere they are written here."""
+    rows = [
+        Notification(recipient_id=user_id, kind=kind, message=message[:500], link=link)
+        for user_id in dict.fromkeys(recipient_ids)  # each user once, in order
+    ]
+    if not rows:
+        return rows
+    if (batch := outbox.current_batch()) is not None:
+        batch.insert_with(rows, after_commit=live.notifications_publish)
+    else:
+        Notification.objects.bulk_create(rows)
+        transaction.on_commit(lambda: live.notifications_publish(rows), robust=True)
+    return rows
+
+
+def notifications_create_for_staff(*, kind: str, message: str, link: str = "") -> None:
+    """Notify every active staff user. Its own savepoint: the read of who is staff must
+    not break the sender's transaction when it fails."""
+    with transaction.atomic():
+        staff = selectors.staff_user_ids()
+    notifications_create(recipient_ids=staff, kind=kind, message=message, link=link)
+
+
+def notification_mark_read(*, user, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read; marking it again changes nothing.
+    Http404 for anyone else's."""
+    notification = get_object_or_404(Notification, pk=notification_id, recipient=user)
+    if not notification.is_read:
+        now = timezone.now()
+        Notification.objects.filter(pk=notification.pk, is_read=False).update(
+            is_read=True, read_at=now
+        )
+        notification.is_read, notification.read_at = True, now
+    return notification
+
+
+def notifications_mark_all_read(*, user) -> int:
+    """Mark all the user's unread notifications read; how many were."""
+    return Notification.objects.filter(recipient=user, is_read=False).update(
+        is_read=True, read_at=timezone.now()
+    )
+
+
+# --- Order conversations -------------------------------------------------------------
+
+
+def message_post(*, order, author, body: str) -> Message:
+    """Add a message to an order's conversation. Who may is the caller's business
+    (selectors.order_conversation_get); the other side is notified by a post_save receiver."""
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": ["A message cannot be empty."]})
+    if len(body) > Message.MAX_LENGTH:
+        raise ValidationError({"body": [f"A message has at most {Message.MAX_LENGTH} characters."]})
+    with transaction.atomic():
+        return Message.objects.create(order=order, author=author, body=body)
+
+
+# --- Stream tokens ---------------------------------------------------------------------
+
+_STREAM_TOKEN_SALT = "shopflow.notification-stream"
+
+
+def stream_token_issue(*, user) -> str:
+    """A signed, short-lived token naming the user, for a stream URL (EventSource cannot
+    send an Authorization header)."""
+    return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(str(user.pk))
+
+
+def stream_token_user_id(*, token: str) -> int | None:
+    """The user a stream token names, or None when it expired or was tampered with."""
+    try:
+        value = signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).unsign(
+            token, max_age=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
+        )
+        return int(value)
+    except (signing.BadSignature, ValueError):
+        return None

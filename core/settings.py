@@ -26,6 +26,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -220,6 +225,23 @@ SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local"
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+# --- Notifications ------------------------------------------------------------
+# Live notifications go from the process that commits them to every web process's open
+# streams through Redis pub/sub: the broker's Redis unless this names another (it must,
+# when the broker is RabbitMQ). The database stays the record: a stream that missed a
+# message (a reconnect, Redis away) catches up from it.
+SHOPFLOW_REDIS_URL = os.environ.get("SHOPFLOW_REDIS_URL", "").strip() or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
+)
+# An idle stream gets a comment this often, so proxies and load balancers keep it open.
+SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS", 15.0)
+# The signed token a browser's EventSource puts in the URL (it cannot send headers) lives
+# this long: long enough to open the stream, too short to be worth stealing from a log.
+SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
+LOGIN_URL = "/account/login/"
+LOGIN_REDIRECT_URL = "/account/notifications/"
+LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
 # Side-effect tasks store no result: their state is the OrderSideEffect row, and a failure
 # is a dead letter (and still a FAILURE result, see ReliableTask). Scheduled tasks keep

@@ -37,7 +37,7 @@ from .models import (
     StockMovement,
     side_effect_deadline,
 )
-from .signals import order_created, stock_low
+from .signals import order_created, side_effect_failed, stock_low
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +340,23 @@ def order_side_effect_mark(*, order_id: int, kind: str, status: str, error: str 
     changes = {"status": status, "error": error[:2000], "updated_at": timezone.now()}
     if status == OrderSideEffect.Status.PENDING:
         changes.update(deadline=side_effect_deadline(), redrives=0)
-    rows.update(**changes)
+    if status != OrderSideEffect.Status.FAILED:
+        rows.update(**changes)
+        return
+    with transaction.atomic():
+        # Only a side effect that was not failed already: one alert per failure.
+        newly_failed = rows.exclude(status=OrderSideEffect.Status.FAILED).update(**changes)
+        if not newly_failed:
+            rows.update(**changes)  # failed again: the latest error
+        else:
+            _send_robust_logged(
+                side_effect_failed,
+                f"order {order_id} {kind}",
+                sender=OrderSideEffect,
+                order_id=order_id,
+                kind=kind,
+                error=changes["error"],
+            )
 
 
 def order_side_effect_postpone(*, order_id: int, kind: str, seconds: float) -> None:

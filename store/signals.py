@@ -95,3 +95,8 @@ order_created = IsolatedSignal("order_created")
 # Sent by the inventory task when applying an order takes a product's available stock
 # below its threshold. Arguments: product (store.models.Product), order_id, available.
 stock_low = IsolatedSignal("stock_low")
+
+# Sent when one of an order's side effects is marked failed for good (its task's retries
+# ran out, or the reconciler gave up on it), in the transaction that marks it. Arguments:
+# order_id, kind (OrderSideEffect.Kind), error.
+side_effect_failed = IsolatedSignal("side_effect_failed")

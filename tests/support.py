@@ -5,6 +5,7 @@ import contextlib
 import email
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -328,3 +329,134 @@ class WorkerProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
+
+
+class WebProcess:
+    """One web process as `make run` and docker-compose run it (gunicorn, one uvicorn
+    worker: the API in its thread pool, streams on the event loop), on a port of its own."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "WebProcess":
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        argv = [
+            sys.executable, "-m", "gunicorn", "core.asgi:application",
+            "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+            "--graceful-timeout", "2", "--no-control-socket",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            argv,
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(
+            lambda: (
+                b"Application startup complete" in self.log_path.read_bytes()
+                or self.process.poll() is not None
+            ),
+            timeout=60,
+            message="the web process to be ready",
+        )
+        assert self.process.poll() is None, self.output()
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@dataclass
+class ServerSentEvent:
+    id: str = ""
+    event: str = "message"
+    data: str = ""
+    comment: str = ""
+
+    def json(self):
+        return json.loads(self.data)
+
+
+class EventStream:
+    """A Server-Sent Events client on a real socket: a thread reads the stream and queues
+    each event (and each comment) as it arrives."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None):
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.connection.request(
+            "GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {}
+        )
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+        self.content_type = self.response.getheader("Content-Type", "")
+        self.events: queue.Queue[ServerSentEvent] = queue.Queue()
+        self.closed = False
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.body = self.response.read()
+
+    def _read(self) -> None:
+        current = ServerSentEvent()
+        try:
+            while not self.closed:
+                raw = self.response.fp.readline()
+                if not raw:
+                    break
+                line = raw.decode().rstrip("\n")
+                if line == "":
+                    if current.data or current.id:
+                        self.events.put(current)
+                    current = ServerSentEvent()
+                elif line.startswith(":"):
+                    self.events.put(ServerSentEvent(comment=line[1:].strip()))
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "data":
+                        current.data += value
+                    elif name in ("id", "event"):
+                        setattr(current, name, value)
+        except (OSError, ValueError):
+            pass
+
+    def next_event(self, timeout: float = 10.0, *, comments: bool = False) -> ServerSentEvent:
+        """The next event (skipping comments unless asked); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                event = self.events.get(timeout=max(remaining, 0.001))
+            except queue.Empty:
+                raise AssertionError(f"no event within {timeout} s") from None
+            if comments or not event.comment:
+                return event
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.response.close()
+        with contextlib.suppress(Exception):
+            self.connection.sock and self.connection.sock.shutdown(2)
+        self.connection.close()

@@ -74,9 +74,8 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage | None:
     message = OutboxMessage(
         task_name=name, args=list(args), kwargs=kwargs, locked_until=_lease_end(), attempts=1
     )
-    open_batches = getattr(_batches, "stack", None)
-    if open_batches:
-        open_batches[-1].messages.append(message)
+    if (open_batch := current_batch()) is not None:
+        open_batch.messages.append(message)
         return message
     message.save()
     _publish_on_commit([message])
@@ -84,22 +83,56 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage | None:
 
 
 class Batch:
-    """Enqueues collected by `batch()`, written in one INSERT when the block ends."""
+    """Enqueues collected by `batch()`, written in one INSERT when the block ends, and
+    other rows the block's code asked to have written with them (`insert_with`)."""
 
     def __init__(self):
         self.messages: list[OutboxMessage] = []
+        self.rows: list[tuple[list, object]] = []  # (model instances, after_commit)
 
-    def mark(self) -> int:
-        return len(self.messages)
+    def mark(self) -> tuple[int, int]:
+        return len(self.messages), len(self.rows)
 
-    def discard_since(self, mark: int) -> None:
-        """Forget what was enqueued since `mark` (a receiver that raised)."""
-        del self.messages[mark:]
+    def discard_since(self, mark: tuple[int, int]) -> None:
+        """Forget what was enqueued or added since `mark` (a receiver that raised)."""
+        del self.messages[mark[0] :]
+        del self.rows[mark[1] :]
+
+    def insert_with(self, rows: list, *, after_commit=None) -> None:
+        """Write these model instances when the batch ends, one INSERT per model for all
+        the batch's rows, and call `after_commit(rows)` once they are committed. For the
+        receivers of a signal sent in a transaction: no savepoint, no statement of their
+        own (see store.signals.IsolatedSignal)."""
+        self.rows.append((list(rows), after_commit))
 
     def write(self) -> None:
+        by_model: dict[type, list] = {}
+        for rows, _ in self.rows:
+            for row in rows:
+                by_model.setdefault(type(row), []).append(row)
+        for model, rows in by_model.items():
+            model.objects.bulk_create(rows)
+        for rows, after_commit in self.rows:
+            if after_commit is not None:
+                transaction.on_commit(_bound(after_commit, rows), robust=True)
         if self.messages:
             OutboxMessage.objects.bulk_create(self.messages)
             _publish_on_commit(self.messages)
+
+
+def _bound(callback, rows):
+    # A closure with the callback's name: Django's robust on_commit logs __qualname__.
+    def call():
+        callback(rows)
+
+    call.__qualname__ = getattr(callback, "__qualname__", repr(callback))
+    return call
+
+
+def current_batch() -> Batch | None:
+    """The innermost open `batch()` of this thread, if any."""
+    open_batches = getattr(_batches, "stack", None)
+    return open_batches[-1] if open_batches else None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,154 @@
+"""Notifications pushed live: published after commit to Redis pub/sub by whatever process
+wrote them (a web thread, a Celery worker), and fanned out in every web process to the
+open streams of their recipient (core.stream).
+
+One channel for all users: each web process subscribes once, whatever the number of
+streams it holds, and hands a message only to the streams of its recipient. A message
+carries the notification as the API shows it, so an open stream costs no query per event.
+Pub/sub delivers to whoever listens at that moment and keeps nothing: the database is the
+record, and a stream that may have missed something (it connected, Redis came back) reads
+what is newer than the last event it sent.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "shopflow:notifications"
+# Put on a stream's queue instead of an event: read what you missed from the database.
+RESYNC = {"resync": True}
+# Events a slow client may have waiting before it is told to catch up from the database.
+QUEUE_SIZE = 256
+RECONNECT_SECONDS = 1.0
+
+
+def notification_event(notification) -> dict:
+    """A notification as the API and the stream show it."""
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "message": notification.message,
+        "link": notification.link,
+        "is_read": notification.is_read,
+        "created_at": notification.created_at.isoformat().replace("+00:00", "Z")
+        if notification.created_at
+        else None,
+    }
+
+
+_clients = threading.local()
+
+
+def _client() -> redis.Redis:
+    """This thread's connection to the pub/sub Redis (kept: a PUBLISH is one round trip)."""
+    url = settings.SHOPFLOW_REDIS_URL
+    cached = getattr(_clients, "by_url", None)
+    if cached is None or cached[0] != url:
+        cached = _clients.by_url = (
+            url,
+            redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2),
+        )
+    return cached[1]
+
+
+def notifications_publish(notifications) -> None:
+    """Push committed notifications to their recipients' open streams. Never raises: a
+    push that does not happen is caught up by the stream from the database."""
+    if not notifications:
+        return
+    try:
+        pipe = _client().pipeline(transaction=False)
+        for notification in notifications:
+            payload = {"user": notification.recipient_id, "event": notification_event(notification)}
+            pipe.publish(CHANNEL, json.dumps(payload))
+        pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("notifications: live push of %s failed: %s", len(notifications), exc)
+
+
+class Hub:
+    """One event loop's subscription, and the queues of its open streams by user."""
+
+    def __init__(self):
+        self.listeners: dict[int, set[asyncio.Queue]] = {}
+        self.task: asyncio.Task | None = None
+        self.subscribed = asyncio.Event()
+
+    def listen(self, user_id: int) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.listeners.setdefault(user_id, set()).add(queue)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return queue
+
+    def unlisten(self, user_id: int, queue: asyncio.Queue) -> None:
+        queues = self.listeners.get(user_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self.listeners[user_id]
+
+    def streams(self) -> int:
+        return sum(len(queues) for queues in self.listeners.values())
+
+    def _deliver(self, queue: asyncio.Queue, item: dict) -> None:
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # A client that does not keep up: drop what waits, let it read the database.
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(RESYNC)
+
+    def _resync_all(self) -> None:
+        for queues in self.listeners.values():
+            for queue in queues:
+                self._deliver(queue, RESYNC)
+
+    async def _run(self) -> None:
+        while True:
+            client = redis.asyncio.Redis.from_url(settings.SHOPFLOW_REDIS_URL)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self.subscribed.set()
+                    # Whatever was committed while no subscription was in place.
+                    self._resync_all()
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        payload = json.loads(message["data"])
+                        for queue in tuple(self.listeners.get(payload["user"], ())):
+                            self._deliver(queue, payload["event"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.subscribed.clear()
+                logger.warning("notifications: Redis subscription lost (%s); retrying", exc)
+                await asyncio.sleep(RECONNECT_SECONDS)
+                # Streams go on; they catch up once the subscription is back.
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def hub() -> Hub:
+    """This event loop's hub (a web process has one loop)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        for old in [old for old in _hubs if old.is_closed()]:
+            del _hubs[old]
+        found = _hubs[loop] = Hub()
+    return found

@@ -1,0 +1,138 @@
+"""GET /api/notifications/stream/: the caller's new notifications as Server-Sent Events.
+
+An async view: under uvicorn an open stream is a coroutine waiting on a queue, not a
+thread (core.asgi sends async views to Django's ASGI handler). Events come from the
+process's Redis subscription (core.live); what a client missed, it gets from the database:
+after `Last-Event-ID` (sent by EventSource when it reconnects; `?last_event_id=` for the
+first connection), and whenever the subscription may have dropped something.
+
+Credentials: the session cookie, `Authorization: Token <key>`, or `?token=` from POST
+/api/notifications/stream-token/ (signed, short-lived; an EventSource cannot send
+headers, and an API token in a URL ends up in logs).
+"""
+
+import asyncio
+import json
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import JsonResponse, StreamingHttpResponse
+from rest_framework import exceptions
+
+from . import live, selectors, services
+
+# Events of the backlog sent at most per read; a client that missed more gets the rest
+# from the list API (the page does) or on its next reconnect.
+BACKLOG_LIMIT = 200
+
+
+async def notification_stream(request):
+    if request.method != "GET":
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+    user_id, error = await _authenticate(request)
+    if user_id is None:
+        response = JsonResponse({"detail": error}, status=401)
+        response["WWW-Authenticate"] = "Token"
+        return response
+    try:
+        last_id = _last_event_id(request)
+    except ValueError:
+        return JsonResponse({"detail": "Last-Event-ID must be a notification id."}, status=400)
+    if last_id is None:
+        # "From now", read before the response starts: the client sees the stream open
+        # (the headers go before the first event) only after this, so whatever is
+        # committed once it has is newer.
+        last_id = await sync_to_async(selectors.notification_latest_id)(user_id=user_id)
+    response = StreamingHttpResponse(
+        _events(user_id, last_id), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come
+    return response
+
+
+def _last_event_id(request) -> int | None:
+    """The id of the last event the client has; None for none. ValueError when garbled."""
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    value = int(raw.strip())  # ValueError for anything else
+    if not 0 <= value < 2**63:
+        raise ValueError(raw)
+    return value
+
+
+async def _authenticate(request) -> tuple[int | None, str]:
+    """(user id, "") or (None, why not)."""
+    if "token" in request.GET:
+        user_id = services.stream_token_user_id(token=request.GET["token"])
+        if user_id is None:
+            return None, "The stream token expired or is not valid."
+        active = await sync_to_async(_active_user_ids)([user_id])
+        return (user_id, "") if active else (None, "User inactive or deleted.")
+    header = request.headers.get("Authorization", "")
+    if header:
+        return await sync_to_async(_token_user_id)(header)
+    user = await request.auser()
+    if user.is_authenticated:
+        return user.pk, ""
+    return None, "Authentication credentials were not provided."
+
+
+def _active_user_ids(user_ids):
+    from django.contrib.auth import get_user_model
+
+    return list(
+        get_user_model()
+        .objects.filter(pk__in=user_ids, is_active=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def _token_user_id(header: str) -> tuple[int | None, str]:
+    from store.authentication import CustomerTokenAuthentication
+
+    keyword, _, key = header.partition(" ")
+    if keyword != "Token" or not key.strip() or " " in key.strip():
+        return None, "Invalid token header."
+    try:
+        user, _token = CustomerTokenAuthentication().authenticate_credentials(key.strip())
+    except exceptions.AuthenticationFailed as exc:
+        return None, str(exc.detail)
+    return user.pk, ""
+
+
+def _format(event: dict) -> str:
+    return f"id: {event['id']}\nevent: notification\ndata: {json.dumps(event)}\n\n"
+
+
+async def _events(user_id: int, last_id: int):
+    hub = live.hub()
+    queue = hub.listen(user_id)  # before reading the database: nothing falls in between
+    try:
+        # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
+        yield "retry: 2000\n\n"
+        for event in await _missed(user_id, last_id):
+            yield _format(event)
+            last_id = event["id"]
+        heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), heartbeat)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            events = await _missed(user_id, last_id) if item is live.RESYNC else [item]
+            for event in events:
+                if event["id"] > last_id:
+                    yield _format(event)
+                    last_id = event["id"]
+    finally:
+        hub.unlisten(user_id, queue)
+
+
+async def _missed(user_id: int, after_id: int) -> list[dict]:
+    rows = await sync_to_async(selectors.notifications_after)(
+        user_id=user_id, after_id=after_id, limit=BACKLOG_LIMIT
+    )
+    return [live.notification_event(row) for row in rows]

@@ -1,0 +1,63 @@
+"""An order's conversation: its customer and staff read and write; anyone else: 404."""
+
+import pytest
+
+from core.models import Message
+from tests.conftest import client_for
+from tests.factories import UserFactory, cart_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def order_id(user, product):
+    cart = cart_with(user.customer, (product, 1))
+    response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    return response.json()["id"]
+
+
+def messages_path(order_id) -> str:
+    return f"/api/orders/{order_id}/messages/"
+
+
+def test_customer_and_staff_write_and_read_the_same_conversation(user, order_id):
+    staff = UserFactory(is_staff=True)
+    customer_client, staff_client = client_for(user), client_for(staff)
+
+    asked = customer_client.post(messages_path(order_id), {"body": "  Gift wrap?  "}, format="json")
+    answered = staff_client.post(messages_path(order_id), {"body": "Of course."}, format="json")
+
+    assert asked.status_code == answered.status_code == 201
+    assert asked.json()["body"] == "Gift wrap?"
+    assert answered.json()["from_staff"] is True
+    for client in (customer_client, staff_client):
+        listed = client.get(messages_path(order_id)).json()["results"]
+        assert [(m["author"], m["body"]) for m in listed] == [
+            (user.username, "Gift wrap?"),
+            (staff.username, "Of course."),
+        ]
+
+
+def test_anyone_else_gets_404_and_writes_nothing(order_id):
+    stranger = client_for(UserFactory())
+    assert stranger.get(messages_path(order_id)).status_code == 404
+    assert stranger.post(messages_path(order_id), {"body": "hi"}).status_code == 404
+    assert stranger.get(messages_path(999_999)).status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_the_conversation_needs_credentials(anon_client, order_id):
+    assert anon_client.get(messages_path(order_id)).status_code == 401
+
+
+@pytest.mark.parametrize("body", ["", "   ", "x" * 10_000])
+def test_an_empty_or_too_long_message_is_400_and_writes_nothing(user, order_id, body):
+    response = client_for(user).post(messages_path(order_id), {"body": body}, format="json")
+    assert response.status_code == 400
+    assert "body" in response.json()
+    assert not Message.objects.exists()
+
+
+def test_a_message_must_be_a_string(user, order_id):
+    response = client_for(user).post(messages_path(order_id), {"body": ["x"]}, format="json")
+    assert response.status_code == 400

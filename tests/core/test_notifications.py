@@ -1,0 +1,232 @@
+"""Notifications: who each event notifies, in the transaction of the event, and the API
+that lists them and marks them read (a user sees and changes only their own)."""
+
+import pytest
+from django.db import transaction
+
+from core import services as core_services
+from core.models import Message, Notification
+from store import services as store_services
+from store.models import OrderSideEffect
+from tests.conftest import client_for
+from tests.factories import ProductFactory, UserFactory, cart_with
+
+pytestmark = pytest.mark.django_db
+
+
+def place(user, *lines) -> int:
+    cart = cart_with(user.customer, *lines)
+    response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def notified(kind=None) -> list[tuple[int, str]]:
+    rows = Notification.objects.order_by("id")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return list(rows.values_list("recipient_id", "kind"))
+
+
+@pytest.fixture
+def staff():
+    return [UserFactory(is_staff=True), UserFactory(is_staff=True)]
+
+
+# --- Receivers ---------------------------------------------------------------------
+
+
+def test_a_placed_order_notifies_its_customer_once(user, product, staff):
+    order_id = place(user, (product, 1))
+
+    notification = Notification.objects.get()
+    assert (notification.recipient_id, notification.kind) == (user.pk, "order_placed")
+    assert notification.message.startswith(f"Order #{order_id} confirmed")
+    assert notification.link == f"/api/orders/{order_id}/"
+    assert not notification.is_read
+
+
+def test_a_refused_checkout_notifies_no_one(user):
+    lamp = ProductFactory(on_hand=1)
+    cart = cart_with(user.customer, (lamp, 2))
+    response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    assert response.status_code == 409
+    assert notified() == []
+
+
+def test_an_order_rolled_back_after_its_receivers_ran_notifies_no_one(user, product):
+    cart = cart_with(user.customer, (product, 1))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        store_services.order_place(customer=user.customer, cart_id=cart.pk)
+        assert notified() == [(user.pk, "order_placed")]  # written, in the transaction
+        raise RuntimeError("the caller's transaction fails after the checkout")
+    assert notified() == []
+
+
+def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
+    user, product, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("notifications are down")
+
+    monkeypatch.setattr(core_services, "notifications_create", broken)
+    order_id = place(user, (product, 1))
+    assert OrderSideEffect.objects.filter(order_id=order_id).count() == 3
+    assert notified() == []
+
+
+def test_low_stock_notifies_every_active_staff_user(user, staff):
+    UserFactory(is_staff=True, is_active=False)
+    lamp = ProductFactory(on_hand=20, low_stock_threshold=5, name="Desk lamp")
+    order_id = place(user, (lamp, 16))
+
+    store_services.inventory_apply_order(order_id=order_id)
+    store_services.inventory_apply_order(order_id=order_id)  # a replay notifies no more
+
+    low = Notification.objects.filter(kind="low_stock").order_by("recipient_id")
+    assert [n.recipient_id for n in low] == [member.pk for member in staff]
+    assert all("Desk lamp" in n.message and "4 left" in n.message for n in low)
+    assert low[0].link == f"/api/products/{lamp.pk}/"
+
+
+def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff):
+    order_id = place(user, (product, 1))
+    for _ in range(2):  # failed again (a dead letter re-run that failed): no second alert
+        store_services.order_side_effect_mark(
+            order_id=order_id, kind="confirmation_email", status="failed", error="SMTP 554"
+        )
+
+    failed = Notification.objects.filter(kind="side_effect_failed")
+    assert sorted(n.recipient_id for n in failed) == [member.pk for member in staff]
+    assert all(f"Order #{order_id}" in n.message and "SMTP 554" in n.message for n in failed)
+
+
+def test_a_done_side_effect_reported_failed_late_notifies_no_one(user, product, staff):
+    order_id = place(user, (product, 1))
+    store_services.order_side_effect_mark(order_id=order_id, kind="analytics", status="done")
+    store_services.order_side_effect_mark(order_id=order_id, kind="analytics", status="failed")
+    assert notified("side_effect_failed") == []
+
+
+def test_a_customer_message_notifies_every_staff_user_until_one_answers(user, product, staff):
+    order_id = place(user, (product, 1))
+    customer_client, first_staff = client_for(user), client_for(staff[0])
+
+    customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Gift wrap?"}, format="json")
+    assert sorted(r for r, _ in notified("message")) == [member.pk for member in staff]
+
+    Notification.objects.all().delete()
+    first_staff.post(f"/api/orders/{order_id}/messages/", {"body": "Of course."}, format="json")
+    assert notified("message") == [(user.pk, "message")]
+
+    Notification.objects.all().delete()
+    customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Thanks!"}, format="json")
+    assert notified("message") == [(staff[0].pk, "message")]  # the one who took it up
+
+
+def test_a_message_saved_in_a_rolled_back_transaction_notifies_no_one(user, product, staff):
+    order_id = place(user, (product, 1))
+    Notification.objects.all().delete()
+    order = user.customer.orders.get(pk=order_id)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        core_services.message_post(order=order, author=user, body="Hello")
+        raise RuntimeError("rolled back")
+    assert not Message.objects.exists()
+    assert notified() == []
+
+
+# --- The API ------------------------------------------------------------------------
+
+
+def notify(user, *messages) -> list[Notification]:
+    with transaction.atomic():
+        return [
+            core_services.notifications_create(recipient_ids=[user.pk], kind="message", message=m)[
+                0
+            ]
+            for m in messages
+        ]
+
+
+def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
+    other = UserFactory()
+    first, second, third = notify(user, "one", "two", "three")
+    notify(other, "not yours")
+    core_services.notification_mark_read(user=user, notification_id=second.pk)
+    client = client_for(user)
+
+    listed = client.get("/api/notifications/").json()
+    assert [n["message"] for n in listed["results"]] == ["three", "two", "one"]
+    assert set(listed["results"][0]) == {
+        "id", "kind", "message", "link", "is_read", "read_at", "created_at"
+    }  # fmt: skip
+    unread = client.get("/api/notifications/", {"unread": 1}).json()["results"]
+    assert [n["id"] for n in unread] == [third.pk, first.pk]
+    assert client.get("/api/notifications/unread-count/").json() == {"unread": 2}
+
+
+def test_unread_takes_one_or_zero(user):
+    response = client_for(user).get("/api/notifications/", {"unread": "yes"})
+    assert response.status_code == 400
+    assert "unread" in response.json()
+
+
+def test_marking_read_twice_answers_200_and_changes_nothing(user):
+    (notification,) = notify(user, "hello")
+    client = client_for(user)
+
+    first = client.post(f"/api/notifications/{notification.pk}/read/")
+    second = client.post(f"/api/notifications/{notification.pk}/read/")
+
+    assert first.status_code == second.status_code == 200
+    assert first.json()["is_read"] and first.json()["read_at"] == second.json()["read_at"]
+    assert client.get("/api/notifications/unread-count/").json() == {"unread": 0}
+
+
+def test_another_users_notification_is_not_found_and_stays_unread(user):
+    (theirs,) = notify(UserFactory(), "theirs")
+    response = client_for(user).post(f"/api/notifications/{theirs.pk}/read/")
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert not theirs.is_read
+
+
+def test_read_all_marks_only_the_callers_own(user):
+    notify(user, "a", "b")
+    (theirs,) = notify(UserFactory(), "c")
+    client = client_for(user)
+
+    assert client.post("/api/notifications/read-all/").json() == {"marked": 2}
+    assert client.post("/api/notifications/read-all/").json() == {"marked": 0}
+    theirs.refresh_from_db()
+    assert not theirs.is_read
+
+
+def test_notifications_need_credentials(anon_client):
+    for method, path in [
+        ("get", "/api/notifications/"),
+        ("get", "/api/notifications/unread-count/"),
+        ("post", "/api/notifications/read-all/"),
+        ("post", "/api/notifications/stream-token/"),
+    ]:
+        assert getattr(anon_client, method)(path).status_code == 401, path
+
+
+# --- Stream tokens ------------------------------------------------------------------
+
+
+def test_a_stream_token_names_its_user_and_nothing_else_passes(user, settings):
+    token = client_for(user).post("/api/notifications/stream-token/").json()
+    assert token["expires_in"] == settings.SHOPFLOW_STREAM_TOKEN_SECONDS
+    assert core_services.stream_token_user_id(token=token["token"]) == user.pk
+
+    _user_id, _, signature = token["token"].partition(":")
+    assert core_services.stream_token_user_id(token=f"{user.pk + 1}:{signature}") is None
+    assert core_services.stream_token_user_id(token=token["token"] + "x") is None
+    assert core_services.stream_token_user_id(token=str(user.pk)) is None  # unsigned
+
+
+def test_a_stream_token_expires(user, settings):
+    settings.SHOPFLOW_STREAM_TOKEN_SECONDS = -1
+    token = core_services.stream_token_issue(user=user)
+    assert core_services.stream_token_user_id(token=token) is None

@@ -1,0 +1,224 @@
+"""The live stream, served as in production: two web processes (gunicorn + uvicorn), a
+Celery worker, Redis pub/sub between them, and a client on a real socket."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from core import services as core_services
+from core.models import Notification
+from tests.conftest import client_for
+from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import EventStream, WebProcess, WorkerProcess, subprocess_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STREAM = "/api/notifications/stream/"
+
+
+@pytest.fixture
+def env(broker_url, settings):
+    settings.SHOPFLOW_REDIS_URL = broker_url  # this process publishes there too
+    return subprocess_env(
+        CELERY_BROKER_URL=broker_url,
+        SHOPFLOW_REDIS_URL=broker_url,
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SHOPFLOW_STREAM_HEARTBEAT_SECONDS="1",
+    )
+
+
+@pytest.fixture
+def web(env, tmp_path):
+    started = []
+
+    def start() -> WebProcess:
+        process = WebProcess(env, tmp_path / f"web-{len(started)}.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def streams():
+    opened = []
+
+    def open_stream(url, **headers) -> EventStream:
+        stream = EventStream(url, headers)
+        opened.append(stream)
+        return stream
+
+    yield open_stream
+    for stream in opened:
+        stream.close()
+
+
+def token_header(user) -> dict[str, str]:
+    from rest_framework.authtoken.models import Token
+
+    return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+
+
+def notify(user, message: str) -> Notification:
+    with transaction.atomic():
+        (row,) = core_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message=message
+        )
+    return row
+
+
+def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_processes(
+    env, web, streams, tmp_path
+):
+    first, second = web(), web()
+    staff = UserFactory(is_staff=True)
+    customer = UserFactory()
+    on_first = streams(first.base + STREAM, **token_header(staff))
+    on_second = streams(second.base + STREAM, **token_header(staff))
+    customers_stream = streams(second.base + STREAM, **token_header(customer))
+    assert on_first.status == on_second.status == 200
+    assert on_first.content_type.startswith("text/event-stream")
+
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    try:
+        # Stock falls below its threshold: the worker's inventory task alerts staff.
+        lamp = ProductFactory(on_hand=6, low_stock_threshold=5, name="Desk lamp")
+        cart = cart_with(customer.customer, (lamp, 3))
+        response = client_for(customer).post(
+            "/api/orders/", {"cart_id": str(cart.pk)}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        order_id = response.json()["id"]
+
+        placed = customers_stream.next_event(timeout=10)  # committed by this process
+        assert placed.event == "notification"
+        assert placed.json()["message"].startswith(f"Order #{order_id} confirmed")
+
+        for stream in (on_first, on_second):
+            event = stream.next_event(timeout=30)  # committed by the worker
+            low = Notification.objects.get(recipient=staff, kind="low_stock")
+            assert event.id == str(low.pk)
+            assert event.json()["message"] == low.message and "Desk lamp" in low.message
+    finally:
+        worker.stop()
+    with pytest.raises(AssertionError):  # each stream gets its user's events only
+        customers_stream.next_event(timeout=1)
+
+
+def test_a_reconnect_with_last_event_id_replays_exactly_the_missed_events(web, streams):
+    process = web()
+    user = UserFactory()
+    headers = token_header(user)
+    stream = streams(process.base + STREAM, **headers)
+    seen = notify(user, "one")
+    assert stream.next_event().id == str(seen.pk)
+    stream.close()
+
+    missed = [notify(user, "two"), notify(user, "three")]
+    notify(UserFactory(), "someone else's")
+    again = streams(process.base + STREAM, **headers, **{"Last-Event-ID": str(seen.pk)})
+    replayed = [again.next_event(), again.next_event()]
+    assert [event.id for event in replayed] == [str(row.pk) for row in missed]
+    assert [event.json()["message"] for event in replayed] == ["two", "three"]
+
+    live = notify(user, "four")
+    assert again.next_event().id == str(live.pk)  # then live, nothing twice
+
+
+def test_without_last_event_id_a_stream_starts_from_now(web, streams):
+    process = web()
+    user = UserFactory()
+    notify(user, "before")
+    stream = streams(process.base + STREAM, **token_header(user))
+    after = notify(user, "after")
+    assert stream.next_event().id == str(after.pk)
+
+
+def test_an_idle_stream_gets_heartbeat_comments(web, streams):
+    process = web()
+    stream = streams(process.base + STREAM, **token_header(UserFactory()))
+    assert stream.next_event(timeout=5, comments=True).comment == "keep-alive"
+
+
+def test_a_stream_token_opens_the_stream_and_a_bad_one_is_401(web, streams, settings):
+    process = web()
+    user = UserFactory()
+    token = client_for(user).post("/api/notifications/stream-token/").json()["token"]
+
+    opened = streams(f"{process.base}{STREAM}?token={token}")
+    assert opened.status == 200
+    sent = notify(user, "hi")
+    assert opened.next_event().id == str(sent.pk)
+
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    forged_user = f"{user.pk + 1}:{token.partition(':')[2]}"
+    for bad in (tampered, forged_user, "nonsense"):
+        refused = streams(f"{process.base}{STREAM}?token={bad}")
+        assert refused.status == 401, bad
+        assert b"detail" in refused.body
+
+
+def test_an_expired_stream_token_is_401(env, tmp_path, streams):
+    expired = WebProcess({**env, "SHOPFLOW_STREAM_TOKEN_SECONDS": "-1"}, tmp_path / "web.log")
+    expired.start()
+    try:
+        token = core_services.stream_token_issue(user=UserFactory())
+        refused = streams(f"{expired.base}{STREAM}?token={token}")
+        assert refused.status == 401
+        assert b"expired" in refused.body
+    finally:
+        expired.stop()
+
+
+def test_no_or_wrong_credentials_get_401_and_no_stream(web, streams):
+    process = web()
+    for headers in ({}, {"Authorization": "Token not-a-token"}, {"Authorization": "Basic eA=="}):
+        refused = streams(process.base + STREAM, **headers)
+        assert refused.status == 401, headers
+        assert refused.content_type == "application/json"
+
+
+def test_a_garbled_last_event_id_is_400(web, streams):
+    process = web()
+    headers = {**token_header(UserFactory()), "Last-Event-ID": "yesterday"}
+    assert streams(process.base + STREAM, **headers).status == 400
+
+
+def test_the_session_cookie_opens_the_stream(web, streams, settings):
+    import http.client
+    import re
+
+    process = web()
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = UserFactory()
+    user.set_password("pw-for-the-session-1")
+    user.save()
+    # Log in through the login page as a browser does: CSRF cookie, then the form.
+    conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=10)
+    conn.request("GET", "/account/login/")
+    page = conn.getresponse()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie")).group(1)
+    csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.read()).group(1)
+    conn.request(
+        "POST",
+        "/account/login/",
+        body=f"username={user.username}&password=pw-for-the-session-1&"
+        f"csrfmiddlewaretoken={csrf_field.decode()}",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+        },
+    )
+    login = conn.getresponse()
+    login.read()
+    assert login.status == 302, login.status
+    session = re.search(r"sessionid=([^;]+)", login.getheader("Set-Cookie")).group(1)
+
+    stream = streams(process.base + STREAM, Cookie=f"sessionid={session}")
+    assert stream.status == 200
+    sent = notify(user, "hello")
+    assert stream.next_event().id == str(sent.pk)
+    assert get_user_model().objects.filter(pk=user.pk).exists()
