@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"SideEffectStatus": "store.models.OrderSideEffect.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.add_stream",
         "core.openapi.add_error_responses",
         "core.openapi.add_links",
     ],

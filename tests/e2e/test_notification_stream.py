@@ -9,36 +9,11 @@ from core import services as core_services
 from core.models import Notification
 from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import EventStream, WebProcess, WorkerProcess, subprocess_env
+from tests.support import EventStream, WorkerProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STREAM = "/api/notifications/stream/"
-
-
-@pytest.fixture
-def env(broker_url, settings):
-    settings.SHOPFLOW_REDIS_URL = broker_url  # this process publishes there too
-    return subprocess_env(
-        CELERY_BROKER_URL=broker_url,
-        SHOPFLOW_REDIS_URL=broker_url,
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        SHOPFLOW_STREAM_HEARTBEAT_SECONDS="1",
-    )
-
-
-@pytest.fixture
-def web(env, tmp_path):
-    started = []
-
-    def start() -> WebProcess:
-        process = WebProcess(env, tmp_path / f"web-{len(started)}.log").start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 @pytest.fixture
@@ -70,7 +45,7 @@ def notify(user, message: str) -> Notification:
 
 
 def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_processes(
-    env, web, streams, tmp_path
+    web_env, web, streams, tmp_path
 ):
     first, second = web(), web()
     staff = UserFactory(is_staff=True)
@@ -81,7 +56,7 @@ def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_proces
     assert on_first.status == on_second.status == 200
     assert on_first.content_type.startswith("text/event-stream")
 
-    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         # Stock falls below its threshold: the worker's inventory task alerts staff.
         lamp = ProductFactory(on_hand=6, low_stock_threshold=5, name="Desk lamp")
@@ -160,16 +135,12 @@ def test_a_stream_token_opens_the_stream_and_a_bad_one_is_401(web, streams, sett
         assert b"detail" in refused.body
 
 
-def test_an_expired_stream_token_is_401(env, tmp_path, streams):
-    expired = WebProcess({**env, "SHOPFLOW_STREAM_TOKEN_SECONDS": "-1"}, tmp_path / "web.log")
-    expired.start()
-    try:
-        token = core_services.stream_token_issue(user=UserFactory())
-        refused = streams(f"{expired.base}{STREAM}?token={token}")
-        assert refused.status == 401
-        assert b"expired" in refused.body
-    finally:
-        expired.stop()
+def test_an_expired_stream_token_is_401(web, streams):
+    expired = web(SHOPFLOW_STREAM_TOKEN_SECONDS=-1)
+    token = core_services.stream_token_issue(user=UserFactory())
+    refused = streams(f"{expired.base}{STREAM}?token={token}")
+    assert refused.status == 401
+    assert b"expired" in refused.body
 
 
 def test_no_or_wrong_credentials_get_401_and_no_stream(web, streams):

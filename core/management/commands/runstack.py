@@ -133,7 +133,8 @@ class Command(BaseCommand):
         lines = [
             "",
             "Shopflow is running:",
-            f"  API      http://127.0.0.1:{port}/api/",
+            f"  API      http://127.0.0.1:{port}/api/  (docs: /api/docs/)",
+            f"  Notifications http://127.0.0.1:{port}/account/notifications/ (log in)",
             f"  Health   http://127.0.0.1:{port}/healthz",
             f"  Admin    http://127.0.0.1:{port}/admin/",
             f"           user {admin_user}, password {admin_secret}",

@@ -1,0 +1,61 @@
+"""End-to-end fixtures: the machine's Chromium, and web processes served as in production."""
+
+import shutil
+
+import pytest
+
+from tests.support import WebProcess, subprocess_env
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not shutil.which(CHROMIUM):
+        pytest.skip("needs Chromium at /usr/bin/chromium (CI installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are still synchronous ones, which Django would otherwise refuse.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def web_env(broker_url, settings):
+    """A web process's environment: this test's database and Redis (the broker's, also
+    for the notifications' pub/sub, which this process publishes to as well)."""
+    settings.SHOPFLOW_REDIS_URL = broker_url
+    return subprocess_env(
+        CELERY_BROKER_URL=broker_url,
+        SHOPFLOW_REDIS_URL=broker_url,
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SHOPFLOW_STREAM_HEARTBEAT_SECONDS="1",
+    )
+
+
+@pytest.fixture
+def web(web_env, tmp_path):
+    """Start web processes (gunicorn + uvicorn, one worker each); all stopped after."""
+    started = []
+
+    def start(**overrides) -> WebProcess:
+        env = {**web_env, **{key: str(value) for key, value in overrides.items()}}
+        process = WebProcess(env, tmp_path / f"web-{len(started)}.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

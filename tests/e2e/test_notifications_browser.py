@@ -1,0 +1,101 @@
+"""The notifications page in a real browser (the machine's Chromium, driven by
+Playwright) against a web process served as in production: log in, keep the page open,
+place an order from another session, and watch the notification arrive without a reload."""
+
+import re
+
+import pytest
+
+from core.models import Notification
+from tests.conftest import client_for
+from tests.factories import UserFactory, cart_with
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-browser-password-1"
+
+
+@pytest.fixture
+def shopper(settings):
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = UserFactory()
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def log_in(page, base, user):
+    page.goto(f"{base}/account/notifications/")
+    assert "/account/login/" in page.url  # the page needs a session
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/account/notifications/")
+
+
+def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_count(
+    web, browser, shopper, product
+):
+    process = web()
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, process.base, shopper)
+    page.wait_for_selector("#live.on", timeout=15_000)  # the stream is open
+    assert page.title() == "Notifications · Shopflow"
+    assert page.locator("#notifications li").count() == 0
+
+    # Another session (the API, with the user's token) places an order.
+    cart = cart_with(shopper.customer, (product, 2))
+    response = client_for(shopper).post(
+        "/api/orders/", {"cart_id": str(cart.pk)}, format="json"
+    )
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+
+    item = page.locator("#notifications li", has_text=f"Order #{order_id} confirmed")
+    item.wait_for(timeout=10_000)  # no reload: it came over the stream
+    assert "unread" in item.get_attribute("class")
+    assert page.title() == "(1) Notifications · Shopflow"
+    assert page.inner_text("#unread-badge") == "1"
+
+    item.locator("button.mark-read").click()
+    page.wait_for_function("document.title === 'Notifications · Shopflow'", timeout=5_000)
+    assert page.get_attribute("#unread-badge", "data-count") == "0"
+    assert Notification.objects.get(recipient=shopper).is_read
+
+    # A second one, then "mark all read".
+    cart = cart_with(shopper.customer, (product, 1))
+    client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    page.wait_for_function("document.title.startsWith('(1) ')", timeout=10_000)
+    page.click("#mark-all-read")
+    page.wait_for_function("document.title === 'Notifications · Shopflow'", timeout=5_000)
+    assert not Notification.objects.filter(recipient=shopper, is_read=False).exists()
+    assert errors == []
+
+
+def test_the_page_shows_what_came_before_it_was_opened(web, browser, shopper, product):
+    process = web()
+    cart = cart_with(shopper.customer, (product, 1))
+    client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    page = browser.new_page()
+    log_in(page, process.base, shopper)
+    page.wait_for_selector("#notifications li")
+    assert re.match(r"Order #\d+ confirmed", page.inner_text("#notifications li .text"))
+    assert page.title() == "(1) Notifications · Shopflow"
+
+
+def test_the_page_falls_back_to_polling_when_the_stream_is_gone(web, browser, shopper, product):
+    process = web()
+    page = browser.new_page()
+    # The stream refused (as a proxy that drops it would): the page polls the list.
+    page.route("**/api/notifications/stream/**", lambda route: route.abort())
+    page.clock.install()
+    log_in(page, process.base, shopper)
+    page.wait_for_selector("#live:not(.on)")
+    cart = cart_with(shopper.customer, (product, 1))
+    client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    page.clock.run_for(11_000)  # past the 10 s poll
+    page.wait_for_selector("#notifications li", timeout=10_000)
+    assert page.title().startswith("(1) ")
