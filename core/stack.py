@@ -333,7 +333,7 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
         # views (streams) on the event loop, one port (see core.asgi).
         "web": [
             python, "-m", "gunicorn", "core.asgi:application",
-            "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--worker-class", "core.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{port}",
             "--workers", env.get("WEB_CONCURRENCY", "2"),
             *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),

@@ -346,9 +346,9 @@ class WebProcess:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         argv = [
             sys.executable, "-m", "gunicorn", "core.asgi:application",
-            "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--worker-class", "core.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
-            "--graceful-timeout", "2", "--no-control-socket",
+            "--no-control-socket",
         ]  # fmt: skip
         self.process = subprocess.Popen(
             argv,

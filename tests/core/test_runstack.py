@@ -276,7 +276,7 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
     assert argv["web"][3:6] == [
         "core.asgi:application",
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "core.web_worker.WebWorker",
     ]
     assert argv["worker"][argv["worker"].index("-Q") + 1] == "default,inventory,analytics"
     mail = argv["mail"]

@@ -193,3 +193,18 @@ def test_the_session_cookie_opens_the_stream(web, streams, settings):
     sent = notify(user, "hello")
     assert stream.next_event().id == str(sent.pk)
     assert get_user_model().objects.filter(pk=user.pk).exists()
+
+
+def test_sigterm_with_open_streams_stops_the_web_process_within_seconds(web, streams):
+    import time
+
+    process = web()
+    stream = streams(process.base + STREAM, **token_header(UserFactory()))
+    assert stream.status == 200
+
+    started = time.monotonic()
+    process.process.terminate()  # gunicorn's arbiter: graceful shutdown
+    process.process.wait(timeout=15)
+    # WEB_STREAM_SHUTDOWN_SECONDS (2 s) and the arbiter's own bookkeeping, not gunicorn's
+    # 30 s graceful timeout.
+    assert time.monotonic() - started < 10
