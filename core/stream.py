@@ -16,10 +16,27 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.db import close_old_connections
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 
 from . import live, selectors, services
+
+
+def _db(function):
+    """`function` run in the event loop's shared thread pool, not in this request's own
+    thread: Django gives every ASGI request a thread for its thread-sensitive calls, and a
+    database connection opened there would stay open as long as the stream (a thousand
+    streams, a thousand connections). The pool's few threads keep theirs (CONN_MAX_AGE),
+    checked before each use as a request would."""
+
+    def call(*args, **kwargs):
+        close_old_connections()
+        return function(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False)
+
 
 # Events of the backlog sent at most per read; a client that missed more gets the rest
 # from the list API (the page does) or on its next reconnect.
@@ -42,7 +59,7 @@ async def notification_stream(request):
         # "From now", read before the response starts: the client sees the stream open
         # (the headers go before the first event) only after this, so whatever is
         # committed once it has is newer.
-        last_id = await sync_to_async(selectors.notification_latest_id)(user_id=user_id)
+        last_id = await _db(selectors.notification_latest_id)(user_id=user_id)
     response = StreamingHttpResponse(
         _events(user_id, last_id), content_type="text/event-stream; charset=utf-8"
     )
@@ -68,12 +85,12 @@ async def _authenticate(request) -> tuple[int | None, str]:
         user_id = services.stream_token_user_id(token=request.GET["token"])
         if user_id is None:
             return None, "The stream token expired or is not valid."
-        active = await sync_to_async(_active_user_ids)([user_id])
+        active = await _db(_active_user_ids)([user_id])
         return (user_id, "") if active else (None, "User inactive or deleted.")
     header = request.headers.get("Authorization", "")
     if header:
-        return await sync_to_async(_token_user_id)(header)
-    user = await request.auser()
+        return await _db(_token_user_id)(header)
+    user = await _db(get_user)(request)  # the session (request.auser() would use its thread)
     if user.is_authenticated:
         return user.pk, ""
     return None, "Authentication credentials were not provided."
@@ -132,7 +149,7 @@ async def _events(user_id: int, last_id: int):
 
 
 async def _missed(user_id: int, after_id: int) -> list[dict]:
-    rows = await sync_to_async(selectors.notifications_after)(
+    rows = await _db(selectors.notifications_after)(
         user_id=user_id, after_id=after_id, limit=BACKLOG_LIMIT
     )
     return [live.notification_event(row) for row in rows]

@@ -208,3 +208,29 @@ def test_sigterm_with_open_streams_stops_the_web_process_within_seconds(web, str
     # WEB_STREAM_SHUTDOWN_SECONDS (2 s) and the arbiter's own bookkeeping, not gunicorn's
     # 30 s graceful timeout.
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.postgres
+def test_open_streams_do_not_hold_a_database_connection_each(web, streams):
+    from django.db import connection
+
+    def connections_to_this_database() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    process = web()
+    before = connections_to_this_database()
+    users = [UserFactory() for _ in range(3)]
+    opened = [
+        streams(process.base + STREAM, **token_header(users[n % 3]), **{"Last-Event-ID": "0"})
+        for n in range(12)
+    ]
+    for user in users:
+        notify(user, "hello")
+    for stream in opened:
+        assert stream.next_event().json()["message"] == "hello"
+    # The web process's database reads run on a small shared pool of threads.
+    assert connections_to_this_database() - before < 12 / 2
