@@ -48,9 +48,7 @@ def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_co
 
     # Another session (the API, with the user's token) places an order.
     cart = cart_with(shopper.customer, (product, 2))
-    response = client_for(shopper).post(
-        "/api/orders/", {"cart_id": str(cart.pk)}, format="json"
-    )
+    response = client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
     assert response.status_code == 201
     order_id = response.json()["id"]
 
