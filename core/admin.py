@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from .models import Message, Notification
+from .models import LoginEvent, LoginFailure, Message, Notification
 
 
 @admin.register(Notification)
@@ -37,3 +37,30 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="message")
     def short_body(self, obj):
         return obj.body if len(obj.body) <= 80 else obj.body[:77] + "..."
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An audit trail: staff read it; nobody edits it here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "method", "ip", "user_agent"]
+    list_filter = ["method", "at"]
+    search_fields = ["user__username", "ip"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(ReadOnlyAdmin):
+    list_display = ["at", "username", "ip", "user_agent"]
+    list_filter = ["at"]
+    search_fields = ["username", "ip"]
+    date_hierarchy = "at"

@@ -7,6 +7,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Shopflow core"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from store.models import Order
         from store.signals import order_created, side_effect_failed, stock_low
 
         from . import receivers
@@ -29,4 +32,13 @@ class CoreConfig(AppConfig):
             receivers.notify_message_recipients,
             sender=Message,
             dispatch_uid="core.notify_message_recipients",
+        )
+        post_save.connect(
+            receivers.notify_staff_of_duplicate_order,
+            sender=Order,
+            dispatch_uid="core.notify_staff_of_duplicate_order",
+        )
+        user_logged_in.connect(receivers.audit_login, dispatch_uid="core.audit_login")
+        user_login_failed.connect(
+            receivers.audit_login_failure, dispatch_uid="core.audit_login_failure"
         )

@@ -26,6 +26,9 @@ def error(description: str, component: str = "Error") -> dict:
     }
 
 
+# Operations with throttles (core.throttles): 429 with Retry-After.
+THROTTLED_PATHS = {"/api/auth/token/"}
+
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
 
 
@@ -183,5 +186,7 @@ def add_error_responses(result, generator, request, public):
             if "requestBody" in operation:
                 add(413, error("Request body too large."))
                 add(415, error("Not JSON."))
+            if path in THROTTLED_PATHS:
+                add(429, {**error("Too many failed attempts; wait."), "headers": RETRY_AFTER})
             add(503, {**error("The database is unavailable; try again."), "headers": RETRY_AFTER})
     return result

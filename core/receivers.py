@@ -66,3 +66,28 @@ def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
         f"{instance.author.get_username()}: {preview}",
         link=f"/api/orders/{order.pk}/messages/",
     )
+
+
+def notify_staff_of_duplicate_order(sender, instance, created, raw=False, **kwargs):
+    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order)."""
+    if created and not raw and instance.duplicate_of_id is not None:
+        services.notifications_create_for_staff(
+            kind=Notification.Kind.DUPLICATE_ORDER,
+            message=f"Possible duplicate: order #{instance.pk} repeats "
+            f"#{instance.duplicate_of_id} (same lines, minutes apart)",
+            link=f"/api/orders/{instance.pk}/",
+        )
+
+
+# --- Login audit ------------------------------------------------------------------
+
+
+def audit_login(sender, request, user, **kwargs):
+    """user_logged_in: session and admin logins (Django), token logins (core.views)."""
+    services.login_record(user=user, request=request)
+
+
+def audit_login_failure(sender, credentials, request=None, **kwargs):
+    """user_login_failed: the username tried, never the password (Django has already
+    masked it; it is not read here either)."""
+    services.login_failure_record(username=str(credentials.get("username") or ""), request=request)

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import Message, Notification
+from .models import LoginEvent, LoginFailure, Message, Notification
 
 
 def notifications_for(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -68,3 +68,16 @@ def conversation_staff_ids(*, order_id: int) -> list[int]:
         .values_list("author_id", flat=True)
         .distinct()
     )
+
+
+def logins_for(*, user) -> QuerySet[LoginEvent]:
+    """The user's logins, newest first."""
+    return LoginEvent.objects.filter(user=user).order_by("-at", "-id")
+
+
+def login_failure_times(*, since, limit: int, ip: str | None = None, username: str | None = None):
+    """When the latest `limit` failed logins from this IP (or for this username) since
+    `since` happened, newest first."""
+    failures = LoginFailure.objects.filter(at__gte=since)
+    failures = failures.filter(ip=ip) if ip is not None else failures.filter(username=username)
+    return list(failures.order_by("-at").values_list("at", flat=True)[:limit])

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from .models import Message, Notification
+from .models import LoginEvent, Message, Notification
 
 User = get_user_model()
 
@@ -62,3 +62,14 @@ class MessageSerializer(serializers.ModelSerializer):
 class MessageCreateSerializer(serializers.Serializer):
     # The limits are the service's (core.services.message_post); these give the schema.
     body = serializers.CharField(max_length=Message.MAX_LENGTH, trim_whitespace=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class LoginEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LoginEvent
+        fields = ["at", "ip", "user_agent", "method"]
+        read_only_fields = fields

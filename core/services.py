@@ -10,7 +10,7 @@ from django.utils import timezone
 from worker import outbox
 
 from . import live, selectors
-from .models import Message, Notification
+from .models import LoginEvent, LoginFailure, Message, Notification
 
 
 def user_register(*, username: str, email: str, password: str):
@@ -114,3 +114,43 @@ def stream_token_user_id(*, token: str) -> int | None:
         return int(value)
     except (signing.BadSignature, ValueError):
         return None
+
+
+# --- Login audit ------------------------------------------------------------------------
+
+
+def request_ip(request) -> str | None:
+    """The client's address as this server saw it (REMOTE_ADDR). Behind a reverse proxy
+    that is the proxy's, unless the proxy sets REMOTE_ADDR (e.g. uvicorn's
+    --forwarded-allow-ips with X-Forwarded-For)."""
+    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+
+
+def _user_agent(request) -> str:
+    return (request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300]
+
+
+def login_method(request) -> str:
+    if request is None:
+        return LoginEvent.Method.SESSION
+    explicit = getattr(request, "login_method", None)  # set by the token endpoint
+    if explicit:
+        return explicit
+    return (
+        LoginEvent.Method.ADMIN if request.path.startswith("/admin/") else LoginEvent.Method.SESSION
+    )
+
+
+def login_record(*, user, request) -> LoginEvent:
+    return LoginEvent.objects.create(
+        user=user,
+        ip=request_ip(request),
+        user_agent=_user_agent(request),
+        method=login_method(request),
+    )
+
+
+def login_failure_record(*, username: str, request) -> LoginFailure:
+    return LoginFailure.objects.create(
+        username=username[:150], ip=request_ip(request), user_agent=_user_agent(request)
+    )

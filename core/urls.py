@@ -13,6 +13,7 @@ handler500 = "core.api.json_server_error"
 api = [
     path("auth/register/", views.RegisterView.as_view(), name="register"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/logins/", views.LoginListView.as_view(), name="logins"),
     path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
     path(
         "notifications/unread-count/",

@@ -1,9 +1,12 @@
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -11,17 +14,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .models import LoginEvent
 from .parsers import JSONParser
 from .serializers import (
+    LoginEventSerializer,
     MarkedReadSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     NotificationSerializer,
     RegisterSerializer,
     StreamTokenSerializer,
+    TokenSerializer,
     UnreadCountSerializer,
     UserSerializer,
 )
+from .throttles import LoginFailuresPerIPThrottle, LoginFailuresPerUsernameThrottle
 
 
 class RegisterView(APIView):
@@ -49,10 +56,42 @@ class RegisterView(APIView):
 
 class TokenView(ObtainAuthToken):
     """POST username and password, get the API token. DRF's view, with the API's parsers
-    (its own list bypasses the JSON parser's limits); forms still work."""
+    (its own list bypasses the JSON parser's limits); forms still work. A success sends
+    user_logged_in, as Django's own logins do (a failure sends user_login_failed from
+    authenticate()); repeated failures are throttled per IP and per username."""
 
     parser_classes = [JSONParser, FormParser]
     authentication_classes = []  # credentials go in the body; a stale token header is no 401
+    throttle_classes = [LoginFailuresPerIPThrottle, LoginFailuresPerUsernameThrottle]
+
+    @extend_schema(
+        summary="Get the API token",
+        description="The same 400 for an unknown username and a wrong password. After "
+        "repeated failures from one IP or for one username: 429 with Retry-After.",
+        request=AuthTokenSerializer,
+        responses={200: TokenSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _created = Token.objects.get_or_create(user=user)
+        request._request.login_method = LoginEvent.Method.TOKEN
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        return Response({"token": token.key})
+
+
+class LoginListView(generics.ListAPIView):
+    """The caller's own recent logins."""
+
+    serializer_class = LoginEventSerializer
+
+    @extend_schema(summary="The caller's logins, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.logins_for(user=self.request.user)
 
 
 # --- Notifications ------------------------------------------------------------------

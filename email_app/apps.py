@@ -8,6 +8,7 @@ class EmailAppConfig(AppConfig):
     verbose_name = "Email"
 
     def ready(self):
+        from store.models import Order
         from store.signals import order_created, stock_low
 
         from . import receivers
@@ -22,4 +23,9 @@ class EmailAppConfig(AppConfig):
             receivers.queue_welcome_email,
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="email_app.queue_welcome_email",
+        )
+        post_save.connect(
+            receivers.queue_duplicate_order_alert,
+            sender=Order,
+            dispatch_uid="email_app.queue_duplicate_order_alert",
         )

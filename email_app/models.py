@@ -10,6 +10,7 @@ class SentEmail(models.Model):
         ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
         WELCOME = "welcome", "Welcome"
         LOW_STOCK_ALERT = "low_stock_alert", "Low-stock alert"
+        DUPLICATE_ORDER_ALERT = "duplicate_order_alert", "Duplicate-order alert"
 
     class Status(models.TextChoices):
         SENDING = "sending", "Sending"

@@ -172,3 +172,17 @@ def low_stock_alert_send(*, product_id: int, order_id: int) -> bool:
         template="low_stock_alert",
         context={"product": product, "order_id": order_id},
     )
+
+
+def duplicate_order_alert_send(*, order_id: int) -> bool:
+    """Tell staff an order repeats one its customer placed minutes before; once per order.
+    Order.DoesNotExist for an unknown order."""
+    order = store_selectors.order_for_processing(order_id=order_id)
+    return _send_once(
+        kind=SentEmail.Kind.DUPLICATE_ORDER_ALERT,
+        key=str(order.pk),
+        to=settings.SHOPFLOW_STAFF_EMAILS,
+        subject=f"Possible duplicate: order #{order.pk} repeats #{order.duplicate_of_id}",
+        template="duplicate_order_alert",
+        context={"order": order, "customer": order.customer.user},
+    )

@@ -24,3 +24,8 @@ def send_welcome_email(user_id: int) -> bool:
 @shared_task(base=ReliableTask, name="email_app.send_low_stock_alert")
 def send_low_stock_alert(product_id: int, order_id: int) -> bool:
     return services.low_stock_alert_send(product_id=int(product_id), order_id=int(order_id))
+
+
+@shared_task(base=ReliableTask, name="email_app.send_duplicate_order_alert")
+def send_duplicate_order_alert(order_id: int) -> bool:
+    return services.duplicate_order_alert_send(order_id=int(order_id))

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .exceptions import StockAdjustmentRefused
@@ -46,13 +47,41 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Stock moves only through relative updates: a saved form holds stale numbers.
-        return ["on_hand", "reserved"] if obj else ["reserved"]
+        return ["on_hand", "reserved", "price_history"] if obj else ["reserved"]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        return fields if obj else [f for f in fields if f != "add_stock"]
+        return fields if obj else [f for f in fields if f not in {"add_stock", "price_history"}]
+
+    @admin.display(description="price history")
+    def price_history(self, obj):
+        """The product's price changes, newest first, on its page (a read-only table, not
+        an inline formset: history is not edited)."""
+        changes = obj.price_changes.select_related("changed_by").order_by("-changed_at", "-id")[:50]
+        if not changes:
+            return "No change yet."
+        return format_html(
+            "<table><tr><th>when</th><th>old</th><th>new</th><th>by</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{change.changed_at:%Y-%m-%d %H:%M:%S}",
+                        change.old_price,
+                        change.new_price,
+                        change.changed_by.get_username() if change.changed_by else "-",
+                    )
+                    for change in changes
+                ),
+            ),
+        )
 
     def save_model(self, request, obj, form, change):
+        with services.price_changes_by(request.user):
+            self._save_model(request, obj, form, change)
+
+    def _save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
             return
@@ -131,15 +160,28 @@ class OrderSideEffectAdmin(admin.ModelAdmin):
         return False
 
 
+class DuplicateFilter(admin.SimpleListFilter):
+    title = "duplicate"
+    parameter_name = "duplicate"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Flagged duplicate"), ("no", "Not flagged")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"yes", "no"}:
+            return queryset.filter(duplicate_of__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "customer", "status", "total", "placed_at"]
-    list_filter = ["status", "placed_at", "side_effects__status"]
+    list_display = ["id", "customer", "status", "total", "placed_at", "duplicate_of"]
+    list_filter = ["status", DuplicateFilter, "placed_at", "side_effects__status"]
     search_fields = ["id", "customer__user__username", "customer__user__email", "idempotency_key"]
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline, OrderSideEffectInline]
-    raw_id_fields = ["customer"]
-    readonly_fields = ["placed_at", "idempotency_key", "request_fingerprint"]
+    raw_id_fields = ["customer", "duplicate_of"]
+    readonly_fields = ["placed_at", "idempotency_key", "request_fingerprint", "lines_key"]
 
 
 @admin.register(StockMovement)

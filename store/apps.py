@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 
 
 class StoreConfig(AppConfig):
@@ -9,6 +9,7 @@ class StoreConfig(AppConfig):
 
     def ready(self):
         from . import receivers
+        from .models import Order, Product
         from .signals import order_created
 
         post_save.connect(
@@ -18,4 +19,15 @@ class StoreConfig(AppConfig):
         )
         order_created.connect(
             receivers.queue_inventory_update, dispatch_uid="store.queue_inventory_update"
+        )
+        pre_save.connect(
+            receivers.flag_duplicate_order, sender=Order, dispatch_uid="store.flag_duplicate_order"
+        )
+        pre_save.connect(
+            receivers.remember_price_change,
+            sender=Product,
+            dispatch_uid="store.remember_price_change",
+        )
+        post_save.connect(
+            receivers.record_price_change, sender=Product, dispatch_uid="store.record_price_change"
         )

@@ -100,6 +100,12 @@ class Order(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # A hash of the request body that created the order, to tell a replay from a misuse.
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # A hash of the order's lines (products and quantities), set at checkout: an order
+    # with the same lines as one the customer placed minutes before is a likely duplicate.
+    lines_key = models.CharField(max_length=64, blank=True, default="")
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -110,6 +116,12 @@ class Order(models.Model):
                 name="order_idempotency_key_unique_per_customer",
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+        ]
+        indexes = [
+            # The duplicate check: this customer's orders with these lines, recent first.
+            models.Index(
+                fields=["customer", "lines_key", "-placed_at"], name="order_duplicate_check_idx"
+            ),
         ]
 
     def __str__(self):
@@ -219,3 +231,27 @@ class StockMovement(models.Model):
 
     def __str__(self):
         return f"{self.product_id} {self.delta:+d} ({self.reason})"
+
+
+class PriceChange(models.Model):
+    """A product's price changed: recorded by a pre_save/post_save receiver pair whatever
+    saved it (admin, shell, an import through the ORM). Orders keep their own unit prices."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_changes")
+    old_price = models.DecimalField(max_digits=10, decimal_places=2)
+    new_price = models.DecimalField(max_digits=10, decimal_places=2)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["product", "-id"], name="pricechange_product_idx")]
+
+    def __str__(self):
+        return f"{self.product_id}: {self.old_price} -> {self.new_price}"

@@ -9,11 +9,41 @@ from django.utils import timezone
 
 from core.db import ModelColumns, attach_related
 
-from .models import Cart, CartItem, Customer, Order, OrderItem, OrderSideEffect, Product
+from .models import (
+    Cart,
+    CartItem,
+    Customer,
+    Order,
+    OrderItem,
+    OrderSideEffect,
+    PriceChange,
+    Product,
+)
 
 
 def product_list() -> QuerySet[Product]:
     return Product.objects.filter(is_active=True).order_by("pk")
+
+
+def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
+    """A public product's price changes, newest first; Product.DoesNotExist for an unknown
+    or inactive one."""
+    product_list().only("pk").get(pk=product_id)
+    return PriceChange.objects.filter(product_id=product_id).order_by("-changed_at", "-id")
+
+
+def order_latest_with_lines(*, customer_id: int, lines_key: str, since) -> int | None:
+    return (
+        Order.objects.filter(customer_id=customer_id, lines_key=lines_key, placed_at__gte=since)
+        .order_by("-placed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def product_price(*, product_id: int):
+    """The price stored now (None for no such row): what a save is about to change."""
+    return Product.objects.filter(pk=product_id).values_list("price", flat=True).first()
 
 
 def cart_get(*, customer, cart_id) -> Cart:

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from core.serializers import ErrorSerializer
 
 from . import selectors, services
-from .models import Cart, CartItem, Order, OrderItem, OrderSideEffect, Product
+from .models import Cart, CartItem, Order, OrderItem, OrderSideEffect, PriceChange, Product
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -74,10 +74,16 @@ class SideEffectsSerializer(serializers.Serializer):
 class OrderSerializer(serializers.ModelSerializer):
     items = OrderItemSerializer(many=True, read_only=True)
     side_effects = serializers.SerializerMethodField()
+    duplicate_of = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The earlier order with the same lines that this one repeats, placed "
+        "within minutes by the same customer; null for none. The order is placed anyway.",
+    )
 
     class Meta:
         model = Order
-        fields = ["id", "status", "items", "total", "placed_at", "side_effects"]
+        fields = ["id", "status", "items", "total", "placed_at", "side_effects", "duplicate_of"]
 
     @extend_schema_field(SideEffectsSerializer)
     def get_side_effects(self, order) -> dict[str, str]:
@@ -116,3 +122,10 @@ class ShortageErrorSerializer(ErrorSerializer):
     """409: what the cart asked for and what is available, per short product."""
 
     products = ShortageSerializer(many=True)
+
+
+class PriceChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PriceChange
+        fields = ["old_price", "new_price", "changed_at"]
+        read_only_fields = fields

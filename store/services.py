@@ -1,5 +1,7 @@
 """Writes of the store: carts, checkout, stock. Keyword-only, one transaction each."""
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -33,6 +35,7 @@ from .models import (
     Order,
     OrderItem,
     OrderSideEffect,
+    PriceChange,
     Product,
     StockMovement,
     side_effect_deadline,
@@ -220,11 +223,15 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
     _reserve_stock(wanted, products)
 
     total = sum(products[pid].price * qty for pid, qty in wanted.items())
+    # pre_save decides whether this repeats a recent order (store.receivers). Identical
+    # carts lock the same product rows above, so of two concurrent ones the second gets
+    # here after the first committed, and sees it.
     order = Order.objects.create(
         customer=customer,
         total=total,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
+        lines_key=order_lines_key(wanted),
     )
     items = OrderItem.objects.bulk_create(
         OrderItem(
@@ -246,6 +253,58 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
 
     _send_robust_logged(order_created, f"order {order.pk}", sender=Order, order=order)
     return order
+
+
+def order_lines_key(wanted: dict[int, int]) -> str:
+    """The same products in the same quantities give the same key, whatever the order of
+    the lines."""
+    lines = ",".join(f"{pid}x{qty}" for pid, qty in sorted(wanted.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def order_duplicate_of(*, order: Order) -> int | None:
+    """The customer's latest order with the same lines placed within the duplicate window
+    before this new one, or None. One indexed query (customer, lines_key, placed_at).
+    Called under the lines' product row locks (checkout): a concurrent identical order
+    has committed by then."""
+    if not order.lines_key:
+        return None
+    since = timezone.now() - timedelta(minutes=settings.SHOPFLOW_DUPLICATE_WINDOW_MINUTES)
+    return selectors.order_latest_with_lines(
+        customer_id=order.customer_id, lines_key=order.lines_key, since=since
+    )
+
+
+# --- Price history ---------------------------------------------------------------------
+
+_price_author = contextvars.ContextVar("price_author", default=None)
+
+
+@contextlib.contextmanager
+def price_changes_by(user):
+    """Price changes saved in this block are recorded as made by `user` (admin, the API);
+    elsewhere (shell, imports) by no one."""
+    token = _price_author.set(user if user is not None and user.is_authenticated else None)
+    try:
+        yield
+    finally:
+        _price_author.reset(token)
+
+
+def price_change_record(*, product: Product, old_price, new_price) -> PriceChange:
+    author = _price_author.get()
+    change = PriceChange.objects.create(
+        product=product, old_price=old_price, new_price=new_price, changed_by=author
+    )
+    logger.info(
+        "price of product %s (%s) changed: %s -> %s by %s",
+        product.pk,
+        product.sku,
+        old_price,
+        new_price,
+        author.get_username() if author else "(unknown)",
+    )
+    return change
 
 
 # What checkout reads of a product, under its row lock.

@@ -5,6 +5,11 @@ from . import views
 urlpatterns = [
     path("products/", views.ProductListView.as_view(), name="product-list"),
     path("products/<int:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path(
+        "products/<int:pk>/price-history/",
+        views.ProductPriceHistoryView.as_view(),
+        name="product-price-history",
+    ),
     path("carts/", views.CartListCreateView.as_view(), name="cart-list"),
     path("carts/<uuid:cart_id>/", views.CartDetailView.as_view(), name="cart-detail"),
     path("carts/<uuid:cart_id>/items/", views.CartItemListView.as_view(), name="cart-items"),

@@ -18,7 +18,7 @@ from .exceptions import (
     QuantityTooLarge,
     StoreError,
 )
-from .models import Cart, CartItem, Order
+from .models import Cart, CartItem, Order, Product
 from .serializers import (
     CartCreateSerializer,
     CartItemAddSerializer,
@@ -28,6 +28,7 @@ from .serializers import (
     CreateOrderSerializer,
     ErrorSerializer,
     OrderSerializer,
+    PriceChangeSerializer,
     ProductSerializer,
     ShortageErrorSerializer,
 )
@@ -97,6 +98,23 @@ class ProductDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.product_list()
+
+
+class ProductPriceHistoryView(generics.ListAPIView):
+    """A product's price changes, newest first: public, like the catalog."""
+
+    permission_classes = [AllowAny]
+    serializer_class = PriceChangeSerializer
+
+    @extend_schema(summary="A product's price history, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        try:
+            return selectors.product_price_history(product_id=self.kwargs["pk"])
+        except Product.DoesNotExist:
+            raise exceptions.NotFound("No such product.") from None
 
 
 class CartListCreateView(StoreAPIView, generics.ListAPIView):

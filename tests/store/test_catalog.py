@@ -7,7 +7,16 @@ from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"product-list", "product-detail", "register", "token", "healthz", "schema", "docs"}
+PUBLIC = {
+    "product-list",
+    "product-detail",
+    "product-price-history",
+    "register",
+    "token",
+    "healthz",
+    "schema",
+    "docs",
+}
 
 
 def test_anyone_may_list_products(anon_client):

@@ -384,11 +384,12 @@ def test_checkout_query_count_does_not_grow_with_cart_size(client, customer):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("lines", [1, 50])
-def test_checkout_takes_14_statements_its_after_commit_publish_included(lines):
+def test_checkout_takes_15_statements_its_after_commit_publish_included(lines):
     """Committed for real, so the on-commit publish runs (to the test broker) and counts:
-    token and customer, cart lock, lines with their product locks, the reservation, order,
-    items, side effects, two DELETEs for the cart, the customer's notification, the outbox
-    rows, BEGIN and COMMIT, and the UPDATE that marks the rows published."""
+    token and customer, cart lock, lines with their product locks, the
+    reservation, the duplicate check, order, items, side effects, two DELETEs for the
+    cart, the customer's notification, the outbox rows, BEGIN and COMMIT, and the UPDATE
+    that marks the rows published."""
     user = UserFactory()
     products = ProductFactory.create_batch(lines, on_hand=10)
     cart = cart_with(user.customer, *[(p, 1) for p in products])
@@ -399,7 +400,7 @@ def test_checkout_takes_14_statements_its_after_commit_publish_included(lines):
         response = checkout(client, cart.pk)
 
     assert response.status_code == 201
-    assert len(queries) == 14, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    assert len(queries) == 15, "\n".join(q["sql"][:120] for q in queries.captured_queries)
     order_rows = order_outbox(response.json()["id"])
     assert order_rows.count() == 3
     assert not order_rows.filter(published_at__isnull=True).exists()

@@ -1,0 +1,126 @@
+"""The login audit: every login (session, admin, API token) and every failure is
+recorded, never with the password; the token endpoint throttles repeated failures."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+from rest_framework.test import APIClient
+
+from core.models import LoginEvent, LoginFailure
+from tests.conftest import client_for
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+UA = "pytest-browser/1.0"
+
+
+def token_login(username, password, ip="10.0.0.1"):
+    return APIClient().post(
+        "/api/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+        HTTP_USER_AGENT=UA,
+    )
+
+
+def test_a_token_login_is_recorded_with_ip_user_agent_and_method(user):
+    response = token_login(user.username, PASSWORD)
+    assert response.status_code == 200
+    event = LoginEvent.objects.get()
+    assert (event.user, event.ip, event.user_agent, event.method) == (
+        user,
+        "10.0.0.1",
+        UA,
+        "token",
+    )
+
+
+def test_session_and_admin_logins_are_recorded_by_method(user):
+    staff = get_user_model().objects.create_user("ops", password=PASSWORD, is_staff=True)
+    Client().post("/account/login/", {"username": user.username, "password": PASSWORD})
+    Client().post("/admin/login/", {"username": staff.username, "password": PASSWORD})
+    assert sorted(LoginEvent.objects.values_list("user__username", "method")) == sorted(
+        [(user.username, "session"), ("ops", "admin")]
+    )
+
+
+def test_a_failure_records_the_username_tried_and_never_the_password(user):
+    response = token_login(user.username, "wrong-password-123")
+    assert response.status_code == 400
+    failure = LoginFailure.objects.get()
+    assert (failure.username, failure.ip) == (user.username, "10.0.0.1")
+    stored = " ".join(str(v) for v in LoginFailure.objects.values_list().get())
+    assert "wrong-password-123" not in stored
+    assert not LoginEvent.objects.exists()
+
+
+def test_an_unknown_username_gets_the_same_400_as_a_wrong_password(user):
+    wrong_password = token_login(user.username, "nope-nope-nope")
+    unknown_user = token_login("nobody-here", "nope-nope-nope")
+    assert wrong_password.status_code == unknown_user.status_code == 400
+    assert wrong_password.json() == unknown_user.json()
+    assert sorted(LoginFailure.objects.values_list("username", flat=True)) == sorted(
+        [user.username, "nobody-here"]
+    )
+
+
+def test_a_failed_login_inside_a_rolled_back_transaction_leaves_no_row(user):
+    from django.contrib.auth import authenticate
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert authenticate(username=user.username, password="bad") is None
+        raise RuntimeError("rolled back")
+    assert not LoginFailure.objects.exists()
+
+
+def test_repeated_failures_from_one_ip_are_throttled_with_retry_after(user, settings):
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 60
+    for n in range(3):
+        assert token_login(f"guess{n}", "x", ip="10.9.9.9").status_code == 400
+    refused = token_login(user.username, PASSWORD, ip="10.9.9.9")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert "detail" in refused.json()
+    # Another address is not affected.
+    assert token_login(user.username, PASSWORD, ip="10.1.1.1").status_code == 200
+
+
+def test_repeated_failures_for_one_username_are_throttled_from_any_ip(user, settings):
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    for n in range(3):
+        token_login(user.username, "wrong", ip=f"10.0.0.{n + 10}")
+    assert token_login(user.username, PASSWORD, ip="10.0.0.99").status_code == 429
+    assert token_login(UserFactory().username, PASSWORD, ip="10.0.0.99").status_code == 200
+
+
+def test_after_the_wait_the_user_gets_in_again(user, settings):
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 60
+    token_login(user.username, "wrong")
+    token_login(user.username, "wrong")
+    assert token_login(user.username, PASSWORD).status_code == 429
+
+    # The window passes (the failures are dated back, as the clock would move).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    LoginFailure.objects.update(at=timezone.now() - timedelta(seconds=61))
+    assert token_login(user.username, PASSWORD).status_code == 200
+
+
+def test_a_user_reads_their_own_recent_logins_only(user):
+    other = UserFactory()
+    token_login(user.username, PASSWORD)
+    token_login(other.username, PASSWORD)
+    listed = client_for(user).get("/api/auth/logins/").json()["results"]
+    assert [(login["method"], login["ip"]) for login in listed] == [("token", "10.0.0.1")]
+    assert set(listed[0]) == {"at", "ip", "user_agent", "method"}
+
+
+def test_the_logins_list_needs_credentials(anon_client):
+    assert anon_client.get("/api/auth/logins/").status_code == 401

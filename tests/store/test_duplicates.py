@@ -1,0 +1,181 @@
+"""Duplicate orders: the same lines from the same customer within the window are flagged
+(still placed), staff are alerted once by email and notification; nothing else is."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import Notification
+from email_app.services import duplicate_order_alert_send
+from store import services
+from store.models import Order
+from tests.conftest import client_for
+from tests.factories import ProductFactory, UserFactory, cart_with
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+ALERT_TASK = "email_app.send_duplicate_order_alert"
+
+
+def place(user, *lines, **headers) -> dict:
+    cart = cart_with(user.customer, *lines)
+    response = client_for(user).post(
+        "/api/orders/", {"cart_id": str(cart.pk)}, format="json", headers=headers
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def alerts_queued() -> list:
+    return list(OutboxMessage.objects.filter(task_name=ALERT_TASK).values_list("args", flat=True))
+
+
+@pytest.fixture
+def mug():
+    return ProductFactory(on_hand=100)
+
+
+@pytest.fixture
+def lamp():
+    return ProductFactory(on_hand=100)
+
+
+def test_the_same_lines_again_within_the_window_are_flagged_and_still_placed(user, mug, lamp):
+    first = place(user, (mug, 2), (lamp, 1))
+    second = place(user, (lamp, 1), (mug, 2))  # the same lines, in another order
+
+    assert first["duplicate_of"] is None
+    assert second["duplicate_of"] == first["id"]
+    assert Order.objects.count() == 2
+    read = client_for(user).get(f"/api/orders/{second['id']}/").json()
+    assert read["duplicate_of"] == first["id"]
+
+
+def test_a_third_repeat_points_at_the_latest_earlier_order(user, mug):
+    first = place(user, (mug, 1))
+    second = place(user, (mug, 1))
+    third = place(user, (mug, 1))
+    assert (second["duplicate_of"], third["duplicate_of"]) == (first["id"], second["id"])
+
+
+@pytest.mark.parametrize(
+    ("quantity", "other_customer"),
+    [(3, False), (2, True)],
+    ids=["other quantity", "other customer"],
+)
+def test_other_lines_or_another_customer_are_not_duplicates(user, mug, quantity, other_customer):
+    place(user, (mug, 2))
+    again = place(UserFactory() if other_customer else user, (mug, quantity))
+    assert again["duplicate_of"] is None
+    assert alerts_queued() == []
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "flagged"), [(9.9, True), (10.1, False)], ids=["inside", "outside"]
+)
+def test_the_window_edges(user, mug, settings, minutes_ago, flagged):
+    settings.SHOPFLOW_DUPLICATE_WINDOW_MINUTES = 10
+    first = place(user, (mug, 1))
+    Order.objects.filter(pk=first["id"]).update(
+        placed_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    again = place(user, (mug, 1))
+    assert again["duplicate_of"] == (first["id"] if flagged else None)
+
+
+def test_an_idempotency_key_replay_is_not_a_duplicate_it_is_the_same_order(user, mug):
+    client = client_for(user)
+    cart = cart_with(user.customer, (mug, 1))
+    body = {"cart_id": str(cart.pk)}
+    first = client.post("/api/orders/", body, format="json", headers={"Idempotency-Key": "k1"})
+    replay = client.post("/api/orders/", body, format="json", headers={"Idempotency-Key": "k1"})
+    assert replay.status_code == first.status_code == 201
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.json()["duplicate_of"] is None
+    assert Order.objects.count() == 1
+    assert alerts_queued() == []
+
+
+def test_a_duplicate_queues_one_staff_email_and_notifies_every_staff_user(user, mug):
+    staff = [UserFactory(is_staff=True), UserFactory(is_staff=True)]
+    place(user, (mug, 1))
+    second = place(user, (mug, 1))
+
+    assert alerts_queued() == [[second["id"]]]
+    notified = Notification.objects.filter(kind="duplicate_order").order_by("recipient_id")
+    assert [n.recipient_id for n in notified] == [member.pk for member in staff]
+    assert f"order #{second['id']}" in notified[0].message
+    assert not Notification.objects.filter(recipient=user, kind="duplicate_order").exists()
+
+
+def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
+    UserFactory(is_staff=True)
+    place(user, (mug, 1))
+    cart = cart_with(user.customer, (mug, 1))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        placed = services.order_place(customer=user.customer, cart_id=cart.pk)
+        assert placed.order.duplicate_of_id is not None
+        raise RuntimeError("rolled back")
+    assert alerts_queued() == []
+    assert not Notification.objects.filter(kind="duplicate_order").exists()
+
+
+def test_the_alert_email_reaches_a_real_smtp_server_once(user, mug, smtp_server, settings):
+    settings.SHOPFLOW_STAFF_EMAILS = ["ops@shop.example"]
+    place(user, (mug, 1))
+    second = place(user, (mug, 1))
+
+    assert duplicate_order_alert_send(order_id=second["id"]) is True
+    assert duplicate_order_alert_send(order_id=second["id"]) is False  # a redelivery
+
+    (message,) = smtp_server.messages_to("ops@shop.example")
+    assert f"order #{second['id']}" in message["Subject"]
+    assert f"#{second['id'] - 1}" in message["Subject"] or "repeats" in message["Subject"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged():
+    """The first checkout holds its transaction open; the second, of an identical cart,
+    must wait for it (the same products' row locks, taken before the duplicate check) and
+    then see it, not slip past unseen."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    user, mug = UserFactory(), ProductFactory(on_hand=100)
+    client = client_for(user)
+    carts = [cart_with(user.customer, (mug, 2)) for _ in range(2)]
+    first_placed, release = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                order = services.order_place(customer=user.customer, cart_id=carts[0].pk).order
+                first_placed.set()
+                release.wait(timeout=10)  # still uncommitted while the second checks out
+            return order.pk
+        finally:
+            connection.close()
+
+    def second():
+        first_placed.wait(timeout=10)
+        try:
+            return client.post("/api/orders/", {"cart_id": str(carts[1].pk)}, format="json")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first_id, answer = pool.submit(first), pool.submit(second)
+        time.sleep(1)  # the second is now waiting on the lock
+        assert not answer.done()
+        release.set()
+        first_id, answer = first_id.result(timeout=30), answer.result(timeout=30)
+
+    assert answer.status_code == 201
+    assert answer.json()["duplicate_of"] == first_id
