@@ -28,6 +28,8 @@ RESYNC = {"resync": True}
 # Events a slow client may have waiting before it is told to catch up from the database.
 QUEUE_SIZE = 256
 RECONNECT_SECONDS = 1.0
+# A quiet subscription is pinged this often; no answer in as long means reconnect.
+PING_SECONDS = 10.0
 
 
 def notification_event(notification) -> dict:
@@ -122,7 +124,15 @@ class Hub:
                     self.subscribed.set()
                     # Whatever was committed while no subscription was in place.
                     self._resync_all()
-                    async for message in pubsub.listen():
+                    while True:
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=PING_SECONDS
+                        )
+                        if message is None:
+                            # Quiet: make sure the connection is alive, not silently gone
+                            # (a dead one would leave every stream waiting forever).
+                            await asyncio.wait_for(pubsub.ping(), PING_SECONDS)
+                            continue
                         if message.get("type") != "message":
                             continue
                         payload = json.loads(message["data"])

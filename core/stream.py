@@ -1,7 +1,9 @@
 """GET /api/notifications/stream/: the caller's new notifications as Server-Sent Events.
 
-An async view: under uvicorn an open stream is a coroutine waiting on a queue, not a
-thread (core.asgi sends async views to Django's ASGI handler). Events come from the
+An async view: under uvicorn an open stream is a coroutine waiting on a queue (core.asgi
+sends async views to Django's ASGI handler), holding no database connection. Django's
+ASGI handler still keeps an idle thread per request while it lasts (about 70 KB a stream
+in bench/streams.py), so a host's thread limit bounds the streams of a process. Events come from the
 process's Redis subscription (core.live); what a client missed, it gets from the database:
 after `Last-Event-ID` (sent by EventSource when it reconnects; `?last_event_id=` for the
 first connection), and whenever the subscription may have dropped something.
@@ -41,6 +43,8 @@ def _db(function):
 # Events of the backlog sent at most per read; a client that missed more gets the rest
 # from the list API (the page does) or on its next reconnect.
 BACKLOG_LIMIT = 200
+# Ids of events a stream sent, remembered to send none twice.
+SENT_REMEMBERED = 1000
 
 
 async def notification_stream(request):
@@ -129,8 +133,10 @@ async def _events(user_id: int, last_id: int):
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
+        sent: set[int] = set()
         for event in await _missed(user_id, last_id):
             yield _format(event)
+            sent.add(event["id"])
             last_id = event["id"]
         heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
         while True:
@@ -141,9 +147,14 @@ async def _events(user_id: int, last_id: int):
                 continue
             events = await _missed(user_id, last_id) if item is live.RESYNC else [item]
             for event in events:
-                if event["id"] > last_id:
+                # Not "id > last": two transactions for one user may commit (and publish)
+                # out of id order; the later-numbered one must not hide the other.
+                if event["id"] not in sent:
                     yield _format(event)
-                    last_id = event["id"]
+                    sent.add(event["id"])
+                    last_id = max(last_id, event["id"])
+            if len(sent) > SENT_REMEMBERED:
+                sent = set(sorted(sent)[-SENT_REMEMBERED // 2 :])
     finally:
         hub.unlisten(user_id, queue)
 

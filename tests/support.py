@@ -265,41 +265,25 @@ def queued_headers(broker: str, queue: str) -> list[dict]:
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-class WorkerProcess:
-    """`celery -A worker worker` as a subprocess, consuming every queue."""
+class ServiceProcess:
+    """A command of the project's, as `make run` starts it: a subprocess in a session of
+    its own, its output in a log file, ready once the log shows `ready_marker`."""
 
-    def __init__(
-        self, env: dict[str, str], log_path: Path, concurrency: int = 2, include: str = ""
-    ):
-        self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    ready_marker = b""
+    what = "the service"
+
+    def __init__(self, env: dict[str, str], log_path: Path):
         self.env = env
         self.log_path = log_path
-        self.concurrency = concurrency
-        self.include = include  # modules of test-only tasks, comma-separated
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker",
-                "worker",
-                "-n",
-                self.name,
-                "-Q",
-                "default,emails,inventory,analytics",
-                "--concurrency",
-                str(self.concurrency),
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                *(["--include", self.include] if self.include else []),
-            ],
+            self.argv(),
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=self.log,
@@ -307,20 +291,20 @@ class WorkerProcess:
             start_new_session=True,
         )
         wait_until(
-            lambda: b"ready." in self.log_path.read_bytes() or self._died(),
+            lambda: (
+                self.ready_marker in self.log_path.read_bytes() or self.process.poll() is not None
+            ),
             timeout=60,
-            message="the worker to be ready",
+            message=f"{self.what} to be ready",
         )
         assert self.process.poll() is None, self.output()
         return self
-
-    def _died(self) -> bool:
-        return self.process.poll() is not None
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
+        """SIGTERM (its own graceful shutdown), then SIGKILL for the whole group."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -331,56 +315,51 @@ class WorkerProcess:
         self.log.close()
 
 
-class WebProcess:
+class WorkerProcess(ServiceProcess):
+    """`celery -A worker worker` as a subprocess, consuming every queue."""
+
+    ready_marker = b"ready."
+    what = "the worker"
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, include: str = ""
+    ):
+        super().__init__(env, log_path)
+        self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        self.concurrency = concurrency
+        self.include = include  # modules of test-only tasks, comma-separated
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "worker", "worker",
+            "-n", self.name,
+            "-Q", "default,emails,inventory,analytics",
+            "--concurrency", str(self.concurrency),
+            "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+            *(["--include", self.include] if self.include else []),
+        ]  # fmt: skip
+
+
+class WebProcess(ServiceProcess):
     """One web process as `make run` and docker-compose run it (gunicorn, one uvicorn
     worker: the API in its thread pool, streams on the event loop), on a port of its own."""
 
+    ready_marker = b"Application startup complete"
+    what = "the web process"
+
     def __init__(self, env: dict[str, str], log_path: Path):
-        self.env = env
-        self.log_path = log_path
+        super().__init__(env, log_path)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
 
-    def start(self) -> "WebProcess":
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        argv = [
+    def argv(self) -> list[str]:
+        return [
             sys.executable, "-m", "gunicorn", "core.asgi:application",
             "--worker-class", "core.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
             "--no-control-socket",
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            argv,
-            cwd=PROJECT_DIR,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(
-            lambda: (
-                b"Application startup complete" in self.log_path.read_bytes()
-                or self.process.poll() is not None
-            ),
-            timeout=60,
-            message="the web process to be ready",
-        )
-        assert self.process.poll() is None, self.output()
-        return self
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
 
 
 @dataclass

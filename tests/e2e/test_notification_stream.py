@@ -234,3 +234,23 @@ def test_open_streams_do_not_hold_a_database_connection_each(web, streams):
         assert stream.next_event().json()["message"] == "hello"
     # The web process's database reads run on a small shared pool of threads.
     assert connections_to_this_database() - before < 12 / 2
+
+
+def test_an_event_published_while_the_subscription_is_down_arrives_after_it_is_back(
+    web, streams, broker_url
+):
+    import redis
+
+    process = web()
+    user = UserFactory()
+    stream = streams(process.base + STREAM, **token_header(user))
+    first = notify(user, "before")
+    assert stream.next_event().id == str(first.pk)
+
+    # Redis drops the web process's subscription (a restart, a network blip): the hub
+    # waits a second before it subscribes again, and what is published meanwhile is lost
+    # to pub/sub, not to the stream.
+    assert redis.Redis.from_url(broker_url).client_kill_filter(_type="pubsub") >= 1
+    missed = notify(user, "while away")
+    assert stream.next_event(timeout=15).id == str(missed.pk)
+    assert "Redis subscription lost" in process.output()

@@ -188,16 +188,8 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
     generates the staff and Flower credentials, prints them, and Ctrl-C (SIGINT) stops
     every process, the embedded Redis included."""
     port, flower_port = free_port(), free_port()
-    env = subprocess_env(
-        CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there
-        SHOPFLOW_REDIS_DIR=tmp_path / "redis",
-        PORT=port,
-        FLOWER_PORT=flower_port,
-        WEB_CONCURRENCY=1,
-        WORKER_CONCURRENCY=1,
-        DJANGO_SETTINGS_MODULE="core.settings",
-    )
-    for configured in ("FLOWER_BASIC_AUTH", "SHOPFLOW_ADMIN_PASSWORD", "EMAIL_HOST"):
+    env = embedded_env(tmp_path, port, flower_port)
+    for configured in ("FLOWER_BASIC_AUTH", "SHOPFLOW_ADMIN_PASSWORD"):
         env.pop(configured, None)
     with runstack(env, tmp_path / "stack.log", port, flower_port) as running:
         text = running.log()
@@ -239,6 +231,8 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
 
 
 def embedded_env(tmp_path, port, flower_port):
+    """make run's environment on a machine with nothing configured: no Redis answering
+    (runstack starts its own), no SMTP server."""
     env = subprocess_env(
         CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there
         SHOPFLOW_REDIS_DIR=tmp_path / "redis",
