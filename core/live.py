@@ -28,8 +28,6 @@ RESYNC = {"resync": True}
 # Events a slow client may have waiting before it is told to catch up from the database.
 QUEUE_SIZE = 256
 RECONNECT_SECONDS = 1.0
-# A quiet subscription is pinged this often; no answer in as long means reconnect.
-PING_SECONDS = 10.0
 
 
 def notification_event(notification) -> dict:
@@ -40,6 +38,9 @@ def notification_event(notification) -> dict:
         "message": notification.message,
         "link": notification.link,
         "is_read": notification.is_read,
+        "read_at": notification.read_at.isoformat().replace("+00:00", "Z")
+        if notification.read_at
+        else None,
         "created_at": notification.created_at.isoformat().replace("+00:00", "Z")
         if notification.created_at
         else None,
@@ -82,7 +83,6 @@ class Hub:
     def __init__(self):
         self.listeners: dict[int, set[asyncio.Queue]] = {}
         self.task: asyncio.Task | None = None
-        self.subscribed = asyncio.Event()
 
     def listen(self, user_id: int) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
@@ -121,18 +121,26 @@ class Hub:
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    self.subscribed.set()
                     # Whatever was committed while no subscription was in place.
                     self._resync_all()
+                    loop = asyncio.get_running_loop()
+                    last_heard = loop.time()
+                    # A quiet subscription is pinged as often as idle streams get a
+                    # heartbeat; no answer in twice that means reconnect.
+                    ping_seconds = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
                     while True:
                         message = await pubsub.get_message(
-                            ignore_subscribe_messages=True, timeout=PING_SECONDS
+                            ignore_subscribe_messages=True, timeout=ping_seconds
                         )
                         if message is None:
-                            # Quiet: make sure the connection is alive, not silently gone
-                            # (a dead one would leave every stream waiting forever).
-                            await asyncio.wait_for(pubsub.ping(), PING_SECONDS)
+                            # Quiet. A connection that died silently (no reset) would
+                            # leave every stream waiting: ping, and give up on it when
+                            # not even a pong came back since the last ping.
+                            if loop.time() - last_heard > 2 * ping_seconds:
+                                raise ConnectionError("no answer from Redis to a ping")
+                            await pubsub.ping()
                             continue
+                        last_heard = loop.time()  # an event, or the pong
                         if message.get("type") != "message":
                             continue
                         payload = json.loads(message["data"])
@@ -141,7 +149,6 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.subscribed.clear()
                 logger.warning("notifications: Redis subscription lost (%s); retrying", exc)
                 await asyncio.sleep(RECONNECT_SECONDS)
                 # Streams go on; they catch up once the subscription is back.

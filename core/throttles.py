@@ -45,4 +45,8 @@ class LoginFailuresPerIPThrottle(_LoginFailureThrottle):
 class LoginFailuresPerUsernameThrottle(_LoginFailureThrottle):
     def key(self, request):
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        return {"username": username[:150]} if isinstance(username, str) and username else None
+        if not isinstance(username, str) or "\x00" in username:
+            return None  # not a username: the serializer answers 400
+        # As the serializer cleans it (and as the failure is recorded): " alice" is alice.
+        username = username.strip()[:150]
+        return {"username": username} if username else None

@@ -124,3 +124,17 @@ def test_a_user_reads_their_own_recent_logins_only(user):
 
 def test_the_logins_list_needs_credentials(anon_client):
     assert anon_client.get("/api/auth/logins/").status_code == 401
+
+
+def test_padding_the_username_does_not_escape_its_throttle(user, settings):
+    """A review found " alice" counted apart from "alice", though both try alice's password."""
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    token_login(user.username, "wrong", ip="10.0.0.5")
+    token_login(f" {user.username}", "wrong", ip="10.0.0.6")
+    assert token_login(f"  {user.username} ", PASSWORD, ip="10.0.0.7").status_code == 429
+
+
+def test_a_username_with_a_nul_byte_is_a_400_not_a_500(user):
+    response = token_login("a\x00b", "whatever")
+    assert response.status_code == 400
+    assert response.json()["username"]

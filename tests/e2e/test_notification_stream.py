@@ -254,3 +254,37 @@ def test_an_event_published_while_the_subscription_is_down_arrives_after_it_is_b
     missed = notify(user, "while away")
     assert stream.next_event(timeout=15).id == str(missed.pk)
     assert "Redis subscription lost" in process.output()
+
+
+def test_a_redis_that_stops_answering_is_left_and_the_stream_catches_up(web, streams, settings):
+    """Redis frozen (SIGSTOP: the connection stays up, nothing answers), as a hung server
+    or a dropped network path: the hub's pings go unanswered, it gives the connection up,
+    and once Redis answers again the stream gets what was committed meanwhile."""
+    import os
+    import signal
+    import time
+
+    from tests.support import RedisServer, free_port
+
+    redis_server = RedisServer().start()
+    try:
+        process = web(SHOPFLOW_REDIS_URL=redis_server.url)  # heartbeat (and ping) 1 s
+        settings.SHOPFLOW_REDIS_URL = redis_server.url
+        user = UserFactory()
+        stream = streams(process.base + STREAM, **token_header(user))
+        first = notify(user, "through pub/sub")
+        assert stream.next_event().id == str(first.pk)  # the subscription is up
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            # Committed while Redis hangs, and never published (its push goes nowhere):
+            # only the stream's catching up from the database can bring it.
+            settings.SHOPFLOW_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+            missed = notify(user, "while Redis hung")
+            time.sleep(4)  # past two unanswered pings
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        event = stream.next_event(timeout=15)
+        assert event.id == str(missed.pk)
+        assert "Redis subscription lost" in process.output()
+    finally:
+        redis_server.stop()
