@@ -34,9 +34,9 @@ class CoreConfig(AppConfig):
             dispatch_uid="core.notify_message_recipients",
         )
         post_save.connect(
-            receivers.notify_staff_of_duplicate_order,
+            receivers.queue_duplicate_order_notification,
             sender=Order,
-            dispatch_uid="core.notify_staff_of_duplicate_order",
+            dispatch_uid="core.queue_duplicate_order_notification",
         )
         user_logged_in.connect(receivers.audit_login, dispatch_uid="core.audit_login")
         user_login_failed.connect(

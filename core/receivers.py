@@ -5,7 +5,9 @@ and pushed live after commit (core.services.notifications_create)."""
 
 import logging
 
-from . import selectors, services
+from worker import outbox
+
+from . import selectors, services, tasks
 from .models import Notification
 
 audit_logger = logging.getLogger("shopflow.audit")
@@ -68,15 +70,12 @@ def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
     )
 
 
-def notify_staff_of_duplicate_order(sender, instance, created, raw=False, **kwargs):
-    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order)."""
+def queue_duplicate_order_notification(sender, instance, created, raw=False, **kwargs):
+    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order),
+    inside the checkout's transaction: only enqueue (a plain post_save receiver that
+    raised would take the order down with it); the task notifies staff."""
     if created and not raw and instance.duplicate_of_id is not None:
-        services.notifications_create_for_staff(
-            kind=Notification.Kind.DUPLICATE_ORDER,
-            message=f"Possible duplicate: order #{instance.pk} repeats "
-            f"#{instance.duplicate_of_id} (same lines, minutes apart)",
-            link=f"/api/orders/{instance.pk}/",
-        )
+        outbox.enqueue(tasks.notify_staff_of_duplicate_order, instance.pk)
 
 
 # --- Login audit ------------------------------------------------------------------

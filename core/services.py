@@ -154,3 +154,29 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
     return LoginFailure.objects.create(
         username=username[:150], ip=request_ip(request), user_agent=_user_agent(request)
     )
+
+
+def duplicate_order_notify_staff(*, order_id: int) -> bool:
+    """Tell every staff user that an order repeats an earlier one; once per order, however
+    often the task is delivered (True when this call notified). Order.DoesNotExist for
+    an unknown order."""
+    from django.apps import apps
+
+    Order = apps.get_model("store", "Order")
+    link = f"/api/orders/{order_id}/"
+    with transaction.atomic():
+        # The order's row lock: two deliveries at once notify once.
+        order = Order.objects.select_for_update().only("pk", "duplicate_of_id").get(pk=order_id)
+        kind = Notification.Kind.DUPLICATE_ORDER
+        if (
+            order.duplicate_of_id is None
+            or Notification.objects.filter(kind=kind, link=link).exists()
+        ):
+            return False
+        notifications_create_for_staff(
+            kind=kind,
+            message=f"Possible duplicate: order #{order.pk} repeats #{order.duplicate_of_id} "
+            "(same lines, minutes apart)",
+            link=link,
+        )
+    return True

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import Notification
+from core.services import duplicate_order_notify_staff
 from email_app.services import duplicate_order_alert_send
 from store import services
 from store.models import Order
@@ -18,6 +19,7 @@ from worker.models import OutboxMessage
 pytestmark = pytest.mark.django_db
 
 ALERT_TASK = "email_app.send_duplicate_order_alert"
+NOTIFY_TASK = "core.notify_staff_of_duplicate_order"
 
 
 def place(user, *lines, **headers) -> dict:
@@ -105,6 +107,11 @@ def test_a_duplicate_queues_one_staff_email_and_notifies_every_staff_user(user, 
     second = place(user, (mug, 1))
 
     assert alerts_queued() == [[second["id"]]]
+    assert list(
+        OutboxMessage.objects.filter(task_name=NOTIFY_TASK).values_list("args", flat=True)
+    ) == [[second["id"]]]
+    assert duplicate_order_notify_staff(order_id=second["id"]) is True  # the task's work
+    assert duplicate_order_notify_staff(order_id=second["id"]) is False  # redelivered
     notified = Notification.objects.filter(kind="duplicate_order").order_by("recipient_id")
     assert [n.recipient_id for n in notified] == [member.pk for member in staff]
     assert f"order #{second['id']}" in notified[0].message
@@ -120,6 +127,7 @@ def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
         assert placed.order.duplicate_of_id is not None
         raise RuntimeError("rolled back")
     assert alerts_queued() == []
+    assert not OutboxMessage.objects.filter(task_name=NOTIFY_TASK).exists()
     assert not Notification.objects.filter(kind="duplicate_order").exists()
 
 
@@ -179,3 +187,17 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
 
     assert answer.status_code == 201
     assert answer.json()["duplicate_of"] == first_id
+
+
+def test_a_failing_duplicate_reaction_does_not_lose_the_order(user, mug, monkeypatch):
+    """The staff alert runs in tasks: what runs inside the checkout only enqueues."""
+    from core import services as core_services
+
+    def broken(**kwargs):
+        raise RuntimeError("staff lookup down")
+
+    monkeypatch.setattr(core_services, "notifications_create_for_staff", broken)
+    UserFactory(is_staff=True)
+    place(user, (mug, 1))
+    second = place(user, (mug, 1))
+    assert Order.objects.filter(pk=second["id"]).exists()
