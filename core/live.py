@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 
 import redis
 import redis.asyncio
@@ -63,9 +64,27 @@ def _client() -> redis.Redis:
 
 
 def notifications_publish(notifications) -> None:
-    """Push committed notifications to their recipients' open streams. Never raises: a
-    push that does not happen is caught up by the stream from the database."""
+    """Push committed notifications to their recipients' open streams: after the
+    response inside a request (the client does not wait for Redis), at once elsewhere (a
+    worker). Never raises: a push that does not happen is caught up by the streams from
+    the database when their subscription comes back."""
     if not notifications:
+        return
+    from worker import outbox
+
+    if not outbox.call_after_response(lambda: _publish(notifications)):
+        _publish(notifications)
+
+
+# After a failed push, pushes from this process stand aside for a few seconds: Redis is
+# away, every stream's subscription with it, and they resync from the database anyway.
+PUSH_PAUSE_SECONDS = 5.0
+_push_paused_until = 0.0
+
+
+def _publish(notifications) -> None:
+    global _push_paused_until
+    if time.monotonic() < _push_paused_until:
         return
     try:
         pipe = _client().pipeline(transaction=False)
@@ -74,6 +93,7 @@ def notifications_publish(notifications) -> None:
             pipe.publish(CHANNEL, json.dumps(payload))
         pipe.execute()
     except (redis.RedisError, OSError) as exc:
+        _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
         logger.warning("notifications: live push of %s failed: %s", len(notifications), exc)
 
 

@@ -9,6 +9,7 @@ from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core import live
 from core.stack import redis_answers
 from tests.factories import ProductFactory, UserFactory
 from tests.support import (
@@ -227,7 +228,8 @@ def _no_request_hold_left_behind():
     """A response a test never closed (an unread stream) would leave this thread holding
     the rows it commits for after a response that never comes."""
     yield
-    outbox._held.messages = None
+    outbox._held.messages = outbox._held.callbacks = None
+    live._push_paused_until = 0.0  # a test that made a push fail leaves no pause behind
 
 
 @pytest.fixture(autouse=True)

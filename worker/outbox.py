@@ -48,10 +48,11 @@ _batches = threading.local()
 
 
 class _ResponseHold(threading.local):
-    """Rows committed during the current request, published once its response is out;
-    None outside a request."""
+    """Rows committed during the current request, published once its response is out,
+    and other after-response work (`call_after_response`); None outside a request."""
 
     messages: list | None = None
+    callbacks: list | None = None
 
 
 _held = _ResponseHold()
@@ -165,22 +166,37 @@ def _publish_on_commit(messages: list[OutboxMessage]) -> None:
 def hold_until_response() -> None:
     """At the start of a request: from now on, rows this thread commits are published
     after the response (`publish_held`)."""
-    if _held.messages:  # a response the server never closed: publish what it left
+    if _held.messages or _held.callbacks:  # a response the server never closed
         publish_held()
     _held.messages = []
+    _held.callbacks = []
+
+
+def call_after_response(callback) -> bool:
+    """Inside a request: run `callback()` once the response is out (with the outbox's
+    publish) and return True; outside one, return False (the caller runs it now)."""
+    if _held.callbacks is None:
+        return False
+    _held.callbacks.append(callback)
+    return True
 
 
 def publish_held() -> None:
     """At the end of a request: publish what it committed, now that the server
     has the response. Never raises into the server."""
     messages, _held.messages = _held.messages, None
-    if not messages:
-        return
-    try:
-        publish_messages(messages)
-    except Exception:
-        # The rows keep their lease; the relay publishes them when it runs out.
-        logger.exception("outbox: publishing after the response failed")
+    callbacks, _held.callbacks = _held.callbacks or [], None
+    if messages:
+        try:
+            publish_messages(messages)
+        except Exception:
+            # The rows keep their lease; the relay publishes them when it runs out.
+            logger.exception("outbox: publishing after the response failed")
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logger.exception("after the response: %r failed", callback)
 
 
 def _run_eagerly(name: str, args, kwargs) -> None:

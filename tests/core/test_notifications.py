@@ -230,3 +230,38 @@ def test_a_stream_token_expires(user, settings):
     settings.SHOPFLOW_STREAM_TOKEN_SECONDS = -1
     token = core_services.stream_token_issue(user=user)
     assert core_services.stream_token_user_id(token=token) is None
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: on_commit runs
+def test_a_checkout_pushes_its_notification_after_the_response(user, product, monkeypatch):
+    """The client does not wait for Redis: the push runs once the response is out."""
+    from core import live
+    from worker import outbox
+
+    pushed, held_during_view = [], []
+    monkeypatch.setattr(live, "_publish", lambda rows: pushed.extend(rows))
+    real_call_after_response = outbox.call_after_response
+
+    def spy(callback):
+        held = real_call_after_response(callback)
+        held_during_view.append(held)
+        return held
+
+    monkeypatch.setattr(outbox, "call_after_response", spy)
+    place(user, (product, 1))
+    assert held_during_view == [True]  # deferred inside the request ...
+    assert [n.kind for n in pushed] == ["order_placed"]  # ... and done after it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
+    from core import live
+
+    settings.SHOPFLOW_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    with transaction.atomic():
+        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="a")
+    assert live._push_paused_until > 0
+    paused_until = live._push_paused_until
+    with transaction.atomic():  # skipped: no second wait on a dead Redis
+        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="b")
+    assert live._push_paused_until == paused_until
