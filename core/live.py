@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "shopflow:notifications"
 # Put on a stream's queue instead of an event: read what you missed from the database.
 RESYNC = {"resync": True}
+# Put on a stream's queue when the process shuts down: end the response.
+CLOSE = {"close": True}
 # Events a slow client may have waiting before it is told to catch up from the database.
 QUEUE_SIZE = 256
 RECONNECT_SECONDS = 1.0
@@ -130,6 +132,13 @@ class Hub:
                 queue.get_nowait()
             queue.put_nowait(RESYNC)
 
+    def close_all(self) -> None:
+        for queues in self.listeners.values():
+            for queue in queues:
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(CLOSE)
+
     def _resync_all(self) -> None:
         for queues in self.listeners.values():
             for queue in queues:
@@ -189,3 +198,11 @@ def hub() -> Hub:
             del _hubs[old]
         found = _hubs[loop] = Hub()
     return found
+
+
+def end_streams() -> None:
+    """End every open stream of this process (a graceful shutdown has begun). Safe to call
+    from a signal handler: the work is handed to each hub's event loop."""
+    for loop, found in list(_hubs.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(found.close_all)

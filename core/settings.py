@@ -240,6 +240,10 @@ SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS
 # The signed token a browser's EventSource puts in the URL (it cannot send headers) lives
 # this long: long enough to open the stream, too short to be worth stealing from a log.
 SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
+# A stream ends after this long and the client reconnects (EventSource does, resuming
+# from Last-Event-ID): its credentials are checked again, so a logout, a deleted token or
+# a deactivated user stops the pushes within this time.
+SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/account/notifications/"
 LOGOUT_REDIRECT_URL = "/account/login/"

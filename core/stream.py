@@ -139,12 +139,19 @@ async def _events(user_id: int, last_id: int):
             sent.add(event["id"])
             last_id = event["id"]
         heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
         while True:
+            left = ends_at - loop.time()
+            if left <= 0:
+                return  # the client reconnects, and its credentials are checked again
             try:
-                item = await asyncio.wait_for(queue.get(), heartbeat)
+                item = await asyncio.wait_for(queue.get(), min(heartbeat, left))
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
+            if item is live.CLOSE:
+                return  # the process is shutting down; the client reconnects elsewhere
             events = await _missed(user_id, last_id) if item is live.RESYNC else [item]
             for event in events:
                 # Not "id > last": two transactions for one user may commit (and publish)

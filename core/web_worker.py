@@ -1,20 +1,35 @@
-"""The gunicorn worker class of the web tier: uvicorn's, with a bounded graceful shutdown.
+"""The gunicorn worker class of the web tier: uvicorn's, ending the notification streams
+as soon as a graceful shutdown starts.
 
-On SIGTERM uvicorn stops accepting, lets requests in flight finish, and by default waits
-for every open connection, including the notification streams, which never end by
-themselves; gunicorn would then kill the worker after its own graceful timeout (30 s).
-Here open streams are cancelled after WEB_STREAM_SHUTDOWN_SECONDS: their clients
-reconnect (to another process, or to this one once restarted) and resume from
-Last-Event-ID, and a deploy or Ctrl-C takes seconds, not half a minute. Imports nothing
-of Django: gunicorn loads it in the arbiter."""
+On SIGTERM uvicorn stops accepting, lets requests in flight finish, and waits for every
+open connection, the notification streams included, which never end by themselves;
+gunicorn would then kill the worker after its graceful timeout (30 s). Here the signal
+also ends every stream of the process at once (core.live.end_streams): clients reconnect
+(to another process, or to this one restarted) and resume from Last-Event-ID, while API
+requests in flight still get the whole graceful timeout. Imports nothing of Django at
+load: gunicorn loads this module in the arbiter."""
 
-import os
+import sys
 
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 
+class _Server(Server):
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        from core import live  # the worker process: Django is set up by now
+
+        live.end_streams()
+
+
 class WebWorker(UvicornWorker):
-    CONFIG_KWARGS = {
-        **UvicornWorker.CONFIG_KWARGS,
-        "timeout_graceful_shutdown": float(os.environ.get("WEB_STREAM_SHUTDOWN_SECONDS") or 2),
-    }
+    async def _serve(self) -> None:
+        # UvicornWorker._serve, with the Server above.
+        self.config.app = self.wsgi
+        server = _Server(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)

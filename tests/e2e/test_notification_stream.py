@@ -195,7 +195,7 @@ def test_the_session_cookie_opens_the_stream(web, streams, settings):
     assert get_user_model().objects.filter(pk=user.pk).exists()
 
 
-def test_sigterm_with_open_streams_stops_the_web_process_within_seconds(web, streams):
+def test_sigterm_ends_open_streams_at_once_and_the_process_stops_within_seconds(web, streams):
     import time
 
     process = web()
@@ -205,9 +205,10 @@ def test_sigterm_with_open_streams_stops_the_web_process_within_seconds(web, str
     started = time.monotonic()
     process.process.terminate()  # gunicorn's arbiter: graceful shutdown
     process.process.wait(timeout=15)
-    # WEB_STREAM_SHUTDOWN_SECONDS (2 s) and the arbiter's own bookkeeping, not gunicorn's
-    # 30 s graceful timeout.
-    assert time.monotonic() - started < 10
+    # The streams end when the shutdown starts, not after gunicorn's 30 s graceful timeout.
+    assert time.monotonic() - started < 5
+    with pytest.raises(AssertionError):
+        stream.next_event(timeout=1, comments=True)  # the stream has ended: nothing more
 
 
 @pytest.mark.postgres
@@ -288,3 +289,21 @@ def test_a_redis_that_stops_answering_is_left_and_the_stream_catches_up(web, str
         assert "Redis subscription lost" in process.output()
     finally:
         redis_server.stop()
+
+
+def test_a_stream_ends_after_its_lifetime_and_a_revoked_token_cannot_reopen_it(web, streams):
+    import time
+
+    from rest_framework.authtoken.models import Token
+
+    process = web(SHOPFLOW_STREAM_MAX_SECONDS=2)
+    user = UserFactory()
+    headers = token_header(user)
+    stream = streams(process.base + STREAM, **headers)
+    assert stream.status == 200
+    Token.objects.filter(user=user).delete()  # logged out of the API
+    time.sleep(3)
+    notify(user, "after the token was deleted")
+    with pytest.raises(AssertionError):
+        stream.next_event(timeout=2)  # the stream ended: nothing reaches the old client
+    assert streams(process.base + STREAM, **headers).status == 401
