@@ -34,20 +34,10 @@ RECONNECT_SECONDS = 1.0
 
 
 def notification_event(notification) -> dict:
-    """A notification as the API and the stream show it."""
-    return {
-        "id": notification.pk,
-        "kind": notification.kind,
-        "message": notification.message,
-        "link": notification.link,
-        "is_read": notification.is_read,
-        "read_at": notification.read_at.isoformat().replace("+00:00", "Z")
-        if notification.read_at
-        else None,
-        "created_at": notification.created_at.isoformat().replace("+00:00", "Z")
-        if notification.created_at
-        else None,
-    }
+    """A notification as the API shows it (its serializer), for the stream."""
+    from .serializers import NotificationSerializer
+
+    return dict(NotificationSerializer(notification).data)
 
 
 _clients = threading.local()
@@ -120,24 +110,17 @@ class Hub:
             if not queues:
                 del self.listeners[user_id]
 
-    def streams(self) -> int:
-        return sum(len(queues) for queues in self.listeners.values())
-
     def _deliver(self, queue: asyncio.Queue, item: dict) -> None:
         try:
             queue.put_nowait(item)
         except asyncio.QueueFull:
             # A client that does not keep up: drop what waits, let it read the database.
-            while not queue.empty():
-                queue.get_nowait()
-            queue.put_nowait(RESYNC)
+            _replace_all(queue, RESYNC)
 
     def close_all(self) -> None:
         for queues in self.listeners.values():
             for queue in queues:
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(CLOSE)
+                _replace_all(queue, CLOSE)
 
     def _resync_all(self) -> None:
         for queues in self.listeners.values():
@@ -184,6 +167,13 @@ class Hub:
             finally:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+
+def _replace_all(queue: asyncio.Queue, item: dict) -> None:
+    """Drop what waits in the queue and leave `item` alone in it."""
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(item)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -7,7 +7,7 @@ import logging
 
 from worker import outbox
 
-from . import selectors, services, tasks
+from . import services, tasks
 from .models import Notification
 
 audit_logger = logging.getLogger("shopflow.audit")
@@ -48,26 +48,8 @@ def notify_staff_of_failed_side_effect(sender, order_id, kind, error, **kwargs):
 
 
 def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
-    """The other side of the conversation: the customer when staff writes; when the
-    customer writes, the staff who took the conversation up, or every staff user."""
-    if not created or raw:
-        return
-    order = instance.order
-    customer_user_id = order.customer.user_id
-    if instance.author_id == customer_user_id:
-        recipients = selectors.conversation_staff_ids(order_id=order.pk)
-        recipients = recipients or selectors.staff_user_ids()
-        recipients = [user_id for user_id in recipients if user_id != instance.author_id]
-    else:
-        recipients = [customer_user_id]
-    preview = instance.body if len(instance.body) <= 120 else instance.body[:117] + "..."
-    services.notifications_create(
-        recipient_ids=recipients,
-        kind=Notification.Kind.MESSAGE,
-        message=f"New message about order #{order.pk} from "
-        f"{instance.author.get_username()}: {preview}",
-        link=f"/api/orders/{order.pk}/messages/",
-    )
+    if created and not raw:
+        services.message_notify_other_side(message=instance)
 
 
 def queue_duplicate_order_notification(sender, instance, created, raw=False, **kwargs):

@@ -94,6 +94,27 @@ def message_post(*, order, author, body: str) -> Message:
         return Message.objects.create(order=order, author=author, body=body)
 
 
+def message_notify_other_side(*, message: Message) -> None:
+    """The other side of the conversation: the customer when staff writes; when the
+    customer writes, the staff who took the conversation up, or every staff user."""
+    order = message.order
+    customer_user_id = order.customer.user_id
+    if message.author_id == customer_user_id:
+        recipients = selectors.conversation_staff_ids(order_id=order.pk)
+        recipients = recipients or selectors.staff_user_ids()
+        recipients = [user_id for user_id in recipients if user_id != message.author_id]
+    else:
+        recipients = [customer_user_id]
+    preview = message.body if len(message.body) <= 120 else message.body[:117] + "..."
+    notifications_create(
+        recipient_ids=recipients,
+        kind=Notification.Kind.MESSAGE,
+        message=f"New message about order #{order.pk} from "
+        f"{message.author.get_username()}: {preview}",
+        link=f"/api/orders/{order.pk}/messages/",
+    )
+
+
 # --- Stream tokens ---------------------------------------------------------------------
 
 _STREAM_TOKEN_SALT = "shopflow.notification-stream"

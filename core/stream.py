@@ -91,9 +91,8 @@ async def _authenticate(request) -> tuple[int | None, str]:
             return None, "The stream token expired or is not valid."
         active = await _db(_active_user_ids)([user_id])
         return (user_id, "") if active else (None, "User inactive or deleted.")
-    header = request.headers.get("Authorization", "")
-    if header:
-        return await _db(_token_user_id)(header)
+    if request.headers.get("Authorization"):
+        return await _db(_token_user_id)(request)
     user = await _db(get_user)(request)  # the session (request.auser() would use its thread)
     if user.is_authenticated:
         return user.pk, ""
@@ -110,17 +109,17 @@ def _active_user_ids(user_ids):
     )
 
 
-def _token_user_id(header: str) -> tuple[int | None, str]:
+def _token_user_id(request) -> tuple[int | None, str]:
+    """The API's own token authentication (DRF's header parsing, the customer loaded)."""
     from store.authentication import CustomerTokenAuthentication
 
-    keyword, _, key = header.partition(" ")
-    if keyword != "Token" or not key.strip() or " " in key.strip():
-        return None, "Invalid token header."
     try:
-        user, _token = CustomerTokenAuthentication().authenticate_credentials(key.strip())
+        found = CustomerTokenAuthentication().authenticate(request)
     except exceptions.AuthenticationFailed as exc:
         return None, str(exc.detail)
-    return user.pk, ""
+    if found is None:  # another scheme (Basic ...)
+        return None, "Invalid token header."
+    return found[0].pk, ""
 
 
 def _format(event: dict) -> str:
