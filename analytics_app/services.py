@@ -3,6 +3,7 @@ from datetime import date
 from django.conf import settings
 from django.db import transaction
 
+from core.db import insert_rows
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import Order, OrderSideEffect
@@ -30,9 +31,7 @@ def order_event_record(*, order_id: int) -> bool:
         orders = store_selectors.orders_for_processing(order_ids=due, with_customer=False)
         with transaction.atomic():
             # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
-            AnalyticsEvent.objects.bulk_create(
-                [_order_placed_event(order) for order in orders], ignore_conflicts=True
-            )
+            insert_rows([_order_placed_event(order) for order in orders], ignore_conflicts=True)
             store_services.order_side_effects_mark_done(
                 order_ids=[order.pk for order in orders], kind=OrderSideEffect.Kind.ANALYTICS
             )

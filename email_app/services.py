@@ -22,7 +22,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from core.db import insert_unless_exists
+from core.db import insert_unless_exists, update_rows
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import OrderSideEffect
@@ -64,16 +64,15 @@ def _send_once(
     claimed_at = _claim(kind=kind, key=key, to=to, subject=subject)
     if claimed_at is None:
         return False
-    ours = SentEmail.objects.filter(
-        kind=kind, key=key, status=SentEmail.Status.SENDING, claimed_at=claimed_at
-    )
+    ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claimed_at": claimed_at}
     try:
         transport.send_message(message)
     except BaseException:
         # Not sent (as far as we know): free our claim so a retry can send.
-        ours.delete()
+        SentEmail.objects.filter(**ours).delete()
         raise
-    if not ours.update(status=SentEmail.Status.SENT, sent_at=timezone.now()):
+    sent_now = {"status": SentEmail.Status.SENT, "sent_at": timezone.now()}
+    if not update_rows(SentEmail, values=sent_now, **ours):
         # Our claim went stale and another delivery took it over: both may have sent it.
         logger.warning(
             "email %s:%s: sent, but another delivery had taken the claim over", kind, key
@@ -127,10 +126,8 @@ def order_confirmation_send(*, order_id: int) -> bool:
     order = store_selectors.order_for_processing(order_id=order_id)
 
     def mark_done():
-        store_services.order_side_effect_mark(
-            order_id=order.pk,
-            kind=OrderSideEffect.Kind.CONFIRMATION_EMAIL,
-            status=OrderSideEffect.Status.DONE,
+        store_services.order_side_effects_mark_done(
+            order_ids=[order.pk], kind=OrderSideEffect.Kind.CONFIRMATION_EMAIL
         )
 
     sent = _send_once(

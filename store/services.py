@@ -2,6 +2,7 @@
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -9,11 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from core.db import attach_related
+from core.db import attach_related, insert_rows, update_rows
 from worker import outbox
 
 from . import selectors
@@ -324,25 +325,9 @@ def _reserve_stock(wanted: dict[int, int], products: dict[int, Product]) -> None
     if shortages:
         raise InsufficientStock(shortages)
 
-    quantity = _quantity_per_product(wanted)
-    updated = Product.objects.filter(
-        pk__in=wanted, is_active=True, on_hand__gte=F("reserved") + quantity
-    ).update(reserved=F("reserved") + quantity)
-    if updated != len(wanted):
+    if _stock_update(wanted, take=False) != len(wanted):
         current = {p.pk: p for p in Product.objects.filter(pk__in=wanted)}
         raise InsufficientStock(_shortages(wanted, current) or _unknown_shortage(wanted))
-
-
-def _quantity_per_product(quantities: dict[int, int]):
-    """The quantity of each product ({product_id: quantity}) as an expression for an UPDATE
-    over those products: a CASE on the primary key, or the plain number when there is one
-    product (most carts; building the CASE doubles the ORM's CPU for the statement)."""
-    if len(quantities) == 1:
-        return Value(next(iter(quantities.values())))
-    return Case(
-        *(When(pk=pid, then=Value(qty)) for pid, qty in quantities.items()),
-        output_field=IntegerField(),
-    )
 
 
 def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Shortage]:
@@ -492,8 +477,12 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
 
 def order_side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).update(
-        status=OrderSideEffect.Status.DONE, error="", updated_at=timezone.now()
+    """Every side-effect task ends here: one UPDATE, written out (core.db)."""
+    update_rows(
+        OrderSideEffect,
+        values={"status": OrderSideEffect.Status.DONE, "error": "", "updated_at": timezone.now()},
+        order_id__in=order_ids,
+        kind=kind,
     )
 
 
@@ -527,11 +516,7 @@ def inventory_apply_order(*, order_id: int) -> bool:
             return False
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.
-        items = list(
-            OrderItem.objects.filter(order_id__in=due, movement__isnull=True)
-            .order_by("order_id", "product_id")
-            .only("pk", "order_id", "product_id", "quantity", "crossed_low_stock")
-        )
+        items = selectors.order_items_unapplied(order_ids=due)
         if items:
             _inventory_move(items)
         order_side_effects_mark_done(order_ids=due, kind=OrderSideEffect.Kind.INVENTORY)
@@ -556,21 +541,50 @@ def _inventory_move(items: list[OrderItem]) -> None:
     moved: dict[int, int] = {}
     for item in items:
         moved[item.product_id] = moved.get(item.product_id, 0) + item.quantity
-    product_ids = sorted(moved)
-    if len(product_ids) > 1:
+    if len(moved) > 1:
         # Lock the rows in primary-key order first, as checkout does: an UPDATE over several
         # rows takes their locks in whatever order it meets them.
-        list(
-            Product.objects.select_for_update(no_key=True)
-            .filter(pk__in=product_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    StockMovement.objects.bulk_create(
-        StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
-        for item in items
+        selectors.products_lock(product_ids=sorted(moved))
+    insert_rows(
+        [
+            StockMovement(product_id=item.product_id, order_item=item, delta=-item.quantity)
+            for item in items
+        ]
     )
-    quantity = _quantity_per_product(moved)
-    Product.objects.filter(pk__in=product_ids).update(
-        on_hand=F("on_hand") - quantity, reserved=F("reserved") - quantity
+    _stock_update(moved, take=True)
+
+
+def _stock_update(quantities: dict[int, int], *, take: bool) -> int:
+    """One UPDATE of the products in `quantities` ({product_id: quantity}), written out
+    (checkout and every inventory task run it; see core.db). `take`: the units leave stock
+    on hand and the reservation. Otherwise they are reserved where the product is active
+    and has them available. Returns how many products were updated."""
+    ids = list(quantities)
+    if len(ids) == 1:
+        amount = [quantities[ids[0]]]
+    else:  # CASE id WHEN ... THEN ...
+        amount = [value for pid in ids for value in (pid, quantities[pid])]
+    params = [*amount, *amount, *ids] if take else [*amount, *ids, True, *amount]
+    with connection.cursor() as cursor:
+        cursor.execute(_stock_update_sql(connection.vendor, len(ids), take), params)
+        return cursor.rowcount
+
+
+@functools.lru_cache(maxsize=64)
+def _stock_update_sql(vendor: str, count: int, take: bool) -> str:
+    quote = connection.ops.quote_name
+    table, pk = quote(Product._meta.db_table), quote(Product._meta.pk.column)
+    if count == 1:  # most carts
+        amount, rows = "%s", f"{pk} = %s"
+    else:
+        amount = f"CASE {pk} {' '.join(['WHEN %s THEN %s'] * count)} END"
+        rows = f"{pk} IN ({', '.join(['%s'] * count)})"
+    if take:
+        return (
+            f"UPDATE {table} SET on_hand = on_hand - {amount}, "
+            f"reserved = reserved - {amount} WHERE {rows}"
+        )
+    return (
+        f"UPDATE {table} SET reserved = reserved + {amount} "
+        f"WHERE {rows} AND is_active = %s AND on_hand >= reserved + {amount}"
     )

@@ -1,0 +1,136 @@
+"""core.db's written-out statements behave as the ORM's bulk_create() and update(), on
+PostgreSQL and SQLite alike (the suite runs on both)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics_app.models import AnalyticsEvent
+from core.db import insert_rows, insert_unless_exists, update_rows
+from email_app.models import SentEmail
+
+pytestmark = pytest.mark.django_db
+
+PLACED = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def event(order_id: int, **fields) -> AnalyticsEvent:
+    values = {
+        "customer_id": 7,
+        "items": [{"sku": "MUG-1", "quantity": 2, "unit_price": "12.50"}],
+        "units": 2,
+        "revenue": Decimal("25.00"),
+        "occurred_at": PLACED,
+    }
+    return AnalyticsEvent(order_id=order_id, **{**values, **fields})
+
+
+def test_insert_rows_writes_json_decimals_and_times_as_the_orm_reads_them_back():
+    rows = [event(1), event(2)]
+
+    assert insert_rows(rows) == 2
+
+    stored = AnalyticsEvent.objects.get(order_id=1)
+    assert stored.items == [{"sku": "MUG-1", "quantity": 2, "unit_price": "12.50"}]
+    assert stored.revenue == Decimal("25.00")
+    assert stored.occurred_at == PLACED
+    assert stored.recorded_at is not None  # auto_now_add, as save() would set it
+    assert AnalyticsEvent.objects.filter(occurred_at=PLACED).count() == 2
+
+
+@pytest.mark.skipif(
+    not connection.features.can_return_rows_from_bulk_insert, reason="no INSERT ... RETURNING"
+)
+def test_insert_rows_gives_each_row_its_primary_key_in_order():
+    rows = [event(1), event(2), event(3)]
+
+    insert_rows(rows)
+
+    assert [row.pk for row in rows] == list(
+        AnalyticsEvent.objects.order_by("order_id").values_list("pk", flat=True)
+    )
+    assert not rows[0]._state.adding
+
+
+def test_insert_rows_is_one_statement_for_many_rows():
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows([event(n) for n in range(1, 41)])
+
+    assert len(queries) == 1
+    assert AnalyticsEvent.objects.count() == 40
+
+
+def test_insert_rows_splits_what_the_database_cannot_take_in_one_statement():
+    count = 1200  # 9 fields a row: past SQLite's 999 variables
+    assert insert_rows([event(n) for n in range(count)]) == count
+    assert AnalyticsEvent.objects.count() == count
+
+
+def test_insert_rows_ignoring_conflicts_counts_only_the_rows_that_went_in():
+    insert_rows([event(1)])
+
+    assert insert_rows([event(1, units=99), event(2)], ignore_conflicts=True) == 1
+
+    assert AnalyticsEvent.objects.get(order_id=1).units == 2  # the first row stands
+    assert AnalyticsEvent.objects.filter(order_id=2).exists()
+
+
+def test_insert_rows_without_ignoring_conflicts_raises_on_a_duplicate():
+    from django.db import IntegrityError, transaction
+
+    insert_rows([event(1)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows([event(1)])
+
+
+def test_insert_unless_exists_needs_no_savepoint_inside_a_transaction():
+    from django.db import transaction
+
+    claim = SentEmail(kind="welcome", key="1", recipients=["a@example.com"], subject="Hi")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert insert_unless_exists(claim) is True
+        assert insert_unless_exists(SentEmail(kind="welcome", key="1", subject="Hi")) is False
+        # The transaction is still usable after the refused insert.
+        assert SentEmail.objects.filter(kind="welcome").count() == 1
+
+    assert not [q for q in queries if "SAVEPOINT" in q["sql"].upper()]
+
+
+def test_update_rows_changes_the_matching_rows_only_and_counts_them():
+    insert_rows([event(1), event(2), event(3)])
+
+    changed = update_rows(
+        AnalyticsEvent, values={"units": 5, "revenue": Decimal("1.10")}, order_id__in=[1, 3]
+    )
+
+    assert changed == 2
+    assert dict(AnalyticsEvent.objects.values_list("order_id", "units")) == {1: 5, 2: 2, 3: 5}
+    assert AnalyticsEvent.objects.get(order_id=1).revenue == Decimal("1.10")
+
+
+def test_update_rows_matches_datetimes_and_json_as_stored():
+    claim = SentEmail(kind="welcome", key="9", recipients=["a@example.com"], subject="Hi")
+    claim.claimed_at = PLACED
+    insert_rows([claim])
+
+    assert not update_rows(
+        SentEmail, values={"status": "sent"}, key="9", claimed_at=datetime.now(UTC)
+    )
+    assert update_rows(SentEmail, values={"status": "sent"}, key="9", claimed_at=PLACED) == 1
+    assert SentEmail.objects.get(key="9").status == "sent"
+
+
+def test_update_rows_with_an_empty_in_list_runs_nothing():
+    with CaptureQueriesContext(connection) as queries:
+        assert update_rows(AnalyticsEvent, values={"units": 1}, order_id__in=[]) == 0
+    assert len(queries) == 0
+
+
+def test_update_rows_refuses_to_run_without_a_condition_or_with_an_unknown_lookup():
+    with pytest.raises(ValueError, match="no condition"):
+        update_rows(AnalyticsEvent, values={"units": 1})
+    with pytest.raises(ValueError, match="unsupported lookup"):
+        update_rows(AnalyticsEvent, values={"units": 1}, order_id__gt=3)
