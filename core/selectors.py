@@ -45,7 +45,8 @@ def staff_user_ids() -> list[int]:
 def order_conversation_get(*, user, order_id: int):
     """The order whose conversation `user` may read and write: their own, or any for
     staff. Http404 otherwise (someone else's order is not said to exist)."""
-    # The store app's model, looked up rather than imported: store imports core (core.db).
+    # The store app's model, looked up rather than imported: store imports core (its API
+    # errors and serializers).
     Order = apps.get_model("store", "Order")
     orders = Order.objects.select_related("customer")
     if not user.is_staff:

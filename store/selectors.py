@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from core.db import ModelColumns, attach_related
+from lib.db import ModelColumns, attach_related
 
 from .models import (
     Cart,
@@ -232,7 +232,7 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
 
 def order_items_unapplied(*, order_ids: list[int]) -> list[OrderItem]:
     """The items of these orders that no stock movement applied yet, by order and product:
-    what the inventory task moves. Written out (one LEFT JOIN; see core.db)."""
+    what the inventory task moves. Written out (one LEFT JOIN; see lib.db)."""
     if not order_ids:
         return []
     columns = _unapplied_columns()

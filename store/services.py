@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.db import attach_related, insert_rows, update_rows
+from lib.db import attach_related, insert_rows, update_rows
 from worker import outbox
 
 from . import selectors
@@ -234,7 +234,7 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
         request_fingerprint=fingerprint,
         lines_key=order_lines_key(wanted),
     )
-    items = OrderItem.objects.bulk_create(
+    items = [
         OrderItem(
             order=order,
             product=products[pid],
@@ -245,10 +245,10 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
             > products[pid].available - qty,
         )
         for pid, qty in wanted.items()
-    )
-    side_effects = OrderSideEffect.objects.bulk_create(
-        OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values
-    )
+    ]
+    side_effects = [OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values]
+    insert_rows(items)
+    insert_rows(side_effects)
     cart.delete()  # its items, then the cart: two DELETEs
     attach_related(order, items=items, side_effects=side_effects)
 
@@ -477,7 +477,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
 
 def order_side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """Every side-effect task ends here: one UPDATE, written out (core.db)."""
+    """Every side-effect task ends here: one UPDATE, written out (lib.db)."""
     update_rows(
         OrderSideEffect,
         values={"status": OrderSideEffect.Status.DONE, "error": "", "updated_at": timezone.now()},
@@ -556,7 +556,7 @@ def _inventory_move(items: list[OrderItem]) -> None:
 
 def _stock_update(quantities: dict[int, int], *, take: bool) -> int:
     """One UPDATE of the products in `quantities` ({product_id: quantity}), written out
-    (checkout and every inventory task run it; see core.db). `take`: the units leave stock
+    (checkout and every inventory task run it; see lib.db). `take`: the units leave stock
     on hand and the reservation. Otherwise they are reserved where the product is active
     and has them available. Returns how many products were updated."""
     ids = list(quantities)

@@ -35,6 +35,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from lib.db import insert_rows, update_rows
+
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -111,13 +113,13 @@ class Batch:
         for rows, _ in self.rows:
             for row in rows:
                 by_model.setdefault(type(row), []).append(row)
-        for model, rows in by_model.items():
-            model.objects.bulk_create(rows)
+        for rows in by_model.values():
+            insert_rows(rows)
         for rows, after_commit in self.rows:
             if after_commit is not None:
                 transaction.on_commit(_bound(after_commit, rows), robust=True)
         if self.messages:
-            OutboxMessage.objects.bulk_create(self.messages)
+            insert_rows(self.messages)
             _publish_on_commit(self.messages)
 
 
@@ -253,8 +255,10 @@ def publish_messages(messages: list[OutboxMessage], *, after_failure_pause: bool
             _broker_down_until = 0.0
     try:
         if sent:
-            OutboxMessage.objects.filter(task_id__in=[m.task_id for m in sent]).update(
-                published_at=timezone.now(), locked_until=None, last_error=""
+            update_rows(
+                OutboxMessage,
+                values={"published_at": timezone.now(), "locked_until": None, "last_error": ""},
+                task_id__in=[m.task_id for m in sent],
             )
         else:
             _release([m.task_id for m in messages], error)

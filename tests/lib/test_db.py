@@ -1,4 +1,4 @@
-"""core.db's written-out statements behave as the ORM's bulk_create() and update(), on
+"""lib.db's written-out statements behave as the ORM's bulk_create() and update(), on
 PostgreSQL and SQLite alike (the suite runs on both)."""
 
 from datetime import UTC, datetime
@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics_app.models import AnalyticsEvent
-from core.db import insert_rows, insert_unless_exists, update_rows
 from email_app.models import SentEmail
+from lib.db import insert_rows, insert_unless_exists, update_rows
 
 pytestmark = pytest.mark.django_db
 
