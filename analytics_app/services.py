@@ -3,7 +3,7 @@ from datetime import date
 from django.conf import settings
 from django.db import transaction
 
-from core.db import insert_rows
+from lib.db import insert_rows
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import Order, OrderSideEffect

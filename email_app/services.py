@@ -22,7 +22,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from core.db import insert_unless_exists, update_rows
+from lib.db import insert_unless_exists, update_rows
 from store import selectors as store_selectors
 from store import services as store_services
 from store.models import OrderSideEffect
