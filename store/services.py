@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lib.db import attach_related, insert_rows, update_rows
+from lib.db import attach_related, delete_rows, insert_rows, update_rows
 from worker import outbox
 
 from . import selectors
@@ -249,7 +249,9 @@ def _place(customer: Customer, cart_id, idempotency_key: str | None, fingerprint
     side_effects = [OrderSideEffect(order=order, kind=kind) for kind in OrderSideEffect.Kind.values]
     insert_rows(items)
     insert_rows(side_effects)
-    cart.delete()  # its items, then the cart: two DELETEs
+    # Its items, then the cart (nothing else refers to a cart; no delete signals).
+    delete_rows(CartItem, cart_id=cart.pk)
+    delete_rows(Cart, pk=cart.pk)
     attach_related(order, items=items, side_effects=side_effects)
 
     _send_robust_logged(order_created, f"order {order.pk}", sender=Order, order=order)

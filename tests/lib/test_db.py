@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
-from lib.db import insert_rows, insert_unless_exists, update_rows
+from lib.db import delete_rows, insert_rows, insert_unless_exists, update_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +134,19 @@ def test_update_rows_refuses_to_run_without_a_condition_or_with_an_unknown_looku
         update_rows(AnalyticsEvent, values={"units": 1})
     with pytest.raises(ValueError, match="unsupported lookup"):
         update_rows(AnalyticsEvent, values={"units": 1}, order_id__gt=3)
+
+
+def test_delete_rows_deletes_the_matching_rows_only():
+    insert_rows([event(1), event(2), event(3)])
+    first = AnalyticsEvent.objects.get(order_id=1)
+
+    assert delete_rows(AnalyticsEvent, pk=first.pk) == 1
+    assert delete_rows(AnalyticsEvent, order_id__in=[2, 99]) == 1
+    assert delete_rows(AnalyticsEvent, order_id__in=[]) == 0
+
+    assert list(AnalyticsEvent.objects.values_list("order_id", flat=True)) == [3]
+
+
+def test_delete_rows_refuses_to_run_without_a_condition():
+    with pytest.raises(ValueError, match="no condition"):
+        delete_rows(AnalyticsEvent)
