@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench bench-streams schema clean
+.PHONY: run test lint format bench bench-services bench-streams schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ schema: $(VENV)/.dev
 # The load benchmark: Shopflow against its synchronous baseline, over HTTP (bench/load.py).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+# CPU per call of the checkout and each side-effect service, in process; with
+# BENCH_ARGS="--against REV", against another revision in the same run.
+bench-services: $(VENV)/.dev
+	$(BIN)/python bench/services.py $(BENCH_ARGS)
 
 # The notification stream: idle streams per web process, commit-to-event delay at 50/s.
 bench-streams: $(VENV)/.dev

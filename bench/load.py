@@ -1066,6 +1066,20 @@ def plot(raw: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def reference_cpu_ms() -> float:
+    """CPU ms of a fixed pure-Python loop, best of five: how fast this machine is right
+    now, so that absolute figures of runs on other days can be compared (this shared
+    machine's speed has varied by almost 2x between sessions)."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        total = 0
+        for number in range(1_000_000):
+            total += number * number % 7
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", help="benchmark a stack already running (no baseline)")
@@ -1106,6 +1120,8 @@ def main() -> None:
         wanted = set(args.phases.split(","))
         phases = [p for p in phases if p.name in wanted]
     variants = ["given"] if args.base_url else args.variants.split(",")
+    reference_before = reference_cpu_ms()
+    say(f"reference CPU loop: {reference_before} ms (the machine's speed now)")
     raw, summaries = {}, {}
     for variant in variants:
         results = run_variant(variant, args, phases)
@@ -1124,7 +1140,14 @@ def main() -> None:
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    reference = [reference_before, reference_cpu_ms()]
+    lines.append(f"\nReference CPU loop before / after the run: {reference[0]} / {reference[1]} ms")
+    print(lines[-1])
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "reference_cpu_loop_ms": reference,
+    }
     out.write_text(
         json.dumps(
             {
