@@ -10,8 +10,9 @@ PostgreSQL and SQLite.
 """
 
 import functools
+from contextlib import nullcontext
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.constants import OnConflict
 
 
@@ -29,38 +30,52 @@ def insert_rows(rows: list, *, ignore_conflicts: bool = False) -> int:
     """bulk_create() of `rows` (instances of one model) in one INSERT written out; returns
     how many rows went in.
 
-    Every concrete field is written but an auto primary key, which is set on the rows
-    where the database returns it (PostgreSQL, SQLite >= 3.35), as bulk_create sets it.
-    With `ignore_conflicts`, rows that a unique constraint refuses are skipped (and get no
-    primary key). Sends no signals, as bulk_create; auto_now_add fields get their time.
+    Every concrete field is written but an auto primary key, which must not be set and is
+    set on the rows where the database returns it (PostgreSQL, SQLite >= 3.35), as
+    bulk_create sets it. With `ignore_conflicts`, rows that a unique constraint refuses are
+    skipped (and no row gets its primary key). Related objects must be saved first (a
+    ValueError otherwise, as bulk_create). Sends no signals, as bulk_create; auto_now_add
+    fields get their time. Rows past what one statement can take go in several, in one
+    transaction.
     """
     if not rows:
         return 0
     model = type(rows[0])
+    meta = model._meta
     fields = _insert_fields(model)
-    returning = not ignore_conflicts and connection.features.can_return_rows_from_bulk_insert
+    for row in rows:
+        if meta.auto_field is not None and row.pk is not None:
+            raise ValueError(f"insert_rows: {model.__name__} row with its primary key set")
+        row._prepare_related_fields_for_save(operation_name="insert_rows")
+    returning = (
+        meta.auto_field is not None
+        and not ignore_conflicts
+        and connection.features.can_return_rows_from_bulk_insert
+    )
     size = max(connection.ops.bulk_batch_size(fields, rows), 1)
+    chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
     inserted = 0
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        params = []
-        for row in chunk:
-            params += [
-                field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
-            ]
-        sql = _insert_sql(connection.vendor, model, len(chunk), ignore_conflicts, returning)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            if returning:
-                keys = cursor.fetchall()
-                for row, (key,) in zip(chunk, keys, strict=True):
-                    row.pk = key
-                inserted += len(keys)
-            else:
-                inserted += cursor.rowcount
-        for row in chunk:
-            row._state.adding = False
-            row._state.db = connection.alias
+    with transaction.atomic(savepoint=False) if len(chunks) > 1 else nullcontext():
+        for chunk in chunks:
+            params = []
+            for row in chunk:
+                params += [
+                    field.get_db_prep_save(field.pre_save(row, True), connection)
+                    for field in fields
+                ]
+            sql = _insert_sql(connection.vendor, model, len(chunk), ignore_conflicts, returning)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                if returning:
+                    keys = cursor.fetchall()
+                    for row, (key,) in zip(chunk, keys, strict=True):
+                        row.pk = key
+                    inserted += len(keys)
+                else:
+                    inserted += cursor.rowcount
+    for row in rows:
+        row._state.adding = False
+        row._state.db = connection.alias
     return inserted
 
 

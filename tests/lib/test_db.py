@@ -64,9 +64,20 @@ def test_insert_rows_is_one_statement_for_many_rows():
 
 
 def test_insert_rows_splits_what_the_database_cannot_take_in_one_statement():
-    count = 1200  # 9 fields a row: past SQLite's 999 variables
-    assert insert_rows([event(n) for n in range(count)]) == count
+    fields = [f for f in AnalyticsEvent._meta.concrete_fields if not f.primary_key]
+    count = 1200
+    rows = [event(n) for n in range(count)]
+    per_statement = connection.ops.bulk_batch_size(fields, rows)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert insert_rows(rows) == count
+
+    inserts = [q for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == -(-count // per_statement)  # one statement on PostgreSQL
     assert AnalyticsEvent.objects.count() == count
+    if connection.features.can_return_rows_from_bulk_insert:
+        stored = dict(AnalyticsEvent.objects.values_list("order_id", "pk"))
+        assert [row.pk for row in rows] == [stored[n] for n in range(count)]
 
 
 def test_insert_rows_ignoring_conflicts_counts_only_the_rows_that_went_in():
@@ -111,16 +122,50 @@ def test_update_rows_changes_the_matching_rows_only_and_counts_them():
     assert AnalyticsEvent.objects.get(order_id=1).revenue == Decimal("1.10")
 
 
-def test_update_rows_matches_datetimes_and_json_as_stored():
-    claim = SentEmail(kind="welcome", key="9", recipients=["a@example.com"], subject="Hi")
-    claim.claimed_at = PLACED
-    insert_rows([claim])
+def test_update_rows_matches_datetimes_as_the_orm_stored_them():
+    on_the_second = PLACED.replace(microsecond=0)
+    for key, claimed_at in (("9", PLACED), ("10", on_the_second)):
+        SentEmail.objects.create(kind="welcome", key=key, subject="Hi", claimed_at=claimed_at)
 
-    assert not update_rows(
-        SentEmail, values={"status": "sent"}, key="9", claimed_at=datetime.now(UTC)
-    )
+    assert not update_rows(SentEmail, values={"status": "sent"}, key="9", claimed_at=on_the_second)
     assert update_rows(SentEmail, values={"status": "sent"}, key="9", claimed_at=PLACED) == 1
-    assert SentEmail.objects.get(key="9").status == "sent"
+    assert update_rows(SentEmail, values={"status": "sent"}, claimed_at=on_the_second) == 1
+    assert dict(SentEmail.objects.values_list("key", "status")) == {"9": "sent", "10": "sent"}
+
+
+def test_update_rows_matches_uuids_as_stored():
+    from worker.models import OutboxMessage
+
+    messages = [OutboxMessage(task_name="bench.noop", args=[n]) for n in range(3)]
+    insert_rows(messages)
+
+    changed = update_rows(
+        OutboxMessage,
+        values={"last_error": "x"},
+        task_id__in=[messages[0].task_id, messages[2].task_id],
+    )
+
+    assert changed == 2
+    assert OutboxMessage.objects.filter(last_error="x").count() == 2
+
+
+def test_insert_rows_refuses_rows_with_a_primary_key_or_an_unsaved_related_row():
+    from store.models import Product, StockMovement
+
+    with pytest.raises(ValueError, match="primary key"):
+        insert_rows([event(1, pk=777)])
+    with pytest.raises(ValueError, match="unsaved"):
+        insert_rows([StockMovement(product=Product(sku="NEW", name="New", price=1), delta=-1)])
+    assert not AnalyticsEvent.objects.exists()
+
+
+def test_insert_rows_ignoring_conflicts_sets_no_primary_keys():
+    insert_rows([event(1)])
+    rows = [event(1), event(2)]
+
+    insert_rows(rows, ignore_conflicts=True)
+
+    assert [row.pk for row in rows] == [None, None]
 
 
 def test_update_rows_with_an_empty_in_list_runs_nothing():

@@ -162,3 +162,9 @@ def test_changing_an_item_removed_meanwhile_is_404(client, product):
     )
 
     assert response.status_code == 404
+
+
+def test_only_cart_items_refer_to_a_cart():
+    # Checkout deletes a cart with two plain DELETEs (lib.db.delete_rows), no ORM collector:
+    # a new model that refers to carts must be deleted there too.
+    assert {relation.related_model for relation in Cart._meta.related_objects} == {CartItem}
