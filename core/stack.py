@@ -114,8 +114,11 @@ class Guard:
             self.process.stdin.flush()
 
 
-class SetupInterrupted(Exception):
-    """Ctrl-C or SIGTERM while the stack was being set up."""
+class SetupInterrupted(BaseException):
+    """Ctrl-C or SIGTERM while the stack was being set up. A BaseException, as
+    KeyboardInterrupt is: raised from the signal handler wherever setup happens to be (in
+    redis-py, in a migration), it must not be caught by an `except Exception` there and
+    swallowed or turned into another error."""
 
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)

@@ -91,7 +91,9 @@ def test_the_page_falls_back_to_polling_when_the_stream_is_gone(web, browser, sh
     page.route("**/api/notifications/stream/**", lambda route: route.abort())
     page.clock.install()
     log_in(page, process.base, shopper)
-    page.wait_for_selector("#live:not(.on)")
+    # The stream's error handled, so polling has started ("connecting…" comes before it:
+    # a poll started after run_for below would come 10 s later, as late as the wait).
+    page.wait_for_selector("#live:has-text('reconnecting')")
     cart = cart_with(shopper.customer, (product, 1))
     client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
     page.clock.run_for(11_000)  # past the 10 s poll
