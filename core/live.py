@@ -20,6 +20,8 @@ import time
 import redis
 import redis.asyncio
 from django.conf import settings
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +131,12 @@ class Hub:
 
     async def _run(self) -> None:
         while True:
-            client = redis.asyncio.Redis.from_url(settings.SHOPFLOW_REDIS_URL)
+            # No retries: redis-py would reconnect and subscribe again on its own, and what
+            # was published in the gap would never reach the streams. A lost connection
+            # must come here, where the streams are told to catch up from the database.
+            client = redis.asyncio.Redis.from_url(
+                settings.SHOPFLOW_REDIS_URL, retry=Retry(NoBackoff(), 0)
+            )
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
