@@ -238,23 +238,37 @@ def test_open_streams_do_not_hold_a_database_connection_each(web, streams):
 
 
 def test_an_event_published_while_the_subscription_is_down_arrives_after_it_is_back(
-    web, streams, broker_url
+    web, streams, settings
 ):
     import redis
 
-    process = web()
-    user = UserFactory()
-    stream = streams(process.base + STREAM, **token_header(user))
-    first = notify(user, "before")
-    assert stream.next_event().id == str(first.pk)
+    from core import live
+    from tests.support import RedisServer, wait_until
 
-    # Redis drops the web process's subscription (a restart, a network blip): the hub
-    # waits a second before it subscribes again, and what is published meanwhile is lost
-    # to pub/sub, not to the stream.
-    assert redis.Redis.from_url(broker_url).client_kill_filter(_type="pubsub") >= 1
-    missed = notify(user, "while away")
-    assert stream.next_event(timeout=15).id == str(missed.pk)
-    assert "Redis subscription lost" in process.output()
+    # A Redis of its own: killing "every pub/sub client" must reach this web process's
+    # subscription and nothing else's (Celery workers of other tests subscribe too).
+    redis_server = RedisServer().start()
+    try:
+        process = web(SHOPFLOW_REDIS_URL=redis_server.url)
+        settings.SHOPFLOW_REDIS_URL = redis_server.url
+        user = UserFactory()
+        stream = streams(process.base + STREAM, **token_header(user))
+        first = notify(user, "before")
+        assert stream.next_event().id == str(first.pk)
+        server = redis.Redis.from_url(redis_server.url)
+        wait_until(lambda: server.pubsub_numsub(live.CHANNEL)[0][1] >= 1,
+                   message="the web process's subscription")  # fmt: skip
+
+        # Redis drops the web process's subscription (a restart, a network blip): the hub
+        # waits a second before it subscribes again, and what is published meanwhile is
+        # lost to pub/sub, not to the stream.
+        assert server.client_kill_filter(_type="pubsub") >= 1
+        missed = notify(user, "while away")
+        assert stream.next_event(timeout=15).id == str(missed.pk)
+        wait_until(lambda: "Redis subscription lost" in process.output(), timeout=5,
+                   message="the hub to log the lost subscription")  # fmt: skip
+    finally:
+        redis_server.stop()
 
 
 def test_a_redis_that_stops_answering_is_left_and_the_stream_catches_up(web, streams, settings):
