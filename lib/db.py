@@ -79,6 +79,12 @@ def insert_rows(rows: list, *, ignore_conflicts: bool = False) -> int:
     return inserted
 
 
+def placeholders(count: int) -> str:
+    """`%s, %s, ...`: the parameters of a VALUES row or an IN list of `count` values."""
+    return ", ".join(["%s"] * count)
+
+
+@functools.cache
 def _insert_fields(model) -> list:
     meta = model._meta
     if meta.parents:
@@ -91,7 +97,7 @@ def _insert_sql(vendor: str, model, count: int, ignore_conflicts: bool, returnin
     ops = connection.ops
     fields = _insert_fields(model)
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
-    row = f"({', '.join(['%s'] * len(fields))})"
+    row = f"({placeholders(len(fields))})"
     sql = (
         f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(model._meta.db_table)} "
         f"({', '.join(ops.quote_name(field.column) for field in fields)}) "
@@ -163,9 +169,7 @@ def _where(model, where: dict, params: list) -> tuple | None:
 def _where_sql(conditions: tuple) -> str:
     quote = connection.ops.quote_name
     return " AND ".join(
-        f"{quote(column)} = %s"
-        if count is None
-        else f"{quote(column)} IN ({', '.join(['%s'] * count)})"
+        f"{quote(column)} = %s" if count is None else f"{quote(column)} IN ({placeholders(count)})"
         for column, count in conditions
     )
 

@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from lib.db import ModelColumns, attach_related
+from lib.db import ModelColumns, attach_related, placeholders
 
 from .models import (
     Cart,
@@ -228,10 +228,9 @@ def _processing_sql(with_customer: bool, count: int) -> str:
             f"JOIN {table(shape[-1].model)} u "
             f"ON u.{quote(shape[-1].model._meta.pk.column)} = c.user_id",
         ]
-    placeholders = ", ".join(["%s"] * count)
     return (
         f"SELECT {', '.join(columns.select() for columns in shape)} {' '.join(joins)} "
-        f"WHERE i.order_id IN ({placeholders}) ORDER BY i.order_id, i.product_id"
+        f"WHERE i.order_id IN ({placeholders(count)}) ORDER BY i.order_id, i.product_id"
     )
 
 
@@ -266,7 +265,7 @@ def _unapplied_sql(vendor: str, count: int) -> str:
     return (
         f"SELECT {_unapplied_columns().select()} FROM {quote(OrderItem._meta.db_table)} i "
         f"LEFT JOIN {quote(movement._meta.db_table)} m ON m.order_item_id = i.id "
-        f"WHERE i.order_id IN ({', '.join(['%s'] * count)}) AND m.id IS NULL "
+        f"WHERE i.order_id IN ({placeholders(count)}) AND m.id IS NULL "
         "ORDER BY i.order_id, i.product_id"
     )
 
@@ -279,10 +278,10 @@ def products_lock(*, product_ids: list[int]) -> None:
     if not connection.in_atomic_block:
         raise TransactionManagementError("products_lock() needs a transaction")
     quote = connection.ops.quote_name
-    placeholders = ", ".join(["%s"] * len(product_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {quote(Product._meta.db_table)} WHERE id IN ({placeholders}) "
+            f"SELECT id FROM {quote(Product._meta.db_table)} "
+            f"WHERE id IN ({placeholders(len(product_ids))}) "
             f"ORDER BY id {connection.ops.for_update_sql(no_key=True)}",
             list(product_ids),
         )

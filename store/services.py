@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lib.db import attach_related, delete_rows, insert_rows, update_rows
+from lib.db import attach_related, delete_rows, insert_rows, placeholders, update_rows
 from worker import outbox
 
 from . import selectors
@@ -580,7 +580,7 @@ def _stock_update_sql(vendor: str, count: int, take: bool) -> str:
         amount, rows = "%s", f"{pk} = %s"
     else:
         amount = f"CASE {pk} {' '.join(['WHEN %s THEN %s'] * count)} END"
-        rows = f"{pk} IN ({', '.join(['%s'] * count)})"
+        rows = f"{pk} IN ({placeholders(count)})"
     if take:
         return (
             f"UPDATE {table} SET on_hand = on_hand - {amount}, "
