@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -104,23 +103,12 @@ def child_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def fresh_database(database_url: str, name: str) -> str:
-    if not database_url.startswith("postgres"):
-        path = Path(tempfile.gettempdir()) / f"shopflow-{name}.sqlite3"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-
-    parts = urlsplit(database_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def run_child(tree: Path, label: str, round_: int, args) -> dict[str, list[float]]:
-    database = fresh_database(args.database_url, f"shopflow_bench_services_{label}_{round_}")
+    # load.py's: imported here, not at the top, where it would import this checkout's core
+    # into a child that must take the other tree's.
+    from load import fresh_database
+
+    database = fresh_database(args.database_url, f"services_{label}_{round_}")
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(args.orders)]
     done = subprocess.run(
         command, cwd=tree, env=child_env(database), capture_output=True, text=True, check=False
