@@ -12,6 +12,7 @@ what is newer than the last event it sent.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -33,6 +34,15 @@ CLOSE = {"close": True}
 # Events a slow client may have waiting before it is told to catch up from the database.
 QUEUE_SIZE = 256
 RECONNECT_SECONDS = 1.0
+
+
+@functools.cache
+def channel(url: str) -> str:
+    """The pub/sub channel of the Redis database `url` names. Channels are server-wide,
+    not per database: two shops on one Redis server (a developer's `make run` beside the
+    tests, say) would otherwise each receive the other's notifications for the same user
+    ids. The database number goes in front, as kombu's fanout_prefix does."""
+    return f"/{redis.connection.parse_url(url).get('db', 0)}.{CHANNEL}"
 
 
 def notification_event(notification) -> dict:
@@ -84,7 +94,7 @@ def _publish(notifications) -> None:
         pipe = _client().pipeline(transaction=False)
         for notification in notifications:
             payload = {"user": notification.recipient_id, "event": notification_event(notification)}
-            pipe.publish(CHANNEL, json.dumps(payload))
+            pipe.publish(channel(settings.SHOPFLOW_REDIS_URL), json.dumps(payload))
         pipe.execute()
     except (redis.RedisError, OSError) as exc:
         _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
@@ -139,7 +149,7 @@ class Hub:
             )
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(channel(settings.SHOPFLOW_REDIS_URL))
                     # Whatever was committed while no subscription was in place.
                     self._resync_all()
                     loop = asyncio.get_running_loop()

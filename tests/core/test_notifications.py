@@ -265,3 +265,33 @@ def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
     with transaction.atomic():  # skipped: no second wait on a dead Redis
         core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="b")
     assert live._push_paused_until == paused_until
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_reaches_only_the_subscribers_of_its_own_redis_database(user, settings, broker_url):
+    """Pub/sub is server-wide: a shop on another database of the same Redis server (a
+    developer's `make run` beside the tests) must not receive this shop's notifications."""
+    import redis
+
+    from core import live
+
+    ours = broker_url
+    db = redis.connection.parse_url(ours).get("db", 0)
+    theirs = redis.Redis.from_url(ours).connection_pool.connection_kwargs
+    theirs = f"redis://{theirs['host']}:{theirs['port']}/{(db + 1) % 16}"
+    settings.SHOPFLOW_REDIS_URL = ours
+    assert live.channel(ours) != live.channel(theirs)
+    subscribers = {}
+    for url in (ours, theirs):
+        pubsub = redis.Redis.from_url(url).pubsub()
+        pubsub.subscribe(live.channel(url))
+        assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+        subscribers[url] = pubsub
+    with transaction.atomic():
+        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
+
+    message = subscribers[ours].get_message(timeout=5)
+    assert message is not None and '"message": "hi"' in message["data"].decode()
+    assert subscribers[theirs].get_message(timeout=0.5) is None
+    for pubsub in subscribers.values():
+        pubsub.close()

@@ -256,7 +256,7 @@ def test_an_event_published_while_the_subscription_is_down_arrives_after_it_is_b
         first = notify(user, "before")
         assert stream.next_event().id == str(first.pk)
         server = redis.Redis.from_url(redis_server.url)
-        wait_until(lambda: server.pubsub_numsub(live.CHANNEL)[0][1] >= 1,
+        wait_until(lambda: server.pubsub_numsub(live.channel(redis_server.url))[0][1] >= 1,
                    message="the web process's subscription")  # fmt: skip
 
         # Redis drops the web process's subscription (a restart, a network blip): the hub
