@@ -5,14 +5,17 @@ with the side effects done inside the request (Celery's eager mode), in one run.
     .venv/bin/python bench/load.py --quick
     .venv/bin/python bench/load.py --base-url http://127.0.0.1:8000   # a stack you started
 
-For each variant it starts the stack as `make run` does (`manage.py runstack`) on a fresh
-database (PostgreSQL when DATABASE_URL points at one, else SQLite), the machine's Redis
-(an embedded one when none answers) and an SMTP server of its own (bench/smtp_sink.py)
-that can be told to take N ms per message. Then, over HTTP with keep-alive connections:
+It starts a stack per variant as `make run` does (`manage.py runstack`), both at once,
+each on a fresh database (PostgreSQL when DATABASE_URL points at one, else SQLite), a
+Redis database of its own on the machine's Redis (an embedded one when none answers) and
+an SMTP server of its own (bench/smtp_sink.py) that can be told to take N ms per message.
+Then, over HTTP with keep-alive connections, phase by phase, each variant in turn:
 
   rest     one client, one flow at a time: checkout and GET /api/orders/{id}/ at rest
   closed   N clients in a closed loop, each registered once: cart, item, checkout (twice:
-           with an SMTP server that answers at once, and one taking 200 ms a message)
+           with an SMTP server that answers at once, and one taking 200 ms a message);
+           in rounds that take turns (async, sync, sync, async, ...), so the ratio is
+           measured seconds apart and a slow spell of this shared machine hits both
   open     a fixed arrival rate for a fixed time (several phases, one with a slow SMTP)
 
 Side effects are timed from the 201 to the last of the order's three side effects marked
@@ -596,6 +599,7 @@ class PhaseResult:
     email_rate: float = 0.0
     smtp_connections: int = 0
     get_order_ms: list[float] = field(default_factory=list)
+    rounds: list[float] = field(default_factory=list)  # orders/s of each round, if several
 
     def summary(self) -> dict:
         ok = [f for f in self.flows if f.order_id]
@@ -637,6 +641,7 @@ class PhaseResult:
             "smtp_connections": self.smtp_connections,
             "cpu_ms_per_order": {k: round(v, 2) for k, v in sorted(per_order.items())},
             "backlog_growth_per_s": backlog_slope(self.backlog),
+            "rounds_orders_per_s": self.rounds,
         }
 
 
@@ -803,60 +808,129 @@ async def prepare_shoppers(base: str, count: int, variant: str) -> list[Shopper]
     return shoppers
 
 
-def run_variant(variant: str, args, phases: list[Phase]) -> dict:
-    how = {"async": "side effects in Celery workers", "sync": "side effects in the request"}
-    say(f"\n== {variant}: {how.get(variant, 'the stack at --base-url')}")
-    broker = sink = stack = None
-    try:
+def merged(rounds: list[PhaseResult]) -> PhaseResult:
+    """One phase's rounds as one result: their orders over their summed time, the CPU of
+    all of them; each round's orders/s kept for the spread."""
+    if len(rounds) == 1:
+        return rounds[0]
+    result = PhaseResult(rounds[0].phase)
+    offset = 0.0
+    for part in rounds:
+        result.flows += part.flows
+        result.seconds += part.seconds
+        result.effects_drain_seconds += part.effects_drain_seconds
+        result.drain_seconds += part.drain_seconds
+        for kind, seconds in part.cpu.items():
+            result.cpu[kind] = result.cpu.get(kind, 0.0) + seconds
+        result.backlog += [(offset + t, n) for t, n in part.backlog]
+        offset += part.seconds
+        result.delays_ms += part.delays_ms
+        result.undone += part.undone
+        result.emails += part.emails
+        result.email_rate += part.email_rate * part.seconds
+        result.smtp_connections = max(result.smtp_connections, part.smtp_connections)
+        result.get_order_ms += part.get_order_ms
+    result.email_rate /= result.seconds or 1
+    result.queued_at_end = rounds[-1].queued_at_end
+    result.pending_at_end = rounds[-1].pending_at_end
+    result.rounds = [part.summary()["orders_per_s"] for part in rounds]
+    return result
+
+
+class Variant:
+    """One variant's stack (or the one at --base-url), its database, broker and shoppers:
+    started once, then measured phase by phase, its rounds taking turns with the other
+    variant's. A stack waiting for its turn costs under 2% of one core (measured: web,
+    workers, beat and Flower idle)."""
+
+    HOW = {"async": "side effects in Celery workers", "sync": "side effects in the request"}
+
+    def __init__(self, name: str, args, broker_url: str):
+        self.name = name
+        self.args = args
+        self.broker_url = broker_url
+        self.broker = self.sink = self.stack = self.db = self.runner = None
+        self.rounds: dict[str, list[PhaseResult]] = {}
+
+    def start(self) -> None:
+        args = self.args
+        say(f"\n== {self.name}: {self.HOW.get(self.name, 'the stack at --base-url')}")
         if args.base_url:
             base, database_url = args.base_url.rstrip("/"), args.database_url
-            broker = Broker(args.broker_url) if redis_answers(args.broker_url) else None
+            self.broker = Broker(self.broker_url) if redis_answers(self.broker_url) else None
             roots = []
         else:
-            database_url = fresh_database(args.database_url, variant)
-            broker = Broker(args.broker_url)
-            sink = Sink()
+            database_url = fresh_database(args.database_url, self.name)
+            self.broker = Broker(self.broker_url)
+            self.sink = Sink()
             extra = dict(kv.split("=", 1) for kv in args.env)
-            stack = ManagedStack(
-                variant=variant, database_url=database_url, broker=broker, sink=sink,
-                extra_env=extra,
+            self.stack = ManagedStack(
+                variant=self.name, database_url=database_url, broker=self.broker,
+                sink=self.sink, extra_env=extra,
             )  # fmt: skip
-            say(f"  starting the stack (log: {stack.log_path})")
-            stack.wait_ready()
-            base = stack.base
-            roots = [stack.process.pid, sink.process.pid]
-        db = Database(database_url)
+            say(f"  starting the stack (log: {self.stack.log_path})")
+            self.stack.wait_ready()
+            base = self.stack.base
+            roots = [self.stack.process.pid, self.sink.process.pid]
+        self.db = Database(database_url)
         # Plenty of stock: the benchmark measures checkouts, not sell-outs.
-        db.execute("UPDATE store_product SET on_hand = 100000000, low_stock_threshold = 0")
-        products = [row[0] for row in db.rows("SELECT id FROM store_product WHERE is_active")]
-        meter = CpuMeter(roots, broker.port if broker else None)
+        self.db.execute("UPDATE store_product SET on_hand = 100000000, low_stock_threshold = 0")
+        products = [row[0] for row in self.db.rows("SELECT id FROM store_product WHERE is_active")]
+        meter = CpuMeter(roots, self.broker.port if self.broker else None)
         say(f"  registering {args.clients} shoppers")
-        shoppers = asyncio.run(prepare_shoppers(base, args.clients, variant))
+        shoppers = asyncio.run(prepare_shoppers(base, args.clients, self.name))
         time.sleep(2)  # let the welcome emails go
-        runner = Runner(
-            variant=variant, base=base, db=db, broker=broker, sink=sink, meter=meter,
-            shoppers=shoppers, products=products, profile=(args.profile, args.profile_phase),
+        self.runner = Runner(
+            variant=self.name, base=base, db=self.db, broker=self.broker, sink=self.sink,
+            meter=meter, shoppers=shoppers, products=products,
+            profile=(args.profile, args.profile_phase),
         )  # fmt: skip
-        results = {}
-        for phase in phases:
-            say(f"  phase {phase.name}: {phase.label}")
-            result = asyncio.run(runner.run(phase))
-            results[phase.name] = result
-            summary = result.summary()
-            say(
-                f"  -> {summary['orders']} orders, {summary['orders_per_s']}/s, checkout p50 "
-                f"{summary['checkout_p50_ms']} ms, "
-                f"side effects p50 {summary['side_effects_p50_ms']} ms"
-            )
-        db.close()
-        return results
-    finally:
-        if stack:
-            stack.stop()
-        if sink:
-            sink.stop()
-        if broker:
-            broker.stop()
+
+    def run(self, phase: Phase, round_: int = 1, of: int = 1) -> None:
+        part = f", round {round_}/{of}" if of > 1 else ""
+        say(f"  [{self.name}] phase {phase.name}{part}: {phase.label}")
+        result = asyncio.run(self.runner.run(phase))
+        self.rounds.setdefault(phase.name, []).append(result)
+        summary = result.summary()
+        say(
+            f"  -> {summary['orders']} orders, {summary['orders_per_s']}/s, checkout p50 "
+            f"{summary['checkout_p50_ms']} ms, "
+            f"side effects p50 {summary['side_effects_p50_ms']} ms"
+        )
+
+    def results(self) -> dict[str, PhaseResult]:
+        return {name: merged(rounds) for name, rounds in self.rounds.items()}
+
+    def stop(self) -> None:
+        if self.db:
+            self.db.close()
+        if self.stack:
+            self.stack.stop()
+        if self.sink:
+            self.sink.stop()
+        if self.broker:
+            self.broker.stop()
+
+
+def broker_urls(url: str, count: int) -> list[str]:
+    """A Redis database per variant on the same server: both stacks run at once, and the
+    idle one's workers must not take the other's tasks. Counting down from --broker-url's
+    database (14, 13), away from the tests' 15."""
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0)
+    dbs = [db - n if db - n >= 0 else db + n for n in range(count)]
+    return [urlunsplit(parts._replace(path=f"/{n}")) for n in dbs]
+
+
+def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> None:
+    """Every phase for each variant in turn, minutes apart at most; a closed loop in
+    `rounds` rounds, ABBA, so a slow spell of the machine falls on both variants."""
+    for phase in phases:
+        turns = rounds if phase.kind == "closed" and len(variants) > 1 else 1
+        for round_ in range(1, turns + 1):
+            order = variants if round_ % 2 else variants[::-1]
+            for variant in order:
+                variant.run(phase, round_, turns)
 
 
 def sql_per_checkout() -> dict:
@@ -971,6 +1045,17 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
             times = ratio(values[0], values[1])
             met = "yes" if times != "-" and float(times[:-1]) >= 2 else "no"
         lines.append(row(figure.label, *cells, figure.target, met))
+    for phase in ("closed", "closed200"):
+        by_round = [runs[v].get(phase, {}).get("rounds_orders_per_s") or [] for v in variants]
+        if not any(by_round):
+            continue
+        cells = [" / ".join(fmt(x) for x in r) or "-" for r in by_round]
+        if both and len(by_round[0]) == len(by_round[1]):
+            ratios = sorted(a / b for a, b in zip(*by_round, strict=True) if b)
+            cells.append(f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x" if ratios else "-")
+        elif both:
+            cells.append("-")
+        lines.append(row(f"{phase} orders/s, round by round", *cells, "", ""))
     if sql:
         flat = sql.get("1") == sql.get("50") and max(sql.values()) <= 15
         sql_cells = [f"{sql.get('1')} / {sql.get('50')}"] + [""] * (len(variants) - 1)
@@ -1030,24 +1115,28 @@ def plot(raw: dict, path: Path) -> None:
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 9))
     colors = {"async": "tab:blue", "sync": "tab:orange"}
-    for variant, phases in raw.items():
-        offset = 0.0
-        for name, phase in phases.items():
-            flows = [f for f in phase["flows"] if f["order_id"]]
-            if not flows:
-                continue
-            t0 = min(f["started"] for f in flows)
-            xs = [offset + f["created_at"] - t0 for f in flows]  # this phase, after the last
-            ys = [f["checkout_ms"] for f in flows]
-            top.scatter(xs, ys, s=2, color=colors.get(variant), alpha=0.5,
-                        label=variant if offset == 0 else None)  # fmt: skip
-            if variant == next(iter(raw)):
-                top.axvline(offset, color="grey", lw=0.5)
-                top.text(offset, 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
-            offset = max(xs) + 5
+    # One clock for both variants: their phases, and a closed loop's rounds, take turns.
+    flows_of = {
+        (variant, name): [f for f in phase["flows"] if f["order_id"]]
+        for variant, phases in raw.items()
+        for name, phase in phases.items()
+    }
+    starts = [f["started"] for flows in flows_of.values() for f in flows]
+    t0 = min(starts, default=0.0)
+    labelled = set()
+    for (variant, name), flows in flows_of.items():
+        if not flows:
+            continue
+        xs = [(f["created_at"] - t0) / 60 for f in flows]
+        top.scatter(xs, [f["checkout_ms"] for f in flows], s=2, color=colors.get(variant),
+                    alpha=0.5, label=None if variant in labelled else variant)  # fmt: skip
+        labelled.add(variant)
+        if variant == next(iter(raw)):
+            top.axvline(min(xs), color="grey", lw=0.5)
+            top.text(min(xs), 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
     top.set_yscale("log")
     top.set_ylabel("checkout latency (ms)")
-    top.set_xlabel("time, phases one after another (s)")
+    top.set_xlabel("minutes into the run")
     top.set_title("Checkout latency over the run", pad=16)
     top.legend()
     for name, values in raw.get("async", {}).items():
@@ -1099,7 +1188,12 @@ def main() -> None:
         help="comma-separated subset of: rest,closed,closed200,open10,open30,open50,smtp200",
     )
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--closed-seconds", type=float, default=30)
+    parser.add_argument(
+        "--closed-seconds", type=float, default=15, help="each round of a closed loop"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="closed-loop rounds per variant, taking turns"
+    )
     parser.add_argument("--quick", action="store_true", help="phases a quarter as long")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stack")
     parser.add_argument(
@@ -1119,14 +1213,25 @@ def main() -> None:
     if args.phases:
         wanted = set(args.phases.split(","))
         phases = [p for p in phases if p.name in wanted]
-    variants = ["given"] if args.base_url else args.variants.split(",")
+    names = ["given"] if args.base_url else args.variants.split(",")
     reference_before = reference_cpu_ms()
     say(f"reference CPU loop: {reference_before} ms (the machine's speed now)")
+    variants = [
+        Variant(name, args, url)
+        for name, url in zip(names, broker_urls(args.broker_url, len(names)), strict=True)
+    ]
+    try:
+        for variant in variants:
+            variant.start()
+        run_variants(variants, phases, args.rounds)
+    finally:
+        for variant in variants:
+            variant.stop()
     raw, summaries = {}, {}
     for variant in variants:
-        results = run_variant(variant, args, phases)
-        summaries[variant] = {name: r.summary() for name, r in results.items()}
-        raw[variant] = {
+        results = variant.results()
+        summaries[variant.name] = {name: r.summary() for name, r in results.items()}
+        raw[variant.name] = {
             name: {
                 "flows": [f.__dict__ for f in r.flows],
                 "delays_ms": r.delays_ms,
