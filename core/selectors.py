@@ -1,9 +1,14 @@
 """Reads of the core app: notifications and order conversations."""
 
+import math
+from datetime import timedelta
+
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from .models import LoginEvent, LoginFailure, Message, Notification
 
@@ -82,3 +87,21 @@ def login_failure_times(*, since, limit: int, ip: str | None = None, username: s
     failures = LoginFailure.objects.filter(at__gte=since)
     failures = failures.filter(ip=ip) if ip is not None else failures.filter(username=username)
     return list(failures.order_by("-at").values_list("at", flat=True)[:limit])
+
+
+def login_retry_after(*, ip: str | None = None, username: str | None = None) -> int | None:
+    """Seconds until a login may be tried again from this IP and for this username, or
+    None when it may be tried now. After SHOPFLOW_LOGIN_FAILURES_ALLOWED failures within
+    SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS from either, until the oldest of them leaves
+    the window. Every login path asks: the token endpoint, the account and admin pages."""
+    allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
+    window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
+    now = timezone.now()
+    waits = []
+    for key in ({"ip": ip} if ip else None, {"username": username} if username else None):
+        if key is None:
+            continue
+        times = login_failure_times(since=now - window, limit=allowed, **key)
+        if len(times) >= allowed:
+            waits.append(max(1, math.ceil((times[-1] + window - now).total_seconds())))
+    return max(waits, default=None)

@@ -1,13 +1,9 @@
 """Throttles of the token endpoint: after repeated failed logins from one IP, or for one
 username, further attempts are refused with 429 and Retry-After until the oldest of those
-failures leaves the window. Counted from the login audit's own rows (LoginFailure), so
-every web process sees the same count with no shared cache to run."""
+failures leaves the window (core.selectors.login_retry_after, which the account and admin
+login pages ask too: core.forms). Counted from the login audit's own rows (LoginFailure),
+so every web process sees the same count with no shared cache to run."""
 
-import math
-from datetime import timedelta
-
-from django.conf import settings
-from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
 from . import selectors, services
@@ -18,19 +14,9 @@ class _LoginFailureThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
-        self.retry_after = None
         key = self.key(request)
-        if not key:
-            return True
-        allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
-        window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
-        now = timezone.now()
-        times = selectors.login_failure_times(since=now - window, limit=allowed, **key)
-        if len(times) < allowed:
-            return True
-        # Allowed again when the oldest of the last `allowed` failures is out of the window.
-        self.retry_after = max(1, math.ceil((times[-1] + window - now).total_seconds()))
-        return False
+        self.retry_after = selectors.login_retry_after(**key) if key else None
+        return self.retry_after is None
 
     def wait(self):
         return self.retry_after

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import account, health, stream, views
+from .forms import LoginForm, login_throttled
 
 handler400 = "core.api.json_bad_request"
 handler403 = "core.api.json_permission_denied"
@@ -52,7 +53,11 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path(
         "account/login/",
-        auth_views.LoginView.as_view(template_name="core/login.html"),
+        login_throttled(
+            auth_views.LoginView.as_view(
+                template_name="core/login.html", authentication_form=LoginForm
+            )
+        ),
         name="login",
     ),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,5 +1,5 @@
 """The login audit: every login (session, admin, API token) and every failure is
-recorded, never with the password; the token endpoint throttles repeated failures."""
+recorded, never with the password; every login path throttles repeated failures."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -138,3 +138,65 @@ def test_a_username_with_a_nul_byte_is_a_400_not_a_500(user):
     response = token_login("a\x00b", "whatever")
     assert response.status_code == 400
     assert response.json()["username"]
+
+
+def page_login(path, username, password, ip="10.0.0.1"):
+    return Client().post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+@pytest.mark.parametrize("path", ["/account/login/", "/admin/login/"])
+def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path, settings):
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 600
+    staff = get_user_model().objects.create_user("ops", password=PASSWORD, is_staff=True)
+    for n in range(3):
+        failed = page_login(path, f"guess{n}", "wrong", ip="10.9.9.9")
+        assert failed.status_code == 200  # the form again, with Django's message
+    assert LoginFailure.objects.count() == 3
+
+    # The right password is not even checked: refused, and no session.
+    refused = page_login(path, staff.username, PASSWORD, ip="10.9.9.9")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 600
+    assert "Too many failed logins. Try again in 10 minute(s)." in refused.content.decode()
+    assert "_auth_user_id" not in refused.client.session
+    assert LoginFailure.objects.count() == 3  # a refused attempt is not a failure
+    assert not LoginEvent.objects.exists()
+
+    # Another address is not affected.
+    allowed = page_login(path, staff.username, PASSWORD, ip="10.1.1.1")
+    assert allowed.status_code == 302
+    assert LoginEvent.objects.get().ip == "10.1.1.1"
+
+
+def test_failures_on_one_login_path_throttle_the_others_for_that_username(user, settings):
+    """One count per username, whichever door: guesses through the API lock the pages too."""
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    token_login(user.username, "wrong", ip="10.0.0.5")
+    page_login("/account/login/", f" {user.username}", "wrong", ip="10.0.0.6")
+    assert page_login("/account/login/", user.username, PASSWORD, ip="10.0.0.7").status_code == 429
+    assert page_login("/admin/login/", user.username, PASSWORD, ip="10.0.0.8").status_code == 429
+    assert token_login(user.username, PASSWORD, ip="10.0.0.9").status_code == 429
+
+
+def test_after_the_wait_the_login_page_lets_the_user_in(user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 60
+    page_login("/account/login/", user.username, "wrong")
+    page_login("/account/login/", user.username, "wrong")
+    assert page_login("/account/login/", user.username, PASSWORD).status_code == 429
+
+    LoginFailure.objects.update(at=timezone.now() - timedelta(seconds=61))
+    response = page_login("/account/login/", user.username, PASSWORD)
+    assert response.status_code == 302
+    assert response.client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_login_page_post_without_fields_is_a_form_error_not_a_500():
+    response = Client().post("/account/login/", {"username": "x\x00y"}, REMOTE_ADDR="10.0.0.1")
+    assert response.status_code == 200
+    assert "Enter a username and a password." in response.content.decode()
