@@ -40,12 +40,16 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """An audit trail: staff read it; nobody edits it here."""
+    """An audit trail: staff read it; nobody edits or deletes it here (the scheduled
+    prune does, after SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS)."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -175,6 +177,18 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
     return LoginFailure.objects.create(
         username=username[:150], ip=request_ip(request), user_agent=_user_agent(request)
     )
+
+
+def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:
+    """Delete login events and failures older than `older_than`: the audit's retention
+    (beat, daily). The throttles count failures of the last minutes only."""
+    cutoff = timezone.now() - older_than
+    _, events = LoginEvent.objects.filter(at__lt=cutoff).delete()
+    _, failures = LoginFailure.objects.filter(at__lt=cutoff).delete()
+    return {
+        "login_events": events.get(LoginEvent._meta.label, 0),
+        "login_failures": failures.get(LoginFailure._meta.label, 0),
+    }
 
 
 def duplicate_order_notify_staff(*, order_id: int) -> bool:

@@ -348,10 +348,13 @@ SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
 # An order with the same lines as one its customer placed this recently is flagged as a
 # likely duplicate (still placed: the customer may mean it) and staff are alerted.
 SHOPFLOW_DUPLICATE_WINDOW_MINUTES = env_int("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", 10)
-# The token endpoint refuses (429) an IP, or a username, with this many failed logins in
-# the window, until the oldest of them leaves it.
+# Every login path (token endpoint, account and admin pages) refuses (429) an IP, or a
+# username, with this many failed logins in the window, until the oldest of them leaves it.
 SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)
 SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = env_int("SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# Login events and failures older than this are deleted by the scheduled prune (at least a
+# day: the throttles count the failures of the last window).
+SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(env_int("SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS", 90), 1)
 
 # --- Production hardening (on when DEBUG is off) ------------------------------------
 if not DEBUG:

@@ -33,6 +33,11 @@ DEFAULT_SCHEDULE = {
         ("crontab", {"minute": "0", "hour": "3"}),
         {"expire_seconds": 3600},
     ),
+    "login audit prune": (
+        "core.prune_login_audit",
+        ("crontab", {"minute": "45", "hour": "3"}),
+        {"expire_seconds": 3600},
+    ),
 }
 
 

@@ -200,3 +200,39 @@ def test_a_login_page_post_without_fields_is_a_form_error_not_a_500():
     response = Client().post("/account/login/", {"username": "x\x00y"}, REMOTE_ADDR="10.0.0.1")
     assert response.status_code == 200
     assert "Enter a username and a password." in response.content.decode()
+
+
+def test_the_prune_deletes_login_audit_rows_older_than_the_retention_only(user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.tasks import prune_login_audit
+
+    settings.SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = 90
+    token_login(user.username, PASSWORD)
+    token_login(user.username, "wrong")
+    old_event, old_failure = LoginEvent.objects.get(), LoginFailure.objects.get()
+    LoginEvent.objects.update(at=timezone.now() - timedelta(days=91))
+    LoginFailure.objects.update(at=timezone.now() - timedelta(days=91))
+    token_login(user.username, PASSWORD)  # today's: kept
+    token_login(user.username, "wrong")
+
+    assert prune_login_audit.apply().get() == {"login_events": 1, "login_failures": 1}
+    assert not LoginEvent.objects.filter(pk=old_event.pk).exists()
+    assert not LoginFailure.objects.filter(pk=old_failure.pk).exists()
+    assert LoginEvent.objects.count() == LoginFailure.objects.count() == 1
+    assert prune_login_audit.apply().get() == {"login_events": 0, "login_failures": 0}
+
+
+def test_staff_cannot_delete_the_login_audit_in_the_admin(user):
+    admin_user = get_user_model().objects.create_superuser("root", password=PASSWORD)
+    token_login(user.username, "wrong")
+    failure = LoginFailure.objects.get()
+    browser = Client()
+    browser.force_login(admin_user)
+    page = f"/admin/core/loginfailure/{failure.pk}/delete/"
+    assert browser.post(page, {"post": "yes"}).status_code == 403
+    changelist = browser.get("/admin/core/loginfailure/").content.decode()
+    assert "delete_selected" not in changelist
+    assert LoginFailure.objects.filter(pk=failure.pk).exists()

@@ -17,6 +17,7 @@ app.loader.import_default_modules()
         ("analytics_app.record_order_event", "analytics"),
         ("analytics_app.rollup_daily_summary", "analytics"),
         ("store.remove_abandoned_carts", "default"),
+        ("core.prune_login_audit", "default"),
         ("worker.relay_outbox", "default"),
         ("worker.prune_outbox", "default"),
     ],

@@ -19,6 +19,7 @@ EXPECTED_TASKS = {
     "celery.backend_cleanup",
     "analytics_app.rollup_daily_summary",
     "store.remove_abandoned_carts",
+    "core.prune_login_audit",
 }
 HOUR = timedelta(hours=1)
 
