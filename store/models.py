@@ -4,9 +4,24 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+
+class ProductQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """QuerySet.update(), with a price set this way recorded in the price history as a
+        save's is (update() sends no pre_save/post_save). bulk_update() comes here too."""
+        if "price" not in kwargs:
+            return super().update(**kwargs)
+        from .services import price_changes_record_updated  # services import the models
+
+        with transaction.atomic(using=self.db):
+            before = dict(self.select_for_update().values_list("pk", "price"))
+            updated = super().update(**kwargs)
+            price_changes_record_updated(prices_before=before)
+        return updated
 
 
 class Product(models.Model):
@@ -24,6 +39,8 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProductQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -37,6 +54,13 @@ class Product(models.Model):
 
     def __str__(self):
         return f"{self.sku} {self.name}"
+
+    def save(self, *args, **kwargs):
+        # The price history reads the stored price under lock (pre_save) and records the
+        # change (post_save): one transaction with the row's UPDATE, so two saves at once
+        # record one chain of changes, and a failure between them loses neither half.
+        with transaction.atomic(using=kwargs.get("using") or "default"):
+            super().save(*args, **kwargs)
 
     @property
     def available(self) -> int:

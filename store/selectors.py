@@ -55,8 +55,10 @@ def _latest_with_lines_sql(vendor: str) -> str:
 
 
 def product_price(*, product_id: int):
-    """The price stored now (None for no such row): what a save is about to change."""
-    return Product.objects.filter(pk=product_id).values_list("price", flat=True).first()
+    """The price stored now (None for no such row), the row locked until the transaction
+    ends: what a save is about to change."""
+    rows = Product.objects.select_for_update().filter(pk=product_id)
+    return rows.values_list("price", flat=True).first()
 
 
 def cart_get(*, customer, cart_id) -> Cart:

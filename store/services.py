@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -308,6 +309,19 @@ def price_change_record(*, product: Product, old_price, new_price) -> PriceChang
         author.get_username() if author else "(unknown)",
     )
     return change
+
+
+def price_changes_record_updated(*, prices_before: dict[int, Decimal]) -> list[PriceChange]:
+    """The price changes of rows updated in bulk (QuerySet.update, bulk_update), from
+    their prices read under lock before the UPDATE, in its transaction."""
+    changes = []
+    for product in Product.objects.filter(pk__in=prices_before).only("pk", "sku", "price"):
+        old_price = prices_before[product.pk]
+        if old_price != product.price:
+            changes.append(
+                price_change_record(product=product, old_price=old_price, new_price=product.price)
+            )
+    return changes
 
 
 # What checkout reads of a product, under its row lock.

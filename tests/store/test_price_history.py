@@ -135,3 +135,106 @@ def test_an_order_keeps_the_price_of_its_checkout(user):
     order = client.get(f"/api/orders/{order_id}/").json()
     assert order["total"] == "10.00"
     assert order["items"][0]["unit_price"] == "10.00"
+
+
+def test_a_price_set_with_queryset_update_is_recorded_for_each_changed_row():
+    from store.models import Product
+
+    mug, cup, plate = (ProductFactory(price=p) for p in ("12.50", "3.00", "9.00"))
+    updated = Product.objects.filter(pk__in=[mug.pk, cup.pk]).update(price=Decimal("3.00"))
+    assert updated == 2
+    assert history(mug) == [(Decimal("12.50"), Decimal("3.00"))]
+    assert history(cup) == []  # set to what it was: no change
+    assert history(plate) == []
+
+
+def test_a_price_changed_by_an_expression_or_bulk_update_is_recorded():
+    from django.db.models import F
+
+    from store.models import Product
+
+    mug, cup = ProductFactory(price="10.00"), ProductFactory(price="4.00")
+    Product.objects.filter(pk=mug.pk).update(price=F("price") * 2)
+    cup.price = Decimal("5.00")
+    Product.objects.bulk_update([cup], ["price"])
+    assert history(mug) == [(Decimal("10.00"), Decimal("20.00"))]
+    assert history(cup) == [(Decimal("4.00"), Decimal("5.00"))]
+
+
+def test_an_update_of_other_fields_records_nothing():
+    from store.models import Product
+
+    mug = ProductFactory(price="12.50")
+    Product.objects.filter(pk=mug.pk).update(name="Big mug", on_hand=3)
+    assert history(mug) == []
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a shell or a script runs
+@pytest.mark.parametrize("path", ["save", "update"])
+def test_a_price_change_whose_history_cannot_be_written_is_not_made(path, monkeypatch):
+    """The price and its history row commit together: the change is refused, not lost."""
+    from store.models import Product
+
+    mug = ProductFactory(price="12.50")
+
+    def history_insert_fails(**kwargs):
+        raise IntegrityError("the history insert failed")
+
+    monkeypatch.setattr(services, "price_change_record", history_insert_fails)
+    with pytest.raises(IntegrityError):
+        if path == "save":
+            mug.price = Decimal("14.00")
+            mug.save()
+        else:
+            Product.objects.filter(pk=mug.pk).update(price=Decimal("14.00"))
+    assert Product.objects.get(pk=mug.pk).price == Decimal("12.50")
+    assert history(mug) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_price_changes_at_once_record_one_chain():
+    """The first save holds its transaction open; the second, from a copy of the product
+    read before it, must wait for the row and record the first's price as its old one."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from store.models import Product
+
+    mug = ProductFactory(price="12.50")
+    stale = Product.objects.get(pk=mug.pk)
+    first_saved, release = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                mug.price = Decimal("14.00")
+                mug.save()
+                first_saved.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def second():
+        first_saved.wait(timeout=10)
+        try:
+            stale.price = Decimal("16.00")
+            stale.save()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = [pool.submit(first), pool.submit(second)]
+        time.sleep(1)  # the second now waits on the row lock
+        assert not done[1].done()
+        release.set()
+        for future in done:
+            future.result(timeout=30)
+
+    assert history(mug) == [
+        (Decimal("12.50"), Decimal("14.00")),
+        (Decimal("14.00"), Decimal("16.00")),
+    ]
