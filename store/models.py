@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -59,7 +59,8 @@ class Product(models.Model):
         # The price history reads the stored price under lock (pre_save) and records the
         # change (post_save): one transaction with the row's UPDATE, so two saves at once
         # record one chain of changes, and a failure between them loses neither half.
-        with transaction.atomic(using=kwargs.get("using") or "default"):
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
             super().save(*args, **kwargs)
 
     @property
