@@ -3,7 +3,8 @@ as the default site (core.admin_apps.AdminConfig), so admin.site and every regis
 
 from django.contrib import admin
 
-from .forms import AdminLoginForm, login_throttled
+from .account import login_throttled
+from .forms import AdminLoginForm
 
 
 class AdminSite(admin.AdminSite):

@@ -1,6 +1,6 @@
 """The login forms of the account and admin pages, throttled as the token endpoint is."""
 
-import functools
+import logging
 import math
 
 from django import forms
@@ -9,19 +9,25 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from . import selectors, services
 
+audit_logger = logging.getLogger("shopflow.audit")
+
 
 class LoginThrottleMixin:
     """Refuses the attempt before the password is checked while its IP or its username
     has too many recent failures (core.selectors.login_retry_after). A refused attempt
     records no failure, so waiting it out is enough; the page answers 429 with
-    Retry-After (login_throttled)."""
+    Retry-After (core.account.login_throttled)."""
 
     def clean(self):
         # As the token endpoint counts it, and as the failure was recorded: cleaned.
         username = self.cleaned_data.get("username") or None
-        wait = selectors.login_retry_after(ip=services.request_ip(self.request), username=username)
+        ip = services.request_ip(self.request)
+        wait = selectors.login_retry_after(ip=ip, username=username)
         if wait:
-            self.request.login_retry_after = wait
+            # Not a failure (nothing was checked), but an attack in progress shows here.
+            audit_logger.warning("login refused, throttled: %r from %s", username, ip)
+            if self.request is not None:
+                self.request.login_retry_after = wait
             minutes = math.ceil(wait / 60)
             raise forms.ValidationError(
                 "Too many failed logins. Try again in %(minutes)s minute(s).",
@@ -37,19 +43,3 @@ class LoginForm(LoginThrottleMixin, AuthenticationForm):
 
 class AdminLoginForm(LoginThrottleMixin, AdminAuthenticationForm):
     pass
-
-
-def login_throttled(view):
-    """A login page whose form refused a throttled attempt answers 429 with Retry-After
-    (the form is shown again, with its message)."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        wait = getattr(request, "login_retry_after", None)
-        if wait:
-            response.status_code = 429
-            response["Retry-After"] = str(wait)
-        return response
-
-    return wrapped

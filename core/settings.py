@@ -352,9 +352,13 @@ SHOPFLOW_DUPLICATE_WINDOW_MINUTES = env_int("SHOPFLOW_DUPLICATE_WINDOW_MINUTES",
 # username, with this many failed logins in the window, until the oldest of them leaves it.
 SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)
 SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = env_int("SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS", 300)
-# Login events and failures older than this are deleted by the scheduled prune (at least a
-# day: the throttles count the failures of the last window).
-SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(env_int("SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS", 90), 1)
+# Login events and failures older than this are deleted by the scheduled prune; never
+# sooner than the throttles' window, which counts the failures in it.
+SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(
+    env_int("SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS", 90),
+    -(-SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS // 86400),  # the window in days, rounded up
+    1,
+)
 
 # --- Production hardening (on when DEBUG is off) ------------------------------------
 if not DEBUG:

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import account, health, stream, views
-from .forms import LoginForm, login_throttled
+from .forms import LoginForm
 
 handler400 = "core.api.json_bad_request"
 handler403 = "core.api.json_permission_denied"
@@ -53,7 +53,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path(
         "account/login/",
-        login_throttled(
+        account.login_throttled(
             auth_views.LoginView.as_view(
                 template_name="core/login.html", authentication_form=LoginForm
             )

@@ -145,7 +145,7 @@ def page_login(path, username, password, ip="10.0.0.1"):
 
 
 @pytest.mark.parametrize("path", ["/account/login/", "/admin/login/"])
-def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path, settings):
+def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path, settings, caplog):
     settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
     settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 600
     staff = get_user_model().objects.create_user("ops", password=PASSWORD, is_staff=True)
@@ -160,8 +160,9 @@ def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path,
     assert 1 <= int(refused["Retry-After"]) <= 600
     assert "Too many failed logins. Try again in 10 minute(s)." in refused.content.decode()
     assert "_auth_user_id" not in refused.client.session
-    assert LoginFailure.objects.count() == 3  # a refused attempt is not a failure
+    assert LoginFailure.objects.count() == 3  # a refused attempt is not a failure ...
     assert not LoginEvent.objects.exists()
+    assert "login refused, throttled: 'ops' from 10.9.9.9" in caplog.text  # ... but logged
 
     # Another address is not affected.
     allowed = page_login(path, staff.username, PASSWORD, ip="10.1.1.1")
@@ -235,4 +236,26 @@ def test_staff_cannot_delete_the_login_audit_in_the_admin(user):
     assert browser.post(page, {"post": "yes"}).status_code == 403
     changelist = browser.get("/admin/core/loginfailure/").content.decode()
     assert "delete_selected" not in changelist
+    detail = browser.get(f"/admin/core/loginfailure/{failure.pk}/change/").content.decode()
+    assert "/delete/" not in detail
     assert LoginFailure.objects.filter(pk=failure.pk).exists()
+
+
+def test_a_user_with_login_events_can_still_be_deleted_in_the_admin(user):
+    """Their audit rows go with them: the admin must not refuse for the cascade."""
+    admin_user = get_user_model().objects.create_superuser("root", password=PASSWORD)
+    token_login(user.username, PASSWORD)
+    assert LoginEvent.objects.filter(user=user).exists()
+    browser = Client()
+    browser.force_login(admin_user)
+    answer = browser.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 302
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not LoginEvent.objects.filter(user_id=user.pk).exists()
+
+
+def test_a_get_of_a_throttled_login_page_still_shows_the_form(user, settings):
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 1
+    page_login("/account/login/", user.username, "wrong", ip="10.0.0.3")
+    assert Client().get("/account/login/", REMOTE_ADDR="10.0.0.3").status_code == 200
+    assert page_login("/account/login/", user.username, PASSWORD, ip="10.0.0.3").status_code == 429

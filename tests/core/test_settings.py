@@ -158,3 +158,15 @@ def compose_web_environment() -> dict[str, str]:
     env.update({key: expand(value) for key, value in environment.items()})
     env["DJANGO_ALLOWED_HOSTS"] = env.get("DJANGO_ALLOWED_HOSTS") or "shop.example.com"
     return env
+
+
+def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
+    """Pruning inside the window would forget failures the throttles still count."""
+    show = "from django.conf import settings; print(settings.SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS)"
+    result = manage(
+        "shell", "-c", show, DJANGO_DEBUG="1",
+        SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS="0",
+        SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS=str(2 * 86400 + 1),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "3"
