@@ -8,6 +8,9 @@ from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+# Ids per statement when prices are set in bulk: under SQLite's limit of bound variables.
+PRICE_UPDATE_CHUNK = 500
+
 
 class ProductQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -17,10 +20,24 @@ class ProductQuerySet(models.QuerySet):
             return super().update(**kwargs)
         from .services import price_changes_record_updated  # services import the models
 
-        with transaction.atomic(using=self.db):
-            before = dict(self.select_for_update().values_list("pk", "price"))
-            updated = super().update(**kwargs)
-            price_changes_record_updated(prices_before=before)
+        using = self._db or router.db_for_write(self.model, **self._hints)
+        with transaction.atomic(using=using):
+            # The products alone are locked, by id (the query may join, or be DISTINCT,
+            # which FOR UPDATE refuses); exactly those rows are updated, so a row that
+            # came to match in between is not changed without its history.
+            locked = (
+                self.model._base_manager.db_manager(using)
+                .select_for_update(no_key=True)
+                .filter(pk__in=self.values("pk"))
+            )
+            before = dict(locked.values_list("pk", "price"))
+            ids, updated = list(before), 0
+            for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
+                chunk = self.model._base_manager.db_manager(using).filter(
+                    pk__in=ids[start : start + PRICE_UPDATE_CHUNK]
+                )
+                updated += models.QuerySet.update(chunk, **kwargs)
+            price_changes_record_updated(prices_before=before, using=using)
         return updated
 
 

@@ -24,7 +24,9 @@ def flag_duplicate_order(sender, instance, raw=False, **kwargs):
     instance.duplicate_of_id = services.order_duplicate_of(order=instance)
 
 
-def remember_price_change(sender, instance, raw=False, update_fields=None, **kwargs):
+def remember_price_change(
+    sender, instance, raw=False, update_fields=None, using="default", **kwargs
+):
     """pre_save of a Product: note a real change of its price for post_save to record
     (recorded after the row is written, so a save that fails records nothing)."""
     instance.__dict__.pop("_price_change", None)
@@ -34,7 +36,7 @@ def remember_price_change(sender, instance, raw=False, update_fields=None, **kwa
         new_price = Decimal(str(instance.price))
     except (InvalidOperation, TypeError, ValueError):
         return  # the save refuses it (DecimalField); there is no change to record
-    old_price = selectors.product_price(product_id=instance.pk)
+    old_price = selectors.product_price(product_id=instance.pk, using=using)
     if old_price is not None and old_price != new_price:
         instance.__dict__["_price_change"] = (old_price, new_price)
 

@@ -2,7 +2,7 @@
 
 import functools
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -54,10 +54,15 @@ def _latest_with_lines_sql(vendor: str) -> str:
     )
 
 
-def product_price(*, product_id: int):
+def product_price(*, product_id: int, using: str = "default"):
     """The price stored now (None for no such row), the row locked until the transaction
-    ends: what a save is about to change."""
-    rows = Product.objects.select_for_update().filter(pk=product_id)
+    ends: what a save is about to change. As a save's UPDATE does, the lock leaves rows
+    that refer to the product free to be written (FOR NO KEY UPDATE)."""
+    if not transaction.get_connection(using).in_atomic_block:
+        # As the ORM refuses on PostgreSQL, on SQLite too: a lock outside a transaction
+        # ends at once.
+        raise TransactionManagementError("product_price() needs a transaction")
+    rows = Product.objects.using(using).select_for_update(no_key=True).filter(pk=product_id)
     return rows.values_list("price", flat=True).first()
 
 

@@ -31,6 +31,7 @@ from .exceptions import (
     StockAdjustmentRefused,
 )
 from .models import (
+    PRICE_UPDATE_CHUNK,
     Cart,
     CartItem,
     Customer,
@@ -311,16 +312,24 @@ def price_change_record(*, product: Product, old_price, new_price) -> PriceChang
     return change
 
 
-def price_changes_record_updated(*, prices_before: dict[int, Decimal]) -> list[PriceChange]:
+def price_changes_record_updated(
+    *, prices_before: dict[int, Decimal], using: str = "default"
+) -> list[PriceChange]:
     """The price changes of rows updated in bulk (QuerySet.update, bulk_update), from
     their prices read under lock before the UPDATE, in its transaction."""
     changes = []
-    for product in Product.objects.filter(pk__in=prices_before).only("pk", "sku", "price"):
-        old_price = prices_before[product.pk]
-        if old_price != product.price:
-            changes.append(
-                price_change_record(product=product, old_price=old_price, new_price=product.price)
-            )
+    ids = list(prices_before)
+    for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
+        chunk = ids[start : start + PRICE_UPDATE_CHUNK]
+        products = Product.objects.using(using).filter(pk__in=chunk).only("pk", "sku", "price")
+        for product in products:
+            old_price = prices_before[product.pk]
+            if old_price != product.price:
+                changes.append(
+                    price_change_record(
+                        product=product, old_price=old_price, new_price=product.price
+                    )
+                )
     return changes
 
 

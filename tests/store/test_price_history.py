@@ -238,3 +238,41 @@ def test_two_price_changes_at_once_record_one_chain():
         (Decimal("12.50"), Decimal("14.00")),
         (Decimal("14.00"), Decimal("16.00")),
     ]
+
+
+def test_a_price_update_on_a_joined_distinct_query_locks_and_records_the_products_only():
+    """FOR UPDATE refuses DISTINCT and the nullable side of an outer join on PostgreSQL:
+    the products are locked by id, apart from the caller's query."""
+    from store.models import Product
+
+    changed, unchanged = ProductFactory(price="5.00"), ProductFactory(price="6.00")
+    changed.price = Decimal("5.50")
+    changed.save()
+    changed.price = Decimal("5.00")
+    changed.save()  # two history rows: the join below repeats the product
+    Product.objects.filter(price_changes__isnull=False).distinct().update(price=Decimal("7.00"))
+    Product.objects.filter(price_changes__isnull=True).update(price=Decimal("8.00"))
+    assert history(changed)[2:] == [(Decimal("5.00"), Decimal("7.00"))]
+    assert history(unchanged) == [(Decimal("6.00"), Decimal("8.00"))]
+
+
+def test_a_price_update_of_more_rows_than_one_statement_takes_records_them_all(monkeypatch):
+    from store import models
+    from store.models import Product
+
+    monkeypatch.setattr(models, "PRICE_UPDATE_CHUNK", 2)
+    monkeypatch.setattr(services, "PRICE_UPDATE_CHUNK", 2)
+    products = [ProductFactory(price="1.00") for _ in range(5)]
+    assert Product.objects.filter(pk__in=[p.pk for p in products]).update(price="2.00") == 5
+    assert PriceChange.objects.filter(new_price=Decimal("2.00")).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it
+def test_the_locking_price_read_refuses_to_run_outside_a_transaction():
+    from store import selectors
+
+    mug = ProductFactory(price="1.00")
+    with pytest.raises(transaction.TransactionManagementError):
+        selectors.product_price(product_id=mug.pk)
+    with transaction.atomic():
+        assert selectors.product_price(product_id=mug.pk) == Decimal("1.00")
