@@ -31,6 +31,7 @@ bench/results/load.json and draws bench/results/load.png.
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -600,6 +601,7 @@ class PhaseResult:
     smtp_connections: int = 0
     get_order_ms: list[float] = field(default_factory=list)
     rounds: list[float] = field(default_factory=list)  # orders/s of each round, if several
+    multiple_rounds: bool = False  # a backlog series of several rounds has no one slope
 
     def summary(self) -> dict:
         ok = [f for f in self.flows if f.order_id]
@@ -640,7 +642,7 @@ class PhaseResult:
             "emails_per_s": round(self.email_rate, 2),
             "smtp_connections": self.smtp_connections,
             "cpu_ms_per_order": {k: round(v, 2) for k, v in sorted(per_order.items())},
-            "backlog_growth_per_s": backlog_slope(self.backlog),
+            "backlog_growth_per_s": None if self.multiple_rounds else backlog_slope(self.backlog),
             "rounds_orders_per_s": self.rounds,
         }
 
@@ -674,7 +676,7 @@ class Runner:
         self.shoppers = shoppers
         self.products = products
 
-    async def run(self, phase: Phase) -> PhaseResult:
+    async def run(self, phase: Phase, profile: bool = True) -> PhaseResult:
         result = PhaseResult(phase)
         if self.sink:
             self.sink.delay(phase.smtp_delay_ms)
@@ -683,7 +685,8 @@ class Runner:
         started = time.time()
         async with LoadClient(self.base, self.products) as client:
             progress = asyncio.create_task(self.progress(phase, result, started))
-            self.start_profile(phase)
+            if profile:  # a closed loop's first round only: one profile per phase
+                self.start_profile(phase)
             try:
                 if phase.kind == "rest":
                     await self.rest(client, phase, result)
@@ -813,7 +816,7 @@ def merged(rounds: list[PhaseResult]) -> PhaseResult:
     all of them; each round's orders/s kept for the spread."""
     if len(rounds) == 1:
         return rounds[0]
-    result = PhaseResult(rounds[0].phase)
+    result = PhaseResult(rounds[0].phase, multiple_rounds=True)
     offset = 0.0
     for part in rounds:
         result.flows += part.flows
@@ -831,8 +834,8 @@ def merged(rounds: list[PhaseResult]) -> PhaseResult:
         result.smtp_connections = max(result.smtp_connections, part.smtp_connections)
         result.get_order_ms += part.get_order_ms
     result.email_rate /= result.seconds or 1
-    result.queued_at_end = rounds[-1].queued_at_end
-    result.pending_at_end = rounds[-1].pending_at_end
+    result.queued_at_end = sum(part.queued_at_end for part in rounds)
+    result.pending_at_end = sum(part.pending_at_end for part in rounds)
     result.rounds = [part.summary()["orders_per_s"] for part in rounds]
     return result
 
@@ -889,7 +892,7 @@ class Variant:
     def run(self, phase: Phase, round_: int = 1, of: int = 1) -> None:
         part = f", round {round_}/{of}" if of > 1 else ""
         say(f"  [{self.name}] phase {phase.name}{part}: {phase.label}")
-        result = asyncio.run(self.runner.run(phase))
+        result = asyncio.run(self.runner.run(phase, profile=round_ == 1))
         self.rounds.setdefault(phase.name, []).append(result)
         summary = result.summary()
         say(
@@ -897,6 +900,17 @@ class Variant:
             f"{summary['checkout_p50_ms']} ms, "
             f"side effects p50 {summary['side_effects_p50_ms']} ms"
         )
+
+    def settle(self, timeout: float = 180) -> None:
+        """Wait for this stack's queues to empty (its last phase drained for a minute at
+        most); say so when they do not."""
+        if not self.broker:
+            return
+        deadline = time.monotonic() + timeout
+        while self.broker.queued() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left := self.broker.queued():
+            say(f"  [{self.name}] still {left} messages queued: the next turn shares the CPU")
 
     def results(self) -> dict[str, PhaseResult]:
         return {name: merged(rounds) for name, rounds in self.rounds.items()}
@@ -924,12 +938,16 @@ def broker_urls(url: str, count: int) -> list[str]:
 
 def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> None:
     """Every phase for each variant in turn, minutes apart at most; a closed loop in
-    `rounds` rounds, ABBA, so a slow spell of the machine falls on both variants."""
+    `rounds` rounds, ABBA, so a slow spell of the machine falls on both variants. A turn
+    starts when every stack's queues are empty: work left from another's turn would
+    take this one's CPU."""
     for phase in phases:
         turns = rounds if phase.kind == "closed" and len(variants) > 1 else 1
         for round_ in range(1, turns + 1):
             order = variants if round_ % 2 else variants[::-1]
             for variant in order:
+                for other in variants:
+                    other.settle()
                 variant.run(phase, round_, turns)
 
 
@@ -1189,10 +1207,13 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
-        "--closed-seconds", type=float, default=15, help="each round of a closed loop"
+        "--closed-seconds", type=float, default=12, help="each round of a closed loop"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="closed-loop rounds per variant, taking turns"
+        "--rounds",
+        type=int,
+        default=4,
+        help="closed-loop rounds per variant, taking turns (even: each goes first as often)",
     )
     parser.add_argument("--quick", action="store_true", help="phases a quarter as long")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stack")
@@ -1206,6 +1227,8 @@ def main() -> None:
     parser.add_argument("--profile-phase", default="closed", help="default: closed")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     if args.base_url and not args.database_url.startswith(("postgres", "sqlite:///")):
         parser.error("--base-url needs --database-url of that stack")
 
@@ -1216,6 +1239,11 @@ def main() -> None:
     names = ["given"] if args.base_url else args.variants.split(",")
     reference_before = reference_cpu_ms()
     say(f"reference CPU loop: {reference_before} ms (the machine's speed now)")
+    if len(names) == 1:  # nothing to take turns with: one closed loop, as long as all rounds
+        phases = [
+            dataclasses.replace(p, seconds=p.seconds * args.rounds) if p.kind == "closed" else p
+            for p in phases
+        ]
     variants = [
         Variant(name, args, url)
         for name, url in zip(names, broker_urls(args.broker_url, len(names)), strict=True)
