@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from django.db import connections
 
 from tests.support import WebProcess, subprocess_env
 
@@ -30,6 +31,11 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # With that loop running, Django keeps this thread's connections apart from the
+        # ones it keeps without it (asgiref's Local: a context variable, not the thread
+        # local), so the test's connection is not the one pytest-django closes: left
+        # open, it kept the test database from being dropped at the end of the run.
+        connections.close_all()
 
 
 @pytest.fixture
