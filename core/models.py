@@ -95,7 +95,7 @@ class LoginFailure(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
-            # The token endpoint's throttles count recent failures by IP and by username.
+            # Every login path counts recent failures by IP and by username.
             models.Index(fields=["ip", "at"], name="loginfailure_ip_idx"),
             models.Index(fields=["username", "at"], name="loginfailure_username_idx"),
         ]

@@ -26,7 +26,8 @@ def error(description: str, component: str = "Error") -> dict:
     }
 
 
-# Operations with throttles (core.throttles): 429 with Retry-After.
+# Operations that refuse repeated failed logins (core.services.login_attempt_begin): 429
+# with Retry-After.
 THROTTLED_PATHS = {"/api/auth/token/"}
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}

@@ -70,5 +70,7 @@ def audit_login(sender, request, user, **kwargs):
 
 def audit_login_failure(sender, credentials, request=None, **kwargs):
     """user_login_failed: the username tried, never the password (Django has already
-    masked it; it is not read here either)."""
+    masked it; it is not read here either). A throttled login path recorded it already."""
+    if services.login_attempt_recorded(request):
+        return
     services.login_failure_record(username=str(credentials.get("username") or ""), request=request)

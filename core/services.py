@@ -165,6 +165,9 @@ def login_method(request) -> str:
 
 
 def login_record(*, user, request) -> LoginEvent:
+    attempt = getattr(_http_request(request), "login_attempt_id", None)
+    if attempt is not None:
+        LoginFailure.objects.filter(pk=attempt).delete()  # it was not a failure after all
     return LoginEvent.objects.create(
         user=user,
         ip=request_ip(request),
@@ -177,6 +180,34 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
     return LoginFailure.objects.create(
         username=username[:150], ip=request_ip(request), user_agent=_user_agent(request)
     )
+
+
+def _http_request(request):
+    return getattr(request, "_request", request)  # DRF's Request wraps Django's
+
+
+def login_attempt_begin(*, username: str, request) -> int | None:
+    """Before a password is checked: record the attempt as a failure, then count the
+    attempts recorded before it. Counting after recording makes attempts that run at once
+    see each other, so a burst gets no more passwords checked than the throttle allows
+    (read first, write after the check, and a burst all read the same count).
+
+    Returns the seconds to wait, the attempt refused and its row gone (it tried nothing);
+    or None, the row named on the request: it stays the failure's record
+    (audit_login_failure adds none), unless the login succeeds (login_record removes it)."""
+    row = login_failure_record(username=username, request=request)
+    wait = selectors.login_retry_after(ip=row.ip, username=row.username or None, before_id=row.pk)
+    if wait:
+        row.delete()
+        return wait
+    if request is not None:
+        _http_request(request).login_attempt_id = row.pk
+    return None
+
+
+def login_attempt_recorded(request) -> bool:
+    """Did login_attempt_begin already record this request's attempt as a failure?"""
+    return getattr(_http_request(request), "login_attempt_id", None) is not None
 
 
 def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:

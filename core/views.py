@@ -28,7 +28,6 @@ from .serializers import (
     UnreadCountSerializer,
     UserSerializer,
 )
-from .throttles import LoginFailuresPerIPThrottle, LoginFailuresPerUsernameThrottle
 
 
 class RegisterView(APIView):
@@ -62,7 +61,6 @@ class TokenView(ObtainAuthToken):
 
     parser_classes = [JSONParser, FormParser]
     authentication_classes = []  # credentials go in the body; a stale token header is no 401
-    throttle_classes = [LoginFailuresPerIPThrottle, LoginFailuresPerUsernameThrottle]
 
     @extend_schema(
         summary="Get the API token",
@@ -72,6 +70,7 @@ class TokenView(ObtainAuthToken):
         responses={200: TokenSerializer},
     )
     def post(self, request, *args, **kwargs):
+        self.throttle_login_attempt(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
@@ -79,6 +78,19 @@ class TokenView(ObtainAuthToken):
         request._request.login_method = LoginEvent.Method.TOKEN
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         return Response({"token": token.key})
+
+    @staticmethod
+    def throttle_login_attempt(request) -> None:
+        """429 with Retry-After after repeated failures from the IP or for the username
+        (core.services.login_attempt_begin), before the password is checked."""
+        data = request.data if hasattr(request.data, "get") else {}
+        username, password = data.get("username"), data.get("password")
+        if not isinstance(username, str) or "\x00" in username or not password:
+            return  # the serializer answers 400; no password is checked
+        # As the serializer cleans it (and the failure is recorded): " alice" is alice.
+        username = username.strip()[:150]
+        if username and (wait := services.login_attempt_begin(username=username, request=request)):
+            raise exceptions.Throttled(wait=wait)
 
 
 class LoginListView(generics.ListAPIView):
