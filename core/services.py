@@ -188,20 +188,28 @@ def _http_request(request):
 
 def login_attempt_begin(*, username: str, request) -> int | None:
     """Before a password is checked: record the attempt as a failure, then count the
-    attempts recorded before it. Counting after recording makes attempts that run at once
-    see each other, so a burst gets no more passwords checked than the throttle allows
-    (read first, write after the check, and a burst all read the same count).
+    other failures. Counting after recording makes attempts that run at once see each
+    other: of any attempts that pass, the last to count saw the others' rows, so a burst
+    gets no more passwords checked than the throttle allows (read first and write after
+    the check, and a burst all read the same count). Some of a burst may be refused that
+    need not have been: the safe side.
 
     Returns the seconds to wait, the attempt refused and its row gone (it tried nothing);
     or None, the row named on the request: it stays the failure's record
     (audit_login_failure adds none), unless the login succeeds (login_record removes it)."""
-    row = login_failure_record(username=username, request=request)
-    wait = selectors.login_retry_after(ip=row.ip, username=row.username or None, before_id=row.pk)
+    if request is None:  # no request to name the row on: count only, as before a check
+        return selectors.login_retry_after(username=username[:150] or None)
+    # Durable: committed before the count, where other attempts see it. Inside a caller's
+    # transaction it would be neither (and a rollback of a 400 would take it back).
+    with transaction.atomic(durable=True):
+        row = login_failure_record(username=username, request=request)
+    wait = selectors.login_retry_after(
+        ip=row.ip, username=row.username or None, other_than_id=row.pk
+    )
     if wait:
         row.delete()
         return wait
-    if request is not None:
-        _http_request(request).login_attempt_id = row.pk
+    _http_request(request).login_attempt_id = row.pk
     return None
 
 

@@ -6,7 +6,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -17,6 +16,7 @@ from . import selectors, services
 from .models import LoginEvent
 from .parsers import JSONParser
 from .serializers import (
+    AuthTokenSerializer,
     LoginEventSerializer,
     MarkedReadSerializer,
     MessageCreateSerializer,
@@ -61,6 +61,7 @@ class TokenView(ObtainAuthToken):
 
     parser_classes = [JSONParser, FormParser]
     authentication_classes = []  # credentials go in the body; a stale token header is no 401
+    serializer_class = AuthTokenSerializer  # counts the attempt before the password is checked
 
     @extend_schema(
         summary="Get the API token",
@@ -70,7 +71,6 @@ class TokenView(ObtainAuthToken):
         responses={200: TokenSerializer},
     )
     def post(self, request, *args, **kwargs):
-        self.throttle_login_attempt(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
@@ -78,19 +78,6 @@ class TokenView(ObtainAuthToken):
         request._request.login_method = LoginEvent.Method.TOKEN
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         return Response({"token": token.key})
-
-    @staticmethod
-    def throttle_login_attempt(request) -> None:
-        """429 with Retry-After after repeated failures from the IP or for the username
-        (core.services.login_attempt_begin), before the password is checked."""
-        data = request.data if hasattr(request.data, "get") else {}
-        username, password = data.get("username"), data.get("password")
-        if not isinstance(username, str) or "\x00" in username or not password:
-            return  # the serializer answers 400; no password is checked
-        # As the serializer cleans it (and the failure is recorded): " alice" is alice.
-        username = username.strip()[:150]
-        if username and (wait := services.login_attempt_begin(username=username, request=request)):
-            raise exceptions.Throttled(wait=wait)
 
 
 class LoginListView(generics.ListAPIView):
