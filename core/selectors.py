@@ -109,11 +109,11 @@ def login_retry_after(
     allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
     window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
     now = timezone.now()
+    since = now - window
     waits = []
     for key in ({"ip": ip} if ip else None, {"username": username} if username else None):
         if key is None:
             continue
-        since = now - window
         times = login_failure_times(since=since, limit=allowed, other_than_id=other_than_id, **key)
         if len(times) >= allowed:
             waits.append(max(1, math.ceil((times[-1] + window - now).total_seconds())))

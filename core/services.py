@@ -165,7 +165,7 @@ def login_method(request) -> str:
 
 
 def login_record(*, user, request) -> LoginEvent:
-    attempt = getattr(_http_request(request), "login_attempt_id", None)
+    attempt = _login_attempt_id(request)
     if attempt is not None:
         LoginFailure.objects.filter(pk=attempt).delete()  # it was not a failure after all
     return LoginEvent.objects.create(
@@ -184,6 +184,11 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
 
 def _http_request(request):
     return getattr(request, "_request", request)  # DRF's Request wraps Django's
+
+
+def _login_attempt_id(request) -> int | None:
+    """The failure row login_attempt_begin recorded for this request's attempt, if any."""
+    return getattr(_http_request(request), "login_attempt_id", None)
 
 
 def login_attempt_begin(*, username: str, request) -> int | None:
@@ -215,7 +220,7 @@ def login_attempt_begin(*, username: str, request) -> int | None:
 
 def login_attempt_recorded(request) -> bool:
     """Did login_attempt_begin already record this request's attempt as a failure?"""
-    return getattr(_http_request(request), "login_attempt_id", None) is not None
+    return _login_attempt_id(request) is not None
 
 
 def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:

@@ -33,11 +33,12 @@ class ProductQuerySet(models.QuerySet):
             before = dict(locked.values_list("pk", "price"))
             ids, updated = list(before), 0
             for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
-                chunk = self.model._base_manager.db_manager(using).filter(
-                    pk__in=ids[start : start + PRICE_UPDATE_CHUNK]
+                chunk = ids[start : start + PRICE_UPDATE_CHUNK]
+                rows = self.model._base_manager.db_manager(using).filter(pk__in=chunk)
+                updated += models.QuerySet.update(rows, **kwargs)
+                price_changes_record_updated(
+                    prices_before={pk: before[pk] for pk in chunk}, using=using
                 )
-                updated += models.QuerySet.update(chunk, **kwargs)
-            price_changes_record_updated(prices_before=before, using=using)
         return updated
 
 

@@ -31,7 +31,6 @@ from .exceptions import (
     StockAdjustmentRefused,
 )
 from .models import (
-    PRICE_UPDATE_CHUNK,
     Cart,
     CartItem,
     Customer,
@@ -316,21 +315,16 @@ def price_changes_record_updated(
     *, prices_before: dict[int, Decimal], using: str = "default"
 ) -> list[PriceChange]:
     """The price changes of rows updated in bulk (QuerySet.update, bulk_update), from
-    their prices read under lock before the UPDATE, in its transaction."""
-    changes = []
-    ids = list(prices_before)
-    for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
-        chunk = ids[start : start + PRICE_UPDATE_CHUNK]
-        products = Product.objects.using(using).filter(pk__in=chunk).only("pk", "sku", "price")
-        for product in products:
-            old_price = prices_before[product.pk]
-            if old_price != product.price:
-                changes.append(
-                    price_change_record(
-                        product=product, old_price=old_price, new_price=product.price
-                    )
-                )
-    return changes
+    their prices read under lock before the UPDATE, in its transaction; as many rows as
+    the UPDATE took (ProductQuerySet.update chunks them)."""
+    products = Product.objects.using(using).filter(pk__in=prices_before)
+    return [
+        price_change_record(
+            product=product, old_price=prices_before[product.pk], new_price=product.price
+        )
+        for product in products.only("pk", "sku", "price")
+        if prices_before[product.pk] != product.price
+    ]
 
 
 # What checkout reads of a product, under its row lock.

@@ -261,7 +261,6 @@ def test_a_price_update_of_more_rows_than_one_statement_takes_records_them_all(m
     from store.models import Product
 
     monkeypatch.setattr(models, "PRICE_UPDATE_CHUNK", 2)
-    monkeypatch.setattr(services, "PRICE_UPDATE_CHUNK", 2)
     products = [ProductFactory(price="1.00") for _ in range(5)]
     assert Product.objects.filter(pk__in=[p.pk for p in products]).update(price="2.00") == 5
     assert PriceChange.objects.filter(new_price=Decimal("2.00")).count() == 5
