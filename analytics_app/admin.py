@@ -9,7 +9,7 @@ class AnalyticsEventAdmin(admin.ModelAdmin):
     list_filter = ["name", "occurred_at"]
     search_fields = ["order_id", "customer_id"]
     date_hierarchy = "occurred_at"
-    readonly_fields = [f.name for f in AnalyticsEvent._meta.fields]
+    readonly_fields = [f.name for f in AnalyticsEvent._meta.get_fields() if f.concrete]
 
 
 @admin.register(DailySummary)

@@ -6,10 +6,21 @@ class AnalyticsAppConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self):
+        from side_effects import registry
         from store.signals import order_created
+        from worker.routing import route_tasks
+        from worker.schedule import schedule_task
 
-        from . import receivers
+        from . import receivers, tasks
 
+        registry.register(tasks.record_analytics)
+        route_tasks("analytics", "analytics_app.*")
         order_created.connect(
-            receivers.queue_order_event, dispatch_uid="analytics_app.queue_order_event"
+            receivers.enqueue_analytics, dispatch_uid="analytics_app.enqueue_analytics"
+        )
+        schedule_task(
+            "analytics daily rollup",
+            tasks.rollup_daily_summary,
+            crontab={"minute": "5", "hour": "*"},
+            expire_seconds=1800,
         )

@@ -1,7 +1,7 @@
-from worker.outbox import enqueue
+from worker.outbox import enqueue_on_commit
 
 from . import tasks
 
 
-def queue_order_event(sender, order, **kwargs):
-    enqueue(tasks.record_order_event, order.pk)
+def enqueue_analytics(sender, order, **kwargs):
+    enqueue_on_commit(tasks.record_analytics, order.pk)

@@ -1,45 +1,41 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from lib.db import insert_rows
+from side_effects.services import side_effects_claim
 from store import selectors as store_selectors
-from store import services as store_services
-from store.models import Order, OrderSideEffect
 
 from .models import AnalyticsEvent, DailySummary
 from .selectors import daily_summary
 
+ANALYTICS = "analytics"  # the side effect kind (analytics_app.apps registers its task)
 
-def order_event_record(*, order_id: int) -> bool:
+
+def analytics_record(*, order_id: int) -> bool:
     """Record the order_placed event of an order, once; True when this call recorded it.
 
     Orders whose analytics side effect is pending beside this one are recorded in the
-    same statements (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE): four statements for the
-    batch, where one order alone would take three. Unique per order, so a concurrent
-    delivery records nothing twice. Raises Order.DoesNotExist for an unknown order.
-    """
-    status, due = store_selectors.side_effects_due(
-        kind=OrderSideEffect.Kind.ANALYTICS,
-        order_id=order_id,
-        limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE,
-    )
-    if status is None:
-        raise Order.DoesNotExist(f"order {order_id} does not exist")
-    if due:
-        orders = store_selectors.orders_for_processing(order_ids=due, with_customer=False)
-        with transaction.atomic():
-            # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
-            insert_rows([_order_placed_event(order) for order in orders], ignore_conflicts=True)
-            store_services.order_side_effects_mark_done(
-                order_ids=[order.pk for order in orders], kind=OrderSideEffect.Kind.ANALYTICS
-            )
-    return order_id in due
+    same statements (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE), in one transaction with their
+    side effects' done mark. Unique per order, so a concurrent delivery records nothing
+    twice. Raises OrderSideEffect.DoesNotExist for an unknown order."""
+    with transaction.atomic():
+        claimed = side_effects_claim(
+            kind=ANALYTICS, order_id=order_id, limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
+        )
+        if not claimed:
+            return False
+        orders = store_selectors.orders_for_processing(order_ids=claimed, with_customer=False)
+        # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
+        AnalyticsEvent.objects.bulk_create(
+            [_order_placed_event(order) for order in orders], ignore_conflicts=True
+        )
+    return order_id in claimed
 
 
 def _order_placed_event(order) -> AnalyticsEvent:
-    items = list(order.items.all())
+    items = order.line_items
     return AnalyticsEvent(
         order_id=order.pk,
         customer_id=order.customer_id,
@@ -71,3 +67,15 @@ def daily_summary_rollup(*, day: date) -> DailySummary:
         },
     )
     return summary
+
+
+def daily_summaries_rollup(*, days: int = 2) -> list[str]:
+    """Recompute today's summary and the previous days' (late events land in them); the
+    days done, ISO formatted, newest first."""
+    today = timezone.localdate()
+    done = []
+    for offset in range(max(days, 1)):
+        day = today - timedelta(days=offset)
+        daily_summary_rollup(day=day)
+        done.append(day.isoformat())
+    return done

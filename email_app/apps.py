@@ -8,24 +8,29 @@ class EmailAppConfig(AppConfig):
     verbose_name = "Email"
 
     def ready(self):
+        from side_effects import registry
         from store.models import Order
-        from store.signals import order_created, stock_low
+        from store.signals import low_stock, order_created
+        from worker.routing import route_tasks
 
-        from . import receivers
+        from . import receivers, tasks
 
+        registry.register(tasks.send_confirmation_email)
+        route_tasks("emails", "email_app.*")
         order_created.connect(
-            receivers.queue_order_confirmation, dispatch_uid="email_app.queue_order_confirmation"
+            receivers.enqueue_confirmation_email,
+            dispatch_uid="email_app.enqueue_confirmation_email",
         )
-        stock_low.connect(
-            receivers.queue_low_stock_alert, dispatch_uid="email_app.queue_low_stock_alert"
+        low_stock.connect(
+            receivers.enqueue_low_stock_alert, dispatch_uid="email_app.enqueue_low_stock_alert"
         )
         post_save.connect(
-            receivers.queue_welcome_email,
+            receivers.enqueue_welcome_email,
             sender=settings.AUTH_USER_MODEL,
-            dispatch_uid="email_app.queue_welcome_email",
+            dispatch_uid="email_app.enqueue_welcome_email",
         )
         post_save.connect(
-            receivers.queue_duplicate_order_alert,
+            receivers.enqueue_duplicate_order_alert,
             sender=Order,
-            dispatch_uid="email_app.queue_duplicate_order_alert",
+            dispatch_uid="email_app.enqueue_duplicate_order_alert",
         )

@@ -7,7 +7,7 @@ class SentEmail(models.Model):
     key) is the idempotency guard (see email_app.services)."""
 
     class Kind(models.TextChoices):
-        ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
+        CONFIRMATION_EMAIL = "confirmation_email", "Order confirmation"
         WELCOME = "welcome", "Welcome"
         LOW_STOCK_ALERT = "low_stock_alert", "Low-stock alert"
         DUPLICATE_ORDER_ALERT = "duplicate_order_alert", "Duplicate-order alert"

@@ -19,17 +19,18 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from lib.db import insert_unless_exists, update_rows
+from side_effects.services import side_effects_mark_done
 from store import selectors as store_selectors
-from store import services as store_services
-from store.models import OrderSideEffect
 from worker.tasks_base import TransientError
 
 from . import transport
 from .models import SentEmail
+
+CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def _send_once(
         # Not sent (as far as we know): free our claim so a retry can send.
         SentEmail.objects.filter(**ours).delete()
         raise
-    sent_now = {"status": SentEmail.Status.SENT, "sent_at": timezone.now()}
-    if not update_rows(SentEmail, values=sent_now, **ours):
+    if not SentEmail.objects.filter(**ours).update(
+        status=SentEmail.Status.SENT, sent_at=timezone.now()
+    ):
         # Our claim went stale and another delivery took it over: both may have sent it.
         logger.warning(
             "email %s:%s: sent, but another delivery had taken the claim over", kind, key
@@ -81,7 +83,7 @@ def _send_once(
             status=SentEmail.Status.SENT, sent_at=timezone.now()
         )
     # Not in one transaction with the mark: if `on_sent` fails, the task is retried, finds
-    # the email sent and sends nothing (order_confirmation_send then marks its effect).
+    # the email sent and sends nothing (confirmation_email_send then marks its effect).
     if on_sent:
         on_sent()
     return True
@@ -98,11 +100,16 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str):
     the email was sent already. Raises EmailInFlight while another delivery holds a
     fresh claim; a stale one (its delivery died) is taken over."""
     now = timezone.now()
-    # Insert first: a first delivery (nearly all of them) claims in one statement, and the
+    # Insert first: a first delivery (nearly all of them) claims with one INSERT, and the
     # unique constraint tells a redelivery apart.
-    claim = SentEmail(kind=kind, key=key, recipients=to, subject=subject, claimed_at=now)
-    if insert_unless_exists(claim):
+    try:
+        with transaction.atomic():
+            SentEmail.objects.create(
+                kind=kind, key=key, recipients=to, subject=subject, claimed_at=now
+            )
         return now
+    except IntegrityError:
+        pass
     row = SentEmail.objects.get(kind=kind, key=key)
     if row.status == SentEmail.Status.SENT:
         logger.info("email %s:%s already sent, not sending again", kind, key)
@@ -121,22 +128,20 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str):
     raise EmailInFlight(f"email {kind}:{key} is being sent by another delivery")
 
 
-def order_confirmation_send(*, order_id: int) -> bool:
+def confirmation_email_send(*, order_id: int) -> bool:
     """Email the order confirmation to the customer. Raises Order.DoesNotExist."""
     order = store_selectors.order_for_processing(order_id=order_id)
 
     def mark_done():
-        store_services.order_side_effects_mark_done(
-            order_ids=[order.pk], kind=OrderSideEffect.Kind.CONFIRMATION_EMAIL
-        )
+        side_effects_mark_done(order_ids=[order.pk], kind=CONFIRMATION_EMAIL)
 
     sent = _send_once(
-        kind=SentEmail.Kind.ORDER_CONFIRMATION,
+        kind=SentEmail.Kind.CONFIRMATION_EMAIL,
         key=str(order.pk),
         to=[order.customer.user.email],
         subject=f"Your Shopflow order #{order.pk}",
-        template="order_confirmation",
-        context={"order": order, "items": order.items.all(), "user": order.customer.user},
+        template="confirmation_email",
+        context={"order": order, "items": order.line_items, "user": order.customer.user},
         on_sent=mark_done,
     )
     if not sent:

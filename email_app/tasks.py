@@ -1,19 +1,18 @@
 from celery import shared_task
 
-from store.models import OrderSideEffect
-from store.side_effects import OrderSideEffectTask
+from side_effects.base import SideEffectTask
 from worker.tasks_base import ReliableTask
 
 from . import services
 
 
 @shared_task(
-    base=OrderSideEffectTask,
-    side_effect=OrderSideEffect.Kind.CONFIRMATION_EMAIL,
-    name="email_app.send_order_confirmation",
+    base=SideEffectTask,
+    side_effect=services.CONFIRMATION_EMAIL,
+    name="email_app.send_confirmation_email",
 )
-def send_order_confirmation(order_id: int) -> bool:
-    return services.order_confirmation_send(order_id=int(order_id))
+def send_confirmation_email(order_id: int) -> bool:
+    return services.confirmation_email_send(order_id=int(order_id))
 
 
 @shared_task(base=ReliableTask, name="email_app.send_welcome_email")

@@ -2,18 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from side_effects.admin import OrderSideEffectInline
+
 from .exceptions import StockAdjustmentRefused
-from .models import (
-    Cart,
-    CartItem,
-    Customer,
-    Order,
-    OrderItem,
-    OrderSideEffect,
-    Product,
-    StockMovement,
-)
+from .models import Cart, CartItem, Customer, Order, OrderItem, Product, StockMovement
+from .services.prices import price_changes_by
+from .services.stock import product_stock_adjust
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -78,7 +72,7 @@ class ProductAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        with services.price_changes_by(request.user):
+        with price_changes_by(request.user):
             self._save_model(request, obj, form, change)
 
     def _save_model(self, request, obj, form, change):
@@ -89,14 +83,14 @@ class ProductAdmin(admin.ModelAdmin):
         obj.save(
             update_fields=[
                 f.name
-                for f in Product._meta.concrete_fields
-                if not f.primary_key and f.name not in stock_fields
+                for f in Product._meta.get_fields()
+                if f.concrete and not f.primary_key and f.name not in stock_fields
             ]
         )
         delta = form.cleaned_data.get("add_stock")
         if delta:
             try:
-                product = services.product_stock_adjust(product_id=obj.pk, delta=delta)
+                product = product_stock_adjust(product_id=obj.pk, delta=delta)
             except StockAdjustmentRefused:
                 self.message_user(
                     request,
@@ -136,28 +130,6 @@ class OrderItemInline(admin.TabularInline):
     extra = 0
     raw_id_fields = ["product"]
     readonly_fields = ["unit_price"]
-
-
-class OrderSideEffectInline(admin.TabularInline):
-    model = OrderSideEffect
-    extra = 0
-    fields = readonly_fields = ["kind", "status", "error", "redrives", "deadline", "updated_at"]
-    can_delete = False
-
-
-@admin.register(OrderSideEffect)
-class OrderSideEffectAdmin(admin.ModelAdmin):
-    """Where every side effect stands; the reconciler's re-drives and what is overdue."""
-
-    list_display = ["order", "kind", "status", "redrives", "deadline", "updated_at", "error"]
-    list_filter = ["status", "kind", "redrives"]
-    search_fields = ["order__id"]
-    ordering = ["deadline"]
-    list_select_related = ["order"]
-    readonly_fields = ["order", "kind", "status", "error", "redrives", "deadline", "updated_at"]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class DuplicateFilter(admin.SimpleListFilter):

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 
 class StoreConfig(AppConfig):
@@ -8,18 +8,23 @@ class StoreConfig(AppConfig):
     verbose_name = "Store"
 
     def ready(self):
-        from . import receivers
-        from .models import Order, Product
-        from .signals import order_created
+        from side_effects import registry
+        from worker.routing import route_tasks
+        from worker.schedule import schedule_task
 
+        from . import receivers, tasks
+        from .models import Customer, Order, Product
+        from .signals import order_created, prices_updated
+
+        registry.register(tasks.apply_inventory)
+        route_tasks("inventory", tasks.apply_inventory)
         post_save.connect(
             receivers.create_customer_for_new_user,
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="store.create_customer_for_new_user",
         )
-        order_created.connect(
-            receivers.queue_inventory_update, dispatch_uid="store.queue_inventory_update"
-        )
+        order_created.connect(receivers.log_order_created, dispatch_uid="store.log_order_created")
+        order_created.connect(receivers.enqueue_inventory, dispatch_uid="store.enqueue_inventory")
         pre_save.connect(
             receivers.flag_duplicate_order, sender=Order, dispatch_uid="store.flag_duplicate_order"
         )
@@ -31,3 +36,27 @@ class StoreConfig(AppConfig):
         post_save.connect(
             receivers.record_price_change, sender=Product, dispatch_uid="store.record_price_change"
         )
+        prices_updated.connect(
+            receivers.record_bulk_price_changes,
+            sender=Product,
+            dispatch_uid="store.record_bulk_price_changes",
+        )
+        _connect_token_cache_invalidation(receivers.forget_cached_tokens, Customer)
+        schedule_task(
+            "abandoned carts cleanup",
+            tasks.remove_abandoned_carts,
+            crontab={"minute": "0", "hour": "3"},
+            expire_seconds=3600,
+        )
+
+
+def _connect_token_cache_invalidation(receiver, customer_model) -> None:
+    """A token, a user or a customer saved or deleted empties the token cache."""
+    from rest_framework.authtoken.models import Token
+
+    models = (("token", Token), ("user", settings.AUTH_USER_MODEL), ("customer", customer_model))
+    for label, model in models:
+        for event, signal in (("saved", post_save), ("deleted", post_delete)):
+            signal.connect(
+                receiver, sender=model, dispatch_uid=f"store.forget_cached_tokens.{label}_{event}"
+            )

@@ -1,12 +1,12 @@
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, router, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+
+from .signals import prices_updated
 
 # Ids per statement when prices are set in bulk: under SQLite's limit of bound variables.
 PRICE_UPDATE_CHUNK = 500
@@ -15,29 +15,29 @@ PRICE_UPDATE_CHUNK = 500
 class ProductQuerySet(models.QuerySet):
     def update(self, **kwargs):
         """QuerySet.update(), with a price set this way recorded in the price history as a
-        save's is (update() sends no pre_save/post_save). bulk_update() comes here too."""
+        save's is: update() sends no pre_save/post_save, so this sends prices_updated, in
+        the UPDATE's transaction, with the prices the rows had. bulk_update() comes here
+        too."""
         if "price" not in kwargs:
             return super().update(**kwargs)
-        from .services import price_changes_record_updated  # services import the models
-
-        using = self._db or router.db_for_write(self.model, **self._hints)
+        # select_for_update() marks the queryset for writing: .db is then where its UPDATE
+        # goes (the router's write database, or the one .using() named).
+        using = self.select_for_update().db
+        manager = self.model._default_manager.db_manager(using)
         with transaction.atomic(using=using):
             # The products alone are locked, by id (the query may join, or be DISTINCT,
             # which FOR UPDATE refuses); exactly those rows are updated, so a row that
             # came to match in between is not changed without its history.
-            locked = (
-                self.model._base_manager.db_manager(using)
-                .select_for_update(no_key=True)
-                .filter(pk__in=self.values("pk"))
-            )
-            before = dict(locked.values_list("pk", "price"))
+            locked = manager.select_for_update(no_key=True).filter(pk__in=self.values("pk"))
+            before = dict(locked.order_by("pk").values_list("pk", "price"))
             ids, updated = list(before), 0
             for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
                 chunk = ids[start : start + PRICE_UPDATE_CHUNK]
-                rows = self.model._base_manager.db_manager(using).filter(pk__in=chunk)
-                updated += models.QuerySet.update(rows, **kwargs)
-                price_changes_record_updated(
-                    prices_before={pk: before[pk] for pk in chunk}, using=using
+                updated += super(ProductQuerySet, manager.filter(pk__in=chunk)).update(**kwargs)
+                prices_updated.send(
+                    sender=self.model,
+                    prices_before={pk: before[pk] for pk in chunk},
+                    using=using,
                 )
         return updated
 
@@ -196,62 +196,6 @@ class OrderItem(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
-
-
-def side_effect_deadline():
-    """When a side effect created (or set back to pending) now should be done by; past it,
-    the reconciler re-drives it."""
-    return timezone.now() + timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
-
-
-class OrderSideEffect(models.Model):
-    """Where one consequence of an order stands. Created pending at checkout, set done by
-    the task that performs it (in the task's own transaction), failed on dead letter.
-
-    A pending one past its `deadline` is re-driven by the reconciler (its task enqueued
-    again), at most SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times (`redrives`); then it is
-    failed and dead-lettered. A retry the task schedules moves the deadline past it.
-    """
-
-    class Kind(models.TextChoices):
-        CONFIRMATION_EMAIL = "confirmation_email", "Confirmation email"
-        INVENTORY = "inventory", "Inventory"
-        ANALYTICS = "analytics", "Analytics"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="side_effects")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    error = models.TextField(blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
-    deadline = models.DateTimeField(default=side_effect_deadline)
-    redrives = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["order", "kind"], name="order_side_effect_unique"),
-        ]
-        indexes = [
-            # The work still to do, oldest first: what a side-effect task takes in batches.
-            models.Index(
-                fields=["kind", "order"],
-                condition=Q(status="pending"),
-                name="side_effect_pending_idx",
-            ),
-            # What the reconciler looks for: pending past the deadline.
-            models.Index(
-                fields=["deadline"],
-                condition=Q(status="pending"),
-                name="side_effect_deadline_idx",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.order_id}:{self.kind}={self.status}"
 
 
 class StockMovement(models.Model):

@@ -1,47 +1,63 @@
-from decimal import Decimal, InvalidOperation
+"""The store's own reactions: a customer for every new user, the inventory side effect of
+an order and its audit line, duplicate orders flagged, the price history."""
 
-from worker.outbox import enqueue
+import logging
 
-from . import selectors, services
+from django.db import transaction
+
+from worker.outbox import enqueue_on_commit
+
+from . import tasks
+from .authentication import token_cache
+from .services import customers, duplicates, prices
 
 
 def create_customer_for_new_user(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        services.customer_create(user=instance)
+        customers.customer_create(user=instance)
 
 
-def queue_inventory_update(sender, order, **kwargs):
-    from .tasks import apply_order_inventory
+audit_logger = logging.getLogger("shopflow.audit")
 
-    enqueue(apply_order_inventory, order.pk)
+
+def enqueue_inventory(sender, order, **kwargs):
+    enqueue_on_commit(tasks.apply_inventory, order.pk)
+
+
+def log_order_created(sender, order, **kwargs):
+    """One audit line per order: synchronous, no I/O worth a task."""
+    audit_logger.info(
+        "order_created order=%s customer=%s total=%s", order.pk, order.customer_id, order.total
+    )
 
 
 def flag_duplicate_order(sender, instance, raw=False, **kwargs):
     """pre_save of a new Order, inside the checkout's transaction: does it repeat one the
     customer placed minutes ago? It is placed anyway; the flag is for staff."""
-    if raw or instance.pk is not None or instance.duplicate_of_id is not None:
-        return
-    instance.duplicate_of_id = services.order_duplicate_of(order=instance)
+    if not raw and instance.pk is None and instance.duplicate_of_id is None:
+        instance.duplicate_of_id = duplicates.order_duplicate_of(order=instance)
 
 
 def remember_price_change(
     sender, instance, raw=False, update_fields=None, using="default", **kwargs
 ):
-    """pre_save of a Product: note a real change of its price for post_save to record
-    (recorded after the row is written, so a save that fails records nothing)."""
-    instance.__dict__.pop("_price_change", None)
-    if raw or instance.pk is None or (update_fields is not None and "price" not in update_fields):
-        return
-    try:
-        new_price = Decimal(str(instance.price))
-    except (InvalidOperation, TypeError, ValueError):
-        return  # the save refuses it (DecimalField); there is no change to record
-    old_price = selectors.product_price(product_id=instance.pk, using=using)
-    if old_price is not None and old_price != new_price:
-        instance.__dict__["_price_change"] = (old_price, new_price)
+    """pre_save of a Product: note a real change of its price for post_save to record."""
+    if not raw:
+        prices.price_change_note(product=instance, update_fields=update_fields, using=using)
 
 
-def record_price_change(sender, instance, created, raw=False, **kwargs):
-    change = instance.__dict__.pop("_price_change", None)
-    if change and not raw:
-        services.price_change_record(product=instance, old_price=change[0], new_price=change[1])
+def record_price_change(sender, instance, created, raw=False, using="default", **kwargs):
+    if not raw:
+        prices.price_change_record_noted(product=instance, using=using)
+
+
+def record_bulk_price_changes(sender, prices_before, using, **kwargs):
+    prices.price_changes_record_updated(prices_before=prices_before, using=using)
+
+
+def forget_cached_tokens(sender, **kwargs):
+    """A token, a user or a customer changed or went: the tokens cached in this process
+    (store.authentication) may hold an old copy. Now, and again once the change commits,
+    in case a request cached the row as it was in between."""
+    token_cache().clear()
+    transaction.on_commit(token_cache().clear)

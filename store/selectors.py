@@ -1,28 +1,24 @@
 """Reads of the store. Every customer-facing read is scoped to the caller."""
 
-import functools
-
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.db.transaction import TransactionManagementError
-from django.utils import timezone
 
-from lib.db import ModelColumns, attach_related, placeholders
+from side_effects.selectors import side_effects_prefetch
 
-from .models import (
-    Cart,
-    CartItem,
-    Customer,
-    Order,
-    OrderItem,
-    OrderSideEffect,
-    PriceChange,
-    Product,
-)
+from . import locks
+from .models import Cart, CartItem, Order, OrderItem, PriceChange, Product
+
+# What a side-effect task reads of an order's customer (the confirmation email's).
+CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
 
 
 def product_list() -> QuerySet[Product]:
     return Product.objects.filter(is_active=True).order_by("pk")
+
+
+def product_get(*, product_id: int) -> Product:
+    return Product.objects.get(pk=product_id)
 
 
 def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
@@ -32,50 +28,25 @@ def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
     return PriceChange.objects.filter(product_id=product_id).order_by("-changed_at", "-id")
 
 
-def order_latest_with_lines(*, customer_id: int, lines_key: str, since) -> int | None:
-    """The id of the customer's latest order with these lines placed at `since` or later.
-    Written out (every checkout runs it; see lib.db), on the index (customer, lines_key,
-    placed_at)."""
-    placed_at = Order._meta.get_field("placed_at").get_db_prep_value(since, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _latest_with_lines_sql(connection.vendor), [customer_id, lines_key, placed_at]
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-@functools.cache
-def _latest_with_lines_sql(vendor: str) -> str:
-    return (
-        f"SELECT id FROM {connection.ops.quote_name(Order._meta.db_table)} "
-        "WHERE customer_id = %s AND lines_key = %s AND placed_at >= %s "
-        "ORDER BY placed_at DESC, id DESC LIMIT 1"
-    )
-
-
-def product_price(*, product_id: int, using: str = "default"):
+def product_price_locked(*, product_id: int, using: str = "default"):
     """The price stored now (None for no such row), the row locked until the transaction
-    ends: what a save is about to change. As a save's UPDATE does, the lock leaves rows
-    that refer to the product free to be written (FOR NO KEY UPDATE)."""
+    ends: what a save is about to change."""
     if not transaction.get_connection(using).in_atomic_block:
         # As the ORM refuses on PostgreSQL, on SQLite too: a lock outside a transaction
         # ends at once.
-        raise TransactionManagementError("product_price() needs a transaction")
-    rows = Product.objects.using(using).select_for_update(no_key=True).filter(pk=product_id)
-    return rows.values_list("price", flat=True).first()
+        raise TransactionManagementError("product_price_locked() needs a transaction")
+    return locks.product_price_for_update(product_id=product_id, using=using).first()
 
 
 def cart_get(*, customer, cart_id) -> Cart:
     """The caller's cart; Cart.DoesNotExist for an unknown or a foreign one alike."""
-    return Cart.objects.prefetch_related(
-        Prefetch("items", queryset=CartItem.objects.select_related("product"))
-    ).get(pk=cart_id, customer=customer)
+    return cart_list(customer=customer).get(pk=cart_id)
 
 
 def cart_list(*, customer) -> QuerySet[Cart]:
+    """The customer's carts, each with its `line_items` (their products loaded)."""
     return Cart.objects.filter(customer=customer).prefetch_related(
-        Prefetch("items", queryset=CartItem.objects.select_related("product"))
+        Prefetch("items", queryset=CartItem.objects.select_related("product"), to_attr="line_items")
     )
 
 
@@ -86,9 +57,13 @@ def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
 
 
 def order_list(*, customer) -> QuerySet[Order]:
+    """The customer's orders, each with `line_items` (their products loaded) and
+    `side_effect_rows`: what the API shows, in three queries for a page."""
     return Order.objects.filter(customer=customer).prefetch_related(
-        Prefetch("items", queryset=OrderItem.objects.select_related("product")),
-        "side_effects",
+        Prefetch(
+            "items", queryset=OrderItem.objects.select_related("product"), to_attr="line_items"
+        ),
+        side_effects_prefetch(),
     )
 
 
@@ -96,149 +71,59 @@ def order_get(*, customer, order_id) -> Order:
     return order_list(customer=customer).get(pk=order_id)
 
 
-def order_side_effects(*, order: Order) -> dict[str, str]:
-    """{kind: status} for every side effect of DESIGN.md, pending until a task says else."""
-    states = {kind: OrderSideEffect.Status.PENDING.value for kind in OrderSideEffect.Kind.values}
-    states.update({effect.kind: effect.status for effect in order.side_effects.all()})
-    return states
+def order_visible_to(*, user, order_id: int) -> Order:
+    """The order, if `user` may see it: their own, or any for staff. Order.DoesNotExist
+    otherwise."""
+    orders = Order.objects.select_related("customer")
+    if not user.is_staff:
+        orders = orders.filter(customer__user=user)
+    return orders.get(pk=order_id)
 
 
-def side_effects_due(
-    *, kind: str, order_id: int, limit: int, lock: bool = False
-) -> tuple[str | None, list[int]]:
-    """A batch of work for a side-effect task, in one statement: the status of `order_id`'s
-    `kind` side effect (None when there is no such row or, with `lock`, another transaction
-    holds it), and the ids of up to `limit` orders whose `kind` side effect is pending,
-    oldest first, `order_id` among them when it is pending, or failed: a delivery of the
-    order's own task that comes after the reconciler gave up on it (a queue that was only
-    late) still does the work, which is never done twice.
-
-    With `lock`, the rows are locked for the caller's transaction; rows another
-    transaction holds are skipped (FOR UPDATE SKIP LOCKED): another delivery is on them.
-    """
-    if lock and not connection.in_atomic_block:
-        # As the ORM's select_for_update() refuses: a lock outside a transaction ends at once.
-        raise TransactionManagementError("side_effects_due(lock=True) needs a transaction")
-    with connection.cursor() as cursor:
-        cursor.execute(_side_effects_due_sql(lock), [kind, order_id, kind, PENDING, limit])
-        found = dict(cursor.fetchall())
-    pending = [
-        oid
-        for oid, status in found.items()
-        if status == PENDING or (oid == order_id and status == FAILED)
-    ]
-    if len(pending) > limit:  # this order came on top of `limit` older ones: it goes first
-        older = [oid for oid in pending if oid != order_id]
-        pending = sorted([*older[: limit - 1], order_id])
-    return found.get(order_id), pending
+def order_duplicate_of_locked(*, order_id: int) -> int | None:
+    """The order it repeats (None for none), the order's row locked until the caller's
+    transaction ends: of two deliveries of the same alert, the second waits for the first
+    and sees what it did. Order.DoesNotExist for an unknown order."""
+    return locks.order_for_update(order_id=order_id).get().duplicate_of_id
 
 
-PENDING = OrderSideEffect.Status.PENDING.value
-FAILED = OrderSideEffect.Status.FAILED.value
-
-
-@functools.cache
-def _side_effects_due_sql(lock: bool) -> str:
-    # Written out, not built with the ORM: every side-effect task runs it, and building and
-    # compiling the equivalent queryset cost ten times the CPU of the statement itself
-    # (0.7 ms against 0.08 ms; the load benchmark's profile of the workers).
-    table = connection.ops.quote_name(OrderSideEffect._meta.db_table)
-    for_update = ""
-    if lock and connection.features.has_select_for_update_skip_locked:
-        for_update = connection.ops.for_update_sql(skip_locked=True)
+def order_latest_with_lines(*, customer_id: int, lines_key: str, since) -> int | None:
+    """The id of the customer's latest order with these lines placed at `since` or later;
+    on the index (customer, lines_key, placed_at)."""
     return (
-        f"SELECT order_id, status FROM {table} "
-        "WHERE kind = %s AND (order_id = %s OR order_id IN ("
-        f"SELECT order_id FROM {table} WHERE kind = %s AND status = %s "
-        "ORDER BY order_id LIMIT %s)) "
-        f"ORDER BY order_id {for_update}"
+        Order.objects.filter(customer_id=customer_id, lines_key=lines_key, placed_at__gte=since)
+        .order_by("-placed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
     )
-
-
-def side_effects_stuck_count() -> int:
-    """Side effects pending past their deadline: the reconciler's next work."""
-    return OrderSideEffect.objects.filter(
-        status=OrderSideEffect.Status.PENDING, deadline__lt=timezone.now()
-    ).count()
 
 
 def orders_for_processing(*, order_ids: list[int], with_customer: bool = True) -> list[Order]:
-    """Orders with what their side-effect tasks need, in one query over their items: the
-    items and their products, and the customer's user unless `with_customer` is off.
-    Unknown ids are left out; fields not read are deferred."""
-    if not order_ids:
-        return []
-    shape = _processing_columns(with_customer)
-    with connection.cursor() as cursor:
-        cursor.execute(_processing_sql(with_customer, len(order_ids)), list(order_ids))
-        rows = cursor.fetchall()
-    start, columns = 0, []
-    for model_columns in shape:
-        columns.append(model_columns.instances(rows, start))
-        start += len(model_columns.fields)
-    orders: dict[int, Order] = {}
-    items: dict[int, list[OrderItem]] = {}
-    for item, product, order, *customer_and_user in zip(*columns, strict=True):
-        if order.pk not in orders:  # its first item: the row's copy of the order is kept
-            orders[order.pk] = order
-            if customer_and_user:
-                customer, user = customer_and_user
-                customer.user = user
-                order.customer = customer
-        order = orders[order.pk]
-        item.product = product
-        item.order = order
-        items.setdefault(order.pk, []).append(item)
-    for order in orders.values():
-        attach_related(order, items=items[order.pk])
-    return list(orders.values())
-
-
-CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
-
-
-@functools.cache
-def _processing_columns(with_customer: bool) -> tuple[ModelColumns, ...]:
-    shape = (
-        ModelColumns(OrderItem, "i", ("order", "product", "unit_price", "quantity")),
-        ModelColumns(Product, "p", ("sku", "name")),
-        ModelColumns(Order, "o", ("customer", "total", "placed_at", "status")),
-    )
-    if with_customer:
-        user_model = Customer._meta.get_field("user").related_model
-        shape += (
-            ModelColumns(Customer, "c", ("user",)),
-            ModelColumns(user_model, "u", CUSTOMER_USER_FIELDS),
-        )
-    return shape
-
-
-@functools.lru_cache(maxsize=64)
-def _processing_sql(with_customer: bool, count: int) -> str:
-    # Written out, not built with the ORM: each side-effect task runs it, and the
-    # equivalent queryset (select_related over four tables) cost about nine times the CPU
-    # of the statement itself to build, compile and load (the load benchmark's profile).
-    shape = _processing_columns(with_customer)
-    quote = connection.ops.quote_name
-
-    def table(model) -> str:
-        return quote(model._meta.db_table)
-
-    joins = [
-        f"FROM {table(OrderItem)} i",
-        f"JOIN {table(Product)} p ON p.id = i.product_id",
-        f"JOIN {table(Order)} o ON o.id = i.order_id",
+    """Orders with what their side-effect tasks need, in one query over their items: each
+    order's `line_items` with their products, and the customer's user unless
+    `with_customer` is off. Unknown ids are left out; fields not read are deferred."""
+    related = ["product", "order__customer__user" if with_customer else "order"]
+    fields = ["order", "product", "unit_price", "quantity", "product__sku", "product__name"]
+    fields += [
+        f"order__{name}" for name in ("customer", "total", "placed_at", "status", "duplicate_of")
     ]
     if with_customer:
-        joins += [
-            f"JOIN {table(Customer)} c ON c.id = o.customer_id",
-            f"JOIN {table(shape[-1].model)} u "
-            f"ON u.{quote(shape[-1].model._meta.pk.column)} = c.user_id",
-        ]
-    return (
-        f"SELECT {', '.join(columns.select() for columns in shape)} {' '.join(joins)} "
-        f"WHERE i.order_id IN ({placeholders(count)}) ORDER BY i.order_id, i.product_id"
+        fields += ["order__customer__user"]
+        fields += [f"order__customer__user__{name}" for name in CUSTOMER_USER_FIELDS]
+    items = (
+        OrderItem.objects.filter(order_id__in=order_ids)
+        .select_related(*related)
+        .only(*fields)
+        .order_by("order_id", "product_id")
     )
+    orders: dict[int, Order] = {}
+    for item in items:
+        if item.order_id not in orders:  # its first item: the row's copy of the order is kept
+            orders[item.order_id] = item.order
+            item.order.line_items = []
+        item.order = orders[item.order_id]
+        item.order.line_items.append(item)
+    return list(orders.values())
 
 
 def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
@@ -251,97 +136,9 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
 
 def order_items_unapplied(*, order_ids: list[int]) -> list[OrderItem]:
     """The items of these orders that no stock movement applied yet, by order and product:
-    what the inventory task moves. Written out (one LEFT JOIN; see lib.db)."""
-    if not order_ids:
-        return []
-    columns = _unapplied_columns()
-    with connection.cursor() as cursor:
-        cursor.execute(_unapplied_sql(connection.vendor, len(order_ids)), list(order_ids))
-        return columns.instances(cursor.fetchall(), 0)
-
-
-@functools.cache
-def _unapplied_columns() -> ModelColumns:
-    return ModelColumns(OrderItem, "i", ("order", "product", "quantity", "crossed_low_stock"))
-
-
-@functools.lru_cache(maxsize=64)
-def _unapplied_sql(vendor: str, count: int) -> str:
-    quote = connection.ops.quote_name
-    movement = OrderItem._meta.get_field("movement").related_model
-    return (
-        f"SELECT {_unapplied_columns().select()} FROM {quote(OrderItem._meta.db_table)} i "
-        f"LEFT JOIN {quote(movement._meta.db_table)} m ON m.order_item_id = i.id "
-        f"WHERE i.order_id IN ({placeholders(count)}) AND m.id IS NULL "
-        "ORDER BY i.order_id, i.product_id"
+    what the inventory task moves."""
+    return list(
+        OrderItem.objects.filter(order_id__in=order_ids, movement__isnull=True)
+        .only("order", "product", "quantity", "crossed_low_stock")
+        .order_by("order_id", "product_id")
     )
-
-
-def products_lock(*, product_ids: list[int]) -> None:
-    """Lock these product rows (FOR NO KEY UPDATE) in primary-key order, as checkout does,
-    for the caller's transaction."""
-    if not connection.features.has_select_for_update:
-        return  # SQLite: a writer locks the whole database
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("products_lock() needs a transaction")
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {quote(Product._meta.db_table)} "
-            f"WHERE id IN ({placeholders(len(product_ids))}) "
-            f"ORDER BY id {connection.ops.for_update_sql(no_key=True)}",
-            list(product_ids),
-        )
-
-
-def auth_token_get(*, key: str):
-    """The API token with this key, its user and the user's customer (when there is one)
-    loaded with it, in one statement; None for an unknown key."""
-    token_columns, user_columns, customer_columns = _auth_token_columns()
-    with connection.cursor() as cursor:
-        cursor.execute(_auth_token_sql(), [key])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    token = token_columns.instances(rows, 0)[0]
-    start = len(token_columns.fields)
-    user = user_columns.instances(rows, start)[0]
-    start += len(user_columns.fields)
-    if rows[0][start] is not None:  # LEFT JOIN: a user may have no customer yet
-        user.customer = customer_columns.instances(rows, start)[0]
-    token.user = user
-    return token
-
-
-@functools.cache
-def _auth_token_columns() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
-    from rest_framework.authtoken.models import Token
-
-    user_model = Customer._meta.get_field("user").related_model
-    return (
-        ModelColumns(Token, "t"),
-        ModelColumns(user_model, "u"),
-        # The primary key first: NULL when the user has no customer.
-        ModelColumns(Customer, "c"),
-    )
-
-
-@functools.cache
-def _auth_token_sql() -> str:
-    # Written out, not built with the ORM: every API request runs it, and the equivalent
-    # select_related("user__customer").get() cost about a sixth of the web processes' CPU
-    # under load (the load benchmark's profile).
-    token, user, customer = _auth_token_columns()
-    quote = connection.ops.quote_name
-    user_pk = quote(user.model._meta.pk.column)
-    return (
-        f"SELECT {token.select()}, {user.select()}, {customer.select()} "
-        f"FROM {quote(token.model._meta.db_table)} t "
-        f"JOIN {quote(user.model._meta.db_table)} u ON u.{user_pk} = t.user_id "
-        f"LEFT JOIN {quote(Customer._meta.db_table)} c ON c.user_id = u.{user_pk} "
-        f"WHERE t.{quote(token.model._meta.pk.column)} = %s"
-    )
-
-
-def product_get(*, product_id: int) -> Product:
-    return Product.objects.get(pk=product_id)

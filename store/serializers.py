@@ -1,10 +1,14 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.serializers import ErrorSerializer
+from core.api import ErrorSerializer
+from side_effects import registry
+from side_effects.models import OrderSideEffect
+from side_effects.selectors import side_effect_states
 
-from . import selectors, services
-from .models import Cart, CartItem, Order, OrderItem, OrderSideEffect, PriceChange, Product
+from .models import Cart, CartItem, Order, OrderItem, PriceChange, Product
+from .services.carts import MAX_LINE_QUANTITY
+from .services.checkout import Placement, order_place, request_fingerprint
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -29,7 +33,7 @@ class CartItemSerializer(serializers.ModelSerializer):
 
 
 class CartSerializer(serializers.ModelSerializer):
-    items = CartItemSerializer(many=True, read_only=True)
+    items = CartItemSerializer(many=True, read_only=True, source="line_items")
     total = serializers.SerializerMethodField()
 
     class Meta:
@@ -37,7 +41,7 @@ class CartSerializer(serializers.ModelSerializer):
         fields = ["id", "items", "total", "created_at", "updated_at"]
 
     def get_total(self, cart) -> str:
-        return f"{sum((item.product.price * item.quantity for item in cart.items.all()), 0):.2f}"
+        return f"{sum((item.product.price * item.quantity for item in cart.line_items), 0):.2f}"
 
 
 class CartCreateSerializer(serializers.Serializer):
@@ -46,11 +50,11 @@ class CartCreateSerializer(serializers.Serializer):
 
 class CartItemAddSerializer(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
 class CartItemUpdateSerializer(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
 class OrderItemSerializer(serializers.ModelSerializer):
@@ -63,16 +67,23 @@ class OrderItemSerializer(serializers.ModelSerializer):
         fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
 
 
-class SideEffectsSerializer(serializers.Serializer):
-    """Where each consequence of an order stands (for the schema)."""
-
-    confirmation_email = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
-    inventory = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
-    analytics = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+# Where each consequence of an order stands (for the schema): a field per kind the apps
+# registered (side_effects.registry), known once they are ready, as this module loads.
+SideEffectsSerializer = type(
+    "SideEffectsSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Where each consequence of an order stands.",
+        **{
+            kind: serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+            for kind in registry.kinds()
+        },
+    },
+)
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    items = OrderItemSerializer(many=True, read_only=True)
+    items = OrderItemSerializer(many=True, read_only=True, source="line_items")
     side_effects = serializers.SerializerMethodField()
     duplicate_of = serializers.PrimaryKeyRelatedField(
         read_only=True,
@@ -87,22 +98,22 @@ class OrderSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SideEffectsSerializer)
     def get_side_effects(self, order) -> dict[str, str]:
-        return selectors.order_side_effects(order=order)
+        return side_effect_states(rows=order.side_effect_rows)
 
 
+# Checkout. save() places the order through store.services.checkout.order_place, which
+# does the whole job in one transaction; this class only validates and hands over. (A
+# comment, not a docstring: the schema would publish it.)
 class CreateOrderSerializer(serializers.Serializer):
-    """Checkout. save() places the order through store.services.order_place, which does
-    the whole job in one transaction; this class only validates and hands over."""
-
     cart_id = serializers.UUIDField()
 
-    def save(self, *, customer, idempotency_key=None) -> services.Placement:
+    def save(self, *, customer, idempotency_key=None) -> Placement:
         payload = {"cart_id": str(self.validated_data["cart_id"])}
-        self.placement = services.order_place(
+        self.placement = order_place(
             customer=customer,
             cart_id=self.validated_data["cart_id"],
             idempotency_key=idempotency_key,
-            fingerprint=services.request_fingerprint(payload=payload),
+            fingerprint=request_fingerprint(payload=payload),
         )
         self.instance = self.placement.order
         return self.placement

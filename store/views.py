@@ -5,9 +5,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Conflict, Unprocessable
+from core.api import Conflict, ErrorSerializer, Unprocessable
 
-from . import selectors, services
+from . import selectors
 from .exceptions import (
     CartEmpty,
     CartItemNotFound,
@@ -26,12 +26,12 @@ from .serializers import (
     CartItemUpdateSerializer,
     CartSerializer,
     CreateOrderSerializer,
-    ErrorSerializer,
     OrderSerializer,
     PriceChangeSerializer,
     ProductSerializer,
     ShortageErrorSerializer,
 )
+from .services import carts, customers
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
@@ -47,7 +47,7 @@ def _api_error(exc: StoreError) -> exceptions.APIException:
         return exceptions.ValidationError({"product_id": ["Unknown product."]})
     if isinstance(exc, QuantityTooLarge):
         return exceptions.ValidationError(
-            {"quantity": [f"At most {services.MAX_LINE_QUANTITY} of one product per cart."]}
+            {"quantity": [f"At most {carts.MAX_LINE_QUANTITY} of one product per cart."]}
         )
     if isinstance(exc, InsufficientStock):
         error = Conflict(str(exc))
@@ -68,7 +68,7 @@ def _api_error(exc: StoreError) -> exceptions.APIException:
 
 class StoreAPIView(APIView):
     def customer(self):
-        return services.customer_ensure(user=self.request.user)
+        return customers.customer_ensure(user=self.request.user)
 
     def handle_exception(self, exc):
         if isinstance(exc, StoreError):
@@ -130,7 +130,7 @@ class CartListCreateView(StoreAPIView, generics.ListAPIView):
     )
     def post(self, request):
         CartCreateSerializer(data=request.data).is_valid(raise_exception=True)
-        cart = services.cart_create(customer=self.customer())
+        cart = carts.cart_create(customer=self.customer())
         return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
 
 
@@ -154,9 +154,7 @@ class CartItemListView(StoreAPIView):
     def post(self, request, cart_id):
         body = CartItemAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = services.cart_item_add(
-            customer=self.customer(), cart_id=cart_id, **body.validated_data
-        )
+        item = carts.cart_item_add(customer=self.customer(), cart_id=cart_id, **body.validated_data)
         return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -178,12 +176,12 @@ class CartItemDetailView(StoreAPIView):
         item = self.get_item(cart_id, item_id)
         body = CartItemUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        item = services.cart_item_set_quantity(item=item, **body.validated_data)
+        item = carts.cart_item_set_quantity(item=item, **body.validated_data)
         return Response(CartItemSerializer(item).data)
 
     @extend_schema(summary="Remove a cart line", responses={204: None})
     def delete(self, request, cart_id, item_id):
-        services.cart_item_remove(item=self.get_item(cart_id, item_id))
+        carts.cart_item_remove(item=self.get_item(cart_id, item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -17,7 +17,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     ]
     list_filter = ["task_name", ("published_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "task_id"]
-    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    readonly_fields = [f.name for f in OutboxMessage._meta.get_fields() if f.concrete]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
@@ -29,7 +29,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
     list_display = ["id", "task_name", "args", "exception", "attempts", "created_at", "requeued_at"]
     list_filter = ["task_name", "queue", ("requeued_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "task_id", "exception"]
-    readonly_fields = [f.name for f in DeadLetter._meta.fields]
+    readonly_fields = [f.name for f in DeadLetter._meta.get_fields() if f.concrete]
     date_hierarchy = "created_at"
     actions = ["requeue"]
 

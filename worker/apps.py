@@ -1,6 +1,5 @@
 from django.apps import AppConfig
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db.models.signals import post_migrate
 
 
 class WorkerConfig(AppConfig):
@@ -8,17 +7,26 @@ class WorkerConfig(AppConfig):
     verbose_name = "Worker: outbox and dead letters"
 
     def ready(self):
-        from . import receivers
+        from . import receivers, schedule, tasks
 
-        request_started.connect(
-            receivers.hold_publishing_until_response,
-            dispatch_uid="worker.hold_publishing_until_response",
+        schedule.schedule_task(
+            "outbox relay",
+            tasks.relay_outbox,
+            every_seconds=5,
+            # A relay that waited longer than this in a backlog is stale: the next one is due.
+            expire_seconds=10,
         )
-        request_finished.connect(
-            receivers.publish_after_response, dispatch_uid="worker.publish_after_response"
+        schedule.schedule_task(
+            "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}
         )
-        # The publish marks its rows on the request's database connection: Django's own
-        # request_finished receiver, which may close that connection, goes after it
-        # (receivers run in the order they were connected).
-        request_finished.disconnect(close_old_connections)
-        request_finished.connect(close_old_connections)
+        schedule.schedule_task(
+            "celery.backend_cleanup",
+            "celery.backend_cleanup",  # Celery's own: expired task results
+            crontab={"minute": "0", "hour": "4"},
+            expire_seconds=12 * 3600,
+        )
+        post_migrate.connect(
+            receivers.install_schedule_after_migrate,
+            sender=self,
+            dispatch_uid="worker.install_schedule_after_migrate",
+        )

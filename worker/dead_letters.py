@@ -6,10 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
+from . import locks
 from .celery import app
 from .models import DeadLetter
-from .outbox import enqueue
-from .tasks_base import ReliableTask
+from .outbox import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +31,21 @@ def dead_letter_record(
 
 def dead_letters_requeue(*, dead_letter_ids) -> int:
     """Enqueue the tasks of these dead letters again, through the outbox, once each: a
-    letter already requeued is skipped. The task's `on_requeue` hook runs in the same
-    transaction (an order's side effect goes back to pending). Returns how many."""
-    # The tasks' hooks are needed by name: a web process may not have imported them yet.
+    letter already requeued is skipped, as is one whose task no longer exists (logged).
+    The task's `on_requeue` hook runs in the same transaction (an order's side effect
+    goes back to pending). Returns how many."""
+    # The tasks are needed by name: a web process may not have imported them yet.
     autodiscover_modules("tasks")
-    requeued = 0
+    requeued = []
     with transaction.atomic():
-        letters = DeadLetter.objects.select_for_update().filter(
-            pk__in=dead_letter_ids, requeued_at__isnull=True
-        )
-        for letter in letters:
-            enqueue(letter.task_name, *letter.args, **letter.kwargs)
+        for letter in locks.dead_letters_to_requeue(dead_letter_ids=dead_letter_ids):
             task = app.tasks.get(letter.task_name)
-            if isinstance(task, ReliableTask):
+            if task is None:
+                logger.error("dead letter %s: no task %s to requeue", letter.pk, letter.task_name)
+                continue
+            enqueue_on_commit(task, *letter.args, **letter.kwargs)
+            if hasattr(task, "on_requeue"):  # worker.tasks_base.ReliableTask's hook
                 task.on_requeue(args=letter.args, kwargs=letter.kwargs)
-            requeued += 1
-        letters.update(requeued_at=timezone.now())
-    return requeued
+            requeued.append(letter.pk)
+        DeadLetter.objects.filter(pk__in=requeued).update(requeued_at=timezone.now())
+    return len(requeued)

@@ -1,11 +1,9 @@
-"""Request hooks of the outbox: what a request commits is published after its response."""
+from django.apps import apps as installed_apps
 
-from . import outbox
-
-
-def hold_publishing_until_response(sender, **kwargs) -> None:
-    outbox.hold_until_response()
+from .schedule import install_schedule
 
 
-def publish_after_response(sender, **kwargs) -> None:
-    outbox.publish_held()
+def install_schedule_after_migrate(sender, apps=installed_apps, using="default", **kwargs):
+    """post_migrate (and flush): the beat schedule's missing entries, once their tables are
+    there (as Django makes its permissions after every migrate)."""
+    install_schedule(apps=apps, using=using)

@@ -1,69 +1,78 @@
-"""The default beat schedule. Written to django-celery-beat's tables by a migration (and
-`python manage.py install_schedule`), so operators can change it in the admin later.
-Installing it again leaves entries an operator changed as they are."""
+"""The beat schedule: apps add their periodic tasks in their ready() (`schedule_task`),
+and the entries are written to django-celery-beat's tables after every migrate (and by
+`python manage.py install_schedule`), so that operators see and change them in the admin.
+Installing again creates only missing entries: one an operator changed stays as it is."""
 
 import json
+from dataclasses import dataclass
 
-# name: (task, schedule, options). Schedules are ("every", seconds) or ("crontab", fields).
-DEFAULT_SCHEDULE = {
-    "outbox relay": (
-        "worker.relay_outbox",
-        ("every", 5),
-        # A relay that waited longer than this in a backlog is stale: the next one is due.
-        {"expire_seconds": 10},
-    ),
-    "side effects reconciler": (
-        "store.reconcile_side_effects",
-        ("every", 60),
-        {"expire_seconds": 120},
-    ),
-    "outbox prune": ("worker.prune_outbox", ("crontab", {"minute": "30", "hour": "3"}), {}),
-    "celery.backend_cleanup": (
-        "celery.backend_cleanup",
-        ("crontab", {"minute": "0", "hour": "4"}),
-        {"expire_seconds": 12 * 3600},
-    ),
-    "analytics daily rollup": (
-        "analytics_app.rollup_daily_summary",
-        ("crontab", {"minute": "5", "hour": "*"}),
-        {"expire_seconds": 1800},
-    ),
-    "abandoned carts cleanup": (
-        "store.remove_abandoned_carts",
-        ("crontab", {"minute": "0", "hour": "3"}),
-        {"expire_seconds": 3600},
-    ),
-    "login audit prune": (
-        "core.prune_login_audit",
-        ("crontab", {"minute": "45", "hour": "3"}),
-        {"expire_seconds": 3600},
-    ),
-}
+from django.apps import apps as installed_apps
+from django.utils import timezone
 
 
-def install_default_schedule(apps=None) -> list[str]:
-    """Create the missing entries; returns the names created."""
-    if apps is None:
-        from django.apps import apps
-    periodic_task = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval = apps.get_model("django_celery_beat", "IntervalSchedule")
-    crontab = apps.get_model("django_celery_beat", "CrontabSchedule")
-    changed = apps.get_model("django_celery_beat", "PeriodicTasks")
-    created = []
-    for name, (task, (kind, spec), options) in DEFAULT_SCHEDULE.items():
-        if periodic_task.objects.filter(name=name).exists():
-            continue
-        fields = {"name": name, "task": task, "kwargs": json.dumps({}), **options}
-        if kind == "every":
-            fields["interval"], _ = interval.objects.get_or_create(every=spec, period="seconds")
-        else:
-            values = {"day_of_week": "*", "day_of_month": "*", "month_of_year": "*", **spec}
-            fields["crontab"], _ = crontab.objects.get_or_create(**values)
-        periodic_task.objects.create(**fields)
-        created.append(name)
-    if created:
-        # Tell a running beat that the schedule changed.
-        from django.utils import timezone
+@dataclass(frozen=True)
+class ScheduleEntry:
+    name: str
+    task: str
+    every_seconds: int | None = None
+    crontab: dict | None = None  # crontab fields; those not given are "*"
+    expire_seconds: int | None = None  # a run that waited longer than this is stale
 
-        changed.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+
+_entries: dict[str, ScheduleEntry] = {}
+
+
+def schedule_task(
+    name: str,
+    task,
+    *,
+    every_seconds: int | None = None,
+    crontab: dict | None = None,
+    expire_seconds: int | None = None,
+) -> None:
+    """Run `task` (a Celery task, or a task's name) every `every_seconds`, or on `crontab`,
+    under `name`."""
+    if (every_seconds is None) == (crontab is None):
+        raise ValueError(f"{name}: give every_seconds or crontab")
+    task_name = getattr(task, "name", task)
+    _entries[name] = ScheduleEntry(name, task_name, every_seconds, crontab, expire_seconds)
+
+
+def scheduled_tasks() -> list[ScheduleEntry]:
+    return list(_entries.values())
+
+
+def install_schedule(*, apps=installed_apps, using: str = "default") -> list[str]:
+    """Create the missing entries; returns the names created. `apps`: the models to use
+    (a migration's or post_migrate's); nothing is done while django-celery-beat's are not
+    among them (a migrate that stopped short of its tables)."""
+    try:
+        beat = {
+            name: apps.get_model("django_celery_beat", name)._default_manager.db_manager(using)
+            for name in ("PeriodicTask", "PeriodicTasks", "IntervalSchedule", "CrontabSchedule")
+        }
+    except LookupError:
+        return []
+    created = [entry.name for entry in _entries.values() if _install(entry, beat)]
+    if created:  # a running beat reloads its schedule when this moves
+        beat["PeriodicTasks"].update_or_create(ident=1, defaults={"last_update": timezone.now()})
     return created
+
+
+def _install(entry: ScheduleEntry, beat: dict) -> bool:
+    if beat["PeriodicTask"].filter(name=entry.name).exists():
+        return False
+    fields = {"name": entry.name, "task": entry.task, "kwargs": json.dumps({})}
+    if entry.expire_seconds is not None:
+        fields["expire_seconds"] = entry.expire_seconds
+    if entry.every_seconds is not None:
+        fields["interval"], _ = beat["IntervalSchedule"].get_or_create(
+            every=entry.every_seconds, period="seconds"
+        )
+    else:
+        every = {"day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
+        fields["crontab"], _ = beat["CrontabSchedule"].get_or_create(
+            **{"minute": "*", "hour": "*", **every, **entry.crontab}
+        )
+    beat["PeriodicTask"].create(**fields)
+    return True

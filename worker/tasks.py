@@ -4,11 +4,11 @@ from . import outbox
 
 
 @shared_task(name="worker.relay_outbox", ignore_result=True)
-def relay_outbox():
+def relay_outbox() -> int:
     """Publish outbox rows the after-commit publisher could not (broker down)."""
     return outbox.relay()
 
 
 @shared_task(name="worker.prune_outbox")
-def prune_outbox():
+def prune_outbox() -> int:
     return outbox.prune()

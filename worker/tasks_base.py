@@ -29,6 +29,8 @@ from django.db import OperationalError as DbOperationalError
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from . import dead_letters, outbox
+
 logger = logging.getLogger(__name__)
 
 # Network errors that are not ConnectionError subclasses but pass with time.
@@ -114,9 +116,7 @@ class ReliableTask(Task):
             "redelivered"
         ):
             return
-        from .outbox import redelivery_record
-
-        count = redelivery_record(task_id=self.request.id)
+        count = outbox.redelivery_record(task_id=self.request.id)
         if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
             raise PoisonMessage(
                 f"delivered {count + 1} times, and the worker was lost every time before "
@@ -199,10 +199,8 @@ class ReliableTask(Task):
             )
 
     def _dead_letter(self, *, task_id, args, kwargs, queue, exc, traceback_text, attempts):
-        from .dead_letters import dead_letter_record
-
         with transaction.atomic():
-            dead_letter_record(
+            dead_letters.dead_letter_record(
                 task_id=task_id,
                 task_name=self.name,
                 args=list(args or []),

@@ -1,16 +1,12 @@
 from django.db import migrations
 
 
-def install(apps, schema_editor):
-    from worker.schedule import install_default_schedule
-
-    install_default_schedule(apps)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("worker", "0001_initial"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
+    # The schedule is installed after every migrate now, from what the apps register
+    # (worker.apps); this migration installed it once and does nothing today.
+    operations = []

@@ -1,18 +1,12 @@
 from django.db import migrations
 
 
-def install(apps, schema_editor):
-    # Creates the entries this version adds (the side effects reconciler); entries an
-    # operator changed are left as they are.
-    from worker.schedule import install_default_schedule
-
-    install_default_schedule(apps)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("worker", "0003_outbox_redeliveries"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
+    # The schedule is installed after every migrate now, from what the apps register
+    # (worker.apps); this migration installed it once and does nothing today.
+    operations = []

@@ -1,0 +1,150 @@
+"""Sending a domain signal inside a database transaction, so that its receivers cannot
+harm the sender (nor each other); and the web server's own signal.
+
+Django's `send_robust` catches what a receiver raises, but not what a receiver's SQL does
+to the sender's transaction: on PostgreSQL a statement the database refuses aborts it,
+and the sender's next statement (or its COMMIT) fails. So the receivers of the domain
+signals (`order_created`, `low_stock`, `side_effect_failed`, sent with
+`send_robust_isolated`) keep two rules:
+
+- What they write, they write with `insert_isolated()` (`enqueue_on_commit` does, and so
+  does creating a notification). Inside `isolated_inserts()` the rows are held until the
+  block ends, then inserted together, one INSERT per model, in one savepoint. Should the
+  database refuse them (a constraint, a value too long), each call's rows are tried again
+  in a savepoint of their own; those it refuses are logged with the traceback and dropped,
+  and the sender and the other receivers keep theirs. Any other database error (the
+  connection lost, a deadlock) is the sender's to handle, as it would be without
+  receivers. The rows are held outside any block a receiver opens meanwhile: a call is a
+  commitment, as a write made before a receiver raised would stand.
+- Any other SQL (a read, a write of a service's own) runs inside `transaction.atomic()`,
+  so that a refusal rolls back that savepoint alone. tests/core/test_signals.py holds
+  every connected receiver to this.
+"""
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import DataError, IntegrityError, transaction
+from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+# Sent by the web server's worker process when a graceful shutdown begins (SIGTERM), from
+# its signal handler: receivers must only hand work to their event loop.
+graceful_shutdown = Signal()
+
+# What the database refuses for what the rows hold, rather than because it is unwell.
+REFUSED = (IntegrityError, DataError)
+
+
+@dataclass
+class _Rows:
+    rows: list
+    on_commit: Callable[[list], None] | None
+
+
+_held: contextvars.ContextVar[list[_Rows] | None] = contextvars.ContextVar(
+    "receiver_rows", default=None
+)
+
+
+def insert_isolated(rows: list, *, on_commit: Callable[[list], None] | None = None) -> None:
+    """Insert `rows` (unsaved model instances) in the caller's transaction and call
+    `on_commit(rows)` once it commits. Inside `isolated_inserts()`, when that block ends,
+    isolated as the module says; elsewhere at once, as bulk_create would."""
+    held = _held.get()
+    if held is None:
+        _insert([_Rows(list(rows), on_commit)])
+    elif rows:
+        held.append(_Rows(list(rows), on_commit))
+
+
+@contextlib.contextmanager
+def isolated_inserts(about: str):
+    """Hold the rows that `insert_isolated()` is given in this block and insert them when
+    it ends, isolated from each other and from the caller (see the module). A block that
+    raises inserts nothing. `about` names what the rows are about, for the log. Inside
+    another such block, the rows wait for that block's end (one savepoint for all)."""
+    if _held.get() is not None:
+        yield
+        return
+    token = _held.set([])
+    try:
+        yield
+        held = _held.get()
+    finally:
+        _held.reset(token)
+    _insert_each_isolated(held, about)
+
+
+def send_robust_isolated(signal: Signal, *, sender, about: str, **named) -> list:
+    """`signal.send_robust(...)` with the receivers' rows isolated (see the module); each
+    receiver that raised is logged with its traceback, its name and `about` (the signal
+    and its subject: "order_created, order 42")."""
+    with isolated_inserts(about):
+        responses = signal.send_robust(sender=sender, **named)
+    for receiver, result in responses:
+        if isinstance(result, Exception):
+            logger.error(
+                "receiver %s failed for %s: %s", _name(receiver), about, result, exc_info=result
+            )
+    return responses
+
+
+def _insert_each_isolated(held: list[_Rows], about: str) -> None:
+    if not held:
+        return
+    try:
+        with transaction.atomic():
+            _insert(held)
+        return
+    except REFUSED:
+        if len(held) == 1:
+            _log_refused(held[0], about)
+            return
+    for rows in held:
+        try:
+            with transaction.atomic():
+                _insert([rows])
+        except REFUSED:
+            _log_refused(rows, about)
+
+
+def _insert(held: list[_Rows]) -> None:
+    by_model: dict[type, list] = {}
+    for entry in held:
+        for row in entry.rows:
+            by_model.setdefault(type(row), []).append(row)
+    for model, rows in by_model.items():
+        model._default_manager.bulk_create(rows)
+    by_callback: dict[Callable, list] = {}
+    for entry in held:
+        if entry.on_commit is not None:
+            by_callback.setdefault(entry.on_commit, []).extend(entry.rows)
+    for callback, rows in by_callback.items():
+        transaction.on_commit(_bound(callback, rows), robust=True)
+
+
+def _bound(callback: Callable[[list], None], rows: list) -> Callable[[], None]:
+    # A closure named as the callback: a robust on_commit that fails logs __qualname__.
+    def call():
+        callback(rows)
+
+    call.__qualname__ = getattr(callback, "__qualname__", repr(callback))
+    return call
+
+
+def _log_refused(entry: _Rows, about: str) -> None:
+    logger.error(
+        "rows refused by the database for %s, dropped: %s",
+        about,
+        "; ".join(str(row) for row in entry.rows),
+        exc_info=True,
+    )
+
+
+def _name(thing) -> str:
+    return f"{getattr(thing, '__module__', '?')}.{getattr(thing, '__qualname__', thing)}"

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class SideEffectsConfig(AppConfig):
+    name = "side_effects"
+    verbose_name = "Side effects"
+
+    def ready(self):
+        from core.health import add_report
+        from worker.schedule import schedule_task
+
+        from . import selectors, tasks
+
+        add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
+        schedule_task(
+            "side effects reconciler", tasks.reconcile, every_seconds=60, expire_seconds=120
+        )

@@ -1,0 +1,20 @@
+"""Every row lock of side effects: named querysets for the caller's transaction (the
+claim of a task's batch locks in its own statement: side_effects.sql)."""
+
+from django.db.models import QuerySet
+
+from .models import OrderSideEffect
+
+PENDING = OrderSideEffect.Status.PENDING
+
+
+def side_effects_past_deadline_for_update(*, now, limit: int) -> QuerySet[OrderSideEffect]:
+    """Up to `limit` pending rows past their deadline, the longest overdue first; rows
+    another transaction holds are skipped (a delivery or another reconciler run is on
+    them), so no order of locking can deadlock."""
+    return (
+        OrderSideEffect.objects.select_for_update(skip_locked=True)
+        .filter(status=PENDING, deadline__lt=now)
+        .order_by("deadline", "pk")
+        .only("pk", "order_id", "kind", "redrives", "deadline")[:limit]
+    )

@@ -1,0 +1,153 @@
+"""Writes of side effects: opened at checkout, marked by their tasks, re-driven by the
+reconciler."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from core.signals import isolated_inserts, send_robust_isolated
+from worker.dead_letters import dead_letter_record
+from worker.outbox import enqueue_on_commit
+
+from . import locks, registry, sql
+from .models import OrderSideEffect, side_effect_deadline
+from .signals import side_effect_failed
+
+logger = logging.getLogger(__name__)
+
+Status = OrderSideEffect.Status
+
+
+def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
+    """One pending side effect per registered kind for a new order, in the caller's
+    (the checkout's) transaction: what the reconciler finds if a task never comes."""
+    return OrderSideEffect.objects.bulk_create(
+        [OrderSideEffect(order_id=order_id, kind=kind) for kind in registry.kinds()]
+    )
+
+
+def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
+    """A side-effect task's batch, marked done in the caller's transaction, the one that
+    does the work (it commits with the work, or not at all): `order_id`'s `kind` side
+    effect if it is pending, or failed (a delivery that comes after the reconciler gave up
+    on it still does the work, which is never done twice), and those of up to `limit` - 1
+    other orders whose `kind` is pending, oldest first; rows another delivery holds are
+    left to it. Returns the order ids, in order: `order_id` among them unless its side
+    effect is done. One statement (side_effects.sql), and a second only when it claims
+    nothing: OrderSideEffect.DoesNotExist for an order that has no `kind` side effect (no
+    such order)."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("side_effects_claim() needs the work's transaction")
+    claimed = sql.side_effects_claim_done(kind=kind, order_id=order_id, others=max(limit - 1, 0))
+    if not claimed and not OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exists():
+        raise OrderSideEffect.DoesNotExist(f"order {order_id} has no {kind} side effect")
+    return claimed
+
+
+def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
+    """A side effect done outside a claim (the email, after SMTP), in its own statement."""
+    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).update(
+        status=Status.DONE, error="", updated_at=timezone.now()
+    )
+
+
+def side_effect_mark_pending(*, order_id: int, kind: str) -> None:
+    """Pending again (a dead letter put back): a new deadline, the re-drives start over.
+    A done side effect stays done."""
+    OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE).update(
+        status=Status.PENDING,
+        error="",
+        updated_at=timezone.now(),
+        deadline=side_effect_deadline(),
+        redrives=0,
+    )
+
+
+def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
+    """Failed for good. A done side effect stays done (a late failure report of an earlier
+    attempt must not overwrite a later success); one that was not failed yet sends
+    side_effect_failed, once per failure."""
+    error = error[:2000]
+    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
+    changes = {"status": Status.FAILED, "error": error, "updated_at": timezone.now()}
+    with transaction.atomic():
+        if rows.exclude(status=Status.FAILED).update(**changes):
+            send_robust_isolated(
+                side_effect_failed,
+                sender=OrderSideEffect,
+                about=f"side_effect_failed, order {order_id} {kind}",
+                order_id=order_id,
+                kind=kind,
+                error=error,
+            )
+        else:
+            rows.update(**changes)  # failed again: the latest error
+
+
+def side_effect_postpone(*, order_id: int, kind: str, seconds: float) -> None:
+    """A retry of the side effect's task is due in `seconds`: the reconciler leaves it
+    alone until that retry has had its chance."""
+    deadline = timezone.now() + timedelta(
+        seconds=seconds + settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
+    )
+    OrderSideEffect.objects.filter(order_id=order_id, kind=kind, status=Status.PENDING).update(
+        deadline=deadline
+    )
+
+
+def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
+    """Re-drive side effects still pending past their deadline, whatever kept them: a
+    message the broker lost or never delivered, a worker killed mid-task, a receiver that
+    raised before enqueueing. Their task is enqueued again through the outbox (tasks are
+    idempotent: a side effect that was only slow is not applied twice) and the deadline
+    moves on. One re-driven SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and
+    dead-lettered instead, for a person to look at (the dead letter's requeue sets it
+    back to pending). Returns {"redriven": n, "failed": n}."""
+    most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(locks.side_effects_past_deadline_for_update(now=now, limit=limit))
+        redrive = [effect for effect in stuck if effect.redrives < most]
+        with isolated_inserts(about="the reconciler's re-drives"):  # one INSERT for all
+            for effect in redrive:
+                _redrive(effect, now, most)
+        OrderSideEffect.objects.filter(pk__in=[effect.pk for effect in redrive]).update(
+            redrives=F("redrives") + 1, deadline=side_effect_deadline(), updated_at=now
+        )
+        give_up = [effect for effect in stuck if effect.redrives >= most]
+        for effect in give_up:
+            _give_up(effect)
+    return {"redriven": len(redrive), "failed": len(give_up)}
+
+
+def _redrive(effect: OrderSideEffect, now, most: int) -> None:
+    enqueue_on_commit(registry.task_for(effect.kind), effect.order_id)
+    logger.warning(
+        "reconciler: order %s %s still pending %s past its deadline; re-driving it (%s of %s)",
+        effect.order_id,
+        effect.kind,
+        now - effect.deadline,
+        effect.redrives + 1,
+        most,
+    )
+
+
+def _give_up(effect: OrderSideEffect) -> None:
+    error = f"still pending after {effect.redrives} re-drives by the reconciler"
+    logger.error("reconciler: order %s %s %s; failed", effect.order_id, effect.kind, error)
+    dead_letter_record(
+        task_id="",
+        task_name=registry.task_for(effect.kind).name,
+        args=[effect.order_id],
+        kwargs={},
+        queue="",
+        exception=f"SideEffectStuck: {error}",
+        traceback="",
+        attempts=effect.redrives + 1,
+    )
+    side_effect_mark_failed(order_id=effect.order_id, kind=effect.kind, error=error)

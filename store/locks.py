@@ -1,0 +1,72 @@
+"""Every row lock the store takes: named querysets for the caller's transaction, products
+always in primary-key order, so that transactions locking overlapping products queue
+instead of deadlocking.
+
+Products are locked FOR NO KEY UPDATE, the lock an UPDATE of non-key columns takes: it
+does not block inserts that merely refer to a product (order items, stock movements).
+"""
+
+from django.db.models import QuerySet
+
+from .models import Cart, CartItem, Order, Product
+
+# What checkout reads of a product, under its row lock.
+CHECKOUT_PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "price",
+    "on_hand",
+    "reserved",
+    "is_active",
+    "low_stock_threshold",
+)
+
+
+def cart_lines_for_checkout(*, customer, cart_id) -> QuerySet[CartItem]:
+    """The lines of the customer's cart with their products, the cart and the products
+    locked (products in primary-key order). A double submit waits on the cart's lock, then
+    finds no lines: the first checkout deleted them."""
+    return (
+        CartItem.objects.filter(cart_id=cart_id, cart__customer=customer)
+        .select_related("cart", "product")
+        .select_for_update(of=("cart", "product"), no_key=True)
+        .order_by("product_id")
+        .only(
+            "quantity",
+            "cart_id",
+            "product_id",
+            "cart__id",
+            *(f"product__{name}" for name in CHECKOUT_PRODUCT_FIELDS),
+        )
+    )
+
+
+def cart_for_update(*, cart_id) -> QuerySet[Cart]:
+    """The cart, locked as checkout locks it: a change to a cart being checked out waits,
+    then finds it gone."""
+    return Cart.objects.select_for_update(no_key=True).filter(pk=cart_id).values_list("pk")
+
+
+def products_for_update(*, product_ids) -> QuerySet[Product]:
+    """The ids of these products, locked in primary-key order."""
+    return (
+        Product.objects.select_for_update(no_key=True)
+        .filter(pk__in=product_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def product_price_for_update(*, product_id: int, using: str) -> QuerySet[Product]:
+    """The stored price of the product, locked as its save's UPDATE will lock it."""
+    return (
+        Product.objects.using(using)
+        .select_for_update(no_key=True)
+        .filter(pk=product_id)
+        .values_list("price", flat=True)
+    )
+
+
+def order_for_update(*, order_id: int) -> QuerySet[Order]:
+    """The order (its duplicate flag), locked."""
+    return Order.objects.select_for_update().only("pk", "duplicate_of_id").filter(pk=order_id)

@@ -1,0 +1,72 @@
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import locks
+from ..exceptions import CartItemNotFound, CartNotFound, ProductNotFound, QuantityTooLarge
+from ..models import Cart, CartItem, Customer, Product
+
+# A cart line above this is a typo or an attack, not a purchase; it also keeps sums far
+# from the integer column's limit.
+MAX_LINE_QUANTITY = 10_000
+
+
+def cart_create(*, customer: Customer) -> Cart:
+    """A new, empty cart (its `line_items` as the selectors give them: none)."""
+    cart = Cart.objects.create(customer=customer)
+    cart.line_items = []
+    return cart
+
+
+def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int) -> CartItem:
+    """Add quantity of a product to the customer's cart; a second add of the same product
+    adds up. Raises CartNotFound (unknown or someone else's), ProductNotFound or
+    QuantityTooLarge, and then changes nothing."""
+    with transaction.atomic():
+        # Touching the cart takes its row lock (as checkout does), so adds to one cart
+        # queue up and the read of the line below cannot race another add.
+        if not Cart.objects.filter(pk=cart_id, customer=customer).update(updated_at=timezone.now()):
+            raise CartNotFound(cart_id)
+        product = (
+            Product.objects.filter(pk=product_id, is_active=True)
+            .only("pk", "sku", "name", "price")
+            .first()
+        )
+        if product is None:
+            raise ProductNotFound(product_id)
+        item = CartItem.objects.filter(cart_id=cart_id, product_id=product_id).first()
+        if item is None:
+            item = CartItem.objects.create(cart_id=cart_id, product=product, quantity=quantity)
+        else:
+            if item.quantity + quantity > MAX_LINE_QUANTITY:
+                raise QuantityTooLarge(MAX_LINE_QUANTITY)
+            item.quantity += quantity
+            item.save(update_fields=["quantity"])
+    item.product = product
+    return item
+
+
+def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem:
+    with transaction.atomic():
+        if locks.cart_for_update(cart_id=item.cart_id).first() is None:
+            raise CartNotFound(item.cart_id)
+        if not CartItem.objects.filter(pk=item.pk).update(quantity=quantity):
+            raise CartItemNotFound(item.pk)
+        Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
+    item.quantity = quantity
+    return item
+
+
+def cart_item_remove(*, item: CartItem) -> None:
+    cart_id = item.cart_id
+    item.delete()
+    Cart.objects.filter(pk=cart_id).update(updated_at=timezone.now())
+
+
+def carts_remove_abandoned(*, older_than: timedelta) -> int:
+    """Delete carts untouched for longer than `older_than`. Safe to run twice at once:
+    a DELETE of rows already gone deletes nothing."""
+    cutoff = timezone.now() - older_than
+    _, by_model = Cart.objects.filter(updated_at__lt=cutoff).delete()
+    return by_model.get(Cart._meta.label, 0)

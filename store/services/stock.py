@@ -1,0 +1,145 @@
+"""Stock: reserved at checkout, moved out of stock on hand by the inventory side effect,
+adjusted by staff. Every change is one UPDATE relative to the row (F expressions): never a
+stale absolute value that would undo a sale or a reservation made meanwhile."""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
+
+from core.signals import send_robust_isolated
+from side_effects.services import side_effects_claim
+
+from .. import locks, selectors
+from ..exceptions import InsufficientStock, Shortage, StockAdjustmentRefused
+from ..models import OrderItem, Product, StockMovement
+from ..signals import low_stock
+
+INVENTORY = "inventory"  # the side effect kind (store.apps registers its task)
+
+
+def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> None:
+    """Reserve `wanted` ({product_id: quantity}) of the locked `products`, or raise
+    InsufficientStock.
+
+    One conditional UPDATE whatever the cart's size: it adds each product's quantity
+    where enough is available. The rows are locked already, so the check before it is
+    exact; the condition keeps the UPDATE correct on its own. Fewer rows updated than
+    products asked for means a shortage, and the caller's transaction rolls back."""
+    shortages = _shortages(wanted, products)
+    if shortages:
+        raise InsufficientStock(shortages)
+    quantity = _per_product(wanted)
+    reserved = Product.objects.filter(
+        pk__in=wanted, is_active=True, on_hand__gte=F("reserved") + quantity
+    ).update(reserved=F("reserved") + quantity, updated_at=timezone.now())
+    if reserved != len(wanted):
+        current = Product.objects.in_bulk(list(wanted))
+        raise InsufficientStock(_shortages(wanted, current) or _unknown_shortage(wanted))
+
+
+def product_stock_adjust(*, product_id: int, delta: int) -> Product:
+    """Add `delta` units to stock on hand (negative to correct a count). Raises
+    StockAdjustmentRefused if on hand would drop below what is reserved."""
+    with transaction.atomic():
+        updated = Product.objects.filter(pk=product_id, on_hand__gte=F("reserved") - delta).update(
+            on_hand=F("on_hand") + delta, updated_at=timezone.now()
+        )
+        if not updated:
+            raise StockAdjustmentRefused(product_id)
+    return Product.objects.get(pk=product_id)
+
+
+def inventory_apply(*, order_id: int) -> bool:
+    """Move an order's reserved units out of stock on hand, once; True when this call
+    applied them (False: an earlier or a concurrent delivery did).
+
+    Orders whose inventory is pending beside this one are applied in the same statements
+    (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE). One transaction: the side effects claimed and
+    marked done (rows another delivery holds are left to it), a ledger row per order item
+    (unique: nothing is ever applied twice), one UPDATE for all the products, and low_stock
+    sent for products whose reservation by an order took them below their threshold
+    (decided at checkout, see OrderItem). An unknown order: OrderSideEffect.DoesNotExist."""
+    with transaction.atomic():
+        claimed = side_effects_claim(
+            kind=INVENTORY, order_id=order_id, limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
+        )
+        if not claimed:
+            return False
+        # The ledger, not the status, says what was applied: a side effect set back to
+        # pending (a dead letter re-enqueued) applies only what is still missing.
+        items = selectors.order_items_unapplied(order_ids=claimed)
+        if items:
+            _stock_take(items)
+        _low_stock_send([item for item in items if item.crossed_low_stock])
+    return order_id in claimed
+
+
+def _stock_take(items: list[OrderItem]) -> None:
+    """The ledger rows and the stock UPDATE for these order items."""
+    moved: dict[int, int] = {}
+    for item in items:
+        moved[item.product_id] = moved.get(item.product_id, 0) + item.quantity
+    if len(moved) > 1:
+        # An UPDATE over several rows takes their locks in whatever order it meets them:
+        # lock them in primary-key order first, as checkout does.
+        list(locks.products_for_update(product_ids=moved))
+    StockMovement.objects.bulk_create(
+        [StockMovement(product_id=i.product_id, order_item=i, delta=-i.quantity) for i in items]
+    )
+    quantity = _per_product(moved)
+    Product.objects.filter(pk__in=moved).update(
+        on_hand=F("on_hand") - quantity,
+        reserved=F("reserved") - quantity,
+        updated_at=timezone.now(),
+    )
+
+
+def _low_stock_send(items: list[OrderItem]) -> None:
+    products = Product.objects.in_bulk({item.product_id for item in items}) if items else {}
+    for item in items:
+        product = products[item.product_id]
+        send_robust_isolated(
+            low_stock,
+            sender=Product,
+            about=f"low_stock, product {product.pk}",
+            product=product,
+            order_id=item.order_id,
+            available=product.available,
+        )
+
+
+def _per_product(quantities: dict[int, int]):
+    """Each product's quantity, as an expression for one UPDATE of them all: one branch
+    per distinct quantity (a batch's products mostly share a few), not per product."""
+    products_by_quantity: dict[int, list[int]] = {}
+    for pid, qty in quantities.items():
+        products_by_quantity.setdefault(qty, []).append(pid)
+    if len(products_by_quantity) == 1:
+        return Value(next(iter(products_by_quantity)))
+    return Case(
+        *(When(pk__in=pids, then=Value(qty)) for qty, pids in products_by_quantity.items()),
+        output_field=IntegerField(),
+    )
+
+
+def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Shortage]:
+    shortages = []
+    for pid, qty in wanted.items():
+        product = products.get(pid)
+        available = product.available if product and product.is_active else 0
+        if qty > available:
+            shortages.append(
+                Shortage(
+                    product_id=pid,
+                    sku=product.sku if product else "",
+                    name=product.name if product else f"product {pid}",
+                    requested=qty,
+                    available=max(available, 0),
+                )
+            )
+    return shortages
+
+
+def _unknown_shortage(wanted: dict[int, int]) -> list[Shortage]:
+    return [Shortage(pid, "", f"product {pid}", qty, 0) for pid, qty in wanted.items()]
