@@ -1,4 +1,3 @@
-# Load the Celery app with Django so that @shared_task binds to it everywhere.
-from worker.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The Django project package: settings, URLs, the ASGI/WSGI applications and the web
+server's worker class, the API's error answers and parsers, OpenAPI hooks, health, and
+the way a domain signal is sent inside a transaction (core.signals). It imports no app."""

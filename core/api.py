@@ -11,7 +11,7 @@ from django.core.exceptions import (
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views import csrf, defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -131,3 +131,9 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer (for the schema): a one-line `detail`."""
+
+    detail = serializers.CharField()

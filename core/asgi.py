@@ -1,4 +1,4 @@
-"""The web application, as gunicorn's uvicorn workers serve it (see core.stack).
+"""The web application as gunicorn's uvicorn workers serve it (devstack.stack, compose).
 
 One port serves two kinds of view. Async views (long-lived streams) run on the event
 loop through Django's ASGI handler, where an open stream costs a coroutine, not a thread.

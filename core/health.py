@@ -1,14 +1,17 @@
 """GET /healthz: 200 when the database and the broker answer, 503 naming what is down,
-and the number of side effects pending past their deadline.
+and the figures apps report (`add_report`: the side effects past their deadline).
 
 Anonymous by design (load balancers call it), so it names the part that is down and
 nothing more: host names and error text go to the log, not to the caller."""
 
 import logging
+from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +23,11 @@ def _database() -> None:
 
 
 def _broker() -> None:
-    from worker.celery import app
-
-    with app.connection_for_write() as conn:
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        connect_timeout=2,
+        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+    ) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         channel = conn.default_channel
         if hasattr(channel, "client"):  # Redis: a TCP connect is not an answer, ask it.
@@ -30,6 +35,13 @@ def _broker() -> None:
 
 
 CHECKS = {"database": _database, "broker": _broker}
+# Figures an app reports while the database answers: {name: function returning a number}.
+REPORTS: dict[str, Callable[[], int]] = {}
+
+
+def add_report(name: str, report: Callable[[], int]) -> None:
+    """Report `report()` as `name` in /healthz (an app's ready() calls this)."""
+    REPORTS[name] = report
 
 
 @csrf_exempt  # GET only: a POST is answered 405 below, not with a CSRF page
@@ -52,12 +64,10 @@ def healthz(request):
     if down:
         body["detail"] = f"Down: {', '.join(down)}."
     if "database" not in down:
-        # Reported, not a reason to take the web tier out of a load balancer: the
-        # reconciler re-drives these; a number that keeps growing needs a person.
-        from store.selectors import side_effects_stuck_count
-
-        try:
-            body["side_effects_past_deadline"] = side_effects_stuck_count()
-        except Exception:
-            logger.warning("healthz: could not count side effects", exc_info=True)
+        # Reported, not a reason to take the web tier out of a load balancer.
+        for name, report in REPORTS.items():
+            try:
+                body[name] = report()
+            except Exception:
+                logger.warning("healthz: could not report %s", name, exc_info=True)
     return JsonResponse(body, status=503 if down else 200)

@@ -11,42 +11,12 @@ from pathlib import Path
 import dj_database_url
 from kombu import Exchange, Queue
 
+from .env import env_bool, env_float, env_int, env_list, require
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
 DEBUG = env_bool("DJANGO_DEBUG", False)
-
-
-def require(name: str, why: str = "") -> str:
-    """A setting production cannot do without: its value, or one line and exit 2 (an
-    operator's mistake, not a bug: no traceback)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        sys.stderr.write(f"{name} must be set when DJANGO_DEBUG is off{why}.\n")
-        raise SystemExit(2)
-    return value
-
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
@@ -58,7 +28,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],test
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "core.admin_apps.AdminConfig",  # django.contrib.admin, its login throttled
+    "accounts.admin_apps.AdminConfig",  # django.contrib.admin, its login throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,12 +40,20 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "django_celery_results",
     "django_celery_beat",
+    # The project package: its migrations keep the history of models that moved to apps.
     "core.apps.CoreConfig",
     "worker.apps.WorkerConfig",
-    "store.apps.StoreConfig",
+    "side_effects.apps.SideEffectsConfig",
+    # An order's side_effects list their kinds in the order these three register them.
     "email_app.apps.EmailAppConfig",
+    "store.apps.StoreConfig",
     "analytics_app.apps.AnalyticsAppConfig",
+    "accounts.apps.AccountsConfig",
+    "notifications.apps.NotificationsConfig",
+    "messaging.apps.MessagingConfig",
 ]
+if DEBUG:
+    INSTALLED_APPS.append("devstack.apps.DevstackConfig")  # `manage.py runstack` (make run)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -158,6 +136,20 @@ STORAGES = {
     },
 }
 
+# --- Caches -------------------------------------------------------------------
+# In each process's memory. "tokens": API tokens with their users, for a few seconds (0:
+# off); a deleted token stops working within them (store.authentication).
+SHOPFLOW_TOKEN_CACHE_SECONDS = env_int("SHOPFLOW_TOKEN_CACHE_SECONDS", 10)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tokens": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "tokens",
+        "TIMEOUT": SHOPFLOW_TOKEN_CACHE_SECONDS,
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+}
+
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "no credentials" into 401, not 403.
@@ -194,10 +186,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies here are whole (a line's quantity)
-    "ENUM_NAME_OVERRIDES": {"SideEffectStatus": "store.models.OrderSideEffect.Status"},
+    "ENUM_NAME_OVERRIDES": {"SideEffectStatus": "side_effects.models.OrderSideEffect.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.openapi.add_stream",
+        "notifications.openapi.add_stream",
         "core.openapi.add_error_responses",
         "core.openapi.add_links",
     ],
@@ -259,20 +251,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# A direct exchange per queue, bound by the queue's own name.
+# A direct exchange per queue, bound by the queue's own name. Each app routes its tasks
+# in its ready(); the router sends each task there by its name (worker.routing).
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("default", "emails", "inventory", "analytics")
 ]
-CELERY_TASK_ROUTES = {
-    "store.remove_abandoned_carts": {"queue": "default"},
-    "store.reconcile_side_effects": {"queue": "default"},
-    "email_app.*": {"queue": "emails"},
-    "store.*": {"queue": "inventory"},
-    "analytics_app.*": {"queue": "analytics"},
-    "worker.*": {"queue": "default"},
-    "core.*": {"queue": "default"},
-}
+CELERY_TASK_ROUTES = ("worker.routing.route",)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 # The soft limit raises inside the task (retried as transient); the hard one kills it.
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
@@ -281,9 +266,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# Task events (what Flower's task list shows) cost a broker message per task state, paid
-# by the worker on every task; off by default. Flower still shows workers and queue
-# lengths. `celery -A worker control enable_events` turns them on while you look.
+# Task events (Flower's task list) cost a broker message per task state; off by default.
+# `celery -A worker control enable_events` turns them on while you look.
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
 CELERY_TASK_SEND_SENT_EVENT = False
 # Celery's Django fixup closes every database connection around every task unless this is
@@ -291,18 +275,14 @@ CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# Retries wait in the worker with an ETA; Redis redelivers an unacked message after the
-# visibility timeout, so it must exceed the longest countdown plus the longest run.
 # Retry waits are drawn from 0..min(cap, factor * 2**n): 5, 10, 20 ... 600 s, so eight
 # retries ride out about ten minutes of SMTP greylisting or a database failover.
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
-# A side effect still pending this long after it was created, set back to pending, or
-# last due for a retry is re-driven by the reconciler (beat, every minute): its task is
-# enqueued again. Longer than a task may run plus a stale email claim (see below), so that
-# a re-drive finds the dead delivery's claim stale. After this many re-drives without
-# progress it is failed and dead-lettered for a person to look at.
+# A side effect pending this long (since created, set back to pending, or due for a retry)
+# is re-driven by the reconciler; longer than a run plus a stale email claim. After this
+# many re-drives without progress it is failed and dead-lettered for a person to look at.
 SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 300)
 SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES", 3)
 # A message the broker delivers again more often than this (its worker was lost each time:

@@ -1,13 +1,13 @@
-"""The gunicorn worker class of the web tier: uvicorn's, ending the notification streams
-as soon as a graceful shutdown starts.
+"""The gunicorn worker class of the web tier: uvicorn's, telling the application as soon
+as a graceful shutdown starts.
 
 On SIGTERM uvicorn stops accepting, lets requests in flight finish, and waits for every
-open connection, the notification streams included, which never end by themselves;
-gunicorn would then kill the worker after its graceful timeout (30 s). Here the signal
-also ends every stream of the process at once (core.live.end_streams): clients reconnect
-(to another process, or to this one restarted) and resume from Last-Event-ID, while API
-requests in flight still get the whole graceful timeout. Imports nothing of Django at
-load: gunicorn loads this module in the arbiter."""
+open connection, long-lived streams included, which never end by themselves; gunicorn
+would then kill the worker after its graceful timeout (30 s). Here the signal also sends
+core.signals.graceful_shutdown, on which the notification streams end at once: clients
+reconnect (to another process, or to this one restarted) and resume from Last-Event-ID,
+while API requests in flight still get the whole graceful timeout. Imports nothing of
+Django at load: gunicorn loads this module in the arbiter."""
 
 import sys
 
@@ -19,9 +19,9 @@ from uvicorn_worker import UvicornWorker
 class _Server(Server):
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
-        from core import live  # the worker process: Django is set up by now
+        from core.signals import graceful_shutdown  # the worker process: Django is set up
 
-        live.end_streams()
+        graceful_shutdown.send(sender=type(self))
 
 
 class WebWorker(UvicornWorker):

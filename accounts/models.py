@@ -1,0 +1,49 @@
+"""The login audit: who logged in, how and from where, and the failed attempts the
+throttle counts."""
+
+from django.conf import settings
+from django.db import models
+
+
+class LoginEvent(models.Model):
+    """A successful login: session, admin or API token."""
+
+    class Method(models.TextChoices):
+        SESSION = "session", "Session"
+        ADMIN = "admin", "Admin"
+        TOKEN = "token", "API token"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_events"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    method = models.CharField(max_length=16, choices=Method.choices)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "-at"], name="loginevent_user_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.method} login at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LoginFailure(models.Model):
+    """A failed login: the username tried (which may not exist), never the password."""
+
+    username = models.CharField(max_length=150, blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # Every login path counts recent failures by IP and by username.
+            models.Index(fields=["ip", "at"], name="loginfailure_ip_idx"),
+            models.Index(fields=["username", "at"], name="loginfailure_username_idx"),
+        ]
+
+    def __str__(self):
+        return f"failed login for {self.username!r} from {self.ip}"

@@ -1,0 +1,13 @@
+"""The login audit: every login path (token, session, admin) sends Django's signals."""
+
+from . import services
+
+
+def audit_login(sender, request, user, **kwargs):
+    """user_logged_in: session and admin logins (Django), token logins (accounts.views)."""
+    services.login_record(user=user, request=request)
+
+
+def audit_login_failure(sender, credentials, request=None, **kwargs):
+    """user_login_failed: Django has masked the password; it is not read here either."""
+    services.login_failure_audit(username=str(credentials.get("username") or ""), request=request)

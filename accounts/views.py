@@ -1,0 +1,86 @@
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.parsers import JSONParser
+
+from . import selectors, services
+from .models import LoginEvent
+from .serializers import (
+    AuthTokenSerializer,
+    LoginEventSerializer,
+    RegisterSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        summary="Sign up",
+        description="Creates the user and their customer; a welcome email is queued.",
+        request=RegisterSerializer,
+        responses={201: UserSerializer},
+    )
+    def post(self, request):
+        body = RegisterSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            user = services.user_register(**body.validated_data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"password": exc.messages}) from None
+        except IntegrityError:
+            # Two registrations of one name at once: the loser gets the same 400.
+            raise exceptions.ValidationError({"username": ["This username is taken."]}) from None
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get the API token. DRF's view, with the API's parsers
+    (its own list bypasses the JSON parser's limits); forms still work. A success sends
+    user_logged_in, as Django's own logins do (a failure sends user_login_failed from
+    authenticate()); repeated failures are throttled per IP and per username."""
+
+    parser_classes = [JSONParser, FormParser]
+    authentication_classes = []  # credentials go in the body; a stale token header is no 401
+    serializer_class = AuthTokenSerializer  # counts the attempt before the password is checked
+
+    @extend_schema(
+        summary="Get the API token",
+        description="The same 400 for an unknown username and a wrong password. After "
+        "repeated failures from one IP or for one username: 429 with Retry-After.",
+        request=AuthTokenSerializer,
+        responses={200: TokenSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _created = Token.objects.get_or_create(user=user)
+        request._request.login_method = LoginEvent.Method.TOKEN
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        return Response({"token": token.key})
+
+
+class LoginListView(generics.ListAPIView):
+    """The caller's own recent logins."""
+
+    serializer_class = LoginEventSerializer
+
+    @extend_schema(summary="The caller's logins, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.login_event_list(user=self.request.user)

@@ -1,0 +1,196 @@
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from devstack import stack
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up and run the whole stack: migrations, demo catalog, staff user, then web "
+        "(gunicorn), a Celery worker on every queue, Celery beat and Flower; an embedded "
+        "Redis when none answers. Ctrl-C or SIGTERM stops everything it started."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true", help="Skip the demo catalog.")
+
+    def handle(self, *args, no_demo=False, **options):
+        env = dict(os.environ)
+        port = _port(env, "PORT", 8000)
+        flower_port = _port(env, "FLOWER_PORT", 5555)
+        # Workers, beat and Flower yield the CPU to the web server when the machine is
+        # saturated: checkouts keep their latency, side effects wait in the queue (and are
+        # then done in batches). Nothing waits when there is CPU to spare.
+        nice = _nice(env)
+
+        try:
+            redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
+            embedded = stack.broker_for_run(env, Path(redis_dir))
+            flower_auth, flower_generated = stack.flower_credentials(env)
+        except stack.StackError as exc:
+            raise CommandError(str(exc)) from None
+
+        supervisor = stack.Stack(
+            env=env, cwd=settings.BASE_DIR, out=sys.stdout, guard=stack.Guard()
+        )
+        # During setup (migrations, collectstatic, starting services) Ctrl-C or SIGTERM
+        # stops it at once; what was started is stopped on the way out. Once running,
+        # they ask for an orderly stop.
+        signal.signal(signal.SIGTERM, supervisor.handle_signal)
+        signal.signal(signal.SIGINT, supervisor.handle_signal)
+        status = 0
+        try:
+            status = self._run(
+                supervisor,
+                env=env,
+                embedded=embedded,
+                ports=(port, flower_port),
+                nice=nice,
+                flower=(flower_auth, flower_generated),
+                demo=not no_demo,
+            )
+        except stack.SetupInterrupted as interrupted:
+            supervisor.say(f"runstack | {interrupted} during setup")
+            status = 128 + interrupted.signum
+        finally:
+            supervisor.setting_up = False  # a second Ctrl-C must not cut the stop short
+            supervisor.say("runstack | stopping every process")
+            supervisor.stop()
+            supervisor.say("runstack | stopped")
+        if status:
+            sys.exit(status)
+
+    def _run(self, supervisor, *, env, embedded, ports, nice, flower, demo) -> int:
+        """Set up (the embedded Redis, the database, the staff user), start the services,
+        say where they are, and wait; the exit status."""
+        port, flower_port = ports
+        flower_auth, flower_generated = flower
+        if embedded:
+            supervisor.start("redis", embedded.argv(), infrastructure=True)
+            if not stack.wait_for_redis(embedded.url, timeout=15):
+                raise CommandError("the embedded Redis did not start")
+            # Celery reads CELERY_BROKER_URL from the environment first: this process
+            # (the staff user's welcome email) and the children all use the embedded one.
+            env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
+        broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
+        var_dir = settings.BASE_DIR / "var"
+        chosen = stack.development_defaults(env, var_dir)
+        env.update(stack.service_env(env, var_dir))
+        self._prepare_database(demo=demo, env=env)
+        admin_user, admin_password = self._ensure_staff_user(env)
+        env["FLOWER_BASIC_AUTH"] = flower_auth
+        for name, argv in stack.service_argv(
+            python=sys.executable, port=port, flower_port=flower_port, env=env
+        ).items():
+            supervisor.start(name, argv, nice=0 if name == "web" else nice)
+        supervisor.setting_up = False
+        self._print_where(
+            port=port,
+            flower_port=flower_port,
+            flower_auth=flower_auth if flower_generated else "as set in FLOWER_BASIC_AUTH",
+            admin_user=admin_user,
+            admin_password=admin_password,
+            broker=f"{broker} (embedded)" if embedded else broker,
+            chosen=chosen,
+        )
+        return supervisor.wait()
+
+    def _prepare_database(self, *, demo: bool, env: dict[str, str]) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        # Beat runs from these rows; an entry an operator disabled stays disabled.
+        call_command("install_schedule", stdout=self.stdout)
+        if demo:
+            call_command("load_demo_catalog", stdout=self.stdout)
+        if env.get("DJANGO_DEBUG") == "0":
+            # With the services' settings (DEBUG off: hashed names and a manifest), in a
+            # process of its own: this one may run with DEBUG on.
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                check=True,
+            )
+
+    def _ensure_staff_user(self, env) -> tuple[str, str | None]:
+        """The staff user for the admin. Password from SHOPFLOW_ADMIN_PASSWORD, else
+        generated when the user is created (and printed once)."""
+        username = env.get("SHOPFLOW_ADMIN_USERNAME", "admin")
+        password = env.get("SHOPFLOW_ADMIN_PASSWORD") or None
+        user_model = get_user_model()
+        with transaction.atomic():
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                generated = password or secrets.token_urlsafe(12)
+                user_model.objects.create_superuser(
+                    username, env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local"), generated
+                )
+                return username, generated
+            if password and not user.check_password(password):
+                user.set_password(password)
+                user.save(update_fields=["password"])
+        return username, password
+
+    def _print_where(
+        self, *, port, flower_port, flower_auth, admin_user, admin_password, broker, chosen
+    ):
+        admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
+        lines = [
+            "",
+            "Shopflow is running:",
+            f"  API      http://127.0.0.1:{port}/api/  (docs: /api/docs/)",
+            f"  Notifications http://127.0.0.1:{port}/account/notifications/ (log in)",
+            f"  Health   http://127.0.0.1:{port}/healthz",
+            f"  Admin    http://127.0.0.1:{port}/admin/",
+            f"           user {admin_user}, password {admin_secret}",
+            f"  Flower   http://127.0.0.1:{flower_port}/",
+            f"           basic auth {flower_auth}",
+            f"  Broker   {broker}",
+            f"  Database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
+            f"{settings.DATABASES['default']['NAME']}",
+            *(
+                [
+                    "Development defaults (production needs them set): "
+                    + ", ".join(DEFAULT_DESCRIPTIONS[name] for name in sorted(chosen)),
+                ]
+                if chosen
+                else []
+            ),
+            "Ctrl-C stops everything.",
+            "",
+        ]
+        for line in lines:
+            self.stdout.write(line)
+
+
+DEFAULT_DESCRIPTIONS = {
+    "DATABASE_URL": "DATABASE_URL (the SQLite file)",
+    "DJANGO_SECRET_KEY": "DJANGO_SECRET_KEY (generated, kept in var/secret_key)",
+    "EMAIL_BACKEND": "EMAIL_BACKEND (console: emails show in the mail worker's output)",
+}
+
+
+def _port(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise CommandError(f"{name} must be a port number, not {value!r}")
+    if not stack.port_is_free(int(value)):
+        raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
+    return int(value)
+
+
+def _nice(env: dict[str, str]) -> int:
+    value = env.get("SHOPFLOW_BACKGROUND_NICE") or "10"
+    if not value.isdigit() or int(value) > 19:
+        raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {value!r}")
+    return int(value)

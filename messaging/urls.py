@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path(
+        "orders/<int:order_id>/messages/", views.OrderMessagesView.as_view(), name="order-messages"
+    ),
+]

@@ -1,0 +1,47 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.response import Response
+
+from . import selectors, services
+from .serializers import MessageCreateSerializer, MessageSerializer
+
+
+class OrderMessagesView(generics.ListAPIView):
+    """The conversation about one order, between its customer and the shop's staff."""
+
+    serializer_class = MessageSerializer
+
+    def order(self):
+        return selectors.conversation_order_get(
+            user=self.request.user, order_id=self.kwargs["order_id"]
+        )
+
+    def get_queryset(self):
+        return selectors.message_list(order=self.order())
+
+    @extend_schema(summary="The order's conversation, oldest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Write to the order's conversation",
+        description=(
+            "The order's customer or staff. The other side is notified (the customer when "
+            "staff writes; the staff who took up the conversation, or all staff, when the "
+            "customer writes)."
+        ),
+        request=MessageCreateSerializer,
+        responses={201: MessageSerializer},
+    )
+    def post(self, request, order_id: int):
+        order = self.order()
+        body = MessageCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            message = services.message_post(
+                order=order, author=request.user, body=body.validated_data["body"]
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,30 @@
+"""The notifications of what happened. Each receiver calls one service; those of the
+domain signals run inside their sender's transaction (core.signals), the rows isolated."""
+
+from worker.outbox import enqueue_on_commit
+
+from . import services, tasks
+
+
+def notify_order_placed(sender, order, **kwargs):
+    services.order_placed_notify(order=order)
+
+
+def notify_low_stock(sender, product, order_id, available, **kwargs):
+    services.low_stock_notify(product=product, available=available)
+
+
+def notify_side_effect_failed(sender, order_id, kind, error, **kwargs):
+    services.side_effect_failed_notify(order_id=order_id, kind=kind, error=error)
+
+
+def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        services.message_notify(message=instance)
+
+
+def enqueue_duplicate_order_notification(sender, instance, created, raw=False, **kwargs):
+    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order),
+    inside the checkout's transaction: only enqueue; the task notifies staff."""
+    if created and not raw and instance.duplicate_of_id is not None:
+        enqueue_on_commit(tasks.notify_duplicate_order, instance.pk)

@@ -1,0 +1,147 @@
+"""Writes of notifications: created by receivers, in the transaction of what they are about
+(a rolled-back order notifies no one), pushed live once committed (notifications.live)."""
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from core.signals import insert_isolated
+from messaging import selectors as messaging_selectors
+from store import selectors as store_selectors
+
+from . import live, selectors
+from .models import Notification
+
+MESSAGE_PREVIEW = 120
+
+
+def notifications_create(
+    *, recipient_ids: list[int], kind: str, message: str, link: str = ""
+) -> list[Notification]:
+    """Notify these users (each once), in the caller's transaction; push it to their open
+    streams once it commits. Inside a signal sent with core.signals.send_robust_isolated,
+    the rows go in with the other receivers' rows, isolated from them."""
+    rows = [
+        Notification(recipient_id=user_id, kind=kind, message=message[:500], link=link)
+        for user_id in dict.fromkeys(recipient_ids)
+    ]
+    if rows:
+        insert_isolated(rows, on_commit=live.notifications_publish)
+    return rows
+
+
+def notifications_create_for_staff(*, kind: str, message: str, link: str = "") -> None:
+    """Notify every active staff user. The read of who is staff runs in its own savepoint:
+    it must not break the sender's transaction when it fails."""
+    with transaction.atomic():
+        staff = selectors.staff_user_ids()
+    notifications_create(recipient_ids=staff, kind=kind, message=message, link=link)
+
+
+def order_placed_notify(*, order) -> None:
+    """The customer: "Order #42 confirmed"."""
+    notifications_create(
+        recipient_ids=[order.customer.user_id],
+        kind=Notification.Kind.ORDER_PLACED,
+        message=f"Order #{order.pk} confirmed: {order.total}",
+        link=f"/api/orders/{order.pk}/",
+    )
+
+
+def low_stock_notify(*, product, available: int) -> None:
+    notifications_create_for_staff(
+        kind=Notification.Kind.LOW_STOCK,
+        message=f"Low stock: {product.name} ({product.sku}) has {available} left",
+        link=f"/api/products/{product.pk}/",
+    )
+
+
+def side_effect_failed_notify(*, order_id: int, kind: str, error: str) -> None:
+    notifications_create_for_staff(
+        kind=Notification.Kind.SIDE_EFFECT_FAILED,
+        message=f"Order #{order_id}: {kind} failed for good: {error}",
+        link=f"/api/orders/{order_id}/",
+    )
+
+
+def message_notify(*, message) -> None:
+    """The other side of the conversation: the customer when staff writes; when the
+    customer writes, the staff who took the conversation up, or every staff user."""
+    order = message.order
+    customer_user_id = order.customer.user_id
+    if message.author_id == customer_user_id:
+        recipients = messaging_selectors.conversation_staff_ids(order_id=order.pk)
+        recipients = recipients or selectors.staff_user_ids()
+        recipients = [user_id for user_id in recipients if user_id != message.author_id]
+    else:
+        recipients = [customer_user_id]
+    body = message.body
+    preview = body if len(body) <= MESSAGE_PREVIEW else body[: MESSAGE_PREVIEW - 3] + "..."
+    notifications_create(
+        recipient_ids=recipients,
+        kind=Notification.Kind.MESSAGE,
+        message=f"New message about order #{order.pk} from "
+        f"{message.author.get_username()}: {preview}",
+        link=f"/api/orders/{order.pk}/messages/",
+    )
+
+
+def duplicate_order_notify(*, order_id: int) -> bool:
+    """Tell every staff user that an order repeats an earlier one; once per order, however
+    often the task is delivered (True when this call notified). Order.DoesNotExist for an
+    unknown order."""
+    link = f"/api/orders/{order_id}/"
+    kind = Notification.Kind.DUPLICATE_ORDER
+    with transaction.atomic():
+        repeats = store_selectors.order_duplicate_of_locked(order_id=order_id)
+        if repeats is None or selectors.notification_exists(kind=kind, link=link):
+            return False
+        notifications_create_for_staff(
+            kind=kind,
+            message=f"Possible duplicate: order #{order_id} repeats #{repeats} "
+            "(same lines, minutes apart)",
+            link=link,
+        )
+    return True
+
+
+def notification_mark_read(*, user, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read; marking it again changes nothing.
+    Http404 for anyone else's."""
+    notification = get_object_or_404(Notification, pk=notification_id, recipient=user)
+    if not notification.is_read:
+        now = timezone.now()
+        Notification.objects.filter(pk=notification.pk, is_read=False).update(
+            is_read=True, read_at=now
+        )
+        notification.is_read, notification.read_at = True, now
+    return notification
+
+
+def notifications_mark_all_read(*, user) -> int:
+    """Mark all the user's unread notifications read; how many were."""
+    return Notification.objects.filter(recipient=user, is_read=False).update(
+        is_read=True, read_at=timezone.now()
+    )
+
+
+_STREAM_TOKEN_SALT = "shopflow.notification-stream"
+
+
+def stream_token_issue(*, user) -> str:
+    """A signed, short-lived token naming the user, for a stream URL (EventSource cannot
+    send an Authorization header)."""
+    return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(str(user.pk))
+
+
+def stream_token_user_id(*, token: str) -> int | None:
+    """The user a stream token names, or None when it expired or was tampered with."""
+    try:
+        value = signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).unsign(
+            token, max_age=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
+        )
+        return int(value)
+    except (signing.BadSignature, ValueError):
+        return None

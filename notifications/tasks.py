@@ -1,0 +1,10 @@
+from celery import shared_task
+
+from worker.tasks_base import ReliableTask
+
+from . import services
+
+
+@shared_task(base=ReliableTask, name="notifications.notify_duplicate_order")
+def notify_duplicate_order(order_id: int) -> bool:
+    return services.duplicate_order_notify(order_id=int(order_id))

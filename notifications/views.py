@@ -1,0 +1,83 @@
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .serializers import (
+    MarkedReadSerializer,
+    NotificationSerializer,
+    StreamTokenSerializer,
+    UnreadCountSerializer,
+)
+
+
+class NotificationListView(generics.ListAPIView):
+    serializer_class = NotificationSerializer
+
+    @extend_schema(
+        summary="The caller's notifications, newest first",
+        parameters=[
+            OpenApiParameter(
+                "unread", OpenApiTypes.INT, enum=[0, 1], description="1: unread ones only"
+            )
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        unread = self.request.query_params.get("unread", "0")
+        if unread not in {"0", "1", ""}:
+            raise exceptions.ValidationError({"unread": ["Use 1 or 0."]})
+        return selectors.notification_list(user=self.request.user, unread_only=unread == "1")
+
+
+class NotificationUnreadCountView(APIView):
+    @extend_schema(summary="How many of the caller's notifications are unread",
+                   responses=UnreadCountSerializer)  # fmt: skip
+    def get(self, request):
+        return Response({"unread": selectors.notification_unread_count(user=request.user)})
+
+
+class NotificationReadView(APIView):
+    @extend_schema(
+        summary="Mark one notification read",
+        description="Marking it again changes nothing. 404 for anyone else's.",
+        request=None,
+        responses=NotificationSerializer,
+    )
+    def post(self, request, notification_id: int):
+        notification = services.notification_mark_read(
+            user=request.user, notification_id=notification_id
+        )
+        return Response(NotificationSerializer(notification).data)
+
+
+class NotificationReadAllView(APIView):
+    @extend_schema(summary="Mark all the caller's notifications read", request=None,
+                   responses=MarkedReadSerializer)  # fmt: skip
+    def post(self, request):
+        return Response({"marked": services.notifications_mark_all_read(user=request.user)})
+
+
+class StreamTokenView(APIView):
+    @extend_schema(
+        summary="A short-lived token to open the notification stream",
+        description=(
+            "For a browser's EventSource, which cannot send an Authorization header: "
+            "`GET /api/notifications/stream/?token=<token>`. Signed, valid for `expires_in` "
+            "seconds to open a stream."
+        ),
+        request=None,
+        responses=StreamTokenSerializer,
+    )
+    def post(self, request):
+        return Response(
+            {
+                "token": services.stream_token_issue(user=request.user),
+                "expires_in": settings.SHOPFLOW_STREAM_TOKEN_SECONDS,
+            }
+        )
