@@ -6,11 +6,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection, connections
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from core import live
-from core.stack import redis_answers
+from core import after_response
+from devstack.stack import redis_answers
+from notifications import live
 from tests.factories import ProductFactory, UserFactory
 from tests.support import (
     AMQP_URL,
@@ -18,6 +18,7 @@ from tests.support import (
     RedisServer,
     SmtpServer,
     celery_broker,
+    client_for,
     rabbitmq_answers,
 )
 from worker import outbox
@@ -206,13 +207,6 @@ def anon_client():
     return APIClient()
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 @pytest.fixture
 def client(user):
     return client_for(user)
@@ -228,7 +222,7 @@ def _no_request_hold_left_behind():
     """A response a test never closed (an unread stream) would leave this thread holding
     the rows it commits for after a response that never comes."""
     yield
-    outbox._held.messages = outbox._held.callbacks = None
+    after_response.discard_held()
     live._push_paused_until = 0.0  # a test that made a push fail leaves no pause behind
 
 

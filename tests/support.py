@@ -1,4 +1,5 @@
-"""Real servers for tests: a Redis server the test owns, an SMTP server, polling."""
+"""Helpers of the tests: real servers (a Redis server the test owns, an SMTP server, the
+project's own processes), API clients, polling."""
 
 import asyncio
 import contextlib
@@ -18,10 +19,39 @@ from pathlib import Path
 
 import redis
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.db import connection
 
 # The runner's own helpers: tests start Redis the way `make run` does.
-from core.stack import free_port, redis_server_binary, wait_for_redis
+from devstack.stack import free_port, redis_server_binary, wait_for_redis
+
+
+def client_for(user):
+    """An API client that authenticates as `user` with their token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def wait_for_a_lock_wait(timeout: float = 10.0) -> None:
+    """Wait until some transaction waits for a lock another holds (PostgreSQL's pg_locks):
+    the moment a test's second transaction is blocked, without guessing how long it takes."""
+
+    def waiting() -> bool:
+        with connection.cursor() as cursor:
+            # A row lock waited for shows as a transactionid lock, which names no database:
+            # the waiting backend's does.
+            cursor.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.datname = current_database()"
+            )
+            return cursor.fetchone() is not None
+
+    wait_until(waiting, timeout=timeout, message="a transaction to wait on a lock")
 
 
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
@@ -227,6 +257,7 @@ def celery_broker(url: str):
         app._pool = None
         app.amqp._producer_pool = None
         app.conf.broker_url = to  # (tests/conftest.py keeps CELERY_BROKER_URL unset)
+        settings.CELERY_BROKER_URL = to  # what /healthz checks
 
     switch(url)
     try:
@@ -391,6 +422,7 @@ class EventStream:
         self.content_type = self.response.getheader("Content-Type", "")
         self.events: queue.Queue[ServerSentEvent] = queue.Queue()
         self.closed = False
+        self.ended = threading.Event()  # the server ended the response
         if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
         else:
@@ -419,6 +451,8 @@ class EventStream:
                         setattr(current, name, value)
         except (OSError, ValueError):
             pass
+        finally:
+            self.ended.set()
 
     def next_event(self, timeout: float = 10.0, *, comments: bool = False) -> ServerSentEvent:
         """The next event (skipping comments unless asked); AssertionError on timeout."""

@@ -19,9 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import PROJECT_DIR
+from tests.support import PROJECT_DIR, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,14 +4,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from analytics_app import services
 from analytics_app.models import AnalyticsEvent, DailySummary
-from analytics_app.tasks import record_order_event, rollup_daily_summary
-from store.models import Order, OrderSideEffect
-from tests.conftest import client_for
+from analytics_app.tasks import record_analytics, rollup_daily_summary
+from side_effects.models import OrderSideEffect
+from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -46,12 +48,12 @@ def staff_client(db):
 # --- Recording ---------------------------------------------------------------------------
 
 
-def test_order_event_records_units_revenue_and_items(client, customer):
+def test_analytics_records_units_revenue_and_items(client, customer):
     mug = ProductFactory(sku="MUG-1", price=Decimal("12.50"))
     tee = ProductFactory(sku="TEE-1", price=Decimal("20.00"))
     order_id = place(client, customer, (mug, 2), (tee, 1))
 
-    assert services.order_event_record(order_id=order_id) is True
+    assert services.analytics_record(order_id=order_id) is True
 
     event = AnalyticsEvent.objects.get(order_id=order_id)
     order = Order.objects.get(pk=order_id)
@@ -68,10 +70,10 @@ def test_order_event_records_units_revenue_and_items(client, customer):
 
 def test_second_record_of_the_same_order_returns_false_and_adds_nothing(client, customer):
     order_id = place(client, customer, (ProductFactory(), 1))
-    assert services.order_event_record(order_id=order_id) is True
+    assert services.analytics_record(order_id=order_id) is True
 
-    assert services.order_event_record(order_id=order_id) is False
-    assert record_order_event(order_id) is False
+    assert services.analytics_record(order_id=order_id) is False
+    assert record_analytics(order_id) is False
 
     assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
 
@@ -79,7 +81,7 @@ def test_second_record_of_the_same_order_returns_false_and_adds_nothing(client, 
 def test_one_delivery_records_every_pending_order_and_theirs_then_record_nothing(client, customer):
     orders = [place(client, customer, (ProductFactory(), n)) for n in (1, 2, 3)]
 
-    assert services.order_event_record(order_id=orders[1]) is True
+    assert services.analytics_record(order_id=orders[1]) is True
 
     assert sorted(AnalyticsEvent.objects.values_list("order_id", "units")) == [
         (orders[0], 1),
@@ -89,23 +91,23 @@ def test_one_delivery_records_every_pending_order_and_theirs_then_record_nothing
     assert set(
         OrderSideEffect.objects.filter(kind="analytics").values_list("status", flat=True)
     ) == {"done"}
-    assert [record_order_event(order_id) for order_id in orders] == [False, False, False]
+    assert [record_analytics(order_id) for order_id in orders] == [False, False, False]
     assert AnalyticsEvent.objects.count() == 3
 
 
 def test_recording_marks_the_analytics_side_effect_done(client, customer):
     order_id = place(client, customer, (ProductFactory(), 1))
 
-    record_order_event(order_id)
+    record_analytics(order_id)
 
     effect = OrderSideEffect.objects.get(order_id=order_id, kind="analytics")
     assert effect.status == "done"
 
 
 def test_recording_an_unknown_order_raises_and_the_task_returns_false():
-    with pytest.raises(Order.DoesNotExist):
-        services.order_event_record(order_id=999_999)
-    assert record_order_event(999_999) is False
+    with pytest.raises(ObjectDoesNotExist):
+        services.analytics_record(order_id=999_999)
+    assert record_analytics(999_999) is False
     assert not AnalyticsEvent.objects.exists()
 
 

@@ -23,7 +23,7 @@ def test_healthz_counts_side_effects_pending_past_their_deadline(anon_client, cl
 
     from django.utils import timezone
 
-    from store.models import OrderSideEffect
+    from side_effects.models import OrderSideEffect
     from tests.factories import ProductFactory, cart_with
 
     cart = cart_with(customer, (ProductFactory(), 1))

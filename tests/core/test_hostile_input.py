@@ -4,7 +4,9 @@ nothing behind."""
 import pytest
 from django.test import Client
 
+from store import serializers as store_serializers
 from store.models import Cart, CartItem, Order
+from store.services.checkout import order_place
 from tests.factories import ProductFactory, cart_with
 
 pytestmark = pytest.mark.django_db
@@ -126,13 +128,11 @@ def test_a_database_connection_lost_mid_request_is_a_json_503_with_retry_after(
     import psycopg
     from django.db import connection
 
-    from store import services
-    from tests.conftest import client_for
-    from tests.support import database_url
+    from tests.support import client_for, database_url
 
     cart = cart_with(customer, (ProductFactory(), 1))
     client = client_for(customer.user)
-    original = services.order_place
+    original = order_place
 
     def terminated_first(**kwargs):
         pid = connection.connection.info.backend_pid
@@ -140,12 +140,12 @@ def test_a_database_connection_lost_mid_request_is_a_json_503_with_retry_after(
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "order_place", terminated_first)
+    monkeypatch.setattr(store_serializers, "order_place", terminated_first)
     response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
 
     assert_json_error(response, 503)
     assert response["Retry-After"].isdigit()
-    monkeypatch.setattr(services, "order_place", original)
+    monkeypatch.setattr(store_serializers, "order_place", original)
     assert not Order.objects.exists()
     assert client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").status_code == 201
 
@@ -158,7 +158,7 @@ def test_a_publish_that_fails_after_the_commit_still_answers_201_and_the_relay_p
 
     from django.utils import timezone
 
-    from tests.conftest import client_for
+    from tests.support import client_for
     from worker import outbox
     from worker.models import OutboxMessage
 
@@ -193,12 +193,10 @@ def test_a_charset_no_codec_knows_is_a_json_400(client):
 def test_a_database_error_that_is_a_bug_stays_a_500(monkeypatch, client, customer):
     from django.db import OperationalError
 
-    from store import services
-
     def broken(**kwargs):
         raise OperationalError("no such table: store_order")  # a migration not applied
 
-    monkeypatch.setattr(services, "order_place", broken)
+    monkeypatch.setattr(store_serializers, "order_place", broken)
     cart = cart_with(customer, (ProductFactory(), 1))
     client.raise_request_exception = False
     response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
@@ -211,12 +209,10 @@ def test_a_deadlock_is_a_503_to_retry(monkeypatch, client, customer):
     import psycopg
     from django.db import OperationalError
 
-    from store import services
-
     def deadlocked(**kwargs):
         raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected()
 
-    monkeypatch.setattr(services, "order_place", deadlocked)
+    monkeypatch.setattr(store_serializers, "order_place", deadlocked)
     cart = cart_with(customer, (ProductFactory(), 1))
     response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from core.models import Notification
-from tests.conftest import client_for
+from notifications.models import Notification
 from tests.factories import UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import requests
 
-from core.stack import redis_answers
+from devstack.stack import redis_answers
 from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
 from worker.models import OutboxMessage
 
@@ -136,9 +136,9 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         return {t["name"] for t in tasks.values() if t.get("state") == "SUCCESS"}
 
     wanted = {
-        "email_app.send_order_confirmation",
-        "store.apply_order_inventory",
-        "analytics_app.record_order_event",
+        "email_app.send_confirmation_email",
+        "store.apply_inventory",
+        "analytics_app.record_analytics",
     }
     wait_until(lambda: wanted <= flower_succeeded(), timeout=30, message="Flower task list")
     assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
@@ -255,7 +255,7 @@ def test_the_supervisor_killed_leaves_no_child_behind(tmp_path):
     env = embedded_env(tmp_path, port, flower_port)
     with runstack(env, tmp_path / "stack.log", port, flower_port) as running:
         descendants = [
-            p for p in running.descendants() if "stack_guard" not in " ".join(p.cmdline())
+            p for p in running.descendants() if "devstack/guard.py" not in " ".join(p.cmdline())
         ]
         assert len(descendants) >= 6  # redis, web and its workers, worker, mail, beat, flower
 

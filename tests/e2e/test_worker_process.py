@@ -6,10 +6,10 @@ import pytest
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
+from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import WorkerProcess, subprocess_env, wait_until
+from tests.support import WorkerProcess, client_for, subprocess_env, wait_until
 from worker import outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,7 +99,7 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
     assert sorted(m["Subject"] for m in confirmations) == sorted(
         f"Your Shopflow order #{o}" for o in order_ids
     )
-    assert SentEmail.objects.filter(kind="order_confirmation").count() == 3
+    assert SentEmail.objects.filter(kind="confirmation_email").count() == 3
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (44, 0)
     assert StockMovement.objects.count() == 3
@@ -130,10 +130,10 @@ def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp
         )
         assert "WorkerLostError" in worker.output() or "signal 9" in worker.output()
         assert "taking over a claim" in worker.output()
-        assert SentEmail.objects.filter(kind="order_confirmation", key=str(order_id)).count() == 1
+        assert SentEmail.objects.get(kind="confirmation_email", key=str(order_id)).status == "sent"
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (9, 0)
-        assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+        assert AnalyticsEvent.objects.get(order_id=order_id).units == 1
     finally:
         worker.stop()
 
@@ -153,7 +153,7 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
     marker = tmp_path / "runs.txt"
     try:
         with transaction.atomic():
-            outbox.enqueue("tests.kills_its_own_process", str(marker))
+            outbox.enqueue_on_commit("tests.kills_its_own_process", str(marker))
 
         letter = wait_until(
             DeadLetter.objects.first,
@@ -177,10 +177,9 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
 def reconcile_until_done(pairs, worker, timeout=60):
     """Run the reconciler (beat runs it every minute) until every order's side effects
     are done."""
-    from store import services
 
     def all_done():
-        services.side_effects_reconcile()
+        side_effects_reconcile()
         return all(side_effects(user, order_id) == ALL_DONE for user, order_id in pairs)
 
     wait_until(
@@ -218,19 +217,21 @@ def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
     try:
         reconcile_until_done([(user, order_id)], second)
         assert "taking over a claim" in second.output()
-        row = SentEmail.objects.get(kind="order_confirmation", key=str(order_id))
+        row = SentEmail.objects.get(kind="confirmation_email", key=str(order_id))
         assert row.status == "sent"
         copies = [
             m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"
         ]
         assert len(copies) >= 1
         assert {m["Message-ID"] for m in copies} == {
-            f"<order_confirmation.{order_id}@shopflow.local>"
+            f"<confirmation_email.{order_id}@shopflow.local>"
         }
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (9, 0)
-        assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
-        assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+        assert list(
+            StockMovement.objects.filter(order_item__order_id=order_id).values_list("delta")
+        ) == [(-1,)]
+        assert AnalyticsEvent.objects.get(order_id=order_id).units == 1
     finally:
         second.stop()
 
@@ -252,8 +253,9 @@ def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
     try:
         reconcile_until_done(list(zip(users, order_ids, strict=True)), worker)
         for order_id in order_ids:
-            assert SentEmail.objects.filter(key=str(order_id), status="sent").count() == 1
-            assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+            sent = SentEmail.objects.get(kind="confirmation_email", key=str(order_id))
+            assert sent.status == "sent"
+            assert AnalyticsEvent.objects.get(order_id=order_id).units == 2
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (44, 0)
         assert StockMovement.objects.count() == 3

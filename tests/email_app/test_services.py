@@ -10,7 +10,8 @@ from django.db import connection
 
 from email_app import services
 from email_app.models import SentEmail
-from store.models import Order, OrderSideEffect
+from side_effects.models import OrderSideEffect
+from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def order(client, customer):
 
 
 def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user):
-    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is True
 
     [message] = mail.outbox
     assert message.to == [user.email]
@@ -40,21 +41,21 @@ def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user)
 
 
 def test_second_send_of_a_confirmation_sends_nothing(order):
-    assert services.order_confirmation_send(order_id=order.pk) is True
-    assert services.order_confirmation_send(order_id=order.pk) is False
+    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is False
     assert len(mail.outbox) == 1
-    assert SentEmail.objects.filter(kind="order_confirmation").count() == 1
+    assert SentEmail.objects.get(kind="confirmation_email", key=str(order.pk)).status == "sent"
 
 
 def test_a_failed_send_leaves_no_sent_row_so_a_retry_sends(order, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(OSError):
-        services.order_confirmation_send(order_id=order.pk)
+        services.confirmation_email_send(order_id=order.pk)
     assert not SentEmail.objects.exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is True
 
 
 def test_welcome_goes_once_and_not_to_users_without_an_address():
@@ -84,10 +85,10 @@ def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order):
     from email_app.services import EmailInFlight
     from worker.tasks_base import is_transient
 
-    SentEmail.objects.create(kind="order_confirmation", key=str(order.pk), subject="s")
+    SentEmail.objects.create(kind="confirmation_email", key=str(order.pk), subject="s")
 
     with pytest.raises(EmailInFlight) as raised:
-        services.order_confirmation_send(order_id=order.pk)
+        services.confirmation_email_send(order_id=order.pk)
 
     assert is_transient(raised.value)
     assert mail.outbox == []
@@ -100,13 +101,13 @@ def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, setti
     from django.utils import timezone
 
     SentEmail.objects.create(
-        kind="order_confirmation",
+        kind="confirmation_email",
         key=str(order.pk),
         subject="s",
         claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
     )
 
-    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is True
 
     assert len(mail.outbox) == 1
     row = SentEmail.objects.get()
@@ -130,7 +131,7 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
     settings.EMAIL_BACKEND = f"{__name__}.TransactionProbeBackend"
     TransactionProbeBackend.seen = []
 
-    assert services.order_confirmation_send(order_id=order_id) is True
+    assert services.confirmation_email_send(order_id=order_id) is True
 
     assert TransactionProbeBackend.seen == [False]
     assert SentEmail.objects.get(key=str(order_id)).status == "sent"
@@ -142,13 +143,13 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
 def test_every_attempt_at_an_email_carries_the_same_message_id(order, settings):
     settings.SHOPFLOW_EMAIL_CLAIM_SECONDS = 0  # any claim is stale: the retry takes it over
     SentEmail.objects.create(
-        kind="order_confirmation", key=str(order.pk), recipients=[], subject="", status="sending"
+        kind="confirmation_email", key=str(order.pk), recipients=[], subject="", status="sending"
     )
 
-    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is True
 
     [message] = mail.outbox
-    expected = f"<order_confirmation.{order.pk}@shopflow.local>"
+    expected = f"<confirmation_email.{order.pk}@shopflow.local>"
     assert message.extra_headers["Message-ID"] == expected
     assert message.message()["Message-ID"] == expected
     assert services.message_id(kind="low_stock_alert", key="3:41") == (
@@ -164,14 +165,14 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
     from email_app import transport
 
     def taken_over_then_failing(message):
-        SentEmail.objects.filter(kind="order_confirmation").update(claimed_at=timezone.now())
+        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
         raise ConnectionResetError("SMTP went away")
 
     monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
     with pytest.raises(ConnectionResetError):
-        services.order_confirmation_send(order_id=order.pk)
+        services.confirmation_email_send(order_id=order.pk)
 
-    assert SentEmail.objects.get(kind="order_confirmation").status == "sending"
+    assert SentEmail.objects.get(kind="confirmation_email").status == "sending"
 
 
 def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(order, monkeypatch):
@@ -182,13 +183,13 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
     sent = []
 
     def taken_over_while_sending(message):
-        SentEmail.objects.filter(kind="order_confirmation").update(claimed_at=timezone.now())
+        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
         sent.append(message)
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
 
-    assert services.order_confirmation_send(order_id=order.pk) is True
+    assert services.confirmation_email_send(order_id=order.pk) is True
 
     assert len(sent) == 1
-    assert SentEmail.objects.get(kind="order_confirmation").status == "sent"
+    assert SentEmail.objects.get(kind="confirmation_email").status == "sent"
     assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"

@@ -10,19 +10,20 @@ from django.test import Client
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
-from store.models import OrderSideEffect, Product, StockMovement
-from tests.conftest import client_for
+from side_effects.models import OrderSideEffect
+from side_effects.services import side_effects_reconcile
+from store.models import Product, StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import body_text, wait_until
+from tests.support import body_text, client_for, wait_until
 from worker.celery import app as celery_app
 from worker.models import DeadLetter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIDE_EFFECT_TASKS = [
-    "email_app.send_order_confirmation",
-    "store.apply_order_inventory",
-    "analytics_app.record_order_event",
+    "email_app.send_confirmation_email",
+    "store.apply_inventory",
+    "analytics_app.record_analytics",
 ]
 
 
@@ -102,11 +103,13 @@ def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(sh
     assert [result.get(timeout=30) for result in again] == [False, False, False]
 
     assert len(confirmations(smtp_server, order["id"])) == 1
-    assert SentEmail.objects.filter(kind="order_confirmation", key=str(order["id"])).count() == 1
+    assert SentEmail.objects.get(kind="confirmation_email", key=str(order["id"])).status == "sent"
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (8, 0)
-    assert StockMovement.objects.filter(product=product).count() == 1
-    assert AnalyticsEvent.objects.filter(order_id=order["id"]).count() == 1
+    assert list(StockMovement.objects.filter(product=product).values_list("delta", flat=True)) == [
+        -2
+    ]
+    assert AnalyticsEvent.objects.get(order_id=order["id"]).units == 2
 
 
 def test_smtp_refusing_twice_then_accepting_sends_one_email_after_backoff(
@@ -141,11 +144,11 @@ def test_smtp_refusing_for_good_dead_letters_then_admin_requeue_sends_it(shopper
     wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"})
 
     letter = DeadLetter.objects.get()
-    assert letter.task_name == "email_app.send_order_confirmation"
+    assert letter.task_name == "email_app.send_confirmation_email"
     assert letter.args == [order["id"]]
     assert "554" in letter.exception and "Traceback" in letter.traceback
     assert letter.attempts == 1  # a permanent refusal is not retried
-    assert not SentEmail.objects.filter(kind="order_confirmation").exists()
+    assert not SentEmail.objects.filter(kind="confirmation_email").exists()
     assert OrderSideEffect.objects.get(order_id=order["id"], kind="confirmation_email").error
 
     smtp_server.handler.refuse_always = False
@@ -193,7 +196,7 @@ def test_side_effect_tasks_store_no_success_result_but_do_store_failures(shopper
 
     order = place_order(shopper, (ProductFactory(on_hand=10), 1))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
-    failed = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+    failed = celery_app.send_task("store.apply_inventory", args=["not-an-id"])
     wait_until(lambda: TaskResult.objects.filter(task_id=failed.id).exists(), message="FAILURE")
 
     stored = dict(TaskResult.objects.values_list("task_id", "status"))
@@ -201,7 +204,7 @@ def test_side_effect_tasks_store_no_success_result_but_do_store_failures(shopper
 
 
 def test_malformed_payload_is_dead_lettered_not_retried(in_process_worker):
-    result = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+    result = celery_app.send_task("store.apply_inventory", args=["not-an-id"])
     with pytest.raises(ValueError):
         result.get(timeout=30)
     letter = wait_until(lambda: DeadLetter.objects.first(), message="dead letter")
@@ -240,7 +243,7 @@ def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(
         return record(**fields)
 
     monkeypatch.setattr(dead_letters, "dead_letter_record", database_down_twice)
-    result = celery_app.send_task("store.apply_order_inventory", args=["not-an-id"])
+    result = celery_app.send_task("store.apply_inventory", args=["not-an-id"])
 
     letter = wait_until(lambda: DeadLetter.objects.first(), message="the dead letter")
     assert attempts == [result.id] * 3  # the same message, delivered three times
@@ -255,28 +258,29 @@ def test_a_receiver_that_raised_leaves_a_side_effect_the_reconciler_completes(sh
 
     from django.utils import timezone
 
-    from store import services
-    from store.receivers import queue_inventory_update
+    from store.receivers import enqueue_inventory
     from store.signals import order_created
 
     def broken(sender, order, **kwargs):
         raise RuntimeError("the inventory receiver failed")
 
-    order_created.disconnect(dispatch_uid="store.queue_inventory_update")
-    order_created.connect(broken, dispatch_uid="store.queue_inventory_update")
+    order_created.disconnect(dispatch_uid="store.enqueue_inventory")
+    order_created.connect(broken, dispatch_uid="store.enqueue_inventory")
     try:
         with caplog.at_level(logging.ERROR):
             order = place_order(shopper, (ProductFactory(on_hand=5), 2))
     finally:
-        order_created.disconnect(dispatch_uid="store.queue_inventory_update")
-        order_created.connect(queue_inventory_update, dispatch_uid="store.queue_inventory_update")
+        order_created.disconnect(dispatch_uid="store.enqueue_inventory")
+        order_created.connect(enqueue_inventory, dispatch_uid="store.enqueue_inventory")
     assert "the inventory receiver failed" in caplog.text
     wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "inventory": "pending"})
 
     OrderSideEffect.objects.filter(order_id=order["id"]).update(
         deadline=timezone.now() - timedelta(seconds=1)
     )
-    assert services.side_effects_reconcile() == {"redriven": 1, "failed": 0}
+    assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
 
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
-    assert StockMovement.objects.filter(order_item__order_id=order["id"]).count() == 1
+    assert list(
+        StockMovement.objects.filter(order_item__order_id=order["id"]).values_list("delta")
+    ) == [(-order["items"][0]["quantity"],)]

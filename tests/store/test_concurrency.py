@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 
 from store.models import Order, Product
-from tests.conftest import client_for
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -104,8 +104,9 @@ def test_double_submit_with_one_idempotency_key_answers_the_same_order_to_all():
 def test_concurrent_inventory_deliveries_in_overlapping_batches_apply_each_order_once(
     settings,
 ):
-    from store import services
-    from store.models import OrderSideEffect, StockMovement
+    from side_effects.models import OrderSideEffect
+    from store.models import StockMovement
+    from store.services.stock import inventory_apply
 
     settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 4
     products = [ProductFactory(on_hand=1000) for _ in range(3)]
@@ -118,7 +119,7 @@ def test_concurrent_inventory_deliveries_in_overlapping_batches_apply_each_order
         order_ids.append(response.json()["id"])
 
     # Every order delivered twice, twelve deliveries at a time, with checkouts between.
-    calls = [lambda oid=oid: services.inventory_apply_order(order_id=oid) for oid in order_ids]
+    calls = [lambda oid=oid: inventory_apply(order_id=oid) for oid in order_ids]
     buyer = UserFactory()
     extra = [checkout_call(client_for(buyer), cart_with(buyer.customer, (products[0], 1)))]
     results = []

@@ -7,19 +7,20 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from core.models import Notification
-from core.services import duplicate_order_notify_staff
 from email_app.services import duplicate_order_alert_send
-from store import services
+from notifications import services as notification_services
+from notifications.models import Notification
+from notifications.services import duplicate_order_notify
 from store.models import Order
-from tests.conftest import client_for
+from store.services.checkout import order_place
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for, wait_for_a_lock_wait
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
 ALERT_TASK = "email_app.send_duplicate_order_alert"
-NOTIFY_TASK = "core.notify_staff_of_duplicate_order"
+NOTIFY_TASK = "notifications.notify_duplicate_order"
 
 
 def place(user, *lines, **headers) -> dict:
@@ -110,8 +111,8 @@ def test_a_duplicate_queues_one_staff_email_and_notifies_every_staff_user(user, 
     assert list(
         OutboxMessage.objects.filter(task_name=NOTIFY_TASK).values_list("args", flat=True)
     ) == [[second["id"]]]
-    assert duplicate_order_notify_staff(order_id=second["id"]) is True  # the task's work
-    assert duplicate_order_notify_staff(order_id=second["id"]) is False  # redelivered
+    assert duplicate_order_notify(order_id=second["id"]) is True  # the task's work
+    assert duplicate_order_notify(order_id=second["id"]) is False  # redelivered
     notified = Notification.objects.filter(kind="duplicate_order").order_by("recipient_id")
     assert [n.recipient_id for n in notified] == [member.pk for member in staff]
     assert f"order #{second['id']}" in notified[0].message
@@ -123,7 +124,7 @@ def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
     place(user, (mug, 1))
     cart = cart_with(user.customer, (mug, 1))
     with pytest.raises(RuntimeError), transaction.atomic():
-        placed = services.order_place(customer=user.customer, cart_id=cart.pk)
+        placed = order_place(customer=user.customer, cart_id=cart.pk)
         assert placed.order.duplicate_of_id is not None
         raise RuntimeError("rolled back")
     assert alerts_queued() == []
@@ -151,7 +152,6 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
     must wait for it (the same products' row locks, taken before the duplicate check) and
     then see it, not slip past unseen."""
     import threading
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -164,7 +164,7 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
     def first():
         try:
             with transaction.atomic():
-                order = services.order_place(customer=user.customer, cart_id=carts[0].pk).order
+                order = order_place(customer=user.customer, cart_id=carts[0].pk).order
                 first_placed.set()
                 release.wait(timeout=10)  # still uncommitted while the second checks out
             return order.pk
@@ -180,7 +180,7 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         first_id, answer = pool.submit(first), pool.submit(second)
-        time.sleep(1)  # the second is now waiting on the lock
+        wait_for_a_lock_wait()  # the second waits on the products' row locks
         assert not answer.done()
         release.set()
         first_id, answer = first_id.result(timeout=30), answer.result(timeout=30)
@@ -191,12 +191,11 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
 
 def test_a_failing_duplicate_reaction_does_not_lose_the_order(user, mug, monkeypatch):
     """The staff alert runs in tasks: what runs inside the checkout only enqueues."""
-    from core import services as core_services
 
     def broken(**kwargs):
         raise RuntimeError("staff lookup down")
 
-    monkeypatch.setattr(core_services, "notifications_create_for_staff", broken)
+    monkeypatch.setattr(notification_services, "notifications_create_for_staff", broken)
     UserFactory(is_staff=True)
     place(user, (mug, 1))
     second = place(user, (mug, 1))

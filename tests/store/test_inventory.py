@@ -8,10 +8,12 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from store import services
-from store.models import Cart, CartItem, OrderSideEffect, Product, StockMovement
-from store.signals import stock_low
-from store.tasks import apply_order_inventory, remove_abandoned_carts
+from side_effects.models import OrderSideEffect
+from store.models import Cart, CartItem, Product, StockMovement
+from store.services.carts import carts_remove_abandoned
+from store.services.stock import inventory_apply
+from store.signals import low_stock
+from store.tasks import apply_inventory, remove_abandoned_carts
 from tests.factories import ProductFactory, cart_with
 from worker.models import OutboxMessage
 
@@ -37,16 +39,16 @@ def inventory_status(order_id) -> str:
 
 
 @pytest.fixture
-def stock_low_calls():
-    """Every stock_low send, as (product_id, order_id, available)."""
+def low_stock_calls():
+    """Every low_stock send, as (product_id, order_id, available)."""
     calls = []
 
     def record(sender, product, order_id, available, **kwargs):
         calls.append((product.pk, order_id, available))
 
-    stock_low.connect(record, dispatch_uid="tests.store.test_inventory.record")
+    low_stock.connect(record, dispatch_uid="tests.store.test_inventory.record")
     yield calls
-    stock_low.disconnect(dispatch_uid="tests.store.test_inventory.record")
+    low_stock.disconnect(dispatch_uid="tests.store.test_inventory.record")
 
 
 def low_stock_outbox():
@@ -66,7 +68,7 @@ def test_apply_moves_reserved_units_out_of_on_hand(client, customer):
     order_id = place(client, customer, (mug, 3), (tee, 2))
     assert stock(mug) == (10, 3)
 
-    assert services.inventory_apply_order(order_id=order_id) is True
+    assert inventory_apply(order_id=order_id) is True
 
     assert stock(mug) == (7, 0)
     assert stock(tee) == (5, 0)
@@ -77,7 +79,7 @@ def test_apply_writes_one_stock_movement_per_order_item(client, customer):
     tee = ProductFactory(on_hand=7)
     order_id = place(client, customer, (mug, 3), (tee, 2))
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
     movements = StockMovement.objects.filter(order_item__order_id=order_id)
     assert sorted(movements.values_list("product_id", "delta", "reason")) == sorted(
@@ -85,22 +87,36 @@ def test_apply_writes_one_stock_movement_per_order_item(client, customer):
     )
 
 
+def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(client, customer):
+    mug = ProductFactory(on_hand=10)
+    Product.objects.filter(pk=mug.pk).update(updated_at=timezone.now() - timedelta(days=1))
+    stamps = [Product.objects.get(pk=mug.pk).updated_at]
+
+    order_id = place(client, customer, (mug, 2))  # the reservation
+    stamps.append(Product.objects.get(pk=mug.pk).updated_at)
+    inventory_apply(order_id=order_id)  # the units leave stock on hand
+    stamps.append(Product.objects.get(pk=mug.pk).updated_at)
+
+    assert stamps[0] < stamps[1] < stamps[2]
+    assert stamps[1] > timezone.now() - timedelta(minutes=1)
+
+
 def test_second_apply_returns_false_and_changes_nothing(client, customer):
     mug = ProductFactory(on_hand=10)
     order_id = place(client, customer, (mug, 4))
-    assert services.inventory_apply_order(order_id=order_id) is True
+    assert inventory_apply(order_id=order_id) is True
 
-    assert services.inventory_apply_order(order_id=order_id) is False
+    assert inventory_apply(order_id=order_id) is False
 
     assert stock(mug) == (6, 0)
-    assert StockMovement.objects.filter(product=mug).count() == 1
+    assert list(StockMovement.objects.filter(product=mug).values_list("delta", flat=True)) == [-4]
 
 
 def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
     order_id = place(client, customer, (product, 1))
     assert inventory_status(order_id) == "pending"
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
     assert inventory_status(order_id) == "done"
     body = client.get(f"/api/orders/{order_id}/").json()
@@ -115,7 +131,7 @@ def test_apply_with_batches_of_one_leaves_other_orders_reservations_alone(
     first = place(client, customer, (mug, 2))
     second = place(client, customer, (mug, 3))
 
-    services.inventory_apply_order(order_id=first)
+    inventory_apply(order_id=first)
 
     assert stock(mug) == (8, 3)
     assert inventory_status(second) == "pending"
@@ -126,45 +142,39 @@ def test_apply_also_applies_the_other_pending_orders_each_once(client, customer)
     first = place(client, customer, (mug, 2))
     second = place(client, customer, (mug, 3), (tee, 1))
 
-    assert services.inventory_apply_order(order_id=second) is True
+    assert inventory_apply(order_id=second) is True
 
     assert stock(mug) == (5, 0) and stock(tee) == (9, 0)
     assert inventory_status(first) == inventory_status(second) == "done"
     assert StockMovement.objects.count() == 3
     # Its own delivery, later, finds the work done.
-    assert services.inventory_apply_order(order_id=first) is False
+    assert inventory_apply(order_id=first) is False
     assert stock(mug) == (5, 0) and StockMovement.objects.count() == 3
 
 
 def test_a_batch_takes_the_oldest_pending_and_always_its_own_order(client, customer, settings):
-    from store.selectors import side_effects_due
-
     settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 3
     mug = ProductFactory(on_hand=100)
     orders = [place(client, customer, (mug, 1)) for _ in range(5)]
 
-    status, due = side_effects_due(kind="inventory", order_id=orders[-1], limit=3)
-
-    assert status == "pending"
-    assert due == [orders[0], orders[1], orders[-1]]
-    assert services.inventory_apply_order(order_id=orders[-1]) is True
+    assert inventory_apply(order_id=orders[-1]) is True
     assert [inventory_status(o) for o in orders] == ["done", "done", "pending", "pending", "done"]
     assert stock(mug) == (97, 2)
 
 
 def test_apply_of_unknown_order_raises_does_not_exist():
-    from store.models import Order
+    from django.core.exceptions import ObjectDoesNotExist
 
-    with pytest.raises(Order.DoesNotExist):
-        services.inventory_apply_order(order_id=999_999)
+    with pytest.raises(ObjectDoesNotExist):  # the task logs it and returns False
+        inventory_apply(order_id=999_999)
 
 
 def test_task_called_directly_applies_once(client, customer):
     mug = ProductFactory(on_hand=10)
     order_id = place(client, customer, (mug, 4))
 
-    assert apply_order_inventory(order_id) is True
-    assert apply_order_inventory(str(order_id)) is False  # ids may arrive as strings
+    assert apply_inventory(order_id) is True
+    assert apply_inventory(str(order_id)) is False  # ids may arrive as strings
 
     assert stock(mug) == (6, 0)
     assert inventory_status(order_id) == "done"
@@ -172,7 +182,7 @@ def test_task_called_directly_applies_once(client, customer):
 
 def test_task_for_unknown_order_returns_false_and_logs(caplog):
     with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
-        assert apply_order_inventory(999_999) is False
+        assert apply_inventory(999_999) is False
 
     assert any("999999" in r.getMessage() for r in caplog.records if r.name == "worker.tasks_base")
 
@@ -180,22 +190,22 @@ def test_task_for_unknown_order_returns_false_and_logs(caplog):
 # --- Low-stock alerts ------------------------------------------------------------------
 
 
-def test_crossing_the_threshold_sends_stock_low_once(client, customer, stock_low_calls):
+def test_crossing_the_threshold_sends_low_stock_once(client, customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 16))  # available 20 -> 4
 
-    services.inventory_apply_order(order_id=order_id)
-    services.inventory_apply_order(order_id=order_id)  # a replay alerts nothing more
+    inventory_apply(order_id=order_id)
+    inventory_apply(order_id=order_id)  # a replay alerts nothing more
 
-    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+    assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_stock_low_receiver_enqueues_the_alert_email_through_the_outbox(client, customer):
+def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(client, customer):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 16))
     assert low_stock_outbox() == []
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
     assert low_stock_outbox() == [[lamp.pk, order_id]]
     message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
@@ -203,71 +213,71 @@ def test_stock_low_receiver_enqueues_the_alert_email_through_the_outbox(client, 
 
 
 def test_starting_exactly_at_the_threshold_and_going_below_alerts(
-    client, customer, stock_low_calls
+    client, customer, low_stock_calls
 ):
     lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 1))  # 5 -> 4
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
-    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+    assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, stock_low_calls):
+def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 15))  # 20 -> 5: not below yet
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
-    assert stock_low_calls == []
+    assert low_stock_calls == []
     assert low_stock_outbox() == []
 
 
-def test_still_above_the_threshold_does_not_alert(client, customer, stock_low_calls):
+def test_still_above_the_threshold_does_not_alert(client, customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 10))
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
-    assert stock_low_calls == []
+    assert low_stock_calls == []
     assert low_stock_outbox() == []
 
 
 def test_already_below_the_threshold_before_the_order_does_not_alert(
-    client, customer, stock_low_calls
+    client, customer, low_stock_calls
 ):
     lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 1))  # 4 -> 3: the crossing was earlier
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
-    assert stock_low_calls == []
+    assert low_stock_calls == []
     assert low_stock_outbox() == []
 
 
-def test_only_the_product_that_crossed_alerts(client, customer, stock_low_calls):
+def test_only_the_product_that_crossed_alerts(client, customer, low_stock_calls):
     lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
     mug = ProductFactory(on_hand=100, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 2), (mug, 2))
 
-    services.inventory_apply_order(order_id=order_id)
+    inventory_apply(order_id=order_id)
 
-    assert stock_low_calls == [(lamp.pk, order_id, 4)]
+    assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_a_failing_stock_low_receiver_does_not_undo_the_stock_change(client, customer, caplog):
+def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(client, customer, caplog):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 16))
 
     def broken(sender, **kwargs):
         raise RuntimeError("receiver bug")
 
-    stock_low.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
+    low_stock.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
     try:
         with caplog.at_level(logging.ERROR, logger="store.services"):
-            assert services.inventory_apply_order(order_id=order_id) is True
+            assert inventory_apply(order_id=order_id) is True
     finally:
-        stock_low.disconnect(dispatch_uid="tests.store.test_inventory.broken")
+        low_stock.disconnect(dispatch_uid="tests.store.test_inventory.broken")
 
     assert stock(lamp) == (4, 0)
     assert inventory_status(order_id) == "done"
@@ -276,29 +286,29 @@ def test_a_failing_stock_low_receiver_does_not_undo_the_stock_change(client, cus
 
 
 def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applied(
-    client, customer, stock_low_calls
+    client, customer, low_stock_calls
 ):
     lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
     crossing = place(client, customer, (lamp, 2))  # 6 -> 4: this order crosses
     later = place(client, customer, (lamp, 3))  # 4 -> 1: already below, must not alert
 
-    services.inventory_apply_order(order_id=crossing)
-    services.inventory_apply_order(order_id=later)
+    inventory_apply(order_id=crossing)
+    inventory_apply(order_id=later)
 
-    assert stock_low_calls == [(lamp.pk, crossing, 1)]
+    assert low_stock_calls == [(lamp.pk, crossing, 1)]
 
 
 def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(
-    client, customer, stock_low_calls
+    client, customer, low_stock_calls
 ):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     first = place(client, customer, (lamp, 10))  # 20 -> 10: still above
     second = place(client, customer, (lamp, 6))  # 10 -> 4: this one crosses
 
-    services.inventory_apply_order(order_id=first)
-    services.inventory_apply_order(order_id=second)
+    inventory_apply(order_id=first)
+    inventory_apply(order_id=second)
 
-    assert [order_id for _, order_id, _ in stock_low_calls] == [second]
+    assert [order_id for _, order_id, _ in low_stock_calls] == [second]
 
 
 # --- Abandoned carts -------------------------------------------------------------------
@@ -317,7 +327,7 @@ def test_remove_abandoned_deletes_only_carts_older_than_the_cutoff(customer, pro
     age(older, 90)
     age(recent, 29)
 
-    removed = services.carts_remove_abandoned(older_than=timedelta(days=30))
+    removed = carts_remove_abandoned(older_than=timedelta(days=30))
 
     assert removed == 2
     assert set(Cart.objects.values_list("pk", flat=True)) == {fresh.pk, recent.pk}
@@ -328,7 +338,7 @@ def test_remove_abandoned_deletes_only_carts_older_than_the_cutoff(customer, pro
 def test_remove_abandoned_with_nothing_to_remove_returns_zero(customer):
     cart_with(customer)
 
-    assert services.carts_remove_abandoned(older_than=timedelta(days=30)) == 0
+    assert carts_remove_abandoned(older_than=timedelta(days=30)) == 0
     assert Cart.objects.count() == 1
 
 
@@ -341,7 +351,7 @@ def test_touching_a_cart_keeps_it_from_being_removed(client, customer, product):
     )
     assert response.status_code == 201, response.json()
 
-    assert services.carts_remove_abandoned(older_than=timedelta(days=30)) == 0
+    assert carts_remove_abandoned(older_than=timedelta(days=30)) == 0
     assert Cart.objects.filter(pk=cart.pk).exists()
 
 

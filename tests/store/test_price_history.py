@@ -8,11 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from store import services
 from store.models import PriceChange
-from tests.conftest import client_for
+from store.services import prices as price_services
+from store.services.prices import price_changes_by
 from tests.core.test_admin import product_form, staff_client  # noqa: F401 - a fixture
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for, wait_for_a_lock_wait
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def history(product) -> list[tuple[Decimal, Decimal]]:
 def test_a_price_saved_from_the_shell_is_recorded_and_logged(caplog):
     mug = ProductFactory(price="12.50")
     mug.price = Decimal("14.00")
-    with caplog.at_level(logging.INFO, logger="store.services"):
+    with caplog.at_level(logging.INFO, logger="store.services.prices"):
         mug.save()
 
     assert history(mug) == [(Decimal("12.50"), Decimal("14.00"))]
@@ -97,7 +98,7 @@ def test_the_admin_refuses_a_bad_price_with_a_form_error(staff_client, bad):  # 
 def test_price_changes_by_names_the_author_only_inside_its_block():
     author = UserFactory(is_staff=True)
     mug = ProductFactory(price="1.00")
-    with services.price_changes_by(author):
+    with price_changes_by(author):
         mug.price = Decimal("2.00")
         mug.save()
     mug.price = Decimal("3.00")
@@ -180,7 +181,7 @@ def test_a_price_change_whose_history_cannot_be_written_is_not_made(path, monkey
     def history_insert_fails(**kwargs):
         raise IntegrityError("the history insert failed")
 
-    monkeypatch.setattr(services, "price_change_record", history_insert_fails)
+    monkeypatch.setattr(price_services, "price_change_record", history_insert_fails)
     with pytest.raises(IntegrityError):
         if path == "save":
             mug.price = Decimal("14.00")
@@ -197,7 +198,6 @@ def test_two_price_changes_at_once_record_one_chain():
     """The first save holds its transaction open; the second, from a copy of the product
     read before it, must wait for the row and record the first's price as its old one."""
     import threading
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -228,7 +228,7 @@ def test_two_price_changes_at_once_record_one_chain():
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = [pool.submit(first), pool.submit(second)]
-        time.sleep(1)  # the second now waits on the row lock
+        wait_for_a_lock_wait()  # the second waits on the row lock
         assert not done[1].done()
         release.set()
         for future in done:
@@ -272,6 +272,6 @@ def test_the_locking_price_read_refuses_to_run_outside_a_transaction():
 
     mug = ProductFactory(price="1.00")
     with pytest.raises(transaction.TransactionManagementError):
-        selectors.product_price(product_id=mug.pk)
+        selectors.product_price_locked(product_id=mug.pk)
     with transaction.atomic():
-        assert selectors.product_price(product_id=mug.pk) == Decimal("1.00")
+        assert selectors.product_price_locked(product_id=mug.pk) == Decimal("1.00")

@@ -1,5 +1,5 @@
-"""The side-effect tasks' reads: hand-written SQL that must give what the ORM would, on
-SQLite and on PostgreSQL alike."""
+"""The side-effect tasks' reads of orders: one query for what they need, typed alike on
+SQLite and on PostgreSQL."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from store import selectors
-from store.models import Order, OrderSideEffect
-from tests.conftest import client_for
+from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_orders_for_processing_reads_typed_values_as_the_orm_does(client, custom
     assert order.placed_at == stored.placed_at
     assert order.status == Order.Status.PLACED
     assert order.customer.user.email == user.email
-    items = list(order.items.all())
+    items = order.line_items
     assert [(i.product.sku, i.product.name, i.quantity) for i in items] == [
         ("KB-1", "Keyboard", 2),
         ("MS-1", "Mouse", 1),
@@ -52,7 +52,7 @@ def test_orders_for_processing_costs_one_query_and_defers_the_rest(
     with django_assert_num_queries(1):
         [order] = selectors.orders_for_processing(order_ids=[order_id])
         assert order.customer.user.username
-        assert order.items.all()[0].product.sku
+        assert order.line_items[0].product.sku
     expected = Order.objects.get(pk=order_id).request_fingerprint
     with django_assert_num_queries(1):  # a field not read is loaded when asked for
         assert order.request_fingerprint == expected
@@ -70,32 +70,9 @@ def test_orders_for_processing_of_several_orders_without_customers(client, custo
 
     assert [o.pk for o in orders] == [first, second]  # unknown ids left out
     assert [o.customer_id for o in orders] == [customer.pk, other.customer.pk]
-    assert [o.items.all()[0].quantity for o in orders] == [1, 3]
+    assert [o.line_items[0].quantity for o in orders] == [1, 3]
 
 
 def test_order_for_processing_of_an_unknown_order_raises():
     with pytest.raises(Order.DoesNotExist):
         selectors.order_for_processing(order_id=999_999)
-
-
-def test_side_effects_due_gives_the_orders_status_and_the_oldest_pending(client, customer):
-    product = ProductFactory()
-    orders = [place(client, customer, (product, 1)) for _ in range(4)]
-    OrderSideEffect.objects.filter(order_id=orders[1], kind="analytics").update(status="done")
-
-    status, due = selectors.side_effects_due(kind="analytics", order_id=orders[1], limit=2)
-
-    assert status == "done"
-    assert due == [orders[0], orders[2]]
-    assert selectors.side_effects_due(kind="analytics", order_id=999_999, limit=2) == (
-        None,
-        [orders[0], orders[2]],
-    )
-
-
-@pytest.mark.django_db(transaction=True)  # outside the test's own transaction
-def test_side_effects_due_refuses_to_lock_outside_a_transaction():
-    from django.db.transaction import TransactionManagementError
-
-    with pytest.raises(TransactionManagementError):
-        selectors.side_effects_due(kind="inventory", order_id=1, limit=1, lock=True)

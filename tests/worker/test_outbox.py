@@ -6,14 +6,23 @@ import threading
 from datetime import timedelta
 
 import pytest
+from celery import shared_task
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import after_response
+from core.signals import isolated_inserts
 from tests.support import queued_headers, queued_task_ids
 from worker import outbox
 from worker.models import OutboxMessage
 
-TASK = "worker.tests.noop"  # routed to the default queue; no worker runs in these tests
+
+@shared_task(name="tests.worker.noop")
+def noop(*args, **kwargs):
+    """No worker runs in these tests; no app routes it: the default queue."""
+
+
+TASK = noop
 
 
 def queued(server) -> list[str]:
@@ -23,19 +32,19 @@ def queued(server) -> list[str]:
 @pytest.mark.django_db(transaction=True)
 def test_committed_enqueue_is_published_after_commit(stoppable_broker):
     with transaction.atomic():
-        message = outbox.enqueue(TASK, 7, flag=True)
+        message = outbox.enqueue_on_commit(TASK, 7, flag=True)
         assert queued(stoppable_broker) == []  # not before the commit
 
     message.refresh_from_db()
     assert message.published_at is not None
     [headers] = queued_headers(stoppable_broker.url, "default")
-    assert (headers["id"], headers["task"]) == (str(message.task_id), TASK)
+    assert (headers["id"], headers["task"]) == (str(message.task_id), TASK.name)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_transaction_leaves_no_row_and_publishes_nothing(own_redis):
     with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.enqueue(TASK, 1)
+        outbox.enqueue_on_commit(TASK, 1)
         raise RuntimeError("the order failed after enqueue")
 
     assert not OutboxMessage.objects.exists()
@@ -45,9 +54,9 @@ def test_rolled_back_transaction_leaves_no_row_and_publishes_nothing(own_redis):
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
     with transaction.atomic():
-        kept = outbox.enqueue(TASK, 1)
+        kept = outbox.enqueue_on_commit(TASK, 1)
         with pytest.raises(RuntimeError), transaction.atomic():
-            outbox.enqueue(TASK, 2)
+            outbox.enqueue_on_commit(TASK, 2)
             raise RuntimeError("a receiver failed")
 
     assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[1]]
@@ -55,20 +64,22 @@ def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_is_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(stoppable_broker):
+def test_isolated_enqueues_are_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(
+    stoppable_broker,
+):
     from django.test.utils import CaptureQueriesContext
 
     leases = []
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        with outbox.batch():
-            rows = [outbox.enqueue(TASK, n) for n in range(3)]
+        with isolated_inserts(about="three enqueues"):
+            rows = [outbox.enqueue_on_commit(TASK, n) for n in range(3)]
             before_the_end = [q["sql"].split()[0] for q in queries.captured_queries]
         leases = [row.locked_until for row in rows]
 
-    assert before_the_end == ["BEGIN"]  # nothing written until the batch ends
+    assert before_the_end == ["BEGIN"]  # nothing written until the block ends
     assert all(lease > timezone.now() for lease in leases)  # written with the lease taken
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert statements == ["BEGIN", "INSERT", "COMMIT", "UPDATE"]
+    assert statements == ["BEGIN", "SAVEPOINT", "INSERT", "RELEASE", "COMMIT", "UPDATE"]
     assert sorted(queued(stoppable_broker)) == sorted(str(row.task_id) for row in rows)
     assert OutboxMessage.objects.filter(published_at__isnull=False, locked_until=None).count() == 3
 
@@ -80,7 +91,7 @@ def test_a_publish_that_fails_oddly_never_reaches_the_caller(own_redis, monkeypa
 
     monkeypatch.setattr(outbox, "publish_messages", broken)
     with caplog.at_level(logging.ERROR), transaction.atomic():
-        row = outbox.enqueue(TASK, 1)
+        row = outbox.enqueue_on_commit(TASK, 1)
 
     # The commit stands; the row keeps its lease and the relay publishes it once that ends.
     row.refresh_from_db()
@@ -92,8 +103,8 @@ def test_a_publish_that_fails_oddly_never_reaches_the_caller(own_redis, monkeypa
 def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(stoppable_broker):
     stoppable_broker.stop()
     with transaction.atomic():
-        first = outbox.enqueue(TASK, 1)
-        second = outbox.enqueue(TASK, 2)
+        first = outbox.enqueue_on_commit(TASK, 1)
+        second = outbox.enqueue_on_commit(TASK, 2)
 
     for message in (first, second):
         message.refresh_from_db()
@@ -114,8 +125,8 @@ def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(stopp
 @pytest.mark.django_db(transaction=True)
 def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker, settings):
     outbox._broker_down_until = float("inf")  # leave rows to the relay
-    held = outbox.enqueue(TASK, 1)
-    abandoned = outbox.enqueue(TASK, 2)
+    held = outbox.enqueue_on_commit(TASK, 1)
+    abandoned = outbox.enqueue_on_commit(TASK, 2)
     now = timezone.now()
     OutboxMessage.objects.filter(pk=held.pk).update(locked_until=now + timedelta(minutes=5))
     OutboxMessage.objects.filter(pk=abandoned.pk).update(locked_until=now - timedelta(seconds=1))
@@ -130,7 +141,7 @@ def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker,
 @pytest.mark.django_db(transaction=True)
 def test_prune_deletes_only_published_rows_past_retention(own_redis):
     outbox._broker_down_until = float("inf")
-    old, recent, pending = (outbox.enqueue(TASK, n) for n in range(3))
+    old, recent, pending = (outbox.enqueue_on_commit(TASK, n) for n in range(3))
     now = timezone.now()
     OutboxMessage.objects.filter(pk=old.pk).update(published_at=now - timedelta(days=30))
     OutboxMessage.objects.filter(pk=recent.pk).update(published_at=now - timedelta(hours=1))
@@ -143,7 +154,7 @@ def test_prune_deletes_only_published_rows_past_retention(own_redis):
 @pytest.mark.django_db
 def test_non_json_arguments_are_refused_in_the_callers_transaction():
     with pytest.raises(TypeError, match="JSON"):
-        outbox.enqueue(TASK, object())
+        outbox.enqueue_on_commit(TASK, object())
     assert not OutboxMessage.objects.exists()
 
 
@@ -151,7 +162,7 @@ def test_non_json_arguments_are_refused_in_the_callers_transaction():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_relays_publish_each_row_once(stoppable_broker):
     outbox._broker_down_until = float("inf")
-    rows = [outbox.enqueue(TASK, n) for n in range(60)]
+    rows = [outbox.enqueue_on_commit(TASK, n) for n in range(60)]
     outbox._broker_down_until = 0.0
     barrier = threading.Barrier(4)
     counts = []
@@ -159,7 +170,7 @@ def test_concurrent_relays_publish_each_row_once(stoppable_broker):
     def relay():
         try:
             barrier.wait(timeout=10)
-            counts.append(outbox.relay(batch_size=10) + outbox.relay(batch_size=10))
+            counts.append(outbox.relay(rows_per_claim=10) + outbox.relay(rows_per_claim=10))
         finally:
             connection.close()
 
@@ -182,38 +193,42 @@ def test_concurrent_relays_publish_each_row_once(stoppable_broker):
 @pytest.fixture
 def in_a_request():
     """This thread inside a request, as Django's request_started leaves it."""
-    outbox.hold_until_response()
+    after_response.hold()
     yield
-    outbox.publish_held()
+    after_response.run_held()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_in_a_request_committed_rows_wait_for_the_response(own_redis, in_a_request):
     with transaction.atomic():
-        first = outbox.enqueue(TASK, 1)
+        first = outbox.enqueue_on_commit(TASK, 1)
     with transaction.atomic():
-        second = outbox.enqueue(TASK, 2)
+        second = outbox.enqueue_on_commit(TASK, 2)
 
     assert queued(own_redis) == []  # committed, held until the response is out
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 2
 
-    outbox.publish_held()
+    after_response.run_held()
 
     assert sorted(queued(own_redis)) == sorted([str(first.task_id), str(second.task_id)])
     assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
-    assert outbox.enqueue(TASK, 3) and len(queued(own_redis)) == 3  # outside: at once again
+    assert (
+        outbox.enqueue_on_commit(TASK, 3) and len(queued(own_redis)) == 3
+    )  # outside: at once again
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_publishes_its_rows_in_one_publish_and_one_update(own_redis, in_a_request):
+def test_a_commits_rows_go_out_after_the_response_in_one_publish_and_one_update(
+    own_redis, in_a_request
+):
     from django.test.utils import CaptureQueriesContext
 
-    for n in range(3):
-        with transaction.atomic():
-            outbox.enqueue(TASK, n)
+    with transaction.atomic(), isolated_inserts(about="three enqueues"):
+        for n in range(3):
+            outbox.enqueue_on_commit(TASK, n)
 
     with CaptureQueriesContext(connection) as queries:
-        outbox.publish_held()
+        after_response.run_held()
 
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
     assert len(queued(own_redis)) == 3
@@ -221,14 +236,14 @@ def test_a_request_publishes_its_rows_in_one_publish_and_one_update(own_redis, i
 
 @pytest.mark.django_db(transaction=True)
 def test_rows_a_request_never_closed_go_out_when_the_thread_starts_the_next(own_redis):
-    outbox.hold_until_response()
+    after_response.hold()
     with transaction.atomic():
-        row = outbox.enqueue(TASK, 1)
+        row = outbox.enqueue_on_commit(TASK, 1)
 
-    outbox.hold_until_response()  # the next request, without request_finished for the last
+    after_response.hold()  # the next request, without request_finished for the last
 
     assert queued(own_redis) == [str(row.task_id)]
-    outbox.publish_held()
+    after_response.run_held()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -236,16 +251,16 @@ def test_a_failing_publish_after_the_response_is_logged_not_raised(
     own_redis, monkeypatch, caplog, in_a_request
 ):
     with transaction.atomic():
-        row = outbox.enqueue(TASK, 1)
+        row = outbox.enqueue_on_commit(TASK, 1)
 
     def broken(*args, **kwargs):
         raise AttributeError("something unexpected in the publisher")
 
     monkeypatch.setattr(outbox, "publish_messages", broken)
     with caplog.at_level(logging.ERROR):
-        outbox.publish_held()  # the server's close() must not see it
+        after_response.run_held()  # the server's close() must not see it
 
-    assert "publishing after the response failed" in caplog.text
+    assert "after the response" in caplog.text and "failed" in caplog.text
     row.refresh_from_db()
     assert row.published_at is None and row.locked_until is not None  # the relay's, later
 
@@ -255,8 +270,8 @@ def test_a_checkout_answers_before_its_publish(own_redis, monkeypatch):
     """Django's request_started and request_finished drive it: the view's response is
     built with nothing published; the publish runs when the server closes the response."""
     from store import views
-    from tests.conftest import client_for
     from tests.factories import ProductFactory, UserFactory, cart_with
+    from tests.support import client_for
 
     user = UserFactory()  # its welcome email is queued at once: no request
     cart = cart_with(user.customer, (ProductFactory(), 1))

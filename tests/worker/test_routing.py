@@ -10,14 +10,17 @@ app.loader.import_default_modules()
 @pytest.mark.parametrize(
     ("task", "queue"),
     [
-        ("email_app.send_order_confirmation", "emails"),
+        ("email_app.send_confirmation_email", "emails"),
         ("email_app.send_welcome_email", "emails"),
         ("email_app.send_low_stock_alert", "emails"),
-        ("store.apply_order_inventory", "inventory"),
-        ("analytics_app.record_order_event", "analytics"),
+        ("store.apply_inventory", "inventory"),
+        ("analytics_app.record_analytics", "analytics"),
         ("analytics_app.rollup_daily_summary", "analytics"),
         ("store.remove_abandoned_carts", "default"),
-        ("core.prune_login_audit", "default"),
+        ("email_app.send_duplicate_order_alert", "emails"),
+        ("accounts.prune_login_audit", "default"),
+        ("side_effects.reconcile", "default"),
+        ("notifications.notify_duplicate_order", "default"),
         ("worker.relay_outbox", "default"),
         ("worker.prune_outbox", "default"),
     ],
@@ -29,8 +32,17 @@ def test_task_is_routed_to_its_queue(task, queue):
     assert route["queue"].routing_key == queue
 
 
+def test_a_task_sent_by_name_goes_to_its_queue_without_its_module_imported():
+    """The routes come from the apps' ready(), not from the task objects: a web process
+    that never imported a task still publishes it to the right queue."""
+    from worker.routing import route
+
+    assert route("email_app.some_future_task", (), {}, {}) == {"queue": "emails"}
+    assert route("tests.unrouted", (), {}, {}) is None  # the default queue
+
+
 def test_side_effect_tasks_ack_late_and_requeue_when_the_worker_dies():
-    for name in ("email_app.send_order_confirmation", "store.apply_order_inventory"):
+    for name in ("email_app.send_confirmation_email", "store.apply_inventory"):
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1

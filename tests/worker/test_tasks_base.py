@@ -4,7 +4,6 @@ dead-letter requeue, which goes back through the outbox once per letter."""
 import errno
 import smtplib
 import socket
-import time
 
 import pytest
 from celery import shared_task
@@ -116,7 +115,7 @@ def dead_letter(task_name="email_app.send_welcome_email", args=(1,), kwargs=None
 @pytest.mark.django_db
 def test_requeue_enqueues_each_letter_through_the_outbox(django_capture_on_commit_callbacks):
     welcome = dead_letter("email_app.send_welcome_email", args=[41])
-    analytics = dead_letter("analytics_app.record_order_event", kwargs={"order_id": 7}, args=[])
+    analytics = dead_letter("analytics_app.record_analytics", kwargs={"order_id": 7}, args=[])
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         requeued = dead_letters_requeue(dead_letter_ids=[welcome.pk, analytics.pk])
@@ -124,7 +123,7 @@ def test_requeue_enqueues_each_letter_through_the_outbox(django_capture_on_commi
     assert requeued == 2
     rows = list(OutboxMessage.objects.order_by("task_name"))
     assert [(r.task_name, r.args, r.kwargs) for r in rows] == [
-        ("analytics_app.record_order_event", [], {"order_id": 7}),
+        ("analytics_app.record_analytics", [], {"order_id": 7}),
         ("email_app.send_welcome_email", [41], {}),
     ]
     assert len(callbacks) == 2
@@ -228,13 +227,24 @@ def test_a_task_that_asks_for_a_retry_is_retried_not_dead_lettered(in_process_wo
 
 
 def test_ignore_passes_through_without_a_dead_letter(in_process_worker):
+    from celery.signals import task_postrun
+
     from tests.support import wait_until
 
-    RUNS.clear()
-    celery_app.send_task("tests.ignores_itself")
+    finished = []
 
-    wait_until(lambda: RUNS == [-1], message="the task to run")
-    time.sleep(0.5)  # past the task's end: a dead letter would be written by now
+    def record(task_id=None, **kwargs):
+        finished.append(task_id)
+
+    task_postrun.connect(record, weak=False)
+    try:
+        RUNS.clear()
+        result = celery_app.send_task("tests.ignores_itself")
+        # Sent once the task and its failure handling (a dead letter) are over.
+        wait_until(lambda: result.id in finished, message="the task to finish")
+    finally:
+        task_postrun.disconnect(record)
+    assert RUNS == [-1]
     assert not DeadLetter.objects.exists()
 
 

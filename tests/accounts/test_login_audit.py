@@ -7,9 +7,9 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from core.models import LoginEvent, LoginFailure
-from tests.conftest import client_for
+from accounts.models import LoginEvent, LoginFailure
 from tests.factories import PASSWORD, UserFactory
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -208,7 +208,7 @@ def test_the_prune_deletes_login_audit_rows_older_than_the_retention_only(user, 
 
     from django.utils import timezone
 
-    from core.tasks import prune_login_audit
+    from accounts.tasks import prune_login_audit
 
     settings.SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = 90
     token_login(user.username, PASSWORD)
@@ -232,11 +232,11 @@ def test_staff_cannot_delete_the_login_audit_in_the_admin(user):
     failure = LoginFailure.objects.get()
     browser = Client()
     browser.force_login(admin_user)
-    page = f"/admin/core/loginfailure/{failure.pk}/delete/"
+    page = f"/admin/accounts/loginfailure/{failure.pk}/delete/"
     assert browser.post(page, {"post": "yes"}).status_code == 403
-    changelist = browser.get("/admin/core/loginfailure/").content.decode()
+    changelist = browser.get("/admin/accounts/loginfailure/").content.decode()
     assert "delete_selected" not in changelist
-    detail = browser.get(f"/admin/core/loginfailure/{failure.pk}/change/").content.decode()
+    detail = browser.get(f"/admin/accounts/loginfailure/{failure.pk}/change/").content.decode()
     assert "/delete/" not in detail
     assert LoginFailure.objects.filter(pk=failure.pk).exists()
 
@@ -346,7 +346,7 @@ def test_a_correct_password_of_a_non_staff_user_on_the_admin_page_counts_as_a_fa
 
 
 def test_a_login_form_without_a_request_records_a_failure_once(user):
-    from core.forms import LoginForm
+    from accounts.forms import LoginForm
 
     form = LoginForm(request=None, data={"username": user.username, "password": "wrong"})
     assert not form.is_valid()

@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.models import Message
-from tests.conftest import client_for
+from messaging.models import Message
 from tests.factories import UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from store import services
-from store.models import OrderSideEffect
-from store.side_effects import side_effect_task_names
+from side_effects import registry
+from side_effects.models import OrderSideEffect
+from side_effects.services import side_effects_reconcile
 from tests.factories import ProductFactory, cart_with
 from worker.dead_letters import dead_letters_requeue
 from worker.models import DeadLetter, OutboxMessage
@@ -16,9 +16,9 @@ from worker.models import DeadLetter, OutboxMessage
 pytestmark = pytest.mark.django_db
 
 TASKS = {
-    "confirmation_email": "email_app.send_order_confirmation",
-    "inventory": "store.apply_order_inventory",
-    "analytics": "analytics_app.record_order_event",
+    "confirmation_email": "email_app.send_confirmation_email",
+    "inventory": "store.apply_inventory",
+    "analytics": "analytics_app.record_analytics",
 }
 
 
@@ -46,8 +46,8 @@ def redriven(order_id) -> list[str]:
     return [row.task_name for row in rows][3:]
 
 
-def test_every_side_effect_kind_has_its_task():
-    assert side_effect_task_names() == TASKS
+def test_each_app_registers_its_side_effect_with_the_task_that_performs_it():
+    assert {kind: registry.task_for(kind).name for kind in registry.kinds()} == TASKS
 
 
 def test_a_new_side_effect_is_due_within_the_deadline(client, customer, settings):
@@ -64,14 +64,14 @@ def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(client, c
     past_deadline(order_id, "inventory")
 
     with caplog.at_level("WARNING", logger="store.services"):
-        assert services.side_effects_reconcile() == {"redriven": 1, "failed": 0}
+        assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
 
-    assert redriven(order_id) == ["store.apply_order_inventory"]
+    assert redriven(order_id) == ["store.apply_inventory"]
     inventory = effect(order_id, "inventory")
     assert inventory.redrives == 1
     assert inventory.deadline > timezone.now()  # not again at the next round
     assert f"order {order_id} inventory still pending" in caplog.text
-    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
 
 
 def test_side_effects_within_their_deadline_or_done_are_left_alone(client, customer):
@@ -79,7 +79,7 @@ def test_side_effects_within_their_deadline_or_done_are_left_alone(client, custo
     OrderSideEffect.objects.filter(order_id=order_id, kind="analytics").update(status="done")
     past_deadline(order_id, "analytics")
 
-    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
     assert redriven(order_id) == []
 
 
@@ -88,16 +88,16 @@ def test_after_the_last_redrive_it_is_failed_and_dead_lettered(client, customer,
     order_id = place(client, customer)
     for _ in range(2):
         past_deadline(order_id, "confirmation_email")
-        assert services.side_effects_reconcile()["redriven"] == 1
+        assert side_effects_reconcile()["redriven"] == 1
 
     past_deadline(order_id, "confirmation_email")
-    assert services.side_effects_reconcile() == {"redriven": 0, "failed": 1}
+    assert side_effects_reconcile() == {"redriven": 0, "failed": 1}
 
     email = effect(order_id, "confirmation_email")
     assert email.status == "failed"
     assert "2 re-drives" in email.error
     letter = DeadLetter.objects.get()
-    assert (letter.task_name, letter.args) == ("email_app.send_order_confirmation", [order_id])
+    assert (letter.task_name, letter.args) == ("email_app.send_confirmation_email", [order_id])
     assert letter.exception.startswith("SideEffectStuck")
     assert client.get(f"/api/orders/{order_id}/").json()["side_effects"]["confirmation_email"] == (
         "failed"
@@ -108,7 +108,7 @@ def test_a_dead_letter_put_back_starts_the_redrives_over(client, customer, setti
     settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = 0
     order_id = place(client, customer)
     past_deadline(order_id, "analytics")
-    assert services.side_effects_reconcile()["failed"] == 1
+    assert side_effects_reconcile()["failed"] == 1
 
     dead_letters_requeue(dead_letter_ids=[DeadLetter.objects.get().pk])
 
@@ -118,10 +118,10 @@ def test_a_dead_letter_put_back_starts_the_redrives_over(client, customer, setti
 
 
 def test_a_scheduled_retry_moves_the_deadline_past_it(client, customer, settings):
-    from email_app.tasks import send_order_confirmation
+    from email_app.tasks import send_confirmation_email
 
     order_id = place(client, customer)
-    send_order_confirmation.on_retry_scheduled(countdown=600, args=[order_id], kwargs={})
+    send_confirmation_email.on_retry_scheduled(countdown=600, args=[order_id], kwargs={})
 
     deadline = effect(order_id, "confirmation_email").deadline
     assert deadline > timezone.now() + timedelta(
@@ -131,7 +131,7 @@ def test_a_scheduled_retry_moves_the_deadline_past_it(client, customer, settings
 
 
 def test_the_reconciler_task_runs_the_service(client, customer):
-    from store.tasks import reconcile_side_effects
+    from side_effects.tasks import reconcile as reconcile_side_effects
 
     order_id = place(client, customer)
     past_deadline(order_id, "inventory", "analytics")
@@ -143,29 +143,34 @@ def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(client, cu
     """The queue was only late: the order's own task runs after the side effect was
     failed, and does the work (once)."""
     from analytics_app.models import AnalyticsEvent
-    from analytics_app.tasks import record_order_event
-    from store.models import StockMovement
-    from store.tasks import apply_order_inventory
+    from analytics_app.tasks import record_analytics
+    from store.models import OrderItem, StockMovement
+    from store.tasks import apply_inventory
 
     order_id = place(client, customer)
     OrderSideEffect.objects.filter(order_id=order_id).update(status="failed", error="gave up")
 
-    assert apply_order_inventory.apply(args=[order_id]).get() is True
-    assert record_order_event.apply(args=[order_id]).get() is True
-    assert apply_order_inventory.apply(args=[order_id]).get() is False  # once
+    assert apply_inventory.apply(args=[order_id]).get() is True
+    assert record_analytics.apply(args=[order_id]).get() is True
+    assert apply_inventory.apply(args=[order_id]).get() is False  # once
 
     assert effect(order_id, "inventory").status == "done"
     assert effect(order_id, "analytics").status == "done"
-    assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
-    assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
+    [item] = OrderItem.objects.filter(order_id=order_id).select_related("product")
+    item.product.refresh_from_db()
+    assert (item.product.on_hand, item.product.reserved) == (100 - item.quantity, 0)
+    assert list(StockMovement.objects.values_list("order_item", "delta")) == [
+        (item.pk, -item.quantity)
+    ]
+    assert AnalyticsEvent.objects.get(order_id=order_id).units == item.quantity
 
 
 def test_a_failed_side_effect_of_another_order_is_not_swept_into_a_batch(client, customer):
-    from store.tasks import apply_order_inventory
+    from store.tasks import apply_inventory
 
     failed, other = place(client, customer), place(client, customer)
     OrderSideEffect.objects.filter(order_id=failed).update(status="failed")
 
-    assert apply_order_inventory.apply(args=[other]).get() is True
+    assert apply_inventory.apply(args=[other]).get() is True
 
     assert effect(failed, "inventory").status == "failed"  # left to a person, or its task

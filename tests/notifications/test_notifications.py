@@ -4,12 +4,16 @@ that lists them and marks them read (a user sees and changes only their own)."""
 import pytest
 from django.db import transaction
 
-from core import services as core_services
-from core.models import Message, Notification
-from store import services as store_services
-from store.models import OrderSideEffect
-from tests.conftest import client_for
+from messaging.models import Message
+from messaging.services import message_post
+from notifications import services as notification_services
+from notifications.models import Notification
+from side_effects.models import OrderSideEffect
+from side_effects.services import side_effect_mark_failed, side_effects_mark_done
+from store.services.checkout import order_place
+from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +61,7 @@ def test_a_refused_checkout_notifies_no_one(user):
 def test_an_order_rolled_back_after_its_receivers_ran_notifies_no_one(user, product):
     cart = cart_with(user.customer, (product, 1))
     with pytest.raises(RuntimeError), transaction.atomic():
-        store_services.order_place(customer=user.customer, cart_id=cart.pk)
+        order_place(customer=user.customer, cart_id=cart.pk)
         assert notified() == [(user.pk, "order_placed")]  # written, in the transaction
         raise RuntimeError("the caller's transaction fails after the checkout")
     assert notified() == []
@@ -69,7 +73,7 @@ def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
     def broken(**kwargs):
         raise RuntimeError("notifications are down")
 
-    monkeypatch.setattr(core_services, "notifications_create", broken)
+    monkeypatch.setattr(notification_services, "notifications_create", broken)
     order_id = place(user, (product, 1))
     assert OrderSideEffect.objects.filter(order_id=order_id).count() == 3
     assert notified() == []
@@ -80,8 +84,8 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5, name="Desk lamp")
     order_id = place(user, (lamp, 16))
 
-    store_services.inventory_apply_order(order_id=order_id)
-    store_services.inventory_apply_order(order_id=order_id)  # a replay notifies no more
+    inventory_apply(order_id=order_id)
+    inventory_apply(order_id=order_id)  # a replay notifies no more
 
     low = Notification.objects.filter(kind="low_stock").order_by("recipient_id")
     assert [n.recipient_id for n in low] == [member.pk for member in staff]
@@ -92,9 +96,7 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
 def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff):
     order_id = place(user, (product, 1))
     for _ in range(2):  # failed again (a dead letter re-run that failed): no second alert
-        store_services.order_side_effect_mark(
-            order_id=order_id, kind="confirmation_email", status="failed", error="SMTP 554"
-        )
+        side_effect_mark_failed(order_id=order_id, kind="confirmation_email", error="SMTP 554")
 
     failed = Notification.objects.filter(kind="side_effect_failed")
     assert sorted(n.recipient_id for n in failed) == [member.pk for member in staff]
@@ -103,8 +105,8 @@ def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff)
 
 def test_a_done_side_effect_reported_failed_late_notifies_no_one(user, product, staff):
     order_id = place(user, (product, 1))
-    store_services.order_side_effect_mark(order_id=order_id, kind="analytics", status="done")
-    store_services.order_side_effect_mark(order_id=order_id, kind="analytics", status="failed")
+    side_effects_mark_done(order_ids=[order_id], kind="analytics")
+    side_effect_mark_failed(order_id=order_id, kind="analytics", error="late")
     assert notified("side_effect_failed") == []
 
 
@@ -129,7 +131,7 @@ def test_a_message_saved_in_a_rolled_back_transaction_notifies_no_one(user, prod
     Notification.objects.all().delete()
     order = user.customer.orders.get(pk=order_id)
     with pytest.raises(RuntimeError), transaction.atomic():
-        core_services.message_post(order=order, author=user, body="Hello")
+        message_post(order=order, author=user, body="Hello")
         raise RuntimeError("rolled back")
     assert not Message.objects.exists()
     assert notified() == []
@@ -141,9 +143,9 @@ def test_a_message_saved_in_a_rolled_back_transaction_notifies_no_one(user, prod
 def notify(user, *messages) -> list[Notification]:
     with transaction.atomic():
         return [
-            core_services.notifications_create(recipient_ids=[user.pk], kind="message", message=m)[
-                0
-            ]
+            notification_services.notifications_create(
+                recipient_ids=[user.pk], kind="message", message=m
+            )[0]
             for m in messages
         ]
 
@@ -152,7 +154,7 @@ def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
     other = UserFactory()
     first, second, third = notify(user, "one", "two", "three")
     notify(other, "not yours")
-    core_services.notification_mark_read(user=user, notification_id=second.pk)
+    notification_services.notification_mark_read(user=user, notification_id=second.pk)
     client = client_for(user)
 
     listed = client.get("/api/notifications/").json()
@@ -218,24 +220,24 @@ def test_notifications_need_credentials(anon_client):
 def test_a_stream_token_names_its_user_and_nothing_else_passes(user, settings):
     token = client_for(user).post("/api/notifications/stream-token/").json()
     assert token["expires_in"] == settings.SHOPFLOW_STREAM_TOKEN_SECONDS
-    assert core_services.stream_token_user_id(token=token["token"]) == user.pk
+    assert notification_services.stream_token_user_id(token=token["token"]) == user.pk
 
     _user_id, _, signature = token["token"].partition(":")
-    assert core_services.stream_token_user_id(token=f"{user.pk + 1}:{signature}") is None
-    assert core_services.stream_token_user_id(token=token["token"] + "x") is None
-    assert core_services.stream_token_user_id(token=str(user.pk)) is None  # unsigned
+    assert notification_services.stream_token_user_id(token=f"{user.pk + 1}:{signature}") is None
+    assert notification_services.stream_token_user_id(token=token["token"] + "x") is None
+    assert notification_services.stream_token_user_id(token=str(user.pk)) is None  # unsigned
 
 
 def test_a_stream_token_expires(user, settings):
     settings.SHOPFLOW_STREAM_TOKEN_SECONDS = -1
-    token = core_services.stream_token_issue(user=user)
-    assert core_services.stream_token_user_id(token=token) is None
+    token = notification_services.stream_token_issue(user=user)
+    assert notification_services.stream_token_user_id(token=token) is None
 
 
 @pytest.mark.django_db(transaction=True)  # commits for real: on_commit runs
 def test_a_checkout_pushes_its_notification_after_the_response(user, product, monkeypatch):
     """The client does not wait for Redis: the push runs once the response is out."""
-    from core import live
+    from notifications import live
     from worker import outbox
 
     pushed, held_during_view = [], []
@@ -255,15 +257,19 @@ def test_a_checkout_pushes_its_notification_after_the_response(user, product, mo
 
 @pytest.mark.django_db(transaction=True)
 def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
-    from core import live
+    from notifications import live
 
     settings.SHOPFLOW_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     with transaction.atomic():
-        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="a")
+        notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message="a"
+        )
     assert live._push_paused_until > 0
     paused_until = live._push_paused_until
     with transaction.atomic():  # skipped: no second wait on a dead Redis
-        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="b")
+        notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message="b"
+        )
     assert live._push_paused_until == paused_until
 
 
@@ -273,7 +279,7 @@ def test_a_push_reaches_only_the_subscribers_of_its_own_redis_database(user, set
     developer's `make run` beside the tests) must not receive this shop's notifications."""
     import redis
 
-    from core import live
+    from notifications import live
 
     ours = broker_url
     db = redis.connection.parse_url(ours).get("db", 0)
@@ -289,7 +295,9 @@ def test_a_push_reaches_only_the_subscribers_of_its_own_redis_database(user, set
         assert pubsub.get_message(timeout=5)["type"] == "subscribe"
         subscribers[url] = pubsub
     with transaction.atomic():
-        core_services.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
+        notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message="hi"
+        )
 
     message = subscribers[ours].get_message(timeout=5)
     assert message is not None and '"message": "hi"' in message["data"].decode()

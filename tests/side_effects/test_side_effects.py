@@ -2,7 +2,8 @@
 
 import pytest
 
-from store.models import OrderSideEffect
+from side_effects import services as side_effect_services
+from side_effects.models import OrderSideEffect
 from tests.factories import ProductFactory, cart_with
 from worker.dead_letters import dead_letter_record, dead_letters_requeue
 
@@ -19,15 +20,15 @@ def effects(client, order_id) -> dict:
 
 
 def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(client, customer):
-    from email_app.tasks import send_order_confirmation
+    from email_app.tasks import send_confirmation_email
 
     order_id = place(client, customer)
-    send_order_confirmation.on_dead_letter(
+    send_confirmation_email.on_dead_letter(
         exc=RuntimeError("smtp says no"), args=[order_id], kwargs={}
     )
     letter = dead_letter_record(
         task_id="t1",
-        task_name=send_order_confirmation.name,
+        task_name=send_confirmation_email.name,
         args=[order_id],
         kwargs={},
         queue="emails",
@@ -51,19 +52,18 @@ def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(c
 
 
 def test_a_late_failure_report_does_not_undo_done(client, customer):
-    from store.services import order_side_effect_mark
 
     order_id = place(client, customer)
-    order_side_effect_mark(order_id=order_id, kind="inventory", status="done")
-    order_side_effect_mark(
-        order_id=order_id, kind="inventory", status="failed", error="old attempt"
+    side_effect_services.side_effects_mark_done(order_ids=[order_id], kind="inventory")
+    side_effect_services.side_effect_mark_failed(
+        order_id=order_id, kind="inventory", error="old attempt"
     )
     assert effects(client, order_id)["inventory"] == "done"
 
 
 def test_side_effects_of_someone_elses_order_are_not_visible(client, customer):
-    from tests.conftest import client_for
     from tests.factories import UserFactory
+    from tests.support import client_for
 
     order_id = place(client, customer)
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
@@ -72,25 +72,25 @@ def test_side_effects_of_someone_elses_order_are_not_visible(client, customer):
 def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client, customer):
     from celery.exceptions import TimeLimitExceeded
 
-    from email_app.tasks import send_order_confirmation
+    from email_app.tasks import send_confirmation_email
     from worker.models import DeadLetter
 
     order_id = place(client, customer)
 
     # What Celery's worker calls, from its main process, when it kills a task at the hard
     # time limit (the task's own code never sees the exception).
-    send_order_confirmation.on_failure(TimeLimitExceeded(120), "t-hard", [order_id], {}, None)
+    send_confirmation_email.on_failure(TimeLimitExceeded(120), "t-hard", [order_id], {}, None)
 
     letter = DeadLetter.objects.get(task_id="t-hard")
-    assert letter.task_name == "email_app.send_order_confirmation"
+    assert letter.task_name == "email_app.send_confirmation_email"
     assert letter.exception.startswith("TimeLimitExceeded")
     assert effects(client, order_id)["confirmation_email"] == "failed"
 
 
 def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(client, customer):
-    from email_app.tasks import send_order_confirmation
+    from email_app.tasks import send_confirmation_email
     from worker.models import DeadLetter
 
     order_id = place(client, customer)
-    send_order_confirmation.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
+    send_confirmation_email.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
     assert not DeadLetter.objects.exists()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from core import stack
+from devstack import stack
 from tests.support import PROJECT_DIR, free_port, subprocess_env
 
 

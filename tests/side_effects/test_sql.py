@@ -1,0 +1,139 @@
+"""The claim of a side-effect task's batch, one UPDATE ... RETURNING (side_effects.sql):
+it marks and returns what the ORM's equivalent (a read, then an UPDATE) would, on SQLite
+and on PostgreSQL (`make test` runs these on SQLite too when DATABASE_URL names another
+database)."""
+
+import pytest
+from django.db import transaction
+from django.db.models import Q
+from django.db.transaction import TransactionManagementError
+
+from side_effects import services, sql
+from side_effects.models import OrderSideEffect
+from store.models import Order
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.orm_equivalence]
+
+Status = OrderSideEffect.Status
+# Each order's inventory and analytics side effects, by order.
+STATES = [
+    ("pending", "pending"),
+    ("done", "pending"),
+    ("pending", "done"),
+    ("failed", "pending"),
+    ("pending", "failed"),
+    ("pending", "pending"),
+]
+
+
+@pytest.fixture
+def orders() -> list[int]:
+    customer = UserFactory().customer
+    ids = []
+    for inventory, analytics in STATES:
+        order = Order.objects.create(customer=customer, total=1)
+        OrderSideEffect.objects.bulk_create(
+            [
+                OrderSideEffect(order=order, kind="inventory", status=inventory),
+                OrderSideEffect(order=order, kind="analytics", status=analytics),
+            ]
+        )
+        ids.append(order.pk)
+    return ids
+
+
+def claim_with_the_orm(*, kind: str, order_id: int, others: int) -> list[int]:
+    oldest_pending = (
+        OrderSideEffect.objects.filter(kind=kind, status=Status.PENDING)
+        .exclude(order_id=order_id)
+        .order_by("order_id")
+        .values("pk")[:others]
+    )
+    own = Q(order_id=order_id, status__in=[Status.PENDING, Status.FAILED])
+    rows = OrderSideEffect.objects.filter(kind=kind).filter(own | Q(pk__in=oldest_pending))
+    claimed = sorted(rows.values_list("order_id", flat=True))
+    OrderSideEffect.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
+        status=Status.DONE, error=""
+    )
+    return claimed
+
+
+def after(claim, **arguments) -> tuple[list[int], list[tuple]]:
+    """What `claim` returns and leaves, rolled back afterwards."""
+    with transaction.atomic():
+        claimed = claim(**arguments)
+        rows = list(OrderSideEffect.objects.order_by("order_id", "kind").values_list(
+            "order_id", "kind", "status", "error"
+        ))  # fmt: skip
+        transaction.set_rollback(True)
+    return claimed, rows
+
+
+@pytest.mark.parametrize("position", range(len(STATES)))
+@pytest.mark.parametrize("kind", ["inventory", "analytics"])
+@pytest.mark.parametrize("others", [0, 2, 10])
+def test_the_claim_marks_and_returns_what_the_orm_would(orders, position, kind, others):
+    arguments = {"kind": kind, "order_id": orders[position], "others": others}
+
+    expected = after(claim_with_the_orm, **arguments)
+
+    assert after(sql.side_effects_claim_done, **arguments) == expected
+
+
+def test_an_unknown_order_claims_only_the_others(orders):
+    arguments = {"kind": "inventory", "order_id": 999_999, "others": 2}
+    expected = after(claim_with_the_orm, **arguments)
+    assert after(sql.side_effects_claim_done, **arguments) == expected
+    assert expected[0] == [orders[0], orders[2]]
+
+
+def test_a_batch_is_its_own_order_first_then_the_oldest_pending(orders):
+    with transaction.atomic():
+        claimed = services.side_effects_claim(kind="inventory", order_id=orders[3], limit=3)
+    assert claimed == [orders[0], orders[2], orders[3]]  # failed: its own delivery still works
+    done = OrderSideEffect.objects.filter(kind="inventory", status="done")
+    assert sorted(done.values_list("order_id", flat=True)) == sorted([*claimed, orders[1]])
+
+
+@pytest.mark.django_db(transaction=True)  # outside the test's own transaction
+def test_a_claim_outside_the_works_transaction_is_refused():
+    with pytest.raises(TransactionManagementError):
+        services.side_effects_claim(kind="inventory", order_id=1, limit=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_skips_rows_another_delivery_holds_its_own_too(orders):
+    """Two deliveries whose batches cross never wait for each other (nor deadlock)."""
+    import threading
+
+    from django.db import connection
+
+    held, release = threading.Event(), threading.Event()
+
+    def another_delivery():
+        try:
+            with transaction.atomic():
+                list(
+                    OrderSideEffect.objects.select_for_update().filter(
+                        kind="inventory", order_id__in=[orders[0], orders[5]]
+                    )
+                )
+                held.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=another_delivery)
+    thread.start()
+    try:
+        assert held.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail
+            claimed = services.side_effects_claim(kind="inventory", order_id=orders[5], limit=3)
+    finally:
+        release.set()
+        thread.join()
+    assert claimed == [orders[2], orders[4]]  # not orders[0] nor its own: held elsewhere
