@@ -26,12 +26,17 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@# The raw statements against the ORM's answer on SQLite too, after a run on PostgreSQL.
+	@if [ -n "$$DATABASE_URL" ]; then \
+		env -u DATABASE_URL $(BIN)/python -m pytest -q -m orm_equivalence; fi
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
