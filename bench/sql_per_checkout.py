@@ -20,7 +20,7 @@ os.environ.setdefault("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", "0")
 
 
 def main() -> None:
-    from core.stack import redis_answers
+    from devstack.stack import redis_answers
 
     broker = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     if not redis_answers(broker):
@@ -53,8 +53,8 @@ def count_checkout(lines: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.conftest import client_for
     from tests.factories import ProductFactory, UserFactory, cart_with
+    from tests.support import client_for
     from worker.models import OutboxMessage
 
     user = UserFactory()

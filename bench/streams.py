@@ -13,7 +13,7 @@ Events): how many idle streams one web process holds, and the delay from commit 
          notifications created at 50/s for 20 s; commit-to-event delay p50/p95/p99/max,
          and every event that did not reach a stream of its recipient.
 
-The web processes run the command `make run` uses (core.stack.service_argv), against a
+The web processes run the command `make run` uses (devstack.stack.service_argv), against a
 fresh database (PostgreSQL when DATABASE_URL points at one, else SQLite) and a Redis of
 their own (see PrivateRedis; --redis-url to use one anyway). Notifications are created
 in this process (Django set up here with the web's environment) and the streams are read
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for `import 
 
 from load import RESULTS, ROOT, WORK, Broker, fmt, fresh_database, pct, row, say
 
-from core.stack import (
+from devstack.stack import (
     Guard,
     free_port,
     redis_server_binary,
@@ -276,7 +276,7 @@ class Creator:
         receiver writes them: in a transaction, published once it commits."""
         from django.db import transaction
 
-        from core import services
+        from notifications import services
 
         committed: list[float] = []
         with transaction.atomic():
