@@ -1,8 +1,10 @@
-"""Benchmark of the live notification stream (GET /api/notifications/stream/, Server-Sent
-Events): how many idle streams one web process holds, and the delay from commit to event.
+"""Benchmark of the live notification channels, WebSocket (/ws/notifications/) and
+Server-Sent Events (GET /api/notifications/stream/): how many idle connections one web
+process holds, and the delay from commit to event, for each transport in turn.
 
-    .venv/bin/python bench/streams.py            # both parts, about 2.5 minutes
-    .venv/bin/python bench/streams.py --quick    # a smoke run, under a minute
+    .venv/bin/python bench/streams.py            # both parts, both transports, ~6 minutes
+    .venv/bin/python bench/streams.py --quick    # a smoke run, about a minute
+    .venv/bin/python bench/streams.py --transports sse
 
   held   ONE web process (gunicorn, 1 uvicorn worker). Streams are opened in steps
          (--levels); at each: streams open, the worker's RSS, threads, file descriptors
@@ -41,6 +43,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psutil
@@ -87,7 +90,7 @@ def web_env(database_url: str, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "CELERY_BROKER_URL": redis_url,
-        "SHOPFLOW_REDIS_URL": redis_url,
+        "CHANNEL_LAYER_URL": redis_url,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SHOPFLOW_STREAM_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "PYTHONUNBUFFERED": "1",
@@ -387,12 +390,75 @@ class Stream:
         self.open = False
 
 
+class Socket:
+    """One WebSocket (the websockets library's asyncio client), opened with a stream token
+    of its own (a socket takes each once), as the notifications page's would be."""
+
+    def __init__(self, user_id: int, token: str):
+        self.user_id = user_id
+        self.received: dict[int, float] = {}  # notification id: perf_counter at arrival
+        self.duplicates = 0
+        self.heartbeats = 0  # none: uvicorn pings the socket, the client answers
+        self.error = ""
+        self.open = False
+        self.connection = None
+        self.task: asyncio.Task | None = None
+
+    async def connect(self, port: int, timeout: float) -> bool:
+        from websockets.asyncio.client import connect
+
+        from notifications.services import stream_token_issue
+
+        ticket = stream_token_issue(user=SimpleNamespace(pk=self.user_id))
+        url = f"ws://127.0.0.1:{port}/ws/notifications/?token={ticket}"
+        try:
+            # The server joins the user's group before it completes the handshake: once
+            # open, whatever is committed reaches this socket.
+            self.connection = await asyncio.wait_for(
+                connect(url, origin=f"http://127.0.0.1:{port}", ping_interval=None), timeout
+            )
+        except (OSError, TimeoutError, Exception) as exc:  # websockets' handshake errors too
+            self.error = type(exc).__name__
+            return False
+        self.open = True
+        self.task = asyncio.create_task(self._read())
+        return True
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.connection:
+                now = time.perf_counter()
+                frame = json.loads(message)
+                if frame.get("type") != "notification":
+                    continue
+                if frame["id"] in self.received:
+                    self.duplicates += 1
+                else:
+                    self.received[frame["id"]] = now
+            self.error = f"closed by the server ({self.connection.close_code})"
+        except Exception as exc:
+            self.error = type(exc).__name__
+        finally:
+            self.open = False
+
+    def close(self) -> None:
+        if self.task:
+            self.task.cancel()
+        if self.connection:
+            self.connection.transport.abort()
+        self.open = False
+
+
+TRANSPORTS = {"websocket": Socket, "sse": Stream}
+
+
 class Pool:
     """Streams to one web service, spread round-robin over the users."""
 
-    def __init__(self, port: int, users: list[tuple[int, str]]):
+    def __init__(self, port: int, users: list[tuple[int, str]], transport: str):
         self.port = port
         self.users = users
+        self.kind = TRANSPORTS[transport]
         self.streams: list[Stream] = []
         self.failed: list[Stream] = []
 
@@ -405,7 +471,7 @@ class Pool:
     async def open_up_to(self, total: int, concurrency: int = 64, timeout: float = 30) -> dict:
         """Open streams until `total` were tried; returns how that went."""
         first = len(self.streams) + len(self.failed)
-        new = [Stream(*self.users[n % len(self.users)]) for n in range(first, total)]
+        new = [self.kind(*self.users[n % len(self.users)]) for n in range(first, total)]
         # A bounded number of handshakes in flight: a burst of thousands of SYNs would
         # measure the listen backlog, not the server.
         gate = asyncio.Semaphore(concurrency)
@@ -482,7 +548,7 @@ async def notify(pool: Pool, creator: Creator, user_ids: list[int], timeout: flo
 
 async def held(args, web: Web, users, creator: Creator, database_url: str) -> dict:
     worker = web.wait_ready()[0]
-    pool = Pool(web.port, users)
+    pool = Pool(web.port, users, args.transport)
     say(f"  web worker pid {worker.pid}, port {web.port} (log: {web.log_path})")
     result = {"worker_pid": worker.pid, "baseline": sample(worker, database_url), "steps": []}
     try:
@@ -583,7 +649,7 @@ def streams_held(steps: list[dict]) -> int:
 
 async def delay(args, web: Web, users, creator: Creator) -> dict:
     workers = web.wait_ready()
-    pool = Pool(web.port, users)
+    pool = Pool(web.port, users, args.transport)
     say(f"  {len(workers)} web workers, port {web.port}; opening {args.delay_streams} streams")
     try:
         opened = await pool.open_up_to(args.delay_streams)
@@ -672,15 +738,19 @@ def met(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
-def report(result: dict) -> list[str]:
+LABELS = {"websocket": "WebSocket", "sse": "Server-Sent Events"}
+
+
+def report(result: dict, transport: str) -> list[str]:
     steps = result["held"]["steps"]
     best = streams_held(steps)
     tried = max((s["level"] for s in steps), default=0)
     d = result.get("delay") or {}
-    lines = ["", row("figure", "value", "target", "met"), row(*["---"] * 4)]
+    lines = ["", f"== {LABELS[transport]}", ""]
+    lines += [row("figure", "value", "target", "met"), row(*["---"] * 4)]
     lines.append(
         row(
-            "idle streams one web process holds (all open, events prompt)",
+            "idle connections one web process holds (all open, events prompt)",
             f"{best} (tried up to {tried})",
             f">= {TARGET_STREAMS}",
             met(best >= TARGET_STREAMS),
@@ -738,45 +808,45 @@ def report(result: dict) -> list[str]:
     return lines
 
 
-def plot(result: dict, path: Path) -> None:
+def plot(results: dict[str, dict], path: Path) -> None:
     import matplotlib
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # Django's root logger is INFO
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = result["held"]["steps"]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 5))
-    xs = [s["open"] for s in steps]
-    left.plot(xs, [s["rss_mb"] for s in steps], "o-", color="tab:blue", label="RSS (MB)")
-    left.set_xlabel("open streams")
-    left.set_ylabel("worker RSS (MB)", color="tab:blue")
-    threads = left.twinx()
-    threads.plot(xs, [s["threads"] for s in steps], "s--", color="tab:red", label="threads")
-    threads.set_ylabel("worker threads", color="tab:red")
+    for transport, result in results.items():
+        label = LABELS[transport]
+        steps = result["held"]["steps"]
+        xs = [s["open"] for s in steps]
+        left.plot(xs, [s["rss_mb"] for s in steps], "o-", label=f"{label}: RSS (MB)")
+        left.plot(xs, [s["threads"] for s in steps], "s--", label=f"{label}: threads")
+        middle.plot(xs, [s["one_user_max_ms"] for s in steps], "o-",
+                    label=f"{label}: one user, last connection")  # fmt: skip
+        middle.plot(xs, [s["every_user"]["max_ms"] for s in steps], "s-",
+                    label=f"{label}: every user at once, last connection")  # fmt: skip
+        delays = sorted((result.get("delay") or {}).get("delays_ms", []))
+        if delays:
+            right.plot(delays, [(i + 1) / len(delays) for i in range(len(delays))], label=label)
+    left.set_xlabel("open connections")
+    left.set_ylabel("worker RSS (MB), threads")
     left.set_title("One web process: memory and threads")
+    left.legend(loc="upper left", fontsize=8)
     left.grid(True, alpha=0.3)
 
-    middle.plot(xs, [s["one_user_max_ms"] for s in steps], "o-", label="one user: last stream")
-    middle.plot(xs, [s["every_user"]["max_ms"] for s in steps], "s-",
-                label="every user at once: last stream")  # fmt: skip
     middle.axhline(PROMPT_MS, color="grey", lw=0.8, ls=":")
     middle.set_yscale("log")
-    middle.set_xlabel("open streams")
+    middle.set_xlabel("open connections")
     middle.set_ylabel("commit to event (ms)")
-    cpu = middle.twinx()
-    cpu.plot(xs, [s["idle_cpu_pct"] for s in steps], "^:", color="tab:green")
-    cpu.set_ylabel("idle CPU (% of a core)", color="tab:green")
-    middle.set_title("Broadcast latency and idle CPU")
+    middle.set_title("Broadcast latency")
     middle.legend(loc="upper left", fontsize=8)
     middle.grid(True, which="both", alpha=0.3)
 
-    delays = sorted((result.get("delay") or {}).get("delays_ms", []))
-    if delays:
-        right.plot(delays, [(i + 1) / len(delays) for i in range(len(delays))])
-        right.axvline(TARGET_P99_MS, color="grey", lw=0.8, ls=":")
-        right.axhline(0.99, color="grey", lw=0.8, ls=":")
-        right.set_xscale("log")
+    right.axvline(TARGET_P99_MS, color="grey", lw=0.8, ls=":")
+    right.axhline(0.99, color="grey", lw=0.8, ls=":")
+    right.set_xscale("log")
+    right.legend(loc="lower right", fontsize=8)
     right.set_xlabel("commit to event (ms)")
     right.set_ylabel("fraction of events")
     right.set_title("Delay at 50 notifications/s, CDF")
@@ -811,7 +881,13 @@ def main() -> None:
     parser.add_argument("--no-py-spy", dest="py_spy", action="store_false",
                         help="skip the py-spy dump of the worker at the last level")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "streams.json"))
+    parser.add_argument("--transports", default="websocket,sse",
+                        help="which, in turn (default websocket,sse)")  # fmt: skip
     args = parser.parse_args()
+    args.transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    unknown = set(args.transports) - set(TRANSPORTS)
+    if unknown:
+        parser.error(f"unknown transport(s): {', '.join(sorted(unknown))}")
     default_levels = "50,100" if args.quick else "250,500,1000,1500,2000"
     args.levels = [int(n) for n in (args.levels or default_levels).split(",")]
     args.seconds = args.seconds or (5 if args.quick else 20)
@@ -836,7 +912,7 @@ def main() -> None:
 
     broker = web = creator = None
     guard = Guard()
-    result: dict = {}
+    results: dict[str, dict] = {}
     try:
         database_url = fresh_database(args.database_url, "streams")
         broker = Broker(args.redis_url) if args.redis_url else PrivateRedis(guard)
@@ -847,18 +923,23 @@ def main() -> None:
         users = create_users(USERS)
         creator = Creator()
 
-        say(f"\n== held: idle streams one web process holds, levels {args.levels}")
-        web = Web(env, workers=1, label="held", guard=guard)
-        web_limit = psutil.Process(web.wait_ready()[0].pid).rlimit(psutil.RLIMIT_NOFILE)
-        say(f"  web worker RLIMIT_NOFILE {web_limit[0]} (hard {web_limit[1]})")
-        result["held"] = asyncio.run(held(args, web, users, creator, database_url))
-        web.stop()
+        for transport in args.transports:
+            args.transport = transport
+            result = results[transport] = {}
+            say(f"\n== {LABELS[transport]}, held: idle connections of one web process, "
+                f"levels {args.levels}")  # fmt: skip
+            web = Web(env, workers=1, label=f"held-{transport}", guard=guard)
+            web_limit = psutil.Process(web.wait_ready()[0].pid).rlimit(psutil.RLIMIT_NOFILE)
+            say(f"  web worker RLIMIT_NOFILE {web_limit[0]} (hard {web_limit[1]})")
+            result["held"] = asyncio.run(held(args, web, users, creator, database_url))
+            web.stop()
 
-        say(f"\n== delay: commit to event at {args.rate:g}/s for {args.seconds:g}s")
-        web = Web(env, workers=args.delay_workers, label="delay", guard=guard)
-        result["delay"] = asyncio.run(delay(args, web, users, creator))
-        web.stop()
-        web = None
+            say(f"\n== {LABELS[transport]}, delay: commit to event at {args.rate:g}/s "
+                f"for {args.seconds:g}s")  # fmt: skip
+            web = Web(env, workers=args.delay_workers, label=f"delay-{transport}", guard=guard)
+            result["delay"] = asyncio.run(delay(args, web, users, creator))
+            web.stop()
+            web = None
     finally:
         if web:
             web.stop()
@@ -868,7 +949,7 @@ def main() -> None:
             broker.stop()
         guard.release()
 
-    lines = report(result)
+    lines = [line for transport, result in results.items() for line in report(result, transport)]
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -885,16 +966,17 @@ def main() -> None:
                 "fd_limit": {"bench": limit, "web_worker": list(web_limit)},
                 "heartbeat_seconds": HEARTBEAT_SECONDS,
                 "quick": args.quick,
-                "streams_held": streams_held(result["held"]["steps"]),
-                "held": result["held"],
-                "delay": result.get("delay"),
+                "transports": {
+                    transport: {"held_ok": streams_held(result["held"]["steps"]), **result}
+                    for transport, result in results.items()
+                },
                 "table": lines,
             },
             indent=1,
         )
     )
     png = out.with_suffix(".png")
-    plot(result, png)
+    plot(results, png)
     say(f"\nraw numbers: {out}\nplot: {png}")
 
 

@@ -11,7 +11,8 @@ class CoreConfig(AppConfig):
     verbose_name = "Shopflow core"
 
     def ready(self):
-        from . import after_response
+        from . import after_response, channel_layer
+        from .signals import graceful_shutdown
 
         request_started.connect(after_response.hold, dispatch_uid="core.after_response.hold")
         request_finished.connect(
@@ -24,3 +25,8 @@ class CoreConfig(AppConfig):
         # (it disconnects and reconnects this receiver around each request it makes).
         request_finished.disconnect(close_old_connections)
         request_finished.connect(close_old_connections)
+        # A graceful shutdown closes the open sockets and streams at once: their clients
+        # reconnect elsewhere and catch up, instead of holding the shutdown up.
+        graceful_shutdown.connect(
+            channel_layer.close_followers, dispatch_uid="core.channel_layer.close_followers"
+        )

@@ -1,22 +1,29 @@
 """The web application as gunicorn's uvicorn workers serve it (devstack.stack, compose).
 
-One port serves two kinds of view. Async views (long-lived streams) run on the event
-loop through Django's ASGI handler, where an open stream costs a coroutine, not a thread.
-Everything else (the whole DRF API, the admin) runs as plain WSGI in a fixed pool of
-threads (a2wsgi): Django's ASGI handler would run each synchronous view through
-sync_to_async, with a new thread per request and a hand-off per middleware, which cost
-about a quarter more CPU per request in the load benchmark (bench/load.py). A pool thread
-also keeps its database connection between requests (CONN_MAX_AGE), as gunicorn's
-threaded workers do.
+One port, one ASGI application (Channels' ProtocolTypeRouter): WebSockets go to their
+consumers (the session cookie read by Channels' auth middleware, behind its check that
+the Origin is one of ALLOWED_HOSTS, so a page on another site cannot open a socket with
+the user's cookie); HTTP goes to Django, which serves two kinds of view. Async views
+(long-lived streams) run on the event loop through Django's ASGI handler, where an open
+stream costs a coroutine, not a thread. Everything else (the whole DRF API, the admin)
+runs as plain WSGI in a fixed pool of threads (a2wsgi): Django's ASGI handler would run
+each synchronous view through sync_to_async, with a new thread per request and a hand-off
+per middleware, which cost about a quarter more CPU per request in the load benchmark
+(bench/load.py). A pool thread also keeps its database connection between requests
+(CONN_MAX_AGE), as gunicorn's threaded workers do.
 """
 
 import os
 
 from a2wsgi import WSGIMiddleware
 from asgiref.sync import iscoroutinefunction
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
+from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
@@ -36,10 +43,22 @@ def is_async_view(path: str) -> bool:
     return iscoroutinefunction(view)
 
 
-async def application(scope, receive, send):
-    if scope["type"] == "http":
-        path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
-        if is_async_view(path):
-            return await async_views(scope, receive, send)
-    # HTTP to synchronous views, and the lifespan protocol (a2wsgi answers it).
+async def http(scope, receive, send):
+    path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+    if is_async_view(path):
+        return await async_views(scope, receive, send)
     return await sync_views(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": http,
+        # The routes named by string, as core.urls names the apps' URLconfs.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(
+                URLRouter(import_string("notifications.routing.websocket_urlpatterns"))
+            )
+        ),
+        "lifespan": sync_views,  # a2wsgi answers it
+    }
+)

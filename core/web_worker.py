@@ -25,6 +25,10 @@ class _Server(Server):
 
 
 class WebWorker(UvicornWorker):
+    # A notification socket's frames are small (notifications.consumers refuses > 4 KB);
+    # uvicorn's default would let one frame take 16 MB of memory.
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "ws": "websockets-sansio", "ws_max_size": 65536}
+
     async def _serve(self) -> None:
         # UvicornWorker._serve, with the Server above.
         self.config.app = self.wsgi

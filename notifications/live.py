@@ -1,85 +1,66 @@
-"""Notifications pushed live: published after commit to Redis pub/sub by whatever process
-wrote them (a web thread, a Celery worker), and fanned out in every web process to the
-open streams of their recipient (notifications.stream).
+"""Notifications pushed live: sent after commit to the recipient's group on the channel
+layer (`notifications.user.<id>`) by whatever process wrote them (a web thread, a Celery
+worker), and received by every WebSocket consumer (notifications.consumers) and SSE stream
+(notifications.stream) of that user, in any web process.
 
-One channel for all users: each web process subscribes once, whatever the number of
-streams it holds, and hands a message only to the streams of its recipient. A message
-carries the notification as the API shows it, so an open stream costs no query per event.
-Pub/sub delivers to whoever listens at that moment and keeps nothing: the database is the
-record, and a stream that may have missed something (it connected, Redis came back) reads
-what is newer than the last event it sent.
+The layer delivers at most once, so the database is the record: a connection reads what
+is newer than the last event it sent when it opens, when its client asks (a gap), and
+when the layer may have dropped something (core.channel_layer tells it). A message
+carries the notification as the API shows it, so an open connection costs no query per
+event.
 """
 
 import asyncio
-import contextlib
-import functools
-import json
 import logging
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
 
-import redis
 import redis.asyncio
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from django.db import close_old_connections
 
 from core.after_response import call_after_response
 
+from . import selectors
 from .serializers import NotificationSerializer
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "shopflow:notifications"
-# Put on a stream's queue instead of an event: read what you missed from the database.
-RESYNC = {"resync": True}
-# Put on a stream's queue when the process shuts down: end the response.
-CLOSE = {"close": True}
-# Events a slow client may have waiting before it is told to catch up from the database.
-QUEUE_SIZE = 256
-RECONNECT_SECONDS = 1.0
+# The consumers' handler of a pushed notification: notification_event().
+EVENT = "notification.event"
+# ... of a change of the person's preferences: preferences_changed().
+PREFERENCES_CHANGED = "preferences.changed"
+# ... and of a read receipt for the person's messages: message_read().
+RECEIPT = "message.read"
+# Events of the backlog sent at most per catch-up; a client that missed more gets the
+# rest from the list API (the page does) or on its next reconnect.
+BACKLOG_LIMIT = 200
+# Ids of events a connection sent, remembered to send none twice.
+SENT_REMEMBERED = 1000
 
 
-@functools.cache
-def channel(url: str) -> str:
-    """The pub/sub channel of the Redis database `url` names. Channels are server-wide,
-    not per database: two shops on one Redis server (a developer's `make run` beside the
-    tests, say) would otherwise each receive the other's notifications for the same user
-    ids. The database number goes in front, as kombu's fanout_prefix does."""
-    return f"/{redis.connection.parse_url(url).get('db', 0)}.{CHANNEL}"
+def user_group(user_id: int) -> str:
+    return f"notifications.user.{user_id}"
 
 
 def notification_event(notification) -> dict:
-    """A notification as the API shows it (its serializer), for the stream."""
+    """A notification as the API shows it (its serializer), for the live channels."""
     return dict(NotificationSerializer(notification).data)
 
 
-_clients = threading.local()
-
-
-def _client() -> redis.Redis:
-    """This thread's connection to the pub/sub Redis (kept: a PUBLISH is one round trip)."""
-    url = settings.SHOPFLOW_REDIS_URL
-    cached = getattr(_clients, "by_url", None)
-    if cached is None or cached[0] != url:
-        cached = _clients.by_url = (
-            url,
-            redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2),
-        )
-    return cached[1]
-
-
 def notifications_publish(notifications) -> None:
-    """Push committed notifications to their recipients' open streams: after the
+    """Push committed notifications to their recipients' open connections: after the
     response inside a request (the client does not wait for Redis), at once elsewhere (a
-    worker). Never raises: a push that does not happen is caught up by the streams from
-    the database when their subscription comes back."""
+    worker). Never raises: a push that does not happen is caught up from the database."""
     if notifications and not call_after_response(lambda: _publish(notifications)):
         _publish(notifications)
 
 
 # After a failed push, pushes from this process stand aside for a few seconds: Redis is
-# away, every stream's subscription with it, and they resync from the database anyway.
+# away, and the connections catch up from the database once it is back.
 PUSH_PAUSE_SECONDS = 5.0
 _push_paused_until = 0.0
 
@@ -88,127 +69,164 @@ def _publish(notifications) -> None:
     global _push_paused_until
     if time.monotonic() < _push_paused_until:
         return
+    messages = [
+        (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
+        for row in notifications
+    ]
     try:
-        pipe = _client().pipeline(transaction=False)
-        for notification in notifications:
-            payload = {"user": notification.recipient_id, "event": notification_event(notification)}
-            pipe.publish(channel(settings.SHOPFLOW_REDIS_URL), json.dumps(payload))
-        pipe.execute()
-    except (redis.RedisError, OSError) as exc:
+        _blocking(_group_send_all, messages)
+    except Exception as exc:  # Redis away, or slow: never the caller's problem
         _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
-        logger.warning("notifications: live push of %s failed: %s", len(notifications), exc)
+        logger.warning("notifications: live push of %s failed: %s", len(messages), exc)
 
 
-class Hub:
-    """One event loop's subscription, and the queues of its open streams by user."""
-
-    def __init__(self):
-        self.listeners: dict[int, set[asyncio.Queue]] = {}
-        self.task: asyncio.Task | None = None
-
-    def listen(self, user_id: int) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
-        self.listeners.setdefault(user_id, set()).add(queue)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        return queue
-
-    def unlisten(self, user_id: int, queue: asyncio.Queue) -> None:
-        queues = self.listeners.get(user_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self.listeners[user_id]
-
-    def _deliver(self, queue: asyncio.Queue, item: dict) -> None:
-        try:
-            queue.put_nowait(item)
-        except asyncio.QueueFull:
-            # A client that does not keep up: drop what waits, let it read the database.
-            _replace_all(queue, RESYNC)
-
-    def close_all(self) -> None:
-        for queues in self.listeners.values():
-            for queue in queues:
-                _replace_all(queue, CLOSE)
-
-    def _resync_all(self) -> None:
-        for queues in self.listeners.values():
-            for queue in queues:
-                self._deliver(queue, RESYNC)
-
-    async def _run(self) -> None:
-        while True:
-            # No retries: redis-py would reconnect and subscribe again on its own, and what
-            # was published in the gap would never reach the streams. A lost connection
-            # must come here, where the streams are told to catch up from the database.
-            client = redis.asyncio.Redis.from_url(
-                settings.SHOPFLOW_REDIS_URL, retry=Retry(NoBackoff(), 0)
-            )
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(channel(settings.SHOPFLOW_REDIS_URL))
-                    # Whatever was committed while no subscription was in place.
-                    self._resync_all()
-                    loop = asyncio.get_running_loop()
-                    last_heard = loop.time()
-                    # A quiet subscription is pinged as often as idle streams get a
-                    # heartbeat; no answer in twice that means reconnect.
-                    ping_seconds = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
-                    while True:
-                        message = await pubsub.get_message(
-                            ignore_subscribe_messages=True, timeout=ping_seconds
-                        )
-                        if message is None:
-                            # Quiet. A connection that died silently (no reset) would
-                            # leave every stream waiting: ping, and give up on it when
-                            # not even a pong came back since the last ping.
-                            if loop.time() - last_heard > 2 * ping_seconds:
-                                raise ConnectionError("no answer from Redis to a ping")
-                            await pubsub.ping()
-                            continue
-                        last_heard = loop.time()  # an event, or the pong
-                        if message.get("type") != "message":
-                            continue
-                        payload = json.loads(message["data"])
-                        for queue in tuple(self.listeners.get(payload["user"], ())):
-                            self._deliver(queue, payload["event"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("notifications: Redis subscription lost (%s); retrying", exc)
-                await asyncio.sleep(RECONNECT_SECONDS)
-                # Streams go on; they catch up once the subscription is back.
-            finally:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+def _blocking(function, *args):
+    """Run the async `function` to its end from synchronous code. In a thread whose event
+    loop is running (sync code called from async code), from a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(function)(*args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(async_to_sync(function), *args).result()
 
 
-def _replace_all(queue: asyncio.Queue, item: dict) -> None:
-    """Drop what waits in the queue and leave `item` alone in it."""
-    while not queue.empty():
-        queue.get_nowait()
-    queue.put_nowait(item)
+def preferences_changed(*, user_id: int) -> None:
+    """Tell the person's open connections to read their preferences again. Never raises:
+    a connection that misses it reads them when it reconnects."""
+    try:
+        _blocking(_group_send_all, [(user_group(user_id), {"type": PREFERENCES_CHANGED})])
+    except Exception as exc:
+        logger.warning("notifications: telling user %s's connections failed: %s", user_id, exc)
 
 
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+def read_receipt_publish(*, author_ids, receipt: dict) -> None:
+    """Tell the messages' authors' open connections that their messages were read. Never
+    raises: the conversation's read_at is the record."""
+    messages = [(user_group(uid), {"type": RECEIPT, "receipt": receipt}) for uid in author_ids]
+    try:
+        _blocking(_group_send_all, messages)
+    except Exception as exc:
+        logger.warning("notifications: live read receipt failed: %s", exc)
 
 
-def hub() -> Hub:
-    """This event loop's hub (a web process has one loop)."""
+async def _group_send_all(messages) -> None:
+    layer = get_channel_layer()
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+def db(function):
+    """`function` run in the event loop's shared thread pool, not in a thread of the
+    connection's own: a database connection opened there would stay open as long as the
+    stream (a thousand streams, a thousand connections). The pool's few threads keep
+    theirs (CONN_MAX_AGE), checked before each use as a request would."""
+
+    def call(*args, **kwargs):
+        close_old_connections()
+        return function(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False)
+
+
+class Feed:
+    """What one open connection has sent its user: it sends each notification once,
+    whichever way it came (the layer, a catch-up from the database)."""
+
+    def __init__(self, *, user_id: int, last_id: int):
+        self.user_id = user_id
+        self.last_id = last_id
+        self.sent: set[int] = set()
+        self.muted: set[str] = set()  # kinds the person turned off in the app
+
+    async def load_preferences(self) -> None:
+        self.muted = set(await db(selectors.kinds_muted_in_app)(user_id=self.user_id))
+
+    def fresh(self, events) -> list[dict]:
+        """The events not sent yet, recorded as sent; none of a muted kind."""
+        new = []
+        for event in events:
+            if event["kind"] in self.muted:
+                self.last_id = max(self.last_id, event["id"])
+                continue
+            # Not "id > last_id": two transactions for one user may commit (and publish)
+            # out of id order; the later-numbered one must not hide the other.
+            if event["id"] not in self.sent:
+                new.append(event)
+                self.sent.add(event["id"])
+                self.last_id = max(self.last_id, event["id"])
+        if len(self.sent) > SENT_REMEMBERED:
+            self.sent = set(sorted(self.sent)[-SENT_REMEMBERED // 2 :])
+        return new
+
+    async def missed(self) -> list[dict]:
+        """What the database has after the last id sent that this connection has not
+        sent, recorded as sent."""
+        return self.fresh(await self._after(self.last_id))
+
+    async def replay(self, *, after_id: int) -> list[dict]:
+        """Everything the database has after `after_id`, sent or not (the client saw a
+        gap), recorded as sent."""
+        events = [event for event in await self._after(after_id) if event["kind"] not in self.muted]
+        self.fresh(events)
+        return events
+
+    async def _after(self, after_id: int) -> list[dict]:
+        rows = await db(selectors.notifications_after)(
+            user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
+        )
+        return [notification_event(row) for row in rows]
+
+
+def event_id(raw) -> int | None:
+    """A notification id a client sent (a query parameter, a header, a JSON number); None
+    for none, ValueError when garbled."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValueError(raw)
+    value = int(raw.strip()) if isinstance(raw, str) else raw
+    if not 0 <= value < 2**63:
+        raise ValueError(raw)
+    return value
+
+
+def query_params(scope) -> dict[str, str]:
+    """An ASGI scope's query string, the last value of each name."""
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+_background: set[asyncio.Task] = set()
+
+
+def in_background(coroutine) -> None:
+    """Run `coroutine` on this loop, kept referenced until done; a connection that closed
+    meanwhile makes it fail, which is only logged."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background_done)
+
+
+def _background_done(task: asyncio.Task) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("notifications: background work failed: %r", task.exception())
+
+
+_redis: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+
+async def claim_once(key: str, *, seconds: int) -> bool:
+    """True for the first caller to claim `key` within `seconds`, in any process (the
+    channel layer's Redis: SET NX)."""
     loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        for old in [old for old in _hubs if old.is_closed()]:
-            del _hubs[old]
-        found = _hubs[loop] = Hub()
-    return found
+    client = _redis.get(loop)
+    if client is None:
+        client = _redis[loop] = redis.asyncio.Redis.from_url(
+            settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+    return bool(await client.set(key, 1, nx=True, ex=max(1, seconds)))
 
 
-def end_streams(sender=None, **kwargs) -> None:
-    """End every open stream of this process (core.signals.graceful_shutdown: a graceful
-    shutdown has begun). Safe to call from a signal handler: the work is handed to each
-    hub's event loop."""
-    for loop, found in list(_hubs.items()):
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(found.close_all)
+async def latest_id(*, user_id: int) -> int:
+    return await db(selectors.notification_latest_id)(user_id=user_id)

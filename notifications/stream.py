@@ -3,10 +3,11 @@
 An async view: under uvicorn an open stream is a coroutine waiting on a queue (core.asgi
 sends async views to Django's ASGI handler), holding no database connection. Django's
 ASGI handler still keeps an idle thread per request while it lasts (about 70 KB a stream
-in bench/streams.py), so a host's thread limit bounds the streams of a process. Events come from the
-process's Redis subscription (notifications.live); what a client missed, it gets from the database:
-after `Last-Event-ID` (sent by EventSource when it reconnects; `?last_event_id=` for the
-first connection), and whenever the subscription may have dropped something.
+in bench/streams.py), so a host's thread limit bounds the streams of a process. Events come
+from the channel layer (the user's group, as the WebSocket consumer's: notifications.live);
+what a client missed, it gets from the database: after `Last-Event-ID` (sent by
+EventSource when it reconnects; `?last_event_id=` for the first connection), and whenever
+the layer may have dropped something (core.channel_layer).
 
 Credentials: the session cookie, `Authorization: Token <key>`, or `?token=` from POST
 /api/notifications/stream-token/ (signed, short-lived; an EventSource cannot send
@@ -14,38 +15,19 @@ headers, and an API token in a URL ends up in logs).
 """
 
 import asyncio
+import contextlib
 import json
 
-from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user, get_user_model
-from django.db import close_old_connections
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from . import live, selectors, services
+from core.channel_layer import RESYNC, followers
 
-
-def _db(function):
-    """`function` run in the event loop's shared thread pool, not in this request's own
-    thread: Django gives every ASGI request a thread for its thread-sensitive calls, and a
-    database connection opened there would stay open as long as the stream (a thousand
-    streams, a thousand connections). The pool's few threads keep theirs (CONN_MAX_AGE),
-    checked before each use as a request would."""
-
-    def call(*args, **kwargs):
-        close_old_connections()
-        return function(*args, **kwargs)
-
-    return sync_to_async(call, thread_sensitive=False)
-
-
-# Events of the backlog sent at most per read; a client that missed more gets the rest
-# from the list API (the page does) or on its next reconnect.
-BACKLOG_LIMIT = 200
-# Ids of events a stream sent, remembered to send none twice.
-SENT_REMEMBERED = 1000
+from . import live, services
 
 
 async def notification_stream(request):
@@ -64,7 +46,7 @@ async def notification_stream(request):
         # "From now", read before the response starts: the client sees the stream open
         # (the headers go before the first event) only after this, so whatever is
         # committed once it has is newer.
-        last_id = await _db(selectors.notification_latest_id)(user_id=user_id)
+        last_id = await live.latest_id(user_id=user_id)
     response = StreamingHttpResponse(
         _events(user_id, last_id), content_type="text/event-stream; charset=utf-8"
     )
@@ -75,13 +57,7 @@ async def notification_stream(request):
 
 def _last_event_id(request) -> int | None:
     """The id of the last event the client has; None for none. ValueError when garbled."""
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
-    if raw is None or raw == "":
-        return None
-    value = int(raw.strip())  # ValueError for anything else
-    if not 0 <= value < 2**63:
-        raise ValueError(raw)
-    return value
+    return live.event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
 
 
 async def _authenticate(request) -> tuple[int | None, str]:
@@ -90,11 +66,11 @@ async def _authenticate(request) -> tuple[int | None, str]:
         user_id = services.stream_token_user_id(token=request.GET["token"])
         if user_id is None:
             return None, "The stream token expired or is not valid."
-        active = await _db(_active_user_ids)([user_id])
+        active = await live.db(_active_user_ids)([user_id])
         return (user_id, "") if active else (None, "User inactive or deleted.")
     if request.headers.get("Authorization"):
-        return await _db(_token_user_id)(request)
-    user = await _db(get_user)(request)  # the session (request.auser() would use its thread)
+        return await live.db(_token_user_id)(request)
+    user = await live.db(get_user)(request)  # the session (request.auser() would use its thread)
     if user.is_authenticated:
         return user.pk, ""
     return None, "Authentication credentials were not provided."
@@ -124,16 +100,13 @@ def _format(event: dict) -> str:
 
 
 async def _events(user_id: int, last_id: int):
-    hub = live.hub()
-    queue = hub.listen(user_id)  # before reading the database: nothing falls in between
+    stream = _Stream(user_id=user_id, last_id=last_id)
+    await stream.open()  # into the group before reading the database: nothing falls between
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
-        sent: set[int] = set()
-        for event in await _missed(user_id, last_id):
+        for event in await stream.feed.missed():
             yield _format(event)
-            sent.add(event["id"])
-            last_id = event["id"]
         heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
@@ -142,28 +115,68 @@ async def _events(user_id: int, last_id: int):
             if left <= 0:
                 return  # the client reconnects, and its credentials are checked again
             try:
-                item = await asyncio.wait_for(queue.get(), min(heartbeat, left))
+                message = await asyncio.wait_for(stream.inbox.get(), min(heartbeat, left))
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            if item is live.CLOSE:
+            if message is _CLOSE:
                 return  # the process is shutting down; the client reconnects elsewhere
-            events = await _missed(user_id, last_id) if item is live.RESYNC else [item]
+            if message["type"] == live.EVENT:
+                events = stream.feed.fresh([message["event"]])
+            elif message["type"] == live.RECEIPT:
+                yield f"event: receipt\ndata: {json.dumps(message['receipt'])}\n\n"
+                continue
+            elif message["type"] == live.PREFERENCES_CHANGED:
+                await stream.feed.load_preferences()
+                continue
+            else:  # core.channel_layer.RESYNC
+                await stream.join()
+                events = await stream.feed.missed()
             for event in events:
-                # Not "id > last": two transactions for one user may commit (and publish)
-                # out of id order; the later-numbered one must not hide the other.
-                if event["id"] not in sent:
-                    yield _format(event)
-                    sent.add(event["id"])
-                    last_id = max(last_id, event["id"])
-            if len(sent) > SENT_REMEMBERED:
-                sent = set(sorted(sent)[-SENT_REMEMBERED // 2 :])
+                yield _format(event)
     finally:
-        hub.unlisten(user_id, queue)
+        await stream.shut()
 
 
-async def _missed(user_id: int, after_id: int) -> list[dict]:
-    rows = await _db(selectors.notifications_after)(
-        user_id=user_id, after_id=after_id, limit=BACKLOG_LIMIT
-    )
-    return [live.notification_event(row) for row in rows]
+_CLOSE = object()
+
+
+class _Stream:
+    """One SSE response's place on the channel layer: a channel in the user's group, read
+    into `inbox` by a task of its own, where this process's watch (core.channel_layer)
+    also puts its resync and close."""
+
+    def __init__(self, *, user_id: int, last_id: int):
+        self.feed = live.Feed(user_id=user_id, last_id=last_id)
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.reader: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        followers().add(self)  # first: a shutdown that starts meanwhile closes it too
+        await self.feed.load_preferences()
+        self.channel = await self.layer.new_channel()
+        await self.join()
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def join(self) -> None:
+        await self.layer.group_add(live.user_group(self.feed.user_id), self.channel)
+
+    async def _read(self) -> None:
+        while True:
+            self.inbox.put_nowait(await self.layer.receive(self.channel))
+
+    def resync_soon(self) -> None:
+        self.inbox.put_nowait(dict(RESYNC))
+
+    def close_soon(self) -> None:
+        self.inbox.put_nowait(_CLOSE)
+
+    async def shut(self) -> None:
+        followers().discard(self)
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.channel:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(live.user_group(self.feed.user_id), self.channel)

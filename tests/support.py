@@ -3,6 +3,7 @@ project's own processes), API clients, polling."""
 
 import asyncio
 import contextlib
+import copy
 import email
 import json
 import os
@@ -244,6 +245,16 @@ def subprocess_env(**overrides) -> dict[str, str]:
     return env
 
 
+def channel_layer_on(settings, url: str) -> None:
+    """Point this process's channel layer (and what reads its Redis beside it) at `url`,
+    through pytest-django's `settings` fixture: Channels drops its cached layer when
+    CHANNEL_LAYERS changes, and the fixture puts both back after the test."""
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["hosts"][0]["address"] = url
+    settings.CHANNEL_LAYER_URL = url
+    settings.CHANNEL_LAYERS = layers
+
+
 @contextlib.contextmanager
 def celery_broker(url: str):
     """Point the Celery app of this process at another broker for the block."""
@@ -402,6 +413,80 @@ class ServerSentEvent:
 
     def json(self):
         return json.loads(self.data)
+
+
+def session_cookie(process, user, settings) -> str:
+    """Log `user` in through `process`'s login page as a browser does (the CSRF cookie,
+    then the form); the session id."""
+    import http.client
+    import re
+
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user.set_password("pw-for-the-session-1")
+    user.save()
+    conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=10)
+    conn.request("GET", "/account/login/")
+    page = conn.getresponse()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie")).group(1)
+    csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.read()).group(1)
+    conn.request(
+        "POST",
+        "/account/login/",
+        body=f"username={user.username}&password=pw-for-the-session-1&"
+        f"csrfmiddlewaretoken={csrf_field.decode()}",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+        },
+    )
+    login = conn.getresponse()
+    login.read()
+    assert login.status == 302, login.status
+    return re.search(r"sessionid=([^;]+)", login.getheader("Set-Cookie")).group(1)
+
+
+class NotificationSocket:
+    """A WebSocket client on a real socket (websockets' synchronous client), sending the
+    Origin a page of the site would."""
+
+    def __init__(self, url: str, *, origin: str | None = None, headers=None):
+        from urllib.parse import urlsplit
+
+        from websockets.sync.client import connect
+
+        parts = urlsplit(url)
+        origin = origin or f"http://{parts.hostname}:{parts.port}"
+        self.socket = connect(
+            url, origin=origin, additional_headers=headers, open_timeout=10
+        ).__enter__()
+
+    def next_frame(self, timeout: float = 10) -> dict:
+        """The next frame, decoded; AssertionError when none comes within `timeout`."""
+        try:
+            return json.loads(self.socket.recv(timeout=timeout))
+        except TimeoutError:
+            raise AssertionError(f"no frame within {timeout} s") from None
+
+    def send(self, payload) -> None:
+        self.socket.send(payload if isinstance(payload, str) else json.dumps(payload))
+
+    def close_code(self, timeout: float = 10) -> int:
+        """The code the server closed the socket with (frames before it are skipped)."""
+        from websockets.exceptions import ConnectionClosed
+
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.socket.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else closed.code
+        except TimeoutError:
+            pass
+        raise AssertionError(f"the socket is still open after {timeout} s")
+
+    def close(self) -> None:
+        self.socket.close()
 
 
 class EventStream:

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from django.db import connections
 
-from tests.support import WebProcess, subprocess_env
+from tests.support import WebProcess, channel_layer_on, subprocess_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,11 +41,11 @@ def browser(monkeypatch):
 @pytest.fixture
 def web_env(broker_url, settings):
     """A web process's environment: this test's database and Redis (the broker's, also
-    for the notifications' pub/sub, which this process publishes to as well)."""
-    settings.SHOPFLOW_REDIS_URL = broker_url
+    the channel layer's, which this process publishes to as well)."""
+    channel_layer_on(settings, broker_url)
     return subprocess_env(
         CELERY_BROKER_URL=broker_url,
-        SHOPFLOW_REDIS_URL=broker_url,
+        CHANNEL_LAYER_URL=broker_url,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         SHOPFLOW_STREAM_HEARTBEAT_SECONDS="1",
     )

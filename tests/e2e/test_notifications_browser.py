@@ -42,7 +42,8 @@ def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_co
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, process.base, shopper)
-    page.wait_for_selector("#live.on", timeout=15_000)  # the stream is open
+    page.wait_for_selector("#live[data-transport=websocket]", timeout=15_000)
+    assert page.inner_text("#live") == "live (WebSocket)"
     assert page.title() == "Notifications · Shopflow"
     assert page.locator("#notifications li").count() == 0
 
@@ -84,18 +85,75 @@ def test_the_page_shows_what_came_before_it_was_opened(web, browser, shopper, pr
     assert page.title() == "(1) Notifications · Shopflow"
 
 
-def test_the_page_falls_back_to_polling_when_the_stream_is_gone(web, browser, shopper, product):
+def block_websockets(page) -> None:
+    """The page's WebSockets fail their handshake for real, as behind a proxy that refuses
+    them: each goes to a port where nothing listens."""
+    from tests.support import free_port
+
+    page.add_init_script(
+        """(() => {
+          const Real = window.WebSocket;
+          window.WebSocket = function (url, protocols) {
+            const blocked = new URL(url, location.href);
+            blocked.port = "PORT";
+            return new Real(blocked, protocols);
+          };
+          Object.assign(window.WebSocket, Real);
+          window.WebSocket.prototype = Real.prototype;
+        })();""".replace("PORT", str(free_port()))
+    )
+
+
+def block_the_stream(page) -> None:
+    page.route("**/api/notifications/stream/**", lambda route: route.abort())
+
+
+def test_with_websockets_blocked_the_page_falls_back_to_server_sent_events(
+    web, browser, shopper, product
+):
     process = web()
     page = browser.new_page()
-    # The stream refused (as a proxy that drops it would): the page polls the list.
-    page.route("**/api/notifications/stream/**", lambda route: route.abort())
+    block_websockets(page)
+    log_in(page, process.base, shopper)
+    page.wait_for_selector("#live[data-transport=sse]", timeout=15_000)
+    assert page.inner_text("#live") == "live (Server-Sent Events)"
+    cart = cart_with(shopper.customer, (product, 1))
+    client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+    page.wait_for_selector("#notifications li", timeout=10_000)  # over the stream
+
+
+def test_with_websockets_and_the_stream_blocked_the_page_polls(web, browser, shopper, product):
+    process = web()
+    page = browser.new_page()
+    block_websockets(page)
+    block_the_stream(page)
     page.clock.install()
     log_in(page, process.base, shopper)
-    # The stream's error handled, so polling has started ("connecting…" comes before it:
-    # a poll started after run_for below would come 10 s later, as late as the wait).
-    page.wait_for_selector("#live:has-text('reconnecting')")
+    # Both refused, so polling has started (a poll started after run_for below would
+    # come 10 s later, as late as the wait).
+    page.wait_for_selector("#live[data-transport=polling]", timeout=15_000)
+    assert "checking every 10 s" in page.inner_text("#live")
     cart = cart_with(shopper.customer, (product, 1))
     client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
     page.clock.run_for(11_000)  # past the 10 s poll
     page.wait_for_selector("#notifications li", timeout=10_000)
     assert page.title().startswith("(1) ")
+
+
+def test_turning_email_off_on_the_page_saves_that_preference_only(web, browser, shopper):
+    from notifications import selectors
+
+    process = web()
+    page = browser.new_page()
+    log_in(page, process.base, shopper)
+    box = page.locator("input[name='message.email']")
+    box.wait_for(timeout=10_000)
+    assert box.is_checked()
+    box.uncheck()
+    page.wait_for_selector("#preferences-status:has-text('Saved.')", timeout=10_000)
+    prefs = selectors.preferences_for(user=shopper)
+    assert prefs["message"] == {"in_app": True, "email": False, "push": True}
+    assert prefs["order_placed"]["email"] is True
+    page.reload()
+    page.locator("input[name='message.email']").wait_for(timeout=10_000)
+    assert not page.locator("input[name='message.email']").is_checked()

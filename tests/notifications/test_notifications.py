@@ -13,7 +13,7 @@ from side_effects.services import side_effect_mark_failed, side_effects_mark_don
 from store.services.checkout import order_place
 from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support import channel_layer_on, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +259,7 @@ def test_a_checkout_pushes_its_notification_after_the_response(user, product, mo
 def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
     from notifications import live
 
-    settings.SHOPFLOW_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    channel_layer_on(settings, "redis://127.0.0.1:1/0")  # nothing listens there
     with transaction.atomic():
         notification_services.notifications_create(
             recipient_ids=[user.pk], kind="message", message="a"
@@ -274,33 +274,38 @@ def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_push_reaches_only_the_subscribers_of_its_own_redis_database(user, settings, broker_url):
-    """Pub/sub is server-wide: a shop on another database of the same Redis server (a
-    developer's `make run` beside the tests) must not receive this shop's notifications."""
+def test_a_push_reaches_its_users_group_on_its_own_redis_database_only(user, settings, broker_url):
+    """A shop on another database of the same Redis server (a developer's `make run`
+    beside the tests) must not receive this shop's notifications."""
+    import asyncio
+
     import redis
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
 
     from notifications import live
 
-    ours = broker_url
-    db = redis.connection.parse_url(ours).get("db", 0)
-    theirs = redis.Redis.from_url(ours).connection_pool.connection_kwargs
+    db = redis.connection.parse_url(broker_url).get("db", 0)
+    server = redis.Redis.from_url(broker_url).connection_pool.connection_kwargs
     # A database nothing else here uses (make run's is 0, the tests' 15 and 13).
-    theirs = f"redis://{theirs['host']}:{theirs['port']}/{11 if db != 11 else 10}"
-    settings.SHOPFLOW_REDIS_URL = ours
-    assert live.channel(ours) != live.channel(theirs)
-    subscribers = {}
-    for url in (ours, theirs):
-        pubsub = redis.Redis.from_url(url).pubsub()
-        pubsub.subscribe(live.channel(url))
-        assert pubsub.get_message(timeout=5)["type"] == "subscribe"
-        subscribers[url] = pubsub
+    theirs = f"redis://{server['host']}:{server['port']}/{11 if db != 11 else 10}"
+    channels = {}
+    for url in (broker_url, theirs):
+        channel_layer_on(settings, url)
+        layer = get_channel_layer()
+        channels[url] = (layer, async_to_sync(layer.new_channel)())
+        async_to_sync(layer.group_add)(live.user_group(user.pk), channels[url][1])
+    channel_layer_on(settings, broker_url)  # the shop publishes to its own
     with transaction.atomic():
-        notification_services.notifications_create(
+        (sent,) = notification_services.notifications_create(
             recipient_ids=[user.pk], kind="message", message="hi"
         )
 
-    message = subscribers[ours].get_message(timeout=5)
-    assert message is not None and '"message": "hi"' in message["data"].decode()
-    assert subscribers[theirs].get_message(timeout=0.5) is None
-    for pubsub in subscribers.values():
-        pubsub.close()
+    async def receive(layer, channel, timeout):
+        return await asyncio.wait_for(layer.receive(channel), timeout)
+
+    ours_layer, ours_channel = channels[broker_url]
+    message = async_to_sync(receive)(ours_layer, ours_channel, 5)
+    assert message == {"type": live.EVENT, "event": live.notification_event(sent)}
+    with pytest.raises(TimeoutError):
+        async_to_sync(receive)(*channels[theirs], 0.5)

@@ -1,0 +1,119 @@
+"""The channel layer (Channels on Redis), and what keeps its followers whole when Redis goes.
+
+A channel layer delivers at most once: a message sent while Redis is away, over a
+channel's capacity, or to a group whose membership a restarted Redis forgot, is gone. The
+connections that follow groups (notifications.consumers, notifications.stream) therefore
+keep the database as their record and catch up from it when told to resync. They are told:
+
+- by their own receive, when it fails (RedisChannelLayer below returns RESYNC instead of
+  raising, so one lost connection does not end a consumer);
+- by this process's watch, for everyone at once, when Redis comes back after not
+  answering or answers as another server (a restart emptied its groups): each follower
+  joins its groups again and reads what it missed.
+"""
+
+import asyncio
+import contextlib
+import logging
+import weakref
+
+import redis.asyncio
+from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# The message a follower gets when it may have missed something: its consumer's
+# layer_resync() runs.
+RESYNC = {"type": "layer.resync"}
+RETRY_SECONDS = 1.0
+
+
+class RedisChannelLayer(_RedisChannelLayer):
+    """channels-redis's layer, whose receive answers RESYNC, after a pause, when Redis
+    fails under it (the caller resyncs, then receives again)."""
+
+    async def receive(self, channel):
+        try:
+            return await super().receive(channel)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("channel layer: receive failed (%s); followers resync", exc)
+            await asyncio.sleep(RETRY_SECONDS)
+            return dict(RESYNC)
+
+
+class Followers:
+    """The connections of this process (its event loop) that follow groups on the layer.
+    A follower has `resync_soon()` and `close_soon()`, both safe to call from the loop."""
+
+    def __init__(self):
+        self.open: weakref.WeakSet = weakref.WeakSet()
+        self.watch: asyncio.Task | None = None
+        self.closing = False
+
+    def add(self, follower) -> None:
+        if self.closing:  # a connection still being opened when the shutdown began
+            follower.close_soon()
+            return
+        self.open.add(follower)
+        if self.watch is None or self.watch.done():
+            self.watch = asyncio.get_running_loop().create_task(self._watch())
+
+    def discard(self, follower) -> None:
+        self.open.discard(follower)
+
+    def resync_all(self) -> None:
+        for follower in list(self.open):
+            follower.resync_soon()
+
+    def close_all(self) -> None:
+        self.closing = True
+        for follower in list(self.open):
+            follower.close_soon()
+
+    async def _watch(self) -> None:
+        """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
+        from another server (its run_id), means groups and messages may be gone."""
+        client = redis.asyncio.Redis.from_url(
+            settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        known, lost = None, False
+        try:
+            while self.open:
+                try:
+                    run_id = (await client.info("server"))["run_id"]
+                except (redis.RedisError, OSError) as exc:
+                    if not lost:
+                        logger.warning("channel layer: Redis does not answer (%s)", exc)
+                    lost = True
+                else:
+                    if lost or (known is not None and run_id != known):
+                        logger.warning("channel layer: Redis is back; followers resync")
+                        self.resync_all()
+                    known, lost = run_id, False
+                await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+
+_followers: dict[asyncio.AbstractEventLoop, Followers] = {}
+
+
+def followers() -> Followers:
+    """This event loop's followers (a web process has one loop)."""
+    loop = asyncio.get_running_loop()
+    found = _followers.get(loop)
+    if found is None:
+        for old in [old for old in _followers if old.is_closed()]:
+            del _followers[old]
+        found = _followers[loop] = Followers()
+    return found
+
+
+def close_followers(sender=None, **kwargs) -> None:
+    """Close every follower of this process (core.signals.graceful_shutdown). Safe from a
+    signal handler: the work is handed to each loop."""
+    for loop, found in list(_followers.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(found.close_all)

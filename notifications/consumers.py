@@ -1,0 +1,145 @@
+"""WebSocket /ws/notifications/: the caller's notifications, one JSON text frame each.
+
+Credentials: the session cookie (Channels' AuthMiddlewareStack, behind its origin check:
+see core.asgi), or `?token=` from POST /api/notifications/stream-token/, which a socket
+takes once. Without valid ones the socket is accepted and closed with 4401, so the client
+sees why. `?last_id=N`: the notifications after N are sent first; without it, from now.
+
+Frames from the client: {"type": "sync", "last_id": N} (it saw a gap: everything after N
+again) and {"type": "ping"}. Anything else gets an error frame; a client that keeps
+sending them is closed with 4400.
+"""
+
+import asyncio
+import json
+
+import redis
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from core.channel_layer import followers
+
+from . import live, services
+
+UNAUTHENTICATED = 4401
+BAD_INPUT = 4400
+# The socket's lifetime is over: reconnect (credentials are checked again).
+EXPIRED = 4000
+TRY_AGAIN_LATER = 1013
+MAX_FRAME_CHARS = 4096
+ERRORS_ALLOWED = 5
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    feed: live.Feed | None = None
+    errors = 0
+
+    async def connect(self):
+        # All set up before the handshake completes: whatever is committed once the
+        # client sees the socket open is newer than "from now", and reaches the group.
+        query = live.query_params(self.scope)
+        try:
+            user_id = await self._user_id(query)
+        except redis.RedisError:
+            return await self._refuse(TRY_AGAIN_LATER)  # the ticket cannot be checked
+        if user_id is None:
+            return await self._refuse(UNAUTHENTICATED)
+        try:
+            last_id = live.event_id(query.get("last_id"))
+        except ValueError:
+            await self.accept()
+            return await self._error("last_id must be a notification id.", close=True)
+        if last_id is None:
+            last_id = await live.latest_id(user_id=user_id)  # from now
+        self.feed = live.Feed(user_id=user_id, last_id=last_id)
+        await self.feed.load_preferences()
+        # Into the group before reading the database: nothing committed falls in between.
+        await self.channel_layer.group_add(live.user_group(user_id), self.channel_name)
+        followers().add(self)
+        await self.accept()
+        await self._send_events(await self.feed.missed())
+        self._expiry = asyncio.get_running_loop().call_later(
+            settings.SHOPFLOW_STREAM_MAX_SECONDS, self.close_soon, EXPIRED
+        )
+
+    async def _refuse(self, code: int) -> None:
+        """Accepted, then closed: a close before the handshake would reach the client as
+        an HTTP 403, without the code saying why."""
+        await self.accept()
+        await self.close(code=code)
+
+    async def _user_id(self, query) -> int | None:
+        if "token" in query:
+            return await services.stream_ticket_take(token=query["token"])
+        user = self.scope.get("user")
+        return user.pk if user is not None and user.is_authenticated else None
+
+    async def disconnect(self, code):
+        if self.feed is not None:
+            followers().discard(self)
+            self._expiry.cancel()
+            await self.channel_layer.group_discard(
+                live.user_group(self.feed.user_id), self.channel_name
+            )
+
+    # --- from the client ---------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if self.feed is None:
+            return  # closing
+        if text_data is None:
+            return await self._error("Frames are JSON text.")
+        if len(text_data) > MAX_FRAME_CHARS:
+            return await self._error(f"A frame is at most {MAX_FRAME_CHARS} characters.")
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return await self._error("A frame is a JSON object.")
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "sync":
+            try:
+                after_id = live.event_id(content.get("last_id"))
+            except (ValueError, TypeError):
+                return await self._error("sync needs last_id, a notification id.")
+            await self._send_events(await self.feed.replay(after_id=after_id or 0))
+        else:
+            await self._error('Unknown frame: send {"type": "sync" | "ping"}.')
+
+    async def _error(self, detail: str, *, close: bool = False) -> None:
+        self.errors += 1
+        await self.send_json({"type": "error", "detail": detail})
+        if close or self.errors >= ERRORS_ALLOWED:
+            await self.close(code=BAD_INPUT)
+
+    # --- from the channel layer --------------------------------------------------------
+
+    async def notification_event(self, message):
+        await self._send_events(self.feed.fresh([message["event"]]))
+
+    async def message_read(self, message):
+        await self.send_json({"type": "receipt", **message["receipt"]})
+
+    async def preferences_changed(self, message):
+        await self.feed.load_preferences()
+
+    async def layer_resync(self, message=None):
+        """The layer may have dropped this socket's messages, or Redis forgot its group
+        (core.channel_layer): join again, then read what was missed."""
+        await self.channel_layer.group_add(live.user_group(self.feed.user_id), self.channel_name)
+        await self._send_events(await self.feed.missed())
+
+    async def _send_events(self, events) -> None:
+        for event in events:
+            await self.send_json({"type": "notification", **event})
+
+    # --- from this process (core.channel_layer.Followers) ------------------------------
+
+    def resync_soon(self) -> None:
+        live.in_background(self.layer_resync())
+
+    def close_soon(self, code: int = 1012) -> None:
+        """1012: the service restarts; the client reconnects, to this process restarted
+        or another, with last_id."""
+        live.in_background(self.close(code=code))
