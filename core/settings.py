@@ -221,12 +221,28 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/
 
 # --- Notifications ------------------------------------------------------------
 # Live notifications go from the process that commits them to every web process's open
-# streams through Redis pub/sub: the broker's Redis unless this names another (it must,
-# when the broker is RabbitMQ). The database stays the record: a stream that missed a
-# message (a reconnect, Redis away) catches up from it.
-SHOPFLOW_REDIS_URL = os.environ.get("SHOPFLOW_REDIS_URL", "").strip() or (
+# WebSockets and streams through the channel layer (Channels on Redis): the broker's
+# Redis unless this names another (it must, when the broker is RabbitMQ). The layer
+# delivers at most once; the database stays the record (core.channel_layer).
+CHANNEL_LAYER_URL = os.environ.get("CHANNEL_LAYER_URL", "").strip() or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
 )
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "core.channel_layer.RedisChannelLayer",
+        "CONFIG": {
+            # A receive waits 5 s at most (channels-redis): silent longer, Redis is gone.
+            "hosts": [
+                {"address": CHANNEL_LAYER_URL, "socket_connect_timeout": 1, "socket_timeout": 10}
+            ],
+            "prefix": "shopflow",
+            # Messages waiting for one web process (all its sockets share one list), past
+            # which the layer drops them; the sockets catch up from the database.
+            "capacity": 5000,
+            "expiry": 60,
+        },
+    }
+}
 # An idle stream gets a comment this often, so proxies and load balancers keep it open.
 SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS", 15.0)
 # The signed token a browser's EventSource puts in the URL (it cannot send headers) lives
@@ -236,6 +252,13 @@ SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
 # from Last-Event-ID): its credentials are checked again, so a logout, a deleted token or
 # a deactivated user stops the pushes within this time.
 SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
+# Notifications still unread after this many minutes are emailed, one digest a person.
+SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES", 10.0)
+# Where the site is, for links in emails: by default make run's address under DEBUG, else
+# the first allowed host over HTTPS.
+SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/") or (
+    "http://localhost:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
+)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/account/notifications/"
 LOGOUT_REDIRECT_URL = "/account/login/"

@@ -27,5 +27,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("account/", include("accounts.page_urls")),
     path("account/", include("notifications.page_urls")),
+    path("unsubscribe/", include("notifications.unsubscribe_urls")),
     path("admin/", admin.site.urls),
 ]

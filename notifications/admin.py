@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from .models import Notification
+from .models import Notification, NotificationDelivery, NotificationPreference
 
 
 @admin.register(Notification)
@@ -23,3 +23,23 @@ class NotificationAdmin(admin.ModelAdmin):
     def mark_unread(self, request, queryset):
         count = queryset.filter(is_read=True).update(is_read=False, read_at=None)
         self.message_user(request, f"{count} notification(s) marked unread.")
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    """Deliveries by email and push: failed ones are where staff look."""
+
+    list_display = ["id", "notification", "channel", "status", "attempts", "last_error"]
+    list_filter = ["status", "channel"]
+    search_fields = ["notification__recipient__username", "last_error"]
+    list_select_related = ["notification"]
+    raw_id_fields = ["notification"]
+    readonly_fields = ["created_at", "delivered_at"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "in_app", "email", "push", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]

@@ -7,13 +7,15 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from core.signals import graceful_shutdown
         from messaging.models import Message
+        from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
         from store.models import Order
         from store.signals import low_stock, order_created
+        from worker.routing import route_tasks
+        from worker.schedule import schedule_task
 
-        from . import live, receivers
+        from . import receivers, tasks
 
         order_created.connect(
             receivers.notify_order_placed, dispatch_uid="notifications.notify_order_placed"
@@ -28,9 +30,17 @@ class NotificationsConfig(AppConfig):
             sender=Message,
             dispatch_uid="notifications.notify_message_recipients",
         )
+        message_read.connect(
+            receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"
+        )
         post_save.connect(
             receivers.enqueue_duplicate_order_notification,
             sender=Order,
             dispatch_uid="notifications.enqueue_duplicate_order_notification",
         )
-        graceful_shutdown.connect(live.end_streams, dispatch_uid="notifications.end_streams")
+        # Digests go out from the mail worker, beside the other email (SMTP may be slow).
+        route_tasks("emails", tasks.send_email_digests)
+        schedule_task(
+            "notification email digests", tasks.send_email_digests, every_seconds=60,
+            expire_seconds=55,
+        )  # fmt: skip

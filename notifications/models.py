@@ -38,3 +38,72 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.recipient_id}: {self.message}"
+
+
+class NotificationPreference(models.Model):
+    """A person's channels for one kind of notification. A kind without a row has the
+    defaults of notifications.preferences."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=32, choices=Notification.Kind.choices)
+    in_app = models.BooleanField()
+    email = models.BooleanField()
+    push = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_preference_unique")
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.user_id} {self.kind}: in_app={self.in_app} email={self.email} push={self.push}"
+        )
+
+
+class NotificationDelivery(models.Model):
+    """One notification through one channel other than the app itself (which is the row):
+    planned once (unique per notification and channel), retried until delivered or failed
+    for good."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PUSH = "push", "Web Push"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled (read in the app first)"
+        FAILED = "failed", "Failed"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    next_attempt_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="notification_delivery_unique"
+            )
+        ]
+        indexes = [
+            # "What is due": the pending ones of a channel, by when they are due.
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="notification_delivery_due_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.channel} of {self.notification_id}: {self.status}"

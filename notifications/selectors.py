@@ -3,17 +3,39 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from .models import Notification
+from . import preferences
+from .models import Notification, NotificationDelivery, NotificationPreference
 
 
 def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
-    """The user's notifications, newest first."""
-    rows = Notification.objects.filter(recipient=user)
+    """The user's notifications, newest first, but for the kinds they turned off in the
+    app."""
+    rows = Notification.objects.filter(recipient=user).exclude(
+        kind__in=kinds_muted_in_app(user_id=user.pk)
+    )
     return rows.filter(is_read=False) if unread_only else rows
 
 
 def notification_unread_count(*, user) -> int:
-    return Notification.objects.filter(recipient=user, is_read=False).count()
+    return notification_list(user=user, unread_only=True).count()
+
+
+def kinds_muted_in_app(*, user_id: int) -> list[str]:
+    """The kinds this person turned off in the app (a required channel never is)."""
+    return list(
+        NotificationPreference.objects.filter(user_id=user_id, in_app=False).values_list(
+            "kind", flat=True
+        )
+    )
+
+
+def preferences_for(*, user) -> dict[str, dict[str, bool]]:
+    """The person's channels for every kind: what they chose, else the defaults."""
+    chosen = preferences_of(user_ids={user.pk})
+    return {
+        kind: preferences.effective(kind, chosen.get((user.pk, kind)))
+        for kind in preferences.DEFAULTS
+    }
 
 
 def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> list[Notification]:
@@ -42,3 +64,45 @@ def staff_user_ids() -> list[int]:
 
 def notification_exists(*, kind: str, link: str) -> bool:
     return Notification.objects.filter(kind=kind, link=link).exists()
+
+
+def user_is_active(*, user_id: int) -> bool:
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+def notifications_unread_unplanned(
+    *, channel: str, created_after, created_before, limit: int = 1000
+) -> list[Notification]:
+    """Unread notifications created in the window that have no delivery through `channel`
+    yet, oldest first."""
+    return list(
+        Notification.objects.filter(
+            is_read=False, created_at__gt=created_after, created_at__lte=created_before
+        )
+        .exclude(deliveries__channel=channel)
+        .order_by("id")[:limit]
+    )
+
+
+def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:
+    """The channels these people chose, by (user id, kind); a kind they never set is
+    missing (its defaults apply: notifications.preferences)."""
+    rows = NotificationPreference.objects.filter(user_id__in=list(user_ids))
+    return {
+        (row.user_id, row.kind): {"in_app": row.in_app, "email": row.email, "push": row.push}
+        for row in rows
+    }
+
+
+def email_deliveries_due_recipients(*, now) -> list[int]:
+    """The people with an email delivery due."""
+    return list(
+        NotificationDelivery.objects.filter(
+            channel=NotificationDelivery.Channel.EMAIL,
+            status=NotificationDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        .values_list("notification__recipient_id", flat=True)
+        .distinct()
+        .order_by("notification__recipient_id")
+    )

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from . import preferences
 from .models import Notification
 
 
@@ -21,3 +22,54 @@ class MarkedReadSerializer(serializers.Serializer):
 class StreamTokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="For GET /api/notifications/stream/?token=...")
     expires_in = serializers.IntegerField(help_text="Seconds the token may open a stream.")
+
+
+class ChannelsSerializer(serializers.Serializer):
+    in_app = serializers.BooleanField(help_text="In the app, and live to open tabs.")
+    email = serializers.BooleanField(help_text="By email, when unread after a while.")
+    push = serializers.BooleanField(help_text="By Web Push, to the person's browsers.")
+
+
+# The schema of the preferences: a field per kind, each its channels.
+PreferencesSchema = type(
+    "NotificationPreferences",
+    (serializers.Serializer,),
+    {
+        "__doc__": "The caller's channels for each kind of notification.",
+        **{kind: ChannelsSerializer() for kind in preferences.DEFAULTS},
+    },
+)
+
+
+class PreferencesUpdateSerializer(serializers.Serializer):
+    """Some kinds, each with some of its channels: `{"message": {"email": false}}`."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Send an object of kinds."]})
+        changes, errors = {}, {}
+        for kind, channels in data.items():
+            problem = _channels_problem(kind, channels)
+            if problem:
+                errors[str(kind)] = [problem]
+            else:
+                changes[kind] = channels
+        if errors:
+            raise serializers.ValidationError(errors)
+        return changes
+
+
+def _channels_problem(kind, channels) -> str:
+    if kind not in preferences.DEFAULTS:
+        return f"Unknown kind. Kinds: {', '.join(preferences.DEFAULTS)}."
+    if not isinstance(channels, dict):
+        return "Send an object of channels."
+    for channel, on in channels.items():
+        if channel not in preferences.CHANNELS:
+            known = ", ".join(preferences.CHANNELS)
+            return f"Unknown channel {str(channel)[:40]!r}. Channels: {known}."
+        if not isinstance(on, bool):
+            return f"{channel}: true or false."
+        if not on and channel in preferences.REQUIRED.get(kind, ()):
+            return f"{channel} cannot be turned off for {kind}."
+    return ""

@@ -1,6 +1,9 @@
 """Writes of notifications: created by receivers, in the transaction of what they are about
 (a rolled-back order notifies no one), pushed live once committed (notifications.live)."""
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
@@ -11,8 +14,8 @@ from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
 
-from . import live, selectors
-from .models import Notification
+from . import live, preferences, selectors
+from .models import Notification, NotificationPreference
 
 MESSAGE_PREVIEW = 120
 
@@ -88,6 +91,19 @@ def message_notify(*, message) -> None:
     )
 
 
+def read_receipt_push(*, order_id: int, message_ids, author_ids, reader_id: int, read_at) -> None:
+    """Show the authors of messages, live, that they were read (the receipt carries no
+    notification: the conversation's read_at is the record)."""
+    receipt = {
+        "order": order_id,
+        "message_ids": list(message_ids),
+        "read_at": read_at.isoformat().replace("+00:00", "Z"),
+    }
+    live.read_receipt_publish(
+        author_ids=[uid for uid in author_ids if uid != reader_id], receipt=receipt
+    )
+
+
 def duplicate_order_notify(*, order_id: int) -> bool:
     """Tell every staff user that an order repeats an earlier one; once per order, however
     often the task is delivered (True when this call notified). Order.DoesNotExist for an
@@ -127,13 +143,46 @@ def notifications_mark_all_read(*, user) -> int:
     )
 
 
+def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
+    """Apply `changes` (kind: channel: on; validated: notifications.serializers) over what
+    the person has; their channels for every kind. Their open sockets and streams hear of
+    it once committed (a kind turned off in the app stops arriving live)."""
+    with transaction.atomic():
+        chosen = selectors.preferences_of(user_ids={user.pk})
+        for kind, channels in changes.items():
+            merged = {**preferences.effective(kind, chosen.get((user.pk, kind))), **channels}
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults=preferences.effective(kind, merged)
+            )
+        transaction.on_commit(lambda: live.preferences_changed(user_id=user.pk))
+    return selectors.preferences_for(user=user)
+
+
 _STREAM_TOKEN_SALT = "shopflow.notification-stream"
 
 
 def stream_token_issue(*, user) -> str:
     """A signed, short-lived token naming the user, for a stream URL (EventSource cannot
     send an Authorization header)."""
-    return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(str(user.pk))
+    # A nonce, so two tokens issued within a second differ (a socket takes each once).
+    value = f"{user.pk}.{secrets.token_urlsafe(6)}"
+    return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(value)
+
+
+async def stream_ticket_take(*, token: str) -> int | None:
+    """The active user a stream token names, if no WebSocket took it before (a token in a
+    URL may be replayed from an access log within its lifetime); None otherwise.
+    redis.RedisError when the channel layer's Redis is away."""
+    user_id = stream_token_user_id(token=token)
+    if user_id is None:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if not await live.claim_once(
+        f"shopflow:ws-ticket:{digest}", seconds=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
+    ):
+        return None
+    active = await live.db(selectors.user_is_active)(user_id=user_id)
+    return user_id if active else None
 
 
 def stream_token_user_id(*, token: str) -> int | None:
@@ -142,6 +191,6 @@ def stream_token_user_id(*, token: str) -> int | None:
         value = signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).unsign(
             token, max_age=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
         )
-        return int(value)
+        return int(value.split(".")[0])
     except (signing.BadSignature, ValueError):
         return None

@@ -17,4 +17,5 @@ urlpatterns = [
     path("read-all/", views.NotificationReadAllView.as_view(), name="notification-read-all"),
     path("stream-token/", views.StreamTokenView.as_view(), name="notification-stream-token"),
     path("stream/", stream.notification_stream, name="notification-stream"),
+    path("preferences/", views.PreferencesView.as_view(), name="notification-preferences"),
 ]

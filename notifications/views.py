@@ -9,6 +9,8 @@ from . import selectors, services
 from .serializers import (
     MarkedReadSerializer,
     NotificationSerializer,
+    PreferencesSchema,
+    PreferencesUpdateSerializer,
     StreamTokenSerializer,
     UnreadCountSerializer,
 )
@@ -80,4 +82,24 @@ class StreamTokenView(APIView):
                 "token": services.stream_token_issue(user=request.user),
                 "expires_in": settings.SHOPFLOW_STREAM_TOKEN_SECONDS,
             }
+        )
+
+
+class PreferencesView(APIView):
+    @extend_schema(summary="The caller's channels for each kind", responses=PreferencesSchema)
+    def get(self, request):
+        return Response(selectors.preferences_for(user=request.user))
+
+    @extend_schema(
+        summary="Change the caller's channels for some kinds",
+        description="Name some kinds, and some of their channels: the rest stay as they "
+        "are. 400 for an unknown kind or channel, or a channel a kind cannot turn off.",
+        request=PreferencesSchema,
+        responses=PreferencesSchema,
+    )
+    def put(self, request):
+        incoming = PreferencesUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        return Response(
+            services.preferences_update(user=request.user, changes=incoming.validated_data)
         )

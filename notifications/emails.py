@@ -1,0 +1,166 @@
+"""The email channel: what a person has not read in the app after
+SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES is emailed to them, several notifications in one
+digest; reading one in the app first cancels its email. Each notification's email is a
+NotificationDelivery row, planned once, retried with backoff while SMTP fails.
+
+A digest is sent, then its rows are marked delivered in the same transaction: a worker
+killed between the two sends it again (at least once), never loses it."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from . import locks, preferences, selectors
+from .models import Notification, NotificationDelivery, NotificationPreference
+
+logger = logging.getLogger(__name__)
+
+EMAIL = NotificationDelivery.Channel.EMAIL
+# Unread notifications older than this are not emailed (a backlog from before the
+# channel existed, or from a long outage, is not worth a flood).
+LOOKBACK = timedelta(days=1)
+MAX_ATTEMPTS = 5
+DIGEST_SIZE = 50
+_UNSUBSCRIBE_SALT = "shopflow.notifications.unsubscribe"
+UNSUBSCRIBE_MAX_AGE = timedelta(days=60)
+
+
+def email_deliveries_plan(*, now=None) -> int:
+    """A pending email delivery for each notification unread past the delay whose kind its
+    recipient gets by email; how many were planned."""
+    now = now or timezone.now()
+    due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
+    candidates = selectors.notifications_unread_unplanned(
+        channel=EMAIL, created_after=due_before - LOOKBACK, created_before=due_before
+    )
+    chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
+    rows = [
+        NotificationDelivery(notification=row, channel=EMAIL, next_attempt_at=now)
+        for row in candidates
+        if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))[EMAIL]
+    ]
+    # A row another run planned meanwhile stays as it is.
+    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def email_digests_send(*, now=None) -> int:
+    """Plan what is due, then send each recipient one digest of their pending email
+    deliveries; how many digests went out."""
+    now = now or timezone.now()
+    email_deliveries_plan(now=now)
+    sent = 0
+    for user_id in selectors.email_deliveries_due_recipients(now=now):
+        sent += email_digest_send(user_id=user_id, now=now)
+    return sent
+
+
+def email_digest_send(*, user_id: int, now) -> bool:
+    """One digest to one person, under the locks of its delivery rows (a row another run
+    holds is skipped). True when an email went out."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    with transaction.atomic():
+        due = list(locks.email_deliveries_due(user_id=user_id, now=now)[:DIGEST_SIZE])
+        read = [d.pk for d in due if d.notification.is_read]
+        NotificationDelivery.objects.filter(pk__in=read).update(
+            status=NotificationDelivery.Status.CANCELLED
+        )
+        due = [d for d in due if d.pk not in read]
+        if not due:
+            return False
+        if user is None or not user.email:
+            _mark(due, status=NotificationDelivery.Status.FAILED, error="no email address")
+            return False
+        try:
+            _digest(user, [d.notification for d in due]).send()
+        except Exception as exc:  # SMTP refused or away: try again later
+            _retry(due, now=now, error=f"{type(exc).__name__}: {exc}")
+            logger.warning("notifications: digest to user %s failed: %s", user_id, exc)
+            return False
+        _mark(due, status=NotificationDelivery.Status.DELIVERED, delivered_at=now)
+    return True
+
+
+def _mark(deliveries, **fields) -> None:
+    if "error" in fields:
+        fields["last_error"] = fields.pop("error")[:500]
+    NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(**fields)
+
+
+def _retry(deliveries, *, now, error: str) -> None:
+    for delivery in deliveries:
+        delivery.attempts += 1
+        delivery.last_error = error[:500]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = NotificationDelivery.Status.FAILED
+        # 1, 2, 4, 8 minutes.
+        delivery.next_attempt_at = now + timedelta(minutes=2 ** (delivery.attempts - 1))
+    NotificationDelivery.objects.bulk_update(
+        deliveries, ["attempts", "last_error", "status", "next_attempt_at"]
+    )
+
+
+def _digest(user, notifications: list[Notification]) -> EmailMultiAlternatives:
+    kinds = dict.fromkeys(n.kind for n in notifications)
+    context = {
+        "user": user,
+        "notifications": notifications,
+        "unsubscribe": [
+            (Notification.Kind(kind).label, unsubscribe_url(user_id=user.pk, kind=kind))
+            for kind in kinds
+        ],
+        "page_url": settings.SHOPFLOW_SITE_URL + reverse("notifications-page"),
+    }
+    count = len(notifications)
+    subject = notifications[0].message if count == 1 else f"{count} notifications you have not read"
+    message = EmailMultiAlternatives(
+        subject=subject[:150],
+        body=render_to_string("notifications/digest.txt", context),
+        to=[user.email],
+        # One-click unsubscribe (RFC 8058) for the first kind; the body links every kind.
+        headers={
+            "List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    message.attach_alternative(render_to_string("notifications/digest.html", context), "text/html")
+    return message
+
+
+def unsubscribe_url(*, user_id: int, kind: str) -> str:
+    token = signing.dumps({"u": user_id, "k": kind}, salt=_UNSUBSCRIBE_SALT, compress=True)
+    return settings.SHOPFLOW_SITE_URL + reverse("notifications-unsubscribe", args=[token])
+
+
+class UnsubscribeRefused(Exception):
+    """A forged, expired or already used unsubscribe link."""
+
+
+def email_unsubscribe(*, token: str) -> str:
+    """Turn off the email of the kind `token` names for the user it names; the kind's
+    label. UnsubscribeRefused when the link is forged, expired, or was used already (the
+    kind's email is off)."""
+    try:
+        payload = signing.loads(
+            token, salt=_UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE.total_seconds()
+        )
+        user_id, kind = int(payload["u"]), Notification.Kind(payload["k"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise UnsubscribeRefused("This link is not valid, or has expired.") from exc
+    with transaction.atomic():
+        chosen = selectors.preferences_of(user_ids={user_id}).get((user_id, kind))
+        channels = preferences.effective(kind, chosen)
+        if not channels[EMAIL] or not get_user_model().objects.filter(pk=user_id).exists():
+            raise UnsubscribeRefused("This link was used already.")
+        NotificationPreference.objects.update_or_create(
+            user_id=user_id, kind=kind, defaults={**channels, EMAIL: False}
+        )
+    return kind.label

@@ -1,0 +1,32 @@
+"""Which channels each kind of notification goes through: the defaults, and the channels
+a person cannot turn off (the kinds that must reach someone)."""
+
+from .models import Notification
+
+Kind = Notification.Kind
+
+IN_APP, EMAIL, PUSH = "in_app", "email", "push"
+CHANNELS = (IN_APP, EMAIL, PUSH)
+
+# A kind without a preference row has these.
+DEFAULTS: dict[str, dict[str, bool]] = {
+    Kind.ORDER_PLACED.value: {IN_APP: True, EMAIL: True, PUSH: False},
+    Kind.MESSAGE.value: {IN_APP: True, EMAIL: True, PUSH: True},
+    Kind.LOW_STOCK.value: {IN_APP: True, EMAIL: True, PUSH: False},
+    Kind.SIDE_EFFECT_FAILED.value: {IN_APP: True, EMAIL: True, PUSH: False},
+    Kind.DUPLICATE_ORDER.value: {IN_APP: True, EMAIL: True, PUSH: False},
+}
+
+# Channels that stay on whatever the preferences say: staff learn in the app that a side
+# effect failed for good.
+REQUIRED: dict[str, frozenset[str]] = {
+    Kind.SIDE_EFFECT_FAILED.value: frozenset({IN_APP}),
+}
+
+
+def effective(kind: str, chosen: dict[str, bool] | None) -> dict[str, bool]:
+    """The channels of `kind` for a person whose choice is `chosen` (None: the defaults)."""
+    channels = dict(DEFAULTS[kind] if chosen is None else chosen)
+    for channel in REQUIRED.get(kind, ()):
+        channels[channel] = True
+    return channels

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from . import pages
+
+urlpatterns = [path("<str:token>/", pages.unsubscribe, name="notifications-unsubscribe")]

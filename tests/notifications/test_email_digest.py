@@ -1,0 +1,118 @@
+"""The email channel: unread past the delay, one digest a person, through a real SMTP
+server; read first, no email; the unsubscribe link."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import emails
+from notifications import services as notification_services
+from notifications.models import Notification, NotificationDelivery
+from tests.factories import UserFactory
+from tests.support import body_text, client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def notify(user, kind: str, message: str, minutes_ago: float = 11) -> Notification:
+    with transaction.atomic():
+        (row,) = notification_services.notifications_create(
+            recipient_ids=[user.pk], kind=kind, message=message
+        )
+    created = timezone.now() - timedelta(minutes=minutes_ago)
+    Notification.objects.filter(pk=row.pk).update(created_at=created)
+    return row
+
+
+def unsubscribe_link(message) -> str:
+    return "".join(message["List-Unsubscribe"].split()).strip("<>")  # unfolded
+
+
+def test_two_notifications_unread_past_the_delay_reach_smtp_as_one_digest(smtp_server):
+    user = UserFactory(email="ann@example.com")
+    first = notify(user, "order_placed", "Order #1 confirmed: 9.00")
+    second = notify(user, "message", "New message about order #1")
+    notify(user, "message", "too recent to email", minutes_ago=1)
+    notify(UserFactory(email="bob@example.com"), "low_stock", "Low stock: mug")
+
+    assert emails.email_digests_send() == 2
+    (digest,) = smtp_server.messages_to("ann@example.com")
+    text = body_text(digest)
+    assert "Order #1 confirmed" in text and "New message about order #1" in text
+    assert "too recent" not in text
+    assert unsubscribe_link(digest).startswith("http")
+    states = NotificationDelivery.objects.filter(notification__in=[first, second])
+    assert {d.status for d in states} == {"delivered"}
+
+    assert emails.email_digests_send() == 0  # nothing twice
+    assert len(smtp_server.messages_to("ann@example.com")) == 1
+
+
+def test_a_notification_read_in_the_app_before_the_delay_is_not_emailed(smtp_server):
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "order_placed", "Order #1 confirmed")
+    client_for(user).post(f"/api/notifications/{row.pk}/read/")
+    assert emails.email_digests_send() == 0
+    assert smtp_server.messages == []
+
+
+def test_reading_it_after_it_was_planned_but_before_it_went_out_cancels_it(smtp_server):
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "order_placed", "Order #1 confirmed")
+    assert emails.email_deliveries_plan() == 1
+    client_for(user).post(f"/api/notifications/{row.pk}/read/")
+    assert emails.email_digests_send() == 0
+    assert smtp_server.messages == []
+    assert NotificationDelivery.objects.get(notification=row).status == "cancelled"
+
+
+def test_with_email_off_for_a_kind_no_digest_has_it_and_other_kinds_still_go(smtp_server):
+    user = UserFactory(email="ann@example.com")
+    client_for(user).put(
+        "/api/notifications/preferences/", {"message": {"email": False}}, format="json"
+    )
+    notify(user, "message", "a message")
+    notify(user, "order_placed", "Order #2 confirmed")
+    assert emails.email_digests_send() == 1
+    (digest,) = smtp_server.messages
+    assert "Order #2 confirmed" in body_text(digest) and "a message" not in body_text(digest)
+
+
+def test_an_smtp_failure_leaves_the_deliveries_pending_with_the_error_then_they_go(
+    smtp_server,
+):
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "order_placed", "Order #3 confirmed")
+    smtp_server.handler.refuse_next = 1
+    assert emails.email_digests_send() == 0
+    delivery = NotificationDelivery.objects.get(notification=row)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "451" in delivery.last_error
+    # Retried once due (the backoff's first step is a minute).
+    assert emails.email_digests_send(now=timezone.now() + timedelta(minutes=2)) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert len(smtp_server.messages) == 1
+
+
+def test_the_unsubscribe_link_works_once_and_refuses_a_forged_one(client, smtp_server):
+    user = UserFactory(email="ann@example.com")
+    notify(user, "order_placed", "Order #4 confirmed")
+    emails.email_digests_send()
+    (digest,) = smtp_server.messages
+    link = unsubscribe_link(digest)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+
+    forged = "/" + path[:-3] + ("xx/" if not path.endswith("xx/") else "yy/")
+    assert client.get(forged).status_code == 400
+    assert client_for(user).get("/api/notifications/preferences/").json()["order_placed"]["email"]
+
+    assert client.get("/" + path).status_code == 200  # no login needed
+    prefs = client_for(user).get("/api/notifications/preferences/").json()
+    assert prefs["order_placed"] == {"in_app": True, "email": False, "push": False}
+    assert client.get("/" + path).status_code == 400  # once
+
+    notify(user, "order_placed", "Order #5 confirmed")
+    assert emails.email_digests_send() == 0

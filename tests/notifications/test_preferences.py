@@ -1,0 +1,69 @@
+"""Preferences: per kind and channel, with defaults and channels that cannot be off."""
+
+import pytest
+from django.db import transaction
+
+from notifications import preferences
+from notifications import services as notification_services
+from notifications.models import NotificationPreference
+from tests.support import client_for
+
+PREFS = "/api/notifications/preferences/"
+
+
+def notify(user, kind: str, message: str = "hi"):
+    with transaction.atomic():
+        return notification_services.notifications_create(
+            recipient_ids=[user.pk], kind=kind, message=message
+        )[0]
+
+
+@pytest.mark.django_db
+def test_a_person_who_chose_nothing_gets_the_defaults_for_every_kind(user):
+    got = client_for(user).get(PREFS).json()
+    assert got == {kind: dict(channels) for kind, channels in preferences.DEFAULTS.items()}
+    assert got["order_placed"] == {"in_app": True, "email": True, "push": False}
+    assert got["message"] == {"in_app": True, "email": True, "push": True}
+
+
+@pytest.mark.django_db
+def test_a_put_naming_some_kinds_and_channels_changes_only_those(user):
+    response = client_for(user).put(
+        PREFS, {"message": {"email": False}, "low_stock": {"push": True}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    got = client_for(user).get(PREFS).json()
+    assert got["message"] == {"in_app": True, "email": False, "push": True}
+    assert got["low_stock"] == {"in_app": True, "email": True, "push": True}
+    assert got["order_placed"] == preferences.DEFAULTS["order_placed"]
+    assert response.json() == got
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"no_such_kind": {"email": False}},
+        {"message": {"fax": True}},
+        {"message": {"email": "no"}},
+        {"message": False},
+        ["message"],
+        {"side_effect_failed": {"in_app": False}},  # must reach staff in the app
+    ],
+)
+def test_bad_preferences_are_400_and_change_nothing(user, body):
+    response = client_for(user).put(PREFS, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+@pytest.mark.django_db
+def test_a_kind_turned_off_in_the_app_is_not_listed_or_counted_and_only_that_kind(user):
+    client = client_for(user)
+    client.put(PREFS, {"low_stock": {"in_app": False}}, format="json")
+    notify(user, "low_stock", "muted")
+    shown = notify(user, "message", "shown")
+    listed = client.get("/api/notifications/").json()["results"]
+    assert [n["id"] for n in listed] == [shown.pk]
+    assert client.get("/api/notifications/unread-count/").json() == {"unread": 1}
