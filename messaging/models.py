@@ -15,6 +15,8 @@ class Message(models.Model):
     )
     body = models.TextField(max_length=MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the other side first read it (the read receipt); null until then.
+    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

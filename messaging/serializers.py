@@ -9,10 +9,15 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "order", "author", "from_staff", "body", "created_at"]
-        read_only_fields = ["id", "order", "author", "from_staff", "created_at"]
+        fields = ["id", "order", "author", "from_staff", "body", "created_at", "read_at"]
+        read_only_fields = ["id", "order", "author", "from_staff", "created_at", "read_at"]
+        extra_kwargs = {"read_at": {"help_text": "When its recipient read it; null until then."}}
 
 
 class MessageCreateSerializer(serializers.Serializer):
     # The limits are the service's (messaging.services.message_post); these give the schema.
     body = serializers.CharField(max_length=Message.MAX_LENGTH, trim_whitespace=True)
+
+
+class MessagesMarkedReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many were unread.")

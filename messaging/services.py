@@ -2,8 +2,11 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from . import selectors
 from .models import Message
+from .signals import message_read
 
 
 def message_post(*, order, author, body: str) -> Message:
@@ -17,3 +20,28 @@ def message_post(*, order, author, body: str) -> Message:
         raise ValidationError({"body": [f"A message has at most {Message.MAX_LENGTH} characters."]})
     with transaction.atomic():
         return Message.objects.create(order=order, author=author, body=body)
+
+
+def messages_mark_read(*, order, reader) -> int:
+    """Mark read the messages of the order's conversation that the other side sent and
+    `reader` had not read (the read receipts); how many. Once committed, message_read
+    tells their authors."""
+    now = timezone.now()
+    with transaction.atomic():
+        unread = list(
+            selectors.messages_unread_by(order=order, reader=reader).values_list("id", "author_id")
+        )
+        if not unread:
+            return 0
+        Message.objects.filter(pk__in=[pk for pk, _ in unread], read_at=None).update(read_at=now)
+        transaction.on_commit(
+            lambda: message_read.send_robust(
+                sender=Message,
+                order_id=order.pk,
+                message_ids=[pk for pk, _ in unread],
+                author_ids=sorted({author for _, author in unread}),
+                reader_id=reader.pk,
+                read_at=now,
+            )
+        )
+    return len(unread)

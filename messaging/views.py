@@ -2,9 +2,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from . import selectors, services
-from .serializers import MessageCreateSerializer, MessageSerializer
+from .serializers import MessageCreateSerializer, MessageSerializer, MessagesMarkedReadSerializer
 
 
 class OrderMessagesView(generics.ListAPIView):
@@ -45,3 +46,16 @@ class OrderMessagesView(generics.ListAPIView):
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from None
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class OrderMessagesReadView(APIView):
+    @extend_schema(
+        summary="Mark read the messages the other side sent (read receipts)",
+        description="The order's customer marks the staff's messages read; staff mark the "
+        "customer's. Their authors see the receipt live. Marking again changes nothing.",
+        request=None,
+        responses=MessagesMarkedReadSerializer,
+    )
+    def post(self, request, order_id: int):
+        order = selectors.conversation_order_get(user=request.user, order_id=order_id)
+        return Response({"marked": services.messages_mark_read(order=order, reader=request.user)})

@@ -23,6 +23,14 @@ def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
         services.message_notify(message=instance)
 
 
+READ_RECEIPT_FIELDS = ("order_id", "message_ids", "author_ids", "reader_id", "read_at")
+
+
+def push_read_receipt(sender, **receipt):
+    """message_read, sent once the marking committed."""
+    services.read_receipt_push(**{key: receipt[key] for key in READ_RECEIPT_FIELDS})
+
+
 def enqueue_duplicate_order_notification(sender, instance, created, raw=False, **kwargs):
     """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order),
     inside the checkout's transaction: only enqueue; the task notifies staff."""

@@ -61,3 +61,33 @@ def test_an_empty_or_too_long_message_is_400_and_writes_nothing(user, order_id, 
 def test_a_message_must_be_a_string(user, order_id):
     response = client_for(user).post(messages_path(order_id), {"body": ["x"]}, format="json")
     assert response.status_code == 400
+
+
+def test_reading_marks_the_other_sides_messages_read_once_and_the_list_shows_read_at(
+    user, order_id
+):
+    staff = UserFactory(is_staff=True)
+    customer_client, staff_client = client_for(user), client_for(staff)
+    customer_client.post(messages_path(order_id), {"body": "Gift wrap?"}, format="json")
+    staff_client.post(messages_path(order_id), {"body": "Of course."}, format="json")
+    staff_client.post(messages_path(order_id), {"body": "Red or blue?"}, format="json")
+    read = messages_path(order_id) + "read/"
+
+    assert customer_client.post(read).json() == {"marked": 2}  # the staff's two
+    listed = customer_client.get(messages_path(order_id)).json()["results"]
+    by_body = {m["body"]: m["read_at"] for m in listed}
+    assert by_body["Gift wrap?"] is None  # the customer's own: not theirs to read
+    assert by_body["Of course."] is not None and by_body["Red or blue?"] is not None
+    first_read_at = Message.objects.get(body="Of course.").read_at
+    assert customer_client.post(read).json() == {"marked": 0}  # again: no change
+    assert Message.objects.get(body="Of course.").read_at == first_read_at
+
+    assert staff_client.post(read).json() == {"marked": 1}  # the customer's one
+    assert Message.objects.get(body="Gift wrap?").read_at is not None
+
+
+def test_someone_elses_conversation_cannot_be_marked_read(user, order_id):
+    client_for(user).post(messages_path(order_id), {"body": "Hello"}, format="json")
+    response = client_for(UserFactory()).post(messages_path(order_id) + "read/")
+    assert response.status_code == 404
+    assert Message.objects.get().read_at is None
