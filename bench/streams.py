@@ -2,7 +2,7 @@
 Server-Sent Events (GET /api/notifications/stream/): how many idle connections one web
 process holds, and the delay from commit to event, for each transport in turn.
 
-    .venv/bin/python bench/streams.py            # both parts, both transports, ~6 minutes
+    .venv/bin/python bench/streams.py            # three parts, both transports, ~9 minutes
     .venv/bin/python bench/streams.py --quick    # a smoke run, about a minute
     .venv/bin/python bench/streams.py --transports sse
 
@@ -14,6 +14,8 @@ process holds, and the delay from commit to event, for each transport in turn.
   delay  Two web processes, as `make run` starts them, and 100 streams over 50 users:
          notifications created at 50/s for 20 s; commit-to-event delay p50/p95/p99/max,
          and every event that did not reach a stream of its recipient.
+  restart  The same, at 10/s for 30 s, with the channel layer's Redis stopped at 10 s and
+         started again, empty, 2 s later: every event must still arrive, once.
 
 The web processes run the command `make run` uses (devstack.stack.service_argv), against a
 fresh database (PostgreSQL when DATABASE_URL points at one, else SQLite) and a Redis of
@@ -166,21 +168,23 @@ class Web:
 
 
 class PrivateRedis:
-    """A redis-server of the run's own, in a session the guard watches. Pub/sub channels
-    ignore the database number: on the machine's Redis, the events of any other Shopflow
-    running there would reach our streams, and ours theirs."""
+    """A redis-server of the run's own, in a session the guard watches: the restart part
+    stops and starts it, and nothing else of the machine may be in the way."""
 
     def __init__(self, guard: Guard):
         self.guard = guard
-        port = free_port()
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no"],
             cwd=WORK, stdout=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        guard.watch(self.process.pid)
+        self.guard.watch(self.process.pid)
         if not wait_for_redis(self.url, timeout=15):
             self.stop()
             raise SystemExit("bench: could not start a redis-server")
@@ -731,6 +735,66 @@ async def delay(args, web: Web, users, creator: Creator) -> dict:
         await pool.close()
 
 
+# --- Part 3: the channel layer's Redis restarted under open connections ---------------------
+
+
+async def restart(args, web: Web, users, creator: Creator, broker) -> dict:
+    """Notifications at 10/s for 30 s; at 10 s Redis is stopped, and started again empty
+    2 s later. Every event must reach every connection of its user once: what the layer
+    dropped comes from the database when the web processes see Redis back."""
+    workers = web.wait_ready()
+    pool = Pool(web.port, users, args.transport)
+    try:
+        await pool.open_up_to(args.delay_streams)
+        await asyncio.sleep(1)
+        created: list[tuple[int, float, list]] = []
+        started, rate, seconds = time.perf_counter(), 10.0, 30.0
+
+        async def one(n: int):
+            uid = users[n % len(users)][0]
+            streams = pool.of_user(uid)
+            ids, committed = await creator.create([uid], f"bench: restart {n}")
+            created.append((ids[0], committed, streams))
+
+        async def outage():
+            await asyncio.sleep(10)
+            say("    stopping Redis")
+            await asyncio.to_thread(broker.stop)
+            await asyncio.sleep(2)
+            await asyncio.to_thread(broker.start)
+            say("    Redis started again, empty")
+
+        tasks = [asyncio.create_task(outage())]
+        for n in range(int(rate * seconds)):
+            wait = started + n / rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+        # The watch asks Redis once a heartbeat: give it two.
+        await wait_delivered({i: ss for i, _, ss in created}, timeout=2 * HEARTBEAT_SECONDS + 5)
+        delays, missed = [], 0
+        for event_id, committed, streams in created:
+            for stream in streams:
+                if event_id in stream.received:
+                    delays.append((stream.received[event_id] - committed) * 1000)
+                else:
+                    missed += 1
+        return {
+            "workers": len(workers),
+            "streams": len(pool.alive()),
+            "notifications": len(created),
+            "events_expected": sum(len(ss) for _, _, ss in created),
+            "events_missed": missed,
+            "duplicates": sum(s.duplicates for s in pool.streams),
+            "dropped_streams": len(pool.streams) - len(pool.alive()),
+            "p50_ms": pct(delays, 50),
+            "max_ms": max(delays) if delays else None,
+        }
+    finally:
+        await pool.close()
+
+
 # --- Report ---------------------------------------------------------------------------------
 
 
@@ -742,7 +806,7 @@ LABELS = {"websocket": "WebSocket", "sse": "Server-Sent Events"}
 
 
 def report(result: dict, transport: str) -> list[str]:
-    steps = result["held"]["steps"]
+    steps = result.get("held", {}).get("steps", [])
     best = streams_held(steps)
     tried = max((s["level"] for s in steps), default=0)
     d = result.get("delay") or {}
@@ -750,7 +814,8 @@ def report(result: dict, transport: str) -> list[str]:
     lines += [row("figure", "value", "target", "met"), row(*["---"] * 4)]
     lines.append(
         row(
-            "idle connections one web process holds (all open, events prompt)",
+            "idle connections one web process holds (all open, events prompt)"
+            + ("" if steps else ": not run"),
             f"{best} (tried up to {tried})",
             f">= {TARGET_STREAMS}",
             met(best >= TARGET_STREAMS),
@@ -779,10 +844,20 @@ def report(result: dict, transport: str) -> list[str]:
             row("events missed at 50/s", f"{d['events_missed']} of {d['events_expected']}", "0",
                 met(d["events_missed"] == 0))
         )  # fmt: skip
+    r = result.get("restart") or {}
+    if r:
+        lines.append(
+            row("Redis restarted under open connections: events missed / duplicated",
+                f"{r['events_missed']} / {r['duplicates']} of {r['events_expected']} "
+                f"(max delay {fmt(r['max_ms'])} ms)", "0 / 0",
+                met(r["events_missed"] == 0 and r["duplicates"] == 0))
+        )  # fmt: skip
     columns = ["open", "failed", "opened/s", "RSS MB", "KB/stream", "threads", "fds", "DB conns"]
     columns += ["idle CPU %", "1 user: streams, max ms", "every user: delivered, max ms"]
     lines += ["", "One web process (1 uvicorn worker), by open streams:", ""]
     lines += [row(*columns), row(*["---"] * len(columns))]
+    if not steps:
+        return lines
     base = result["held"]["baseline"]
     for s in steps:
         per_stream = (s["rss_mb"] - base["rss_mb"]) * 1024 / s["open"] if s["open"] else None
@@ -818,7 +893,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 5))
     for transport, result in results.items():
         label = LABELS[transport]
-        steps = result["held"]["steps"]
+        steps = result.get("held", {}).get("steps", [])
         xs = [s["open"] for s in steps]
         left.plot(xs, [s["rss_mb"] for s in steps], "o-", label=f"{label}: RSS (MB)")
         left.plot(xs, [s["threads"] for s in steps], "s--", label=f"{label}: threads")
@@ -881,10 +956,13 @@ def main() -> None:
     parser.add_argument("--no-py-spy", dest="py_spy", action="store_false",
                         help="skip the py-spy dump of the worker at the last level")  # fmt: skip
     parser.add_argument("--out", default=str(RESULTS / "streams.json"))
+    parser.add_argument("--parts", default="held,delay,restart",
+                        help="which parts (default held,delay,restart)")  # fmt: skip
     parser.add_argument("--transports", default="websocket,sse",
                         help="which, in turn (default websocket,sse)")  # fmt: skip
     args = parser.parse_args()
     args.transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     unknown = set(args.transports) - set(TRANSPORTS)
     if unknown:
         parser.error(f"unknown transport(s): {', '.join(sorted(unknown))}")
@@ -910,7 +988,7 @@ def main() -> None:
     load_before = os.getloadavg()
     say(f"== streams benchmark; {fd_note}; load average {load_before[0]:.2f}")
 
-    broker = web = creator = None
+    broker = web = creator = web_limit = None
     guard = Guard()
     results: dict[str, dict] = {}
     try:
@@ -926,20 +1004,28 @@ def main() -> None:
         for transport in args.transports:
             args.transport = transport
             result = results[transport] = {}
-            say(f"\n== {LABELS[transport]}, held: idle connections of one web process, "
-                f"levels {args.levels}")  # fmt: skip
-            web = Web(env, workers=1, label=f"held-{transport}", guard=guard)
-            web_limit = psutil.Process(web.wait_ready()[0].pid).rlimit(psutil.RLIMIT_NOFILE)
-            say(f"  web worker RLIMIT_NOFILE {web_limit[0]} (hard {web_limit[1]})")
-            result["held"] = asyncio.run(held(args, web, users, creator, database_url))
-            web.stop()
-
-            say(f"\n== {LABELS[transport]}, delay: commit to event at {args.rate:g}/s "
-                f"for {args.seconds:g}s")  # fmt: skip
-            web = Web(env, workers=args.delay_workers, label=f"delay-{transport}", guard=guard)
-            result["delay"] = asyncio.run(delay(args, web, users, creator))
-            web.stop()
-            web = None
+            if "held" in args.parts:
+                say(f"\n== {LABELS[transport]}, held: idle connections of one web process, "
+                    f"levels {args.levels}")  # fmt: skip
+                web = Web(env, workers=1, label=f"held-{transport}", guard=guard)
+                web_limit = psutil.Process(web.wait_ready()[0].pid).rlimit(psutil.RLIMIT_NOFILE)
+                say(f"  web worker RLIMIT_NOFILE {web_limit[0]} (hard {web_limit[1]})")
+                result["held"] = asyncio.run(held(args, web, users, creator, database_url))
+                web.stop()
+            if "delay" in args.parts:
+                say(f"\n== {LABELS[transport]}, delay: commit to event at {args.rate:g}/s "
+                    f"for {args.seconds:g}s")  # fmt: skip
+                web = Web(env, workers=args.delay_workers, label=f"delay-{transport}", guard=guard)
+                result["delay"] = asyncio.run(delay(args, web, users, creator))
+                web.stop()
+                web = None
+            if "restart" in args.parts and isinstance(broker, PrivateRedis):
+                say(f"\n== {LABELS[transport]}, restart: Redis restarted under open connections")
+                web = Web(env, workers=args.delay_workers, label=f"restart-{transport}",
+                          guard=guard)  # fmt: skip
+                result["restart"] = asyncio.run(restart(args, web, users, creator, broker))
+                web.stop()
+                web = None
     finally:
         if web:
             web.stop()
@@ -963,11 +1049,14 @@ def main() -> None:
                     "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],
                 },
                 "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
-                "fd_limit": {"bench": limit, "web_worker": list(web_limit)},
+                "fd_limit": {"bench": limit, "web_worker": web_limit and list(web_limit)},
                 "heartbeat_seconds": HEARTBEAT_SECONDS,
                 "quick": args.quick,
                 "transports": {
-                    transport: {"held_ok": streams_held(result["held"]["steps"]), **result}
+                    transport: {
+                        "held_ok": streams_held(result.get("held", {}).get("steps", [])),
+                        **result,
+                    }
                     for transport, result in results.items()
                 },
                 "table": lines,

@@ -50,11 +50,28 @@ async def http(scope, receive, send):
     return await sync_views(scope, receive, send)
 
 
+class BrowserOriginCheck:
+    """Channels' origin check, for browsers: they send Origin with every WebSocket, and a
+    page of another site is refused. A client without an Origin is no browser (curl, an
+    app): it is let in without its cookies, so only a token can open its socket."""
+
+    def __init__(self, application):
+        self.application = application
+        self.checked = AllowedHostsOriginValidator(application)
+
+    async def __call__(self, scope, receive, send):
+        headers = scope.get("headers", [])
+        if any(name == b"origin" for name, _ in headers):
+            return await self.checked(scope, receive, send)
+        cookieless = [(name, value) for name, value in headers if name != b"cookie"]
+        return await self.application({**scope, "headers": cookieless}, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         "http": http,
         # The routes named by string, as core.urls names the apps' URLconfs.
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": BrowserOriginCheck(
             AuthMiddlewareStack(
                 URLRouter(import_string("notifications.routing.websocket_urlpatterns"))
             )

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 # layer_resync() runs.
 RESYNC = {"type": "layer.resync"}
 RETRY_SECONDS = 1.0
+# After Redis is back, followers resync once more this much later: a publisher that failed
+# during the outage stands aside for a few seconds (notifications.live), and what it
+# committed meanwhile was never sent.
+SECOND_RESYNC_SECONDS = 10.0
 
 
 class RedisChannelLayer(_RedisChannelLayer):
@@ -40,6 +44,17 @@ class RedisChannelLayer(_RedisChannelLayer):
             logger.warning("channel layer: receive failed (%s); followers resync", exc)
             await asyncio.sleep(RETRY_SECONDS)
             return dict(RESYNC)
+
+
+async def join(layer, group: str, channel: str) -> bool:
+    """Put `channel` in `group`. False when Redis is away (logged): the follower goes on,
+    and this process's watch has it resync, joining again, once Redis answers."""
+    try:
+        await layer.group_add(group, channel)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("channel layer: joining %s failed (%s); waiting for Redis", group, exc)
+        return False
+    return True
 
 
 class Followers:
@@ -90,6 +105,9 @@ class Followers:
                     if lost or (known is not None and run_id != known):
                         logger.warning("channel layer: Redis is back; followers resync")
                         self.resync_all()
+                        asyncio.get_running_loop().call_later(
+                            SECOND_RESYNC_SECONDS, self.resync_all
+                        )
                     known, lost = run_id, False
                 await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
         finally:

@@ -11,13 +11,14 @@ sending them is closed with 4400.
 """
 
 import asyncio
+import contextlib
 import json
 
 import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from core.channel_layer import followers
+from core.channel_layer import followers, join
 
 from . import live, services
 
@@ -33,6 +34,7 @@ ERRORS_ALLOWED = 5
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     feed: live.Feed | None = None
     errors = 0
+    _expiry: asyncio.TimerHandle | None = None
 
     async def connect(self):
         # All set up before the handshake completes: whatever is committed once the
@@ -54,8 +56,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.feed = live.Feed(user_id=user_id, last_id=last_id)
         await self.feed.load_preferences()
         # Into the group before reading the database: nothing committed falls in between.
-        await self.channel_layer.group_add(live.user_group(user_id), self.channel_name)
         followers().add(self)
+        await join(self.channel_layer, live.user_group(user_id), self.channel_name)
         await self.accept()
         await self._send_events(await self.feed.missed())
         self._expiry = asyncio.get_running_loop().call_later(
@@ -77,10 +79,12 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.feed is not None:
             followers().discard(self)
-            self._expiry.cancel()
-            await self.channel_layer.group_discard(
-                live.user_group(self.feed.user_id), self.channel_name
-            )
+            if self._expiry is not None:
+                self._expiry.cancel()
+            with contextlib.suppress(Exception):  # Redis away: the group expires anyway
+                await self.channel_layer.group_discard(
+                    live.user_group(self.feed.user_id), self.channel_name
+                )
 
     # --- from the client ---------------------------------------------------------------
 
@@ -127,7 +131,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def layer_resync(self, message=None):
         """The layer may have dropped this socket's messages, or Redis forgot its group
         (core.channel_layer): join again, then read what was missed."""
-        await self.channel_layer.group_add(live.user_group(self.feed.user_id), self.channel_name)
+        await join(self.channel_layer, live.user_group(self.feed.user_id), self.channel_name)
         await self._send_events(await self.feed.missed())
 
     async def _send_events(self, events) -> None:

@@ -131,11 +131,15 @@ def db(function):
 
 class Feed:
     """What one open connection has sent its user: it sends each notification once,
-    whichever way it came (the layer, a catch-up from the database)."""
+    whichever way it came (the layer, a catch-up from the database).
+
+    A catch-up reads after `synced_id`, the newest id a read of the database has covered,
+    never after the newest id sent: an event that came live while older ones were lost
+    (Redis away, their pushes never made) must not hide them."""
 
     def __init__(self, *, user_id: int, last_id: int):
         self.user_id = user_id
-        self.last_id = last_id
+        self.synced_id = last_id
         self.sent: set[int] = set()
         self.muted: set[str] = set()  # kinds the person turned off in the app
 
@@ -146,23 +150,23 @@ class Feed:
         """The events not sent yet, recorded as sent; none of a muted kind."""
         new = []
         for event in events:
-            if event["kind"] in self.muted:
-                self.last_id = max(self.last_id, event["id"])
-                continue
-            # Not "id > last_id": two transactions for one user may commit (and publish)
-            # out of id order; the later-numbered one must not hide the other.
-            if event["id"] not in self.sent:
+            if event["kind"] not in self.muted and event["id"] not in self.sent:
                 new.append(event)
                 self.sent.add(event["id"])
-                self.last_id = max(self.last_id, event["id"])
         if len(self.sent) > SENT_REMEMBERED:
-            self.sent = set(sorted(self.sent)[-SENT_REMEMBERED // 2 :])
+            kept = sorted(self.sent)[-SENT_REMEMBERED // 2 :]
+            # What is forgotten is not read again.
+            self.synced_id = max(self.synced_id, kept[0] - 1)
+            self.sent = set(kept)
         return new
 
     async def missed(self) -> list[dict]:
-        """What the database has after the last id sent that this connection has not
-        sent, recorded as sent."""
-        return self.fresh(await self._after(self.last_id))
+        """What the database has after `synced_id` that this connection has not sent,
+        recorded as sent."""
+        events = await self._after(self.synced_id)
+        if events:
+            self.synced_id = max(self.synced_id, events[-1]["id"])
+        return self.fresh(events)
 
     async def replay(self, *, after_id: int) -> list[dict]:
         """Everything the database has after `after_id`, sent or not (the client saw a

@@ -25,7 +25,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from core.channel_layer import RESYNC, followers
+from core.channel_layer import RESYNC, followers, join
 
 from . import live, services
 
@@ -161,7 +161,7 @@ class _Stream:
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def join(self) -> None:
-        await self.layer.group_add(live.user_group(self.feed.user_id), self.channel)
+        await join(self.layer, live.user_group(self.feed.user_id), self.channel)
 
     async def _read(self) -> None:
         while True:

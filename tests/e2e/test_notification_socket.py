@@ -133,6 +133,15 @@ def test_the_session_cookie_opens_the_socket_from_the_sites_own_pages_only(web, 
     with pytest.raises(InvalidStatus) as refused:
         NotificationSocket(url, headers=cookie, origin="https://evil.example")
     assert refused.value.response.status_code == 403
+    # Without an Origin it is no browser: its cookie counts for nothing, a token does.
+    assert NotificationSocket(url, headers=cookie, origin=None).close_code() == 4401
+    token = notification_services.stream_token_issue(user=user)
+    app = NotificationSocket(f"{url}?token={token}", origin=None)
+    try:
+        app.send({"type": "ping"})
+        assert app.next_frame() == {"type": "pong"}
+    finally:
+        app.close()
 
 
 def test_bad_frames_get_error_frames_and_a_client_that_keeps_sending_them_is_closed(web, sockets):

@@ -309,3 +309,25 @@ def test_a_push_reaches_its_users_group_on_its_own_redis_database_only(user, set
     assert message == {"type": live.EVENT, "event": live.notification_event(sent)}
     with pytest.raises(TimeoutError):
         async_to_sync(receive)(*channels[theirs], 0.5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_lost(user):
+    """Redis was away: two notifications were never pushed, a third came live. The
+    connection's catch-up reads after what the database last gave it, not after the
+    newest id it sent."""
+    from asgiref.sync import async_to_sync
+
+    from notifications import live
+
+    feed = live.Feed(user_id=user.pk, last_id=0)
+    rows = [
+        notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message=text
+        )[0]
+        for text in ("lost 1", "lost 2", "live")
+    ]
+    assert [e["id"] for e in feed.fresh([live.notification_event(rows[2])])] == [rows[2].pk]
+    caught_up = async_to_sync(feed.missed)()
+    assert [e["id"] for e in caught_up] == [rows[0].pk, rows[1].pk]  # and not "live" twice
+    assert async_to_sync(feed.missed)() == []
