@@ -220,10 +220,8 @@ SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 # --- Notifications ------------------------------------------------------------
-# Live notifications go from the process that commits them to every web process's open
-# WebSockets and streams through the channel layer (Channels on Redis): the broker's
-# Redis unless this names another (it must, when the broker is RabbitMQ). The layer
-# delivers at most once; the database stays the record (core.channel_layer).
+# Live notifications reach every web process's sockets and streams through the channel
+# layer: the broker's Redis unless this names another (it must, with RabbitMQ).
 CHANNEL_LAYER_URL = os.environ.get("CHANNEL_LAYER_URL", "").strip() or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
 )
@@ -236,8 +234,7 @@ CHANNEL_LAYERS = {
                 {"address": CHANNEL_LAYER_URL, "socket_connect_timeout": 1, "socket_timeout": 10}
             ],
             "prefix": "shopflow",
-            # Messages waiting for one web process (all its sockets share one list), past
-            # which the layer drops them; the sockets catch up from the database.
+            # Messages waiting for one web process (its sockets share one list).
             "capacity": 5000,
             "expiry": 60,
         },
@@ -245,12 +242,9 @@ CHANNEL_LAYERS = {
 }
 # An idle stream gets a comment this often, so proxies and load balancers keep it open.
 SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS", 15.0)
-# The signed token a browser's EventSource puts in the URL (it cannot send headers) lives
-# this long: long enough to open the stream, too short to be worth stealing from a log.
+# A stream token (in a URL: a browser cannot send headers) lives this long.
 SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
-# A stream ends after this long and the client reconnects (EventSource does, resuming
-# from Last-Event-ID): its credentials are checked again, so a logout, a deleted token or
-# a deactivated user stops the pushes within this time.
+# A stream or socket ends after this long; its client reconnects, credentials checked.
 SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
 # Notifications still unread after this many minutes are emailed, one digest a person.
 SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES", 10.0)
@@ -259,6 +253,13 @@ SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MIN
 SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/") or (
     "http://localhost:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
 )
+# Web Push (VAPID): the key pair, base64url (`make run` makes one in var/), and the
+# contact the push services may write to. Without the keys, push is off (503).
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "").strip()
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "").strip()
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "").strip() or "mailto:orders@shopflow.local"
+# Push endpoints over plain http to loopback (tests, a local push service); never in prod.
+SHOPFLOW_PUSH_ALLOW_LOOPBACK = env_bool("SHOPFLOW_PUSH_ALLOW_LOOPBACK", False)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/account/notifications/"
 LOGOUT_REDIRECT_URL = "/account/login/"

@@ -15,6 +15,7 @@ handler500 = "core.api.json_server_error"
 api = [
     path("auth/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
+    path("push/", include("notifications.push_urls")),
     path("", include("messaging.urls")),
     path("", include("store.urls")),
     path("analytics/", include("analytics_app.urls")),
@@ -27,6 +28,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("account/", include("accounts.page_urls")),
     path("account/", include("notifications.page_urls")),
-    path("unsubscribe/", include("notifications.unsubscribe_urls")),
+    path("", include("notifications.site_urls")),
     path("admin/", admin.site.urls),
 ]

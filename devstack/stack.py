@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 
+from . import keys
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -323,6 +325,8 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_urlsafe(50))
         chosen["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    if not env.get("VAPID_PRIVATE_KEY", "").strip():
+        chosen.update(keys.vapid_keys(var_dir / "vapid_private_key"))
     return chosen
 
 

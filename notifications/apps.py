@@ -40,6 +40,7 @@ class NotificationsConfig(AppConfig):
         )
         # Digests go out from the mail worker, beside the other email (SMTP may be slow).
         route_tasks("emails", tasks.send_email_digests)
+        schedule_task("notification pushes", tasks.send_pushes, every_seconds=10, expire_seconds=9)
         schedule_task(
             "notification email digests", tasks.send_email_digests, every_seconds=60,
             expire_seconds=55,

@@ -3,7 +3,7 @@ in primary-key order."""
 
 from django.db.models import QuerySet
 
-from .models import NotificationDelivery
+from .models import NotificationDelivery, PushSubscription
 
 
 def email_deliveries_due(*, user_id: int, now) -> QuerySet[NotificationDelivery]:
@@ -20,3 +20,23 @@ def email_deliveries_due(*, user_id: int, now) -> QuerySet[NotificationDelivery]
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("pk")
     )
+
+
+def push_deliveries_due(*, now) -> QuerySet[NotificationDelivery]:
+    """Pending push deliveries that are due, with their notifications and subscriptions;
+    the delivery rows locked, those another run holds skipped."""
+    return (
+        NotificationDelivery.objects.filter(
+            channel=NotificationDelivery.Channel.PUSH,
+            status=NotificationDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        .select_related("notification", "subscription")
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")
+    )
+
+
+def push_subscription_by_endpoint(*, endpoint: str) -> QuerySet[PushSubscription]:
+    """The subscription of one browser, locked."""
+    return PushSubscription.objects.filter(endpoint=endpoint).select_for_update().order_by("pk")

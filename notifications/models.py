@@ -64,10 +64,31 @@ class NotificationPreference(models.Model):
         )
 
 
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (PushManager.subscribe): where to POST, and the
+    keys to encrypt for it. One row per endpoint: a browser that subscribes again updates
+    its row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"push subscription {self.pk} of {self.user_id}"
+
+
 class NotificationDelivery(models.Model):
     """One notification through one channel other than the app itself (which is the row):
-    planned once (unique per notification and channel), retried until delivered or failed
-    for good."""
+    by email once (unique per notification), by push once per browser subscription;
+    retried until delivered or failed for good."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -83,6 +104,10 @@ class NotificationDelivery(models.Model):
         Notification, on_delete=models.CASCADE, related_name="deliveries"
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    # The browser of a push; null for email, and for a push whose subscription is gone.
+    subscription = models.ForeignKey(
+        PushSubscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True, default="")
@@ -93,8 +118,15 @@ class NotificationDelivery(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["notification", "channel"], name="notification_delivery_unique"
-            )
+                fields=["notification", "channel"],
+                condition=models.Q(channel="email"),
+                name="notification_email_delivery_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["notification", "subscription"],
+                condition=models.Q(subscription__isnull=False),
+                name="notification_push_delivery_unique",
+            ),
         ]
         indexes = [
             # "What is due": the pending ones of a channel, by when they are due.

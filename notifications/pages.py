@@ -25,3 +25,11 @@ def unsubscribe(request, token: str):
             request, "notifications/unsubscribe.html", {"error": str(refused)}, status=400
         )
     return render(request, "notifications/unsubscribe.html", {"label": label})
+
+
+def service_worker(request):
+    """The push service worker, served from the root so that its scope is the site."""
+    response = render(request, "notifications/sw.js", content_type="text/javascript")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from . import preferences
-from .models import Notification, NotificationDelivery, NotificationPreference
+from .models import Notification, NotificationDelivery, NotificationPreference, PushSubscription
 
 
 def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -106,3 +106,15 @@ def email_deliveries_due_recipients(*, now) -> list[int]:
         .distinct()
         .order_by("notification__recipient_id")
     )
+
+
+def push_subscriptions_of(*, user_ids) -> dict[int, list[PushSubscription]]:
+    """These people's browsers, by user id."""
+    found: dict[int, list[PushSubscription]] = {}
+    for row in PushSubscription.objects.filter(user_id__in=list(user_ids)).order_by("id"):
+        found.setdefault(row.user_id, []).append(row)
+    return found
+
+
+def push_subscription_list(*, user) -> QuerySet[PushSubscription]:
+    return PushSubscription.objects.filter(user=user).order_by("id")

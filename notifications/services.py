@@ -6,7 +6,8 @@ import secrets
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -14,8 +15,8 @@ from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
 
-from . import live, preferences, selectors
-from .models import Notification, NotificationPreference
+from . import live, locks, preferences, push, selectors
+from .models import Notification, NotificationPreference, PushSubscription
 
 MESSAGE_PREVIEW = 120
 
@@ -31,8 +32,13 @@ def notifications_create(
         for user_id in dict.fromkeys(recipient_ids)
     ]
     if rows:
-        insert_isolated(rows, on_commit=live.notifications_publish)
+        insert_isolated(rows, on_commit=_committed)
     return rows
+
+
+def _committed(rows) -> None:
+    live.notifications_publish(rows)
+    push.pushes_wake_up()
 
 
 def notifications_create_for_staff(*, kind: str, message: str, link: str = "") -> None:
@@ -194,3 +200,51 @@ def stream_token_user_id(*, token: str) -> int | None:
         return int(value.split(".")[0])
     except (signing.BadSignature, ValueError):
         return None
+
+
+MAX_PUSH_SUBSCRIPTIONS = 20
+
+
+def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str):
+    """Store a browser's subscription, one row per endpoint: a browser that subscribes
+    again (or for another person) updates its row. (row, created); ValidationError past
+    MAX_PUSH_SUBSCRIPTIONS a person."""
+    fields = {"user": user, "p256dh": p256dh, "auth": auth}
+    with transaction.atomic():
+        existing = locks.push_subscription_by_endpoint(endpoint=endpoint).first()
+        if existing is not None:
+            PushSubscription.objects.filter(pk=existing.pk).update(
+                **fields, updated_at=timezone.now()
+            )
+            existing.refresh_from_db()
+            return existing, False
+        if PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
+            raise ValidationError(
+                {"endpoint": [f"At most {MAX_PUSH_SUBSCRIPTIONS} browsers a person."]}
+            )
+        try:
+            with transaction.atomic():
+                return PushSubscription.objects.create(endpoint=endpoint, **fields), True
+        except IntegrityError:  # the same browser, subscribing twice at once
+            return PushSubscription.objects.get(endpoint=endpoint), False
+
+
+def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):
+    """A browser's service worker replaces its subscription (pushsubscriptionchange): the
+    row of `old_endpoint`, whoever holds that unguessable URL, takes the new one. The row,
+    or None for an endpoint no row has."""
+    with transaction.atomic():
+        row = locks.push_subscription_by_endpoint(endpoint=old_endpoint).first()
+        if row is None:
+            return None
+        PushSubscription.objects.filter(endpoint=endpoint).exclude(pk=row.pk).delete()
+        PushSubscription.objects.filter(pk=row.pk).update(
+            endpoint=endpoint, p256dh=p256dh, auth=auth, updated_at=timezone.now()
+        )
+        row.refresh_from_db()
+        return row
+
+
+def push_subscription_delete(*, user, subscription_id: int) -> None:
+    """Http404 for anyone else's."""
+    get_object_or_404(PushSubscription, pk=subscription_id, user=user).delete()

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from worker.tasks_base import ReliableTask
 
-from . import emails, services
+from . import emails, push, services
 
 
 @shared_task(base=ReliableTask, name="notifications.notify_duplicate_order")
@@ -13,3 +13,8 @@ def notify_duplicate_order(order_id: int) -> bool:
 @shared_task(base=ReliableTask, name="notifications.send_email_digests")
 def send_email_digests() -> int:
     return emails.email_digests_send()
+
+
+@shared_task(base=ReliableTask, name="notifications.send_pushes")
+def send_pushes() -> int:
+    return push.pushes_send()

@@ -267,7 +267,29 @@ def test_the_services_get_what_production_requires_as_development_defaults(tmp_p
 
     assert env["DATABASE_URL"] == f"sqlite:///{settings.DATABASES['default']['NAME']}"
     assert env["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
-    assert set(chosen) == {"DATABASE_URL", "EMAIL_BACKEND", "DJANGO_SECRET_KEY"}
+    assert set(chosen) == {
+        "DATABASE_URL",
+        "EMAIL_BACKEND",
+        "DJANGO_SECRET_KEY",
+        "VAPID_PRIVATE_KEY",
+        "VAPID_PUBLIC_KEY",
+    }
+
+
+def test_make_run_makes_one_vapid_key_pair_and_keeps_it(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.support import b64url_decode
+
+    first = stack.development_defaults({}, tmp_path)
+    again = stack.development_defaults({}, tmp_path)
+    assert first["VAPID_PRIVATE_KEY"] == again["VAPID_PRIVATE_KEY"]
+    assert (tmp_path / "vapid_private_key").stat().st_mode & 0o777 == 0o600
+    public = b64url_decode(first["VAPID_PUBLIC_KEY"])
+    ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)  # a P-256 point
+    assert len(b64url_decode(first["VAPID_PRIVATE_KEY"])) == 32
+    mine = stack.development_defaults({"VAPID_PRIVATE_KEY": "given"}, tmp_path)
+    assert "VAPID_PRIVATE_KEY" not in mine  # what the caller set wins
 
 
 def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():

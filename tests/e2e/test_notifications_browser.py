@@ -157,3 +157,63 @@ def test_turning_email_off_on_the_page_saves_that_preference_only(web, browser, 
     page.reload()
     page.locator("input[name='message.email']").wait_for(timeout=10_000)
     assert not page.locator("input[name='message.email']").is_checked()
+
+
+def test_the_service_worker_shows_a_pushed_notification_with_its_title_and_link(
+    web, browser, shopper
+):
+    """Headless Chromium cannot subscribe to a real push service: the push is delivered
+    to the page's service worker through the DevTools protocol, with the payload the
+    server would send."""
+    import json
+
+    from django.db import transaction
+
+    from notifications import push
+    from notifications import services as notification_services
+
+    process = web()
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=process.base)
+    page = context.new_page()
+    log_in(page, process.base, shopper)
+    cdp = context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated",
+           lambda event: registrations.extend(event["registrations"]))  # fmt: skip
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # active
+    registration = next(r for r in registrations if r["scopeURL"] == process.base + "/")
+
+    with transaction.atomic():
+        (row,) = notification_services.notifications_create(
+            recipient_ids=[shopper.pk], kind="message", message="Shipped today.",
+            link="/api/orders/7/messages/",
+        )  # fmt: skip
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": process.base,
+            "registrationId": registration["registrationId"],
+            "data": json.dumps(push.push_payload(row)),
+        },
+    )
+    page.wait_for_function(
+        "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+        ".then(list => list.length > 0)",
+        timeout=10_000,
+    )
+    shown = page.evaluate(
+        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>"
+        " list.map(n => ({title: n.title, body: n.body, url: n.data.url, tag: n.tag})))"
+    )
+    assert shown == [
+        {
+            "title": "New message",
+            "body": "Shipped today.",
+            "url": "/api/orders/7/messages/",
+            "tag": f"notification-{row.pk}",
+        }
+    ]
+    context.close()

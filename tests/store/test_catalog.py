@@ -16,6 +16,8 @@ PUBLIC = {
     "healthz",
     "schema",
     "docs",
+    # A service worker has no session: the old endpoint, an unguessable URL, stands for it.
+    "push-subscription-renew",
 }
 
 

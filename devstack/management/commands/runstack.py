@@ -174,6 +174,8 @@ class Command(BaseCommand):
 
 
 DEFAULT_DESCRIPTIONS = {
+    "VAPID_PRIVATE_KEY": "VAPID_PRIVATE_KEY (Web Push, made once, kept in var/vapid_private_key)",
+    "VAPID_PUBLIC_KEY": "VAPID_PUBLIC_KEY (its public half)",
     "DATABASE_URL": "DATABASE_URL (the SQLite file)",
     "DJANGO_SECRET_KEY": "DJANGO_SECRET_KEY (generated, kept in var/secret_key)",
     "EMAIL_BACKEND": "EMAIL_BACKEND (console: emails show in the mail worker's output)",

@@ -1,0 +1,239 @@
+"""The Web Push channel: a notification whose kind a person gets by push goes to each of
+their browsers' subscriptions, encrypted for it (aes128gcm, pywebpush) and signed with the
+server's VAPID key, one NotificationDelivery row per subscription, so nothing is pushed
+twice to one browser.
+
+What the push service answers decides: 201 delivered; 404 or 410 the subscription is gone
+(its row is deleted); 429 and 5xx (or no answer) retried with backoff, no sooner than its
+Retry-After; 401, 403, 413 and other refusals are not retried: the delivery fails with the
+answer, logged, and shown to staff in the admin."""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+import urllib3
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from py_vapid import Vapid02
+from pywebpush import WebPusher
+
+from core.after_response import call_after_response
+from worker.celery import app as celery_app
+
+from . import locks, preferences, selectors
+from .models import Notification, NotificationDelivery, PushSubscription
+from .push_endpoints import EndpointRefused, endpoint_target
+
+logger = logging.getLogger(__name__)
+
+PUSH = NotificationDelivery.Channel.PUSH
+Kind = Notification.Kind
+# How long a push service keeps a message for a browser that is offline, and how urgent
+# it is (RFC 8030): pywebpush sends TTL 0 unless told, and the message is dropped.
+DELIVERY = {
+    Kind.ORDER_PLACED: (24 * 3600, "normal"),
+    Kind.MESSAGE: (24 * 3600, "high"),
+    Kind.LOW_STOCK: (3600, "normal"),
+    Kind.SIDE_EFFECT_FAILED: (6 * 3600, "high"),
+    Kind.DUPLICATE_ORDER: (3600, "normal"),
+}
+# Notifications older than this are not pushed: the person will see them in the app.
+PLAN_WINDOW = timedelta(hours=1)
+MAX_ATTEMPTS = 6
+TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
+VAPID_CLAIM_SECONDS = 12 * 3600
+
+
+def push_configured() -> bool:
+    return bool(settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY)
+
+
+def public_key() -> str:
+    return settings.VAPID_PUBLIC_KEY
+
+
+# Pushes wake the sender once a second at most; beat runs it every 10 s besides.
+WAKE_UP_SECONDS = 1
+_redis = None
+
+
+def pushes_wake_up() -> None:
+    """After a commit of notifications: have `notifications.send_pushes` run within a
+    second. Never raises: beat's run catches up."""
+    if push_configured() and not call_after_response(_wake_up):
+        _wake_up()
+
+
+def _wake_up() -> None:
+    global _redis
+    try:
+        if _redis is None:
+            _redis = redis.Redis.from_url(
+                settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=1
+            )
+        # The first commit of each second sends one run, a second later (it sees them all).
+        if _redis.set("shopflow:push-wake-up", 1, nx=True, ex=WAKE_UP_SECONDS):
+            celery_app.send_task("notifications.send_pushes", countdown=WAKE_UP_SECONDS)
+    except Exception as exc:
+        logger.warning("notifications: waking the push sender failed: %s", exc)
+
+
+def push_deliveries_plan(*, now=None) -> int:
+    """A pending push delivery per subscription for each recent notification whose kind
+    its recipient gets by push; how many were planned."""
+    now = now or timezone.now()
+    recent = Notification.objects.filter(
+        created_at__gt=now - PLAN_WINDOW,
+        recipient__push_subscriptions__isnull=False,
+    ).exclude(
+        Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
+    )
+    candidates = list(recent.distinct().order_by("id")[:1000])
+    chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
+    wanted = [
+        row
+        for row in candidates
+        if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))["push"]
+    ]
+    subscriptions = selectors.push_subscriptions_of(user_ids={row.recipient_id for row in wanted})
+    rows = [
+        NotificationDelivery(
+            notification=row, channel=PUSH, subscription=subscription, next_attempt_at=now
+        )
+        for row in wanted
+        for subscription in subscriptions.get(row.recipient_id, ())
+    ]
+    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def pushes_send(*, now=None) -> int:
+    """Plan, then send every push delivery that is due; how many were delivered."""
+    now = now or timezone.now()
+    if not push_configured():
+        return 0
+    push_deliveries_plan(now=now)
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            due = list(locks.push_deliveries_due(now=now)[:100])
+            for delivery in due:
+                delivered += push_delivery_send(delivery=delivery, now=now)
+        if len(due) < 100:
+            return delivered
+
+
+def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
+    """Send one push, under its row's lock, and record what came of it."""
+    notification, subscription = delivery.notification, delivery.subscription
+    delivery.attempts += 1
+    if subscription is None:  # the browser unsubscribed since it was planned
+        return _failed(delivery, "the subscription is gone")
+    try:
+        answer = push_post(subscription=subscription, notification=notification)
+    except EndpointRefused as refused:
+        return _failed(delivery, f"endpoint refused at send time: {refused}", drop=True)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
+    if answer.status in (200, 201, 202):
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, ""
+        delivery.save(update_fields=["status", "delivered_at", "last_error", "attempts"])
+        return True
+    error = f"{answer.status} from the push service: {answer.body[:200]}"
+    if answer.status in (404, 410):
+        return _failed(delivery, error, drop=True)
+    if answer.status == 429 or answer.status >= 500:
+        return _retry(delivery, now=now, error=error, after=answer.retry_after)
+    logger.error("notifications: push %s refused, not retried: %s", delivery.pk, error)
+    return _failed(delivery, error)
+
+
+def _failed(delivery, error: str, *, drop: bool = False) -> bool:
+    """Failed for good; `drop`: the subscription is gone too (no browser behind it)."""
+    delivery.status, delivery.last_error = "failed", error[:500]
+    delivery.save(update_fields=["status", "last_error", "attempts"])
+    if drop and delivery.subscription_id:
+        PushSubscription.objects.filter(pk=delivery.subscription_id).delete()
+    return False
+
+
+def _retry(delivery, *, now, error: str, after: int) -> bool:
+    if delivery.attempts >= MAX_ATTEMPTS:
+        return _failed(delivery, error)
+    backoff = 30 * 2 ** (delivery.attempts - 1)  # 30 s, 1, 2, 4, 8 minutes
+    delivery.next_attempt_at = now + timedelta(seconds=max(backoff, after))
+    delivery.last_error = error[:500]
+    delivery.save(update_fields=["next_attempt_at", "last_error", "attempts"])
+    return False
+
+
+@dataclass
+class Answer:
+    status: int
+    body: str
+    retry_after: int
+
+
+def push_payload(notification: Notification) -> dict:
+    """What the service worker (/sw.js) shows: the title, the text, the link it opens."""
+    return {
+        "id": notification.pk,
+        "title": Notification.Kind(notification.kind).label,
+        "body": notification.message,
+        "url": notification.link or "/account/notifications/",
+    }
+
+
+def push_post(*, subscription: PushSubscription, notification: Notification) -> Answer:
+    """POST one notification to one subscription's push service, to the address the
+    endpoint check approved, no redirect followed."""
+    target = endpoint_target(subscription.endpoint)
+    ttl, urgency = DELIVERY.get(notification.kind, (3600, "normal"))
+    payload = push_payload(notification)
+    info = {"endpoint": subscription.endpoint,
+            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}  # fmt: skip
+    body = WebPusher(info).encode(json.dumps(payload).encode(), "aes128gcm")["body"]
+    claims = {
+        "aud": target.origin,
+        "sub": settings.VAPID_SUBJECT,
+        "exp": int(time.time()) + VAPID_CLAIM_SECONDS,
+    }
+    headers = {
+        **Vapid02.from_raw(settings.VAPID_PRIVATE_KEY.encode()).sign(claims),
+        "Host": target.origin.split("://", 1)[1],
+        "TTL": str(ttl),
+        "Urgency": urgency,
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+    }
+    pool_class = (
+        urllib3.HTTPSConnectionPool if target.scheme == "https" else urllib3.HTTPConnectionPool
+    )
+    extra = (
+        {"server_hostname": target.host, "assert_hostname": target.host}
+        if target.scheme == "https"
+        else {}
+    )
+    with pool_class(target.address, target.port, timeout=TIMEOUT, retries=False, **extra) as pool:
+        response = pool.urlopen(
+            "POST", target.path, body=body, headers=headers, redirect=False, retries=False
+        )
+    return Answer(
+        status=response.status,
+        body=response.data[:500].decode("utf-8", "replace"),
+        retry_after=_seconds(response.headers.get("Retry-After")),
+    )
+
+
+def _seconds(value: str | None) -> int:
+    """Retry-After in seconds (an HTTP date counts as none: a minute of backoff anyway)."""
+    try:
+        return max(0, min(int(value or 0), 3600))
+    except ValueError:
+        return 0

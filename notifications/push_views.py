@@ -1,0 +1,103 @@
+"""The Web Push API: the server's VAPID key, and the caller's browsers' subscriptions."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import push, selectors, services
+from .push_serializers import (
+    PushKeySerializer,
+    PushRenewSerializer,
+    PushSubscriptionInputSerializer,
+    PushSubscriptionSerializer,
+)
+
+
+class PushUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Web Push is not configured on this server (no VAPID key)."
+    default_code = "push_unavailable"
+
+
+def _push_configured() -> None:
+    if not push.push_configured():
+        raise PushUnavailable()
+
+
+class PushKeyView(APIView):
+    @extend_schema(summary="The server's VAPID public key (applicationServerKey)",
+                   responses=PushKeySerializer)  # fmt: skip
+    def get(self, request):
+        _push_configured()
+        return Response({"public_key": push.public_key()})
+
+
+class PushSubscriptionListView(generics.ListAPIView):
+    serializer_class = PushSubscriptionSerializer
+
+    def get_queryset(self):
+        return selectors.push_subscription_list(user=self.request.user)
+
+    @extend_schema(summary="The caller's browsers subscribed to Web Push")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Subscribe a browser to Web Push",
+        description="The browser's PushSubscription as JSON. A known endpoint updates its "
+        "row (200) instead of adding one (201). https endpoints on the public internet "
+        "only; at most 20 browsers a person.",
+        request=PushSubscriptionInputSerializer,
+        responses={201: PushSubscriptionSerializer, 200: PushSubscriptionSerializer},
+    )
+    def post(self, request):
+        _push_configured()
+        incoming = PushSubscriptionInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            row, created = services.push_subscription_save(
+                user=request.user, endpoint=data["endpoint"], **data["keys"]
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return Response(
+            PushSubscriptionSerializer(row).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class PushSubscriptionDetailView(APIView):
+    @extend_schema(summary="Unsubscribe one of the caller's browsers", responses={204: None})
+    def delete(self, request, subscription_id: int):
+        services.push_subscription_delete(user=request.user, subscription_id=subscription_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushSubscriptionRenewView(APIView):
+    """For the service worker's pushsubscriptionchange, which has no session to show (nor
+    a CSRF token): the old endpoint, an unguessable URL only that browser and its push
+    service know, stands for it."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Replace a browser's subscription (from its service worker)",
+        request=PushRenewSerializer,
+        responses={200: PushSubscriptionSerializer},
+    )
+    def post(self, request):
+        _push_configured()
+        incoming = PushRenewSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        row = services.push_subscription_renew(
+            old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
+        )
+        if row is None:
+            raise exceptions.NotFound("No subscription has that endpoint.")
+        return Response(PushSubscriptionSerializer(row).data)

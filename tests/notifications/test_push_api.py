@@ -1,0 +1,134 @@
+"""The push subscription API and the endpoint checks: no way into the private network."""
+
+import pytest
+
+from notifications import push_endpoints
+from notifications.models import PushSubscription
+from tests.factories import UserFactory
+from tests.support import BrowserKeys, client_for, vapid_key_pair
+
+pytestmark = pytest.mark.django_db
+
+SUBSCRIPTIONS = "/api/push/subscriptions/"
+PUBLIC = "https://push.example.net/send/abc"
+
+
+@pytest.fixture(autouse=True)
+def vapid(settings):
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = vapid_key_pair()
+    return settings.VAPID_PUBLIC_KEY
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """A resolver stub: host -> addresses. Nothing here reaches the network."""
+    answers = {"push.example.net": ["93.184.216.34"]}
+    monkeypatch.setattr(push_endpoints, "resolve", lambda host, port: answers[host])
+    return answers
+
+
+def test_the_key_is_the_servers_vapid_public_key(user, vapid):
+    assert client_for(user).get("/api/push/key/").json() == {"public_key": vapid}
+
+
+def test_without_a_vapid_key_push_answers_503(user, settings, dns):
+    settings.VAPID_PRIVATE_KEY = settings.VAPID_PUBLIC_KEY = ""
+    assert client_for(user).get("/api/push/key/").status_code == 503
+    body = BrowserKeys().subscription(PUBLIC)
+    assert client_for(user).post(SUBSCRIPTIONS, body, format="json").status_code == 503
+
+
+def test_a_known_endpoint_updates_its_row_and_delete_removes_it(user, dns):
+    client = client_for(user)
+    first = client.post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    again = client.post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert PushSubscription.objects.count() == 1
+    listed = client.get(SUBSCRIPTIONS).json()["results"]
+    assert [s["endpoint"] for s in listed] == [PUBLIC]
+    other = client_for(UserFactory()).delete(f"{SUBSCRIPTIONS}{first.json()['id']}/")
+    assert other.status_code == 404
+    assert client.delete(f"{SUBSCRIPTIONS}{first.json()['id']}/").status_code == 204
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint, addresses",
+    [
+        ("http://push.example.net/x", ["93.184.216.34"]),  # not https
+        ("https://user:pw@push.example.net/x", ["93.184.216.34"]),
+        ("https://push.example.net/x", ["10.0.0.5"]),  # private
+        ("https://push.example.net/x", ["192.168.1.1"]),
+        ("https://push.example.net/x", ["169.254.169.254"]),  # cloud metadata
+        ("https://push.example.net/x", ["127.0.0.1"]),  # loopback (not allowed here)
+        ("https://push.example.net/x", ["93.184.216.34", "10.0.0.5"]),  # any private one
+        ("https://push.example.net/x", ["::ffff:10.0.0.5"]),
+        ("https://push.example.net/x", ["fd00::1"]),
+        ("not a url", []),
+    ],
+)
+def test_endpoints_into_the_private_network_are_refused(user, dns, endpoint, addresses):
+    dns["push.example.net"] = addresses
+    response = client_for(user).post(
+        SUBSCRIPTIONS, BrowserKeys().subscription(endpoint), format="json"
+    )
+    assert response.status_code == 400, (endpoint, addresses)
+    assert "endpoint" in response.json()
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"p256dh": "not-a-key", "auth": "AAAAAAAAAAAAAAAAAAAAAA"},
+        {"p256dh": BrowserKeys().p256dh, "auth": "c2hvcnQ"},
+        {"p256dh": BrowserKeys().p256dh},
+    ],
+)
+def test_malformed_keys_are_400(user, dns, keys):
+    response = client_for(user).post(
+        SUBSCRIPTIONS, {"endpoint": PUBLIC, "keys": keys}, format="json"
+    )
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+
+
+def test_a_twenty_first_browser_is_400(user, dns):
+    client = client_for(user)
+    for n in range(20):
+        body = BrowserKeys().subscription(f"{PUBLIC}/{n}")
+        assert client.post(SUBSCRIPTIONS, body, format="json").status_code == 201
+    body = BrowserKeys().subscription(f"{PUBLIC}/21")
+    assert client.post(SUBSCRIPTIONS, body, format="json").status_code == 400
+    assert PushSubscription.objects.filter(user=user).count() == 20
+
+
+def test_a_host_that_turns_private_after_subscribing_gets_no_push(user, dns, settings):
+    """Checked again at send time: a DNS change cannot smuggle a private address in."""
+    from django.db import transaction
+
+    from notifications import push
+    from notifications import services as notification_services
+    from notifications.models import NotificationDelivery
+
+    client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    dns["push.example.net"] = ["10.0.0.5"]
+    with transaction.atomic():
+        (row,) = notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message="hi"
+        )
+    assert push.pushes_send() == 0
+    delivery = NotificationDelivery.objects.get(notification=row)
+    assert delivery.status == "failed" and "refused at send time" in delivery.last_error
+
+
+def test_the_service_worker_renews_a_subscription_by_its_old_endpoint(user, dns):
+    from rest_framework.test import APIClient
+
+    client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    renewed = {"old_endpoint": PUBLIC, **BrowserKeys().subscription(PUBLIC + "/v2")}
+    response = APIClient().post(SUBSCRIPTIONS + "renew/", renewed, format="json")
+    assert response.status_code == 200, response.content
+    assert PushSubscription.objects.get().endpoint == PUBLIC + "/v2"
+    unknown = {"old_endpoint": PUBLIC + "/nope", **BrowserKeys().subscription(PUBLIC + "/v3")}
+    assert APIClient().post(SUBSCRIPTIONS + "renew/", unknown, format="json").status_code == 404
