@@ -52,3 +52,9 @@ def login_retry_after(
         if len(times) >= allowed:
             waits.append(max(1, math.ceil((times[-1] + window - now).total_seconds())))
     return max(waits, default=None)
+
+
+def login_is_from_a_new_device(*, event) -> bool:
+    """Whether the user logged in before, but never from this user agent."""
+    earlier = LoginEvent.objects.filter(user_id=event.user_id).exclude(pk=event.pk)
+    return earlier.exists() and not earlier.filter(user_agent=event.user_agent).exists()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from . import selectors
 from .models import LoginEvent, LoginFailure
+from .signals import login_from_new_device
 
 
 def user_register(*, username: str, email: str, password: str):
@@ -49,12 +50,17 @@ def login_record(*, user, request) -> LoginEvent:
     attempt = _login_attempt_id(request)
     if attempt is not None:
         LoginFailure.objects.filter(pk=attempt).delete()  # it was not a failure after all
-    return LoginEvent.objects.create(
+    event = LoginEvent.objects.create(
         user=user,
         ip=request_ip(request=request),
         user_agent=_user_agent(request),
         method=_login_method(request),
     )
+    if selectors.login_is_from_a_new_device(event=event):
+        transaction.on_commit(
+            lambda: login_from_new_device.send_robust(sender=LoginEvent, user=user, event=event)
+        )
+    return event
 
 
 def login_failure_record(*, username: str, request) -> LoginFailure:

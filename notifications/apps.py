@@ -7,6 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
+        from accounts.signals import login_from_new_device
         from messaging.models import Message
         from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
@@ -29,6 +30,9 @@ class NotificationsConfig(AppConfig):
             receivers.notify_message_recipients,
             sender=Message,
             dispatch_uid="notifications.notify_message_recipients",
+        )
+        login_from_new_device.connect(
+            receivers.notify_new_device_login, dispatch_uid="notifications.notify_new_device_login"
         )
         message_read.connect(
             receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"

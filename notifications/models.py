@@ -16,6 +16,7 @@ class Notification(models.Model):
         LOW_STOCK = "low_stock", "Low stock"
         SIDE_EFFECT_FAILED = "side_effect_failed", "Side effect failed"
         DUPLICATE_ORDER = "duplicate_order", "Duplicate order"
+        NEW_DEVICE_LOGIN = "new_device_login", "Sign-in from a new device"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

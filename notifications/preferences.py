@@ -15,12 +15,15 @@ DEFAULTS: dict[str, dict[str, bool]] = {
     Kind.LOW_STOCK.value: {IN_APP: True, EMAIL: True, PUSH: False},
     Kind.SIDE_EFFECT_FAILED.value: {IN_APP: True, EMAIL: True, PUSH: False},
     Kind.DUPLICATE_ORDER.value: {IN_APP: True, EMAIL: True, PUSH: False},
+    Kind.NEW_DEVICE_LOGIN.value: {IN_APP: True, EMAIL: True, PUSH: True},
 }
 
 # Channels that stay on whatever the preferences say: staff learn in the app that a side
-# effect failed for good.
+# effect failed for good; a person learns in the app and by email that someone signed in
+# to their account from a device it never saw.
 REQUIRED: dict[str, frozenset[str]] = {
     Kind.SIDE_EFFECT_FAILED.value: frozenset({IN_APP}),
+    Kind.NEW_DEVICE_LOGIN.value: frozenset({IN_APP, EMAIL}),
 }
 
 

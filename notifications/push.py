@@ -42,6 +42,7 @@ DELIVERY = {
     Kind.LOW_STOCK: (3600, "normal"),
     Kind.SIDE_EFFECT_FAILED: (6 * 3600, "high"),
     Kind.DUPLICATE_ORDER: (3600, "normal"),
+    Kind.NEW_DEVICE_LOGIN: (24 * 3600, "high"),
 }
 # Notifications older than this are not pushed: the person will see them in the app.
 PLAN_WINDOW = timedelta(hours=1)

@@ -23,6 +23,10 @@ def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
         services.message_notify(message=instance)
 
 
+def notify_new_device_login(sender, user, event, **kwargs):
+    services.new_device_login_notify(user=user, event=event)
+
+
 READ_RECEIPT_FIELDS = ("order_id", "message_ids", "author_ids", "reader_id", "read_at")
 
 

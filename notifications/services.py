@@ -97,6 +97,20 @@ def message_notify(*, message) -> None:
     )
 
 
+def new_device_login_notify(*, user, event) -> None:
+    """Tell a person someone signed in to their account from a device it never saw."""
+    device = (event.user_agent or "an unknown browser")[:120]
+    when = event.at.strftime("%Y-%m-%d %H:%M UTC")
+    with transaction.atomic():
+        notifications_create(
+            recipient_ids=[user.pk],
+            kind=Notification.Kind.NEW_DEVICE_LOGIN,
+            message=f"New sign-in to your account from {device} ({event.ip or 'unknown address'}) "
+            f"at {when}. Not you? Change your password.",
+            link="/api/auth/logins/",
+        )
+
+
 def read_receipt_push(*, order_id: int, message_ids, author_ids, reader_id: int, read_at) -> None:
     """Show the authors of messages, live, that they were read (the receipt carries no
     notification: the conversation's read_at is the record)."""
