@@ -217,3 +217,29 @@ def test_the_service_worker_shows_a_pushed_notification_with_its_title_and_link(
         }
     ]
     context.close()
+
+
+def test_the_sender_sees_on_the_page_that_the_other_side_read_their_message(
+    web, browser, shopper, product
+):
+    from tests.factories import UserFactory
+
+    process = web()
+    staff = UserFactory(is_staff=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+    cart = cart_with(shopper.customer, (product, 1))
+    order_id = (
+        client_for(shopper)
+        .post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+        .json()["id"]
+    )
+    path = f"/api/orders/{order_id}/messages/"
+    client_for(staff).post(path, {"body": "Shipped today."}, format="json")
+
+    page = browser.new_page()
+    log_in(page, process.base, staff)
+    page.wait_for_selector("#live[data-transport=websocket]", timeout=15_000)
+    assert client_for(shopper).post(path + "read/").json() == {"marked": 1}
+    page.wait_for_selector(f"#receipt[data-order='{order_id}']", timeout=10_000)
+    assert page.inner_text("#receipt").startswith(f"Read: your message about order #{order_id}")
