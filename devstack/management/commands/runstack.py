@@ -86,6 +86,9 @@ class Command(BaseCommand):
         var_dir = settings.BASE_DIR / "var"
         chosen = stack.development_defaults(env, var_dir)
         env.update(stack.service_env(env, var_dir))
+        # Links in emails (unsubscribe, the page) point at this stack, not at production's.
+        if not env.get("SHOPFLOW_SITE_URL"):
+            env["SHOPFLOW_SITE_URL"] = f"http://127.0.0.1:{port}"
         self._prepare_database(demo=demo, env=env)
         admin_user, admin_password = self._ensure_staff_user(env)
         env["FLOWER_BASIC_AUTH"] = flower_auth
