@@ -7,6 +7,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
+from core.signals import send_robust_logged
+
 from . import selectors
 from .models import LoginEvent, LoginFailure
 from .signals import login_from_new_device
@@ -58,7 +60,13 @@ def login_record(*, user, request) -> LoginEvent:
     )
     if selectors.login_is_from_a_new_device(event=event):
         transaction.on_commit(
-            lambda: login_from_new_device.send_robust(sender=LoginEvent, user=user, event=event)
+            lambda: send_robust_logged(
+                login_from_new_device,
+                sender=LoginEvent,
+                about=f"login_from_new_device, user {user.pk}",
+                user=user,
+                event=event,
+            )
         )
     return event
 

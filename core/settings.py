@@ -251,7 +251,7 @@ SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MIN
 # Where the site is, for links in emails: by default make run's address under DEBUG, else
 # the first allowed host over HTTPS.
 SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/") or (
-    "http://localhost:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
+    "http://localhost:8000" if DEBUG else f"https://{[*ALLOWED_HOSTS, 'localhost'][0].lstrip('.')}"
 )
 # Web Push (VAPID): the key pair, base64url (`make run` makes one in var/), and the
 # contact the push services may write to. Without the keys, push is off (503).

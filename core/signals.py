@@ -85,7 +85,13 @@ def send_robust_isolated(signal: Signal, *, sender, about: str, **named) -> list
     receiver that raised is logged with its traceback, its name and `about` (the signal
     and its subject: "order_created, order 42")."""
     with isolated_inserts(about):
-        responses = signal.send_robust(sender=sender, **named)
+        return send_robust_logged(signal, sender=sender, about=about, **named)
+
+
+def send_robust_logged(signal: Signal, *, sender, about: str, **named) -> list:
+    """`signal.send_robust(...)`, each receiver that raised logged with its traceback (for
+    a signal sent after a commit, outside any transaction)."""
+    responses = signal.send_robust(sender=sender, **named)
     for receiver, result in responses:
         if isinstance(result, Exception):
             logger.error(

@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.signals import send_robust_logged
+
 from . import selectors
 from .models import Message
 from .signals import message_read
@@ -35,8 +37,10 @@ def messages_mark_read(*, order, reader) -> int:
             return 0
         Message.objects.filter(pk__in=[pk for pk, _ in unread], read_at=None).update(read_at=now)
         transaction.on_commit(
-            lambda: message_read.send_robust(
+            lambda: send_robust_logged(
+                message_read,
                 sender=Message,
+                about=f"message_read, order {order.pk}",
                 order_id=order.pk,
                 message_ids=[pk for pk, _ in unread],
                 author_ids=sorted({author for _, author in unread}),

@@ -24,6 +24,8 @@ from .models import Notification, NotificationDelivery, NotificationPreference
 logger = logging.getLogger(__name__)
 
 EMAIL = NotificationDelivery.Channel.EMAIL
+# The kinds whose email no preference, reading or unsubscribe link can stop.
+_REQUIRED_EMAIL = frozenset(k for k, channels in preferences.REQUIRED.items() if EMAIL in channels)
 # Unread notifications older than this are not emailed (a backlog from before the
 # channel existed, or from a long outage, is not worth a flood).
 LOOKBACK = timedelta(days=1)
@@ -35,21 +37,31 @@ UNSUBSCRIBE_MAX_AGE = timedelta(days=60)
 
 def email_deliveries_plan(*, now=None) -> int:
     """A pending email delivery for each notification unread past the delay whose kind its
-    recipient gets by email; how many were planned."""
+    recipient gets by email; how many were planned. Candidates are read by pages of ids:
+    the ones whose email is off are skipped every run, and must not hide the others."""
     now = now or timezone.now()
     due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
-    candidates = selectors.notifications_unread_unplanned(
-        channel=EMAIL, created_after=due_before - LOOKBACK, created_before=due_before
-    )
-    chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
-    rows = [
-        NotificationDelivery(notification=row, channel=EMAIL, next_attempt_at=now)
-        for row in candidates
-        if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))[EMAIL]
-    ]
-    # A row another run planned meanwhile stays as it is.
-    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    planned, after_id = 0, 0
+    while True:
+        candidates = selectors.notifications_unread_unplanned(
+            channel=EMAIL,
+            created_after=due_before - LOOKBACK,
+            created_before=due_before,
+            read_too=_REQUIRED_EMAIL,
+            after_id=after_id,
+        )
+        if not candidates:
+            return planned
+        after_id = candidates[-1].pk
+        chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
+        rows = [
+            NotificationDelivery(notification=row, channel=EMAIL, next_attempt_at=now)
+            for row in candidates
+            if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))[EMAIL]
+        ]
+        # A row another run planned meanwhile stays as it is.
+        NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        planned += len(rows)
 
 
 def email_digests_send(*, now=None) -> int:
@@ -63,29 +75,42 @@ def email_digests_send(*, now=None) -> int:
     return sent
 
 
+# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
+# to the next run after that (at least once).
+CLAIM_SECONDS = 120
+
+
 def email_digest_send(*, user_id: int, now) -> bool:
-    """One digest to one person, under the locks of its delivery rows (a row another run
-    holds is skipped). True when an email went out."""
+    """One digest to one person. Its rows are claimed in a short transaction (their next
+    attempt moved past the send: another run skips them), sent with no transaction open
+    (SMTP may be slow; SQLite's write lock must not wait on it), then recorded. True when
+    an email went out."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     with transaction.atomic():
         due = list(locks.email_deliveries_due(user_id=user_id, now=now)[:DIGEST_SIZE])
-        read = [d.pk for d in due if d.notification.is_read]
+        read = [
+            d.pk
+            for d in due
+            if d.notification.is_read and d.notification.kind not in _REQUIRED_EMAIL
+        ]
         NotificationDelivery.objects.filter(pk__in=read).update(
             status=NotificationDelivery.Status.CANCELLED
         )
         due = [d for d in due if d.pk not in read]
-        if not due:
-            return False
-        if user is None or not user.email:
-            _mark(due, status=NotificationDelivery.Status.FAILED, error="no email address")
-            return False
-        try:
-            _digest(user, [d.notification for d in due]).send()
-        except Exception as exc:  # SMTP refused or away: try again later
-            _retry(due, now=now, error=f"{type(exc).__name__}: {exc}")
-            logger.warning("notifications: digest to user %s failed: %s", user_id, exc)
-            return False
-        _mark(due, status=NotificationDelivery.Status.DELIVERED, delivered_at=now)
+        if due and user is not None and user.email:
+            _mark(due, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+    if not due:
+        return False
+    if user is None or not user.email:
+        _mark(due, status=NotificationDelivery.Status.FAILED, error="no email address")
+        return False
+    try:
+        _digest(user, [d.notification for d in due]).send()
+    except Exception as exc:  # SMTP refused or away: try again later
+        _retry(due, now=now, error=f"{type(exc).__name__}: {exc}")
+        logger.warning("notifications: digest to user %s failed: %s", user_id, exc)
+        return False
+    _mark(due, status=NotificationDelivery.Status.DELIVERED, delivered_at=now)
     return True
 
 
@@ -116,20 +141,27 @@ def _digest(user, notifications: list[Notification]) -> EmailMultiAlternatives:
         "unsubscribe": [
             (Notification.Kind(kind).label, unsubscribe_url(user_id=user.pk, kind=kind))
             for kind in kinds
+            if kind not in _REQUIRED_EMAIL
         ],
         "page_url": settings.SHOPFLOW_SITE_URL + reverse("notifications-page"),
     }
     count = len(notifications)
     subject = notifications[0].message if count == 1 else f"{count} notifications you have not read"
+    subject = " ".join(subject.split())  # a header: one line
+    # One-click unsubscribe (RFC 8058) for the first kind; the body links every kind.
+    headers = (
+        {
+            "List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        if context["unsubscribe"]
+        else {}
+    )
     message = EmailMultiAlternatives(
         subject=subject[:150],
         body=render_to_string("notifications/digest.txt", context),
         to=[user.email],
-        # One-click unsubscribe (RFC 8058) for the first kind; the body links every kind.
-        headers={
-            "List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers=headers,
     )
     message.attach_alternative(render_to_string("notifications/digest.html", context), "text/html")
     return message
@@ -155,6 +187,8 @@ def email_unsubscribe(*, token: str) -> str:
         user_id, kind = int(payload["u"]), Notification.Kind(payload["k"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise UnsubscribeRefused("This link is not valid, or has expired.") from exc
+    if kind in _REQUIRED_EMAIL:
+        raise UnsubscribeRefused("This kind of email cannot be turned off.")
     with transaction.atomic():
         chosen = selectors.preferences_of(user_ids={user_id}).get((user_id, kind))
         channels = preferences.effective(kind, chosen)

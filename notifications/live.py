@@ -66,13 +66,22 @@ _push_paused_until = 0.0
 
 
 def _publish(notifications) -> None:
+    _send([
+        (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
+        for row in notifications
+    ])  # fmt: skip
+
+
+def _send_soon(messages) -> None:
+    """Send to groups after the response inside a request, at once elsewhere."""
+    if messages and not call_after_response(lambda: _send(messages)):
+        _send(messages)
+
+
+def _send(messages) -> None:
     global _push_paused_until
     if time.monotonic() < _push_paused_until:
         return
-    messages = [
-        (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
-        for row in notifications
-    ]
     try:
         _blocking(_group_send_all, messages)
     except Exception as exc:  # Redis away, or slow: never the caller's problem
@@ -92,22 +101,16 @@ def _blocking(function, *args):
 
 
 def preferences_changed(*, user_id: int) -> None:
-    """Tell the person's open connections to read their preferences again. Never raises:
-    a connection that misses it reads them when it reconnects."""
-    try:
-        _blocking(_group_send_all, [(user_group(user_id), {"type": PREFERENCES_CHANGED})])
-    except Exception as exc:
-        logger.warning("notifications: telling user %s's connections failed: %s", user_id, exc)
+    """Tell the person's open connections to read their preferences again (after the
+    response, like every push). Never raises: a connection that misses it reads them when
+    it reconnects."""
+    _send_soon([(user_group(user_id), {"type": PREFERENCES_CHANGED})])
 
 
 def read_receipt_publish(*, author_ids, receipt: dict) -> None:
     """Tell the messages' authors' open connections that their messages were read. Never
     raises: the conversation's read_at is the record."""
-    messages = [(user_group(uid), {"type": RECEIPT, "receipt": receipt}) for uid in author_ids]
-    try:
-        _blocking(_group_send_all, messages)
-    except Exception as exc:
-        logger.warning("notifications: live read receipt failed: %s", exc)
+    _send_soon([(user_group(uid), {"type": RECEIPT, "receipt": receipt}) for uid in author_ids])
 
 
 async def _group_send_all(messages) -> None:

@@ -28,7 +28,7 @@ from worker.celery import app as celery_app
 
 from . import locks, preferences, selectors
 from .models import Notification, NotificationDelivery, PushSubscription
-from .push_endpoints import EndpointRefused, endpoint_target
+from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def _wake_up() -> None:
 
 def push_deliveries_plan(*, now=None) -> int:
     """A pending push delivery per subscription for each recent notification whose kind
-    its recipient gets by push; how many were planned."""
+    its recipient gets by push; how many were planned. Read by pages of ids: the ones
+    whose push is off come back every run, and must not hide the others."""
     now = now or timezone.now()
     recent = Notification.objects.filter(
         created_at__gt=now - PLAN_WINDOW,
@@ -95,7 +96,16 @@ def push_deliveries_plan(*, now=None) -> int:
     ).exclude(
         Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
     )
-    candidates = list(recent.distinct().order_by("id")[:1000])
+    planned, after_id = 0, 0
+    while True:
+        candidates = list(recent.filter(pk__gt=after_id).distinct().order_by("id")[:1000])
+        if not candidates:
+            return planned
+        after_id = candidates[-1].pk
+        planned += _plan(candidates, now=now)
+
+
+def _plan(candidates, *, now) -> int:
     chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
     wanted = [
         row
@@ -114,20 +124,39 @@ def push_deliveries_plan(*, now=None) -> int:
     return len(rows)
 
 
+BATCH = 100
+# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
+# to a run after that (at least once).
+CLAIM_SECONDS = 120
+# A run stops taking batches after this long: its task's soft time limit comes later.
+RUN_SECONDS = 60
+
+
 def pushes_send(*, now=None) -> int:
-    """Plan, then send every push delivery that is due; how many were delivered."""
+    """Plan, then send the push deliveries that are due; how many were delivered. Each
+    batch is claimed in a short transaction (its next attempt moved past the send, so
+    another run skips it), then sent with no transaction open: a push service may take
+    seconds, and SQLite's write lock (PostgreSQL's row locks) must not wait on it."""
     now = now or timezone.now()
     if not push_configured():
         return 0
     push_deliveries_plan(now=now)
-    delivered = 0
-    while True:
+    delivered, started = 0, time.monotonic()
+    while time.monotonic() - started < RUN_SECONDS:
         with transaction.atomic():
-            due = list(locks.push_deliveries_due(now=now)[:100])
-            for delivery in due:
+            due = list(locks.push_deliveries_due(now=now)[:BATCH])
+            NotificationDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
+                next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
+            )
+        for delivery in due:
+            try:
                 delivered += push_delivery_send(delivery=delivery, now=now)
-        if len(due) < 100:
-            return delivered
+            except Exception as exc:  # one bad row must not hold the others back
+                logger.exception("notifications: push %s failed", delivery.pk)
+                _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
+        if len(due) < BATCH:
+            break
+    return delivered
 
 
 def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
@@ -138,6 +167,8 @@ def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
         return _failed(delivery, "the subscription is gone")
     try:
         answer = push_post(subscription=subscription, notification=notification)
+    except EndpointUnresolved as unresolved:
+        return _retry(delivery, now=now, error=str(unresolved), after=0)
     except EndpointRefused as refused:
         return _failed(delivery, f"endpoint refused at send time: {refused}", drop=True)
     except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -18,6 +18,10 @@ class EndpointRefused(ValueError):
     """Not an endpoint this server will POST to."""
 
 
+class EndpointUnresolved(EndpointRefused):
+    """The endpoint's host did not resolve: maybe a DNS hiccup (a send tries again)."""
+
+
 @dataclass(frozen=True)
 class Target:
     scheme: str
@@ -31,6 +35,9 @@ class Target:
         default = 443 if self.scheme == "https" else 80
         port = "" if self.port == default else f":{self.port}"
         return f"{self.scheme}://{self.host}{port}"
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -57,9 +64,9 @@ def endpoint_target(url: str) -> Target:
     try:
         addresses = resolve(parts.hostname, port)
     except (OSError, UnicodeError) as exc:
-        raise EndpointRefused("The endpoint's host does not resolve.") from exc
+        raise EndpointUnresolved("The endpoint's host does not resolve.") from exc
     if not addresses:
-        raise EndpointRefused("The endpoint's host does not resolve.")
+        raise EndpointUnresolved("The endpoint's host does not resolve.")
     for address in addresses:
         _check_address(address, http=parts.scheme == "http", loopback_allowed=loopback_allowed)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -68,8 +75,12 @@ def endpoint_target(url: str) -> Target:
 
 def _check_address(address: str, *, http: bool, loopback_allowed: bool) -> None:
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside IPv6 (mapped, 6to4, NAT64) is checked as that address.
+        if ip.ipv4_mapped or ip.sixtofour:
+            ip = ip.ipv4_mapped or ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip.is_loopback and loopback_allowed:
         return
     if http:

@@ -1,5 +1,6 @@
 import base64
 import binascii
+import re
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from drf_spectacular.utils import extend_schema_field
@@ -7,6 +8,8 @@ from rest_framework import serializers
 
 from .models import PushSubscription
 from .push_endpoints import EndpointRefused, endpoint_target
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+=*")
 
 
 def _b64url(value: str) -> bytes:
@@ -28,11 +31,13 @@ class KeysField(serializers.JSONField):
 
 
 def _key_problem(keys) -> str:
-    if not isinstance(keys, dict) or set(keys) < {"p256dh", "auth"}:
+    if not isinstance(keys, dict) or not {"p256dh", "auth"} <= keys.keys():
         return "keys must hold p256dh and auth."
     p256dh, auth = keys["p256dh"], keys["auth"]
-    if not isinstance(p256dh, str) or not isinstance(auth, str) or len(p256dh) > 100:
+    if not all(isinstance(v, str) and _BASE64URL.fullmatch(v) for v in (p256dh, auth)):
         return "p256dh and auth are base64url strings."
+    if len(p256dh) > 100 or len(auth) > 50:
+        return "p256dh or auth is too long."
     try:
         point, secret = _b64url(p256dh), _b64url(auth)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)

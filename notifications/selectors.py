@@ -1,7 +1,7 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from . import preferences
 from .models import Notification, NotificationDelivery, NotificationPreference, PushSubscription
@@ -71,13 +71,16 @@ def user_is_active(*, user_id: int) -> bool:
 
 
 def notifications_unread_unplanned(
-    *, channel: str, created_after, created_before, limit: int = 1000
+    *, channel: str, created_after, created_before, read_too=(), after_id: int = 0, limit=1000
 ) -> list[Notification]:
-    """Unread notifications created in the window that have no delivery through `channel`
-    yet, oldest first."""
+    """Unread notifications (and read ones of the kinds `read_too`) created in the window
+    that have no delivery through `channel` yet, by id from `after_id`."""
     return list(
         Notification.objects.filter(
-            is_read=False, created_at__gt=created_after, created_at__lte=created_before
+            Q(is_read=False) | Q(kind__in=list(read_too)),
+            created_at__gt=created_after,
+            created_at__lte=created_before,
+            pk__gt=after_id,
         )
         .exclude(deliveries__channel=channel)
         .order_by("id")[:limit]

@@ -116,3 +116,26 @@ def test_the_unsubscribe_link_works_once_and_refuses_a_forged_one(client, smtp_s
 
     notify(user, "order_placed", "Order #5 confirmed")
     assert emails.email_digests_send() == 0
+
+
+def test_a_sign_in_alert_is_emailed_even_when_read_and_offers_no_unsubscribe(smtp_server):
+    """Whoever signed in could read it in the app to hide it from the owner."""
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "new_device_login", "New sign-in to your account from curl")
+    client_for(user).post(f"/api/notifications/{row.pk}/read/")
+    assert emails.email_digests_send() == 1
+    (digest,) = smtp_server.messages
+    assert "New sign-in" in body_text(digest)
+    assert digest["List-Unsubscribe"] is None
+    forged_kind = emails.unsubscribe_url(user_id=user.pk, kind="new_device_login")
+    path = "/" + forged_kind.split("://", 1)[1].split("/", 1)[1]
+    from rest_framework.test import APIClient
+
+    assert APIClient().get(path).status_code == 400  # cannot be turned off
+
+
+def test_a_message_with_a_line_break_still_makes_a_one_line_subject(smtp_server):
+    user = UserFactory(email="ann@example.com")
+    notify(user, "message", "New message about order #1:\nsee you\r\nsoon")
+    assert emails.email_digests_send() == 1
+    assert smtp_server.messages[0]["Subject"] == "New message about order #1: see you soon"

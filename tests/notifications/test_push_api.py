@@ -132,3 +132,55 @@ def test_the_service_worker_renews_a_subscription_by_its_old_endpoint(user, dns)
     assert PushSubscription.objects.get().endpoint == PUBLIC + "/v2"
     unknown = {"old_endpoint": PUBLIC + "/nope", **BrowserKeys().subscription(PUBLIC + "/v3")}
     assert APIClient().post(SUBSCRIPTIONS + "renew/", unknown, format="json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"x": 1},
+        {"p256dh": "AAAA", "auth": "AAAA", "extra": 1, "nope": 2, "z": 3} | {"p256dh": 5},
+        {"p256dh": BrowserKeys().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA" + "!" * 60},
+        {"p256dh": BrowserKeys().p256dh, "auth": "ÄÄÄÄ"},
+        "not an object",
+    ],
+)
+def test_keys_of_any_shape_get_a_400_never_a_500(user, dns, keys):
+    response = client_for(user).post(
+        SUBSCRIPTIONS, {"endpoint": PUBLIC, "keys": keys}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "keys" in response.json()
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "2002:a00:5::1"])
+def test_ipv4_inside_ipv6_is_checked_as_that_ipv4(user, dns, address):
+    dns["push.example.net"] = [address]  # NAT64 of 169.254.169.254; 6to4 of 10.0.0.5
+    response = client_for(user).post(
+        SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json"
+    )
+    assert response.status_code == 400
+
+
+def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
+    user, dns, monkeypatch
+):
+    from django.db import transaction
+
+    from notifications import push
+    from notifications import services as notification_services
+    from notifications.models import NotificationDelivery
+
+    client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+
+    def unresolved(host, port):  # a DNS hiccup
+        raise OSError("temporary failure in name resolution")
+
+    monkeypatch.setattr(push_endpoints, "resolve", unresolved)
+    with transaction.atomic():
+        (row,) = notification_services.notifications_create(
+            recipient_ids=[user.pk], kind="message", message="hi"
+        )
+    assert push.pushes_send() == 0
+    delivery = NotificationDelivery.objects.get(notification=row)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert PushSubscription.objects.exists()
