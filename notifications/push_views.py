@@ -7,6 +7,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer
+
 from . import push, selectors, services
 from .push_serializers import (
     PushKeySerializer,
@@ -88,16 +90,24 @@ class PushSubscriptionRenewView(APIView):
     @extend_schema(
         summary="Replace a browser's subscription (from its service worker)",
         request=PushRenewSerializer,
-        responses={200: PushSubscriptionSerializer},
+        responses={200: PushSubscriptionSerializer, 404: ErrorSerializer},
     )
     def post(self, request):
         _push_configured()
+        # An unknown old endpoint is answered before anything costs (the new endpoint's
+        # DNS lookup): this endpoint needs no login.
+        old = request.data.get("old_endpoint") if isinstance(request.data, dict) else None
+        if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
+            raise exceptions.NotFound("No subscription has that endpoint.")
         incoming = PushRenewSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        row = services.push_subscription_renew(
-            old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
-        )
+        try:
+            row = services.push_subscription_renew(
+                old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
         if row is None:
             raise exceptions.NotFound("No subscription has that endpoint.")
         return Response(PushSubscriptionSerializer(row).data)

@@ -121,3 +121,7 @@ def push_subscriptions_of(*, user_ids) -> dict[int, list[PushSubscription]]:
 
 def push_subscription_list(*, user) -> QuerySet[PushSubscription]:
     return PushSubscription.objects.filter(user=user).order_by("id")
+
+
+def push_subscription_known(*, endpoint: str) -> bool:
+    return PushSubscription.objects.filter(endpoint=endpoint).exists()

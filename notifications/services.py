@@ -246,12 +246,16 @@ def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str):
 def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):
     """A browser's service worker replaces its subscription (pushsubscriptionchange): the
     row of `old_endpoint`, whoever holds that unguessable URL, takes the new one. The row,
-    or None for an endpoint no row has."""
+    or None for an endpoint no row has; ValidationError when another person's row has the
+    new endpoint."""
     with transaction.atomic():
         row = locks.push_subscription_by_endpoint(endpoint=old_endpoint).first()
         if row is None:
             return None
-        PushSubscription.objects.filter(endpoint=endpoint).exclude(pk=row.pk).delete()
+        taken = PushSubscription.objects.filter(endpoint=endpoint).exclude(pk=row.pk)
+        if taken.exclude(user_id=row.user_id).exists():
+            raise ValidationError({"endpoint": ["Another subscription has that endpoint."]})
+        taken.delete()  # the same person's: the browser subscribed again meanwhile
         PushSubscription.objects.filter(pk=row.pk).update(
             endpoint=endpoint, p256dh=p256dh, auth=auth, updated_at=timezone.now()
         )

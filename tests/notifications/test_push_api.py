@@ -184,3 +184,18 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
     delivery = NotificationDelivery.objects.get(notification=row)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert PushSubscription.objects.exists()
+
+
+def test_a_renewal_cannot_take_another_persons_endpoint(user, dns):
+    from rest_framework.test import APIClient
+
+    other = UserFactory()
+    client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    client_for(other).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC + "/b"), format="json")
+    body = {"old_endpoint": PUBLIC, **BrowserKeys().subscription(PUBLIC + "/b")}
+    response = APIClient().post(SUBSCRIPTIONS + "renew/", body, format="json")
+    assert response.status_code == 400
+    assert set(PushSubscription.objects.values_list("user_id", "endpoint")) == {
+        (user.pk, PUBLIC),
+        (other.pk, PUBLIC + "/b"),
+    }
