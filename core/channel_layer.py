@@ -67,7 +67,7 @@ class Followers:
         self.closing = False
 
     def add(self, follower) -> None:
-        if self.closing:  # a connection still being opened when the shutdown began
+        if self.closing or _shutting_down:  # still being opened when the shutdown began
             follower.close_soon()
             return
         self.open.add(follower)
@@ -129,9 +129,15 @@ def followers() -> Followers:
     return found
 
 
+_shutting_down = False
+
+
 def close_followers(sender=None, **kwargs) -> None:
-    """Close every follower of this process (core.signals.graceful_shutdown). Safe from a
-    signal handler: the work is handed to each loop."""
+    """Close every follower of this process (core.signals.graceful_shutdown), and those
+    that come after (a connection being opened now). Safe from a signal handler: the work
+    is handed to each loop."""
+    global _shutting_down
+    _shutting_down = True
     for loop, found in list(_followers.items()):
         if not loop.is_closed():
             loop.call_soon_threadsafe(found.close_all)

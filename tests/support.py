@@ -710,3 +710,14 @@ class PushService:
         if decoded.get("aud") != origin or decoded.get("exp", 0) < time.time():
             return None
         return decoded
+
+
+def notify(user, message: str, kind: str = "message"):
+    """One notification for `user`, committed (as a receiver writes it, then pushed)."""
+    from django.db import transaction
+
+    from notifications import services
+
+    with transaction.atomic():
+        (row,) = services.notifications_create(recipient_ids=[user.pk], kind=kind, message=message)
+    return row

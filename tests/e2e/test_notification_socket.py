@@ -8,7 +8,7 @@ from django.db import transaction
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import NotificationSocket, WorkerProcess, client_for, session_cookie
+from tests.support import NotificationSocket, WorkerProcess, client_for, notify, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,14 +31,6 @@ def sockets():
     yield open_socket
     for socket in opened:
         socket.close()
-
-
-def notify(user, message: str) -> Notification:
-    with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message=message
-        )
-    return row
 
 
 def test_a_notification_a_worker_commits_reaches_sockets_on_both_web_processes(

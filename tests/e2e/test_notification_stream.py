@@ -3,12 +3,11 @@ Celery worker, the channel layer on Redis between them, and a client on a real s
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import EventStream, WorkerProcess, client_for, session_cookie
+from tests.support import EventStream, WorkerProcess, client_for, notify, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,14 +32,6 @@ def token_header(user) -> dict[str, str]:
     from rest_framework.authtoken.models import Token
 
     return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
-
-
-def notify(user, message: str) -> Notification:
-    with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message=message
-        )
-    return row
 
 
 def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_processes(
