@@ -210,6 +210,7 @@ def test_a_background_nice_out_of_range_is_one_line_naming_it(untouched_db, brok
 
 def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(tmp_path):
     supervisor = stack.Stack(env=subprocess_env(), cwd=tmp_path, out=open("/dev/null", "w"))  # noqa: SIM115
+    # The child and its fork sleep only to stay alive while the test reads their priority.
     script = "import os, time; os.fork() or time.sleep(30); time.sleep(30)"
     child = supervisor.start("sleeper", [sys.executable, "-c", script], nice=7)
     try:
