@@ -64,10 +64,9 @@ class Followers:
     def __init__(self):
         self.open: weakref.WeakSet = weakref.WeakSet()
         self.watch: asyncio.Task | None = None
-        self.closing = False
 
     def add(self, follower) -> None:
-        if self.closing or _shutting_down:  # still being opened when the shutdown began
+        if _shutting_down:  # a connection still being opened when the shutdown began
             follower.close_soon()
             return
         self.open.add(follower)
@@ -82,7 +81,6 @@ class Followers:
             follower.resync_soon()
 
     def close_all(self) -> None:
-        self.closing = True
         for follower in list(self.open):
             follower.close_soon()
 
