@@ -75,11 +75,6 @@ def email_digests_send(*, now=None) -> int:
     return sent
 
 
-# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
-# to the next run after that (at least once).
-CLAIM_SECONDS = 120
-
-
 def email_digest_send(*, user_id: int, now) -> bool:
     """One digest to one person. Its rows are claimed in a short transaction (their next
     attempt moved past the send: another run skips them), sent with no transaction open
@@ -98,7 +93,7 @@ def email_digest_send(*, user_id: int, now) -> bool:
         )
         due = [d for d in due if d.pk not in read]
         if due and user is not None and user.email:
-            _mark(due, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+            locks.deliveries_claim(due, now=now)
     if not due:
         return False
     if user is None or not user.email:

@@ -1,5 +1,7 @@
 """Every row lock the notifications take: named querysets for the caller's transaction,
-in primary-key order."""
+in primary-key order; and the claim of delivery rows read under them."""
+
+from datetime import timedelta
 
 from django.db.models import QuerySet
 
@@ -40,3 +42,16 @@ def push_deliveries_due(*, now) -> QuerySet[NotificationDelivery]:
 def push_subscription_by_endpoint(*, endpoint: str) -> QuerySet[PushSubscription]:
     """The subscription of one browser, locked."""
     return PushSubscription.objects.filter(endpoint=endpoint).select_for_update().order_by("pk")
+
+
+# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
+# to a run after that (at least once).
+CLAIM_SECONDS = 120
+
+
+def deliveries_claim(deliveries, *, now) -> None:
+    """Move the next attempt of these locked delivery rows past their send: once the
+    caller commits, another run skips them while they are sent with no transaction open."""
+    NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
+    )

@@ -125,9 +125,6 @@ def _plan(candidates, *, now) -> int:
 
 
 BATCH = 100
-# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
-# to a run after that (at least once).
-CLAIM_SECONDS = 120
 # A run stops taking batches after this long: its task's soft time limit comes later.
 RUN_SECONDS = 60
 
@@ -145,9 +142,7 @@ def pushes_send(*, now=None) -> int:
     while time.monotonic() - started < RUN_SECONDS:
         with transaction.atomic():
             due = list(locks.push_deliveries_due(now=now)[:BATCH])
-            NotificationDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-                next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
-            )
+            locks.deliveries_claim(due, now=now)
         for delivery in due:
             try:
                 delivered += push_delivery_send(delivery=delivery, now=now)
