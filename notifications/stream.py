@@ -20,14 +20,14 @@ import json
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib.auth import get_user, get_user_model
+from django.contrib.auth import get_user
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from core.channel_layer import RESYNC, followers, join
 
-from . import live, services
+from . import live, selectors, services
 
 
 async def notification_stream(request):
@@ -66,7 +66,7 @@ async def _authenticate(request) -> tuple[int | None, str]:
         user_id = services.stream_token_user_id(token=request.GET["token"])
         if user_id is None:
             return None, "The stream token expired or is not valid."
-        active = await live.db(_active_user_ids)([user_id])
+        active = await live.db(selectors.user_is_active)(user_id=user_id)
         return (user_id, "") if active else (None, "User inactive or deleted.")
     if request.headers.get("Authorization"):
         return await live.db(_token_user_id)(request)
@@ -74,14 +74,6 @@ async def _authenticate(request) -> tuple[int | None, str]:
     if user.is_authenticated:
         return user.pk, ""
     return None, "Authentication credentials were not provided."
-
-
-def _active_user_ids(user_ids):
-    return list(
-        get_user_model()
-        .objects.filter(pk__in=user_ids, is_active=True)
-        .values_list("pk", flat=True)
-    )
 
 
 def _token_user_id(request) -> tuple[int | None, str]:
