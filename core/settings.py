@@ -290,9 +290,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# Task events (Flower's task list) cost a broker message per task state; off by default.
-# `celery -A worker control enable_events` turns them on while you look.
-CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
+# Task events feed Flower's task list, its workers' counts and its /metrics; 0 saves their
+# cost (docs/performance.md), and `celery -A worker control enable_events` brings them back.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = False
 # Celery's Django fixup closes every database connection around every task unless this is
 # set; worker.celery closes only old or broken ones instead, as Django does per request.

@@ -330,11 +330,17 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     return chosen
 
 
+def events_on(env: dict[str, str]) -> bool:
+    """CELERY_WORKER_SEND_TASK_EVENTS as core.settings reads it: on unless turned off."""
+    value = env.get("CELERY_WORKER_SEND_TASK_EVENTS", "").strip().lower()
+    return value in {"", "1", "true", "yes", "on"}
+
+
 def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str]):
     """The five commands, as docker-compose.yml runs them too. Sizes come from `env`."""
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
     node = f"{os.getpid()}@%h"
-    events = "True" if env.get("CELERY_WORKER_SEND_TASK_EVENTS", "") in {"1", "true"} else "False"
+    events = str(events_on(env))
     return {
         # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
         # views (streams) on the event loop, one port (see core.asgi).
@@ -369,8 +375,8 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
             "--pidfile=", "--schedule", str(beat_schedule),
         ],
         # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv.
-        # Flower would switch task events on in every worker every few seconds; it follows
-        # CELERY_WORKER_SEND_TASK_EVENTS instead.
+        # With --enable_events Flower switches events on in every worker every few
+        # seconds, so it follows CELERY_WORKER_SEND_TASK_EVENTS rather than overrule it.
         "flower": [
             python, "-m", "celery", "-A", "worker", "flower",
             "--address=127.0.0.1", f"--port={flower_port}", f"--enable_events={events}",

@@ -305,11 +305,11 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
     mail = argv["mail"]
     assert mail[mail.index("-Q") + 1] == "emails"
     assert mail[mail.index("--pool") + 1] == "threads"
-    assert "--enable_events=False" in argv["flower"]
-    events_on = stack.service_argv(
-        python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "1"}
+    assert "--enable_events=True" in argv["flower"]
+    events_off = stack.service_argv(
+        python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "0"}
     )
-    assert "--enable_events=True" in events_on["flower"]
+    assert "--enable_events=False" in events_off["flower"]
 
 
 # --- The guard ------------------------------------------------------------------------------

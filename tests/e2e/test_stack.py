@@ -35,8 +35,6 @@ def stack(smtp_server, broker_url, tmp_path):
         SHOPFLOW_ADMIN_PASSWORD="admin-test-secret",
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=2,
-        # Off by default (they cost more than the tasks): this test looks at Flower's tasks.
-        CELERY_WORKER_SEND_TASK_EVENTS=1,
         DJANGO_SETTINGS_MODULE="core.settings",
     )
     with runstack(env, log_path, port, flower_port) as running:
