@@ -56,6 +56,7 @@ if DEBUG:
     INSTALLED_APPS.append("devstack.apps.DevstackConfig")  # `manage.py runstack` (make run)
 
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",  # first: it times what the others do too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -215,6 +216,9 @@ if not DEBUG and not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND", "").stri
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
 # Who gets operational mail (low-stock alerts).
 SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local")
+SHOPFLOW_OPS_BASIC_AUTH = [
+    pair for pair in env_list("FLOWER_BASIC_AUTH", "") if all(pair.partition(":")[::2])
+]
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -294,13 +298,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # cost (docs/performance.md), and `celery -A worker control enable_events` brings them back.
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = False
-# Celery's Django fixup closes every database connection around every task unless this is
-# set; worker.celery closes only old or broken ones instead, as Django does per request.
+# Keep connections across tasks (Celery's fixup closes them; worker.celery closes old ones).
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# Retry waits are drawn from 0..min(cap, factor * 2**n): 5, 10, 20 ... 600 s, so eight
-# retries ride out about ten minutes of SMTP greylisting or a database failover.
+# Retry waits from 0..min(cap, factor * 2**n): eight ride out ten minutes of greylisting.
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
@@ -312,8 +314,7 @@ SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES",
 # A message the broker delivers again more often than this (its worker was lost each time:
 # a poison message that kills the process) is dead-lettered instead of run again.
 SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
-# A SentEmail claim older than this belongs to a delivery that died (no task runs longer
-# than the hard time limit): another delivery may take it over and send.
+# A SentEmail claim older than this (past the hard time limit) is a dead delivery's.
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis gives an unacknowledged message back after this (a worker that died holding

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health
+from . import health, metrics
 
 handler400 = "core.api.json_bad_request"
 handler403 = "core.api.json_permission_denied"
@@ -26,6 +26,7 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("account/", include("accounts.page_urls")),
     path("account/", include("notifications.page_urls")),
     path("", include("notifications.site_urls")),

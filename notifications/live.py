@@ -24,7 +24,7 @@ from django.db import close_old_connections
 
 from core.after_response import call_after_response
 
-from . import selectors
+from . import metrics, selectors
 from .serializers import NotificationSerializer
 
 logger = logging.getLogger(__name__)
@@ -66,10 +66,12 @@ _push_paused_until = 0.0
 
 
 def _publish(notifications) -> None:
-    _send([
+    sent = _send([
         (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
         for row in notifications
     ])  # fmt: skip
+    outcome = "published" if sent else "failed"
+    metrics.deliveries_count(channel="live", outcome=outcome, count=len(notifications))
 
 
 def _send_soon(messages) -> None:
@@ -78,15 +80,18 @@ def _send_soon(messages) -> None:
         _send(messages)
 
 
-def _send(messages) -> None:
+def _send(messages) -> bool:
+    """True when the channel layer took the messages."""
     global _push_paused_until
     if time.monotonic() < _push_paused_until:
-        return
+        return False
     try:
         _blocking(_group_send_all, messages)
     except Exception as exc:  # Redis away, or slow: never the caller's problem
         _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
         logger.warning("notifications: live push of %s failed: %s", len(messages), exc)
+        return False
+    return True
 
 
 def _blocking(function, *args):

@@ -26,7 +26,7 @@ from pywebpush import WebPusher
 from core.after_response import call_after_response
 from worker.celery import app as celery_app
 
-from . import locks, preferences, selectors
+from . import locks, metrics, preferences, selectors
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
@@ -171,6 +171,7 @@ def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
     if answer.status in (200, 201, 202):
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, ""
         delivery.save(update_fields=["status", "delivered_at", "last_error", "attempts"])
+        metrics.deliveries_count(channel="push", outcome="delivered")
         return True
     error = f"{answer.status} from the push service: {answer.body[:200]}"
     if answer.status in (404, 410):
@@ -185,6 +186,7 @@ def _failed(delivery, error: str, *, drop: bool = False) -> bool:
     """Failed for good; `drop`: the subscription is gone too (no browser behind it)."""
     delivery.status, delivery.last_error = "failed", error[:500]
     delivery.save(update_fields=["status", "last_error", "attempts"])
+    metrics.deliveries_count(channel="push", outcome="failed")
     if drop and delivery.subscription_id:
         PushSubscription.objects.filter(pk=delivery.subscription_id).delete()
     return False
@@ -197,6 +199,7 @@ def _retry(delivery, *, now, error: str, after: int) -> bool:
     delivery.next_attempt_at = now + timedelta(seconds=max(backoff, after))
     delivery.last_error = error[:500]
     delivery.save(update_fields=["next_attempt_at", "last_error", "attempts"])
+    metrics.deliveries_count(channel="push", outcome="retried")
     return False
 
 

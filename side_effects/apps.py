@@ -7,11 +7,13 @@ class SideEffectsConfig(AppConfig):
 
     def ready(self):
         from core.health import add_report
+        from core.metrics import add_collector
         from worker.schedule import schedule_task
 
-        from . import selectors, tasks
+        from . import metrics, selectors, tasks
 
         add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
+        add_collector(metrics.SideEffectCollector())
         schedule_task(
             "side effects reconciler", tasks.reconcile, every_seconds=60, expire_seconds=120
         )

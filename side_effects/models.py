@@ -33,6 +33,8 @@ class OrderSideEffect(models.Model):
     kind = models.CharField(max_length=32, help_text="A kind an app registered.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True, default="")
+    # When the checkout opened it: the start of its commit-to-done lag (side_effects.metrics).
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     deadline = models.DateTimeField(default=side_effect_deadline)
     redrives = models.PositiveSmallIntegerField(default=0)
@@ -53,6 +55,10 @@ class OrderSideEffect(models.Model):
                 fields=["deadline"],
                 condition=Q(status="pending"),
                 name="side_effect_deadline_idx",
+            ),
+            # What /metrics counts: the failed ones, by kind (few; the index stays small).
+            models.Index(
+                fields=["kind"], condition=Q(status="failed"), name="side_effect_failed_idx"
             ),
         ]
 

@@ -14,7 +14,7 @@ from core.signals import isolated_inserts, send_robust_isolated
 from worker.dead_letters import dead_letter_record
 from worker.outbox import enqueue_on_commit
 
-from . import locks, registry, sql
+from . import locks, metrics, registry, sql
 from .models import OrderSideEffect, side_effect_deadline
 from .signals import side_effect_failed
 
@@ -46,14 +46,17 @@ def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
     claimed = sql.side_effects_claim_done(kind=kind, order_id=order_id, others=max(limit - 1, 0))
     if not claimed and not OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exists():
         raise OrderSideEffect.DoesNotExist(f"order {order_id} has no {kind} side effect")
-    return claimed
+    metrics.lag_observe_on_commit(kind=kind, created=[created for _, created in claimed])
+    return [claimed_id for claimed_id, _ in claimed]
 
 
 def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """A side effect done outside a claim (the email, after SMTP), in its own statement."""
-    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).update(
-        status=Status.DONE, error="", updated_at=timezone.now()
-    )
+    """A side effect done outside a claim (the email, after SMTP)."""
+    rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind)
+    created = list(rows.exclude(status=Status.DONE).values_list("created_at", flat=True))
+    if created:
+        rows.update(status=Status.DONE, error="", updated_at=timezone.now())
+        metrics.lag_observe_on_commit(kind=kind, created=created)
 
 
 def side_effect_mark_pending(*, order_id: int, kind: str) -> None:
@@ -127,6 +130,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
 def _redrive(effect: OrderSideEffect, now, most: int) -> None:
     enqueue_on_commit(registry.task_for(effect.kind), effect.order_id)
+    transaction.on_commit(metrics.REDRIVES.labels(effect.kind).inc)
     logger.warning(
         "reconciler: order %s %s still pending %s past its deadline; re-driving it (%s of %s)",
         effect.order_id,

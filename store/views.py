@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from core.api import Conflict, ErrorSerializer, Unprocessable
 
-from . import selectors
+from . import metrics, selectors
 from .exceptions import (
     CartEmpty,
     CartItemNotFound,
@@ -250,6 +250,12 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
         return Response(
             OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers
         )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "POST":
+            metrics.checkout_count(response)
+        return response
 
 
 class OrderDetailView(StoreAPIView):

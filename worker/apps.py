@@ -7,7 +7,14 @@ class WorkerConfig(AppConfig):
     verbose_name = "Worker: outbox and dead letters"
 
     def ready(self):
-        from . import receivers, schedule, tasks
+        from core.metrics import add_collector
+
+        from . import metrics, receivers, schedule, tasks
+
+        metrics.connect()
+        add_collector(metrics.OutboxCollector())
+        add_collector(metrics.DeadLetterCollector())
+        add_collector(metrics.QueueCollector())
 
         schedule.schedule_task(
             "outbox relay",

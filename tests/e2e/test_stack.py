@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from devstack.stack import redis_answers
-from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
+from tests.support import PROJECT_DIR, Metrics, free_port, subprocess_env, wait_until
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -142,6 +142,17 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
     metrics = requests.get(f"{stack.flower}/metrics", timeout=5)
     assert metrics.status_code == 200 and "flower_events_total" in metrics.text
+
+    # Shopflow's own /metrics sums the web and worker processes' counts (multiprocess mode).
+    assert requests.get(f"{stack.base}/metrics", timeout=5).status_code == 401
+    scraped = Metrics(requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5).text)
+    assert scraped.value("shopflow_checkouts_total", outcome="placed") == 1
+    for task in wanted:
+        assert scraped.value("shopflow_task_runs_total", task=task, outcome="success") >= 1
+    for kind in done:
+        assert scraped.value("shopflow_side_effect_lag_seconds_count", kind=kind) == 1
+        assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
+    assert scraped.value("shopflow_queue_length", queue="emails") is not None
 
     # The Broker tab: every queue the worker consumes, with its length.
     def queue_names():

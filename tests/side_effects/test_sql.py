@@ -43,7 +43,7 @@ def orders() -> list[int]:
     return ids
 
 
-def claim_with_the_orm(*, kind: str, order_id: int, others: int) -> list[int]:
+def claim_with_the_orm(*, kind: str, order_id: int, others: int) -> list[tuple]:
     oldest_pending = (
         OrderSideEffect.objects.filter(kind=kind, status=Status.PENDING)
         .exclude(order_id=order_id)
@@ -52,7 +52,7 @@ def claim_with_the_orm(*, kind: str, order_id: int, others: int) -> list[int]:
     )
     own = Q(order_id=order_id, status__in=[Status.PENDING, Status.FAILED])
     rows = OrderSideEffect.objects.filter(kind=kind).filter(own | Q(pk__in=oldest_pending))
-    claimed = sorted(rows.values_list("order_id", flat=True))
+    claimed = sorted(rows.values_list("order_id", "created_at"))
     OrderSideEffect.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
         status=Status.DONE, error=""
     )
@@ -85,7 +85,7 @@ def test_an_unknown_order_claims_only_the_others(orders):
     arguments = {"kind": "inventory", "order_id": 999_999, "others": 2}
     expected = after(claim_with_the_orm, **arguments)
     assert after(sql.side_effects_claim_done, **arguments) == expected
-    assert expected[0] == [orders[0], orders[2]]
+    assert [order_id for order_id, _ in expected[0]] == [orders[0], orders[2]]
 
 
 def test_a_batch_is_its_own_order_first_then_the_oldest_pending(orders):

@@ -92,10 +92,14 @@ class Command(BaseCommand):
         self._prepare_database(demo=demo, env=env)
         admin_user, admin_password = self._ensure_staff_user(env)
         env["FLOWER_BASIC_AUTH"] = flower_auth
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            env["PROMETHEUS_MULTIPROC_DIR"] = stack.fresh_metrics_dir(var_dir / "metrics")
         for name, argv in stack.service_argv(
             python=sys.executable, port=port, flower_port=flower_port, env=env
         ).items():
-            supervisor.start(name, argv, nice=0 if name == "web" else nice)
+            # Flower keeps its own metrics (its /metrics), out of the services' directory.
+            without = ("PROMETHEUS_MULTIPROC_DIR",) if name == "flower" else ()
+            supervisor.start(name, argv, nice=0 if name == "web" else nice, without=without)
         supervisor.setting_up = False
         self._print_where(
             port=port,
@@ -154,6 +158,8 @@ class Command(BaseCommand):
             f"  API      http://127.0.0.1:{port}/api/  (docs: /api/docs/)",
             f"  Notifications http://127.0.0.1:{port}/account/notifications/ (log in)",
             f"  Health   http://127.0.0.1:{port}/healthz",
+            f"  Metrics  http://127.0.0.1:{port}/metrics  (Prometheus; Flower's basic auth "
+            "or a staff login)",
             f"  Admin    http://127.0.0.1:{port}/admin/",
             f"           user {admin_user}, password {admin_secret}",
             f"  Flower   http://127.0.0.1:{flower_port}/",

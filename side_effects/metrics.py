@@ -1,0 +1,74 @@
+"""What side effects tell Prometheus (core.metrics serves it): how long each took from the
+checkout to done, and the reconciler's re-drives, counted in the worker processes; and
+at scrape time, by kind, those pending, pending past their deadline, and failed."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from . import registry
+from .models import OrderSideEffect
+
+Status = OrderSideEffect.Status
+
+LAG = Histogram(
+    "shopflow_side_effect_lag_seconds",
+    "From the checkout that opened a side effect to its done mark, by kind.",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
+REDRIVES = Counter(
+    "shopflow_side_effect_redrives",
+    "Side effects the reconciler enqueued again past their deadline, by kind.",
+    ["kind"],
+)
+
+
+def lag_observe_on_commit(*, kind: str, created: list) -> None:
+    """Observe the lag of side effects marked done, once the mark commits."""
+    if created:
+        transaction.on_commit(lambda: _observe(kind, created))
+
+
+def _observe(kind: str, created: list) -> None:
+    now = timezone.now()
+    histogram = LAG.labels(kind)
+    for opened in created:
+        histogram.observe(max((now - opened).total_seconds(), 0.0))
+
+
+class SideEffectCollector:
+    """Side effects by kind: pending, past their deadline, failed (three index scans)."""
+
+    def collect(self):
+        now = timezone.now()
+        rows = (
+            OrderSideEffect.objects.filter(status__in=[Status.PENDING, Status.FAILED])
+            .values_list("kind")
+            .annotate(
+                pending=Count("id", filter=Q(status=Status.PENDING)),
+                late=Count("id", filter=Q(status=Status.PENDING, deadline__lt=now)),
+                failed=Count("id", filter=Q(status=Status.FAILED)),
+            )
+            .order_by()
+        )
+        families = {
+            "pending": ("shopflow_side_effects_pending", "Side effects not done yet, by kind."),
+            "late": (
+                "shopflow_side_effects_past_deadline",
+                "Side effects still pending past their deadline (the reconciler's work).",
+            ),
+            "failed": ("shopflow_side_effects_failed", "Side effects failed for good, by kind."),
+        }
+        gauges = {
+            key: GaugeMetricFamily(name, doc, labels=["kind"])
+            for key, (name, doc) in families.items()
+        }
+        counts = {kind: (0, 0, 0) for kind in registry.kinds()}  # every kind, zeros too
+        counts.update({kind: numbers for kind, *numbers in rows})
+        for kind, numbers in counts.items():
+            for key, value in zip(gauges, numbers, strict=True):
+                gauges[key].add_metric([kind], value)
+        yield from gauges.values()

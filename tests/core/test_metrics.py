@@ -1,0 +1,171 @@
+"""GET /metrics: the Prometheus text format behind the ops credentials, parsed with
+prometheus-client's own parser; the events counted in this process, the states read from
+the database at scrape time."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from side_effects.models import OrderSideEffect
+from side_effects.services import side_effects_claim
+from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import Metrics
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+OPS = "ops:metrics-secret"
+
+
+@pytest.fixture(autouse=True)
+def ops_pair(settings):
+    settings.SHOPFLOW_OPS_BASIC_AUTH = ["someone:else", OPS]
+
+
+def basic(pair: str) -> dict:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+
+def scrape(client) -> Metrics:
+    response = client.get("/metrics", **basic(OPS))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    return Metrics(response.content.decode())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        basic("ops:wrong"),
+        basic("ops"),
+        {"HTTP_AUTHORIZATION": "Basic !!not-base64!!"},
+        {"HTTP_AUTHORIZATION": "Bearer " + OPS},
+    ],
+    ids=["none", "wrong-password", "no-password", "not-base64", "not-basic"],
+)
+def test_metrics_without_the_ops_credentials_is_401_json_asking_for_basic_auth(
+    anon_client, headers
+):
+    response = anon_client.get("/metrics", **headers)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert "detail" in response.json()
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_metrics_takes_any_flower_pair_or_a_staff_login_but_not_a_customer(anon_client):
+    assert anon_client.get("/metrics", **basic("someone:else")).status_code == 200
+    assert logged_in(UserFactory(is_staff=True)).get("/metrics").status_code == 200
+    assert logged_in(UserFactory()).get("/metrics").status_code == 401
+
+
+def test_metrics_with_no_pair_configured_takes_staff_only(anon_client, settings):
+    settings.SHOPFLOW_OPS_BASIC_AUTH = []
+    assert anon_client.get("/metrics", **basic(":")).status_code == 401
+
+
+def test_metrics_answers_405_to_a_post(anon_client):
+    assert anon_client.post("/metrics", **basic(OPS)).status_code == 405
+
+
+def test_a_checkout_counts_as_placed_and_its_request_by_view(anon_client, customer, client):
+    before = scrape(anon_client)
+    cart = cart_with(customer, (ProductFactory(), 1))
+
+    assert client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").status_code == 201
+    assert client.post("/api/orders/", {"cart_id": "nope"}, format="json").status_code == 400
+
+    after = scrape(anon_client)
+    for outcome in ("placed", "invalid"):
+        name, labels = "shopflow_checkouts_total", {"outcome": outcome}
+        assert after.value(name, **labels) == (before.value(name, **labels) or 0) + 1
+    name, labels = "shopflow_http_requests_total", {"view": "order-list", "method": "POST"}
+    assert (
+        after.value(name, **labels, status="201")
+        == (before.value(name, **labels, status="201") or 0) + 1
+    )
+    latency = "shopflow_http_request_duration_seconds_count"
+    assert after.value(latency, **labels) == (before.value(latency, **labels) or 0) + 2
+
+
+def test_side_effects_pending_past_deadline_and_failed_by_kind(anon_client, customer, client):
+    orders = []
+    for _ in range(3):
+        cart = cart_with(customer, (ProductFactory(), 1))
+        orders.append(client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json"))
+    ids = [response.json()["id"] for response in orders]
+    effects = OrderSideEffect.objects.filter(order_id__in=ids)
+    effects.filter(order_id=ids[0]).update(status="done")
+    effects.filter(order_id=ids[1], kind="inventory").update(status="failed")
+    effects.filter(order_id=ids[2]).update(deadline=timezone.now() - timedelta(seconds=1))
+
+    metrics = scrape(anon_client)
+
+    assert metrics.value("shopflow_side_effects_pending", kind="inventory") == 1
+    assert metrics.value("shopflow_side_effects_pending", kind="analytics") == 2
+    assert metrics.value("shopflow_side_effects_past_deadline", kind="analytics") == 1
+    assert metrics.value("shopflow_side_effects_failed", kind="inventory") == 1
+    assert metrics.value("shopflow_side_effects_failed", kind="analytics") == 0
+
+
+def test_a_side_effect_done_is_observed_once_its_mark_commits(
+    anon_client, customer, client, django_capture_on_commit_callbacks
+):
+    cart = cart_with(customer, (ProductFactory(), 1))
+    order_id = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+    name = "shopflow_side_effect_lag_seconds_count"
+    before = scrape(anon_client).value(name, kind="analytics") or 0
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        side_effects_claim(kind="analytics", order_id=order_id, limit=10)
+    assert (scrape(anon_client).value(name, kind="analytics") or 0) == before  # uncommitted
+    for callback in callbacks:
+        callback()
+
+    assert scrape(anon_client).value(name, kind="analytics") == before + 1
+
+
+def test_the_outbox_backlog_and_the_age_of_its_oldest_row(anon_client):
+    OutboxMessage.objects.all().delete()
+    assert scrape(anon_client).value("shopflow_outbox_backlog") == 0
+    assert scrape(anon_client).value("shopflow_outbox_oldest_unpublished_age_seconds") == 0
+    OutboxMessage.objects.create(task_name="t", published_at=timezone.now())
+    waiting = OutboxMessage.objects.create(task_name="t")
+    OutboxMessage.objects.filter(pk=waiting.pk).update(
+        created_at=timezone.now() - timedelta(seconds=90)
+    )
+
+    metrics = scrape(anon_client)
+
+    assert metrics.value("shopflow_outbox_backlog") == 1
+    assert 90 <= metrics.value("shopflow_outbox_oldest_unpublished_age_seconds") < 120
+
+
+def test_queue_lengths_are_read_from_the_real_broker(anon_client, broker_url):
+    from worker.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("analytics")
+        with app.producer_or_acquire() as producer:
+            for n in range(3):
+                app.send_task("nobody.runs.this", args=[n], queue="analytics", producer=producer)
+    try:
+        metrics = scrape(anon_client)
+    finally:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("analytics")
+
+    assert metrics.value("shopflow_queue_length", queue="analytics") == 3
+    assert {"default", "emails", "inventory"} <= {
+        s.labels["queue"] for s in metrics.samples if s.name == "shopflow_queue_length"
+    }

@@ -1,0 +1,130 @@
+"""What the workers and the broker tell Prometheus (core.metrics serves it): task runs and
+their runtimes, counted from Celery's signals in the worker processes; the outbox backlog,
+dead letters and each queue's length, read at scrape time.
+
+In docker-compose each worker container keeps its own counts: with
+SHOPFLOW_WORKER_METRICS_PORT set, the worker serves them on that port for Prometheus to
+scrape (one target per container, as `--scale worker=N` makes them)."""
+
+import logging
+import os
+import time
+
+from celery import signals
+from django.conf import settings
+from django.db.models import Count, Min
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import start_http_server as serve_metrics
+from prometheus_client.core import GaugeMetricFamily
+
+from core.metrics import SECONDS_BUCKETS
+
+from .celery import app
+from .models import DeadLetter, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+TASK_RUNS = Counter(
+    "shopflow_task_runs",
+    "Task runs that ended, by task, queue and outcome (success, failure, retry, ...).",
+    ["task", "queue", "outcome"],
+)
+TASK_SECONDS = Histogram(
+    "shopflow_task_duration_seconds",
+    "Time a task ran, by task.",
+    ["task"],
+    buckets=SECONDS_BUCKETS,
+)
+
+_started: dict[str, float] = {}
+
+
+def task_started(task_id=None, **kwargs) -> None:
+    _started[task_id] = time.perf_counter()
+
+
+def task_ended(task_id=None, task=None, state=None, **kwargs) -> None:
+    started = _started.pop(task_id, None)
+    if task is None or task.request.is_eager:
+        return  # run inside its caller (the synchronous baseline): not a worker's run
+    queue = (task.request.delivery_info or {}).get("routing_key") or ""
+    TASK_RUNS.labels(task.name, queue, (state or "unknown").lower()).inc()
+    if started is not None:
+        TASK_SECONDS.labels(task.name).observe(time.perf_counter() - started)
+
+
+def serve_worker_metrics(sender=None, **kwargs) -> None:
+    """worker_ready: serve this container's counts on SHOPFLOW_WORKER_METRICS_PORT."""
+    port = os.environ.get("SHOPFLOW_WORKER_METRICS_PORT")
+    if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    serve_metrics(int(port), registry=registry)
+    logger.info("worker metrics on port %s", port)
+
+
+def connect() -> None:
+    signals.task_prerun.connect(task_started, dispatch_uid="worker.metrics.task_started")
+    signals.task_postrun.connect(task_ended, dispatch_uid="worker.metrics.task_ended")
+    signals.worker_ready.connect(serve_worker_metrics, dispatch_uid="worker.metrics.serve")
+
+
+class OutboxCollector:
+    """The outbox rows not yet published, and how long the oldest has waited."""
+
+    def collect(self):
+        pending = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
+            rows=Count("id"), oldest=Min("created_at")
+        )
+        age = (timezone.now() - pending["oldest"]).total_seconds() if pending["oldest"] else 0
+        yield GaugeMetricFamily(
+            "shopflow_outbox_backlog", "Outbox rows not yet published.", value=pending["rows"]
+        )
+        yield GaugeMetricFamily(
+            "shopflow_outbox_oldest_unpublished_age_seconds",
+            "How long the oldest unpublished outbox row has waited (0: none waits).",
+            value=max(age, 0.0),
+        )
+
+
+class DeadLetterCollector:
+    """Dead letters waiting for a person (not re-enqueued), by task."""
+
+    def collect(self):
+        waiting = GaugeMetricFamily(
+            "shopflow_dead_letters_waiting",
+            "Dead letters not re-enqueued, by task.",
+            labels=["task"],
+        )
+        rows = (
+            DeadLetter.objects.filter(requeued_at__isnull=True)
+            .values_list("task_name")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for task, n in rows:
+            waiting.add_metric([task], n)
+        yield waiting
+
+
+class QueueCollector:
+    """Messages waiting in each queue the workers consume, as the broker counts them."""
+
+    def collect(self):
+        lengths = GaugeMetricFamily(
+            "shopflow_queue_length", "Messages waiting in a queue.", labels=["queue"]
+        )
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            for queue in settings.CELERY_TASK_QUEUES:
+                channel = conn.channel()
+                try:
+                    _, waiting, _ = channel.queue_declare(queue=queue.name, passive=True)
+                except Exception:  # not declared yet: nobody has sent to it
+                    waiting = 0
+                finally:
+                    channel.close()
+                lengths.add_metric([queue.name], waiting)
+        yield lengths
