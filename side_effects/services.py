@@ -50,10 +50,12 @@ def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
 
 
 def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """A side effect done outside a claim (the email, after SMTP), in its own statement."""
-    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).update(
-        status=Status.DONE, error="", updated_at=timezone.now()
-    )
+    """A side effect done outside a claim (the email, after SMTP), in its own statement.
+    One done already is left as it is: its `updated_at` stays the moment it was done (the
+    side-effect lag, side_effects.selectors.side_effect_outcomes)."""
+    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
+        status=Status.DONE
+    ).update(status=Status.DONE, error="", updated_at=timezone.now())
 
 
 def side_effect_mark_pending(*, order_id: int, kind: str) -> None:
