@@ -28,6 +28,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("account/", include("accounts.page_urls")),
     path("account/", include("notifications.page_urls")),
+    path("account/", include("analytics_app.page_urls")),
     path("", include("notifications.site_urls")),
     path("admin/", admin.site.urls),
 ]
