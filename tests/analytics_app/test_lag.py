@@ -7,11 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from analytics_app import services
 from analytics_app.models import AnalyticsEvent, DailySummary
 from side_effects.models import OrderSideEffect
-from tests.factories import OrderFactory, OrderSideEffectFactory, UserFactory
+from side_effects.services import side_effects_mark_done
+from tests.factories import (
+    OrderFactory,
+    OrderSideEffectFactory,
+    ProductFactory,
+    UserFactory,
+    cart_with,
+)
 from tests.support import client_for
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +232,21 @@ def test_daily_api_before_the_rollup_shows_no_lag_and_no_rollup_time():
     assert row["side_effect_lag_p99_ms"] is None
     assert (row["side_effect_lag_orders"], row["side_effects_failed"]) == (0, 0)
     assert row["rolled_up_at"] is None
+
+
+def test_a_checked_out_order_counts_once_its_tasks_have_done_its_side_effects(client, customer):
+    cart = cart_with(customer, (ProductFactory(), 1))
+    order_id = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+    today = timezone.localdate()
+    assert lag_of(services.daily_summary_rollup(day=today)) == (None, None, None, 0, 0, 3)
+
+    services.analytics_record(order_id=order_id)
+    side_effects_mark_done(order_ids=[order_id], kind="inventory")
+    side_effects_mark_done(order_ids=[order_id], kind="confirmation_email")
+    summary = services.daily_summary_rollup(day=today)
+
+    effects = OrderSideEffect.objects.filter(order_id=order_id)
+    placed_at = effects.first().order.placed_at
+    last_done = max(effect.updated_at for effect in effects)
+    expected = round((last_done - placed_at).total_seconds() * 1000)
+    assert lag_of(summary) == (expected, expected, expected, 1, 0, 0)
