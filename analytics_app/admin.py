@@ -14,6 +14,15 @@ class AnalyticsEventAdmin(admin.ModelAdmin):
 
 @admin.register(DailySummary)
 class DailySummaryAdmin(admin.ModelAdmin):
-    list_display = ["day", "orders", "units", "revenue", "updated_at"]
+    list_display = [
+        "day",
+        "orders",
+        "units",
+        "revenue",
+        "side_effect_lag_p50_ms",
+        "side_effect_lag_p95_ms",
+        "side_effects_failed",
+        "updated_at",
+    ]
     date_hierarchy = "day"
-    readonly_fields = ["day", "orders", "units", "revenue", "updated_at"]
+    readonly_fields = [f.name for f in DailySummary._meta.get_fields() if f.concrete]

@@ -25,12 +25,22 @@ class AnalyticsEvent(models.Model):
 
 
 class DailySummary(models.Model):
-    """Orders, units and revenue per day, materialised by the nightly rollup."""
+    """Orders, units, revenue and side-effect lag per day, materialised by the hourly
+    rollup (analytics_app.services.daily_summaries_rollup)."""
 
     day = models.DateField(unique=True)
     orders = models.PositiveIntegerField(default=0)
     units = models.PositiveIntegerField(default=0)
     revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The side-effect lag of the day's orders: from an order's placed_at to its last side
+    # effect done, over the orders whose side effects are all done (lag_orders of them);
+    # null when none is.
+    side_effect_lag_p50_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    side_effect_lag_p95_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    side_effect_lag_p99_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    side_effect_lag_orders = models.PositiveIntegerField(default=0)
+    side_effects_failed = models.PositiveIntegerField(default=0)
+    side_effects_pending = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

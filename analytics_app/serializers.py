@@ -19,10 +19,32 @@ class AnalyticsEventSerializer(serializers.ModelSerializer):
 
 
 class DailySummarySerializer(serializers.Serializer):
+    """One day's orders, units and revenue, and the side-effect lag of the orders placed
+    that day: the time from an order being placed to its last side effect (confirmation
+    email, inventory, analytics) done, as of the day's last hourly rollup."""
+
     day = serializers.DateField()
     orders = serializers.IntegerField()
     units = serializers.IntegerField()
     revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    side_effect_lag_p50_ms = serializers.IntegerField(
+        allow_null=True, help_text="Median lag in ms; null when no order's side effects are done."
+    )
+    side_effect_lag_p95_ms = serializers.IntegerField(
+        allow_null=True, help_text="95th percentile of the lag in ms."
+    )
+    side_effect_lag_p99_ms = serializers.IntegerField(
+        allow_null=True, help_text="99th percentile of the lag in ms."
+    )
+    side_effect_lag_orders = serializers.IntegerField(
+        help_text="The orders the percentiles are over: those whose side effects are all done."
+    )
+    side_effects_failed = serializers.IntegerField(help_text="Side effects that failed.")
+    side_effects_pending = serializers.IntegerField(help_text="Side effects still pending.")
+    rolled_up_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the lag figures were computed; null if the day was not rolled up yet.",
+    )
 
 
 class DailySummaryQuerySerializer(serializers.Serializer):

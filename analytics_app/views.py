@@ -39,12 +39,13 @@ class EventListView(generics.ListAPIView):
 
 
 class DailySummaryView(APIView):
-    """Staff only: orders, units and revenue per day (?since=YYYY-MM-DD&until=...)."""
+    """Staff only: orders, units, revenue and side-effect lag per day
+    (?since=YYYY-MM-DD&until=...)."""
 
     permission_classes = [IsAdminUser]
 
     @extend_schema(
-        summary="Daily order totals (staff)",
+        summary="Daily order totals and side-effect lag (staff)",
         parameters=[DailySummaryQuerySerializer],
         responses={
             200: inline_serializer(
@@ -56,5 +57,5 @@ class DailySummaryView(APIView):
     def get(self, request):
         query = DailySummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = selectors.daily_summary(**query.validated_data)
+        rows = selectors.daily_summary_with_lag(**query.validated_data)
         return Response({"results": DailySummarySerializer(rows, many=True).data})

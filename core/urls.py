@@ -29,6 +29,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("account/", include("accounts.page_urls")),
     path("account/", include("notifications.page_urls")),
+    path("account/", include("analytics_app.page_urls")),
     path("", include("notifications.site_urls")),
     path("admin/", admin.site.urls),
 ]

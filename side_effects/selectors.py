@@ -1,12 +1,26 @@
 """Reads of side effects."""
 
-from django.db.models import Prefetch
+from collections.abc import Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db.models import Count, Max, Prefetch, Q
 from django.utils import timezone
 
 from . import registry
 from .models import OrderSideEffect
 
-PENDING = OrderSideEffect.Status.PENDING
+Status = OrderSideEffect.Status
+PENDING = Status.PENDING
+
+
+class Outcome(NamedTuple):
+    """One order's side effects: ms from its placing to the last one done (None until all
+    are done), and how many failed and how many are pending."""
+
+    lag_ms: int | None
+    failed: int
+    pending: int
 
 
 def side_effects_prefetch() -> Prefetch:
@@ -30,3 +44,36 @@ def side_effect_states(*, rows) -> dict[str, str]:
 def side_effects_past_deadline_count() -> int:
     """Side effects pending past their deadline: the reconciler's next work."""
     return OrderSideEffect.objects.filter(status=PENDING, deadline__lt=timezone.now()).count()
+
+
+def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> Iterator[Outcome]:
+    """For each order placed in [placed_from, placed_before) that has side effects: how
+    long its side effects took, and how many failed. Streamed (one row per order, in
+    chunks), so a day of orders is never all in memory at once.
+
+    `lag_ms` runs from the order's `placed_at` to the moment its last side effect was
+    done: a done row's `updated_at`, which nothing writes again once it is done. None
+    while any of its side effects is pending or failed."""
+    done, failed, pending = Status.DONE, Status.FAILED, Status.PENDING
+    rows = (
+        OrderSideEffect.objects.filter(
+            order__placed_at__gte=placed_from, order__placed_at__lt=placed_before
+        )
+        .values("order_id")
+        .annotate(
+            placed_at=Max("order__placed_at"),
+            last_done_at=Max("updated_at", filter=Q(status=done)),
+            not_done=Count("id", filter=~Q(status=done)),
+            failed=Count("id", filter=Q(status=failed)),
+            pending=Count("id", filter=Q(status=pending)),
+        )
+        .order_by()
+        .values_list("placed_at", "last_done_at", "not_done", "failed", "pending")
+    )
+    for placed_at, last_done_at, not_done, failed_count, pending_count in rows.iterator(
+        chunk_size=2000
+    ):
+        lag_ms = None
+        if not not_done:
+            lag_ms = max(round((last_done_at - placed_at).total_seconds() * 1000), 0)
+        yield Outcome(lag_ms=lag_ms, failed=failed_count, pending=pending_count)

@@ -51,9 +51,13 @@ def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
 
 
 def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """A side effect done outside a claim (the email, after SMTP)."""
-    rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind)
-    created = list(rows.exclude(status=Status.DONE).values_list("created_at", flat=True))
+    """A side effect done outside a claim (the email, after SMTP). One done already is
+    left as it is: its `updated_at` stays the moment it was done (the daily lag,
+    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice."""
+    rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
+        status=Status.DONE
+    )
+    created = list(rows.values_list("created_at", flat=True))
     if created:
         rows.update(status=Status.DONE, error="", updated_at=timezone.now())
         metrics.lag_observe_on_commit(kind=kind, created=created)

@@ -3,7 +3,8 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from store.models import Cart, CartItem, Product
+from side_effects.models import OrderSideEffect
+from store.models import Cart, CartItem, Order, Product
 
 PASSWORD = "correct-horse-battery"
 
@@ -42,6 +43,45 @@ class CartItemFactory(factory.django.DjangoModelFactory):
     cart = factory.SubFactory(CartFactory)
     product = factory.SubFactory(ProductFactory)
     quantity = 1
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order as checkout leaves it, without items or side effects; `placed_at=` sets
+    the time it was placed (a field Django fills on insert)."""
+
+    class Meta:
+        model = Order
+
+    customer = factory.LazyFunction(lambda: UserFactory().customer)
+    total = Decimal("10.00")
+
+    @classmethod
+    def _create(cls, model_class, *args, placed_at=None, **kwargs):
+        order = super()._create(model_class, *args, **kwargs)
+        if placed_at is not None:
+            model_class.objects.filter(pk=order.pk).update(placed_at=placed_at)
+            order.placed_at = placed_at
+        return order
+
+
+class OrderSideEffectFactory(factory.django.DjangoModelFactory):
+    """A side effect of an order; `updated_at=` sets the time of its last change (for a
+    done one, when it was done), a field Django fills on every save."""
+
+    class Meta:
+        model = OrderSideEffect
+
+    order = factory.SubFactory(OrderFactory)
+    kind = "analytics"
+    status = OrderSideEffect.Status.DONE
+
+    @classmethod
+    def _create(cls, model_class, *args, updated_at=None, **kwargs):
+        effect = super()._create(model_class, *args, **kwargs)
+        if updated_at is not None:
+            model_class.objects.filter(pk=effect.pk).update(updated_at=updated_at)
+            effect.updated_at = updated_at
+        return effect
 
 
 def cart_with(customer, *lines) -> Cart:

@@ -156,12 +156,11 @@ def test_daily_summary_groups_events_by_day(staff_client):
     response = staff_client.get("/api/analytics/daily/")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "results": [
-            {"day": "2024-05-02", "orders": 1, "units": 4, "revenue": "100.00"},
-            {"day": "2024-05-01", "orders": 2, "units": 3, "revenue": "25.25"},
-        ]
-    }
+    totals = ("day", "orders", "units", "revenue")
+    assert [{key: row[key] for key in totals} for row in response.json()["results"]] == [
+        {"day": "2024-05-02", "orders": 1, "units": 4, "revenue": "100.00"},
+        {"day": "2024-05-01", "orders": 2, "units": 3, "revenue": "25.25"},
+    ]
 
 
 def test_daily_summary_filters_by_since_and_until(staff_client):

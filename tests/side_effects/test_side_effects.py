@@ -1,10 +1,12 @@
 """Where an order's side effects stand, as the API shows it."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from side_effects import services as side_effect_services
 from side_effects.models import OrderSideEffect
-from tests.factories import ProductFactory, cart_with
+from tests.factories import OrderSideEffectFactory, ProductFactory, cart_with
 from worker.dead_letters import dead_letter_record, dead_letters_requeue
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +96,26 @@ def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(client, c
     order_id = place(client, customer)
     send_confirmation_email.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
     assert not DeadLetter.objects.exists()
+
+
+def test_marking_a_done_side_effect_done_again_keeps_the_time_it_was_done():
+    done_at = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    effect = OrderSideEffectFactory(kind="confirmation_email", status="done", updated_at=done_at)
+
+    side_effect_services.side_effects_mark_done(
+        order_ids=[effect.order_id], kind="confirmation_email"
+    )
+
+    effect.refresh_from_db()
+    assert (effect.status, effect.updated_at) == ("done", done_at)
+
+
+def test_marking_a_failed_side_effect_done_sets_its_done_time():
+    failed_at = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    effect = OrderSideEffectFactory(kind="inventory", status="failed", updated_at=failed_at)
+
+    side_effect_services.side_effects_mark_done(order_ids=[effect.order_id], kind="inventory")
+
+    effect.refresh_from_db()
+    assert effect.status == "done"
+    assert effect.updated_at > failed_at

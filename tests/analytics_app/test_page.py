@@ -1,0 +1,123 @@
+"""The analytics page, /account/analytics/: staff only, session login; the last days'
+rollups drawn as three SVG charts on the server, with the numbers in a table."""
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from analytics_app.models import DailySummary
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/account/analytics/"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def logged_in(**user_fields) -> Client:
+    browser = Client()
+    browser.force_login(UserFactory(**user_fields))
+    return browser
+
+
+def charts_of(html: str) -> dict[str, ET.Element]:
+    """The page's inline SVGs by id, parsed."""
+    found = {}
+    start = 0
+    while (start := html.find("<svg", start)) != -1:
+        end = html.index("</svg>", start) + len("</svg>")
+        svg = ET.fromstring(html[start:end])
+        found[svg.get("id")] = svg
+        start = end
+    return found
+
+
+def bars_of(svg: ET.Element) -> list[ET.Element]:
+    return [bar for bar in svg.iter(f"{SVG}rect") if bar.get("class") == "bar"]
+
+
+def bar_titles(svg: ET.Element) -> list[str]:
+    return [bar.find(f"{SVG}title").text for bar in bars_of(svg)]
+
+
+def test_anonymous_is_sent_to_the_login_page():
+    response = Client().get(PAGE)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/account/login/?next={PAGE}"
+
+
+def test_a_shopper_is_refused_with_403():
+    response = logged_in().get(PAGE)
+
+    assert response.status_code == 403
+    assert "staff only" in response.content.decode()
+    assert "<svg" not in response.content.decode()
+
+
+def test_staff_sees_three_charts_of_the_last_30_days():
+    response = logged_in(is_staff=True).get(PAGE)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert set(charts_of(html)) == {"orders-chart-svg", "revenue-chart-svg", "lag-chart-svg"}
+    assert html.count("<tr><td>") == 30
+    assert "<script" not in html  # drawn on the server: no JavaScript
+
+
+@pytest.mark.parametrize("days", ["abc", "0", "-1", "367", "1.5", "", "1e3", "99999999999"])
+def test_a_bad_days_is_400(days):
+    response = logged_in(is_staff=True).get(PAGE, {"days": days})
+
+    assert response.status_code == 400
+    assert "days must be a whole number from 1 to 366" in response.content.decode()
+
+
+def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
+    today = timezone.localdate()
+    DailySummary.objects.create(day=today, orders=4, units=5, revenue=Decimal("40.50"))
+    DailySummary.objects.create(
+        day=today - timedelta(days=2),
+        orders=2,
+        units=2,
+        revenue=Decimal("9.99"),
+        side_effect_lag_p50_ms=120,
+        side_effect_lag_p95_ms=480,
+        side_effect_lag_p99_ms=900,
+        side_effect_lag_orders=2,
+    )
+    DailySummary.objects.create(day=today - timedelta(days=9), orders=7)  # before the range
+
+    html = logged_in(is_staff=True).get(PAGE, {"days": "7"}).content.decode()
+
+    charts = charts_of(html)
+    day = (today - timedelta(days=2)).isoformat()
+    assert bar_titles(charts["orders-chart-svg"]) == [
+        f"{day}: 2 orders",
+        f"{today.isoformat()}: 4 orders",
+    ]
+    assert bar_titles(charts["revenue-chart-svg"]) == [
+        f"{day}: 9.99",
+        f"{today.isoformat()}: 40.50",
+    ]
+    assert bar_titles(charts["lag-chart-svg"]) == [f"{day} p50: 120 ms", f"{day} p95: 480 ms"]
+    assert html.count("<tr><td>") == 7
+    assert f"<tr><td>{(today - timedelta(days=1)).isoformat()}</td><td>0</td>" in html
+    assert f"<tr><td>{day}</td><td>2</td><td>2</td><td>9.99</td>" in html
+
+
+def test_the_orders_bars_are_as_tall_as_their_numbers_say():
+    today = timezone.localdate()
+    for offset, orders in ((0, 4), (1, 0), (2, 2)):
+        DailySummary.objects.create(day=today - timedelta(days=offset), orders=orders)
+
+    html = logged_in(is_staff=True).get(PAGE, {"days": "3"}).content.decode()
+
+    bars = bars_of(charts_of(html)["orders-chart-svg"])
+    assert [bar.get("data-index") for bar in bars] == ["0", "2"]  # none for the 0
+    assert float(bars[1].get("height")) == pytest.approx(2 * float(bars[0].get("height")))

@@ -1,0 +1,104 @@
+"""The analytics page in a real browser (the machine's Chromium, driven by Playwright)
+against a web process served as in production: a staff user logs in, and the orders
+chart, as the browser paints it, shows the numbers of the daily rollups."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from analytics_app import charts
+from analytics_app.models import DailySummary
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-browser-password-1"
+ORDERS_BLUE = (0x2E, 0x6F, 0xD8)  # the orders bars' fill (analytics_app.pages)
+DAYS = 7
+
+
+@pytest.fixture
+def staff(settings):
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = UserFactory(is_staff=True)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def bar_columns(image: Image.Image) -> dict[int, int]:
+    """{x: how many pixels of the column are the bars' blue}, for the columns that have any."""
+    rgb = image.convert("RGB")
+    columns = {}
+    for x in range(rgb.width):
+        count = sum(
+            all(abs(a - b) <= 12 for a, b in zip(rgb.getpixel((x, y)), ORDERS_BLUE, strict=True))
+            for y in range(rgb.height)
+        )
+        if count:
+            columns[x] = count
+    return columns
+
+
+def runs(xs) -> list[list[int]]:
+    """Consecutive x values grouped: one group per bar."""
+    groups: list[list[int]] = []
+    for x in sorted(xs):
+        if groups and x == groups[-1][-1] + 1:
+            groups[-1].append(x)
+        else:
+            groups.append([x])
+    return groups
+
+
+def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
+    web, browser, staff, tmp_path
+):
+    today = timezone.localdate()
+    # Two days ago 2 orders, yesterday none (rolled up), today 4; the other days of the
+    # week have no summary.
+    for offset, orders in ((2, 2), (1, 0), (0, 4)):
+        DailySummary.objects.create(day=today - timedelta(days=offset), orders=orders)
+    process = web()
+    page = browser.new_page()
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{process.base}/account/analytics/?days={DAYS}")
+    assert "/account/login/" in page.url  # the page needs a session
+    page.fill("#id_username", staff.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{process.base}/account/analytics/?days={DAYS}")
+    assert page.title() == "Analytics · Shopflow"
+
+    chart = page.locator("#orders-chart svg")
+    shot = tmp_path / "orders-chart.png"
+    chart.screenshot(path=str(shot))
+    image = Image.open(shot)
+    columns = bar_columns(image)
+    bars = runs(columns)
+
+    # Two bars, the older day's on the left; none for the day with 0 orders.
+    assert len(bars) == 2, f"bars at {[(b[0], b[-1]) for b in bars]}; see {shot}"
+    two, four = (columns[bar[len(bar) // 2]] for bar in bars)
+    assert abs(four - 2 * two) <= 2, (two, four)
+    scale = image.width / charts.WIDTH  # the SVG as painted, in screenshot pixels
+    assert abs(four - charts.PLOT_HEIGHT * scale) <= 2  # 4 orders: the axis' top
+    centres = [(bar[0] + bar[-1]) / 2 for bar in bars]
+    slot = charts.PLOT_WIDTH / DAYS * scale
+    assert abs(centres[1] - centres[0] - 2 * slot) <= 2  # a day apart: yesterday between
+    yesterday = round((centres[0] + centres[1]) / 2)
+    assert all(columns.get(x, 0) == 0 for x in range(yesterday - 3, yesterday + 4))
+
+    titles = page.locator("#orders-chart rect.bar title").all_text_contents()
+    assert titles == [
+        f"{(today - timedelta(days=2)).isoformat()}: 2 orders",
+        f"{today.isoformat()}: 4 orders",
+    ]
+    assert all(url.startswith(process.base) for url in requests)  # nothing from elsewhere
+    assert errors == []
