@@ -17,6 +17,7 @@ app.loader.import_default_modules()
         ("analytics_app.record_analytics", "analytics"),
         ("analytics_app.rollup_daily_summary", "analytics"),
         ("store.remove_abandoned_carts", "default"),
+        ("store.alert_duplicate_orders", "default"),
         ("email_app.send_duplicate_order_alert", "emails"),
         ("accounts.prune_login_audit", "default"),
         ("side_effects.reconcile", "default"),
