@@ -80,13 +80,6 @@ def order_visible_to(*, user, order_id: int) -> Order:
     return orders.get(pk=order_id)
 
 
-def order_duplicate_of_locked(*, order_id: int) -> int | None:
-    """The order it repeats (None for none), the order's row locked until the caller's
-    transaction ends: of two deliveries of the same alert, the second waits for the first
-    and sees what it did. Order.DoesNotExist for an unknown order."""
-    return locks.order_for_update(order_id=order_id).get().duplicate_of_id
-
-
 def duplicate_alert_get(*, alert_id: int) -> DuplicateAlert:
     """A staff alert of duplicate orders with `named`: the orders it names, by id, each
     with its customer's user. DuplicateAlert.DoesNotExist for an unknown one."""
