@@ -389,8 +389,8 @@ class ManagedStack:
             # services run with DEBUG off (devstack.stack.service_env).
             "DJANGO_DEBUG": "1",
             # Eight shoppers placing the same order thousands of times a minute would each
-            # be flagged a duplicate, with a staff alert (two more tasks) per order: a
-            # shop's rare case. The check still runs on every checkout; none matches.
+            # be flagged a duplicate (named in the window's staff alert): a shop's rare
+            # case. The check still runs on every checkout; none matches.
             "SHOPFLOW_DUPLICATE_WINDOW_MINUTES": "0",
             **extra_env,
         }

@@ -350,9 +350,10 @@ SHOPFLOW_OUTBOX_RETENTION_DAYS = env_int("SHOPFLOW_OUTBOX_RETENTION_DAYS", 7)
 SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
 # Carts untouched for this long are removed by the scheduled cleanup.
 SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
-# An order with the same lines as one its customer placed this recently is flagged as a
-# likely duplicate (still placed: the customer may mean it) and staff are alerted.
+# An order with the same lines as one its customer placed this recently is flagged (still
+# placed); staff hear of the flagged ones once an alert window (an email, a notification).
 SHOPFLOW_DUPLICATE_WINDOW_MINUTES = env_int("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", 10)
+SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS = env_int("SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS", 300)
 # Every login path (token endpoint, account and admin pages) refuses (429) an IP, or a
 # username, with this many failed logins in the window, until the oldest of them leaves it.
 SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)

@@ -9,8 +9,7 @@ class EmailAppConfig(AppConfig):
 
     def ready(self):
         from side_effects import registry
-        from store.models import Order
-        from store.signals import low_stock, order_created
+        from store.signals import duplicate_orders_alerted, low_stock, order_created
         from worker.routing import route_tasks
 
         from . import receivers, tasks
@@ -29,8 +28,7 @@ class EmailAppConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="email_app.enqueue_welcome_email",
         )
-        post_save.connect(
-            receivers.enqueue_duplicate_order_alert,
-            sender=Order,
-            dispatch_uid="email_app.enqueue_duplicate_order_alert",
+        duplicate_orders_alerted.connect(
+            receivers.enqueue_duplicate_orders_alert,
+            dispatch_uid="email_app.enqueue_duplicate_orders_alert",
         )

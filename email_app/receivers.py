@@ -16,7 +16,6 @@ def enqueue_low_stock_alert(sender, product, order_id, **kwargs):
     enqueue_on_commit(tasks.send_low_stock_alert, product.pk, order_id)
 
 
-def enqueue_duplicate_order_alert(sender, instance, created, raw=False, **kwargs):
-    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order)."""
-    if created and not raw and instance.duplicate_of_id is not None:
-        enqueue_on_commit(tasks.send_duplicate_order_alert, instance.pk)
+def enqueue_duplicate_orders_alert(sender, alert, **kwargs):
+    """duplicate_orders_alerted, inside the transaction that marked the orders."""
+    enqueue_on_commit(tasks.send_duplicate_orders_alert, alert.pk)

@@ -13,7 +13,7 @@ once."""
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from side_effects.services import side_effects_mark_done
@@ -176,15 +177,40 @@ def low_stock_alert_send(*, product_id: int, order_id: int) -> bool:
     )
 
 
-def duplicate_order_alert_send(*, order_id: int) -> bool:
-    """Tell staff an order repeats one its customer placed minutes before; once per order.
-    Order.DoesNotExist for an unknown order."""
-    order = store_selectors.order_for_processing(order_id=order_id)
+def duplicate_orders_alert_send(*, alert_id: int) -> bool:
+    """Tell staff, in one email, of every order a duplicate-order alert names (the store
+    makes one a window); once per alert, keyed by its window. DuplicateAlert.DoesNotExist
+    for an unknown alert."""
+    alert = store_selectors.duplicate_alert_get(alert_id=alert_id)
+    if not alert.named:  # its orders were deleted since
+        return False
+    site = settings.SHOPFLOW_SITE_URL
+    rows = [
+        {
+            "order": order,
+            "customer": order.customer.user,
+            "admin_url": site + reverse("admin:store_order_change", args=[order.pk]),
+        }
+        for order in alert.named
+    ]
     return _send_once(
-        kind=SentEmail.Kind.DUPLICATE_ORDER_ALERT,
-        key=str(order.pk),
+        kind=SentEmail.Kind.DUPLICATE_ORDERS_ALERT,
+        key=f"{alert.window_start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
         to=settings.SHOPFLOW_STAFF_EMAILS,
-        subject=f"Possible duplicate: order #{order.pk} repeats #{order.duplicate_of_id}",
-        template="duplicate_order_alert",
-        context={"order": order, "customer": order.customer.user},
+        subject=_duplicates_subject(alert.named),
+        template="duplicate_orders_alert",
+        context={
+            "rows": rows,
+            "admin_url": site
+            + reverse("admin:store_order_changelist")
+            + f"?duplicate_alert={alert.pk}",
+        },
     )
+
+
+def _duplicates_subject(orders) -> str:
+    if len(orders) == 1:
+        return f"Possible duplicate: order #{orders[0].pk} repeats #{orders[0].duplicate_of_id}"
+    named = ", ".join(f"#{order.pk}" for order in orders[:5])
+    more = ", ..." if len(orders) > 5 else ""
+    return f"Possible duplicates: {len(orders)} orders ({named}{more})"

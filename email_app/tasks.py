@@ -25,6 +25,6 @@ def send_low_stock_alert(product_id: int, order_id: int) -> bool:
     return services.low_stock_alert_send(product_id=int(product_id), order_id=int(order_id))
 
 
-@shared_task(base=ReliableTask, name="email_app.send_duplicate_order_alert")
-def send_duplicate_order_alert(order_id: int) -> bool:
-    return services.duplicate_order_alert_send(order_id=int(order_id))
+@shared_task(base=ReliableTask, name="email_app.send_duplicate_orders_alert")
+def send_duplicate_orders_alert(alert_id: int) -> bool:
+    return services.duplicate_orders_alert_send(alert_id=int(alert_id))

@@ -12,8 +12,7 @@ class NotificationsConfig(AppConfig):
         from messaging.models import Message
         from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
-        from store.models import Order
-        from store.signals import low_stock, order_created
+        from store.signals import duplicate_orders_alerted, low_stock, order_created
         from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
@@ -40,10 +39,8 @@ class NotificationsConfig(AppConfig):
         message_read.connect(
             receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"
         )
-        post_save.connect(
-            receivers.enqueue_duplicate_order_notification,
-            sender=Order,
-            dispatch_uid="notifications.enqueue_duplicate_order_notification",
+        duplicate_orders_alerted.connect(
+            receivers.notify_duplicate_orders, dispatch_uid="notifications.notify_duplicate_orders"
         )
         # Digests go out from the mail worker, beside the other email (SMTP may be slow).
         route_tasks("emails", tasks.send_email_digests)

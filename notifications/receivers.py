@@ -1,9 +1,7 @@
 """The notifications of what happened. Each receiver calls one service; those of the
 domain signals run inside their sender's transaction (core.signals), the rows isolated."""
 
-from worker.outbox import enqueue_on_commit
-
-from . import services, tasks
+from . import services
 
 
 def notify_order_placed(sender, order, **kwargs):
@@ -35,8 +33,6 @@ def push_read_receipt(sender, **receipt):
     services.read_receipt_push(**{key: receipt[key] for key in READ_RECEIPT_FIELDS})
 
 
-def enqueue_duplicate_order_notification(sender, instance, created, raw=False, **kwargs):
-    """post_save of an Order flagged duplicate (store.receivers.flag_duplicate_order),
-    inside the checkout's transaction: only enqueue; the task notifies staff."""
-    if created and not raw and instance.duplicate_of_id is not None:
-        enqueue_on_commit(tasks.notify_duplicate_order, instance.pk)
+def notify_duplicate_orders(sender, alert, **kwargs):
+    """duplicate_orders_alerted, inside the transaction that marked the orders."""
+    services.duplicate_orders_notify(alert_id=alert.pk)

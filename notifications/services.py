@@ -9,6 +9,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from core.signals import insert_isolated
@@ -124,23 +125,36 @@ def read_receipt_push(*, order_id: int, message_ids, author_ids, reader_id: int,
     )
 
 
-def duplicate_order_notify(*, order_id: int) -> bool:
-    """Tell every staff user that an order repeats an earlier one; once per order, however
-    often the task is delivered (True when this call notified). Order.DoesNotExist for an
-    unknown order."""
-    link = f"/api/orders/{order_id}/"
-    kind = Notification.Kind.DUPLICATE_ORDER
-    with transaction.atomic():
-        repeats = store_selectors.order_duplicate_of_locked(order_id=order_id)
-        if repeats is None or selectors.notification_exists(kind=kind, link=link):
-            return False
-        notifications_create_for_staff(
-            kind=kind,
-            message=f"Possible duplicate: order #{order_id} repeats #{repeats} "
-            "(same lines, minutes apart)",
-            link=link,
+def duplicate_orders_notify(*, alert_id: int) -> None:
+    """Tell every staff user, in one notification, of the duplicate orders an alert names
+    (the store makes one a window), in the transaction that made the alert: once an alert.
+    The link lists them in the admin."""
+    orders = store_selectors.duplicate_alert_get(alert_id=alert_id).named
+    if not orders:
+        return
+    notifications_create_for_staff(
+        kind=Notification.Kind.DUPLICATE_ORDER,
+        message=_duplicates_message(orders),
+        link=reverse("admin:store_order_changelist") + f"?duplicate_alert={alert_id}",
+    )
+
+
+def _duplicates_message(orders, limit: int = 500) -> str:
+    """Each order and the one it repeats, as many as fit in a notification."""
+    if len(orders) == 1:
+        order = orders[0]
+        return (
+            f"Possible duplicate: order #{order.pk} repeats #{order.duplicate_of_id} "
+            "(same lines, minutes apart)"
         )
-    return True
+    text = f"Possible duplicates: {len(orders)} orders (same lines, minutes apart):"
+    for done, order in enumerate(orders):
+        part = f"{',' if done else ''} #{order.pk} repeats #{order.duplicate_of_id}"
+        rest = f" and {len(orders) - done} more"
+        if len(text) + len(part) + len(rest) > limit:
+            return text + rest
+        text += part
+    return text
 
 
 def notification_mark_read(*, user, notification_id: int) -> Notification:

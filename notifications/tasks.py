@@ -2,12 +2,7 @@ from celery import shared_task
 
 from worker.tasks_base import ReliableTask
 
-from . import emails, push, services
-
-
-@shared_task(base=ReliableTask, name="notifications.notify_duplicate_order")
-def notify_duplicate_order(order_id: int) -> bool:
-    return services.duplicate_order_notify(order_id=int(order_id))
+from . import emails, push
 
 
 @shared_task(base=ReliableTask, name="notifications.send_email_digests")

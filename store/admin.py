@@ -1,11 +1,21 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from side_effects.admin import OrderSideEffectInline
 
 from .exceptions import StockAdjustmentRefused
-from .models import Cart, CartItem, Customer, Order, OrderItem, Product, StockMovement
+from .models import (
+    Cart,
+    CartItem,
+    Customer,
+    DuplicateAlert,
+    Order,
+    OrderItem,
+    Product,
+    StockMovement,
+)
 from .services.prices import price_changes_by
 from .services.stock import product_stock_adjust
 
@@ -153,7 +163,33 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline, OrderSideEffectInline]
     raw_id_fields = ["customer", "duplicate_of"]
-    readonly_fields = ["placed_at", "idempotency_key", "request_fingerprint", "lines_key"]
+    readonly_fields = [
+        "placed_at",
+        "idempotency_key",
+        "request_fingerprint",
+        "lines_key",
+        "duplicate_alert",
+    ]
+
+
+@admin.register(DuplicateAlert)
+class DuplicateAlertAdmin(admin.ModelAdmin):
+    """The staff alerts of duplicate orders; the orders one names: the order list, filtered
+    by `?duplicate_alert=<id>` (the alert's links)."""
+
+    list_display = ["id", "window_start", "created_at", "named_orders"]
+    date_hierarchy = "window_start"
+
+    @admin.display(description="orders")
+    def named_orders(self, alert):
+        url = reverse("admin:store_order_changelist") + f"?duplicate_alert={alert.pk}"
+        return format_html('<a href="{}">the orders it names</a>', url)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(StockMovement)

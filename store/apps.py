@@ -14,6 +14,7 @@ class StoreConfig(AppConfig):
 
         from . import receivers, tasks
         from .models import Customer, Order, Product
+        from .services import duplicates
         from .signals import order_created, prices_updated
 
         registry.register(tasks.apply_inventory)
@@ -47,6 +48,13 @@ class StoreConfig(AppConfig):
             tasks.remove_abandoned_carts,
             crontab={"minute": "0", "hour": "3"},
             expire_seconds=3600,
+        )
+        window = duplicates.alert_window_seconds()
+        schedule_task(
+            "duplicate order alerts",
+            tasks.alert_duplicate_orders,
+            every_seconds=window,
+            expire_seconds=window,
         )
 
 

@@ -67,6 +67,12 @@ def product_price_for_update(*, product_id: int, using: str) -> QuerySet[Product
     )
 
 
-def order_for_update(*, order_id: int) -> QuerySet[Order]:
-    """The order (its duplicate flag), locked."""
-    return Order.objects.select_for_update().only("pk", "duplicate_of_id").filter(pk=order_id)
+def orders_flagged_unalerted() -> QuerySet[Order]:
+    """The ids of the orders flagged duplicate that no staff alert named yet, in primary-key
+    order, locked FOR NO KEY UPDATE; those another alert is taking are skipped."""
+    return (
+        Order.objects.filter(duplicate_of__isnull=False, duplicate_alert__isnull=True)
+        .select_for_update(no_key=True, skip_locked=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

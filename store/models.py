@@ -131,6 +131,20 @@ class CartItem(models.Model):
         return f"{self.quantity} x {self.product_id}"
 
 
+class DuplicateAlert(models.Model):
+    """One staff alert about duplicate orders: the orders it names point at it. At most one
+    a window (SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS); an order is named by one alert."""
+
+    window_start = models.DateTimeField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-window_start"]
+
+    def __str__(self):
+        return f"Duplicate-order alert of {self.window_start:%Y-%m-%d %H:%M:%S}"
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PLACED = "placed", "Placed"
@@ -149,6 +163,10 @@ class Order(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
+    # The staff alert that named this flagged order; NULL while none has.
+    duplicate_alert = models.ForeignKey(
+        DuplicateAlert, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -164,6 +182,12 @@ class Order(models.Model):
             # The duplicate check: this customer's orders with these lines, recent first.
             models.Index(
                 fields=["customer", "lines_key", "-placed_at"], name="order_duplicate_check_idx"
+            ),
+            # The flagged orders no alert named yet: few rows, whatever the orders table.
+            models.Index(
+                fields=["id"],
+                condition=Q(duplicate_of__isnull=False, duplicate_alert__isnull=True),
+                name="order_duplicate_unalerted_idx",
             ),
         ]
 

@@ -7,7 +7,7 @@ from django.db.transaction import TransactionManagementError
 from side_effects.selectors import side_effects_prefetch
 
 from . import locks
-from .models import Cart, CartItem, Order, OrderItem, PriceChange, Product
+from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
 
 # What a side-effect task reads of an order's customer (the confirmation email's).
 CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
@@ -80,11 +80,16 @@ def order_visible_to(*, user, order_id: int) -> Order:
     return orders.get(pk=order_id)
 
 
-def order_duplicate_of_locked(*, order_id: int) -> int | None:
-    """The order it repeats (None for none), the order's row locked until the caller's
-    transaction ends: of two deliveries of the same alert, the second waits for the first
-    and sees what it did. Order.DoesNotExist for an unknown order."""
-    return locks.order_for_update(order_id=order_id).get().duplicate_of_id
+def duplicate_alert_get(*, alert_id: int) -> DuplicateAlert:
+    """A staff alert of duplicate orders with `named`: the orders it names, by id, each
+    with its customer's user. DuplicateAlert.DoesNotExist for an unknown one."""
+    named = Order.objects.select_related("customer__user").only(
+        "total", "placed_at", "duplicate_of", "duplicate_alert", "customer__user",
+        *(f"customer__user__{name}" for name in CUSTOMER_USER_FIELDS),
+    )  # fmt: skip
+    return DuplicateAlert.objects.prefetch_related(
+        Prefetch("orders", queryset=named.order_by("pk"), to_attr="named")
+    ).get(pk=alert_id)
 
 
 def order_latest_with_lines(*, customer_id: int, lines_key: str, since) -> int | None:

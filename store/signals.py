@@ -15,3 +15,10 @@ low_stock = Signal()
 # in the UPDATE's transaction, once per chunk of rows. Arguments: prices_before
 # ({product id: price before}), using (the database).
 prices_updated = Signal()
+
+# Sent by the scheduled duplicate-order alert, inside the transaction that marks the
+# orders as named by the alert, with a plain send(): a receiver that fails rolls the
+# alert back (the orders wait for the next run) rather than leave it unheard.
+# Arguments: alert (store.models.DuplicateAlert; store.selectors.duplicate_alert_get reads
+# the orders it names).
+duplicate_orders_alerted = Signal()

@@ -4,8 +4,9 @@ from celery import shared_task
 from django.conf import settings
 
 from side_effects.base import SideEffectTask
+from worker.tasks_base import ReliableTask
 
-from .services import carts, stock
+from .services import carts, duplicates, stock
 
 
 @shared_task(
@@ -22,3 +23,8 @@ def remove_abandoned_carts() -> int:
     return carts.carts_remove_abandoned(
         older_than=timedelta(days=settings.SHOPFLOW_ABANDONED_CART_DAYS)
     )
+
+
+@shared_task(base=ReliableTask, name="store.alert_duplicate_orders")
+def alert_duplicate_orders() -> int | None:
+    return duplicates.duplicate_alert_create()

@@ -1,5 +1,5 @@
-"""For migrations of apps that rename a Celery task: the name is also data, in the
-outbox's unpublished rows, the dead letters not yet requeued, and beat's entries."""
+"""For migrations of apps that rename or remove a Celery task: the name is also data, in
+the outbox's unpublished rows, the dead letters not yet requeued, and beat's entries."""
 
 from django.db import migrations
 from django.utils import timezone
@@ -16,6 +16,18 @@ def rename_tasks(renames: dict[str, str]) -> migrations.RunPython:
         _rename(apps, {new: old for old, new in renames.items()})
 
     return migrations.RunPython(forwards, backwards)
+
+
+def drop_unpublished(task_names: list[str]) -> migrations.RunPython:
+    """A migration operation deleting the unpublished outbox rows of tasks that no longer
+    exist (workers would refuse them), for a migration whose app does their work another
+    way; not reversed. The migration depends on worker's."""
+
+    def forwards(apps, schema_editor):
+        outbox = apps.get_model("worker", "OutboxMessage")
+        outbox.objects.filter(task_name__in=task_names, published_at__isnull=True).delete()
+
+    return migrations.RunPython(forwards, migrations.RunPython.noop)
 
 
 def _rename(apps, renames: dict[str, str]) -> None:

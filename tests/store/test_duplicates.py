@@ -1,5 +1,6 @@
 """Duplicate orders: the same lines from the same customer within the window are flagged
-(still placed), staff are alerted once by email and notification; nothing else is."""
+(still placed); staff hear of them in batches: one alert a window, naming every order
+flagged since the last, by one email and one notification each; nothing else is."""
 
 from datetime import timedelta
 
@@ -7,20 +8,19 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from email_app.services import duplicate_order_alert_send
+from email_app.services import duplicate_orders_alert_send
 from notifications import services as notification_services
 from notifications.models import Notification
-from notifications.services import duplicate_order_notify
 from store.models import Order
 from store.services.checkout import order_place
+from store.services.duplicates import duplicate_alert_create
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support import client_for, wait_for_a_lock_wait
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
-ALERT_TASK = "email_app.send_duplicate_order_alert"
-NOTIFY_TASK = "notifications.notify_duplicate_order"
+ALERT_TASK = "email_app.send_duplicate_orders_alert"
 
 
 def place(user, *lines, **headers) -> dict:
@@ -34,6 +34,10 @@ def place(user, *lines, **headers) -> dict:
 
 def alerts_queued() -> list:
     return list(OutboxMessage.objects.filter(task_name=ALERT_TASK).values_list("args", flat=True))
+
+
+def named(alert_id) -> list[int]:
+    return sorted(Order.objects.filter(duplicate_alert_id=alert_id).values_list("pk", flat=True))
 
 
 @pytest.fixture
@@ -73,6 +77,7 @@ def test_other_lines_or_another_customer_are_not_duplicates(user, mug, quantity,
     place(user, (mug, 2))
     again = place(UserFactory() if other_customer else user, (mug, quantity))
     assert again["duplicate_of"] is None
+    assert duplicate_alert_create() is None
     assert alerts_queued() == []
 
 
@@ -99,24 +104,26 @@ def test_an_idempotency_key_replay_is_not_a_duplicate_it_is_the_same_order(user,
     assert replay.json()["id"] == first.json()["id"]
     assert replay.json()["duplicate_of"] is None
     assert Order.objects.count() == 1
-    assert alerts_queued() == []
+    assert duplicate_alert_create() is None
 
 
-def test_a_duplicate_queues_one_staff_email_and_notifies_every_staff_user(user, mug):
+def test_a_checkout_queues_no_alert_the_windows_alert_emails_and_notifies_staff_once(user, mug):
     staff = [UserFactory(is_staff=True), UserFactory(is_staff=True)]
     place(user, (mug, 1))
     second = place(user, (mug, 1))
+    # The checkout queues no alert: the order waits for its window's.
+    assert not OutboxMessage.objects.filter(task_name__contains="duplicate").exists()
+    assert not Notification.objects.filter(kind="duplicate_order").exists()
 
-    assert alerts_queued() == [[second["id"]]]
-    assert list(
-        OutboxMessage.objects.filter(task_name=NOTIFY_TASK).values_list("args", flat=True)
-    ) == [[second["id"]]]
-    assert duplicate_order_notify(order_id=second["id"]) is True  # the task's work
-    assert duplicate_order_notify(order_id=second["id"]) is False  # redelivered
+    alert = duplicate_alert_create()
+    assert named(alert) == [second["id"]]
+    assert alerts_queued() == [[alert]]  # its email, queued with the marks
     notified = Notification.objects.filter(kind="duplicate_order").order_by("recipient_id")
     assert [n.recipient_id for n in notified] == [member.pk for member in staff]
     assert f"order #{second['id']}" in notified[0].message
     assert not Notification.objects.filter(recipient=user, kind="duplicate_order").exists()
+    assert duplicate_alert_create() is None  # a second run: nothing more to name
+    assert Notification.objects.filter(kind="duplicate_order").count() == 2
 
 
 def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
@@ -127,8 +134,8 @@ def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
         placed = order_place(customer=user.customer, cart_id=cart.pk)
         assert placed.order.duplicate_of_id is not None
         raise RuntimeError("rolled back")
+    assert duplicate_alert_create() is None
     assert alerts_queued() == []
-    assert not OutboxMessage.objects.filter(task_name=NOTIFY_TASK).exists()
     assert not Notification.objects.filter(kind="duplicate_order").exists()
 
 
@@ -136,13 +143,16 @@ def test_the_alert_email_reaches_a_real_smtp_server_once(user, mug, smtp_server,
     settings.SHOPFLOW_STAFF_EMAILS = ["ops@shop.example"]
     place(user, (mug, 1))
     second = place(user, (mug, 1))
+    alert = duplicate_alert_create()
 
-    assert duplicate_order_alert_send(order_id=second["id"]) is True
-    assert duplicate_order_alert_send(order_id=second["id"]) is False  # a redelivery
+    assert duplicate_orders_alert_send(alert_id=alert) is True
+    assert duplicate_orders_alert_send(alert_id=alert) is False  # a redelivery
 
     (message,) = smtp_server.messages_to("ops@shop.example")
-    assert f"order #{second['id']}" in message["Subject"]
-    assert f"#{second['id'] - 1}" in message["Subject"] or "repeats" in message["Subject"]
+    assert (
+        message["Subject"]
+        == f"Possible duplicate: order #{second['id']} repeats #{second['duplicate_of']}"
+    )
 
 
 @pytest.mark.postgres
@@ -189,8 +199,10 @@ def test_a_checkout_concurrent_with_an_identical_one_waits_for_it_and_is_flagged
     assert answer.json()["duplicate_of"] == first_id
 
 
-def test_a_failing_duplicate_reaction_does_not_lose_the_order(user, mug, monkeypatch):
-    """The staff alert runs in tasks: what runs inside the checkout only enqueues."""
+def test_a_failing_alert_reaction_loses_neither_the_order_nor_its_alert(user, mug, monkeypatch):
+    """Nothing but the flag runs inside the checkout. The alert's receivers run in the
+    transaction that marks the orders: one that fails rolls the marks back, and the next
+    run names the orders."""
 
     def broken(**kwargs):
         raise RuntimeError("staff lookup down")
@@ -200,3 +212,14 @@ def test_a_failing_duplicate_reaction_does_not_lose_the_order(user, mug, monkeyp
     place(user, (mug, 1))
     second = place(user, (mug, 1))
     assert Order.objects.filter(pk=second["id"]).exists()
+
+    with pytest.raises(RuntimeError):
+        duplicate_alert_create()
+    assert Order.objects.get(pk=second["id"]).duplicate_alert_id is None
+    assert alerts_queued() == []
+
+    monkeypatch.undo()
+    alert = duplicate_alert_create()
+    assert named(alert) == [second["id"]]
+    assert alerts_queued() == [[alert]]
+    assert Notification.objects.filter(kind="duplicate_order").count() == 1
