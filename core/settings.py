@@ -294,8 +294,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# Task events feed Flower's task list, its workers' counts and its /metrics; 0 saves their
-# cost (docs/performance.md), and `celery -A worker control enable_events` brings them back.
+# Task events feed Flower (its task list and /metrics); 0 saves them (docs/performance.md).
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 CELERY_TASK_SEND_SENT_EVENT = False
 # Keep connections across tasks (Celery's fixup closes them; worker.celery closes old ones).
