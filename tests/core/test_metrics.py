@@ -169,3 +169,27 @@ def test_queue_lengths_are_read_from_the_real_broker(anon_client, broker_url):
     assert {"default", "emails", "inventory"} <= {
         s.labels["queue"] for s in metrics.samples if s.name == "shopflow_queue_length"
     }
+
+
+def test_every_series_the_docs_dashboard_and_alert_rules_name_is_served(anon_client):
+    """docs/monitoring.md (the alert rules) and docs/grafana/shopflow.json name only series
+    /metrics serves (families, with their _total, _bucket, _count and _sum samples)."""
+    import json
+    import re
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.support import PROJECT_DIR
+
+    text = anon_client.get("/metrics", **basic(OPS)).content.decode()
+    served = set()
+    for family in text_string_to_metric_families(text):
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+        served |= {family.name + suffix for suffix in ["", *suffixes.get(family.type, [])]}
+    dashboard = json.loads((PROJECT_DIR / "docs/grafana/shopflow.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    docs = (PROJECT_DIR / "docs/monitoring.md").read_text()
+    named = set(re.findall(r"shopflow_[a-z_]+[a-z]", " ".join(expressions) + docs))
+
+    assert len(named) > 15
+    assert named - served == set()
