@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench bench-services bench-streams schema clean
+.PHONY: run shell test lint format bench bench-services bench-streams schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 # services run with DEBUG off and are given (and print) the values production must set.
 run: $(VENV)/.runtime
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runstack
+
+# A Django shell on make run's database and settings (its own setup's: DJANGO_DEBUG=1, the
+# same DATABASE_URL and broker when they are set, else the same SQLite file).
+shell: $(VENV)/.runtime
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py shell
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
