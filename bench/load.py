@@ -17,6 +17,15 @@ Then, over HTTP with keep-alive connections, phase by phase, each variant in tur
            in rounds that take turns (async, sync, sync, async, ...), so the ratio is
            measured seconds apart and a slow spell of this shared machine hits both
   open     a fixed arrival rate for a fixed time (several phases, one with a slow SMTP)
+  burst    a flash sale: the closed loop for 20 s, then at once a steady rate for 40 s;
+           the largest side-effect lag, and the time after the burst until side effects
+           are back under 1 s p99 ("recovery"), drawn over time (bench/bursts.py)
+  search   the highest steady rate at which checkout p99 <= 100 ms, side effects p99
+           <= 1 s and no queue grows (for the synchronous design, the checkout alone):
+           20 s probes, up by a step while it holds, then once halfway back
+
+A third variant, async-noevents, takes turns in the closed loop only: Shopflow with
+CELERY_WORKER_SEND_TASK_EVENTS=0, for the cost of task events (on by default).
 
 Side effects are timed from the 201 to the last of the order's three side effects marked
 done, read from the database's own timestamps (OrderSideEffect.updated_at), so nothing
@@ -52,6 +61,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bursts  # noqa: E402
+
 from devstack.stack import free_port, redis_answers, redis_server_binary, wait_for_redis  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -72,6 +83,9 @@ class Phase:
     rate: float = 0.0
     flows: int = 0
     smtp_delay_ms: int = 0
+    then_rate: float = 0.0  # burst: the steady rate after the closed loop
+    then_seconds: float = 0.0
+    step: float = 0.0  # search: the rate goes up by this
 
     @property
     def label(self) -> str:
@@ -80,7 +94,18 @@ class Phase:
         smtp = f", SMTP {self.smtp_delay_ms} ms" if self.smtp_delay_ms else ""
         if self.kind == "closed":
             return f"closed loop, {self.clients} clients{smtp}"
+        if self.kind == "burst":
+            return (
+                f"burst: {self.clients} clients for {self.seconds:g}s, then "
+                f"{self.then_rate:g}/s for {self.then_seconds:g}s{smtp}"
+            )
+        if self.kind == "search":
+            return f"sustainable-rate search, {self.seconds:g}s probes{smtp}"
         return f"open {self.rate:g}/s for {self.seconds:g}s{smtp}"
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds + self.then_seconds
 
 
 def phases_for(args) -> list[Phase]:
@@ -104,7 +129,13 @@ def phases_for(args) -> list[Phase]:
         Phase("open30", "open", seconds=s(60), rate=30),
         Phase("open50", "open", seconds=s(20), rate=50),
         Phase("smtp200", "open", seconds=s(60), rate=20, smtp_delay_ms=200),
-    ]
+        Phase("burst30", "burst", seconds=s(20), clients=args.clients, then_rate=30,
+              then_seconds=s(40)),
+        Phase("burst200", "burst", seconds=s(20), clients=args.clients, then_rate=20,
+              then_seconds=s(40), smtp_delay_ms=200),
+        Phase("search", "search", seconds=s(20), rate=20, step=10),
+        Phase("search200", "search", seconds=s(20), rate=20, step=10, smtp_delay_ms=200),
+    ]  # fmt: skip
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -396,6 +427,8 @@ class ManagedStack:
         }
         if variant == "sync":
             env["CELERY_TASK_ALWAYS_EAGER"] = "1"
+        if variant == "async-noevents":
+            env["CELERY_WORKER_SEND_TASK_EVENTS"] = "0"
         self.env = env
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -602,6 +635,9 @@ class PhaseResult:
     get_order_ms: list[float] = field(default_factory=list)
     rounds: list[float] = field(default_factory=list)  # orders/s of each round, if several
     multiple_rounds: bool = False  # a backlog series of several rounds has no one slope
+    # (seconds into the phase the 201 came, side-effect lag ms) of each order
+    lags: list[tuple[float, float]] = field(default_factory=list)
+    probes: list[bursts.Probe] = field(default_factory=list)  # a search's
 
     def summary(self) -> dict:
         ok = [f for f in self.flows if f.order_id]
@@ -644,6 +680,23 @@ class PhaseResult:
             "cpu_ms_per_order": {k: round(v, 2) for k, v in sorted(per_order.items())},
             "backlog_growth_per_s": None if self.multiple_rounds else backlog_slope(self.backlog),
             "rounds_orders_per_s": self.rounds,
+            **self.burst_summary(),
+            **self.search_summary(),
+        }
+
+    def burst_summary(self) -> dict:
+        if self.phase.kind != "burst":
+            return {}
+        started = min((f.started for f in self.flows), default=0.0)
+        checkouts = [(f.created_at - started, f.checkout_ms) for f in self.flows if f.order_id]
+        return bursts.burst_figures(self.lags, checkouts, burst_end=self.phase.seconds)
+
+    def search_summary(self) -> dict:
+        if self.phase.kind != "search":
+            return {}
+        return {
+            "sustainable_rate": bursts.sustainable(self.probes),
+            "probes": [{**p.__dict__, "why_not": p.why_not} for p in self.probes],
         }
 
 
@@ -692,6 +745,11 @@ class Runner:
                     await self.rest(client, phase, result)
                 elif phase.kind == "closed":
                     await self.closed(client, phase, result)
+                elif phase.kind == "burst":
+                    await self.closed(client, phase, result)
+                    steady = dataclasses.replace(phase, rate=phase.then_rate)
+                    await self.open(client, dataclasses.replace(steady, seconds=phase.then_seconds),
+                                    result)  # fmt: skip
                 else:
                     await self.open(client, phase, result)
             finally:
@@ -705,7 +763,7 @@ class Runner:
         # Drain: wait for the phase's side effects and for its queues to empty (deliveries
         # whose work a batch did are still consumed), so the CPU they cost is counted with
         # this phase and not the next.
-        deadline = time.monotonic() + max(60.0, phase.seconds)
+        deadline = time.monotonic() + max(60.0, phase.total_seconds)
         while time.monotonic() < deadline:
             states = self.db.side_effects(order_ids)
             done = all(states.get(i, (0, 0))[0] == 3 for i in order_ids)
@@ -724,6 +782,7 @@ class Runner:
                 result.undone += 1
                 continue
             result.delays_ms.append(max(0.0, (last - flow.created_at) * 1000))
+            result.lags.append((flow.created_at - started, result.delays_ms[-1]))
         if self.sink:
             received = self.sink.received()[emails_before:]
             in_phase = [t for t, _ in received if started <= t <= ended]
@@ -849,7 +908,13 @@ class Variant:
     variant's. A stack waiting for its turn costs under 2% of one core (measured: web,
     workers, beat and Flower idle)."""
 
-    HOW = {"async": "side effects in Celery workers", "sync": "side effects in the request"}
+    HOW = {
+        "async": "side effects in Celery workers",
+        "sync": "side effects in the request",
+        "async-noevents": "side effects in Celery workers, task events off (closed loop only)",
+    }
+    # A variant that runs some phases only: the rest are the main two's.
+    ONLY = {"async-noevents": {"closed"}}
 
     def __init__(self, name: str, args, broker_url: str):
         self.name = name
@@ -857,6 +922,32 @@ class Variant:
         self.broker_url = broker_url
         self.broker = self.sink = self.stack = self.db = self.runner = None
         self.rounds: dict[str, list[PhaseResult]] = {}
+        self.only = self.ONLY.get(name)
+
+    def runs(self, phase: Phase) -> bool:
+        return self.only is None or phase.name in self.only
+
+    def search(self, phase: Phase, settle) -> None:
+        """Probe steady rates (bursts.next_rate) until the highest that keeps the objective
+        is found; every probe after empty queues (`settle`)."""
+        say(f"  [{self.name}] phase {phase.name}: {phase.label}")
+        result = PhaseResult(phase)
+        while rate := bursts.next_rate(result.probes, start=phase.rate, step=phase.step):
+            settle()
+            probe = dataclasses.replace(phase, kind="open", rate=rate)
+            part = asyncio.run(self.runner.run(probe, profile=False))
+            summary = part.summary()
+            result.probes.append(bursts.Probe(
+                rate=rate, checkout_p99_ms=summary["checkout_p99_ms"],
+                effects_p99_ms=summary["side_effects_p99_ms"],
+                queue_growth_per_s=summary["backlog_growth_per_s"], errors=summary["errors"],
+                undone=summary["side_effects_not_done"], checkout_only=self.name == "sync",
+            ))  # fmt: skip
+            verdict = result.probes[-1].why_not or "kept"
+            say(f"  -> {rate:g}/s: {verdict}")
+            result.flows += part.flows
+            result.seconds += part.seconds
+        self.rounds[phase.name] = [result]
 
     def start(self) -> None:
         args = self.args
@@ -944,13 +1035,22 @@ def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> N
     `rounds` rounds, ABBA, so a slow spell of the machine falls on both variants. A turn
     starts when every stack's queues are empty: work left from another's turn would
     take this one's CPU."""
+
+    def settle():
+        for variant in variants:
+            variant.settle()
+
     for phase in phases:
-        turns = rounds if phase.kind == "closed" and len(variants) > 1 else 1
+        taking_part = [v for v in variants if v.runs(phase)]
+        if phase.kind == "search":
+            for variant in taking_part:
+                variant.search(phase, settle)
+            continue
+        turns = rounds if phase.kind == "closed" and len(taking_part) > 1 else 1
         for round_ in range(1, turns + 1):
-            order = variants if round_ % 2 else variants[::-1]
+            order = taking_part if round_ % 2 else taking_part[::-1]
             for variant in order:
-                for other in variants:
-                    other.settle()
+                settle()
                 variant.run(phase, round_, turns)
 
 
@@ -996,6 +1096,7 @@ class Figure:
 
 P50_P99 = ("checkout_p50_ms", "checkout_p99_ms")
 EFFECTS_P50_P99 = ("side_effects_p50_ms", "side_effects_p99_ms")
+AFTER = ("steady_checkout_p99_ms", "steady_effects_p99_ms")
 FIGURES = [
     Figure("closed-loop orders/s", "closed", ("orders_per_s",), ">= 2x sync"),
     Figure(
@@ -1029,6 +1130,32 @@ FIGURES = [
         (None, 2000),
     ),
     Figure("SMTP 200 ms, 20/s: checkout p50 / p99 (ms)", "smtp200", P50_P99),
+    Figure("burst, then 30/s: largest side-effect lag (ms)", "burst30", ("burst_max_lag_ms",)),
+    Figure(
+        "burst, then 30/s: recovery to side effects p99 <= 1 s (s)",
+        "burst30",
+        ("burst_recovery_s",),
+        "<= 10",
+        (10,),
+    ),
+    Figure("burst, then 30/s: checkout / side effects p99 after it (ms)", "burst30", AFTER),
+    Figure(
+        "burst, SMTP 200 ms, then 20/s: largest side-effect lag (ms)",
+        "burst200",
+        ("burst_max_lag_ms",),
+    ),
+    Figure(
+        "burst, SMTP 200 ms, then 20/s: recovery (s)",
+        "burst200",
+        ("burst_recovery_s",),
+        "<= 15",
+        (15,),
+    ),
+    Figure("burst, SMTP 200 ms, then 20/s: p99s after it (ms)", "burst200", AFTER),
+    Figure("sustainable rate (orders/s)", "search", ("sustainable_rate",), ">= 1.5x sync"),
+    Figure(
+        "sustainable rate, SMTP 200 ms (orders/s)", "search200", ("sustainable_rate",), ">= 3x sync"
+    ),
 ]
 
 
@@ -1043,9 +1170,20 @@ def fmt(value) -> str:
 
 
 def ratio(a: tuple | None, b: tuple | None) -> str:
+    if a and a[0] and b and b[0] is None and b[1:] == ():
+        return "sync: none"  # a rate search the synchronous design failed at every rate
     if not a or not b or not a[0] or not b[0]:
         return "-"
     return f"{a[0] / b[0]:.2f}x"
+
+
+def times_met(cell: str, target: str) -> str:
+    """'yes' when a ratio cell meets a target such as '>= 1.5x sync'."""
+    if cell == "sync: none":
+        return "yes"
+    if cell == "-":
+        return "no"
+    return "yes" if float(cell[:-1]) >= float(target.split()[1][:-1]) else "no"
 
 
 def row(*cells) -> str:
@@ -1053,7 +1191,7 @@ def row(*cells) -> str:
 
 
 def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
-    variants = list(runs)
+    variants = [v for v in runs if v in ("async", "sync")] or list(runs)
     both = variants == ["async", "sync"]
     first = variants[0]
     header = ["figure", *variants, *(["async/sync"] if both else []), "target", "met"]
@@ -1062,10 +1200,10 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
         values = [figure.values(runs[v]) for v in variants]
         cells = [fmt(v) for v in values] + ([ratio(values[0], values[1])] if both else [])
         met = figure.met(runs[first])
-        if figure.target == ">= 2x sync" and both:
-            times = ratio(values[0], values[1])
-            met = "yes" if times != "-" and float(times[:-1]) >= 2 else "no"
+        if figure.target.endswith("x sync") and both:
+            met = times_met(ratio(values[0], values[1]), figure.target)
         lines.append(row(figure.label, *cells, figure.target, met))
+    lines += events_cost(runs, len(variants) + both)
     for phase in ("closed", "closed200"):
         by_round = [runs[v].get(phase, {}).get("rounds_orders_per_s") or [] for v in variants]
         if not any(by_round):
@@ -1107,15 +1245,16 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
                 cells = [fmt(cpu.get(k)) for k in kinds]
                 lines.append(row(f"{variant}, {phase}", *cells, fmt(sum(cpu.values()))))
 
+    lines += search_probes(runs)
     lines += ["", "Per phase:", ""]
     columns = ["variant", "phase", "orders", "errors", "orders/s", "checkout p50/p95/p99 ms"]
     columns += ["side effects p50/p95/p99 ms", "queued at end", "drain s: effects / queues"]
     columns += ["emails/s", "SMTP conns"]
     lines += [row(*columns), row(*["---"] * len(columns))]
-    for variant in variants:
+    for variant in runs:
         for phase in phases:
             s = runs[variant].get(phase.name)
-            if not s:
+            if not s or phase.kind == "search":
                 continue
             checkout = tuple(s[f"checkout_{p}_ms"] for p in ("p50", "p95", "p99"))
             effects = tuple(s[f"side_effects_{p}_ms"] for p in ("p50", "p95", "p99"))
@@ -1128,13 +1267,44 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
     return lines
 
 
+def events_cost(runs: dict, cells: int) -> list[str]:
+    """The closed loop with task events on (async) and off (async-noevents): its cost."""
+    on = runs.get("async", {}).get("closed", {})
+    off = runs.get("async-noevents", {}).get("closed", {})
+    if not on.get("orders_per_s") or not off.get("orders_per_s"):
+        return []
+    cost = 1 - on["orders_per_s"] / off["orders_per_s"]
+    rounds = " / ".join(fmt(x) for x in off.get("rounds_orders_per_s") or [])
+    value = f"{fmt(on['orders_per_s'])} on, {fmt(off['orders_per_s'])} off: {cost:.1%}"
+    return [
+        row("task events: closed-loop orders/s, cost", value, *[""] * (cells - 1),
+            "<= 10%", "yes" if cost <= 0.10 else "no"),
+        row("task events off: closed orders/s, round by round", rounds, *[""] * (cells - 1),
+            "", ""),
+    ]  # fmt: skip
+
+
+def search_probes(runs: dict) -> list[str]:
+    lines = []
+    for variant, phases in runs.items():
+        for name, summary in phases.items():
+            if "probes" not in summary:
+                continue
+            steps = ", ".join(
+                f"{p['rate']:g}/s {p['why_not'] or 'kept'}" for p in summary["probes"]
+            )
+            lines.append(f"- {variant}, {name}: {steps}")
+    return ["", "Sustainable-rate probes (checkout p99 <= 100 ms, side effects p99 <= 1 s):", "",
+            *lines] if lines else []  # fmt: skip
+
+
 def plot(raw: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 9))
+    fig, (top, bottom, bursting) = plt.subplots(3, 1, figsize=(12, 13))
     colors = {"async": "tab:blue", "sync": "tab:orange"}
     # One clock for both variants: their phases, and a closed loop's rounds, take turns.
     flows_of = {
@@ -1172,8 +1342,30 @@ def plot(raw: dict, path: Path) -> None:
     bottom.set_title("Side-effect delay, CDF (async)")
     bottom.grid(True, which="both", alpha=0.3)
     bottom.legend()
+    plot_bursts(bursting, raw)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def plot_bursts(axes, raw: dict) -> None:
+    """Side-effect lag p99 over the burst phases, 2 s by 2 s, each variant."""
+    styles = {"async": "-", "sync": ":"}
+    for variant, phases in raw.items():
+        for name, values in phases.items():
+            if not name.startswith("burst") or not values.get("lags"):
+                continue
+            series = bursts.lag_series(values["lags"])
+            axes.plot([t for t, _, _ in series], [p99 for _, p99, _ in series],
+                      styles.get(variant, "--"), label=f"{variant}, {name}")  # fmt: skip
+            axes.axvline(values["burst_end"], color="grey", lw=0.5)
+    axes.axhline(bursts.RECOVERED_P99_MS, color="red", lw=0.5)
+    axes.set_yscale("log")
+    axes.set_xlabel("seconds into the phase (grey line: the burst ends, the steady rate goes on)")
+    axes.set_ylabel("201 to side effects done, p99 (ms)")
+    axes.set_title("Burst and recovery: side-effect lag p99 per 2 s of orders")
+    axes.grid(True, which="both", alpha=0.3)
+    if axes.lines:
+        axes.legend()
 
 
 def reference_cpu_ms() -> float:
@@ -1203,10 +1395,11 @@ def main() -> None:
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         help="Redis for the stack (emptied); one is started when it does not answer",
     )
-    parser.add_argument("--variants", default="async,sync")
+    parser.add_argument("--variants", default="async,sync,async-noevents")
     parser.add_argument(
         "--phases",
-        help="comma-separated subset of: rest,closed,closed200,open10,open30,open50,smtp200",
+        help="comma-separated subset of: rest,closed,closed200,open10,open30,open50,smtp200,"
+        "burst30,burst200,search,search200",
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
@@ -1266,6 +1459,8 @@ def main() -> None:
             name: {
                 "flows": [f.__dict__ for f in r.flows],
                 "delays_ms": r.delays_ms,
+                "lags": r.lags,
+                "burst_end": r.phase.seconds,
                 "backlog": r.backlog,
                 "get_order_ms": r.get_order_ms,
             }
