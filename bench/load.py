@@ -1,7 +1,8 @@
 """Load benchmark of the running stack over HTTP: Shopflow as built, against the same code
 with the side effects done inside the request (Celery's eager mode), in one run.
 
-    make bench                          # both variants, every phase (about 17 minutes)
+    make bench                          # both variants, every phase (about 35 minutes)
+    make bench BENCH_ARGS="--workers 2 --phases closed,burst30"   # scaled out
     .venv/bin/python bench/load.py --quick
     .venv/bin/python bench/load.py --base-url http://127.0.0.1:8000   # a stack you started
 
@@ -417,7 +418,7 @@ class ManagedStack:
             "SHOPFLOW_ADMIN_PASSWORD": "bench-admin-secret",
             "PYTHONUNBUFFERED": "1",
             # As `make run` starts it: its own setup with development settings; the
-            # services run with DEBUG off (devstack.stack.service_env).
+            # services run with DEBUG off (devstack.services.service_env).
             "DJANGO_DEBUG": "1",
             # Eight shoppers placing the same order thousands of times a minute would each
             # be flagged a duplicate (named in the window's staff alert): a shop's rare
@@ -1414,6 +1415,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="phases a quarter as long")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stack")
     parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run the side-effect workers (worker and mail) as N processes each, as "
+        "`docker compose up --scale worker=N --scale mail=N` does (WORKER_REPLICAS)",
+    )
+    parser.add_argument(
         "--profile",
         type=float,
         default=0,
@@ -1425,6 +1433,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
+    if args.workers is not None:
+        if args.workers < 1:
+            parser.error("--workers must be 1 or more")
+        args.env.append(f"WORKER_REPLICAS={args.workers}")
     if args.base_url and not args.database_url.startswith(("postgres", "sqlite:///")):
         parser.error("--base-url needs --database-url of that stack")
 

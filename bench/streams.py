@@ -17,7 +17,7 @@ process holds, and the delay from commit to event, for each transport in turn.
   restart  The same, at 10/s for 30 s, with the channel layer's Redis stopped at 10 s and
          started again, empty, 2 s later: every event must still arrive, once.
 
-The web processes run the command `make run` uses (devstack.stack.service_argv), against a
+The web processes run the command `make run` uses (devstack.services.service_argv), against a
 fresh database (PostgreSQL when DATABASE_URL points at one, else SQLite) and a Redis of
 their own (see PrivateRedis; --redis-url to use one anyway). Notifications are created
 in this process (Django set up here with the web's environment) and the streams are read
@@ -54,14 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for `import 
 
 from load import RESULTS, ROOT, WORK, Broker, fmt, fresh_database, pct, row, say
 
-from devstack.stack import (
-    Guard,
-    free_port,
-    redis_server_binary,
-    service_argv,
-    service_env,
-    wait_for_redis,
-)
+from devstack.services import service_argv, service_env
+from devstack.stack import Guard, free_port, redis_server_binary, wait_for_redis
 
 STREAM_PATH = "/api/notifications/stream/"
 HEARTBEAT_SECONDS = 15  # the default; also the idle window: one heartbeat per stream

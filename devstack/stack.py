@@ -1,6 +1,6 @@
 """Run the whole stack on one machine: web (gunicorn), a Celery worker on every queue,
-Celery beat and Flower, plus an embedded Redis when none answers. Used by
-`python manage.py runstack` (`make run`).
+Celery beat and Flower (their commands and environment: devstack.services), plus an
+embedded Redis when none answers. Used by `python manage.py runstack` (`make run`).
 
 Each child runs in its own session so that stopping it reaches its own children too
 (gunicorn workers, prefork pool processes); on Ctrl-C, SIGTERM, or any child exiting, the
@@ -10,13 +10,11 @@ supervisor itself be killed, its guard (devstack/guard.py) kills them.
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,8 +23,6 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-
-from . import keys
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -276,119 +272,6 @@ def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
         raise StackError(f"the broker at {url} does not answer")
     data_dir.mkdir(parents=True, exist_ok=True)
     return EmbeddedRedis(data_dir=data_dir)
-
-
-def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
-    """(user:password[,user:password...], generated?). Flower compares the raw string, so
-    an empty user or password would let anyone in with an empty field."""
-    configured = env.get("FLOWER_BASIC_AUTH", "").strip()
-    if not configured:
-        return f"admin:{secrets.token_urlsafe(12)}", True
-    for entry in configured.split(","):
-        user, _, password = entry.partition(":")
-        if not user.strip() or not password.strip():
-            raise StackError("FLOWER_BASIC_AUTH must be user:password (both non-empty)")
-    return configured, False
-
-
-def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
-    """What the services of `make run` need on top of the caller's environment: DEBUG off,
-    always (DEBUG wraps every query in a recording cursor; runstack's own setup runs with
-    DJANGO_DEBUG=1, which is no reason for the services to), with the values production
-    requires filled in for one machine (see `development_defaults`), and no HTTPS
-    redirect or HTTPS-only cookies, since the stack serves plain HTTP on 127.0.0.1. For
-    those, whatever the caller set wins."""
-    extra = {
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        **development_defaults(env, var_dir),
-    }
-    return {**extra, **{k: v for k, v in env.items() if k in extra and v}, "DJANGO_DEBUG": "0"}
-
-
-def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
-    """The values production must be given, as `make run` chooses them on one machine when
-    the caller did not: the SQLite file the development settings use, emails printed to
-    the mail worker's output, and a secret key generated once and kept in var/ (sessions
-    survive a restart). runstack prints which it used."""
-    chosen = {}
-    if not env.get("DATABASE_URL", "").strip():
-        chosen["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
-    if not env.get("EMAIL_HOST", "").strip() and not env.get("EMAIL_BACKEND", "").strip():
-        chosen["EMAIL_BACKEND"] = "django.core.mail.backends.console.EmailBackend"
-    if not env.get("DJANGO_SECRET_KEY", "").strip():
-        key_file = var_dir / "secret_key"
-        if not key_file.exists():
-            var_dir.mkdir(parents=True, exist_ok=True)
-            key_file.touch(mode=0o600)
-            key_file.write_text(secrets.token_urlsafe(50))
-        chosen["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
-    if not env.get("VAPID_PRIVATE_KEY", "").strip():
-        chosen.update(keys.vapid_keys(var_dir / "vapid_private_key"))
-    return chosen
-
-
-def fresh_metrics_dir(path: Path) -> str:
-    """Where the services write their Prometheus counts (the web's /metrics sums them),
-    emptied: counts start at zero with the stack, as Prometheus expects of a restart."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return str(path)
-
-
-def events_on(env: dict[str, str]) -> bool:
-    """CELERY_WORKER_SEND_TASK_EVENTS as core.settings reads it: on unless turned off."""
-    value = env.get("CELERY_WORKER_SEND_TASK_EVENTS", "").strip().lower()
-    return value in {"", "1", "true", "yes", "on"}
-
-
-def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str]):
-    """The five commands, as docker-compose.yml runs them too. Sizes come from `env`."""
-    beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
-    node = f"{os.getpid()}@%h"
-    events = str(events_on(env))
-    return {
-        # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
-        # views (streams) on the event loop, one port (see core.asgi).
-        "web": [
-            python, "-m", "gunicorn", "core.asgi:application",
-            "--worker-class", "core.web_worker.WebWorker",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", env.get("WEB_CONCURRENCY", "2"),
-            *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
-            # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
-            "--no-control-socket",
-        ],
-        # Stock, analytics and scheduled work: short database tasks.
-        "worker": [
-            python, "-m", "celery", "-A", "worker", "worker",
-            "-Q", "default,inventory,analytics", "--loglevel", "INFO",
-            "--pool", env.get("WORKER_POOL", "prefork"),
-            "--concurrency", env.get("WORKER_CONCURRENCY", "1"),
-            "-n", f"worker-{node}",
-        ],
-        # Email waits on the SMTP server: many threads, each with its own connection.
-        "mail": [
-            python, "-m", "celery", "-A", "worker", "worker",
-            "-Q", "emails", "--loglevel", "INFO",
-            "--pool", "threads",
-            "--concurrency", env.get("EMAIL_WORKER_CONCURRENCY", "16"),
-            "-n", f"mail-{node}",
-        ],
-        "beat": [
-            python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
-            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-            "--pidfile=", "--schedule", str(beat_schedule),
-        ],
-        # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv.
-        # With --enable_events Flower switches events on in every worker every few
-        # seconds, so it follows CELERY_WORKER_SEND_TASK_EVENTS rather than overrule it.
-        "flower": [
-            python, "-m", "celery", "-A", "worker", "flower",
-            "--address=127.0.0.1", f"--port={flower_port}", f"--enable_events={events}",
-        ],
-    }  # fmt: skip
 
 
 def wait_for_redis(url: str, timeout: float) -> bool:

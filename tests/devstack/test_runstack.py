@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from devstack import stack
+from devstack import services, stack
 from tests.support import PROJECT_DIR, free_port, subprocess_env
 
 
@@ -127,12 +127,13 @@ def test_a_port_that_is_not_a_number_is_one_line_naming_port(untouched_db, broke
 
 
 def test_configured_credentials_are_used_as_they_are():
-    assert stack.flower_credentials({"FLOWER_BASIC_AUTH": " ops:s3cret "}) == ("ops:s3cret", False)
+    configured = {"FLOWER_BASIC_AUTH": " ops:s3cret "}
+    assert services.flower_credentials(configured) == ("ops:s3cret", False)
 
 
 def test_missing_credentials_are_generated_and_differ_each_time():
-    first, generated = stack.flower_credentials({})
-    second, _ = stack.flower_credentials({"FLOWER_BASIC_AUTH": "   "})
+    first, generated = services.flower_credentials({})
+    second, _ = services.flower_credentials({"FLOWER_BASIC_AUTH": "   "})
 
     assert generated is True
     user, password = first.split(":")
@@ -143,13 +144,13 @@ def test_missing_credentials_are_generated_and_differ_each_time():
 
 def test_credentials_without_colon_raise_stack_error_naming_the_variable():
     with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
-        stack.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"})
+        services.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"})
 
 
 @pytest.mark.parametrize("value", [":", "admin:", ":secret", "ops:s3cret,viewer"])
 def test_credentials_with_an_empty_user_or_password_are_refused(value):
     with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
-        stack.flower_credentials({"FLOWER_BASIC_AUTH": value})
+        services.flower_credentials({"FLOWER_BASIC_AUTH": value})
 
 
 # --- broker_for_run ----------------------------------------------------------------------
@@ -231,8 +232,8 @@ def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(
 
 
 def test_services_run_with_debug_off_and_a_secret_key_kept_across_runs(tmp_path):
-    first = stack.service_env({}, tmp_path)
-    second = stack.service_env({}, tmp_path)
+    first = services.service_env({}, tmp_path)
+    second = services.service_env({}, tmp_path)
 
     assert first["DJANGO_DEBUG"] == "0"
     assert len(first["DJANGO_SECRET_KEY"]) >= 50
@@ -250,7 +251,7 @@ def test_what_the_operator_set_wins_over_the_services_defaults_but_debug_stays_o
         "EMAIL_HOST": "smtp.example.com",
         "DJANGO_SECURE_COOKIES": "1",
     }
-    env = {**caller, **stack.service_env(caller, tmp_path)}  # as runstack merges them
+    env = {**caller, **services.service_env(caller, tmp_path)}  # as runstack merges them
 
     assert env["DJANGO_DEBUG"] == "0"
     assert env["DJANGO_SECRET_KEY"] == "mine"
@@ -263,8 +264,8 @@ def test_what_the_operator_set_wins_over_the_services_defaults_but_debug_stays_o
 def test_the_services_get_what_production_requires_as_development_defaults(tmp_path):
     from django.conf import settings
 
-    env = stack.service_env({}, tmp_path)
-    chosen = stack.development_defaults({}, tmp_path)
+    env = services.service_env({}, tmp_path)
+    chosen = services.development_defaults({}, tmp_path)
 
     assert env["DATABASE_URL"] == f"sqlite:///{settings.DATABASES['default']['NAME']}"
     assert env["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
@@ -282,19 +283,19 @@ def test_make_run_makes_one_vapid_key_pair_and_keeps_it(tmp_path):
 
     from tests.support import b64url_decode
 
-    first = stack.development_defaults({}, tmp_path)
-    again = stack.development_defaults({}, tmp_path)
+    first = services.development_defaults({}, tmp_path)
+    again = services.development_defaults({}, tmp_path)
     assert first["VAPID_PRIVATE_KEY"] == again["VAPID_PRIVATE_KEY"]
     assert (tmp_path / "vapid_private_key").stat().st_mode & 0o777 == 0o600
     public = b64url_decode(first["VAPID_PUBLIC_KEY"])
     ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)  # a P-256 point
     assert len(b64url_decode(first["VAPID_PRIVATE_KEY"])) == 32
-    mine = stack.development_defaults({"VAPID_PRIVATE_KEY": "given"}, tmp_path)
+    mine = services.development_defaults({"VAPID_PRIVATE_KEY": "given"}, tmp_path)
     assert "VAPID_PRIVATE_KEY" not in mine  # what the caller set wins
 
 
 def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
-    argv = stack.service_argv(python="python", port=8000, flower_port=5555, env={})
+    argv = services.service_argv(python="python", port=8000, flower_port=5555, env={})
 
     assert argv["web"][3:6] == [
         "core.asgi:application",
@@ -306,10 +307,29 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
     assert mail[mail.index("-Q") + 1] == "emails"
     assert mail[mail.index("--pool") + 1] == "threads"
     assert "--enable_events=True" in argv["flower"]
-    events_off = stack.service_argv(
+    events_off = services.service_argv(
         python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "0"}
     )
     assert "--enable_events=False" in events_off["flower"]
+
+
+def test_worker_replicas_run_each_worker_service_n_times_with_a_node_name_each():
+    argv = services.service_argv(
+        python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "3"}
+    )
+
+    assert [name for name in argv if name.startswith(("worker", "mail"))] == [
+        "worker", "worker-2", "worker-3", "mail", "mail-2", "mail-3",
+    ]  # fmt: skip
+    nodes = {argv[name][argv[name].index("-n") + 1] for name in argv if "-n" in argv[name]}
+    assert len(nodes) == 6
+    assert all(argv[f"mail-{n}"][argv["mail"].index("-Q") + 1] == "emails" for n in (2, 3))
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "65"])
+def test_a_bad_worker_replicas_is_a_one_line_error(value):
+    with pytest.raises(stack.StackError, match="WORKER_REPLICAS must be 1 to 64"):
+        services.worker_replicas({"WORKER_REPLICAS": value})
 
 
 # --- The guard ------------------------------------------------------------------------------

@@ -261,3 +261,77 @@ def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
         assert StockMovement.objects.count() == 3
     finally:
         worker.stop()
+
+
+# --- Scale-out -------------------------------------------------------------------------------
+
+
+def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_promise(
+    own_redis, smtp_server, tmp_path
+):
+    """Two workers on every queue, as `--scale worker=2` runs them, with 40 orders placed
+    from four threads at once: each order's email sent once, its stock applied once, its
+    analytics recorded once; and both workers did some of the work, as each one's own
+    /metrics (SHOPFLOW_WORKER_METRICS_PORT, compose's way) tells."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from django.db import connection
+
+    from tests.support import Metrics, free_port
+
+    ports = [free_port(), free_port()]
+    workers = []
+    for n, port in enumerate(ports):
+        metrics_dir = tmp_path / f"metrics-{n}"
+        metrics_dir.mkdir()
+        env = worker_env(
+            own_redis,
+            smtp_server,
+            PROMETHEUS_MULTIPROC_DIR=metrics_dir,
+            SHOPFLOW_WORKER_METRICS_PORT=port,
+        )
+        workers.append(WorkerProcess(env, tmp_path / f"worker-{n}.log", concurrency=2).start())
+    try:
+        users = [UserFactory() for _ in range(8)]
+        wait_until(lambda: len(smtp_server.messages) == 8, message="welcome emails")
+        product = ProductFactory(on_hand=1000, low_stock_threshold=0)
+
+        def place(n):
+            try:
+                return checkout(users[n % 8], product)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            responses = list(pool.map(place, range(40)))
+        assert [r.status_code for r in responses] == [201] * 40
+        orders = [(users[n % 8], r.json()["id"]) for n, r in enumerate(responses)]
+
+        for user, order_id in orders:
+            wait_until(
+                lambda u=user, o=order_id: side_effects(u, o) == ALL_DONE,
+                timeout=60,
+                message=f"order {order_id}; logs:\n{workers[0].output()[-2000:]}",
+            )
+        subjects = [m["Subject"] for m in smtp_server.messages]
+        assert all(subjects.count(f"Your Shopflow order #{o}") == 1 for _, o in orders)
+        assert SentEmail.objects.filter(kind="confirmation_email").count() == 40
+        assert StockMovement.objects.count() == 40
+        product.refresh_from_db()
+        assert (product.on_hand, product.reserved) == (960, 0)
+        assert AnalyticsEvent.objects.count() == 40
+
+        def runs(port) -> float:
+            scraped = Metrics(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+            return sum(
+                s.value
+                for s in scraped.samples
+                if s.name == "shopflow_task_runs_total" and s.labels["outcome"] == "success"
+            )
+
+        shares = [runs(port) for port in ports]
+        assert all(share > 0 for share in shares), shares
+    finally:
+        for worker in workers:
+            worker.stop()

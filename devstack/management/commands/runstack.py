@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from devstack import stack
+from devstack import services, stack
 
 
 class Command(BaseCommand):
@@ -36,7 +36,8 @@ class Command(BaseCommand):
         try:
             redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
             embedded = stack.broker_for_run(env, Path(redis_dir))
-            flower_auth, flower_generated = stack.flower_credentials(env)
+            flower_auth, flower_generated = services.flower_credentials(env)
+            services.worker_replicas(env)  # a bad value stops us here, in one line
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
 
@@ -84,8 +85,8 @@ class Command(BaseCommand):
             env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
         broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
         var_dir = settings.BASE_DIR / "var"
-        chosen = stack.development_defaults(env, var_dir)
-        env.update(stack.service_env(env, var_dir))
+        chosen = services.development_defaults(env, var_dir)
+        env.update(services.service_env(env, var_dir))
         # Links in emails (unsubscribe, the page) point at this stack, not at production's.
         if not env.get("SHOPFLOW_SITE_URL"):
             env["SHOPFLOW_SITE_URL"] = f"http://127.0.0.1:{port}"
@@ -93,8 +94,8 @@ class Command(BaseCommand):
         admin_user, admin_password = self._ensure_staff_user(env)
         env["FLOWER_BASIC_AUTH"] = flower_auth
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-            env["PROMETHEUS_MULTIPROC_DIR"] = stack.fresh_metrics_dir(var_dir / "metrics")
-        for name, argv in stack.service_argv(
+            env["PROMETHEUS_MULTIPROC_DIR"] = services.fresh_metrics_dir(var_dir / "metrics")
+        for name, argv in services.service_argv(
             python=sys.executable, port=port, flower_port=flower_port, env=env
         ).items():
             # Flower keeps its own metrics (its /metrics), out of the services' directory.
