@@ -1055,6 +1055,19 @@ def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> N
                 variant.run(phase, round_, turns)
 
 
+def metrics_scrape() -> dict:
+    """bench/metrics_scrape.py in a subprocess: /metrics with 10,000 orders."""
+    say("\n== GET /metrics with 10,000 orders (in-process)")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "metrics_scrape.py")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        say(f"  failed: {out.stderr[-2000:]}")
+        return {}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def sql_per_checkout() -> dict:
     """bench/sql_per_checkout.py in a subprocess: its own Django, its own test database."""
     say("\n== SQL statements per checkout (in-process, after-commit publish included)")
@@ -1191,7 +1204,7 @@ def row(*cells) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
-def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
+def report(runs: dict, sql: dict, phases: list[Phase], scrape: dict | None = None) -> list[str]:
     variants = [v for v in runs if v in ("async", "sync")] or list(runs)
     both = variants == ["async", "sync"]
     first = variants[0]
@@ -1223,6 +1236,13 @@ def report(runs: dict, sql: dict, phases: list[Phase]) -> list[str]:
         lines.append(
             row("SQL statements per checkout (1 / 50 lines)", *sql_cells, *extra, "<= 15, flat",
                 "yes" if flat else "no")
+        )  # fmt: skip
+    if scrape:
+        lines.append(
+            row("GET /metrics with 10,000 orders, p50 / p95 (ms)",
+                f"{scrape['scrape_p50_ms']} / {scrape['scrape_p95_ms']}",
+                *[""] * (len(variants) - 1), *([""] if both else []), "< 50",
+                "yes" if scrape["scrape_p95_ms"] < 50 else "no")
         )  # fmt: skip
     worker = runs.get("async", runs.get("given", {})).get("open30", {})
     cpu = worker.get("cpu_ms_per_order", {})
@@ -1479,7 +1499,8 @@ def main() -> None:
             for name, r in results.items()
         }
     sql = sql_per_checkout() if not args.base_url else {}
-    lines = report(summaries, sql, phases)
+    scrape = metrics_scrape() if not args.base_url else {}
+    lines = report(summaries, sql, phases, scrape)
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1499,6 +1520,7 @@ def main() -> None:
                 "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
                 "summary": summaries,
                 "sql_per_checkout": sql,
+                "metrics_scrape": scrape,
                 "table": lines,
                 "raw": raw,
             },

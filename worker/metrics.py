@@ -110,21 +110,26 @@ class DeadLetterCollector:
 
 
 class QueueCollector:
-    """Messages waiting in each queue the workers consume, as the broker counts them."""
+    """Messages waiting in each queue the workers consume, as the broker counts them, over
+    a connection from the app's pool (the one the outbox publishes with)."""
 
     def collect(self):
         lengths = GaugeMetricFamily(
             "shopflow_queue_length", "Messages waiting in a queue.", labels=["queue"]
         )
-        with app.connection_for_read() as conn:
+        with app.pool.acquire(block=True, timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            for queue in settings.CELERY_TASK_QUEUES:
-                channel = conn.channel()
-                try:
-                    _, waiting, _ = channel.queue_declare(queue=queue.name, passive=True)
-                except Exception:  # not declared yet: nobody has sent to it
-                    waiting = 0
-                finally:
-                    channel.close()
-                lengths.add_metric([queue.name], waiting)
+            channel, own = conn.default_channel, None  # kept with the pooled connection
+            try:
+                for queue in settings.CELERY_TASK_QUEUES:
+                    try:
+                        _, waiting, _ = channel.queue_declare(queue=queue.name, passive=True)
+                    except conn.channel_errors:  # no such queue: nothing was ever sent to it
+                        waiting = 0  # (Redis: an empty queue is no key at all)
+                        if not getattr(channel, "is_open", True):  # AMQP closed it
+                            channel = own = conn.channel()
+                    lengths.add_metric([queue.name], waiting)
+            finally:
+                if own is not None:
+                    own.close()
         yield lengths
