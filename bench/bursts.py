@@ -73,13 +73,13 @@ class Probe:
         if self.errors or self.undone:
             return f"{self.errors} errors, {self.undone} not done"
         if self.checkout_p99_ms is None or self.checkout_p99_ms > CHECKOUT_P99_MS:
-            return f"checkout p99 {self.checkout_p99_ms} ms"
+            return f"checkout p99 {self.checkout_p99_ms or 0:.0f} ms"
         if self.checkout_only:
             return ""
         if self.effects_p99_ms is None or self.effects_p99_ms > EFFECTS_P99_MS:
-            return f"side effects p99 {self.effects_p99_ms} ms"
+            return f"side effects p99 {self.effects_p99_ms or 0:.0f} ms"
         if (self.queue_growth_per_s or 0) > QUEUE_GROWTH_PER_S:
-            return f"queues grow {self.queue_growth_per_s}/s"
+            return f"queues grow {self.queue_growth_per_s:.1f}/s"
         return ""
 
 
