@@ -8,9 +8,13 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+        from core.metrics import set_login_throttle
         from worker.schedule import schedule_task
 
-        from . import receivers, tasks
+        from . import receivers, selectors, tasks
+
+        # /metrics takes the ops pairs by basic auth: under the same throttle as every login.
+        set_login_throttle(selectors.login_retry_after_for)
 
         user_logged_in.connect(receivers.audit_login, dispatch_uid="accounts.audit_login")
         user_login_failed.connect(

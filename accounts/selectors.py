@@ -54,6 +54,13 @@ def login_retry_after(
     return max(waits, default=None)
 
 
+def login_retry_after_for(*, request, username: str) -> int | None:
+    """login_retry_after for this request's client address and the username it tried:
+    what /metrics asks before it checks basic-auth credentials (core.metrics)."""
+    ip = (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+    return login_retry_after(ip=ip, username=username or None)
+
+
 def login_is_from_a_new_device(*, event) -> bool:
     """Whether the user logged in before, but never from this user agent."""
     earlier = LoginEvent.objects.filter(user_id=event.user_id).exclude(pk=event.pk)

@@ -2,6 +2,7 @@
 a burst and how soon they catch up after it, and the highest steady rate a design
 sustains within its objectives. Pure functions of what the load client measured."""
 
+import math
 from dataclasses import dataclass
 
 BUCKET_SECONDS = 2.0
@@ -13,11 +14,11 @@ QUEUE_GROWTH_PER_S = 1.0
 
 
 def pct(values, p: float):
+    """The nearest-rank percentile."""
     if not values:
         return None
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
 def lag_series(lags: list[tuple[float, float]], bucket: float = BUCKET_SECONDS):

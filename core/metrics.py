@@ -15,9 +15,11 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
@@ -29,7 +31,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,19 @@ REQUESTS = Counter(
 )
 REQUEST_SECONDS = Histogram(
     "shopflow_http_request_duration_seconds",
-    "Time from the request reaching Django to its response (a stream: to its first byte).",
+    "Time from the request reaching Django until the view returned its response (a "
+    "stream's is then just starting).",
     ["view", "method"],
     buckets=SECONDS_BUCKETS,
 )
+COLLECTOR_ERRORS = Counter(
+    "shopflow_metrics_collector_errors",
+    "Scrapes at which a collector of database state failed (its series were missing).",
+    ["collector"],
+)
+# Any token is a method to Django: anything else is counted as "other", so a caller
+# cannot make a new series per request.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 # The apps' collectors of database state, read at each scrape.
 DATABASE_STATE = CollectorRegistry(auto_describe=False)
@@ -56,31 +66,32 @@ DATABASE_STATE = CollectorRegistry(auto_describe=False)
 def add_collector(collector) -> None:
     """Register a collector (an object with `collect()` yielding metric families) that
     reads state at scrape time; an app's ready() calls this. A collector that raises is
-    logged and reported in shopflow_metrics_collector_errors, the others still answer."""
+    logged and counted in shopflow_metrics_collector_errors; the others still answer."""
     DATABASE_STATE.register(_Guarded(collector))
 
 
-class _Guarded:
-    errors: dict[str, int] = {}
+# Seconds a caller must wait before trying credentials again, or None: set by the app
+# that keeps the login throttle (accounts), so that /metrics is no way around it.
+login_retry_after: Callable[..., int | None] | None = None
 
+
+def set_login_throttle(retry_after: Callable[..., int | None]) -> None:
+    global login_retry_after
+    login_retry_after = retry_after
+
+
+class _Guarded:
     def __init__(self, collector):
         self.collector = collector
         self.name = type(collector).__name__
 
     def collect(self):
         try:
-            families = list(self.collector.collect())
+            return list(self.collector.collect())
         except Exception:
             logger.exception("metrics: the %s collector failed", self.name)
-            families = []
-            _Guarded.errors[self.name] = _Guarded.errors.get(self.name, 0) + 1
-        errors = GaugeMetricFamily(
-            "shopflow_metrics_collector_errors",
-            "Scrapes at which a collector failed, since this web process started.",
-            labels=["collector"],
-        )
-        errors.add_metric([self.name], _Guarded.errors.get(self.name, 0))
-        return [*families, errors]
+            COLLECTOR_ERRORS.labels(self.name).inc()
+            return []
 
 
 def view_label(request) -> str:
@@ -120,13 +131,29 @@ class RequestMetricsMiddleware:
 
 
 def _observe(request, response, started: float) -> None:
-    view = view_label(request)
-    REQUESTS.labels(view, request.method, str(response.status_code)).inc()
-    REQUEST_SECONDS.labels(view, request.method).observe(time.perf_counter() - started)
+    """Never the response's problem: a count that cannot be written (its directory gone,
+    a full disk) is logged, and the answer goes out as it is."""
+    try:
+        view = view_label(request)
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(view, method, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(view, method).observe(time.perf_counter() - started)
+    except Exception:
+        logger.exception("metrics: the request could not be counted")
 
 
-def ops_allowed(request) -> bool:
-    """Staff with a session, or HTTP basic auth with one of the FLOWER_BASIC_AUTH pairs."""
+def count_safely(function, *args) -> None:
+    """Call a metric's update; log, never raise (see _observe)."""
+    try:
+        function(*args)
+    except Exception:
+        logger.exception("metrics: a count failed")
+
+
+def ops_allowed(request) -> bool | int:
+    """True for staff with a session, or HTTP basic auth with one of the FLOWER_BASIC_AUTH
+    pairs; seconds to wait when the login throttle refuses the caller; else False (a
+    wrong pair counts as a failed login, as on every login path)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_active and user.is_staff:
         return True
@@ -137,9 +164,16 @@ def ops_allowed(request) -> bool:
         given = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
         return False
+    username = given.partition(b":")[0].decode(errors="replace")[:150]
+    wait = login_retry_after(request=request, username=username) if login_retry_after else None
+    if wait:
+        return wait
     # Every pair is compared, so the time taken does not tell which one nearly matched.
     pairs = settings.SHOPFLOW_OPS_BASIC_AUTH
-    return any([hmac.compare_digest(given, pair.encode()) for pair in pairs])
+    if any([hmac.compare_digest(given, pair.encode()) for pair in pairs]):
+        return True
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    return False
 
 
 @csrf_exempt  # GET only; anything else is 405 below
@@ -148,14 +182,27 @@ def metrics_view(request):
         return JsonResponse(
             {"detail": "Method not allowed."}, status=405, headers={"Allow": "GET, HEAD"}
         )
-    if not ops_allowed(request):
+    allowed = ops_allowed(request)
+    if allowed is not True:
+        if allowed:
+            return JsonResponse(
+                {"detail": f"Too many failed logins. Try again in {allowed} seconds."},
+                status=429,
+                headers={"Retry-After": str(allowed)},
+            )
         return JsonResponse(
             {"detail": "Ops credentials (FLOWER_BASIC_AUTH, or a staff login) are required."},
             status=401,
             headers={"WWW-Authenticate": 'Basic realm="Shopflow metrics"'},
         )
     # The classic text format (0.0.4), which every Prometheus version reads.
-    body = generate_latest(_events_registry()) + generate_latest(DATABASE_STATE)
+    try:
+        events = generate_latest(_events_registry())
+    except Exception:  # a process's file caught half-written, or the directory gone
+        logger.exception("metrics: the processes' counts could not be read")
+        COLLECTOR_ERRORS.labels("processes").inc()
+        events = b""
+    body = events + generate_latest(DATABASE_STATE)
     return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 

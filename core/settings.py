@@ -138,8 +138,7 @@ STORAGES = {
 }
 
 # --- Caches -------------------------------------------------------------------
-# In each process's memory. "tokens": API tokens with their users, for a few seconds (0:
-# off); a deleted token stops working within them (store.authentication).
+# Per process. "tokens": API tokens with their users, a few seconds (store.authentication).
 SHOPFLOW_TOKEN_CACHE_SECONDS = env_int("SHOPFLOW_TOKEN_CACHE_SECONDS", 10)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -169,8 +168,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-# OpenAPI 3 (drf-spectacular): GET /api/schema/, and Swagger UI at /api/docs/. The
-# committed copy is openapi.yaml (`make schema`); a test fails when they drift.
+# OpenAPI 3 at /api/schema/ and /api/docs/; openapi.yaml is its committed copy.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shopflow API",
     "DESCRIPTION": (
@@ -219,6 +217,8 @@ SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local"
 SHOPFLOW_OPS_BASIC_AUTH = [
     pair for pair in env_list("FLOWER_BASIC_AUTH", "") if all(pair.partition(":")[::2])
 ]
+# A worker serves its container's counts here (worker.metrics); 0: it serves none.
+SHOPFLOW_WORKER_METRICS_PORT = env_int("SHOPFLOW_WORKER_METRICS_PORT", 0)
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

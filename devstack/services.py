@@ -63,13 +63,39 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     return chosen
 
 
-def fresh_metrics_dir(path: Path) -> str:
-    """Where the services write their Prometheus counts (the web's /metrics sums them),
-    emptied: counts start at zero with the stack, as Prometheus expects of a restart."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+# Set beside PROMETHEUS_MULTIPROC_DIR when the stack made that directory (and removes it).
+OWN_METRICS_DIR = "SHOPFLOW_STACK_OWNS_METRICS_DIR"
+
+
+def fresh_metrics_dir(parent: Path) -> str:
+    """A directory of this stack's own under `parent`, where its services write their
+    Prometheus counts (the web's /metrics sums them): counts start at zero with the stack,
+    as Prometheus expects of a restart, and two stacks (the benchmark's) never mix theirs.
+    Those of stacks that are gone (killed, not stopped) are removed."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob("stack-*"):
+        pid = old.name.removeprefix("stack-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = parent / f"stack-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
     return str(path)
+
+
+def metrics_dir_remove(env: dict[str, str]) -> None:
+    if env.get(OWN_METRICS_DIR) and env.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def events_on(env: dict[str, str]) -> bool:

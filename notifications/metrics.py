@@ -6,6 +6,8 @@ from django.db.models import Count
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 
+from core.metrics import count_safely
+
 from .models import NotificationDelivery
 
 DELIVERIES = Counter(
@@ -19,7 +21,7 @@ DELIVERIES = Counter(
 
 def deliveries_count(*, channel: str, outcome: str, count: int = 1) -> None:
     if count:
-        DELIVERIES.labels(channel, outcome).inc(count)
+        count_safely(lambda: DELIVERIES.labels(channel, outcome).inc(count))
 
 
 class DeliveryCollector:

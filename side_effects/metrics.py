@@ -29,7 +29,8 @@ REDRIVES = Counter(
 def lag_observe_on_commit(*, kind: str, created: list) -> None:
     """Observe the lag of side effects marked done, once the mark commits."""
     if created:
-        transaction.on_commit(lambda: _observe(kind, created))
+        # robust: a count that fails is logged, never the task's failure
+        transaction.on_commit(lambda: _observe(kind, created), robust=True)
 
 
 def _observe(kind: str, created: list) -> None:

@@ -134,7 +134,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
 def _redrive(effect: OrderSideEffect, now, most: int) -> None:
     enqueue_on_commit(registry.task_for(effect.kind), effect.order_id)
-    transaction.on_commit(metrics.REDRIVES.labels(effect.kind).inc)
+    transaction.on_commit(lambda: metrics.REDRIVES.labels(effect.kind).inc(), robust=True)
     logger.warning(
         "reconciler: order %s %s still pending %s past its deadline; re-driving it (%s of %s)",
         effect.order_id,

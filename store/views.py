@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import Conflict, ErrorSerializer, Unprocessable
+from core.metrics import count_safely
 
 from . import metrics, selectors
 from .exceptions import (
@@ -254,7 +255,7 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method == "POST":
-            metrics.checkout_count(response)
+            count_safely(metrics.checkout_count, response)
         return response
 
 

@@ -55,9 +55,14 @@ def task_ended(task_id=None, task=None, state=None, **kwargs) -> None:
 
 
 def serve_worker_metrics(sender=None, **kwargs) -> None:
-    """worker_ready: serve this container's counts on SHOPFLOW_WORKER_METRICS_PORT."""
-    port = os.environ.get("SHOPFLOW_WORKER_METRICS_PORT")
-    if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    """worker_ready: serve this container's counts (every process of it, which needs
+    PROMETHEUS_MULTIPROC_DIR) on SHOPFLOW_WORKER_METRICS_PORT, without credentials: a
+    port of the compose network, never published."""
+    port = settings.SHOPFLOW_WORKER_METRICS_PORT
+    if not port:
+        return
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        logger.warning("SHOPFLOW_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR: not served")
         return
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)

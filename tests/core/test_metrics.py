@@ -71,7 +71,33 @@ def test_metrics_takes_any_flower_pair_or_a_staff_login_but_not_a_customer(anon_
 
 def test_metrics_with_no_pair_configured_takes_staff_only(anon_client, settings):
     settings.SHOPFLOW_OPS_BASIC_AUTH = []
-    assert anon_client.get("/metrics", **basic(":")).status_code == 401
+    assert anon_client.get("/metrics", **basic(OPS)).status_code == 401
+    assert logged_in(UserFactory(is_staff=True)).get("/metrics").status_code == 200
+
+
+def test_wrong_pairs_are_failed_logins_and_too_many_are_refused_even_the_right_one(
+    anon_client, settings
+):
+    """The pairs also open Flower: /metrics is no way around the login throttle."""
+    from accounts.models import LoginFailure
+
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    for _ in range(3):
+        assert anon_client.get("/metrics", **basic("ops:guess")).status_code == 401
+    assert LoginFailure.objects.filter(username="ops").count() == 3
+
+    refused = anon_client.get("/metrics", **basic(OPS))
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "Try again" in refused.json()["detail"]
+
+
+def test_an_unusual_method_is_counted_as_other_not_as_a_series_of_its_own(anon_client):
+    anon_client.generic("FOO123", "/api/products/")
+    metrics = scrape(anon_client)
+    methods = {s.labels["method"] for s in metrics.samples if s.name.startswith("shopflow_http")}
+    assert "other" in methods and "FOO123" not in methods
 
 
 def test_metrics_answers_405_to_a_post(anon_client):

@@ -67,6 +67,7 @@ class Command(BaseCommand):
             supervisor.setting_up = False  # a second Ctrl-C must not cut the stop short
             supervisor.say("runstack | stopping every process")
             supervisor.stop()
+            services.metrics_dir_remove(env)
             supervisor.say("runstack | stopped")
         if status:
             sys.exit(status)
@@ -95,6 +96,7 @@ class Command(BaseCommand):
         env["FLOWER_BASIC_AUTH"] = flower_auth
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
             env["PROMETHEUS_MULTIPROC_DIR"] = services.fresh_metrics_dir(var_dir / "metrics")
+            env[services.OWN_METRICS_DIR] = "1"
         for name, argv in services.service_argv(
             python=sys.executable, port=port, flower_port=flower_port, env=env
         ).items():
