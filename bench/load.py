@@ -1369,26 +1369,27 @@ def plot(raw: dict, path: Path) -> None:
 
 
 def plot_bursts(axes, raw: dict) -> None:
-    """p99 per 2 s of orders over the burst phases, each variant: the side-effect lag
-    (solid) and the checkout (dashed; the synchronous design's side effects are in it)."""
-    colors = {"async": "tab:blue", "sync": "tab:orange"}
+    """p99 per 2 s of orders over the burst phases (a colour each): Shopflow's side-effect
+    lag (solid) and checkout (dashed), the synchronous design's checkout (dotted), which
+    holds its side effects."""
+    colors = {"burst30": "tab:blue", "burst200": "tab:purple"}
     for variant, phases in raw.items():
+        if variant not in ("async", "sync"):
+            continue
         for name, values in phases.items():
             if not name.startswith("burst") or not values.get("lags"):
                 continue
             started = min(f["started"] for f in values["flows"])
             checkouts = [(f["created_at"] - started, f["checkout_ms"])
                          for f in values["flows"] if f["order_id"]]  # fmt: skip
-            color = colors.get(variant)
-            for series, style, what in (
-                (values["lags"], "-", "side effects"),
-                (checkouts, "--", "checkout"),
-            ):
-                if variant == "sync" and what == "side effects":
-                    continue  # done in the checkout: its lag is the checkout's
+            lines = [(checkouts, ":", "checkout")]
+            if variant == "async":
+                lines = [(values["lags"], "-", "side effects"), (checkouts, "--", "checkout")]
+            for series, style, what in lines:
                 points = bursts.lag_series(series)
-                axes.plot([t for t, _, _ in points], [max(p99, 1) for _, p99, _ in points],
-                          style, color=color, label=f"{variant}, {name}: {what}")  # fmt: skip
+                xs, ys = [t for t, _, _ in points], [max(p99, 1) for _, p99, _ in points]
+                label = f"{variant}, {name}: {what}"
+                axes.plot(xs, ys, style, color=colors.get(name), label=label)
             axes.axvline(values["burst_end"], color="grey", lw=0.5)
     axes.axhline(bursts.RECOVERED_P99_MS, color="red", lw=0.5)
     axes.set_yscale("log")
