@@ -1055,24 +1055,12 @@ def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> N
                 variant.run(phase, round_, turns)
 
 
-def metrics_scrape() -> dict:
-    """bench/metrics_scrape.py in a subprocess: /metrics with 10,000 orders."""
-    say("\n== GET /metrics with 10,000 orders (in-process)")
+def in_process(script: str, title: str) -> dict:
+    """A bench script in a subprocess (its own Django, its own test database): the JSON
+    line it prints last, or {} when it failed."""
+    say(f"\n== {title}")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "metrics_scrape.py")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if out.returncode != 0:
-        say(f"  failed: {out.stderr[-2000:]}")
-        return {}
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def sql_per_checkout() -> dict:
-    """bench/sql_per_checkout.py in a subprocess: its own Django, its own test database."""
-    say("\n== SQL statements per checkout (in-process, after-commit publish included)")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "sql_per_checkout.py")],
+        [sys.executable, str(ROOT / "bench" / script)],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if out.returncode != 0:
@@ -1510,8 +1498,13 @@ def main() -> None:
             }
             for name, r in results.items()
         }
-    sql = sql_per_checkout() if not args.base_url else {}
-    scrape = metrics_scrape() if not args.base_url else {}
+    sql = scrape = {}
+    if not args.base_url:
+        sql = in_process(
+            "sql_per_checkout.py",
+            "SQL statements per checkout (in-process, after-commit publish included)",
+        )
+        scrape = in_process("metrics_scrape.py", "GET /metrics with 10,000 orders (in-process)")
     lines = report(summaries, sql, phases, scrape)
     print("\n".join(lines))
     out = Path(args.out)

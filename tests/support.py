@@ -46,6 +46,17 @@ class Metrics:
         return found[0] if found else None
 
 
+def browser_log_in(page, url: str, *, username: str, password: str) -> None:
+    """Open `url` in a Playwright page, be sent to the login page (it needs a session),
+    log in there and land back on `url`."""
+    page.goto(url)
+    assert "/account/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url)
+
+
 def client_for(user):
     """An API client that authenticates as `user` with their token."""
     from rest_framework.authtoken.models import Token

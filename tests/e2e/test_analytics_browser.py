@@ -11,6 +11,7 @@ from PIL import Image
 from analytics_app import charts
 from analytics_app.models import DailySummary
 from tests.factories import UserFactory
+from tests.support import browser_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,12 +69,8 @@ def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    page.goto(f"{process.base}/account/analytics/?days={DAYS}")
-    assert "/account/login/" in page.url  # the page needs a session
-    page.fill("#id_username", staff.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{process.base}/account/analytics/?days={DAYS}")
+    url = f"{process.base}/account/analytics/?days={DAYS}"
+    browser_log_in(page, url, username=staff.username, password=PASSWORD)
     assert page.title() == "Analytics · Shopflow"
 
     chart = page.locator("#orders-chart svg")

@@ -8,7 +8,7 @@ import pytest
 
 from notifications.models import Notification
 from tests.factories import UserFactory, cart_with
-from tests.support import client_for
+from tests.support import browser_log_in, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,12 +26,9 @@ def shopper(settings):
 
 
 def log_in(page, base, user):
-    page.goto(f"{base}/account/notifications/")
-    assert "/account/login/" in page.url  # the page needs a session
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/account/notifications/")
+    browser_log_in(
+        page, f"{base}/account/notifications/", username=user.username, password=PASSWORD
+    )
 
 
 def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_count(
