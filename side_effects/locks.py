@@ -18,3 +18,16 @@ def side_effects_past_deadline_for_update(*, now, limit: int) -> QuerySet[OrderS
         .order_by("deadline", "pk")
         .only("pk", "order_id", "kind", "redrives", "deadline")[:limit]
     )
+
+
+def side_effects_not_done_for_update(*, order_ids, kind: str) -> QuerySet[OrderSideEffect]:
+    """The `kind` rows of these orders not done yet, locked in primary-key order: two
+    deliveries marking the same email done take them one after the other, and the second
+    finds them done."""
+    return (
+        OrderSideEffect.objects.select_for_update()
+        .filter(order_id__in=order_ids, kind=kind)
+        .exclude(status=OrderSideEffect.Status.DONE)
+        .order_by("pk")
+        .only("pk", "created_at")
+    )

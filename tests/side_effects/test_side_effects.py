@@ -119,3 +119,52 @@ def test_marking_a_failed_side_effect_done_sets_its_done_time():
     effect.refresh_from_db()
     assert effect.status == "done"
     assert effect.updated_at > failed_at
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_marking_one_email_done_at_once_observe_its_lag_once():
+    """A redelivery beside a re-drive: the second mark waits for the first's row lock,
+    then finds the side effect done and adds no lag sample."""
+    import threading
+
+    from django.db import connection, transaction
+    from prometheus_client import REGISTRY
+
+    from tests.support import wait_for_a_lock_wait
+
+    effect = OrderSideEffectFactory(kind="confirmation_email", status="pending")
+    labels = {"kind": "confirmation_email"}
+    before = REGISTRY.get_sample_value("shopflow_side_effect_lag_seconds_count", labels) or 0
+    marked, release = threading.Event(), threading.Event()
+
+    def first_delivery():
+        try:
+            with transaction.atomic():
+                side_effect_services.side_effects_mark_done(
+                    order_ids=[effect.order_id], kind="confirmation_email"
+                )
+                marked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def second_delivery():
+        try:
+            side_effect_services.side_effects_mark_done(
+                order_ids=[effect.order_id], kind="confirmation_email"
+            )
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_delivery)
+    first.start()
+    assert marked.wait(timeout=10)
+    second = threading.Thread(target=second_delivery)
+    second.start()
+    wait_for_a_lock_wait()  # the second waits on the first's row lock
+    release.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+
+    assert REGISTRY.get_sample_value("shopflow_side_effect_lag_seconds_count", labels) == before + 1
