@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Shopflow core"
 
     def ready(self):
-        from . import after_response, channel_layer
+        from . import after_response, channel_layer, checks  # noqa: F401 (checks register)
         from .signals import graceful_shutdown
 
         request_started.connect(after_response.hold, dispatch_uid="core.after_response.hold")

@@ -119,6 +119,20 @@ def test_deploy_check_catches_a_weak_secret_key():
     assert "security.W009" in result.stdout + result.stderr
 
 
+def test_deploy_check_catches_the_example_flower_password():
+    # It opens Flower and /metrics: the .env.example placeholder must not pass.
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **production(FLOWER_BASIC_AUTH="admin:change-me"),
+    )
+
+    assert result.returncode != 0
+    assert "shopflow.W001" in result.stdout + result.stderr
+
+
 def test_an_empty_database_url_means_the_default_in_development():
     result = manage("check", DATABASE_URL="", DJANGO_DEBUG="1")
 
