@@ -1,5 +1,6 @@
 """API-wide error shape: every error answer is JSON with a `detail`."""
 
+import functools
 import logging
 
 from django.core.exceptions import (
@@ -11,6 +12,7 @@ from django.core.exceptions import (
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -131,6 +133,21 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+def json_get_only(view):
+    """A plain Django view that answers GET and HEAD, and anything else 405 in JSON (not a
+    CSRF page: no method it takes changes anything)."""
+
+    @functools.wraps(view)
+    def get_only(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return JsonResponse(
+                {"detail": "Method not allowed."}, status=405, headers={"Allow": "GET, HEAD"}
+            )
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(get_only)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -21,7 +21,6 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     REGISTRY,
@@ -31,6 +30,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from .api import json_get_only
 
 logger = logging.getLogger(__name__)
 
@@ -176,12 +177,8 @@ def ops_allowed(request) -> bool | int:
     return False
 
 
-@csrf_exempt  # GET only; anything else is 405 below
+@json_get_only
 def metrics_view(request):
-    if request.method not in ("GET", "HEAD"):
-        return JsonResponse(
-            {"detail": "Method not allowed."}, status=405, headers={"Allow": "GET, HEAD"}
-        )
     allowed = ops_allowed(request)
     if allowed is not True:
         if allowed:
