@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from devstack import services, stack
-from tests.support import PROJECT_DIR, free_port, subprocess_env
+from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
 
 
 @pytest.fixture
@@ -211,8 +211,9 @@ def test_a_background_nice_out_of_range_is_one_line_naming_it(untouched_db, brok
 
 def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(tmp_path):
     supervisor = stack.Stack(env=subprocess_env(), cwd=tmp_path, out=open("/dev/null", "w"))  # noqa: SIM115
-    # The child and its fork sleep only to stay alive while the test reads their priority.
-    script = "import os, time; os.fork() or time.sleep(30); time.sleep(30)"
+    # A fixed sleep is the point here: the child and its fork only stay alive while the
+    # test reads their priority (then they are killed); nothing waits on it.
+    script = "import os, time; os.fork() or time.sleep(30); time.sleep(30)"  # stays alive
     child = supervisor.start("sleeper", [sys.executable, "-c", script], nice=7)
     try:
         import os
@@ -220,8 +221,7 @@ def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(
         import psutil
 
         process = psutil.Process(child.process.pid)
-        wait = __import__("tests.support", fromlist=["wait_until"]).wait_until
-        grandchild = wait(lambda: process.children(), message="the fork")[0]
+        grandchild = wait_until(lambda: process.children(), message="the fork")[0]
         assert os.getpriority(os.PRIO_PROCESS, child.process.pid) == 7
         assert grandchild.nice() == 7
     finally:
