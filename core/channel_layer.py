@@ -10,11 +10,16 @@ keep the database as their record and catch up from it when told to resync. They
 - by this process's watch, for everyone at once, when Redis comes back after not
   answering or answers as another server (a restart emptied its groups): each follower
   joins its groups again and reads what it missed.
+
+Synchronous code (a request thread, a Celery task) sends with `layer_call`, on one event
+loop per process.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 import weakref
 
 import redis.asyncio
@@ -139,3 +144,46 @@ def close_followers(sender=None, **kwargs) -> None:
     for loop, found in list(_followers.items()):
         if not loop.is_closed():
             loop.call_soon_threadsafe(found.close_all)
+
+
+# A send from synchronous code waits this long at most; Redis answers in milliseconds.
+LAYER_CALL_SECONDS = 5.0
+
+
+class _LayerLoop:
+    """The event loop, in a daemon thread, on which this process's synchronous code talks
+    to the channel layer. asgiref's async_to_sync makes a new loop for every call from a
+    thread that has none, and channels-redis a connection pool for every loop: each send
+    from a request thread or a task opened a Redis connection (about 4 ms of CPU). One
+    loop keeps one pool. Made on first use, and again in a forked child (a Celery pool
+    process), where the parent's thread does not run."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever, name="channel-layer-loop", daemon=True
+                ).start()
+            return self._loop
+
+
+_layer_loop = _LayerLoop()
+
+
+def layer_call(function, *args, timeout: float = LAYER_CALL_SECONDS):
+    """`await function(*args)` on this process's layer loop, from synchronous code, and
+    its result; what it raises, or TimeoutError after `timeout` seconds (it is
+    cancelled). Not from the layer loop's own thread."""
+    loop = _layer_loop.get()
+    future = asyncio.run_coroutine_threadsafe(function(*args), loop)
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        future.cancel()
+        raise

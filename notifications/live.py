@@ -13,16 +13,16 @@ event.
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
 import redis.asyncio
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
 from core.after_response import call_after_response
+from core.channel_layer import layer_call
 
 from . import metrics, selectors
 from .serializers import NotificationSerializer
@@ -86,23 +86,12 @@ def _send(messages) -> bool:
     if time.monotonic() < _push_paused_until:
         return False
     try:
-        _blocking(_group_send_all, messages)
+        layer_call(_group_send_all, messages)
     except Exception as exc:  # Redis away, or slow: never the caller's problem
         _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
         logger.warning("notifications: live push of %s failed: %s", len(messages), exc)
         return False
     return True
-
-
-def _blocking(function, *args):
-    """Run the async `function` to its end from synchronous code. In a thread whose event
-    loop is running (sync code called from async code), from a thread of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return async_to_sync(function)(*args)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(async_to_sync(function), *args).result()
 
 
 def preferences_changed(*, user_id: int) -> None:
@@ -121,7 +110,12 @@ def read_receipt_publish(*, author_ids, receipt: dict) -> None:
 async def _group_send_all(messages) -> None:
     layer = get_channel_layer()
     for group, message in messages:
-        await layer.group_send(group, message)
+        try:
+            await layer.group_send(group, message)
+        except redis.ConnectionError:
+            # The layer loop keeps its connections: one Redis closed (a restart, an idle
+            # timeout) fails once. Again, on a fresh one; Redis away fails again.
+            await layer.group_send(group, message)
 
 
 def db(function):
