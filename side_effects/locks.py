@@ -1,5 +1,6 @@
 """Every row lock of side effects: named querysets for the caller's transaction (the
-claim of a task's batch locks in its own statement: side_effects.sql)."""
+claim of a task's batch and the mark of an email's side effect lock in their own
+statements: side_effects.sql)."""
 
 from django.db.models import QuerySet
 
@@ -17,17 +18,4 @@ def side_effects_past_deadline_for_update(*, now, limit: int) -> QuerySet[OrderS
         .filter(status=PENDING, deadline__lt=now)
         .order_by("deadline", "pk")
         .only("pk", "order_id", "kind", "redrives", "deadline")[:limit]
-    )
-
-
-def side_effects_not_done_for_update(*, order_ids, kind: str) -> QuerySet[OrderSideEffect]:
-    """The `kind` rows of these orders not done yet, locked in primary-key order: two
-    deliveries marking the same email done take them one after the other, and the second
-    finds them done."""
-    return (
-        OrderSideEffect.objects.select_for_update()
-        .filter(order_id__in=order_ids, kind=kind)
-        .exclude(status=OrderSideEffect.Status.DONE)
-        .order_by("pk")
-        .only("pk", "created_at")
     )

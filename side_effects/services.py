@@ -51,16 +51,12 @@ def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
 
 
 def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """A side effect done outside a claim (the email, after SMTP). One done already is
-    left as it is: its `updated_at` stays the moment it was done (the daily lag,
-    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice."""
-    with transaction.atomic():
-        rows = list(locks.side_effects_not_done_for_update(order_ids=order_ids, kind=kind))
-        if rows:
-            OrderSideEffect.objects.filter(pk__in=[row.pk for row in rows]).update(
-                status=Status.DONE, error="", updated_at=timezone.now()
-            )
-            metrics.lag_observe_on_commit(kind=kind, created=[row.created_at for row in rows])
+    """A side effect done outside a claim (the email, after SMTP), in one statement
+    (side_effects.sql). One done already is left as it is: its `updated_at` stays the
+    moment it was done (the daily lag, side_effects.selectors.side_effect_outcomes), and
+    its lag is not observed twice."""
+    created = sql.side_effects_mark_done(kind=kind, order_ids=order_ids)
+    metrics.lag_observe_on_commit(kind=kind, created=created)
 
 
 def side_effect_mark_pending(*, order_id: int, kind: str) -> None:

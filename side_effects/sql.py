@@ -1,8 +1,9 @@
-"""The one statement of side effects the ORM cannot say: an UPDATE that tells which rows
-it changed (UPDATE ... RETURNING), so that a task claims its batch of work and marks it
-done in one round trip, in the transaction that does the work.
+"""The statements of side effects the ORM cannot say: UPDATEs that tell which rows they
+changed (UPDATE ... RETURNING), so that a task claims its batch of work and marks it done
+in one round trip, in the transaction that does the work, and an email's side effect is
+marked done, its lag observed once, in one round trip too.
 
-tests/side_effects/test_sql.py checks it against the ORM's equivalent (a read, then an
+tests/side_effects/test_sql.py checks them against the ORM's equivalents (a read, then an
 UPDATE) on SQLite and on PostgreSQL."""
 
 from datetime import UTC, datetime
@@ -48,6 +49,36 @@ def side_effects_claim_done(*, kind: str, order_id: int, others: int) -> list[tu
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted((order_id, _aware(created)) for order_id, created in cursor.fetchall())
+
+
+def side_effects_mark_done(*, kind: str, order_ids: list[int]) -> list[datetime]:
+    """Mark done the `kind` side effects of these orders that are not done yet; the
+    created_at of each row marked. The rows are locked in primary-key order first: two
+    marks of the same rows take them one after the other, and the second, reading them
+    again once it has them, finds them done and marks (and returns) nothing."""
+    if not order_ids:
+        return []
+    meta = OrderSideEffect._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.get_field("id").column)
+    kind_, order, status, error, created_at, updated_at = (
+        quote(meta.get_field(name).column)
+        for name in ("kind", "order", "status", "error", "created_at", "updated_at")
+    )
+    # SQLite locks the whole database for a writer: no row lock to take.
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    ids = ", ".join(["%s"] * len(order_ids))
+    sql = (
+        f"WITH locked AS (SELECT {pk} FROM {table} WHERE {kind_} = %s AND {order} IN ({ids}) "
+        f"AND {status} <> %s ORDER BY {pk}{for_update}) "
+        f"UPDATE {table} SET {status} = %s, {error} = '', {updated_at} = %s "
+        f"WHERE {pk} IN (SELECT {pk} FROM locked) RETURNING {created_at}"
+    )
+    now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    done = Status.DONE.value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [kind, *order_ids, done, done, now])
+        return sorted(_aware(created) for (created,) in cursor.fetchall())
 
 
 def _aware(value) -> datetime:

@@ -1,7 +1,7 @@
-"""The claim of a side-effect task's batch, one UPDATE ... RETURNING (side_effects.sql):
-it marks and returns what the ORM's equivalent (a read, then an UPDATE) would, on SQLite
-and on PostgreSQL (`make test` runs these on SQLite too when DATABASE_URL names another
-database)."""
+"""The claim of a side-effect task's batch and the mark of an email's side effect, each one
+UPDATE ... RETURNING (side_effects.sql): they mark and return what the ORM's equivalents
+(a read, then an UPDATE) would, on SQLite and on PostgreSQL (`make test` runs these on
+SQLite too when DATABASE_URL names another database)."""
 
 import pytest
 from django.db import transaction
@@ -79,6 +79,28 @@ def test_the_claim_marks_and_returns_what_the_orm_would(orders, position, kind, 
     expected = after(claim_with_the_orm, **arguments)
 
     assert after(sql.side_effects_claim_done, **arguments) == expected
+
+
+def mark_done_with_the_orm(*, kind: str, order_ids: list[int]) -> list:
+    rows = OrderSideEffect.objects.filter(kind=kind, order_id__in=order_ids).exclude(
+        status=Status.DONE
+    )
+    marked = sorted(rows.values_list("created_at", flat=True))
+    OrderSideEffect.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
+        status=Status.DONE, error=""
+    )
+    return marked
+
+
+@pytest.mark.parametrize("positions", [[], [0], [1], [3], [0, 1, 3, 4], [2, 5, 999]])
+@pytest.mark.parametrize("kind", ["inventory", "analytics"])
+def test_the_mark_done_marks_and_returns_what_the_orm_would(orders, positions, kind):
+    order_ids = [orders[p] if p < len(orders) else p for p in positions]
+    arguments = {"kind": kind, "order_ids": order_ids}
+
+    expected = after(mark_done_with_the_orm, **arguments)
+
+    assert after(sql.side_effects_mark_done, **arguments) == expected
 
 
 def test_an_unknown_order_claims_only_the_others(orders):
