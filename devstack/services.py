@@ -144,6 +144,10 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
             "--worker-class", "core.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{port}",
             "--workers", env.get("WEB_CONCURRENCY", "2"),
+            # A listening socket per process, which the kernel spreads new connections
+            # over: on one shared socket the first process to wake accepted a whole burst
+            # of keep-alive clients (gunicorn makes them in the workers with this flag).
+            "--reuse-port",
             *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
             # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
             "--no-control-socket",
