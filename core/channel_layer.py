@@ -154,19 +154,21 @@ class _LayerLoop:
     """The event loop, in a daemon thread, on which this process's synchronous code talks
     to the channel layer. asgiref's async_to_sync makes a new loop for every call from a
     thread that has none, and channels-redis a connection pool for every loop: each send
-    from a request thread or a task opened a Redis connection (about 4 ms of CPU). One
-    loop keeps one pool. Made on first use, and again in a forked child (a Celery pool
-    process), where the parent's thread does not run."""
+    from a request thread or a task opened a Redis connection. One loop keeps one pool.
+    Made on first use, and again in a forked child (a Celery pool process), where the
+    parent's thread does not run."""
 
     def __init__(self):
+        self.forget()
+
+    def forget(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
 
     def get(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
                 threading.Thread(
                     target=self._loop.run_forever, name="channel-layer-loop", daemon=True
                 ).start()
@@ -174,6 +176,7 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
+os.register_at_fork(after_in_child=_layer_loop.forget)
 
 
 def layer_call(function, *args, timeout: float = LAYER_CALL_SECONDS):
