@@ -23,13 +23,7 @@ def side_effects_claim_done(*, kind: str, order_id: int, others: int) -> list[tu
     of each row marked, in order. Rows another transaction holds are skipped, its own as
     the others: no claim waits for another, so two claims of crossing batches cannot
     deadlock."""
-    meta = OrderSideEffect._meta
-    quote = connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.get_field("id").column)
-    kind_, order, status, error, created_at, updated_at = (
-        quote(meta.get_field(name).column)
-        for name in ("kind", "order", "status", "error", "created_at", "updated_at")
-    )
+    table, pk, kind_, order, status, error, created_at, updated_at = _names()
     # SQLite locks the whole database for a writer: nothing to skip.
     skip_locked = (
         " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
@@ -43,7 +37,7 @@ def side_effects_claim_done(*, kind: str, order_id: int, others: int) -> list[tu
         f"WHERE {pk} IN (SELECT {pk} FROM own UNION ALL SELECT {pk} FROM others) "
         f"RETURNING {order}, {created_at}"
     )
-    now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    now = _now()
     done, pending, failed = Status.DONE.value, Status.PENDING.value, Status.FAILED.value
     params = [kind, order_id, pending, failed, kind, pending, order_id, others, done, now]
     with connection.cursor() as cursor:
@@ -58,13 +52,7 @@ def side_effects_mark_done(*, kind: str, order_ids: list[int]) -> list[datetime]
     again once it has them, finds them done and marks (and returns) nothing."""
     if not order_ids:
         return []
-    meta = OrderSideEffect._meta
-    quote = connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.get_field("id").column)
-    kind_, order, status, error, created_at, updated_at = (
-        quote(meta.get_field(name).column)
-        for name in ("kind", "order", "status", "error", "created_at", "updated_at")
-    )
+    table, pk, kind_, order, status, error, created_at, updated_at = _names()
     # SQLite locks the whole database for a writer: no row lock to take.
     for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
     ids = ", ".join(["%s"] * len(order_ids))
@@ -74,11 +62,26 @@ def side_effects_mark_done(*, kind: str, order_ids: list[int]) -> list[datetime]
         f"UPDATE {table} SET {status} = %s, {error} = '', {updated_at} = %s "
         f"WHERE {pk} IN (SELECT {pk} FROM locked) RETURNING {created_at}"
     )
-    now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    now = _now()
     done = Status.DONE.value
     with connection.cursor() as cursor:
         cursor.execute(sql, [kind, *order_ids, done, done, now])
         return sorted(_aware(created) for (created,) in cursor.fetchall())
+
+
+def _names() -> list[str]:
+    """The table's name and those of its columns, quoted: table, id, kind, order, status,
+    error, created_at, updated_at."""
+    meta = OrderSideEffect._meta
+    quote = connection.ops.quote_name
+    fields = ("id", "kind", "order", "status", "error", "created_at", "updated_at")
+    return [quote(meta.db_table), *(quote(meta.get_field(name).column) for name in fields)]
+
+
+def _now():
+    """Now, as the database takes an `updated_at`."""
+    field = OrderSideEffect._meta.get_field("updated_at")
+    return field.get_db_prep_value(timezone.now(), connection)
 
 
 def _aware(value) -> datetime:
