@@ -154,8 +154,13 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
     assert scraped.value("shopflow_queue_length", queue="emails") is not None
 
-    # The Broker tab: every queue the worker consumes, with its length.
+    # The Broker tab: every queue the worker consumes, with its length. Flower asks the
+    # workers which queues they consume once when it starts, possibly before a worker is
+    # up or while one is too busy to answer in time; its workers refresh (the page's
+    # button) asks again.
     def queue_names():
+        refresh = f"{stack.flower}/api/workers?refresh=1"
+        requests.get(refresh, auth=FLOWER_AUTH, timeout=10).raise_for_status()
         url = f"{stack.flower}/api/queues/length"
         queues = requests.get(url, auth=FLOWER_AUTH, timeout=5).json()["active_queues"]
         return {queue["name"] for queue in queues if "messages" in queue}
