@@ -211,9 +211,9 @@ def test_a_background_nice_out_of_range_is_one_line_naming_it(untouched_db, brok
 
 def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(tmp_path):
     supervisor = stack.Stack(env=subprocess_env(), cwd=tmp_path, out=open("/dev/null", "w"))  # noqa: SIM115
-    # A fixed sleep is the point here: the child and its fork only stay alive while the
-    # test reads their priority (then they are killed); nothing waits on it.
-    script = "import os, time; os.fork() or time.sleep(30); time.sleep(30)"  # stays alive
+    # The child and its fork wait for a signal: alive while the test reads their priority,
+    # until the supervisor stops them.
+    script = "import os, signal; os.fork(); signal.pause()"
     child = supervisor.start("sleeper", [sys.executable, "-c", script], nice=7)
     try:
         import os
