@@ -23,8 +23,19 @@ GRACE_SECONDS = 0.8
 
 
 def alive(pgid: int) -> bool:
+    """The process group `pgid` still has a process."""
+    return _answers(os.killpg, pgid)
+
+
+def process_alive(pid: int) -> bool:
+    """The process `pid` still exists."""
+    return _answers(os.kill, pid)
+
+
+def _answers(send, target: int) -> bool:
+    """Signal 0 reaches `target` (one we may not signal exists too)."""
     try:
-        os.killpg(pgid, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

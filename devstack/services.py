@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from . import keys
+from .guard import process_alive
 from .stack import StackError
 
 
@@ -75,7 +76,7 @@ def fresh_metrics_dir(parent: Path) -> str:
     parent.mkdir(parents=True, exist_ok=True)
     for old in parent.glob("stack-*"):
         pid = old.name.removeprefix("stack-")
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     path = parent / f"stack-{os.getpid()}"
     shutil.rmtree(path, ignore_errors=True)
@@ -86,16 +87,6 @@ def fresh_metrics_dir(parent: Path) -> str:
 def metrics_dir_remove(env: dict[str, str]) -> None:
     if env.get(OWN_METRICS_DIR) and env.get("PROMETHEUS_MULTIPROC_DIR"):
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def events_on(env: dict[str, str]) -> bool:
