@@ -1,24 +1,37 @@
-"""Reading settings from the environment (core.settings)."""
+"""Reading settings from the environment (core.settings, and worker/flowerconfig.py for
+Flower). A value that does not parse is an operator's mistake: one line and exit 2, never
+a silent default (DJANGO_SECURE_SSL_REDIRECT=flase must not turn the redirect off)."""
 
 import os
 import sys
 
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE | FALSE:
+        _refuse(name, value, "1, true, yes, on, 0, false, no or off")
+    return value in TRUE
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        _refuse(name, value, "a whole number")
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        _refuse(name, value, "a number")
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -33,3 +46,8 @@ def require(name: str, why: str = "") -> str:
         sys.stderr.write(f"{name} must be set when DJANGO_DEBUG is off{why}.\n")
         raise SystemExit(2)
     return value
+
+
+def _refuse(name: str, value: str, expected: str):
+    sys.stderr.write(f"{name} must be {expected}, not {value!r}.\n")
+    raise SystemExit(2)

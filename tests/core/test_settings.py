@@ -84,6 +84,37 @@ def test_production_without_a_database_or_a_mail_backend_fails_with_one_line(mis
     assert named.split()[-1].strip("(") in line
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DJANGO_SECURE_SSL_REDIRECT", "ture", "1, true, yes, on, 0, false, no or off"),
+        ("CELERY_TASK_TIME_LIMIT", "2m", "a whole number"),
+    ],
+)
+def test_a_setting_that_does_not_parse_fails_with_one_line_not_a_silent_default(
+    name, value, expected
+):
+    result = manage("check", **production(**{name: value}))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{name} must be {expected}, not {value!r}."
+
+
+@pytest.mark.parametrize(
+    ("value", "read"), [("0", False), ("No", False), ("OFF", False), ("on", True)]
+)
+def test_a_switch_reads_the_usual_words_for_on_and_off(value, read):
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECURE_SSL_REDIRECT)",
+        **production(DJANGO_SECURE_SSL_REDIRECT=value),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str(read)  # after the shell's import banner
+
+
 def test_production_may_choose_a_mail_backend_on_purpose():
     result = manage(
         "check",
