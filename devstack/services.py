@@ -64,6 +64,9 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     return chosen
 
 
+# Flower's options that follow the settings; the services run in the project directory.
+FLOWER_CONFIG = "worker/flowerconfig.py"
+
 # Set beside PROMETHEUS_MULTIPROC_DIR when the stack made that directory (and removes it).
 OWN_METRICS_DIR = "SHOPFLOW_STACK_OWNS_METRICS_DIR"
 
@@ -87,12 +90,6 @@ def fresh_metrics_dir(parent: Path) -> str:
 def metrics_dir_remove(env: dict[str, str]) -> None:
     if env.get(OWN_METRICS_DIR) and env.get("PROMETHEUS_MULTIPROC_DIR"):
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-
-
-def events_on(env: dict[str, str]) -> bool:
-    """CELERY_WORKER_SEND_TASK_EVENTS as core.settings reads it: on unless turned off."""
-    value = env.get("CELERY_WORKER_SEND_TASK_EVENTS", "").strip().lower()
-    return value in {"", "1", "true", "yes", "on"}
 
 
 def worker_replicas(env: dict[str, str]) -> int:
@@ -126,7 +123,6 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
 def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
     node = f"{os.getpid()}@%h"
-    events = str(events_on(env))
     return {
         # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
         # views (streams) on the event loop, one port (see core.asgi).
@@ -164,11 +160,10 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
             "--pidfile=", "--schedule", str(beat_schedule),
         ],
-        # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv.
-        # With --enable_events Flower switches events on in every worker every few
-        # seconds, so it follows CELERY_WORKER_SEND_TASK_EVENTS rather than overrule it.
+        # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv;
+        # its task events follow the workers' switch (worker/flowerconfig.py).
         "flower": [
             python, "-m", "celery", "-A", "worker", "flower",
-            "--address=127.0.0.1", f"--port={flower_port}", f"--enable_events={events}",
+            "--address=127.0.0.1", f"--port={flower_port}", f"--conf={FLOWER_CONFIG}",
         ],
     }  # fmt: skip

@@ -306,11 +306,7 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
     mail = argv["mail"]
     assert mail[mail.index("-Q") + 1] == "emails"
     assert mail[mail.index("--pool") + 1] == "threads"
-    assert "--enable_events=True" in argv["flower"]
-    events_off = services.service_argv(
-        python="python", port=8000, flower_port=5555, env={"CELERY_WORKER_SEND_TASK_EVENTS": "0"}
-    )
-    assert "--enable_events=False" in events_off["flower"]
+    assert "--conf=worker/flowerconfig.py" in argv["flower"]
 
 
 def test_worker_replicas_run_each_worker_service_n_times_with_a_node_name_each():
