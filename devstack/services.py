@@ -92,6 +92,19 @@ def metrics_dir_remove(env: dict[str, str]) -> None:
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
+def service_nice(name: str, background: int) -> int:
+    """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
+    not at all; email half as far as the rest, because each of its messages is one
+    customer's email, while one delivery of the batched queues does the stock or analytics
+    of many pending orders (a backlog there costs little lag), and beat and Flower keep
+    house. After a burst the email's backlog is the whole lag (docs/performance.md)."""
+    if name == "web":
+        return 0
+    if name.split("-")[0] == "mail":  # "mail", "mail-2", ... (WORKER_REPLICAS)
+        return background // 2
+    return background
+
+
 def worker_replicas(env: dict[str, str]) -> int:
     """WORKER_REPLICAS: how many copies of each worker service (worker, mail) run, as
     `docker compose up --scale worker=N --scale mail=N` makes them; by default one per

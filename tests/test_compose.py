@@ -141,6 +141,8 @@ def check_celery_command(argv: list[str]) -> None:
         names = tornado_options.as_dict()
         tornado_names = {n.replace("_", "-") for n in names} | {n.replace("-", "_") for n in names}
         known = {f"--{name}" for name in tornado_names} | global_options
+        conf = option_value(argv, "--conf")
+        assert not conf or (ROOT / conf).is_file(), f"no Flower config {conf}"
     else:
         known = click_options(celery_cli.commands[subcommand]) | global_options
     unknown = [name for name in option_names(argv) if name not in known]
@@ -284,7 +286,7 @@ def test_workers_consume_every_configured_queue_email_on_its_own_thread_pool(ser
     for name in ("worker", "mail"):
         argv = argv_of(services[name]["command"], env_example)
         consumed[name] = set(option_value(argv, "-Q", "--queues").split(","))
-        # Task events stay off unless an operator turns them on (they cost more than tasks).
+        # Task events follow the settings' switch (CELERY_WORKER_SEND_TASK_EVENTS), not a flag.
         assert not {"-E", "--task-events", "--events"} & set(argv)
     configured = {queue.name for queue in settings.CELERY_TASK_QUEUES}
     assert consumed["worker"] | consumed["mail"] == configured
@@ -293,9 +295,11 @@ def test_workers_consume_every_configured_queue_email_on_its_own_thread_pool(ser
     assert option_value(mail, "--pool", "-P") == "threads"
 
 
-def test_background_services_yield_the_cpu_to_web(services):
+def test_background_services_yield_the_cpu_to_web_and_email_less_than_the_rest(services):
     for name in ("worker", "mail", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["web"].get("cpu_shares", 1024), name
+    for name in ("worker", "beat", "flower"):
+        assert services[name]["cpu_shares"] < services["mail"]["cpu_shares"], name
 
 
 def test_beat_uses_the_database_scheduler(services, env_example):

@@ -231,6 +231,24 @@ def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(
 # --- service_env and service_argv --------------------------------------------------------------
 
 
+def test_email_yields_the_cpu_half_as_far_as_the_rest_of_the_background_and_web_not_at_all():
+    names = services.service_argv(
+        python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "2"}
+    )
+    nice = {name: services.service_nice(name, 10) for name in names}
+
+    assert nice == {
+        "web": 0,
+        "worker": 10,
+        "worker-2": 10,
+        "mail": 5,
+        "mail-2": 5,
+        "beat": 10,
+        "flower": 10,
+    }
+    assert {services.service_nice(name, 0) for name in names} == {0}  # 0: all equal
+
+
 def test_services_run_with_debug_off_and_a_secret_key_kept_across_runs(tmp_path):
     first = services.service_env({}, tmp_path)
     second = services.service_env({}, tmp_path)

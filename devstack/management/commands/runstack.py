@@ -102,7 +102,7 @@ class Command(BaseCommand):
         ).items():
             # Flower keeps its own metrics (its /metrics), out of the services' directory.
             without = ("PROMETHEUS_MULTIPROC_DIR",) if name == "flower" else ()
-            supervisor.start(name, argv, nice=0 if name == "web" else nice, without=without)
+            supervisor.start(name, argv, nice=services.service_nice(name, nice), without=without)
         supervisor.setting_up = False
         self._print_where(
             port=port,
