@@ -4,6 +4,7 @@ a silent default (DJANGO_SECURE_SSL_REDIRECT=flase must not turn the redirect of
 
 import os
 import sys
+from typing import NoReturn
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -43,11 +44,14 @@ def require(name: str, why: str = "") -> str:
     operator's mistake, not a bug: no traceback)."""
     value = os.environ.get(name, "").strip()
     if not value:
-        sys.stderr.write(f"{name} must be set when DJANGO_DEBUG is off{why}.\n")
-        raise SystemExit(2)
+        _stop(f"{name} must be set when DJANGO_DEBUG is off{why}.")
     return value
 
 
-def _refuse(name: str, value: str, expected: str):
-    sys.stderr.write(f"{name} must be {expected}, not {value!r}.\n")
+def _refuse(name: str, value: str, expected: str) -> NoReturn:
+    _stop(f"{name} must be {expected}, not {value!r}.")
+
+
+def _stop(line: str) -> NoReturn:
+    sys.stderr.write(line + "\n")
     raise SystemExit(2)
