@@ -4,4 +4,4 @@ from . import tasks
 
 
 def enqueue_analytics(sender, order, **kwargs):
-    enqueue_on_commit(tasks.record_analytics, order.pk)
+    enqueue_on_commit(tasks.record_analytics, [order.pk])

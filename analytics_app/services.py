@@ -2,7 +2,6 @@ import math
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,25 +15,20 @@ from .selectors import daily_summary
 ANALYTICS = "analytics"  # the side effect kind (analytics_app.apps registers its task)
 
 
-def analytics_record(*, order_id: int) -> bool:
-    """Record the order_placed event of an order, once; True when this call recorded it.
-
-    Orders whose analytics side effect is pending beside this one are recorded in the
-    same statements (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE), in one transaction with their
-    side effects' done mark. Unique per order, so a concurrent delivery records nothing
-    twice. Raises OrderSideEffect.DoesNotExist for an unknown order."""
+def analytics_record(*, order_ids: list[int]) -> list[int]:
+    """Record the order_placed event of these orders, once; the ids of the orders this call
+    recorded. One transaction with their side effects' done mark; unique per order, so a
+    concurrent delivery records nothing twice."""
     with transaction.atomic():
-        claimed = side_effects_claim(
-            kind=ANALYTICS, order_id=order_id, limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
-        )
+        claimed = side_effects_claim(kind=ANALYTICS, order_ids=order_ids)
         if not claimed:
-            return False
+            return []
         orders = store_selectors.orders_for_processing(order_ids=claimed, with_customer=False)
         # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
         AnalyticsEvent.objects.bulk_create(
             [_order_placed_event(order) for order in orders], ignore_conflicts=True
         )
-    return order_id in claimed
+    return claimed
 
 
 def _order_placed_event(order) -> AnalyticsEvent:

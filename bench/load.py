@@ -260,6 +260,8 @@ def classify(process: psutil.Process) -> str | None:
         return "supervisor"
     if "gunicorn" in cmdline or "uvicorn" in cmdline:
         return "web"
+    if "relay_outbox" in cmdline:
+        return "relay"
     if "celery" not in cmdline:
         return None
     words = cmdline.split()
@@ -1243,7 +1245,8 @@ def report(runs: dict, sql: dict, phases: list[Phase], scrape: dict | None = Non
                 "yes" if per_task <= 5 else "no")
         )  # fmt: skip
 
-    kinds = ["web", "worker", "mail", "beat", "flower", "supervisor", "postgres", "redis", "smtp"]
+    kinds = ["web", "relay", "worker", "mail", "beat", "flower", "supervisor", "postgres", "redis"]
+    kinds.append("smtp")
     kinds.append("client")
     lines += ["", "CPU ms per order, by process kind:", ""]
     lines += [row("variant, phase", *kinds, "total"), row(*["---"] * (len(kinds) + 2))]

@@ -296,7 +296,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Task events feed Flower (its task list and /metrics); 0 saves them (docs/performance.md).
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
-CELERY_TASK_SEND_SENT_EVENT = False
 # Keep connections across tasks (Celery's fixup closes them; worker.celery closes old ones).
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -339,13 +338,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Outbox -------------------------------------------------------------------
-# How long a publisher may hold a claimed row before another relay may take it over.
+# How long a relay may hold the rows it claimed before another may take them over.
 SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
 SHOPFLOW_OUTBOX_BATCH_SIZE = env_int("SHOPFLOW_OUTBOX_BATCH_SIZE", 100)
 SHOPFLOW_OUTBOX_RETENTION_DAYS = env_int("SHOPFLOW_OUTBOX_RETENTION_DAYS", 7)
-# A delivery of an inventory or analytics task also does up to this many other orders whose
-# same side effect is pending, in the same statements: under load the queue's later
-# deliveries then find their work done. 1 turns that off.
+# The relay looks for rows this often; after a pass that published, it waits this long.
+SHOPFLOW_OUTBOX_POLL_MS = env_int("SHOPFLOW_OUTBOX_POLL_MS", 50)
+SHOPFLOW_OUTBOX_LINGER_MS = env_int("SHOPFLOW_OUTBOX_LINGER_MS", 200)
+# The most orders one side-effect message carries: the relay joins those pending.
 SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
 # Carts untouched for this long are removed by the scheduled cleanup.
 SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)

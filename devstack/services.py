@@ -94,13 +94,13 @@ def metrics_dir_remove(env: dict[str, str]) -> None:
 
 def service_nice(name: str, background: int) -> int:
     """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
-    not at all; email half as far as the rest, because each of its messages is one
-    customer's email, while one delivery of the batched queues does the stock or analytics
-    of many pending orders (a backlog there costs little lag), and beat and Flower keep
-    house. After a burst the email's backlog is the whole lag (docs/performance.md)."""
+    not at all; the relay, which every side effect passes, and email half as far as the
+    rest: an email is slow work for each order, while a delivery of stock or analytics
+    does many orders in few statements, and beat and Flower keep house. After a burst the
+    email's backlog is the whole lag (docs/performance.md)."""
     if name == "web":
         return 0
-    if name.split("-")[0] == "mail":  # "mail", "mail-2", ... (WORKER_REPLICAS)
+    if name.split("-")[0] in ("mail", "relay"):  # "mail", "mail-2", ... (WORKER_REPLICAS)
         return background // 2
     return background
 
@@ -168,6 +168,9 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
             "--concurrency", env.get("EMAIL_WORKER_CONCURRENCY", "16"),
             "-n", f"mail-{node}",
         ],
+        # Publishes what checkouts committed to the outbox; a busy shop's orders go out
+        # together, fewer messages for the same work (worker.outbox).
+        "relay": [python, "manage.py", "relay_outbox"],
         "beat": [
             python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",

@@ -4,7 +4,7 @@ from . import tasks
 
 
 def enqueue_confirmation_email(sender, order, **kwargs):
-    enqueue_on_commit(tasks.send_confirmation_email, order.pk)
+    enqueue_on_commit(tasks.send_confirmation_email, [order.pk])
 
 
 def enqueue_welcome_email(sender, instance, created, raw=False, **kwargs):

@@ -12,7 +12,6 @@ once."""
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, timedelta
 from email.utils import parseaddr
 
@@ -48,10 +47,9 @@ def _send_once(
     subject: str,
     template: str,
     context: dict,
-    on_sent: Callable[[], None] | None = None,
 ) -> bool:
-    """Send unless (kind, key) went out before; `on_sent` runs once the row is marked
-    sent. Returns False when it had been sent already."""
+    """Send unless (kind, key) went out before. Returns False when it had been sent
+    already."""
     # Rendered before the claim: a template error must not leave a claim behind.
     message = EmailMultiAlternatives(
         subject=subject,
@@ -83,10 +81,6 @@ def _send_once(
         SentEmail.objects.filter(kind=kind, key=key).update(
             status=SentEmail.Status.SENT, sent_at=timezone.now()
         )
-    # Not in one transaction with the mark: if `on_sent` fails, the task is retried, finds
-    # the email sent and sends nothing (confirmation_email_send then marks its effect).
-    if on_sent:
-        on_sent()
     return True
 
 
@@ -129,24 +123,30 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str):
     raise EmailInFlight(f"email {kind}:{key} is being sent by another delivery")
 
 
-def confirmation_email_send(*, order_id: int) -> bool:
-    """Email the order confirmation to the customer. Raises Order.DoesNotExist."""
-    order = store_selectors.order_for_processing(order_id=order_id)
-
-    def mark_done():
-        side_effects_mark_done(order_ids=[order.pk], kind=CONFIRMATION_EMAIL)
-
-    sent = _send_once(
-        kind=SentEmail.Kind.CONFIRMATION_EMAIL,
-        key=str(order.pk),
-        to=[order.customer.user.email],
-        subject=f"Your Shopflow order #{order.pk}",
-        template="confirmation_email",
-        context={"order": order, "items": order.line_items, "user": order.customer.user},
-        on_sent=mark_done,
-    )
-    if not sent:
-        mark_done()  # sent by an earlier delivery whose mark may not have been seen
+def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
+    """Email each of these orders' confirmation to its customer, once; the ids of the orders
+    this call sent (unknown orders are left out). Each email is claimed, sent and recorded
+    on its own, over this thread's SMTP connection; the side effects of those sent, now or
+    before, are marked done together, also when a later one raises."""
+    done = []
+    try:
+        sent = []
+        for order in store_selectors.orders_for_processing(order_ids=order_ids):
+            if _send_once(
+                kind=SentEmail.Kind.CONFIRMATION_EMAIL,
+                key=str(order.pk),
+                to=[order.customer.user.email],
+                subject=f"Your Shopflow order #{order.pk}",
+                template="confirmation_email",
+                context={"order": order, "items": order.line_items, "user": order.customer.user},
+            ):
+                sent.append(order.pk)
+            done.append(order.pk)  # sent now, or by an earlier delivery
+    finally:
+        # A delivery that stops before this sends nothing again: its emails are recorded
+        # sent, and the next delivery marks their side effects.
+        if done:
+            side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
     return sent
 
 

@@ -11,8 +11,8 @@ from . import services
     side_effect=services.CONFIRMATION_EMAIL,
     name="email_app.send_confirmation_email",
 )
-def send_confirmation_email(order_id: int) -> bool:
-    return services.confirmation_email_send(order_id=int(order_id))
+def send_confirmation_email(order_ids: list[int]) -> list[int]:
+    return services.confirmation_emails_send(order_ids=list(map(int, order_ids)))
 
 
 @shared_task(base=ReliableTask, name="email_app.send_welcome_email")

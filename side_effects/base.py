@@ -1,14 +1,34 @@
-"""SideEffectTask: the base of the tasks that perform an order's side effects.
+"""SideEffectTask: the base of the tasks that perform one kind of side effect for a list of
+orders.
 
-Everything such a task needs besides its one call to a service lives here and in
-worker's ReliableTask: a missing order (ReliableTask: logged, nothing to do), failed for
-good (marked failed), a retry scheduled (the reconciler waits for it), a dead letter put
-back (pending again). "Done" is marked by each service, in the transaction of the effect
-itself (services.side_effects_mark_done), so it never claims work that rolled back."""
+    @shared_task(base=SideEffectTask, side_effect="inventory", name="store.apply_inventory")
+    def apply_inventory(order_ids: list[int]) -> list[int]:
+        return stock.inventory_apply(order_ids=order_ids)
+
+The relay gives a message the ids of every order pending for the task, up to `batch_max`
+(worker.outbox): one when the shop is quiet, many when it is busy. The service does them
+together, marking each one done in the transaction of its work (so "done" never claims
+work that rolled back), and returns the ids it did. Each order still succeeds or fails on
+its own:
+
+- the batch raises: each order is tried alone; an order that fails again is retried alone
+  (transient errors, with backoff) or dead-lettered and marked failed alone;
+- the batch's worker died under it (the broker delivers it again): each order goes out in
+  a message of its own, so the order that kills its worker is the only one that fails
+  (ReliableTask's redelivery limit), and the others are done;
+- a hard time limit killed it: the same.
+
+One order is worker's ReliableTask as it is: retries, dead letter, redelivery limit."""
 
 import logging
+import traceback
 
-from worker.tasks_base import ReliableTask
+from celery.exceptions import Reject, TimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+
+from worker.outbox import publish_each_now
+from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient
 
 from . import services
 
@@ -16,38 +36,98 @@ logger = logging.getLogger(__name__)
 
 
 class SideEffectTask(ReliableTask):
-    """Tasks whose first argument is an order id and that perform one kind of side effect.
-
-    Declare with `@shared_task(base=SideEffectTask, side_effect="<kind>", ...)` and
-    register the task in the app's ready() (side_effects.registry.register).
-    """
+    """Declare with `@shared_task(base=SideEffectTask, side_effect="<kind>", ...)` and
+    register the task in the app's ready() (side_effects.registry.register)."""
 
     abstract = True
     side_effect: str = ""
 
+    @property
+    def batch_max(self) -> int:
+        """The most orders the relay puts in one message of this task."""
+        return settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
+
+    def __call__(self, order_ids):
+        ids = order_ids if isinstance(order_ids, list) else [order_ids]  # an old message: one id
+        if len(ids) < 2 or self.request.called_directly:
+            return super().__call__(ids)
+        if self.delivered_before():
+            return self._each_apart(ids, why="its worker was lost")
+        try:
+            return self.run(ids)
+        except CONTROL_EXCEPTIONS:
+            raise
+        except Exception:
+            logger.warning("%s of %s failed; each order alone", self.name, ids, exc_info=True)
+        return self._each_alone(ids)
+
+    def _each_alone(self, ids: list[int]) -> list[int]:
+        """Do each order on its own; retry or give up on those that fail, each alone."""
+        done, failures = [], []
+        for order_id in ids:
+            try:
+                done += self.run([order_id])
+            except CONTROL_EXCEPTIONS:
+                raise
+            except ObjectDoesNotExist as exc:
+                logger.warning("%s([%s]): %s; nothing to do", self.name, order_id, exc)
+            except Exception as exc:
+                failures.append((order_id, exc, traceback.format_exc()))
+        limit = self.retry_limit()
+        retry = []
+        for order_id, exc, traceback_text in failures:
+            if is_transient(exc) and self.request.retries < limit:
+                retry.append((order_id, exc))
+            else:
+                self._give_up(exc, [[order_id]], {}, traceback_text=traceback_text)
+        if retry:
+            self._retry_later(retry[0][1], limit, args=[[order_id for order_id, _ in retry]])
+        return done
+
+    def _each_apart(self, ids: list[int], *, why: str) -> list[int]:
+        """Each order again, in a message of its own. Should the broker refuse, this
+        message goes back to its queue (it is not acknowledged into the void)."""
+        logger.warning("%s of %s: %s; each order in a message of its own", self.name, ids, why)
+        try:
+            publish_each_now(self, [[[order_id]] for order_id in ids])
+        except Exception as exc:
+            raise Reject(exc, requeue=True) from exc
+        return []
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        ids = _order_ids(args, kwargs)
+        if not (isinstance(exc, TimeLimitExceeded) and len(ids) > 1):
+            super().on_failure(exc, task_id, args, kwargs, einfo)
+            return
+        try:
+            self._each_apart(ids, why="the hard time limit killed it")
+        except Reject:
+            # Celery acknowledges a timed-out message: the reconciler re-drives these.
+            logger.exception("%s of %s: could not send each order apart", self.name, ids)
+
     def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
-        order_id = self._order_id(args, kwargs)
-        if order_id is not None:
-            services.side_effect_postpone(
-                order_id=order_id, kind=self.side_effect, seconds=countdown
-            )
+        services.side_effects_postpone(
+            order_ids=_order_ids(args, kwargs), kind=self.side_effect, seconds=countdown
+        )
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
-        order_id = self._order_id(args, kwargs)
-        if order_id is not None:
+        for order_id in _order_ids(args, kwargs):
             services.side_effect_mark_failed(
                 order_id=order_id, kind=self.side_effect, error=f"{type(exc).__name__}: {exc}"
             )
 
     def on_requeue(self, *, args, kwargs) -> None:
-        order_id = self._order_id(args, kwargs)
-        if order_id is not None:
-            services.side_effect_mark_pending(order_id=order_id, kind=self.side_effect)
+        services.side_effects_mark_pending(
+            order_ids=_order_ids(args, kwargs), kind=self.side_effect
+        )
 
-    def _order_id(self, args, kwargs) -> int | None:
-        order_id = kwargs.get("order_id", args[0] if args else None)
-        try:
-            return int(order_id)
-        except (TypeError, ValueError):
-            logger.error("%s: no order id in args=%r kwargs=%r", self.name, args, kwargs)
-            return None
+
+def _order_ids(args, kwargs) -> list[int]:
+    """The order ids a message of a side-effect task carries: a list, or one id (messages
+    and dead letters of the shape before batches)."""
+    value = kwargs.get("order_ids", kwargs.get("order_id", args[0] if args else None))
+    try:
+        return [int(order_id) for order_id in (value if isinstance(value, list) else [value])]
+    except (TypeError, ValueError):
+        logger.error("no order ids in args=%r kwargs=%r", args, kwargs)
+        return []

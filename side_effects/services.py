@@ -31,38 +31,35 @@ def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
     )
 
 
-def side_effects_claim(*, kind: str, order_id: int, limit: int) -> list[int]:
-    """A side-effect task's batch, marked done in the caller's transaction, the one that
-    does the work (it commits with the work, or not at all): `order_id`'s `kind` side
-    effect if it is pending, or failed (a delivery that comes after the reconciler gave up
-    on it still does the work, which is never done twice), and those of up to `limit` - 1
-    other orders whose `kind` is pending, oldest first; rows another delivery holds are
-    left to it. Returns the order ids, in order: `order_id` among them unless its side
-    effect is done. One statement (side_effects.sql), and a second only when it claims
-    nothing: OrderSideEffect.DoesNotExist for an order that has no `kind` side effect (no
-    such order)."""
+def side_effects_claim(*, kind: str, order_ids: list[int]) -> list[int]:
+    """The `kind` side effects of these orders that are pending, or failed (a delivery that
+    comes after the reconciler gave up on one still does the work, which is never done
+    twice), marked done in the caller's transaction, the one that does the work: it
+    commits with the work, or not at all. Rows another delivery holds are left to it.
+    Returns the order ids claimed, in order; unknown orders and those done already are
+    left out. One statement (side_effects.sql)."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("side_effects_claim() needs the work's transaction")
-    claimed = sql.side_effects_claim_done(kind=kind, order_id=order_id, others=max(limit - 1, 0))
-    if not claimed and not OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exists():
-        raise OrderSideEffect.DoesNotExist(f"order {order_id} has no {kind} side effect")
+    claimed = sql.side_effects_mark_done(kind=kind, order_ids=order_ids, skip_locked=True)
     metrics.lag_observe_on_commit(kind=kind, created=[created for _, created in claimed])
     return [claimed_id for claimed_id, _ in claimed]
 
 
 def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """A side effect done outside a claim (the email, after SMTP), in one statement
+    """Side effects done outside a claim (emails, after SMTP), in one statement
     (side_effects.sql). One done already is left as it is: its `updated_at` stays the
     moment it was done (the daily lag, side_effects.selectors.side_effect_outcomes), and
     its lag is not observed twice."""
-    created = sql.side_effects_mark_done(kind=kind, order_ids=order_ids)
-    metrics.lag_observe_on_commit(kind=kind, created=created)
+    marked = sql.side_effects_mark_done(kind=kind, order_ids=order_ids, skip_locked=False)
+    metrics.lag_observe_on_commit(kind=kind, created=[created for _, created in marked])
 
 
-def side_effect_mark_pending(*, order_id: int, kind: str) -> None:
+def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:
     """Pending again (a dead letter put back): a new deadline, the re-drives start over.
     A done side effect stays done."""
-    OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE).update(
+    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
+        status=Status.DONE
+    ).update(
         status=Status.PENDING,
         error="",
         updated_at=timezone.now(),
@@ -92,13 +89,13 @@ def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
             rows.update(**changes)  # failed again: the latest error
 
 
-def side_effect_postpone(*, order_id: int, kind: str, seconds: float) -> None:
-    """A retry of the side effect's task is due in `seconds`: the reconciler leaves it
+def side_effects_postpone(*, order_ids: list[int], kind: str, seconds: float) -> None:
+    """A retry of these side effects' task is due in `seconds`: the reconciler leaves them
     alone until that retry has had its chance."""
     deadline = timezone.now() + timedelta(
         seconds=seconds + settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
     )
-    OrderSideEffect.objects.filter(order_id=order_id, kind=kind, status=Status.PENDING).update(
+    OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind, status=Status.PENDING).update(
         deadline=deadline
     )
 
@@ -129,7 +126,8 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
 
 def _redrive(effect: OrderSideEffect, now, most: int) -> None:
-    enqueue_on_commit(registry.task_for(effect.kind), effect.order_id)
+    # One row per side effect: the relay joins those of a kind into messages.
+    enqueue_on_commit(registry.task_for(effect.kind), [effect.order_id])
     transaction.on_commit(lambda: metrics.REDRIVES.labels(effect.kind).inc(), robust=True)
     logger.warning(
         "reconciler: order %s %s still pending %s past its deadline; re-driving it (%s of %s)",
@@ -147,7 +145,7 @@ def _give_up(effect: OrderSideEffect) -> None:
     dead_letter_record(
         task_id="",
         task_name=registry.task_for(effect.kind).name,
-        args=[effect.order_id],
+        args=[[effect.order_id]],
         kwargs={},
         queue="",
         exception=f"SideEffectStuck: {error}",

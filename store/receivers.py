@@ -21,7 +21,7 @@ audit_logger = logging.getLogger("shopflow.audit")
 
 
 def enqueue_inventory(sender, order, **kwargs):
-    enqueue_on_commit(tasks.apply_inventory, order.pk)
+    enqueue_on_commit(tasks.apply_inventory, [order.pk])
 
 
 def log_order_created(sender, order, **kwargs):

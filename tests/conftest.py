@@ -20,6 +20,7 @@ from tests.support import (
     celery_broker,
     client_for,
     rabbitmq_answers,
+    relay_thread,
 )
 from worker import outbox
 from worker.celery import app as celery_app_of_the_project
@@ -166,13 +167,22 @@ def celery_worker_parameters():
 
 
 @pytest.fixture
-def in_process_worker(celery_session_app, celery_session_worker, transactional_db, fast_retries):
+def in_process_consumer(celery_session_app, celery_session_worker, transactional_db, fast_retries):
     """The session worker for one test: the project's app publishes to its broker, its
-    queues start empty, the database is transactional (the worker thread sees only what
-    is committed) and retries wait a second or two."""
+    queues start empty, the database is transactional (the worker sees only what is
+    committed) and retries wait a second or two. Nothing publishes the outbox: the test
+    does (worker.outbox.relay)."""
     with celery_broker(celery_session_app.conf.broker_url):
         celery_session_app.control.purge()
         yield celery_session_worker
+
+
+@pytest.fixture
+def in_process_worker(in_process_consumer):
+    """The session worker and the outbox relay in a thread: what checkouts commit flows to
+    the worker as it does in `make run`."""
+    with relay_thread():
+        yield in_process_consumer
 
 
 # --- SMTP ---------------------------------------------------------------------------

@@ -205,6 +205,8 @@ class SmtpHandler:
     attempts: int = 0
     refuse_next: int = 0  # refuse this many deliveries temporarily, then accept
     refuse_always: bool = False
+    refuse_to: set[str] = field(default_factory=set)  # refuse mail to these for good (554)
+    defer_to: dict[str, int] = field(default_factory=dict)  # address: times to refuse (451)
     delay_next: float = 0.0  # hold the next delivery this long before answering
     delaying: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -216,8 +218,13 @@ class SmtpHandler:
             await asyncio.sleep(delay)
         with self.lock:
             self.attempts += 1
-            if self.refuse_always:
+            if self.refuse_always or self.refuse_to & set(envelope.rcpt_tos):
                 return "554 5.7.1 Message rejected"
+            deferred = [to for to in envelope.rcpt_tos if self.defer_to.get(to, 0) > 0]
+            for to in deferred:
+                self.defer_to[to] -= 1
+            if deferred:
+                return "451 4.3.0 Try again later"
             if self.refuse_next > 0:
                 self.refuse_next -= 1
                 return "451 4.3.0 Try again later"
@@ -310,6 +317,19 @@ def celery_broker(url: str):
 def queued_task_ids(broker: str, queue: str) -> list[str]:
     """Task ids of the messages waiting in a Celery queue, on Redis or RabbitMQ."""
     return [headers["id"] for headers in queued_headers(broker, queue)]
+
+
+def queued_messages(broker: str, queue: str) -> list[tuple[dict, list]]:
+    """(headers, args) of the messages waiting in a Celery queue (Redis only)."""
+    import base64
+
+    client = redis.Redis.from_url(broker)
+    found = []
+    for raw in reversed(client.lrange(queue, 0, -1)):  # LPUSHed: the oldest is last
+        envelope = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        found.append((envelope["headers"], args))
+    return found
 
 
 def queued_headers(broker: str, queue: str) -> list[dict]:
@@ -411,6 +431,39 @@ class WorkerProcess(ServiceProcess):
             "--without-gossip", "--without-mingle",
             *(["--include", self.include] if self.include else []),
         ]  # fmt: skip
+
+
+class RelayProcess(ServiceProcess):
+    """`manage.py relay_outbox`, as `make run` and docker-compose run it."""
+
+    ready_marker = b"outbox relay ready."
+    what = "the outbox relay"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "manage.py", "relay_outbox"]
+
+
+@contextlib.contextmanager
+def relay_thread():
+    """The outbox relay's loop (worker.outbox.relay_forever) in a thread of this process,
+    with a database connection of its own, for the block."""
+    from worker.outbox import relay_forever
+
+    stop = threading.Event()
+
+    def run():
+        try:
+            relay_forever(stop=stop)
+        finally:
+            connection.close()  # this thread's own
+
+    thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 class WebProcess(ServiceProcess):

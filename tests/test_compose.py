@@ -32,7 +32,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_FILE = ROOT / "core" / "settings.py"
 CONFIGURATION_PAGE = ROOT / "docs" / "operations.md"
 
-APP_SERVICES = {"migrate", "web", "worker", "mail", "beat", "flower"}
+APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "beat", "flower"}
 SERVICES_WITH_HEALTHCHECKS = {"postgres", "redis", "web", "worker", "mail", "flower"}
 DEPENDS_ON_CONDITIONS = {
     "service_started",
@@ -295,11 +295,22 @@ def test_workers_consume_every_configured_queue_email_on_its_own_thread_pool(ser
     assert option_value(mail, "--pool", "-P") == "threads"
 
 
-def test_background_services_yield_the_cpu_to_web_and_email_less_than_the_rest(services):
-    for name in ("worker", "mail", "beat", "flower"):
+def test_background_services_yield_the_cpu_to_web_and_relay_and_email_less_than_the_rest(
+    services,
+):
+    for name in ("relay", "worker", "mail", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["web"].get("cpu_shares", 1024), name
     for name in ("worker", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["mail"]["cpu_shares"], name
+    assert services["relay"]["cpu_shares"] == services["mail"]["cpu_shares"]
+
+
+def test_the_relay_runs_the_command_make_run_runs(services, env_example):
+    from devstack import services as devstack_services
+
+    argv = argv_of(services["relay"]["command"], env_example)
+    ours = devstack_services.service_argv(python="python", port=8000, flower_port=5555, env={})
+    assert argv == ours["relay"] == ["python", "manage.py", "relay_outbox"]
 
 
 def test_beat_uses_the_database_scheduler(services, env_example):
@@ -372,7 +383,7 @@ def test_conditions_can_be_met(services):
 
 
 def test_app_services_start_after_migrations_and_a_healthy_broker(services):
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "relay", "worker", "beat"):
         depends_on = services[name]["depends_on"]
         assert depends_on["migrate"]["condition"] == "service_completed_successfully", name
         assert depends_on["redis"]["condition"] == "service_healthy", name

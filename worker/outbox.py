@@ -1,34 +1,32 @@
-"""The transactional outbox: a task enqueued in the caller's transaction is published once
-that transaction commits, and a relay publishes what the broker refused.
+"""The transactional outbox: a task enqueued in the caller's transaction is published by
+the relay once that transaction has committed.
 
     with transaction.atomic():
         order = ...
-        enqueue_on_commit(send_confirmation_email, order.pk)   # a row, in this transaction
+        enqueue_on_commit(send_confirmation_email, [order.pk])   # a row, in this transaction
 
-A rollback leaves no row, so nothing is sent. A commit publishes the row right away; if
-the broker is down the row stays pending and `relay()` (beat, every 5 s) publishes it
-later. A row is published at least once; tasks are idempotent, which makes that exactly
-once in effect.
-
-Rows are written with the publisher's lease already taken (`locked_until`), so the relay
-leaves them alone without a claim statement; if this process dies before publishing, the
-lease runs out and the relay takes them over. Inside a request the publish waits until
-the response is out (core.after_response): the client does not wait for the broker.
-Receivers of a domain signal enqueue inside core.signals.isolated_inserts(): their
-rows go in with one INSERT, isolated from each other, and are published in one batch.
+A rollback leaves no row, so nothing is sent. The relay (`manage.py relay_outbox`, and
+beat's `worker.relay_outbox` as a safety net) takes committed rows, oldest first, and
+publishes them. Rows of a task that takes a batch (a `batch_max` attribute: its one
+argument is a list) go out together: one message carries the lists of every row pending
+for that task, up to `batch_max` items. When the shop is quiet that is one order; when it
+is busy, many: fewer messages, task events and acknowledgements for the same work. A row
+is published at least once; tasks are idempotent, which makes that exactly once in
+effect. The web never talks to the broker, so a dead broker costs a checkout nothing.
 """
 
 import json
 import logging
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from core.after_response import call_after_response
 from core.signals import insert_isolated
 
 from . import locks
@@ -37,16 +35,15 @@ from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-# After a failed publish, publishing after commit in this process stands aside for a few
-# seconds and leaves rows to the relay: a checkout must not wait on a dead broker each time.
-BROKER_DOWN_PAUSE_SECONDS = 5.0
-_broker_down_until = 0.0
+# After a pass the broker or the database refused, the relay waits this long.
+FAILURE_PAUSE_SECONDS = 5.0
+RECONNECT_ONCE = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage | None:
-    """Record `task(*args, **kwargs)` in the caller's transaction; publish it once that
-    commits. `task` is a Celery task or its registered name. Arguments must be JSON: a
-    payload that is not fails here, in the caller's transaction, not later in a worker.
+    """Record `task(*args, **kwargs)` in the caller's transaction; the relay publishes it
+    once that commits. `task` is a Celery task or its registered name. Arguments must be
+    JSON: a payload that is not fails here, in the caller's transaction, not later.
 
     With CELERY_TASK_ALWAYS_EAGER (the benchmark's synchronous baseline only) the task
     runs here instead, in the caller's transaction, as `.delay()` does in eager mode."""
@@ -59,93 +56,174 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage | None:
         with transaction.atomic():  # a savepoint, as a receiver's own work has
             app.tasks[name].apply(args=args, kwargs=kwargs)
         return None
-    message = OutboxMessage(
-        task_name=name, args=list(args), kwargs=kwargs, locked_until=_lease_end(), attempts=1
-    )
-    insert_isolated([message], on_commit=publish_after_commit)
+    message = OutboxMessage(task_name=name, args=list(args), kwargs=kwargs)
+    insert_isolated([message])
     return message
 
 
-def publish_after_commit(messages: list[OutboxMessage]) -> None:
-    """Publish committed rows: after the response inside a request, at once elsewhere."""
-    if not call_after_response(lambda: publish_messages(messages)):
-        publish_messages(messages)
+@dataclass
+class Message:
+    """One message to the broker: the rows it publishes, and what it carries."""
+
+    rows: list[OutboxMessage]
+    args: list
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def task_name(self) -> str:
+        return self.rows[0].task_name
+
+    @property
+    def task_id(self) -> str:
+        # The first row's: a message published again (a relay that died before marking
+        # it) is the same task to the result backend and to the redelivery count.
+        return str(self.rows[0].task_id)
 
 
-def publish_messages(messages: list[OutboxMessage], *, after_failure_pause: bool = True) -> int:
+def messages_for(rows: list[OutboxMessage]) -> list[Message]:
+    """The messages that publish `rows`, in order: a row of its own each, except rows of a
+    task with a `batch_max`, whose lists are joined into messages of up to that many items
+    (a row's list is never split)."""
+    messages: list[Message] = []
+    open_batches: dict[str, Message] = {}
+    for row in rows:
+        most = _batch_max(row.task_name)
+        if not most or not _is_one_list(row):
+            messages.append(Message([row], list(row.args), dict(row.kwargs)))
+            continue
+        batch = open_batches.get(row.task_name)
+        if batch is None or len(batch.args[0]) + len(row.args[0]) > most:
+            batch = open_batches[row.task_name] = Message([], [[]])
+            messages.append(batch)
+        batch.rows.append(row)
+        batch.args[0].extend(row.args[0])
+    return messages
+
+
+def _batch_max(task_name: str) -> int:
+    task = app.tasks.get(task_name)
+    return int(getattr(task, "batch_max", 0) or 0)
+
+
+def _is_one_list(row: OutboxMessage) -> bool:
+    return len(row.args) == 1 and isinstance(row.args[0], list) and not row.kwargs
+
+
+@dataclass(frozen=True)
+class RelayPass:
+    claimed: int
+    published: int
+
+    @property
+    def broker_failed(self) -> bool:
+        return self.published < self.claimed
+
+
+def relay(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
+    """Publish pending rows, oldest first, claim after claim for up to `budget_seconds`
+    (under beat's 5 s interval), so a backlog left by an outage drains quickly. Returns
+    how many rows went out; stops at the first broker error, the rest stay pending."""
+    deadline = time.monotonic() + budget_seconds
+    published = 0
+    while True:
+        done = relay_once(rows_per_claim=rows_per_claim)
+        published += done.published
+        full = done.claimed == (rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
+        if done.broker_failed or not full or time.monotonic() >= deadline:
+            break
+    if published:
+        logger.info("outbox relay published %s row(s)", published)
+    return published
+
+
+def relay_forever(*, stop: threading.Event) -> None:
+    """The relay service's loop (`manage.py relay_outbox`) until `stop` is set. It looks
+    for rows every SHOPFLOW_OUTBOX_POLL_MS; after a pass that published, it lingers
+    SHOPFLOW_OUTBOX_LINGER_MS, so that a busy shop's rows gather into fewer messages (a
+    full claim goes on at once: that backlog has gathered already); after a failure, it
+    waits FAILURE_PAUSE_SECONDS."""
+    rows_per_claim = settings.SHOPFLOW_OUTBOX_BATCH_SIZE
+    while not stop.is_set():
+        pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
+        try:
+            close_old_connections()  # those past CONN_MAX_AGE, or broken
+            if pending_to_relay():
+                done = relay_once(rows_per_claim=rows_per_claim)
+                if done.broker_failed:
+                    pause = FAILURE_PAUSE_SECONDS
+                elif done.claimed == rows_per_claim:
+                    pause = 0.0
+                elif done.published:
+                    pause = settings.SHOPFLOW_OUTBOX_LINGER_MS / 1000
+        except DatabaseError:
+            logger.exception("outbox relay: the database failed; trying again shortly")
+            pause = FAILURE_PAUSE_SECONDS
+        stop.wait(pause)
+
+
+def relay_once(*, rows_per_claim: int | None = None) -> RelayPass:
+    """Claim up to `rows_per_claim` pending rows and publish them (see messages_for)."""
+    rows = _claim(rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
+    return RelayPass(claimed=len(rows), published=publish(rows))
+
+
+def publish(rows: list[OutboxMessage]) -> int:
     """Publish rows this process holds the lease of, over one producer connection, and mark
     those that went in one UPDATE. Returns how many went; never raises: whatever did not
-    go is released to the relay. Within a few seconds of a failed publish, rows go
-    straight to the relay, unless `after_failure_pause` is off (the relay itself)."""
-    global _broker_down_until
-    if not messages:
+    go is released to the next relay pass."""
+    if not rows:
         return 0
-    sent: list[OutboxMessage] = []
-    if after_failure_pause and time.monotonic() < _broker_down_until:
-        error = "broker was down moments ago; left to the relay"
-    else:
-        error = _send(messages)
-        sent = [] if error else messages
-        _broker_down_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS if error else 0.0
+    error = _send(messages_for(rows))
     try:
-        if sent:
-            OutboxMessage.objects.filter(task_id__in=[m.task_id for m in sent]).update(
+        if error:
+            _release([row.task_id for row in rows], error)
+        else:
+            OutboxMessage.objects.filter(task_id__in=[row.task_id for row in rows]).update(
                 published_at=timezone.now(), locked_until=None, last_error=""
             )
-        else:
-            _release([m.task_id for m in messages], error)
     except Exception:
-        # The rows keep their lease and the relay publishes them when it runs out (a
+        # The rows keep their lease and a relay publishes them when it runs out (a
         # second publication of what went is harmless: tasks are idempotent).
-        logger.exception("outbox: could not mark %s row(s)", len(messages))
-    return len(sent)
+        logger.exception("outbox: could not mark %s row(s)", len(rows))
+    return 0 if error else len(rows)
 
 
-def _send(messages: list[OutboxMessage]) -> str:
+def _send(messages: list[Message]) -> str:
     """Send the messages to the broker; "" when they went, else the error."""
     try:
         # One connection and, on Redis, one pipelined round trip for all of them
-        # (kombu's Producer.batch; other transports publish one by one). No retry loop:
-        # a request thread must not wait on a dead broker; the relay retries.
+        # (kombu's Producer.batch; other transports publish one by one). A connection the
+        # broker dropped since its last use is made again at once (kombu's retry policy);
+        # a broker that stays down is the next relay pass's to retry.
         with app.producer_or_acquire() as producer, producer.batch():
             for message in messages:
                 app.send_task(
                     message.task_name,
                     args=message.args,
                     kwargs=message.kwargs,
-                    task_id=str(message.task_id),
+                    task_id=message.task_id,
                     producer=producer,
-                    retry=False,
+                    retry=True,
+                    retry_policy=RECONNECT_ONCE,
                 )
     except Exception as exc:
         # Nothing counts as sent, though part of a batch may have gone: the relay
         # publishes those again, which tasks absorb (they are idempotent).
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        logger.warning(
-            "outbox: publishing %s task(s) failed, the relay will retry them: %s",
-            len(messages),
-            error,
-        )
+        logger.warning("outbox: publishing %s message(s) failed: %s", len(messages), error)
         return error
     return ""
 
 
-def relay(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
-    """Publish pending rows, oldest first, claim after claim for up to `budget_seconds`
-    (under beat's 5 s interval), so a backlog left by an outage drains quickly. Returns
-    how many went out; stops at the first broker error, the rest stay pending."""
-    rows_per_claim = rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE
-    deadline = time.monotonic() + budget_seconds
-    published = 0
-    while True:
-        claimed = _claim(rows_per_claim)
-        sent = publish_messages(claimed, after_failure_pause=False)
-        published += sent
-        if sent < rows_per_claim or time.monotonic() >= deadline:
-            break
-    if published:
-        logger.info("outbox relay published %s message(s)", published)
-    return published
+def pending_to_relay(*, now=None) -> bool:
+    """Whether a relay pass would find work: one cheap read on the pending rows' index,
+    for a relay that looks often."""
+    now = now or timezone.now()
+    return (
+        OutboxMessage.objects.filter(published_at__isnull=True)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .exists()
+    )
 
 
 def _claim(limit: int) -> list[OutboxMessage]:
@@ -159,6 +237,24 @@ def _claim(limit: int) -> list[OutboxMessage]:
                 locked_until=_lease_end(), attempts=F("attempts") + 1
             )
     return list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk")) if ids else []
+
+
+def publish_each_now(task, args_list: list[list]) -> None:
+    """Publish `task` once per entry of `args_list`, now, each in a message of its own that
+    no relay joins to others: for a worker that splits a batch its process died under.
+    Rows record them (the redeliveries of each are counted there); if the broker refuses,
+    nothing is recorded and this raises, so the caller's message stays unacknowledged."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = OutboxMessage.objects.bulk_create(
+            [
+                OutboxMessage(task_name=task.name, args=args, published_at=now, attempts=1)
+                for args in args_list
+            ]
+        )
+        error = _send([Message([row], list(row.args)) for row in rows])
+        if error:
+            raise ConnectionError(f"could not publish {task.name} apart: {error}")
 
 
 def prune(*, older_than: timedelta | None = None) -> int:

@@ -104,17 +104,22 @@ class ReliableTask(Task):
             limit = self.retry_limit()
             if is_transient(exc) and self.request.retries < limit:
                 self._retry_later(exc, limit)
-            self._give_up(exc, args, kwargs)
+            self._give_up(exc, args, kwargs, traceback_text=traceback.format_exc())
             raise
+
+    def delivered_before(self) -> bool:
+        """Whether the broker delivered this message before (with acks_late: a worker was
+        lost under it)."""
+        return not self.request.called_directly and bool(
+            (self.request.delivery_info or {}).get("redelivered")
+        )
 
     def _count_redelivery(self) -> None:
         """Raise PoisonMessage when the broker has delivered this message again more often
         than SHOPFLOW_TASK_MAX_REDELIVERIES (with acks_late, what a worker lost comes
         back: a message that kills its process would otherwise come back forever). Costs
         nothing on a first delivery."""
-        if self.request.called_directly or not (self.request.delivery_info or {}).get(
-            "redelivered"
-        ):
+        if not self.delivered_before():
             return
         count = outbox.redelivery_record(task_id=self.request.id)
         if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
@@ -129,7 +134,10 @@ class ReliableTask(Task):
             return self.max_retries
         return settings.SHOPFLOW_TASK_MAX_RETRIES
 
-    def _retry_later(self, exc: Exception, limit: int):
+    def _retry_later(self, exc: Exception, limit: int, *, args: list | None = None):
+        """Retry with backoff: this message's arguments, or `args` instead."""
+        if args is None:
+            args = self.request.args or []
         countdown = get_exponential_backoff_interval(
             factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
             retries=self.request.retries,
@@ -147,7 +155,7 @@ class ReliableTask(Task):
         )
         try:
             self.on_retry_scheduled(
-                countdown=countdown, args=self.request.args or [], kwargs=self.request.kwargs or {}
+                countdown=countdown, args=args, kwargs=self.request.kwargs or {}
             )
         except Exception:
             # The database may be what failed: the retry itself must still go out.
@@ -155,12 +163,12 @@ class ReliableTask(Task):
                 "%s[%s]: on_retry_scheduled failed", self.name, self.request.id, exc_info=True
             )
         try:
-            raise self.retry(exc=exc, countdown=countdown) from exc
+            raise self.retry(args=args, exc=exc, countdown=countdown) from exc
         except Reject as reject:
             # Celery could not publish the retry and would drop this message: put it back.
             raise Reject(reject.reason, requeue=True) from exc
 
-    def _give_up(self, exc: Exception, args, kwargs) -> None:
+    def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database
         cannot take the record, the message goes back to the queue instead of vanishing."""
         logger.error(
@@ -177,7 +185,7 @@ class ReliableTask(Task):
                 kwargs=kwargs,
                 queue=(self.request.delivery_info or {}).get("routing_key", ""),
                 exc=exc,
-                traceback_text=traceback.format_exc(),
+                traceback_text=traceback_text,
                 attempts=self.request.retries + 1,
             )
         except Exception as record_error:

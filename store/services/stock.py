@@ -2,7 +2,6 @@
 adjusted by staff. Every change is one UPDATE relative to the row (F expressions): never a
 stale absolute value that would undo a sale or a reservation made meanwhile."""
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
@@ -50,29 +49,26 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
     return Product.objects.get(pk=product_id)
 
 
-def inventory_apply(*, order_id: int) -> bool:
-    """Move an order's reserved units out of stock on hand, once; True when this call
-    applied them (False: an earlier or a concurrent delivery did).
+def inventory_apply(*, order_ids: list[int]) -> list[int]:
+    """Move these orders' reserved units out of stock on hand, once; the ids of the orders
+    this call applied (an earlier or a concurrent delivery did the others).
 
-    Orders whose inventory is pending beside this one are applied in the same statements
-    (up to SHOPFLOW_SIDE_EFFECT_BATCH_SIZE). One transaction: the side effects claimed and
-    marked done (rows another delivery holds are left to it), a ledger row per order item
-    (unique: nothing is ever applied twice), one UPDATE for all the products, and low_stock
-    sent for products whose reservation by an order took them below their threshold
-    (decided at checkout, see OrderItem). An unknown order: OrderSideEffect.DoesNotExist."""
+    One transaction: the side effects claimed and marked done (rows another delivery
+    holds are left to it), a ledger row per order item (unique: nothing is ever applied
+    twice), one UPDATE for all the products, and low_stock sent for products whose
+    reservation by an order took them below their threshold (decided at checkout, see
+    OrderItem)."""
     with transaction.atomic():
-        claimed = side_effects_claim(
-            kind=INVENTORY, order_id=order_id, limit=settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
-        )
+        claimed = side_effects_claim(kind=INVENTORY, order_ids=order_ids)
         if not claimed:
-            return False
+            return []
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.
         items = selectors.order_items_unapplied(order_ids=claimed)
         if items:
             _stock_take(items)
         _low_stock_send([item for item in items if item.crossed_low_stock])
-    return order_id in claimed
+    return claimed
 
 
 def _stock_take(items: list[OrderItem]) -> None:

@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from analytics_app import services
@@ -53,7 +52,7 @@ def test_analytics_records_units_revenue_and_items(client, customer):
     tee = ProductFactory(sku="TEE-1", price=Decimal("20.00"))
     order_id = place(client, customer, (mug, 2), (tee, 1))
 
-    assert services.analytics_record(order_id=order_id) is True
+    assert services.analytics_record(order_ids=[order_id]) == [order_id]
 
     event = AnalyticsEvent.objects.get(order_id=order_id)
     order = Order.objects.get(pk=order_id)
@@ -68,20 +67,20 @@ def test_analytics_records_units_revenue_and_items(client, customer):
     ]
 
 
-def test_second_record_of_the_same_order_returns_false_and_adds_nothing(client, customer):
+def test_second_record_of_the_same_order_records_nothing(client, customer):
     order_id = place(client, customer, (ProductFactory(), 1))
-    assert services.analytics_record(order_id=order_id) is True
+    assert services.analytics_record(order_ids=[order_id]) == [order_id]
 
-    assert services.analytics_record(order_id=order_id) is False
-    assert record_analytics(order_id) is False
+    assert services.analytics_record(order_ids=[order_id]) == []
+    assert record_analytics([order_id]) == []
 
     assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
 
 
-def test_one_delivery_records_every_pending_order_and_theirs_then_record_nothing(client, customer):
+def test_one_delivery_records_every_order_it_carries_then_none_again(client, customer):
     orders = [place(client, customer, (ProductFactory(), n)) for n in (1, 2, 3)]
 
-    assert services.analytics_record(order_id=orders[1]) is True
+    assert services.analytics_record(order_ids=orders) == orders
 
     assert sorted(AnalyticsEvent.objects.values_list("order_id", "units")) == [
         (orders[0], 1),
@@ -91,23 +90,22 @@ def test_one_delivery_records_every_pending_order_and_theirs_then_record_nothing
     assert set(
         OrderSideEffect.objects.filter(kind="analytics").values_list("status", flat=True)
     ) == {"done"}
-    assert [record_analytics(order_id) for order_id in orders] == [False, False, False]
+    assert [record_analytics([order_id]) for order_id in orders] == [[], [], []]
     assert AnalyticsEvent.objects.count() == 3
 
 
 def test_recording_marks_the_analytics_side_effect_done(client, customer):
     order_id = place(client, customer, (ProductFactory(), 1))
 
-    record_analytics(order_id)
+    record_analytics([order_id])
 
     effect = OrderSideEffect.objects.get(order_id=order_id, kind="analytics")
     assert effect.status == "done"
 
 
-def test_recording_an_unknown_order_raises_and_the_task_returns_false():
-    with pytest.raises(ObjectDoesNotExist):
-        services.analytics_record(order_id=999_999)
-    assert record_analytics(999_999) is False
+def test_recording_an_unknown_order_records_nothing():
+    assert services.analytics_record(order_ids=[999_999]) == []
+    assert record_analytics([999_999]) == []
     assert not AnalyticsEvent.objects.exists()
 
 

@@ -153,7 +153,7 @@ def test_a_side_effect_done_is_observed_once_its_mark_commits(
     before = scrape(anon_client).value(name, kind="analytics") or 0
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        side_effects_claim(kind="analytics", order_id=order_id, limit=10)
+        side_effects_claim(kind="analytics", order_ids=[order_id])
     assert (scrape(anon_client).value(name, kind="analytics") or 0) == before  # uncommitted
     for callback in callbacks:
         callback()

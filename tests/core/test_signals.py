@@ -50,7 +50,7 @@ def test_a_receiver_whose_row_is_too_long_leaves_the_order_and_the_other_receive
     order_id = response.json()["id"]
     assert Order.objects.filter(pk=order_id).exists()
     side_effect_tasks = [registry.task_for(kind).name for kind in registry.kinds()]
-    enqueued = OutboxMessage.objects.filter(args=[order_id], task_name__in=side_effect_tasks)
+    enqueued = OutboxMessage.objects.filter(args=[[order_id]], task_name__in=side_effect_tasks)
     assert enqueued.count() == 3  # each side effect's receiver
     assert list(Notification.objects.filter(recipient=user).values_list("kind", flat=True)) == [
         "order_placed"  # the notifications app's own receiver, beside the refused row

@@ -231,7 +231,7 @@ def test_a_child_started_nice_runs_at_that_priority_and_its_children_inherit_it(
 # --- service_env and service_argv --------------------------------------------------------------
 
 
-def test_email_yields_the_cpu_half_as_far_as_the_rest_of_the_background_and_web_not_at_all():
+def test_relay_and_email_yield_the_cpu_half_as_far_as_the_rest_and_web_not_at_all():
     names = services.service_argv(
         python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "2"}
     )
@@ -243,6 +243,7 @@ def test_email_yields_the_cpu_half_as_far_as_the_rest_of_the_background_and_web_
         "worker-2": 10,
         "mail": 5,
         "mail-2": 5,
+        "relay": 5,
         "beat": 10,
         "flower": 10,
     }

@@ -8,7 +8,14 @@ from django.db import transaction
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import NotificationSocket, WorkerProcess, client_for, notify, session_cookie
+from tests.support import (
+    NotificationSocket,
+    RelayProcess,
+    WorkerProcess,
+    client_for,
+    notify,
+    session_cookie,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +48,7 @@ def test_a_notification_a_worker_commits_reaches_sockets_on_both_web_processes(
     on_first, on_second = sockets(first, staff), sockets(second, staff)
     customers = sockets(second, customer)
 
+    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         # Stock falls below its threshold: the worker's inventory task alerts staff.
@@ -63,6 +71,7 @@ def test_a_notification_a_worker_commits_reaches_sockets_on_both_web_processes(
             assert set(frame) >= {"id", "kind", "message", "link", "is_read", "created_at"}
     finally:
         worker.stop()
+        relay.stop()
     with pytest.raises(AssertionError):  # each socket gets its user's notifications only
         customers.next_frame(timeout=1)
 

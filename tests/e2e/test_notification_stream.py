@@ -7,7 +7,14 @@ from django.contrib.auth import get_user_model
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import EventStream, WorkerProcess, client_for, notify, session_cookie
+from tests.support import (
+    EventStream,
+    RelayProcess,
+    WorkerProcess,
+    client_for,
+    notify,
+    session_cookie,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,6 +53,7 @@ def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_proces
     assert on_first.status == on_second.status == 200
     assert on_first.content_type.startswith("text/event-stream")
 
+    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         # Stock falls below its threshold: the worker's inventory task alerts staff.
@@ -68,6 +76,7 @@ def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_proces
             assert event.json()["message"] == low.message and "Desk lamp" in low.message
     finally:
         worker.stop()
+        relay.stop()
     with pytest.raises(AssertionError):  # each stream gets its user's events only
         customers_stream.next_event(timeout=1)
 

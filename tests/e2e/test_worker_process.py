@@ -9,7 +9,7 @@ from email_app.models import SentEmail
 from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import WorkerProcess, client_for, subprocess_env, wait_until
+from tests.support import RelayProcess, WorkerProcess, client_for, subprocess_env, wait_until
 from worker import outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,9 +31,25 @@ def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
 
 
 @pytest.fixture
-def worker_process(stoppable_broker, smtp_server, tmp_path):
-    """`celery worker` on a broker the test may stop: Redis, and RabbitMQ (the same code)."""
+def relay_process(tmp_path):
+    """Start `manage.py relay_outbox` with an environment; stopped after the test."""
+    started = []
+
+    def start(env) -> RelayProcess:
+        started.append(RelayProcess(env, tmp_path / f"relay-{len(started)}.log").start())
+        return started[-1]
+
+    yield start
+    for relay in started:
+        relay.stop()
+
+
+@pytest.fixture
+def worker_process(stoppable_broker, smtp_server, tmp_path, relay_process):
+    """`celery worker` and the outbox relay on a broker the test may stop: Redis, and
+    RabbitMQ (the same code)."""
     env = worker_env(stoppable_broker, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
+    relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     yield worker
     worker.stop()
@@ -86,8 +102,8 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
     order_ids = [r.json()["id"] for r in responses]
     assert outbox.pending_count() == 9  # three side effects per order, none published
 
-    stoppable_broker.start()
-    wait_until(lambda: outbox.relay() == 0 and outbox.pending_count() == 0, timeout=30)
+    stoppable_broker.start()  # the relay publishes them once it answers
+    wait_until(lambda: outbox.pending_count() == 0, timeout=30, message="the relay")
 
     for user, order_id in zip(users, order_ids, strict=True):
         wait_until(
@@ -106,11 +122,14 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
     assert AnalyticsEvent.objects.count() == 3
 
 
-def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp_path):
+def test_worker_killed_mid_task_loses_no_side_effect(
+    own_redis, smtp_server, tmp_path, relay_process
+):
     """SIGKILL the pool process while it waits on SMTP: acks_late and reject_on_worker_lost
     put the message back, a new pool process runs it, finds the dead delivery's claim,
     waits until the claim is stale, takes it over, and the order completes."""
     env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
+    relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         user = UserFactory(email="killed@example.com")
@@ -138,8 +157,45 @@ def test_worker_killed_mid_task_loses_no_side_effect(own_redis, smtp_server, tmp
         worker.stop()
 
 
+def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
+    own_redis, smtp_server, tmp_path, relay_process
+):
+    """Three orders' emails in one message; SIGKILL the pool process while the first waits
+    on SMTP. The message comes back and is split: each order in a message of its own, so
+    an order that kills its worker every time would fail alone. Every order completes;
+    the two emails that never reached SMTP go out once."""
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    try:
+        users = [UserFactory(email=f"batch{n}@example.com") for n in range(3)]
+        outbox.relay()  # the welcome emails
+        wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
+        product = ProductFactory(on_hand=10, low_stock_threshold=0)
+        order_ids = [checkout(user, product).json()["id"] for user in users]  # pending
+        smtp_server.handler.delay_next = 30
+
+        relay_process(env)  # one pass: one message per side effect, three orders each
+        assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+        [pool_process] = psutil.Process(worker.process.pid).children()
+        pool_process.kill()
+
+        for user, order_id in zip(users, order_ids, strict=True):
+            wait_until(
+                lambda u=user, o=order_id: side_effects(u, o) == ALL_DONE,
+                timeout=60,
+                message=f"order {order_id}; worker log:\n{worker.output()[-3000:]}",
+            )
+        assert f"of {order_ids}: its worker was lost" in worker.output()
+        subjects = [m["Subject"] for m in smtp_server.messages]
+        assert [subjects.count(f"Your Shopflow order #{o}") for o in order_ids[1:]] == [1, 1]
+        product.refresh_from_db()
+        assert (product.on_hand, product.reserved) == (7, 0)
+    finally:
+        worker.stop()
+
+
 def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
-    own_redis, smtp_server, tmp_path
+    own_redis, smtp_server, tmp_path, relay_process
 ):
     from django.db import transaction
 
@@ -147,6 +203,7 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
     from worker.models import DeadLetter, OutboxMessage
 
     env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=2)
+    relay_process(env)
     worker = WorkerProcess(
         env, tmp_path / "worker.log", concurrency=1, include="tests.e2e.worker_tasks"
     ).start()
@@ -191,7 +248,7 @@ def reconcile_until_done(pairs, worker, timeout=60):
 
 
 def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
-    own_redis, smtp_server, tmp_path, settings
+    own_redis, smtp_server, tmp_path, settings, relay_process
 ):
     """SIGKILL the worker's main process and its pool together while the email waits on
     SMTP: the message stays unacknowledged in Redis (for the visibility timeout) and the
@@ -202,6 +259,7 @@ def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
 
     settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 3
     env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=2)
+    relay_process(env)
     first = WorkerProcess(env, tmp_path / "first.log", concurrency=1).start()
     user = UserFactory(email="whole@example.com")
     wait_until(lambda: smtp_server.messages_to("whole@example.com"), message="welcome")
@@ -237,15 +295,17 @@ def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
 
 
 def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
-    own_redis, smtp_server, tmp_path, settings
+    own_redis, smtp_server, tmp_path, settings, relay_process
 ):
     """The worker is stopped, the tasks are queued, Redis restarts without persistence:
     every outbox row says published, the queues are empty. The reconciler re-drives."""
     settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 2
+    relay_process(worker_env(own_redis, smtp_server))
     users = [UserFactory() for _ in range(3)]
     product = ProductFactory(on_hand=50, low_stock_threshold=0)
     order_ids = [checkout(user, product, 2).json()["id"] for user in users]
-    assert outbox.pending_count() == 0  # all published, to a Redis about to forget them
+    # All published, to a Redis about to forget them.
+    wait_until(lambda: outbox.pending_count() == 0, message="the relay")
 
     own_redis.stop()
     own_redis.start()
@@ -267,7 +327,7 @@ def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
 
 
 def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_promise(
-    own_redis, smtp_server, tmp_path
+    own_redis, smtp_server, tmp_path, relay_process
 ):
     """Two workers on every queue, as `--scale worker=2` runs them, with 40 orders placed
     from four threads at once: each order's email sent once, its stock applied once, its
@@ -281,6 +341,8 @@ def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_p
     from tests.support import Metrics, free_port
 
     ports = [free_port(), free_port()]
+    # Four orders a message at most: more messages than workers, as in a busy shop.
+    relay_process(worker_env(own_redis, smtp_server, SHOPFLOW_SIDE_EFFECT_BATCH_SIZE=4))
     workers = []
     for n, port in enumerate(ports):
         metrics_dir = tmp_path / f"metrics-{n}"

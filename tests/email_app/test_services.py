@@ -27,7 +27,7 @@ def order(client, customer):
 
 
 def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user):
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
 
     [message] = mail.outbox
     assert message.to == [user.email]
@@ -41,8 +41,8 @@ def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user)
 
 
 def test_second_send_of_a_confirmation_sends_nothing(order):
-    assert services.confirmation_email_send(order_id=order.pk) is True
-    assert services.confirmation_email_send(order_id=order.pk) is False
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == []
     assert len(mail.outbox) == 1
     assert SentEmail.objects.get(kind="confirmation_email", key=str(order.pk)).status == "sent"
 
@@ -51,11 +51,51 @@ def test_a_failed_send_leaves_no_sent_row_so_a_retry_sends(order, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(OSError):
-        services.confirmation_email_send(order_id=order.pk)
+        services.confirmation_emails_send(order_ids=[order.pk])
     assert not SentEmail.objects.exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
+
+
+def test_a_batch_sends_each_email_once_and_one_that_fails_stops_only_itself_and_those_after(
+    client, customer, monkeypatch
+):
+    from email_app import transport
+
+    carts = [cart_with(customer, (ProductFactory(), 1)) for _ in range(3)]
+    ids = [
+        client.post("/api/orders/", {"cart_id": str(c.pk)}, format="json").json()["id"]
+        for c in carts
+    ]
+    mail.outbox.clear()
+    real_send = transport.send_message
+
+    def second_fails(message):
+        if message.subject.endswith(f"#{ids[1]}"):
+            raise ConnectionResetError("SMTP went away")
+        real_send(message)
+
+    monkeypatch.setattr(transport, "send_message", second_fails)
+    with pytest.raises(ConnectionResetError):
+        services.confirmation_emails_send(order_ids=ids)
+
+    # The first went and is done; the second's claim is freed for its retry.
+    assert [m.subject for m in mail.outbox] == [f"Your Shopflow order #{ids[0]}"]
+    statuses = dict(
+        OrderSideEffect.objects.filter(kind="confirmation_email").values_list("order_id", "status")
+    )
+    assert [statuses[i] for i in ids] == ["done", "pending", "pending"]
+    assert list(
+        SentEmail.objects.filter(kind="confirmation_email").values_list("key", "status")
+    ) == [(str(ids[0]), "sent")]
+
+    monkeypatch.setattr(transport, "send_message", real_send)
+    assert services.confirmation_emails_send(order_ids=ids) == ids[1:]  # the retry
+    assert len(mail.outbox) == 3
+    assert set(OrderSideEffect.objects.filter(kind="confirmation_email").values_list(
+        "status", flat=True
+    )) == {"done"}  # fmt: skip
 
 
 def test_welcome_goes_once_and_not_to_users_without_an_address():
@@ -88,7 +128,7 @@ def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order):
     SentEmail.objects.create(kind="confirmation_email", key=str(order.pk), subject="s")
 
     with pytest.raises(EmailInFlight) as raised:
-        services.confirmation_email_send(order_id=order.pk)
+        services.confirmation_emails_send(order_ids=[order.pk])
 
     assert is_transient(raised.value)
     assert mail.outbox == []
@@ -107,7 +147,7 @@ def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, setti
         claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
     )
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
 
     assert len(mail.outbox) == 1
     row = SentEmail.objects.get()
@@ -131,7 +171,7 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
     settings.EMAIL_BACKEND = f"{__name__}.TransactionProbeBackend"
     TransactionProbeBackend.seen = []
 
-    assert services.confirmation_email_send(order_id=order_id) is True
+    assert services.confirmation_emails_send(order_ids=[order_id]) == [order_id]
 
     assert TransactionProbeBackend.seen == [False]
     assert SentEmail.objects.get(key=str(order_id)).status == "sent"
@@ -146,7 +186,7 @@ def test_every_attempt_at_an_email_carries_the_same_message_id(order, settings):
         kind="confirmation_email", key=str(order.pk), recipients=[], subject="", status="sending"
     )
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
 
     [message] = mail.outbox
     expected = f"<confirmation_email.{order.pk}@shopflow.local>"
@@ -170,7 +210,7 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
 
     monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
     with pytest.raises(ConnectionResetError):
-        services.confirmation_email_send(order_id=order.pk)
+        services.confirmation_emails_send(order_ids=[order.pk])
 
     assert SentEmail.objects.get(kind="confirmation_email").status == "sending"
 
@@ -188,7 +228,7 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
 
     assert len(sent) == 1
     assert SentEmail.objects.get(kind="confirmation_email").status == "sent"

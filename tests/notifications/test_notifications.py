@@ -84,8 +84,8 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5, name="Desk lamp")
     order_id = place(user, (lamp, 16))
 
-    inventory_apply(order_id=order_id)
-    inventory_apply(order_id=order_id)  # a replay notifies no more
+    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_ids=[order_id])  # a replay notifies no more
 
     low = Notification.objects.filter(kind="low_stock").order_by("recipient_id")
     assert [n.recipient_id for n in low] == [member.pk for member in staff]
@@ -238,18 +238,17 @@ def test_a_stream_token_expires(user, settings):
 def test_a_checkout_pushes_its_notification_after_the_response(user, product, monkeypatch):
     """The client does not wait for Redis: the push runs once the response is out."""
     from notifications import live
-    from worker import outbox
 
     pushed, held_during_view = [], []
     monkeypatch.setattr(live, "_publish", lambda rows: pushed.extend(rows))
-    real_call_after_response = outbox.call_after_response
+    real_call_after_response = live.call_after_response
 
     def spy(callback):
         held = real_call_after_response(callback)
         held_during_view.append(held)
         return held
 
-    monkeypatch.setattr(outbox, "call_after_response", spy)
+    monkeypatch.setattr(live, "call_after_response", spy)
     place(user, (product, 1))
     assert held_during_view == [True]  # deferred inside the request ...
     assert [n.kind for n in pushed] == ["order_placed"]  # ... and done after it

@@ -1,11 +1,10 @@
-"""The claim of a side-effect task's batch and the mark of an email's side effect, each one
-UPDATE ... RETURNING (side_effects.sql): they mark and return what the ORM's equivalents
-(a read, then an UPDATE) would, on SQLite and on PostgreSQL (`make test` runs these on
+"""The claim of a side-effect task's batch and the mark of an email's side effects are one
+UPDATE ... RETURNING (side_effects.sql): it marks and returns what the ORM's equivalent (a
+read, then an UPDATE) would, on SQLite and on PostgreSQL (`make test` runs these on
 SQLite too when DATABASE_URL names another database)."""
 
 import pytest
 from django.db import transaction
-from django.db.models import Q
 from django.db.transaction import TransactionManagementError
 
 from side_effects import services, sql
@@ -43,22 +42,6 @@ def orders() -> list[int]:
     return ids
 
 
-def claim_with_the_orm(*, kind: str, order_id: int, others: int) -> list[tuple]:
-    oldest_pending = (
-        OrderSideEffect.objects.filter(kind=kind, status=Status.PENDING)
-        .exclude(order_id=order_id)
-        .order_by("order_id")
-        .values("pk")[:others]
-    )
-    own = Q(order_id=order_id, status__in=[Status.PENDING, Status.FAILED])
-    rows = OrderSideEffect.objects.filter(kind=kind).filter(own | Q(pk__in=oldest_pending))
-    claimed = sorted(rows.values_list("order_id", "created_at"))
-    OrderSideEffect.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
-        status=Status.DONE, error=""
-    )
-    return claimed
-
-
 def after(claim, **arguments) -> tuple[list[int], list[tuple]]:
     """What `claim` returns and leaves, rolled back afterwards."""
     with transaction.atomic():
@@ -70,58 +53,43 @@ def after(claim, **arguments) -> tuple[list[int], list[tuple]]:
     return claimed, rows
 
 
-@pytest.mark.parametrize("position", range(len(STATES)))
-@pytest.mark.parametrize("kind", ["inventory", "analytics"])
-@pytest.mark.parametrize("others", [0, 2, 10])
-def test_the_claim_marks_and_returns_what_the_orm_would(orders, position, kind, others):
-    arguments = {"kind": kind, "order_id": orders[position], "others": others}
-
-    expected = after(claim_with_the_orm, **arguments)
-
-    assert after(sql.side_effects_claim_done, **arguments) == expected
-
-
-def mark_done_with_the_orm(*, kind: str, order_ids: list[int]) -> list:
+def mark_done_with_the_orm(*, kind: str, order_ids: list[int], skip_locked: bool) -> list:
     rows = OrderSideEffect.objects.filter(kind=kind, order_id__in=order_ids).exclude(
         status=Status.DONE
     )
-    marked = sorted(rows.values_list("created_at", flat=True))
+    marked = sorted(rows.values_list("order_id", "created_at"))
     OrderSideEffect.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
         status=Status.DONE, error=""
     )
     return marked
 
 
+@pytest.mark.parametrize("skip_locked", [True, False])
 @pytest.mark.parametrize("positions", [[], [0], [1], [3], [0, 1, 3, 4], [2, 5, 999]])
 @pytest.mark.parametrize("kind", ["inventory", "analytics"])
-def test_the_mark_done_marks_and_returns_what_the_orm_would(orders, positions, kind):
+def test_the_mark_done_marks_and_returns_what_the_orm_would(orders, positions, kind, skip_locked):
     order_ids = [orders[p] if p < len(orders) else p for p in positions]
-    arguments = {"kind": kind, "order_ids": order_ids}
+    arguments = {"kind": kind, "order_ids": order_ids, "skip_locked": skip_locked}
 
     expected = after(mark_done_with_the_orm, **arguments)
 
     assert after(sql.side_effects_mark_done, **arguments) == expected
 
 
-def test_an_unknown_order_claims_only_the_others(orders):
-    arguments = {"kind": "inventory", "order_id": 999_999, "others": 2}
-    expected = after(claim_with_the_orm, **arguments)
-    assert after(sql.side_effects_claim_done, **arguments) == expected
-    assert [order_id for order_id, _ in expected[0]] == [orders[0], orders[2]]
-
-
-def test_a_batch_is_its_own_order_first_then_the_oldest_pending(orders):
+def test_a_claim_takes_pending_and_failed_leaves_done_and_unknown_orders_out(orders):
     with transaction.atomic():
-        claimed = services.side_effects_claim(kind="inventory", order_id=orders[3], limit=3)
-    assert claimed == [orders[0], orders[2], orders[3]]  # failed: its own delivery still works
+        claimed = services.side_effects_claim(
+            kind="inventory", order_ids=[orders[1], orders[3], orders[5], 999_999]
+        )
+    assert claimed == [orders[3], orders[5]]  # failed: a late delivery still does it
     done = OrderSideEffect.objects.filter(kind="inventory", status="done")
-    assert sorted(done.values_list("order_id", flat=True)) == sorted([*claimed, orders[1]])
+    assert sorted(done.values_list("order_id", flat=True)) == [orders[1], orders[3], orders[5]]
 
 
 @pytest.mark.django_db(transaction=True)  # outside the test's own transaction
 def test_a_claim_outside_the_works_transaction_is_refused():
     with pytest.raises(TransactionManagementError):
-        services.side_effects_claim(kind="inventory", order_id=1, limit=1)
+        services.side_effects_claim(kind="inventory", order_ids=[1])
 
 
 @pytest.mark.postgres
@@ -154,8 +122,10 @@ def test_a_claim_skips_rows_another_delivery_holds_its_own_too(orders):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail
-            claimed = services.side_effects_claim(kind="inventory", order_id=orders[5], limit=3)
+            claimed = services.side_effects_claim(
+                kind="inventory", order_ids=[orders[0], orders[4], orders[5]]
+            )
     finally:
         release.set()
         thread.join()
-    assert claimed == [orders[2], orders[4]]  # not orders[0] nor its own: held elsewhere
+    assert claimed == [orders[4]]  # not orders[0] nor orders[5]: held by the other

@@ -5,7 +5,8 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from side_effects.models import OrderSideEffect
@@ -68,7 +69,7 @@ def test_apply_moves_reserved_units_out_of_on_hand(client, customer):
     order_id = place(client, customer, (mug, 3), (tee, 2))
     assert stock(mug) == (10, 3)
 
-    assert inventory_apply(order_id=order_id) is True
+    assert inventory_apply(order_ids=[order_id]) == [order_id]
 
     assert stock(mug) == (7, 0)
     assert stock(tee) == (5, 0)
@@ -79,7 +80,7 @@ def test_apply_writes_one_stock_movement_per_order_item(client, customer):
     tee = ProductFactory(on_hand=7)
     order_id = place(client, customer, (mug, 3), (tee, 2))
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     movements = StockMovement.objects.filter(order_item__order_id=order_id)
     assert sorted(movements.values_list("product_id", "delta", "reason")) == sorted(
@@ -94,7 +95,7 @@ def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(client, cust
 
     order_id = place(client, customer, (mug, 2))  # the reservation
     stamps.append(Product.objects.get(pk=mug.pk).updated_at)
-    inventory_apply(order_id=order_id)  # the units leave stock on hand
+    inventory_apply(order_ids=[order_id])  # the units leave stock on hand
     stamps.append(Product.objects.get(pk=mug.pk).updated_at)
 
     assert stamps[0] < stamps[1] < stamps[2]
@@ -104,9 +105,9 @@ def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(client, cust
 def test_second_apply_returns_false_and_changes_nothing(client, customer):
     mug = ProductFactory(on_hand=10)
     order_id = place(client, customer, (mug, 4))
-    assert inventory_apply(order_id=order_id) is True
+    assert inventory_apply(order_ids=[order_id]) == [order_id]
 
-    assert inventory_apply(order_id=order_id) is False
+    assert inventory_apply(order_ids=[order_id]) == []
 
     assert stock(mug) == (6, 0)
     assert list(StockMovement.objects.filter(product=mug).values_list("delta", flat=True)) == [-4]
@@ -116,75 +117,76 @@ def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
     order_id = place(client, customer, (product, 1))
     assert inventory_status(order_id) == "pending"
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert inventory_status(order_id) == "done"
     body = client.get(f"/api/orders/{order_id}/").json()
     assert body["side_effects"]["inventory"] == "done"
 
 
-def test_apply_with_batches_of_one_leaves_other_orders_reservations_alone(
-    client, customer, settings
-):
-    settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 1
+def test_apply_leaves_other_orders_reservations_alone(client, customer):
     mug = ProductFactory(on_hand=10)
     first = place(client, customer, (mug, 2))
     second = place(client, customer, (mug, 3))
 
-    inventory_apply(order_id=first)
+    inventory_apply(order_ids=[first])
 
     assert stock(mug) == (8, 3)
     assert inventory_status(second) == "pending"
 
 
-def test_apply_also_applies_the_other_pending_orders_each_once(client, customer):
+def test_applying_several_orders_at_once_applies_each_once(client, customer):
+    statements_for_one = _statements_for_one_order(client, customer)
+    StockMovement.objects.all().delete()
     mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
     first = place(client, customer, (mug, 2))
     second = place(client, customer, (mug, 3), (tee, 1))
+    third = place(client, customer, (tee, 4))
 
-    assert inventory_apply(order_id=second) is True
+    with CaptureQueriesContext(connection) as queries:
+        assert inventory_apply(order_ids=[first, second, third]) == [first, second, third]
 
-    assert stock(mug) == (5, 0) and stock(tee) == (9, 0)
-    assert inventory_status(first) == inventory_status(second) == "done"
-    assert StockMovement.objects.count() == 3
-    # Its own delivery, later, finds the work done.
-    assert inventory_apply(order_id=first) is False
-    assert stock(mug) == (5, 0) and StockMovement.objects.count() == 3
-
-
-def test_a_batch_takes_the_oldest_pending_and_always_its_own_order(client, customer, settings):
-    settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = 3
-    mug = ProductFactory(on_hand=100)
-    orders = [place(client, customer, (mug, 1)) for _ in range(5)]
-
-    assert inventory_apply(order_id=orders[-1]) is True
-    assert [inventory_status(o) for o in orders] == ["done", "done", "pending", "pending", "done"]
-    assert stock(mug) == (97, 2)
+    assert stock(mug) == (5, 0) and stock(tee) == (5, 0)
+    assert {inventory_status(o) for o in (first, second, third)} == {"done"}
+    assert StockMovement.objects.count() == 4
+    # The claim, the items, the product locks, the ledger, the stock: as for one order.
+    assert len(queries) == statements_for_one
+    # A later delivery of any of them finds the work done.
+    assert inventory_apply(order_ids=[second, first]) == []
+    assert stock(mug) == (5, 0) and StockMovement.objects.count() == 4
 
 
-def test_apply_of_unknown_order_raises_does_not_exist():
-    from django.core.exceptions import ObjectDoesNotExist
+def _statements_for_one_order(client, customer) -> int:
+    mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
+    order_id = place(client, customer, (mug, 1), (tee, 1))
+    with CaptureQueriesContext(connection) as queries:
+        inventory_apply(order_ids=[order_id])
+    return len(queries)
 
-    with pytest.raises(ObjectDoesNotExist):  # the task logs it and returns False
-        inventory_apply(order_id=999_999)
+
+def test_apply_of_unknown_orders_applies_nothing_and_the_known_ones_all_the_same(client, customer):
+    mug = ProductFactory(on_hand=10)
+    order_id = place(client, customer, (mug, 1))
+
+    assert inventory_apply(order_ids=[999_999]) == []
+    assert inventory_apply(order_ids=[999_999, order_id]) == [order_id]
+    assert stock(mug) == (9, 0)
 
 
 def test_task_called_directly_applies_once(client, customer):
     mug = ProductFactory(on_hand=10)
     order_id = place(client, customer, (mug, 4))
 
-    assert apply_inventory(order_id) is True
-    assert apply_inventory(str(order_id)) is False  # ids may arrive as strings
+    assert apply_inventory([order_id]) == [order_id]
+    assert apply_inventory([str(order_id)]) == []  # ids may arrive as strings
+    assert apply_inventory(order_id) == []  # a message of the shape before batches: one id
 
     assert stock(mug) == (6, 0)
     assert inventory_status(order_id) == "done"
 
 
-def test_task_for_unknown_order_returns_false_and_logs(caplog):
-    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
-        assert apply_inventory(999_999) is False
-
-    assert any("999999" in r.getMessage() for r in caplog.records if r.name == "worker.tasks_base")
+def test_task_for_unknown_order_does_nothing():
+    assert apply_inventory([999_999]) == []
 
 
 # --- Low-stock alerts ------------------------------------------------------------------
@@ -194,8 +196,8 @@ def test_crossing_the_threshold_sends_low_stock_once(client, customer, low_stock
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 16))  # available 20 -> 4
 
-    inventory_apply(order_id=order_id)
-    inventory_apply(order_id=order_id)  # a replay alerts nothing more
+    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_ids=[order_id])  # a replay alerts nothing more
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -205,7 +207,7 @@ def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(client, 
     order_id = place(client, customer, (lamp, 16))
     assert low_stock_outbox() == []
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_outbox() == [[lamp.pk, order_id]]
     message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
@@ -218,7 +220,7 @@ def test_starting_exactly_at_the_threshold_and_going_below_alerts(
     lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 1))  # 5 -> 4
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -227,7 +229,7 @@ def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, low_s
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 15))  # 20 -> 5: not below yet
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -237,7 +239,7 @@ def test_still_above_the_threshold_does_not_alert(client, customer, low_stock_ca
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 10))
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -249,7 +251,7 @@ def test_already_below_the_threshold_before_the_order_does_not_alert(
     lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 1))  # 4 -> 3: the crossing was earlier
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -260,7 +262,7 @@ def test_only_the_product_that_crossed_alerts(client, customer, low_stock_calls)
     mug = ProductFactory(on_hand=100, low_stock_threshold=5)
     order_id = place(client, customer, (lamp, 2), (mug, 2))
 
-    inventory_apply(order_id=order_id)
+    inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -275,7 +277,7 @@ def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(client, cus
     low_stock.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
     try:
         with caplog.at_level(logging.ERROR, logger="store.services"):
-            assert inventory_apply(order_id=order_id) is True
+            assert inventory_apply(order_ids=[order_id]) == [order_id]
     finally:
         low_stock.disconnect(dispatch_uid="tests.store.test_inventory.broken")
 
@@ -292,8 +294,8 @@ def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applie
     crossing = place(client, customer, (lamp, 2))  # 6 -> 4: this order crosses
     later = place(client, customer, (lamp, 3))  # 4 -> 1: already below, must not alert
 
-    inventory_apply(order_id=crossing)
-    inventory_apply(order_id=later)
+    inventory_apply(order_ids=[crossing])
+    inventory_apply(order_ids=[later])
 
     assert low_stock_calls == [(lamp.pk, crossing, 1)]
 
@@ -305,8 +307,8 @@ def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(
     first = place(client, customer, (lamp, 10))  # 20 -> 10: still above
     second = place(client, customer, (lamp, 6))  # 10 -> 4: this one crosses
 
-    inventory_apply(order_id=first)
-    inventory_apply(order_id=second)
+    inventory_apply(order_ids=[first])
+    inventory_apply(order_ids=[second])
 
     assert [order_id for _, order_id, _ in low_stock_calls] == [second]
 

@@ -1,18 +1,18 @@
-"""The outbox against a real Redis: rows commit with the transaction, are published after
-commit, survive a dead broker, and are relayed once."""
+"""The outbox against a real broker: rows commit with the transaction, the relay publishes
+them (a task's pending lists joined into one message), a dead broker loses nothing, and
+every row goes out once."""
 
-import logging
 import threading
 from datetime import timedelta
 
 import pytest
 from celery import shared_task
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core import after_response
 from core.signals import isolated_inserts
-from tests.support import queued_headers, queued_task_ids
+from tests.support import queued_messages, queued_task_ids, relay_thread, wait_until
 from worker import outbox
 from worker.models import OutboxMessage
 
@@ -22,6 +22,11 @@ def noop(*args, **kwargs):
     """No worker runs in these tests; no app routes it: the default queue."""
 
 
+@shared_task(name="tests.worker.batched", batch_max=3)
+def batched(ids):
+    """A task that takes a batch: the relay joins its rows' lists, three items at most."""
+
+
 TASK = noop
 
 
@@ -29,16 +34,23 @@ def queued(server) -> list[str]:
     return queued_task_ids(server.url, "default")
 
 
+def carried(server) -> list[list]:
+    """The arguments of each message waiting in the default queue, oldest first."""
+    return [args for _headers, args in queued_messages(server.url, "default")]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_committed_enqueue_is_published_after_commit(stoppable_broker):
+def test_a_committed_row_waits_for_the_relay_which_publishes_it_once(stoppable_broker):
     with transaction.atomic():
         message = outbox.enqueue_on_commit(TASK, 7, flag=True)
-        assert queued(stoppable_broker) == []  # not before the commit
+    assert queued(stoppable_broker) == []  # the web never talks to the broker
+
+    assert outbox.relay() == 1
 
     message.refresh_from_db()
-    assert message.published_at is not None
-    [headers] = queued_headers(stoppable_broker.url, "default")
-    assert (headers["id"], headers["task"]) == (str(message.task_id), TASK.name)
+    assert message.published_at is not None and message.locked_until is None
+    assert queued(stoppable_broker) == [str(message.task_id)]
+    assert outbox.relay() == 0  # published rows are not published again
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,6 +60,7 @@ def test_rolled_back_transaction_leaves_no_row_and_publishes_nothing(own_redis):
         raise RuntimeError("the order failed after enqueue")
 
     assert not OutboxMessage.objects.exists()
+    assert outbox.relay() == 0
     assert queued(own_redis) == []
 
 
@@ -60,58 +73,59 @@ def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
             raise RuntimeError("a receiver failed")
 
     assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[1]]
+    outbox.relay()
     assert queued(own_redis) == [str(kept.task_id)]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_isolated_enqueues_are_one_insert_with_the_lease_taken_then_one_publish_and_one_mark(
-    stoppable_broker,
-):
-    from django.test.utils import CaptureQueriesContext
-
-    leases = []
-    with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        with isolated_inserts(about="three enqueues"):
-            rows = [outbox.enqueue_on_commit(TASK, n) for n in range(3)]
-            before_the_end = [q["sql"].split()[0] for q in queries.captured_queries]
-        leases = [row.locked_until for row in rows]
+def test_isolated_enqueues_are_one_insert_and_nothing_else(own_redis):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        transaction.atomic(),
+        isolated_inserts(about="three enqueues"),
+    ):
+        for n in range(3):
+            outbox.enqueue_on_commit(TASK, n)
+        before_the_end = [q["sql"].split()[0] for q in queries.captured_queries]
 
     assert before_the_end == ["BEGIN"]  # nothing written until the block ends
-    assert all(lease > timezone.now() for lease in leases)  # written with the lease taken
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert statements == ["BEGIN", "SAVEPOINT", "INSERT", "RELEASE", "COMMIT", "UPDATE"]
-    assert sorted(queued(stoppable_broker)) == sorted(str(row.task_id) for row in rows)
-    assert OutboxMessage.objects.filter(published_at__isnull=False, locked_until=None).count() == 3
+    assert statements == ["BEGIN", "SAVEPOINT", "INSERT", "RELEASE", "COMMIT"]
+    assert OutboxMessage.objects.filter(published_at=None, locked_until=None).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_publish_that_fails_oddly_never_reaches_the_caller(own_redis, monkeypatch, caplog):
-    def broken(*args, **kwargs):
-        raise AttributeError("something unexpected in the publisher")
+def test_the_relay_joins_a_batch_tasks_lists_up_to_its_batch_max_and_sends_others_alone(
+    own_redis,
+):
+    with transaction.atomic():
+        for n in range(1, 8):
+            outbox.enqueue_on_commit(batched, [n])
+        loner = outbox.enqueue_on_commit(TASK, 1)
+        outbox.enqueue_on_commit(batched, [8, 9])  # a list of two: never split
+        outbox.enqueue_on_commit(batched, "not a list")  # not a batch: alone
 
-    monkeypatch.setattr(outbox, "publish_messages", broken)
-    with caplog.at_level(logging.ERROR), transaction.atomic():
-        row = outbox.enqueue_on_commit(TASK, 1)
+    assert outbox.relay() == 10
 
-    # The commit stands; the row keeps its lease and the relay publishes it once that ends.
-    row.refresh_from_db()
-    assert row.published_at is None
-    assert "publish_after_commit" in caplog.text  # Django's robust on_commit named it
+    assert carried(own_redis) == [[[1, 2, 3]], [[4, 5, 6]], [[7, 8, 9]], [1], ["not a list"]]
+    first = OutboxMessage.objects.filter(task_name=batched.name).order_by("pk").first()
+    [head, *_] = queued_messages(own_redis.url, "default")
+    assert head[0]["id"] == str(first.task_id)  # a message is its first row's task
+    assert str(loner.task_id) in queued(own_redis)
+    assert not OutboxMessage.objects.filter(published_at=None).exists()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(stoppable_broker):
+def test_broker_down_keeps_rows_pending_and_a_later_relay_publishes_them(stoppable_broker):
     stoppable_broker.stop()
     with transaction.atomic():
         first = outbox.enqueue_on_commit(TASK, 1)
         second = outbox.enqueue_on_commit(TASK, 2)
 
-    for message in (first, second):
-        message.refresh_from_db()
-        assert message.published_at is None
+    assert outbox.relay() == 0  # down: nothing goes, nothing is lost
     first.refresh_from_db()
+    assert first.published_at is None and first.locked_until is None
     assert "Connection" in first.last_error or "connect" in first.last_error.lower()
-    assert outbox.relay() == 0  # still down: nothing goes, nothing is lost
     assert outbox.pending_count() == 2
 
     stoppable_broker.start()
@@ -119,12 +133,10 @@ def test_broker_down_keeps_rows_pending_and_the_relay_publishes_them_later(stopp
 
     assert outbox.pending_count() == 0
     assert sorted(queued(stoppable_broker)) == sorted([str(first.task_id), str(second.task_id)])
-    assert outbox.relay() == 0  # published rows are not published again
 
 
 @pytest.mark.django_db(transaction=True)
-def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker, settings):
-    outbox._broker_down_until = float("inf")  # leave rows to the relay
+def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker):
     held = outbox.enqueue_on_commit(TASK, 1)
     abandoned = outbox.enqueue_on_commit(TASK, 2)
     now = timezone.now()
@@ -140,7 +152,6 @@ def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker,
 
 @pytest.mark.django_db(transaction=True)
 def test_prune_deletes_only_published_rows_past_retention(own_redis):
-    outbox._broker_down_until = float("inf")
     old, recent, pending = (outbox.enqueue_on_commit(TASK, n) for n in range(3))
     now = timezone.now()
     OutboxMessage.objects.filter(pk=old.pk).update(published_at=now - timedelta(days=30))
@@ -160,17 +171,15 @@ def test_non_json_arguments_are_refused_in_the_callers_transaction():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_relays_publish_each_row_once(stoppable_broker):
-    outbox._broker_down_until = float("inf")
-    rows = [outbox.enqueue_on_commit(TASK, n) for n in range(60)]
-    outbox._broker_down_until = 0.0
+def test_concurrent_relays_publish_each_row_once(own_redis):
+    for n in range(60):
+        outbox.enqueue_on_commit(batched, [n])
     barrier = threading.Barrier(4)
-    counts = []
 
     def relay():
         try:
             barrier.wait(timeout=10)
-            counts.append(outbox.relay(rows_per_claim=10) + outbox.relay(rows_per_claim=10))
+            outbox.relay(rows_per_claim=10)
         finally:
             connection.close()
 
@@ -182,114 +191,93 @@ def test_concurrent_relays_publish_each_row_once(stoppable_broker):
     while outbox.relay():
         pass
 
-    ids = queued(stoppable_broker)
-    assert sorted(ids) == sorted(str(row.task_id) for row in rows)
-    assert len(ids) == len(set(ids)) == 60
-
-
-# --- Inside a request: published after the response ------------------------------------------
-
-
-@pytest.fixture
-def in_a_request():
-    """This thread inside a request, as Django's request_started leaves it."""
-    after_response.hold()
-    yield
-    after_response.run_held()
+    items = [n for [ids] in carried(own_redis) for n in ids]
+    assert sorted(items) == list(range(60))  # each row's list once, in some message
+    ids = queued(own_redis)
+    assert len(ids) == len(set(ids))
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_a_request_committed_rows_wait_for_the_response(own_redis, in_a_request):
-    with transaction.atomic():
-        first = outbox.enqueue_on_commit(TASK, 1)
-    with transaction.atomic():
-        second = outbox.enqueue_on_commit(TASK, 2)
+def test_publish_each_now_sends_one_message_each_and_records_them_published(own_redis):
+    outbox.publish_each_now(batched, [[[1]], [[2]]])
 
-    assert queued(own_redis) == []  # committed, held until the response is out
-    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 2
-
-    after_response.run_held()
-
-    assert sorted(queued(own_redis)) == sorted([str(first.task_id), str(second.task_id)])
-    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
-    assert (
-        outbox.enqueue_on_commit(TASK, 3) and len(queued(own_redis)) == 3
-    )  # outside: at once again
+    assert carried(own_redis) == [[[1]], [[2]]]
+    rows = OutboxMessage.objects.order_by("pk")
+    assert [row.args for row in rows] == [[[1]], [[2]]]
+    assert all(row.published_at for row in rows)
+    assert [h["id"] for h, _ in queued_messages(own_redis.url, "default")] == [
+        str(row.task_id) for row in rows
+    ]
+    assert outbox.relay() == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_commits_rows_go_out_after_the_response_in_one_publish_and_one_update(
-    own_redis, in_a_request
+def test_publish_each_now_on_a_dead_broker_raises_and_records_nothing(own_redis):
+    own_redis.stop()
+
+    with pytest.raises(ConnectionError):
+        outbox.publish_each_now(batched, [[[1]]])
+
+    assert not OutboxMessage.objects.exists()
+
+
+# --- The relay service's loop ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_publishes_a_quiet_shops_row_at_once_and_gathers_a_busy_ones(own_redis, settings):
+    settings.SHOPFLOW_OUTBOX_POLL_MS = 20
+    settings.SHOPFLOW_OUTBOX_LINGER_MS = 1500
+    with relay_thread():
+        first = outbox.enqueue_on_commit(batched, [1])
+        wait_until(lambda: carried(own_redis), timeout=5, message="the first row published")
+        # The relay now lingers: what commits meanwhile goes out in one message.
+        outbox.enqueue_on_commit(batched, [2])
+        outbox.enqueue_on_commit(batched, [3])
+        wait_until(lambda: len(carried(own_redis)) == 2, timeout=5, message="the others")
+
+    assert carried(own_redis) == [[[1]], [[2, 3]]]
+    assert queued_messages(own_redis.url, "default")[0][0]["id"] == str(first.task_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_rides_out_a_dead_broker_and_publishes_once_it_is_back(
+    stoppable_broker, settings, monkeypatch
 ):
-    from django.test.utils import CaptureQueriesContext
-
-    with transaction.atomic(), isolated_inserts(about="three enqueues"):
-        for n in range(3):
-            outbox.enqueue_on_commit(TASK, n)
-
-    with CaptureQueriesContext(connection) as queries:
-        after_response.run_held()
-
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
-    assert len(queued(own_redis)) == 3
-
-
-@pytest.mark.django_db(transaction=True)
-def test_rows_a_request_never_closed_go_out_when_the_thread_starts_the_next(own_redis):
-    after_response.hold()
-    with transaction.atomic():
+    monkeypatch.setattr(outbox, "FAILURE_PAUSE_SECONDS", 0.2)
+    settings.SHOPFLOW_OUTBOX_POLL_MS = 20
+    stoppable_broker.stop()
+    with relay_thread():
         row = outbox.enqueue_on_commit(TASK, 1)
+        wait_until(
+            lambda: OutboxMessage.objects.filter(pk=row.pk).exclude(last_error="").exists(),
+            timeout=10,
+            message="a failed attempt",
+        )
+        stoppable_broker.start()
+        wait_until(lambda: queued(stoppable_broker), timeout=10, message="the publish")
 
-    after_response.hold()  # the next request, without request_finished for the last
-
-    assert queued(own_redis) == [str(row.task_id)]
-    after_response.run_held()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_publish_after_the_response_is_logged_not_raised(
-    own_redis, monkeypatch, caplog, in_a_request
-):
-    with transaction.atomic():
-        row = outbox.enqueue_on_commit(TASK, 1)
-
-    def broken(*args, **kwargs):
-        raise AttributeError("something unexpected in the publisher")
-
-    monkeypatch.setattr(outbox, "publish_messages", broken)
-    with caplog.at_level(logging.ERROR):
-        after_response.run_held()  # the server's close() must not see it
-
-    assert "after the response" in caplog.text and "failed" in caplog.text
-    row.refresh_from_db()
-    assert row.published_at is None and row.locked_until is not None  # the relay's, later
+    assert queued(stoppable_broker) == [str(row.task_id)]
+    assert outbox.pending_count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_checkout_answers_before_its_publish(own_redis, monkeypatch):
-    """Django's request_started and request_finished drive it: the view's response is
-    built with nothing published; the publish runs when the server closes the response."""
-    from store import views
+def test_a_checkout_writes_its_rows_and_publishes_nothing_itself(own_redis):
     from tests.factories import ProductFactory, UserFactory, cart_with
     from tests.support import client_for
 
-    user = UserFactory()  # its welcome email is queued at once: no request
+    user = UserFactory()
+    OutboxMessage.objects.all().delete()  # the welcome email's
     cart = cart_with(user.customer, (ProductFactory(), 1))
 
-    def inventory_queued() -> int:
-        return len(queued_task_ids(own_redis.url, "inventory"))
-
-    seen_by_the_view = []
-    original = views.OrderListCreateView.post
-
-    def post(self, request, *args, **kwargs):
-        response = original(self, request, *args, **kwargs)
-        seen_by_the_view.append(inventory_queued())
-        return response
-
-    monkeypatch.setattr(views.OrderListCreateView, "post", post)
     response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
 
     assert response.status_code == 201
-    assert seen_by_the_view == [0]  # committed, not yet published, when the response left
-    assert inventory_queued() == 1  # published when the response was closed
+    order_id = response.json()["id"]
+    names = sorted(OutboxMessage.objects.filter(published_at=None).values_list("task_name", "args"))
+    assert names == [
+        ("analytics_app.record_analytics", [[order_id]]),
+        ("email_app.send_confirmation_email", [[order_id]]),
+        ("store.apply_inventory", [[order_id]]),
+    ]
+    assert queued_task_ids(own_redis.url, "inventory") == []

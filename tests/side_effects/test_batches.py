@@ -1,0 +1,121 @@
+"""SideEffectTask with a message of several orders: a batch that raises is done order by
+order, one that lost its worker or hit the hard time limit goes out again an order a
+message (the real broker path: tests/integration/test_batches.py, tests/e2e)."""
+
+import pytest
+from celery.exceptions import Reject, TimeLimitExceeded
+
+from side_effects import base
+from side_effects.models import OrderSideEffect
+from store import tasks as store_tasks
+from store.services import stock
+from tests.factories import ProductFactory, cart_with
+from worker.models import DeadLetter
+
+pytestmark = pytest.mark.django_db
+
+
+def place(client, customer) -> int:
+    cart = cart_with(customer, (ProductFactory(on_hand=10), 1))
+    return client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+
+
+def inventory(order_ids) -> list[str]:
+    found = dict(
+        OrderSideEffect.objects.filter(kind="inventory", order_id__in=order_ids).values_list(
+            "order_id", "status"
+        )
+    )
+    return [found[order_id] for order_id in order_ids]
+
+
+class Delivery:
+    """A delivery of `apply_inventory` by a worker (not a direct call): its request."""
+
+    def __init__(self, *, redelivered=False, retries=0):
+        self.request = {
+            "id": "4c0ffee0-0000-0000-0000-00000000000b",
+            "called_directly": False,
+            "retries": retries,
+            "delivery_info": {"redelivered": redelivered, "routing_key": "inventory"},
+        }
+
+    def __call__(self, *args):
+        store_tasks.apply_inventory.push_request(**self.request)
+        try:
+            return store_tasks.apply_inventory(*args)
+        finally:
+            store_tasks.apply_inventory.pop_request()
+
+
+@pytest.fixture
+def published(monkeypatch) -> list:
+    sent = []
+    monkeypatch.setattr(base, "publish_each_now", lambda task, args: sent.append((task.name, args)))
+    return sent
+
+
+def test_a_batch_that_raises_is_done_order_by_order_and_the_poison_one_fails_alone(
+    client, customer, monkeypatch
+):
+    order_ids = [place(client, customer) for _ in range(3)]
+    poison = order_ids[1]
+    real_apply = stock.inventory_apply
+
+    def poisoned(*, order_ids):
+        if poison in order_ids:
+            raise ValueError("a row the database refuses")
+        return real_apply(order_ids=order_ids)
+
+    monkeypatch.setattr(stock, "inventory_apply", poisoned)
+
+    assert Delivery()(order_ids) == [order_ids[0], order_ids[2]]
+
+    assert inventory(order_ids) == ["done", "failed", "done"]
+    [letter] = DeadLetter.objects.all()
+    assert (letter.task_name, letter.args) == ("store.apply_inventory", [[poison]])
+    assert letter.exception == "ValueError: a row the database refuses"
+
+
+def test_a_batch_delivered_again_goes_out_an_order_a_message(client, customer, published):
+    order_ids = [place(client, customer) for _ in range(2)]
+
+    assert Delivery(redelivered=True)(order_ids) == []
+
+    assert published == [("store.apply_inventory", [[[order_ids[0]]], [[order_ids[1]]]])]
+    assert inventory(order_ids) == ["pending", "pending"]  # their own messages do them
+
+
+def test_a_split_the_broker_refuses_puts_the_message_back(client, customer, monkeypatch):
+    def refused(task, args):
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(base, "publish_each_now", refused)
+
+    with pytest.raises(Reject) as rejected:
+        Delivery(redelivered=True)([1, 2])
+    assert rejected.value.requeue is True
+
+
+def test_one_order_delivered_again_runs_with_its_redelivery_counted(client, customer, published):
+    order_id = place(client, customer)
+
+    assert Delivery(redelivered=True)([order_id]) == [order_id]
+    assert published == []
+
+
+def test_a_batch_killed_at_the_hard_time_limit_goes_out_an_order_a_message(published):
+    store_tasks.apply_inventory.on_failure(TimeLimitExceeded(120), "t-hard", [[4, 5]], {}, None)
+
+    assert published == [("store.apply_inventory", [[[4]], [[5]]])]
+    assert not DeadLetter.objects.exists()
+
+
+def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(client, customer, published):
+    order_id = place(client, customer)
+
+    store_tasks.apply_inventory.on_failure(TimeLimitExceeded(120), "t-hard", [[order_id]], {}, None)
+
+    assert published == []
+    assert DeadLetter.objects.get().args == [[order_id]]
+    assert inventory([order_id]) == ["failed"]

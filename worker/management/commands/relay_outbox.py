@@ -1,0 +1,19 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from worker.outbox import relay_forever
+
+
+class Command(BaseCommand):
+    help = "Publish committed outbox rows to the broker until stopped (SIGTERM or Ctrl-C)."
+
+    def handle(self, *args, **options):
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        self.stdout.write("outbox relay ready.")
+        self.stdout.flush()
+        relay_forever(stop=stop)
+        self.stdout.write("outbox relay stopped.")
