@@ -61,14 +61,37 @@ def public_key() -> str:
 
 # Pushes wake the sender once a second at most; beat runs it every 10 s besides.
 WAKE_UP_SECONDS = 1
+# Whether anyone has a push subscription is read again after this long (a shop where no
+# one turned Web Push on wakes nothing up; a first subscription is pushed to within it).
+SUBSCRIBED_CHECK_SECONDS = 10.0
 _redis = None
+_subscribed = (float("-inf"), False)  # (when read, monotonic; whether anyone is)
 
 
 def pushes_wake_up() -> None:
     """After a commit of notifications: have `notifications.send_pushes` run within a
-    second. Never raises: beat's run catches up."""
-    if push_configured() and not call_after_response(_wake_up):
+    second, if anyone has a push subscription. Never raises: beat's run catches up."""
+    if push_configured() and not call_after_response(_wake_up_if_subscribed):
+        _wake_up_if_subscribed()
+
+
+def _wake_up_if_subscribed() -> None:
+    global _subscribed
+    read_at, anyone = _subscribed
+    try:
+        if time.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
+            anyone = PushSubscription.objects.exists()
+            _subscribed = (time.monotonic(), anyone)
+    except Exception as exc:
+        logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
+    if anyone:
         _wake_up()
+
+
+def subscribed_check_expire() -> None:
+    """A subscription was made in this process: the next commit reads again."""
+    global _subscribed
+    _subscribed = (float("-inf"), False)
 
 
 def _wake_up() -> None:

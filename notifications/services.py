@@ -252,9 +252,11 @@ def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str):
             )
         try:
             with transaction.atomic():
-                return PushSubscription.objects.create(endpoint=endpoint, **fields), True
+                row = PushSubscription.objects.create(endpoint=endpoint, **fields)
         except IntegrityError:  # the same browser, subscribing twice at once
             return PushSubscription.objects.get(endpoint=endpoint), False
+    push.subscribed_check_expire()
+    return row, True
 
 
 def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):

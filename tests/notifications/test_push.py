@@ -136,3 +136,23 @@ def test_each_of_a_persons_browsers_gets_it_once(service, browser):
     notify(user)
     assert push.pushes_send() == 2
     assert sorted(r.path for r in service.requests) == ["/push/laptop", "/push/phone"]
+
+
+def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
+    own_redis, vapid, browser, settings
+):
+    from tests.support import channel_layer_on, queued_headers, queued_task_ids
+
+    channel_layer_on(settings, own_redis.url)
+    push._redis = None  # the wake-up's client: this test's Redis
+    push.subscribed_check_expire()
+    user = UserFactory()
+
+    notify(user)
+    assert queued_task_ids(own_redis.url, "default") == []  # no one subscribed: no wake-up
+
+    subscribe(user, browser, "http://127.0.0.1:9/push/device-1")
+    notify(user)
+    [woken] = queued_headers(own_redis.url, "default")
+    assert woken["task"] == "notifications.send_pushes" and woken["eta"]  # a second later
+    push._redis = None
