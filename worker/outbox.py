@@ -146,7 +146,6 @@ def relay_forever(*, stop: threading.Event) -> None:
     while not stop.is_set():
         pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
         try:
-            close_old_connections()  # those past CONN_MAX_AGE, or broken
             if pending_to_relay():
                 done = relay_once(rows_per_claim=rows_per_claim)
                 if done.broker_failed:
@@ -157,6 +156,7 @@ def relay_forever(*, stop: threading.Event) -> None:
                     pause = settings.SHOPFLOW_OUTBOX_LINGER_MS / 1000
         except DatabaseError:
             logger.exception("outbox relay: the database failed; trying again shortly")
+            close_old_connections()  # a broken connection is made again at the next pass
             pause = FAILURE_PAUSE_SECONDS
         stop.wait(pause)
 

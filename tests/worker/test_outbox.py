@@ -281,3 +281,22 @@ def test_a_checkout_writes_its_rows_and_publishes_nothing_itself(own_redis):
         ("store.apply_inventory", [[order_id]]),
     ]
     assert queued_task_ids(own_redis.url, "inventory") == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_rides_out_a_terminated_database_connection(own_redis, settings, monkeypatch):
+    monkeypatch.setattr(outbox, "FAILURE_PAUSE_SECONDS", 0.2)
+    settings.SHOPFLOW_OUTBOX_POLL_MS = 20
+    with relay_thread():
+        outbox.enqueue_on_commit(TASK, 1)
+        wait_until(lambda: len(queued(own_redis)) == 1, timeout=5, message="the first publish")
+        with connection.cursor() as cursor:  # every other session of this database: the relay's
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        outbox.enqueue_on_commit(TASK, 2)
+        wait_until(lambda: len(queued(own_redis)) == 2, timeout=10, message="after the kill")
+
+    assert outbox.pending_count() == 0
