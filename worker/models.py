@@ -7,8 +7,9 @@ from django.db.models import Q
 class OutboxMessage(models.Model):
     """A task to publish, written in the same transaction as the change that asks for it.
 
-    Published after commit, or by the relay if that failed; `task_id` is the Celery task
-    id, so every (re)publication of one row is the same task to the result backend.
+    Published by the relay once committed, alone or with the other rows of its task in one
+    message (worker.outbox.messages_for). A message's Celery task id is its first row's
+    `task_id`: a row published again is the same task to the result backend.
     """
 
     task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -17,7 +18,7 @@ class OutboxMessage(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # A publisher holds a row until then; a relay that died mid-batch lets it go by itself.
+    # A relay holds a row until then; a relay that died mid-pass lets it go by itself.
     locked_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")

@@ -5,7 +5,7 @@ from . import outbox
 
 @shared_task(name="worker.relay_outbox", ignore_result=True)
 def relay_outbox() -> int:
-    """Publish outbox rows the after-commit publisher could not (broker down)."""
+    """A relay pass from beat: the safety net should the relay service be down."""
     return outbox.relay()
 
 
