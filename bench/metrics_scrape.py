@@ -32,7 +32,7 @@ def main() -> None:
 
     broker = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     if not redis_answers(broker):
-        from tests.support import RedisServer
+        from tests.support.brokers import RedisServer
 
         broker = RedisServer().start().url
     os.environ["CELERY_BROKER_URL"] = broker

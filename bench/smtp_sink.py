@@ -1,5 +1,5 @@
-"""A real SMTP server for the load benchmark (aiosmtpd), run as its own process so its CPU
-is measured apart from the load client's.
+"""The load benchmark's SMTP server: the tests' own (tests/support/smtp.py) in a process
+of its own, so that its CPU is measured apart from the load client's.
 
     python bench/smtp_sink.py --port 2525 --log var/bench/smtp.log
 
@@ -11,41 +11,11 @@ while it runs:
 """
 
 import argparse
-import asyncio
-import itertools
 import sys
-import threading
-import time
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+import common  # noqa: F401 - the project on sys.path
 
-
-class Sink:
-    def __init__(self, log):
-        self.log = log
-        self.delay = 0.0
-        self.connections = itertools.count(1)
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        connection = getattr(session, "sink_number", 0)
-        self.log.write(f"{time.time():.6f} {connection}\n")
-        return "250 OK"
-
-
-class CountingSMTP(SMTP):
-    """Numbers each connection, so the log shows whether clients reuse them."""
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self.session.sink_number = next(self.event_handler.connections)
-
-
-class SinkController(Controller):
-    def factory(self):
-        return CountingSMTP(self.handler, **self.SMTP_kwargs)
+from tests.support.smtp import SmtpHandler, SmtpServer
 
 
 def main() -> None:
@@ -55,20 +25,16 @@ def main() -> None:
     args = parser.parse_args()
 
     with open(args.log, "a", buffering=1) as log:
-        sink = Sink(log)
-        controller = SinkController(sink, hostname="127.0.0.1", port=args.port)
-        controller.start()
-        print("ready", flush=True)
-        stop = threading.Event()
-        for line in sys.stdin:
-            command, _, value = line.strip().partition(" ")
-            if command == "delay":
-                sink.delay = float(value) / 1000
-                print(f"delay {value}", flush=True)
-            elif command == "quit":
-                break
-        stop.set()
-        controller.stop()
+        handler = SmtpHandler(keep=False, log=log)
+        with SmtpServer(handler, port=args.port):
+            print("ready", flush=True)
+            for line in sys.stdin:
+                command, _, value = line.strip().partition(" ")
+                if command == "delay":
+                    handler.delay = float(value) / 1000
+                    print(f"delay {value}", flush=True)
+                elif command == "quit":
+                    break
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def main() -> None:
 
     broker = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     if not redis_answers(broker):
-        from tests.support import RedisServer
+        from tests.support.brokers import RedisServer
 
         server = RedisServer().start()
         broker = server.url
@@ -54,7 +54,7 @@ def count_checkout(lines: int) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from tests.factories import ProductFactory, UserFactory, cart_with
-    from tests.support import client_for
+    from tests.support.clients import client_for
     from worker.models import OutboxMessage
 
     user = UserFactory()

@@ -12,16 +12,10 @@ from core import after_response
 from devstack.stack import redis_answers
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
-from tests.support import (
-    AMQP_URL,
-    RabbitMQ,
-    RedisServer,
-    SmtpServer,
-    celery_broker,
-    client_for,
-    rabbitmq_answers,
-    relay_thread,
-)
+from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker, rabbitmq_answers
+from tests.support.clients import client_for
+from tests.support.processes import relay_thread
+from tests.support.smtp import SmtpServer
 from worker import outbox
 from worker.celery import app as celery_app_of_the_project
 

@@ -20,7 +20,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import PROJECT_DIR, client_for
+from tests.support.clients import client_for
+from tests.support.processes import PROJECT_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def shop(live_server, request, monkeypatch):
     """What a regular customer has: a token, products, a cart with a line, an order; and
     Web Push configured, every host resolving to one public address (nothing is sent)."""
     from notifications import push_endpoints
-    from tests.support import vapid_key_pair
+    from tests.support.push import vapid_key_pair
 
     django_settings = request.getfixturevalue("settings")  # `settings` is hypothesis's here
     django_settings.VAPID_PRIVATE_KEY, django_settings.VAPID_PUBLIC_KEY = vapid_key_pair()

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import LoginEvent, LoginFailure
 from tests.factories import PASSWORD, UserFactory
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from notifications.models import Notification
 from tests.factories import PASSWORD
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the signal is sent after commit
 

@@ -12,7 +12,7 @@ from analytics_app.tasks import record_analytics, rollup_daily_summary
 from side_effects.models import OrderSideEffect
 from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

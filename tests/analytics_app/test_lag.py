@@ -20,7 +20,7 @@ from tests.factories import (
     UserFactory,
     cart_with,
 )
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from channels.layers import get_channel_layer
 
 from core.channel_layer import layer_call
 from notifications import live
-from tests.support import channel_layer_on, wait_until
+from tests.support.brokers import channel_layer_on
+from tests.support.polling import wait_until
 
 
 async def running_loop():

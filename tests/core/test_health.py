@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.support import celery_broker, free_port
+from devstack.stack import free_port
+from tests.support.brokers import celery_broker
 
 pytestmark = pytest.mark.django_db
 

@@ -128,7 +128,8 @@ def test_a_database_connection_lost_mid_request_is_a_json_503_with_retry_after(
     import psycopg
     from django.db import connection
 
-    from tests.support import client_for, database_url
+    from tests.support.clients import client_for
+    from tests.support.processes import database_url
 
     cart = cart_with(customer, (ProductFactory(), 1))
     client = client_for(customer.user)
@@ -154,7 +155,7 @@ def test_a_database_connection_lost_mid_request_is_a_json_503_with_retry_after(
 def test_a_dead_broker_still_gets_a_201_and_the_relay_publishes_once_it_is_back(
     own_redis, customer
 ):
-    from tests.support import client_for
+    from tests.support.clients import client_for
     from worker import outbox
     from worker.models import OutboxMessage
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_claim
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import Metrics
+from tests.support.metrics import Metrics
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +180,7 @@ def test_the_outbox_backlog_and_the_age_of_its_oldest_row(anon_client):
 def test_queue_lengths_are_read_from_the_real_broker(anon_client, stoppable_broker):
     """On Redis and RabbitMQ; a queue nothing was sent to (no key in Redis, perhaps not
     declared in RabbitMQ) counts 0."""
-    from tests.support import wait_until
+    from tests.support.polling import wait_until
     from worker.celery import app
 
     with app.producer_or_acquire() as producer:
@@ -206,7 +206,7 @@ def test_every_series_the_docs_dashboard_and_alert_rules_name_is_served(anon_cli
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    from tests.support import PROJECT_DIR
+    from tests.support.processes import PROJECT_DIR
 
     text = anon_client.get("/metrics", **basic(OPS)).content.decode()
     served = set()

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from tests.support import PROJECT_DIR, subprocess_env
+from tests.support.processes import PROJECT_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support import PROJECT_DIR
+from tests.support.processes import PROJECT_DIR
 
 SECRET = "DJANGO_SECRET_KEY"
 

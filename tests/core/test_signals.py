@@ -17,7 +17,7 @@ from store.models import Order, Product
 from store.services.checkout import order_place
 from store.signals import low_stock, order_created
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.factories import ProductFactory
-from tests.support import PROJECT_DIR, subprocess_env
+from tests.support.processes import PROJECT_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from devstack import services, stack
-from tests.support import PROJECT_DIR, free_port, subprocess_env, wait_until
+from devstack.stack import free_port
+from tests.support.polling import wait_until
+from tests.support.processes import PROJECT_DIR, subprocess_env
 
 
 @pytest.fixture
@@ -300,7 +302,7 @@ def test_the_services_get_what_production_requires_as_development_defaults(tmp_p
 def test_make_run_makes_one_vapid_key_pair_and_keeps_it(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from tests.support import b64url_decode
+    from tests.support.push import b64url_decode
 
     first = services.development_defaults({}, tmp_path)
     again = services.development_defaults({}, tmp_path)

@@ -5,7 +5,8 @@ import shutil
 import pytest
 from django.db import connections
 
-from tests.support import WebProcess, channel_layer_on, subprocess_env
+from tests.support.brokers import channel_layer_on
+from tests.support.processes import WebProcess, subprocess_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ from PIL import Image
 from analytics_app import charts
 from analytics_app.models import DailySummary
 from tests.factories import UserFactory
-from tests.support import browser_log_in
+from tests.support.clients import browser_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,14 +8,9 @@ from django.db import transaction
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import (
-    NotificationSocket,
-    RelayProcess,
-    WorkerProcess,
-    client_for,
-    notify,
-    session_cookie,
-)
+from tests.support.clients import client_for, session_cookie
+from tests.support.processes import RelayProcess, WorkerProcess
+from tests.support.streams import NotificationSocket, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -180,7 +175,7 @@ def test_a_client_that_saw_a_gap_asks_for_everything_after_its_last_id(web, sock
 def test_a_restarted_channel_layer_redis_loses_nothing_under_open_sockets(web, sockets, settings):
     """Redis restarts empty (its groups and queued messages gone): the web process
     notices (its watch), each socket joins its group again and reads what it missed."""
-    from tests.support import RedisServer, channel_layer_on
+    from tests.support.brokers import RedisServer, channel_layer_on
 
     redis_server = RedisServer().start()
     try:

@@ -7,14 +7,9 @@ from django.contrib.auth import get_user_model
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import (
-    EventStream,
-    RelayProcess,
-    WorkerProcess,
-    client_for,
-    notify,
-    session_cookie,
-)
+from tests.support.clients import client_for, session_cookie
+from tests.support.processes import RelayProcess, WorkerProcess
+from tests.support.streams import EventStream, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -215,7 +210,8 @@ def test_what_is_committed_while_the_web_process_lost_its_redis_connections_arri
 ):
     import redis
 
-    from tests.support import RedisServer, channel_layer_on, wait_until
+    from tests.support.brokers import RedisServer, channel_layer_on
+    from tests.support.polling import wait_until
 
     # A Redis of its own: killing "every client" must reach this web process only.
     redis_server = RedisServer().start()
@@ -244,7 +240,9 @@ def test_a_redis_that_stops_answering_is_left_and_the_stream_catches_up(web, str
     import os
     import signal
 
-    from tests.support import RedisServer, channel_layer_on, free_port, wait_until
+    from devstack.stack import free_port
+    from tests.support.brokers import RedisServer, channel_layer_on
+    from tests.support.polling import wait_until
 
     redis_server = RedisServer().start()
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from notifications.models import Notification
 from tests.factories import UserFactory, cart_with
-from tests.support import browser_log_in, client_for
+from tests.support.clients import browser_log_in, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,7 +85,7 @@ def test_the_page_shows_what_came_before_it_was_opened(web, browser, shopper, pr
 def block_websockets(page) -> None:
     """The page's WebSockets fail their handshake for real, as behind a proxy that refuses
     them: each goes to a port where nothing listens."""
-    from tests.support import free_port
+    from devstack.stack import free_port
 
     page.add_init_script(
         """(() => {

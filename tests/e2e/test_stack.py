@@ -12,8 +12,10 @@ import psutil
 import pytest
 import requests
 
-from devstack.stack import redis_answers
-from tests.support import PROJECT_DIR, Metrics, free_port, subprocess_env, wait_until
+from devstack.stack import free_port, redis_answers
+from tests.support.metrics import Metrics
+from tests.support.polling import wait_until
+from tests.support.processes import PROJECT_DIR, subprocess_env
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)

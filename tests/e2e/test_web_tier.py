@@ -9,7 +9,8 @@ import psutil
 import pytest
 
 from devstack import services
-from tests.support import WebProcess, wait_until
+from tests.support.polling import wait_until
+from tests.support.processes import WebProcess
 
 
 class WebTier(WebProcess):

@@ -9,7 +9,9 @@ from email_app.models import SentEmail
 from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import RelayProcess, WorkerProcess, client_for, subprocess_env, wait_until
+from tests.support.clients import client_for
+from tests.support.polling import wait_until
+from tests.support.processes import RelayProcess, WorkerProcess, subprocess_env
 from worker import outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -199,7 +201,7 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
 ):
     from django.db import transaction
 
-    from tests.support import queued_task_ids
+    from tests.support.brokers import queued_task_ids
     from worker.models import DeadLetter, OutboxMessage
 
     env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=2)
@@ -338,7 +340,8 @@ def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_p
     import requests
     from django.db import connection
 
-    from tests.support import Metrics, free_port
+    from devstack.stack import free_port
+    from tests.support.metrics import Metrics
 
     ports = [free_port(), free_port()]
     # Four orders a message at most: more messages than workers, as in a busy shop.

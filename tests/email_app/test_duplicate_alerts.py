@@ -18,7 +18,7 @@ from store.models import DuplicateAlert, Order
 from store.services.duplicates import duplicate_alert_create
 from store.signals import duplicate_orders_alerted
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db

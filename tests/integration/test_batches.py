@@ -11,7 +11,8 @@ from email_app.models import SentEmail
 from side_effects.models import OrderSideEffect
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for, wait_until
+from tests.support.clients import client_for
+from tests.support.polling import wait_until
 from worker import outbox
 from worker.models import DeadLetter
 

@@ -14,7 +14,9 @@ from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_reconcile
 from store.models import Product, StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import body_text, client_for, wait_until
+from tests.support.clients import client_for
+from tests.support.polling import wait_until
+from tests.support.smtp import body_text
 from worker.celery import app as celery_app
 from worker.models import DeadLetter
 

@@ -4,7 +4,7 @@ import pytest
 
 from messaging.models import Message
 from tests.factories import UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

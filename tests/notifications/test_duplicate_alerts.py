@@ -9,7 +9,7 @@ import pytest
 from notifications.models import Notification
 from store.services.duplicates import duplicate_alert_create
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from notifications import emails
 from notifications import services as notification_services
 from notifications.models import Notification, NotificationDelivery
 from tests.factories import UserFactory
-from tests.support import body_text, client_for
+from tests.support.clients import client_for
+from tests.support.smtp import body_text
 
 pytestmark = pytest.mark.django_db
 

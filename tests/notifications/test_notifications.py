@@ -13,7 +13,8 @@ from side_effects.services import side_effect_mark_failed, side_effects_mark_don
 from store.services.checkout import order_place
 from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import channel_layer_on, client_for
+from tests.support.brokers import channel_layer_on
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

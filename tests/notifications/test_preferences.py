@@ -6,7 +6,7 @@ from django.db import transaction
 from notifications import preferences
 from notifications import services as notification_services
 from notifications.models import NotificationPreference
-from tests.support import client_for
+from tests.support.clients import client_for
 
 PREFS = "/api/notifications/preferences/"
 

@@ -11,7 +11,8 @@ from notifications import push
 from notifications import services as notification_services
 from notifications.models import NotificationDelivery, PushSubscription
 from tests.factories import UserFactory
-from tests.support import BrowserKeys, PushService, client_for, vapid_key_pair
+from tests.support.clients import client_for
+from tests.support.push import BrowserKeys, PushService, vapid_key_pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,7 +142,7 @@ def test_each_of_a_persons_browsers_gets_it_once(service, browser):
 def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
     own_redis, vapid, browser, settings
 ):
-    from tests.support import channel_layer_on, queued_headers, queued_task_ids
+    from tests.support.brokers import channel_layer_on, queued_headers, queued_task_ids
 
     channel_layer_on(settings, own_redis.url)
     push._redis = None  # the wake-up's client: this test's Redis

@@ -5,7 +5,8 @@ import pytest
 from notifications import push_endpoints
 from notifications.models import PushSubscription
 from tests.factories import UserFactory
-from tests.support import BrowserKeys, client_for, vapid_key_pair
+from tests.support.clients import client_for
+from tests.support.push import BrowserKeys, vapid_key_pair
 
 pytestmark = pytest.mark.django_db
 

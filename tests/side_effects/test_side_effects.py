@@ -65,7 +65,7 @@ def test_a_late_failure_report_does_not_undo_done(client, customer):
 
 def test_side_effects_of_someone_elses_order_are_not_visible(client, customer):
     from tests.factories import UserFactory
-    from tests.support import client_for
+    from tests.support.clients import client_for
 
     order_id = place(client, customer)
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
@@ -131,7 +131,7 @@ def test_two_deliveries_marking_one_email_done_at_once_observe_its_lag_once():
     from django.db import connection, transaction
     from prometheus_client import REGISTRY
 
-    from tests.support import wait_for_a_lock_wait
+    from tests.support.polling import wait_for_a_lock_wait
 
     effect = OrderSideEffectFactory(kind="confirmation_email", status="pending")
     labels = {"kind": "confirmation_email"}

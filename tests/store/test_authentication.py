@@ -7,7 +7,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from store.authentication import CustomerTokenAuthentication
 from store.models import Customer
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from store.models import Cart, CartItem
 from store.services.carts import cart_item_add
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from side_effects.models import OrderSideEffect
 from store.models import Cart, Order, OrderItem, Product
 from store.signals import order_created
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for
+from tests.support.clients import client_for
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db

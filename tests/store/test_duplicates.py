@@ -15,7 +15,8 @@ from store.models import Order
 from store.services.checkout import order_place
 from store.services.duplicates import duplicate_alert_create
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for, wait_for_a_lock_wait
+from tests.support.clients import client_for
+from tests.support.polling import wait_for_a_lock_wait
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db

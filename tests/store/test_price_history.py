@@ -13,7 +13,8 @@ from store.services import prices as price_services
 from store.services.prices import price_changes_by
 from tests.core.test_admin import product_form, staff_client  # noqa: F401 - a fixture
 from tests.factories import ProductFactory, UserFactory, cart_with
-from tests.support import client_for, wait_for_a_lock_wait
+from tests.support.clients import client_for
+from tests.support.polling import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support import PROJECT_DIR
+from tests.support.processes import PROJECT_DIR
 
 # Flower's own option definitions, and the file parsed as `flower --conf=` parses it.
 READ_OPTION = (

@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.signals import isolated_inserts
-from tests.support import queued_messages, queued_task_ids, relay_thread, wait_until
+from tests.support.brokers import queued_messages, queued_task_ids
+from tests.support.polling import wait_until
+from tests.support.processes import relay_thread
 from worker import outbox
 from worker.models import OutboxMessage
 
@@ -264,7 +266,7 @@ def test_the_relay_rides_out_a_dead_broker_and_publishes_once_it_is_back(
 @pytest.mark.django_db(transaction=True)
 def test_a_checkout_writes_its_rows_and_publishes_nothing_itself(own_redis):
     from tests.factories import ProductFactory, UserFactory, cart_with
-    from tests.support import client_for
+    from tests.support.clients import client_for
 
     user = UserFactory()
     OutboxMessage.objects.all().delete()  # the welcome email's

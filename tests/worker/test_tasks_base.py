@@ -218,7 +218,7 @@ def test_a_task_that_asks_for_a_retry_is_retried_not_dead_lettered(in_process_wo
 def test_ignore_passes_through_without_a_dead_letter(in_process_worker):
     from celery.signals import task_postrun
 
-    from tests.support import wait_until
+    from tests.support.polling import wait_until
 
     finished = []
 

@@ -1,0 +1,4 @@
+"""Helpers of the tests, a module per concern: brokers (a Redis server of the test's own,
+RabbitMQ, queues), smtp (a real SMTP server), streams (the live channels' clients),
+processes (the project's own, as `make run` starts them), clients (API, browser, session),
+polling, metrics (a /metrics answer) and push (Web Push's browser and push service)."""

@@ -1,0 +1,57 @@
+"""Clients that act as a user: the API with a token, a browser's login, a session cookie."""
+
+
+# The runner's own helpers: tests start Redis the way `make run` does.
+
+
+def browser_log_in(page, url: str, *, username: str, password: str) -> None:
+    """Open `url` in a Playwright page, be sent to the login page (it needs a session),
+    log in there and land back on `url`."""
+    page.goto(url)
+    assert "/account/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url)
+
+
+def client_for(user):
+    """An API client that authenticates as `user` with their token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def session_cookie(process, user, settings) -> str:
+    """Log `user` in through `process`'s login page as a browser does (the CSRF cookie,
+    then the form); the session id."""
+    import http.client
+    import re
+
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user.set_password("pw-for-the-session-1")
+    user.save()
+    conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=10)
+    conn.request("GET", "/account/login/")
+    page = conn.getresponse()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie")).group(1)
+    csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.read()).group(1)
+    conn.request(
+        "POST",
+        "/account/login/",
+        body=f"username={user.username}&password=pw-for-the-session-1&"
+        f"csrfmiddlewaretoken={csrf_field.decode()}",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+        },
+    )
+    login = conn.getresponse()
+    login.read()
+    assert login.status == 302, login.status
+    return re.search(r"sessionid=([^;]+)", login.getheader("Set-Cookie")).group(1)

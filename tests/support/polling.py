@@ -1,0 +1,36 @@
+"""Waiting for a state without guessing how long it takes."""
+
+import time
+
+from django.db import connection
+
+# The runner's own helpers: tests start Redis the way `make run` does.
+
+
+def wait_for_a_lock_wait(timeout: float = 10.0) -> None:
+    """Wait until some transaction waits for a lock another holds (PostgreSQL's pg_locks):
+    the moment a test's second transaction is blocked, without guessing how long it takes."""
+
+    def waiting() -> bool:
+        with connection.cursor() as cursor:
+            # A row lock waited for shows as a transactionid lock, which names no database:
+            # the waiting backend's does.
+            cursor.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.datname = current_database()"
+            )
+            return cursor.fetchone() is not None
+
+    wait_until(waiting, timeout=timeout, message="a transaction to wait on a lock")
+
+
+def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)  # the polling interval between two checks, not a wait for state

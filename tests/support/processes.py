@@ -1,0 +1,171 @@
+"""The project's own processes as `make run` starts them (worker, outbox relay, web), on
+this test's database, and the relay's loop in a thread."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.db import connection
+
+# The runner's own helpers: tests start Redis the way `make run` does.
+from devstack.stack import free_port
+from tests.support.polling import wait_until
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def database_url() -> str:
+    """A URL for the database this test runs against, for worker subprocesses."""
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
+    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+def subprocess_env(**overrides) -> dict[str, str]:
+    """This test's database for a subprocess, with the project's own settings module
+    (development defaults come with DJANGO_DEBUG=1, which tests/settings.py set)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "core.settings",
+    }
+    env.update({key: str(value) for key, value in overrides.items()})
+    return env
+
+
+class ServiceProcess:
+    """A command of the project's, as `make run` starts it: a subprocess in a session of
+    its own, its output in a log file, ready once the log shows `ready_marker`."""
+
+    ready_marker = b""
+    what = "the service"
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            self.argv(),
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(
+            lambda: (
+                self.ready_marker in self.log_path.read_bytes() or self.process.poll() is not None
+            ),
+            timeout=60,
+            message=f"{self.what} to be ready",
+        )
+        assert self.process.poll() is None, self.output()
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM (its own graceful shutdown), then SIGKILL for the whole group."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+class WorkerProcess(ServiceProcess):
+    """`celery -A worker worker` as a subprocess, consuming every queue."""
+
+    ready_marker = b"ready."
+    what = "the worker"
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, include: str = ""
+    ):
+        super().__init__(env, log_path)
+        self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        self.concurrency = concurrency
+        self.include = include  # modules of test-only tasks, comma-separated
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "worker", "worker",
+            "-n", self.name,
+            "-Q", "default,emails,inventory,analytics",
+            "--concurrency", str(self.concurrency),
+            "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+            *(["--include", self.include] if self.include else []),
+        ]  # fmt: skip
+
+
+class RelayProcess(ServiceProcess):
+    """`manage.py relay_outbox`, as `make run` and docker-compose run it."""
+
+    ready_marker = b"outbox relay ready."
+    what = "the outbox relay"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "manage.py", "relay_outbox"]
+
+
+@contextlib.contextmanager
+def relay_thread():
+    """The outbox relay's loop (worker.outbox.relay_forever) in a thread of this process,
+    with a database connection of its own, for the block."""
+    from worker.outbox import relay_forever
+
+    stop = threading.Event()
+
+    def run():
+        try:
+            relay_forever(stop=stop)
+        finally:
+            connection.close()  # this thread's own
+
+    thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+class WebProcess(ServiceProcess):
+    """One web process as `make run` and docker-compose run it (gunicorn, one uvicorn
+    worker: the API in its thread pool, streams on the event loop), on a port of its own."""
+
+    ready_marker = b"Application startup complete"
+    what = "the web process"
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__(env, log_path)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn", "core.asgi:application",
+            "--worker-class", "core.web_worker.WebWorker",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+            "--no-control-socket",
+        ]  # fmt: skip

@@ -1,0 +1,108 @@
+"""A real SMTP server (aiosmtpd) for the tests, and for bench/smtp_sink.py, which runs it
+as a process of its own: it accepts mail, refuses it on demand, and can take its time."""
+
+import asyncio
+import email
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import TextIO
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from devstack.stack import free_port
+
+
+@dataclass
+class SmtpHandler:
+    """Accepts mail, or refuses DATA with a temporary (451) or permanent (554) error."""
+
+    messages: list[Message] = field(default_factory=list)
+    attempts: int = 0
+    refuse_next: int = 0  # refuse this many deliveries temporarily, then accept
+    refuse_always: bool = False
+    refuse_to: set[str] = field(default_factory=set)  # refuse mail to these for good (554)
+    defer_to: dict[str, int] = field(default_factory=dict)  # address: times to refuse (451)
+    delay_next: float = 0.0  # hold the next delivery this long before answering
+    delaying: threading.Event = field(default_factory=threading.Event)
+    delay: float = 0.0  # hold every delivery this long (a slow server), unless delay_next
+    keep: bool = True  # False: count the messages only (a benchmark sends thousands)
+    log: TextIO | None = None  # a line per message accepted: "<unix time> <connection>"
+    connections: itertools.count = field(default_factory=lambda: itertools.count(1))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        delay = self.delay
+        if self.delay_next:
+            delay, self.delay_next = self.delay_next, 0.0
+            self.delaying.set()
+        if delay:
+            await asyncio.sleep(delay)
+        with self.lock:
+            self.attempts += 1
+            if refused := self._refusal(envelope.rcpt_tos):
+                return refused
+            if self.keep:
+                self.messages.append(email.message_from_bytes(envelope.content))
+            if self.log:
+                self.log.write(f"{time.time():.6f} {getattr(session, 'number', 0)}\n")
+        return "250 OK"
+
+    def _refusal(self, recipients: list[str]) -> str:
+        if self.refuse_always or self.refuse_to & set(recipients):
+            return "554 5.7.1 Message rejected"
+        deferred = [to for to in recipients if self.defer_to.get(to, 0) > 0]
+        for to in deferred:
+            self.defer_to[to] -= 1
+        if deferred:
+            return "451 4.3.0 Try again later"
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            return "451 4.3.0 Try again later"
+        return ""
+
+
+class _CountingSMTP(SMTP):
+    """Numbers each connection, so the log shows whether clients reuse them."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.session.number = next(self.event_handler.connections)
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class SmtpServer:
+    """The server on 127.0.0.1 in a thread of this process, for a `with` block."""
+
+    def __init__(self, handler: SmtpHandler | None = None, port: int | None = None):
+        self.handler = handler or SmtpHandler()
+        self.port = port or free_port()
+        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[Message]:
+        return list(self.handler.messages)
+
+    def messages_to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if address in m.get("To", "")]
+
+
+def body_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    return ""
