@@ -57,7 +57,7 @@ schema: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
-# CPU per call of the checkout and each side-effect service, in process; with
+# CPU per call of the checkout and each side-effect service, in process (pyperf); with
 # BENCH_ARGS="--against REV", against another revision in the same run.
 bench-services: $(VENV)/.dev
 	$(BIN)/python bench/services.py $(BENCH_ARGS)

@@ -1,9 +1,13 @@
 """The figures of a flash sale, for bench/load.py: how far side effects fall behind during
 a burst and how soon they catch up after it, and the highest steady rate a design
-sustains within its objectives. Pure functions of what the load client measured."""
+sustains within its objectives. Pure functions of what the load client measured and of
+the stack's /metrics, scraped every BUCKET_SECONDS through the phase (bench/lag.py)."""
 
-import math
 from dataclasses import dataclass
+from itertools import pairwise
+
+import lag
+import percentiles
 
 BUCKET_SECONDS = 2.0
 RECOVERED_P99_MS = 1000.0
@@ -13,48 +17,49 @@ EFFECTS_P99_MS = 1000.0
 QUEUE_GROWTH_PER_S = 1.0
 
 
-def pct(values, p: float):
-    """The nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
-def lag_series(lags: list[tuple[float, float]], bucket: float = BUCKET_SECONDS):
-    """[(bucket start s, p99 ms, orders)] of (seconds into the phase the 201 came, lag ms)."""
+def checkout_series(points: list[tuple[float, float]], bucket: float = BUCKET_SECONDS):
+    """[(bucket start s, p99 ms, orders)] of (seconds into the phase the 201 came, ms)."""
     buckets: dict[int, list[float]] = {}
-    for at, lag in lags:
-        buckets.setdefault(int(at // bucket), []).append(lag)
-    return [(n * bucket, pct(values, 99), len(values)) for n, values in sorted(buckets.items())]
+    for at, ms in points:
+        buckets.setdefault(int(at // bucket), []).append(ms)
+    return [
+        (n * bucket, percentiles.pct(values, 99), len(values))
+        for n, values in sorted(buckets.items())
+    ]
 
 
-def recovery_seconds(lags, *, burst_end: float, bound_ms: float = RECOVERED_P99_MS):
-    """Seconds from the end of the burst until the side effects of every later order are
-    back under `bound_ms` p99 (bucket by bucket); 0 when they never went over; None when
-    the last bucket is still over."""
-    series = [(start, p99) for start, p99, _ in lag_series(lags) if start >= burst_end]
-    if not series:
+def recovery_seconds(series, *, burst_end: float, phase_end: float,
+                     bound_ms: float = RECOVERED_P99_MS):  # fmt: skip
+    """Seconds from the end of the burst until the side effects done are back under
+    `bound_ms` p99, interval by interval of `series` (lag.series) within the phase; 0 when
+    they never went over; None when the phase's last interval is still over."""
+    after = [(start, p99) for start, p99, done in series
+             if burst_end <= start < phase_end and done]  # fmt: skip
+    if not after:
         return None
-    over = [start for start, p99 in series if p99 > bound_ms]
+    over = [start for start, p99 in after if p99 > bound_ms]
     if not over:
         return 0.0
     last_over = max(over)
-    if last_over == series[-1][0]:
+    if last_over == after[-1][0]:
         return None
     return round(last_over + BUCKET_SECONDS - burst_end, 1)
 
 
-def burst_figures(lags, checkouts, *, burst_end: float) -> dict:
-    """The summary of a burst phase. `checkouts`: (seconds into the phase, checkout ms)."""
+def burst_figures(scrapes: list, checkouts, *, started: float, burst_end: float,
+                  phase_end: float) -> dict:  # fmt: skip
+    """The summary of a burst phase. `scrapes`: /metrics from the phase's start to the end
+    of its drain; `checkouts`: (seconds into the phase, checkout ms)."""
+    series = lag.series(scrapes, started)
     after = [ms for at, ms in checkouts if at >= burst_end]
-    steady = [lag for at, lag in lags if at >= burst_end]
+    at_end = next((s for s in scrapes if s.at - started >= burst_end), scrapes[-1])
+    largest = [lag.slowest(lag.lag_by_kind(a, b), 100) for a, b in pairwise(scrapes)]
     return {
-        "burst_max_lag_ms": max((lag for _, lag in lags), default=None),
-        "burst_recovery_s": recovery_seconds(lags, burst_end=burst_end),
-        "steady_checkout_p99_ms": pct(after, 99),
-        "steady_effects_p99_ms": pct(steady, 99),
-        "lag_series": lag_series(lags),
+        "burst_max_lag_ms": max((v for v in largest if v is not None), default=None),
+        "burst_recovery_s": recovery_seconds(series, burst_end=burst_end, phase_end=phase_end),
+        "steady_checkout_p99_ms": percentiles.pct(after, 99),
+        "steady_effects_p99_ms": lag.slowest(lag.lag_by_kind(at_end, scrapes[-1]), 99),
+        "lag_series": series,
     }
 
 

@@ -5,12 +5,14 @@ turns, so that a drift in the machine's speed hits both: the ratio is the figure
 
     make bench-services BENCH_ARGS="--against cbea19f"
 
-Each measurement runs in a child process whose imports come from one tree (this checkout,
-or a git worktree of REV) on a fresh database (PostgreSQL when DATABASE_URL points at one),
-DEBUG off. Per order: the checkout (cart and line made beforehand; the after-commit
-publish included, to kombu's in-memory transport), then each side-effect service on that
-order (batch size 1: no other order's work; email through the locmem backend, the SMTP
-conversation not included). Prints the table (median CPU ms per call), writes
+pyperf times the calls (bench/services_calls.py): each round, for each tree (this
+checkout, or a git worktree of REV), a pyperf run of its own on a fresh, migrated
+database (PostgreSQL when DATABASE_URL points at one), DEBUG off, its worker processes
+appending to that tree's pyperf file. Per order: the checkout (cart and line made
+beforehand; its outbox rows written, the relay's publish not included), then each
+side-effect service on an order of its own (batch size 1; email through the locmem
+backend, the SMTP conversation not included). Prints the table (pyperf's median CPU ms
+per call, and its mean +- std dev), pyperf's own comparison of the two trees, and writes
 bench/results/services.json.
 """
 
@@ -18,100 +20,16 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+import pyperf
+from common import RESULTS, ROOT, WORK, say
+from stack import fresh_database
+
 CALLS = ("checkout", "inventory", "analytics", "email")
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def measure(orders: int) -> dict[str, list[float]]:
-    """In the child: CPU ms of each call, per order (the tree's code is on sys.path)."""
-    import django
-
-    django.setup()
-    import logging
-
-    logging.disable(logging.WARNING)
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from store.models import Product
-
-    store = service_calls()
-    user = get_user_model().objects.create_user(
-        username="bench", email="bench@example.com", password="bench-password-1"
-    )
-    customer = store.customer_ensure(user=user)
-    products = [
-        Product.objects.create(
-            sku=f"BENCH-{n}", name=f"Bench {n}", price="10.00", on_hand=10**6, low_stock_threshold=0
-        )
-        for n in range(5)
-    ]
-
-    def cpu_ms(call) -> float:
-        start = time.process_time()
-        call()
-        return (time.process_time() - start) * 1000
-
-    placed, times = [], {name: [] for name in CALLS}
-    for n in range(orders):
-        cart = store.cart_create(customer=customer)
-        store.cart_item_add(
-            customer=customer, cart_id=cart.pk, product_id=products[n % 5].pk, quantity=1
-        )
-        times["checkout"].append(
-            cpu_ms(lambda c=cart: placed.append(store.order_place(customer=customer, cart_id=c.pk)))
-        )
-    services = {"inventory": store.inventory, "analytics": store.analytics, "email": store.email}
-    for name, service in services.items():
-        for placement in placed:
-            times[name].append(cpu_ms(lambda s=service, o=placement.order.pk: s(order_id=o)))
-    return times
-
-
-def service_calls() -> SimpleNamespace:
-    """The services measured, in the layout of the tree the child runs: this one's, or the
-    one before the apps moved out of store and core (for --against an older revision)."""
-    try:
-        from analytics_app.services import analytics_record
-        from email_app.services import confirmation_email_send
-        from store.services import carts, checkout, customers, stock
-    except ImportError:
-        from analytics_app.services import order_event_record
-        from email_app.services import order_confirmation_send
-        from store import services
-
-        return SimpleNamespace(
-            customer_ensure=services.customer_ensure,
-            cart_create=services.cart_create,
-            cart_item_add=services.cart_item_add,
-            order_place=services.order_place,
-            inventory=services.inventory_apply_order,
-            analytics=order_event_record,
-            email=order_confirmation_send,
-        )
-    return SimpleNamespace(
-        customer_ensure=customers.customer_ensure,
-        cart_create=carts.cart_create,
-        cart_item_add=carts.cart_item_add,
-        order_place=checkout.order_place,
-        inventory=stock.inventory_apply,
-        analytics=analytics_record,
-        email=confirmation_email_send,
-    )
 
 
 def child_env(database_url: str) -> dict[str, str]:
@@ -130,39 +48,82 @@ def child_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def run_child(tree: Path, label: str, round_: int, args) -> dict[str, list[float]]:
-    # load.py's: imported here, not at the top, where it would import this checkout's core
-    # into a child that must take the other tree's.
-    from load import fresh_database
-
+def run_round(tree: Path, label: str, round_: int, args, out: Path) -> None:
+    """One pyperf run of every call on `tree`, its values appended to `out`."""
     database = fresh_database(args.database_url, f"services_{label}_{round_}")
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(args.orders)]
-    done = subprocess.run(
-        command, cwd=tree, env=child_env(database), capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        sys.exit(f"bench/services.py: the run on {label} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    env = child_env(database)
+    steps = [
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        [sys.executable, str(ROOT / "bench" / "services_calls.py"), "--copy-env",
+         "--processes", str(args.processes), "--warmups", "1", "--values", str(args.values),
+         "--loops", str(args.loops), "--append", str(out), "--quiet"],
+    ]  # fmt: skip
+    for command in steps:
+        done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"bench/services.py: {command[1]} on {label} failed:\n{done.stderr[-3000:]}")
 
 
-def main() -> None:
+def table(suites: dict[str, pyperf.BenchmarkSuite]) -> list[str]:
+    """pyperf's median CPU ms per call (and mean +- std dev), by tree; their ratio."""
+    labels = list(suites)
+    header = ["CPU ms per call, pyperf median (mean +- std dev)", *labels]
+    header += ["ratio"] if len(labels) == 2 else []
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    medians = {label: {} for label in labels}
+    for name in CALLS:
+        cells = []
+        for label, suite in suites.items():
+            bench = suite.get_benchmark(name)
+            medians[label][name] = bench.median() * 1000
+            cells.append(f"{bench.median() * 1000:.2f} ({bench.mean() * 1000:.2f} +- "
+                         f"{bench.stdev() * 1000:.2f})")  # fmt: skip
+        lines.append(row(name, cells, [medians[label][name] for label in labels]))
+    sums = [sum(medians[label][name] for name in CALLS[1:]) for label in labels]
+    lines.append(row("side effects, all three", [f"{s:.2f}" for s in sums], sums))
+    return lines
+
+
+def row(name: str, cells: list[str], values: list[float]) -> str:
+    extra = [f"{values[0] / values[1]:.2f}x"] if len(values) == 2 and values[1] else []
+    return "| " + " | ".join([name, *cells, *extra]) + " |"
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--against", metavar="REV", help="also measure this git revision")
-    parser.add_argument("--orders", type=int, default=300, help="orders per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
+    add = parser.add_argument
+    add("--against", metavar="REV", help="also measure this git revision")
+    add("--rounds", type=int, default=3, help="pyperf runs per tree, taking turns")
+    add("--processes", type=int, default=1, help="pyperf worker processes per round")
+    add("--values", type=int, default=5, help="pyperf values per process")
+    add("--loops", type=int, default=20, help="calls per value")
+    add(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "sqlite:///"),
         help="server for the bench databases (default: DATABASE_URL, else SQLite)",
     )
-    parser.add_argument("--out", default=str(RESULTS / "services.json"))
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        sys.path.insert(0, os.getcwd())
-        print(json.dumps(measure(args.child)))
-        return
+    add("--out", default=str(RESULTS / "services.json"))
+    return parser.parse_args()  # fmt: skip
 
+
+def measure(args, trees: dict[str, Path]) -> dict[str, Path]:
+    """Every round on every tree, taking turns: {label: its pyperf file}."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    names = ["this-tree", *(label.replace("/", "-") for label in list(trees)[1:])]
+    files = {
+        label: WORK / f"services-{name}.json" for label, name in zip(trees, names, strict=True)
+    }
+    for path in files.values():
+        path.unlink(missing_ok=True)
+    for round_ in range(1, args.rounds + 1):
+        for n, (label, tree) in enumerate(trees.items()):
+            say(f"round {round_}/{args.rounds}: {label}")
+            run_round(tree, "ab"[n], round_, args, files[label])
+    return files
+
+
+def main() -> None:
+    args = arguments()
     trees = {"this tree": ROOT}
     worktree = None
     if args.against:
@@ -173,51 +134,29 @@ def main() -> None:
         )  # fmt: skip
         trees[args.against] = worktree
     try:
-        samples: dict[str, dict[str, list[float]]] = {label: {} for label in trees}
-        for round_ in range(1, args.rounds + 1):
-            for label, tree in trees.items():
-                say(f"round {round_}/{args.rounds}: {label} ({args.orders} orders)")
-                times = run_child(tree, "a" if tree == ROOT else "b", round_, args)
-                for name, values in times.items():
-                    # The median of each round; their median is the figure.
-                    samples[label].setdefault(name, []).append(statistics.median(values))
+        files = measure(args, trees)
     finally:
         if worktree is not None:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT,
                            check=False, capture_output=True)  # fmt: skip
             shutil.rmtree(worktree, ignore_errors=True)
-
-    figures = {
-        label: {name: round(statistics.median(v), 2) for name, v in per.items()}
-        for label, per in samples.items()
-    }
-    labels = list(trees)
-    header = ["CPU ms per call (median)", *labels, *(["ratio"] if len(labels) == 2 else [])]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for name in (*CALLS, "side effects, all three"):
-        if name in CALLS:
-            cells = [figures[label][name] for label in labels]
-        else:
-            cells = [round(sum(figures[label][c] for c in CALLS[1:]), 2) for label in labels]
-        extra = [f"{cells[0] / cells[1]:.2f}x"] if len(cells) == 2 and cells[1] else []
-        lines.append("| " + " | ".join([name, *map(str, cells), *extra]) + " |")
+    suites = {label: pyperf.BenchmarkSuite.load(str(path)) for label, path in files.items()}
+    lines = table(suites)
+    if len(files) == 2:  # pyperf's own reading: which differences are significant
+        compared = subprocess.run(
+            [sys.executable, "-m", "pyperf", "compare_to", *map(str, files.values()), "--table"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        lines += ["", f"pyperf compare_to ({' vs '.join(files)}):", compared.stdout.rstrip()]
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "against": args.against,
-                "orders": args.orders,
-                "rounds": args.rounds,
-                "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
-                "figures": figures,
-                "round_medians": samples,
-                "table": lines,
-            },
-            indent=1,
-        )
-    )
+    database = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
+    out.write_text(json.dumps({
+        "against": args.against, "rounds": args.rounds, "database": database,
+        "pyperf": {label: json.loads(path.read_text()) for label, path in files.items()},
+        "table": lines,
+    }, indent=1))  # fmt: skip
     say(f"\nraw numbers: {out}")
 
 

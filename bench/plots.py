@@ -1,0 +1,88 @@
+"""bench/load.py's plot: checkout latency over the run, the side-effect lag's CDF, and the
+bursts' lag and checkout over time."""
+
+from pathlib import Path
+
+import bursts
+
+
+def plot(raw: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom, bursting) = plt.subplots(3, 1, figsize=(12, 13))
+    colors = {"async": "tab:blue", "sync": "tab:orange", "async-noevents": "tab:green"}
+    # One clock for both variants: their phases, and a closed loop's rounds, take turns.
+    flows_of = {
+        (variant, name): [f for f in phase["flows"] if f["order_id"]]
+        for variant, phases in raw.items()
+        for name, phase in phases.items()
+    }
+    starts = [f["started"] for flows in flows_of.values() for f in flows]
+    t0 = min(starts, default=0.0)
+    labelled = set()
+    for (variant, name), flows in flows_of.items():
+        if not flows:
+            continue
+        xs = [(f["created_at"] - t0) / 60 for f in flows]
+        top.scatter(xs, [f["checkout_ms"] for f in flows], s=2, color=colors.get(variant),
+                    alpha=0.5, label=None if variant in labelled else variant)  # fmt: skip
+        labelled.add(variant)
+        if variant == next(iter(raw)):
+            top.axvline(min(xs), color="grey", lw=0.5)
+            top.text(min(xs), 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
+    top.set_yscale("log")
+    top.set_ylabel("checkout latency (ms)")
+    top.set_xlabel("minutes into the run")
+    top.set_title("Checkout latency over the run", pad=16)
+    top.legend()
+    for name, values in raw.get("async", {}).items():
+        cdf = values["lag_cdf"]
+        if not cdf or name == "rest":
+            continue
+        bottom.plot([ms for ms, _ in cdf], [fraction for _, fraction in cdf], label=name)
+    bottom.set_xscale("log")
+    bottom.set_xlabel("checkout to side effect done (ms), every kind (/metrics)")
+    bottom.set_ylabel("fraction of side effects")
+    bottom.set_title("Side-effect lag, CDF (async)")
+    bottom.grid(True, which="both", alpha=0.3)
+    bottom.legend()
+    plot_bursts(bursting, raw)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def plot_bursts(axes, raw: dict) -> None:
+    """p99 per 2 s over the burst phases (a colour each): Shopflow's side-effect lag, of
+    the side effects done in those 2 s (solid), its checkout by the time of the 201
+    (dashed), the synchronous design's checkout (dotted), which holds its side effects."""
+    colors = {"burst30": "tab:blue", "burst200": "tab:purple"}
+    for variant, phases in raw.items():
+        if variant not in ("async", "sync"):
+            continue
+        for name, values in phases.items():
+            if not name.startswith("burst") or not values.get("lag_series"):
+                continue
+            started = values["started"]
+            points = [(f["created_at"] - started, f["checkout_ms"])
+                      for f in values["flows"] if f["order_id"]]  # fmt: skip
+            checkouts = bursts.checkout_series(points)
+            lines = [(checkouts, ":", "checkout")]
+            if variant == "async":
+                lines = [(values["lag_series"], "-", "side effects"), (checkouts, "--", "checkout")]
+            for points, style, what in lines:
+                points = [p for p in points if p[1] is not None]
+                xs, ys = [t for t, _, _ in points], [max(p99, 1) for _, p99, _ in points]
+                label = f"{variant}, {name}: {what}"
+                axes.plot(xs, ys, style, color=colors.get(name), label=label)
+            axes.axvline(values["burst_end"], color="grey", lw=0.5)
+    axes.axhline(bursts.RECOVERED_P99_MS, color="red", lw=0.5)
+    axes.set_yscale("log")
+    axes.set_xlabel("seconds into the phase (grey line: the burst ends, the steady rate goes on)")
+    axes.set_ylabel("p99 per 2 s (ms)")
+    axes.set_title("Burst and recovery: the side-effect lag, and the checkout itself")
+    axes.grid(True, which="both", alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
