@@ -3,6 +3,7 @@ process), then the wait until its side effects are done and the queues empty, so
 the CPU they cost is counted with this phase and not the next. Nothing reads the
 stack's tables: the lag and what is still pending come from its /metrics."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -65,7 +66,9 @@ class Sampler(threading.Thread):
             self.queued = broker.queued() if broker else 0
             self.result.backlog.append((time.time() - self.result.started, self.queued))
             if self.result.phase.kind == "burst" and ticks % int(bursts.BUCKET_SECONDS) == 0:
-                self.result.scrapes.append(self.runner.metrics.scrape())
+                # A scrape that fails leaves a longer interval, not a hole in the counts.
+                with contextlib.suppress(OSError):
+                    self.result.scrapes.append(self.runner.metrics.scrape())
 
     def stop(self) -> None:
         self.stopped.set()
