@@ -38,7 +38,8 @@ def plot(raw: dict, path: Path) -> None:
     top.set_xlabel("minutes into the run")
     top.set_title("Checkout latency over the run", pad=16)
     top.legend()
-    for name, values in raw.get("async", {}).items():
+    shown = "async" if "async" in raw else next(iter(raw), "")
+    for name, values in raw.get(shown, {}).items():
         cdf = values["lag_cdf"]
         if not cdf or name == "rest":
             continue
@@ -46,9 +47,10 @@ def plot(raw: dict, path: Path) -> None:
     bottom.set_xscale("log")
     bottom.set_xlabel("checkout to side effect done (ms), every kind (/metrics)")
     bottom.set_ylabel("fraction of side effects")
-    bottom.set_title("Side-effect lag, CDF (async)")
+    bottom.set_title(f"Side-effect lag, CDF ({shown})")
     bottom.grid(True, which="both", alpha=0.3)
-    bottom.legend()
+    if bottom.get_legend_handles_labels()[0]:
+        bottom.legend()
     plot_bursts(bursting, raw)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
