@@ -10,9 +10,6 @@ from . import services
     base=SideEffectTask,
     side_effect=services.CONFIRMATION_EMAIL,
     name="email_app.send_confirmation_email",
-    # An email waits on SMTP, one after the other within a message: a few to a message,
-    # so that a backlog spreads over the email worker's threads (docs/performance.md).
-    batch_max=4,
 )
 def send_confirmation_email(order_ids: list[int]) -> list[int]:
     return services.confirmation_emails_send(order_ids=list(map(int, order_ids)))
