@@ -21,12 +21,12 @@ RUN pip install -r requirements.txt
 # The code stays owned by root: the app user can read it but not change it.
 COPY . .
 
-# Settings refuse to start without a secret key, a database and a mail backend when DEBUG
-# is off. These throwaway values are set for this one RUN line only (collectstatic uses
+# Settings refuse to start without a secret key, a database, a mail backend and the site's
+# address when DEBUG is off. These throwaway values are set for this one RUN line only (collectstatic uses
 # none of them): they are not kept in the image's environment.
 RUN DJANGO_SECRET_KEY=build-only-not-secret DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
-    python manage.py collectstatic --noinput
+    SHOPFLOW_SITE_URL=https://build.invalid python manage.py collectstatic --noinput
 
 USER shopflow
 

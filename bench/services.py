@@ -35,9 +35,9 @@ CALLS = ("checkout", "inventory", "analytics", "email")
 def child_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="core.settings",
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="bench-only-not-a-secret",
+        SHOPFLOW_SITE_URL="http://127.0.0.1:8000",
         DATABASE_URL=database_url,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         CELERY_BROKER_URL="memory://",
@@ -45,6 +45,7 @@ def child_env(database_url: str) -> dict[str, str]:
         SHOPFLOW_DUPLICATE_WINDOW_MINUTES="10",
         LOG_LEVEL="WARNING",
     )
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py's choice (production, by DJANGO_DEBUG)
     return env
 
 

@@ -36,7 +36,6 @@ def raise_fd_limit() -> tuple[int, int]:
 def web_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "core.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": database_url,
@@ -44,6 +43,7 @@ def web_env(database_url: str, redis_url: str) -> dict[str, str]:
         "CELERY_BROKER_URL": redis_url,
         "CHANNEL_LAYER_URL": redis_url,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SHOPFLOW_SITE_URL": "http://127.0.0.1:8000",
         "SHOPFLOW_STREAM_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "PYTHONUNBUFFERED": "1",
     }

@@ -25,7 +25,9 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+from core.env import settings_module
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
 THREADS = int(os.environ.get("WEB_THREADS") or 4)

@@ -39,7 +39,10 @@ def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
         "DJANGO_SECURE_COOKIES": "0",
         **development_defaults(env, var_dir),
     }
-    return {**extra, **{k: v for k, v in env.items() if k in extra and v}, "DJANGO_DEBUG": "0"}
+    chosen = {k: v for k, v in env.items() if k in extra and v}
+    # Production's settings, whichever module runstack's own setup runs with.
+    production = {"DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "core.settings.production"}
+    return {**extra, **chosen, **production}
 
 
 def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:

@@ -2,7 +2,9 @@ import os
 
 from celery import Celery, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+from core.env import settings_module
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 app = Celery("shopflow")
 # All Celery settings live in Django settings, prefixed CELERY_.

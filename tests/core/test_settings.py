@@ -15,7 +15,7 @@ SECRET = "DJANGO_SECRET_KEY"
 
 def manage(*args, unset=(), **overrides) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in unset}
-    env["DJANGO_SETTINGS_MODULE"] = "core.settings"  # the real ones, not the suite's
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the entry point's choice, not the suite's
     env.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -34,6 +34,7 @@ def production(**overrides) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "shop.example.com",
         "DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop",
         "EMAIL_HOST": "smtp.example.com",
+        "SHOPFLOW_SITE_URL": "https://shop.example.com",
         **overrides,
     }
 
@@ -73,9 +74,15 @@ def test_without_djangos_debug_set_it_is_production_and_fails_closed():
 
 @pytest.mark.parametrize(
     ("missing", "named"),
-    [("DATABASE_URL", "DATABASE_URL"), ("EMAIL_HOST", "EMAIL_HOST (or EMAIL_BACKEND")],
+    [
+        ("DATABASE_URL", "DATABASE_URL"),
+        ("EMAIL_HOST", "EMAIL_HOST (or EMAIL_BACKEND"),
+        ("SHOPFLOW_SITE_URL", "SHOPFLOW_SITE_URL (https://"),
+    ],
 )
-def test_production_without_a_database_or_a_mail_backend_fails_with_one_line(missing, named):
+def test_production_without_a_database_a_mail_backend_or_the_site_fails_with_one_line(
+    missing, named
+):
     result = manage("check", unset=[missing], **{**production(), missing: ""})
 
     assert result.returncode == 2
@@ -215,3 +222,14 @@ def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "3"
+
+
+def test_naming_the_production_module_is_production_whatever_django_debug_says():
+    show = "from django.conf import settings; print(settings.DEBUG, settings.SHOPFLOW_SITE_URL)"
+    result = manage(
+        "shell", "-c", show,
+        **production(DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="core.settings.production"),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False https://shop.example.com"

@@ -37,7 +37,6 @@ def stack(smtp_server, broker_url, tmp_path):
         SHOPFLOW_ADMIN_PASSWORD="admin-test-secret",
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=2,
-        DJANGO_SETTINGS_MODULE="core.settings",
     )
     with runstack(env, log_path, port, flower_port) as running:
         yield running
@@ -256,7 +255,6 @@ def embedded_env(tmp_path, port, flower_port):
         FLOWER_PORT=flower_port,
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=1,
-        DJANGO_SETTINGS_MODULE="core.settings",
     )
     env.pop("EMAIL_HOST", None)
     return env

@@ -27,7 +27,6 @@ def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=smtp_server.port,
         SHOPFLOW_TASK_RETRY_BACKOFF=1,
-        DJANGO_SETTINGS_MODULE="core.settings",
         **overrides,
     )
 

@@ -29,14 +29,14 @@ def database_url() -> str:
 
 
 def subprocess_env(**overrides) -> dict[str, str]:
-    """This test's database for a subprocess, with the project's own settings module
-    (development defaults come with DJANGO_DEBUG=1, which tests/settings.py set)."""
+    """This test's database for a subprocess, with the settings its entry point chooses
+    (core.env.settings_module: local's, by DJANGO_DEBUG=1, which core/settings/test.py set)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": "core.settings",
     }
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the suite's: entry points choose by DJANGO_DEBUG
     env.update({key: str(value) for key, value in overrides.items()})
     return env
 

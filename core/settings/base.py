@@ -1,7 +1,5 @@
-"""Shopflow settings: everything comes from the environment. Production is the default and
-fails closed: without DJANGO_DEBUG=1 the app refuses to start unless DJANGO_SECRET_KEY,
-DATABASE_URL and a real email backend (EMAIL_HOST, or an explicit EMAIL_BACKEND) are set.
-DJANGO_DEBUG=1 gives development defaults (`make run` and the tests set it)."""
+"""What every environment shares, all of it from the environment. local.py adds the
+development defaults, production.py what production requires (it fails closed)."""
 
 import os
 import sys
@@ -11,18 +9,11 @@ from pathlib import Path
 import dj_database_url
 from kombu import Exchange, Queue
 
-from .env import env_bool, env_float, env_int, env_list, require
+from core.env import env_bool, env_float, env_int, env_list
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-DEBUG = env_bool("DJANGO_DEBUG", False)
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        require("DJANGO_SECRET_KEY")
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
@@ -52,8 +43,6 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "messaging.apps.MessagingConfig",
 ]
-if DEBUG:
-    INSTALLED_APPS.append("devstack.apps.DevstackConfig")  # `manage.py runstack` (make run)
 
 MIDDLEWARE = [
     "core.metrics.RequestMetricsMiddleware",  # first: it times what the others do too
@@ -90,8 +79,6 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
-if not DEBUG:
-    require("DATABASE_URL", " (sqlite:///path/db.sqlite3 for one machine)")
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -108,9 +95,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory, so worker subprocesses started by tests see the test data.
-    # One per test run, so two runs on one checkout do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -130,11 +114,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
 # --- Caches -------------------------------------------------------------------
@@ -160,8 +140,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
-    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -202,15 +181,12 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # SMTP when EMAIL_HOST is set. Without it, development prints emails to the console;
-# production refuses to start rather than record as sent mail no one will receive,
-# unless a backend is chosen on purpose (EMAIL_BACKEND=django.core.mail.backends...).
+# production refuses to start (production.py) unless a backend is chosen on purpose.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
-if not DEBUG and not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND", "").strip():
-    require("EMAIL_HOST", " (or EMAIL_BACKEND, to choose another backend on purpose)")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
 # Who gets operational mail (low-stock alerts).
 SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local")
@@ -252,11 +228,8 @@ SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
 SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
 # Notifications still unread after this many minutes are emailed, one digest a person.
 SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES", 10.0)
-# Where the site is, for links in emails: by default make run's address under DEBUG, else
-# the first allowed host over HTTPS.
-SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/") or (
-    "http://localhost:8000" if DEBUG else f"https://{[*ALLOWED_HOSTS, 'localhost'][0].lstrip('.')}"
-)
+# Where the site is, for links in emails (https://shop.example.com): required in production.
+SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/")
 # Web Push (VAPID): the key pair, base64url (`make run` makes one in var/), and the
 # contact the push services may write to. Without the keys, push is off (503).
 VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "").strip()
@@ -364,22 +337,6 @@ SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(
     -(-SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS // 86400),  # the window in days, rounded up
     1,
 )
-
-# --- Production hardening (on when DEBUG is off) ------------------------------------
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    # Off only where the site is served over plain HTTP on loopback (`make run`).
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-    if not SECURE_SSL_REDIRECT:
-        # Turned off on purpose: the TLS proxy in front redirects, or (the compose stack on
-        # localhost) there is no TLS to redirect to.
-        SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 LOGGING = {
     "version": 1,

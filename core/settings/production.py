@@ -1,0 +1,39 @@
+"""Production: debug off, and it fails closed. Without DJANGO_SECRET_KEY, DATABASE_URL, a
+real email backend (EMAIL_HOST, or an explicit EMAIL_BACKEND) or SHOPFLOW_SITE_URL it
+refuses to start, in one line (core.env.require), rather than run on a development default.
+"""
+
+import os
+
+from core.env import env_bool, env_int, require
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+
+require("DJANGO_SECRET_KEY")
+require("DATABASE_URL", " (sqlite:///path/db.sqlite3 for one machine)")
+if not os.environ.get("EMAIL_HOST", "").strip() and not os.environ.get("EMAIL_BACKEND", "").strip():
+    # Mail recorded as sent that no one receives is worse than not starting.
+    require("EMAIL_HOST", " (or EMAIL_BACKEND, to choose another backend on purpose)")
+# Links in emails (unsubscribe, the notifications page) must name the real site.
+require("SHOPFLOW_SITE_URL", " (https://shop.example.com: the address in emails' links)")
+
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# Off only where the site is served over plain HTTP on loopback (`make run`).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if not SECURE_SSL_REDIRECT:
+    # Turned off on purpose: the TLS proxy in front redirects, or (the compose stack on
+    # localhost) there is no TLS to redirect to.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
