@@ -59,9 +59,14 @@ def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem:
 
 
 def cart_item_remove(*, item: CartItem) -> None:
-    cart_id = item.cart_id
-    item.delete()
-    Cart.objects.filter(pk=cart_id).update(updated_at=timezone.now())
+    """Remove a cart line. Like every cart write it takes the cart's lock first: a removal
+    during a checkout waits for it, then finds the cart gone (CartNotFound) instead of
+    answering for a line the checkout has already ordered."""
+    with transaction.atomic():
+        if locks.cart_for_update(cart_id=item.cart_id).first() is None:
+            raise CartNotFound(item.cart_id)
+        CartItem.objects.filter(pk=item.pk).delete()
+        Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
 
 
 def carts_remove_abandoned(*, older_than: timedelta) -> int:

@@ -5,11 +5,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from store import locks
 from store.models import Order, Product
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
+from tests.support.polling import wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -78,6 +80,47 @@ def test_double_submitted_cart_yields_one_order():
     assert Order.objects.count() == 1
     product.refresh_from_db()
     assert product.reserved == 3
+
+
+def test_a_line_removed_during_a_checkout_is_refused_rather_than_ordered():
+    """The checkout waits for the cart's lock (held here); a removal sent meanwhile
+    queues behind it, then finds the cart checked out: 404, and the order has the line.
+    Without the lock the removal answered 204 for a line the checkout went on to order."""
+    user = UserFactory()
+    mug, tea = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
+    cart = cart_with(user.customer, (mug, 1), (tea, 1))
+    tea_line = cart.items.get(product=tea)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_cart():
+        try:
+            with transaction.atomic():
+                locks.cart_for_update(cart_id=cart.pk).first()
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def remove_the_line():
+        path = f"/api/carts/{cart.pk}/items/{tea_line.pk}/"
+        return client_for(user).delete(path)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        holder = pool.submit(hold_the_cart)
+        held.wait(timeout=10)
+        checkout = pool.submit(lambda: checkout_call(client_for(user), cart)())
+        wait_for_a_lock_wait()
+        removal = pool.submit(remove_the_line)
+        wait_for_a_lock_wait(waiting=2)  # the removal queues behind the checkout
+        release.set()
+        holder.result(timeout=30)
+        ordered, removed = checkout.result(timeout=30), removal.result(timeout=30)
+
+    assert ordered.status_code == 201
+    assert removed.status_code == 404
+    assert removed.json()["detail"] == "Cart not found."
+    ordered_products = {line["product_id"] for line in ordered.json()["items"]}
+    assert ordered_products == {mug.pk, tea.pk}
 
 
 def test_double_submit_with_one_idempotency_key_answers_the_same_order_to_all():
