@@ -3,6 +3,7 @@ in primary-key order; and the claim of delivery rows read under them."""
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from .models import NotificationDelivery, PushSubscription
@@ -42,6 +43,14 @@ def push_deliveries_due(*, now) -> QuerySet[NotificationDelivery]:
 def push_subscription_by_endpoint(*, endpoint: str) -> QuerySet[PushSubscription]:
     """The subscription of one browser, locked."""
     return PushSubscription.objects.filter(endpoint=endpoint).select_for_update().order_by("pk")
+
+
+def preferences_owner_for_update(*, user_id: int) -> QuerySet:
+    """The person's user row, locked, which their preference changes take first: rows not
+    yet written cannot be locked, and two changes merged over one read lose one."""
+    return (
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk")
+    )
 
 
 # A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it

@@ -182,6 +182,7 @@ def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
     the person has; their channels for every kind. Their open sockets and streams hear of
     it once committed (a kind turned off in the app stops arriving live)."""
     with transaction.atomic():
+        locks.preferences_owner_for_update(user_id=user.pk).first()
         chosen = selectors.preferences_of(user_ids={user.pk})
         for kind, channels in changes.items():
             merged = {**preferences.effective(kind, chosen.get((user.pk, kind))), **channels}

@@ -1,12 +1,16 @@
 """Preferences: per kind and channel, with defaults and channels that cannot be off."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from notifications import preferences
 from notifications import services as notification_services
 from notifications.models import NotificationPreference
 from tests.support.clients import client_for
+from tests.support.polling import wait_for_a_lock_wait
 
 PREFS = "/api/notifications/preferences/"
 
@@ -67,3 +71,41 @@ def test_a_kind_turned_off_in_the_app_is_not_listed_or_counted_and_only_that_kin
     listed = client.get("/api/notifications/").json()["results"]
     assert [n["id"] for n in listed] == [shown.pk]
     assert client.get("/api/notifications/unread-count/").json() == {"unread": 1}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_at_once_to_one_kind_both_stay(user):
+    """The first change is made and held uncommitted; the second, sent meanwhile, waits
+    for it, then merges over it. Without the lock the second merged over the defaults it
+    read before, and the first change was lost."""
+    first_made, release = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                notification_services.preferences_update(
+                    user=user, changes={"message": {"email": False}}
+                )
+                first_made.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            return client_for(user).put(PREFS, {"message": {"push": False}}, format="json")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held = pool.submit(first)
+        first_made.wait(timeout=10)
+        answer = pool.submit(second)
+        wait_for_a_lock_wait()
+        release.set()
+        held.result(timeout=30)
+        assert answer.result(timeout=30).status_code == 200
+
+    got = client_for(user).get(PREFS).json()
+    assert got["message"] == {"in_app": True, "email": False, "push": False}
