@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from core.signals import send_robust_logged
 
-from . import selectors
+from . import locks
 from .models import Message
 from .signals import message_read
 
@@ -31,11 +31,13 @@ def messages_mark_read(*, order, reader) -> int:
     now = timezone.now()
     with transaction.atomic():
         unread = list(
-            selectors.messages_unread_by(order=order, reader=reader).values_list("id", "author_id")
+            locks.messages_unread_for_update(order=order, reader=reader).values_list(
+                "id", "author_id"
+            )
         )
         if not unread:
             return 0
-        Message.objects.filter(pk__in=[pk for pk, _ in unread], read_at=None).update(read_at=now)
+        Message.objects.filter(pk__in=[pk for pk, _ in unread]).update(read_at=now)
         transaction.on_commit(
             lambda: send_robust_logged(
                 message_read,

@@ -1,10 +1,18 @@
 """An order's conversation: its customer and staff read and write; anyone else: 404."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.db import connection, transaction
 
 from messaging.models import Message
+from messaging.services import messages_mark_read
+from messaging.signals import message_read
+from store.models import Order
 from tests.factories import UserFactory, cart_with
 from tests.support.clients import client_for
+from tests.support.polling import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +99,48 @@ def test_someone_elses_conversation_cannot_be_marked_read(user, order_id):
     response = client_for(UserFactory()).post(messages_path(order_id) + "read/")
     assert response.status_code == 404
     assert Message.objects.get().read_at is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_markings_at_once_send_the_receipts_once(user, order_id):
+    """The first marking is held uncommitted; the second, sent meanwhile, waits for its
+    locks, then finds the messages read: it marks none and tells no one again."""
+    staff = UserFactory(is_staff=True)
+    client_for(staff).post(messages_path(order_id), {"body": "Shipped."}, format="json")
+    order = Order.objects.get(pk=order_id)
+    receipts, first_marked, release = [], threading.Event(), threading.Event()
+
+    def heard(sender, message_ids, **kwargs):
+        receipts.append(message_ids)
+
+    message_read.connect(heard, dispatch_uid="test-receipts")
+
+    def first():
+        try:
+            with transaction.atomic():
+                marked = messages_mark_read(order=order, reader=user)
+                first_marked.set()
+                release.wait(timeout=30)
+            return marked
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            return client_for(user).post(messages_path(order_id) + "read/").json()
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            held = pool.submit(first)
+            first_marked.wait(timeout=10)
+            answer = pool.submit(second)
+            wait_for_a_lock_wait()
+            release.set()
+            assert held.result(timeout=30) == 1
+            assert answer.result(timeout=30) == {"marked": 0}
+    finally:
+        message_read.disconnect(dispatch_uid="test-receipts")
+    assert receipts == [[Message.objects.get().pk]]
