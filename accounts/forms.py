@@ -8,35 +8,47 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from . import services
+from .exceptions import LoginThrottled
 
 audit_logger = logging.getLogger("shopflow.audit")
 
 
 class LoginThrottleMixin:
-    """Refuses the attempt before the password is checked while its IP or its username
-    has too many recent failures (accounts.services.login_attempt_begin). A refused attempt
-    records no failure, so waiting it out is enough; the page answers 429 with
-    Retry-After (accounts.pages.login_throttled)."""
+    """AuthenticationForm's clean(), its authenticate() throttled as every login path is
+    (accounts.services.login_authenticate): refused, the password unchecked, while the IP
+    or the username has too many recent failures. A refused attempt records no failure, so
+    waiting it out is enough; the page answers 429 with Retry-After
+    (accounts.pages.login_throttled)."""
 
     def clean(self):
-        # As the token endpoint counts it, and as the failure is recorded: cleaned.
         username = self.cleaned_data.get("username")
-        if not username or not self.cleaned_data.get("password"):
-            return super().clean()  # no password is checked: nothing to count
-        wait = services.login_attempt_begin(username=username, request=self.request)
-        if wait:
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data  # no password is checked: nothing to count
+        try:
+            self.user_cache = services.login_authenticate(
+                request=self.request, username=username, password=password
+            )
+        except LoginThrottled as refused:
             ip = services.request_ip(request=self.request)
             # Not a failure (nothing was checked), but an attack in progress shows here.
             audit_logger.warning("login refused, throttled: %r from %s", username, ip)
             if self.request is not None:
-                self.request.login_retry_after = wait
-            minutes = math.ceil(wait / 60)
+                self.request.login_retry_after = refused.retry_after
             raise forms.ValidationError(
                 "Too many failed logins. Try again in %(minutes)s minute(s).",
                 code="throttled",
-                params={"minutes": minutes},
-            )
-        return super().clean()
+                params={"minutes": math.ceil(refused.retry_after / 60)},
+            ) from None
+        if self.user_cache is None:
+            raise self.get_invalid_login_error()
+        try:
+            self.confirm_login_allowed(self.user_cache)
+        except forms.ValidationError:
+            # The admin's refusal of a customer: counted as a failure, as it is one here.
+            services.login_failure_record(username=username, request=self.request)
+            raise
+        return self.cleaned_data
 
 
 class LoginForm(LoginThrottleMixin, AuthenticationForm):

@@ -47,3 +47,15 @@ class LoginFailure(models.Model):
 
     def __str__(self):
         return f"failed login for {self.username!r} from {self.ip}"
+
+
+class LoginGate(models.Model):
+    """One per client address and per username that tried to log in: attempts for it take
+    its row lock (accounts.locks) around the password check, so they are checked one at a
+    time, each counting the failures of those before it."""
+
+    key = models.CharField(primary_key=True, max_length=200)  # "ip:…" or "username:…"
+    used_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.key

@@ -39,7 +39,7 @@ def login_retry_after(
     None when it may be tried now. After SHOPFLOW_LOGIN_FAILURES_ALLOWED failures within
     SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS from either, until the oldest of them leaves
     the window. With `other_than_id` (an attempt's own row), the others count. Every login
-    path asks (core.services.login_attempt_begin)."""
+    path asks (accounts.services.login_authenticate)."""
     allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
     window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
     now = timezone.now()

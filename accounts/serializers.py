@@ -1,9 +1,11 @@
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken import serializers as authtoken
 from rest_framework.validators import UniqueValidator
 
 from . import services
+from .exceptions import LoginThrottled
 from .models import LoginEvent
 
 User = get_user_model()
@@ -36,16 +38,25 @@ class LoginEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# DRF's, with the attempt counted (accounts.services.login_attempt_begin) once its fields
-# are cleaned as authenticate() will get them, and before the password is checked: 429 with
-# Retry-After after repeated failures from the IP or for the username. (A comment, not a
-# docstring: the schema would publish it.)
+# DRF's, its authenticate() throttled as every login path is (accounts.services.
+# login_authenticate): 429 with Retry-After after repeated failures from the IP or for the
+# username, the password unchecked. (A comment, not a docstring: the schema would publish it.)
 class AuthTokenSerializer(authtoken.AuthTokenSerializer):
     def validate(self, attrs):
         username, password = attrs.get("username"), attrs.get("password")
-        if username and password:
-            request = self.context.get("request")
-            wait = services.login_attempt_begin(username=username, request=request)
-            if wait:
-                raise exceptions.Throttled(wait=wait)
-        return super().validate(attrs)
+        if not (username and password):
+            raise serializers.ValidationError(
+                _('Must include "username" and "password".'), code="authorization"
+            )
+        try:
+            user = services.login_authenticate(
+                request=self.context.get("request"), username=username, password=password
+            )
+        except LoginThrottled as refused:
+            raise exceptions.Throttled(wait=refused.retry_after) from None
+        if not user:
+            raise serializers.ValidationError(
+                _("Unable to log in with provided credentials."), code="authorization"
+            )
+        attrs["user"] = user
+        return attrs

@@ -2,15 +2,16 @@
 
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
 from core.signals import send_robust_logged
 
-from . import selectors
-from .models import LoginEvent, LoginFailure
+from . import locks, selectors
+from .exceptions import LoginThrottled
+from .models import LoginEvent, LoginFailure, LoginGate
 from .signals import login_from_new_device
 
 
@@ -37,26 +38,24 @@ def _user_agent(request) -> str:
     return (request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300]
 
 
-def _login_method(request) -> str:
+def _login_method(request, method: str | None) -> str:
+    if method:
+        return method
     if request is None:
         return LoginEvent.Method.SESSION
-    explicit = getattr(request, "login_method", None)  # set by the token endpoint
-    if explicit:
-        return explicit
     return (
         LoginEvent.Method.ADMIN if request.path.startswith("/admin/") else LoginEvent.Method.SESSION
     )
 
 
-def login_record(*, user, request) -> LoginEvent:
-    attempt = _login_attempt_id(request)
-    if attempt is not None:
-        LoginFailure.objects.filter(pk=attempt).delete()  # it was not a failure after all
+def login_record(*, user, request, method: str | None = None) -> LoginEvent:
+    """A successful login (user_logged_in); `method` when the path does not tell it (the
+    token endpoint's)."""
     event = LoginEvent.objects.create(
         user=user,
         ip=request_ip(request=request),
         user_agent=_user_agent(request),
-        method=_login_method(request),
+        method=_login_method(request, method),
     )
     if selectors.login_is_from_a_new_device(event=event):
         transaction.on_commit(
@@ -72,53 +71,38 @@ def login_record(*, user, request) -> LoginEvent:
 
 
 def login_failure_record(*, username: str, request) -> LoginFailure:
+    """A failed login's record (user_login_failed): the username tried, never the
+    password."""
     return LoginFailure.objects.create(
         username=username[:150], ip=request_ip(request=request), user_agent=_user_agent(request)
     )
 
 
-def _http_request(request):
-    return getattr(request, "_request", request)  # DRF's Request wraps Django's
+def login_authenticate(*, request, username: str, password: str):
+    """Django's authenticate(), throttled: the user, or None for wrong credentials (the
+    failure recorded by user_login_failed's receiver). Raises LoginThrottled, the password
+    unchecked, after too many recent failures from the address or for the username.
 
-
-def _login_attempt_id(request) -> int | None:
-    """The failure row login_attempt_begin recorded for this request's attempt, if any."""
-    return getattr(_http_request(request), "login_attempt_id", None)
-
-
-def login_attempt_begin(*, username: str, request) -> int | None:
-    """Before a password is checked: record the attempt as a failure, then count the
-    other failures. Counting after recording makes attempts that run at once see each
-    other: of any attempts that pass, the last to count saw the others' rows, so a burst
-    gets no more passwords checked than the throttle allows (read first and write after
-    the check, and a burst all read the same count). Some of a burst may be refused that
-    need not have been: the safe side.
-
-    Returns the seconds to wait, the attempt refused and its row gone (it tried nothing);
-    or None, the row named on the request: it stays the failure's record
-    (login_failure_audit adds none), unless the login succeeds (login_record removes it)."""
-    if request is None:  # no request to name the row on: count only, as before a check
-        return selectors.login_retry_after(username=username[:150] or None)
-    # Durable: committed before the count, where other attempts see it. Inside a caller's
-    # transaction it would be neither (and a rollback of a 400 would take it back).
+    Attempts for one address or username are checked one at a time: each holds its gates'
+    row locks from the count to the failure's record. So a burst of guesses gets no more
+    passwords checked than the throttle allows, and correct logins sent at once never count
+    against each other (only failures count)."""
+    username = str(username)
+    ip = request_ip(request=request)
+    keys = sorted({f"username:{username[:150]}", *([f"ip:{ip}"] if ip else [])})
+    now = timezone.now()
+    # Durable: the failure is committed as the gates are released, where the next attempt
+    # counts it. Inside a caller's transaction it would be neither.
     with transaction.atomic(durable=True):
-        row = login_failure_record(username=username, request=request)
-    wait = selectors.login_retry_after(
-        ip=row.ip, username=row.username or None, other_than_id=row.pk
-    )
-    if wait:
-        row.delete()
-        return wait
-    _http_request(request).login_attempt_id = row.pk
-    return None
-
-
-def login_failure_audit(*, username: str, request) -> LoginFailure | None:
-    """A failed login's record (user_login_failed): the username tried, never the
-    password; none when a throttled login path recorded the attempt already."""
-    if _login_attempt_id(request) is not None:
-        return None
-    return login_failure_record(username=username, request=request)
+        LoginGate.objects.bulk_create(
+            [LoginGate(key=key, used_at=now) for key in keys], ignore_conflicts=True
+        )
+        list(locks.login_gates_for_update(keys=keys))
+        wait = selectors.login_retry_after(ip=ip, username=username[:150] or None)
+        if wait:
+            raise LoginThrottled(wait)
+        LoginGate.objects.filter(pk__in=keys).update(used_at=now)
+        return authenticate(request, username=username, password=password)
 
 
 def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:
@@ -127,7 +111,9 @@ def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:
     cutoff = timezone.now() - older_than
     _, events = LoginEvent.objects.filter(at__lt=cutoff).delete()
     _, failures = LoginFailure.objects.filter(at__lt=cutoff).delete()
+    _, gates = LoginGate.objects.filter(used_at__lt=cutoff).delete()
     return {
         "login_events": events.get(LoginEvent._meta.label, 0),
         "login_failures": failures.get(LoginFailure._meta.label, 0),
+        "login_gates": gates.get(LoginGate._meta.label, 0),
     }

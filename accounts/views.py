@@ -68,8 +68,10 @@ class TokenView(ObtainAuthToken):
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
         token, _created = Token.objects.get_or_create(user=user)
-        request._request.login_method = LoginEvent.Method.TOKEN
-        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        # As Django's own logins do, with the one thing this request's path does not tell.
+        user_logged_in.send(
+            sender=type(user), request=request, user=user, method=LoginEvent.Method.TOKEN
+        )
         return Response({"token": token.key})
 
 

@@ -26,7 +26,7 @@ def error(description: str, component: str = "Error") -> dict:
     }
 
 
-# Operations that refuse repeated failed logins (accounts.services.login_attempt_begin): 429
+# Operations that refuse repeated failed logins (accounts.services.login_authenticate): 429
 # with Retry-After.
 THROTTLED_PATHS = {"/api/auth/token/"}
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import LoginEvent, LoginFailure
+from accounts.models import LoginEvent, LoginFailure, LoginGate
 from tests.factories import PASSWORD, UserFactory
 from tests.support.clients import client_for
 
@@ -216,14 +216,21 @@ def test_the_prune_deletes_login_audit_rows_older_than_the_retention_only(user, 
     old_event, old_failure = LoginEvent.objects.get(), LoginFailure.objects.get()
     LoginEvent.objects.update(at=timezone.now() - timedelta(days=91))
     LoginFailure.objects.update(at=timezone.now() - timedelta(days=91))
-    token_login(user.username, PASSWORD)  # today's: kept
-    token_login(user.username, "wrong")
+    LoginGate.objects.update(used_at=timezone.now() - timedelta(days=91))
+    token_login(user.username, "wrong", ip="10.0.0.2")  # today's: kept, its username's gate too
+    token_login(user.username, PASSWORD, ip="10.0.0.2")
 
-    assert prune_login_audit.apply().get() == {"login_events": 1, "login_failures": 1}
+    pruned = {"login_events": 1, "login_failures": 1, "login_gates": 1}  # 10.0.0.1's gate
+    assert prune_login_audit.apply().get() == pruned
     assert not LoginEvent.objects.filter(pk=old_event.pk).exists()
     assert not LoginFailure.objects.filter(pk=old_failure.pk).exists()
     assert LoginEvent.objects.count() == LoginFailure.objects.count() == 1
-    assert prune_login_audit.apply().get() == {"login_events": 0, "login_failures": 0}
+    assert sorted(LoginGate.objects.values_list("pk", flat=True)) == [
+        "ip:10.0.0.2",
+        f"username:{user.username}",
+    ]
+    nothing = {"login_events": 0, "login_failures": 0, "login_gates": 0}
+    assert prune_login_audit.apply().get() == nothing
 
 
 def test_staff_cannot_delete_the_login_audit_in_the_admin(user):
@@ -263,8 +270,7 @@ def test_a_get_of_a_throttled_login_page_still_shows_the_form(user, settings):
 
 @pytest.mark.parametrize("path", ["/api/auth/token/", "/account/login/", "/admin/login/"])
 def test_a_successful_login_leaves_no_failure_behind(path, settings):
-    """The attempt is recorded as a failure before the password is checked; a success
-    takes it back."""
+    """Only failures are recorded: a success counts against nothing."""
     staff = get_user_model().objects.create_user("ops", password=PASSWORD, is_staff=True)
     if path == "/api/auth/token/":
         assert token_login(staff.username, PASSWORD).status_code == 200
@@ -309,6 +315,39 @@ def test_a_burst_of_guesses_gets_no_more_passwords_checked_than_the_throttle_all
     # count saw the others. Checked one by one after reading the count, all 8 would pass.
     assert len(checked) <= 3, answers
     assert LoginFailure.objects.count() == len(checked)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/auth/token/", "/account/login/"])
+def test_correct_logins_sent_at_once_from_one_address_all_pass(path, settings):
+    """Only failures count: attempts in flight do not, so more correct logins at once
+    than the throttle allows failures all get in (they used to count each other)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    users = UserFactory.create_batch(8)
+    start = threading.Barrier(len(users))
+
+    def login(user):
+        start.wait(timeout=10)
+        try:
+            if path == "/api/auth/token/":
+                return token_login(user.username, PASSWORD, ip="10.8.8.8").status_code
+            return page_login(path, user.username, PASSWORD, ip="10.8.8.8").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        answers = list(pool.map(login, users))
+
+    assert answers == [200 if path == "/api/auth/token/" else 302] * len(users)
+    assert LoginEvent.objects.count() == len(users)
+    assert not LoginFailure.objects.exists()
 
 
 def test_a_username_sent_as_a_number_is_throttled_like_any_other(settings):
