@@ -4,14 +4,16 @@ Each send claims its SentEmail row first (unique per kind and key, committed at 
 talks to SMTP outside any transaction, then marks the row sent. A failed send deletes the
 claim, so a retry sends again. A second delivery that finds the row sent does nothing;
 one that finds a fresh claim raises EmailInFlight (transient: retried later); one that
-finds a claim older than any task can run takes it over (a delivery marks the row sent
-only while it still holds its claim). That takeover is the one gap at-least-once delivery
-leaves: a worker killed after SMTP accepted the message and before the row was marked sent
-sends it again, with the same Message-ID, which mailbox providers that de-duplicate show
-once."""
+finds a claim older than SHOPFLOW_EMAIL_CLAIM_SECONDS takes it over (a delivery marks the
+row sent only while it still holds its claim). A send is cut at half that window
+(transport's deadline), whatever the worker pool, so a claim taken over is never one whose
+send may still go out. That takeover is the one gap at-least-once delivery leaves: a worker
+killed after SMTP accepted the message and before the row was marked sent sends it again,
+with the same Message-ID, which mailbox providers that de-duplicate show once."""
 
 import logging
 import re
+import time
 from datetime import UTC, timedelta
 from email.utils import parseaddr
 
@@ -64,9 +66,10 @@ def _send_once(
     claimed_at = _claim(kind=kind, key=key, to=to, subject=subject)
     if claimed_at is None:
         return False
+    deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
     ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claimed_at": claimed_at}
     try:
-        transport.send_message(message)
+        transport.send_message(message, deadline=deadline)
     except BaseException:
         # Not sent (as far as we know): free our claim so a retry can send.
         SentEmail.objects.filter(**ours).delete()

@@ -5,10 +5,16 @@ AUTH where used) before the first message: more than sending the message itself.
 worker thread keeps its connection open between tasks and reopens it when the settings
 change, after it sat idle long enough for a server to drop it, or when the server closed
 it under us (then the message is sent again on a fresh connection, once: the server
-refused a command before accepting anything)."""
+refused a command before accepting anything).
+
+A send may be given a deadline: past it the connection is cut, whatever the server does
+and however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
+SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
+claim must not be taken over while its send may still go out (email_app.services)."""
 
 import contextlib
 import smtplib
+import socket
 import threading
 import time
 
@@ -22,21 +28,59 @@ IDLE_SECONDS = 30.0
 _local = threading.local()
 
 
-def send_message(message) -> None:
-    """Send one EmailMessage over this thread's connection. Raises what the backend raises."""
+class SendTimeout(TimeoutError):
+    """The send passed its deadline and its connection was cut: not sent, as far as the
+    client knows (a server that had the whole message may deliver it)."""
+
+
+def send_message(message, *, deadline: float | None = None) -> None:
+    """Send one EmailMessage over this thread's connection, by `deadline` (a
+    time.monotonic() value) if given. Raises what the backend raises, or SendTimeout."""
     connection, reused = _connection()
     try:
-        connection.send_messages([message])
+        _send_by(connection, message, deadline)
     except (smtplib.SMTPServerDisconnected, ConnectionError):
         _close()
         if not reused:
             raise
         connection, _ = _connection()
-        connection.send_messages([message])
+        _send_by(connection, message, deadline)
     except BaseException:
         _close()  # the conversation is in an unknown state: start the next one afresh
         raise
     _local.used_at = time.monotonic()
+
+
+def _send_by(connection, message, deadline: float | None) -> None:
+    if deadline is None:
+        connection.send_messages([message])
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise SendTimeout("the send's deadline passed before it started")
+    cut = threading.Event()
+    watchdog = threading.Timer(remaining, _cut, args=(connection, cut))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.send_messages([message])
+    except BaseException as exc:
+        if cut.is_set():
+            raise SendTimeout(f"no answer from the mail server within {remaining:.0f}s") from exc
+        raise
+    finally:
+        watchdog.cancel()
+    if cut.is_set():  # cut as the send returned: sent, but the connection is gone
+        _close()
+
+
+def _cut(connection, cut: threading.Event) -> None:
+    """Shut the SMTP socket down: the blocked send in the other thread returns at once."""
+    cut.set()
+    sock = getattr(connection.connection, "sock", None)  # the backend's smtplib.SMTP
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _settings_key() -> tuple:

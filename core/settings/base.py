@@ -285,7 +285,7 @@ SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES",
 # A message the broker delivers again more often than this (its worker was lost each time:
 # a poison message that kills the process) is dead-lettered instead of run again.
 SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
-# A SentEmail claim older than this (past the hard time limit) is a dead delivery's.
+# A SentEmail claim older than this is a dead delivery's: its send was cut at half of it.
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis gives an unacknowledged message back after this (a worker that died holding

@@ -71,10 +71,10 @@ def test_a_batch_sends_each_email_once_and_one_that_fails_stops_only_itself_and_
     mail.outbox.clear()
     real_send = transport.send_message
 
-    def second_fails(message):
+    def second_fails(message, deadline):
         if message.subject.endswith(f"#{ids[1]}"):
             raise ConnectionResetError("SMTP went away")
-        real_send(message)
+        real_send(message, deadline=deadline)
 
     monkeypatch.setattr(transport, "send_message", second_fails)
     with pytest.raises(ConnectionResetError):
@@ -181,9 +181,17 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
 
 
 def test_every_attempt_at_an_email_carries_the_same_message_id(order, settings):
-    settings.SHOPFLOW_EMAIL_CLAIM_SECONDS = 0  # any claim is stale: the retry takes it over
-    SentEmail.objects.create(
-        kind="confirmation_email", key=str(order.pk), recipients=[], subject="", status="sending"
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    SentEmail.objects.create(  # a stale claim: the retry takes it over
+        kind="confirmation_email",
+        key=str(order.pk),
+        recipients=[],
+        subject="",
+        status="sending",
+        claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
     )
 
     assert services.confirmation_emails_send(order_ids=[order.pk]) == [order.pk]
@@ -204,7 +212,7 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
 
     from email_app import transport
 
-    def taken_over_then_failing(message):
+    def taken_over_then_failing(message, deadline):
         SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
         raise ConnectionResetError("SMTP went away")
 
@@ -222,7 +230,7 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
 
     sent = []
 
-    def taken_over_while_sending(message):
+    def taken_over_while_sending(message, deadline):
         SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
         sent.append(message)
 

@@ -29,10 +29,24 @@ class SmtpHandler:
     delay_next: float = 0.0  # hold the next delivery this long before answering
     delaying: threading.Event = field(default_factory=threading.Event)
     delay: float = 0.0  # hold every delivery this long (a slow server), unless delay_next
+    stall_next_rcpt: float = 0.0  # hold the next RCPT this long (before any DATA is read)
+    rcpt_stalled: threading.Event = field(default_factory=threading.Event)
+    rcpt_stall_over: threading.Event = field(default_factory=threading.Event)
     keep: bool = True  # False: count the messages only (a benchmark sends thousands)
     log: TextIO | None = None  # a line per message accepted: "<unix time> <connection>"
     connections: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.stall_next_rcpt:
+            stall, self.stall_next_rcpt = self.stall_next_rcpt, 0.0
+            self.rcpt_stalled.set()
+            try:
+                await asyncio.sleep(stall)
+            finally:  # also when the client hangs up, which cancels the session
+                self.rcpt_stall_over.set()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         delay = self.delay
