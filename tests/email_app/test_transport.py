@@ -14,9 +14,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(
-    smtp_server, settings
-):
+def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(smtp_server, settings):
     """The email worker's threads pool enforces no time limit, so the send stops itself at
     half the claim window: a later delivery that finds the claim stale can never take over
     a send still under way. Without the cut, the first send waited on the stalled server
