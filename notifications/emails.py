@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -19,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import locks, metrics, preferences, selectors
-from .models import Notification, NotificationDelivery, NotificationPreference
+from .models import Notification, NotificationDelivery
+from .unsubscribe_links import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,6 @@ _REQUIRED_EMAIL = frozenset(k for k, channels in preferences.REQUIRED.items() if
 LOOKBACK = timedelta(days=1)
 MAX_ATTEMPTS = 5
 DIGEST_SIZE = 50
-_UNSUBSCRIBE_SALT = "shopflow.notifications.unsubscribe"
-UNSUBSCRIBE_MAX_AGE = timedelta(days=60)
 
 
 def email_deliveries_plan(*, now=None) -> int:
@@ -166,36 +164,3 @@ def _digest(user, notifications: list[Notification]) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string("notifications/digest.html", context), "text/html")
     return message
-
-
-def unsubscribe_url(*, user_id: int, kind: str) -> str:
-    token = signing.dumps({"u": user_id, "k": kind}, salt=_UNSUBSCRIBE_SALT, compress=True)
-    return settings.SHOPFLOW_SITE_URL + reverse("notifications-unsubscribe", args=[token])
-
-
-class UnsubscribeRefused(Exception):
-    """A forged, expired or already used unsubscribe link."""
-
-
-def email_unsubscribe(*, token: str) -> str:
-    """Turn off the email of the kind `token` names for the user it names; the kind's
-    label. UnsubscribeRefused when the link is forged, expired, or was used already (the
-    kind's email is off)."""
-    try:
-        payload = signing.loads(
-            token, salt=_UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE.total_seconds()
-        )
-        user_id, kind = int(payload["u"]), Notification.Kind(payload["k"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise UnsubscribeRefused("This link is not valid, or has expired.") from exc
-    if kind in _REQUIRED_EMAIL:
-        raise UnsubscribeRefused("This kind of email cannot be turned off.")
-    with transaction.atomic():
-        chosen = selectors.preferences_of(user_ids={user_id}).get((user_id, kind))
-        channels = preferences.effective(kind, chosen)
-        if not channels[EMAIL] or not get_user_model().objects.filter(pk=user_id).exists():
-            raise UnsubscribeRefused("This link was used already.")
-        NotificationPreference.objects.update_or_create(
-            user_id=user_id, kind=kind, defaults={**channels, EMAIL: False}
-        )
-    return kind.label

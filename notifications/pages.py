@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
-from . import emails
+from . import unsubscribe_links
 
 
 @login_required
@@ -14,17 +14,22 @@ def notifications_page(request):
     return render(request, "notifications/page.html")
 
 
-@csrf_exempt  # mail clients' one-click unsubscribe POSTs without a page (RFC 8058)
+@csrf_exempt  # the link's token is the credential; mail clients POST without a page
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    """A link in every notification email: turns that kind's email off, no login."""
+    """A link in every notification email, no login. GET (a person, or a mail scanner
+    following links) only asks; POST, the page's button or a mail client's one-click
+    unsubscribe (RFC 8058), turns that kind's email off."""
     try:
-        label = emails.email_unsubscribe(token=token)
-    except emails.UnsubscribeRefused as refused:
-        return render(
-            request, "notifications/unsubscribe.html", {"error": str(refused)}, status=400
-        )
-    return render(request, "notifications/unsubscribe.html", {"label": label})
+        if request.method == "POST":
+            wanted = unsubscribe_links.email_unsubscribe(token=token)
+        else:
+            wanted = unsubscribe_links.unsubscription_check(token=token)
+    except unsubscribe_links.UnsubscribeRefused as refused:
+        context = {"error": str(refused)}
+        return render(request, "notifications/unsubscribe.html", context, status=400)
+    context = {"label": wanted.label, "done": request.method == "POST"}
+    return render(request, "notifications/unsubscribe.html", context)
 
 
 def service_worker(request):
