@@ -1,9 +1,9 @@
-"""Work that waits until the client has its response: `call_after_response(callback)`.
+"""Work that need not hold up the client: `run_after_response(callback)`.
 
 Inside a request the callback runs when the server closes the response (Django's
 request_finished), so what it costs (a broker round trip, a Redis publish) is not the
 client's wait. Outside a request (a Celery task, a shell) there is no response to wait
-for and the caller runs it itself. The hooks are connected in core.apps."""
+for, and it runs at once. The hooks are connected in core.apps."""
 
 import logging
 import threading
@@ -11,40 +11,43 @@ import threading
 logger = logging.getLogger(__name__)
 
 
-class _Held(threading.local):
+class _Waiting(threading.local):
     callbacks: list | None = None  # None: not inside a request
 
 
-_held = _Held()
+_waiting = _Waiting()
 
 
-def call_after_response(callback) -> bool:
-    """Inside a request: run `callback()` once the response is out and return True;
-    outside one, return False (the caller runs it now)."""
-    if _held.callbacks is None:
-        return False
-    _held.callbacks.append(callback)
-    return True
+def run_after_response(callback) -> None:
+    """Run `callback()` once this request's response is out, or now outside a request.
+    Never raises what the callback raises: it is logged."""
+    if _waiting.callbacks is None:
+        _run(callback)
+    else:
+        _waiting.callbacks.append(callback)
 
 
-def hold(sender=None, **kwargs) -> None:
+def request_began(sender=None, **kwargs) -> None:
     """request_started: from now on, callbacks wait for this request's response."""
-    if _held.callbacks:  # a response the server never closed
-        run_held()
-    _held.callbacks = []
+    if _waiting.callbacks:  # a response the server never closed
+        response_sent()
+    _waiting.callbacks = []
 
 
-def run_held(sender=None, **kwargs) -> None:
-    """request_finished: the response is out; run what waited for it. Never raises into
-    the server."""
-    callbacks, _held.callbacks = _held.callbacks or [], None
+def response_sent(sender=None, **kwargs) -> None:
+    """request_finished: the response is out; run what waited for it."""
+    callbacks, _waiting.callbacks = _waiting.callbacks or [], None
     for callback in callbacks:
-        try:
-            callback()
-        except Exception:
-            logger.exception("after the response: %r failed", callback)
+        _run(callback)
 
 
-def discard_held() -> None:
+def forget_waiting() -> None:
     """Forget what waits (tests: a response a test never closed)."""
-    _held.callbacks = None
+    _waiting.callbacks = None
+
+
+def _run(callback) -> None:
+    try:
+        callback()
+    except Exception:
+        logger.exception("after the response: %r failed", callback)

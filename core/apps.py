@@ -14,9 +14,11 @@ class CoreConfig(AppConfig):
         from . import after_response, channel_layer, checks  # noqa: F401 (checks register)
         from .signals import graceful_shutdown
 
-        request_started.connect(after_response.hold, dispatch_uid="core.after_response.hold")
+        request_started.connect(
+            after_response.request_began, dispatch_uid="core.after_response.request_began"
+        )
         request_finished.connect(
-            after_response.run_held, dispatch_uid="core.after_response.run_held"
+            after_response.response_sent, dispatch_uid="core.after_response.response_sent"
         )
         # What runs after the response may use the request's database connection (the
         # outbox marks what it published): Django's own request_finished receiver, which may

@@ -46,7 +46,8 @@ class _Rows:
     on_commit: Callable[[list], None] | None
 
 
-_held: contextvars.ContextVar[list[_Rows] | None] = contextvars.ContextVar(
+# The rows of the innermost isolated_inserts() block; None outside any.
+_receiver_rows: contextvars.ContextVar[list[_Rows] | None] = contextvars.ContextVar(
     "receiver_rows", default=None
 )
 
@@ -55,11 +56,11 @@ def insert_isolated(rows: list, *, on_commit: Callable[[list], None] | None = No
     """Insert `rows` (unsaved model instances) in the caller's transaction and call
     `on_commit(rows)` once it commits. Inside `isolated_inserts()`, when that block ends,
     isolated as the module says; elsewhere at once, as bulk_create would."""
-    held = _held.get()
-    if held is None:
+    pending = _receiver_rows.get()
+    if pending is None:
         _insert([_Rows(list(rows), on_commit)])
     elif rows:
-        held.append(_Rows(list(rows), on_commit))
+        pending.append(_Rows(list(rows), on_commit))
 
 
 @contextlib.contextmanager
@@ -68,16 +69,16 @@ def isolated_inserts(about: str):
     it ends, isolated from each other and from the caller (see the module). A block that
     raises inserts nothing. `about` names what the rows are about, for the log. Inside
     another such block, the rows wait for that block's end (one savepoint for all)."""
-    if _held.get() is not None:
+    if _receiver_rows.get() is not None:
         yield
         return
-    token = _held.set([])
+    token = _receiver_rows.set([])
     try:
         yield
-        held = _held.get()
+        pending = _receiver_rows.get()
     finally:
-        _held.reset(token)
-    _insert_each_isolated(held, about)
+        _receiver_rows.reset(token)
+    _insert_each_isolated(pending, about)
 
 
 def send_robust_isolated(signal: Signal, *, sender, about: str, **named) -> list:
@@ -100,18 +101,18 @@ def send_robust_logged(signal: Signal, *, sender, about: str, **named) -> list:
     return responses
 
 
-def _insert_each_isolated(held: list[_Rows], about: str) -> None:
-    if not held:
+def _insert_each_isolated(pending: list[_Rows], about: str) -> None:
+    if not pending:
         return
     try:
         with transaction.atomic():
-            _insert(held)
+            _insert(pending)
         return
     except REFUSED:
-        if len(held) == 1:
-            _log_refused(held[0], about)
+        if len(pending) == 1:
+            _log_refused(pending[0], about)
             return
-    for rows in held:
+    for rows in pending:
         try:
             with transaction.atomic():
                 _insert([rows])
@@ -119,15 +120,15 @@ def _insert_each_isolated(held: list[_Rows], about: str) -> None:
             _log_refused(rows, about)
 
 
-def _insert(held: list[_Rows]) -> None:
+def _insert(pending: list[_Rows]) -> None:
     by_model: dict[type, list] = {}
-    for entry in held:
+    for entry in pending:
         for row in entry.rows:
             by_model.setdefault(type(row), []).append(row)
     for model, rows in by_model.items():
         model._default_manager.bulk_create(rows)
     by_callback: dict[Callable, list] = {}
-    for entry in held:
+    for entry in pending:
         if entry.on_commit is not None:
             by_callback.setdefault(entry.on_commit, []).extend(entry.rows)
     for callback, rows in by_callback.items():

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
-from core.after_response import call_after_response
+from core.after_response import run_after_response
 from core.channel_layer import layer_call
 
 from . import metrics, selectors
@@ -55,8 +55,8 @@ def notifications_publish(notifications) -> None:
     """Push committed notifications to their recipients' open connections: after the
     response inside a request (the client does not wait for Redis), at once elsewhere (a
     worker). Never raises: a push that does not happen is caught up from the database."""
-    if notifications and not call_after_response(lambda: _publish(notifications)):
-        _publish(notifications)
+    if notifications:
+        run_after_response(lambda: _publish(notifications))
 
 
 # After a failed push, pushes from this process stand aside for a few seconds: Redis is
@@ -76,8 +76,8 @@ def _publish(notifications) -> None:
 
 def _send_soon(messages) -> None:
     """Send to groups after the response inside a request, at once elsewhere."""
-    if messages and not call_after_response(lambda: _send(messages)):
-        _send(messages)
+    if messages:
+        run_after_response(lambda: _send(messages))
 
 
 def _send(messages) -> bool:

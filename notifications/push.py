@@ -23,7 +23,7 @@ from django.utils import timezone
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
-from core.after_response import call_after_response
+from core.after_response import run_after_response
 from worker.celery import app as celery_app
 
 from . import locks, metrics, preferences, selectors
@@ -71,8 +71,8 @@ _subscribed = (float("-inf"), False)  # (when read, monotonic; whether anyone is
 def pushes_wake_up() -> None:
     """After a commit of notifications: have `notifications.send_pushes` run within a
     second, if anyone has a push subscription. Never raises: beat's run catches up."""
-    if push_configured() and not call_after_response(_wake_up_if_subscribed):
-        _wake_up_if_subscribed()
+    if push_configured():
+        run_after_response(_wake_up_if_subscribed)
 
 
 def _wake_up_if_subscribed() -> None:
