@@ -12,7 +12,6 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import after_response, channel_layer, checks  # noqa: F401 (checks register)
-        from .signals import graceful_shutdown
 
         request_started.connect(
             after_response.request_began, dispatch_uid="core.after_response.request_began"
@@ -27,8 +26,3 @@ class CoreConfig(AppConfig):
         # (it disconnects and reconnects this receiver around each request it makes).
         request_finished.disconnect(close_old_connections)
         request_finished.connect(close_old_connections)
-        # A graceful shutdown closes the open sockets and streams at once: their clients
-        # reconnect elsewhere and catch up, instead of holding the shutdown up.
-        graceful_shutdown.connect(
-            channel_layer.close_followers, dispatch_uid="core.channel_layer.close_followers"
-        )

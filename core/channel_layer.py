@@ -64,16 +64,13 @@ async def join(layer, group: str, channel: str) -> bool:
 
 class Followers:
     """The connections of this process (its event loop) that follow groups on the layer.
-    A follower has `resync_soon()` and `close_soon()`, both safe to call from the loop."""
+    A follower has `resync_soon()`, safe to call from the loop."""
 
     def __init__(self):
         self.open: weakref.WeakSet = weakref.WeakSet()
         self.watch: asyncio.Task | None = None
 
     def add(self, follower) -> None:
-        if _shutting_down:  # a connection still being opened when the shutdown began
-            follower.close_soon()
-            return
         self.open.add(follower)
         if self.watch is None or self.watch.done():
             self.watch = asyncio.get_running_loop().create_task(self._watch())
@@ -84,10 +81,6 @@ class Followers:
     def resync_all(self) -> None:
         for follower in list(self.open):
             follower.resync_soon()
-
-    def close_all(self) -> None:
-        for follower in list(self.open):
-            follower.close_soon()
 
     async def _watch(self) -> None:
         """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
@@ -130,20 +123,6 @@ def followers() -> Followers:
             del _followers[old]
         found = _followers[loop] = Followers()
     return found
-
-
-_shutting_down = False
-
-
-def close_followers(sender=None, **kwargs) -> None:
-    """Close every follower of this process (core.signals.graceful_shutdown), and those
-    that come after (a connection being opened now). Safe from a signal handler: the work
-    is handed to each loop."""
-    global _shutting_down
-    _shutting_down = True
-    for loop, found in list(_followers.items()):
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(found.close_all)
 
 
 # A send from synchronous code waits this long at most; Redis answers in milliseconds.

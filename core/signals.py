@@ -1,5 +1,5 @@
 """Sending a domain signal inside a database transaction, so that its receivers cannot
-harm the sender (nor each other); and the web server's own signal.
+harm the sender (nor each other).
 
 Django's `send_robust` catches what a receiver raises, but not what a receiver's SQL does
 to the sender's transaction: on PostgreSQL a statement the database refuses aborts it,
@@ -31,10 +31,6 @@ from django.db import DataError, IntegrityError, transaction
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
-
-# Sent by the web server's worker process when a graceful shutdown begins (SIGTERM), from
-# its signal handler: receivers must only hand work to their event loop.
-graceful_shutdown = Signal()
 
 # What the database refuses for what the rows hold, rather than because it is unwell.
 REFUSED = (IntegrityError, DataError)

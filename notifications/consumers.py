@@ -143,7 +143,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     def resync_soon(self) -> None:
         live.in_background(self.layer_resync())
 
-    def close_soon(self, code: int = 1012) -> None:
-        """1012: the service restarts; the client reconnects, to this process restarted
-        or another, with last_id."""
+    def close_soon(self, code: int) -> None:
+        """From a timer (the connection's time is up): the client reconnects with last_id."""
         live.in_background(self.close(code=code))

@@ -111,8 +111,6 @@ async def _events(user_id: int, last_id: int):
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            if message is _CLOSE:
-                return  # the process is shutting down; the client reconnects elsewhere
             if message["type"] == live.EVENT:
                 events = stream.feed.fresh([message["event"]])
             elif message["type"] == live.RECEIPT:
@@ -130,13 +128,10 @@ async def _events(user_id: int, last_id: int):
         await stream.shut()
 
 
-_CLOSE = object()
-
-
 class _Stream:
     """One SSE response's place on the channel layer: a channel in the user's group, read
     into `inbox` by a task of its own, where this process's watch (core.channel_layer)
-    also puts its resync and close."""
+    also puts its resync."""
 
     def __init__(self, *, user_id: int, last_id: int):
         self.feed = live.Feed(user_id=user_id, last_id=last_id)
@@ -146,7 +141,7 @@ class _Stream:
         self.reader: asyncio.Task | None = None
 
     async def open(self) -> None:
-        followers().add(self)  # first: a shutdown that starts meanwhile closes it too
+        followers().add(self)
         await self.feed.load_preferences()
         self.channel = await self.layer.new_channel()
         await self.join()
@@ -161,9 +156,6 @@ class _Stream:
 
     def resync_soon(self) -> None:
         self.inbox.put_nowait(dict(RESYNC))
-
-    def close_soon(self) -> None:
-        self.inbox.put_nowait(_CLOSE)
 
     async def shut(self) -> None:
         followers().discard(self)
