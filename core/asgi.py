@@ -23,7 +23,6 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
-from django.utils.module_loading import import_string
 
 from core.env import settings_module
 
@@ -32,7 +31,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
 THREADS = int(os.environ.get("WEB_THREADS") or 4)
 
-async_views = get_asgi_application()  # sets Django up
+async_views = get_asgi_application()  # sets Django up: the apps can be imported now
+from notifications.routing import websocket_urlpatterns  # noqa: E402
+
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
 
 
@@ -72,12 +73,7 @@ class BrowserOriginCheck:
 application = ProtocolTypeRouter(
     {
         "http": http,
-        # The routes named by string, as core.urls names the apps' URLconfs.
-        "websocket": BrowserOriginCheck(
-            AuthMiddlewareStack(
-                URLRouter(import_string("notifications.routing.websocket_urlpatterns"))
-            )
-        ),
+        "websocket": BrowserOriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": sync_views,  # a2wsgi answers it
     }
 )
