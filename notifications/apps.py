@@ -7,6 +7,8 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_out
+
         from accounts.signals import login_from_new_device
         from core.metrics import add_collector
         from messaging.models import Message
@@ -41,6 +43,10 @@ class NotificationsConfig(AppConfig):
         )
         duplicate_orders_alerted.connect(
             receivers.notify_duplicate_orders, dispatch_uid="notifications.notify_duplicate_orders"
+        )
+        user_logged_out.connect(
+            receivers.end_push_subscriptions_of_session,
+            dispatch_uid="notifications.end_push_subscriptions_of_session",
         )
         # Digests go out from the mail worker, beside the other email (SMTP may be slow).
         route_tasks("emails", tasks.send_email_digests)

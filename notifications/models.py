@@ -68,7 +68,7 @@ class NotificationPreference(models.Model):
 class PushSubscription(models.Model):
     """One browser's Web Push subscription (PushManager.subscribe): where to POST, and the
     keys to encrypt for it. One row per endpoint: a browser that subscribes again updates
-    its row."""
+    its row. Made from a logged-in page, it ends when that session logs out."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
@@ -76,6 +76,9 @@ class PushSubscription(models.Model):
     endpoint = models.URLField(max_length=1000, unique=True)
     p256dh = models.CharField(max_length=100)
     auth = models.CharField(max_length=50)
+    # SHA-256 of the session key it was made in ("" from the token API): logging that
+    # session out deletes it, so the next person on a shared browser gets none of these.
+    session_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

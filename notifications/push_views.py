@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,7 +63,10 @@ class PushSubscriptionListView(generics.ListAPIView):
         data = incoming.validated_data
         try:
             row, created = services.push_subscription_save(
-                user=request.user, endpoint=data["endpoint"], **data["keys"]
+                user=request.user,
+                endpoint=data["endpoint"],
+                session_key=_session_key(request),
+                **data["keys"],
             )
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from None
@@ -70,6 +74,13 @@ class PushSubscriptionListView(generics.ListAPIView):
             PushSubscriptionSerializer(row).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+def _session_key(request) -> str | None:
+    """The session's key when the caller is logged in by it (a page), else None (a token)."""
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        return request.session.session_key
+    return None
 
 
 class PushSubscriptionDetailView(APIView):

@@ -33,6 +33,11 @@ def push_read_receipt(sender, **receipt):
     services.read_receipt_push(**{key: receipt[key] for key in READ_RECEIPT_FIELDS})
 
 
+def end_push_subscriptions_of_session(sender, request, user, **kwargs):
+    """user_logged_out, sent before the session is flushed."""
+    services.push_subscriptions_end_for_session(user=user, session_key=request.session.session_key)
+
+
 def notify_duplicate_orders(sender, alert, **kwargs):
     """duplicate_orders_alerted, inside the transaction that marked the orders."""
     services.duplicate_orders_notify(alert_id=alert.pk)

@@ -234,11 +234,15 @@ def stream_token_user_id(*, token: str) -> int | None:
 MAX_PUSH_SUBSCRIPTIONS = 20
 
 
-def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str):
+def push_subscription_save(
+    *, user, endpoint: str, p256dh: str, auth: str, session_key: str | None = None
+):
     """Store a browser's subscription, one row per endpoint: a browser that subscribes
-    again (or for another person) updates its row. (row, created); ValidationError past
+    again (or for another person) updates its row. Made in a session (`session_key`), it
+    ends when that session logs out. (row, created); ValidationError past
     MAX_PUSH_SUBSCRIPTIONS a person."""
     fields = {"user": user, "p256dh": p256dh, "auth": auth}
+    fields["session_hash"] = _session_hash(session_key) if session_key else ""
     with transaction.atomic():
         existing = locks.push_subscription_by_endpoint(endpoint=endpoint).first()
         if existing is not None:
@@ -283,3 +287,16 @@ def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, au
 def push_subscription_delete(*, user, subscription_id: int) -> None:
     """Http404 for anyone else's."""
     get_object_or_404(PushSubscription, pk=subscription_id, user=user).delete()
+
+
+def push_subscriptions_end_for_session(*, user, session_key: str | None) -> int:
+    """A session logs out: the subscriptions made in it go (a browser shared by two people
+    must not push the first one's notifications to the second); how many."""
+    if user is None or not session_key:
+        return 0
+    made_there = PushSubscription.objects.filter(user=user, session_hash=_session_hash(session_key))
+    return made_there.delete()[0]
+
+
+def _session_hash(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()

@@ -216,6 +216,38 @@ def test_the_service_worker_shows_a_pushed_notification_with_its_title_and_link(
     context.close()
 
 
+def test_logging_out_on_the_page_ends_this_browsers_push_subscription(web, browser, shopper):
+    """Headless Chromium cannot subscribe to a push service: the page posts a
+    subscription the way its button does, with a loopback endpoint; logging out on the
+    page deletes it (the page unsubscribes the browser first when it has one)."""
+    from notifications.models import PushSubscription
+    from tests.support.push import BrowserKeys, vapid_key_pair
+
+    private, public = vapid_key_pair()
+    process = web(
+        VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=public, SHOPFLOW_PUSH_ALLOW_LOOPBACK="1"
+    )
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, process.base, shopper)
+    subscribed = page.evaluate(
+        """(body) => fetch("/api/push/subscriptions/", {
+            method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+            headers: {"Content-Type": "application/json", "X-CSRFToken":
+                      decodeURIComponent(document.cookie.match(/csrftoken=([^;]+)/)[1])},
+        }).then((response) => response.status)""",
+        BrowserKeys().subscription("http://127.0.0.1:9/push/shared-browser"),
+    )
+    assert subscribed == 201
+    assert PushSubscription.objects.filter(user=shopper).count() == 1
+
+    page.click("#logout button")
+    page.wait_for_url(f"{process.base}/account/login/")
+    assert not PushSubscription.objects.filter(user=shopper).exists()
+    assert errors == []
+
+
 def test_the_sender_sees_on_the_page_that_the_other_side_read_their_message(
     web, browser, shopper, product
 ):

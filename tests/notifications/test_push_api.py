@@ -200,3 +200,26 @@ def test_a_renewal_cannot_take_another_persons_endpoint(user, dns):
         (user.pk, PUBLIC),
         (other.pk, PUBLIC + "/b"),
     }
+
+
+def test_logging_out_ends_the_subscriptions_made_in_that_session_only(user, dns):
+    """A browser shared by two people: the first one's pushes stop at their logout."""
+    from django.test import Client
+
+    here, elsewhere = Client(), Client()
+    here.force_login(user)
+    elsewhere.force_login(user)
+    endpoints = {name: f"{PUBLIC}/{name}" for name in ("here", "elsewhere", "token", "other")}
+    for client, name in ((here, "here"), (elsewhere, "elsewhere")):
+        body = BrowserKeys().subscription(endpoints[name])
+        assert client.post(SUBSCRIPTIONS, body, content_type="application/json").status_code == 201
+    token_body = BrowserKeys().subscription(endpoints["token"])
+    assert client_for(user).post(SUBSCRIPTIONS, token_body, format="json").status_code == 201
+    other_body = BrowserKeys().subscription(endpoints["other"])
+    other = client_for(UserFactory()).post(SUBSCRIPTIONS, other_body, format="json")
+    assert other.status_code == 201
+
+    assert here.post("/account/logout/").status_code == 302
+
+    left = set(PushSubscription.objects.values_list("endpoint", flat=True))
+    assert left == {endpoints["elsewhere"], endpoints["token"], endpoints["other"]}
