@@ -11,20 +11,14 @@ from analytics_app.models import AnalyticsEvent, DailySummary
 from analytics_app.tasks import record_analytics, rollup_daily_summary
 from side_effects.models import OrderSideEffect
 from store.models import Order
-from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
+from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
 
 DAY_ONE = date(2024, 5, 1)
 DAY_TWO = date(2024, 5, 2)
-
-
-def place(client, customer, *lines) -> int:
-    cart = cart_with(customer, *lines)
-    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
 
 
 def event_on(day: date, *, hour=12, units=1, revenue="10.00", order_id=None) -> AnalyticsEvent:
@@ -47,10 +41,10 @@ def staff_client(db):
 # --- Recording ---------------------------------------------------------------------------
 
 
-def test_analytics_records_units_revenue_and_items(client, customer):
+def test_analytics_records_units_revenue_and_items(customer):
     mug = ProductFactory(sku="MUG-1", price=Decimal("12.50"))
     tee = ProductFactory(sku="TEE-1", price=Decimal("20.00"))
-    order_id = place(client, customer, (mug, 2), (tee, 1))
+    order_id = place_order(customer, (mug, 2), (tee, 1))["id"]
 
     assert services.analytics_record(order_ids=[order_id]) == [order_id]
 
@@ -67,8 +61,8 @@ def test_analytics_records_units_revenue_and_items(client, customer):
     ]
 
 
-def test_second_record_of_the_same_order_records_nothing(client, customer):
-    order_id = place(client, customer, (ProductFactory(), 1))
+def test_second_record_of_the_same_order_records_nothing(customer):
+    order_id = place_order(customer, (ProductFactory(), 1))["id"]
     assert services.analytics_record(order_ids=[order_id]) == [order_id]
 
     assert services.analytics_record(order_ids=[order_id]) == []
@@ -77,8 +71,8 @@ def test_second_record_of_the_same_order_records_nothing(client, customer):
     assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
 
 
-def test_one_delivery_records_every_order_it_carries_then_none_again(client, customer):
-    orders = [place(client, customer, (ProductFactory(), n)) for n in (1, 2, 3)]
+def test_one_delivery_records_every_order_it_carries_then_none_again(customer):
+    orders = [place_order(customer, (ProductFactory(), n))["id"] for n in (1, 2, 3)]
 
     assert services.analytics_record(order_ids=orders) == orders
 
@@ -94,8 +88,8 @@ def test_one_delivery_records_every_order_it_carries_then_none_again(client, cus
     assert AnalyticsEvent.objects.count() == 3
 
 
-def test_recording_marks_the_analytics_side_effect_done(client, customer):
-    order_id = place(client, customer, (ProductFactory(), 1))
+def test_recording_marks_the_analytics_side_effect_done(customer):
+    order_id = place_order(customer, (ProductFactory(), 1))["id"]
 
     record_analytics([order_id])
 

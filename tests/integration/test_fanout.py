@@ -13,8 +13,9 @@ from email_app.models import SentEmail
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_reconcile
 from store.models import Product, StockMovement
-from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
+from tests.support.orders import place_order
 from tests.support.polling import wait_until
 from tests.support.smtp import body_text
 from worker.celery import app as celery_app
@@ -27,14 +28,6 @@ SIDE_EFFECT_TASKS = [
     "store.apply_inventory",
     "analytics_app.record_analytics",
 ]
-
-
-def place_order(user, *lines) -> dict:
-    response = client_for(user).post(
-        "/api/orders/", {"cart_id": str(cart_with(user.customer, *lines).pk)}, format="json"
-    )
-    assert response.status_code == 201, response.json()
-    return response.json()
 
 
 def side_effects(user, order_id) -> dict:
@@ -68,7 +61,7 @@ def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp
     lamp = ProductFactory(name="Desk Lamp", sku="LAMP-1", price="64.00", on_hand=10)
     pens = ProductFactory(name="Pen", sku="PEN-1", price="2.50", on_hand=100)
 
-    order = place_order(shopper, (lamp, 1), (pens, 4))
+    order = place_order(shopper.customer, (lamp, 1), (pens, 4))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
     [message] = confirmations(smtp_server, order["id"])
@@ -93,7 +86,7 @@ def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp
 
 def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(shopper, smtp_server):
     product = ProductFactory(on_hand=10)
-    order = place_order(shopper, (product, 2))
+    order = place_order(shopper.customer, (product, 2))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
     # The same tasks delivered again, through the broker to the worker. (Side-effect tasks
@@ -122,7 +115,7 @@ def test_smtp_refusing_twice_then_accepting_sends_one_email_after_backoff(
     attempts_before = smtp_server.handler.attempts
 
     with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
-        order = place_order(shopper, (product, 1))
+        order = place_order(shopper.customer, (product, 1))
         wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
     assert len(confirmations(smtp_server, order["id"])) == 1
@@ -142,7 +135,7 @@ def test_smtp_refusing_for_good_dead_letters_then_admin_requeue_sends_it(shopper
     product = ProductFactory(on_hand=10, low_stock_threshold=0)
     smtp_server.handler.refuse_always = True
 
-    order = place_order(shopper, (product, 1))
+    order = place_order(shopper.customer, (product, 1))
     wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"})
 
     letter = DeadLetter.objects.get()
@@ -172,7 +165,7 @@ def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smt
     product = ProductFactory(on_hand=10, low_stock_threshold=0)
     smtp_server.handler.refuse_next = 100
 
-    order = place_order(shopper, (product, 1))
+    order = place_order(shopper.customer, (product, 1))
     wait_for_side_effects(
         shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"}, timeout=60
     )
@@ -194,7 +187,7 @@ def test_task_for_a_missing_order_finishes_without_effect(in_process_worker):
 def test_side_effect_tasks_store_no_success_result_but_do_store_failures(shopper):
     from django_celery_results.models import TaskResult
 
-    order = place_order(shopper, (ProductFactory(on_hand=10), 1))
+    order = place_order(shopper.customer, (ProductFactory(on_hand=10), 1))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
     failed = celery_app.send_task("store.apply_inventory", args=[["not-an-id"]])
     wait_until(lambda: TaskResult.objects.filter(task_id=failed.id).exists(), message="FAILURE")
@@ -215,7 +208,7 @@ def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
     settings.SHOPFLOW_STAFF_EMAILS = ["warehouse@example.com"]
     product = ProductFactory(name="Keyboard", sku="KBD-1", on_hand=6, low_stock_threshold=5)
 
-    order = place_order(shopper, (product, 2))
+    order = place_order(shopper.customer, (product, 2))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
     [alert] = wait_until(lambda: smtp_server.messages_to("warehouse@example.com"))
 
@@ -268,7 +261,7 @@ def test_a_receiver_that_raised_leaves_a_side_effect_the_reconciler_completes(sh
     order_created.connect(broken, dispatch_uid="store.enqueue_inventory")
     try:
         with caplog.at_level(logging.ERROR):
-            order = place_order(shopper, (ProductFactory(on_hand=5), 2))
+            order = place_order(shopper.customer, (ProductFactory(on_hand=5), 2))
     finally:
         order_created.disconnect(dispatch_uid="store.enqueue_inventory")
         order_created.connect(enqueue_inventory, dispatch_uid="store.enqueue_inventory")

@@ -15,15 +15,9 @@ from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.brokers import channel_layer_on
 from tests.support.clients import client_for
+from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
-
-
-def place(user, *lines) -> int:
-    cart = cart_with(user.customer, *lines)
-    response = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
 
 
 def notified(kind=None) -> list[tuple[int, str]]:
@@ -42,7 +36,7 @@ def staff():
 
 
 def test_a_placed_order_notifies_its_customer_once(user, product, staff):
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
 
     notification = Notification.objects.get()
     assert (notification.recipient_id, notification.kind) == (user.pk, "order_placed")
@@ -75,7 +69,7 @@ def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
         raise RuntimeError("notifications are down")
 
     monkeypatch.setattr(notification_services, "notifications_create", broken)
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
     assert OrderSideEffect.objects.filter(order_id=order_id).count() == 3
     assert notified() == []
 
@@ -83,7 +77,7 @@ def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
 def test_low_stock_notifies_every_active_staff_user(user, staff):
     UserFactory(is_staff=True, is_active=False)
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5, name="Desk lamp")
-    order_id = place(user, (lamp, 16))
+    order_id = place_order(user.customer, (lamp, 16))["id"]
 
     inventory_apply(order_ids=[order_id])
     inventory_apply(order_ids=[order_id])  # a replay notifies no more
@@ -95,7 +89,7 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
 
 
 def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff):
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
     for _ in range(2):  # failed again (a dead letter re-run that failed): no second alert
         side_effect_mark_failed(order_id=order_id, kind="confirmation_email", error="SMTP 554")
 
@@ -105,14 +99,14 @@ def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff)
 
 
 def test_a_done_side_effect_reported_failed_late_notifies_no_one(user, product, staff):
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
     side_effects_mark_done(order_ids=[order_id], kind="analytics")
     side_effect_mark_failed(order_id=order_id, kind="analytics", error="late")
     assert notified("side_effect_failed") == []
 
 
 def test_a_customer_message_notifies_every_staff_user_until_one_answers(user, product, staff):
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
     customer_client, first_staff = client_for(user), client_for(staff[0])
 
     customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Gift wrap?"}, format="json")
@@ -128,7 +122,7 @@ def test_a_customer_message_notifies_every_staff_user_until_one_answers(user, pr
 
 
 def test_a_message_saved_in_a_rolled_back_transaction_notifies_no_one(user, product, staff):
-    order_id = place(user, (product, 1))
+    order_id = place_order(user.customer, (product, 1))["id"]
     Notification.objects.all().delete()
     order = user.customer.orders.get(pk=order_id)
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -249,7 +243,7 @@ def test_a_checkout_pushes_its_notification_after_the_response(user, product, mo
         ran_at_once.append(bool(pushed))
 
     monkeypatch.setattr(live, "run_after_response", spy)
-    place(user, (product, 1))
+    place_order(user.customer, (product, 1))["id"]
     assert ran_at_once == [False]  # deferred inside the request ...
     assert [n.kind for n in pushed] == ["order_placed"]  # ... and done after it
 

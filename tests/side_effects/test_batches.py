@@ -9,15 +9,10 @@ from side_effects import base
 from side_effects.models import OrderSideEffect
 from store import tasks as store_tasks
 from store.services import stock
-from tests.factories import ProductFactory, cart_with
+from tests.support.orders import place_order
 from worker.models import DeadLetter
 
 pytestmark = pytest.mark.django_db
-
-
-def place(client, customer) -> int:
-    cart = cart_with(customer, (ProductFactory(on_hand=10), 1))
-    return client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
 
 
 def inventory(order_ids) -> list[str]:
@@ -56,9 +51,9 @@ def published(monkeypatch) -> list:
 
 
 def test_a_batch_that_raises_is_done_order_by_order_and_the_poison_one_fails_alone(
-    client, customer, monkeypatch
+    customer, monkeypatch
 ):
-    order_ids = [place(client, customer) for _ in range(3)]
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
     poison = order_ids[1]
     real_apply = stock.inventory_apply
 
@@ -77,8 +72,8 @@ def test_a_batch_that_raises_is_done_order_by_order_and_the_poison_one_fails_alo
     assert letter.exception == "ValueError: a row the database refuses"
 
 
-def test_a_batch_delivered_again_goes_out_an_order_a_message(client, customer, published):
-    order_ids = [place(client, customer) for _ in range(2)]
+def test_a_batch_delivered_again_goes_out_an_order_a_message(customer, published):
+    order_ids = [place_order(customer)["id"] for _ in range(2)]
 
     assert Delivery(redelivered=True)(order_ids) == []
 
@@ -86,7 +81,7 @@ def test_a_batch_delivered_again_goes_out_an_order_a_message(client, customer, p
     assert inventory(order_ids) == ["pending", "pending"]  # their own messages do them
 
 
-def test_a_split_the_broker_refuses_puts_the_message_back(client, customer, monkeypatch):
+def test_a_split_the_broker_refuses_puts_the_message_back(customer, monkeypatch):
     def refused(task, args):
         raise ConnectionError("the broker is down")
 
@@ -97,8 +92,8 @@ def test_a_split_the_broker_refuses_puts_the_message_back(client, customer, monk
     assert rejected.value.requeue is True
 
 
-def test_one_order_delivered_again_runs_with_its_redelivery_counted(client, customer, published):
-    order_id = place(client, customer)
+def test_one_order_delivered_again_runs_with_its_redelivery_counted(customer, published):
+    order_id = place_order(customer)["id"]
 
     assert Delivery(redelivered=True)([order_id]) == [order_id]
     assert published == []
@@ -111,8 +106,8 @@ def test_a_batch_killed_at_the_hard_time_limit_goes_out_an_order_a_message(publi
     assert not DeadLetter.objects.exists()
 
 
-def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(client, customer, published):
-    order_id = place(client, customer)
+def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(customer, published):
+    order_id = place_order(customer)["id"]
 
     store_tasks.apply_inventory.on_failure(TimeLimitExceeded(120), "t-hard", [[order_id]], {}, None)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_reconcile
-from tests.factories import ProductFactory, cart_with
+from tests.support.orders import place_order
 from worker.dead_letters import dead_letters_requeue
 from worker.models import DeadLetter, OutboxMessage
 
@@ -20,13 +20,6 @@ TASKS = {
     "inventory": "store.apply_inventory",
     "analytics": "analytics_app.record_analytics",
 }
-
-
-def place(client, customer) -> int:
-    cart = cart_with(customer, (ProductFactory(), 1))
-    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-    assert response.status_code == 201
-    return response.json()["id"]
 
 
 def effect(order_id, kind) -> OrderSideEffect:
@@ -50,17 +43,17 @@ def test_each_app_registers_its_side_effect_with_the_task_that_performs_it():
     assert {kind: registry.task_for(kind).name for kind in registry.kinds()} == TASKS
 
 
-def test_a_new_side_effect_is_due_within_the_deadline(client, customer, settings):
+def test_a_new_side_effect_is_due_within_the_deadline(customer, settings):
     before = timezone.now()
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
 
     deadline = effect(order_id, "inventory").deadline
     window = timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
     assert before + window <= deadline <= timezone.now() + window
 
 
-def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(client, customer, caplog):
-    order_id = place(client, customer)
+def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(customer, caplog):
+    order_id = place_order(customer)["id"]
     past_deadline(order_id, "inventory")
 
     with caplog.at_level("WARNING", logger="store.services"):
@@ -74,8 +67,8 @@ def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(client, c
     assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
 
 
-def test_side_effects_within_their_deadline_or_done_are_left_alone(client, customer):
-    order_id = place(client, customer)
+def test_side_effects_within_their_deadline_or_done_are_left_alone(customer):
+    order_id = place_order(customer)["id"]
     OrderSideEffect.objects.filter(order_id=order_id, kind="analytics").update(status="done")
     past_deadline(order_id, "analytics")
 
@@ -85,7 +78,7 @@ def test_side_effects_within_their_deadline_or_done_are_left_alone(client, custo
 
 def test_after_the_last_redrive_it_is_failed_and_dead_lettered(client, customer, settings):
     settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = 2
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     for _ in range(2):
         past_deadline(order_id, "confirmation_email")
         assert side_effects_reconcile()["redriven"] == 1
@@ -104,9 +97,9 @@ def test_after_the_last_redrive_it_is_failed_and_dead_lettered(client, customer,
     )
 
 
-def test_a_dead_letter_put_back_starts_the_redrives_over(client, customer, settings):
+def test_a_dead_letter_put_back_starts_the_redrives_over(customer, settings):
     settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = 0
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     past_deadline(order_id, "analytics")
     assert side_effects_reconcile()["failed"] == 1
 
@@ -117,10 +110,10 @@ def test_a_dead_letter_put_back_starts_the_redrives_over(client, customer, setti
     assert analytics.deadline > timezone.now()
 
 
-def test_a_scheduled_retry_moves_the_deadline_past_it(client, customer, settings):
+def test_a_scheduled_retry_moves_the_deadline_past_it(customer, settings):
     from email_app.tasks import send_confirmation_email
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     send_confirmation_email.on_retry_scheduled(countdown=600, args=[[order_id]], kwargs={})
 
     deadline = effect(order_id, "confirmation_email").deadline
@@ -130,16 +123,16 @@ def test_a_scheduled_retry_moves_the_deadline_past_it(client, customer, settings
     assert effect(order_id, "inventory").deadline < deadline
 
 
-def test_the_reconciler_task_runs_the_service(client, customer):
+def test_the_reconciler_task_runs_the_service(customer):
     from side_effects.tasks import reconcile as reconcile_side_effects
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     past_deadline(order_id, "inventory", "analytics")
 
     assert reconcile_side_effects.apply().get() == {"redriven": 2, "failed": 0}
 
 
-def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(client, customer):
+def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(customer):
     """The queue was only late: the order's own task runs after the side effect was
     failed, and does the work (once)."""
     from analytics_app.models import AnalyticsEvent
@@ -147,7 +140,7 @@ def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(client, cu
     from store.models import OrderItem, StockMovement
     from store.tasks import apply_inventory
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     OrderSideEffect.objects.filter(order_id=order_id).update(status="failed", error="gave up")
 
     assert apply_inventory.apply(args=[[order_id]]).get() == [order_id]
@@ -165,10 +158,10 @@ def test_a_late_delivery_still_applies_what_the_reconciler_gave_up_on(client, cu
     assert AnalyticsEvent.objects.get(order_id=order_id).units == item.quantity
 
 
-def test_a_delivery_does_only_the_orders_its_message_carries(client, customer):
+def test_a_delivery_does_only_the_orders_its_message_carries(customer):
     from store.tasks import apply_inventory
 
-    failed, other = place(client, customer), place(client, customer)
+    failed, other = place_order(customer)["id"], place_order(customer)["id"]
     OrderSideEffect.objects.filter(order_id=failed).update(status="failed")
 
     assert apply_inventory.apply(args=[[other]]).get() == [other]

@@ -6,15 +6,11 @@ import pytest
 
 from side_effects import services as side_effect_services
 from side_effects.models import OrderSideEffect
-from tests.factories import OrderSideEffectFactory, ProductFactory, cart_with
+from tests.factories import OrderSideEffectFactory
+from tests.support.orders import place_order
 from worker.dead_letters import dead_letter_record, dead_letters_requeue
 
 pytestmark = pytest.mark.django_db
-
-
-def place(client, customer) -> int:
-    cart = cart_with(customer, (ProductFactory(), 1))
-    return client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
 
 
 def effects(client, order_id) -> dict:
@@ -24,7 +20,7 @@ def effects(client, order_id) -> dict:
 def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(client, customer):
     from email_app.tasks import send_confirmation_email
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     send_confirmation_email.on_dead_letter(
         exc=RuntimeError("smtp says no"), args=[order_id], kwargs={}
     )
@@ -55,7 +51,7 @@ def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(c
 
 def test_a_late_failure_report_does_not_undo_done(client, customer):
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     side_effect_services.side_effects_mark_done(order_ids=[order_id], kind="inventory")
     side_effect_services.side_effect_mark_failed(
         order_id=order_id, kind="inventory", error="old attempt"
@@ -63,11 +59,11 @@ def test_a_late_failure_report_does_not_undo_done(client, customer):
     assert effects(client, order_id)["inventory"] == "done"
 
 
-def test_side_effects_of_someone_elses_order_are_not_visible(client, customer):
+def test_side_effects_of_someone_elses_order_are_not_visible(customer):
     from tests.factories import UserFactory
     from tests.support.clients import client_for
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
 
 
@@ -77,7 +73,7 @@ def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client
     from email_app.tasks import send_confirmation_email
     from worker.models import DeadLetter
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
 
     # What Celery's worker calls, from its main process, when it kills a task at the hard
     # time limit (the task's own code never sees the exception).
@@ -89,11 +85,11 @@ def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client
     assert effects(client, order_id)["confirmation_email"] == "failed"
 
 
-def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(client, customer):
+def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(customer):
     from email_app.tasks import send_confirmation_email
     from worker.models import DeadLetter
 
-    order_id = place(client, customer)
+    order_id = place_order(customer)["id"]
     send_confirmation_email.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
     assert not DeadLetter.objects.exists()
 

@@ -16,21 +16,13 @@ from store.services.checkout import order_place
 from store.services.duplicates import duplicate_alert_create
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
+from tests.support.orders import place_order
 from tests.support.polling import wait_for_a_lock_wait
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
 ALERT_TASK = "email_app.send_duplicate_orders_alert"
-
-
-def place(user, *lines, **headers) -> dict:
-    cart = cart_with(user.customer, *lines)
-    response = client_for(user).post(
-        "/api/orders/", {"cart_id": str(cart.pk)}, format="json", headers=headers
-    )
-    assert response.status_code == 201, response.json()
-    return response.json()
 
 
 def alerts_queued() -> list:
@@ -52,8 +44,8 @@ def lamp():
 
 
 def test_the_same_lines_again_within_the_window_are_flagged_and_still_placed(user, mug, lamp):
-    first = place(user, (mug, 2), (lamp, 1))
-    second = place(user, (lamp, 1), (mug, 2))  # the same lines, in another order
+    first = place_order(user.customer, (mug, 2), (lamp, 1))
+    second = place_order(user.customer, (lamp, 1), (mug, 2))  # the same lines, in another order
 
     assert first["duplicate_of"] is None
     assert second["duplicate_of"] == first["id"]
@@ -63,9 +55,9 @@ def test_the_same_lines_again_within_the_window_are_flagged_and_still_placed(use
 
 
 def test_a_third_repeat_points_at_the_latest_earlier_order(user, mug):
-    first = place(user, (mug, 1))
-    second = place(user, (mug, 1))
-    third = place(user, (mug, 1))
+    first = place_order(user.customer, (mug, 1))
+    second = place_order(user.customer, (mug, 1))
+    third = place_order(user.customer, (mug, 1))
     assert (second["duplicate_of"], third["duplicate_of"]) == (first["id"], second["id"])
 
 
@@ -75,8 +67,8 @@ def test_a_third_repeat_points_at_the_latest_earlier_order(user, mug):
     ids=["other quantity", "other customer"],
 )
 def test_other_lines_or_another_customer_are_not_duplicates(user, mug, quantity, other_customer):
-    place(user, (mug, 2))
-    again = place(UserFactory() if other_customer else user, (mug, quantity))
+    place_order(user.customer, (mug, 2))
+    again = place_order((UserFactory() if other_customer else user).customer, (mug, quantity))
     assert again["duplicate_of"] is None
     assert duplicate_alert_create() is None
     assert alerts_queued() == []
@@ -87,11 +79,11 @@ def test_other_lines_or_another_customer_are_not_duplicates(user, mug, quantity,
 )
 def test_the_window_edges(user, mug, settings, minutes_ago, flagged):
     settings.SHOPFLOW_DUPLICATE_WINDOW_MINUTES = 10
-    first = place(user, (mug, 1))
+    first = place_order(user.customer, (mug, 1))
     Order.objects.filter(pk=first["id"]).update(
         placed_at=timezone.now() - timedelta(minutes=minutes_ago)
     )
-    again = place(user, (mug, 1))
+    again = place_order(user.customer, (mug, 1))
     assert again["duplicate_of"] == (first["id"] if flagged else None)
 
 
@@ -110,8 +102,8 @@ def test_an_idempotency_key_replay_is_not_a_duplicate_it_is_the_same_order(user,
 
 def test_a_checkout_queues_no_alert_the_windows_alert_emails_and_notifies_staff_once(user, mug):
     staff = [UserFactory(is_staff=True), UserFactory(is_staff=True)]
-    place(user, (mug, 1))
-    second = place(user, (mug, 1))
+    place_order(user.customer, (mug, 1))
+    second = place_order(user.customer, (mug, 1))
     # The checkout queues no alert: the order waits for its window's.
     assert not OutboxMessage.objects.filter(task_name__contains="duplicate").exists()
     assert not Notification.objects.filter(kind="duplicate_order").exists()
@@ -129,7 +121,7 @@ def test_a_checkout_queues_no_alert_the_windows_alert_emails_and_notifies_staff_
 
 def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
     UserFactory(is_staff=True)
-    place(user, (mug, 1))
+    place_order(user.customer, (mug, 1))
     cart = cart_with(user.customer, (mug, 1))
     with pytest.raises(RuntimeError), transaction.atomic():
         placed = order_place(customer=user.customer, cart_id=cart.pk)
@@ -142,8 +134,8 @@ def test_a_rolled_back_duplicate_leaves_no_alert_and_no_notification(user, mug):
 
 def test_the_alert_email_reaches_a_real_smtp_server_once(user, mug, smtp_server, settings):
     settings.SHOPFLOW_STAFF_EMAILS = ["ops@shop.example"]
-    place(user, (mug, 1))
-    second = place(user, (mug, 1))
+    place_order(user.customer, (mug, 1))
+    second = place_order(user.customer, (mug, 1))
     alert = duplicate_alert_create()
 
     assert duplicate_orders_alert_send(alert_id=alert) is True
@@ -210,8 +202,8 @@ def test_a_failing_alert_reaction_loses_neither_the_order_nor_its_alert(user, mu
 
     monkeypatch.setattr(notification_services, "notifications_create_for_staff", broken)
     UserFactory(is_staff=True)
-    place(user, (mug, 1))
-    second = place(user, (mug, 1))
+    place_order(user.customer, (mug, 1))
+    second = place_order(user.customer, (mug, 1))
     assert Order.objects.filter(pk=second["id"]).exists()
 
     with pytest.raises(RuntimeError):

@@ -16,18 +16,12 @@ from store.services.stock import inventory_apply
 from store.signals import low_stock
 from store.tasks import apply_inventory, remove_abandoned_carts
 from tests.factories import ProductFactory, cart_with
+from tests.support.orders import place_order
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
 LOW_STOCK_TASK = "email_app.send_low_stock_alert"
-
-
-def place(client, customer, *lines) -> int:
-    cart = cart_with(customer, *lines)
-    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
 
 
 def stock(product) -> tuple[int, int]:
@@ -63,10 +57,10 @@ def low_stock_outbox():
 # --- Applying an order -----------------------------------------------------------------
 
 
-def test_apply_moves_reserved_units_out_of_on_hand(client, customer):
+def test_apply_moves_reserved_units_out_of_on_hand(customer):
     mug = ProductFactory(on_hand=10)
     tee = ProductFactory(on_hand=7)
-    order_id = place(client, customer, (mug, 3), (tee, 2))
+    order_id = place_order(customer, (mug, 3), (tee, 2))["id"]
     assert stock(mug) == (10, 3)
 
     assert inventory_apply(order_ids=[order_id]) == [order_id]
@@ -75,10 +69,10 @@ def test_apply_moves_reserved_units_out_of_on_hand(client, customer):
     assert stock(tee) == (5, 0)
 
 
-def test_apply_writes_one_stock_movement_per_order_item(client, customer):
+def test_apply_writes_one_stock_movement_per_order_item(customer):
     mug = ProductFactory(on_hand=10)
     tee = ProductFactory(on_hand=7)
-    order_id = place(client, customer, (mug, 3), (tee, 2))
+    order_id = place_order(customer, (mug, 3), (tee, 2))["id"]
 
     inventory_apply(order_ids=[order_id])
 
@@ -88,12 +82,12 @@ def test_apply_writes_one_stock_movement_per_order_item(client, customer):
     )
 
 
-def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(client, customer):
+def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(customer):
     mug = ProductFactory(on_hand=10)
     Product.objects.filter(pk=mug.pk).update(updated_at=timezone.now() - timedelta(days=1))
     stamps = [Product.objects.get(pk=mug.pk).updated_at]
 
-    order_id = place(client, customer, (mug, 2))  # the reservation
+    order_id = place_order(customer, (mug, 2))["id"]  # the reservation
     stamps.append(Product.objects.get(pk=mug.pk).updated_at)
     inventory_apply(order_ids=[order_id])  # the units leave stock on hand
     stamps.append(Product.objects.get(pk=mug.pk).updated_at)
@@ -102,9 +96,9 @@ def test_a_sale_and_its_inventory_run_touch_the_products_updated_at(client, cust
     assert stamps[1] > timezone.now() - timedelta(minutes=1)
 
 
-def test_second_apply_returns_false_and_changes_nothing(client, customer):
+def test_second_apply_returns_false_and_changes_nothing(customer):
     mug = ProductFactory(on_hand=10)
-    order_id = place(client, customer, (mug, 4))
+    order_id = place_order(customer, (mug, 4))["id"]
     assert inventory_apply(order_ids=[order_id]) == [order_id]
 
     assert inventory_apply(order_ids=[order_id]) == []
@@ -114,7 +108,7 @@ def test_second_apply_returns_false_and_changes_nothing(client, customer):
 
 
 def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
-    order_id = place(client, customer, (product, 1))
+    order_id = place_order(customer, (product, 1))["id"]
     assert inventory_status(order_id) == "pending"
 
     inventory_apply(order_ids=[order_id])
@@ -124,10 +118,10 @@ def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
     assert body["side_effects"]["inventory"] == "done"
 
 
-def test_apply_leaves_other_orders_reservations_alone(client, customer):
+def test_apply_leaves_other_orders_reservations_alone(customer):
     mug = ProductFactory(on_hand=10)
-    first = place(client, customer, (mug, 2))
-    second = place(client, customer, (mug, 3))
+    first = place_order(customer, (mug, 2))["id"]
+    second = place_order(customer, (mug, 3))["id"]
 
     inventory_apply(order_ids=[first])
 
@@ -139,9 +133,9 @@ def test_applying_several_orders_at_once_applies_each_once(client, customer):
     statements_for_one = _statements_for_one_order(client, customer)
     StockMovement.objects.all().delete()
     mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
-    first = place(client, customer, (mug, 2))
-    second = place(client, customer, (mug, 3), (tee, 1))
-    third = place(client, customer, (tee, 4))
+    first = place_order(customer, (mug, 2))["id"]
+    second = place_order(customer, (mug, 3), (tee, 1))["id"]
+    third = place_order(customer, (tee, 4))["id"]
 
     with CaptureQueriesContext(connection) as queries:
         assert inventory_apply(order_ids=[first, second, third]) == [first, second, third]
@@ -158,24 +152,24 @@ def test_applying_several_orders_at_once_applies_each_once(client, customer):
 
 def _statements_for_one_order(client, customer) -> int:
     mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
-    order_id = place(client, customer, (mug, 1), (tee, 1))
+    order_id = place_order(customer, (mug, 1), (tee, 1))["id"]
     with CaptureQueriesContext(connection) as queries:
         inventory_apply(order_ids=[order_id])
     return len(queries)
 
 
-def test_apply_of_unknown_orders_applies_nothing_and_the_known_ones_all_the_same(client, customer):
+def test_apply_of_unknown_orders_applies_nothing_and_the_known_ones_all_the_same(customer):
     mug = ProductFactory(on_hand=10)
-    order_id = place(client, customer, (mug, 1))
+    order_id = place_order(customer, (mug, 1))["id"]
 
     assert inventory_apply(order_ids=[999_999]) == []
     assert inventory_apply(order_ids=[999_999, order_id]) == [order_id]
     assert stock(mug) == (9, 0)
 
 
-def test_task_called_directly_applies_once(client, customer):
+def test_task_called_directly_applies_once(customer):
     mug = ProductFactory(on_hand=10)
-    order_id = place(client, customer, (mug, 4))
+    order_id = place_order(customer, (mug, 4))["id"]
 
     assert apply_inventory([order_id]) == [order_id]
     assert apply_inventory([str(order_id)]) == []  # ids may arrive as strings
@@ -192,9 +186,9 @@ def test_task_for_unknown_order_does_nothing():
 # --- Low-stock alerts ------------------------------------------------------------------
 
 
-def test_crossing_the_threshold_sends_low_stock_once(client, customer, low_stock_calls):
+def test_crossing_the_threshold_sends_low_stock_once(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 16))  # available 20 -> 4
+    order_id = place_order(customer, (lamp, 16))["id"]  # available 20 -> 4
 
     inventory_apply(order_ids=[order_id])
     inventory_apply(order_ids=[order_id])  # a replay alerts nothing more
@@ -202,9 +196,9 @@ def test_crossing_the_threshold_sends_low_stock_once(client, customer, low_stock
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(client, customer):
+def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(customer):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 16))
+    order_id = place_order(customer, (lamp, 16))["id"]
     assert low_stock_outbox() == []
 
     inventory_apply(order_ids=[order_id])
@@ -214,20 +208,18 @@ def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(client, 
     assert message.published_at is None  # publishing waits for a commit
 
 
-def test_starting_exactly_at_the_threshold_and_going_below_alerts(
-    client, customer, low_stock_calls
-):
+def test_starting_exactly_at_the_threshold_and_going_below_alerts(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 1))  # 5 -> 4
+    order_id = place_order(customer, (lamp, 1))["id"]  # 5 -> 4
 
     inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, low_stock_calls):
+def test_landing_exactly_on_the_threshold_does_not_alert(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 15))  # 20 -> 5: not below yet
+    order_id = place_order(customer, (lamp, 15))["id"]  # 20 -> 5: not below yet
 
     inventory_apply(order_ids=[order_id])
 
@@ -235,9 +227,9 @@ def test_landing_exactly_on_the_threshold_does_not_alert(client, customer, low_s
     assert low_stock_outbox() == []
 
 
-def test_still_above_the_threshold_does_not_alert(client, customer, low_stock_calls):
+def test_still_above_the_threshold_does_not_alert(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 10))
+    order_id = place_order(customer, (lamp, 10))["id"]
 
     inventory_apply(order_ids=[order_id])
 
@@ -245,11 +237,9 @@ def test_still_above_the_threshold_does_not_alert(client, customer, low_stock_ca
     assert low_stock_outbox() == []
 
 
-def test_already_below_the_threshold_before_the_order_does_not_alert(
-    client, customer, low_stock_calls
-):
+def test_already_below_the_threshold_before_the_order_does_not_alert(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 1))  # 4 -> 3: the crossing was earlier
+    order_id = place_order(customer, (lamp, 1))["id"]  # 4 -> 3: the crossing was earlier
 
     inventory_apply(order_ids=[order_id])
 
@@ -257,19 +247,19 @@ def test_already_below_the_threshold_before_the_order_does_not_alert(
     assert low_stock_outbox() == []
 
 
-def test_only_the_product_that_crossed_alerts(client, customer, low_stock_calls):
+def test_only_the_product_that_crossed_alerts(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
     mug = ProductFactory(on_hand=100, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 2), (mug, 2))
+    order_id = place_order(customer, (lamp, 2), (mug, 2))["id"]
 
     inventory_apply(order_ids=[order_id])
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(client, customer, caplog):
+def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(customer, caplog):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place(client, customer, (lamp, 16))
+    order_id = place_order(customer, (lamp, 16))["id"]
 
     def broken(sender, **kwargs):
         raise RuntimeError("receiver bug")
@@ -288,11 +278,11 @@ def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(client, cus
 
 
 def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applied(
-    client, customer, low_stock_calls
+    customer, low_stock_calls
 ):
     lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
-    crossing = place(client, customer, (lamp, 2))  # 6 -> 4: this order crosses
-    later = place(client, customer, (lamp, 3))  # 4 -> 1: already below, must not alert
+    crossing = place_order(customer, (lamp, 2))["id"]  # 6 -> 4: this order crosses
+    later = place_order(customer, (lamp, 3))["id"]  # 4 -> 1: already below, must not alert
 
     inventory_apply(order_ids=[crossing])
     inventory_apply(order_ids=[later])
@@ -300,12 +290,10 @@ def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applie
     assert low_stock_calls == [(lamp.pk, crossing, 1)]
 
 
-def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(
-    client, customer, low_stock_calls
-):
+def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    first = place(client, customer, (lamp, 10))  # 20 -> 10: still above
-    second = place(client, customer, (lamp, 6))  # 10 -> 4: this one crosses
+    first = place_order(customer, (lamp, 10))["id"]  # 20 -> 10: still above
+    second = place_order(customer, (lamp, 6))["id"]  # 10 -> 4: this one crosses
 
     inventory_apply(order_ids=[first])
     inventory_apply(order_ids=[second])

@@ -8,23 +8,17 @@ import pytest
 
 from store import selectors
 from store.models import Order
-from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
+from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
 
 
-def place(client, customer, *lines) -> int:
-    cart = cart_with(customer, *lines)
-    response = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
-
-
-def test_orders_for_processing_reads_typed_values_as_the_orm_does(client, customer, user):
+def test_orders_for_processing_reads_typed_values_as_the_orm_does(customer, user):
     keyboard = ProductFactory(name="Keyboard", sku="KB-1", price=Decimal("49.90"))
     mouse = ProductFactory(name="Mouse", sku="MS-1", price=Decimal("19.05"))
-    order_id = place(client, customer, (mouse, 1), (keyboard, 2))
+    order_id = place_order(customer, (mouse, 1), (keyboard, 2))["id"]
     stored = Order.objects.get(pk=order_id)
 
     [order] = selectors.orders_for_processing(order_ids=[order_id])
@@ -45,9 +39,9 @@ def test_orders_for_processing_reads_typed_values_as_the_orm_does(client, custom
 
 
 def test_orders_for_processing_costs_one_query_and_defers_the_rest(
-    client, customer, django_assert_num_queries
+    customer, django_assert_num_queries
 ):
-    order_id = place(client, customer, (ProductFactory(), 1))
+    order_id = place_order(customer, (ProductFactory(), 1))["id"]
 
     with django_assert_num_queries(1):
         [order] = selectors.orders_for_processing(order_ids=[order_id])
@@ -58,11 +52,11 @@ def test_orders_for_processing_costs_one_query_and_defers_the_rest(
         assert order.request_fingerprint == expected
 
 
-def test_orders_for_processing_of_several_orders_without_customers(client, customer):
+def test_orders_for_processing_of_several_orders_without_customers(customer):
     other = UserFactory()
     product = ProductFactory()
-    first = place(client, customer, (product, 1))
-    second = place(client_for(other), other.customer, (product, 3))
+    first = place_order(customer, (product, 1))["id"]
+    second = place_order(other.customer, (product, 3), client=client_for(other))["id"]
 
     orders = selectors.orders_for_processing(
         order_ids=[second, first, 999_999], with_customer=False

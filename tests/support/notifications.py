@@ -1,0 +1,22 @@
+"""Notifications as the apps make them (notifications_create, in a transaction)."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+
+def notify(user, message: str = "hi", *, kind: str = "message", link: str = "", minutes_ago=None):
+    """One notification for `user`, committed as an app's would be (its live push and push
+    wake-up after the commit); made `minutes_ago` when given (an email is due)."""
+    from notifications import services
+    from notifications.models import Notification
+
+    with transaction.atomic():
+        (row,) = services.notifications_create(
+            recipient_ids=[user.pk], kind=kind, message=message, link=link
+        )
+    if minutes_ago is not None:
+        row.created_at = timezone.now() - timedelta(minutes=minutes_ago)
+        Notification.objects.filter(pk=row.pk).update(created_at=row.created_at)
+    return row
