@@ -290,6 +290,25 @@ def test_logging_out_ends_this_browsers_push_so_the_next_person_gets_none_of_the
         page.context.close()
 
 
+def test_an_unsubscribe_that_never_answers_holds_the_logout_up_for_3_seconds_at_most(
+    web, browser, shopper, vapid
+):
+    import time
+
+    from notifications.models import PushSubscription
+    from tests.support.push import BrowserKeys
+
+    process = web(**vapid)
+    subscription = BrowserKeys().subscription("http://127.0.0.1:9/push/unreachable")
+    page = push_turned_on(browser, process, shopper, subscription, unsubscribe_hangs=True)
+    started = time.monotonic()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{process.base}/account/login/", timeout=10_000)
+    assert time.monotonic() - started >= 2.5  # it did wait for the unsubscribe
+    assert not PushSubscription.objects.exists()
+    page.context.close()
+
+
 def test_the_sender_sees_on_the_page_that_the_other_side_read_their_message(
     web, browser, shopper, product
 ):
