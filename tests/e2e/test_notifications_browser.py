@@ -216,36 +216,97 @@ def test_the_service_worker_shows_a_pushed_notification_with_its_title_and_link(
     context.close()
 
 
-def test_logging_out_on_the_page_ends_this_browsers_push_subscription(web, browser, shopper):
-    """Headless Chromium cannot subscribe to a push service: the page posts a
-    subscription the way its button does, with a loopback endpoint; logging out on the
-    page deletes it (the page unsubscribes the browser first when it has one)."""
+@pytest.fixture
+def vapid(settings) -> dict:
+    """A VAPID key pair for a web process's environment, and this process's settings (the
+    test sends the pushes); loopback endpoints allowed (the tests' push service)."""
+    from tests.support.push import vapid_key_pair
+
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = private, public = vapid_key_pair()
+    settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK = True
+    return {"VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public,
+            "SHOPFLOW_PUSH_ALLOW_LOOPBACK": "1"}  # fmt: skip
+
+
+def push_turned_on(browser, process, user, subscription: dict, **stand_in):
+    """A page of a new browser context where `user` logged in and turned push on with the
+    page's button (the browser's PushManager handing out `subscription`)."""
+    from tests.support.push import browser_push_stand_in
+
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=process.base)
+    context.add_init_script(browser_push_stand_in(subscription, **stand_in))
+    page = context.new_page()
+    log_in(page, process.base, user)
+    page.click("#push-subscribe")
+    page.wait_for_selector("#push-status:has-text('This device gets push')", timeout=10_000)
+    return page
+
+
+def test_logging_out_ends_this_browsers_push_so_the_next_person_gets_none_of_the_first_ones(
+    web, browser, shopper, vapid
+):
+    """A shared browser: the first person turns push on and logs out on the page, the next
+    one logs in there. The page unsubscribed the browser and the server deleted its row,
+    so a notification for the first person is pushed nowhere."""
+    from django.db import transaction
+
+    from notifications import push
+    from notifications import services as notification_services
     from notifications.models import PushSubscription
-    from tests.support.push import BrowserKeys, vapid_key_pair
+    from tests.support.push import BrowserKeys, PushService
 
-    private, public = vapid_key_pair()
-    process = web(
-        VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=public, SHOPFLOW_PUSH_ALLOW_LOOPBACK="1"
-    )
-    page = browser.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, process.base, shopper)
-    subscribed = page.evaluate(
-        """(body) => fetch("/api/push/subscriptions/", {
-            method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-            headers: {"Content-Type": "application/json", "X-CSRFToken":
-                      decodeURIComponent(document.cookie.match(/csrftoken=([^;]+)/)[1])},
-        }).then((response) => response.status)""",
-        BrowserKeys().subscription("http://127.0.0.1:9/push/shared-browser"),
-    )
-    assert subscribed == 201
-    assert PushSubscription.objects.filter(user=shopper).count() == 1
+    def notify_first_person(message):
+        with transaction.atomic():
+            notification_services.notifications_create(
+                recipient_ids=[shopper.pk], kind="message", message=message
+            )
 
-    page.click("#logout button")
-    page.wait_for_url(f"{process.base}/account/login/")
-    assert not PushSubscription.objects.filter(user=shopper).exists()
-    assert errors == []
+    nextcomer = UserFactory()
+    nextcomer.set_password(PASSWORD)
+    nextcomer.save()
+    keys = BrowserKeys()
+    with PushService(keys, vapid["VAPID_PUBLIC_KEY"]) as service:
+        process = web(**vapid)
+        page = push_turned_on(browser, process, shopper, keys.subscription(service.endpoint()))
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        assert PushSubscription.objects.get().user == shopper
+        notify_first_person("While logged in.")
+        assert push.pushes_send() == 1  # this browser gets their pushes
+        assert service.requests[0].payload["body"] == "While logged in."
+
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(f"{process.base}/account/login/", timeout=10_000)
+        assert not PushSubscription.objects.exists()
+        held = "navigator.serviceWorker.ready.then(r => r.pushManager.getSubscription())"
+        assert page.evaluate(held + ".then(s => s && s.endpoint)") is None  # unsubscribed
+
+        log_in(page, process.base, nextcomer)
+        notify_first_person("After they logged out.")
+        assert push.pushes_send() == 0
+        assert len(service.requests) == 1
+        assert errors == []
+        page.context.close()
+
+
+def test_an_unsubscribe_that_never_answers_holds_the_logout_up_for_3_seconds_at_most(
+    web, browser, shopper, vapid
+):
+    import time
+
+    from notifications.models import PushSubscription
+    from tests.support.push import BrowserKeys
+
+    process = web(**vapid)
+    subscription = BrowserKeys().subscription("http://127.0.0.1:9/push/unreachable")
+    page = push_turned_on(browser, process, shopper, subscription, unsubscribe_hangs=True)
+    started = time.monotonic()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{process.base}/account/login/", timeout=10_000)
+    assert time.monotonic() - started >= 2.5  # it did wait for the unsubscribe
+    assert not PushSubscription.objects.exists()
+    page.context.close()
 
 
 def test_the_sender_sees_on_the_page_that_the_other_side_read_their_message(

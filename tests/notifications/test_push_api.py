@@ -223,3 +223,25 @@ def test_logging_out_ends_the_subscriptions_made_in_that_session_only(user, dns)
 
     left = set(PushSubscription.objects.values_list("endpoint", flat=True))
     assert left == {endpoints["elsewhere"], endpoints["token"], endpoints["other"]}
+
+
+def test_the_next_person_subscribing_a_shared_browser_takes_its_row_until_they_log_out(user, dns):
+    """The first person left without logging out (their session expires later): the
+    browser's endpoint comes again from the next person's session."""
+    from django.test import Client
+
+    first, nextcomer = Client(), Client()
+    first.force_login(user)
+    nextcomer.force_login(UserFactory())
+    for client, status in ((first, 201), (nextcomer, 200)):
+        body = BrowserKeys().subscription(PUBLIC)  # the browser's one endpoint
+        assert (
+            client.post(SUBSCRIPTIONS, body, content_type="application/json").status_code == status
+        )
+    taken = PushSubscription.objects.get()
+    assert taken.user_id != user.pk
+
+    first.post("/account/logout/")  # no longer theirs
+    assert PushSubscription.objects.get() == taken
+    nextcomer.post("/account/logout/")
+    assert not PushSubscription.objects.exists()

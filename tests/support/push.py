@@ -160,3 +160,26 @@ class PushService:
         if decoded.get("aud") != origin or decoded.get("exp", 0) < time.time():
             return None
         return decoded
+
+
+def browser_push_stand_in(subscription: dict, *, unsubscribe_hangs: bool = False) -> str:
+    """A Playwright init script: the page's PushManager hands out `subscription` (which a
+    PushService can decrypt for) and remembers it in localStorage until it is unsubscribed,
+    as a browser would; or never answers the unsubscribe (a push service out of reach).
+    Headless Chromium has no push service to subscribe with."""
+    return """(() => {
+      const KEY = "tests.push-subscription", SUBSCRIPTION = JSON_HERE, HANGS = HANGS_HERE;
+      const held = () => localStorage.getItem(KEY) === null ? null : {
+        endpoint: SUBSCRIPTION.endpoint,
+        toJSON: () => SUBSCRIPTION,
+        unsubscribe: () => HANGS ? new Promise(() => {})
+          : (localStorage.removeItem(KEY), Promise.resolve(true)),
+      };
+      PushManager.prototype.subscribe = async () => {
+        localStorage.setItem(KEY, "1");
+        return held();
+      };
+      PushManager.prototype.getSubscription = async () => held();
+    })();""".replace("JSON_HERE", json.dumps(subscription)).replace(
+        "HANGS_HERE", json.dumps(unsubscribe_hangs)
+    )
