@@ -9,8 +9,9 @@ from notifications import services as notification_services
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for, session_cookie
+from tests.support.notifications import notify
 from tests.support.processes import RelayProcess, WorkerProcess
-from tests.support.streams import NotificationSocket, notify
+from tests.support.streams import NotificationSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,39 +4,31 @@ server; read first, no email; the unsubscribe link in the headers."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from notifications import emails, unsubscribe_links
-from notifications import services as notification_services
-from notifications.models import Notification, NotificationDelivery
+from notifications.models import NotificationDelivery
 from tests.factories import UserFactory
 from tests.support.clients import client_for
-from tests.support.smtp import body_text
+from tests.support.notifications import EMAIL_DUE_MINUTES, notify
+from tests.support.smtp import body_text, unsubscribe_link
 
 pytestmark = pytest.mark.django_db
 
 
-def notify(user, kind: str, message: str, minutes_ago: float = 11) -> Notification:
-    with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind=kind, message=message
-        )
-    created = timezone.now() - timedelta(minutes=minutes_ago)
-    Notification.objects.filter(pk=row.pk).update(created_at=created)
-    return row
-
-
-def unsubscribe_link(message) -> str:
-    return "".join(message["List-Unsubscribe"].split()).strip("<>")  # unfolded
-
-
 def test_two_notifications_unread_past_the_delay_reach_smtp_as_one_digest(smtp_server):
     user = UserFactory(email="ann@example.com")
-    first = notify(user, "order_placed", "Order #1 confirmed: 9.00")
-    second = notify(user, "message", "New message about order #1")
-    notify(user, "message", "too recent to email", minutes_ago=1)
-    notify(UserFactory(email="bob@example.com"), "low_stock", "Low stock: mug")
+    first = notify(
+        user, "Order #1 confirmed: 9.00", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES
+    )
+    second = notify(user, "New message about order #1", minutes_ago=EMAIL_DUE_MINUTES)
+    notify(user, "too recent to email", minutes_ago=1)
+    notify(
+        UserFactory(email="bob@example.com"),
+        "Low stock: mug",
+        kind="low_stock",
+        minutes_ago=EMAIL_DUE_MINUTES,
+    )
 
     assert emails.email_digests_send() == 2
     (digest,) = smtp_server.messages_to("ann@example.com")
@@ -53,7 +45,7 @@ def test_two_notifications_unread_past_the_delay_reach_smtp_as_one_digest(smtp_s
 
 def test_a_notification_read_in_the_app_before_the_delay_is_not_emailed(smtp_server):
     user = UserFactory(email="ann@example.com")
-    row = notify(user, "order_placed", "Order #1 confirmed")
+    row = notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     client_for(user).post(f"/api/notifications/{row.pk}/read/")
     assert emails.email_digests_send() == 0
     assert smtp_server.messages == []
@@ -61,7 +53,7 @@ def test_a_notification_read_in_the_app_before_the_delay_is_not_emailed(smtp_ser
 
 def test_reading_it_after_it_was_planned_but_before_it_went_out_cancels_it(smtp_server):
     user = UserFactory(email="ann@example.com")
-    row = notify(user, "order_placed", "Order #1 confirmed")
+    row = notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_deliveries_plan() == 1
     client_for(user).post(f"/api/notifications/{row.pk}/read/")
     assert emails.email_digests_send() == 0
@@ -74,8 +66,8 @@ def test_with_email_off_for_a_kind_no_digest_has_it_and_other_kinds_still_go(smt
     client_for(user).put(
         "/api/notifications/preferences/", {"message": {"email": False}}, format="json"
     )
-    notify(user, "message", "a message")
-    notify(user, "order_placed", "Order #2 confirmed")
+    notify(user, "a message", minutes_ago=EMAIL_DUE_MINUTES)
+    notify(user, "Order #2 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_digests_send() == 1
     (digest,) = smtp_server.messages
     assert "Order #2 confirmed" in body_text(digest) and "a message" not in body_text(digest)
@@ -85,7 +77,7 @@ def test_an_smtp_failure_leaves_the_deliveries_pending_with_the_error_then_they_
     smtp_server,
 ):
     user = UserFactory(email="ann@example.com")
-    row = notify(user, "order_placed", "Order #3 confirmed")
+    row = notify(user, "Order #3 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     smtp_server.handler.refuse_next = 1
     assert emails.email_digests_send() == 0
     delivery = NotificationDelivery.objects.get(notification=row)
@@ -101,7 +93,12 @@ def test_an_smtp_failure_leaves_the_deliveries_pending_with_the_error_then_they_
 def test_a_sign_in_alert_is_emailed_even_when_read_and_offers_no_unsubscribe(smtp_server):
     """Whoever signed in could read it in the app to hide it from the owner."""
     user = UserFactory(email="ann@example.com")
-    row = notify(user, "new_device_login", "New sign-in to your account from curl")
+    row = notify(
+        user,
+        "New sign-in to your account from curl",
+        kind="new_device_login",
+        minutes_ago=EMAIL_DUE_MINUTES,
+    )
     client_for(user).post(f"/api/notifications/{row.pk}/read/")
     assert emails.email_digests_send() == 1
     (digest,) = smtp_server.messages
@@ -116,6 +113,6 @@ def test_a_sign_in_alert_is_emailed_even_when_read_and_offers_no_unsubscribe(smt
 
 def test_a_message_with_a_line_break_still_makes_a_one_line_subject(smtp_server):
     user = UserFactory(email="ann@example.com")
-    notify(user, "message", "New message about order #1:\nsee you\r\nsoon")
+    notify(user, "New message about order #1:\nsee you\r\nsoon", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_digests_send() == 1
     assert smtp_server.messages[0]["Subject"] == "New message about order #1: see you soon"

@@ -15,6 +15,7 @@ from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.brokers import channel_layer_on
 from tests.support.clients import client_for
+from tests.support.notifications import notify
 from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
@@ -135,19 +136,9 @@ def test_a_message_saved_in_a_rolled_back_transaction_notifies_no_one(user, prod
 # --- The API ------------------------------------------------------------------------
 
 
-def notify(user, *messages) -> list[Notification]:
-    with transaction.atomic():
-        return [
-            notification_services.notifications_create(
-                recipient_ids=[user.pk], kind="message", message=m
-            )[0]
-            for m in messages
-        ]
-
-
 def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
     other = UserFactory()
-    first, second, third = notify(user, "one", "two", "three")
+    first, second, third = (notify(user, m) for m in ("one", "two", "three"))
     notify(other, "not yours")
     notification_services.notification_mark_read(user=user, notification_id=second.pk)
     client = client_for(user)
@@ -169,7 +160,7 @@ def test_unread_takes_one_or_zero(user):
 
 
 def test_marking_read_twice_answers_200_and_changes_nothing(user):
-    (notification,) = notify(user, "hello")
+    notification = notify(user, "hello")
     client = client_for(user)
 
     first = client.post(f"/api/notifications/{notification.pk}/read/")
@@ -181,7 +172,7 @@ def test_marking_read_twice_answers_200_and_changes_nothing(user):
 
 
 def test_another_users_notification_is_not_found_and_stays_unread(user):
-    (theirs,) = notify(UserFactory(), "theirs")
+    theirs = notify(UserFactory(), "theirs")
     response = client_for(user).post(f"/api/notifications/{theirs.pk}/read/")
     assert response.status_code == 404
     theirs.refresh_from_db()
@@ -189,8 +180,9 @@ def test_another_users_notification_is_not_found_and_stays_unread(user):
 
 
 def test_read_all_marks_only_the_callers_own(user):
-    notify(user, "a", "b")
-    (theirs,) = notify(UserFactory(), "c")
+    notify(user, "a")
+    notify(user, "b")
+    theirs = notify(UserFactory(), "c")
     client = client_for(user)
 
     assert client.post("/api/notifications/read-all/").json() == {"marked": 2}

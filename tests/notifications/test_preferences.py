@@ -10,16 +10,10 @@ from notifications import preferences
 from notifications import services as notification_services
 from notifications.models import NotificationPreference
 from tests.support.clients import client_for
+from tests.support.notifications import notify
 from tests.support.polling import wait_for_a_lock_wait
 
 PREFS = "/api/notifications/preferences/"
-
-
-def notify(user, kind: str, message: str = "hi"):
-    with transaction.atomic():
-        return notification_services.notifications_create(
-            recipient_ids=[user.pk], kind=kind, message=message
-        )[0]
 
 
 @pytest.mark.django_db
@@ -66,8 +60,8 @@ def test_bad_preferences_are_400_and_change_nothing(user, body):
 def test_a_kind_turned_off_in_the_app_is_not_listed_or_counted_and_only_that_kind(user):
     client = client_for(user)
     client.put(PREFS, {"low_stock": {"in_app": False}}, format="json")
-    notify(user, "low_stock", "muted")
-    shown = notify(user, "message", "shown")
+    notify(user, "muted", kind="low_stock")
+    shown = notify(user, "shown")
     listed = client.get("/api/notifications/").json()["results"]
     assert [n["id"] for n in listed] == [shown.pk]
     assert client.get("/api/notifications/unread-count/").json() == {"unread": 1}

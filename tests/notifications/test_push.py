@@ -4,14 +4,13 @@ the aes128gcm payload decrypted with the browser's key, the answers the test cho
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from notifications import push
-from notifications import services as notification_services
 from notifications.models import NotificationDelivery, PushSubscription
 from tests.factories import UserFactory
 from tests.support.clients import client_for
+from tests.support.notifications import notify
 from tests.support.push import BrowserKeys, PushService, vapid_key_pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,23 +37,20 @@ def service(browser, vapid):
         yield running
 
 
+PUSHED_MESSAGE = "New message about order #7"
+PUSHED_LINK = "/api/orders/7/messages/"
+
+
 def subscribe(user, browser, endpoint) -> dict:
     response = client_for(user).post(SUBSCRIPTIONS, browser.subscription(endpoint), format="json")
     assert response.status_code in (200, 201), response.content
     return response.json()
 
 
-def notify(user, kind="message", message="New message about order #7"):
-    with transaction.atomic():
-        return notification_services.notifications_create(
-            recipient_ids=[user.pk], kind=kind, message=message, link="/api/orders/7/messages/"
-        )[0]
-
-
 def test_a_notification_reaches_the_browser_encrypted_signed_and_with_a_ttl(service, browser):
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
-    row = notify(user)
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert push.pushes_send() == 1
 
     (request,) = service.requests
@@ -75,7 +71,7 @@ def test_a_410_deletes_the_subscription(service, browser):
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(410)
-    row = notify(user)
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert push.pushes_send() == 0
     assert not PushSubscription.objects.exists()
     delivery = NotificationDelivery.objects.get(notification=row)
@@ -86,7 +82,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after_then_delivered_once(service
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(429, **{"Retry-After": "120"})
-    row = notify(user)
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     now = timezone.now()
     assert push.pushes_send(now=now) == 0
     delivery = NotificationDelivery.objects.get(notification=row)
@@ -104,7 +100,7 @@ def test_a_refusal_that_retrying_cannot_fix_is_not_retried(service, browser, sta
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(status)
-    row = notify(user)
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     push.pushes_send()
     push.pushes_send(now=timezone.now() + timedelta(hours=1))
     assert len(service.requests) == 1
@@ -119,12 +115,12 @@ def test_push_turned_off_for_a_kind_stops_push_only_for_that_kind(service, brows
     client_for(user).put(
         "/api/notifications/preferences/", {"message": {"push": False}}, format="json"
     )
-    notify(user, kind="message")
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert push.pushes_send() == 0 and service.requests == []
     client_for(user).put(
         "/api/notifications/preferences/", {"order_placed": {"push": True}}, format="json"
     )
-    notify(user, kind="order_placed", message="Order #8 confirmed")
+    notify(user, "Order #8 confirmed", kind="order_placed", link=PUSHED_LINK)
     assert push.pushes_send() == 1
     assert service.requests[0].payload["body"] == "Order #8 confirmed"
 
@@ -134,7 +130,7 @@ def test_each_of_a_persons_browsers_gets_it_once(service, browser):
     subscribe(user, browser, service.endpoint("laptop"))
     subscribe(user, browser, service.endpoint("phone"))
     subscribe(user, browser, service.endpoint("phone"))  # re-subscribed: the same row
-    notify(user)
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert push.pushes_send() == 2
     assert sorted(r.path for r in service.requests) == ["/push/laptop", "/push/phone"]
 
@@ -149,11 +145,11 @@ def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
     push.subscribed_check_expire()
     user = UserFactory()
 
-    notify(user)
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert queued_task_ids(own_redis.url, "default") == []  # no one subscribed: no wake-up
 
     subscribe(user, browser, "http://127.0.0.1:9/push/device-1")
-    notify(user)
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     [woken] = queued_headers(own_redis.url, "default")
     assert woken["task"] == "notifications.send_pushes" and woken["eta"]  # a second later
     push._redis = None

@@ -9,6 +9,8 @@ from notifications import emails
 from notifications.unsubscribe_links import unsubscribe_url
 from tests.factories import UserFactory
 from tests.support.clients import client_for
+from tests.support.notifications import EMAIL_DUE_MINUTES, notify
+from tests.support.smtp import unsubscribe_link
 
 pytestmark = pytest.mark.django_db
 
@@ -51,10 +53,8 @@ def test_the_pages_button_unsubscribes_once():
 
 
 def test_a_mail_clients_one_click_post_to_the_emails_header_unsubscribes(smtp_server):
-    from tests.notifications.test_email_digest import notify, unsubscribe_link
-
     user = UserFactory(email="ann@example.com")
-    notify(user, "order_placed", "Order #4 confirmed")
+    notify(user, "Order #4 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     emails.email_digests_send()
     (digest,) = smtp_server.messages
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -64,7 +64,7 @@ def test_a_mail_clients_one_click_post_to_the_emails_header_unsubscribes(smtp_se
     )
     assert answer.status_code == 200
     assert not email_on(user)
-    notify(user, "order_placed", "Order #5 confirmed")
+    notify(user, "Order #5 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_digests_send() == 0
 
 

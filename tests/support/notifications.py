@@ -5,6 +5,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+# Made this long ago, a notification's email is due (SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES: 10).
+EMAIL_DUE_MINUTES = 11
+
 
 def notify(user, message: str = "hi", *, kind: str = "message", link: str = "", minutes_ago=None):
     """One notification for `user`, committed as an app's would be (its live push and push

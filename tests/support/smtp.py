@@ -120,3 +120,8 @@ def body_text(message: Message) -> str:
         if part.get_content_type() == "text/plain":
             return part.get_payload(decode=True).decode()
     return ""
+
+
+def unsubscribe_link(message) -> str:
+    """The URL of a message's List-Unsubscribe header, unfolded."""
+    return "".join(message["List-Unsubscribe"].split()).strip("<>")

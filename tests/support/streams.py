@@ -276,14 +276,3 @@ class NotificationSocket:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             on_loop(self.client.close, timeout=10)
-
-
-def notify(user, message: str, kind: str = "message"):
-    """One notification for `user`, committed (as a receiver writes it, then pushed)."""
-    from django.db import transaction
-
-    from notifications import services
-
-    with transaction.atomic():
-        (row,) = services.notifications_create(recipient_ids=[user.pk], kind=kind, message=message)
-    return row
