@@ -6,7 +6,13 @@ import pytest
 from django.db import connections
 
 from tests.support.brokers import channel_layer_on
-from tests.support.processes import WebProcess, subprocess_env
+from tests.support.processes import (
+    RelayProcess,
+    WebProcess,
+    WorkerProcess,
+    subprocess_env,
+    worker_env,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -66,3 +72,28 @@ def web(web_env, tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def relay_process(tmp_path):
+    """Start `manage.py relay_outbox` with an environment; stopped after the test."""
+    started = []
+
+    def start(env) -> RelayProcess:
+        started.append(RelayProcess(env, tmp_path / f"relay-{len(started)}.log").start())
+        return started[-1]
+
+    yield start
+    for relay in started:
+        relay.stop()
+
+
+@pytest.fixture
+def worker_process(stoppable_broker, smtp_server, tmp_path, relay_process):
+    """`celery worker` and the outbox relay on a broker the test may stop: Redis, and
+    RabbitMQ (the same code)."""
+    env = worker_env(stoppable_broker, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
+    relay_process(env)
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    yield worker
+    worker.stop()

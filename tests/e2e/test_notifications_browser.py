@@ -9,6 +9,7 @@ import pytest
 from notifications.models import Notification
 from tests.factories import UserFactory, cart_with
 from tests.support.clients import browser_log_in, client_for
+from tests.support.notifications import notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,30 +165,15 @@ def test_the_service_worker_shows_a_pushed_notification_with_its_title_and_link(
     server would send."""
     import json
 
-    from django.db import transaction
-
     from notifications import push
-    from notifications import services as notification_services
 
     process = web()
     context = browser.new_context()
     context.grant_permissions(["notifications"], origin=process.base)
     page = context.new_page()
     log_in(page, process.base, shopper)
-    cdp = context.new_cdp_session(page)
-    registrations = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(event["registrations"]))  # fmt: skip
-    cdp.send("ServiceWorker.enable")
-    page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # active
-    registration = next(r for r in registrations if r["scopeURL"] == process.base + "/")
-
-    with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[shopper.pk], kind="message", message="Shipped today.",
-            link="/api/orders/7/messages/",
-        )  # fmt: skip
+    cdp, registration = service_worker_registered(context, page, process.base)
+    row = notify(shopper, "Shipped today.", link="/api/orders/7/messages/")
     cdp.send(
         "ServiceWorker.deliverPushMessage",
         {
@@ -333,3 +319,16 @@ def test_the_sender_sees_on_the_page_that_the_other_side_read_their_message(
     assert client_for(shopper).post(path + "read/").json() == {"marked": 1}
     page.wait_for_selector(f"#receipt[data-order='{order_id}']", timeout=10_000)
     assert page.inner_text("#receipt").startswith(f"Read: your message about order #{order_id}")
+
+
+def service_worker_registered(context, page, base) -> tuple:
+    """Register the site's service worker in `page`; (a DevTools session, its
+    registration as DevTools names it)."""
+    cdp = context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated",
+           lambda event: registrations.extend(event["registrations"]))  # fmt: skip
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # active
+    return cdp, next(r for r in registrations if r["scopeURL"] == base + "/")

@@ -96,6 +96,64 @@ class Running:
 
 
 def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, smtp_server):
+    api, order_id = checkout_as_a_new_customer(stack)
+    wait_until(
+        lambda: side_effects_of(api, stack, order_id) == DONE,
+        timeout=60,
+        message=f"side effects done; log:\n{stack.log()[-4000:]}",
+    )
+    [email] = [
+        m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"
+    ]
+    assert email["To"] == "margaret@example.com"
+
+    # Flower saw the three tasks succeed, and keeps its API behind basic auth.
+    wait_until(lambda: flower_succeeded(stack) >= TASKS, timeout=30, message="Flower task list")
+    assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
+    metrics = requests.get(f"{stack.flower}/metrics", timeout=5)
+    assert metrics.status_code == 200 and "flower_events_total" in metrics.text
+
+    assert_shopflow_metrics_sum_web_and_workers(stack)
+    wait_until(
+        lambda: flower_queue_names(stack) >= {"default", "emails", "inventory", "analytics"},
+        timeout=30,
+        message="Flower to list the queue lengths",
+    )
+
+    # Beat runs the relay: a row nobody published (as if the broker had been down) goes out.
+    stranded = OutboxMessage.objects.create(
+        task_name="email_app.send_welcome_email", args=[1_000_000]
+    )
+    wait_until(
+        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
+        timeout=30,
+        message="beat's relay to publish the stranded row",
+    )
+    wait_until(lambda: "worker.relay_outbox" in flower_succeeded(stack), timeout=30)
+
+    # SIGTERM stops everything runstack started.
+    descendants = stack.descendants()
+    assert len(descendants) >= 4  # web, worker, beat, flower (and their own children)
+    stack.process.send_signal(signal.SIGTERM)
+    assert stack.process.wait(timeout=60) == 0
+    wait_until(
+        lambda: not any(alive(p) for p in descendants),
+        timeout=10,
+        message=f"every child to exit: {[p.pid for p in descendants if alive(p)]}",
+    )
+    assert "runstack | stopped" in stack.log()
+
+
+DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
+TASKS = {
+    "email_app.send_confirmation_email",
+    "store.apply_inventory",
+    "analytics_app.record_analytics",
+}
+
+
+def checkout_as_a_new_customer(stack) -> tuple[requests.Session, int]:
+    """Register, take a token, fill a cart and check out, as the API docs' curl does."""
     api = requests.Session()
     body = {"username": "margaret", "email": "margaret@example.com", "password": "apollo-11-ok"}
     assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
@@ -112,88 +170,40 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     assert api.post(f"{stack.base}/api/carts/{cart['id']}/items/", json=item, timeout=10).ok
     response = api.post(f"{stack.base}/api/orders/", json={"cart_id": cart["id"]}, timeout=10)
     assert response.status_code == 201, response.text
-    order_id = response.json()["id"]
+    return api, response.json()["id"]
 
-    done = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
-    wait_until(
-        lambda: (
-            api.get(f"{stack.base}/api/orders/{order_id}/", timeout=5).json()["side_effects"]
-            == done
-        ),
-        timeout=60,
-        message=f"side effects done; log:\n{stack.log()[-4000:]}",
-    )
 
-    [email] = [
-        m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"
-    ]
-    assert email["To"] == "margaret@example.com"
+def side_effects_of(api, stack, order_id) -> dict:
+    return api.get(f"{stack.base}/api/orders/{order_id}/", timeout=5).json()["side_effects"]
 
-    # Flower saw the three tasks succeed, and keeps its API behind basic auth.
-    def flower_succeeded():
-        tasks = requests.get(f"{stack.flower}/api/tasks", auth=FLOWER_AUTH, timeout=5).json()
-        return {t["name"] for t in tasks.values() if t.get("state") == "SUCCESS"}
 
-    wanted = {
-        "email_app.send_confirmation_email",
-        "store.apply_inventory",
-        "analytics_app.record_analytics",
-    }
-    wait_until(lambda: wanted <= flower_succeeded(), timeout=30, message="Flower task list")
-    assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
-    metrics = requests.get(f"{stack.flower}/metrics", timeout=5)
-    assert metrics.status_code == 200 and "flower_events_total" in metrics.text
+def flower_succeeded(stack) -> set[str]:
+    tasks = requests.get(f"{stack.flower}/api/tasks", auth=FLOWER_AUTH, timeout=5).json()
+    return {t["name"] for t in tasks.values() if t.get("state") == "SUCCESS"}
 
-    # Shopflow's own /metrics sums the web and worker processes' counts (multiprocess mode).
+
+def assert_shopflow_metrics_sum_web_and_workers(stack) -> None:
+    """Shopflow's own /metrics sums the web and worker processes' counts (multiprocess)."""
     assert requests.get(f"{stack.base}/metrics", timeout=5).status_code == 401
     scraped = Metrics(requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5).text)
     assert scraped.value("shopflow_checkouts_total", outcome="placed") == 1
-    for task in wanted:
+    for task in TASKS:
         assert scraped.value("shopflow_task_runs_total", task=task, outcome="success") >= 1
-    for kind in done:
+    for kind in DONE:
         assert scraped.value("shopflow_side_effect_lag_seconds_count", kind=kind) == 1
         assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
     assert scraped.value("shopflow_queue_length", queue="emails") is not None
 
-    # The Broker tab: every queue the worker consumes, with its length. Flower asks the
-    # workers which queues they consume once when it starts, possibly before a worker is
-    # up or while one is too busy to answer in time; its workers refresh (the page's
-    # button) asks again.
-    def queue_names():
-        refresh = f"{stack.flower}/api/workers?refresh=1"
-        requests.get(refresh, auth=FLOWER_AUTH, timeout=10).raise_for_status()
-        url = f"{stack.flower}/api/queues/length"
-        queues = requests.get(url, auth=FLOWER_AUTH, timeout=5).json()["active_queues"]
-        return {queue["name"] for queue in queues if "messages" in queue}
 
-    wait_until(
-        lambda: queue_names() >= {"default", "emails", "inventory", "analytics"},
-        timeout=30,
-        message="Flower to list the queue lengths",
-    )
-
-    # Beat runs the relay: a row nobody published (as if the broker had been down) goes out.
-    stranded = OutboxMessage.objects.create(
-        task_name="email_app.send_welcome_email", args=[1_000_000]
-    )
-    wait_until(
-        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
-        timeout=30,
-        message="beat's relay to publish the stranded row",
-    )
-    wait_until(lambda: "worker.relay_outbox" in flower_succeeded(), timeout=30)
-
-    # SIGTERM stops everything runstack started.
-    descendants = stack.descendants()
-    assert len(descendants) >= 4  # web, worker, beat, flower (and their own children)
-    stack.process.send_signal(signal.SIGTERM)
-    assert stack.process.wait(timeout=60) == 0
-    wait_until(
-        lambda: not any(alive(p) for p in descendants),
-        timeout=10,
-        message=f"every child to exit: {[p.pid for p in descendants if alive(p)]}",
-    )
-    assert "runstack | stopped" in stack.log()
+def flower_queue_names(stack) -> set[str]:
+    """The Broker tab's queues with their lengths. Flower asks the workers which queues
+    they consume once when it starts, possibly before a worker is up or while one is too
+    busy to answer in time; its workers refresh (the page's button) asks again."""
+    refresh = f"{stack.flower}/api/workers?refresh=1"
+    requests.get(refresh, auth=FLOWER_AUTH, timeout=10).raise_for_status()
+    url = f"{stack.flower}/api/queues/length"
+    queues = requests.get(url, auth=FLOWER_AUTH, timeout=5).json()["active_queues"]
+    return {queue["name"] for queue in queues if "messages" in queue}
 
 
 def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_ctrl_c(

@@ -11,49 +11,12 @@ from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
-from tests.support.processes import RelayProcess, WorkerProcess, subprocess_env
+from tests.support.processes import WorkerProcess, worker_env
 from worker import outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL_DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
-
-
-def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
-    """A worker subprocess's environment: this test's database, broker and SMTP server,
-    and one-second retry backoff."""
-    return subprocess_env(
-        CELERY_BROKER_URL=redis_server.url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        SHOPFLOW_TASK_RETRY_BACKOFF=1,
-        **overrides,
-    )
-
-
-@pytest.fixture
-def relay_process(tmp_path):
-    """Start `manage.py relay_outbox` with an environment; stopped after the test."""
-    started = []
-
-    def start(env) -> RelayProcess:
-        started.append(RelayProcess(env, tmp_path / f"relay-{len(started)}.log").start())
-        return started[-1]
-
-    yield start
-    for relay in started:
-        relay.stop()
-
-
-@pytest.fixture
-def worker_process(stoppable_broker, smtp_server, tmp_path, relay_process):
-    """`celery worker` and the outbox relay on a broker the test may stop: Redis, and
-    RabbitMQ (the same code)."""
-    env = worker_env(stoppable_broker, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
-    relay_process(env)
-    worker = WorkerProcess(env, tmp_path / "worker.log").start()
-    yield worker
-    worker.stop()
 
 
 def checkout(user, product, quantity=1):
@@ -334,43 +297,20 @@ def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_p
     from four threads at once: each order's email sent once, its stock applied once, its
     analytics recorded once; and both workers did some of the work, as each one's own
     /metrics (SHOPFLOW_WORKER_METRICS_PORT, compose's way) tells."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import requests
-    from django.db import connection
-
     from devstack.stack import free_port
-    from tests.support.metrics import Metrics
 
     ports = [free_port(), free_port()]
     # Four orders a message at most: more messages than workers, as in a busy shop.
     relay_process(worker_env(own_redis, smtp_server, SHOPFLOW_SIDE_EFFECT_BATCH_SIZE=4))
-    workers = []
-    for n, port in enumerate(ports):
-        metrics_dir = tmp_path / f"metrics-{n}"
-        metrics_dir.mkdir()
-        env = worker_env(
-            own_redis,
-            smtp_server,
-            PROMETHEUS_MULTIPROC_DIR=metrics_dir,
-            SHOPFLOW_WORKER_METRICS_PORT=port,
-        )
-        workers.append(WorkerProcess(env, tmp_path / f"worker-{n}.log", concurrency=2).start())
+    workers = [
+        metered_worker(own_redis, smtp_server, tmp_path / f"worker-{n}", port)
+        for n, port in enumerate(ports)
+    ]
     try:
         users = [UserFactory() for _ in range(8)]
         wait_until(lambda: len(smtp_server.messages) == 8, message="welcome emails")
         product = ProductFactory(on_hand=1000, low_stock_threshold=0)
-
-        def place(n):
-            try:
-                return checkout(users[n % 8], product)
-            finally:
-                connection.close()
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            responses = list(pool.map(place, range(40)))
-        assert [r.status_code for r in responses] == [201] * 40
-        orders = [(users[n % 8], r.json()["id"]) for n, r in enumerate(responses)]
+        orders = placed_from_four_threads(users, product, count=40)
 
         for user, order_id in orders:
             wait_until(
@@ -386,16 +326,53 @@ def test_two_worker_processes_on_the_same_queues_share_the_load_and_keep_every_p
         assert (product.on_hand, product.reserved) == (960, 0)
         assert AnalyticsEvent.objects.count() == 40
 
-        def runs(port) -> float:
-            scraped = Metrics(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
-            return sum(
-                s.value
-                for s in scraped.samples
-                if s.name == "shopflow_task_runs_total" and s.labels["outcome"] == "success"
-            )
-
-        shares = [runs(port) for port in ports]
+        shares = [successful_runs(port) for port in ports]
         assert all(share > 0 for share in shares), shares
     finally:
         for worker in workers:
             worker.stop()
+
+
+def metered_worker(redis_server, smtp_server, path, port) -> WorkerProcess:
+    """A worker of two processes serving its /metrics on `port`, as compose runs one."""
+    metrics_dir = path.with_name(path.name + "-metrics")
+    metrics_dir.mkdir()
+    env = worker_env(
+        redis_server,
+        smtp_server,
+        PROMETHEUS_MULTIPROC_DIR=metrics_dir,
+        SHOPFLOW_WORKER_METRICS_PORT=port,
+    )
+    return WorkerProcess(env, path.with_suffix(".log"), concurrency=2).start()
+
+
+def placed_from_four_threads(users, product, *, count: int) -> list[tuple]:
+    """`count` orders of one `product`, the users taking turns: (user, order id) each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def place(n):
+        try:
+            return checkout(users[n % len(users)], product)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(place, range(count)))
+    assert [r.status_code for r in responses] == [201] * count
+    return [(users[n % len(users)], r.json()["id"]) for n, r in enumerate(responses)]
+
+
+def successful_runs(port) -> float:
+    """The tasks a worker ran successfully, by its own /metrics."""
+    import requests
+
+    from tests.support.metrics import Metrics
+
+    scraped = Metrics(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+    return sum(
+        s.value
+        for s in scraped.samples
+        if s.name == "shopflow_task_runs_total" and s.labels["outcome"] == "success"
+    )
