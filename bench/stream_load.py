@@ -108,8 +108,8 @@ class Connection:
             from notifications.services import stream_token_issue
 
             # A socket takes each stream token once: one of its own, as a page's would.
-            ticket = stream_token_issue(user=SimpleNamespace(pk=self.user_id))
-            url = f"ws://127.0.0.1:{port}/ws/notifications/?token={ticket}"
+            token = stream_token_issue(user=SimpleNamespace(pk=self.user_id))
+            url = f"ws://127.0.0.1:{port}/ws/notifications/?token={token}"
             await self.client.connect(url, timeout=timeout)
             return True
         except Exception as exc:  # websockets' handshake errors too

@@ -43,7 +43,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         try:
             user_id = await self._user_id(query)
         except redis.RedisError:
-            return await self._refuse(TRY_AGAIN_LATER)  # the ticket cannot be checked
+            return await self._refuse(TRY_AGAIN_LATER)  # the token cannot be checked
         if user_id is None:
             return await self._refuse(UNAUTHENTICATED)
         try:
@@ -72,7 +72,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _user_id(self, query) -> int | None:
         if "token" in query:
-            return await services.stream_ticket_take(token=query["token"])
+            return await services.stream_token_take(token=query["token"])
         user = self.scope.get("user")
         return user.pk if user is not None and user.is_authenticated else None
 

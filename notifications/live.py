@@ -222,8 +222,8 @@ def _background_done(task: asyncio.Task) -> None:
 _redis: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 
 
-async def claim_once(key: str, *, seconds: int) -> bool:
-    """True for the first caller to claim `key` within `seconds`, in any process (the
+async def first_use(key: str, *, seconds: int) -> bool:
+    """True for the first caller to use `key` within `seconds`, in any process (the
     channel layer's Redis: SET NX)."""
     loop = asyncio.get_running_loop()
     client = _redis.get(loop)

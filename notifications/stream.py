@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 
+import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user
@@ -27,13 +28,18 @@ from rest_framework.authentication import TokenAuthentication
 
 from core.channel_layer import RESYNC, followers, join
 
-from . import live, selectors, services
+from . import live, services
 
 
 async def notification_stream(request):
     if request.method != "GET":
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
-    user_id, error = await _authenticate(request)
+    try:
+        user_id, error = await _authenticate(request)
+    except redis.RedisError:  # a stream token cannot be checked: as the socket's 1013
+        response = JsonResponse({"detail": "Try again later."}, status=503)
+        response["Retry-After"] = "5"
+        return response
     if user_id is None:
         response = JsonResponse({"detail": error}, status=401)
         response["WWW-Authenticate"] = "Token"
@@ -62,12 +68,11 @@ def _last_event_id(request) -> int | None:
 
 async def _authenticate(request) -> tuple[int | None, str]:
     """(user id, "") or (None, why not)."""
-    if "token" in request.GET:
-        user_id = services.stream_token_user_id(token=request.GET["token"])
+    if "token" in request.GET:  # once, as a socket takes it: a URL may be replayed
+        user_id = await services.stream_token_take(token=request.GET["token"])
         if user_id is None:
-            return None, "The stream token expired or is not valid."
-        active = await live.db(selectors.user_is_active)(user_id=user_id)
-        return (user_id, "") if active else (None, "User inactive or deleted.")
+            return None, "The stream token expired, was used already, or is not valid."
+        return user_id, ""
     if request.headers.get("Authorization"):
         return await live.db(_token_user_id)(request)
     user = await live.db(get_user)(request)  # the session (request.auser() would use its thread)

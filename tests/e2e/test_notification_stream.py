@@ -283,3 +283,24 @@ def test_a_stream_ends_after_its_lifetime_and_a_revoked_token_cannot_reopen_it(w
     Token.objects.filter(user=user).delete()  # logged out of the API
     assert stream.ended.wait(timeout=10)  # the server ended it after its lifetime
     assert streams(process.base + STREAM, **headers).status == 401
+
+
+def test_a_stream_token_opens_one_stream_only(web, streams):
+    """A token in a URL may be replayed from an access log: taken once, as a socket takes
+    it (it used to open a stream as often as asked within its minute)."""
+    process = web()
+    user = UserFactory()
+    token = client_for(user).post("/api/notifications/stream-token/").json()["token"]
+
+    assert streams(f"{process.base}{STREAM}?token={token}").status == 200
+    replayed = streams(f"{process.base}{STREAM}?token={token}")
+    assert replayed.status == 401
+    assert b"used already" in replayed.body
+
+
+def test_a_stream_token_that_cannot_be_checked_is_503_not_a_stream(web, streams):
+    process = web(CHANNEL_LAYER_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    token = notification_services.stream_token_issue(user=UserFactory())
+
+    refused = streams(f"{process.base}{STREAM}?token={token}")
+    assert refused.status == 503
