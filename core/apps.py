@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Shopflow core"
 
     def ready(self):
-        from . import after_response, channel_layer, checks  # noqa: F401 (checks register)
+        from . import after_response, checks  # noqa: F401 (checks register)
 
         request_started.connect(
             after_response.request_began, dispatch_uid="core.after_response.request_began"

@@ -18,9 +18,8 @@ import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from core.channel_layer import followers, join
-
 from . import live, services
+from .channel_layer import followers, join
 
 UNAUTHENTICATED = 4401
 BAD_INPUT = 4400
@@ -130,7 +129,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def layer_resync(self, message=None):
         """The layer may have dropped this socket's messages, or Redis forgot its group
-        (core.channel_layer): join again, then read what was missed."""
+        (notifications.channel_layer): join again, then read what was missed."""
         await join(self.channel_layer, live.user_group(self.feed.user_id), self.channel_name)
         await self._send_events(await self.feed.missed())
 
@@ -138,7 +137,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         for event in events:
             await self.send_json({"type": "notification", **event})
 
-    # --- from this process (core.channel_layer.Followers) ------------------------------
+    # --- from this process (notifications.channel_layer.Followers) ------------------------------
 
     def resync_soon(self) -> None:
         live.in_background(self.layer_resync())

@@ -5,7 +5,7 @@ worker), and received by every WebSocket consumer (notifications.consumers) and 
 
 The layer delivers at most once, so the database is the record: a connection reads what
 is newer than the last event it sent when it opens, when its client asks (a gap), and
-when the layer may have dropped something (core.channel_layer tells it). A message
+when the layer may have dropped something (notifications.channel_layer tells it). A message
 carries the notification as the API shows it, so an open connection costs no query per
 event.
 """
@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from core.after_response import run_after_response
-from core.channel_layer import layer_call
 
 from . import metrics, selectors
+from .channel_layer import layer_call
 from .serializers import NotificationSerializer
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ in bench/streams.py), so a host's thread limit bounds the streams of a process. 
 from the channel layer (the user's group, as the WebSocket consumer's: notifications.live);
 what a client missed, it gets from the database: after `Last-Event-ID` (sent by
 EventSource when it reconnects; `?last_event_id=` for the first connection), and whenever
-the layer may have dropped something (core.channel_layer).
+the layer may have dropped something (notifications.channel_layer).
 
 Credentials: the session cookie, `Authorization: Token <key>`, or `?token=` from POST
 /api/notifications/stream-token/ (signed, short-lived; an EventSource cannot send
@@ -26,9 +26,8 @@ from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from core.channel_layer import RESYNC, followers, join
-
 from . import live, services
+from .channel_layer import RESYNC, followers, join
 
 
 async def notification_stream(request):
@@ -124,7 +123,7 @@ async def _events(user_id: int, last_id: int):
             elif message["type"] == live.PREFERENCES_CHANGED:
                 await stream.feed.load_preferences()
                 continue
-            else:  # core.channel_layer.RESYNC
+            else:  # notifications.channel_layer.RESYNC
                 await stream.join()
                 events = await stream.feed.missed()
             for event in events:
@@ -135,7 +134,7 @@ async def _events(user_id: int, last_id: int):
 
 class _Stream:
     """One SSE response's place on the channel layer: a channel in the user's group, read
-    into `inbox` by a task of its own, where this process's watch (core.channel_layer)
+    into `inbox` by a task of its own, where this process's watch (notifications.channel_layer)
     also puts its resync."""
 
     def __init__(self, *, user_id: int, last_id: int):

@@ -207,7 +207,7 @@ CHANNEL_LAYER_URL = os.environ.get("CHANNEL_LAYER_URL", "").strip() or (
 )
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "core.channel_layer.RedisChannelLayer",
+        "BACKEND": "notifications.channel_layer.RedisChannelLayer",
         "CONFIG": {
             # A receive waits 5 s at most (channels-redis): silent longer, Redis is gone.
             "hosts": [

@@ -1,4 +1,4 @@
-"""core.channel_layer.layer_call: synchronous code's way to the channel layer, on one event
+"""notifications.channel_layer.layer_call: synchronous code's way to the channel layer, on one event
 loop per process that keeps its Redis connections (against the machine's Redis)."""
 
 import asyncio
@@ -9,8 +9,8 @@ import pytest
 import redis
 from channels.layers import get_channel_layer
 
-from core.channel_layer import layer_call
 from notifications import live
+from notifications.channel_layer import layer_call
 from tests.support.brokers import channel_layer_on
 from tests.support.polling import wait_until
 
