@@ -32,7 +32,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 THREADS = int(os.environ.get("WEB_THREADS") or 4)
 
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now
-from notifications.routing import websocket_urlpatterns  # noqa: E402
+from notifications.urls import websocket_urlpatterns  # noqa: E402
 
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
 

@@ -1,5 +1,6 @@
-"""The URLs: each app's API under /api/, its pages under /account/. Apps are included by
-name: importing this module imports no app."""
+"""The URLs: each app's API under /api/, its pages under /account/; notifications' routes,
+all in one module, at the root. Apps are included by name: importing this module imports
+no app."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,8 +15,6 @@ handler500 = "core.api.json_server_error"
 
 api = [
     path("auth/", include("accounts.urls")),
-    path("notifications/", include("notifications.urls")),
-    path("push/", include("notifications.push_urls")),
     path("", include("messaging.urls")),
     path("", include("store.urls")),
     path("analytics/", include("analytics_app.urls")),
@@ -28,8 +27,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("account/", include("accounts.page_urls")),
-    path("account/", include("notifications.page_urls")),
     path("account/", include("analytics_app.page_urls")),
-    path("", include("notifications.site_urls")),
+    path("", include("notifications.urls")),  # its API, page, links and service worker
     path("admin/", admin.site.urls),
 ]
