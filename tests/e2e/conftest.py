@@ -13,6 +13,7 @@ from tests.support.processes import (
     subprocess_env,
     worker_env,
 )
+from tests.support.streams import LiveOverSocket, LiveOverStream
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -97,3 +98,18 @@ def worker_process(stoppable_broker, smtp_server, tmp_path, relay_process):
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(params=[LiveOverSocket, LiveOverStream], ids=lambda c: c.transport)
+def live(request):
+    """Open a person's live notifications on a web process, over each transport in turn:
+    `live(process, user, last_id=None)`; closed after the test."""
+    opened = []
+
+    def open_live(process, user, last_id: int | None = None):
+        opened.append(request.param(process.base, user, last_id))
+        return opened[-1]
+
+    yield open_live
+    for client in opened:
+        client.close()

@@ -5,11 +5,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from notifications import services as notification_services
-from notifications.models import Notification
-from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.factories import UserFactory
 from tests.support.clients import client_for, session_cookie
 from tests.support.notifications import notify
-from tests.support.processes import RelayProcess, WorkerProcess
 from tests.support.streams import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,66 +33,6 @@ def token_header(user) -> dict[str, str]:
     from rest_framework.authtoken.models import Token
 
     return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
-
-
-def test_a_notification_a_worker_commits_reaches_open_streams_on_both_web_processes(
-    web_env, web, streams, tmp_path
-):
-    first, second = web(), web()
-    staff = UserFactory(is_staff=True)
-    customer = UserFactory()
-    on_first = streams(first.base + STREAM, **token_header(staff))
-    on_second = streams(second.base + STREAM, **token_header(staff))
-    customers_stream = streams(second.base + STREAM, **token_header(customer))
-    assert on_first.status == on_second.status == 200
-    assert on_first.content_type.startswith("text/event-stream")
-
-    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
-    worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
-    try:
-        # Stock falls below its threshold: the worker's inventory task alerts staff.
-        lamp = ProductFactory(on_hand=6, low_stock_threshold=5, name="Desk lamp")
-        cart = cart_with(customer.customer, (lamp, 3))
-        response = client_for(customer).post(
-            "/api/orders/", {"cart_id": str(cart.pk)}, format="json"
-        )
-        assert response.status_code == 201, response.content
-        order_id = response.json()["id"]
-
-        placed = customers_stream.next_event(timeout=10)  # committed by this process
-        assert placed.event == "notification"
-        assert placed.json()["message"].startswith(f"Order #{order_id} confirmed")
-
-        for stream in (on_first, on_second):
-            event = stream.next_event(timeout=30)  # committed by the worker
-            low = Notification.objects.get(recipient=staff, kind="low_stock")
-            assert event.id == str(low.pk)
-            assert event.json()["message"] == low.message and "Desk lamp" in low.message
-    finally:
-        worker.stop()
-        relay.stop()
-    with pytest.raises(AssertionError):  # each stream gets its user's events only
-        customers_stream.next_event(timeout=1)
-
-
-def test_a_reconnect_with_last_event_id_replays_exactly_the_missed_events(web, streams):
-    process = web()
-    user = UserFactory()
-    headers = token_header(user)
-    stream = streams(process.base + STREAM, **headers)
-    seen = notify(user, "one")
-    assert stream.next_event().id == str(seen.pk)
-    stream.close()
-
-    missed = [notify(user, "two"), notify(user, "three")]
-    notify(UserFactory(), "someone else's")
-    again = streams(process.base + STREAM, **headers, **{"Last-Event-ID": str(seen.pk)})
-    replayed = [again.next_event(), again.next_event()]
-    assert [event.id for event in replayed] == [str(row.pk) for row in missed]
-    assert [event.json()["message"] for event in replayed] == ["two", "three"]
-
-    live = notify(user, "four")
-    assert again.next_event().id == str(live.pk)  # then live, nothing twice
 
 
 def test_without_last_event_id_a_stream_starts_from_now(web, streams):

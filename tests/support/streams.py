@@ -276,3 +276,46 @@ class NotificationSocket:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             on_loop(self.client.close, timeout=10)
+
+
+class LiveOverSocket:
+    """A person's live notifications over the WebSocket (a stream token in the URL)."""
+
+    transport = "websocket"
+
+    def __init__(self, base: str, user, last_id: int | None = None):
+        from notifications.services import stream_token_issue
+
+        query = f"?token={stream_token_issue(user=user)}"
+        query += f"&last_id={last_id}" if last_id is not None else ""
+        self.socket = NotificationSocket(base.replace("http", "ws") + "/ws/notifications/" + query)
+
+    def next(self, timeout: float = 10) -> dict:
+        """The next frame: {"type": "notification" or "receipt", ...}."""
+        return self.socket.next_frame(timeout)
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class LiveOverStream:
+    """A person's live notifications over Server-Sent Events (their API token)."""
+
+    transport = "sse"
+
+    def __init__(self, base: str, user, last_id: int | None = None):
+        from rest_framework.authtoken.models import Token
+
+        headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+        if last_id is not None:
+            headers["Last-Event-ID"] = str(last_id)
+        self.stream = EventStream(base + "/api/notifications/stream/", headers)
+        assert self.stream.status == 200, self.stream.body
+
+    def next(self, timeout: float = 10) -> dict:
+        """The next event, as the socket's frame: {"type": its event name, ...its data}."""
+        event = self.stream.next_event(timeout)
+        return {"type": event.event, **event.json()}
+
+    def close(self) -> None:
+        self.stream.close()
