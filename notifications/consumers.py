@@ -11,7 +11,6 @@ sending them is closed with 4400.
 """
 
 import asyncio
-import contextlib
 import json
 
 import redis
@@ -19,7 +18,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import live, services
-from .channel_layer import followers, join
+from .channel_layer import RESYNC
+from .follower import Follower
 
 UNAUTHENTICATED = 4401
 BAD_INPUT = 4400
@@ -31,7 +31,7 @@ ERRORS_ALLOWED = 5
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
-    feed: live.Feed | None = None
+    follower: Follower | None = None
     errors = 0
     _expiry: asyncio.TimerHandle | None = None
 
@@ -52,13 +52,16 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             return await self._error("last_id must be a notification id.", close=True)
         if last_id is None:
             last_id = await live.latest_id(user_id=user_id)  # from now
-        self.feed = live.Feed(user_id=user_id, last_id=last_id)
-        await self.feed.load_preferences()
-        # Into the group before reading the database: nothing committed falls in between.
-        followers().add(self)
-        await join(self.channel_layer, live.user_group(user_id), self.channel_name)
+        self.follower = Follower(
+            layer=self.channel_layer,
+            channel=self.channel_name,
+            user_id=user_id,
+            last_id=last_id,
+            resync_soon=lambda: live.in_background(self.from_layer(dict(RESYNC))),
+        )
+        missed = await self.follower.open()
         await self.accept()
-        await self._send_events(await self.feed.missed())
+        await self._send_all(missed)
         self._expiry = asyncio.get_running_loop().call_later(
             settings.SHOPFLOW_STREAM_MAX_SECONDS, self.close_soon, EXPIRED
         )
@@ -76,19 +79,15 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         return user.pk if user is not None and user.is_authenticated else None
 
     async def disconnect(self, code):
-        if self.feed is not None:
-            followers().discard(self)
+        if self.follower is not None:
             if self._expiry is not None:
                 self._expiry.cancel()
-            with contextlib.suppress(Exception):  # Redis away: the group expires anyway
-                await self.channel_layer.group_discard(
-                    live.user_group(self.feed.user_id), self.channel_name
-                )
+            await self.follower.close()
 
     # --- from the client ---------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if self.feed is None:
+        if self.follower is None:
             return  # closing
         if text_data is None:
             return await self._error("Frames are JSON text.")
@@ -106,7 +105,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
                 after_id = live.event_id(content.get("last_id"))
             except (ValueError, TypeError):
                 return await self._error("sync needs last_id, a notification id.")
-            await self._send_events(await self.feed.replay(after_id=after_id or 0))
+            await self._send_all(await self.follower.replay(after_id=after_id or 0))
         else:
             await self._error('Unknown frame: send {"type": "sync" | "ping"}.')
 
@@ -116,31 +115,16 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if close or self.errors >= ERRORS_ALLOWED:
             await self.close(code=BAD_INPUT)
 
-    # --- from the channel layer --------------------------------------------------------
+    # --- from the channel layer (each type's handler, as Channels names them) -----------
 
-    async def notification_event(self, message):
-        await self._send_events(self.feed.fresh([message["event"]]))
+    async def from_layer(self, message):
+        await self._send_all(await self.follower.handle(message))
 
-    async def message_read(self, message):
-        await self.send_json({"type": "receipt", **message["receipt"]})
+    notification_event = message_read = preferences_changed = layer_resync = from_layer
 
-    async def preferences_changed(self, message):
-        await self.feed.load_preferences()
-
-    async def layer_resync(self, message=None):
-        """The layer may have dropped this socket's messages, or Redis forgot its group
-        (notifications.channel_layer): join again, then read what was missed."""
-        await join(self.channel_layer, live.user_group(self.feed.user_id), self.channel_name)
-        await self._send_events(await self.feed.missed())
-
-    async def _send_events(self, events) -> None:
-        for event in events:
-            await self.send_json({"type": "notification", **event})
-
-    # --- from this process (notifications.channel_layer.Followers) ------------------------------
-
-    def resync_soon(self) -> None:
-        live.in_background(self.layer_resync())
+    async def _send_all(self, messages) -> None:
+        for message in messages:
+            await self.send_json(message)
 
     def close_soon(self, code: int) -> None:
         """From a timer (the connection's time is up): the client reconnects with last_id."""

@@ -35,11 +35,6 @@ EVENT = "notification.event"
 PREFERENCES_CHANGED = "preferences.changed"
 # ... and of a read receipt for the person's messages: message_read().
 RECEIPT = "message.read"
-# Events of the backlog sent at most per catch-up; a client that missed more gets the
-# rest from the list API (the page does) or on its next reconnect.
-BACKLOG_LIMIT = 200
-# Ids of events a connection sent, remembered to send none twice.
-SENT_REMEMBERED = 1000
 
 
 def user_group(user_id: int) -> str:
@@ -129,59 +124,6 @@ def db(function):
         return function(*args, **kwargs)
 
     return sync_to_async(call, thread_sensitive=False)
-
-
-class Feed:
-    """What one open connection has sent its user: it sends each notification once,
-    whichever way it came (the layer, a catch-up from the database).
-
-    A catch-up reads after `synced_id`, the newest id a read of the database has covered,
-    never after the newest id sent: an event that came live while older ones were lost
-    (Redis away, their pushes never made) must not hide them."""
-
-    def __init__(self, *, user_id: int, last_id: int):
-        self.user_id = user_id
-        self.synced_id = last_id
-        self.sent: set[int] = set()
-        self.muted: set[str] = set()  # kinds the person turned off in the app
-
-    async def load_preferences(self) -> None:
-        self.muted = set(await db(selectors.kinds_muted_in_app)(user_id=self.user_id))
-
-    def fresh(self, events) -> list[dict]:
-        """The events not sent yet, recorded as sent; none of a muted kind."""
-        new = []
-        for event in events:
-            if event["kind"] not in self.muted and event["id"] not in self.sent:
-                new.append(event)
-                self.sent.add(event["id"])
-        if len(self.sent) > SENT_REMEMBERED:
-            kept = sorted(self.sent)[-SENT_REMEMBERED // 2 :]
-            # What is forgotten is not read again.
-            self.synced_id = max(self.synced_id, kept[0] - 1)
-            self.sent = set(kept)
-        return new
-
-    async def missed(self) -> list[dict]:
-        """What the database has after `synced_id` that this connection has not sent,
-        recorded as sent."""
-        events = await self._after(self.synced_id)
-        if events:
-            self.synced_id = max(self.synced_id, events[-1]["id"])
-        return self.fresh(events)
-
-    async def replay(self, *, after_id: int) -> list[dict]:
-        """Everything the database has after `after_id`, sent or not (the client saw a
-        gap), recorded as sent."""
-        events = [event for event in await self._after(after_id) if event["kind"] not in self.muted]
-        self.fresh(events)
-        return events
-
-    async def _after(self, after_id: int) -> list[dict]:
-        rows = await db(selectors.notifications_after)(
-            user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
-        )
-        return [notification_event(row) for row in rows]
 
 
 def event_id(raw) -> int | None:

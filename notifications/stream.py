@@ -15,7 +15,6 @@ headers, and an API token in a URL ends up in logs).
 """
 
 import asyncio
-import contextlib
 import json
 
 import redis
@@ -27,7 +26,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from . import live, services
-from .channel_layer import RESYNC, followers, join
+from .channel_layer import RESYNC
+from .follower import Follower
 
 
 async def notification_stream(request):
@@ -91,80 +91,48 @@ def _token_user_id(request) -> tuple[int | None, str]:
     return found[0].pk, ""
 
 
-def _format(event: dict) -> str:
-    return f"id: {event['id']}\nevent: notification\ndata: {json.dumps(event)}\n\n"
+def _format(message: dict) -> str:
+    """A follower's message as an SSE event: a notification has its id as the event's."""
+    kind, data = message["type"], {k: v for k, v in message.items() if k != "type"}
+    first = f"id: {data['id']}\n" if kind == "notification" else ""
+    return f"{first}event: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
 async def _events(user_id: int, last_id: int):
-    stream = _Stream(user_id=user_id, last_id=last_id)
-    await stream.open()  # into the group before reading the database: nothing falls between
+    layer, inbox = get_channel_layer(), asyncio.Queue()
+    channel = await layer.new_channel()
+    follower = Follower(
+        layer=layer,
+        channel=channel,
+        user_id=user_id,
+        last_id=last_id,
+        resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
+    )
+    missed = await follower.open()
+    reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
-        for event in await stream.feed.missed():
-            yield _format(event)
+        for message in missed:
+            yield _format(message)
         heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
-        while True:
-            left = ends_at - loop.time()
-            if left <= 0:
-                return  # the client reconnects, and its credentials are checked again
+        while (left := ends_at - loop.time()) > 0:
             try:
-                message = await asyncio.wait_for(stream.inbox.get(), min(heartbeat, left))
+                received = await asyncio.wait_for(inbox.get(), min(heartbeat, left))
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            if message["type"] == live.EVENT:
-                events = stream.feed.fresh([message["event"]])
-            elif message["type"] == live.RECEIPT:
-                yield f"event: receipt\ndata: {json.dumps(message['receipt'])}\n\n"
-                continue
-            elif message["type"] == live.PREFERENCES_CHANGED:
-                await stream.feed.load_preferences()
-                continue
-            else:  # notifications.channel_layer.RESYNC
-                await stream.join()
-                events = await stream.feed.missed()
-            for event in events:
-                yield _format(event)
+            for message in await follower.handle(received):
+                yield _format(message)
+        # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
-        await stream.shut()
+        reader.cancel()
+        await follower.close()
 
 
-class _Stream:
-    """One SSE response's place on the channel layer: a channel in the user's group, read
-    into `inbox` by a task of its own, where this process's watch (notifications.channel_layer)
-    also puts its resync."""
-
-    def __init__(self, *, user_id: int, last_id: int):
-        self.feed = live.Feed(user_id=user_id, last_id=last_id)
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        self.layer = get_channel_layer()
-        self.channel = ""
-        self.reader: asyncio.Task | None = None
-
-    async def open(self) -> None:
-        followers().add(self)
-        await self.feed.load_preferences()
-        self.channel = await self.layer.new_channel()
-        await self.join()
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    async def join(self) -> None:
-        await join(self.layer, live.user_group(self.feed.user_id), self.channel)
-
-    async def _read(self) -> None:
-        while True:
-            self.inbox.put_nowait(await self.layer.receive(self.channel))
-
-    def resync_soon(self) -> None:
-        self.inbox.put_nowait(dict(RESYNC))
-
-    async def shut(self) -> None:
-        followers().discard(self)
-        if self.reader is not None:
-            self.reader.cancel()
-        if self.channel:
-            with contextlib.suppress(Exception):
-                await self.layer.group_discard(live.user_group(self.feed.user_id), self.channel)
+async def _read(layer, channel: str, inbox: asyncio.Queue) -> None:
+    """The channel's messages into the stream's inbox, where resyncs also go."""
+    while True:
+        inbox.put_nowait(await layer.receive(channel))

@@ -304,8 +304,9 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
     from asgiref.sync import async_to_sync
 
     from notifications import live
+    from notifications.follower import Feed
 
-    feed = live.Feed(user_id=user.pk, last_id=0)
+    feed = Feed(user_id=user.pk, last_id=0)
     rows = [
         notification_services.notifications_create(
             recipient_ids=[user.pk], kind="message", message=text

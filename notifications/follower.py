@@ -1,0 +1,118 @@
+"""Following a person's group on the channel layer, for one open connection, whichever
+its transport (notifications.consumers: the WebSocket; notifications.stream: Server-Sent
+Events): the group joined before the database is read, what the client missed, each
+message of the layer turned into what the client gets, a resync when the layer may have
+dropped something (notifications.channel_layer), and the end.
+
+What a follower gives its transport to send is a list of messages: {"type":
+"notification", ...the notification as the API shows it} or {"type": "receipt", ...}.
+"""
+
+import contextlib
+
+from . import live, selectors
+from .channel_layer import followers, join
+
+# Events of the backlog sent at most per catch-up; a client that missed more gets the
+# rest from the list API (the page does) or on its next reconnect.
+BACKLOG_LIMIT = 200
+# Ids of events a connection sent, remembered to send none twice.
+SENT_REMEMBERED = 1000
+
+
+class Follower:
+    """One connection's place in its person's group. `resync_soon()`, the transport's,
+    has it resync from its own task (this process's watch calls it, from the loop)."""
+
+    def __init__(self, *, layer, channel: str, user_id: int, last_id: int, resync_soon):
+        self.feed = Feed(user_id=user_id, last_id=last_id)
+        self.layer, self.channel = layer, channel
+        self.group = live.user_group(user_id)
+        self.resync_soon = resync_soon
+
+    async def open(self) -> list[dict]:
+        """Join, before reading the database (nothing committed falls in between); what
+        the client missed, to send first."""
+        followers().add(self)
+        await self.feed.load_preferences()
+        await join(self.layer, self.group, self.channel)
+        return _notifications(await self.feed.missed())
+
+    async def handle(self, message: dict) -> list[dict]:
+        """What the client gets for a message of the layer (or its RESYNC)."""
+        if message["type"] == live.EVENT:
+            return _notifications(self.feed.fresh([message["event"]]))
+        if message["type"] == live.RECEIPT:
+            return [{"type": "receipt", **message["receipt"]}]
+        if message["type"] == live.PREFERENCES_CHANGED:
+            await self.feed.load_preferences()
+            return []
+        # RESYNC: the layer may have dropped messages, or Redis forgot the group.
+        await join(self.layer, self.group, self.channel)
+        return _notifications(await self.feed.missed())
+
+    async def replay(self, *, after_id: int) -> list[dict]:
+        """Everything after `after_id` again (the client saw a gap)."""
+        return _notifications(await self.feed.replay(after_id=after_id))
+
+    async def close(self) -> None:
+        followers().discard(self)
+        with contextlib.suppress(Exception):  # Redis away: the group expires anyway
+            await self.layer.group_discard(self.group, self.channel)
+
+
+def _notifications(events) -> list[dict]:
+    return [{"type": "notification", **event} for event in events]
+
+
+class Feed:
+    """What one open connection has sent its user: it sends each notification once,
+    whichever way it came (the layer, a catch-up from the database).
+
+    A catch-up reads after `synced_id`, the newest id a read of the database has covered,
+    never after the newest id sent: an event that came live while older ones were lost
+    (Redis away, their pushes never made) must not hide them."""
+
+    def __init__(self, *, user_id: int, last_id: int):
+        self.user_id = user_id
+        self.synced_id = last_id
+        self.sent: set[int] = set()
+        self.muted: set[str] = set()  # kinds the person turned off in the app
+
+    async def load_preferences(self) -> None:
+        self.muted = set(await live.db(selectors.kinds_muted_in_app)(user_id=self.user_id))
+
+    def fresh(self, events) -> list[dict]:
+        """The events not sent yet, recorded as sent; none of a muted kind."""
+        new = []
+        for event in events:
+            if event["kind"] not in self.muted and event["id"] not in self.sent:
+                new.append(event)
+                self.sent.add(event["id"])
+        if len(self.sent) > SENT_REMEMBERED:
+            kept = sorted(self.sent)[-SENT_REMEMBERED // 2 :]
+            # What is forgotten is not read again.
+            self.synced_id = max(self.synced_id, kept[0] - 1)
+            self.sent = set(kept)
+        return new
+
+    async def missed(self) -> list[dict]:
+        """What the database has after `synced_id` that this connection has not sent,
+        recorded as sent."""
+        events = await self._after(self.synced_id)
+        if events:
+            self.synced_id = max(self.synced_id, events[-1]["id"])
+        return self.fresh(events)
+
+    async def replay(self, *, after_id: int) -> list[dict]:
+        """Everything the database has after `after_id`, sent or not (the client saw a
+        gap), recorded as sent."""
+        events = [event for event in await self._after(after_id) if event["kind"] not in self.muted]
+        self.fresh(events)
+        return events
+
+    async def _after(self, after_id: int) -> list[dict]:
+        rows = await live.db(selectors.notifications_after)(
+            user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
+        )
+        return [live.notification_event(row) for row in rows]
