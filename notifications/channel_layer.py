@@ -16,7 +16,6 @@ loop per process.
 """
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -85,30 +84,46 @@ class Followers:
     async def _watch(self) -> None:
         """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
         from another server (its run_id), means groups and messages may be gone."""
-        client = redis.asyncio.Redis.from_url(
-            settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=1
-        )
+        client = redis_client_async()
         known, lost = None, False
-        try:
-            while self.open:
-                try:
-                    run_id = (await client.info("server"))["run_id"]
-                except (redis.RedisError, OSError) as exc:
-                    if not lost:
-                        logger.warning("channel layer: Redis does not answer (%s)", exc)
-                    lost = True
-                else:
-                    if lost or (known is not None and run_id != known):
-                        logger.warning("channel layer: Redis is back; followers resync")
-                        self.resync_all()
-                        asyncio.get_running_loop().call_later(
-                            SECOND_RESYNC_SECONDS, self.resync_all
-                        )
-                    known, lost = run_id, False
-                await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
-        finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()
+        while self.open:
+            try:
+                run_id = (await client.info("server"))["run_id"]
+            except (redis.RedisError, OSError) as exc:
+                if not lost:
+                    logger.warning("channel layer: Redis does not answer (%s)", exc)
+                lost = True
+            else:
+                if lost or (known is not None and run_id != known):
+                    logger.warning("channel layer: Redis is back; followers resync")
+                    self.resync_all()
+                    asyncio.get_running_loop().call_later(SECOND_RESYNC_SECONDS, self.resync_all)
+                known, lost = run_id, False
+            await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
+
+
+# The channel layer's Redis, for what notifications ask of it beside the layer (a key set
+# once, who the server is): one client per process, and one per event loop (each by URL).
+REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+_redis_clients: dict[tuple, redis.Redis | redis.asyncio.Redis] = {}
+
+
+def redis_client() -> redis.Redis:
+    """This process's client of the channel layer's Redis, for synchronous code."""
+    key = (None, settings.CHANNEL_LAYER_URL)
+    if key not in _redis_clients:
+        _redis_clients[key] = redis.Redis.from_url(key[1], **REDIS_OPTIONS)
+    return _redis_clients[key]
+
+
+def redis_client_async() -> redis.asyncio.Redis:
+    """This event loop's client of the channel layer's Redis."""
+    key = (asyncio.get_running_loop(), settings.CHANNEL_LAYER_URL)
+    if key not in _redis_clients:
+        for old in [old for old in _redis_clients if old[0] is not None and old[0].is_closed()]:
+            del _redis_clients[old]
+        _redis_clients[key] = redis.asyncio.Redis.from_url(key[1], **REDIS_OPTIONS)
+    return _redis_clients[key]
 
 
 _followers: dict[asyncio.AbstractEventLoop, Followers] = {}

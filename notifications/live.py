@@ -18,13 +18,12 @@ from urllib.parse import parse_qsl
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import close_old_connections
 
 from core.after_response import run_after_response
 
 from . import metrics, selectors
-from .channel_layer import layer_call
+from .channel_layer import layer_call, redis_client_async
 from .serializers import NotificationSerializer
 
 logger = logging.getLogger(__name__)
@@ -161,19 +160,10 @@ def _background_done(task: asyncio.Task) -> None:
         logger.debug("notifications: background work failed: %r", task.exception())
 
 
-_redis: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
-
-
 async def first_use(key: str, *, seconds: int) -> bool:
     """True for the first caller to use `key` within `seconds`, in any process (the
     channel layer's Redis: SET NX)."""
-    loop = asyncio.get_running_loop()
-    client = _redis.get(loop)
-    if client is None:
-        client = _redis[loop] = redis.asyncio.Redis.from_url(
-            settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=2
-        )
-    return bool(await client.set(key, 1, nx=True, ex=max(1, seconds)))
+    return bool(await redis_client_async().set(key, 1, nx=True, ex=max(1, seconds)))
 
 
 async def latest_id(*, user_id: int) -> int:

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis
 import urllib3
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +26,7 @@ from core.after_response import run_after_response
 from worker.celery import app as celery_app
 
 from . import locks, metrics, preferences, selectors
+from .channel_layer import redis_client
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
@@ -64,7 +64,6 @@ WAKE_UP_SECONDS = 1
 # Whether anyone has a push subscription is read again after this long (a shop where no
 # one turned Web Push on wakes nothing up; a first subscription is pushed to within it).
 SUBSCRIBED_CHECK_SECONDS = 10.0
-_redis = None
 _subscribed = (float("-inf"), False)  # (when read, monotonic; whether anyone is)
 
 
@@ -95,14 +94,9 @@ def subscribed_check_expire() -> None:
 
 
 def _wake_up() -> None:
-    global _redis
     try:
-        if _redis is None:
-            _redis = redis.Redis.from_url(
-                settings.CHANNEL_LAYER_URL, socket_connect_timeout=1, socket_timeout=1
-            )
         # The first commit of each second sends one run, a second later (it sees them all).
-        if _redis.set("shopflow:push-wake-up", 1, nx=True, ex=WAKE_UP_SECONDS):
+        if redis_client().set("shopflow:push-wake-up", 1, nx=True, ex=WAKE_UP_SECONDS):
             celery_app.send_task("notifications.send_pushes", countdown=WAKE_UP_SECONDS)
     except Exception as exc:
         logger.warning("notifications: waking the push sender failed: %s", exc)

@@ -141,7 +141,6 @@ def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
     from tests.support.brokers import channel_layer_on, queued_headers, queued_task_ids
 
     channel_layer_on(settings, own_redis.url)
-    push._redis = None  # the wake-up's client: this test's Redis
     push.subscribed_check_expire()
     user = UserFactory()
 
@@ -152,4 +151,3 @@ def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     [woken] = queued_headers(own_redis.url, "default")
     assert woken["task"] == "notifications.send_pushes" and woken["eta"]  # a second later
-    push._redis = None
