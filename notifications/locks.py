@@ -1,5 +1,6 @@
 """Every row lock the notifications take: named querysets for the caller's transaction,
-in primary-key order; and the claim of delivery rows read under them."""
+in primary-key order (due deliveries, which never wait: by recipient); and the claim of
+delivery rows read under them."""
 
 from datetime import timedelta
 
@@ -9,34 +10,17 @@ from django.db.models import QuerySet
 from .models import NotificationDelivery, PushSubscription
 
 
-def email_deliveries_due(*, user_id: int, now) -> QuerySet[NotificationDelivery]:
-    """The person's pending email deliveries that are due, with their notifications; the
-    delivery rows locked, those another digest run holds skipped."""
+def deliveries_due(*, channel: str, now) -> QuerySet[NotificationDelivery]:
+    """A channel's pending deliveries that are due, with their notifications and
+    subscriptions, by recipient (a person's rows together: one digest); the delivery rows
+    locked, those another run holds skipped (so the order cannot deadlock)."""
     return (
         NotificationDelivery.objects.filter(
-            notification__recipient_id=user_id,
-            channel=NotificationDelivery.Channel.EMAIL,
-            status=NotificationDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
-        )
-        .select_related("notification")
-        .select_for_update(skip_locked=True, of=("self",))
-        .order_by("pk")
-    )
-
-
-def push_deliveries_due(*, now) -> QuerySet[NotificationDelivery]:
-    """Pending push deliveries that are due, with their notifications and subscriptions;
-    the delivery rows locked, those another run holds skipped."""
-    return (
-        NotificationDelivery.objects.filter(
-            channel=NotificationDelivery.Channel.PUSH,
-            status=NotificationDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
+            channel=channel, status=NotificationDelivery.Status.PENDING, next_attempt_at__lte=now
         )
         .select_related("notification", "subscription")
         .select_for_update(skip_locked=True, of=("self",))
-        .order_by("pk")
+        .order_by("notification__recipient_id", "pk")
     )
 
 

@@ -17,7 +17,6 @@ from datetime import timedelta
 import redis
 import urllib3
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from py_vapid import Vapid02
@@ -26,7 +25,8 @@ from pywebpush import WebPusher
 from core.after_response import run_after_response
 from worker.celery import app as celery_app
 
-from . import locks, metrics, preferences, selectors
+from . import delivery, preferences, selectors
+from .delivery import DELIVERED, FAILED, RETRY, Outcome
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
@@ -46,7 +46,6 @@ DELIVERY = {
 }
 # Notifications older than this are not pushed: the person will see them in the app.
 PLAN_WINDOW = timedelta(hours=1)
-MAX_ATTEMPTS = 6
 TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
 VAPID_CLAIM_SECONDS = 12 * 3600
 
@@ -147,83 +146,31 @@ def _plan(candidates, *, now) -> int:
     return len(rows)
 
 
-BATCH = 100
-# A run stops taking batches after this long: its task's soft time limit comes later.
-RUN_SECONDS = 60
-
-
 def pushes_send(*, now=None) -> int:
-    """Plan, then send the push deliveries that are due; how many were delivered. Each
-    batch is claimed in a short transaction (its next attempt moved past the send, so
-    another run skips it), then sent with no transaction open: a push service may take
-    seconds, and SQLite's write lock (PostgreSQL's row locks) must not wait on it."""
-    now = now or timezone.now()
-    if not push_configured():
-        return 0
-    push_deliveries_plan(now=now)
-    delivered, started = 0, time.monotonic()
-    while time.monotonic() - started < RUN_SECONDS:
-        with transaction.atomic():
-            due = list(locks.push_deliveries_due(now=now)[:BATCH])
-            locks.deliveries_claim(due, now=now)
-        for delivery in due:
-            try:
-                delivered += push_delivery_send(delivery=delivery, now=now)
-            except Exception as exc:  # one bad row must not hold the others back
-                logger.exception("notifications: push %s failed", delivery.pk)
-                _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
-        if len(due) < BATCH:
-            break
-    return delivered
+    """Plan, then send the push deliveries that are due; how many were delivered."""
+    return delivery.deliveries_send(SENDER, now=now) if push_configured() else 0
 
 
-def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
-    """Send one push, under its row's lock, and record what came of it."""
-    notification, subscription = delivery.notification, delivery.subscription
-    delivery.attempts += 1
-    if subscription is None:  # the browser unsubscribed since it was planned
-        return _failed(delivery, "the subscription is gone")
+def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
+    """Send one push (a group is one delivery); what came of it."""
+    (row,) = deliveries
+    if row.subscription is None:  # the browser unsubscribed since it was planned
+        return Outcome(FAILED, error="the subscription is gone")
     try:
-        answer = push_post(subscription=subscription, notification=notification)
-    except EndpointUnresolved as unresolved:
-        return _retry(delivery, now=now, error=str(unresolved), after=0)
-    except EndpointRefused as refused:
-        return _failed(delivery, f"endpoint refused at send time: {refused}", drop=True)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
+        answer = push_post(subscription=row.subscription, notification=row.notification)
+    except (EndpointUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
+        return Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
+    except EndpointRefused as refused:  # after its subclass, EndpointUnresolved
+        return Outcome(FAILED, error=f"endpoint refused at send time: {refused}", drop=True)
     if answer.status in (200, 201, 202):
-        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, ""
-        delivery.save(update_fields=["status", "delivered_at", "last_error", "attempts"])
-        metrics.deliveries_count(channel="push", outcome="delivered")
-        return True
+        return Outcome(DELIVERED)
     error = f"{answer.status} from the push service: {answer.body[:200]}"
     if answer.status in (404, 410):
-        return _failed(delivery, error, drop=True)
+        return Outcome(FAILED, error=error, drop=True)
     if answer.status == 429 or answer.status >= 500:
-        return _retry(delivery, now=now, error=error, after=answer.retry_after)
-    logger.error("notifications: push %s refused, not retried: %s", delivery.pk, error)
-    return _failed(delivery, error)
-
-
-def _failed(delivery, error: str, *, drop: bool = False) -> bool:
-    """Failed for good; `drop`: the subscription is gone too (no browser behind it)."""
-    delivery.status, delivery.last_error = "failed", error[:500]
-    delivery.save(update_fields=["status", "last_error", "attempts"])
-    metrics.deliveries_count(channel="push", outcome="failed")
-    if drop and delivery.subscription_id:
-        PushSubscription.objects.filter(pk=delivery.subscription_id).delete()
-    return False
-
-
-def _retry(delivery, *, now, error: str, after: int) -> bool:
-    if delivery.attempts >= MAX_ATTEMPTS:
-        return _failed(delivery, error)
-    backoff = 30 * 2 ** (delivery.attempts - 1)  # 30 s, 1, 2, 4, 8 minutes
-    delivery.next_attempt_at = now + timedelta(seconds=max(backoff, after))
-    delivery.last_error = error[:500]
-    delivery.save(update_fields=["next_attempt_at", "last_error", "attempts"])
-    metrics.deliveries_count(channel="push", outcome="retried")
-    return False
+        return Outcome(RETRY, error=error, retry_after=answer.retry_after)
+    logger.error("notifications: push %s refused, not retried: %s", row.pk, error)
+    return Outcome(FAILED, error=error)
 
 
 @dataclass
@@ -290,3 +237,8 @@ def _seconds(value: str | None) -> int:
         return max(0, min(int(value or 0), 3600))
     except ValueError:
         return 0
+
+
+SENDER = delivery.Sender(
+    channel=PUSH, plan=push_deliveries_plan, group=lambda row: row.pk, send=push_delivery_send
+)

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from . import preferences
-from .models import Notification, NotificationDelivery, NotificationPreference, PushSubscription
+from .models import Notification, NotificationPreference, PushSubscription
 
 
 def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -95,20 +95,6 @@ def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:
         (row.user_id, row.kind): {"in_app": row.in_app, "email": row.email, "push": row.push}
         for row in rows
     }
-
-
-def email_deliveries_due_recipients(*, now) -> list[int]:
-    """The people with an email delivery due."""
-    return list(
-        NotificationDelivery.objects.filter(
-            channel=NotificationDelivery.Channel.EMAIL,
-            status=NotificationDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
-        )
-        .values_list("notification__recipient_id", flat=True)
-        .distinct()
-        .order_by("notification__recipient_id")
-    )
 
 
 def push_subscriptions_of(*, user_ids) -> dict[int, list[PushSubscription]]:
