@@ -20,10 +20,12 @@ from datetime import timedelta
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import locks, metrics
-from .models import NotificationDelivery, PushSubscription
+from . import locks, metrics, selectors
+from .models import Notification, NotificationDelivery, PushSubscription
+from .preferences import effective
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +51,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Sender:
-    """A channel: how its deliveries are planned, grouped (one send a group) and sent, and
-    which of them are still wanted when their turn comes (the others are cancelled)."""
+    """A channel: its notifications yet to plan and their delivery rows, how deliveries
+    are grouped (one send a group) and sent, and which are still wanted when their turn
+    comes (the others are cancelled)."""
 
     channel: str
-    plan: Callable[..., int]
+    candidates: Callable[..., QuerySet[Notification]]
+    rows: Callable[..., list[NotificationDelivery]]
     group: Callable[[NotificationDelivery], object]
     send: Callable[..., Outcome]
     wanted: Callable[[NotificationDelivery], bool] = lambda delivery: True
@@ -63,7 +67,7 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
     """Plan the channel's deliveries, then send what is due, one group at a time; how many
     groups were delivered."""
     now = now or timezone.now()
-    sender.plan(now=now)
+    deliveries_plan(sender, now=now)
     delivered, started = 0, time.monotonic()
     while time.monotonic() - started < RUN_SECONDS:
         groups, more = _claim(sender, now=now)
@@ -77,6 +81,27 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
         if not more:
             break
     return delivered
+
+
+def deliveries_plan(sender: Sender, *, now=None) -> int:
+    """Pending deliveries of the channel's candidates whose kind their recipient gets by
+    it; how many were planned. Read by pages of ids: those whose channel is off come back
+    every run, and must not hide the others."""
+    now, planned, after_id = now or timezone.now(), 0, 0
+    candidates = sender.candidates(now=now).order_by("pk")
+    while page := list(candidates.filter(pk__gt=after_id)[:1000]):
+        after_id = page[-1].pk
+        chosen = selectors.preferences_of(user_ids={row.recipient_id for row in page})
+        wanted = [
+            row
+            for row in page
+            if effective(row.kind, chosen.get((row.recipient_id, row.kind)))[sender.channel]
+        ]
+        rows = sender.rows(wanted, now=now)
+        # A row another run planned meanwhile stays as it is.
+        NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        planned += len(rows)
+    return planned
 
 
 def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bool]:

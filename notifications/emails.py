@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from email_app.services import email_send
 
@@ -30,33 +30,22 @@ LOOKBACK = timedelta(days=1)
 DIGEST = "notification_digest"
 
 
-def email_deliveries_plan(*, now=None) -> int:
-    """A pending email delivery for each notification unread past the delay whose kind its
-    recipient gets by email; how many were planned. Candidates are read by pages of ids:
-    the ones whose email is off are skipped every run, and must not hide the others."""
-    now = now or timezone.now()
+def _candidates(*, now) -> QuerySet[Notification]:
+    """Unread past the delay, and not older than the lookback."""
     due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
-    planned, after_id = 0, 0
-    while True:
-        candidates = selectors.notifications_unread_unplanned(
-            channel=EMAIL,
-            created_after=due_before - LOOKBACK,
-            created_before=due_before,
-            read_too=_REQUIRED_EMAIL,
-            after_id=after_id,
-        )
-        if not candidates:
-            return planned
-        after_id = candidates[-1].pk
-        chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
-        rows = [
-            NotificationDelivery(notification=row, channel=EMAIL, next_attempt_at=now)
-            for row in candidates
-            if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))[EMAIL]
-        ]
-        # A row another run planned meanwhile stays as it is.
-        NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-        planned += len(rows)
+    return selectors.notifications_unread_unplanned(
+        channel=EMAIL,
+        created_after=due_before - LOOKBACK,
+        created_before=due_before,
+        read_too=_REQUIRED_EMAIL,
+    )
+
+
+def _rows(notifications, *, now) -> list[NotificationDelivery]:
+    return [
+        NotificationDelivery(notification=n, channel=EMAIL, next_attempt_at=now)
+        for n in notifications
+    ]
 
 
 def email_digests_send(*, now=None) -> int:
@@ -121,7 +110,8 @@ def _digest(user, notifications: list[Notification]) -> dict:
 
 SENDER = delivery.Sender(
     channel=EMAIL,
-    plan=email_deliveries_plan,
+    candidates=_candidates,
+    rows=_rows,
     group=lambda row: row.notification.recipient_id,
     send=email_digest_send,
     wanted=_wanted,

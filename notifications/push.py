@@ -17,15 +17,14 @@ from datetime import timedelta
 import redis
 import urllib3
 from django.conf import settings
-from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
 from core.after_response import run_after_response
 from worker.celery import app as celery_app
 
-from . import delivery, preferences, selectors
+from . import delivery, selectors
 from .delivery import DELIVERED, FAILED, RETRY, Outcome
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
@@ -107,43 +106,29 @@ def _wake_up() -> None:
         logger.warning("notifications: waking the push sender failed: %s", exc)
 
 
-def push_deliveries_plan(*, now=None) -> int:
-    """A pending push delivery per subscription for each recent notification whose kind
-    its recipient gets by push; how many were planned. Read by pages of ids: the ones
-    whose push is off come back every run, and must not hide the others."""
-    now = now or timezone.now()
-    recent = Notification.objects.filter(
-        created_at__gt=now - PLAN_WINDOW,
-        recipient__push_subscriptions__isnull=False,
-    ).exclude(
-        Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
-    )
-    planned, after_id = 0, 0
-    while True:
-        candidates = list(recent.filter(pk__gt=after_id).distinct().order_by("id")[:1000])
-        if not candidates:
-            return planned
-        after_id = candidates[-1].pk
-        planned += _plan(candidates, now=now)
-
-
-def _plan(candidates, *, now) -> int:
-    chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
-    wanted = [
-        row
-        for row in candidates
-        if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))["push"]
-    ]
-    subscriptions = selectors.push_subscriptions_of(user_ids={row.recipient_id for row in wanted})
-    rows = [
-        NotificationDelivery(
-            notification=row, channel=PUSH, subscription=subscription, next_attempt_at=now
+def _candidates(*, now) -> QuerySet[Notification]:
+    """Recent notifications of people with a subscription, not pushed yet."""
+    return (
+        Notification.objects.filter(
+            created_at__gt=now - PLAN_WINDOW, recipient__push_subscriptions__isnull=False
         )
-        for row in wanted
-        for subscription in subscriptions.get(row.recipient_id, ())
+        .exclude(
+            Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
+        )
+        .distinct()
+    )
+
+
+def _rows(notifications, *, now) -> list[NotificationDelivery]:
+    """One a notification and browser."""
+    subscriptions = selectors.push_subscriptions_of(
+        user_ids={n.recipient_id for n in notifications}
+    )
+    return [
+        NotificationDelivery(notification=n, channel=PUSH, subscription=sub, next_attempt_at=now)
+        for n in notifications
+        for sub in subscriptions.get(n.recipient_id, ())
     ]
-    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
 
 
 def pushes_send(*, now=None) -> int:
@@ -240,5 +225,9 @@ def _seconds(value: str | None) -> int:
 
 
 SENDER = delivery.Sender(
-    channel=PUSH, plan=push_deliveries_plan, group=lambda row: row.pk, send=push_delivery_send
+    channel=PUSH,
+    candidates=_candidates,
+    rows=_rows,
+    group=lambda row: row.pk,
+    send=push_delivery_send,
 )

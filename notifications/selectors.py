@@ -71,20 +71,15 @@ def user_is_active(*, user_id: int) -> bool:
 
 
 def notifications_unread_unplanned(
-    *, channel: str, created_after, created_before, read_too=(), after_id: int = 0, limit=1000
-) -> list[Notification]:
+    *, channel: str, created_after, created_before, read_too=()
+) -> QuerySet[Notification]:
     """Unread notifications (and read ones of the kinds `read_too`) created in the window
-    that have no delivery through `channel` yet, by id from `after_id`."""
-    return list(
-        Notification.objects.filter(
-            Q(is_read=False) | Q(kind__in=list(read_too)),
-            created_at__gt=created_after,
-            created_at__lte=created_before,
-            pk__gt=after_id,
-        )
-        .exclude(deliveries__channel=channel)
-        .order_by("id")[:limit]
-    )
+    that have no delivery through `channel` yet."""
+    return Notification.objects.filter(
+        Q(is_read=False) | Q(kind__in=list(read_too)),
+        created_at__gt=created_after,
+        created_at__lte=created_before,
+    ).exclude(deliveries__channel=channel)
 
 
 def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications import emails, unsubscribe_links
+from notifications import delivery, emails, unsubscribe_links
 from notifications.models import NotificationDelivery
 from tests.factories import UserFactory
 from tests.support.clients import client_for
@@ -54,7 +54,7 @@ def test_a_notification_read_in_the_app_before_the_delay_is_not_emailed(smtp_ser
 def test_reading_it_after_it_was_planned_but_before_it_went_out_cancels_it(smtp_server):
     user = UserFactory(email="ann@example.com")
     row = notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
-    assert emails.email_deliveries_plan() == 1
+    assert delivery.deliveries_plan(emails.SENDER) == 1
     client_for(user).post(f"/api/notifications/{row.pk}/read/")
     assert emails.email_digests_send() == 0
     assert smtp_server.messages == []
