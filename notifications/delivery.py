@@ -4,11 +4,9 @@ claim, send, record, once, with a Sender per channel (notifications.emails, .pus
 Due rows are locked (SKIP LOCKED: concurrent runs take disjoint rows) and claimed in a
 short transaction (their next attempt moved past the send), sent with no transaction open
 (SMTP or a push service may take seconds), then recorded. A worker killed in between
-leaves the claim to run out: sent again, at least once.
-
-One retry policy, the side-effect tasks' own: Celery's exponential backoff with full
-jitter (SHOPFLOW_TASK_RETRY_BACKOFF, _MAX), never sooner than a Retry-After, and
-SHOPFLOW_TASK_MAX_RETRIES retries; then the delivery fails for good (shown in the admin)."""
+leaves the claim to run out: sent again, at least once. One retry policy, the side-effect
+tasks' own: Celery's exponential backoff with full jitter (SHOPFLOW_TASK_RETRY_BACKOFF,
+_MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then failed."""
 
 import logging
 import time
@@ -36,6 +34,9 @@ BATCH = 100
 _METRIC = {DELIVERED: "delivered", FAILED: "failed", RETRY: "retried"}
 # A run stops taking batches after this long: its task's soft time limit comes later.
 RUN_SECONDS = 60
+# A claimed delivery is left to its sender this long (longer than email_app's send
+# deadline); a sender killed meanwhile leaves it to a run after that.
+CLAIM = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Sender:
-    """A channel: its notifications yet to plan and their delivery rows, how deliveries
-    are grouped (one send a group) and sent, and which are still wanted when their turn
-    comes (the others are cancelled)."""
+    """A channel: its notifications to plan (and their rows), how deliveries are grouped
+    (one send a group) and sent, and which are still wanted when due (others: cancelled)."""
 
     channel: str
     candidates: Callable[..., QuerySet[Notification]]
-    rows: Callable[..., list[NotificationDelivery]]
     group: Callable[[NotificationDelivery], object]
     send: Callable[..., Outcome]
     wanted: Callable[[NotificationDelivery], bool] = lambda delivery: True
+    rows: Callable[..., list[NotificationDelivery]] | None = None  # None: one a notification
 
 
 def deliveries_send(sender: Sender, *, now=None) -> int:
@@ -68,8 +68,8 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
     groups were delivered."""
     now = now or timezone.now()
     deliveries_plan(sender, now=now)
-    delivered, started = 0, time.monotonic()
-    while time.monotonic() - started < RUN_SECONDS:
+    delivered, started, more = 0, time.monotonic(), True
+    while more and time.monotonic() - started < RUN_SECONDS:
         groups, more = _claim(sender, now=now)
         for group in groups:
             try:
@@ -78,8 +78,6 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
                 logger.warning("notifications: %s %s failed: %s", sender.channel, group[0].pk, exc)
                 outcome = Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
             delivered += _record(sender.channel, group, outcome, now=now)
-        if not more:
-            break
     return delivered
 
 
@@ -97,11 +95,16 @@ def deliveries_plan(sender: Sender, *, now=None) -> int:
             for row in page
             if effective(row.kind, chosen.get((row.recipient_id, row.kind)))[sender.channel]
         ]
-        rows = sender.rows(wanted, now=now)
+        rows = (sender.rows or _rows)(wanted, channel=sender.channel, now=now)
         # A row another run planned meanwhile stays as it is.
         NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         planned += len(rows)
     return planned
+
+
+def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
+    return [NotificationDelivery(notification=n, channel=channel, next_attempt_at=now)
+            for n in notifications]  # fmt: skip
 
 
 def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bool]:
@@ -117,7 +120,8 @@ def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bo
             groups.setdefault(sender.group(row), []).append(row)
         if len(due) == BATCH and len(groups) > 1:
             groups.popitem()
-        locks.deliveries_claim([row for group in groups.values() for row in group], now=now)
+        claimed = [row.pk for group in groups.values() for row in group]
+        NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + CLAIM)
     metrics.deliveries_count(channel=sender.channel, outcome="cancelled", count=len(unwanted))
     return list(groups.values()), len(due) == BATCH
 

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from email_app.services import email_send
 
-from . import delivery, preferences, selectors
+from . import delivery, preferences
 from .delivery import DELIVERED, FAILED, Outcome
 from .models import Notification, NotificationDelivery
 from .unsubscribe_links import unsubscribe_url
@@ -26,26 +26,18 @@ _REQUIRED_EMAIL = frozenset(k for k, channels in preferences.REQUIRED.items() if
 # Unread notifications older than this are not emailed (a backlog from before the
 # channel existed, or from a long outage, is not worth a flood).
 LOOKBACK = timedelta(days=1)
-# email_app's SentEmail kind of a digest.
-DIGEST = "notification_digest"
+DIGEST = "notification_digest"  # its kind of email_app's SentEmail
 
 
 def _candidates(*, now) -> QuerySet[Notification]:
-    """Unread past the delay, and not older than the lookback."""
+    """Unread past the delay (read too, of the kinds that must reach someone), within the
+    lookback, not planned yet."""
     due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
-    return selectors.notifications_unread_unplanned(
-        channel=EMAIL,
-        created_after=due_before - LOOKBACK,
-        created_before=due_before,
-        read_too=_REQUIRED_EMAIL,
-    )
-
-
-def _rows(notifications, *, now) -> list[NotificationDelivery]:
-    return [
-        NotificationDelivery(notification=n, channel=EMAIL, next_attempt_at=now)
-        for n in notifications
-    ]
+    return Notification.objects.filter(
+        Q(is_read=False) | Q(kind__in=_REQUIRED_EMAIL),
+        created_at__gt=due_before - LOOKBACK,
+        created_at__lte=due_before,
+    ).exclude(deliveries__channel=EMAIL)
 
 
 def email_digests_send(*, now=None) -> int:
@@ -90,15 +82,10 @@ def _digest(user, notifications: list[Notification]) -> dict:
     count = len(notifications)
     subject = notifications[0].message if count == 1 else f"{count} notifications you have not read"
     subject = " ".join(subject.split())  # a header: one line
-    # One-click unsubscribe (RFC 8058) for the first kind; the body links every kind.
-    headers = (
-        {
-            "List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-        if context["unsubscribe"]
-        else {}
-    )
+    headers = {}
+    if context["unsubscribe"]:  # one-click (RFC 8058) for the first kind; the body links all
+        headers = {"List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
+                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}  # fmt: skip
     return {
         "to": [user.email],
         "subject": subject[:150],
@@ -111,7 +98,6 @@ def _digest(user, notifications: list[Notification]) -> dict:
 SENDER = delivery.Sender(
     channel=EMAIL,
     candidates=_candidates,
-    rows=_rows,
     group=lambda row: row.notification.recipient_id,
     send=email_digest_send,
     wanted=_wanted,

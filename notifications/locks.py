@@ -1,8 +1,5 @@
 """Every row lock the notifications take: named querysets for the caller's transaction,
-in primary-key order (due deliveries, which never wait: by recipient); and the claim of
-delivery rows read under them."""
-
-from datetime import timedelta
+in primary-key order (due deliveries, which never wait: by recipient)."""
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -34,17 +31,4 @@ def preferences_owner_for_update(*, user_id: int) -> QuerySet:
     yet written cannot be locked, and two changes merged over one read lose one."""
     return (
         get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk")
-    )
-
-
-# A claimed delivery is left to its sender this long; a sender killed meanwhile leaves it
-# to a run after that (at least once).
-CLAIM_SECONDS = 120
-
-
-def deliveries_claim(deliveries, *, now) -> None:
-    """Move the next attempt of these locked delivery rows past their send: once the
-    caller commits, another run skips them while they are sent with no transaction open."""
-    NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-        next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
     )

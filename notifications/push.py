@@ -53,10 +53,6 @@ def push_configured() -> bool:
     return bool(settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY)
 
 
-def public_key() -> str:
-    return settings.VAPID_PUBLIC_KEY
-
-
 # Pushes wake the sender once a second at most; beat runs it every 10 s besides.
 WAKE_UP_SECONDS = 1
 # Whether anyone has a push subscription is read again after this long (a shop where no
@@ -119,11 +115,10 @@ def _candidates(*, now) -> QuerySet[Notification]:
     )
 
 
-def _rows(notifications, *, now) -> list[NotificationDelivery]:
+def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
     """One a notification and browser."""
-    subscriptions = selectors.push_subscriptions_of(
-        user_ids={n.recipient_id for n in notifications}
-    )
+    recipients = {n.recipient_id for n in notifications}
+    subscriptions = selectors.push_subscriptions_of(user_ids=recipients)
     return [
         NotificationDelivery(notification=n, channel=PUSH, subscription=sub, next_attempt_at=now)
         for n in notifications

@@ -1,7 +1,7 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from . import preferences
 from .models import Notification, NotificationPreference, PushSubscription
@@ -62,24 +62,8 @@ def staff_user_ids() -> list[int]:
     )
 
 
-def notification_exists(*, kind: str, link: str) -> bool:
-    return Notification.objects.filter(kind=kind, link=link).exists()
-
-
 def user_is_active(*, user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
-
-
-def notifications_unread_unplanned(
-    *, channel: str, created_after, created_before, read_too=()
-) -> QuerySet[Notification]:
-    """Unread notifications (and read ones of the kinds `read_too`) created in the window
-    that have no delivery through `channel` yet."""
-    return Notification.objects.filter(
-        Q(is_read=False) | Q(kind__in=list(read_too)),
-        created_at__gt=created_after,
-        created_at__lte=created_before,
-    ).exclude(deliveries__channel=channel)
 
 
 def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:

@@ -5,8 +5,8 @@ sockets."""
 import pytest
 from django.db import transaction
 
-from notifications import services as notification_services
 from notifications.models import Notification
+from notifications.services import inbox, stream_tokens
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for, session_cookie
 from tests.support.notifications import notify
@@ -24,7 +24,7 @@ def sockets():
 
     def open_socket(process, user=None, **query) -> NotificationSocket:
         if user is not None:
-            query["token"] = notification_services.stream_token_issue(user=user)
+            query["token"] = stream_tokens.stream_token_issue(user=user)
         params = "&".join(f"{key}={value}" for key, value in query.items())
         url = process.base.replace("http", "ws") + SOCKET + (f"?{params}" if params else "")
         socket = NotificationSocket(url)
@@ -93,7 +93,7 @@ def test_a_reconnect_with_last_id_replays_exactly_what_was_missed(web, sockets):
 def test_without_credentials_or_with_bad_ones_the_socket_is_closed_4401(web, sockets):
     process = web()
     user = UserFactory()
-    token = notification_services.stream_token_issue(user=user)
+    token = stream_tokens.stream_token_issue(user=user)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for query in ({}, {"token": tampered}, {"token": "nonsense"}):
         assert sockets(process, **query).close_code() == 4401, query
@@ -101,7 +101,7 @@ def test_without_credentials_or_with_bad_ones_the_socket_is_closed_4401(web, soc
 
 def test_a_token_opens_one_socket_only(web, sockets):
     process = web()
-    token = notification_services.stream_token_issue(user=UserFactory())
+    token = stream_tokens.stream_token_issue(user=UserFactory())
     first = sockets(process, token=token)
     first.send({"type": "ping"})
     assert first.next_frame() == {"type": "pong"}
@@ -132,7 +132,7 @@ def test_the_session_cookie_opens_the_socket_from_the_sites_own_pages_only(web, 
     assert refused.value.response.status_code == 403
     # Without an Origin it is no browser: its cookie counts for nothing, a token does.
     assert NotificationSocket(url, headers=cookie, origin=None).close_code() == 4401
-    token = notification_services.stream_token_issue(user=user)
+    token = stream_tokens.stream_token_issue(user=user)
     app = NotificationSocket(f"{url}?token={token}", origin=None)
     try:
         app.send({"type": "ping"})
@@ -225,9 +225,7 @@ def test_a_kind_turned_off_in_the_app_stops_arriving_on_open_sockets_and_only_it
     )
     assert response.status_code == 200
     with transaction.atomic():  # a muted kind, then another
-        notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="low_stock", message="muted"
-        )
+        inbox.notifications_create(recipient_ids=[user.pk], kind="low_stock", message="muted")
     shown = notify(user, "shown")
     frame = socket.next_frame()
     assert (frame["id"], frame["kind"]) == (shown.pk, "message")
