@@ -148,3 +148,15 @@ def test_a_message_with_a_line_break_still_makes_a_one_line_subject(smtp_server)
     notify(user, "New message about order #1:\nsee you\r\nsoon", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_digests_send() == 1
     assert smtp_server.messages[0]["Subject"] == "New message about order #1: see you soon"
+
+
+def test_a_persons_deliveries_are_not_split_across_claimed_batches(smtp_server, monkeypatch):
+    monkeypatch.setattr(delivery, "BATCH", 3)  # two people's 2 + 2 rows: batches of 3
+    for address in ("ann@example.com", "bob@example.com"):
+        user = UserFactory(email=address)
+        notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+        notify(user, "Order #2 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+    assert emails.email_digests_send() == 2
+    for address in ("ann@example.com", "bob@example.com"):
+        (digest,) = smtp_server.messages_to(address)
+        assert "Order #1" in body_text(digest) and "Order #2" in body_text(digest)
