@@ -53,14 +53,14 @@ class Creator:
         receiver writes them: in a transaction, published once it commits."""
         from django.db import transaction
 
-        from notifications import services
+        from notifications.services import inbox
 
         committed: list[float] = []
         with transaction.atomic():
             # Registered before the notification's own publish, so it runs first after
             # the commit: the time of the commit itself, not of the PUBLISH after it.
             transaction.on_commit(lambda: committed.append(time.perf_counter()))
-            rows = services.notifications_create(
+            rows = inbox.notifications_create(
                 recipient_ids=user_ids, kind="message", message=message
             )
         return [row.pk for row in rows], committed[0]
@@ -105,7 +105,7 @@ class Connection:
                     self.error = self.client.error or f"HTTP {self.client.status}"
                     return False
                 return True
-            from notifications.services import stream_token_issue
+            from notifications.services.stream_tokens import stream_token_issue
 
             # A socket takes each stream token once: one of its own, as a page's would.
             token = stream_token_issue(user=SimpleNamespace(pk=self.user_id))

@@ -14,6 +14,8 @@ class SentEmail(models.Model):
         DUPLICATE_ORDER_ALERT = "duplicate_order_alert", "Duplicate-order alert"
         # One a window, naming every order flagged since the last (key: the window's start).
         DUPLICATE_ORDERS_ALERT = "duplicate_orders_alert", "Duplicate-orders alert"
+        # notifications' digest of a person's unread notifications (key: its deliveries).
+        NOTIFICATION_DIGEST = "notification_digest", "Notification digest"
 
     class Status(models.TextChoices):
         SENDING = "sending", "Sending"

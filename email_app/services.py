@@ -41,28 +41,23 @@ class EmailInFlight(TransientError):
     """Another delivery of the same email is sending it right now."""
 
 
-def _send_once(
-    *,
-    kind: str,
-    key: str,
-    to: list[str],
-    subject: str,
-    template: str,
-    context: dict,
+def email_send(
+    *, kind: str, key: str, to: list[str], subject: str, text: str, html: str, headers=None
 ) -> bool:
-    """Send unless (kind, key) went out before. Returns False when it had been sent
-    already."""
-    # Rendered before the claim: a template error must not leave a claim behind.
+    """The public send API (notifications' digests use it too): send this email unless
+    (kind, key) went out before; False when it had. A fresh claim held by another delivery
+    raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
+    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string(f"email_app/{template}.txt", context),
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
         # The same for every attempt at this email: should a takeover send it a second
         # time, mailbox providers that collapse duplicates by Message-ID show it once.
-        headers={"Message-ID": message_id(kind=kind, key=key)},
+        headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
     )
-    message.attach_alternative(render_to_string(f"email_app/{template}.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     claimed_at = _claim(kind=kind, key=key, to=to, subject=subject)
     if claimed_at is None:
         return False
@@ -85,6 +80,14 @@ def _send_once(
             status=SentEmail.Status.SENT, sent_at=timezone.now()
         )
     return True
+
+
+def _send_once(*, template: str, context: dict, **email) -> bool:
+    """email_send of one of email_app's templates. Rendered before the claim: a template
+    error must not leave a claim behind."""
+    text = render_to_string(f"email_app/{template}.txt", context)
+    html = render_to_string(f"email_app/{template}.html", context)
+    return email_send(text=text, html=html, **email)
 
 
 def message_id(*, kind: str, key: str) -> str:

@@ -17,9 +17,10 @@ import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import live, services
+from . import live
 from .channel_layer import RESYNC
 from .follower import Follower
+from .services import stream_tokens
 
 UNAUTHENTICATED = 4401
 BAD_INPUT = 4400
@@ -74,7 +75,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _user_id(self, query) -> int | None:
         if "token" in query:
-            return await services.stream_token_take(token=query["token"])
+            return await stream_tokens.stream_token_take(token=query["token"])
         user = self.scope.get("user")
         return user.pk if user is not None and user.is_authenticated else None
 

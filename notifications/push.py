@@ -16,17 +16,16 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
 from core.after_response import run_after_response
 from worker.celery import app as celery_app
 
-from . import locks, metrics, preferences, selectors
+from . import delivery, selectors
 from .channel_layer import redis_client
+from .delivery import DELIVERED, FAILED, RETRY, Outcome
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
@@ -46,17 +45,12 @@ DELIVERY = {
 }
 # Notifications older than this are not pushed: the person will see them in the app.
 PLAN_WINDOW = timedelta(hours=1)
-MAX_ATTEMPTS = 6
 TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
 VAPID_CLAIM_SECONDS = 12 * 3600
 
 
 def push_configured() -> bool:
     return bool(settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY)
-
-
-def public_key() -> str:
-    return settings.VAPID_PUBLIC_KEY
 
 
 # Pushes wake the sender once a second at most; beat runs it every 10 s besides.
@@ -102,122 +96,55 @@ def _wake_up() -> None:
         logger.warning("notifications: waking the push sender failed: %s", exc)
 
 
-def push_deliveries_plan(*, now=None) -> int:
-    """A pending push delivery per subscription for each recent notification whose kind
-    its recipient gets by push; how many were planned. Read by pages of ids: the ones
-    whose push is off come back every run, and must not hide the others."""
-    now = now or timezone.now()
-    recent = Notification.objects.filter(
-        created_at__gt=now - PLAN_WINDOW,
-        recipient__push_subscriptions__isnull=False,
-    ).exclude(
-        Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
-    )
-    planned, after_id = 0, 0
-    while True:
-        candidates = list(recent.filter(pk__gt=after_id).distinct().order_by("id")[:1000])
-        if not candidates:
-            return planned
-        after_id = candidates[-1].pk
-        planned += _plan(candidates, now=now)
-
-
-def _plan(candidates, *, now) -> int:
-    chosen = selectors.preferences_of(user_ids={row.recipient_id for row in candidates})
-    wanted = [
-        row
-        for row in candidates
-        if preferences.effective(row.kind, chosen.get((row.recipient_id, row.kind)))["push"]
-    ]
-    subscriptions = selectors.push_subscriptions_of(user_ids={row.recipient_id for row in wanted})
-    rows = [
-        NotificationDelivery(
-            notification=row, channel=PUSH, subscription=subscription, next_attempt_at=now
+def _candidates(*, now) -> QuerySet[Notification]:
+    """Recent notifications of people with a subscription, not pushed yet."""
+    return (
+        Notification.objects.filter(
+            created_at__gt=now - PLAN_WINDOW, recipient__push_subscriptions__isnull=False
         )
-        for row in wanted
-        for subscription in subscriptions.get(row.recipient_id, ())
+        .exclude(
+            Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
+        )
+        .distinct()
+    )
+
+
+def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
+    """One a notification and browser."""
+    recipients = {n.recipient_id for n in notifications}
+    subscriptions = selectors.push_subscriptions_of(user_ids=recipients)
+    return [
+        NotificationDelivery(notification=n, channel=PUSH, subscription=sub, next_attempt_at=now)
+        for n in notifications
+        for sub in subscriptions.get(n.recipient_id, ())
     ]
-    NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
-
-
-BATCH = 100
-# A run stops taking batches after this long: its task's soft time limit comes later.
-RUN_SECONDS = 60
 
 
 def pushes_send(*, now=None) -> int:
-    """Plan, then send the push deliveries that are due; how many were delivered. Each
-    batch is claimed in a short transaction (its next attempt moved past the send, so
-    another run skips it), then sent with no transaction open: a push service may take
-    seconds, and SQLite's write lock (PostgreSQL's row locks) must not wait on it."""
-    now = now or timezone.now()
-    if not push_configured():
-        return 0
-    push_deliveries_plan(now=now)
-    delivered, started = 0, time.monotonic()
-    while time.monotonic() - started < RUN_SECONDS:
-        with transaction.atomic():
-            due = list(locks.push_deliveries_due(now=now)[:BATCH])
-            locks.deliveries_claim(due, now=now)
-        for delivery in due:
-            try:
-                delivered += push_delivery_send(delivery=delivery, now=now)
-            except Exception as exc:  # one bad row must not hold the others back
-                logger.exception("notifications: push %s failed", delivery.pk)
-                _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
-        if len(due) < BATCH:
-            break
-    return delivered
+    """Plan, then send the push deliveries that are due; how many were delivered."""
+    return delivery.deliveries_send(SENDER, now=now) if push_configured() else 0
 
 
-def push_delivery_send(*, delivery: NotificationDelivery, now) -> bool:
-    """Send one push, under its row's lock, and record what came of it."""
-    notification, subscription = delivery.notification, delivery.subscription
-    delivery.attempts += 1
-    if subscription is None:  # the browser unsubscribed since it was planned
-        return _failed(delivery, "the subscription is gone")
+def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
+    """Send one push (a group is one delivery); what came of it."""
+    (row,) = deliveries
+    if row.subscription is None:  # the browser unsubscribed since it was planned
+        return Outcome(FAILED, error="the subscription is gone")
     try:
-        answer = push_post(subscription=subscription, notification=notification)
-    except EndpointUnresolved as unresolved:
-        return _retry(delivery, now=now, error=str(unresolved), after=0)
-    except EndpointRefused as refused:
-        return _failed(delivery, f"endpoint refused at send time: {refused}", drop=True)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return _retry(delivery, now=now, error=f"{type(exc).__name__}: {exc}", after=0)
+        answer = push_post(subscription=row.subscription, notification=row.notification)
+    except (EndpointUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
+        return Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
+    except EndpointRefused as refused:  # after its subclass, EndpointUnresolved
+        return Outcome(FAILED, error=f"endpoint refused at send time: {refused}", drop=True)
     if answer.status in (200, 201, 202):
-        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, ""
-        delivery.save(update_fields=["status", "delivered_at", "last_error", "attempts"])
-        metrics.deliveries_count(channel="push", outcome="delivered")
-        return True
+        return Outcome(DELIVERED)
     error = f"{answer.status} from the push service: {answer.body[:200]}"
     if answer.status in (404, 410):
-        return _failed(delivery, error, drop=True)
+        return Outcome(FAILED, error=error, drop=True)
     if answer.status == 429 or answer.status >= 500:
-        return _retry(delivery, now=now, error=error, after=answer.retry_after)
-    logger.error("notifications: push %s refused, not retried: %s", delivery.pk, error)
-    return _failed(delivery, error)
-
-
-def _failed(delivery, error: str, *, drop: bool = False) -> bool:
-    """Failed for good; `drop`: the subscription is gone too (no browser behind it)."""
-    delivery.status, delivery.last_error = "failed", error[:500]
-    delivery.save(update_fields=["status", "last_error", "attempts"])
-    metrics.deliveries_count(channel="push", outcome="failed")
-    if drop and delivery.subscription_id:
-        PushSubscription.objects.filter(pk=delivery.subscription_id).delete()
-    return False
-
-
-def _retry(delivery, *, now, error: str, after: int) -> bool:
-    if delivery.attempts >= MAX_ATTEMPTS:
-        return _failed(delivery, error)
-    backoff = 30 * 2 ** (delivery.attempts - 1)  # 30 s, 1, 2, 4, 8 minutes
-    delivery.next_attempt_at = now + timedelta(seconds=max(backoff, after))
-    delivery.last_error = error[:500]
-    delivery.save(update_fields=["next_attempt_at", "last_error", "attempts"])
-    metrics.deliveries_count(channel="push", outcome="retried")
-    return False
+        return Outcome(RETRY, error=error, retry_after=answer.retry_after)
+    logger.error("notifications: push %s refused, not retried: %s", row.pk, error)
+    return Outcome(FAILED, error=error)
 
 
 @dataclass
@@ -284,3 +211,12 @@ def _seconds(value: str | None) -> int:
         return max(0, min(int(value or 0), 3600))
     except ValueError:
         return 0
+
+
+SENDER = delivery.Sender(
+    channel=PUSH,
+    candidates=_candidates,
+    rows=_rows,
+    group=lambda row: row.pk,
+    send=push_delivery_send,
+)

@@ -1,5 +1,6 @@
 """The Web Push API: the server's VAPID key, and the caller's browsers' subscriptions."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
@@ -10,12 +11,17 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer
 
-from . import push, selectors, services
+from . import push, selectors
 from .push_serializers import (
     PushKeySerializer,
     PushRenewSerializer,
     PushSubscriptionInputSerializer,
     PushSubscriptionSerializer,
+)
+from .services.push_subscriptions import (
+    push_subscription_delete,
+    push_subscription_renew,
+    push_subscription_save,
 )
 
 
@@ -35,7 +41,7 @@ class PushKeyView(APIView):
                    responses=PushKeySerializer)  # fmt: skip
     def get(self, request):
         _push_configured()
-        return Response({"public_key": push.public_key()})
+        return Response({"public_key": settings.VAPID_PUBLIC_KEY})
 
 
 class PushSubscriptionListView(generics.ListAPIView):
@@ -62,7 +68,7 @@ class PushSubscriptionListView(generics.ListAPIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
-            row, created = services.push_subscription_save(
+            row, created = push_subscription_save(
                 user=request.user,
                 endpoint=data["endpoint"],
                 session_key=_session_key(request),
@@ -86,7 +92,7 @@ def _session_key(request) -> str | None:
 class PushSubscriptionDetailView(APIView):
     @extend_schema(summary="Unsubscribe one of the caller's browsers", responses={204: None})
     def delete(self, request, subscription_id: int):
-        services.push_subscription_delete(user=request.user, subscription_id=subscription_id)
+        push_subscription_delete(user=request.user, subscription_id=subscription_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -114,7 +120,7 @@ class PushSubscriptionRenewView(APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
-            row = services.push_subscription_renew(
+            row = push_subscription_renew(
                 old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
             )
         except DjangoValidationError as exc:

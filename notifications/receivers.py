@@ -1,28 +1,29 @@
 """The notifications of what happened. Each receiver calls one service; those of the
 domain signals run inside their sender's transaction (core.signals), the rows isolated."""
 
-from . import services
+from .services import inbox
+from .services.push_subscriptions import push_subscriptions_end_for_session
 
 
 def notify_order_placed(sender, order, **kwargs):
-    services.order_placed_notify(order=order)
+    inbox.order_placed_notify(order=order)
 
 
 def notify_low_stock(sender, product, order_id, available, **kwargs):
-    services.low_stock_notify(product=product, available=available)
+    inbox.low_stock_notify(product=product, available=available)
 
 
 def notify_side_effect_failed(sender, order_id, kind, error, **kwargs):
-    services.side_effect_failed_notify(order_id=order_id, kind=kind, error=error)
+    inbox.side_effect_failed_notify(order_id=order_id, kind=kind, error=error)
 
 
 def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        services.message_notify(message=instance)
+        inbox.message_notify(message=instance)
 
 
 def notify_new_device_login(sender, user, event, **kwargs):
-    services.new_device_login_notify(user=user, event=event)
+    inbox.new_device_login_notify(user=user, event=event)
 
 
 READ_RECEIPT_FIELDS = ("order_id", "message_ids", "author_ids", "reader_id", "read_at")
@@ -30,14 +31,14 @@ READ_RECEIPT_FIELDS = ("order_id", "message_ids", "author_ids", "reader_id", "re
 
 def push_read_receipt(sender, **receipt):
     """message_read, sent once the marking committed."""
-    services.read_receipt_push(**{key: receipt[key] for key in READ_RECEIPT_FIELDS})
+    inbox.read_receipt_push(**{key: receipt[key] for key in READ_RECEIPT_FIELDS})
 
 
 def end_push_subscriptions_of_session(sender, request, user, **kwargs):
     """user_logged_out, sent before the session is flushed."""
-    services.push_subscriptions_end_for_session(user=user, session_key=request.session.session_key)
+    push_subscriptions_end_for_session(user=user, session_key=request.session.session_key)
 
 
 def notify_duplicate_orders(sender, alert, **kwargs):
     """duplicate_orders_alerted, inside the transaction that marked the orders."""
-    services.duplicate_orders_notify(alert_id=alert.pk)
+    inbox.duplicate_orders_notify(alert_id=alert.pk)

@@ -1,10 +1,10 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from . import preferences
-from .models import Notification, NotificationDelivery, NotificationPreference, PushSubscription
+from .models import Notification, NotificationPreference, PushSubscription
 
 
 def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -62,29 +62,8 @@ def staff_user_ids() -> list[int]:
     )
 
 
-def notification_exists(*, kind: str, link: str) -> bool:
-    return Notification.objects.filter(kind=kind, link=link).exists()
-
-
 def user_is_active(*, user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
-
-
-def notifications_unread_unplanned(
-    *, channel: str, created_after, created_before, read_too=(), after_id: int = 0, limit=1000
-) -> list[Notification]:
-    """Unread notifications (and read ones of the kinds `read_too`) created in the window
-    that have no delivery through `channel` yet, by id from `after_id`."""
-    return list(
-        Notification.objects.filter(
-            Q(is_read=False) | Q(kind__in=list(read_too)),
-            created_at__gt=created_after,
-            created_at__lte=created_before,
-            pk__gt=after_id,
-        )
-        .exclude(deliveries__channel=channel)
-        .order_by("id")[:limit]
-    )
 
 
 def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:
@@ -95,20 +74,6 @@ def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:
         (row.user_id, row.kind): {"in_app": row.in_app, "email": row.email, "push": row.push}
         for row in rows
     }
-
-
-def email_deliveries_due_recipients(*, now) -> list[int]:
-    """The people with an email delivery due."""
-    return list(
-        NotificationDelivery.objects.filter(
-            channel=NotificationDelivery.Channel.EMAIL,
-            status=NotificationDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
-        )
-        .values_list("notification__recipient_id", flat=True)
-        .distinct()
-        .order_by("notification__recipient_id")
-    )
 
 
 def push_subscriptions_of(*, user_ids) -> dict[int, list[PushSubscription]]:

@@ -25,9 +25,10 @@ from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from . import live, services
+from . import live
 from .channel_layer import RESYNC
 from .follower import Follower
+from .services import stream_tokens
 
 
 async def notification_stream(request):
@@ -68,7 +69,7 @@ def _last_event_id(request) -> int | None:
 async def _authenticate(request) -> tuple[int | None, str]:
     """(user id, "") or (None, why not)."""
     if "token" in request.GET:  # once, as a socket takes it: a URL may be replayed
-        user_id = await services.stream_token_take(token=request.GET["token"])
+        user_id = await stream_tokens.stream_token_take(token=request.GET["token"])
         if user_id is None:
             return None, "The stream token expired, was used already, or is not valid."
         return user_id, ""

@@ -14,9 +14,10 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
-from . import locks, preferences, selectors, services
+from . import locks, preferences, selectors
 from .models import Notification
 from .preferences import EMAIL
+from .services.preferences import preferences_update
 
 _SALT = "shopflow.notifications.unsubscribe"
 UNSUBSCRIBE_MAX_AGE = timedelta(days=60)
@@ -57,7 +58,7 @@ def email_unsubscribe(*, token: str) -> Unsubscription:
             raise UnsubscribeRefused("This link was used already.")  # the account is gone
         _still_wanted(wanted)
         user = get_user_model().objects.get(pk=wanted.user_id)
-        services.preferences_update(user=user, changes={wanted.kind: {EMAIL: False}})
+        preferences_update(user=user, changes={wanted.kind: {EMAIL: False}})
     return wanted
 
 

@@ -5,7 +5,7 @@ from rest_framework import exceptions, generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import selectors
 from .serializers import (
     MarkedReadSerializer,
     NotificationSerializer,
@@ -14,6 +14,7 @@ from .serializers import (
     StreamTokenSerializer,
     UnreadCountSerializer,
 )
+from .services import inbox, preferences, stream_tokens
 
 
 class NotificationListView(generics.ListAPIView):
@@ -52,7 +53,7 @@ class NotificationReadView(APIView):
         responses=NotificationSerializer,
     )
     def post(self, request, notification_id: int):
-        notification = services.notification_mark_read(
+        notification = inbox.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
         return Response(NotificationSerializer(notification).data)
@@ -62,7 +63,7 @@ class NotificationReadAllView(APIView):
     @extend_schema(summary="Mark all the caller's notifications read", request=None,
                    responses=MarkedReadSerializer)  # fmt: skip
     def post(self, request):
-        return Response({"marked": services.notifications_mark_all_read(user=request.user)})
+        return Response({"marked": inbox.notifications_mark_all_read(user=request.user)})
 
 
 class StreamTokenView(APIView):
@@ -79,7 +80,7 @@ class StreamTokenView(APIView):
     def post(self, request):
         return Response(
             {
-                "token": services.stream_token_issue(user=request.user),
+                "token": stream_tokens.stream_token_issue(user=request.user),
                 "expires_in": settings.SHOPFLOW_STREAM_TOKEN_SECONDS,
             }
         )
@@ -101,5 +102,5 @@ class PreferencesView(APIView):
         incoming = PreferencesUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         return Response(
-            services.preferences_update(user=request.user, changes=incoming.validated_data)
+            preferences.preferences_update(user=request.user, changes=incoming.validated_data)
         )

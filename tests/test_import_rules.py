@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 PRIVATE = ("services", "tasks", "receivers", "locks", "sql")
 # What other apps may call: a side effect's state (the checkout opens them, each side
-# effect marks its own).
-PUBLIC = {"side_effects.services"}
+# effect marks its own); sending an email once (notifications' digests).
+PUBLIC = {"side_effects.services", "email_app.services"}
 
 
 def private_modules() -> set[str]:

@@ -4,7 +4,7 @@ sockets."""
 
 import pytest
 
-from notifications import services as notification_services
+from notifications.services import stream_tokens
 from tests.factories import UserFactory
 from tests.support.clients import session_cookie
 from tests.support.notifications import notify
@@ -21,7 +21,7 @@ def sockets():
 
     def open_socket(process, user=None, **query) -> NotificationSocket:
         if user is not None:
-            query["token"] = notification_services.stream_token_issue(user=user)
+            query["token"] = stream_tokens.stream_token_issue(user=user)
         params = "&".join(f"{key}={value}" for key, value in query.items())
         url = process.base.replace("http", "ws") + SOCKET + (f"?{params}" if params else "")
         socket = NotificationSocket(url)
@@ -36,7 +36,7 @@ def sockets():
 def test_without_credentials_or_with_bad_ones_the_socket_is_closed_4401(web, sockets):
     process = web()
     user = UserFactory()
-    token = notification_services.stream_token_issue(user=user)
+    token = stream_tokens.stream_token_issue(user=user)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for query in ({}, {"token": tampered}, {"token": "nonsense"}):
         assert sockets(process, **query).close_code() == 4401, query
@@ -44,7 +44,7 @@ def test_without_credentials_or_with_bad_ones_the_socket_is_closed_4401(web, soc
 
 def test_a_token_opens_one_socket_only(web, sockets):
     process = web()
-    token = notification_services.stream_token_issue(user=UserFactory())
+    token = stream_tokens.stream_token_issue(user=UserFactory())
     first = sockets(process, token=token)
     first.send({"type": "ping"})
     assert first.next_frame() == {"type": "pong"}
@@ -75,7 +75,7 @@ def test_the_session_cookie_opens_the_socket_from_the_sites_own_pages_only(web, 
     assert refused.value.response.status_code == 403
     # Without an Origin it is no browser: its cookie counts for nothing, a token does.
     assert NotificationSocket(url, headers=cookie, origin=None).close_code() == 4401
-    token = notification_services.stream_token_issue(user=user)
+    token = stream_tokens.stream_token_issue(user=user)
     app = NotificationSocket(f"{url}?token={token}", origin=None)
     try:
         app.send({"type": "ping"})

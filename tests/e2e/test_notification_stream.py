@@ -4,7 +4,7 @@ Celery worker, the channel layer on Redis between them, and a client on a real s
 import pytest
 from django.contrib.auth import get_user_model
 
-from notifications import services as notification_services
+from notifications.services import stream_tokens
 from tests.factories import UserFactory
 from tests.support.clients import client_for, session_cookie
 from tests.support.notifications import notify
@@ -70,7 +70,7 @@ def test_a_stream_token_opens_the_stream_and_a_bad_one_is_401(web, streams, sett
 
 def test_an_expired_stream_token_is_401(web, streams):
     expired = web(SHOPFLOW_STREAM_TOKEN_SECONDS=-1)
-    token = notification_services.stream_token_issue(user=UserFactory())
+    token = stream_tokens.stream_token_issue(user=UserFactory())
     refused = streams(f"{expired.base}{STREAM}?token={token}")
     assert refused.status == 401
     assert b"expired" in refused.body
@@ -238,7 +238,7 @@ def test_a_stream_token_opens_one_stream_only(web, streams):
 
 def test_a_stream_token_that_cannot_be_checked_is_503_not_a_stream(web, streams):
     process = web(CHANNEL_LAYER_URL="redis://127.0.0.1:1/0")  # nothing listens there
-    token = notification_services.stream_token_issue(user=UserFactory())
+    token = stream_tokens.stream_token_issue(user=UserFactory())
 
     refused = streams(f"{process.base}{STREAM}?token={token}")
     assert refused.status == 503

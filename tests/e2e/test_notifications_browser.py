@@ -238,15 +238,13 @@ def test_logging_out_ends_this_browsers_push_so_the_next_person_gets_none_of_the
     from django.db import transaction
 
     from notifications import push
-    from notifications import services as notification_services
     from notifications.models import PushSubscription
+    from notifications.services import inbox
     from tests.support.push import BrowserKeys, PushService
 
     def notify_first_person(message):
         with transaction.atomic():
-            notification_services.notifications_create(
-                recipient_ids=[shopper.pk], kind="message", message=message
-            )
+            inbox.notifications_create(recipient_ids=[shopper.pk], kind="message", message=message)
 
     nextcomer = UserFactory()
     nextcomer.set_password(PASSWORD)

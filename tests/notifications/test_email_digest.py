@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications import emails, unsubscribe_links
+from notifications import delivery, emails, unsubscribe_links
 from notifications.models import NotificationDelivery
 from tests.factories import UserFactory
 from tests.support.clients import client_for
@@ -54,7 +54,7 @@ def test_a_notification_read_in_the_app_before_the_delay_is_not_emailed(smtp_ser
 def test_reading_it_after_it_was_planned_but_before_it_went_out_cancels_it(smtp_server):
     user = UserFactory(email="ann@example.com")
     row = notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
-    assert emails.email_deliveries_plan() == 1
+    assert delivery.deliveries_plan(emails.SENDER) == 1
     client_for(user).post(f"/api/notifications/{row.pk}/read/")
     assert emails.email_digests_send() == 0
     assert smtp_server.messages == []
@@ -74,20 +74,52 @@ def test_with_email_off_for_a_kind_no_digest_has_it_and_other_kinds_still_go(smt
 
 
 def test_an_smtp_failure_leaves_the_deliveries_pending_with_the_error_then_they_go(
-    smtp_server,
+    smtp_server, settings
 ):
     user = UserFactory(email="ann@example.com")
     row = notify(user, "Order #3 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
     smtp_server.handler.refuse_next = 1
-    assert emails.email_digests_send() == 0
+    now = timezone.now()
+    assert emails.email_digests_send(now=now) == 0
     delivery = NotificationDelivery.objects.get(notification=row)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "451" in delivery.last_error
-    # Retried once due (the backoff's first step is a minute).
-    assert emails.email_digests_send(now=timezone.now() + timedelta(minutes=2)) == 1
+    # The one backoff's first wait: 0 to SHOPFLOW_TASK_RETRY_BACKOFF seconds (full jitter).
+    first_wait = timedelta(seconds=settings.SHOPFLOW_TASK_RETRY_BACKOFF)
+    assert now <= delivery.next_attempt_at <= now + first_wait
+    assert emails.email_digests_send(now=now + first_wait) == 1
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     assert len(smtp_server.messages) == 1
+
+
+def test_a_digest_smtp_keeps_refusing_fails_after_the_tasks_retries(smtp_server, settings):
+    settings.SHOPFLOW_TASK_MAX_RETRIES = 2
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "Order #3 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+    smtp_server.handler.refuse_always = True
+    now = timezone.now()
+    for attempt in range(3):  # the first attempt and two retries, each once due
+        assert emails.email_digests_send(now=now + timedelta(hours=attempt)) == 0
+    delivery = NotificationDelivery.objects.get(notification=row)
+    assert (delivery.status, delivery.attempts) == ("failed", 3)
+    assert emails.email_digests_send(now=now + timedelta(hours=5)) == 0
+    assert smtp_server.handler.attempts == 3
+
+
+def test_a_digest_goes_out_once_with_a_message_id_even_when_its_record_was_lost(smtp_server):
+    """A worker killed after SMTP took the digest, before its rows were marked delivered:
+    the next run finds email_app's sent-once row, and sends nothing twice."""
+    user = UserFactory(email="ann@example.com")
+    row = notify(user, "Order #4 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+    assert emails.email_digests_send() == 1
+    (digest,) = smtp_server.messages
+    assert digest["Message-ID"].strip().startswith("<notification_digest.")
+    NotificationDelivery.objects.filter(notification=row).update(status="pending", attempts=0)
+
+    assert emails.email_digests_send() == 1
+    assert len(smtp_server.messages) == 1
+    assert NotificationDelivery.objects.get(notification=row).status == "delivered"
 
 
 def test_a_sign_in_alert_is_emailed_even_when_read_and_offers_no_unsubscribe(smtp_server):
@@ -116,3 +148,15 @@ def test_a_message_with_a_line_break_still_makes_a_one_line_subject(smtp_server)
     notify(user, "New message about order #1:\nsee you\r\nsoon", minutes_ago=EMAIL_DUE_MINUTES)
     assert emails.email_digests_send() == 1
     assert smtp_server.messages[0]["Subject"] == "New message about order #1: see you soon"
+
+
+def test_a_persons_deliveries_are_not_split_across_claimed_batches(smtp_server, monkeypatch):
+    monkeypatch.setattr(delivery, "BATCH", 3)  # two people's 2 + 2 rows: batches of 3
+    for address in ("ann@example.com", "bob@example.com"):
+        user = UserFactory(email=address)
+        notify(user, "Order #1 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+        notify(user, "Order #2 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+    assert emails.email_digests_send() == 2
+    for address in ("ann@example.com", "bob@example.com"):
+        (digest,) = smtp_server.messages_to(address)
+        assert "Order #1" in body_text(digest) and "Order #2" in body_text(digest)

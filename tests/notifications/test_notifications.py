@@ -6,8 +6,8 @@ from django.db import transaction
 
 from messaging.models import Message
 from messaging.services import message_post
-from notifications import services as notification_services
 from notifications.models import Notification
+from notifications.services import inbox, stream_tokens
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effect_mark_failed, side_effects_mark_done
 from store.services.checkout import order_place
@@ -69,7 +69,7 @@ def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
     def broken(**kwargs):
         raise RuntimeError("notifications are down")
 
-    monkeypatch.setattr(notification_services, "notifications_create", broken)
+    monkeypatch.setattr(inbox, "notifications_create", broken)
     order_id = place_order(user.customer, (product, 1))["id"]
     assert OrderSideEffect.objects.filter(order_id=order_id).count() == 3
     assert notified() == []
@@ -140,7 +140,7 @@ def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
     other = UserFactory()
     first, second, third = (notify(user, m) for m in ("one", "two", "three"))
     notify(other, "not yours")
-    notification_services.notification_mark_read(user=user, notification_id=second.pk)
+    inbox.notification_mark_read(user=user, notification_id=second.pk)
     client = client_for(user)
 
     listed = client.get("/api/notifications/").json()
@@ -207,18 +207,18 @@ def test_notifications_need_credentials(anon_client):
 def test_a_stream_token_names_its_user_and_nothing_else_passes(user, settings):
     token = client_for(user).post("/api/notifications/stream-token/").json()
     assert token["expires_in"] == settings.SHOPFLOW_STREAM_TOKEN_SECONDS
-    assert notification_services.stream_token_user_id(token=token["token"]) == user.pk
+    assert stream_tokens.stream_token_user_id(token=token["token"]) == user.pk
 
     _user_id, _, signature = token["token"].partition(":")
-    assert notification_services.stream_token_user_id(token=f"{user.pk + 1}:{signature}") is None
-    assert notification_services.stream_token_user_id(token=token["token"] + "x") is None
-    assert notification_services.stream_token_user_id(token=str(user.pk)) is None  # unsigned
+    assert stream_tokens.stream_token_user_id(token=f"{user.pk + 1}:{signature}") is None
+    assert stream_tokens.stream_token_user_id(token=token["token"] + "x") is None
+    assert stream_tokens.stream_token_user_id(token=str(user.pk)) is None  # unsigned
 
 
 def test_a_stream_token_expires(user, settings):
     settings.SHOPFLOW_STREAM_TOKEN_SECONDS = -1
-    token = notification_services.stream_token_issue(user=user)
-    assert notification_services.stream_token_user_id(token=token) is None
+    token = stream_tokens.stream_token_issue(user=user)
+    assert stream_tokens.stream_token_user_id(token=token) is None
 
 
 @pytest.mark.django_db(transaction=True)  # commits for real: on_commit runs
@@ -246,15 +246,11 @@ def test_after_a_failed_push_pushes_stand_aside_for_a_while(user, settings):
 
     channel_layer_on(settings, "redis://127.0.0.1:1/0")  # nothing listens there
     with transaction.atomic():
-        notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message="a"
-        )
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="a")
     assert live._push_paused_until > 0
     paused_until = live._push_paused_until
     with transaction.atomic():  # skipped: no second wait on a dead Redis
-        notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message="b"
-        )
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="b")
     assert live._push_paused_until == paused_until
 
 
@@ -282,9 +278,7 @@ def test_a_push_reaches_its_users_group_on_its_own_redis_database_only(user, set
         async_to_sync(layer.group_add)(live.user_group(user.pk), channels[url][1])
     channel_layer_on(settings, broker_url)  # the shop publishes to its own
     with transaction.atomic():
-        (sent,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message="hi"
-        )
+        (sent,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
 
     async def receive(layer, channel, timeout):
         return await asyncio.wait_for(layer.receive(channel), timeout)
@@ -308,9 +302,7 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
 
     feed = Feed(user_id=user.pk, last_id=0)
     rows = [
-        notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message=text
-        )[0]
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message=text)[0]
         for text in ("lost 1", "lost 2", "live")
     ]
     assert [e["id"] for e in feed.fresh([live.notification_event(rows[2])])] == [rows[2].pk]

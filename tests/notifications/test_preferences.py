@@ -7,8 +7,8 @@ import pytest
 from django.db import connection, transaction
 
 from notifications import preferences
-from notifications import services as notification_services
 from notifications.models import NotificationPreference
+from notifications.services.preferences import preferences_update
 from tests.support.clients import client_for
 from tests.support.notifications import notify
 from tests.support.polling import wait_for_a_lock_wait
@@ -78,9 +78,7 @@ def test_two_changes_at_once_to_one_kind_both_stay(user):
     def first():
         try:
             with transaction.atomic():
-                notification_services.preferences_update(
-                    user=user, changes={"message": {"email": False}}
-                )
+                preferences_update(user=user, changes={"message": {"email": False}})
                 first_made.set()
                 release.wait(timeout=30)
         finally:

@@ -108,15 +108,13 @@ def test_a_host_that_turns_private_after_subscribing_gets_no_push(user, dns, set
     from django.db import transaction
 
     from notifications import push
-    from notifications import services as notification_services
     from notifications.models import NotificationDelivery
+    from notifications.services import inbox
 
     client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
     dns["push.example.net"] = ["10.0.0.5"]
     with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message="hi"
-        )
+        (row,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
     assert push.pushes_send() == 0
     delivery = NotificationDelivery.objects.get(notification=row)
     assert delivery.status == "failed" and "refused at send time" in delivery.last_error
@@ -167,8 +165,8 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
     from django.db import transaction
 
     from notifications import push
-    from notifications import services as notification_services
     from notifications.models import NotificationDelivery
+    from notifications.services import inbox
 
     client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
 
@@ -177,9 +175,7 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
 
     monkeypatch.setattr(push_endpoints, "resolve", unresolved)
     with transaction.atomic():
-        (row,) = notification_services.notifications_create(
-            recipient_ids=[user.pk], kind="message", message="hi"
-        )
+        (row,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
     assert push.pushes_send() == 0
     delivery = NotificationDelivery.objects.get(notification=row)
     assert (delivery.status, delivery.attempts) == ("pending", 1)

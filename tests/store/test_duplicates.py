@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from email_app.services import duplicate_orders_alert_send
-from notifications import services as notification_services
 from notifications.models import Notification
+from notifications.services import inbox
 from store.models import Order
 from store.services.checkout import order_place
 from store.services.duplicates import duplicate_alert_create
@@ -200,7 +200,7 @@ def test_a_failing_alert_reaction_loses_neither_the_order_nor_its_alert(user, mu
     def broken(**kwargs):
         raise RuntimeError("staff lookup down")
 
-    monkeypatch.setattr(notification_services, "notifications_create_for_staff", broken)
+    monkeypatch.setattr(inbox, "notifications_create_for_staff", broken)
     UserFactory(is_staff=True)
     place_order(user.customer, (mug, 1))
     second = place_order(user.customer, (mug, 1))

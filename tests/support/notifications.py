@@ -12,11 +12,11 @@ EMAIL_DUE_MINUTES = 11
 def notify(user, message: str = "hi", *, kind: str = "message", link: str = "", minutes_ago=None):
     """One notification for `user`, committed as an app's would be (its live push and push
     wake-up after the commit); made `minutes_ago` when given (an email is due)."""
-    from notifications import services
     from notifications.models import Notification
+    from notifications.services import inbox
 
     with transaction.atomic():
-        (row,) = services.notifications_create(
+        (row,) = inbox.notifications_create(
             recipient_ids=[user.pk], kind=kind, message=message, link=link
         )
     if minutes_ago is not None:

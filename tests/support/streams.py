@@ -284,7 +284,7 @@ class LiveOverSocket:
     transport = "websocket"
 
     def __init__(self, base: str, user, last_id: int | None = None):
-        from notifications.services import stream_token_issue
+        from notifications.services.stream_tokens import stream_token_issue
 
         query = f"?token={stream_token_issue(user=user)}"
         query += f"&last_id={last_id}" if last_id is not None else ""

@@ -1,13 +1,7 @@
-"""Writes of notifications: created by receivers, in the transaction of what they are about
-(a rolled-back order notifies no one), pushed live once committed (notifications.live)."""
+"""A person's notifications: made by receivers in the transaction of what they are about
+(a rolled-back order notifies no one), pushed live once committed (.live); and read."""
 
-import hashlib
-import secrets
-
-from django.conf import settings
-from django.core import signing
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -16,8 +10,8 @@ from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
 
-from . import live, locks, preferences, push, selectors
-from .models import Notification, NotificationPreference, PushSubscription
+from .. import live, push, selectors
+from ..models import Notification
 
 MESSAGE_PREVIEW = 120
 
@@ -175,128 +169,3 @@ def notifications_mark_all_read(*, user) -> int:
     return Notification.objects.filter(recipient=user, is_read=False).update(
         is_read=True, read_at=timezone.now()
     )
-
-
-def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
-    """Apply `changes` (kind: channel: on; validated: notifications.serializers) over what
-    the person has; their channels for every kind. Their open sockets and streams hear of
-    it once committed (a kind turned off in the app stops arriving live)."""
-    with transaction.atomic():
-        locks.preferences_owner_for_update(user_id=user.pk).first()
-        chosen = selectors.preferences_of(user_ids={user.pk})
-        for kind, channels in changes.items():
-            merged = {**preferences.effective(kind, chosen.get((user.pk, kind))), **channels}
-            NotificationPreference.objects.update_or_create(
-                user=user, kind=kind, defaults=preferences.effective(kind, merged)
-            )
-        transaction.on_commit(lambda: live.preferences_changed(user_id=user.pk))
-    return selectors.preferences_for(user=user)
-
-
-_STREAM_TOKEN_SALT = "shopflow.notification-stream"
-
-
-def stream_token_issue(*, user) -> str:
-    """A signed, short-lived token naming the user, for a stream URL (EventSource cannot
-    send an Authorization header)."""
-    # A nonce, so two tokens issued within a second differ (each is taken once).
-    value = f"{user.pk}.{secrets.token_urlsafe(6)}"
-    return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(value)
-
-
-async def stream_token_take(*, token: str) -> int | None:
-    """The active user a stream token names, if no socket or stream took it before (a
-    token in a URL may be replayed from an access log within its lifetime); None
-    otherwise. redis.RedisError when the channel layer's Redis is away."""
-    user_id = stream_token_user_id(token=token)
-    if user_id is None:
-        return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    if not await live.first_use(
-        f"shopflow:stream-token:{digest}", seconds=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
-    ):
-        return None
-    active = await live.db(selectors.user_is_active)(user_id=user_id)
-    return user_id if active else None
-
-
-def stream_token_user_id(*, token: str) -> int | None:
-    """The user a stream token names, or None when it expired or was tampered with."""
-    try:
-        value = signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).unsign(
-            token, max_age=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
-        )
-        return int(value.split(".")[0])
-    except (signing.BadSignature, ValueError):
-        return None
-
-
-MAX_PUSH_SUBSCRIPTIONS = 20
-
-
-def push_subscription_save(
-    *, user, endpoint: str, p256dh: str, auth: str, session_key: str | None = None
-):
-    """Store a browser's subscription, one row per endpoint: a browser that subscribes
-    again (or for another person) updates its row. Made in a session (`session_key`), it
-    ends when that session logs out. (row, created); ValidationError past
-    MAX_PUSH_SUBSCRIPTIONS a person."""
-    fields = {"user": user, "p256dh": p256dh, "auth": auth}
-    fields["session_hash"] = _session_hash(session_key) if session_key else ""
-    with transaction.atomic():
-        existing = locks.push_subscription_by_endpoint(endpoint=endpoint).first()
-        if existing is not None:
-            PushSubscription.objects.filter(pk=existing.pk).update(
-                **fields, updated_at=timezone.now()
-            )
-            existing.refresh_from_db()
-            return existing, False
-        if PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
-            raise ValidationError(
-                {"endpoint": [f"At most {MAX_PUSH_SUBSCRIPTIONS} browsers a person."]}
-            )
-        try:
-            with transaction.atomic():
-                row = PushSubscription.objects.create(endpoint=endpoint, **fields)
-        except IntegrityError:  # the same browser, subscribing twice at once
-            return PushSubscription.objects.get(endpoint=endpoint), False
-    push.subscribed_check_expire()
-    return row, True
-
-
-def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):
-    """A browser's service worker replaces its subscription (pushsubscriptionchange): the
-    row of `old_endpoint`, whoever holds that unguessable URL, takes the new one. The row,
-    or None for an endpoint no row has; ValidationError when another person's row has the
-    new endpoint."""
-    with transaction.atomic():
-        row = locks.push_subscription_by_endpoint(endpoint=old_endpoint).first()
-        if row is None:
-            return None
-        taken = PushSubscription.objects.filter(endpoint=endpoint).exclude(pk=row.pk)
-        if taken.exclude(user_id=row.user_id).exists():
-            raise ValidationError({"endpoint": ["Another subscription has that endpoint."]})
-        taken.delete()  # the same person's: the browser subscribed again meanwhile
-        PushSubscription.objects.filter(pk=row.pk).update(
-            endpoint=endpoint, p256dh=p256dh, auth=auth, updated_at=timezone.now()
-        )
-        row.refresh_from_db()
-        return row
-
-
-def push_subscription_delete(*, user, subscription_id: int) -> None:
-    """Http404 for anyone else's."""
-    get_object_or_404(PushSubscription, pk=subscription_id, user=user).delete()
-
-
-def push_subscriptions_end_for_session(*, user, session_key: str | None) -> int:
-    """A session logs out: the subscriptions made in it go (a browser shared by two people
-    must not push the first one's notifications to the second); how many."""
-    if user is None or not session_key:
-        return 0
-    made_there = PushSubscription.objects.filter(user=user, session_hash=_session_hash(session_key))
-    return made_there.delete()[0]
-
-
-def _session_hash(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()

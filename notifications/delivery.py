@@ -1,0 +1,160 @@
+"""The one delivery pipeline of the channels beyond the app (email, Web Push): plan,
+claim, send, record, once, with a Sender per channel (notifications.emails, .push).
+
+Due rows are locked (SKIP LOCKED: concurrent runs take disjoint rows) and claimed in a
+short transaction (their next attempt moved past the send), sent with no transaction open
+(SMTP or a push service may take seconds), then recorded. A worker killed in between
+leaves the claim to run out: sent again, at least once. One retry policy, the side-effect
+tasks' own: Celery's exponential backoff with full jitter (SHOPFLOW_TASK_RETRY_BACKOFF,
+_MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then failed."""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from . import locks, metrics, selectors
+from .models import Notification, NotificationDelivery, PushSubscription
+from .preferences import effective
+
+logger = logging.getLogger(__name__)
+
+Status = NotificationDelivery.Status
+# What a send may come to: a retried delivery stays pending.
+DELIVERED, FAILED, RETRY = Status.DELIVERED, Status.FAILED, Status.PENDING
+BATCH = 100
+_METRIC = {DELIVERED: "delivered", FAILED: "failed", RETRY: "retried"}
+# A run stops taking batches after this long: its task's soft time limit comes later.
+RUN_SECONDS = 60
+# A claimed delivery is left to its sender this long (longer than email_app's send
+# deadline); a sender killed meanwhile leaves it to a run after that.
+CLAIM = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of sending a group: delivered; failed for good (`drop`: the subscription
+    is gone too); or pending, retried no sooner than `retry_after` seconds."""
+
+    status: str
+    error: str = ""
+    retry_after: int = 0
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A channel: its notifications to plan (and their rows), how deliveries are grouped
+    (one send a group) and sent, and which are still wanted when due (others: cancelled)."""
+
+    channel: str
+    candidates: Callable[..., QuerySet[Notification]]
+    group: Callable[[NotificationDelivery], object]
+    send: Callable[..., Outcome]
+    wanted: Callable[[NotificationDelivery], bool] = lambda delivery: True
+    rows: Callable[..., list[NotificationDelivery]] | None = None  # None: one a notification
+
+
+def deliveries_send(sender: Sender, *, now=None) -> int:
+    """Plan the channel's deliveries, then send what is due, one group at a time; how many
+    groups were delivered."""
+    now = now or timezone.now()
+    deliveries_plan(sender, now=now)
+    delivered, started, more = 0, time.monotonic(), True
+    while more and time.monotonic() - started < RUN_SECONDS:
+        groups, more = _claim(sender, now=now)
+        for group in groups:
+            try:
+                outcome = sender.send(group, now=now)
+            except Exception as exc:  # one bad group must not hold the others back
+                logger.warning("notifications: %s %s failed: %s", sender.channel, group[0].pk, exc)
+                outcome = Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
+            delivered += _record(sender.channel, group, outcome, now=now)
+    return delivered
+
+
+def deliveries_plan(sender: Sender, *, now=None) -> int:
+    """Pending deliveries of the channel's candidates whose kind their recipient gets by
+    it; how many were planned. Read by pages of ids: those whose channel is off come back
+    every run, and must not hide the others."""
+    now, planned, after_id = now or timezone.now(), 0, 0
+    candidates = sender.candidates(now=now).order_by("pk")
+    while page := list(candidates.filter(pk__gt=after_id)[:1000]):
+        after_id = page[-1].pk
+        chosen = selectors.preferences_of(user_ids={row.recipient_id for row in page})
+        wanted = [
+            row
+            for row in page
+            if effective(row.kind, chosen.get((row.recipient_id, row.kind)))[sender.channel]
+        ]
+        rows = (sender.rows or _rows)(wanted, channel=sender.channel, now=now)
+        # A row another run planned meanwhile stays as it is.
+        NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        planned += len(rows)
+    return planned
+
+
+def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
+    return [NotificationDelivery(notification=n, channel=channel, next_attempt_at=now)
+            for n in notifications]  # fmt: skip
+
+
+def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bool]:
+    """The next batch's groups, claimed (those no longer wanted cancelled), and whether
+    more may be due. A full batch leaves its last group to the next one: a digest is not
+    split (the rows come by recipient)."""
+    with transaction.atomic():
+        due = list(locks.deliveries_due(channel=sender.channel, now=now)[:BATCH])
+        unwanted = {row.pk for row in due if not sender.wanted(row)}
+        NotificationDelivery.objects.filter(pk__in=unwanted).update(status=Status.CANCELLED)
+        groups: dict[object, list[NotificationDelivery]] = {}
+        for row in (row for row in due if row.pk not in unwanted):
+            groups.setdefault(sender.group(row), []).append(row)
+        if len(due) == BATCH and len(groups) > 1:
+            groups.popitem()
+        claimed = [row.pk for group in groups.values() for row in group]
+        NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + CLAIM)
+    metrics.deliveries_count(channel=sender.channel, outcome="cancelled", count=len(unwanted))
+    return list(groups.values()), len(due) == BATCH
+
+
+def retry_delay(*, attempts: int, retry_after: int = 0) -> int:
+    """Seconds before the next attempt of a delivery that failed `attempts` times."""
+    backoff = get_exponential_backoff_interval(
+        factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
+        retries=attempts - 1,
+        maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
+        full_jitter=True,
+    )
+    return max(backoff, retry_after)
+
+
+def _record(channel: str, group, outcome: Outcome, *, now) -> int:
+    """Write what came of the group's send; 1 when it was delivered."""
+    error = outcome.error[:500]
+    for delivery in group:
+        delivery.attempts += 1
+        delivery.status, delivery.last_error = outcome.status, error
+        if outcome.status == DELIVERED:
+            delivery.delivered_at = now
+        elif outcome.status == RETRY:
+            if delivery.attempts > settings.SHOPFLOW_TASK_MAX_RETRIES:
+                delivery.status = FAILED
+            delay = retry_delay(attempts=delivery.attempts, retry_after=outcome.retry_after)
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+    NotificationDelivery.objects.bulk_update(
+        group, ["attempts", "status", "last_error", "delivered_at", "next_attempt_at"]
+    )
+    if outcome.drop:
+        PushSubscription.objects.filter(pk__in=[d.subscription_id for d in group]).delete()
+    for status, count in Counter(d.status for d in group).items():
+        metrics.deliveries_count(channel=channel, outcome=_METRIC[status], count=count)
+    return outcome.status == DELIVERED
