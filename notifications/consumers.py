@@ -12,15 +12,18 @@ sending them is closed with 4400.
 
 import asyncio
 import json
+import logging
+from urllib.parse import parse_qsl
 
 import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import live
 from .channel_layer import RESYNC
-from .follower import Follower
+from .follower import Follower, db, event_id, latest_id
 from .services import stream_tokens
+
+logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 BAD_INPUT = 4400
@@ -39,7 +42,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         # All set up before the handshake completes: whatever is committed once the
         # client sees the socket open is newer than "from now", and reaches the group.
-        query = live.query_params(self.scope)
+        query = dict(parse_qsl(self.scope["query_string"].decode("latin-1")))
         try:
             user_id = await self._user_id(query)
         except redis.RedisError:
@@ -47,18 +50,18 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if user_id is None:
             return await self._refuse(UNAUTHENTICATED)
         try:
-            last_id = live.event_id(query.get("last_id"))
+            last_id = event_id(query.get("last_id"))
         except ValueError:
             await self.accept()
             return await self._error("last_id must be a notification id.", close=True)
         if last_id is None:
-            last_id = await live.latest_id(user_id=user_id)  # from now
+            last_id = await latest_id(user_id=user_id)  # from now
         self.follower = Follower(
             layer=self.channel_layer,
             channel=self.channel_name,
             user_id=user_id,
             last_id=last_id,
-            resync_soon=lambda: live.in_background(self.from_layer(dict(RESYNC))),
+            resync_soon=lambda: _in_background(self.from_layer(dict(RESYNC))),
         )
         missed = await self.follower.open()
         await self.accept()
@@ -75,7 +78,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _user_id(self, query) -> int | None:
         if "token" in query:
-            return await stream_tokens.stream_token_take(token=query["token"])
+            return await db(stream_tokens.stream_token_take)(token=query["token"])
         user = self.scope.get("user")
         return user.pk if user is not None and user.is_authenticated else None
 
@@ -103,7 +106,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
         elif kind == "sync":
             try:
-                after_id = live.event_id(content.get("last_id"))
+                after_id = event_id(content.get("last_id"))
             except (ValueError, TypeError):
                 return await self._error("sync needs last_id, a notification id.")
             await self._send_all(await self.follower.replay(after_id=after_id or 0))
@@ -129,4 +132,21 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     def close_soon(self, code: int) -> None:
         """From a timer (the connection's time is up): the client reconnects with last_id."""
-        live.in_background(self.close(code=code))
+        _in_background(self.close(code=code))
+
+
+_background: set[asyncio.Task] = set()
+
+
+def _in_background(coroutine) -> None:
+    """Run `coroutine` on this loop, kept referenced until done; a connection that closed
+    meanwhile makes it fail, which is only logged."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background_done)
+
+
+def _background_done(task: asyncio.Task) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("notifications: background work failed: %r", task.exception())

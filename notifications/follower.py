@@ -10,6 +10,9 @@ What a follower gives its transport to send is a list of messages: {"type":
 
 import contextlib
 
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
 from . import live, selectors
 from .channel_layer import followers, join
 
@@ -18,6 +21,37 @@ from .channel_layer import followers, join
 BACKLOG_LIMIT = 200
 # Ids of events a connection sent, remembered to send none twice.
 SENT_REMEMBERED = 1000
+
+
+def db(function):
+    """`function` run in the event loop's shared thread pool, not in a thread of the
+    connection's own: a database connection opened there would stay open as long as the
+    stream (a thousand streams, a thousand connections). The pool's few threads keep
+    theirs (CONN_MAX_AGE), checked before each use as a request would."""
+
+    def call(*args, **kwargs):
+        close_old_connections()
+        return function(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False)
+
+
+def event_id(raw) -> int | None:
+    """A notification id a client sent (a query parameter, a header, a JSON number); None
+    for none, ValueError when garbled."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValueError(raw)
+    value = int(raw.strip()) if isinstance(raw, str) else raw
+    if not 0 <= value < 2**63:
+        raise ValueError(raw)
+    return value
+
+
+async def latest_id(*, user_id: int) -> int:
+    """The person's newest notification id: a connection that follows "from now"."""
+    return await db(selectors.notification_latest_id)(user_id=user_id)
 
 
 class Follower:
@@ -80,7 +114,7 @@ class Feed:
         self.muted: set[str] = set()  # kinds the person turned off in the app
 
     async def load_preferences(self) -> None:
-        self.muted = set(await live.db(selectors.kinds_muted_in_app)(user_id=self.user_id))
+        self.muted = set(await db(selectors.kinds_muted_in_app)(user_id=self.user_id))
 
     def fresh(self, events) -> list[dict]:
         """The events not sent yet, recorded as sent; none of a muted kind."""
@@ -112,7 +146,7 @@ class Feed:
         return events
 
     async def _after(self, after_id: int) -> list[dict]:
-        rows = await live.db(selectors.notifications_after)(
+        rows = await db(selectors.notifications_after)(
             user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
         )
         return [live.notification_event(row) for row in rows]

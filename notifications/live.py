@@ -10,20 +10,16 @@ carries the notification as the API shows it, so an open connection costs no que
 event.
 """
 
-import asyncio
 import logging
 import time
-from urllib.parse import parse_qsl
 
 import redis.asyncio
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
 
 from core.after_response import run_after_response
 
-from . import metrics, selectors
-from .channel_layer import layer_call, redis_client_async
+from . import metrics
+from .channel_layer import layer_call
 from .serializers import NotificationSerializer
 
 logger = logging.getLogger(__name__)
@@ -110,61 +106,3 @@ async def _group_send_all(messages) -> None:
             # The layer loop keeps its connections: one Redis closed (a restart, an idle
             # timeout) fails once. Again, on a fresh one; Redis away fails again.
             await layer.group_send(group, message)
-
-
-def db(function):
-    """`function` run in the event loop's shared thread pool, not in a thread of the
-    connection's own: a database connection opened there would stay open as long as the
-    stream (a thousand streams, a thousand connections). The pool's few threads keep
-    theirs (CONN_MAX_AGE), checked before each use as a request would."""
-
-    def call(*args, **kwargs):
-        close_old_connections()
-        return function(*args, **kwargs)
-
-    return sync_to_async(call, thread_sensitive=False)
-
-
-def event_id(raw) -> int | None:
-    """A notification id a client sent (a query parameter, a header, a JSON number); None
-    for none, ValueError when garbled."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ValueError(raw)
-    value = int(raw.strip()) if isinstance(raw, str) else raw
-    if not 0 <= value < 2**63:
-        raise ValueError(raw)
-    return value
-
-
-def query_params(scope) -> dict[str, str]:
-    """An ASGI scope's query string, the last value of each name."""
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-
-
-_background: set[asyncio.Task] = set()
-
-
-def in_background(coroutine) -> None:
-    """Run `coroutine` on this loop, kept referenced until done; a connection that closed
-    meanwhile makes it fail, which is only logged."""
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background_done)
-
-
-def _background_done(task: asyncio.Task) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.debug("notifications: background work failed: %r", task.exception())
-
-
-async def first_use(key: str, *, seconds: int) -> bool:
-    """True for the first caller to use `key` within `seconds`, in any process (the
-    channel layer's Redis: SET NX)."""
-    return bool(await redis_client_async().set(key, 1, nx=True, ex=max(1, seconds)))
-
-
-async def latest_id(*, user_id: int) -> int:
-    return await db(selectors.notification_latest_id)(user_id=user_id)

@@ -25,9 +25,8 @@ from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from . import live
 from .channel_layer import RESYNC
-from .follower import Follower
+from .follower import Follower, db, event_id, latest_id
 from .services import stream_tokens
 
 
@@ -52,7 +51,7 @@ async def notification_stream(request):
         # "From now", read before the response starts: the client sees the stream open
         # (the headers go before the first event) only after this, so whatever is
         # committed once it has is newer.
-        last_id = await live.latest_id(user_id=user_id)
+        last_id = await latest_id(user_id=user_id)
     response = StreamingHttpResponse(
         _events(user_id, last_id), content_type="text/event-stream; charset=utf-8"
     )
@@ -63,19 +62,19 @@ async def notification_stream(request):
 
 def _last_event_id(request) -> int | None:
     """The id of the last event the client has; None for none. ValueError when garbled."""
-    return live.event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
+    return event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
 
 
 async def _authenticate(request) -> tuple[int | None, str]:
     """(user id, "") or (None, why not)."""
     if "token" in request.GET:  # once, as a socket takes it: a URL may be replayed
-        user_id = await stream_tokens.stream_token_take(token=request.GET["token"])
+        user_id = await db(stream_tokens.stream_token_take)(token=request.GET["token"])
         if user_id is None:
             return None, "The stream token expired, was used already, or is not valid."
         return user_id, ""
     if request.headers.get("Authorization"):
-        return await live.db(_token_user_id)(request)
-    user = await live.db(get_user)(request)  # the session (request.auser() would use its thread)
+        return await db(_token_user_id)(request)
+    user = await db(get_user)(request)  # the session (request.auser() would use its thread)
     if user.is_authenticated:
         return user.pk, ""
     return None, "Authentication credentials were not provided."

@@ -16,7 +16,6 @@ from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker
 from tests.support.clients import client_for
 from tests.support.processes import relay_thread
 from tests.support.smtp import SmtpServer
-from worker import outbox
 from worker.celery import app as celery_app_of_the_project
 
 # The SQLite test database is a file (see settings) so worker subprocesses can open it.
@@ -67,11 +66,9 @@ def _celery_uses_test_broker(broker_url):
 def own_redis():
     """A Redis server this test owns, so it can stop it, and the app pointed at it."""
     server = RedisServer().start()
-    outbox._broker_down_until = 0.0
     with celery_broker(server.url):
         yield server
     server.stop()
-    outbox._broker_down_until = 0.0
 
 
 # Celery promises the same code on Redis and RabbitMQ: broker tests run on both. RabbitMQ is
@@ -94,13 +91,11 @@ def stoppable_broker(request):
         server.purge()
     else:
         server = RedisServer().start()
-    outbox._broker_down_until = 0.0
     try:
         with celery_broker(server.url):
             yield server
     finally:
         server.close()
-        outbox._broker_down_until = 0.0
 
 
 @pytest.fixture

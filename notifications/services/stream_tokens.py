@@ -6,7 +6,8 @@ import secrets
 from django.conf import settings
 from django.core import signing
 
-from .. import live, selectors
+from .. import selectors
+from ..channel_layer import redis_client
 
 _STREAM_TOKEN_SALT = "shopflow.notification-stream"
 
@@ -19,20 +20,18 @@ def stream_token_issue(*, user) -> str:
     return signing.TimestampSigner(salt=_STREAM_TOKEN_SALT).sign(value)
 
 
-async def stream_token_take(*, token: str) -> int | None:
+def stream_token_take(*, token: str) -> int | None:
     """The active user a stream token names, if no socket or stream took it before (a
     token in a URL may be replayed from an access log within its lifetime); None
     otherwise. redis.RedisError when the channel layer's Redis is away."""
     user_id = stream_token_user_id(token=token)
     if user_id is None:
         return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    if not await live.first_use(
-        f"shopflow:stream-token:{digest}", seconds=settings.SHOPFLOW_STREAM_TOKEN_SECONDS
-    ):
+    # Taken by the first SET NX of its digest, in any process, while it is valid.
+    key = f"shopflow:stream-token:{hashlib.sha256(token.encode()).hexdigest()}"
+    if not redis_client().set(key, 1, nx=True, ex=max(1, settings.SHOPFLOW_STREAM_TOKEN_SECONDS)):
         return None
-    active = await live.db(selectors.user_is_active)(user_id=user_id)
-    return user_id if active else None
+    return user_id if selectors.user_is_active(user_id=user_id) else None
 
 
 def stream_token_user_id(*, token: str) -> int | None:
