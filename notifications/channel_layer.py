@@ -1,25 +1,20 @@
-"""The channel layer (Channels on Redis), and what keeps its followers whole when Redis goes.
+"""The channel layer (Channels on Redis), as notifications use it.
 
 A channel layer delivers at most once: a message sent while Redis is away, over a
-channel's capacity, or to a group whose membership a restarted Redis forgot, is gone. The
-connections that follow groups (notifications.consumers, notifications.stream) therefore
-keep the database as their record and catch up from it when told to resync. They are told:
-
-- by their own receive, when it fails (RedisChannelLayer below returns RESYNC instead of
-  raising, so one lost connection does not end a consumer);
-- by this process's watch, for everyone at once, when Redis comes back after not
-  answering or answers as another server (a restart emptied its groups): each follower
-  joins its groups again and reads what it missed.
+channel's capacity, or to a group whose membership a restarted Redis forgot, is gone. Its
+followers (notifications.follower) keep the database as their record and resync from it:
+a receive that fails here answers RESYNC instead of raising, so one lost connection does
+not end a consumer.
 
 Synchronous code (a request thread, a Celery task) sends with `layer_call`, on one event
-loop per process.
+loop per process; what notifications ask of the layer's Redis beside the layer goes
+through `redis_client` / `redis_client_async`.
 """
 
 import asyncio
 import logging
 import os
 import threading
-import weakref
 
 import redis.asyncio
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
@@ -31,10 +26,6 @@ logger = logging.getLogger(__name__)
 # layer_resync() runs.
 RESYNC = {"type": "layer.resync"}
 RETRY_SECONDS = 1.0
-# After Redis is back, followers resync once more this much later: a publisher that failed
-# during the outage stands aside for a few seconds (notifications.live), and what it
-# committed meanwhile was never sent.
-SECOND_RESYNC_SECONDS = 10.0
 
 
 class RedisChannelLayer(_RedisChannelLayer):
@@ -48,58 +39,6 @@ class RedisChannelLayer(_RedisChannelLayer):
             logger.warning("channel layer: receive failed (%s); followers resync", exc)
             await asyncio.sleep(RETRY_SECONDS)
             return dict(RESYNC)
-
-
-async def join(layer, group: str, channel: str) -> bool:
-    """Put `channel` in `group`. False when Redis is away (logged): the follower goes on,
-    and this process's watch has it resync, joining again, once Redis answers."""
-    try:
-        await layer.group_add(group, channel)
-    except (redis.RedisError, OSError) as exc:
-        logger.warning("channel layer: joining %s failed (%s); waiting for Redis", group, exc)
-        return False
-    return True
-
-
-class Followers:
-    """The connections of this process (its event loop) that follow groups on the layer.
-    A follower has `resync_soon()`, safe to call from the loop."""
-
-    def __init__(self):
-        self.open: weakref.WeakSet = weakref.WeakSet()
-        self.watch: asyncio.Task | None = None
-
-    def add(self, follower) -> None:
-        self.open.add(follower)
-        if self.watch is None or self.watch.done():
-            self.watch = asyncio.get_running_loop().create_task(self._watch())
-
-    def discard(self, follower) -> None:
-        self.open.discard(follower)
-
-    def resync_all(self) -> None:
-        for follower in list(self.open):
-            follower.resync_soon()
-
-    async def _watch(self) -> None:
-        """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
-        from another server (its run_id), means groups and messages may be gone."""
-        client = redis_client_async()
-        known, lost = None, False
-        while self.open:
-            try:
-                run_id = (await client.info("server"))["run_id"]
-            except (redis.RedisError, OSError) as exc:
-                if not lost:
-                    logger.warning("channel layer: Redis does not answer (%s)", exc)
-                lost = True
-            else:
-                if lost or (known is not None and run_id != known):
-                    logger.warning("channel layer: Redis is back; followers resync")
-                    self.resync_all()
-                    asyncio.get_running_loop().call_later(SECOND_RESYNC_SECONDS, self.resync_all)
-                known, lost = run_id, False
-            await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
 
 
 # The channel layer's Redis, for what notifications ask of it beside the layer (a key set
@@ -124,20 +63,6 @@ def redis_client_async() -> redis.asyncio.Redis:
             del _redis_clients[old]
         _redis_clients[key] = redis.asyncio.Redis.from_url(key[1], **REDIS_OPTIONS)
     return _redis_clients[key]
-
-
-_followers: dict[asyncio.AbstractEventLoop, Followers] = {}
-
-
-def followers() -> Followers:
-    """This event loop's followers (a web process has one loop)."""
-    loop = asyncio.get_running_loop()
-    found = _followers.get(loop)
-    if found is None:
-        for old in [old for old in _followers if old.is_closed()]:
-            del _followers[old]
-        found = _followers[loop] = Followers()
-    return found
 
 
 # A send from synchronous code waits this long at most; Redis answers in milliseconds.

@@ -6,21 +6,37 @@ dropped something (notifications.channel_layer), and the end.
 
 What a follower gives its transport to send is a list of messages: {"type":
 "notification", ...the notification as the API shows it} or {"type": "receipt", ...}.
+
+A follower resyncs (joins again, reads what it missed) when its own receive fails (the
+layer answers RESYNC: notifications.channel_layer) and, with every follower of its
+process, when this process's watch sees Redis come back after not answering, or answer
+as another server (a restart emptied its groups).
 """
 
+import asyncio
 import contextlib
+import logging
+import weakref
 
+import redis.asyncio
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
 
 from . import live, selectors
-from .channel_layer import followers, join
+from .channel_layer import redis_client_async
+
+logger = logging.getLogger(__name__)
 
 # Events of the backlog sent at most per catch-up; a client that missed more gets the
 # rest from the list API (the page does) or on its next reconnect.
 BACKLOG_LIMIT = 200
 # Ids of events a connection sent, remembered to send none twice.
 SENT_REMEMBERED = 1000
+# After Redis is back, followers resync once more this much later: a publisher that failed
+# during the outage stands aside for a few seconds (notifications.live), and what it
+# committed meanwhile was never sent.
+SECOND_RESYNC_SECONDS = 10.0
 
 
 def db(function):
@@ -150,3 +166,69 @@ class Feed:
             user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
         )
         return [live.notification_event(row) for row in rows]
+
+
+async def join(layer, group: str, channel: str) -> bool:
+    """Put `channel` in `group`. False when Redis is away (logged): the follower goes on,
+    and this process's watch has it resync, joining again, once Redis answers."""
+    try:
+        await layer.group_add(group, channel)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("channel layer: joining %s failed (%s); waiting for Redis", group, exc)
+        return False
+    return True
+
+
+class Followers:
+    """The connections of this process (its event loop) that follow groups on the layer.
+    A follower has `resync_soon()`, safe to call from the loop."""
+
+    def __init__(self):
+        self.open: weakref.WeakSet = weakref.WeakSet()
+        self.watch: asyncio.Task | None = None
+
+    def add(self, follower) -> None:
+        self.open.add(follower)
+        if self.watch is None or self.watch.done():
+            self.watch = asyncio.get_running_loop().create_task(self._watch())
+
+    def discard(self, follower) -> None:
+        self.open.discard(follower)
+
+    def resync_all(self) -> None:
+        for follower in list(self.open):
+            follower.resync_soon()
+
+    async def _watch(self) -> None:
+        """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
+        from another server (its run_id), means groups and messages may be gone."""
+        client = redis_client_async()
+        known, lost = None, False
+        while self.open:
+            try:
+                run_id = (await client.info("server"))["run_id"]
+            except (redis.RedisError, OSError) as exc:
+                if not lost:
+                    logger.warning("channel layer: Redis does not answer (%s)", exc)
+                lost = True
+            else:
+                if lost or (known is not None and run_id != known):
+                    logger.warning("channel layer: Redis is back; followers resync")
+                    self.resync_all()
+                    asyncio.get_running_loop().call_later(SECOND_RESYNC_SECONDS, self.resync_all)
+                known, lost = run_id, False
+            await asyncio.sleep(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS)
+
+
+_followers: dict[asyncio.AbstractEventLoop, Followers] = {}
+
+
+def followers() -> Followers:
+    """This event loop's followers (a web process has one loop)."""
+    loop = asyncio.get_running_loop()
+    found = _followers.get(loop)
+    if found is None:
+        for old in [old for old in _followers if old.is_closed()]:
+            del _followers[old]
+        found = _followers[loop] = Followers()
+    return found
