@@ -86,6 +86,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Behind PgBouncer in transaction pooling mode (docs/operations.md), each transaction may
+# run on another server connection: no server-side cursor (.iterator() would hold one open
+# across transactions), and Django's client-side binding already prepares no statement.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+    "DATABASE_TRANSACTION_POOLING", False
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL lets readers run beside a writer, and
     # IMMEDIATE transactions take the write lock up front instead of failing mid-way.

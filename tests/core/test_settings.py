@@ -178,6 +178,21 @@ def test_an_empty_database_url_means_the_default_in_development():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("pooling", "disabled"), [("1", "True"), ("", "False")])
+def test_behind_a_transaction_pooler_querysets_stream_without_server_side_cursors(
+    pooling, disabled
+):
+    """PgBouncer in transaction mode may run each transaction on another connection, where
+    a cursor held open between them does not exist (docs/operations.md)."""
+    read = (
+        "from django.conf import settings\n"
+        "print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
+    )
+    result = manage("shell", "-c", read, DJANGO_DEBUG="1", DATABASE_TRANSACTION_POOLING=pooling)
+
+    assert result.stdout.splitlines()[-1] == disabled, result.stderr
+
+
 def compose_web_environment() -> dict[str, str]:
     """The environment docker-compose.yml gives the web service: its own `environment`
     block with ${VARS} from a filled-in .env.example."""

@@ -2,7 +2,6 @@
 beat and Flower as real processes on this test's database, broker and SMTP server, used
 through HTTP only; then SIGTERM, and nothing it started may be left."""
 
-import contextlib
 import re
 import signal
 import subprocess
@@ -16,11 +15,16 @@ from devstack.stack import free_port, redis_answers
 from tests.support.metrics import Metrics
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support.stack import (
+    FLOWER_AUTH,
+    alive,
+    checkout_as_a_new_customer,
+    runstack,
+    side_effects_of,
+)
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-FLOWER_AUTH = ("ops", "flower-test-secret")
 
 
 @pytest.fixture
@@ -40,59 +44,6 @@ def stack(smtp_server, broker_url, tmp_path):
     )
     with runstack(env, log_path, port, flower_port) as running:
         yield running
-
-
-@contextlib.contextmanager
-def runstack(env, log_path, port, flower_port):
-    """`manage.py runstack` as `make run` starts it; SIGTERM on the way out if needed."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runstack"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
-    try:
-        wait_until(running.ready, timeout=90, message="the stack to answer")
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
-
-
-def alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-class Running:
-    def __init__(self, process, log_path, base, flower_port):
-        self.process = process
-        self.log_path = log_path
-        self.base = base
-        self.flower = f"http://127.0.0.1:{flower_port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"runstack exited early:\n{self.log()[-4000:]}")
-        try:
-            web = requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
-            flower = requests.get(f"{self.flower}/healthcheck", timeout=2).status_code == 200
-        except requests.RequestException:
-            # Refused, or accepted by the listening socket before the app has loaded.
-            return False
-        return web and flower and " ready." in self.log()
-
-    def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
 
 
 def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, smtp_server):
@@ -150,31 +101,6 @@ TASKS = {
     "store.apply_inventory",
     "analytics_app.record_analytics",
 }
-
-
-def checkout_as_a_new_customer(stack) -> tuple[requests.Session, int]:
-    """Register, take a token, fill a cart and check out, as the API docs' curl does."""
-    api = requests.Session()
-    body = {"username": "margaret", "email": "margaret@example.com", "password": "apollo-11-ok"}
-    assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
-    token = api.post(
-        f"{stack.base}/api/auth/token/",
-        json={"username": "margaret", "password": "apollo-11-ok"},
-        timeout=10,
-    ).json()["token"]
-    api.headers["Authorization"] = f"Token {token}"
-
-    product = api.get(f"{stack.base}/api/products/", timeout=10).json()["results"][0]
-    cart = api.post(f"{stack.base}/api/carts/", timeout=10).json()
-    item = {"product_id": product["id"], "quantity": 2}
-    assert api.post(f"{stack.base}/api/carts/{cart['id']}/items/", json=item, timeout=10).ok
-    response = api.post(f"{stack.base}/api/orders/", json={"cart_id": cart["id"]}, timeout=10)
-    assert response.status_code == 201, response.text
-    return api, response.json()["id"]
-
-
-def side_effects_of(api, stack, order_id) -> dict:
-    return api.get(f"{stack.base}/api/orders/{order_id}/", timeout=5).json()["side_effects"]
 
 
 def flower_succeeded(stack) -> set[str]:

@@ -1,0 +1,112 @@
+"""The whole stack behind PgBouncer in transaction pooling mode: many processes (web,
+relay, workers, beat), few connections to PostgreSQL, and every side effect done once."""
+
+import shutil
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from analytics_app.models import DailySummary
+from analytics_app.tasks import rollup_daily_summary
+from devstack.stack import free_port
+from side_effects.models import OrderSideEffect
+from tests.support.pgbouncer import PgBouncer
+from tests.support.polling import wait_until
+from tests.support.processes import subprocess_env
+from tests.support.stack import FLOWER_AUTH, checkout_as_a_new_customer, runstack
+from worker.outbox import enqueue_on_commit
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not shutil.which("pgbouncer"), reason="needs Debian's pgbouncer (CI installs it)"
+    ),
+]
+
+POOL_SIZE = 3
+DONE = OrderSideEffect.Status.DONE
+ORDERS = 12
+
+
+@pytest.fixture
+def pgbouncer():
+    bouncer = PgBouncer(pool_size=POOL_SIZE).start()
+    yield bouncer
+    bouncer.stop()
+
+
+class PoolWatch:
+    """The most client and server connections PgBouncer held for one database, read from
+    its admin console every 50 ms in a thread."""
+
+    def __init__(self, bouncer: PgBouncer, database: str):
+        self.bouncer, self.database = bouncer, database
+        self.clients = self.servers = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.05):
+            pool = self.bouncer.pools().get(self.database)
+            if pool is not None:
+                self.clients = max(self.clients, pool.clients)
+                self.servers = max(self.servers, pool.servers)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_once(
+    pgbouncer, smtp_server, broker_url, tmp_path
+):
+    database = connection.settings_dict["NAME"]
+    port, flower_port = free_port(), free_port()
+    env = subprocess_env(
+        DATABASE_URL=pgbouncer.url(database),
+        DATABASE_TRANSACTION_POOLING=1,
+        CELERY_BROKER_URL=broker_url,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        PORT=port,
+        FLOWER_PORT=flower_port,
+        FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
+        WEB_CONCURRENCY=2,
+        WORKER_CONCURRENCY=2,
+    )
+    with (
+        runstack(env, tmp_path / "stack.log", port, flower_port) as stack,
+        PoolWatch(pgbouncer, database) as watch,
+    ):
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            placed = list(
+                pool.map(lambda n: checkout_as_a_new_customer(stack, f"shopper{n}"), range(ORDERS))
+            )
+        order_ids = [order_id for _, order_id in placed]
+        done = OrderSideEffect.objects.filter(order_id__in=order_ids, status=DONE)
+        wait_until(
+            lambda: done.count() == 3 * ORDERS,
+            timeout=90,
+            message=f"every side effect done; log:\n{stack.log()[-3000:]}",
+        )
+        # The daily rollup streams its rows (.iterator(), here without a server-side
+        # cursor): through the relay and a worker, like beat's own run.
+        enqueue_on_commit(rollup_daily_summary, 1)
+        wait_until(
+            lambda: DailySummary.objects.filter(side_effect_lag_orders=ORDERS).exists(),
+            timeout=60,
+            message=f"the rollup; log:\n{stack.log()[-3000:]}",
+        )
+
+    subjects = Counter(m["Subject"] for m in smtp_server.messages)
+    assert {subjects[f"Your Shopflow order #{order_id}"] for order_id in order_ids} == {1}
+    # The processes held many connections to PgBouncer, which used at most its pool's.
+    assert watch.clients > POOL_SIZE
+    assert 0 < watch.servers <= POOL_SIZE

@@ -1,0 +1,90 @@
+"""The whole stack as `make run` starts it (`manage.py runstack`), on this test's
+database, broker and SMTP server, and a customer's checkout through its API."""
+
+import contextlib
+import signal
+import subprocess
+import sys
+
+import psutil
+import requests
+
+from tests.support.polling import wait_until
+from tests.support.processes import PROJECT_DIR
+
+FLOWER_AUTH = ("ops", "flower-test-secret")
+
+
+@contextlib.contextmanager
+def runstack(env, log_path, port, flower_port):
+    """`manage.py runstack` as `make run` starts it; SIGTERM on the way out if needed."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
+    try:
+        wait_until(running.ready, timeout=90, message="the stack to answer")
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class Running:
+    def __init__(self, process, log_path, base, flower_port):
+        self.process = process
+        self.log_path = log_path
+        self.base = base
+        self.flower = f"http://127.0.0.1:{flower_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"runstack exited early:\n{self.log()[-4000:]}")
+        try:
+            web = requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
+            flower = requests.get(f"{self.flower}/healthcheck", timeout=2).status_code == 200
+        except requests.RequestException:
+            # Refused, or accepted by the listening socket before the app has loaded.
+            return False
+        return web and flower and " ready." in self.log()
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def checkout_as_a_new_customer(stack, username: str = "margaret") -> tuple[requests.Session, int]:
+    """Register, take a token, fill a cart and check out, as the API docs' curl does."""
+    api = requests.Session()
+    login = {"username": username, "password": "apollo-11-ok"}
+    body = {**login, "email": f"{username}@example.com"}
+    assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
+    token = api.post(f"{stack.base}/api/auth/token/", json=login, timeout=10).json()["token"]
+    api.headers["Authorization"] = f"Token {token}"
+
+    product = api.get(f"{stack.base}/api/products/", timeout=10).json()["results"][0]
+    cart = api.post(f"{stack.base}/api/carts/", timeout=10).json()
+    item = {"product_id": product["id"], "quantity": 2}
+    assert api.post(f"{stack.base}/api/carts/{cart['id']}/items/", json=item, timeout=10).ok
+    response = api.post(f"{stack.base}/api/orders/", json={"cart_id": cart["id"]}, timeout=10)
+    assert response.status_code == 201, response.text
+    return api, response.json()["id"]
+
+
+def side_effects_of(api, stack, order_id) -> dict:
+    return api.get(f"{stack.base}/api/orders/{order_id}/", timeout=5).json()["side_effects"]
