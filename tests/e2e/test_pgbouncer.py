@@ -15,8 +15,7 @@ from devstack.stack import free_port
 from side_effects.models import OrderSideEffect
 from tests.support.pgbouncer import PgBouncer
 from tests.support.polling import wait_until
-from tests.support.processes import subprocess_env
-from tests.support.stack import FLOWER_AUTH, checkout_as_a_new_customer, runstack
+from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
 from worker.outbox import enqueue_on_commit
 
 pytestmark = [
@@ -69,15 +68,13 @@ def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_o
 ):
     database = connection.settings_dict["NAME"]
     port, flower_port = free_port(), free_port()
-    env = subprocess_env(
+    env = stack_env(
+        smtp_server,
+        broker_url,
+        port,
+        flower_port,
         DATABASE_URL=pgbouncer.url(database),
         DATABASE_TRANSACTION_POOLING=1,
-        CELERY_BROKER_URL=broker_url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        PORT=port,
-        FLOWER_PORT=flower_port,
-        FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
         WEB_CONCURRENCY=2,
         WORKER_CONCURRENCY=2,
     )

@@ -4,8 +4,6 @@ through HTTP only; then SIGTERM, and nothing it started may be left."""
 
 import re
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
@@ -14,13 +12,15 @@ import requests
 from devstack.stack import free_port, redis_answers
 from tests.support.metrics import Metrics
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support.processes import subprocess_env
 from tests.support.stack import (
     FLOWER_AUTH,
     alive,
     checkout_as_a_new_customer,
     runstack,
+    runstack_process,
     side_effects_of,
+    stack_env,
 )
 from worker.models import OutboxMessage
 
@@ -31,13 +31,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def stack(smtp_server, broker_url, tmp_path):
     port, flower_port = free_port(), free_port()
     log_path = tmp_path / "stack.log"
-    env = subprocess_env(
-        CELERY_BROKER_URL=broker_url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        PORT=port,
-        FLOWER_PORT=flower_port,
-        FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
+    env = stack_env(
+        smtp_server,
+        broker_url,
+        port,
+        flower_port,
         SHOPFLOW_ADMIN_PASSWORD="admin-test-secret",
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=2,
@@ -237,14 +235,7 @@ def test_ctrl_c_during_setup_stops_at_once(tmp_path):
     env = embedded_env(tmp_path, port, flower_port)
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"  # migrations take a while
     log_path = tmp_path / "stack.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runstack"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = runstack_process(env, log_path)
     try:
         wait_until(
             lambda: b"Ready to accept connections" in log_path.read_bytes(),

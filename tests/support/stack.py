@@ -10,22 +10,42 @@ import psutil
 import requests
 
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR
+from tests.support.processes import PROJECT_DIR, subprocess_env
 
 FLOWER_AUTH = ("ops", "flower-test-secret")
 
 
-@contextlib.contextmanager
-def runstack(env, log_path, port, flower_port):
-    """`manage.py runstack` as `make run` starts it; SIGTERM on the way out if needed."""
+def stack_env(smtp_server, broker_url, port: int, flower_port: int, **overrides) -> dict:
+    """`make run`'s environment on this test's database, broker and SMTP server."""
+    return subprocess_env(
+        **{
+            "CELERY_BROKER_URL": broker_url,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": smtp_server.port,
+            "PORT": port,
+            "FLOWER_PORT": flower_port,
+            "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
+            **overrides,
+        }
+    )
+
+
+def runstack_process(env, log_path) -> subprocess.Popen:
+    """`manage.py runstack` started, its output in `log_path`."""
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
             cwd=PROJECT_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def runstack(env, log_path, port, flower_port):
+    """`manage.py runstack` as `make run` starts it; SIGTERM on the way out if needed."""
+    process = runstack_process(env, log_path)
     running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
     try:
         wait_until(running.ready, timeout=90, message="the stack to answer")
