@@ -126,7 +126,10 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str):
             row.claimed_at,
         )
         return now
-    raise EmailInFlight(f"email {kind}:{key} is being sent by another delivery")
+    raise EmailInFlight(
+        f"email {kind}:{key} is being sent by another delivery",
+        retry_after=(row.claimed_at - stale).total_seconds(),  # when it may be taken over
+    )
 
 
 def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:

@@ -64,3 +64,27 @@ class OrderSideEffect(models.Model):
 
     def __str__(self):
         return f"{self.order_id}:{self.kind}={self.status}"
+
+
+class SideEffectLease(models.Model):
+    """A live worker holds a message with this side effect's work until `until`, renewing
+    it while it does (worker.leases). A pending side effect whose lease lapsed lost its
+    worker: the reconciler re-drives it then, without waiting for its `deadline`. Its
+    own table, so that writing a lease never locks the side effect a task is claiming."""
+
+    # No constraint in the database: a worker may lease the work of an order deleted a
+    # moment ago, and a lease is only ever read beside its side effect.
+    order = models.ForeignKey(
+        "store.Order", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    kind = models.CharField(max_length=32)
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind"], name="side_effect_lease_unique"),
+        ]
+        indexes = [models.Index(fields=["until"], name="side_effect_lease_until_idx")]
+
+    def __str__(self):
+        return f"{self.order_id}:{self.kind} until {self.until}"

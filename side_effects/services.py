@@ -15,7 +15,7 @@ from worker.dead_letters import dead_letter_record
 from worker.outbox import enqueue_on_commit
 
 from . import locks, metrics, registry, sql
-from .models import OrderSideEffect, side_effect_deadline
+from .models import OrderSideEffect, SideEffectLease, side_effect_deadline
 from .signals import side_effect_failed
 
 logger = logging.getLogger(__name__)
@@ -98,20 +98,35 @@ def side_effects_postpone(*, order_ids: list[int], kind: str, seconds: float) ->
     OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind, status=Status.PENDING).update(
         deadline=deadline
     )
+    # No worker holds them until the retry comes: a lapsing lease must not re-drive them.
+    SideEffectLease.objects.filter(order_id__in=order_ids, kind=kind).delete()
+
+
+def side_effects_lease(*, order_ids: list[int], kind: str, until) -> None:
+    """A live worker holds a message with these side effects' work, until `until` unless
+    it renews (worker.leases): should it die, the reconciler re-drives them once the
+    lease lapses. One statement (an upsert)."""
+    SideEffectLease.objects.bulk_create(
+        [SideEffectLease(order_id=order_id, kind=kind, until=until) for order_id in set(order_ids)],
+        update_conflicts=True,
+        unique_fields=["order", "kind"],
+        update_fields=["until"],
+    )
 
 
 def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
-    """Re-drive side effects still pending past their deadline, whatever kept them: a
-    message the broker lost or never delivered, a worker killed mid-task, a receiver that
-    raised before enqueueing. Their task is enqueued again through the outbox (tasks are
-    idempotent: a side effect that was only slow is not applied twice) and the deadline
-    moves on. One re-driven SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and
-    dead-lettered instead, for a person to look at (the dead letter's requeue sets it
-    back to pending). Returns {"redriven": n, "failed": n}."""
+    """Re-drive side effects still pending past their deadline, or whose worker's lease
+    lapsed, whatever kept them: a message the broker lost or never delivered, a worker
+    killed or cut off mid-task, a receiver that raised before enqueueing. Their task is
+    enqueued again through the outbox (tasks are idempotent: a side effect that was only
+    slow is not applied twice) and the deadline moves on. One re-driven
+    SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and dead-lettered instead,
+    for a person to look at (the dead letter's requeue sets it back to pending). Returns
+    {"redriven": n, "failed": n}."""
     most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
     now = timezone.now()
     with transaction.atomic():
-        stuck = list(locks.side_effects_past_deadline_for_update(now=now, limit=limit))
+        stuck = list(locks.side_effects_overdue_for_update(now=now, limit=limit))
         redrive = [effect for effect in stuck if effect.redrives < most]
         with isolated_inserts(about="the reconciler's re-drives"):  # one INSERT for all
             for effect in redrive:
@@ -122,6 +137,10 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
         give_up = [effect for effect in stuck if effect.redrives >= most]
         for effect in give_up:
             _give_up(effect)
+        lapsed = SideEffectLease.objects.filter(until__lt=now)
+        if len(stuck) == limit:  # the rest wait for the next run: keep their lapsed leases
+            lapsed = lapsed.filter(order_id__in={effect.order_id for effect in stuck})
+        lapsed.delete()
     return {"redriven": len(redrive), "failed": len(give_up)}
 
 
@@ -129,11 +148,16 @@ def _redrive(effect: OrderSideEffect, now, most: int) -> None:
     # One row per side effect: the relay joins those of a kind into messages.
     enqueue_on_commit(registry.task_for(effect.kind), [effect.order_id])
     transaction.on_commit(lambda: metrics.REDRIVES.labels(effect.kind).inc(), robust=True)
+    why = (
+        f"{now - effect.deadline} past its deadline"
+        if effect.deadline < now
+        else "and its worker's lease lapsed"
+    )
     logger.warning(
-        "reconciler: order %s %s still pending %s past its deadline; re-driving it (%s of %s)",
+        "reconciler: order %s %s still pending %s; re-driving it (%s of %s)",
         effect.order_id,
         effect.kind,
-        now - effect.deadline,
+        why,
         effect.redrives + 1,
         most,
     )

@@ -3,6 +3,7 @@ import os
 from celery import Celery, signals
 
 from core.env import settings_module
+from worker.leases import LeaseKeeper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
@@ -10,6 +11,7 @@ app = Celery("shopflow")
 # All Celery settings live in Django settings, prefixed CELERY_.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.steps["consumer"].add(LeaseKeeper)
 
 
 @signals.task_prerun.connect

@@ -15,6 +15,7 @@
 
 import errno
 import logging
+import math
 import smtplib
 import socket
 import traceback
@@ -46,7 +47,12 @@ class PoisonMessage(Exception):
 
 
 class TransientError(Exception):
-    """Raise (a subclass of) this from a task to ask for a retry with backoff."""
+    """Raise (a subclass of) this from a task to ask for a retry with backoff, no sooner
+    than `retry_after` seconds when it is given (the moment the obstacle passes)."""
+
+    def __init__(self, *args, retry_after: float = 0):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -144,6 +150,7 @@ class ReliableTask(Task):
             maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
             full_jitter=True,
         )
+        countdown = max(countdown, math.ceil(getattr(exc, "retry_after", 0)))
         logger.warning(
             "%s[%s] transient error, retry %s/%s in %ss: %r",
             self.name,
@@ -222,6 +229,10 @@ class ReliableTask(Task):
 
     def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
         """Hook for subclasses: a retry of this task is due in `countdown` seconds."""
+
+    def lease_held(self, *, messages: list[tuple[list, dict]], until) -> None:
+        """Hook for subclasses: a live worker holds these messages (their args, kwargs) of
+        this task; their work is its own until `until` (worker.leases)."""
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

@@ -292,7 +292,11 @@ SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES",
 # a poison message that kills the process) is dead-lettered instead of run again.
 SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # A SentEmail claim older than this is a dead delivery's: its send was cut at half of it.
-SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
+# Short, so that a dead worker's email goes out within two minutes (docs/reliability.md).
+SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
+# A message a live worker holds keeps its work leased this long, renewed every third of it;
+# once a dead or cut-off worker's lease lapses, the reconciler re-drives the work.
+SHOPFLOW_TASK_LEASE_SECONDS = env_int("SHOPFLOW_TASK_LEASE_SECONDS", 20)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis gives an unacknowledged message back after this (a worker that died holding
     # it). Short, since the reconciler re-drives a stuck side effect within minutes anyway;

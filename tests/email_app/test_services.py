@@ -121,7 +121,7 @@ def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
     assert "Crossed by order #7" in alert.body
 
 
-def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order):
+def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order, settings):
     from email_app.services import EmailInFlight
     from worker.tasks_base import is_transient
 
@@ -131,6 +131,9 @@ def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order):
         services.confirmation_emails_send(order_ids=[order.pk])
 
     assert is_transient(raised.value)
+    # The retry comes when the claim may be taken over, not before.
+    claim_seconds = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
+    assert claim_seconds - 5 < raised.value.retry_after <= claim_seconds
     assert mail.outbox == []
     assert SentEmail.objects.get().status == "sending"
 

@@ -173,11 +173,11 @@ class WebProcess(ServiceProcess):
 
 def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
     """A worker subprocess's environment: this test's database, broker and SMTP server,
-    and one-second retry backoff."""
-    return subprocess_env(
-        CELERY_BROKER_URL=redis_server.url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        SHOPFLOW_TASK_RETRY_BACKOFF=1,
-        **overrides,
-    )
+    and one-second retry backoff, unless `overrides` say otherwise."""
+    defaults = {
+        "CELERY_BROKER_URL": redis_server.url,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": smtp_server.port,
+        "SHOPFLOW_TASK_RETRY_BACKOFF": 1,
+    }
+    return subprocess_env(**{**defaults, **overrides})

@@ -15,7 +15,7 @@ from worker import outbox
 from worker.celery import app as celery_app
 from worker.dead_letters import dead_letters_requeue
 from worker.models import DeadLetter, OutboxMessage
-from worker.tasks_base import ReliableTask, is_transient
+from worker.tasks_base import ReliableTask, TransientError, is_transient
 
 # --- is_transient ------------------------------------------------------------------------
 
@@ -204,6 +204,26 @@ def ignores_itself(self):
 
     RUNS.append(-1)
     raise Ignore()
+
+
+@shared_task(bind=True, base=ReliableTask, name="tests.blocked_for_three_seconds")
+def blocked_for_three_seconds(self):
+    import time
+
+    RUNS.append(time.monotonic())
+    if self.request.retries == 0:
+        raise TransientError("held by another delivery", retry_after=3)
+    return "done"
+
+
+def test_a_transient_error_that_says_when_it_passes_is_retried_no_sooner(in_process_worker):
+    """The backoff here waits at most two seconds (fast_retries); the error asks for three."""
+    RUNS.clear()
+    result = celery_app.send_task("tests.blocked_for_three_seconds", ignore_result=False)
+
+    assert result.get(timeout=30) == "done"
+    first, second = RUNS
+    assert second - first >= 3
 
 
 def test_a_task_that_asks_for_a_retry_is_retried_not_dead_lettered(in_process_worker):

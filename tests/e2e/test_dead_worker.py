@@ -1,0 +1,124 @@
+"""A worker SIGKILLed mid-task costs at most two minutes, on Redis and on RabbitMQ, with the
+windows production runs with: a 20 s lease, a 60 s email claim, the reconciler every
+minute (here at its worst phase). And a worker that is only slow is not raced."""
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from email_app.models import SentEmail
+from side_effects.models import OrderSideEffect, SideEffectLease
+from side_effects.services import side_effects_reconcile
+from store.models import StockMovement
+from tests.factories import ProductFactory, UserFactory
+from tests.support.polling import wait_until
+from tests.support.processes import WorkerProcess, worker_env
+
+from .test_worker_process import ALL_DONE, checkout, side_effects
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROMISE_SECONDS = 120
+RECONCILER_EVERY = timedelta(seconds=60)  # beat's schedule (side_effects.apps)
+
+
+def confirmations(smtp_server, order_id) -> int:
+    subjects = [message["Subject"] for message in smtp_server.messages]
+    return subjects.count(f"Your Shopflow order #{order_id}")
+
+
+def email_lease(order_id):
+    return SideEffectLease.objects.filter(order_id=order_id, kind="confirmation_email").first()
+
+
+class ReconcilerAtItsWorstPhase:
+    """Beat's reconciler run just before the lease lapses, so that the run that finds the
+    lapse comes a minute later."""
+
+    def __init__(self, lease):
+        self.due = lease.until - timedelta(seconds=0.5)
+
+    def run_if_due(self) -> None:
+        if timezone.now() >= self.due:
+            side_effects_reconcile()
+            self.due += RECONCILER_EVERY
+
+
+def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
+    stoppable_broker, smtp_server, tmp_path, relay_process, request
+):
+    """SIGKILL a worker's main process and pool while the confirmation email waits on
+    SMTP, a second worker running. On RabbitMQ the broker gives the message to the second
+    worker at once; on Redis it stays with the dead one for the visibility timeout (15
+    minutes) and the lapsed lease is what brings the email back. Either way the new
+    delivery takes the dead one's claim over once it is stale, and sends once."""
+    env = worker_env(stoppable_broker, smtp_server)
+    relay_process(env)
+    doomed = WorkerProcess(env, tmp_path / "doomed.log", concurrency=1).start()
+    survivor = None
+    try:
+        user = UserFactory(email="dead-worker@example.com")
+        wait_until(lambda: smtp_server.messages_to(user.email), message="the welcome email")
+        product = ProductFactory(on_hand=10, low_stock_threshold=0)
+        smtp_server.handler.delay_next = 30
+        order_id = checkout(user, product).json()["id"]
+        assert smtp_server.handler.delaying.wait(timeout=30), doomed.output()[-3000:]
+        survivor = WorkerProcess(env, tmp_path / "survivor.log", concurrency=1).start()
+        lease = wait_until(lambda: email_lease(order_id), message="the doomed worker's lease")
+
+        os.killpg(doomed.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        doomed.stop()
+
+        beat = ReconcilerAtItsWorstPhase(lease)
+
+        wait_until(
+            lambda: beat.run_if_due() or side_effects(user, order_id) == ALL_DONE,
+            timeout=PROMISE_SECONDS,
+            interval=0.5,
+            message=f"the side effects; survivor's log:\n{survivor.output()[-3000:]}",
+        )
+        elapsed = time.monotonic() - killed
+        print(f"\n{request.node.name}: done {elapsed:.0f} s after the SIGKILL")
+        assert elapsed <= PROMISE_SECONDS
+        assert "taking over a claim" in survivor.output()
+        assert confirmations(smtp_server, order_id) == 1
+        assert SentEmail.objects.get(kind="confirmation_email", key=str(order_id)).status == "sent"
+        assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
+    finally:
+        for worker in (doomed, survivor):
+            if worker is not None:
+                worker.stop()
+
+
+def test_a_slow_worker_keeps_its_lease_and_is_not_raced(
+    own_redis, smtp_server, tmp_path, relay_process
+):
+    """A 3 s lease, an SMTP server that takes 7 s, the reconciler running all along: the
+    worker renews its lease while it waits, so the email is never re-driven."""
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_LEASE_SECONDS=3)
+    relay_process(env)
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    try:
+        user = UserFactory(email="slow-worker@example.com")
+        wait_until(lambda: smtp_server.messages_to(user.email), message="the welcome email")
+        product = ProductFactory(on_hand=10, low_stock_threshold=0)
+        smtp_server.handler.delay_next = 7
+        order_id = checkout(user, product).json()["id"]
+        assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+
+        def done_while_reconciling():
+            side_effects_reconcile()
+            return side_effects(user, order_id) == ALL_DONE
+
+        wait_until(done_while_reconciling, timeout=30, interval=0.5, message="the side effects")
+        email = OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email")
+        assert email.redrives == 0
+        assert confirmations(smtp_server, order_id) == 1
+        assert "re-driving" not in worker.output()
+    finally:
+        worker.stop()
