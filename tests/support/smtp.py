@@ -31,6 +31,7 @@ class SmtpHandler:
     delay: float = 0.0  # hold every delivery this long (a slow server), unless delay_next
     stall_next_rcpt: float = 0.0  # hold the next RCPT this long (before any DATA is read)
     rcpt_stalled: threading.Event = field(default_factory=threading.Event)
+    stalled_peer: tuple = ()  # the client whose RCPT is held: (address, port)
     rcpt_stall_over: threading.Event = field(default_factory=threading.Event)
     keep: bool = True  # False: count the messages only (a benchmark sends thousands)
     log: TextIO | None = None  # a line per message accepted: "<unix time> <connection>"
@@ -40,6 +41,7 @@ class SmtpHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.stall_next_rcpt:
             stall, self.stall_next_rcpt = self.stall_next_rcpt, 0.0
+            self.stalled_peer = session.peer
             self.rcpt_stalled.set()
             try:
                 await asyncio.sleep(stall)
@@ -93,12 +95,14 @@ class _Controller(Controller):
 
 
 class SmtpServer:
-    """The server on 127.0.0.1 in a thread of this process, for a `with` block."""
+    """The server on 127.0.0.1 (or `host`) in a thread of this process, for a `with` block."""
 
-    def __init__(self, handler: SmtpHandler | None = None, port: int | None = None):
+    def __init__(
+        self, handler: SmtpHandler | None = None, port: int | None = None, host="127.0.0.1"
+    ):
         self.handler = handler or SmtpHandler()
         self.port = port or free_port()
-        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = _Controller(self.handler, hostname=host, port=self.port)
 
     def __enter__(self):
         self.controller.start()

@@ -1,0 +1,209 @@
+"""Shopflow on separate hosts (network namespaces on one machine: tests.support.hosts),
+and the network between them failing, with real traffic: checkouts placed throughout,
+every side effect done exactly once. The windows are short (tests.support.shop_on_hosts:
+a 3 s lease, a 20 s email claim, a 30 s deadline, the reconciler every 5 s); what each
+fault costs with production's windows is in docs/reliability.md."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.hosts import namespaces_unavailable
+from tests.support.polling import wait_until
+from tests.support.shop_on_hosts import ShopOnHosts
+from tests.support.smtp import SmtpServer
+
+KINDS = {"confirmation_email", "inventory", "analytics"}
+
+
+@pytest.fixture(scope="module")
+def shop():
+    if why := namespaces_unavailable():
+        pytest.skip(why)
+    shop = ShopOnHosts()
+    try:
+        with SmtpServer(host=shop.network.address) as smtp:
+            shop.smtp = smtp
+            shop.start(smtp.port)
+            shop.product = product_with_stock(shop)
+            yield shop
+    finally:
+        shop.close()
+
+
+def product_with_stock(shop) -> int:
+    products = shop.customer("catalog-reader").get(f"{shop.base}/api/products/", timeout=30)
+    return max(products.json()["results"], key=lambda product: product["available"])["id"]
+
+
+_customers = iter(range(1, 10_000))
+
+
+def place(shop, count: int) -> list[int]:
+    """`count` checkouts by new customers, placed together; their order ids (all 201)."""
+
+    def one(_):
+        api = shop.customer(f"host-customer-{next(_customers)}")
+        response = shop.checkout(api, shop.product)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def all_done(shop, order_ids: list[int]) -> bool:
+    effects = shop.side_effects(order_ids)
+    return all(effects[order_id] == dict.fromkeys(KINDS, "done") for order_id in effects)
+
+
+def wait_all_done(shop, order_ids, timeout=90):
+    wait_until(
+        lambda: all_done(shop, order_ids),
+        timeout=timeout,
+        interval=0.5,
+        message=f"every side effect of {order_ids}; logs:\n{shop.logs()}",
+    )
+
+
+def assert_each_done_once(shop, order_ids: list[int]) -> None:
+    """One confirmation at the mail server, one stock movement, one analytics record."""
+    subjects = [message["Subject"] for message in shop.smtp.messages]
+    assert {o: subjects.count(f"Your Shopflow order #{o}") for o in order_ids} == dict.fromkeys(
+        order_ids, 1
+    )
+    for table, join in (
+        ("store_stockmovement m JOIN store_orderitem i ON i.id = m.order_item_id", "i.order_id"),
+        ("analytics_app_analyticsevent", "order_id"),
+    ):
+        counts = dict(
+            shop.query(
+                f"SELECT {join}, count(*) FROM {table} WHERE {join} = ANY(%s) GROUP BY {join}",
+                (order_ids,),
+            )
+        )
+        assert counts == dict.fromkeys(order_ids, 1), table
+
+
+def test_the_shop_runs_across_hosts(shop):
+    order_ids = place(shop, 3)
+
+    wait_all_done(shop, order_ids, timeout=60)
+    assert_each_done_once(shop, order_ids)
+
+
+def test_a_worker_host_cut_mid_task_and_never_back_leaves_its_work_to_the_other(shop):
+    """The confirmation email's worker host is cut off while its SMTP server holds the
+    RCPT; its lease lapses, the reconciler re-drives the email, the other worker host
+    takes the stale claim over and sends. Checkouts go on during the cut."""
+    shop.smtp.handler.stall_next_rcpt = 600
+    [first] = place(shop, 1)
+    assert shop.smtp.handler.rcpt_stalled.wait(timeout=30), shop.logs()
+    [cut] = [host for host in shop.workers if host.ip == shop.smtp.handler.stalled_peer[0]]
+    cut.cut()
+    try:
+        started = time.monotonic()
+        order_ids = [first, *place(shop, 4)]
+
+        wait_all_done(shop, order_ids, timeout=120)
+        print(f"\nall done {time.monotonic() - started:.0f} s after the cut")
+        assert_each_done_once(shop, order_ids)
+    finally:
+        cut.restore()
+        shop.smtp.handler.rcpt_stalled.clear()
+
+
+def test_a_worker_host_back_after_a_minute_does_not_do_its_work_twice(shop):
+    """The same cut, the link back after 60 s: the cut host's send was cut at its
+    deadline; once it reaches the database again it finds its claim taken over and the
+    email sent by the other host, and sends nothing."""
+    shop.smtp.handler.stall_next_rcpt = 600
+    [first] = place(shop, 1)
+    assert shop.smtp.handler.rcpt_stalled.wait(timeout=30), shop.logs()
+    [cut] = [host for host in shop.workers if host.ip == shop.smtp.handler.stalled_peer[0]]
+    cut.cut()
+    cut_at = time.monotonic()
+    try:
+        order_ids = [first, *place(shop, 3)]
+        wait_all_done(shop, order_ids, timeout=120)
+        time.sleep(max(0.0, 60 - (time.monotonic() - cut_at)))  # the outage lasts a minute
+    finally:
+        cut.restore()
+        shop.smtp.handler.rcpt_stalled.clear()
+
+    wait_until(
+        lambda: "SendTimeout" in shop.log(cut.name, "mail"),
+        timeout=60,
+        message=f"the cut host's send to end; its log:\n{shop.log(cut.name, 'mail')[-3000:]}",
+    )
+    later = place(shop, 3)  # the shop goes on, both hosts consuming
+    wait_all_done(shop, later, timeout=60)
+    assert_each_done_once(shop, order_ids + later)
+
+
+def test_the_web_host_cut_from_the_broker_still_takes_orders(shop):
+    """The web host reaches PostgreSQL but not Redis: checkouts answer 201 (their side
+    effects wait in the outbox); once the link returns, the relay publishes them."""
+    shop.web.drop_to(shop.data, 6379)
+    try:
+        order_ids = place(shop, 4)
+        unpublished = shop.query(
+            "SELECT count(*) FROM worker_outboxmessage WHERE published_at IS NULL"
+            " AND args::text = ANY(%s)",
+            ([f"[[{order_id}]]" for order_id in order_ids],),
+        )
+        assert unpublished == [(12,)]  # three side effects an order, none published
+    finally:
+        shop.web.restore()
+
+    wait_all_done(shop, order_ids, timeout=90)
+    assert_each_done_once(shop, order_ids)
+
+
+def test_latency_and_loss_between_every_host_lose_and_double_nothing(shop):
+    """200 ms each way on every connection to the data host (PostgreSQL, Redis), and 5% of
+    the packets every host sends lost."""
+    shop.data.delay(0.2)
+    for host in shop.network.hosts:
+        host.lose(5)
+    shop.timeout = 180  # each statement is a round trip of 400 ms or more
+    try:
+        started = time.monotonic()
+        order_ids = place(shop, 4)
+        placed = time.monotonic() - started
+        wait_all_done(shop, order_ids, timeout=240)
+        done = time.monotonic() - started
+    finally:
+        shop.timeout = 30
+        for host in shop.network.hosts:
+            host.restore()
+    checkouts = sorted(shop.checkout_seconds[-4:])
+    print(
+        f"\n4 customers at once: checkouts {checkouts[0]:.1f} to {checkouts[-1]:.1f} s,"
+        f" all registered and checked out {placed:.1f} s, all done {done:.1f} s"
+    )
+    assert_each_done_once(shop, order_ids)
+
+
+def test_the_data_hosts_redis_restarted_empty_loses_nothing(shop):
+    """Both worker hosts cut while checkouts queue their tasks in Redis; Redis restarts
+    empty; the workers come back: the reconciler re-drives what the queues lost."""
+    for host in shop.workers:
+        host.cut()
+    try:
+        order_ids = place(shop, 3)
+        wait_until(
+            lambda: (
+                shop.query("SELECT count(*) FROM worker_outboxmessage WHERE published_at IS NULL")
+                == [(0,)]
+            ),
+            message="the relay to publish",
+        )
+        shop.restart_redis_empty()
+    finally:
+        for host in shop.workers:
+            host.restore()
+
+    wait_all_done(shop, order_ids, timeout=120)
+    assert_each_done_once(shop, order_ids)
