@@ -25,12 +25,14 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
 
 from core.env import settings_module
+from core.telemetry import telemetry_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
 THREADS = int(os.environ.get("WEB_THREADS") or 4)
 
+telemetry_start("web")  # before Django loads its middleware: the tracing one joins them
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now
 from notifications.urls import websocket_urlpatterns  # noqa: E402
 

@@ -3,6 +3,7 @@ import os
 from celery import Celery, signals
 
 from core.env import settings_module
+from core.telemetry import TraceIdFilter, telemetry_start
 from worker.leases import LeaseKeeper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
@@ -12,6 +13,33 @@ app = Celery("shopflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(LeaseKeeper)
+
+
+@signals.worker_process_init.connect
+def start_telemetry_in_pool_process(**kwargs):
+    """Each prefork pool process exports its own spans (an exporter's thread does not
+    survive a fork, and none runs in the forking parent)."""
+    telemetry_start("worker")
+
+
+@signals.worker_init.connect
+def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
+    """A worker without pool processes (threads: the mail worker) runs its tasks here."""
+    if "prefork" not in str(getattr(sender, "pool_cls", "")).lower():
+        telemetry_start("worker")
+
+
+@signals.beat_init.connect
+def start_telemetry_in_beat(**kwargs):
+    telemetry_start("beat")
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def trace_ids_in_celery_logs(logger=None, **kwargs):
+    """Celery's log formats name the trace (CELERY_WORKER_LOG_FORMAT): its handlers give it."""
+    for handler in logger.handlers:
+        handler.addFilter(TraceIdFilter())
 
 
 @signals.task_prerun.connect

@@ -25,6 +25,9 @@ class OutboxMessage(models.Model):
     # Deliveries of this message after the first (the broker gives back what a worker lost):
     # past SHOPFLOW_TASK_MAX_REDELIVERIES the message is dead-lettered, not run again.
     redeliveries = models.PositiveIntegerField(default=0)
+    # The trace of the request that asked for it (core.telemetry.trace_carrier): the
+    # relay publishes it inside that trace, however much later. Empty when tracing is off.
+    trace_context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-id"]

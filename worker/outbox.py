@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.signals import insert_isolated
+from core.telemetry import span_continuing, trace_carrier
 
 from . import locks
 from .celery import app
@@ -56,7 +57,9 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage | None:
         with transaction.atomic():  # a savepoint, as a receiver's own work has
             app.tasks[name].apply(args=args, kwargs=kwargs)
         return None
-    message = OutboxMessage(task_name=name, args=list(args), kwargs=kwargs)
+    message = OutboxMessage(
+        task_name=name, args=list(args), kwargs=kwargs, trace_context=trace_carrier()
+    )
     insert_isolated([message])
     return message
 
@@ -197,15 +200,17 @@ def _send(messages: list[Message]) -> str:
         # a broker that stays down is the next relay pass's to retry.
         with app.producer_or_acquire() as producer, producer.batch():
             for message in messages:
-                app.send_task(
-                    message.task_name,
-                    args=message.args,
-                    kwargs=message.kwargs,
-                    task_id=message.task_id,
-                    producer=producer,
-                    retry=True,
-                    retry_policy=RECONNECT_ONCE,
-                )
+                carriers = [row.trace_context for row in message.rows]
+                with span_continuing(f"outbox publish {message.task_name}", carriers):
+                    app.send_task(
+                        message.task_name,
+                        args=message.args,
+                        kwargs=message.kwargs,
+                        task_id=message.task_id,
+                        producer=producer,
+                        retry=True,
+                        retry_policy=RECONNECT_ONCE,
+                    )
     except Exception as exc:
         # Nothing counts as sent, though part of a batch may have gone: the relay
         # publishes those again, which tasks absorb (they are idempotent).

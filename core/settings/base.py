@@ -316,6 +316,11 @@ if (
     )
     raise SystemExit(2)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's own formats, with the trace id of a traced task (worker.celery adds the filter).
+CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(message)s"
+CELERY_WORKER_TASK_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(task_name)s[%(task_id)s]: %(message)s"
+)
 # The tutorial design, for the benchmark's baseline only: `enqueue` runs each task in place,
 # inside the request and its transaction, as `.delay()` does in Celery's eager mode.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -351,10 +356,14 @@ SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # `trace` is " trace=<id>" inside a traced span, else "" (core.telemetry).
+    "filters": {"trace": {"()": "core.telemetry.TraceIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(trace)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["trace"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

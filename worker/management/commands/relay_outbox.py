@@ -3,6 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from core.telemetry import telemetry_start
 from worker.outbox import relay_forever
 
 
@@ -10,6 +11,7 @@ class Command(BaseCommand):
     help = "Publish committed outbox rows to the broker until stopped (SIGTERM or Ctrl-C)."
 
     def handle(self, *args, **options):
+        telemetry_start("relay")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

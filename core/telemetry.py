@@ -1,0 +1,102 @@
+"""OpenTelemetry: on when OTEL_EXPORTER_OTLP_ENDPOINT is set, off and free otherwise (no
+import of the SDK, no instrumentation, every helper here returns at once).
+
+On, each process (web, the relay, a worker's pool process, beat) exports its spans over
+OTLP/HTTP in batches, with the project's official instrumentations: Django (a span per
+request), Celery (a span per publish and per task run, the context in the message's
+headers), psycopg (a span per statement) and Redis. The SDK reads its usual variables
+(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_BSP_SCHEDULE_DELAY, ...).
+
+The outbox carries a trace across the gap between a checkout's commit and its publication,
+which may be minutes later: `trace_carrier()` is stored in the outbox row, and the relay
+publishes inside `span_continuing()` of it, so the tasks' spans join the checkout's trace.
+Log lines carry the trace id (`TraceIdFilter`)."""
+
+import contextlib
+import logging
+import os
+import socket
+
+_tracer = None  # set once telemetry has started in this process
+
+
+def telemetry_enabled() -> bool:
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
+
+
+def telemetry_start(service: str) -> None:
+    """Start exporting this process's traces, once, if enabled. `service`: what the
+    process is (web, relay, worker, beat), the service name's suffix."""
+    global _tracer
+    if _tracer is not None or not telemetry_enabled():
+        return
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME") or f"shopflow-{service}",
+            "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
+            "host.name": socket.gethostname(),
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    DjangoInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    PsycopgInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    _tracer = trace.get_tracer("shopflow")
+
+
+def trace_carrier() -> dict[str, str]:
+    """The current trace context (W3C traceparent), for work done later elsewhere; {} when
+    telemetry is off or no span is current."""
+    if _tracer is None:
+        return {}
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def span_continuing(name: str, carriers: list[dict]):
+    """A span of the trace the first of `carriers` names (its parent that context), linked
+    to the traces of the others: one message that publishes the work of many requests.
+    Nothing when telemetry is off."""
+    if _tracer is None:
+        yield
+        return
+    from opentelemetry import trace
+    from opentelemetry.propagate import extract
+
+    contexts = [extract(carrier) for carrier in carriers if carrier]
+    links = [trace.Link(trace.get_current_span(c).get_span_context()) for c in contexts[1:]]
+    parent = contexts[0] if contexts else None
+    with _tracer.start_as_current_span(name, context=parent, links=links):
+        yield
+
+
+class TraceIdFilter(logging.Filter):
+    """Give each record `trace`: " trace=<id>" inside a span, "" otherwise (and always
+    when telemetry is off), for the log format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace = ""
+        if _tracer is not None:
+            from opentelemetry import trace
+
+            context = trace.get_current_span().get_span_context()
+            if context.is_valid:
+                record.trace = f" trace={context.trace_id:032x}"
+        return True
