@@ -28,6 +28,10 @@ class Calls:
 
         import django
 
+        from core.env import settings_module
+
+        # manage.py's choice (production, as DJANGO_DEBUG=0 asks), in the tree measured.
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
         django.setup()
         logging.disable(logging.WARNING)
         from django.contrib.auth import get_user_model
