@@ -28,10 +28,14 @@ class Calls:
 
         import django
 
-        from core.env import settings_module
-
-        # manage.py's choice (production, as DJANGO_DEBUG=0 asks), in the tree measured.
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
+        # manage.py's choice (production, as DJANGO_DEBUG=0 asks), in the tree measured;
+        # a tree from before the settings package has one module.
+        try:
+            from core.env import settings_module
+        except ImportError:
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+        else:
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
         django.setup()
         logging.disable(logging.WARNING)
         from django.contrib.auth import get_user_model

@@ -87,6 +87,23 @@ def span_continuing(name: str, carriers: list[dict]):
         yield
 
 
+def trace_field_everywhere() -> None:
+    """Every log record of this process has `trace` ("" unless a TraceIdFilter fills it):
+    a handler whose format names it never fails on a record no filter saw (billiard's
+    logger, set up by Celery with the worker's format)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "gives_trace", False):
+        return
+
+    def record_with_trace(*args, **kwargs):
+        record = make_record(*args, **kwargs)
+        record.trace = ""
+        return record
+
+    record_with_trace.gives_trace = True
+    logging.setLogRecordFactory(record_with_trace)
+
+
 class TraceIdFilter(logging.Filter):
     """Give each record `trace`: " trace=<id>" inside a span, "" otherwise (and always
     when telemetry is off), for the log format."""

@@ -107,7 +107,8 @@ def side_effects_lease(*, order_ids: list[int], kind: str, until) -> None:
     it renews (worker.leases): should it die, the reconciler re-drives them once the
     lease lapses. One statement (an upsert)."""
     SideEffectLease.objects.bulk_create(
-        [SideEffectLease(order_id=order_id, kind=kind, until=until) for order_id in set(order_ids)],
+        # In order: two workers leasing crossing batches lock the rows in the same order.
+        [SideEffectLease(order_id=i, kind=kind, until=until) for i in sorted(set(order_ids))],
         update_conflicts=True,
         unique_fields=["order", "kind"],
         update_fields=["until"],

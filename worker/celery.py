@@ -3,7 +3,7 @@ import os
 from celery import Celery, signals
 
 from core.env import settings_module
-from core.telemetry import TraceIdFilter, telemetry_start
+from core.telemetry import TraceIdFilter, telemetry_start, trace_field_everywhere
 from worker.leases import LeaseKeeper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
@@ -13,6 +13,7 @@ app = Celery("shopflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(LeaseKeeper)
+trace_field_everywhere()  # Celery's log formats name it (CELERY_WORKER_LOG_FORMAT)
 
 
 @signals.worker_process_init.connect

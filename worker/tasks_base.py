@@ -150,7 +150,10 @@ class ReliableTask(Task):
             maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
             full_jitter=True,
         )
-        countdown = max(countdown, math.ceil(getattr(exc, "retry_after", 0)))
+        # No sooner than the error asks; never later than the longest backoff, which the
+        # visibility timeout is sized to (the retry waits in the worker, unacknowledged).
+        asked = math.ceil(getattr(exc, "retry_after", 0))
+        countdown = max(countdown, min(asked, settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX))
         logger.warning(
             "%s[%s] transient error, retry %s/%s in %ss: %r",
             self.name,

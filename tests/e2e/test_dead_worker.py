@@ -35,6 +35,18 @@ def email_lease(order_id):
     return SideEffectLease.objects.filter(order_id=order_id, kind="confirmation_email").first()
 
 
+def order_with_its_email_held(smtp_server, worker, name: str, *, seconds: float):
+    """A new customer's order, whose confirmation the SMTP server is holding `seconds`
+    before it answers: (the customer, the order id), once the worker is mid-send."""
+    user = UserFactory(email=f"{name}@example.com")
+    wait_until(lambda: smtp_server.messages_to(user.email), message="the welcome email")
+    product = ProductFactory(on_hand=10, low_stock_threshold=0)
+    smtp_server.handler.delay_next = seconds
+    order_id = checkout(user, product).json()["id"]
+    assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+    return user, order_id
+
+
 class ReconcilerAtItsWorstPhase:
     """Beat's reconciler run just before the lease lapses, so that the run that finds the
     lapse comes a minute later."""
@@ -61,12 +73,7 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
     doomed = WorkerProcess(env, tmp_path / "doomed.log", concurrency=1).start()
     survivor = None
     try:
-        user = UserFactory(email="dead-worker@example.com")
-        wait_until(lambda: smtp_server.messages_to(user.email), message="the welcome email")
-        product = ProductFactory(on_hand=10, low_stock_threshold=0)
-        smtp_server.handler.delay_next = 30
-        order_id = checkout(user, product).json()["id"]
-        assert smtp_server.handler.delaying.wait(timeout=30), doomed.output()[-3000:]
+        user, order_id = order_with_its_email_held(smtp_server, doomed, "dead", seconds=30)
         survivor = WorkerProcess(env, tmp_path / "survivor.log", concurrency=1).start()
         lease = wait_until(lambda: email_lease(order_id), message="the doomed worker's lease")
 
@@ -104,20 +111,21 @@ def test_a_slow_worker_keeps_its_lease_and_is_not_raced(
     relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
-        user = UserFactory(email="slow-worker@example.com")
-        wait_until(lambda: smtp_server.messages_to(user.email), message="the welcome email")
-        product = ProductFactory(on_hand=10, low_stock_threshold=0)
-        smtp_server.handler.delay_next = 7
-        order_id = checkout(user, product).json()["id"]
-        assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+        user, order_id = order_with_its_email_held(smtp_server, worker, "slow", seconds=7)
+
+        leases = set()
 
         def done_while_reconciling():
             side_effects_reconcile()
+            if lease := email_lease(order_id):
+                leases.add(lease.until)
             return side_effects(user, order_id) == ALL_DONE
 
         wait_until(done_while_reconciling, timeout=30, interval=0.5, message="the side effects")
         email = OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email")
         assert email.redrives == 0
+        # Leased, and renewed while it waited: the deadline (5 minutes) is not what held off.
+        assert len(leases) >= 2 and max(leases) - min(leases) >= timedelta(seconds=1), leases
         assert confirmations(smtp_server, order_id) == 1
         assert "re-driving" not in worker.output()
     finally:

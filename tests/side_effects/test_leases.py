@@ -45,7 +45,7 @@ def test_a_lapsed_lease_is_redriven_long_before_its_deadline_and_once(customer):
     assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
 
 
-def test_a_live_lease_keeps_the_reconciler_away(customer):
+def test_a_live_lease_is_no_reason_to_redrive(customer):
     order_id = place_order(customer)["id"]
     lease([order_id], "inventory", seconds=20)
 

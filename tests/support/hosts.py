@@ -46,8 +46,8 @@ class Network:
     """A bridge and the hosts on it; everything is removed on close()."""
 
     def __init__(self):
-        self.id = os.getpid() % 10000
-        self.prefix = f"10.{77 + self.id % 100}.{self.id % 250}"
+        self.id = os.getpid() % 25000  # a /24 of its own for each id
+        self.prefix = f"10.{77 + self.id // 250}.{self.id % 250}"
         self.bridge = f"sfbr{self.id}"
         self.address = f"{self.prefix}.1"  # this process's, on the bridge
         self.hosts: list[Host] = []
