@@ -248,3 +248,19 @@ def test_naming_the_production_module_is_production_whatever_django_debug_says()
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False https://shop.example.com"
+
+
+@pytest.mark.parametrize(
+    ("configured", "seconds"), [({}, "5"), ({"DATABASE_CONNECT_TIMEOUT": "2"}, "2")]
+)
+def test_a_postgresql_connection_that_does_not_answer_fails_in_seconds(configured, seconds):
+    read = (
+        "from django.conf import settings\n"
+        "print(settings.DATABASES['default']['OPTIONS']['connect_timeout'])"
+    )
+    result = manage(
+        "shell", "-c", read, DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://shop@db.example.com:5432/shop", **configured,
+    )  # fmt: skip
+
+    assert result.stdout.splitlines()[-1] == seconds, result.stderr
