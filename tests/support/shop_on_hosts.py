@@ -61,6 +61,7 @@ class ShopOnHosts:
         self.environment = environment
         self.base = f"http://{self.web.ip}:8000"
         self.database_url = ""
+        self.secret = secrets.token_urlsafe(50)  # the hosts' shared DJANGO_SECRET_KEY
         self.redis = None
 
     # --- starting ------------------------------------------------------------------------
@@ -128,12 +129,6 @@ class ShopOnHosts:
             **WINDOWS,
             **self.environment,
         }
-
-    @property
-    def secret(self) -> str:
-        if not hasattr(self, "_secret"):
-            self._secret = secrets.token_urlsafe(50)
-        return self._secret
 
     def start_service(self, host, service: str) -> None:
         # A host of its own name, as each container has (celery names its node by it).
