@@ -4,7 +4,11 @@ a silent default (DJANGO_SECURE_SSL_REDIRECT=flase must not turn the redirect of
 
 import os
 import sys
+from email.utils import parseaddr
 from typing import NoReturn
+
+# What .env.example holds where a secret goes: a value still holding it was never set.
+PLACEHOLDER = "change-me"
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -39,6 +43,17 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_email(name: str, default: str) -> str:
+    """An address, bare or with a name (`Shopflow <orders@example.com>`). Quotes around the
+    whole value are refused: some env-file readers (docker run --env-file, podman-compose)
+    keep them, and every SMTP server then refuses the sender."""
+    value = os.environ.get(name, "").strip() or default
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+    if quoted or "@" not in parseaddr(value)[1]:
+        _refuse(name, value, "an address such as Shopflow <orders@example.com>, unquoted")
+    return value
+
+
 def settings_module() -> str:
     """The settings a process runs with when DJANGO_SETTINGS_MODULE names none (every
     entry point's default): production, which fails closed, unless DJANGO_DEBUG is on."""
@@ -52,6 +67,12 @@ def require(name: str, why: str = "") -> str:
     if not value:
         _stop(f"{name} must be set when DJANGO_DEBUG is off{why}.")
     return value
+
+
+def refuse_placeholder(name: str, where: str = "") -> None:
+    """One line and exit 2 when `name` still holds .env.example's placeholder."""
+    if PLACEHOLDER in os.environ.get(name, ""):
+        _stop(f"{name} still holds the placeholder {PLACEHOLDER!r}{where}: set a real secret.")
 
 
 def _refuse(name: str, value: str, expected: str) -> NoReturn:

@@ -176,7 +176,7 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
         "relay": [python, "manage.py", "relay_outbox"],
         "beat": [
             python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
-            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+            "--scheduler", "worker.beat:Scheduler",
             "--pidfile=", "--schedule", str(beat_schedule),
         ],
         # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv;

@@ -4,6 +4,7 @@ from celery import Celery, signals
 
 from core.env import settings_module
 from core.telemetry import TraceIdFilter, telemetry_start, trace_field_everywhere
+from worker import liveness
 from worker.leases import LeaseKeeper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
@@ -13,6 +14,8 @@ app = Celery("shopflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(LeaseKeeper)
+app.steps["consumer"].add(liveness.LivenessVoucher)
+liveness.connect()
 trace_field_everywhere()  # Celery's log formats name it (CELERY_WORKER_LOG_FORMAT)
 
 

@@ -27,6 +27,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.liveness import liveness_vouch
 from core.signals import insert_isolated
 from core.telemetry import span_continuing, trace_carrier
 
@@ -147,6 +148,7 @@ def relay_forever(*, stop: threading.Event) -> None:
     waits FAILURE_PAUSE_SECONDS."""
     rows_per_claim = settings.SHOPFLOW_OUTBOX_BATCH_SIZE
     while not stop.is_set():
+        liveness_vouch()  # a pass that hangs (a database that stopped answering) lapses
         pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
         try:
             if pending_to_relay():

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Exchange, Queue
 
-from core.env import env_bool, env_float, env_int, env_list
+from core.env import env_bool, env_email, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -45,7 +45,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "core.metrics.RequestMetricsMiddleware",  # first: it times what the others do too
+    # First: a probe (/livez, /readyz) comes by the pod's address and is no request to count.
+    "core.probes.ProbesMiddleware",
+    "core.metrics.RequestMetricsMiddleware",  # it times what the others do too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,7 +201,7 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
+DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
 # Who gets operational mail (low-stock alerts).
 SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local")
 SHOPFLOW_OPS_BASIC_AUTH = [
@@ -321,7 +323,7 @@ if (
         "CELERY_TASK_TIME_LIMIT.\n"
     )
     raise SystemExit(2)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
 # Celery's own formats, with the trace id of a traced task (worker.celery adds the filter).
 CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(message)s"
 CELERY_WORKER_TASK_LOG_FORMAT = (

@@ -5,13 +5,19 @@ refuses to start, in one line (core.env.require), rather than run on a developme
 
 import os
 
-from core.env import env_bool, env_int, require
+from core.env import env_bool, env_int, refuse_placeholder, require
 
 from .base import *  # noqa: F403
 
 DEBUG = False
 
 require("DJANGO_SECRET_KEY")
+# .env.example's placeholders, left in place, stop the process: they are public.
+refuse_placeholder("DJANGO_SECRET_KEY")
+refuse_placeholder("DATABASE_URL", " (POSTGRES_PASSWORD in docker compose's .env)")
+refuse_placeholder("FLOWER_BASIC_AUTH")
+refuse_placeholder("EMAIL_HOST_PASSWORD")
+refuse_placeholder("VAPID_PRIVATE_KEY")
 require("DATABASE_URL", " (sqlite:///path/db.sqlite3 for one machine)")
 if not os.environ.get("EMAIL_HOST", "").strip() and not os.environ.get("EMAIL_BACKEND", "").strip():
     # Mail recorded as sent that no one receives is worse than not starting.

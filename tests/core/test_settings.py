@@ -148,27 +148,53 @@ def test_production_environment_passes_the_deploy_checks_at_warning_level():
 
 
 def test_deploy_check_catches_a_weak_secret_key():
-    # The .env.example placeholder, left in place, must not pass the deployment checks.
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING", **production(DJANGO_SECRET_KEY="change-me")
+        "check", "--deploy", "--fail-level", "WARNING", **production(DJANGO_SECRET_KEY="s3cret")
     )
 
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
 
 
-def test_deploy_check_catches_the_example_flower_password():
-    # It opens Flower and /metrics: the .env.example placeholder must not pass.
+def test_deploy_check_catches_a_short_flower_password():
+    # It opens Flower and /metrics.
     result = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        **production(FLOWER_BASIC_AUTH="admin:change-me"),
+        "check", "--deploy", "--fail-level", "WARNING", **production(FLOWER_BASIC_AUTH="ops:short")
     )
 
     assert result.returncode != 0
     assert "shopflow.W001" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DJANGO_SECRET_KEY", "change-me"),
+        ("DATABASE_URL", "postgres://shopflow:change-me@postgres:5432/shopflow"),
+        ("FLOWER_BASIC_AUTH", "admin:change-me"),
+    ],
+)
+def test_a_placeholder_of_env_example_left_in_place_stops_the_process_in_one_line(variable, value):
+    result = manage("check", **production(**{variable: value}))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert variable in result.stderr and "change-me" in result.stderr
+
+
+def test_a_sender_whose_quotes_an_env_file_reader_kept_is_refused_in_one_line():
+    result = manage("check", **production(DEFAULT_FROM_EMAIL='"Shopflow <orders@example.com>"'))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert "DEFAULT_FROM_EMAIL" in result.stderr and "unquoted" in result.stderr
+
+
+def test_a_named_sender_without_quotes_is_taken_as_it_is():
+    read = "from django.conf import settings; print(settings.DEFAULT_FROM_EMAIL)"
+    result = manage("shell", "-c", read, **production(DEFAULT_FROM_EMAIL="Shop <o@example.com>"))
+
+    assert result.stdout.splitlines()[-1] == "Shop <o@example.com>", result.stderr
 
 
 def test_an_empty_database_url_means_the_default_in_development():

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from celery import shared_task
@@ -15,3 +16,10 @@ def kills_its_own_process(marker: str) -> None:
     with Path(marker).open("a") as runs:
         runs.write("run\n")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@shared_task(name="tests.sleeps")
+def sleeps(seconds: float, marker: str) -> None:
+    """Keeps a pool process (or thread) busy; the marker says it has started."""
+    Path(marker).write_text("started")
+    time.sleep(seconds)

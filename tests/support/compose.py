@@ -23,7 +23,9 @@ SETTINGS_FILES = sorted((ROOT / "core" / "settings").glob("*.py"))
 CONFIGURATION_PAGE = ROOT / "docs" / "operations.md"
 
 APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "beat", "flower"}
-SERVICES_WITH_HEALTHCHECKS = {"postgres", "redis", "web", "worker", "mail", "flower"}
+SERVICES_WITH_HEALTHCHECKS = {
+    *("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower"),
+}
 DEPENDS_ON_CONDITIONS = {
     "service_started",
     "service_healthy",

@@ -3,6 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from core.liveness import START_SECONDS, liveness_vouch
 from core.telemetry import telemetry_start
 from worker.outbox import relay_forever
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
     help = "Publish committed outbox rows to the broker until stopped (SIGTERM or Ctrl-C)."
 
     def handle(self, *args, **options):
+        liveness_vouch(seconds=START_SECONDS)
         telemetry_start("relay")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,80 @@
+"""Liveness of the processes that serve no HTTP (Celery workers, beat, the outbox relay):
+a file whose modification time is when the process stops vouching for itself.
+
+The process moves that time forward from the loop that does its work (a worker's
+consumer, beat's scheduler, the relay's pass), so a process whose loop is stuck (a
+deadlock, SIGSTOP, a paused VM) lets it lapse, and one that is only busy keeps it fresh.
+A process that waits on purpose (a worker reconnecting to the broker) vouches for the
+whole wait at once. The orchestrator asks `python -m core.liveness`: exit 0 while the time
+is ahead, 1 with one line when it lapsed or was never written. The check imports no
+Django and costs a Python start (tens of milliseconds), not a Celery one.
+
+SHOPFLOW_LIVENESS_FILE names the file (docker-compose.yml and kubernetes/ set it per
+container); unset, nothing is written (`make run`, where runstack watches its children).
+SHOPFLOW_LIVENESS_SECONDS (60) is how long one mark vouches for: a loop turns every few
+seconds at most (beat every 5, the relay every 50 ms, a worker's consumer timer at every
+mark), so a minute is many missed turns, not a slow one."""
+
+import os
+import sys
+import time
+
+from core.env import env_float
+
+# Read here, not from Django's settings: the probe imports no Django.
+VOUCH_SECONDS = env_float("SHOPFLOW_LIVENESS_SECONDS", 60.0)
+# A mark is a system call: made at most this often, whatever the loop's pace.
+MARK_EVERY_SECONDS = min(5.0, VOUCH_SECONDS / 6)
+# A process vouches for its start-up (Django, the pool's forks) before its loop turns.
+START_SECONDS = max(120.0, VOUCH_SECONDS)
+
+_marked_at = 0.0
+
+
+def liveness_file() -> str:
+    return os.environ.get("SHOPFLOW_LIVENESS_FILE", "").strip()
+
+
+def liveness_vouch(*, seconds: float = VOUCH_SECONDS) -> None:
+    """Vouch for this process for `seconds` from now (rate-limited to one write every
+    MARK_EVERY_SECONDS unless it vouches for longer). Never raises: a file that cannot be
+    written only makes the probe fail, which is what it is for."""
+    global _marked_at
+    path = liveness_file()
+    now = time.time()
+    if not path or (seconds <= VOUCH_SECONDS and now - _marked_at < MARK_EVERY_SECONDS):
+        return
+    try:
+        with open(path, "a"):
+            pass
+        os.utime(path, (now + seconds, now + seconds))
+    except OSError as error:
+        sys.stderr.write(f"liveness: cannot write {path}: {error}\n")
+        return
+    _marked_at = now if seconds <= VOUCH_SECONDS else 0.0
+
+
+def liveness_check(path: str) -> str:
+    """ "" while the process vouches for itself, else why not (one line)."""
+    if not path:
+        return "SHOPFLOW_LIVENESS_FILE is not set."
+    try:
+        until = os.stat(path).st_mtime
+    except OSError:
+        return f"{path} was never written: the process has not started its loop."
+    late = time.time() - until
+    if late > 0:
+        return f"{path} lapsed {late:.0f} s ago: the process's loop is stuck."
+    return ""
+
+
+def main() -> int:
+    problem = liveness_check(liveness_file())
+    if problem:
+        sys.stderr.write(f"not alive: {problem}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""core.liveness: a process vouches for itself in a file's modification time, and the
+probe (`python -m core.liveness`, the orchestrator's exec probe) reads it with no Django.
+tests/deploy/test_kubernetes_probes.py runs it against real workers, beat and relay."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import liveness
+from tests.support.processes import PROJECT_DIR
+
+
+def probe(path, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "SHOPFLOW_LIVENESS_FILE": str(path), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "core.liveness"],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def alive_file(tmp_path, monkeypatch):
+    path = tmp_path / "alive"
+    monkeypatch.setenv("SHOPFLOW_LIVENESS_FILE", str(path))
+    monkeypatch.setattr(liveness, "_marked_at", 0.0)
+    return path
+
+
+def test_a_process_that_vouched_passes_the_probe(alive_file):
+    liveness.liveness_vouch()
+
+    assert os.stat(alive_file).st_mtime > time.time() + liveness.VOUCH_SECONDS - 5
+    assert probe(alive_file).returncode == 0
+
+
+def test_the_probe_fails_in_one_line_once_the_vouch_lapsed(alive_file):
+    liveness.liveness_vouch(seconds=-30)  # vouched until half a minute ago
+
+    result = probe(alive_file)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "lapsed 30 s ago" in result.stderr
+
+
+def test_the_probe_fails_before_the_process_ever_vouched(alive_file):
+    result = probe(alive_file)
+
+    assert result.returncode == 1 and "never written" in result.stderr
+
+
+def test_the_probe_fails_when_no_file_is_configured(tmp_path):
+    result = probe("")
+
+    assert result.returncode == 1 and "SHOPFLOW_LIVENESS_FILE" in result.stderr
+
+
+def test_a_busy_loop_writes_at_most_once_every_few_seconds(alive_file):
+    liveness.liveness_vouch()
+    first = os.stat(alive_file).st_mtime
+    time.sleep(0.05)
+    liveness.liveness_vouch()
+
+    assert os.stat(alive_file).st_mtime == first
+
+
+def test_a_long_vouch_is_written_at_once_and_the_next_mark_brings_it_back(alive_file):
+    liveness.liveness_vouch()
+    liveness.liveness_vouch(seconds=900)  # a worker reconnecting to its broker
+    assert os.stat(alive_file).st_mtime > time.time() + 800
+
+    liveness.liveness_vouch()  # its loop turns again
+
+    assert os.stat(alive_file).st_mtime < time.time() + liveness.VOUCH_SECONDS + 1
+
+
+def test_a_window_that_is_no_number_stops_the_probe_in_one_line(alive_file):
+    result = probe(alive_file, SHOPFLOW_LIVENESS_SECONDS="a minute")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "SHOPFLOW_LIVENESS_SECONDS" in result.stderr

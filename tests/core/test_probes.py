@@ -1,0 +1,77 @@
+"""GET /livez and /readyz as a prober asks them: by the pod's address over plain HTTP,
+with its own headers. They are answered before the Host check and the HTTPS redirect,
+cost no request count, and readiness follows the database, never the broker.
+tests/deploy/test_kubernetes_probes.py asks the same of a running web process."""
+
+import pytest
+from django.test import Client
+
+from core.metrics import REQUESTS
+from devstack.stack import free_port
+from tests.support.brokers import celery_broker
+
+pytestmark = pytest.mark.django_db
+
+# What the kubelet sends (pkg/probe/http): the pod's IP and port as Host.
+KUBELET = {
+    "HTTP_HOST": "10.244.1.7:8000",
+    "HTTP_USER_AGENT": "kube-probe/1.33",
+    "HTTP_ACCEPT": "*/*",
+    "HTTP_CONNECTION": "close",
+}
+
+
+@pytest.fixture
+def production_like(settings):
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz"])
+def test_a_probe_by_the_pods_address_over_plain_http_is_answered(production_like, path):
+    response = Client().get(path, **KUBELET)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_any_other_request_by_the_pods_address_is_still_refused(production_like):
+    assert Client().get("/api/products/", **KUBELET).status_code == 400  # DisallowedHost
+    assert Client().get("/healthz", HTTP_HOST="shop.example.com").status_code == 301
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz"])
+def test_a_probe_is_not_counted_as_a_request(path):
+    def answered() -> float:
+        return sum(
+            sample.value
+            for metric in REQUESTS.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+
+    before = answered()
+    assert Client().get(path).status_code == 200
+    assert Client().get("/api/products/").status_code == 200
+
+    assert answered() == before + 1  # the catalog's, not the probe's
+
+
+def test_readiness_holds_while_the_broker_is_down_and_healthz_names_it():
+    with celery_broker(f"redis://127.0.0.1:{free_port()}/0"):
+        ready = Client().get("/readyz")
+        health = Client().get("/healthz")
+
+    assert ready.status_code == 200
+    assert health.status_code == 503 and "broker" in health.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz"])
+def test_a_probe_takes_get_and_head_only(path):
+    assert Client().head(path).status_code == 200
+    response = Client().post(path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert "POST" in response.json()["detail"]

@@ -1,0 +1,197 @@
+"""kubernetes/shopflow.yaml's probes asked of running processes as the kubelet asks them
+(tests/support/kubelet.py): each process started with the manifest's own command and the
+pod's environment (ConfigMap, Secret, env), on this test's database and a Redis of its
+own. The web stays ready with the broker down; a busy worker stays live, a stuck one
+(SIGSTOP) does not; the release's pods wait for its migrations."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from celery import Celery
+
+from devstack.stack import free_port
+from tests.support.brokers import RedisServer
+from tests.support.kubelet import (
+    deployment_container,
+    exec_probe,
+    http_probe,
+    in_this_python,
+    pod_env,
+    pod_spec,
+)
+from tests.support.polling import wait_until
+from tests.support.processes import PROJECT_DIR, ServiceProcess
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+# Short enough to see a stuck process lapse within seconds; beat's needs to exceed its
+# 5 s loop.
+LIVENESS_SECONDS = {"worker": 3, "mail": 3, "relay": 3, "beat": 8}
+READY = {
+    "web": b"Application startup complete",
+    "worker": b"ready.",
+    "mail": b"ready.",
+    "relay": b"outbox relay ready.",
+    "beat": b"beat: Starting",
+}
+
+
+class PodProcess(ServiceProcess):
+    """A container's command from the manifest, run here."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path):
+        super().__init__(env, log_path)
+        self.ready_marker = READY[name]
+        self.what = f"the {name} container"
+        self._argv = argv
+
+    def argv(self) -> list[str]:
+        return self._argv
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pod(tmp_path, redis_server):
+    started = []
+
+    def start(name: str, *extra: str, **env) -> tuple[PodProcess, dict, dict]:
+        container = deployment_container(f"shopflow-{name}")
+        environment = pod_env(
+            container, tmp_path=tmp_path, CELERY_BROKER_URL=redis_server.url, **env
+        )
+        argv = [*in_this_python(container["command"]), *extra]
+        log = tmp_path / f"{name}-{len(started)}.log"
+        process = PodProcess(name, argv, environment, log).start()
+        started.append(process)
+        return process, container, environment
+
+    yield start
+    for process in started:
+        os.killpg(process.process.pid, signal.SIGCONT)  # a stopped one cannot stop itself
+        process.stop()
+
+
+def start_web(pod, **env):
+    port = free_port()
+    web, container, _ = pod("web", "--bind", f"127.0.0.1:{port}", WEB_CONCURRENCY=1, **env)
+    return web, container, port
+
+
+def test_the_web_is_started_live_and_ready_by_its_pod_address_and_stays_ready_without_broker(
+    pod, redis_server
+):
+    _, container, port = start_web(pod)
+    probes = ("startupProbe", "livenessProbe", "readinessProbe")
+
+    for probe in probes:
+        assert http_probe(container[probe], container, host_port=port) == 200, probe
+
+    redis_server.stop()
+
+    assert http_probe(container["readinessProbe"], container, host_port=port) == 200
+    assert http_probe(container["livenessProbe"], container, host_port=port) == 200
+
+
+def test_a_web_whose_database_does_not_answer_is_live_but_not_ready(pod):
+    closed = free_port()  # nothing listens there
+    _, container, port = start_web(pod, DATABASE_URL=f"postgres://shop:x@127.0.0.1:{closed}/shop")
+
+    assert http_probe(container["readinessProbe"], container, host_port=port) == 503
+    assert http_probe(container["livenessProbe"], container, host_port=port) == 200
+
+
+def vouched_by_its_loop(env) -> bool:
+    """The file holds a loop's mark, not the start-up's longer vouch."""
+    path = env["SHOPFLOW_LIVENESS_FILE"]
+    window = float(env["SHOPFLOW_LIVENESS_SECONDS"])
+    return os.path.exists(path) and os.stat(path).st_mtime < time.time() + window + 1
+
+
+def lapses_when_stopped_and_recovers(process, probe, env) -> None:
+    """SIGSTOP freezes the main process as a deadlock or a paused VM would."""
+    os.kill(process.process.pid, signal.SIGSTOP)
+    window = float(env["SHOPFLOW_LIVENESS_SECONDS"])
+    wait_until(
+        lambda: exec_probe(probe, env).returncode == 1,
+        timeout=window + 10,
+        message="the stopped process's liveness to lapse",
+    )
+    os.kill(process.process.pid, signal.SIGCONT)
+    wait_until(lambda: exec_probe(probe, env).returncode == 0, timeout=window + 10)
+
+
+@pytest.mark.parametrize(("name", "queue"), [("worker", "default"), ("mail", "emails")])
+def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_broker(
+    pod, redis_server, tmp_path, name, queue
+):
+    window = LIVENESS_SECONDS[name]
+    worker, container, env = pod(
+        name, "--concurrency", "1", "--include", "tests.e2e.worker_tasks",
+        SHOPFLOW_LIVENESS_SECONDS=window,
+    )  # fmt: skip
+    probe = container["livenessProbe"]
+    wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
+    assert exec_probe(probe, env).returncode == 0
+
+    # Busy: its one pool process (or thread) runs a task three windows long.
+    marker = tmp_path / "started"
+    app = Celery(broker=redis_server.url)
+    app.send_task("tests.sleeps", args=[3 * window, str(marker)], queue=queue)
+    wait_until(marker.exists, timeout=30, message="the long task to start")
+    busy_until = time.monotonic() + 2 * window
+    while time.monotonic() < busy_until:  # asked as often as a kubelet would, and more
+        result = exec_probe(probe, env)
+        assert result.returncode == 0, result.stderr
+        time.sleep(0.5)
+
+    lapses_when_stopped_and_recovers(worker, probe, env)
+
+    # Waiting for its broker, it vouches for the reconnection at once.
+    redis_server.stop()
+    wait_until(
+        lambda: os.stat(env["SHOPFLOW_LIVENESS_FILE"]).st_mtime > time.time() + 600,
+        timeout=30,
+        message="the worker to vouch for its reconnection",
+    )
+    assert exec_probe(probe, env).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["relay", "beat"])
+def test_relay_and_beat_are_live_while_their_loop_turns_and_lapse_when_stuck(pod, name):
+    process, container, env = pod(name, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS[name])
+    probe = container["livenessProbe"]
+    wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
+
+    assert exec_probe(probe, env).returncode == 0
+    lapses_when_stopped_and_recovers(process, probe, env)
+
+
+def test_a_releases_pods_wait_for_its_migrations_and_give_up_in_one_line(tmp_path):
+    [wait] = pod_spec("shopflow-web")["initContainers"]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    argv = [*in_this_python(wait["command"][:3]), "--timeout"]
+
+    gave_up = subprocess.run(
+        [*argv, "1"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert gave_up.returncode == 1
+    assert gave_up.stderr.strip().splitlines()[-1].startswith("CommandError: Gave up after 1 s")
+
+    waiting = subprocess.Popen([*argv, "120"], cwd=PROJECT_DIR, env=env)
+    try:
+        migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+        subprocess.run(migrate, cwd=PROJECT_DIR, env=env, check=True, capture_output=True)
+        assert waiting.wait(timeout=60) == 0
+    finally:
+        waiting.kill()
