@@ -1,8 +1,9 @@
 """GET /healthz: 200 when the database and the broker answer, 503 naming what is down,
 and the figures apps report (`add_report`: the side effects past their deadline).
 
-Anonymous by design (load balancers call it), so it names the part that is down and
-nothing more: host names and error text go to the log, not to the caller."""
+The operator's page (probes and load balancers ask /livez and /readyz: core.probes).
+Anonymous by design, so it names the part that is down and nothing more: host names and
+error text go to the log, not to the caller."""
 
 import logging
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """GET /livez and GET /readyz: the probes of an orchestrator (the kubelet, compose's
-healthcheck), answered by the first middleware, before anything else a request does.
+healthcheck), answered by the first middleware, before anything else a request does; and
+Prometheus' scrape of /metrics with its basic auth, which also comes by the pod's address.
 
 A probe comes by the pod's address (`Host: 10.1.2.3:8000`), over plain HTTP, with the
 prober's own headers: answered here, it meets no ALLOWED_HOSTS check, no HTTPS redirect,
@@ -12,13 +13,16 @@ no session and no metrics count, and costs one statement at most.
   it is down (docs/reliability.md), and a probe that failed on it would take every web
   process out of service for nothing.
 
-/healthz stays the operator's page: every dependency, and the figures apps report."""
+/healthz stays the operator's page: every dependency, and the figures apps report.
+/metrics with a staff session (a person's browser) takes the usual way, Host check and all."""
 
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import connection
 from django.http import JsonResponse
+
+from .metrics import metrics_view
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +47,10 @@ def ready(request) -> JsonResponse:
 PROBES = {"/livez": live, "/readyz": ready}
 
 
-def answer(request) -> JsonResponse | None:
+def answer(request):
     """The probe's answer, or None when the request is no probe."""
+    if request.path_info == "/metrics" and is_basic_auth(request):
+        return metrics_view(request)  # its own credentials check, throttle and methods
     probe = PROBES.get(request.path_info)
     if probe is None:
         return None
@@ -55,6 +61,10 @@ def answer(request) -> JsonResponse | None:
             headers={"Allow": ", ".join(sorted(PROBE_METHODS))},
         )
     return probe(request)
+
+
+def is_basic_auth(request) -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("basic ")
 
 
 class ProbesMiddleware:
@@ -72,10 +82,12 @@ class ProbesMiddleware:
     def __call__(self, request):
         if self.is_async:
             return self._acall(request)
-        return answer(request) or self.get_response(request)
+        response = answer(request)
+        return self.get_response(request) if response is None else response
 
     async def _acall(self, request):
         # Under ASGI a probe takes the threads' way (core.asgi): this is for other servers.
-        if request.path_info in PROBES:
-            return await sync_to_async(answer)(request)
-        return await self.get_response(request)
+        response = None
+        if request.path_info in PROBES or request.path_info == "/metrics":
+            response = await sync_to_async(answer)(request)
+        return await self.get_response(request) if response is None else response

@@ -3,6 +3,8 @@ with its own headers. They are answered before the Host check and the HTTPS redi
 cost no request count, and readiness follows the database, never the broker.
 tests/deploy/test_kubernetes_probes.py asks the same of a running web process."""
 
+import base64
+
 import pytest
 from django.test import Client
 
@@ -75,3 +77,22 @@ def test_a_probe_takes_get_and_head_only(path):
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
     assert "POST" in response.json()["detail"]
+
+
+def test_prometheus_scrapes_metrics_by_the_pods_address_with_its_basic_auth(
+    production_like, settings
+):
+    settings.SHOPFLOW_OPS_BASIC_AUTH = ["ops:a-long-metrics-secret"]
+    scrape = {**KUBELET, "HTTP_USER_AGENT": "Prometheus/3.5.0"}
+
+    answered = Client().get("/metrics", **scrape, **basic("ops:a-long-metrics-secret"))
+    refused = Client().get("/metrics", **scrape, **basic("ops:wrong"))
+
+    assert answered.status_code == 200 and b"shopflow_http_requests" in answered.content
+    assert refused.status_code == 401
+    # Without basic auth (a staff session, from a browser) it takes the usual way.
+    assert Client().get("/metrics", **scrape).status_code == 400
+
+
+def basic(pair: str) -> dict:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(pair.encode()).decode()}

@@ -1,0 +1,182 @@
+"""docker-compose.yml run for real, as its header and docs/operations.md tell a user:
+`cp .env.example .env`, real secrets, `docker compose up -d --build`, wait for health, the
+two `exec` commands of a first run, a new customer's checkout done with one email at the
+mail service, Flower behind its credentials, `--scale worker=2 --scale mail=2`, the broker
+stopped and started, placeholders refused, `down -v` leaving nothing. The project's own
+Dockerfile and compose file, unchanged; the engine and the stand-in images are
+tests/support/containers.py's. One stack for the module: the tests run in order."""
+
+import hashlib
+
+import pytest
+import requests
+
+from devstack.stack import port_is_free
+from tests.support.compose_stack import (
+    BASE,
+    FLOWER,
+    PUBLISHED_PORTS,
+    ComposeProject,
+    messages_to,
+    project_copy,
+    real_secrets,
+)
+from tests.support.containers import Engine, HealthcheckRunner, engine_missing, standins_build
+from tests.support.parts import part_missing
+from tests.support.polling import wait_until
+from tests.support.processes import PROJECT_DIR
+from tests.support.stack import checkout_as_a_new_customer, side_effects_of
+
+# Cold, the stand-in images and the first build take minutes (a module fixture's setup).
+pytestmark = pytest.mark.timeout(900)
+
+HEALTHCHECKED = ("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower")
+UNCHANGED = ("Dockerfile", "docker-compose.yml", ".env.example")
+
+
+def digests(directory) -> dict[str, str]:
+    return {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in UNCHANGED}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    missing = engine_missing() or next(
+        (f"port {port} is taken" for port in PUBLISHED_PORTS if not port_is_free(port)), ""
+    )
+    if missing:
+        part_missing(f"the compose stack {missing}")
+    engine = Engine().start()
+    runner = HealthcheckRunner(engine).start()
+    try:
+        standins_build(engine)
+        yield engine
+    finally:
+        runner.stop()
+        engine.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(engine, tmp_path_factory):
+    """`cp .env.example .env`, every change-me replaced, `docker compose up -d --build`."""
+    directory = project_copy(tmp_path_factory.mktemp("clone"))
+    before = digests(directory)
+    env_file, chosen = real_secrets((directory / ".env.example").read_text())
+    (directory / ".env").write_text(env_file)
+    project = ComposeProject(engine, directory)
+    project.chosen = chosen
+    try:
+        project.compose("up", "-d", "--build", timeout=900)
+        yield project
+    finally:
+        project.compose("down", "-v", "--timeout", "30", check=False)
+        assert digests(directory) == before == digests(PROJECT_DIR)
+
+
+def test_every_service_becomes_healthy_as_compose_ps_shows_it(stack):
+    stack.wait_healthy(*HEALTHCHECKED)
+    [migrate] = stack.containers("migrate")
+
+    assert migrate["ExitCode"] == 0 and migrate["State"] == "exited"
+    assert requests.get(f"{BASE}/readyz", timeout=5).json() == {"status": "ok"}
+
+
+def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(stack):
+    loaded = stack.compose("exec", "-T", "web", "python", "manage.py", "load_demo_catalog")
+    status, shown = stack.in_a_terminal(
+        "exec", "web", "python", "manage.py", "createsuperuser",
+        "--username", "ops", "--email", "ops@example.com",
+        answers=[("Password:", "an-admin-pass-42"), ("Password (again):", "an-admin-pass-42")],
+    )  # fmt: skip
+
+    assert "Demo catalog" in loaded.stdout
+    assert status == 0, shown
+    catalog = requests.get(f"{BASE}/api/products/", timeout=10).json()
+    assert catalog["count"] >= 12
+    admin = requests.Session()
+    admin.get(f"{BASE}/admin/login/", timeout=10)
+    login = {"username": "ops", "password": "an-admin-pass-42", "next": "/admin/"}
+    login["csrfmiddlewaretoken"] = admin.cookies["csrftoken"]
+    answer = admin.post(f"{BASE}/admin/login/", data=login, timeout=10)
+    assert answer.url.endswith("/admin/") and "Site administration" in answer.text
+
+
+def done(api, stack, order_id) -> bool:
+    return set(side_effects_of(api, stack, order_id).values()) == {"done"}
+
+
+def test_a_new_customers_checkout_is_done_with_one_confirmation_email(stack):
+    api, order_id = checkout_as_a_new_customer(stack, username="compose-first")
+
+    wait_until(lambda: done(api, stack, order_id), timeout=60, message="side effects")
+    emails = messages_to("compose-first@example.com")
+    assert sum(f"#{order_id}" in m["Subject"] for m in emails) == 1, emails
+
+
+def test_flower_answers_only_with_its_credentials(stack):
+    user, password = stack.chosen["FLOWER_BASIC_AUTH"].split(":", 1)
+
+    assert requests.get(f"{FLOWER}/", timeout=10).status_code == 401
+    assert requests.get(f"{FLOWER}/", auth=(user, password), timeout=10).status_code == 200
+
+
+def test_scaled_out_workers_are_seen_by_flower_and_an_order_is_done_after(stack):
+    stack.compose("up", "-d", "--scale", "worker=2", "--scale", "mail=2", timeout=300)
+    flower_auth = tuple(stack.chosen["FLOWER_BASIC_AUTH"].split(":", 1))
+
+    def workers() -> int:
+        answer = requests.get(f"{FLOWER}/api/workers?refresh=1", auth=flower_auth, timeout=30)
+        return len(answer.json()) if answer.ok else 0
+
+    wait_until(lambda: workers() == 4, timeout=120, interval=2, message="Flower to see 4")
+    assert len(stack.containers("worker")) == len(stack.containers("mail")) == 2
+    api, order_id = checkout_as_a_new_customer(stack, username="compose-scaled")
+    wait_until(lambda: done(api, stack, order_id), timeout=60, message="side effects")
+
+
+def test_with_the_broker_stopped_checkouts_succeed_and_are_done_once_when_it_is_back(stack):
+    stack.compose("stop", "redis")
+    orders = [checkout_as_a_new_customer(stack, username=f"outage-{n}") for n in range(3)]
+    [web] = stack.containers("web")
+
+    assert requests.get(f"{BASE}/readyz", timeout=10).status_code == 200
+    assert stack.engine.podman("healthcheck", "run", web["Id"], check=False).returncode == 0
+    health = requests.get(f"{BASE}/healthz", timeout=10)
+    assert health.status_code == 503 and "broker" in health.json()["detail"]
+
+    stack.compose("start", "redis")
+    wait_until(
+        lambda: all(done(api, stack, order_id) for api, order_id in orders),
+        timeout=120,
+        interval=1,
+        message="the outage's orders to be done",
+    )
+    for n, (_, order_id) in enumerate(orders):
+        emails = messages_to(f"outage-{n}@example.com")
+        assert sum(f"#{order_id}" in m["Subject"] for m in emails) == 1, emails
+
+
+def test_the_examples_placeholders_left_in_env_stop_a_service_in_one_line(stack):
+    example = (stack.directory / ".env.example").read_text()
+    configured = (stack.directory / ".env").read_text()
+    (stack.directory / ".env").write_text(example)
+    try:
+        refused = stack.compose("run", "--rm", "--no-deps", "migrate", check=False)
+    finally:
+        (stack.directory / ".env").write_text(configured)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    output = refused.stdout + refused.stderr
+    [line] = [line for line in output.splitlines() if "change-me" in line]
+    assert line.startswith("DJANGO_SECRET_KEY still holds the placeholder")
+
+
+def test_down_with_volumes_leaves_no_container_or_volume(stack):
+    assert stack.volumes()
+    stack.compose("down", "-v", "--timeout", "30")
+
+    assert stack.containers() == [] and stack.volumes() == []
+    wait_until(
+        lambda: all(port_is_free(port) for port in PUBLISHED_PORTS),
+        timeout=30,
+        message="the published ports to be released",
+    )
