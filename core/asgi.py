@@ -34,6 +34,7 @@ THREADS = int(os.environ.get("WEB_THREADS") or 4)
 
 telemetry_start("web")  # before Django loads its middleware: the tracing one joins them
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now
+from core.probes import LIVENESS_PATH, PROBE_METHODS  # noqa: E402
 from notifications.urls import websocket_urlpatterns  # noqa: E402
 
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
@@ -48,8 +49,19 @@ def is_async_view(path: str) -> bool:
     return iscoroutinefunction(view)
 
 
+async def live(send) -> None:
+    """/livez on the event loop: the process serves while its loop turns, whatever its
+    threads are waiting on (a full pool is /readyz's business, not a reason to restart)."""
+    body = b'{"status": "ok"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def http(scope, receive, send):
     path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+    if path == LIVENESS_PATH and scope["method"] in PROBE_METHODS:
+        return await live(send)
     if is_async_view(path):
         return await async_views(scope, receive, send)
     return await sync_views(scope, receive, send)

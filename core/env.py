@@ -19,7 +19,7 @@ def env_bool(name: str, default: bool) -> bool:
     if not value:
         return default
     if value not in TRUE | FALSE:
-        _refuse(name, value, "1, true, yes, on, 0, false, no or off")
+        refuse(name, value, "1, true, yes, on, 0, false, no or off")
     return value in TRUE
 
 
@@ -28,7 +28,7 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(value) if value else default
     except ValueError:
-        _refuse(name, value, "a whole number")
+        refuse(name, value, "a whole number")
 
 
 def env_float(name: str, default: float) -> float:
@@ -36,7 +36,7 @@ def env_float(name: str, default: float) -> float:
     try:
         return float(value) if value else default
     except ValueError:
-        _refuse(name, value, "a number")
+        refuse(name, value, "a number")
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -50,7 +50,7 @@ def env_email(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip() or default
     quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
     if quoted or "@" not in parseaddr(value)[1]:
-        _refuse(name, value, "an address such as Shopflow <orders@example.com>, unquoted")
+        refuse(name, value, "an address such as Shopflow <orders@example.com>, unquoted")
     return value
 
 
@@ -75,7 +75,8 @@ def refuse_placeholder(name: str, where: str = "") -> None:
         _stop(f"{name} still holds the placeholder {PLACEHOLDER!r}{where}: set a real secret.")
 
 
-def _refuse(name: str, value: str, expected: str) -> NoReturn:
+def refuse(name: str, value: str, expected: str) -> NoReturn:
+    """One line naming the variable and what it must be, then exit 2."""
     _stop(f"{name} must be {expected}, not {value!r}.")
 
 

@@ -19,14 +19,18 @@ import os
 import sys
 import time
 
-from core.env import env_float
+from core.env import env_float, refuse
 
 # Read here, not from Django's settings: the probe imports no Django.
 VOUCH_SECONDS = env_float("SHOPFLOW_LIVENESS_SECONDS", 60.0)
+if VOUCH_SECONDS <= 0:
+    refuse("SHOPFLOW_LIVENESS_SECONDS", str(VOUCH_SECONDS), "a number of seconds above 0")
 # A mark is a system call: made at most this often, whatever the loop's pace.
 MARK_EVERY_SECONDS = min(5.0, VOUCH_SECONDS / 6)
-# A process vouches for its start-up (Django, the pool's forks) before its loop turns.
-START_SECONDS = max(120.0, VOUCH_SECONDS)
+# What a process vouches for while it waits on purpose: its start-up, which may wait for
+# the broker (Celery retries a first connection for minutes), and a worker's reconnection.
+# One that has not moved on by then is restarted.
+WAITING_SECONDS = max(15 * 60.0, VOUCH_SECONDS)
 
 _marked_at = 0.0
 

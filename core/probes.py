@@ -27,6 +27,9 @@ from .metrics import metrics_view
 logger = logging.getLogger(__name__)
 
 PROBE_METHODS = {"GET", "HEAD"}
+# Under gunicorn's uvicorn workers core.asgi answers it on the event loop, before the
+# threads; this module answers it for any other server.
+LIVENESS_PATH = "/livez"
 
 
 def live(request) -> JsonResponse:
@@ -44,7 +47,7 @@ def ready(request) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-PROBES = {"/livez": live, "/readyz": ready}
+PROBES = {LIVENESS_PATH: live, "/readyz": ready}
 
 
 def answer(request):

@@ -50,7 +50,8 @@ def telemetry_start(service: str) -> None:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    DjangoInstrumentor().instrument()
+    # Probes and scrapes come every few seconds from machines: no trace of their own.
+    DjangoInstrumentor().instrument(excluded_urls="livez,readyz,metrics")
     CeleryInstrumentor().instrument()
     PsycopgInstrumentor().instrument()
     RedisInstrumentor().instrument()

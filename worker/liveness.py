@@ -1,19 +1,17 @@
 """A worker's liveness (core.liveness): its consumer's loop vouches for it.
 
-The consumer's timer asks the loop itself to vouch (`call_soon`): on the prefork pool's
-event loop the timer is that loop's own; on the thread pool it is a thread of its own, and
-the vouch waits for the loop to drain it. So a worker whose main loop is stuck lapses,
-and one whose pool is busy with long tasks does not: the main loop keeps turning.
+The consumer's timer asks the loop itself to vouch (`call_soon`). On the event loop
+(prefork or threads on Redis or RabbitMQ: a transport with one) the timer is that loop's
+own; without one (eventlet, gevent) it is a thread of its own, and the vouch waits for the
+loop to drain it. Either way a worker whose main loop is stuck lapses, and one whose pool
+is busy with long tasks does not: the main loop keeps turning.
 
-While the consumer is stopped to reconnect to the broker, the worker vouches for the
-reconnection at once: waiting for a broker is no reason to restart it."""
+While it waits for the broker (at start, and while the consumer is stopped to reconnect)
+the worker vouches for the wait at once: waiting for a broker is no reason to restart it."""
 
 from celery import bootsteps, signals
 
-from core.liveness import MARK_EVERY_SECONDS, START_SECONDS, liveness_vouch
-
-# A worker that has not reconnected by then is restarted by its orchestrator.
-RECONNECT_SECONDS = 15 * 60.0
+from core.liveness import MARK_EVERY_SECONDS, WAITING_SECONDS, liveness_vouch
 
 
 class LivenessVoucher(bootsteps.StartStopStep):
@@ -32,13 +30,13 @@ class LivenessVoucher(bootsteps.StartStopStep):
         if self.ticks is not None:
             self.ticks.cancel()
         self.ticks = None
-        liveness_vouch(seconds=RECONNECT_SECONDS)
+        liveness_vouch(seconds=WAITING_SECONDS)
 
     shutdown = stop
 
 
 def vouch_for_start_up(**kwargs) -> None:
-    liveness_vouch(seconds=START_SECONDS)
+    liveness_vouch(seconds=WAITING_SECONDS)
 
 
 def connect() -> None:

@@ -43,7 +43,7 @@ if not SECURE_SSL_REDIRECT:
     # Turned off on purpose: the TLS proxy in front redirects, or (the compose stack on
     # localhost) there is no TLS to redirect to.
     SILENCED_SYSTEM_CHECKS.append("security.W008")
-if not SESSION_COOKIE_SECURE:
-    # Turned off on purpose, for a site on plain HTTP (the compose stack on localhost):
-    # secure-only cookies would never come back and no one could log in.
+if not SESSION_COOKIE_SECURE and SHOPFLOW_SITE_URL.startswith("http://"):  # noqa: F405
+    # Off on purpose for a site on plain HTTP (the compose stack on localhost), where
+    # secure-only cookies would never come back; a site on https:// is still warned.
     SILENCED_SYSTEM_CHECKS += ["security.W012", "security.W016"]

@@ -3,6 +3,7 @@ probe (`python -m core.liveness`, the orchestrator's exec probe) reads it with n
 tests/deploy/test_kubernetes_probes.py runs it against real workers, beat and relay."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,7 +48,7 @@ def test_the_probe_fails_in_one_line_once_the_vouch_lapsed(alive_file):
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [result.stderr.strip()]
-    assert "lapsed 30 s ago" in result.stderr
+    assert re.search(r"lapsed 3\d s ago", result.stderr), result.stderr
 
 
 def test_the_probe_fails_before_the_process_ever_vouched(alive_file):

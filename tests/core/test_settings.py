@@ -166,6 +166,18 @@ def test_deploy_check_catches_a_short_flower_password():
     assert "shopflow.W001" in result.stdout + result.stderr
 
 
+def test_cookies_sent_over_plain_http_are_warned_of_unless_the_site_is_plain_http():
+    deploy = ("check", "--deploy", "--fail-level", "WARNING")
+    on_https = manage(*deploy, **production(DJANGO_SECURE_COOKIES="0"))
+    on_http = manage(
+        *deploy,
+        **production(DJANGO_SECURE_COOKIES="0", SHOPFLOW_SITE_URL="http://localhost:8000"),
+    )
+
+    assert "security.W012" in on_https.stdout + on_https.stderr
+    assert on_http.returncode == 0, on_http.stdout + on_http.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [

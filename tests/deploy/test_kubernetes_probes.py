@@ -6,6 +6,7 @@ own. The web stays ready with the broker down; a busy worker stays live, a stuck
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,15 +23,23 @@ from tests.support.kubelet import (
     in_this_python,
     pod_env,
     pod_spec,
+    with_option,
 )
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR, ServiceProcess
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-# Short enough to see a stuck process lapse within seconds; beat's needs to exceed its
-# 5 s loop.
-LIVENESS_SECONDS = {"worker": 3, "mail": 3, "relay": 3, "beat": 8}
+# A login whose body never comes: the API thread that reads it waits.
+STALLED_REQUEST = (
+    b"POST /api/auth/token/ HTTP/1.1\r\nHost: shop.example.com\r\n"
+    b"X-Forwarded-Proto: https\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 99\r\n\r\n{"
+)
+
+# Short enough to see a stuck process lapse within seconds (beat vouches for two of its
+# 5 s loops at the least).
+LIVENESS_SECONDS = "3"
 READY = {
     "web": b"Application startup complete",
     "worker": b"ready.",
@@ -64,14 +73,21 @@ def redis_server():
 def pod(tmp_path, redis_server):
     started = []
 
-    def start(name: str, *extra: str, **env) -> tuple[PodProcess, dict, dict]:
+    def start(name: str, *extra: str, bind="", ready=True, **env):
+        """The container's process, once it says it is ready (unless `ready` is False)."""
         container = deployment_container(f"shopflow-{name}")
         environment = pod_env(
             container, tmp_path=tmp_path, CELERY_BROKER_URL=redis_server.url, **env
         )
-        argv = [*in_this_python(container["command"]), *extra]
+        command = container["command"]
+        if bind:  # the web's port: one of the test's, not the pod's 8000
+            command = with_option(command, "--bind", bind)
+        argv = [*in_this_python(command), *extra]
         log = tmp_path / f"{name}-{len(started)}.log"
-        process = PodProcess(name, argv, environment, log).start()
+        process = PodProcess(name, argv, environment, log)
+        if not ready:
+            process.ready_marker = b""
+        process.start()
         started.append(process)
         return process, container, environment
 
@@ -83,7 +99,7 @@ def pod(tmp_path, redis_server):
 
 def start_web(pod, **env):
     port = free_port()
-    web, container, _ = pod("web", "--bind", f"127.0.0.1:{port}", WEB_CONCURRENCY=1, **env)
+    web, container, _ = pod("web", bind=f"127.0.0.1:{port}", WEB_CONCURRENCY=1, **env)
     return web, container, port
 
 
@@ -110,35 +126,40 @@ def test_a_web_whose_database_does_not_answer_is_live_but_not_ready(pod):
     assert http_probe(container["livenessProbe"], container, host_port=port) == 200
 
 
-def vouched_by_its_loop(env) -> bool:
-    """The file holds a loop's mark, not the start-up's longer vouch."""
+def vouched_until(env) -> float:
+    """How many seconds ahead the process vouches for itself (-inf: never did)."""
     path = env["SHOPFLOW_LIVENESS_FILE"]
-    window = float(env["SHOPFLOW_LIVENESS_SECONDS"])
-    return os.path.exists(path) and os.stat(path).st_mtime < time.time() + window + 1
+    return os.stat(path).st_mtime - time.time() if os.path.exists(path) else float("-inf")
+
+
+def vouched_by_its_loop(env) -> bool:
+    """The file holds a loop's mark, not the vouch for a wait (minutes)."""
+    return 0 < vouched_until(env) < 60
+
+
+def vouched_for_a_wait(env) -> bool:
+    return vouched_until(env) > 600
 
 
 def lapses_when_stopped_and_recovers(process, probe, env) -> None:
     """SIGSTOP freezes the main process as a deadlock or a paused VM would."""
     os.kill(process.process.pid, signal.SIGSTOP)
-    window = float(env["SHOPFLOW_LIVENESS_SECONDS"])
     wait_until(
         lambda: exec_probe(probe, env).returncode == 1,
-        timeout=window + 10,
+        timeout=30,
         message="the stopped process's liveness to lapse",
     )
     os.kill(process.process.pid, signal.SIGCONT)
-    wait_until(lambda: exec_probe(probe, env).returncode == 0, timeout=window + 10)
+    wait_until(lambda: exec_probe(probe, env).returncode == 0, timeout=30)
 
 
 @pytest.mark.parametrize(("name", "queue"), [("worker", "default"), ("mail", "emails")])
 def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_broker(
     pod, redis_server, tmp_path, name, queue
 ):
-    window = LIVENESS_SECONDS[name]
-    worker, container, env = pod(
-        name, "--concurrency", "1", "--include", "tests.e2e.worker_tasks",
-        SHOPFLOW_LIVENESS_SECONDS=window,
-    )  # fmt: skip
+    window = float(LIVENESS_SECONDS)
+    one_process = ("--concurrency", "1", "--include", "tests.e2e.worker_tasks")
+    worker, container, env = pod(name, *one_process, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
     wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
     assert exec_probe(probe, env).returncode == 0
@@ -158,22 +179,52 @@ def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_b
 
     # Waiting for its broker, it vouches for the reconnection at once.
     redis_server.stop()
-    wait_until(
-        lambda: os.stat(env["SHOPFLOW_LIVENESS_FILE"]).st_mtime > time.time() + 600,
-        timeout=30,
-        message="the worker to vouch for its reconnection",
-    )
+    wait_until(lambda: vouched_for_a_wait(env), timeout=30, message="a vouch for the wait")
     assert exec_probe(probe, env).returncode == 0
 
 
 @pytest.mark.parametrize("name", ["relay", "beat"])
 def test_relay_and_beat_are_live_while_their_loop_turns_and_lapse_when_stuck(pod, name):
-    process, container, env = pod(name, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS[name])
+    process, container, env = pod(name, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
     wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
 
     assert exec_probe(probe, env).returncode == 0
     lapses_when_stopped_and_recovers(process, probe, env)
+
+
+@pytest.mark.parametrize("name", ["worker", "beat"])
+def test_started_before_its_broker_it_is_live_while_it_waits_then_its_loop_vouches(
+    pod, redis_server, name
+):
+    redis_server.stop()
+    _, container, env = pod(name, ready=False, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
+
+    wait_until(lambda: vouched_for_a_wait(env), timeout=60, message="a vouch for the wait")
+    assert exec_probe(container["livenessProbe"], env).returncode == 0
+
+    redis_server.start()  # on the same port
+    wait_until(lambda: vouched_by_its_loop(env), timeout=90, message="the loop's first mark")
+
+
+def test_a_web_whose_threads_all_wait_is_still_live_but_not_ready(pod):
+    """Two requests whose bodies never come hold the two API threads: readiness, which a
+    thread answers, times out; liveness, answered on the event loop, does not."""
+    _, container, port = start_web(pod, WEB_THREADS=2)
+    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    for connection in stalled:  # a customer's request, as the TLS proxy hands it on
+        connection.sendall(STALLED_REQUEST)
+    try:
+        wait_until(
+            lambda: http_probe(container["readinessProbe"], container, host_port=port) == 0,
+            timeout=30,
+            message="readiness to time out behind the waiting threads",
+        )
+        assert http_probe(container["livenessProbe"], container, host_port=port) == 200
+    finally:
+        for connection in stalled:
+            connection.close()
+    wait_until(lambda: http_probe(container["readinessProbe"], container, host_port=port) == 200)
 
 
 def test_a_releases_pods_wait_for_its_migrations_and_give_up_in_one_line(tmp_path):

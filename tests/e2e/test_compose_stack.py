@@ -82,11 +82,14 @@ def test_every_service_becomes_healthy_as_compose_ps_shows_it(stack):
 
 def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(stack):
     loaded = stack.compose("exec", "-T", "web", "python", "manage.py", "load_demo_catalog")
-    status, shown = stack.in_a_terminal(
-        "exec", "web", "python", "manage.py", "createsuperuser",
-        "--username", "ops", "--email", "ops@example.com",
-        answers=[("Password:", "an-admin-pass-42"), ("Password (again):", "an-admin-pass-42")],
-    )  # fmt: skip
+    answers = [
+        ("Username", "ops"),
+        ("Email address:", "ops@example.com"),
+        ("Password:", "an-admin-pass-42"),
+        ("Password (again):", "an-admin-pass-42"),
+    ]
+    createsuperuser = ("exec", "web", "python", "manage.py", "createsuperuser")
+    status, shown = stack.in_a_terminal(*createsuperuser, answers=answers)
 
     assert "Demo catalog" in loaded.stdout
     assert status == 0, shown

@@ -11,6 +11,7 @@ import re
 import secrets
 import select
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -109,7 +110,11 @@ class ComposeProject:
             if pending and pending[0][0].encode() in shown.rsplit(b"\n", 1)[-1]:
                 os.write(primary, pending.pop(0)[1].encode() + b"\r")
         os.close(primary)
-        return process.wait(timeout=30), shown.decode(errors="replace")
+        try:
+            return process.wait(timeout=30), shown.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
 
     def containers(self, service: str = "") -> list[dict]:
         labels = [f"label=com.docker.compose.project={self.name}"]
@@ -138,10 +143,8 @@ class ComposeProject:
             )
 
     def volumes(self) -> list[str]:
-        listed = self.engine.podman(
-            "volume", "ls", "--format", "{{.Name}}",
-            "--filter", f"label=com.docker.compose.project={self.name}",
-        )  # fmt: skip
+        project = f"label=com.docker.compose.project={self.name}"
+        listed = self.engine.podman("volume", "ls", "--format", "{{.Name}}", "--filter", project)
         return listed.stdout.split()
 
 

@@ -137,10 +137,8 @@ def standins_build(engine: Engine) -> None:
             shutil.copytree(source, context, dirs_exist_ok=True)
             if directory == "python":
                 shutil.copy(HOST_CA_BUNDLE, Path(context) / "ca-certificates.crt")
-            engine.podman(
-                "build", "--quiet", "--tag", tag,
-                "--label", f"shopflow.standin={digest.hexdigest()}", context,
-            )  # fmt: skip
+            label = f"shopflow.standin={digest.hexdigest()}"
+            engine.podman("build", "--quiet", "--tag", tag, "--label", label, context)
 
 
 def base_build(engine: Engine) -> None:

@@ -54,6 +54,12 @@ def pod_env(container: dict, *, tmp_path: Path, **overrides) -> dict[str, str]:
     return env
 
 
+def with_option(command: list[str], option: str, value: str) -> list[str]:
+    """The command with `option`'s value replaced (gunicorn adds a second --bind)."""
+    at = command.index(option)
+    return [*command[: at + 1], value, *command[at + 2 :]]
+
+
 def in_this_python(command: list[str]) -> list[str]:
     """The manifest's command run by this interpreter (the image has them on PATH)."""
     if command[0] == "python":
@@ -64,7 +70,8 @@ def in_this_python(command: list[str]) -> list[str]:
 def http_probe(probe: dict, container: dict, *, host_port: int) -> int:
     """The status a probe's httpGet gets, sent as the kubelet sends it: to the pod's
     address (here loopback, with the pod's IP as Host), with its User-Agent, Accept and
-    the probe's own httpHeaders, no keep-alive. The kubelet counts 200-399 a success."""
+    the probe's own httpHeaders, no keep-alive. The kubelet counts 200-399 a success, and
+    no answer within timeoutSeconds a failure: 0 here."""
     get = probe["httpGet"]
     port = get["port"]
     if isinstance(port, str):
@@ -81,6 +88,8 @@ def http_probe(probe: dict, container: dict, *, host_port: int) -> int:
     try:
         conn.request("GET", get["path"], headers=headers)
         return conn.getresponse().status
+    except TimeoutError:
+        return 0
     finally:
         conn.close()
 

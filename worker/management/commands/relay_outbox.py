@@ -3,7 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from core.liveness import START_SECONDS, liveness_vouch
+from core.liveness import WAITING_SECONDS, liveness_vouch
 from core.telemetry import telemetry_start
 from worker.outbox import relay_forever
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Publish committed outbox rows to the broker until stopped (SIGTERM or Ctrl-C)."
 
     def handle(self, *args, **options):
-        liveness_vouch(seconds=START_SECONDS)
+        liveness_vouch(seconds=WAITING_SECONDS)
         telemetry_start("relay")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
