@@ -12,6 +12,7 @@ from django.conf import settings
 from tests.support.compose import (
     APP_SERVICES,
     COMPOSE_FILE,
+    CONFIGURATION_PAGE,
     DEPENDS_ON_CONDITIONS,
     SERVICES_WITH_HEALTHCHECKS,
     argv_of,
@@ -222,3 +223,19 @@ def test_a_process_without_http_is_healthy_while_it_vouches_for_its_loop(service
     kind, [line] = healthcheck_argv(services[name]["healthcheck"])
     assert kind == "CMD-SHELL" and shlex.split(line) == ["python", "-m", "core.liveness"]
     assert services[name]["environment"]["SHOPFLOW_LIVENESS_FILE"].startswith("/tmp/")
+
+
+def test_the_headers_commands_are_the_docs_commands_spelled_alike():
+    """One spelling everywhere: the compose file's header and docs/operations.md's Docker
+    part give a user the same commands (tests/e2e/test_compose_stack.py runs them)."""
+    header = [
+        line.lstrip("# ").split("  #")[0].strip()
+        for line in COMPOSE_FILE.read_text().splitlines()
+        if line.startswith("#   docker compose ")
+    ]
+    docker_part = CONFIGURATION_PAGE.read_text().split("## Docker\n")[1].split("\n## ")[0]
+    documented = {line.split("  #")[0].strip() for line in docker_part.splitlines()}
+
+    assert len(header) >= 5
+    assert set(header) <= documented, set(header) - documented
+    assert "docker-compose " not in docker_part.split("Tested:")[0]
