@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpResponse, JsonResponse
@@ -32,6 +31,7 @@ from prometheus_client import (
 )
 
 from .api import json_get_only
+from .middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -103,28 +103,17 @@ def view_label(request) -> str:
     return match.view_name or match.route or "unnamed"
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(SyncAndAsyncMiddleware):
     """Counts every response and times it, by view, for the synchronous and the async
     (stream) views alike."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+    def handle(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
         _observe(request, response, started)
         return response
 
-    async def _acall(self, request):
+    async def ahandle(self, request):
         started = time.perf_counter()
         response = await self.get_response(request)
         _observe(request, response, started)

@@ -18,11 +18,12 @@ no session and no metrics count, and costs one statement at most.
 
 import logging
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import JsonResponse
 
 from .metrics import metrics_view
+from .middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -70,25 +71,14 @@ def is_basic_auth(request) -> bool:
     return request.headers.get("Authorization", "").lower().startswith("basic ")
 
 
-class ProbesMiddleware:
+class ProbesMiddleware(SyncAndAsyncMiddleware):
     """Answers the probes (see the module) and passes every other request on."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+    def handle(self, request):
         response = answer(request)
         return self.get_response(request) if response is None else response
 
-    async def _acall(self, request):
+    async def ahandle(self, request):
         # Under ASGI a probe takes the threads' way (core.asgi): this is for other servers.
         response = None
         if request.path_info in PROBES or request.path_info == "/metrics":
