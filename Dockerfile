@@ -32,4 +32,4 @@ USER shopflow
 
 EXPOSE 8000
 
-CMD ["gunicorn", "core.asgi:application", "--worker-class", "core.web_worker.WebWorker", "--bind", "0.0.0.0:8000", "--reuse-port", "--access-logfile", "-"]
+CMD ["gunicorn", "config.asgi:application", "--worker-class", "config.web_worker.WebWorker", "--bind", "0.0.0.0:8000", "--reuse-port", "--access-logfile", "-"]

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings, as the test suite uses
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["FLOWER_BASIC_AUTH"] = "bench:metrics"  # the pair the scrapes send
 
 ORDERS = 10_000

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_DEBUG", "1")  # development settings, as the test suite uses
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # The same cart three times in a row would be flagged a duplicate (the rare case, no extra
 # statement: its alert is the window's); the check itself still runs and counts.
 os.environ.setdefault("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", "0")

@@ -1,4 +1,4 @@
-"""Reading settings from the environment (core/settings/, and worker/flowerconfig.py for
+"""Reading settings from the environment (config/settings/, and worker/flowerconfig.py for
 Flower). A value that does not parse is an operator's mistake: one line and exit 2, never
 a silent default (DJANGO_SECURE_SSL_REDIRECT=flase must not turn the redirect off)."""
 
@@ -57,7 +57,9 @@ def env_email(name: str, default: str) -> str:
 def settings_module() -> str:
     """The settings a process runs with when DJANGO_SETTINGS_MODULE names none (every
     entry point's default): production, which fails closed, unless DJANGO_DEBUG is on."""
-    return "core.settings.local" if env_bool("DJANGO_DEBUG", False) else "core.settings.production"
+    return (
+        "config.settings.local" if env_bool("DJANGO_DEBUG", False) else "config.settings.production"
+    )
 
 
 def require(name: str, why: str = "") -> str:

@@ -28,7 +28,7 @@ from .middleware import SyncAndAsyncMiddleware
 logger = logging.getLogger(__name__)
 
 PROBE_METHODS = {"GET", "HEAD"}
-# Under gunicorn's uvicorn workers core.asgi answers it on the event loop, before the
+# Under gunicorn's uvicorn workers config.asgi answers it on the event loop, before the
 # threads; this module answers it for any other server.
 LIVENESS_PATH = "/livez"
 
@@ -79,7 +79,7 @@ class ProbesMiddleware(SyncAndAsyncMiddleware):
         return self.get_response(request) if response is None else response
 
     async def ahandle(self, request):
-        # Under ASGI a probe takes the threads' way (core.asgi): this is for other servers.
+        # Under ASGI a probe takes the threads' way (config.asgi): this is for other servers.
         response = None
         if request.path_info in PROBES or request.path_info == "/metrics":
             response = await sync_to_async(answer)(request)

@@ -41,7 +41,7 @@ def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     }
     chosen = {k: v for k, v in env.items() if k in extra and v}
     # Production's settings, whichever module runstack's own setup runs with.
-    production = {"DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "core.settings.production"}
+    production = {"DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     return {**extra, **chosen, **production}
 
 
@@ -141,10 +141,10 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
     node = f"{os.getpid()}@%h"
     return {
         # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
-        # views (streams) on the event loop, one port (see core.asgi).
+        # views (streams) on the event loop, one port (see config.asgi).
         "web": [
-            python, "-m", "gunicorn", "core.asgi:application",
-            "--worker-class", "core.web_worker.WebWorker",
+            python, "-m", "gunicorn", "config.asgi:application",
+            "--worker-class", "config.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{port}",
             "--workers", env.get("WEB_CONCURRENCY", "2"),
             # A listening socket per process, which the kernel spreads new connections

@@ -1,7 +1,7 @@
 """WebSocket /ws/notifications/: the caller's notifications, one JSON text frame each.
 
 Credentials: the session cookie (Channels' AuthMiddlewareStack, behind its origin check:
-see core.asgi), or `?token=` from POST /api/notifications/stream-token/, which a socket
+see config.asgi), or `?token=` from POST /api/notifications/stream-token/, which a socket
 takes once. Without valid ones the socket is accepted and closed with 4401, so the client
 sees why. `?last_id=N`: the notifications after N are sent first; without it, from now.
 

@@ -1,6 +1,6 @@
 """GET /api/notifications/stream/: the caller's new notifications as Server-Sent Events.
 
-An async view: under uvicorn an open stream is a coroutine waiting on a queue (core.asgi
+An async view: under uvicorn an open stream is a coroutine waiting on a queue (config.asgi
 sends async views to Django's ASGI handler), holding no database connection. Django's
 ASGI handler still keeps an idle thread per request while it lasts (about 70 KB a stream
 in bench/streams.py), so a host's thread limit bounds the streams of a process. Events come

@@ -1,6 +1,6 @@
 """Every route of notifications, included at the site's root: its API (under /api/), the
 page, the unsubscribe links of emails, the push service worker (its scope is the path it
-is served from: the whole site), and the WebSocket (core.asgi routes sockets here)."""
+is served from: the whole site), and the WebSocket (config.asgi routes sockets here)."""
 
 from django.urls import path
 

@@ -15,9 +15,9 @@ PUBLIC = {"side_effects.services", "email_app.services"}
 
 def private_modules() -> set[str]:
     found = set()
-    # core is the project package; devstack, make run's supervisor, sits above every app
-    # (the layers contract): nothing imports either's modules of these names.
-    for package in set(CONFIG["root_packages"]) - {"core", "devstack"}:
+    # config, the project package, and devstack, make run's supervisor, sit above every app
+    # (the layers contract); core is below them all: no app has modules of these names there.
+    for package in set(CONFIG["root_packages"]) - {"config", "core", "devstack"}:
         for name in PRIVATE:
             if (ROOT / package / f"{name}.py").is_file() or (ROOT / package / name).is_dir():
                 found.add(f"{package}.{name}")

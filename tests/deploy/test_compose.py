@@ -73,8 +73,8 @@ def test_app_service_command_names_things_that_exist(services, env_example, name
 
 def test_web_serves_the_application_on_uvicorn_workers_on_port_8000(services, env_example):
     argv = argv_of(services["web"]["command"], env_example)
-    assert argv[:2] == ["gunicorn", "core.asgi:application"]
-    assert option_value(argv, "--worker-class", "-k") == "core.web_worker.WebWorker"
+    assert argv[:2] == ["gunicorn", "config.asgi:application"]
+    assert option_value(argv, "--worker-class", "-k") == "config.web_worker.WebWorker"
     assert option_value(argv, "--bind", "-b") == "0.0.0.0:8000"
     assert "--reuse-port" in argv  # a socket per process: tests/e2e/test_web_tier.py
     assert "8000:8000" in services["web"]["ports"]

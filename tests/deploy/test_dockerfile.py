@@ -29,7 +29,7 @@ def test_dockerfile_runs_the_web_server_by_default(services, env_example):
     commands = [args for keyword, args in dockerfile_instructions() if keyword == "CMD"]
     assert commands, "the Dockerfile has no CMD"
     argv = json.loads(commands[-1])  # exec form: gunicorn gets the signals
-    assert "core.asgi:application" in argv
+    assert "config.asgi:application" in argv
     check_gunicorn_command(argv)
     assert argv == argv_of(services["web"]["command"], env_example)
 

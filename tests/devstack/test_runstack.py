@@ -319,9 +319,9 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
     argv = services.service_argv(python="python", port=8000, flower_port=5555, env={})
 
     assert argv["web"][3:6] == [
-        "core.asgi:application",
+        "config.asgi:application",
         "--worker-class",
-        "core.web_worker.WebWorker",
+        "config.web_worker.WebWorker",
     ]
     assert argv["worker"][argv["worker"].index("-Q") + 1] == "default,inventory,analytics"
     mail = argv["mail"]

@@ -19,7 +19,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
-SETTINGS_FILES = sorted((ROOT / "core" / "settings").glob("*.py"))
+SETTINGS_FILES = sorted((ROOT / "config" / "settings").glob("*.py"))
 CONFIGURATION_PAGE = ROOT / "docs" / "operations.md"
 
 APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "beat", "flower"}

@@ -30,7 +30,7 @@ def database_url() -> str:
 
 def subprocess_env(**overrides) -> dict[str, str]:
     """This test's database for a subprocess, with the settings its entry point chooses
-    (core.env.settings_module: local's, by DJANGO_DEBUG=1, which core/settings/test.py set)."""
+    (core.env.settings_module: local's, by DJANGO_DEBUG=1, which config/settings/test.py set)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -164,8 +164,8 @@ class WebProcess(ServiceProcess):
 
     def argv(self) -> list[str]:
         return [
-            sys.executable, "-m", "gunicorn", "core.asgi:application",
-            "--worker-class", "core.web_worker.WebWorker",
+            sys.executable, "-m", "gunicorn", "config.asgi:application",
+            "--worker-class", "config.web_worker.WebWorker",
             "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
             "--no-control-socket",
         ]  # fmt: skip

@@ -281,7 +281,7 @@ def test_naming_the_production_module_is_production_whatever_django_debug_says()
     show = "from django.conf import settings; print(settings.DEBUG, settings.SHOPFLOW_SITE_URL)"
     result = manage(
         "shell", "-c", show,
-        **production(DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="core.settings.production"),
+        **production(DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings.production"),
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr

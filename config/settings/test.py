@@ -1,6 +1,6 @@
 """The suite's settings: the development defaults, as `make run`'s own setup has them.
-Production settings are tested in subprocesses (tests/core/test_settings.py). The processes
-the tests start (workers, web) inherit DJANGO_DEBUG=1, set here, so `core.settings` is
+Production settings are tested in subprocesses (tests/config/test_settings.py). The processes
+the tests start (workers, web) inherit DJANGO_DEBUG=1, set here, so `config.settings` is
 local's for them too."""
 
 import os

@@ -58,12 +58,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "core.urls"
+ROOT_URLCONF = "config.urls"
 # Errors Django answers itself (a CSRF failure, a bad Host, a body too large) are JSON
 # like the API's own; the admin keeps Django's pages (core.api).
 CSRF_FAILURE_VIEW = "core.api.json_csrf_failure"
-WSGI_APPLICATION = "core.wsgi.application"
-ASGI_APPLICATION = "core.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {

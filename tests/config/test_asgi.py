@@ -1,4 +1,4 @@
-"""core.asgi: async views on the event loop, everything else in the WSGI thread pool."""
+"""config.asgi: async views on the event loop, everything else in the WSGI thread pool."""
 
 import json
 import threading
@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
-from core.asgi import application
+from config.asgi import application
 
 
 def get(path: str) -> tuple[int, dict]:
@@ -45,7 +45,7 @@ def get(path: str) -> tuple[int, dict]:
 
 @pytest.fixture
 def thread_urls(settings):
-    settings.ROOT_URLCONF = "tests.core.asgi_urls"
+    settings.ROOT_URLCONF = "tests.config.asgi_urls"
     settings.ALLOWED_HOSTS = ["testserver"]
 
 

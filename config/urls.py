@@ -1,0 +1,41 @@
+"""The URLs: each app's API under /api/, its pages under /account/; notifications' routes,
+all in one module, at the root. The project puts its apps together here, so it imports
+their URL modules."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+import accounts.page_urls
+import accounts.urls
+import analytics_app.page_urls
+import analytics_app.urls
+import messaging.urls
+import notifications.urls
+import store.urls
+from core import health, metrics
+from core.api import json_bad_request, json_not_found, json_permission_denied, json_server_error
+
+handler400 = json_bad_request
+handler403 = json_permission_denied
+handler404 = json_not_found
+handler500 = json_server_error
+
+api = [
+    path("auth/", include(accounts.urls)),
+    path("", include(messaging.urls)),
+    path("", include(store.urls)),
+    path("analytics/", include(analytics_app.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("account/", include(accounts.page_urls)),
+    path("account/", include(analytics_app.page_urls)),
+    path("", include(notifications.urls)),  # its API, page, links and service worker
+    path("admin/", admin.site.urls),
+]
