@@ -28,15 +28,22 @@ run: $(VENV)/.runtime
 shell: $(VENV)/.runtime
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py shell
 
+# The suite in TEST_PROCESSES processes (pytest-xdist): most of its time is waiting on
+# real processes, so more processes than cores; a group (RabbitMQ, the hosts, the compose
+# stack) stays in one (tests/support/isolation.py). TEST_PROCESSES=0: one process.
+TEST_PROCESSES ?= 4
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
+
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	@# The raw statements against the ORM's answer on SQLite too, after a run on PostgreSQL.
-	@if [ -n "$$DATABASE_URL" ]; then \
-		env -u DATABASE_URL $(BIN)/python -m pytest -q -m orm_equivalence; fi
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	@# On SQLite too, make run's default database, after a run on PostgreSQL: the raw
+	@# statements against the ORM's answer, the API contract and the fan-out end to end.
+	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
+		$(PYTEST_PARALLEL) -q -m "orm_equivalence or sqlite_too" $(PYTEST_ARGS); fi
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,22 +1,46 @@
 """Keys `make run` makes once and keeps in var/, as production would be given them."""
 
 import base64
+import os
+import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 
+def kept_once(key_file: Path, make) -> str:
+    """The key kept in `key_file`, made by `make()` and written whole the first time. Two
+    stacks starting at once keep the same one: each writes its own beside the file and
+    links it into place, and the one whose link finds a file there reads that one."""
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=key_file.parent, delete=False) as draft:
+            draft.write(make())  # mode 0600, as mkstemp makes it
+        try:
+            os.link(draft.name, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft.name)
+    return key_file.read_text().strip()
+
+
+def secret_key(key_file: Path) -> str:
+    return kept_once(key_file, lambda: secrets.token_urlsafe(50))
+
+
 def vapid_keys(key_file: Path) -> dict[str, str]:
     """The Web Push key pair kept in `key_file` (made once, like the secret key): the
     private key as its raw 32 bytes, the public one as the browser's applicationServerKey,
     both base64url."""
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
+
+    def make() -> str:
         private = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-        key_file.write_text(_b64url(private.to_bytes(32, "big")))
-    raw = key_file.read_text().strip()
+        return _b64url(private.to_bytes(32, "big"))
+
+    raw = kept_once(key_file, make)
     private_value = int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
     public = ec.derive_private_key(private_value, ec.SECP256R1()).public_key()
     point = public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)

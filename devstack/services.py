@@ -56,12 +56,7 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     if not env.get("EMAIL_HOST", "").strip() and not env.get("EMAIL_BACKEND", "").strip():
         chosen["EMAIL_BACKEND"] = "django.core.mail.backends.console.EmailBackend"
     if not env.get("DJANGO_SECRET_KEY", "").strip():
-        key_file = var_dir / "secret_key"
-        if not key_file.exists():
-            var_dir.mkdir(parents=True, exist_ok=True)
-            key_file.touch(mode=0o600)
-            key_file.write_text(secrets.token_urlsafe(50))
-        chosen["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+        chosen["DJANGO_SECRET_KEY"] = keys.secret_key(var_dir / "secret_key")
     if not env.get("VAPID_PRIVATE_KEY", "").strip():
         chosen.update(keys.vapid_keys(var_dir / "vapid_private_key"))
     return chosen

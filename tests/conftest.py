@@ -1,6 +1,5 @@
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -14,6 +13,12 @@ from notifications import live
 from tests.factories import ProductFactory, UserFactory
 from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker, rabbitmq_answers
 from tests.support.clients import client_for
+from tests.support.isolation import (
+    ONE_AT_A_TIME_ON_RABBITMQ,
+    next_redis_database,
+    redis_database,
+)
+from tests.support.parts import part_missing
 from tests.support.processes import relay_thread
 from tests.support.smtp import SmtpServer
 from worker.celery import app as celery_app_of_the_project
@@ -22,11 +27,16 @@ from worker.celery import app as celery_app_of_the_project
 (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's order: its database tests, then the rest
 def pytest_collection_modifyitems(config, items):
     on_postgres = connection.vendor == "postgresql"
     for item in items:
         if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+    # The tests that use no test database first: the long waits among them (the hosts, the
+    # compose stack) start while the processes beside them compute. The database tests keep
+    # pytest-django's order (a transactional test empties the tables the others read).
+    items.sort(key=lambda item: "django_db" in item.keywords or "db" in item.fixturenames)
 
 
 # --- Broker -------------------------------------------------------------------------
@@ -34,9 +44,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def broker_url():
-    """The machine's Redis (database 15, emptied) when it answers, else a redis-server
-    this session starts and stops."""
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    """The machine's Redis (database 15, or this process's: tests.support.isolation,
+    emptied) when it answers, else a redis-server this session starts and stops."""
+    url = redis_database(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
     if redis_answers(url):
         import redis
 
@@ -73,7 +83,7 @@ def own_redis():
 
 # Celery promises the same code on Redis and RabbitMQ: broker tests run on both. RabbitMQ is
 # the machine's (CI starts it); without one answering, its variants are skipped.
-on_rabbitmq = [pytest.mark.rabbitmq]
+on_rabbitmq = [pytest.mark.rabbitmq, ONE_AT_A_TIME_ON_RABBITMQ]
 BROKERS = [
     pytest.param("redis", id="redis"),
     pytest.param("rabbitmq", id="rabbitmq", marks=on_rabbitmq),
@@ -86,7 +96,7 @@ def stoppable_broker(request):
     a Redis server of the test's own, or the machine's RabbitMQ (`rabbitmqctl stop_app`)."""
     if request.param == "rabbitmq":
         if not rabbitmq_answers():
-            pytest.skip(f"needs RabbitMQ at {AMQP_URL} (CI starts it)")
+            part_missing(f"needs RabbitMQ at {AMQP_URL} (CI starts it)")
         server = RabbitMQ()
         server.purge()
     else:
@@ -116,8 +126,7 @@ def fast_retries(settings):
 
 @pytest.fixture(scope="session")
 def worker_broker_url(broker_url):
-    parts = urlsplit(broker_url)
-    url = urlunsplit(parts._replace(path="/13" if parts.path == "/15" else "/1"))
+    url = next_redis_database(broker_url)
     redis.Redis.from_url(url).flushdb()
     return url
 

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from store.models import Customer
 from worker.models import OutboxMessage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 User = get_user_model()
 

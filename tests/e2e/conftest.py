@@ -6,6 +6,7 @@ import pytest
 from django.db import connections
 
 from tests.support.brokers import channel_layer_on
+from tests.support.parts import part_missing
 from tests.support.processes import (
     RelayProcess,
     WebProcess,
@@ -29,7 +30,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def browser(monkeypatch):
     if not shutil.which(CHROMIUM):
-        pytest.skip("needs Chromium at /usr/bin/chromium (CI installs Debian's chromium)")
+        part_missing("needs Chromium at /usr/bin/chromium (CI installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls

@@ -27,8 +27,9 @@ from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR
 from tests.support.stack import checkout_as_a_new_customer, side_effects_of
 
-# Cold, the stand-in images and the first build take minutes (a module fixture's setup).
-pytestmark = pytest.mark.timeout(900)
+# Cold, the stand-in images and the first build take minutes (a module fixture's setup);
+# one stack for the module, on the host's published ports: its tests in one process.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("compose")]
 
 HEALTHCHECKED = ("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower")
 UNCHANGED = ("Dockerfile", "docker-compose.yml", ".env.example")

@@ -11,17 +11,20 @@ import pytest
 
 from tests.support.hosts import namespaces_unavailable
 from tests.support.otlp import OtlpReceiver
+from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from tests.support.shop_on_hosts import ShopOnHosts
 from tests.support.smtp import SmtpServer
 
 KINDS = {"confirmation_email", "inventory", "analytics"}
+# One bed of hosts for the module: its tests in one process (tests.support.isolation).
+pytestmark = pytest.mark.xdist_group("hosts")
 
 
 @pytest.fixture(scope="module")
 def shop():
     if why := namespaces_unavailable():
-        pytest.skip(why)
+        part_missing(why)
     shop = ShopOnHosts()
     try:
         with (

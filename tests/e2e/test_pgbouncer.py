@@ -13,17 +13,13 @@ from analytics_app.models import DailySummary
 from analytics_app.tasks import rollup_daily_summary
 from devstack.stack import free_port
 from side_effects.models import OrderSideEffect
+from tests.support.parts import part_missing
 from tests.support.pgbouncer import PgBouncer
 from tests.support.polling import wait_until
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
 from worker.outbox import enqueue_on_commit
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which("pgbouncer"), reason="needs Debian's pgbouncer (CI installs it)"
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 POOL_SIZE = 3
 DONE = OrderSideEffect.Status.DONE
@@ -32,6 +28,8 @@ ORDERS = 12
 
 @pytest.fixture
 def pgbouncer():
+    if not shutil.which("pgbouncer"):
+        part_missing("needs Debian's pgbouncer (CI installs it)")
     bouncer = PgBouncer(pool_size=POOL_SIZE).start()
     yield bouncer
     bouncer.stop()

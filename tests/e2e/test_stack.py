@@ -24,7 +24,7 @@ from tests.support.stack import (
 )
 from worker.models import OutboxMessage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.support.smtp import body_text
 from worker.celery import app as celery_app
 from worker.models import DeadLetter
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 
 SIDE_EFFECT_TASKS = [
     "email_app.send_confirmation_email",

@@ -7,7 +7,7 @@ from store.services.carts import cart_item_add
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 
 def new_cart(client) -> str:

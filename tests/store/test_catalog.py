@@ -5,7 +5,7 @@ from django.urls import get_resolver
 
 from tests.factories import ProductFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 PUBLIC = {
     "product-list",

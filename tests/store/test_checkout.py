@@ -13,7 +13,7 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from worker.models import OutboxMessage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 
 def checkout(client, cart_id, **headers):
