@@ -15,6 +15,7 @@ from devstack.stack import port_is_free
 from tests.support.compose_stack import (
     BASE,
     FLOWER,
+    PROJECT_PREFIX,
     PUBLISHED_PORTS,
     ComposeProject,
     messages_to,
@@ -41,12 +42,12 @@ def digests(directory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def engine():
-    missing = engine_missing() or next(
-        (f"port {port} is taken" for port in PUBLISHED_PORTS if not port_is_free(port)), ""
-    )
-    if missing:
+    if missing := engine_missing():
         part_missing(f"the compose stack {missing}")
     engine = Engine().start()
+    engine.stale_projects_remove(PROJECT_PREFIX)
+    taken = [port for port in PUBLISHED_PORTS if not port_is_free(port)]
+    assert not taken, f"ports {taken} are taken: docker-compose.yml publishes them"
     runner = HealthcheckRunner(engine).start()
     try:
         standins_build(engine)

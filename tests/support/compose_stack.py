@@ -27,6 +27,7 @@ FLOWER = "http://127.0.0.1:5555"
 MAIL = "http://127.0.0.1:8025"
 PUBLISHED_PORTS = (8000, 5555, 8025)  # docker-compose.yml's
 PLACEHOLDER = "change-me"
+PROJECT_PREFIX = "shopflowtest"  # one stack at a time (its published ports): any other is stale
 
 
 def project_copy(destination: Path) -> Path:
@@ -67,7 +68,7 @@ class ComposeProject:
     def __init__(self, engine: Engine, directory: Path):
         self.engine = engine
         self.directory = directory
-        self.name = f"shopflowtest{os.getpid()}"
+        self.name = f"{PROJECT_PREFIX}{os.getpid()}"
         self.base = BASE  # the shop, where tests.support.stack's helpers look
         self.env = {**engine.env, "COMPOSE_PROJECT_NAME": self.name}
 

@@ -96,6 +96,20 @@ class Engine:
         wait_until(self.socket.exists, timeout=30, message="podman's API socket")
         return self
 
+    def stale_projects_remove(self, prefix: str) -> None:
+        """Containers, volumes and networks of compose projects named `prefix...` that an
+        earlier run left behind (killed before its `down -v`): they hold the ports."""
+        listings = {
+            "container": ("ps", "--all", "--format", "{{.Names}}"),
+            "volume": ("volume", "ls", "--format", "{{.Name}}"),
+            "network": ("network", "ls", "--format", "{{.Name}}"),
+        }
+        for kind, listing in listings.items():
+            listed = self.podman(*listing, check=False).stdout.split()
+            stale = [name for name in listed if name.startswith(prefix)]
+            if stale:
+                self.podman(kind, "rm", "--force", *stale, check=False)
+
     def stop(self) -> None:
         if self.service and self.service.poll() is None:
             self.service.terminate()
