@@ -28,13 +28,13 @@ def checkout_series(points: list[tuple[float, float]], bucket: float = BUCKET_SE
     ]
 
 
-def recovery_seconds(series, *, burst_end: float, phase_end: float,
-                     bound_ms: float = RECOVERED_P99_MS):  # fmt: skip
+def recovery_seconds(
+    series, *, burst_end: float, phase_end: float, bound_ms: float = RECOVERED_P99_MS
+):
     """Seconds from the end of the burst until the side effects done are back under
     `bound_ms` p99, interval by interval of `series` (lag.series) within the phase; 0 when
     they never went over; None when the phase's last interval is still over."""
-    after = [(start, p99) for start, p99, done in series
-             if burst_end <= start < phase_end and done]  # fmt: skip
+    after = [(start, p99) for start, p99, done in series if burst_end <= start < phase_end and done]
     if not after:
         return None
     over = [start for start, p99 in after if p99 > bound_ms]
@@ -46,8 +46,9 @@ def recovery_seconds(series, *, burst_end: float, phase_end: float,
     return round(last_over + BUCKET_SECONDS - burst_end, 1)
 
 
-def burst_figures(scrapes: list, checkouts, *, started: float, burst_end: float,
-                  phase_end: float) -> dict:  # fmt: skip
+def burst_figures(
+    scrapes: list, checkouts, *, started: float, burst_end: float, phase_end: float
+) -> dict:
     """The summary of a burst phase. `scrapes`: /metrics from the phase's start to the end
     of its drain; `checkouts`: (seconds into the phase, checkout ms)."""
     series = lag.series(scrapes, started)

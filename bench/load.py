@@ -191,14 +191,27 @@ def main() -> None:
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-               "reference_cpu_loop_ms": reference}  # fmt: skip
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "reference_cpu_loop_ms": reference,
+    }
     database = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
-    out.write_text(json.dumps({
-        "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
-        "database": database, "summary": summaries, "sql_per_checkout": sql,
-        "metrics_scrape": scrape, "table": lines, "raw": raw,
-    }, indent=1))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine,
+                "database": database,
+                "summary": summaries,
+                "sql_per_checkout": sql,
+                "metrics_scrape": scrape,
+                "table": lines,
+                "raw": raw,
+            },
+            indent=1,
+        )
+    )
     png = out.with_suffix(".png")
     plot(raw, png)
     say(f"\nraw numbers: {out}\nplot: {png}")

@@ -58,10 +58,23 @@ def phases_for(args) -> list[Phase]:
         Phase("open30", "open", seconds=s(60), rate=30),
         Phase("open50", "open", seconds=s(20), rate=50),
         Phase("smtp200", "open", seconds=s(60), rate=20, smtp_delay_ms=200),
-        Phase("burst30", "burst", seconds=s(20), clients=args.clients, then_rate=30,
-              then_seconds=s(40)),
-        Phase("burst200", "burst", seconds=s(20), clients=args.clients, then_rate=20,
-              then_seconds=s(40), smtp_delay_ms=200),
+        Phase(
+            "burst30",
+            "burst",
+            seconds=s(20),
+            clients=args.clients,
+            then_rate=30,
+            then_seconds=s(40),
+        ),
+        Phase(
+            "burst200",
+            "burst",
+            seconds=s(20),
+            clients=args.clients,
+            then_rate=20,
+            then_seconds=s(40),
+            smtp_delay_ms=200,
+        ),
         Phase("search", "search", seconds=s(20), rate=20, step=10),
         Phase("search200", "search", seconds=s(20), rate=20, step=10, smtp_delay_ms=200),
-    ]  # fmt: skip
+    ]

@@ -13,6 +13,16 @@ def plot(raw: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (top, bottom, bursting) = plt.subplots(3, 1, figsize=(12, 13))
+    plot_checkouts(top, raw)
+    plot_lag_cdf(bottom, raw)
+    plot_bursts(bursting, raw)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def plot_checkouts(axes, raw: dict) -> None:
+    """Every checkout's latency over the run, a colour per variant; grey lines where the
+    first variant's phases start."""
     colors = {"async": "tab:blue", "sync": "tab:orange", "async-noevents": "tab:green"}
     # One clock for both variants: their phases, and a closed loop's rounds, take turns.
     flows_of = {
@@ -27,33 +37,40 @@ def plot(raw: dict, path: Path) -> None:
         if not flows:
             continue
         xs = [(f["created_at"] - t0) / 60 for f in flows]
-        top.scatter(xs, [f["checkout_ms"] for f in flows], s=2, color=colors.get(variant),
-                    alpha=0.5, label=None if variant in labelled else variant)  # fmt: skip
+        axes.scatter(
+            xs,
+            [f["checkout_ms"] for f in flows],
+            s=2,
+            color=colors.get(variant),
+            alpha=0.5,
+            label=None if variant in labelled else variant,
+        )
         labelled.add(variant)
         if variant == next(iter(raw)):
-            top.axvline(min(xs), color="grey", lw=0.5)
-            top.text(min(xs), 1.02, name, transform=top.get_xaxis_transform(), fontsize=8)
-    top.set_yscale("log")
-    top.set_ylabel("checkout latency (ms)")
-    top.set_xlabel("minutes into the run")
-    top.set_title("Checkout latency over the run", pad=16)
-    top.legend()
+            axes.axvline(min(xs), color="grey", lw=0.5)
+            axes.text(min(xs), 1.02, name, transform=axes.get_xaxis_transform(), fontsize=8)
+    axes.set_yscale("log")
+    axes.set_ylabel("checkout latency (ms)")
+    axes.set_xlabel("minutes into the run")
+    axes.set_title("Checkout latency over the run", pad=16)
+    axes.legend()
+
+
+def plot_lag_cdf(axes, raw: dict) -> None:
+    """The side-effect lag's CDF, a line per phase, async's (else the first variant's)."""
     shown = "async" if "async" in raw else next(iter(raw), "")
     for name, values in raw.get(shown, {}).items():
         cdf = values["lag_cdf"]
         if not cdf or name == "rest":
             continue
-        bottom.plot([ms for ms, _ in cdf], [fraction for _, fraction in cdf], label=name)
-    bottom.set_xscale("log")
-    bottom.set_xlabel("checkout to side effect done (ms), every kind (/metrics)")
-    bottom.set_ylabel("fraction of side effects")
-    bottom.set_title(f"Side-effect lag, CDF ({shown})")
-    bottom.grid(True, which="both", alpha=0.3)
-    if bottom.get_legend_handles_labels()[0]:
-        bottom.legend()
-    plot_bursts(bursting, raw)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        axes.plot([ms for ms, _ in cdf], [fraction for _, fraction in cdf], label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("checkout to side effect done (ms), every kind (/metrics)")
+    axes.set_ylabel("fraction of side effects")
+    axes.set_title(f"Side-effect lag, CDF ({shown})")
+    axes.grid(True, which="both", alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend()
 
 
 def plot_bursts(axes, raw: dict) -> None:
@@ -68,8 +85,11 @@ def plot_bursts(axes, raw: dict) -> None:
             if not name.startswith("burst") or not values.get("lag_series"):
                 continue
             started = values["started"]
-            points = [(f["created_at"] - started, f["checkout_ms"])
-                      for f in values["flows"] if f["order_id"]]  # fmt: skip
+            points = [
+                (f["created_at"] - started, f["checkout_ms"])
+                for f in values["flows"]
+                if f["order_id"]
+            ]
             checkouts = bursts.checkout_series(points)
             lines = [(checkouts, ":", "checkout")]
             if variant == "async":

@@ -25,9 +25,23 @@ def profile_stack(meter: CpuMeter, label: str, seconds: float) -> list[Path]:
     runs = []
     for kind, pid in roots:
         raw = WORK / f"profile-{label}-{kind}-{pid}.txt"
-        command = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--gil",
-                   "--nonblocking", "--rate", "200", "--duration", str(int(seconds)),
-                   "--format", "raw", "--output", str(raw)]  # fmt: skip
+        command = [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--gil",
+            "--nonblocking",
+            "--rate",
+            "200",
+            "--duration",
+            str(int(seconds)),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+        ]
         runs.append(
             (raw, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         )

@@ -72,18 +72,37 @@ def measured_rows(runs: dict, sql: dict, scrape: dict, blank: list[str]) -> list
     lines = []
     if sql:
         flat = sql.get("1") == sql.get("50") and max(sql.values()) <= 15
-        lines.append(row("SQL statements per checkout (1 / 50 lines)",
-                         f"{sql.get('1')} / {sql.get('50')}", *blank, "<= 15, flat",
-                         "yes" if flat else "no"))  # fmt: skip
+        lines.append(
+            row(
+                "SQL statements per checkout (1 / 50 lines)",
+                f"{sql.get('1')} / {sql.get('50')}",
+                *blank,
+                "<= 15, flat",
+                "yes" if flat else "no",
+            )
+        )
     if scrape:
-        lines.append(row("GET /metrics with 10,000 orders, p50 / p95 (ms)",
-                         f"{scrape['scrape_p50_ms']} / {scrape['scrape_p95_ms']}", *blank,
-                         "< 50", "yes" if scrape["scrape_p95_ms"] < 50 else "no"))  # fmt: skip
+        lines.append(
+            row(
+                "GET /metrics with 10,000 orders, p50 / p95 (ms)",
+                f"{scrape['scrape_p50_ms']} / {scrape['scrape_p95_ms']}",
+                *blank,
+                "< 50",
+                "yes" if scrape["scrape_p95_ms"] < 50 else "no",
+            )
+        )
     cpu = runs.get("async", runs.get("given", {})).get("open30", {}).get("cpu_ms_per_order", {})
     if worker_ms := (cpu.get("worker") or 0) + (cpu.get("mail") or 0):
         per_task = worker_ms / 3
-        lines.append(row("worker CPU per side-effect task at 30/s (ms)", f"{per_task:.1f}",
-                         *blank, "<= 5", "yes" if per_task <= 5 else "no"))  # fmt: skip
+        lines.append(
+            row(
+                "worker CPU per side-effect task at 30/s (ms)",
+                f"{per_task:.1f}",
+                *blank,
+                "<= 5",
+                "yes" if per_task <= 5 else "no",
+            )
+        )
     return lines
 
 
@@ -96,9 +115,11 @@ def cpu_rows(runs: dict, variants: list[str]) -> list[str]:
     designs; then web and background apart at 30 orders/s."""
     both = variants == ["async", "sync"]
     header = ["variant, phase", *STACK, "stack total", *(f"{k} (apart)" for k in APART)]
-    title = ("CPU ms per order, by process kind (the stack's total counts every process of "
-             "the shop, side effects included; the load client, the SMTP server and runstack "
-             "are shown apart):")  # fmt: skip
+    title = (
+        "CPU ms per order, by process kind (the stack's total counts every process of "
+        "the shop, side effects included; the load client, the SMTP server and runstack "
+        "are shown apart):"
+    )
     lines = ["", title, "", row(*header), row(*["---"] * len(header))]
     for phase in ("closed", "closed200", "open30"):
         cpus = {v: runs[v].get(phase, {}).get("cpu_ms_per_order", {}) for v in variants}
@@ -120,9 +141,11 @@ def split_at_30(runs: dict, variants: list[str]) -> list[str]:
     both = variants == ["async", "sync"]
     header = ["at 30 orders/s, CPU ms per order", *variants, *(["async/sync"] if both else [])]
     lines = ["", row(*header), row(*["---"] * len(header))]
-    parts = [("web: its cart, item and checkout requests", ("web",)),
-             ("background: relay, workers, beat, Flower", BACKGROUND),
-             ("the stack: every process, side effects included", STACK)]  # fmt: skip
+    parts = [
+        ("web: its cart, item and checkout requests", ("web",)),
+        ("background: relay, workers, beat, Flower", BACKGROUND),
+        ("the stack: every process, side effects included", STACK),
+    ]
     for label, kinds in parts:
         values = [stack_ms(cpu, kinds) if cpu else None for cpu in cpus]
         extra = [ratio((values[0],), (values[1],))] if both else []
@@ -140,11 +163,17 @@ def events_cost(runs: dict, cells: int) -> list[str]:
     rounds = " / ".join(fmt(x) for x in off.get("rounds_orders_per_s") or [])
     value = f"{fmt(on['orders_per_s'])} on, {fmt(off['orders_per_s'])} off: {cost:.1%}"
     return [
-        row("task events: closed-loop orders/s, cost", value, *[""] * (cells - 1),
-            "<= 10%", "yes" if cost <= 0.10 else "no"),
-        row("task events off: closed orders/s, round by round", rounds, *[""] * (cells - 1),
-            "", ""),
-    ]  # fmt: skip
+        row(
+            "task events: closed-loop orders/s, cost",
+            value,
+            *[""] * (cells - 1),
+            "<= 10%",
+            "yes" if cost <= 0.10 else "no",
+        ),
+        row(
+            "task events off: closed orders/s, round by round", rounds, *[""] * (cells - 1), "", ""
+        ),
+    ]
 
 
 def search_probes(runs: dict) -> list[str]:
@@ -157,8 +186,16 @@ def search_probes(runs: dict) -> list[str]:
                 f"{p['rate']:g}/s {p['why_not'] or 'kept'}" for p in summary["probes"]
             )
             lines.append(f"- {variant}, {name}: {steps}")
-    return ["", "Sustainable-rate probes (checkout p99 <= 100 ms, side effects p99 <= 1 s):", "",
-            *lines] if lines else []  # fmt: skip
+    return (
+        [
+            "",
+            "Sustainable-rate probes (checkout p99 <= 100 ms, side effects p99 <= 1 s):",
+            "",
+            *lines,
+        ]
+        if lines
+        else []
+    )
 
 
 def phase_rows(runs: dict, phases: list) -> list[str]:
@@ -175,9 +212,18 @@ def phase_rows(runs: dict, phases: list) -> list[str]:
             checkout = tuple(s[f"checkout_{p}_ms"] for p in ("p50", "p95", "p99"))
             effects = tuple(s[f"side_effects_{p}_ms"] for p in ("p50", "p95", "p99"))
             lines.append(
-                row(variant, phase.label, s["orders"], s["errors"], fmt(s["orders_per_s"]),
-                    fmt(checkout), fmt(effects), s["queued_at_end"],
+                row(
+                    variant,
+                    phase.label,
+                    s["orders"],
+                    s["errors"],
+                    fmt(s["orders_per_s"]),
+                    fmt(checkout),
+                    fmt(effects),
+                    s["queued_at_end"],
                     fmt((s["effects_drain_s"], s["drain_s"])),
-                    fmt(s["emails_per_s"]), s["smtp_connections"])
-            )  # fmt: skip
+                    fmt(s["emails_per_s"]),
+                    s["smtp_connections"],
+                )
+            )
     return lines

@@ -99,9 +99,12 @@ class PhaseResult:
             return {}
         checkouts = [(f["created_at"] - self.started, f["checkout_ms"]) for f in self.orders]
         return bursts.burst_figures(
-            self.scrapes, checkouts, started=self.started, burst_end=self.phase.seconds,
+            self.scrapes,
+            checkouts,
+            started=self.started,
+            burst_end=self.phase.seconds,
             phase_end=self.phase.total_seconds,
-        )  # fmt: skip
+        )
 
     def search_summary(self) -> dict:
         if self.phase.kind != "search":

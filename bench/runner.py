@@ -25,8 +25,10 @@ class ShopperProcess:
         self.base = base
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "shoppers.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert "ready" in self.process.stdout.readline(), "the load client did not start"
 
     def run(self, command: dict, on_progress=None) -> dict:
@@ -76,8 +78,9 @@ class Sampler(threading.Thread):
 
 
 class Runner:
-    def __init__(self, *, variant, client, metrics, broker, sink, meter, tokens, products,
-                 profile=(0.0, "")):  # fmt: skip
+    def __init__(
+        self, *, variant, client, metrics, broker, sink, meter, tokens, products, profile=(0.0, "")
+    ):
         self.profile_seconds, self.profile_phase = profile
         self.variant = variant
         self.client = client
@@ -128,9 +131,11 @@ class Runner:
         def progress(seen: dict) -> None:
             elapsed = time.time() - result.started
             total = f"/{phase.total_seconds:.0f}s" if phase.seconds else ""
-            say(f"  [{self.variant}] {phase.name:<8} {elapsed:5.0f}s{total}  orders "
+            say(
+                f"  [{self.variant}] {phase.name:<8} {elapsed:5.0f}s{total}  orders "
                 f"{len(result.flows) + seen['orders']:5d}  checkout p50 "
-                f"{seen['checkout_p50_ms']:7.1f} ms  queued {sampler.queued}")  # fmt: skip
+                f"{seen['checkout_p50_ms']:7.1f} ms  queued {sampler.queued}"
+            )
 
         for command in commands:
             answer = self.client.run({**common, **command}, progress)

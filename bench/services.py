@@ -55,10 +55,23 @@ def run_round(tree: Path, label: str, round_: int, args, out: Path) -> None:
     env = child_env(database)
     steps = [
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        [sys.executable, str(ROOT / "bench" / "services_calls.py"), "--copy-env",
-         "--processes", str(args.processes), "--warmups", "1", "--values", str(args.values),
-         "--loops", str(args.loops), "--append", str(out), "--quiet"],
-    ]  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "bench" / "services_calls.py"),
+            "--copy-env",
+            "--processes",
+            str(args.processes),
+            "--warmups",
+            "1",
+            "--values",
+            str(args.values),
+            "--loops",
+            str(args.loops),
+            "--append",
+            str(out),
+            "--quiet",
+        ],
+    ]
     for command in steps:
         done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
         if done.returncode != 0:
@@ -77,8 +90,10 @@ def table(suites: dict[str, pyperf.BenchmarkSuite]) -> list[str]:
         for label, suite in suites.items():
             bench = suite.get_benchmark(name)
             medians[label][name] = bench.median() * 1000
-            cells.append(f"{bench.median() * 1000:.2f} ({bench.mean() * 1000:.2f} +- "
-                         f"{bench.stdev() * 1000:.2f})")  # fmt: skip
+            cells.append(
+                f"{bench.median() * 1000:.2f} ({bench.mean() * 1000:.2f} +- "
+                f"{bench.stdev() * 1000:.2f})"
+            )
         lines.append(row(name, cells, [medians[label][name] for label in labels]))
     sums = [sum(medians[label][name] for name in CALLS[1:]) for label in labels]
     lines.append(row("side effects, all three", [f"{s:.2f}" for s in sums], sums))
@@ -104,7 +119,7 @@ def arguments() -> argparse.Namespace:
         help="server for the bench databases (default: DATABASE_URL, else SQLite)",
     )
     add("--out", default=str(RESULTS / "services.json"))
-    return parser.parse_args()  # fmt: skip
+    return parser.parse_args()
 
 
 def measure(args, trees: dict[str, Path]) -> dict[str, Path]:
@@ -123,41 +138,62 @@ def measure(args, trees: dict[str, Path]) -> dict[str, Path]:
     return files
 
 
-def main() -> None:
-    args = arguments()
+def measure_trees(args) -> dict[str, Path]:
+    """This tree and, with --against, a git worktree of REV, removed afterwards."""
     trees = {"this tree": ROOT}
     worktree = None
     if args.against:
         worktree = Path(tempfile.mkdtemp(prefix="shopflow-against-"))
         subprocess.run(
             ["git", "worktree", "add", "--detach", str(worktree), args.against],
-            cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         trees[args.against] = worktree
     try:
         files = measure(args, trees)
     finally:
         if worktree is not None:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT,
-                           check=False, capture_output=True)  # fmt: skip
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(worktree)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
             shutil.rmtree(worktree, ignore_errors=True)
+    return files
+
+
+def main() -> None:
+    args = arguments()
+    files = measure_trees(args)
     suites = {label: pyperf.BenchmarkSuite.load(str(path)) for label, path in files.items()}
     lines = table(suites)
     if len(files) == 2:  # pyperf's own reading: which differences are significant
         compared = subprocess.run(
             [sys.executable, "-m", "pyperf", "compare_to", *map(str, files.values()), "--table"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         lines += ["", f"pyperf compare_to ({' vs '.join(files)}):", compared.stdout.rstrip()]
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     database = "postgresql" if args.database_url.startswith("postgres") else "sqlite"
-    out.write_text(json.dumps({
-        "against": args.against, "rounds": args.rounds, "database": database,
-        "pyperf": {label: json.loads(path.read_text()) for label, path in files.items()},
-        "table": lines,
-    }, indent=1))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "against": args.against,
+                "rounds": args.rounds,
+                "database": database,
+                "pyperf": {label: json.loads(path.read_text()) for label, path in files.items()},
+                "table": lines,
+            },
+            indent=1,
+        )
+    )
     say(f"\nraw numbers: {out}")
 
 

@@ -49,19 +49,26 @@ class Calls:
         )
         self.customer = self.store.customer_ensure(user=user)
         self.products = [
-            Product.objects.create(sku=f"BENCH-{tag}-{n}", name=f"Bench {n}", price="10.00",
-                                   on_hand=10**6, low_stock_threshold=0)
+            Product.objects.create(
+                sku=f"BENCH-{tag}-{n}",
+                name=f"Bench {n}",
+                price="10.00",
+                on_hand=10**6,
+                low_stock_threshold=0,
+            )
             for n in range(5)
-        ]  # fmt: skip
+        ]
 
     def carts(self, count: int) -> list:
         carts = []
         for n in range(count):
             cart = self.store.cart_create(customer=self.customer)
             self.store.cart_item_add(
-                customer=self.customer, cart_id=cart.pk, product_id=self.products[n % 5].pk,
+                customer=self.customer,
+                cart_id=cart.pk,
+                product_id=self.products[n % 5].pk,
                 quantity=1,
-            )  # fmt: skip
+            )
             carts.append(cart)
         return carts
 
@@ -111,11 +118,14 @@ def _batched():
         return lambda *, order_id: call(order_ids=[order_id])
 
     return SimpleNamespace(
-        customer_ensure=customers.customer_ensure, cart_create=carts.cart_create,
-        cart_item_add=carts.cart_item_add, order_place=checkout.order_place,
-        inventory=one(stock.inventory_apply), analytics=one(analytics_record),
+        customer_ensure=customers.customer_ensure,
+        cart_create=carts.cart_create,
+        cart_item_add=carts.cart_item_add,
+        order_place=checkout.order_place,
+        inventory=one(stock.inventory_apply),
+        analytics=one(analytics_record),
         email=one(confirmation_emails_send),
-    )  # fmt: skip
+    )
 
 
 def _per_order():
@@ -124,10 +134,14 @@ def _per_order():
     from store.services import carts, checkout, customers, stock
 
     return SimpleNamespace(
-        customer_ensure=customers.customer_ensure, cart_create=carts.cart_create,
-        cart_item_add=carts.cart_item_add, order_place=checkout.order_place,
-        inventory=stock.inventory_apply, analytics=analytics_record, email=confirmation_email_send,
-    )  # fmt: skip
+        customer_ensure=customers.customer_ensure,
+        cart_create=carts.cart_create,
+        cart_item_add=carts.cart_item_add,
+        order_place=checkout.order_place,
+        inventory=stock.inventory_apply,
+        analytics=analytics_record,
+        email=confirmation_email_send,
+    )
 
 
 def _in_store():
@@ -136,11 +150,14 @@ def _in_store():
     from store import services
 
     return SimpleNamespace(
-        customer_ensure=services.customer_ensure, cart_create=services.cart_create,
-        cart_item_add=services.cart_item_add, order_place=services.order_place,
-        inventory=services.inventory_apply_order, analytics=order_event_record,
+        customer_ensure=services.customer_ensure,
+        cart_create=services.cart_create,
+        cart_item_add=services.cart_item_add,
+        order_place=services.order_place,
+        inventory=services.inventory_apply_order,
+        analytics=order_event_record,
         email=order_confirmation_send,
-    )  # fmt: skip
+    )
 
 
 class Lazy:

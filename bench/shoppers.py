@@ -61,9 +61,16 @@ class Shoppers:
 
     async def flow(self, token: str) -> dict:
         """cart, item, checkout: one order."""
-        done = {"phase": self.command.get("phase", ""), "started": time.time(), "cart_ms": 0.0,
-                "item_ms": 0.0, "checkout_ms": 0.0, "created_at": 0.0, "order_id": None,
-                "error": ""}  # fmt: skip
+        done = {
+            "phase": self.command.get("phase", ""),
+            "started": time.time(),
+            "cart_ms": 0.0,
+            "item_ms": 0.0,
+            "checkout_ms": 0.0,
+            "created_at": 0.0,
+            "order_id": None,
+            "error": "",
+        }
         try:
             status, data, done["cart_ms"] = await self.request("POST", "/api/carts/", token)
             if status != 201:
@@ -126,8 +133,11 @@ class Shoppers:
         """Sign-up and token, one shopper at a time: the login throttle counts the attempts
         in flight from one address, and eight at once look like a burst of guesses."""
         for username in self.command["usernames"]:
-            body = {"username": username, "email": f"{username}@bench.example",
-                    "password": PASSWORD}  # fmt: skip
+            body = {
+                "username": username,
+                "email": f"{username}@bench.example",
+                "password": PASSWORD,
+            }
             status, data, _ = await self.request("POST", "/api/auth/register/", body=body)
             if status == 201:
                 body = {"username": username, "password": PASSWORD}
@@ -155,8 +165,13 @@ async def run(command: dict) -> dict:
         errors = await getattr(shoppers, command["do"])()
         cpu = time.process_time() - cpu
         reporter.cancel()
-    return {"flows": shoppers.flows, "get_order_ms": shoppers.get_order_ms,
-            "tokens": shoppers.tokens, "errors": errors or [], "cpu_s": cpu}  # fmt: skip
+    return {
+        "flows": shoppers.flows,
+        "get_order_ms": shoppers.get_order_ms,
+        "tokens": shoppers.tokens,
+        "errors": errors or [],
+        "cpu_s": cpu,
+    }
 
 
 def main() -> None:

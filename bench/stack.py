@@ -77,10 +77,18 @@ class Sink:
         self.log = WORK / f"smtp-{self.port}.log"
         self.log.write_text("")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "smtp_sink.py"), "--port", str(self.port),
-             "--log", str(self.log)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(ROOT / "bench" / "smtp_sink.py"),
+                "--port",
+                str(self.port),
+                "--log",
+                str(self.log),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout.readline().strip() == "ready", "the SMTP sink did not start"
 
     def delay(self, ms: int) -> None:
@@ -115,10 +123,21 @@ class Broker:
             data = WORK / "redis"
             data.mkdir(parents=True, exist_ok=True)
             self.process = subprocess.Popen(
-                [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(data)],
+                [
+                    redis_server_binary(),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(data),
+                ],
                 stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
             self.url = f"redis://127.0.0.1:{port}/0"
             if not wait_for_redis(self.url, timeout=15):
                 raise SystemExit("bench: could not start a redis-server")

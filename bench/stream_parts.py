@@ -65,19 +65,27 @@ async def held_level(args, level, pool, worker, users, creator, database_url) ->
     every_user = await notify(pool, creator, [uid for uid, _ in users])
     alive = len(pool.alive())
     step = {
-        "level": level, "open": alive, "failed": len(pool.failed),
-        "dropped": len(pool.streams) - alive, **opened, **stats,
-        "idle_cpu_pct": round(idle_cpu, 2), "idle_seconds": args.idle_seconds,
-        "heartbeats_in_idle": heartbeats, "one_user": one_user,
+        "level": level,
+        "open": alive,
+        "failed": len(pool.failed),
+        "dropped": len(pool.streams) - alive,
+        **opened,
+        **stats,
+        "idle_cpu_pct": round(idle_cpu, 2),
+        "idle_seconds": args.idle_seconds,
+        "heartbeats_in_idle": heartbeats,
+        "one_user": one_user,
         "one_user_max_ms": worst([b["max_ms"] for b in one_user]),
         "one_user_delivered": all(b["delivered"] == b["streams"] for b in one_user),
         "every_user": every_user,
-    }  # fmt: skip
-    say(f"    -> {alive} open, {len(pool.failed)} failed, RSS {stats['rss_mb']} MB, "
+    }
+    say(
+        f"    -> {alive} open, {len(pool.failed)} failed, RSS {stats['rss_mb']} MB, "
         f"threads {stats['threads']}, fds {stats['fds']}, DB conns {stats['db_conns']}, "
         f"idle CPU {idle_cpu:.1f}%, one user {step['one_user_max_ms']} ms, "
         f"every user {every_user['max_ms']} ms "
-        f"({every_user['delivered']}/{every_user['streams']})")  # fmt: skip
+        f"({every_user['delivered']}/{every_user['streams']})"
+    )
     return step
 
 
@@ -122,8 +130,9 @@ def streams_held(steps: list[dict]) -> int:
 # --- Parts 2 and 3: notifications at a steady rate ------------------------------------------
 
 
-async def steady(pool, users, creator, *, rate: float, seconds: float, what: str,
-                 alongside=None) -> tuple[list, float]:  # fmt: skip
+async def steady(
+    pool, users, creator, *, rate: float, seconds: float, what: str, alongside=None
+) -> tuple[list, float]:
     """Notifications created at `rate`/s for `seconds`, to the users in turn, on a fixed
     schedule whatever each commit takes (an open loop), with `alongside` running too:
     ([(notification id, commit time, the streams of its user)], seconds it took)."""
@@ -164,8 +173,10 @@ async def reporting(created: list, started: float) -> None:
         await asyncio.sleep(5)
         delays, _ = arrivals(created)
         p99 = percentiles.pct(delays, 99) or 0.0
-        say(f"    {time.perf_counter() - started:4.0f}s  created {len(created):5d}  "
-            f"events {len(delays):5d}  p99 so far {p99:.1f} ms")  # fmt: skip
+        say(
+            f"    {time.perf_counter() - started:4.0f}s  created {len(created):5d}  "
+            f"events {len(delays):5d}  p99 so far {p99:.1f} ms"
+        )
 
 
 async def delay(args, web, users, creator) -> dict:
@@ -178,27 +189,31 @@ async def delay(args, web, users, creator) -> dict:
             sum(1 for c in w.net_connections("tcp") if c.laddr.port == web.port and c.raddr)
             for w in workers
         ]
-        say(f"  {len(pool.alive())} open ({per_worker} per worker); {args.rate:g}/s "
-            f"for {args.seconds:g}s")  # fmt: skip
+        say(
+            f"  {len(pool.alive())} open ({per_worker} per worker); {args.rate:g}/s "
+            f"for {args.seconds:g}s"
+        )
         await asyncio.sleep(1)
         cpu0 = cpu_seconds(workers)
         created: list = []
         reporter = asyncio.create_task(reporting(created, time.perf_counter()))
         try:
-            made, took = await steady(pool, users, creator, rate=args.rate,
-                                      seconds=args.seconds, what="message")  # fmt: skip
+            made, took = await steady(
+                pool, users, creator, rate=args.rate, seconds=args.seconds, what="message"
+            )
             created += made
             await wait_delivered({i: ss for i, _, ss in created}, timeout=5)
         finally:
             reporter.cancel()
         cpu = cpu_seconds(workers) - cpu0
         return {
-            "workers": len(workers), "streams_per_worker": per_worker,
+            "workers": len(workers),
+            "streams_per_worker": per_worker,
             **{f"open_{k}": v for k, v in opened.items()},
             "rate_achieved": round(len(created) / took, 1),
             **delivery(pool, created),
             "web_cpu_ms_per_notification": round(cpu / len(created) * 1000, 2),
-        }  # fmt: skip
+        }
     finally:
         await pool.close()
 
@@ -239,13 +254,22 @@ async def restart(args, web, users, creator, broker) -> dict:
     try:
         await pool.open_up_to(args.delay_streams)
         await asyncio.sleep(1)
-        created, _ = await steady(pool, users, creator, rate=10.0, seconds=30.0,
-                                  what="restart", alongside=outage())  # fmt: skip
+        created, _ = await steady(
+            pool, users, creator, rate=10.0, seconds=30.0, what="restart", alongside=outage()
+        )
         # The watch asks Redis once a heartbeat: give it two.
         await wait_delivered({i: ss for i, _, ss in created}, timeout=2 * HEARTBEAT_SECONDS + 5)
         found = delivery(pool, created)
-        keep = ("streams", "notifications", "events_expected", "events_missed", "duplicates",
-                "dropped_streams", "p50_ms", "max_ms")  # fmt: skip
+        keep = (
+            "streams",
+            "notifications",
+            "events_expected",
+            "events_missed",
+            "duplicates",
+            "dropped_streams",
+            "p50_ms",
+            "max_ms",
+        )
         return {"workers": len(workers), **{key: found[key] for key in keep}}
     finally:
         await pool.close()

@@ -54,8 +54,12 @@ def web_env(database_url: str, redis_url: str) -> dict[str, str]:
 def migrate(env: dict[str, str]) -> None:
     done = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench: migrate failed:\n{(done.stdout + done.stderr)[-3000:]}")
 
@@ -69,16 +73,23 @@ class Web:
         self.guard = guard
         self.port = free_port()
         argv = service_argv(
-            python=sys.executable, port=self.port, flower_port=0,
+            python=sys.executable,
+            port=self.port,
+            flower_port=0,
             env={**env, "WEB_CONCURRENCY": str(workers)},
-        )["web"]  # fmt: skip
+        )["web"]
         WORK.mkdir(parents=True, exist_ok=True)
         self.log_path = WORK / f"streams-web-{label}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         # Should this process be killed outright, the guard stops the web service.
         guard.watch(self.process.pid)
 
@@ -130,10 +141,21 @@ class PrivateRedis:
     def start(self) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            cwd=WORK, stdout=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=WORK,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.guard.watch(self.process.pid)
         if not wait_for_redis(self.url, timeout=15):
             self.stop()
@@ -181,8 +203,11 @@ def py_spy_summary(pid: int, label: str) -> dict | None:
         return None
     dump = subprocess.run(
         [py_spy, "dump", "--pid", str(pid), "--nonblocking"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     path = WORK / f"streams-py-spy-{label}.txt"
     path.write_text(dump.stdout + dump.stderr)
     lines = dump.stdout.splitlines()

@@ -72,7 +72,7 @@ def arguments() -> argparse.Namespace:
     add("--out", default=str(RESULTS / "streams.json"))
     add("--parts", default="held,delay,restart", help="which parts (default held,delay,restart)")
     add("--transports", default="websocket,sse", help="which, in turn (default websocket,sse)")
-    args = parser.parse_args()  # fmt: skip
+    args = parser.parse_args()
     args.transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     unknown = set(args.transports) - set(TRANSPORTS)
@@ -151,6 +151,18 @@ def measure(args, guard: Guard) -> tuple[dict, str]:
         guard.release()
 
 
+def fd_limit(levels: list[int]) -> tuple[tuple[int, int], str]:
+    """Open files: the limit raised to the hard one, and a note saying whether it is enough."""
+    limit = raise_fd_limit()
+    # Each stream is a socket here and one there; the web process's other descriptors come
+    # on top (see "fds" in the table).
+    needed = max(levels) + 200
+    fd_note = f"RLIMIT_NOFILE {limit[0]} (hard {limit[1]})"
+    if limit[0] < needed:
+        fd_note += f": LIMITED, fewer than the {needed} the top level needs"
+    return limit, fd_note
+
+
 def main() -> None:
     args = arguments()
     # Ctrl-C and SIGTERM alike unwind through the `finally` that stops what we started.
@@ -158,13 +170,7 @@ def main() -> None:
     # which only cancels the main task (a cancellation that can get lost on 3.11).
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    limit = raise_fd_limit()
-    # Each stream is a socket here and one there; the web process's other descriptors come
-    # on top (see "fds" in the table).
-    needed = max(args.levels) + 200
-    fd_note = f"RLIMIT_NOFILE {limit[0]} (hard {limit[1]})"
-    if limit[0] < needed:
-        fd_note += f": LIMITED, fewer than the {needed} the top level needs"
+    limit, fd_note = fd_limit(args.levels)
     # Other work on the machine skews every figure here: say how busy it was.
     load_before = os.getloadavg()
     say(f"== streams benchmark; {fd_note}; load average {load_before[0]:.2f}")
@@ -174,20 +180,31 @@ def main() -> None:
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]]},
-        "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
-        "fd_limit": {"bench": limit, "web_worker": args.web_limit},
-        "heartbeat_seconds": HEARTBEAT_SECONDS, "quick": args.quick,
-        "transports": {
-            transport: {"held_ok": streams_held(result.get("held", {}).get("steps", [])),
-                        **result}
-            for transport, result in results.items()
-        },
-        "table": lines,
-    }, indent=1))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": sys.version.split()[0],
+                    "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],
+                },
+                "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
+                "fd_limit": {"bench": limit, "web_worker": args.web_limit},
+                "heartbeat_seconds": HEARTBEAT_SECONDS,
+                "quick": args.quick,
+                "transports": {
+                    transport: {
+                        "held_ok": streams_held(result.get("held", {}).get("steps", [])),
+                        **result,
+                    }
+                    for transport, result in results.items()
+                },
+                "table": lines,
+            },
+            indent=1,
+        )
+    )
     png = out.with_suffix(".png")
     plot(results, png)
     say(f"\nraw numbers: {out}\nplot: {png}")

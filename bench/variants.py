@@ -55,12 +55,17 @@ class Variant:
             probe = dataclasses.replace(phase, kind="open", rate=rate)
             part = self.runner.run(probe, profile=False)
             summary = part.summary()
-            result.probes.append(bursts.Probe(
-                rate=rate, checkout_p99_ms=summary["checkout_p99_ms"],
-                effects_p99_ms=summary["side_effects_p99_ms"],
-                queue_growth_per_s=summary["backlog_growth_per_s"], errors=summary["errors"],
-                undone=summary["side_effects_not_done"], checkout_only=self.name == "sync",
-            ))  # fmt: skip
+            result.probes.append(
+                bursts.Probe(
+                    rate=rate,
+                    checkout_p99_ms=summary["checkout_p99_ms"],
+                    effects_p99_ms=summary["side_effects_p99_ms"],
+                    queue_growth_per_s=summary["backlog_growth_per_s"],
+                    errors=summary["errors"],
+                    undone=summary["side_effects_not_done"],
+                    checkout_only=self.name == "sync",
+                )
+            )
             verdict = result.probes[-1].why_not or "kept"
             say(f"  -> {rate:g}/s: {verdict}")
             result.flows += part.flows
@@ -81,9 +86,12 @@ class Variant:
             self.sink = Sink()
             extra = dict(kv.split("=", 1) for kv in args.env)
             self.stack = ManagedStack(
-                variant=self.name, database_url=database_url, broker=self.broker,
-                sink=self.sink, extra_env=extra,
-            )  # fmt: skip
+                variant=self.name,
+                database_url=database_url,
+                broker=self.broker,
+                sink=self.sink,
+                extra_env=extra,
+            )
             say(f"  starting the stack (log: {self.stack.log_path})")
             self.stack.wait_ready()
             base = self.stack.base
@@ -94,10 +102,16 @@ class Variant:
         self.client = ShopperProcess(base)
         meter = CpuMeter([*roots, self.client.process.pid], self.broker and self.broker.port)
         self.runner = Runner(
-            variant=self.name, client=self.client, metrics=MetricsReader(base, credentials),
-            broker=self.broker, sink=self.sink, meter=meter, products=products,
-            tokens=self.register(args.clients), profile=(args.profile, args.profile_phase),
-        )  # fmt: skip
+            variant=self.name,
+            client=self.client,
+            metrics=MetricsReader(base, credentials),
+            broker=self.broker,
+            sink=self.sink,
+            meter=meter,
+            products=products,
+            tokens=self.register(args.clients),
+            profile=(args.profile, args.profile_phase),
+        )
 
     def register(self, count: int) -> list[str]:
         say(f"  registering {count} shoppers")
@@ -185,8 +199,11 @@ def in_process(script: str, title: str) -> dict:
     say(f"\n== {title}")
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         say(f"  failed: {out.stderr[-2000:]}")
         return {}
