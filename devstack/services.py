@@ -11,7 +11,7 @@ from django.conf import settings
 
 from . import keys
 from .guard import process_alive
-from .stack import StackError
+from .stack import StackError, options_argv
 
 
 def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
@@ -133,51 +133,82 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
 
 def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
-    node = f"{os.getpid()}@%h"
+    celery = [python, "-m", "celery", "-A", "worker"]
     return {
-        # uvicorn workers: the API in a pool of WEB_THREADS threads per process, async
-        # views (streams) on the event loop, one port (see config.asgi).
-        "web": [
-            python, "-m", "gunicorn", "config.asgi:application",
-            "--worker-class", "config.web_worker.WebWorker",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", env.get("WEB_CONCURRENCY", "2"),
-            # A listening socket per process, which the kernel spreads new connections
-            # over: on one shared socket the first process to wake accepted a whole burst
-            # of keep-alive clients (gunicorn makes them in the workers with this flag).
-            "--reuse-port",
-            *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
-            # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
-            "--no-control-socket",
-        ],
+        "web": _web_argv(python=python, port=port, env=env),
         # Stock, analytics and scheduled work: short database tasks.
-        "worker": [
-            python, "-m", "celery", "-A", "worker", "worker",
-            "-Q", "default,inventory,analytics", "--loglevel", "INFO",
-            "--pool", env.get("WORKER_POOL", "prefork"),
-            "--concurrency", env.get("WORKER_CONCURRENCY", "1"),
-            "-n", f"worker-{node}",
-        ],
+        "worker": _worker_argv(
+            python=python,
+            name="worker",
+            queues="default,inventory,analytics",
+            pool=env.get("WORKER_POOL", "prefork"),
+            concurrency=env.get("WORKER_CONCURRENCY", "1"),
+        ),
         # Email waits on the SMTP server: many threads, each with its own connection.
-        "mail": [
-            python, "-m", "celery", "-A", "worker", "worker",
-            "-Q", "emails", "--loglevel", "INFO",
-            "--pool", "threads",
-            "--concurrency", env.get("EMAIL_WORKER_CONCURRENCY", "16"),
-            "-n", f"mail-{node}",
-        ],
+        "mail": _worker_argv(
+            python=python,
+            name="mail",
+            queues="emails",
+            pool="threads",
+            concurrency=env.get("EMAIL_WORKER_CONCURRENCY", "16"),
+        ),
         # Publishes what checkouts committed to the outbox; a busy shop's orders go out
         # together, fewer messages for the same work (worker.outbox).
         "relay": [python, "manage.py", "relay_outbox"],
         "beat": [
-            python, "-m", "celery", "-A", "worker", "beat", "--loglevel", "INFO",
-            "--scheduler", "worker.beat:Scheduler",
-            "--pidfile=", "--schedule", str(beat_schedule),
+            *celery,
+            "beat",
+            *options_argv(
+                ("--loglevel", "INFO"),
+                ("--scheduler", "worker.beat:Scheduler"),
+                ("--schedule", str(beat_schedule)),
+            ),
+            "--pidfile=",
         ],
         # Credentials reach Flower as FLOWER_BASIC_AUTH in its environment, not in argv;
         # its task events follow the workers' switch (worker/flowerconfig.py).
         "flower": [
-            python, "-m", "celery", "-A", "worker", "flower",
-            "--address=127.0.0.1", f"--port={flower_port}", f"--conf={FLOWER_CONFIG}",
+            *celery,
+            "flower",
+            "--address=127.0.0.1",
+            f"--port={flower_port}",
+            f"--conf={FLOWER_CONFIG}",
         ],
-    }  # fmt: skip
+    }
+
+
+def _web_argv(*, python: str, port: int, env: dict[str, str]) -> list[str]:
+    """uvicorn workers: the API in a pool of WEB_THREADS threads per process, async views
+    (streams) on the event loop, one port (see config.asgi)."""
+    gunicorn = [python, "-m", "gunicorn", "config.asgi:application"]
+    return [
+        *gunicorn,
+        *options_argv(
+            ("--worker-class", "config.web_worker.WebWorker"),
+            ("--bind", f"127.0.0.1:{port}"),
+            ("--workers", env.get("WEB_CONCURRENCY", "2")),
+        ),
+        # A listening socket per process, which the kernel spreads new connections over: on
+        # one shared socket the first process to wake accepted a whole burst of keep-alive
+        # clients (gunicorn makes them in the workers with this flag).
+        "--reuse-port",
+        *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
+        # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
+        "--no-control-socket",
+    ]
+
+
+def _worker_argv(*, python: str, name: str, queues: str, pool: str, concurrency: str):
+    """A Celery worker on `queues`, its node named after its service `name` (service_argv
+    numbers the replicas' nodes)."""
+    celery = [python, "-m", "celery", "-A", "worker", "worker"]
+    return [
+        *celery,
+        *options_argv(
+            ("-Q", queues),
+            ("--loglevel", "INFO"),
+            ("--pool", pool),
+            ("--concurrency", concurrency),
+            ("-n", f"{name}-{os.getpid()}@%h"),
+        ),
+    ]

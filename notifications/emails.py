@@ -84,8 +84,10 @@ def _digest(user, notifications: list[Notification]) -> dict:
     subject = " ".join(subject.split())  # a header: one line
     headers = {}
     if context["unsubscribe"]:  # one-click (RFC 8058) for the first kind; the body links all
-        headers = {"List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
-                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}  # fmt: skip
+        headers = {
+            "List-Unsubscribe": f"<{context['unsubscribe'][0][1]}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
     return {
         "to": [user.email],
         "subject": subject[:150],

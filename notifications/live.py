@@ -56,10 +56,11 @@ _push_paused_until = 0.0
 
 
 def _publish(notifications) -> None:
-    sent = _send([
+    events = [
         (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
         for row in notifications
-    ])  # fmt: skip
+    ]
+    sent = _send(events)
     outcome = "published" if sent else "failed"
     metrics.deliveries_count(channel="live", outcome=outcome, count=len(notifications))
 

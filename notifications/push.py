@@ -170,8 +170,10 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
     target = endpoint_target(subscription.endpoint)
     ttl, urgency = DELIVERY.get(notification.kind, (3600, "normal"))
     payload = push_payload(notification)
-    info = {"endpoint": subscription.endpoint,
-            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}  # fmt: skip
+    info = {
+        "endpoint": subscription.endpoint,
+        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+    }
     body = WebPusher(info).encode(json.dumps(payload).encode(), "aes128gcm")["body"]
     claims = {
         "aud": target.origin,

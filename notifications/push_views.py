@@ -37,8 +37,9 @@ def _push_configured() -> None:
 
 
 class PushKeyView(APIView):
-    @extend_schema(summary="The server's VAPID public key (applicationServerKey)",
-                   responses=PushKeySerializer)  # fmt: skip
+    @extend_schema(
+        summary="The server's VAPID public key (applicationServerKey)", responses=PushKeySerializer
+    )
     def get(self, request):
         _push_configured()
         return Response({"public_key": settings.VAPID_PUBLIC_KEY})

@@ -39,8 +39,9 @@ class NotificationListView(generics.ListAPIView):
 
 
 class NotificationUnreadCountView(APIView):
-    @extend_schema(summary="How many of the caller's notifications are unread",
-                   responses=UnreadCountSerializer)  # fmt: skip
+    @extend_schema(
+        summary="How many of the caller's notifications are unread", responses=UnreadCountSerializer
+    )
     def get(self, request):
         return Response({"unread": selectors.notification_unread_count(user=request.user)})
 
@@ -60,8 +61,11 @@ class NotificationReadView(APIView):
 
 
 class NotificationReadAllView(APIView):
-    @extend_schema(summary="Mark all the caller's notifications read", request=None,
-                   responses=MarkedReadSerializer)  # fmt: skip
+    @extend_schema(
+        summary="Mark all the caller's notifications read",
+        request=None,
+        responses=MarkedReadSerializer,
+    )
     def post(self, request):
         return Response({"marked": inbox.notifications_mark_all_read(user=request.user)})
 

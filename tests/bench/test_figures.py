@@ -33,8 +33,9 @@ def test_buckets_are_spread_evenly_over_each_bucket():
 
 def scrape(at: float, **cumulative) -> lag.Scrape:
     """Cumulative counts by kind at bounds 0.1, 1 and +Inf."""
-    buckets = {kind: dict(zip((0.1, 1.0, INF), counts, strict=True))
-               for kind, counts in cumulative.items()}  # fmt: skip
+    buckets = {
+        kind: dict(zip((0.1, 1.0, INF), counts, strict=True)) for kind, counts in cumulative.items()
+    }
     return lag.Scrape(at=at, buckets=buckets, pending=0)
 
 
@@ -49,8 +50,13 @@ def test_the_lag_between_two_scrapes_is_what_was_done_between_them():
 
 
 def test_recovery_is_the_end_of_the_last_interval_over_the_bound_after_the_burst():
-    series = [(0.0, 3000.0, 10), (2.0, 3000.0, 10), (4.0, 1500.0, 10), (6.0, 200.0, 10),
-              (8.0, 100.0, 10)]  # fmt: skip
+    series = [
+        (0.0, 3000.0, 10),
+        (2.0, 3000.0, 10),
+        (4.0, 1500.0, 10),
+        (6.0, 200.0, 10),
+        (8.0, 100.0, 10),
+    ]
     assert bursts.recovery_seconds(series, burst_end=2.0, phase_end=10.0) == 4.0
     assert bursts.recovery_seconds(series[:3], burst_end=2.0, phase_end=10.0) is None
     calm = [(start, 50.0, 10) for start, _, _ in series]

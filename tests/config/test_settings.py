@@ -269,10 +269,13 @@ def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
     """Pruning inside the window would forget failures the throttles still count."""
     show = "from django.conf import settings; print(settings.SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS)"
     result = manage(
-        "shell", "-c", show, DJANGO_DEBUG="1",
+        "shell",
+        "-c",
+        show,
+        DJANGO_DEBUG="1",
         SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS="0",
         SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS=str(2 * 86400 + 1),
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "3"
 
@@ -280,9 +283,11 @@ def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
 def test_naming_the_production_module_is_production_whatever_django_debug_says():
     show = "from django.conf import settings; print(settings.DEBUG, settings.SHOPFLOW_SITE_URL)"
     result = manage(
-        "shell", "-c", show,
+        "shell",
+        "-c",
+        show,
         **production(DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings.production"),
-    )  # fmt: skip
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False https://shop.example.com"
@@ -297,8 +302,12 @@ def test_a_postgresql_connection_that_does_not_answer_fails_in_seconds(configure
         "print(settings.DATABASES['default']['OPTIONS']['connect_timeout'])"
     )
     result = manage(
-        "shell", "-c", read, DJANGO_DEBUG="1",
-        DATABASE_URL="postgres://shop@db.example.com:5432/shop", **configured,
-    )  # fmt: skip
+        "shell",
+        "-c",
+        read,
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://shop@db.example.com:5432/shop",
+        **configured,
+    )
 
     assert result.stdout.splitlines()[-1] == seconds, result.stderr

@@ -335,9 +335,8 @@ def test_worker_replicas_run_each_worker_service_n_times_with_a_node_name_each()
         python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "3"}
     )
 
-    assert [name for name in argv if name.startswith(("worker", "mail"))] == [
-        "worker", "worker-2", "worker-3", "mail", "mail-2", "mail-3",
-    ]  # fmt: skip
+    workers = [name for name in argv if name.startswith(("worker", "mail"))]
+    assert workers == ["worker", "worker-2", "worker-3", "mail", "mail-2", "mail-3"]
     nodes = {argv[name][argv[name].index("-n") + 1] for name in argv if "-n" in argv[name]}
     assert len(nodes) == 6
     assert all(argv[f"mail-{n}"][argv["mail"].index("-Q") + 1] == "emails" for n in (2, 3))

@@ -163,8 +163,10 @@ def test_what_is_committed_while_the_web_process_lost_its_redis_connections_arri
 
         # A network blip: Redis drops every connection the web process has.
         server = redis.Redis.from_url(redis_server.url)
-        wait_until(lambda: server.client_kill_filter(_type="normal", skipme=True) >= 1,
-                   message="the web process's connections")  # fmt: skip
+        wait_until(
+            lambda: server.client_kill_filter(_type="normal", skipme=True) >= 1,
+            message="the web process's connections",
+        )
         missed = notify(user, "while away")
         assert stream.next_event(timeout=15).id == str(missed.pk)
     finally:

@@ -210,8 +210,11 @@ def vapid(settings) -> dict:
 
     settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = private, public = vapid_key_pair()
     settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK = True
-    return {"VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public,
-            "SHOPFLOW_PUSH_ALLOW_LOOPBACK": "1"}  # fmt: skip
+    return {
+        "VAPID_PRIVATE_KEY": private,
+        "VAPID_PUBLIC_KEY": public,
+        "SHOPFLOW_PUSH_ALLOW_LOOPBACK": "1",
+    }
 
 
 def push_turned_on(browser, process, user, subscription: dict, **stand_in):
@@ -324,8 +327,10 @@ def service_worker_registered(context, page, base) -> tuple:
     registration as DevTools names it)."""
     cdp = context.new_cdp_session(page)
     registrations = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(event["registrations"]))  # fmt: skip
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
     cdp.send("ServiceWorker.enable")
     page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # active

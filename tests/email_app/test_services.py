@@ -93,9 +93,9 @@ def test_a_batch_sends_each_email_once_and_one_that_fails_stops_only_itself_and_
     monkeypatch.setattr(transport, "send_message", real_send)
     assert services.confirmation_emails_send(order_ids=ids) == ids[1:]  # the retry
     assert len(mail.outbox) == 3
-    assert set(OrderSideEffect.objects.filter(kind="confirmation_email").values_list(
-        "status", flat=True
-    )) == {"done"}  # fmt: skip
+    assert set(
+        OrderSideEffect.objects.filter(kind="confirmation_email").values_list("status", flat=True)
+    ) == {"done"}
 
 
 def test_welcome_goes_once_and_not_to_users_without_an_address():

@@ -145,9 +145,8 @@ def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
 
     listed = client.get("/api/notifications/").json()
     assert [n["message"] for n in listed["results"]] == ["three", "two", "one"]
-    assert set(listed["results"][0]) == {
-        "id", "kind", "message", "link", "is_read", "read_at", "created_at"
-    }  # fmt: skip
+    fields = {"id", "kind", "message", "link", "is_read", "read_at", "created_at"}
+    assert set(listed["results"][0]) == fields
     unread = client.get("/api/notifications/", {"unread": 1}).json()["results"]
     assert [n["id"] for n in unread] == [third.pk, first.pk]
     assert client.get("/api/notifications/unread-count/").json() == {"unread": 2}

@@ -46,9 +46,8 @@ def after(claim, **arguments) -> tuple[list[int], list[tuple]]:
     """What `claim` returns and leaves, rolled back afterwards."""
     with transaction.atomic():
         claimed = claim(**arguments)
-        rows = list(OrderSideEffect.objects.order_by("order_id", "kind").values_list(
-            "order_id", "kind", "status", "error"
-        ))  # fmt: skip
+        ordered = OrderSideEffect.objects.order_by("order_id", "kind")
+        rows = list(ordered.values_list("order_id", "kind", "status", "error"))
         transaction.set_rollback(True)
     return claimed, rows
 

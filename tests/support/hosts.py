@@ -130,17 +130,15 @@ class Host:
 
     def lose(self, percent: int) -> None:
         """`percent` of what the host sends lost, at random."""
-        self.network.nft(
-            "add", "rule", self.chain, "iifname", self.veth,
-            "numgen", "random", "mod", "100", "<", str(percent), "drop",
-        )  # fmt: skip
+        self._drop_sent("numgen", "random", "mod", "100", "<", str(percent))
 
     def drop_to(self, peer: "Host", port: int) -> None:
         """Drop what this host sends to `port` on `peer` (the rest of the link works)."""
-        self.network.nft(
-            "add", "rule", self.chain, "iifname", self.veth,
-            "ip", "daddr", peer.ip, "tcp", "dport", str(port), "drop",
-        )  # fmt: skip
+        self._drop_sent("ip", "daddr", peer.ip, "tcp", "dport", str(port))
+
+    def _drop_sent(self, *match: str) -> None:
+        """Drop what this host sends that matches `match`, an nft expression."""
+        self.network.nft("add", "rule", self.chain, "iifname", self.veth, *match, "drop")
 
     def delay(self, seconds: float) -> None:
         """Hold every chunk `seconds` each way on the connections to this host's services
@@ -164,8 +162,8 @@ class Host:
     def behind_proxy(self, port: int, local_port: int, log: Path) -> None:
         """A delaying proxy on this host's address and `port`, to `local_port` on its
         loopback."""
-        proxy = [sys.executable, "-m", "tests.support.delay_proxy", f"{self.ip}:{port}",
-                 f"127.0.0.1:{local_port}", str(self.delay_file)]  # fmt: skip
+        delay_proxy = [sys.executable, "-m", "tests.support.delay_proxy"]
+        proxy = [*delay_proxy, f"{self.ip}:{port}", f"127.0.0.1:{local_port}", str(self.delay_file)]
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(PROJECT_DIR)}
         self.start(proxy, env=env, log=log)
         wait_until(lambda: b" ready." in log.read_bytes(), message=f"the proxy on {port}")
@@ -176,15 +174,22 @@ def postgres_cluster(host: Host, directory: Path, log: Path) -> str:
     [bin_dir] = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1:]
     directory.mkdir(mode=0o700)
     shutil.chown(directory, "postgres", "postgres")
-    sh("runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(directory),
-       "-A", "trust", "-U", "postgres", "--no-sync")  # fmt: skip
+    initdb = [str(bin_dir / "initdb"), "-D", str(directory), "-A", "trust", "-U", "postgres"]
+    sh("runuser", "-u", "postgres", "--", *initdb, "--no-sync")
+    settings = [
+        "listen_addresses=127.0.0.1",
+        "port=15432",
+        f"unix_socket_directories={directory}",
+        "fsync=off",
+        "max_connections=200",
+    ]
+    postgres = [str(bin_dir / "postgres"), "-D", str(directory)]
     host.start(
-        [str(bin_dir / "postgres"), "-D", str(directory), "-c", "listen_addresses=127.0.0.1",
-         "-c", "port=15432",
-         "-c", f"unix_socket_directories={directory}", "-c", "fsync=off",
-         "-c", "max_connections=200"],
-        env={"PATH": os.environ["PATH"]}, log=log, user="postgres",
-    )  # fmt: skip
+        [*postgres, *(argument for setting in settings for argument in ("-c", setting))],
+        env={"PATH": os.environ["PATH"]},
+        log=log,
+        user="postgres",
+    )
     host.behind_proxy(5432, 15432, log.with_name("postgres-proxy.log"))
     ready = ["ip", "netns", "exec", host.ns, str(bin_dir / "pg_isready"), "-h", host.ip, "-q"]
     wait_until(lambda: subprocess.run(ready).returncode == 0, message="the data host's PostgreSQL")

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.db import connection
 
 # The runner's own helpers: tests start Redis the way `make run` does.
-from devstack.stack import free_port
+from devstack.stack import free_port, options_argv
 from tests.support.polling import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -106,15 +106,19 @@ class WorkerProcess(ServiceProcess):
         self.include = include  # modules of test-only tasks, comma-separated
 
     def argv(self) -> list[str]:
+        celery = [sys.executable, "-m", "celery", "-A", "worker", "worker"]
         return [
-            sys.executable, "-m", "celery", "-A", "worker", "worker",
-            "-n", self.name,
-            "-Q", "default,emails,inventory,analytics",
-            "--concurrency", str(self.concurrency),
-            "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle",
+            *celery,
+            *options_argv(
+                ("-n", self.name),
+                ("-Q", "default,emails,inventory,analytics"),
+                ("--concurrency", str(self.concurrency)),
+                ("--loglevel", "INFO"),
+            ),
+            "--without-gossip",
+            "--without-mingle",
             *(["--include", self.include] if self.include else []),
-        ]  # fmt: skip
+        ]
 
 
 class RelayProcess(ServiceProcess):
@@ -163,12 +167,16 @@ class WebProcess(ServiceProcess):
         self.base = f"http://127.0.0.1:{self.port}"
 
     def argv(self) -> list[str]:
+        gunicorn = [sys.executable, "-m", "gunicorn", "config.asgi:application"]
         return [
-            sys.executable, "-m", "gunicorn", "config.asgi:application",
-            "--worker-class", "config.web_worker.WebWorker",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+            *gunicorn,
+            *options_argv(
+                ("--worker-class", "config.web_worker.WebWorker"),
+                ("--bind", f"127.0.0.1:{self.port}"),
+                ("--workers", "1"),
+            ),
             "--no-control-socket",
-        ]  # fmt: skip
+        ]
 
 
 def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
