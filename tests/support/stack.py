@@ -31,12 +31,14 @@ def stack_env(smtp_server, broker_url, port: int, flower_port: int, **overrides)
 
 
 def runstack_process(env, log_path) -> subprocess.Popen:
-    """`manage.py runstack` started, its output in `log_path`."""
+    """`manage.py runstack` started, its output in `log_path`, its collectstatic beside it
+    (another stack's would rewrite files a web process is serving)."""
+    static_root = str(log_path.parent / "staticfiles")
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
             cwd=PROJECT_DIR,
-            env=env,
+            env={"DJANGO_STATIC_ROOT": static_root, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
