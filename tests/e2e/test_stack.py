@@ -24,7 +24,7 @@ from tests.support.stack import (
 )
 from worker.models import OutboxMessage
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -44,7 +44,11 @@ def stack(smtp_server, broker_url, tmp_path):
         yield running
 
 
+@pytest.mark.sqlite_too  # make run's own database: the fan-out end to end on it
 def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, smtp_server):
+    # Flower sees only the task events sent once it listens: it has, once a worker's
+    # heartbeat reached it.
+    wait_until(lambda: flower_heard_a_worker(stack), timeout=30, message="Flower to listen")
     api, order_id = checkout_as_a_new_customer(stack)
     wait_until(
         lambda: side_effects_of(api, stack, order_id) == DONE,
@@ -99,6 +103,12 @@ TASKS = {
     "store.apply_inventory",
     "analytics_app.record_analytics",
 }
+
+
+def flower_heard_a_worker(stack) -> bool:
+    """A worker's online or heartbeat event reached Flower (its flower_worker_online)."""
+    events = requests.get(f"{stack.flower}/metrics", timeout=5).text
+    return bool(re.search(r"^flower_worker_online\{[^}]*\} 1", events, re.M))
 
 
 def flower_succeeded(stack) -> set[str]:
