@@ -169,9 +169,10 @@ def test_a_worker_host_cut_mid_task_leaves_its_work_to_the_other_and_back_does_n
     """The confirmation email's worker host is cut off while its SMTP server holds the
     RCPT; its lease lapses, the reconciler re-drives the email, the other worker host
     takes the stale claim over and sends, and does the checkouts placed during the cut.
-    Then, a minute after the cut, the link comes back: the cut host's send was cut at its
-    deadline; once it reaches the database again it finds its claim taken over and the
-    email sent, and sends nothing; the shop goes on with both hosts."""
+    Then the link comes back, the other host's work done: the cut host's send was cut at
+    its deadline (half the claim, long past by then); once it reaches the database again
+    it finds its claim taken over and the email sent, and sends nothing; the shop goes on
+    with both hosts."""
     first = order_with_its_confirmation_held(shop)
     [cut] = [host for host in shop.workers if host.ip == shop.smtp.handler.stalled_peer[0]]
     cut.cut()
@@ -185,7 +186,6 @@ def test_a_worker_host_cut_mid_task_leaves_its_work_to_the_other_and_back_does_n
         lapsed = f"order {first} confirmation_email still pending and its worker's lease lapsed"
         logs = "".join(shop.log(host.name, "worker") for host in shop.workers)
         assert lapsed in logs, logs[-3000:]
-        time.sleep(max(0.0, 60 - (time.monotonic() - cut_at)))  # the outage lasts a minute
     finally:
         cut.restore()
         shop.smtp.handler.rcpt_stalled.clear()
