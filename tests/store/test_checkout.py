@@ -1,4 +1,8 @@
-import logging
+"""The checkout (`POST /api/orders/`): an order of the cart's lines at their prices, stock
+reserved, the cart gone, one outbox row per side effect and `order_created` sent once; bad
+input refused with nothing written; and the statements it takes, the same for one line as
+for fifty, none of them to a broker."""
+
 import uuid
 from decimal import Decimal
 
@@ -7,32 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from side_effects.models import OrderSideEffect
-from store.models import Cart, Order, OrderItem, Product
+from store.models import Cart, Order, Product
 from store.signals import order_created
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
-from worker.models import OutboxMessage
+from tests.support.orders import assert_nothing_written, checkout, order_outbox
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
-
-
-def checkout(client, cart_id, **headers):
-    return client.post("/api/orders/", {"cart_id": str(cart_id)}, format="json", headers=headers)
-
-
-def order_outbox(order_id=None):
-    """Outbox rows of orders (the welcome email of a new user is not one)."""
-    rows = OutboxMessage.objects.exclude(task_name="email_app.send_welcome_email")
-    return rows if order_id is None else rows.filter(args=[[order_id]])
-
-
-def assert_nothing_written(product_stock=None):
-    assert Order.objects.count() == 0
-    assert OrderItem.objects.count() == 0
-    assert not order_outbox().exists()
-    for product, reserved in (product_stock or {}).items():
-        product.refresh_from_db()
-        assert product.reserved == reserved
 
 
 def test_checkout_creates_order_reserves_stock_and_empties_cart(client, customer):
@@ -214,138 +199,6 @@ def test_cart_checked_out_twice_in_a_row_gives_one_order(client, customer, produ
     assert product.reserved == 2
 
 
-# --- Receivers ---------------------------------------------------------------------------
-
-
-def test_failing_receiver_is_logged_and_the_order_and_other_receivers_go_on(
-    client, customer, product, caplog
-):
-    ran = []
-
-    def broken(sender, order, **kwargs):
-        raise RuntimeError("receiver exploded")
-
-    def after(sender, order, **kwargs):
-        ran.append(order.pk)
-
-    order_created.connect(broken, dispatch_uid="test.broken")
-    order_created.connect(after, dispatch_uid="test.after")
-    try:
-        with caplog.at_level(logging.ERROR, logger="core.signals"):
-            response = checkout(client, cart_with(customer, (product, 1)).pk)
-    finally:
-        order_created.disconnect(dispatch_uid="test.broken")
-        order_created.disconnect(dispatch_uid="test.after")
-
-    assert response.status_code == 201
-    order_id = response.json()["id"]
-    assert Order.objects.filter(pk=order_id).exists()
-    assert ran == [order_id]
-    # The app's own receivers ran too: their outbox rows are there.
-    assert order_outbox(order_id).count() == 3
-    [record] = [r for r in caplog.records if r.name == "core.signals"]
-    assert "<locals>.broken failed" in record.getMessage()
-    assert f"for order_created, order {order_id}" in record.getMessage()
-    assert isinstance(record.exc_info[1], RuntimeError)
-    assert "Traceback" in caplog.text and 'raise RuntimeError("receiver exploded")' in caplog.text
-
-
-def test_receiver_writes_in_its_own_savepoint_commit_with_the_order(client, customer, product):
-    from django.db import transaction
-
-    def note(sender, order, **kwargs):
-        with transaction.atomic():
-            OrderSideEffect.objects.filter(order=order, kind="analytics").update(error="noted")
-
-    def noted_then_failed(sender, order, **kwargs):
-        with transaction.atomic():
-            OrderSideEffect.objects.filter(order=order, kind="inventory").update(error="lost")
-            OrderSideEffect.objects.create(order=order, kind="inventory")  # unique violation
-
-    order_created.connect(note, dispatch_uid="test.note")
-    order_created.connect(noted_then_failed, dispatch_uid="test.noted_then_failed")
-    try:
-        response = checkout(client, cart_with(customer, (product, 1)).pk)
-    finally:
-        order_created.disconnect(dispatch_uid="test.note")
-        order_created.disconnect(dispatch_uid="test.noted_then_failed")
-
-    assert response.status_code == 201
-    errors = dict(
-        OrderSideEffect.objects.filter(order_id=response.json()["id"]).values_list("kind", "error")
-    )
-    assert errors == {"analytics": "noted", "inventory": "", "confirmation_email": ""}
-
-
-def test_a_receiver_that_raises_after_enqueueing_keeps_its_enqueue(client, customer, product):
-    """As a write it made before would stand: a receiver is one line, and a call to
-    enqueue_on_commit is a commitment, whatever the receiver does after."""
-    from email_app.tasks import send_welcome_email
-    from worker.outbox import enqueue_on_commit
-
-    def half_done(sender, order, **kwargs):
-        enqueue_on_commit(send_welcome_email, 424242)
-        raise RuntimeError("after the enqueue")
-
-    order_created.connect(half_done, dispatch_uid="test.half_done")
-    try:
-        response = checkout(client, cart_with(customer, (product, 1)).pk)
-    finally:
-        order_created.disconnect(dispatch_uid="test.half_done")
-
-    assert response.status_code == 201
-    assert order_outbox(response.json()["id"]).count() == 3
-    assert OutboxMessage.objects.filter(args=[424242]).exists()
-
-
-# --- Idempotency keys ----------------------------------------------------------------------
-
-
-def test_same_idempotency_key_and_body_returns_the_same_order(client, customer, product):
-    cart = cart_with(customer, (product, 2))
-    first = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
-    replay = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
-
-    assert first.status_code == replay.status_code == 201
-    assert replay.json() == first.json()
-    assert replay.headers["Idempotent-Replayed"] == "true"
-    assert Order.objects.count() == 1
-    assert order_outbox(first.json()["id"]).count() == 3  # no second signal
-    product.refresh_from_db()
-    assert product.reserved == 2
-
-
-def test_same_idempotency_key_with_another_body_is_422(client, customer, product):
-    first_cart = cart_with(customer, (product, 1))
-    other_cart = cart_with(customer, (product, 1))
-    assert checkout(client, first_cart.pk, **{"Idempotency-Key": "k1"}).status_code == 201
-
-    response = checkout(client, other_cart.pk, **{"Idempotency-Key": "k1"})
-
-    assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["detail"]
-    assert Order.objects.count() == 1
-    assert Cart.objects.filter(pk=other_cart.pk).exists()
-
-
-def test_idempotency_keys_are_per_customer(client, customer, product):
-    other = UserFactory()
-    assert checkout(client, cart_with(customer, (product, 1)).pk, **{"Idempotency-Key": "same"})
-    response = checkout(
-        client_for(other), cart_with(other.customer, (product, 1)).pk, **{"Idempotency-Key": "same"}
-    )
-    assert response.status_code == 201
-    assert Order.objects.count() == 2
-
-
-@pytest.mark.parametrize("key", ["k" * 300, "null\x00byte", "tab\tkey", "caf\u00e9"])
-def test_overlong_or_unprintable_idempotency_key_is_400(client, customer, product, key):
-    response = checkout(client, cart_with(customer, (product, 1)).pk, **{"Idempotency-Key": key})
-    assert response.status_code == 400
-    assert "Idempotency-Key" in response.json()
-    assert_nothing_written({product: 0})
-
-
 # --- Query count -----------------------------------------------------------------------------
 
 
@@ -385,10 +238,3 @@ def test_checkout_takes_14_statements_and_talks_to_no_broker(lines):
     assert len(queries) == 14, "\n".join(q["sql"][:120] for q in queries.captured_queries)
     assert queries.captured_queries[-1]["sql"] == "COMMIT"
     assert order_outbox(response.json()["id"]).filter(published_at=None).count() == 3
-
-
-def test_core_audit_receiver_logs_one_line_per_order(client, customer, product, caplog):
-    with caplog.at_level(logging.INFO, logger="shopflow.audit"):
-        order_id = checkout(client, cart_with(customer, (product, 2)).pk).json()["id"]
-    lines = [r.getMessage() for r in caplog.records if r.name == "shopflow.audit"]
-    assert lines == [f"order_created order={order_id} customer={customer.pk} total=25.00"]

@@ -1,7 +1,6 @@
-"""Applying an order's stock: once, with a ledger; low-stock alerts on the crossing only;
-abandoned carts; and the database constraints that keep stock from going negative."""
+"""Applying an order's stock: once, with a ledger, and several orders in one run for the
+statements of one; and the database constraints that keep stock from going negative."""
 
-import logging
 from datetime import timedelta
 
 import pytest
@@ -9,49 +8,13 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from side_effects.models import OrderSideEffect
-from store.models import Cart, CartItem, Product, StockMovement
-from store.services.carts import carts_remove_abandoned
+from store.models import Product, StockMovement
 from store.services.stock import inventory_apply
-from store.signals import low_stock
-from store.tasks import apply_inventory, remove_abandoned_carts
-from tests.factories import ProductFactory, cart_with
-from tests.support.orders import place_order
-from worker.models import OutboxMessage
+from store.tasks import apply_inventory
+from tests.factories import ProductFactory
+from tests.support.orders import inventory_status, place_order, stock
 
 pytestmark = pytest.mark.django_db
-
-LOW_STOCK_TASK = "email_app.send_low_stock_alert"
-
-
-def stock(product) -> tuple[int, int]:
-    product.refresh_from_db()
-    return product.on_hand, product.reserved
-
-
-def inventory_status(order_id) -> str:
-    return OrderSideEffect.objects.get(order_id=order_id, kind="inventory").status
-
-
-@pytest.fixture
-def low_stock_calls():
-    """Every low_stock send, as (product_id, order_id, available)."""
-    calls = []
-
-    def record(sender, product, order_id, available, **kwargs):
-        calls.append((product.pk, order_id, available))
-
-    low_stock.connect(record, dispatch_uid="tests.store.test_inventory.record")
-    yield calls
-    low_stock.disconnect(dispatch_uid="tests.store.test_inventory.record")
-
-
-def low_stock_outbox():
-    return list(
-        OutboxMessage.objects.filter(task_name=LOW_STOCK_TASK)
-        .order_by("id")
-        .values_list("args", flat=True)
-    )
 
 
 # --- Applying an order -----------------------------------------------------------------
@@ -181,180 +144,6 @@ def test_task_called_directly_applies_once(customer):
 
 def test_task_for_unknown_order_does_nothing():
     assert apply_inventory([999_999]) == []
-
-
-# --- Low-stock alerts ------------------------------------------------------------------
-
-
-def test_crossing_the_threshold_sends_low_stock_once(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 16))["id"]  # available 20 -> 4
-
-    inventory_apply(order_ids=[order_id])
-    inventory_apply(order_ids=[order_id])  # a replay alerts nothing more
-
-    assert low_stock_calls == [(lamp.pk, order_id, 4)]
-
-
-def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(customer):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 16))["id"]
-    assert low_stock_outbox() == []
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_outbox() == [[lamp.pk, order_id]]
-    message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
-    assert message.published_at is None  # publishing waits for a commit
-
-
-def test_starting_exactly_at_the_threshold_and_going_below_alerts(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 1))["id"]  # 5 -> 4
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_calls == [(lamp.pk, order_id, 4)]
-
-
-def test_landing_exactly_on_the_threshold_does_not_alert(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 15))["id"]  # 20 -> 5: not below yet
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_calls == []
-    assert low_stock_outbox() == []
-
-
-def test_still_above_the_threshold_does_not_alert(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 10))["id"]
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_calls == []
-    assert low_stock_outbox() == []
-
-
-def test_already_below_the_threshold_before_the_order_does_not_alert(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 1))["id"]  # 4 -> 3: the crossing was earlier
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_calls == []
-    assert low_stock_outbox() == []
-
-
-def test_only_the_product_that_crossed_alerts(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
-    mug = ProductFactory(on_hand=100, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 2), (mug, 2))["id"]
-
-    inventory_apply(order_ids=[order_id])
-
-    assert low_stock_calls == [(lamp.pk, order_id, 4)]
-
-
-def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(customer, caplog):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    order_id = place_order(customer, (lamp, 16))["id"]
-
-    def broken(sender, **kwargs):
-        raise RuntimeError("receiver bug")
-
-    low_stock.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
-    try:
-        with caplog.at_level(logging.ERROR, logger="store.services"):
-            assert inventory_apply(order_ids=[order_id]) == [order_id]
-    finally:
-        low_stock.disconnect(dispatch_uid="tests.store.test_inventory.broken")
-
-    assert stock(lamp) == (4, 0)
-    assert inventory_status(order_id) == "done"
-    assert low_stock_outbox() == [[lamp.pk, order_id]]  # the other receiver still ran
-    assert any("receiver bug" in r.getMessage() for r in caplog.records)
-
-
-def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applied(
-    customer, low_stock_calls
-):
-    lamp = ProductFactory(on_hand=6, low_stock_threshold=5)
-    crossing = place_order(customer, (lamp, 2))["id"]  # 6 -> 4: this order crosses
-    later = place_order(customer, (lamp, 3))["id"]  # 4 -> 1: already below, must not alert
-
-    inventory_apply(order_ids=[crossing])
-    inventory_apply(order_ids=[later])
-
-    assert low_stock_calls == [(lamp.pk, crossing, 1)]
-
-
-def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(customer, low_stock_calls):
-    lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
-    first = place_order(customer, (lamp, 10))["id"]  # 20 -> 10: still above
-    second = place_order(customer, (lamp, 6))["id"]  # 10 -> 4: this one crosses
-
-    inventory_apply(order_ids=[first])
-    inventory_apply(order_ids=[second])
-
-    assert [order_id for _, order_id, _ in low_stock_calls] == [second]
-
-
-# --- Abandoned carts -------------------------------------------------------------------
-
-
-def age(cart, days) -> None:
-    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now() - timedelta(days=days))
-
-
-def test_remove_abandoned_deletes_only_carts_older_than_the_cutoff(customer, product):
-    old = cart_with(customer, (product, 1))
-    older = cart_with(customer)
-    fresh = cart_with(customer, (product, 2))
-    recent = cart_with(customer)
-    age(old, 31)
-    age(older, 90)
-    age(recent, 29)
-
-    removed = carts_remove_abandoned(older_than=timedelta(days=30))
-
-    assert removed == 2
-    assert set(Cart.objects.values_list("pk", flat=True)) == {fresh.pk, recent.pk}
-    assert not CartItem.objects.filter(cart_id=old.pk).exists()
-    assert CartItem.objects.filter(cart_id=fresh.pk).count() == 1
-
-
-def test_remove_abandoned_with_nothing_to_remove_returns_zero(customer):
-    cart_with(customer)
-
-    assert carts_remove_abandoned(older_than=timedelta(days=30)) == 0
-    assert Cart.objects.count() == 1
-
-
-def test_touching_a_cart_keeps_it_from_being_removed(client, customer, product):
-    cart = cart_with(customer)
-    age(cart, 40)
-
-    response = client.post(
-        f"/api/carts/{cart.pk}/items/", {"product_id": product.pk, "quantity": 1}, format="json"
-    )
-    assert response.status_code == 201, response.json()
-
-    assert carts_remove_abandoned(older_than=timedelta(days=30)) == 0
-    assert Cart.objects.filter(pk=cart.pk).exists()
-
-
-def test_scheduled_task_uses_the_abandoned_cart_setting(settings, customer):
-    settings.SHOPFLOW_ABANDONED_CART_DAYS = 10
-    stale = cart_with(customer)
-    kept = cart_with(customer)
-    age(stale, 11)
-    age(kept, 9)
-
-    assert remove_abandoned_carts() == 1
-
-    assert list(Cart.objects.values_list("pk", flat=True)) == [kept.pk]
 
 
 # --- Database constraints --------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Clients that act as a user: the API with a token, a browser's login, a session cookie."""
+"""Clients that act as a user: the API with a token, a browser's login, a session cookie,
+a login tried through the API or a login page."""
 
 
 # The runner's own helpers: tests start Redis the way `make run` does.
@@ -55,3 +56,26 @@ def session_cookie(process, user, settings) -> str:
     login.read()
     assert login.status == 302, login.status
     return re.search(r"sessionid=([^;]+)", login.getheader("Set-Cookie")).group(1)
+
+
+UA = "pytest-browser/1.0"
+
+
+def token_login(username, password, ip="10.0.0.1"):
+    """`POST /api/auth/token/` from `ip`, with the user agent UA."""
+    from rest_framework.test import APIClient
+
+    return APIClient().post(
+        "/api/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+        HTTP_USER_AGENT=UA,
+    )
+
+
+def page_login(path, username, password, ip="10.0.0.1"):
+    """A login form (`path`: /account/login/ or /admin/login/) posted from `ip`."""
+    from django.test import Client
+
+    return Client().post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
