@@ -26,9 +26,9 @@ def low_stock_calls():
     def record(sender, product, order_id, available, **kwargs):
         calls.append((product.pk, order_id, available))
 
-    low_stock.connect(record, dispatch_uid="tests.store.test_inventory.record")
+    low_stock.connect(record, dispatch_uid="tests.store.test_low_stock.record")
     yield calls
-    low_stock.disconnect(dispatch_uid="tests.store.test_inventory.record")
+    low_stock.disconnect(dispatch_uid="tests.store.test_low_stock.record")
 
 
 def low_stock_outbox():
@@ -117,12 +117,12 @@ def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(customer, c
     def broken(sender, **kwargs):
         raise RuntimeError("receiver bug")
 
-    low_stock.connect(broken, dispatch_uid="tests.store.test_inventory.broken")
+    low_stock.connect(broken, dispatch_uid="tests.store.test_low_stock.broken")
     try:
         with caplog.at_level(logging.ERROR, logger="store.services"):
             assert inventory_apply(order_ids=[order_id]) == [order_id]
     finally:
-        low_stock.disconnect(dispatch_uid="tests.store.test_inventory.broken")
+        low_stock.disconnect(dispatch_uid="tests.store.test_low_stock.broken")
 
     assert stock(lamp) == (4, 0)
     assert inventory_status(order_id) == "done"
