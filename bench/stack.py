@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from common import ROOT, WORK
 
-from devstack.stack import free_port, redis_answers, redis_server_binary, wait_for_redis
+from devstack.stack import free_port, redis_answers, throwaway_redis_argv, wait_for_redis
 
 QUEUES = ("emails", "inventory", "analytics", "default")
 # /metrics takes the ops credentials: the Flower pair the stack is given.
@@ -123,19 +123,7 @@ class Broker:
             data = WORK / "redis"
             data.mkdir(parents=True, exist_ok=True)
             self.process = subprocess.Popen(
-                [
-                    redis_server_binary(),
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(data),
-                ],
+                throwaway_redis_argv(port, str(data)),
                 stdout=subprocess.DEVNULL,
             )
             self.url = f"redis://127.0.0.1:{port}/0"

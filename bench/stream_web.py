@@ -20,7 +20,7 @@ import psutil
 from common import ROOT, WORK
 
 from devstack.services import service_argv, service_env
-from devstack.stack import Guard, free_port, redis_server_binary, wait_for_redis
+from devstack.stack import Guard, free_port, throwaway_redis_argv, wait_for_redis
 
 HEARTBEAT_SECONDS = 15  # the default; also the idle window: one heartbeat per stream
 
@@ -141,17 +141,7 @@ class PrivateRedis:
     def start(self) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            throwaway_redis_argv(self.port, str(WORK)),
             cwd=WORK,
             stdout=subprocess.DEVNULL,
             start_new_session=True,

