@@ -15,5 +15,5 @@ class SideEffectsConfig(AppConfig):
         add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
         add_collector(metrics.SideEffectCollector())
         schedule_task(
-            "side effects reconciler", tasks.reconcile, every_seconds=60, expire_seconds=120
+            "side effects reconciler", tasks.reconcile, every_seconds=30, expire_seconds=60
         )

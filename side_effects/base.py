@@ -110,10 +110,6 @@ class SideEffectTask(ReliableTask):
             order_ids=_order_ids(args, kwargs), kind=self.side_effect, seconds=countdown
         )
 
-    def lease_held(self, *, messages, until) -> None:
-        order_ids = [order_id for args, kwargs in messages for order_id in _order_ids(args, kwargs)]
-        services.side_effects_lease(order_ids=order_ids, kind=self.side_effect, until=until)
-
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         for order_id in _order_ids(args, kwargs):
             services.side_effect_mark_failed(

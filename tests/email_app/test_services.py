@@ -1,6 +1,7 @@
 """Email content and the once-only guard, with Django's in-memory mail outbox (the real
 SMTP path is covered in tests/integration and tests/e2e)."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -138,6 +139,34 @@ def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order, setti
     assert SentEmail.objects.get().status == "sending"
 
 
+def test_a_claim_is_stale_by_the_databases_clock_not_a_hosts_that_runs_ahead(
+    order, settings, monkeypatch
+):
+    """A claim taken 20 s ago (by the database's clock), read by a host whose clock runs 45 s
+    ahead: still fresh (the window is 60 s), so not taken over and not sent a second time."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from email_app.services import EmailInFlight
+
+    SentEmail.objects.create(
+        kind="confirmation_email",
+        key=str(order.pk),
+        subject="s",
+        claimed_at=timezone.now() - timedelta(seconds=20),
+    )
+    ahead = timezone.now() + timedelta(seconds=45)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    with pytest.raises(EmailInFlight) as raised:
+        services.confirmation_emails_send(order_ids=[order.pk])
+
+    assert mail.outbox == []
+    window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
+    assert window - 25 < raised.value.retry_after <= window - 15
+
+
 def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, settings):
     from datetime import timedelta
 
@@ -216,7 +245,8 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
     from email_app import transport
 
     def taken_over_then_failing(message, deadline):
-        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
+        taken_over = {"claimed_at": timezone.now(), "claim": uuid.uuid4()}
+        SentEmail.objects.filter(kind="confirmation_email").update(**taken_over)
         raise ConnectionResetError("SMTP went away")
 
     monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
@@ -234,7 +264,8 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
     sent = []
 
     def taken_over_while_sending(message, deadline):
-        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
+        taken_over = {"claimed_at": timezone.now(), "claim": uuid.uuid4()}
+        SentEmail.objects.filter(kind="confirmation_email").update(**taken_over)
         sent.append(message)
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
