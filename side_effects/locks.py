@@ -11,9 +11,7 @@ from .models import OrderSideEffect
 PENDING = OrderSideEffect.Status.PENDING
 
 
-def side_effects_overdue_for_update(
-    *, limit: int, exclude_kinds=()
-) -> QuerySet[OrderSideEffect]:
+def side_effects_overdue_for_update(*, limit: int, exclude_kinds=()) -> QuerySet[OrderSideEffect]:
     """Up to `limit` pending rows past their deadline (the database's clock), but of
     `exclude_kinds`, the longest overdue first; rows another transaction holds are skipped
     (a delivery or another reconciler run is on them), so no order of locking can

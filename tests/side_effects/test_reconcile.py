@@ -23,6 +23,7 @@ def _queues_empty():
     test puts one."""
     celery_app.control.purge()
 
+
 TASKS = {
     "confirmation_email": "email_app.send_confirmation_email",
     "inventory": "store.apply_inventory",
