@@ -46,6 +46,10 @@ class EmailInFlight(TransientError):
     """Another delivery of the same email is sending it right now."""
 
 
+class RunOutOfTime(TransientError):
+    """A run stopped before sending every email it was given: the rest are retried."""
+
+
 def email_send(
     *, kind: str, key: str, to: list[str], subject: str, text: str, html: str, headers=None
 ) -> bool:
@@ -147,11 +151,16 @@ def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
     """Email each of these orders' confirmation to its customer, once; the ids of the orders
     this call sent (unknown orders are left out). Each email is claimed, sent and recorded
     on its own, over this thread's SMTP connection; the side effects of those sent, now or
-    before, are marked done together, also when a later one raises."""
+    before, are marked done together, also when a later one raises. No send starts once
+    the last could outlast the task's soft time limit (each is cut at half the claim):
+    RunOutOfTime then, and the rest are retried."""
     done = []
+    last_start = time.monotonic() + _sends_may_start_for()
     try:
         sent = []
         for order in store_selectors.orders_for_processing(order_ids=order_ids):
+            if time.monotonic() > last_start:
+                raise RunOutOfTime(f"emails of {len(order_ids) - len(done)} order(s) left")
             if _send_once(
                 kind=SentEmail.Kind.CONFIRMATION_EMAIL,
                 key=str(order.pk),
@@ -168,6 +177,13 @@ def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
         if done:
             side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
     return sent
+
+
+def _sends_may_start_for() -> float:
+    """Seconds into a run in which a send may still start: the soft time limit less the
+    longest a send may take (the email worker's threads enforce no time limit)."""
+    longest_send = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+    return max(settings.CELERY_TASK_SOFT_TIME_LIMIT - longest_send, 0.0)
 
 
 def welcome_send(*, user_id: int) -> bool:

@@ -1,6 +1,7 @@
 """Email content and the once-only guard, with Django's in-memory mail outbox (the real
 SMTP path is covered in tests/integration and tests/e2e)."""
 
+import time
 import uuid
 from decimal import Decimal
 
@@ -275,3 +276,32 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
     assert len(sent) == 1
     assert SentEmail.objects.get(kind="confirmation_email").status == "sent"
     assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+
+
+def test_a_run_starts_no_send_it_could_not_finish_in_its_time_and_leaves_the_rest(
+    customer, settings, monkeypatch
+):
+    """Sends may start for the soft time limit less the longest a send may take (here
+    31 - 30 = 1 s); each takes 0.6 s: two go, the third is left to a retry."""
+    from email_app import transport
+    from tests.support.orders import place_order
+
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 31
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    sent = []
+
+    def slow_send(message, deadline):
+        time.sleep(0.6)
+        sent.append(message.subject)
+
+    monkeypatch.setattr(transport, "send_message", slow_send)
+
+    with pytest.raises(services.RunOutOfTime):
+        services.confirmation_emails_send(order_ids=order_ids)
+
+    assert sent == [f"Your Shopflow order #{o}" for o in order_ids[:2]]
+    states = dict(
+        OrderSideEffect.objects.filter(kind="confirmation_email").values_list("order_id", "status")
+    )
+    assert [states[o] for o in order_ids] == ["done", "done", "pending"]
+    assert not SentEmail.objects.filter(key=str(order_ids[2])).exists()
