@@ -6,7 +6,8 @@ NAME = "side effects reconciler"
 
 def every_30_seconds(apps, schema_editor):
     """The reconciler ran every minute before a lost message had to cost under two (the
-    deadline is a minute now). An entry an operator changed is left as it is."""
+    deadline is a minute now), and without an expiry (worker.schedule). An entry an
+    operator changed is left as it is."""
     beat = {
         name: apps.get_model("django_celery_beat", name)
         for name in ("PeriodicTask", "PeriodicTasks", "IntervalSchedule")
@@ -17,7 +18,7 @@ def every_30_seconds(apps, schema_editor):
     if not entry.exists():
         return
     interval, _ = beat["IntervalSchedule"].objects.get_or_create(every=30, period="seconds")
-    if entry.update(interval=interval, expire_seconds=60):
+    if entry.update(interval=interval, expire_seconds=None):
         # A running beat reloads its schedule when this moves (no signal in a migration).
         beat["PeriodicTasks"].objects.update_or_create(
             ident=1, defaults={"last_update": timezone.now()}
