@@ -51,12 +51,21 @@ class RunOutOfTime(TransientError):
 
 
 def email_send(
-    *, kind: str, key: str, to: list[str], subject: str, text: str, html: str, headers=None
+    *,
+    kind: str,
+    key: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    html: str,
+    headers=None,
+    by: float | None = None,
 ) -> bool:
     """The public send API (notifications' digests use it too): send this email unless
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
-    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
+    kept connection, cut at half the claim window (or at `by`, a time.monotonic() value,
+    if sooner), with the Message-ID of (kind, key)."""
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -71,6 +80,7 @@ def email_send(
     if claim is None:
         return False
     deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+    deadline = min(deadline, by) if by is not None else deadline
     ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claim": claim}
     try:
         transport.send_message(message, deadline=deadline)
@@ -151,17 +161,20 @@ def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
     """Email each of these orders' confirmation to its customer, once; the ids of the orders
     this call sent (unknown orders are left out). Each email is claimed, sent and recorded
     on its own, over this thread's SMTP connection; the side effects of those sent, now or
-    before, are marked done together, also when a later one raises. No send starts once
-    the last could outlast the task's soft time limit (each is cut at half the claim):
-    RunOutOfTime then, and the rest are retried."""
+    before, are marked done together, also when a later one raises. The run ends within
+    the task's soft time limit (the email worker's threads enforce none): after its first
+    send, none starts that could outlast it (a send is cut at half the claim, or at the
+    limit), RunOutOfTime then, and the rest are retried."""
     done = []
-    last_start = time.monotonic() + _sends_may_start_for()
+    run_ends = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
+    last_start = run_ends - settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
     try:
         sent = []
         for order in store_selectors.orders_for_processing(order_ids=order_ids):
-            if time.monotonic() > last_start:
+            if sent and time.monotonic() > last_start:
                 raise RunOutOfTime(f"emails of {len(order_ids) - len(done)} order(s) left")
             if _send_once(
+                by=run_ends,
                 kind=SentEmail.Kind.CONFIRMATION_EMAIL,
                 key=str(order.pk),
                 to=[order.customer.user.email],
@@ -177,13 +190,6 @@ def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
         if done:
             side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
     return sent
-
-
-def _sends_may_start_for() -> float:
-    """Seconds into a run in which a send may still start: the soft time limit less the
-    longest a send may take (the email worker's threads enforce no time limit)."""
-    longest_send = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    return max(settings.CELERY_TASK_SOFT_TIME_LIMIT - longest_send, 0.0)
 
 
 def welcome_send(*, user_id: int) -> bool:
