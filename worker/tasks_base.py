@@ -193,16 +193,18 @@ class ReliableTask(Task):
         raise Retry(exc=exc, when=countdown) from exc
 
     def _retry_countdown(self, exc: Exception) -> int:
-        """Exponential backoff with full jitter; no sooner than the error asks, never
-        later than the longest backoff."""
+        """Exponential backoff with full jitter, and no sooner than the error asks (an
+        email another delivery holds: when its claim may be taken over), even past the
+        longest backoff: a retry waits in the outbox, and one that came early would only
+        use up the retries (SHOPFLOW_TASK_RETRY_BACKOFF_MAX under the claim window once
+        failed an email whose worker was cut off)."""
         countdown = get_exponential_backoff_interval(
             factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
             retries=self.request.retries,
             maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
             full_jitter=True,
         )
-        asked = math.ceil(getattr(exc, "retry_after", 0))
-        return max(countdown, min(asked, settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX))
+        return max(countdown, math.ceil(getattr(exc, "retry_after", 0)))
 
     def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database
