@@ -27,8 +27,10 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 # SQLSTATEs of a database that is away or refused for now: connection exceptions (class
-# 08), an administrator's or a crash's shutdown, a serialization failure, a deadlock.
-TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01"}
+# 08), an administrator's or a crash's shutdown, a serialization failure, a deadlock, and
+# the bounds a request met (a lock held too long by another, a statement past its time,
+# its transaction idle past its time: config/settings, DATABASE_*_TIMEOUT).
+TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57014", "25P03"}
 
 
 def exception_handler(exc, context):

@@ -26,7 +26,10 @@ class SentEmail(models.Model):
     recipients = models.JSONField(default=list)
     subject = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
+    # Written by the database's clock (core.clock): a delivery on another host compares it.
     claimed_at = models.DateTimeField(default=timezone.now)
+    # The delivery holding the claim: it marks the row sent only while it still holds it.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:

@@ -5,7 +5,8 @@ talks to SMTP outside any transaction, then marks the row sent. A failed send de
 claim, so a retry sends again. A second delivery that finds the row sent does nothing;
 one that finds a fresh claim raises EmailInFlight (transient: retried later); one that
 finds a claim older than SHOPFLOW_EMAIL_CLAIM_SECONDS takes it over (a delivery marks the
-row sent only while it still holds its claim). A send is cut at half that window
+row sent only while it still holds its claim). The claim's age is the database's clock
+(core.clock), whichever host's worker claimed it. A send is cut at half that window
 (transport's deadline), whatever the worker pool, so a claim taken over is never one whose
 send may still go out. That takeover is the one gap at-least-once delivery leaves: a worker
 killed after SMTP accepted the message and before the row was marked sent sends it again,
@@ -14,17 +15,21 @@ with the same Message-ID, which mailbox providers that de-duplicate show once.""
 import logging
 import re
 import time
-from datetime import UTC, timedelta
+import uuid
+from datetime import UTC
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from core.clock import db_now
 from side_effects.services import side_effects_mark_done
 from store import selectors as store_selectors
 from worker.tasks_base import TransientError
@@ -41,13 +46,26 @@ class EmailInFlight(TransientError):
     """Another delivery of the same email is sending it right now."""
 
 
+class RunOutOfTime(TransientError):
+    """A run stopped before sending every email it was given: the rest are retried."""
+
+
 def email_send(
-    *, kind: str, key: str, to: list[str], subject: str, text: str, html: str, headers=None
+    *,
+    kind: str,
+    key: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    html: str,
+    headers=None,
+    by: float | None = None,
 ) -> bool:
     """The public send API (notifications' digests use it too): send this email unless
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
-    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
+    kept connection, cut at half the claim window (or at `by`, a time.monotonic() value,
+    if sooner), with the Message-ID of (kind, key)."""
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -58,11 +76,12 @@ def email_send(
         headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
     )
     message.attach_alternative(html, "text/html")
-    claimed_at = _claim(kind=kind, key=key, to=to, subject=subject)
-    if claimed_at is None:
+    claim = _claim(kind=kind, key=key, to=to, subject=subject)
+    if claim is None:
         return False
     deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claimed_at": claimed_at}
+    deadline = min(deadline, by) if by is not None else deadline
+    ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claim": claim}
     try:
         transport.send_message(message, deadline=deadline)
     except BaseException:
@@ -96,39 +115,45 @@ def message_id(*, kind: str, key: str) -> str:
     return f"<{kind}.{re.sub(r'[^A-Za-z0-9.-]', '-', key)}@{domain}>"
 
 
-def _claim(*, kind: str, key: str, to: list[str], subject: str):
-    """The claim on (kind, key): its claimed_at, which only this delivery holds; None when
-    the email was sent already. Raises EmailInFlight while another delivery holds a
-    fresh claim; a stale one (its delivery died) is taken over."""
-    now = timezone.now()
+def _claim(*, kind: str, key: str, to: list[str], subject: str) -> uuid.UUID | None:
+    """The claim on (kind, key), which only this delivery holds; None when the email was
+    sent already. Raises EmailInFlight while another delivery holds a fresh claim; a
+    stale one (its delivery died, or was cut off) is taken over."""
+    claim = uuid.uuid4()
     # Insert first: a first delivery (nearly all of them) claims with one INSERT, and the
     # unique constraint tells a redelivery apart.
     try:
         with transaction.atomic():
             SentEmail.objects.create(
-                kind=kind, key=key, recipients=to, subject=subject, claimed_at=now
+                kind=kind, key=key, recipients=to, subject=subject, claim=claim, claimed_at=Now()
             )
-        return now
+        return claim
     except IntegrityError:
         pass
-    row = SentEmail.objects.get(kind=kind, key=key)
-    if row.status == SentEmail.Status.SENT:
-        logger.info("email %s:%s already sent, not sending again", kind, key)
-        return None
-    stale = now - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS)
+    window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
     if SentEmail.objects.filter(
-        pk=row.pk, status=SentEmail.Status.SENDING, claimed_at__lt=stale
-    ).update(claimed_at=now):
+        kind=kind,
+        key=key,
+        status=SentEmail.Status.SENDING,
+        claimed_at__lt=db_now(plus_seconds=-window),
+    ).update(claimed_at=Now(), claim=claim):
         logger.warning(
-            "email %s:%s: taking over a claim from %s; that attempt may have sent it",
+            "email %s:%s: taking over a claim older than %ss; that attempt may have sent it",
             kind,
             key,
-            row.claimed_at,
+            window,
         )
-        return now
+        return claim
+    row = SentEmail.objects.annotate(age=Now() - F("claimed_at")).filter(kind=kind, key=key)
+    row = row.first()
+    if row is not None and row.status == SentEmail.Status.SENT:
+        logger.info("email %s:%s already sent, not sending again", kind, key)
+        return None
+    # Held by another delivery, or let go by it a moment ago (its send failed): try later.
+    stale_in = window - row.age.total_seconds() if row is not None else 0
     raise EmailInFlight(
         f"email {kind}:{key} is being sent by another delivery",
-        retry_after=(row.claimed_at - stale).total_seconds(),  # when it may be taken over
+        retry_after=max(stale_in, 0),  # when it may be taken over
     )
 
 
@@ -136,12 +161,20 @@ def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
     """Email each of these orders' confirmation to its customer, once; the ids of the orders
     this call sent (unknown orders are left out). Each email is claimed, sent and recorded
     on its own, over this thread's SMTP connection; the side effects of those sent, now or
-    before, are marked done together, also when a later one raises."""
+    before, are marked done together, also when a later one raises. The run ends within
+    the task's soft time limit (the email worker's threads enforce none): after its first
+    send, none starts that could outlast it (a send is cut at half the claim, or at the
+    limit), RunOutOfTime then, and the rest are retried."""
     done = []
+    run_ends = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
+    last_start = run_ends - settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
     try:
         sent = []
         for order in store_selectors.orders_for_processing(order_ids=order_ids):
+            if sent and time.monotonic() > last_start:
+                raise RunOutOfTime(f"emails of {len(order_ids) - len(done)} order(s) left")
             if _send_once(
+                by=run_ends,
                 kind=SentEmail.Kind.CONFIRMATION_EMAIL,
                 key=str(order.pk),
                 to=[order.customer.user.email],

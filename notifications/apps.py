@@ -17,13 +17,9 @@ class NotificationsConfig(AppConfig):
         _receivers_connect()
         # Digests go out from the mail worker, beside the other email (SMTP may be slow).
         route_tasks("emails", tasks.send_email_digests)
-        schedule_task("notification pushes", tasks.send_pushes, every_seconds=10, expire_seconds=9)
-        schedule_task(
-            "notification email digests",
-            tasks.send_email_digests,
-            every_seconds=60,
-            expire_seconds=55,
-        )
+        # No expiry: a late run sends what is due as well as a timely one (worker.schedule).
+        schedule_task("notification pushes", tasks.send_pushes, every_seconds=10)
+        schedule_task("notification email digests", tasks.send_email_digests, every_seconds=60)
 
 
 def _receivers_connect() -> None:

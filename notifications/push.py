@@ -16,15 +16,14 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
-from core.after_response import run_after_response
-from worker.celery import app as celery_app
+from worker.outbox import enqueue_on_commit
 
 from . import delivery, selectors
-from .channel_layer import redis_client
 from .delivery import DELIVERED, FAILED, RETRY, Outcome
 from .models import Notification, NotificationDelivery, PushSubscription
 from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
@@ -53,47 +52,39 @@ def push_configured() -> bool:
     return bool(settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY)
 
 
-# Pushes wake the sender once a second at most; beat runs it every 10 s besides.
-WAKE_UP_SECONDS = 1
 # Whether anyone has a push subscription is read again after this long (a shop where no
-# one turned Web Push on wakes nothing up; a first subscription is pushed to within it).
+# one has one writes no wake-up at all).
 SUBSCRIBED_CHECK_SECONDS = 10.0
 _subscribed = (float("-inf"), False)  # (when read, monotonic; whether anyone is)
 
 
-def pushes_wake_up() -> None:
-    """After a commit of notifications: have `notifications.send_pushes` run within a
-    second, if anyone has a push subscription. Never raises: beat's run catches up."""
-    if push_configured():
-        run_after_response(_wake_up_if_subscribed)
+def pushes_wake_up(*, recipient_ids: list[int]) -> None:
+    """In the transaction that notifies these people: once it commits, have
+    `notifications.send_pushes` run, if anyone has a push subscription. The wake-up is an
+    outbox row, published by the relay (the web never talks to the broker), and joined
+    with those of other commits into one run when the shop is busy."""
+    if push_configured() and _anyone_subscribed():
+        enqueue_on_commit("notifications.send_pushes", list(recipient_ids))
 
 
-def _wake_up_if_subscribed() -> None:
+def _anyone_subscribed() -> bool:
     global _subscribed
     read_at, anyone = _subscribed
-    try:
-        if time.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
-            anyone = PushSubscription.objects.exists()
-            _subscribed = (time.monotonic(), anyone)
-    except Exception as exc:
-        logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
-    if anyone:
-        _wake_up()
+    if time.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
+        try:
+            with transaction.atomic():  # a savepoint: a failed read leaves the caller's be
+                anyone = PushSubscription.objects.exists()
+        except DatabaseError as exc:
+            logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
+            return anyone  # as last read; beat's run catches up either way
+        _subscribed = (time.monotonic(), anyone)
+    return anyone
 
 
 def subscribed_check_expire() -> None:
     """A subscription was made in this process: the next commit reads again."""
     global _subscribed
     _subscribed = (float("-inf"), False)
-
-
-def _wake_up() -> None:
-    try:
-        # The first commit of each second sends one run, a second later (it sees them all).
-        if redis_client().set("shopflow:push-wake-up", 1, nx=True, ex=WAKE_UP_SECONDS):
-            celery_app.send_task("notifications.send_pushes", countdown=WAKE_UP_SECONDS)
-    except Exception as exc:
-        logger.warning("notifications: waking the push sender failed: %s", exc)
 
 
 def _candidates(*, now) -> QuerySet[Notification]:

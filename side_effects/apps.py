@@ -14,6 +14,5 @@ class SideEffectsConfig(AppConfig):
 
         add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
         add_collector(metrics.SideEffectCollector())
-        schedule_task(
-            "side effects reconciler", tasks.reconcile, every_seconds=60, expire_seconds=120
-        )
+        # No expiry: a late run finds what is overdue as well as a timely one (worker.schedule).
+        schedule_task("side effects reconciler", tasks.reconcile, every_seconds=30)

@@ -21,6 +21,7 @@ its own:
 One order is worker's ReliableTask as it is: retries, dead letter, redelivery limit."""
 
 import logging
+import time
 import traceback
 
 from celery.exceptions import Reject, TimeLimitExceeded
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from worker.outbox import publish_each_now
-from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient
+from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, TransientError, is_transient
 
 from . import services
 
@@ -53,18 +54,28 @@ class SideEffectTask(ReliableTask):
             return super().__call__(ids)
         if self.delivered_before():
             return self._each_apart(ids, why="its worker was lost")
+        started = time.monotonic()
         try:
             return self.run(ids)
         except CONTROL_EXCEPTIONS:
             raise
         except Exception:
             logger.warning("%s of %s failed; each order alone", self.name, ids, exc_info=True)
-        return self._each_alone(ids)
+        return self._each_alone(ids, started=started)
 
-    def _each_alone(self, ids: list[int]) -> list[int]:
-        """Do each order on its own; retry or give up on those that fail, each alone."""
+    def _each_alone(self, ids: list[int], *, started: float) -> list[int]:
+        """Do each order on its own; retry or give up on those that fail, each alone. No
+        order starts alone past half the soft time limit (the rest are retried together),
+        so that one started then still ends within the time limit (an email is cut at
+        30 s): a worker holds a message no longer than a task may run, whatever its pool
+        (the email worker's threads enforce no limit), which the broker's visibility
+        timeout is sized to."""
         done, failures = [], []
-        for order_id in ids:
+        for n, order_id in enumerate(ids):
+            if time.monotonic() - started > settings.CELERY_TASK_SOFT_TIME_LIMIT / 2:
+                late = TransientError("this run's time was up before it came to it")
+                failures += [(rest, late, "") for rest in ids[n:]]
+                break
             try:
                 done += self.run([order_id])
             except CONTROL_EXCEPTIONS:
@@ -109,10 +120,6 @@ class SideEffectTask(ReliableTask):
         services.side_effects_postpone(
             order_ids=_order_ids(args, kwargs), kind=self.side_effect, seconds=countdown
         )
-
-    def lease_held(self, *, messages, until) -> None:
-        order_ids = [order_id for args, kwargs in messages for order_id in _order_ids(args, kwargs)]
-        services.side_effects_lease(order_ids=order_ids, kind=self.side_effect, until=until)
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         for order_id in _order_ids(args, kwargs):

@@ -8,6 +8,8 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from core.clock import db_now
+
 from . import registry
 from .models import OrderSideEffect
 
@@ -48,11 +50,10 @@ class SideEffectCollector:
     partial index, so a scrape reads the rows still pending or failed, not the history."""
 
     def collect(self):
-        now = timezone.now()
         pending = (
             OrderSideEffect.objects.filter(status=Status.PENDING)
             .values_list("kind")
-            .annotate(n=Count("id"), late=Count("id", filter=Q(deadline__lt=now)))
+            .annotate(n=Count("id"), late=Count("id", filter=Q(deadline__lt=db_now())))
             .order_by()
         )
         failed = (

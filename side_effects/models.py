@@ -7,10 +7,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.clock import db_now
+
+
+def side_effect_due(*, after_seconds: float = 0.0):
+    """When a side effect opened (or set back to pending) now should be done by, or one
+    whose retry is due in `after_seconds`; past it, the reconciler re-drives it. The
+    database's clock (core.clock): the reconciler on another host compares it."""
+    return db_now(plus_seconds=after_seconds + settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
+
 
 def side_effect_deadline():
-    """When a side effect created (or set back to pending) now should be done by; past it,
-    the reconciler re-drives it."""
+    """The same, as a value for a row made outside the services (a factory, a migration's
+    default for rows that existed): this host's clock."""
     return timezone.now() + timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
 
 
@@ -38,6 +47,9 @@ class OrderSideEffect(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deadline = models.DateTimeField(default=side_effect_deadline)
     redrives = models.PositiveSmallIntegerField(default=0)
+    # The checkout's trace (core.telemetry.trace_carrier): a re-drive continues the
+    # order's trace, not the reconciler's. Empty when tracing is off.
+    trace_context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -64,27 +76,3 @@ class OrderSideEffect(models.Model):
 
     def __str__(self):
         return f"{self.order_id}:{self.kind}={self.status}"
-
-
-class SideEffectLease(models.Model):
-    """A live worker holds a message with this side effect's work until `until`, renewing
-    it while it does (worker.leases). A pending side effect whose lease lapsed lost its
-    worker: the reconciler re-drives it then, without waiting for its `deadline`. Its
-    own table, so that writing a lease never locks the side effect a task is claiming."""
-
-    # No constraint in the database: a worker may lease the work of an order deleted a
-    # moment ago, and a lease is only ever read beside its side effect.
-    order = models.ForeignKey(
-        "store.Order", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-    kind = models.CharField(max_length=32)
-    until = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["order", "kind"], name="side_effect_lease_unique"),
-        ]
-        indexes = [models.Index(fields=["until"], name="side_effect_lease_until_idx")]
-
-    def __str__(self):
-        return f"{self.order_id}:{self.kind} until {self.until}"

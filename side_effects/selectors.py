@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db.models import Count, Max, Prefetch, Q
-from django.utils import timezone
+
+from core.clock import db_now
 
 from . import registry
 from .models import OrderSideEffect
@@ -43,7 +44,7 @@ def side_effect_states(*, rows) -> dict[str, str]:
 
 def side_effects_past_deadline_count() -> int:
     """Side effects pending past their deadline: the reconciler's next work."""
-    return OrderSideEffect.objects.filter(status=PENDING, deadline__lt=timezone.now()).count()
+    return OrderSideEffect.objects.filter(status=PENDING, deadline__lt=db_now()).count()
 
 
 def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> Iterator[Outcome]:

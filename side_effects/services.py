@@ -2,7 +2,6 @@
 reconciler."""
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -11,11 +10,13 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from core.signals import isolated_inserts, send_robust_isolated
+from core.telemetry import span_continuing, trace_carrier
 from worker.dead_letters import dead_letter_record
-from worker.outbox import enqueue_on_commit
+from worker.outbox import enqueue_on_commit, relay_is_behind
+from worker.queues import queue_lengths, queue_of
 
 from . import locks, metrics, registry, sql
-from .models import OrderSideEffect, SideEffectLease, side_effect_deadline
+from .models import OrderSideEffect, side_effect_due
 from .signals import side_effect_failed
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,12 @@ Status = OrderSideEffect.Status
 def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
     """One pending side effect per registered kind for a new order, in the caller's
     (the checkout's) transaction: what the reconciler finds if a task never comes."""
+    context, due = trace_carrier(), side_effect_due()
     return OrderSideEffect.objects.bulk_create(
-        [OrderSideEffect(order_id=order_id, kind=kind) for kind in registry.kinds()]
+        [
+            OrderSideEffect(order_id=order_id, kind=kind, deadline=due, trace_context=context)
+            for kind in registry.kinds()
+        ]
     )
 
 
@@ -63,7 +68,7 @@ def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:
         status=Status.PENDING,
         error="",
         updated_at=timezone.now(),
-        deadline=side_effect_deadline(),
+        deadline=side_effect_due(),
         redrives=0,
     )
 
@@ -92,73 +97,68 @@ def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
 def side_effects_postpone(*, order_ids: list[int], kind: str, seconds: float) -> None:
     """A retry of these side effects' task is due in `seconds`: the reconciler leaves them
     alone until that retry has had its chance."""
-    deadline = timezone.now() + timedelta(
-        seconds=seconds + settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
-    )
     OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind, status=Status.PENDING).update(
-        deadline=deadline
-    )
-    # No worker holds them until the retry comes: a lapsing lease must not re-drive them.
-    SideEffectLease.objects.filter(order_id__in=order_ids, kind=kind).delete()
-
-
-def side_effects_lease(*, order_ids: list[int], kind: str, until) -> None:
-    """A live worker holds a message with these side effects' work, until `until` unless
-    it renews (worker.leases): should it die, the reconciler re-drives them once the
-    lease lapses. One statement (an upsert)."""
-    SideEffectLease.objects.bulk_create(
-        # In order: two workers leasing crossing batches lock the rows in the same order.
-        [SideEffectLease(order_id=i, kind=kind, until=until) for i in sorted(set(order_ids))],
-        update_conflicts=True,
-        unique_fields=["order", "kind"],
-        update_fields=["until"],
+        deadline=side_effect_due(after_seconds=seconds)
     )
 
 
 def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
-    """Re-drive side effects still pending past their deadline, or whose worker's lease
-    lapsed, whatever kept them: a message the broker lost or never delivered, a worker
-    killed or cut off mid-task, a receiver that raised before enqueueing. Their task is
-    enqueued again through the outbox (tasks are idempotent: a side effect that was only
-    slow is not applied twice) and the deadline moves on. One re-driven
+    """Re-drive side effects still pending past their deadline, whatever kept them: a
+    message lost in flight (handed to a consumer cut off before it had it) or by the
+    broker, a receiver that raised before enqueueing. Their task is enqueued again
+    through the outbox, in the order's trace (tasks are idempotent: a side effect that was
+    only slow is not applied twice), and the deadline moves on. One re-driven
     SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and dead-lettered instead,
-    for a person to look at (the dead letter's requeue sets it back to pending). Returns
-    {"redriven": n, "failed": n}."""
+    for a person to look at (the dead letter's requeue sets it back to pending).
+
+    A side effect that may only be waiting its turn is left alone, uncounted: all of them
+    while the relay is behind (its re-drive would wait behind the rows not yet
+    published), those of a kind whose queue still has messages ready (it may be among
+    them), and all while the broker cannot tell. Returns {"redriven": n, "failed": n}."""
+    waiting = _kinds_waiting_their_turn()
+    if waiting is None:
+        return {"redriven": 0, "failed": 0}
     most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
-    now = timezone.now()
     with transaction.atomic():
-        stuck = list(locks.side_effects_overdue_for_update(now=now, limit=limit))
+        stuck = list(locks.side_effects_overdue_for_update(limit=limit, exclude_kinds=waiting))
         redrive = [effect for effect in stuck if effect.redrives < most]
         with isolated_inserts(about="the reconciler's re-drives"):  # one INSERT for all
             for effect in redrive:
-                _redrive(effect, now, most)
+                _redrive(effect, most)
         OrderSideEffect.objects.filter(pk__in=[effect.pk for effect in redrive]).update(
-            redrives=F("redrives") + 1, deadline=side_effect_deadline(), updated_at=now
+            redrives=F("redrives") + 1, deadline=side_effect_due(), updated_at=timezone.now()
         )
         give_up = [effect for effect in stuck if effect.redrives >= most]
         for effect in give_up:
             _give_up(effect)
-        lapsed = SideEffectLease.objects.filter(until__lt=now)
-        if len(stuck) == limit:  # the rest wait for the next run: keep their lapsed leases
-            lapsed = lapsed.filter(order_id__in={effect.order_id for effect in stuck})
-        lapsed.delete()
     return {"redriven": len(redrive), "failed": len(give_up)}
 
 
-def _redrive(effect: OrderSideEffect, now, most: int) -> None:
+def _kinds_waiting_their_turn() -> set[str] | None:
+    """The kinds whose side effects may be waiting their turn in the broker (their queue
+    has messages ready); None when every kind may be (the relay is behind, or the broker
+    does not answer)."""
+    if relay_is_behind():
+        logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
+        return None
+    queues = {kind: queue_of(registry.task_for(kind).name) for kind in registry.kinds()}
+    try:
+        ready = queue_lengths(set(queues.values()))
+    except Exception as exc:
+        logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
+        return None
+    return {kind for kind, queue in queues.items() if ready.get(queue)}
+
+
+def _redrive(effect: OrderSideEffect, most: int) -> None:
     # One row per side effect: the relay joins those of a kind into messages.
-    enqueue_on_commit(registry.task_for(effect.kind), [effect.order_id])
+    with span_continuing(f"re-drive {effect.kind}", [effect.trace_context]):
+        enqueue_on_commit(registry.task_for(effect.kind), [effect.order_id])
     transaction.on_commit(lambda: metrics.REDRIVES.labels(effect.kind).inc(), robust=True)
-    why = (
-        f"{now - effect.deadline} past its deadline"
-        if effect.deadline < now
-        else "and its worker's lease lapsed"
-    )
     logger.warning(
-        "reconciler: order %s %s still pending %s; re-driving it (%s of %s)",
+        "reconciler: order %s %s still pending past its deadline; re-driving it (%s of %s)",
         effect.order_id,
         effect.kind,
-        why,
         effect.redrives + 1,
         most,
     )

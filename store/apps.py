@@ -53,8 +53,7 @@ class StoreConfig(AppConfig):
         schedule_task(
             "duplicate order alerts",
             tasks.alert_duplicate_orders,
-            every_seconds=window,
-            expire_seconds=window,
+            every_seconds=window,  # no expiry: a late run alerts as well (worker.schedule)
         )
 
 

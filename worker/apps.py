@@ -19,9 +19,9 @@ class WorkerConfig(AppConfig):
         schedule.schedule_task(
             "outbox relay",
             tasks.relay_outbox,
+            # No expiry: a late pass publishes what is due as well as a timely one, and
+            # Celery's expiry compares beat's clock with the worker's (worker.schedule).
             every_seconds=5,
-            # A relay that waited longer than this in a backlog is stale: the next one is due.
-            expire_seconds=10,
         )
         schedule.schedule_task(
             "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}

@@ -5,7 +5,6 @@ from celery import Celery, signals
 from core.env import settings_module
 from core.telemetry import TraceIdFilter, telemetry_start, trace_field_everywhere
 from worker import liveness
-from worker.leases import LeaseKeeper
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
@@ -13,7 +12,6 @@ app = Celery("shopflow")
 # All Celery settings live in Django settings, prefixed CELERY_.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.steps["consumer"].add(LeaseKeeper)
 app.steps["consumer"].add(liveness.LivenessVoucher)
 liveness.connect()
 trace_field_everywhere()  # Celery's log formats name it (CELERY_WORKER_LOG_FORMAT)

@@ -3,15 +3,26 @@ caller's transaction."""
 
 from django.db.models import Q, QuerySet
 
+from core.clock import db_now
+
 from .models import DeadLetter, OutboxMessage
 
 
-def outbox_rows_to_relay(*, now, limit: int) -> QuerySet:
-    """The ids of up to `limit` unpublished rows that no publisher holds a lease on, oldest
-    first; rows another relay has locked are skipped (it is publishing them)."""
+def outbox_rows_due() -> QuerySet[OutboxMessage]:
+    """Unpublished rows that are due (a retry's `not_before` passed) and that no relay
+    holds (its `locked_until` passed): by the database's clock (core.clock)."""
     return (
         OutboxMessage.objects.filter(published_at__isnull=True)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=db_now()))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=db_now()))
+    )
+
+
+def outbox_rows_to_relay(*, limit: int) -> QuerySet:
+    """The ids of up to `limit` rows due (outbox_rows_due), oldest first; rows another
+    relay has locked are skipped (it is publishing them)."""
+    return (
+        outbox_rows_due()
         .select_for_update(skip_locked=True)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]

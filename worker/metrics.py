@@ -20,8 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from core.metrics import SECONDS_BUCKETS
 
-from .celery import app
 from .models import DeadLetter, OutboxMessage
+from .queues import queue_lengths
 
 logger = logging.getLogger(__name__)
 
@@ -115,26 +115,13 @@ class DeadLetterCollector:
 
 
 class QueueCollector:
-    """Messages waiting in each queue the workers consume, as the broker counts them, over
-    a connection from the app's pool (the one the outbox publishes with)."""
+    """Messages waiting in each queue the workers consume, as the broker counts them."""
 
     def collect(self):
         lengths = GaugeMetricFamily(
             "shopflow_queue_length", "Messages waiting in a queue.", labels=["queue"]
         )
-        with app.pool.acquire(block=True, timeout=2) as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            channel, own = conn.default_channel, None  # kept with the pooled connection
-            try:
-                for queue in settings.CELERY_TASK_QUEUES:
-                    try:
-                        _, waiting, _ = channel.queue_declare(queue=queue.name, passive=True)
-                    except conn.channel_errors:  # no such queue: nothing was ever sent to it
-                        waiting = 0  # (Redis: an empty queue is no key at all)
-                        if not getattr(channel, "is_open", True):  # AMQP closed it
-                            channel = own = conn.channel()
-                    lengths.add_metric([queue.name], waiting)
-            finally:
-                if own is not None:
-                    own.close()
+        names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+        for name, waiting in queue_lengths(names).items():
+            lengths.add_metric([name], waiting)
         yield lengths

@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 
 class OutboxMessage(models.Model):
@@ -9,17 +10,25 @@ class OutboxMessage(models.Model):
 
     Published by the relay once committed, alone or with the other rows of its task in one
     message (worker.outbox.messages_for). A message's Celery task id is its first row's
-    `task_id`: a row published again is the same task to the result backend.
+    `task_id`: a row published again is the same task to the result backend. Its times
+    (`locked_until`, `not_before`) are the database's clock, whichever host writes or
+    reads them.
     """
 
-    task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A retry's row keeps its task's id, as Celery's own retry does (worker.tasks_base).
+    task_id = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     task_name = models.CharField(max_length=200)
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())  # the database's clock
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # A relay holds a row until then; a relay that died mid-pass lets it go by itself.
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Not published before then: a task's retry waits here, not in the broker, so that no
+    # message waits in the broker longer than a task runs (worker.tasks_base).
+    not_before = models.DateTimeField(null=True, blank=True)
+    # The task's retries before this message (Celery's request.retries in the task).
+    retries = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     # Deliveries of this message after the first (the broker gives back what a worker lost):

@@ -27,6 +27,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.clock import db_now
 from core.liveness import liveness_vouch
 from core.signals import insert_isolated
 from core.telemetry import span_continuing, trace_carrier
@@ -65,6 +66,25 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage | None:
     return message
 
 
+def retry_enqueue(
+    task, *, task_id: str, args: list, kwargs: dict, retries: int, countdown: float
+) -> None:
+    """Record the retry of `task` (its `retries`-th, under its id `task_id`, as Celery's
+    own retry keeps it) in the caller's transaction, due in `countdown` seconds by the
+    database's clock: the relay publishes it then. The retry waits in the outbox, not in
+    the broker as a countdown message, so that no message waits in the broker longer than
+    a task runs (the visibility timeout stays short)."""
+    OutboxMessage.objects.create(
+        task_id=task_id,
+        task_name=task.name,
+        args=list(args),
+        kwargs=dict(kwargs),
+        retries=retries,
+        not_before=db_now(plus_seconds=countdown),
+        trace_context=trace_carrier(),
+    )
+
+
 @dataclass
 class Message:
     """One message to the broker: the rows it publishes, and what it carries."""
@@ -78,6 +98,10 @@ class Message:
         return self.rows[0].task_name
 
     @property
+    def retries(self) -> int:
+        return self.rows[0].retries
+
+    @property
     def task_id(self) -> str:
         # The first row's: a message published again (a relay that died before marking
         # it) is the same task to the result backend and to the redelivery count.
@@ -87,17 +111,18 @@ class Message:
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
     """The messages that publish `rows`, in order: a row of its own each, except rows of a
     task with a `batch_max`, whose lists are joined into messages of up to that many items
-    (a row's list is never split)."""
+    (a row's list is never split; rows join only those of their retry)."""
     messages: list[Message] = []
-    open_batches: dict[str, Message] = {}
+    open_batches: dict[tuple[str, int], Message] = {}
     for row in rows:
         most = _batch_max(row.task_name)
         if not most or not _is_one_list(row):
             messages.append(Message([row], list(row.args), dict(row.kwargs)))
             continue
-        batch = open_batches.get(row.task_name)
+        key = (row.task_name, row.retries)
+        batch = open_batches.get(key)
         if batch is None or len(batch.args[0]) + len(row.args[0]) > most:
-            batch = open_batches[row.task_name] = Message([], [[]])
+            batch = open_batches[key] = Message([], [[]])
             messages.append(batch)
         batch.rows.append(row)
         batch.args[0].extend(row.args[0])
@@ -181,10 +206,10 @@ def publish(rows: list[OutboxMessage]) -> int:
     error = _send(messages_for(rows))
     try:
         if error:
-            _release([row.task_id for row in rows], error)
+            _release([row.pk for row in rows], error)
         else:
-            OutboxMessage.objects.filter(task_id__in=[row.task_id for row in rows]).update(
-                published_at=timezone.now(), locked_until=None, last_error=""
+            OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
+                published_at=db_now(), locked_until=None, last_error=""
             )
     except Exception:
         # The rows keep their lease and a relay publishes them when it runs out (a
@@ -209,6 +234,7 @@ def _send(messages: list[Message]) -> str:
                         args=message.args,
                         kwargs=message.kwargs,
                         task_id=message.task_id,
+                        retries=message.retries,
                         producer=producer,
                         retry=True,
                         retry_policy=RECONNECT_ONCE,
@@ -222,15 +248,21 @@ def _send(messages: list[Message]) -> str:
     return ""
 
 
-def pending_to_relay(*, now=None) -> bool:
-    """Whether a relay pass would find work: one cheap read on the pending rows' index,
-    for a relay that looks often."""
-    now = now or timezone.now()
+def relay_is_behind() -> bool:
+    """Whether rows have been due longer than a relay may hold them: the relay is behind,
+    or the broker refuses it (by the database's clock)."""
+    waited = db_now(plus_seconds=-settings.SHOPFLOW_OUTBOX_LEASE_SECONDS)
     return (
-        OutboxMessage.objects.filter(published_at__isnull=True)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        locks.outbox_rows_due()
+        .filter(Q(not_before__lt=waited) | Q(not_before__isnull=True, created_at__lt=waited))
         .exists()
     )
+
+
+def pending_to_relay() -> bool:
+    """Whether a relay pass would find work: one cheap read on the pending rows' index,
+    for a relay that looks often."""
+    return locks.outbox_rows_due().exists()
 
 
 def _claim(limit: int) -> list[OutboxMessage]:
@@ -238,10 +270,11 @@ def _claim(limit: int) -> list[OutboxMessage]:
     relays running at once take disjoint rows, and rows of a relay that died are taken over
     when its lease ends."""
     with transaction.atomic():
-        ids = list(locks.outbox_rows_to_relay(now=timezone.now(), limit=limit))
+        ids = list(locks.outbox_rows_to_relay(limit=limit))
         if ids:
             OutboxMessage.objects.filter(pk__in=ids).update(
-                locked_until=_lease_end(), attempts=F("attempts") + 1
+                locked_until=db_now(plus_seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
             )
     return list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk")) if ids else []
 
@@ -273,7 +306,8 @@ def prune(*, older_than: timedelta | None = None) -> int:
 
 def redelivery_record(*, task_id: str) -> int:
     """Count one more delivery of the message of `task_id` after its first; returns how
-    many there have been (0 for a message that no outbox row knows)."""
+    many there have been, its latest row's count (0 for a message that no outbox row
+    knows)."""
     rows = OutboxMessage.objects.filter(task_id=task_id)
     if not rows.update(redeliveries=F("redeliveries") + 1):
         return 0
@@ -284,11 +318,7 @@ def pending_count() -> int:
     return OutboxMessage.objects.filter(published_at__isnull=True).count()
 
 
-def _lease_end():
-    return timezone.now() + timedelta(seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS)
-
-
-def _release(task_ids, error: str) -> None:
-    OutboxMessage.objects.filter(task_id__in=task_ids, published_at__isnull=True).update(
+def _release(row_ids, error: str) -> None:
+    OutboxMessage.objects.filter(pk__in=row_ids, published_at__isnull=True).update(
         locked_until=None, last_error=error
     )

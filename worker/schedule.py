@@ -16,7 +16,11 @@ class ScheduleEntry:
     task: str
     every_seconds: int | None = None
     crontab: dict | None = None  # crontab fields; those not given are "*"
-    expire_seconds: int | None = None  # a run that waited longer than this is stale
+    # A run that waited longer than this is stale. Celery's expiry is an instant by beat's
+    # clock, which the worker compares with its own: under half an hour it would discard
+    # the runs of a worker whose clock is ahead (docs/reliability.md, "One clock"), so
+    # entries whose late run is as good as a timely one have none.
+    expire_seconds: int | None = None
 
 
 _entries: dict[str, ScheduleEntry] = {}

@@ -4,11 +4,13 @@
   requeued if the worker process dies under it.
 - Transient errors (SMTP 4xx and dropped connections, database operational errors,
   broker and network errors) are retried with exponential backoff and full jitter, up to
-  SHOPFLOW_TASK_MAX_RETRIES times.
+  SHOPFLOW_TASK_MAX_RETRIES times. A retry waits in the outbox, due at its time, not in
+  the broker: a message is held by a worker only while its task runs, which lets the
+  broker give back a dead worker's message soon (CELERY_VISIBILITY_TIMEOUT).
 - Anything else, or a transient error past the last retry, ends in a DeadLetter row and
   `on_dead_letter()`, which subclasses use to mark their side effect failed.
-- Nothing is acknowledged into the void: if the retry cannot be published or the dead
-  letter cannot be written, the message is rejected back onto its queue.
+- Nothing is acknowledged into the void: if the retry or the dead letter cannot be
+  written, the message is rejected back onto its queue.
 - A task about a row that no longer exists (ObjectDoesNotExist) logs it and returns
   False. Celery's control exceptions (Retry, Ignore, Reject) pass through untouched.
 """
@@ -18,6 +20,7 @@ import logging
 import math
 import smtplib
 import socket
+import time
 import traceback
 
 from celery import Task
@@ -37,6 +40,9 @@ logger = logging.getLogger(__name__)
 # Network errors that are not ConnectionError subclasses but pass with time.
 TRANSIENT_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
+
+# A retry the database could not record: its message goes back to the queue after this.
+REQUEUE_PAUSE_SECONDS = 5.0
 
 # Raised by a task (or by Celery inside it) to steer its own message, not failures.
 CONTROL_EXCEPTIONS = (Retry, Ignore, Reject)
@@ -141,19 +147,15 @@ class ReliableTask(Task):
         return settings.SHOPFLOW_TASK_MAX_RETRIES
 
     def _retry_later(self, exc: Exception, limit: int, *, args: list | None = None):
-        """Retry with backoff: this message's arguments, or `args` instead."""
+        """Retry with backoff: this message's arguments, or `args` instead. The retry is an
+        outbox row due after the backoff (worker.outbox.retry_enqueue), written with
+        on_retry_scheduled in one transaction; this message is then acknowledged (Celery's
+        Retry). Should the database refuse, the message goes back to its queue after a
+        short pause instead."""
         if args is None:
             args = self.request.args or []
-        countdown = get_exponential_backoff_interval(
-            factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
-            retries=self.request.retries,
-            maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
-            full_jitter=True,
-        )
-        # No sooner than the error asks; never later than the longest backoff, which the
-        # visibility timeout is sized to (the retry waits in the worker, unacknowledged).
-        asked = math.ceil(getattr(exc, "retry_after", 0))
-        countdown = max(countdown, min(asked, settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX))
+        kwargs = self.request.kwargs or {}
+        countdown = self._retry_countdown(exc)
         logger.warning(
             "%s[%s] transient error, retry %s/%s in %ss: %r",
             self.name,
@@ -163,20 +165,46 @@ class ReliableTask(Task):
             countdown,
             exc,
         )
-        try:
-            self.on_retry_scheduled(
-                countdown=countdown, args=args, kwargs=self.request.kwargs or {}
-            )
-        except Exception:
-            # The database may be what failed: the retry itself must still go out.
-            logger.warning(
-                "%s[%s]: on_retry_scheduled failed", self.name, self.request.id, exc_info=True
-            )
-        try:
+        if self.request.is_eager:  # the benchmark's in-request baseline: Celery's own
             raise self.retry(args=args, exc=exc, countdown=countdown) from exc
-        except Reject as reject:
-            # Celery could not publish the retry and would drop this message: put it back.
-            raise Reject(reject.reason, requeue=True) from exc
+        try:
+            with transaction.atomic():
+                outbox.retry_enqueue(
+                    self,
+                    task_id=self.request.id,
+                    args=args,
+                    kwargs=kwargs,
+                    retries=self.request.retries + 1,
+                    countdown=countdown,
+                )
+                self.on_retry_scheduled(countdown=countdown, args=args, kwargs=kwargs)
+        except Exception as record_error:
+            # The database may be what failed: the broker keeps the message instead, given
+            # back after a pause (not at once, which would spin while the database is away).
+            logger.warning(
+                "%s[%s]: could not record the retry; back to the queue in %ss",
+                self.name,
+                self.request.id,
+                REQUEUE_PAUSE_SECONDS,
+                exc_info=True,
+            )
+            time.sleep(REQUEUE_PAUSE_SECONDS)
+            raise Reject(record_error, requeue=True) from exc
+        raise Retry(exc=exc, when=countdown) from exc
+
+    def _retry_countdown(self, exc: Exception) -> int:
+        """Exponential backoff with full jitter, and no sooner than the error asks (an
+        email another delivery holds: when its claim may be taken over), even past the
+        longest backoff: a retry waits in the outbox, and one that came early would only
+        use up the retries (SHOPFLOW_TASK_RETRY_BACKOFF_MAX under the claim window once
+        failed an email whose worker was cut off)."""
+        countdown = get_exponential_backoff_interval(
+            factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
+            retries=self.request.retries,
+            maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
+            full_jitter=True,
+        )
+        return max(countdown, math.ceil(getattr(exc, "retry_after", 0)))
 
     def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database
@@ -232,10 +260,6 @@ class ReliableTask(Task):
 
     def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
         """Hook for subclasses: a retry of this task is due in `countdown` seconds."""
-
-    def lease_held(self, *, messages: list[tuple[list, dict]], until) -> None:
-        """Hook for subclasses: a live worker holds these messages (their args, kwargs) of
-        this task; their work is its own until `until` (worker.leases)."""
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

@@ -6,10 +6,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from kombu import Exchange, Queue
 
 from core.env import env_bool, env_email, env_float, env_int, env_list
+
+from .database import database_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -80,35 +81,8 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ---------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
-# Behind PgBouncer in transaction pooling mode (docs/operations.md), each transaction may
-# run on another server connection: no server-side cursor (.iterator() would hold one open
-# across transactions), and Django's client-side binding already prepares no statement.
-DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
-    "DATABASE_TRANSACTION_POOLING", False
-)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share one file: WAL lets readers run beside a writer, and
-    # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    # Across hosts, a database host that stops answering fails a new connection in
-    # seconds instead of the kernel's two minutes (a worker's lease keeper waits on it).
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
-        "DATABASE_CONNECT_TIMEOUT", 5
-    )
+# --- Database: config/settings/database.py ------------------------------------
+DATABASES = database_settings(BASE_DIR)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,7 +248,9 @@ CELERY_TASK_QUEUES = [
     for name in ("default", "emails", "inventory", "analytics")
 ]
 CELERY_TASK_ROUTES = ("worker.routing.route",)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
+# A worker holds a message no longer than its task may run (a retry waits in the outbox,
+# worker.tasks_base): the broker's visibility timeout below is sized to it.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 # The soft limit raises inside the task (retried as transient); the hard one kills it.
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # One message in hand per process: with acks_late, a prefetched message would wait
@@ -288,14 +264,19 @@ CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# RabbitMQ: a worker that froze or was cut off sends no heartbeat, and the broker closes
+# its connection, giving its messages back, after two to three of these (measured: 72 to
+# 82 s at 30), not after Celery's 120 s ones.
+CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
 # Retry waits from 0..min(cap, factor * 2**n): eight ride out ten minutes of greylisting.
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
 # A side effect pending this long (since created, set back to pending, or due for a retry)
-# is re-driven by the reconciler; longer than a run plus a stale email claim. After this
-# many re-drives without progress it is failed and dead-lettered for a person to look at.
-SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 300)
+# is re-driven by the reconciler (every 30 s), unless it may be waiting its turn in the
+# broker: with its queue's own redelivery, a lost message costs under two minutes. After
+# this many re-drives without progress it is failed and dead-lettered for a person.
+SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 60)
 SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES", 3)
 # A message the broker delivers again more often than this (its worker was lost each time:
 # a poison message that kills the process) is dead-lettered instead of run again.
@@ -303,25 +284,21 @@ SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # A SentEmail claim older than this is a dead delivery's: its send was cut at half of it.
 # Short, so that a dead worker's email goes out within two minutes (docs/reliability.md).
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
-# A message a live worker holds keeps its work leased this long, renewed every third of it;
-# once a dead or cut-off worker's lease lapses, the reconciler re-drives the work.
-SHOPFLOW_TASK_LEASE_SECONDS = env_int("SHOPFLOW_TASK_LEASE_SECONDS", 20)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Redis gives an unacknowledged message back after this (a worker that died holding
-    # it). Short, since the reconciler re-drives a stuck side effect within minutes anyway;
-    # longer than the longest retry wait plus the longest run, checked below.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    # Redis gives a message back after this when the worker holding it has not
+    # acknowledged it (a worker that died, froze or was cut off), checked every 5 s by each
+    # worker: a dead worker's work is running elsewhere within about 95 s. Longer than a
+    # task may run (a worker holds a message only while its task runs), checked below.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 90),
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
-if (
-    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    <= SHOPFLOW_TASK_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT
-):
-    # A retry waits in the worker, unacknowledged: Redis would hand it out a second time.
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < CELERY_TASK_TIME_LIMIT + 10:
+    # A task still running would be handed out a second time.
     sys.stderr.write(
-        "CELERY_VISIBILITY_TIMEOUT must be longer than SHOPFLOW_TASK_RETRY_BACKOFF_MAX plus "
-        "CELERY_TASK_TIME_LIMIT.\n"
+        "CELERY_VISIBILITY_TIMEOUT must be at least CELERY_TASK_TIME_LIMIT plus 10 seconds.\n"
     )
     raise SystemExit(2)
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"

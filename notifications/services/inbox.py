@@ -27,13 +27,9 @@ def notifications_create(
         for user_id in dict.fromkeys(recipient_ids)
     ]
     if rows:
-        insert_isolated(rows, on_commit=_committed)
+        insert_isolated(rows, on_commit=live.notifications_publish)
+        push.pushes_wake_up(recipient_ids=[row.recipient_id for row in rows])
     return rows
-
-
-def _committed(rows) -> None:
-    live.notifications_publish(rows)
-    push.pushes_wake_up()
 
 
 def notifications_create_for_staff(*, kind: str, message: str, link: str = "") -> None:

@@ -1,6 +1,7 @@
 """A worker SIGKILLed mid-task costs at most two minutes, on Redis and on RabbitMQ, with the
-windows production runs with: a 20 s lease, a 60 s email claim, the reconciler every
-minute (here at its worst phase). And a worker that is only slow is not raced."""
+windows production runs with: Redis's 90 s visibility timeout, a 60 s email claim, a 60 s
+deadline and the reconciler every 30 s (here at its worst phase). And a worker that is
+only slow is not raced."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from email_app.models import SentEmail
-from side_effects.models import OrderSideEffect, SideEffectLease
+from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory
@@ -23,7 +24,7 @@ from .test_worker_process import ALL_DONE, checkout, side_effects
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROMISE_SECONDS = 120
-RECONCILER_EVERY = timedelta(seconds=60)  # beat's schedule (side_effects.apps)
+RECONCILER_EVERY = timedelta(seconds=30)  # beat's schedule (side_effects.apps)
 
 
 def confirmations(smtp_server, order_id) -> int:
@@ -31,8 +32,8 @@ def confirmations(smtp_server, order_id) -> int:
     return subjects.count(f"Your Shopflow order #{order_id}")
 
 
-def email_lease(order_id):
-    return SideEffectLease.objects.filter(order_id=order_id, kind="confirmation_email").first()
+def email_deadline(order_id):
+    return OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email").deadline
 
 
 def order_with_its_email_held(smtp_server, worker, name: str, *, seconds: float):
@@ -48,11 +49,11 @@ def order_with_its_email_held(smtp_server, worker, name: str, *, seconds: float)
 
 
 class ReconcilerAtItsWorstPhase:
-    """Beat's reconciler run just before the lease lapses, so that the run that finds the
-    lapse comes a minute later."""
+    """Beat's reconciler run just before the side effect's deadline passes, so that the run
+    that finds it overdue comes a whole interval later."""
 
-    def __init__(self, lease):
-        self.due = lease.until - timedelta(seconds=0.5)
+    def __init__(self, deadline):
+        self.due = deadline - timedelta(seconds=0.5)
 
     def run_if_due(self) -> None:
         if timezone.now() >= self.due:
@@ -65,9 +66,10 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
 ):
     """SIGKILL a worker's main process and pool while the confirmation email waits on
     SMTP, a second worker running. On RabbitMQ the broker gives the message to the second
-    worker at once; on Redis it stays with the dead one for the visibility timeout (15
-    minutes) and the lapsed lease is what brings the email back. Either way the new
-    delivery takes the dead one's claim over once it is stale, and sends once."""
+    worker at once; on Redis once it has been held longer than the visibility timeout, or
+    the reconciler re-drives the email past its deadline, whichever comes first. Either
+    way the new delivery takes the dead one's claim over once it is stale, and sends
+    once."""
     env = worker_env(stoppable_broker, smtp_server)
     relay_process(env)
     doomed = WorkerProcess(env, tmp_path / "doomed.log", concurrency=1).start()
@@ -75,13 +77,12 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
     try:
         user, order_id = order_with_its_email_held(smtp_server, doomed, "dead", seconds=30)
         survivor = WorkerProcess(env, tmp_path / "survivor.log", concurrency=1).start()
-        lease = wait_until(lambda: email_lease(order_id), message="the doomed worker's lease")
 
         os.killpg(doomed.process.pid, signal.SIGKILL)
         killed = time.monotonic()
         doomed.stop()
 
-        beat = ReconcilerAtItsWorstPhase(lease)
+        beat = ReconcilerAtItsWorstPhase(email_deadline(order_id))
 
         wait_until(
             lambda: beat.run_if_due() or side_effects(user, order_id) == ALL_DONE,
@@ -102,31 +103,30 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
                 worker.stop()
 
 
-def test_a_slow_worker_keeps_its_lease_and_is_not_raced(
+def test_a_slow_worker_is_raced_neither_by_its_broker_nor_by_the_reconciler(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """A 3 s lease, an SMTP server that takes 7 s, the reconciler running all along: the
-    worker renews its lease while it waits, so the email is never re-driven."""
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_LEASE_SECONDS=3)
+    """An SMTP server that takes 7 s, a visibility timeout of 25 s (a time limit of 15 s),
+    the reconciler running all along: the message is not handed out again while its task
+    runs, and the email, within its deadline, is never re-driven."""
+    env = worker_env(
+        own_redis, smtp_server, CELERY_TASK_TIME_LIMIT=15, CELERY_VISIBILITY_TIMEOUT=25
+    )
     relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         user, order_id = order_with_its_email_held(smtp_server, worker, "slow", seconds=7)
 
-        leases = set()
-
         def done_while_reconciling():
             side_effects_reconcile()
-            if lease := email_lease(order_id):
-                leases.add(lease.until)
             return side_effects(user, order_id) == ALL_DONE
 
         wait_until(done_while_reconciling, timeout=30, interval=0.5, message="the side effects")
         email = OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email")
         assert email.redrives == 0
-        # Leased, and renewed while it waited: the deadline (5 minutes) is not what held off.
-        assert len(leases) >= 2 and max(leases) - min(leases) >= timedelta(seconds=1), leases
         assert confirmations(smtp_server, order_id) == 1
-        assert "re-driving" not in worker.output()
+        output = worker.output()
+        assert "re-driving" not in output and "delivered again" not in output
+        assert "EmailInFlight" not in output
     finally:
         worker.stop()

@@ -1,16 +1,21 @@
 """The whole stack behind PgBouncer in transaction pooling mode: many processes (web,
-relay, workers, beat), few connections to PostgreSQL, and every side effect done once."""
+relay, workers, beat), few connections to PostgreSQL, and every side effect done once;
+and the bounds on every wait, which PgBouncer does not let a session set, set on the role
+as docs/operations.md says."""
 
 import shutil
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
+import psycopg
 import pytest
 from django.db import connection
 
 from analytics_app.models import DailySummary
 from analytics_app.tasks import rollup_daily_summary
+from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
 from side_effects.models import OrderSideEffect
 from tests.support.parts import part_missing
@@ -61,8 +66,51 @@ class PoolWatch:
         self.thread.join(timeout=5)
 
 
+@pytest.fixture
+def bounds_on_the_role():
+    """The server's bounds set as production sets them behind PgBouncer: on the role, in
+    this database (ALTER ROLE ... IN DATABASE ... SET); reset after the test."""
+    role = connection.ops.quote_name(connection.settings_dict["USER"] or "postgres")
+    database = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        for name, ms in server_bounds_ms().items():
+            cursor.execute(f"ALTER ROLE {role} IN DATABASE {database} SET {name} = {int(ms)}")
+    yield server_bounds_ms()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER ROLE {role} IN DATABASE {database} RESET ALL")
+
+
+def test_pgbouncer_refuses_a_sessions_options_and_the_roles_bounds_end_an_idle_transaction(
+    pgbouncer, bounds_on_the_role
+):
+    """Why the bounds go on the role behind PgBouncer, and that they hold there: a
+    transaction left idle through PgBouncer is ended by the server, and its lock freed."""
+    url = pgbouncer.url(connection.settings_dict["NAME"])
+    with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
+        psycopg.connect(url, options="-c statement_timeout=1000").close()
+
+    idle_seconds = bounds_on_the_role["idle_in_transaction_session_timeout"] / 1000
+    # Closed, not committed, at the end: the server has ended its transaction.
+    with closing(psycopg.connect(url)) as idle, psycopg.connect(url, autocommit=True) as other:
+        shown = idle.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0]
+        assert shown == f"{idle_seconds:.0f}s"
+        idle.execute("LOCK TABLE django_migrations IN EXCLUSIVE MODE")  # then left idle
+
+        def lock_free() -> bool:
+            try:
+                with other.transaction():
+                    other.execute("SET LOCAL lock_timeout = 100")
+                    other.execute("LOCK TABLE django_migrations IN EXCLUSIVE MODE")
+            except psycopg.errors.LockNotAvailable:
+                return False
+            return True
+
+        assert not lock_free()
+        wait_until(lock_free, timeout=idle_seconds + 20, message="the idle transaction's end")
+
+
 def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_once(
-    pgbouncer, smtp_server, broker_url, tmp_path
+    pgbouncer, bounds_on_the_role, smtp_server, broker_url, tmp_path
 ):
     database = connection.settings_dict["NAME"]
     port, flower_port = free_port(), free_port()

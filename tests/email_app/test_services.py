@@ -1,6 +1,8 @@
 """Email content and the once-only guard, with Django's in-memory mail outbox (the real
 SMTP path is covered in tests/integration and tests/e2e)."""
 
+import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -138,6 +140,34 @@ def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order, setti
     assert SentEmail.objects.get().status == "sending"
 
 
+def test_a_claim_is_stale_by_the_databases_clock_not_a_hosts_that_runs_ahead(
+    order, settings, monkeypatch
+):
+    """A claim taken 20 s ago (by the database's clock), read by a host whose clock runs 45 s
+    ahead: still fresh (the window is 60 s), so not taken over and not sent a second time."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from email_app.services import EmailInFlight
+
+    SentEmail.objects.create(
+        kind="confirmation_email",
+        key=str(order.pk),
+        subject="s",
+        claimed_at=timezone.now() - timedelta(seconds=20),
+    )
+    ahead = timezone.now() + timedelta(seconds=45)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    with pytest.raises(EmailInFlight) as raised:
+        services.confirmation_emails_send(order_ids=[order.pk])
+
+    assert mail.outbox == []
+    window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
+    assert window - 25 < raised.value.retry_after <= window - 15
+
+
 def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, settings):
     from datetime import timedelta
 
@@ -216,7 +246,8 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
     from email_app import transport
 
     def taken_over_then_failing(message, deadline):
-        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
+        taken_over = {"claimed_at": timezone.now(), "claim": uuid.uuid4()}
+        SentEmail.objects.filter(kind="confirmation_email").update(**taken_over)
         raise ConnectionResetError("SMTP went away")
 
     monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
@@ -234,7 +265,8 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
     sent = []
 
     def taken_over_while_sending(message, deadline):
-        SentEmail.objects.filter(kind="confirmation_email").update(claimed_at=timezone.now())
+        taken_over = {"claimed_at": timezone.now(), "claim": uuid.uuid4()}
+        SentEmail.objects.filter(kind="confirmation_email").update(**taken_over)
         sent.append(message)
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
@@ -244,3 +276,32 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
     assert len(sent) == 1
     assert SentEmail.objects.get(kind="confirmation_email").status == "sent"
     assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+
+
+def test_a_run_starts_no_send_it_could_not_finish_in_its_time_and_leaves_the_rest(
+    customer, settings, monkeypatch
+):
+    """Sends may start for the soft time limit less the longest a send may take (here
+    31 - 30 = 1 s); each takes 0.6 s: two go, the third is left to a retry."""
+    from email_app import transport
+    from tests.support.orders import place_order
+
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 31
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    sent = []
+
+    def slow_send(message, deadline):
+        time.sleep(0.6)
+        sent.append(message.subject)
+
+    monkeypatch.setattr(transport, "send_message", slow_send)
+
+    with pytest.raises(services.RunOutOfTime):
+        services.confirmation_emails_send(order_ids=order_ids)
+
+    assert sent == [f"Your Shopflow order #{o}" for o in order_ids[:2]]
+    states = dict(
+        OrderSideEffect.objects.filter(kind="confirmation_email").values_list("order_id", "status")
+    )
+    assert [states[o] for o in order_ids] == ["done", "done", "pending"]
+    assert not SentEmail.objects.filter(key=str(order_ids[2])).exists()

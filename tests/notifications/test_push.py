@@ -135,19 +135,31 @@ def test_each_of_a_persons_browsers_gets_it_once(service, browser):
     assert sorted(r.path for r in service.requests) == ["/push/laptop", "/push/phone"]
 
 
-def test_a_commit_wakes_the_push_sender_only_once_someone_has_a_subscription(
-    own_redis, vapid, browser, settings
+def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_subscribed(
+    own_redis, vapid, browser
 ):
-    from tests.support.brokers import channel_layer_on, queued_headers, queued_task_ids
+    """The wake-up is an outbox row of the notifying transaction (the web never talks to
+    the broker); the relay joins several commits' rows into one run of the sender."""
+    from tests.support.brokers import queued_messages
+    from worker import outbox
+    from worker.models import OutboxMessage
 
-    channel_layer_on(settings, own_redis.url)
+    wake_ups = OutboxMessage.objects.filter(task_name="notifications.send_pushes")
     push.subscribed_check_expire()
-    user = UserFactory()
+    user, other = UserFactory(), UserFactory()
 
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert queued_task_ids(own_redis.url, "default") == []  # no one subscribed: no wake-up
+    assert not wake_ups.exists()  # no one subscribed: no wake-up
 
     subscribe(user, browser, "http://127.0.0.1:9/push/device-1")
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    [woken] = queued_headers(own_redis.url, "default")
-    assert woken["task"] == "notifications.send_pushes" and woken["eta"]  # a second later
+    notify(other, PUSHED_MESSAGE, link=PUSHED_LINK)
+    assert [row.args for row in wake_ups.order_by("pk")] == [[[user.pk]], [[other.pk]]]
+
+    outbox.relay()
+    [(headers, args)] = [
+        (headers, args)
+        for headers, args in queued_messages(own_redis.url, "default")
+        if headers["task"] == "notifications.send_pushes"
+    ]
+    assert args == [[user.pk, other.pk]] and not headers.get("eta")

@@ -2,6 +2,8 @@
 order, one that lost its worker or hit the hard time limit goes out again an order a
 message (the real broker path: tests/integration/test_batches.py, tests/e2e)."""
 
+import time
+
 import pytest
 from celery.exceptions import Reject, TimeLimitExceeded
 
@@ -114,3 +116,32 @@ def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(customer, publ
     assert published == []
     assert DeadLetter.objects.get().args == [[order_id]]
     assert inventory([order_id]) == ["failed"]
+
+
+def test_past_half_its_soft_time_limit_a_failed_batch_tries_no_order_alone_but_retries_them(
+    customer, monkeypatch, settings
+):
+    """A worker holds a message no longer than a task may run, whatever its pool (the
+    email worker's threads enforce no time limit): the orders left go to one retry."""
+    from celery.exceptions import Retry
+
+    from worker.models import OutboxMessage
+
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
+    order_ids = [place_order(customer)["id"] for _ in range(2)]
+    calls = []
+
+    def slow_then_failing(*, order_ids):
+        calls.append(order_ids)
+        time.sleep(0.15)
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(stock, "inventory_apply", slow_then_failing)
+
+    with pytest.raises(Retry):
+        Delivery()(order_ids)
+
+    assert calls == [order_ids]  # the batch, and no order alone after it
+    retry = OutboxMessage.objects.get(task_name="store.apply_inventory", retries=1)
+    assert retry.args == [order_ids] and retry.not_before is not None
+    assert inventory(order_ids) == ["pending", "pending"]

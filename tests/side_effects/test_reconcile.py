@@ -10,10 +10,19 @@ from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effects_reconcile
 from tests.support.orders import place_order
+from worker.celery import app as celery_app
 from worker.dead_letters import dead_letters_requeue
 from worker.models import DeadLetter, OutboxMessage
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _queues_empty():
+    """The reconciler leaves a kind whose queue has messages ready: none here, unless a
+    test puts one."""
+    celery_app.control.purge()
+
 
 TASKS = {
     "confirmation_email": "email_app.send_confirmation_email",
@@ -65,6 +74,58 @@ def test_pending_past_the_deadline_is_redriven_once_through_the_outbox(customer,
     assert inventory.deadline > timezone.now()  # not again at the next round
     assert f"order {order_id} inventory still pending" in caplog.text
     assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
+
+
+def test_a_deadline_passes_by_the_databases_clock_not_a_hosts_that_runs_ahead(
+    customer, monkeypatch
+):
+    """A reconciler on a host whose clock runs two minutes ahead re-drives nothing that is
+    still within its deadline (a minute, by the database's clock)."""
+    order_id = place_order(customer)["id"]
+    ahead = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert redriven(order_id) == []
+
+
+def test_a_kind_whose_queue_has_messages_ready_waits_its_turn_uncounted(customer):
+    """Its side effect may be among the messages ready: a re-drive would only queue behind
+    them and count against it. The other kinds are re-driven."""
+    order_id = place_order(customer)["id"]
+    past_deadline(order_id, "inventory", "analytics")
+    celery_app.send_task(TASKS["inventory"], args=[[order_id]])  # waiting in its queue
+
+    assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
+
+    assert redriven(order_id) == [TASKS["analytics"]]
+    assert effect(order_id, "inventory").redrives == 0
+
+
+def test_nothing_is_redriven_while_the_relay_is_behind(customer, settings):
+    """A row due longer than a relay may hold it is still unpublished: a re-drive would wait
+    behind it, and a broker outage would use up the re-drives of every order."""
+    order_id = place_order(customer)["id"]
+    past_deadline(order_id, "inventory")
+    behind = timezone.now() - timedelta(seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS + 5)
+    OutboxMessage.objects.filter(published_at=None).update(created_at=behind)
+
+    assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert effect(order_id, "inventory").redrives == 0
+
+    OutboxMessage.objects.update(published_at=timezone.now())  # the relay caught up
+    assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
+
+
+def test_nothing_is_redriven_while_the_broker_cannot_tell_its_queues(customer):
+    from tests.support.brokers import celery_broker
+
+    order_id = place_order(customer)["id"]
+    past_deadline(order_id, "inventory")
+
+    with celery_broker("redis://127.0.0.1:1/0"):  # nothing listens there
+        assert side_effects_reconcile() == {"redriven": 0, "failed": 0}
+    assert effect(order_id, "inventory").redrives == 0
 
 
 def test_side_effects_within_their_deadline_or_done_are_left_alone(customer):

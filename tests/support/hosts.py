@@ -1,16 +1,19 @@
 """Hosts on one machine, for tests of what crosses a network: network namespaces on a
 bridge (iproute2, as root), each with an address of its own, and the faults between them,
 made where the host cannot see them, on the bridge (an nftables table of the bridge
-family): a link cut, one port of one peer dropped, a share of packets lost. This kernel
-has no netem, so latency is a proxy's: the data host's services listen on its loopback
-behind a TCP proxy on its address that holds every chunk (tests.support.delay_proxy).
+family): a link cut (at once, or right after a given request has passed), one port of one
+peer dropped, a share of packets lost. This kernel has no netem, so latency is a proxy's:
+the data host's services listen on its loopback behind a TCP proxy on its address that
+holds every chunk (tests.support.delay_proxy).
 
 This process stays in the machine's own namespace, on the bridge's first address: it is
-the customers (HTTP to the web host) and the mail server (SMTP on its address)."""
+the customers (HTTP to the web host) and the mail server (SMTP on its address), and it
+forwards to a server of the machine's that listens on its loopback only (RabbitMQ)."""
 
 import contextlib
 import itertools
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -51,6 +54,7 @@ class Network:
         self.bridge = f"sfbr{self.id}"
         self.address = f"{self.prefix}.1"  # this process's, on the bridge
         self.hosts: list[Host] = []
+        self.forwarders: list[subprocess.Popen] = []
         self._numbers = itertools.count(2)
         self.table = f"sf{self.id}"  # the faults: nft's bridge family sees every frame
         sh("ip", "link", "add", self.bridge, "type", "bridge")
@@ -70,7 +74,27 @@ class Network:
         self.hosts.append(host)
         return host
 
+    def forward(self, port: int, target: str, log: Path) -> str:
+        """A TCP forwarder on this process's address and `port` to `target` (host:port) in
+        the machine's namespace: how the hosts reach a server that listens on the machine's
+        loopback only, through the bridge (a host cut off is cut off from it too). Its
+        address."""
+        delay_file = log.with_suffix(".delay")
+        delay_file.write_text("0")
+        listen = f"{self.address}:{port}"
+        argv = [sys.executable, "-m", "tests.support.delay_proxy", listen, target, str(delay_file)]
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(PROJECT_DIR)}
+        with open(log, "ab") as output:
+            self.forwarders.append(
+                subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
+            )
+        wait_until(lambda: b" ready." in log.read_bytes(), message=f"the forwarder to {target}")
+        return listen
+
     def close(self) -> None:
+        for process in self.forwarders:
+            process.kill()
+            process.wait()
         for host in reversed(self.hosts):
             host.close()
         subprocess.run(["nft", "delete", "table", "bridge", self.table], capture_output=True)
@@ -91,6 +115,7 @@ class Host:
         self.delay_file = Path(tempfile.gettempdir()) / f"{self.ns}.delay"
         self.delay_file.write_text("0")
         self.processes: list[subprocess.Popen] = []
+        self.cut_sets: list[str] = []  # cut_after()'s steps
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
         sh("ip", "link", "set", self.veth, "master", network.bridge, "up")
@@ -128,6 +153,39 @@ class Host:
         self.network.nft("add", "rule", self.chain, "iifname", self.veth, "drop")
         self.network.nft("add", "rule", self.chain, "oifname", self.veth, "drop")
 
+    def cut_after(self, peer: "Host", port: int, prefix: bytes, *, times: int = 1) -> None:
+        """The link cut, as cut() cuts it, the moment this host has sent `port` on `peer` the
+        `times`-th segment whose payload begins with `prefix`, that one let through: a
+        request that reaches the peer and whose answer never comes back (is_cut() tells
+        when). Each step is a set of the bridge's table that the segment's rule adds this
+        host to, the last one dropping all it sends and receives."""
+        steps = [f"{self.chain}_seen{n}" for n in range(1, times)] + [f"{self.chain}_cut"]
+        for step in steps:
+            self.network.nft("add", "set", step, "{ type ipv4_addr; flags dynamic; }")
+        for field in ("saddr", "daddr"):
+            self.network.nft("add", "rule", self.chain, "ip", field, f"@{steps[-1]}", "drop")
+        sent = ["iifname", self.veth, "ip", "daddr", peer.ip, "tcp", "dport", str(port)]
+        for offset in range(0, len(prefix), 16):  # nft compares 16 bytes at most at once
+            chunk = prefix[offset : offset + 16]
+            sent += [f"@ih,{offset * 8},{len(chunk) * 8}", f"0x{chunk.hex()}"]
+        for n in reversed(range(len(steps))):  # the last step first: a segment takes one
+            after = ["ip", "saddr", f"@{steps[n - 1]}"] if n else []
+            self.network.nft(
+                "add", "rule", self.chain, *sent, *after, "add", f"@{steps[n]}", "{ ip saddr }"
+            )
+        self.cut_sets = steps
+
+    def is_cut(self) -> bool:
+        """Whether cut_after()'s segment has passed (the link is cut since)."""
+        if not self.cut_sets:
+            return False
+        listed = subprocess.run(
+            ["nft", "list", "set", "bridge", self.network.table, self.cut_sets[-1]],
+            capture_output=True,
+            text=True,
+        )
+        return bool(re.search(rf"[{{ ]{re.escape(self.ip)}[ ,}}]", listed.stdout))
+
     def lose(self, percent: int) -> None:
         """`percent` of what the host sends lost, at random."""
         self._drop_sent("numgen", "random", "mod", "100", "<", str(percent))
@@ -148,6 +206,9 @@ class Host:
     def restore(self) -> None:
         """Every fault of this host's link removed."""
         self.network.nft("flush", "chain", self.chain)
+        for step in self.cut_sets:
+            self.network.nft("delete", "set", step)
+        self.cut_sets = []
         self.delay(0)
 
     def close(self) -> None:

@@ -92,18 +92,24 @@ class ServiceProcess:
 
 
 class WorkerProcess(ServiceProcess):
-    """`celery -A worker worker` as a subprocess, consuming every queue."""
+    """`celery -A worker worker` as a subprocess, consuming every queue (or `queues`)."""
 
     ready_marker = b"ready."
     what = "the worker"
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, concurrency: int = 2, include: str = ""
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        concurrency: int = 2,
+        include: str = "",
+        queues: str = "default,emails,inventory,analytics",
     ):
         super().__init__(env, log_path)
         self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
         self.concurrency = concurrency
         self.include = include  # modules of test-only tasks, comma-separated
+        self.queues = queues  # comma-separated
 
     def argv(self) -> list[str]:
         celery = [sys.executable, "-m", "celery", "-A", "worker", "worker"]
@@ -111,7 +117,7 @@ class WorkerProcess(ServiceProcess):
             *celery,
             *options_argv(
                 ("-n", self.name),
-                ("-Q", "default,emails,inventory,analytics"),
+                ("-Q", self.queues),
                 ("--concurrency", str(self.concurrency)),
                 ("--loglevel", "INFO"),
             ),

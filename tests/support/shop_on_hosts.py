@@ -2,16 +2,21 @@
 its own), a web host (migrate, web, the outbox relay, beat) and two worker hosts (worker
 and mail). Each runs docker-compose.yml's own commands for its services, configured only
 by environment, as a container would: production's settings, every address the data
-host's, the mail server this process's. Customers are this process, over HTTP."""
+host's (or the broker's given, RabbitMQ's), the mail server this process's. Customers are
+this process, over HTTP."""
 
+import json
+import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 import yaml
 
@@ -20,17 +25,24 @@ from tests.support.polling import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
-# Short windows, so that each fault plays out in seconds: a worker's lease, an email's
-# claim (the send cut at half of it), a side effect's deadline and the reconciler's
-# schedule (beat, every 5 s).
+# Production's windows (config/settings/base.py's defaults, written out: what the bed
+# measures is what production gets): Redis gives an unacknowledged message back after
+# 90 s, RabbitMQ drops a connection silent for two or three 10 s heartbeats, an email's
+# claim is stale after 60 s (its send cut at half of it), a side effect pending 60 s is
+# re-driven by the reconciler, which beat runs every 30 s.
 WINDOWS = {
-    "SHOPFLOW_TASK_LEASE_SECONDS": "3",
-    "SHOPFLOW_EMAIL_CLAIM_SECONDS": "20",
-    "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS": "30",
+    "CELERY_VISIBILITY_TIMEOUT": "90",
+    "CELERY_BROKER_HEARTBEAT": "10",
+    "SHOPFLOW_EMAIL_CLAIM_SECONDS": "60",
+    "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS": "60",
+    # Only faster: a retry's backoff starts at 1 s, not 5. Its cap stays production's, so
+    # that a retry waits as long as it asks (an email in flight: until its claim is stale).
     "SHOPFLOW_TASK_RETRY_BACKOFF": "1",
-    "SHOPFLOW_TASK_RETRY_BACKOFF_MAX": "4",
 }
-RECONCILER_EVERY_SECONDS = 5
+RECONCILER_EVERY_SECONDS = 30
+# kombu's Redis consumer asks for a message with one BRPOP of each of its queues at each
+# of four priorities, then a timeout: the request of a worker consuming one queue begins so.
+KOMBU_PRIORITIES = 4
 SERVICES = {"web": ["migrate", "web", "relay", "beat"], "worker": ["worker", "mail"]}
 
 
@@ -43,8 +55,18 @@ def compose_command(service: str) -> list[str]:
     return [sys.executable, "-m", *argv]  # celery, gunicorn
 
 
+def brpop_of(queue: str) -> bytes:
+    """The first bytes (RESP) of a BRPOP of a worker that consumes `queue` alone."""
+    words = ["BRPOP", queue]
+    return f"*{1 + KOMBU_PRIORITIES + 1}\r\n".encode() + b"".join(
+        f"${len(word)}\r\n{word}\r\n".encode() for word in words
+    )
+
+
 class ShopOnHosts:
-    def __init__(self, **environment: str):
+    def __init__(self, rabbitmq_vhost: str = "", **environment: str):
+        """The broker is the data host's Redis, or with `rabbitmq_vhost` that vhost of the
+        machine's RabbitMQ, which the hosts reach through the bridge (Network.forward)."""
         self.directory = Path(tempfile.mkdtemp(prefix="shop-on-hosts-"))
         self.directory.chmod(0o755)  # the data host's PostgreSQL runs as postgres
         self.network = Network()
@@ -62,7 +84,10 @@ class ShopOnHosts:
         self.base = f"http://{self.web.ip}:8000"
         self.database_url = ""
         self.secret = secrets.token_urlsafe(50)  # the hosts' shared DJANGO_SECRET_KEY
-        self.redis = None
+        self.redis = ""  # the data host's: the channel layer, and the broker but on RabbitMQ
+        self.rabbitmq_vhost = rabbitmq_vhost
+        self.broker = ""  # RabbitMQ's URL, with a vhost
+        self.services: dict[tuple[str, str], subprocess.Popen] = {}
 
     # --- starting ------------------------------------------------------------------------
 
@@ -73,9 +98,13 @@ class ShopOnHosts:
             self.data, self.directory / "pg", self.directory / "postgres.log"
         )
         self.start_redis()
+        if self.rabbitmq_vhost:
+            log = self.directory / "rabbitmq-forwarder.log"
+            listen = self.network.forward(5672, "127.0.0.1:5672", log)
+            self.broker = f"amqp://guest:guest@{listen}/{self.rabbitmq_vhost}"
         self.run_to_end(self.web, compose_command("migrate"))
         self.run_to_end(self.web, [*compose_command("migrate")[:2], "load_demo_catalog"])
-        self.reconciler_every(RECONCILER_EVERY_SECONDS)
+        self.reconciler_every(RECONCILER_EVERY_SECONDS)  # as migrated, but written out
         for service in SERVICES["web"][1:]:
             self.start_service(self.web, service)
         for host in self.workers:
@@ -87,7 +116,7 @@ class ShopOnHosts:
                 wait_until(
                     lambda h=host, s=service: " ready." in self.log(h.name, s),
                     timeout=60,
-                    message=f"{service} on {host.name}",
+                    message=f"{service} on {host.name}; {self.log(host.name, service)[-3000:]}",
                 )
         return self
 
@@ -121,7 +150,8 @@ class ShopOnHosts:
             "DJANGO_SECURE_COOKIES": "0",
             "SHOPFLOW_SITE_URL": self.base,
             "DATABASE_URL": self.database_url,
-            "CELERY_BROKER_URL": f"redis://{self.data.ip}:6379/0",
+            "CELERY_BROKER_URL": self.broker or self.redis,
+            "CHANNEL_LAYER_URL": self.redis,
             "EMAIL_HOST": self.network.address,
             "EMAIL_PORT": str(self.smtp_port),
             "PROMETHEUS_MULTIPROC_DIR": str(own / "metrics"),
@@ -131,12 +161,21 @@ class ShopOnHosts:
         }
 
     def start_service(self, host, service: str) -> None:
-        # A host of its own name, as each container has (celery names its node by it).
-        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host.name]
+        # A hostname of its own, as each container has: <host>-<service> (celery names its
+        # node by it, and RabbitMQ takes one node's control queue once).
+        name = f"{host.name}-{service}"
+        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name]
         log = self.directory / f"{host.name}-{service}.log"
-        host.start(
+        self.services[host.name, service] = host.start(
             [*argv, *compose_command(service)], env=self.env(host), log=log, cwd=self.own(host)
         )
+
+    def freeze(self, host, service: str) -> None:
+        """The service's processes stopped where they are (SIGSTOP): a paused VM's."""
+        os.killpg(self.services[host.name, service].pid, signal.SIGSTOP)
+
+    def thaw(self, host, service: str) -> None:
+        os.killpg(self.services[host.name, service].pid, signal.SIGCONT)
 
     def run_to_end(self, host, argv: list[str]) -> None:
         command = ["ip", "netns", "exec", host.ns, *argv]
@@ -172,8 +211,11 @@ class ShopOnHosts:
         )
 
     def close(self) -> None:
+        """Every host gone; its directory too (logs, data) unless DEBUG_KEEP_BED is set, for
+        a look after a failure."""
         self.network.close()
-        subprocess.run(["rm", "-rf", str(self.directory)], check=False)
+        if not os.environ.get("DEBUG_KEEP_BED"):
+            subprocess.run(["rm", "-rf", str(self.directory)], check=False)
 
     # --- what a test asks ---------------------------------------------------------------
 
@@ -196,16 +238,37 @@ class ShopOnHosts:
 
     def checkout(self, api: requests.Session, product_id: int, quantity: int = 1):
         """A cart with one line, checked out: the checkout's response."""
+        return self.order(api, self.cart(api, product_id, quantity))
+
+    def cart(self, api: requests.Session, product_id: int, quantity: int = 1) -> str:
+        """A new cart with one line: its id."""
         cart = api.post(f"{self.base}/api/carts/", timeout=self.timeout).json()
         item = {"product_id": product_id, "quantity": quantity}
         added = api.post(
             f"{self.base}/api/carts/{cart['id']}/items/", json=item, timeout=self.timeout
         )
         assert added.ok, added.text
-        body = {"cart_id": cart["id"]}
+        return cart["id"]
+
+    def order(self, api: requests.Session, cart_id: str):
+        """The cart checked out: the checkout's response."""
+        body = {"cart_id": cart_id}
         response = api.post(f"{self.base}/api/orders/", json=body, timeout=self.timeout)
         self.checkout_seconds.append(response.elapsed.total_seconds())
         return response
+
+    def broker_holds(self, queue: str, task_id: str) -> str:
+        """Where the data host's Redis, as broker, holds the message of `task_id`: "ready"
+        (in its queue), "unacked" (delivered to a consumer that has not acknowledged it:
+        kombu's hash of those) or "" (nowhere)."""
+        with redis.Redis.from_url(self.redis, socket_timeout=5) as client:
+            ready = [json.loads(raw)["headers"] for raw in client.lrange(queue, 0, -1)]
+            unacked = [json.loads(raw)[0]["headers"] for raw in client.hvals("unacked")]
+        if any(headers["id"] == task_id for headers in ready):
+            return "ready"
+        if any(headers["id"] == task_id for headers in unacked):
+            return "unacked"
+        return ""
 
     def side_effects(self, order_ids: list[int]) -> dict[int, dict[str, str]]:
         rows = self.query(

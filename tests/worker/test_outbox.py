@@ -153,6 +153,41 @@ def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker)
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_retry_waits_in_the_outbox_until_due_then_goes_with_its_task_id_and_count(
+    own_redis,
+):
+    """Not a countdown message held by the broker (and a worker): a row due later, by the
+    database's clock, published then under the task's own id and retry count."""
+    task_id = "5f1f3c1e-0000-4000-8000-000000000001"
+    outbox.retry_enqueue(batched, task_id=task_id, args=[[4]], kwargs={}, retries=2, countdown=60)
+    outbox.enqueue_on_commit(batched, [5])  # a first try: never joined with a retry
+
+    assert outbox.relay() == 1
+    assert carried(own_redis) == [[[5]]]
+
+    OutboxMessage.objects.filter(retries=2).update(not_before=timezone.now())
+    assert outbox.relay() == 1
+    headers, args = queued_messages(own_redis.url, "default")[-1]
+    assert (headers["id"], headers["retries"], args) == (task_id, 2, [[4]])
+    assert not headers.get("eta")
+
+
+@pytest.mark.django_db
+def test_a_relay_holds_rows_by_the_databases_clock_not_a_hosts_that_runs_ahead(monkeypatch):
+    """Another relay's hold of 30 s, read by a host whose clock runs a minute ahead: still
+    held, so the rows are not published twice at once."""
+    row = outbox.enqueue_on_commit(TASK, 1)
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        locked_until=timezone.now() + timedelta(seconds=30)
+    )
+    ahead = timezone.now() + timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    assert not outbox.pending_to_relay()
+    assert outbox.relay_once().claimed == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_prune_deletes_only_published_rows_past_retention(own_redis):
     old, recent, pending = (outbox.enqueue_on_commit(TASK, n) for n in range(3))
     now = timezone.now()

@@ -1,0 +1,69 @@
+"""The database, from DATABASE_URL (SQLite by default, PostgreSQL in production), and the
+bounds on every wait on PostgreSQL (docs/operations.md, "Bounds")."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from core.env import env_bool, env_int
+
+
+def database_settings(base_dir: Path) -> dict:
+    """DATABASES, as the environment describes it."""
+    default = dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{base_dir / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    # Behind PgBouncer in transaction pooling mode (docs/operations.md), each transaction
+    # may run on another server connection: no server-side cursor (.iterator() would hold
+    # one open across transactions); Django's client-side binding prepares no statement.
+    pooled = env_bool("DATABASE_TRANSACTION_POOLING", False)
+    default["DISABLE_SERVER_SIDE_CURSORS"] = pooled
+    if default["ENGINE"] == "django.db.backends.sqlite3":
+        # Web, worker and beat share one file: WAL lets readers run beside a writer, and
+        # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
+        default["CONN_MAX_AGE"] = 0
+        default["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        default.setdefault("OPTIONS", {}).update(postgres_bounds(pooled=pooled))
+    return {"default": default}
+
+
+def server_bounds_ms() -> dict[str, int]:
+    """What PostgreSQL ends, for each session: a statement, a wait for a lock, and a
+    transaction left idle (its client frozen or cut off), with the locks it held. A lock
+    waits longer than a transaction may idle, so that a checkout outlasts a frozen
+    worker's hold on its product. 0 turns one off."""
+    return {
+        "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT", 20) * 1000,
+        "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT", 15) * 1000,
+        "idle_in_transaction_session_timeout": (
+            env_int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 10) * 1000
+        ),
+    }
+
+
+def postgres_bounds(*, pooled: bool) -> dict:
+    """The connection's options (libpq's): a new connection to a host that stopped
+    answering fails in seconds; keepalives and tcp_user_timeout notice a peer that
+    vanished mid-conversation (a cut link) in about 20 s, not the kernel's two hours; and
+    the server's bounds as the session's `options`. Behind PgBouncer in transaction mode a
+    session's settings would not follow its client (PgBouncer refuses `options`): set them
+    on the role there (ALTER ROLE ... SET, docs/operations.md)."""
+    options = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 2,
+        "tcp_user_timeout": env_int("DATABASE_TCP_USER_TIMEOUT", 20) * 1000,
+    }
+    if not pooled:
+        options["options"] = " ".join(f"-c {k}={ms}" for k, ms in server_bounds_ms().items())
+    return options

@@ -1,0 +1,180 @@
+"""A worker frozen (SIGSTOP of its process group: a paused VM, a debugger) while its
+inventory transaction waits on a product row, with production's windows, on Redis and on
+RabbitMQ: PostgreSQL ends the frozen transaction once it sits idle (10 s), and its locks
+with it, so a checkout of that product answers 201 within a minute; a second worker does
+every side effect once within two minutes of the freeze (the broker gives the frozen
+worker's message back, or the reconciler re-drives its work); after SIGCONT the first
+worker does nothing twice."""
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+import requests
+
+from side_effects.models import OrderSideEffect
+from side_effects.services import side_effects_reconcile
+from store.models import Product, StockMovement
+from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support.polling import wait_until
+from tests.support.processes import WorkerProcess, database_url, worker_env
+from worker.celery import app as celery_app
+from worker.models import OutboxMessage
+from worker.queues import queue_lengths
+
+from .test_worker_process import ALL_DONE, side_effects
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PROMISE_SECONDS = 120
+CHECKOUT_SECONDS = 60
+RECONCILER_EVERY = timedelta(seconds=30)  # beat's schedule (side_effects.apps)
+ORDERS = 6
+
+
+class ReconcilerAtItsWorstPhase:
+    """Beat's reconciler run just before the side effects' deadline passes, so that the
+    run that finds them comes a whole interval later."""
+
+    def __init__(self, deadline):
+        self.due = deadline - timedelta(seconds=0.5)
+
+    def run_if_due(self) -> None:
+        from django.utils import timezone
+
+        if timezone.now() >= self.due:
+            side_effects_reconcile()
+            self.due += RECONCILER_EVERY
+
+
+def lock_waiters() -> int:
+    """Backends whose statement on the products waits for a lock (the worker's UPDATE)."""
+    with psycopg.connect(database_url(), autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query ILIKE %s",
+            ("%store_product%",),
+        ).fetchone()[0]
+
+
+def checkout_over_http(base: str, user, product) -> requests.Response:
+    """The user's checkout of one `product`, through the web process."""
+    from rest_framework.authtoken.models import Token
+
+    cart = cart_with(user.customer, (product, 1))
+    token, _ = Token.objects.get_or_create(user=user)
+    return requests.post(
+        f"{base}/api/orders/",
+        json={"cart_id": str(cart.pk)},
+        headers={"Authorization": f"Token {token.key}"},
+        timeout=CHECKOUT_SECONDS + 30,
+    )
+
+
+def test_a_worker_frozen_in_its_transaction_costs_a_checkout_under_a_minute_and_its_work_two(
+    stoppable_broker, smtp_server, tmp_path, relay_process, web
+):
+    env = worker_env(stoppable_broker, smtp_server)
+    relay_process(env)
+    site = web(CELERY_BROKER_URL=stoppable_broker.url)
+    product = ProductFactory(on_hand=100, low_stock_threshold=0)
+    users = [UserFactory(email=f"frozen{n}@example.com") for n in range(ORDERS + 1)]
+    order_ids = [checkout_over_http(site.base, user, product).json()["id"] for user in users[:-1]]
+    wait_until(
+        lambda: not OutboxMessage.objects.filter(published_at=None).exists(),
+        message="the relay to publish the orders",
+    )
+    frozen = survivor = None
+    try:
+        frozen, frozen_at = worker_frozen_waiting_on(product, env, tmp_path)
+        survivor = WorkerProcess(env, tmp_path / "survivor.log", concurrency=1).start()
+
+        started = time.monotonic()
+        response = checkout_over_http(site.base, users[-1], product)
+        took = time.monotonic() - started
+        assert response.status_code == 201, response.text
+        assert took <= CHECKOUT_SECONDS
+        order_ids.append(response.json()["id"])
+
+        wait_all_done(users, order_ids, survivor)
+        done = time.monotonic() - frozen_at
+        by = "broker" if "its worker was lost" in survivor.output() else "reconciler"
+        print(f"\ncheckout in {took:.1f} s; all done {done:.0f} s after the freeze (by {by})")
+        assert done <= PROMISE_SECONDS
+
+        os.killpg(frozen.process.pid, signal.SIGCONT)
+        settle([frozen, survivor])
+    finally:
+        for worker in (frozen, survivor):
+            if worker is not None:
+                os.killpg(worker.process.pid, signal.SIGCONT)
+                worker.stop()
+
+    assert_each_done_once(smtp_server, product, order_ids)
+
+
+def worker_frozen_waiting_on(product, env, tmp_path):
+    """A worker whose inventory transaction waits on the product's row (another
+    transaction holds it), then SIGSTOPped with its pool; the other transaction then
+    commits, so the frozen one holds the row with its client asleep. (The worker, when.)"""
+    holder = psycopg.connect(database_url())
+    try:
+        holder.execute("SELECT 1 FROM store_product WHERE id = %s FOR UPDATE", (product.pk,))
+        frozen = WorkerProcess(env, tmp_path / "frozen.log", concurrency=1).start()
+        wait_until(lambda: lock_waiters() == 1, message="inventory to wait on the row")
+        os.killpg(frozen.process.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        holder.commit()
+    finally:
+        holder.close()
+    return frozen, frozen_at
+
+
+def wait_all_done(users, order_ids, survivor) -> None:
+    """Every side effect of these orders done, beat's reconciler running at its worst
+    phase meanwhile."""
+    deadline = OrderSideEffect.objects.get(order_id=order_ids[0], kind="inventory").deadline
+    beat = ReconcilerAtItsWorstPhase(deadline)
+    wait_until(
+        lambda: (
+            beat.run_if_due()
+            or all(side_effects(u, o) == ALL_DONE for u, o in zip(users, order_ids, strict=True))
+        ),
+        timeout=PROMISE_SECONDS,
+        interval=0.5,
+        message=f"every side effect; survivor's log:\n{survivor.output()[-3000:]}",
+    )
+
+
+def settle(workers) -> None:
+    """Until the thawed worker is done with what it held (its transaction was ended under
+    it) and what that left has run: the outbox published, the queues empty, and each
+    worker answering that it runs nothing."""
+
+    def idle() -> bool:
+        active = celery_app.control.inspect(timeout=1).active() or {}
+        return all(active.get(worker.name) == [] for worker in workers)
+
+    wait_until(
+        lambda: (
+            not OutboxMessage.objects.filter(published_at=None).exists()
+            and not any(queue_lengths(["default", "emails", "inventory", "analytics"]).values())
+            and idle()
+        ),
+        timeout=90,
+        message="the thawed worker to finish, the outbox and the queues to empty",
+    )
+
+
+def assert_each_done_once(smtp_server, product, order_ids) -> None:
+    subjects = [message["Subject"] for message in smtp_server.messages]
+    assert {o: subjects.count(f"Your Shopflow order #{o}") for o in order_ids} == dict.fromkeys(
+        order_ids, 1
+    )
+    moved = StockMovement.objects.filter(order_item__order_id__in=order_ids)
+    assert sorted(moved.values_list("order_item__order_id", flat=True)) == sorted(order_ids)
+    product = Product.objects.get(pk=product.pk)
+    assert (product.on_hand, product.reserved) == (100 - len(order_ids), 0)

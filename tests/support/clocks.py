@@ -1,0 +1,56 @@
+"""A process whose wall clock runs ahead of this machine's, as a host's does without NTP
+(or a VM's resumed from a pause): Debian's libfaketime preloaded into it (CI installs the
+`faketime` package). Only the wall clock moves (time(), gettimeofday(), CLOCK_REALTIME:
+what the process logs, Django's timezone.now(), kombu's time()); its monotonic clock, its
+sleeps and timeouts are the machine's. And how far ahead a
+process's clock is, read off the timestamps of its log."""
+
+import glob
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from tests.support.parts import part_missing
+
+# Debian's path for libfaketime, per architecture (x86_64-linux-gnu, aarch64-linux-gnu ...).
+LIBFAKETIME = "/usr/lib/*/faketime/libfaketime.so.1"
+# tests/support/faketime_site/sitecustomize.py: time.sleep() that this libfaketime passes.
+SITE_DIR = Path(__file__).resolve().parent / "faketime_site"
+# Celery's log lines begin "[2026-11-25 16:35:20,771: INFO/MainProcess]" (CELERY_WORKER_*).
+LOG_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): ", re.MULTILINE)
+
+
+def libfaketime() -> str:
+    """The library's path; the test is skipped (failed in CI) without it."""
+    found = sorted(glob.glob(LIBFAKETIME))
+    if not found:
+        part_missing("needs Debian's libfaketime: apt-get install faketime (CI installs it)")
+    return found[0]
+
+
+def clock_ahead_env(env: dict[str, str], seconds: int) -> dict[str, str]:
+    """`env` for a process whose wall clock runs `seconds` ahead of this machine's.
+
+    FAKETIME_DONT_FAKE_MONOTONIC: libfaketime 0.9.10 (Debian 12's) moves CLOCK_MONOTONIC
+    too, but not the deadline of sem_clockwait(), on which Python 3.11 times every wait on
+    a lock (threading.Event.wait, queue.get): each of those would hang. With it, its
+    clock_nanosleep() breaks Python's time.sleep() instead (EINVAL), which SITE_DIR's
+    sitecustomize mends."""
+    return {
+        **env,
+        "LD_PRELOAD": " ".join(filter(None, [libfaketime(), env.get("LD_PRELOAD", "")])),
+        "FAKETIME": f"+{seconds}s",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH", "")])),
+    }
+
+
+def log_clock_ahead(log: str) -> float:
+    """Seconds by which the clock that stamped the log's latest line runs ahead of this
+    process's, read just after that line was written (a service's "ready" line, read as
+    ServiceProcess.start returns): less the time since, a fraction of a second."""
+    stamps = LOG_STAMP.findall(log)
+    assert stamps, f"no timestamped line in the log:\n{log[-2000:]}"
+    stamped = datetime.strptime(stamps[-1], "%Y-%m-%d %H:%M:%S,%f")  # local, as logged
+    return stamped.timestamp() - datetime.now().timestamp()

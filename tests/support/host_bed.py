@@ -1,0 +1,213 @@
+"""The host bed's tests (tests/e2e/test_hosts.py on Redis, test_hosts_rabbitmq.py on
+RabbitMQ): the shop on hosts for a module, its customers and their checkouts, what the
+tests wait for and what they check, and the fault both brokers are put through."""
+
+import contextlib
+import itertools
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.support.hosts import namespaces_unavailable
+from tests.support.otlp import OtlpReceiver
+from tests.support.parts import part_missing
+from tests.support.polling import wait_until
+from tests.support.shop_on_hosts import ShopOnHosts
+from tests.support.smtp import SmtpServer
+
+KINDS = {"confirmation_email", "inventory", "analytics"}
+# A worker host lost mid-task (dead, frozen or cut off) costs at most this much: its side
+# effects done elsewhere within it (DESIGN.md, "Promises").
+PROMISE_SECONDS = 120
+
+
+@contextlib.contextmanager
+def shop_bed(**options):
+    """The shop on hosts (ShopOnHosts(**options)), its mail server and its OTLP receiver
+    this process's, until the block ends; a catalog product with stock as `shop.product`."""
+    if why := namespaces_unavailable():
+        part_missing(why)
+    shop = ShopOnHosts(**options)
+    try:
+        with (
+            SmtpServer(host=shop.network.address) as smtp,
+            OtlpReceiver(shop.network.address) as otlp,
+        ):
+            shop.smtp, shop.otlp = smtp, otlp
+            shop.environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.url
+            shop.environment["OTEL_BSP_SCHEDULE_DELAY"] = "200"  # ms: spans out at once
+            shop.start(smtp.port)
+            products = shop.customer("catalog-reader").get(f"{shop.base}/api/products/", timeout=30)
+            shop.product = max(products.json()["results"], key=lambda p: p["available"])["id"]
+            yield shop
+    finally:
+        shop.close()
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost():
+    """A vhost of the machine's RabbitMQ for the block, guest's: the bed's queues apart
+    from every other test's. Its name."""
+    vhost = f"shopflow-hosts-{os.getpid()}"
+    ctl = ["rabbitmqctl", "-q"]
+    try:
+        made = subprocess.run([*ctl, "add_vhost", vhost], capture_output=True, timeout=60)
+    except FileNotFoundError:
+        part_missing("needs rabbitmqctl and the machine's RabbitMQ (CI starts it)")
+    if made.returncode:
+        part_missing(f"RabbitMQ refused a vhost: {made.stderr.decode().strip()}")
+    try:
+        permissions = [*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]
+        subprocess.run(permissions, check=True, capture_output=True, timeout=60)
+        yield vhost
+    finally:
+        subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+_customers = itertools.count(1)
+
+
+def new_customer(shop):
+    """A new customer's API session, and their email address."""
+    username = f"host-customer-{next(_customers)}"
+    return shop.customer(username), f"{username}@example.com"
+
+
+def check_out(shop, api) -> int:
+    response = shop.checkout(api, shop.product)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def place(shop, count: int) -> list[int]:
+    """`count` checkouts by new customers, placed together; their order ids (all 201)."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: check_out(shop, new_customer(shop)[0]), range(count)))
+
+
+def welcomed_customer(shop):
+    """A new customer once their welcome email is out (no email of theirs left to send)."""
+    api, address = new_customer(shop)
+    wait_until(lambda: shop.smtp.messages_to(address), message="the welcome email")
+    return api
+
+
+def order_with_its_confirmation_held(shop) -> int:
+    """An order whose confirmation email the mail server holds at RCPT: its id, once a
+    worker host is mid-send (its claim on the email taken, the message unacknowledged)."""
+    api = welcomed_customer(shop)
+    shop.smtp.handler.stall_next_rcpt = 600
+    order_id = check_out(shop, api)
+    assert shop.smtp.handler.rcpt_stalled.wait(timeout=30), shop.logs()
+    return order_id
+
+
+def all_done(shop, order_ids: list[int]) -> bool:
+    effects = shop.side_effects(order_ids)
+    return all(effects[order_id] == dict.fromkeys(KINDS, "done") for order_id in effects)
+
+
+def wait_all_done(shop, order_ids, timeout=90):
+    wait_until(
+        lambda: all_done(shop, order_ids),
+        timeout=timeout,
+        interval=0.5,
+        message=f"every side effect of {order_ids}; logs:\n{shop.logs()}",
+    )
+
+
+def assert_each_done_once(shop, order_ids: list[int]) -> None:
+    """One confirmation at the mail server, one stock movement, one analytics record."""
+    subjects = [message["Subject"] for message in shop.smtp.messages]
+    assert {o: subjects.count(f"Your Shopflow order #{o}") for o in order_ids} == dict.fromkeys(
+        order_ids, 1
+    )
+    for table, join in (
+        ("store_stockmovement m JOIN store_orderitem i ON i.id = m.order_item_id", "i.order_id"),
+        ("analytics_app_analyticsevent", "order_id"),
+    ):
+        counts = dict(
+            shop.query(
+                f"SELECT {join}, count(*) FROM {table} WHERE {join} = ANY(%s) GROUP BY {join}",
+                (order_ids,),
+            )
+        )
+        assert counts == dict.fromkeys(order_ids, 1), table
+
+
+# What a worker service logs when it finds its broker connection dead and makes a new one:
+# Celery when its consumer reconnects, kombu when a Redis BRPOP went unanswered (it then
+# reconnects by itself, without Celery's line).
+RECONNECTED = ("Connected to ", "dropping stale connection")
+
+
+def connections(shop, host) -> dict[str, int]:
+    """How often each worker service of `host` has (re)connected to the broker."""
+    logs = {service: shop.log(host.name, service) for service in ("worker", "mail")}
+    return {s: sum(log.count(line) for line in RECONNECTED) for s, log in logs.items()}
+
+
+def back_on_the_broker(shop, host, before: dict[str, int]) -> None:
+    """Until each worker service of `host` has made its broker connection anew since
+    `before` (a cut host's loop is stuck until then: Celery's worker heartbeat waits for
+    the broker, retrying without end)."""
+    wait_until(
+        lambda: all(n > before[s] for s, n in connections(shop, host).items()),
+        timeout=90,
+        message=f"{host.name} back on the broker; its logs:\n{shop.logs()}",
+    )
+
+
+def email_task_id(shop, order_id: int) -> str:
+    """The task id of the message that carried the order's confirmation email first."""
+    [(task_id,)] = shop.query(
+        "SELECT task_id::text FROM worker_outboxmessage WHERE task_name = %s AND args::text = %s"
+        " ORDER BY id LIMIT 1",  # its retries are rows of their own, under the same id
+        ("email_app.send_confirmation_email", f"[[{order_id}]]"),
+    )
+    return task_id
+
+
+def task_ended(log: str, task_id: str) -> bool:
+    """Whether a worker's log says its run of `task_id` ended, whatever its outcome
+    (Celery's line for each: succeeded, retry, reject, raised, ignored)."""
+    ends = ("succeeded", "retry", "reject", "raised", "ignored")
+    return any(f"[{task_id}] {end}" in log for end in ends)
+
+
+def worker_host_cut_mid_send(shop) -> float:
+    """The confirmation email's worker host is cut off while the mail server holds its
+    RCPT, and four checkouts follow. The other worker host must do every side effect once
+    within PROMISE_SECONDS of the cut: the broker gives the held message back (Redis after
+    its visibility timeout, RabbitMQ once the cut consumer's heartbeats stop) or the
+    reconciler re-drives it, and the email's claim is stale by then; messages the broker
+    handed to the cut host after the cut come back the same ways. The cut host's send
+    ends meanwhile (SMTP's silence: EMAIL_TIMEOUT, or the deadline at half the claim).
+    Then the link comes back: the cut host finds the work done and does none twice; the
+    shop goes on with both hosts. How long it all took, from the cut."""
+    first = order_with_its_confirmation_held(shop)
+    [cut] = [host for host in shop.workers if host.ip == shop.smtp.handler.stalled_peer[0]]
+    cut.cut()
+    cut_at = time.monotonic()
+    try:
+        order_ids = [first, *place(shop, 4)]
+        wait_all_done(shop, order_ids, timeout=PROMISE_SECONDS - (time.monotonic() - cut_at))
+        took = time.monotonic() - cut_at
+        assert_each_done_once(shop, order_ids)
+        before = connections(shop, cut)
+    finally:
+        cut.restore()
+        shop.smtp.handler.rcpt_stalled.clear()
+
+    held = email_task_id(shop, first)
+    wait_until(
+        lambda: task_ended(shop.log(cut.name, "mail"), held),
+        timeout=60,
+        message=f"the cut host's send to end; its log:\n{shop.log(cut.name, 'mail')[-3000:]}",
+    )
+    back_on_the_broker(shop, cut, before)
+    later = place(shop, 3)
+    wait_all_done(shop, later, timeout=60)
+    assert_each_done_once(shop, order_ids + later)
+    return took
