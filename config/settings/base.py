@@ -10,7 +10,7 @@ from kombu import Exchange, Queue
 
 from core.env import env_bool, env_email, env_float, env_int, env_list
 
-from .database import database_settings
+from .database import database_settings, server_bounds_ms
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -83,6 +83,10 @@ TEMPLATES = [
 
 # --- Database: config/settings/database.py ------------------------------------
 DATABASES = database_settings(BASE_DIR)
+# What every PostgreSQL session must carry (config/settings/database.py): sent as each
+# connection's options, or set on the role behind PgBouncer; a pod's init container
+# (manage.py wait_for_migrations) refuses to start the pod on a database without them.
+DATABASE_SESSION_BOUNDS_MS = server_bounds_ms()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
