@@ -296,6 +296,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 90),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    # The sweep's lock: held for milliseconds, but a worker frozen holding it would stop
+    # every sweep for kombu's 5 minutes.
+    "unacked_mutex_expire": 10,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
