@@ -28,8 +28,8 @@ from celery.exceptions import Reject, TimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from worker.outbox import publish_each_now
-from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, TransientError, is_transient
+from worker.outbox import publish_each_now, retry_enqueue
+from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient
 
 from . import services
 
@@ -59,22 +59,26 @@ class SideEffectTask(ReliableTask):
             return self.run(ids)
         except CONTROL_EXCEPTIONS:
             raise
-        except Exception:
+        except Exception as exc:
             logger.warning("%s of %s failed; each order alone", self.name, ids, exc_info=True)
-        return self._each_alone(ids, started=started)
+            failed = (exc, traceback.format_exc())
+        return self._each_alone(ids, started=started, batch_failed=failed)
 
-    def _each_alone(self, ids: list[int], *, started: float) -> list[int]:
+    def _each_alone(self, ids: list[int], *, started: float, batch_failed) -> list[int]:
         """Do each order on its own; retry or give up on those that fail, each alone. No
-        order starts alone past half the soft time limit (the rest are retried together),
-        so that one started then still ends within the time limit (an email is cut at
-        30 s): a worker holds a message no longer than a task may run, whatever its pool
-        (the email worker's threads enforce no limit), which the broker's visibility
-        timeout is sized to."""
-        done, failures = [], []
+        order starts alone past half the soft time limit, so that one started then still
+        ends within the time limit (an email is cut at 30 s): a worker holds a message no
+        longer than a task may run, whatever its pool (the email worker's threads enforce
+        no limit), which the broker's visibility timeout is sized to. The orders not come
+        to go out again at once, their retries untouched (they did not fail); but if the
+        batch's own failure used the time up, that failure is each order's."""
+        done, failures, untried = [], [], []
         for n, order_id in enumerate(ids):
             if time.monotonic() - started > settings.CELERY_TASK_SOFT_TIME_LIMIT / 2:
-                late = TransientError("this run's time was up before it came to it")
-                failures += [(rest, late, "") for rest in ids[n:]]
+                if n == 0:
+                    failures = [(order_id, *batch_failed) for order_id in ids]
+                else:
+                    untried = ids[n:]
                 break
             try:
                 done += self.run([order_id])
@@ -84,6 +88,8 @@ class SideEffectTask(ReliableTask):
                 logger.warning("%s([%s]): %s; nothing to do", self.name, order_id, exc)
             except Exception as exc:
                 failures.append((order_id, exc, traceback.format_exc()))
+        if untried:
+            self._again_now(untried)
         limit = self.retry_limit()
         retry = []
         for order_id, exc, traceback_text in failures:
@@ -94,6 +100,22 @@ class SideEffectTask(ReliableTask):
         if retry:
             self._retry_later(retry[0][1], limit, args=[[order_id for order_id, _ in retry]])
         return done
+
+    def _again_now(self, ids: list[int]) -> None:
+        """These orders in a message of their own, due now, under this task's id and retry
+        count. Should the database refuse, this message goes back to its queue."""
+        logger.warning("%s: the run's time was up before %s; again now", self.name, ids)
+        try:
+            retry_enqueue(
+                self,
+                task_id=self.request.id,
+                args=[ids],
+                kwargs={},
+                retries=self.request.retries,
+                countdown=0,
+            )
+        except Exception as exc:
+            raise Reject(exc, requeue=True) from exc
 
     def _each_apart(self, ids: list[int], *, why: str) -> list[int]:
         """Each order again, in a message of its own. Should the broker refuse, this

@@ -1,5 +1,6 @@
 """Reads of side effects."""
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
@@ -7,12 +8,16 @@ from typing import NamedTuple
 from django.db.models import Count, Max, Prefetch, Q
 
 from core.clock import db_now
+from worker.outbox import relay_is_behind
+from worker.queues import queue_lengths, queue_of
 
 from . import registry
 from .models import OrderSideEffect
 
 Status = OrderSideEffect.Status
 PENDING = Status.PENDING
+
+logger = logging.getLogger(__name__)
 
 
 class Outcome(NamedTuple):
@@ -78,3 +83,19 @@ def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> I
         if not not_done:
             lag_ms = max(round((last_done_at - placed_at).total_seconds() * 1000), 0)
         yield Outcome(lag_ms=lag_ms, failed=failed_count, pending=pending_count)
+
+
+def side_effect_kinds_waiting() -> set[str] | None:
+    """The kinds whose side effects may be waiting their turn in the broker (their queue
+    has messages ready); None when every kind may be (the relay is behind, or the broker
+    does not answer)."""
+    if relay_is_behind():
+        logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
+        return None
+    queues = {kind: queue_of(task_name=registry.task_for(kind).name) for kind in registry.kinds()}
+    try:
+        ready = queue_lengths(names=set(queues.values()))
+    except Exception as exc:
+        logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
+        return None
+    return {kind for kind, queue in queues.items() if ready.get(queue)}

@@ -12,10 +12,9 @@ from django.utils import timezone
 from core.signals import isolated_inserts, send_robust_isolated
 from core.telemetry import span_continuing, trace_carrier
 from worker.dead_letters import dead_letter_record
-from worker.outbox import enqueue_on_commit, relay_is_behind
-from worker.queues import queue_lengths, queue_of
+from worker.outbox import enqueue_on_commit
 
-from . import locks, metrics, registry, sql
+from . import locks, metrics, registry, selectors, sql
 from .models import OrderSideEffect, side_effect_due
 from .signals import side_effect_failed
 
@@ -28,12 +27,15 @@ def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
     """One pending side effect per registered kind for a new order, in the caller's
     (the checkout's) transaction: what the reconciler finds if a task never comes."""
     context, due = trace_carrier(), side_effect_due()
-    return OrderSideEffect.objects.bulk_create(
+    rows = OrderSideEffect.objects.bulk_create(
         [
             OrderSideEffect(order_id=order_id, kind=kind, deadline=due, trace_context=context)
             for kind in registry.kinds()
         ]
     )
+    for row in rows:
+        del row.deadline  # the database's value, read from it if asked (a deferred field)
+    return rows
 
 
 def side_effects_claim(*, kind: str, order_ids: list[int]) -> list[int]:
@@ -115,7 +117,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
     while the relay is behind (its re-drive would wait behind the rows not yet
     published), those of a kind whose queue still has messages ready (it may be among
     them), and all while the broker cannot tell. Returns {"redriven": n, "failed": n}."""
-    waiting = _kinds_waiting_their_turn()
+    waiting = selectors.side_effect_kinds_waiting()
     if waiting is None:
         return {"redriven": 0, "failed": 0}
     most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
@@ -132,22 +134,6 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
         for effect in give_up:
             _give_up(effect)
     return {"redriven": len(redrive), "failed": len(give_up)}
-
-
-def _kinds_waiting_their_turn() -> set[str] | None:
-    """The kinds whose side effects may be waiting their turn in the broker (their queue
-    has messages ready); None when every kind may be (the relay is behind, or the broker
-    does not answer)."""
-    if relay_is_behind():
-        logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
-        return None
-    queues = {kind: queue_of(registry.task_for(kind).name) for kind in registry.kinds()}
-    try:
-        ready = queue_lengths(set(queues.values()))
-    except Exception as exc:
-        logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
-        return None
-    return {kind for kind, queue in queues.items() if ready.get(queue)}
 
 
 def _redrive(effect: OrderSideEffect, most: int) -> None:

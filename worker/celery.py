@@ -8,7 +8,8 @@ from worker import liveness
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
-app = Celery("shopflow")
+# Events (Flower's, the worker heartbeats) with bounded publications (worker.events).
+app = Celery("shopflow", events="worker.events:Events")
 # All Celery settings live in Django settings, prefixed CELERY_.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -12,14 +12,15 @@ import time
 
 from celery import signals
 from django.conf import settings
-from django.db.models import Count, Min
-from django.utils import timezone
+from django.db.models import Count, Max
+from django.db.models.functions import Coalesce, Now
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client import start_http_server as serve_metrics
 from prometheus_client.core import GaugeMetricFamily
 
 from core.metrics import SECONDS_BUCKETS
 
+from . import locks
 from .models import DeadLetter, OutboxMessage
 from .queues import queue_lengths
 
@@ -77,20 +78,30 @@ def connect() -> None:
 
 
 class OutboxCollector:
-    """The outbox rows not yet published, and how long the oldest has waited."""
+    """The outbox rows due and not yet published (the relay's backlog), how long the oldest
+    of them has been due, by the database's clock; and the retries waiting for their time
+    (not a backlog: SMTP greylisting, a Retry-After)."""
 
     def collect(self):
-        pending = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
-            rows=Count("id"), oldest=Min("created_at")
+        backlog = locks.outbox_rows_due().aggregate(
+            rows=Count("id"), waited=Max(Now() - Coalesce("not_before", "created_at"))
         )
-        age = (timezone.now() - pending["oldest"]).total_seconds() if pending["oldest"] else 0
+        waiting = OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=Now())
+        age = backlog["waited"].total_seconds() if backlog["waited"] else 0.0
         yield GaugeMetricFamily(
-            "shopflow_outbox_backlog", "Outbox rows not yet published.", value=pending["rows"]
+            "shopflow_outbox_backlog",
+            "Outbox rows due and not yet published.",
+            value=backlog["rows"],
         )
         yield GaugeMetricFamily(
             "shopflow_outbox_oldest_unpublished_age_seconds",
-            "How long the oldest unpublished outbox row has waited (0: none waits).",
+            "How long the oldest outbox row due and unpublished has been due (0: none).",
             value=max(age, 0.0),
+        )
+        yield GaugeMetricFamily(
+            "shopflow_outbox_retries_waiting",
+            "Task retries waiting in the outbox for their time.",
+            value=waiting.count(),
         )
 
 
@@ -122,6 +133,6 @@ class QueueCollector:
             "shopflow_queue_length", "Messages waiting in a queue.", labels=["queue"]
         )
         names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-        for name, waiting in queue_lengths(names).items():
+        for name, waiting in queue_lengths(names=names).items():
             lengths.add_metric([name], waiting)
         yield lengths

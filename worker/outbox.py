@@ -282,19 +282,22 @@ def _claim(limit: int) -> list[OutboxMessage]:
 def publish_each_now(task, args_list: list[list]) -> None:
     """Publish `task` once per entry of `args_list`, now, each in a message of its own that
     no relay joins to others: for a worker that splits a batch its process died under.
-    Rows record them (the redeliveries of each are counted there); if the broker refuses,
-    nothing is recorded and this raises, so the caller's message stays unacknowledged."""
-    now = timezone.now()
-    with transaction.atomic():
-        rows = OutboxMessage.objects.bulk_create(
-            [
-                OutboxMessage(task_name=task.name, args=args, published_at=now, attempts=1)
-                for args in args_list
-            ]
+    If the broker refuses, this raises, so the caller's message stays unacknowledged.
+    Then rows record them, published (the redeliveries of each are counted there); the
+    publication holds no transaction open (the broker may take seconds)."""
+    rows = [OutboxMessage(task_name=task.name, args=args, attempts=1) for args in args_list]
+    error = _send([Message([row], list(row.args)) for row in rows])
+    if error:
+        raise ConnectionError(f"could not publish {task.name} apart: {error}")
+    for row in rows:
+        row.published_at = db_now()
+    try:
+        OutboxMessage.objects.bulk_create(rows)
+    except DatabaseError:
+        # They went: only the count of their redeliveries is lost.
+        logger.warning(
+            "outbox: could not record %s message(s) sent apart", len(rows), exc_info=True
         )
-        error = _send([Message([row], list(row.args)) for row in rows])
-        if error:
-            raise ConnectionError(f"could not publish {task.name} apart: {error}")
 
 
 def prune(*, older_than: timedelta | None = None) -> int:

@@ -7,13 +7,13 @@ from .celery import app
 from .routing import route
 
 
-def queue_of(task_name: str) -> str:
+def queue_of(*, task_name: str) -> str:
     """The queue Celery's router sends `task_name` to."""
     routed = route(task_name, (), {}, {})
     return routed["queue"] if routed else settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def queue_lengths(names) -> dict[str, int]:
+def queue_lengths(*, names) -> dict[str, int]:
     """{queue: messages ready} for each of `names`, over a connection from the app's pool
     (the one the outbox publishes with); a queue the broker does not know has none. Raises
     the broker's error when it does not answer within a few seconds."""

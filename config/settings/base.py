@@ -10,7 +10,7 @@ from kombu import Exchange, Queue
 
 from core.env import env_bool, env_email, env_float, env_int, env_list
 
-from .database import database_settings
+from .database import database_settings, server_bounds_ms
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -83,6 +83,10 @@ TEMPLATES = [
 
 # --- Database: config/settings/database.py ------------------------------------
 DATABASES = database_settings(BASE_DIR)
+# What every PostgreSQL session must carry (config/settings/database.py): sent as each
+# connection's options, or set on the role behind PgBouncer; a pod's init container
+# (manage.py wait_for_migrations) refuses to start the pod on a database without them.
+DATABASE_SESSION_BOUNDS_MS = server_bounds_ms()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -292,6 +296,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 90),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    # The sweep's lock: held for milliseconds, but a worker frozen holding it would stop
+    # every sweep for kombu's 5 minutes.
+    "unacked_mutex_expire": 10,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from core.env import env_bool, env_int
+from core.env import env_bool, env_int, refuse
 
 
 def database_settings(base_dir: Path) -> dict:
@@ -40,13 +40,21 @@ def server_bounds_ms() -> dict[str, int]:
     transaction left idle (its client frozen or cut off), with the locks it held. A lock
     waits longer than a transaction may idle, so that a checkout outlasts a frozen
     worker's hold on its product. 0 turns one off."""
-    return {
+    bounds = {
         "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT", 20) * 1000,
         "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT", 15) * 1000,
         "idle_in_transaction_session_timeout": (
             env_int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 10) * 1000
         ),
     }
+    lock, idle = bounds["lock_timeout"], bounds["idle_in_transaction_session_timeout"]
+    if idle and 0 < lock <= idle:
+        refuse(
+            "DATABASE_LOCK_TIMEOUT",
+            str(lock // 1000),
+            f"longer than DATABASE_IDLE_IN_TRANSACTION_TIMEOUT ({idle // 1000} s), or 0",
+        )
+    return bounds
 
 
 def postgres_bounds(*, pooled: bool) -> dict:

@@ -107,6 +107,21 @@ def test_a_setting_that_does_not_parse_fails_with_one_line_not_a_silent_default(
     assert result.stderr.strip() == f"{name} must be {expected}, not {value!r}."
 
 
+def test_a_lock_wait_no_longer_than_an_idle_transaction_may_last_is_refused():
+    """A checkout waiting on a frozen worker's row must outlast the transaction that holds
+    it: PostgreSQL ends that one after the idle bound."""
+    result = manage(
+        "check",
+        **production(DATABASE_LOCK_TIMEOUT="10", DATABASE_IDLE_IN_TRANSACTION_TIMEOUT="10"),
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "DATABASE_LOCK_TIMEOUT must be longer than DATABASE_IDLE_IN_TRANSACTION_TIMEOUT"
+        " (10 s), or 0, not '10'."
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "read"), [("0", False), ("No", False), ("OFF", False), ("on", True)]
 )

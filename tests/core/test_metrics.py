@@ -171,10 +171,17 @@ def test_the_outbox_backlog_and_the_age_of_its_oldest_row(anon_client):
         created_at=timezone.now() - timedelta(seconds=90)
     )
 
+    # A retry waiting for its time is not a backlog, however long ago it was written.
+    OutboxMessage.objects.create(
+        task_name="t", retries=1, not_before=timezone.now() + timedelta(minutes=5)
+    )
+    OutboxMessage.objects.filter(retries=1).update(created_at=timezone.now() - timedelta(hours=1))
+
     metrics = scrape(anon_client)
 
     assert metrics.value("shopflow_outbox_backlog") == 1
     assert 90 <= metrics.value("shopflow_outbox_oldest_unpublished_age_seconds") < 120
+    assert metrics.value("shopflow_outbox_retries_waiting") == 1
 
 
 def test_queue_lengths_are_read_from_the_real_broker(anon_client, stoppable_broker):

@@ -161,7 +161,9 @@ def settle(workers) -> None:
     wait_until(
         lambda: (
             not OutboxMessage.objects.filter(published_at=None).exists()
-            and not any(queue_lengths(["default", "emails", "inventory", "analytics"]).values())
+            and not any(
+                queue_lengths(names=["default", "emails", "inventory", "analytics"]).values()
+            )
             and idle()
         ),
         timeout=90,

@@ -118,11 +118,12 @@ def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(customer, publ
     assert inventory([order_id]) == ["failed"]
 
 
-def test_past_half_its_soft_time_limit_a_failed_batch_tries_no_order_alone_but_retries_them(
+def test_a_batch_whose_failure_used_its_time_up_retries_every_order_with_backoff(
     customer, monkeypatch, settings
 ):
     """A worker holds a message no longer than a task may run, whatever its pool (the
-    email worker's threads enforce no time limit): the orders left go to one retry."""
+    email worker's threads enforce no time limit): past half its soft time limit no order
+    starts alone, and the batch's failure is each order's (a retry, counted)."""
     from celery.exceptions import Retry
 
     from worker.models import OutboxMessage
@@ -139,9 +140,35 @@ def test_past_half_its_soft_time_limit_a_failed_batch_tries_no_order_alone_but_r
     monkeypatch.setattr(stock, "inventory_apply", slow_then_failing)
 
     with pytest.raises(Retry):
-        Delivery()(order_ids)
+        Delivery(retries=2)(order_ids)
 
     assert calls == [order_ids]  # the batch, and no order alone after it
-    retry = OutboxMessage.objects.get(task_name="store.apply_inventory", retries=1)
-    assert retry.args == [order_ids] and retry.not_before is not None
+    retry = OutboxMessage.objects.get(task_name="store.apply_inventory", args=[order_ids])
+    assert retry.retries == 3
     assert inventory(order_ids) == ["pending", "pending"]
+
+
+def test_orders_a_run_had_no_time_for_go_out_again_at_once_their_retries_untouched(
+    customer, monkeypatch, settings
+):
+    """The first order alone uses the time up: the second did not fail, it goes again."""
+    from worker.models import OutboxMessage
+
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
+    order_ids = [place_order(customer)["id"] for _ in range(2)]
+    real_apply = stock.inventory_apply
+
+    def batch_fails_first_is_slow(*, order_ids):
+        if len(order_ids) > 1:
+            raise ConnectionError("the database went away")
+        time.sleep(0.15)
+        return real_apply(order_ids=order_ids)
+
+    monkeypatch.setattr(stock, "inventory_apply", batch_fails_first_is_slow)
+
+    assert Delivery(retries=2)(order_ids) == [order_ids[0]]
+
+    again = OutboxMessage.objects.get(task_name="store.apply_inventory", retries=2)
+    assert again.args == [[order_ids[1]]] and again.not_before is not None
+    assert inventory(order_ids) == ["done", "pending"]
+    assert not DeadLetter.objects.exists()

@@ -1,13 +1,20 @@
 """`manage.py wait_for_migrations`: wait until the database has every migration of this
 release, then exit 0; exit 1 with one line after --timeout seconds. A release's pods run
 it before they start (kubernetes/shopflow.yaml's init containers), so no pod of a new
-release serves on a schema that its migration Job has not brought up yet."""
+release serves on a schema that its migration Job has not brought up yet. It also exits 1
+at once, naming what is missing, when the pod's database sessions lack the bounds on
+their waits (DATABASE_SESSION_BOUNDS_MS; behind PgBouncer they are set on the role: docs/
+operations.md, "Bounds"): a pod does not start where a frozen worker would hold its locks
+for hours."""
 
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
+
+from core.sql import session_settings
 
 POLL_SECONDS = 2.0
 
@@ -23,6 +30,8 @@ class Command(BaseCommand):
         while True:
             waiting_for = migrations_pending()
             if not waiting_for:
+                if unbounded := session_bounds_unset():
+                    raise CommandError(unbounded)
                 return
             if time.monotonic() >= deadline:
                 raise CommandError(f"Gave up after {timeout:.0f} s: {waiting_for}.")
@@ -39,3 +48,21 @@ def migrations_pending() -> str:
         close_old_connections()
         return f"the database does not answer ({str(error).strip().splitlines()[0]})"
     return ""
+
+
+def session_bounds_unset() -> str:
+    """ "" when this process's database sessions carry the bounds the settings ask for,
+    else one line naming those they do not."""
+    wanted = getattr(settings, "DATABASE_SESSION_BOUNDS_MS", {})
+    if connection.vendor != "postgresql" or not wanted:
+        return ""
+    found = session_settings(names=list(wanted))
+    wrong = [
+        f"{name} is {found.get(name)} ms, not {ms}"
+        for name, ms in wanted.items()
+        if str(ms) != found.get(name)
+    ]
+    if not wrong:
+        return ""
+    where = "set them on the role (docs/operations.md, Bounds)"
+    return f"The database's sessions are not bounded as configured: {'; '.join(wrong)}; {where}."
