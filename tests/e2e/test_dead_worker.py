@@ -6,10 +6,8 @@ only slow is not raced."""
 import os
 import signal
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from email_app.models import SentEmail
 from side_effects.models import OrderSideEffect
@@ -18,13 +16,13 @@ from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, worker_env
+from tests.support.reconciler import ReconcilerAtItsWorstPhase
 
 from .test_worker_process import ALL_DONE, checkout, side_effects
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROMISE_SECONDS = 120
-RECONCILER_EVERY = timedelta(seconds=30)  # beat's schedule (side_effects.apps)
 
 
 def confirmations(smtp_server, order_id) -> int:
@@ -46,19 +44,6 @@ def order_with_its_email_held(smtp_server, worker, name: str, *, seconds: float)
     order_id = checkout(user, product).json()["id"]
     assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
     return user, order_id
-
-
-class ReconcilerAtItsWorstPhase:
-    """Beat's reconciler run just before the side effect's deadline passes, so that the run
-    that finds it overdue comes a whole interval later."""
-
-    def __init__(self, deadline):
-        self.due = deadline - timedelta(seconds=0.5)
-
-    def run_if_due(self) -> None:
-        if timezone.now() >= self.due:
-            side_effects_reconcile()
-            self.due += RECONCILER_EVERY
 
 
 def test_a_worker_killed_mid_task_costs_at_most_two_minutes(

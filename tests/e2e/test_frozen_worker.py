@@ -9,18 +9,17 @@ worker does nothing twice."""
 import os
 import signal
 import time
-from datetime import timedelta
 
 import psycopg
 import pytest
 import requests
 
 from side_effects.models import OrderSideEffect
-from side_effects.services import side_effects_reconcile
 from store.models import Product, StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, database_url, worker_env
+from tests.support.reconciler import ReconcilerAtItsWorstPhase
 from worker.celery import app as celery_app
 from worker.models import OutboxMessage
 from worker.queues import queue_lengths
@@ -31,23 +30,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PROMISE_SECONDS = 120
 CHECKOUT_SECONDS = 60
-RECONCILER_EVERY = timedelta(seconds=30)  # beat's schedule (side_effects.apps)
 ORDERS = 6
-
-
-class ReconcilerAtItsWorstPhase:
-    """Beat's reconciler run just before the side effects' deadline passes, so that the
-    run that finds them comes a whole interval later."""
-
-    def __init__(self, deadline):
-        self.due = deadline - timedelta(seconds=0.5)
-
-    def run_if_due(self) -> None:
-        from django.utils import timezone
-
-        if timezone.now() >= self.due:
-            side_effects_reconcile()
-            self.due += RECONCILER_EVERY
 
 
 def lock_waiters() -> int:
