@@ -1,10 +1,40 @@
-"""Flower's options that follow Shopflow's settings: `celery -A worker flower
---conf=worker/flowerconfig.py` (make run, docker-compose.yml). Given on the command line,
-a switch is parsed by Tornado, for which "off" and "no" mean on; read here, it means what
-it means to the workers (core.env)."""
+"""Flower's options, read as Shopflow's settings are: `celery -A worker flower
+--conf=worker/flowerconfig.py` (make run, docker-compose.yml, kubernetes/). Given on the
+command line, a switch is parsed by Tornado, for which "off" and "no" mean on; read here,
+it means what it means to the workers (core.env). It also installs worker/flower.py's
+extension: every routed queue listed, no public page, read-only watchers."""
 
-from core.env import env_bool
+from core.env import env_bool, env_int, env_list, refuse
+from worker.flower import flower_extension_install
 
 # With events enabled, Flower turns them on in every worker every few seconds: it follows
 # the workers' switch rather than overrule it.
 enable_events = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
+
+# Flower keeps the tasks it heard of in memory, about 2.7 kB each (docs/monitoring.md):
+# 10,000 is 27 MB and some hours of a busy shop; Flower's default, 100,000, is 270 MB.
+# A task's lasting record is its side effect and its result row, not Flower's list.
+max_tasks = env_int("SHOPFLOW_FLOWER_MAX_TASKS", 10_000)
+if max_tasks < 100:
+    refuse("SHOPFLOW_FLOWER_MAX_TASKS", str(max_tasks), "a number of tasks, 100 or more")
+
+# Not persistent: after a restart Flower rebuilds its picture from the events that follow,
+# and a shelve file written at a kill can come back corrupt and stop Flower starting.
+persistent = False
+
+# A worker that went away (a scaled-down pod) leaves the Workers page after 10 minutes.
+purge_offline_workers = 600
+
+# Flower reads FLOWER_BASIC_AUTH from its environment; without it every page and the
+# control API would be open to whoever reaches the port.
+credentials = env_list("FLOWER_BASIC_AUTH", "")
+if not credentials or not all(
+    user and pw for user, _, pw in (c.partition(":") for c in credentials)
+):
+    refuse("FLOWER_BASIC_AUTH", ",".join(credentials), "user:password pairs, comma-separated")
+users = {pair.partition(":")[0] for pair in credentials}
+watchers = set(env_list("SHOPFLOW_FLOWER_WATCHERS", ""))
+if watchers - users:
+    refuse("SHOPFLOW_FLOWER_WATCHERS", ",".join(sorted(watchers)), "users of FLOWER_BASIC_AUTH")
+
+flower_extension_install(watchers=watchers)

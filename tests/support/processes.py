@@ -185,6 +185,22 @@ class WebProcess(ServiceProcess):
         ]
 
 
+class FlowerProcess(ServiceProcess):
+    """Flower as make run, docker-compose and kubernetes/ start it, on a port of its own;
+    its credentials and options come in `env` (FLOWER_BASIC_AUTH, ...)."""
+
+    ready_marker = b"Visit me at"
+    what = "Flower"
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__({**env, "FLOWER_PORT": str(free_port())}, log_path)
+        self.base = f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
+
+    def argv(self) -> list[str]:
+        celery = [sys.executable, "-m", "celery", "-A", "worker", "flower"]
+        return [*celery, "--address=127.0.0.1", "--conf=worker/flowerconfig.py"]
+
+
 def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
     """A worker subprocess's environment: this test's database, broker and SMTP server,
     and one-second retry backoff, unless `overrides` say otherwise."""

@@ -1,6 +1,7 @@
-"""Flower follows the workers' task-events switch, read as the settings read it: given on
-its command line, Tornado took "off" and "no" for on, and Flower turned the workers'
-events back on every 5 s."""
+"""worker/flowerconfig.py, read as Flower reads it. Flower follows the workers' task-events
+switch, read as the settings read it: given on its command line, Tornado took "off" and
+"no" for on, and Flower turned the workers' events back on every 5 s. It refuses to serve
+without credentials."""
 
 import subprocess
 import sys
@@ -16,11 +17,11 @@ READ_OPTION = (
 )
 
 
-def flower_enable_events(value: str) -> subprocess.CompletedProcess:
+def flower_conf(**env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", READ_OPTION],
         cwd=PROJECT_DIR,
-        env={"PATH": "/usr/bin:/bin", "CELERY_WORKER_SEND_TASK_EVENTS": value},
+        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -32,17 +33,59 @@ def flower_enable_events(value: str) -> subprocess.CompletedProcess:
     [("", True), ("1", True), ("on", True), ("0", False), ("off", False), ("No", False)],
 )
 def test_flower_enables_task_events_exactly_when_the_workers_send_them(value, enabled):
-    result = flower_enable_events(value)
+    result = flower_conf(CELERY_WORKER_SEND_TASK_EVENTS=value)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(enabled)
 
 
 def test_a_switch_flower_cannot_read_stops_it_with_one_line():
-    result = flower_enable_events("sometimes")
+    result = flower_conf(CELERY_WORKER_SEND_TASK_EVENTS="sometimes")
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "CELERY_WORKER_SEND_TASK_EVENTS must be 1, true, yes, on, 0, false, no or off, "
         "not 'sometimes'."
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"FLOWER_BASIC_AUTH": ""},
+            "FLOWER_BASIC_AUTH must be user:password pairs, comma-separated, not ''.",
+        ),
+        (
+            {"FLOWER_BASIC_AUTH": "ops:"},
+            "FLOWER_BASIC_AUTH must be user:password pairs, comma-separated, not 'ops:'.",
+        ),
+        (
+            {"SHOPFLOW_FLOWER_WATCHERS": "ops,eve"},
+            "SHOPFLOW_FLOWER_WATCHERS must be users of FLOWER_BASIC_AUTH, not 'eve,ops'.",
+        ),
+        (
+            {"SHOPFLOW_FLOWER_MAX_TASKS": "10"},
+            "SHOPFLOW_FLOWER_MAX_TASKS must be a number of tasks, 100 or more, not '10'.",
+        ),
+    ],
+)
+def test_flower_without_credentials_or_with_a_stranger_for_a_watcher_does_not_start(env, line):
+    result = flower_conf(**env)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == line
+
+
+def test_flower_keeps_ten_thousand_tasks_in_memory_and_no_state_file():
+    read = READ_OPTION.replace("options.enable_events", "options.max_tasks, options.persistent")
+    result = subprocess.run(
+        [sys.executable, "-c", read],
+        cwd=PROJECT_DIR,
+        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.split() == ["10000", "False"], result.stderr

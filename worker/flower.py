@@ -1,0 +1,92 @@
+"""Flower as Shopflow runs it: a small extension of Flower's pages and API, installed by
+worker/flowerconfig.py before Flower builds its application (Flower reads its route table,
+`flower.urls.handlers`, once it has parsed its --conf file). Flower 2.2 is pinned; a route
+this cannot find stops Flower with one line rather than serve it unextended.
+
+- **Every routed queue.** The Broker page and `/api/queues/length` list the queues live
+  workers consume, so a queue whose workers are all down, the one an operator most needs
+  to see, was not there. Here they list every queue the app routes to as well.
+- **No public page.** `/metrics` and `/healthcheck` ask for the same credentials as the
+  rest (Flower serves them to anyone). Probes and Prometheus give them
+  (`python -m worker.flowerprobe`, docs/monitoring.md).
+- **Watchers.** The users named in SHOPFLOW_FLOWER_WATCHERS (among FLOWER_BASIC_AUTH's)
+  only read: the pages show them no controls, as Flower's instance-wide `--read_only`
+  does, and any request that would change something (shut a worker down, revoke a task,
+  apply one) is refused with 403."""
+
+from base64 import b64decode
+
+from flower import urls
+from flower.views import BaseHandler
+from tornado.web import HTTPError, URLSpec
+
+# What a watcher may do: read.
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Flower's handlers that answer anyone, and the routes this module changes.
+PRIVATE_PATHS = {"/metrics$", "/healthcheck$"}
+QUEUE_PATHS = {"/broker$", "/api/queues/length$"}
+
+
+class ShopflowFlowerError(Exception):
+    pass
+
+
+def flower_extension_install(*, watchers: set[str]) -> None:
+    """Give every Flower handler the behaviour above, in Flower's own route table."""
+    patterns = set()
+    for index, route in enumerate(urls.handlers):
+        handler = route.handler_class if isinstance(route, URLSpec) else route[1]
+        if not (isinstance(handler, type) and issubclass(handler, BaseHandler)):
+            continue  # static files
+        extended = type(handler.__name__, (ShopflowAccess, handler), {"watchers": watchers})
+        pattern = route.regex.pattern if isinstance(route, URLSpec) else route[0]
+        patterns.add(pattern if pattern.endswith("$") else f"{pattern}$")
+        if isinstance(route, URLSpec):
+            urls.handlers[index] = URLSpec(pattern, extended, route.kwargs, route.name)
+        else:
+            urls.handlers[index] = (route[0], extended, *route[2:])
+    missing = (PRIVATE_PATHS | QUEUE_PATHS) - patterns
+    if missing:
+        raise ShopflowFlowerError(
+            f"Flower has no route {', '.join(sorted(missing))}: worker/flower.py does not "
+            "fit this Flower version."
+        )
+
+
+def basic_auth_user(authorization: str) -> str | None:
+    """The user name of an `Authorization: Basic ...` header, else None."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        user, _, _ = b64decode(credentials.strip(), validate=True).decode().partition(":")
+    except ValueError:  # not base64, not UTF-8
+        return None
+    return user
+
+
+class ShopflowAccess(BaseHandler):
+    """Mixed in before each Flower handler (see flower_extension_install)."""
+
+    watchers: set[str] = set()
+
+    def prepare(self):
+        if self.request.path.endswith(("/metrics", "/healthcheck")) and not self.current_user:
+            raise HTTPError(401)  # Flower's basic auth raises this itself on a wrong pair
+        if self.request.method not in READ_METHODS and self._watching():
+            raise HTTPError(403, "Watchers only read")
+        return super().prepare()
+
+    def render(self, *args, **kwargs):
+        if self._watching():
+            kwargs["read_only"] = True  # the pages' controls are hidden, as Flower's read_only
+        return super().render(*args, **kwargs)
+
+    def get_active_queue_names(self):
+        routed = {self.capp.conf.task_default_queue}
+        routed |= {queue.name for queue in self.capp.conf.task_queues or () if queue.name}
+        return sorted(set(super().get_active_queue_names()) | routed)
+
+    def _watching(self) -> bool:
+        user = basic_auth_user(self.request.headers.get("Authorization", ""))
+        return user is not None and user in self.watchers
