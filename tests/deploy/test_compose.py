@@ -207,15 +207,20 @@ def test_service_has_a_healthcheck(services, name):
 
 def test_http_healthchecks_ask_the_readiness_probe_in_python_through_a_shell(services):
     """Shell form: podman's Docker API splits an exec form's arguments on spaces."""
-    expected = {"web": "http://127.0.0.1:8000/readyz", "flower": "/healthcheck"}
-    for name, url in expected.items():
-        kind, [line] = healthcheck_argv(services[name]["healthcheck"])
-        # The slim image has no curl: the probe is Python.
-        assert kind == "CMD-SHELL", line
-        argv = shlex.split(line)
-        assert argv[:2] == ["python", "-c"], argv
-        assert url in argv[2]
-        compile(argv[2], f"{name} healthcheck", "exec")
+    kind, [line] = healthcheck_argv(services["web"]["healthcheck"])
+    # The slim image has no curl: the probe is Python.
+    assert kind == "CMD-SHELL", line
+    argv = shlex.split(line)
+    assert argv[:2] == ["python", "-c"], argv
+    assert "http://127.0.0.1:8000/readyz" in argv[2]
+    compile(argv[2], "web healthcheck", "exec")
+
+
+def test_flowers_healthcheck_asks_with_its_credentials_on_its_port(services):
+    kind, [line] = healthcheck_argv(services["flower"]["healthcheck"])
+    assert kind == "CMD-SHELL" and shlex.split(line) == ["python", "-m", "core.flowerprobe"]
+    assert services["flower"]["environment"]["FLOWER_PORT"] == "5555"
+    assert "127.0.0.1:5555:5555" in services["flower"]["ports"]
 
 
 @pytest.mark.parametrize("name", ["worker", "mail", "relay", "beat"])

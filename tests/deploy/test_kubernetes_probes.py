@@ -46,6 +46,7 @@ READY = {
     "mail": b"ready.",
     "relay": b"outbox relay ready.",
     "beat": b"beat: Starting",
+    "flower": b"Visit me at",
 }
 
 
@@ -257,3 +258,21 @@ def test_a_releases_pods_wait_for_its_migrations_and_give_up_in_one_line(tmp_pat
         assert waiting.wait(timeout=60) == 0
     finally:
         waiting.kill()
+
+
+def test_flower_is_live_and_ready_by_its_credentials_and_not_when_stuck(pod):
+    flower, container, env = pod("flower", FLOWER_PORT=free_port())
+    probes = (container["livenessProbe"], container["readinessProbe"])
+
+    for probe in probes:
+        assert exec_probe(probe, env).returncode == 0, exec_probe(probe, env).stderr
+    # Its pages want the Secret's pair: the probe gives it, a stranger gets nothing.
+    stranger = {**env, "FLOWER_BASIC_AUTH": "ops:guess"}
+    assert exec_probe(probes[0], stranger).returncode == 1
+
+    os.kill(flower.process.pid, signal.SIGSTOP)
+    try:
+        assert exec_probe(probes[0], env).returncode == 1
+    finally:
+        os.kill(flower.process.pid, signal.SIGCONT)
+    wait_until(lambda: exec_probe(probes[1], env).returncode == 0, timeout=30)

@@ -60,10 +60,11 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     ]
     assert email["To"] == "margaret@example.com"
 
-    # Flower saw the three tasks succeed, and keeps its API behind basic auth.
+    # Flower saw the three tasks succeed, and keeps its API and its metrics behind basic auth.
     wait_until(lambda: flower_succeeded(stack) >= TASKS, timeout=30, message="Flower task list")
     assert requests.get(f"{stack.flower}/api/workers", timeout=5).status_code == 401
-    metrics = requests.get(f"{stack.flower}/metrics", timeout=5)
+    assert requests.get(f"{stack.flower}/metrics", timeout=5).status_code == 401
+    metrics = requests.get(f"{stack.flower}/metrics", auth=FLOWER_AUTH, timeout=5)
     assert metrics.status_code == 200 and "flower_events_total" in metrics.text
 
     assert_shopflow_metrics_sum_web_and_workers(stack)
@@ -107,7 +108,7 @@ TASKS = {
 
 def flower_heard_a_worker(stack) -> bool:
     """A worker's online or heartbeat event reached Flower (its flower_worker_online)."""
-    events = requests.get(f"{stack.flower}/metrics", timeout=5).text
+    events = requests.get(f"{stack.flower}/metrics", auth=FLOWER_AUTH, timeout=5).text
     return bool(re.search(r"^flower_worker_online\{[^}]*\} 1", events, re.M))
 
 

@@ -80,7 +80,8 @@ class Running:
             raise AssertionError(f"runstack exited early:\n{self.log()[-4000:]}")
         try:
             web = requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
-            flower = requests.get(f"{self.flower}/healthcheck", timeout=2).status_code == 200
+            health = requests.get(f"{self.flower}/healthcheck", auth=FLOWER_AUTH, timeout=2)
+            flower = health.status_code == 200
         except requests.RequestException:
             # Refused, or accepted by the listening socket before the app has loaded.
             return False
