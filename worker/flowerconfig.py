@@ -4,6 +4,8 @@ command line, a switch is parsed by Tornado, for which "off" and "no" mean on; r
 it means what it means to the workers (core.env). It also installs worker/flower.py's
 extension: every routed queue listed, no public page, read-only watchers."""
 
+import os
+
 from core.env import env_bool, env_int, env_list, refuse
 from worker.flower import flower_extension_install
 
@@ -21,6 +23,11 @@ if max_tasks < 100:
 # Not persistent: after a restart Flower rebuilds its picture from the events that follow,
 # and a shelve file written at a kill can come back corrupt and stop Flower starting.
 persistent = False
+
+# RabbitMQ's management API, which the metrics read too (docs/monitoring.md): Flower's
+# Broker page then shows each queue's unacknowledged messages and consumers.
+rabbitmq_api = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
+broker_api = rabbitmq_api.rstrip("/") + "/" if rabbitmq_api else None
 
 # A worker that went away (a scaled-down pod) leaves the Workers page after 10 minutes.
 purge_offline_workers = 600
