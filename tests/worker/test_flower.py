@@ -1,48 +1,90 @@
 """Flower as Shopflow runs it (worker/flowerconfig.py, worker/flower.py): a real Flower and
-a real worker that consumes only the emails queue, on a Redis server of the module's own."""
+a real worker that consumes only the emails queue, on a Redis server of the module's own
+and on a RabbitMQ virtual host of its own."""
 
+import contextlib
 import subprocess
 import sys
 import uuid
 
 import pytest
 import requests
+from django.conf import settings
 from kombu import Connection
 
-from tests.support.brokers import RedisServer
+from tests.support.brokers import AMQP_URL, RedisServer
+from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR, FlowerProcess, WorkerProcess, subprocess_env
 
 OPS, WATCHER = ("ops", "flower-ops-secret"), ("watch", "flower-watch-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}
+VHOST = "shopflow-flower-test"
+RABBITMQ_API = "http://guest:guest@127.0.0.1:15672/api"
 
 
-@pytest.fixture(scope="module")
-def shop(django_db_setup, django_db_blocker, tmp_path_factory):
+@contextlib.contextmanager
+def redis_broker():
+    server = RedisServer().start()
+    try:
+        yield server.url, {}
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost():
+    def rabbitmqctl(*args):
+        subprocess.run(["rabbitmqctl", *args], capture_output=True, check=True, timeout=60)
+
+    rabbitmqctl("add_vhost", VHOST)
+    try:
+        rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+        yield AMQP_URL.rstrip("/") + f"/{VHOST}", {"SHOPFLOW_RABBITMQ_API": RABBITMQ_API}
+    finally:
+        rabbitmqctl("delete_vhost", VHOST)
+
+
+def three_messages_for_inventory(url: str) -> None:
+    """Every routed queue declared, as a shop's first publications leave them; three
+    messages ready in the inventory queue, as Celery's would be."""
+    queues = {queue.name: queue for queue in settings.CELERY_TASK_QUEUES}
+    with Connection(url) as conn, conn.Producer() as producer:
+        for queue in queues.values():
+            queue.bind(conn.default_channel).declare()
+        inventory = queues["inventory"]
+        for n in range(3):
+            producer.publish(
+                {"n": n}, exchange=inventory.exchange, routing_key=inventory.routing_key
+            )
+
+
+@pytest.fixture(
+    scope="module",
+    params=["redis", pytest.param("rabbitmq", marks=ONE_AT_A_TIME_ON_RABBITMQ)],
+)
+def shop(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Flower and an emails-only worker; the inventory queue has three messages nobody takes."""
     logs = tmp_path_factory.mktemp("flower")
-    redis_server = RedisServer().start()
-    env = subprocess_env(
-        CELERY_BROKER_URL=redis_server.url,
-        FLOWER_BASIC_AUTH=",".join(":".join(pair) for pair in (OPS, WATCHER)),
-        SHOPFLOW_FLOWER_WATCHERS=WATCHER[0],
-    )
-    with django_db_blocker.unblock():
-        worker = WorkerProcess(env, logs / "worker.log", concurrency=1, queues="emails")
-    flower = FlowerProcess(env, logs / "flower.log")
-    with Connection(redis_server.url) as conn:
-        queue = conn.SimpleQueue("inventory")
-        for n in range(3):
-            queue.put({"n": n})  # ready messages, as Celery's would be
-        queue.close()
-    try:
-        worker.start()
-        flower.start()
-        yield flower
-    finally:
-        flower.stop()
-        worker.stop()
-        redis_server.stop()
+    broker = redis_broker() if request.param == "redis" else rabbitmq_vhost()
+    with broker as (url, broker_env):
+        env = subprocess_env(
+            CELERY_BROKER_URL=url,
+            FLOWER_BASIC_AUTH=",".join(":".join(pair) for pair in (OPS, WATCHER)),
+            SHOPFLOW_FLOWER_WATCHERS=WATCHER[0],
+            **broker_env,
+        )
+        with django_db_blocker.unblock():
+            worker = WorkerProcess(env, logs / "worker.log", concurrency=1, queues="emails")
+        flower = FlowerProcess(env, logs / "flower.log")
+        three_messages_for_inventory(url)
+        try:
+            worker.start()
+            flower.start()
+            yield flower
+        finally:
+            flower.stop()
+            worker.stop()
 
 
 def get(flower, path, auth=OPS, **kwargs):
@@ -54,13 +96,20 @@ def flower_knows_the_worker(flower) -> bool:
     return any(info.get("active_queues") for info in workers.values())
 
 
+def queue_lengths(flower) -> dict[str, int]:
+    return {
+        q["name"]: q["messages"] for q in get(flower, "/api/queues/length").json()["active_queues"]
+    }
+
+
 def test_flower_lists_every_routed_queue_not_only_those_live_workers_consume(shop):
     wait_until(lambda: flower_knows_the_worker(shop), timeout=30, message="Flower to see a worker")
 
-    lengths = get(shop, "/api/queues/length").json()["active_queues"]
+    # RabbitMQ's management API counts what it saw at its last sample (every 5 s).
+    wait_until(lambda: queue_lengths(shop).get("inventory") == 3, timeout=30)
     broker_page = get(shop, "/broker")
 
-    assert {q["name"]: q["messages"] for q in lengths} == {
+    assert queue_lengths(shop) == {
         "default": 0,
         "emails": 0,
         "inventory": 3,
