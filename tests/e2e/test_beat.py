@@ -42,9 +42,8 @@ def beat_env(broker_url: str, database_url: str | None = None) -> dict[str, str]
 
 @pytest.mark.parametrize("pooled", [False, True], ids=["postgresql", "pgbouncer-transaction"])
 def test_two_beats_send_each_due_time_once(pooled, request, broker_url, beats):
-    database_url = None
-    if pooled:
-        database_url = request.getfixturevalue("pgbouncer").url(settings.DATABASES["default"]["NAME"])
+    database = settings.DATABASES["default"]["NAME"]
+    database_url = request.getfixturevalue("pgbouncer").url(database) if pooled else None
     probe = Probe(broker_url, name=f"probe every {EVERY} s")
     only_probes_enabled(probe.install(every_seconds=EVERY))
 
