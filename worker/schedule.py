@@ -1,7 +1,8 @@
 """The beat schedule: apps add their periodic tasks in their ready() (`schedule_task`),
 and the entries are written to django-celery-beat's tables after every migrate (and by
 `python manage.py install_schedule`), so that operators see and change them in the admin.
-Installing again creates only missing entries: one an operator changed stays as it is."""
+Installing again creates only missing entries: one an operator changed stays as it is.
+And the claim of each due time that lets any number of beats run (worker.beat)."""
 
 import json
 from dataclasses import dataclass
