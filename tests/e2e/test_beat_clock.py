@@ -70,8 +70,11 @@ def watch_until(beat: BeatProcess, witness: Probe, local: datetime) -> None:
     )
 
 
-def sent_within_a_second_of(beat: BeatProcess, probe: Probe, local: datetime) -> bool:
-    return [round((s - local).total_seconds()) for s in sent_at(beat.output(), probe.name)] == [0]
+def sent_once_at(beat: BeatProcess, probe: Probe, local: datetime) -> bool:
+    """The beat's log shows one send of `probe`, at `local` (its local time), or within
+    the two seconds after (a loaded machine's late wake-up)."""
+    sent = sent_at(beat.output(), probe.name)
+    return len(sent) == 1 and 0 <= (sent[0] - local).total_seconds() < 2
 
 
 def test_a_local_time_the_spring_change_skips_fires_once(broker_url, beat_at):
@@ -88,7 +91,7 @@ def test_a_local_time_the_spring_change_skips_fires_once(broker_url, beat_at):
     watch_until(beat, witness, datetime(2026, 3, 29, 3, 0) + PAST)
 
     for probe in (daily, hourly):
-        assert sent_within_a_second_of(beat, probe, datetime(2026, 3, 29, 3, 0)), beat.output()
+        assert sent_once_at(beat, probe, datetime(2026, 3, 29, 3, 0)), beat.output()
         assert probe.published() == 1
 
 
@@ -107,7 +110,7 @@ def test_a_local_time_the_autumn_change_repeats_fires_once(broker_url, beat_at):
     watch_until(first, witness, local + PAST)
     first.stop()
     for probe in (daily, hourly):
-        assert sent_within_a_second_of(first, probe, local), first.output()
+        assert sent_once_at(first, probe, local), first.output()
 
     # An hour later, winter time: 02:30 again. The database remembers the first.
     second = beat_at(before(berlin(2026, 10, 25, 2, 30, fold=1)))
