@@ -1,5 +1,5 @@
 """kubernetes/: every object valid against Kubernetes' own schema, the same commands as
-docker-compose.yml, one beat, every queue scaled by KEDA, no secret inline, a migrate Job
+docker-compose.yml, two beats, every queue scaled by KEDA, no secret inline, a migrate Job
 per release that every pod waits for, a probe for every process, and the metrics' volume
 only where it is mounted. tests/deploy/test_kubernetes_probes.py asks the probes of
 running processes."""
@@ -66,11 +66,13 @@ def test_each_deployment_runs_its_compose_service_command(objects, services):
     assert container(job)["command"] == shlex.split(services["migrate"]["command"])
 
 
-def test_there_is_one_beat_and_a_rollout_never_runs_two(objects):
+def test_two_beats_run_and_a_rollout_may_overlap_them(objects):
+    """Each due time is claimed before it is sent (worker/beat.py): one beat dead, the
+    other sends the next; old and new side by side during a rollout send nothing twice."""
     beat = of_kind(objects, "Deployment")["shopflow-beat"]
-    assert beat["spec"]["replicas"] == 1
-    assert beat["spec"]["strategy"] == {"type": "Recreate"}
-    assert "shopflow-beat" not in of_kind(objects, "ScaledObject")
+    assert beat["spec"]["replicas"] == 2
+    assert beat["spec"].get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+    assert "shopflow-beat" not in of_kind(objects, "ScaledObject")  # no queue measures it
 
 
 def test_every_queue_a_worker_consumes_is_scaled_on_its_length(objects):

@@ -7,6 +7,7 @@ from django.db import connections
 
 from tests.support.brokers import channel_layer_on
 from tests.support.parts import part_missing
+from tests.support.pgbouncer import POOL_SIZE, PgBouncer
 from tests.support.processes import (
     RelayProcess,
     WebProcess,
@@ -114,3 +115,14 @@ def live(request):
     yield open_live
     for client in opened:
         client.close()
+
+
+@pytest.fixture
+def pgbouncer():
+    """PgBouncer in transaction pooling mode before this test's PostgreSQL, POOL_SIZE
+    server connections at most."""
+    if not shutil.which("pgbouncer"):
+        part_missing("needs Debian's pgbouncer (CI installs it)")
+    bouncer = PgBouncer(pool_size=POOL_SIZE).start()
+    yield bouncer
+    bouncer.stop()

@@ -3,7 +3,6 @@ relay, workers, beat), few connections to PostgreSQL, and every side effect done
 and the bounds on every wait, which PgBouncer does not let a session set, set on the role
 as docs/operations.md says."""
 
-import shutil
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,26 +17,15 @@ from analytics_app.tasks import rollup_daily_summary
 from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
 from side_effects.models import OrderSideEffect
-from tests.support.parts import part_missing
-from tests.support.pgbouncer import PgBouncer
+from tests.support.pgbouncer import POOL_SIZE, PgBouncer
 from tests.support.polling import wait_until
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
 from worker.outbox import enqueue_on_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-POOL_SIZE = 3
 DONE = OrderSideEffect.Status.DONE
 ORDERS = 12
-
-
-@pytest.fixture
-def pgbouncer():
-    if not shutil.which("pgbouncer"):
-        part_missing("needs Debian's pgbouncer (CI installs it)")
-    bouncer = PgBouncer(pool_size=POOL_SIZE).start()
-    yield bouncer
-    bouncer.stop()
 
 
 class PoolWatch:

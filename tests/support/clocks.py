@@ -2,13 +2,14 @@
 (or a VM's resumed from a pause): Debian's libfaketime preloaded into it (CI installs the
 `faketime` package). Only the wall clock moves (time(), gettimeofday(), CLOCK_REALTIME:
 what the process logs, Django's timezone.now(), kombu's time()); its monotonic clock, its
-sleeps and timeouts are the machine's. And how far ahead a
-process's clock is, read off the timestamps of its log."""
+sleeps and timeouts are the machine's. Or a process whose clock starts at a given moment
+(just before a DST change). And how far ahead a process's clock is, read off the
+timestamps of its log."""
 
 import glob
 import os
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.parts import part_missing
@@ -43,6 +44,18 @@ def clock_ahead_env(env: dict[str, str], seconds: int) -> dict[str, str]:
         "FAKETIME": f"+{seconds}s",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH", "")])),
+    }
+
+
+def clock_from_env(env: dict[str, str], start: datetime) -> dict[str, str]:
+    """`env` for a process whose wall clock reads `start` (aware) as it starts, then runs
+    at the machine's pace: libfaketime's absolute form, read in TZ, here UTC (Django sets
+    TZ to TIME_ZONE once loaded). Its "x" rate (a clock running faster) does not work in
+    that libfaketime, so a test starts the process just before the moment it is about."""
+    return {
+        **clock_ahead_env(env, 0),
+        "FAKETIME": start.astimezone(UTC).strftime("@%Y-%m-%d %H:%M:%S"),
+        "TZ": "UTC",
     }
 
 

@@ -32,6 +32,8 @@ ignore_startup_parameters = extra_float_digits
 """
 
 
+# Few, so that a test's many processes share them, as production's do.
+POOL_SIZE = 3
 SERVER_STATES = ("active", "idle", "used", "tested", "login")
 
 

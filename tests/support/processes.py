@@ -160,6 +160,27 @@ def relay_thread():
         thread.join(timeout=30)
 
 
+class BeatProcess(ServiceProcess):
+    """`celery -A worker beat` with the project's scheduler, as `make run` starts it; its
+    schedule in the database (no file, no pidfile: several may run side by side)."""
+
+    ready_marker = b"beat: Starting..."
+    what = "beat"
+
+    def argv(self) -> list[str]:
+        celery = [sys.executable, "-m", "celery", "-A", "worker", "beat"]
+        return [
+            *celery,
+            *options_argv(("--loglevel", "INFO"), ("--scheduler", "worker.beat:Scheduler")),
+            "--pidfile=",
+        ]
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a lost host ends it: no shutdown, no last sync."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
 class WebProcess(ServiceProcess):
     """One web process as `make run` and docker-compose run it (gunicorn, one uvicorn
     worker: the API in its thread pool, streams on the event loop), on a port of its own."""

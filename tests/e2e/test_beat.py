@@ -1,0 +1,113 @@
+"""Any number of beats, each due time sent once (worker.beat): real `celery beat`
+processes on this test's PostgreSQL, directly and behind PgBouncer in transaction mode;
+one of two SIGKILLed and the next due time sent by the other; a beat back after three
+hours sending each missed entry once, not once per missed due time."""
+
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from tests.support.beat import UNCLAIMED, Probe, only_probes_enabled, sent_at
+from tests.support.polling import wait_until
+from tests.support.processes import BeatProcess, subprocess_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVERY = 2  # seconds between due times of the probe
+SENDS = 10
+
+
+@pytest.fixture
+def beats(tmp_path):
+    """Start `count` beats with an environment; all stopped after the test."""
+    started = []
+
+    def start(env, count: int = 1) -> list[BeatProcess]:
+        for _ in range(count):
+            started.append(BeatProcess(env, tmp_path / f"beat-{len(started)}.log").start())
+        return started[-count:]
+
+    yield start
+    for beat in started:
+        beat.stop()
+
+
+def beat_env(broker_url: str, database_url: str | None = None) -> dict[str, str]:
+    pooled = {"DATABASE_URL": database_url, "DATABASE_TRANSACTION_POOLING": 1}
+    return subprocess_env(CELERY_BROKER_URL=broker_url, **(pooled if database_url else {}))
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["postgresql", "pgbouncer-transaction"])
+def test_two_beats_send_each_due_time_once(pooled, request, broker_url, beats):
+    database = settings.DATABASES["default"]["NAME"]
+    database_url = request.getfixturevalue("pgbouncer").url(database) if pooled else None
+    probe = Probe(broker_url, name=f"probe every {EVERY} s")
+    only_probes_enabled(probe.install(every_seconds=EVERY))
+
+    first, second = beats(beat_env(broker_url, database_url), count=2)
+    wait_until(
+        lambda: probe.published() >= SENDS,
+        timeout=SENDS * EVERY + 30,
+        message=f"{SENDS} sends; logs:\n{first.output()[-2000:]}\n{second.output()[-2000:]}",
+    )
+    first.stop()
+    second.stop()
+
+    sent = sorted(sent_at(first.output(), probe.name) + sent_at(second.output(), probe.name))
+    assert len(sent) == probe.published()  # every send logged is on the broker, once
+    # One send per due time: two beats each sending would interleave their sends.
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(sent)]
+    assert min(gaps) > EVERY * 0.75, gaps
+    # As many as the due times in that span: none doubled, none missed.
+    assert abs(len(gaps) - (sent[-1] - sent[0]).total_seconds() / EVERY) <= 1, gaps
+    # Both contended for the due times: the one that lost a claim says so.
+    assert (first.output() + second.output()).count(UNCLAIMED) >= SENDS // 2
+
+
+def test_a_killed_beat_leaves_the_next_due_time_to_the_other(broker_url, beats):
+    probe = Probe(broker_url, name=f"probe every {EVERY} s")
+    only_probes_enabled(probe.install(every_seconds=EVERY))
+    pair = beats(beat_env(broker_url), count=2)
+    wait_until(lambda: probe.published() >= 3, timeout=60, message="three sends")
+
+    # The one that sent last: the one sending, as far as anyone can tell.
+    killed = max(pair, key=lambda beat: sent_at(beat.output(), probe.name)[-1:])
+    survivor = next(beat for beat in pair if beat is not killed)
+    killed.kill()
+    at_kill = probe.published()
+    killed_at = timezone.localtime().replace(tzinfo=None)  # as beat logs: local time
+
+    wait_until(lambda: probe.published() >= at_kill + 2, timeout=60, message="sends after")
+    after = [stamp for stamp in sent_at(survivor.output(), probe.name) if stamp > killed_at]
+    assert after, survivor.output()[-2000:]
+    assert (after[0] - killed_at).total_seconds() < 60
+
+
+def test_a_beat_down_three_hours_sends_each_entry_once_to_catch_up(broker_url, beats):
+    three_hours_ago = timezone.now() - timedelta(hours=3)
+    every = Probe(broker_url, name="probe every 10 s")
+    hourly = Probe(broker_url, name="probe hourly")
+    # Due at half past every hour from now: three missed, the next not for half an hour.
+    minute = (timezone.localtime().minute + 30) % 60
+    entries = [
+        every.install(every_seconds=10, last_run_at=three_hours_ago),
+        hourly.install(
+            crontab={"minute": str(minute), "hour": "*", "timezone": settings.TIME_ZONE},
+            last_run_at=three_hours_ago,
+        ),
+    ]
+    only_probes_enabled(*entries)
+
+    (beat,) = beats(beat_env(broker_url))
+    # The interval entry's next due time, 10 s after its catch-up: beat has moved on.
+    wait_until(lambda: every.published() >= 2, timeout=60, message="two sends of every 10 s")
+
+    assert hourly.published() == 1
+    first, second = sent_at(beat.output(), every.name)[:2]
+    assert (second - first).total_seconds() >= 9  # once to catch up, then on time
+    for entry in entries:  # the last run is now, not one of the missed due times
+        entry.refresh_from_db()
+        assert timezone.now() - entry.last_run_at < timedelta(seconds=30)
