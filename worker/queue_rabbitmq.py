@@ -31,7 +31,7 @@ class RabbitQueue:
 def rabbitmq_queues(conn, *, names, api: str) -> dict[str, RabbitQueue]:
     """What RabbitMQ tells of each queue of `names` over `conn` (a pooled kombu connection),
     and its management API at `api` when given; a queue it does not know has nothing."""
-    counted = _declared(conn, names=names)
+    counted = declared_counts(conn, names=names)
     managed = _managed(api, vhost=conn.virtual_host or "/") if api else None
     found = {}
     for name in names:
@@ -46,8 +46,10 @@ def rabbitmq_queues(conn, *, names, api: str) -> dict[str, RabbitQueue]:
     return found
 
 
-def _declared(conn, *, names) -> dict[str, tuple[int, int]]:
-    """{queue: (ready, consumers)} from passive declares, one channel each time one closes."""
+def declared_counts(conn, *, names) -> dict[str, tuple[int, int]]:
+    """{queue: (ready, consumers)} from passive declares over `conn` (on Redis too, where
+    kombu answers the list's length and no consumers); a channel AMQP closes on a queue it
+    does not know is replaced by a new one, closed at the end."""
     counted = {}
     channel, own = conn.default_channel, None  # kept with the pooled connection
     try:
@@ -55,7 +57,7 @@ def _declared(conn, *, names) -> dict[str, tuple[int, int]]:
             try:
                 _, ready, consumers = channel.queue_declare(queue=name, passive=True)
             except conn.channel_errors:  # not declared: nothing was sent to it, nobody consumes
-                counted[name] = (0, 0)
+                counted[name] = (0, 0)  # (Redis: an empty queue is no key at all)
                 if not getattr(channel, "is_open", True):  # AMQP closed the channel
                     channel = own = conn.channel()
             else:

@@ -26,7 +26,7 @@ from core.clock import db_now
 
 from .celery import app
 from .models import OutboxMessage
-from .queue_rabbitmq import age_of, rabbitmq_queues
+from .queue_rabbitmq import age_of, declared_counts, rabbitmq_queues
 from .queue_redis import redis_queues
 from .routing import route
 
@@ -50,22 +50,10 @@ def queue_lengths(*, names) -> dict[str, int]:
     """{queue: messages ready} for each of `names`, over a connection from the app's pool
     (the one the outbox publishes with); a queue the broker does not know has none. Raises
     the broker's error when it does not answer within a few seconds."""
-    lengths = {}
     with app.pool.acquire(block=True, timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        channel, own = conn.default_channel, None  # kept with the pooled connection
-        try:
-            for name in names:
-                try:
-                    _, lengths[name], _ = channel.queue_declare(queue=name, passive=True)
-                except conn.channel_errors:  # no such queue: nothing was ever sent to it
-                    lengths[name] = 0  # (Redis: an empty queue is no key at all)
-                    if not getattr(channel, "is_open", True):  # AMQP closed it
-                        channel = own = conn.channel()
-        finally:
-            if own is not None:
-                own.close()
-    return lengths
+        counted = declared_counts(conn, names=names)
+    return {name: ready for name, (ready, _consumers) in counted.items()}
 
 
 def queue_states(*, names) -> dict[str, QueueState]:
