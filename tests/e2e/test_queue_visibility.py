@@ -81,6 +81,31 @@ def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
     )
     wait_until(lambda: inventory(site)["consumers"] == 0, timeout=15, message="no consumer")
 
+    placed = orders_seen_waiting_longer_and_longer(site)
+
+    workers("inventory")
+    wait_until(
+        lambda: (
+            inventory(site) | {"emails_consumers": 1}
+            == {"ready": 0, "age": 0, "consumers": 1, "emails_consumers": 1}
+        ),
+        timeout=60,
+        message="the inventory queue to drain, consumed",
+    )
+    for api, order_id in placed:
+        wait_until(
+            lambda api=api, order_id=order_id: (
+                side_effects_of(api, site, order_id)["inventory"] == "done"
+            ),
+            timeout=30,
+            message=f"order {order_id}'s stock applied",
+        )
+
+
+def orders_seen_waiting_longer_and_longer(site) -> list:
+    """Orders placed through the API, two and two more: /metrics shows the inventory
+    queue's backlog and its oldest message's age growing, with no consumer. Returns the
+    orders placed (the customer's session, the order's id)."""
     ProductFactory(price="9.90", on_hand=1000)
     placed = [checkout_as_a_new_customer(site, username=f"early{n}") for n in range(2)]
     first = wait_until(
@@ -102,21 +127,4 @@ def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
         message=f"the backlog and its oldest message's age to grow past {first}",
     )
     assert later["consumers"] == 0
-
-    workers("inventory")
-    wait_until(
-        lambda: (
-            inventory(site) | {"emails_consumers": 1}
-            == {"ready": 0, "age": 0, "consumers": 1, "emails_consumers": 1}
-        ),
-        timeout=60,
-        message="the inventory queue to drain, consumed",
-    )
-    for api, order_id in placed:
-        wait_until(
-            lambda api=api, order_id=order_id: (
-                side_effects_of(api, site, order_id)["inventory"] == "done"
-            ),
-            timeout=30,
-            message=f"order {order_id}'s stock applied",
-        )
+    return placed

@@ -1,7 +1,8 @@
 """Consumers of each queue, as /metrics reads them, with a real worker process: RabbitMQ
 counts them itself; on Redis, each worker announces the queues it consumes (worker.
-queue_redis.ConsumerAnnouncer), takes back a queue an operator cancels at once, and all of
-them when it stops, without waiting for its announcement to expire."""
+queue_redis.ConsumerAnnouncer), takes back a queue an operator cancels at its next
+announcement, and all of them when it stops, without waiting for its announcement to
+expire."""
 
 import signal
 
