@@ -3,6 +3,8 @@ queue asked, consumed or not, with its ready, held and scheduled messages, its c
 and its oldest ready message's age; and the publication stamp every task message carries."""
 
 import contextlib
+import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -136,17 +138,25 @@ def test_on_redis_a_message_held_for_its_eta_is_scheduled_not_held(own_redis):
 @pytest.mark.rabbitmq
 @ONE_AT_A_TIME_ON_RABBITMQ
 @pytest.mark.parametrize("stoppable_broker", ["rabbitmq"], indirect=True)
+@pytest.mark.parametrize("api", ["unset", "silent"])
 def test_rabbitmq_without_its_management_api_leaves_held_and_age_unknown(
-    stoppable_broker, settings
+    stoppable_broker, settings, api
 ):
-    settings.SHOPFLOW_RABBITMQ_API = ""
+    # A socket that listens and never answers: the kernel accepts, nobody replies.
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    settings.SHOPFLOW_RABBITMQ_API = "" if api == "unset" else f"http://u:p@127.0.0.1:{port}/api"
     send("default", 2)
 
-    state = wait_until(
-        lambda: (s := queue_states(names=["default"])["default"]).ready == 2 and s, timeout=10
-    )
+    wait_until(lambda: queue_states(names=["default"])["default"].ready == 2, timeout=10)
 
+    started = time.monotonic()
+    state = queue_states(names=["default"])["default"]
+
+    assert time.monotonic() - started < 4  # the API's wait is bounded (2 s)
+    assert (state.ready, state.consumers) == (2, 0)  # AMQP's own counts still stand
     assert (state.held, state.oldest_ready_age_seconds) == (None, None)
+    silent.close()
 
 
 def test_every_task_message_carries_its_publication_time(broker):
