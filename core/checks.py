@@ -24,3 +24,21 @@ def ops_passwords(app_configs=None, **kwargs):
             id="shopflow.W001",
         )
     ]
+
+
+@register()
+def rabbitmq_api(app_configs=None, **kwargs):
+    """On RabbitMQ, /metrics reads held messages and the oldest message's age from the
+    management API: without it those series are missing, which an operator should know."""
+    if not settings.CELERY_BROKER_URL.startswith(("amqp", "pyamqp")):
+        return []
+    if settings.SHOPFLOW_RABBITMQ_API:
+        return []
+    return [
+        Warning(
+            "SHOPFLOW_RABBITMQ_API is not set: /metrics cannot show the messages workers "
+            "hold nor the oldest message's age of RabbitMQ's queues.",
+            hint="Enable rabbitmq_management and set it to http://user:password@host:15672/api.",
+            id="shopflow.W002",
+        )
+    ]

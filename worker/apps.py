@@ -1,3 +1,4 @@
+from celery.signals import before_task_publish
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -31,6 +32,9 @@ class WorkerConfig(AppConfig):
             "celery.backend_cleanup",  # Celery's own: expired task results
             crontab={"minute": "0", "hour": "4"},
             expire_seconds=12 * 3600,
+        )
+        before_task_publish.connect(
+            receivers.stamp_publish_time, dispatch_uid="worker.stamp_publish_time"
         )
         post_migrate.connect(
             receivers.install_schedule_after_migrate,

@@ -4,7 +4,7 @@ from celery import Celery, signals
 
 from core.env import settings_module
 from core.telemetry import TraceIdFilter, telemetry_start, trace_field_everywhere
-from worker import liveness
+from worker import liveness, queue_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
@@ -14,6 +14,8 @@ app = Celery("shopflow", events="worker.events:Events")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(liveness.LivenessVoucher)
+# On Redis, each worker announces the queues it consumes (Redis counts no consumers).
+app.steps["consumer"].add(queue_redis.ConsumerAnnouncer)
 liveness.connect()
 trace_field_everywhere()  # Celery's log formats name it (CELERY_WORKER_LOG_FORMAT)
 

@@ -1,6 +1,6 @@
 """What the workers and the broker tell Prometheus (core.metrics serves it): task runs and
 their runtimes, counted from Celery's signals in the worker processes; the outbox backlog,
-dead letters and each queue's length, read at scrape time.
+dead letters and each queue's state, read at scrape time.
 
 In docker-compose each worker container keeps its own counts: with
 SHOPFLOW_WORKER_METRICS_PORT set, the worker serves them on that port for Prometheus to
@@ -22,7 +22,7 @@ from core.metrics import SECONDS_BUCKETS
 
 from . import locks
 from .models import DeadLetter, OutboxMessage
-from .queues import queue_lengths
+from .queues import queue_states
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +126,33 @@ class DeadLetterCollector:
 
 
 class QueueCollector:
-    """Messages waiting in each queue the workers consume, as the broker counts them."""
+    """Each queue the project routes to, consumed or not, as the broker holds it at scrape
+    time (worker.queues.queue_states): messages ready, held by workers and scheduled,
+    consumers, and the age of the oldest ready message. A series the broker cannot give
+    (held on RabbitMQ without its management API) is left out, not made 0."""
 
     def collect(self):
-        lengths = GaugeMetricFamily(
-            "shopflow_queue_length", "Messages waiting in a queue.", labels=["queue"]
+        messages = GaugeMetricFamily(
+            "shopflow_queue_messages",
+            "Messages of a queue: ready, held by a worker (not acknowledged), scheduled "
+            "(waiting for their time, in the outbox or, on Redis, held for an ETA).",
+            labels=["queue", "state"],
+        )
+        consumers = GaugeMetricFamily(
+            "shopflow_queue_consumers", "Workers consuming a queue.", labels=["queue"]
+        )
+        oldest = GaugeMetricFamily(
+            "shopflow_queue_oldest_message_age_seconds",
+            "Since the oldest ready message of a queue was published (0: none ready).",
+            labels=["queue"],
         )
         names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-        for name, waiting in queue_lengths(names=names).items():
-            lengths.add_metric([name], waiting)
-        yield lengths
+        for name, state in queue_states(names=names).items():
+            messages.add_metric([name, "ready"], state.ready)
+            if state.held is not None:
+                messages.add_metric([name, "held"], state.held)
+            messages.add_metric([name, "scheduled"], state.scheduled)
+            consumers.add_metric([name], state.consumers)
+            if state.oldest_ready_age_seconds is not None or not state.ready:
+                oldest.add_metric([name], state.oldest_ready_age_seconds or 0.0)
+        yield from (messages, consumers, oldest)

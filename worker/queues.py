@@ -1,10 +1,43 @@
-"""The queues, as the broker counts them: which queue a task goes to, and how many
-messages wait ready in each (for /metrics and the side-effect reconciler)."""
+"""The queues, as the broker counts them: which queue a task goes to, how many messages
+wait ready in each (the side-effect reconciler), and each queue's whole state (/metrics).
+
+A queue's state (`queue_states`), for every queue asked, consumed or not:
+
+- ready: messages waiting for a consumer (Redis: the list's length; RabbitMQ: a passive
+  queue_declare).
+- held: delivered to a worker and not acknowledged yet (Redis: kombu's `unacked` hash;
+  RabbitMQ: the management API, None without SHOPFLOW_RABBITMQ_API).
+- scheduled: work that waits for its time. Shopflow sends no countdown or ETA to the
+  broker: a retry waits in the outbox (worker.outbox, `not_before`). So it is the
+  unpublished outbox rows of the queue's tasks whose `not_before` is still ahead by the
+  database's clock, plus, on Redis, held messages whose `eta` header is ahead (a message
+  someone sent with a countdown; RabbitMQ cannot tell those apart from held ones).
+- consumers: RabbitMQ counts them; on Redis, the workers announce the queues they consume
+  (worker.queue_redis).
+- oldest_ready_age_seconds: since the oldest ready message was published (its stamp,
+  worker.receivers), None when the queue is empty or the age unknown."""
+
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Count
+
+from core.clock import db_now
 
 from .celery import app
+from .models import OutboxMessage
+from .queue_rabbitmq import age_of, declared_counts, rabbitmq_queues
+from .queue_redis import redis_queues
 from .routing import route
+
+
+@dataclass(frozen=True)
+class QueueState:
+    ready: int
+    held: int | None
+    scheduled: int
+    consumers: int
+    oldest_ready_age_seconds: float | None
 
 
 def queue_of(*, task_name: str) -> str:
@@ -17,19 +50,59 @@ def queue_lengths(*, names) -> dict[str, int]:
     """{queue: messages ready} for each of `names`, over a connection from the app's pool
     (the one the outbox publishes with); a queue the broker does not know has none. Raises
     the broker's error when it does not answer within a few seconds."""
-    lengths = {}
     with app.pool.acquire(block=True, timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        channel, own = conn.default_channel, None  # kept with the pooled connection
-        try:
-            for name in names:
-                try:
-                    _, lengths[name], _ = channel.queue_declare(queue=name, passive=True)
-                except conn.channel_errors:  # no such queue: nothing was ever sent to it
-                    lengths[name] = 0  # (Redis: an empty queue is no key at all)
-                    if not getattr(channel, "is_open", True):  # AMQP closed it
-                        channel = own = conn.channel()
-        finally:
-            if own is not None:
-                own.close()
-    return lengths
+        counted = declared_counts(conn, names=names)
+    return {name: ready for name, (ready, _consumers) in counted.items()}
+
+
+def queue_states(*, names) -> dict[str, QueueState]:
+    """{queue: QueueState} for each of `names`, on Redis or RabbitMQ, over a connection from
+    the app's pool; a queue the broker does not know is empty. Raises the broker's error
+    when it does not answer within a few seconds (each wait is bounded: the pool, the
+    connection, the sockets' timeouts, the management API's)."""
+    names = list(names)
+    scheduled = scheduled_in_outbox(names=names)
+    with app.pool.acquire(block=True, timeout=2) as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        if conn.transport.driver_type == "redis":
+            on_redis = redis_queues(conn.default_channel, names=names)
+            return {
+                name: QueueState(
+                    ready=state.ready,
+                    held=state.held,
+                    scheduled=scheduled[name] + state.eta_held,
+                    consumers=state.consumers,
+                    oldest_ready_age_seconds=state.oldest_ready_age_seconds,
+                )
+                for name, state in on_redis.items()
+            }
+        api = settings.SHOPFLOW_RABBITMQ_API
+        on_rabbitmq = rabbitmq_queues(conn, names=names, api=api)
+    return {
+        name: QueueState(
+            ready=state.ready,
+            held=state.held,
+            scheduled=scheduled[name],
+            consumers=state.consumers,
+            oldest_ready_age_seconds=age_of(state.head_published_at, ready=state.ready),
+        )
+        for name, state in on_rabbitmq.items()
+    }
+
+
+def scheduled_in_outbox(*, names) -> dict[str, int]:
+    """{queue: outbox rows not published whose `not_before` is ahead, by the database's
+    clock} for each of `names`: the retries waiting for their time, by their task's queue."""
+    waiting = dict.fromkeys(names, 0)
+    rows = (
+        OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=db_now())
+        .values_list("task_name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for task_name, n in rows:
+        queue = queue_of(task_name=task_name)
+        if queue in waiting:
+            waiting[queue] += n
+    return waiting

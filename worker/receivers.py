@@ -1,9 +1,27 @@
+import time
+
 from django.apps import apps as installed_apps
 
 from .schedule import install_schedule
+
+# The header a task message carries its publication time in (epoch seconds, the
+# publisher's clock): the Redis readers take the oldest ready message's age from it
+# (worker.queue_redis); RabbitMQ reads the AMQP `timestamp` property instead.
+PUBLISHED_AT_HEADER = "shopflow_published_at"
 
 
 def install_schedule_after_migrate(sender, apps=installed_apps, using="default", **kwargs):
     """post_migrate (and flush): the beat schedule's missing entries, once their tables are
     there (as Django makes its permissions after every migrate)."""
     install_schedule(apps=apps, using=using)
+
+
+def stamp_publish_time(headers=None, properties=None, **kwargs):
+    """before_task_publish: the time of publication on every task message, as a header
+    (Redis) and as the AMQP timestamp, which RabbitMQ's management API reports for the
+    head of each queue (py-amqp packs that property as an integer: whole seconds)."""
+    now = time.time()
+    if headers is not None:
+        headers[PUBLISHED_AT_HEADER] = now
+    if properties is not None:
+        properties["timestamp"] = int(now)

@@ -308,6 +308,10 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < CELERY_TASK_TIME_LIMI
         "CELERY_VISIBILITY_TIMEOUT must be at least CELERY_TASK_TIME_LIMIT plus 10 seconds.\n"
     )
     raise SystemExit(2)
+# RabbitMQ's management API (http://user:password@host:15672/api): /metrics reads the
+# messages held by workers and the oldest message's age from it. Unset: those two are
+# missing for RabbitMQ (core.checks warns). Read with a 2 s timeout.
+SHOPFLOW_RABBITMQ_API = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
 # Celery's own formats, with the trace id of a traced task (worker.celery adds the filter).
 CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(message)s"

@@ -184,9 +184,9 @@ def test_the_outbox_backlog_and_the_age_of_its_oldest_row(anon_client):
     assert metrics.value("shopflow_outbox_retries_waiting") == 1
 
 
-def test_queue_lengths_are_read_from_the_real_broker(anon_client, stoppable_broker):
+def test_queue_states_are_read_from_the_real_broker_at_scrape_time(anon_client, stoppable_broker):
     """On Redis and RabbitMQ; a queue nothing was sent to (no key in Redis, perhaps not
-    declared in RabbitMQ) counts 0."""
+    declared in RabbitMQ) is there, empty and unconsumed."""
     from tests.support.polling import wait_until
     from worker.celery import app
 
@@ -194,15 +194,19 @@ def test_queue_lengths_are_read_from_the_real_broker(anon_client, stoppable_brok
         for n in range(3):
             app.send_task("nobody.runs.this", args=[n], queue="analytics", producer=producer)
 
-    def analytics_length():
-        return scrape(anon_client).value("shopflow_queue_length", queue="analytics") == 3
+    def analytics_ready():
+        ready = scrape(anon_client).value(
+            "shopflow_queue_messages", queue="analytics", state="ready"
+        )
+        return ready == 3
 
-    wait_until(analytics_length, timeout=10, message="3 messages in analytics")
+    wait_until(analytics_ready, timeout=10, message="3 messages in analytics")
     metrics = scrape(anon_client)
-    assert [metrics.value("shopflow_queue_length", queue=q) for q in ("emails", "default")] == [
-        0,
-        0,
-    ]
+    for queue in ("emails", "default"):
+        assert metrics.value("shopflow_queue_messages", queue=queue, state="ready") == 0
+        assert metrics.value("shopflow_queue_messages", queue=queue, state="scheduled") == 0
+        assert metrics.value("shopflow_queue_consumers", queue=queue) == 0
+        assert metrics.value("shopflow_queue_oldest_message_age_seconds", queue=queue) == 0
 
 
 def test_every_series_the_docs_dashboard_and_alert_rules_name_is_served(anon_client):

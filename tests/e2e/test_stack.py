@@ -127,7 +127,8 @@ def assert_shopflow_metrics_sum_web_and_workers(stack) -> None:
     for kind in DONE:
         assert scraped.value("shopflow_side_effect_lag_seconds_count", kind=kind) == 1
         assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
-    assert scraped.value("shopflow_queue_length", queue="emails") is not None
+    assert scraped.value("shopflow_queue_messages", queue="emails", state="ready") is not None
+    assert scraped.value("shopflow_queue_consumers", queue="emails") >= 1
 
 
 def flower_queue_names(stack) -> set[str]:

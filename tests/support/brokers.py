@@ -57,6 +57,24 @@ AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"
 QUEUES = ("default", "emails", "inventory", "analytics")
 
 
+# Its management API (the rabbitmq_management plugin, which .ci/run enables).
+RABBITMQ_API = os.environ.get("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672/api")
+
+
+def rabbitmq_api_answers(api: str = RABBITMQ_API) -> bool:
+    from urllib.parse import urlsplit
+
+    import requests
+
+    parts = urlsplit(api)
+    url = f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}/overview"
+    try:
+        response = requests.get(url, auth=(parts.username, parts.password), timeout=2)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
 def rabbitmq_answers(url: str = AMQP_URL) -> bool:
     from kombu import Connection
 

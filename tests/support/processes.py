@@ -232,3 +232,17 @@ def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
         "SHOPFLOW_TASK_RETRY_BACKOFF": 1,
     }
     return subprocess_env(**{**defaults, **overrides})
+
+
+def celery_control(env: dict[str, str], *command: str) -> str:
+    """`celery -A worker control ...` as an operator runs it; its output (the replies)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker", "control", *command, "--timeout", "5"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

@@ -1,0 +1,160 @@
+"""The queues on Redis, as Redis alone can tell them (worker.queues calls this).
+
+kombu keeps a queue as a list (LPUSH to publish, BRPOP to take: the oldest message is the
+last element) and the messages workers took and have not acknowledged in one hash
+(`unacked`, each value `[message, exchange, routing_key]`). Shopflow sends no priorities,
+so a queue is that one list; it sets no `global_keyprefix`, so the keys are as named.
+
+Redis has no consumers to count: each worker announces the queues it consumes
+(ConsumerAnnouncer), from its consumer's own timer, into one sorted set a queue, scored by
+when the announcement expires by Redis's clock (the script reads TIME: hosts' clocks do
+not matter). A worker that stops consuming a queue takes itself out at its next tick, one
+that stops takes itself out of all, and one that died expires."""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from celery import bootsteps
+
+from .receivers import PUBLISHED_AT_HEADER
+
+logger = logging.getLogger(__name__)
+
+ANNOUNCE_EVERY_SECONDS = 5.0
+# Three announcements missed: the worker is gone (SIGKILL, a host cut off).
+ANNOUNCEMENT_TTL_SECONDS = 15
+
+
+def consumers_key(queue: str) -> str:
+    return f"shopflow:consumers:{queue}"
+
+
+# KEYS: the sets of the queues consumed, then of those no longer consumed.
+# ARGV: the worker, the announcement's life in seconds, how many of KEYS are consumed.
+ANNOUNCE = """
+local now = tonumber(redis.call('TIME')[1])
+local ttl = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  if i <= tonumber(ARGV[3]) then
+    redis.call('ZADD', key, now + ttl, ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    redis.call('EXPIRE', key, ttl)
+  else
+    redis.call('ZREM', key, ARGV[1])
+  end
+end
+return #KEYS
+"""
+
+
+@dataclass(frozen=True)
+class RedisQueue:
+    ready: int
+    held: int
+    eta_held: int  # held, but only waiting for their ETA: scheduled
+    consumers: int
+    oldest_ready_age_seconds: float | None
+
+
+def redis_queues(channel, *, names) -> dict[str, RedisQueue]:
+    """What Redis holds for each queue of `names`, read in one transaction (MULTI/EXEC) over
+    `channel`'s own client, with its socket timeouts: the lists' lengths and oldest
+    elements, the announced consumers and the unacknowledged messages, at one instant of
+    Redis's clock."""
+    names = list(names)
+    with channel.conn_or_acquire() as client, client.pipeline(transaction=True) as pipe:
+        pipe.time()
+        for name in names:
+            pipe.llen(name).lindex(name, -1).zrange(consumers_key(name), 0, -1, withscores=True)
+        pipe.hvals(channel.unacked_key)
+        replies = pipe.execute()
+    seconds, micros = replies[0]
+    now = seconds + micros / 1e6
+    held, eta_held = _held_by_queue(replies[-1], now=now)
+    found = {}
+    for n, name in enumerate(names):
+        length, oldest, announced = replies[1 + 3 * n : 4 + 3 * n]
+        found[name] = RedisQueue(
+            ready=length,
+            held=held.get(name, 0),
+            eta_held=eta_held.get(name, 0),
+            consumers=sum(1 for _, expires in announced if expires > now),
+            oldest_ready_age_seconds=_age(oldest, now=now) if length else None,
+        )
+    return found
+
+
+def _age(raw, *, now: float) -> float | None:
+    """Seconds since the message was published (its publisher's stamp), None without one."""
+    try:
+        published = float(json.loads(raw)["headers"][PUBLISHED_AT_HEADER])
+    except (TypeError, ValueError, KeyError):
+        return None  # gone since LLEN, or sent by a publisher that stamps none
+    return max(now - published, 0.0)
+
+
+def _held_by_queue(values, *, now: float) -> tuple[dict[str, int], dict[str, int]]:
+    """{queue: held} and {queue: held waiting for a future ETA} from kombu's unacked hash;
+    a task's queue is its routing key (each queue is bound by its own name)."""
+    held: dict[str, int] = {}
+    eta_held: dict[str, int] = {}
+    for value in values:
+        try:
+            message, _exchange, routing_key = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        eta = (message.get("headers") or {}).get("eta")
+        counts = eta_held if eta and _epoch(eta) > now else held
+        counts[routing_key] = counts.get(routing_key, 0) + 1
+    return held, eta_held
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class ConsumerAnnouncer(bootsteps.StartStopStep):
+    """The consumer's step that announces, every few seconds, the queues this worker
+    consumes (Redis only: RabbitMQ counts its consumers itself). From the consumer's timer,
+    never a thread of its own: a thread in the prefork parent is a fork hazard."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, c, **kwargs):
+        self.ticks = None
+        self.announced: set[str] = set()
+        super().__init__(c, **kwargs)
+
+    def start(self, c):
+        if c.connection is None or c.connection.transport.driver_type != "redis":
+            return
+        self.announce(c)
+        self.ticks = c.timer.call_repeatedly(ANNOUNCE_EVERY_SECONDS, self.announce, (c,))
+
+    def announce(self, c, *, consumed=None) -> None:
+        """Announce the queues consumed now; take this worker out of those it left."""
+        if consumed is None:
+            consumed = {queue.name for queue in c.task_consumer.queues}
+        left = self.announced - consumed
+        keys = [consumers_key(name) for name in [*sorted(consumed), *sorted(left)]]
+        try:
+            with c.task_consumer.channel.conn_or_acquire() as client:
+                script = client.register_script(ANNOUNCE)
+                script(keys=keys, args=[c.hostname, ANNOUNCEMENT_TTL_SECONDS, len(consumed)])
+        except Exception as exc:  # Redis away: the consumer reconnects; the next tick tells
+            logger.warning("could not announce the queues consumed: %s", exc)
+            return
+        self.announced = consumed
+
+    def stop(self, c):
+        if self.ticks is not None:
+            self.ticks.cancel()
+            self.ticks = None
+            self.announce(c, consumed=set())
+
+    shutdown = stop
