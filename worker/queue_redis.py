@@ -18,9 +18,12 @@ from datetime import datetime
 
 from celery import bootsteps
 
-from .receivers import PUBLISHED_AT_HEADER
-
 logger = logging.getLogger(__name__)
+
+# The header a task message carries its publication time in (epoch seconds, the
+# publisher's clock; worker.receivers stamps it): the oldest ready message's age is read
+# from it here; RabbitMQ reads the AMQP `timestamp` property instead.
+PUBLISHED_AT_HEADER = "shopflow_published_at"
 
 ANNOUNCE_EVERY_SECONDS = 5.0
 # Three announcements missed: the worker is gone (SIGKILL, a host cut off).

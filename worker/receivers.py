@@ -2,12 +2,8 @@ import time
 
 from django.apps import apps as installed_apps
 
+from .queue_redis import PUBLISHED_AT_HEADER
 from .schedule import install_schedule
-
-# The header a task message carries its publication time in (epoch seconds, the
-# publisher's clock): the Redis readers take the oldest ready message's age from it
-# (worker.queue_redis); RabbitMQ reads the AMQP `timestamp` property instead.
-PUBLISHED_AT_HEADER = "shopflow_published_at"
 
 
 def install_schedule_after_migrate(sender, apps=installed_apps, using="default", **kwargs):

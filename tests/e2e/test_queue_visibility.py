@@ -1,9 +1,10 @@
 """A queue nobody consumes, seen as an operator sees it: a real worker with its inventory
 consumer cancelled (`celery control cancel_consumer inventory`, as the issue's operator
 did), orders placed through the API of a real web process, and `/metrics` scraped as
-Prometheus scrapes it: the inventory queue's backlog and its oldest message's age grow,
-with no consumer; a worker for inventory started, the queue drains and the orders' stock
-is applied. On Redis and on RabbitMQ (with its management API)."""
+Prometheus scrapes it, and Flower's API as an operator asks it: the inventory queue's
+backlog and its oldest message's age grow, with no consumer; a worker for inventory
+started, the queue drains and the orders' stock is applied. On Redis and on RabbitMQ
+(with its management API)."""
 
 import pytest
 import requests
@@ -13,7 +14,7 @@ from tests.support.brokers import RABBITMQ_API, rabbitmq_api_answers
 from tests.support.metrics import Metrics
 from tests.support.parts import part_missing
 from tests.support.polling import wait_until
-from tests.support.processes import WorkerProcess, celery_control, worker_env
+from tests.support.processes import FlowerProcess, WorkerProcess, celery_control, worker_env
 from tests.support.stack import checkout_as_a_new_customer, side_effects_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,6 +54,21 @@ def workers(shop_env, tmp_path):
         worker.stop()
 
 
+@pytest.fixture
+def flower(shop_env, tmp_path):
+    process = FlowerProcess(shop_env, tmp_path / "flower.log").start()
+    yield process
+    process.stop()
+
+
+def flower_backlog(flower) -> int:
+    """The inventory queue's messages on Flower's Broker API (a read of the broker); -1
+    while Flower does not list it, or RabbitMQ has not sampled it yet."""
+    answer = requests.get(f"{flower.base}/api/queues/length", auth=OPS, timeout=10)
+    queues = {q["name"]: q.get("messages") for q in answer.json()["active_queues"]}
+    return -1 if queues.get("inventory") is None else queues["inventory"]
+
+
 def inventory(site) -> dict:
     """What /metrics says of the inventory queue (and of emails' consumers) right now."""
     response = requests.get(f"{site.base}/metrics", auth=OPS, timeout=10)
@@ -67,7 +83,7 @@ def inventory(site) -> dict:
 
 
 def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
-    shop_env, workers, web, relay_process
+    shop_env, workers, web, relay_process, flower
 ):
     relay_process(shop_env)
     worker = workers("default,emails,inventory,analytics")
@@ -81,7 +97,7 @@ def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
     )
     wait_until(lambda: inventory(site)["consumers"] == 0, timeout=15, message="no consumer")
 
-    placed = orders_seen_waiting_longer_and_longer(site)
+    placed = orders_seen_waiting_longer_and_longer(site, flower)
 
     workers("inventory")
     wait_until(
@@ -92,6 +108,7 @@ def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
         timeout=60,
         message="the inventory queue to drain, consumed",
     )
+    wait_until(lambda: flower_backlog(flower) == 0, timeout=15, message="Flower to see it drained")
     for api, order_id in placed:
         wait_until(
             lambda api=api, order_id=order_id: (
@@ -102,10 +119,11 @@ def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
         )
 
 
-def orders_seen_waiting_longer_and_longer(site) -> list:
+def orders_seen_waiting_longer_and_longer(site, flower) -> list:
     """Orders placed through the API, two and two more: /metrics shows the inventory
-    queue's backlog and its oldest message's age growing, with no consumer. Returns the
-    orders placed (the customer's session, the order's id)."""
+    queue's backlog and its oldest message's age growing, with no consumer, and Flower the
+    backlog (RabbitMQ's management API, which Flower reads there, samples every 5 s).
+    Returns the orders placed (the customer's session, the order's id)."""
     ProductFactory(price="9.90", on_hand=1000)
     placed = [checkout_as_a_new_customer(site, username=f"early{n}") for n in range(2)]
     first = wait_until(
@@ -114,6 +132,7 @@ def orders_seen_waiting_longer_and_longer(site) -> list:
         message="the inventory backlog at /metrics",
     )
     assert first["consumers"] == 0 and first["emails_consumers"] >= 1
+    wait_until(lambda: flower_backlog(flower) >= first["ready"], timeout=10, message="Flower")
 
     # Orders placed after those are published go in messages of their own: more ready.
     placed += [checkout_as_a_new_customer(site, username=f"later{n}") for n in range(2)]
@@ -127,4 +146,5 @@ def orders_seen_waiting_longer_and_longer(site) -> list:
         message=f"the backlog and its oldest message's age to grow past {first}",
     )
     assert later["consumers"] == 0
+    wait_until(lambda: flower_backlog(flower) >= later["ready"], timeout=10, message="Flower")
     return placed

@@ -96,10 +96,10 @@ def flower_knows_the_worker(flower) -> bool:
     return any(info.get("active_queues") for info in workers.values())
 
 
-def queue_lengths(flower) -> dict[str, int]:
-    return {
-        q["name"]: q["messages"] for q in get(flower, "/api/queues/length").json()["active_queues"]
-    }
+def queue_lengths(flower) -> dict[str, int | None]:
+    """{queue: messages}; None for a queue RabbitMQ has not sampled yet."""
+    queues = get(flower, "/api/queues/length").json()["active_queues"]
+    return {queue["name"]: queue.get("messages") for queue in queues}
 
 
 def test_flower_lists_every_routed_queue_not_only_those_live_workers_consume(shop):

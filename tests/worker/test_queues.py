@@ -17,8 +17,8 @@ from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from worker.celery import app
 from worker.models import OutboxMessage
+from worker.queue_redis import PUBLISHED_AT_HEADER
 from worker.queues import QueueState, queue_states
-from worker.receivers import PUBLISHED_AT_HEADER
 
 pytestmark = pytest.mark.django_db
 
