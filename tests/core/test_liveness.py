@@ -5,25 +5,17 @@ tests/deploy/test_kubernetes_probes.py runs it against real workers, beat and re
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
 from core import liveness
-from tests.support.processes import PROJECT_DIR
+from tests.support.processes import python_run
 
 
 def probe(path, **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, "SHOPFLOW_LIVENESS_FILE": str(path), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "core.liveness"],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return python_run("-m", "core.liveness", env=environment)
 
 
 @pytest.fixture

@@ -28,6 +28,20 @@ def database_url() -> str:
     return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
 
 
+def python_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python *args` (a module's `-m`, a `-c` script) in the project's directory with
+    exactly `env`, its output captured as text: a probe or a check, as an orchestrator or
+    an operator runs it."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def subprocess_env(**overrides) -> dict[str, str]:
     """This test's database for a subprocess, with the settings its entry point chooses
     (core.env.settings_module: local's, by DJANGO_DEBUG=1, which config/settings/test.py set)."""

@@ -4,7 +4,6 @@ and on a RabbitMQ virtual host of its own."""
 
 import contextlib
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ from kombu import Connection
 from tests.support.brokers import AMQP_URL, RedisServer
 from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR, FlowerProcess, WorkerProcess, subprocess_env
+from tests.support.processes import FlowerProcess, WorkerProcess, python_run, subprocess_env
 
 OPS, WATCHER = ("ops", "flower-ops-secret"), ("watch", "flower-watch-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}
@@ -133,14 +132,7 @@ def test_the_probe_asks_flower_with_its_credentials(shop):
             "FLOWER_BASIC_AUTH": pair,
             "FLOWER_PORT": shop.env["FLOWER_PORT"],
         }
-        return subprocess.run(
-            [sys.executable, "-m", "core.flowerprobe"],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        return python_run("-m", "core.flowerprobe", env=env)
 
     healthy, refused = probe(":".join(OPS)), probe(f"{OPS[0]}:wrong")
 

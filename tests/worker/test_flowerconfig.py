@@ -4,11 +4,10 @@ switch, read as the settings read it: given on its command line, Tornado took "o
 without credentials."""
 
 import subprocess
-import sys
 
 import pytest
 
-from tests.support.processes import PROJECT_DIR
+from tests.support.processes import python_run
 
 # Flower's own option definitions, and the file parsed as `flower --conf=` parses it.
 READ_OPTION = (
@@ -18,13 +17,8 @@ READ_OPTION = (
 
 
 def flower_conf(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", READ_OPTION],
-        cwd=PROJECT_DIR,
-        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return python_run(
+        "-c", READ_OPTION, env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret", **env}
     )
 
 
@@ -79,13 +73,8 @@ def test_flower_without_credentials_or_with_a_stranger_for_a_watcher_does_not_st
 
 def test_flower_keeps_ten_thousand_tasks_in_memory_and_no_state_file():
     read = READ_OPTION.replace("options.enable_events", "options.max_tasks, options.persistent")
-    result = subprocess.run(
-        [sys.executable, "-c", read],
-        cwd=PROJECT_DIR,
-        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = python_run(
+        "-c", read, env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "ops:secret"}
     )
 
     assert result.stdout.split() == ["10000", "False"], result.stderr
