@@ -12,6 +12,7 @@ from .serializers import (
     CartItemSerializer,
     CartSerializer,
     CreateOrderSerializer,
+    InsufficientStock,
     OrderSerializer,
     ProductSerializer,
     fingerprint,
@@ -102,6 +103,12 @@ class OrderListCreateView(generics.ListAPIView):
             if key and (order := self.order_for_key(customer, key, checkout)):
                 return order, True
             raise
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, InsufficientStock):
+            response.data["products"] = exc.products  # what is short, as Shopflow names it
+        return response
 
     def order_for_key(self, customer, key: str, checkout) -> Order | None:
         order = Order.objects.filter(customer=customer, idempotency_key=key).first()
