@@ -54,7 +54,9 @@ def plain_prepare(*, env: dict[str, str], products: int = 20, on_hand: int = 100
         [*django, "migrate", "--no-input", "-v", "0"],
         [*django, "load_plain_catalog", "--products", str(products), "--on-hand", str(on_hand)],
     ):
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(argv[2:4])} failed:\n{done.stderr[-3000:]}")
 
 
 def plain_web_argv(*, port: int, workers: int) -> list[str]:
