@@ -36,9 +36,8 @@ def figure_rows(runs: dict, variants: list[str], others: list[str]) -> list[str]
         cells = [fmt(figure.cells(runs[v])) for v in variants]
         met = figure.met(runs[variants[0]])
         if against := ratio_target(figure.target):
-            met = (
-                ratio_met(ratios[others.index(against)], figure.target) if against in others else ""
-            )
+            measured = against in others and values[0] and figure.values(runs[against])
+            met = ratio_met(ratios[others.index(against)], figure.target) if measured else ""
         lines.append(row(figure.label, *cells, *ratios, figure.target, met))
     return lines
 
@@ -211,7 +210,12 @@ def search_probes(runs: dict) -> list[str]:
 
 
 def phase_rows(runs: dict, phases: list) -> list[str]:
-    lines = ["", "Per phase (side effects: the slowest kind's lag, from /metrics):", ""]
+    lines = [
+        "",
+        "Per phase (side effects: the slowest kind's lag, from /metrics; the plain "
+        "design's are done in the request):",
+        "",
+    ]
     columns = ["variant", "phase", "orders", "errors", "orders/s", "checkout p50/p95/p99 ms"]
     columns += ["side effects p50/p95/p99 ms", "queued at end", "drain s: effects / queues"]
     columns += ["emails/s", "SMTP conns"]
