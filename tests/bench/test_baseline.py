@@ -182,3 +182,10 @@ def test_the_plain_designs_lag_figures_read_zero_in_the_request_and_its_latency_
     assert checkout.cells(plain) == (21.0, 40.0)
     shopflow = {"open30": {**plain["open30"], "side_effects_in_request": False}}
     assert lag.cells(shopflow) == (None, None)
+
+
+def test_only_shopflows_variants_take_a_redis_database_counting_down():
+    import variants
+
+    urls = variants.broker_urls("redis://127.0.0.1:6379/14", ["async", "plain", "sync"])
+    assert urls == ["redis://127.0.0.1:6379/14", None, "redis://127.0.0.1:6379/13"]
