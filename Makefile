@@ -60,7 +60,7 @@ SCHEMA_ENV := DJANGO_DEBUG=1 DATABASE_URL=postgres://schema@127.0.0.1:1/none
 schema: $(VENV)/.dev
 	$(SCHEMA_ENV) $(BIN)/python manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
-# The load benchmark: Shopflow against its synchronous baseline, over HTTP (bench/load.py).
+# The load benchmark: Shopflow against the plain design (bench/plain), over HTTP (bench/load.py).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 

@@ -49,6 +49,15 @@ class MetricsReader:
         return Scrape(at=time.time(), buckets=buckets, pending=pending)
 
 
+class InRequest:
+    """The stand-in for /metrics of a design that does its side effects inside the
+    checkout request and keeps no lag nor pending count (the plain design): every scrape
+    says none pending and no lag recorded, so its phases drain at once."""
+
+    def scrape(self) -> Scrape:
+        return Scrape(at=time.time(), buckets={}, pending=0.0)
+
+
 def lag_by_kind(before: Scrape, after: Scrape) -> dict:
     """{kind: HdrHistogram of the lags (ms) observed between the two scrapes}."""
     found = {}

@@ -1,44 +1,62 @@
-"""Load benchmark of the running stack over HTTP: Shopflow as built, against the same code
-with the side effects done inside the request (Celery's eager mode), in one run.
+"""Load benchmark of the running stack over HTTP: Shopflow as built, against the plain
+synchronous design it replaces (bench/plain: side effects in the request, no Celery), in
+one run.
 
-    make bench                          # both variants, every phase (about 40 minutes)
+    make bench                          # async and plain, every phase (about 40 minutes)
     make bench BENCH_ARGS="--workers 2 --phases closed,burst30"   # scaled out
     .venv/bin/python bench/load.py --quick
+    .venv/bin/python bench/load.py --variants async,plain,sync     # the eager one too
     .venv/bin/python bench/load.py --base-url http://127.0.0.1:8000   # a stack you started
 
-It starts a stack per variant as `make run` does (`manage.py runstack`), both at once,
-each on a fresh database (PostgreSQL when DATABASE_URL points at one, else SQLite), a
-Redis database of its own on the machine's Redis (an embedded one when none answers) and
-an SMTP server of its own (bench/smtp_sink.py) that can be told to take N ms per message.
-Then, phase by phase, each variant in turn, the load client (bench/shoppers.py, aiohttp
-in a process of its own) loads it over HTTP with keep-alive connections:
+The variants (--variants, default async,plain; bench/baseline.py):
+
+  async           Shopflow as `make run` starts it (`manage.py runstack`)
+  plain           the baseline: bench/plain, started by bench/plain_web.py as `make run`
+                  starts Shopflow's web (gunicorn, its uvicorn worker class, 2 processes);
+                  its checkout sends the email, moves the stock and writes the analytics
+                  row before it answers
+  sync            opt-in: Shopflow with CELERY_TASK_ALWAYS_EAGER=1, its outbox, claims
+                  and metrics run in the request; against plain, what Shopflow's own
+                  bookkeeping costs with no Celery in the way
+  async-noevents  opt-in, the closed loop only: Shopflow with
+                  CELERY_WORKER_SEND_TASK_EVENTS=0, for the cost of task events
+
+Each runs at once on a fresh database of its own (PostgreSQL when DATABASE_URL points at
+one, else SQLite) with an SMTP server of its own (bench/smtp_sink.py) that can be told
+to take N ms per message (the plain design's checkout then waits for it); Shopflow's
+with a Redis database of its own on the machine's Redis (an embedded one when none
+answers). Then, phase by phase, each variant in turn, the load client
+(bench/shoppers.py, aiohttp in a process of its own) loads it over HTTP with keep-alive
+connections:
 
   rest     one client, one flow at a time: checkout and GET /api/orders/{id}/ at rest
   closed   N clients in a closed loop, each registered once: cart, item, checkout (twice:
            with an SMTP server that answers at once, and one taking 200 ms a message);
-           in rounds that take turns (async, sync, sync, async, ...), so the ratio is
+           in rounds that take turns (async, plain, plain, async, ...), so the ratio is
            measured seconds apart and a slow spell of this shared machine hits both
   open     a fixed arrival rate for a fixed time (several phases, one with a slow SMTP)
   burst    a flash sale: the closed loop for 20 s, then at once a steady rate for 40 s;
            the largest side-effect lag, and the time after the burst until side effects
            are back under 1 s p99 ("recovery"), drawn over time (bench/bursts.py)
   search   the highest steady rate at which checkout p99 <= 100 ms, side effects p99
-           <= 1 s and no queue grows (for the synchronous design, the checkout alone):
-           20 s probes, up by a step while it holds, then once halfway back
+           <= 1 s and no queue grows (for plain and sync, whose checkout answers once
+           the side effects are done, the checkout alone): 20 s probes, up by a step
+           while it holds, then once halfway back
 
-A third variant, async-noevents, takes turns in the closed loop only: Shopflow with
-CELERY_WORKER_SEND_TASK_EVENTS=0, for the cost of task events (on by default).
-
-The side-effect lag is the stack's own: its /metrics histogram
+The side-effect lag is Shopflow's own: its /metrics histogram
 shopflow_side_effect_lag_seconds{kind}, from the checkout to the done mark, scraped
 before and after each phase (every 2 s in a burst) and diffed (bench/lag.py); nothing
 reads the stack's tables. The table gives the slowest kind's percentiles: an order is
-done when its last side effect is. Every percentile is HdrHistogram's
-(bench/percentiles.py). CPU seconds are read per process kind with psutil (bench/cpu.py):
-the stack's total, and apart from it the load client, the SMTP server and runstack. SQL
-statements per checkout come from bench/sql_per_checkout.py (in-process).
+done when its last side effect is. The plain design keeps no lag: its side effects are
+done when the checkout answers, and the table says "0 (in the request)". Every
+percentile is HdrHistogram's (bench/percentiles.py). CPU seconds are read per process
+kind with psutil (bench/cpu.py), the same way for every variant: the stack's total
+(its processes, and every PostgreSQL process of the server, during its turn), and apart
+from it the load client, the SMTP server and runstack. SQL statements per checkout come
+from bench/sql_per_checkout.py (Shopflow's, in-process).
 
-It prints a table with the async/sync ratio, writes the raw numbers to
+It prints a table with the async/plain ratio (and async/sync with --variants
+async,plain,sync), writes the raw numbers and the headline ratios to
 bench/results/load.json and draws bench/results/load.png.
 """
 
@@ -50,6 +68,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from baseline import BASELINE, DEFAULT, chosen_variants, headline
 from common import RESULTS, say
 from cpu import reference_cpu_ms
 from phases import phases_for
@@ -63,6 +82,10 @@ def arguments() -> argparse.Namespace:
     where(parser.add_argument)
     what(parser.add_argument)
     args = parser.parse_args()
+    try:
+        args.names = ["given"] if args.base_url else chosen_variants(args.variants)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
     if args.workers is not None:
@@ -107,7 +130,11 @@ def where(add) -> None:
 
 def what(add) -> None:
     """The options of the measurement: which variants and phases, how long."""
-    add("--variants", default="async,sync,async-noevents")
+    add(
+        "--variants",
+        default=DEFAULT,
+        help=f"comma-separated: async, plain, sync, async-noevents (default {DEFAULT})",
+    )
     add(
         "--phases",
         help="comma-separated subset of: rest,closed,closed200,open10,open30,"
@@ -135,13 +162,13 @@ def what(add) -> None:
 
 def measure(args, phases) -> tuple[dict, dict]:
     """Every phase on every variant: (summaries, raw numbers) by variant and phase."""
-    names = ["given"] if args.base_url else args.variants.split(",")
+    names = args.names
     if len(names) == 1:  # nothing to take turns with: one closed loop, as long as all rounds
         phases = [
             dataclasses.replace(p, seconds=p.seconds * args.rounds) if p.kind == "closed" else p
             for p in phases
         ]
-    urls = broker_urls(args.broker_url, len(names))
+    urls = broker_urls(args.broker_url, names)
     variants = [Variant(name, args, url) for name, url in zip(names, urls, strict=True)]
     try:
         for variant in variants:
@@ -203,6 +230,9 @@ def main() -> None:
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": machine,
                 "database": database,
+                "variants": list(summaries),
+                "baseline": BASELINE,
+                "headline_ratios": headline(summaries),
                 "summary": summaries,
                 "sql_per_checkout": sql,
                 "metrics_scrape": scrape,

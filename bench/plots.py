@@ -5,6 +5,19 @@ from pathlib import Path
 
 import bursts
 
+COLORS = {
+    "async": "tab:blue",
+    "plain": "tab:red",
+    "sync": "tab:orange",
+    "async-noevents": "tab:green",
+}
+LABELS = {
+    "async": "Shopflow (async)",
+    "plain": "plain design, the baseline",
+    "sync": "Shopflow, eager (sync)",
+    "async-noevents": "Shopflow, task events off",
+}
+
 
 def plot(raw: dict, path: Path) -> None:
     import matplotlib
@@ -23,7 +36,6 @@ def plot(raw: dict, path: Path) -> None:
 def plot_checkouts(axes, raw: dict) -> None:
     """Every checkout's latency over the run, a colour per variant; grey lines where the
     first variant's phases start."""
-    colors = {"async": "tab:blue", "sync": "tab:orange", "async-noevents": "tab:green"}
     # One clock for both variants: their phases, and a closed loop's rounds, take turns.
     flows_of = {
         (variant, name): [f for f in phase["flows"] if f["order_id"]]
@@ -41,9 +53,9 @@ def plot_checkouts(axes, raw: dict) -> None:
             xs,
             [f["checkout_ms"] for f in flows],
             s=2,
-            color=colors.get(variant),
+            color=COLORS.get(variant),
             alpha=0.5,
-            label=None if variant in labelled else variant,
+            label=None if variant in labelled else LABELS.get(variant, variant),
         )
         labelled.add(variant)
         if variant == next(iter(raw)):
@@ -57,7 +69,8 @@ def plot_checkouts(axes, raw: dict) -> None:
 
 
 def plot_lag_cdf(axes, raw: dict) -> None:
-    """The side-effect lag's CDF, a line per phase, async's (else the first variant's)."""
+    """The side-effect lag's CDF, a line per phase, Shopflow's (else the first variant's):
+    the plain design keeps none (its side effects are done when the checkout answers)."""
     shown = "async" if "async" in raw else next(iter(raw), "")
     for name, values in raw.get(shown, {}).items():
         cdf = values["lag_cdf"]
@@ -67,7 +80,7 @@ def plot_lag_cdf(axes, raw: dict) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("checkout to side effect done (ms), every kind (/metrics)")
     axes.set_ylabel("fraction of side effects")
-    axes.set_title(f"Side-effect lag, CDF ({shown})")
+    axes.set_title(f"Side-effect lag, CDF ({LABELS.get(shown, shown)}; the plain design: 0)")
     axes.grid(True, which="both", alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend()
@@ -76,10 +89,11 @@ def plot_lag_cdf(axes, raw: dict) -> None:
 def plot_bursts(axes, raw: dict) -> None:
     """p99 per 2 s over the burst phases (a colour each): Shopflow's side-effect lag, of
     the side effects done in those 2 s (solid), its checkout by the time of the 201
-    (dashed), the synchronous design's checkout (dotted), which holds its side effects."""
+    (dashed), the plain design's checkout (dotted; sync's dash-dotted when run), which
+    holds its side effects."""
     colors = {"burst30": "tab:blue", "burst200": "tab:purple"}
     for variant, phases in raw.items():
-        if variant not in ("async", "sync"):
+        if variant not in ("async", "plain", "sync"):
             continue
         for name, values in phases.items():
             if not name.startswith("burst") or not values.get("lag_series"):
@@ -91,13 +105,13 @@ def plot_bursts(axes, raw: dict) -> None:
                 if f["order_id"]
             ]
             checkouts = bursts.checkout_series(points)
-            lines = [(checkouts, ":", "checkout")]
+            lines = [(checkouts, ":" if variant == "plain" else "-.", "checkout")]
             if variant == "async":
                 lines = [(values["lag_series"], "-", "side effects"), (checkouts, "--", "checkout")]
             for points, style, what in lines:
                 points = [p for p in points if p[1] is not None]
                 xs, ys = [t for t, _, _ in points], [max(p99, 1) for _, p99, _ in points]
-                label = f"{variant}, {name}: {what}"
+                label = f"{LABELS.get(variant, variant)}, {name}: {what}"
                 axes.plot(xs, ys, style, color=colors.get(name), label=label)
             axes.axvline(values["burst_end"], color="grey", lw=0.5)
     axes.axhline(bursts.RECOVERED_P99_MS, color="red", lw=0.5)

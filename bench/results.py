@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import bursts
 import lag
 import percentiles
+from cpu import BACKGROUND, STACK
 from phases import Phase
 
 
@@ -33,6 +34,8 @@ class PhaseResult:
     scrapes: list = field(default_factory=list)  # a burst's /metrics, every 2 s
     started: float = 0.0  # time.time() the phase started
     probes: list[bursts.Probe] = field(default_factory=list)  # a search's
+    # Side effects done before the checkout answers, with no lag kept (the plain design).
+    effects_in_request: bool = False
 
     @property
     def orders(self) -> list[dict]:
@@ -69,10 +72,25 @@ class PhaseResult:
             }
             if orders
             else {},
+            **self.cpu_parts(orders),
+            "side_effects_in_request": self.effects_in_request,
             "backlog_growth_per_s": None if self.multiple_rounds else backlog_slope(self.backlog),
             "rounds_orders_per_s": self.rounds,
             **self.burst_summary(),
             **self.search_summary(),
+        }
+
+    def cpu_parts(self, orders: int) -> dict:
+        """CPU ms per order of every process of the shop (side effects included), of its
+        web and of its background."""
+        parts = {"stack": STACK, "web": ("web",), "background": BACKGROUND}
+        return {
+            f"{part}_cpu_ms_per_order": (
+                round(sum(self.cpu.get(kind, 0.0) for kind in kinds) / orders * 1000, 2)
+                if orders and self.cpu
+                else None
+            )
+            for part, kinds in parts.items()
         }
 
     def latencies(self) -> dict:
@@ -141,7 +159,12 @@ def merged(rounds: list[PhaseResult]) -> PhaseResult:
     the lag of all of them; each round's orders/s kept for the spread."""
     if len(rounds) == 1:
         return rounds[0]
-    result = PhaseResult(rounds[0].phase, multiple_rounds=True, started=rounds[0].started)
+    result = PhaseResult(
+        rounds[0].phase,
+        multiple_rounds=True,
+        started=rounds[0].started,
+        effects_in_request=rounds[0].effects_in_request,
+    )
     offset = 0.0
     for part in rounds:
         result.flows += part.flows

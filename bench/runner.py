@@ -1,7 +1,8 @@
 """One phase of bench/load.py against one stack: the load (bench/shoppers.py, in its own
 process), then the wait until its side effects are done and the queues empty, so that
 the CPU they cost is counted with this phase and not the next. Nothing reads the
-stack's tables: the lag and what is still pending come from its /metrics."""
+stack's tables: the lag and what is still pending come from its /metrics (the plain
+design has neither: its side effects are done when the checkout answers, lag.InRequest)."""
 
 import contextlib
 import json
@@ -79,9 +80,22 @@ class Sampler(threading.Thread):
 
 class Runner:
     def __init__(
-        self, *, variant, client, metrics, broker, sink, meter, tokens, products, profile=(0.0, "")
+        self,
+        *,
+        variant,
+        client,
+        metrics,
+        broker,
+        sink,
+        meter,
+        tokens,
+        products,
+        profile=(0.0, ""),
+        effects_in_request=False,
     ):
         self.profile_seconds, self.profile_phase = profile
+        # The plain design: its side effects done before the checkout answers, no lag kept.
+        self.effects_in_request = effects_in_request
         self.variant = variant
         self.client = client
         self.metrics = metrics
@@ -92,7 +106,7 @@ class Runner:
         self.products = products
 
     def run(self, phase: Phase, profile: bool = True) -> PhaseResult:
-        result = PhaseResult(phase)
+        result = PhaseResult(phase, effects_in_request=self.effects_in_request)
         if self.sink:
             self.sink.delay(phase.smtp_delay_ms)
         emails_before = len(self.sink.received()) if self.sink else 0

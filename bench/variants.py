@@ -1,5 +1,6 @@
 """The variants bench/load.py compares, each a stack of its own measured phase by phase,
-and the order in which their turns come."""
+and the order in which their turns come: Shopflow's (runstack, as `make run`) and the
+plain design's (bench/plain_web.py), the baseline (bench/baseline.py)."""
 
 import dataclasses
 import json
@@ -8,11 +9,13 @@ import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+import baseline
 import bursts
 from common import ROOT, say
 from cpu import CpuMeter
-from lag import MetricsReader
+from lag import InRequest, MetricsReader
 from phases import Phase
+from plain_web import PlainStack
 from results import PhaseResult, merged
 from runner import Runner, ShopperProcess
 from stack import OPS_CREDENTIALS, Broker, Database, ManagedStack, Sink, fresh_database
@@ -26,15 +29,10 @@ class Variant:
     variant's. A stack waiting for its turn costs under 2% of one core (measured: web,
     workers, beat and Flower idle)."""
 
-    HOW = {
-        "async": "side effects in Celery workers",
-        "sync": "side effects in the request",
-        "async-noevents": "side effects in Celery workers, task events off (closed loop only)",
-    }
     # A variant that runs some phases only: the rest are the main two's.
     ONLY = {"async-noevents": {"closed"}}
 
-    def __init__(self, name: str, args, broker_url: str):
+    def __init__(self, name: str, args, broker_url: str | None):
         self.name = name
         self.args = args
         self.broker_url = broker_url
@@ -49,7 +47,7 @@ class Variant:
         """Probe steady rates (bursts.next_rate) until the highest that keeps the objective
         is found; every probe after empty queues (`settle`)."""
         say(f"  [{self.name}] phase {phase.name}: {phase.label}")
-        result = PhaseResult(phase)
+        result = PhaseResult(phase, effects_in_request=self.name in baseline.NO_LAG)
         while rate := bursts.next_rate(result.probes, start=phase.rate, step=phase.step):
             settle()
             probe = dataclasses.replace(phase, kind="open", rate=rate)
@@ -63,7 +61,7 @@ class Variant:
                     queue_growth_per_s=summary["backlog_growth_per_s"],
                     errors=summary["errors"],
                     undone=summary["side_effects_not_done"],
-                    checkout_only=self.name == "sync",
+                    checkout_only=self.name in baseline.IN_REQUEST,
                 )
             )
             verdict = result.probes[-1].why_not or "kept"
@@ -74,27 +72,15 @@ class Variant:
 
     def start(self) -> None:
         args = self.args
-        say(f"\n== {self.name}: {self.HOW.get(self.name, 'the stack at --base-url')}")
-        credentials = OPS_CREDENTIALS
+        say(f"\n== {self.name}: {baseline.HOW.get(self.name, 'the stack at --base-url')}")
         if args.base_url:
             base, database_url = args.base_url.rstrip("/"), args.database_url
             self.broker = Broker(self.broker_url) if redis_answers(self.broker_url) else None
-            credentials, roots = args.metrics_auth, []
+            metrics, roots = MetricsReader(base, args.metrics_auth), []
         else:
             database_url = fresh_database(args.database_url, self.name)
-            self.broker = Broker(self.broker_url)
             self.sink = Sink()
-            extra = dict(kv.split("=", 1) for kv in args.env)
-            self.stack = ManagedStack(
-                variant=self.name,
-                database_url=database_url,
-                broker=self.broker,
-                sink=self.sink,
-                extra_env=extra,
-            )
-            say(f"  starting the stack (log: {self.stack.log_path})")
-            self.stack.wait_ready()
-            base = self.stack.base
+            base, metrics = self.start_stack(database_url)
             roots = [self.stack.process.pid, self.sink.process.pid]
         database = Database(database_url)
         products = database.prepare()
@@ -104,14 +90,39 @@ class Variant:
         self.runner = Runner(
             variant=self.name,
             client=self.client,
-            metrics=MetricsReader(base, credentials),
+            metrics=metrics,
             broker=self.broker,
             sink=self.sink,
             meter=meter,
             products=products,
             tokens=self.register(args.clients),
             profile=(args.profile, args.profile_phase),
+            effects_in_request=self.name in baseline.NO_LAG,
         )
+
+    def start_stack(self, database_url: str):
+        """This variant's stack, up: the plain design's web (no broker, no /metrics: its
+        side effects are done in the request), or Shopflow's runstack. (base, metrics)."""
+        extra = dict(kv.split("=", 1) for kv in self.args.env)
+        if self.name == baseline.BASELINE:
+            # As Shopflow's stack is told (ManagedStack): eight shoppers placing the same
+            # order all run would each be flagged a duplicate; the check still runs.
+            extra.setdefault("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", "0")
+            self.stack = PlainStack(database_url=database_url, email_port=self.sink.port, **extra)
+            say(f"  starting the plain design (log: {self.stack.log_path})")
+            self.stack.wait_ready()
+            return self.stack.base, InRequest()
+        self.broker = Broker(self.broker_url)
+        self.stack = ManagedStack(
+            variant=self.name,
+            database_url=database_url,
+            broker=self.broker,
+            sink=self.sink,
+            extra_env=extra,
+        )
+        say(f"  starting the stack (log: {self.stack.log_path})")
+        self.stack.wait_ready()
+        return self.stack.base, MetricsReader(self.stack.base, OPS_CREDENTIALS)
 
     def register(self, count: int) -> list[str]:
         say(f"  registering {count} shoppers")
@@ -159,14 +170,21 @@ class Variant:
             self.broker.stop()
 
 
-def broker_urls(url: str, count: int) -> list[str]:
-    """A Redis database per variant on the same server: both stacks run at once, and the
-    idle one's workers must not take the other's tasks. Counting down from --broker-url's
-    database (14, 13), away from the tests' 15."""
+def broker_urls(url: str, names: list[str]) -> list[str | None]:
+    """A Redis database per variant that has a broker, on the same server: the stacks run
+    at once, and an idle one's workers must not take another's tasks. Counting down from
+    --broker-url's database (14, 13), away from the tests' 15; None for the plain design."""
     parts = urlsplit(url)
     db = int(parts.path.strip("/") or 0)
-    dbs = [db - n if db - n >= 0 else db + n for n in range(count)]
-    return [urlunsplit(parts._replace(path=f"/{n}")) for n in dbs]
+    urls, n = [], 0
+    for name in names:
+        if name in baseline.NEEDS_BROKER or name == "given":
+            number = db - n if db - n >= 0 else db + n
+            urls.append(urlunsplit(parts._replace(path=f"/{number}")))
+            n += 1
+        else:
+            urls.append(None)
+    return urls
 
 
 def run_variants(variants: list[Variant], phases: list[Phase], rounds: int) -> None:
