@@ -16,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from concurrent.futures import Future, as_completed
 from datetime import UTC
 from email.utils import parseaddr
 
@@ -66,6 +67,64 @@ def email_send(
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
     kept connection, cut at half the claim window (or at `by`, a time.monotonic() value,
     if sooner), with the Message-ID of (kind, key)."""
+    message = _message(
+        kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
+    )
+    claim = _claim(kind=kind, key=key, to=to, subject=subject)
+    if claim is None:
+        return False
+    try:
+        transport.send_message(message, deadline=_send_deadline(by))
+    except BaseException:
+        _claim_free(kind=kind, key=key, claim=claim)
+        raise
+    _sent_record(kind=kind, key=key, claim=claim)
+    return True
+
+
+def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> list:
+    """Send each of `emails` (email_send's keywords, rendered) unless it went out before,
+    all at once in the sender threads (transport.send_soon): a slow server delays each by
+    one send, not by those before it. Claims and records are written in this thread, each
+    record as soon as its send ends. An outcome per email, in order: True (sent now), False
+    (sent before) or the exception that stopped it; sends that could not start by
+    `start_by` (after the first) are RunOutOfTime."""
+    outcomes: list = []
+    sending = {}
+    for n, email in enumerate(emails):
+        claim_of = {key: email[key] for key in ("kind", "key", "to", "subject")}
+        try:
+            claim = _claim(**claim_of)
+        except EmailInFlight as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(False)  # sent before, unless a send follows
+        if claim is not None:
+            soon = transport.send_soon(
+                _message(**email), deadline=_send_deadline(by), start_by=start_by if n else None
+            )
+            sending[soon] = (n, email, claim)
+    try:  # bounded: each send is cut at its deadline, `by` at the latest
+        for done in as_completed(sending, timeout=max(by - time.monotonic(), 0) + 30):
+            n, email, claim = sending.pop(done)
+            outcomes[n] = _outcome(done, kind=email["kind"], key=email["key"], claim=claim)
+    except TimeoutError:  # still sending, somehow: their claims stay ours, to go stale
+        for n, email, _ in sending.values():
+            outcomes[n] = transport.SendTimeout(f"email {email['kind']}:{email['key']}")
+    return outcomes
+
+
+def _outcome(done: Future, *, kind: str, key: str, claim: uuid.UUID):
+    """True, recorded sent; else the send's exception, its claim freed for a retry."""
+    error = done.exception()
+    if error is None:
+        _sent_record(kind=kind, key=key, claim=claim)
+        return True
+    _claim_free(kind=kind, key=key, claim=claim)
+    return RunOutOfTime(str(error)) if isinstance(error, transport.NotStarted) else error
+
+
+def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -76,18 +135,25 @@ def email_send(
         headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
     )
     message.attach_alternative(html, "text/html")
-    claim = _claim(kind=kind, key=key, to=to, subject=subject)
-    if claim is None:
-        return False
+    return message
+
+
+def _send_deadline(by: float | None) -> float:
+    """Half the claim window from now (or `by`, if sooner): a send cut then is never one
+    whose claim another delivery may take over meanwhile."""
     deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    deadline = min(deadline, by) if by is not None else deadline
+    return min(deadline, by) if by is not None else deadline
+
+
+def _claim_free(*, kind: str, key: str, claim: uuid.UUID) -> None:
+    """Not sent (as far as we know): free our claim so a retry can send."""
+    SentEmail.objects.filter(
+        kind=kind, key=key, status=SentEmail.Status.SENDING, claim=claim
+    ).delete()
+
+
+def _sent_record(*, kind: str, key: str, claim: uuid.UUID) -> None:
     ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claim": claim}
-    try:
-        transport.send_message(message, deadline=deadline)
-    except BaseException:
-        # Not sent (as far as we know): free our claim so a retry can send.
-        SentEmail.objects.filter(**ours).delete()
-        raise
     if not SentEmail.objects.filter(**ours).update(
         status=SentEmail.Status.SENT, sent_at=timezone.now()
     ):
@@ -98,7 +164,6 @@ def email_send(
         SentEmail.objects.filter(kind=kind, key=key).update(
             status=SentEmail.Status.SENT, sent_at=timezone.now()
         )
-    return True
 
 
 def _send_once(*, template: str, context: dict, **email) -> bool:
@@ -159,37 +224,38 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str) -> uuid.UUID | N
 
 def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
     """Email each of these orders' confirmation to its customer, once; the ids of the orders
-    this call sent (unknown orders are left out). Each email is claimed, sent and recorded
-    on its own, over this thread's SMTP connection; the side effects of those sent, now or
-    before, are marked done together, also when a later one raises. The run ends within
-    the task's soft time limit (the email worker's threads enforce none): after its first
-    send, none starts that could outlast it (a send is cut at half the claim, or at the
-    limit), RunOutOfTime then, and the rest are retried."""
-    done = []
+    this call sent (unknown orders are left out). Each email is claimed and recorded on its
+    own, and they are sent together (emails_send_together); the side effects of those sent,
+    now or before, are marked done, also when others failed, and then the first failure is
+    raised (the task tries those orders alone). The run ends within the task's soft time
+    limit (the email worker's threads enforce none): no send starts that could outlast it
+    (a send is cut at half the claim, or at the limit); those are RunOutOfTime, retried."""
     run_ends = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
-    last_start = run_ends - settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    try:
-        sent = []
-        for order in store_selectors.orders_for_processing(order_ids=order_ids):
-            if sent and time.monotonic() > last_start:
-                raise RunOutOfTime(f"emails of {len(order_ids) - len(done)} order(s) left")
-            if _send_once(
-                by=run_ends,
-                kind=SentEmail.Kind.CONFIRMATION_EMAIL,
-                key=str(order.pk),
-                to=[order.customer.user.email],
-                subject=f"Your Shopflow order #{order.pk}",
-                template="confirmation_email",
-                context={"order": order, "items": order.line_items, "user": order.customer.user},
-            ):
-                sent.append(order.pk)
-            done.append(order.pk)  # sent now, or by an earlier delivery
-    finally:
-        # A delivery that stops before this sends nothing again: its emails are recorded
-        # sent, and the next delivery marks their side effects.
-        if done:
-            side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
-    return sent
+    orders = list(store_selectors.orders_for_processing(order_ids=order_ids))
+    outcomes = emails_send_together(
+        emails=[_confirmation(order) for order in orders],
+        by=run_ends,
+        start_by=run_ends - settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2,
+    )
+    done = [o.pk for o, outcome in zip(orders, outcomes, strict=True) if isinstance(outcome, bool)]
+    if done:  # sent now, or by an earlier delivery
+        side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:  # a real error first: the task then tries those orders alone
+        raise sorted(failures, key=lambda exc: isinstance(exc, RunOutOfTime))[0]
+    return [o.pk for o, outcome in zip(orders, outcomes, strict=True) if outcome is True]
+
+
+def _confirmation(order) -> dict:
+    context = {"order": order, "items": order.line_items, "user": order.customer.user}
+    return {
+        "kind": SentEmail.Kind.CONFIRMATION_EMAIL,
+        "key": str(order.pk),
+        "to": [order.customer.user.email],
+        "subject": f"Your Shopflow order #{order.pk}",
+        "text": render_to_string("email_app/confirmation_email.txt", context),
+        "html": render_to_string("email_app/confirmation_email.html", context),
+    }
 
 
 def welcome_send(*, user_id: int) -> bool:

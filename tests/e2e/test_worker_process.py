@@ -124,10 +124,11 @@ def test_worker_killed_mid_task_loses_no_side_effect(
 def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """Three orders' emails in one message; SIGKILL the pool process while the first waits
-    on SMTP. The message comes back and is split: each order in a message of its own, so
-    an order that kills its worker every time would fail alone. Every order completes;
-    the two emails that never reached SMTP go out once."""
+    """Three orders' emails in one message, sent together; SIGKILL the pool process while
+    the first waits on SMTP. The message comes back and is split: each order in a message
+    of its own, so an order that kills its worker every time would fail alone. Every order
+    completes; the two emails sent beside the slow one (recorded as each ended) go out
+    once."""
     env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:

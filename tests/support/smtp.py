@@ -36,6 +36,8 @@ class SmtpHandler:
     keep: bool = True  # False: count the messages only (a benchmark sends thousands)
     log: TextIO | None = None  # a line per message accepted: "<unix time> <connection>"
     connections: itertools.count = field(default_factory=lambda: itertools.count(1))
+    receiving: int = 0  # messages being received (DATA) right now
+    most_received_at_once: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -51,6 +53,14 @@ class SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.receiving += 1  # the server's event loop: one session at a time runs this
+        self.most_received_at_once = max(self.most_received_at_once, self.receiving)
+        try:
+            return await self._deliver(session, envelope)
+        finally:
+            self.receiving -= 1
+
+    async def _deliver(self, session, envelope):
         delay = self.delay
         if self.delay_next:
             delay, self.delay_next = self.delay_next, 0.0
