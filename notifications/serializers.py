@@ -1,10 +1,12 @@
 from rest_framework import serializers
 
+from core.serializers import ModelSerializer
+
 from . import preferences
 from .models import Notification
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "message", "link", "is_read", "read_at", "created_at"]

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import ErrorSerializer
+from core.serializers import ModelSerializer
 from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
@@ -11,7 +12,7 @@ from .services.carts import MAX_LINE_QUANTITY
 from .services.checkout import Placement, order_place, request_fingerprint
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(ModelSerializer):
     available = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -19,7 +20,7 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "price", "available"]
 
 
-class CartItemSerializer(serializers.ModelSerializer):
+class CartItemSerializer(ModelSerializer):
     product_id = serializers.IntegerField(read_only=True)
     sku = serializers.CharField(source="product.sku", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
@@ -32,7 +33,7 @@ class CartItemSerializer(serializers.ModelSerializer):
         fields = ["id", "product_id", "sku", "name", "unit_price", "quantity"]
 
 
-class CartSerializer(serializers.ModelSerializer):
+class CartSerializer(ModelSerializer):
     items = CartItemSerializer(many=True, read_only=True, source="line_items")
     total = serializers.SerializerMethodField()
 
@@ -57,7 +58,7 @@ class CartItemUpdateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
-class OrderItemSerializer(serializers.ModelSerializer):
+class OrderItemSerializer(ModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
     line_total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
@@ -82,7 +83,7 @@ SideEffectsSerializer = type(
 )
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializer):
     items = OrderItemSerializer(many=True, read_only=True, source="line_items")
     side_effects = serializers.SerializerMethodField()
     duplicate_of = serializers.PrimaryKeyRelatedField(
@@ -135,7 +136,7 @@ class ShortageErrorSerializer(ErrorSerializer):
     products = ShortageSerializer(many=True)
 
 
-class PriceChangeSerializer(serializers.ModelSerializer):
+class PriceChangeSerializer(ModelSerializer):
     class Meta:
         model = PriceChange
         fields = ["old_price", "new_price", "changed_at"]

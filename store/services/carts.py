@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from .. import locks
@@ -22,28 +23,32 @@ def cart_create(*, customer: Customer) -> Cart:
 def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int) -> CartItem:
     """Add quantity of a product to the customer's cart; a second add of the same product
     adds up. Raises CartNotFound (unknown or someone else's), ProductNotFound or
-    QuantityTooLarge, and then changes nothing."""
+    QuantityTooLarge, and then changes nothing. Three statements in a transaction."""
     with transaction.atomic():
         # Touching the cart takes its row lock (as checkout does), so adds to one cart
-        # queue up and the read of the line below cannot race another add.
+        # queue up and the line's quantity read below cannot change before the write.
         if not Cart.objects.filter(pk=cart_id, customer=customer).update(updated_at=timezone.now()):
             raise CartNotFound(cart_id)
+        line = CartItem.objects.filter(cart_id=cart_id, product_id=OuterRef("pk"))
         product = (
             Product.objects.filter(pk=product_id, is_active=True)
             .only("pk", "sku", "name", "price")
+            .annotate(in_cart=Subquery(line.values("quantity")))  # the product's line, if any
             .first()
         )
         if product is None:
             raise ProductNotFound(product_id)
-        item = CartItem.objects.filter(cart_id=cart_id, product_id=product_id).first()
-        if item is None:
-            item = CartItem.objects.create(cart_id=cart_id, product=product, quantity=quantity)
-        else:
-            if item.quantity + quantity > MAX_LINE_QUANTITY:
-                raise QuantityTooLarge(MAX_LINE_QUANTITY)
-            item.quantity += quantity
-            item.save(update_fields=["quantity"])
-    item.product = product
+        total = (product.in_cart or 0) + quantity
+        if total > MAX_LINE_QUANTITY:
+            raise QuantityTooLarge(MAX_LINE_QUANTITY)
+        # The line, new or with its quantity set, in one INSERT ... ON CONFLICT DO UPDATE,
+        # which gives back its id either way.
+        (item,) = CartItem.objects.bulk_create(
+            [CartItem(cart_id=cart_id, product=product, quantity=total)],
+            update_conflicts=True,
+            unique_fields=["cart", "product"],
+            update_fields=["quantity"],
+        )
     return item
 
 
