@@ -12,6 +12,7 @@ send may still go out. That takeover is the one gap at-least-once delivery leave
 killed after SMTP accepted the message and before the row was marked sent sends it again,
 with the same Message-ID, which mailbox providers that de-duplicate show once."""
 
+import contextlib
 import logging
 import re
 import time
@@ -88,30 +89,65 @@ def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> l
     one send, not by those before it. Claims and records are written in this thread, each
     record as soon as its send ends. An outcome per email, in order: True (sent now), False
     (sent before) or the exception that stopped it; sends that could not start by
-    `start_by` (after the first) are RunOutOfTime."""
+    `start_by` (after the first) are RunOutOfTime. Left early (a database error, a time
+    limit), it still records what was sent, so that no retry sends it again."""
     outcomes: list = []
-    sending = {}
-    for n, email in enumerate(emails):
-        claim_of = {key: email[key] for key in ("kind", "key", "to", "subject")}
-        try:
-            claim = _claim(**claim_of)
-        except EmailInFlight as exc:
-            outcomes.append(exc)
-            continue
-        outcomes.append(False)  # sent before, unless a send follows
-        if claim is not None:
-            soon = transport.send_soon(
-                _message(**email), deadline=_send_deadline(by), start_by=start_by if n else None
-            )
-            sending[soon] = (n, email, claim)
-    try:  # bounded: each send is cut at its deadline, `by` at the latest
-        for done in as_completed(sending, timeout=max(by - time.monotonic(), 0) + 30):
-            n, email, claim = sending.pop(done)
-            outcomes[n] = _outcome(done, kind=email["kind"], key=email["key"], claim=claim)
-    except TimeoutError:  # still sending, somehow: their claims stay ours, to go stale
-        for n, email, _ in sending.values():
-            outcomes[n] = transport.SendTimeout(f"email {email['kind']}:{email['key']}")
+    sending: dict[Future, tuple] = {}  # a send: (its position, its email, its claim)
+    try:
+        for email in emails:
+            started = _send_started(email, first=not sending, by=by, start_by=start_by)
+            if isinstance(started, tuple):
+                future, claim = started
+                sending[future] = (len(outcomes), email, claim)
+                started = None  # known once its send ends
+            outcomes.append(started)
+        for n, outcome in _outcomes_as_sends_end(sending, by=by):
+            outcomes[n] = outcome
+    finally:
+        _sends_settle(sending, by=by)
     return outcomes
+
+
+def _send_started(email: dict, *, first: bool, by: float, start_by: float):
+    """The email's send queued, (its Future, its claim); or its outcome already: False
+    (sent before) or the claim's error (EmailInFlight, a database error). The run's
+    `first` send starts whatever the time."""
+    message = _message(**email)  # before the claim: an error here leaves none behind
+    try:
+        claim = _claim(
+            kind=email["kind"], key=email["key"], to=email["to"], subject=email["subject"]
+        )
+    except Exception as exc:  # its outcome: the others still go
+        return exc
+    if claim is None:
+        return False
+    start = None if first else start_by
+    return transport.send_soon(message, deadline=_send_deadline(by), start_by=start), claim
+
+
+def _outcomes_as_sends_end(sending: dict, *, by: float):
+    """(position, outcome) of each send as it ends, recorded at once; bounded: each send
+    is cut at its deadline, `by` at the latest."""
+    try:
+        for done in as_completed(list(sending), timeout=max(by - time.monotonic(), 0) + 5):
+            n, email, claim = sending.pop(done)
+            yield n, _outcome(done, kind=email["kind"], key=email["key"], claim=claim)
+    except TimeoutError:  # still sending, somehow: their claims stay ours, to go stale
+        for n, email, _ in list(sending.values()):
+            yield n, transport.SendTimeout(f"email {email['kind']}:{email['key']}")
+
+
+def _sends_settle(sending: dict, *, by: float) -> None:
+    """What a run left early leaves: sends not started are cancelled and their claims
+    freed; those running are waited for (to their deadlines) and recorded, or freed."""
+    for future, (_, email, claim) in list(sending.items()):
+        if future.cancel():
+            with contextlib.suppress(Exception):
+                _claim_free(kind=email["kind"], key=email["key"], claim=claim)
+            sending.pop(future)
+    with contextlib.suppress(Exception):  # a database still away: the claims go stale
+        for _ in _outcomes_as_sends_end(sending, by=by):
+            pass
 
 
 def _outcome(done: Future, *, kind: str, key: str, claim: uuid.UUID):

@@ -17,6 +17,7 @@ Sends may also go out together (`send_soon`): in the process's sender threads
 on a slow server side by side, not one after another."""
 
 import contextlib
+import contextvars
 import os
 import smtplib
 import socket
@@ -66,7 +67,9 @@ def send_message(message, *, deadline: float | None = None) -> None:
 def send_soon(message, *, deadline: float, start_by: float | None = None) -> Future:
     """send_message in one of the process's sender threads; the Future's result is None,
     or what send_message raised, or NotStarted when no thread was free by `start_by`."""
-    return _sender_pool().submit(_send_in_time, message, deadline, start_by)
+    # In the caller's context: the send stays in the order's trace.
+    run = contextvars.copy_context().run
+    return _sender_pool().submit(run, _send_in_time, message, deadline, start_by)
 
 
 def _send_in_time(message, deadline: float, start_by: float | None) -> None:
@@ -88,9 +91,9 @@ def _sender_pool() -> ThreadPoolExecutor:
 
 def _forget_senders() -> None:
     """In a forked child: the parent's sender threads (and any hold on the lock) are not
-    there."""
-    global _senders, _senders_lock
-    _senders, _senders_lock = None, threading.Lock()
+    there, and its kept connection is the parent's socket."""
+    global _senders, _senders_lock, _local
+    _senders, _senders_lock, _local = None, threading.Lock(), threading.local()
 
 
 os.register_at_fork(after_in_child=_forget_senders)

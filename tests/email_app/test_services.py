@@ -313,3 +313,30 @@ def test_a_run_starts_no_send_it_could_not_finish_in_its_time_and_leaves_the_res
     )
     assert [states[o] for o in order_ids] == ["done", "done", "pending"]
     assert not SentEmail.objects.filter(key=str(order_ids[2])).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_fails_to_record_one_send_still_records_the_others_sent(customer, monkeypatch):
+    """Left early (here the database refusing one record), the run records the sends that
+    went out and frees the claims of those it had not started: a retry sends again only
+    the one whose record was refused (its claim goes stale first)."""
+    from django.db import OperationalError
+
+    from tests.support.orders import place_order
+
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    real_record, refused = services._sent_record, []
+
+    def first_refused(**claim):
+        if not refused:
+            refused.append(claim["key"])
+            raise OperationalError("the database went away for a moment")
+        real_record(**claim)
+
+    monkeypatch.setattr(services, "_sent_record", first_refused)
+    with pytest.raises(OperationalError):
+        services.confirmation_emails_send(order_ids=order_ids)
+
+    sent = {m.subject.rpartition("#")[2] for m in mail.outbox}
+    statuses = dict(SentEmail.objects.values_list("key", "status"))
+    assert statuses == {key: "sending" if key in refused else "sent" for key in sent}
