@@ -115,7 +115,7 @@ class PushSubscriptionRenewView(APIView):
         # An unknown old endpoint is answered before anything costs (the new endpoint's
         # DNS lookup): this endpoint needs no login.
         old = request.data.get("old_endpoint") if isinstance(request.data, dict) else None
-        if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
+        if not _endpoint_valid(old) or not selectors.push_subscription_known(endpoint=old):
             raise exceptions.NotFound("No subscription has that endpoint.")
         incoming = PushRenewSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -129,3 +129,16 @@ class PushSubscriptionRenewView(APIView):
         if row is None:
             raise exceptions.NotFound("No subscription has that endpoint.")
         return Response(PushSubscriptionSerializer(row).data)
+
+
+def _endpoint_valid(value) -> bool:
+    """A string the old endpoint's field accepts (no NUL, no lone surrogate, not too
+    long), so that looking it up cannot fail in the database: any other is no endpoint
+    of ours."""
+    if not isinstance(value, str):
+        return False
+    try:
+        PushRenewSerializer().fields["old_endpoint"].run_validation(value)
+    except exceptions.ValidationError:
+        return False
+    return True

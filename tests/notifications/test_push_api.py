@@ -1,5 +1,7 @@
 """The push subscription API and the endpoint checks: no way into the private network."""
 
+import json
+
 import pytest
 
 from notifications import push_endpoints
@@ -240,3 +242,20 @@ def test_the_next_person_subscribing_a_shared_browser_takes_its_row_until_they_l
     assert PushSubscription.objects.get() == taken
     nextcomer.post("/account/logout/")
     assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "old", ["https://push.example.com/\x00x", "https://push.example.com/\ud800", 7]
+)
+def test_a_renewal_naming_an_endpoint_no_database_could_hold_is_not_found(old, user, dns):
+    from rest_framework.test import APIClient
+
+    client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
+    renewed = {"old_endpoint": old, **BrowserKeys().subscription(PUBLIC + "/v2")}
+
+    # As a browser's JSON says it: escaped (a lone surrogate cannot be sent as UTF-8).
+    body = json.dumps(renewed)
+    response = APIClient().post(SUBSCRIPTIONS + "renew/", body, content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No subscription has that endpoint."}
