@@ -149,7 +149,7 @@ def stays_live(probe, env, *, seconds: float) -> None:
     while time.monotonic() < until:
         result = exec_probe(probe, env)
         assert result.returncode == 0, result.stderr
-        time.sleep(0.5)
+        time.sleep(0.5)  # the probe's own period (a kubelet asks every few seconds)
 
 
 def lapses_when_stopped_and_recovers(process, probe, env) -> None:

@@ -299,7 +299,7 @@ def test_a_run_starts_no_send_it_could_not_finish_in_its_time_and_leaves_the_res
     sent = []
 
     def slow_send(message, deadline):
-        time.sleep(0.6)
+        time.sleep(0.6)  # a slow SMTP server, on purpose: the run's time is under test
         sent.append(message.subject)
 
     monkeypatch.setattr(transport, "send_message", slow_send)

@@ -24,7 +24,7 @@ def test_a_run_starts_no_group_past_half_its_soft_time_limit_and_lets_the_rest_g
     sent = []
 
     def slow_send(group, *, now):
-        time.sleep(0.15)
+        time.sleep(0.15)  # a slow send, on purpose: the run's budget is under test
         sent.append(group[0].notification_id)
         return delivery.Outcome(delivery.DELIVERED)
 

@@ -134,7 +134,7 @@ def test_a_batch_whose_failure_used_its_time_up_retries_every_order_with_backoff
 
     def slow_then_failing(*, order_ids):
         calls.append(order_ids)
-        time.sleep(0.15)
+        time.sleep(0.15)  # the batch's work taking its time is the point: no state to poll
         raise ConnectionError("the database went away")
 
     monkeypatch.setattr(stock, "inventory_apply", slow_then_failing)
@@ -161,7 +161,7 @@ def test_orders_a_run_had_no_time_for_go_out_again_at_once_their_retries_untouch
     def batch_fails_first_is_slow(*, order_ids):
         if len(order_ids) > 1:
             raise ConnectionError("the database went away")
-        time.sleep(0.15)
+        time.sleep(0.15)  # a slow order, on purpose: it uses the run's time up
         return real_apply(order_ids=order_ids)
 
     monkeypatch.setattr(stock, "inventory_apply", batch_fails_first_is_slow)
