@@ -20,8 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from core.metrics import SECONDS_BUCKETS
 
-from . import locks
-from .models import DeadLetter, OutboxMessage
+from . import locks, outbox
+from .models import DeadLetter
 from .queues import queue_states
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class OutboxCollector:
         backlog = locks.outbox_rows_due().aggregate(
             rows=Count("id"), waited=Max(Now() - Coalesce("not_before", "created_at"))
         )
-        waiting = OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=Now())
+        waiting = outbox.retries_waiting()
         age = backlog["waited"].total_seconds() if backlog["waited"] else 0.0
         yield GaugeMetricFamily(
             "shopflow_outbox_backlog",

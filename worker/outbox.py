@@ -25,6 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.clock import db_now
@@ -319,6 +320,12 @@ def redelivery_record(*, task_id: str) -> int:
 
 def pending_count() -> int:
     return OutboxMessage.objects.filter(published_at__isnull=True).count()
+
+
+def retries_waiting():
+    """The unpublished rows whose `not_before` is still ahead, by the database's clock: task
+    retries waiting for their time (not a backlog)."""
+    return OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=Now())
 
 
 def _release(row_ids, error: str) -> None:

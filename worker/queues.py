@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count
 
-from core.clock import db_now
-
+from . import outbox
 from .celery import app
-from .models import OutboxMessage
 from .queue_rabbitmq import age_of, declared_counts, rabbitmq_queues
 from .queue_redis import redis_queues
 from .routing import route
@@ -95,12 +93,7 @@ def scheduled_in_outbox(*, names) -> dict[str, int]:
     """{queue: outbox rows not published whose `not_before` is ahead, by the database's
     clock} for each of `names`: the retries waiting for their time, by their task's queue."""
     waiting = dict.fromkeys(names, 0)
-    rows = (
-        OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=db_now())
-        .values_list("task_name")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    rows = outbox.retries_waiting().values_list("task_name").annotate(n=Count("id")).order_by()
     for task_name, n in rows:
         queue = queue_of(task_name=task_name)
         if queue in waiting:
