@@ -205,9 +205,15 @@ def _sent_record(*, kind: str, key: str, claim: uuid.UUID) -> None:
 def _send_once(*, template: str, context: dict, **email) -> bool:
     """email_send of one of email_app's templates. Rendered before the claim: a template
     error must not leave a claim behind."""
-    text = render_to_string(f"email_app/{template}.txt", context)
-    html = render_to_string(f"email_app/{template}.html", context)
-    return email_send(text=text, html=html, **email)
+    return email_send(**_rendered(template, context), **email)
+
+
+def _rendered(template: str, context: dict) -> dict[str, str]:
+    """One of email_app's templates as the email's text and html."""
+    return {
+        "text": render_to_string(f"email_app/{template}.txt", context),
+        "html": render_to_string(f"email_app/{template}.html", context),
+    }
 
 
 def message_id(*, kind: str, key: str) -> str:
@@ -289,8 +295,7 @@ def _confirmation(order) -> dict:
         "key": str(order.pk),
         "to": [order.customer.user.email],
         "subject": f"Your Shopflow order #{order.pk}",
-        "text": render_to_string("email_app/confirmation_email.txt", context),
-        "html": render_to_string("email_app/confirmation_email.html", context),
+        **_rendered("confirmation_email", context),
     }
 
 
