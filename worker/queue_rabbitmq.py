@@ -10,25 +10,18 @@ does not answer in time, held and the age are unknown (None)."""
 import json
 import logging
 import time
-from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
+
+from .broker_queue import BrokerQueue
 
 logger = logging.getLogger(__name__)
 
 API_TIMEOUT_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class RabbitQueue:
-    ready: int
-    consumers: int
-    held: int | None
-    head_published_at: float | None  # epoch seconds, None when unknown
-
-
-def rabbitmq_queues(conn, *, names, api: str) -> dict[str, RabbitQueue]:
+def rabbitmq_queues(conn, *, names, api: str) -> dict[str, BrokerQueue]:
     """What RabbitMQ tells of each queue of `names` over `conn` (a pooled kombu connection),
     and its management API at `api` when given; a queue it does not know has nothing."""
     counted = declared_counts(conn, names=names)
@@ -37,11 +30,12 @@ def rabbitmq_queues(conn, *, names, api: str) -> dict[str, RabbitQueue]:
     for name in names:
         ready, consumers = counted[name]
         stats = (managed or {}).get(name, {})
-        found[name] = RabbitQueue(
+        found[name] = BrokerQueue(
             ready=ready,
-            consumers=consumers,
             held=None if managed is None else stats.get("messages_unacknowledged", 0),
-            head_published_at=stats.get("head_message_timestamp"),
+            eta_held=0,  # RabbitMQ cannot tell them from the held
+            consumers=consumers,
+            oldest_ready_age_seconds=_age(stats.get("head_message_timestamp"), ready=ready),
         )
     return found
 
@@ -94,7 +88,7 @@ def _managed(api: str, *, vhost: str) -> dict[str, dict] | None:
     return {queue["name"]: queue for queue in queues}
 
 
-def age_of(published_at: float | None, *, ready: int) -> float | None:
+def _age(published_at: float | None, *, ready: int) -> float | None:
     """Seconds since the head message was published, by this host's clock against the
     publisher's stamp; None for an empty queue or an unknown head."""
     if not ready or published_at is None:

@@ -13,10 +13,11 @@ that stops takes itself out of all, and one that died expires."""
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from celery import bootsteps
+
+from .broker_queue import BrokerQueue
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +53,7 @@ return #KEYS
 """
 
 
-@dataclass(frozen=True)
-class RedisQueue:
-    ready: int
-    held: int
-    eta_held: int  # held, but only waiting for their ETA: scheduled
-    consumers: int
-    oldest_ready_age_seconds: float | None
-
-
-def redis_queues(channel, *, names) -> dict[str, RedisQueue]:
+def redis_queues(channel, *, names) -> dict[str, BrokerQueue]:
     """What Redis holds for each queue of `names`, read in one transaction (MULTI/EXEC) over
     `channel`'s own client, with its socket timeouts: the lists' lengths and oldest
     elements, the announced consumers and the unacknowledged messages, at one instant of
@@ -79,7 +71,7 @@ def redis_queues(channel, *, names) -> dict[str, RedisQueue]:
     found = {}
     for n, name in enumerate(names):
         length, oldest, announced = replies[1 + 3 * n : 4 + 3 * n]
-        found[name] = RedisQueue(
+        found[name] = BrokerQueue(
             ready=length,
             held=held.get(name, 0),
             eta_held=eta_held.get(name, 0),

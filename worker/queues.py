@@ -24,7 +24,7 @@ from django.db.models import Count
 
 from . import outbox
 from .celery import app
-from .queue_rabbitmq import age_of, declared_counts, rabbitmq_queues
+from .queue_rabbitmq import declared_counts, rabbitmq_queues
 from .queue_redis import redis_queues
 from .routing import route
 
@@ -64,28 +64,18 @@ def queue_states(*, names) -> dict[str, QueueState]:
     with app.pool.acquire(block=True, timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         if conn.transport.driver_type == "redis":
-            on_redis = redis_queues(conn.default_channel, names=names)
-            return {
-                name: QueueState(
-                    ready=state.ready,
-                    held=state.held,
-                    scheduled=scheduled[name] + state.eta_held,
-                    consumers=state.consumers,
-                    oldest_ready_age_seconds=state.oldest_ready_age_seconds,
-                )
-                for name, state in on_redis.items()
-            }
-        api = settings.SHOPFLOW_RABBITMQ_API
-        on_rabbitmq = rabbitmq_queues(conn, names=names, api=api)
+            found = redis_queues(conn.default_channel, names=names)
+        else:
+            found = rabbitmq_queues(conn, names=names, api=settings.SHOPFLOW_RABBITMQ_API)
     return {
         name: QueueState(
-            ready=state.ready,
-            held=state.held,
-            scheduled=scheduled[name],
-            consumers=state.consumers,
-            oldest_ready_age_seconds=age_of(state.head_published_at, ready=state.ready),
+            ready=queue.ready,
+            held=queue.held,
+            scheduled=scheduled[name] + queue.eta_held,
+            consumers=queue.consumers,
+            oldest_ready_age_seconds=queue.oldest_ready_age_seconds,
         )
-        for name, state in on_rabbitmq.items()
+        for name, queue in found.items()
     }
 
 
