@@ -61,13 +61,11 @@ def email_send(
     text: str,
     html: str,
     headers=None,
-    by: float | None = None,
 ) -> bool:
     """The public send API (notifications' digests use it too): send this email unless
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
-    kept connection, cut at half the claim window (or at `by`, a time.monotonic() value,
-    if sooner), with the Message-ID of (kind, key)."""
+    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
     message = _message(
         kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
     )
@@ -75,7 +73,7 @@ def email_send(
     if claim is None:
         return False
     try:
-        transport.send_message(message, deadline=_send_deadline(by))
+        transport.send_message(message, deadline=_send_deadline())
     except BaseException:
         _claim_free(kind=kind, key=key, claim=claim)
         raise
@@ -174,7 +172,7 @@ def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiA
     return message
 
 
-def _send_deadline(by: float | None) -> float:
+def _send_deadline(by: float | None = None) -> float:
     """Half the claim window from now (or `by`, if sooner): a send cut then is never one
     whose claim another delivery may take over meanwhile."""
     deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
