@@ -9,7 +9,7 @@ reads too (docs/operations.md)."""
 import os
 from pathlib import Path
 
-from config.settings.database import database_settings
+from config.settings.database import database_settings, server_bounds_ms
 from core.env import env_int
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project's: Shopflow's templates
@@ -63,7 +63,7 @@ TEMPLATES = [
 ]
 
 # An SQLite file under var/ without DATABASE_URL (makemigrations); PostgreSQL to measure.
-DATABASES = database_settings(ROOT / "var")
+DATABASES = database_settings(ROOT / "var", bounds_ms=server_bounds_ms())
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

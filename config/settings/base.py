@@ -82,11 +82,11 @@ TEMPLATES = [
 ]
 
 # --- Database: config/settings/database.py ------------------------------------
-DATABASES = database_settings(BASE_DIR)
 # What every PostgreSQL session must carry (config/settings/database.py): sent as each
 # connection's options, or set on the role behind PgBouncer; a pod's init container
 # (manage.py wait_for_migrations) refuses to start the pod on a database without them.
 DATABASE_SESSION_BOUNDS_MS = server_bounds_ms()
+DATABASES = database_settings(BASE_DIR, bounds_ms=DATABASE_SESSION_BOUNDS_MS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

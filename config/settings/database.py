@@ -9,8 +9,9 @@ import dj_database_url
 from core.env import env_bool, env_int, refuse
 
 
-def database_settings(base_dir: Path) -> dict:
-    """DATABASES, as the environment describes it."""
+def database_settings(base_dir: Path, *, bounds_ms: dict[str, int]) -> dict:
+    """DATABASES, as the environment describes it; PostgreSQL's sessions carry `bounds_ms`
+    (server_bounds_ms) unless pooled."""
     default = dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{base_dir / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
@@ -31,7 +32,8 @@ def database_settings(base_dir: Path) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        default.setdefault("OPTIONS", {}).update(postgres_bounds(pooled=pooled))
+        options = postgres_bounds(pooled=pooled, bounds_ms=bounds_ms)
+        default.setdefault("OPTIONS", {}).update(options)
     return {"default": default}
 
 
@@ -57,7 +59,7 @@ def server_bounds_ms() -> dict[str, int]:
     return bounds
 
 
-def postgres_bounds(*, pooled: bool) -> dict:
+def postgres_bounds(*, pooled: bool, bounds_ms: dict[str, int]) -> dict:
     """The connection's options (libpq's): a new connection to a host that stopped
     answering fails in seconds; keepalives and tcp_user_timeout notice a peer that
     vanished mid-conversation (a cut link) in about 20 s, not the kernel's two hours; and
@@ -73,5 +75,5 @@ def postgres_bounds(*, pooled: bool) -> dict:
         "tcp_user_timeout": env_int("DATABASE_TCP_USER_TIMEOUT", 20) * 1000,
     }
     if not pooled:
-        options["options"] = " ".join(f"-c {k}={ms}" for k, ms in server_bounds_ms().items())
+        options["options"] = " ".join(f"-c {k}={ms}" for k, ms in bounds_ms.items())
     return options
