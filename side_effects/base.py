@@ -70,15 +70,14 @@ class SideEffectTask(ReliableTask):
         ends within the time limit (an email is cut at 30 s): a worker holds a message no
         longer than a task may run, whatever its pool (the email worker's threads enforce
         no limit), which the broker's visibility timeout is sized to. The orders not come
-        to go out again at once, their retries untouched (they did not fail); but if the
-        batch's own failure used the time up, that failure is each order's."""
+        to go out again at once, their retries untouched (they did not fail); if the
+        batch's own failure used the time up, _batch_failed_late decides."""
         done, failures, untried = [], [], []
         for n, order_id in enumerate(ids):
             if time.monotonic() - started > settings.CELERY_TASK_SOFT_TIME_LIMIT / 2:
                 if n == 0:
-                    failures = [(order_id, *batch_failed) for order_id in ids]
-                else:
-                    untried = ids[n:]
+                    return self._batch_failed_late(ids, batch_failed[0])
+                untried = ids[n:]
                 break
             try:
                 done += self.run([order_id])
@@ -100,6 +99,16 @@ class SideEffectTask(ReliableTask):
         if retry:
             self._retry_later(retry[0][1], limit, args=[[order_id for order_id, _ in retry]])
         return done
+
+    def _batch_failed_late(self, ids: list[int], exc: Exception) -> list[int]:
+        """The batch failed with no time left to try an order alone. A transient failure
+        is every order's retry (counted, with backoff). Any other may be one order's fault
+        (a recipient the mail server refuses for good), so it fails no order: each goes out
+        in a message of its own, to succeed or fail alone."""
+        limit = self.retry_limit()
+        if is_transient(exc) and self.request.retries < limit:
+            self._retry_later(exc, limit, args=[ids])
+        return self._each_apart(ids, why=f"it failed ({exc!r}) with no time left for each alone")
 
     def _again_now(self, ids: list[int]) -> None:
         """These orders in a message of their own, due now, under this task's id and retry

@@ -148,6 +148,28 @@ def test_a_batch_whose_failure_used_its_time_up_retries_every_order_with_backoff
     assert inventory(order_ids) == ["pending", "pending"]
 
 
+def test_a_batch_whose_permanent_failure_used_its_time_up_fails_no_order_each_goes_apart(
+    customer, monkeypatch, settings, published
+):
+    """A permanent failure may be one order's (a recipient refused for good): with no time
+    left to find which, no order is dead-lettered for it; each goes out in a message of
+    its own, to succeed or fail alone."""
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
+    order_ids = [place_order(customer)["id"] for _ in range(2)]
+
+    def slow_then_refused(*, order_ids):
+        time.sleep(0.15)  # the batch's work taking its time is the point: no state to poll
+        raise ValueError("one order's data the service refuses")
+
+    monkeypatch.setattr(stock, "inventory_apply", slow_then_refused)
+
+    assert Delivery(retries=0)(order_ids) == []
+
+    assert published == [("store.apply_inventory", [[[order_id]] for order_id in order_ids])]
+    assert not DeadLetter.objects.exists()
+    assert inventory(order_ids) == ["pending", "pending"]
+
+
 def test_orders_a_run_had_no_time_for_go_out_again_at_once_their_retries_untouched(
     customer, monkeypatch, settings
 ):
