@@ -134,13 +134,14 @@ def lag_bucket(ms: int) -> int:
 
 
 def percentile(counts: Counter[int], p: float) -> int | None:
-    """The nearest-rank `p`th percentile of the values counted in `counts` (value ->
-    how many times): the smallest value that at least p% of them do not exceed. None for
-    no values."""
+    """The `p`th percentile of the values counted in `counts` (value -> how many times):
+    the value at rank round(p/100 * n), at least 1, of the n values in order; None for no
+    values. HdrHistogram's definition, which bench/percentiles.py reads every benchmark
+    figure with: the p50 of 10 values is the 5th, the p99 of 100 the 99th."""
     total = counts.total()
     if not total:
         return None
-    rank = max(math.ceil(p / 100 * total), 1)
+    rank = max(math.floor(p / 100 * total + 0.5), 1)  # half up, as HdrHistogram rounds
     seen = 0
     for value in sorted(counts):
         seen += counts[value]

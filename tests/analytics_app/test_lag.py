@@ -174,14 +174,16 @@ def test_lag_buckets_of_a_million_distinct_lags_are_few():
         ([7], 50, 7),
         ([7], 99, 7),
         ([1, 2], 50, 1),
-        ([1, 2], 51, 2),
+        ([1, 2], 51, 1),
+        ([1, 2], 75, 2),
         ([3, 1, 2, 4], 50, 2),
         ([3, 1, 2, 4], 75, 3),
-        ([3, 1, 2, 4], 76, 4),
+        ([3, 1, 2, 4], 76, 3),
+        ([3, 1, 2, 4], 88, 4),
         ([5, 5, 5, 9], 95, 9),
     ],
 )
-def test_percentile_is_the_nearest_rank(values, p, expected):
+def test_percentile_is_the_value_at_the_rounded_rank(values, p, expected):
     assert selectors.percentile(Counter(values), p) == expected
 
 
