@@ -66,7 +66,7 @@ def test_an_orders_lag_runs_to_its_last_side_effect_done():
     assert lag_of(summary) == (250, 250, 250, 1, 0, 0)
 
 
-def test_percentiles_are_nearest_rank_over_the_days_done_orders():
+def test_percentiles_are_over_the_days_done_orders():
     for ms in (100, 300, 200, 1000):
         order_with(NOON, 10, ms, 20)
 
