@@ -1,5 +1,6 @@
-"""The analytics page (staff): the daily rollups of the last days as charts drawn on the
-server (analytics_app.charts), and as a table."""
+"""The analytics page (staff): the last days' figures, today's as of now and the days
+before from the daily rollups, as charts drawn on the server (analytics_app.charts) and as
+a table."""
 
 import re
 from datetime import timedelta

@@ -21,7 +21,8 @@ class AnalyticsEventSerializer(serializers.ModelSerializer):
 class DailySummarySerializer(serializers.Serializer):
     """One day's orders, units and revenue, and the side-effect lag of the orders placed
     that day: the time from an order being placed to its last side effect (confirmation
-    email, inventory, analytics) done, as of the day's last hourly rollup."""
+    email, inventory, analytics) done: today's as of the request, another day's as of its
+    last hourly rollup."""
 
     day = serializers.DateField()
     orders = serializers.IntegerField()
@@ -43,7 +44,10 @@ class DailySummarySerializer(serializers.Serializer):
     side_effects_pending = serializers.IntegerField(help_text="Side effects still pending.")
     rolled_up_at = serializers.DateTimeField(
         allow_null=True,
-        help_text="When the lag figures were computed; null if the day was not rolled up yet.",
+        help_text=(
+            "When the rollup computed the lag figures; null for today (computed as of the"
+            " request) and for a day not rolled up."
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.devices import device_name
 from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
@@ -89,15 +90,17 @@ def message_notify(*, message) -> None:
 
 
 def new_device_login_notify(*, user, event) -> None:
-    """Tell a person someone signed in to their account from a device it never saw."""
-    device = (event.user_agent or "an unknown browser")[:120]
+    """Tell a person someone signed in to their account from a device it never saw, in
+    their words: "New sign-in to your account: Chrome on Linux, from 203.0.113.5, at
+    2026-11-25 11:30 UTC." (the app, the email digest and the push all show this text)."""
+    device = device_name(user_agent=event.user_agent)
     when = event.at.strftime("%Y-%m-%d %H:%M UTC")
     with transaction.atomic():
         notifications_create(
             recipient_ids=[user.pk],
             kind=Notification.Kind.NEW_DEVICE_LOGIN,
-            message=f"New sign-in to your account from {device} ({event.ip or 'unknown address'}) "
-            f"at {when}. Not you? Change your password.",
+            message=f"New sign-in to your account: {device}, from "
+            f"{event.ip or 'an unknown address'}, at {when}. Not you? Change your password.",
             link="/api/auth/logins/",
         )
 

@@ -1,6 +1,8 @@
 """A login from a device (user agent) the account never logged in from reaches its user,
 in the app and by email, whatever their preferences say."""
 
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -21,17 +23,38 @@ def log_in(user, user_agent: str) -> None:
     assert response.status_code == 200, response.content
 
 
+FIREFOX_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+)
+SAFARI_ON_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
 def test_only_a_login_from_a_new_device_notifies_its_user(user):
-    log_in(user, "Firefox on a laptop")  # the first login: nothing to compare with
-    log_in(user, "Firefox on a laptop")  # a device seen before
+    log_in(user, FIREFOX_ON_WINDOWS)  # the first login: nothing to compare with
+    log_in(user, FIREFOX_ON_WINDOWS)  # a device seen before
     assert not Notification.objects.filter(recipient=user).exists()
 
-    log_in(user, "Chrome on a phone")
+    log_in(user, SAFARI_ON_IPHONE)
     (alert,) = Notification.objects.filter(recipient=user)
-    assert alert.kind == "new_device_login"
-    assert "Chrome on a phone" in alert.message and alert.link == "/api/auth/logins/"
-    log_in(user, "Chrome on a phone")  # known now
+    assert alert.kind == "new_device_login" and alert.link == "/api/auth/logins/"
+    log_in(user, SAFARI_ON_IPHONE)  # known now
     assert Notification.objects.filter(recipient=user).count() == 1
+
+
+def test_the_alert_names_the_device_as_a_person_would_not_by_its_header(user):
+    log_in(user, FIREFOX_ON_WINDOWS)
+    log_in(user, SAFARI_ON_IPHONE)
+
+    (alert,) = Notification.objects.filter(recipient=user)
+    assert re.fullmatch(
+        r"New sign-in to your account: Mobile Safari on iOS, from 127\.0\.0\.1, at"
+        r" \d{4}-\d\d-\d\d \d\d:\d\d UTC\. Not you\? Change your password\.",
+        alert.message,
+    ), alert.message
+    assert "Mozilla" not in alert.message
 
 
 def test_its_app_and_email_channels_cannot_be_turned_off(user):

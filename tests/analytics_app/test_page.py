@@ -1,21 +1,32 @@
 """The analytics page, /account/analytics/: staff only, session login; the last days'
-rollups drawn as three SVG charts on the server, with the numbers in a table."""
+figures (today's as of now, the days before from the rollup) drawn as three SVG charts on
+the server, with the numbers in a table."""
 
+import re
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from analytics_app.models import DailySummary
+from analytics_app.models import AnalyticsEvent, DailySummary
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/account/analytics/"
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+def placed_today(orders: int, *, units: int = 1, revenue: str = "10.00") -> None:
+    """`orders` order events of today (what the analytics task records), not rolled up."""
+    at = timezone.make_aware(datetime.combine(timezone.localdate(), time(0, 1)))
+    AnalyticsEvent.objects.bulk_create(
+        AnalyticsEvent(order_id=n, customer_id=1, units=units, revenue=revenue, occurred_at=at)
+        for n in range(1, orders + 1)
+    )
 
 
 def logged_in(**user_fields) -> Client:
@@ -60,6 +71,8 @@ def test_a_shopper_is_refused_with_403():
 
 
 def test_staff_sees_three_charts_of_the_last_30_days():
+    DailySummary.objects.create(day=timezone.localdate() - timedelta(days=40), orders=1)
+
     response = logged_in(is_staff=True).get(PAGE)
 
     assert response.status_code == 200
@@ -68,6 +81,36 @@ def test_staff_sees_three_charts_of_the_last_30_days():
     assert set(charts_of(html)) == {"orders-chart-svg", "revenue-chart-svg", "lag-chart-svg"}
     assert html.count("<tr><td>") == 30
     assert "<script" not in html  # drawn on the server: no JavaScript
+
+
+def test_a_new_shop_shows_no_days_before_its_first_order():
+    DailySummary.objects.create(day=timezone.localdate() - timedelta(days=2), orders=3)
+
+    html = logged_in(is_staff=True).get(PAGE).content.decode()
+
+    assert html.count("<tr><td>") == 3  # that day, yesterday and today
+
+
+def test_todays_orders_show_before_the_rollup_and_its_lag_as_of_now(customer):
+    from tests.support.orders import place_order
+
+    order_id = place_order(customer)["id"]
+    AnalyticsEvent.objects.create(
+        order_id=order_id,
+        customer_id=customer.pk,
+        units=1,
+        revenue="12.50",
+        occurred_at=timezone.now(),
+    )
+
+    html = logged_in(is_staff=True).get(PAGE).content.decode()
+
+    today = timezone.localdate().isoformat()
+    assert bar_titles(charts_of(html)["orders-chart-svg"]) == [f"{today}: 1 orders"]
+    # Not rolled up, its side effects not done yet: counted, no lag, three pending.
+    assert f"<tr><td>{today}</td><td>1</td><td>1</td><td>12.50</td>" in html
+    assert not DailySummary.objects.exists()
+    assert re.search(r"<td>\u2013</td>\s*<td>0</td>\s*<td>0</td><td>3</td></tr>", html), html
 
 
 @pytest.mark.parametrize("days", ["abc", "0", "-1", "367", "1.5", "", "1e3", "99999999999"])
@@ -80,7 +123,8 @@ def test_a_bad_days_is_400(days):
 
 def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
     today = timezone.localdate()
-    DailySummary.objects.create(day=today, orders=4, units=5, revenue=Decimal("40.50"))
+    placed_today(4)  # 40.00 in all
+    DailySummary.objects.create(day=today, orders=99)  # today's figures are as of now
     DailySummary.objects.create(
         day=today - timedelta(days=2),
         orders=2,
@@ -103,7 +147,7 @@ def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
     ]
     assert bar_titles(charts["revenue-chart-svg"]) == [
         f"{day}: 9.99",
-        f"{today.isoformat()}: 40.50",
+        f"{today.isoformat()}: 40.00",
     ]
     assert bar_titles(charts["lag-chart-svg"]) == [f"{day} p50: 120 ms", f"{day} p95: 480 ms"]
     assert html.count("<tr><td>") == 7
@@ -113,7 +157,8 @@ def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
 
 def test_the_orders_bars_are_as_tall_as_their_numbers_say():
     today = timezone.localdate()
-    for offset, orders in ((0, 4), (1, 0), (2, 2)):
+    placed_today(4)
+    for offset, orders in ((1, 0), (2, 2)):
         DailySummary.objects.create(day=today - timedelta(days=offset), orders=orders)
 
     html = logged_in(is_staff=True).get(PAGE, {"days": "3"}).content.decode()

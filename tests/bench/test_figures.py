@@ -2,6 +2,7 @@
 read from two scrapes of /metrics, and the recovery after a burst."""
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,16 @@ def test_recovery_is_the_end_of_the_last_interval_over_the_bound_after_the_burst
     assert bursts.recovery_seconds(series[:3], burst_end=2.0, phase_end=10.0) is None
     calm = [(start, 50.0, 10) for start, _, _ in series]
     assert bursts.recovery_seconds(calm, burst_end=2.0, phase_end=10.0) == 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 7, 12, 26, 101, 333])
+def test_the_apps_lag_percentiles_are_the_benchmarks(n):
+    """One definition of a percentile: the analytics page's and /api/analytics/daily/'s
+    lag figures (analytics_app.selectors.percentile, in whole ms) and every bench figure
+    (HdrHistogram, to 3 significant digits) agree on the same values."""
+    from analytics_app.selectors import percentile
+
+    values = [(n * 37 + i * 101) % 997 + 1 for i in range(n)]  # spread, in ms, unordered
+    for p in (12.5, 50, 51, 75, 90, 95, 99, 100):
+        app = percentile(Counter(values), p)
+        assert percentiles.pct(values, p) == pytest.approx(app, rel=1e-3), (p, sorted(values))
