@@ -1,21 +1,21 @@
 """Reads of the conversations about orders."""
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from store import selectors as store_selectors
 from store.models import Order
 
+from .exceptions import ConversationNotFound
 from .models import Message
 
 
 def conversation_order_get(*, user, order_id: int) -> Order:
     """The order whose conversation `user` may read and write: their own, or any for
-    staff. Http404 otherwise (someone else's order is not said to exist)."""
+    staff. ConversationNotFound otherwise (someone else's order is not said to exist)."""
     try:
         return store_selectors.order_visible_to(user=user, order_id=order_id)
     except Order.DoesNotExist:
-        raise Http404("No such order.") from None
+        raise ConversationNotFound(order_id) from None
 
 
 def message_list(*, order) -> QuerySet[Message]:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
+from .exceptions import NotificationNotFound
 from .serializers import (
     MarkedReadSerializer,
     NotificationSerializer,
@@ -54,9 +55,13 @@ class NotificationReadView(APIView):
         responses=NotificationSerializer,
     )
     def post(self, request, notification_id: int):
-        notification = inbox.notification_mark_read(
-            user=request.user, notification_id=notification_id
-        )
+        try:
+            notification = inbox.notification_mark_read(
+                user=request.user, notification_id=notification_id
+            )
+        except NotificationNotFound:
+            # The words get_object_or_404 answered with: clients may match on them.
+            raise exceptions.NotFound("No Notification matches the given query.") from None
         return Response(NotificationSerializer(notification).data)
 
 

@@ -1,6 +1,6 @@
 """The layout's size limits: no module of the project's packages, of bench/ or of tests/
-over 400 lines, no function over 50 (migrations aside). The import rules are lint-imports' (make
-test)."""
+over 400 lines, no function over 50 (migrations aside); and a domain layer without the web's
+exceptions. The import rules are lint-imports' (make test), which cannot name django.http."""
 
 import ast
 from pathlib import Path
@@ -51,3 +51,30 @@ def test_no_module_over_400_lines_no_function_over_50():
             and node.end_lineno - node.lineno + 1 > FUNCTION_LINES
         ]
     assert too_long == []
+
+
+# The web's modules whose exceptions (Http404, get_object_or_404, DRF's) are the views' to
+# raise: services and selectors raise their app's domain errors, which the views answer.
+WEB_MODULES = ("django.http", "django.shortcuts", "rest_framework")
+
+
+def domain_modules():
+    for package in PACKAGES:
+        for layer in ("services", "selectors"):
+            yield from sorted((ROOT / package).glob(f"{layer}.py"))
+            yield from sorted((ROOT / package / layer).rglob("*.py"))
+
+
+def _web(name: str) -> bool:
+    return any(name == web or name.startswith(web + ".") for web in WEB_MODULES)
+
+
+def test_no_service_or_selector_imports_the_webs_exceptions():
+    found = []
+    for path in domain_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in names if _web(name)]
+    assert found == []

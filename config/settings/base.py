@@ -198,6 +198,11 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/
 CHANNEL_LAYER_URL = os.environ.get("CHANNEL_LAYER_URL", "").strip() or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
 )
+# A stream or socket ends after this long; its client reconnects, credentials checked.
+SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
+# A connection joins its group before it reads its backlog (the database's statement
+# timeout) and starts its life's clock: it is in the group this much longer at most.
+CHANNEL_GROUP_MARGIN_SECONDS = 60
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "notifications.channel_layer.RedisChannelLayer",
@@ -210,6 +215,11 @@ CHANNEL_LAYERS = {
             # Messages waiting for one web process (its sockets share one list).
             "capacity": 5000,
             "expiry": 60,
+            # How long a member stays in its group: one that died without leaving (its
+            # process killed) gets every publish to the group until then, and channels-
+            # redis's default is a day. Never under a connection's life: a live one would
+            # drop out and miss its notifications.
+            "group_expiry": SHOPFLOW_STREAM_MAX_SECONDS + CHANNEL_GROUP_MARGIN_SECONDS,
         },
     }
 }
@@ -217,8 +227,6 @@ CHANNEL_LAYERS = {
 SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS", 15.0)
 # A stream token (in a URL: a browser cannot send headers) lives this long.
 SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
-# A stream or socket ends after this long; its client reconnects, credentials checked.
-SHOPFLOW_STREAM_MAX_SECONDS = env_int("SHOPFLOW_STREAM_MAX_SECONDS", 600)
 # Notifications still unread after this many minutes are emailed, one digest a person.
 SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES", 10.0)
 # Where the site is, for links in emails (https://shop.example.com): required in production.

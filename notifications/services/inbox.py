@@ -2,7 +2,6 @@
 (a rolled-back order notifies no one), pushed live once committed (.live); and read."""
 
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
 
 from .. import live, push, selectors
+from ..exceptions import NotificationNotFound
 from ..models import Notification
 
 MESSAGE_PREVIEW = 120
@@ -152,8 +152,11 @@ def _duplicates_message(orders, limit: int = 500) -> str:
 
 def notification_mark_read(*, user, notification_id: int) -> Notification:
     """Mark one of the user's notifications read; marking it again changes nothing.
-    Http404 for anyone else's."""
-    notification = get_object_or_404(Notification, pk=notification_id, recipient=user)
+    NotificationNotFound for an unknown one or anyone else's."""
+    try:
+        notification = Notification.objects.get(pk=notification_id, recipient=user)
+    except Notification.DoesNotExist:
+        raise NotificationNotFound(notification_id) from None
     if not notification.is_read:
         now = timezone.now()
         Notification.objects.filter(pk=notification.pk, is_read=False).update(

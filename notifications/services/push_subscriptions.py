@@ -4,10 +4,10 @@ import hashlib
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .. import locks, push
+from ..exceptions import PushSubscriptionNotFound
 from ..models import PushSubscription
 
 MAX_PUSH_SUBSCRIPTIONS = 20
@@ -64,8 +64,10 @@ def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, au
 
 
 def push_subscription_delete(*, user, subscription_id: int) -> None:
-    """Http404 for anyone else's."""
-    get_object_or_404(PushSubscription, pk=subscription_id, user=user).delete()
+    """PushSubscriptionNotFound for an unknown one or anyone else's."""
+    deleted, _ = PushSubscription.objects.filter(pk=subscription_id, user=user).delete()
+    if not deleted:
+        raise PushSubscriptionNotFound(subscription_id)
 
 
 def push_subscriptions_end_for_session(*, user, session_key: str | None) -> int:

@@ -339,3 +339,20 @@ def test_a_postgresql_connection_that_does_not_answer_fails_in_seconds(configure
     )
 
     assert result.stdout.splitlines()[-1] == seconds, result.stderr
+
+
+@pytest.mark.parametrize("life", [None, "120"])
+def test_a_dead_connection_leaves_its_channel_group_soon_after_a_connection_would_end(life):
+    """Not channels-redis's day: a publish fans out to every member its group still holds."""
+    read = (
+        "from channels.layers import get_channel_layer\n"
+        "from django.conf import settings\n"
+        "print(settings.SHOPFLOW_STREAM_MAX_SECONDS, get_channel_layer().group_expiry)"
+    )
+    configured = {} if life is None else {"SHOPFLOW_STREAM_MAX_SECONDS": life}
+    result = manage("shell", "-c", read, DJANGO_DEBUG="1", **configured)
+
+    assert result.returncode == 0, result.stderr
+    max_seconds, group_expiry = map(int, result.stdout.split()[-2:])
+    assert max_seconds == int(life or 600)
+    assert max_seconds < group_expiry <= max_seconds + 120

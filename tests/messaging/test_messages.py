@@ -6,7 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, transaction
 
+from messaging.exceptions import ConversationNotFound
 from messaging.models import Message
+from messaging.selectors import conversation_order_get
 from messaging.services import messages_mark_read
 from messaging.signals import message_read
 from store.models import Order
@@ -52,6 +54,14 @@ def test_anyone_else_gets_404_and_writes_nothing(order_id):
     assert stranger.post(messages_path(order_id), {"body": "hi"}).status_code == 404
     assert stranger.get(messages_path(999_999)).status_code == 404
     assert not Message.objects.exists()
+
+
+def test_a_strangers_conversation_is_the_domain_error_and_the_same_404(order_id):
+    stranger = UserFactory()
+    with pytest.raises(ConversationNotFound):
+        conversation_order_get(user=stranger, order_id=order_id)
+    response = client_for(stranger).get(messages_path(order_id))
+    assert (response.status_code, response.json()) == (404, {"detail": "No such order."})
 
 
 def test_the_conversation_needs_credentials(anon_client, order_id):

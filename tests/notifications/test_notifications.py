@@ -6,6 +6,7 @@ from django.db import transaction
 
 from messaging.models import Message
 from messaging.services import message_post
+from notifications.exceptions import NotificationNotFound
 from notifications.models import Notification
 from notifications.services import inbox, stream_tokens
 from side_effects.models import OrderSideEffect
@@ -174,6 +175,15 @@ def test_another_users_notification_is_not_found_and_stays_unread(user):
     theirs = notify(UserFactory(), "theirs")
     response = client_for(user).post(f"/api/notifications/{theirs.pk}/read/")
     assert response.status_code == 404
+    assert response.json() == {"detail": "No Notification matches the given query."}
+    theirs.refresh_from_db()
+    assert not theirs.is_read
+
+
+def test_marking_another_users_notification_raises_the_domain_error_not_the_webs(user):
+    theirs = notify(UserFactory(), "theirs")
+    with pytest.raises(NotificationNotFound):
+        inbox.notification_mark_read(user=user, notification_id=theirs.pk)
     theirs.refresh_from_db()
     assert not theirs.is_read
 

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from notifications import push_endpoints
+from notifications.exceptions import PushSubscriptionNotFound
 from notifications.models import PushSubscription
+from notifications.services.push_subscriptions import push_subscription_delete
 from tests.factories import UserFactory
 from tests.support.clients import client_for
 from tests.support.push import BrowserKeys, vapid_key_pair
@@ -52,6 +54,19 @@ def test_a_known_endpoint_updates_its_row_and_delete_removes_it(user, dns):
     assert other.status_code == 404
     assert client.delete(f"{SUBSCRIPTIONS}{first.json()['id']}/").status_code == 204
     assert not PushSubscription.objects.exists()
+
+
+def test_deleting_another_persons_browser_is_the_domain_error_and_the_same_404(user, dns):
+    theirs = client_for(UserFactory()).post(
+        SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json"
+    )
+    subscription_id = theirs.json()["id"]
+    with pytest.raises(PushSubscriptionNotFound):
+        push_subscription_delete(user=user, subscription_id=subscription_id)
+    response = client_for(user).delete(f"{SUBSCRIPTIONS}{subscription_id}/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No PushSubscription matches the given query."}
+    assert PushSubscription.objects.filter(pk=subscription_id).exists()
 
 
 @pytest.mark.parametrize(
