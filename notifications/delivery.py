@@ -66,23 +66,29 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
     groups were delivered. No group starts past half the task's soft time limit, so that
     the run ends within its time limit whatever the pool (the mail worker's threads
     enforce none; an email is cut at 30 s, a push sooner): the groups claimed and not
-    sent are let go for the next run."""
-    now = now or timezone.now()
-    deliveries_plan(sender, now=now)
+    sent are let go for the next run. What is due is what was due as the run began
+    (`now`), so a row failing in it waits for the next run even with no backoff; a claim
+    and a record read the run's clock as they are written."""
+    start, started = now or timezone.now(), time.monotonic()
+
+    def clock():  # `start` moved on by the time the run has taken
+        return start + timedelta(seconds=time.monotonic() - started)
+
+    deliveries_plan(sender, now=start)
     delivered, more = 0, True
-    last_start = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+    last_start = started + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     while more and time.monotonic() < last_start:
-        groups, more = _claim(sender, now=now)
+        groups, more = _claim(sender, due_by=start, now=clock())
         for n, group in enumerate(groups):
             if time.monotonic() > last_start:
-                _let_go([row for rest in groups[n:] for row in rest], now=now)
+                _let_go([row for rest in groups[n:] for row in rest], now=start)
                 return delivered
             try:
-                outcome = sender.send(group, now=now)
+                outcome = sender.send(group, now=clock())
             except Exception as exc:  # one bad group must not hold the others back
                 logger.warning("notifications: %s %s failed: %s", sender.channel, group[0].pk, exc)
                 outcome = Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
-            delivered += _record(sender.channel, group, outcome, now=now)
+            delivered += _record(sender.channel, group, outcome, now=clock())
     return delivered
 
 
@@ -114,12 +120,12 @@ def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
     ]
 
 
-def _claim(sender: Sender, *, now) -> tuple[list[list[NotificationDelivery]], bool]:
-    """The next batch's groups, claimed (those no longer wanted cancelled), and whether
-    more may be due. A full batch leaves its last group to the next one: a digest is not
-    split (the rows come by recipient)."""
+def _claim(sender: Sender, *, due_by, now) -> tuple[list[list[NotificationDelivery]], bool]:
+    """The next batch's groups due by `due_by`, claimed until CLAIM after `now` (those no
+    longer wanted cancelled), and whether more may be due. A full batch leaves its last
+    group to the next one: a digest is not split (the rows come by recipient)."""
     with transaction.atomic():
-        due = list(locks.deliveries_due(channel=sender.channel, now=now)[:BATCH])
+        due = list(locks.deliveries_due(channel=sender.channel, now=due_by)[:BATCH])
         unwanted = {row.pk for row in due if not sender.wanted(row)}
         NotificationDelivery.objects.filter(pk__in=unwanted).update(status=Status.CANCELLED)
         groups: dict[object, list[NotificationDelivery]] = {}

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from email_app.selectors import emails_sent
 from email_app.services import email_send
 
 from . import delivery, preferences
@@ -48,15 +49,22 @@ def email_digests_send(*, now=None) -> int:
 
 def email_digest_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
     """One digest of a person's due deliveries, through email_app's send API: once per
-    digest (its key names its deliveries, so a retry after a lost answer sends nothing
-    twice), over the worker's kept SMTP connection, with a Message-ID."""
+    digest, over the worker's kept SMTP connection, with a Message-ID. Each delivery keeps
+    the key of the digest it last went in, written before the send: a retry after a lost
+    answer leaves out those whose digest went out, whatever else is due with them now, so
+    nothing is emailed twice."""
     user_id = deliveries[0].notification.recipient_id
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
         return Outcome(FAILED, error="no email address")
-    ids = ",".join(str(d.pk) for d in deliveries)
-    key = f"{user_id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
-    email_send(kind=DIGEST, key=key, **_digest(user, [d.notification for d in deliveries]))
+    sent = emails_sent(kind=DIGEST, keys={d.email_key for d in deliveries if d.email_key})
+    deliveries = [d for d in deliveries if d.email_key not in sent]
+    if deliveries:
+        ids = ",".join(str(d.pk) for d in deliveries)
+        key = f"{user_id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
+        email = _digest(user, [d.notification for d in deliveries])
+        NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(email_key=key)
+        email_send(kind=DIGEST, key=key, **email)
     return Outcome(DELIVERED)
 
 

@@ -117,6 +117,9 @@ class NotificationDelivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True, default="")
     next_attempt_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # An email's: the key of the digest it last went in, written before the send, so a
+    # retry that finds that digest sent leaves it out (notifications.emails).
+    email_key = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -81,13 +81,15 @@ def test_an_smtp_failure_leaves_the_deliveries_pending_with_the_error_then_they_
     smtp_server.handler.refuse_next = 1
     now = timezone.now()
     assert emails.email_digests_send(now=now) == 0
+    failed_by = timezone.now()
     delivery = NotificationDelivery.objects.get(notification=row)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "451" in delivery.last_error
-    # The one backoff's first wait: 0 to SHOPFLOW_TASK_RETRY_BACKOFF seconds (full jitter).
+    # The one backoff's first wait, from the failure: 0 to SHOPFLOW_TASK_RETRY_BACKOFF
+    # seconds (full jitter).
     first_wait = timedelta(seconds=settings.SHOPFLOW_TASK_RETRY_BACKOFF)
-    assert now <= delivery.next_attempt_at <= now + first_wait
-    assert emails.email_digests_send(now=now + first_wait) == 1
+    assert now <= delivery.next_attempt_at <= failed_by + first_wait
+    assert emails.email_digests_send(now=failed_by + first_wait) == 1
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     assert len(smtp_server.messages) == 1
@@ -160,3 +162,19 @@ def test_a_persons_deliveries_are_not_split_across_claimed_batches(smtp_server, 
     for address in ("ann@example.com", "bob@example.com"):
         (digest,) = smtp_server.messages_to(address)
         assert "Order #1" in body_text(digest) and "Order #2" in body_text(digest)
+
+
+def test_a_retry_after_a_lost_record_with_more_now_due_emails_only_what_is_new(smtp_server):
+    """A worker killed after SMTP took the digest, before its rows were marked delivered;
+    another notification is due by the retry: it goes alone, the first is not sent again."""
+    user = UserFactory(email="ann@example.com")
+    first = notify(user, "Order #5 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+    assert emails.email_digests_send() == 1
+    NotificationDelivery.objects.filter(notification=first).update(status="pending", attempts=0)
+    notify(user, "Order #6 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
+
+    assert emails.email_digests_send(now=timezone.now() + delivery.CLAIM) == 1
+    earlier, later = smtp_server.messages
+    assert "Order #5" in body_text(earlier) and "Order #6" not in body_text(earlier)
+    assert "Order #6" in body_text(later) and "Order #5" not in body_text(later)
+    assert {d.status for d in NotificationDelivery.objects.all()} == {"delivered"}
