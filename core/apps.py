@@ -12,6 +12,12 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import after_response, checks  # noqa: F401 (checks register)
+        from .telemetry import trace_ids_in_logs
+
+        # Here, not in telemetry_start: the formats name the trace with telemetry off too, and
+        # every process sets Django up (Celery's worker and beat before their log handlers;
+        # a pool process inherits it), where a prefork parent never starts telemetry.
+        trace_ids_in_logs()
 
         request_started.connect(
             after_response.request_began, dispatch_uid="core.after_response.request_began"

@@ -10,7 +10,7 @@ headers), psycopg (a span per statement) and Redis. The SDK reads its usual vari
 The outbox carries a trace across the gap between a checkout's commit and its publication,
 which may be minutes later: `trace_carrier()` is stored in the outbox row, and the relay
 publishes inside `span_continuing()` of it, so the tasks' spans join the checkout's trace.
-Log lines carry the trace id (`TraceIdFilter`)."""
+Log lines carry the trace id (`trace_ids_in_logs`)."""
 
 import contextlib
 import logging
@@ -88,33 +88,27 @@ def span_continuing(name: str, carriers: list[dict]):
         yield
 
 
-def trace_field_everywhere() -> None:
-    """Every log record of this process has `trace` ("" unless a TraceIdFilter fills it):
-    a handler whose format names it never fails on a record no filter saw (billiard's
-    logger, set up by Celery with the worker's format)."""
+def trace_ids_in_logs() -> None:
+    """Give every log record of this process `trace`, which the log formats name: " trace=<id>"
+    when made inside a span, "" otherwise (and always when telemetry is off). Once per
+    process (core.apps); a second call changes nothing."""
     make_record = logging.getLogRecordFactory()
     if getattr(make_record, "gives_trace", False):
         return
 
     def record_with_trace(*args, **kwargs):
         record = make_record(*args, **kwargs)
-        record.trace = ""
+        record.trace = _trace_field()
         return record
 
     record_with_trace.gives_trace = True
     logging.setLogRecordFactory(record_with_trace)
 
 
-class TraceIdFilter(logging.Filter):
-    """Give each record `trace`: " trace=<id>" inside a span, "" otherwise (and always
-    when telemetry is off), for the log format."""
+def _trace_field() -> str:
+    if _tracer is None:
+        return ""
+    from opentelemetry import trace
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.trace = ""
-        if _tracer is not None:
-            from opentelemetry import trace
-
-            context = trace.get_current_span().get_span_context()
-            if context.is_valid:
-                record.trace = f" trace={context.trace_id:032x}"
-        return True
+    context = trace.get_current_span().get_span_context()
+    return f" trace={context.trace_id:032x}" if context.is_valid else ""

@@ -4,6 +4,8 @@ tests/e2e/test_hosts.py.)"""
 
 import logging
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from core import telemetry
 
 
@@ -18,10 +20,27 @@ def test_off_without_an_endpoint(monkeypatch):
         pass
 
 
-def test_log_lines_name_no_trace_when_off():
-    record = logging.LogRecord(
-        "shopflow.audit", logging.INFO, __file__, 1, "order_created", (), None
-    )
+def test_log_lines_name_no_trace_when_off(caplog):
+    logging.getLogger("shopflow.audit").warning("order_created")
 
-    assert telemetry.TraceIdFilter().filter(record) is True
-    assert record.trace == ""
+    assert caplog.records[-1].trace == ""
+
+
+def test_log_lines_inside_a_span_name_its_trace(caplog, monkeypatch):
+    tracer = TracerProvider().get_tracer("test")  # not the global one: nothing else changes
+    monkeypatch.setattr(telemetry, "_tracer", tracer)
+
+    with tracer.start_as_current_span("request") as span:
+        logging.getLogger("shopflow.audit").warning("order_created")
+    logging.getLogger("shopflow.audit").warning("after the span")
+
+    inside, after = caplog.records[-2:]
+    assert inside.trace == f" trace={span.get_span_context().trace_id:032x}"
+    assert after.trace == ""
+
+
+def test_the_trace_field_is_installed_once():
+    installed = logging.getLogRecordFactory()
+    telemetry.trace_ids_in_logs()
+
+    assert logging.getLogRecordFactory() is installed
