@@ -33,7 +33,6 @@ def telemetry_start(service: str) -> None:
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.sdk.resources import Resource
@@ -50,12 +49,25 @@ def telemetry_start(service: str) -> None:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    # Probes and scrapes come every few seconds from machines: no trace of their own.
-    DjangoInstrumentor().instrument(excluded_urls="livez,readyz,metrics")
+    django_instrument()
     CeleryInstrumentor().instrument()
     PsycopgInstrumentor().instrument()
     RedisInstrumentor().instrument()
     _tracer = trace.get_tracer("shopflow")
+
+
+# Untraced: probes and scrapes (every few seconds, from machines), and the two URLs that
+# carry a secret, which a span's URL attributes would keep: the stream's token (its query)
+# and the unsubscribe link's (its path, good for weeks).
+UNTRACED_URLS = "livez,readyz,metrics,api/notifications/stream/,unsubscribe/"
+
+
+def django_instrument(tracer_provider=None) -> None:
+    """A span per Django request but those of UNTRACED_URLS; the global tracer provider
+    unless given one (a test's)."""
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    DjangoInstrumentor().instrument(excluded_urls=UNTRACED_URLS, tracer_provider=tracer_provider)
 
 
 def trace_carrier() -> dict[str, str]:
