@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 
 
 class CoreConfig(AppConfig):
@@ -25,10 +24,3 @@ class CoreConfig(AppConfig):
         request_finished.connect(
             after_response.response_sent, dispatch_uid="core.after_response.response_sent"
         )
-        # What runs after the response may use the request's database connection (the
-        # outbox marks what it published): Django's own request_finished receiver, which may
-        # close that connection, goes after it (receivers run in the order connected).
-        # No dispatch_uid: connected as Django connects it, which the test client counts on
-        # (it disconnects and reconnects this receiver around each request it makes).
-        request_finished.disconnect(close_old_connections)
-        request_finished.connect(close_old_connections)
