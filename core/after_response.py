@@ -3,7 +3,9 @@
 Inside a request the callback runs when the server closes the response (Django's
 request_finished), so what it costs (a broker round trip, a Redis publish) is not the
 client's wait. Outside a request (a Celery task, a shell) there is no response to wait
-for, and it runs at once. The hooks are connected in core.apps."""
+for, and it runs at once. The hooks are connected in core.apps, after Django's own
+request_finished receiver, which may close the request's database connection first: the
+callbacks (live pushes to Redis) use none, and one that did would open another."""
 
 import logging
 import threading

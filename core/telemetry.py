@@ -10,7 +10,7 @@ headers), psycopg (a span per statement) and Redis. The SDK reads its usual vari
 The outbox carries a trace across the gap between a checkout's commit and its publication,
 which may be minutes later: `trace_carrier()` is stored in the outbox row, and the relay
 publishes inside `span_continuing()` of it, so the tasks' spans join the checkout's trace.
-Log lines carry the trace id (`TraceIdFilter`)."""
+Log lines carry the trace id (`trace_ids_in_logs`)."""
 
 import contextlib
 import logging
@@ -33,7 +33,6 @@ def telemetry_start(service: str) -> None:
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.sdk.resources import Resource
@@ -50,12 +49,25 @@ def telemetry_start(service: str) -> None:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    # Probes and scrapes come every few seconds from machines: no trace of their own.
-    DjangoInstrumentor().instrument(excluded_urls="livez,readyz,metrics")
+    django_instrument()
     CeleryInstrumentor().instrument()
     PsycopgInstrumentor().instrument()
     RedisInstrumentor().instrument()
     _tracer = trace.get_tracer("shopflow")
+
+
+# Untraced: probes and scrapes (every few seconds, from machines), and the two URLs that
+# carry a secret, which a span's URL attributes would keep: the stream's token (its query)
+# and the unsubscribe link's (its path, good for weeks).
+UNTRACED_URLS = "livez,readyz,metrics,api/notifications/stream/,unsubscribe/"
+
+
+def django_instrument(tracer_provider=None) -> None:
+    """A span per Django request but those of UNTRACED_URLS; the global tracer provider
+    unless given one (a test's)."""
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    DjangoInstrumentor().instrument(excluded_urls=UNTRACED_URLS, tracer_provider=tracer_provider)
 
 
 def trace_carrier() -> dict[str, str]:
@@ -88,33 +100,27 @@ def span_continuing(name: str, carriers: list[dict]):
         yield
 
 
-def trace_field_everywhere() -> None:
-    """Every log record of this process has `trace` ("" unless a TraceIdFilter fills it):
-    a handler whose format names it never fails on a record no filter saw (billiard's
-    logger, set up by Celery with the worker's format)."""
+def trace_ids_in_logs() -> None:
+    """Give every log record of this process `trace`, which the log formats name: " trace=<id>"
+    when made inside a span, "" otherwise (and always when telemetry is off). Once per
+    process (core.apps); a second call changes nothing."""
     make_record = logging.getLogRecordFactory()
     if getattr(make_record, "gives_trace", False):
         return
 
     def record_with_trace(*args, **kwargs):
         record = make_record(*args, **kwargs)
-        record.trace = ""
+        record.trace = _trace_field()
         return record
 
     record_with_trace.gives_trace = True
     logging.setLogRecordFactory(record_with_trace)
 
 
-class TraceIdFilter(logging.Filter):
-    """Give each record `trace`: " trace=<id>" inside a span, "" otherwise (and always
-    when telemetry is off), for the log format."""
+def _trace_field() -> str:
+    if _tracer is None:
+        return ""
+    from opentelemetry import trace
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.trace = ""
-        if _tracer is not None:
-            from opentelemetry import trace
-
-            context = trace.get_current_span().get_span_context()
-            if context.is_valid:
-                record.trace = f" trace={context.trace_id:032x}"
-        return True
+    context = trace.get_current_span().get_span_context()
+    return f" trace={context.trace_id:032x}" if context.is_valid else ""

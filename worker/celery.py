@@ -3,7 +3,7 @@ import os
 from celery import Celery, signals
 
 from core.env import settings_module
-from core.telemetry import TraceIdFilter, telemetry_start, trace_field_everywhere
+from core.telemetry import telemetry_start
 from worker import liveness, queue_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
@@ -17,7 +17,6 @@ app.steps["consumer"].add(liveness.LivenessVoucher)
 # On Redis, each worker announces the queues it consumes (Redis counts no consumers).
 app.steps["consumer"].add(queue_redis.ConsumerAnnouncer)
 liveness.connect()
-trace_field_everywhere()  # Celery's log formats name it (CELERY_WORKER_LOG_FORMAT)
 
 
 @signals.worker_process_init.connect
@@ -37,14 +36,6 @@ def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
 @signals.beat_init.connect
 def start_telemetry_in_beat(**kwargs):
     telemetry_start("beat")
-
-
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def trace_ids_in_celery_logs(logger=None, **kwargs):
-    """Celery's log formats name the trace (CELERY_WORKER_LOG_FORMAT): its handlers give it."""
-    for handler in logger.handlers:
-        handler.addFilter(TraceIdFilter())
 
 
 @signals.task_prerun.connect

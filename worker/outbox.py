@@ -318,10 +318,6 @@ def redelivery_record(*, task_id: str) -> int:
     return rows.values_list("redeliveries", flat=True).first() or 0
 
 
-def pending_count() -> int:
-    return OutboxMessage.objects.filter(published_at__isnull=True).count()
-
-
 def retries_waiting():
     """The unpublished rows whose `not_before` is still ahead, by the database's clock: task
     retries waiting for their time (not a backlog)."""

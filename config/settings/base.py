@@ -326,7 +326,7 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < CELERY_TASK_TIME_LIMI
 # missing for RabbitMQ (core.checks warns). Read with a 2 s timeout.
 SHOPFLOW_RABBITMQ_API = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
-# Celery's own formats, with the trace id of a traced task (worker.celery adds the filter).
+# Celery's own formats, with the trace id of a traced task (core.telemetry.trace_ids_in_logs).
 CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(message)s"
 CELERY_WORKER_TASK_LOG_FORMAT = (
     "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(task_name)s[%(task_id)s]: %(message)s"
@@ -367,13 +367,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # `trace` is " trace=<id>" inside a traced span, else "" (core.telemetry).
-    "filters": {"trace": {"()": "core.telemetry.TraceIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(trace)s %(message)s"},
     },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["trace"]}
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -128,12 +128,12 @@ def test_broker_down_keeps_rows_pending_and_a_later_relay_publishes_them(stoppab
     first.refresh_from_db()
     assert first.published_at is None and first.locked_until is None
     assert "Connection" in first.last_error or "connect" in first.last_error.lower()
-    assert outbox.pending_count() == 2
+    assert OutboxMessage.objects.filter(published_at=None).count() == 2
 
     stoppable_broker.start()
     assert outbox.relay() == 2
 
-    assert outbox.pending_count() == 0
+    assert not OutboxMessage.objects.filter(published_at=None).exists()
     assert sorted(queued(stoppable_broker)) == sorted([str(first.task_id), str(second.task_id)])
 
 
@@ -295,7 +295,7 @@ def test_the_relay_rides_out_a_dead_broker_and_publishes_once_it_is_back(
         wait_until(lambda: queued(stoppable_broker), timeout=10, message="the publish")
 
     assert queued(stoppable_broker) == [str(row.task_id)]
-    assert outbox.pending_count() == 0
+    assert not OutboxMessage.objects.filter(published_at=None).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -336,4 +336,4 @@ def test_the_relay_rides_out_a_terminated_database_connection(own_redis, setting
         outbox.enqueue_on_commit(TASK, 2)
         wait_until(lambda: len(queued(own_redis)) == 2, timeout=10, message="after the kill")
 
-    assert outbox.pending_count() == 0
+    assert not OutboxMessage.objects.filter(published_at=None).exists()
