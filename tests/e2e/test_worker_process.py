@@ -147,6 +147,13 @@ def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
 
         relay_process(env)  # one pass: one message per side effect, three orders each
         assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
+        # The other two sends end beside the slow one: killed once they are recorded.
+        others = SentEmail.objects.filter(
+            kind="confirmation_email",
+            key__in=[str(o) for o in order_ids[1:]],
+            status=SentEmail.Status.SENT,
+        )
+        wait_until(lambda: others.count() == 2, message="the two quick sends recorded")
         [pool_process] = psutil.Process(worker.process.pid).children()
         pool_process.kill()
 
