@@ -52,7 +52,7 @@ LAG_FIELDS = (
 
 def daily_summary_with_lag(*, since: date | None = None, until: date | None = None) -> list[dict]:
     """daily_summary()'s rows, each with the side-effect lag of its day: today's as of now
-    (day_figures, `rolled_up_at` null), another day's as its last rollup computed it
+    (side_effect_lag, `rolled_up_at` null), another day's as its last rollup computed it
     (`rolled_up_at`), or nulls (and zeros) if no rollup did."""
     rows = daily_summary(since=since, until=until)
     today = timezone.localdate()
@@ -61,9 +61,11 @@ def daily_summary_with_lag(*, since: date | None = None, until: date | None = No
         for summary in DailySummary.objects.filter(day__in=[row["day"] for row in rows])
     }
     for row in rows:
+        if row["day"] == today:  # its totals are the row's: only the lag is wanted
+            row.update(side_effect_lag(day=today), rolled_up_at=None)
+            continue
         # An unsaved one: zero counts, null percentiles and no updated_at.
-        day = row["day"]
-        summary = day_figures(day=day) if day == today else rolled.get(day) or DailySummary(day=day)
+        summary = rolled.get(row["day"]) or DailySummary(day=row["day"])
         row.update({field: getattr(summary, field) for field in LAG_FIELDS})
         row["rolled_up_at"] = summary.updated_at
     return rows

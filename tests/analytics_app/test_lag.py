@@ -251,3 +251,15 @@ def test_a_checked_out_order_counts_once_its_tasks_have_done_its_side_effects(cl
     last_done = max(effect.updated_at for effect in effects)
     expected = round((last_done - placed_at).total_seconds() * 1000)
     assert lag_of(summary) == (expected, expected, expected, 1, 0, 0)
+
+
+def test_daily_api_shows_todays_lag_as_of_now_without_a_rollup():
+    staff = client_for(UserFactory(is_staff=True))
+    placed = timezone.now()
+    event_for(order_with(placed, 120), placed)
+
+    row = staff.get("/api/analytics/daily/").json()["results"][0]
+
+    assert (row["day"], row["orders"]) == (timezone.localdate().isoformat(), 1)
+    assert (row["side_effect_lag_p50_ms"], row["side_effect_lag_orders"]) == (120, 1)
+    assert row["rolled_up_at"] is None and not DailySummary.objects.exists()
