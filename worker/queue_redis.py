@@ -123,6 +123,7 @@ class ConsumerAnnouncer(bootsteps.StartStopStep):
     def __init__(self, c, **kwargs):
         self.ticks = None
         self.announced: set[str] = set()
+        self.script = None
         super().__init__(c, **kwargs)
 
     def start(self, c):
@@ -139,8 +140,10 @@ class ConsumerAnnouncer(bootsteps.StartStopStep):
         keys = [consumers_key(name) for name in [*sorted(consumed), *sorted(left)]]
         try:
             with c.task_consumer.channel.conn_or_acquire() as client:
-                script = client.register_script(ANNOUNCE)
-                script(keys=keys, args=[c.hostname, ANNOUNCEMENT_TTL_SECONDS, len(consumed)])
+                if self.script is None:  # made once: it hashes the script
+                    self.script = client.register_script(ANNOUNCE)
+                args = [c.hostname, ANNOUNCEMENT_TTL_SECONDS, len(consumed)]
+                self.script(keys=keys, args=args, client=client)
         except Exception as exc:  # Redis away: the consumer reconnects; the next tick tells
             logger.warning("could not announce the queues consumed: %s", exc)
             return
