@@ -250,13 +250,8 @@ def worker_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
 
 def celery_control(env: dict[str, str], *command: str) -> str:
     """`celery -A worker control ...` as an operator runs it; its output (the replies)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "worker", "control", *command, "--timeout", "5"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = python_run(
+        "-m", "celery", "-A", "worker", "control", *command, "--timeout", "5", env=env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
