@@ -28,6 +28,7 @@ class SmtpHandler:
     defer_to: dict[str, int] = field(default_factory=dict)  # address: times to refuse (451)
     delay_next: float = 0.0  # hold the next delivery this long before answering
     delaying: threading.Event = field(default_factory=threading.Event)
+    delayed_recipients: list[str] = field(default_factory=list)  # the delayed one's
     delay: float = 0.0  # hold every delivery this long (a slow server), unless delay_next
     stall_next_rcpt: float = 0.0  # hold the next RCPT this long (before any DATA is read)
     rcpt_stalled: threading.Event = field(default_factory=threading.Event)
@@ -64,6 +65,7 @@ class SmtpHandler:
         delay = self.delay
         if self.delay_next:
             delay, self.delay_next = self.delay_next, 0.0
+            self.delayed_recipients = list(envelope.rcpt_tos)  # before the event: read after it
             self.delaying.set()
         if delay:
             await asyncio.sleep(delay)
