@@ -26,20 +26,38 @@ class StreamTokenSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds the token may open a stream.")
 
 
-class ChannelsSerializer(serializers.Serializer):
-    in_app = serializers.BooleanField(help_text="In the app, and live to open tabs.")
-    email = serializers.BooleanField(help_text="By email, when unread after a while.")
-    push = serializers.BooleanField(help_text="By Web Push, to the person's browsers.")
+CHANNEL_HELP = {
+    "in_app": "In the app, and live to open tabs.",
+    "email": "By email, when unread after a while.",
+    "push": "By Web Push, to the person's browsers.",
+}
 
 
-# The schema of the preferences: a field per kind, each its channels.
-PreferencesSchema = type(
+def _schema(name: str, doc: str, fields: dict) -> type[serializers.Serializer]:
+    return type(name, (serializers.Serializer,), {"__doc__": doc, **fields})
+
+
+def _channels(name: str, *, required: bool) -> type[serializers.Serializer]:
+    fields = {
+        channel: serializers.BooleanField(required=required, help_text=text)
+        for channel, text in CHANNEL_HELP.items()
+    }
+    return _schema(name, "", fields)
+
+
+# The schemas of the preferences (a field per kind, each its channels), and of a change:
+# some kinds, each with some of its channels (`{"message": {"email": false}}` alone).
+ChannelsSerializer = _channels("Channels", required=True)
+ChannelsChangeSerializer = _channels("ChannelsChange", required=False)
+PreferencesSchema = _schema(
     "NotificationPreferences",
-    (serializers.Serializer,),
-    {
-        "__doc__": "The caller's channels for each kind of notification.",
-        **{kind: ChannelsSerializer() for kind in preferences.DEFAULTS},
-    },
+    "The caller's channels for each kind of notification.",
+    {kind: ChannelsSerializer() for kind in preferences.DEFAULTS},
+)
+PreferencesChangeSchema = _schema(
+    "NotificationPreferencesChange",
+    "Some kinds, each with some of its channels; the rest stay as they are.",
+    {kind: ChannelsChangeSerializer(required=False) for kind in preferences.DEFAULTS},
 )
 
 

@@ -10,6 +10,7 @@ from .exceptions import NotificationNotFound
 from .serializers import (
     MarkedReadSerializer,
     NotificationSerializer,
+    PreferencesChangeSchema,
     PreferencesSchema,
     PreferencesUpdateSerializer,
     StreamTokenSerializer,
@@ -104,7 +105,7 @@ class PreferencesView(APIView):
         summary="Change the caller's channels for some kinds",
         description="Name some kinds, and some of their channels: the rest stay as they "
         "are. 400 for an unknown kind or channel, or a channel a kind cannot turn off.",
-        request=PreferencesSchema,
+        request=PreferencesChangeSchema,
         responses=PreferencesSchema,
     )
     def put(self, request):
