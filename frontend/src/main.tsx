@@ -1,0 +1,14 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+
+import { NotificationsTab } from "./notifications/NotificationsTab";
+import "./notifications/notifications.css";
+
+const root = document.getElementById("notifications-tab");
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <NotificationsTab />
+    </StrictMode>,
+  );
+}

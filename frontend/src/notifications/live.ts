@@ -1,0 +1,134 @@
+// How new notifications reach an open tab: a WebSocket, resumed after the last id the tab
+// has; Server-Sent Events when WebSockets never open (a proxy that refuses them); polling
+// while neither is up. The database is the source of truth: every (re)connection names
+// the last id seen and the server sends what came after it, so nothing is lost.
+import type { Notification } from "../api/client";
+
+export type Transport = "connecting" | "websocket" | "sse" | "polling" | "signed-out";
+
+/** The other side read this person's messages about an order. */
+export interface Receipt {
+  order: number;
+  message_ids: number[];
+  read_at: string;
+}
+
+export interface LiveHandlers {
+  /** The highest notification id the tab has: where a (re)connection resumes. */
+  lastId(): number;
+  notification(notification: Notification): void;
+  receipt(receipt: Receipt): void;
+  transport(transport: Transport, detail: string): void;
+  /** Fetch what is new over the API; rejects with a signed-out ApiError to stop. */
+  poll(): Promise<void>;
+}
+
+export interface LiveOptions {
+  /** The site, e.g. "https://shop.example"; the WebSocket's scheme follows it. */
+  origin: string;
+  pollMs?: number;
+  /** The first wait before a dropped WebSocket reconnects; doubled each failure. */
+  reconnectMs?: number;
+  maxReconnectMs?: number;
+}
+
+type Frame = ({ type: "notification" } & Notification) | ({ type: "receipt" } & Receipt);
+
+/** Connect, and keep connected until the returned function is called. */
+export function connectLive(handlers: LiveHandlers, options: LiveOptions): () => void {
+  const pollMs = options.pollMs ?? 10_000;
+  const firstWait = options.reconnectMs ?? 2_000;
+  const maxWait = options.maxReconnectMs ?? 30_000;
+  let closed = false;
+  let socketEverOpened = false;
+  let wait = firstWait;
+  let socket: WebSocket | null = null;
+  let stream: EventSource | null = null;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  const say = (transport: Transport, detail: string) => {
+    if (!closed) handlers.transport(transport, detail);
+  };
+  const receive = (frame: Frame) => {
+    if (frame.type === "notification") handlers.notification(frame);
+    else if (frame.type === "receipt") handlers.receipt(frame);
+  };
+  const pollOnce = () =>
+    handlers.poll().catch((error: { signedOut?: boolean }) => {
+      if (error?.signedOut) signedOut();
+    });
+  const startPolling = (why: string) => {
+    say("polling", `${why} (checking every ${Math.round(pollMs / 1000)} s)`);
+    if (pollTimer === null) pollTimer = setInterval(pollOnce, pollMs);
+  };
+  const stopPolling = () => {
+    if (pollTimer !== null) clearInterval(pollTimer);
+    pollTimer = null;
+  };
+  const retry = (connect: () => void, after: number) => {
+    if (!closed) retryTimer = setTimeout(connect, after);
+  };
+  const signedOut = () => {
+    stopPolling();
+    say("signed-out", "signed out");
+    close();
+  };
+
+  function connectSocket() {
+    const url = new URL(`/ws/notifications/?last_id=${handlers.lastId()}`, options.origin);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const current = new WebSocket(url);
+    socket = current;
+    let opened = false;
+    current.onopen = () => {
+      opened = socketEverOpened = true;
+      wait = firstWait;
+      stopPolling();
+      say("websocket", "live (WebSocket)");
+    };
+    current.onmessage = (event) => receive(JSON.parse(event.data as string) as Frame);
+    current.onclose = (event) => {
+      if (closed || socket !== current) return;
+      if (event.code === 4401) return signedOut();
+      // Never opened, and never did: something on the way refuses WebSockets.
+      if (!opened && !socketEverOpened) return connectStream();
+      startPolling("reconnecting…");
+      retry(connectSocket, wait);
+      wait = Math.min(wait * 2, maxWait);
+    };
+  }
+
+  // The browser reconnects an EventSource by itself, sending Last-Event-ID; when it gives
+  // up (an HTTP error), the tab polls and opens a new one later.
+  function connectStream() {
+    const url = new URL(`/api/notifications/stream/?last_event_id=${handlers.lastId()}`, options.origin);
+    const current = new EventSource(url);
+    stream = current;
+    current.onopen = () => {
+      stopPolling();
+      say("sse", "live (Server-Sent Events)");
+    };
+    const frame = (type: Frame["type"]) => (event: MessageEvent) =>
+      receive({ type, ...JSON.parse(event.data as string) } as Frame);
+    current.addEventListener("notification", frame("notification"));
+    current.addEventListener("receipt", frame("receipt"));
+    current.onerror = () => {
+      if (closed || stream !== current) return;
+      startPolling("reconnecting…");
+      if (current.readyState === EventSource.CLOSED) retry(connectStream, pollMs);
+    };
+  }
+
+  function close() {
+    closed = true;
+    stopPolling();
+    if (retryTimer !== null) clearTimeout(retryTimer);
+    socket?.close();
+    stream?.close();
+  }
+
+  say("connecting", "connecting…");
+  connectSocket();
+  return close;
+}

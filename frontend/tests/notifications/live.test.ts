@@ -1,0 +1,154 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import type { Notification } from "../../src/api/client";
+import { ApiError } from "../../src/api/client";
+import { type LiveHandlers, type Receipt, type Transport, connectLive } from "../../src/notifications/live";
+import { FakeEventSource, FakeSocket, installFakes, notification } from "../support/fakes";
+
+const ORIGIN = "https://shop.test";
+
+function handlers(lastId = 0) {
+  const seen = {
+    notifications: [] as Notification[],
+    receipts: [] as Receipt[],
+    transports: [] as Transport[],
+    polls: 0,
+    lastId,
+  };
+  const live: LiveHandlers = {
+    lastId: () => seen.lastId,
+    notification: (n) => {
+      seen.notifications.push(n);
+      seen.lastId = Math.max(seen.lastId, n.id);
+    },
+    receipt: (r) => seen.receipts.push(r),
+    transport: (t) => seen.transports.push(t),
+    poll: vi.fn(async () => {
+      seen.polls += 1;
+    }),
+  };
+  return { seen, live };
+}
+
+beforeEach(() => {
+  installFakes();
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the WebSocket", () => {
+  it("opens on the site's wss address, resuming after the tab's last id", () => {
+    const { seen, live } = handlers(41);
+    connectLive(live, { origin: ORIGIN });
+    const socket = FakeSocket.last();
+    expect(socket.url.href).toBe("wss://shop.test/ws/notifications/?last_id=41");
+    socket.open();
+    socket.frame({ type: "notification", ...notification(42) });
+    socket.frame({ type: "receipt", order: 7, message_ids: [1, 2], read_at: "2026-11-26T10:00:00Z" });
+    expect(seen.transports).toEqual(["connecting", "websocket"]);
+    expect(seen.notifications.map((n) => n.id)).toEqual([42]);
+    expect(seen.receipts.map((r) => r.order)).toEqual([7]);
+  });
+
+  it("dropped, polls meanwhile and reconnects after what arrived last, waiting longer each failure", () => {
+    const { seen, live } = handlers(0);
+    connectLive(live, { origin: ORIGIN, reconnectMs: 2_000, pollMs: 10_000 });
+    FakeSocket.last().open();
+    FakeSocket.last().frame({ type: "notification", ...notification(5) });
+    FakeSocket.last().drop();
+    expect(seen.transports.at(-1)).toBe("polling");
+
+    vi.advanceTimersByTime(1_999);
+    expect(FakeSocket.all).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(FakeSocket.last().url.searchParams.get("last_id")).toBe("5"); // resume
+
+    // The server is still down: the next try waits 4 s, and it stays a WebSocket (it
+    // opened before, so nothing on the way refuses them).
+    FakeSocket.last().drop();
+    vi.advanceTimersByTime(3_999);
+    expect(FakeSocket.all).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(3);
+    expect(FakeEventSource.all).toHaveLength(0);
+
+    vi.advanceTimersByTime(10_000);
+    expect(seen.polls).toBeGreaterThan(0); // polled while it was away
+    FakeSocket.last().open();
+    const polls = seen.polls;
+    vi.advanceTimersByTime(60_000);
+    expect(seen.polls).toBe(polls); // live again: polling stopped
+    expect(seen.transports.at(-1)).toBe("websocket");
+  });
+
+  it("closed with 4401 (no valid credentials) stops: signed out, no retry, no polling", () => {
+    const { seen, live } = handlers();
+    connectLive(live, { origin: ORIGIN });
+    FakeSocket.last().open();
+    FakeSocket.last().drop(4401);
+    vi.advanceTimersByTime(120_000);
+    expect(seen.transports.at(-1)).toBe("signed-out");
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(seen.polls).toBe(0);
+  });
+});
+
+describe("the fallbacks", () => {
+  it("a WebSocket that never opens hands over to Server-Sent Events, resuming there", () => {
+    const { seen, live } = handlers(9);
+    connectLive(live, { origin: ORIGIN });
+    FakeSocket.last().drop(); // refused on the way
+    const stream = FakeEventSource.all.at(-1)!;
+    expect(stream.url.href).toBe("https://shop.test/api/notifications/stream/?last_event_id=9");
+    stream.open();
+    stream.event("notification", notification(10));
+    stream.event("receipt", { order: 3, message_ids: [4], read_at: "2026-11-26T10:00:00Z" });
+    expect(seen.transports.at(-1)).toBe("sse");
+    expect(seen.notifications.map((n) => n.id)).toEqual([10]);
+    expect(seen.receipts.map((r) => r.order)).toEqual([3]);
+  });
+
+  it("with the stream refused too, polls every pollMs and tries the stream again", () => {
+    const { seen, live } = handlers();
+    connectLive(live, { origin: ORIGIN, pollMs: 10_000 });
+    FakeSocket.last().drop();
+    FakeEventSource.all.at(-1)!.fail();
+    expect(seen.transports.at(-1)).toBe("polling");
+    vi.advanceTimersByTime(10_000);
+    expect(seen.polls).toBe(1);
+    expect(FakeEventSource.all).toHaveLength(2); // tried again
+    vi.advanceTimersByTime(10_000);
+    expect(seen.polls).toBe(2);
+    FakeEventSource.all.at(-1)!.open();
+    vi.advanceTimersByTime(30_000);
+    expect(seen.polls).toBe(2);
+    expect(seen.transports.at(-1)).toBe("sse");
+  });
+
+  it("a poll answered 401 means signed out: polling stops", async () => {
+    const { seen, live } = handlers();
+    live.poll = vi.fn(() => Promise.reject(new ApiError(401, {})));
+    connectLive(live, { origin: ORIGIN, pollMs: 1_000 });
+    FakeSocket.last().drop();
+    FakeEventSource.all.at(-1)!.fail();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(live.poll).toHaveBeenCalledTimes(1);
+    expect(seen.transports.at(-1)).toBe("signed-out");
+  });
+});
+
+it("closing leaves nothing running: no retry, no poll, the socket closed", () => {
+  const { seen, live } = handlers();
+  const close = connectLive(live, { origin: ORIGIN });
+  FakeSocket.last().open();
+  close();
+  expect(FakeSocket.last().closedByPage).toBe(true);
+  FakeSocket.last().drop();
+  vi.advanceTimersByTime(120_000);
+  expect(FakeSocket.all).toHaveLength(1);
+  expect(seen.polls).toBe(0);
+});

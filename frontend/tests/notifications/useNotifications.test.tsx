@@ -1,0 +1,84 @@
+import { act, cleanup, renderHook, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, expect, it } from "vitest";
+
+import { createApi } from "../../src/api/client";
+import { useNotifications } from "../../src/notifications/useNotifications";
+import { FakeSocket, ShopApi, installFakes, notification } from "../support/fakes";
+
+const ORIGIN = "https://shop.test";
+
+function hook(shop: ShopApi, options = {}) {
+  const api = createApi({ baseUrl: ORIGIN, fetch: shop.fetch });
+  return renderHook(() => useNotifications({ api, origin: ORIGIN, ...options }));
+}
+
+beforeEach(() => {
+  installFakes();
+  document.cookie = "csrftoken=the-token";
+});
+afterEach(cleanup);
+
+it("loads the newest page and the unread count, then connects after its newest id", async () => {
+  const shop = new ShopApi([notification(3), notification(1, { is_read: true }), notification(2)]);
+  const { result } = hook(shop);
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  expect(result.current.notifications.map((n) => n.id)).toEqual([3, 2, 1]);
+  expect(result.current.unread).toBe(2);
+  expect(FakeSocket.last().url.searchParams.get("last_id")).toBe("3");
+});
+
+it("a live notification is added once, newest first, and counted unread", async () => {
+  const shop = new ShopApi([notification(1)]);
+  const { result } = hook(shop);
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  act(() => FakeSocket.last().open());
+  expect(result.current.transport).toBe("websocket");
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(2) }));
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(2) })); // again
+  expect(result.current.notifications.map((n) => n.id)).toEqual([2, 1]);
+  expect(result.current.unread).toBe(2);
+});
+
+it("after a drop, the new socket resumes after the last live one, not the first page", async () => {
+  const shop = new ShopApi([notification(1)]);
+  hook(shop, { reconnectMs: 10 });
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  act(() => FakeSocket.last().open());
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(7) }));
+  act(() => FakeSocket.last().drop());
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(2));
+  expect(FakeSocket.last().url.searchParams.get("last_id")).toBe("7");
+});
+
+it("marking read posts with Django's CSRF token and takes the count down", async () => {
+  const shop = new ShopApi([notification(1), notification(2)]);
+  const { result } = hook(shop);
+  await waitFor(() => expect(result.current.unread).toBe(2));
+  await act(() => result.current.markRead(1));
+  expect(result.current.unread).toBe(1);
+  expect(result.current.notifications.find((n) => n.id === 1)?.is_read).toBe(true);
+  const post = shop.requests.find((r) => r.method === "POST");
+  expect(post).toMatchObject({ path: "/api/notifications/1/read/", csrf: "the-token" });
+
+  await act(() => result.current.markRead(1)); // already read: no request
+  expect(shop.requests.filter((r) => r.method === "POST")).toHaveLength(1);
+  await act(() => result.current.markAllRead());
+  expect(result.current.unread).toBe(0);
+  expect(result.current.notifications.every((n) => n.is_read)).toBe(true);
+});
+
+it("a session that is gone (401) shows signed out and opens no socket", async () => {
+  const shop = new ShopApi([notification(1)]);
+  shop.status = 401;
+  const { result } = hook(shop);
+  await waitFor(() => expect(result.current.transport).toBe("signed-out"));
+  expect(FakeSocket.all).toHaveLength(0);
+});
+
+it("unmounting closes the socket", async () => {
+  const shop = new ShopApi([]);
+  const { unmount } = hook(shop);
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  unmount();
+  expect(FakeSocket.last().closedByPage).toBe(true);
+});

@@ -1,0 +1,123 @@
+// Stand-ins for the browser's WebSocket and EventSource (jsdom has neither a server nor a
+// network), driven by the test: open, send a frame, drop. And the shop's API as a fetch.
+import type { Notification } from "../../src/api/client";
+
+export class FakeSocket {
+  static all: FakeSocket[] = [];
+  static last(): FakeSocket {
+    const socket = FakeSocket.all.at(-1);
+    if (!socket) throw new Error("no WebSocket was opened");
+    return socket;
+  }
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: string }) => void) | null = null;
+  onclose: ((event: { code: number }) => void) | null = null;
+  closedByPage = false;
+  readonly url: URL;
+  constructor(url: string | URL) {
+    this.url = new URL(url);
+    FakeSocket.all.push(this);
+  }
+  open(): void {
+    this.onopen?.();
+  }
+  frame(data: object): void {
+    this.onmessage?.({ data: JSON.stringify(data) });
+  }
+  drop(code = 1006): void {
+    this.onclose?.({ code });
+  }
+  close(): void {
+    this.closedByPage = true;
+  }
+}
+
+export class FakeEventSource {
+  static readonly CLOSED = 2;
+  static all: FakeEventSource[] = [];
+  onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  readyState = 0;
+  closedByPage = false;
+  readonly url: URL;
+  private readonly listeners = new Map<string, (event: { data: string }) => void>();
+  constructor(url: string | URL) {
+    this.url = new URL(url);
+    FakeEventSource.all.push(this);
+  }
+  addEventListener(type: string, listener: (event: { data: string }) => void): void {
+    this.listeners.set(type, listener);
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  event(type: string, data: object): void {
+    this.listeners.get(type)?.({ data: JSON.stringify(data) });
+  }
+  /** An HTTP error: the browser gives up on this one. */
+  fail(): void {
+    this.readyState = FakeEventSource.CLOSED;
+    this.onerror?.();
+  }
+  close(): void {
+    this.closedByPage = true;
+  }
+}
+
+export function installFakes(): void {
+  FakeSocket.all = [];
+  FakeEventSource.all = [];
+  globalThis.WebSocket = FakeSocket as unknown as typeof WebSocket;
+  globalThis.EventSource = FakeEventSource as unknown as typeof EventSource;
+}
+
+export function notification(id: number, fields: Partial<Notification> = {}): Notification {
+  return {
+    id,
+    kind: "order_placed",
+    message: `Order #${id} confirmed`,
+    link: "",
+    is_read: false,
+    read_at: null,
+    created_at: "2026-11-26T10:00:00Z",
+    ...fields,
+  };
+}
+
+/** The notifications API over `rows` (the database): what a fetch to it answers. */
+export class ShopApi {
+  requests: { method: string; path: string; csrf: string | null; body: unknown }[] = [];
+  status = 200;
+  constructor(public rows: Notification[] = []) {}
+
+  fetch = async (input: Request | string | URL): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input);
+    const path = new URL(request.url).pathname;
+    const body = request.method === "GET" ? null : await request.text();
+    this.requests.push({ method: request.method, path, csrf: request.headers.get("X-CSRFToken"), body });
+    if (this.status !== 200) return json({ detail: "no" }, this.status);
+    const read = path.match(/^\/api\/notifications\/(\d+)\/read\/$/);
+    if (read) {
+      const row = this.rows.find((n) => n.id === Number(read[1]));
+      if (!row) return json({ detail: "Not found." }, 404);
+      Object.assign(row, { is_read: true, read_at: "2026-11-26T10:01:00Z" });
+      return json(row);
+    }
+    if (path === "/api/notifications/read-all/") {
+      const marked = this.rows.filter((n) => !n.is_read).length;
+      this.rows.forEach((n) => Object.assign(n, { is_read: true }));
+      return json({ marked });
+    }
+    if (path === "/api/notifications/unread-count/") return json({ unread: this.rows.filter((n) => !n.is_read).length });
+    if (path === "/api/notifications/") {
+      const results = [...this.rows].sort((a, b) => b.id - a.id);
+      return json({ count: results.length, next: null, previous: null, results });
+    }
+    return json({ detail: "Not found." }, 404);
+  };
+}
+
+function json(body: object, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+}
