@@ -1,5 +1,18 @@
 # Shopflow application image: one image for web (gunicorn), workers, beat, flower and the
 # one-shot migrate job; docker-compose.yml picks the command per service.
+
+# The React notifications tab (frontend/), built with Node.js from PyPI as `make` builds it;
+# only its dist/ goes into the image.
+FROM python:3.11-slim AS frontend
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build/frontend
+COPY frontend/requirements.txt frontend/package.json frontend/package-lock.json ./
+RUN pip install -r requirements.txt
+RUN npm ci --no-audit --no-fund
+COPY openapi.yaml /build/
+COPY frontend/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +33,7 @@ RUN pip install -r requirements.txt
 
 # The code stays owned by root: the app user can read it but not change it.
 COPY . .
+COPY --from=frontend /build/frontend/dist frontend/dist
 
 # Settings refuse to start without a secret key, a database, a mail backend and the site's
 # address when DEBUG is off. These throwaway values are set for this one RUN line only (collectstatic uses

@@ -1,4 +1,5 @@
-"""The notifications page: server-rendered, with a little JavaScript (the stream)."""
+"""The notifications page (the React tab of frontend/, in the site's frame), the unsubscribe
+links of emails, and the push service worker."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render

@@ -105,6 +105,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 # Where collectstatic puts the files the web serves (WhiteNoise): one directory a stack.
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# The React notifications tab, built by `npm run build` in frontend/ (make run, make test and
+# the Dockerfile build it; never committed): static/frontend/notifications.{js,css}.
+STATICFILES_DIRS = [("frontend", BASE_DIR / "frontend" / "dist")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
