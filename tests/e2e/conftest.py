@@ -16,6 +16,7 @@ from tests.support.processes import (
     worker_env,
 )
 from tests.support.streams import LiveOverSocket, LiveOverStream
+from tests.support.tab import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,6 +50,28 @@ def browser(monkeypatch):
 
 
 @pytest.fixture
+def person(settings):
+    """`person(**fields)`: a user who can log in on a web process with PASSWORD."""
+    from tests.factories import UserFactory
+
+    # A hash the web process can check (the tests' own hasher is a fast one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+    def make(**fields):
+        user = UserFactory(**fields)
+        user.set_password(PASSWORD)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def shopper(person):
+    return person()
+
+
+@pytest.fixture
 def web_env(broker_url, settings):
     """A web process's environment: this test's database and Redis (the broker's, also
     the channel layer's, which this process publishes to as well)."""
@@ -63,12 +86,13 @@ def web_env(broker_url, settings):
 
 @pytest.fixture
 def web(web_env, tmp_path):
-    """Start web processes (gunicorn + uvicorn, one worker each); all stopped after."""
+    """Start web processes (gunicorn + uvicorn, one worker each), `web(port=...)` on a
+    dead one's port; all stopped after."""
     started = []
 
-    def start(**overrides) -> WebProcess:
+    def start(port: int | None = None, **overrides) -> WebProcess:
         env = {**web_env, **{key: str(value) for key, value in overrides.items()}}
-        process = WebProcess(env, tmp_path / f"web-{len(started)}.log").start()
+        process = WebProcess(env, tmp_path / f"web-{len(started)}.log", port).start()
         started.append(process)
         return process
 

@@ -93,6 +93,11 @@ class ServiceProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a lost host ends it: no shutdown, no last sync."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         """SIGTERM (its own graceful shutdown), then SIGKILL for the whole group."""
         if self.process and self.process.poll() is None:
@@ -189,22 +194,18 @@ class BeatProcess(ServiceProcess):
             "--pidfile=",
         ]
 
-    def kill(self) -> None:
-        """SIGKILL, as the OOM killer or a lost host ends it: no shutdown, no last sync."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
 
 class WebProcess(ServiceProcess):
     """One web process as `make run` and docker-compose run it (gunicorn, one uvicorn
-    worker: the API in its thread pool, streams on the event loop), on a port of its own."""
+    worker: the API in its thread pool, streams on the event loop), on a port of its own,
+    or on `port` (another process's, which it replaces after a crash)."""
 
     ready_marker = b"Application startup complete"
     what = "the web process"
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None):
         super().__init__(env, log_path)
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
 
     def argv(self) -> list[str]:

@@ -1,0 +1,86 @@
+"""The React notifications tab (frontend/) in a real browser: opening it as a person,
+blocking its transports as a proxy would, and Web Push as the tests can have it."""
+
+import json
+
+from tests.support.clients import browser_log_in
+
+PASSWORD = "a-browser-password-1"
+TAB = "/account/notifications/"
+
+
+def tab_opened(page, base: str, user) -> None:
+    """`user` (whose password is PASSWORD) logs in and lands on the tab."""
+    browser_log_in(page, f"{base}{TAB}", username=user.username, password=PASSWORD)
+
+
+def tab_live_over(page, transport: str) -> None:
+    """Wait until the tab says it is live over `transport`: websocket, sse or polling."""
+    page.wait_for_selector(f"#live[data-transport={transport}]", timeout=15_000)
+
+
+def websockets_blocked(page) -> None:
+    """The page's WebSockets fail their handshake for real, as behind a proxy that refuses
+    them: each goes to a port where nothing listens."""
+    from devstack.stack import free_port
+
+    page.add_init_script(
+        """(() => {
+          const Real = window.WebSocket;
+          window.WebSocket = function (url, protocols) {
+            const blocked = new URL(url, location.href);
+            blocked.port = "PORT";
+            return new Real(blocked, protocols);
+          };
+          Object.assign(window.WebSocket, Real);
+          window.WebSocket.prototype = Real.prototype;
+        })();""".replace("PORT", str(free_port()))
+    )
+
+
+def stream_blocked(page) -> None:
+    page.route("**/api/notifications/stream/**", lambda route: route.abort())
+
+
+def push_turned_on(browser, process, user, subscription: dict, **stand_in):
+    """A page of a new browser context where `user` opened the tab and turned push on
+    with its button (the browser's PushManager handing out `subscription`)."""
+    from tests.support.push import browser_push_stand_in
+
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=process.base)
+    context.add_init_script(browser_push_stand_in(subscription, **stand_in))
+    page = context.new_page()
+    tab_opened(page, process.base, user)
+    page.click("#push-subscribe")
+    page.wait_for_selector("#push-status[data-state=on]", timeout=10_000)
+    assert page.inner_text("#push-status") == "This device gets push notifications."
+    return page
+
+
+def service_worker_registered(context, page, base) -> tuple:
+    """Register the site's service worker in `page`; (a DevTools session, its
+    registration as DevTools names it)."""
+    cdp = context.new_cdp_session(page)
+    registrations = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # active
+    return cdp, next(r for r in registrations if r["scopeURL"] == base + "/")
+
+
+def push_delivered(cdp, process, registration, payload: dict) -> None:
+    """A push message delivered to the page's service worker through DevTools, with the
+    payload the server would send (headless Chromium has no push service)."""
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": process.base,
+            "registrationId": registration["registrationId"],
+            "data": json.dumps(payload),
+        },
+    )
