@@ -7,6 +7,7 @@ Dockerfile and compose file, unchanged; the engine and the stand-in images are
 tests/support/containers.py's. One stack for the module: the tests run in order."""
 
 import hashlib
+import re
 
 import pytest
 import requests
@@ -103,6 +104,24 @@ def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(
     login["csrfmiddlewaretoken"] = admin.cookies["csrftoken"]
     answer = admin.post(f"{BASE}/admin/login/", data=login, timeout=10)
     assert answer.url.endswith("/admin/") and "Site administration" in answer.text
+
+
+def test_the_image_serves_the_notifications_tab_it_built_under_hashed_names(stack):
+    browser = requests.Session()
+    login = {"username": "compose-tab", "password": "apollo-11-ok"}
+    body = {**login, "email": "compose-tab@example.com"}
+    assert browser.post(f"{BASE}/api/auth/register/", json=body, timeout=10).status_code == 201
+    browser.get(f"{BASE}/account/login/", timeout=10)
+    form = {**login, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+    page = browser.post(f"{BASE}/account/login/?next=/account/notifications/", data=form)
+
+    assert page.url.endswith("/account/notifications/"), page.url
+    [script] = re.findall(r'src="(/static/frontend/notifications\.[0-9a-f]{12}\.js)"', page.text)
+    served = requests.get(f"{BASE}{script}", timeout=10)
+    assert served.status_code == 200
+    assert "javascript" in served.headers["Content-Type"]
+    assert "immutable" in served.headers["Cache-Control"]  # WhiteNoise, for hashed names
+    assert b"/ws/notifications/?last_id=" in served.content  # the tab's own code
 
 
 def done(api, stack, order_id) -> bool:
