@@ -7,7 +7,6 @@ Dockerfile and compose file, unchanged; the engine and the stand-in images are
 tests/support/containers.py's. One stack for the module: the tests run in order."""
 
 import hashlib
-import re
 
 import pytest
 import requests
@@ -28,6 +27,7 @@ from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR
 from tests.support.stack import checkout_as_a_new_customer, side_effects_of
+from tests.support.tab import tab_script_fetched
 
 # Cold, the stand-in images and the first build take minutes (a module fixture's setup);
 # one stack for the module, on the host's published ports: its tests in one process.
@@ -113,15 +113,8 @@ def test_the_image_serves_the_notifications_tab_it_built_under_hashed_names(stac
     assert browser.post(f"{BASE}/api/auth/register/", json=body, timeout=10).status_code == 201
     browser.get(f"{BASE}/account/login/", timeout=10)
     form = {**login, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
-    page = browser.post(f"{BASE}/account/login/?next=/account/notifications/", data=form)
-
-    assert page.url.endswith("/account/notifications/"), page.url
-    [script] = re.findall(r'src="(/static/frontend/notifications\.[0-9a-f]{12}\.js)"', page.text)
-    served = requests.get(f"{BASE}{script}", timeout=10)
-    assert served.status_code == 200
-    assert "javascript" in served.headers["Content-Type"]
-    assert "immutable" in served.headers["Cache-Control"]  # WhiteNoise, for hashed names
-    assert b"/ws/notifications/?last_id=" in served.content  # the tab's own code
+    browser.post(f"{BASE}/account/login/", data=form, timeout=10)
+    tab_script_fetched(browser, BASE)
 
 
 def done(api, stack, order_id) -> bool:

@@ -22,6 +22,7 @@ from tests.support.stack import (
     side_effects_of,
     stack_env,
 )
+from tests.support.tab import tab_script_fetched
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,6 +180,7 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
             timeout=10,
         )
         assert "Site administration" in page.text
+        tab_script_fetched(admin, running.base)  # built by make, collected by runstack
 
         descendants = running.descendants()
         running.process.send_signal(signal.SIGINT)

@@ -2,6 +2,7 @@
 blocking its transports as a proxy would, and Web Push as the tests can have it."""
 
 import json
+import re
 
 from tests.support.clients import browser_log_in
 
@@ -84,3 +85,17 @@ def push_delivered(cdp, process, registration, payload: dict) -> None:
             "data": json.dumps(payload),
         },
     )
+
+
+def tab_script_fetched(session, base: str):
+    """The tab's script as its page names it (collectstatic's hashed name, DEBUG off), for
+    a logged-in `session` (requests), fetched: the response."""
+    page = session.get(f"{base}{TAB}", timeout=10)
+    assert page.url.endswith(TAB), page.url
+    [script] = re.findall(r'src="(/static/frontend/notifications\.[0-9a-f]{12}\.js)"', page.text)
+    served = session.get(f"{base}{script}", timeout=10)
+    assert served.status_code == 200
+    assert "javascript" in served.headers["Content-Type"]
+    assert "immutable" in served.headers["Cache-Control"]  # WhiteNoise, for hashed names
+    assert b"/ws/notifications/?last_id=" in served.content  # the tab's own code
+    return served
