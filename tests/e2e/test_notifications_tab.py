@@ -1,5 +1,6 @@
 """The React notifications tab (frontend/) in a real browser (the machine's Chromium,
-driven by Playwright) against web processes served as in production: it shows what came
+driven by Playwright) against web processes started as production starts them (gunicorn and
+uvicorn; development settings, so static files come from frontend/dist): it shows what came
 before, what arrives live (from a request or a worker), falls back when WebSockets or the
 stream are refused, and resumes after a crash of the web process without losing any."""
 
@@ -100,7 +101,7 @@ def test_after_the_web_process_crashes_the_tab_reconnects_and_gets_what_it_misse
 
     for row in missed:
         item = page.locator(f"#notifications li[data-id='{row.pk}']")
-        item.wait_for(timeout=30_000)
+        item.wait_for(timeout=45_000)  # the reconnection's backoff: 2, 4, 8, 16 s
         assert item.inner_text().startswith(row.message)
     tab_live_over(page, "websocket")
     assert sockets[-1].endswith(f"/ws/notifications/?last_id={seen.pk}")

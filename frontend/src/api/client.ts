@@ -69,3 +69,11 @@ export function createApi(options: { baseUrl?: string; fetch?: typeof fetch } = 
   client.use(sessionCsrf);
   return client;
 }
+
+let sessionApi: Api | null = null;
+
+/** One client for the page's session, made on first use: a stable default for hooks. */
+export function defaultApi(): Api {
+  sessionApi ??= createApi();
+  return sessionApi;
+}

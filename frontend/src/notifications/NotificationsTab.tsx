@@ -41,6 +41,11 @@ export function NotificationsTab() {
           Mark all read
         </button>
       </div>
+      {feed.problem && (
+        <p id="feed-problem" className="problem" role="alert">
+          {feed.problem}
+        </p>
+      )}
       {feed.loaded && feed.notifications.length === 0 && (
         <p id="empty">Nothing yet: notifications about your orders and messages appear here as they happen.</p>
       )}

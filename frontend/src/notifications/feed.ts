@@ -13,6 +13,8 @@ export interface FeedState {
   receipt: Receipt | null;
   /** False until the first page has come. */
   loaded: boolean;
+  /** The last action that failed, for people: "Not marked read: HTTP 404". */
+  problem: string | null;
 }
 
 export class NotificationFeed {
@@ -23,9 +25,11 @@ export class NotificationFeed {
     status: "connecting…",
     receipt: null,
     loaded: false,
+    problem: null,
   };
   private readonly listeners = new Set<() => void>();
-  private lastId = 0;
+  /** Where a (re)connection resumes; null until a page came (the server sends from now). */
+  private lastId: number | null = null;
   private disconnect: (() => void) | null = null;
 
   constructor(
@@ -52,6 +56,7 @@ export class NotificationFeed {
       this.disconnect = connectLive(
         {
           lastId: () => this.lastId,
+          opened: () => void this.refresh().catch(() => undefined),
           notification: (notification) => this.receive(notification),
           receipt: (receipt) => this.set({ receipt }),
           transport: (transport, status) => this.set({ transport, status }),
@@ -76,33 +81,56 @@ export class NotificationFeed {
       must(this.api.GET("/api/notifications/")),
       must(this.api.GET("/api/notifications/unread-count/")),
     ]);
+    const ids = page.results.map((n) => n.id);
+    // Resume after this page only if nothing lies between it and what the tab had: after
+    // more than a page of notifications, the server's catch-up sends the rest in order.
+    const joins = this.lastId === null || page.next === null || ids.some((id) => id <= this.lastId!);
+    if (joins) this.lastId = Math.max(this.lastId ?? 0, ...ids);
     const fresh = new Map(page.results.map((n) => [n.id, n]));
     const kept = this.state.notifications.filter((n) => !fresh.has(n.id));
-    this.lastId = Math.max(this.lastId, ...fresh.keys());
     this.set({ notifications: newestFirst([...fresh.values(), ...kept]), unread: count.unread, loaded: true });
   };
 
-  markRead = async (id: number): Promise<void> => {
-    const shown = this.state.notifications.find((n) => n.id === id);
-    if (!shown || shown.is_read) return;
-    const read = await must(this.api.POST("/api/notifications/{notification_id}/read/", { params: { path: { notification_id: id } } }));
-    this.set({
-      notifications: this.state.notifications.map((n) => (n.id === id ? read : n)),
-      unread: Math.max(0, this.state.unread - 1),
+  markRead = (id: number): Promise<void> =>
+    this.attempt("Not marked read", async () => {
+      const shown = this.state.notifications.find((n) => n.id === id);
+      if (!shown || shown.is_read) return;
+      const path = { notification_id: id };
+      const read = await must(this.api.POST("/api/notifications/{notification_id}/read/", { params: { path } }));
+      this.set({
+        notifications: this.state.notifications.map((n) => (n.id === id ? read : n)),
+        unread: Math.max(0, this.state.unread - 1),
+      });
     });
-  };
 
-  markAllRead = async (): Promise<void> => {
-    await must(this.api.POST("/api/notifications/read-all/"));
-    const now = new Date().toISOString();
-    this.set({
-      notifications: this.state.notifications.map((n) => (n.is_read ? n : { ...n, is_read: true, read_at: now })),
-      unread: 0,
+  /** The server marks what it has; the tab, what it held when it asked (one that came
+   * after may have been written after the marking). */
+  markAllRead = (): Promise<void> =>
+    this.attempt("Not marked read", async () => {
+      const upTo = Math.max(0, ...this.state.notifications.map((n) => n.id));
+      await must(this.api.POST("/api/notifications/read-all/"));
+      const now = new Date().toISOString();
+      const notifications = this.state.notifications.map((n) =>
+        n.is_read || n.id > upTo ? n : { ...n, is_read: true, read_at: now },
+      );
+      this.set({ notifications, unread: notifications.filter((n) => !n.is_read).length });
     });
-  };
+
+  private async attempt(what: string, action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+      this.set({ problem: null });
+    } catch (error) {
+      if ((error as { signedOut?: boolean }).signedOut) {
+        this.set({ transport: "signed-out", status: "signed out" });
+        this.stop();
+      }
+      this.set({ problem: `${what}: ${(error as Error).message}` });
+    }
+  }
 
   private receive(notification: Notification): void {
-    this.lastId = Math.max(this.lastId, notification.id);
+    this.lastId = Math.max(this.lastId ?? 0, notification.id);
     if (this.state.notifications.some((n) => n.id === notification.id)) return;
     this.set({
       notifications: newestFirst([notification, ...this.state.notifications]),

@@ -14,8 +14,12 @@ export interface Receipt {
 }
 
 export interface LiveHandlers {
-  /** The highest notification id the tab has: where a (re)connection resumes. */
-  lastId(): number;
+  /** The highest notification id the tab has: where a (re)connection resumes; null
+   * before the tab has loaded any (the server then sends from now on). */
+  lastId(): number | null;
+  /** A socket or a stream opened: what happened meanwhile elsewhere (reads in another
+   * tab, the count) is worth asking the API again. */
+  opened(): void;
   notification(notification: Notification): void;
   receipt(receipt: Receipt): void;
   transport(transport: Transport, detail: string): void;
@@ -30,7 +34,12 @@ export interface LiveOptions {
   /** The first wait before a dropped WebSocket reconnects; doubled each failure. */
   reconnectMs?: number;
   maxReconnectMs?: number;
+  /** A socket open this long was a success: the next drop waits reconnectMs again. */
+  stableMs?: number;
 }
+
+/** Sockets that never opened, in a row, before the tab takes WebSockets for refused. */
+const REFUSALS_BEFORE_FALLBACK = 2;
 
 type Frame = ({ type: "notification" } & Notification) | ({ type: "receipt" } & Receipt);
 
@@ -39,9 +48,12 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
   const pollMs = options.pollMs ?? 10_000;
   const firstWait = options.reconnectMs ?? 2_000;
   const maxWait = options.maxReconnectMs ?? 30_000;
+  const stableMs = options.stableMs ?? 10_000;
   let closed = false;
   let socketEverOpened = false;
+  let refusals = 0;
   let wait = firstWait;
+  let polling = false;
   let socket: WebSocket | null = null;
   let stream: EventSource | null = null;
   let pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -54,10 +66,19 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     if (frame.type === "notification") handlers.notification(frame);
     else if (frame.type === "receipt") handlers.receipt(frame);
   };
-  const pollOnce = () =>
-    handlers.poll().catch((error: { signedOut?: boolean }) => {
-      if (error?.signedOut) signedOut();
-    });
+  // One poll at a time: a slow answer is not overtaken by the next one.
+  const pollOnce = () => {
+    if (polling) return;
+    polling = true;
+    handlers
+      .poll()
+      .catch((error: { signedOut?: boolean }) => {
+        if (error?.signedOut) signedOut();
+      })
+      .finally(() => {
+        polling = false;
+      });
+  };
   const startPolling = (why: string) => {
     say("polling", `${why} (checking every ${Math.round(pollMs / 1000)} s)`);
     if (pollTimer === null) pollTimer = setInterval(pollOnce, pollMs);
@@ -75,24 +96,37 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     close();
   };
 
+  const resumeUrl = (path: string, parameter: string) => {
+    const url = new URL(path, options.origin);
+    const lastId = handlers.lastId();
+    if (lastId !== null) url.searchParams.set(parameter, String(lastId));
+    return url;
+  };
+
   function connectSocket() {
-    const url = new URL(`/ws/notifications/?last_id=${handlers.lastId()}`, options.origin);
+    const url = resumeUrl("/ws/notifications/", "last_id");
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const current = new WebSocket(url);
     socket = current;
-    let opened = false;
+    let openedAt: number | null = null;
     current.onopen = () => {
-      opened = socketEverOpened = true;
-      wait = firstWait;
+      openedAt = Date.now();
+      socketEverOpened = true;
+      refusals = 0;
       stopPolling();
       say("websocket", "live (WebSocket)");
+      handlers.opened();
     };
     current.onmessage = (event) => receive(JSON.parse(event.data as string) as Frame);
     current.onclose = (event) => {
       if (closed || socket !== current) return;
       if (event.code === 4401) return signedOut();
-      // Never opened, and never did: something on the way refuses WebSockets.
-      if (!opened && !socketEverOpened) return connectStream();
+      // Never opened, twice in a row, and never did: something on the way refuses them.
+      if (openedAt === null && !socketEverOpened && ++refusals >= REFUSALS_BEFORE_FALLBACK) {
+        return connectStream();
+      }
+      // A socket that stayed up was a success; one that drops at once backs off further.
+      if (openedAt !== null && Date.now() - openedAt >= stableMs) wait = firstWait;
       startPolling("reconnecting…");
       retry(connectSocket, wait);
       wait = Math.min(wait * 2, maxWait);
@@ -102,12 +136,12 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
   // The browser reconnects an EventSource by itself, sending Last-Event-ID; when it gives
   // up (an HTTP error), the tab polls and opens a new one later.
   function connectStream() {
-    const url = new URL(`/api/notifications/stream/?last_event_id=${handlers.lastId()}`, options.origin);
-    const current = new EventSource(url);
+    const current = new EventSource(resumeUrl("/api/notifications/stream/", "last_event_id"));
     stream = current;
     current.onopen = () => {
       stopPolling();
       say("sse", "live (Server-Sent Events)");
+      handlers.opened();
     };
     const frame = (type: Frame["type"]) => (event: MessageEvent) =>
       receive({ type, ...JSON.parse(event.data as string) } as Frame);

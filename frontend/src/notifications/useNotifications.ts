@@ -3,7 +3,7 @@
 //   const { notifications, unread, transport, markRead } = useNotifications();
 import { useEffect, useState, useSyncExternalStore } from "react";
 
-import { type Api, createApi } from "../api/client";
+import { type Api, defaultApi } from "../api/client";
 import { type FeedState, NotificationFeed } from "./feed";
 import type { LiveOptions } from "./live";
 
@@ -18,7 +18,7 @@ export function useNotifications(
 ): UseNotifications {
   const [feed] = useState(() => {
     const { api, ...live } = options;
-    return new NotificationFeed(api ?? createApi(), { origin: window.location.origin, ...live });
+    return new NotificationFeed(api ?? defaultApi(), { origin: window.location.origin, ...live });
   });
   useEffect(() => {
     feed.start();

@@ -1,7 +1,7 @@
 // Each kind's channels, saved one change at a time; the server's answer is what shows.
 import { useCallback, useEffect, useState } from "react";
 
-import { type Api, type Channel, type Kind, type Preferences, type PreferencesChange, createApi, must } from "../api/client";
+import { type Api, type Channel, type Kind, type Preferences, type PreferencesChange, defaultApi, must } from "../api/client";
 
 export interface UsePreferences {
   preferences: Preferences | null;
@@ -43,10 +43,4 @@ export function usePreferences(api: Api = defaultApi()): UsePreferences {
     [api],
   );
   return { preferences, status, change };
-}
-
-let shared: Api | null = null;
-function defaultApi(): Api {
-  shared ??= createApi();
-  return shared;
 }

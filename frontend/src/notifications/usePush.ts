@@ -3,7 +3,7 @@
 // and off at logout, so that the next person on this browser gets none of these pushes.
 import { useCallback, useEffect, useState } from "react";
 
-import { type Api, createApi, must } from "../api/client";
+import { type Api, type PushSubscriptionRow, defaultApi, must } from "../api/client";
 
 export type PushState = "unsupported" | "unknown" | "off" | "on" | "busy";
 
@@ -28,22 +28,38 @@ async function browserSubscription(): Promise<PushSubscription | null> {
   return (await registration?.pushManager.getSubscription()) ?? null;
 }
 
+/** The server's row of this browser's endpoint, on whichever page of the list it is. */
+async function serverRow(api: Api, endpoint: string): Promise<PushSubscriptionRow | null> {
+  for (let page = 1; ; page += 1) {
+    const rows = await must(api.GET("/api/push/subscriptions/", { params: { query: { page } } }));
+    const row = rows.results.find((r) => r.endpoint === endpoint);
+    if (row || !rows.next) return row ?? null;
+  }
+}
+
 function bytesOf(base64url: string): Uint8Array<ArrayBuffer> {
   const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
   const padded = base64 + "===".slice((base64.length + 3) % 4);
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
 
-export function usePush(api: Api = createApi()): UsePush {
+export function usePush(api: Api = defaultApi()): UsePush {
   const [state, setState] = useState<PushState>(supported() ? "unknown" : "unsupported");
   const [status, setStatus] = useState("");
+  // On when the browser holds a subscription and the server has it too (it deletes a
+  // session's rows at logout, from any page).
   useEffect(() => {
     if (!supported()) return;
-    browserSubscription().then(
-      (subscription) => setState(subscription ? "on" : "off"),
-      () => setState("off"),
-    );
-  }, []);
+    let current = true;
+    (async () => {
+      const subscription = await browserSubscription();
+      const on = subscription !== null && (await serverRow(api, subscription.endpoint)) !== null;
+      if (current) setState(on ? "on" : "off");
+    })().catch(() => current && setState("off"));
+    return () => {
+      current = false;
+    };
+  }, [api]);
 
   const turnOn = useCallback(async () => {
     setState("busy");
@@ -58,7 +74,12 @@ export function usePush(api: Api = createApi()): UsePush {
       });
       const json = subscription.toJSON();
       const keys = { p256dh: json.keys?.p256dh ?? "", auth: json.keys?.auth ?? "" };
-      await must(api.POST("/api/push/subscriptions/", { body: { endpoint: subscription.endpoint, keys } }));
+      const body = { endpoint: subscription.endpoint, keys };
+      // A subscription the server refused would only look on: the browser's ends too.
+      await must(api.POST("/api/push/subscriptions/", { body })).catch(async (error) => {
+        await subscription.unsubscribe().catch(() => undefined);
+        throw error;
+      });
       setState("on");
       setStatus("This device gets push notifications.");
     } catch (error) {
@@ -74,8 +95,7 @@ export function usePush(api: Api = createApi()): UsePush {
       if (subscription) {
         // The server's row first: once it is gone nothing is pushed here, even if the
         // browser's push service never answers the unsubscribe.
-        const rows = await must(api.GET("/api/push/subscriptions/"));
-        const row = rows.results.find((r) => r.endpoint === subscription.endpoint);
+        const row = await serverRow(api, subscription.endpoint);
         if (row) {
           await must(api.DELETE("/api/push/subscriptions/{subscription_id}/", { params: { path: { subscription_id: row.id } } }));
         }

@@ -7,19 +7,23 @@ import { FakeEventSource, FakeSocket, installFakes, notification } from "../supp
 
 const ORIGIN = "https://shop.test";
 
-function handlers(lastId = 0) {
+function handlers(lastId: number | null = 0) {
   const seen = {
     notifications: [] as Notification[],
     receipts: [] as Receipt[],
     transports: [] as Transport[],
     polls: 0,
+    opened: 0,
     lastId,
   };
   const live: LiveHandlers = {
     lastId: () => seen.lastId,
+    opened: () => {
+      seen.opened += 1;
+    },
     notification: (n) => {
       seen.notifications.push(n);
-      seen.lastId = Math.max(seen.lastId, n.id);
+      seen.lastId = Math.max(seen.lastId ?? 0, n.id);
     },
     receipt: (r) => seen.receipts.push(r),
     transport: (t) => seen.transports.push(t),
@@ -96,34 +100,45 @@ describe("the WebSocket", () => {
   });
 });
 
+function refusedTwice() {
+  FakeSocket.last().drop();
+  vi.advanceTimersByTime(1);
+  FakeSocket.last().drop();
+}
+
 describe("the fallbacks", () => {
-  it("a WebSocket that never opens hands over to Server-Sent Events, resuming there", () => {
+  it("a WebSocket refused twice hands over to Server-Sent Events, resuming there", () => {
     const { seen, live } = handlers(9);
-    connectLive(live, { origin: ORIGIN });
-    FakeSocket.last().drop(); // refused on the way
+    connectLive(live, { origin: ORIGIN, reconnectMs: 2_000 });
+    FakeSocket.last().drop(); // refused on the way, or a server restarting: once more
+    expect(FakeEventSource.all).toHaveLength(0);
+    vi.advanceTimersByTime(2_000);
+    FakeSocket.last().drop();
     const stream = FakeEventSource.all.at(-1)!;
     expect(stream.url.href).toBe("https://shop.test/api/notifications/stream/?last_event_id=9");
     stream.open();
     stream.event("notification", notification(10));
     stream.event("receipt", { order: 3, message_ids: [4], read_at: "2026-11-26T10:00:00Z" });
     expect(seen.transports.at(-1)).toBe("sse");
+    expect(seen.opened).toBe(1);
     expect(seen.notifications.map((n) => n.id)).toEqual([10]);
     expect(seen.receipts.map((r) => r.order)).toEqual([3]);
   });
 
-  it("with the stream refused too, polls every pollMs and tries the stream again", () => {
+  it("with the stream refused too, polls every pollMs and tries the stream again", async () => {
     const { seen, live } = handlers();
-    connectLive(live, { origin: ORIGIN, pollMs: 10_000 });
-    FakeSocket.last().drop();
+    connectLive(live, { origin: ORIGIN, pollMs: 10_000, reconnectMs: 1 });
+    refusedTwice();
     FakeEventSource.all.at(-1)!.fail();
+    seen.polls = 0;
     expect(seen.transports.at(-1)).toBe("polling");
-    vi.advanceTimersByTime(10_000);
+    await vi.advanceTimersByTimeAsync(10_000);
     expect(seen.polls).toBe(1);
     expect(FakeEventSource.all).toHaveLength(2); // tried again
-    vi.advanceTimersByTime(10_000);
+    await vi.advanceTimersByTimeAsync(10_000);
     expect(seen.polls).toBe(2);
     FakeEventSource.all.at(-1)!.open();
-    vi.advanceTimersByTime(30_000);
+    await vi.advanceTimersByTimeAsync(30_000);
     expect(seen.polls).toBe(2);
     expect(seen.transports.at(-1)).toBe("sse");
   });
@@ -131,14 +146,58 @@ describe("the fallbacks", () => {
   it("a poll answered 401 means signed out: polling stops", async () => {
     const { seen, live } = handlers();
     live.poll = vi.fn(() => Promise.reject(new ApiError(401, {})));
-    connectLive(live, { origin: ORIGIN, pollMs: 1_000 });
-    FakeSocket.last().drop();
+    connectLive(live, { origin: ORIGIN, pollMs: 1_000, reconnectMs: 1 });
+    refusedTwice();
     FakeEventSource.all.at(-1)!.fail();
     await vi.advanceTimersByTimeAsync(1_000);
     await vi.advanceTimersByTimeAsync(5_000);
     expect(live.poll).toHaveBeenCalledTimes(1);
     expect(seen.transports.at(-1)).toBe("signed-out");
   });
+});
+
+it("before the tab has loaded any, the socket asks for nothing old (from now on)", () => {
+  const { live } = handlers(null);
+  connectLive(live, { origin: ORIGIN });
+  expect(FakeSocket.last().url.href).toBe("wss://shop.test/ws/notifications/");
+});
+
+it("a socket that opens and drops at once keeps backing off; one that stayed up does not", () => {
+  const { live } = handlers();
+  connectLive(live, { origin: ORIGIN, reconnectMs: 1_000, stableMs: 10_000 });
+  const reconnectAfter = () => {
+    const before = FakeSocket.all.length;
+    let waited = 0;
+    while (FakeSocket.all.length === before) {
+      vi.advanceTimersByTime(100);
+      waited += 100;
+    }
+    return waited;
+  };
+  FakeSocket.last().open();
+  FakeSocket.last().drop(); // a server that accepts, then closes at once
+  expect(reconnectAfter()).toBe(1_000);
+  FakeSocket.last().open();
+  FakeSocket.last().drop();
+  expect(reconnectAfter()).toBe(2_000);
+  FakeSocket.last().open();
+  vi.advanceTimersByTime(10_000); // up for a while: a success
+  FakeSocket.last().drop();
+  expect(reconnectAfter()).toBe(1_000);
+});
+
+it("a slow poll is not overtaken by the next one", async () => {
+  const { live } = handlers();
+  let answer: () => void = () => undefined;
+  live.poll = vi.fn(() => new Promise<void>((resolve) => (answer = resolve)));
+  connectLive(live, { origin: ORIGIN, pollMs: 1_000, reconnectMs: 1 });
+  refusedTwice();
+  FakeEventSource.all.at(-1)!.fail();
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(live.poll).toHaveBeenCalledTimes(1);
+  answer();
+  await vi.advanceTimersByTimeAsync(1_000);
+  expect(live.poll).toHaveBeenCalledTimes(2);
 });
 
 it("closing leaves nothing running: no retry, no poll, the socket closed", () => {

@@ -50,6 +50,32 @@ it("after a drop, the new socket resumes after the last live one, not the first 
   expect(FakeSocket.last().url.searchParams.get("last_id")).toBe("7");
 });
 
+it("after more than a page came while it was away, the socket resumes where the tab was", async () => {
+  const shop = new ShopApi([notification(1)]);
+  hook(shop, { reconnectMs: 10, pollMs: 20 });
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  act(() => FakeSocket.last().open());
+  act(() => FakeSocket.last().drop());
+  // 25 while it was down, more than a page: polls show the newest 20 meanwhile...
+  shop.rows.push(...Array.from({ length: 25 }, (_, i) => notification(100 + i)));
+  await waitFor(() => expect(shop.requests.filter((r) => r.path === "/api/notifications/").length).toBeGreaterThan(2));
+  await waitFor(() => expect(FakeSocket.all.length).toBeGreaterThan(1));
+  // ...but every reconnection resumes after 1, so the server sends all 25 in order.
+  for (const socket of FakeSocket.all.slice(1)) expect(socket.url.searchParams.get("last_id")).toBe("1");
+});
+
+it("a first load that failed still connects, asking for nothing old, and loads once open", async () => {
+  const shop = new ShopApi([notification(4), notification(5)]);
+  shop.status = 503;
+  const { result } = hook(shop);
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  expect(FakeSocket.last().url.searchParams.has("last_id")).toBe(false);
+  shop.status = 200;
+  act(() => FakeSocket.last().open());
+  await waitFor(() => expect(result.current.notifications.map((n) => n.id)).toEqual([5, 4]));
+  expect(result.current.unread).toBe(2);
+});
+
 it("marking read posts with Django's CSRF token and takes the count down", async () => {
   const shop = new ShopApi([notification(1), notification(2)]);
   const { result } = hook(shop);

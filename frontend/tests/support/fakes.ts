@@ -85,6 +85,8 @@ export function notification(id: number, fields: Partial<Notification> = {}): No
   };
 }
 
+const PAGE_SIZE = 20; // the API's
+
 /** The notifications API over `rows` (the database): what a fetch to it answers. */
 export class ShopApi {
   requests: { method: string; path: string; csrf: string | null; body: unknown }[] = [];
@@ -111,8 +113,9 @@ export class ShopApi {
     }
     if (path === "/api/notifications/unread-count/") return json({ unread: this.rows.filter((n) => !n.is_read).length });
     if (path === "/api/notifications/") {
-      const results = [...this.rows].sort((a, b) => b.id - a.id);
-      return json({ count: results.length, next: null, previous: null, results });
+      const all = [...this.rows].sort((a, b) => b.id - a.id);
+      const next = all.length > PAGE_SIZE ? `${new URL(request.url).origin}${path}?page=2` : null;
+      return json({ count: all.length, next, previous: null, results: all.slice(0, PAGE_SIZE) });
     }
     return json({ detail: "Not found." }, 404);
   };
