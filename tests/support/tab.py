@@ -97,5 +97,6 @@ def tab_script_fetched(session, base: str):
     assert served.status_code == 200
     assert "javascript" in served.headers["Content-Type"]
     assert "immutable" in served.headers["Cache-Control"]  # WhiteNoise, for hashed names
-    assert b"/ws/notifications/?last_id=" in served.content  # the tab's own code
+    assert b"/ws/notifications/" in served.content  # the tab's own code
+    assert b"last_event_id" in served.content
     return served
