@@ -68,9 +68,10 @@ lint: $(VENV)/.dev frontend/node_modules/.installed
 	$(BIN)/lint-imports
 	$(NPM) run check
 
-format: $(VENV)/.dev
+format: $(VENV)/.dev frontend/node_modules/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(NPM) run format
 
 # The OpenAPI schema, committed as openapi.yaml (a test fails when it drifts from the code).
 # PostgreSQL's integer ranges, as production has them; nothing connects to that database.

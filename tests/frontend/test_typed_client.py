@@ -1,5 +1,5 @@
 """The tab's API types come from openapi.yaml: a schema change that breaks the client
-fails its type check (`npm run check`: the types generated, then tsc), so the build."""
+fails its type check (`npm run check`: the types generated, tsc, Prettier), so the build."""
 
 import shutil
 import subprocess
@@ -13,6 +13,7 @@ from tests.support.processes import PROJECT_DIR
 
 FRONTEND = PROJECT_DIR / "frontend"
 SOURCES = ("src", "tests", "package.json", "tsconfig.json", "vite.config.ts")
+SOURCES += (".prettierrc.json", ".prettierignore")
 
 
 @pytest.fixture

@@ -30,11 +30,21 @@ export function NotificationsTab() {
       <div className="bar">
         <h1>
           Notifications{" "}
-          <span id="unread-badge" className="badge" data-count={feed.unread} aria-label={`${feed.unread} unread`}>
+          <span
+            id="unread-badge"
+            className="badge"
+            data-count={feed.unread}
+            aria-label={`${feed.unread} unread`}
+          >
             {feed.unread}
           </span>
         </h1>
-        <span id="live" data-transport={feed.transport} className={live(feed.transport) ? "on" : ""} title="Live updates">
+        <span
+          id="live"
+          data-transport={feed.transport}
+          className={live(feed.transport) ? "on" : ""}
+          title="Live updates"
+        >
           {feed.status}
         </span>
         <button id="mark-all-read" type="button" onClick={() => void feed.markAllRead()}>
@@ -47,7 +57,9 @@ export function NotificationsTab() {
         </p>
       )}
       {feed.loaded && feed.notifications.length === 0 && (
-        <p id="empty">Nothing yet: notifications about your orders and messages appear here as they happen.</p>
+        <p id="empty">
+          Nothing yet: notifications about your orders and messages appear here as they happen.
+        </p>
       )}
       <ul id="notifications">
         {feed.notifications.map((n) => (
@@ -64,7 +76,13 @@ function live(transport: string): boolean {
   return transport === "websocket" || transport === "sse";
 }
 
-function NotificationItem({ notification: n, onRead }: { notification: Notification; onRead(): void }) {
+function NotificationItem({
+  notification: n,
+  onRead,
+}: {
+  notification: Notification;
+  onRead(): void;
+}) {
   return (
     <li data-id={n.id} className={n.is_read ? "read" : "unread"}>
       {n.link ? (
@@ -136,7 +154,12 @@ function PreferencesSection() {
             Stop notifying me on this device
           </button>
         ) : (
-          <button id="push-subscribe" type="button" disabled={push.state === "busy" || push.state === "unsupported"} onClick={() => void push.turnOn()}>
+          <button
+            id="push-subscribe"
+            type="button"
+            disabled={push.state === "busy" || push.state === "unsupported"}
+            onClick={() => void push.turnOn()}
+          >
             Notify me on this device
           </button>
         )}{" "}

@@ -84,11 +84,16 @@ export class NotificationFeed {
     const ids = page.results.map((n) => n.id);
     // Resume after this page only if nothing lies between it and what the tab had: after
     // more than a page of notifications, the server's catch-up sends the rest in order.
-    const joins = this.lastId === null || page.next === null || ids.some((id) => id <= this.lastId!);
+    const joins =
+      this.lastId === null || page.next === null || ids.some((id) => id <= this.lastId!);
     if (joins) this.lastId = Math.max(this.lastId ?? 0, ...ids);
     const fresh = new Map(page.results.map((n) => [n.id, n]));
     const kept = this.state.notifications.filter((n) => !fresh.has(n.id));
-    this.set({ notifications: newestFirst([...fresh.values(), ...kept]), unread: count.unread, loaded: true });
+    this.set({
+      notifications: newestFirst([...fresh.values(), ...kept]),
+      unread: count.unread,
+      loaded: true,
+    });
   };
 
   markRead = (id: number): Promise<void> =>
@@ -96,7 +101,9 @@ export class NotificationFeed {
       const shown = this.state.notifications.find((n) => n.id === id);
       if (!shown || shown.is_read) return;
       const path = { notification_id: id };
-      const read = await must(this.api.POST("/api/notifications/{notification_id}/read/", { params: { path } }));
+      const read = await must(
+        this.api.POST("/api/notifications/{notification_id}/read/", { params: { path } }),
+      );
       this.set({
         notifications: this.state.notifications.map((n) => (n.id === id ? read : n)),
         unread: Math.max(0, this.state.unread - 1),

@@ -25,5 +25,10 @@ export function useNotifications(
     return () => feed.stop();
   }, [feed]);
   const state = useSyncExternalStore(feed.subscribe, feed.getSnapshot);
-  return { ...state, markRead: feed.markRead, markAllRead: feed.markAllRead, refresh: feed.refresh };
+  return {
+    ...state,
+    markRead: feed.markRead,
+    markAllRead: feed.markAllRead,
+    refresh: feed.refresh,
+  };
 }

@@ -1,7 +1,15 @@
 // Each kind's channels, saved one change at a time; the server's answer is what shows.
 import { useCallback, useEffect, useState } from "react";
 
-import { type Api, type Channel, type Kind, type Preferences, type PreferencesChange, defaultApi, must } from "../api/client";
+import {
+  type Api,
+  type Channel,
+  type Kind,
+  type Preferences,
+  type PreferencesChange,
+  defaultApi,
+  must,
+} from "../api/client";
 
 export interface UsePreferences {
   preferences: Preferences | null;

@@ -97,7 +97,11 @@ export function usePush(api: Api = defaultApi()): UsePush {
         // browser's push service never answers the unsubscribe.
         const row = await serverRow(api, subscription.endpoint);
         if (row) {
-          await must(api.DELETE("/api/push/subscriptions/{subscription_id}/", { params: { path: { subscription_id: row.id } } }));
+          await must(
+            api.DELETE("/api/push/subscriptions/{subscription_id}/", {
+              params: { path: { subscription_id: row.id } },
+            }),
+          );
         }
         await subscription.unsubscribe();
       }

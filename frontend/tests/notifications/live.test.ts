@@ -2,7 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { Notification } from "../../src/api/client";
 import { ApiError } from "../../src/api/client";
-import { type LiveHandlers, type Receipt, type Transport, connectLive } from "../../src/notifications/live";
+import {
+  type LiveHandlers,
+  type Receipt,
+  type Transport,
+  connectLive,
+} from "../../src/notifications/live";
 import { FakeEventSource, FakeSocket, installFakes, notification } from "../support/fakes";
 
 const ORIGIN = "https://shop.test";
@@ -50,7 +55,12 @@ describe("the WebSocket", () => {
     expect(socket.url.href).toBe("wss://shop.test/ws/notifications/?last_id=41");
     socket.open();
     socket.frame({ type: "notification", ...notification(42) });
-    socket.frame({ type: "receipt", order: 7, message_ids: [1, 2], read_at: "2026-11-26T10:00:00Z" });
+    socket.frame({
+      type: "receipt",
+      order: 7,
+      message_ids: [1, 2],
+      read_at: "2026-11-26T10:00:00Z",
+    });
     expect(seen.transports).toEqual(["connecting", "websocket"]);
     expect(seen.notifications.map((n) => n.id)).toEqual([42]);
     expect(seen.receipts.map((r) => r.order)).toEqual([7]);

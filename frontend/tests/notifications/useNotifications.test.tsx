@@ -58,10 +58,13 @@ it("after more than a page came while it was away, the socket resumes where the 
   act(() => FakeSocket.last().drop());
   // 25 while it was down, more than a page: polls show the newest 20 meanwhile...
   shop.rows.push(...Array.from({ length: 25 }, (_, i) => notification(100 + i)));
-  await waitFor(() => expect(shop.requests.filter((r) => r.path === "/api/notifications/").length).toBeGreaterThan(2));
+  await waitFor(() =>
+    expect(shop.requests.filter((r) => r.path === "/api/notifications/").length).toBeGreaterThan(2),
+  );
   await waitFor(() => expect(FakeSocket.all.length).toBeGreaterThan(1));
   // ...but every reconnection resumes after 1, so the server sends all 25 in order.
-  for (const socket of FakeSocket.all.slice(1)) expect(socket.url.searchParams.get("last_id")).toBe("1");
+  for (const socket of FakeSocket.all.slice(1))
+    expect(socket.url.searchParams.get("last_id")).toBe("1");
 });
 
 it("a first load that failed still connects, asking for nothing old, and loads once open", async () => {

@@ -97,7 +97,12 @@ export class ShopApi {
     const request = input instanceof Request ? input : new Request(input);
     const path = new URL(request.url).pathname;
     const body = request.method === "GET" ? null : await request.text();
-    this.requests.push({ method: request.method, path, csrf: request.headers.get("X-CSRFToken"), body });
+    this.requests.push({
+      method: request.method,
+      path,
+      csrf: request.headers.get("X-CSRFToken"),
+      body,
+    });
     if (this.status !== 200) return json({ detail: "no" }, this.status);
     const read = path.match(/^\/api\/notifications\/(\d+)\/read\/$/);
     if (read) {
@@ -111,7 +116,8 @@ export class ShopApi {
       this.rows.forEach((n) => Object.assign(n, { is_read: true }));
       return json({ marked });
     }
-    if (path === "/api/notifications/unread-count/") return json({ unread: this.rows.filter((n) => !n.is_read).length });
+    if (path === "/api/notifications/unread-count/")
+      return json({ unread: this.rows.filter((n) => !n.is_read).length });
     if (path === "/api/notifications/") {
       const all = [...this.rows].sort((a, b) => b.id - a.id);
       const next = all.length > PAGE_SIZE ? `${new URL(request.url).origin}${path}?page=2` : null;
@@ -122,5 +128,8 @@ export class ShopApi {
 }
 
 function json(body: object, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
 }
