@@ -93,6 +93,31 @@ export class ShopApi {
   status = 200;
   constructor(public rows: Notification[] = []) {}
 
+  preferences: Record<string, Record<string, boolean>> = Object.fromEntries(
+    [
+      "order_placed",
+      "message",
+      "low_stock",
+      "side_effect_failed",
+      "duplicate_order",
+      "new_device_login",
+    ].map((kind) => [kind, { in_app: true, email: true, push: false }]),
+  );
+
+  /** As the API: PUT merges some kinds' channels; a staff kind's in_app cannot go off. */
+  private preferencesAnswer(request: Request, body: string | null): Response {
+    if (request.method === "PUT") {
+      const change = JSON.parse(body ?? "{}") as Record<string, Record<string, boolean>>;
+      if (change.side_effect_failed?.in_app === false) {
+        return json({ side_effect_failed: ["This kind must reach you in the app."] }, 400);
+      }
+      for (const [kind, channels] of Object.entries(change)) {
+        this.preferences[kind] = { ...this.preferences[kind], ...channels };
+      }
+    }
+    return json(this.preferences);
+  }
+
   fetch = async (input: Request | string | URL): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input);
     const path = new URL(request.url).pathname;
@@ -116,6 +141,7 @@ export class ShopApi {
       this.rows.forEach((n) => Object.assign(n, { is_read: true }));
       return json({ marked });
     }
+    if (path === "/api/notifications/preferences/") return this.preferencesAnswer(request, body);
     if (path === "/api/notifications/unread-count/")
       return json({ unread: this.rows.filter((n) => !n.is_read).length });
     if (path === "/api/notifications/") {
