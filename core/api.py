@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from .exceptions import NotFound
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,6 +38,8 @@ TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57
 def exception_handler(exc, context):
     if isinstance(exc, OperationalError | InterfaceError) and _database_away(exc):
         return _database_unavailable(exc)
+    if isinstance(exc, NotFound):  # a domain error: its words, DRF's 404
+        exc = exceptions.NotFound(exc.detail)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -1,6 +1,10 @@
-"""Domain errors of messaging. Views turn them into HTTP answers (a 404 here)."""
+"""Domain errors of messaging, answered by core.api (a 404 here)."""
+
+from core.exceptions import NotFound
 
 
-class ConversationNotFound(Exception):
+class ConversationNotFound(NotFound):
     """The order is unknown, or its conversation is not the user's (neither its customer
     nor staff): someone else's order is not said to exist."""
+
+    detail = "No such order."

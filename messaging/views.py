@@ -5,16 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .exceptions import ConversationNotFound
 from .serializers import MessageCreateSerializer, MessageSerializer, MessagesMarkedReadSerializer
-
-
-def _conversation_order(*, user, order_id: int):
-    """The order of a conversation the user may use; a 404 otherwise, as for no order."""
-    try:
-        return selectors.conversation_order_get(user=user, order_id=order_id)
-    except ConversationNotFound:
-        raise exceptions.NotFound("No such order.") from None
 
 
 class OrderMessagesView(generics.ListAPIView):
@@ -23,7 +14,9 @@ class OrderMessagesView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def order(self):
-        return _conversation_order(user=self.request.user, order_id=self.kwargs["order_id"])
+        return selectors.conversation_order_get(
+            user=self.request.user, order_id=self.kwargs["order_id"]
+        )
 
     def get_queryset(self):
         return selectors.message_list(order=self.order())
@@ -64,5 +57,5 @@ class OrderMessagesReadView(APIView):
         responses=MessagesMarkedReadSerializer,
     )
     def post(self, request, order_id: int):
-        order = _conversation_order(user=request.user, order_id=order_id)
+        order = selectors.conversation_order_get(user=request.user, order_id=order_id)
         return Response({"marked": services.messages_mark_read(order=order, reader=request.user)})

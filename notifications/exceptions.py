@@ -1,9 +1,16 @@
-"""Domain errors of notifications. Views turn them into HTTP answers (404s here)."""
+"""Domain errors of notifications, answered by core.api (404s here). Their words are those
+get_object_or_404 answered with before: clients may match on them."""
+
+from core.exceptions import NotFound
 
 
-class NotificationNotFound(Exception):
+class NotificationNotFound(NotFound):
     """Unknown, or someone else's: another person's notification is not said to exist."""
 
+    detail = "No Notification matches the given query."
 
-class PushSubscriptionNotFound(Exception):
+
+class PushSubscriptionNotFound(NotFound):
     """Unknown, or someone else's: another person's browser is not said to exist."""
+
+    detail = "No PushSubscription matches the given query."

@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from core.api import ErrorSerializer
 
 from . import push, selectors
-from .exceptions import PushSubscriptionNotFound
 from .push_serializers import (
     PushKeySerializer,
     PushRenewSerializer,
@@ -94,11 +93,7 @@ def _session_key(request) -> str | None:
 class PushSubscriptionDetailView(APIView):
     @extend_schema(summary="Unsubscribe one of the caller's browsers", responses={204: None})
     def delete(self, request, subscription_id: int):
-        try:
-            push_subscription_delete(user=request.user, subscription_id=subscription_id)
-        except PushSubscriptionNotFound:
-            # The words get_object_or_404 answered with: clients may match on them.
-            raise exceptions.NotFound("No PushSubscription matches the given query.") from None
+        push_subscription_delete(user=request.user, subscription_id=subscription_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

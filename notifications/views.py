@@ -6,7 +6,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
-from .exceptions import NotificationNotFound
 from .serializers import (
     MarkedReadSerializer,
     NotificationSerializer,
@@ -56,13 +55,9 @@ class NotificationReadView(APIView):
         responses=NotificationSerializer,
     )
     def post(self, request, notification_id: int):
-        try:
-            notification = inbox.notification_mark_read(
-                user=request.user, notification_id=notification_id
-            )
-        except NotificationNotFound:
-            # The words get_object_or_404 answered with: clients may match on them.
-            raise exceptions.NotFound("No Notification matches the given query.") from None
+        notification = inbox.notification_mark_read(
+            user=request.user, notification_id=notification_id
+        )
         return Response(NotificationSerializer(notification).data)
 
 
