@@ -6,6 +6,7 @@ import pytest
 from django.db import connections
 
 from tests.support.brokers import channel_layer_on
+from tests.support.clients import PASSWORD
 from tests.support.parts import part_missing
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer
 from tests.support.processes import (
@@ -16,7 +17,6 @@ from tests.support.processes import (
     worker_env,
 )
 from tests.support.streams import LiveOverSocket, LiveOverStream
-from tests.support.tab import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -12,25 +12,18 @@ from PIL import Image
 from analytics_app import charts
 from analytics_app.models import DailySummary
 from analytics_app.services import analytics_record
-from tests.factories import UserFactory
-from tests.support.clients import browser_log_in
+from tests.support.clients import PASSWORD, browser_log_in
 from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "a-browser-password-1"
 ORDERS_BLUE = (0x2E, 0x6F, 0xD8)  # the orders bars' fill (analytics_app.pages)
 DAYS = 7
 
 
 @pytest.fixture
-def staff(settings):
-    # A hash the web process can check (the tests' own hasher is a fast one).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    user = UserFactory(is_staff=True)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+def staff(person):
+    return person(is_staff=True)
 
 
 def bar_columns(image: Image.Image) -> dict[int, int]:

@@ -4,6 +4,9 @@ a login tried through the API or a login page."""
 
 # The runner's own helpers: tests start Redis the way `make run` does.
 
+# The password of the people the browser tests log in (tests/e2e/conftest.py `person`).
+PASSWORD = "a-browser-password-1"
+
 
 def browser_log_in(page, url: str, *, username: str, password: str) -> None:
     """Open `url` in a Playwright page, be sent to the login page (it needs a session),

@@ -4,9 +4,8 @@ blocking its transports as a proxy would, and Web Push as the tests can have it.
 import json
 import re
 
-from tests.support.clients import browser_log_in
+from tests.support.clients import PASSWORD, browser_log_in
 
-PASSWORD = "a-browser-password-1"
 TAB = "/account/notifications/"
 
 
