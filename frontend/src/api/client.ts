@@ -29,6 +29,11 @@ export class ApiError extends Error {
   }
 }
 
+/** Whether `error` says the session is gone (an ApiError of 401 or 403). */
+export function isSignedOut(error: unknown): boolean {
+  return error instanceof ApiError && error.signedOut;
+}
+
 /** The data of a 2xx answer; an ApiError otherwise. */
 export async function must<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,

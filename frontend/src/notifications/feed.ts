@@ -1,7 +1,7 @@
 // A person's notifications as an open tab holds them: the list (newest first), the unread
 // count, how they arrive (live.ts), the last read receipt. Framework-free, so that any
 // view can subscribe; useNotifications is React's.
-import { type Api, type Notification, must } from "../api/client";
+import { type Api, type Notification, isSignedOut, must } from "../api/client";
 import { type LiveOptions, type Receipt, type Transport, connectLive } from "./live";
 
 export interface FeedState {
@@ -65,9 +65,7 @@ export class NotificationFeed {
         this.live,
       );
     };
-    this.refresh().then(connect, (error: { signedOut?: boolean }) =>
-      error?.signedOut ? this.set({ transport: "signed-out", status: "signed out" }) : connect(),
-    );
+    this.refresh().then(connect, (error) => (isSignedOut(error) ? this.signOut() : connect()));
   }
 
   stop(): void {
@@ -128,12 +126,14 @@ export class NotificationFeed {
       await action();
       this.set({ problem: null });
     } catch (error) {
-      if ((error as { signedOut?: boolean }).signedOut) {
-        this.set({ transport: "signed-out", status: "signed out" });
-        this.stop();
-      }
+      if (isSignedOut(error)) this.signOut();
       this.set({ problem: `${what}: ${(error as Error).message}` });
     }
+  }
+
+  private signOut(): void {
+    this.stop();
+    this.set({ transport: "signed-out", status: "signed out" });
   }
 
   private receive(notification: Notification): void {

@@ -2,7 +2,7 @@
 // has; Server-Sent Events when WebSockets never open (a proxy that refuses them); polling
 // while neither is up. The database is the source of truth: every (re)connection names
 // the last id seen and the server sends what came after it, so nothing is lost.
-import type { Notification } from "../api/client";
+import { type Notification, isSignedOut } from "../api/client";
 
 export type Transport = "connecting" | "websocket" | "sse" | "polling" | "signed-out";
 
@@ -72,8 +72,8 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     polling = true;
     handlers
       .poll()
-      .catch((error: { signedOut?: boolean }) => {
-        if (error?.signedOut) signedOut();
+      .catch((error) => {
+        if (isSignedOut(error)) signedOut();
       })
       .finally(() => {
         polling = false;
