@@ -54,6 +54,8 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	@# The tab's types and tsc ran in its build (a prerequisite): its style and tests here.
+	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
