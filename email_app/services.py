@@ -17,14 +17,14 @@ import logging
 import re
 import time
 import uuid
-from concurrent.futures import Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import UTC
 from email.utils import parseaddr
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
@@ -52,6 +52,14 @@ class RunOutOfTime(TransientError):
     """A run stopped before sending every email it was given: the rest are retried."""
 
 
+class _Claimed(NamedTuple):
+    """An email this delivery holds the claim on."""
+
+    kind: str
+    key: str
+    claim: uuid.UUID
+
+
 def email_send(
     *,
     kind: str,
@@ -66,39 +74,41 @@ def email_send(
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
     kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
-    message = _message(
-        kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
-    )
-    claim = _claim(kind=kind, key=key, to=to, subject=subject)
-    if claim is None:
+    email = {"kind": kind, "key": key, "to": to, "subject": subject}
+    message = _message(**email, text=text, html=html, headers=headers)
+    claimed = _claims([email])[0]
+    if isinstance(claimed, Exception):
+        raise claimed
+    if claimed is False:
         return False
     try:
         transport.send_message(message, deadline=_send_deadline())
     except BaseException:
-        _claim_free(kind=kind, key=key, claim=claim)
+        _claim_free(claimed)
         raise
-    _sent_record(kind=kind, key=key, claim=claim)
+    _sent_records([claimed])
     return True
 
 
 def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> list:
     """Send each of `emails` (email_send's keywords, rendered) unless it went out before,
     all at once in the sender threads (transport.send_soon): a slow server delays each by
-    one send, not by those before it. Claims and records are written in this thread, each
-    record as soon as its send ends. An outcome per email, in order: True (sent now), False
+    one send, not by those before it. Claims and records are written in this thread: the
+    claims together (_claims), then the records of the sends that ended together in one
+    statement, as soon as they end. An outcome per email, in order: True (sent now), False
     (sent before) or the exception that stopped it; sends that could not start by
     `start_by` (after the first) are RunOutOfTime. Left early (a database error, a time
     limit), it still records what was sent, so that no retry sends it again."""
-    outcomes: list = []
-    sending: dict[Future, tuple] = {}  # a send: (its position, its email, its claim)
+    messages = [_message(**email) for email in emails]  # before the claims: none left behind
+    outcomes = _claims(emails)  # a claim, or the email's outcome already
+    sending: dict[Future, tuple[int, _Claimed]] = {}
     try:
-        for email in emails:
-            started = _send_started(email, first=not sending, by=by, start_by=start_by)
-            if isinstance(started, tuple):
-                future, claim = started
-                sending[future] = (len(outcomes), email, claim)
-                started = None  # known once its send ends
-            outcomes.append(started)
+        for n, (message, claimed) in enumerate(zip(messages, list(outcomes), strict=True)):
+            if isinstance(claimed, _Claimed):
+                start = start_by if sending else None  # the first starts whatever the time
+                future = transport.send_soon(message, deadline=_send_deadline(by), start_by=start)
+                sending[future] = (n, claimed)
+                outcomes[n] = None  # known once its send ends
         for n, outcome in _outcomes_as_sends_end(sending, by=by):
             outcomes[n] = outcome
     finally:
@@ -106,55 +116,114 @@ def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> l
     return outcomes
 
 
-def _send_started(email: dict, *, first: bool, by: float, start_by: float):
-    """The email's send queued, (its Future, its claim); or its outcome already: False
-    (sent before) or the claim's error (EmailInFlight, a database error). The run's
-    `first` send starts whatever the time."""
-    message = _message(**email)  # before the claim: an error here leaves none behind
+def _claims(emails: list[dict]) -> list:
+    """Each email's (kind, key, to, subject) claim, which only this delivery holds, or its
+    outcome already: False (sent before) or the claim's error (EmailInFlight, a database
+    error). Insert first: a first delivery (nearly all of them) claims every email with one
+    INSERT that skips those claimed before (the unique constraint tells a redelivery apart)
+    and one SELECT of what it inserted; only a redelivery's emails take _claim_contended's
+    statements, one email at a time."""
+    fresh = [_Claimed(e["kind"], e["key"], uuid.uuid4()) for e in emails]
+    rows = [
+        SentEmail(**claimed._asdict(), recipients=e["to"], subject=e["subject"], claimed_at=Now())
+        for e, claimed in zip(emails, fresh, strict=True)
+    ]
     try:
-        claim = _claim(
-            kind=email["kind"], key=email["key"], to=email["to"], subject=email["subject"]
+        SentEmail.objects.bulk_create(rows, ignore_conflicts=True)
+        made = set(_still_held(fresh).values_list("claim", flat=True))
+    except Exception as exc:  # every email's outcome: none is sent
+        return [exc] * len(emails)
+    outcomes: list = []
+    for claimed in fresh:
+        try:
+            outcomes.append(claimed if claimed.claim in made else _claim_contended(claimed))
+        except Exception as exc:  # its outcome: the others still go
+            outcomes.append(exc)
+    return outcomes
+
+
+def _still_held(claims: list[_Claimed]):
+    """The rows of these emails whose claim is still ours, found on the (kind, key) index:
+    a claim is a fresh uuid4, so its value alone says whose it is."""
+    return SentEmail.objects.filter(
+        kind__in={claimed.kind for claimed in claims},
+        key__in=[claimed.key for claimed in claims],
+        claim__in=[claimed.claim for claimed in claims],
+    )
+
+
+def _claim_contended(claimed: _Claimed) -> _Claimed | bool:
+    """(kind, key) was claimed before: taken over if that claim is stale (its delivery
+    died, or was cut off), False if the email was sent. Raises EmailInFlight while another
+    delivery holds a fresh claim."""
+    kind, key, claim = claimed
+    window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
+    if SentEmail.objects.filter(
+        kind=kind,
+        key=key,
+        status=SentEmail.Status.SENDING,
+        claimed_at__lt=db_now(plus_seconds=-window),
+    ).update(claimed_at=Now(), claim=claim):
+        logger.warning(
+            "email %s:%s: taking over a claim older than %ss; that attempt may have sent it",
+            kind,
+            key,
+            window,
         )
-    except Exception as exc:  # its outcome: the others still go
-        return exc
-    if claim is None:
+        return claimed
+    row = SentEmail.objects.annotate(age=Now() - F("claimed_at")).filter(kind=kind, key=key)
+    row = row.first()
+    if row is not None and row.status == SentEmail.Status.SENT:
+        logger.info("email %s:%s already sent, not sending again", kind, key)
         return False
-    start = None if first else start_by
-    return transport.send_soon(message, deadline=_send_deadline(by), start_by=start), claim
+    # Held by another delivery, or let go by it a moment ago (its send failed): try later.
+    stale_in = window - row.age.total_seconds() if row is not None else 0
+    raise EmailInFlight(
+        f"email {kind}:{key} is being sent by another delivery",
+        retry_after=max(stale_in, 0),  # when it may be taken over
+    )
 
 
 def _outcomes_as_sends_end(sending: dict, *, by: float):
-    """(position, outcome) of each send as it ends, recorded at once; bounded: each send
-    is cut at its deadline, `by` at the latest."""
-    try:
-        for done in as_completed(list(sending), timeout=max(by - time.monotonic(), 0) + 5):
-            n, email, claim = sending.pop(done)
-            yield n, _outcome(done, kind=email["kind"], key=email["key"], claim=claim)
-    except TimeoutError:  # still sending, somehow: their claims stay ours, to go stale
-        for n, email, _ in list(sending.values()):
-            yield n, transport.SendTimeout(f"email {email['kind']}:{email['key']}")
+    """(position, outcome) of each send as it ends, taken out of `sending`. The sends that
+    ended together are recorded in one statement (_sent_records), those that failed have
+    their claims freed first. Bounded: each send is cut at its deadline, `by` at the
+    latest; one still sending then keeps its claim, to go stale."""
+    timeout = max(by - time.monotonic(), 0) + 5
+    while sending:
+        ended, _ = wait(list(sending), timeout=timeout, return_when=FIRST_COMPLETED)
+        if not ended:
+            for n, claimed in sending.values():
+                yield n, transport.SendTimeout(f"email {claimed.kind}:{claimed.key}")
+            sending.clear()
+            return
+        failed = {f: _failed(f, sending[f][1]) for f in ended if f.exception() is not None}
+        sent = [sending[f][1] for f in ended if f not in failed]
+        if sent:
+            _sent_records(sent)
+        for future in ended:
+            n, _ = sending.pop(future)
+            yield n, failed.get(future, True)
 
 
 def _sends_settle(sending: dict, *, by: float) -> None:
     """What a run left early leaves: sends not started are cancelled and their claims
-    freed; those running are waited for (to their deadlines) and recorded, or freed."""
-    for future, (_, email, claim) in list(sending.items()):
+    freed; those running are waited for (to their deadlines), then recorded, or freed."""
+    for future, (_, claimed) in list(sending.items()):
         if future.cancel():
             with contextlib.suppress(Exception):
-                _claim_free(kind=email["kind"], key=email["key"], claim=claim)
+                _claim_free(claimed)
             sending.pop(future)
+    wait(list(sending), timeout=max(by - time.monotonic(), 0) + 5)
     with contextlib.suppress(Exception):  # a database still away: the claims go stale
         for _ in _outcomes_as_sends_end(sending, by=by):
             pass
 
 
-def _outcome(done: Future, *, kind: str, key: str, claim: uuid.UUID):
-    """True, recorded sent; else the send's exception, its claim freed for a retry."""
+def _failed(done: Future, claimed: _Claimed) -> BaseException:
+    """The send's exception, its claim freed for a retry."""
     error = done.exception()
-    if error is None:
-        _sent_record(kind=kind, key=key, claim=claim)
-        return True
-    _claim_free(kind=kind, key=key, claim=claim)
+    _claim_free(claimed)
     return RunOutOfTime(str(error)) if isinstance(error, transport.NotStarted) else error
 
 
@@ -179,25 +248,28 @@ def _send_deadline(by: float | None = None) -> float:
     return min(deadline, by) if by is not None else deadline
 
 
-def _claim_free(*, kind: str, key: str, claim: uuid.UUID) -> None:
+def _claim_free(claimed: _Claimed) -> None:
     """Not sent (as far as we know): free our claim so a retry can send."""
-    SentEmail.objects.filter(
-        kind=kind, key=key, status=SentEmail.Status.SENDING, claim=claim
-    ).delete()
+    _still_held([claimed]).filter(status=SentEmail.Status.SENDING).delete()
 
 
-def _sent_record(*, kind: str, key: str, claim: uuid.UUID) -> None:
-    ours = {"kind": kind, "key": key, "status": SentEmail.Status.SENDING, "claim": claim}
-    if not SentEmail.objects.filter(**ours).update(
-        status=SentEmail.Status.SENT, sent_at=timezone.now()
-    ):
-        # Our claim went stale and another delivery took it over: both may have sent it.
-        logger.warning(
-            "email %s:%s: sent, but another delivery had taken the claim over", kind, key
-        )
-        SentEmail.objects.filter(kind=kind, key=key).update(
-            status=SentEmail.Status.SENT, sent_at=timezone.now()
-        )
+def _sent_records(sent: list[_Claimed]) -> None:
+    """These emails went out: their rows marked sent, in one statement while our claims
+    hold (nearly always)."""
+    now = timezone.now()
+    ours = _still_held(sent).filter(status=SentEmail.Status.SENDING)
+    if ours.update(status=SentEmail.Status.SENT, sent_at=now) == len(sent):
+        return
+    recorded = set(_still_held(sent).values_list("claim", flat=True))
+    for kind, key, claim in sent:
+        if claim not in recorded:
+            # Our claim went stale and another delivery took it over: both may have sent it.
+            logger.warning(
+                "email %s:%s: sent, but another delivery had taken the claim over", kind, key
+            )
+            SentEmail.objects.filter(kind=kind, key=key).update(
+                status=SentEmail.Status.SENT, sent_at=now
+            )
 
 
 def _send_once(*, template: str, context: dict, **email) -> bool:
@@ -220,52 +292,10 @@ def message_id(*, kind: str, key: str) -> str:
     return f"<{kind}.{re.sub(r'[^A-Za-z0-9.-]', '-', key)}@{domain}>"
 
 
-def _claim(*, kind: str, key: str, to: list[str], subject: str) -> uuid.UUID | None:
-    """The claim on (kind, key), which only this delivery holds; None when the email was
-    sent already. Raises EmailInFlight while another delivery holds a fresh claim; a
-    stale one (its delivery died, or was cut off) is taken over."""
-    claim = uuid.uuid4()
-    # Insert first: a first delivery (nearly all of them) claims with one INSERT, and the
-    # unique constraint tells a redelivery apart.
-    try:
-        with transaction.atomic():
-            SentEmail.objects.create(
-                kind=kind, key=key, recipients=to, subject=subject, claim=claim, claimed_at=Now()
-            )
-        return claim
-    except IntegrityError:
-        pass
-    window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
-    if SentEmail.objects.filter(
-        kind=kind,
-        key=key,
-        status=SentEmail.Status.SENDING,
-        claimed_at__lt=db_now(plus_seconds=-window),
-    ).update(claimed_at=Now(), claim=claim):
-        logger.warning(
-            "email %s:%s: taking over a claim older than %ss; that attempt may have sent it",
-            kind,
-            key,
-            window,
-        )
-        return claim
-    row = SentEmail.objects.annotate(age=Now() - F("claimed_at")).filter(kind=kind, key=key)
-    row = row.first()
-    if row is not None and row.status == SentEmail.Status.SENT:
-        logger.info("email %s:%s already sent, not sending again", kind, key)
-        return None
-    # Held by another delivery, or let go by it a moment ago (its send failed): try later.
-    stale_in = window - row.age.total_seconds() if row is not None else 0
-    raise EmailInFlight(
-        f"email {kind}:{key} is being sent by another delivery",
-        retry_after=max(stale_in, 0),  # when it may be taken over
-    )
-
-
 def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
     """Email each of these orders' confirmation to its customer, once; the ids of the orders
-    this call sent (unknown orders are left out). Each email is claimed and recorded on its
-    own, and they are sent together (emails_send_together); the side effects of those sent,
+    this call sent (unknown orders are left out). Each email succeeds or fails on its own,
+    and they are sent together (emails_send_together); the side effects of those sent,
     now or before, are marked done, also when others failed, and then the first failure is
     raised (the task tries those orders alone). The run ends within the task's soft time
     limit (the email worker's threads enforce none): no send starts that could outlast it
