@@ -36,7 +36,7 @@ from side_effects.services import side_effects_mark_done
 from store import selectors as store_selectors
 from worker.tasks_base import TransientError
 
-from . import transport
+from . import sql, transport
 from .models import SentEmail
 
 CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
@@ -119,18 +119,17 @@ def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> l
 def _claims(emails: list[dict]) -> list:
     """Each email's (kind, key, to, subject) claim, which only this delivery holds, or its
     outcome already: False (sent before) or the claim's error (EmailInFlight, a database
-    error). Insert first: a first delivery (nearly all of them) claims every email with one
-    INSERT that skips those claimed before (the unique constraint tells a redelivery apart)
-    and one SELECT of what it inserted; only a redelivery's emails take _claim_contended's
-    statements, one email at a time."""
+    error). Insert first: a first delivery (nearly all of them) claims every email in one
+    statement that skips those claimed before (sql.sent_emails_claim: the unique
+    constraint tells a redelivery apart); only a redelivery's emails take
+    _claim_contended's statements, one email at a time."""
     fresh = [_Claimed(e["kind"], e["key"], uuid.uuid4()) for e in emails]
     rows = [
-        SentEmail(**claimed._asdict(), recipients=e["to"], subject=e["subject"], claimed_at=Now())
+        SentEmail(**claimed._asdict(), recipients=e["to"], subject=e["subject"])
         for e, claimed in zip(emails, fresh, strict=True)
     ]
     try:
-        SentEmail.objects.bulk_create(rows, ignore_conflicts=True)
-        made = set(_still_held(fresh).values_list("claim", flat=True))
+        made = sql.sent_emails_claim(rows=rows)
     except Exception as exc:  # every email's outcome: none is sent
         return [exc] * len(emails)
     outcomes: list = []
