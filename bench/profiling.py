@@ -11,12 +11,12 @@ from cpu import CpuMeter, classify
 
 
 def profile_stack(meter: CpuMeter, label: str, seconds: float) -> list[Path]:
-    """py-spy on every web and worker process (their pools included) for `seconds`, CPU
-    samples only (--gil), while the load runs. Writes raw stacks and a summary per
-    process tree to var/bench/ and returns the summaries."""
+    """py-spy on every web, relay, worker and Flower process (their pools included) for
+    `seconds`, CPU samples only (--gil), while the load runs. Writes raw stacks and a
+    summary per process tree to var/bench/ and returns the summaries."""
     py_spy = Path(sys.executable).parent / "py-spy"
     roots = []
-    for kind in ("web", "worker", "mail"):
+    for kind in ("web", "relay", "worker", "mail", "flower"):
         for process in meter.processes().get(kind, []):
             with contextlib.suppress(psutil.Error):
                 parent = process.parent()

@@ -18,14 +18,15 @@ def outbox_rows_due() -> QuerySet[OutboxMessage]:
     )
 
 
-def outbox_rows_to_relay(*, limit: int) -> QuerySet:
-    """The ids of up to `limit` rows due (outbox_rows_due), oldest first; rows another
-    relay has locked are skipped (it is publishing them)."""
+def outbox_rows_to_relay(*, limit: int) -> QuerySet[OutboxMessage]:
+    """Up to `limit` rows due (outbox_rows_due), oldest first; rows another relay has
+    locked are skipped (it is publishing them). The fields a claim changes are deferred:
+    read from the database, if asked, once it has changed them."""
     return (
         outbox_rows_due()
         .select_for_update(skip_locked=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+        .defer("locked_until", "attempts")
+        .order_by("pk")[:limit]
     )
 
 

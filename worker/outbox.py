@@ -271,13 +271,13 @@ def _claim(limit: int) -> list[OutboxMessage]:
     relays running at once take disjoint rows, and rows of a relay that died are taken over
     when its lease ends."""
     with transaction.atomic():
-        ids = list(locks.outbox_rows_to_relay(limit=limit))
-        if ids:
-            OutboxMessage.objects.filter(pk__in=ids).update(
+        rows = list(locks.outbox_rows_to_relay(limit=limit))
+        if rows:
+            OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
                 locked_until=db_now(plus_seconds=settings.SHOPFLOW_OUTBOX_LEASE_SECONDS),
                 attempts=F("attempts") + 1,
             )
-    return list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk")) if ids else []
+    return rows
 
 
 def publish_each_now(task, args_list: list[list]) -> None:

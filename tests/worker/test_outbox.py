@@ -118,6 +118,24 @@ def test_the_relay_joins_a_batch_tasks_lists_up_to_its_batch_max_and_sends_other
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rows", [1, 7])
+def test_a_relay_pass_is_the_same_statements_whatever_it_publishes(own_redis, rows):
+    """The rows read and locked and their lease in one transaction, then their mark: the
+    relay's cost an order falls as its passes gather more rows."""
+    with transaction.atomic():
+        for n in range(rows):
+            outbox.enqueue_on_commit(batched, [n])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox.relay_once().published == rows
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert [sql.split()[0] for sql in statements] == ["BEGIN", "SELECT", "UPDATE", "COMMIT", "UPDATE"]
+    assert "FOR UPDATE SKIP LOCKED" in statements[1]
+    assert len(carried(own_redis)) == -(-rows // 3)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_broker_down_keeps_rows_pending_and_a_later_relay_publishes_them(stoppable_broker):
     stoppable_broker.stop()
     with transaction.atomic():
