@@ -103,7 +103,7 @@ def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> l
     outcomes = _claims(emails)  # a claim, or the email's outcome already
     sending: dict[Future, tuple[int, _Claimed]] = {}
     try:
-        for n, (message, claimed) in enumerate(zip(messages, list(outcomes), strict=True)):
+        for n, (message, claimed) in enumerate(zip(messages, outcomes, strict=True)):
             if isinstance(claimed, _Claimed):
                 start = start_by if sending else None  # the first starts whatever the time
                 future = transport.send_soon(message, deadline=_send_deadline(by), start_by=start)

@@ -26,15 +26,16 @@ def sent_emails_claim(*, rows: list[SentEmail]) -> set[uuid.UUID]:
         return set()
     meta, quote = SentEmail._meta, connection.ops.quote_name
     fields = [meta.get_field(name) for name in FIELDS]
-    kind, key, claimed_at, claim = (
-        quote(meta.get_field(name).column) for name in ("kind", "key", "claimed_at", "claim")
+    claim_field = meta.get_field("claim")
+    kind, key, claimed_at = (
+        quote(meta.get_field(name).column) for name in ("kind", "key", "claimed_at")
     )
     columns = ", ".join([*(quote(field.column) for field in fields), claimed_at])
     now = NOW.get(connection.vendor, "STATEMENT_TIMESTAMP()")
     one_row = f"({', '.join(['%s'] * len(fields))}, {now})"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([one_row] * len(rows))}"
-        f" ON CONFLICT ({kind}, {key}) DO NOTHING RETURNING {claim}"
+        f" ON CONFLICT ({kind}, {key}) DO NOTHING RETURNING {quote(claim_field.column)}"
     )
     values = [
         field.get_db_prep_save(getattr(row, field.attname), connection)
@@ -43,4 +44,4 @@ def sent_emails_claim(*, rows: list[SentEmail]) -> set[uuid.UUID]:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        return {meta.get_field("claim").to_python(value) for (value,) in cursor.fetchall()}
+        return {claim_field.to_python(value) for (value,) in cursor.fetchall()}
