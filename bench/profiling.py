@@ -8,6 +8,7 @@ from pathlib import Path
 import psutil
 from common import WORK
 from cpu import CpuMeter, classify
+from profile_parts import parts, stacks
 
 
 def profile_stack(meter: CpuMeter, label: str, seconds: float) -> list[Path]:
@@ -56,21 +57,20 @@ def profile_stack(meter: CpuMeter, label: str, seconds: float) -> list[Path]:
 
 
 def summarise_stacks(raw: Path, top: int = 60) -> str:
-    """The functions that hold the most CPU samples, inclusive and self."""
-    inclusive, own, total = {}, {}, 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        count = int(count)
-        total += count
-        frames = [
-            frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1] for frame in stack.split(";")
-        ]
+    """Where the CPU samples go: by part of the work (bench/profile_parts.py), then the
+    functions that hold the most, inclusive and self."""
+    samples = list(stacks(raw))
+    total = sum(count for _, count in samples)
+    inclusive, own = {}, {}
+    for stack, count in samples:
+        frames = [frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1] for frame in stack]
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + count
         own[frames[-1]] = own.get(frames[-1], 0) + count
-    lines = [f"{raw.name}: {total} samples with the GIL", "", "inclusive:"]
+    lines = [f"{raw.name}: {total} samples with the GIL", "", "by part:"]
+    for part, count in parts(samples).items():
+        lines.append(f"{100 * count / total:6.1f}%  {part}")
+    lines += ["", "inclusive:"]
     for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{100 * count / total:6.1f}%  {frame}")
     lines += ["", "self:"]

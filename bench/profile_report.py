@@ -1,0 +1,91 @@
+"""CPU ms an order by process and part of its work, from a run of bench/load.py with
+--profile: each process kind's CPU an order (the run's JSON) split by the share of its
+py-spy samples in each part (bench/profile_parts.py).
+
+    .venv/bin/python bench/load.py --variants async,plain --phases open30 \\
+        --profile 25 --profile-phase open30 --out var/bench/profiled.json
+    .venv/bin/python bench/profile_report.py var/bench/profiled.json --phase open30
+
+The profiles read are the phase's newest written before the run ended (its JSON's
+"when"): each profiled run writes its own, all within seconds of each other."""
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from common import WORK, fmt, row
+from profile_parts import parts, stacks
+
+KINDS = ("web", "relay", "worker", "mail", "flower")
+# A run's profiles all end within a few seconds of each other (py-spy runs as long on each).
+SAME_RUN_SECONDS = 30
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="the JSON bench/load.py wrote (--out)")
+    parser.add_argument("--phase", default="open30", help="the profiled phase (open30)")
+    args = parser.parse_args(argv)
+    try:
+        run = json.loads(args.run.read_text())
+        ended = datetime.fromisoformat(run["when"]).timestamp()
+        summaries = run["summary"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"profile_report: {args.run} is not a run of bench/load.py: {exc}", file=sys.stderr)
+        return 2
+    printed = False
+    for variant, phases in summaries.items():
+        cpu = phases.get(args.phase, {}).get("cpu_ms_per_order") or {}
+        lines = _table(variant, args.phase, cpu, _profiles(variant, args.phase, ended))
+        if lines:
+            print("\n".join(lines) + "\n")
+            printed = True
+    if not printed:
+        print(f"profile_report: no profile of {args.phase} in {WORK} before {run['when']}")
+        return 2
+    return 0
+
+
+def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
+    """The raw profiles of each process kind (one a process tree) of the newest profiled
+    run of this variant's phase that ended by `ended`."""
+    found = [
+        path
+        for path in WORK.glob(f"profile-{variant}-{phase}-*[0-9].txt")
+        if path.stat().st_mtime <= ended + 1
+    ]
+    if not found:
+        return {}
+    newest = max(path.stat().st_mtime for path in found)
+    by_kind: dict[str, list[Path]] = {}
+    for path in found:
+        if path.stat().st_mtime >= newest - SAME_RUN_SECONDS:
+            by_kind.setdefault(path.stem.split("-")[-2], []).append(path)
+    return by_kind
+
+
+def _table(variant: str, phase: str, cpu: dict, profiles: dict[str, list[Path]]) -> list[str]:
+    """The rows of one variant: kind, part, share of the kind's samples, ms an order."""
+    lines = []
+    for kind in KINDS:
+        counts: dict[str, int] = {}
+        for path in profiles.get(kind, []):
+            for part, count in parts(stacks(path)).items():
+                counts[part] = counts.get(part, 0) + count
+        total = sum(counts.values())
+        if not total or kind not in cpu:
+            continue
+        for part, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            share = count / total
+            lines.append(row(kind, part, f"{100 * share:.0f}%", fmt(cpu[kind] * share)))
+    if not lines:
+        return []
+    title = f"{variant}, {phase}: CPU ms an order, by process and part"
+    head = [title, "", row("process", "part", "share", "ms an order"), row(*["---"] * 4)]
+    return head + lines
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
