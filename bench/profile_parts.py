@@ -1,24 +1,29 @@
 """Where a profiled process's CPU goes, by part of its work: a request's way through the
-server, a2wsgi's threads, Django, DRF and each view (its signal's receivers apart); a
-task's body against Celery's hand-off around it (receiving, acknowledging, the events
-Flower reads, the pool); the relay's rows against its publishing.
+server, a2wsgi's threads, Django, DRF and each view (the rows its signal's receivers
+write, and their calls, apart); a task's body against Celery's hand-off around it
+(receiving, acknowledging, the events Flower reads, the pool); the relay's rows against
+its publishing; Flower.
 
 A stack belongs to the first part whose rule it meets, so the order of PARTS is the
-nesting: a task runs inside Celery's loop, a view inside Django's handler."""
+nesting: a task runs inside Celery's loop, a view inside Django's handler. Markers name
+a function with its package's path, so that a name two libraries share (redis-py has an
+EventDispatcher too) is not taken for the other."""
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-Frames = list[str]  # "function (path:line)", outermost first, as in py-spy's raw format
-# (whose "process N:..." frames, which name a process, are left out)
+# "function (path:line)", outermost first, as in py-spy's raw format.
+Frames = list[str]
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def _function(frame: str) -> str:
     return frame.split(" (", 1)[0]
 
 
-def _path(frame: str) -> str:
-    return frame.rsplit(" (", 1)[-1]
+def _file(frame: str) -> str:
+    return frame.rsplit(" (", 1)[-1].split(":", 1)[0]
 
 
 def _has(*markers: str) -> Callable[[Frames], bool]:
@@ -29,15 +34,22 @@ def _has(*markers: str) -> Callable[[Frames], bool]:
 
 
 def _view(frames: Frames) -> str | None:
-    """'view X.post' for a DRF view's handler; its signal's receivers apart."""
+    """'view X.post' for a DRF view's handler; what its signal's receivers cost apart:
+    their calls, and the rows they gave to write (core.signals writes them when the
+    signal's block ends) with the side-effect rows the checkout opens."""
     for at, frame in enumerate(frames):
         if frame.startswith("APIView.dispatch (rest_framework/"):
             handler = frames[at + 1] if at + 1 < len(frames) else ""
-            if not handler or _path(handler).startswith("rest_framework/"):
+            if _function(handler).rsplit(".", 1)[-1] not in HTTP_METHODS:
                 return "DRF around the views: authentication, parsing, rendering"
             view = f"view {_function(handler)}"
-            if any(_function(f) == "Signal.send_robust" for f in frames[at:]):
+            inner = frames[at + 1 :]
+            if _has("Signal.send_robust (django/")(inner):
                 return f"{view}: its signal's receivers"
+            if _has("_insert_each_isolated (core/signals.py")(inner):
+                return f"{view}: the rows its receivers gave"
+            if _has("side_effects_open (side_effects/")(inner):
+                return f"{view}: its side-effect rows"
             return view
     return None
 
@@ -48,47 +60,63 @@ def _task(frames: Frames) -> str | None:
     for at, frame in enumerate(frames):
         if frame.startswith("build_tracer.<locals>.trace_task (celery/"):
             for inner in frames[at + 1 :]:
-                path = _path(inner).split(":", 1)[0]
-                if path.endswith("tasks.py") and not path.startswith("celery/"):
+                path = _file(inner)
+                if path.endswith("/tasks.py") and not path.startswith("celery/"):
                     return f"task {_function(inner)}"
             return None
     return None
 
 
-def _named(part: str, rule: Callable[[Frames], bool]) -> Callable[[Frames], str | None]:
-    return lambda frames: part if rule(frames) else None
+def _named(part: str, *rules: Callable[[Frames], bool]) -> Callable[[Frames], str | None]:
+    """The part when every one of `rules` holds."""
+    return lambda frames: part if all(rule(frames) for rule in rules) else None
 
 
+RELAY = _has(" (worker/outbox.py")
 PARTS: tuple[Callable[[Frames], str | None], ...] = (
     _view,
-    _named("Django: its handler and the middleware", _has("WSGIHandler.__call__")),
-    _named("a2wsgi: the request's thread, to Django and back", _has("WSGIResponder.")),
-    _named("notifications: live ones to the channel layer", _has("notifications/live.py")),
+    _named("Django: its handler and the middleware", _has("WSGIHandler.__call__ (django/")),
+    _named("a2wsgi: the request's thread, to Django and back", _has(" (a2wsgi/")),
     _task,
-    _named("SMTP: the sends, in their own threads", _has("email_app/transport.py")),
-    _named("Celery: task events, for Flower", _has("EventDispatcher.")),
-    _named("Flower: the events it reads", _has("flower/", "EventReceiver.")),
-    _named("Celery: acknowledging", _has("basic_ack", "QoS.ack", "Message.ack")),
-    _named("Celery: receiving", _has("_brpop_read", "Transport._deliver", "drain_events")),
-    _named("relay: publishing", _has("Celery.send_task", "Producer.publish")),
-    _named("relay: its rows, in the database", _has("relay_once", "relay_forever")),
-    _named("Celery: the rest (the pool, the trace, the loop)", _has("celery/", "billiard/")),
-    _named("server: gunicorn, uvicorn, the event loop", _has("uvicorn/", "gunicorn/")),
+    _named("notifications: live ones to the channel layer", _has(" (notifications/live.py")),
+    _named("SMTP: the sends, in their own threads", _has(" (email_app/transport.py")),
     _named(
-        "threads: a pool's hand-offs, a loop's wake-ups",
-        _has("concurrent/futures/thread.py", "BaseEventLoop.run_forever"),
+        "Celery: task events, for Flower",
+        _has(" (celery/events/dispatcher.py", " (worker/events.py"),
+    ),
+    _named("Flower: the events it reads", _has(" (flower/")),
+    _named("Celery: acknowledging", _has("basic_ack (kombu/", "QoS.ack (kombu/")),
+    _named(
+        "Celery: receiving (messages, other workers' events)",
+        _has(
+            "_brpop_",
+            "MultiChannelPoller.",
+            "_deliver (kombu/",
+            " (celery/worker/strategy.py",
+            " (celery/worker/consumer/gossip.py",
+        ),
+    ),
+    _named("relay: publishing", RELAY, _has("Celery.send_task (celery/", " (kombu/")),
+    _named("relay: its rows, in the database", RELAY),
+    _named("Celery: the rest (the pool, the trace, the loop)", _has(" (celery/", " (billiard/")),
+    _named("server: gunicorn, uvicorn, the event loop", _has(" (uvicorn", " (gunicorn/")),
+    _named(
+        "threads: hand-offs, wake-ups, starts and ends",
+        _has(" (concurrent/futures/", "run_forever (asyncio/", "Thread._bootstrap (threading"),
     ),
 )
+# With --nonblocking py-spy reads a stack now and then without its outer frames.
+UNPLACED = "not placed: a stack read cut short, or no rule's"
 
 
 def part_of(frames: Frames) -> str:
+    """The part of the work of one sampled stack ("process N:..." frames are ignored)."""
     frames = [frame for frame in frames if not frame.startswith("process ")]
     for rule in PARTS:
         part = rule(frames)
         if part:
             return part
-    # With --nonblocking py-spy reads a stack now and then without its outer frames.
-    return "not placed: stacks read cut short"
+    return UNPLACED
 
 
 def parts(stacks: Iterable[tuple[Frames, int]]) -> dict[str, int]:

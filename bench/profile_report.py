@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from common import WORK, fmt, row
+from cpu import STACK
 from profile_parts import parts, stacks
 
-KINDS = ("web", "relay", "worker", "mail", "flower")
 # A run's profiles all end within a few seconds of each other (py-spy runs as long on each).
 SAME_RUN_SECONDS = 30
 
@@ -29,23 +29,31 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--phase", default="open30", help="the profiled phase (open30)")
     args = parser.parse_args(argv)
     try:
-        run = json.loads(args.run.read_text())
-        ended = datetime.fromisoformat(run["when"]).timestamp()
-        summaries = run["summary"]
-    except (OSError, ValueError, KeyError) as exc:
+        ended, cpus = _read(args.run, args.phase)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"profile_report: {args.run} is not a run of bench/load.py: {exc}", file=sys.stderr)
         return 2
-    printed = False
-    for variant, phases in summaries.items():
-        cpu = phases.get(args.phase, {}).get("cpu_ms_per_order") or {}
-        lines = _table(variant, args.phase, cpu, _profiles(variant, args.phase, ended))
-        if lines:
-            print("\n".join(lines) + "\n")
-            printed = True
-    if not printed:
-        print(f"profile_report: no profile of {args.phase} in {WORK} before {run['when']}")
+    tables = [
+        _table(variant, args.phase, cpu, _profiles(variant, args.phase, ended))
+        for variant, cpu in cpus.items()
+    ]
+    if not any(tables):
+        print(f"profile_report: no profile of {args.phase} in {WORK}", file=sys.stderr)
         return 2
+    print("\n\n".join("\n".join(lines) for lines in tables if lines))
     return 0
+
+
+def _read(run: Path, phase: str) -> tuple[float, dict[str, dict[str, float]]]:
+    """When the run ended, and each variant's CPU ms an order by process kind in `phase`."""
+    data = json.loads(run.read_text())
+    ended = datetime.fromisoformat(data["when"]).timestamp()
+    cpus = {
+        variant: {kind: float(ms) for kind, ms in phases[phase]["cpu_ms_per_order"].items()}
+        for variant, phases in data["summary"].items()
+        if phase in phases
+    }
+    return ended, cpus
 
 
 def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
@@ -67,22 +75,27 @@ def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
 
 
 def _table(variant: str, phase: str, cpu: dict, profiles: dict[str, list[Path]]) -> list[str]:
-    """The rows of one variant: kind, part, share of the kind's samples, ms an order."""
+    """The rows of one variant: kind, part, share of the kind's samples, ms an order; the
+    stack's kinds not profiled (beat, PostgreSQL, Redis) whole, so that the rows add up
+    to the stack's CPU an order. None without a profile."""
+    if not profiles:
+        return []
     lines = []
-    for kind in KINDS:
+    for kind in STACK:
         counts: dict[str, int] = {}
         for path in profiles.get(kind, []):
             for part, count in parts(stacks(path)).items():
                 counts[part] = counts.get(part, 0) + count
         total = sum(counts.values())
-        if not total or kind not in cpu:
+        if kind not in cpu:
             continue
+        if not total:
+            lines.append(row(kind, "(not profiled)", "100%", fmt(cpu[kind])))
         for part, count in sorted(counts.items(), key=lambda kv: -kv[1]):
             share = count / total
             lines.append(row(kind, part, f"{100 * share:.0f}%", fmt(cpu[kind] * share)))
-    if not lines:
-        return []
-    title = f"{variant}, {phase}: CPU ms an order, by process and part"
+    stack = sum(cpu.get(kind, 0.0) for kind in STACK)
+    title = f"{variant}, {phase}: CPU ms an order, by process and part ({fmt(stack)} in all)"
     head = [title, "", row("process", "part", "share", "ms an order"), row(*["---"] * 4)]
     return head + lines
 
