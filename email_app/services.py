@@ -213,7 +213,9 @@ def _sends_settle(sending: dict, *, by: float) -> None:
             with contextlib.suppress(Exception):
                 _claim_free(claimed)
             sending.pop(future)
-    wait(list(sending), timeout=max(by - time.monotonic(), 0) + 5)
+    _, stuck = wait(list(sending), timeout=max(by - time.monotonic(), 0) + 5)
+    for future in stuck:  # still sending, somehow: not waited for again; its claim goes stale
+        sending.pop(future)
     with contextlib.suppress(Exception):  # a database still away: the claims go stale
         for _ in _outcomes_as_sends_end(sending, by=by):
             pass
