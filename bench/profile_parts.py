@@ -33,6 +33,15 @@ def _has(*markers: str) -> Callable[[Frames], bool]:
     return rule
 
 
+# What a view's signal costs, apart from the view: the receivers' calls, the rows they
+# gave (core.signals inserts them when the signal's block ends), the side-effect rows.
+VIEW_HAND_OFF = (
+    (_has("Signal.send_robust (django/"), "its signal's receivers"),
+    (_has("_insert_each_isolated (core/signals.py"), "the rows its receivers gave"),
+    (_has("side_effects_open (side_effects/"), "its side-effect rows"),
+)
+
+
 def _view(frames: Frames) -> str | None:
     """'view X.post' for a DRF view's handler; what its signal's receivers cost apart:
     their calls, and the rows they gave to write (core.signals writes them when the
@@ -44,12 +53,9 @@ def _view(frames: Frames) -> str | None:
                 return "DRF around the views: authentication, parsing, rendering"
             view = f"view {_function(handler)}"
             inner = frames[at + 1 :]
-            if _has("Signal.send_robust (django/")(inner):
-                return f"{view}: its signal's receivers"
-            if _has("_insert_each_isolated (core/signals.py")(inner):
-                return f"{view}: the rows its receivers gave"
-            if _has("side_effects_open (side_effects/")(inner):
-                return f"{view}: its side-effect rows"
+            for rule, part in VIEW_HAND_OFF:
+                if rule(inner):
+                    return f"{view}: {part}"
             return view
     return None
 

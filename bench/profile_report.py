@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 
 from common import WORK, fmt, row
@@ -29,13 +30,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--phase", default="open30", help="the profiled phase (open30)")
     args = parser.parse_args(argv)
     try:
-        ended, cpus = _read(args.run, args.phase)
+        ended, summaries = _read(args.run, args.phase)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"profile_report: {args.run} is not a run of bench/load.py: {exc}", file=sys.stderr)
         return 2
     tables = [
-        _table(variant, args.phase, cpu, _profiles(variant, args.phase, ended))
-        for variant, cpu in cpus.items()
+        _table(variant, args.phase, summary, _profiles(variant, args.phase, ended))
+        for variant, summary in summaries.items()
     ]
     if not any(tables):
         print(f"profile_report: no profile of {args.phase} in {WORK}", file=sys.stderr)
@@ -45,15 +46,18 @@ def main(argv: list[str]) -> int:
 
 
 def _read(run: Path, phase: str) -> tuple[float, dict[str, dict[str, float]]]:
-    """When the run ended, and each variant's CPU ms an order by process kind in `phase`."""
+    """When the run ended, and each variant's summary of `phase`."""
     data = json.loads(run.read_text())
     ended = datetime.fromisoformat(data["when"]).timestamp()
-    cpus = {
-        variant: {kind: float(ms) for kind, ms in phases[phase]["cpu_ms_per_order"].items()}
+    summaries = {
+        variant: {
+            "stack": float(phases[phase]["stack_cpu_ms_per_order"]),
+            "cpu": {kind: float(ms) for kind, ms in phases[phase]["cpu_ms_per_order"].items()},
+        }
         for variant, phases in data["summary"].items()
         if phase in phases
     }
-    return ended, cpus
+    return ended, summaries
 
 
 def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
@@ -74,28 +78,24 @@ def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
     return by_kind
 
 
-def _table(variant: str, phase: str, cpu: dict, profiles: dict[str, list[Path]]) -> list[str]:
+def _table(variant: str, phase: str, summary: dict, profiles: dict[str, list[Path]]) -> list[str]:
     """The rows of one variant: kind, part, share of the kind's samples, ms an order; the
     stack's kinds not profiled (beat, PostgreSQL, Redis) whole, so that the rows add up
     to the stack's CPU an order. None without a profile."""
     if not profiles:
         return []
-    lines = []
-    for kind in STACK:
-        counts: dict[str, int] = {}
-        for path in profiles.get(kind, []):
-            for part, count in parts(stacks(path)).items():
-                counts[part] = counts.get(part, 0) + count
+    cpu, lines = summary["cpu"], []
+    for kind in (kind for kind in STACK if kind in cpu):
+        samples = chain.from_iterable(stacks(path) for path in profiles.get(kind, []))
+        counts = parts(samples)  # most first
         total = sum(counts.values())
-        if kind not in cpu:
-            continue
         if not total:
             lines.append(row(kind, "(not profiled)", "100%", fmt(cpu[kind])))
-        for part, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        for part, count in counts.items():
             share = count / total
             lines.append(row(kind, part, f"{100 * share:.0f}%", fmt(cpu[kind] * share)))
-    stack = sum(cpu.get(kind, 0.0) for kind in STACK)
-    title = f"{variant}, {phase}: CPU ms an order, by process and part ({fmt(stack)} in all)"
+    stack = fmt(summary["stack"])
+    title = f"{variant}, {phase}: CPU ms an order, by process and part ({stack} in all)"
     head = [title, "", row("process", "part", "share", "ms an order"), row(*["---"] * 4)]
     return head + lines
 
