@@ -259,6 +259,25 @@ def test_behind_a_transaction_pooler_querysets_stream_without_server_side_cursor
     assert result.stdout.splitlines()[-1] == disabled, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("broker", "transport"),
+    [
+        ("redis://127.0.0.1:6379/0", "worker.redis_transport.Transport"),
+        ("amqp://guest:guest@127.0.0.1:5672//", "kombu.transport.pyamqp.Transport"),
+    ],
+)
+def test_the_broker_transport_follows_the_url(broker, transport):
+    """On Redis, the transport whose channel closes when the link died under it."""
+    read = (
+        "from worker.celery import app\n"
+        "kind = type(app.connection_for_read().transport)\n"
+        "print(f'{kind.__module__}.{kind.__qualname__}')"
+    )
+    result = manage("shell", "-c", read, DJANGO_DEBUG="1", CELERY_BROKER_URL=broker)
+
+    assert result.stdout.splitlines()[-1] == transport, result.stderr
+
+
 def compose_web_environment() -> dict[str, str]:
     """The environment docker-compose.yml gives the web service: its own `environment`
     block with ${VARS} from a filled-in .env.example."""

@@ -1,0 +1,33 @@
+"""kombu's Redis transport, with a channel that finishes closing when the link to Redis
+died under the BRPOP it was waiting on (the settings use it for redis:// brokers).
+
+kombu 5.7's `Channel.close` first reads the reply of a BRPOP still in flight, so that a
+message Redis already popped is not dropped. On a cut link that read fails, and the close
+ends there: the channel stays open, and `Connection.collect()` (Celery's consumer calls it
+on a connection error) goes on to take the transport's client away. The consumer then
+closes the connection, which closes that channel again; its restore of the messages it
+holds asks the gone client for the server's address, and the `AttributeError` is none of
+the connection errors Celery ignores there: the worker exits ("Unrecoverable error").
+tests/worker/test_redis_transport.py shows both; when its test of kombu's own transport
+fails, kombu has fixed it, and this module can go.
+"""
+
+from kombu.transport import redis
+
+
+class Channel(redis.Channel):
+    def close(self):
+        try:
+            super().close()
+        except self.connection_errors:
+            if self.closed:
+                raise  # closed; only the clean-up on the dead link failed (callers ignore it)
+            # The BRPOP's reply died with the link, and with it the message it carried, if
+            # any (the reconciler re-drives its side effect). Close now, while the
+            # transport still knows the server: the messages held stay in Redis's
+            # unacknowledged set, and a live worker's visibility sweep restores them.
+            super().close()
+
+
+class Transport(redis.Transport):
+    Channel = Channel
