@@ -8,8 +8,9 @@ from worker import liveness, queue_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
-# Events (Flower's, the worker heartbeats) with bounded publications (worker.events).
-app = Celery("shopflow", events="worker.events:Events")
+# Events (Flower's, the worker heartbeats) with bounded publications (worker.events);
+# connections to Redis on a transport that survives a cut link (worker.redis_transport).
+app = Celery("shopflow", events="worker.events:Events", amqp="worker.redis_transport:AMQP")
 # All Celery settings live in Django settings, prefixed CELERY_.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

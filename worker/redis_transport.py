@@ -1,5 +1,6 @@
 """kombu's Redis transport, with a channel that finishes closing when the link to Redis
-died under the BRPOP it was waiting on (the settings use it for redis:// brokers).
+died under the BRPOP it was waiting on; the Celery app's connections use it for redis://
+URLs (worker.celery: `amqp=`).
 
 kombu 5.7's `Channel.close` first reads the reply of a BRPOP still in flight, so that a
 message Redis already popped is not dropped. On a cut link that read fails, and the close
@@ -12,6 +13,8 @@ tests/worker/test_redis_transport.py shows both; when its test of kombu's own tr
 fails, kombu has fixed it, and this module can go.
 """
 
+import kombu
+from celery.app import amqp
 from kombu.transport import redis
 
 
@@ -31,3 +34,18 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+
+class Connection(kombu.Connection):
+    """kombu's, on this module's Transport for a redis:// URL. The transport's name stays
+    "redis", so the URL it gives back (`as_uri()`, which Flower reads the broker's kind
+    from) is the one it was given."""
+
+    def get_transport_cls(self):
+        if self.transport_cls == "redis":
+            return Transport
+        return super().get_transport_cls()
+
+
+class AMQP(amqp.AMQP):
+    Connection = Connection

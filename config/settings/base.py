@@ -194,11 +194,6 @@ SHOPFLOW_WORKER_METRICS_PORT = env_int("SHOPFLOW_WORKER_METRICS_PORT", 0)
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-# On Redis, kombu's transport with a channel that closes cleanly when the link died under
-# it: kombu's own leaves it half-closed, and the worker exits (worker.redis_transport).
-CELERY_BROKER_TRANSPORT = (
-    "worker.redis_transport:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
-)
 
 # --- Notifications ------------------------------------------------------------
 # Live notifications reach every web process's sockets and streams through the channel

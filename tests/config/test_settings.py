@@ -266,16 +266,21 @@ def test_behind_a_transaction_pooler_querysets_stream_without_server_side_cursor
         ("amqp://guest:guest@127.0.0.1:5672//", "kombu.transport.pyamqp.Transport"),
     ],
 )
-def test_the_broker_transport_follows_the_url(broker, transport):
-    """On Redis, the transport whose channel closes when the link died under it."""
+def test_the_apps_connections_take_the_transport_for_their_url_and_give_the_url_back(
+    broker, transport
+):
+    """On Redis, the transport whose channel closes when the link died under it; the URL
+    unchanged (Flower reads the broker's kind from it)."""
     read = (
         "from worker.celery import app\n"
-        "kind = type(app.connection_for_read().transport)\n"
+        "connection = app.connection_for_read()\n"
+        "kind = type(connection.transport)\n"
+        "print(connection.as_uri(include_password=True))\n"
         "print(f'{kind.__module__}.{kind.__qualname__}')"
     )
     result = manage("shell", "-c", read, DJANGO_DEBUG="1", CELERY_BROKER_URL=broker)
 
-    assert result.stdout.splitlines()[-1] == transport, result.stderr
+    assert result.stdout.splitlines()[-2:] == [broker, transport], result.stderr
 
 
 def compose_web_environment() -> dict[str, str]:

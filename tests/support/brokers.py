@@ -145,9 +145,6 @@ def celery_broker(url: str):
         app._pool = None
         app.amqp._producer_pool = None
         app.conf.broker_url = to  # (tests/conftest.py keeps CELERY_BROKER_URL unset)
-        # The transport follows the URL, as the settings pick it.
-        redis = to.startswith("redis://")
-        app.conf.broker_transport = "worker.redis_transport:Transport" if redis else None
         settings.CELERY_BROKER_URL = to  # what /healthz checks
 
     switch(url)

@@ -56,8 +56,9 @@ class Link:
         self.delay = delay
 
     def silence(self) -> None:
-        # The proxy reads its delay again for a chunk half a second after the last: the
-        # BRPOP's reply (a second after the request) is the first chunk it holds.
+        # The proxy reads its delay again for a chunk half a second after the last: a
+        # BRPOP sent from now on, if it still gets through, has its reply (a second later,
+        # from an empty queue) held.
         self.delay.write_text("100000")
 
 
@@ -79,8 +80,8 @@ def consumer_cut_off_waiting(link, broker_url, transport):
     broadcast = Queue(f"{name}-broadcast", Exchange(f"{name}-all", type="fanout"), auto_delete=True)
     connection.Consumer([broadcast], channel=connection.channel(), callbacks=[]).consume()
     wait_until(lambda: drain(connection) or held, timeout=10, message="the message delivered")
-    drain(connection)  # issues the next BRPOP, which the queue leaves waiting
     link.silence()
+    drain(connection)  # issues the next BRPOP, which the queue leaves waiting
     return connection, connection.default_channel, f"{name}-unacked"
 
 
