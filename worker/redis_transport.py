@@ -13,22 +13,31 @@ tests/worker/test_redis_transport.py shows both; when its test of kombu's own tr
 fails, kombu has fixed it, and this module can go.
 """
 
+import logging
+
 import kombu
 from celery.app import amqp
 from kombu.transport import redis
 
+logger = logging.getLogger(__name__)
+
 
 class Channel(redis.Channel):
     def close(self):
+        waiting = bool(self._in_poll)  # a BRPOP sent, its reply not read: kombu reads it first
         try:
             super().close()
-        except self.connection_errors:
-            if self.closed:
-                raise  # closed; only the clean-up on the dead link failed (callers ignore it)
-            # The BRPOP's reply died with the link, and with it the message it carried, if
-            # any (the reconciler re-drives its side effect). Close now, while the
-            # transport still knows the server: the messages held stay in Redis's
-            # unacknowledged set, and a live worker's visibility sweep restores them.
+        except self.connection_errors as exc:
+            if self.closed or not waiting:
+                raise  # not the read that stops kombu's close (callers ignore these errors)
+            logger.warning(
+                "the link to Redis died under a BRPOP (%r): a message Redis handed it, if"
+                " any, is lost (a side effect's is re-driven by the reconciler)",
+                exc,
+            )
+            # Closed now, while the transport still knows the server. Its restore of the
+            # messages held fails on the dead link too: they stay in Redis's unacknowledged
+            # set, and a live worker's visibility sweep restores them.
             super().close()
 
 

@@ -13,14 +13,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from celery.worker.consumer.consumer import COLLECT_SOCKET_TIMEOUT
 from kombu import Connection, Exchange, Queue
 
 from devstack.stack import free_port
 from tests.support.polling import wait_until
 from worker.redis_transport import Transport
-
-# What Celery's consumer gives collect() (celery.worker.consumer.consumer).
-COLLECT_SOCKET_TIMEOUT = 1
 
 
 @pytest.fixture
@@ -92,7 +90,7 @@ def drain(connection) -> None:
 
 
 def test_a_channel_whose_brpop_dies_with_the_link_closes_and_its_message_waits_in_redis(
-    silent_link, broker_url
+    silent_link, broker_url, caplog
 ):
     connection, channel, unacked = consumer_cut_off_waiting(silent_link, broker_url, Transport)
 
@@ -100,6 +98,7 @@ def test_a_channel_whose_brpop_dies_with_the_link_closes_and_its_message_waits_i
     connection.close()  # as the consumer does next: the worker would exit if this raised
 
     assert channel.closed
+    assert "the link to Redis died under a BRPOP" in caplog.text
     # Redis still holds the message as unacknowledged: a live worker's sweep restores it.
     assert redis.Redis.from_url(broker_url).hlen(unacked) == 1
 
