@@ -166,7 +166,7 @@ class CartItemDetailView(StoreAPIView):
                 customer=self.customer(), cart_id=cart_id, item_id=item_id
             )
         except CartItem.DoesNotExist:
-            raise exceptions.NotFound("Cart item not found.") from None
+            raise CartItemNotFound(item_id) from None
 
     @extend_schema(
         summary="Set a cart line's quantity",

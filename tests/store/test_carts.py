@@ -159,3 +159,4 @@ def test_changing_an_item_removed_meanwhile_is_404(client, product):
     )
 
     assert response.status_code == 404
+    assert response.json()["detail"] == "Cart item not found."
