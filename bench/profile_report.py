@@ -63,17 +63,16 @@ def _read(run: Path, phase: str) -> tuple[float, dict[str, dict[str, float]]]:
 def _profiles(variant: str, phase: str, ended: float) -> dict[str, list[Path]]:
     """The raw profiles of each process kind (one a process tree) of the newest profiled
     run of this variant's phase that ended by `ended`."""
-    found = [
-        path
-        for path in WORK.glob(f"profile-{variant}-{phase}-*[0-9].txt")
-        if path.stat().st_mtime <= ended + 1
-    ]
+    written = {
+        path: path.stat().st_mtime for path in WORK.glob(f"profile-{variant}-{phase}-*[0-9].txt")
+    }
+    found = {path: when for path, when in written.items() if when <= ended + 1}
     if not found:
         return {}
-    newest = max(path.stat().st_mtime for path in found)
+    newest = max(found.values())
     by_kind: dict[str, list[Path]] = {}
-    for path in found:
-        if path.stat().st_mtime >= newest - SAME_RUN_SECONDS:
+    for path, when in found.items():
+        if when >= newest - SAME_RUN_SECONDS:
             by_kind.setdefault(path.stem.split("-")[-2], []).append(path)
     return by_kind
 
