@@ -130,7 +130,8 @@ export class NotificationFeed {
       const read = await must(
         this.api.POST("/api/notifications/{notification_id}/read/", { params: { path } }),
       );
-      this.setMarked({
+      this.countsAsked++; // a count asked before the marking, answered after, is stale
+      this.set({
         notifications: this.state.notifications.map((n) => (n.id === id ? read : n)),
         unread: Math.max(0, this.state.unread - 1),
       });
@@ -146,14 +147,9 @@ export class NotificationFeed {
       const notifications = this.state.notifications.map((n) =>
         n.is_read || n.id > upTo ? n : { ...n, is_read: true, read_at: now },
       );
-      this.setMarked({ notifications, unread: notifications.filter((n) => !n.is_read).length });
+      this.countsAsked++; // as in markRead
+      this.set({ notifications, unread: notifications.filter((n) => !n.is_read).length });
     });
-
-  /** What a marking changed; a count asked before it, answered after, is stale. */
-  private setMarked(change: Pick<FeedState, "notifications" | "unread">): void {
-    this.countsAsked++;
-    this.set(change);
-  }
 
   private async attempt(what: string, action: () => Promise<void>): Promise<void> {
     try {
