@@ -17,9 +17,6 @@ export interface FeedState {
   problem: string | null;
 }
 
-/** How long after a live notification the count is read again (a burst reads it once). */
-const RECOUNT_MS = 250;
-
 export class NotificationFeed {
   private state: FeedState = {
     notifications: [],
@@ -31,9 +28,6 @@ export class NotificationFeed {
     problem: null,
   };
   private readonly listeners = new Set<() => void>();
-  /** The newest count asked for: an older answer, come late, never overwrites it. */
-  private countsAsked = 0;
-  private recount: ReturnType<typeof setTimeout> | null = null;
   /** Where a (re)connection resumes; null until a page came (the server sends from now). */
   private lastId: number | null = null;
   private disconnect: (() => void) | null = null;
@@ -77,15 +71,13 @@ export class NotificationFeed {
   stop(): void {
     this.disconnect?.();
     this.disconnect = null;
-    if (this.recount !== null) clearTimeout(this.recount);
-    this.recount = null;
   }
 
   /** The newest page and the unread count from the API (the source of truth). */
   refresh = async (): Promise<void> => {
-    const [page, unread] = await Promise.all([
+    const [page, count] = await Promise.all([
       must(this.api.GET("/api/notifications/")),
-      this.unreadCount(),
+      must(this.api.GET("/api/notifications/unread-count/")),
     ]);
     const ids = page.results.map((n) => n.id);
     // Resume after this page only if nothing lies between it and what the tab had: after
@@ -97,30 +89,10 @@ export class NotificationFeed {
     const kept = this.state.notifications.filter((n) => !fresh.has(n.id));
     this.set({
       notifications: newestFirst([...fresh.values(), ...kept]),
-      ...(unread === null ? {} : { unread }),
+      unread: count.unread,
       loaded: true,
     });
   };
-
-  /** The server's count; null if a newer one was asked for meanwhile. */
-  private async unreadCount(): Promise<number | null> {
-    const asked = ++this.countsAsked;
-    const count = await must(this.api.GET("/api/notifications/unread-count/"));
-    return asked === this.countsAsked ? count.unread : null;
-  }
-
-  /** The count read again shortly after live ones came: one that the last count already
-   * had (written between its read and the page's) is counted by the server, once. */
-  private recountSoon(): void {
-    if (this.recount !== null) return;
-    this.recount = setTimeout(() => {
-      this.recount = null;
-      this.unreadCount().then(
-        (unread) => unread !== null && this.set({ unread }),
-        () => undefined, // the next one, or the next page, tells
-      );
-    }, RECOUNT_MS);
-  }
 
   markRead = (id: number): Promise<void> =>
     this.attempt("Not marked read", async () => {
@@ -130,7 +102,6 @@ export class NotificationFeed {
       const read = await must(
         this.api.POST("/api/notifications/{notification_id}/read/", { params: { path } }),
       );
-      this.countsAsked++; // a count asked before the marking, answered after, is stale
       this.set({
         notifications: this.state.notifications.map((n) => (n.id === id ? read : n)),
         unread: Math.max(0, this.state.unread - 1),
@@ -147,7 +118,6 @@ export class NotificationFeed {
       const notifications = this.state.notifications.map((n) =>
         n.is_read || n.id > upTo ? n : { ...n, is_read: true, read_at: now },
       );
-      this.countsAsked++; // as in markRead
       this.set({ notifications, unread: notifications.filter((n) => !n.is_read).length });
     });
 
@@ -174,7 +144,6 @@ export class NotificationFeed {
       unread: this.state.unread + (notification.is_read ? 0 : 1),
       loaded: true,
     });
-    this.recountSoon();
   }
 
   private set(change: Partial<FeedState>): void {
