@@ -46,8 +46,6 @@ def close_old_connections(task=None, **kwargs):
     only those past CONN_MAX_AGE or broken by an error. Celery's Django fixup would close
     every connection before and after every task (a new PostgreSQL backend each time);
     CELERY_DB_REUSE_MAX in the settings stands it down."""
-    if task is not None and task.request.is_eager:
-        return  # an eager task runs in its caller's transaction: leave it alone
     from django.db import close_old_connections
 
     close_old_connections()

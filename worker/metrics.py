@@ -47,8 +47,8 @@ def task_started(task_id=None, **kwargs) -> None:
 
 def task_ended(task_id=None, task=None, state=None, **kwargs) -> None:
     started = _started.pop(task_id, None)
-    if task is None or task.request.is_eager:
-        return  # run inside its caller (the synchronous baseline): not a worker's run
+    if task is None:
+        return
     queue = (task.request.delivery_info or {}).get("routing_key") or ""
     TASK_RUNS.labels(task.name, queue, (state or "unknown").lower()).inc()
     if started is not None:

@@ -44,22 +44,15 @@ FAILURE_PAUSE_SECONDS = 5.0
 RECONNECT_ONCE = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage | None:
+def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage:
     """Record `task(*args, **kwargs)` in the caller's transaction; the relay publishes it
     once that commits. `task` is a Celery task or its registered name. Arguments must be
-    JSON: a payload that is not fails here, in the caller's transaction, not later.
-
-    With CELERY_TASK_ALWAYS_EAGER (the benchmark's synchronous baseline only) the task
-    runs here instead, in the caller's transaction, as `.delay()` does in eager mode."""
+    JSON: a payload that is not fails here, in the caller's transaction, not later."""
     name = getattr(task, "name", task)
     try:
         json.dumps([args, kwargs])
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Arguments of {name} must be JSON serialisable: {exc}") from exc
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        with transaction.atomic():  # a savepoint, as a receiver's own work has
-            app.tasks[name].apply(args=args, kwargs=kwargs)
-        return None
     message = OutboxMessage(
         task_name=name, args=list(args), kwargs=kwargs, trace_context=trace_carrier()
     )

@@ -165,8 +165,6 @@ class ReliableTask(Task):
             countdown,
             exc,
         )
-        if self.request.is_eager:  # the benchmark's in-request baseline: Celery's own
-            raise self.retry(args=args, exc=exc, countdown=countdown) from exc
         try:
             with transaction.atomic():
                 outbox.retry_enqueue(

@@ -334,9 +334,6 @@ CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)
 CELERY_WORKER_TASK_LOG_FORMAT = (
     "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(task_name)s[%(task_id)s]: %(message)s"
 )
-# The tutorial design, for the benchmark's baseline only: `enqueue` runs each task in place,
-# inside the request and its transaction, as `.delay()` does in Celery's eager mode.
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Outbox -------------------------------------------------------------------
 # How long a relay may hold the rows it claimed before another may take them over.

@@ -5,7 +5,7 @@ refuses to start, in one line (core.env.require), rather than run on a developme
 
 import os
 
-from core.env import env_bool, env_int, refuse_placeholder, require
+from core.env import env_bool, env_int, refuse, refuse_placeholder, require
 
 from .base import *  # noqa: F403
 
@@ -24,6 +24,9 @@ if not os.environ.get("EMAIL_HOST", "").strip() and not os.environ.get("EMAIL_BA
     require("EMAIL_HOST", " (or EMAIL_BACKEND, to choose another backend on purpose)")
 # Links in emails (unsubscribe, the notifications page) must name the real site.
 require("SHOPFLOW_SITE_URL", " (https://shop.example.com: the address in emails' links)")
+if env_bool("CELERY_TASK_ALWAYS_EAGER", False):
+    # Eager tasks would run SMTP and every side effect inside the checkout's transaction.
+    refuse("CELERY_TASK_ALWAYS_EAGER", os.environ["CELERY_TASK_ALWAYS_EAGER"], "off in production")
 
 STORAGES = {
     **STORAGES,  # noqa: F405

@@ -380,3 +380,11 @@ def test_a_dead_connection_leaves_its_channel_group_soon_after_a_connection_woul
     max_seconds, group_expiry = map(int, result.stdout.split()[-2:])
     assert max_seconds == int(life or 600)
     assert max_seconds < group_expiry <= max_seconds + 120
+
+
+def test_production_refuses_eager_tasks_in_one_line():
+    # Eager tasks would send email and apply stock inside the checkout's transaction.
+    result = manage("check", **production(CELERY_TASK_ALWAYS_EAGER="1"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "CELERY_TASK_ALWAYS_EAGER must be off in production, not '1'."
