@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run shell test lint format frontend bench bench-services bench-streams schema clean
+.PHONY: run shell test lint format frontend bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,18 +81,11 @@ SCHEMA_ENV := DJANGO_DEBUG=1 DATABASE_URL=postgres://schema@127.0.0.1:1/none
 schema: $(VENV)/.dev
 	$(SCHEMA_ENV) $(BIN)/python manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
-# The load benchmark: Shopflow against the plain design (bench/plain), over HTTP (bench/load.py).
+# Shopflow's own figures on make run's stack, against the design users would build instead
+# (bench/naive), about 16 minutes; a dated text file in bench/results/. BENCH_ARGS=--quick:
+# a sanity run of about 5 (docs/performance.md).
 bench: $(VENV)/.dev
-	$(BIN)/python bench/load.py $(BENCH_ARGS)
-
-# CPU per call of the checkout and each side-effect service, in process (pyperf); with
-# BENCH_ARGS="--against REV", against another revision in the same run.
-bench-services: $(VENV)/.dev
-	$(BIN)/python bench/services.py $(BENCH_ARGS)
-
-# The notification stream: idle streams per web process, commit-to-event delay at 50/s.
-bench-streams: $(VENV)/.dev
-	$(BIN)/python bench/streams.py $(BENCH_ARGS)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3* frontend/node_modules frontend/dist

@@ -1,142 +1,112 @@
-"""The rows of bench/load.py's summary table: which figure of which phase, and its target.
-A target such as ">= 1.0x plain" is a ratio of Shopflow's figure to the plain design's
-(bench/baseline.py); one such as "<= 15" bounds Shopflow's own."""
+"""The benchmark's arithmetic, pure functions: one percentile definition, the side-effect
+lag read from /metrics, the recovery after a burst, the search for the highest steady rate
+and the targets."""
 
-from dataclasses import dataclass
+import math
+from itertools import pairwise
 
-# The figures of the side-effect lag: for a design that does its side effects in the
-# request and keeps no lag of them (the plain one), zero by construction.
-EFFECT_KEYS = frozenset(
-    {
-        "side_effects_p50_ms",
-        "side_effects_p95_ms",
-        "side_effects_p99_ms",
-        "burst_max_lag_ms",
-        "burst_recovery_s",
-        "steady_effects_p99_ms",
-    }
-)
-IN_REQUEST = "0 (in the request)"
+INF = float("inf")
+# The promises' bounds (DESIGN.md, "Fast"): side effects p99 at a steady rate, after a
+# burst, with a slow SMTP server; the CPU and orders/s ratios against the other designs.
+EFFECTS_P99_MS = 500.0
+RECOVERED_P99_MS = 1000.0
+SLOW_SMTP_P99_MS = 2000.0
+CPU_RATIO = 0.5
+ORDERS_RATIO = 2.0
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One row of the summary table: a figure of one phase (two for "p50 / p99")."""
-
-    label: str
-    phase: str
-    keys: tuple[str, ...]
-    target: str = ""
-    limits: tuple[float | None, ...] = ()  # upper bounds, one per key, for async
-
-    def values(self, summaries: dict) -> tuple | None:
-        summary = summaries.get(self.phase)
-        return tuple(summary.get(key) for key in self.keys) if summary else None
-
-    def cells(self, summaries: dict) -> tuple | None:
-        """values(), with the lag of side effects done in the request said to be that."""
-        summary = summaries.get(self.phase)
-        if not summary:
-            return None
-        in_request = summary.get("side_effects_in_request")
-        return tuple(
-            IN_REQUEST if in_request and key in EFFECT_KEYS else summary.get(key)
-            for key in self.keys
-        )
-
-    def met(self, summaries: dict) -> str:
-        values = self.values(summaries)
-        if not self.limits or values is None:
-            return ""
-        pairs = [(v, limit) for v, limit in zip(values, self.limits, strict=True) if limit]
-        if any(v is None for v, _ in pairs):
-            return "no"
-        return "yes" if all(v <= limit for v, limit in pairs) else "no"
+def percentile(values, p: float) -> float | None:
+    """The value at rank round(p/100 * n), at least 1, of the n values in order; None for
+    none. analytics_app.selectors.percentile's definition: the page and the bench agree."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(math.floor(p / 100 * len(ordered) + 0.5), 1)  # half up
+    return ordered[rank - 1]
 
 
-P50_P99 = ("checkout_p50_ms", "checkout_p99_ms")
-EFFECTS_P50_P99 = ("side_effects_p50_ms", "side_effects_p99_ms")
-AFTER = ("steady_checkout_p99_ms", "steady_effects_p99_ms")
-STACK_CPU = ("stack_cpu_ms_per_order",)
-FIGURES = [
-    Figure("CPU ms per order, every process, closed loop", "closed", STACK_CPU, "<= 1.0x plain"),
-    Figure("CPU ms per order, every process, at 30/s", "open30", STACK_CPU, "<= 1.0x plain"),
-    Figure(
-        "CPU ms per order at 30/s: web (cart, item, checkout)",
-        "open30",
-        ("web_cpu_ms_per_order",),
-        "<= 15",
-        (15,),
-    ),
-    Figure(
-        "CPU ms per order at 30/s: background (relay, workers, beat, Flower)",
-        "open30",
-        ("background_cpu_ms_per_order",),
-        "<= 5",
-        (5,),
-    ),
-    Figure("closed-loop orders/s", "closed", ("orders_per_s",), ">= 1.0x plain"),
-    Figure(
-        "closed-loop orders/s, side effects done",
-        "closed",
-        ("orders_done_per_s",),
-        ">= 1.0x plain",
-    ),
-    Figure("closed-loop orders/s, SMTP 200 ms", "closed200", ("orders_per_s",)),
-    Figure(
-        "closed-loop orders/s, SMTP 200 ms, side effects done", "closed200", ("orders_done_per_s",)
-    ),
-    Figure("checkout p50 at rest (ms)", "rest", ("checkout_p50_ms",)),
-    Figure("GET /api/orders/{id}/ p50 at rest (ms)", "rest", ("get_order_p50_ms",)),
-    Figure("checkout p50 / p99, closed loop (ms)", "closed", P50_P99),
-    Figure("checkout p50 / p99 at 10/s (ms)", "open10", P50_P99, "<= 15 / 40", (15, 40)),
-    Figure("checkout p50 / p99 at 30/s (ms)", "open30", P50_P99),
-    Figure(
-        "side-effect lag p50 / p99 at 30/s, slowest kind (ms)",
-        "open30",
-        EFFECTS_P50_P99,
-        "<= 100 / 500",
-        (100, 500),
-    ),
-    Figure("queue growth at 30/s (messages/s)", "open30", ("backlog_growth_per_s",), "~0"),
-    Figure("checkout p50 / p99 at 50/s (ms)", "open50", P50_P99),
-    Figure("side-effect lag p50 / p99 at 50/s, slowest kind (ms)", "open50", EFFECTS_P50_P99),
-    Figure("SMTP 200 ms, 20/s: emails drained/s", "smtp200", ("emails_per_s",), "20"),
-    Figure(
-        "SMTP 200 ms, 20/s: side effects p50 / p99 (ms)",
-        "smtp200",
-        EFFECTS_P50_P99,
-        "p99 <= 2000",
-        (None, 2000),
-    ),
-    Figure("SMTP 200 ms, 20/s: checkout p50 / p99 (ms)", "smtp200", P50_P99),
-    Figure("burst, then 30/s: largest side-effect lag (ms)", "burst30", ("burst_max_lag_ms",)),
-    Figure(
-        "burst, then 30/s: recovery to side effects p99 <= 1 s (s)",
-        "burst30",
-        ("burst_recovery_s",),
-        "<= 10",
-        (10,),
-    ),
-    Figure("burst, then 30/s: checkout / side effects p99 after it (ms)", "burst30", AFTER),
-    Figure(
-        "burst, SMTP 200 ms, then 20/s: largest side-effect lag (ms)",
-        "burst200",
-        ("burst_max_lag_ms",),
-    ),
-    Figure(
-        "burst, SMTP 200 ms, then 20/s: recovery (s)",
-        "burst200",
-        ("burst_recovery_s",),
-        "<= 15",
-        (15,),
-    ),
-    Figure("burst, SMTP 200 ms, then 20/s: p99s after it (ms)", "burst200", AFTER),
-    Figure("sustainable rate (orders/s)", "search", ("sustainable_rate",), ">= 1.5x plain"),
-    Figure(
-        "sustainable rate, SMTP 200 ms (orders/s)",
-        "search200",
-        ("sustainable_rate",),
-        ">= 3x plain",
-    ),
-]
+def spread(buckets: dict[float, float]) -> list[float]:
+    """The values (ms) of a Prometheus histogram's cumulative buckets {upper bound s: count},
+    spread evenly over each bucket as histogram_quantile reads them; +Inf's at the highest
+    finite bound."""
+    values, lower, below = [], 0.0, 0.0
+    for upper in sorted(buckets):
+        count = round(buckets[upper] - below)
+        below = buckets[upper]
+        top = upper if upper != INF else lower
+        values += [(lower + (top - lower) * i / count) * 1000 for i in range(1, count + 1)]
+        lower = top
+    return values
+
+
+def lag_by_kind(before: dict, after: dict) -> dict[str, list[float]]:
+    """{kind: lags in ms} of the side effects done between two scrapes, each scrape
+    {kind: {upper bound s: cumulative count}}."""
+    found = {}
+    for kind, cumulative in after.items():
+        earlier = before.get(kind, {})
+        found[kind] = spread({b: n - earlier.get(b, 0.0) for b, n in cumulative.items()})
+    return found
+
+
+def slowest(by_kind: dict[str, list[float]], p: float) -> float | None:
+    """The p-th percentile of the slowest kind: an order is done when its last side effect
+    is, so its own lag is at least this."""
+    found = [percentile(values, p) for values in by_kind.values()]
+    return max((v for v in found if v is not None), default=None)
+
+
+def series(scrapes: list[tuple[float, dict]]) -> list[tuple[float, float | None]]:
+    """[(time of the first scrape, p99 ms of what was done until the next)] of successive
+    (time, buckets) scrapes."""
+    return [(a, slowest(lag_by_kind(ba, bb), 99)) for (a, ba), (_, bb) in pairwise(scrapes)]
+
+
+def recovery_seconds(points, *, burst_end: float, bound_ms: float = RECOVERED_P99_MS):
+    """Seconds after the burst until the side effects done are back under `bound_ms` p99,
+    interval by interval of `points` (series); 0 when they never went over; None when the
+    last interval is still over."""
+    after = [(t, p99) for t, p99 in points if t >= burst_end and p99 is not None]
+    over = [i for i, (_, p99) in enumerate(after) if p99 > bound_ms]
+    if not over:
+        return 0.0 if after else None
+    if over[-1] == len(after) - 1:
+        return None
+    return round(after[over[-1] + 1][0] - burst_end, 1)
+
+
+def next_rate(probes: list[tuple[float, bool]], *, start: float, step: float, floor: float = 5):
+    """The steady rate to probe next, None when the search is over. `probes`: (rate, held)
+    so far. Up by `step` while it holds, then once halfway back to the best that held;
+    down by `step` from `start` when none held yet, to `floor`."""
+    if not probes:
+        return start
+    held = [rate for rate, ok in probes if ok]
+    failed = [rate for rate, ok in probes if not ok]
+    if not failed:
+        return probes[-1][0] + step
+    ceiling = min(failed)
+    below = [rate for rate in held if rate < ceiling]
+    if not below:
+        lower = ceiling - step
+        return lower if lower >= floor else None
+    middle = (max(below) + ceiling) / 2
+    if ceiling - max(below) <= step / 2 or middle in [rate for rate, _ in probes]:
+        return None
+    return middle
+
+
+def sustained(probes: list[tuple[float, bool]]) -> float | None:
+    """The highest rate that held, below every rate that did not."""
+    ceiling = min((rate for rate, ok in probes if not ok), default=INF)
+    return max((rate for rate, ok in probes if ok and rate < ceiling), default=None)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def met(value: float | None, bound: float, *, at_least: bool = False) -> str:
+    if value is None:
+        return "no"
+    return "yes" if (value >= bound if at_least else value <= bound) else "no"

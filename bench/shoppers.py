@@ -1,17 +1,14 @@
-"""The load client of bench/load.py: aiohttp on asyncio, in a process of its own, so that
-its CPU is measured apart from the stack's and from the bench's own (docs/performance.md
-says why this client and not locust).
+"""The load client: aiohttp on asyncio, in a process of its own so that its CPU is not the
+stack's. One JSON command on standard input, one JSON answer on standard output; progress
+on standard error every 5 s.
 
-    python bench/shoppers.py        # driven by bench/load.py (ShopperProcess) over stdin
+    {"base": URL, "tokens": [...], "products": [...], "steps": [STEP, ...]}
 
-Each line in is a JSON command (what to do, the stack's address, the shoppers' tokens,
-the products); what comes out is JSON lines: {"progress": ...} every 5 s of a phase, then
-the answer: the flows (cart, item, checkout: one order each) with their timings.
-
-  register   sign each username up, then take its API token
-  rest       one shopper, one flow at a time, then GET /api/orders/{id}/ of each order
-  closed     `clients` shoppers, each starting a flow as soon as its last one ended
-  open       a flow started every 1/`rate` s, whatever the others are doing (open loop)
+A step is {"do": "closed", "clients": N, "seconds": S} (N shoppers, each starting an order
+as soon as its last one ended), {"do": "open", "rate": R, "seconds": S} (an order started
+every 1/R s whatever the others are doing), or {"do": "register", "usernames": [...]}
+(Shopflow's sign-up, then its API token). An order is three requests: cart, item, checkout.
+The answer: {"flows": [[started, checkout ms, error], ...], "tokens": [...]}.
 """
 
 import asyncio
@@ -26,159 +23,87 @@ PASSWORD = "bench-Pa55word-long-enough"
 
 
 class Shoppers:
-    """One keep-alive connection pool to the stack, and the flows it made."""
-
-    def __init__(self, command: dict):
-        self.command = command
-        self.base = command["base"]
-        self.tokens = command.get("tokens", [])
-        self.products = command.get("products", [])
+    def __init__(self, command: dict, session: aiohttp.ClientSession):
+        self.base, self.session = command["base"], session
+        self.tokens, self.products = command.get("tokens", []), command.get("products", [])
         self.random = random.Random(7)
-        self.flows: list[dict] = []
-        self.get_order_ms: list[float] = []
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self):
-        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close
-        # them under a request (a reset, not a server failure).
-        connector = aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=3)
-        timeout = aiohttp.ClientTimeout(total=120)
-        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.session.close()
+        self.flows: list[list] = []
 
     async def request(self, method: str, path: str, token: str = "", body=None):
-        """(status, body, ms) of one request."""
         headers = {"Authorization": f"Token {token}"} if token else {}
-        started = time.perf_counter()
-        async with self.session.request(
-            method, self.base + path, json=body, headers=headers
-        ) as answer:
-            data = await answer.read()
-            return answer.status, data, (time.perf_counter() - started) * 1000
+        async with self.session.request(method, self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.read()
 
-    async def flow(self, token: str) -> dict:
-        """cart, item, checkout: one order."""
-        done = {
-            "phase": self.command.get("phase", ""),
-            "started": time.time(),
-            "cart_ms": 0.0,
-            "item_ms": 0.0,
-            "checkout_ms": 0.0,
-            "created_at": 0.0,
-            "order_id": None,
-            "error": "",
-        }
+    async def order(self, token: str) -> None:
+        started, error, checkout_ms = time.time(), "", 0.0
         try:
-            status, data, done["cart_ms"] = await self.request("POST", "/api/carts/", token)
+            status, data = await self.request("POST", "/api/carts/", token)
             if status != 201:
-                done["error"] = f"cart {status}"
-                return done
+                raise ValueError(f"cart {status}")
             cart = json.loads(data)["id"]
             item = {"product_id": self.random.choice(self.products), "quantity": 1}
-            path = f"/api/carts/{cart}/items/"
-            status, _, done["item_ms"] = await self.request("POST", path, token, item)
+            status, _ = await self.request("POST", f"/api/carts/{cart}/items/", token, item)
             if status != 201:
-                done["error"] = f"item {status}"
-                return done
-            body = {"cart_id": cart}
-            status, data, done["checkout_ms"] = await self.request(
-                "POST", "/api/orders/", token, body
-            )
-            done["created_at"] = time.time()
+                raise ValueError(f"item {status}")
+            before = time.perf_counter()
+            status, _ = await self.request("POST", "/api/orders/", token, {"cart_id": cart})
+            checkout_ms = (time.perf_counter() - before) * 1000
             if status != 201:
-                done["error"] = f"checkout {status}"
-                return done
-            done["order_id"] = json.loads(data)["id"]
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            done["error"] = type(exc).__name__
-        return done
+                raise ValueError(f"checkout {status}")
+        except (ValueError, TimeoutError, aiohttp.ClientError) as exc:
+            error = str(exc) or type(exc).__name__
+        self.flows.append([started, checkout_ms, error])
 
-    async def closed(self) -> None:
-        deadline = time.monotonic() + self.command["seconds"]
-        clients = self.tokens[: self.command["clients"]]
+    async def closed(self, step: dict) -> None:
+        deadline = time.monotonic() + step["seconds"]
 
         async def loop(token):
             while time.monotonic() < deadline:
-                self.flows.append(await self.flow(token))
+                await self.order(token)
 
-        await asyncio.gather(*(loop(token) for token in clients))
+        await asyncio.gather(*(loop(token) for token in self.tokens[: step["clients"]]))
 
-    async def open(self) -> None:
-        rate, start, tasks = self.command["rate"], time.monotonic(), []
-
-        async def one(n):
-            self.flows.append(await self.flow(self.tokens[n % len(self.tokens)]))
-
-        for n in range(int(self.command["seconds"] * rate)):
-            delay = start + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
+    async def open(self, step: dict) -> None:
+        rate, start, tasks = step["rate"], time.monotonic(), []
+        for n in range(int(step["seconds"] * rate)):
+            await asyncio.sleep(max(start + n / rate - time.monotonic(), 0))
+            tasks.append(asyncio.create_task(self.order(self.tokens[n % len(self.tokens)])))
         await asyncio.gather(*tasks)
 
-    async def rest(self) -> None:
-        token = self.tokens[0]
-        for _ in range(self.command["count"]):
-            self.flows.append(await self.flow(token))
-            await asyncio.sleep(0.05)
-        for order in [f["order_id"] for f in self.flows if f["order_id"]]:
-            status, _, ms = await self.request("GET", f"/api/orders/{order}/", token)
-            if status == 200:
-                self.get_order_ms.append(ms)
-
-    async def register(self) -> list[str]:
-        """Sign-up and token, one shopper at a time: the login throttle counts the attempts
-        in flight from one address, and eight at once look like a burst of guesses."""
-        for username in self.command["usernames"]:
-            body = {
-                "username": username,
-                "email": f"{username}@bench.example",
-                "password": PASSWORD,
-            }
-            status, data, _ = await self.request("POST", "/api/auth/register/", body=body)
+    async def register(self, step: dict) -> None:
+        """One at a time: the login throttle counts attempts in flight from one address."""
+        for name in step["usernames"]:
+            body = {"username": name, "email": f"{name}@bench.example", "password": PASSWORD}
+            status, data = await self.request("POST", "/api/auth/register/", body=body)
             if status == 201:
-                body = {"username": username, "password": PASSWORD}
-                status, data, _ = await self.request("POST", "/api/auth/token/", body=body)
-                if status == 200:
-                    self.tokens.append(json.loads(data)["token"])
-                    continue
-            return [f"{username}: {status} {data[:300]!r}"]
-        return []
+                body = {"username": name, "password": PASSWORD}
+                status, data = await self.request("POST", "/api/auth/token/", body=body)
+            if status != 200:
+                raise SystemExit(f"registering {name}: {status} {data[:300]!r}")
+            self.tokens.append(json.loads(data)["token"])
 
     async def progress(self) -> None:
-        """Every 5 s: orders so far and their checkout p50, for bench/load.py to print."""
         while True:
             await asyncio.sleep(5)
-            ok = sorted(f["checkout_ms"] for f in self.flows if f["order_id"])
-            p50 = ok[len(ok) // 2] if ok else 0.0  # a glance at the run; figures are hdr's
-            print(json.dumps({"progress": {"orders": len(ok), "checkout_p50_ms": p50}}), flush=True)
+            done = [f for f in self.flows if not f[2]]
+            print(
+                f"    ... {len(done)} orders, {len(self.flows) - len(done)} errors", file=sys.stderr
+            )
 
 
 async def run(command: dict) -> dict:
-    """One command, to its end: what the shoppers did, and the CPU it took."""
-    async with Shoppers(command) as shoppers:
+    # Idle connections dropped before the server's 5 s keep-alive would close them under
+    # a request (a reset, not a server failure).
+    connector = aiohttp.TCPConnector(limit=512, keepalive_timeout=3)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        shoppers = Shoppers(command, session)
         reporter = asyncio.create_task(shoppers.progress())
-        cpu = time.process_time()
-        errors = await getattr(shoppers, command["do"])()
-        cpu = time.process_time() - cpu
+        for step in command["steps"]:
+            await getattr(shoppers, step["do"])(step)
         reporter.cancel()
-    return {
-        "flows": shoppers.flows,
-        "get_order_ms": shoppers.get_order_ms,
-        "tokens": shoppers.tokens,
-        "errors": errors or [],
-        "cpu_s": cpu,
-    }
-
-
-def main() -> None:
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        print(json.dumps(asyncio.run(run(json.loads(line)))), flush=True)
+    return {"flows": shoppers.flows, "tokens": shoppers.tokens}
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(asyncio.run(run(json.loads(sys.stdin.read())))))

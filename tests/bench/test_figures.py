@@ -1,5 +1,6 @@
-"""The benchmarks' own arithmetic: one percentile definition (HdrHistogram's), the lag
-read from two scrapes of /metrics, and the recovery after a burst."""
+"""The benchmark's own arithmetic (bench/figures.py): one percentile definition, shared
+with the analytics page; the lag read from two scrapes of /metrics; the recovery after a
+burst; the search for the highest steady rate."""
 
 import sys
 from collections import Counter
@@ -9,69 +10,73 @@ import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
 
-import bursts
-import lag
-import percentiles
+import figures
 
 INF = float("inf")
 
 
-def test_a_percentile_is_the_value_at_its_rank_to_three_digits():
-    assert percentiles.pct(range(1, 11), 50) == pytest.approx(5, rel=1e-3)
-    assert percentiles.pct(range(1, 101), 99) == pytest.approx(99, rel=1e-3)
-    assert percentiles.pct(range(1, 101), 100) == pytest.approx(100, rel=1e-3)
-    assert percentiles.pct([], 50) is None
-
-
-def test_buckets_are_spread_evenly_over_each_bucket():
-    # 10 in (0, 0.1 s], none in (0.1, 0.5], 10 in (0.5, 1]: the 10th is at the top of the
-    # first bucket, the 15th halfway through the third.
-    recorded = percentiles.from_buckets([(0.1, 10), (0.5, 0), (1.0, 10), (INF, 0)])
-    assert percentiles.at(recorded, 50) == pytest.approx(100, rel=1e-2)
-    assert percentiles.at(recorded, 75) == pytest.approx(750, rel=1e-2)
-    assert percentiles.at(recorded, 100) == pytest.approx(1000, rel=1e-2)
-
-
-def scrape(at: float, **cumulative) -> lag.Scrape:
-    """Cumulative counts by kind at bounds 0.1, 1 and +Inf."""
-    buckets = {
-        kind: dict(zip((0.1, 1.0, INF), counts, strict=True)) for kind, counts in cumulative.items()
-    }
-    return lag.Scrape(at=at, buckets=buckets, pending=0)
-
-
-def test_the_lag_between_two_scrapes_is_what_was_done_between_them():
-    before = scrape(0, email=(5, 5, 5))
-    after = scrape(2, email=(5, 5, 7), inventory=(4, 4, 4))
-    by_kind = lag.lag_by_kind(before, after)
-    assert {k: h.get_total_count() for k, h in by_kind.items()} == {"email": 2, "inventory": 4}
-    assert percentiles.at(by_kind["inventory"], 99) == pytest.approx(100, rel=1e-3)
-    # Above the highest bound: counted at it, as Prometheus does.
-    assert lag.slowest(by_kind, 50) == pytest.approx(1000, rel=1e-3)
-
-
-def test_recovery_is_the_end_of_the_last_interval_over_the_bound_after_the_burst():
-    series = [
-        (0.0, 3000.0, 10),
-        (2.0, 3000.0, 10),
-        (4.0, 1500.0, 10),
-        (6.0, 200.0, 10),
-        (8.0, 100.0, 10),
-    ]
-    assert bursts.recovery_seconds(series, burst_end=2.0, phase_end=10.0) == 4.0
-    assert bursts.recovery_seconds(series[:3], burst_end=2.0, phase_end=10.0) is None
-    calm = [(start, 50.0, 10) for start, _, _ in series]
-    assert bursts.recovery_seconds(calm, burst_end=2.0, phase_end=10.0) == 0.0
+def test_a_percentile_is_the_value_at_its_rank():
+    assert figures.percentile(range(1, 11), 50) == 5
+    assert figures.percentile(range(1, 101), 99) == 99
+    assert figures.percentile([7], 99) == 7
+    assert figures.percentile([], 50) is None
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 7, 12, 26, 101, 333])
-def test_the_apps_lag_percentiles_are_the_benchmarks(n):
-    """One definition of a percentile: the analytics page's and /api/analytics/daily/'s
-    lag figures (analytics_app.selectors.percentile, in whole ms) and every bench figure
-    (HdrHistogram, to 3 significant digits) agree on the same values."""
+def test_the_analytics_page_and_the_bench_agree_on_a_percentile(n):
     from analytics_app.selectors import percentile
 
-    values = [(n * 37 + i * 101) % 997 + 1 for i in range(n)]  # spread, in ms, unordered
+    values = [(n * 37 + i * 101) % 997 + 1 for i in range(n)]
     for p in (12.5, 50, 51, 75, 90, 95, 99, 100):
-        app = percentile(Counter(values), p)
-        assert percentiles.pct(values, p) == pytest.approx(app, rel=1e-3), (p, sorted(values))
+        assert figures.percentile(values, p) == percentile(Counter(values), p), p
+
+
+def test_buckets_are_spread_evenly_over_each_bucket():
+    # 10 in (0, 0.1 s], none in (0.1, 0.5], 10 in (0.5, 1], 2 above: counted at 1 s.
+    values = figures.spread({0.1: 10, 0.5: 10, 1.0: 20, INF: 22})
+    assert len(values) == 22
+    assert figures.percentile(values, 45) == pytest.approx(100)  # the 10th
+    assert figures.percentile(values, 70) == pytest.approx(750)
+    assert max(values) == pytest.approx(1000)
+
+
+def test_the_lag_between_two_scrapes_is_what_was_done_between_them():
+    before = {"email": {0.1: 5, 1.0: 5, INF: 5}}
+    after = {"email": {0.1: 5, 1.0: 7, INF: 7}, "inventory": {0.1: 4, 1.0: 4, INF: 4}}
+    by_kind = figures.lag_by_kind(before, after)
+    assert {kind: len(lags) for kind, lags in by_kind.items()} == {"email": 2, "inventory": 4}
+    assert figures.slowest(by_kind, 99) == pytest.approx(1000)  # the email's
+    assert figures.slowest({}, 99) is None
+
+
+def test_recovery_is_when_the_first_interval_back_under_the_bound_starts():
+    points = [(0.0, 3000.0), (2.0, 3000.0), (4.0, 1500.0), (6.0, 200.0), (8.0, 100.0)]
+    assert figures.recovery_seconds(points, burst_end=2.0) == 4.0
+    assert figures.recovery_seconds(points[:3], burst_end=2.0) is None  # still over
+    assert figures.recovery_seconds([(t, 50.0) for t, _ in points], burst_end=2.0) == 0.0
+
+
+def test_the_rate_search_goes_up_while_it_holds_then_once_halfway_back():
+    probes = []
+    held_up_to = 55
+    while (rate := figures.next_rate(probes, start=30, step=10)) is not None:
+        probes.append((rate, rate <= held_up_to))
+    assert [rate for rate, _ in probes] == [30, 40, 50, 60, 55]
+    assert figures.sustained(probes) == 55
+
+
+def test_the_rate_search_goes_down_when_the_first_rate_fails():
+    probes = []
+    while (rate := figures.next_rate(probes, start=30, step=10)) is not None:
+        probes.append((rate, rate <= 12))
+    assert [rate for rate, _ in probes] == [30, 20, 10, 15]
+    assert figures.sustained(probes) == 10
+    assert figures.sustained([(30, False), (20, False)]) is None
+
+
+def test_a_ratio_and_a_target():
+    assert figures.ratio(23.0, 46.0) == 0.5
+    assert figures.ratio(None, 46.0) is None
+    assert figures.met(0.5, figures.CPU_RATIO) == "yes"
+    assert figures.met(1.9, figures.ORDERS_RATIO, at_least=True) == "no"
+    assert figures.met(None, 1.0) == "no"

@@ -1,9 +1,8 @@
-"""Clients of the live notification channels on real sockets, for the tests and for
-bench/streams.py alike. SseClient (Server-Sent Events) and SocketClient (WebSocket) run on
-asyncio, one socket and one task each, so that a benchmark holds thousands in one
-process; each hands every event it reads, with its arrival time (time.perf_counter), to
-its `on_event`. EventStream and NotificationSocket run them on a thread of their own for
-the synchronous tests."""
+"""Clients of the live notification channels on real sockets, for the tests. SseClient
+(Server-Sent Events) and SocketClient (WebSocket) run on asyncio, one socket and one task
+each, so that one process holds thousands; each hands every event it reads, with its
+arrival time (time.perf_counter), to its `on_event`. EventStream and NotificationSocket
+run them on a thread of their own for the synchronous tests."""
 
 import asyncio
 import contextlib
