@@ -12,20 +12,16 @@ from .selectors import FIGURE_FIELDS, day_figures
 ANALYTICS = "analytics"  # the side effect kind (analytics_app.apps registers its task)
 
 
-def analytics_record(*, order_ids: list[int]) -> list[int]:
-    """Record the order_placed event of these orders, once; the ids of the orders this call
-    recorded. One transaction with their side effects' done mark; unique per order, so a
-    concurrent delivery records nothing twice."""
+def analytics_record(*, order_id: int) -> bool:
+    """Record this order's order_placed event, once; False when an earlier or a concurrent
+    delivery did. One transaction with its side effect's done mark; unique per order."""
     with transaction.atomic():
-        claimed = side_effects_claim(kind=ANALYTICS, order_ids=order_ids)
-        if not claimed:
-            return []
-        orders = store_selectors.orders_for_processing(order_ids=claimed, with_customer=False)
+        if not side_effects_claim(kind=ANALYTICS, order_ids=[order_id]):
+            return False
+        order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
         # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
-        AnalyticsEvent.objects.bulk_create(
-            [_order_placed_event(order) for order in orders], ignore_conflicts=True
-        )
-    return claimed
+        AnalyticsEvent.objects.bulk_create([_order_placed_event(order)], ignore_conflicts=True)
+    return True
 
 
 def _order_placed_event(order) -> AnalyticsEvent:

@@ -10,8 +10,8 @@ from . import services
     side_effect=services.ANALYTICS,
     name="analytics_app.record_analytics",
 )
-def record_analytics(order_ids: list[int]) -> list[int]:
-    return services.analytics_record(order_ids=list(map(int, order_ids)))
+def record_analytics(order_id: int) -> bool:
+    return services.analytics_record(order_id=order_id)
 
 
 @shared_task(name="analytics_app.rollup_daily_summary")

@@ -12,12 +12,10 @@ send may still go out. That takeover is the one gap at-least-once delivery leave
 killed after SMTP accepted the message and before the row was marked sent sends it again,
 with the same Message-ID, which mailbox providers that de-duplicate show once."""
 
-import contextlib
 import logging
 import re
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import UTC
 from email.utils import parseaddr
 from typing import NamedTuple
@@ -25,6 +23,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
@@ -36,7 +35,7 @@ from side_effects.services import side_effects_mark_done
 from store import selectors as store_selectors
 from worker.tasks_base import TransientError
 
-from . import sql, transport
+from . import transport
 from .models import SentEmail
 
 CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
@@ -46,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 class EmailInFlight(TransientError):
     """Another delivery of the same email is sending it right now."""
-
-
-class RunOutOfTime(TransientError):
-    """A run stopped before sending every email it was given: the rest are retried."""
 
 
 class _Claimed(NamedTuple):
@@ -74,86 +69,50 @@ def email_send(
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
     kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
-    email = {"kind": kind, "key": key, "to": to, "subject": subject}
-    message = _message(**email, text=text, html=html, headers=headers)
-    claimed = _claims([email])[0]
-    if isinstance(claimed, Exception):
-        raise claimed
-    if claimed is False:
+    message = _message(
+        kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
+    )  # before the claim: a bad email leaves none behind
+    claimed = _claim(kind=kind, key=key, to=to, subject=subject)
+    if claimed is None:
         return False
     try:
         transport.send_message(message, deadline=_send_deadline())
     except BaseException:
         _claim_free(claimed)
         raise
-    _sent_records([claimed])
+    _sent_record(claimed)
     return True
 
 
-def emails_send_together(*, emails: list[dict], by: float, start_by: float) -> list:
-    """Send each of `emails` (email_send's keywords, rendered) unless it went out before,
-    all at once in the sender threads (transport.send_soon): a slow server delays each by
-    one send, not by those before it. Claims and records are written in this thread: the
-    claims together (_claims), then the records of the sends that ended together in one
-    statement, as soon as they end. An outcome per email, in order: True (sent now), False
-    (sent before) or the exception that stopped it; sends that could not start by
-    `start_by` (after the first) are RunOutOfTime. Left early (a database error, a time
-    limit), it still records what was sent, so that no retry sends it again."""
-    messages = [_message(**email) for email in emails]  # before the claims: none left behind
-    outcomes = _claims(emails)  # a claim, or the email's outcome already
-    sending: dict[Future, tuple[int, _Claimed]] = {}
+def _claim(*, kind: str, key: str, to: list[str], subject: str) -> _Claimed | None:
+    """This delivery's claim on (kind, key), dated by the database's clock (hosts compare
+    it), committed at once; None when the email was sent before. A first delivery (nearly
+    all) inserts the row; only a redelivery meets the unique constraint and takes
+    _claim_contended's path."""
+    claimed = _Claimed(kind, key, uuid.uuid4())
     try:
-        for n, (message, claimed) in enumerate(zip(messages, outcomes, strict=True)):
-            if isinstance(claimed, _Claimed):
-                start = start_by if sending else None  # the first starts whatever the time
-                future = transport.send_soon(message, deadline=_send_deadline(by), start_by=start)
-                sending[future] = (n, claimed)
-                outcomes[n] = None  # known once its send ends
-        for n, outcome in _outcomes_as_sends_end(sending, by=by):
-            outcomes[n] = outcome
-    finally:
-        _sends_settle(sending, by=by)
-    return outcomes
+        with transaction.atomic():
+            SentEmail.objects.create(
+                kind=kind,
+                key=key,
+                recipients=to,
+                subject=subject,
+                claim=claimed.claim,
+                claimed_at=Now(),
+            )
+    except IntegrityError:
+        return _claim_contended(claimed)
+    return claimed
 
 
-def _claims(emails: list[dict]) -> list:
-    """Each email's (kind, key, to, subject) claim, which only this delivery holds, or its
-    outcome already: False (sent before) or the claim's error (EmailInFlight, a database
-    error). Insert first: a first delivery (nearly all of them) claims every email in one
-    statement that skips those claimed before (sql.sent_emails_claim: the unique
-    constraint tells a redelivery apart); only a redelivery's emails take
-    _claim_contended's statements, one email at a time."""
-    fresh = [_Claimed(e["kind"], e["key"], uuid.uuid4()) for e in emails]
-    rows = [
-        SentEmail(**claimed._asdict(), recipients=e["to"], subject=e["subject"])
-        for e, claimed in zip(emails, fresh, strict=True)
-    ]
-    try:
-        made = sql.sent_emails_claim(rows=rows)
-    except Exception as exc:  # every email's outcome: none is sent
-        return [exc] * len(emails)
-    outcomes: list = []
-    for claimed in fresh:
-        try:
-            outcomes.append(claimed if claimed.claim in made else _claim_contended(claimed))
-        except Exception as exc:  # its outcome: the others still go
-            outcomes.append(exc)
-    return outcomes
+def _still_held(claimed: _Claimed):
+    """The row of this email while the claim is still ours."""
+    return SentEmail.objects.filter(kind=claimed.kind, key=claimed.key, claim=claimed.claim)
 
 
-def _still_held(claims: list[_Claimed]):
-    """The rows of these emails whose claim is still ours, found on the (kind, key) index:
-    a claim is a fresh uuid4, so its value alone says whose it is."""
-    return SentEmail.objects.filter(
-        kind__in={claimed.kind for claimed in claims},
-        key__in=[claimed.key for claimed in claims],
-        claim__in=[claimed.claim for claimed in claims],
-    )
-
-
-def _claim_contended(claimed: _Claimed) -> _Claimed | bool:
+def _claim_contended(claimed: _Claimed) -> _Claimed | None:
     """(kind, key) was claimed before: taken over if that claim is stale (its delivery
-    died, or was cut off), False if the email was sent. Raises EmailInFlight while another
+    died, or was cut off), None if the email was sent. Raises EmailInFlight while another
     delivery holds a fresh claim."""
     kind, key, claim = claimed
     window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
@@ -174,58 +133,13 @@ def _claim_contended(claimed: _Claimed) -> _Claimed | bool:
     row = row.first()
     if row is not None and row.status == SentEmail.Status.SENT:
         logger.info("email %s:%s already sent, not sending again", kind, key)
-        return False
+        return None
     # Held by another delivery, or let go by it a moment ago (its send failed): try later.
     stale_in = window - row.age.total_seconds() if row is not None else 0
     raise EmailInFlight(
         f"email {kind}:{key} is being sent by another delivery",
         retry_after=max(stale_in, 0),  # when it may be taken over
     )
-
-
-def _outcomes_as_sends_end(sending: dict, *, by: float):
-    """(position, outcome) of each send as it ends, taken out of `sending`. The sends that
-    ended together are recorded in one statement (_sent_records), those that failed have
-    their claims freed first. Bounded: each send is cut at its deadline, `by` at the
-    latest; one still sending then keeps its claim, to go stale."""
-    timeout = max(by - time.monotonic(), 0) + 5
-    while sending:
-        ended, _ = wait(list(sending), timeout=timeout, return_when=FIRST_COMPLETED)
-        if not ended:
-            for n, claimed in sending.values():
-                yield n, transport.SendTimeout(f"email {claimed.kind}:{claimed.key}")
-            sending.clear()
-            return
-        failed = {f: _failed(f, sending[f][1]) for f in ended if f.exception() is not None}
-        sent = [sending[f][1] for f in ended if f not in failed]
-        if sent:
-            _sent_records(sent)
-        for future in ended:
-            n, _ = sending.pop(future)
-            yield n, failed.get(future, True)
-
-
-def _sends_settle(sending: dict, *, by: float) -> None:
-    """What a run left early leaves: sends not started are cancelled and their claims
-    freed; those running are waited for (to their deadlines), then recorded, or freed."""
-    for future, (_, claimed) in list(sending.items()):
-        if future.cancel():
-            with contextlib.suppress(Exception):
-                _claim_free(claimed)
-            sending.pop(future)
-    _, stuck = wait(list(sending), timeout=max(by - time.monotonic(), 0) + 5)
-    for future in stuck:  # still sending, somehow: not waited for again; its claim goes stale
-        sending.pop(future)
-    with contextlib.suppress(Exception):  # a database still away: the claims go stale
-        for _ in _outcomes_as_sends_end(sending, by=by):
-            pass
-
-
-def _failed(done: Future, claimed: _Claimed) -> BaseException:
-    """The send's exception, its claim freed for a retry."""
-    error = done.exception()
-    _claim_free(claimed)
-    return RunOutOfTime(str(error)) if isinstance(error, transport.NotStarted) else error
 
 
 def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiAlternatives:
@@ -242,35 +156,31 @@ def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiA
     return message
 
 
-def _send_deadline(by: float | None = None) -> float:
-    """Half the claim window from now (or `by`, if sooner): a send cut then is never one
-    whose claim another delivery may take over meanwhile."""
-    deadline = time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    return min(deadline, by) if by is not None else deadline
+def _send_deadline() -> float:
+    """Half the claim window from now: a send cut then is never one whose claim another
+    delivery may take over meanwhile."""
+    return time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
 
 
 def _claim_free(claimed: _Claimed) -> None:
     """Not sent (as far as we know): free our claim so a retry can send."""
-    _still_held([claimed]).filter(status=SentEmail.Status.SENDING).delete()
+    _still_held(claimed).filter(status=SentEmail.Status.SENDING).delete()
 
 
-def _sent_records(sent: list[_Claimed]) -> None:
-    """These emails went out: their rows marked sent, in one statement while our claims
-    hold (nearly always)."""
+def _sent_record(claimed: _Claimed) -> None:
+    """This email went out: its row marked sent, while our claim holds (nearly always)."""
     now = timezone.now()
-    ours = _still_held(sent).filter(status=SentEmail.Status.SENDING)
-    if ours.update(status=SentEmail.Status.SENT, sent_at=now) == len(sent):
+    if _still_held(claimed).update(status=SentEmail.Status.SENT, sent_at=now):
         return
-    recorded = set(_still_held(sent).values_list("claim", flat=True))
-    for kind, key, claim in sent:
-        if claim not in recorded:
-            # Our claim went stale and another delivery took it over: both may have sent it.
-            logger.warning(
-                "email %s:%s: sent, but another delivery had taken the claim over", kind, key
-            )
-            SentEmail.objects.filter(kind=kind, key=key).update(
-                status=SentEmail.Status.SENT, sent_at=now
-            )
+    # Our claim went stale and another delivery took it over: both may have sent it.
+    logger.warning(
+        "email %s:%s: sent, but another delivery had taken the claim over",
+        claimed.kind,
+        claimed.key,
+    )
+    SentEmail.objects.filter(kind=claimed.kind, key=claimed.key).update(
+        status=SentEmail.Status.SENT, sent_at=now
+    )
 
 
 def _send_once(*, template: str, context: dict, **email) -> bool:
@@ -293,28 +203,13 @@ def message_id(*, kind: str, key: str) -> str:
     return f"<{kind}.{re.sub(r'[^A-Za-z0-9.-]', '-', key)}@{domain}>"
 
 
-def confirmation_emails_send(*, order_ids: list[int]) -> list[int]:
-    """Email each of these orders' confirmation to its customer, once; the ids of the orders
-    this call sent (unknown orders are left out). Each email succeeds or fails on its own,
-    and they are sent together (emails_send_together); the side effects of those sent,
-    now or before, are marked done, also when others failed, and then the first failure is
-    raised (the task tries those orders alone). The run ends within the task's soft time
-    limit (the email worker's threads enforce none): no send starts that could outlast it
-    (a send is cut at half the claim, or at the limit); those are RunOutOfTime, retried."""
-    run_ends = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
-    orders = list(store_selectors.orders_for_processing(order_ids=order_ids))
-    outcomes = emails_send_together(
-        emails=[_confirmation(order) for order in orders],
-        by=run_ends,
-        start_by=run_ends - settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2,
-    )
-    done = [o.pk for o, outcome in zip(orders, outcomes, strict=True) if isinstance(outcome, bool)]
-    if done:  # sent now, or by an earlier delivery
-        side_effects_mark_done(order_ids=done, kind=CONFIRMATION_EMAIL)
-    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-    if failures:  # a real error first: the task then tries those orders alone
-        raise sorted(failures, key=lambda exc: isinstance(exc, RunOutOfTime))[0]
-    return [o.pk for o, outcome in zip(orders, outcomes, strict=True) if outcome is True]
+def confirmation_email_send(*, order_id: int) -> bool:
+    """Email this order's confirmation to its customer, once, and mark its side effect
+    done (also when an earlier delivery had sent it); False when it had."""
+    order = store_selectors.order_for_processing(order_id=order_id)
+    sent = email_send(**_confirmation(order))
+    side_effects_mark_done(order_ids=[order_id], kind=CONFIRMATION_EMAIL)
+    return sent
 
 
 def _confirmation(order) -> dict:

@@ -10,9 +10,12 @@ from . import services
     base=SideEffectTask,
     side_effect=services.CONFIRMATION_EMAIL,
     name="email_app.send_confirmation_email",
+    # A message's emails go one after another over its thread's SMTP connection: a few a
+    # message, so that a slow server's burst spreads over the mail worker's threads.
+    batch_max=4,
 )
-def send_confirmation_email(order_ids: list[int]) -> list[int]:
-    return services.confirmation_emails_send(order_ids=list(map(int, order_ids)))
+def send_confirmation_email(order_id: int) -> bool:
+    return services.confirmation_email_send(order_id=order_id)
 
 
 @shared_task(base=ReliableTask, name="email_app.send_welcome_email")

@@ -10,20 +10,13 @@ refused a command before accepting anything).
 A send may be given a deadline: past it the connection is cut, whatever the server does
 and however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
 SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
-claim must not be taken over while its send may still go out (email_app.services).
-
-Sends may also go out together (`send_soon`): in the process's sender threads
-(SHOPFLOW_EMAIL_SENDERS), each with its own kept connection, so that a task's emails wait
-on a slow server side by side, not one after another."""
+claim must not be taken over while its send may still go out (email_app.services)."""
 
 import contextlib
-import contextvars
-import os
 import smtplib
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -33,12 +26,6 @@ from django.core.mail import get_connection
 IDLE_SECONDS = 30.0
 
 _local = threading.local()
-_senders: tuple[int, ThreadPoolExecutor] | None = None  # (size, pool), made on first use
-_senders_lock = threading.Lock()
-
-
-class NotStarted(TimeoutError):
-    """A send that waited for a sender thread past its latest start: not sent."""
 
 
 class SendTimeout(TimeoutError):
@@ -62,41 +49,6 @@ def send_message(message, *, deadline: float | None = None) -> None:
         _close()  # the conversation is in an unknown state: start the next one afresh
         raise
     _local.used_at = time.monotonic()
-
-
-def send_soon(message, *, deadline: float, start_by: float | None = None) -> Future:
-    """send_message in one of the process's sender threads; the Future's result is None,
-    or what send_message raised, or NotStarted when no thread was free by `start_by`."""
-    # In the caller's context: the send stays in the order's trace.
-    run = contextvars.copy_context().run
-    return _sender_pool().submit(run, _send_in_time, message, deadline, start_by)
-
-
-def _send_in_time(message, deadline: float, start_by: float | None) -> None:
-    if start_by is not None and time.monotonic() > start_by:
-        raise NotStarted("no sender was free in the run's time")
-    send_message(message, deadline=deadline)
-
-
-def _sender_pool() -> ThreadPoolExecutor:
-    global _senders
-    size = settings.SHOPFLOW_EMAIL_SENDERS
-    with _senders_lock:
-        if _senders is None or _senders[0] != size:
-            if _senders is not None:
-                _senders[1].shutdown(wait=False)  # its sends finish; it takes no more
-            _senders = (size, ThreadPoolExecutor(size, thread_name_prefix="smtp-sender"))
-        return _senders[1]
-
-
-def _forget_senders() -> None:
-    """In a forked child: the parent's sender threads (and any hold on the lock) are not
-    there, and its kept connection is the parent's socket."""
-    global _senders, _senders_lock, _local
-    _senders, _senders_lock, _local = None, threading.Lock(), threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_senders)
 
 
 def _send_by(connection, message, deadline: float | None) -> None:

@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from worker.tasks_base import last_start_by
+
 from . import locks, metrics, selectors
 from .models import Notification, NotificationDelivery, PushSubscription
 from .preferences import effective
@@ -63,10 +65,9 @@ class Sender:
 
 def deliveries_send(sender: Sender, *, now=None) -> int:
     """Plan the channel's deliveries, then send what is due, one group at a time; how many
-    groups were delivered. No group starts past half the task's soft time limit, so that
-    the run ends within its time limit whatever the pool (the mail worker's threads
-    enforce none; an email is cut at 30 s, a push sooner): the groups claimed and not
-    sent are let go for the next run. What is due is what was due as the run began
+    groups were delivered. No group starts past the run budget
+    (worker.tasks_base.last_start_by): the groups claimed and not sent are let go for the
+    next run. What is due is what was due as the run began
     (`now`), so a row failing in it waits for the next run even with no backoff; a claim
     and a record read the run's clock as they are written."""
     start, started = now or timezone.now(), time.monotonic()
@@ -76,7 +77,7 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
 
     deliveries_plan(sender, now=start)
     delivered, more = 0, True
-    last_start = started + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+    last_start = last_start_by()
     while more and time.monotonic() < last_start:
         groups, more = _claim(sender, due_by=start, now=clock())
         for n, group in enumerate(groups):

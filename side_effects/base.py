@@ -1,35 +1,36 @@
-"""SideEffectTask: the base of the tasks that perform one kind of side effect for a list of
-orders.
+"""SideEffectTask: the base of the tasks that perform one kind of side effect.
 
     @shared_task(base=SideEffectTask, side_effect="inventory", name="store.apply_inventory")
-    def apply_inventory(order_ids: list[int]) -> list[int]:
-        return stock.inventory_apply(order_ids=order_ids)
+    def apply_inventory(order_id: int) -> bool:
+        return stock.inventory_apply(order_id=order_id)
 
-The relay gives a message the ids of every order pending for the task, up to `batch_max`
-(worker.outbox): one when the shop is quiet, many when it is busy. The service does them
-together, marking each one done in the transaction of its work (so "done" never claims
-work that rolled back), and returns the ids it did. Each order still succeeds or fails on
-its own:
+The task is written for one order. A message carries a list of order ids: the relay gives
+it every order pending for the task, up to `batch_max` (worker.outbox), one when the shop
+is quiet, many when it is busy (fewer messages, events and acknowledgements). The base
+runs the task for each order in turn, in one loop, and each order ends on its own:
 
-- the batch raises: each order is tried alone; an order that fails again is retried alone
-  (transient errors, with backoff) or dead-lettered and marked failed alone;
-- the batch's worker died under it (the broker delivers it again): each order goes out in
-  a message of its own, so the order that kills its worker is the only one that fails
-  (ReliableTask's redelivery limit), and the others are done;
-- a hard time limit killed it: the same.
+- before its work, the order's attempt is counted in its side-effect row, committed
+  (side_effect_attempt_start): an order whose earlier attempts all lost their worker
+  (killed, frozen, cut off, past the hard time limit) is the poison one, failed and
+  dead-lettered alone, while the others go on;
+- done: its service marked it done in the transaction of its work;
+- a transient error: a retry of that order alone, waiting in the outbox (`not_before`);
+- anything else, or past the last retry: that order's dead letter, marked failed.
 
-One order is worker's ReliableTask as it is: retries, dead letter, redelivery limit."""
+A message the worker did not finish (its process died, the hard time limit) goes back to
+its queue and resumes where it stopped: the orders done are done, the one in flight has
+its attempt counted. The loop starts no order past the run budget
+(worker.tasks_base.last_start_by): the rest go back to the outbox, due now."""
 
 import logging
 import time
 import traceback
+import uuid
 
-from celery.exceptions import Reject, TimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from worker.outbox import publish_each_now, retry_enqueue
-from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient
+from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient, last_start_by
 
 from . import services
 
@@ -42,134 +43,87 @@ class SideEffectTask(ReliableTask):
 
     abstract = True
     side_effect: str = ""
+    # Past the hard time limit the message goes back to its queue (Celery's own option):
+    # the order in flight has its attempt counted, the others are not lost.
+    acks_on_timeout = False
 
     @property
     def batch_max(self) -> int:
         """The most orders the relay puts in one message of this task."""
         return settings.SHOPFLOW_SIDE_EFFECT_BATCH_SIZE
 
-    def __call__(self, order_ids):
-        ids = order_ids if isinstance(order_ids, list) else [order_ids]  # an old message: one id
-        if len(ids) < 2 or self.request.called_directly:
-            return super().__call__(ids)
-        if self.delivered_before():
-            return self._each_apart(ids, why="its worker was lost")
-        started = time.monotonic()
-        try:
-            return self.run(ids)
-        except CONTROL_EXCEPTIONS:
-            raise
-        except Exception as exc:
-            logger.warning("%s of %s failed; each order alone", self.name, ids, exc_info=True)
-            failed = (exc, traceback.format_exc())
-        return self._each_alone(ids, started=started, batch_failed=failed)
-
-    def _each_alone(self, ids: list[int], *, started: float, batch_failed) -> list[int]:
-        """Do each order on its own; retry or give up on those that fail, each alone. No
-        order starts alone past half the soft time limit, so that one started then still
-        ends within the time limit (an email is cut at 30 s): a worker holds a message no
-        longer than a task may run, whatever its pool (the email worker's threads enforce
-        no limit), which the broker's visibility timeout is sized to. The orders not come
-        to go out again at once, their retries untouched (they did not fail); if the
-        batch's own failure used the time up, _batch_failed_late decides."""
-        done, failures, untried = [], [], []
-        for n, order_id in enumerate(ids):
-            if time.monotonic() - started > settings.CELERY_TASK_SOFT_TIME_LIMIT / 2:
-                if n == 0:
-                    return self._batch_failed_late(ids, batch_failed[0])
-                untried = ids[n:]
+    def __call__(self, order_ids: list[int]) -> list[int]:
+        """Each order of the message in turn; the ids of those this run did."""
+        budget_ends = last_start_by()
+        done = []
+        for n, order_id in enumerate(order_ids):
+            if n and time.monotonic() > budget_ends:
+                self._retry_orders(order_ids[n:], countdown=0, retries=self.request.retries)
+                logger.warning(
+                    "%s: the run's time was up before %s; again now", self.name, order_ids[n:]
+                )
                 break
-            try:
-                done += self.run([order_id])
-            except CONTROL_EXCEPTIONS:
-                raise
-            except ObjectDoesNotExist as exc:
-                logger.warning("%s([%s]): %s; nothing to do", self.name, order_id, exc)
-            except Exception as exc:
-                failures.append((order_id, exc, traceback.format_exc()))
-        if untried:
-            self._again_now(untried)
-        limit = self.retry_limit()
-        retry = []
-        for order_id, exc, traceback_text in failures:
-            if is_transient(exc) and self.request.retries < limit:
-                retry.append((order_id, exc))
-            else:
-                self._give_up(exc, [[order_id]], {}, traceback_text=traceback_text)
-        if retry:
-            self._retry_later(retry[0][1], limit, args=[[order_id for order_id, _ in retry]])
+            if self._one(order_id):
+                done.append(order_id)
         return done
 
-    def _batch_failed_late(self, ids: list[int], exc: Exception) -> list[int]:
-        """The batch failed with no time left to try an order alone. A transient failure
-        is every order's retry (counted, with backoff). Any other may be one order's fault
-        (a recipient the mail server refuses for good), so it fails no order: each goes out
-        in a message of its own, to succeed or fail alone."""
-        limit = self.retry_limit()
-        if is_transient(exc) and self.request.retries < limit:
-            self._retry_later(exc, limit, args=[ids])
-        return self._each_apart(ids, why=f"it failed ({exc!r}) with no time left for each alone")
-
-    def _again_now(self, ids: list[int]) -> None:
-        """These orders in a message of their own, due now, under this task's id and retry
-        count. Should the database refuse, this message goes back to its queue."""
-        logger.warning("%s: the run's time was up before %s; again now", self.name, ids)
+    def _one(self, order_id) -> bool:
+        kind = self.side_effect
         try:
-            retry_enqueue(
-                self,
-                task_id=self.request.id,
-                args=[ids],
-                kwargs={},
-                retries=self.request.retries,
-                countdown=0,
-            )
+            order_id = int(order_id)  # a malformed id is that order's failure for good
+            if not services.side_effect_attempt_start(order_id=order_id, kind=kind):
+                return False  # done already, or no such order
+            return bool(self.run(order_id))
+        except CONTROL_EXCEPTIONS:
+            raise
+        except ObjectDoesNotExist as exc:
+            logger.warning("%s(%s): %s; nothing to do", self.name, order_id, exc)
+            return False
         except Exception as exc:
-            raise Reject(exc, requeue=True) from exc
+            if self.request.called_directly:
+                raise
+            if is_transient(exc) and self.request.retries < self.retry_limit():
+                countdown = self._retry_countdown(exc)
+                logger.warning("%s(%s): %r; retry in %ss", self.name, order_id, exc, countdown)
+                self._retry_orders(
+                    [order_id], countdown=countdown, retries=self.request.retries + 1
+                )
+            else:
+                self._give_up(exc, [[order_id]], {}, traceback_text=traceback.format_exc())
+            return False
 
-    def _each_apart(self, ids: list[int], *, why: str) -> list[int]:
-        """Each order again, in a message of its own. Should the broker refuse, this
-        message goes back to its queue (it is not acknowledged into the void)."""
-        logger.warning("%s of %s: %s; each order in a message of its own", self.name, ids, why)
-        try:
-            publish_each_now(self, [[[order_id]] for order_id in ids])
-        except Exception as exc:
-            raise Reject(exc, requeue=True) from exc
-        return []
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        ids = _order_ids(args, kwargs)
-        if not (isinstance(exc, TimeLimitExceeded) and len(ids) > 1):
-            super().on_failure(exc, task_id, args, kwargs, einfo)
-            return
-        try:
-            self._each_apart(ids, why="the hard time limit killed it")
-        except Reject:
-            # Celery acknowledges a timed-out message: the reconciler re-drives these.
-            logger.exception("%s of %s: could not send each order apart", self.name, ids)
-
-    def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
-        services.side_effects_postpone(
-            order_ids=_order_ids(args, kwargs), kind=self.side_effect, seconds=countdown
+    def _retry_orders(self, order_ids: list[int], *, countdown: float, retries: int) -> None:
+        """These orders again, in the outbox, due in `countdown` seconds (their deadline
+        moved past it)."""
+        self._retry_record(
+            task_id=str(uuid.uuid4()),
+            args=[list(order_ids)],
+            kwargs={},
+            retries=retries,
+            countdown=countdown,
         )
 
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """Nothing to record: a message past the hard time limit goes back to its queue
+        (acks_on_timeout), and its orders' attempts are counted in their rows."""
+
+    def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
+        services.side_effects_postpone(order_ids=args[0], kind=self.side_effect, seconds=countdown)
+
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
-        for order_id in _order_ids(args, kwargs):
+        for order_id in _order_ids(args):
             services.side_effect_mark_failed(
                 order_id=order_id, kind=self.side_effect, error=f"{type(exc).__name__}: {exc}"
             )
 
     def on_requeue(self, *, args, kwargs) -> None:
-        services.side_effects_mark_pending(
-            order_ids=_order_ids(args, kwargs), kind=self.side_effect
-        )
+        services.side_effects_mark_pending(order_ids=_order_ids(args), kind=self.side_effect)
 
 
-def _order_ids(args, kwargs) -> list[int]:
-    """The order ids a message of a side-effect task carries: a list, or one id (messages
-    and dead letters of the shape before batches)."""
-    value = kwargs.get("order_ids", kwargs.get("order_id", args[0] if args else None))
+def _order_ids(args) -> list[int]:
+    """The order ids a message (or dead letter) of a side-effect task carries."""
     try:
-        return [int(order_id) for order_id in (value if isinstance(value, list) else [value])]
-    except (TypeError, ValueError):
-        logger.error("no order ids in args=%r kwargs=%r", args, kwargs)
+        return [int(order_id) for order_id in args[0]]
+    except (IndexError, TypeError, ValueError):
+        logger.error("no order ids in args=%r", args)
         return []

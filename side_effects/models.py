@@ -30,7 +30,9 @@ class OrderSideEffect(models.Model):
 
     A pending one past its `deadline` is re-driven by the reconciler (its task enqueued
     again), at most SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times (`redrives`); then it is
-    failed and dead-lettered. A retry the task schedules moves the deadline past it.
+    failed and dead-lettered. A retry the task schedules moves the deadline past it. One
+    whose last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker
+    (`attempts`) is failed and dead-lettered at the next.
     """
 
     class Status(models.TextChoices):
@@ -47,6 +49,9 @@ class OrderSideEffect(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deadline = models.DateTimeField(default=side_effect_deadline)
     redrives = models.PositiveSmallIntegerField(default=0)
+    # Attempts started since its last outcome (done, a retry scheduled, failed): counted
+    # before the work, so attempts that lost their worker add up (side_effects.base).
+    attempts = models.PositiveSmallIntegerField(default=0)
     # The checkout's trace (core.telemetry.trace_carrier): a re-drive continues the
     # order's trace, not the reconciler's. Empty when tracing is off.
     trace_context = models.JSONField(default=dict, blank=True)

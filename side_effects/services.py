@@ -15,6 +15,7 @@ from worker.dead_letters import dead_letter_record
 from worker.outbox import enqueue_on_commit
 
 from . import locks, metrics, registry, selectors, sql
+from .exceptions import SideEffectLost
 from .models import OrderSideEffect, side_effect_due
 from .signals import side_effect_failed
 
@@ -36,6 +37,21 @@ def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
     for row in rows:
         del row.deadline  # the database's value, read from it if asked (a deferred field)
     return rows
+
+
+def side_effect_attempt_start(*, order_id: int, kind: str) -> bool:
+    """Count an attempt at this side effect, before its work and outside its transaction
+    (so that it stays counted if the worker dies in the work): False when it is done
+    already or unknown. Raises SideEffectLost when its earlier attempts all lost their
+    worker (SHOPFLOW_TASK_MAX_REDELIVERIES + 1 of them, none ended): this one would too,
+    it is not started."""
+    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
+    most = settings.SHOPFLOW_TASK_MAX_REDELIVERIES + 1
+    if rows.filter(attempts__lt=most).update(attempts=F("attempts") + 1):
+        return True
+    if rows.exists():
+        raise SideEffectLost(f"{most} attempts lost their worker before they ended")
+    return False
 
 
 def side_effects_claim(*, kind: str, order_ids: list[int]) -> list[int]:
@@ -72,6 +88,7 @@ def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:
         updated_at=timezone.now(),
         deadline=side_effect_due(),
         redrives=0,
+        attempts=0,
     )
 
 
@@ -81,7 +98,12 @@ def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
     side_effect_failed, once per failure."""
     error = error[:2000]
     rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
-    changes = {"status": Status.FAILED, "error": error, "updated_at": timezone.now()}
+    changes = {
+        "status": Status.FAILED,
+        "error": error,
+        "updated_at": timezone.now(),
+        "attempts": 0,
+    }
     with transaction.atomic():
         if rows.exclude(status=Status.FAILED).update(**changes):
             send_robust_isolated(
@@ -98,9 +120,9 @@ def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
 
 def side_effects_postpone(*, order_ids: list[int], kind: str, seconds: float) -> None:
     """A retry of these side effects' task is due in `seconds`: the reconciler leaves them
-    alone until that retry has had its chance."""
+    alone until that retry has had its chance. The attempt ended: it is not one lost."""
     OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind, status=Status.PENDING).update(
-        deadline=side_effect_due(after_seconds=seconds)
+        deadline=side_effect_due(after_seconds=seconds), attempts=0
     )
 
 

@@ -14,8 +14,8 @@ from .services import carts, duplicates, stock
     side_effect=stock.INVENTORY,
     name="store.apply_inventory",
 )
-def apply_inventory(order_ids: list[int]) -> list[int]:
-    return stock.inventory_apply(order_ids=list(map(int, order_ids)))
+def apply_inventory(order_id: int) -> bool:
+    return stock.inventory_apply(order_id=order_id)
 
 
 @shared_task(name="store.remove_abandoned_carts")

@@ -8,9 +8,11 @@ from worker import liveness, queue_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
-# Events (Flower's, the worker heartbeats) with bounded publications (worker.events);
-# connections to Redis on a transport that survives a cut link (worker.redis_transport).
-app = Celery("shopflow", events="worker.events:Events", amqp="worker.redis_transport:AMQP")
+# Events (Flower's, the worker heartbeats) with bounded publications; connections to Redis
+# on a transport that survives a cut link: patches of Celery's and kombu's (worker.compat).
+app = Celery(
+    "shopflow", events="worker.compat.events:Events", amqp="worker.compat.redis_close:AMQP"
+)
 # All Celery settings live in Django settings, prefixed CELERY_.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -46,6 +48,8 @@ def close_old_connections(task=None, **kwargs):
     only those past CONN_MAX_AGE or broken by an error. Celery's Django fixup would close
     every connection before and after every task (a new PostgreSQL backend each time);
     CELERY_DB_REUSE_MAX in the settings stands it down."""
+    if task is not None and task.request.is_eager:
+        return  # task.apply() runs in its caller's thread, maybe in its transaction
     from django.db import close_old_connections
 
     close_old_connections()

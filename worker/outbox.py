@@ -273,27 +273,6 @@ def _claim(limit: int) -> list[OutboxMessage]:
     return rows
 
 
-def publish_each_now(task, args_list: list[list]) -> None:
-    """Publish `task` once per entry of `args_list`, now, each in a message of its own that
-    no relay joins to others: for a worker that splits a batch its process died under.
-    If the broker refuses, this raises, so the caller's message stays unacknowledged.
-    Then rows record them, published (the redeliveries of each are counted there); the
-    publication holds no transaction open (the broker may take seconds)."""
-    rows = [OutboxMessage(task_name=task.name, args=args, attempts=1) for args in args_list]
-    error = _send([Message([row], list(row.args)) for row in rows])
-    if error:
-        raise ConnectionError(f"could not publish {task.name} apart: {error}")
-    for row in rows:
-        row.published_at = db_now()
-    try:
-        OutboxMessage.objects.bulk_create(rows)
-    except DatabaseError:
-        # They went: only the count of their redeliveries is lost.
-        logger.warning(
-            "outbox: could not record %s message(s) sent apart", len(rows), exc_info=True
-        )
-
-
 def prune(*, older_than: timedelta | None = None) -> int:
     """Delete rows published longer ago than the retention period."""
     older_than = older_than or timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)

@@ -48,6 +48,15 @@ REQUEUE_PAUSE_SECONDS = 5.0
 CONTROL_EXCEPTIONS = (Retry, Ignore, Reject)
 
 
+def last_start_by() -> float:
+    """The one run budget (docs/reliability.md): a run that starts now starts no unit of
+    work (an order, a group of notifications) after this time.monotonic() value, half the
+    soft time limit away, so that one started then still ends within the time limit
+    whatever the pool (the mail worker's threads enforce none); the rest goes back to the
+    outbox or to the next run."""
+    return time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+
+
 class PoisonMessage(Exception):
     """The broker delivered this message again too often: each delivery lost its worker."""
 
@@ -146,15 +155,9 @@ class ReliableTask(Task):
             return self.max_retries
         return settings.SHOPFLOW_TASK_MAX_RETRIES
 
-    def _retry_later(self, exc: Exception, limit: int, *, args: list | None = None):
-        """Retry with backoff: this message's arguments, or `args` instead. The retry is an
-        outbox row due after the backoff (worker.outbox.retry_enqueue), written with
-        on_retry_scheduled in one transaction; this message is then acknowledged (Celery's
-        Retry). Should the database refuse, the message goes back to its queue after a
-        short pause instead."""
-        if args is None:
-            args = self.request.args or []
-        kwargs = self.request.kwargs or {}
+    def _retry_later(self, exc: Exception, limit: int):
+        """Retry this message with backoff: an outbox row due after it (_retry_record);
+        this message is then acknowledged (Celery's Retry)."""
         countdown = self._retry_countdown(exc)
         logger.warning(
             "%s[%s] transient error, retry %s/%s in %ss: %r",
@@ -165,20 +168,32 @@ class ReliableTask(Task):
             countdown,
             exc,
         )
+        self._retry_record(
+            task_id=self.request.id,
+            args=self.request.args or [],
+            kwargs=self.request.kwargs or {},
+            retries=self.request.retries + 1,
+            countdown=countdown,
+        )
+        raise Retry(exc=exc, when=countdown) from exc
+
+    def _retry_record(self, *, task_id: str, args, kwargs, retries: int, countdown: float):
+        """The one retry path: an outbox row due in `countdown` seconds
+        (worker.outbox.retry_enqueue), written with on_retry_scheduled in one transaction.
+        Should the database refuse, this message goes back to its queue after a short
+        pause instead (not at once, which would spin while the database is away)."""
         try:
             with transaction.atomic():
                 outbox.retry_enqueue(
                     self,
-                    task_id=self.request.id,
+                    task_id=task_id,
                     args=args,
                     kwargs=kwargs,
-                    retries=self.request.retries + 1,
+                    retries=retries,
                     countdown=countdown,
                 )
                 self.on_retry_scheduled(countdown=countdown, args=args, kwargs=kwargs)
         except Exception as record_error:
-            # The database may be what failed: the broker keeps the message instead, given
-            # back after a pause (not at once, which would spin while the database is away).
             logger.warning(
                 "%s[%s]: could not record the retry; back to the queue in %ss",
                 self.name,
@@ -187,8 +202,7 @@ class ReliableTask(Task):
                 exc_info=True,
             )
             time.sleep(REQUEUE_PAUSE_SECONDS)
-            raise Reject(record_error, requeue=True) from exc
-        raise Retry(exc=exc, when=countdown) from exc
+            raise Reject(record_error, requeue=True) from record_error
 
     def _retry_countdown(self, exc: Exception) -> int:
         """Exponential backoff with full jitter, and no sooner than the error asks (an

@@ -299,11 +299,6 @@ SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # A SentEmail claim older than this is a dead delivery's: its send was cut at half of it.
 # Short, so that a dead worker's email goes out within two minutes (docs/reliability.md).
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
-# Threads of each email worker process that send a task's emails together, each on a
-# connection of its own (email_app.transport): a slow server delays an order by one send.
-# As many as the email worker's threads (16), so that a batch queues behind no more sends
-# than one-email runs did: up to 32 SMTP connections a process.
-SHOPFLOW_EMAIL_SENDERS = max(env_int("SHOPFLOW_EMAIL_SENDERS", 16), 1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis gives a message back after this when the worker holding it has not
     # acknowledged it (a worker that died, froze or was cut off), checked every 5 s by each

@@ -49,26 +49,25 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
     return Product.objects.get(pk=product_id)
 
 
-def inventory_apply(*, order_ids: list[int]) -> list[int]:
-    """Move these orders' reserved units out of stock on hand, once; the ids of the orders
-    this call applied (an earlier or a concurrent delivery did the others).
+def inventory_apply(*, order_id: int) -> bool:
+    """Move this order's reserved units out of stock on hand, once; False when an earlier
+    or a concurrent delivery did (or does) it.
 
-    One transaction: the side effects claimed and marked done (rows another delivery
-    holds are left to it), a ledger row per order item (unique: nothing is ever applied
-    twice), one UPDATE for all the products, and low_stock sent for products whose
-    reservation by an order took them below their threshold (decided at checkout, see
+    One transaction: the side effect claimed and marked done (a row another delivery
+    holds is left to it), a ledger row per order item (unique: nothing is ever applied
+    twice), one UPDATE for its products, and low_stock sent for products whose
+    reservation by the order took them below their threshold (decided at checkout, see
     OrderItem)."""
     with transaction.atomic():
-        claimed = side_effects_claim(kind=INVENTORY, order_ids=order_ids)
-        if not claimed:
-            return []
+        if not side_effects_claim(kind=INVENTORY, order_ids=[order_id]):
+            return False
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.
-        items = selectors.order_items_unapplied(order_ids=claimed)
+        items = selectors.order_items_unapplied(order_ids=[order_id])
         if items:
             _stock_take(items)
         _low_stock_send([item for item in items if item.crossed_low_stock])
-    return claimed
+    return True
 
 
 def _stock_take(items: list[OrderItem]) -> None:

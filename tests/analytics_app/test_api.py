@@ -46,7 +46,7 @@ def test_analytics_records_units_revenue_and_items(customer):
     tee = ProductFactory(sku="TEE-1", price=Decimal("20.00"))
     order_id = place_order(customer, (mug, 2), (tee, 1))["id"]
 
-    assert services.analytics_record(order_ids=[order_id]) == [order_id]
+    assert services.analytics_record(order_id=order_id) is True
 
     event = AnalyticsEvent.objects.get(order_id=order_id)
     order = Order.objects.get(pk=order_id)
@@ -63,16 +63,16 @@ def test_analytics_records_units_revenue_and_items(customer):
 
 def test_second_record_of_the_same_order_records_nothing(customer):
     order_id = place_order(customer, (ProductFactory(), 1))["id"]
-    assert services.analytics_record(order_ids=[order_id]) == [order_id]
+    assert services.analytics_record(order_id=order_id) is True
 
-    assert services.analytics_record(order_ids=[order_id]) == []
+    assert services.analytics_record(order_id=order_id) is False
     assert record_analytics([order_id]) == []
 
 
 def test_one_delivery_records_every_order_it_carries_then_none_again(customer):
     orders = [place_order(customer, (ProductFactory(), n))["id"] for n in (1, 2, 3)]
 
-    assert services.analytics_record(order_ids=orders) == orders
+    assert record_analytics(orders) == orders
 
     assert sorted(AnalyticsEvent.objects.values_list("order_id", "units")) == [
         (orders[0], 1),
@@ -96,7 +96,7 @@ def test_recording_marks_the_analytics_side_effect_done(customer):
 
 
 def test_recording_an_unknown_order_records_nothing():
-    assert services.analytics_record(order_ids=[999_999]) == []
+    assert services.analytics_record(order_id=999_999) is False
     assert record_analytics([999_999]) == []
     assert not AnalyticsEvent.objects.exists()
 

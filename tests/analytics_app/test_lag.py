@@ -241,7 +241,7 @@ def test_a_checked_out_order_counts_once_its_tasks_have_done_its_side_effects(cl
     today = timezone.localdate()
     assert lag_of(services.daily_summary_rollup(day=today)) == (None, None, None, 0, 0, 3)
 
-    services.analytics_record(order_ids=[order_id])
+    services.analytics_record(order_id=order_id)
     side_effects_mark_done(order_ids=[order_id], kind="inventory")
     side_effects_mark_done(order_ids=[order_id], kind="confirmation_email")
     summary = services.daily_summary_rollup(day=today)

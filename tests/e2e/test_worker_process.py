@@ -127,14 +127,15 @@ def test_worker_killed_mid_task_loses_no_side_effect(
         worker.stop()
 
 
-def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
+def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """Three orders' emails in one message, sent together; SIGKILL the pool process while
-    one waits on SMTP. The message comes back and is split: each order in a message
-    of its own, so an order that kills its worker every time would fail alone. Every order
-    completes; the two emails sent beside the slow one (recorded as each ended) go out
-    once."""
+    """Three orders' emails in one message, sent one after another; SIGKILL the pool
+    process while the first waits on SMTP. The message comes back and resumes: the order
+    in flight had its attempt counted in its row (its claim goes stale, then it is taken
+    over and sent), the other two are sent once."""
+    from side_effects.models import OrderSideEffect
+
     env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
@@ -147,16 +148,10 @@ def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
 
         relay_process(env)  # one pass: one message per side effect, three orders each
         assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
-        # Whichever send reached DATA first is the slow one; the other two end beside it,
-        # and the pool is killed once they are recorded.
         [slow_to] = smtp_server.handler.delayed_recipients
-        quick = [o for u, o in zip(users, order_ids, strict=True) if u.email != slow_to]
-        others = SentEmail.objects.filter(
-            kind="confirmation_email",
-            key__in=[str(o) for o in quick],
-            status=SentEmail.Status.SENT,
-        )
-        wait_until(lambda: others.count() == 2, message="the two quick sends recorded")
+        [slow] = [o for u, o in zip(users, order_ids, strict=True) if u.email == slow_to]
+        in_flight = OrderSideEffect.objects.get(order_id=slow, kind="confirmation_email")
+        assert in_flight.attempts == 1
         [pool_process] = psutil.Process(worker.process.pid).children()
         pool_process.kill()
 
@@ -166,9 +161,13 @@ def test_a_batch_whose_worker_was_killed_goes_out_again_an_order_a_message(
                 timeout=60,
                 message=f"order {order_id}; worker log:\n{worker.output()[-3000:]}",
             )
-        assert f"of {order_ids}: its worker was lost" in worker.output()
+        assert "taking over a claim" in worker.output()
         subjects = [m["Subject"] for m in smtp_server.messages]
+        quick = [o for o in order_ids if o != slow]
         assert [subjects.count(f"Your Shopflow order #{o}") for o in quick] == [1, 1]
+        # (The slow one was sent by the takeover; the server, which still held the killed
+        # attempt's message, may deliver that too: the gap email_app.services names.)
+        assert subjects.count(f"Your Shopflow order #{slow}") >= 1
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (7, 0)
     finally:

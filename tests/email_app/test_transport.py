@@ -41,22 +41,3 @@ def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(smt
     assert smtp_server.handler.rcpt_stall_over.wait(timeout=10)  # the stalled session ended
     assert len(smtp_server.messages_to(user.email)) == 1
     assert SentEmail.objects.get(kind="welcome").status == "sent"
-
-
-@pytest.mark.parametrize(("senders", "at_once"), [(8, 4), (1, 1)])
-def test_a_batchs_emails_wait_on_a_slow_server_side_by_side(
-    smtp_server, settings, customer, senders, at_once
-):
-    """Four confirmations in one run, the server taking its time over each: with senders,
-    the server receives them all at once; with one, one after another."""
-    from tests.support.orders import place_order
-
-    settings.SHOPFLOW_EMAIL_SENDERS = senders
-    smtp_server.handler.delay = 0.3
-    order_ids = [place_order(customer)["id"] for _ in range(4)]
-
-    assert sorted(services.confirmation_emails_send(order_ids=order_ids)) == sorted(order_ids)
-    assert sorted(m["Subject"] for m in smtp_server.messages) == sorted(
-        f"Your Shopflow order #{o}" for o in order_ids
-    )
-    assert smtp_server.handler.most_received_at_once == at_once

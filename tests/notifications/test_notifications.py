@@ -81,8 +81,8 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5, name="Desk lamp")
     order_id = place_order(user.customer, (lamp, 16))["id"]
 
-    inventory_apply(order_ids=[order_id])
-    inventory_apply(order_ids=[order_id])  # a replay notifies no more
+    inventory_apply(order_id=order_id)
+    inventory_apply(order_id=order_id)  # a replay notifies no more
 
     low = Notification.objects.filter(kind="low_stock").order_by("recipient_id")
     assert [n.recipient_id for n in low] == [member.pk for member in staff]

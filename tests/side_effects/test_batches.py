@@ -1,18 +1,19 @@
-"""SideEffectTask with a message of several orders: a batch that raises is done order by
-order, one that lost its worker or hit the hard time limit goes out again an order a
-message (the real broker path: tests/integration/test_batches.py, tests/e2e)."""
-
-import time
+"""SideEffectTask with a message of several orders: one loop, each order in its own
+transaction, each ending on its own (done, its own retry, its own dead letter), its
+attempts counted in its row. The real broker and worker paths: tests/integration,
+tests/e2e (a worker killed, frozen, cut off)."""
 
 import pytest
-from celery.exceptions import Reject, TimeLimitExceeded
+from celery.exceptions import Reject
+from django.utils import timezone
 
 from side_effects import base
 from side_effects.models import OrderSideEffect
 from store import tasks as store_tasks
 from store.services import stock
 from tests.support.orders import place_order
-from worker.models import DeadLetter
+from worker import outbox, tasks_base
+from worker.models import DeadLetter, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,15 @@ def inventory(order_ids) -> list[str]:
     return [found[order_id] for order_id in order_ids]
 
 
+def attempts(order_id) -> int:
+    return OrderSideEffect.objects.get(kind="inventory", order_id=order_id).attempts
+
+
+def retries_recorded():
+    """The outbox rows a run wrote (a checkout's have no `not_before`)."""
+    return OutboxMessage.objects.filter(task_name="store.apply_inventory", not_before__isnull=False)
+
+
 class Delivery:
     """A delivery of `apply_inventory` by a worker (not a direct call): its request."""
 
@@ -37,160 +47,143 @@ class Delivery:
             "delivery_info": {"redelivered": redelivered, "routing_key": "inventory"},
         }
 
-    def __call__(self, *args):
+    def __call__(self, order_ids):
         store_tasks.apply_inventory.push_request(**self.request)
         try:
-            return store_tasks.apply_inventory(*args)
+            return store_tasks.apply_inventory(order_ids)
         finally:
             store_tasks.apply_inventory.pop_request()
 
 
 @pytest.fixture
-def published(monkeypatch) -> list:
-    sent = []
-    monkeypatch.setattr(base, "publish_each_now", lambda task, args: sent.append((task.name, args)))
-    return sent
+def one_order_fails(monkeypatch):
+    """inventory_apply raising `error` for the order `failing[0]`, the others done."""
+    real_apply, failing = stock.inventory_apply, []
+
+    def apply(*, order_id):
+        if order_id == failing[0]:
+            raise failing[1]
+        return real_apply(order_id=order_id)
+
+    monkeypatch.setattr(stock, "inventory_apply", apply)
+    return failing
 
 
-def test_a_batch_that_raises_is_done_order_by_order_and_the_poison_one_fails_alone(
-    customer, monkeypatch
-):
+def test_an_order_that_fails_for_good_is_dead_lettered_alone(customer, one_order_fails):
     order_ids = [place_order(customer)["id"] for _ in range(3)]
-    poison = order_ids[1]
-    real_apply = stock.inventory_apply
-
-    def poisoned(*, order_ids):
-        if poison in order_ids:
-            raise ValueError("a row the database refuses")
-        return real_apply(order_ids=order_ids)
-
-    monkeypatch.setattr(stock, "inventory_apply", poisoned)
+    one_order_fails += [order_ids[1], ValueError("a row the database refuses")]
 
     assert Delivery()(order_ids) == [order_ids[0], order_ids[2]]
 
     assert inventory(order_ids) == ["done", "failed", "done"]
     [letter] = DeadLetter.objects.all()
-    assert (letter.task_name, letter.args) == ("store.apply_inventory", [[poison]])
+    assert (letter.task_name, letter.args) == ("store.apply_inventory", [[order_ids[1]]])
     assert letter.exception == "ValueError: a row the database refuses"
 
 
-def test_a_batch_delivered_again_goes_out_an_order_a_message(customer, published):
-    order_ids = [place_order(customer)["id"] for _ in range(2)]
+def test_an_order_that_fails_for_now_gets_its_own_retry_and_the_others_are_done(
+    customer, one_order_fails
+):
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    one_order_fails += [order_ids[1], ConnectionError("the database went away")]
 
-    assert Delivery(redelivered=True)(order_ids) == []
+    assert Delivery(retries=1)(order_ids) == [order_ids[0], order_ids[2]]
 
-    assert published == [("store.apply_inventory", [[[order_ids[0]]], [[order_ids[1]]]])]
-    assert inventory(order_ids) == ["pending", "pending"]  # their own messages do them
-
-
-def test_a_split_the_broker_refuses_puts_the_message_back(customer, monkeypatch):
-    def refused(task, args):
-        raise ConnectionError("the broker is down")
-
-    monkeypatch.setattr(base, "publish_each_now", refused)
-
-    with pytest.raises(Reject) as rejected:
-        Delivery(redelivered=True)([1, 2])
-    assert rejected.value.requeue is True
-
-
-def test_one_order_delivered_again_runs_with_its_redelivery_counted(customer, published):
-    order_id = place_order(customer)["id"]
-
-    assert Delivery(redelivered=True)([order_id]) == [order_id]
-    assert published == []
-
-
-def test_a_batch_killed_at_the_hard_time_limit_goes_out_an_order_a_message(published):
-    store_tasks.apply_inventory.on_failure(TimeLimitExceeded(120), "t-hard", [[4, 5]], {}, None)
-
-    assert published == [("store.apply_inventory", [[[4]], [[5]]])]
+    [retry] = retries_recorded()
+    assert (retry.args, retry.retries) == ([[order_ids[1]]], 2)
+    assert retry.not_before > timezone.now()
+    effect = OrderSideEffect.objects.get(kind="inventory", order_id=order_ids[1])
+    assert (effect.status, effect.attempts) == ("pending", 0)  # a retry is no attempt lost
+    assert effect.deadline > retry.not_before
     assert not DeadLetter.objects.exists()
 
 
-def test_one_order_killed_at_the_hard_time_limit_is_dead_lettered(customer, published):
-    order_id = place_order(customer)["id"]
-
-    store_tasks.apply_inventory.on_failure(TimeLimitExceeded(120), "t-hard", [[order_id]], {}, None)
-
-    assert published == []
-    assert DeadLetter.objects.get().args == [[order_id]]
-    assert inventory([order_id]) == ["failed"]
-
-
-def test_a_batch_whose_failure_used_its_time_up_retries_every_order_with_backoff(
-    customer, monkeypatch, settings
-):
-    """A worker holds a message no longer than a task may run, whatever its pool (the
-    email worker's threads enforce no time limit): past half its soft time limit no order
-    starts alone, and the batch's failure is each order's (a retry, counted)."""
-    from celery.exceptions import Retry
-
-    from worker.models import OutboxMessage
-
-    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
+def test_an_order_past_its_last_retry_is_dead_lettered_alone(customer, one_order_fails, settings):
+    settings.SHOPFLOW_TASK_MAX_RETRIES = 2
     order_ids = [place_order(customer)["id"] for _ in range(2)]
-    calls = []
+    one_order_fails += [order_ids[0], ConnectionError("the database went away")]
 
-    def slow_then_failing(*, order_ids):
-        calls.append(order_ids)
-        time.sleep(0.15)  # the batch's work taking its time is the point: no state to poll
+    assert Delivery(retries=2)(order_ids) == [order_ids[1]]
+
+    assert inventory(order_ids) == ["failed", "done"]
+    assert DeadLetter.objects.get().args == [[order_ids[0]]]
+    assert not retries_recorded().exists()
+
+
+def test_an_order_whose_attempts_all_lost_their_worker_fails_alone_not_run_again(
+    customer, settings, monkeypatch
+):
+    """The poison order: each attempt killed its worker before it ended (counted in its
+    row, committed before its work); the next is not started."""
+    settings.SHOPFLOW_TASK_MAX_REDELIVERIES = 2
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[1]).update(attempts=3)
+    ran = []
+    real_apply = stock.inventory_apply
+    monkeypatch.setattr(
+        stock,
+        "inventory_apply",
+        lambda *, order_id: ran.append(order_id) or real_apply(order_id=order_id),
+    )
+
+    assert Delivery(redelivered=True)(order_ids) == [order_ids[0], order_ids[2]]
+
+    assert ran == [order_ids[0], order_ids[2]]
+    assert inventory(order_ids) == ["done", "failed", "done"]
+    letter = DeadLetter.objects.get()
+    assert letter.args == [[order_ids[1]]]
+    assert letter.exception.startswith("SideEffectLost: 3 attempts lost their worker")
+
+
+def test_each_attempt_is_counted_before_its_work_and_committed_apart_from_it(
+    customer, one_order_fails
+):
+    """What a worker that dies in the work leaves: its attempt counted, its work undone."""
+    order_id = place_order(customer)["id"]
+    one_order_fails += [order_id, KeyboardInterrupt()]  # stands for the process dying
+
+    with pytest.raises(KeyboardInterrupt):
+        Delivery()([order_id])
+
+    assert attempts(order_id) == 1
+    assert inventory([order_id]) == ["pending"]
+
+
+def test_a_message_delivered_again_resumes_where_its_work_stopped(customer):
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    assert Delivery()(order_ids[:1]) == order_ids[:1]  # the first, done before the loss
+
+    assert Delivery(redelivered=True)(order_ids) == order_ids[1:]
+
+    assert inventory(order_ids) == ["done", "done", "done"]
+    assert not retries_recorded().exists()
+
+
+def test_orders_past_the_run_budget_go_back_to_the_outbox_due_now(customer, monkeypatch):
+    """The one run budget (worker.tasks_base.last_start_by), here spent before the run
+    began: the first order still starts, the rest go back with the message's retries."""
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    monkeypatch.setattr(base, "last_start_by", lambda: float("-inf"))
+
+    assert Delivery(retries=1)(order_ids) == order_ids[:1]
+
+    again = retries_recorded().get()
+    assert (again.args, again.retries) == ([order_ids[1:]], 1)
+    assert again.not_before <= timezone.now()
+    assert inventory(order_ids) == ["done", "pending", "pending"]
+    assert [attempts(order_id) for order_id in order_ids[1:]] == [0, 0]
+
+
+def test_a_retry_the_database_refuses_puts_the_message_back(customer, one_order_fails, monkeypatch):
+    order_id = place_order(customer)["id"]
+    one_order_fails += [order_id, ConnectionError("the broker went away")]
+    monkeypatch.setattr(tasks_base, "REQUEUE_PAUSE_SECONDS", 0)
+
+    def refused(*args, **kwargs):
         raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(stock, "inventory_apply", slow_then_failing)
+    monkeypatch.setattr(outbox, "retry_enqueue", refused)
 
-    with pytest.raises(Retry):
-        Delivery(retries=2)(order_ids)
-
-    assert calls == [order_ids]  # the batch, and no order alone after it
-    retry = OutboxMessage.objects.get(task_name="store.apply_inventory", args=[order_ids])
-    assert retry.retries == 3
-    assert inventory(order_ids) == ["pending", "pending"]
-
-
-def test_a_batch_whose_permanent_failure_used_its_time_up_fails_no_order_each_goes_apart(
-    customer, monkeypatch, settings, published
-):
-    """A permanent failure may be one order's (a recipient refused for good): with no time
-    left to find which, no order is dead-lettered for it; each goes out in a message of
-    its own, to succeed or fail alone."""
-    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
-    order_ids = [place_order(customer)["id"] for _ in range(2)]
-
-    def slow_then_refused(*, order_ids):
-        time.sleep(0.15)  # the batch's work taking its time is the point: no state to poll
-        raise ValueError("one order's data the service refuses")
-
-    monkeypatch.setattr(stock, "inventory_apply", slow_then_refused)
-
-    assert Delivery(retries=0)(order_ids) == []
-
-    assert published == [("store.apply_inventory", [[[order_id]] for order_id in order_ids])]
-    assert not DeadLetter.objects.exists()
-    assert inventory(order_ids) == ["pending", "pending"]
-
-
-def test_orders_a_run_had_no_time_for_go_out_again_at_once_their_retries_untouched(
-    customer, monkeypatch, settings
-):
-    """The first order alone uses the time up: the second did not fail, it goes again."""
-    from worker.models import OutboxMessage
-
-    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.2
-    order_ids = [place_order(customer)["id"] for _ in range(2)]
-    real_apply = stock.inventory_apply
-
-    def batch_fails_first_is_slow(*, order_ids):
-        if len(order_ids) > 1:
-            raise ConnectionError("the database went away")
-        time.sleep(0.15)  # a slow order, on purpose: it uses the run's time up
-        return real_apply(order_ids=order_ids)
-
-    monkeypatch.setattr(stock, "inventory_apply", batch_fails_first_is_slow)
-
-    assert Delivery(retries=2)(order_ids) == [order_ids[0]]
-
-    again = OutboxMessage.objects.get(task_name="store.apply_inventory", retries=2)
-    assert again.args == [[order_ids[1]]] and again.not_before is not None
-    assert inventory(order_ids) == ["done", "pending"]
-    assert not DeadLetter.objects.exists()
+    with pytest.raises(Reject) as rejected:
+        Delivery()([order_id])
+    assert rejected.value.requeue is True

@@ -22,12 +22,12 @@ def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(c
 
     order_id = place_order(customer)["id"]
     send_confirmation_email.on_dead_letter(
-        exc=RuntimeError("smtp says no"), args=[order_id], kwargs={}
+        exc=RuntimeError("smtp says no"), args=[[order_id]], kwargs={}
     )
     letter = dead_letter_record(
         task_id="t1",
         task_name=send_confirmation_email.name,
-        args=[order_id],
+        args=[[order_id]],
         kwargs={},
         queue="emails",
         exception="SMTPDataError: 554",
@@ -67,7 +67,9 @@ def test_side_effects_of_someone_elses_order_are_not_visible(customer):
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
 
 
-def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client, customer):
+def test_a_message_past_the_hard_time_limit_goes_back_to_its_queue_with_no_dead_letter(
+    client, customer
+):
     from celery.exceptions import TimeLimitExceeded
 
     from email_app.tasks import send_confirmation_email
@@ -76,13 +78,25 @@ def test_hard_time_limit_reported_by_celery_dead_letters_and_marks_failed(client
     order_id = place_order(customer)["id"]
 
     # What Celery's worker calls, from its main process, when it kills a task at the hard
-    # time limit (the task's own code never sees the exception).
-    send_confirmation_email.on_failure(TimeLimitExceeded(120), "t-hard", [order_id], {}, None)
+    # time limit; then, acks_on_timeout off, it puts the message back (Celery's own).
+    send_confirmation_email.on_failure(TimeLimitExceeded(120), "t-hard", [[order_id]], {}, None)
+
+    assert send_confirmation_email.acks_on_timeout is False
+    assert not DeadLetter.objects.exists()
+    assert effects(client, order_id)["confirmation_email"] == "pending"
+
+
+def test_a_plain_task_past_the_hard_time_limit_is_dead_lettered():
+    from celery.exceptions import TimeLimitExceeded
+
+    from email_app.tasks import send_welcome_email
+    from worker.models import DeadLetter
+
+    send_welcome_email.on_failure(TimeLimitExceeded(120), "t-hard", [7], {}, None)
 
     letter = DeadLetter.objects.get(task_id="t-hard")
-    assert letter.task_name == "email_app.send_confirmation_email"
+    assert (letter.task_name, letter.args) == ("email_app.send_welcome_email", [7])
     assert letter.exception.startswith("TimeLimitExceeded")
-    assert effects(client, order_id)["confirmation_email"] == "failed"
 
 
 def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(customer):

@@ -147,7 +147,7 @@ def test_double_submit_with_one_idempotency_key_answers_the_same_order_to_all():
 def test_concurrent_inventory_deliveries_in_overlapping_batches_apply_each_order_once():
     from side_effects.models import OrderSideEffect
     from store.models import StockMovement
-    from store.services.stock import inventory_apply
+    from store.tasks import apply_inventory
 
     products = [ProductFactory(on_hand=1000) for _ in range(3)]
     user = UserFactory()
@@ -162,7 +162,7 @@ def test_concurrent_inventory_deliveries_in_overlapping_batches_apply_each_order
     # by two), twelve deliveries at a time, with checkouts between.
     batches = [order_ids[i : i + 4] for i in range(0, 24, 4)]
     batches += [order_ids[i : i + 4] for i in range(2, 24, 4)] + [order_ids[:2]]
-    calls = [lambda ids=ids: inventory_apply(order_ids=ids) for ids in batches]
+    calls = [lambda ids=ids: apply_inventory(ids) for ids in batches]
     buyer = UserFactory()
     extra = [checkout_call(client_for(buyer), cart_with(buyer.customer, (products[0], 1)))]
     results = []

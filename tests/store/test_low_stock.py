@@ -43,8 +43,8 @@ def test_crossing_the_threshold_sends_low_stock_once(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 16))["id"]  # available 20 -> 4
 
-    inventory_apply(order_ids=[order_id])
-    inventory_apply(order_ids=[order_id])  # a replay alerts nothing more
+    inventory_apply(order_id=order_id)
+    inventory_apply(order_id=order_id)  # a replay alerts nothing more
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -54,7 +54,7 @@ def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(customer
     order_id = place_order(customer, (lamp, 16))["id"]
     assert low_stock_outbox() == []
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_outbox() == [[lamp.pk, order_id]]
     message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
@@ -65,7 +65,7 @@ def test_starting_exactly_at_the_threshold_and_going_below_alerts(customer, low_
     lamp = ProductFactory(on_hand=5, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 1))["id"]  # 5 -> 4
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -74,7 +74,7 @@ def test_landing_exactly_on_the_threshold_does_not_alert(customer, low_stock_cal
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 15))["id"]  # 20 -> 5: not below yet
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -84,7 +84,7 @@ def test_still_above_the_threshold_does_not_alert(customer, low_stock_calls):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 10))["id"]
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -94,7 +94,7 @@ def test_already_below_the_threshold_before_the_order_does_not_alert(customer, l
     lamp = ProductFactory(on_hand=4, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 1))["id"]  # 4 -> 3: the crossing was earlier
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
     assert low_stock_outbox() == []
@@ -105,7 +105,7 @@ def test_only_the_product_that_crossed_alerts(customer, low_stock_calls):
     mug = ProductFactory(on_hand=100, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 2), (mug, 2))["id"]
 
-    inventory_apply(order_ids=[order_id])
+    inventory_apply(order_id=order_id)
 
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
@@ -120,7 +120,7 @@ def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(customer, c
     low_stock.connect(broken, dispatch_uid="tests.store.test_low_stock.broken")
     try:
         with caplog.at_level(logging.ERROR, logger="store.services"):
-            assert inventory_apply(order_ids=[order_id]) == [order_id]
+            assert inventory_apply(order_id=order_id) is True
     finally:
         low_stock.disconnect(dispatch_uid="tests.store.test_low_stock.broken")
 
@@ -137,8 +137,8 @@ def test_crossing_order_alerts_even_when_a_later_order_reserved_before_it_applie
     crossing = place_order(customer, (lamp, 2))["id"]  # 6 -> 4: this order crosses
     later = place_order(customer, (lamp, 3))["id"]  # 4 -> 1: already below, must not alert
 
-    inventory_apply(order_ids=[crossing])
-    inventory_apply(order_ids=[later])
+    inventory_apply(order_id=crossing)
+    inventory_apply(order_id=later)
 
     assert low_stock_calls == [(lamp.pk, crossing, 1)]
 
@@ -148,7 +148,7 @@ def test_one_crossing_gives_one_alert_when_orders_apply_out_of_order(customer, l
     first = place_order(customer, (lamp, 10))["id"]  # 20 -> 10: still above
     second = place_order(customer, (lamp, 6))["id"]  # 10 -> 4: this one crosses
 
-    inventory_apply(order_ids=[first])
-    inventory_apply(order_ids=[second])
+    inventory_apply(order_id=first)
+    inventory_apply(order_id=second)
 
     assert [order_id for _, order_id, _ in low_stock_calls] == [second]

@@ -253,30 +253,6 @@ def test_concurrent_relays_publish_each_row_once(own_redis):
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_publish_each_now_sends_one_message_each_and_records_them_published(own_redis):
-    outbox.publish_each_now(batched, [[[1]], [[2]]])
-
-    assert carried(own_redis) == [[[1]], [[2]]]
-    rows = OutboxMessage.objects.order_by("pk")
-    assert [row.args for row in rows] == [[[1]], [[2]]]
-    assert all(row.published_at for row in rows)
-    assert [h["id"] for h, _ in queued_messages(own_redis.url, "default")] == [
-        str(row.task_id) for row in rows
-    ]
-    assert outbox.relay() == 0
-
-
-@pytest.mark.django_db(transaction=True)
-def test_publish_each_now_on_a_dead_broker_raises_and_records_nothing(own_redis):
-    own_redis.stop()
-
-    with pytest.raises(ConnectionError):
-        outbox.publish_each_now(batched, [[[1]]])
-
-    assert not OutboxMessage.objects.exists()
-
-
 # --- The relay service's loop ------------------------------------------------------------------
 
 
