@@ -43,6 +43,7 @@ def arguments() -> argparse.Namespace:
     default_server = "postgres://postgres@127.0.0.1:5432/postgres"
     add("--database-url", default=os.environ.get("BENCH_DATABASE_URL", default_server))
     add("--prefix", default="bench", help="of the databases the run creates (and drops)")
+    add("--commit", help="the code measured, for the results (default: git's HEAD)")
     args = parser.parse_args()
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if unknown := set(args.phases) - set(RUNS):
@@ -153,7 +154,7 @@ RUNS = {
 def main() -> None:
     args = arguments()
     WORK.mkdir(parents=True, exist_ok=True)
-    started, measured, load = time.time(), commit(), os.getloadavg()[0]
+    started, measured, load = time.time(), args.commit or commit(), os.getloadavg()[0]
     sink, designs, results = Sink(), [], {}
     try:
         designs = start(args, sink)
