@@ -262,7 +262,7 @@ def test_behind_a_transaction_pooler_querysets_stream_without_server_side_cursor
 @pytest.mark.parametrize(
     ("broker", "transport"),
     [
-        ("redis://127.0.0.1:6379/0", "worker.redis_transport.Transport"),
+        ("redis://127.0.0.1:6379/0", "worker.compat.redis_close.Transport"),
         ("amqp://guest:guest@127.0.0.1:5672//", "kombu.transport.pyamqp.Transport"),
     ],
 )

@@ -2,22 +2,30 @@
 died under the BRPOP it was waiting on; the Celery app's connections use it for redis://
 URLs (worker.celery: `amqp=`).
 
-kombu 5.7's `Channel.close` first reads the reply of a BRPOP still in flight, so that a
-message Redis already popped is not dropped. On a cut link that read fails, and the close
-ends there: the channel stays open, and `Connection.collect()` (Celery's consumer calls it
-on a connection error) goes on to take the transport's client away. The consumer then
-closes the connection, which closes that channel again; its restore of the messages it
-holds asks the gone client for the server's address, and the `AttributeError` is none of
-the connection errors Celery ignores there: the worker exits ("Unrecoverable error").
-tests/worker/test_redis_transport.py shows both; when its test of kombu's own transport
-fails, kombu has fixed it, and this module can go.
-"""
+Works around https://github.com/celery/kombu/pull/1733 ("Prevent redis task loss when
+closing connection while in poll", merged in 2023): since then `Channel.close` first reads the
+reply of a BRPOP still in flight, so that a message Redis already popped is not dropped.
+On a cut link that read fails, and the close ends there: the channel stays open, and
+`Connection.collect()` (Celery's consumer calls it on a connection error) goes on to take
+the transport's client away. The consumer then closes the connection, which closes that
+channel again; its restore of the messages it holds asks the gone client for the server's
+address, and the `AttributeError` is none of the connection errors Celery ignores there:
+the worker exits ("Unrecoverable error"). The patch reads kombu's private `_in_poll` (a
+BRPOP sent, its reply not read), which no public attribute tells.
+
+Canary: tests/worker/compat/test_redis_close.py, whose test of kombu's own transport fails
+once kombu closes such a channel itself; then this module goes (and worker.celery's
+`amqp=`)."""
 
 import logging
 
 import kombu
 from celery.app import amqp
 from kombu.transport import redis
+
+from . import version_guard
+
+version_guard("kombu", checked=("5.7.0", "5.8"), patch=__name__)
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """A worker whose link to Redis dies under the BRPOP it waits on closes its channel and
-lives on (worker.redis_transport). With kombu's own transport the channel stays open and
+lives on (worker.compat.redis_close). With kombu's own transport the channel stays open and
 the connection's close raises AttributeError, which Celery's consumer does not ignore: the
 worker exits. Each test drives a real consumer as Celery's does on a connection error
 (collect, then close) through a proxy to the test's Redis that goes silent: a cut link,
@@ -18,7 +18,7 @@ from kombu import Connection, Exchange, Queue
 
 from devstack.stack import free_port
 from tests.support.polling import wait_until
-from worker.redis_transport import Transport
+from worker.compat.redis_close import Transport
 
 
 @pytest.fixture
@@ -104,8 +104,9 @@ def test_a_channel_whose_brpop_dies_with_the_link_closes_and_its_message_waits_i
 
 
 def test_kombus_own_channel_stays_open_and_the_close_after_raises(silent_link, broker_url):
-    """kombu's bug, kept so that an upgrade that fixes it says so: then this test fails,
-    and worker.redis_transport can go."""
+    """The canary: kombu's bug (https://github.com/celery/kombu/pull/1733's read on a cut
+    link), kept so that an upgrade that fixes it says so: then this test fails, and
+    worker.compat.redis_close goes."""
     connection, channel, _ = consumer_cut_off_waiting(silent_link, broker_url, "redis")
 
     connection.collect(socket_timeout=COLLECT_SOCKET_TIMEOUT)
