@@ -1,8 +1,8 @@
 """Flower's probe: `python -m core.flowerprobe` asks Flower's /healthcheck on this host with
 the first FLOWER_BASIC_AUTH pair, as the kubelet and compose's healthcheck cannot (Flower's
-pages, /healthcheck included, want credentials: worker/flower.py). Exit 0 on Flower's "OK",
-1 with one line otherwise. FLOWER_PORT (5555) and FLOWER_URL_PREFIX as Flower reads them;
-it imports no Django and no Celery."""
+pages, /healthcheck included, want credentials: worker/compat/flower.py). Exit 0 on
+Flower's "OK", 1 with one line otherwise. FLOWER_PORT (5555) and FLOWER_URL_PREFIX as
+Flower reads them; it imports no Django and no Celery."""
 
 import base64
 import os

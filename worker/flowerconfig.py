@@ -1,13 +1,14 @@
 """Flower's options, read as Shopflow's settings are: `celery -A worker flower
 --conf=worker/flowerconfig.py` (make run, docker-compose.yml, kubernetes/). Given on the
 command line, a switch is parsed by Tornado, for which "off" and "no" mean on; read here,
-it means what it means to the workers (core.env). It also installs worker/flower.py's
-extension: every routed queue listed, no public page, read-only watchers."""
+it means what it means to the workers (core.env). It also installs what Flower's options
+cannot say (worker/compat/flower.py): every routed queue listed, no public page,
+read-only watchers."""
 
 import os
 
 from core.env import env_bool, env_int, env_list, refuse
-from worker.flower import flower_extension_install
+from worker.compat.flower import flower_extension_install
 
 # With events enabled, Flower turns them on in every worker every few seconds: it follows
 # the workers' switch rather than overrule it.

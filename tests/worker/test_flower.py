@@ -1,6 +1,6 @@
-"""Flower as Shopflow runs it (worker/flowerconfig.py, worker/flower.py): a real Flower and
-a real worker that consumes only the emails queue, on a Redis server of the module's own
-and on a RabbitMQ virtual host of its own."""
+"""Flower as Shopflow runs it (worker/flowerconfig.py, worker/compat/flower.py): a real
+Flower and a real worker that consumes only the emails queue, on a Redis server of the
+module's own and on a RabbitMQ virtual host of its own."""
 
 import contextlib
 import subprocess

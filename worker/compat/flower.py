@@ -1,24 +1,40 @@
-"""Flower as Shopflow runs it: a small extension of Flower's pages and API, installed by
-worker/flowerconfig.py before Flower builds its application (Flower reads its route table,
-`flower.urls.handlers`, once it has parsed its --conf file). Flower 2.2 is pinned; a route
-this cannot find stops Flower with one line rather than serve it unextended.
+"""Flower as Shopflow runs it: what Flower's options cannot say, added to its pages and API
+by worker/flowerconfig.py before Flower builds its application (Flower reads its route
+table, `flower.urls.handlers`, once it has parsed its --conf file). Each of Flower's
+handlers is replaced, in that table, by a subclass with the behaviour below; a route this
+cannot find stops Flower rather than serve it unextended. What Flower's own options do
+(basic auth, max_tasks, purge_offline_workers, broker_api...) is set in flowerconfig.py.
 
 - **Every routed queue.** The Broker page and `/api/queues/length` list the queues live
-  workers consume, so a queue whose workers are all down, the one an operator most needs
-  to see, was not there. Here they list every queue the app routes to as well.
+  workers consume (the configured ones only while no worker is known), so a queue whose
+  workers are all down, the one an operator most needs to see, was not there. Here they
+  list every queue the app routes to as well. Upstream (Flower's maintainer: the tabs use
+  the queue names of the workers' cache): https://github.com/mher/flower/issues/335,
+  https://github.com/mher/flower/issues/559.
 - **No public page.** `/metrics` and `/healthcheck` ask for the same credentials as the
-  rest (Flower serves them to anyone). Probes and Prometheus give them
-  (`python -m worker.flowerprobe`, docs/monitoring.md).
+  rest; Flower serves them to anyone, its basic auth notwithstanding. Upstream:
+  https://github.com/mher/flower/issues/1342. Probes and Prometheus give them
+  (`python -m core.flowerprobe`, docs/monitoring.md).
 - **Watchers.** The users named in SHOPFLOW_FLOWER_WATCHERS (among FLOWER_BASIC_AUTH's)
-  only read: the pages show them no controls, as Flower's instance-wide `--read_only`
-  does, and any request that would change something (shut a worker down, revoke a task,
-  apply one) is refused with 403."""
+  only read: the pages show them no controls, as Flower's `--read_only` does for everyone
+  (https://github.com/mher/flower/pull/1468), and any request that would change something
+  (shut a worker down, revoke a task, apply one) is refused with 403. Upstream has no
+  read-only user, only the instance-wide switch: https://github.com/mher/flower/issues/1321.
+
+Canary: tests/worker/compat/test_flower.py, whose tests of Flower's own handlers fail once
+Flower lists configured queues beside live workers' or asks credentials for /metrics; the
+watchers' part stays while Flower's read-only switch is the instance's. The behaviour:
+tests/worker/test_flower.py."""
 
 from base64 import b64decode
 
 from flower import urls
 from flower.views import BaseHandler
 from tornado.web import HTTPError, URLSpec
+
+from . import version_guard
+
+version_guard("flower", checked=("2.2.0", "2.3"), patch=__name__)
 
 # What a watcher may do: read.
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -48,8 +64,8 @@ def flower_extension_install(*, watchers: set[str]) -> None:
     missing = (PRIVATE_PATHS | QUEUE_PATHS) - patterns
     if missing:
         raise ShopflowFlowerError(
-            f"Flower has no route {', '.join(sorted(missing))}: worker/flower.py does not "
-            "fit this Flower version."
+            f"Flower has no route {', '.join(sorted(missing))}: worker/compat/flower.py "
+            "does not fit this Flower version."
         )
 
 
