@@ -2,7 +2,7 @@
 claim of a task's batch and the mark of an email's side effect lock in their own
 statements: side_effects.sql)."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.clock import db_now
 
@@ -11,15 +11,21 @@ from .models import OrderSideEffect
 PENDING = OrderSideEffect.Status.PENDING
 
 
-def side_effects_overdue_for_update(*, limit: int, exclude_kinds=()) -> QuerySet[OrderSideEffect]:
-    """Up to `limit` pending rows past their deadline (the database's clock), but of
-    `exclude_kinds`, the longest overdue first; rows another transaction holds are skipped
-    (a delivery or another reconciler run is on them), so no order of locking can
-    deadlock."""
+def side_effects_overdue_for_update(
+    *, limit: int, overdue_by: dict[str, float]
+) -> QuerySet[OrderSideEffect]:
+    """Up to `limit` pending rows of the kinds in `overdue_by`, each past its deadline by
+    at least its kind's seconds there (the database's clock), the longest overdue first;
+    rows another transaction holds are skipped (a delivery or another reconciler run is on
+    them), so no order of locking can deadlock."""
+    if not overdue_by:
+        return OrderSideEffect.objects.none()
+    kinds = Q()
+    for kind, seconds in overdue_by.items():
+        kinds |= Q(kind=kind, deadline__lt=db_now(plus_seconds=-seconds))
     return (
         OrderSideEffect.objects.select_for_update(skip_locked=True)
-        .filter(deadline__lt=db_now(), status=PENDING)
-        .exclude(kind__in=list(exclude_kinds))
+        .filter(kinds, status=PENDING)
         .order_by("deadline", "pk")
         .only("pk", "order_id", "kind", "redrives", "deadline", "trace_context")[:limit]
     )

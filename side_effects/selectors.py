@@ -5,11 +5,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q
 
 from core.clock import db_now
 from worker.outbox import relay_is_behind
-from worker.queues import queue_lengths, queue_of
+from worker.queues import queue_of, queue_states
 
 from . import registry
 from .models import OrderSideEffect
@@ -85,17 +86,31 @@ def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> I
         yield Outcome(lag_ms=lag_ms, failed=failed_count, pending=pending_count)
 
 
-def side_effect_kinds_waiting() -> set[str] | None:
-    """The kinds whose side effects may be waiting their turn in the broker (their queue
-    has messages ready); None when every kind may be (the relay is behind, or the broker
-    does not answer)."""
+def side_effect_redrive_margins() -> dict[str, float] | None:
+    """{kind: how many seconds past its deadline a side effect of the kind must be so that
+    it cannot be waiting its turn in the broker}; a kind left out may have all of them
+    waiting; None when every kind may (the relay is behind, or the broker does not answer).
+
+    A queue is first in, first out: a side effect whose message was published before the
+    oldest message still ready in its queue is not in that queue (lost in flight, or by the
+    broker), however long the backlog stands. Its latest message was due when its deadline
+    was last set (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS before it) and published within a
+    relay's lease of that (SHOPFLOW_OUTBOX_LEASE_SECONDS; the relay is not behind)."""
     if relay_is_behind():
         logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
         return None
     queues = {kind: queue_of(task_name=registry.task_for(kind).name) for kind in registry.kinds()}
     try:
-        ready = queue_lengths(names=set(queues.values()))
+        states = queue_states(names=set(queues.values()))
     except Exception as exc:
         logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
         return None
-    return {kind for kind, queue in queues.items() if ready.get(queue)}
+    slack = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS - settings.SHOPFLOW_OUTBOX_LEASE_SECONDS
+    margins = {}
+    for kind, queue in queues.items():
+        state = states.get(queue)
+        if state is None or not state.ready:
+            margins[kind] = 0.0
+        elif state.oldest_ready_age_seconds is not None:
+            margins[kind] = max(state.oldest_ready_age_seconds - slack, 0.0)
+    return margins

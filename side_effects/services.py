@@ -137,14 +137,15 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
 
     A side effect that may only be waiting its turn is left alone, uncounted: all of them
     while the relay is behind (its re-drive would wait behind the rows not yet
-    published), those of a kind whose queue still has messages ready (it may be among
-    them), and all while the broker cannot tell. Returns {"redriven": n, "failed": n}."""
-    waiting = selectors.side_effect_kinds_waiting()
-    if waiting is None:
+    published) or the broker cannot tell, and those whose message may still be in their
+    queue (published after its oldest ready message: side_effect_redrive_margins).
+    Returns {"redriven": n, "failed": n}."""
+    margins = selectors.side_effect_redrive_margins()
+    if margins is None:
         return {"redriven": 0, "failed": 0}
     most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
     with transaction.atomic():
-        stuck = list(locks.side_effects_overdue_for_update(limit=limit, exclude_kinds=waiting))
+        stuck = list(locks.side_effects_overdue_for_update(limit=limit, overdue_by=margins))
         redrive = [effect for effect in stuck if effect.redrives < most]
         with isolated_inserts(about="the reconciler's re-drives"):  # one INSERT for all
             for effect in redrive:

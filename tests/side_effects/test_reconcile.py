@@ -89,17 +89,60 @@ def test_a_deadline_passes_by_the_databases_clock_not_a_hosts_that_runs_ahead(
     assert redriven(order_id) == []
 
 
-def test_a_kind_whose_queue_has_messages_ready_waits_its_turn_uncounted(customer):
-    """Its side effect may be among the messages ready: a re-drive would only queue behind
-    them and count against it. The other kinds are re-driven."""
-    order_id = place_order(customer)["id"]
-    past_deadline(order_id, "inventory", "analytics")
-    celery_app.send_task(TASKS["inventory"], args=[[order_id]])  # waiting in its queue
+def published_seconds_ago(monkeypatch, seconds, task_name, order_id):
+    """A message of `task_name` ready in its queue, stamped as published `seconds` ago (the
+    stamp is the publisher's clock: worker.receivers)."""
+    import time
+    from types import SimpleNamespace
+
+    from worker import receivers
+
+    stamp = time.time() - seconds
+    monkeypatch.setattr(receivers, "time", SimpleNamespace(time=lambda: stamp))
+    celery_app.send_task(task_name, args=[[order_id]])
+    monkeypatch.undo()
+
+
+def overdue_by(order_id, kind, seconds):
+    OrderSideEffect.objects.filter(order_id=order_id, kind=kind).update(
+        deadline=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_side_effect_whose_message_may_still_be_in_its_queue_waits_its_turn_uncounted(
+    customer, monkeypatch
+):
+    """Its message was published (within a relay's lease of its due time, a deadline
+    before) after the oldest message still ready in its queue: it may be among them, and a
+    re-drive would only queue behind them and count against it. The other kinds, whose
+    queues are empty, are re-driven."""
+    order_id, other = place_order(customer)["id"], place_order(customer)["id"]
+    overdue_by(order_id, "inventory", 1)
+    overdue_by(order_id, "analytics", 1)
+    published_seconds_ago(monkeypatch, 100, TASKS["inventory"], other)
 
     assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
 
     assert redriven(order_id) == [TASKS["analytics"]]
     assert effect(order_id, "inventory").redrives == 0
+
+
+def test_a_side_effect_published_before_its_queues_oldest_message_is_redriven_under_a_backlog(
+    customer, monkeypatch, settings
+):
+    """A queue is first in, first out: a message published before the oldest one still
+    ready is not in it (lost), however long the backlog stands. Here the oldest waits 100 s;
+    the side effect's message was due 60 s before its deadline and published within the
+    relay's 30 s lease of that."""
+    order_id, other = place_order(customer)["id"], place_order(customer)["id"]
+    published_seconds_ago(monkeypatch, 100, TASKS["inventory"], other)
+    lease = settings.SHOPFLOW_OUTBOX_LEASE_SECONDS
+    slack = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS - lease
+    overdue_by(order_id, "inventory", 100 - slack + 2)  # published 102 s ago at the latest
+
+    assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
+
+    assert redriven(order_id) == [TASKS["inventory"]]
 
 
 def test_nothing_is_redriven_while_the_relay_is_behind(customer, settings):
