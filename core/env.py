@@ -82,6 +82,11 @@ def refuse(name: str, value: str, expected: str) -> NoReturn:
     _stop(f"{name} must be {expected}, not {value!r}.")
 
 
+def refuse_in_one_line(line: str) -> NoReturn:
+    """A setting that would break another (the windows in the settings): `line`, exit 2."""
+    _stop(line)
+
+
 def _stop(line: str) -> NoReturn:
     sys.stderr.write(line + "\n")
     raise SystemExit(2)

@@ -34,9 +34,6 @@ Status = NotificationDelivery.Status
 DELIVERED, FAILED, RETRY = Status.DELIVERED, Status.FAILED, Status.PENDING
 BATCH = 100
 _METRIC = {DELIVERED: "delivered", FAILED: "failed", RETRY: "retried"}
-# A claimed delivery is left to its sender this long (longer than email_app's send
-# deadline); a sender killed meanwhile leaves it to a run after that.
-CLAIM = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -122,9 +119,10 @@ def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
 
 
 def _claim(sender: Sender, *, due_by, now) -> tuple[list[list[NotificationDelivery]], bool]:
-    """The next batch's groups due by `due_by`, claimed until CLAIM after `now` (those no
-    longer wanted cancelled), and whether more may be due. A full batch leaves its last
-    group to the next one: a digest is not split (the rows come by recipient)."""
+    """The next batch's groups due by `due_by`, claimed until the claim window
+    (SHOPFLOW_NOTIFICATION_CLAIM_SECONDS) after `now` (those no longer wanted cancelled),
+    and whether more may be due. A full batch leaves its last group to the next one: a
+    digest is not split (the rows come by recipient)."""
     with transaction.atomic():
         due = list(locks.deliveries_due(channel=sender.channel, now=due_by)[:BATCH])
         unwanted = {row.pk for row in due if not sender.wanted(row)}
@@ -135,7 +133,8 @@ def _claim(sender: Sender, *, due_by, now) -> tuple[list[list[NotificationDelive
         if len(due) == BATCH and len(groups) > 1:
             groups.popitem()
         claimed = [row.pk for group in groups.values() for row in group]
-        NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + CLAIM)
+        claim = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
+        NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + claim)
     metrics.deliveries_count(channel=sender.channel, outcome="cancelled", count=len(unwanted))
     return list(groups.values()), len(due) == BATCH
 

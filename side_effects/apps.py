@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class SideEffectsConfig(AppConfig):
@@ -15,4 +16,8 @@ class SideEffectsConfig(AppConfig):
         add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
         add_collector(metrics.SideEffectCollector())
         # No expiry: a late run finds what is overdue as well as a timely one (worker.schedule).
-        schedule_task("side effects reconciler", tasks.reconcile, every_seconds=30)
+        schedule_task(
+            "side effects reconciler",
+            tasks.reconcile,
+            every_seconds=settings.SHOPFLOW_RECONCILE_EVERY_SECONDS,
+        )

@@ -4,6 +4,7 @@ server; read first, no email; the unsubscribe link in the headers."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from notifications import delivery, emails, unsubscribe_links
@@ -12,6 +13,8 @@ from tests.factories import UserFactory
 from tests.support.clients import client_for
 from tests.support.notifications import EMAIL_DUE_MINUTES, notify
 from tests.support.smtp import body_text, unsubscribe_link
+
+CLAIM = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +176,7 @@ def test_a_retry_after_a_lost_record_with_more_now_due_emails_only_what_is_new(s
     NotificationDelivery.objects.filter(notification=first).update(status="pending", attempts=0)
     notify(user, "Order #6 confirmed", kind="order_placed", minutes_ago=EMAIL_DUE_MINUTES)
 
-    assert emails.email_digests_send(now=timezone.now() + delivery.CLAIM) == 1
+    assert emails.email_digests_send(now=timezone.now() + CLAIM) == 1
     earlier, later = smtp_server.messages
     assert "Order #5" in body_text(earlier) and "Order #6" not in body_text(earlier)
     assert "Order #6" in body_text(later) and "Order #5" not in body_text(later)
