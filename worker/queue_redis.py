@@ -1,9 +1,11 @@
 """The queues on Redis, as Redis alone can tell them (worker.queues calls this).
 
-kombu keeps a queue as a list (LPUSH to publish, BRPOP to take: the oldest message is the
-last element) and the messages workers took and have not acknowledged in one hash
-(`unacked`, each value `[message, exchange, routing_key]`). Shopflow sends no priorities,
-so a queue is that one list; it sets no `global_keyprefix`, so the keys are as named.
+A queue is a Redis list, as Celery documents it: published with LPUSH, taken with BRPOP,
+so the oldest message is the last element; each element a message in Celery's message
+format, whose headers carry the publication stamp this project writes (worker.receivers).
+Shopflow sends no priorities, so a queue is that one list; it sets no `global_keyprefix`,
+so the keys are as named. What workers hold unacknowledged only kombu's own hash tells,
+read in worker.compat.redis_unacked.
 
 Redis has no consumers to count: each worker announces the queues it consumes
 (ConsumerAnnouncer), from its consumer's own timer, into one sorted set a queue, scored by
@@ -13,11 +15,11 @@ that stops takes itself out of all, and one that died expires."""
 
 import json
 import logging
-from datetime import datetime
 
 from celery import bootsteps
 
 from .broker_queue import BrokerQueue
+from .compat.redis_unacked import unacked_by_queue, unacked_read
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +65,11 @@ def redis_queues(channel, *, names) -> dict[str, BrokerQueue]:
         pipe.time()
         for name in names:
             pipe.llen(name).lindex(name, -1).zrange(consumers_key(name), 0, -1, withscores=True)
-        pipe.hvals(channel.unacked_key)
+        unacked_read(pipe, channel)
         replies = pipe.execute()
     seconds, micros = replies[0]
     now = seconds + micros / 1e6
-    held, eta_held = _held_by_queue(replies[-1], now=now)
+    held, eta_held = unacked_by_queue(replies[-1], now=now)
     found = {}
     for n, name in enumerate(names):
         length, oldest, announced = replies[1 + 3 * n : 4 + 3 * n]
@@ -88,29 +90,6 @@ def _age(raw, *, now: float) -> float | None:
     except (TypeError, ValueError, KeyError):
         return None  # gone since LLEN, or sent by a publisher that stamps none
     return max(now - published, 0.0)
-
-
-def _held_by_queue(values, *, now: float) -> tuple[dict[str, int], dict[str, int]]:
-    """{queue: held} and {queue: held waiting for a future ETA} from kombu's unacked hash;
-    a task's queue is its routing key (each queue is bound by its own name)."""
-    held: dict[str, int] = {}
-    eta_held: dict[str, int] = {}
-    for value in values:
-        try:
-            message, _exchange, routing_key = json.loads(value)
-        except (TypeError, ValueError):
-            continue
-        eta = (message.get("headers") or {}).get("eta")
-        counts = eta_held if eta and _epoch(eta) > now else held
-        counts[routing_key] = counts.get(routing_key, 0) + 1
-    return held, eta_held
-
-
-def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return 0.0
 
 
 class ConsumerAnnouncer(bootsteps.StartStopStep):
