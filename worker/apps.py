@@ -18,13 +18,6 @@ class WorkerConfig(AppConfig):
         add_collector(metrics.QueueCollector())
 
         schedule.schedule_task(
-            "outbox relay",
-            tasks.relay_outbox,
-            # No expiry: a late pass publishes what is due as well as a timely one, and
-            # Celery's expiry compares beat's clock with the worker's (worker.schedule).
-            every_seconds=5,
-        )
-        schedule.schedule_task(
             "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}
         )
         schedule.schedule_task(

@@ -1,18 +1,19 @@
-"""The transactional outbox: a task enqueued in the caller's transaction is published by
-the relay once that transaction has committed.
+"""The transactional outbox: a task enqueued in the caller's transaction is published by the
+relay once that transaction has committed.
 
     with transaction.atomic():
         order = ...
         enqueue_on_commit(send_confirmation_email, [order.pk])   # a row, in this transaction
 
-A rollback leaves no row, so nothing is sent. The relay (`manage.py relay_outbox`, and
-beat's `worker.relay_outbox` as a safety net) takes committed rows, oldest first, and
-publishes them. Rows of a task that takes a batch (a `batch_max` attribute: its one
-argument is a list) go out together: one message carries the lists of every row pending
-for that task, up to `batch_max` items. When the shop is quiet that is one order; when it
-is busy, many: fewer messages, task events and acknowledgements for the same work. A row
-is published at least once; tasks are idempotent, which makes that exactly once in
-effect. The web never talks to the broker, so a dead broker costs a checkout nothing.
+A rollback leaves no row, so nothing is sent. The relay (`manage.py relay_outbox`, a
+service of its own, restarted by its supervisor when its liveness lapses) takes committed
+rows, oldest first, and publishes them. Rows of a task that takes a batch (a `batch_max`
+attribute: its one argument is a list) go out together: one message carries the lists of
+every row pending for that task, up to `batch_max` items. When the shop is quiet that is
+one order; when it is busy, many: fewer messages, task events and acknowledgements for the
+same work. A row is published at least once; tasks are idempotent, which makes that
+exactly once in effect. The web never talks to the broker, so a dead broker costs a
+checkout nothing.
 """
 
 import json
@@ -143,9 +144,9 @@ class RelayPass:
 
 
 def relay(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
-    """Publish pending rows, oldest first, claim after claim for up to `budget_seconds`
-    (under beat's 5 s interval), so a backlog left by an outage drains quickly. Returns
-    how many rows went out; stops at the first broker error, the rest stay pending."""
+    """Publish pending rows, oldest first, claim after claim for up to `budget_seconds`: a
+    drain in one call (a shell, the tests). Returns how many rows went out; stops at the
+    first broker error, the rest stay pending."""
     deadline = time.monotonic() + budget_seconds
     published = 0
     while True:

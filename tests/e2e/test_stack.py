@@ -74,16 +74,17 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         message="Flower to list the queue lengths",
     )
 
-    # Beat runs the relay: a row nobody published (as if the broker had been down) goes out.
+    # The relay service publishes a row committed outside any request (as a shell would).
     stranded = OutboxMessage.objects.create(
         task_name="email_app.send_welcome_email", args=[1_000_000]
     )
     wait_until(
         lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
         timeout=30,
-        message="beat's relay to publish the stranded row",
+        message="the relay to publish the stranded row",
     )
-    wait_until(lambda: "worker.relay_outbox" in flower_succeeded(stack), timeout=30)
+    # Beat sends its schedule: the reconciler every 30 s.
+    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)
 
     # SIGTERM stops everything runstack started.
     descendants = stack.descendants()

@@ -21,7 +21,6 @@ app.loader.import_default_modules()
         ("accounts.prune_login_audit", "default"),
         ("side_effects.reconcile", "default"),
         ("store.alert_duplicate_orders", "default"),
-        ("worker.relay_outbox", "default"),
         ("worker.prune_outbox", "default"),
     ],
 )

@@ -15,7 +15,6 @@ from worker.schedule import scheduled_tasks
 pytestmark = pytest.mark.django_db
 
 EXPECTED_TASKS = {
-    "worker.relay_outbox",
     "worker.prune_outbox",
     "celery.backend_cleanup",
     "analytics_app.rollup_daily_summary",
@@ -55,11 +54,13 @@ def test_migrate_installs_what_the_apps_schedule():
     )
 
 
-def test_outbox_relay_runs_at_least_every_ten_seconds():
-    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+def test_the_reconciler_runs_at_its_interval_and_beat_runs_no_relay():
+    """The relay is a service of its own (manage.py relay_outbox), restarted when its
+    liveness lapses: no second relay from beat."""
+    reconciler = PeriodicTask.objects.get(task="side_effects.reconcile")
 
-    assert relay.interval is not None
-    assert relay.interval.schedule.run_every <= timedelta(seconds=10)
+    assert reconciler.interval.schedule.run_every == timedelta(seconds=30)
+    assert not PeriodicTask.objects.filter(task__contains="relay").exists()
 
 
 def test_every_scheduled_task_is_registered_in_the_celery_app():
@@ -76,7 +77,7 @@ def test_no_entry_expires_within_half_an_hour():
     one would discard every run on a worker whose clock is ahead by that much."""
     frequent = [e for e in PeriodicTask.objects.all() if runs_more_often_than_hourly(e)]
 
-    assert frequent, "the relay at least runs more often than hourly"
+    assert frequent, "the reconciler at least runs more often than hourly"
     short = [e.name for e in PeriodicTask.objects.all() if (e.expire_seconds or 1800) < 1800]
     assert short == []
 
@@ -91,7 +92,7 @@ def test_install_schedule_twice_changes_nothing():
 
 
 def test_install_schedule_recreates_a_deleted_entry():
-    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+    relay = PeriodicTask.objects.get(task="side_effects.reconcile")
     name, every, expire = relay.name, relay.interval.every, relay.expire_seconds
     relay.delete()
     PeriodicTasks.objects.filter(ident=1).delete()
@@ -100,18 +101,18 @@ def test_install_schedule_recreates_a_deleted_entry():
 
     again = PeriodicTask.objects.get(name=name)
     assert (again.task, again.interval.every, again.interval.period) == (
-        "worker.relay_outbox",
+        "side_effects.reconcile",
         every,
         "seconds",
     )
     assert again.expire_seconds == expire
     assert PeriodicTasks.objects.filter(ident=1).exists()  # a running beat reloads
     assert install() == "Nothing to create.\n"
-    assert PeriodicTask.objects.filter(task="worker.relay_outbox").count() == 1
+    assert PeriodicTask.objects.filter(task="side_effects.reconcile").count() == 1
 
 
 def test_install_schedule_keeps_an_operators_change():
-    relay = PeriodicTask.objects.get(task="worker.relay_outbox")
+    relay = PeriodicTask.objects.get(task="side_effects.reconcile")
     relay.interval, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
     relay.enabled = False
     relay.save()
