@@ -54,19 +54,19 @@ class Result:
 
 
 def shop(base: str, tokens: list, products: list, steps: list[dict]) -> dict:
-    """The load client (bench/shoppers.py) in a process of its own, to its end."""
+    """The load client (bench/shoppers.py) to its end, in a session of its own (a group
+    of its own to the scheduler: the rate it offers does not wait on the bench's)."""
     command = {"base": base, "tokens": tokens, "products": products, "steps": steps}
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "shoppers.py")],
         input=json.dumps(command),
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=False,
+        start_new_session=True,
     )
     if out.returncode:
-        raise SystemExit(
-            f"bench: the load client failed (stacks: var/bench/*.log):\n{out.stderr[-3000:]}"
-        )
+        raise SystemExit("bench: the load client failed (above; the stacks: var/bench/*.log)")
     return json.loads(out.stdout)
 
 
