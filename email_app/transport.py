@@ -14,12 +14,13 @@ claim must not be taken over while its send may still go out (email_app.services
 
 import contextlib
 import smtplib
-import socket
 import threading
 import time
 
 from django.conf import settings
 from django.core.mail import get_connection
+
+from worker.compat.smtp_cut import smtp_connection_cut
 
 # Servers commonly drop connections idle for a minute or more (RFC 5321 asks for at
 # least five); reopening after half a minute avoids meeting a dead one.
@@ -75,12 +76,9 @@ def _send_by(connection, message, deadline: float | None) -> None:
 
 
 def _cut(connection, cut: threading.Event) -> None:
-    """Shut the SMTP socket down: the blocked send in the other thread returns at once."""
+    """The blocked send in the other thread returns at once (worker.compat.smtp_cut)."""
     cut.set()
-    sock = getattr(connection.connection, "sock", None)  # the backend's smtplib.SMTP
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    smtp_connection_cut(connection)
 
 
 def _settings_key() -> tuple:
