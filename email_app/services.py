@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.clock import db_now
-from side_effects.services import side_effects_mark_done
+from side_effects.services import side_effect_mark_done
 from store import selectors as store_selectors
 from worker.tasks_base import TransientError
 
@@ -208,7 +208,7 @@ def confirmation_email_send(*, order_id: int) -> bool:
     done (also when an earlier delivery had sent it); False when it had."""
     order = store_selectors.order_for_processing(order_id=order_id)
     sent = email_send(**_confirmation(order))
-    side_effects_mark_done(order_ids=[order_id], kind=CONFIRMATION_EMAIL)
+    side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
     return sent
 
 

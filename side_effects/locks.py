@@ -1,6 +1,4 @@
-"""Every row lock of side effects: named querysets for the caller's transaction (the
-claim of a task's batch and the mark of an email's side effect lock in their own
-statements: side_effects.sql)."""
+"""Every row lock of side effects: named querysets for the caller's transaction."""
 
 from django.db.models import Q, QuerySet
 
@@ -8,7 +6,31 @@ from core.clock import db_now
 
 from .models import OrderSideEffect
 
-PENDING = OrderSideEffect.Status.PENDING
+PENDING, DONE = OrderSideEffect.Status.PENDING, OrderSideEffect.Status.DONE
+
+
+def side_effect_to_claim(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
+    """The order's `kind` side effect while not done, unless another transaction holds it
+    (a delivery on it: skipped, not waited for)."""
+    return (
+        OrderSideEffect.objects.select_for_update(skip_locked=True)
+        .filter(order_id=order_id, kind=kind)
+        .exclude(status=DONE)
+        .order_by("pk")
+        .only("pk", "kind", "created_at")
+    )
+
+
+def side_effect_to_mark_done(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
+    """The order's `kind` side effect while not done, waited for if another transaction
+    holds it (and read again then: one that transaction marked done is left out)."""
+    return (
+        OrderSideEffect.objects.select_for_update()
+        .filter(order_id=order_id, kind=kind)
+        .exclude(status=DONE)
+        .order_by("pk")
+        .only("pk", "kind", "created_at")
+    )
 
 
 def side_effects_overdue_for_update(

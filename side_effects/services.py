@@ -14,7 +14,7 @@ from core.telemetry import span_continuing, trace_carrier
 from worker.dead_letters import dead_letter_record
 from worker.outbox import enqueue_on_commit
 
-from . import locks, metrics, registry, selectors, sql
+from . import locks, metrics, registry, selectors
 from .exceptions import SideEffectLost
 from .models import OrderSideEffect, side_effect_due
 from .signals import side_effect_failed
@@ -54,27 +54,37 @@ def side_effect_attempt_start(*, order_id: int, kind: str) -> bool:
     return False
 
 
-def side_effects_claim(*, kind: str, order_ids: list[int]) -> list[int]:
-    """The `kind` side effects of these orders that are pending, or failed (a delivery that
-    comes after the reconciler gave up on one still does the work, which is never done
-    twice), marked done in the caller's transaction, the one that does the work: it
-    commits with the work, or not at all. Rows another delivery holds are left to it.
-    Returns the order ids claimed, in order; unknown orders and those done already are
-    left out. One statement (side_effects.sql)."""
+def side_effect_claim(*, kind: str, order_id: int) -> bool:
+    """This order's `kind` side effect, pending or failed (a delivery that comes after the
+    reconciler gave up on it still does the work, which is never done twice), marked done
+    in the caller's transaction, the one that does the work: it commits with the work, or
+    not at all. False when it is done already, unknown, or held by another delivery (left
+    to it: no claim waits for another)."""
     if not connection.in_atomic_block:
-        raise TransactionManagementError("side_effects_claim() needs the work's transaction")
-    claimed = sql.side_effects_mark_done(kind=kind, order_ids=order_ids, skip_locked=True)
-    metrics.lag_observe_on_commit(kind=kind, created=[created for _, created in claimed])
-    return [claimed_id for claimed_id, _ in claimed]
+        raise TransactionManagementError("side_effect_claim() needs the work's transaction")
+    row = locks.side_effect_to_claim(order_id=order_id, kind=kind).first()
+    if row is None:
+        return False
+    _mark_done(row)
+    return True
 
 
-def side_effects_mark_done(*, order_ids: list[int], kind: str) -> None:
-    """Side effects done outside a claim (emails, after SMTP), in one statement
-    (side_effects.sql). One done already is left as it is: its `updated_at` stays the
-    moment it was done (the daily lag, side_effects.selectors.side_effect_outcomes), and
-    its lag is not observed twice."""
-    marked = sql.side_effects_mark_done(kind=kind, order_ids=order_ids, skip_locked=False)
-    metrics.lag_observe_on_commit(kind=kind, created=[created for _, created in marked])
+def side_effect_mark_done(*, order_id: int, kind: str) -> None:
+    """Done outside a claim (an email, after SMTP): waits for a delivery that holds the
+    row. One done already is left as it is: its `updated_at` stays the moment it was done
+    (the daily lag, side_effects.selectors.side_effect_outcomes), and its lag is not
+    observed twice."""
+    with transaction.atomic():
+        row = locks.side_effect_to_mark_done(order_id=order_id, kind=kind).first()
+        if row is not None:
+            _mark_done(row)
+
+
+def _mark_done(row: OrderSideEffect) -> None:
+    OrderSideEffect.objects.filter(pk=row.pk).update(
+        status=Status.DONE, error="", updated_at=timezone.now()
+    )
+    metrics.lag_observe_on_commit(kind=row.kind, created=[row.created_at])
 
 
 def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:

@@ -7,7 +7,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.signals import send_robust_isolated
-from side_effects.services import side_effects_claim
+from side_effects.services import side_effect_claim
 
 from .. import locks, selectors
 from ..exceptions import InsufficientStock, Shortage, StockAdjustmentRefused
@@ -59,7 +59,7 @@ def inventory_apply(*, order_id: int) -> bool:
     reservation by the order took them below their threshold (decided at checkout, see
     OrderItem)."""
     with transaction.atomic():
-        if not side_effects_claim(kind=INVENTORY, order_ids=[order_id]):
+        if not side_effect_claim(kind=INVENTORY, order_id=order_id):
             return False
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.

@@ -12,7 +12,7 @@ from django.utils import timezone
 from analytics_app import selectors, services
 from analytics_app.models import AnalyticsEvent, DailySummary
 from side_effects.models import OrderSideEffect
-from side_effects.services import side_effects_mark_done
+from side_effects.services import side_effect_mark_done
 from tests.factories import (
     OrderFactory,
     OrderSideEffectFactory,
@@ -242,8 +242,8 @@ def test_a_checked_out_order_counts_once_its_tasks_have_done_its_side_effects(cl
     assert lag_of(services.daily_summary_rollup(day=today)) == (None, None, None, 0, 0, 3)
 
     services.analytics_record(order_id=order_id)
-    side_effects_mark_done(order_ids=[order_id], kind="inventory")
-    side_effects_mark_done(order_ids=[order_id], kind="confirmation_email")
+    side_effect_mark_done(order_id=order_id, kind="inventory")
+    side_effect_mark_done(order_id=order_id, kind="confirmation_email")
     summary = services.daily_summary_rollup(day=today)
 
     effects = OrderSideEffect.objects.filter(order_id=order_id)

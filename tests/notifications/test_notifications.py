@@ -10,7 +10,7 @@ from notifications.exceptions import NotificationNotFound
 from notifications.models import Notification
 from notifications.services import inbox, stream_tokens
 from side_effects.models import OrderSideEffect
-from side_effects.services import side_effect_mark_failed, side_effects_mark_done
+from side_effects.services import side_effect_mark_done, side_effect_mark_failed
 from store.services.checkout import order_place
 from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
@@ -102,7 +102,7 @@ def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff)
 
 def test_a_done_side_effect_reported_failed_late_notifies_no_one(user, product, staff):
     order_id = place_order(user.customer, (product, 1))["id"]
-    side_effects_mark_done(order_ids=[order_id], kind="analytics")
+    side_effect_mark_done(order_id=order_id, kind="analytics")
     side_effect_mark_failed(order_id=order_id, kind="analytics", error="late")
     assert notified("side_effect_failed") == []
 

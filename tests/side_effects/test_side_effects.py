@@ -52,7 +52,7 @@ def test_dead_lettered_task_shows_failed_and_a_requeue_sets_it_back_to_pending(c
 def test_a_late_failure_report_does_not_undo_done(client, customer):
 
     order_id = place_order(customer)["id"]
-    side_effect_services.side_effects_mark_done(order_ids=[order_id], kind="inventory")
+    side_effect_services.side_effect_mark_done(order_id=order_id, kind="inventory")
     side_effect_services.side_effect_mark_failed(
         order_id=order_id, kind="inventory", error="old attempt"
     )
@@ -112,9 +112,7 @@ def test_marking_a_done_side_effect_done_again_keeps_the_time_it_was_done():
     done_at = datetime(2024, 5, 1, 12, tzinfo=UTC)
     effect = OrderSideEffectFactory(kind="confirmation_email", status="done", updated_at=done_at)
 
-    side_effect_services.side_effects_mark_done(
-        order_ids=[effect.order_id], kind="confirmation_email"
-    )
+    side_effect_services.side_effect_mark_done(order_id=effect.order_id, kind="confirmation_email")
 
     effect.refresh_from_db()
     assert (effect.status, effect.updated_at) == ("done", done_at)
@@ -124,7 +122,7 @@ def test_marking_a_failed_side_effect_done_sets_its_done_time():
     failed_at = datetime(2024, 5, 1, 12, tzinfo=UTC)
     effect = OrderSideEffectFactory(kind="inventory", status="failed", updated_at=failed_at)
 
-    side_effect_services.side_effects_mark_done(order_ids=[effect.order_id], kind="inventory")
+    side_effect_services.side_effect_mark_done(order_id=effect.order_id, kind="inventory")
 
     effect.refresh_from_db()
     assert effect.status == "done"
@@ -151,8 +149,8 @@ def test_two_deliveries_marking_one_email_done_at_once_observe_its_lag_once():
     def first_delivery():
         try:
             with transaction.atomic():
-                side_effect_services.side_effects_mark_done(
-                    order_ids=[effect.order_id], kind="confirmation_email"
+                side_effect_services.side_effect_mark_done(
+                    order_id=effect.order_id, kind="confirmation_email"
                 )
                 marked.set()
                 release.wait(timeout=10)
@@ -161,8 +159,8 @@ def test_two_deliveries_marking_one_email_done_at_once_observe_its_lag_once():
 
     def second_delivery():
         try:
-            side_effect_services.side_effects_mark_done(
-                order_ids=[effect.order_id], kind="confirmation_email"
+            side_effect_services.side_effect_mark_done(
+                order_id=effect.order_id, kind="confirmation_email"
             )
         finally:
             connection.close()
