@@ -1,68 +1,118 @@
-"""Beat's scheduler: django-celery-beat's database scheduler (the schedule lives in the
-database, editable in the admin), whose every tick vouches for beat's liveness
-(core.liveness): a beat stuck in a tick lapses, one that waits for its next due time does
-not. `celery -A worker beat --scheduler worker.beat:Scheduler`.
+"""Beat's scheduler: django-celery-beat's database scheduler as it comes (the schedule
+lives in the database, editable in the admin), behind a lease, so that of any number of
+beats (a rolling update, two replicas, two hosts) one sends and the others stand by.
+`celery -A worker beat --scheduler worker.beat:Scheduler`.
 
-Any number of beats may run (a rolling update, two replicas, two hosts): each due time is
-claimed in the database before it is sent (worker.schedule.periodic_task_claim, one
-conditional UPDATE of the entry's last run), and only the beat whose claim wins sends it.
-The others refresh the entry from the database, so it is not due again until the next
-due time, which they contend for again: no leader, so none to lose."""
+- The lease is one row (BeatLease), taken or renewed at every tick with one conditional
+  UPDATE, valid LEASE_SECONDS by the database's clock: no session lock, so it holds behind
+  PgBouncer in transaction mode. A beat that dies stops renewing it; a standby takes it
+  once it lapsed and sends from then on. One that stops (SIGTERM, a rollout) lets it go.
+- A beat reads the schedule only once it holds the lease, and django-celery-beat writes
+  an entry's last run after each send (`sync_every_tasks=1`, Celery's own setting), so
+  the beat that takes over starts from what the last one sent: each due time goes once.
+- A beat whose lease another took (it was frozen or cut off from the database longer
+  than the lease) exits, the schedule it holds being stale; restarted, it stands by.
+
+Every tick vouches for beat's liveness (core.liveness), standing by or sending: a beat
+stuck in a tick lapses, one that waits for its next due time does not."""
 
 import logging
+import os
+import socket
+import uuid
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.db import close_old_connections
+from django.db.models import Q
 from django.db.utils import DatabaseError, InterfaceError
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from core.clock import db_now
 from core.liveness import VOUCH_SECONDS, WAITING_SECONDS, liveness_vouch
 
-from .schedule import periodic_task_claim
+from .models import BeatLease
 
 logger = logging.getLogger(__name__)
+
+LEASE = "beat"
+# Longer than a tick may take (a publication gives up within about 10 s, a statement
+# within 20 s), short enough that a standby sends within a minute of a beat's death.
+LEASE_SECONDS = 30.0
+STANDBY_SECONDS = 5.0  # how often a standby asks for the lease
+
+
+def beat_lease_take(*, holder: str, seconds: float, renew_only: bool = False) -> bool:
+    """True when `holder` holds the lease for `seconds` from now, by the database's clock:
+    renewed if it held it, else taken if it had lapsed (not with `renew_only`)."""
+    mine = Q(holder=holder) if renew_only else Q(holder=holder) | Q(expires_at__lt=db_now())
+    until = db_now(plus_seconds=seconds)
+    if BeatLease.objects.filter(mine, name=LEASE).update(holder=holder, expires_at=until):
+        return True
+    if renew_only:
+        return False
+    # No row yet: the first beat writes it (of two at the same instant, one).
+    _, created = BeatLease.objects.get_or_create(
+        name=LEASE, defaults={"holder": holder, "expires_at": until}
+    )
+    return created
+
+
+def beat_lease_release(*, holder: str) -> None:
+    BeatLease.objects.filter(name=LEASE, holder=holder).update(expires_at=db_now())
 
 
 class Scheduler(DatabaseScheduler):
     def __init__(self, *args, **kwargs):
-        # Names of the entries whose due time this beat reserved but another claimed.
-        self.unclaimed: set[str] = set()
-        super().__init__(*args, **kwargs)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leading = False
+        self.standing_by = False
+        super().__init__(*args, **{**kwargs, "sync_every_tasks": 1})
 
     def setup_schedule(self):
-        # Its first publication may wait for the broker (Celery retries it for minutes).
+        # Deferred to the tick that takes the lease: a standby reads no schedule.
         liveness_vouch(seconds=WAITING_SECONDS)
-        super().setup_schedule()
 
     def tick(self, *args, **kwargs):
+        if not self.lease_held():
+            liveness_vouch(seconds=max(VOUCH_SECONDS, 2 * STANDBY_SECONDS))
+            return min(STANDBY_SECONDS, self.max_interval)
+        if not self.leading:
+            self.leading = True
+            logger.info("Scheduler: this beat (%s) holds the lease: it sends", self.holder)
+            # Its first publication may wait for the broker (Celery retries it for minutes).
+            liveness_vouch(seconds=WAITING_SECONDS)
+            super().setup_schedule()
         interval = super().tick(*args, **kwargs)
         # A tick comes every max_interval (5 s) at the least: two of them missed, not one.
         liveness_vouch(seconds=max(VOUCH_SECONDS, 2 * self.max_interval))
         return interval
 
-    def reserve(self, entry):
-        """The entry's next state, once this beat has claimed the due time `entry` found
-        (Celery's tick reserves, then applies the entry). Not DatabaseScheduler's own: that
-        marks the entry for its `sync`, which would write this beat's idea of the last run
-        over the one the claim wrote; the claim is the write."""
-        following = next(entry)
+    def lease_held(self) -> bool:
+        """Take or renew the lease; False when another beat holds it or the database does
+        not answer (nothing is sent then). Exits when another took this beat's lease."""
         try:
-            if periodic_task_claim(
-                task_id=entry.model.pk, read=entry.last_run_at, run_at=following.last_run_at
-            ):
-                return following
-            # Another beat sent it: the database's last run, not due before the next time.
-            entry.model.refresh_from_db(fields=["last_run_at", "total_run_count"])
-            following = self.Entry(entry.model, app=self.app)
-        except (DatabaseError, InterfaceError, ObjectDoesNotExist):
-            # Unclaimed, unsent: the entry stays due, tried again at its next check.
-            logger.exception("Scheduler: cannot claim %s, not sending it", entry.name)
-            following = entry
-        self.unclaimed.add(entry.name)
-        return following
+            close_old_connections()  # one the database dropped is not used again
+            held = beat_lease_take(
+                holder=self.holder, seconds=LEASE_SECONDS, renew_only=self.leading
+            )
+        except (DatabaseError, InterfaceError) as exc:
+            logger.warning("Scheduler: cannot reach the database for the lease: %s", exc)
+            return False
+        if self.leading and not held:
+            logger.error(
+                "Scheduler: another beat took the lease (this one was frozen or cut off for"
+                " over %d s): exiting, the schedule it holds may be stale",
+                LEASE_SECONDS,
+            )
+            raise SystemExit(1)
+        if not held and not self.standing_by:
+            logger.info("Scheduler: standing by, another beat holds the lease")
+        self.standing_by = not held
+        return held
 
-    def apply_entry(self, entry, producer=None):
-        if entry.name in self.unclaimed:
-            self.unclaimed.discard(entry.name)
-            logger.info("Scheduler: Due task %s claimed by another beat", entry.name)
-            return
-        super().apply_entry(entry, producer=producer)
+    def close(self):
+        super().close()
+        if self.leading:  # the next beat need not wait for the lease to lapse
+            try:
+                beat_lease_release(holder=self.holder)
+            except (DatabaseError, InterfaceError):
+                logger.warning("Scheduler: could not let the lease go: it lapses by itself")

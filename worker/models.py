@@ -70,3 +70,15 @@ class DeadLetter(models.Model):
 
     def __str__(self):
         return f"{self.task_name} {self.task_id}"
+
+
+class BeatLease(models.Model):
+    """Which beat sends the schedule (worker.beat): one row, held by one beat until
+    `expires_at`, by the database's clock, and renewed at each of its ticks."""
+
+    name = models.CharField(primary_key=True, max_length=50)
+    holder = models.CharField(max_length=200)  # host, pid and a nonce of the beat holding it
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name}: {self.holder} until {self.expires_at}"

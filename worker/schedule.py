@@ -2,15 +2,13 @@
 and the entries are written to django-celery-beat's tables after every migrate (and by
 `python manage.py install_schedule`), so that operators see and change them in the admin.
 Installing again creates only missing entries: one an operator changed stays as it is.
-And the claim of each due time that lets any number of beats run (worker.beat)."""
+Which beat sends them: worker.beat."""
 
 import json
 from dataclasses import dataclass
 
 from django.apps import apps as installed_apps
-from django.db.models import F, Q
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 
 @dataclass(frozen=True)
@@ -64,20 +62,6 @@ def install_schedule(*, apps=installed_apps, using: str = "default") -> list[str
     if created:  # a running beat reloads its schedule when this moves
         beat["PeriodicTasks"].update_or_create(ident=1, defaults={"last_update": timezone.now()})
     return created
-
-
-def periodic_task_claim(*, task_id: int, read, run_at) -> bool:
-    """Claim one due time of a periodic task for this beat: True when the row's last run
-    is still the one this beat `read` when it found the task due (or none: the entry
-    assumed one), and is now `run_at`. Of two beats that found the same due time, one
-    claims it; the other sends nothing. One conditional UPDATE, so it holds behind
-    PgBouncer in transaction mode, where a session lock would not."""
-    claimed = (
-        PeriodicTask.objects.filter(pk=task_id)
-        .filter(Q(last_run_at=read) | Q(last_run_at__isnull=True))
-        .update(last_run_at=run_at, total_run_count=F("total_run_count") + 1)
-    )
-    return claimed == 1
 
 
 def _install(entry: ScheduleEntry, beat: dict) -> bool:

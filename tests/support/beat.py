@@ -16,7 +16,7 @@ SENT = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/\w+\].*? Sending due task (.+) \(",
     re.MULTILINE,
 )
-UNCLAIMED = "claimed by another beat"
+STANDING_BY = "standing by, another beat holds the lease"
 
 
 class Probe:

@@ -1,7 +1,6 @@
-"""Each due time claimed before it is sent (worker.schedule.periodic_task_claim,
-worker.beat.Scheduler): of two schedulers that found the same due time, one sends it and
-the other reads the entry back and is not due again; the database keeps the winner's run,
-whatever the loser's sync. The processes themselves: tests/e2e/test_beat.py."""
+"""One beat sends, the others stand by (worker.beat): the lease taken, renewed, let go and
+taken over; the beat that takes over starts from what the last one sent, and one whose
+lease another took exits. The processes themselves: tests/e2e/test_beat.py."""
 
 from datetime import timedelta
 
@@ -9,54 +8,69 @@ import pytest
 from django.utils import timezone
 
 from tests.support.beat import Probe, only_probes_enabled
-from worker.beat import Scheduler
+from worker.beat import LEASE_SECONDS, Scheduler, beat_lease_take
 from worker.celery import app
-from worker.schedule import periodic_task_claim
+from worker.models import BeatLease
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def probe(broker_url) -> Probe:
-    return Probe(broker_url, name="probe every 2 s")
+    probe = Probe(broker_url, name="probe every 2 s")
+    only_probes_enabled(
+        probe.install(every_seconds=2, last_run_at=timezone.now() - timedelta(minutes=1))
+    )
+    return probe
 
 
-def test_a_due_time_is_claimed_once(probe):
-    entry = probe.install(every_seconds=2, last_run_at=timezone.now() - timedelta(minutes=1))
-    read, run_at = entry.last_run_at, timezone.now()
-
-    assert periodic_task_claim(task_id=entry.pk, read=read, run_at=run_at)
-    assert not periodic_task_claim(task_id=entry.pk, read=read, run_at=timezone.now())
-
-    entry.refresh_from_db()
-    assert (entry.last_run_at, entry.total_run_count) == (run_at, 1)
+def lapse() -> None:
+    """The lease's holder stopped renewing it LEASE_SECONDS ago."""
+    BeatLease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
 
-def test_an_entry_never_run_is_claimed_whatever_the_beat_assumed(probe):
-    """A beat assumes a last run for an entry without one (its creation): the first claim
-    wins all the same, and the next claim of that assumption loses."""
-    entry = probe.install(every_seconds=2)
-    assumed = timezone.now() - timedelta(days=1)
+def test_the_first_beat_takes_the_lease_and_another_waits_for_it_to_lapse():
+    assert beat_lease_take(holder="a", seconds=LEASE_SECONDS)
+    assert not beat_lease_take(holder="b", seconds=LEASE_SECONDS)
+    assert beat_lease_take(holder="a", seconds=LEASE_SECONDS, renew_only=True)
 
-    assert periodic_task_claim(task_id=entry.pk, read=assumed, run_at=timezone.now())
-    assert not periodic_task_claim(task_id=entry.pk, read=assumed, run_at=timezone.now())
+    lapse()  # "a" stopped renewing it
+
+    assert beat_lease_take(holder="b", seconds=LEASE_SECONDS)
+    assert not beat_lease_take(holder="a", seconds=LEASE_SECONDS, renew_only=True)
 
 
-def test_of_two_schedulers_one_sends_and_the_other_waits_for_the_next_time(probe):
-    entry = probe.install(every_seconds=2, last_run_at=timezone.now() - timedelta(minutes=1))
-    only_probes_enabled(entry)
+def test_of_two_schedulers_one_sends_and_the_other_stands_by(probe):
     first, second = Scheduler(app=app), Scheduler(app=app)
-    found = [scheduler.schedule[probe.name] for scheduler in (first, second)]
-    assert all(each.is_due().is_due for each in found)
 
-    claimed = first.reserve(found[0])
-    first.apply_entry(found[0], producer=first.producer)
-    refreshed = second.reserve(found[1])
-    second.apply_entry(found[1], producer=second.producer)
-    second.sync()  # its shutdown's, or every few minutes: writes nothing of this entry
+    first.tick()
+    standby = second.tick()
 
     assert probe.published() == 1
-    entry.refresh_from_db()
-    assert entry.last_run_at == claimed.last_run_at == refreshed.last_run_at
-    assert entry.total_run_count == 1
-    assert not refreshed.is_due().is_due
+    assert standby == 5.0
+    assert (first.leading, second.leading) == (True, False)
+
+
+def test_the_beat_taking_over_starts_from_what_the_last_one_sent(probe):
+    first, second = Scheduler(app=app), Scheduler(app=app)
+    first.tick()
+    second.tick()
+    sent = probe.published()
+
+    lapse()  # the first beat died
+    second.tick()  # takes the lease, reads the schedule: sent 0 s ago, due in 2 s
+
+    assert second.leading
+    assert probe.published() == sent
+    with pytest.raises(SystemExit):  # the first one, back: its schedule may be stale
+        first.tick()
+
+
+def test_a_beat_that_stops_lets_the_lease_go_at_once(probe):
+    first, second = Scheduler(app=app), Scheduler(app=app)
+    first.tick()
+    first.close()
+
+    second.tick()
+
+    assert second.leading
