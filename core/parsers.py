@@ -1,8 +1,9 @@
 """The API's JSON parser: DRF's, with the limits a public endpoint needs."""
 
+import json
+
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
-from rest_framework.utils import json
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -30,7 +31,7 @@ class JSONParser(parsers.JSONParser):
             raise PayloadTooLarge()
         try:
             text = body.decode(parser_context.get("encoding") or settings.DEFAULT_CHARSET)
-            data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
+            data = json.loads(text, parse_constant=_refuse_constant if self.strict else None)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
         except LookupError:  # a charset no codec knows (or one that is no text encoding)
@@ -42,6 +43,11 @@ class JSONParser(parsers.JSONParser):
                 f"JSON parse error - nested deeper than {self.MAX_DEPTH} levels."
             )
         return data
+
+
+def _refuse_constant(name: str):
+    """NaN and the infinities are no JSON (DRF's strict parser refuses them too)."""
+    raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 
 
 def _depth_exceeds(data, limit: int) -> bool:
