@@ -3,15 +3,11 @@ as a process of its own: it accepts mail, refuses it on demand, and can take its
 
 import asyncio
 import email
-import itertools
 import threading
-import time
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import TextIO
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
 
 from devstack.stack import free_port
 
@@ -35,8 +31,6 @@ class SmtpHandler:
     stalled_peer: tuple = ()  # the client whose RCPT is held: (address, port)
     rcpt_stall_over: threading.Event = field(default_factory=threading.Event)
     keep: bool = True  # False: count the messages only (a benchmark sends thousands)
-    log: TextIO | None = None  # a line per message accepted: "<unix time> <connection>"
-    connections: itertools.count = field(default_factory=lambda: itertools.count(1))
     receiving: int = 0  # messages being received (DATA) right now
     most_received_at_once: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,8 +69,6 @@ class SmtpHandler:
                 return refused
             if self.keep:
                 self.messages.append(email.message_from_bytes(envelope.content))
-            if self.log:
-                self.log.write(f"{time.time():.6f} {getattr(session, 'number', 0)}\n")
         return "250 OK"
 
     def _refusal(self, recipients: list[str]) -> str:
@@ -93,19 +85,6 @@ class SmtpHandler:
         return ""
 
 
-class _CountingSMTP(SMTP):
-    """Numbers each connection, so the log shows whether clients reuse them."""
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self.session.number = next(self.event_handler.connections)
-
-
-class _Controller(Controller):
-    def factory(self):
-        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
-
-
 class SmtpServer:
     """The server on 127.0.0.1 (or `host`) in a thread of this process, for a `with` block."""
 
@@ -114,7 +93,7 @@ class SmtpServer:
     ):
         self.handler = handler or SmtpHandler()
         self.port = port or free_port()
-        self.controller = _Controller(self.handler, hostname=host, port=self.port)
+        self.controller = Controller(self.handler, hostname=host, port=self.port)
 
     def __enter__(self):
         self.controller.start()
