@@ -156,7 +156,8 @@ def test_postgres_keeps_its_data_in_a_volume(services):
 
 
 def test_beat_can_be_scaled_out(services):
-    """Each due time is claimed before it is sent (worker/beat.py): beats may be many."""
+    """One beat sends behind a lease, the others stand by (worker/beat.py): beats may be
+    many."""
     beat = services["beat"]
     assert "replicas" not in beat.get("deploy", {}), "nothing pins beat to one"
     assert "container_name" not in beat, "a fixed name allows only one container"

@@ -67,7 +67,7 @@ def test_each_deployment_runs_its_compose_service_command(objects, services):
 
 
 def test_two_beats_run_and_a_rollout_may_overlap_them(objects):
-    """Each due time is claimed before it is sent (worker/beat.py): one beat dead, the
+    """One beat sends behind a lease, the other stands by (worker/beat.py): one dead, the
     other sends the next; old and new side by side during a rollout send nothing twice."""
     beat = of_kind(objects, "Deployment")["shopflow-beat"]
     assert beat["spec"]["replicas"] == 2
