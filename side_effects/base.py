@@ -82,12 +82,14 @@ class SideEffectTask(ReliableTask):
         except Exception as exc:
             if self.request.called_directly:
                 raise
-            if is_transient(exc) and self.request.retries < self.retry_limit():
+            retries, limit = self.request.retries, self.retry_limit()
+            if is_transient(exc) and retries < limit:
                 countdown = self._retry_countdown(exc)
-                logger.warning("%s(%s): %r; retry in %ss", self.name, order_id, exc, countdown)
-                self._retry_orders(
-                    [order_id], countdown=countdown, retries=self.request.retries + 1
+                logger.warning(
+                    "%s(%s): transient error, retry %s/%s in %ss: %r",
+                    *(self.name, order_id, retries + 1, limit, countdown, exc),
                 )
+                self._retry_orders([order_id], countdown=countdown, retries=retries + 1)
             else:
                 self._give_up(exc, [[order_id]], {}, traceback_text=traceback.format_exc())
             return False

@@ -1,42 +1,12 @@
 """Production settings from the environment: a missing secret is one clear line, and a
 properly configured production environment passes Django's deployment checks."""
 
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.manage import SECRET, manage, production
 from tests.support.processes import PROJECT_DIR
-
-SECRET = "DJANGO_SECRET_KEY"
-
-
-def manage(*args, unset=(), **overrides) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in unset}
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the entry point's choice, not the suite's
-    env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def production(**overrides) -> dict[str, str]:
-    return {
-        "DJANGO_DEBUG": "0",
-        SECRET: secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "shop.example.com",
-        "DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop",
-        "EMAIL_HOST": "smtp.example.com",
-        "SHOPFLOW_SITE_URL": "https://shop.example.com",
-        **overrides,
-    }
 
 
 def test_debug_off_without_secret_key_fails_with_one_line_naming_it():
@@ -380,41 +350,3 @@ def test_a_dead_connection_leaves_its_channel_group_soon_after_a_connection_woul
     max_seconds, group_expiry = map(int, result.stdout.split()[-2:])
     assert max_seconds == int(life or 600)
     assert max_seconds < group_expiry <= max_seconds + 120
-
-
-def test_production_refuses_eager_tasks_in_one_line():
-    # Eager tasks would send email and apply stock inside the checkout's transaction.
-    result = manage("check", **production(CELERY_TASK_ALWAYS_EAGER="1"))
-
-    assert result.returncode == 2
-    assert result.stderr.strip() == "CELERY_TASK_ALWAYS_EAGER must be off in production, not '1'."
-
-
-@pytest.mark.parametrize(
-    ("overrides", "line"),
-    [
-        (
-            {"CELERY_VISIBILITY_TIMEOUT": "60"},
-            "CELERY_VISIBILITY_TIMEOUT must be at least CELERY_TASK_TIME_LIMIT plus 10 seconds",
-        ),
-        (
-            {"SHOPFLOW_EMAIL_CLAIM_SECONDS": "140"},
-            "CELERY_VISIBILITY_TIMEOUT must be longer than half CELERY_TASK_SOFT_TIME_LIMIT",
-        ),
-        (
-            {"SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS": "30"},
-            "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS must be longer than SHOPFLOW_OUTBOX_LEASE",
-        ),
-        (
-            {"SHOPFLOW_EMAIL_CLAIM_SECONDS": "200", "CELERY_VISIBILITY_TIMEOUT": "300"},
-            "SHOPFLOW_EMAIL_CLAIM_SECONDS and CELERY_TASK_TIME_LIMIT must leave a notification",
-        ),
-    ],
-    ids=["visibility-vs-time-limit", "visibility-vs-last-send", "deadline-vs-lease", "claims"],
-)
-def test_a_window_that_would_break_another_is_refused_at_start_in_one_line(overrides, line):
-    result = manage("check", DJANGO_DEBUG="1", **overrides)
-
-    assert result.returncode == 2
-    [refused] = result.stderr.splitlines()
-    assert refused.startswith(line)

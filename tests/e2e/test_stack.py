@@ -83,8 +83,7 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         timeout=30,
         message="the relay to publish the stranded row",
     )
-    # Beat sends its schedule: the reconciler every 30 s.
-    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)
+    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)  # beat
 
     # SIGTERM stops everything runstack started.
     descendants = stack.descendants()

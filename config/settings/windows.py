@@ -1,0 +1,72 @@
+"""The windows: how long each mechanism that brings work back waits (docs/reliability.md,
+"What brings work back"), in one place, and how they must relate. Checked at start-up (on
+import, by every process): a setting that would break another stops the process in one
+line. base.py takes these in."""
+
+from core.env import env_int, refuse_in_one_line
+
+# A worker holds a message no longer than its task may run (a retry waits in the outbox);
+# the soft limit raises inside the task (retried as transient), the hard one kills it.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
+# Redis gives a message back after this when the worker holding it has not acknowledged
+# it (a worker that died, froze or was cut off), checked every 5 s by each worker.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90)
+# RabbitMQ: a worker that froze or was cut off sends no heartbeat, and the broker closes
+# its connection, giving its messages back, after two to three of these (measured: 72 to
+# 82 s at 30), not after Celery's 120 s ones.
+CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
+# How long a relay may hold the rows it claimed before another may take them over.
+SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
+# A side effect pending this long (since created, set back to pending, or due for a retry)
+# is re-driven by the reconciler (every 30 s), unless its message may still be waiting in
+# its queue: a lost message costs under two minutes.
+SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 60)
+SHOPFLOW_RECONCILE_EVERY_SECONDS = 30
+# A SentEmail claim older than this is a dead delivery's: its send is cut at half of it.
+# Short, so that a dead worker's email goes out within two minutes.
+SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
+# A notification delivery claimed by a run is left to it this long (notifications.delivery).
+SHOPFLOW_NOTIFICATION_CLAIM_SECONDS = 120
+# The one run budget (worker.tasks_base.last_start_by): no unit of work starts later.
+_run_budget = CELERY_TASK_SOFT_TIME_LIMIT / 2
+_send_cut = SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+for _holds, _line in [
+    (
+        CELERY_VISIBILITY_TIMEOUT >= CELERY_TASK_TIME_LIMIT + 10,
+        "CELERY_VISIBILITY_TIMEOUT must be at least CELERY_TASK_TIME_LIMIT plus 10 seconds"
+        " (a task still running would be handed out again).",
+    ),
+    (
+        _run_budget + _send_cut < CELERY_VISIBILITY_TIMEOUT,
+        "CELERY_VISIBILITY_TIMEOUT must be longer than half CELERY_TASK_SOFT_TIME_LIMIT plus"
+        " half SHOPFLOW_EMAIL_CLAIM_SECONDS (the mail worker's last send could still run"
+        " when Redis hands its message out again).",
+    ),
+    (
+        SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS > SHOPFLOW_OUTBOX_LEASE_SECONDS,
+        "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS must be longer than SHOPFLOW_OUTBOX_LEASE_SECONDS"
+        " (the reconciler would re-drive what a live relay still holds).",
+    ),
+    (
+        _run_budget + _send_cut < SHOPFLOW_NOTIFICATION_CLAIM_SECONDS,
+        "SHOPFLOW_EMAIL_CLAIM_SECONDS and CELERY_TASK_TIME_LIMIT must leave a notification's"
+        f" send within its {SHOPFLOW_NOTIFICATION_CLAIM_SECONDS} s claim (it would be sent twice).",
+    ),
+]:
+    if not _holds:
+        refuse_in_one_line(_line)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis gives a message back after this when the worker holding it has not
+    # acknowledged it (a worker that died, froze or was cut off), checked every 5 s by each
+    # worker: a dead worker's work is running elsewhere within about 95 s. Longer than a
+    # task may run (a worker holds a message only while its task runs), checked below.
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+    # The sweep's lock: held for milliseconds, but a worker frozen holding it would stop
+    # every sweep for kombu's 5 minutes.
+    "unacked_mutex_expire": 10,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}

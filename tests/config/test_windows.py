@@ -1,0 +1,44 @@
+"""What production refuses at start, in one line: eager tasks, and a window that would
+break another (config/settings/windows.py)."""
+
+import pytest
+
+from tests.support.manage import manage, production
+
+
+def test_production_refuses_eager_tasks_in_one_line():
+    # Eager tasks would send email and apply stock inside the checkout's transaction.
+    result = manage("check", **production(CELERY_TASK_ALWAYS_EAGER="1"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "CELERY_TASK_ALWAYS_EAGER must be off in production, not '1'."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"CELERY_VISIBILITY_TIMEOUT": "60"},
+            "CELERY_VISIBILITY_TIMEOUT must be at least CELERY_TASK_TIME_LIMIT plus 10 seconds",
+        ),
+        (
+            {"SHOPFLOW_EMAIL_CLAIM_SECONDS": "140"},
+            "CELERY_VISIBILITY_TIMEOUT must be longer than half CELERY_TASK_SOFT_TIME_LIMIT",
+        ),
+        (
+            {"SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS": "30"},
+            "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS must be longer than SHOPFLOW_OUTBOX_LEASE",
+        ),
+        (
+            {"SHOPFLOW_EMAIL_CLAIM_SECONDS": "200", "CELERY_VISIBILITY_TIMEOUT": "300"},
+            "SHOPFLOW_EMAIL_CLAIM_SECONDS and CELERY_TASK_TIME_LIMIT must leave a notification",
+        ),
+    ],
+    ids=["visibility-vs-time-limit", "visibility-vs-last-send", "deadline-vs-lease", "claims"],
+)
+def test_a_window_that_would_break_another_is_refused_at_start_in_one_line(overrides, line):
+    result = manage("check", DJANGO_DEBUG="1", **overrides)
+
+    assert result.returncode == 2
+    [refused] = result.stderr.splitlines()
+    assert refused.startswith(line)

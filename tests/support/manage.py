@@ -1,0 +1,37 @@
+"""`manage.py` in a process of its own, with the environment a test gives it: what a
+process started with those settings does (refuses in one line, or passes its checks)."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from tests.support.processes import PROJECT_DIR
+
+SECRET = "DJANGO_SECRET_KEY"
+
+
+def manage(*args, unset=(), **overrides) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in unset}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the entry point's choice, not the suite's
+    env.update(overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production(**overrides) -> dict[str, str]:
+    return {
+        "DJANGO_DEBUG": "0",
+        SECRET: secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        "DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop",
+        "EMAIL_HOST": "smtp.example.com",
+        "SHOPFLOW_SITE_URL": "https://shop.example.com",
+        **overrides,
+    }
