@@ -1,7 +1,7 @@
 """What works around another library's insides, fenced here and nowhere else.
 
-Each module patches one behaviour of Celery, kombu or Flower that their public API cannot
-change, and says three things: the upstream issue or pull request it works around, the
+Each module patches one behaviour of a library that its public API cannot change, and
+says three things: the upstream issue or pull request it works around, the
 versions it was checked against (`version_guard`: any other refuses to load, so an upgrade
 stops the tests and the processes until someone looks), and its canary test in
 tests/worker/compat/, which fails once upstream fixes the bug (then the patch goes).

@@ -3,8 +3,8 @@ died under the BRPOP it was waiting on; the Celery app's connections use it for 
 URLs (worker.celery: `amqp=`).
 
 Works around https://github.com/celery/kombu/pull/1733 ("Prevent redis task loss when
-closing connection while in poll", merged in 2023): since then `Channel.close` first reads the
-reply of a BRPOP still in flight, so that a message Redis already popped is not dropped.
+closing connection while in poll", merged in 2023): since then `Channel.close` first reads
+the reply of a BRPOP still in flight, so that a message Redis already popped is not lost.
 On a cut link that read fails, and the close ends there: the channel stays open, and
 `Connection.collect()` (Celery's consumer calls it on a connection error) goes on to take
 the transport's client away. The consumer then closes the connection, which closes that
