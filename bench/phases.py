@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import figures
@@ -138,6 +139,8 @@ def summary(r: Result) -> str:
         return "-" if value is None else f"{value:.0f}"
 
     text = f"{r.orders} orders, {r.orders_per_s:.1f}/s, {len(r.errors)} errors"
+    if r.errors:
+        text += " (" + ", ".join(f"{n} {e}" for e, n in Counter(r.errors).most_common(3)) + ")"
     if r.lag:
         text += f"; side effects p50 / p99 {ms(r.effects(50))} / {ms(r.effects(99))} ms"
         text += f", {r.unfinished} unfinished" if r.unfinished else ""
