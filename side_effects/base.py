@@ -10,17 +10,18 @@ is quiet, many when it is busy (fewer messages, events and acknowledgements). Th
 runs the task for each order in turn, in one loop, and each order ends on its own:
 
 - before its work, the order's attempt is counted in its side-effect row, committed
-  (side_effect_attempt_start): an order whose earlier attempts all lost their worker
-  (killed, frozen, cut off, past the hard time limit) is the poison one, failed and
-  dead-lettered alone, while the others go on;
+  (side_effect_attempt_start);
 - done: its service marked it done in the transaction of its work;
 - a transient error: a retry of that order alone, waiting in the outbox (`not_before`);
 - anything else, or past the last retry: that order's dead letter, marked failed.
 
 A message the worker did not finish (its process died, the hard time limit) goes back to
-its queue and resumes where it stopped: the orders done are done, the one in flight has
-its attempt counted. The loop starts no order past the run budget
-(worker.tasks_base.last_start_by): the rest go back to the outbox, due now."""
+its queue and resumes where it stopped: the orders it ended are skipped, and the one in
+flight, whose attempt was counted and lost, goes out in a message of its own, so that the
+others do not wait on it. An order whose last attempts all lost their worker (killed,
+frozen, cut off, past the hard time limit) is the poison one, failed and dead-lettered
+alone. The loop starts no order past the run budget (worker.tasks_base.last_start_by):
+the rest go back to the outbox, due now."""
 
 import logging
 import time
@@ -33,6 +34,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient, last_start_by
 
 from . import services
+from .services import Attempt
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +56,37 @@ class SideEffectTask(ReliableTask):
 
     def __call__(self, order_ids: list[int]) -> list[int]:
         """Each order of the message in turn; the ids of those this run did."""
+        if not isinstance(order_ids, list):
+            exc = TypeError(f"a side-effect message carries a list of order ids, not {order_ids!r}")
+            self._give_up(exc, [order_ids], {}, traceback_text="")
+            return []
         budget_ends = last_start_by()
         done = []
         for n, order_id in enumerate(order_ids):
             if n and time.monotonic() > budget_ends:
+                logger.warning("%s: the run's time was up before %s", self.name, order_ids[n:])
                 self._retry_orders(order_ids[n:], countdown=0, retries=self.request.retries)
-                logger.warning(
-                    "%s: the run's time was up before %s; again now", self.name, order_ids[n:]
-                )
                 break
-            if self._one(order_id):
+            if self._one(order_id, alone=len(order_ids) == 1):
                 done.append(order_id)
         return done
 
-    def _one(self, order_id) -> bool:
-        kind = self.side_effect
+    def _one(self, order_id, *, alone: bool) -> bool:
         try:
             order_id = int(order_id)  # a malformed id is that order's failure for good
-            if not services.side_effect_attempt_start(order_id=order_id, kind=kind):
-                return False  # done already, or no such order
+            attempt = services.side_effect_attempt_start(
+                order_id=order_id,
+                kind=self.side_effect,
+                message_id=self.request.id or "",
+                alone=alone,
+            )
+            if attempt is Attempt.LOST_BEFORE:
+                logger.warning(
+                    "%s(%s): its last attempt lost its worker; alone", self.name, order_id
+                )
+                self._retry_orders([order_id], countdown=0, retries=self.request.retries)
+            if attempt is not Attempt.COUNTED:
+                return False
             return bool(self.run(order_id))
         except CONTROL_EXCEPTIONS:
             raise
@@ -89,33 +103,45 @@ class SideEffectTask(ReliableTask):
                     "%s(%s): transient error, retry %s/%s in %ss: %r",
                     *(self.name, order_id, retries + 1, limit, countdown, exc),
                 )
-                self._retry_orders([order_id], countdown=countdown, retries=retries + 1)
+                self._retry_orders(
+                    [order_id], countdown=countdown, retries=retries + 1, attempt_ended=True
+                )
             else:
                 self._give_up(exc, [[order_id]], {}, traceback_text=traceback.format_exc())
             return False
 
-    def _retry_orders(self, order_ids: list[int], *, countdown: float, retries: int) -> None:
-        """These orders again, in the outbox, due in `countdown` seconds (their deadline
-        moved past it)."""
+    def _retry_orders(
+        self, order_ids: list, *, countdown: float, retries: int, attempt_ended: bool = False
+    ) -> None:
+        """These orders again, in a message of their own from the outbox, due in
+        `countdown` seconds, their deadline moved past it; ended by this message's run."""
+        ids = [int(order_id) for order_id in order_ids]
         self._retry_record(
             task_id=str(uuid.uuid4()),
-            args=[list(order_ids)],
+            args=[ids],
             kwargs={},
             retries=retries,
             countdown=countdown,
+            then=lambda: services.side_effects_postpone(
+                order_ids=ids,
+                kind=self.side_effect,
+                seconds=countdown,
+                ended_in=self.request.id or "",
+                attempt_ended=attempt_ended,
+            ),
         )
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """Nothing to record: a message past the hard time limit goes back to its queue
         (acks_on_timeout), and its orders' attempts are counted in their rows."""
 
-    def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
-        services.side_effects_postpone(order_ids=args[0], kind=self.side_effect, seconds=countdown)
-
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         for order_id in _order_ids(args):
             services.side_effect_mark_failed(
-                order_id=order_id, kind=self.side_effect, error=f"{type(exc).__name__}: {exc}"
+                order_id=order_id,
+                kind=self.side_effect,
+                error=f"{type(exc).__name__}: {exc}",
+                ended_in=self.request.id or "",
             )
 
     def on_requeue(self, *, args, kwargs) -> None:

@@ -32,7 +32,7 @@ class OrderSideEffect(models.Model):
     again), at most SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times (`redrives`); then it is
     failed and dead-lettered. A retry the task schedules moves the deadline past it. One
     whose last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker
-    (`attempts`) is failed and dead-lettered at the next.
+    (`open_attempts`) is failed and dead-lettered at the next.
     """
 
     class Status(models.TextChoices):
@@ -49,9 +49,12 @@ class OrderSideEffect(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deadline = models.DateTimeField(default=side_effect_deadline)
     redrives = models.PositiveSmallIntegerField(default=0)
-    # Attempts started since its last outcome (done, a retry scheduled, failed): counted
-    # before the work, so attempts that lost their worker add up (side_effects.base).
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # Attempts started and not ended (done, a retry scheduled, failed end one): counted
+    # before the work, so those that lost their worker add up (side_effects.base).
+    open_attempts = models.PositiveSmallIntegerField(default=0)
+    # The message whose run last ended it (a retry scheduled, failed): that message,
+    # delivered again after its worker died, does not run it a second time.
+    ended_in = models.CharField(max_length=64, blank=True, default="")
     # The checkout's trace (core.telemetry.trace_carrier): a re-drive continues the
     # order's trace, not the reconciler's. Empty when tracing is off.
     trace_context = models.JSONField(default=dict, blank=True)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q
 
 from core.clock import db_now
-from worker.outbox import relay_is_behind
+from worker.outbox import publication_lateness, relay_is_behind
 from worker.queues import queue_of, queue_states
 
 from . import registry
@@ -94,8 +94,9 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     A queue is first in, first out: a side effect whose message was published before the
     oldest message still ready in its queue is not in that queue (lost in flight, or by the
     broker), however long the backlog stands. Its latest message was due when its deadline
-    was last set (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS before it) and published within a
-    relay's lease of that (SHOPFLOW_OUTBOX_LEASE_SECONDS; the relay is not behind)."""
+    was last set (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS before it) and published at most
+    the relay's lateness after that: its lease (SHOPFLOW_OUTBOX_LEASE_SECONDS), or longer
+    after an outage (what the rows published since the oldest ready message waited)."""
     if relay_is_behind():
         logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
         return None
@@ -105,12 +106,21 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     except Exception as exc:
         logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
         return None
-    slack = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS - settings.SHOPFLOW_OUTBOX_LEASE_SECONDS
-    margins = {}
-    for kind, queue in queues.items():
-        state = states.get(queue)
-        if state is None or not state.ready:
-            margins[kind] = 0.0
-        elif state.oldest_ready_age_seconds is not None:
-            margins[kind] = max(state.oldest_ready_age_seconds - slack, 0.0)
-    return margins
+    ages = {
+        kind: states[queue].oldest_ready_age_seconds
+        if queue in states and states[queue].ready
+        else 0.0
+        for kind, queue in queues.items()
+    }
+    known = [age for age in ages.values() if age is not None]
+    lateness = max(
+        settings.SHOPFLOW_OUTBOX_LEASE_SECONDS,
+        publication_lateness(within_seconds=max(known)) if any(known) else 0.0,
+    )
+    deadline = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
+    # An empty queue holds no side effect's message, however late it was published.
+    return {
+        kind: max(age + lateness - deadline, 0.0) if age else 0.0
+        for kind, age in ages.items()
+        if age is not None
+    }

@@ -1,6 +1,7 @@
 """Writes of side effects: opened at checkout, marked by their tasks, re-driven by the
 reconciler."""
 
+import enum
 import logging
 
 from django.conf import settings
@@ -39,19 +40,35 @@ def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
     return rows
 
 
-def side_effect_attempt_start(*, order_id: int, kind: str) -> bool:
+class Attempt(enum.Enum):
+    """What side_effect_attempt_start found."""
+
+    COUNTED = "counted"  # go on: the attempt is counted
+    NOT_DUE = "not due"  # done, unknown, or ended by this very message before
+    LOST_BEFORE = "lost before"  # an earlier attempt lost its worker: run it alone
+
+
+def side_effect_attempt_start(*, order_id: int, kind: str, message_id: str, alone: bool) -> Attempt:
     """Count an attempt at this side effect, before its work and outside its transaction
-    (so that it stays counted if the worker dies in the work): False when it is done
-    already or unknown. Raises SideEffectLost when its earlier attempts all lost their
-    worker (SHOPFLOW_TASK_MAX_REDELIVERIES + 1 of them, none ended): this one would too,
-    it is not started."""
+    (so that it stays counted if the worker dies in the work). Not counted: one done, or
+    unknown, or ended by `message_id` before (that message delivered again); one whose
+    earlier attempt lost its worker, unless it is `alone` in its message (it may kill this
+    worker too: the others must not wait on it). Raises SideEffectLost when its last
+    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker: this one would too.
+    One UPDATE on the common path."""
     rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
+    if message_id:
+        rows = rows.exclude(ended_in=message_id)
     most = settings.SHOPFLOW_TASK_MAX_REDELIVERIES + 1
-    if rows.filter(attempts__lt=most).update(attempts=F("attempts") + 1):
-        return True
-    if rows.exists():
-        raise SideEffectLost(f"{most} attempts lost their worker before they ended")
-    return False
+    countable = rows.filter(open_attempts__lt=most if alone else 1)
+    if countable.update(open_attempts=F("open_attempts") + 1):
+        return Attempt.COUNTED
+    open_attempts = rows.values_list("open_attempts", flat=True).first()
+    if open_attempts is None:
+        return Attempt.NOT_DUE
+    if open_attempts >= most:
+        raise SideEffectLost(f"{open_attempts} attempts lost their worker before they ended")
+    return Attempt.LOST_BEFORE
 
 
 def side_effect_claim(*, kind: str, order_id: int) -> bool:
@@ -98,21 +115,23 @@ def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:
         updated_at=timezone.now(),
         deadline=side_effect_due(),
         redrives=0,
-        attempts=0,
+        open_attempts=0,
+        ended_in="",
     )
 
 
-def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
-    """Failed for good. A done side effect stays done (a late failure report of an earlier
-    attempt must not overwrite a later success); one that was not failed yet sends
-    side_effect_failed, once per failure."""
+def side_effect_mark_failed(*, order_id: int, kind: str, error: str, ended_in: str = "") -> None:
+    """Failed for good (by the run of message `ended_in`, if any). A done side effect stays
+    done (a late failure report of an earlier attempt must not overwrite a later success);
+    one that was not failed yet sends side_effect_failed, once per failure."""
     error = error[:2000]
     rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
     changes = {
         "status": Status.FAILED,
         "error": error,
         "updated_at": timezone.now(),
-        "attempts": 0,
+        "open_attempts": 0,
+        "ended_in": ended_in,
     }
     with transaction.atomic():
         if rows.exclude(status=Status.FAILED).update(**changes):
@@ -128,11 +147,15 @@ def side_effect_mark_failed(*, order_id: int, kind: str, error: str) -> None:
             rows.update(**changes)  # failed again: the latest error
 
 
-def side_effects_postpone(*, order_ids: list[int], kind: str, seconds: float) -> None:
-    """A retry of these side effects' task is due in `seconds`: the reconciler leaves them
-    alone until that retry has had its chance. The attempt ended: it is not one lost."""
+def side_effects_postpone(
+    *, order_ids: list[int], kind: str, seconds: float, ended_in: str = "", attempt_ended: bool
+) -> None:
+    """A retry of these side effects' task is due in `seconds`, scheduled by the run of
+    message `ended_in`: the reconciler leaves them alone until that retry has had its
+    chance. `attempt_ended`: an attempt of theirs failed (it did not lose its worker)."""
+    ended = {"open_attempts": 0} if attempt_ended else {}
     OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind, status=Status.PENDING).update(
-        deadline=side_effect_due(after_seconds=seconds), attempts=0
+        deadline=side_effect_due(after_seconds=seconds), ended_in=ended_in, **ended
     )
 
 

@@ -25,8 +25,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models import DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from core.clock import db_now
@@ -252,6 +252,19 @@ def relay_is_behind() -> bool:
         .filter(Q(not_before__lt=waited) | Q(not_before__isnull=True, created_at__lt=waited))
         .exists()
     )
+
+
+def publication_lateness(*, within_seconds: float) -> float:
+    """The longest any row published in the last `within_seconds` (the database's clock)
+    waited past its due time, in seconds: what a broker outage or a dead relay added to
+    the time from a row's due time to its message in the queue."""
+    late = ExpressionWrapper(
+        F("published_at") - Coalesce("not_before", "created_at"), output_field=DurationField()
+    )
+    longest = OutboxMessage.objects.filter(
+        published_at__gte=db_now(plus_seconds=-within_seconds)
+    ).aggregate(longest=Max(late))["longest"]
+    return max(longest.total_seconds(), 0.0) if longest else 0.0
 
 
 def pending_to_relay() -> bool:

@@ -1,4 +1,5 @@
-"""ReliableTask: the base of every side-effect task.
+"""ReliableTask: the base of every task that must not be lost (side_effects.base builds the
+side-effect tasks' on it).
 
 - acks_late + reject_on_worker_lost: a message is acknowledged after the task ran, and
   requeued if the worker process dies under it.
@@ -177,11 +178,14 @@ class ReliableTask(Task):
         )
         raise Retry(exc=exc, when=countdown) from exc
 
-    def _retry_record(self, *, task_id: str, args, kwargs, retries: int, countdown: float):
+    def _retry_record(
+        self, *, task_id: str, args, kwargs, retries: int, countdown: float, then=None
+    ):
         """The one retry path: an outbox row due in `countdown` seconds
-        (worker.outbox.retry_enqueue), written with on_retry_scheduled in one transaction.
-        Should the database refuse, this message goes back to its queue after a short
-        pause instead (not at once, which would spin while the database is away)."""
+        (worker.outbox.retry_enqueue), written with `then()` (a caller's own record of it)
+        in one transaction. Should the database refuse, this message goes back to its
+        queue after a short pause instead (not at once, which would spin while the
+        database is away)."""
         try:
             with transaction.atomic():
                 outbox.retry_enqueue(
@@ -192,7 +196,8 @@ class ReliableTask(Task):
                     retries=retries,
                     countdown=countdown,
                 )
-                self.on_retry_scheduled(countdown=countdown, args=args, kwargs=kwargs)
+                if then is not None:
+                    then()
         except Exception as record_error:
             logger.warning(
                 "%s[%s]: could not record the retry; back to the queue in %ss",
@@ -269,9 +274,6 @@ class ReliableTask(Task):
                 attempts=attempts,
             )
             self.on_dead_letter(exc=exc, args=args or [], kwargs=kwargs or {})
-
-    def on_retry_scheduled(self, *, countdown, args, kwargs) -> None:
-        """Hook for subclasses: a retry of this task is due in `countdown` seconds."""
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         """Hook for subclasses: called once a task has failed for good."""

@@ -28,7 +28,7 @@ def inventory(order_ids) -> list[str]:
 
 
 def attempts(order_id) -> int:
-    return OrderSideEffect.objects.get(kind="inventory", order_id=order_id).attempts
+    return OrderSideEffect.objects.get(kind="inventory", order_id=order_id).open_attempts
 
 
 def retries_recorded():
@@ -93,7 +93,7 @@ def test_an_order_that_fails_for_now_gets_its_own_retry_and_the_others_are_done(
     assert (retry.args, retry.retries) == ([[order_ids[1]]], 2)
     assert retry.not_before > timezone.now()
     effect = OrderSideEffect.objects.get(kind="inventory", order_id=order_ids[1])
-    assert (effect.status, effect.attempts) == ("pending", 0)  # a retry is no attempt lost
+    assert (effect.status, effect.open_attempts) == ("pending", 0)  # a retry is no attempt lost
     assert effect.deadline > retry.not_before
     assert not DeadLetter.objects.exists()
 
@@ -117,7 +117,7 @@ def test_an_order_whose_attempts_all_lost_their_worker_fails_alone_not_run_again
     row, committed before its work); the next is not started."""
     settings.SHOPFLOW_TASK_MAX_REDELIVERIES = 2
     order_ids = [place_order(customer)["id"] for _ in range(3)]
-    OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[1]).update(attempts=3)
+    OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[1]).update(open_attempts=3)
     ran = []
     real_apply = stock.inventory_apply
     monkeypatch.setattr(
@@ -157,6 +157,50 @@ def test_a_message_delivered_again_resumes_where_its_work_stopped(customer):
 
     assert inventory(order_ids) == ["done", "done", "done"]
     assert not retries_recorded().exists()
+
+
+def test_a_message_delivered_again_does_not_run_what_it_ended_before(customer, one_order_fails):
+    """Its first run retried the first order and its worker died on the second: delivered
+    again, it leaves the first to its retry (no second retry chain)."""
+    order_ids = [place_order(customer)["id"] for _ in range(2)]
+    one_order_fails += [order_ids[0], ConnectionError("the database went away")]
+    assert Delivery()(order_ids[:1]) == []  # the same message id: its first run, in part
+
+    one_order_fails[0] = None
+    assert Delivery(redelivered=True)(order_ids) == order_ids[1:]
+
+    [retry] = retries_recorded()
+    assert retry.args == [[order_ids[0]]]
+    assert inventory(order_ids) == ["pending", "done"]
+
+
+def test_an_order_whose_last_attempt_lost_its_worker_goes_out_alone(customer, monkeypatch):
+    """The others of its message do not wait on it: it may kill this worker too."""
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[0]).update(open_attempts=1)
+    ran = []
+    real_apply = stock.inventory_apply
+    monkeypatch.setattr(
+        stock,
+        "inventory_apply",
+        lambda *, order_id: ran.append(order_id) or real_apply(order_id=order_id),
+    )
+
+    assert Delivery(redelivered=True, retries=1)(order_ids) == order_ids[1:]
+
+    assert ran == order_ids[1:]
+    alone = retries_recorded().get()
+    assert (alone.args, alone.retries) == ([order_ids[:1]], 1)
+    assert alone.not_before <= timezone.now()
+    assert attempts(order_ids[0]) == 1  # still counted: alone, it runs, counted again
+
+
+def test_a_message_that_is_not_a_list_of_orders_is_dead_lettered():
+    assert Delivery()(42) == []
+
+    letter = DeadLetter.objects.get()
+    assert (letter.task_name, letter.args) == ("store.apply_inventory", [42])
+    assert letter.exception.startswith("TypeError: a side-effect message carries a list")
 
 
 def test_orders_past_the_run_budget_go_back_to_the_outbox_due_now(customer, monkeypatch):
