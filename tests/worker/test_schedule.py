@@ -126,3 +126,20 @@ def test_install_schedule_keeps_an_operators_change():
 def test_the_apps_schedule_and_the_database_agree():
     entries = {(entry.name, entry.task) for entry in scheduled_tasks()}
     assert set(PeriodicTask.objects.values_list("name", "task")) == entries
+
+
+def test_a_database_with_beats_old_relay_entry_loses_it_at_migrate():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    PeriodicTask.objects.create(
+        name="outbox relay",
+        task="worker.relay_outbox",
+        interval=IntervalSchedule.objects.get_or_create(every=5, period="seconds")[0],
+    )
+
+    import_module("worker.migrations.0010_no_beat_relay").no_beat_relay(apps, None)
+
+    assert not PeriodicTask.objects.filter(task="worker.relay_outbox").exists()
+    assert PeriodicTask.objects.filter(task="side_effects.reconcile").exists()
