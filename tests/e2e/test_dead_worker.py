@@ -91,11 +91,16 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
 def test_a_slow_worker_is_raced_neither_by_its_broker_nor_by_the_reconciler(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """An SMTP server that takes 7 s, a visibility timeout of 25 s (a time limit of 15 s),
-    the reconciler running all along: the message is not handed out again while its task
-    runs, and the email, within its deadline, is never re-driven."""
+    """An SMTP server that takes 7 s, a visibility timeout of 25 s (a time limit of 15 s, a
+    send cut at 10 s: within it, as the settings' windows require), the reconciler running
+    all along: the message is not handed out again while its task runs, and the email,
+    within its deadline, is never re-driven."""
     env = worker_env(
-        own_redis, smtp_server, CELERY_TASK_TIME_LIMIT=15, CELERY_VISIBILITY_TIMEOUT=25
+        own_redis,
+        smtp_server,
+        CELERY_TASK_TIME_LIMIT=15,
+        CELERY_VISIBILITY_TIMEOUT=25,
+        SHOPFLOW_EMAIL_CLAIM_SECONDS=20,
     )
     relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
