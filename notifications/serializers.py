@@ -1,6 +1,5 @@
 from rest_framework import serializers
-
-from core.serializers import ModelSerializer
+from rest_framework.serializers import ModelSerializer
 
 from . import preferences
 from .models import Notification

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.serializers import ModelSerializer
 
 from core.api import ErrorSerializer
-from core.serializers import ModelSerializer
 from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
