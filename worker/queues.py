@@ -1,5 +1,5 @@
-"""The queues, as the broker counts them: which queue a task goes to, how many messages
-wait ready in each (the side-effect reconciler), and each queue's whole state (/metrics).
+"""The queues, as the broker counts them: which queue a task goes to, and each queue's
+whole state (/metrics, and the side-effect reconciler's view of a backlog).
 
 A queue's state (`queue_states`), for every queue asked, consumed or not:
 
@@ -24,7 +24,7 @@ from django.db.models import Count
 
 from . import outbox
 from .celery import app
-from .queue_rabbitmq import declared_counts, rabbitmq_queues
+from .queue_rabbitmq import rabbitmq_queues
 from .queue_redis import redis_queues
 from .routing import route
 
@@ -42,16 +42,6 @@ def queue_of(*, task_name: str) -> str:
     """The queue Celery's router sends `task_name` to."""
     routed = route(task_name, (), {}, {})
     return routed["queue"] if routed else settings.CELERY_TASK_DEFAULT_QUEUE
-
-
-def queue_lengths(*, names) -> dict[str, int]:
-    """{queue: messages ready} for each of `names`, over a connection from the app's pool
-    (the one the outbox publishes with); a queue the broker does not know has none. Raises
-    the broker's error when it does not answer within a few seconds."""
-    with app.pool.acquire(block=True, timeout=2) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-        counted = declared_counts(conn, names=names)
-    return {name: ready for name, (ready, _consumers) in counted.items()}
 
 
 def queue_states(*, names) -> dict[str, QueueState]:

@@ -22,7 +22,7 @@ from tests.support.processes import WorkerProcess, database_url, worker_env
 from tests.support.reconciler import ReconcilerAtItsWorstPhase
 from worker.celery import app as celery_app
 from worker.models import OutboxMessage
-from worker.queues import queue_lengths
+from worker.queues import queue_states
 
 from .test_worker_process import ALL_DONE, side_effects
 
@@ -145,7 +145,10 @@ def settle(workers) -> None:
         lambda: (
             not OutboxMessage.objects.filter(published_at=None).exists()
             and not any(
-                queue_lengths(names=["default", "emails", "inventory", "analytics"]).values()
+                state.ready
+                for state in queue_states(
+                    names=["default", "emails", "inventory", "analytics"]
+                ).values()
             )
             and idle()
         ),
