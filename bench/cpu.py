@@ -1,6 +1,8 @@
 """CPU seconds by process kind, read with psutil: every process of a stack (found from its
 roots and their children) and the PostgreSQL backends serving its database."""
 
+import threading
+
 import psutil
 
 KINDS = ("web", "workers", "relay", "beat", "flower", "postgres", "redis")
@@ -35,8 +37,7 @@ def kind_of(process: psutil.Process, database: str) -> str | None:
 
 
 class CpuMeter:
-    """CPU seconds by kind between two snapshots, process by process (one that starts in
-    between counts whole)."""
+    """Reads the CPU seconds of a stack's processes, each by its pid."""
 
     def __init__(self, roots: list[int], database: str):
         self.roots, self.database = roots, database
@@ -70,11 +71,31 @@ class CpuMeter:
             found[process.pid] = (kind, times.user + times.system)
         return found
 
-    @staticmethod
-    def between(before: dict, after: dict) -> dict[str, float]:
-        """CPU seconds by kind from `before` to `after` (snapshots)."""
+    def window(self) -> "Window":
+        return Window(self)
+
+
+class Window(threading.Thread):
+    """CPU seconds by kind from its start to its stop, read every second: a process that
+    exits in between (a PostgreSQL backend whose connection was recycled) counts until
+    its last reading, one that starts in between counts whole."""
+
+    def __init__(self, meter: CpuMeter):
+        super().__init__(daemon=True)
+        self.meter, self.stopped = meter, threading.Event()
+        self.first = meter.snapshot()
+        self.last = dict(self.first)
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            self.last.update(self.meter.snapshot())
+
+    def stop(self) -> dict[str, float]:
+        self.stopped.set()
+        self.join()
+        self.last.update(self.meter.snapshot())
         totals = dict.fromkeys((*KINDS, *APART), 0.0)
-        for pid, (kind, seconds) in after.items():
-            earlier = before.get(pid, (kind, 0.0))[1]
-            totals[kind] += max(seconds - earlier, 0.0)
+        for pid, (kind, seconds) in self.last.items():
+            totals[kind] += max(seconds - self.first.get(pid, (kind, 0.0))[1], 0.0)
         return totals

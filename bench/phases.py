@@ -77,9 +77,13 @@ def settle(stack, since, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while busy(stack, since) and time.monotonic() < deadline:
         time.sleep(1)
-    if isinstance(stack, Naive) and busy(stack, since):
+    if not (left := busy(stack, since)):
+        return
+    if isinstance(stack, Naive):
         stack.purge()
         time.sleep(3)  # the tasks the worker had already taken
+    else:
+        say(f"  {stack.name}: {left} side effects still pending; the next phase starts behind")
 
 
 def busy(stack, since) -> int:
@@ -106,7 +110,8 @@ def measure(stack, meter: CpuMeter, phase: str, steps: list[dict], *, drain: flo
     """One phase of `steps` on `stack` (at `base`, another web of it, when given)."""
     result = Result(design=stack.name if base is None else "synchronous", phase=phase)
     settle(stack, stack.mark())
-    since, cpu_before, started = stack.mark(), meter.snapshot(), time.time()
+    since, started = stack.mark(), time.time()
+    window = meter.window() if base is None else None  # the synchronous web is not metered
     scraper = Scraper(stack) if phase == "burst" else None
     if scraper:
         scraper.start()
@@ -123,7 +128,7 @@ def measure(stack, meter: CpuMeter, phase: str, steps: list[dict], *, drain: flo
         result.unfinished = stack.pending(since)
         result.drain_s = None if left else round(time.time() - ended, 1)
         result.lag = stack.lag(since, None)
-        result.cpu = meter.between(cpu_before, meter.snapshot())
+        result.cpu = window.stop()
     result.load = os.getloadavg()[0]
     if scraper:
         scraper.stopped.set()

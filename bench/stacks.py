@@ -102,7 +102,6 @@ class Stack:
     """What both designs share: a database, a Redis, a log, processes to stop."""
 
     name = ""
-    label = ""
 
     def __init__(self, server: str, prefix: str):
         self.database = f"{prefix}_{self.name}"
@@ -158,7 +157,6 @@ class Stack:
 
 class Shopflow(Stack):
     name = "shopflow"
-    label = "Shopflow"
 
     def __init__(self, server: str, prefix: str, sink: Sink, env: dict[str, str]):
         super().__init__(server, prefix)
@@ -217,7 +215,6 @@ class Shopflow(Stack):
 
 class Naive(Stack):
     name = "naive"
-    label = "naive (on_commit + delay)"
 
     def __init__(self, server: str, prefix: str, sink: Sink):
         super().__init__(server, prefix)
