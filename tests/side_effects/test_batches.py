@@ -69,6 +69,19 @@ def one_order_fails(monkeypatch):
     return failing
 
 
+@pytest.fixture
+def ran(monkeypatch) -> list:
+    """The orders inventory_apply ran for, in order (it still does the work)."""
+    real_apply, ran = stock.inventory_apply, []
+
+    def apply(*, order_id):
+        ran.append(order_id)
+        return real_apply(order_id=order_id)
+
+    monkeypatch.setattr(stock, "inventory_apply", apply)
+    return ran
+
+
 def test_an_order_that_fails_for_good_is_dead_lettered_alone(customer, one_order_fails):
     order_ids = [place_order(customer)["id"] for _ in range(3)]
     one_order_fails += [order_ids[1], ValueError("a row the database refuses")]
@@ -111,20 +124,13 @@ def test_an_order_past_its_last_retry_is_dead_lettered_alone(customer, one_order
 
 
 def test_an_order_whose_attempts_all_lost_their_worker_fails_alone_not_run_again(
-    customer, settings, monkeypatch
+    customer, settings, ran
 ):
     """The poison order: each attempt killed its worker before it ended (counted in its
     row, committed before its work); the next is not started."""
     settings.SHOPFLOW_TASK_MAX_REDELIVERIES = 2
     order_ids = [place_order(customer)["id"] for _ in range(3)]
     OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[1]).update(open_attempts=3)
-    ran = []
-    real_apply = stock.inventory_apply
-    monkeypatch.setattr(
-        stock,
-        "inventory_apply",
-        lambda *, order_id: ran.append(order_id) or real_apply(order_id=order_id),
-    )
 
     assert Delivery(redelivered=True)(order_ids) == [order_ids[0], order_ids[2]]
 
@@ -174,17 +180,10 @@ def test_a_message_delivered_again_does_not_run_what_it_ended_before(customer, o
     assert inventory(order_ids) == ["pending", "done"]
 
 
-def test_an_order_whose_last_attempt_lost_its_worker_goes_out_alone(customer, monkeypatch):
+def test_an_order_whose_last_attempt_lost_its_worker_goes_out_alone(customer, ran):
     """The others of its message do not wait on it: it may kill this worker too."""
     order_ids = [place_order(customer)["id"] for _ in range(3)]
     OrderSideEffect.objects.filter(kind="inventory", order_id=order_ids[0]).update(open_attempts=1)
-    ran = []
-    real_apply = stock.inventory_apply
-    monkeypatch.setattr(
-        stock,
-        "inventory_apply",
-        lambda *, order_id: ran.append(order_id) or real_apply(order_id=order_id),
-    )
 
     assert Delivery(redelivered=True, retries=1)(order_ids) == order_ids[1:]
 
