@@ -82,8 +82,8 @@ schema: $(VENV)/.dev
 	$(SCHEMA_ENV) $(BIN)/python manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
 # Shopflow's own figures on make run's stack, against the design users would build instead
-# (bench/naive), about 16 minutes; a dated text file in bench/results/. BENCH_ARGS=--quick:
-# a sanity run of about 5 (docs/performance.md).
+# (bench/naive), about 15 minutes; a dated text file in bench/results/. BENCH_ARGS=--quick:
+# a sanity run of about 4 (docs/performance.md).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -2,8 +2,8 @@
 would build instead (bench/naive), in one run; the figures go to a dated text file in
 bench/results/ (docs/performance.md says what each one means).
 
-    make bench                                             # about 16 minutes
-    make bench BENCH_ARGS="--quick"                        # a sanity run, about 5
+    make bench                                             # about 15 minutes
+    make bench BENCH_ARGS="--quick"                        # a sanity run, about 4
     make bench BENCH_ARGS="--phases steady --env SHOPFLOW_SIDE_EFFECT_BATCH_SIZE=1"
 
 The phases, in this order:
