@@ -125,12 +125,15 @@ def commit() -> str:
     return f"{head}{' with uncommitted changes' if dirty else ''}"
 
 
-def start(args, sink: Sink) -> list:
-    """Both stacks up, warm, with their shoppers (Shopflow's signed up through its API)."""
+def start(args, sink: Sink, designs: list) -> None:
+    """Both stacks up, warm, with their shoppers (Shopflow's signed up through its API);
+    each in `designs` as soon as it starts, for the caller to stop whatever happens."""
     say("starting Shopflow (make run's stack) and the naive design")
     env = dict(kv.split("=", 1) for kv in args.env)
-    designs = [Shopflow(args.database_url, args.prefix, sink, env)]
+    designs.append(Shopflow(args.database_url, args.prefix, sink, env))
     designs.append(Naive(args.database_url, args.prefix, sink))
+    for stack in designs:  # runstack sets itself up while the naive design is launched
+        stack.launch()
     for stack in designs:
         stack.start()
     names = [f"shopper-{n}-{int(time.time())}" for n in range(args.clients)]
@@ -139,7 +142,6 @@ def start(args, sink: Sink) -> list:
     for stack in designs:  # warm: connections, caches, the workers' first imports
         warm = [{"do": "open", "rate": 10, "seconds": 5}]
         shop(stack.base, stack.tokens, stack.products, warm)
-    return designs
 
 
 RUNS = {
@@ -157,7 +159,7 @@ def main() -> None:
     started, measured, load = time.time(), args.commit or commit(), os.getloadavg()[0]
     sink, designs, results = Sink(), [], {}
     try:
-        designs = start(args, sink)
+        start(args, sink, designs)
         meters = {s.name: CpuMeter(s.roots(), s.database) for s in designs}
         for phase in args.phases:
             say(f"\n== {phase}")

@@ -161,7 +161,11 @@ class Shopflow(Stack):
     def __init__(self, server: str, prefix: str, sink: Sink, env: dict[str, str]):
         super().__init__(server, prefix)
         self.auth = "Basic " + base64.b64encode(OPS.encode()).decode()
+        self.sink, self.env = sink, env
+
+    def launch(self) -> None:
         # runstack starts its own Redis (make run's embedded one) when none answers there.
+        sink, env = self.sink, self.env
         self.spawn(
             [sys.executable, "manage.py", "runstack"],
             DATABASE_URL=self.url,
@@ -220,6 +224,8 @@ class Naive(Stack):
         super().__init__(server, prefix)
         self.env = {"DATABASE_URL": self.url, "CELERY_BROKER_URL": self.broker}
         self.env |= {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(sink.port)}
+
+    def launch(self) -> None:
         # The same Redis as make run's: append-only, nothing evicted.
         server = EmbeddedRedis(data_dir=fresh_dir("redis-naive"), port=urlsplit(self.broker).port)
         self.spawn(server.argv())
