@@ -30,9 +30,10 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "naiveshop.urls"
 WSGI_APPLICATION = "naiveshop.wsgi.application"
-# Connections kept, as Shopflow keeps them: the comparison is of the hand-off, not of
-# connecting to PostgreSQL for every request.
-DATABASES = {"default": dj_database_url.config(conn_max_age=600, conn_health_checks=True)}
+# Django's default, as tutorials leave it: a connection a request, and a task (Celery's
+# Django fixup closes them after each). Shopflow keeps its own (CONN_MAX_AGE, and its
+# worker's CELERY_DB_REUSE_MAX): that is part of what it does differently.
+DATABASES = {"default": dj_database_url.config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
