@@ -138,8 +138,8 @@ def lag_bucket(ms: int) -> int:
 def percentile(counts: Counter[int], p: float) -> int | None:
     """The `p`th percentile of the values counted in `counts` (value -> how many times):
     the value at rank round(p/100 * n), at least 1, of the n values in order; None for no
-    values. HdrHistogram's definition, which bench/percentiles.py reads every benchmark
-    figure with: the p50 of 10 values is the 5th, the p99 of 100 the 99th."""
+    values. HdrHistogram's definition, which the benchmark's figures use too
+    (bench/figures.py): the p50 of 10 values is the 5th, the p99 of 100 the 99th."""
     total = counts.total()
     if not total:
         return None

@@ -9,7 +9,7 @@ stream costs a coroutine, not a thread. Everything else (the whole DRF API, the 
 runs as plain WSGI in a fixed pool of threads (a2wsgi): Django's ASGI handler would run
 each synchronous view through sync_to_async, with a new thread per request and a hand-off
 per middleware, which cost about a quarter more CPU per request in the load benchmark
-(bench/load.py). A pool thread also keeps its database connection between requests
+of the time. A pool thread also keeps its database connection between requests
 (CONN_MAX_AGE), as gunicorn's threaded workers do.
 """
 
