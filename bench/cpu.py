@@ -1,5 +1,8 @@
 """CPU seconds by process kind, read with psutil: every process of a stack (found from its
-roots and their children) and the PostgreSQL backends serving its database."""
+roots and their children) and the PostgreSQL backends serving its database. A backend
+that exits within a phase (a connection a request, Django's default, lives milliseconds)
+is counted whole from the postmaster's reaped children: nothing else may use the server
+during a run, since those backends no longer say which database they served."""
 
 import threading
 
@@ -34,6 +37,22 @@ def kind_of(process: psutil.Process, database: str) -> str | None:
     return {"worker": "workers", "beat": "beat", "flower": "flower"}.get(
         command[0] if command else ""
     )
+
+
+def postmaster_reaped_seconds() -> float:
+    """CPU seconds of the PostgreSQL server's backends that have exited (the postmaster's
+    reaped children), 0 when no server runs here."""
+    for process in psutil.process_iter(["name"]):
+        if not (process.info["name"] or "").startswith("postgres"):
+            continue
+        try:
+            parent = process.parent()
+            if parent is None or not parent.name().startswith("postgres"):
+                times = process.cpu_times()
+                return times.children_user + times.children_system
+        except psutil.Error:
+            continue
+    return 0.0
 
 
 class CpuMeter:
@@ -83,6 +102,7 @@ class Window(threading.Thread):
     def __init__(self, meter: CpuMeter):
         super().__init__(daemon=True)
         self.meter, self.stopped = meter, threading.Event()
+        self.reaped = postmaster_reaped_seconds()
         self.first = meter.snapshot()
         self.last = dict(self.first)
         self.start()
@@ -94,8 +114,12 @@ class Window(threading.Thread):
     def stop(self) -> dict[str, float]:
         self.stopped.set()
         self.join()
-        self.last.update(self.meter.snapshot())
+        alive = self.meter.snapshot()
+        self.last.update(alive)
         totals = dict.fromkeys((*KINDS, *APART), 0.0)
         for pid, (kind, seconds) in self.last.items():
+            if kind == "postgres" and pid not in alive:
+                continue  # exited: counted whole below, with the reaped ones
             totals[kind] += max(seconds - self.first.get(pid, (kind, 0.0))[1], 0.0)
+        totals["postgres"] += max(postmaster_reaped_seconds() - self.reaped, 0.0)
         return totals
