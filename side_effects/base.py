@@ -30,6 +30,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import InterfaceError, OperationalError, connection
 
 from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient, last_start_by
 
@@ -96,6 +97,11 @@ class SideEffectTask(ReliableTask):
         except Exception as exc:
             if self.request.called_directly:
                 raise
+            lost_link = isinstance(exc, OperationalError | InterfaceError)
+            if lost_link and not connection.in_atomic_block:
+                # A dead link's connection: the record below opens a new one (a bounded
+                # connect) instead of waiting out the dead socket's timeout once more.
+                connection.close()
             retries, limit = self.request.retries, self.retry_limit()
             if is_transient(exc) and retries < limit:
                 countdown = self._retry_countdown(exc)
