@@ -9,23 +9,15 @@ from .models import OrderSideEffect
 PENDING, DONE = OrderSideEffect.Status.PENDING, OrderSideEffect.Status.DONE
 
 
-def side_effect_to_claim(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
-    """The order's `kind` side effect while not done, unless another transaction holds it
-    (a delivery on it: skipped, not waited for)."""
+def side_effect_not_done_for_update(
+    *, order_id: int, kind: str, skip_locked: bool
+) -> QuerySet[OrderSideEffect]:
+    """The order's `kind` side effect while not done. Held by another transaction: skipped
+    with `skip_locked` (a task's claim never waits for another delivery), else waited for
+    and read again (an email's mark after SMTP: one that transaction marked done is left
+    out)."""
     return (
-        OrderSideEffect.objects.select_for_update(skip_locked=True)
-        .filter(order_id=order_id, kind=kind)
-        .exclude(status=DONE)
-        .order_by("pk")
-        .only("pk", "kind", "created_at")
-    )
-
-
-def side_effect_to_mark_done(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
-    """The order's `kind` side effect while not done, waited for if another transaction
-    holds it (and read again then: one that transaction marked done is left out)."""
-    return (
-        OrderSideEffect.objects.select_for_update()
+        OrderSideEffect.objects.select_for_update(skip_locked=skip_locked)
         .filter(order_id=order_id, kind=kind)
         .exclude(status=DONE)
         .order_by("pk")

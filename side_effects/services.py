@@ -79,7 +79,9 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
     to it: no claim waits for another)."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("side_effect_claim() needs the work's transaction")
-    row = locks.side_effect_to_claim(order_id=order_id, kind=kind).first()
+    row = locks.side_effect_not_done_for_update(
+        order_id=order_id, kind=kind, skip_locked=True
+    ).first()
     if row is None:
         return False
     _mark_done(row)
@@ -92,7 +94,9 @@ def side_effect_mark_done(*, order_id: int, kind: str) -> None:
     (the daily lag, side_effects.selectors.side_effect_outcomes), and its lag is not
     observed twice."""
     with transaction.atomic():
-        row = locks.side_effect_to_mark_done(order_id=order_id, kind=kind).first()
+        row = locks.side_effect_not_done_for_update(
+            order_id=order_id, kind=kind, skip_locked=False
+        ).first()
         if row is not None:
             _mark_done(row)
 
