@@ -28,11 +28,18 @@ import time
 import traceback
 import uuid
 
+from celery.exceptions import Reject
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError, connection
 
-from worker.tasks_base import CONTROL_EXCEPTIONS, ReliableTask, is_transient, last_start_by
+from worker.tasks_base import (
+    CONTROL_EXCEPTIONS,
+    REQUEUE_PAUSE_SECONDS,
+    ReliableTask,
+    is_transient,
+    last_start_by,
+)
 
 from . import services
 from .services import Attempt
@@ -97,11 +104,14 @@ class SideEffectTask(ReliableTask):
         except Exception as exc:
             if self.request.called_directly:
                 raise
-            lost_link = isinstance(exc, OperationalError | InterfaceError)
-            if lost_link and not connection.in_atomic_block:
-                # A dead link's connection: the record below opens a new one (a bounded
-                # connect) instead of waiting out the dead socket's timeout once more.
+            if _link_lost(exc):
+                # The database is out of reach: no retry or dead letter can be written there,
+                # and trying waits out another timeout. The message goes back to its queue
+                # after the usual pause, well within the time limit.
+                logger.warning("%s(%s): the database is out of reach: %r", self.name, order_id, exc)
                 connection.close()
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(repr(exc), requeue=True) from None
             retries, limit = self.request.retries, self.retry_limit()
             if is_transient(exc) and retries < limit:
                 countdown = self._retry_countdown(exc)
@@ -152,6 +162,14 @@ class SideEffectTask(ReliableTask):
 
     def on_requeue(self, *, args, kwargs) -> None:
         services.side_effects_mark_pending(order_ids=_order_ids(args), kind=self.side_effect)
+
+
+def _link_lost(exc: Exception) -> bool:
+    """Whether `exc` lost this thread's database connection (psycopg's own `broken`)."""
+    if not isinstance(exc, OperationalError | InterfaceError) or connection.in_atomic_block:
+        return False
+    link = connection.connection
+    return link is None or link.closed or link.broken
 
 
 def _order_ids(args) -> list[int]:

@@ -207,7 +207,9 @@ class ReliableTask(Task):
                 exc_info=True,
             )
             time.sleep(REQUEUE_PAUSE_SECONDS)
-            raise Reject(record_error, requeue=True) from record_error
+            # Logged above with its traceback; the Reject travels light (a pool process's
+            # result through its pipe, which a hard time limit may cut mid-write).
+            raise Reject(repr(record_error), requeue=True) from None
 
     def _retry_countdown(self, exc: Exception) -> int:
         """Exponential backoff with full jitter, and no sooner than the error asks (an
@@ -245,7 +247,7 @@ class ReliableTask(Task):
             )
         except Exception as record_error:
             logger.exception("%s[%s]: could not record the dead letter", self.name, self.request.id)
-            raise Reject(record_error, requeue=True) from exc
+            raise Reject(repr(record_error), requeue=True) from None  # logged above
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         # Errors raised in the task were dead-lettered by __call__. A hard time limit kills
