@@ -10,8 +10,6 @@ class SentEmail(models.Model):
         CONFIRMATION_EMAIL = "confirmation_email", "Order confirmation"
         WELCOME = "welcome", "Welcome"
         LOW_STOCK_ALERT = "low_stock_alert", "Low-stock alert"
-        # One an order: the alerts sent before they were batched (key: the order's id).
-        DUPLICATE_ORDER_ALERT = "duplicate_order_alert", "Duplicate-order alert"
         # One a window, naming every order flagged since the last (key: the window's start).
         DUPLICATE_ORDERS_ALERT = "duplicate_orders_alert", "Duplicate-orders alert"
         # notifications' digest of a person's unread notifications (key: its deliveries).

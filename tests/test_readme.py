@@ -114,8 +114,7 @@ def is_model_label(dotted: str) -> bool:
 
 
 def string_literals() -> set[str]:
-    """Every string constant of the project's code: task names (`name="store.apply_inventory"`),
-    and the old names its migrations rename."""
+    """Every string constant of the project's code: task names (`name="store.apply_inventory"`)."""
     found = set()
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):

@@ -167,19 +167,6 @@ def test_a_claim_left_by_a_killed_worker_is_taken_over_and_sent_once(mug, settin
     assert len(mail.outbox) == 1
 
 
-def test_the_sent_email_kinds_of_before_still_load(mug):
-    """Per-order alerts sent before the batching keep their rows and their kind."""
-    old = SentEmail.objects.create(
-        kind="duplicate_order_alert",
-        key="41",
-        recipients=["ops@shop.example"],
-        subject="Possible duplicate",
-        status="sent",
-    )
-    old.full_clean()
-    assert SentEmail.objects.get(pk=old.pk).get_kind_display() == "Duplicate-order alert"
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_overlapping_runs_and_a_late_commit_name_each_order_in_one_email_only():
