@@ -15,31 +15,19 @@ def login_event_list(*, user) -> QuerySet[LoginEvent]:
     return LoginEvent.objects.filter(user=user).order_by("-at", "-id")
 
 
-def login_failure_times(
-    *,
-    since,
-    limit: int,
-    ip: str | None = None,
-    username: str | None = None,
-    other_than_id: int | None = None,
-):
+def login_failure_times(*, since, limit: int, ip: str | None = None, username: str | None = None):
     """When the latest `limit` failed logins from this IP (or for this username) since
-    `since` happened, newest first; with `other_than_id`, leaving that row out."""
+    `since` happened, newest first."""
     failures = LoginFailure.objects.filter(at__gte=since)
     failures = failures.filter(ip=ip) if ip is not None else failures.filter(username=username)
-    if other_than_id is not None:
-        failures = failures.exclude(pk=other_than_id)
     return list(failures.order_by("-at").values_list("at", flat=True)[:limit])
 
 
-def login_retry_after(
-    *, ip: str | None = None, username: str | None = None, other_than_id: int | None = None
-) -> int | None:
+def login_retry_after(*, ip: str | None = None, username: str | None = None) -> int | None:
     """Seconds until a login may be tried again from this IP and for this username, or
     None when it may be tried now. After SHOPFLOW_LOGIN_FAILURES_ALLOWED failures within
     SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS from either, until the oldest of them leaves
-    the window. With `other_than_id` (an attempt's own row), the others count. Every login
-    path asks (accounts.services.login_authenticate)."""
+    the window. Every login path asks (accounts.services.login_authenticate)."""
     allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
     window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
     now = timezone.now()
@@ -48,7 +36,7 @@ def login_retry_after(
     for key in ({"ip": ip} if ip else None, {"username": username} if username else None):
         if key is None:
             continue
-        times = login_failure_times(since=since, limit=allowed, other_than_id=other_than_id, **key)
+        times = login_failure_times(since=since, limit=allowed, **key)
         if len(times) >= allowed:
             waits.append(max(1, math.ceil((times[-1] + window - now).total_seconds())))
     return max(waits, default=None)

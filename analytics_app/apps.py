@@ -8,13 +8,11 @@ class AnalyticsAppConfig(AppConfig):
     def ready(self):
         from side_effects import registry
         from store.signals import order_created
-        from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
         from . import receivers, tasks
 
         registry.register(tasks.record_analytics)
-        route_tasks("analytics", "analytics_app.*")
         order_created.connect(
             receivers.enqueue_analytics, dispatch_uid="analytics_app.enqueue_analytics"
         )

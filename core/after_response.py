@@ -43,11 +43,6 @@ def response_sent(sender=None, **kwargs) -> None:
         _run(callback)
 
 
-def forget_waiting() -> None:
-    """Forget what waits (tests: a response a test never closed)."""
-    _waiting.callbacks = None
-
-
 def _run(callback) -> None:
     try:
         callback()

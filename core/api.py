@@ -8,6 +8,7 @@ from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFieldsSent,
     TooManyFilesSent,
+    ValidationError,
 )
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .exceptions import NotFound
+from .exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57
 def exception_handler(exc, context):
     if isinstance(exc, OperationalError | InterfaceError) and _database_away(exc):
         return _database_unavailable(exc)
-    if isinstance(exc, NotFound):  # a domain error: its words, DRF's 404
-        exc = exceptions.NotFound(exc.detail)
+    if isinstance(exc, DomainError):  # its words and status, whatever the view
+        set_rollback()
+        return Response(exc.answer(), status=exc.status)
+    if isinstance(exc, ValidationError):  # a model's or a service's: DRF's 400
+        fields = hasattr(exc, "error_dict")
+        exc = exceptions.ValidationError(exc.message_dict if fields else exc.messages)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -84,18 +89,6 @@ def _first_message(data) -> str:
     if isinstance(data, list) and data:
         return _first_message(data[0])
     return str(data) if data else "Invalid input."
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
-    default_code = "conflict"
-
-
-class Unprocessable(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "Unprocessable request."
-    default_code = "unprocessable"
 
 
 # --- Errors Django answers before (or instead of) a view: JSON, but in the admin -------------

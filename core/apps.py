@@ -3,14 +3,13 @@ from django.core.signals import request_finished, request_started
 
 
 class CoreConfig(AppConfig):
-    """Installed for its migrations (the history of models that moved to their apps) and
-    its base template; it has no models."""
+    """Installed for its base template and its commands; it has no models."""
 
     name = "core"
     verbose_name = "Shopflow core"
 
     def ready(self):
-        from . import after_response, checks  # noqa: F401 (checks register)
+        from . import after_response
         from .telemetry import trace_ids_in_logs
 
         # Here, not in telemetry_start: the formats name the trace with telemetry off too, and

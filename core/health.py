@@ -1,12 +1,10 @@
-"""GET /healthz: 200 when the database and the broker answer, 503 naming what is down,
-and the figures apps report (`add_report`: the side effects past their deadline).
+"""GET /healthz: 200 when the database and the broker answer, 503 naming what is down.
 
 The operator's page (probes and load balancers ask /livez and /readyz: core.probes).
 Anonymous by design, so it names the part that is down and nothing more: host names and
 error text go to the log, not to the caller."""
 
 import logging
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -37,13 +35,6 @@ def _broker() -> None:
 
 
 CHECKS = {"database": _database, "broker": _broker}
-# Figures an app reports while the database answers: {name: function returning a number}.
-REPORTS: dict[str, Callable[[], int]] = {}
-
-
-def add_report(name: str, report: Callable[[], int]) -> None:
-    """Report `report()` as `name` in /healthz (an app's ready() calls this)."""
-    REPORTS[name] = report
 
 
 @json_get_only
@@ -61,11 +52,4 @@ def healthz(request):
     body = {"status": "unavailable" if down else "ok", "checks": states}
     if down:
         body["detail"] = f"Down: {', '.join(down)}."
-    if "database" not in down:
-        # Reported, not a reason to take the web tier out of a load balancer.
-        for name, report in REPORTS.items():
-            try:
-                body[name] = report()
-            except Exception:
-                logger.warning("healthz: could not report %s", name, exc_info=True)
     return JsonResponse(body, status=503 if down else 200)

@@ -1,11 +1,11 @@
 """GET /metrics: the Prometheus text format, behind the ops credentials.
 
-Two kinds of series. Events are counted in the process that sees them (requests in the
-web processes, tasks and finished side effects in the workers) with prometheus-client's
-metrics; with PROMETHEUS_MULTIPROC_DIR set (`make run`, docker-compose) every process
-writes its own file there and a scrape sums them. States are read from the database at
-scrape time by the collectors the apps register (`add_collector`): the outbox backlog,
-side effects past their deadline, dead letters. Only Shopflow can export those.
+Two kinds of series. Events are counted in the process that sees them (tasks and
+finished side effects in the workers) with prometheus-client's metrics; with
+PROMETHEUS_MULTIPROC_DIR set (`make run`, docker-compose) every process writes its own
+file there and a scrape sums them. States are read from the database at scrape time by
+the collectors the apps register (`add_collector`): the outbox backlog, side effects past
+their deadline, queue lengths. Only Shopflow can export those.
 
 Importing this module imports no app."""
 
@@ -14,7 +14,6 @@ import binascii
 import hmac
 import logging
 import os
-import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -25,41 +24,19 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
 
 from .api import json_get_only
-from .middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger(__name__)
 
-# Latency buckets for requests and tasks: a checkout takes milliseconds, an SMTP send
-# can take seconds.
-SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-REQUESTS = Counter(
-    "shopflow_http_requests",
-    "HTTP requests answered, by view (URL name), method and status code.",
-    ["view", "method", "status"],
-)
-REQUEST_SECONDS = Histogram(
-    "shopflow_http_request_duration_seconds",
-    "Time from the request reaching Django until the view returned its response (a "
-    "stream's is then just starting).",
-    ["view", "method"],
-    buckets=SECONDS_BUCKETS,
-)
 COLLECTOR_ERRORS = Counter(
     "shopflow_metrics_collector_errors",
     "Scrapes at which a collector of database state failed (its series were missing).",
     ["collector"],
 )
-# Any token is a method to Django: anything else is counted as "other", so a caller
-# cannot make a new series per request.
-METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-
 # The apps' collectors of database state, read at each scrape.
 DATABASE_STATE = CollectorRegistry(auto_describe=False)
 
@@ -95,45 +72,9 @@ class _Guarded:
             return []
 
 
-def view_label(request) -> str:
-    """The URL's name (bounded, unlike paths with ids in them)."""
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        return "unmatched"
-    return match.view_name or match.route or "unnamed"
-
-
-class RequestMetricsMiddleware(SyncAndAsyncMiddleware):
-    """Counts every response and times it, by view, for the synchronous and the async
-    (stream) views alike."""
-
-    def handle(self, request):
-        started = time.perf_counter()
-        response = self.get_response(request)
-        _observe(request, response, started)
-        return response
-
-    async def ahandle(self, request):
-        started = time.perf_counter()
-        response = await self.get_response(request)
-        _observe(request, response, started)
-        return response
-
-
-def _observe(request, response, started: float) -> None:
-    """Never the response's problem: a count that cannot be written (its directory gone,
-    a full disk) is logged, and the answer goes out as it is."""
-    try:
-        view = view_label(request)
-        method = request.method if request.method in METHODS else "other"
-        REQUESTS.labels(view, method, str(response.status_code)).inc()
-        REQUEST_SECONDS.labels(view, method).observe(time.perf_counter() - started)
-    except Exception:
-        logger.exception("metrics: the request could not be counted")
-
-
 def count_safely(function, *args) -> None:
-    """Call a metric's update; log, never raise (see _observe)."""
+    """Call a metric's update; log, never raise: a count that cannot be written (its
+    directory gone, a full disk) is no caller's problem."""
     try:
         function(*args)
     except Exception:

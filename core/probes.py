@@ -13,7 +13,7 @@ no session and no metrics count, and costs one statement at most.
   it is down (docs/reliability.md), and a probe that failed on it would take every web
   process out of service for nothing.
 
-/healthz stays the operator's page: every dependency, and the figures apps report.
+/healthz stays the operator's page: every dependency.
 /metrics with a staff session (a person's browser) takes the usual way, Host check and all."""
 
 import logging

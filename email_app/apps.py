@@ -10,12 +10,10 @@ class EmailAppConfig(AppConfig):
     def ready(self):
         from side_effects import registry
         from store.signals import duplicate_orders_alerted, low_stock, order_created
-        from worker.routing import route_tasks
 
         from . import receivers, tasks
 
         registry.register(tasks.send_confirmation_email)
-        route_tasks("emails", "email_app.*")
         order_created.connect(
             receivers.enqueue_confirmation_email,
             dispatch_uid="email_app.enqueue_confirmation_email",

@@ -2,10 +2,10 @@
 
 Opening an SMTP connection costs a TCP handshake, the greeting, EHLO (and STARTTLS and
 AUTH where used) before the first message: more than sending the message itself. A
-worker thread keeps its connection open between tasks and reopens it when the settings
-change, after it sat idle long enough for a server to drop it, or when the server closed
-it under us (then the message is sent again on a fresh connection, once: the server
-refused a command before accepting anything).
+worker thread keeps its connection open between tasks and reopens it after it sat idle
+long enough for a server to drop it, or when the server closed it under us (then the
+message is sent again on a fresh connection, once: the server refused a command before
+accepting anything).
 
 A send may be given a deadline: past it the connection is cut, whatever the server does
 and however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
@@ -17,7 +17,6 @@ import smtplib
 import threading
 import time
 
-from django.conf import settings
 from django.core.mail import get_connection
 
 from worker.compat.smtp_cut import smtp_connection_cut
@@ -81,30 +80,18 @@ def _cut(connection, cut: threading.Event) -> None:
     smtp_connection_cut(connection)
 
 
-def _settings_key() -> tuple:
-    return (
-        settings.EMAIL_BACKEND,
-        settings.EMAIL_HOST,
-        settings.EMAIL_PORT,
-        settings.EMAIL_HOST_USER,
-        settings.EMAIL_USE_TLS,
-        getattr(settings, "EMAIL_USE_SSL", False),
-    )
-
-
 def _connection():
     """(connection, reused?)"""
-    key = _settings_key()
     connection = getattr(_local, "connection", None)
     idle = time.monotonic() - getattr(_local, "used_at", 0.0)
-    if connection is not None and (_local.key != key or idle > IDLE_SECONDS):
+    if connection is not None and idle > IDLE_SECONDS:
         _close()
         connection = None
     if connection is not None:
         return connection, True
     connection = get_connection()
     connection.open()
-    _local.connection, _local.key, _local.used_at = connection, key, time.monotonic()
+    _local.connection, _local.used_at = connection, time.monotonic()
     return connection, False
 
 

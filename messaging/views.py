@@ -1,6 +1,5 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -39,12 +38,9 @@ class OrderMessagesView(generics.ListAPIView):
         order = self.order()
         body = MessageCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            message = services.message_post(
-                order=order, author=request.user, body=body.validated_data["body"]
-            )
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
+        message = services.message_post(
+            order=order, author=request.user, body=body.validated_data["body"]
+        )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 

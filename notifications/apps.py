@@ -7,16 +7,11 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from core.metrics import add_collector
-        from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
-        from . import metrics, tasks
+        from . import tasks
 
-        add_collector(metrics.DeliveryCollector())
         _receivers_connect()
-        # Digests go out from the mail worker, beside the other email (SMTP may be slow).
-        route_tasks("emails", tasks.send_email_digests)
         # No expiry: a late run sends what is due as well as a timely one (worker.schedule).
         schedule_task("notification pushes", tasks.send_pushes, every_seconds=10)
         schedule_task("notification email digests", tasks.send_email_digests, every_seconds=60)

@@ -10,20 +10,18 @@ _MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then 
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from worker.tasks_base import last_start_by
+from worker.tasks_base import last_start_by, retry_countdown
 
-from . import locks, metrics, selectors
+from . import locks, selectors
 from .models import Notification, NotificationDelivery, PushSubscription
 from .preferences import effective
 
@@ -33,7 +31,6 @@ Status = NotificationDelivery.Status
 # What a send may come to: a retried delivery stays pending.
 DELIVERED, FAILED, RETRY = Status.DELIVERED, Status.FAILED, Status.PENDING
 BATCH = 100
-_METRIC = {DELIVERED: "delivered", FAILED: "failed", RETRY: "retried"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
             except Exception as exc:  # one bad group must not hold the others back
                 logger.warning("notifications: %s %s failed: %s", sender.channel, group[0].pk, exc)
                 outcome = Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
-            delivered += _record(sender.channel, group, outcome, now=clock())
+            delivered += _record(group, outcome, now=clock())
     return delivered
 
 
@@ -135,7 +132,6 @@ def _claim(sender: Sender, *, due_by, now) -> tuple[list[list[NotificationDelive
         claimed = [row.pk for group in groups.values() for row in group]
         claim = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
         NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + claim)
-    metrics.deliveries_count(channel=sender.channel, outcome="cancelled", count=len(unwanted))
     return list(groups.values()), len(due) == BATCH
 
 
@@ -144,18 +140,7 @@ def _let_go(rows: list[NotificationDelivery], *, now) -> None:
     NotificationDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(next_attempt_at=now)
 
 
-def retry_delay(*, attempts: int, retry_after: int = 0) -> int:
-    """Seconds before the next attempt of a delivery that failed `attempts` times."""
-    backoff = get_exponential_backoff_interval(
-        factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
-        retries=attempts - 1,
-        maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
-        full_jitter=True,
-    )
-    return max(backoff, retry_after)
-
-
-def _record(channel: str, group, outcome: Outcome, *, now) -> int:
+def _record(group, outcome: Outcome, *, now) -> int:
     """Write what came of the group's send; 1 when it was delivered."""
     error = outcome.error[:500]
     for delivery in group:
@@ -166,13 +151,11 @@ def _record(channel: str, group, outcome: Outcome, *, now) -> int:
         elif outcome.status == RETRY:
             if delivery.attempts > settings.SHOPFLOW_TASK_MAX_RETRIES:
                 delivery.status = FAILED
-            delay = retry_delay(attempts=delivery.attempts, retry_after=outcome.retry_after)
+            delay = retry_countdown(retries=delivery.attempts - 1, retry_after=outcome.retry_after)
             delivery.next_attempt_at = now + timedelta(seconds=delay)
     NotificationDelivery.objects.bulk_update(
         group, ["attempts", "status", "last_error", "delivered_at", "next_attempt_at"]
     )
     if outcome.drop:
         PushSubscription.objects.filter(pk__in=[d.subscription_id for d in group]).delete()
-    for status, count in Counter(d.status for d in group).items():
-        metrics.deliveries_count(channel=channel, outcome=_METRIC[status], count=count)
     return outcome.status == DELIVERED

@@ -18,7 +18,6 @@ from channels.layers import get_channel_layer
 
 from core.after_response import run_after_response
 
-from . import metrics
 from .channel_layer import layer_call
 from .serializers import NotificationSerializer
 
@@ -60,9 +59,7 @@ def _publish(notifications) -> None:
         (user_group(row.recipient_id), {"type": EVENT, "event": notification_event(row)})
         for row in notifications
     ]
-    sent = _send(events)
-    outcome = "published" if sent else "failed"
-    metrics.deliveries_count(channel="live", outcome=outcome, count=len(notifications))
+    _send(events)
 
 
 def _send_soon(messages) -> None:

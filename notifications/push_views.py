@@ -1,7 +1,6 @@
 """The Web Push API: the server's VAPID key, and the caller's browsers' subscriptions."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
@@ -68,15 +67,12 @@ class PushSubscriptionListView(generics.ListAPIView):
         incoming = PushSubscriptionInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            row, created = push_subscription_save(
-                user=request.user,
-                endpoint=data["endpoint"],
-                session_key=_session_key(request),
-                **data["keys"],
-            )
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
+        row, created = push_subscription_save(
+            user=request.user,
+            endpoint=data["endpoint"],
+            session_key=_session_key(request),
+            **data["keys"],
+        )
         return Response(
             PushSubscriptionSerializer(row).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -120,12 +116,9 @@ class PushSubscriptionRenewView(APIView):
         incoming = PushRenewSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            row = push_subscription_renew(
-                old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
-            )
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
+        row = push_subscription_renew(
+            old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
+        )
         if row is None:
             raise exceptions.NotFound("No subscription has that endpoint.")
         return Response(PushSubscriptionSerializer(row).data)

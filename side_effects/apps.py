@@ -7,13 +7,11 @@ class SideEffectsConfig(AppConfig):
     verbose_name = "Side effects"
 
     def ready(self):
-        from core.health import add_report
         from core.metrics import add_collector
         from worker.schedule import schedule_task
 
-        from . import metrics, selectors, tasks
+        from . import metrics, tasks
 
-        add_report("side_effects_past_deadline", selectors.side_effects_past_deadline_count)
         add_collector(metrics.SideEffectCollector())
         # No expiry: a late run finds what is overdue as well as a timely one (worker.schedule).
         schedule_task(

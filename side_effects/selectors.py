@@ -8,7 +8,6 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q
 
-from core.clock import db_now
 from worker.outbox import publication_lateness, relay_is_behind
 from worker.queues import queue_of, queue_states
 
@@ -46,11 +45,6 @@ def side_effect_states(*, rows) -> dict[str, str]:
     states = dict.fromkeys(registry.kinds(), PENDING.value)
     states.update({row.kind: row.status for row in rows if row.kind in states})
     return states
-
-
-def side_effects_past_deadline_count() -> int:
-    """Side effects pending past their deadline: the reconciler's next work."""
-    return OrderSideEffect.objects.filter(status=PENDING, deadline__lt=db_now()).count()
 
 
 def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> Iterator[Outcome]:

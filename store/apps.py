@@ -9,16 +9,14 @@ class StoreConfig(AppConfig):
 
     def ready(self):
         from side_effects import registry
-        from worker.routing import route_tasks
         from worker.schedule import schedule_task
 
         from . import receivers, tasks
         from .models import Customer, Order, Product
         from .services import duplicates
-        from .signals import order_created, prices_updated
+        from .signals import order_created
 
         registry.register(tasks.apply_inventory)
-        route_tasks("inventory", tasks.apply_inventory)
         post_save.connect(
             receivers.create_customer_for_new_user,
             sender=settings.AUTH_USER_MODEL,
@@ -36,11 +34,6 @@ class StoreConfig(AppConfig):
         )
         post_save.connect(
             receivers.record_price_change, sender=Product, dispatch_uid="store.record_price_change"
-        )
-        prices_updated.connect(
-            receivers.record_bulk_price_changes,
-            sender=Product,
-            dispatch_uid="store.record_bulk_price_changes",
         )
         _connect_token_cache_invalidation(receivers.forget_cached_tokens, Customer)
         schedule_task(

@@ -1,38 +1,45 @@
-"""Domain errors of the store. Views turn them into HTTP answers (core.api)."""
+"""Domain errors of the store, answered by core.api for every view (core.exceptions)."""
 
 from dataclasses import dataclass
 
-
-class StoreError(Exception):
-    pass
+from core.exceptions import DomainError, NotFound
 
 
-class CartNotFound(StoreError):
-    pass
+class CartNotFound(NotFound):
+    detail = "Cart not found."
 
 
-class CartItemNotFound(StoreError):
-    pass
+class CartItemNotFound(NotFound):
+    detail = "Cart item not found."
 
 
-class CartEmpty(StoreError):
-    pass
+class CartEmpty(DomainError):
+    field, detail = "cart_id", "The cart is empty."
 
 
-class ProductNotFound(StoreError):
-    pass
+class ProductNotFound(DomainError):
+    field, detail = "product_id", "Unknown product."
 
 
-class QuantityTooLarge(StoreError):
-    pass
+class QuantityTooLarge(DomainError):
+    """Raised with the most of one product a cart may hold."""
+
+    field = "quantity"
+
+    @property
+    def detail(self) -> str:
+        return f"At most {self.args[0]} of one product per cart."
 
 
-class StockAdjustmentRefused(StoreError):
+class StockAdjustmentRefused(Exception):
     """An adjustment would leave less on hand than is reserved (or below zero)."""
 
 
-class IdempotencyKeyReused(StoreError):
+class IdempotencyKeyReused(DomainError):
     """The same Idempotency-Key was sent with a different request body."""
+
+    status = 422
+    detail = "This Idempotency-Key was already used with a different request body."
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,25 @@ class Shortage:
     available: int
 
 
-class InsufficientStock(StoreError):
+class InsufficientStock(DomainError):
+    """A 409 naming the products short (ShortageErrorSerializer)."""
+
+    status = 409
+
     def __init__(self, shortages: list[Shortage]):
         self.shortages = shortages
         names = ", ".join(f"{s.name} ({s.sku})" for s in shortages)
-        super().__init__(f"Insufficient stock for: {names}.")
+        self.detail = f"Insufficient stock for: {names}."
+        super().__init__(self.detail)
+
+    def answer(self) -> dict:
+        products = [
+            {
+                "product_id": s.product_id,
+                "sku": s.sku,
+                "requested": s.requested,
+                "available": s.available,
+            }
+            for s in self.shortages
+        ]
+        return {"detail": self.detail, "products": products}

@@ -6,41 +6,6 @@ from django.core.validators import MinValueValidator
 from django.db import models, router, transaction
 from django.db.models import F, Q
 
-from .signals import prices_updated
-
-# Ids per statement when prices are set in bulk: under SQLite's limit of bound variables.
-PRICE_UPDATE_CHUNK = 500
-
-
-class ProductQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        """QuerySet.update(), with a price set this way recorded in the price history as a
-        save's is: update() sends no pre_save/post_save, so this sends prices_updated, in
-        the UPDATE's transaction, with the prices the rows had. bulk_update() comes here
-        too."""
-        if "price" not in kwargs:
-            return super().update(**kwargs)
-        # select_for_update() marks the queryset for writing: .db is then where its UPDATE
-        # goes (the router's write database, or the one .using() named).
-        using = self.select_for_update().db
-        manager = self.model._default_manager.db_manager(using)
-        with transaction.atomic(using=using):
-            # The products alone are locked, by id (the query may join, or be DISTINCT,
-            # which FOR UPDATE refuses); exactly those rows are updated, so a row that
-            # came to match in between is not changed without its history.
-            locked = manager.select_for_update(no_key=True).filter(pk__in=self.values("pk"))
-            before = dict(locked.order_by("pk").values_list("pk", "price"))
-            ids, updated = list(before), 0
-            for start in range(0, len(ids), PRICE_UPDATE_CHUNK):
-                chunk = ids[start : start + PRICE_UPDATE_CHUNK]
-                updated += super(ProductQuerySet, manager.filter(pk__in=chunk)).update(**kwargs)
-                prices_updated.send(
-                    sender=self.model,
-                    prices_before={pk: before[pk] for pk in chunk},
-                    using=using,
-                )
-        return updated
-
 
 class Product(models.Model):
     sku = models.CharField(max_length=64, unique=True)
@@ -56,8 +21,6 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = ProductQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

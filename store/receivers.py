@@ -51,10 +51,6 @@ def record_price_change(sender, instance, created, raw=False, using="default", *
         prices.price_change_record_noted(product=instance, using=using)
 
 
-def record_bulk_price_changes(sender, prices_before, using, **kwargs):
-    prices.price_changes_record_updated(prices_before=prices_before, using=using)
-
-
 def forget_cached_tokens(sender, **kwargs):
     """A token, a user or a customer changed or went: the tokens cached in this process
     (store.authentication) may hold an old copy. Now, and again once the change commits,

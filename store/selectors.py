@@ -107,10 +107,10 @@ def order_latest_with_lines(*, customer_id: int, lines_key: str, since) -> int |
     )
 
 
-def orders_for_processing(*, order_ids: list[int], with_customer: bool = True) -> list[Order]:
-    """Orders with what their side-effect tasks need, in one query over their items: each
-    order's `line_items` with their products, and the customer's user unless
-    `with_customer` is off. Unknown ids are left out; fields not read are deferred."""
+def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
+    """One order with what its side-effect tasks need, in one query over its items: its
+    `line_items` with their products, and the customer's user unless `with_customer` is
+    off; fields not read are deferred. Raises Order.DoesNotExist."""
     related = ["product", "order__customer__user" if with_customer else "order"]
     fields = ["order", "product", "unit_price", "quantity", "product__sku", "product__name"]
     fields += [
@@ -119,28 +119,19 @@ def orders_for_processing(*, order_ids: list[int], with_customer: bool = True) -
     if with_customer:
         fields += ["order__customer__user"]
         fields += [f"order__customer__user__{name}" for name in CUSTOMER_USER_FIELDS]
-    items = (
-        OrderItem.objects.filter(order_id__in=order_ids)
+    items = list(
+        OrderItem.objects.filter(order_id=order_id)
         .select_related(*related)
         .only(*fields)
-        .order_by("order_id", "product_id")
+        .order_by("product_id")
     )
-    orders: dict[int, Order] = {}
-    for item in items:
-        if item.order_id not in orders:  # its first item: the row's copy of the order is kept
-            orders[item.order_id] = item.order
-            item.order.line_items = []
-        item.order = orders[item.order_id]
-        item.order.line_items.append(item)
-    return list(orders.values())
-
-
-def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
-    """One order as orders_for_processing() reads it. Raises Order.DoesNotExist."""
-    orders = orders_for_processing(order_ids=[order_id], with_customer=with_customer)
-    if not orders:  # checkout never writes an order without items
+    if not items:  # checkout never writes an order without items
         raise Order.DoesNotExist(f"order {order_id} does not exist")
-    return orders[0]
+    order = items[0].order  # the first row's copy of the order is kept
+    for item in items:
+        item.order = order
+    order.line_items = items
+    return order
 
 
 def order_items_unapplied(*, order_ids: list[int]) -> list[OrderItem]:

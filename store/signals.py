@@ -11,11 +11,6 @@ order_created = Signal()
 # below its threshold. Arguments: product (store.models.Product), order_id, available.
 low_stock = Signal()
 
-# Sent by Product.objects.update(price=...) and bulk_update(), which send no save signals,
-# in the UPDATE's transaction, once per chunk of rows. Arguments: prices_before
-# ({product id: price before}), using (the database).
-prices_updated = Signal()
-
 # Sent by the scheduled duplicate-order alert, inside the transaction that marks the
 # orders as named by the alert, with a plain send(): a receiver that fails rolls the
 # alert back (the orders wait for the next run) rather than leave it unheard.

@@ -1,24 +1,13 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Conflict, ErrorSerializer, Unprocessable
-from core.metrics import count_safely
+from core.api import ErrorSerializer
 
-from . import metrics, selectors
-from .exceptions import (
-    CartEmpty,
-    CartItemNotFound,
-    CartNotFound,
-    IdempotencyKeyReused,
-    InsufficientStock,
-    ProductNotFound,
-    QuantityTooLarge,
-    StoreError,
-)
+from . import selectors
+from .exceptions import CartItemNotFound, CartNotFound
 from .models import Cart, CartItem, Order, Product
 from .serializers import (
     CartCreateSerializer,
@@ -37,50 +26,9 @@ from .services import carts, customers
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
-def _api_error(exc: StoreError) -> exceptions.APIException:
-    if isinstance(exc, CartNotFound):
-        return exceptions.NotFound("Cart not found.")
-    if isinstance(exc, CartItemNotFound):
-        return exceptions.NotFound("Cart item not found.")
-    if isinstance(exc, CartEmpty):
-        return exceptions.ValidationError({"cart_id": ["The cart is empty."]})
-    if isinstance(exc, ProductNotFound):
-        return exceptions.ValidationError({"product_id": ["Unknown product."]})
-    if isinstance(exc, QuantityTooLarge):
-        return exceptions.ValidationError(
-            {"quantity": [f"At most {carts.MAX_LINE_QUANTITY} of one product per cart."]}
-        )
-    if isinstance(exc, InsufficientStock):
-        error = Conflict(str(exc))
-        error.products = [
-            {
-                "product_id": s.product_id,
-                "sku": s.sku,
-                "requested": s.requested,
-                "available": s.available,
-            }
-            for s in exc.shortages
-        ]
-        return error
-    if isinstance(exc, IdempotencyKeyReused):
-        return Unprocessable("This Idempotency-Key was already used with a different request body.")
-    raise exc
-
-
 class StoreAPIView(APIView):
     def customer(self):
         return customers.customer_ensure(user=self.request.user)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, StoreError):
-            api_exc = _api_error(exc)
-            response = super().handle_exception(api_exc)
-            if hasattr(api_exc, "products"):
-                response.data["products"] = api_exc.products
-            return response
-        if isinstance(exc, DjangoValidationError):
-            exc = exceptions.ValidationError(exc.messages)
-        return super().handle_exception(exc)
 
 
 class ProductListView(generics.ListAPIView):
@@ -251,12 +199,6 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
         return Response(
             OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers
         )
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method == "POST":
-            count_safely(metrics.checkout_count, response)
-        return response
 
 
 class OrderDetailView(StoreAPIView):

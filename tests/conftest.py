@@ -1,4 +1,5 @@
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from rest_framework.test import APIClient
 
 from core import after_response
 from devstack.stack import redis_answers
+from email_app import transport
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
 from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker, rabbitmq_answers
@@ -169,7 +171,7 @@ def in_process_consumer(celery_session_app, celery_session_worker, transactional
     """The session worker for one test: the project's app publishes to its broker, its
     queues start empty, the database is transactional (the worker sees only what is
     committed) and retries wait a second or two. Nothing publishes the outbox: the test
-    does (worker.outbox.relay)."""
+    does (tests.support.processes.relay_drain)."""
     with celery_broker(celery_session_app.conf.broker_url):
         celery_session_app.control.purge()
         yield celery_session_worker
@@ -184,6 +186,15 @@ def in_process_worker(in_process_consumer):
 
 
 # --- SMTP ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def mail_connections_dropped():
+    """email_app.transport keeps a mail connection per thread, opened with the settings of
+    its time, which tests change: each test starts with none kept, in any thread (the
+    in-process worker's too)."""
+    transport._close()
+    transport._local = threading.local()
 
 
 @pytest.fixture
@@ -230,7 +241,7 @@ def _no_request_hold_left_behind():
     """A response a test never closed (an unread stream) would leave this thread holding
     the rows it commits for after a response that never comes."""
     yield
-    after_response.forget_waiting()
+    after_response._waiting.callbacks = None  # nothing waits for a response any more
     live._push_paused_until = 0.0  # a test that made a push fail leaves no pause behind
 
 

@@ -14,18 +14,13 @@ class WorkerConfig(AppConfig):
 
         metrics.connect()
         add_collector(metrics.OutboxCollector())
-        add_collector(metrics.DeadLetterCollector())
         add_collector(metrics.QueueCollector())
 
         schedule.schedule_task(
             "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}
         )
-        schedule.schedule_task(
-            "celery.backend_cleanup",
-            "celery.backend_cleanup",  # Celery's own: expired task results
-            crontab={"minute": "0", "hour": "4"},
-            expire_seconds=12 * 3600,
-        )
+        # Celery's celery.backend_cleanup (expired task results, daily at 04:00) is
+        # django-celery-beat's own default entry, installed by the beat that sends.
         before_task_publish.connect(
             receivers.stamp_publish_time, dispatch_uid="worker.stamp_publish_time"
         )

@@ -4,7 +4,7 @@ from celery import Celery, signals
 
 from core.env import settings_module
 from core.telemetry import telemetry_start
-from worker import liveness, queue_redis
+from worker import liveness
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
@@ -17,8 +17,6 @@ app = Celery(
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(liveness.LivenessVoucher)
-# On Redis, each worker announces the queues it consumes (Redis counts no consumers).
-app.steps["consumer"].add(queue_redis.ConsumerAnnouncer)
 liveness.connect()
 
 

@@ -2,8 +2,7 @@
 --conf=worker/flowerconfig.py` (make run, docker-compose.yml, kubernetes/). Given on the
 command line, a switch is parsed by Tornado, for which "off" and "no" mean on; read here,
 it means what it means to the workers (core.env). It also installs what Flower's options
-cannot say (worker/compat/flower.py): every routed queue listed, no public page,
-read-only watchers."""
+cannot say (worker/compat/flower.py): every routed queue listed, no public page."""
 
 import os
 
@@ -40,9 +39,5 @@ if not credentials or not all(
     user and pw for user, _, pw in (c.partition(":") for c in credentials)
 ):
     refuse("FLOWER_BASIC_AUTH", ",".join(credentials), "user:password pairs, comma-separated")
-users = {pair.partition(":")[0] for pair in credentials}
-watchers = set(env_list("SHOPFLOW_FLOWER_WATCHERS", ""))
-if watchers - users:
-    refuse("SHOPFLOW_FLOWER_WATCHERS", ",".join(sorted(watchers)), "users of FLOWER_BASIC_AUTH")
 
-flower_extension_install(watchers=watchers)
+flower_extension_install()

@@ -1,6 +1,6 @@
-"""What the workers and the broker tell Prometheus (core.metrics serves it): task runs and
-their runtimes, counted from Celery's signals in the worker processes; the outbox backlog,
-dead letters and each queue's state, read at scrape time.
+"""What the workers and the broker tell Prometheus (core.metrics serves it): task runs,
+counted from Celery's signals in the worker processes; the outbox backlog and each queue's
+state, read at scrape time.
 
 In docker-compose each worker container keeps its own counts: with
 SHOPFLOW_WORKER_METRICS_PORT set, the worker serves them on that port for Prometheus to
@@ -8,20 +8,16 @@ scrape (one target per container, as `--scale worker=N` makes them)."""
 
 import logging
 import os
-import time
 
 from celery import signals
 from django.conf import settings
 from django.db.models import Count, Max
 from django.db.models.functions import Coalesce, Now
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client import start_http_server as serve_metrics
 from prometheus_client.core import GaugeMetricFamily
 
-from core.metrics import SECONDS_BUCKETS
-
-from . import locks, outbox
-from .models import DeadLetter
+from . import locks
 from .queues import queue_states
 
 logger = logging.getLogger(__name__)
@@ -31,28 +27,13 @@ TASK_RUNS = Counter(
     "Task runs that ended, by task, queue and outcome (success, failure, retry, ...).",
     ["task", "queue", "outcome"],
 )
-TASK_SECONDS = Histogram(
-    "shopflow_task_duration_seconds",
-    "Time a task ran, by task.",
-    ["task"],
-    buckets=SECONDS_BUCKETS,
-)
-
-_started: dict[str, float] = {}
 
 
-def task_started(task_id=None, **kwargs) -> None:
-    _started[task_id] = time.perf_counter()
-
-
-def task_ended(task_id=None, task=None, state=None, **kwargs) -> None:
-    started = _started.pop(task_id, None)
+def task_ended(task=None, state=None, **kwargs) -> None:
     if task is None:
         return
     queue = (task.request.delivery_info or {}).get("routing_key") or ""
     TASK_RUNS.labels(task.name, queue, (state or "unknown").lower()).inc()
-    if started is not None:
-        TASK_SECONDS.labels(task.name).observe(time.perf_counter() - started)
 
 
 def serve_worker_metrics(sender=None, **kwargs) -> None:
@@ -72,21 +53,18 @@ def serve_worker_metrics(sender=None, **kwargs) -> None:
 
 
 def connect() -> None:
-    signals.task_prerun.connect(task_started, dispatch_uid="worker.metrics.task_started")
     signals.task_postrun.connect(task_ended, dispatch_uid="worker.metrics.task_ended")
     signals.worker_ready.connect(serve_worker_metrics, dispatch_uid="worker.metrics.serve")
 
 
 class OutboxCollector:
-    """The outbox rows due and not yet published (the relay's backlog), how long the oldest
-    of them has been due, by the database's clock; and the retries waiting for their time
-    (not a backlog: SMTP greylisting, a Retry-After)."""
+    """The outbox rows due and not yet published (the relay's backlog), and how long the
+    oldest of them has been due, by the database's clock."""
 
     def collect(self):
         backlog = locks.outbox_rows_due().aggregate(
             rows=Count("id"), waited=Max(Now() - Coalesce("not_before", "created_at"))
         )
-        waiting = outbox.retries_waiting()
         age = backlog["waited"].total_seconds() if backlog["waited"] else 0.0
         yield GaugeMetricFamily(
             "shopflow_outbox_backlog",
@@ -98,48 +76,18 @@ class OutboxCollector:
             "How long the oldest outbox row due and unpublished has been due (0: none).",
             value=max(age, 0.0),
         )
-        yield GaugeMetricFamily(
-            "shopflow_outbox_retries_waiting",
-            "Task retries waiting in the outbox for their time.",
-            value=waiting.count(),
-        )
-
-
-class DeadLetterCollector:
-    """Dead letters waiting for a person (not re-enqueued), by task."""
-
-    def collect(self):
-        waiting = GaugeMetricFamily(
-            "shopflow_dead_letters_waiting",
-            "Dead letters not re-enqueued, by task.",
-            labels=["task"],
-        )
-        rows = (
-            DeadLetter.objects.filter(requeued_at__isnull=True)
-            .values_list("task_name")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for task, n in rows:
-            waiting.add_metric([task], n)
-        yield waiting
 
 
 class QueueCollector:
     """Each queue the project routes to, consumed or not, as the broker holds it at scrape
-    time (worker.queues.queue_states): messages ready, held by workers and scheduled,
-    consumers, and the age of the oldest ready message. A series the broker cannot give
-    (held on RabbitMQ without its management API) is left out, not made 0."""
+    time (worker.queues.queue_states): its ready messages and the age of the oldest. An age
+    the broker cannot give (RabbitMQ without its management API) is left out, not made 0."""
 
     def collect(self):
         messages = GaugeMetricFamily(
             "shopflow_queue_messages",
-            "Messages of a queue: ready, held by a worker (not acknowledged), scheduled "
-            "(waiting for their time, in the outbox or, on Redis, held for an ETA).",
+            "Messages of a queue ready for a worker.",
             labels=["queue", "state"],
-        )
-        consumers = GaugeMetricFamily(
-            "shopflow_queue_consumers", "Workers consuming a queue.", labels=["queue"]
         )
         oldest = GaugeMetricFamily(
             "shopflow_queue_oldest_message_age_seconds",
@@ -149,10 +97,6 @@ class QueueCollector:
         names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
         for name, state in queue_states(names=names).items():
             messages.add_metric([name, "ready"], state.ready)
-            if state.held is not None:
-                messages.add_metric([name, "held"], state.held)
-            messages.add_metric([name, "scheduled"], state.scheduled)
-            consumers.add_metric([name], state.consumers)
             if state.oldest_ready_age_seconds is not None or not state.ready:
                 oldest.add_metric([name], state.oldest_ready_age_seconds or 0.0)
-        yield from (messages, consumers, oldest)
+        yield from (messages, oldest)

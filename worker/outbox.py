@@ -19,14 +19,13 @@ checkout nothing.
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Max, Q
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.clock import db_now
@@ -104,20 +103,20 @@ class Message:
 
 
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
-    """The messages that publish `rows`, in order: a row of its own each, except rows of a
-    task with a `batch_max`, whose lists are joined into messages of up to that many items
-    (a row's list is never split; rows join only those of their retry)."""
+    """The messages that publish `rows`, in order: a row of its own each, except first
+    tries of a task with a `batch_max`, whose lists are joined into messages of up to that
+    many items (a row's list is never split). A retry (`not_before`) goes out as its task
+    recorded it: an order sent out alone stays alone."""
     messages: list[Message] = []
-    open_batches: dict[tuple[str, int], Message] = {}
+    open_batches: dict[str, Message] = {}
     for row in rows:
         most = _batch_max(row.task_name)
-        if not most or not _is_one_list(row):
+        if not most or not _is_one_list(row) or row.not_before is not None:
             messages.append(Message([row], list(row.args), dict(row.kwargs)))
             continue
-        key = (row.task_name, row.retries)
-        batch = open_batches.get(key)
+        batch = open_batches.get(row.task_name)
         if batch is None or len(batch.args[0]) + len(row.args[0]) > most:
-            batch = open_batches[key] = Message([], [[]])
+            batch = open_batches[row.task_name] = Message([], [[]])
             messages.append(batch)
         batch.rows.append(row)
         batch.args[0].extend(row.args[0])
@@ -141,23 +140,6 @@ class RelayPass:
     @property
     def broker_failed(self) -> bool:
         return self.published < self.claimed
-
-
-def relay(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
-    """Publish pending rows, oldest first, claim after claim for up to `budget_seconds`: a
-    drain in one call (a shell, the tests). Returns how many rows went out; stops at the
-    first broker error, the rest stay pending."""
-    deadline = time.monotonic() + budget_seconds
-    published = 0
-    while True:
-        done = relay_once(rows_per_claim=rows_per_claim)
-        published += done.published
-        full = done.claimed == (rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
-        if done.broker_failed or not full or time.monotonic() >= deadline:
-            break
-    if published:
-        logger.info("outbox relay published %s row(s)", published)
-    return published
 
 
 def relay_forever(*, stop: threading.Event) -> None:
@@ -302,12 +284,6 @@ def redelivery_record(*, task_id: str) -> int:
     if not rows.update(redeliveries=F("redeliveries") + 1):
         return 0
     return rows.values_list("redeliveries", flat=True).first() or 0
-
-
-def retries_waiting():
-    """The unpublished rows whose `not_before` is still ahead, by the database's clock: task
-    retries waiting for their time (not a backlog)."""
-    return OutboxMessage.objects.filter(published_at__isnull=True, not_before__gt=Now())
 
 
 def _release(row_ids, error: str) -> None:

@@ -1,11 +1,10 @@
 """The queues on RabbitMQ (worker.queues calls this).
 
-A passive queue_declare answers, exactly and at once, the messages ready and the consumers.
-The messages delivered and not acknowledged, and the publication time of the message at
-the head of the queue (the AMQP timestamp worker.receivers stamps), only the management
-plugin's HTTP API tells (SHOPFLOW_RABBITMQ_API): its statistics are refreshed every few
-seconds (RabbitMQ's collect_statistics_interval, 5 s by default). Without it, or when it
-does not answer in time, held and the age are unknown (None)."""
+A passive queue_declare answers, exactly and at once, the messages ready. The publication
+time of the message at the head of the queue (the AMQP timestamp worker.receivers stamps)
+only the management plugin's HTTP API tells (SHOPFLOW_RABBITMQ_API): its statistics are
+refreshed every few seconds (RabbitMQ's collect_statistics_interval, 5 s by default).
+Without it, or when it does not answer in time, the age is unknown (None)."""
 
 import json
 import logging
@@ -28,34 +27,31 @@ def rabbitmq_queues(conn, *, names, api: str) -> dict[str, BrokerQueue]:
     managed = _managed(api, vhost=conn.virtual_host or "/") if api else None
     found = {}
     for name in names:
-        ready, consumers = counted[name]
+        ready = counted[name]
         stats = (managed or {}).get(name, {})
         found[name] = BrokerQueue(
             ready=ready,
-            held=None if managed is None else stats.get("messages_unacknowledged", 0),
-            eta_held=0,  # RabbitMQ cannot tell them from the held
-            consumers=consumers,
             oldest_ready_age_seconds=_age(stats.get("head_message_timestamp"), ready=ready),
         )
     return found
 
 
-def declared_counts(conn, *, names) -> dict[str, tuple[int, int]]:
-    """{queue: (ready, consumers)} from passive declares over `conn` (on Redis too, where
-    kombu answers the list's length and no consumers); a channel AMQP closes on a queue it
-    does not know is replaced by a new one, closed at the end."""
+def declared_counts(conn, *, names) -> dict[str, int]:
+    """{queue: ready} from passive declares over `conn` (on Redis too, where kombu answers
+    the list's length); a channel AMQP closes on a queue it does not know is replaced by a
+    new one, closed at the end."""
     counted = {}
     channel, own = conn.default_channel, None  # kept with the pooled connection
     try:
         for name in names:
             try:
-                _, ready, consumers = channel.queue_declare(queue=name, passive=True)
-            except conn.channel_errors:  # not declared: nothing was sent to it, nobody consumes
-                counted[name] = (0, 0)  # (Redis: an empty queue is no key at all)
+                _, ready, _ = channel.queue_declare(queue=name, passive=True)
+            except conn.channel_errors:  # not declared: nothing was sent to it
+                counted[name] = 0  # (Redis: an empty queue is no key at all)
                 if not getattr(channel, "is_open", True):  # AMQP closed the channel
                     channel = own = conn.channel()
             else:
-                counted[name] = (ready, consumers)
+                counted[name] = ready
     finally:
         if own is not None:
             own.close()
@@ -68,7 +64,7 @@ def _managed(api: str, *, vhost: str) -> dict[str, dict] | None:
     parts = urlsplit(api)
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     base = urlunsplit(parts._replace(netloc=host))  # the credentials go in a header
-    columns = "name,messages_unacknowledged,head_message_timestamp"
+    columns = "name,head_message_timestamp"
     url = f"{base.rstrip('/')}/queues/{quote(vhost, safe='')}?columns={columns}"
     headers = urllib3.make_headers(basic_auth=f"{parts.username or ''}:{parts.password or ''}")
     try:

@@ -43,10 +43,6 @@ def schedule_task(
     _entries[name] = ScheduleEntry(name, task_name, every_seconds, crontab, expire_seconds)
 
 
-def scheduled_tasks() -> list[ScheduleEntry]:
-    return list(_entries.values())
-
-
 def install_schedule(*, apps=installed_apps, using: str = "default") -> list[str]:
     """Create the missing entries; returns the names created. `apps`: the models to use
     (a migration's or post_migrate's); nothing is done while django-celery-beat's are not

@@ -58,6 +58,22 @@ def last_start_by() -> float:
     return time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
 
 
+def retry_countdown(*, retries: int, retry_after: float = 0) -> int:
+    """The one backoff (a task's retries, a notification delivery's attempts): seconds
+    before the next try after `retries` earlier ones, exponential with full jitter, and no
+    sooner than the error asks (an email another delivery holds: when its claim may be
+    taken over), even past the longest backoff: a retry waits in the outbox, and one that
+    came early would only use up the retries (SHOPFLOW_TASK_RETRY_BACKOFF_MAX under the
+    claim window once failed an email whose worker was cut off)."""
+    countdown = get_exponential_backoff_interval(
+        factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
+        retries=retries,
+        maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
+        full_jitter=True,
+    )
+    return max(countdown, math.ceil(retry_after))
+
+
 class PoisonMessage(Exception):
     """The broker delivered this message again too often: each delivery lost its worker."""
 
@@ -212,18 +228,9 @@ class ReliableTask(Task):
             raise Reject(repr(record_error), requeue=True) from None
 
     def _retry_countdown(self, exc: Exception) -> int:
-        """Exponential backoff with full jitter, and no sooner than the error asks (an
-        email another delivery holds: when its claim may be taken over), even past the
-        longest backoff: a retry waits in the outbox, and one that came early would only
-        use up the retries (SHOPFLOW_TASK_RETRY_BACKOFF_MAX under the claim window once
-        failed an email whose worker was cut off)."""
-        countdown = get_exponential_backoff_interval(
-            factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
-            retries=self.request.retries,
-            maximum=settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX,
-            full_jitter=True,
+        return retry_countdown(
+            retries=self.request.retries, retry_after=getattr(exc, "retry_after", 0)
         )
-        return max(countdown, math.ceil(getattr(exc, "retry_after", 0)))
 
     def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database

@@ -31,7 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "django_celery_results",
     "django_celery_beat",
-    # The project package: its migrations keep the history of models that moved to apps.
+    # The project's own base: templates, commands, probes; it has no models.
     "core.apps.CoreConfig",
     "worker.apps.WorkerConfig",
     "side_effects.apps.SideEffectsConfig",
@@ -45,9 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a probe (/livez, /readyz) comes by the pod's address and is no request to count.
+    # First: a probe (/livez, /readyz) comes by the pod's address (no Host check for it).
     "core.probes.ProbesMiddleware",
-    "core.metrics.RequestMetricsMiddleware",  # it times what the others do too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -96,10 +95,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TZ_NAME", "UTC")
-USE_I18N = True
-USE_TZ = True
 
 STATIC_URL = "static/"
 # Where collectstatic puts the files the web serves (WhiteNoise): one directory a stack.
@@ -138,7 +134,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -246,22 +241,24 @@ LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
 # Side-effect tasks store no result: their state is the OrderSideEffect row, and a failure
 # is a dead letter (and still a FAILURE result, see ReliableTask). Scheduled tasks keep
-# theirs. Extended results (arguments, worker, queue) double the row for nothing.
-CELERY_RESULT_EXTENDED = False
+# theirs.
 CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_EXPIRES_DAYS", 7))
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_ENABLE_UTC = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# A direct exchange per queue, bound by the queue's own name. Each app routes its tasks
-# in its ready(); the router sends each task there by its name (worker.routing).
+# A direct exchange per queue, bound by the queue's own name. Celery's router sends each
+# task to its queue by its name (a glob or the exact name), whoever sends it and whether
+# or not that process imported the task; a task not named here goes to the default queue.
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("default", "emails", "inventory", "analytics")
 ]
-CELERY_TASK_ROUTES = ("worker.routing.route",)
+CELERY_TASK_ROUTES = {
+    "email_app.*": {"queue": "emails"},
+    # Digests go out from the mail worker, beside the other email (SMTP may be slow).
+    "notifications.send_email_digests": {"queue": "emails"},
+    "store.apply_inventory": {"queue": "inventory"},
+    "analytics_app.*": {"queue": "analytics"},
+}
 # One message in hand per process: with acks_late, a prefetched message would wait
 # behind a slow one and, if the worker dies, be redelivered late.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -287,7 +284,7 @@ from .windows import *  # noqa: E402, F403
 
 # RabbitMQ's management API (http://user:password@host:15672/api): /metrics reads the
 # messages held by workers and the oldest message's age from it. Unset: those two are
-# missing for RabbitMQ (core.checks warns). Read with a 2 s timeout.
+# missing for RabbitMQ. Read with a 2 s timeout.
 SHOPFLOW_RABBITMQ_API = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
 # Celery's own formats, with the trace id of a traced task (core.telemetry.trace_ids_in_logs).

@@ -1,5 +1,6 @@
 """The price history: every change of a product's price, whatever saved it (admin, shell,
-an import through the ORM), recorded in the transaction of the change."""
+an import through the ORM), recorded in the transaction of the change. QuerySet.update()
+and bulk_update() send no save signals: they record nothing, as raw SQL does not."""
 
 import contextlib
 import contextvars
@@ -65,21 +66,3 @@ def price_change_record(*, product: Product, old_price, new_price, using: str = 
         author.get_username() if author else "(unknown)",
     )
     return change
-
-
-def price_changes_record_updated(
-    *, prices_before: dict[int, Decimal], using: str = "default"
-) -> list[PriceChange]:
-    """The price changes of rows updated in bulk (QuerySet.update, bulk_update), from
-    their prices read under lock before the UPDATE, in its transaction."""
-    products = Product.objects.using(using).filter(pk__in=prices_before)
-    return [
-        price_change_record(
-            product=product,
-            old_price=prices_before[product.pk],
-            new_price=product.price,
-            using=using,
-        )
-        for product in products.only("pk", "sku", "price")
-        if prices_before[product.pk] != product.price
-    ]

@@ -141,29 +141,6 @@ def test_deploy_check_catches_a_weak_secret_key():
     assert "security.W009" in result.stdout + result.stderr
 
 
-def test_deploy_check_catches_a_short_flower_password():
-    # It opens Flower and /metrics.
-    result = manage(
-        "check", "--deploy", "--fail-level", "WARNING", **production(FLOWER_BASIC_AUTH="ops:short")
-    )
-
-    assert result.returncode != 0
-    assert "shopflow.W001" in result.stdout + result.stderr
-
-
-def test_check_warns_of_rabbitmq_without_its_management_api_and_not_of_redis():
-    # Without it, /metrics lacks RabbitMQ's held messages and oldest message's age.
-    amqp = "amqp://shop:secret@rabbitmq:5672//"
-    without = manage("check", **production(CELERY_BROKER_URL=amqp, SHOPFLOW_RABBITMQ_API=""))
-    api = "http://shop:secret@rabbitmq:15672/api"
-    given = manage("check", **production(CELERY_BROKER_URL=amqp, SHOPFLOW_RABBITMQ_API=api))
-    on_redis = manage("check", **production(CELERY_BROKER_URL="redis://redis:6379/0"))
-
-    assert "shopflow.W002" in without.stdout + without.stderr
-    assert "shopflow.W002" not in given.stdout + given.stderr
-    assert "shopflow.W002" not in on_redis.stdout + on_redis.stderr
-
-
 def test_cookies_sent_over_plain_http_are_warned_of_unless_the_site_is_plain_http():
     deploy = ("check", "--deploy", "--fail-level", "WARNING")
     on_https = manage(*deploy, **production(DJANGO_SECURE_COOKIES="0"))

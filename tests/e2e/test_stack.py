@@ -122,14 +122,12 @@ def assert_shopflow_metrics_sum_web_and_workers(stack) -> None:
     """Shopflow's own /metrics sums the web and worker processes' counts (multiprocess)."""
     assert requests.get(f"{stack.base}/metrics", timeout=5).status_code == 401
     scraped = Metrics(requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5).text)
-    assert scraped.value("shopflow_checkouts_total", outcome="placed") == 1
     for task in TASKS:
         assert scraped.value("shopflow_task_runs_total", task=task, outcome="success") >= 1
     for kind in DONE:
         assert scraped.value("shopflow_side_effect_lag_seconds_count", kind=kind) == 1
         assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
     assert scraped.value("shopflow_queue_messages", queue="emails", state="ready") is not None
-    assert scraped.value("shopflow_queue_consumers", queue="emails") >= 1
 
 
 def flower_queue_names(stack) -> set[str]:

@@ -11,7 +11,7 @@ from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
-from tests.support.processes import WorkerProcess, worker_env
+from tests.support.processes import WorkerProcess, relay_drain, worker_env
 from worker import outbox
 from worker.models import OutboxMessage
 
@@ -131,16 +131,17 @@ def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
     own_redis, smtp_server, tmp_path, relay_process
 ):
     """Three orders' emails in one message, sent one after another; SIGKILL the pool
-    process while the first waits on SMTP. The message comes back and resumes: the order
-    in flight had its attempt counted in its row, so it goes out in a message of its own
-    (its claim goes stale, then it is taken over and sent); the other two are sent once."""
+    process while the first waits on SMTP. The message comes back and resumes: the three
+    had their attempts counted in their rows, so each goes out in a message of its own
+    (the one in flight: its claim goes stale, then it is taken over and sent); the other
+    two are sent once."""
     from side_effects.models import OrderSideEffect
 
     env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         users = [UserFactory(email=f"batch{n}@example.com") for n in range(3)]
-        outbox.relay()  # the welcome emails
+        relay_drain()  # the welcome emails
         wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
         product = ProductFactory(on_hand=10, low_stock_threshold=0)
         order_ids = [checkout(user, product).json()["id"] for user in users]  # pending

@@ -13,6 +13,7 @@ from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
+from tests.support.processes import relay_drain
 from worker import outbox
 from worker.models import DeadLetter
 
@@ -24,7 +25,7 @@ def shoppers(in_process_consumer, smtp_server):
     """Three users whose welcome emails went out (published here: no relay runs), so they
     do not mix with the rest."""
     users = [UserFactory(email=f"shopper{n}@example.com") for n in range(3)]
-    outbox.relay()
+    relay_drain()
     wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
     return users
 
@@ -72,7 +73,7 @@ def test_one_relay_pass_sends_each_side_effect_of_three_orders_as_one_message(
 
     monkeypatch.setattr(outbox, "_send", spy)
 
-    assert outbox.relay() == 9  # nine rows, in three messages
+    assert relay_drain() == 9  # nine rows, in three messages
     assert sorted(sent) == [
         ("analytics_app.record_analytics", [order_ids]),
         ("email_app.send_confirmation_email", [order_ids]),
@@ -90,7 +91,7 @@ def test_a_poison_order_in_a_batch_fails_alone(shoppers, smtp_server):
     smtp_server.handler.refuse_to = {"shopper1@example.com"}  # for good: 554
     order_ids = place_pending(shoppers)
 
-    outbox.relay()
+    relay_drain()
     wait_until(lambda: settled(order_ids), message="the side effects")
 
     assert states(order_ids, "confirmation_email") == ["done", "failed", "done"]
@@ -112,7 +113,7 @@ def test_a_transient_failure_of_one_order_retries_that_order_alone(shoppers, smt
 
     with caplog.at_level(logging.WARNING, logger="side_effects.base"):
         # The relay publishes the orders, then the retry once it is due (in the outbox).
-        wait_until(lambda: outbox.relay() >= 0 and settled(order_ids), message="side effects")
+        wait_until(lambda: relay_drain() >= 0 and settled(order_ids), message="side effects")
 
     assert states(order_ids, "confirmation_email") == ["done"] * 3
     assert [confirmations(smtp_server, o) for o in order_ids] == [1, 1, 1]

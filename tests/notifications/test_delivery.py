@@ -90,7 +90,7 @@ def test_a_row_that_fails_with_no_wait_is_not_sent_again_in_the_same_run(monkeyp
     """Full jitter's wait may be 0: the row is due again, for the next run, not this one
     (a full batch of one makes the run claim again)."""
     monkeypatch.setattr(delivery, "BATCH", 1)
-    monkeypatch.setattr(delivery, "retry_delay", lambda **kwargs: 0)
+    monkeypatch.setattr(delivery, "retry_countdown", lambda **kwargs: 0)
     note = Notification.objects.create(recipient=UserFactory(), kind="message", message="m")
     sends = []
 

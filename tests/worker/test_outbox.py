@@ -3,6 +3,7 @@ them (a task's pending lists joined into one message), a dead broker loses nothi
 every row goes out once."""
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import timezone
 from core.signals import isolated_inserts
 from tests.support.brokers import queued_messages, queued_task_ids
 from tests.support.polling import wait_until
-from tests.support.processes import relay_thread
+from tests.support.processes import relay_drain, relay_thread
 from worker import outbox
 from worker.models import OutboxMessage
 
@@ -47,12 +48,12 @@ def test_a_committed_row_waits_for_the_relay_which_publishes_it_once(stoppable_b
         message = outbox.enqueue_on_commit(TASK, 7, flag=True)
     assert queued(stoppable_broker) == []  # the web never talks to the broker
 
-    assert outbox.relay() == 1
+    assert relay_drain() == 1
 
     message.refresh_from_db()
     assert message.published_at is not None and message.locked_until is None
     assert queued(stoppable_broker) == [str(message.task_id)]
-    assert outbox.relay() == 0  # published rows are not published again
+    assert relay_drain() == 0  # published rows are not published again
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,7 +63,7 @@ def test_rolled_back_transaction_leaves_no_row_and_publishes_nothing(own_redis):
         raise RuntimeError("the order failed after enqueue")
 
     assert not OutboxMessage.objects.exists()
-    assert outbox.relay() == 0
+    assert relay_drain() == 0
     assert queued(own_redis) == []
 
 
@@ -75,7 +76,7 @@ def test_rolled_back_savepoint_drops_only_its_own_row(own_redis):
             raise RuntimeError("a receiver failed")
 
     assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[1]]
-    outbox.relay()
+    relay_drain()
     assert queued(own_redis) == [str(kept.task_id)]
 
 
@@ -107,7 +108,7 @@ def test_the_relay_joins_a_batch_tasks_lists_up_to_its_batch_max_and_sends_other
         outbox.enqueue_on_commit(batched, [8, 9])  # a list of two: never split
         outbox.enqueue_on_commit(batched, "not a list")  # not a batch: alone
 
-    assert outbox.relay() == 10
+    assert relay_drain() == 10
 
     assert carried(own_redis) == [[[1, 2, 3]], [[4, 5, 6]], [[7, 8, 9]], [1], ["not a list"]]
     first = OutboxMessage.objects.filter(task_name=batched.name).order_by("pk").first()
@@ -143,14 +144,14 @@ def test_broker_down_keeps_rows_pending_and_a_later_relay_publishes_them(stoppab
         first = outbox.enqueue_on_commit(TASK, 1)
         second = outbox.enqueue_on_commit(TASK, 2)
 
-    assert outbox.relay() == 0  # down: nothing goes, nothing is lost
+    assert relay_drain() == 0  # down: nothing goes, nothing is lost
     first.refresh_from_db()
     assert first.published_at is None and first.locked_until is None
     assert "Connection" in first.last_error or "connect" in first.last_error.lower()
     assert OutboxMessage.objects.filter(published_at=None).count() == 2
 
     stoppable_broker.start()
-    assert outbox.relay() == 2
+    assert relay_drain() == 2
 
     assert not OutboxMessage.objects.filter(published_at=None).exists()
     assert sorted(queued(stoppable_broker)) == sorted([str(first.task_id), str(second.task_id)])
@@ -164,7 +165,7 @@ def test_relay_skips_leased_rows_and_takes_over_expired_leases(stoppable_broker)
     OutboxMessage.objects.filter(pk=held.pk).update(locked_until=now + timedelta(minutes=5))
     OutboxMessage.objects.filter(pk=abandoned.pk).update(locked_until=now - timedelta(seconds=1))
 
-    assert outbox.relay() == 1
+    assert relay_drain() == 1
 
     assert queued(stoppable_broker) == [str(abandoned.task_id)]
     held.refresh_from_db()
@@ -181,14 +182,28 @@ def test_a_retry_waits_in_the_outbox_until_due_then_goes_with_its_task_id_and_co
     outbox.retry_enqueue(batched, task_id=task_id, args=[[4]], kwargs={}, retries=2, countdown=60)
     outbox.enqueue_on_commit(batched, [5])  # a first try: never joined with a retry
 
-    assert outbox.relay() == 1
+    assert relay_drain() == 1
     assert carried(own_redis) == [[[5]]]
 
     OutboxMessage.objects.filter(retries=2).update(not_before=timezone.now())
-    assert outbox.relay() == 1
+    assert relay_drain() == 1
     headers, args = queued_messages(own_redis.url, "default")[-1]
     assert (headers["id"], headers["retries"], args) == (task_id, 2, [[4]])
     assert not headers.get("eta")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retries_of_a_batched_task_go_out_as_recorded_never_joined(own_redis):
+    """An order its task sent out alone (its last attempt lost its worker) stays alone."""
+    for order_id in (4, 5):
+        outbox.retry_enqueue(
+            batched, task_id=str(uuid.uuid4()), args=[[order_id]], kwargs={}, retries=0, countdown=0
+        )
+    outbox.enqueue_on_commit(batched, [6])
+    outbox.enqueue_on_commit(batched, [7])
+
+    assert relay_drain() == 4
+    assert sorted(carried(own_redis)) == [[[4]], [[5]], [[6, 7]]]
 
 
 @pytest.mark.django_db
@@ -235,7 +250,7 @@ def test_concurrent_relays_publish_each_row_once(own_redis):
     def relay():
         try:
             barrier.wait(timeout=10)
-            outbox.relay(rows_per_claim=10)
+            relay_drain(rows_per_claim=10)
         finally:
             connection.close()
 
@@ -244,7 +259,7 @@ def test_concurrent_relays_publish_each_row_once(own_redis):
         thread.start()
     for thread in threads:
         thread.join()
-    while outbox.relay():
+    while relay_drain():
         pass
 
     items = [n for [ids] in carried(own_redis) for n in ids]

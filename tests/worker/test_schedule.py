@@ -9,14 +9,14 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from worker import schedule
+from worker.beat import Scheduler
 from worker.celery import app
-from worker.schedule import scheduled_tasks
 
 pytestmark = pytest.mark.django_db
 
 EXPECTED_TASKS = {
     "worker.prune_outbox",
-    "celery.backend_cleanup",
     "analytics_app.rollup_daily_summary",
     "store.remove_abandoned_carts",
     "side_effects.reconcile",
@@ -124,22 +124,20 @@ def test_install_schedule_keeps_an_operators_change():
 
 
 def test_the_apps_schedule_and_the_database_agree():
-    entries = {(entry.name, entry.task) for entry in scheduled_tasks()}
+    entries = {(entry.name, entry.task) for entry in schedule._entries.values()}
     assert set(PeriodicTask.objects.values_list("name", "task")) == entries
 
 
-def test_a_database_with_beats_old_relay_entry_loses_it_at_migrate():
-    from importlib import import_module
+@pytest.mark.django_db(transaction=True)  # the scheduler closes old connections
+def test_expired_results_are_cleaned_up_by_django_celery_beats_own_entry():
+    """celery.backend_cleanup is in no app's schedule: the beat that sends installs it,
+    django-celery-beat's default entry while CELERY_RESULT_EXPIRES is set."""
+    Scheduler(app=app).install_default_entries({})
 
-    from django.apps import apps
-
-    PeriodicTask.objects.create(
-        name="outbox relay",
-        task="worker.relay_outbox",
-        interval=IntervalSchedule.objects.get_or_create(every=5, period="seconds")[0],
+    entry = PeriodicTask.objects.get(name="celery.backend_cleanup")
+    crontab = (entry.crontab.minute, entry.crontab.hour)
+    assert (entry.task, crontab, entry.expire_seconds) == (
+        "celery.backend_cleanup",
+        ("0", "4"),
+        43200,
     )
-
-    import_module("worker.migrations.0010_no_beat_relay").no_beat_relay(apps, None)
-
-    assert not PeriodicTask.objects.filter(task="worker.relay_outbox").exists()
-    assert PeriodicTask.objects.filter(task="side_effects.reconcile").exists()

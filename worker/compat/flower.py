@@ -15,18 +15,10 @@ cannot find stops Flower rather than serve it unextended. What Flower's own opti
   rest; Flower serves them to anyone, its basic auth notwithstanding. Upstream:
   https://github.com/mher/flower/issues/1342. Probes and Prometheus give them
   (`python -m core.flowerprobe`, docs/monitoring.md).
-- **Watchers.** The users named in SHOPFLOW_FLOWER_WATCHERS (among FLOWER_BASIC_AUTH's)
-  only read: the pages show them no controls, as Flower's `--read_only` does for everyone
-  (https://github.com/mher/flower/pull/1468), and any request that would change something
-  (shut a worker down, revoke a task, apply one) is refused with 403. Upstream has no
-  read-only user, only the instance-wide switch: https://github.com/mher/flower/issues/1321.
 
 Canary: tests/worker/compat/test_flower.py, whose tests of Flower's own handlers fail once
-Flower lists configured queues beside live workers' or asks credentials for /metrics; the
-watchers' part stays while Flower's read-only switch is the instance's. The behaviour:
-tests/worker/test_flower.py."""
-
-from base64 import b64decode
+Flower lists configured queues beside live workers' or asks credentials for /metrics. The
+behaviour: tests/worker/test_flower.py."""
 
 from flower import urls
 from flower.views import BaseHandler
@@ -36,8 +28,6 @@ from . import version_guard
 
 version_guard("flower", checked=("2.2.0", "2.3"), patch=__name__)
 
-# What a watcher may do: read.
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Flower's handlers that answer anyone, and the routes this module changes.
 PRIVATE_PATHS = {"/metrics$", "/healthcheck$"}
 QUEUE_PATHS = {"/broker$", "/api/queues/length$"}
@@ -47,14 +37,14 @@ class ShopflowFlowerError(Exception):
     pass
 
 
-def flower_extension_install(*, watchers: set[str]) -> None:
+def flower_extension_install() -> None:
     """Give every Flower handler the behaviour above, in Flower's own route table."""
     patterns = set()
     for index, route in enumerate(urls.handlers):
         handler = route.handler_class if isinstance(route, URLSpec) else route[1]
         if not (isinstance(handler, type) and issubclass(handler, BaseHandler)):
             continue  # static files
-        extended = type(handler.__name__, (ShopflowAccess, handler), {"watchers": watchers})
+        extended = type(handler.__name__, (ShopflowAccess, handler), {})
         pattern = route.regex.pattern if isinstance(route, URLSpec) else route[0]
         patterns.add(pattern if pattern.endswith("$") else f"{pattern}$")
         if isinstance(route, URLSpec):
@@ -69,40 +59,15 @@ def flower_extension_install(*, watchers: set[str]) -> None:
         )
 
 
-def basic_auth_user(authorization: str) -> str | None:
-    """The user name of an `Authorization: Basic ...` header, else None."""
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme != "Basic":
-        return None
-    try:
-        user, _, _ = b64decode(credentials.strip(), validate=True).decode().partition(":")
-    except ValueError:  # not base64, not UTF-8
-        return None
-    return user
-
-
 class ShopflowAccess(BaseHandler):
     """Mixed in before each Flower handler (see flower_extension_install)."""
-
-    watchers: set[str] = set()
 
     def prepare(self):
         if self.request.path.endswith(("/metrics", "/healthcheck")) and not self.current_user:
             raise HTTPError(401)  # Flower's basic auth raises this itself on a wrong pair
-        if self.request.method not in READ_METHODS and self._watching():
-            raise HTTPError(403, "Watchers only read")
         return super().prepare()
-
-    def render(self, *args, **kwargs):
-        if self._watching():
-            kwargs["read_only"] = True  # the pages' controls are hidden, as Flower's read_only
-        return super().render(*args, **kwargs)
 
     def get_active_queue_names(self):
         routed = {self.capp.conf.task_default_queue}
         routed |= {queue.name for queue in self.capp.conf.task_queues or () if queue.name}
         return sorted(set(super().get_active_queue_names()) | routed)
-
-    def _watching(self) -> bool:
-        user = basic_auth_user(self.request.headers.get("Authorization", ""))
-        return user is not None and user in self.watchers

@@ -34,14 +34,6 @@ def test_flower_lists_only_the_queues_live_workers_consume():
     assert BaseHandler.get_active_queue_names(handler) == ["emails"]
 
 
-def test_flowers_read_only_switch_is_the_whole_instances():
-    """https://github.com/mher/flower/issues/1321: no read-only user, one switch."""
-    switches = {name for name in options.as_dict() if "read" in name and "only" in name}
-
-    assert switches == {"read_only"}
-    assert isinstance(options.read_only, bool)
-
-
 class TestFlowerServesMetricsAndHealthcheckToAnyone(AsyncHTTPTestCase):
     """https://github.com/mher/flower/issues/1342: with basic auth on, /metrics and
     /healthcheck still answer without credentials (the rest asks for them)."""
