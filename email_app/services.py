@@ -12,6 +12,7 @@ send may still go out. That takeover is the one gap at-least-once delivery leave
 killed after SMTP accepted the message and before the row was marked sent sends it again,
 with the same Message-ID, which mailbox providers that de-duplicate show once."""
 
+import contextlib
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
@@ -90,8 +91,11 @@ def _claim(*, kind: str, key: str, to: list[str], subject: str) -> _Claimed | No
     all) inserts the row; only a redelivery meets the unique constraint and takes
     _claim_contended's path."""
     claimed = _Claimed(kind, key, uuid.uuid4())
+    # Outside a transaction the INSERT commits on its own; inside one, a savepoint keeps
+    # a unique violation from breaking the caller's.
+    isolated = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():
+        with isolated:
             SentEmail.objects.create(
                 kind=kind,
                 key=key,

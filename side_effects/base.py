@@ -9,16 +9,16 @@ it every order pending for the task, up to `batch_max` (worker.outbox), one when
 is quiet, many when it is busy (fewer messages, events and acknowledgements). The base
 runs the task for each order in turn, in one loop, and each order ends on its own:
 
-- before its work, the order's attempt is counted in its side-effect row, committed
-  (side_effect_attempt_start);
+- before the work, each order's attempt is counted in its side-effect row, committed,
+  in one statement for the message (side_effects_attempt_start);
 - done: its service marked it done in the transaction of its work;
 - a transient error: a retry of that order alone, waiting in the outbox (`not_before`);
 - anything else, or past the last retry: that order's dead letter, marked failed.
 
 A message the worker did not finish (its process died, the hard time limit) goes back to
-its queue and resumes where it stopped: the orders it ended are skipped, and the one in
-flight, whose attempt was counted and lost, goes out in a message of its own, so that the
-others do not wait on it. An order whose last attempts all lost their worker (killed,
+its queue and resumes where it stopped: the orders it ended are skipped, and the others,
+whose attempts were counted, go out each in a message of its own, so that none waits on
+the one that was in flight. An order whose last attempts all lost their worker (killed,
 frozen, cut off, past the hard time limit) is the poison one, failed and dead-lettered
 alone. The loop starts no order past the run budget (worker.tasks_base.last_start_by):
 the rest go back to the outbox, due now."""
@@ -42,6 +42,7 @@ from worker.tasks_base import (
 )
 
 from . import services
+from .exceptions import SideEffectLost
 from .services import Attempt
 
 logger = logging.getLogger(__name__)
@@ -68,33 +69,45 @@ class SideEffectTask(ReliableTask):
             exc = TypeError(f"a side-effect message carries a list of order ids, not {order_ids!r}")
             self._give_up(exc, [order_ids], {}, traceback_text="")
             return []
+        ids = []
+        for order_id in order_ids:
+            try:
+                ids.append(int(order_id))
+            except (TypeError, ValueError) as exc:  # that order's failure for good
+                self._give_up(exc, [[order_id]], {}, traceback_text="")
         budget_ends = last_start_by()
-        done = []
-        for n, order_id in enumerate(order_ids):
-            if n and time.monotonic() > budget_ends:
-                logger.warning("%s: the run's time was up before %s", self.name, order_ids[n:])
-                self._retry_orders(order_ids[n:], countdown=0, retries=self.request.retries)
-                break
-            if self._one(order_id, alone=len(order_ids) == 1):
-                done.append(order_id)
-        return done
-
-    def _one(self, order_id, *, alone: bool) -> bool:
         try:
-            order_id = int(order_id)  # a malformed id is that order's failure for good
-            attempt = services.side_effect_attempt_start(
-                order_id=order_id,
-                kind=self.side_effect,
-                message_id=self.request.id or "",
-                alone=alone,
+            attempts = services.side_effects_attempt_start(
+                order_ids=ids, kind=self.side_effect, message_id=self.request.id or ""
             )
+        except Exception as exc:
+            self._ended_by(exc, ids, attempt_ended=False)
+            return []
+        done, late, ran = [], [], False
+        for order_id in ids:
+            attempt = attempts[order_id]
             if attempt is Attempt.LOST_BEFORE:
                 logger.warning(
                     "%s(%s): its last attempt lost its worker; alone", self.name, order_id
                 )
                 self._retry_orders([order_id], countdown=0, retries=self.request.retries)
-            if attempt is not Attempt.COUNTED:
-                return False
+            elif attempt is Attempt.POISON:
+                most = settings.SHOPFLOW_TASK_MAX_REDELIVERIES + 1
+                exc = SideEffectLost(f"{most} attempts lost their worker before they ended")
+                self._give_up(exc, [[order_id]], {}, traceback_text="")
+            elif attempt is Attempt.COUNTED and ran and time.monotonic() > budget_ends:
+                late.append(order_id)
+            elif attempt is Attempt.COUNTED:
+                ran = True
+                if self._one(order_id):
+                    done.append(order_id)
+        if late:
+            logger.warning("%s: the run's time was up before %s", self.name, late)
+            self._retry_orders(late, countdown=0, retries=self.request.retries, attempt_ended=True)
+        return done
+
+    def _one(self, order_id: int) -> bool:
+        try:
             return bool(self.run(order_id))
         except CONTROL_EXCEPTIONS:
             raise
@@ -102,29 +115,36 @@ class SideEffectTask(ReliableTask):
             logger.warning("%s(%s): %s; nothing to do", self.name, order_id, exc)
             return False
         except Exception as exc:
-            if self.request.called_directly:
-                raise
-            if _link_lost(exc):
-                # The database is out of reach: no retry or dead letter can be written there,
-                # and trying waits out another timeout. The message goes back to its queue
-                # after the usual pause, well within the time limit.
-                logger.warning("%s(%s): the database is out of reach: %r", self.name, order_id, exc)
-                connection.close()
-                time.sleep(REQUEUE_PAUSE_SECONDS)
-                raise Reject(repr(exc), requeue=True) from None
-            retries, limit = self.request.retries, self.retry_limit()
-            if is_transient(exc) and retries < limit:
-                countdown = self._retry_countdown(exc)
-                logger.warning(
-                    "%s(%s): transient error, retry %s/%s in %ss: %r",
-                    *(self.name, order_id, retries + 1, limit, countdown, exc),
-                )
-                self._retry_orders(
-                    [order_id], countdown=countdown, retries=retries + 1, attempt_ended=True
-                )
-            else:
-                self._give_up(exc, [[order_id]], {}, traceback_text=traceback.format_exc())
+            self._ended_by(exc, [order_id], attempt_ended=True)
             return False
+
+    def _ended_by(self, exc: Exception, order_ids: list[int], *, attempt_ended: bool) -> None:
+        """These orders' run failed with `exc`: a retry of theirs, or their dead letter."""
+        if self.request.called_directly:
+            raise exc
+        ids = ", ".join(str(order_id) for order_id in order_ids)
+        if _link_lost(exc):
+            # The database is out of reach: no retry or dead letter can be written there,
+            # and trying waits out another timeout. The message goes back to its queue
+            # after the usual pause, well within the time limit.
+            logger.warning("%s(%s): the database is out of reach: %r", self.name, ids, exc)
+            connection.close()
+            time.sleep(REQUEUE_PAUSE_SECONDS)
+            raise Reject(repr(exc), requeue=True) from None
+        retries, limit = self.request.retries, self.retry_limit()
+        if is_transient(exc) and retries < limit:
+            countdown = self._retry_countdown(exc)
+            logger.warning(
+                "%s(%s): transient error, retry %s/%s in %ss: %r",
+                *(self.name, ids, retries + 1, limit, countdown, exc),
+            )
+            self._retry_orders(
+                order_ids, countdown=countdown, retries=retries + 1, attempt_ended=attempt_ended
+            )
+        else:
+            traceback_text = "".join(traceback.format_exception(exc))
+            for order_id in order_ids:
+                self._give_up(exc, [[order_id]], {}, traceback_text=traceback_text)
 
     def _retry_orders(
         self, order_ids: list, *, countdown: float, retries: int, attempt_ended: bool = False

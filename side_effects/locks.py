@@ -9,15 +9,11 @@ from .models import OrderSideEffect
 PENDING, DONE = OrderSideEffect.Status.PENDING, OrderSideEffect.Status.DONE
 
 
-def side_effect_not_done_for_update(
-    *, order_id: int, kind: str, skip_locked: bool
-) -> QuerySet[OrderSideEffect]:
-    """The order's `kind` side effect while not done. Held by another transaction: skipped
-    with `skip_locked` (a task's claim never waits for another delivery), else waited for
-    and read again (an email's mark after SMTP: one that transaction marked done is left
-    out)."""
+def side_effect_not_done_for_update(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
+    """The order's `kind` side effect while not done; skipped while another transaction
+    holds it (a task's claim never waits for another delivery)."""
     return (
-        OrderSideEffect.objects.select_for_update(skip_locked=skip_locked)
+        OrderSideEffect.objects.select_for_update(skip_locked=True)
         .filter(order_id=order_id, kind=kind)
         .exclude(status=DONE)
         .order_by("pk")

@@ -16,7 +16,6 @@ from worker.dead_letters import dead_letter_record
 from worker.outbox import enqueue_on_commit
 
 from . import locks, metrics, registry, selectors
-from .exceptions import SideEffectLost
 from .models import OrderSideEffect, side_effect_due
 from .signals import side_effect_failed
 
@@ -41,34 +40,51 @@ def side_effects_open(*, order_id: int) -> list[OrderSideEffect]:
 
 
 class Attempt(enum.Enum):
-    """What side_effect_attempt_start found."""
+    """What side_effects_attempt_start found for an order."""
 
     COUNTED = "counted"  # go on: the attempt is counted
     NOT_DUE = "not due"  # done, unknown, or ended by this very message before
     LOST_BEFORE = "lost before"  # an earlier attempt lost its worker: run it alone
+    POISON = "poison"  # its last attempts all lost their worker: this one would too
 
 
-def side_effect_attempt_start(*, order_id: int, kind: str, message_id: str, alone: bool) -> Attempt:
-    """Count an attempt at this side effect, before its work and outside its transaction
-    (so that it stays counted if the worker dies in the work). Not counted: one done, or
-    unknown, or ended by `message_id` before (that message delivered again); one whose
-    earlier attempt lost its worker, unless it is `alone` in its message (it may kill this
-    worker too: the others must not wait on it). Raises SideEffectLost when its last
-    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker: this one would too.
-    One UPDATE on the common path."""
-    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
+def side_effects_attempt_start(
+    *, order_ids: list[int], kind: str, message_id: str
+) -> dict[int, Attempt]:
+    """Count an attempt at each of these side effects (a message's orders), before their
+    work and outside it, so that it stays counted if the worker dies in the work: one
+    UPDATE for the message. Not counted: one done, or unknown, or ended by `message_id`
+    before (that message delivered again); one whose earlier attempt lost its worker,
+    unless it is alone in its message (it may kill this worker too: the others must not
+    wait on it). An order the run never reaches (its worker died at an earlier one) keeps
+    the count and goes out alone next time: one count of an order at most is of a message
+    that lost its worker before the order's turn. POISON: its last
+    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
+    rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
+        status=Status.DONE
+    )
     if message_id:
         rows = rows.exclude(ended_in=message_id)
     most = settings.SHOPFLOW_TASK_MAX_REDELIVERIES + 1
-    countable = rows.filter(open_attempts__lt=most if alone else 1)
-    if countable.update(open_attempts=F("open_attempts") + 1):
-        return Attempt.COUNTED
-    open_attempts = rows.values_list("open_attempts", flat=True).first()
-    if open_attempts is None:
-        return Attempt.NOT_DUE
-    if open_attempts >= most:
-        raise SideEffectLost(f"{open_attempts} attempts lost their worker before they ended")
-    return Attempt.LOST_BEFORE
+    alone = len(order_ids) == 1
+    # The rows this UPDATE counts are those it stamps with this moment.
+    stamp = timezone.now()
+    counted = rows.filter(open_attempts__lt=most if alone else 1).update(
+        open_attempts=F("open_attempts") + 1, updated_at=stamp
+    )
+    if counted == len(order_ids):
+        return dict.fromkeys(order_ids, Attempt.COUNTED)
+    attempts = dict.fromkeys(order_ids, Attempt.NOT_DUE)
+    for order_id, open_attempts, updated_at in rows.values_list(
+        "order_id", "open_attempts", "updated_at"
+    ):
+        if updated_at == stamp:
+            attempts[order_id] = Attempt.COUNTED
+        elif open_attempts >= most:
+            attempts[order_id] = Attempt.POISON
+        else:
+            attempts[order_id] = Attempt.LOST_BEFORE
+    return attempts
 
 
 def side_effect_claim(*, kind: str, order_id: int) -> bool:
@@ -79,9 +95,7 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
     to it: no claim waits for another)."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("side_effect_claim() needs the work's transaction")
-    row = locks.side_effect_not_done_for_update(
-        order_id=order_id, kind=kind, skip_locked=True
-    ).first()
+    row = locks.side_effect_not_done_for_update(order_id=order_id, kind=kind).first()
     if row is None:
         return False
     _mark_done(row)
@@ -89,16 +103,17 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
 
 
 def side_effect_mark_done(*, order_id: int, kind: str) -> None:
-    """Done outside a claim (an email, after SMTP): waits for a delivery that holds the
-    row. One done already is left as it is: its `updated_at` stays the moment it was done
-    (the daily lag, side_effects.selectors.side_effect_outcomes), and its lag is not
-    observed twice."""
-    with transaction.atomic():
-        row = locks.side_effect_not_done_for_update(
-            order_id=order_id, kind=kind, skip_locked=False
-        ).first()
-        if row is not None:
-            _mark_done(row)
+    """Done outside a claim (an email, after SMTP). One UPDATE, committed on its own: it
+    waits for a delivery that holds the row and reads its status again after it
+    (PostgreSQL's READ COMMITTED), as a SELECT ... FOR UPDATE would. One done already is
+    left as it is: its `updated_at` stays the moment it was done (the daily lag,
+    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice."""
+    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind)
+    if rows.exclude(status=Status.DONE).update(
+        status=Status.DONE, error="", updated_at=timezone.now()
+    ):
+        created = rows.values_list("created_at", flat=True).first()
+        metrics.lag_observe_on_commit(kind=kind, created=[created] if created else [])
 
 
 def _mark_done(row: OrderSideEffect) -> None:

@@ -5,6 +5,8 @@ tests/e2e (a worker killed, frozen, cut off)."""
 
 import pytest
 from celery.exceptions import Reject
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from side_effects import base
@@ -153,6 +155,32 @@ def test_each_attempt_is_counted_before_its_work_and_committed_apart_from_it(
 
     assert attempts(order_id) == 1
     assert inventory([order_id]) == ["pending"]
+
+
+def test_a_message_counts_its_orders_attempts_in_one_statement(customer):
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert Delivery()(order_ids) == order_ids
+
+    counts = [q["sql"] for q in queries.captured_queries if '"open_attempts" = (' in q["sql"]]
+    assert len(counts) == 1
+
+
+def test_orders_a_dead_worker_never_reached_go_out_alone_counted_once(customer, one_order_fails):
+    """Its worker died at the first order: the others' attempts were counted with it, so
+    none of the three can tell it was not the one in flight; each goes out alone."""
+    order_ids = [place_order(customer)["id"] for _ in range(3)]
+    one_order_fails += [order_ids[0], KeyboardInterrupt()]  # stands for the process dying
+    with pytest.raises(KeyboardInterrupt):
+        Delivery()(order_ids)
+    assert [attempts(order_id) for order_id in order_ids] == [1, 1, 1]
+
+    assert Delivery(redelivered=True)(order_ids) == []
+
+    assert sorted(retry.args for retry in retries_recorded()) == [[[i]] for i in order_ids]
+    assert [attempts(order_id) for order_id in order_ids] == [1, 1, 1]
+    assert inventory(order_ids) == ["pending", "pending", "pending"]
 
 
 def test_a_message_delivered_again_resumes_where_its_work_stopped(customer):
