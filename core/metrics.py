@@ -72,15 +72,6 @@ class _Guarded:
             return []
 
 
-def count_safely(function, *args) -> None:
-    """Call a metric's update; log, never raise: a count that cannot be written (its
-    directory gone, a full disk) is no caller's problem."""
-    try:
-        function(*args)
-    except Exception:
-        logger.exception("metrics: a count failed")
-
-
 def ops_allowed(request) -> bool | int:
     """True for staff with a session, or HTTP basic auth with one of the FLOWER_BASIC_AUTH
     pairs; seconds to wait when the login throttle refuses the caller; else False (a

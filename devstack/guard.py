@@ -3,14 +3,11 @@ without stopping it (SIGKILL, the OOM killer), so no web server, worker or beat 
 holding its port, and the next `make run` meets no second beat.
 
 Run by devstack.stack as a script (no Django, nothing imported from the project), in a
-session of its own. It reads lines on standard input, a pipe from the supervisor:
-
-    pgid <n>    a process group the supervisor started (a service and its children)
-    gone <n>    that group is stopped and reaped (its number may be reused)
-    done        the supervisor stopped them itself: exit
-
-End of input without "done" means the supervisor is gone: every group gets SIGTERM, and
-SIGKILL whatever is left after GRACE_SECONDS.
+session of its own. It reads lines on standard input, a pipe from the supervisor: `<n>`
+for a process group the supervisor started (a service and its children), `-<n>` once that
+group is stopped and reaped (its number may be reused). At the end of its input, the
+groups still listed are those of a supervisor gone without stopping them: each gets
+SIGTERM, and SIGKILL after GRACE_SECONDS. After an orderly stop none is left.
 """
 
 import contextlib
@@ -22,51 +19,26 @@ import time
 GRACE_SECONDS = 0.8
 
 
-def alive(pgid: int) -> bool:
-    """The process group `pgid` still has a process."""
-    return _answers(os.killpg, pgid)
-
-
-def process_alive(pid: int) -> bool:
-    """The process `pid` still exists."""
-    return _answers(os.kill, pid)
-
-
-def _answers(send, target: int) -> bool:
-    """Signal 0 reaches `target` (one we may not signal exists too)."""
-    try:
-        send(target, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
+def signal_groups(groups: set[int], signum: int) -> None:
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
 
 
 def main() -> None:
     # Ctrl-C in the terminal is the supervisor's to handle, not ours.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    groups: list[int] = []
+    groups: set[int] = set()
     for line in sys.stdin:
-        word, _, value = line.strip().partition(" ")
-        if word == "pgid" and value.isdigit():
-            groups.append(int(value))
-        elif word == "gone" and value.isdigit() and int(value) in groups:
-            groups.remove(int(value))
-        elif word == "done":
-            return
-    for pgid in groups:
-        signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_SECONDS
-    while time.monotonic() < deadline and any(alive(pgid) for pgid in groups):
-        time.sleep(0.05)
-    for pgid in groups:
-        signal_group(pgid, signal.SIGKILL)
+        pgid = int(line)
+        if pgid > 0:
+            groups.add(pgid)
+        else:
+            groups.discard(-pgid)
+    if groups:
+        signal_groups(groups, signal.SIGTERM)
+        time.sleep(GRACE_SECONDS)
+        signal_groups(groups, signal.SIGKILL)
 
 
 if __name__ == "__main__":

