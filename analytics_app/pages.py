@@ -1,6 +1,6 @@
 """The analytics page (staff): the last days' figures, today's as of now and the days
-before from the daily rollups, as charts drawn on the server (analytics_app.charts) and as
-a table."""
+before from the daily rollups, as bar charts in HTML and CSS (analytics_app.charts,
+analytics_app/bar_chart.html) and as a table."""
 
 import re
 from datetime import timedelta
@@ -9,7 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import charts, selectors
+from . import selectors
+from .charts import bar_chart
 
 DEFAULT_DAYS, MAX_DAYS = 30, 366
 TEMPLATE = "analytics_app/page.html"
@@ -38,37 +39,18 @@ def page_days(raw: str | None) -> int:
     return int(raw)
 
 
-def daily_charts(summaries) -> dict[str, str]:
-    """The page's three charts, oldest day on the left: orders, revenue, side-effect lag."""
-    labels = [summary.day.isoformat() for summary in summaries]
-    ticks = [summary.day.strftime("%m-%d") for summary in summaries]
-    common = {"labels": labels, "tick_labels": ticks}
+def daily_charts(summaries) -> dict[str, dict]:
+    """The page's three charts' bars, oldest day first: orders, revenue, side-effect lag."""
+    days = [summary.day for summary in summaries]
     return {
-        "orders": charts.bar_chart(
-            chart_id="orders-chart-svg",
-            title="Orders per day",
-            y_label="Orders",
-            series=[charts.Series("orders", [s.orders for s in summaries], "#2e6fd8")],
-            value_format=lambda value: f"{value:,.0f} orders",
-            **common,
-        ),
-        "revenue": charts.bar_chart(
-            chart_id="revenue-chart-svg",
-            title="Revenue per day",
-            y_label="Revenue",
-            series=[charts.Series("revenue", [float(s.revenue) for s in summaries], "#27864b")],
-            value_format=lambda value: f"{value:,.2f}",
-            **common,
-        ),
-        "lag": charts.bar_chart(
-            chart_id="lag-chart-svg",
-            title="Side-effect lag per day (placed to all side effects done)",
-            y_label="Lag (ms)",
-            series=[
-                charts.Series("p50", [s.side_effect_lag_p50_ms for s in summaries], "#2e6fd8"),
-                charts.Series("p95", [s.side_effect_lag_p95_ms for s in summaries], "#e08a1e"),
-            ],
-            value_format=lambda value: f"{value:,.0f} ms",
-            **common,
+        "orders": bar_chart(days, {"orders": [s.orders for s in summaries]}, "{:,} orders".format),
+        "revenue": bar_chart(days, {"revenue": [s.revenue for s in summaries]}, "{:,.2f}".format),
+        "lag": bar_chart(
+            days,
+            {
+                "p50": [s.side_effect_lag_p50_ms for s in summaries],
+                "p95": [s.side_effect_lag_p95_ms for s in summaries],
+            },
+            "{:,} ms".format,
         ),
     }

@@ -1,6 +1,6 @@
 """The analytics page, /account/analytics/: staff only, session login; the last days'
-figures (today's as of now, the days before from the rollup) drawn as three SVG charts on
-the server, with the numbers in a table."""
+figures (today's as of now, the days before from the rollup) drawn as three bar charts
+in HTML and CSS, with the numbers in a table."""
 
 import re
 import xml.etree.ElementTree as ET
@@ -17,7 +17,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 PAGE = "/account/analytics/"
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 def placed_today(orders: int, *, units: int = 1, revenue: str = "10.00") -> None:
@@ -36,23 +35,27 @@ def logged_in(**user_fields) -> Client:
 
 
 def charts_of(html: str) -> dict[str, ET.Element]:
-    """The page's inline SVGs by id, parsed."""
-    found = {}
-    start = 0
-    while (start := html.find("<svg", start)) != -1:
-        end = html.index("</svg>", start) + len("</svg>")
-        svg = ET.fromstring(html[start:end])
-        found[svg.get("id")] = svg
-        start = end
-    return found
+    """The page's chart sections by id, parsed."""
+    sections = re.findall(r'<section class="chart-box".*?</section>', html, re.DOTALL)
+    return {section.get("id"): section for section in map(ET.fromstring, sections)}
 
 
-def bars_of(svg: ET.Element) -> list[ET.Element]:
-    return [bar for bar in svg.iter(f"{SVG}rect") if bar.get("class") == "bar"]
+def bars_of(chart: ET.Element) -> list[tuple[int, ET.Element]]:
+    """(the day's place, the bar) for each bar, oldest day first."""
+    days = chart.findall(".//ol/li")
+    return [
+        (index, bar)
+        for index, day in enumerate(days)
+        for bar in day.iter("span")
+        if "bar" in bar.get("class").split()
+    ]
 
 
-def bar_titles(svg: ET.Element) -> list[str]:
-    return [bar.find(f"{SVG}title").text for bar in bars_of(svg)]
+def bar_titles(chart: ET.Element) -> list[str]:
+    """Each bar's title (its tooltip), checked to be the text a screen reader reads too."""
+    titles = [bar.get("title") for _, bar in bars_of(chart)]
+    assert titles == ["".join(bar.itertext()) for _, bar in bars_of(chart)]
+    return titles
 
 
 def test_anonymous_is_sent_to_the_login_page():
@@ -67,7 +70,7 @@ def test_a_shopper_is_refused_with_403():
 
     assert response.status_code == 403
     assert "staff only" in response.content.decode()
-    assert "<svg" not in response.content.decode()
+    assert charts_of(response.content.decode()) == {}
 
 
 def test_staff_sees_three_charts_of_the_last_30_days():
@@ -78,9 +81,11 @@ def test_staff_sees_three_charts_of_the_last_30_days():
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
-    assert set(charts_of(html)) == {"orders-chart-svg", "revenue-chart-svg", "lag-chart-svg"}
+    charts = charts_of(html)
+    assert set(charts) == {"orders-chart", "revenue-chart", "lag-chart"}
+    assert all(len(chart.findall(".//ol/li")) == 30 for chart in charts.values())
     assert html.count("<tr><td>") == 30
-    assert "<script" not in html  # drawn on the server: no JavaScript
+    assert "<script" not in html and "<svg" not in html  # HTML and CSS: no JavaScript
 
 
 def test_a_new_shop_shows_no_days_before_its_first_order():
@@ -106,7 +111,7 @@ def test_todays_orders_show_before_the_rollup_and_its_lag_as_of_now(customer):
     html = logged_in(is_staff=True).get(PAGE).content.decode()
 
     today = timezone.localdate().isoformat()
-    assert bar_titles(charts_of(html)["orders-chart-svg"]) == [f"{today}: 1 orders"]
+    assert bar_titles(charts_of(html)["orders-chart"]) == [f"{today}: 1 orders"]
     # Not rolled up, its side effects not done yet: counted, no lag, three pending.
     assert f"<tr><td>{today}</td><td>1</td><td>1</td><td>12.50</td>" in html
     assert not DailySummary.objects.exists()
@@ -141,15 +146,15 @@ def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
 
     charts = charts_of(html)
     day = (today - timedelta(days=2)).isoformat()
-    assert bar_titles(charts["orders-chart-svg"]) == [
+    assert bar_titles(charts["orders-chart"]) == [
         f"{day}: 2 orders",
         f"{today.isoformat()}: 4 orders",
     ]
-    assert bar_titles(charts["revenue-chart-svg"]) == [
+    assert bar_titles(charts["revenue-chart"]) == [
         f"{day}: 9.99",
         f"{today.isoformat()}: 40.00",
     ]
-    assert bar_titles(charts["lag-chart-svg"]) == [f"{day} p50: 120 ms", f"{day} p95: 480 ms"]
+    assert bar_titles(charts["lag-chart"]) == [f"{day} p50: 120 ms", f"{day} p95: 480 ms"]
     assert html.count("<tr><td>") == 7
     assert f"<tr><td>{(today - timedelta(days=1)).isoformat()}</td><td>0</td>" in html
     assert f"<tr><td>{day}</td><td>2</td><td>2</td><td>9.99</td>" in html
@@ -163,6 +168,6 @@ def test_the_orders_bars_are_as_tall_as_their_numbers_say():
 
     html = logged_in(is_staff=True).get(PAGE, {"days": "3"}).content.decode()
 
-    bars = bars_of(charts_of(html)["orders-chart-svg"])
-    assert [bar.get("data-index") for bar in bars] == ["0", "2"]  # none for the 0
-    assert float(bars[1].get("height")) == pytest.approx(2 * float(bars[0].get("height")))
+    bars = bars_of(charts_of(html)["orders-chart"])
+    assert [index for index, _ in bars] == [0, 2]  # none for the 0
+    assert [bar.get("style") for _, bar in bars] == ["height: 50.00%", "height: 100.00%"]

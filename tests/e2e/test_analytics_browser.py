@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from analytics_app import charts
 from analytics_app.models import DailySummary
 from analytics_app.services import analytics_record
 from tests.support.clients import PASSWORD, browser_log_in
@@ -17,7 +16,7 @@ from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORDERS_BLUE = (0x2E, 0x6F, 0xD8)  # the orders bars' fill (analytics_app.pages)
+ORDERS_BLUE = (0x2E, 0x6F, 0xD8)  # the orders bars' colour (analytics_app/page.html)
 DAYS = 7
 
 
@@ -71,9 +70,9 @@ def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
     browser_log_in(page, url, username=staff.username, password=PASSWORD)
     assert page.title() == "Analytics · Shopflow"
 
-    chart = page.locator("#orders-chart svg")
+    plot = page.locator("#orders-chart ol")  # a column a day, bars from its foot up
     shot = tmp_path / "orders-chart.png"
-    chart.screenshot(path=str(shot))
+    plot.screenshot(path=str(shot))
     image = Image.open(shot)
     columns = bar_columns(image)
     bars = runs(columns)
@@ -82,18 +81,24 @@ def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
     assert len(bars) == 2, f"bars at {[(b[0], b[-1]) for b in bars]}; see {shot}"
     two, four = (columns[bar[len(bar) // 2]] for bar in bars)
     assert abs(four - 2 * two) <= 2, (two, four)
-    scale = image.width / charts.WIDTH  # the SVG as painted, in screenshot pixels
-    assert abs(four - charts.PLOT_HEIGHT * scale) <= 2  # 4 orders: the axis' top
+    box = plot.locator("li").first.bounding_box()  # a day's column, in CSS pixels
+    scale = image.width / plot.bounding_box()["width"]  # screenshot pixels to CSS pixels
+    assert abs(four - box["height"] * scale) <= 2  # 4 orders: the full height
     centres = [(bar[0] + bar[-1]) / 2 for bar in bars]
-    slot = charts.PLOT_WIDTH / 3 * scale  # of the 7 days asked, the shop has had 3
+    slot = box["width"] * scale  # of the 7 days asked, the shop has had 3
+    assert plot.locator("li").count() == 3
     assert abs(centres[1] - centres[0] - 2 * slot) <= 2  # a day apart: yesterday between
     yesterday = round((centres[0] + centres[1]) / 2)
     assert all(columns.get(x, 0) == 0 for x in range(yesterday - 3, yesterday + 4))
 
-    titles = page.locator("#orders-chart rect.bar title").all_text_contents()
+    bars = page.locator("#orders-chart .bar")
+    titles = [bars.nth(n).get_attribute("title") for n in range(bars.count())]
     assert titles == [
         f"{(today - timedelta(days=2)).isoformat()}: 2 orders",
         f"{today.isoformat()}: 4 orders",
     ]
+    assert bars.all_text_contents() == titles  # for screen readers, and not painted:
+    hidden = page.locator("#orders-chart .bar .visually-hidden")
+    assert all(hidden.nth(n).bounding_box()["width"] <= 1 for n in range(hidden.count()))
     assert all(url.startswith(process.base) for url in requests)  # nothing from elsewhere
     assert errors == []
