@@ -132,12 +132,15 @@ def test_the_apps_schedule_and_the_database_agree():
 def test_expired_results_are_cleaned_up_by_django_celery_beats_own_entry():
     """celery.backend_cleanup is in no app's schedule: the beat that sends installs it,
     django-celery-beat's default entry while CELERY_RESULT_EXPIRES is set."""
-    Scheduler(app=app).install_default_entries({})
+    try:
+        Scheduler(app=app).install_default_entries({})
 
-    entry = PeriodicTask.objects.get(name="celery.backend_cleanup")
-    crontab = (entry.crontab.minute, entry.crontab.hour)
-    assert (entry.task, crontab, entry.expire_seconds) == (
-        "celery.backend_cleanup",
-        ("0", "4"),
-        43200,
-    )
+        entry = PeriodicTask.objects.get(name="celery.backend_cleanup")
+        crontab = (entry.crontab.minute, entry.crontab.hour)
+        assert (entry.task, crontab, entry.expire_seconds) == (
+            "celery.backend_cleanup",
+            ("0", "4"),
+            43200,
+        )
+    finally:  # the entry is this test's: the other tests compare the apps' schedule
+        PeriodicTask.objects.filter(name="celery.backend_cleanup").delete()
