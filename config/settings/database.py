@@ -76,4 +76,9 @@ def postgres_bounds(*, pooled: bool, bounds_ms: dict[str, int]) -> dict:
     }
     if not pooled:
         options["options"] = " ".join(f"-c {k}={ms}" for k, ms in bounds_ms.items())
+        # Parameters bound by the server, and a statement run 5 times on a connection
+        # prepared there (psycopg's prepare_threshold): PostgreSQL parses and plans the
+        # side effects' and checkout's few statements once a connection, not each time.
+        # A pooler in transaction mode would not keep a session's prepared statements.
+        options.update(server_side_binding=True, prepare_threshold=5)
     return options

@@ -50,9 +50,7 @@ def runs(xs) -> list[list[int]]:
     return groups
 
 
-def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
-    web, browser, staff, customer, tmp_path
-):
+def orders_two_days_ago_none_yesterday_four_today(customer) -> None:
     today = timezone.localdate()
     # Two days ago 2 orders, yesterday none (rolled up); the days before have no summary.
     for offset, orders in ((2, 2), (1, 0)):
@@ -60,6 +58,13 @@ def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
     # Today 4 orders placed, recorded as the analytics task does, and no rollup since.
     for _ in range(4):
         analytics_record(order_id=place_order(customer)["id"])
+
+
+def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
+    web, browser, staff, customer, tmp_path
+):
+    orders_two_days_ago_none_yesterday_four_today(customer)
+    today = timezone.localdate()
     process = web()
     page = browser.new_page()
     requests, errors = [], []

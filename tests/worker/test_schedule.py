@@ -124,8 +124,10 @@ def test_install_schedule_keeps_an_operators_change():
 
 
 def test_the_apps_schedule_and_the_database_agree():
+    """Beside Celery's own entries (celery.backend_cleanup: the beat that sends adds it)."""
     entries = {(entry.name, entry.task) for entry in schedule._entries.values()}
-    assert set(PeriodicTask.objects.values_list("name", "task")) == entries
+    apps_rows = PeriodicTask.objects.exclude(name__startswith="celery.")
+    assert set(apps_rows.values_list("name", "task")) == entries
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes old connections
