@@ -4,9 +4,8 @@ process started with those settings does (refuses in one line, or passes its che
 import os
 import secrets
 import subprocess
-import sys
 
-from tests.support.processes import PROJECT_DIR
+from tests.support.processes import python_run
 
 SECRET = "DJANGO_SECRET_KEY"
 
@@ -15,14 +14,7 @@ def manage(*args, unset=(), **overrides) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in unset}
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the entry point's choice, not the suite's
     env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return python_run("manage.py", *args, env=env)
 
 
 def production(**overrides) -> dict[str, str]:
