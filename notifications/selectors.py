@@ -1,7 +1,7 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Subquery
 
 from . import preferences
 from .models import Notification, NotificationPreference, PushSubscription
@@ -14,6 +14,21 @@ def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notificati
         kind__in=kinds_muted_in_app(user_id=user.pk)
     )
     return rows.filter(is_read=False) if unread_only else rows
+
+
+def notification_page_rows(*, user, unread_only: bool = False) -> QuerySet[Notification]:
+    """As notification_list, each row also carrying the user's unread count read in the
+    same statement (`unread_total`), so that a page and its count are one snapshot."""
+    unread = (
+        notification_list(user=user, unread_only=True)
+        .order_by()
+        .values("recipient")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    return notification_list(user=user, unread_only=unread_only).annotate(
+        unread_total=Subquery(unread)
+    )
 
 
 def notification_unread_count(*, user) -> int:

@@ -2,6 +2,7 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,8 +19,29 @@ from .serializers import (
 from .services import inbox, preferences, stream_tokens
 
 
+class NotificationPagination(PageNumberPagination):
+    """A page with the unread count of the same snapshot: a tab that shows the page and
+    then what arrives live counts nothing twice and misses nothing."""
+
+    def get_paginated_response(self, data):
+        rows = self.page.object_list
+        unread = (rows[0].unread_total or 0) if rows else 0
+        return Response({**super().get_paginated_response(data).data, "unread": unread})
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"]["unread"] = {
+            "type": "integer",
+            "example": 3,
+            "description": "The caller's unread notifications, counted with this page.",
+        }
+        answer["required"].append("unread")
+        return answer
+
+
 class NotificationListView(generics.ListAPIView):
     serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
 
     @extend_schema(
         summary="The caller's notifications, newest first",
@@ -36,7 +58,7 @@ class NotificationListView(generics.ListAPIView):
         unread = self.request.query_params.get("unread", "0")
         if unread not in {"0", "1", ""}:
             raise exceptions.ValidationError({"unread": ["Use 1 or 0."]})
-        return selectors.notification_list(user=self.request.user, unread_only=unread == "1")
+        return selectors.notification_page_rows(user=self.request.user, unread_only=unread == "1")
 
 
 class NotificationUnreadCountView(APIView):

@@ -14,7 +14,13 @@ from tests.support.clients import client_for
 from tests.support.notifications import notify
 from tests.support.orders import place_order
 from tests.support.processes import RelayProcess, WorkerProcess
-from tests.support.tab import stream_blocked, tab_live_over, tab_opened, websockets_blocked
+from tests.support.tab import (
+    stream_blocked,
+    tab_live_over,
+    tab_opened,
+    tab_title_becomes,
+    websockets_blocked,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +45,7 @@ def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_co
     item = page.locator("#notifications li", has_text=f"Order #{order_id} confirmed")
     item.wait_for(timeout=10_000)  # no reload: it came over the socket
     assert "unread" in item.get_attribute("class")
-    assert page.title() == f"(1) {TITLE}"
+    tab_title_becomes(page, f"(1) {TITLE}")
     assert page.inner_text("#unread-badge") == "1"
 
     item.locator("button.mark-read").click()
@@ -75,7 +81,7 @@ def test_a_low_stock_alert_a_worker_commits_shows_up_live_on_a_staff_tab(
         relay.stop()
     low = Notification.objects.get(recipient=staff, kind="low_stock")
     assert item.get_attribute("data-id") == str(low.pk)
-    assert page.title() == f"(1) {TITLE}"
+    tab_title_becomes(page, f"(1) {TITLE}")
 
 
 def test_after_the_web_process_crashes_the_tab_reconnects_and_gets_what_it_missed(
@@ -106,7 +112,7 @@ def test_after_the_web_process_crashes_the_tab_reconnects_and_gets_what_it_misse
     tab_live_over(page, "websocket")
     assert sockets[-1].endswith(f"/ws/notifications/?last_id={seen.pk}")
     assert page.locator("#notifications li").count() == 3
-    assert page.title() == f"(3) {TITLE}"
+    tab_title_becomes(page, f"(3) {TITLE}")
 
 
 def test_the_tab_shows_what_came_before_it_was_opened(web, browser, shopper, product):
@@ -116,7 +122,7 @@ def test_the_tab_shows_what_came_before_it_was_opened(web, browser, shopper, pro
     tab_opened(page, process.base, shopper)
     page.wait_for_selector("#notifications li")
     assert re.match(r"Order #\d+ confirmed", page.inner_text("#notifications li .text"))
-    assert page.title() == f"(1) {TITLE}"
+    tab_title_becomes(page, f"(1) {TITLE}")
 
 
 def test_with_websockets_blocked_the_tab_falls_back_to_server_sent_events(

@@ -153,6 +153,25 @@ def test_the_list_is_the_callers_own_newest_first_and_filters_unread(user):
     assert client.get("/api/notifications/unread-count/").json() == {"unread": 2}
 
 
+def test_a_page_carries_the_callers_unread_count_read_in_the_same_statement(user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(23):
+        notify(user, f"number {i}")
+    notify(UserFactory(), "not yours")
+    newest = Notification.objects.filter(recipient=user).first()
+    inbox.notification_mark_read(user=user, notification_id=newest.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client_for(user).get("/api/notifications/").json()
+
+    assert (len(page["results"]), page["count"], page["unread"]) == (20, 23, 22)
+    # One snapshot: the statement that reads the page's rows also counts the unread ones.
+    (rows,) = [q["sql"] for q in queries if "LIMIT" in q["sql"] and "COUNT(" in q["sql"]]
+    assert '"notifications_notification"."message"' in rows
+
+
 def test_unread_takes_one_or_zero(user):
     response = client_for(user).get("/api/notifications/", {"unread": "yes"})
     assert response.status_code == 400

@@ -19,6 +19,12 @@ def tab_live_over(page, transport: str) -> None:
     page.wait_for_selector(f"#live[data-transport={transport}]", timeout=15_000)
 
 
+def tab_title_becomes(page, title: str) -> None:
+    """Wait (5 s at most) for the title the tab sets in an effect, just after it renders
+    the list a test waited for."""
+    page.wait_for_function("title => document.title === title", arg=title, timeout=5_000)
+
+
 def websockets_blocked(page) -> None:
     """The page's WebSockets fail their handshake for real, as behind a proxy that refuses
     them: each goes to a port where nothing listens."""

@@ -31,6 +31,12 @@ export class NotificationFeed {
   /** Where a (re)connection resumes; null until a page came (the server sends from now). */
   private lastId: number | null = null;
   private disconnect: (() => void) | null = null;
+  /** Below this id a notification missing from the page the tab holds may still be in
+   * its count (the page was full); at or above, the page shows all its count saw. */
+  private countedBelow = 0;
+  /** Refreshes started and the latest answered: an older answer never overwrites a newer. */
+  private refreshes = 0;
+  private answered = 0;
 
   constructor(
     private readonly api: Api,
@@ -73,12 +79,12 @@ export class NotificationFeed {
     this.disconnect = null;
   }
 
-  /** The newest page and the unread count from the API (the source of truth). */
+  /** The newest page and the unread count it was read with (the source of truth). */
   refresh = async (): Promise<void> => {
-    const [page, count] = await Promise.all([
-      must(this.api.GET("/api/notifications/")),
-      must(this.api.GET("/api/notifications/unread-count/")),
-    ]);
+    const started = ++this.refreshes;
+    const page = await must(this.api.GET("/api/notifications/"));
+    if (started < this.answered) return;
+    this.answered = started;
     const ids = page.results.map((n) => n.id);
     // Resume after this page only if nothing lies between it and what the tab had: after
     // more than a page of notifications, the server's catch-up sends the rest in order.
@@ -87,9 +93,12 @@ export class NotificationFeed {
     if (joins) this.lastId = Math.max(this.lastId ?? 0, ...ids);
     const fresh = new Map(page.results.map((n) => [n.id, n]));
     const kept = this.state.notifications.filter((n) => !fresh.has(n.id));
+    this.countedBelow = page.next === null ? 0 : Math.min(...ids);
+    // What came live while the page was on its way was not in the page's snapshot.
+    const since = kept.filter((n) => this.uncounted(n)).length;
     this.set({
       notifications: newestFirst([...fresh.values(), ...kept]),
-      unread: count.unread,
+      unread: page.unread + since,
       loaded: true,
     });
   };
@@ -141,9 +150,13 @@ export class NotificationFeed {
     if (this.state.notifications.some((n) => n.id === notification.id)) return;
     this.set({
       notifications: newestFirst([notification, ...this.state.notifications]),
-      unread: this.state.unread + (notification.is_read ? 0 : 1),
+      unread: this.state.unread + (this.uncounted(notification) ? 1 : 0),
       loaded: true,
     });
+  }
+
+  private uncounted(notification: Notification): boolean {
+    return !notification.is_read && notification.id >= this.countedBelow;
   }
 
   private set(change: Partial<FeedState>): void {

@@ -67,6 +67,57 @@ it("after more than a page came while it was away, the socket resumes where the 
     expect(socket.url.searchParams.get("last_id")).toBe("1");
 });
 
+/** The shop's API whose answers, read when asked, are handed over only on `release()`. */
+function delayed(shop: ShopApi) {
+  let held: Promise<void> | null = null;
+  let release = () => {};
+  const fetch = async (input: Request | string | URL) => {
+    const answer = shop.fetch(input);
+    await held;
+    return answer;
+  };
+  const hold = () => (held = new Promise((resolve) => (release = resolve)));
+  return { fetch, hold, release: () => release() };
+}
+
+it("a notification that comes live while a page is on its way is counted once", async () => {
+  const shop = new ShopApi([notification(1)]);
+  const link = delayed(shop);
+  const api = createApi({ baseUrl: ORIGIN, fetch: link.fetch });
+  const { result } = renderHook(() => useNotifications({ api, origin: ORIGIN }));
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  Object.assign(shop.rows[0]!, { is_read: true }); // read in another tab
+  link.hold();
+  act(() => FakeSocket.last().open()); // the page read now: nothing unread
+  await waitFor(() => expect(shop.requests).toHaveLength(2));
+  shop.rows.push(notification(2));
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(2) }));
+  link.release();
+  await waitFor(() => expect(result.current.notifications[1]?.is_read).toBe(true));
+  expect(result.current.notifications.map((n) => n.id)).toEqual([2, 1]);
+  expect(result.current.unread).toBe(1);
+});
+
+it("one the page counted but did not show, sent by the socket's catch-up, counts once", async () => {
+  const shop = new ShopApi(Array.from({ length: 25 }, (_, i) => notification(100 + i)));
+  const { result } = hook(shop);
+  await waitFor(() => expect(result.current.unread).toBe(25)); // a page of 20 shown
+  act(() => FakeSocket.last().open());
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(101) }));
+  expect(result.current.unread).toBe(25);
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(130) }));
+  expect(result.current.unread).toBe(26);
+});
+
+it("one committed after the page though older than its newest is counted", async () => {
+  const shop = new ShopApi([notification(3), notification(5)]);
+  const { result } = hook(shop);
+  await waitFor(() => expect(result.current.unread).toBe(2));
+  act(() => FakeSocket.last().open());
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(4) }));
+  expect(result.current.unread).toBe(3);
+});
+
 it("a first load that failed still connects, asking for nothing old, and loads once open", async () => {
   const shop = new ShopApi([notification(4), notification(5)]);
   shop.status = 503;

@@ -147,7 +147,14 @@ export class ShopApi {
     if (path === "/api/notifications/") {
       const all = [...this.rows].sort((a, b) => b.id - a.id);
       const next = all.length > PAGE_SIZE ? `${new URL(request.url).origin}${path}?page=2` : null;
-      return json({ count: all.length, next, previous: null, results: all.slice(0, PAGE_SIZE) });
+      const unread = all.filter((n) => !n.is_read).length;
+      return json({
+        count: all.length,
+        next,
+        previous: null,
+        results: all.slice(0, PAGE_SIZE),
+        unread,
+      });
     }
     return json({ detail: "Not found." }, 404);
   };
