@@ -6,7 +6,7 @@ import math
 from itertools import pairwise
 
 INF = float("inf")
-# The promises' bounds (DESIGN.md, "Fast"): side effects p99 at a steady rate, after a
+# The "Fast" promise's bounds (docs/performance.md): side effects p99 at a steady rate, after a
 # burst, with a slow SMTP server; the CPU and orders/s ratios against the other designs.
 EFFECTS_P99_MS = 500.0
 RECOVERED_P99_MS = 1000.0

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 class SentEmail(models.Model):
     """One row per email: claimed (sending) before SMTP, marked sent after. Unique (kind,
-    key) is the idempotency guard (see email_app.services)."""
+    key) is the idempotency guard (see email_app.services.claims)."""
 
     class Kind(models.TextChoices):
         CONFIRMATION_EMAIL = "confirmation_email", "Order confirmation"

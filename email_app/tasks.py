@@ -3,31 +3,31 @@ from celery import shared_task
 from side_effects.base import SideEffectTask
 from worker.tasks_base import ReliableTask
 
-from . import services
+from .services import emails
 
 
 @shared_task(
     base=SideEffectTask,
-    side_effect=services.CONFIRMATION_EMAIL,
+    side_effect=emails.CONFIRMATION_EMAIL,
     name="email_app.send_confirmation_email",
     # A message's emails go one after another over its thread's SMTP connection: a few a
     # message, so that a slow server's burst spreads over the mail worker's threads.
     batch_max=4,
 )
 def send_confirmation_email(order_id: int) -> bool:
-    return services.confirmation_email_send(order_id=order_id)
+    return emails.confirmation_email_send(order_id=order_id)
 
 
 @shared_task(base=ReliableTask, name="email_app.send_welcome_email")
 def send_welcome_email(user_id: int) -> bool:
-    return services.welcome_send(user_id=int(user_id))
+    return emails.welcome_send(user_id=int(user_id))
 
 
 @shared_task(base=ReliableTask, name="email_app.send_low_stock_alert")
 def send_low_stock_alert(product_id: int, order_id: int) -> bool:
-    return services.low_stock_alert_send(product_id=int(product_id), order_id=int(order_id))
+    return emails.low_stock_alert_send(product_id=int(product_id), order_id=int(order_id))
 
 
 @shared_task(base=ReliableTask, name="email_app.send_duplicate_orders_alert")
 def send_duplicate_orders_alert(alert_id: int) -> bool:
-    return services.duplicate_orders_alert_send(alert_id=int(alert_id))
+    return emails.duplicate_orders_alert_send(alert_id=int(alert_id))

@@ -10,7 +10,7 @@ accepting anything).
 A send may be given a deadline: past it the connection is cut, whatever the server does
 and however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
 SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
-claim must not be taken over while its send may still go out (email_app.services)."""
+claim must not be taken over while its send may still go out (email_app.services.claims)."""
 
 import contextlib
 import smtplib

@@ -12,8 +12,9 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from email_app import services
 from email_app.models import SentEmail
+from email_app.services import emails
+from email_app.services.claims import EmailInFlight
 from store.models import DuplicateAlert, Order
 from store.services.duplicates import duplicate_alert_create
 from store.signals import duplicate_orders_alerted
@@ -59,7 +60,7 @@ def duplicate(product, quantity=1, user=None) -> dict:
 def send_queued_alerts() -> list[bool]:
     """What the email worker does with the alerts queued (the tasks' work, in order)."""
     rows = OutboxMessage.objects.filter(task_name=ALERT_TASK).order_by("pk")
-    return [services.duplicate_orders_alert_send(alert_id=row.args[0]) for row in rows]
+    return [emails.duplicate_orders_alert_send(alert_id=row.args[0]) for row in rows]
 
 
 def named_in(message) -> set[int]:
@@ -115,7 +116,7 @@ def test_a_second_run_of_the_window_sends_nothing_new(mug):
 
     assert duplicate_alert_create(now=NOON + timedelta(seconds=10)) is None  # the same window
     assert duplicate_alert_create(now=NOON + timedelta(seconds=WINDOW)) is None  # none new
-    assert services.duplicate_orders_alert_send(alert_id=alert_id) is False  # redelivered
+    assert emails.duplicate_orders_alert_send(alert_id=alert_id) is False  # redelivered
     assert len(mail.outbox) == 1
 
 
@@ -129,7 +130,7 @@ def test_an_order_flagged_after_the_windows_email_went_out_is_named_in_the_next(
     assert duplicate_alert_create(now=NOON + timedelta(seconds=WINDOW - 1)) is None
     later = duplicate_alert_create(now=NOON + timedelta(seconds=WINDOW))
 
-    assert services.duplicate_orders_alert_send(alert_id=later) is True
+    assert emails.duplicate_orders_alert_send(alert_id=later) is True
     assert [named_in(message) for message in mail.outbox] == [{early["id"]}, {late["id"]}]
 
 
@@ -139,12 +140,12 @@ def test_a_send_that_fails_leaves_no_claim_and_the_retry_sends_it_once(mug, sett
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(OSError):
-        services.duplicate_orders_alert_send(alert_id=alert_id)
+        emails.duplicate_orders_alert_send(alert_id=alert_id)
     assert not SentEmail.objects.filter(kind="duplicate_orders_alert").exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.duplicate_orders_alert_send(alert_id=alert_id) is True
-    assert services.duplicate_orders_alert_send(alert_id=alert_id) is False
+    assert emails.duplicate_orders_alert_send(alert_id=alert_id) is True
+    assert emails.duplicate_orders_alert_send(alert_id=alert_id) is False
     [message] = mail.outbox
     assert named_in(message) == {o["id"] for o in flagged}
 
@@ -157,13 +158,13 @@ def test_a_claim_left_by_a_killed_worker_is_taken_over_and_sent_once(mug, settin
     claim = SentEmail.objects.create(
         kind="duplicate_orders_alert", key="2030-01-01T12:00:00Z", subject="Possible..."
     )
-    with pytest.raises(services.EmailInFlight):
-        services.duplicate_orders_alert_send(alert_id=alert_id)
+    with pytest.raises(EmailInFlight):
+        emails.duplicate_orders_alert_send(alert_id=alert_id)
 
     stale = timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1)
     SentEmail.objects.filter(pk=claim.pk).update(claimed_at=stale)
-    assert services.duplicate_orders_alert_send(alert_id=alert_id) is True
-    assert services.duplicate_orders_alert_send(alert_id=alert_id) is False
+    assert emails.duplicate_orders_alert_send(alert_id=alert_id) is True
+    assert emails.duplicate_orders_alert_send(alert_id=alert_id) is False
     assert len(mail.outbox) == 1
 
 

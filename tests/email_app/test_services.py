@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.db import connection
 
-from email_app import services
 from email_app.models import SentEmail
+from email_app.services import emails, sending
 from side_effects.models import OrderSideEffect
 from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
@@ -28,7 +28,7 @@ def order(client, customer):
 
 
 def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user):
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is True
 
     [message] = mail.outbox
     assert message.to == [user.email]
@@ -42,8 +42,8 @@ def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user)
 
 
 def test_second_send_of_a_confirmation_sends_nothing(order):
-    assert services.confirmation_email_send(order_id=order.pk) is True
-    assert services.confirmation_email_send(order_id=order.pk) is False
+    assert emails.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is False
     assert len(mail.outbox) == 1
     assert SentEmail.objects.get(kind="confirmation_email", key=str(order.pk)).status == "sent"
 
@@ -52,20 +52,20 @@ def test_a_failed_send_leaves_no_sent_row_so_a_retry_sends(order, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(OSError):
-        services.confirmation_email_send(order_id=order.pk)
+        emails.confirmation_email_send(order_id=order.pk)
     assert not SentEmail.objects.exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is True
 
 
 def test_welcome_goes_once_and_not_to_users_without_an_address():
     with_address, without = UserFactory(), UserFactory(email="")
     mail.outbox.clear()
 
-    assert services.welcome_send(user_id=with_address.pk) is True
-    assert services.welcome_send(user_id=with_address.pk) is False
-    assert services.welcome_send(user_id=without.pk) is False
+    assert emails.welcome_send(user_id=with_address.pk) is True
+    assert emails.welcome_send(user_id=with_address.pk) is False
+    assert emails.welcome_send(user_id=without.pk) is False
     assert [m.to for m in mail.outbox] == [[with_address.email]]
 
 
@@ -73,8 +73,8 @@ def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
     settings.SHOPFLOW_STAFF_EMAILS = ["warehouse@example.com"]
     product = ProductFactory(name="Lamp", sku="LAMP-9", on_hand=4, low_stock_threshold=5)
 
-    assert services.low_stock_alert_send(product_id=product.pk, order_id=7) is True
-    assert services.low_stock_alert_send(product_id=product.pk, order_id=7) is False
+    assert emails.low_stock_alert_send(product_id=product.pk, order_id=7) is True
+    assert emails.low_stock_alert_send(product_id=product.pk, order_id=7) is False
 
     [alert] = mail.outbox
     assert alert.to == ["warehouse@example.com"]
@@ -83,13 +83,13 @@ def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
 
 
 def test_a_claim_held_by_another_delivery_is_retried_not_sent_twice(order, settings):
-    from email_app.services import EmailInFlight
+    from email_app.services.claims import EmailInFlight
     from worker.tasks_base import is_transient
 
     SentEmail.objects.create(kind="confirmation_email", key=str(order.pk), subject="s")
 
     with pytest.raises(EmailInFlight) as raised:
-        services.confirmation_email_send(order_id=order.pk)
+        emails.confirmation_email_send(order_id=order.pk)
 
     assert is_transient(raised.value)
     # The retry comes when the claim may be taken over, not before.
@@ -108,7 +108,7 @@ def test_a_claim_is_stale_by_the_databases_clock_not_a_hosts_that_runs_ahead(
 
     from django.utils import timezone
 
-    from email_app.services import EmailInFlight
+    from email_app.services.claims import EmailInFlight
 
     SentEmail.objects.create(
         kind="confirmation_email",
@@ -120,7 +120,7 @@ def test_a_claim_is_stale_by_the_databases_clock_not_a_hosts_that_runs_ahead(
     monkeypatch.setattr(timezone, "now", lambda: ahead)
 
     with pytest.raises(EmailInFlight) as raised:
-        services.confirmation_email_send(order_id=order.pk)
+        emails.confirmation_email_send(order_id=order.pk)
 
     assert mail.outbox == []
     window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
@@ -139,7 +139,7 @@ def test_a_claim_older_than_any_task_can_run_is_taken_over_and_sent(order, setti
         claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
     )
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is True
 
     assert len(mail.outbox) == 1
     row = SentEmail.objects.get()
@@ -163,7 +163,7 @@ def test_no_transaction_is_held_open_while_smtp_talks(client, customer, settings
     settings.EMAIL_BACKEND = f"{__name__}.TransactionProbeBackend"
     TransactionProbeBackend.seen = []
 
-    assert services.confirmation_email_send(order_id=order_id) is True
+    assert emails.confirmation_email_send(order_id=order_id) is True
 
     assert TransactionProbeBackend.seen == [False]
     assert SentEmail.objects.get(key=str(order_id)).status == "sent"
@@ -186,13 +186,13 @@ def test_every_attempt_at_an_email_carries_the_same_message_id(order, settings):
         claimed_at=timezone.now() - timedelta(seconds=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS + 1),
     )
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is True
 
     [message] = mail.outbox
     expected = f"<confirmation_email.{order.pk}@shopflow.local>"
     assert message.extra_headers["Message-ID"] == expected
     assert message.message()["Message-ID"] == expected
-    assert services.message_id(kind="low_stock_alert", key="3:41") == (
+    assert sending.message_id(kind="low_stock_alert", key="3:41") == (
         "<low_stock_alert.3-41@shopflow.local>"
     )
 
@@ -213,7 +213,7 @@ def test_a_delivery_whose_claim_was_taken_over_does_not_free_the_new_claim(order
 
     monkeypatch.setattr(transport, "send_message", taken_over_then_failing)
     with pytest.raises(ConnectionResetError):
-        services.confirmation_email_send(order_id=order.pk)
+        emails.confirmation_email_send(order_id=order.pk)
 
     assert SentEmail.objects.get(kind="confirmation_email").status == "sending"
 
@@ -233,7 +233,7 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
 
-    assert services.confirmation_email_send(order_id=order.pk) is True
+    assert emails.confirmation_email_send(order_id=order.pk) is True
 
     assert len(sent) == 1
     assert SentEmail.objects.get(kind="confirmation_email").status == "sent"

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from email_app import services
 from email_app.models import SentEmail
+from email_app.services import emails
 from email_app.transport import SendTimeout
 from tests.factories import UserFactory
 
@@ -26,7 +26,7 @@ def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(smt
 
     def first_delivery():
         try:
-            return services.welcome_send(user_id=user.pk)
+            return emails.welcome_send(user_id=user.pk)
         finally:
             connection.close()
 
@@ -37,7 +37,7 @@ def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(smt
             first.result(timeout=settings.SHOPFLOW_EMAIL_CLAIM_SECONDS)
     assert not SentEmail.objects.exists()  # the claim freed: not sent, as far as we know
 
-    assert services.welcome_send(user_id=user.pk) is True  # the retry
+    assert emails.welcome_send(user_id=user.pk) is True  # the retry
     assert smtp_server.handler.rcpt_stall_over.wait(timeout=10)  # the stalled session ended
     assert len(smtp_server.messages_to(user.email)) == 1
     assert SentEmail.objects.get(kind="welcome").status == "sent"

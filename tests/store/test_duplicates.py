@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from email_app.services import duplicate_orders_alert_send
+from email_app.services.emails import duplicate_orders_alert_send
 from notifications.models import Notification
 from notifications.services import inbox
 from store.models import Order

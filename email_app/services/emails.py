@@ -1,0 +1,118 @@
+"""Shopflow's own emails, each rendered from one of email_app's templates and sent once
+through email_send: an order's confirmation (a side effect of order_created), the welcome
+email, and staff's low-stock and duplicate-orders alerts."""
+
+from datetime import UTC
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from side_effects.services import side_effect_mark_done
+from store import selectors as store_selectors
+
+from ..models import SentEmail
+from .sending import email_send
+
+CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
+
+
+def _send_once(*, template: str, context: dict, **email) -> bool:
+    """email_send of one of email_app's templates. Rendered before the claim: a template
+    error must not leave a claim behind."""
+    return email_send(**_rendered(template, context), **email)
+
+
+def _rendered(template: str, context: dict) -> dict[str, str]:
+    """One of email_app's templates as the email's text and html."""
+    return {
+        "text": render_to_string(f"email_app/{template}.txt", context),
+        "html": render_to_string(f"email_app/{template}.html", context),
+    }
+
+
+def confirmation_email_send(*, order_id: int) -> bool:
+    """Email this order's confirmation to its customer, once, and mark its side effect
+    done (also when an earlier delivery had sent it); False when it had."""
+    order = store_selectors.order_for_processing(order_id=order_id)
+    sent = email_send(**_confirmation(order))
+    side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
+    return sent
+
+
+def _confirmation(order) -> dict:
+    context = {"order": order, "items": order.line_items, "user": order.customer.user}
+    return {
+        "kind": SentEmail.Kind.CONFIRMATION_EMAIL,
+        "key": str(order.pk),
+        "to": [order.customer.user.email],
+        "subject": f"Your Shopflow order #{order.pk}",
+        **_rendered("confirmation_email", context),
+    }
+
+
+def welcome_send(*, user_id: int) -> bool:
+    user = get_user_model().objects.get(pk=user_id)
+    if not user.email:
+        return False
+    return _send_once(
+        kind=SentEmail.Kind.WELCOME,
+        key=str(user.pk),
+        to=[user.email],
+        subject="Welcome to Shopflow",
+        template="welcome",
+        context={"user": user},
+    )
+
+
+def low_stock_alert_send(*, product_id: int, order_id: int) -> bool:
+    """Tell staff that the order took the product below its threshold; once per pair."""
+    product = store_selectors.product_get(product_id=product_id)
+    return _send_once(
+        kind=SentEmail.Kind.LOW_STOCK_ALERT,
+        key=f"{product.pk}:{order_id}",
+        to=settings.SHOPFLOW_STAFF_EMAILS,
+        subject=f"Low stock: {product.name} ({product.sku}), {product.available} left",
+        template="low_stock_alert",
+        context={"product": product, "order_id": order_id},
+    )
+
+
+def duplicate_orders_alert_send(*, alert_id: int) -> bool:
+    """Tell staff, in one email, of every order a duplicate-order alert names (the store
+    makes one a window); once per alert, keyed by its window. DuplicateAlert.DoesNotExist
+    for an unknown alert."""
+    alert = store_selectors.duplicate_alert_get(alert_id=alert_id)
+    if not alert.named:  # its orders were deleted since
+        return False
+    site = settings.SHOPFLOW_SITE_URL
+    rows = [
+        {
+            "order": order,
+            "customer": order.customer.user,
+            "admin_url": site + reverse("admin:store_order_change", args=[order.pk]),
+        }
+        for order in alert.named
+    ]
+    return _send_once(
+        kind=SentEmail.Kind.DUPLICATE_ORDERS_ALERT,
+        key=f"{alert.window_start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        to=settings.SHOPFLOW_STAFF_EMAILS,
+        subject=_duplicates_subject(alert.named),
+        template="duplicate_orders_alert",
+        context={
+            "rows": rows,
+            "admin_url": site
+            + reverse("admin:store_order_changelist")
+            + f"?duplicate_alert={alert.pk}",
+        },
+    )
+
+
+def _duplicates_subject(orders) -> str:
+    if len(orders) == 1:
+        return f"Possible duplicate: order #{orders[0].pk} repeats #{orders[0].duplicate_of_id}"
+    named = ", ".join(f"#{order.pk}" for order in orders[:5])
+    more = ", ..." if len(orders) > 5 else ""
+    return f"Possible duplicates: {len(orders)} orders ({named}{more})"

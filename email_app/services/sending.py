@@ -1,0 +1,74 @@
+"""Sending one email, once: the public send API (email_send), which other apps use too.
+
+The email is built first (a bad one leaves no claim behind), claimed
+(email_app.services.claims), sent outside any transaction over this thread's kept SMTP
+connection (email_app.transport), then recorded sent; a failed send frees the claim. A
+send is cut at half the claim window (transport's deadline), whatever the worker pool, so
+a claim taken over is never one whose send may still go out. Every attempt at an email
+carries the same Message-ID, so that a second send after a takeover shows once where
+mailbox providers de-duplicate."""
+
+import re
+import time
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from .. import transport
+from .claims import email_claim, email_claim_free, email_mark_sent
+
+
+def email_send(
+    *,
+    kind: str,
+    key: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    html: str,
+    headers=None,
+) -> bool:
+    """The public send API (notifications' digests use it too): send this email unless
+    (kind, key) went out before; False when it had. A fresh claim held by another delivery
+    raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
+    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
+    message = _message(
+        kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
+    )  # before the claim: a bad email leaves none behind
+    claimed = email_claim(kind=kind, key=key, to=to, subject=subject)
+    if claimed is None:
+        return False
+    try:
+        transport.send_message(message, deadline=_send_deadline())
+    except BaseException:
+        email_claim_free(claimed=claimed)
+        raise
+    email_mark_sent(claimed=claimed)
+    return True
+
+
+def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        # The same for every attempt at this email: should a takeover send it a second
+        # time, mailbox providers that collapse duplicates by Message-ID show it once.
+        headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _send_deadline() -> float:
+    """Half the claim window from now: a send cut then is never one whose claim another
+    delivery may take over meanwhile."""
+    return time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+
+
+def message_id(*, kind: str, key: str) -> str:
+    """The Message-ID of the email (kind, key): one per email, whatever the attempt."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "shopflow.local"
+    return f"<{kind}.{re.sub(r'[^A-Za-z0-9.-]', '-', key)}@{domain}>"
