@@ -1,4 +1,5 @@
-"""Reads of the accounts app: a user's logins, and the login throttle's count."""
+"""Reads of the accounts app: a user's logins, the login throttle's count, a request's
+client address."""
 
 import math
 from datetime import timedelta
@@ -45,8 +46,14 @@ def login_retry_after(*, ip: str | None = None, username: str | None = None) -> 
 def login_retry_after_for(*, request, username: str) -> int | None:
     """login_retry_after for this request's client address and the username it tried:
     what /metrics asks before it checks basic-auth credentials (core.metrics)."""
-    ip = (request.META.get("REMOTE_ADDR") or None) if request is not None else None
-    return login_retry_after(ip=ip, username=username or None)
+    return login_retry_after(ip=request_ip(request=request), username=username or None)
+
+
+def request_ip(*, request) -> str | None:
+    """The client's address as this server saw it (REMOTE_ADDR). Behind a reverse proxy
+    that is the proxy's, unless the proxy sets REMOTE_ADDR (e.g. uvicorn's
+    --forwarded-allow-ips with X-Forwarded-For)."""
+    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
 
 
 def login_is_from_a_new_device(*, event) -> bool:

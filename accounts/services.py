@@ -12,6 +12,7 @@ from core.signals import send_robust_logged
 from . import locks, selectors
 from .exceptions import LoginThrottled
 from .models import LoginEvent, LoginFailure, LoginGate
+from .selectors import request_ip
 from .signals import login_from_new_device
 
 
@@ -25,13 +26,6 @@ def user_register(*, username: str, email: str, password: str):
     with transaction.atomic():
         user.save()
     return user
-
-
-def request_ip(*, request) -> str | None:
-    """The client's address as this server saw it (REMOTE_ADDR). Behind a reverse proxy
-    that is the proxy's, unless the proxy sets REMOTE_ADDR (e.g. uvicorn's
-    --forwarded-allow-ips with X-Forwarded-For)."""
-    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
 
 
 def _user_agent(request) -> str:

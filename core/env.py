@@ -67,26 +67,25 @@ def require(name: str, why: str = "") -> str:
     operator's mistake, not a bug: no traceback)."""
     value = os.environ.get(name, "").strip()
     if not value:
-        _stop(f"{name} must be set when DJANGO_DEBUG is off{why}.")
+        refuse_in_one_line(f"{name} must be set when DJANGO_DEBUG is off{why}.")
     return value
 
 
 def refuse_placeholder(name: str, where: str = "") -> None:
     """One line and exit 2 when `name` still holds .env.example's placeholder."""
     if PLACEHOLDER in os.environ.get(name, ""):
-        _stop(f"{name} still holds the placeholder {PLACEHOLDER!r}{where}: set a real secret.")
+        refuse_in_one_line(
+            f"{name} still holds the placeholder {PLACEHOLDER!r}{where}: set a real secret."
+        )
 
 
 def refuse(name: str, value: str, expected: str) -> NoReturn:
     """One line naming the variable and what it must be, then exit 2."""
-    _stop(f"{name} must be {expected}, not {value!r}.")
+    refuse_in_one_line(f"{name} must be {expected}, not {value!r}.")
 
 
 def refuse_in_one_line(line: str) -> NoReturn:
-    """A setting that would break another (the windows in the settings): `line`, exit 2."""
-    _stop(line)
-
-
-def _stop(line: str) -> NoReturn:
+    """`line` on stderr, then exit 2; also for a setting that would break another (the
+    windows in the settings)."""
     sys.stderr.write(line + "\n")
     raise SystemExit(2)

@@ -16,7 +16,8 @@ from .api import json_get_only
 logger = logging.getLogger(__name__)
 
 
-def _database() -> None:
+def database_check() -> None:
+    """Raises unless the database answers (a statement, not just a connection)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
@@ -34,7 +35,7 @@ def _broker() -> None:
             channel.client.ping()
 
 
-CHECKS = {"database": _database, "broker": _broker}
+CHECKS = {"database": database_check, "broker": _broker}
 
 
 @json_get_only

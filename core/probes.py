@@ -18,12 +18,13 @@ no session and no metrics count, and costs one statement at most.
 
 import logging
 
-from asgiref.sync import sync_to_async
-from django.db import connection
+from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import JsonResponse
+from django.utils.decorators import sync_and_async_middleware
 
+from .health import database_check
 from .metrics import metrics_view
-from .middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ def live(request) -> JsonResponse:
 
 def ready(request) -> JsonResponse:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        database_check()
     except Exception:
         logger.warning("readyz: the database does not answer", exc_info=True)
         return JsonResponse({"status": "unavailable", "detail": "Down: database."}, status=503)
@@ -71,16 +70,17 @@ def is_basic_auth(request) -> bool:
     return request.headers.get("Authorization", "").lower().startswith("basic ")
 
 
-class ProbesMiddleware(SyncAndAsyncMiddleware):
+@sync_and_async_middleware
+def probes_middleware(get_response):
     """Answers the probes (see the module) and passes every other request on."""
+    if iscoroutinefunction(get_response):
+        # Django's async chain serves only the async views (the streams: config.asgi sends
+        # every other path, the probes and /metrics with them, to the threads): it goes
+        # without this middleware rather than pay a hop to the threads for it.
+        raise MiddlewareNotUsed
 
-    def handle(self, request):
+    def middleware(request):
         response = answer(request)
-        return self.get_response(request) if response is None else response
+        return get_response(request) if response is None else response
 
-    async def ahandle(self, request):
-        # Under ASGI a probe takes the threads' way (config.asgi): this is for other servers.
-        response = None
-        if request.path_info in PROBES or request.path_info == "/metrics":
-            response = await sync_to_async(answer)(request)
-        return await self.get_response(request) if response is None else response
+    return middleware

@@ -47,7 +47,7 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     """The values production must be given, as `make run` chooses them on one machine when
     the caller did not: the SQLite file the development settings use, emails printed to
     the mail worker's output, and a secret key generated once and kept in var/ (sessions
-    survive a restart). runstack prints which it used."""
+    survive a restart)."""
     chosen = {}
     if not env.get("DATABASE_URL", "").strip():
         chosen["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"

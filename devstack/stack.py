@@ -4,8 +4,7 @@ embedded Redis when none answers. Used by `python manage.py runstack` (`make run
 
 Each child runs in its own session so that stopping it reaches its own children too
 (gunicorn workers, prefork pool processes); on Ctrl-C, SIGTERM, or any child exiting, the
-supervisor stops every process it started and nothing is left behind. Should the
-supervisor itself be killed, its guard (devstack/guard.py) kills them.
+supervisor stops every process it started and nothing is left behind.
 """
 
 import contextlib
@@ -75,15 +74,6 @@ class Child:
     reader: threading.Thread | None = None
 
 
-def start_guard() -> subprocess.Popen:
-    """devstack/guard.py in a session of its own: if this process dies without stopping
-    its children (SIGKILL, the OOM killer), the guard sees its pipe close and kills them."""
-    guard = Path(__file__).with_name("guard.py")
-    return subprocess.Popen(
-        [sys.executable, str(guard)], stdin=subprocess.PIPE, start_new_session=True
-    )
-
-
 @dataclass
 class Stack:
     """Start children, echo their output with a name prefix, stop them all together."""
@@ -92,7 +82,6 @@ class Stack:
     cwd: Path
     out: object = sys.stdout
     children: list[Child] = field(default_factory=list)
-    guard: subprocess.Popen = field(default_factory=start_guard)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The first SIGINT or SIGTERM received (handle_signal): a stop was asked for.
     signum: int = 0
@@ -116,7 +105,6 @@ class Stack:
                 start_new_session=True,
             )
             self.children.append(child)
-            self._tell_guard(child.process.pid)  # a session leader: its pid is its pgid
             child.reader = threading.Thread(target=self._echo, args=(child,), daemon=True)
             child.reader.start()
         finally:
@@ -132,13 +120,6 @@ class Stack:
             with contextlib.suppress(OSError):
                 Path(f"/proc/{child.process.pid}/autogroup").write_text(str(nice))
         return child
-
-    def _tell_guard(self, pgid: int) -> None:
-        """A group started (`pgid`), or gone and reaped (`-pgid`: its number may be reused
-        by someone else's)."""
-        with contextlib.suppress(OSError, ValueError):
-            self.guard.stdin.write(f"{pgid}\n".encode())
-            self.guard.stdin.flush()
 
     def _echo(self, child: Child) -> None:
         width = max(len(c.name) for c in self.children)  # this child's among them
@@ -189,13 +170,8 @@ class Stack:
             # Also reaps grandchildren a parent left behind in its group.
             _signal_group(child.process, signal.SIGKILL)
             child.process.wait()
-            self._tell_guard(-child.process.pid)
         for child in self.children:
             child.reader.join(timeout=2)
-        # Every group is gone: the guard, at the end of its input, has nothing to do.
-        with contextlib.suppress(OSError):
-            self.guard.stdin.close()
-        self.guard.wait()
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:

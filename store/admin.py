@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from side_effects.admin import OrderSideEffectInline
 
@@ -13,6 +13,7 @@ from .models import (
     DuplicateAlert,
     Order,
     OrderItem,
+    PriceChange,
     Product,
     StockMovement,
 )
@@ -51,64 +52,52 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Stock moves only through relative updates: a saved form holds stale numbers.
-        return ["on_hand", "reserved", "price_history"] if obj else ["reserved"]
+        return ["on_hand", "reserved"] if obj else ["reserved"]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        return fields if obj else [f for f in fields if f not in {"add_stock", "price_history"}]
-
-    @admin.display(description="price history")
-    def price_history(self, obj):
-        """The product's price changes, newest first, on its page (a read-only table, not
-        an inline formset: history is not edited)."""
-        changes = obj.price_changes.select_related("changed_by").order_by("-changed_at", "-id")[:50]
-        if not changes:
-            return "No change yet."
-        return format_html(
-            "<table><tr><th>when</th><th>old</th><th>new</th><th>by</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                (
-                    (
-                        f"{change.changed_at:%Y-%m-%d %H:%M:%S}",
-                        change.old_price,
-                        change.new_price,
-                        change.changed_by.get_username() if change.changed_by else "-",
-                    )
-                    for change in changes
-                ),
-            ),
-        )
+        return fields if obj else [f for f in fields if f != "add_stock"]
 
     def save_model(self, request, obj, form, change):
-        with price_changes_by(request.user):
-            self._save_model(request, obj, form, change)
-
-    def _save_model(self, request, obj, form, change):
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
         stock_fields = {"on_hand", "reserved"}
-        obj.save(
-            update_fields=[
-                f.name
-                for f in Product._meta.get_fields()
-                if f.concrete and not f.primary_key and f.name not in stock_fields
-            ]
-        )
+        fields = [
+            f.name
+            for f in Product._meta.get_fields()
+            if f.concrete and not f.primary_key and f.name not in stock_fields
+        ]
+        with price_changes_by(request.user):
+            obj.save(update_fields=fields if change else None)
         delta = form.cleaned_data.get("add_stock")
-        if delta:
-            try:
-                product = product_stock_adjust(product_id=obj.pk, delta=delta)
-            except StockAdjustmentRefused:
-                self.message_user(
-                    request,
-                    f"Stock not changed: {delta:+d} would leave less on hand than is reserved.",
-                    messages.ERROR,
-                )
-            else:
-                self.message_user(request, f"Stock on hand is now {product.on_hand}.")
+        if not delta:
+            return
+        try:
+            product = product_stock_adjust(product_id=obj.pk, delta=delta)
+        except StockAdjustmentRefused:
+            self.message_user(
+                request,
+                f"Stock not changed: {delta:+d} would leave less on hand than is reserved.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(request, f"Stock on hand is now {product.on_hand}.")
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """The price history (store.receivers records it, whatever saved the price): staff
+    read it; nobody edits it."""
+
+    list_display = ["changed_at", "product", "old_price", "new_price", "changed_by"]
+    list_filter = ["changed_at"]
+    search_fields = ["product__sku", "product__name"]
+    list_select_related = ["product", "changed_by"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Customer)
@@ -142,23 +131,15 @@ class OrderItemInline(admin.TabularInline):
     readonly_fields = ["unit_price"]
 
 
-class DuplicateFilter(admin.SimpleListFilter):
-    title = "duplicate"
-    parameter_name = "duplicate"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Flagged duplicate"), ("no", "Not flagged")]
-
-    def queryset(self, request, queryset):
-        if self.value() in {"yes", "no"}:
-            return queryset.filter(duplicate_of__isnull=self.value() == "no")
-        return queryset
-
-
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["id", "customer", "status", "total", "placed_at", "duplicate_of"]
-    list_filter = ["status", DuplicateFilter, "placed_at", "side_effects__status"]
+    list_filter = [
+        "status",
+        ("duplicate_of", admin.EmptyFieldListFilter),
+        "placed_at",
+        "side_effects__status",
+    ]
     search_fields = ["id", "customer__user__username", "customer__user__email", "idempotency_key"]
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline, OrderSideEffectInline]

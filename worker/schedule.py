@@ -1,7 +1,7 @@
 """The beat schedule: apps add their periodic tasks in their ready() (`schedule_task`),
-and the entries are written to django-celery-beat's tables after every migrate (and by
-`python manage.py install_schedule`), so that operators see and change them in the admin.
-Installing again creates only missing entries: one an operator changed stays as it is.
+and the entries are written to django-celery-beat's tables after every migrate, so that
+operators see and change them in the admin. Installing again creates only missing
+entries: one an operator changed stays as it is.
 Which beat sends them: worker.beat."""
 
 import json

@@ -1,8 +1,9 @@
 """ReliableTask: the base of every task that must not be lost (side_effects.base builds the
 side-effect tasks' on it).
 
-- acks_late + reject_on_worker_lost: a message is acknowledged after the task ran, and
-  requeued if the worker process dies under it.
+- acks_late + reject_on_worker_lost (CELERY_TASK_ACKS_LATE and ..._REJECT_ON_WORKER_LOST,
+  every task's): a message is acknowledged after the task ran, and requeued if the
+  worker process dies under it.
 - Transient errors (SMTP 4xx and dropped connections, database operational errors,
   broker and network errors) are retried with exponential backoff and full jitter, up to
   SHOPFLOW_TASK_MAX_RETRIES times. A retry waits in the outbox, due at its time, not in
@@ -116,8 +117,6 @@ def is_transient(exc: BaseException) -> bool:
 
 class ReliableTask(Task):
     abstract = True
-    acks_late = True
-    reject_on_worker_lost = True
     # A side effect's state lives in its own rows; a stored success would be a second,
     # costlier copy. Failures are still stored (and dead-lettered).
     ignore_result = True

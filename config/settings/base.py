@@ -46,7 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: a probe (/livez, /readyz) comes by the pod's address (no Host check for it).
-    "core.probes.ProbesMiddleware",
+    "core.probes.probes_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,7 +67,6 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -103,10 +102,6 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfil
 # The React notifications tab, built by `npm run build` in frontend/ (make run, make test and
 # the Dockerfile build it; never committed): static/frontend/notifications.{js,css}.
 STATICFILES_DIRS = [("frontend", BASE_DIR / "frontend" / "dist")]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 
 # --- Caches -------------------------------------------------------------------
 # Per process. "tokens": API tokens with their users, a few seconds (store.authentication).
@@ -148,7 +143,6 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -159,7 +153,6 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "notifications.openapi.add_stream",
         "core.openapi.add_error_responses",
-        "core.openapi.add_links",
     ],
 }
 
@@ -211,7 +204,6 @@ CHANNEL_LAYERS = {
             "prefix": "shopflow",
             # Messages waiting for one web process (its sockets share one list).
             "capacity": 5000,
-            "expiry": 60,
             # How long a member stays in its group: one that died without leaving (its
             # process killed) gets every publish to the group until then, and channels-
             # redis's default is a day. Never under a connection's life: a live one would

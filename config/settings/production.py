@@ -5,6 +5,8 @@ refuses to start, in one line (core.env.require), rather than run on a developme
 
 import os
 
+from django.conf import global_settings
+
 from core.env import env_bool, env_int, refuse, refuse_placeholder, require
 
 from .base import *  # noqa: F403
@@ -29,7 +31,7 @@ if env_bool("CELERY_TASK_ALWAYS_EAGER", False):
     refuse("CELERY_TASK_ALWAYS_EAGER", os.environ["CELERY_TASK_ALWAYS_EAGER"], "off in production")
 
 STORAGES = {
-    **STORAGES,  # noqa: F405
+    **global_settings.STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -40,7 +42,6 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", T
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
-SECURE_CONTENT_TYPE_NOSNIFF = True
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 if not SECURE_SSL_REDIRECT:
     # Turned off on purpose: the TLS proxy in front redirects, or (the compose stack on

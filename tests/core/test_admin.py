@@ -40,6 +40,7 @@ def test_every_registered_model_has_a_working_changelist_with_search(staff_clien
         "store.cart",
         "store.order",
         "store.stockmovement",
+        "store.pricechange",
         "worker.outboxmessage",
         "worker.deadletter",
         "email_app.sentemail",

@@ -12,6 +12,9 @@ import pytest
 from core import liveness
 from tests.support.processes import python_run
 
+# The processes tier: the probe runs as the kubelet runs it, a python process.
+pytestmark = pytest.mark.processes
+
 
 def probe(path, **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, "SHOPFLOW_LIVENESS_FILE": str(path), **env}

@@ -6,11 +6,8 @@ tests/deploy/test_kubernetes_probes.py asks the same of a running web process.""
 import base64
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.http import HttpResponse
-from django.test import Client, RequestFactory
+from django.test import Client
 
-from core.probes import ProbesMiddleware
 from devstack.stack import free_port
 from tests.support.brokers import celery_broker
 
@@ -81,16 +78,3 @@ def test_prometheus_scrapes_metrics_by_the_pods_address_with_its_basic_auth(
 
 def basic(pair: str) -> dict:
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(pair.encode()).decode()}
-
-
-@pytest.mark.parametrize(
-    ("path", "answered_by"), [("/readyz", b'{"status": "ok"}'), ("/metrics", b"downstream")]
-)
-def test_under_an_async_handler_a_probe_is_answered_and_the_rest_passed_on(path, answered_by):
-    async def downstream(request):
-        return HttpResponse(b"downstream")
-
-    middleware = ProbesMiddleware(downstream)  # as Django chains it for async views
-    response = async_to_sync(middleware)(RequestFactory().get(path))
-
-    assert response.content == answered_by

@@ -1,13 +1,10 @@
 """The supervisor `manage.py runstack` runs the stack with, on short-lived processes of the
 test's own: a child started nice runs at that priority and its children inherit it; a
-signal during setup stops it at once, but not before the child being started is recorded;
-the guard kills the process groups when the supervisor vanishes, and leaves alone those
-the supervisor stopped itself."""
+signal during setup stops it at once, but not before the child being started is recorded."""
 
 import io
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -54,22 +51,21 @@ def test_a_signal_during_setup_interrupts_it_at_once(tmp_path):
         supervisor.stop()
 
 
-def test_a_signal_while_a_child_starts_waits_until_the_child_is_recorded(tmp_path, monkeypatch):
+def test_a_signal_while_a_child_starts_waits_until_the_child_is_recorded(tmp_path):
     supervisor = supervisor_of(tmp_path)
-    tell_guard = supervisor._tell_guard
 
-    def signal_arrives(pgid):  # between the fork and the end of the bookkeeping
-        supervisor.handle_signal(signal.SIGINT)
-        tell_guard(pgid)
+    class SignalArrives(list):
+        def append(self, child):  # between the fork and the end of the bookkeeping
+            supervisor.handle_signal(signal.SIGINT)
+            super().append(child)
 
-    monkeypatch.setattr(supervisor, "_tell_guard", signal_arrives)
+    supervisor.children = SignalArrives()
     try:
         with pytest.raises(KeyboardInterrupt):
             supervisor.start("sleeper", ["sleep", "60"])
         [child] = supervisor.children
         assert child.process.poll() is None
     finally:
-        monkeypatch.undo()
         supervisor.setting_up = False
         supervisor.stop(timeout=5)
     assert child.process.returncode == -signal.SIGTERM
@@ -83,43 +79,3 @@ def test_once_running_a_signal_asks_for_an_orderly_stop(tmp_path):
         assert supervisor.wait() == 0
     finally:
         supervisor.stop()
-
-
-# --- The guard ------------------------------------------------------------------------------
-
-SLEEPERS = ["sh", "-c", "sleep 60 & wait"]  # a process group of two: a shell and its child
-
-
-def test_the_guard_kills_the_groups_when_its_supervisor_vanishes(tmp_path):
-    import psutil
-
-    supervisor = supervisor_of(tmp_path)
-    child = supervisor.start("sleepers", SLEEPERS)
-    try:
-        shell = psutil.Process(child.process.pid)
-        members = [shell, *wait_until(shell.children, message="the sleep")]
-
-        supervisor.guard.stdin.close()  # what the supervisor's death looks like to the guard
-
-        assert supervisor.guard.wait(timeout=5) == 0
-        child.process.wait(timeout=5)
-        psutil.wait_procs(members, timeout=5)
-        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members)
-    finally:
-        supervisor.stop(timeout=5)
-
-
-def test_the_guard_leaves_alone_the_groups_the_supervisor_stopped(tmp_path):
-    supervisor = supervisor_of(tmp_path)
-    supervisor.start("sleepers", SLEEPERS)
-    # A group the guard was told of, then told was gone: its number now someone else's.
-    other = subprocess.Popen(SLEEPERS, start_new_session=True, stdout=subprocess.DEVNULL)
-    supervisor._tell_guard(other.pid)
-    supervisor._tell_guard(-other.pid)
-
-    supervisor.stop(timeout=5)
-
-    assert supervisor.guard.returncode == 0
-    assert other.poll() is None
-    os.killpg(other.pid, signal.SIGKILL)  # the shell and its sleep
-    other.wait()

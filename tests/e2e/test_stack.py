@@ -206,40 +206,6 @@ def embedded_env(tmp_path, port, flower_port):
     return env
 
 
-def test_the_supervisor_killed_leaves_no_child_behind(tmp_path):
-    """SIGKILL (or the OOM killer) gives the supervisor no chance to stop anything: its
-    guard sees the pipe close and kills every process group it started."""
-    import time
-
-    port, flower_port = free_port(), free_port()
-    env = embedded_env(tmp_path, port, flower_port)
-    with runstack(env, tmp_path / "stack.log", port, flower_port) as running:
-        descendants = [
-            p for p in running.descendants() if "devstack/guard.py" not in " ".join(p.cmdline())
-        ]
-        assert len(descendants) >= 6  # redis, web and its workers, worker, mail, beat, flower
-
-        killed_at = time.monotonic()
-        running.process.send_signal(signal.SIGKILL)
-        running.process.wait(timeout=5)
-        # The port too, not only the processes listed before the kill: a process the list
-        # missed (a web worker started after it) is in a group the guard kills as well.
-        wait_until(
-            lambda: not any(alive(p) for p in descendants) and not port_taken(port),
-            timeout=5,
-            interval=0.05,
-            message="every child of the killed supervisor to exit and the web port to close",
-        )
-        assert time.monotonic() - killed_at < 1.5
-
-
-def port_taken(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_ctrl_c_during_setup_stops_at_once(tmp_path):
     """Before the services run (here: the embedded Redis is up, migrations are going),
     Ctrl-C stops setup there and then; what was started is stopped."""

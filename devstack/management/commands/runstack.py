@@ -87,7 +87,6 @@ class Command(BaseCommand):
             env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
         broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
         var_dir = settings.BASE_DIR / "var"
-        chosen = services.development_defaults(env, var_dir)
         env.update(services.service_env(env, var_dir))
         # Links in emails (unsubscribe, the page) point at this stack, not at production's.
         if not env.get("SHOPFLOW_SITE_URL"):
@@ -111,15 +110,13 @@ class Command(BaseCommand):
             admin_user=admin_user,
             admin_password=admin_password,
             broker=f"{broker} (embedded)" if embedded else broker,
-            chosen=chosen,
         )
         return supervisor.wait()
 
     def _prepare_database(self, *, demo: bool, env: dict[str, str]) -> None:
+        # Also writes the beat schedule's missing entries (worker's post_migrate receiver).
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
-        # Beat runs from these rows; an entry an operator disabled stays disabled.
-        call_command("install_schedule", stdout=self.stdout)
         if demo:
             call_command("load_demo_catalog", stdout=self.stdout)
         # With the services' settings (DEBUG off, always: hashed names and a manifest), in
@@ -150,9 +147,7 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
         return username, password
 
-    def _print_where(
-        self, *, port, flower_port, flower_auth, admin_user, admin_password, broker, chosen
-    ):
+    def _print_where(self, *, port, flower_port, flower_auth, admin_user, admin_password, broker):
         admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
         lines = [
             "",
@@ -169,28 +164,11 @@ class Command(BaseCommand):
             f"  Broker   {broker}",
             f"  Database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
             f"{settings.DATABASES['default']['NAME']}",
-            *(
-                [
-                    "Development defaults (production needs them set): "
-                    + ", ".join(DEFAULT_DESCRIPTIONS[name] for name in sorted(chosen)),
-                ]
-                if chosen
-                else []
-            ),
             "Ctrl-C stops everything.",
             "",
         ]
         for line in lines:
             self.stdout.write(line)
-
-
-DEFAULT_DESCRIPTIONS = {
-    "VAPID_PRIVATE_KEY": "VAPID_PRIVATE_KEY (Web Push, made once, kept in var/vapid_private_key)",
-    "VAPID_PUBLIC_KEY": "VAPID_PUBLIC_KEY (its public half)",
-    "DATABASE_URL": "DATABASE_URL (the SQLite file)",
-    "DJANGO_SECRET_KEY": "DJANGO_SECRET_KEY (generated, kept in var/secret_key)",
-    "EMAIL_BACKEND": "EMAIL_BACKEND (console: emails show in the mail worker's output)",
-}
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:
@@ -206,16 +184,9 @@ def _metrics_dir(parent: Path) -> str:
     """A directory of this stack's own under `parent` (removed when it stops), where its
     services write their Prometheus counts (the web's /metrics sums them): counts start at
     zero with the stack, as Prometheus expects of a restart, and two stacks (the
-    benchmark's) never mix theirs. Those of stacks killed before removing theirs go."""
+    benchmark's) never mix theirs."""
     parent.mkdir(parents=True, exist_ok=True)
-    for old in parent.glob("stack-*"):
-        try:
-            os.kill(int(old.name.split("-")[1]), 0)
-        except ProcessLookupError:  # the stack that made it is gone
-            shutil.rmtree(old, ignore_errors=True)
-        except (ValueError, PermissionError):  # not ours to judge; alive, someone else's
-            pass
-    return tempfile.mkdtemp(prefix=f"stack-{os.getpid()}-", dir=parent)
+    return tempfile.mkdtemp(prefix="stack-", dir=parent)
 
 
 def _nice(env: dict[str, str]) -> int:
