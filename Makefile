@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run shell test lint format frontend bench schema clean
+.PHONY: run shell test test-fast lint format frontend bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,18 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	@# contract and the fan-out end to end.
 	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
 		$(PYTEST_PARALLEL) -q -m "sqlite_too and not postgres" $(PYTEST_ARGS); fi
+
+# The loop while working: the checks above and every test that starts no process beyond
+# the database and its own Redis (not marked `processes`: tests/conftest.py).
+test-fast: $(VENV)/.dev $(FRONTEND_BUILT)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(NPM) run style
+	$(NPM) test
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	SHOPFLOW_TEST_TIER=fast $(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not processes" \
+		$(PYTEST_ARGS)
 
 lint: $(VENV)/.dev frontend/node_modules/.installed
 	$(BIN)/ruff check .

@@ -3,23 +3,17 @@ import threading
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from core import after_response
-from devstack.stack import redis_answers
 from email_app import transport
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
 from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker, rabbitmq_answers
 from tests.support.clients import client_for
-from tests.support.isolation import (
-    ONE_AT_A_TIME_ON_RABBITMQ,
-    next_redis_database,
-    redis_database,
-)
+from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ, processes_forbidden
 from tests.support.parts import part_missing
 from tests.support.processes import relay_thread
 from tests.support.smtp import SmtpServer
@@ -41,20 +35,36 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: "django_db" in item.keywords or "db" in item.fixturenames)
 
 
+# --- The two tiers ----------------------------------------------------------------
+# `make test-fast` runs the tests not marked `processes`: they start no process beyond
+# this process's Redis, and one that does fails there (SHOPFLOW_TEST_TIER=fast). Every
+# test in these folders starts some, and every one on RabbitMQ is in that tier; elsewhere
+# a module or test says so itself.
+PROCESS_FOLDERS = {"e2e", "integration", "deploy", "devstack"}
+
+
+def pytest_itemcollected(item):
+    if Path(item.path).parent.name in PROCESS_FOLDERS or item.get_closest_marker("rabbitmq"):
+        item.add_marker(pytest.mark.processes)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(request):
+    fast = os.environ.get("SHOPFLOW_TEST_TIER") == "fast"
+    if not fast or request.node.get_closest_marker("processes"):
+        yield
+        return
+    with processes_forbidden():
+        yield
+
+
 # --- Broker -------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def broker_url():
-    """The machine's Redis (database 15, or this process's: tests.support.isolation,
-    emptied) when it answers, else a redis-server this session starts and stops."""
-    url = redis_database(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    if redis_answers(url):
-        import redis
-
-        redis.Redis.from_url(url).flushdb()
-        yield url
-        return
+    """A redis-server this test process starts and stops: no test touches a Redis it did
+    not start (a developer's `make run`, another checkout's suite)."""
     server = RedisServer().start()
     try:
         yield server.url
@@ -128,9 +138,7 @@ def fast_retries(settings):
 
 @pytest.fixture(scope="session")
 def worker_broker_url(broker_url):
-    url = next_redis_database(broker_url)
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return broker_url.removesuffix("/0") + "/1"  # the session's own server, another database
 
 
 @pytest.fixture(scope="session")

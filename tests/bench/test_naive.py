@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The processes tier: the naive design's manage.py runs.
+pytestmark = pytest.mark.processes
+
 NAIVE = Path(__file__).resolve().parents[2] / "bench" / "naive"
 
 

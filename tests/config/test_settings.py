@@ -8,6 +8,9 @@ import pytest
 from tests.support.manage import SECRET, manage, production
 from tests.support.processes import PROJECT_DIR
 
+# The processes tier: production settings are checked in manage.py subprocesses.
+pytestmark = pytest.mark.processes
+
 
 def test_debug_off_without_secret_key_fails_with_one_line_naming_it():
     result = manage("check", unset=[SECRET], **{**production(), SECRET: ""})

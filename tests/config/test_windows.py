@@ -5,6 +5,9 @@ import pytest
 
 from tests.support.manage import manage, production
 
+# The processes tier: the windows are checked as manage.py starts, in subprocesses.
+pytestmark = pytest.mark.processes
+
 
 def test_production_refuses_eager_tasks_in_one_line():
     # Eager tasks would send email and apply stock inside the checkout's transaction.

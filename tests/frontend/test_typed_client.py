@@ -11,6 +11,9 @@ import pytest
 from tests.support.parts import part_missing
 from tests.support.processes import PROJECT_DIR
 
+# The processes tier: tsc runs through npm.
+pytestmark = pytest.mark.processes
+
 FRONTEND = PROJECT_DIR / "frontend"
 SOURCES = ("src", "tests", "package.json", "tsconfig.json", "vite.config.ts")
 SOURCES += (".prettierrc.json", ".prettierignore")

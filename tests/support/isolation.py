@@ -1,11 +1,14 @@
 """What each test process owns when pytest-xdist runs the suite in several (`make test`):
-its PostgreSQL database (pytest-django names it after the process), its Redis databases,
-its ports (from the OS, tests.support.processes) and its temporary directories. What
-cannot be split, one process at a time: the machine's RabbitMQ (a test stops it), the
-compose stack (its published ports), the hosts' bed (a module's fixture)."""
+its PostgreSQL database (pytest-django names it after the process, config.settings.test
+after the checkout), its Redis server (tests/conftest.py), its ports (from the OS,
+tests.support.processes) and its temporary directories. What cannot be split, one process
+at a time: the machine's RabbitMQ (a test stops it), the compose stack (its published
+ports), the hosts' bed (a module's fixture). And what the fast tier may not do: start a
+process."""
 
+import contextlib
 import os
-from urllib.parse import urlsplit, urlunsplit
+import sys
 
 import pytest
 
@@ -13,30 +16,41 @@ import pytest
 ONE_AT_A_TIME_ON_RABBITMQ = pytest.mark.xdist_group("rabbitmq")
 
 
-def process_number() -> int:
-    """0 for a run in one process; N for xdist's gwN."""
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+class ProcessStarted(RuntimeError):
+    pass
 
 
-def redis_database(url: str) -> str:
-    """The database of the machine's Redis at `url` that this process owns: the URL's own
-    (15 by default) minus two a process, so that each has that one and the one below it
-    (`next_redis_database`). Four processes take databases 8 to 15; `make run` keeps 0."""
-    number = _database(url) - 2 * process_number()
-    if number < 1:
-        raise pytest.UsageError(f"{url}: too few Redis databases for this many processes")
-    return _with_database(url, number)
+_forbidden = _hooked = False
+# Python's audit events of every way a process starts (an audit hook stays for good: it
+# is added once and acts only while `_forbidden` is set).
+_STARTS = {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.system"}
 
 
-def next_redis_database(url: str) -> str:
-    """The second database of this process's Redis (its in-process worker's broker)."""
-    number = _database(url)
-    return _with_database(url, number - 1 if number > 1 else number + 1)
+def _refuse(event: str, args: tuple) -> None:
+    if _forbidden and event in _STARTS and not _is_redis(event, args):
+        raise ProcessStarted(
+            f"a fast-tier test started a process ({event} {args[:2]!r}): mark it "
+            "`pytest.mark.processes` (make test runs it, make test-fast does not)"
+        )
 
 
-def _database(url: str) -> int:
-    return int(urlsplit(url).path.strip("/") or 0)
+def _is_redis(event: str, args: tuple) -> bool:
+    """A Redis server of the test's own (tests.support.brokers.RedisServer): the fast tier
+    has Redis."""
+    if event != "subprocess.Popen":
+        return False
+    executable = args[0] or (args[1][0] if args[1] else "")
+    return os.path.basename(os.fsdecode(executable)) == "redis-server"
 
 
-def _with_database(url: str, number: int) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{number}"))
+@contextlib.contextmanager
+def processes_forbidden():
+    global _forbidden, _hooked
+    if not _hooked:
+        sys.addaudithook(_refuse)
+        _hooked = True
+    _forbidden = True
+    try:
+        yield
+    finally:
+        _forbidden = False

@@ -15,6 +15,9 @@ from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 from tests.support.polling import wait_until
 from tests.support.processes import FlowerProcess, WorkerProcess, python_run, subprocess_env
 
+# The processes tier: Flower runs, a process.
+pytestmark = pytest.mark.processes
+
 OPS = ("ops", "flower-ops-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}
 VHOST = "shopflow-flower-test"

@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.processes import python_run
 
+# The processes tier: Flower's options are read by a python process, as Flower reads them.
+pytestmark = pytest.mark.processes
+
 # Flower's own option definitions, and the file parsed as `flower --conf=` parses it.
 READ_OPTION = (
     "from flower.options import options; from tornado.options import parse_config_file; "

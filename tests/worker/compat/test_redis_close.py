@@ -20,6 +20,9 @@ from devstack.stack import free_port
 from tests.support.polling import wait_until
 from worker.compat.redis_close import Transport
 
+# The processes tier: the link to Redis is a proxy process.
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture
 def silent_link(broker_url, tmp_path):
