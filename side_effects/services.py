@@ -102,18 +102,20 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
     return True
 
 
-def side_effect_mark_done(*, order_id: int, kind: str) -> None:
+def side_effect_mark_done(*, order_id: int, kind: str, opened_at=None) -> None:
     """Done outside a claim (an email, after SMTP). One UPDATE, committed on its own: it
     waits for a delivery that holds the row and reads its status again after it
     (PostgreSQL's READ COMMITTED), as a SELECT ... FOR UPDATE would. One done already is
     left as it is: its `updated_at` stays the moment it was done (the daily lag,
-    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice."""
+    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice.
+    `opened_at`: when the checkout opened it (the order's `placed_at`, which the caller
+    has read), else read from the row, for its lag."""
     rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind)
     if rows.exclude(status=Status.DONE).update(
         status=Status.DONE, error="", updated_at=timezone.now()
     ):
-        created = rows.values_list("created_at", flat=True).first()
-        metrics.lag_observe_on_commit(kind=kind, created=[created] if created else [])
+        opened_at = opened_at or rows.values_list("created_at", flat=True).first()
+        metrics.lag_observe_on_commit(kind=kind, created=[opened_at] if opened_at else [])
 
 
 def _mark_done(row: OrderSideEffect) -> None:

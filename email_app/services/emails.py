@@ -37,7 +37,7 @@ def confirmation_email_send(*, order_id: int) -> bool:
     done (also when an earlier delivery had sent it); False when it had."""
     order = store_selectors.order_for_processing(order_id=order_id)
     sent = email_send(**_confirmation(order))
-    side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
+    side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL, opened_at=order.placed_at)
     return sent
 
 
