@@ -65,7 +65,9 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 		$(PYTEST_PARALLEL) -q -m "sqlite_too and not postgres" $(PYTEST_ARGS); fi
 
 # The loop while working: the checks above and every test that starts no process beyond
-# the database and its own Redis (not marked `processes`: tests/conftest.py).
+# the database and its own Redis (not marked `slow`: tests/conftest.py). They compute
+# rather than wait: a process a core.
+FAST_PROCESSES ?= $(shell nproc 2>/dev/null || echo 2)
 test-fast: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -73,7 +75,7 @@ test-fast: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	SHOPFLOW_TEST_TIER=fast $(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not processes" \
+	SHOPFLOW_TEST_TIER=fast $(BIN)/python -m pytest -n $(FAST_PROCESSES) -m "not slow" \
 		$(PYTEST_ARGS)
 
 lint: $(VENV)/.dev frontend/node_modules/.installed

@@ -96,7 +96,9 @@ class Stack:
         self._starting = True
         try:
             child.process = subprocess.Popen(
-                argv,
+                # nice(1) sets the priority before the program runs, so every process it
+                # forks (a worker's pool) inherits it; setting it after the start raced them.
+                ["nice", "-n", str(nice), *argv] if nice else argv,
                 cwd=self.cwd,
                 env={key: value for key, value in self.env.items() if key not in without},
                 stdout=subprocess.PIPE,
@@ -112,9 +114,6 @@ class Stack:
         if self.setting_up and self.signum:
             raise KeyboardInterrupt
         if nice:
-            # Before it forks its pool: the pool processes inherit the priority.
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, child.process.pid, nice)
             # With autogroup scheduling (Linux), a session is scheduled as one group whose
             # own nice value is what counts against the other sessions.
             with contextlib.suppress(OSError):

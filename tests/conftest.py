@@ -36,22 +36,28 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --- The two tiers ----------------------------------------------------------------
-# `make test-fast` runs the tests not marked `processes`: they start no process beyond
-# this process's Redis, and one that does fails there (SHOPFLOW_TEST_TIER=fast). Every
-# test in these folders starts some, and every one on RabbitMQ is in that tier; elsewhere
-# a module or test says so itself.
+# `make test-fast` runs the tests not marked `slow`: they start no process beyond this
+# process's Redis (one that does fails there: SHOPFLOW_TEST_TIER=fast) and serve no live
+# HTTP server. Every test in these folders is slow, and every one on RabbitMQ; elsewhere a
+# module or a test says so itself.
 PROCESS_FOLDERS = {"e2e", "integration", "deploy", "devstack"}
 
 
+# A Celery worker, a broker the test stops, a live HTTP server: slow wherever they are.
+SLOW_FIXTURES = {"in_process_worker", "in_process_consumer", "own_redis", "stoppable_broker"}
+SLOW_FIXTURES |= {"live_server"}
+
+
 def pytest_itemcollected(item):
-    if Path(item.path).parent.name in PROCESS_FOLDERS or item.get_closest_marker("rabbitmq"):
-        item.add_marker(pytest.mark.processes)
+    slow = Path(item.path).parent.name in PROCESS_FOLDERS or item.get_closest_marker("rabbitmq")
+    if slow or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
 def _fast_tier_starts_no_process(request):
     fast = os.environ.get("SHOPFLOW_TEST_TIER") == "fast"
-    if not fast or request.node.get_closest_marker("processes"):
+    if not fast or request.node.get_closest_marker("slow"):
         yield
         return
     with processes_forbidden():

@@ -24,7 +24,8 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.processes import PROJECT_DIR
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
+# The slow tier: a live HTTP server, and hundreds of requests.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 
 CHECKS = [
     not_a_server_error,

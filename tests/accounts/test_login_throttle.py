@@ -168,6 +168,7 @@ def test_a_burst_of_guesses_gets_no_more_passwords_checked_than_the_throttle_all
     assert LoginFailure.objects.count() == len(checked)
 
 
+@pytest.mark.slow  # eight logins at once, each hashing with the real hasher
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/api/auth/token/", "/account/login/"])

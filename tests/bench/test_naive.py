@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-# The processes tier: the naive design's manage.py runs.
-pytestmark = pytest.mark.processes
+# The slow tier: the naive design's manage.py runs.
+pytestmark = pytest.mark.slow
 
 NAIVE = Path(__file__).resolve().parents[2] / "bench" / "naive"
 

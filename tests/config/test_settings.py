@@ -8,8 +8,8 @@ import pytest
 from tests.support.manage import SECRET, manage, production
 from tests.support.processes import PROJECT_DIR
 
-# The processes tier: production settings are checked in manage.py subprocesses.
-pytestmark = pytest.mark.processes
+# The slow tier: production settings are checked in manage.py subprocesses.
+pytestmark = pytest.mark.slow
 
 
 def test_debug_off_without_secret_key_fails_with_one_line_naming_it():

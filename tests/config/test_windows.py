@@ -5,8 +5,8 @@ import pytest
 
 from tests.support.manage import manage, production
 
-# The processes tier: the windows are checked as manage.py starts, in subprocesses.
-pytestmark = pytest.mark.processes
+# The slow tier: the windows are checked as manage.py starts, in subprocesses.
+pytestmark = pytest.mark.slow
 
 
 def test_production_refuses_eager_tasks_in_one_line():

@@ -12,8 +12,8 @@ import pytest
 from core import liveness
 from tests.support.processes import python_run
 
-# The processes tier: the probe runs as the kubelet runs it, a python process.
-pytestmark = pytest.mark.processes
+# The slow tier: the probe runs as the kubelet runs it, a python process.
+pytestmark = pytest.mark.slow
 
 
 def probe(path, **env) -> subprocess.CompletedProcess:

@@ -78,7 +78,7 @@ def test_a_call_past_its_timeout_raises_and_is_cancelled():
     wait_until(cancelled.is_set, timeout=5, message="the stuck call was not cancelled")
 
 
-@pytest.mark.processes  # a fork, as a prefork worker's pool makes
+@pytest.mark.slow  # a fork, as a prefork worker's pool makes
 def test_a_forked_child_gets_a_loop_of_its_own():
     """A Celery pool process is forked: its parent's loop thread does not run there."""
     parent = layer_call(running_loop)

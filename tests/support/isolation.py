@@ -30,7 +30,7 @@ def _refuse(event: str, args: tuple) -> None:
     if _forbidden and event in _STARTS and not _is_redis(event, args):
         raise ProcessStarted(
             f"a fast-tier test started a process ({event} {args[:2]!r}): mark it "
-            "`pytest.mark.processes` (make test runs it, make test-fast does not)"
+            "`pytest.mark.slow` (make test runs it, make test-fast does not)"
         )
 
 

@@ -15,8 +15,8 @@ from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 from tests.support.polling import wait_until
 from tests.support.processes import FlowerProcess, WorkerProcess, python_run, subprocess_env
 
-# The processes tier: Flower runs, a process.
-pytestmark = pytest.mark.processes
+# The slow tier: Flower runs, a process.
+pytestmark = pytest.mark.slow
 
 OPS = ("ops", "flower-ops-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}

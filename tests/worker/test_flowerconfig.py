@@ -9,8 +9,8 @@ import pytest
 
 from tests.support.processes import python_run
 
-# The processes tier: Flower's options are read by a python process, as Flower reads them.
-pytestmark = pytest.mark.processes
+# The slow tier: Flower's options are read by a python process, as Flower reads them.
+pytestmark = pytest.mark.slow
 
 # Flower's own option definitions, and the file parsed as `flower --conf=` parses it.
 READ_OPTION = (

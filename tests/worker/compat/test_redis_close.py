@@ -20,8 +20,8 @@ from devstack.stack import free_port
 from tests.support.polling import wait_until
 from worker.compat.redis_close import Transport
 
-# The processes tier: the link to Redis is a proxy process.
-pytestmark = pytest.mark.processes
+# The slow tier: the link to Redis is a proxy process.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
