@@ -15,10 +15,10 @@ claim must not be taken over while its send may still go out (email_app.services
 import contextlib
 import smtplib
 import threading
-import time
 
 from django.core.mail import get_connection
 
+from core import clock
 from worker.compat.smtp_cut import smtp_connection_cut
 
 # Servers commonly drop connections idle for a minute or more (RFC 5321 asks for at
@@ -35,7 +35,7 @@ class SendTimeout(TimeoutError):
 
 def send_message(message, *, deadline: float | None = None) -> None:
     """Send one EmailMessage over this thread's connection, by `deadline` (a
-    time.monotonic() value) if given. Raises what the backend raises, or SendTimeout."""
+    clock.monotonic() value) if given. Raises what the backend raises, or SendTimeout."""
     connection, reused = _connection()
     try:
         _send_by(connection, message, deadline)
@@ -48,14 +48,14 @@ def send_message(message, *, deadline: float | None = None) -> None:
     except BaseException:
         _close()  # the conversation is in an unknown state: start the next one afresh
         raise
-    _local.used_at = time.monotonic()
+    _local.used_at = clock.monotonic()
 
 
 def _send_by(connection, message, deadline: float | None) -> None:
     if deadline is None:
         connection.send_messages([message])
         return
-    remaining = deadline - time.monotonic()
+    remaining = deadline - clock.monotonic()
     if remaining <= 0:
         raise SendTimeout("the send's deadline passed before it started")
     cut = threading.Event()
@@ -83,7 +83,7 @@ def _cut(connection, cut: threading.Event) -> None:
 def _connection():
     """(connection, reused?)"""
     connection = getattr(_local, "connection", None)
-    idle = time.monotonic() - getattr(_local, "used_at", 0.0)
+    idle = clock.monotonic() - getattr(_local, "used_at", 0.0)
     if connection is not None and idle > IDLE_SECONDS:
         _close()
         connection = None
@@ -91,7 +91,7 @@ def _connection():
         return connection, True
     connection = get_connection()
     connection.open()
-    _local.connection, _local.used_at = connection, time.monotonic()
+    _local.connection, _local.used_at = connection, clock.monotonic()
     return connection, False
 
 

@@ -9,7 +9,6 @@ tasks' own: Celery's exponential backoff with full jitter (SHOPFLOW_TASK_RETRY_B
 _MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then failed."""
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import clock
 from worker.tasks_base import last_start_by, retry_countdown
 
 from . import locks, selectors
@@ -64,26 +64,26 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
     next run. What is due is what was due as the run began
     (`now`), so a row failing in it waits for the next run even with no backoff; a claim
     and a record read the run's clock as they are written."""
-    start, started = now or timezone.now(), time.monotonic()
+    start, started = now or timezone.now(), clock.monotonic()
 
-    def clock():  # `start` moved on by the time the run has taken
-        return start + timedelta(seconds=time.monotonic() - started)
+    def run_now():  # `start` moved on by the time the run has taken
+        return start + timedelta(seconds=clock.monotonic() - started)
 
     deliveries_plan(sender, now=start)
     delivered, more = 0, True
     last_start = last_start_by()
-    while more and time.monotonic() < last_start:
-        groups, more = _claim(sender, due_by=start, now=clock())
+    while more and clock.monotonic() < last_start:
+        groups, more = _claim(sender, due_by=start, now=run_now())
         for n, group in enumerate(groups):
-            if time.monotonic() > last_start:
+            if clock.monotonic() > last_start:
                 _let_go([row for rest in groups[n:] for row in rest], now=start)
                 return delivered
             try:
-                outcome = sender.send(group, now=clock())
+                outcome = sender.send(group, now=run_now())
             except Exception as exc:  # one bad group must not hold the others back
                 logger.warning("notifications: %s %s failed: %s", sender.channel, group[0].pk, exc)
                 outcome = Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
-            delivered += _record(group, outcome, now=clock())
+            delivered += _record(group, outcome, now=run_now())
     return delivered
 
 

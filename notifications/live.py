@@ -11,11 +11,11 @@ event.
 """
 
 import logging
-import time
 
 import redis.asyncio
 from channels.layers import get_channel_layer
 
+from core import clock
 from core.after_response import run_after_response
 
 from .channel_layer import layer_call
@@ -71,12 +71,12 @@ def _send_soon(messages) -> None:
 def _send(messages) -> bool:
     """True when the channel layer took the messages."""
     global _push_paused_until
-    if time.monotonic() < _push_paused_until:
+    if clock.monotonic() < _push_paused_until:
         return False
     try:
         layer_call(_group_send_all, messages)
     except Exception as exc:  # Redis away, or slow: never the caller's problem
-        _push_paused_until = time.monotonic() + PUSH_PAUSE_SECONDS
+        _push_paused_until = clock.monotonic() + PUSH_PAUSE_SECONDS
         logger.warning("notifications: live push of %s failed: %s", len(messages), exc)
         return False
     return True

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
+from core import clock
 from worker.outbox import enqueue_on_commit
 
 from . import delivery, selectors
@@ -70,14 +71,14 @@ def pushes_wake_up(*, recipient_ids: list[int]) -> None:
 def _anyone_subscribed() -> bool:
     global _subscribed
     read_at, anyone = _subscribed
-    if time.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
+    if clock.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
         try:
             with transaction.atomic():  # a savepoint: a failed read leaves the caller's be
                 anyone = PushSubscription.objects.exists()
         except DatabaseError as exc:
             logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
             return anyone  # as last read; beat's run catches up either way
-        _subscribed = (time.monotonic(), anyone)
+        _subscribed = (clock.monotonic(), anyone)
     return anyone
 
 

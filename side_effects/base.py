@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError, connection
 
+from core import clock
 from worker.tasks_base import (
     CONTROL_EXCEPTIONS,
     REQUEUE_PAUSE_SECONDS,
@@ -95,7 +96,7 @@ class SideEffectTask(ReliableTask):
                 most = settings.SHOPFLOW_TASK_MAX_REDELIVERIES + 1
                 exc = SideEffectLost(f"{most} attempts lost their worker before they ended")
                 self._give_up(exc, [[order_id]], {}, traceback_text="")
-            elif attempt is Attempt.COUNTED and ran and time.monotonic() > budget_ends:
+            elif attempt is Attempt.COUNTED and ran and clock.monotonic() > budget_ends:
                 late.append(order_id)
             elif attempt is Attempt.COUNTED:
                 ran = True

@@ -127,6 +127,18 @@ def stoppable_broker(request):
 
 
 @pytest.fixture
+def monotonic_clock(monkeypatch):
+    """core.clock.monotonic, still until the test advances it: budgets, send deadlines,
+    pauses and cache ages pass when the test says, not by sleeping."""
+    from core import clock
+    from tests.support.clocks import SteppedClock
+
+    stepped = SteppedClock()
+    monkeypatch.setattr(clock, "monotonic", stepped)
+    return stepped
+
+
+@pytest.fixture
 def fast_retries(settings):
     settings.SHOPFLOW_TASK_RETRY_BACKOFF = 1
     settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX = 2

@@ -35,6 +35,8 @@ from django.db import OperationalError as DbOperationalError
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from core import clock
+
 from . import dead_letters, outbox
 
 logger = logging.getLogger(__name__)
@@ -52,11 +54,11 @@ CONTROL_EXCEPTIONS = (Retry, Ignore, Reject)
 
 def last_start_by() -> float:
     """The one run budget (docs/reliability.md): a run that starts now starts no unit of
-    work (an order, a group of notifications) after this time.monotonic() value, half the
+    work (an order, a group of notifications) after this clock.monotonic() value, half the
     soft time limit away, so that one started then still ends within the time limit
     whatever the pool (the mail worker's threads enforce none); the rest goes back to the
     outbox or to the next run."""
-    return time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+    return clock.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
 
 
 def retry_countdown(*, retries: int, retry_after: float = 0) -> int:

@@ -9,11 +9,12 @@ carries the same Message-ID, so that a second send after a takeover shows once w
 mailbox providers de-duplicate."""
 
 import re
-import time
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+
+from core import clock
 
 from .. import transport
 from .claims import email_claim, email_claim_free, email_mark_sent
@@ -65,7 +66,7 @@ def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiA
 def _send_deadline() -> float:
     """Half the claim window from now: a send cut then is never one whose claim another
     delivery may take over meanwhile."""
-    return time.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+    return clock.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
 
 
 def message_id(*, kind: str, key: str) -> str:

@@ -2,7 +2,6 @@
 within its task's time limit, whatever the pool."""
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -17,13 +16,11 @@ CLAIM = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
 pytestmark = pytest.mark.django_db
 
 
-def test_a_run_starts_no_group_past_its_run_budget_and_lets_the_rest_go(monkeypatch):
-    """Groups that take 0.15 s each of a monotonic clock the test moves, 0.2 s of budget to
-    start them (worker.tasks_base.last_start_by): two go, the third's claim is let go, due
-    again for the next run."""
-    elapsed = [0.0]
-    monkeypatch.setattr(delivery, "time", SimpleNamespace(monotonic=lambda: elapsed[0]))
-    monkeypatch.setattr(delivery, "last_start_by", lambda: elapsed[0] + 0.2)
+def test_a_run_starts_no_group_past_its_run_budget_and_lets_the_rest_go(monotonic_clock, settings):
+    """Groups that take 0.15 s each of the clock the test moves, 0.2 s of budget to start
+    them (worker.tasks_base.last_start_by: half the soft time limit): two go, the third's
+    claim is let go, due again for the next run."""
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.4
     notes = [
         Notification.objects.create(recipient=UserFactory(), kind="message", message=f"m{n}")
         for n in range(3)
@@ -31,7 +28,7 @@ def test_a_run_starts_no_group_past_its_run_budget_and_lets_the_rest_go(monkeypa
     sent = []
 
     def slow_send(group, *, now):
-        elapsed[0] += 0.15
+        monotonic_clock.advance(0.15)
         sent.append(group[0].notification_id)
         return delivery.Outcome(delivery.DELIVERED)
 
@@ -59,12 +56,12 @@ def _sender(notes, send) -> delivery.Sender:
     )
 
 
-def test_a_group_claimed_later_in_a_run_is_held_its_whole_claim_from_then(monkeypatch):
-    """Each send takes 20 s of a monotonic clock the test moves, one group a batch: the
-    second group is claimed 20 s into the run, for the claim window from then, not from
-    its start."""
-    elapsed = [0.0]
-    monkeypatch.setattr(delivery, "time", SimpleNamespace(monotonic=lambda: elapsed[0]))
+def test_a_group_claimed_later_in_a_run_is_held_its_whole_claim_from_then(
+    monkeypatch, monotonic_clock
+):
+    """Each send takes 20 s of the clock the test moves, one group a batch: the second
+    group is claimed 20 s into the run, for the claim window from then, not from its
+    start."""
     monkeypatch.setattr(delivery, "BATCH", 1)
     notes = [
         Notification.objects.create(recipient=UserFactory(), kind="message", message=f"m{n}")
@@ -75,7 +72,7 @@ def test_a_group_claimed_later_in_a_run_is_held_its_whole_claim_from_then(monkey
     def send(group, *, now):
         row = NotificationDelivery.objects.get(pk=group[0].pk)
         held_until[row.notification_id] = row.next_attempt_at
-        elapsed[0] += 20
+        monotonic_clock.advance(20)
         return delivery.Outcome(delivery.DELIVERED)
 
     start = timezone.now()

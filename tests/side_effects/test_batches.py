@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from side_effects import base
 from side_effects.models import OrderSideEffect
 from store import tasks as store_tasks
 from store.services import stock
@@ -234,11 +233,21 @@ def test_a_message_that_is_not_a_list_of_orders_is_dead_lettered():
     assert letter.exception.startswith("TypeError: a side-effect message carries a list")
 
 
-def test_orders_past_the_run_budget_go_back_to_the_outbox_due_now(customer, monkeypatch):
-    """The one run budget (worker.tasks_base.last_start_by), here spent before the run
-    began: the first order still starts, the rest go back with the message's retries."""
+def test_orders_past_the_run_budget_go_back_to_the_outbox_due_now(
+    customer, monkeypatch, monotonic_clock, settings
+):
+    """The one run budget (worker.tasks_base.last_start_by: half the soft time limit, here
+    0.5 s), spent by the first order (a second of the clock the test moves): the rest go
+    back with the message's retries."""
     order_ids = [place_order(customer)["id"] for _ in range(3)]
-    monkeypatch.setattr(base, "last_start_by", lambda: float("-inf"))
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 1
+    apply = stock.inventory_apply
+
+    def slow(**kwargs):
+        monotonic_clock.advance(1)
+        return apply(**kwargs)
+
+    monkeypatch.setattr(stock, "inventory_apply", slow)
 
     assert Delivery(retries=1)(order_ids) == order_ids[:1]
 

@@ -1,10 +1,12 @@
-"""A process whose wall clock runs ahead of this machine's, as a host's does without NTP
-(or a VM's resumed from a pause): Debian's libfaketime preloaded into it (CI installs the
-`faketime` package). Only the wall clock moves (time(), gettimeofday(), CLOCK_REALTIME:
-what the process logs, Django's timezone.now(), kombu's time()); its monotonic clock, its
-sleeps and timeouts are the machine's. Or a process whose clock starts at a given moment
-(just before a DST change). And how far ahead a process's clock is, read off the
-timestamps of its log."""
+"""The clocks tests set. In this process: core.clock.monotonic, the one clock of the
+windows a process measures alone, stepped by the test (SteppedClock, the `monotonic_clock`
+fixture). In a process a test starts: a wall clock that runs ahead of this machine's, as
+a host's does without NTP (or a VM's resumed from a pause): Debian's libfaketime
+preloaded into it (CI installs the `faketime` package). Only the wall clock moves (time(),
+gettimeofday(), CLOCK_REALTIME: what the process logs, Django's timezone.now(), kombu's
+time()); its monotonic clock, its sleeps and timeouts are the machine's. Or a process
+whose clock starts at a given moment (just before a DST change). And how far ahead a
+process's clock is, read off the timestamps of its log."""
 
 import glob
 import os
@@ -67,3 +69,16 @@ def log_clock_ahead(log: str) -> float:
     assert stamps, f"no timestamped line in the log:\n{log[-2000:]}"
     stamped = datetime.strptime(stamps[-1], "%Y-%m-%d %H:%M:%S,%f")  # local, as logged
     return stamped.timestamp() - datetime.now().timestamp()
+
+
+class SteppedClock:
+    """core.clock.monotonic as a test sets it: still until the test advances it."""
+
+    def __init__(self, start: float = 1_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
