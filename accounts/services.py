@@ -35,11 +35,9 @@ def _user_agent(request) -> str:
 def _login_method(request, method: str | None) -> str:
     if method:
         return method
-    if request is None:
-        return LoginEvent.Method.SESSION
-    return (
-        LoginEvent.Method.ADMIN if request.path.startswith("/admin/") else LoginEvent.Method.SESSION
-    )
+    if request is not None and request.path.startswith("/admin/"):
+        return LoginEvent.Method.ADMIN
+    return LoginEvent.Method.SESSION
 
 
 def login_record(*, user, request, method: str | None = None) -> LoginEvent:

@@ -1,7 +1,7 @@
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -75,14 +75,11 @@ class TokenView(ObtainAuthToken):
         return Response({"token": token.key})
 
 
+@extend_schema_view(get=extend_schema(summary="The caller's logins, newest first"))
 class LoginListView(generics.ListAPIView):
     """The caller's own recent logins."""
 
     serializer_class = LoginEventSerializer
-
-    @extend_schema(summary="The caller's logins, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.login_event_list(user=self.request.user)

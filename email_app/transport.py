@@ -84,11 +84,9 @@ def _connection():
     """(connection, reused?)"""
     connection = getattr(_local, "connection", None)
     idle = clock.monotonic() - getattr(_local, "used_at", 0.0)
-    if connection is not None and idle > IDLE_SECONDS:
-        _close()
-        connection = None
-    if connection is not None:
+    if connection is not None and idle <= IDLE_SECONDS:
         return connection, True
+    _close()  # idle long enough for the server to have dropped it (or none yet)
     connection = get_connection()
     connection.open()
     _local.connection, _local.used_at = connection, clock.monotonic()

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -7,6 +7,7 @@ from . import selectors, services
 from .serializers import MessageCreateSerializer, MessageSerializer, MessagesMarkedReadSerializer
 
 
+@extend_schema_view(get=extend_schema(summary="The order's conversation, oldest first"))
 class OrderMessagesView(generics.ListAPIView):
     """The conversation about one order, between its customer and the shop's staff."""
 
@@ -19,10 +20,6 @@ class OrderMessagesView(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.message_list(order=self.order())
-
-    @extend_schema(summary="The order's conversation, oldest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Write to the order's conversation",

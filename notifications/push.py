@@ -180,18 +180,11 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",
     }
-    pool_class = (
-        urllib3.HTTPSConnectionPool if target.scheme == "https" else urllib3.HTTPConnectionPool
-    )
-    extra = (
-        {"server_hostname": target.host, "assert_hostname": target.host}
-        if target.scheme == "https"
-        else {}
-    )
+    https = target.scheme == "https"
+    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+    extra = {"server_hostname": target.host, "assert_hostname": target.host} if https else {}
     with pool_class(target.address, target.port, timeout=TIMEOUT, retries=False, **extra) as pool:
-        response = pool.urlopen(
-            "POST", target.path, body=body, headers=headers, redirect=False, retries=False
-        )
+        response = pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False)
     return Answer(
         status=response.status,
         body=response.data[:500].decode("utf-8", "replace"),

@@ -1,7 +1,7 @@
 """The Web Push API: the server's VAPID key, and the caller's browsers' subscriptions."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -44,15 +44,12 @@ class PushKeyView(APIView):
         return Response({"public_key": settings.VAPID_PUBLIC_KEY})
 
 
+@extend_schema_view(get=extend_schema(summary="The caller's browsers subscribed to Web Push"))
 class PushSubscriptionListView(generics.ListAPIView):
     serializer_class = PushSubscriptionSerializer
 
     def get_queryset(self):
         return selectors.push_subscription_list(user=self.request.user)
-
-    @extend_schema(summary="The caller's browsers subscribed to Web Push")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Subscribe a browser to Web Push",

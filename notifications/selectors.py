@@ -37,11 +37,8 @@ def notification_unread_count(*, user) -> int:
 
 def kinds_muted_in_app(*, user_id: int) -> list[str]:
     """The kinds this person turned off in the app (a required channel never is)."""
-    return list(
-        NotificationPreference.objects.filter(user_id=user_id, in_app=False).values_list(
-            "kind", flat=True
-        )
-    )
+    muted = NotificationPreference.objects.filter(user_id=user_id, in_app=False)
+    return list(muted.values_list("kind", flat=True))
 
 
 def preferences_for(*, user) -> dict[str, dict[str, bool]]:
@@ -62,10 +59,8 @@ def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> lis
 
 
 def notification_latest_id(*, user_id: int) -> int:
-    latest = (
-        Notification.objects.filter(recipient_id=user_id).order_by("-id").values_list("id").first()
-    )
-    return latest[0] if latest else 0
+    rows = Notification.objects.filter(recipient_id=user_id).order_by("-id")
+    return rows.values_list("id", flat=True).first() or 0
 
 
 def staff_user_ids() -> list[int]:

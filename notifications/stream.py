@@ -44,8 +44,8 @@ async def notification_stream(request):
         response = JsonResponse({"detail": error}, status=401)
         response["WWW-Authenticate"] = "Token"
         return response
-    try:
-        last_id = _last_event_id(request)
+    try:  # the id of the last event the client has (EventSource sends it on a reconnect)
+        last_id = event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
     except ValueError:
         return JsonResponse({"detail": "Last-Event-ID must be a notification id."}, status=400)
     if last_id is None:
@@ -59,11 +59,6 @@ async def notification_stream(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come
     return response
-
-
-def _last_event_id(request) -> int | None:
-    """The id of the last event the client has; None for none. ValueError when garbled."""
-    return event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
 
 
 async def _authenticate(request) -> tuple[int | None, str]:

@@ -1,6 +1,6 @@
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -39,11 +39,8 @@ class NotificationPagination(PageNumberPagination):
         return answer
 
 
-class NotificationListView(generics.ListAPIView):
-    serializer_class = NotificationSerializer
-    pagination_class = NotificationPagination
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         summary="The caller's notifications, newest first",
         parameters=[
             OpenApiParameter(
@@ -51,8 +48,10 @@ class NotificationListView(generics.ListAPIView):
             )
         ],
     )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+)
+class NotificationListView(generics.ListAPIView):
+    serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
 
     def get_queryset(self):
         unread = self.request.query_params.get("unread", "0")

@@ -98,12 +98,12 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
     row = locks.side_effect_not_done_for_update(order_id=order_id, kind=kind).first()
     if row is None:
         return False
-    _mark_done(row)
+    side_effect_mark_done(order_id=order_id, kind=kind, opened_at=row.created_at)
     return True
 
 
 def side_effect_mark_done(*, order_id: int, kind: str, opened_at=None) -> None:
-    """Done outside a claim (an email, after SMTP). One UPDATE, committed on its own: it
+    """Done, in a claim's transaction or on its own (an email, after SMTP). One UPDATE: it
     waits for a delivery that holds the row and reads its status again after it
     (PostgreSQL's READ COMMITTED), as a SELECT ... FOR UPDATE would. One done already is
     left as it is: its `updated_at` stays the moment it was done (the daily lag,
@@ -116,13 +116,6 @@ def side_effect_mark_done(*, order_id: int, kind: str, opened_at=None) -> None:
     ):
         opened_at = opened_at or rows.values_list("created_at", flat=True).first()
         metrics.lag_observe_on_commit(kind=kind, created=[opened_at] if opened_at else [])
-
-
-def _mark_done(row: OrderSideEffect) -> None:
-    OrderSideEffect.objects.filter(pk=row.pk).update(
-        status=Status.DONE, error="", updated_at=timezone.now()
-    )
-    metrics.lag_observe_on_commit(kind=row.kind, created=[row.created_at])
 
 
 def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:

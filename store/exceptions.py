@@ -63,13 +63,6 @@ class InsufficientStock(DomainError):
         super().__init__(self.detail)
 
     def answer(self) -> dict:
-        products = [
-            {
-                "product_id": s.product_id,
-                "sku": s.sku,
-                "requested": s.requested,
-                "available": s.available,
-            }
-            for s in self.shortages
-        ]
+        fields = ("product_id", "sku", "requested", "available")  # ShortageSerializer's
+        products = [{field: getattr(s, field) for field in fields} for s in self.shortages]
         return {"detail": self.detail, "products": products}

@@ -179,13 +179,8 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
         if key is not None and not (
             len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH and key.isascii() and key.isprintable()
         ):
-            raise exceptions.ValidationError(
-                {
-                    "Idempotency-Key": [
-                        f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters."
-                    ]
-                }
-            )
+            detail = f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters."
+            raise exceptions.ValidationError({"Idempotency-Key": [detail]})
         checkout = CreateOrderSerializer(data=request.data)
         checkout.is_valid(raise_exception=True)
         customer = self.customer()

@@ -28,14 +28,10 @@ def redis_queues(channel, *, names) -> dict[str, BrokerQueue]:
         replies = pipe.execute()
     seconds, micros = replies[0]
     now = seconds + micros / 1e6
-    found = {}
-    for n, name in enumerate(names):
-        length, oldest = replies[1 + 2 * n : 3 + 2 * n]
-        found[name] = BrokerQueue(
-            ready=length,
-            oldest_ready_age_seconds=_age(oldest, now=now) if length else None,
-        )
-    return found
+    return {  # each queue's LLEN and LINDEX in turn; an empty queue's oldest is None
+        name: BrokerQueue(ready=length, oldest_ready_age_seconds=_age(oldest, now=now))
+        for name, length, oldest in zip(names, replies[1::2], replies[2::2], strict=True)
+    }
 
 
 def _age(raw, *, now: float) -> float | None:

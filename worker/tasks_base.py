@@ -169,9 +169,7 @@ class ReliableTask(Task):
         logger.warning("%s[%s] delivered again (%s)", self.name, self.request.id, count)
 
     def retry_limit(self) -> int:
-        if self.max_retries is not None:
-            return self.max_retries
-        return settings.SHOPFLOW_TASK_MAX_RETRIES
+        return settings.SHOPFLOW_TASK_MAX_RETRIES if self.max_retries is None else self.max_retries
 
     def _retry_later(self, exc: Exception, limit: int):
         """Retry this message with backoff: an outbox row due after it (_retry_record);

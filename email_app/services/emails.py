@@ -18,14 +18,9 @@ from .sending import email_send
 CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
 
 
-def _send_once(*, template: str, context: dict, **email) -> bool:
-    """email_send of one of email_app's templates. Rendered before the claim: a template
-    error must not leave a claim behind."""
-    return email_send(**_rendered(template, context), **email)
-
-
 def _rendered(template: str, context: dict) -> dict[str, str]:
-    """One of email_app's templates as the email's text and html."""
+    """One of email_app's templates as the email's text and html, for email_send (rendered
+    before its claim: a template error leaves no claim behind)."""
     return {
         "text": render_to_string(f"email_app/{template}.txt", context),
         "html": render_to_string(f"email_app/{template}.html", context),
@@ -56,26 +51,24 @@ def welcome_send(*, user_id: int) -> bool:
     user = get_user_model().objects.get(pk=user_id)
     if not user.email:
         return False
-    return _send_once(
+    return email_send(
         kind=SentEmail.Kind.WELCOME,
         key=str(user.pk),
         to=[user.email],
         subject="Welcome to Shopflow",
-        template="welcome",
-        context={"user": user},
+        **_rendered("welcome", {"user": user}),
     )
 
 
 def low_stock_alert_send(*, product_id: int, order_id: int) -> bool:
     """Tell staff that the order took the product below its threshold; once per pair."""
     product = store_selectors.product_get(product_id=product_id)
-    return _send_once(
+    return email_send(
         kind=SentEmail.Kind.LOW_STOCK_ALERT,
         key=f"{product.pk}:{order_id}",
         to=settings.SHOPFLOW_STAFF_EMAILS,
         subject=f"Low stock: {product.name} ({product.sku}), {product.available} left",
-        template="low_stock_alert",
-        context={"product": product, "order_id": order_id},
+        **_rendered("low_stock_alert", {"product": product, "order_id": order_id}),
     )
 
 
@@ -95,18 +88,13 @@ def duplicate_orders_alert_send(*, alert_id: int) -> bool:
         }
         for order in alert.named
     ]
-    return _send_once(
+    listed = reverse("admin:store_order_changelist") + f"?duplicate_alert={alert.pk}"
+    return email_send(
         kind=SentEmail.Kind.DUPLICATE_ORDERS_ALERT,
         key=f"{alert.window_start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
         to=settings.SHOPFLOW_STAFF_EMAILS,
         subject=_duplicates_subject(alert.named),
-        template="duplicate_orders_alert",
-        context={
-            "rows": rows,
-            "admin_url": site
-            + reverse("admin:store_order_changelist")
-            + f"?duplicate_alert={alert.pk}",
-        },
+        **_rendered("duplicate_orders_alert", {"rows": rows, "admin_url": site + listed}),
     )
 
 

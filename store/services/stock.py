@@ -34,7 +34,7 @@ def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> No
     ).update(reserved=F("reserved") + quantity, updated_at=timezone.now())
     if reserved != len(wanted):
         current = Product.objects.in_bulk(list(wanted))
-        raise InsufficientStock(_shortages(wanted, current) or _unknown_shortage(wanted))
+        raise InsufficientStock(_shortages(wanted, current) or _shortages(wanted, {}))
 
 
 def product_stock_adjust(*, product_id: int, delta: int) -> Product:
@@ -134,7 +134,3 @@ def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Sho
                 )
             )
     return shortages
-
-
-def _unknown_shortage(wanted: dict[int, int]) -> list[Shortage]:
-    return [Shortage(pid, "", f"product {pid}", qty, 0) for pid, qty in wanted.items()]
