@@ -19,16 +19,10 @@ def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notificati
 def notification_page_rows(*, user, unread_only: bool = False) -> QuerySet[Notification]:
     """As notification_list, each row also carrying the user's unread count read in the
     same statement (`unread_total`), so that a page and its count are one snapshot."""
-    unread = (
-        notification_list(user=user, unread_only=True)
-        .order_by()
-        .values("recipient")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return notification_list(user=user, unread_only=unread_only).annotate(
-        unread_total=Subquery(unread)
-    )
+    rows = notification_list(user=user)  # reads the muted kinds once, for both
+    unread = rows.filter(is_read=False)
+    total = unread.order_by().values("recipient").annotate(total=Count("id")).values("total")
+    return (unread if unread_only else rows).annotate(unread_total=Subquery(total))
 
 
 def notification_unread_count(*, user) -> int:

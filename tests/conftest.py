@@ -41,11 +41,14 @@ def pytest_collection_modifyitems(config, items):
 # HTTP server. Every test in these folders is slow, and every one on RabbitMQ; elsewhere a
 # module or a test says so itself.
 PROCESS_FOLDERS = {"e2e", "integration", "deploy", "devstack"}
-
-
 # A Celery worker, a broker the test stops, a live HTTP server: slow wherever they are.
-SLOW_FIXTURES = {"in_process_worker", "in_process_consumer", "own_redis", "stoppable_broker"}
-SLOW_FIXTURES |= {"live_server"}
+SLOW_FIXTURES = {
+    "in_process_worker",
+    "in_process_consumer",
+    "own_redis",
+    "stoppable_broker",
+    "live_server",
+}
 
 
 def pytest_itemcollected(item):
