@@ -11,10 +11,9 @@ from core import after_response
 from email_app import transport
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
-from tests.support.brokers import AMQP_URL, RabbitMQ, RedisServer, celery_broker, rabbitmq_answers
+from tests.support.brokers import RabbitMQ, RabbitMQNode, RedisServer, celery_broker
 from tests.support.clients import client_for
-from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ, processes_forbidden
-from tests.support.parts import part_missing
+from tests.support.isolation import processes_forbidden
 from tests.support.processes import relay_thread
 from tests.support.smtp import SmtpServer
 from worker.celery import app as celery_app_of_the_project
@@ -47,6 +46,7 @@ SLOW_FIXTURES = {
     "in_process_consumer",
     "own_redis",
     "stoppable_broker",
+    "rabbitmq_node",
     "live_server",
 }
 
@@ -102,23 +102,29 @@ def own_redis():
     server.stop()
 
 
-# Celery promises the same code on Redis and RabbitMQ: broker tests run on both. RabbitMQ is
-# the machine's (CI starts it); without one answering, its variants are skipped.
-on_rabbitmq = [pytest.mark.rabbitmq, ONE_AT_A_TIME_ON_RABBITMQ]
+@pytest.fixture(scope="session")
+def rabbitmq_node():
+    """This test process's RabbitMQ node, started when a test first asks for it."""
+    node = RabbitMQNode()
+    try:
+        yield node.start()
+    finally:
+        node.close()
+
+
+# Celery promises the same code on Redis and RabbitMQ: broker tests run on both.
 BROKERS = [
     pytest.param("redis", id="redis"),
-    pytest.param("rabbitmq", id="rabbitmq", marks=on_rabbitmq),
+    pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.rabbitmq),
 ]
 
 
 @pytest.fixture(params=BROKERS)
 def stoppable_broker(request):
     """A broker the test may stop and start, the app pointed at it, its queues empty:
-    a Redis server of the test's own, or the machine's RabbitMQ (`rabbitmqctl stop_app`)."""
+    a Redis server of the test's own, or the process's RabbitMQ node (`stop_app`)."""
     if request.param == "rabbitmq":
-        if not rabbitmq_answers():
-            part_missing(f"needs RabbitMQ at {AMQP_URL} (CI starts it)")
-        server = RabbitMQ()
+        server = RabbitMQ(request.getfixturevalue("rabbitmq_node"))
         server.purge()
     else:
         server = RedisServer().start()

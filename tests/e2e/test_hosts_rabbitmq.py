@@ -1,9 +1,9 @@
-"""The host bed (tests/e2e/test_hosts.py) with RabbitMQ the broker: the machine's, in a
-vhost of the bed's own, which the hosts reach through the bridge (a forwarder on this
-process's address: a host cut off is cut off from RabbitMQ too, which notices it by its
-missed heartbeats). The channel layer stays a Redis, the data host's. Production's
-windows (tests.support.shop_on_hosts): heartbeats every 10 s, a 60 s email claim, a 60 s
-deadline, the reconciler every 30 s."""
+"""The host bed (tests/e2e/test_hosts.py) with RabbitMQ the broker: this process's node
+(tests.support.brokers.RabbitMQNode), in a vhost of the bed's own, which the hosts reach
+through the bridge (a forwarder on this process's address: a host cut off is cut off from
+RabbitMQ too, which notices it by its missed heartbeats). The channel layer stays a Redis,
+the data host's. Production's windows (tests.support.shop_on_hosts): heartbeats every
+10 s, a 60 s email claim, a 60 s deadline, the reconciler every 30 s."""
 
 import pytest
 
@@ -13,15 +13,14 @@ from tests.support.host_bed import (
     shop_bed,
     worker_host_cut_mid_send,
 )
-from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
 
-# Beside no test that stops RabbitMQ (they share its group); its own bed of hosts.
-pytestmark = [pytest.mark.rabbitmq, ONE_AT_A_TIME_ON_RABBITMQ]
+# One bed of hosts for the module: its tests in one process (tests.support.isolation).
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.xdist_group("hosts-rabbitmq")]
 
 
 @pytest.fixture(scope="module")
-def shop():
-    with rabbitmq_vhost() as vhost, shop_bed(rabbitmq_vhost=vhost) as shop:
+def shop(rabbitmq_node):
+    with rabbitmq_vhost(rabbitmq_node) as broker, shop_bed(rabbitmq=broker) as shop:
         yield shop
 
 

@@ -10,9 +10,7 @@ import pytest
 import requests
 
 from tests.factories import ProductFactory
-from tests.support.brokers import RABBITMQ_API, rabbitmq_api_answers
 from tests.support.metrics import Metrics
-from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from tests.support.processes import FlowerProcess, WorkerProcess, celery_control, worker_env
 from tests.support.stack import checkout_as_a_new_customer, side_effects_of
@@ -28,9 +26,7 @@ def shop_env(stoppable_broker, smtp_server):
     management API), database and SMTP server."""
     api = ""
     if stoppable_broker.url.startswith("amqp"):
-        if not rabbitmq_api_answers():
-            part_missing(f"needs RabbitMQ's management API at {RABBITMQ_API} (.ci/run enables it)")
-        api = RABBITMQ_API
+        api = stoppable_broker.node.api
     return worker_env(
         stoppable_broker,
         smtp_server,

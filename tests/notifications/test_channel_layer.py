@@ -1,5 +1,5 @@
 """notifications.channel_layer.layer_call: synchronous code's way to the channel layer, on one event
-loop per process that keeps its Redis connections (against the machine's Redis)."""
+loop per process that keeps its Redis connections (against the test process's own Redis)."""
 
 import asyncio
 import os

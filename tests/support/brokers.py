@@ -1,18 +1,22 @@
-"""Brokers a test owns or points at: a Redis server of its own, the machine's RabbitMQ,
-the Celery app and the channel layer pointed elsewhere, and what waits in a queue."""
+"""Brokers a test owns or points at: a Redis server of its own, a RabbitMQ node of its
+process's own, the Celery app and the channel layer pointed elsewhere, and what waits in a queue."""
 
 import contextlib
 import copy
 import json
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
+from pathlib import Path
 
 import redis
 from django.conf import settings
 
 # The runner's own helpers: tests start Redis the way `make run` does.
 from devstack.stack import free_port, options_argv, redis_server_binary, wait_for_redis
+from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 
 
@@ -67,16 +71,103 @@ class RedisServer:
         self.stop()
 
 
-# The machine's RabbitMQ (CI starts it): guest/guest on the default vhost.
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 QUEUES = ("default", "emails", "inventory", "analytics")
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")  # Debian's rabbitmq-server package
 
 
-# Its management API (the rabbitmq_management plugin, which .ci/run enables).
-RABBITMQ_API = os.environ.get("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672/api")
+class RabbitMQNode:
+    """A RabbitMQ node of the test process's own, as RedisServer is for Redis: its name,
+    ports, Erlang cookie, data and logs in a temporary directory, its management API on
+    (sampling every second, not every five), guest allowed from loopback. Stopped and
+    started for real (`stop_app` closes every connection and the port); gone with the
+    process. Nothing of the machine's node is read or changed."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="shopflow-rabbitmq-"))
+        self.port, self.api_port, dist_port = free_port(), free_port(), free_port()
+        self.name = f"shopflow-test-{os.getpid()}@localhost"
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.api_port}\n"
+            "collect_statistics_interval = 1000\n"
+        )
+        (self.dir / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (self.dir / "rabbitmq-env.conf").write_text("")  # not the machine's (/etc/rabbitmq)
+        self.env = {
+            **os.environ,
+            "HOME": str(self.dir),  # its own Erlang cookie, which rabbitmqctl reads too
+            "RABBITMQ_CONF_ENV_FILE": str(self.dir / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_DIST_PORT": str(dist_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def api(self) -> str:
+        """Its management API, as SHOPFLOW_RABBITMQ_API takes it."""
+        return f"http://guest:guest@127.0.0.1:{self.api_port}/api"
+
+    def vhost_url(self, vhost: str) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
+
+    def start(self) -> "RabbitMQNode":
+        server = RABBITMQ_BIN / "rabbitmq-server"
+        if not server.exists():
+            part_missing(f"needs RabbitMQ ({server}; .ci/run installs it)")
+        with open(self.dir / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [server], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_until(self._serving, timeout=60, message=f"RabbitMQ node {self.name}")
+        return self
+
+    def _serving(self) -> bool:
+        if self.process.poll() is not None:
+            log = (self.dir / "server.log").read_text()
+            raise AssertionError(f"RabbitMQ exited: {log[-2000:]}")
+        return rabbitmq_answers(self.url) and rabbitmq_api_answers(self.api)
+
+    def ctl(self, *args: str) -> None:
+        """rabbitmqctl on this node."""
+        argv = [RABBITMQ_BIN / "rabbitmqctl", "-q", "-n", self.name, *args]
+        subprocess.run(argv, env=self.env, capture_output=True, check=True, timeout=60)
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        wait_until(self._serving, timeout=60, message=f"RabbitMQ node {self.name}")
+
+    @contextlib.contextmanager
+    def vhost(self, name: str):
+        """A vhost of this node for the block, guest's. Its URL."""
+        self.ctl("add_vhost", name)
+        try:
+            self.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+            yield self.vhost_url(name)
+        finally:
+            self.ctl("delete_vhost", name)
+
+    def close(self) -> None:
+        """The node and its Erlang helpers gone (its data is thrown away: no clean stop)."""
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def rabbitmq_api_answers(api: str = RABBITMQ_API) -> bool:
+def rabbitmq_api_answers(api: str) -> bool:
     from urllib.parse import urlsplit
 
     import requests
@@ -90,7 +181,7 @@ def rabbitmq_api_answers(api: str = RABBITMQ_API) -> bool:
     return response.status_code == 200
 
 
-def rabbitmq_answers(url: str = AMQP_URL) -> bool:
+def rabbitmq_answers(url: str) -> bool:
     from kombu import Connection
 
     try:
@@ -102,20 +193,19 @@ def rabbitmq_answers(url: str = AMQP_URL) -> bool:
 
 
 class RabbitMQ:
-    """The machine's RabbitMQ as a test's broker: its queues emptied, and stopped and
-    started for real (`rabbitmqctl stop_app` closes every connection and the port)."""
+    """The process's RabbitMQ node as a test's broker: its queues emptied before and after,
+    stoppable (stop_app) and, when the test left it stopped, started again."""
 
-    def __init__(self, url: str = AMQP_URL):
-        self.url = url
+    def __init__(self, node: RabbitMQNode):
+        self.node = node
+        self.url = node.url
 
     def start(self) -> "RabbitMQ":
-        subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, check=True, timeout=60)
-        subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=60)
-        wait_until(lambda: rabbitmq_answers(self.url), timeout=30, message="RabbitMQ")
+        self.node.start_app()
         return self
 
     def stop(self) -> None:
-        subprocess.run(["rabbitmqctl", "stop_app"], capture_output=True, check=True, timeout=60)
+        self.node.stop_app()
 
     def purge(self) -> None:
         from kombu import Connection

@@ -4,8 +4,6 @@ tests wait for and what they check, and the fault both brokers are put through."
 
 import contextlib
 import itertools
-import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,23 +47,11 @@ def shop_bed(**options):
 
 
 @contextlib.contextmanager
-def rabbitmq_vhost():
-    """A vhost of the machine's RabbitMQ for the block, guest's: the bed's queues apart
-    from every other test's. Its name."""
-    vhost = f"shopflow-hosts-{os.getpid()}"
-    ctl = ["rabbitmqctl", "-q"]
-    try:
-        made = subprocess.run([*ctl, "add_vhost", vhost], capture_output=True, timeout=60)
-    except FileNotFoundError:
-        part_missing("needs rabbitmqctl and the machine's RabbitMQ (CI starts it)")
-    if made.returncode:
-        part_missing(f"RabbitMQ refused a vhost: {made.stderr.decode().strip()}")
-    try:
-        permissions = [*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]
-        subprocess.run(permissions, check=True, capture_output=True, timeout=60)
-        yield vhost
-    finally:
-        subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+def rabbitmq_vhost(node):
+    """A vhost of the process's RabbitMQ node for the block: the bed's queues apart from
+    every other test's. (The node's port, the vhost's name.)"""
+    with node.vhost("shopflow-hosts"):
+        yield node.port, "shopflow-hosts"
 
 
 _customers = itertools.count(1)

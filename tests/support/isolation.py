@@ -1,19 +1,14 @@
 """What each test process owns when pytest-xdist runs the suite in several (`make test`):
 its PostgreSQL database (pytest-django names it after the process, config.settings.test
-after the checkout), its Redis server (tests/conftest.py), its ports (from the OS,
-tests.support.processes) and its temporary directories. What cannot be split, one process
-at a time: the machine's RabbitMQ (a test stops it), the compose stack (its published
-ports), the hosts' bed (a module's fixture). And what the fast tier may not do: start a
-process."""
+after the checkout), its Redis server and RabbitMQ node (tests/conftest.py), its ports
+(from the OS, tests.support.processes) and its temporary directories. What stays in one
+process, one test after the other (xdist's loadgroup, a module's `xdist_group`): the
+compose stack (its published ports) and a module's fixture (the hosts' beds, Flower's
+shop). And what the fast tier may not do: start a process."""
 
 import contextlib
 import os
 import sys
-
-import pytest
-
-# Tests that must run in one process, one after the other (xdist's loadgroup).
-ONE_AT_A_TIME_ON_RABBITMQ = pytest.mark.xdist_group("rabbitmq")
 
 
 class ProcessStarted(RuntimeError):

@@ -64,9 +64,10 @@ def brpop_of(queue: str) -> bytes:
 
 
 class ShopOnHosts:
-    def __init__(self, rabbitmq_vhost: str = "", **environment: str):
-        """The broker is the data host's Redis, or with `rabbitmq_vhost` that vhost of the
-        machine's RabbitMQ, which the hosts reach through the bridge (Network.forward)."""
+    def __init__(self, rabbitmq: tuple[int, str] | None = None, **environment: str):
+        """The broker is the data host's Redis, or with `rabbitmq` (its port on this
+        machine's loopback, a vhost) a RabbitMQ node of the test's, which the hosts reach
+        through the bridge (Network.forward)."""
         self.directory = Path(tempfile.mkdtemp(prefix="shop-on-hosts-"))
         self.directory.chmod(0o755)  # the data host's PostgreSQL runs as postgres
         self.network = Network()
@@ -85,7 +86,7 @@ class ShopOnHosts:
         self.database_url = ""
         self.secret = secrets.token_urlsafe(50)  # the hosts' shared DJANGO_SECRET_KEY
         self.redis = ""  # the data host's: the channel layer, and the broker but on RabbitMQ
-        self.rabbitmq_vhost = rabbitmq_vhost
+        self.rabbitmq = rabbitmq
         self.broker = ""  # RabbitMQ's URL, with a vhost
         self.services: dict[tuple[str, str], subprocess.Popen] = {}
 
@@ -98,10 +99,11 @@ class ShopOnHosts:
             self.data, self.directory / "pg", self.directory / "postgres.log"
         )
         self.start_redis()
-        if self.rabbitmq_vhost:
+        if self.rabbitmq:
+            port, vhost = self.rabbitmq
             log = self.directory / "rabbitmq-forwarder.log"
-            listen = self.network.forward(5672, "127.0.0.1:5672", log)
-            self.broker = f"amqp://guest:guest@{listen}/{self.rabbitmq_vhost}"
+            listen = self.network.forward(5672, f"127.0.0.1:{port}", log)
+            self.broker = f"amqp://guest:guest@{listen}/{vhost}"
         self.run_to_end(self.web, compose_command("migrate"))
         self.run_to_end(self.web, [*compose_command("migrate")[:2], "load_demo_catalog"])
         self.reconciler_every(RECONCILER_EVERY_SECONDS)  # as migrated, but written out

@@ -1,17 +1,15 @@
 """Flower as Shopflow runs it (worker/flowerconfig.py, worker/compat/flower.py): a real
 Flower and a real worker that consumes only the emails queue, on a Redis server of the
-module's own and on a RabbitMQ virtual host of its own."""
+module's own and on a virtual host of the process's RabbitMQ node."""
 
 import contextlib
-import subprocess
 
 import pytest
 import requests
 from django.conf import settings
 from kombu import Connection
 
-from tests.support.brokers import AMQP_URL, RedisServer
-from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
+from tests.support.brokers import RedisServer
 from tests.support.polling import wait_until
 from tests.support.processes import FlowerProcess, WorkerProcess, python_run, subprocess_env
 
@@ -20,8 +18,6 @@ pytestmark = pytest.mark.slow
 
 OPS = ("ops", "flower-ops-secret")
 ROUTED = {"default", "emails", "inventory", "analytics"}
-VHOST = "shopflow-flower-test"
-RABBITMQ_API = "http://guest:guest@127.0.0.1:15672/api"
 
 
 @contextlib.contextmanager
@@ -34,16 +30,9 @@ def redis_broker():
 
 
 @contextlib.contextmanager
-def rabbitmq_vhost():
-    def rabbitmqctl(*args):
-        subprocess.run(["rabbitmqctl", *args], capture_output=True, check=True, timeout=60)
-
-    rabbitmqctl("add_vhost", VHOST)
-    try:
-        rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-        yield AMQP_URL.rstrip("/") + f"/{VHOST}", {"SHOPFLOW_RABBITMQ_API": RABBITMQ_API}
-    finally:
-        rabbitmqctl("delete_vhost", VHOST)
+def rabbitmq_vhost(node):
+    with node.vhost("shopflow-flower") as url:
+        yield url, {"SHOPFLOW_RABBITMQ_API": node.api}
 
 
 def three_messages_for_inventory(url: str) -> None:
@@ -62,12 +51,21 @@ def three_messages_for_inventory(url: str) -> None:
 
 @pytest.fixture(
     scope="module",
-    params=["redis", pytest.param("rabbitmq", marks=ONE_AT_A_TIME_ON_RABBITMQ)],
+    # Each broker's shop once: its tests in one process.
+    params=[
+        pytest.param("redis", marks=pytest.mark.xdist_group("flower-redis")),
+        pytest.param(
+            "rabbitmq", marks=[pytest.mark.rabbitmq, pytest.mark.xdist_group("flower-rabbitmq")]
+        ),
+    ],
 )
 def shop(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Flower and an emails-only worker; the inventory queue has three messages nobody takes."""
     logs = tmp_path_factory.mktemp("flower")
-    broker = redis_broker() if request.param == "redis" else rabbitmq_vhost()
+    if request.param == "redis":
+        broker = redis_broker()
+    else:
+        broker = rabbitmq_vhost(request.getfixturevalue("rabbitmq_node"))
     with broker as (url, broker_env):
         env = subprocess_env(
             CELERY_BROKER_URL=url,

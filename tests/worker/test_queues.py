@@ -9,9 +9,6 @@ import pytest
 from django.utils import timezone
 from kombu import Connection
 
-from tests.support.brokers import RABBITMQ_API, rabbitmq_api_answers
-from tests.support.isolation import ONE_AT_A_TIME_ON_RABBITMQ
-from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from worker.broker_queue import BrokerQueue
 from worker.celery import app
@@ -27,9 +24,7 @@ QUEUES = ["default", "emails", "inventory", "analytics"]
 def broker(stoppable_broker, settings):
     """Each broker, empty, the app pointed at it; RabbitMQ with its management API."""
     if stoppable_broker.url.startswith("amqp"):
-        if not rabbitmq_api_answers():
-            part_missing(f"needs RabbitMQ's management API at {RABBITMQ_API} (.ci/run enables it)")
-        settings.SHOPFLOW_RABBITMQ_API = RABBITMQ_API
+        settings.SHOPFLOW_RABBITMQ_API = stoppable_broker.node.api
     return stoppable_broker
 
 
@@ -73,7 +68,6 @@ def test_ready_messages_are_counted_with_their_oldest_ones_age_growing(broker):
 
 
 @pytest.mark.rabbitmq
-@ONE_AT_A_TIME_ON_RABBITMQ
 @pytest.mark.parametrize("stoppable_broker", ["rabbitmq"], indirect=True)
 @pytest.mark.parametrize("api", ["unset", "silent"])
 def test_rabbitmq_without_its_management_api_leaves_the_age_unknown(
