@@ -13,10 +13,7 @@ import requests
 
 from devstack.stack import port_is_free
 from tests.support.compose_stack import (
-    BASE,
-    FLOWER,
     PROJECT_PREFIX,
-    PUBLISHED_PORTS,
     ComposeProject,
     messages_to,
     project_copy,
@@ -30,7 +27,7 @@ from tests.support.stack import checkout_as_a_new_customer, side_effects_of
 from tests.support.tab import tab_script_fetched
 
 # Cold, the stand-in images and the first build take minutes (a module fixture's setup);
-# one stack for the module, on the host's published ports: its tests in one process.
+# one stack for the module: its tests in one process.
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("compose")]
 
 HEALTHCHECKED = ("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower")
@@ -47,8 +44,6 @@ def engine():
         part_missing(f"the compose stack {missing}")
     engine = Engine().start()
     engine.stale_projects_remove(PROJECT_PREFIX)
-    taken = [port for port in PUBLISHED_PORTS if not port_is_free(port)]
-    assert not taken, f"ports {taken} are taken: docker-compose.yml publishes them"
     runner = HealthcheckRunner(engine).start()
     try:
         standins_build(engine)
@@ -80,7 +75,7 @@ def test_every_service_becomes_healthy_as_compose_ps_shows_it(stack):
     [migrate] = stack.containers("migrate")
 
     assert migrate["ExitCode"] == 0 and migrate["State"] == "exited"
-    assert requests.get(f"{BASE}/readyz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{stack.base}/readyz", timeout=5).json() == {"status": "ok"}
 
 
 def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(stack):
@@ -96,13 +91,13 @@ def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(
 
     assert "Demo catalog" in loaded.stdout
     assert status == 0, shown
-    catalog = requests.get(f"{BASE}/api/products/", timeout=10).json()
+    catalog = requests.get(f"{stack.base}/api/products/", timeout=10).json()
     assert catalog["count"] >= 12
     admin = requests.Session()
-    admin.get(f"{BASE}/admin/login/", timeout=10)
+    admin.get(f"{stack.base}/admin/login/", timeout=10)
     login = {"username": "ops", "password": "an-admin-pass-42", "next": "/admin/"}
     login["csrfmiddlewaretoken"] = admin.cookies["csrftoken"]
-    answer = admin.post(f"{BASE}/admin/login/", data=login, timeout=10)
+    answer = admin.post(f"{stack.base}/admin/login/", data=login, timeout=10)
     assert answer.url.endswith("/admin/") and "Site administration" in answer.text
 
 
@@ -110,11 +105,13 @@ def test_the_image_serves_the_notifications_tab_it_built_under_hashed_names(stac
     browser = requests.Session()
     login = {"username": "compose-tab", "password": "apollo-11-ok"}
     body = {**login, "email": "compose-tab@example.com"}
-    assert browser.post(f"{BASE}/api/auth/register/", json=body, timeout=10).status_code == 201
-    browser.get(f"{BASE}/account/login/", timeout=10)
+    assert (
+        browser.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
+    )
+    browser.get(f"{stack.base}/account/login/", timeout=10)
     form = {**login, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
-    browser.post(f"{BASE}/account/login/", data=form, timeout=10)
-    tab_script_fetched(browser, BASE)
+    browser.post(f"{stack.base}/account/login/", data=form, timeout=10)
+    tab_script_fetched(browser, stack.base)
 
 
 def done(api, stack, order_id) -> bool:
@@ -125,15 +122,15 @@ def test_a_new_customers_checkout_is_done_with_one_confirmation_email(stack):
     api, order_id = checkout_as_a_new_customer(stack, username="compose-first")
 
     wait_until(lambda: done(api, stack, order_id), timeout=60, message="side effects")
-    emails = messages_to("compose-first@example.com")
+    emails = messages_to(stack, "compose-first@example.com")
     assert sum(f"#{order_id}" in m["Subject"] for m in emails) == 1, emails
 
 
 def test_flower_answers_only_with_its_credentials(stack):
     user, password = stack.chosen["FLOWER_BASIC_AUTH"].split(":", 1)
 
-    assert requests.get(f"{FLOWER}/", timeout=10).status_code == 401
-    assert requests.get(f"{FLOWER}/", auth=(user, password), timeout=10).status_code == 200
+    assert requests.get(f"{stack.flower}/", timeout=10).status_code == 401
+    assert requests.get(f"{stack.flower}/", auth=(user, password), timeout=10).status_code == 200
 
 
 def test_scaled_out_workers_are_seen_by_flower_and_an_order_is_done_after(stack):
@@ -141,7 +138,7 @@ def test_scaled_out_workers_are_seen_by_flower_and_an_order_is_done_after(stack)
     flower_auth = tuple(stack.chosen["FLOWER_BASIC_AUTH"].split(":", 1))
 
     def workers() -> int:
-        answer = requests.get(f"{FLOWER}/api/workers?refresh=1", auth=flower_auth, timeout=30)
+        answer = requests.get(f"{stack.flower}/api/workers?refresh=1", auth=flower_auth, timeout=30)
         return len(answer.json()) if answer.ok else 0
 
     wait_until(lambda: workers() == 4, timeout=120, interval=2, message="Flower to see 4")
@@ -155,9 +152,9 @@ def test_with_the_broker_stopped_checkouts_succeed_and_are_done_once_when_it_is_
     orders = [checkout_as_a_new_customer(stack, username=f"outage-{n}") for n in range(3)]
     [web] = stack.containers("web")
 
-    assert requests.get(f"{BASE}/readyz", timeout=10).status_code == 200
+    assert requests.get(f"{stack.base}/readyz", timeout=10).status_code == 200
     assert stack.engine.podman("healthcheck", "run", web["Id"], check=False).returncode == 0
-    health = requests.get(f"{BASE}/healthz", timeout=10)
+    health = requests.get(f"{stack.base}/healthz", timeout=10)
     assert health.status_code == 503 and "broker" in health.json()["detail"]
 
     stack.compose("start", "redis")
@@ -168,7 +165,7 @@ def test_with_the_broker_stopped_checkouts_succeed_and_are_done_once_when_it_is_
         message="the outage's orders to be done",
     )
     for n, (_, order_id) in enumerate(orders):
-        emails = messages_to(f"outage-{n}@example.com")
+        emails = messages_to(stack, f"outage-{n}@example.com")
         assert sum(f"#{order_id}" in m["Subject"] for m in emails) == 1, emails
 
 
@@ -193,7 +190,7 @@ def test_down_with_volumes_leaves_no_container_or_volume(stack):
 
     assert stack.containers() == [] and stack.volumes() == []
     wait_until(
-        lambda: all(port_is_free(port) for port in PUBLISHED_PORTS),
+        lambda: all(port_is_free(port) for port in stack.ports.values()),
         timeout=30,
         message="the published ports to be released",
     )

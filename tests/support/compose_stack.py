@@ -2,7 +2,7 @@
 as they are in this checkout), the commands of docker-compose.yml's header and
 docs/operations.md run by docker-compose 1.29 against the test's engine
 (tests/support/containers.py), and what a user then looks at: the services' health, the
-shop on localhost:8000, Flower on 5555 and the mail sink on 8025."""
+shop, Flower and the mail sink on the host's ports the test gives them."""
 
 import json
 import os
@@ -18,16 +18,16 @@ from pathlib import Path
 
 import requests
 
+from devstack.stack import free_port
 from tests.support.containers import Engine
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR
 
-BASE = "http://127.0.0.1:8000"
-FLOWER = "http://127.0.0.1:5555"
-MAIL = "http://127.0.0.1:8025"
-PUBLISHED_PORTS = (8000, 5555, 8025)  # docker-compose.yml's
 PLACEHOLDER = "change-me"
-PROJECT_PREFIX = "shopflowtest"  # one stack at a time (its published ports): any other is stale
+PROJECT_PREFIX = "shopflowtest"  # and the test process's pid
+# docker-compose.yml's host ports, as a user who runs two stacks on one host moves them:
+# free ones of this machine, so that two checkouts' suites run side by side.
+HOST_PORTS = ("WEB_HOST_PORT", "FLOWER_HOST_PORT", "MAILPIT_HOST_PORT")
 
 
 def project_copy(destination: Path) -> Path:
@@ -69,8 +69,16 @@ class ComposeProject:
         self.engine = engine
         self.directory = directory
         self.name = f"{PROJECT_PREFIX}{os.getpid()}"
-        self.base = BASE  # the shop, where tests.support.stack's helpers look
-        self.env = {**engine.env, "COMPOSE_PROJECT_NAME": self.name}
+        self.ports = {name: free_port() for name in HOST_PORTS}
+        self.base = f"http://127.0.0.1:{self.ports['WEB_HOST_PORT']}"  # tests.support.stack's
+        self.flower = f"http://127.0.0.1:{self.ports['FLOWER_HOST_PORT']}"
+        self.mail = f"http://127.0.0.1:{self.ports['MAILPIT_HOST_PORT']}"
+        self.env = {
+            **engine.env,
+            "COMPOSE_PROJECT_NAME": self.name,
+            "SHOPFLOW_IMAGE": self.name,  # its own build, not another checkout's
+            **{name: str(port) for name, port in self.ports.items()},
+        }
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True):
         """`docker compose <args>` as the docs spell it, run by docker-compose 1.29."""
@@ -156,6 +164,6 @@ def _read(fd: int) -> bytes:
         return b""
 
 
-def messages_to(address: str) -> list[dict]:
-    listed = requests.get(f"{MAIL}/api/v1/messages", timeout=5).json()["messages"]
+def messages_to(stack: ComposeProject, address: str) -> list[dict]:
+    listed = requests.get(f"{stack.mail}/api/v1/messages", timeout=5).json()["messages"]
     return [m for m in listed if any(to["Address"] == address for to in m["To"])]

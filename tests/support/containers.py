@@ -5,8 +5,9 @@ API, which docker-compose 1.29 talks to; and the stand-in images the compose fil
 
 Everything lives under ENGINE_DIR: the engine's configuration, its image store (kept
 between runs as a cache: the stand-ins are rebuilt only when their files change, the base
-only when missing), its networks and its socket. Containers, networks and volumes are
-the compose project's, removed by its `down -v`.
+only when missing; podman locks it for the suites of two checkouts side by side), its
+networks and each test process's socket. Containers, networks and volumes are the compose
+project's, removed by its `down -v`.
 
 podman 4.3 runs healthchecks from systemd timers, which this machine lacks:
 HealthcheckRunner runs `podman healthcheck run` for each container at its interval, as
@@ -15,6 +16,7 @@ Docker's engine would."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -72,7 +74,7 @@ class Engine:
     podman and docker-compose at it."""
 
     def __init__(self):
-        self.socket = ENGINE_DIR / "podman.sock"
+        self.socket = ENGINE_DIR / f"podman-{os.getpid()}.sock"
         self.service: subprocess.Popen | None = None
         self.env = {
             **os.environ,
@@ -84,29 +86,36 @@ class Engine:
 
     def start(self) -> "Engine":
         (ENGINE_DIR / "networks").mkdir(parents=True, exist_ok=True)
-        (ENGINE_DIR / "containers.conf").write_text(CONTAINERS_CONF.format(root=ENGINE_DIR))
-        (ENGINE_DIR / "storage.conf").write_text(STORAGE_CONF.format(root=ENGINE_DIR))
-        self.socket.unlink(missing_ok=True)
+        _write_at_once(ENGINE_DIR / "containers.conf", CONTAINERS_CONF.format(root=ENGINE_DIR))
+        _write_at_once(ENGINE_DIR / "storage.conf", STORAGE_CONF.format(root=ENGINE_DIR))
+        self.socket.unlink(missing_ok=True)  # this process's, from a run its pid had before
         self.service = subprocess.Popen(
             ["podman", "system", "service", "--time=0", f"unix://{self.socket}"],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=open(ENGINE_DIR / "service.log", "ab"),  # noqa: SIM115 - the child's
+            stderr=open(self.socket.with_suffix(".log"), "ab"),  # noqa: SIM115 - the child's
         )
         wait_until(self.socket.exists, timeout=30, message="podman's API socket")
         return self
 
     def stale_projects_remove(self, prefix: str) -> None:
-        """Containers, volumes and networks of compose projects named `prefix...` that an
-        earlier run left behind (killed before its `down -v`): they hold the ports."""
+        """Containers, volumes, networks and images of compose projects named `prefix<pid>`
+        whose test process is gone (killed before its `down -v`, or past it: the image);
+        a live one's stay."""
         listings = {
             "container": ("ps", "--all", "--format", "{{.Names}}"),
             "volume": ("volume", "ls", "--format", "{{.Name}}"),
             "network": ("network", "ls", "--format", "{{.Name}}"),
+            "image": ("images", "--format", "{{.Repository}}"),
         }
+        owner = re.compile(rf"^(?:localhost/)?{re.escape(prefix)}(\d+)(?:_|$)")
         for kind, listing in listings.items():
             listed = self.podman(*listing, check=False).stdout.split()
-            stale = [name for name in listed if name.startswith(prefix)]
+            stale = [
+                name
+                for name in listed
+                if (found := owner.match(name)) and not Path(f"/proc/{found[1]}").exists()
+            ]
             if stale:
                 self.podman(kind, "rm", "--force", *stale, check=False)
 
@@ -114,6 +123,7 @@ class Engine:
         if self.service and self.service.poll() is None:
             self.service.terminate()
             self.service.wait(timeout=30)
+        self.socket.unlink(missing_ok=True)
 
     def podman(self, *args: str, timeout: float = 600, check: bool = True, **kwargs):
         return subprocess.run(
@@ -132,6 +142,13 @@ class Engine:
             return None
         [details] = json.loads(found.stdout)
         return (details.get("Labels") or {}).get(label)
+
+
+def _write_at_once(path: Path, text: str) -> None:
+    """Written whole or not at all (another checkout's suite may be reading it)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def standins_build(engine: Engine) -> None:
