@@ -44,10 +44,10 @@ run: $(VENV)/.runtime $(FRONTEND_BUILT)
 shell: $(VENV)/.runtime
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py shell
 
-# The suite in TEST_PROCESSES processes (pytest-xdist): most of its time is waiting on
-# real processes, so more processes than cores; a group (RabbitMQ, the hosts, the compose
+# The suite in TEST_PROCESSES processes (pytest-xdist): much of its time is waiting on
+# real processes, so more processes than cores; a group (the hosts' beds, the compose
 # stack) stays in one (tests/support/isolation.py). TEST_PROCESSES=0: one process.
-TEST_PROCESSES ?= 4
+TEST_PROCESSES ?= 6
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
 
 test: $(VENV)/.dev $(FRONTEND_BUILT)
