@@ -15,8 +15,8 @@ audit_logger = logging.getLogger("shopflow.audit")
 
 class LoginThrottleMixin:
     """AuthenticationForm's clean(), its authenticate() throttled as every login path is
-    (accounts.services.login_authenticate): refused, the password unchecked, while the IP
-    or the username has too many recent failures. A refused attempt records no failure, so
+    (accounts.services.login_authenticate): refused, the password unchecked, while the
+    account (or the address) has too many recent failures. A refused attempt records no failure, so
     waiting it out is enough; the page answers 429 with Retry-After
     (accounts.pages.login_throttled)."""
 
@@ -36,9 +36,9 @@ class LoginThrottleMixin:
             if self.request is not None:
                 self.request.login_retry_after = refused.retry_after
             raise forms.ValidationError(
-                "Too many failed logins. Try again in %(minutes)s minute(s).",
+                "%(reason)s Try again in %(minutes)s minute(s).",
                 code="throttled",
-                params={"minutes": math.ceil(refused.retry_after / 60)},
+                params={"reason": refused.reason, "minutes": math.ceil(refused.retry_after / 60)},
             ) from None
         if self.user_cache is None:
             raise self.get_invalid_login_error()

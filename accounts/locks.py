@@ -7,7 +7,7 @@ from .models import LoginGate
 
 
 def login_gates_for_update(*, keys) -> QuerySet[LoginGate]:
-    """The gates of an attempt's address and username, locked in key order."""
+    """The gates of an attempt (its username's), locked in key order."""
     return (
         LoginGate.objects.select_for_update().filter(pk__in=keys).order_by("pk").values_list("pk")
     )

@@ -50,11 +50,11 @@ class LoginFailure(models.Model):
 
 
 class LoginGate(models.Model):
-    """One per client address and per username that tried to log in: attempts for it take
-    its row lock (accounts.locks) around the password check, so they are checked one at a
-    time, each counting the failures of those before it."""
+    """One per username that was tried: attempts at it take its row lock (accounts.locks)
+    around the password check, so they are checked one at a time, each counting the
+    failures of those before it."""
 
-    key = models.CharField(primary_key=True, max_length=200)  # "ip:…" or "username:…"
+    key = models.CharField(primary_key=True, max_length=200)  # "username:…"
     used_at = models.DateTimeField()
 
     def __str__(self):

@@ -2,6 +2,7 @@
 client address."""
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,37 +17,54 @@ def login_event_list(*, user) -> QuerySet[LoginEvent]:
     return LoginEvent.objects.filter(user=user).order_by("-at", "-id")
 
 
-def login_failure_times(*, since, limit: int, ip: str | None = None, username: str | None = None):
-    """When the latest `limit` failed logins from this IP (or for this username) since
+def login_failure_times(*, since, limit: int, **matching) -> list:
+    """When the latest `limit` failed logins `matching` (username, ip or both) since
     `since` happened, newest first."""
-    failures = LoginFailure.objects.filter(at__gte=since)
-    failures = failures.filter(ip=ip) if ip is not None else failures.filter(username=username)
+    failures = LoginFailure.objects.filter(at__gte=since, **matching)
     return list(failures.order_by("-at").values_list("at", flat=True)[:limit])
 
 
-def login_retry_after(*, ip: str | None = None, username: str | None = None) -> int | None:
-    """Seconds until a login may be tried again from this IP and for this username, or
-    None when it may be tried now. After SHOPFLOW_LOGIN_FAILURES_ALLOWED failures within
-    SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS from either, until the oldest of them leaves
-    the window. Every login path asks (accounts.services.login_authenticate)."""
-    allowed = settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED
+@dataclass(frozen=True)
+class LoginWait:
+    """How long a login must wait, and whose failures it waits out: the account's
+    ("account") or the client address's ("address")."""
+
+    seconds: int
+    of: str
+
+
+def login_retry_after(*, ip: str | None = None, username: str | None = None) -> LoginWait | None:
+    """How long until `username` may be tried from `ip`, or None when it may be tried now.
+    Three budgets of failures within SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS, as OWASP's
+    guidance and django-axes key them: the account from this address (a guesser there,
+    SHOPFLOW_LOGIN_FAILURES_ALLOWED), the account from anywhere (a guesser spread over
+    addresses, a larger budget) and the address for any account (one address trying many
+    accounts, the largest: an office behind one NAT shares it). A spent budget refuses
+    until its oldest failure leaves the window. Every login path asks
+    (accounts.services.login_authenticate)."""
     window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
     now = timezone.now()
-    since = now - window
+    budgets = [
+        ("account", {"username": username, "ip": ip}, settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED),
+        ("account", {"username": username}, settings.SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED),
+        ("address", {"ip": ip}, settings.SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED),
+    ]
     waits = []
-    for key in ({"ip": ip} if ip else None, {"username": username} if username else None):
-        if key is None:
-            continue
-        times = login_failure_times(since=since, limit=allowed, **key)
+    for of, matching, allowed in budgets:
+        if not all(matching.values()):
+            continue  # no address (or no username): that budget cannot be told apart
+        times = login_failure_times(since=now - window, limit=allowed, **matching)
         if len(times) >= allowed:
-            waits.append(max(1, math.ceil((times[-1] + window - now).total_seconds())))
-    return max(waits, default=None)
+            seconds = max(1, math.ceil((times[-1] + window - now).total_seconds()))
+            waits.append(LoginWait(seconds=seconds, of=of))
+    return max(waits, key=lambda wait: wait.seconds, default=None)
 
 
 def login_retry_after_for(*, request, username: str) -> int | None:
-    """login_retry_after for this request's client address and the username it tried:
-    what /metrics asks before it checks basic-auth credentials (core.metrics)."""
-    return login_retry_after(ip=request_ip(request=request), username=username or None)
+    """login_retry_after's seconds for this request's client address and the username it
+    tried: what /metrics asks before it checks basic-auth credentials (core.metrics)."""
+    wait = login_retry_after(ip=request_ip(request=request), username=username or None)
+    return wait.seconds if wait else None
 
 
 def request_ip(*, request) -> str | None:

@@ -39,8 +39,9 @@ class LoginEventSerializer(serializers.ModelSerializer):
 
 
 # DRF's, its authenticate() throttled as every login path is (accounts.services.
-# login_authenticate): 429 with Retry-After after repeated failures from the IP or for the
-# username, the password unchecked. (A comment, not a docstring: the schema would publish it.)
+# login_authenticate): 429 with Retry-After while a budget of failures for the account, or
+# from the address, is spent, the password unchecked. (A comment, not a docstring: the
+# schema would publish it.)
 class AuthTokenSerializer(authtoken.AuthTokenSerializer):
     def validate(self, attrs):
         username, password = attrs.get("username"), attrs.get("password")
@@ -53,7 +54,7 @@ class AuthTokenSerializer(authtoken.AuthTokenSerializer):
                 request=self.context.get("request"), username=username, password=password
             )
         except LoginThrottled as refused:
-            raise exceptions.Throttled(wait=refused.retry_after) from None
+            raise exceptions.Throttled(wait=refused.retry_after, detail=refused.reason) from None
         if not user:
             raise serializers.ValidationError(
                 _("Unable to log in with provided credentials."), code="authorization"

@@ -73,15 +73,16 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
 def login_authenticate(*, request, username: str, password: str):
     """Django's authenticate(), throttled: the user, or None for wrong credentials (the
     failure recorded by user_login_failed's receiver). Raises LoginThrottled, the password
-    unchecked, after too many recent failures from the address or for the username.
+    unchecked, while a budget of recent failures is spent (selectors.login_retry_after).
 
-    Attempts for one address or username are checked one at a time: each holds its gates'
-    row locks from the count to the failure's record. So a burst of guesses gets no more
-    passwords checked than the throttle allows, and correct logins sent at once never count
-    against each other (only failures count)."""
+    Attempts for one username are checked one at a time: each holds its gate's row lock
+    from the count to the failure's record. So a burst of guesses at an account gets no
+    more passwords checked than its budgets allow, and logins to other accounts from the
+    same address do not wait. (The address's budget, the largest, is counted without a
+    gate: a burst over many accounts may pass it by as many attempts as are in flight.)"""
     username = str(username)
     ip = request_ip(request=request)
-    keys = sorted({f"username:{username[:150]}", *([f"ip:{ip}"] if ip else [])})
+    keys = [f"username:{username[:150]}"]
     now = timezone.now()
     # Durable: the failure is committed as the gates are released, where the next attempt
     # counts it. Inside a caller's transaction it would be neither.
@@ -92,7 +93,7 @@ def login_authenticate(*, request, username: str, password: str):
         list(locks.login_gates_for_update(keys=keys))
         wait = selectors.login_retry_after(ip=ip, username=username[:150] or None)
         if wait:
-            raise LoginThrottled(wait)
+            raise LoginThrottled(wait.seconds, wait.of)
         LoginGate.objects.filter(pk__in=keys).update(used_at=now)
         return authenticate(request, username=username, password=password)
 

@@ -299,9 +299,12 @@ SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
 # placed); staff hear of the flagged ones once an alert window (an email, a notification).
 SHOPFLOW_DUPLICATE_WINDOW_MINUTES = env_int("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", 10)
 SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS = env_int("SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS", 300)
-# Every login path (token endpoint, account and admin pages) refuses (429) an IP, or a
-# username, with this many failed logins in the window, until the oldest of them leaves it.
+# Every login path (token endpoint, account and admin pages) refuses (429) an account from
+# an address with this many failed logins in the window, until the oldest of them leaves
+# it; an account from anywhere, and an address for any account, with the larger budgets.
 SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)
+SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED", 20)
+SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED", 100)
 SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = env_int("SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS", 300)
 # Login events and failures older than this are deleted by the scheduled prune; never
 # sooner than the throttles' window, which counts the failures in it.

@@ -1,7 +1,9 @@
-"""The throttle of failed logins: repeated failures from one IP, or for one username from
-any IP, get a 429 with Retry-After until the window passes, on every path (the API's token,
-the login page, the admin's) and counted across them; a padded or numeric username counts
-as itself; and on PostgreSQL, attempts sent at once are counted one at a time."""
+"""The throttle of failed logins: three budgets, an account from one address, an account
+from anywhere, an address for any accounts (larger each), spent get a 429 with Retry-After
+until the window passes, on every path (the API's token, the login page, the admin's) and
+counted across them; one guesser does not lock the other accounts of its address out; a
+padded or numeric username counts as itself; and on PostgreSQL, attempts sent at once at
+one account are counted one at a time."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,21 +17,54 @@ from tests.support.clients import page_login, token_login
 pytestmark = pytest.mark.django_db
 
 
-def test_repeated_failures_from_one_ip_are_throttled_with_retry_after(user, settings):
-    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+PATHS = ["/api/auth/token/", "/account/login/", "/admin/login/"]
+
+
+def login_on(path: str, username: str, password: str, ip: str):
+    if path == "/api/auth/token/":
+        return token_login(username, password, ip=ip)
+    return page_login(path, username, password, ip=ip)
+
+
+def test_a_guesser_at_one_account_leaves_the_other_accounts_of_its_address_alone(settings):
+    """The defaults: eight wrong passwords for one name from an address (an office's NAT),
+    then a colleague's correct password from the same address signs in on every path,
+    while the guessed name stays refused there, saying why and for how long."""
+    settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 300
+    colleague = get_user_model().objects.create_user("colleague", password=PASSWORD, is_staff=True)
+    for n in range(8):
+        login_on(PATHS[n % 3], "alice", f"guess-{n}", ip="10.4.4.4")
+
+    signed_in = {path: login_on(path, colleague.username, PASSWORD, "10.4.4.4") for path in PATHS}
+    refused = login_on("/api/auth/token/", "alice", "guess-9", ip="10.4.4.4")
+
+    assert {path: answer.status_code for path, answer in signed_in.items()} == {
+        "/api/auth/token/": 200,
+        "/account/login/": 302,
+        "/admin/login/": 302,
+    }
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 300
+    assert refused.json()["detail"].startswith("Too many failed logins for this account.")
+    page = page_login("/account/login/", "alice", "guess-10", ip="10.4.4.4")
+    message = "Too many failed logins for this account. Try again in 5 minute(s)."
+    assert message in page.content.decode()
+
+
+def test_failures_from_one_address_over_many_accounts_spend_its_budget(user, settings):
+    settings.SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = 3
     settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 60
     for n in range(3):
         assert token_login(f"guess{n}", "x", ip="10.9.9.9").status_code == 400
     refused = token_login(user.username, PASSWORD, ip="10.9.9.9")
     assert refused.status_code == 429
     assert 1 <= int(refused["Retry-After"]) <= 60
-    assert "detail" in refused.json()
+    assert refused.json()["detail"].startswith("Too many failed logins from your address.")
     # Another address is not affected.
     assert token_login(user.username, PASSWORD, ip="10.1.1.1").status_code == 200
 
 
 def test_repeated_failures_for_one_username_are_throttled_from_any_ip(user, settings):
-    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    settings.SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = 3
     for n in range(3):
         token_login(user.username, "wrong", ip=f"10.0.0.{n + 10}")
     assert token_login(user.username, PASSWORD, ip="10.0.0.99").status_code == 429
@@ -54,7 +89,7 @@ def test_after_the_wait_the_user_gets_in_again(user, settings):
 
 def test_padding_the_username_does_not_escape_its_throttle(user, settings):
     """A review found " alice" counted apart from "alice", though both try alice's password."""
-    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    settings.SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = 2
     token_login(user.username, "wrong", ip="10.0.0.5")
     token_login(f" {user.username}", "wrong", ip="10.0.0.6")
     assert token_login(f"  {user.username} ", PASSWORD, ip="10.0.0.7").status_code == 429
@@ -73,7 +108,7 @@ def test_a_username_sent_as_a_number_is_throttled_like_any_other(settings):
 
 @pytest.mark.parametrize("path", ["/account/login/", "/admin/login/"])
 def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path, settings, caplog):
-    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
+    settings.SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = 3
     settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = 600
     staff = get_user_model().objects.create_user("ops", password=PASSWORD, is_staff=True)
     for n in range(3):
@@ -85,7 +120,8 @@ def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path,
     refused = page_login(path, staff.username, PASSWORD, ip="10.9.9.9")
     assert refused.status_code == 429
     assert 1 <= int(refused["Retry-After"]) <= 600
-    assert "Too many failed logins. Try again in 10 minute(s)." in refused.content.decode()
+    message = "Too many failed logins from your address. Try again in 10 minute(s)."
+    assert message in refused.content.decode()
     assert "_auth_user_id" not in refused.client.session
     assert LoginFailure.objects.count() == 3  # a refused attempt is not a failure ...
     assert not LoginEvent.objects.exists()
@@ -99,7 +135,7 @@ def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path,
 
 def test_failures_on_one_login_path_throttle_the_others_for_that_username(user, settings):
     """One count per username, whichever door: guesses through the API lock the pages too."""
-    settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 2
+    settings.SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = 2
     token_login(user.username, "wrong", ip="10.0.0.5")
     page_login("/account/login/", f" {user.username}", "wrong", ip="10.0.0.6")
     assert page_login("/account/login/", user.username, PASSWORD, ip="10.0.0.7").status_code == 429

@@ -98,9 +98,7 @@ def checkout_as_a_new_customer(stack, username: str = "margaret") -> tuple[reque
     login = {"username": username, "password": "apollo-11-ok"}
     body = {**login, "email": f"{username}@example.com"}
     assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
-    # Logins from one address check their passwords one at a time (the throttle's gate,
-    # accounts.services.login_authenticate): several shoppers at once wait their turn.
-    token = api.post(f"{stack.base}/api/auth/token/", json=login, timeout=30).json()["token"]
+    token = api.post(f"{stack.base}/api/auth/token/", json=login, timeout=10).json()["token"]
     api.headers["Authorization"] = f"Token {token}"
 
     product = api.get(f"{stack.base}/api/products/", timeout=10).json()["results"][0]
