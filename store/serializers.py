@@ -102,11 +102,21 @@ class OrderSerializer(ModelSerializer):
         return side_effect_states(rows=order.side_effect_rows)
 
 
+class UUIDStringField(serializers.UUIDField):
+    """A UUID as the schema has it, a string. DRF's field also takes a number (42 becomes
+    UUID(int=42)), which then names no cart: a 404 where the request was what was wrong."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 # Checkout. save() places the order through store.services.checkout.order_place, which
 # does the whole job in one transaction; this class only validates and hands over. (A
 # comment, not a docstring: the schema would publish it.)
 class CreateOrderSerializer(serializers.Serializer):
-    cart_id = serializers.UUIDField()
+    cart_id = UUIDStringField()
 
     def save(self, *, customer, idempotency_key=None) -> Placement:
         payload = {"cart_id": str(self.validated_data["cart_id"])}

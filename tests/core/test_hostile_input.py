@@ -214,3 +214,32 @@ def test_a_deadlock_is_a_503_to_retry(monkeypatch, client, customer):
 
 def test_healthz_answers_head():
     assert Client().head("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/orders", "/api/carts", "/api/auth/token"])
+def test_an_api_path_without_its_trailing_slash_is_a_json_404_naming_it(client, path):
+    """Not a 301 with an empty HTML body (which curl -L follows as a GET, a misleading 400)."""
+    answer = client.post(path, {"cart_id": "x"}, format="json")
+
+    assert answer.status_code == 404 and answer["Content-Type"] == "application/json"
+    assert answer.json() == {
+        "detail": f"Not found. Did you mean {path}/ (with its trailing slash)?"
+    }
+    assert not Order.objects.exists() and not Cart.objects.exists()
+
+
+def test_a_page_without_its_trailing_slash_is_still_redirected_to_it():
+    assert Client().get("/account/login")["Location"] == "/account/login/"
+
+
+def test_an_unknown_api_path_is_a_plain_json_404(client):
+    assert client.get("/api/nothing-here").json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("cart_id", [42, 4.2, True, ["x"], {"id": 1}, "nope"])
+def test_a_cart_id_that_is_not_a_uuid_string_is_a_400(client, cart_id):
+    answer = client.post("/api/orders/", {"cart_id": cart_id}, format="json")
+
+    assert answer.status_code == 400
+    assert answer.json()["cart_id"] == ["Must be a valid UUID."]
+    assert not Order.objects.exists()
