@@ -56,10 +56,24 @@ def telemetry_start(service: str) -> None:
     _tracer = trace.get_tracer("shopflow")
 
 
+def telemetry_flush() -> None:
+    """Export the spans this process still holds, now (a bounded wait: the exporter's
+    timeout). For a process that ends without running atexit, where the SDK would: a
+    prefork pool process ends with os._exit."""
+    if _tracer is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_tracer_provider().force_flush()
+
+
 # Untraced: probes and scrapes (every few seconds, from machines), and the two URLs that
 # carry a secret, which a span's URL attributes would keep: the stream's token (its query)
-# and the unsubscribe link's (its path, good for weeks).
-UNTRACED_URLS = "livez,readyz,metrics,api/notifications/stream/,unsubscribe/"
+# and the unsubscribe link's (its path, good for weeks). The instrumentation searches each
+# pattern in the URL without its query: anchored, so that a URL merely containing
+# "metrics" keeps its span.
+UNTRACED_PATHS = ("livez$", "readyz$", "metrics$", "api/notifications/stream/$", "unsubscribe/")
+UNTRACED_URLS = ",".join(rf"^https?://[^/]+/{path}" for path in UNTRACED_PATHS)
 
 
 def django_instrument(tracer_provider=None) -> None:

@@ -3,7 +3,7 @@ import os
 from celery import Celery, signals
 
 from core.env import settings_module
-from core.telemetry import telemetry_start
+from core.telemetry import telemetry_flush, telemetry_start
 from worker import liveness
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
@@ -25,6 +25,13 @@ def start_telemetry_in_pool_process(**kwargs):
     """Each prefork pool process exports its own spans (an exporter's thread does not
     survive a fork, and none runs in the forking parent)."""
     telemetry_start("worker")
+
+
+@signals.worker_process_shutdown.connect
+def flush_telemetry_of_pool_process(**kwargs):
+    """A pool process ends with os._exit, past the SDK's atexit flush: the spans of its
+    last tasks (up to OTEL_BSP_SCHEDULE_DELAY's worth) would be lost."""
+    telemetry_flush()
 
 
 @signals.worker_init.connect

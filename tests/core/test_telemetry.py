@@ -81,3 +81,21 @@ def test_no_span_keeps_a_token_of_a_url(django_spans):
     assert [span.name for span in spans] == ["GET api/notifications/unread-count/"]
     values = [unquote(str(value)) for span in spans for value in span.attributes.values()]
     assert not [v for v in values if unsubscribe_token in v or "s3cret-stream-token" in v]
+
+
+@pytest.mark.django_db
+def test_only_the_probes_and_the_scrape_themselves_go_untraced(django_spans):
+    """The exclusions are anchored: a path that merely contains "metrics" or "livez" is
+    traced like any other (unanchored, any such URL lost its span)."""
+    client = Client()
+    for path in ("/livez", "/readyz", "/metrics"):
+        client.get(path)
+    client.get("/api/analytics/metrics/")
+    client.get("/account/livez-report/")
+
+    spans = django_spans.get_finished_spans()
+    urls = [str(span.attributes.get("http.url", "")) for span in spans]
+    assert [url.split("testserver", 1)[1] for url in urls] == [
+        "/api/analytics/metrics/",
+        "/account/livez-report/",
+    ]
