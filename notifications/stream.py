@@ -104,9 +104,12 @@ async def _events(user_id: int, last_id: int):
         last_id=last_id,
         resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
     )
-    missed = await follower.open()
-    reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
+    reader = None
     try:
+        # Inside the try: an open that fails halfway (its catch-up's read) still leaves
+        # the group, rather than stay in it until the group expires.
+        missed = await follower.open()
+        reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
         for message in missed:
@@ -124,7 +127,8 @@ async def _events(user_id: int, last_id: int):
                 yield _format(message)
         # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
-        reader.cancel()
+        if reader is not None:
+            reader.cancel()
         await follower.close()
 
 
