@@ -1,7 +1,7 @@
 """The Web Push API: the server's VAPID key, and the caller's browsers' subscriptions."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -44,12 +44,25 @@ class PushKeyView(APIView):
         return Response({"public_key": settings.VAPID_PUBLIC_KEY})
 
 
-@extend_schema_view(get=extend_schema(summary="The caller's browsers subscribed to Web Push"))
+@extend_schema_view(
+    get=extend_schema(
+        summary="The caller's browsers subscribed to Web Push",
+        parameters=[
+            OpenApiParameter(
+                "endpoint",
+                str,
+                description="This browser's push endpoint: its row only, or none (no paging "
+                "through all of them to find it).",
+            )
+        ],
+    )
+)
 class PushSubscriptionListView(generics.ListAPIView):
     serializer_class = PushSubscriptionSerializer
 
     def get_queryset(self):
-        return selectors.push_subscription_list(user=self.request.user)
+        endpoint = self.request.query_params.get("endpoint")
+        return selectors.push_subscription_list(user=self.request.user, endpoint=endpoint)
 
     @extend_schema(
         summary="Subscribe a browser to Web Push",

@@ -1,7 +1,8 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from . import preferences
 from .models import Notification, NotificationPreference, PushSubscription
@@ -29,6 +30,24 @@ def notification_unread_count(*, user) -> int:
     return notification_list(user=user, unread_only=True).count()
 
 
+def with_unread_after(rows: QuerySet[Notification]) -> QuerySet[Notification]:
+    """`rows`, each carrying `unread_after`: its recipient's unread count up to and
+    including it, as notification_list counts (muted kinds left out), read in the same
+    statement. What a live frame tells the tab: the count after that notification."""
+    muted = NotificationPreference.objects.filter(user_id=OuterRef(OuterRef("recipient_id")))
+    unread_up_to = (
+        Notification.objects.filter(
+            recipient_id=OuterRef("recipient_id"), is_read=False, pk__lte=OuterRef("pk")
+        )
+        .exclude(kind__in=muted.filter(in_app=False).values("kind"))
+        .order_by()
+        .values("recipient_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    return rows.annotate(unread_after=Coalesce(Subquery(unread_up_to), 0))
+
+
 def kinds_muted_in_app(*, user_id: int) -> list[str]:
     """The kinds this person turned off in the app (a required channel never is)."""
     muted = NotificationPreference.objects.filter(user_id=user_id, in_app=False)
@@ -47,9 +66,8 @@ def preferences_for(*, user) -> dict[str, dict[str, bool]]:
 def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> list[Notification]:
     """The user's notifications newer than `after_id`, oldest first: what a stream that
     saw `after_id` last has missed."""
-    return list(
-        Notification.objects.filter(recipient_id=user_id, pk__gt=after_id).order_by("id")[:limit]
-    )
+    rows = Notification.objects.filter(recipient_id=user_id, pk__gt=after_id).order_by("id")
+    return list(with_unread_after(rows)[:limit])
 
 
 def notification_latest_id(*, user_id: int) -> int:
@@ -88,8 +106,10 @@ def push_subscriptions_of(*, user_ids) -> dict[int, list[PushSubscription]]:
     return found
 
 
-def push_subscription_list(*, user) -> QuerySet[PushSubscription]:
-    return PushSubscription.objects.filter(user=user).order_by("id")
+def push_subscription_list(*, user, endpoint: str | None = None) -> QuerySet[PushSubscription]:
+    """The user's subscriptions; with `endpoint`, that browser's (one or none)."""
+    rows = PushSubscription.objects.filter(user=user).order_by("id")
+    return rows if endpoint is None else rows.filter(endpoint=endpoint)
 
 
 def push_subscription_known(*, endpoint: str) -> bool:

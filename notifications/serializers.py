@@ -12,12 +12,33 @@ class NotificationSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+UNREAD_HELP = "The caller's unread count now, as GET /api/notifications/ counts it."
+
+
 class UnreadCountSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
+class NotificationReadSerializer(NotificationSerializer):
+    unread = serializers.IntegerField(help_text=UNREAD_HELP)
+
+    class Meta(NotificationSerializer.Meta):
+        fields = [*NotificationSerializer.Meta.fields, "unread"]
+        read_only_fields = fields
+
+
+class ReadAllSerializer(serializers.Serializer):
+    up_to_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Mark read those up to this id (the newest the client shows), none newer; "
+        "all when absent.",
+    )
+
+
 class MarkedReadSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many were unread.")
+    unread = serializers.IntegerField(help_text=UNREAD_HELP)
 
 
 class StreamTokenSerializer(serializers.Serializer):

@@ -9,10 +9,12 @@ from rest_framework.views import APIView
 from . import selectors
 from .serializers import (
     MarkedReadSerializer,
+    NotificationReadSerializer,
     NotificationSerializer,
     PreferencesChangeSchema,
     PreferencesSchema,
     PreferencesUpdateSerializer,
+    ReadAllSerializer,
     StreamTokenSerializer,
     UnreadCountSerializer,
 )
@@ -73,23 +75,30 @@ class NotificationReadView(APIView):
         summary="Mark one notification read",
         description="Marking it again changes nothing. 404 for anyone else's.",
         request=None,
-        responses=NotificationSerializer,
+        responses=NotificationReadSerializer,
     )
     def post(self, request, notification_id: int):
         notification = inbox.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
-        return Response(NotificationSerializer(notification).data)
+        notification.unread = selectors.notification_unread_count(user=request.user)
+        return Response(NotificationReadSerializer(notification).data)
 
 
 class NotificationReadAllView(APIView):
     @extend_schema(
-        summary="Mark all the caller's notifications read",
-        request=None,
+        summary="Mark the caller's notifications read, all or up to an id",
+        request=ReadAllSerializer,
         responses=MarkedReadSerializer,
     )
     def post(self, request):
-        return Response({"marked": inbox.notifications_mark_all_read(user=request.user)})
+        given = ReadAllSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        marked = inbox.notifications_mark_all_read(
+            user=request.user, up_to_id=given.validated_data.get("up_to_id")
+        )
+        unread = selectors.notification_unread_count(user=request.user)
+        return Response({"marked": marked, "unread": unread})
 
 
 class StreamTokenView(APIView):

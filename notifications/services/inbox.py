@@ -166,8 +166,10 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
     return notification
 
 
-def notifications_mark_all_read(*, user) -> int:
-    """Mark all the user's unread notifications read; how many were."""
-    return Notification.objects.filter(recipient=user, is_read=False).update(
-        is_read=True, read_at=timezone.now()
-    )
+def notifications_mark_all_read(*, user, up_to_id: int | None = None) -> int:
+    """Mark the user's unread notifications read, those up to `up_to_id` only when given
+    (what the person saw: one written since stays unread); how many were."""
+    unread = Notification.objects.filter(recipient=user, is_read=False)
+    if up_to_id is not None:
+        unread = unread.filter(pk__lte=up_to_id)
+    return unread.update(is_read=True, read_at=timezone.now())

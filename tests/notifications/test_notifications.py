@@ -8,6 +8,7 @@ from messaging.models import Message
 from messaging.services import message_post
 from notifications.exceptions import NotificationNotFound
 from notifications.models import Notification
+from notifications.serializers import NotificationSerializer
 from notifications.services import inbox, stream_tokens
 from side_effects.models import OrderSideEffect
 from side_effects.services import side_effect_mark_done, side_effect_mark_failed
@@ -213,10 +214,66 @@ def test_read_all_marks_only_the_callers_own(user):
     theirs = notify(UserFactory(), "c")
     client = client_for(user)
 
-    assert client.post("/api/notifications/read-all/").json() == {"marked": 2}
-    assert client.post("/api/notifications/read-all/").json() == {"marked": 0}
+    assert client.post("/api/notifications/read-all/").json() == {"marked": 2, "unread": 0}
+    assert client.post("/api/notifications/read-all/").json() == {"marked": 0, "unread": 0}
     theirs.refresh_from_db()
     assert not theirs.is_read
+
+
+def test_read_all_up_to_an_id_leaves_the_newer_ones_unread_and_answers_the_count(user):
+    """What the tab showed is marked; one written after the tab's last look stays unread."""
+    seen = [notify(user, "a"), notify(user, "b")]
+    written_since = notify(user, "c")
+    client = client_for(user)
+
+    answer = client.post("/api/notifications/read-all/", {"up_to_id": seen[-1].pk}, format="json")
+
+    assert answer.json() == {"marked": 2, "unread": 1}
+    written_since.refresh_from_db()
+    assert not written_since.is_read
+    assert client.get("/api/notifications/").json()["unread"] == 1
+
+
+@pytest.mark.parametrize("up_to_id", [0, -1, "x", None, [1]])
+def test_read_all_with_a_bad_up_to_id_is_a_400_and_marks_nothing(user, up_to_id):
+    notify(user, "a")
+    client = client_for(user)
+
+    answer = client.post("/api/notifications/read-all/", {"up_to_id": up_to_id}, format="json")
+
+    assert answer.status_code == 400 and "up_to_id" in answer.json()
+    assert client.get("/api/notifications/").json()["unread"] == 1
+
+
+def test_marking_one_read_answers_the_callers_new_unread_count(user):
+    first, _ = notify(user, "a"), notify(user, "b")
+
+    answer = client_for(user).post(f"/api/notifications/{first.pk}/read/").json()
+
+    assert answer["id"] == first.pk and answer["is_read"] is True
+    assert answer["unread"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_notification_read_back_carries_the_unread_count_after_it(user):
+    """What a live frame and a catch-up carry: the count up to each one, muted kinds and
+    read ones left out."""
+    from notifications import selectors
+    from notifications.models import Notification, NotificationPreference
+
+    rows = [notify(user, text) for text in ("one", "two", "three")]
+    Notification.objects.filter(pk=rows[0].pk).update(is_read=True)
+    muted = inbox.notifications_create(recipient_ids=[user.pk], kind="low_stock", message="x")
+    NotificationPreference.objects.create(
+        user=user, kind="low_stock", in_app=False, email=False, push=False
+    )
+    notify(UserFactory(), "someone else's")
+
+    mine = Notification.objects.filter(recipient=user).order_by("id")
+    counted = [row.unread_after for row in selectors.with_unread_after(mine)]
+
+    assert counted == [0, 1, 2, 2]  # the muted one adds nothing
+    assert muted
 
 
 def test_notifications_need_credentials(anon_client):
@@ -313,7 +370,8 @@ def test_a_push_reaches_its_users_group_on_its_own_redis_database_only(user, set
 
     ours_layer, ours_channel = channels[broker_url]
     message = async_to_sync(receive)(ours_layer, ours_channel, 5)
-    assert message == {"type": live.EVENT, "event": live.notification_event(sent)}
+    event = {**NotificationSerializer(sent).data, "unread": 1}  # the count after it
+    assert message == {"type": live.EVENT, "event": event}
     with pytest.raises(TimeoutError):
         async_to_sync(receive)(*channels[theirs], 0.5)
 
@@ -325,7 +383,6 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
     newest id it sent."""
     from asgiref.sync import async_to_sync
 
-    from notifications import live
     from notifications.follower import Feed
 
     feed = Feed(user_id=user.pk, last_id=0)
@@ -333,7 +390,8 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
         inbox.notifications_create(recipient_ids=[user.pk], kind="message", message=text)[0]
         for text in ("lost 1", "lost 2", "live")
     ]
-    assert [e["id"] for e in feed.fresh([live.notification_event(rows[2])])] == [rows[2].pk]
+    live_event = {**NotificationSerializer(rows[2]).data, "unread": 3}
+    assert [e["id"] for e in feed.fresh([live_event])] == [rows[2].pk]
     caught_up = async_to_sync(feed.missed)()
     assert [e["id"] for e in caught_up] == [rows[0].pk, rows[1].pk]  # and not "live" twice
     assert async_to_sync(feed.missed)() == []

@@ -56,6 +56,25 @@ def test_a_known_endpoint_updates_its_row_and_delete_removes_it(user, dns):
     assert not PushSubscription.objects.exists()
 
 
+def test_listing_by_endpoint_answers_that_browsers_row_or_none(user, dns):
+    """How a tab finds its own browser's subscription, without paging through them all."""
+    client = client_for(user)
+    other = "https://push.example.net/send/other"
+    for endpoint in (PUBLIC, other):
+        client.post(SUBSCRIPTIONS, BrowserKeys().subscription(endpoint), format="json")
+    client_for(UserFactory()).post(
+        SUBSCRIPTIONS, BrowserKeys().subscription("https://push.example.net/send/x"), format="json"
+    )
+
+    def listed(endpoint):
+        answer = client.get(SUBSCRIPTIONS, {"endpoint": endpoint}).json()
+        return [row["endpoint"] for row in answer["results"]]
+
+    assert listed(other) == [other]
+    assert listed("https://push.example.net/send/x") == []  # someone else's: none
+    assert listed("https://push.example.net/send/never") == []
+
+
 def test_deleting_another_persons_browser_is_the_domain_error_and_the_same_404(user, dns):
     theirs = client_for(UserFactory()).post(
         SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json"

@@ -117,12 +117,13 @@ export class NotificationFeed {
       });
     });
 
-  /** The server marks what it has; the tab, what it held when it asked (one that came
-   * after may have been written after the marking). */
+  /** Both mark what the tab held when it asked (up_to_id): one written since, which the
+   * person has not seen, stays unread. */
   markAllRead = (): Promise<void> =>
     this.attempt("Not marked read", async () => {
       const upTo = Math.max(0, ...this.state.notifications.map((n) => n.id));
-      await must(this.api.POST("/api/notifications/read-all/"));
+      const body = upTo > 0 ? { up_to_id: upTo } : {};
+      await must(this.api.POST("/api/notifications/read-all/", { body }));
       const now = new Date().toISOString();
       const notifications = this.state.notifications.map((n) =>
         n.is_read || n.id > upTo ? n : { ...n, is_read: true, read_at: now },

@@ -28,13 +28,11 @@ async function browserSubscription(): Promise<PushSubscription | null> {
   return (await registration?.pushManager.getSubscription()) ?? null;
 }
 
-/** The server's row of this browser's endpoint, on whichever page of the list it is. */
+/** The server's row of this browser's endpoint, or null: asked by the endpoint. */
 async function serverRow(api: Api, endpoint: string): Promise<PushSubscriptionRow | null> {
-  for (let page = 1; ; page += 1) {
-    const rows = await must(api.GET("/api/push/subscriptions/", { params: { query: { page } } }));
-    const row = rows.results.find((r) => r.endpoint === endpoint);
-    if (row || !rows.next) return row ?? null;
-  }
+  const query = { endpoint };
+  const rows = await must(api.GET("/api/push/subscriptions/", { params: { query } }));
+  return rows.results.find((r) => r.endpoint === endpoint) ?? null;
 }
 
 function bytesOf(base64url: string): Uint8Array<ArrayBuffer> {

@@ -162,3 +162,19 @@ it("unmounting closes the socket", async () => {
   unmount();
   expect(FakeSocket.last().closedByPage).toBe(true);
 });
+
+it("mark all read marks up to what the tab holds: one written since stays unread", async () => {
+  const shop = new ShopApi([notification(1), notification(2)]);
+  const { result } = hook(shop);
+  await waitFor(() => expect(result.current.unread).toBe(2));
+  act(() => FakeSocket.last().open());
+  shop.rows.push(notification(3)); // written, its frame still on its way
+
+  await act(() => result.current.markAllRead());
+  act(() => FakeSocket.last().frame({ type: "notification", ...notification(3) }));
+
+  const post = shop.requests.find((r) => r.path === "/api/notifications/read-all/");
+  expect(JSON.parse(post?.body as string)).toEqual({ up_to_id: 2 });
+  expect(shop.rows.find((n) => n.id === 3)?.is_read).toBe(false);
+  expect(result.current.unread).toBe(1);
+});

@@ -41,14 +41,14 @@ describe("on only when the server has this browser's row", () => {
     expect(server.requests.map((r) => r.path)).toEqual(["/api/push/subscriptions/"]);
   });
 
-  it("finds the row on a later page of the list", async () => {
+  it("asks for this browser's row by its endpoint, however many browsers came before", async () => {
     browser.subscribed(HERE);
     const others = Array.from({ length: 20 }, (_, i) => pushRow(i + 1, `${ELSEWHERE}/${i}`));
     const server = new PushApi([...others, pushRow(21, HERE)]);
     const { result } = hook(server);
     await waitFor(() => expect(result.current.state).toBe("on"));
-    const pages = server.requests.map((r) => r.path);
-    expect(pages).toEqual(["/api/push/subscriptions/", "/api/push/subscriptions/"]);
+    const asked = server.requests.map((r) => [r.path, r.query]);
+    expect(asked).toEqual([["/api/push/subscriptions/", `?endpoint=${encodeURIComponent(HERE)}`]]);
   });
 
   it("a browser with no subscription shows off, whatever the server has", async () => {

@@ -105,6 +105,10 @@ export class ShopApi {
   );
 
   /** As the API: PUT merges some kinds' channels; a staff kind's in_app cannot go off. */
+  private unread(): number {
+    return this.rows.filter((n) => !n.is_read).length;
+  }
+
   private preferencesAnswer(request: Request, body: string | null): Response {
     if (request.method === "PUT") {
       const change = JSON.parse(body ?? "{}") as Record<string, Record<string, boolean>>;
@@ -134,12 +138,13 @@ export class ShopApi {
       const row = this.rows.find((n) => n.id === Number(read[1]));
       if (!row) return json({ detail: "Not found." }, 404);
       Object.assign(row, { is_read: true, read_at: "2026-11-26T10:01:00Z" });
-      return json(row);
+      return json({ ...row, unread: this.unread() });
     }
     if (path === "/api/notifications/read-all/") {
-      const marked = this.rows.filter((n) => !n.is_read).length;
-      this.rows.forEach((n) => Object.assign(n, { is_read: true }));
-      return json({ marked });
+      const upTo = (JSON.parse(body || "{}") as { up_to_id?: number }).up_to_id ?? Infinity;
+      const marking = this.rows.filter((n) => !n.is_read && n.id <= upTo);
+      marking.forEach((n) => Object.assign(n, { is_read: true }));
+      return json({ marked: marking.length, unread: this.unread() });
     }
     if (path === "/api/notifications/preferences/") return this.preferencesAnswer(request, body);
     if (path === "/api/notifications/unread-count/")

@@ -104,7 +104,8 @@ const PAGE_SIZE = 20; // the API's
 
 /** The push API over `rows`: the key, the list by pages, subscribe (one row per endpoint), delete. */
 export class PushApi {
-  requests: { method: string; path: string; csrf: string | null; body: unknown }[] = [];
+  requests: { method: string; path: string; query: string; csrf: string | null; body: unknown }[] =
+    [];
   /** An answer other than 200 for one method: { POST: 400 }. */
   status: Record<string, number> = {};
   publicKey = "BAAB-_8";
@@ -115,6 +116,11 @@ export class PushApi {
 
   private list(url: URL): Response {
     const page = Number(url.searchParams.get("page") ?? "1");
+    const endpoint = url.searchParams.get("endpoint");
+    if (endpoint !== null) {
+      const results = this.rows.filter((r) => r.endpoint === endpoint);
+      return json({ count: results.length, next: null, previous: null, results });
+    }
     const results = this.rows.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
     if (page > 1 && results.length === 0) return json({ detail: "Invalid page." }, 404);
     const more = this.rows.length > page * PAGE_SIZE;
@@ -136,7 +142,13 @@ export class PushApi {
     const url = new URL(request.url);
     const body = request.method === "GET" ? null : await request.text();
     const csrf = request.headers.get("X-CSRFToken");
-    this.requests.push({ method: request.method, path: url.pathname, csrf, body });
+    this.requests.push({
+      method: request.method,
+      path: url.pathname,
+      query: url.search,
+      csrf,
+      body,
+    });
     this.log.push(`${request.method} ${url.pathname}`);
     const status = this.status[request.method];
     if (status) return json({ detail: "no" }, status);
