@@ -243,3 +243,34 @@ def test_a_cart_id_that_is_not_a_uuid_string_is_a_400(client, cart_id):
     assert answer.status_code == 400
     assert answer.json()["cart_id"] == ["Must be a valid UUID."]
     assert not Order.objects.exists()
+
+
+def _form_too_large():
+    body = "username=" + "x" * 20_000
+    return Client().post("/account/login/", body, content_type="application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize(
+    ("request_it", "logger"),
+    [
+        (lambda: Client().get("/healthz", HTTP_HOST="evil.example"), "DisallowedHost"),
+        (_form_too_large, "RequestDataTooBig"),
+    ],
+    ids=["bad Host", "413"],
+)
+def test_a_refused_client_error_is_one_warning_line_on_the_console(
+    request_it, logger, caplog, settings
+):
+    """Django logs these at ERROR with its check's traceback: the console shows one
+    WARNING line (core.log_filters)."""
+    import logging
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    with caplog.at_level(logging.WARNING, logger="django.security"):
+        assert request_it().status_code in (400, 413)
+    [record] = [r for r in caplog.records if r.name == f"django.security.{logger}"]
+    [console] = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
+
+    assert console.filter(record)
+    shown = console.format(record)
+    assert record.levelname == "WARNING" and len(shown.splitlines()) == 1, shown
