@@ -31,21 +31,21 @@ def notification_unread_count(*, user) -> int:
 
 
 def with_unread_after(rows: QuerySet[Notification]) -> QuerySet[Notification]:
-    """`rows`, each carrying `unread_after`: its recipient's unread count up to and
-    including it, as notification_list counts (muted kinds left out), read in the same
-    statement. What a live frame tells the tab: the count after that notification."""
+    """`rows`, each carrying `unread_after`: its recipient's unread count as
+    notification_list counts it (muted kinds left out), read in the same statement, once
+    the row is committed. What a live frame tells the tab: the count after that
+    notification, with any newer one committed before it (ids are taken in insert
+    order, commits come in any)."""
     muted = NotificationPreference.objects.filter(user_id=OuterRef(OuterRef("recipient_id")))
-    unread_up_to = (
-        Notification.objects.filter(
-            recipient_id=OuterRef("recipient_id"), is_read=False, pk__lte=OuterRef("pk")
-        )
+    unread_count = (
+        Notification.objects.filter(recipient_id=OuterRef("recipient_id"), is_read=False)
         .exclude(kind__in=muted.filter(in_app=False).values("kind"))
         .order_by()
         .values("recipient_id")
         .annotate(total=Count("id"))
         .values("total")
     )
-    return rows.annotate(unread_after=Coalesce(Subquery(unread_up_to), 0))
+    return rows.annotate(unread_after=Coalesce(Subquery(unread_count), 0))
 
 
 def kinds_muted_in_app(*, user_id: int) -> list[str]:
