@@ -57,14 +57,14 @@ def telemetry_start(service: str) -> None:
 
 
 def telemetry_flush() -> None:
-    """Export the spans this process still holds, now (a bounded wait: the exporter's
-    timeout). For a process that ends without running atexit, where the SDK would: a
-    prefork pool process ends with os._exit."""
+    """Export the spans this process still holds, now, waiting 5 s at most (a collector
+    away must not hold a worker's shutdown up). For a process that ends without running
+    atexit, where the SDK would: a prefork pool process ends with os._exit."""
     if _tracer is None:
         return
     from opentelemetry import trace
 
-    trace.get_tracer_provider().force_flush()
+    trace.get_tracer_provider().force_flush(timeout_millis=5000)
 
 
 # Untraced: probes and scrapes (every few seconds, from machines), and the two URLs that
