@@ -91,7 +91,11 @@ class Follower:
     async def handle(self, message: dict) -> list[dict]:
         """What the client gets for a message of the layer (or its RESYNC)."""
         if message["type"] == live.EVENT:
-            return _notifications(self.feed.fresh([message["event"]]))
+            fresh = self.feed.fresh([message["event"]])
+            if fresh:  # published after its commit: the count read now is after it
+                unread = await followers().unread_count(self.feed.user_id, fresh[-1]["id"])
+                fresh = [{**event, "unread": unread} for event in fresh]
+            return _notifications(fresh)
         if message["type"] == live.RECEIPT:
             return [{"type": "receipt", **message["receipt"]}]
         if message["type"] == live.PREFERENCES_CHANGED:
@@ -165,7 +169,7 @@ class Feed:
         rows = await db(selectors.notifications_after)(
             user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
         )
-        return [live.notification_event(row) for row in rows]
+        return [{**live.notification_event(row), "unread": row.unread_after} for row in rows]
 
 
 async def join(layer, group: str, channel: str) -> bool:
@@ -186,6 +190,17 @@ class Followers:
     def __init__(self):
         self.open: weakref.WeakSet = weakref.WeakSet()
         self.watch: asyncio.Task | None = None
+        self.counting: dict[tuple[int, int], asyncio.Future] = {}
+
+    async def unread_count(self, user_id: int, event_id: int) -> int:
+        """The person's unread count for the frames of one event: one read for all of
+        their connections here (a person's tabs get the same event at once)."""
+        key = (user_id, event_id)
+        if key not in self.counting:
+            read = db(selectors.notification_unread_count)(user_id=user_id)
+            self.counting[key] = asyncio.ensure_future(read)
+            self.counting[key].add_done_callback(lambda _: self.counting.pop(key, None))
+        return await asyncio.shield(self.counting[key])
 
     def add(self, follower) -> None:
         self.open.add(follower)

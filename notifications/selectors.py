@@ -26,14 +26,17 @@ def notification_page_rows(*, user, unread_only: bool = False) -> QuerySet[Notif
     return (unread if unread_only else rows).annotate(unread_total=Subquery(total))
 
 
-def notification_unread_count(*, user) -> int:
-    return notification_list(user=user, unread_only=True).count()
+def notification_unread_count(*, user_id: int) -> int:
+    """The user's unread notifications, as notification_list counts them."""
+    muted = kinds_muted_in_app(user_id=user_id)
+    unread = Notification.objects.filter(recipient_id=user_id, is_read=False)
+    return unread.exclude(kind__in=muted).count()
 
 
 def with_unread_after(rows: QuerySet[Notification]) -> QuerySet[Notification]:
     """`rows`, each carrying `unread_after`: its recipient's unread count as
     notification_list counts it (muted kinds left out), read in the same statement, once
-    the row is committed. What a live frame tells the tab: the count after that
+    the row is committed. What a catch-up's frames tell the tab: the count after that
     notification, with any newer one committed before it (ids are taken in insert
     order, commits come in any)."""
     muted = NotificationPreference.objects.filter(user_id=OuterRef(OuterRef("recipient_id")))

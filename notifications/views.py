@@ -67,7 +67,7 @@ class NotificationUnreadCountView(APIView):
         summary="How many of the caller's notifications are unread", responses=UnreadCountSerializer
     )
     def get(self, request):
-        return Response({"unread": selectors.notification_unread_count(user=request.user)})
+        return Response({"unread": selectors.notification_unread_count(user_id=request.user.pk)})
 
 
 class NotificationReadView(APIView):
@@ -81,7 +81,7 @@ class NotificationReadView(APIView):
         notification = inbox.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
-        notification.unread = selectors.notification_unread_count(user=request.user)
+        notification.unread = selectors.notification_unread_count(user_id=request.user.pk)
         return Response(NotificationReadSerializer(notification).data)
 
 
@@ -97,7 +97,7 @@ class NotificationReadAllView(APIView):
         marked = inbox.notifications_mark_all_read(
             user=request.user, up_to_id=given.validated_data.get("up_to_id")
         )
-        unread = selectors.notification_unread_count(user=request.user)
+        unread = selectors.notification_unread_count(user_id=request.user.pk)
         return Response({"marked": marked, "unread": unread})
 
 

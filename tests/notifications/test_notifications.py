@@ -370,8 +370,7 @@ def test_a_push_reaches_its_users_group_on_its_own_redis_database_only(user, set
 
     ours_layer, ours_channel = channels[broker_url]
     message = async_to_sync(receive)(ours_layer, ours_channel, 5)
-    event = {**NotificationSerializer(sent).data, "unread": 1}  # the count after it
-    assert message == {"type": live.EVENT, "event": event}
+    assert message == {"type": live.EVENT, "event": live.notification_event(sent)}
     with pytest.raises(TimeoutError):
         async_to_sync(receive)(*channels[theirs], 0.5)
 
@@ -395,3 +394,24 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
     caught_up = async_to_sync(feed.missed)()
     assert [e["id"] for e in caught_up] == [rows[0].pk, rows[1].pk]  # and not "live" twice
     assert async_to_sync(feed.missed)() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_frame_carries_the_persons_unread_count_as_the_connection_sends_it(user):
+    """The publish reads nothing; the connection that sends the frame adds the count, read
+    after the notification's commit (it was published after it)."""
+    from asgiref.sync import async_to_sync
+
+    from notifications import live
+    from notifications.follower import Follower
+
+    older, newest = notify(user, "older"), notify(user, "newest")
+    follower = Follower(
+        layer=None, channel="c", user_id=user.pk, last_id=older.pk, resync_soon=lambda: None
+    )
+    message = {"type": live.EVENT, "event": live.notification_event(newest)}
+
+    frames = async_to_sync(follower.handle)(message)
+
+    assert frames == [{"type": "notification", **live.notification_event(newest), "unread": 2}]
+    assert async_to_sync(follower.handle)(message) == []  # sent once
