@@ -58,19 +58,11 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	@# With DATABASE_URL (PostgreSQL), the SQLite pass too: make run's default database,
-	@# the API contract and the fan-out end to end. It runs in two processes beside the
-	@# PostgreSQL run, whose waits leave the cores room; its output follows that run's.
-	@mkdir -p var; rm -f var/test-sqlite.*; \
-	if [ -n "$$DATABASE_URL" ]; then \
-		( env -u DATABASE_URL $(BIN)/python -m pytest -n 2 -q -m "sqlite_too and not postgres" \
-			$(PYTEST_ARGS) > var/test-sqlite.log 2>&1; echo $$? > var/test-sqlite.status ) & \
-	fi; \
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); postgres=$$?; wait; \
-	sqlite=0; if [ -f var/test-sqlite.status ]; then \
-		echo "--- on SQLite:"; cat var/test-sqlite.log; sqlite=$$(cat var/test-sqlite.status); \
-	fi; \
-	test $$postgres -eq 0 -a $$sqlite -eq 0
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	@# On SQLite too, make run's default database, after a run on PostgreSQL: the API
+	@# contract and the fan-out end to end.
+	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
+		$(PYTEST_PARALLEL) -q -m "sqlite_too and not postgres" $(PYTEST_ARGS); fi
 
 # The loop while working: the checks above and every test that starts no process beyond
 # the database and its own Redis (not marked `slow`: tests/conftest.py). They compute
