@@ -169,7 +169,7 @@ class Feed:
         rows = await db(selectors.notifications_after)(
             user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
         )
-        return [{**live.notification_event(row), "unread": row.unread_after} for row in rows]
+        return [{**live.notification_event(row), "unread": row.unread_total or 0} for row in rows]
 
 
 async def join(layer, group: str, channel: str) -> bool:

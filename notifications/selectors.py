@@ -1,54 +1,37 @@
 """Reads of notifications."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet, Subquery
 
 from . import preferences
 from .models import Notification, NotificationPreference, PushSubscription
 
 
-def notification_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
+def notification_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
     """The user's notifications, newest first, but for the kinds they turned off in the
     app."""
-    rows = Notification.objects.filter(recipient=user).exclude(
-        kind__in=kinds_muted_in_app(user_id=user.pk)
+    rows = Notification.objects.filter(recipient_id=user_id).exclude(
+        kind__in=kinds_muted_in_app(user_id=user_id)
     )
     return rows.filter(is_read=False) if unread_only else rows
 
 
-def notification_page_rows(*, user, unread_only: bool = False) -> QuerySet[Notification]:
+def _count_of(rows: QuerySet[Notification]) -> Subquery:
+    """How many `rows` (one user's) there are, as a subquery: read in the statement it
+    annotates, the same snapshot."""
+    return Subquery(rows.order_by().values("recipient").annotate(total=Count("id")).values("total"))
+
+
+def notification_page_rows(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
     """As notification_list, each row also carrying the user's unread count read in the
     same statement (`unread_total`), so that a page and its count are one snapshot."""
-    rows = notification_list(user=user)  # reads the muted kinds once, for both
+    rows = notification_list(user_id=user_id)  # reads the muted kinds once, for both
     unread = rows.filter(is_read=False)
-    total = unread.order_by().values("recipient").annotate(total=Count("id")).values("total")
-    return (unread if unread_only else rows).annotate(unread_total=Subquery(total))
+    return (unread if unread_only else rows).annotate(unread_total=_count_of(unread))
 
 
 def notification_unread_count(*, user_id: int) -> int:
-    """The user's unread notifications, as notification_list counts them."""
-    muted = kinds_muted_in_app(user_id=user_id)
-    unread = Notification.objects.filter(recipient_id=user_id, is_read=False)
-    return unread.exclude(kind__in=muted).count()
-
-
-def with_unread_after(rows: QuerySet[Notification]) -> QuerySet[Notification]:
-    """`rows`, each carrying `unread_after`: its recipient's unread count as
-    notification_list counts it (muted kinds left out), read in the same statement, once
-    the row is committed. What a catch-up's frames tell the tab: the count after that
-    notification, with any newer one committed before it (ids are taken in insert
-    order, commits come in any)."""
-    muted = NotificationPreference.objects.filter(user_id=OuterRef(OuterRef("recipient_id")))
-    unread_count = (
-        Notification.objects.filter(recipient_id=OuterRef("recipient_id"), is_read=False)
-        .exclude(kind__in=muted.filter(in_app=False).values("kind"))
-        .order_by()
-        .values("recipient_id")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return rows.annotate(unread_after=Coalesce(Subquery(unread_count), 0))
+    return notification_list(user_id=user_id, unread_only=True).count()
 
 
 def kinds_muted_in_app(*, user_id: int) -> list[str]:
@@ -70,7 +53,10 @@ def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> lis
     """The user's notifications newer than `after_id`, oldest first: what a stream that
     saw `after_id` last has missed."""
     rows = Notification.objects.filter(recipient_id=user_id, pk__gt=after_id).order_by("id")
-    return list(with_unread_after(rows)[:limit])
+    # Each carries `unread_total`, the count as notification_list counts it, read with the
+    # rows (a newer one committed first included): what the catch-up's frames say.
+    unread = notification_list(user_id=user_id, unread_only=True)
+    return list(rows.annotate(unread_total=_count_of(unread))[:limit])
 
 
 def notification_latest_id(*, user_id: int) -> int:

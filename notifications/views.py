@@ -59,7 +59,9 @@ class NotificationListView(generics.ListAPIView):
         unread = self.request.query_params.get("unread", "0")
         if unread not in {"0", "1", ""}:
             raise exceptions.ValidationError({"unread": ["Use 1 or 0."]})
-        return selectors.notification_page_rows(user=self.request.user, unread_only=unread == "1")
+        return selectors.notification_page_rows(
+            user_id=self.request.user.pk, unread_only=unread == "1"
+        )
 
 
 class NotificationUnreadCountView(APIView):
