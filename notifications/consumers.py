@@ -63,13 +63,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             last_id=last_id,
             resync_soon=lambda: _in_background(self.from_layer(dict(RESYNC))),
         )
-        try:
-            missed = await self.follower.open()
-        except BaseException:
-            # Halfway open (joined, its catch-up's read failed): leave now, not when the
-            # group expires; a consumer whose connect raised gets no disconnect.
-            await self.follower.close()
-            raise
+        missed = await self.follower.open()
         await self.accept()
         await self._send_all(missed)
         self._expiry = asyncio.get_running_loop().call_later(

@@ -82,11 +82,17 @@ class Follower:
 
     async def open(self) -> list[dict]:
         """Join, before reading the database (nothing committed falls in between); what
-        the client missed, to send first."""
+        the client missed, to send first. An open that fails halfway (joined, its
+        catch-up's read failed) leaves at once, not when the group expires: its caller
+        (a stream, a consumer whose connect raised) has no close to run yet."""
         followers().add(self)
-        await self.feed.load_preferences()
-        await join(self.layer, self.group, self.channel)
-        return _notifications(await self.feed.missed())
+        try:
+            await self.feed.load_preferences()
+            await join(self.layer, self.group, self.channel)
+            return _notifications(await self.feed.missed())
+        except BaseException:
+            await self.close()
+            raise
 
     async def handle(self, message: dict) -> list[dict]:
         """What the client gets for a message of the layer (or its RESYNC)."""

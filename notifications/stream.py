@@ -104,12 +104,9 @@ async def _events(user_id: int, last_id: int):
         last_id=last_id,
         resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
     )
-    reader = None
+    missed = await follower.open()
+    reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
     try:
-        # Inside the try: an open that fails halfway (its catch-up's read) still leaves
-        # the group, rather than stay in it until the group expires.
-        missed = await follower.open()
-        reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
         for message in missed:
@@ -127,8 +124,7 @@ async def _events(user_id: int, last_id: int):
                 yield _format(message)
         # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
-        if reader is not None:
-            reader.cancel()
+        reader.cancel()
         await follower.close()
 
 
