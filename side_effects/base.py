@@ -11,7 +11,8 @@ runs the task for each order in turn, in one loop, and each order ends on its ow
 
 - before the work, each order's attempt is counted in its side-effect row, committed,
   in one statement for the message (side_effects_attempt_start);
-- done: its service marked it done in the transaction of its work;
+- done: its service marked it done in the transaction of its work (the task returns
+  True when this run did), and its lag from the checkout is observed;
 - a transient error: a retry of that order alone, waiting in the outbox (`not_before`);
 - anything else, or past the last retry: that order's dead letter, marked failed.
 
@@ -42,7 +43,7 @@ from worker.tasks_base import (
     last_start_by,
 )
 
-from . import services
+from . import metrics, services
 from .exceptions import SideEffectLost
 from .services import Attempt
 
@@ -86,7 +87,7 @@ class SideEffectTask(ReliableTask):
             return []
         done, late, ran = [], [], False
         for order_id in ids:
-            attempt = attempts[order_id]
+            attempt, opened_at = attempts[order_id]
             if attempt is Attempt.LOST_BEFORE:
                 logger.warning(
                     "%s(%s): its last attempt lost its worker; alone", self.name, order_id
@@ -102,6 +103,7 @@ class SideEffectTask(ReliableTask):
                 ran = True
                 if self._one(order_id):
                     done.append(order_id)
+                    metrics.lag_observe_on_commit(kind=self.side_effect, opened_at=opened_at)
         if late:
             logger.warning("%s: the run's time was up before %s", self.name, late)
             self._retry_orders(late, countdown=0, retries=self.request.retries, attempt_ended=True)

@@ -17,7 +17,6 @@ def side_effect_not_done_for_update(*, order_id: int, kind: str) -> QuerySet[Ord
         .filter(order_id=order_id, kind=kind)
         .exclude(status=DONE)
         .order_by("pk")
-        .only("pk", "kind", "created_at")
     )
 
 

@@ -2,6 +2,8 @@
 checkout to done, and the reconciler's re-drives, counted in the worker processes; and
 at scrape time, by kind, those pending, pending past their deadline, and failed."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -31,18 +33,17 @@ REDRIVES = Counter(
 )
 
 
-def lag_observe_on_commit(*, kind: str, created: list) -> None:
-    """Observe the lag of side effects marked done, once the mark commits."""
-    if created:
+def lag_observe_on_commit(*, kind: str, opened_at: datetime | None) -> None:
+    """Observe the lag of a side effect marked done, from the checkout that opened it
+    (`opened_at`), once the mark commits."""
+    if opened_at is not None:
         # robust: a count that fails is logged, never the task's failure
-        transaction.on_commit(lambda: _observe(kind, created), robust=True)
+        transaction.on_commit(lambda: _observe(kind, opened_at), robust=True)
 
 
-def _observe(kind: str, created: list) -> None:
-    now = timezone.now()
-    histogram = LAG.labels(kind)
-    for opened in created:
-        histogram.observe(max((now - opened).total_seconds(), 0.0))
+def _observe(kind: str, opened_at: datetime) -> None:
+    lag = (timezone.now() - opened_at).total_seconds()
+    LAG.labels(kind).observe(max(lag, 0.0))
 
 
 class SideEffectCollector:

@@ -3,6 +3,8 @@ reconciler."""
 
 import enum
 import logging
+from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -48,18 +50,25 @@ class Attempt(enum.Enum):
     POISON = "poison"  # its last attempts all lost their worker: this one would too
 
 
+class Started(NamedTuple):
+    """An order's side effect as side_effects_attempt_start left it."""
+
+    attempt: Attempt
+    opened_at: datetime | None = None  # when the checkout opened it: its lag, once done
+
+
 def side_effects_attempt_start(
     *, order_ids: list[int], kind: str, message_id: str
-) -> dict[int, Attempt]:
+) -> dict[int, Started]:
     """Count an attempt at each of these side effects (a message's orders), before their
     work and outside it, so that it stays counted if the worker dies in the work: one
-    UPDATE for the message. Not counted: one done, or unknown, or ended by `message_id`
-    before (that message delivered again); one whose earlier attempt lost its worker,
-    unless it is alone in its message (it may kill this worker too: the others must not
-    wait on it). An order the run never reaches (its worker died at an earlier one) keeps
-    the count and goes out alone next time: one count of an order at most is of a message
-    that lost its worker before the order's turn. POISON: its last
-    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
+    UPDATE for the message, and one read of what it found. Not counted: one done, or
+    unknown, or ended by `message_id` before (that message delivered again); one whose
+    earlier attempt lost its worker, unless it is alone in its message (it may kill this
+    worker too: the others must not wait on it). An order the run never reaches (its
+    worker died at an earlier one) keeps the count and goes out alone next time: one count
+    of an order at most is of a message that lost its worker before the order's turn.
+    POISON: its last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
     rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
         status=Status.DONE
     )
@@ -69,53 +78,47 @@ def side_effects_attempt_start(
     alone = len(order_ids) == 1
     # The rows this UPDATE counts are those it stamps with this moment.
     stamp = timezone.now()
-    counted = rows.filter(open_attempts__lt=most if alone else 1).update(
+    rows.filter(open_attempts__lt=most if alone else 1).update(
         open_attempts=F("open_attempts") + 1, updated_at=stamp
     )
-    if counted == len(order_ids):
-        return dict.fromkeys(order_ids, Attempt.COUNTED)
-    attempts = dict.fromkeys(order_ids, Attempt.NOT_DUE)
-    for order_id, open_attempts, updated_at in rows.values_list(
-        "order_id", "open_attempts", "updated_at"
+    started = dict.fromkeys(order_ids, Started(Attempt.NOT_DUE))
+    for order_id, open_attempts, updated_at, opened_at in rows.values_list(
+        "order_id", "open_attempts", "updated_at", "created_at"
     ):
         if updated_at == stamp:
-            attempts[order_id] = Attempt.COUNTED
+            attempt = Attempt.COUNTED
         elif open_attempts >= most:
-            attempts[order_id] = Attempt.POISON
+            attempt = Attempt.POISON
         else:
-            attempts[order_id] = Attempt.LOST_BEFORE
-    return attempts
+            attempt = Attempt.LOST_BEFORE
+        started[order_id] = Started(attempt, opened_at)
+    return started
 
 
 def side_effect_claim(*, kind: str, order_id: int) -> bool:
     """This order's `kind` side effect, pending or failed (a delivery that comes after the
     reconciler gave up on it still does the work, which is never done twice), marked done
     in the caller's transaction, the one that does the work: it commits with the work, or
-    not at all. False when it is done already, unknown, or held by another delivery (left
-    to it: no claim waits for another)."""
+    not at all. One UPDATE of the row it locks. False when it is done already, unknown, or
+    held by another delivery (left to it: no claim waits for another)."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("side_effect_claim() needs the work's transaction")
-    row = locks.side_effect_not_done_for_update(order_id=order_id, kind=kind).first()
-    if row is None:
-        return False
-    side_effect_mark_done(order_id=order_id, kind=kind, opened_at=row.created_at)
-    return True
+    held = locks.side_effect_not_done_for_update(order_id=order_id, kind=kind)
+    return _mark_done(OrderSideEffect.objects.filter(pk__in=held.values("pk")))
 
 
-def side_effect_mark_done(*, order_id: int, kind: str, opened_at=None) -> None:
-    """Done, in a claim's transaction or on its own (an email, after SMTP). One UPDATE: it
-    waits for a delivery that holds the row and reads its status again after it
+def side_effect_mark_done(*, order_id: int, kind: str) -> bool:
+    """Done, on its own (an email, after SMTP); False when it was done already. One UPDATE:
+    it waits for a delivery that holds the row and reads its status again after it
     (PostgreSQL's READ COMMITTED), as a SELECT ... FOR UPDATE would. One done already is
     left as it is: its `updated_at` stays the moment it was done (the daily lag,
-    side_effects.selectors.side_effect_outcomes), and its lag is not observed twice.
-    `opened_at`: when the checkout opened it (the order's `placed_at`, which the caller
-    has read), else read from the row, for its lag."""
-    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind)
-    if rows.exclude(status=Status.DONE).update(
-        status=Status.DONE, error="", updated_at=timezone.now()
-    ):
-        opened_at = opened_at or rows.values_list("created_at", flat=True).first()
-        metrics.lag_observe_on_commit(kind=kind, created=[opened_at] if opened_at else [])
+    side_effects.selectors.side_effect_outcomes)."""
+    rows = OrderSideEffect.objects.filter(order_id=order_id, kind=kind).exclude(status=Status.DONE)
+    return _mark_done(rows)
+
+
+def _mark_done(rows) -> bool:
+    return bool(rows.update(status=Status.DONE, error="", updated_at=timezone.now()))
 
 
 def side_effects_mark_pending(*, order_ids: list[int], kind: str) -> None:

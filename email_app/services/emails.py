@@ -29,11 +29,10 @@ def _rendered(template: str, context: dict) -> dict[str, str]:
 
 def confirmation_email_send(*, order_id: int) -> bool:
     """Email this order's confirmation to its customer, once, and mark its side effect
-    done (also when an earlier delivery had sent it); False when it had."""
+    done (also when an earlier delivery had sent it); False when it was done already."""
     order = store_selectors.order_for_processing(order_id=order_id)
-    sent = email_send(**_confirmation(order))
-    side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL, opened_at=order.placed_at)
-    return sent
+    email_send(**_confirmation(order))
+    return side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
 
 
 def _confirmation(order) -> dict:

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from analytics_app.tasks import record_analytics
 from side_effects.models import OrderSideEffect
-from side_effects.services import side_effect_claim
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.metrics import Metrics
 from worker.models import OutboxMessage
@@ -126,7 +126,7 @@ def test_a_side_effect_done_is_observed_once_its_mark_commits(
     before = scrape(anon_client).value(name, kind="analytics") or 0
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        side_effect_claim(kind="analytics", order_id=order_id)
+        assert record_analytics.apply(args=[[order_id]]).get() == [order_id]
     assert (scrape(anon_client).value(name, kind="analytics") or 0) == before  # uncommitted
     for callback in callbacks:
         callback()
