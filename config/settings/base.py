@@ -337,5 +337,9 @@ LOGGING = {
         # the rest when events are on.
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
+        # "Sending due task ..." for every run of every entry (the pushes every 10 s) at
+        # INFO: shown with CELERY_BEAT_LOG_LEVEL=INFO. Which beat sends, and when that
+        # changes, logs whatever this says (worker.beat).
+        "celery.beat": {"level": os.environ.get("CELERY_BEAT_LOG_LEVEL", "WARNING")},
     },
 }

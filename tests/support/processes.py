@@ -204,6 +204,10 @@ class BeatProcess(ServiceProcess):
     ready_marker = b"beat: Starting..."
     what = "beat"
 
+    def __init__(self, env: dict[str, str], log_path: Path):
+        # Each send logged (tests.support.beat reads when each beat sent what).
+        super().__init__({**env, "CELERY_BEAT_LOG_LEVEL": "INFO"}, log_path)
+
     def argv(self) -> list[str]:
         celery = [sys.executable, "-m", "celery", "-A", "worker", "beat"]
         return [
