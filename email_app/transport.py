@@ -7,8 +7,8 @@ long enough for a server to drop it, or when the server closed it under us (then
 message is sent again on a fresh connection, once: the server refused a command before
 accepting anything).
 
-A send may be given a deadline: past it the connection is cut, whatever the server does
-and however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
+A send has a deadline: past it the connection is cut, whatever the server does and
+however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
 SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
 claim must not be taken over while its send may still go out (email_app.services.claims)."""
 
@@ -33,9 +33,9 @@ class SendTimeout(TimeoutError):
     client knows (a server that had the whole message may deliver it)."""
 
 
-def send_message(message, *, deadline: float | None = None) -> None:
+def send_message(message, *, deadline: float) -> None:
     """Send one EmailMessage over this thread's connection, by `deadline` (a
-    clock.monotonic() value) if given. Raises what the backend raises, or SendTimeout."""
+    clock.monotonic() value). Raises what the backend raises, or SendTimeout."""
     connection, reused = _connection()
     try:
         _send_by(connection, message, deadline)
@@ -51,10 +51,7 @@ def send_message(message, *, deadline: float | None = None) -> None:
     _local.used_at = clock.monotonic()
 
 
-def _send_by(connection, message, deadline: float | None) -> None:
-    if deadline is None:
-        connection.send_messages([message])
-        return
+def _send_by(connection, message, deadline: float) -> None:
     remaining = deadline - clock.monotonic()
     if remaining <= 0:
         raise SendTimeout("the send's deadline passed before it started")

@@ -31,19 +31,17 @@ def confirmation_email_send(*, order_id: int) -> bool:
     """Email this order's confirmation to its customer, once, and mark its side effect
     done (also when an earlier delivery had sent it); False when it was done already."""
     order = store_selectors.order_for_processing(order_id=order_id)
-    email_send(**_confirmation(order))
+    user = order.customer.user
+    email_send(
+        kind=SentEmail.Kind.CONFIRMATION_EMAIL,
+        key=str(order.pk),
+        to=[user.email],
+        subject=f"Your Shopflow order #{order.pk}",
+        **_rendered(
+            "confirmation_email", {"order": order, "items": order.line_items, "user": user}
+        ),
+    )
     return side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
-
-
-def _confirmation(order) -> dict:
-    context = {"order": order, "items": order.line_items, "user": order.customer.user}
-    return {
-        "kind": SentEmail.Kind.CONFIRMATION_EMAIL,
-        "key": str(order.pk),
-        "to": [order.customer.user.email],
-        "subject": f"Your Shopflow order #{order.pk}",
-        **_rendered("confirmation_email", context),
-    }
 
 
 def welcome_send(*, user_id: int) -> bool:

@@ -34,22 +34,7 @@ def email_send(
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
     raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
     kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
-    message = _message(
-        kind=kind, key=key, to=to, subject=subject, text=text, html=html, headers=headers
-    )  # before the claim: a bad email leaves none behind
-    claimed = email_claim(kind=kind, key=key, to=to, subject=subject)
-    if claimed is None:
-        return False
-    try:
-        transport.send_message(message, deadline=_send_deadline())
-    except BaseException:
-        email_claim_free(claimed=claimed)
-        raise
-    email_mark_sent(claimed=claimed)
-    return True
-
-
-def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiAlternatives:
+    # Built before the claim: a bad email leaves none behind.
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -60,13 +45,19 @@ def _message(*, kind, key, to, subject, text, html, headers=None) -> EmailMultiA
         headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
     )
     message.attach_alternative(html, "text/html")
-    return message
-
-
-def _send_deadline() -> float:
-    """Half the claim window from now: a send cut then is never one whose claim another
-    delivery may take over meanwhile."""
-    return clock.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+    claimed = email_claim(kind=kind, key=key, to=to, subject=subject)
+    if claimed is None:
+        return False
+    # Cut at half the claim window from now: a send cut then is never one whose claim
+    # another delivery may take over meanwhile.
+    deadline = clock.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
+    try:
+        transport.send_message(message, deadline=deadline)
+    except BaseException:
+        email_claim_free(claimed=claimed)
+        raise
+    email_mark_sent(claimed=claimed)
+    return True
 
 
 def message_id(*, kind: str, key: str) -> str:
