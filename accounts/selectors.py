@@ -17,13 +17,6 @@ def login_event_list(*, user) -> QuerySet[LoginEvent]:
     return LoginEvent.objects.filter(user=user).order_by("-at", "-id")
 
 
-def login_failure_times(*, since, limit: int, **matching) -> list:
-    """When the latest `limit` failed logins `matching` (username, ip or both) since
-    `since` happened, newest first."""
-    failures = LoginFailure.objects.filter(at__gte=since, **matching)
-    return list(failures.order_by("-at").values_list("at", flat=True)[:limit])
-
-
 @dataclass(frozen=True)
 class LoginWait:
     """How long a login must wait, and whose failures it waits out: the account's
@@ -53,7 +46,9 @@ def login_retry_after(*, ip: str | None = None, username: str | None = None) -> 
     for of, matching, allowed in budgets:
         if not all(matching.values()):
             continue  # no address (or no username): that budget cannot be told apart
-        times = login_failure_times(since=now - window, limit=allowed, **matching)
+        # When the budget's latest `allowed` failures within the window happened, newest first.
+        failures = LoginFailure.objects.filter(at__gte=now - window, **matching).order_by("-at")
+        times = list(failures.values_list("at", flat=True)[:allowed])
         if len(times) >= allowed:
             seconds = max(1, math.ceil((times[-1] + window - now).total_seconds()))
             waits.append(LoginWait(seconds=seconds, of=of))

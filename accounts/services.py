@@ -32,22 +32,17 @@ def _user_agent(request) -> str:
     return (request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300]
 
 
-def _login_method(request, method: str | None) -> str:
-    if method:
-        return method
-    if request is not None and request.path.startswith("/admin/"):
-        return LoginEvent.Method.ADMIN
-    return LoginEvent.Method.SESSION
-
-
 def login_record(*, user, request, method: str | None = None) -> LoginEvent:
     """A successful login (user_logged_in); `method` when the path does not tell it (the
     token endpoint's)."""
+    if not method:
+        admin = request is not None and request.path.startswith("/admin/")
+        method = LoginEvent.Method.ADMIN if admin else LoginEvent.Method.SESSION
     event = LoginEvent.objects.create(
         user=user,
         ip=request_ip(request=request),
         user_agent=_user_agent(request),
-        method=_login_method(request, method),
+        method=method,
     )
     if selectors.login_is_from_a_new_device(event=event):
         transaction.on_commit(
@@ -102,11 +97,9 @@ def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:
     """Delete login events and failures older than `older_than`: the audit's retention
     (beat, daily). The throttles count failures of the last minutes only."""
     cutoff = timezone.now() - older_than
-    _, events = LoginEvent.objects.filter(at__lt=cutoff).delete()
-    _, failures = LoginFailure.objects.filter(at__lt=cutoff).delete()
-    _, gates = LoginGate.objects.filter(used_at__lt=cutoff).delete()
+    # Each delete's total: no other row refers to these, so nothing else is deleted.
     return {
-        "login_events": events.get(LoginEvent._meta.label, 0),
-        "login_failures": failures.get(LoginFailure._meta.label, 0),
-        "login_gates": gates.get(LoginGate._meta.label, 0),
+        "login_events": LoginEvent.objects.filter(at__lt=cutoff).delete()[0],
+        "login_failures": LoginFailure.objects.filter(at__lt=cutoff).delete()[0],
+        "login_gates": LoginGate.objects.filter(used_at__lt=cutoff).delete()[0],
     }
