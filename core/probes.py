@@ -52,7 +52,8 @@ PROBES = {LIVENESS_PATH: live, "/readyz": ready}
 
 def answer(request):
     """The probe's answer, or None when the request is no probe."""
-    if request.path_info == "/metrics" and is_basic_auth(request):
+    basic_auth = request.headers.get("Authorization", "").lower().startswith("basic ")
+    if request.path_info == "/metrics" and basic_auth:
         return metrics_view(request)  # its own credentials check, throttle and methods
     probe = PROBES.get(request.path_info)
     if probe is None:
@@ -64,10 +65,6 @@ def answer(request):
             headers={"Allow": ", ".join(sorted(PROBE_METHODS))},
         )
     return probe(request)
-
-
-def is_basic_auth(request) -> bool:
-    return request.headers.get("Authorization", "").lower().startswith("basic ")
 
 
 @sync_and_async_middleware
