@@ -119,15 +119,13 @@ class CreateOrderSerializer(serializers.Serializer):
     cart_id = UUIDStringField()
 
     def save(self, *, customer, idempotency_key=None) -> Placement:
-        payload = {"cart_id": str(self.validated_data["cart_id"])}
-        self.placement = order_place(
+        cart_id = self.validated_data["cart_id"]
+        return order_place(
             customer=customer,
-            cart_id=self.validated_data["cart_id"],
+            cart_id=cart_id,
             idempotency_key=idempotency_key,
-            fingerprint=request_fingerprint(payload=payload),
+            fingerprint=request_fingerprint(payload={"cart_id": str(cart_id)}),
         )
-        self.instance = self.placement.order
-        return self.placement
 
 
 # --- Error answers, for the schema -------------------------------------------------------

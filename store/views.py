@@ -1,4 +1,9 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -36,28 +41,21 @@ class ProductListView(generics.ListAPIView):
 
     permission_classes = [AllowAny]
     serializer_class = ProductSerializer
-
-    def get_queryset(self):
-        return selectors.product_list()
+    queryset = selectors.product_list()  # DRF takes a fresh copy (.all()) each request
 
 
 class ProductDetailView(generics.RetrieveAPIView):
     permission_classes = [AllowAny]
     serializer_class = ProductSerializer
-
-    def get_queryset(self):
-        return selectors.product_list()
+    queryset = selectors.product_list()
 
 
+@extend_schema_view(get=extend_schema(summary="A product's price history, newest first"))
 class ProductPriceHistoryView(generics.ListAPIView):
     """A product's price changes, newest first: public, like the catalog."""
 
     permission_classes = [AllowAny]
     serializer_class = PriceChangeSerializer
-
-    @extend_schema(summary="A product's price history, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         try:

@@ -48,19 +48,14 @@ def order_place(
     except (CartNotFound, IntegrityError):
         # A concurrent request with the same key may have won: it took the cart (we then
         # find none) or inserted the key first (unique violation). Answer with its order.
-        if idempotency_key:
-            replay = _order_for_key(customer, idempotency_key, fingerprint)
-            if replay:
-                return Placement(replay, created=False)
-        raise
+        keyed = Order.objects.filter(customer=customer, idempotency_key=idempotency_key)
+        replay = keyed.first() if idempotency_key else None
+        if replay is None:
+            raise
+        if replay.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(idempotency_key) from None
+        return Placement(replay, created=False)
     return Placement(order, created=True)
-
-
-def _order_for_key(customer: Customer, key: str, fingerprint: str) -> Order | None:
-    order = Order.objects.filter(customer=customer, idempotency_key=key).first()
-    if order is not None and order.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused(key)
-    return order
 
 
 def _order_from_cart(customer, cart_id, idempotency_key, fingerprint) -> Order:
