@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from . import keys
-from .stack import StackError, options_argv
+from .stack import options_argv
 
 
 def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
@@ -21,7 +22,7 @@ def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
     for entry in configured.split(","):
         user, _, password = entry.partition(":")
         if not user.strip() or not password.strip():
-            raise StackError("FLOWER_BASIC_AUTH must be user:password (both non-empty)")
+            raise CommandError("FLOWER_BASIC_AUTH must be user:password (both non-empty)")
     return configured, False
 
 
@@ -85,7 +86,7 @@ def worker_replicas(env: dict[str, str]) -> int:
     if not value:
         return max(1, (os.cpu_count() or 1) // 4)
     if not value.isdigit() or not 1 <= int(value) <= 64:
-        raise StackError(f"WORKER_REPLICAS must be 1 to 64, not {value!r}")
+        raise CommandError(f"WORKER_REPLICAS must be 1 to 64, not {value!r}")
     return int(value)
 
 

@@ -21,12 +21,9 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.core.management.base import CommandError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
-
-
-class StackError(Exception):
-    """Something the operator must fix; printed as one line."""
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -206,14 +203,14 @@ class EmbeddedRedis:
 
 def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
     """None when the configured broker answers; an EmbeddedRedis to start when it is a
-    local Redis that does not; StackError for a remote broker that does not answer."""
+    local Redis that does not; CommandError for a remote broker that does not answer."""
     url = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
     if not url.startswith("redis"):
         return None  # RabbitMQ and others: Celery reports its own connection errors
     if redis_answers(url):
         return None
     if (urlsplit(url).hostname or "") not in LOCAL_HOSTS:
-        raise StackError(f"the broker at {url} does not answer")
+        raise CommandError(f"the broker at {url} does not answer")
     data_dir.mkdir(parents=True, exist_ok=True)
     return EmbeddedRedis(data_dir=data_dir)
 

@@ -6,6 +6,7 @@ development defaults kept across runs."""
 import re
 
 import pytest
+from django.core.management.base import CommandError
 
 from devstack import services, stack
 from devstack.stack import free_port
@@ -30,13 +31,13 @@ def test_missing_credentials_are_generated_and_differ_each_time():
 
 
 def test_credentials_without_colon_raise_stack_error_naming_the_variable():
-    with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
+    with pytest.raises(CommandError, match="FLOWER_BASIC_AUTH"):
         services.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"})
 
 
 @pytest.mark.parametrize("value", [":", "admin:", ":secret", "ops:s3cret,viewer"])
 def test_credentials_with_an_empty_user_or_password_are_refused(value):
-    with pytest.raises(stack.StackError, match="FLOWER_BASIC_AUTH"):
+    with pytest.raises(CommandError, match="FLOWER_BASIC_AUTH"):
         services.flower_credentials({"FLOWER_BASIC_AUTH": value})
 
 
@@ -71,7 +72,7 @@ def test_remote_broker_that_does_not_answer_is_a_stack_error(tmp_path):
     data_dir = tmp_path / "redis"
 
     remote = f"redis://127.0.0.2:{free_port()}/0"
-    with pytest.raises(stack.StackError, match=re.escape(remote)):
+    with pytest.raises(CommandError, match=re.escape(remote)):
         stack.broker_for_run({"CELERY_BROKER_URL": remote}, data_dir)
 
     assert not data_dir.exists()
@@ -196,5 +197,5 @@ def test_worker_replicas_run_each_worker_service_n_times_with_a_node_name_each()
 
 @pytest.mark.parametrize("value", ["0", "two", "-1", "65"])
 def test_a_bad_worker_replicas_is_a_one_line_error(value):
-    with pytest.raises(stack.StackError, match="WORKER_REPLICAS must be 1 to 64"):
+    with pytest.raises(CommandError, match="WORKER_REPLICAS must be 1 to 64"):
         services.worker_replicas({"WORKER_REPLICAS": value})

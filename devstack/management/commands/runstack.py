@@ -35,13 +35,11 @@ class Command(BaseCommand):
         # then done in batches). Nothing waits when there is CPU to spare.
         nice = _nice(env)
 
-        try:
-            redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
-            embedded = stack.broker_for_run(env, Path(redis_dir))
-            flower_auth, flower_generated = services.flower_credentials(env)
-            services.worker_replicas(env)  # a bad value stops us here, in one line
-        except stack.StackError as exc:
-            raise CommandError(str(exc)) from None
+        # What the operator must fix stops us here, in one line (CommandError).
+        redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
+        embedded = stack.broker_for_run(env, Path(redis_dir))
+        flower_auth, flower_generated = services.flower_credentials(env)
+        services.worker_replicas(env)
 
         supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
         # During setup (migrations, collectstatic, starting services) Ctrl-C or SIGTERM
