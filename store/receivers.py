@@ -14,7 +14,7 @@ from .services import customers, duplicates, prices
 
 def create_customer_for_new_user(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        customers.customer_create(user=instance)
+        customers.customer_ensure(user=instance)
 
 
 audit_logger = logging.getLogger("shopflow.audit")
