@@ -1,8 +1,6 @@
 """Reads of the store. Every customer-facing read is scoped to the caller."""
 
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.db.transaction import TransactionManagementError
 
 from side_effects.selectors import side_effects_prefetch
 
@@ -30,11 +28,7 @@ def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
 
 def product_price_locked(*, product_id: int, using: str = "default"):
     """The price stored now (None for no such row), the row locked until the transaction
-    ends: what a save is about to change."""
-    if not transaction.get_connection(using).in_atomic_block:
-        # As the ORM refuses on PostgreSQL, on SQLite too: a lock outside a transaction
-        # ends at once.
-        raise TransactionManagementError("product_price_locked() needs a transaction")
+    ends: what a save is about to change (Product.save opens that transaction)."""
     return locks.product_price_for_update(product_id=product_id, using=using).first()
 
 

@@ -205,6 +205,7 @@ def test_two_price_changes_at_once_record_one_chain():
     ]
 
 
+@pytest.mark.postgres  # where a row lock exists: Django refuses one outside a transaction
 @pytest.mark.django_db(transaction=True)  # no test transaction around it
 def test_the_locking_price_read_refuses_to_run_outside_a_transaction():
     from store import selectors
