@@ -8,7 +8,7 @@ does not block inserts that merely refer to a product (order items, stock moveme
 
 from django.db.models import QuerySet
 
-from .models import Cart, CartItem, Order, Product
+from .models import CartItem, Order, Product
 
 # What checkout reads of a product, under its row lock.
 CHECKOUT_PRODUCT_FIELDS = (
@@ -39,12 +39,6 @@ def cart_lines_for_checkout(*, customer, cart_id) -> QuerySet[CartItem]:
             *(f"product__{name}" for name in CHECKOUT_PRODUCT_FIELDS),
         )
     )
-
-
-def cart_for_update(*, cart_id) -> QuerySet[Cart]:
-    """The cart, locked as checkout locks it: a change to a cart being checked out waits,
-    then finds it gone."""
-    return Cart.objects.select_for_update(no_key=True).filter(pk=cart_id).values_list("pk")
 
 
 def products_for_update(*, product_ids) -> QuerySet[Product]:

@@ -4,7 +4,6 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .. import locks
 from ..exceptions import CartItemNotFound, CartNotFound, ProductNotFound, QuantityTooLarge
 from ..models import Cart, CartItem, Customer, Product
 
@@ -25,10 +24,9 @@ def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int
     adds up. Raises CartNotFound (unknown or someone else's), ProductNotFound or
     QuantityTooLarge, and then changes nothing. Three statements in a transaction."""
     with transaction.atomic():
-        # Touching the cart takes its row lock (as checkout does), so adds to one cart
-        # queue up and the line's quantity read below cannot change before the write.
-        if not Cart.objects.filter(pk=cart_id, customer=customer).update(updated_at=timezone.now()):
-            raise CartNotFound(cart_id)
+        # Adds to one cart queue up on its lock: the line's quantity read below cannot
+        # change before the write.
+        _cart_touch(cart_id=cart_id, customer=customer)
         line = CartItem.objects.filter(cart_id=cart_id, product_id=OuterRef("pk"))
         product = (
             Product.objects.filter(pk=product_id, is_active=True)
@@ -52,13 +50,19 @@ def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int
     return item
 
 
+def _cart_touch(*, cart_id, **lookup) -> None:
+    """Touch the cart's updated_at: its UPDATE takes the cart's row lock, as checkout
+    takes it, for the rest of the write's transaction. CartNotFound when there is no such
+    cart (`lookup` narrows it: the customer's), or when a checkout took it meanwhile."""
+    if not Cart.objects.filter(pk=cart_id, **lookup).update(updated_at=timezone.now()):
+        raise CartNotFound(cart_id)
+
+
 def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem:
     with transaction.atomic():
-        if locks.cart_for_update(cart_id=item.cart_id).first() is None:
-            raise CartNotFound(item.cart_id)
+        _cart_touch(cart_id=item.cart_id)
         if not CartItem.objects.filter(pk=item.pk).update(quantity=quantity):
             raise CartItemNotFound(item.pk)
-        Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
     item.quantity = quantity
     return item
 
@@ -68,10 +72,8 @@ def cart_item_remove(*, item: CartItem) -> None:
     during a checkout waits for it, then finds the cart gone (CartNotFound) instead of
     answering for a line the checkout has already ordered."""
     with transaction.atomic():
-        if locks.cart_for_update(cart_id=item.cart_id).first() is None:
-            raise CartNotFound(item.cart_id)
+        _cart_touch(cart_id=item.cart_id)
         CartItem.objects.filter(pk=item.pk).delete()
-        Cart.objects.filter(pk=item.cart_id).update(updated_at=timezone.now())
 
 
 def carts_remove_abandoned(*, older_than: timedelta) -> int:
