@@ -28,11 +28,6 @@ class StoreConfig(AppConfig):
             receivers.flag_duplicate_order, sender=Order, dispatch_uid="store.flag_duplicate_order"
         )
         pre_save.connect(
-            receivers.remember_price_change,
-            sender=Product,
-            dispatch_uid="store.remember_price_change",
-        )
-        post_save.connect(
             receivers.record_price_change, sender=Product, dispatch_uid="store.record_price_change"
         )
         _connect_token_cache_invalidation(receivers.forget_cached_tokens, Customer)

@@ -37,9 +37,9 @@ class Product(models.Model):
         return f"{self.sku} {self.name}"
 
     def save(self, *args, **kwargs):
-        # The price history reads the stored price under lock (pre_save) and records the
-        # change (post_save): one transaction with the row's UPDATE, so two saves at once
-        # record one chain of changes, and a failure between them loses neither half.
+        # The price history reads the stored price under lock and records the change
+        # (pre_save): one transaction with the row's UPDATE, so two saves at once record one
+        # chain of changes, and a save that fails leaves no record of a change.
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)

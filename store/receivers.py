@@ -38,17 +38,12 @@ def flag_duplicate_order(sender, instance, raw=False, **kwargs):
         instance.duplicate_of_id = duplicates.order_duplicate_of(order=instance)
 
 
-def remember_price_change(
-    sender, instance, raw=False, update_fields=None, using="default", **kwargs
-):
-    """pre_save of a Product: note a real change of its price for post_save to record."""
+def record_price_change(sender, instance, raw=False, update_fields=None, using="default", **kwargs):
+    """pre_save of a Product: record a real change of its price, in the save's transaction."""
     if not raw:
-        prices.price_change_note(product=instance, update_fields=update_fields, using=using)
-
-
-def record_price_change(sender, instance, created, raw=False, using="default", **kwargs):
-    if not raw:
-        prices.price_change_record_noted(product=instance, using=using)
+        prices.price_change_record_if_changed(
+            product=instance, update_fields=update_fields, using=using
+        )
 
 
 def forget_cached_tokens(sender, **kwargs):

@@ -26,29 +26,21 @@ def price_changes_by(user):
         _price_author.reset(token)
 
 
-def price_change_note(*, product: Product, update_fields, using: str) -> None:
-    """Before a save (pre_save): read the stored price under the row's lock and note a real
-    change of it on the instance, for price_change_record_noted() to record once the row
-    is written (so a save that fails records nothing)."""
-    product.noted_price_change = None
+def price_change_record_if_changed(*, product: Product, update_fields, using: str):
+    """Before a save (pre_save), in the transaction Product.save opens around it: read the
+    stored price under the row's lock and record a real change of it. A save that then
+    fails rolls its record back with it."""
     if product.pk is None or (update_fields is not None and "price" not in update_fields):
-        return
+        return None
     try:
         new_price = Decimal(str(product.price))
     except (InvalidOperation, TypeError, ValueError):
-        return  # the save refuses it (DecimalField); there is no change to record
+        return None  # the save refuses it (DecimalField); there is no change to record
     old_price = selectors.product_price_locked(product_id=product.pk, using=using)
-    if old_price is not None and old_price != new_price:
-        product.noted_price_change = (old_price, new_price)
-
-
-def price_change_record_noted(*, product: Product, using: str) -> PriceChange | None:
-    """After the save (post_save): record the change price_change_note() noted."""
-    change, product.noted_price_change = getattr(product, "noted_price_change", None), None
-    if change is None:
+    if old_price is None or old_price == new_price:
         return None
     return price_change_record(
-        product=product, old_price=change[0], new_price=change[1], using=using
+        product=product, old_price=old_price, new_price=new_price, using=using
     )
 
 
