@@ -68,19 +68,13 @@ class OrderItemSerializer(ModelSerializer):
         fields = ["product_id", "sku", "name", "unit_price", "quantity", "line_total"]
 
 
-# Where each consequence of an order stands (for the schema): a field per kind the apps
-# registered (side_effects.registry), known once they are ready, as this module loads.
-SideEffectsSerializer = type(
-    "SideEffectsSerializer",
-    (serializers.Serializer,),
-    {
-        "__doc__": "Where each consequence of an order stands.",
-        **{
-            kind: serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
-            for kind in registry.kinds()
-        },
-    },
-)
+class SideEffectsSerializer(serializers.Serializer):
+    """Where each consequence of an order stands."""
+
+    # For the schema: a field per kind the apps registered (side_effects.registry).
+    def get_fields(self):
+        choices = OrderSideEffect.Status.choices
+        return {kind: serializers.ChoiceField(choices=choices) for kind in registry.kinds()}
 
 
 class OrderSerializer(ModelSerializer):
