@@ -9,16 +9,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     prune does, after SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS). The delete permission itself
     stays: the admin asks it when a user is deleted, and their rows go with them."""
 
+    actions = None  # no "delete selected"
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def delete_view(self, request, object_id, extra_context=None):
         raise PermissionDenied
