@@ -2,13 +2,13 @@
 client address."""
 
 import math
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .exceptions import LoginThrottled
 from .models import LoginEvent, LoginFailure
 
 
@@ -17,17 +17,11 @@ def login_event_list(*, user) -> QuerySet[LoginEvent]:
     return LoginEvent.objects.filter(user=user).order_by("-at", "-id")
 
 
-@dataclass(frozen=True)
-class LoginWait:
-    """How long a login must wait, and whose failures it waits out: the account's
-    ("account") or the client address's ("address")."""
-
-    seconds: int
-    of: str
-
-
-def login_retry_after(*, ip: str | None = None, username: str | None = None) -> LoginWait | None:
-    """How long until `username` may be tried from `ip`, or None when it may be tried now.
+def login_retry_after(
+    *, ip: str | None = None, username: str | None = None
+) -> LoginThrottled | None:
+    """The refusal `username` tried from `ip` meets now (how long until it may be tried,
+    and whose failures it waits out), or None when it may be tried now.
     Three budgets of failures within SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS, as OWASP's
     guidance and django-axes key them: the account from this address (a guesser there,
     SHOPFLOW_LOGIN_FAILURES_ALLOWED), the account from anywhere (a guesser spread over
@@ -42,7 +36,7 @@ def login_retry_after(*, ip: str | None = None, username: str | None = None) -> 
         ("account", {"username": username}, settings.SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED),
         ("address", {"ip": ip}, settings.SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED),
     ]
-    waits = []
+    refusals = []
     for of, matching, allowed in budgets:
         if not all(matching.values()):
             continue  # no address (or no username): that budget cannot be told apart
@@ -51,15 +45,15 @@ def login_retry_after(*, ip: str | None = None, username: str | None = None) -> 
         times = list(failures.values_list("at", flat=True)[:allowed])
         if len(times) >= allowed:
             seconds = max(1, math.ceil((times[-1] + window - now).total_seconds()))
-            waits.append(LoginWait(seconds=seconds, of=of))
-    return max(waits, key=lambda wait: wait.seconds, default=None)
+            refusals.append(LoginThrottled(seconds, of))
+    return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
 
 
 def login_retry_after_for(*, request, username: str) -> int | None:
     """login_retry_after's seconds for this request's client address and the username it
     tried: what /metrics asks before it checks basic-auth credentials (core.metrics)."""
-    wait = login_retry_after(ip=request_ip(request=request), username=username or None)
-    return wait.seconds if wait else None
+    refusal = login_retry_after(ip=request_ip(request=request), username=username or None)
+    return refusal.retry_after if refusal else None
 
 
 def request_ip(*, request) -> str | None:

@@ -10,7 +10,6 @@ from django.utils import timezone
 from core.signals import send_robust_logged
 
 from . import locks, selectors
-from .exceptions import LoginThrottled
 from .models import LoginEvent, LoginFailure, LoginGate
 from .selectors import request_ip
 from .signals import login_from_new_device
@@ -86,9 +85,9 @@ def login_authenticate(*, request, username: str, password: str):
             [LoginGate(key=key, used_at=now) for key in keys], ignore_conflicts=True
         )
         list(locks.login_gates_for_update(keys=keys))
-        wait = selectors.login_retry_after(ip=ip, username=username[:150] or None)
-        if wait:
-            raise LoginThrottled(wait.seconds, wait.of)
+        refusal = selectors.login_retry_after(ip=ip, username=username[:150] or None)
+        if refusal:
+            raise refusal
         LoginGate.objects.filter(pk__in=keys).update(used_at=now)
         return authenticate(request, username=username, password=password)
 
