@@ -4,12 +4,8 @@
 
 import re
 
-ERROR = {
-    "type": "object",
-    "description": "Every error answer: a one-line `detail`.",
-    "properties": {"detail": {"type": "string"}},
-    "required": ["detail"],
-}
+# The "Error" component is core.api.ErrorSerializer's, which the views name in their own
+# error answers; a field error's has no serializer.
 VALIDATION_ERROR = {
     "type": "object",
     "description": "A `detail` summing it up, and the messages of each field that failed.",
@@ -36,7 +32,6 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Se
 def add_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault("Error", ERROR)
     schemas.setdefault("ValidationError", VALIDATION_ERROR)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
