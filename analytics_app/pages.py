@@ -20,23 +20,16 @@ TEMPLATE = "analytics_app/page.html"
 def analytics_page(request):
     if not request.user.is_staff:
         return render(request, TEMPLATE, {"error": "This page is for staff only."}, status=403)
-    try:
-        days = page_days(request.GET.get("days"))
-    except ValueError as refused:
-        return render(request, TEMPLATE, {"error": str(refused)}, status=400)
+    # ?days=: how many days the page shows, today included.
+    raw = request.GET.get("days", str(DEFAULT_DAYS))
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_DAYS:
+        error = f"days must be a whole number from 1 to {MAX_DAYS}."
+        return render(request, TEMPLATE, {"error": error}, status=400)
+    days = int(raw)
     last = timezone.localdate()
     summaries = selectors.daily_summary_days(first=last - timedelta(days=days - 1), last=last)
     context = {"days": days, "summaries": summaries, "charts": daily_charts(summaries)}
     return render(request, TEMPLATE, context)
-
-
-def page_days(raw: str | None) -> int:
-    """?days=: how many days the page shows, today included; ValueError saying why not."""
-    if raw is None:
-        return DEFAULT_DAYS
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_DAYS:
-        raise ValueError(f"days must be a whole number from 1 to {MAX_DAYS}.")
-    return int(raw)
 
 
 def daily_charts(summaries) -> dict[str, dict]:

@@ -87,20 +87,17 @@ def daily_summary_days(*, first: date, last: date) -> list[DailySummary]:
     first event or summary): today's figures as of now (day_figures), the other days'
     as the rollup wrote them, or zeros for a day it did not."""
     today = timezone.localdate()
-    first = max(first, min(_first_day() or today, last))
+    first_event = AnalyticsEvent.objects.aggregate(at=Min("occurred_at"))["at"]
+    first_summary = DailySummary.objects.aggregate(day=Min("day"))["day"]
+    known = [first_summary, first_event and timezone.localdate(first_event)]
+    shop_first = min((day for day in known if day), default=today)
+    first = max(first, min(shop_first, last))
     rolled = {s.day: s for s in DailySummary.objects.filter(day__gte=first, day__lte=last)}
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return [
         day_figures(day=day) if day == today else rolled.get(day) or DailySummary(day=day)
         for day in days
     ]
-
-
-def _first_day() -> date | None:
-    first_event = AnalyticsEvent.objects.aggregate(at=Min("occurred_at"))["at"]
-    first_summary = DailySummary.objects.aggregate(day=Min("day"))["day"]
-    known = [first_summary, first_event and timezone.localdate(first_event)]
-    return min((day for day in known if day), default=None)
 
 
 def side_effect_lag(*, day: date) -> dict:
