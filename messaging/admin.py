@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.text import Truncator
 
 from .models import Message
 
@@ -14,4 +15,4 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def short_body(self, obj):
-        return obj.body if len(obj.body) <= 80 else obj.body[:77] + "..."
+        return Truncator(obj.body).chars(80, truncate="...")
