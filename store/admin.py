@@ -59,14 +59,10 @@ class ProductAdmin(admin.ModelAdmin):
         return fields if obj else [f for f in fields if f != "add_stock"]
 
     def save_model(self, request, obj, form, change):
-        stock_fields = {"on_hand", "reserved"}
-        fields = [
-            f.name
-            for f in Product._meta.get_fields()
-            if f.concrete and not f.primary_key and f.name not in stock_fields
-        ]
+        # A change writes what the form edits, never the stock numbers (see above).
+        edited = [name for name in ProductAdminForm.Meta.fields if name != "on_hand"]
         with price_changes_by(request.user):
-            obj.save(update_fields=fields if change else None)
+            obj.save(update_fields=[*edited, "updated_at"] if change else None)
         delta = form.cleaned_data.get("add_stock")
         if not delta:
             return
