@@ -33,7 +33,9 @@ class Command(BaseCommand):
         # Workers, beat and Flower yield the CPU to the web server when the machine is
         # saturated: checkouts keep their latency, side effects wait in the queue (and are
         # then done in batches). Nothing waits when there is CPU to spare.
-        nice = _nice(env)
+        nice = env.get("SHOPFLOW_BACKGROUND_NICE") or "10"
+        if not nice.isdigit() or int(nice) > 19:
+            raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {nice!r}")
 
         # What the operator must fix stops us here, in one line (CommandError).
         redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
@@ -54,7 +56,7 @@ class Command(BaseCommand):
                 env=env,
                 embedded=embedded,
                 ports=(port, flower_port),
-                nice=nice,
+                nice=int(nice),
                 flower=(flower_auth, flower_generated),
                 demo=not no_demo,
             )
@@ -185,10 +187,3 @@ def _metrics_dir(parent: Path) -> str:
     benchmark's) never mix theirs."""
     parent.mkdir(parents=True, exist_ok=True)
     return tempfile.mkdtemp(prefix="stack-", dir=parent)
-
-
-def _nice(env: dict[str, str]) -> int:
-    value = env.get("SHOPFLOW_BACKGROUND_NICE") or "10"
-    if not value.isdigit() or int(value) > 19:
-        raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {value!r}")
-    return int(value)
