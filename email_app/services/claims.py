@@ -15,7 +15,6 @@ providers that de-duplicate show once."""
 import contextlib
 import logging
 import uuid
-from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -35,48 +34,34 @@ class EmailInFlight(TransientError):
     """Another delivery of the same email is sending it right now."""
 
 
-class Claimed(NamedTuple):
-    """An email this delivery holds the claim on."""
-
-    kind: str
-    key: str
-    claim: uuid.UUID
-
-
-def email_claim(*, kind: str, key: str, to: list[str], subject: str) -> Claimed | None:
+def email_claim(*, kind: str, key: str, to: list[str], subject: str) -> SentEmail | None:
     """This delivery's claim on (kind, key), dated by the database's clock (hosts compare
-    it), committed at once; None when the email was sent before. A first delivery (nearly
-    all) inserts the row; only a redelivery meets the unique constraint and takes
-    _claim_contended's path."""
-    claimed = Claimed(kind, key, uuid.uuid4())
+    it), committed at once: the email's row, whose `claim` is this delivery's; None when
+    the email was sent before. A first delivery (nearly all) inserts the row; only a
+    redelivery meets the unique constraint and takes _claim_contended's path."""
+    claim = uuid.uuid4()
     # Outside a transaction the INSERT commits on its own; inside one, a savepoint keeps
     # a unique violation from breaking the caller's.
     isolated = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
         with isolated:
-            SentEmail.objects.create(
-                kind=kind,
-                key=key,
-                recipients=to,
-                subject=subject,
-                claim=claimed.claim,
-                claimed_at=Now(),
+            return SentEmail.objects.create(
+                kind=kind, key=key, recipients=to, subject=subject, claim=claim, claimed_at=Now()
             )
     except IntegrityError:
-        return _claim_contended(claimed)
-    return claimed
+        return _claim_contended(SentEmail(kind=kind, key=key, claim=claim))
 
 
-def _still_held(claimed: Claimed):
+def _still_held(claimed: SentEmail):
     """The row of this email while the claim is still ours."""
     return SentEmail.objects.filter(kind=claimed.kind, key=claimed.key, claim=claimed.claim)
 
 
-def _claim_contended(claimed: Claimed) -> Claimed | None:
+def _claim_contended(claimed: SentEmail) -> SentEmail | None:
     """(kind, key) was claimed before: taken over if that claim is stale (its delivery
     died, or was cut off), None if the email was sent. Raises EmailInFlight while another
     delivery holds a fresh claim."""
-    kind, key, claim = claimed
+    kind, key, claim = claimed.kind, claimed.key, claimed.claim
     window = settings.SHOPFLOW_EMAIL_CLAIM_SECONDS
     if SentEmail.objects.filter(
         kind=kind,
@@ -104,12 +89,12 @@ def _claim_contended(claimed: Claimed) -> Claimed | None:
     )
 
 
-def email_claim_free(*, claimed: Claimed) -> None:
+def email_claim_free(*, claimed: SentEmail) -> None:
     """Not sent (as far as we know): free our claim so a retry can send."""
     _still_held(claimed).filter(status=SentEmail.Status.SENDING).delete()
 
 
-def email_mark_sent(*, claimed: Claimed) -> None:
+def email_mark_sent(*, claimed: SentEmail) -> None:
     """This email went out: its row marked sent, while our claim holds (nearly always)."""
     now = timezone.now()
     if _still_held(claimed).update(status=SentEmail.Status.SENT, sent_at=now):
