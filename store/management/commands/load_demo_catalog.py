@@ -31,20 +31,17 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        created = 0
-        for sku, name, price, on_hand, threshold in DEMO_CATALOG:
-            # Only what is missing: a rerun must not undo sales or an operator's edits.
-            _, was_created = Product.objects.get_or_create(
-                sku=sku,
-                defaults={
-                    "name": name,
-                    "price": Decimal(price),
-                    "low_stock_threshold": threshold,
-                    "on_hand": on_hand,
-                },
+        there = Product.objects.filter(sku__in=[row[0] for row in DEMO_CATALOG]).count()
+        # Only what is missing (a known SKU is skipped): a rerun must not undo sales or an
+        # operator's edits.
+        products = [
+            Product(
+                sku=sku, name=name, price=Decimal(price), on_hand=on_hand, low_stock_threshold=low
             )
-            created += was_created
+            for sku, name, price, on_hand, low in DEMO_CATALOG
+        ]
+        Product.objects.bulk_create(products, ignore_conflicts=True)
         self.stdout.write(
-            f"Demo catalog: {len(DEMO_CATALOG)} products ({created} new, "
-            f"{len(DEMO_CATALOG) - created} already there)."
+            f"Demo catalog: {len(DEMO_CATALOG)} products ({len(DEMO_CATALOG) - there} new, "
+            f"{there} already there)."
         )
