@@ -77,14 +77,7 @@ def order_visible_to(*, user, order_id: int) -> Order:
 def duplicate_alert_get(*, alert_id: int) -> DuplicateAlert:
     """A staff alert of duplicate orders with `named`: the orders it names, by id, each
     with its customer's user. DuplicateAlert.DoesNotExist for an unknown one."""
-    named = Order.objects.select_related("customer__user").only(
-        "total",
-        "placed_at",
-        "duplicate_of",
-        "duplicate_alert",
-        "customer__user",
-        *(f"customer__user__{name}" for name in CUSTOMER_USER_FIELDS),
-    )
+    named = Order.objects.select_related("customer__user")
     return DuplicateAlert.objects.prefetch_related(
         Prefetch("orders", queryset=named.order_by("pk"), to_attr="named")
     ).get(pk=alert_id)
