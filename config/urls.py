@@ -1,14 +1,14 @@
 """The URLs: each app's API under /api/, its pages under /account/; notifications' routes,
 all in one module, at the root. The project puts its apps together here, so it imports
-their URL modules."""
+their URL modules, and routes the three pages of accounts and analytics_app itself."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-import accounts.page_urls
+import accounts.pages
 import accounts.urls
-import analytics_app.page_urls
+import analytics_app.pages
 import analytics_app.urls
 import messaging.urls
 import notifications.urls
@@ -34,8 +34,9 @@ urlpatterns = [
     path("api/", include(api)),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("account/", include(accounts.page_urls)),
-    path("account/", include(analytics_app.page_urls)),
+    path("account/login/", accounts.pages.login, name="login"),
+    path("account/logout/", accounts.pages.logout, name="logout"),
+    path("account/analytics/", analytics_app.pages.analytics_page, name="analytics-page"),
     path("", include(notifications.urls)),  # its API, page, links and service worker
     path("admin/", admin.site.urls),
 ]
