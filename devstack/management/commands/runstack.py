@@ -27,20 +27,21 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="Skip the demo catalog.")
 
     def handle(self, *args, no_demo=False, **options):
+        # What the run is given, checked before anything starts (the other methods read it
+        # here, on the command): what the operator must fix stops us in one line.
         env = dict(os.environ)
-        port = _port(env, "PORT", 8000)
-        flower_port = _port(env, "FLOWER_PORT", 5555)
+        self.port = _port(env, "PORT", 8000)
+        self.flower_port = _port(env, "FLOWER_PORT", 5555)
         # Workers, beat and Flower yield the CPU to the web server when the machine is
         # saturated: checkouts keep their latency, side effects wait in the queue (and are
         # then done in batches). Nothing waits when there is CPU to spare.
         nice = env.get("SHOPFLOW_BACKGROUND_NICE") or "10"
         if not nice.isdigit() or int(nice) > 19:
             raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {nice!r}")
-
-        # What the operator must fix stops us here, in one line (CommandError).
+        self.nice = int(nice)
         redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
-        embedded = stack.broker_for_run(env, Path(redis_dir))
-        flower_auth, flower_generated = services.flower_credentials(env)
+        self.embedded = stack.broker_for_run(env, Path(redis_dir))
+        self.flower_auth, self.flower_generated = services.flower_credentials(env)
         services.worker_replicas(env)
 
         supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
@@ -51,15 +52,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, supervisor.handle_signal)
         self.metrics_dir = None
         try:
-            status = self._run(
-                supervisor,
-                env=env,
-                embedded=embedded,
-                ports=(port, flower_port),
-                nice=int(nice),
-                flower=(flower_auth, flower_generated),
-                demo=not no_demo,
-            )
+            status = self._run(supervisor, env=env, demo=not no_demo)
         except KeyboardInterrupt:  # from supervisor.handle_signal
             supervisor.say(f"runstack | {signal.Signals(supervisor.signum).name} during setup")
             status = 128 + supervisor.signum
@@ -73,11 +66,10 @@ class Command(BaseCommand):
         if status:
             sys.exit(status)
 
-    def _run(self, supervisor, *, env, embedded, ports, nice, flower, demo) -> int:
+    def _run(self, supervisor, *, env, demo) -> int:
         """Set up (the embedded Redis, the database, the staff user), start the services,
         say where they are, and wait; the exit status."""
-        port, flower_port = ports
-        flower_auth, flower_generated = flower
+        embedded = self.embedded
         if embedded:
             supervisor.start("redis", embedded.argv(), infrastructure=True)
             if not stack.wait_for_redis(embedded.url, timeout=15):
@@ -90,26 +82,22 @@ class Command(BaseCommand):
         env.update(services.service_env(env, var_dir))
         # Links in emails (unsubscribe, the page) point at this stack, not at production's.
         if not env.get("SHOPFLOW_SITE_URL"):
-            env["SHOPFLOW_SITE_URL"] = f"http://127.0.0.1:{port}"
+            env["SHOPFLOW_SITE_URL"] = f"http://127.0.0.1:{self.port}"
         self._prepare_database(demo=demo, env=env)
         admin_user, admin_password = self._ensure_staff_user(env)
-        env["FLOWER_BASIC_AUTH"] = flower_auth
+        env["FLOWER_BASIC_AUTH"] = self.flower_auth
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
             self.metrics_dir = env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir(var_dir / "metrics")
         for name, argv in services.service_argv(
-            python=sys.executable, port=port, flower_port=flower_port, env=env
+            python=sys.executable, port=self.port, flower_port=self.flower_port, env=env
         ).items():
             # Flower keeps its own metrics (its /metrics), out of the services' directory.
             without = ("PROMETHEUS_MULTIPROC_DIR",) if name == "flower" else ()
-            supervisor.start(name, argv, nice=services.service_nice(name, nice), without=without)
+            nice = services.service_nice(name, self.nice)
+            supervisor.start(name, argv, nice=nice, without=without)
         supervisor.setting_up = False
         self._print_where(
-            port=port,
-            flower_port=flower_port,
-            flower_auth=flower_auth if flower_generated else "as set in FLOWER_BASIC_AUTH",
-            admin_user=admin_user,
-            admin_password=admin_password,
-            broker=f"{broker} (embedded)" if embedded else broker,
+            admin_user, admin_password, f"{broker} (embedded)" if embedded else broker
         )
         return supervisor.wait()
 
@@ -147,8 +135,10 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
         return username, password
 
-    def _print_where(self, *, port, flower_port, flower_auth, admin_user, admin_password, broker):
+    def _print_where(self, admin_user, admin_password, broker):
+        port, flower_port = self.port, self.flower_port
         admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
+        flower_auth = self.flower_auth if self.flower_generated else "as set in FLOWER_BASIC_AUTH"
         lines = [
             "",
             "Shopflow is running:",
