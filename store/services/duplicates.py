@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .. import locks, selectors
@@ -62,10 +62,8 @@ def duplicate_alert_create(*, now=None) -> int | None:
         order_ids = list(locks.orders_flagged_unalerted()[:ALERT_MAX_ORDERS])
         if not order_ids:
             return None
-        try:
-            with transaction.atomic():
-                alert = DuplicateAlert.objects.create(window_start=window_start)
-        except IntegrityError:
+        alert, created = DuplicateAlert.objects.get_or_create(window_start=window_start)
+        if not created:
             logger.info("duplicate orders: the alert of %s exists; next window", window_start)
             return None
         Order.objects.filter(pk__in=order_ids).update(duplicate_alert=alert)
