@@ -7,7 +7,6 @@ from datetime import UTC
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
-from django.urls import reverse
 
 from side_effects.services import side_effect_mark_done
 from store import selectors as store_selectors
@@ -76,22 +75,14 @@ def duplicate_orders_alert_send(*, alert_id: int) -> bool:
     alert = store_selectors.duplicate_alert_get(alert_id=alert_id)
     if not alert.named:  # its orders were deleted since
         return False
-    site = settings.SHOPFLOW_SITE_URL
-    rows = [
-        {
-            "order": order,
-            "customer": order.customer.user,
-            "admin_url": site + reverse("admin:store_order_change", args=[order.pk]),
-        }
-        for order in alert.named
-    ]
-    listed = reverse("admin:store_order_changelist") + f"?duplicate_alert={alert.pk}"
+    # The template links each order, and all of them, to the admin at SHOPFLOW_SITE_URL.
+    context = {"alert": alert, "orders": alert.named, "site": settings.SHOPFLOW_SITE_URL}
     return email_send(
         kind=SentEmail.Kind.DUPLICATE_ORDERS_ALERT,
         key=f"{alert.window_start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
         to=settings.SHOPFLOW_STAFF_EMAILS,
         subject=_duplicates_subject(alert.named),
-        **_rendered("duplicate_orders_alert", {"rows": rows, "admin_url": site + listed}),
+        **_rendered("duplicate_orders_alert", context),
     )
 
 
