@@ -36,9 +36,7 @@ def confirmation_email_send(*, order_id: int) -> bool:
         key=str(order.pk),
         to=[user.email],
         subject=f"Your Shopflow order #{order.pk}",
-        **_rendered(
-            "confirmation_email", {"order": order, "items": order.line_items, "user": user}
-        ),
+        **_rendered("confirmation_email", {"order": order, "user": user}),
     )
     return side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
 
