@@ -44,11 +44,8 @@ class LoginEventSerializer(serializers.ModelSerializer):
 # schema would publish it.)
 class AuthTokenSerializer(authtoken.AuthTokenSerializer):
     def validate(self, attrs):
-        username, password = attrs.get("username"), attrs.get("password")
-        if not (username and password):
-            raise serializers.ValidationError(
-                _('Must include "username" and "password".'), code="authorization"
-            )
+        # Both are there: DRF's fields are required and refuse a blank value.
+        username, password = attrs["username"], attrs["password"]
         try:
             user = services.login_authenticate(
                 request=self.context.get("request"), username=username, password=password
