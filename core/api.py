@@ -12,7 +12,7 @@ from django.core.exceptions import (
 )
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import is_valid_path
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
@@ -130,18 +130,10 @@ def json_csrf_failure(request, reason=""):
 def json_not_found(request, exception=None):
     """Not found; for an API path that exists with its trailing slash, that path (the API
     is not redirected there: core.middleware.CommonMiddleware)."""
-    if request.path_info.startswith("/api/") and _resolves(f"{request.path_info}/"):
+    if request.path_info.startswith("/api/") and is_valid_path(f"{request.path_info}/"):
         detail = f"Not found. Did you mean {request.path}/ (with its trailing slash)?"
         return JsonResponse({"detail": detail}, status=404)
     return JsonResponse({"detail": "Not found."}, status=404)
-
-
-def _resolves(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
 
 
 def json_server_error(request):
