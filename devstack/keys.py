@@ -1,6 +1,5 @@
 """Keys `make run` makes once and keeps in var/, as production would be given them."""
 
-import base64
 import os
 import secrets
 import tempfile
@@ -8,6 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 
 def kept_once(key_file: Path, make) -> str:
@@ -38,14 +38,10 @@ def vapid_keys(key_file: Path) -> dict[str, str]:
 
     def make() -> str:
         private = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-        return _b64url(private.to_bytes(32, "big"))
+        return urlsafe_base64_encode(private.to_bytes(32, "big"))
 
     raw = kept_once(key_file, make)
-    private_value = int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
+    private_value = int.from_bytes(urlsafe_base64_decode(raw), "big")
     public = ec.derive_private_key(private_value, ec.SECP256R1()).public_key()
     point = public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return {"VAPID_PRIVATE_KEY": raw, "VAPID_PUBLIC_KEY": _b64url(point)}
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return {"VAPID_PRIVATE_KEY": raw, "VAPID_PUBLIC_KEY": urlsafe_base64_encode(point)}
