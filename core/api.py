@@ -16,6 +16,7 @@ from django.urls import is_valid_path
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
+from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -44,8 +45,7 @@ def exception_handler(exc, context):
         set_rollback()
         return Response(exc.answer(), status=exc.status)
     if isinstance(exc, ValidationError):  # a model's or a service's: DRF's 400
-        fields = hasattr(exc, "error_dict")
-        exc = exceptions.ValidationError(exc.message_dict if fields else exc.messages)
+        exc = exceptions.ValidationError(get_error_detail(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
