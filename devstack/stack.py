@@ -205,9 +205,8 @@ def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
     """None when the configured broker answers; an EmbeddedRedis to start when it is a
     local Redis that does not; CommandError for a remote broker that does not answer."""
     url = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
-    if not url.startswith("redis"):
-        return None  # RabbitMQ and others: Celery reports its own connection errors
-    if redis_answers(url):
+    # RabbitMQ and others: Celery reports its own connection errors.
+    if not url.startswith("redis") or redis_answers(url):
         return None
     if (urlsplit(url).hostname or "") not in LOCAL_HOSTS:
         raise CommandError(f"the broker at {url} does not answer")
