@@ -76,19 +76,17 @@ def login_authenticate(*, request, username: str, password: str):
     gate: a burst over many accounts may pass it by as many attempts as are in flight.)"""
     username = str(username)
     ip = request_ip(request=request)
-    keys = [f"username:{username[:150]}"]
+    gate = f"username:{username[:150]}"
     now = timezone.now()
-    # Durable: the failure is committed as the gates are released, where the next attempt
+    # Durable: the failure is committed as the gate is released, where the next attempt
     # counts it. Inside a caller's transaction it would be neither.
     with transaction.atomic(durable=True):
-        LoginGate.objects.bulk_create(
-            [LoginGate(key=key, used_at=now) for key in keys], ignore_conflicts=True
-        )
-        list(locks.login_gates_for_update(keys=keys))
+        LoginGate.objects.bulk_create([LoginGate(key=gate, used_at=now)], ignore_conflicts=True)
+        locks.login_gate_for_update(key=gate).get()
         refusal = selectors.login_retry_after(ip=ip, username=username[:150] or None)
         if refusal:
             raise refusal
-        LoginGate.objects.filter(pk__in=keys).update(used_at=now)
+        LoginGate.objects.filter(pk=gate).update(used_at=now)
         return authenticate(request, username=username, password=password)
 
 
