@@ -29,15 +29,8 @@ def daily_summary(*, since: date | None = None, until: date | None = None) -> li
         .annotate(orders=Count("id"), units=Sum("units"), revenue=Sum("revenue"))
         .order_by("-day")
     )
-    return [
-        {
-            "day": row["day"],
-            "orders": row["orders"],
-            "units": row["units"] or 0,
-            "revenue": (row["revenue"] or Decimal("0")).quantize(Decimal("0.01")),
-        }
-        for row in rows
-    ]
+    # A day is here for its events, so its sums are never null; revenue to the cent.
+    return [{**row, "revenue": row["revenue"].quantize(Decimal("0.01"))} for row in rows]
 
 
 LAG_FIELDS = (
