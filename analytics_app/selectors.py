@@ -49,10 +49,7 @@ def daily_summary_with_lag(*, since: date | None = None, until: date | None = No
     (`rolled_up_at`), or nulls (and zeros) if no rollup did."""
     rows = daily_summary(since=since, until=until)
     today = timezone.localdate()
-    rolled = {
-        summary.day: summary
-        for summary in DailySummary.objects.filter(day__in=[row["day"] for row in rows])
-    }
+    rolled = DailySummary.objects.in_bulk([row["day"] for row in rows], field_name="day")
     for row in rows:
         if row["day"] == today:  # its totals are the row's: only the lag is wanted
             row.update(side_effect_lag(day=today), rolled_up_at=None)
@@ -85,7 +82,7 @@ def daily_summary_days(*, first: date, last: date) -> list[DailySummary]:
     known = [first_summary, first_event and timezone.localdate(first_event)]
     shop_first = min((day for day in known if day), default=today)
     first = max(first, min(shop_first, last))
-    rolled = {s.day: s for s in DailySummary.objects.filter(day__gte=first, day__lte=last)}
+    rolled = DailySummary.objects.filter(day__gte=first, day__lte=last).in_bulk(field_name="day")
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return [
         day_figures(day=day) if day == today else rolled.get(day) or DailySummary(day=day)
