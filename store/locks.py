@@ -8,7 +8,7 @@ does not block inserts that merely refer to a product (order items, stock moveme
 
 from django.db.models import QuerySet
 
-from .models import CartItem, Order, Product
+from .models import Cart, CartItem, Order, Product
 
 # What checkout reads of a product, under its row lock.
 CHECKOUT_PRODUCT_FIELDS = (
@@ -39,6 +39,13 @@ def cart_lines_for_checkout(*, customer, cart_id) -> QuerySet[CartItem]:
             *(f"product__{name}" for name in CHECKOUT_PRODUCT_FIELDS),
         )
     )
+
+
+def cart_to_touch(*, cart_id, **lookup) -> QuerySet[Cart]:
+    """The cart (`lookup` narrows it: the customer's), for the UPDATE of its updated_at that
+    begins every cart write: that UPDATE takes the cart's row lock (FOR NO KEY UPDATE, as
+    checkout's), held to the end of the write's transaction."""
+    return Cart.objects.filter(pk=cart_id, **lookup)
 
 
 def products_for_update(*, product_ids) -> QuerySet[Product]:

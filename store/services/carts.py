@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from .. import locks
 from ..exceptions import CartItemNotFound, CartNotFound, ProductNotFound, QuantityTooLarge
 from ..models import Cart, CartItem, Customer, Product
 
@@ -54,7 +55,7 @@ def _cart_touch(*, cart_id, **lookup) -> None:
     """Touch the cart's updated_at: its UPDATE takes the cart's row lock, as checkout
     takes it, for the rest of the write's transaction. CartNotFound when there is no such
     cart (`lookup` narrows it: the customer's), or when a checkout took it meanwhile."""
-    if not Cart.objects.filter(pk=cart_id, **lookup).update(updated_at=timezone.now()):
+    if not locks.cart_to_touch(cart_id=cart_id, **lookup).update(updated_at=timezone.now()):
         raise CartNotFound(cart_id)
 
 
