@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run shell test test-fast lint format frontend bench schema clean
+.PHONY: run credentials shell test test-fast lint format frontend bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ frontend: $(FRONTEND_BUILT)
 # services run with DEBUG off and are given (and print) the values production must set.
 run: $(VENV)/.runtime $(FRONTEND_BUILT)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runstack
+
+# What make run printed once everything served (addresses, credentials), again.
+credentials:
+	@cat var/make-run.txt 2>/dev/null || { echo "make run is not running (it writes var/make-run.txt once everything serves)" >&2; exit 1; }
 
 # A Django shell on make run's database and settings (its own setup's: DJANGO_DEBUG=1, the
 # same DATABASE_URL and broker when they are set, else the same SQLite file).

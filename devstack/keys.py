@@ -31,6 +31,10 @@ def secret_key(key_file: Path) -> str:
     return kept_once(key_file, lambda: secrets.token_urlsafe(50))
 
 
+def password(key_file: Path) -> str:
+    return kept_once(key_file, lambda: secrets.token_urlsafe(12))
+
+
 def vapid_keys(key_file: Path) -> dict[str, str]:
     """The Web Push key pair kept in `key_file` (made once, like the secret key): the
     private key as its raw 32 bytes, the public one as the browser's applicationServerKey,

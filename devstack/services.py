@@ -2,7 +2,6 @@
 the environment they get on one machine."""
 
 import os
-import secrets
 import tempfile
 from pathlib import Path
 
@@ -13,12 +12,13 @@ from . import keys
 from .stack import options_argv
 
 
-def flower_credentials(env: dict[str, str]) -> tuple[str, bool]:
-    """(user:password[,user:password...], generated?). Flower compares the raw string, so
-    an empty user or password would let anyone in with an empty field."""
+def flower_credentials(env: dict[str, str], var_dir: Path) -> tuple[str, bool]:
+    """(user:password[,user:password...], generated?): generated once and kept in var/
+    unless configured. Flower compares the raw string, so an empty user or password would
+    let anyone in with an empty field."""
     configured = env.get("FLOWER_BASIC_AUTH", "").strip()
     if not configured:
-        return f"admin:{secrets.token_urlsafe(12)}", True
+        return f"admin:{keys.password(var_dir / 'flower_password')}", True
     for entry in configured.split(","):
         user, _, password = entry.partition(":")
         if not user.strip() or not password.strip():
@@ -59,6 +59,17 @@ def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     if not env.get("VAPID_PRIVATE_KEY", "").strip():
         chosen.update(keys.vapid_keys(var_dir / "vapid_private_key"))
     return chosen
+
+
+# What each service prints once it serves: runstack says where things are after them all.
+READY = {
+    "web": "Application startup complete",
+    "worker": " ready.",
+    "mail": " ready.",
+    "relay": "outbox relay ready.",
+    "beat": "Scheduler: ",  # worker.beat: it sends, or it stands by
+    "flower": "Visit me at",
+}
 
 
 # Flower's options that follow the settings; the services run in the project directory.

@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
-from django.conf import settings
 from django.core.management.base import CommandError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
@@ -69,6 +68,9 @@ class Child:
     infrastructure: bool = False
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = None
+    # Set once its output shows `ready_marker` (at once without one).
+    ready_marker: str = ""
+    ready: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -85,9 +87,12 @@ class Stack:
     setting_up: bool = True
     _starting: bool = False
 
-    def start(self, name, argv, infrastructure=False, nice=0, without=()) -> Child:
-        """Start `argv` as `name`, with the stack's environment less the names `without`."""
-        child = Child(name, infrastructure)
+    def start(self, name, argv, infrastructure=False, nice=0, without=(), ready_marker="") -> Child:
+        """Start `argv` as `name`, with the stack's environment less the names `without`;
+        ready once its output shows `ready_marker`."""
+        child = Child(name, infrastructure, ready_marker=ready_marker)
+        if not ready_marker:
+            child.ready.set()
         # A setup interruption between the fork and the bookkeeping would leave a child no
         # one stops: `handle_signal` holds it back until the child is recorded.
         self._starting = True
@@ -120,11 +125,25 @@ class Stack:
     def _echo(self, child: Child) -> None:
         width = max(len(c.name) for c in self.children)  # this child's among them
         for raw in iter(child.process.stdout.readline, b""):
-            self.say(f"{child.name:<{max(width, 6)}} | {raw.decode(errors='replace').rstrip()}")
+            line = raw.decode(errors="replace").rstrip()
+            if child.ready_marker and child.ready_marker in line:
+                child.ready.set()
+            self.say(f"{child.name:<{max(width, 6)}} | {line}")
 
     def say(self, line: str) -> None:
         with self._lock:
             print(line, file=self.out, flush=True)
+
+    def wait_ready(self, timeout: float) -> list[str]:
+        """Until every child is ready, one exits or a stop is asked for, `timeout` at
+        most; the names of those not ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.signum:
+            exited = any(child.process.poll() is not None for child in self.children)
+            if exited or all(child.ready.is_set() for child in self.children):
+                break
+            time.sleep(0.3)
+        return [child.name for child in self.children if not child.ready.is_set()]
 
     def wait(self) -> int:
         """Block until a child exits or a stop is asked for; return the exit status."""
@@ -202,13 +221,14 @@ class EmbeddedRedis:
 
 
 def broker_for_run(env: dict[str, str], data_dir: Path) -> EmbeddedRedis | None:
-    """None when the configured broker answers; an EmbeddedRedis to start when it is a
-    local Redis that does not; CommandError for a remote broker that does not answer."""
-    url = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
+    """An EmbeddedRedis to start when no broker is configured (never a Redis someone else
+    runs, unasked) or when the configured one is a local Redis that does not answer; None
+    when the configured broker answers; CommandError for a remote one that does not."""
+    url = env.get("CELERY_BROKER_URL", "").strip()
     # RabbitMQ and others: Celery reports its own connection errors.
-    if not url.startswith("redis") or redis_answers(url):
+    if url and (not url.startswith("redis") or redis_answers(url)):
         return None
-    if (urlsplit(url).hostname or "") not in LOCAL_HOSTS:
+    if url and (urlsplit(url).hostname or "") not in LOCAL_HOSTS:
         raise CommandError(f"the broker at {url} does not answer")
     data_dir.mkdir(parents=True, exist_ok=True)
     return EmbeddedRedis(data_dir=data_dir)

@@ -45,7 +45,7 @@ READY = {
     "worker": b"ready.",
     "mail": b"ready.",
     "relay": b"outbox relay ready.",
-    "beat": b"beat: Starting",
+    "beat": b"Scheduler: ",  # worker.beat: it sends, or it stands by
     "flower": b"Visit me at",
 }
 

@@ -14,31 +14,35 @@ from devstack.stack import free_port
 # --- flower_credentials ------------------------------------------------------------------
 
 
-def test_configured_credentials_are_used_as_they_are():
+def test_configured_credentials_are_used_as_they_are(tmp_path):
     configured = {"FLOWER_BASIC_AUTH": " ops:s3cret "}
-    assert services.flower_credentials(configured) == ("ops:s3cret", False)
+    assert services.flower_credentials(configured, tmp_path) == ("ops:s3cret", False)
+    assert not list(tmp_path.iterdir())
 
 
-def test_missing_credentials_are_generated_and_differ_each_time():
-    first, generated = services.flower_credentials({})
-    second, _ = services.flower_credentials({"FLOWER_BASIC_AUTH": "   "})
+def test_missing_credentials_are_generated_once_and_kept_for_the_next_run(tmp_path):
+    first, generated = services.flower_credentials({}, tmp_path)
+    again, _ = services.flower_credentials({"FLOWER_BASIC_AUTH": "   "}, tmp_path)
+    elsewhere, _ = services.flower_credentials({}, tmp_path / "another")
 
     assert generated is True
     user, password = first.split(":")
     assert user == "admin"
     assert len(password) >= 12
-    assert first != second
+    assert again == first
+    assert elsewhere != first
+    assert (tmp_path / "flower_password").stat().st_mode & 0o077 == 0  # the owner's alone
 
 
-def test_credentials_without_colon_raise_stack_error_naming_the_variable():
+def test_credentials_without_colon_raise_stack_error_naming_the_variable(tmp_path):
     with pytest.raises(CommandError, match="FLOWER_BASIC_AUTH"):
-        services.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"})
+        services.flower_credentials({"FLOWER_BASIC_AUTH": "adminsecret"}, tmp_path)
 
 
 @pytest.mark.parametrize("value", [":", "admin:", ":secret", "ops:s3cret,viewer"])
-def test_credentials_with_an_empty_user_or_password_are_refused(value):
+def test_credentials_with_an_empty_user_or_password_are_refused(value, tmp_path):
     with pytest.raises(CommandError, match="FLOWER_BASIC_AUTH"):
-        services.flower_credentials({"FLOWER_BASIC_AUTH": value})
+        services.flower_credentials({"FLOWER_BASIC_AUTH": value}, tmp_path)
 
 
 # --- broker_for_run ----------------------------------------------------------------------
@@ -76,6 +80,15 @@ def test_remote_broker_that_does_not_answer_is_a_stack_error(tmp_path):
         stack.broker_for_run({"CELERY_BROKER_URL": remote}, data_dir)
 
     assert not data_dir.exists()
+
+
+def test_no_broker_configured_gets_an_embedded_redis_even_where_one_answers(broker_url, tmp_path):
+    """Never database 0 of a Redis someone else runs, unasked: make run starts its own."""
+    assert stack.redis_answers(broker_url)
+
+    embedded = stack.broker_for_run({"CELERY_BROKER_URL": " "}, tmp_path / "redis")
+
+    assert isinstance(embedded, stack.EmbeddedRedis)
 
 
 def test_a_non_redis_broker_is_left_to_celery(tmp_path):

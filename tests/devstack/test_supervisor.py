@@ -79,3 +79,24 @@ def test_once_running_a_signal_asks_for_an_orderly_stop(tmp_path):
         assert supervisor.wait() == 0
     finally:
         supervisor.stop()
+
+
+# --- Stack.wait_ready --------------------------------------------------------------------------
+
+
+def test_ready_waits_for_each_childs_marker_and_names_those_still_starting(tmp_path):
+    supervisor = supervisor_of(tmp_path)
+    supervisor.setting_up = False
+    # Each stays until the supervisor stops it (its stdin is /dev/null: no input()).
+    serves = "import signal; print('warming up'); print('now serving', flush=True); signal.pause()"
+    silent = "import signal; signal.pause()"
+    try:
+        supervisor.start("quick", [sys.executable, "-c", serves], ready_marker="now serving")
+        supervisor.start("unmarked", [sys.executable, "-c", silent])
+        assert supervisor.wait_ready(timeout=30) == []
+
+        supervisor.start("slow", [sys.executable, "-c", silent], ready_marker="never said")
+        assert supervisor.wait_ready(timeout=1) == ["slow"]
+        assert all(child.process.poll() is None for child in supervisor.children)
+    finally:
+        supervisor.stop(timeout=5)

@@ -4,15 +4,17 @@ through HTTP only; then SIGTERM, and nothing it started may be left."""
 
 import re
 import signal
+import subprocess
 
 import psutil
 import pytest
 import requests
 
+from devstack import services
 from devstack.stack import free_port, redis_answers
 from tests.support.metrics import Metrics
 from tests.support.polling import wait_until
-from tests.support.processes import subprocess_env
+from tests.support.processes import PROJECT_DIR, subprocess_env
 from tests.support.stack import (
     FLOWER_AUTH,
     alive,
@@ -155,8 +157,15 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
         text = running.log()
         admin_password = re.search(r"user admin, password (\S+)", text).group(1)
         flower_user, flower_password = re.search(r"basic auth (\S+):(\S+)", text).groups()
-        redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)/0 \(embedded\)", text).group(1))
+        redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)/0 \(embedded", text).group(1))
         assert redis_answers(f"redis://127.0.0.1:{redis_port}/0")
+        # Printed once every service serves (after their start-up lines), and again on
+        # request.
+        where = text.index("Shopflow is running:")
+        for ready in services.READY.values():
+            assert -1 < text.find(ready) < where, ready
+        again = subprocess.run(["make", "-s", "credentials"], cwd=PROJECT_DIR, capture_output=True)
+        assert f"password {admin_password}" in again.stdout.decode()
 
         assert requests.get(f"{running.flower}/api/workers", timeout=5).status_code == 401
         flower = requests.get(

@@ -201,7 +201,7 @@ class BeatProcess(ServiceProcess):
     """`celery -A worker beat` with the project's scheduler, as `make run` starts it; its
     schedule in the database (no file, no pidfile: several may run side by side)."""
 
-    ready_marker = b"beat: Starting..."
+    ready_marker = b"Scheduler: "  # worker.beat: it sends, or it stands by
     what = "beat"
 
     def __init__(self, env: dict[str, str], log_path: Path):

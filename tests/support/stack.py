@@ -86,7 +86,8 @@ class Running:
         except requests.RequestException:
             # Refused, or accepted by the listening socket before the app has loaded.
             return False
-        return web and flower and " ready." in self.log()
+        # Up as make run's user sees it: where things are, printed once every service serves.
+        return web and flower and "Shopflow is running:" in self.log()
 
     def descendants(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)

@@ -1,5 +1,4 @@
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -13,7 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from devstack import services, stack
+from devstack import keys, services, stack
+
+# What runstack printed once everything served, for `make credentials` (removed at stop).
+RUN_FILE = "make-run.txt"
 
 
 class Command(BaseCommand):
@@ -39,9 +41,11 @@ class Command(BaseCommand):
         if not nice.isdigit() or int(nice) > 19:
             raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {nice!r}")
         self.nice = int(nice)
-        redis_dir = env.get("SHOPFLOW_REDIS_DIR") or settings.BASE_DIR / "var" / "redis"
-        self.embedded = stack.broker_for_run(env, Path(redis_dir))
-        self.flower_auth, self.flower_generated = services.flower_credentials(env)
+        self.var_dir = settings.BASE_DIR / "var"
+        self.var_dir.mkdir(exist_ok=True)
+        self.redis_dir = Path(env.get("SHOPFLOW_REDIS_DIR") or self.var_dir / "redis")
+        self.embedded = stack.broker_for_run(env, self.redis_dir)
+        self.flower_auth, self.flower_generated = services.flower_credentials(env, self.var_dir)
         services.worker_replicas(env)
 
         supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
@@ -58,6 +62,7 @@ class Command(BaseCommand):
             status = 128 + supervisor.signum
         finally:
             supervisor.setting_up = False  # a second Ctrl-C must not cut the stop short
+            (self.var_dir / RUN_FILE).unlink(missing_ok=True)
             supervisor.say("runstack | stopping every process")
             supervisor.stop()
             if self.metrics_dir:
@@ -78,7 +83,7 @@ class Command(BaseCommand):
             # (the staff user's welcome email) and the children all use the embedded one.
             env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"] = embedded.url
         broker = env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
-        var_dir = settings.BASE_DIR / "var"
+        var_dir = self.var_dir
         env.update(services.service_env(env, var_dir))
         # Links in emails (unsubscribe, the page) point at this stack, not at production's.
         if not env.get("SHOPFLOW_SITE_URL"):
@@ -94,11 +99,19 @@ class Command(BaseCommand):
             # Flower keeps its own metrics (its /metrics), out of the services' directory.
             without = ("PROMETHEUS_MULTIPROC_DIR",) if name == "flower" else ()
             nice = services.service_nice(name, self.nice)
-            supervisor.start(name, argv, nice=nice, without=without)
+            ready = services.READY.get(name.split("-")[0], "")
+            supervisor.start(name, argv, nice=nice, without=without, ready_marker=ready)
         supervisor.setting_up = False
-        self._print_where(
-            admin_user, admin_password, f"{broker} (embedded)" if embedded else broker
-        )
+        # Where things are, as the last lines once every service serves (not scrolled
+        # away by their start-up output), and in var/ for `make credentials`.
+        if starting := supervisor.wait_ready(timeout=120):
+            supervisor.say(f"runstack | still starting after 120 s: {', '.join(starting)}")
+        if embedded:
+            broker = f"{broker} (embedded: make run's own Redis, its data in {self.redis_dir})"
+        where = self._where(admin_user, admin_password, broker)
+        (var_dir / RUN_FILE).touch(mode=0o600)  # credentials: the owner's alone
+        (var_dir / RUN_FILE).write_text(where)
+        supervisor.say(where)
         return supervisor.wait()
 
     def _prepare_database(self, *, demo: bool, env: dict[str, str]) -> None:
@@ -117,27 +130,27 @@ class Command(BaseCommand):
         )
 
     def _ensure_staff_user(self, env) -> tuple[str, str | None]:
-        """The staff user for the admin. Password from SHOPFLOW_ADMIN_PASSWORD, else
-        generated when the user is created (and printed once)."""
+        """The staff user for the admin and its password: SHOPFLOW_ADMIN_PASSWORD, else one
+        generated once and kept in var/; None when the user changed it since."""
         username = env.get("SHOPFLOW_ADMIN_USERNAME", "admin")
-        password = env.get("SHOPFLOW_ADMIN_PASSWORD") or None
+        configured = env.get("SHOPFLOW_ADMIN_PASSWORD") or None
+        password = configured or keys.password(self.var_dir / "admin_password")
         user_model = get_user_model()
         with transaction.atomic():
             user = user_model.objects.filter(username=username).first()
             if user is None:
-                generated = password or secrets.token_urlsafe(12)
-                user_model.objects.create_superuser(
-                    username, env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local"), generated
-                )
-                return username, generated
-            if password and not user.check_password(password):
+                email = env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local")
+                user_model.objects.create_superuser(username, email, password)
+            elif not user.check_password(password):
+                if not configured:
+                    return username, None
                 user.set_password(password)
                 user.save(update_fields=["password"])
         return username, password
 
-    def _print_where(self, admin_user, admin_password, broker):
+    def _where(self, admin_user, admin_password, broker) -> str:
         port, flower_port = self.port, self.flower_port
-        admin_secret = admin_password or "(unchanged; set SHOPFLOW_ADMIN_PASSWORD to reset)"
+        admin_secret = admin_password or "(changed since; set SHOPFLOW_ADMIN_PASSWORD to reset)"
         flower_auth = self.flower_auth if self.flower_generated else "as set in FLOWER_BASIC_AUTH"
         lines = [
             "",
@@ -154,11 +167,10 @@ class Command(BaseCommand):
             f"  Broker   {broker}",
             f"  Database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
             f"{settings.DATABASES['default']['NAME']}",
-            "Ctrl-C stops everything.",
+            "Ctrl-C stops everything; `make credentials` prints this again.",
             "",
         ]
-        for line in lines:
-            self.stdout.write(line)
+        return "\n".join(lines)
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:
