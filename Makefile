@@ -65,7 +65,8 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	@# The tab's types and tsc ran in its build (a prerequisite): its style and tests here.
+	@# The tab's types and tsc ran in its build (a prerequisite): its lint, style and tests.
+	$(NPM) run lint
 	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
@@ -83,6 +84,7 @@ test-fast: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(NPM) run lint
 	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,5 +1,6 @@
 """The tab's API types come from openapi.yaml: a schema change that breaks the client
-fails its type check (`npm run check`: the types generated, tsc, Prettier), so the build."""
+fails its type check (`npm run check`: the types generated, tsc, ESLint, Prettier), so the
+build."""
 
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 FRONTEND = PROJECT_DIR / "frontend"
 SOURCES = ("src", "tests", "package.json", "tsconfig.json", "vite.config.ts")
-SOURCES += (".prettierrc.json", ".prettierignore")
+SOURCES += ("eslint.config.js", ".prettierrc.json", ".prettierignore")
 
 
 @pytest.fixture

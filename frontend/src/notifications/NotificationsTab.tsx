@@ -81,7 +81,7 @@ function NotificationItem({
   onRead,
 }: {
   notification: Notification;
-  onRead(): void;
+  onRead: () => void;
 }) {
   return (
     <li data-id={n.id} className={n.is_read ? "read" : "unread"}>

@@ -16,15 +16,15 @@ export interface Receipt {
 export interface LiveHandlers {
   /** The highest notification id the tab has: where a (re)connection resumes; null
    * before the tab has loaded any (the server then sends from now on). */
-  lastId(): number | null;
+  lastId: () => number | null;
   /** A socket or a stream opened: what happened meanwhile elsewhere (reads in another
    * tab, the count) is worth asking the API again. */
-  opened(): void;
-  notification(notification: Notification): void;
-  receipt(receipt: Receipt): void;
-  transport(transport: Transport, detail: string): void;
+  opened: () => void;
+  notification: (notification: Notification) => void;
+  receipt: (receipt: Receipt) => void;
+  transport: (transport: Transport, detail: string) => void;
   /** Fetch what is new over the API; rejects with a signed-out ApiError to stop. */
-  poll(): Promise<void>;
+  poll: () => Promise<void>;
 }
 
 export interface LiveOptions {

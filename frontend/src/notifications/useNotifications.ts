@@ -8,9 +8,9 @@ import { type FeedState, NotificationFeed } from "./feed";
 import type { LiveOptions } from "./live";
 
 export interface UseNotifications extends FeedState {
-  markRead(id: number): Promise<void>;
-  markAllRead(): Promise<void>;
-  refresh(): Promise<void>;
+  markRead: (id: number) => Promise<void>;
+  markAllRead: () => Promise<void>;
+  refresh: () => Promise<void>;
 }
 
 export function useNotifications(

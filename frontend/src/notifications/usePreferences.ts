@@ -15,7 +15,7 @@ export interface UsePreferences {
   preferences: Preferences | null;
   /** "Saved.", "Not saved: HTTP 400", ...: for an aria-live line. */
   status: string;
-  change(kind: Kind, channel: Channel, on: boolean): Promise<void>;
+  change: (kind: Kind, channel: Channel, on: boolean) => Promise<void>;
 }
 
 export function usePreferences(api: Api = defaultApi()): UsePreferences {

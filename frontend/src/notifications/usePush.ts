@@ -11,8 +11,8 @@ export interface UsePush {
   state: PushState;
   /** What happened last, for people: "This device gets push notifications." */
   status: string;
-  turnOn(): Promise<void>;
-  turnOff(): Promise<void>;
+  turnOn: () => Promise<void>;
+  turnOff: () => Promise<void>;
 }
 
 const WORKER = "/sw.js";
@@ -120,12 +120,13 @@ export function useLogoutEndsPush(formId: string = "logout"): void {
   useEffect(() => {
     const form = document.getElementById(formId);
     if (!(form instanceof HTMLFormElement) || !supported()) return;
-    const onSubmit = async (event: SubmitEvent) => {
+    const onSubmit = (event: SubmitEvent) => {
       event.preventDefault();
       const unsubscribed = browserSubscription().then((s) => s?.unsubscribe());
       const patience = new Promise((resolve) => setTimeout(resolve, LOGOUT_PATIENCE_MS));
-      await Promise.race([unsubscribed, patience]).catch(() => undefined);
-      form.submit(); // fires no submit event: this handler does not run again
+      void Promise.race([unsubscribed, patience])
+        .catch(() => undefined)
+        .then(() => form.submit()); // fires no submit event: this handler does not run again
     };
     form.addEventListener("submit", onSubmit);
     return () => form.removeEventListener("submit", onSubmit);

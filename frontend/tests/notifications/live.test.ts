@@ -32,8 +32,9 @@ function handlers(lastId: number | null = 0) {
     },
     receipt: (r) => seen.receipts.push(r),
     transport: (t) => seen.transports.push(t),
-    poll: vi.fn(async () => {
+    poll: vi.fn(() => {
       seen.polls += 1;
+      return Promise.resolve();
     }),
   };
   return { seen, live };

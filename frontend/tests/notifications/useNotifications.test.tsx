@@ -87,7 +87,7 @@ it("a notification that comes live while a page is on its way is counted once", 
   const { result } = renderHook(() => useNotifications({ api, origin: ORIGIN }));
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   Object.assign(shop.rows[0]!, { is_read: true }); // read in another tab
-  link.hold();
+  void link.hold();
   act(() => FakeSocket.last().open()); // the page read now: nothing unread
   await waitFor(() => expect(shop.requests).toHaveLength(2));
   shop.rows.push(notification(2));

@@ -30,14 +30,14 @@ export class FakePushManager {
   subscription: FakePushSubscription | null = null;
   subscribedWith: PushSubscriptionOptionsInit[] = [];
   constructor(readonly log: string[]) {}
-  async getSubscription(): Promise<FakePushSubscription | null> {
-    return this.subscription;
+  getSubscription(): Promise<FakePushSubscription | null> {
+    return Promise.resolve(this.subscription);
   }
-  async subscribe(options: PushSubscriptionOptionsInit): Promise<FakePushSubscription> {
+  subscribe(options: PushSubscriptionOptionsInit): Promise<FakePushSubscription> {
     this.log.push("subscribe");
     this.subscribedWith.push(options);
     this.subscription ??= new FakePushSubscription(this, "https://push.example/browser-new");
-    return this.subscription;
+    return Promise.resolve(this.subscription);
   }
 }
 
@@ -50,13 +50,15 @@ export class BrowserPush {
   answer: NotificationPermission | Promise<NotificationPermission> = "granted";
 
   readonly serviceWorker = {
-    register: async (url: string, options?: RegistrationOptions) => {
+    register: (url: string, options?: RegistrationOptions) => {
       this.registrations.push({ url, scope: options?.scope });
       this.pushManager ??= new FakePushManager(this.log);
-      return { scope: options?.scope, pushManager: this.pushManager };
+      return Promise.resolve({ scope: options?.scope, pushManager: this.pushManager });
     },
-    getRegistration: async (scope: string) =>
-      this.pushManager && scope === "/" ? { scope, pushManager: this.pushManager } : undefined,
+    getRegistration: (scope: string) =>
+      Promise.resolve(
+        this.pushManager && scope === "/" ? { scope, pushManager: this.pushManager } : undefined,
+      ),
   };
 
   /** A service worker registered earlier, holding a subscription to `endpoint`. */
