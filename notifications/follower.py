@@ -5,7 +5,9 @@ message of the layer turned into what the client gets, a resync when the layer m
 dropped something (notifications.channel_layer), and the end.
 
 What a follower gives its transport to send is a list of messages: {"type":
-"notification", ...the notification as the API shows it} or {"type": "receipt", ...}.
+"notification", ...the notification as the API shows it, "unread": n, "unread_as_of": v}
+(the person's count once it was committed, and its version: notifications.sql) or
+{"type": "receipt", ...}.
 
 A follower resyncs (joins again, reads what it missed) when its own receive fails (the
 layer answers RESYNC: notifications.channel_layer) and, with every follower of its
@@ -99,8 +101,8 @@ class Follower:
         if message["type"] == live.EVENT:
             fresh = self.feed.fresh([message["event"]])
             if fresh:  # published after its commit: the count read now is after it
-                unread = await followers().unread_count(self.feed.user_id, fresh[-1]["id"])
-                fresh = [{**event, "unread": unread} for event in fresh]
+                unread = await followers().unread(self.feed.user_id, fresh[-1]["id"])
+                fresh = [{**event, **unread._asdict()} for event in fresh]
             return _notifications(fresh)
         if message["type"] == live.RECEIPT:
             return [{"type": "receipt", **message["receipt"]}]
@@ -175,7 +177,10 @@ class Feed:
         rows = await db(selectors.notifications_after)(
             user_id=self.user_id, after_id=after_id, limit=BACKLOG_LIMIT
         )
-        return [{**live.notification_event(row), "unread": row.unread_total or 0} for row in rows]
+        if not rows:
+            return []
+        unread = (await db(selectors.notification_unread)(user_id=self.user_id))._asdict()
+        return [{**live.notification_event(row), **unread} for row in rows]
 
 
 async def join(layer, group: str, channel: str) -> bool:
@@ -198,12 +203,12 @@ class Followers:
         self.watch: asyncio.Task | None = None
         self.counting: dict[tuple[int, int], asyncio.Future] = {}
 
-    async def unread_count(self, user_id: int, event_id: int) -> int:
+    async def unread(self, user_id: int, event_id: int) -> selectors.Unread:
         """The person's unread count for the frames of one event: one read for all of
         their connections here (a person's tabs get the same event at once)."""
         key = (user_id, event_id)
         if key not in self.counting:
-            read = db(selectors.notification_unread_count)(user_id=user_id)
+            read = db(selectors.notification_unread)(user_id=user_id)
             self.counting[key] = asyncio.ensure_future(read)
             self.counting[key].add_done_callback(lambda _: self.counting.pop(key, None))
         return await asyncio.shield(self.counting[key])

@@ -1,37 +1,49 @@
 """Reads of notifications."""
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet, Subquery
+from typing import NamedTuple
 
-from . import preferences
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from . import preferences, sql
 from .models import Notification, NotificationPreference, PushSubscription
 
 
 def notification_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
     """The user's notifications, newest first, but for the kinds they turned off in the
-    app."""
-    rows = Notification.objects.filter(recipient_id=user_id).exclude(
-        kind__in=kinds_muted_in_app(user_id=user_id)
-    )
+    app (read in the same statement)."""
+    muted = NotificationPreference.objects.filter(user_id=user_id, in_app=False)
+    rows = Notification.objects.filter(recipient_id=user_id).exclude(kind__in=muted.values("kind"))
     return rows.filter(is_read=False) if unread_only else rows
 
 
-def _count_of(rows: QuerySet[Notification]) -> Subquery:
-    """How many `rows` (one user's) there are, as a subquery: read in the statement it
-    annotates, the same snapshot."""
-    return Subquery(rows.order_by().values("recipient").annotate(total=Count("id")).values("total"))
+class Unread(NamedTuple):
+    """A person's unread count, and the version of the database it was read at: of two,
+    the one with the greater `unread_as_of` is the newer (notifications.sql)."""
+
+    unread: int
+    unread_as_of: str
 
 
-def notification_page_rows(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
-    """As notification_list, each row also carrying the user's unread count read in the
-    same statement (`unread_total`), so that a page and its count are one snapshot."""
-    rows = notification_list(user_id=user_id)  # reads the muted kinds once, for both
-    unread = rows.filter(is_read=False)
-    return (unread if unread_only else rows).annotate(unread_total=_count_of(unread))
-
-
-def notification_unread_count(*, user_id: int) -> int:
-    return notification_list(user_id=user_id, unread_only=True).count()
+def notification_unread(*, user_id: int) -> Unread:
+    """The user's unread count as notification_list counts it, and its version. Read it
+    outside a transaction that wrote (or after its commit)."""
+    unread = notification_list(user_id=user_id, unread_only=True)
+    if not sql.on_postgresql():
+        with transaction.atomic():  # SQLite: the write lock
+            return Unread(unread.count(), sql.locked_version())
+    # One statement, one snapshot: the person's row, their count and the snapshot's fields.
+    count = Subquery(unread.order_by().values("recipient").annotate(n=Count("id")).values("n"))
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .annotate(unread=Coalesce(count, 0), **sql.snapshot_fields())
+        .values("unread", "xmax", "running")
+        .get()
+    )
+    return Unread(row["unread"], sql.snapshot_version(xmax=row["xmax"], running=row["running"]))
 
 
 def kinds_muted_in_app(*, user_id: int) -> list[str]:
@@ -53,10 +65,7 @@ def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> lis
     """The user's notifications newer than `after_id`, oldest first: what a stream that
     saw `after_id` last has missed."""
     rows = Notification.objects.filter(recipient_id=user_id, pk__gt=after_id).order_by("id")
-    # Each carries `unread_total`, the count as notification_list counts it, read with the
-    # rows (a newer one committed first included): what the catch-up's frames say.
-    unread = notification_list(user_id=user_id, unread_only=True)
-    return list(rows.annotate(unread_total=_count_of(unread))[:limit])
+    return list(rows[:limit])
 
 
 def notification_latest_id(*, user_id: int) -> int:

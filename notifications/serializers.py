@@ -13,17 +13,23 @@ class NotificationSerializer(ModelSerializer):
 
 
 UNREAD_HELP = "The caller's unread count now, as GET /api/notifications/ counts it."
+UNREAD_AS_OF_HELP = (
+    "The version of the database `unread` was read at: of two counts, the one with the "
+    "greater `unread_as_of` (compared as strings) is the newer, whatever order they came in."
+)
 
 
 class UnreadCountSerializer(serializers.Serializer):
-    unread = serializers.IntegerField()
+    unread = serializers.IntegerField(help_text=UNREAD_HELP)
+    unread_as_of = serializers.CharField(help_text=UNREAD_AS_OF_HELP)
 
 
 class NotificationReadSerializer(NotificationSerializer):
     unread = serializers.IntegerField(help_text=UNREAD_HELP)
+    unread_as_of = serializers.CharField(help_text=UNREAD_AS_OF_HELP)
 
     class Meta(NotificationSerializer.Meta):
-        fields = [*NotificationSerializer.Meta.fields, "unread"]
+        fields = [*NotificationSerializer.Meta.fields, "unread", "unread_as_of"]
         read_only_fields = fields
 
 
@@ -36,9 +42,8 @@ class ReadAllSerializer(serializers.Serializer):
     )
 
 
-class MarkedReadSerializer(serializers.Serializer):
+class MarkedReadSerializer(UnreadCountSerializer):
     marked = serializers.IntegerField(help_text="How many were unread.")
-    unread = serializers.IntegerField(help_text=UNREAD_HELP)
 
 
 class StreamTokenSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from . import selectors
 from .serializers import (
+    UNREAD_AS_OF_HELP,
     MarkedReadSerializer,
     NotificationReadSerializer,
     NotificationSerializer,
@@ -19,16 +20,16 @@ from .serializers import (
     UnreadCountSerializer,
 )
 from .services import inbox, preferences, stream_tokens
+from .sql import one_snapshot
 
 
 class NotificationPagination(PageNumberPagination):
-    """A page with the unread count of the same snapshot: a tab that shows the page and
-    then what arrives live counts nothing twice and misses nothing."""
+    """A page with the caller's unread count, read in its snapshot (the view reads both in
+    one), and the count's version."""
 
     def get_paginated_response(self, data):
-        rows = self.page.object_list
-        unread = (rows[0].unread_total or 0) if rows else 0
-        return Response({**super().get_paginated_response(data).data, "unread": unread})
+        unread = selectors.notification_unread(user_id=self.request.user.pk)
+        return Response({**super().get_paginated_response(data).data, **unread._asdict()})
 
     def get_paginated_response_schema(self, schema):
         answer = super().get_paginated_response_schema(schema)
@@ -37,7 +38,12 @@ class NotificationPagination(PageNumberPagination):
             "example": 3,
             "description": "The caller's unread notifications, counted with this page.",
         }
-        answer["required"].append("unread")
+        answer["properties"]["unread_as_of"] = {
+            "type": "string",
+            "example": "00000000000004d2fffffe",
+            "description": UNREAD_AS_OF_HELP,
+        }
+        answer["required"] += ["unread", "unread_as_of"]
         return answer
 
 
@@ -59,9 +65,11 @@ class NotificationListView(generics.ListAPIView):
         unread = self.request.query_params.get("unread", "0")
         if unread not in {"0", "1", ""}:
             raise exceptions.ValidationError({"unread": ["Use 1 or 0."]})
-        return selectors.notification_page_rows(
-            user_id=self.request.user.pk, unread_only=unread == "1"
-        )
+        return selectors.notification_list(user_id=self.request.user.pk, unread_only=unread == "1")
+
+    def list(self, request, *args, **kwargs):
+        with one_snapshot():  # the count, the rows and the count of the unread: one moment
+            return super().list(request, *args, **kwargs)
 
 
 class NotificationUnreadCountView(APIView):
@@ -69,7 +77,7 @@ class NotificationUnreadCountView(APIView):
         summary="How many of the caller's notifications are unread", responses=UnreadCountSerializer
     )
     def get(self, request):
-        return Response({"unread": selectors.notification_unread_count(user_id=request.user.pk)})
+        return Response(selectors.notification_unread(user_id=request.user.pk)._asdict())
 
 
 class NotificationReadView(APIView):
@@ -83,8 +91,8 @@ class NotificationReadView(APIView):
         notification = inbox.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
-        notification.unread = selectors.notification_unread_count(user_id=request.user.pk)
-        return Response(NotificationReadSerializer(notification).data)
+        unread = selectors.notification_unread(user_id=request.user.pk)
+        return Response({**NotificationSerializer(notification).data, **unread._asdict()})
 
 
 class NotificationReadAllView(APIView):
@@ -99,8 +107,8 @@ class NotificationReadAllView(APIView):
         marked = inbox.notifications_mark_all_read(
             user=request.user, up_to_id=given.validated_data.get("up_to_id")
         )
-        unread = selectors.notification_unread_count(user_id=request.user.pk)
-        return Response({"marked": marked, "unread": unread})
+        unread = selectors.notification_unread(user_id=request.user.pk)
+        return Response({"marked": marked, **unread._asdict()})
 
 
 class StreamTokenView(APIView):

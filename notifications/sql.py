@@ -1,0 +1,68 @@
+"""What the ORM cannot say, of the notifications: the version of the database a count was
+read at (`unread_as_of`), and reads that share one snapshot.
+
+A count reaches a tab by several ways (a page, a live frame, a read's answer), and one
+read earlier may arrive after one read later. Of two, the tab keeps the one with the
+greater version: versions are strings of one length, compared as strings.
+
+PostgreSQL: the version of a statement's snapshot, from its xmax (one past the newest
+transaction finished when it was taken) and how many older ones were still running. xmax
+only grows and, while it stays, the running ones only finish: so (xmax, fewer running)
+orders snapshots as they were taken, and two equal ones saw the same commits, whatever
+order the commits took. Read outside a transaction that wrote: its own writes are in its
+snapshot, but no version names them.
+
+SQLite: one writer at a time, and the read holds the write lock (an IMMEDIATE
+transaction: config/settings/database.py): nothing commits while it reads, and the
+version is the time then. A SQLite database is one machine's; its processes share a clock.
+"""
+
+import contextlib
+import time
+
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, IntegerField
+from django.db.models.expressions import RawSQL
+
+_RUNNING_MAX = 0xFFFFFF  # above PostgreSQL's limit of backends and prepared transactions
+
+
+def on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def snapshot_fields() -> dict:
+    """PostgreSQL: annotations of a statement's own snapshot (`xmax`, `running`)."""
+    return {
+        "xmax": RawSQL(
+            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint", (), BigIntegerField()
+        ),
+        "running": RawSQL(
+            "(SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()))", (), IntegerField()
+        ),
+    }
+
+
+def snapshot_version(*, xmax: int, running: int) -> str:
+    return f"{xmax:016x}{_RUNNING_MAX - running:06x}"
+
+
+def locked_version() -> str:
+    """SQLite: the version of what a read holding the write lock sees (its time)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("a SQLite version is read holding the write lock (atomic)")
+    return f"{time.time_ns():016x}{_RUNNING_MAX:06x}"
+
+
+@contextlib.contextmanager
+def one_snapshot():
+    """The block's reads see one state of the database: PostgreSQL's REPEATABLE READ,
+    read only; SQLite's write lock. Inside a transaction already (a test's), that one."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if on_postgresql():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
