@@ -1,19 +1,16 @@
 import { StrictMode } from "react";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
-import { afterEach, beforeAll, beforeEach, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 
 import { NotificationsTab } from "../../src/notifications/NotificationsTab";
-import { FakeSocket, ShopApi, installFakes, notification } from "../support/fakes";
+import { FakeSocket, installFakes } from "../support/fakes";
+import { type Shop, notification, serve } from "../support/shop";
 
-let shop = new ShopApi();
+let shop: Shop;
 
-beforeAll(() => {
-  // The tab's own client (defaultApi) is made on first use, with the page's fetch.
-  vi.stubGlobal("fetch", (input: Request) => shop.fetch(input));
-});
 beforeEach(() => {
   installFakes();
-  shop = new ShopApi([notification(2), notification(1, { is_read: true })]);
+  shop = serve({ rows: [notification(2), notification(1, { is_read: true })] });
 });
 afterEach(cleanup);
 
@@ -34,7 +31,7 @@ it("under StrictMode opens one socket, and shows the list, the count and how it 
   expect(screen.getByLabelText("1 unread").textContent).toBe("1");
   expect(document.title).toBe("(1) Notifications · Shopflow");
 
-  shop.rows.push(notification(3)); // committed, then published
+  shop.add(notification(3)); // committed, then published
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(3) }));
   await screen.findByText("Order #3 confirmed");
   expect(document.title).toBe("(2) Notifications · Shopflow");

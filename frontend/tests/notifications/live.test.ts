@@ -8,7 +8,8 @@ import {
   type Transport,
   connectLive,
 } from "../../src/notifications/live";
-import { FakeEventSource, FakeSocket, installFakes, notification } from "../support/fakes";
+import { FakeEventSource, FakeSocket, installFakes } from "../support/fakes";
+import { notification } from "../support/shop";
 
 const ORIGIN = "https://shop.test";
 

@@ -1,14 +1,16 @@
 import { act, cleanup, renderHook, waitFor } from "@testing-library/react";
+import { http, HttpResponse } from "msw";
 import { afterEach, beforeEach, expect, it } from "vitest";
 
 import { createApi } from "../../src/api/client";
 import { useNotifications } from "../../src/notifications/useNotifications";
-import { FakeSocket, ShopApi, installFakes, notification } from "../support/fakes";
+import { FakeSocket, installFakes } from "../support/fakes";
+import { type Shop, failing, notification, serve, server } from "../support/shop";
 
 const ORIGIN = "https://shop.test";
 
-function hook(shop: ShopApi, options = {}) {
-  const api = createApi({ baseUrl: ORIGIN, fetch: shop.fetch });
+function hook(options = {}) {
+  const api = createApi({ baseUrl: ORIGIN });
   return renderHook(() => useNotifications({ api, origin: ORIGIN, ...options }));
 }
 
@@ -19,8 +21,10 @@ beforeEach(() => {
 afterEach(cleanup);
 
 it("loads the newest page and the unread count, then connects after its newest id", async () => {
-  const shop = new ShopApi([notification(3), notification(1, { is_read: true }), notification(2)]);
-  const { result } = hook(shop);
+  serve({
+    rows: [notification(3), notification(1, { is_read: true }), notification(2)],
+  });
+  const { result } = hook();
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   expect(result.current.notifications.map((n) => n.id)).toEqual([3, 2, 1]);
   expect(result.current.unread).toBe(2);
@@ -28,8 +32,8 @@ it("loads the newest page and the unread count, then connects after its newest i
 });
 
 it("a live notification is added once, newest first, and counted unread", async () => {
-  const shop = new ShopApi([notification(1)]);
-  const { result } = hook(shop);
+  serve({ rows: [notification(1)] });
+  const { result } = hook();
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   act(() => FakeSocket.last().open());
   expect(result.current.transport).toBe("websocket");
@@ -40,8 +44,8 @@ it("a live notification is added once, newest first, and counted unread", async 
 });
 
 it("after a drop, the new socket resumes after the last live one, not the first page", async () => {
-  const shop = new ShopApi([notification(1)]);
-  hook(shop, { reconnectMs: 10 });
+  serve({ rows: [notification(1)] });
+  hook({ reconnectMs: 10 });
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   act(() => FakeSocket.last().open());
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(7) }));
@@ -51,13 +55,13 @@ it("after a drop, the new socket resumes after the last live one, not the first 
 });
 
 it("after more than a page came while it was away, the socket resumes where the tab was", async () => {
-  const shop = new ShopApi([notification(1)]);
-  hook(shop, { reconnectMs: 10, pollMs: 20 });
+  const shop = serve({ rows: [notification(1)] });
+  hook({ reconnectMs: 10, pollMs: 20 });
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   act(() => FakeSocket.last().open());
   act(() => FakeSocket.last().drop());
   // 25 while it was down, more than a page: polls show the newest 20 meanwhile...
-  shop.rows.push(...Array.from({ length: 25 }, (_, i) => notification(100 + i)));
+  Array.from({ length: 25 }, (_, i) => shop.add(notification(100 + i)));
   await waitFor(() =>
     expect(shop.requests.filter((r) => r.path === "/api/notifications/").length).toBeGreaterThan(2),
   );
@@ -67,40 +71,39 @@ it("after more than a page came while it was away, the socket resumes where the 
     expect(socket.url.searchParams.get("last_id")).toBe("1");
 });
 
-/** The shop's API whose answers, read when asked, are handed over only on `release()`. */
-function delayed(shop: ShopApi) {
-  let held: Promise<void> | null = null;
+/** From now on the page is read when asked, and answered only on the returned release(). */
+function pagesHeld(shop: Shop): () => void {
   let release = () => {};
-  const fetch = async (input: Request | string | URL) => {
-    const answer = shop.fetch(input);
-    await held;
-    return answer;
-  };
-  const hold = () => (held = new Promise((resolve) => (release = resolve)));
-  return { fetch, hold, release: () => release() };
+  const held = new Promise<void>((resolve) => (release = resolve));
+  server.use(
+    http.get("*/api/notifications/", async () => {
+      const page = shop.page();
+      await held;
+      return HttpResponse.json(page);
+    }),
+  );
+  return release;
 }
 
 it("a notification that comes live while a page is on its way is counted once", async () => {
-  const shop = new ShopApi([notification(1)]);
-  const link = delayed(shop);
-  const api = createApi({ baseUrl: ORIGIN, fetch: link.fetch });
-  const { result } = renderHook(() => useNotifications({ api, origin: ORIGIN }));
+  const shop = serve({ rows: [notification(1)] });
+  const { result } = hook();
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
-  Object.assign(shop.rows[0]!, { is_read: true }); // read in another tab
-  void link.hold();
+  shop.read(1); // in another tab
+  const release = pagesHeld(shop);
   act(() => FakeSocket.last().open()); // the page read now: nothing unread
   await waitFor(() => expect(shop.requests).toHaveLength(2));
-  shop.rows.push(notification(2));
+  shop.add(notification(2));
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(2) }));
-  link.release();
+  release();
   await waitFor(() => expect(result.current.notifications[1]?.is_read).toBe(true));
   expect(result.current.notifications.map((n) => n.id)).toEqual([2, 1]);
   expect(result.current.unread).toBe(1);
 });
 
 it("one the page counted but did not show, sent by the socket's catch-up, counts once", async () => {
-  const shop = new ShopApi(Array.from({ length: 25 }, (_, i) => notification(100 + i)));
-  const { result } = hook(shop);
+  serve({ rows: Array.from({ length: 25 }, (_, i) => notification(100 + i)) });
+  const { result } = hook();
   await waitFor(() => expect(result.current.unread).toBe(25)); // a page of 20 shown
   act(() => FakeSocket.last().open());
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(101) }));
@@ -110,8 +113,8 @@ it("one the page counted but did not show, sent by the socket's catch-up, counts
 });
 
 it("one committed after the page though older than its newest is counted", async () => {
-  const shop = new ShopApi([notification(3), notification(5)]);
-  const { result } = hook(shop);
+  serve({ rows: [notification(3), notification(5)] });
+  const { result } = hook();
   await waitFor(() => expect(result.current.unread).toBe(2));
   act(() => FakeSocket.last().open());
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(4) }));
@@ -119,20 +122,20 @@ it("one committed after the page though older than its newest is counted", async
 });
 
 it("a first load that failed still connects, asking for nothing old, and loads once open", async () => {
-  const shop = new ShopApi([notification(4), notification(5)]);
-  shop.status = 503;
-  const { result } = hook(shop);
+  const shop = serve({ rows: [notification(4), notification(5)] });
+  failing("get", "/api/notifications/", 503);
+  const { result } = hook();
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   expect(FakeSocket.last().url.searchParams.has("last_id")).toBe(false);
-  shop.status = 200;
+  shop.listen(); // answering again
   act(() => FakeSocket.last().open());
   await waitFor(() => expect(result.current.notifications.map((n) => n.id)).toEqual([5, 4]));
   expect(result.current.unread).toBe(2);
 });
 
 it("marking read posts with Django's CSRF token and takes the count down", async () => {
-  const shop = new ShopApi([notification(1), notification(2)]);
-  const { result } = hook(shop);
+  const shop = serve({ rows: [notification(1), notification(2)] });
+  const { result } = hook();
   await waitFor(() => expect(result.current.unread).toBe(2));
   await act(() => result.current.markRead(1));
   expect(result.current.unread).toBe(1);
@@ -148,27 +151,27 @@ it("marking read posts with Django's CSRF token and takes the count down", async
 });
 
 it("a session that is gone (401) shows signed out and opens no socket", async () => {
-  const shop = new ShopApi([notification(1)]);
-  shop.status = 401;
-  const { result } = hook(shop);
+  serve({ rows: [notification(1)] });
+  failing("get", "/api/notifications/", 401);
+  const { result } = hook();
   await waitFor(() => expect(result.current.transport).toBe("signed-out"));
   expect(FakeSocket.all).toHaveLength(0);
 });
 
 it("unmounting closes the socket", async () => {
-  const shop = new ShopApi([]);
-  const { unmount } = hook(shop);
+  serve();
+  const { unmount } = hook();
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
   unmount();
   expect(FakeSocket.last().closedByPage).toBe(true);
 });
 
 it("mark all read marks up to what the tab holds: one written since stays unread", async () => {
-  const shop = new ShopApi([notification(1), notification(2)]);
-  const { result } = hook(shop);
+  const shop = serve({ rows: [notification(1), notification(2)] });
+  const { result } = hook();
   await waitFor(() => expect(result.current.unread).toBe(2));
   act(() => FakeSocket.last().open());
-  shop.rows.push(notification(3)); // written, its frame still on its way
+  shop.add(notification(3)); // written, its frame still on its way
 
   await act(() => result.current.markAllRead());
   act(() => FakeSocket.last().frame({ type: "notification", ...notification(3) }));

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { createApi } from "../../src/api/client";
 import { LOGOUT_PATIENCE_MS, useLogoutEndsPush, usePush } from "../../src/notifications/usePush";
-import { type BrowserPush, PushApi, installPush, pushRow, uninstallPush } from "../support/push";
+import { type BrowserPush, installPush, uninstallPush } from "../support/push";
+import { failing, pushRow, serve } from "../support/shop";
 
 const ORIGIN = "https://shop.test";
 const HERE = "https://push.example/this-browser";
@@ -11,8 +12,9 @@ const ELSEWHERE = "https://push.example/another-browser";
 
 let browser: BrowserPush;
 
-function hook(server: PushApi) {
-  const api = createApi({ baseUrl: ORIGIN, fetch: server.fetch });
+/** usePush over the shop's API, which a test serves first (serve). */
+function hook() {
+  const api = createApi({ baseUrl: ORIGIN });
   return renderHook(() => usePush(api));
 }
 
@@ -28,15 +30,16 @@ afterEach(() => {
 describe("on only when the server has this browser's row", () => {
   it("a browser subscription the server has a row of shows on", async () => {
     browser.subscribed(HERE);
-    const { result } = hook(new PushApi([pushRow(1, ELSEWHERE), pushRow(2, HERE)]));
+    serve({ pushRows: [pushRow(1, ELSEWHERE), pushRow(2, HERE)] });
+    const { result } = hook();
     expect(result.current.state).toBe("unknown");
     await waitFor(() => expect(result.current.state).toBe("on"));
   });
 
   it("a browser subscription whose row the server deleted (a logout elsewhere) shows off", async () => {
     browser.subscribed(HERE);
-    const server = new PushApi([pushRow(1, ELSEWHERE)]);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [pushRow(1, ELSEWHERE)] });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     expect(server.requests.map((r) => r.path)).toEqual(["/api/push/subscriptions/"]);
   });
@@ -44,32 +47,32 @@ describe("on only when the server has this browser's row", () => {
   it("asks for this browser's row by its endpoint, however many browsers came before", async () => {
     browser.subscribed(HERE);
     const others = Array.from({ length: 20 }, (_, i) => pushRow(i + 1, `${ELSEWHERE}/${i}`));
-    const server = new PushApi([...others, pushRow(21, HERE)]);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [...others, pushRow(21, HERE)] });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("on"));
     const asked = server.requests.map((r) => [r.path, r.query]);
     expect(asked).toEqual([["/api/push/subscriptions/", `?endpoint=${encodeURIComponent(HERE)}`]]);
   });
 
   it("a browser with no subscription shows off, whatever the server has", async () => {
-    const server = new PushApi([pushRow(1, HERE)]);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [pushRow(1, HERE)] });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     expect(server.requests).toHaveLength(0);
   });
 
   it("a list the server cannot give (503) shows off, not on", async () => {
     browser.subscribed(HERE);
-    const server = new PushApi([pushRow(1, HERE)]);
-    server.status = { GET: 503 };
-    const { result } = hook(server);
+    serve({ pushRows: [pushRow(1, HERE)] });
+    failing("get", "/api/push/subscriptions/", 503);
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
   });
 
   it("a browser without Web Push is unsupported, and turning on says so", async () => {
     uninstallPush();
-    const server = new PushApi();
-    const { result } = hook(server);
+    const server = serve();
+    const { result } = hook();
     expect(result.current.state).toBe("unsupported");
     await act(() => result.current.turnOn());
     expect(result.current.state).toBe("off");
@@ -80,8 +83,8 @@ describe("on only when the server has this browser's row", () => {
 
 describe("turning on", () => {
   it("registers /sw.js for the site, subscribes with the server's key, and posts it", async () => {
-    const server = new PushApi([], browser.log);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [], log: browser.log });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     await act(() => result.current.turnOn());
     expect(result.current.state).toBe("on");
@@ -97,7 +100,7 @@ describe("turning on", () => {
       endpoint: "https://push.example/browser-new",
       keys: { p256dh: "BP256", auth: "au" },
     });
-    expect(server.rows.map((r) => r.endpoint)).toEqual(["https://push.example/browser-new"]);
+    expect(server.pushRows.map((r) => r.endpoint)).toEqual(["https://push.example/browser-new"]);
     expect(browser.log).toEqual([
       "permission",
       "GET /api/push/key/",
@@ -109,7 +112,8 @@ describe("turning on", () => {
   it("is busy while the permission prompt is open", async () => {
     let answer: (permission: NotificationPermission) => void = () => undefined;
     browser.answer = new Promise((resolve) => (answer = resolve));
-    const { result } = hook(new PushApi());
+    serve();
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     let turningOn: Promise<void> = Promise.resolve();
     act(() => {
@@ -125,8 +129,8 @@ describe("turning on", () => {
 
   it("permission refused: off, with the reason, and nothing subscribed nor sent", async () => {
     browser.answer = "denied";
-    const server = new PushApi();
-    const { result } = hook(server);
+    const server = serve();
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     await act(() => result.current.turnOn());
     expect(result.current.state).toBe("off");
@@ -136,9 +140,9 @@ describe("turning on", () => {
   });
 
   it("a subscription the server refuses is ended in the browser too, so it does not look on", async () => {
-    const server = new PushApi();
-    server.status = { POST: 400 };
-    const { result } = hook(server);
+    serve();
+    failing("post", "/api/push/subscriptions/", 400);
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     await act(() => result.current.turnOn());
     expect(result.current.state).toBe("off");
@@ -148,10 +152,10 @@ describe("turning on", () => {
   });
 
   it("without the server's key (push not configured) nothing is subscribed", async () => {
-    const server = new PushApi();
-    const { result } = hook(server);
+    serve();
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
-    server.status = { GET: 503 };
+    failing("get", "/api/push/key/", 503);
     await act(() => result.current.turnOn());
     expect(result.current.state).toBe("off");
     expect(result.current.status).toBe("Push is not on: HTTP 503");
@@ -162,8 +166,8 @@ describe("turning on", () => {
 describe("turning off", () => {
   it("deletes the server's row first, then unsubscribes the browser", async () => {
     const subscription = browser.subscribed(HERE);
-    const server = new PushApi([pushRow(1, ELSEWHERE), pushRow(7, HERE)], browser.log);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [pushRow(1, ELSEWHERE), pushRow(7, HERE)], log: browser.log });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("on"));
     browser.log.length = 0;
     await act(() => result.current.turnOff());
@@ -175,33 +179,33 @@ describe("turning off", () => {
       "unsubscribe",
     ]);
     expect(server.requests.at(-1)?.csrf).toBe("the-token");
-    expect(server.rows.map((r) => r.endpoint)).toEqual([ELSEWHERE]); // only this browser's
+    expect(server.pushRows.map((r) => r.endpoint)).toEqual([ELSEWHERE]); // only this browser's
     expect(subscription.unsubscribed).toBe(true);
   });
 
   it("a row the server no longer has: the browser is unsubscribed, nothing deleted", async () => {
     const subscription = browser.subscribed(HERE);
-    const server = new PushApi([pushRow(1, ELSEWHERE)]);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [pushRow(1, ELSEWHERE)] });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("off"));
     await act(() => result.current.turnOff());
     expect(result.current.state).toBe("off");
     expect(subscription.unsubscribed).toBe(true);
     expect(server.requests.filter((r) => r.method === "DELETE")).toHaveLength(0);
-    expect(server.rows).toHaveLength(1);
+    expect(server.pushRows).toHaveLength(1);
   });
 
   it("a delete the server refuses leaves it on, the browser still subscribed", async () => {
     const subscription = browser.subscribed(HERE);
-    const server = new PushApi([pushRow(7, HERE)]);
-    const { result } = hook(server);
+    const server = serve({ pushRows: [pushRow(7, HERE)] });
+    const { result } = hook();
     await waitFor(() => expect(result.current.state).toBe("on"));
-    server.status = { DELETE: 503 };
+    failing("delete", "/api/push/subscriptions/:id/", 503);
     await act(() => result.current.turnOff());
     expect(result.current.state).toBe("on");
     expect(result.current.status).toBe("Push is still on: HTTP 503");
     expect(subscription.unsubscribed).toBe(false);
-    expect(server.rows).toHaveLength(1);
+    expect(server.pushRows).toHaveLength(1);
   });
 });
 
