@@ -1,3 +1,4 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
@@ -8,7 +9,9 @@ const root = document.getElementById("notifications-tab");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <NotificationsTab />
+      <QueryClientProvider client={new QueryClient()}>
+        <NotificationsTab />
+      </QueryClientProvider>
     </StrictMode>,
   );
 }

@@ -15,7 +15,10 @@ from tests.support.notifications import notify
 from tests.support.orders import place_order
 from tests.support.processes import RelayProcess, WorkerProcess
 from tests.support.tab import (
+    live_status,
     stream_blocked,
+    tab_badge,
+    tab_items,
     tab_live_over,
     tab_opened,
     tab_title_becomes,
@@ -36,26 +39,27 @@ def test_an_order_placed_elsewhere_appears_live_and_marking_it_read_drops_the_co
     page.on("pageerror", lambda error: errors.append(str(error)))
     tab_opened(page, process.base, shopper)
     tab_live_over(page, "websocket")
-    assert page.inner_text("#live") == "live (WebSocket)"
+    assert live_status(page).inner_text() == "live (WebSocket)"
     assert page.title() == TITLE
-    page.wait_for_selector("#empty")
-    assert page.locator("#notifications li").count() == 0
+    page.get_by_text("Nothing yet").wait_for()
+    assert tab_items(page).count() == 0
 
     order_id = place_order(shopper.customer, (product, 2))["id"]  # another session: the API
-    item = page.locator("#notifications li", has_text=f"Order #{order_id} confirmed")
+    item = tab_items(page, f"Order #{order_id} confirmed")
     item.wait_for(timeout=10_000)  # no reload: it came over the socket
-    assert "unread" in item.get_attribute("class")
+    mark = item.get_by_role("button", name="Mark read")
+    assert mark.is_enabled()  # unread
     tab_title_becomes(page, f"(1) {TITLE}")
-    assert page.inner_text("#unread-badge") == "1"
+    assert tab_badge(page) == 1
 
-    item.locator("button.mark-read").click()
+    mark.click()
     page.wait_for_function(f"document.title === '{TITLE}'", timeout=5_000)
-    assert page.get_attribute("#unread-badge", "data-count") == "0"
+    assert tab_badge(page) == 0
     assert Notification.objects.get(recipient=shopper).is_read
 
     place_order(shopper.customer, (product, 1))  # a second one, then "mark all read"
     page.wait_for_function("document.title.startsWith('(1) ')", timeout=10_000)
-    page.click("#mark-all-read")
+    page.get_by_role("button", name="Mark all read").click()
     page.wait_for_function(f"document.title === '{TITLE}'", timeout=5_000)
     assert not Notification.objects.filter(recipient=shopper, is_read=False).exists()
     assert errors == []
@@ -74,13 +78,13 @@ def test_a_low_stock_alert_a_worker_commits_shows_up_live_on_a_staff_tab(
         # Stock falls below its threshold: the worker's inventory task alerts staff.
         lamp = ProductFactory(on_hand=6, low_stock_threshold=5, name="Desk lamp")
         place_order(customer.customer, (lamp, 3))
-        item = page.locator("#notifications li", has_text="Desk lamp")
+        item = tab_items(page, "Desk lamp")
         item.wait_for(timeout=30_000)
     finally:
         worker.stop()
         relay.stop()
     low = Notification.objects.get(recipient=staff, kind="low_stock")
-    assert item.get_attribute("data-id") == str(low.pk)
+    assert item.get_by_role("link").get_attribute("href") == low.link
     tab_title_becomes(page, f"(1) {TITLE}")
 
 
@@ -97,7 +101,7 @@ def test_after_the_web_process_crashes_the_tab_reconnects_and_gets_what_it_misse
     tab_opened(page, process.base, shopper)
     tab_live_over(page, "websocket")
     seen = notify(shopper, "Before the crash.")
-    page.locator("#notifications li", has_text="Before the crash.").wait_for(timeout=10_000)
+    tab_items(page, "Before the crash.").wait_for(timeout=10_000)
 
     page.route(re.compile(r".*/api/notifications/$"), lambda route: route.abort())
     process.kill()
@@ -106,12 +110,12 @@ def test_after_the_web_process_crashes_the_tab_reconnects_and_gets_what_it_misse
     web(port=process.port)
 
     for row in missed:
-        item = page.locator(f"#notifications li[data-id='{row.pk}']")
+        item = tab_items(page, row.message)
         item.wait_for(timeout=45_000)  # the reconnection's backoff: 2, 4, 8, 16 s
         assert item.inner_text().startswith(row.message)
     tab_live_over(page, "websocket")
     assert sockets[-1].endswith(f"/ws/notifications/?last_id={seen.pk}")
-    assert page.locator("#notifications li").count() == 3
+    assert tab_items(page).count() == 3
     tab_title_becomes(page, f"(3) {TITLE}")
 
 
@@ -120,8 +124,8 @@ def test_the_tab_shows_what_came_before_it_was_opened(web, browser, shopper, pro
     place_order(shopper.customer, (product, 1))
     page = browser.new_page()
     tab_opened(page, process.base, shopper)
-    page.wait_for_selector("#notifications li")
-    assert re.match(r"Order #\d+ confirmed", page.inner_text("#notifications li .text"))
+    tab_items(page).first.wait_for()
+    assert re.match(r"Order #\d+ confirmed", tab_items(page).first.get_by_role("link").inner_text())
     tab_title_becomes(page, f"(1) {TITLE}")
 
 
@@ -133,9 +137,9 @@ def test_with_websockets_blocked_the_tab_falls_back_to_server_sent_events(
     websockets_blocked(page)
     tab_opened(page, process.base, shopper)
     tab_live_over(page, "sse")
-    assert page.inner_text("#live") == "live (Server-Sent Events)"
+    assert live_status(page).inner_text() == "live (Server-Sent Events)"
     place_order(shopper.customer, (product, 1))
-    page.wait_for_selector("#notifications li", timeout=10_000)  # over the stream
+    tab_items(page).first.wait_for(timeout=10_000)  # over the stream
 
 
 def test_with_websockets_and_the_stream_blocked_the_tab_polls(web, browser, shopper, product):
@@ -148,10 +152,10 @@ def test_with_websockets_and_the_stream_blocked_the_tab_polls(web, browser, shop
     # Both refused, so polling has started (a poll started after run_for below would
     # come 10 s later, as late as the wait).
     tab_live_over(page, "polling")
-    assert "checking every 10 s" in page.inner_text("#live")
+    assert "checking every 10 s" in live_status(page).inner_text()
     place_order(shopper.customer, (product, 1))
     page.clock.run_for(11_000)  # past the 10 s poll
-    page.wait_for_selector("#notifications li", timeout=10_000)
+    tab_items(page).first.wait_for(timeout=10_000)
     assert page.title().startswith("(1) ")
 
 
@@ -172,5 +176,6 @@ def test_the_sender_sees_on_the_tab_that_the_other_side_read_their_message(
     tab_opened(page, process.base, staff)
     tab_live_over(page, "websocket")
     assert client_for(shopper).post(path + "read/").json() == {"marked": 1}
-    page.wait_for_selector(f"#receipt[data-order='{order_id}']", timeout=10_000)
-    assert page.inner_text("#receipt").startswith(f"Read: your message about order #{order_id}")
+    receipt = page.get_by_role("status").filter(has_text=f"about order #{order_id},")
+    receipt.wait_for(timeout=10_000)
+    assert receipt.inner_text().startswith(f"Read: your message about order #{order_id}")

@@ -16,6 +16,7 @@ from tests.support.tab import (
     push_delivered,
     push_turned_on,
     service_worker_registered,
+    status_says,
     tab_opened,
 )
 
@@ -46,17 +47,17 @@ def test_turning_email_off_on_the_tab_saves_that_preference_only(web, browser, s
     process = web()
     page = browser.new_page()
     tab_opened(page, process.base, shopper)
-    box = page.locator("input[name='message.email']")
+    box = page.get_by_label("Messages: Email")
     box.wait_for(timeout=10_000)
     assert box.is_checked()
     box.uncheck()
-    page.wait_for_selector("#preferences-status:has-text('Saved.')", timeout=10_000)
+    status_says(page, "Preferences", "Saved.")
     prefs = selectors.preferences_for(user=shopper)
     assert prefs["message"] == {"in_app": True, "email": False, "push": True}
     assert prefs["order_placed"]["email"] is True
     page.reload()
-    page.locator("input[name='message.email']").wait_for(timeout=10_000)
-    assert not page.locator("input[name='message.email']").is_checked()
+    page.get_by_label("Messages: Email").wait_for(timeout=10_000)
+    assert not page.get_by_label("Messages: Email").is_checked()
 
 
 def test_a_channel_that_cannot_be_turned_off_is_checked_again_with_the_servers_reason(
@@ -65,10 +66,10 @@ def test_a_channel_that_cannot_be_turned_off_is_checked_again_with_the_servers_r
     process, staff = web(), person(is_staff=True)
     page = browser.new_page()
     tab_opened(page, process.base, staff)
-    box = page.locator("input[name='side_effect_failed.in_app']")
+    box = page.get_by_label("Failed side effects (staff): In the app")
     box.wait_for(timeout=10_000)
     box.click()
-    page.wait_for_selector("#preferences-status:has-text('Not saved: HTTP 400')", timeout=10_000)
+    status_says(page, "Preferences", "Not saved: HTTP 400")
     assert box.is_checked()
     assert selectors.preferences_for(user=staff)["side_effect_failed"]["in_app"] is True
 
@@ -116,9 +117,8 @@ def test_push_turned_on_then_off_on_the_tab_ends_this_browsers_subscription(
         assert service.requests[0].payload["body"] == "While on."
 
         page.reload()  # the tab knows this browser is subscribed
-        page.click("#push-unsubscribe")
-        page.wait_for_selector("#push-status[data-state=off]", timeout=10_000)
-        assert page.inner_text("#push-status") == "This device gets no push notifications."
+        page.get_by_role("button", name="Stop notifying me on this device").click()
+        status_says(page, "Web Push on this device", "This device gets no push notifications.")
         assert not PushSubscription.objects.exists()
         held = "navigator.serviceWorker.ready.then(r => r.pushManager.getSubscription())"
         assert page.evaluate(held + ".then(s => s && s.endpoint)") is None

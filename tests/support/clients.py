@@ -13,9 +13,9 @@ def browser_log_in(page, url: str, *, username: str, password: str) -> None:
     log in there and land back on `url`."""
     page.goto(url)
     assert "/account/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(url)
 
 

@@ -1,5 +1,6 @@
-"""The React notifications tab (frontend/) in a real browser: opening it as a person,
-blocking its transports as a proxy would, and Web Push as the tests can have it."""
+"""The React notifications tab (frontend/) in a real browser, its parts found as people
+find them (by role and accessible name): opening it as a person, blocking its transports
+as a proxy would, and Web Push as the tests can have it."""
 
 import json
 import re
@@ -7,6 +8,8 @@ import re
 from tests.support.clients import PASSWORD, browser_log_in
 
 TAB = "/account/notifications/"
+# What the tab's "Live updates" status says over each transport.
+SAYS = {"websocket": "live (WebSocket)", "sse": "live (Server-Sent Events)", "polling": "checking"}
 
 
 def tab_opened(page, base: str, user) -> None:
@@ -16,7 +19,33 @@ def tab_opened(page, base: str, user) -> None:
 
 def tab_live_over(page, transport: str) -> None:
     """Wait until the tab says it is live over `transport`: websocket, sse or polling."""
-    page.wait_for_selector(f"#live[data-transport={transport}]", timeout=15_000)
+    from playwright.sync_api import expect
+
+    expect(live_status(page)).to_contain_text(SAYS[transport], timeout=15_000)
+
+
+def live_status(page):
+    return page.get_by_role("status", name="Live updates")
+
+
+def tab_items(page, text: str | None = None):
+    """The list's items (those with `text`)."""
+    items = page.get_by_role("list", name="Notifications").get_by_role("listitem")
+    return items if text is None else items.filter(has_text=text)
+
+
+def tab_badge(page) -> int:
+    """The count the bell shows (hidden at 0)."""
+    badge = page.get_by_role("status", name=re.compile(r"^\d+ unread$"), include_hidden=True)
+    return int(badge.text_content(timeout=5_000) or 0)
+
+
+def tab_settled(page) -> None:
+    """Wait until no page of the list and no mark is on its way (what came is shown)."""
+    from playwright.sync_api import expect
+
+    busy = page.get_by_role("list", name="Notifications")
+    expect(busy).to_have_attribute("aria-busy", "false", timeout=10_000)
 
 
 def tab_title_becomes(page, title: str) -> None:
@@ -58,10 +87,16 @@ def push_turned_on(browser, process, user, subscription: dict, **stand_in):
     context.add_init_script(browser_push_stand_in(subscription, **stand_in))
     page = context.new_page()
     tab_opened(page, process.base, user)
-    page.click("#push-subscribe")
-    page.wait_for_selector("#push-status[data-state=on]", timeout=10_000)
-    assert page.inner_text("#push-status") == "This device gets push notifications."
+    page.get_by_role("button", name="Notify me on this device").click()
+    status_says(page, "Web Push on this device", "This device gets push notifications.")
     return page
+
+
+def status_says(page, name: str, text: str) -> None:
+    """Wait until the status line `name` says `text`."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("status", name=name)).to_have_text(text, timeout=10_000)
 
 
 def service_worker_registered(context, page, base) -> tuple:

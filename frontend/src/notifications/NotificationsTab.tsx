@@ -1,6 +1,7 @@
 // The shop's notifications page: the bell with the unread count, the list, read receipts,
-// each kind's channels, and Web Push on this device.
-import { useEffect } from "react";
+// each kind's channels, and Web Push on this device. Tests find its parts as people do:
+// by role and accessible name.
+import { useEffect, useId } from "react";
 
 import type { Channel, Kind, Notification } from "../api/client";
 import type { Receipt } from "./live";
@@ -9,7 +10,11 @@ import { usePreferences } from "./usePreferences";
 import { useLogoutEndsPush, usePush } from "./usePush";
 
 const TITLE = "Notifications · Shopflow";
-const CHANNELS: Channel[] = ["in_app", "email", "push"];
+const CHANNELS: Record<Channel, string> = {
+  in_app: "In the app",
+  email: "Email",
+  push: "Web Push",
+};
 const KIND_LABELS: Record<Kind, string> = {
   order_placed: "Orders placed",
   message: "Messages",
@@ -25,13 +30,14 @@ export function NotificationsTab() {
   useEffect(() => {
     document.title = (feed.unread ? `(${feed.unread}) ` : "") + TITLE;
   }, [feed.unread]);
+  const live = feed.transport === "websocket" || feed.transport === "sse";
   return (
     <>
       <div className="bar">
         <h1>
           Notifications{" "}
           <span
-            id="unread-badge"
+            role="status"
             className="badge"
             data-count={feed.unread}
             aria-label={`${feed.unread} unread`}
@@ -39,29 +45,24 @@ export function NotificationsTab() {
             {feed.unread}
           </span>
         </h1>
-        <span
-          id="live"
-          data-transport={feed.transport}
-          className={live(feed.transport) ? "on" : ""}
-          title="Live updates"
-        >
+        <span role="status" title="Live updates" className={live ? "live on" : "live"}>
           {feed.status}
         </span>
-        <button id="mark-all-read" type="button" onClick={() => void feed.markAllRead()}>
+        <button type="button" onClick={() => void feed.markAllRead()}>
           Mark all read
         </button>
       </div>
       {feed.problem && (
-        <p id="feed-problem" className="problem" role="alert">
+        <p className="problem" role="alert">
           {feed.problem}
         </p>
       )}
       {feed.loaded && feed.notifications.length === 0 && (
-        <p id="empty">
+        <p className="empty">
           Nothing yet: notifications about your orders and messages appear here as they happen.
         </p>
       )}
-      <ul id="notifications">
+      <ul className="notifications" aria-label="Notifications" aria-busy={feed.busy}>
         {feed.notifications.map((n) => (
           <NotificationItem key={n.id} notification={n} onRead={() => void feed.markRead(n.id)} />
         ))}
@@ -72,10 +73,6 @@ export function NotificationsTab() {
   );
 }
 
-function live(transport: string): boolean {
-  return transport === "websocket" || transport === "sse";
-}
-
 function NotificationItem({
   notification: n,
   onRead,
@@ -84,7 +81,7 @@ function NotificationItem({
   onRead: () => void;
 }) {
   return (
-    <li data-id={n.id} className={n.is_read ? "read" : "unread"}>
+    <li className={n.is_read ? "read" : "unread"}>
       {n.link ? (
         <a className="text" href={n.link}>
           {n.message}
@@ -94,7 +91,7 @@ function NotificationItem({
       )}
       <time dateTime={n.created_at}>{new Date(n.created_at).toLocaleString()}</time>
       <button type="button" className="mark-read" onClick={onRead} disabled={n.is_read}>
-        Mark read
+        {n.is_read ? "Read" : "Mark read"}
       </button>
     </li>
   );
@@ -104,7 +101,7 @@ function ReceiptLine({ receipt }: { receipt: Receipt }) {
   const count = receipt.message_ids.length;
   const what = count === 1 ? "message" : `${count} messages`;
   return (
-    <p id="receipt" data-order={receipt.order}>
+    <p role="status">
       Read: your {what} about order #{receipt.order}, {new Date(receipt.read_at).toLocaleString()}.
     </p>
   );
@@ -113,16 +110,17 @@ function ReceiptLine({ receipt }: { receipt: Receipt }) {
 function PreferencesSection() {
   const { preferences, status, change } = usePreferences();
   const push = usePush();
+  const heading = useId();
   return (
-    <section id="preferences">
-      <h2>What reaches you, and how</h2>
+    <section aria-labelledby={heading}>
+      <h2 id={heading}>What reaches you, and how</h2>
       <table>
         <thead>
           <tr>
             <th>Kind</th>
-            <th>In the app</th>
-            <th>Email</th>
-            <th>Web Push</th>
+            {Object.values(CHANNELS).map((label) => (
+              <th key={label}>{label}</th>
+            ))}
           </tr>
         </thead>
         <tbody>
@@ -130,12 +128,11 @@ function PreferencesSection() {
             (Object.keys(KIND_LABELS) as Kind[]).map((kind) => (
               <tr key={kind}>
                 <th>{KIND_LABELS[kind]}</th>
-                {CHANNELS.map((channel) => (
+                {(Object.keys(CHANNELS) as Channel[]).map((channel) => (
                   <td key={channel}>
                     <input
                       type="checkbox"
-                      name={`${kind}.${channel}`}
-                      aria-label={`${KIND_LABELS[kind]}: ${channel}`}
+                      aria-label={`${KIND_LABELS[kind]}: ${CHANNELS[channel]}`}
                       checked={preferences[kind][channel]}
                       onChange={(event) => void change(kind, channel, event.target.checked)}
                     />
@@ -145,17 +142,16 @@ function PreferencesSection() {
             ))}
         </tbody>
       </table>
-      <p id="preferences-status" aria-live="polite">
+      <p role="status" title="Preferences">
         {status}
       </p>
       <p>
         {push.state === "on" ? (
-          <button id="push-unsubscribe" type="button" onClick={() => void push.turnOff()}>
+          <button type="button" onClick={() => void push.turnOff()}>
             Stop notifying me on this device
           </button>
         ) : (
           <button
-            id="push-subscribe"
             type="button"
             disabled={push.state === "busy" || push.state === "unsupported"}
             onClick={() => void push.turnOn()}
@@ -163,7 +159,7 @@ function PreferencesSection() {
             Notify me on this device
           </button>
         )}{" "}
-        <span id="push-status" data-state={push.state} aria-live="polite">
+        <span role="status" title="Web Push on this device">
           {push.state === "unsupported" ? "This browser has no Web Push." : push.status}
         </span>
       </p>

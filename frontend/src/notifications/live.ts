@@ -1,8 +1,10 @@
 // How new notifications reach an open tab: a WebSocket, resumed after the last id the tab
-// has; Server-Sent Events when WebSockets never open (a proxy that refuses them); polling
-// while neither is up. The database is the source of truth: every (re)connection names
-// the last id seen and the server sends what came after it, so nothing is lost.
-import { type Notification, isSignedOut } from "../api/client";
+// has; Server-Sent Events when WebSockets never open (a proxy that refuses them); while
+// neither is up it says "polling", and the tab polls the API (useNotifications). The
+// database is the source of truth: every (re)connection names the last id seen and the
+// server sends what came after it, so nothing is lost.
+import type { Notification } from "../api/client";
+import type { Count } from "./inbox";
 
 export type Transport = "connecting" | "websocket" | "sse" | "polling" | "signed-out";
 
@@ -20,16 +22,16 @@ export interface LiveHandlers {
   /** A socket or a stream opened: what happened meanwhile elsewhere (reads in another
    * tab, the count) is worth asking the API again. */
   opened: () => void;
-  notification: (notification: Notification) => void;
+  /** A notification, with the person's unread count after it. */
+  notification: (notification: Notification & Count) => void;
   receipt: (receipt: Receipt) => void;
   transport: (transport: Transport, detail: string) => void;
-  /** Fetch what is new over the API; rejects with a signed-out ApiError to stop. */
-  poll: () => Promise<void>;
 }
 
 export interface LiveOptions {
   /** The site, e.g. "https://shop.example"; the WebSocket's scheme follows it. */
   origin: string;
+  /** How often the tab polls while neither is up (said, not done, here). */
   pollMs?: number;
   /** The first wait before a dropped WebSocket reconnects; doubled each failure. */
   reconnectMs?: number;
@@ -41,7 +43,7 @@ export interface LiveOptions {
 /** Sockets that never opened, in a row, before the tab takes WebSockets for refused. */
 const REFUSALS_BEFORE_FALLBACK = 2;
 
-type Frame = ({ type: "notification" } & Notification) | ({ type: "receipt" } & Receipt);
+type Frame = ({ type: "notification" } & Notification & Count) | ({ type: "receipt" } & Receipt);
 
 /** Connect, and keep connected until the returned function is called. */
 export function connectLive(handlers: LiveHandlers, options: LiveOptions): () => void {
@@ -53,10 +55,8 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
   let socketEverOpened = false;
   let refusals = 0;
   let wait = firstWait;
-  let polling = false;
   let socket: WebSocket | null = null;
   let stream: EventSource | null = null;
-  let pollTimer: ReturnType<typeof setInterval> | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   const say = (transport: Transport, detail: string) => {
@@ -66,32 +66,12 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     if (frame.type === "notification") handlers.notification(frame);
     else if (frame.type === "receipt") handlers.receipt(frame);
   };
-  // One poll at a time: a slow answer is not overtaken by the next one.
-  const pollOnce = () => {
-    if (polling) return;
-    polling = true;
-    handlers
-      .poll()
-      .catch((error) => {
-        if (isSignedOut(error)) signedOut();
-      })
-      .finally(() => {
-        polling = false;
-      });
-  };
-  const startPolling = (why: string) => {
+  const polling = (why: string) =>
     say("polling", `${why} (checking every ${Math.round(pollMs / 1000)} s)`);
-    if (pollTimer === null) pollTimer = setInterval(pollOnce, pollMs);
-  };
-  const stopPolling = () => {
-    if (pollTimer !== null) clearInterval(pollTimer);
-    pollTimer = null;
-  };
   const retry = (connect: () => void, after: number) => {
     if (!closed) retryTimer = setTimeout(connect, after);
   };
   const signedOut = () => {
-    stopPolling();
     say("signed-out", "signed out");
     close();
   };
@@ -113,7 +93,6 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
       openedAt = Date.now();
       socketEverOpened = true;
       refusals = 0;
-      stopPolling();
       say("websocket", "live (WebSocket)");
       handlers.opened();
     };
@@ -127,7 +106,7 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
       }
       // A socket that stayed up was a success; one that drops at once backs off further.
       if (openedAt !== null && Date.now() - openedAt >= stableMs) wait = firstWait;
-      startPolling("reconnecting…");
+      polling("reconnecting…");
       retry(connectSocket, wait);
       wait = Math.min(wait * 2, maxWait);
     };
@@ -139,7 +118,6 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     const current = new EventSource(resumeUrl("/api/notifications/stream/", "last_event_id"));
     stream = current;
     current.onopen = () => {
-      stopPolling();
       say("sse", "live (Server-Sent Events)");
       handlers.opened();
     };
@@ -149,14 +127,13 @@ export function connectLive(handlers: LiveHandlers, options: LiveOptions): () =>
     current.addEventListener("receipt", frame("receipt"));
     current.onerror = () => {
       if (closed || stream !== current) return;
-      startPolling("reconnecting…");
+      polling("reconnecting…");
       if (current.readyState === EventSource.CLOSED) retry(connectStream, pollMs);
     };
   }
 
   function close() {
     closed = true;
-    stopPolling();
     if (retryTimer !== null) clearTimeout(retryTimer);
     socket?.close();
     stream?.close();

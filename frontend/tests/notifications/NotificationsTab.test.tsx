@@ -1,9 +1,10 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { act, cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import { StrictMode } from "react";
-import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, expect, it } from "vitest";
 
 import { NotificationsTab } from "../../src/notifications/NotificationsTab";
-import { FakeSocket, installFakes } from "../support/fakes";
+import { FakeSocket, installFakes, sent } from "../support/fakes";
 import { type Shop, notification, serve } from "../support/shop";
 
 let shop: Shop;
@@ -17,7 +18,9 @@ afterEach(cleanup);
 function renderTab() {
   return render(
     <StrictMode>
-      <NotificationsTab />
+      <QueryClientProvider client={new QueryClient()}>
+        <NotificationsTab />
+      </QueryClientProvider>
     </StrictMode>,
   );
 }
@@ -27,22 +30,26 @@ it("under StrictMode opens one socket, and shows the list, the count and how it 
   await screen.findByText("Order #2 confirmed");
   await waitFor(() => expect(FakeSocket.all).toHaveLength(1)); // not one per effect run
   act(() => FakeSocket.last().open());
-  expect(document.querySelector("#live")?.textContent).toBe("live (WebSocket)");
-  expect(screen.getByLabelText("1 unread").textContent).toBe("1");
+  expect(screen.getByRole("status", { name: "Live updates" }).textContent).toBe("live (WebSocket)");
+  expect(screen.getByRole("status", { name: "1 unread" }).textContent).toBe("1");
   expect(document.title).toBe("(1) Notifications · Shopflow");
 
-  shop.add(notification(3)); // committed, then published
-  act(() => FakeSocket.last().frame({ type: "notification", ...notification(3) }));
+  const frame = shop.frame(shop.add(notification(3))); // committed, then published
+  await sent(frame);
   await screen.findByText("Order #3 confirmed");
   expect(document.title).toBe("(2) Notifications · Shopflow");
-  expect(
-    [...document.querySelectorAll("#notifications li")].map((li) => li.getAttribute("data-id")),
-  ).toEqual(["3", "2", "1"]);
+  const list = screen.getByRole("list", { name: "Notifications" });
+  const items = within(list)
+    .getAllByRole("listitem")
+    .map((li) => li.textContent);
+  expect(items.map((text) => text?.match(/Order #(\d)/)?.[1])).toEqual(["3", "2", "1"]);
 });
 
 it("a channel the server refuses to turn off is checked again, with its reason", async () => {
   renderTab();
-  const box = await screen.findByLabelText<HTMLInputElement>("Failed side effects (staff): in_app");
+  const box = await screen.findByLabelText<HTMLInputElement>(
+    "Failed side effects (staff): In the app",
+  );
   expect(box.checked).toBe(true);
   act(() => box.click());
   await screen.findByText("Not saved: HTTP 400");
@@ -50,9 +57,11 @@ it("a channel the server refuses to turn off is checked again, with its reason",
   expect(shop.preferences.side_effect_failed?.in_app).toBe(true);
 });
 
-it("a channel turned off is saved, that one only", async () => {
+it("a channel turned off is saved, that one only, and the count is asked again", async () => {
   renderTab();
-  const box = await screen.findByLabelText<HTMLInputElement>("Messages: email");
+  const box = await screen.findByLabelText<HTMLInputElement>("Messages: Email");
+  await waitFor(() => expect(FakeSocket.all).toHaveLength(1));
+  const asked = shop.requests.length;
   act(() => box.click());
   await screen.findByText("Saved.");
   expect(box.checked).toBe(false);
@@ -60,4 +69,10 @@ it("a channel turned off is saved, that one only", async () => {
   expect(shop.preferences.order_placed?.email).toBe(true);
   const put = shop.requests.find((r) => r.method === "PUT");
   expect(JSON.parse(String(put?.body))).toEqual({ message: { email: false } });
+  // A kind turned off in the app leaves the count: the inbox is read again after a save.
+  await waitFor(() =>
+    expect(shop.requests.slice(asked).map((r) => `${r.method} ${r.path}`)).toContain(
+      "GET /api/notifications/",
+    ),
+  );
 });

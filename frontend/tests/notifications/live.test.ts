@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { Notification } from "../../src/api/client";
-import { ApiError } from "../../src/api/client";
 import {
   type LiveHandlers,
   type Receipt,
@@ -18,7 +17,6 @@ function handlers(lastId: number | null = 0) {
     notifications: [] as Notification[],
     receipts: [] as Receipt[],
     transports: [] as Transport[],
-    polls: 0,
     opened: 0,
     lastId,
   };
@@ -33,10 +31,6 @@ function handlers(lastId: number | null = 0) {
     },
     receipt: (r) => seen.receipts.push(r),
     transport: (t) => seen.transports.push(t),
-    poll: vi.fn(() => {
-      seen.polls += 1;
-      return Promise.resolve();
-    }),
   };
   return { seen, live };
 }
@@ -68,7 +62,7 @@ describe("the WebSocket", () => {
     expect(seen.receipts.map((r) => r.order)).toEqual([7]);
   });
 
-  it("dropped, polls meanwhile and reconnects after what arrived last, waiting longer each failure", () => {
+  it("dropped, says polling meanwhile and reconnects after what arrived last, waiting longer each failure", () => {
     const { seen, live } = handlers(0);
     connectLive(live, { origin: ORIGIN, reconnectMs: 2_000, pollMs: 10_000 });
     FakeSocket.last().open();
@@ -91,16 +85,11 @@ describe("the WebSocket", () => {
     expect(FakeSocket.all).toHaveLength(3);
     expect(FakeEventSource.all).toHaveLength(0);
 
-    vi.advanceTimersByTime(10_000);
-    expect(seen.polls).toBeGreaterThan(0); // polled while it was away
     FakeSocket.last().open();
-    const polls = seen.polls;
-    vi.advanceTimersByTime(60_000);
-    expect(seen.polls).toBe(polls); // live again: polling stopped
-    expect(seen.transports.at(-1)).toBe("websocket");
+    expect(seen.transports.at(-1)).toBe("websocket"); // live again: the tab stops polling
   });
 
-  it("closed with 4401 (no valid credentials) stops: signed out, no retry, no polling", () => {
+  it("closed with 4401 (no valid credentials) stops: signed out, no retry", () => {
     const { seen, live } = handlers();
     connectLive(live, { origin: ORIGIN });
     FakeSocket.last().open();
@@ -108,7 +97,6 @@ describe("the WebSocket", () => {
     vi.advanceTimersByTime(120_000);
     expect(seen.transports.at(-1)).toBe("signed-out");
     expect(FakeSocket.all).toHaveLength(1);
-    expect(seen.polls).toBe(0);
   });
 });
 
@@ -137,34 +125,18 @@ describe("the fallbacks", () => {
     expect(seen.receipts.map((r) => r.order)).toEqual([3]);
   });
 
-  it("with the stream refused too, polls every pollMs and tries the stream again", async () => {
+  it("with the stream refused too, says polling and tries the stream again after pollMs", () => {
     const { seen, live } = handlers();
     connectLive(live, { origin: ORIGIN, pollMs: 10_000, reconnectMs: 1 });
     refusedTwice();
     FakeEventSource.all.at(-1)!.fail();
-    seen.polls = 0;
     expect(seen.transports.at(-1)).toBe("polling");
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(seen.polls).toBe(1);
+    vi.advanceTimersByTime(9_999);
+    expect(FakeEventSource.all).toHaveLength(1);
+    vi.advanceTimersByTime(1);
     expect(FakeEventSource.all).toHaveLength(2); // tried again
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(seen.polls).toBe(2);
     FakeEventSource.all.at(-1)!.open();
-    await vi.advanceTimersByTimeAsync(30_000);
-    expect(seen.polls).toBe(2);
     expect(seen.transports.at(-1)).toBe("sse");
-  });
-
-  it("a poll answered 401 means signed out: polling stops", async () => {
-    const { seen, live } = handlers();
-    live.poll = vi.fn(() => Promise.reject(new ApiError(401, {})));
-    connectLive(live, { origin: ORIGIN, pollMs: 1_000, reconnectMs: 1 });
-    refusedTwice();
-    FakeEventSource.all.at(-1)!.fail();
-    await vi.advanceTimersByTimeAsync(1_000);
-    await vi.advanceTimersByTimeAsync(5_000);
-    expect(live.poll).toHaveBeenCalledTimes(1);
-    expect(seen.transports.at(-1)).toBe("signed-out");
   });
 });
 
@@ -198,22 +170,8 @@ it("a socket that opens and drops at once keeps backing off; one that stayed up 
   expect(reconnectAfter()).toBe(1_000);
 });
 
-it("a slow poll is not overtaken by the next one", async () => {
+it("closing leaves nothing running: no retry, the socket closed", () => {
   const { live } = handlers();
-  let answer: () => void = () => undefined;
-  live.poll = vi.fn(() => new Promise<void>((resolve) => (answer = resolve)));
-  connectLive(live, { origin: ORIGIN, pollMs: 1_000, reconnectMs: 1 });
-  refusedTwice();
-  FakeEventSource.all.at(-1)!.fail();
-  await vi.advanceTimersByTimeAsync(5_000);
-  expect(live.poll).toHaveBeenCalledTimes(1);
-  answer();
-  await vi.advanceTimersByTimeAsync(1_000);
-  expect(live.poll).toHaveBeenCalledTimes(2);
-});
-
-it("closing leaves nothing running: no retry, no poll, the socket closed", () => {
-  const { seen, live } = handlers();
   const close = connectLive(live, { origin: ORIGIN });
   FakeSocket.last().open();
   close();
@@ -221,5 +179,4 @@ it("closing leaves nothing running: no retry, no poll, the socket closed", () =>
   FakeSocket.last().drop();
   vi.advanceTimersByTime(120_000);
   expect(FakeSocket.all).toHaveLength(1);
-  expect(seen.polls).toBe(0);
 });

@@ -1,5 +1,6 @@
 // Stand-ins for the browser's WebSocket and EventSource (jsdom has neither a server nor a
 // network), driven by the test: open, send a frame, drop. The shop's API is shop.ts's.
+import { act } from "@testing-library/react";
 export class FakeSocket {
   static all: FakeSocket[] = [];
   static last(): FakeSocket {
@@ -73,4 +74,13 @@ export function installFakes(): void {
   ] as const) {
     Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
   }
+}
+
+/** A frame over the last socket, and what it changes rendered: an async act, since TanStack
+ * Query tells components in a microtask (setup.ts). */
+export function sent(frame: object): Promise<void> {
+  return act(() => {
+    FakeSocket.last().frame(frame);
+    return Promise.resolve();
+  });
 }
