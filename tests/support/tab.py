@@ -140,3 +140,46 @@ def tab_script_fetched(session, base: str):
     assert b"/ws/notifications/" in served.content  # the tab's own code
     assert b"last_event_id" in served.content
     return served
+
+
+class AnswersHeld:
+    """The tab's `method` requests to `url` (a regex) reach the server when they are made
+    (the server reads then), and their answers reach the tab only when the test releases
+    them: an answer read before something else happened, delivered after it. `before`, if
+    given, runs as each is asked, before the server reads."""
+
+    def __init__(self, page, url, *, method: str = "GET", before=None):
+        self.page, self.method, self.before = page, method, before
+        self.waiting: list = []  # (route, the server's response), oldest first
+        self.released: list[dict] = []
+        page.route(url, self._hold)
+
+    def _hold(self, route) -> None:
+        if route.request.method != self.method:
+            route.fallback()
+            return
+        if self.before:
+            self.before()
+        self.waiting.append((route, route.fetch()))
+
+    def asked(self, count: int = 1) -> None:
+        """Wait until `count` are held."""
+        page_until(self.page, lambda: len(self.waiting) >= count, what=f"{count} held")
+
+    def release(self) -> dict:
+        """Hand the oldest held answer to the tab; what it said."""
+        route, response = self.waiting.pop(0)
+        route.fulfill(response=response)
+        self.released.append(response.json())
+        return self.released[-1]
+
+
+def page_until(page, predicate, *, timeout: float = 10.0, what: str = "") -> None:
+    """Wait for `predicate()`, the page's events (its route handlers) running meanwhile."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        page.wait_for_timeout(20)  # the polling interval: Playwright dispatches meanwhile
