@@ -1,21 +1,14 @@
 """What the ORM cannot say, of the notifications: the version of the database a count was
-read at (`unread_as_of`), and reads that share one snapshot.
+read at (`unread_as_of`: of two counts, the greater version is the newer), and reads that
+share one snapshot (docs/notifications.md, "The unread count").
 
-A count reaches a tab by several ways (a page, a live frame, a read's answer), and one
-read earlier may arrive after one read later. Of two, the tab keeps the one with the
-greater version: versions are strings of one length, compared as strings.
+PostgreSQL: a statement's snapshot, from its xmax and how many older transactions were
+still running. xmax only grows and, while it stays, the running ones only finish: the
+version orders snapshots as they were taken. Read outside a transaction that wrote (its
+own writes are in its snapshot, and no version names them).
 
-PostgreSQL: the version of a statement's snapshot, from its xmax (one past the newest
-transaction finished when it was taken) and how many older ones were still running. xmax
-only grows and, while it stays, the running ones only finish: so (xmax, fewer running)
-orders snapshots as they were taken, and two equal ones saw the same commits, whatever
-order the commits took. Read outside a transaction that wrote: its own writes are in its
-snapshot, but no version names them.
-
-SQLite: one writer at a time, and the read holds the write lock (an IMMEDIATE
-transaction: config/settings/database.py): nothing commits while it reads, and the
-version is the time then. A SQLite database is one machine's; its processes share a clock.
-"""
+SQLite: the read holds the one write lock (IMMEDIATE transactions), so nothing commits
+meanwhile; the version is the time then (one machine's processes share a clock)."""
 
 import contextlib
 import time

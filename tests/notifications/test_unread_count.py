@@ -114,11 +114,17 @@ def test_a_live_frame_carries_the_persons_unread_count_as_the_connection_sends_i
 
 @pytest.mark.django_db(transaction=True)
 def test_a_count_read_after_a_commit_has_a_greater_version(user):
+    """And the count (PostgreSQL's raw snapshot fields beside it) is the list's."""
+    NotificationPreference.objects.create(
+        user=user, kind="low_stock", in_app=False, email=False, push=False
+    )
+    inbox.notifications_create(recipient_ids=[user.pk], kind="low_stock", message="muted")
     before = selectors.notification_unread(user_id=user.pk)
     notify(user, "one")
     after = selectors.notification_unread(user_id=user.pk)
 
     assert (before.unread, after.unread) == (0, 1)
+    assert after.unread == selectors.notification_list(user_id=user.pk, unread_only=True).count()
     assert before.unread_as_of < after.unread_as_of
 
 
