@@ -27,7 +27,8 @@ def notify(user, message: str = "hi", *, kind: str = "message", link: str = "", 
 
 def notified_out_of_id_order(user, *, slow: str, fast: str):
     """Two notifications for `user` whose commits land out of id order: `slow` takes the
-    smaller id, and commits after `fast`. (slow's row, fast's row)."""
+    smaller id, and commits after `fast` (PostgreSQL: SQLite has one writer at a time).
+    (slow's row, fast's row)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
