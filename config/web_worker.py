@@ -10,6 +10,7 @@ and resume from Last-Event-ID; an API request in flight has those seconds to fin
 Imports nothing of Django: gunicorn loads this module in the arbiter."""
 
 import os
+import socket
 
 from uvicorn_worker import UvicornWorker
 
@@ -25,3 +26,13 @@ class WebWorker(UvicornWorker):
         "ws_max_size": 65536,
         "timeout_graceful_shutdown": GRACEFUL_SECONDS,
     }
+
+    def run(self) -> None:
+        # With --reuse-port each process binds its own socket, and gunicorn's arbiter says
+        # "Listening at:" with no address: each process says where it listens.
+        self.log.info("Listening at: %s (%s)", ",".join(map(str, self.sockets)), self.pid)
+        # uvicorn closes each socket it serves after asyncio's server closed it, through
+        # gunicorn's wrapper, which then logs "Error while closing socket [Errno 9]" at every
+        # stop (benoitc/gunicorn#3013): uvicorn is given the sockets themselves.
+        self.sockets = [socket.socket(fileno=listener.detach()) for listener in self.sockets]
+        super().run()

@@ -98,6 +98,9 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         message=f"every child to exit: {[p.pid for p in descendants if alive(p)]}",
     )
     assert "runstack | stopped" in stack.log()
+    # Each web process said where it listens, and none complained as it stopped.
+    assert f"Listening at: {stack.base} (" in stack.log()
+    assert "Error while closing socket" not in stack.log()
 
 
 DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
