@@ -48,7 +48,7 @@ run: $(VENV)/.runtime $(FRONTEND_BUILT)
 
 # What make run printed once everything served (addresses, credentials), again.
 credentials:
-	@cat var/make-run.txt 2>/dev/null || { echo "make run is not running (it writes var/make-run.txt once everything serves)" >&2; exit 1; }
+	@cat $${SHOPFLOW_VAR_DIR:-var}/make-run.txt 2>/dev/null || { echo "make run is not running (it writes $${SHOPFLOW_VAR_DIR:-var}/make-run.txt once everything serves)" >&2; exit 1; }
 
 # A Django shell on make run's database and settings (its own setup's: DJANGO_DEBUG=1, the
 # same DATABASE_URL and broker when they are set, else the same SQLite file).

@@ -170,7 +170,7 @@ class Shopflow(Stack):
             [sys.executable, "manage.py", "runstack"],
             DATABASE_URL=self.url,
             CELERY_BROKER_URL=self.broker,
-            SHOPFLOW_REDIS_DIR=str(fresh_dir("redis-shopflow")),
+            SHOPFLOW_VAR_DIR=str(fresh_dir("var-shopflow")),
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(sink.port),
             PORT=str(self.port),

@@ -167,7 +167,10 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
         where = text.index("Shopflow is running:")
         for ready in services.READY.values():
             assert -1 < text.find(ready) < where, ready
-        again = subprocess.run(["make", "-s", "credentials"], cwd=PROJECT_DIR, capture_output=True)
+        kept = {"SHOPFLOW_VAR_DIR": str(tmp_path / "var")}  # runstack_process's
+        again = subprocess.run(
+            ["make", "-s", "credentials"], cwd=PROJECT_DIR, env={**env, **kept}, capture_output=True
+        )
         assert f"password {admin_password}" in again.stdout.decode()
 
         assert requests.get(f"{running.flower}/api/workers", timeout=5).status_code == 401
@@ -208,7 +211,6 @@ def embedded_env(tmp_path, port, flower_port):
     (runstack starts its own), no SMTP server."""
     env = subprocess_env(
         CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing answers there
-        SHOPFLOW_REDIS_DIR=tmp_path / "redis",
         PORT=port,
         FLOWER_PORT=flower_port,
         WEB_CONCURRENCY=1,

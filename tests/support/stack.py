@@ -31,14 +31,18 @@ def stack_env(smtp_server, broker_url, port: int, flower_port: int, **overrides)
 
 
 def runstack_process(env, log_path) -> subprocess.Popen:
-    """`manage.py runstack` started, its output in `log_path`, its collectstatic beside it
-    (another stack's would rewrite files a web process is serving)."""
-    static_root = str(log_path.parent / "staticfiles")
+    """`manage.py runstack` started, its output in `log_path`, its collectstatic and what it
+    keeps (var/) beside it (another stack's would rewrite files a web process is serving,
+    or its credentials)."""
+    own = {
+        "DJANGO_STATIC_ROOT": log_path.parent / "staticfiles",
+        "SHOPFLOW_VAR_DIR": log_path.parent / "var",
+    }
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
             cwd=PROJECT_DIR,
-            env={"DJANGO_STATIC_ROOT": static_root, **env},
+            env={**{key: str(value) for key, value in own.items()}, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -41,9 +41,10 @@ class Command(BaseCommand):
         if not nice.isdigit() or int(nice) > 19:
             raise CommandError(f"SHOPFLOW_BACKGROUND_NICE must be 0 to 19, not {nice!r}")
         self.nice = int(nice)
-        self.var_dir = settings.BASE_DIR / "var"
-        self.var_dir.mkdir(exist_ok=True)
-        self.redis_dir = Path(env.get("SHOPFLOW_REDIS_DIR") or self.var_dir / "redis")
+        # What make run makes once and keeps (keys, passwords, its Redis's data).
+        self.var_dir = Path(env.get("SHOPFLOW_VAR_DIR") or settings.BASE_DIR / "var")
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.redis_dir = self.var_dir / "redis"
         self.embedded = stack.broker_for_run(env, self.redis_dir)
         self.flower_auth, self.flower_generated = services.flower_credentials(env, self.var_dir)
         services.worker_replicas(env)
