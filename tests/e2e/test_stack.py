@@ -87,7 +87,12 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
     )
     wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)  # beat
 
-    # SIGTERM stops everything runstack started.
+    assert_sigterm_stops_everything(stack)
+
+
+def assert_sigterm_stops_everything(stack) -> None:
+    """SIGTERM stops everything runstack started; each web process said where it listens,
+    and none complained as it stopped."""
     descendants = stack.descendants()
     assert len(descendants) >= 4  # web, worker, beat, flower (and their own children)
     stack.process.send_signal(signal.SIGTERM)
@@ -98,7 +103,6 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         message=f"every child to exit: {[p.pid for p in descendants if alive(p)]}",
     )
     assert "runstack | stopped" in stack.log()
-    # Each web process said where it listens, and none complained as it stopped.
     assert f"Listening at: {stack.base} (" in stack.log()
     assert "Error while closing socket" not in stack.log()
 
@@ -162,16 +166,7 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
         flower_user, flower_password = re.search(r"basic auth (\S+):(\S+)", text).groups()
         redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)/0 \(embedded", text).group(1))
         assert redis_answers(f"redis://127.0.0.1:{redis_port}/0")
-        # Printed once every service serves (after their start-up lines), and again on
-        # request.
-        where = text.index("Shopflow is running:")
-        for ready in services.READY.values():
-            assert -1 < text.find(ready) < where, ready
-        kept = {"SHOPFLOW_VAR_DIR": str(tmp_path / "var")}  # runstack_process's
-        again = subprocess.run(
-            ["make", "-s", "credentials"], cwd=PROJECT_DIR, env={**env, **kept}, capture_output=True
-        )
-        assert f"password {admin_password}" in again.stdout.decode()
+        assert_printed_last_and_again(text, env, tmp_path / "var", admin_password)
 
         assert requests.get(f"{running.flower}/api/workers", timeout=5).status_code == 401
         flower = requests.get(
@@ -204,6 +199,21 @@ def test_make_run_on_embedded_defaults_prints_working_credentials_and_stops_on_c
             message="every child to exit",
         )
         assert not redis_answers(f"redis://127.0.0.1:{redis_port}/0")
+
+
+def assert_printed_last_and_again(text, env, var_dir, admin_password) -> None:
+    """Where things are, printed once every service serves (after their start-up lines),
+    and again by make credentials (from runstack_process's SHOPFLOW_VAR_DIR)."""
+    where = text.index("Shopflow is running:")
+    for ready in services.READY.values():
+        assert -1 < text.find(ready) < where, ready
+    again = subprocess.run(
+        ["make", "-s", "credentials"],
+        cwd=PROJECT_DIR,
+        env={**env, "SHOPFLOW_VAR_DIR": str(var_dir)},
+        capture_output=True,
+    )
+    assert f"password {admin_password}" in again.stdout.decode()
 
 
 def embedded_env(tmp_path, port, flower_port):
