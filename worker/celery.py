@@ -5,6 +5,7 @@ from celery import Celery, signals
 from core.env import settings_module
 from core.telemetry import telemetry_flush, telemetry_start
 from worker import liveness
+from worker.compat.beat_stop import beat_stop_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
@@ -44,6 +45,12 @@ def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
 @signals.beat_init.connect
 def start_telemetry_in_beat(**kwargs):
     telemetry_start("beat")
+
+
+@signals.beat_init.connect
+def stop_beat_outside_its_statements(**kwargs):
+    """After Celery's own SIGTERM handler, one that does no I/O (worker.compat.beat_stop)."""
+    beat_stop_install()
 
 
 @signals.task_prerun.connect

@@ -2,18 +2,24 @@
 sends, the others stand by): real `celery beat` processes on this test's PostgreSQL,
 directly and behind PgBouncer in transaction mode; one of two SIGKILLed and the next due
 times sent by the other within a minute; a beat back after three hours sending each
-missed entry once, not once per missed due time."""
+missed entry once, not once per missed due time; one stopped in the middle of a statement
+exiting at once and letting its lease go."""
 
 from datetime import timedelta
 from itertools import pairwise
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from core.clock import db_now
 from tests.support.beat import STANDING_BY, Probe, only_probes_enabled, sent_at
 from tests.support.polling import wait_until
-from tests.support.processes import BeatProcess, subprocess_env
+from tests.support.processes import BeatProcess, database_url, subprocess_env
+from worker.beat import LEASE
+from worker.models import BeatLease
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,3 +123,32 @@ def test_a_beat_down_three_hours_sends_each_entry_once_to_catch_up(broker_url, b
     for entry in entries:  # the last run is now, not one of the missed due times
         entry.refresh_from_db()
         assert timezone.now() - entry.last_run_at < timedelta(seconds=30)
+
+
+def lease_statement_waiting(setting: str) -> bool:
+    """A statement on the lease row that waits for a lock, and sets `setting` first: the
+    renewal sets the holder, the release only the expiry."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(waiting, [f'UPDATE "worker_beatlease" SET "{setting}"%'])
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_beat_stopped_mid_statement_ends_it_lets_its_lease_go_and_exits(broker_url, beats):
+    """A rollout's SIGTERM may land while a tick waits on the database: beat ends that
+    statement, lets its lease go and exits (worker/compat/beat_stop.py), instead of
+    waiting for ever on the connection the interrupted statement holds."""
+    (beat,) = beats(beat_env(broker_url))
+    wait_until(lambda: BeatLease.objects.filter(name=LEASE).exists(), timeout=60)
+    with psycopg.connect(database_url()) as row_lock:  # the lease row held by another
+        row_lock.execute("SELECT * FROM worker_beatlease FOR UPDATE")
+        wait_until(lambda: lease_statement_waiting("holder"), timeout=30, message="a renewal")
+        beat.process.terminate()
+        wait_until(lambda: lease_statement_waiting("expires_at"), timeout=30, message="a release")
+        row_lock.rollback()
+
+    assert beat.process.wait(timeout=15) == 0
+    assert BeatLease.objects.filter(name=LEASE, expires_at__lte=db_now()).exists()  # let go
