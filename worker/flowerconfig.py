@@ -6,12 +6,14 @@ cannot say (worker/compat/flower.py): every routed queue listed, no public page.
 
 import os
 
-from core.env import env_bool, env_int, env_list, refuse
+from core.env import env_int, env_list, refuse
 from worker.compat.flower import flower_extension_install
 
-# With events enabled, Flower turns them on in every worker every few seconds: it follows
-# the workers' switch rather than overrule it.
-enable_events = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
+# Flower never broadcasts enable_events: the workers send task events by their own switch
+# (CELERY_WORKER_SEND_TASK_EVENTS), so that broadcast, every 5 s, only repeated it; and
+# with the broker away it retried for ever (kombu's ensure, unbounded) in a thread Python
+# waits for at exit, so a Flower stopped in an outage waited out its whole grace.
+enable_events = False
 
 # Flower keeps the tasks it heard of in memory, about 2.7 kB each (docs/monitoring.md):
 # 10,000 is 27 MB and some hours of a busy shop; Flower's default, 100,000, is 270 MB.
