@@ -1,4 +1,6 @@
-"""The Dockerfile: the web server by default, a non-root user, a production build, no secret."""
+"""The Dockerfile: the web server by default, a non-root user, a production build on a
+pinned base, no secret, a build context without what the runtime never runs (the compose
+test looks inside the image it builds: tests/e2e/test_compose_stack.py)."""
 
 import json
 import re
@@ -40,9 +42,14 @@ def test_dockerfile_runs_as_a_non_root_user():
     assert users[-1] not in {"root", "0", "0:0"}
 
 
-def test_dockerfile_builds_for_production():
+def test_dockerfile_builds_for_production_on_a_base_pinned_to_its_releases():
     instructions = dockerfile_instructions()
-    assert instructions[0][0] == "FROM" and instructions[0][1].startswith("python:3.11-slim")
+    stages = [args.split() for keyword, args in instructions if keyword == "FROM"]
+    named = {stage[-1] for stage in stages if len(stage) == 3}  # FROM image AS name
+    bases = {stage[0] for stage in stages} - named
+    # Python's patch release and Debian's, by tag (a digest may follow).
+    assert len(bases) == 1, bases
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", bases.pop())
     env = " ".join(args for keyword, args in instructions if keyword == "ENV")
     assert "DJANGO_DEBUG=0" in env
     runs = [args for keyword, args in instructions if keyword == "RUN"]
@@ -60,13 +67,13 @@ def test_dockerfile_bakes_in_no_real_secret_key():
             assert "build-only" in value or "not-secret" in value, value
 
 
-def test_docker_build_context_leaves_out_local_state_and_secrets():
+def test_docker_build_context_leaves_out_local_state_secrets_tests_bench_and_docs():
     ignored = {
         line.strip()
         for line in DOCKERIGNORE.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for entry in (".env", ".venv", ".git", "var/", "staticfiles/"):
+    for entry in (".env", ".venv", ".git", "var/", "staticfiles/", "tests/", "bench/", "docs/"):
         assert entry in ignored, f"add {entry} to .dockerignore"
     assert any("sqlite3" in entry for entry in ignored)
     assert any("__pycache__" in entry for entry in ignored)

@@ -1,12 +1,14 @@
 """docker-compose.yml run for real, as its header and docs/operations.md tell a user:
 `cp .env.example .env`, real secrets, `docker compose up -d --build`, wait for health, the
-two `exec` commands of a first run, a new customer's checkout done with one email at the
-mail service, Flower behind its credentials, `--scale worker=2 --scale mail=2`, the broker
-stopped and started, placeholders refused, `down -v` leaving nothing. The project's own
-Dockerfile and compose file, unchanged; the engine and the stand-in images are
-tests/support/containers.py's. One stack for the module: the tests run in order."""
+image's contents and its read-only root, the two `exec` commands of a first run, a new
+customer's checkout done with one email at the mail service, Flower behind its
+credentials, `--scale worker=2 --scale mail=2`, the broker stopped and started,
+placeholders refused, `down -v` leaving nothing. The project's own Dockerfile and compose
+file, unchanged; the engine and the stand-in images are tests/support/containers.py's.
+One stack for the module: the tests run in order."""
 
 import hashlib
+import json
 
 import pytest
 import requests
@@ -76,6 +78,29 @@ def test_every_service_becomes_healthy_as_compose_ps_shows_it(stack):
 
     assert migrate["ExitCode"] == 0 and migrate["State"] == "exited"
     assert requests.get(f"{stack.base}/readyz", timeout=5).json() == {"status": "ok"}
+
+
+# Run in the web container: what the image holds, and whether it can write its own files.
+LOOK_INSIDE = """
+import errno, json, os
+print(json.dumps([sorted(os.listdir(".")), sorted(os.listdir("frontend"))]))
+try:
+    open(os.path.expanduser("~/written"), "w")
+except OSError as error:
+    print(error.errno == errno.EROFS)
+"""
+
+
+def test_the_image_carries_the_runtime_only_on_a_read_only_root(stack):
+    """No tests, benchmark, docs nor the tab's sources (the Dockerfile's stages and
+    .dockerignore); the container writes only to its service's tmpfs mounts."""
+    looked = stack.compose("exec", "-T", "web", "python", "-c", LOOK_INSIDE)
+    listing, read_only = looked.stdout.splitlines()
+    top, frontend = json.loads(listing)
+
+    assert "manage.py" in top and not {"tests", "bench", "docs"} & set(top), top
+    assert frontend == ["dist"]
+    assert read_only == "True"
 
 
 def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(stack):

@@ -31,9 +31,13 @@ STANDINS_DIR = Path(__file__).resolve().parent / "standins"
 BASE_IMAGE = "localhost/shopflow-test-base:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# The Dockerfile's base, as pinned there (every stage's FROM).
+PYTHON_BASE = re.search(
+    r"(?m)^FROM (python:\S+)", (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+)[1]
 # Stand-in directory -> the name the compose file or the Dockerfile uses.
 STANDINS = {
-    "python": "docker.io/library/python:3.11-slim",
+    "python": f"docker.io/library/{PYTHON_BASE}",
     "postgres": "docker.io/library/postgres:16",
     "redis": "docker.io/library/redis:7",
     "mailpit": "docker.io/axllent/mailpit:latest",
