@@ -1,10 +1,14 @@
-"""kubernetes/shopflow.yaml's probes asked of running processes as the kubelet asks them
-(tests/support/kubelet.py): each process started with the manifest's own command and the
-pod's environment (ConfigMap, Secret, env), on this test's database and a Redis of its
-own. The web stays ready with the broker down; a busy worker stays live, a stuck one
-(SIGSTOP) does not; the release's pods wait for its migrations."""
+"""The probes of kubernetes/ as `kubectl kustomize` renders it (the base, and the PgBouncer
+overlay where the database is reached otherwise), asked of running processes as the
+kubelet asks them (tests/support/kubelet.py): each process started with the rendered
+command and the pod's environment (ConfigMap, Secret, env), on this test's database and a
+Redis of its own. The web stays ready with the broker down and stops within its grace; a
+busy worker stays live, a stuck one (SIGSTOP) does not; the release's pods wait for its
+migrations, and behind PgBouncer for the role's bounds; Flower stops at once without its
+broker."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,18 +17,26 @@ import time
 
 import pytest
 from celery import Celery
+from django.db import connection
 
+from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
 from tests.support.brokers import RedisServer
 from tests.support.kubelet import (
+    SHOP_RENDERINGS,
     deployment_container,
     exec_probe,
     http_probe,
     in_this_python,
+    of_kind,
     pod_env,
+    pod_secret,
     pod_spec,
+    rendered,
     with_option,
 )
+from tests.support.parts import part_missing
+from tests.support.pgbouncer import PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR, ServiceProcess
 
@@ -70,16 +82,49 @@ def redis_server():
     server.stop()
 
 
+PGBOUNCER_OVERLAY = "overlays/pgbouncer"
+
+
+@pytest.fixture
+def overlay_pgbouncer():
+    """The overlay's PgBouncer: its pgbouncer.ini as rendered, run by Debian's pgbouncer
+    in front of this test's PostgreSQL."""
+    if not shutil.which("pgbouncer"):
+        part_missing("needs Debian's pgbouncer (CI installs it)")
+    configs = of_kind(rendered(PGBOUNCER_OVERLAY), "ConfigMap").values()
+    [ini] = [c["data"]["pgbouncer.ini"] for c in configs if "pgbouncer.ini" in c["data"]]
+    bouncer = PgBouncer(pool_size=0, shipped=ini).start()
+    yield bouncer
+    bouncer.stop()
+
+
+def through(bouncer: PgBouncer) -> dict[str, str]:
+    """The Secret's DATABASE_URL through `bouncer`."""
+    return {"DATABASE_URL": bouncer.url(connection.settings_dict["NAME"])}
+
+
+@pytest.fixture(params=SHOP_RENDERINGS)
+def shop(request):
+    """A rendering whose pods reach the database their own way, and the Secret's keys for
+    it: the base, straight to PostgreSQL; the PgBouncer overlay through its PgBouncer, the
+    role's bounds set as docs/deploy.md says."""
+    if request.param != PGBOUNCER_OVERLAY:
+        yield request.param, {}
+        return
+    bouncer = request.getfixturevalue("overlay_pgbouncer")
+    with bounds_on_the_role(server_bounds_ms()):
+        yield request.param, through(bouncer)
+
+
 @pytest.fixture
 def pod(tmp_path, redis_server):
     started = []
 
-    def start(name: str, *extra: str, bind="", ready=True, **env):
+    def start(name: str, *extra: str, bind="", ready=True, rendering="base", secret=(), **env):
         """The container's process, once it says it is ready (unless `ready` is False)."""
-        container = deployment_container(f"shopflow-{name}")
-        environment = pod_env(
-            container, tmp_path=tmp_path, CELERY_BROKER_URL=redis_server.url, **env
-        )
+        container = deployment_container(f"shopflow-{name}", rendering)
+        keys = pod_secret(REDIS_ADDRESS=f"127.0.0.1:{redis_server.port}", **dict(secret))
+        environment = pod_env(container, tmp_path=tmp_path, secret=keys, rendering=rendering, **env)
         command = container["command"]
         if bind:  # the web's port: one of the test's, not the pod's 8000
             command = with_option(command, "--bind", bind)
@@ -94,20 +139,22 @@ def pod(tmp_path, redis_server):
 
     yield start
     for process in started:
-        os.killpg(process.process.pid, signal.SIGCONT)  # a stopped one cannot stop itself
+        if process.process.poll() is None:  # one the test stopped is gone
+            os.killpg(process.process.pid, signal.SIGCONT)  # a frozen one cannot stop itself
         process.stop()
 
 
-def start_web(pod, **env):
+def start_web(pod, **options):
     port = free_port()
-    web, container, _ = pod("web", bind=f"127.0.0.1:{port}", WEB_CONCURRENCY=1, **env)
+    web, container, _ = pod("web", bind=f"127.0.0.1:{port}", WEB_CONCURRENCY=1, **options)
     return web, container, port
 
 
-def test_the_web_is_started_live_and_ready_by_its_pod_address_and_stays_ready_without_broker(
-    pod, redis_server
+def test_the_web_is_live_and_ready_by_its_pod_address_without_broker_and_stops_in_its_grace(
+    pod, redis_server, shop
 ):
-    _, container, port = start_web(pod)
+    rendering, secret = shop
+    web, container, port = start_web(pod, rendering=rendering, secret=secret)
     probes = ("startupProbe", "livenessProbe", "readinessProbe")
 
     for probe in probes:
@@ -117,11 +164,17 @@ def test_the_web_is_started_live_and_ready_by_its_pod_address_and_stays_ready_wi
 
     assert http_probe(container["readinessProbe"], container, host_port=port) == 200
     assert http_probe(container["livenessProbe"], container, host_port=port) == 200
+    # The kubelet's SIGTERM comes after the preStop pause, within the pod's grace.
+    grace = pod_spec("shopflow-web", rendering)["terminationGracePeriodSeconds"]
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    web.process.terminate()
+    assert web.process.wait(timeout=grace - pause) == 0
 
 
 def test_a_web_whose_database_does_not_answer_is_live_but_not_ready(pod):
     closed = free_port()  # nothing listens there
-    _, container, port = start_web(pod, DATABASE_URL=f"postgres://shop:x@127.0.0.1:{closed}/shop")
+    unreachable = {"DATABASE_URL": f"postgres://shop:x@127.0.0.1:{closed}/shop"}
+    _, container, port = start_web(pod, secret=unreachable)
 
     assert http_probe(container["readinessProbe"], container, host_port=port) == 503
     assert http_probe(container["livenessProbe"], container, host_port=port) == 200
@@ -224,8 +277,8 @@ def test_a_web_whose_threads_all_wait_is_still_live_but_not_ready(pod):
     thread answers, times out; liveness, answered on the event loop, does not."""
     _, container, port = start_web(pod, WEB_THREADS=2)
     stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
-    for connection in stalled:  # a customer's request, as the TLS proxy hands it on
-        connection.sendall(STALLED_REQUEST)
+    for request in stalled:  # a customer's request, as the TLS proxy hands it on
+        request.sendall(STALLED_REQUEST)
     try:
         wait_until(
             lambda: http_probe(container["readinessProbe"], container, host_port=port) == 0,
@@ -234,8 +287,8 @@ def test_a_web_whose_threads_all_wait_is_still_live_but_not_ready(pod):
         )
         assert http_probe(container["livenessProbe"], container, host_port=port) == 200
     finally:
-        for connection in stalled:
-            connection.close()
+        for request in stalled:
+            request.close()
     wait_until(lambda: http_probe(container["readinessProbe"], container, host_port=port) == 200)
 
 
@@ -260,7 +313,37 @@ def test_a_releases_pods_wait_for_its_migrations_and_give_up_in_one_line(tmp_pat
         waiting.kill()
 
 
-def test_flower_is_live_and_ready_by_its_credentials_and_not_when_stuck(pod):
+def test_behind_pgbouncer_a_pod_starts_once_the_role_carries_the_bounds_and_not_before(
+    tmp_path, overlay_pgbouncer
+):
+    """A pooled session cannot carry its bounds: the init container refuses the pod in one
+    line until they are set on the role and PgBouncer's server connections are new
+    (docs/deploy.md)."""
+    [wait] = pod_spec("shopflow-web", PGBOUNCER_OVERLAY)["initContainers"]
+    secret = pod_secret(**through(overlay_pgbouncer))
+    env = pod_env(wait, tmp_path=tmp_path, secret=secret, rendering=PGBOUNCER_OVERLAY)
+    argv = in_this_python(wait["command"])
+
+    def init_container():
+        return subprocess.run(
+            argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = init_container()
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith("CommandError: The database's sessions are not bounded as configured")
+    )
+    with bounds_on_the_role(server_bounds_ms()):
+        overlay_pgbouncer.reconnect()
+        assert init_container().returncode == 0
+
+
+def test_flower_is_live_and_ready_by_its_credentials_not_when_stuck_and_stops_without_broker(
+    pod, redis_server
+):
     flower, container, env = pod("flower", FLOWER_PORT=free_port())
     probes = (container["livenessProbe"], container["readinessProbe"])
 
@@ -276,3 +359,11 @@ def test_flower_is_live_and_ready_by_its_credentials_and_not_when_stuck(pod):
     finally:
         os.kill(flower.process.pid, signal.SIGCONT)
     wait_until(lambda: exec_probe(probes[1], env).returncode == 0, timeout=30)
+
+    # A broker away for seconds (Flower's event capture has failed three times, a 1, 2 and
+    # 4 s wait apart), then the kubelet's SIGTERM: Flower exits at once, no thread of its
+    # left retrying the broker for ever (worker/flowerconfig.py).
+    redis_server.stop()
+    wait_until(lambda: b"trying again in 4 seconds" in flower.log_path.read_bytes(), timeout=30)
+    flower.process.terminate()
+    assert flower.process.wait(timeout=10) == 0

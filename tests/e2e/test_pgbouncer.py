@@ -17,7 +17,7 @@ from analytics_app.tasks import rollup_daily_summary
 from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
 from side_effects.models import OrderSideEffect
-from tests.support.pgbouncer import POOL_SIZE, PgBouncer
+from tests.support.pgbouncer import POOL_SIZE, PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
 from worker.outbox import enqueue_on_commit
@@ -55,21 +55,14 @@ class PoolWatch:
 
 
 @pytest.fixture
-def bounds_on_the_role():
-    """The server's bounds set as production sets them behind PgBouncer: on the role, in
-    this database (ALTER ROLE ... IN DATABASE ... SET); reset after the test."""
-    role = connection.ops.quote_name(connection.settings_dict["USER"] or "postgres")
-    database = connection.ops.quote_name(connection.settings_dict["NAME"])
-    with connection.cursor() as cursor:
-        for name, ms in server_bounds_ms().items():
-            cursor.execute(f"ALTER ROLE {role} IN DATABASE {database} SET {name} = {int(ms)}")
-    yield server_bounds_ms()
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER ROLE {role} IN DATABASE {database} RESET ALL")
+def role_bounded():
+    """The server's bounds on the role, as production sets them behind PgBouncer."""
+    with bounds_on_the_role(server_bounds_ms()) as bounds:
+        yield bounds
 
 
 def test_pgbouncer_refuses_a_sessions_options_and_the_roles_bounds_end_an_idle_transaction(
-    pgbouncer, bounds_on_the_role
+    pgbouncer, role_bounded
 ):
     """Why the bounds go on the role behind PgBouncer, and that they hold there: a
     transaction left idle through PgBouncer is ended by the server, and its lock freed."""
@@ -77,7 +70,7 @@ def test_pgbouncer_refuses_a_sessions_options_and_the_roles_bounds_end_an_idle_t
     with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
         psycopg.connect(url, options="-c statement_timeout=1000").close()
 
-    idle_seconds = bounds_on_the_role["idle_in_transaction_session_timeout"] / 1000
+    idle_seconds = role_bounded["idle_in_transaction_session_timeout"] / 1000
     # Closed, not committed, at the end: the server has ended its transaction.
     with closing(psycopg.connect(url)) as idle, psycopg.connect(url, autocommit=True) as other:
         shown = idle.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0]
@@ -98,7 +91,7 @@ def test_pgbouncer_refuses_a_sessions_options_and_the_roles_bounds_end_an_idle_t
 
 
 def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_once(
-    pgbouncer, bounds_on_the_role, smtp_server, broker_url, tmp_path
+    pgbouncer, role_bounded, smtp_server, broker_url, tmp_path
 ):
     database = connection.settings_dict["NAME"]
     port, flower_port = free_port(), free_port()

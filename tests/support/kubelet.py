@@ -1,50 +1,93 @@
-"""Kubernetes' probes asked as the kubelet asks them (pkg/probe), of processes a test
-runs from the manifest's own commands: no cluster, the same requests and commands."""
+"""kubernetes/ as a user applies it, rendered offline by kubectl's own kustomize, and
+Kubernetes' probes asked as the kubelet asks them (pkg/probe), of processes a test runs
+from the rendered objects' commands: no cluster, the same requests and commands."""
 
+import functools
 import http.client
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from tests.support.parts import part_missing
 from tests.support.processes import PROJECT_DIR, database_url
 
-MANIFEST = PROJECT_DIR / "kubernetes" / "shopflow.yaml"
+KUBERNETES = PROJECT_DIR / "kubernetes"
+# What a user applies (docs/deploy.md): `kubectl apply -k kubernetes/<each>`.
+RENDERINGS = ("base", "overlays/pgbouncer", "migrate", "gateway")
+# The overlays on the base: each renders the base's Deployments too.
+SHOP_RENDERINGS = ("base", "overlays/pgbouncer")
 KUBELET_VERSION = "1.33"
 POD_IP = "10.244.1.7"  # the address a probe names as Host: never one of ALLOWED_HOSTS
+# $(VAR) in an env value, as the kubelet expands it; $$ is a literal $.
+REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
-def manifest() -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc]
+@functools.cache
+def rendered(directory: str) -> tuple[dict, ...]:
+    """`kubectl kustomize kubernetes/<directory>`: the objects `kubectl apply -k` sends."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        part_missing("kubectl (its kustomize renders kubernetes/)")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(KUBERNETES / directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"kubectl kustomize {directory}: {result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
 
-def pod_spec(deployment: str) -> dict:
-    [found] = [
-        o for o in manifest() if o["kind"] == "Deployment" and o["metadata"]["name"] == deployment
-    ]
-    return found["spec"]["template"]["spec"]
+def of_kind(objects, kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
-def deployment_container(deployment: str) -> dict:
-    [container] = pod_spec(deployment)["containers"]
+def pod_spec(deployment: str, rendering: str = "base") -> dict:
+    return of_kind(rendered(rendering), "Deployment")[deployment]["spec"]["template"]["spec"]
+
+
+def deployment_container(deployment: str, rendering: str = "base") -> dict:
+    [container] = pod_spec(deployment, rendering)["containers"]
     return container
 
 
-def pod_env(container: dict, *, tmp_path: Path, **overrides) -> dict[str, str]:
-    """The container's environment as the pod gets it: the ConfigMap, the Secret (made of
-    this test's database and the given broker) and the container's own `env`."""
-    [config] = [o for o in manifest() if o["kind"] == "ConfigMap"]
-    secret = {
+def pod_secret(**values: str) -> dict[str, str]:
+    """The Secret shopflow-secrets as docs/deploy.md makes it, of this test's database and
+    fresh credentials; `values` replace or add keys."""
+    return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": database_url(),
+        "REDIS_ADDRESS": "127.0.0.1:6379",
+        "REDIS_PASSWORD": "",
         "FLOWER_BASIC_AUTH": "ops:" + secrets.token_urlsafe(16),
+        **values,
     }
+
+
+def pod_env(
+    container: dict, *, tmp_path: Path, secret: dict[str, str], rendering: str = "base", **overrides
+) -> dict[str, str]:
+    """The container's environment as the kubelet makes it: the ConfigMap and the Secret
+    (envFrom), then the container's own `env`, each value's $(VAR) expanded and each
+    secretKeyRef read (an optional key the Secret lacks is skipped); `overrides` last."""
+    config = of_kind(rendered(rendering), "ConfigMap")["shopflow-config"]
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
     env.update({**config["data"], **secret, "PYTHONUNBUFFERED": "1"})
-    env.update({v["name"]: v["value"] for v in container.get("env", []) if "value" in v})
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = REFERENCE.sub(
+                lambda m: "$" if m[0] == "$$" else env.get(m[1], m[0]), variable["value"]
+            )
+        elif (ref := variable["valueFrom"]["secretKeyRef"])["key"] in secret:
+            env[variable["name"]] = secret[ref["key"]]
+        else:
+            assert ref.get("optional"), f"the Secret has no {ref['key']}"
     # The pod's own paths live in the test's directory.
     for name in ("SHOPFLOW_LIVENESS_FILE", "PROMETHEUS_MULTIPROC_DIR"):
         if name in env:

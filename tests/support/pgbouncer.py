@@ -1,7 +1,12 @@
 """Debian's PgBouncer in transaction pooling mode, in front of this test's PostgreSQL: a
-process of the test's own, on a port of its own, and what its admin console shows."""
+process of the test's own, on a port of its own, configured as the tests need or as
+kubernetes/overlays/pgbouncer ships it, and what its admin console shows; the bounds on
+every wait set on the role, as production sets them behind it."""
 
+import contextlib
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -14,6 +19,7 @@ from django.db import connection
 
 from devstack.stack import free_port
 from tests.support.polling import wait_until
+from tests.support.processes import database_url
 
 CONFIG = """\
 [databases]
@@ -43,11 +49,43 @@ class Pool:
     servers: int  # server connections to PostgreSQL, whatever their state
 
 
-class PgBouncer:
-    """`pgbouncer` in the foreground; as root it switches to postgres (it refuses root)."""
+def shipped_config(ini: str, *, database: str, **settings) -> str:
+    """A shipped pgbouncer.ini with its wildcard database's address and `settings` (in
+    [pgbouncer]) replaced or added: the test's addresses and paths, the rest as shipped."""
+    text = re.sub(r"(?m)^\* = .*$", f"* = {database}", ini)
+    for key, value in settings.items():
+        line = f"{key} = {value}"
+        text, found = re.subn(rf"(?m)^{key} = .*$", line, text)
+        if not found:
+            text = text.replace("[pgbouncer]\n", f"[pgbouncer]\n{line}\n")
+    return text
 
-    def __init__(self, *, pool_size: int):
+
+@contextlib.contextmanager
+def bounds_on_the_role(bounds_ms: dict[str, int]):
+    """The server's bounds set as production sets them behind PgBouncer: on the role, in
+    this test's database (ALTER ROLE ... IN DATABASE ... SET), committed at once; reset
+    after."""
+    role = connection.ops.quote_name(connection.settings_dict["USER"] or "postgres")
+    database = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with psycopg.connect(database_url(), autocommit=True) as admin:
+        for name, ms in bounds_ms.items():
+            admin.execute(f"ALTER ROLE {role} IN DATABASE {database} SET {name} = {int(ms)}")
+        try:
+            yield bounds_ms
+        finally:
+            admin.execute(f"ALTER ROLE {role} IN DATABASE {database} RESET ALL")
+
+
+class PgBouncer:
+    """`pgbouncer` in the foreground; as root it switches to postgres (it refuses root).
+    `shipped`: a pgbouncer.ini as deployed, run with this test's addresses and a password
+    (it asks one: SCRAM); else the tests' own configuration (trust)."""
+
+    def __init__(self, *, pool_size: int, shipped: str = ""):
         self.pool_size = pool_size
+        self.shipped = shipped
+        self.password = secrets.token_urlsafe(16) if shipped else ""
         self.port = free_port()
         # Readable by the user it switches to: pytest's tmp_path is root's alone.
         self.dir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
@@ -55,7 +93,8 @@ class PgBouncer:
         self.process: subprocess.Popen | None = None
 
     def url(self, database: str) -> str:
-        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgres://{auth}@127.0.0.1:{self.port}/{database}"
 
     @property
     def user(self) -> str:
@@ -63,17 +102,27 @@ class PgBouncer:
 
     def start(self) -> "PgBouncer":
         conf = connection.settings_dict
-        (self.dir / "users.txt").write_text(f'"{self.user}" ""\n')
-        (self.dir / "pgbouncer.ini").write_text(
-            CONFIG.format(
-                host=conf["HOST"] or "127.0.0.1",
-                port=conf["PORT"] or 5432,
-                listen_port=self.port,
-                users=self.dir / "users.txt",
-                user=self.user,
-                pool_size=self.pool_size,
-            )
+        host, port = conf["HOST"] or "127.0.0.1", conf["PORT"] or 5432
+        (self.dir / "users.txt").write_text(f'"{self.user}" "{self.password}"\n')
+        users = self.dir / "users.txt"
+        config = CONFIG.format(
+            host=host,
+            port=port,
+            listen_port=self.port,
+            users=users,
+            user=self.user,
+            pool_size=self.pool_size,
         )
+        if self.shipped:
+            config = shipped_config(
+                self.shipped,
+                database=f"host={host} port={port}",
+                listen_addr="127.0.0.1",
+                listen_port=self.port,
+                auth_file=users,
+                admin_users=self.user,
+            )
+        (self.dir / "pgbouncer.ini").write_text(config)
         for path in self.dir.iterdir():
             path.chmod(0o644)
         switch = ["-u", "postgres"] if os.geteuid() == 0 else []
@@ -109,6 +158,12 @@ class PgBouncer:
                 servers = sum(pool[f"sv_{state}"] for state in SERVER_STATES)
                 found[pool["database"]] = Pool(clients=clients, servers=servers)
         return found
+
+    def reconnect(self) -> None:
+        """RECONNECT on the admin console: each server connection is closed once released,
+        so the next ones start the role's settings as they are now."""
+        with psycopg.connect(self.url("pgbouncer"), autocommit=True, connect_timeout=2) as admin:
+            admin.execute("RECONNECT")
 
     def output(self) -> str:
         return (self.dir / "pgbouncer.log").read_text(errors="replace")

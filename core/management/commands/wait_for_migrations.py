@@ -1,6 +1,6 @@
 """`manage.py wait_for_migrations`: wait until the database has every migration of this
 release, then exit 0; exit 1 with one line after --timeout seconds. A release's pods run
-it before they start (kubernetes/shopflow.yaml's init containers), so no pod of a new
+it before they start (kubernetes/base's init containers), so no pod of a new
 release serves on a schema that its migration Job has not brought up yet. It also exits 1
 at once, naming what is missing, when the pod's database sessions lack the bounds on
 their waits (DATABASE_SESSION_BOUNDS_MS; behind PgBouncer they are set on the role: docs/
