@@ -313,23 +313,31 @@ def test_a_releases_pods_wait_for_its_migrations_and_give_up_in_one_line(tmp_pat
         waiting.kill()
 
 
-def test_behind_pgbouncer_a_pod_starts_once_the_role_carries_the_bounds_and_not_before(
+def init_container(spec: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
+    [wait] = spec["initContainers"]
+    argv = in_this_python(wait["command"])
+    return subprocess.run(
+        argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_pod_starts_on_postgresql_at_once_and_behind_pgbouncer_once_the_role_is_bounded(
     tmp_path, overlay_pgbouncer
 ):
-    """A pooled session cannot carry its bounds: the init container refuses the pod in one
-    line until they are set on the role and PgBouncer's server connections are new
-    (docs/deploy.md)."""
-    [wait] = pod_spec("shopflow-web", PGBOUNCER_OVERLAY)["initContainers"]
+    """The base's sessions carry their bounds in their options: its pods start on a
+    database no one configured. A pooled session cannot carry them: the overlay's init
+    container refuses the pod in one line until they are set on the role and PgBouncer's
+    server connections are new (docs/deploy.md)."""
+    direct = pod_spec("shopflow-web")
+    env = pod_env(direct["initContainers"][0], tmp_path=tmp_path, secret=pod_secret())
+    assert init_container(direct, env).returncode == 0
+
+    pooled = pod_spec("shopflow-web", PGBOUNCER_OVERLAY)
     secret = pod_secret(**through(overlay_pgbouncer))
-    env = pod_env(wait, tmp_path=tmp_path, secret=secret, rendering=PGBOUNCER_OVERLAY)
-    argv = in_this_python(wait["command"])
-
-    def init_container():
-        return subprocess.run(
-            argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
-        )
-
-    refused = init_container()
+    env = pod_env(
+        pooled["initContainers"][0], tmp_path=tmp_path, secret=secret, rendering=PGBOUNCER_OVERLAY
+    )
+    refused = init_container(pooled, env)
     assert refused.returncode == 1
     assert (
         refused.stderr.strip()
@@ -338,7 +346,7 @@ def test_behind_pgbouncer_a_pod_starts_once_the_role_carries_the_bounds_and_not_
     )
     with bounds_on_the_role(server_bounds_ms()):
         overlay_pgbouncer.reconnect()
-        assert init_container().returncode == 0
+        assert init_container(pooled, env).returncode == 0
 
 
 def test_flower_is_live_and_ready_by_its_credentials_not_when_stuck_and_stops_without_broker(
