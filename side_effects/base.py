@@ -134,7 +134,7 @@ class SideEffectTask(ReliableTask):
             connection.close()
             time.sleep(REQUEUE_PAUSE_SECONDS)
             raise Reject(repr(exc), requeue=True) from None
-        retries, limit = self.request.retries, self.retry_limit()
+        retries, limit = self.request.retries, settings.SHOPFLOW_TASK_MAX_RETRIES
         if is_transient(exc) and retries < limit:
             countdown = self._retry_countdown(exc)
             logger.warning(

@@ -123,8 +123,6 @@ class ReliableTask(Task):
     # costlier copy. Failures are still stored (and dead-lettered).
     ignore_result = True
     store_errors_even_if_ignored = True
-    # Retries after the first attempt; None reads SHOPFLOW_TASK_MAX_RETRIES at run time.
-    max_retries = None
 
     def __call__(self, *args, **kwargs):
         try:
@@ -140,7 +138,7 @@ class ReliableTask(Task):
         except Exception as exc:
             if self.request.called_directly:
                 raise
-            limit = self.retry_limit()
+            limit = settings.SHOPFLOW_TASK_MAX_RETRIES
             if is_transient(exc) and self.request.retries < limit:
                 self._retry_later(exc, limit)
             self._give_up(exc, args, kwargs, traceback_text=traceback.format_exc())
@@ -167,9 +165,6 @@ class ReliableTask(Task):
                 "it finished: not run again"
             )
         logger.warning("%s[%s] delivered again (%s)", self.name, self.request.id, count)
-
-    def retry_limit(self) -> int:
-        return settings.SHOPFLOW_TASK_MAX_RETRIES if self.max_retries is None else self.max_retries
 
     def _retry_later(self, exc: Exception, limit: int):
         """Retry this message with backoff: an outbox row due after it (_retry_record);
