@@ -144,19 +144,13 @@ class ReliableTask(Task):
             self._give_up(exc, args, kwargs, traceback_text=traceback.format_exc())
             raise
 
-    def delivered_before(self) -> bool:
-        """Whether the broker delivered this message before (with acks_late: a worker was
-        lost under it)."""
-        return not self.request.called_directly and bool(
-            (self.request.delivery_info or {}).get("redelivered")
-        )
-
     def _count_redelivery(self) -> None:
         """Raise PoisonMessage when the broker has delivered this message again more often
         than SHOPFLOW_TASK_MAX_REDELIVERIES (with acks_late, what a worker lost comes
-        back: a message that kills its process would otherwise come back forever). Costs
-        nothing on a first delivery."""
-        if not self.delivered_before():
+        back, flagged redelivered: a message that kills its process would otherwise come
+        back forever). Costs nothing on a first delivery."""
+        redelivered = (self.request.delivery_info or {}).get("redelivered")
+        if self.request.called_directly or not redelivered:
             return
         count = outbox.redelivery_record(task_id=self.request.id)
         if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
