@@ -91,16 +91,6 @@ class Message:
     def task_name(self) -> str:
         return self.rows[0].task_name
 
-    @property
-    def retries(self) -> int:
-        return self.rows[0].retries
-
-    @property
-    def task_id(self) -> str:
-        # The first row's: a message published again (a relay that died before marking
-        # it) is the same task to the result backend and to the redelivery count.
-        return str(self.rows[0].task_id)
-
 
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
     """The messages that publish `rows`, in order: a row of its own each, except first
@@ -110,8 +100,9 @@ def messages_for(rows: list[OutboxMessage]) -> list[Message]:
     messages: list[Message] = []
     open_batches: dict[str, Message] = {}
     for row in rows:
-        most = _batch_max(row.task_name)
-        if not most or not _is_one_list(row) or row.not_before is not None:
+        most = int(getattr(app.tasks.get(row.task_name), "batch_max", 0) or 0)
+        one_list = len(row.args) == 1 and isinstance(row.args[0], list) and not row.kwargs
+        if not most or not one_list or row.not_before is not None:
             messages.append(Message([row], list(row.args), dict(row.kwargs)))
             continue
         batch = open_batches.get(row.task_name)
@@ -121,15 +112,6 @@ def messages_for(rows: list[OutboxMessage]) -> list[Message]:
         batch.rows.append(row)
         batch.args[0].extend(row.args[0])
     return messages
-
-
-def _batch_max(task_name: str) -> int:
-    task = app.tasks.get(task_name)
-    return int(getattr(task, "batch_max", 0) or 0)
-
-
-def _is_one_list(row: OutboxMessage) -> bool:
-    return len(row.args) == 1 and isinstance(row.args[0], list) and not row.kwargs
 
 
 @dataclass(frozen=True)
@@ -182,12 +164,11 @@ def publish(rows: list[OutboxMessage]) -> int:
         return 0
     error = _send(messages_for(rows))
     try:
-        if error:
-            _release([row.pk for row in rows], error)
+        held = OutboxMessage.objects.filter(pk__in=[row.pk for row in rows])
+        if error:  # released to the next pass (one another relay published stays as it is)
+            held.filter(published_at__isnull=True).update(locked_until=None, last_error=error)
         else:
-            OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
-                published_at=db_now(), locked_until=None, last_error=""
-            )
+            held.update(published_at=db_now(), locked_until=None, last_error="")
     except Exception:
         # The rows keep their lease and a relay publishes them when it runs out (a
         # second publication of what went is harmless: tasks are idempotent).
@@ -206,12 +187,15 @@ def _send(messages: list[Message]) -> str:
             for message in messages:
                 carriers = [row.trace_context for row in message.rows]
                 with span_continuing(f"outbox publish {message.task_name}", carriers):
+                    # The first row's task id and retries: a message published again (a
+                    # relay that died before marking it) is the same task to the result
+                    # backend and to the redelivery count.
                     app.send_task(
                         message.task_name,
                         args=message.args,
                         kwargs=message.kwargs,
-                        task_id=message.task_id,
-                        retries=message.retries,
+                        task_id=str(message.rows[0].task_id),
+                        retries=message.rows[0].retries,
                         producer=producer,
                         retry=True,
                         retry_policy=RECONNECT_ONCE,
@@ -284,9 +268,3 @@ def redelivery_record(*, task_id: str) -> int:
     if not rows.update(redeliveries=F("redeliveries") + 1):
         return 0
     return rows.values_list("redeliveries", flat=True).first() or 0
-
-
-def _release(row_ids, error: str) -> None:
-    OutboxMessage.objects.filter(pk__in=row_ids, published_at__isnull=True).update(
-        locked_until=None, last_error=error
-    )
