@@ -19,8 +19,9 @@ import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from . import selectors
 from .channel_layer import RESYNC
-from .follower import Follower, db, event_id, latest_id
+from .follower import Follower, db, event_id
 from .services import stream_tokens
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             return await self._error("last_id must be a notification id.", close=True)
         if last_id is None:
-            last_id = await latest_id(user_id=user_id)  # from now
+            last_id = await db(selectors.notification_latest_id)(user_id=user_id)  # from now
         self.follower = Follower(
             layer=self.channel_layer,
             channel=self.channel_name,

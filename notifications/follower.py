@@ -67,11 +67,6 @@ def event_id(raw) -> int | None:
     return value
 
 
-async def latest_id(*, user_id: int) -> int:
-    """The person's newest notification id: a connection that follows "from now"."""
-    return await db(selectors.notification_latest_id)(user_id=user_id)
-
-
 class Follower:
     """One connection's place in its person's group. `resync_soon()`, the transport's,
     has it resync from its own task (this process's watch calls it, from the loop)."""

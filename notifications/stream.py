@@ -26,8 +26,9 @@ from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from . import selectors
 from .channel_layer import RESYNC
-from .follower import Follower, db, event_id, latest_id
+from .follower import Follower, db, event_id
 from .services import stream_tokens
 
 
@@ -52,7 +53,7 @@ async def notification_stream(request):
         # "From now", read before the response starts: the client sees the stream open
         # (the headers go before the first event) only after this, so whatever is
         # committed once it has is newer.
-        last_id = await latest_id(user_id=user_id)
+        last_id = await db(selectors.notification_latest_id)(user_id=user_id)
     response = StreamingHttpResponse(
         _events(user_id, last_id), content_type="text/event-stream; charset=utf-8"
     )
