@@ -113,7 +113,7 @@ class Follower:
         return _notifications(await self.feed.replay(after_id=after_id))
 
     async def close(self) -> None:
-        followers().discard(self)
+        followers().open.discard(self)
         with contextlib.suppress(Exception):  # Redis away: the group expires anyway
             await self.layer.group_discard(self.group, self.channel)
 
@@ -178,15 +178,13 @@ class Feed:
         return [{**live.notification_event(row), **unread} for row in rows]
 
 
-async def join(layer, group: str, channel: str) -> bool:
-    """Put `channel` in `group`. False when Redis is away (logged): the follower goes on,
-    and this process's watch has it resync, joining again, once Redis answers."""
+async def join(layer, group: str, channel: str) -> None:
+    """Put `channel` in `group`. When Redis is away it is logged and the follower goes on:
+    this process's watch has it resync, joining again, once Redis answers."""
     try:
         await layer.group_add(group, channel)
     except (redis.RedisError, OSError) as exc:
         logger.warning("channel layer: joining %s failed (%s); waiting for Redis", group, exc)
-        return False
-    return True
 
 
 class Followers:
@@ -212,9 +210,6 @@ class Followers:
         self.open.add(follower)
         if self.watch is None or self.watch.done():
             self.watch = asyncio.get_running_loop().create_task(self._watch())
-
-    def discard(self, follower) -> None:
-        self.open.discard(follower)
 
     def resync_all(self) -> None:
         for follower in list(self.open):
