@@ -75,8 +75,9 @@ def deliveries_send(sender: Sender, *, now=None) -> int:
     while more and clock.monotonic() < last_start:
         groups, more = _claim(sender, due_by=start, now=run_now())
         for n, group in enumerate(groups):
-            if clock.monotonic() > last_start:
-                _let_go([row for rest in groups[n:] for row in rest], now=start)
+            if clock.monotonic() > last_start:  # claimed, not sent: due again at once
+                left = [row.pk for rest in groups[n:] for row in rest]
+                NotificationDelivery.objects.filter(pk__in=left).update(next_attempt_at=start)
                 return delivered
             try:
                 outcome = sender.send(group, now=run_now())
@@ -133,11 +134,6 @@ def _claim(sender: Sender, *, due_by, now) -> tuple[list[list[NotificationDelive
         claim = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
         NotificationDelivery.objects.filter(pk__in=claimed).update(next_attempt_at=now + claim)
     return list(groups.values()), len(due) == BATCH
-
-
-def _let_go(rows: list[NotificationDelivery], *, now) -> None:
-    """Claimed rows this run will not send: due again at once, for the next run."""
-    NotificationDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(next_attempt_at=now)
 
 
 def _record(group, outcome: Outcome, *, now) -> int:
