@@ -29,7 +29,7 @@ def unsubscribe(request, token: str):
     except unsubscribe_links.UnsubscribeRefused as refused:
         context = {"error": str(refused)}
         return render(request, "notifications/unsubscribe.html", context, status=400)
-    context = {"label": wanted.label, "done": request.method == "POST"}
+    context = {"label": wanted.kind.label, "done": request.method == "POST"}
     return render(request, "notifications/unsubscribe.html", context)
 
 

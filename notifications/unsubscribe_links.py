@@ -32,10 +32,6 @@ class Unsubscription:
     user_id: int
     kind: Notification.Kind
 
-    @property
-    def label(self) -> str:
-        return self.kind.label
-
 
 def unsubscribe_url(*, user_id: int, kind: str) -> str:
     token = signing.dumps({"u": user_id, "k": kind}, salt=_SALT, compress=True)
