@@ -67,8 +67,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         missed = await self.follower.open()
         await self.accept()
         await self._send_all(missed)
+        # When its time is up, a timer closes it; the client reconnects with last_id.
         self._expiry = asyncio.get_running_loop().call_later(
-            settings.SHOPFLOW_STREAM_MAX_SECONDS, self.close_soon, EXPIRED
+            settings.SHOPFLOW_STREAM_MAX_SECONDS, lambda: _in_background(self.close(code=EXPIRED))
         )
 
     async def _refuse(self, code: int) -> None:
@@ -130,10 +131,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def _send_all(self, messages) -> None:
         for message in messages:
             await self.send_json(message)
-
-    def close_soon(self, code: int) -> None:
-        """From a timer (the connection's time is up): the client reconnects with last_id."""
-        _in_background(self.close(code=code))
 
 
 _background: set[asyncio.Task] = set()
