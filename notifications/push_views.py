@@ -77,23 +77,18 @@ class PushSubscriptionListView(generics.ListAPIView):
         incoming = PushSubscriptionInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        # Made by a page's session login (not a token), it ends when that session does.
+        by_session = isinstance(request.successful_authenticator, SessionAuthentication)
         row, created = push_subscription_save(
             user=request.user,
             endpoint=data["endpoint"],
-            session_key=_session_key(request),
+            session_key=request.session.session_key if by_session else None,
             **data["keys"],
         )
         return Response(
             PushSubscriptionSerializer(row).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-
-def _session_key(request) -> str | None:
-    """The session's key when the caller is logged in by it (a page), else None (a token)."""
-    if isinstance(request.successful_authenticator, SessionAuthentication):
-        return request.session.session_key
-    return None
 
 
 class PushSubscriptionDetailView(APIView):
