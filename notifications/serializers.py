@@ -24,10 +24,7 @@ class UnreadCountSerializer(serializers.Serializer):
     unread_as_of = serializers.CharField(help_text=UNREAD_AS_OF_HELP)
 
 
-class NotificationReadSerializer(NotificationSerializer):
-    unread = serializers.IntegerField(help_text=UNREAD_HELP)
-    unread_as_of = serializers.CharField(help_text=UNREAD_AS_OF_HELP)
-
+class NotificationReadSerializer(NotificationSerializer, UnreadCountSerializer):
     class Meta(NotificationSerializer.Meta):
         fields = [*NotificationSerializer.Meta.fields, "unread", "unread_as_of"]
         read_only_fields = fields
