@@ -18,10 +18,7 @@ class LivenessVoucher(bootsteps.StartStopStep):
     """The consumer's step that vouches for the worker while its loop turns."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
-
-    def __init__(self, c, **kwargs):
-        self.ticks = None
-        super().__init__(c, **kwargs)
+    ticks = None  # the timer's entry, while started
 
     def start(self, c):
         self.ticks = c.timer.call_repeatedly(MARK_EVERY_SECONDS, c.call_soon, (liveness_vouch,))
