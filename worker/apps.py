@@ -1,4 +1,4 @@
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, task_postrun, worker_ready
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -12,7 +12,8 @@ class WorkerConfig(AppConfig):
 
         from . import metrics, receivers, schedule, tasks
 
-        metrics.connect()
+        task_postrun.connect(metrics.task_ended, dispatch_uid="worker.metrics.task_ended")
+        worker_ready.connect(metrics.serve_worker_metrics, dispatch_uid="worker.metrics.serve")
         add_collector(metrics.OutboxCollector())
         add_collector(metrics.QueueCollector())
 

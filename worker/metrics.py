@@ -9,7 +9,6 @@ scrape (one target per container, as `--scale worker=N` makes them)."""
 import logging
 import os
 
-from celery import signals
 from django.conf import settings
 from django.db.models import Count, Max
 from django.db.models.functions import Coalesce, Now
@@ -50,11 +49,6 @@ def serve_worker_metrics(sender=None, **kwargs) -> None:
     multiprocess.MultiProcessCollector(registry)
     serve_metrics(int(port), registry=registry)
     logger.info("worker metrics on port %s", port)
-
-
-def connect() -> None:
-    signals.task_postrun.connect(task_ended, dispatch_uid="worker.metrics.task_ended")
-    signals.worker_ready.connect(serve_worker_metrics, dispatch_uid="worker.metrics.serve")
 
 
 class OutboxCollector:
