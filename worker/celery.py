@@ -18,7 +18,7 @@ app = Celery(
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(liveness.LivenessVoucher)
-liveness.connect()
+signals.worker_init.connect(liveness.vouch_for_start_up, dispatch_uid="worker.liveness.start_up")
 
 
 @signals.worker_process_init.connect

@@ -9,7 +9,7 @@ is busy with long tasks does not: the main loop keeps turning.
 While it waits for the broker (at start, and while the consumer is stopped to reconnect)
 the worker vouches for the wait at once: waiting for a broker is no reason to restart it."""
 
-from celery import bootsteps, signals
+from celery import bootsteps
 
 from core.liveness import MARK_EVERY_SECONDS, WAITING_SECONDS, liveness_vouch
 
@@ -34,7 +34,3 @@ class LivenessVoucher(bootsteps.StartStopStep):
 
 def vouch_for_start_up(**kwargs) -> None:
     liveness_vouch(seconds=WAITING_SECONDS)
-
-
-def connect() -> None:
-    signals.worker_init.connect(vouch_for_start_up, dispatch_uid="worker.liveness.start_up")
