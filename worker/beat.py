@@ -56,10 +56,6 @@ def beat_lease_take(*, holder: str, seconds: float, renew_only: bool = False) ->
     return created
 
 
-def beat_lease_release(*, holder: str) -> None:
-    BeatLease.objects.filter(name=LEASE, holder=holder).update(expires_at=db_now())
-
-
 class Scheduler(DatabaseScheduler):
     def __init__(self, *args, **kwargs):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -113,6 +109,6 @@ class Scheduler(DatabaseScheduler):
         super().close()
         if self.leading:  # the next beat need not wait for the lease to lapse
             try:
-                beat_lease_release(holder=self.holder)
+                BeatLease.objects.filter(name=LEASE, holder=self.holder).update(expires_at=db_now())
             except (DatabaseError, InterfaceError):
                 logger.warning("Scheduler: could not let the lease go: it lapses by itself")
