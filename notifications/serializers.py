@@ -89,16 +89,11 @@ class PreferencesUpdateSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Send an object of kinds."]})
-        changes, errors = {}, {}
-        for kind, channels in data.items():
-            problem = _channels_problem(kind, channels)
-            if problem:
-                errors[str(kind)] = [problem]
-            else:
-                changes[kind] = channels
+        problems = {kind: _channels_problem(kind, channels) for kind, channels in data.items()}
+        errors = {str(kind): [problem] for kind, problem in problems.items() if problem}
         if errors:
             raise serializers.ValidationError(errors)
-        return changes
+        return data
 
 
 def _channels_problem(kind, channels) -> str:
