@@ -10,7 +10,9 @@ from core.env import env_int, refuse_in_one_line
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # Redis gives a message back after this when the worker holding it has not acknowledged
-# it (a worker that died, froze or was cut off), checked every 5 s by each worker.
+# it (a worker that died, froze or was cut off), checked every 5 s by each worker
+# (CELERY_BROKER_TRANSPORT_OPTIONS, below): a dead worker's work is running elsewhere
+# within about 95 s.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90)
 # RabbitMQ: a worker that froze or was cut off sends no heartbeat, and the broker closes
 # its connection, giving its messages back, after two to three of these (measured: 72 to
@@ -57,10 +59,6 @@ for _holds, _line in [
     if not _holds:
         refuse_in_one_line(_line)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Redis gives a message back after this when the worker holding it has not
-    # acknowledged it (a worker that died, froze or was cut off), checked every 5 s by each
-    # worker: a dead worker's work is running elsewhere within about 95 s. Longer than a
-    # task may run (a worker holds a message only while its task runs), checked below.
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
