@@ -23,17 +23,13 @@ API_TIMEOUT_SECONDS = 2.0
 def rabbitmq_queues(conn, *, names, api: str) -> dict[str, BrokerQueue]:
     """What RabbitMQ tells of each queue of `names` over `conn` (a pooled kombu connection),
     and its management API at `api` when given; a queue it does not know has nothing."""
-    counted = declared_counts(conn, names=names)
-    managed = _managed(api, vhost=conn.virtual_host or "/") if api else None
-    found = {}
-    for name in names:
-        ready = counted[name]
-        stats = (managed or {}).get(name, {})
-        found[name] = BrokerQueue(
-            ready=ready,
-            oldest_ready_age_seconds=_age(stats.get("head_message_timestamp"), ready=ready),
+    managed = _managed(api, vhost=conn.virtual_host or "/") if api else {}
+    return {
+        name: BrokerQueue(
+            ready, _age(managed.get(name, {}).get("head_message_timestamp"), ready=ready)
         )
-    return found
+        for name, ready in declared_counts(conn, names=names).items()
+    }
 
 
 def declared_counts(conn, *, names) -> dict[str, int]:
@@ -58,8 +54,8 @@ def declared_counts(conn, *, names) -> dict[str, int]:
     return counted
 
 
-def _managed(api: str, *, vhost: str) -> dict[str, dict] | None:
-    """{queue: its statistics} of the vhost from the management API, None when it does not
+def _managed(api: str, *, vhost: str) -> dict[str, dict]:
+    """{queue: its statistics} of the vhost from the management API, none when it does not
     answer within API_TIMEOUT_SECONDS (the counts from AMQP still stand)."""
     parts = urlsplit(api)
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
@@ -80,7 +76,7 @@ def _managed(api: str, *, vhost: str) -> dict[str, dict] | None:
         queues = json.loads(response.data)
     except Exception as exc:
         logger.warning("RabbitMQ's management API at %s did not answer: %s", base, exc)
-        return None
+        return {}
     return {queue["name"]: queue for queue in queues}
 
 
