@@ -86,7 +86,7 @@ class Follower:
         try:
             await self.feed.load_preferences()
             await join(self.layer, self.group, self.channel)
-            return _notifications(await self.feed.missed())
+            return await self.feed.missed()
         except BaseException:
             await self.close()
             raise
@@ -97,8 +97,8 @@ class Follower:
             fresh = self.feed.fresh([message["event"]])
             if fresh:  # published after its commit: the count read now is after it
                 unread = await followers().unread(self.feed.user_id, fresh[-1]["id"])
-                fresh = [{**event, **unread._asdict()} for event in fresh]
-            return _notifications(fresh)
+                fresh = [{"type": "notification", **event, **unread._asdict()} for event in fresh]
+            return fresh
         if message["type"] == live.RECEIPT:
             return [{"type": "receipt", **message["receipt"]}]
         if message["type"] == live.PREFERENCES_CHANGED:
@@ -106,20 +106,16 @@ class Follower:
             return []
         # RESYNC: the layer may have dropped messages, or Redis forgot the group.
         await join(self.layer, self.group, self.channel)
-        return _notifications(await self.feed.missed())
+        return await self.feed.missed()
 
     async def replay(self, *, after_id: int) -> list[dict]:
         """Everything after `after_id` again (the client saw a gap)."""
-        return _notifications(await self.feed.replay(after_id=after_id))
+        return await self.feed.replay(after_id=after_id)
 
     async def close(self) -> None:
         followers().open.discard(self)
         with contextlib.suppress(Exception):  # Redis away: the group expires anyway
             await self.layer.group_discard(self.group, self.channel)
-
-
-def _notifications(events) -> list[dict]:
-    return [{"type": "notification", **event} for event in events]
 
 
 class Feed:
@@ -175,7 +171,7 @@ class Feed:
         if not rows:
             return []
         unread = (await db(selectors.notification_unread)(user_id=self.user_id))._asdict()
-        return [{**live.notification_event(row), **unread} for row in rows]
+        return [{"type": "notification", **live.notification_event(row), **unread} for row in rows]
 
 
 async def join(layer, group: str, channel: str) -> None:
