@@ -100,14 +100,10 @@ def send_robust_logged(signal: Signal, *, sender, about: str, **named) -> list:
 def _insert_each_isolated(pending: list[_Rows], about: str) -> None:
     if not pending:
         return
-    try:
-        with transaction.atomic():
-            _insert(pending)
+    # One savepoint for all; should the database refuse it, each call's rows in their own.
+    with contextlib.suppress(*REFUSED), transaction.atomic():
+        _insert(pending)
         return
-    except REFUSED:
-        if len(pending) == 1:
-            _log_refused(pending[0], about)
-            return
     for rows in pending:
         try:
             with transaction.atomic():
