@@ -68,14 +68,22 @@ def event_id(raw) -> int | None:
 
 
 class Follower:
-    """One connection's place in its person's group. `resync_soon()`, the transport's,
-    has it resync from its own task (this process's watch calls it, from the loop)."""
+    """One connection's place in its person's group, and what it has sent its user: it
+    sends each notification once, whichever way it came (the layer, a catch-up from the
+    database). `resync_soon()`, the transport's, has it resync from its own task (this
+    process's watch calls it, from the loop).
+
+    A catch-up reads after `synced_id`, the newest id a read of the database has covered,
+    never after the newest id sent: an event that came live while older ones were lost
+    (Redis away, their pushes never made) must not hide them."""
 
     def __init__(self, *, layer, channel: str, user_id: int, last_id: int, resync_soon):
-        self.feed = Feed(user_id=user_id, last_id=last_id)
         self.layer, self.channel = layer, channel
-        self.group = live.user_group(user_id)
+        self.user_id, self.group = user_id, live.user_group(user_id)
         self.resync_soon = resync_soon
+        self.synced_id = last_id
+        self.sent: set[int] = set()
+        self.muted: set[str] = set()  # kinds the person turned off in the app
 
     async def open(self) -> list[dict]:
         """Join, before reading the database (nothing committed falls in between); what
@@ -84,9 +92,9 @@ class Follower:
         (a stream, a consumer whose connect raised) has no close to run yet."""
         followers().add(self)
         try:
-            await self.feed.load_preferences()
+            await self.load_preferences()
             await join(self.layer, self.group, self.channel)
-            return await self.feed.missed()
+            return await self.missed()
         except BaseException:
             await self.close()
             raise
@@ -94,43 +102,24 @@ class Follower:
     async def handle(self, message: dict) -> list[dict]:
         """What the client gets for a message of the layer (or its RESYNC)."""
         if message["type"] == live.EVENT:
-            fresh = self.feed.fresh([message["event"]])
+            fresh = self.fresh([message["event"]])
             if fresh:  # published after its commit: the count read now is after it
-                unread = await followers().unread(self.feed.user_id, fresh[-1]["id"])
+                unread = await followers().unread(self.user_id, fresh[-1]["id"])
                 fresh = [{"type": "notification", **event, **unread._asdict()} for event in fresh]
             return fresh
         if message["type"] == live.RECEIPT:
             return [{"type": "receipt", **message["receipt"]}]
         if message["type"] == live.PREFERENCES_CHANGED:
-            await self.feed.load_preferences()
+            await self.load_preferences()
             return []
         # RESYNC: the layer may have dropped messages, or Redis forgot the group.
         await join(self.layer, self.group, self.channel)
-        return await self.feed.missed()
-
-    async def replay(self, *, after_id: int) -> list[dict]:
-        """Everything after `after_id` again (the client saw a gap)."""
-        return await self.feed.replay(after_id=after_id)
+        return await self.missed()
 
     async def close(self) -> None:
         followers().open.discard(self)
         with contextlib.suppress(Exception):  # Redis away: the group expires anyway
             await self.layer.group_discard(self.group, self.channel)
-
-
-class Feed:
-    """What one open connection has sent its user: it sends each notification once,
-    whichever way it came (the layer, a catch-up from the database).
-
-    A catch-up reads after `synced_id`, the newest id a read of the database has covered,
-    never after the newest id sent: an event that came live while older ones were lost
-    (Redis away, their pushes never made) must not hide them."""
-
-    def __init__(self, *, user_id: int, last_id: int):
-        self.user_id = user_id
-        self.synced_id = last_id
-        self.sent: set[int] = set()
-        self.muted: set[str] = set()  # kinds the person turned off in the app
 
     async def load_preferences(self) -> None:
         self.muted = set(await db(selectors.kinds_muted_in_app)(user_id=self.user_id))

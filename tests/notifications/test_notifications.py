@@ -308,9 +308,9 @@ def test_a_catch_up_after_a_live_event_still_brings_the_older_ones_that_were_los
     newest id it sent."""
     from asgiref.sync import async_to_sync
 
-    from notifications.follower import Feed
+    from notifications.follower import Follower
 
-    feed = Feed(user_id=user.pk, last_id=0)
+    feed = Follower(layer=None, channel="c", user_id=user.pk, last_id=0, resync_soon=None)
     rows = [
         inbox.notifications_create(recipient_ids=[user.pk], kind="message", message=text)[0]
         for text in ("lost 1", "lost 2", "live")

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import OperationalError
 
 from notifications import live
-from notifications.follower import Feed, followers
+from notifications.follower import Follower, followers
 from notifications.stream import _events
 from tests.factories import UserFactory
 
@@ -24,7 +24,7 @@ def test_a_stream_whose_catch_up_read_fails_leaves_its_group_and_its_process(set
     async def database_gone(self):
         raise OperationalError("the server closed the connection unexpectedly")
 
-    monkeypatch.setattr(Feed, "missed", database_gone)
+    monkeypatch.setattr(Follower, "missed", database_gone)
 
     async def open_the_stream():
         events = _events(user.pk, 0)

@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 
 from notifications import live, selectors
-from notifications.follower import Feed, Follower
+from notifications.follower import Follower
 from notifications.models import Notification, NotificationPreference
 from notifications.services import inbox
 from notifications.sql import one_snapshot
@@ -82,7 +82,8 @@ def test_a_catch_up_carries_the_count_after_its_notifications(user, follower_thr
     )
     notify(UserFactory(), "someone else's")
 
-    frames = async_to_sync(Feed(user_id=user.pk, last_id=0).missed)()
+    follower = Follower(layer=None, channel="c", user_id=user.pk, last_id=0, resync_soon=None)
+    frames = async_to_sync(follower.missed)()
 
     assert [frame["message"] for frame in frames] == ["one", "two", "three", "x"]
     assert {counted(frame) for frame in frames} == {2}  # the muted one adds nothing
