@@ -101,9 +101,7 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
         logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
         return None
     ages = {
-        kind: states[queue].oldest_ready_age_seconds
-        if queue in states and states[queue].ready
-        else 0.0
+        kind: states[queue].oldest_ready_age_seconds if states[queue].ready else 0.0
         for kind, queue in queues.items()
     }
     known = [age for age in ages.values() if age is not None]
