@@ -150,11 +150,10 @@ class SideEffectTask(ReliableTask):
                 self._give_up(exc, [[order_id]], {}, traceback_text=traceback_text)
 
     def _retry_orders(
-        self, order_ids: list, *, countdown: float, retries: int, attempt_ended: bool = False
+        self, ids: list[int], *, countdown: float, retries: int, attempt_ended: bool = False
     ) -> None:
         """These orders again, in a message of their own from the outbox, due in
         `countdown` seconds, their deadline moved past it; ended by this message's run."""
-        ids = [int(order_id) for order_id in order_ids]
         self._retry_record(
             task_id=str(uuid.uuid4()),
             args=[ids],
