@@ -114,9 +114,15 @@ class PushSubscriptionRenewView(APIView):
     def post(self, request):
         _push_configured()
         # An unknown old endpoint is answered before anything costs (the new endpoint's
-        # DNS lookup): this endpoint needs no login.
+        # DNS lookup): this endpoint needs no login. Only a string the old endpoint's field
+        # accepts (no NUL, no lone surrogate, not too long) is looked up, so that the lookup
+        # cannot fail in the database: any other is no endpoint of ours.
         old = request.data.get("old_endpoint") if isinstance(request.data, dict) else None
-        if not _endpoint_valid(old) or not selectors.push_subscription_known(endpoint=old):
+        try:
+            PushRenewSerializer().fields["old_endpoint"].run_validation(old)
+        except exceptions.ValidationError:
+            old = None
+        if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
             raise exceptions.NotFound("No subscription has that endpoint.")
         incoming = PushRenewSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -127,16 +133,3 @@ class PushSubscriptionRenewView(APIView):
         if row is None:
             raise exceptions.NotFound("No subscription has that endpoint.")
         return Response(PushSubscriptionSerializer(row).data)
-
-
-def _endpoint_valid(value) -> bool:
-    """A string the old endpoint's field accepts (no NUL, no lone surrogate, not too
-    long), so that looking it up cannot fail in the database: any other is no endpoint
-    of ours."""
-    if not isinstance(value, str):
-        return False
-    try:
-        PushRenewSerializer().fields["old_endpoint"].run_validation(value)
-    except exceptions.ValidationError:
-        return False
-    return True
