@@ -40,15 +40,6 @@ from notifications.urls import websocket_urlpatterns  # noqa: E402
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
 
 
-def is_async_view(path: str) -> bool:
-    try:
-        view = resolve(path).func
-    except Resolver404:
-        return False
-    # Class-based views with async handlers are marked as coroutine functions by as_view().
-    return iscoroutinefunction(view)
-
-
 async def live(send) -> None:
     """/livez on the event loop: the process serves while its loop turns, whatever its
     threads are waiting on (a full pool is /readyz's business, not a reason to restart)."""
@@ -62,7 +53,12 @@ async def http(scope, receive, send):
     path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
     if path == LIVENESS_PATH and scope["method"] in PROBE_METHODS:
         return await live(send)
-    if is_async_view(path):
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        view = None
+    # Class-based views with async handlers are marked as coroutine functions by as_view().
+    if iscoroutinefunction(view):
         return await async_views(scope, receive, send)
     return await sync_views(scope, receive, send)
 
