@@ -114,20 +114,15 @@ def metrics_view(request):
             headers={"WWW-Authenticate": 'Basic realm="Shopflow metrics"'},
         )
     # The classic text format (0.0.4), which every Prometheus version reads.
-    try:
-        events = generate_latest(_events_registry())
+    try:  # every process's counts when they share a directory, else this process's own
+        registry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        events = generate_latest(registry)
     except Exception:  # a process's file caught half-written, or the directory gone
         logger.exception("metrics: the processes' counts could not be read")
         COLLECTOR_ERRORS.labels("processes").inc()
         events = b""
     body = events + generate_latest(DATABASE_STATE)
     return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
-
-
-def _events_registry():
-    """Every process's counts when they share a directory, else this process's own."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return registry
-    return REGISTRY
