@@ -64,12 +64,6 @@ def _publish(notifications) -> None:
     _send(events)
 
 
-def _send_soon(messages) -> None:
-    """Send to groups after the response inside a request, at once elsewhere."""
-    if messages:
-        run_after_response(lambda: _send(messages))
-
-
 def _send(messages) -> bool:
     """True when the channel layer took the messages."""
     global _push_paused_until
@@ -88,13 +82,15 @@ def preferences_changed(*, user_id: int) -> None:
     """Tell the person's open connections to read their preferences again (after the
     response, like every push). Never raises: a connection that misses it reads them when
     it reconnects."""
-    _send_soon([(user_group(user_id), {"type": PREFERENCES_CHANGED})])
+    run_after_response(lambda: _send([(user_group(user_id), {"type": PREFERENCES_CHANGED})]))
 
 
 def read_receipt_publish(*, author_ids, receipt: dict) -> None:
     """Tell the messages' authors' open connections that their messages were read. Never
     raises: the conversation's read_at is the record."""
-    _send_soon([(user_group(uid), {"type": RECEIPT, "receipt": receipt}) for uid in author_ids])
+    if author_ids:
+        messages = [(user_group(uid), {"type": RECEIPT, "receipt": receipt}) for uid in author_ids]
+        run_after_response(lambda: _send(messages))
 
 
 async def _group_send_all(messages) -> None:
