@@ -28,9 +28,7 @@ TASK_RUNS = Counter(
 )
 
 
-def task_ended(task=None, state=None, **kwargs) -> None:
-    if task is None:
-        return
+def task_ended(task, state=None, **kwargs) -> None:
     queue = (task.request.delivery_info or {}).get("routing_key") or ""
     TASK_RUNS.labels(task.name, queue, (state or "unknown").lower()).inc()
 

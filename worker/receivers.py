@@ -12,12 +12,10 @@ def install_schedule_after_migrate(sender, apps=installed_apps, using="default",
     install_schedule(apps=apps, using=using)
 
 
-def stamp_publish_time(headers=None, properties=None, **kwargs):
+def stamp_publish_time(headers, properties, **kwargs):
     """before_task_publish: the time of publication on every task message, as a header
     (Redis) and as the AMQP timestamp, which RabbitMQ's management API reports for the
     head of each queue (py-amqp packs that property as an integer: whole seconds)."""
     now = time.time()
-    if headers is not None:
-        headers[PUBLISHED_AT_HEADER] = now
-    if properties is not None:
-        properties["timestamp"] = int(now)
+    headers[PUBLISHED_AT_HEADER] = now
+    properties["timestamp"] = int(now)
