@@ -38,13 +38,11 @@ async def notification_stream(request):
     try:
         user_id, error = await _authenticate(request)
     except redis.RedisError:  # a stream token cannot be checked: as the socket's 1013
-        response = JsonResponse({"detail": "Try again later."}, status=503)
-        response["Retry-After"] = "5"
-        return response
+        return JsonResponse(
+            {"detail": "Try again later."}, status=503, headers={"Retry-After": "5"}
+        )
     if user_id is None:
-        response = JsonResponse({"detail": error}, status=401)
-        response["WWW-Authenticate"] = "Token"
-        return response
+        return JsonResponse({"detail": error}, status=401, headers={"WWW-Authenticate": "Token"})
     try:  # the id of the last event the client has (EventSource sends it on a reconnect)
         last_id = event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
     except ValueError:
