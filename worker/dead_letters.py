@@ -4,7 +4,6 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import autodiscover_modules
 
 from . import locks
 from .celery import app
@@ -34,8 +33,6 @@ def dead_letters_requeue(*, dead_letter_ids) -> int:
     letter already requeued is skipped, as is one whose task no longer exists (logged).
     The task's `on_requeue` hook runs in the same transaction (an order's side effect
     goes back to pending). Returns how many."""
-    # The tasks are needed by name: a web process may not have imported them yet.
-    autodiscover_modules("tasks")
     requeued = []
     with transaction.atomic():
         for letter in locks.dead_letters_to_requeue(dead_letter_ids=dead_letter_ids):
