@@ -126,11 +126,8 @@ class Follower:
 
     def fresh(self, events) -> list[dict]:
         """The events not sent yet, recorded as sent; none of a muted kind."""
-        new = []
-        for event in events:
-            if event["kind"] not in self.muted and event["id"] not in self.sent:
-                new.append(event)
-                self.sent.add(event["id"])
+        new = [e for e in events if e["kind"] not in self.muted and e["id"] not in self.sent]
+        self.sent.update(event["id"] for event in new)
         if len(self.sent) > SENT_REMEMBERED:
             kept = sorted(self.sent)[-SENT_REMEMBERED // 2 :]
             # What is forgotten is not read again.
