@@ -54,7 +54,6 @@ class SideEffectTask(ReliableTask):
     """Declare with `@shared_task(base=SideEffectTask, side_effect="<kind>", ...)` and
     register the task in the app's ready() (side_effects.registry.register)."""
 
-    abstract = True
     side_effect: str = ""
     # Past the hard time limit the message goes back to its queue (Celery's own option):
     # the order in flight has its attempt counted, the others are not lost.

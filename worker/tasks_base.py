@@ -118,7 +118,6 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class ReliableTask(Task):
-    abstract = True
     # A side effect's state lives in its own rows; a stored success would be a second,
     # costlier copy. Failures are still stored (and dead-lettered).
     ignore_result = True
