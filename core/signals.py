@@ -104,12 +104,17 @@ def _insert_each_isolated(pending: list[_Rows], about: str) -> None:
     with contextlib.suppress(*REFUSED), transaction.atomic():
         _insert(pending)
         return
-    for rows in pending:
+    for entry in pending:
         try:
             with transaction.atomic():
-                _insert([rows])
+                _insert([entry])
         except REFUSED:
-            _log_refused(rows, about)
+            logger.error(
+                "rows refused by the database for %s, dropped: %s",
+                about,
+                "; ".join(str(row) for row in entry.rows),
+                exc_info=True,
+            )
 
 
 def _insert(pending: list[_Rows]) -> None:
@@ -134,15 +139,6 @@ def _bound(callback: Callable[[list], None], rows: list) -> Callable[[], None]:
 
     call.__qualname__ = getattr(callback, "__qualname__", repr(callback))
     return call
-
-
-def _log_refused(entry: _Rows, about: str) -> None:
-    logger.error(
-        "rows refused by the database for %s, dropped: %s",
-        about,
-        "; ".join(str(row) for row in entry.rows),
-        exc_info=True,
-    )
 
 
 def _name(thing) -> str:
