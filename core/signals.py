@@ -91,9 +91,8 @@ def send_robust_logged(signal: Signal, *, sender, about: str, **named) -> list:
     responses = signal.send_robust(sender=sender, **named)
     for receiver, result in responses:
         if isinstance(result, Exception):
-            logger.error(
-                "receiver %s failed for %s: %s", _name(receiver), about, result, exc_info=result
-            )
+            name = f"{receiver.__module__}.{receiver.__qualname__}"  # Django's log reads it too
+            logger.error("receiver %s failed for %s: %s", name, about, result, exc_info=result)
     return responses
 
 
@@ -139,7 +138,3 @@ def _bound(callback: Callable[[list], None], rows: list) -> Callable[[], None]:
 
     call.__qualname__ = getattr(callback, "__qualname__", repr(callback))
     return call
-
-
-def _name(thing) -> str:
-    return f"{getattr(thing, '__module__', '?')}.{getattr(thing, '__qualname__', thing)}"
