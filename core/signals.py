@@ -23,6 +23,7 @@ signals (`order_created`, `low_stock`, `side_effect_failed`, sent with
 
 import contextlib
 import contextvars
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,13 +129,6 @@ def _insert(pending: list[_Rows]) -> None:
         if entry.on_commit is not None:
             by_callback.setdefault(entry.on_commit, []).extend(entry.rows)
     for callback, rows in by_callback.items():
-        transaction.on_commit(_bound(callback, rows), robust=True)
-
-
-def _bound(callback: Callable[[list], None], rows: list) -> Callable[[], None]:
-    # A closure named as the callback: a robust on_commit that fails logs __qualname__.
-    def call():
-        callback(rows)
-
-    call.__qualname__ = getattr(callback, "__qualname__", repr(callback))
-    return call
+        # Named as the callback: a robust on_commit that fails logs its __qualname__.
+        call = functools.update_wrapper(functools.partial(callback, rows), callback)
+        transaction.on_commit(call, robust=True)
