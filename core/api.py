@@ -40,7 +40,15 @@ TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57
 
 def exception_handler(exc, context):
     if isinstance(exc, OperationalError | InterfaceError) and _database_away(exc):
-        return _database_unavailable(exc)
+        # 503: nothing of the request's transaction was committed, so a retry is safe (with
+        # an Idempotency-Key, a checkout retry is safe even if the commit itself failed).
+        logger.warning("database unavailable during a request: %s", exc)
+        set_rollback()
+        return Response(
+            {"detail": "The database is unavailable; try again in a few seconds."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):  # its words and status, whatever the view
         set_rollback()
         return Response(exc.answer(), status=exc.status)
@@ -67,19 +75,6 @@ def _database_away(exc) -> bool:
     if isinstance(exc, InterfaceError) or "database is locked" in str(exc):  # SQLite busy
         return True
     return not connection.is_usable()  # the connection itself is gone
-
-
-def _database_unavailable(exc) -> Response:
-    """503 for a database connection that failed under the request: nothing of the
-    request's transaction was committed, so a retry is safe (with an Idempotency-Key,
-    a checkout retry is safe even if the commit itself was what failed)."""
-    logger.warning("database unavailable during a request: %s", exc)
-    set_rollback()
-    return Response(
-        {"detail": "The database is unavailable; try again in a few seconds."},
-        status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-    )
 
 
 def _first_message(data) -> str:
