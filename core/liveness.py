@@ -72,13 +72,8 @@ def liveness_check(path: str) -> str:
     return ""
 
 
-def main() -> int:
+if __name__ == "__main__":
     problem = liveness_check(liveness_file())
     if problem:
         sys.stderr.write(f"not alive: {problem}\n")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(1 if problem else 0)
