@@ -33,12 +33,11 @@ REDRIVES = Counter(
 )
 
 
-def lag_observe_on_commit(*, kind: str, opened_at: datetime | None) -> None:
+def lag_observe_on_commit(*, kind: str, opened_at: datetime) -> None:
     """Observe the lag of a side effect marked done, from the checkout that opened it
     (`opened_at`), once the mark commits."""
-    if opened_at is not None:
-        # robust: a count that fails is logged, never the task's failure
-        transaction.on_commit(lambda: _observe(kind, opened_at), robust=True)
+    # robust: a count that fails is logged, never the task's failure
+    transaction.on_commit(lambda: _observe(kind, opened_at), robust=True)
 
 
 def _observe(kind: str, opened_at: datetime) -> None:
