@@ -54,9 +54,8 @@ def endpoint_target(url: str) -> Target:
     except ValueError as exc:
         raise EndpointRefused("The endpoint is not a URL.") from exc
     loopback_allowed = settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise EndpointRefused("The endpoint must be an https URL.")
-    if parts.scheme == "http" and not loopback_allowed:
+    schemes = ("https", "http") if loopback_allowed else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
         raise EndpointRefused("The endpoint must be an https URL.")
     if parts.username is not None or parts.password is not None:
         raise EndpointRefused("The endpoint must not carry credentials.")
