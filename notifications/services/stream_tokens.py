@@ -25,11 +25,10 @@ def stream_token_take(*, token: str) -> int | None:
     token in a URL may be replayed from an access log within its lifetime); None
     otherwise. redis.RedisError when the channel layer's Redis is away."""
     user_id = stream_token_user_id(token=token)
-    if user_id is None:
-        return None
     # Taken by the first SET NX of its digest, in any process, while it is valid.
     key = f"shopflow:stream-token:{hashlib.sha256(token.encode()).hexdigest()}"
-    if not redis_client().set(key, 1, nx=True, ex=max(1, settings.SHOPFLOW_STREAM_TOKEN_SECONDS)):
+    ttl = max(1, settings.SHOPFLOW_STREAM_TOKEN_SECONDS)
+    if user_id is None or not redis_client().set(key, 1, nx=True, ex=ttl):
         return None
     return user_id if selectors.user_is_active(user_id=user_id) else None
 
