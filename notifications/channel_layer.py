@@ -77,10 +77,7 @@ class _LayerLoop:
     Made on first use, and again in a forked child (a Celery pool process), where the
     parent's thread does not run."""
 
-    def __init__(self):
-        self.forget()
-
-    def forget(self) -> None:
+    def __init__(self):  # and again in a forked child: a lock of its own, no loop yet
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -95,7 +92,7 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
-os.register_at_fork(after_in_child=_layer_loop.forget)
+os.register_at_fork(after_in_child=_layer_loop.__init__)
 
 
 def layer_call(function, *args, timeout: float = LAYER_CALL_SECONDS):
