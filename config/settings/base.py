@@ -275,8 +275,7 @@ SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 from .windows import *  # noqa: E402, F403
 
 # RabbitMQ's management API (http://user:password@host:15672/api): /metrics reads the
-# messages held by workers and the oldest message's age from it. Unset: those two are
-# missing for RabbitMQ. Read with a 2 s timeout.
+# oldest ready message's age from it (2 s timeout). Unset: that age is missing for RabbitMQ.
 SHOPFLOW_RABBITMQ_API = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
 # Celery's own formats, with the trace id of a traced task (core.telemetry.trace_ids_in_logs).
