@@ -25,19 +25,15 @@ alone. The loop starts no order past the run budget (worker.tasks_base.last_star
 the rest go back to the outbox, due now."""
 
 import logging
-import time
 import traceback
 import uuid
 
-from celery.exceptions import Reject
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import InterfaceError, OperationalError, connection
 
 from core import clock
 from worker.tasks_base import (
     CONTROL_EXCEPTIONS,
-    REQUEUE_PAUSE_SECONDS,
     ReliableTask,
     is_transient,
     last_start_by,
@@ -125,14 +121,6 @@ class SideEffectTask(ReliableTask):
         if self.request.called_directly:
             raise exc
         ids = ", ".join(str(order_id) for order_id in order_ids)
-        if _link_lost(exc):
-            # The database is out of reach: no retry or dead letter can be written there,
-            # and trying waits out another timeout. The message goes back to its queue
-            # after the usual pause, well within the time limit.
-            logger.warning("%s(%s): the database is out of reach: %r", self.name, ids, exc)
-            connection.close()
-            time.sleep(REQUEUE_PAUSE_SECONDS)
-            raise Reject(repr(exc), requeue=True) from None
         retries, limit = self.request.retries, settings.SHOPFLOW_TASK_MAX_RETRIES
         if is_transient(exc) and retries < limit:
             countdown = self._retry_countdown(exc)
@@ -183,14 +171,6 @@ class SideEffectTask(ReliableTask):
 
     def on_requeue(self, *, args, kwargs) -> None:
         services.side_effects_mark_pending(order_ids=_order_ids(args), kind=self.side_effect)
-
-
-def _link_lost(exc: Exception) -> bool:
-    """Whether `exc` lost this thread's database connection (psycopg's own `broken`)."""
-    if not isinstance(exc, OperationalError | InterfaceError) or connection.in_atomic_block:
-        return False
-    link = connection.connection
-    return link is None or link.closed or link.broken
 
 
 def _order_ids(args) -> list[int]:
