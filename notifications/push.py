@@ -22,12 +22,12 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher
 
 from core import clock
+from core.public_http import AddressRefused, AddressUnresolved, public_post, public_target
 from worker.outbox import enqueue_on_commit
 
 from . import delivery, selectors
 from .delivery import DELIVERED, FAILED, RETRY, Outcome
 from .models import Notification, NotificationDelivery, PushSubscription
-from .push_endpoints import EndpointRefused, EndpointUnresolved, endpoint_target
 
 logger = logging.getLogger(__name__)
 
@@ -124,9 +124,9 @@ def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcom
         return Outcome(FAILED, error="the subscription is gone")
     try:
         answer = push_post(subscription=row.subscription, notification=row.notification)
-    except (EndpointUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
+    except (AddressUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
         return Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
-    except EndpointRefused as refused:  # after its subclass, EndpointUnresolved
+    except AddressRefused as refused:  # after its subclass, AddressUnresolved
         return Outcome(FAILED, error=f"endpoint refused at send time: {refused}", drop=True)
     if answer.status in (200, 201, 202):
         return Outcome(DELIVERED)
@@ -158,8 +158,8 @@ def push_payload(notification: Notification) -> dict:
 
 def push_post(*, subscription: PushSubscription, notification: Notification) -> Answer:
     """POST one notification to one subscription's push service, to the address the
-    endpoint check approved, no redirect followed."""
-    target = endpoint_target(subscription.endpoint)
+    endpoint check approved, no redirect followed (core.public_http)."""
+    target = push_target(subscription.endpoint)
     ttl, urgency = DELIVERY.get(notification.kind, (3600, "normal"))
     payload = push_payload(notification)
     info = {
@@ -174,22 +174,23 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
     }
     headers = {
         **Vapid02.from_raw(settings.VAPID_PRIVATE_KEY.encode()).sign(claims),
-        "Host": target.origin.split("://", 1)[1],
         "TTL": str(ttl),
         "Urgency": urgency,
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",
     }
-    https = target.scheme == "https"
-    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
-    extra = {"server_hostname": target.host, "assert_hostname": target.host} if https else {}
-    with pool_class(target.address, target.port, timeout=TIMEOUT, retries=False, **extra) as pool:
-        response = pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False)
+    reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
     return Answer(
-        status=response.status,
-        body=response.data[:500].decode("utf-8", "replace"),
-        retry_after=_seconds(response.headers.get("Retry-After")),
+        status=reply.status,
+        body=reply.text[:500],
+        retry_after=_seconds(reply.headers.get("Retry-After")),
     )
+
+
+def push_target(endpoint: str):
+    """Where to POST for a push endpoint: public addresses only, plain http to loopback
+    with SHOPFLOW_PUSH_ALLOW_LOOPBACK (core.public_http)."""
+    return public_target(endpoint, loopback_allowed=settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK)
 
 
 def _seconds(value: str | None) -> int:

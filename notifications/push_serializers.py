@@ -6,8 +6,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.public_http import AddressRefused
+
 from .models import PushSubscription
-from .push_endpoints import EndpointRefused, endpoint_target
+from .push import push_target
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+=*")
 
@@ -57,8 +59,8 @@ class PushSubscriptionInputSerializer(serializers.Serializer):
 
     def validate_endpoint(self, value: str) -> str:
         try:
-            endpoint_target(value)
-        except EndpointRefused as refused:
+            push_target(value)
+        except AddressRefused as refused:
             raise serializers.ValidationError(str(refused)) from None
         return value
 

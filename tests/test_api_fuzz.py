@@ -42,12 +42,12 @@ EXAMPLES = int(os.environ.get("SHOPFLOW_FUZZ_EXAMPLES") or 25)
 def shop(live_server, request, monkeypatch):
     """What a regular customer has: a token, products, a cart with a line, an order; and
     Web Push configured, every host resolving to one public address (nothing is sent)."""
-    from notifications import push_endpoints
+    from core import public_http
     from tests.support.push import vapid_key_pair
 
     django_settings = request.getfixturevalue("settings")  # `settings` is hypothesis's here
     django_settings.VAPID_PRIVATE_KEY, django_settings.VAPID_PUBLIC_KEY = vapid_key_pair()
-    monkeypatch.setattr(push_endpoints, "resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(public_http, "resolve", lambda host, port: ["93.184.216.34"])
     user = UserFactory()
     products = ProductFactory.create_batch(3, on_hand=1000)
     client = client_for(user)

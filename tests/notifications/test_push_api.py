@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from notifications import push_endpoints
+from core import public_http
 from notifications.exceptions import PushSubscriptionNotFound
 from notifications.models import PushSubscription
 from notifications.services.push_subscriptions import push_subscription_delete
@@ -28,7 +28,7 @@ def vapid(settings):
 def dns(monkeypatch):
     """A resolver stub: host -> addresses. Nothing here reaches the network."""
     answers = {"push.example.net": ["93.184.216.34"]}
-    monkeypatch.setattr(push_endpoints, "resolve", lambda host, port: answers[host])
+    monkeypatch.setattr(public_http, "resolve", lambda host, port: answers[host])
     return answers
 
 
@@ -209,7 +209,7 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
     def unresolved(host, port):  # a DNS hiccup
         raise OSError("temporary failure in name resolution")
 
-    monkeypatch.setattr(push_endpoints, "resolve", unresolved)
+    monkeypatch.setattr(public_http, "resolve", unresolved)
     with transaction.atomic():
         (row,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
     assert push.pushes_send() == 0
