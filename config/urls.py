@@ -13,6 +13,7 @@ import analytics_app.urls
 import messaging.urls
 import notifications.urls
 import store.urls
+import webhooks.urls
 from core import health, metrics
 from core.api import json_bad_request, json_not_found, json_permission_denied, json_server_error
 
@@ -26,6 +27,7 @@ api = [
     path("", include(messaging.urls)),
     path("", include(store.urls)),
     path("analytics/", include(analytics_app.urls)),
+    path("webhooks/", include(webhooks.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

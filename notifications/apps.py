@@ -26,6 +26,7 @@ def _receivers_connect() -> None:
     from messaging.signals import message_read
     from side_effects.signals import side_effect_failed
     from store.signals import duplicate_orders_alerted, low_stock, order_created
+    from webhooks.signals import webhook_failed
 
     from . import receivers
 
@@ -36,6 +37,9 @@ def _receivers_connect() -> None:
     side_effect_failed.connect(
         receivers.notify_side_effect_failed,
         dispatch_uid="notifications.notify_side_effect_failed",
+    )
+    webhook_failed.connect(
+        receivers.notify_webhook_failed, dispatch_uid="notifications.notify_webhook_failed"
     )
     post_save.connect(
         receivers.notify_message_recipients,

@@ -17,6 +17,12 @@ def notify_side_effect_failed(sender, order_id, kind, error, **kwargs):
     inbox.side_effect_failed_notify(order_id=order_id, kind=kind, error=error)
 
 
+def notify_webhook_failed(sender, endpoint_id, url, delivery_id, reason, **kwargs):
+    inbox.webhook_failed_notify(
+        endpoint_id=endpoint_id, url=url, delivery_id=delivery_id, reason=reason
+    )
+
+
 def notify_message_recipients(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         inbox.message_notify(message=instance)

@@ -1,5 +1,6 @@
-"""The store's own signals. order_created and low_stock are sent inside the sender's
-transaction with core.signals.send_robust_isolated: a receiver cannot harm the sender."""
+"""The store's own signals. order_created, low_stock and price_changed are sent inside the
+sender's transaction with core.signals.send_robust_isolated: a receiver cannot harm the
+sender."""
 
 from django.dispatch import Signal
 
@@ -10,6 +11,11 @@ order_created = Signal()
 # Sent by the inventory task when applying an order takes a product's available stock
 # below its threshold. Arguments: product (store.models.Product), order_id, available.
 low_stock = Signal()
+
+# Sent when a product's price really changed, in the transaction of the save, once its
+# PriceChange is written (store.services.prices), with send_robust_isolated. Arguments:
+# change (store.models.PriceChange; its product is the product as saved).
+price_changed = Signal()
 
 # Sent by the scheduled duplicate-order alert, inside the transaction that marks the
 # orders as named by the alert, with a plain send(): a receiver that fails rolls the

@@ -17,6 +17,7 @@ PACKAGES = [
     "analytics_app",
     "messaging",
     "notifications",
+    "webhooks",
     "devstack",
 ]
 MODULE_LINES, FUNCTION_LINES = 400, 50

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",
     "notifications.apps.NotificationsConfig",
     "messaging.apps.MessagingConfig",
+    "webhooks.apps.WebhooksConfig",
 ]
 
 MIDDLEWARE = [
@@ -148,7 +149,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies here are whole (a line's quantity)
-    "ENUM_NAME_OVERRIDES": {"SideEffectStatus": "side_effects.models.OrderSideEffect.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "SideEffectStatus": "side_effects.models.OrderSideEffect.Status",
+        "StatusEnum": "store.models.Order.Status",  # its name before webhooks had a status
+        "WebhookDeliveryStatus": "webhooks.models.Delivery.Status",
+        "WebhookEventType": "webhooks.events.EVENT_TYPES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "notifications.openapi.add_stream",
@@ -227,6 +233,8 @@ VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "").strip()
 VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "").strip() or "mailto:orders@shopflow.local"
 # Push endpoints over plain http to loopback (tests, a local push service); never in prod.
 SHOPFLOW_PUSH_ALLOW_LOOPBACK = env_bool("SHOPFLOW_PUSH_ALLOW_LOOPBACK", False)
+# Webhook endpoints over plain http to loopback (tests, a local receiver); never in prod.
+SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = env_bool("SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK", False)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/account/notifications/"
 LOGOUT_REDIRECT_URL = "/account/login/"
@@ -242,7 +250,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # or not that process imported the task; a task not named here goes to the default queue.
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in ("default", "emails", "inventory", "analytics")
+    for name in ("default", "emails", "inventory", "analytics", "webhooks")
 ]
 CELERY_TASK_ROUTES = {
     "email_app.*": {"queue": "emails"},
@@ -250,6 +258,8 @@ CELERY_TASK_ROUTES = {
     "notifications.send_email_digests": {"queue": "emails"},
     "store.apply_inventory": {"queue": "inventory"},
     "analytics_app.*": {"queue": "analytics"},
+    # Webhooks wait on other people's servers: a worker of their own, on threads.
+    "webhooks.*": {"queue": "webhooks"},
 }
 # One message in hand per process: with acks_late, a prefetched message would wait
 # behind a slow one and, if the worker dies, be redelivered late.

@@ -67,6 +67,19 @@ def side_effect_failed_notify(*, order_id: int, kind: str, error: str) -> None:
     )
 
 
+def webhook_failed_notify(*, endpoint_id: int, url: str, delivery_id: str, reason: str) -> None:
+    """Staff: a webhook delivery failed for good, or the shop disabled its endpoint."""
+    if delivery_id:
+        message = f"Webhook {delivery_id} to {url} failed for good: {reason}"
+        link = reverse("admin:webhooks_delivery_change", args=[delivery_id])
+    else:
+        message = f"Webhook endpoint {url} disabled: {reason}"
+        link = reverse("admin:webhooks_endpoint_change", args=[endpoint_id])
+    notifications_create_for_staff(
+        kind=Notification.Kind.SIDE_EFFECT_FAILED, message=message, link=link
+    )
+
+
 def message_notify(*, message) -> None:
     """The other side of the conversation: the customer when staff writes; when the
     customer writes, the staff who took the conversation up, or every staff user."""

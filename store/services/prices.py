@@ -7,8 +7,11 @@ import contextvars
 import logging
 from decimal import Decimal, InvalidOperation
 
+from core.signals import send_robust_isolated
+
 from .. import selectors
 from ..models import PriceChange, Product
+from ..signals import price_changed
 
 logger = logging.getLogger(__name__)
 
@@ -57,4 +60,6 @@ def price_change_record(*, product: Product, old_price, new_price, using: str = 
         new_price,
         author.get_username() if author else "(unknown)",
     )
+    about = f"price_changed, product {product.pk}"
+    send_robust_isolated(price_changed, sender=Product, about=about, change=change)
     return change

@@ -1,0 +1,236 @@
+"""The staff's webhook API as DESIGN.md's contract has it: validation errors in JSON with
+nothing written, staff only, secrets shown once, deliveries with their attempts."""
+
+import base64
+
+import pytest
+
+from tests.factories import UserFactory
+from tests.support.clients import client_for
+from webhooks.models import Attempt, Delivery, Endpoint
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = "/api/webhooks/endpoints/"
+PUBLIC = "https://hooks.example.net/shop"
+FIELDS = {"id", "url", "events", "description", "enabled", "disabled_reason", "disabled_at"}
+
+
+def add(staff, url=PUBLIC, events=("order.created",), **more):
+    response = staff.post(ENDPOINTS, {"url": url, "events": list(events), **more}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_staff_add_an_endpoint_and_see_its_secret_in_that_answer_only(staff, dns):
+    made = add(staff, events=["order.created", "product.low_stock", "order.created"])
+
+    assert set(made) == FIELDS | {"created_at", "secret"}
+    assert made["events"] == ["order.created", "product.low_stock"]  # once each
+    assert made["enabled"] is True and made["description"] == ""
+    assert made["secret"].startswith("whsec_")
+    assert len(base64.b64decode(made["secret"].removeprefix("whsec_"))) == 32
+    listed = staff.get(ENDPOINTS).json()["results"]
+    one = staff.get(f"{ENDPOINTS}{made['id']}/").json()
+    assert "secret" not in listed[0] and "secret" not in one
+    assert one == {key: made[key] for key in FIELDS | {"created_at"}}
+
+
+def test_customers_are_refused_403_and_anonymous_callers_401(dns, anon_client, staff):
+    endpoint = add(staff)
+    delivery = staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json()
+    customer = client_for(UserFactory())
+    paths = [
+        ("get", ENDPOINTS),
+        ("post", ENDPOINTS),
+        ("get", f"{ENDPOINTS}{endpoint['id']}/"),
+        ("patch", f"{ENDPOINTS}{endpoint['id']}/"),
+        ("delete", f"{ENDPOINTS}{endpoint['id']}/"),
+        ("post", f"{ENDPOINTS}{endpoint['id']}/rotate-secret/"),
+        ("post", f"{ENDPOINTS}{endpoint['id']}/test/"),
+        ("get", f"{ENDPOINTS}{endpoint['id']}/deliveries/"),
+        ("post", f"/api/webhooks/deliveries/{delivery['id']}/redeliver/"),
+    ]
+    for method, path in paths:
+        as_customer = getattr(customer, method)(path, {}, format="json")
+        anonymous = getattr(anon_client, method)(path, {}, format="json")
+        assert (as_customer.status_code, anonymous.status_code) == (403, 401), path
+        assert "detail" in as_customer.json() and "detail" in anonymous.json()
+    assert Endpoint.objects.count() == 1 and Delivery.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"events": ["order.shipped"]}, "events", "Unknown event type 'order.shipped'"),
+        ({"events": ["webhook.test"]}, "events", "Unknown event type"),
+        ({"events": []}, "events", "non-empty list"),
+        ({"events": "order.created"}, "events", "non-empty list"),
+        ({"events": [{"a": 1}]}, "events", "Unknown event type"),
+        ({"url": "http://hooks.example.net/x"}, "url", "must be an https URL"),
+        ({"url": "ftp://hooks.example.net/x"}, "url", "must be an https URL"),
+        ({"url": "https://me:pw@hooks.example.net/x"}, "url", "credentials"),
+        ({"url": "https://10.0.0.5/x"}, "url", "not on the public internet"),
+        ({"url": "https://169.254.169.254/latest/meta-data"}, "url", "not on the public"),
+        ({"url": "https://127.0.0.1/x"}, "url", "not on the public internet"),
+        ({"url": "https://[::ffff:192.168.1.1]/x"}, "url", "not on the public internet"),
+        ({"url": "https://inside.example.net/x"}, "url", "not on the public internet"),
+        ({"url": "https://nowhere.example.net/x"}, "url", "does not resolve"),
+        ({"url": "https://hooks.example.net:99999/x"}, "url", "not a URL"),
+        ({"url": 42}, "url", "must be an https URL"),
+        ({"url": ["https://hooks.example.net/x"]}, "url", "Not a valid string"),
+        ({"url": "https://x/" + "a" * 1000}, "url", "no more than 1000"),
+        ({"description": "d" * 501}, "description", "no more than 500"),
+    ],
+)
+def test_a_bad_endpoint_gets_a_400_naming_its_field_and_nothing_is_written(
+    staff, dns, body, field, words
+):
+    dns["inside.example.net"] = ["93.184.216.34", "10.1.2.3"]  # one private answer is enough
+    response = staff.post(
+        ENDPOINTS, {"url": PUBLIC, "events": ["order.created"], **body}, format="json"
+    )
+    assert response.status_code == 400
+    assert words in response.json()[field][0]
+    assert response.json()["detail"].startswith(f"{field}: ")
+    assert not Endpoint.objects.exists()
+
+
+def test_plain_http_to_loopback_only_when_the_setting_allows_it(staff, settings):
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["order.created"]}
+    assert staff.post(ENDPOINTS, body, format="json").status_code == 400
+    settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
+    assert staff.post(ENDPOINTS, body, format="json").status_code == 201
+    body["url"] = "http://10.0.0.5/hook"  # loopback only, not the private network
+    assert staff.post(ENDPOINTS, body, format="json").status_code == 400
+
+
+def test_patch_changes_what_it_names_checks_it_and_disabling_fails_pending_deliveries(staff, dns):
+    endpoint = add(staff, description="ERP")
+    path = f"{ENDPOINTS}{endpoint['id']}/"
+    pending = staff.post(f"{path}test/").json()
+
+    refused = staff.patch(path, {"url": "https://10.0.0.5/x", "events": []}, format="json")
+    assert refused.status_code == 400 and set(refused.json()) >= {"url", "events"}
+    changed = staff.patch(path, {"events": ["product.price_changed"]}, format="json").json()
+    assert (changed["events"], changed["description"]) == (["product.price_changed"], "ERP")
+
+    disabled = staff.patch(path, {"enabled": False}, format="json").json()
+    assert (disabled["enabled"], disabled["disabled_reason"]) == (False, "disabled by staff")
+    assert Delivery.objects.get(pk=pending["id"]).status == "failed"
+    assert staff.post(f"{path}test/").status_code == 400  # disabled: nothing to send to
+    enabled = staff.patch(path, {"enabled": True}, format="json").json()
+    assert (enabled["enabled"], enabled["disabled_reason"], enabled["disabled_at"]) == (
+        True,
+        "",
+        None,
+    )
+
+
+def test_delete_removes_the_endpoint_with_its_deliveries(staff, dns):
+    endpoint = add(staff)
+    staff.post(f"{ENDPOINTS}{endpoint['id']}/test/")
+    assert staff.delete(f"{ENDPOINTS}{endpoint['id']}/").status_code == 204
+    assert staff.get(f"{ENDPOINTS}{endpoint['id']}/").status_code == 404
+    assert staff.delete(f"{ENDPOINTS}{endpoint['id']}/").status_code == 404
+    assert not Delivery.objects.exists()
+
+
+def test_a_rotation_answers_the_new_secret_and_keeps_the_old_one_signing_for_a_day(staff, dns):
+    from django.utils import timezone
+
+    endpoint = add(staff)
+    rotated = staff.post(f"{ENDPOINTS}{endpoint['id']}/rotate-secret/")
+    assert rotated.status_code == 200
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != endpoint["secret"]
+    row = Endpoint.objects.get(pk=endpoint["id"])
+    assert (row.secret, row.previous_secret) == (rotated.json()["secret"], endpoint["secret"])
+    overlap = (row.previous_secret_until - timezone.now()).total_seconds()
+    assert 24 * 3600 - 60 < overlap <= 24 * 3600
+
+
+def test_a_test_event_is_accepted_and_enqueued_for_that_endpoint(staff, dns):
+    endpoint = add(staff, events=["product.low_stock"])
+    response = staff.post(f"{ENDPOINTS}{endpoint['id']}/test/")
+
+    assert response.status_code == 202
+    answer = response.json()
+    assert (answer["event_type"], answer["status"], answer["attempts"]) == (
+        "webhook.test",
+        "pending",
+        [],
+    )
+    assert answer["next_attempt_at"] is not None
+    delivery = Delivery.objects.get(pk=answer["id"])
+    assert delivery.payload == {
+        "endpoint_id": endpoint["id"],
+        "message": "A test event from Shopflow.",
+    }
+    assert OutboxMessage.objects.filter(task_name="webhooks.deliver", args=[answer["id"]]).exists()
+
+
+def test_deliveries_come_newest_first_with_their_attempts_and_filter_by_status(staff, dns):
+    endpoint = add(staff)
+    path = f"{ENDPOINTS}{endpoint['id']}/deliveries/"
+    first, second = (staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json() for _ in range(2))
+    Delivery.objects.filter(pk=first["id"]).update(status="failed", next_attempt_at=None)
+    Attempt.objects.create(
+        delivery_id=first["id"], status_code=500, duration_ms=12, error="HTTP 500"
+    )
+
+    listed = staff.get(path).json()["results"]
+    assert [d["id"] for d in listed] == [second["id"], first["id"]]
+    assert set(listed[1]) == {
+        "id",
+        "event_type",
+        "status",
+        "created_at",
+        "next_attempt_at",
+        "attempts",
+    }
+    (attempt,) = listed[1]["attempts"]
+    assert (attempt["status_code"], attempt["duration_ms"], attempt["error"]) == (
+        500,
+        12,
+        "HTTP 500",
+    )
+    assert [d["id"] for d in staff.get(path, {"status": "failed"}).json()["results"]] == [
+        first["id"]
+    ]
+    assert staff.get(path, {"status": "delivered"}).json()["results"] == []
+    bad = staff.get(path, {"status": "lost"})
+    assert bad.status_code == 400 and "status" in bad.json()
+    assert staff.get(f"{ENDPOINTS}999999/deliveries/").status_code == 404
+
+
+def test_a_redeliver_sends_the_same_id_again_now(staff, dns):
+    endpoint = add(staff)
+    delivery = staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json()
+    Delivery.objects.filter(pk=delivery["id"]).update(
+        status="failed", tries=8, next_attempt_at=None
+    )
+
+    response = staff.post(f"/api/webhooks/deliveries/{delivery['id']}/redeliver/")
+    assert response.status_code == 202
+    assert (response.json()["id"], response.json()["status"]) == (delivery["id"], "pending")
+    row = Delivery.objects.get(pk=delivery["id"])
+    assert (row.status, row.tries) == ("pending", 0)
+    enqueued = OutboxMessage.objects.filter(task_name="webhooks.deliver", args=[delivery["id"]])
+    assert enqueued.count() == 2  # the event's, and the redeliver's
+    unknown = "msg_" + "0" * 32
+    assert staff.post(f"/api/webhooks/deliveries/{unknown}/redeliver/").status_code == 404
+    assert staff.post("/api/webhooks/deliveries/msg_%00/redeliver/").status_code == 404
+
+
+def test_unknown_endpoints_are_a_json_404(staff):
+    for method, path in [
+        ("get", f"{ENDPOINTS}424242/"),
+        ("patch", f"{ENDPOINTS}424242/"),
+        ("post", f"{ENDPOINTS}424242/rotate-secret/"),
+        ("post", f"{ENDPOINTS}424242/test/"),
+    ]:
+        response = getattr(staff, method)(path, {}, format="json")
+        assert response.status_code == 404, path
+        assert response.json()["detail"] == "No webhook endpoint has that id."

@@ -1,0 +1,57 @@
+"""The events an endpoint may subscribe to, and each one's `data`, fixed when it happens
+(docs/webhooks.md)."""
+
+ORDER_CREATED = "order.created"
+LOW_STOCK = "product.low_stock"
+PRICE_CHANGED = "product.price_changed"
+SIDE_EFFECT_FAILED = "order.side_effect_failed"
+# Sent to one endpoint when staff ask for it (POST .../test/); not subscribed to.
+TEST = "webhook.test"
+EVENT_TYPES = (ORDER_CREATED, LOW_STOCK, PRICE_CHANGED, SIDE_EFFECT_FAILED)
+
+
+def order_data(order) -> dict:
+    """The order as GET /api/orders/{id}/ shows it, without its side effects: from the
+    order as the checkout wrote it (its lines and their products in memory)."""
+    # Imported when first used: store.serializers lists the side effects' kinds as it
+    # loads, once every app registered its own, after the admin has loaded this module.
+    from store.serializers import OrderSerializer
+
+    data = dict(OrderSerializer(order).data)
+    data.pop("side_effects", None)
+    return data
+
+
+def product_data(product, **extra) -> dict:
+    from store.serializers import ProductSerializer
+
+    return {**ProductSerializer(product).data, **extra}
+
+
+def low_stock_data(*, product, order_id: int, available: int) -> dict:
+    return {
+        "product": product_data(product, available=available),
+        "low_stock_threshold": product.low_stock_threshold,
+        "order_id": order_id,
+    }
+
+
+def price_changed_data(*, change) -> dict:
+    return {
+        "product": product_data(change.product),
+        "old_price": f"{change.old_price:.2f}",
+        "new_price": f"{change.new_price:.2f}",
+        "changed_at": iso(change.changed_at),
+    }
+
+
+def side_effect_failed_data(*, order_id: int, kind: str, error: str) -> dict:
+    return {"order_id": order_id, "side_effect": kind, "error": error}
+
+
+def test_data(*, endpoint_id: int) -> dict:
+    return {"endpoint_id": endpoint_id, "message": "A test event from Shopflow."}
+
+
+def iso(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,102 @@
+"""Outbound webhooks: the endpoints staff register, one delivery per event and endpoint,
+and every attempt at it (Standard Webhooks 1.0; docs/webhooks.md)."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+
+class Endpoint(models.Model):
+    """Where staff want some of the shop's events POSTed, signed with its secret."""
+
+    url = models.CharField(max_length=1000)
+    events = models.JSONField(default=list)  # event types, e.g. ["order.created"]
+    description = models.CharField(max_length=500, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    secret = models.CharField(max_length=100)  # whsec_ + base64 of 32 random bytes
+    # After a rotation the previous secret signs too, until then (the database's clock).
+    previous_secret = models.CharField(max_length=100, blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    # Since the first failed attempt after the last success: 5 days of it disable it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=500, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.url
+
+
+class Delivery(models.Model):
+    """One event for one endpoint: its id is the `webhook-id` of every attempt, the data
+    fixed when the event happened. A message of webhooks.deliver only wakes it up: what
+    is due, leased and done is read here (webhooks.services.sending)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)  # msg_...
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()  # the event's `data`
+    created_at = models.DateTimeField(default=timezone.now)  # the event's time
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # When it is due, by the database's clock (now, as it is made); none once it ended.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_default=Now())
+    # Attempts since it was created or last redelivered: the retry schedule's position.
+    tries = models.PositiveSmallIntegerField(default=0)
+    # An attempt holds the delivery (and one of its endpoint's slots) until then.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    # Due while its endpoint had every slot taken: the next attempt to end there wakes it.
+    waiting = models.BooleanField(default=False)
+    # The trace of the event (core.telemetry.trace_carrier): its attempts join it.
+    trace_context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]  # the ids sort by time: newest first
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
+            models.Index(
+                fields=["endpoint", "created_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_pending_idx",
+            ),
+            models.Index(
+                fields=["endpoint"],
+                condition=Q(leased_until__isnull=False),
+                name="webhook_delivery_leased_idx",
+            ),
+            models.Index(
+                fields=["endpoint", "id"],
+                condition=Q(waiting=True),
+                name="webhook_delivery_waiting_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.pk} {self.event_type} [{self.status}]"
+
+
+class Attempt(models.Model):
+    """One POST of a delivery: what came back, how long it took, or what went wrong."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.delivery_id} at {self.at}: {self.status_code or self.error}"

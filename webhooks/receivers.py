@@ -1,0 +1,29 @@
+"""The events staff may subscribe to: each receiver makes the deliveries of one, in the
+transaction of what happened (core.signals: the rows isolated from the sender)."""
+
+from . import events
+from .services.deliveries import event_deliveries_create
+
+
+def deliver_order_created(sender, order, **kwargs):
+    event_deliveries_create(event_type=events.ORDER_CREATED, data=lambda: events.order_data(order))
+
+
+def deliver_low_stock(sender, product, order_id, available, **kwargs):
+    event_deliveries_create(
+        event_type=events.LOW_STOCK,
+        data=lambda: events.low_stock_data(product=product, order_id=order_id, available=available),
+    )
+
+
+def deliver_price_changed(sender, change, **kwargs):
+    event_deliveries_create(
+        event_type=events.PRICE_CHANGED, data=lambda: events.price_changed_data(change=change)
+    )
+
+
+def deliver_side_effect_failed(sender, order_id, kind, error, **kwargs):
+    event_deliveries_create(
+        event_type=events.SIDE_EFFECT_FAILED,
+        data=lambda: events.side_effect_failed_data(order_id=order_id, kind=kind, error=error),
+    )

@@ -1,0 +1,66 @@
+"""Reads of webhooks: endpoints, their deliveries with their attempts, a delivery's state."""
+
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+
+from core.clock import db_now
+
+from .exceptions import DeliveryNotFound, EndpointNotFound
+from .models import Attempt, Delivery, Endpoint
+
+
+def endpoint_list() -> QuerySet[Endpoint]:
+    return Endpoint.objects.all()
+
+
+def endpoint_get(*, endpoint_id: int) -> Endpoint:
+    try:
+        return Endpoint.objects.get(pk=endpoint_id)
+    except Endpoint.DoesNotExist:
+        raise EndpointNotFound() from None
+
+
+def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
+    """The enabled endpoints subscribed to `event_type` (a handful of rows: the events
+    list is read here rather than queried, which SQLite's JSON cannot)."""
+    rows = Endpoint.objects.filter(enabled=True).values_list("pk", "events")
+    return [pk for pk, events in rows if event_type in events]
+
+
+def delivery_list(*, endpoint_id: int, status: str | None = None) -> QuerySet[Delivery]:
+    """An endpoint's deliveries, newest first, each with its attempts."""
+    endpoint_get(endpoint_id=endpoint_id)
+    rows = Delivery.objects.filter(endpoint_id=endpoint_id)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.defer("payload", "trace_context").prefetch_related(
+        Prefetch("attempts", queryset=Attempt.objects.order_by("at", "id"))
+    )
+
+
+def delivery_get(*, delivery_id: str) -> Delivery:
+    try:
+        return Delivery.objects.select_related("endpoint").get(pk=delivery_id)
+    except Delivery.DoesNotExist:
+        raise DeliveryNotFound() from None
+
+
+def delivery_state(*, delivery_id: str) -> Delivery:
+    """The delivery with `due` and `leased`, by the database's clock."""
+    now = db_now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return Delivery.objects.annotate(
+        due=ExpressionWrapper(due, output_field=BooleanField()),
+        leased=ExpressionWrapper(Q(leased_until__gt=now), output_field=BooleanField()),
+    ).get(pk=delivery_id)
+
+
+def endpoint_in_flight(*, endpoint_id: int) -> int:
+    """The endpoint's deliveries an attempt holds now (an expired lease holds none)."""
+    return Delivery.objects.filter(
+        endpoint_id=endpoint_id, leased_until__isnull=False, leased_until__gt=db_now()
+    ).count()
+
+
+def endpoint_next_waiting(*, endpoint_id: int) -> Delivery | None:
+    """The endpoint's delivery that has waited longest for a slot."""
+    return Delivery.objects.filter(endpoint_id=endpoint_id, waiting=True).order_by("pk").first()

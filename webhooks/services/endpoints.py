@@ -1,0 +1,98 @@
+"""Staff's endpoints: made, changed, rotated, deleted; disabled by the shop when they
+answer 410 Gone or have failed for 5 days."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.clock import db_now
+from core.signals import send_robust_isolated
+
+from .. import locks, metrics, selectors
+from ..models import Delivery, Endpoint
+from ..signals import webhook_failed
+from ..signatures import secret_new
+
+# After a rotation the previous secret still signs for this long (receivers switch over).
+ROTATION_OVERLAP_SECONDS = 24 * 3600
+# An endpoint whose attempts have all failed this long is disabled.
+FAILING_DISABLE_SECONDS = 5 * 24 * 3600
+
+
+def endpoint_create(*, url: str, events: list[str], description: str = "") -> Endpoint:
+    return Endpoint.objects.create(
+        url=url, events=events, description=description, secret=secret_new()
+    )
+
+
+def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
+    """Change url, events, description or enabled. Enabling clears why it was disabled;
+    disabling fails its pending deliveries (a redeliver sends one again)."""
+    with transaction.atomic():
+        endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
+        if endpoint is None:
+            selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+        enabled = changes.pop("enabled", endpoint.enabled)
+        for name, value in changes.items():
+            setattr(endpoint, name, value)
+        if enabled and not endpoint.enabled:
+            endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
+            endpoint.failing_since = None
+        endpoint.save()
+        if endpoint.enabled and not enabled:
+            endpoint_disable(endpoint=endpoint, reason="disabled by staff", notify=False)
+    return selectors.endpoint_get(endpoint_id=endpoint_id)
+
+
+def endpoint_delete(*, endpoint_id: int) -> None:
+    deleted, _ = Endpoint.objects.filter(pk=endpoint_id).delete()
+    if not deleted:
+        selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+
+
+def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
+    """A new secret; the one it replaces signs too for ROTATION_OVERLAP_SECONDS."""
+    with transaction.atomic():
+        endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
+        if endpoint is None:
+            selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+        Endpoint.objects.filter(pk=endpoint_id).update(
+            previous_secret=endpoint.secret,
+            previous_secret_until=db_now(plus_seconds=ROTATION_OVERLAP_SECONDS),
+            secret=secret_new(),
+        )
+    return selectors.endpoint_get(endpoint_id=endpoint_id)
+
+
+def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) -> None:
+    """In the caller's transaction, the endpoint locked: no more attempts to it. Its
+    deliveries waiting or due later fail with the reason (one in flight ends as it ends);
+    staff are told when the shop disabled it."""
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
+    )
+    endpoint.enabled = False
+    failed = (
+        Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING)
+        .exclude(leased_until__gt=db_now())
+        .update(status=Delivery.Status.FAILED, next_attempt_at=None, waiting=False)
+    )
+    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status="failed", count=failed)
+    if notify:
+        send_robust_isolated(
+            webhook_failed,
+            sender=Endpoint,
+            about=f"webhook endpoint {endpoint.pk} disabled",
+            endpoint_id=endpoint.pk,
+            url=endpoint.url,
+            delivery_id="",
+            reason=reason,
+        )
+
+
+def endpoints_disable_failing() -> int:
+    """Beat: disable the endpoints whose every attempt has failed for 5 days."""
+    with transaction.atomic():
+        failing = list(locks.endpoints_failing_for_update(seconds=FAILING_DISABLE_SECONDS))
+        for endpoint in failing:
+            endpoint_disable(endpoint=endpoint, reason="every attempt failed for 5 days")
+    return len(failing)

@@ -1,0 +1,249 @@
+"""An attempt at a delivery, woken by a message of webhooks.deliver (docs/webhooks.md).
+
+A message only wakes a delivery up; what is done is read from the delivery, under its
+endpoint's row lock (webhooks.locks):
+
+- ended, or not due (a duplicate message, or one a redeliver made redundant): nothing.
+- held by another attempt (its lease): looked at again when the lease has run out (the
+  message of a worker that died mid-request may come back before then).
+- its endpoint has IN_FLIGHT attempts going: it waits, and the first of them to end
+  wakes it. One slow or dead endpoint so holds IN_FLIGHT of the worker's threads at most,
+  and the other endpoints' deliveries go by.
+- else it is leased and POSTed, outside any transaction, to the address the SSRF check
+  approved; then the attempt is recorded with what follows from it, in one transaction:
+  delivered; the next try on the schedule (its outbox row, due then); failed for good after
+  the 8th, staff told; 410 Gone disables the endpoint. The waiting delivery next in line
+  is woken in the same transaction.
+"""
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import urllib3
+from django.db import transaction
+
+from core import clock
+from core.clock import db_now
+from core.public_http import AddressRefused, public_post
+from core.signals import send_robust_isolated
+from core.telemetry import span_continuing
+from worker.outbox import retry_enqueue
+
+from .. import events, locks, metrics, selectors
+from ..models import Attempt, Delivery, Endpoint
+from ..signals import webhook_failed
+from ..signatures import signature_header
+from ..targets import endpoint_target
+from .endpoints import endpoint_disable
+
+PENDING, DELIVERED, FAILED = Delivery.Status.values
+# Attempts at once per endpoint: a 15 s endpoint holds 4 of the worker's 16 threads, so
+# three of them stuck at once leave threads for the rest; 4 at a usual 50-100 ms answer
+# carry 40-80 events a second, above the shop's steady 30 orders.
+IN_FLIGHT = 4
+# An attempt holds its delivery this long at most: its request's 15 s and then some. A
+# worker that died mid-request has its delivery taken up again when it runs out.
+LEASE_SECONDS = 30
+TIMEOUT = urllib3.Timeout(total=15.0)
+# Svix's schedule: seconds after a failed attempt to the next; 8 attempts over about 27 h.
+SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+ATTEMPTS = len(SCHEDULE) + 1
+USER_AGENT = "Shopflow-Webhooks/1.0"
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery: Delivery
+    url: str
+    keys: list[str]  # the secrets that sign: the current one, and the previous in overlap
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int | None
+    error: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def delivery_send(*, task, delivery_id: str) -> str:
+    """One wake-up of the delivery (see the module); what came of it. `task`: the task
+    that sends deliveries, to enqueue its next tries with."""
+    claim = _claim(task=task, delivery_id=delivery_id)
+    if isinstance(claim, str):
+        return claim
+    delivery = claim.delivery
+    with span_continuing(f"webhook {delivery.event_type}", [delivery.trace_context]):
+        result = _post(claim)
+    return _record(task=task, claim=claim, result=result)
+
+
+def _claim(*, task, delivery_id: str) -> Claim | str:
+    endpoint_id = Delivery.objects.values_list("endpoint_id", flat=True).get(pk=delivery_id)
+    with transaction.atomic():
+        endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
+        delivery = selectors.delivery_state(delivery_id=delivery_id)
+        if endpoint is None or delivery.status != PENDING:
+            return "ended"
+        if not endpoint.enabled:
+            metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
+            return _end(delivery, FAILED, tries=delivery.tries)
+        if not delivery.due:
+            return "not due"
+        if delivery.leased:
+            _wake(task, delivery, countdown=LEASE_SECONDS)
+            return "in flight"
+        if selectors.endpoint_in_flight(endpoint_id=endpoint_id) >= IN_FLIGHT:
+            Delivery.objects.filter(pk=delivery.pk).update(waiting=True)
+            return "waiting"
+        Delivery.objects.filter(pk=delivery.pk).update(
+            leased_until=db_now(plus_seconds=LEASE_SECONDS), waiting=False
+        )
+    previous = [endpoint.previous_secret] if endpoint.previous_signs else []
+    return Claim(delivery, endpoint.url, [endpoint.secret, *previous])
+
+
+def delivery_body(delivery: Delivery) -> bytes:
+    """The same bytes at every attempt: the event as it was when it happened."""
+    event = {
+        "type": delivery.event_type,
+        "timestamp": events.iso(delivery.created_at),
+        "data": delivery.payload,
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _post(claim: Claim) -> Result:
+    delivery = claim.delivery
+    body, timestamp = delivery_body(delivery), int(time.time())
+    signature = signature_header(
+        keys=claim.keys, msg_id=delivery.pk, timestamp=timestamp, body=body
+    )
+    headers = {
+        "webhook-id": delivery.pk,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+    started = clock.monotonic()
+    try:
+        target = endpoint_target(claim.url)  # again now: what the name resolves to today
+        reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
+    except AddressRefused as refused:
+        return Result(None, f"refused: {refused}", clock.monotonic() - started)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return Result(None, f"{type(exc).__name__}: {exc}", clock.monotonic() - started)
+    error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
+    return Result(reply.status, error, clock.monotonic() - started)
+
+
+def _record(*, task, claim: Claim, result: Result) -> str:
+    """The attempt and what follows from it, in one transaction (see the module)."""
+    delivery = claim.delivery
+    with transaction.atomic():
+        endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
+        if endpoint is None:
+            return "ended"  # deleted meanwhile, with its deliveries
+        Attempt.objects.create(
+            delivery_id=delivery.pk,
+            status_code=result.status_code,
+            duration_ms=round(result.seconds * 1000),
+            error=result.error[:500],
+        )
+        tries = delivery.tries + 1
+        _failing_mark(endpoint, ok=result.ok)
+        if result.ok:
+            outcome = _end(delivery, DELIVERED, tries=tries)
+        elif result.status_code == 410:
+            outcome = _end(delivery, FAILED, tries=tries)
+            endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
+        elif tries >= ATTEMPTS:
+            outcome = _end(delivery, FAILED, tries=tries)
+            _staff_told(endpoint, delivery.pk, f"{tries} attempts failed, the last: {result.error}")
+        else:
+            outcome = _retry_later(task, delivery, tries=tries)
+        _wake_next(task, endpoint_id=endpoint.pk)
+        ended = outcome if outcome in (DELIVERED, FAILED) else ""
+        metrics.attempt_observe_on_commit(
+            endpoint_id=endpoint.pk, seconds=result.seconds, ended=ended
+        )
+    return outcome
+
+
+def _end(delivery: Delivery, status: str, *, tries: int) -> str:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, tries=tries, next_attempt_at=None, leased_until=None, waiting=False
+    )
+    return status
+
+
+def _retry_later(task, delivery: Delivery, *, tries: int) -> str:
+    countdown = SCHEDULE[tries - 1]
+    # Due no later than its message: both are the database's now plus the countdown.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        tries=tries, next_attempt_at=db_now(plus_seconds=countdown), leased_until=None
+    )
+    _wake(task, delivery, countdown=countdown, retries=tries)
+    return "retry"
+
+
+def _wake(task, delivery: Delivery, *, countdown: float, retries: int | None = None) -> None:
+    """A message of `task` for the delivery, due in `countdown` seconds (an outbox row)."""
+    retry_enqueue(
+        task,
+        task_id=str(uuid.uuid4()),
+        args=[delivery.pk],
+        kwargs={},
+        retries=delivery.tries if retries is None else retries,
+        countdown=countdown,
+    )
+
+
+def _wake_next(task, *, endpoint_id: int) -> None:
+    """A slot is free: the endpoint's delivery that has waited longest goes next."""
+    waiting = selectors.endpoint_next_waiting(endpoint_id=endpoint_id)
+    if waiting is not None:
+        Delivery.objects.filter(pk=waiting.pk).update(waiting=False)
+        _wake(task, waiting, countdown=0)
+
+
+def _failing_mark(endpoint, *, ok: bool) -> None:
+    """Since when the endpoint's every attempt has failed (5 days of it disable it)."""
+    if ok and endpoint.failing_since is not None:
+        Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+    elif not ok and endpoint.failing_since is None:
+        Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
+
+
+def _staff_told(endpoint, delivery_id: str, reason: str) -> None:
+    send_robust_isolated(
+        webhook_failed,
+        sender=Delivery,
+        about=f"webhook delivery {delivery_id} failed",
+        endpoint_id=endpoint.pk,
+        url=endpoint.url,
+        delivery_id=delivery_id,
+        reason=reason[:300],
+    )
+
+
+def delivery_fail(*, task, delivery_id, error: str) -> None:
+    """Its task failed for good (a bug, or a message whose worker died every time), in the
+    dead letter's transaction: failed, staff told, its endpoint's next delivery woken."""
+    delivery = Delivery.objects.filter(pk=str(delivery_id)).first()
+    if delivery is None:
+        return
+    endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
+    delivery.refresh_from_db()
+    if endpoint is None or delivery.status != PENDING:
+        return
+    _end(delivery, FAILED, tries=delivery.tries)
+    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
+    _staff_told(endpoint, delivery.pk, error)
+    _wake_next(task, endpoint_id=endpoint.pk)
