@@ -90,7 +90,7 @@ def service_nice(name: str, background: int) -> int:
 
 
 def worker_replicas(env: dict[str, str]) -> int:
-    """WORKER_REPLICAS: how many copies of each worker service (worker, mail) run, as
+    """WORKER_REPLICAS: how many copies of each worker service (worker, mail, webhooks) run, as
     `docker compose up --scale worker=N --scale mail=N` makes them; by default one per
     four cores (email in one process is one GIL: about 140 messages/s at most)."""
     value = env.get("WORKER_REPLICAS", "").strip()
@@ -146,6 +146,9 @@ def _workers(celery: list[str], env: dict[str, str]) -> dict[str, list[str]]:
         ),
         # Email waits on the SMTP server: many threads, each with its own connection.
         "mail": ("emails", "threads", env.get("EMAIL_WORKER_CONCURRENCY", "16")),
+        # Webhooks wait on other people's servers: threads too, 4 at most per endpoint
+        # (webhooks.services.sending), so one slow endpoint leaves the others theirs.
+        "webhooks": ("webhooks", "threads", env.get("WEBHOOK_WORKER_CONCURRENCY", "16")),
     }
     commands = {}
     for name, (queues, pool, concurrency) in workers.items():

@@ -194,7 +194,7 @@ def celery_includes():
 @pytest.fixture(scope="session")
 def celery_worker_parameters():
     return {
-        "queues": ["default", "emails", "inventory", "analytics"],
+        "queues": ["default", "emails", "inventory", "analytics", "webhooks"],
         "perform_ping_check": False,
         "loglevel": "WARNING",
         "shutdown_timeout": 30,

@@ -13,11 +13,13 @@ from notifications.models import Notification
 from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.signals import side_effect_failed
-from store.models import Order, Product
+from store.models import Order, PriceChange, Product
 from store.services.checkout import order_place
-from store.signals import low_stock, order_created
+from store.signals import low_stock, order_created, price_changed
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
+from webhooks.events import EVENT_TYPES
+from webhooks.models import Endpoint
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -136,12 +138,16 @@ class BareStatements:
 
 def test_every_receiver_of_the_domain_signals_runs_its_sql_in_a_savepoint_of_its_own():
     """The rule core.signals relies on, held against every receiver the apps connect: what
-    a receiver writes goes through insert_isolated, any other SQL runs in atomic()."""
+    a receiver writes goes through insert_isolated, any other SQL runs in atomic(). (A
+    webhook endpoint subscribed to every event: its receivers write too.)"""
     UserFactory(is_staff=True)
+    Endpoint.objects.create(url="https://hooks.example.net/", events=EVENT_TYPES, secret="x")
     user = UserFactory()
     mug = ProductFactory()
     order = order_place(customer=user.customer, cart_id=cart_with(user.customer, (mug, 1)).pk)
+    change = PriceChange.objects.create(product=mug, old_price=1, new_price=2)
     sends = [
+        (price_changed, Product, {"change": change}),
         (order_created, Order, {"order": order.order}),
         (low_stock, Product, {"product": mug, "order_id": order.order.pk, "available": 1}),
         (

@@ -87,26 +87,30 @@ def test_migrate_runs_migrations_once_and_is_not_restarted(services, env_example
     assert services["migrate"].get("restart", "no") == "no"
 
 
-def test_workers_consume_every_configured_queue_email_on_its_own_thread_pool(services, env_example):
+def test_workers_consume_every_configured_queue_email_and_webhooks_on_thread_pools_of_their_own(
+    services, env_example
+):
     consumed = {}
-    for name in ("worker", "mail"):
+    for name in ("worker", "mail", "webhooks"):
         argv = argv_of(services[name]["command"], env_example)
         consumed[name] = set(option_value(argv, "-Q", "--queues").split(","))
         # Task events follow the settings' switch (CELERY_WORKER_SEND_TASK_EVENTS), not a flag.
         assert not {"-E", "--task-events", "--events"} & set(argv)
     configured = {queue.name for queue in settings.CELERY_TASK_QUEUES}
-    assert consumed["worker"] | consumed["mail"] == configured
+    assert consumed["worker"] | consumed["mail"] | consumed["webhooks"] == configured
     assert consumed["mail"] == {"emails"} and "emails" not in consumed["worker"]
-    mail = argv_of(services["mail"]["command"], env_example)
-    assert option_value(mail, "--pool", "-P") == "threads"
+    assert consumed["webhooks"] == {"webhooks"} and "webhooks" not in consumed["worker"]
+    for name in ("mail", "webhooks"):
+        argv = argv_of(services[name]["command"], env_example)
+        assert option_value(argv, "--pool", "-P") == "threads"
 
 
 def test_background_services_yield_the_cpu_to_web_and_relay_and_email_less_than_the_rest(
     services,
 ):
-    for name in ("relay", "worker", "mail", "beat", "flower"):
+    for name in ("relay", "worker", "mail", "webhooks", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["web"].get("cpu_shares", 1024), name
-    for name in ("worker", "beat", "flower"):
+    for name in ("worker", "webhooks", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["mail"]["cpu_shares"], name
     assert services["relay"]["cpu_shares"] == services["mail"]["cpu_shares"]
 
@@ -226,7 +230,7 @@ def test_flowers_healthcheck_asks_with_its_credentials_on_its_port(services):
     assert services["flower"]["ports"][0].endswith(":5555")
 
 
-@pytest.mark.parametrize("name", ["worker", "mail", "relay", "beat"])
+@pytest.mark.parametrize("name", ["worker", "mail", "webhooks", "relay", "beat"])
 def test_a_process_without_http_is_healthy_while_it_vouches_for_its_loop(services, name):
     kind, [line] = healthcheck_argv(services[name]["healthcheck"])
     assert kind == "CMD-SHELL" and shlex.split(line) == ["python", "-m", "core.liveness"]

@@ -23,7 +23,7 @@ from tests.support.kubelet import KUBERNETES, RENDERINGS, SHOP_RENDERINGS, of_ki
 KUBERNETES_VERSION = "1.33"  # a release the validator carries the schema of
 SECRET_LIKE = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY$|AUTH|_URL$")
 # The Deployment of each compose service (migrate is the Job).
-DEPLOYMENTS = {"web", "relay", "worker", "mail", "beat", "flower"}
+DEPLOYMENTS = {"web", "relay", "worker", "mail", "webhooks", "beat", "flower"}
 # How long a load balancer may still send to a pod being deleted (endpoints' propagation).
 ENDPOINT_PROPAGATION_SECONDS = 5
 SHOPFLOW_IMAGE = re.compile(r"/shopflow:")

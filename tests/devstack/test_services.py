@@ -111,6 +111,8 @@ def test_relay_and_email_yield_the_cpu_half_as_far_as_the_rest_and_web_not_at_al
         "worker-2": 10,
         "mail": 5,
         "mail-2": 5,
+        "webhooks": 10,
+        "webhooks-2": 10,
         "relay": 5,
         "beat": 10,
         "flower": 10,
@@ -181,7 +183,7 @@ def test_make_run_makes_one_vapid_key_pair_and_keeps_it(tmp_path):
     assert "VAPID_PRIVATE_KEY" not in mine  # what the caller set wins
 
 
-def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
+def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email_and_webhooks():
     argv = services.service_argv(python="python", port=8000, flower_port=5555, env={})
 
     assert argv["web"][3:6] == [
@@ -190,9 +192,9 @@ def test_service_commands_web_on_uvicorn_workers_and_a_thread_pool_for_email():
         "config.web_worker.WebWorker",
     ]
     assert argv["worker"][argv["worker"].index("-Q") + 1] == "default,inventory,analytics"
-    mail = argv["mail"]
-    assert mail[mail.index("-Q") + 1] == "emails"
-    assert mail[mail.index("--pool") + 1] == "threads"
+    for name, queue in (("mail", "emails"), ("webhooks", "webhooks")):
+        assert argv[name][argv[name].index("-Q") + 1] == queue
+        assert argv[name][argv[name].index("--pool") + 1] == "threads"
     assert "--conf=worker/flowerconfig.py" in argv["flower"]
 
 
@@ -201,10 +203,14 @@ def test_worker_replicas_run_each_worker_service_n_times_with_a_node_name_each()
         python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "3"}
     )
 
-    workers = [name for name in argv if name.startswith(("worker", "mail"))]
-    assert workers == ["worker", "worker-2", "worker-3", "mail", "mail-2", "mail-3"]
+    workers = [name for name in argv if name.startswith(("worker", "mail", "webhooks"))]
+    assert workers == [
+        *("worker", "worker-2", "worker-3"),
+        *("mail", "mail-2", "mail-3"),
+        *("webhooks", "webhooks-2", "webhooks-3"),
+    ]
     nodes = {argv[name][argv[name].index("-n") + 1] for name in argv if "-n" in argv[name]}
-    assert len(nodes) == 6
+    assert len(nodes) == 9
     assert all(argv[f"mail-{n}"][argv["mail"].index("-Q") + 1] == "emails" for n in (2, 3))
 
 

@@ -32,7 +32,9 @@ from tests.support.tab import tab_script_fetched
 # one stack for the module: its tests in one process.
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("compose")]
 
-HEALTHCHECKED = ("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower")
+HEALTHCHECKED = (
+    *("postgres", "redis", "web", "worker", "mail", "webhooks", "relay", "beat", "flower"),
+)
 UNCHANGED = ("Dockerfile", "docker-compose.yml", ".env.example")
 
 
@@ -166,7 +168,8 @@ def test_scaled_out_workers_are_seen_by_flower_and_an_order_is_done_after(stack)
         answer = requests.get(f"{stack.flower}/api/workers?refresh=1", auth=flower_auth, timeout=30)
         return len(answer.json()) if answer.ok else 0
 
-    wait_until(lambda: workers() == 4, timeout=120, interval=2, message="Flower to see 4")
+    # worker and mail twice each, and the webhooks worker
+    wait_until(lambda: workers() == 5, timeout=120, interval=2, message="Flower to see 5")
     assert len(stack.containers("worker")) == len(stack.containers("mail")) == 2
     api, order_id = checkout_as_a_new_customer(stack, username="compose-scaled")
     wait_until(lambda: done(api, stack, order_id), timeout=60, message="side effects")

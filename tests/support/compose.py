@@ -22,7 +22,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_FILES = sorted((ROOT / "config" / "settings").glob("*.py"))
 CONFIGURATION_PAGE = ROOT / "docs" / "operations.md"
 
-APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "beat", "flower"}
+APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "webhooks", "beat", "flower"}
 SERVICES_WITH_HEALTHCHECKS = {
     *("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower"),
 }

@@ -17,7 +17,7 @@ from tests.support.processes import FlowerProcess, WorkerProcess, python_run, su
 pytestmark = pytest.mark.slow
 
 OPS = ("ops", "flower-ops-secret")
-ROUTED = {"default", "emails", "inventory", "analytics"}
+ROUTED = {"default", "emails", "inventory", "analytics", "webhooks"}
 
 
 @contextlib.contextmanager
@@ -112,6 +112,7 @@ def test_flower_lists_every_routed_queue_not_only_those_live_workers_consume(sho
         "emails": 0,
         "inventory": 3,
         "analytics": 0,
+        "webhooks": 0,
     }
     assert broker_page.status_code == 200
     assert all(f">{name}<" in broker_page.text for name in ROUTED), broker_page.text[-3000:]

@@ -1,0 +1,112 @@
+"""Each event staff may subscribe to makes one delivery per enabled endpoint subscribed to
+its type, in the transaction of what happened, its data fixed then, enqueued through the
+outbox: a checkout, stock running low, a price change, a side effect failed for good."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from side_effects.services import side_effect_mark_failed
+from store.services.stock import inventory_apply
+from tests.factories import OrderFactory, ProductFactory, UserFactory, cart_with
+from tests.support.clients import client_for
+from webhooks.models import Delivery, Endpoint
+from worker.models import OutboxMessage
+
+pytestmark = pytest.mark.django_db
+
+
+def endpoint(*events, enabled=True) -> Endpoint:
+    return Endpoint.objects.create(
+        url="https://hooks.example.net/x", events=list(events), enabled=enabled, secret="whsec_x"
+    )
+
+
+def deliveries_of(hook: Endpoint) -> list[Delivery]:
+    return list(Delivery.objects.filter(endpoint=hook).order_by("id"))
+
+
+def test_a_checkout_delivers_the_order_as_the_api_shows_it_to_each_subscribed_endpoint():
+    erp, fulfilment = endpoint("order.created"), endpoint("order.created", "product.low_stock")
+    prices_only, disabled = (
+        endpoint("product.price_changed"),
+        endpoint("order.created", enabled=False),
+    )
+    user = UserFactory()
+    cart = cart_with(user.customer, (ProductFactory(price="12.50"), 2), (ProductFactory(), 1))
+
+    placed = client_for(user).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+
+    assert placed.status_code == 201
+    shown = client_for(user).get(f"/api/orders/{placed.json()['id']}/").json()
+    shown.pop("side_effects")
+    [for_erp], [for_fulfilment] = deliveries_of(erp), deliveries_of(fulfilment)
+    assert deliveries_of(prices_only) == deliveries_of(disabled) == []
+    for delivery in (for_erp, for_fulfilment):
+        assert re.fullmatch(r"msg_[0-9a-f]{32}", delivery.pk)
+        assert (delivery.event_type, delivery.status, delivery.tries) == (
+            "order.created",
+            "pending",
+            0,
+        )
+        assert delivery.payload == shown
+        assert OutboxMessage.objects.filter(
+            task_name="webhooks.deliver", args=[delivery.pk]
+        ).exists()
+    assert for_erp.pk != for_fulfilment.pk
+
+
+def test_stock_running_low_a_price_change_and_a_failed_side_effect_are_delivered():
+    stock, prices, failures = (
+        endpoint("product.low_stock"),
+        endpoint("product.price_changed"),
+        endpoint("order.side_effect_failed"),
+    )
+    user = UserFactory()
+    mug = ProductFactory(sku="MUG-1", name="Mug", price="9.00", on_hand=6, low_stock_threshold=5)
+    placed = client_for(user).post(
+        "/api/orders/", {"cart_id": str(cart_with(user.customer, (mug, 2)).pk)}, format="json"
+    )
+    order_id = placed.json()["id"]
+    inventory_apply(order_id=order_id)
+    mug.refresh_from_db()
+    mug.price = Decimal("11.00")
+    mug.save()
+    side_effect_mark_failed(order_id=order_id, kind="analytics", error="SMTP 554")
+
+    [low] = deliveries_of(stock)
+    assert low.payload == {
+        "product": {"id": mug.pk, "sku": "MUG-1", "name": "Mug", "price": "9.00", "available": 4},
+        "low_stock_threshold": 5,
+        "order_id": order_id,
+    }
+    [price] = deliveries_of(prices)
+    assert price.payload["product"]["price"] == "11.00"
+    assert (price.payload["old_price"], price.payload["new_price"]) == ("9.00", "11.00")
+    [failed] = deliveries_of(failures)
+    assert failed.payload == {"order_id": order_id, "side_effect": "analytics", "error": "SMTP 554"}
+
+
+def test_an_event_rolled_back_delivers_nothing():
+    endpoint("product.price_changed")
+    mug = ProductFactory(price="9.00")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        mug.price = Decimal("1.00")
+        mug.save()
+        raise RuntimeError("the change is undone")
+    assert not Delivery.objects.exists()
+    assert not OutboxMessage.objects.filter(task_name="webhooks.deliver").exists()
+
+
+def test_without_a_subscribed_endpoint_an_event_costs_one_read_and_writes_nothing(
+    django_assert_num_queries,
+):
+    from webhooks import receivers
+
+    endpoint("product.low_stock")
+    order = OrderFactory()
+    with transaction.atomic(), django_assert_num_queries(3):  # a savepoint, its read, release
+        receivers.deliver_order_created(sender=None, order=order)
+    assert not Delivery.objects.exists()
