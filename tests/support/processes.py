@@ -123,12 +123,14 @@ class WorkerProcess(ServiceProcess):
         concurrency: int = 2,
         include: str = "",
         queues: str = "default,emails,inventory,analytics",
+        pool: str = "",
     ):
         super().__init__(env, log_path)
         self.name = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
         self.concurrency = concurrency
         self.include = include  # modules of test-only tasks, comma-separated
         self.queues = queues  # comma-separated
+        self.pool = pool  # Celery's default (prefork) unless named
 
     def argv(self) -> list[str]:
         celery = [sys.executable, "-m", "celery", "-A", "worker", "worker"]
@@ -139,6 +141,7 @@ class WorkerProcess(ServiceProcess):
                 ("-Q", self.queues),
                 ("--concurrency", str(self.concurrency)),
                 ("--loglevel", "INFO"),
+                *([("--pool", self.pool)] if self.pool else []),
             ),
             "--without-gossip",
             "--without-mingle",

@@ -1,0 +1,78 @@
+"""Checkouts to a receiver through the real outbox relay, broker and Celery worker (the
+in-process one): a receiver down, then erring, then back gets every event once, under one
+webhook-id on every attempt; a redeliver sends it again under that id."""
+
+import pytest
+
+from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support.clients import client_for
+from tests.support.polling import wait_until
+from tests.support.webhooks import WebhookReceiver, due_now
+from webhooks.models import Delivery
+
+pytestmark = pytest.mark.slow
+
+
+def tries_reach(delivery_ids, tries: int) -> None:
+    def reached():
+        rows = Delivery.objects.filter(pk__in=delivery_ids, tries__gte=tries)
+        return rows.count() == len(delivery_ids)
+
+    wait_until(reached, timeout=30, message=f"every delivery's attempt {tries}")
+
+
+def test_every_order_reaches_a_receiver_down_then_back_once_under_one_id(
+    in_process_worker, settings
+):
+    settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
+    staff = client_for(UserFactory(is_staff=True))
+    receiver = WebhookReceiver()  # down: nothing listens on its port yet
+    made = staff.post(
+        "/api/webhooks/endpoints/",
+        {"url": receiver.url(), "events": ["order.created"]},
+        format="json",
+    ).json()
+    receiver.behave(secrets=[made["secret"]], status=503)
+    shopper = UserFactory()
+    orders = []
+    for _ in range(3):
+        cart = cart_with(shopper.customer, (ProductFactory(), 1))
+        placed = client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+        orders.append(placed.json()["id"])
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    assert len(ids) == 3
+
+    tries_reach(ids, 1)  # refused
+    for delivery_id in ids:  # hours pass
+        due_now(delivery_id)
+    tries_reach(ids, 2)  # refused again
+    with receiver:
+        for delivery_id in ids:
+            due_now(delivery_id)
+        tries_reach(ids, 3)  # up, but answering 503
+        receiver.behave(status=204)
+        for delivery_id in ids:
+            due_now(delivery_id)
+        wait_until(
+            lambda: Delivery.objects.filter(status="delivered").count() == 3,
+            timeout=30,
+            message="every delivery delivered",
+        )
+
+        requests = receiver.at("/hook")
+        assert len(requests) == 6  # two a delivery: the 503 and the 204
+        assert all(request.verified_by == [made["secret"]] for request in requests)
+        by_id = {delivery_id: [r for r in requests if r.id == delivery_id] for delivery_id in ids}
+        assert all(len(seen) == 2 for seen in by_id.values())
+        assert sorted(seen[0].event["data"]["id"] for seen in by_id.values()) == sorted(orders)
+        assert all(seen[0].body == seen[1].body for seen in by_id.values())  # the same event
+        for delivery in Delivery.objects.all():
+            codes = [a.status_code for a in delivery.attempts.all()]
+            assert codes == [None, None, 503, 204]
+
+        # Staff send one again: the same id, now.
+        again = staff.post(f"/api/webhooks/deliveries/{ids[0]}/redeliver/")
+        assert again.status_code == 202
+        wait_until(lambda: len(receiver.at("/hook")) == 7, timeout=30, message="the redelivery")
+        assert receiver.at("/hook")[-1].id == ids[0]
+        wait_until(lambda: Delivery.objects.get(pk=ids[0]).status == "delivered", timeout=10)

@@ -1,0 +1,96 @@
+"""The webhooks worker as make run and docker-compose start it (`celery worker -Q webhooks
+--pool threads`), a real process on a broker of the test's own: an endpoint that never
+answers holds four of its threads, no more, while a healthy endpoint's deliveries go by
+as fast as alone; SIGKILLed with requests in flight, the worker loses none of them: each
+is sent again under its id once the broker gives its message back and its lease is over."""
+
+import time
+
+import pytest
+
+from tests.support.polling import wait_until
+from tests.support.processes import WorkerProcess, relay_thread, subprocess_env
+from tests.support.webhooks import WebhookReceiver
+from webhooks.models import Delivery, Endpoint
+from webhooks.services.deliveries import endpoint_test_send
+from webhooks.signatures import secret_new
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def endpoint(receiver: WebhookReceiver, path: str) -> Endpoint:
+    made = Endpoint.objects.create(url=receiver.url(path), events=[], secret=secret_new())
+    receiver.behave(path, secrets=[made.secret])
+    return made
+
+
+def received_within(receiver, path: str, count: int, since: float) -> float:
+    wait_until(lambda: len(receiver.at(path)) >= count, timeout=15, message=f"{path} #{count}")
+    return receiver.at(path)[count - 1].at - since
+
+
+def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
+    own_redis, tmp_path, settings
+):
+    settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
+    env = subprocess_env(
+        CELERY_BROKER_URL=own_redis.url,
+        SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK=1,
+        # Redis gives a dead worker's message back after this: past an attempt's 30 s
+        # lease, so the message finds its delivery free (the windows' checks hold).
+        CELERY_VISIBILITY_TIMEOUT=35,
+        CELERY_TASK_TIME_LIMIT=20,
+        SHOPFLOW_EMAIL_CLAIM_SECONDS=10,
+    )
+
+    def worker(n: int) -> WorkerProcess:
+        log = tmp_path / f"worker-{n}.log"
+        return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
+
+    with WebhookReceiver() as receiver, relay_thread():
+        first = worker(1)
+        hanging, healthy = endpoint(receiver, "/hanging"), endpoint(receiver, "/healthy")
+        receiver.behave("/hanging", hold=True)
+        started = time.monotonic()
+        endpoint_test_send(endpoint_id=healthy.pk)
+        alone = received_within(receiver, "/healthy", 1, started)
+
+        stuck = [endpoint_test_send(endpoint_id=hanging.pk).pk for _ in range(6)]
+        wait_until(
+            lambda: (
+                len(receiver.at("/hanging")) == 4
+                and Delivery.objects.filter(waiting=True).count() == 2
+            ),
+            timeout=15,
+            message="four requests held, two deliveries waiting",
+        )
+        for n in range(2, 7):
+            started = time.monotonic()
+            endpoint_test_send(endpoint_id=healthy.pk)
+            beside = received_within(receiver, "/healthy", n, started)
+            assert beside < alone + 1.0, (n, alone, beside)
+        assert receiver.most_in_flight["/hanging"] == 4
+        assert len(receiver.at("/hanging")) == 4
+
+        first.kill()  # four requests in flight
+        receiver.behave("/hanging", hold=False, status=200)
+        receiver.released.set()  # the held requests answer a worker that is gone
+        second = worker(2)
+        try:
+            wait_until(
+                lambda: Delivery.objects.filter(pk__in=stuck, status="delivered").count() == 6,
+                timeout=120,
+                message=f"every delivery delivered; log:\n{second.output()[-3000:]}",
+            )
+        finally:
+            second.stop()
+
+    requests = receiver.at("/hanging")
+    assert {r.id for r in requests} == set(stuck)
+    killed = {r.id for r in requests[:4]}
+    assert sorted(r.id for r in requests[4:]) == sorted(stuck)  # each sent once more
+    for request in requests:
+        assert request.verified_by == [hanging.secret]
+    for delivery in Delivery.objects.filter(pk__in=killed):
+        # The killed attempts left no record: each delivered at its recorded first.
+        assert [a.status_code for a in delivery.attempts.all()] == [200]
