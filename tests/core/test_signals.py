@@ -19,7 +19,8 @@ from store.signals import low_stock, order_created, price_changed
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from webhooks.events import EVENT_TYPES
-from webhooks.models import Endpoint
+from webhooks.models import Delivery, Endpoint
+from webhooks.signals import webhook_failed
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,11 @@ def test_every_receiver_of_the_domain_signals_runs_its_sql_in_a_savepoint_of_its
     change = PriceChange.objects.create(product=mug, old_price=1, new_price=2)
     sends = [
         (price_changed, Product, {"change": change}),
+        (
+            webhook_failed,
+            Delivery,
+            {"endpoint_id": 1, "url": "https://x/", "delivery_id": "msg_0", "reason": "410"},
+        ),
         (order_created, Order, {"order": order.order}),
         (low_stock, Product, {"product": mug, "order_id": order.order.pk, "available": 1}),
         (
