@@ -28,7 +28,12 @@ class StaffView(APIView):
     permission_classes = [IsAdminUser]
 
 
-@extend_schema_view(get=extend_schema(summary="Webhook endpoints (staff)", responses=STAFF_ONLY))
+@extend_schema_view(
+    get=extend_schema(
+        summary="Webhook endpoints (staff)",
+        responses={200: EndpointSerializer(many=True), **STAFF_ONLY},
+    )
+)
 class EndpointListView(StaffView, generics.ListAPIView):
     serializer_class = EndpointSerializer
 
@@ -104,7 +109,7 @@ class EndpointTestView(StaffView):
     get=extend_schema(
         summary="An endpoint's deliveries, newest first, with their attempts (staff)",
         parameters=[DeliveryQuerySerializer],
-        responses=STAFF_ONLY,
+        responses={200: DeliverySerializer(many=True), **STAFF_ONLY},
     )
 )
 class DeliveryListView(StaffView, generics.ListAPIView):
