@@ -33,12 +33,7 @@ def test_every_order_reaches_a_receiver_down_then_back_once_under_one_id(
         format="json",
     ).json()
     receiver.behave(secrets=[made["secret"]], status=503)
-    shopper = UserFactory()
-    orders = []
-    for _ in range(3):
-        cart = cart_with(shopper.customer, (ProductFactory(), 1))
-        placed = client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
-        orders.append(placed.json()["id"])
+    orders = orders_placed(3)
     ids = list(Delivery.objects.values_list("pk", flat=True))
     assert len(ids) == 3
 
@@ -59,16 +54,7 @@ def test_every_order_reaches_a_receiver_down_then_back_once_under_one_id(
             message="every delivery delivered",
         )
 
-        requests = receiver.at("/hook")
-        assert len(requests) == 6  # two a delivery: the 503 and the 204
-        assert all(request.verified_by == [made["secret"]] for request in requests)
-        by_id = {delivery_id: [r for r in requests if r.id == delivery_id] for delivery_id in ids}
-        assert all(len(seen) == 2 for seen in by_id.values())
-        assert sorted(seen[0].event["data"]["id"] for seen in by_id.values()) == sorted(orders)
-        assert all(seen[0].body == seen[1].body for seen in by_id.values())  # the same event
-        for delivery in Delivery.objects.all():
-            codes = [a.status_code for a in delivery.attempts.all()]
-            assert codes == [None, None, 503, 204]
+        each_order_once(receiver, ids=ids, orders=orders, secret=made["secret"])
 
         # Staff send one again: the same id, now.
         again = staff.post(f"/api/webhooks/deliveries/{ids[0]}/redeliver/")
@@ -76,3 +62,27 @@ def test_every_order_reaches_a_receiver_down_then_back_once_under_one_id(
         wait_until(lambda: len(receiver.at("/hook")) == 7, timeout=30, message="the redelivery")
         assert receiver.at("/hook")[-1].id == ids[0]
         wait_until(lambda: Delivery.objects.get(pk=ids[0]).status == "delivered", timeout=10)
+
+
+def orders_placed(count: int) -> list[int]:
+    shopper = UserFactory()
+    orders = []
+    for _ in range(count):
+        cart = cart_with(shopper.customer, (ProductFactory(), 1))
+        placed = client_for(shopper).post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
+        orders.append(placed.json()["id"])
+    return orders
+
+
+def each_order_once(receiver, *, ids, orders, secret) -> None:
+    """Each order's event reached the receiver under one id: refused twice (no request),
+    answered 503 once, then 204; every request verified."""
+    requests = receiver.at("/hook")
+    assert len(requests) == 6  # two a delivery: the 503 and the 204
+    assert all(request.verified_by == [secret] for request in requests)
+    by_id = {delivery_id: [r for r in requests if r.id == delivery_id] for delivery_id in ids}
+    assert all(len(seen) == 2 for seen in by_id.values())
+    assert sorted(seen[0].event["data"]["id"] for seen in by_id.values()) == sorted(orders)
+    assert all(seen[0].body == seen[1].body for seen in by_id.values())  # the same event
+    for delivery in Delivery.objects.all():
+        assert [a.status_code for a in delivery.attempts.all()] == [None, None, 503, 204]

@@ -29,6 +29,32 @@ def received_within(receiver, path: str, count: int, since: float) -> float:
     return receiver.at(path)[count - 1].at - since
 
 
+def healthy_beside_hanging(receiver, hanging: Endpoint, healthy: Endpoint) -> list[str]:
+    """Six deliveries to an endpoint that answers none: four requests held, two waiting;
+    the healthy endpoint's deliveries meanwhile as fast as one alone, within a second."""
+    receiver.behave("/hanging", hold=True)
+    started = time.monotonic()
+    endpoint_test_send(endpoint_id=healthy.pk)
+    alone = received_within(receiver, "/healthy", 1, started)
+
+    stuck = [endpoint_test_send(endpoint_id=hanging.pk).pk for _ in range(6)]
+    wait_until(
+        lambda: (
+            len(receiver.at("/hanging")) == 4 and Delivery.objects.filter(waiting=True).count() == 2
+        ),
+        timeout=15,
+        message="four requests held, two deliveries waiting",
+    )
+    for n in range(2, 7):
+        started = time.monotonic()
+        endpoint_test_send(endpoint_id=healthy.pk)
+        beside = received_within(receiver, "/healthy", n, started)
+        assert beside < alone + 1.0, (n, alone, beside)
+    assert receiver.most_in_flight["/hanging"] == 4
+    assert len(receiver.at("/hanging")) == 4
+    return stuck
+
+
 def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
     own_redis, tmp_path, settings
 ):
@@ -43,34 +69,14 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
         SHOPFLOW_EMAIL_CLAIM_SECONDS=10,
     )
 
-    def worker(n: int) -> WorkerProcess:
+    def worker(n: int) -> WorkerProcess:  # as the deployments run it, 8 threads
         log = tmp_path / f"worker-{n}.log"
         return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
 
     with WebhookReceiver() as receiver, relay_thread():
         first = worker(1)
         hanging, healthy = endpoint(receiver, "/hanging"), endpoint(receiver, "/healthy")
-        receiver.behave("/hanging", hold=True)
-        started = time.monotonic()
-        endpoint_test_send(endpoint_id=healthy.pk)
-        alone = received_within(receiver, "/healthy", 1, started)
-
-        stuck = [endpoint_test_send(endpoint_id=hanging.pk).pk for _ in range(6)]
-        wait_until(
-            lambda: (
-                len(receiver.at("/hanging")) == 4
-                and Delivery.objects.filter(waiting=True).count() == 2
-            ),
-            timeout=15,
-            message="four requests held, two deliveries waiting",
-        )
-        for n in range(2, 7):
-            started = time.monotonic()
-            endpoint_test_send(endpoint_id=healthy.pk)
-            beside = received_within(receiver, "/healthy", n, started)
-            assert beside < alone + 1.0, (n, alone, beside)
-        assert receiver.most_in_flight["/hanging"] == 4
-        assert len(receiver.at("/hanging")) == 4
+        stuck = healthy_beside_hanging(receiver, hanging, healthy)
 
         first.kill()  # four requests in flight
         receiver.behave("/hanging", hold=False, status=200)
