@@ -78,15 +78,21 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) ->
     )
     metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status="failed", count=failed)
     if notify:
-        send_robust_isolated(
-            webhook_failed,
-            sender=Endpoint,
-            about=f"webhook endpoint {endpoint.pk} disabled",
-            endpoint_id=endpoint.pk,
-            url=endpoint.url,
-            delivery_id="",
-            reason=reason,
-        )
+        staff_told(endpoint=endpoint, delivery_id="", reason=reason)
+
+
+def staff_told(*, endpoint: Endpoint, delivery_id: str, reason: str) -> None:
+    """webhook_failed, in the caller's transaction: a delivery failed for good, or (no
+    delivery_id) the shop disabled the endpoint."""
+    send_robust_isolated(
+        webhook_failed,
+        sender=Endpoint,
+        about=f"webhook_failed, endpoint {endpoint.pk} {delivery_id}",
+        endpoint_id=endpoint.pk,
+        url=endpoint.url,
+        delivery_id=delivery_id,
+        reason=reason[:300],
+    )
 
 
 def endpoints_disable_failing() -> int:

@@ -27,16 +27,14 @@ from django.db import transaction
 from core import clock
 from core.clock import db_now
 from core.public_http import AddressRefused, public_post
-from core.signals import send_robust_isolated
 from core.telemetry import span_continuing
 from worker.outbox import retry_enqueue
 
 from .. import events, locks, metrics, selectors
 from ..models import Attempt, Delivery, Endpoint
-from ..signals import webhook_failed
 from ..signatures import signature_header
 from ..targets import endpoint_target
-from .endpoints import endpoint_disable
+from .endpoints import endpoint_disable, staff_told
 
 PENDING, DELIVERED, FAILED = Delivery.Status.values
 # Attempts at once per endpoint: a 15 s endpoint holds 4 of the worker's 16 threads, so
@@ -165,7 +163,8 @@ def _record(*, task, claim: Claim, result: Result) -> str:
             endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
         elif tries >= ATTEMPTS:
             outcome = _end(delivery, FAILED, tries=tries)
-            _staff_told(endpoint, delivery.pk, f"{tries} attempts failed, the last: {result.error}")
+            reason = f"{tries} attempts failed, the last: {result.error}"
+            staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=reason)
         else:
             outcome = _retry_later(task, delivery, tries=tries)
         _wake_next(task, endpoint_id=endpoint.pk)
@@ -221,18 +220,6 @@ def _failing_mark(endpoint, *, ok: bool) -> None:
         Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
 
 
-def _staff_told(endpoint, delivery_id: str, reason: str) -> None:
-    send_robust_isolated(
-        webhook_failed,
-        sender=Delivery,
-        about=f"webhook delivery {delivery_id} failed",
-        endpoint_id=endpoint.pk,
-        url=endpoint.url,
-        delivery_id=delivery_id,
-        reason=reason[:300],
-    )
-
-
 def delivery_fail(*, task, delivery_id, error: str) -> None:
     """Its task failed for good (a bug, or a message whose worker died every time), in the
     dead letter's transaction: failed, staff told, its endpoint's next delivery woken."""
@@ -245,5 +232,5 @@ def delivery_fail(*, task, delivery_id, error: str) -> None:
         return
     _end(delivery, FAILED, tries=delivery.tries)
     metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
-    _staff_told(endpoint, delivery.pk, error)
+    staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=error)
     _wake_next(task, endpoint_id=endpoint.pk)
