@@ -281,6 +281,18 @@ def _no_request_hold_left_behind():
 
 
 @pytest.fixture(autouse=True)
+def _no_webhook_endpoint_known():
+    """Each test starts as a process that has just checked for enabled webhook endpoints
+    and found none (webhooks.services.deliveries: a checkout then reads nothing for them).
+    One made through the API is seen at once; one made through the ORM once the test calls
+    enabled_check_expire()."""
+    from core import clock
+    from webhooks.services import deliveries
+
+    deliveries._enabled = (clock.monotonic(), False)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 is slow on purpose; tests hash dozens of passwords.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,6 +19,10 @@ def endpoint_get(*, endpoint_id: int) -> Endpoint:
         raise EndpointNotFound() from None
 
 
+def endpoints_enabled_exist() -> bool:
+    return Endpoint.objects.filter(enabled=True).exists()
+
+
 def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
     """The enabled endpoints subscribed to `event_type` (a handful of rows: the events
     list is read here rather than queried, which SQLite's JSON cannot)."""

@@ -13,15 +13,18 @@ from store.services.stock import inventory_apply
 from tests.factories import OrderFactory, ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from webhooks.models import Delivery, Endpoint
+from webhooks.services.deliveries import enabled_check_expire
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
 
 def endpoint(*events, enabled=True) -> Endpoint:
-    return Endpoint.objects.create(
+    made = Endpoint.objects.create(
         url="https://hooks.example.net/x", events=list(events), enabled=enabled, secret="whsec_x"
     )
+    enabled_check_expire()  # made as the API makes them: seen at the next event
+    return made
 
 
 def deliveries_of(hook: Endpoint) -> list[Delivery]:
@@ -100,13 +103,28 @@ def test_an_event_rolled_back_delivers_nothing():
     assert not OutboxMessage.objects.filter(task_name="webhooks.deliver").exists()
 
 
-def test_without_a_subscribed_endpoint_an_event_costs_one_read_and_writes_nothing(
-    django_assert_num_queries,
+def test_an_event_costs_one_read_with_endpoints_and_none_without_for_a_while(
+    django_assert_num_queries, monotonic_clock
 ):
+    """A shop without an enabled endpoint pays no statement an event: whether there is
+    one is read again after ENABLED_CHECK_SECONDS (or at once when this process made one)."""
     from webhooks import receivers
+    from webhooks.services.deliveries import ENABLED_CHECK_SECONDS
 
-    endpoint("product.low_stock")
     order = OrderFactory()
+    enabled_check_expire()
     with transaction.atomic(), django_assert_num_queries(3):  # a savepoint, its read, release
+        receivers.deliver_order_created(sender=None, order=order)  # none: for a while
+    disabled = Endpoint.objects.create(
+        url="https://x/", events=["product.low_stock"], enabled=False
+    )
+    Endpoint.objects.filter(pk=disabled.pk).update(enabled=True)  # by another process, say
+    with transaction.atomic(), django_assert_num_queries(0):
         receivers.deliver_order_created(sender=None, order=order)
-    assert not Delivery.objects.exists()
+    monotonic_clock.advance(ENABLED_CHECK_SECONDS + 1)
+    with transaction.atomic(), django_assert_num_queries(6):  # the check, then the read
+        receivers.deliver_order_created(sender=None, order=order)
+    endpoint("product.low_stock")
+    with transaction.atomic(), django_assert_num_queries(6):
+        receivers.deliver_order_created(sender=None, order=order)
+    assert not Delivery.objects.exists()  # none subscribed to order.created

@@ -3,8 +3,9 @@ enqueued through the outbox; a test event; a delivery sent again (redeliver)."""
 
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
+from core import clock
 from core.clock import db_now
 from core.signals import insert_isolated
 from core.telemetry import trace_carrier
@@ -16,6 +17,11 @@ from ..models import Delivery
 from ..signatures import delivery_id_new
 
 DELIVER = "webhooks.deliver"
+# Whether any endpoint is enabled is read again after this long: a shop without webhooks
+# pays no statement an event. The first endpoint made (or enabled) in another process gets
+# the events of this one from within this long after.
+ENABLED_CHECK_SECONDS = 10.0
+_enabled = (float("-inf"), False)  # (when read, monotonic; whether any endpoint is)
 
 
 def event_deliveries_create(*, event_type: str, data: Callable[[], dict]) -> list[Delivery]:
@@ -23,11 +29,32 @@ def event_deliveries_create(*, event_type: str, data: Callable[[], dict]) -> lis
     endpoint subscribed to `event_type`, its data (`data()`, asked only when there is
     one) fixed now, enqueued once that commits. From a domain signal's receiver: the read
     in a savepoint of its own, the rows isolated (core.signals)."""
+    if not _any_enabled():
+        return []
     with transaction.atomic():
         endpoint_ids = selectors.endpoint_ids_subscribed(event_type=event_type)
     if not endpoint_ids:
         return []
     return _deliveries_create(endpoint_ids=endpoint_ids, event_type=event_type, payload=data())
+
+
+def _any_enabled() -> bool:
+    global _enabled
+    read_at, anyone = _enabled
+    if clock.monotonic() - read_at > ENABLED_CHECK_SECONDS:
+        try:
+            with transaction.atomic():  # a savepoint: a failed read leaves the caller's be
+                anyone = selectors.endpoints_enabled_exist()
+        except DatabaseError:
+            return True  # read them: the event's own read tells
+        _enabled = (clock.monotonic(), anyone)
+    return anyone
+
+
+def enabled_check_expire() -> None:
+    """An endpoint was made or enabled in this process: the next event reads again."""
+    global _enabled
+    _enabled = (float("-inf"), False)
 
 
 def endpoint_test_send(*, endpoint_id: int) -> Delivery:

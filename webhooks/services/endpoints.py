@@ -11,6 +11,7 @@ from .. import locks, metrics, selectors
 from ..models import Delivery, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
+from .deliveries import enabled_check_expire
 
 # After a rotation the previous secret still signs for this long (receivers switch over).
 ROTATION_OVERLAP_SECONDS = 24 * 3600
@@ -19,9 +20,11 @@ FAILING_DISABLE_SECONDS = 5 * 24 * 3600
 
 
 def endpoint_create(*, url: str, events: list[str], description: str = "") -> Endpoint:
-    return Endpoint.objects.create(
+    endpoint = Endpoint.objects.create(
         url=url, events=events, description=description, secret=secret_new()
     )
+    enabled_check_expire()
+    return endpoint
 
 
 def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
@@ -38,6 +41,7 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
             endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
             endpoint.failing_since = None
         endpoint.save()
+        enabled_check_expire()
         if endpoint.enabled and not enabled:
             endpoint_disable(endpoint=endpoint, reason="disabled by staff", notify=False)
     return selectors.endpoint_get(endpoint_id=endpoint_id)
