@@ -66,6 +66,7 @@ READY = {
     "web": "Application startup complete",
     "worker": " ready.",
     "mail": " ready.",
+    "webhooks": " ready.",
     "relay": "outbox relay ready.",
     "beat": "Scheduler: ",  # worker.beat: it sends, or it stands by
     "flower": "Visit me at",
