@@ -12,6 +12,7 @@ class WebhooksConfig(AppConfig):
         from worker.schedule import schedule_task
 
         from . import metrics, receivers, tasks
+        from .services.sending import REDRIVE_EVERY_SECONDS
 
         order_created.connect(
             receivers.deliver_order_created, dispatch_uid="webhooks.deliver_order_created"
@@ -25,9 +26,14 @@ class WebhooksConfig(AppConfig):
             dispatch_uid="webhooks.deliver_side_effect_failed",
         )
         add_collector(metrics.WebhookCollector())
-        # No expiry: a late run disables as well as a timely one (worker.schedule).
+        # No expiry: a late run does as well as a timely one (worker.schedule).
         schedule_task(
             "webhook endpoints failing for 5 days",
             tasks.disable_failing_endpoints,
             every_seconds=3600,
+        )
+        schedule_task(
+            "webhook deliveries re-driven",
+            tasks.redrive_deliveries,
+            every_seconds=REDRIVE_EVERY_SECONDS,
         )

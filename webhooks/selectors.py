@@ -1,11 +1,19 @@
-"""Reads of webhooks: endpoints, their deliveries with their attempts, a delivery's state."""
+"""Reads of webhooks: endpoints, their deliveries with their attempts, a delivery's state,
+how long a delivery's message may still be on its way."""
 
+import logging
+
+from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 
 from core.clock import db_now
+from worker.outbox import publication_lateness, relay_is_behind
+from worker.queues import queue_of, queue_states
 
 from .exceptions import DeliveryNotFound, EndpointNotFound
 from .models import Attempt, Delivery, Endpoint
+
+logger = logging.getLogger(__name__)
 
 
 def endpoint_list() -> QuerySet[Endpoint]:
@@ -68,3 +76,26 @@ def endpoint_in_flight(*, endpoint_id: int) -> int:
 def endpoint_next_waiting(*, endpoint_id: int) -> Delivery | None:
     """The endpoint's delivery that has waited longest for a slot."""
     return Delivery.objects.filter(endpoint_id=endpoint_id, waiting=True).order_by("pk").first()
+
+
+def delivery_message_on_its_way_seconds(*, task_name: str) -> float | None:
+    """How long after its due time a delivery's message (of `task_name`) may still wait in
+    its queue: the age of the oldest message ready there plus how late the relay published
+    (its lease at least); None when that cannot be told (the relay is behind, the broker
+    does not answer, a message without its stamp). The reasoning of side effects'
+    reconciler (side_effects.selectors.side_effect_redrive_margins): a queue is first in,
+    first out, so a message published before its oldest ready one is not in it."""
+    if relay_is_behind():
+        logger.warning("webhooks: the outbox relay is behind; no re-drive this run")
+        return None
+    queue = queue_of(task_name=task_name)
+    try:
+        state = queue_states(names={queue})[queue]
+    except Exception as exc:  # the broker's own error, whichever broker it is
+        logger.warning("webhooks: the broker cannot tell its queue (%s); no re-drive", exc)
+        return None
+    age = state.oldest_ready_age_seconds if state.ready else 0.0
+    if age is None:
+        return None
+    lateness = publication_lateness(within_seconds=age) if age else 0.0
+    return age + max(settings.SHOPFLOW_OUTBOX_LEASE_SECONDS, lateness)

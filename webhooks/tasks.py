@@ -31,3 +31,9 @@ def deliver(self, delivery_id: str) -> str:
 @shared_task(base=ReliableTask, name="webhooks.disable_failing_endpoints")
 def disable_failing_endpoints() -> int:
     return endpoints.endpoints_disable_failing()
+
+
+# Beat, every 30 s: deliveries whose message was lost (webhooks.services.sending).
+@shared_task(name="webhooks.redrive_deliveries")
+def redrive_deliveries() -> int:
+    return sending.deliveries_redrive(task=deliver)

@@ -154,6 +154,18 @@ def resolver(answers: dict[str, list[str]]):
     return resolve
 
 
+def hook(receiver: WebhookReceiver, path: str = "/hook", **fields):
+    """An endpoint of the shop's at `path` of the receiver, which verifies with its secret."""
+    from webhooks.models import Endpoint
+    from webhooks.signatures import secret_new
+
+    endpoint = Endpoint.objects.create(
+        url=receiver.url(path), events=["order.created"], secret=secret_new(), **fields
+    )
+    receiver.behave(path, secrets=[endpoint.secret])
+    return endpoint
+
+
 def wake(delivery_id: str) -> str:
     """One message of webhooks.deliver for the delivery, run here as a worker runs it;
     what came of it (delivered, retry, waiting, ...)."""
@@ -174,3 +186,34 @@ def due_now(delivery_id: str) -> None:
     OutboxMessage.objects.filter(
         task_name="webhooks.deliver", args=[delivery_id], published_at__isnull=True
     ).update(not_before=db_now(plus_seconds=-1))
+
+
+def time_passes(seconds: float, *delivery_ids: str) -> None:
+    """`seconds` pass for these deliveries: their due times and leases moved that far back
+    (the database's clock), as they would read after the wait."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from webhooks.models import Delivery
+
+    back = timedelta(seconds=seconds)
+    Delivery.objects.filter(pk__in=delivery_ids).update(
+        next_attempt_at=F("next_attempt_at") - back, leased_until=F("leased_until") - back
+    )
+
+
+def message_lost(broker_url: str, delivery_id: str) -> bool:
+    """The message waking this delivery deleted from the webhooks queue on Redis, as a
+    broker loses one; False while none is there."""
+    import base64
+
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    for raw in client.lrange("webhooks", 0, -1):
+        envelope = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        if envelope["headers"]["task"] == "webhooks.deliver" and args == [delivery_id]:
+            return client.lrem("webhooks", 1, raw) == 1
+    return False

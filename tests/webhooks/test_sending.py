@@ -17,17 +17,9 @@ from webhooks.services.sending import SCHEDULE
 from webhooks.signatures import secret_new
 from worker.models import OutboxMessage
 
-from ..support.webhooks import due_now, wake
+from ..support.webhooks import due_now, hook, time_passes, wake
 
 pytestmark = pytest.mark.django_db
-
-
-def hook(receiver, path="/hook", **fields) -> Endpoint:
-    endpoint = Endpoint.objects.create(
-        url=receiver.url(path), events=["order.created"], secret=secret_new(), **fields
-    )
-    receiver.behave(path, secrets=[endpoint.secret])
-    return endpoint
 
 
 def test_a_delivery_is_signed_as_the_reference_library_checks_and_delivered_once(receiver):
@@ -286,3 +278,42 @@ def test_a_task_that_fails_for_good_fails_its_delivery_and_its_requeue_opens_it(
     row.refresh_from_db()
     assert (row.status, row.tries) == ("pending", 0)
     assert json.loads(json.dumps(row.payload))["endpoint_id"] == endpoint.pk
+
+
+def test_beat_redrives_pending_deliveries_no_attempt_holds_or_will_wake_once_past_due():
+    """Due REDRIVE_AFTER_SECONDS ago (the time passed, as the test moves it) and held by no
+    attempt: its message was lost. A waiting delivery too, where no attempt is going at its
+    endpoint to wake it; not one a live lease holds, nor one due recently, nor one ended."""
+    from celery import current_app
+
+    from webhooks.services.sending import REDRIVE_AFTER_SECONDS
+    from webhooks.tasks import redrive_deliveries
+
+    current_app.control.purge()  # no message waits in the webhooks queue: none is on its way
+    busy, idle = (Endpoint.objects.create(url=f"https://x/{n}", secret=secret_new()) for n in "ab")
+    lost, _recent, leased, waits_on_lease, ended = (send(busy) for _ in range(5))
+    lapsed, waits_on_nothing = send(idle), send(idle)
+    Delivery.objects.filter(pk=ended).update(status="delivered", next_attempt_at=None)
+    Delivery.objects.filter(pk__in=[leased, lapsed]).update(leased_until=db_now(plus_seconds=30))
+    Delivery.objects.filter(pk__in=[waits_on_lease, waits_on_nothing]).update(waiting=True)
+
+    assert redrive_deliveries.apply().get() == 0  # nothing due long enough yet
+    time_passes(REDRIVE_AFTER_SECONDS + 1, lost, leased, waits_on_lease, lapsed, waits_on_nothing)
+    Delivery.objects.filter(pk=leased).update(leased_until=db_now(plus_seconds=5))  # still held
+
+    assert redrive_deliveries.apply().get() == 3
+    messages = {
+        delivery.pk: OutboxMessage.objects.filter(args=[delivery.pk]).count()
+        for delivery in Delivery.objects.all()
+    }
+    redriven = {lost, lapsed, waits_on_nothing}
+    assert messages == {pk: 2 if pk in redriven else 1 for pk in messages}  # the event's, again
+    for row in Delivery.objects.filter(pk__in=redriven):
+        assert not row.waiting and row.status == "pending"
+        assert abs((row.next_attempt_at - timezone.now()).total_seconds()) < 5  # due now
+    assert Delivery.objects.get(pk=waits_on_lease).waiting
+    assert redrive_deliveries.apply().get() == 0  # their due times moved on
+
+
+def send(endpoint: Endpoint) -> str:
+    return endpoint_test_send(endpoint_id=endpoint.pk).pk

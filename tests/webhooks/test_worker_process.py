@@ -2,7 +2,9 @@
 --pool threads`), a real process on a broker of the test's own: an endpoint that never
 answers holds four of its threads, no more, while a healthy endpoint's deliveries go by
 as fast as alone; SIGKILLed with requests in flight, the worker loses none of them: each
-is sent again under its id once the broker gives its message back and its lease is over."""
+is sent again under its id once the broker gives its message back and its lease is over,
+or, when Redis restarted without its data has none to give back, once beat's re-drive
+finds them past due, the deliveries that waited on them too."""
 
 import time
 
@@ -10,18 +12,14 @@ import pytest
 
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, relay_thread, subprocess_env
-from tests.support.webhooks import WebhookReceiver
+from tests.support.webhooks import WebhookReceiver, hook, time_passes
 from webhooks.models import Delivery, Endpoint
 from webhooks.services.deliveries import endpoint_test_send
-from webhooks.signatures import secret_new
+from webhooks.services.sending import LEASE_SECONDS, REDRIVE_AFTER_SECONDS
+from webhooks.tasks import redrive_deliveries
+from worker.queues import queue_states
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def endpoint(receiver: WebhookReceiver, path: str) -> Endpoint:
-    made = Endpoint.objects.create(url=receiver.url(path), events=[], secret=secret_new())
-    receiver.behave(path, secrets=[made.secret])
-    return made
 
 
 def received_within(receiver, path: str, count: int, since: float) -> float:
@@ -29,14 +27,9 @@ def received_within(receiver, path: str, count: int, since: float) -> float:
     return receiver.at(path)[count - 1].at - since
 
 
-def healthy_beside_hanging(receiver, hanging: Endpoint, healthy: Endpoint) -> list[str]:
-    """Six deliveries to an endpoint that answers none: four requests held, two waiting;
-    the healthy endpoint's deliveries meanwhile as fast as one alone, within a second."""
+def four_held_two_waiting(receiver, hanging: Endpoint) -> list[str]:
+    """Six deliveries to an endpoint that answers none: four requests held, two waiting."""
     receiver.behave("/hanging", hold=True)
-    started = time.monotonic()
-    endpoint_test_send(endpoint_id=healthy.pk)
-    alone = received_within(receiver, "/healthy", 1, started)
-
     stuck = [endpoint_test_send(endpoint_id=hanging.pk).pk for _ in range(6)]
     wait_until(
         lambda: (
@@ -45,6 +38,17 @@ def healthy_beside_hanging(receiver, hanging: Endpoint, healthy: Endpoint) -> li
         timeout=15,
         message="four requests held, two deliveries waiting",
     )
+    return stuck
+
+
+def healthy_beside_hanging(receiver, hanging: Endpoint, healthy: Endpoint) -> list[str]:
+    """Six deliveries to an endpoint that answers none: four requests held, two waiting;
+    the healthy endpoint's deliveries meanwhile as fast as one alone, within a second."""
+    started = time.monotonic()
+    endpoint_test_send(endpoint_id=healthy.pk)
+    alone = received_within(receiver, "/healthy", 1, started)
+
+    stuck = four_held_two_waiting(receiver, hanging)
     for n in range(2, 7):
         started = time.monotonic()
         endpoint_test_send(endpoint_id=healthy.pk)
@@ -75,7 +79,7 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
 
     with WebhookReceiver() as receiver, relay_thread():
         first = worker(1)
-        hanging, healthy = endpoint(receiver, "/hanging"), endpoint(receiver, "/healthy")
+        hanging, healthy = hook(receiver, "/hanging"), hook(receiver, "/healthy")
         stuck = healthy_beside_hanging(receiver, hanging, healthy)
 
         first.kill()  # four requests in flight
@@ -100,3 +104,44 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
     for delivery in Delivery.objects.filter(pk__in=killed):
         # The killed attempts left no record: each delivered at its recorded first.
         assert [a.status_code for a in delivery.attempts.all()] == [200]
+
+
+def test_deliveries_whose_worker_died_and_whose_messages_redis_lost_are_redriven(
+    own_redis, tmp_path, settings
+):
+    """SIGKILLed with four requests in flight and two deliveries waiting for their slots,
+    then Redis restarted without its data: no message is left to bring any of them back,
+    and nothing in flight at their endpoint will wake the two. Past their window (the time
+    moved by the test), beat's re-drive sends all six again, each under its id."""
+    settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
+    env = subprocess_env(CELERY_BROKER_URL=own_redis.url, SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK=1)
+
+    def worker(n: int) -> WorkerProcess:
+        log = tmp_path / f"worker-{n}.log"
+        return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
+
+    with WebhookReceiver() as receiver, relay_thread():
+        first, hanging = worker(1), hook(receiver, "/hanging")
+        stuck = four_held_two_waiting(receiver, hanging)
+        first.kill()
+        own_redis.stop()
+        own_redis.start()  # empty: its messages, those the dead worker held too, are gone
+        receiver.behave("/hanging", hold=False)
+        receiver.released.set()
+        wait_until(lambda: queue_states(names=["webhooks"])["webhooks"].ready == 0, timeout=10)
+        second = worker(2)
+        try:
+            assert redrive_deliveries.apply().get() == 0  # held, or due moments ago
+            time_passes(LEASE_SECONDS + REDRIVE_AFTER_SECONDS, *stuck)
+            assert redrive_deliveries.apply().get() == 6  # the waiting two among them
+            wait_until(
+                lambda: Delivery.objects.filter(pk__in=stuck, status="delivered").count() == 6,
+                timeout=60,
+                message=f"every delivery delivered; log:\n{second.output()[-3000:]}",
+            )
+        finally:
+            second.stop()
+
+    requests = receiver.at("/hanging")
+    assert sorted(r.id for r in requests[4:]) == sorted(stuck)  # each once more, or once
+    assert all(request.verified_by == [hanging.secret] for request in requests)

@@ -14,9 +14,14 @@ endpoint's row lock (webhooks.locks):
   delivered; the next try on the schedule (its outbox row, due then); failed for good after
   the 8th, staff told; 410 Gone disables the endpoint. The waiting delivery next in line
   is woken in the same transaction.
+
+A message lost on its way (Redis restarted without its data, a message deleted), or the
+attempt that was to wake a waiting delivery lost with its worker, is made up for by beat's
+re-drive (deliveries_redrive).
 """
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,7 +33,7 @@ from core import clock
 from core.clock import db_now
 from core.public_http import AddressRefused, public_post
 from core.telemetry import span_continuing
-from worker.outbox import retry_enqueue
+from worker.outbox import enqueue_on_commit, retry_enqueue
 
 from .. import events, locks, metrics, selectors
 from ..models import Attempt, Delivery, Endpoint
@@ -49,6 +54,13 @@ TIMEOUT = urllib3.Timeout(total=15.0)
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 ATTEMPTS = len(SCHEDULE) + 1
 USER_AGENT = "Shopflow-Webhooks/1.0"
+# A pending delivery no attempt holds is re-driven once its due time is this far past (or
+# more: while its message may still wait in a backlog); beat looks every REDRIVE_EVERY:
+# a lost message is sent again within 2 minutes of its due time.
+REDRIVE_AFTER_SECONDS = 60
+REDRIVE_EVERY_SECONDS = 30
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -208,7 +220,8 @@ def _wake_next(task, *, endpoint_id: int) -> None:
     """A slot is free: the endpoint's delivery that has waited longest goes next."""
     waiting = selectors.endpoint_next_waiting(endpoint_id=endpoint_id)
     if waiting is not None:
-        Delivery.objects.filter(pk=waiting.pk).update(waiting=False)
+        # Due now, as its message is: the re-drive measures from it (deliveries_redrive).
+        Delivery.objects.filter(pk=waiting.pk).update(waiting=False, next_attempt_at=db_now())
         _wake(task, waiting, countdown=0)
 
 
@@ -234,3 +247,25 @@ def delivery_fail(*, task, delivery_id, error: str) -> None:
     metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
     staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=error)
     _wake_next(task, endpoint_id=endpoint.pk)
+
+
+def deliveries_redrive(*, task, limit: int = 500) -> int:
+    """Beat: a message of `task` again, through the outbox, for each pending delivery whose
+    due time is REDRIVE_AFTER_SECONDS past (longer while a message due then may still wait
+    in its queue) and that no attempt holds or will wake: its message was lost, or its
+    worker with it. Due now, no longer waiting: under the same webhook-id, and a delivery
+    that was only slow is not sent twice (its claim finds it ended or leased). The slots
+    are the claim's to count, under the endpoint's lock, so none is taken here. Returns
+    how many."""
+    on_its_way = selectors.delivery_message_on_its_way_seconds(task_name=task.name)
+    if on_its_way is None:
+        return 0
+    past_due = max(REDRIVE_AFTER_SECONDS, on_its_way)
+    with transaction.atomic():
+        lost = list(locks.deliveries_lost_for_update(past_due_seconds=past_due, limit=limit))
+        Delivery.objects.filter(pk__in=lost).update(waiting=False, next_attempt_at=db_now())
+        for delivery_id in lost:
+            enqueue_on_commit(task, delivery_id)
+    if lost:
+        logger.warning("webhooks: %s delivery(ies) re-driven, from %s", len(lost), lost[0])
+    return len(lost)
