@@ -37,3 +37,9 @@ class WebhooksConfig(AppConfig):
             tasks.redrive_deliveries,
             every_seconds=REDRIVE_EVERY_SECONDS,
         )
+        schedule_task(
+            "webhook deliveries prune",
+            tasks.prune_deliveries,
+            crontab={"minute": "15", "hour": "4"},
+            expire_seconds=3600,
+        )

@@ -37,3 +37,8 @@ def disable_failing_endpoints() -> int:
 @shared_task(name="webhooks.redrive_deliveries")
 def redrive_deliveries() -> int:
     return sending.deliveries_redrive(task=deliver)
+
+
+@shared_task(name="webhooks.prune_deliveries")
+def prune_deliveries() -> int:
+    return deliveries.deliveries_prune()

@@ -1,9 +1,13 @@
 """Deliveries made: one per event and subscribed endpoint, in the event's transaction, each
-enqueued through the outbox; a test event; a delivery sent again (redeliver)."""
+enqueued through the outbox; a test event; a delivery sent again (redeliver); the ended
+ones pruned."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from core import clock
 from core.clock import db_now
@@ -109,3 +113,16 @@ def delivery_reopen(*, delivery_id: str) -> None:
     rows.exclude(status=Delivery.Status.PENDING).update(
         status=Delivery.Status.PENDING, tries=0, next_attempt_at=db_now(), waiting=False
     )
+
+
+def deliveries_prune(*, batch: int = 1000) -> int:
+    """Beat, daily: delivered and failed deliveries whose event is older than
+    SHOPFLOW_WEBHOOKS_RETENTION_DAYS, with their attempts (a batch at a time: each delivery
+    is loaded to delete its attempts). Returns how many deliveries."""
+    cutoff = timezone.now() - timedelta(days=settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS)
+    ended = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    pruned = 0
+    while ids := list(ended.order_by("pk").values_list("pk", flat=True)[:batch]):
+        Delivery.objects.filter(pk__in=ids).delete()
+        pruned += len(ids)
+    return pruned

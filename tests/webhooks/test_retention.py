@@ -1,0 +1,35 @@
+"""Deliveries do not grow without bound: the delivered and failed ones, with their attempts,
+are pruned daily once their event is older than SHOPFLOW_WEBHOOKS_RETENTION_DAYS."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.services.deliveries import endpoint_test_send
+from webhooks.signatures import secret_new
+from webhooks.tasks import prune_deliveries
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ended_deliveries_older_than_the_retention_go_with_their_attempts(settings):
+    settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS = 30
+    endpoint = Endpoint.objects.create(url="https://x/", secret=secret_new())
+    delivered, failed, pending, recent, just_kept = (
+        endpoint_test_send(endpoint_id=endpoint.pk).pk for _ in range(5)
+    )
+    for delivery_id in (delivered, failed, recent):
+        Attempt.objects.create(delivery_id=delivery_id, status_code=500, error="HTTP 500")
+    Delivery.objects.filter(pk__in=[delivered, recent, just_kept]).update(status="delivered")
+    Delivery.objects.filter(pk=failed).update(status="failed")
+    now = timezone.now()
+    Delivery.objects.exclude(pk__in=[recent, just_kept]).update(created_at=now - timedelta(31))
+    Delivery.objects.filter(pk=just_kept).update(created_at=now - timedelta(days=29, hours=23))
+
+    assert prune_deliveries.apply().get() == 2
+
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {pending, recent, just_kept}
+    assert list(Attempt.objects.values_list("delivery_id", flat=True)) == [recent]
+    assert prune_deliveries.apply().get() == 0
