@@ -8,6 +8,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from core.clock import db_now
 
 from .models import Delivery, Endpoint
+from .selectors import deliveries_in_flight
 
 
 def endpoint_for_update(*, endpoint_id: int) -> QuerySet[Endpoint]:
@@ -39,13 +40,12 @@ def deliveries_lost_for_update(*, past_due_seconds: float, limit: int) -> QueryS
     endpoint will wake (not waiting, or waiting where no lease runs): oldest first, locked;
     rows another transaction holds are skipped (a claim or an attempt's end is on them),
     so it never waits."""
-    now = db_now()
-    in_flight = Delivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), leased_until__gt=now)
+    in_flight = deliveries_in_flight(endpoint_id=OuterRef("endpoint_id"))
     return (
         Delivery.objects.select_for_update(skip_locked=True)
         .filter(status=Delivery.Status.PENDING)
         .filter(next_attempt_at__lte=db_now(plus_seconds=-past_due_seconds))
-        .exclude(leased_until__gt=now)
+        .exclude(leased_until__gt=db_now())
         .filter(Q(waiting=False) | ~Exists(in_flight))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]

@@ -23,16 +23,12 @@ ENDED = Counter(
 )
 
 
-def attempt_observe_on_commit(*, endpoint_id: int, seconds: float, ended: str = "") -> None:
-    def observe():
-        ATTEMPT_SECONDS.labels(str(endpoint_id)).observe(seconds)
-        if ended:
-            ENDED.labels(str(endpoint_id), ended).inc()
-
-    transaction.on_commit(observe, robust=True)
+def attempt_observe_on_commit(*, endpoint_id: int, seconds: float) -> None:
+    label = str(endpoint_id)
+    transaction.on_commit(lambda: ATTEMPT_SECONDS.labels(label).observe(seconds), robust=True)
 
 
-def ended_count_on_commit(*, endpoint_id: int, status: str, count: int) -> None:
+def ended_count_on_commit(*, endpoint_id: int, status: str, count: int = 1) -> None:
     if count:
         transaction.on_commit(
             lambda: ENDED.labels(str(endpoint_id), status).inc(count), robust=True

@@ -16,19 +16,11 @@ from .models import Attempt, Delivery, Endpoint
 logger = logging.getLogger(__name__)
 
 
-def endpoint_list() -> QuerySet[Endpoint]:
-    return Endpoint.objects.all()
-
-
 def endpoint_get(*, endpoint_id: int) -> Endpoint:
     try:
         return Endpoint.objects.get(pk=endpoint_id)
     except Endpoint.DoesNotExist:
         raise EndpointNotFound() from None
-
-
-def endpoints_enabled_exist() -> bool:
-    return Endpoint.objects.filter(enabled=True).exists()
 
 
 def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
@@ -66,16 +58,10 @@ def delivery_state(*, delivery_id: str) -> Delivery:
     ).get(pk=delivery_id)
 
 
-def endpoint_in_flight(*, endpoint_id: int) -> int:
-    """The endpoint's deliveries an attempt holds now (an expired lease holds none)."""
-    return Delivery.objects.filter(
-        endpoint_id=endpoint_id, leased_until__isnull=False, leased_until__gt=db_now()
-    ).count()
-
-
-def endpoint_next_waiting(*, endpoint_id: int) -> Delivery | None:
-    """The endpoint's delivery that has waited longest for a slot."""
-    return Delivery.objects.filter(endpoint_id=endpoint_id, waiting=True).order_by("pk").first()
+def deliveries_in_flight(*, endpoint_id) -> QuerySet[Delivery]:
+    """The endpoint's deliveries an attempt holds now (a lease that ran out holds none);
+    `endpoint_id` may be an OuterRef."""
+    return Delivery.objects.filter(endpoint_id=endpoint_id, leased_until__gt=db_now())
 
 
 def delivery_message_on_its_way_seconds(*, task_name: str) -> float | None:

@@ -101,14 +101,13 @@ def _claim(*, task, delivery_id: str) -> Claim | str:
         if endpoint is None or delivery.status != PENDING:
             return "ended"
         if not endpoint.enabled:
-            metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
             return _end(delivery, FAILED, tries=delivery.tries)
         if not delivery.due:
             return "not due"
         if delivery.leased:
             _wake(task, delivery, countdown=LEASE_SECONDS)
             return "in flight"
-        if selectors.endpoint_in_flight(endpoint_id=endpoint_id) >= IN_FLIGHT:
+        if selectors.deliveries_in_flight(endpoint_id=endpoint_id).count() >= IN_FLIGHT:
             Delivery.objects.filter(pk=delivery.pk).update(waiting=True)
             return "waiting"
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -118,19 +117,12 @@ def _claim(*, task, delivery_id: str) -> Claim | str:
     return Claim(delivery, endpoint.url, [endpoint.secret, *previous])
 
 
-def delivery_body(delivery: Delivery) -> bytes:
-    """The same bytes at every attempt: the event as it was when it happened."""
-    event = {
-        "type": delivery.event_type,
-        "timestamp": events.iso(delivery.created_at),
-        "data": delivery.payload,
-    }
-    return json.dumps(event, separators=(",", ":")).encode()
-
-
 def _post(claim: Claim) -> Result:
     delivery = claim.delivery
-    body, timestamp = delivery_body(delivery), int(time.time())
+    # The same bytes at every attempt: the event as it was when it happened.
+    event = {"type": delivery.event_type, "timestamp": events.iso(delivery.created_at)}
+    body = json.dumps({**event, "data": delivery.payload}, separators=(",", ":")).encode()
+    timestamp = int(time.time())
     signature = signature_header(
         keys=claim.keys, msg_id=delivery.pk, timestamp=timestamp, body=body
     )
@@ -167,7 +159,10 @@ def _record(*, task, claim: Claim, result: Result) -> str:
             error=result.error[:500],
         )
         tries = delivery.tries + 1
-        _failing_mark(endpoint, ok=result.ok)
+        # Since when the endpoint's every attempt has failed (5 days of it disable it).
+        if result.ok == (endpoint.failing_since is not None):
+            failing_since = None if result.ok else db_now()
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=failing_since)
         if result.ok:
             outcome = _end(delivery, DELIVERED, tries=tries)
         elif result.status_code == 410:
@@ -180,10 +175,7 @@ def _record(*, task, claim: Claim, result: Result) -> str:
         else:
             outcome = _retry_later(task, delivery, tries=tries)
         _wake_next(task, endpoint_id=endpoint.pk)
-        ended = outcome if outcome in (DELIVERED, FAILED) else ""
-        metrics.attempt_observe_on_commit(
-            endpoint_id=endpoint.pk, seconds=result.seconds, ended=ended
-        )
+        metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, seconds=result.seconds)
     return outcome
 
 
@@ -191,6 +183,7 @@ def _end(delivery: Delivery, status: str, *, tries: int) -> str:
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status, tries=tries, next_attempt_at=None, leased_until=None, waiting=False
     )
+    metrics.ended_count_on_commit(endpoint_id=delivery.endpoint_id, status=status)
     return status
 
 
@@ -218,19 +211,11 @@ def _wake(task, delivery: Delivery, *, countdown: float, retries: int | None = N
 
 def _wake_next(task, *, endpoint_id: int) -> None:
     """A slot is free: the endpoint's delivery that has waited longest goes next."""
-    waiting = selectors.endpoint_next_waiting(endpoint_id=endpoint_id)
+    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, waiting=True).order_by("pk").first()
     if waiting is not None:
         # Due now, as its message is: the re-drive measures from it (deliveries_redrive).
         Delivery.objects.filter(pk=waiting.pk).update(waiting=False, next_attempt_at=db_now())
         _wake(task, waiting, countdown=0)
-
-
-def _failing_mark(endpoint, *, ok: bool) -> None:
-    """Since when the endpoint's every attempt has failed (5 days of it disable it)."""
-    if ok and endpoint.failing_since is not None:
-        Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-    elif not ok and endpoint.failing_since is None:
-        Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
 
 
 def delivery_fail(*, task, delivery_id, error: str) -> None:
@@ -244,7 +229,6 @@ def delivery_fail(*, task, delivery_id, error: str) -> None:
     if endpoint is None or delivery.status != PENDING:
         return
     _end(delivery, FAILED, tries=delivery.tries)
-    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=FAILED, count=1)
     staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=error)
     _wake_next(task, endpoint_id=endpoint.pk)
 
