@@ -12,19 +12,14 @@ class WebhooksConfig(AppConfig):
         from worker.schedule import schedule_task
 
         from . import metrics, receivers, tasks
-        from .services.sending import REDRIVE_EVERY_SECONDS
 
-        order_created.connect(
-            receivers.deliver_order_created, dispatch_uid="webhooks.deliver_order_created"
-        )
-        low_stock.connect(receivers.deliver_low_stock, dispatch_uid="webhooks.deliver_low_stock")
-        price_changed.connect(
-            receivers.deliver_price_changed, dispatch_uid="webhooks.deliver_price_changed"
-        )
-        side_effect_failed.connect(
-            receivers.deliver_side_effect_failed,
-            dispatch_uid="webhooks.deliver_side_effect_failed",
-        )
+        for signal, receiver in [
+            (order_created, receivers.deliver_order_created),
+            (low_stock, receivers.deliver_low_stock),
+            (price_changed, receivers.deliver_price_changed),
+            (side_effect_failed, receivers.deliver_side_effect_failed),
+        ]:
+            signal.connect(receiver, dispatch_uid=f"webhooks.{receiver.__name__}")
         add_collector(metrics.WebhookCollector())
         # No expiry: a late run does as well as a timely one (worker.schedule).
         schedule_task(
@@ -32,11 +27,8 @@ class WebhooksConfig(AppConfig):
             tasks.disable_failing_endpoints,
             every_seconds=3600,
         )
-        schedule_task(
-            "webhook deliveries re-driven",
-            tasks.redrive_deliveries,
-            every_seconds=REDRIVE_EVERY_SECONDS,
-        )
+        # A lost message sent again within 2 minutes of its due time (webhooks.services.sending).
+        schedule_task("webhook deliveries re-driven", tasks.redrive_deliveries, every_seconds=30)
         schedule_task(
             "webhook deliveries prune",
             tasks.prune_deliveries,

@@ -45,13 +45,5 @@ def price_changed_data(*, change) -> dict:
     }
 
 
-def side_effect_failed_data(*, order_id: int, kind: str, error: str) -> dict:
-    return {"order_id": order_id, "side_effect": kind, "error": error}
-
-
-def test_data(*, endpoint_id: int) -> dict:
-    return {"endpoint_id": endpoint_id, "message": "A test event from Shopflow."}
-
-
 def iso(moment) -> str:
     return moment.isoformat().replace("+00:00", "Z")

@@ -23,13 +23,10 @@ def delivery_id_new() -> str:
     return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
-def signature(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix(PREFIX))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
 def signature_header(*, keys: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
-    return " ".join(
-        signature(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body) for secret in keys
-    )
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signatures = []
+    for key in keys:
+        mac = hmac.new(base64.b64decode(key.removeprefix(PREFIX)), signed, hashlib.sha256)
+        signatures.append("v1," + base64.b64encode(mac.digest()).decode())
+    return " ".join(signatures)

@@ -70,7 +70,7 @@ def endpoint_test_send(*, endpoint_id: int) -> Delivery:
         [delivery] = _deliveries_create(
             endpoint_ids=[endpoint.pk],
             event_type=events.TEST,
-            payload=events.test_data(endpoint_id=endpoint.pk),
+            payload={"endpoint_id": endpoint.pk, "message": "A test event from Shopflow."},
         )
     return delivery
 

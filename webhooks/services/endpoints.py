@@ -8,6 +8,7 @@ from core.clock import db_now
 from core.signals import send_robust_isolated
 
 from .. import locks, metrics, selectors
+from ..exceptions import EndpointNotFound
 from ..models import Delivery, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
@@ -33,7 +34,7 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
         if endpoint is None:
-            selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+            raise EndpointNotFound()
         enabled = changes.pop("enabled", endpoint.enabled)
         for name, value in changes.items():
             setattr(endpoint, name, value)
@@ -48,9 +49,8 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint_id: int) -> None:
-    deleted, _ = Endpoint.objects.filter(pk=endpoint_id).delete()
-    if not deleted:
-        selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+    if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
+        raise EndpointNotFound()
 
 
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
@@ -58,7 +58,7 @@ def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
         if endpoint is None:
-            selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound
+            raise EndpointNotFound()
         Endpoint.objects.filter(pk=endpoint_id).update(
             previous_secret=endpoint.secret,
             previous_secret_until=db_now(plus_seconds=ROTATION_OVERLAP_SECONDS),
