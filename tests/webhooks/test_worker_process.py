@@ -27,6 +27,22 @@ def received_within(receiver, path: str, count: int, since: float) -> float:
     return receiver.at(path)[count - 1].at - since
 
 
+def webhooks_worker(env: dict[str, str], log) -> WorkerProcess:
+    """The webhooks queue's worker as the deployments run it, on 8 threads."""
+    return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
+
+
+def all_delivered(delivery_ids: list[str], worker: WorkerProcess, timeout: float) -> None:
+    wait_until(
+        lambda: (
+            Delivery.objects.filter(pk__in=delivery_ids, status="delivered").count()
+            == len(delivery_ids)
+        ),
+        timeout=timeout,
+        message=f"every delivery delivered; log:\n{worker.output()[-3000:]}",
+    )
+
+
 def four_held_two_waiting(receiver, hanging: Endpoint) -> list[str]:
     """Six deliveries to an endpoint that answers none: four requests held, two waiting."""
     receiver.behave("/hanging", hold=True)
@@ -73,25 +89,17 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
         SHOPFLOW_EMAIL_CLAIM_SECONDS=10,
     )
 
-    def worker(n: int) -> WorkerProcess:  # as the deployments run it, 8 threads
-        log = tmp_path / f"worker-{n}.log"
-        return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
-
     with WebhookReceiver() as receiver, relay_thread():
-        first = worker(1)
+        first = webhooks_worker(env, tmp_path / "first.log")
         hanging, healthy = hook(receiver, "/hanging"), hook(receiver, "/healthy")
         stuck = healthy_beside_hanging(receiver, hanging, healthy)
 
         first.kill()  # four requests in flight
         receiver.behave("/hanging", hold=False, status=200)
         receiver.released.set()  # the held requests answer a worker that is gone
-        second = worker(2)
+        second = webhooks_worker(env, tmp_path / "second.log")
         try:
-            wait_until(
-                lambda: Delivery.objects.filter(pk__in=stuck, status="delivered").count() == 6,
-                timeout=120,
-                message=f"every delivery delivered; log:\n{second.output()[-3000:]}",
-            )
+            all_delivered(stuck, second, timeout=120)
         finally:
             second.stop()
 
@@ -116,12 +124,8 @@ def test_deliveries_whose_worker_died_and_whose_messages_redis_lost_are_redriven
     settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
     env = subprocess_env(CELERY_BROKER_URL=own_redis.url, SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK=1)
 
-    def worker(n: int) -> WorkerProcess:
-        log = tmp_path / f"worker-{n}.log"
-        return WorkerProcess(env, log, concurrency=8, queues="webhooks", pool="threads").start()
-
     with WebhookReceiver() as receiver, relay_thread():
-        first, hanging = worker(1), hook(receiver, "/hanging")
+        first, hanging = webhooks_worker(env, tmp_path / "first.log"), hook(receiver, "/hanging")
         stuck = four_held_two_waiting(receiver, hanging)
         first.kill()
         own_redis.stop()
@@ -129,16 +133,12 @@ def test_deliveries_whose_worker_died_and_whose_messages_redis_lost_are_redriven
         receiver.behave("/hanging", hold=False)
         receiver.released.set()
         wait_until(lambda: queue_states(names=["webhooks"])["webhooks"].ready == 0, timeout=10)
-        second = worker(2)
+        second = webhooks_worker(env, tmp_path / "second.log")
         try:
             assert redrive_deliveries.apply().get() == 0  # held, or due moments ago
             time_passes(LEASE_SECONDS + REDRIVE_AFTER_SECONDS, *stuck)
             assert redrive_deliveries.apply().get() == 6  # the waiting two among them
-            wait_until(
-                lambda: Delivery.objects.filter(pk__in=stuck, status="delivered").count() == 6,
-                timeout=60,
-                message=f"every delivery delivered; log:\n{second.output()[-3000:]}",
-            )
+            all_delivered(stuck, second, timeout=60)
         finally:
             second.stop()
 
