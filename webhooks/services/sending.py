@@ -119,8 +119,12 @@ def _claim(*, task, delivery_id: str) -> Claim | str:
 def _post(claim: Claim) -> Result:
     delivery = claim.delivery
     # The same bytes at every attempt: the event as it was when it happened.
-    event = {"type": delivery.event_type, "timestamp": events.iso(delivery.created_at)}
-    body = json.dumps({**event, "data": delivery.payload}, separators=(",", ":")).encode()
+    event = {
+        "type": delivery.event_type,
+        "timestamp": events.iso(delivery.created_at),
+        "data": delivery.payload,
+    }
+    body = json.dumps(event, separators=(",", ":")).encode()
     timestamp = int(time.time())
     signature = signature_header(
         keys=claim.keys, msg_id=delivery.pk, timestamp=timestamp, body=body
@@ -159,9 +163,10 @@ def _record(*, task, claim: Claim, result: Result) -> str:
         )
         tries = delivery.tries + 1
         # Since when the endpoint's every attempt has failed (5 days of it disable it).
-        if result.ok == (endpoint.failing_since is not None):
-            failing_since = None if result.ok else db_now()
-            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=failing_since)
+        if result.ok and endpoint.failing_since is not None:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        elif not result.ok and endpoint.failing_since is None:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
         if result.ok:
             outcome = _end(delivery, DELIVERED, tries=tries)
         elif result.status_code == 410:
