@@ -284,12 +284,13 @@ def test_beat_redrives_pending_deliveries_no_attempt_holds_or_will_wake_once_pas
     """Due REDRIVE_AFTER_SECONDS ago (the time passed, as the test moves it) and held by no
     attempt: its message was lost. A waiting delivery too, where no attempt is going at its
     endpoint to wake it; not one a live lease holds, nor one due recently, nor one ended."""
-    from celery import current_app
-
     from webhooks.services.sending import REDRIVE_AFTER_SECONDS
     from webhooks.tasks import redrive_deliveries
+    from worker.celery import app
 
-    current_app.control.purge()  # no message waits in the webhooks queue: none is on its way
+    # No message waits in the webhooks queue: none is on its way. (The project's app: the
+    # current one may be another test's, on a broker it stopped.)
+    app.control.purge()
     busy, idle = (Endpoint.objects.create(url=f"https://x/{n}", secret=secret_new()) for n in "ab")
     lost, _recent, leased, waits_on_lease, ended = (send(busy) for _ in range(5))
     lapsed, waits_on_nothing = send(idle), send(idle)
