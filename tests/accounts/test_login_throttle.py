@@ -17,6 +17,7 @@ from tests.support.clients import page_login, token_login
 pytestmark = pytest.mark.django_db
 
 
+OVERLAPPING_HASHER = "tests.support.hashers.OverlappingPBKDF2PasswordHasher"
 PATHS = ["/api/auth/token/", "/account/login/", "/admin/login/"]
 
 
@@ -180,8 +181,8 @@ def test_a_burst_of_guesses_gets_no_more_passwords_checked_than_the_throttle_all
     from django.db import connection
 
     settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
-    # Production's slow hasher: the guesses overlap while their passwords are checked.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    # A slow hasher: the attempts overlap while their passwords are checked.
+    settings.PASSWORD_HASHERS = [OVERLAPPING_HASHER]
     burst = 8
     start = threading.Barrier(burst)
 
@@ -217,7 +218,8 @@ def test_correct_logins_sent_at_once_from_one_address_all_pass(path, settings):
     from django.db import connection
 
     settings.SHOPFLOW_LOGIN_FAILURES_ALLOWED = 3
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    # A slow hasher: the attempts overlap while their passwords are checked.
+    settings.PASSWORD_HASHERS = [OVERLAPPING_HASHER]
     users = UserFactory.create_batch(8)
     start = threading.Barrier(len(users))
 

@@ -173,6 +173,7 @@ def while_the_send_is_held(smtp, ahead, user, order_id) -> None:
     pending_email = {**ALL_DONE, "confirmation_email": "pending"}
     wait_until(
         lambda: side_effects(user, order_id) == pending_email,
+        timeout=60,  # a worker under faketime on a loaded machine took over 20 s
         message=f"A to do the inventory and the analytics; A's log:\n{ahead.output()[-3000:]}",
     )
     run = celery_app.send_task(RECONCILE, queue="default")

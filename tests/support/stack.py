@@ -54,7 +54,9 @@ def runstack(env, log_path, port, flower_port):
     process = runstack_process(env, log_path)
     running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
     try:
-        wait_until(running.ready, timeout=90, message="the stack to answer")
+        # Its migrations, then longer than runstack's own wait for its services (120 s): one
+        # that never starts is named in the log first. A loaded CI machine took over 90 s.
+        wait_until(running.ready, timeout=180, message="the stack to answer")
         yield running
     finally:
         if process.poll() is None:
