@@ -182,6 +182,9 @@ SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local"
 SHOPFLOW_OPS_BASIC_AUTH = [
     pair for pair in env_list("FLOWER_BASIC_AUTH", "") if all(pair.partition(":")[::2])
 ]
+# Where staff open Flower (https://flower.shop.example.com/), linked from the front door
+# for staff; empty: no link (make run sets its own).
+SHOPFLOW_FLOWER_URL = os.environ.get("SHOPFLOW_FLOWER_URL", "").strip()
 # A worker serves its container's counts here (worker.metrics); 0: it serves none.
 SHOPFLOW_WORKER_METRICS_PORT = env_int("SHOPFLOW_WORKER_METRICS_PORT", 0)
 

@@ -89,6 +89,8 @@ class Command(BaseCommand):
         # Links in emails (unsubscribe, the page) point at this stack, not at production's.
         if not env.get("SHOPFLOW_SITE_URL"):
             env["SHOPFLOW_SITE_URL"] = f"http://127.0.0.1:{self.port}"
+        # The front door's link for staff: this stack's Flower.
+        env.setdefault("SHOPFLOW_FLOWER_URL", f"http://127.0.0.1:{self.flower_port}/")
         self._prepare_database(demo=demo, env=env)
         admin_user, admin_password = self._ensure_staff_user(env)
         env["FLOWER_BASIC_AUTH"] = self.flower_auth
