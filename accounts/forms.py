@@ -1,4 +1,5 @@
-"""The login forms of the account and admin pages, throttled as the token endpoint is."""
+"""The login forms of the account and admin pages, throttled as the token endpoint is, and
+the sign-up page's form."""
 
 import logging
 import math
@@ -7,7 +8,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
-from . import services
+from . import selectors, services
 from .exceptions import LoginThrottled
 
 audit_logger = logging.getLogger("shopflow.audit")
@@ -57,3 +58,35 @@ class LoginForm(LoginThrottleMixin, AuthenticationForm):
 
 class AdminLoginForm(LoginThrottleMixin, AdminAuthenticationForm):
     pass
+
+
+NEW_PASSWORD = forms.PasswordInput(attrs={"autocomplete": "new-password"})
+
+
+class SignUpForm(forms.Form):
+    """The sign-up page's form: the API's registration fields (RegisterSerializer), the
+    password typed twice. The user is made by the same service (services.user_register)."""
+
+    username = forms.RegexField(
+        r"^[\w.@+-]+\Z",
+        max_length=150,
+        error_messages={"invalid": "Letters, digits and @ . + - _ only."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(max_length=128, strip=False, widget=NEW_PASSWORD)
+    password_again = forms.CharField(max_length=128, strip=False, widget=NEW_PASSWORD)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if selectors.username_taken(username=username):
+            raise forms.ValidationError("This username is taken.")
+        return username
+
+    def clean(self):
+        password, again = self.cleaned_data.get("password"), self.cleaned_data.get("password_again")
+        if password and again and password != again:
+            self.add_error("password_again", "The two passwords differ.")
+        return self.cleaned_data

@@ -1,15 +1,21 @@
 """Reads of the accounts app: a user's logins, the login throttle's count, a request's
-client address."""
+client address, whether a username is taken."""
 
 import math
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from .exceptions import LoginThrottled
 from .models import LoginEvent, LoginFailure
+
+
+def username_taken(*, username: str) -> bool:
+    """Whether a user has this username (exactly: as the API's registration checks it)."""
+    return get_user_model().objects.filter(username=username).exists()
 
 
 def login_event_list(*, user) -> QuerySet[LoginEvent]:

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
@@ -25,6 +26,13 @@ def user_register(*, username: str, email: str, password: str):
     with transaction.atomic():
         user.save()
     return user
+
+
+def api_token_revoke(*, user) -> None:
+    """Delete the user's API token (a password change): the next POST /api/auth/token/
+    makes a new one. The token cache forgets it (store.apps). The model by its label:
+    services import nothing of DRF, the web's side."""
+    apps.get_model("authtoken", "Token").objects.filter(user=user).delete()
 
 
 def _user_agent(request) -> str:

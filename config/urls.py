@@ -1,6 +1,7 @@
 """The URLs: each app's API under /api/, its pages under /account/; notifications' routes,
-all in one module, at the root. The project puts its apps together here, so it imports
-their URL modules, and routes the three pages of accounts and analytics_app itself."""
+all in one module, at the root; the front door, `/` (config.pages). The project puts its
+apps together here, so it imports their URL modules, and routes the pages of accounts,
+store and analytics_app itself."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,8 +11,10 @@ import accounts.pages
 import accounts.urls
 import analytics_app.pages
 import analytics_app.urls
+import config.pages
 import messaging.urls
 import notifications.urls
+import store.pages
 import store.urls
 import webhooks.urls
 from core import health, metrics
@@ -36,8 +39,18 @@ urlpatterns = [
     path("api/", include(api)),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("", config.pages.front_door, name="front-door"),
     path("account/login/", accounts.pages.login, name="login"),
     path("account/logout/", accounts.pages.logout, name="logout"),
+    path("account/signup/", accounts.pages.signup, name="signup"),
+    path("account/password/", accounts.pages.password_change, name="password-change"),
+    path(
+        "account/password/done/",
+        accounts.pages.password_change_done,
+        name="password-change-done",
+    ),
+    path("account/orders/", store.pages.order_list_page, name="order-list-page"),
+    path("account/orders/<int:order_id>/", store.pages.order_page, name="order-page"),
     path("account/analytics/", analytics_app.pages.analytics_page, name="analytics-page"),
     path("", include(notifications.urls)),  # its API, page, links and service worker
     path("admin/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.core.exceptions import (
 )
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import is_valid_path
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +25,8 @@ from rest_framework.views import set_rollback
 from .exceptions import DomainError
 
 logger = logging.getLogger(__name__)
+
+PAGES = "/account/"  # the pages people read (config.urls); not found there is a page too
 
 
 # How long a client should wait before retrying after the database went away (a
@@ -124,7 +127,10 @@ def json_csrf_failure(request, reason=""):
 
 def json_not_found(request, exception=None):
     """Not found; for an API path that exists with its trailing slash, that path (the API
-    is not redirected there: core.middleware.CommonMiddleware)."""
+    is not redirected there: core.middleware.CommonMiddleware). Under /account/, where
+    people browse, a page in the site's frame instead."""
+    if request.path_info.startswith(PAGES):
+        return render(request, "core/not_found.html", status=404)
     if request.path_info.startswith("/api/") and is_valid_path(f"{request.path_info}/"):
         detail = f"Not found. Did you mean {request.path}/ (with its trailing slash)?"
         return JsonResponse({"detail": detail}, status=404)

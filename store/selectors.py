@@ -53,7 +53,17 @@ def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
 def order_list(*, customer) -> QuerySet[Order]:
     """The customer's orders, each with `line_items` (their products loaded) and
     `side_effect_rows`: what the API shows, in three queries for a page."""
-    return Order.objects.filter(customer=customer).prefetch_related(
+    return _with_lines_and_side_effects(Order.objects.filter(customer=customer))
+
+
+def order_list_for_user(*, user) -> QuerySet[Order]:
+    """The user's own orders as order_list has them (none without a customer row): what
+    the pages show, read without creating the customer the API would."""
+    return _with_lines_and_side_effects(Order.objects.filter(customer__user=user))
+
+
+def _with_lines_and_side_effects(orders: QuerySet[Order]) -> QuerySet[Order]:
+    return orders.prefetch_related(
         Prefetch(
             "items", queryset=OrderItem.objects.select_related("product"), to_attr="line_items"
         ),

@@ -242,7 +242,7 @@ SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = env_bool("SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK", 
 # after their event by the daily prune.
 SHOPFLOW_WEBHOOKS_RETENTION_DAYS = env_int("SHOPFLOW_WEBHOOKS_RETENTION_DAYS", 30)
 LOGIN_URL = "/account/login/"
-LOGIN_REDIRECT_URL = "/account/notifications/"
+LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
 LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
 # Side-effect tasks store no result: their state is the OrderSideEffect row, and a failure
