@@ -47,7 +47,7 @@ def order_placed_notify(*, order) -> None:
         recipient_ids=[order.customer.user_id],
         kind=Notification.Kind.ORDER_PLACED,
         message=f"Order #{order.pk} confirmed: {order.total}",
-        link=f"/api/orders/{order.pk}/",
+        link=reverse("order-page", args=[order.pk]),  # the page, with its side effects
     )
 
 
@@ -114,7 +114,7 @@ def new_device_login_notify(*, user, event) -> None:
             kind=Notification.Kind.NEW_DEVICE_LOGIN,
             message=f"New sign-in to your account: {device}, from "
             f"{event.ip or 'an unknown address'}, at {when}. Not you? Change your password.",
-            link="/api/auth/logins/",
+            link=reverse("password-change"),
         )
 
 

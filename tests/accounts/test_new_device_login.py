@@ -39,7 +39,7 @@ def test_only_a_login_from_a_new_device_notifies_its_user(user):
 
     log_in(user, SAFARI_ON_IPHONE)
     (alert,) = Notification.objects.filter(recipient=user)
-    assert alert.kind == "new_device_login" and alert.link == "/api/auth/logins/"
+    assert alert.kind == "new_device_login" and alert.link == "/account/password/"
     log_in(user, SAFARI_ON_IPHONE)  # known now
     assert Notification.objects.filter(recipient=user).count() == 1
 

@@ -44,7 +44,7 @@ def test_a_placed_order_notifies_its_customer_once(user, product, staff):
     notification = Notification.objects.get()
     assert (notification.recipient_id, notification.kind) == (user.pk, "order_placed")
     assert notification.message.startswith(f"Order #{order_id} confirmed")
-    assert notification.link == f"/api/orders/{order_id}/"
+    assert notification.link == f"/account/orders/{order_id}/"  # its page
     assert not notification.is_read
 
 
