@@ -1,9 +1,9 @@
 """A customer's walk through the pages in a real browser (the machine's Chromium, driven by
 Playwright), against a web process, the outbox relay and a worker started as production
 starts them: log in, the front door, an order placed through the API, its notification in
-the tab, its order page following the side effects until they are done, the password
-changed, and a login with the new one. Each step is asserted on what the page shows (roles
-and labels) and kept as a screenshot in the test's tmp dir."""
+the tab, its order page, pending until a worker starts and followed until its side effects
+are done, the password changed, and a login with the new one. Each step is asserted on
+what the page shows (roles and labels) and kept as a screenshot in the test's tmp dir."""
 
 import re
 
@@ -84,9 +84,9 @@ def the_front_door_of_a_new_customer(walk: Walk, shopper) -> None:
     walk.shot("front-door", phone_too=True)
 
 
-def the_notification_to_the_order_page_done(walk: Walk, order: dict) -> None:
+def the_notification_to_its_order_page(walk: Walk, order: dict) -> None:
     """The order's notification in the tab, its link to the order page; there its lines
-    and total, and its side effects followed until they are all done."""
+    and total, and its side effects pending (no worker runs yet), followed."""
     from playwright.sync_api import expect
 
     page, name = walk.page, f"Order #{order['id']}"
@@ -102,13 +102,27 @@ def the_notification_to_the_order_page_done(walk: Walk, order: dict) -> None:
     lines = page.get_by_role("table", name="Lines")
     expect(lines.get_by_role("row", name=re.compile("Desk lamp"))).to_contain_text("25.00")
     expect(lines.get_by_role("row", name=re.compile("^Total"))).to_contain_text("25.00")
-    progress = page.get_by_role("status", name="Side effects progress")
-    expect(progress).to_have_text("All done.", timeout=60_000)
-    effects = page.get_by_role("list", name="Side effects").get_by_role("listitem")
-    expect(effects).to_have_count(3)
+    expect(side_effects(page)).to_have_text([re.compile(": pending$")] * 3)
+    expect(progress(page)).to_have_text("Following them as they happen…")
+    walk.shot("order-pending")
+
+
+def its_side_effects_turn_done_on_the_page(walk: Walk) -> None:
+    """No reload: the page follows the order API until every side effect is done."""
+    from playwright.sync_api import expect
+
+    expect(progress(walk.page)).to_have_text("All done.", timeout=60_000)
     for label in ("Confirmation email", "Inventory", "Analytics"):
-        expect(effects.filter(has_text=label)).to_have_text(f"{label}: done")
+        expect(side_effects(walk.page).filter(has_text=label)).to_have_text(f"{label}: done")
     walk.shot("order-done", phone_too=True)
+
+
+def side_effects(page):
+    return page.get_by_role("list", name="Side effects").get_by_role("listitem")
+
+
+def progress(page):
+    return page.get_by_role("status", name="Side effects progress")
 
 
 def a_new_password_then_in_again_with_it(walk: Walk, shopper, order: dict) -> None:
@@ -147,11 +161,12 @@ def test_a_customer_walks_from_login_to_an_order_done_and_a_new_password(
     walk = Walk(page, process.base, tmp_path)
 
     the_front_door_of_a_new_customer(walk, shopper)
+    order = placed_through_the_api(process.base, shopper, lamp, 2)
+    the_notification_to_its_order_page(walk, order)
     relay = RelayProcess(web_env, tmp_path / "relay.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
-        order = placed_through_the_api(process.base, shopper, lamp, 2)
-        the_notification_to_the_order_page_done(walk, order)
+        its_side_effects_turn_done_on_the_page(walk)
     finally:
         worker.stop()
         relay.stop()
