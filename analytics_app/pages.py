@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from core.money import money
+
 from . import selectors
 from .charts import bar_chart
 
@@ -37,7 +39,7 @@ def daily_charts(summaries) -> dict[str, dict]:
     days = [summary.day for summary in summaries]
     return {
         "orders": bar_chart(days, {"orders": [s.orders for s in summaries]}, "{:,} orders".format),
-        "revenue": bar_chart(days, {"revenue": [s.revenue for s in summaries]}, "{:,.2f}".format),
+        "revenue": bar_chart(days, {"revenue": [s.revenue for s in summaries]}, money),
         "lag": bar_chart(
             days,
             {

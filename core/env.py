@@ -3,6 +3,7 @@ Flower). A value that does not parse is an operator's mistake: one line and exit
 a silent default (DJANGO_SECURE_SSL_REDIRECT=flase must not turn the redirect off)."""
 
 import os
+import re
 import sys
 from email.utils import parseaddr
 from typing import NoReturn
@@ -51,6 +52,14 @@ def env_email(name: str, default: str) -> str:
     quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
     if quoted or "@" not in parseaddr(value)[1]:
         refuse(name, value, "an address such as Shopflow <orders@example.com>, unquoted")
+    return value
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 code, as written there: three upper-case letters (EUR, USD, CHF)."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        refuse(name, value, "an ISO 4217 currency code, three upper-case letters such as EUR")
     return value
 
 

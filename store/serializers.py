@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.serializers import ModelSerializer
 
 from core.api import ErrorSerializer
+from core.money import CurrencyField
 from side_effects import registry
 from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
@@ -14,10 +15,11 @@ from .services.checkout import Placement, order_place, request_fingerprint
 
 class ProductSerializer(ModelSerializer):
     available = serializers.IntegerField(read_only=True)
+    currency = CurrencyField()
 
     class Meta:
         model = Product
-        fields = ["id", "sku", "name", "price", "available"]
+        fields = ["id", "sku", "name", "price", "currency", "available"]
 
 
 class CartItemSerializer(ModelSerializer):
@@ -36,10 +38,11 @@ class CartItemSerializer(ModelSerializer):
 class CartSerializer(ModelSerializer):
     items = CartItemSerializer(many=True, read_only=True, source="line_items")
     total = serializers.SerializerMethodField()
+    currency = CurrencyField()
 
     class Meta:
         model = Cart
-        fields = ["id", "items", "total", "created_at", "updated_at"]
+        fields = ["id", "items", "total", "currency", "created_at", "updated_at"]
 
     def get_total(self, cart) -> str:
         return f"{sum((item.product.price * item.quantity for item in cart.line_items), 0):.2f}"
@@ -79,6 +82,7 @@ class SideEffectsSerializer(serializers.Serializer):
 
 class OrderSerializer(ModelSerializer):
     items = OrderItemSerializer(many=True, read_only=True, source="line_items")
+    currency = CurrencyField()
     side_effects = serializers.SerializerMethodField()
     duplicate_of = serializers.PrimaryKeyRelatedField(
         read_only=True,
@@ -89,7 +93,16 @@ class OrderSerializer(ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "status", "items", "total", "placed_at", "side_effects", "duplicate_of"]
+        fields = [
+            "id",
+            "status",
+            "items",
+            "total",
+            "currency",
+            "placed_at",
+            "side_effects",
+            "duplicate_of",
+        ]
 
     @extend_schema_field(SideEffectsSerializer)
     def get_side_effects(self, order) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kombu import Exchange, Queue
 
-from core.env import env_bool, env_email, env_float, env_int, env_list
+from core.env import env_bool, env_currency, env_email, env_float, env_int, env_list
 
 from .database import database_settings, server_bounds_ms
 
@@ -161,6 +161,11 @@ SPECTACULAR_SETTINGS = {
         "core.openapi.add_error_responses",
     ],
 }
+
+# --- The shop ------------------------------------------------------------------
+# The currency of every price and total (ISO 4217): shown beside each amount in the API
+# (`currency`), the emails and the pages (core's `money` filter). One shop, one currency.
+SHOPFLOW_CURRENCY = env_currency("SHOPFLOW_CURRENCY", "EUR")
 
 # --- Email ----------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.devices import device_name
+from core.money import money
 from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
@@ -46,7 +47,7 @@ def order_placed_notify(*, order) -> None:
     notifications_create(
         recipient_ids=[order.customer.user_id],
         kind=Notification.Kind.ORDER_PLACED,
-        message=f"Order #{order.pk} confirmed: {order.total}",
+        message=f"Order #{order.pk} confirmed: {money(order.total)}",
         link=reverse("order-page", args=[order.pk]),  # the page, with its side effects
     )
 

@@ -113,7 +113,7 @@ def test_todays_orders_show_before_the_rollup_and_its_lag_as_of_now(customer):
     today = timezone.localdate().isoformat()
     assert bar_titles(charts_of(html)["orders-chart"]) == [f"{today}: 1 orders"]
     # Not rolled up, its side effects not done yet: counted, no lag, three pending.
-    assert f"<tr><td>{today}</td><td>1</td><td>1</td><td>12.50</td>" in html
+    assert f"<tr><td>{today}</td><td>1</td><td>1</td><td>12.50 EUR</td>" in html
     assert not DailySummary.objects.exists()
     assert re.search(r"<td>\u2013</td>\s*<td>0</td>\s*<td>0</td><td>3</td></tr>", html), html
 
@@ -151,13 +151,13 @@ def test_days_choose_how_many_days_and_days_without_a_summary_are_zero():
         f"{today.isoformat()}: 4 orders",
     ]
     assert bar_titles(charts["revenue-chart"]) == [
-        f"{day}: 9.99",
-        f"{today.isoformat()}: 40.00",
+        f"{day}: 9.99 EUR",
+        f"{today.isoformat()}: 40.00 EUR",
     ]
     assert bar_titles(charts["lag-chart"]) == [f"{day} p50: 120 ms", f"{day} p95: 480 ms"]
     assert html.count("<tr><td>") == 7
     assert f"<tr><td>{(today - timedelta(days=1)).isoformat()}</td><td>0</td>" in html
-    assert f"<tr><td>{day}</td><td>2</td><td>2</td><td>9.99</td>" in html
+    assert f"<tr><td>{day}</td><td>2</td><td>2</td><td>9.99 EUR</td>" in html
 
 
 def test_the_orders_bars_are_as_tall_as_their_numbers_say():

@@ -69,6 +69,11 @@ def test_production_without_a_database_a_mail_backend_or_the_site_fails_with_one
     [
         ("DJANGO_SECURE_SSL_REDIRECT", "ture", "1, true, yes, on, 0, false, no or off"),
         ("CELERY_TASK_TIME_LIMIT", "2m", "a whole number"),
+        (
+            "SHOPFLOW_CURRENCY",
+            "eur",
+            "an ISO 4217 currency code, three upper-case letters such as EUR",
+        ),
     ],
 )
 def test_a_setting_that_does_not_parse_fails_with_one_line_not_a_silent_default(

@@ -24,7 +24,7 @@ def test_every_variable_the_compose_file_uses_is_in_env_example(compose, env_exa
 def test_every_variable_settings_read_is_documented(document):
     names = set(
         re.findall(
-            r"""(?:environ(?:\.get)?\(|env_(?:bool|int|float|list|email)\()\s*["']([A-Z][A-Z0-9_]*)["']""",
+            r"""(?:environ(?:\.get)?\(|env_(?:bool|int|float|list|email|currency)\()\s*["']([A-Z][A-Z0-9_]*)["']""",
             "".join(path.read_text() for path in SETTINGS_FILES),
         )
     )

@@ -87,7 +87,7 @@ def test_duplicates_of_one_window_make_one_email_naming_each_order(mug):
         placed = Order.objects.select_related("customer__user").get(pk=o["id"])
         user = placed.customer.user
         assert (
-            f"Order #{o['id']} repeats #{o['duplicate_of']}: {placed.total} by "
+            f"Order #{o['id']} repeats #{o['duplicate_of']}: {placed.total} EUR by "
             f"{user.username} <{user.email}>"
         ) in message.body
         assert f"https://shop.example/admin/store/order/{o['id']}/change/" in message.body

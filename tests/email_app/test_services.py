@@ -33,12 +33,24 @@ def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user)
     [message] = mail.outbox
     assert message.to == [user.email]
     assert message.subject == f"Your Shopflow order #{order.pk}"
-    assert "3 x Mug <b> (MUG-1) at 12.50 = 37.50" in message.body
-    assert "Total: 37.50" in message.body
+    assert "3 x Mug <b> (MUG-1) at 12.50 EUR = 37.50 EUR" in message.body
+    assert "Total: 37.50 EUR" in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert "Mug &lt;b&gt;" in html  # product names are escaped in HTML
     assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+
+
+def test_the_confirmation_names_the_shops_currency_beside_every_amount(order, settings):
+    settings.SHOPFLOW_CURRENCY = "CHF"
+
+    emails.confirmation_email_send(order_id=order.pk)
+
+    [message] = mail.outbox
+    assert "at 12.50 CHF = 37.50 CHF" in message.body and "Total: 37.50 CHF" in message.body
+    html = message.alternatives[0][0]
+    assert html.count("CHF") == 3 and '<th align="right">37.50 CHF</th>' in html
+    assert "EUR" not in message.body + html
 
 
 def test_second_send_of_a_confirmation_sends_nothing(order):

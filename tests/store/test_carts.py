@@ -121,7 +121,7 @@ def test_product_list_is_paginated_with_available_stock(client):
     body = client.get("/api/products/").json()
     assert body["count"] == 25 and len(body["results"]) == 20 and body["next"]
     first = body["results"][0]
-    assert set(first) == {"id", "sku", "name", "price", "available"}
+    assert set(first) == {"id", "sku", "name", "price", "currency", "available"}
     assert first["available"] == 5 and first["price"] == "10.00"
 
 

@@ -81,7 +81,14 @@ def test_stock_running_low_a_price_change_and_a_failed_side_effect_are_delivered
 
     [low] = deliveries_of(stock)
     assert low.payload == {
-        "product": {"id": mug.pk, "sku": "MUG-1", "name": "Mug", "price": "9.00", "available": 4},
+        "product": {
+            "id": mug.pk,
+            "sku": "MUG-1",
+            "name": "Mug",
+            "price": "9.00",
+            "currency": "EUR",
+            "available": 4,
+        },
         "low_stock_threshold": 5,
         "order_id": order_id,
     }
