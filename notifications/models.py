@@ -41,6 +41,18 @@ class Notification(models.Model):
         return f"{self.get_kind_display()} for {self.recipient_id}: {self.message}"
 
 
+# The kinds only staff are sent (notifications.services.inbox, to staff users only): a
+# customer is neither offered them in the preferences nor may set them. A webhook that
+# failed for good reaches staff as a SIDE_EFFECT_FAILED.
+STAFF_ONLY_KINDS = frozenset(
+    {
+        Notification.Kind.LOW_STOCK.value,
+        Notification.Kind.SIDE_EFFECT_FAILED.value,
+        Notification.Kind.DUPLICATE_ORDER.value,
+    }
+)
+
+
 class NotificationPreference(models.Model):
     """A person's channels for one kind of notification. A kind without a row has the
     defaults of notifications.preferences."""

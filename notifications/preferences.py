@@ -1,7 +1,7 @@
 """Which channels each kind of notification goes through: the defaults, and the channels
 a person cannot turn off (the kinds that must reach someone)."""
 
-from .models import Notification
+from .models import STAFF_ONLY_KINDS, Notification
 
 Kind = Notification.Kind
 
@@ -33,3 +33,8 @@ def effective(kind: str, chosen: dict[str, bool] | None) -> dict[str, bool]:
     for channel in REQUIRED.get(kind, ()):
         channels[channel] = True
     return channels
+
+
+def kinds_for(user) -> list[str]:
+    """The kinds that can reach `user`, in DEFAULTS' order: the staff-only ones for staff."""
+    return [kind for kind in DEFAULTS if user.is_staff or kind not in STAFF_ONLY_KINDS]

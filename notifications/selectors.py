@@ -53,11 +53,12 @@ def kinds_muted_in_app(*, user_id: int) -> list[str]:
 
 
 def preferences_for(*, user) -> dict[str, dict[str, bool]]:
-    """The person's channels for every kind: what they chose, else the defaults."""
+    """The person's channels for every kind that can reach them (preferences.kinds_for):
+    what they chose, else the defaults."""
     chosen = preferences_of(user_ids={user.pk})
     return {
         kind: preferences.effective(kind, chosen.get((user.pk, kind)))
-        for kind in preferences.DEFAULTS
+        for kind in preferences.kinds_for(user)
     }
 
 

@@ -2,7 +2,7 @@ from rest_framework import serializers
 from rest_framework.serializers import ModelSerializer
 
 from . import preferences
-from .models import Notification
+from .models import STAFF_ONLY_KINDS, Notification
 
 
 class NotificationSerializer(ModelSerializer):
@@ -67,6 +67,10 @@ def _channels(name: str, *, required: bool) -> type[serializers.Serializer]:
     return _schema(name, "", fields)
 
 
+def _for_whom(kind: str) -> str | None:
+    return "Staff only: absent for a customer, 400 from one." if kind in STAFF_ONLY_KINDS else None
+
+
 # The schemas of the preferences (a field per kind, each its channels), and of a change:
 # some kinds, each with some of its channels (`{"message": {"email": false}}` alone).
 ChannelsSerializer = _channels("Channels", required=True)
@@ -74,31 +78,43 @@ ChannelsChangeSerializer = _channels("ChannelsChange", required=False)
 PreferencesSchema = _schema(
     "NotificationPreferences",
     "The caller's channels for each kind of notification.",
-    {kind: ChannelsSerializer() for kind in preferences.DEFAULTS},
+    {
+        kind: ChannelsSerializer(required=kind not in STAFF_ONLY_KINDS, help_text=_for_whom(kind))
+        for kind in preferences.DEFAULTS
+    },
 )
 PreferencesChangeSchema = _schema(
     "NotificationPreferencesChange",
     "Some kinds, each with some of its channels; the rest stay as they are.",
-    {kind: ChannelsChangeSerializer(required=False) for kind in preferences.DEFAULTS},
+    {
+        kind: ChannelsChangeSerializer(required=False, help_text=_for_whom(kind))
+        for kind in preferences.DEFAULTS
+    },
 )
 
 
 class PreferencesUpdateSerializer(serializers.Serializer):
-    """Some kinds, each with some of its channels: `{"message": {"email": false}}`."""
+    """Some kinds, each with some of its channels: `{"message": {"email": false}}`; of the
+    kinds that can reach the person in `context["user"]` (preferences.kinds_for)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Send an object of kinds."]})
-        problems = {kind: _channels_problem(kind, channels) for kind, channels in data.items()}
+        kinds = preferences.kinds_for(self.context["user"])
+        problems = {
+            kind: _channels_problem(kind, channels, kinds) for kind, channels in data.items()
+        }
         errors = {str(kind): [problem] for kind, problem in problems.items() if problem}
         if errors:
             raise serializers.ValidationError(errors)
         return data
 
 
-def _channels_problem(kind, channels) -> str:
-    if kind not in preferences.DEFAULTS:
-        return f"Unknown kind. Kinds: {', '.join(preferences.DEFAULTS)}."
+def _channels_problem(kind, channels, kinds: list[str]) -> str:
+    if kind in preferences.DEFAULTS and kind not in kinds:
+        return f"{kind} is for staff only: it never reaches a customer."
+    if kind not in kinds:
+        return f"Unknown kind. Kinds: {', '.join(kinds)}."
     if not isinstance(channels, dict):
         return "Send an object of channels."
     for channel, on in channels.items():

@@ -132,19 +132,24 @@ class StreamTokenView(APIView):
 
 
 class PreferencesView(APIView):
-    @extend_schema(summary="The caller's channels for each kind", responses=PreferencesSchema)
+    @extend_schema(
+        summary="The caller's channels for each kind",
+        description="Every kind that can reach the caller: the staff-only kinds for staff.",
+        responses=PreferencesSchema,
+    )
     def get(self, request):
         return Response(selectors.preferences_for(user=request.user))
 
     @extend_schema(
         summary="Change the caller's channels for some kinds",
         description="Name some kinds, and some of their channels: the rest stay as they "
-        "are. 400 for an unknown kind or channel, or a channel a kind cannot turn off.",
+        "are. 400 for an unknown kind or channel, a channel a kind cannot turn off, or a "
+        "staff-only kind from a customer.",
         request=PreferencesChangeSchema,
         responses=PreferencesSchema,
     )
     def put(self, request):
-        incoming = PreferencesUpdateSerializer(data=request.data)
+        incoming = PreferencesUpdateSerializer(data=request.data, context={"user": request.user})
         incoming.is_valid(raise_exception=True)
         return Response(
             preferences.preferences_update(user=request.user, changes=incoming.validated_data)

@@ -94,7 +94,7 @@ def test_a_restarted_channel_layer_redis_loses_nothing_under_open_clients(web, l
 
 def test_a_kind_turned_off_in_the_app_stops_arriving_and_only_it(web, live):
     process = web()
-    user = UserFactory()
+    user = UserFactory(is_staff=True)  # low stock is a staff-only kind
     client = live(process, user)
     response = client_for(user).put(
         "/api/notifications/preferences/", {"low_stock": {"in_app": False}}, format="json"

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection, transaction
 
 from notifications import preferences
-from notifications.models import NotificationPreference
+from notifications.models import STAFF_ONLY_KINDS, NotificationPreference
 from notifications.services.preferences import preferences_update
+from tests.factories import UserFactory
 from tests.support.clients import client_for
 from tests.support.notifications import notify
 from tests.support.polling import wait_for_a_lock_wait
@@ -16,21 +17,52 @@ from tests.support.polling import wait_for_a_lock_wait
 PREFS = "/api/notifications/preferences/"
 
 
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True)
+
+
 @pytest.mark.django_db
-def test_a_person_who_chose_nothing_gets_the_defaults_for_every_kind(user):
-    got = client_for(user).get(PREFS).json()
+def test_staff_who_chose_nothing_get_the_defaults_for_every_kind(staff):
+    got = client_for(staff).get(PREFS).json()
     assert got == {kind: dict(channels) for kind, channels in preferences.DEFAULTS.items()}
     assert got["order_placed"] == {"in_app": True, "email": True, "push": False}
     assert got["message"] == {"in_app": True, "email": True, "push": True}
 
 
 @pytest.mark.django_db
-def test_a_put_naming_some_kinds_and_channels_changes_only_those(user):
-    response = client_for(user).put(
+def test_a_customer_is_offered_only_the_kinds_that_can_reach_a_customer(user):
+    got = client_for(user).get(PREFS).json()
+
+    assert list(got) == ["order_placed", "message", "new_device_login"]
+    assert not STAFF_ONLY_KINDS & set(got)
+    assert got["order_placed"] == preferences.DEFAULTS["order_placed"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", sorted(STAFF_ONLY_KINDS))
+def test_a_customer_naming_a_staff_only_kind_is_400_and_changes_nothing(user, kind):
+    body = {"message": {"email": False}, kind: {"push": True}}
+
+    response = client_for(user).put(PREFS, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()[kind] == [f"{kind} is for staff only: it never reaches a customer."]
+    assert "message" not in response.json()
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+def test_the_staff_only_kinds_are_low_stock_failures_and_duplicates():
+    assert {"low_stock", "side_effect_failed", "duplicate_order"} == STAFF_ONLY_KINDS
+
+
+@pytest.mark.django_db
+def test_a_put_naming_some_kinds_and_channels_changes_only_those(staff):
+    response = client_for(staff).put(
         PREFS, {"message": {"email": False}, "low_stock": {"push": True}}, format="json"
     )
     assert response.status_code == 200, response.content
-    got = client_for(user).get(PREFS).json()
+    got = client_for(staff).get(PREFS).json()
     assert got["message"] == {"in_app": True, "email": False, "push": True}
     assert got["low_stock"] == {"in_app": True, "email": True, "push": True}
     assert got["order_placed"] == preferences.DEFAULTS["order_placed"]
@@ -49,19 +81,19 @@ def test_a_put_naming_some_kinds_and_channels_changes_only_those(user):
         {"side_effect_failed": {"in_app": False}},  # must reach staff in the app
     ],
 )
-def test_bad_preferences_are_400_and_change_nothing(user, body):
-    response = client_for(user).put(PREFS, body, format="json")
+def test_bad_preferences_are_400_and_change_nothing(staff, body):
+    response = client_for(staff).put(PREFS, body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()
-    assert not NotificationPreference.objects.filter(user=user).exists()
+    assert not NotificationPreference.objects.filter(user=staff).exists()
 
 
 @pytest.mark.django_db
-def test_a_kind_turned_off_in_the_app_is_not_listed_or_counted_and_only_that_kind(user):
-    client = client_for(user)
-    client.put(PREFS, {"low_stock": {"in_app": False}}, format="json")
-    notify(user, "muted", kind="low_stock")
-    shown = notify(user, "shown")
+def test_a_kind_turned_off_in_the_app_is_not_listed_or_counted_and_only_that_kind(staff):
+    client = client_for(staff)
+    assert client.put(PREFS, {"low_stock": {"in_app": False}}, format="json").status_code == 200
+    notify(staff, "muted", kind="low_stock")
+    shown = notify(staff, "shown")
     listed = client.get("/api/notifications/").json()["results"]
     assert [n["id"] for n in listed] == [shown.pk]
     assert client.get("/api/notifications/unread-count/").json()["unread"] == 1

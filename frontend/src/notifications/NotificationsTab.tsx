@@ -125,21 +125,27 @@ function PreferencesSection() {
         </thead>
         <tbody>
           {preferences &&
-            (Object.keys(KIND_LABELS) as Kind[]).map((kind) => (
-              <tr key={kind}>
-                <th>{KIND_LABELS[kind]}</th>
-                {(Object.keys(CHANNELS) as Channel[]).map((channel) => (
-                  <td key={channel}>
-                    <input
-                      type="checkbox"
-                      aria-label={`${KIND_LABELS[kind]}: ${CHANNELS[channel]}`}
-                      checked={preferences[kind][channel]}
-                      onChange={(event) => void change(kind, channel, event.target.checked)}
-                    />
-                  </td>
-                ))}
-              </tr>
-            ))}
+            // The kinds the server lists: the staff-only ones for staff alone.
+            (Object.keys(KIND_LABELS) as Kind[]).map((kind) => {
+              const channels = preferences[kind];
+              return (
+                channels && (
+                  <tr key={kind}>
+                    <th>{KIND_LABELS[kind]}</th>
+                    {(Object.keys(CHANNELS) as Channel[]).map((channel) => (
+                      <td key={channel}>
+                        <input
+                          type="checkbox"
+                          aria-label={`${KIND_LABELS[kind]}: ${CHANNELS[channel]}`}
+                          checked={channels[channel]}
+                          onChange={(event) => void change(kind, channel, event.target.checked)}
+                        />
+                      </td>
+                    ))}
+                  </tr>
+                )
+              );
+            })}
         </tbody>
       </table>
       <p role="status" title="Preferences">

@@ -57,6 +57,21 @@ it("a channel the server refuses to turn off is checked again, with its reason",
   expect(shop.preferences.side_effect_failed?.in_app).toBe(true);
 });
 
+it("offers only the kinds the server lists: a customer is shown no staff-only kind", async () => {
+  for (const kind of ["low_stock", "side_effect_failed", "duplicate_order"]) {
+    delete shop.preferences[kind]; // as the API answers a customer
+  }
+  renderTab();
+  await screen.findByLabelText("Messages: Email");
+  const boxes = screen.getAllByRole("checkbox").map((box) => box.getAttribute("aria-label"));
+  expect(boxes.filter((label) => label?.endsWith(": In the app"))).toEqual([
+    "Orders placed: In the app",
+    "Messages: In the app",
+    "Sign-ins from a new device: In the app",
+  ]);
+  expect(boxes.some((label) => label?.includes("(staff)"))).toBe(false);
+});
+
 it("a channel turned off is saved, that one only, and the count is asked again", async () => {
   renderTab();
   const box = await screen.findByLabelText<HTMLInputElement>("Messages: Email");
