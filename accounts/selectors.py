@@ -69,7 +69,15 @@ def request_ip(*, request) -> str | None:
     return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
 
 
+# A new account's first sign-ins are its owner's own (the API token that sign-up leads
+# to, then a browser): within this age no "new sign-in" alert, their devices still learnt.
+NEW_ACCOUNT_QUIET = timedelta(hours=1)
+
+
 def login_is_from_a_new_device(*, event) -> bool:
-    """Whether the user logged in before, but never from this user agent."""
+    """Whether the user logged in before, but never from this user agent, and the account
+    was at least NEW_ACCOUNT_QUIET old then."""
+    if event.at - event.user.date_joined < NEW_ACCOUNT_QUIET:
+        return False
     earlier = LoginEvent.objects.filter(user_id=event.user_id).exclude(pk=event.pk)
     return earlier.exists() and not earlier.filter(user_agent=event.user_agent).exists()

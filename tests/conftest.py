@@ -148,6 +148,19 @@ def monotonic_clock(monkeypatch):
 
 
 @pytest.fixture
+def wall_clock(monkeypatch):
+    """django.utils.timezone.now, still at this moment until the test sets or advances it:
+    an account's age, a window of the last minutes, pass when the test says."""
+    from django.utils import timezone
+
+    from tests.support.clocks import SteppedWallClock
+
+    stepped = SteppedWallClock(timezone.now())
+    monkeypatch.setattr(timezone, "now", stepped)
+    return stepped
+
+
+@pytest.fixture
 def fast_retries(settings):
     settings.SHOPFLOW_TASK_RETRY_BACKOFF = 1
     settings.SHOPFLOW_TASK_RETRY_BACKOFF_MAX = 2

@@ -11,7 +11,7 @@ process's clock is, read off the timestamps of its log."""
 import glob
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.parts import part_missing
@@ -82,3 +82,19 @@ class SteppedClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SteppedWallClock:
+    """django.utils.timezone.now as a test sets it (the `wall_clock` fixture): still at
+    `now` until the test sets or advances it. Every timezone.now() reads it, and so do
+    auto_now fields; a field whose default is timezone.now itself (a user's date_joined)
+    took the real function at import, and keeps the machine's time."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
