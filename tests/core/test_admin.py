@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -65,6 +67,26 @@ def test_order_page_shows_items_and_side_effects_inline(staff_client, client, cu
     ).json()["id"]
     page = staff_client.get(f"/admin/store/order/{order_id}/change/").content.decode()
     assert "Inline Lamp" in page and "confirmation_email" in page.lower().replace(" ", "_")
+
+
+def test_the_orders_filters_are_titled_for_what_they_filter(staff_client, client, customer):
+    cart = cart_with(customer, (ProductFactory(), 1))
+    order_id = client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json").json()["id"]
+
+    html = staff_client.get("/admin/store/order/").content.decode()
+
+    titles = re.findall(r'<details data-filter-title="([^"]*)"', html)
+    assert titles == ["order status", "duplicate of", "placed at", "side effect status"]
+    shown = [" ".join(text.split()) for text in re.findall(r"<summary>(.*?)</summary>", html, re.S)]
+    assert "By order status" in shown and "By side effect status" in shown
+    assert "By status" not in shown
+    # Each still filters its own field.
+    pending = staff_client.get("/admin/store/order/?side_effects__status__exact=pending")
+    assert f"/admin/store/order/{order_id}/change/" in pending.content.decode()
+    failed = staff_client.get("/admin/store/order/?side_effects__status__exact=failed")
+    assert f"/admin/store/order/{order_id}/change/" not in failed.content.decode()
+    placed = staff_client.get("/admin/store/order/?status__exact=placed")
+    assert f"/admin/store/order/{order_id}/change/" in placed.content.decode()
 
 
 def product_form(product, **changes) -> dict:
