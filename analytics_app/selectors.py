@@ -73,12 +73,14 @@ def day_figures(*, day: date) -> DailySummary:
 
 
 def daily_summary_days(*, first: date, last: date) -> list[DailySummary]:
-    """The days from `first` to `last`, oldest first, none before the shop's first (its
-    first event or summary): today's figures as of now (day_figures), the other days'
-    as the rollup wrote them, or zeros for a day it did not."""
+    """The days from `first` to `last`, oldest first, none before the shop's first order
+    (its first event, or summary with orders): today's figures as of now (day_figures),
+    the other days' as the rollup wrote them, or zeros for a day it did not."""
     today = timezone.localdate()
     first_event = AnalyticsEvent.objects.aggregate(at=Min("occurred_at"))["at"]
-    first_summary = DailySummary.objects.aggregate(day=Min("day"))["day"]
+    # Not the first summary: the rollup writes yesterday's too, zeros on a shop's first day.
+    with_orders = DailySummary.objects.filter(orders__gt=0)
+    first_summary = with_orders.aggregate(day=Min("day"))["day"]
     known = [first_summary, first_event and timezone.localdate(first_event)]
     shop_first = min((day for day in known if day), default=today)
     first = max(first, min(shop_first, last))

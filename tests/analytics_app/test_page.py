@@ -96,6 +96,20 @@ def test_a_new_shop_shows_no_days_before_its_first_order():
     assert html.count("<tr><td>") == 3  # that day, yesterday and today
 
 
+def test_a_day_the_rollup_wrote_before_the_first_order_is_not_shown():
+    today = timezone.localdate()
+    # The hourly rollup does yesterday and today: zeros for yesterday on the first day.
+    DailySummary.objects.create(day=today - timedelta(days=1), orders=0)
+    placed_today(2)
+
+    html = logged_in(is_staff=True).get(PAGE).content.decode()
+
+    assert html.count("<tr><td>") == 1 and f"<tr><td>{today.isoformat()}</td>" in html
+    charts = charts_of(html)
+    assert all(len(chart.findall(".//ol/li")) == 1 for chart in charts.values())
+    assert bar_titles(charts["orders-chart"]) == [f"{today.isoformat()}: 2 orders"]
+
+
 def test_todays_orders_show_before_the_rollup_and_its_lag_as_of_now(customer):
     from tests.support.orders import place_order
 
