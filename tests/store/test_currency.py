@@ -1,9 +1,10 @@
 """Every product, cart and order the API answers names the shop's currency
 (SHOPFLOW_CURRENCY): read-only, the same for all of them; and the order's notification
-names it beside the total."""
+and pages name it beside the total."""
 
 import pytest
 import yaml
+from django.test import Client
 
 from notifications.models import Notification
 from tests.factories import ProductFactory
@@ -62,3 +63,14 @@ def test_the_schema_has_it_as_a_read_only_string(component):
     field = schema[component]["properties"]["currency"]
     assert field["type"] == "string" and field["readOnly"] is True
     assert "currency" in schema[component]["required"]
+
+
+@pytest.mark.parametrize("path", ["/", "/account/orders/", "/account/orders/{id}/"])
+def test_the_pages_that_show_an_order_name_the_currency_beside_its_total(customer, path):
+    placed = place_order(customer, (ProductFactory(price="7.25"), 2))
+    browser = Client()
+    browser.force_login(customer.user)
+
+    html = browser.get(path.format(id=placed["id"])).content.decode()
+
+    assert "14.50 CHF" in html and "EUR" not in html

@@ -41,8 +41,9 @@ def test_the_order_page_shows_its_lines_total_and_each_side_effect_with_its_stat
     html = response.content.decode()
     assert f"<h1>Order #{order_id}</h1>" in html
     assert "Desk lamp <small>LAMP-1</small>" in html
-    assert '<td class="num">12.50</td><td class="num">2</td><td class="num">25.00</td>' in html
-    assert 'Total</th><td class="num">25.00</td>' in html
+    line = '<td class="num">12.50 EUR</td><td class="num">2</td><td class="num">25.00 EUR</td>'
+    assert line in html
+    assert 'Total</th><td class="num">25.00 EUR</td>' in html
     for kind, label, status in [
         ("confirmation_email", "Confirmation email", "pending"),
         ("inventory", "Inventory", "done"),
