@@ -68,9 +68,9 @@ def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp
     assert message["To"] == "grace@example.com"
     text = body_text(message)
     assert f"order #{order['id']}" in text
-    assert "1 x Desk Lamp (LAMP-1) at 64.00 = 64.00" in text
-    assert "4 x Pen (PEN-1) at 2.50 = 10.00" in text
-    assert "Total: 74.00" in text
+    assert "1 x Desk Lamp (LAMP-1) at 64.00 EUR = 64.00 EUR" in text
+    assert "4 x Pen (PEN-1) at 2.50 EUR = 10.00 EUR" in text
+    assert "Total: 74.00 EUR" in text
     assert any(p.get_content_type() == "text/html" for p in message.walk())
 
     lamp.refresh_from_db()

@@ -232,10 +232,9 @@ class ShopOnHosts:
         body = {**login, "email": f"{username}@example.com"}
         response = api.post(f"{self.base}/api/auth/register/", json=body, timeout=self.timeout)
         assert response.status_code == 201, response.text
-        token = api.post(f"{self.base}/api/auth/token/", json=login, timeout=self.timeout).json()[
-            "token"
-        ]
-        api.headers["Authorization"] = f"Token {token}"
+        response = api.post(f"{self.base}/api/auth/token/", json=login, timeout=self.timeout)
+        assert response.status_code == 200, f"{response.status_code} {response.text}"
+        api.headers["Authorization"] = f"Token {response.json()['token']}"
         return api
 
     def checkout(self, api: requests.Session, product_id: int, quantity: int = 1):
