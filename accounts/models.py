@@ -50,12 +50,14 @@ class LoginFailure(models.Model):
 
 
 class LoginGate(models.Model):
-    """One per username that was tried: attempts at it take its row lock (accounts.locks)
-    around the password check, so they are checked one at a time, each counting the
-    failures of those before it."""
+    """One per username that was tried: an attempt at it holds it (`held_until`, a lease)
+    while its password is checked, so attempts are checked one at a time, each counting
+    the failures of those before it. A lease, not a row lock: no transaction stays open,
+    idle, while a slow hash runs (PostgreSQL would end it: a 500)."""
 
     key = models.CharField(primary_key=True, max_length=200)  # "username:…"
     used_at = models.DateTimeField()
+    held_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return self.key

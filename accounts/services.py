@@ -1,5 +1,6 @@
 """Writes of the accounts app: sign-up, and the login audit with its throttle."""
 
+import time
 from datetime import timedelta
 
 from django.apps import apps
@@ -11,6 +12,7 @@ from django.utils import timezone
 from core.signals import send_robust_logged
 
 from . import locks, selectors
+from .exceptions import LoginThrottled
 from .models import LoginEvent, LoginFailure, LoginGate
 from .selectors import request_ip
 from .signals import login_from_new_device
@@ -72,30 +74,53 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
     )
 
 
+# A password check holds its username's gate at most this long (a process killed
+# mid-check frees it then); an attempt waits at most GATE_WAIT for the gate, then is told
+# to retry in a second.
+GATE_LEASE = timedelta(seconds=30)
+GATE_WAIT_SECONDS = 10.0
+GATE_POLL_SECONDS = 0.05
+
+
 def login_authenticate(*, request, username: str, password: str):
     """Django's authenticate(), throttled: the user, or None for wrong credentials (the
     failure recorded by user_login_failed's receiver). Raises LoginThrottled, the password
     unchecked, while a budget of recent failures is spent (selectors.login_retry_after).
 
-    Attempts for one username are checked one at a time: each holds its gate's row lock
-    from the count to the failure's record. So a burst of guesses at an account gets no
-    more passwords checked than its budgets allow, and logins to other accounts from the
-    same address do not wait. (The address's budget, the largest, is counted without a
-    gate: a burst over many accounts may pass it by as many attempts as are in flight.)"""
+    Attempts for one username are checked one at a time: each holds its gate (a lease,
+    taken after the count) until its failure is recorded. So a burst of guesses at an
+    account gets no more passwords checked than its budgets allow, and logins to other
+    accounts from the same address do not wait. (The address's budget, the largest, is
+    counted without a gate: a burst over many accounts may pass it by as many attempts as
+    are in flight.)"""
     username = str(username)
-    ip = request_ip(request=request)
     gate = f"username:{username[:150]}"
-    now = timezone.now()
-    # Durable: the failure is committed as the gate is released, where the next attempt
-    # counts it. Inside a caller's transaction it would be neither.
-    with transaction.atomic(durable=True):
-        LoginGate.objects.bulk_create([LoginGate(key=gate, used_at=now)], ignore_conflicts=True)
-        locks.login_gate_for_update(key=gate).get()
-        refusal = selectors.login_retry_after(ip=ip, username=username[:150] or None)
-        if refusal:
-            raise refusal
-        LoginGate.objects.filter(pk=gate).update(used_at=now)
+    _gate_take(gate=gate, ip=request_ip(request=request), username=username[:150] or None)
+    try:
+        # The failure's record commits here (autocommit), before the gate is let go.
         return authenticate(request, username=username, password=password)
+    finally:
+        LoginGate.objects.filter(pk=gate).update(held_until=None)
+
+
+def _gate_take(*, gate: str, ip: str | None, username: str | None) -> None:
+    """The gate's lease, once no other attempt holds it and the budgets allow one more;
+    each look a short transaction of its own (the row lock only orders the looks)."""
+    deadline = time.monotonic() + GATE_WAIT_SECONDS
+    while True:
+        # Durable: the lease is committed as the look ends, where the next look sees it.
+        with transaction.atomic(durable=True):
+            now = timezone.now()
+            LoginGate.objects.bulk_create([LoginGate(key=gate, used_at=now)], ignore_conflicts=True)
+            held_until = locks.login_gate_for_update(key=gate).get()
+            if held_until is None or held_until <= now:
+                if refusal := selectors.login_retry_after(ip=ip, username=username):
+                    raise refusal
+                LoginGate.objects.filter(pk=gate).update(used_at=now, held_until=now + GATE_LEASE)
+                return
+        if time.monotonic() >= deadline:
+            raise LoginThrottled(1, "account")  # attempts at it queued longer than a wait
+        time.sleep(GATE_POLL_SECONDS)
 
 
 def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:

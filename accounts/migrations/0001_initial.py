@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('key', models.CharField(max_length=200, primary_key=True, serialize=False)),
                 ('used_at', models.DateTimeField()),
+                ('held_until', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(

@@ -238,3 +238,25 @@ def test_correct_logins_sent_at_once_from_one_address_all_pass(path, settings):
     assert answers == [200 if path == "/api/auth/token/" else 302] * len(users)
     assert LoginEvent.objects.count() == len(users)
     assert not LoginFailure.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_password_check_longer_than_the_idle_in_transaction_bound_still_answers(settings):
+    """The gate is a lease, not a row lock held over the hash: PostgreSQL ends a
+    transaction left idle past its bound (10 s in production), and a starved machine's
+    hash took that long, so the login answered 500. Here the bound is shorter than any
+    PBKDF2 check at Django's cost."""
+    from django.db import connection
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = UserFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SET idle_in_transaction_session_timeout = 200")
+    try:
+        assert token_login(user.username, PASSWORD).status_code == 200
+        assert token_login(user.username, "wrong").status_code == 400
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET idle_in_transaction_session_timeout")
+    assert LoginFailure.objects.filter(username=user.username).count() == 1
