@@ -99,20 +99,32 @@ class Running:
         return psutil.Process(self.process.pid).children(recursive=True)
 
 
+# A request's bound for a stack just started on a loaded machine: its first sign-up hashes
+# a password at production's cost (PBKDF2) through PgBouncer and took over 10 s in CI.
+REQUEST_TIMEOUT = 30
+
+
 def checkout_as_a_new_customer(stack, username: str = "margaret") -> tuple[requests.Session, int]:
     """Register, take a token, fill a cart and check out, as the API docs' curl does."""
     api = requests.Session()
     login = {"username": username, "password": "apollo-11-ok"}
     body = {**login, "email": f"{username}@example.com"}
-    assert api.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
-    token = api.post(f"{stack.base}/api/auth/token/", json=login, timeout=10).json()["token"]
-    api.headers["Authorization"] = f"Token {token}"
 
-    product = api.get(f"{stack.base}/api/products/", timeout=10).json()["results"][0]
-    cart = api.post(f"{stack.base}/api/carts/", timeout=10).json()
-    item = {"product_id": product["id"], "quantity": 2}
-    assert api.post(f"{stack.base}/api/carts/{cart['id']}/items/", json=item, timeout=10).ok
-    response = api.post(f"{stack.base}/api/orders/", json={"cart_id": cart["id"]}, timeout=10)
+    def post(path, **kwargs):
+        return api.post(f"{stack.base}{path}", timeout=REQUEST_TIMEOUT, **kwargs)
+
+    response = post("/api/auth/register/", json=body)
+    assert response.status_code == 201, response.text
+    response = post("/api/auth/token/", json=login)
+    assert response.status_code == 200, response.text
+    api.headers["Authorization"] = f"Token {response.json()['token']}"
+
+    product = api.get(f"{stack.base}/api/products/", timeout=REQUEST_TIMEOUT).json()["results"][0]
+    cart = post("/api/carts/").json()
+    assert post(
+        f"/api/carts/{cart['id']}/items/", json={"product_id": product["id"], "quantity": 2}
+    ).ok
+    response = post("/api/orders/", json={"cart_id": cart["id"]})
     assert response.status_code == 201, response.text
     return api, response.json()["id"]
 
