@@ -65,9 +65,10 @@ def test_two_beats_send_each_due_time_once(pooled, request, broker_url, beats):
 
     sent = sorted(sent_at(first.output(), probe.name) + sent_at(second.output(), probe.name))
     assert len(sent) == probe.published()  # every send logged is on the broker, once
-    # One send per due time: two beats each sending would interleave their sends.
+    # One send per due time: two beats each sending would interleave their sends, a due
+    # time's two sends well under a period apart (a loaded machine delayed one send by 0.9 s).
     gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(sent)]
-    assert min(gaps) > EVERY * 0.75, gaps
+    assert min(gaps) > EVERY * 0.5, gaps
     # As many as the due times in that span: none doubled, none missed.
     assert abs(len(gaps) - (sent[-1] - sent[0]).total_seconds() / EVERY) <= 1, gaps
     # One sent them all; the other stood by and says so.
