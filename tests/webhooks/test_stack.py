@@ -53,22 +53,27 @@ def test_make_run_keeps_the_webhook_contract_with_a_receiver_outside(
         assert receiver.at("/hook")[-1].id == order_delivery
         rotated_then_gone(stack, staff, receiver, endpoint)
 
-        ended = "shopflow_webhook_deliveries_ended_total"
-        labels = {"endpoint": str(endpoint["id"])}
+        metrics_counted(stack, endpoint)
 
-        def scrape():
-            answer = requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5)
-            return Metrics(answer.text)
 
-        # Counted by the worker once its transaction committed: a moment after the API shows it.
-        # Each figure as its own write lands (a loaded CI machine saw the attempts 3 of 4).
-        attempts = "shopflow_webhook_attempt_seconds_count"
-        wait_until(lambda: scrape().value(ended, status="failed", **labels) == 1, timeout=30)
-        wait_until(lambda: scrape().value(attempts, **labels) == 4, timeout=30)
-        scraped = scrape()
-        assert scraped.value(ended, status="delivered", **labels) == 3  # the redelivery too
-        assert scraped.value(attempts, **labels) == 4
-        assert scraped.value("shopflow_queue_messages", queue="webhooks", state="ready") == 0
+def metrics_counted(stack, endpoint) -> None:
+    """/metrics shows the endpoint's deliveries ended and its attempts, the queue empty."""
+    ended = "shopflow_webhook_deliveries_ended_total"
+    attempts = "shopflow_webhook_attempt_seconds_count"
+    labels = {"endpoint": str(endpoint["id"])}
+
+    def scrape():
+        answer = requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5)
+        return Metrics(answer.text)
+
+    # Counted by the worker once its transaction committed: a moment after the API shows it,
+    # each figure as its own write lands (a loaded CI machine saw the attempts 3 of 4).
+    wait_until(lambda: scrape().value(ended, status="failed", **labels) == 1, timeout=30)
+    wait_until(lambda: scrape().value(attempts, **labels) == 4, timeout=30)
+    scraped = scrape()
+    assert scraped.value(ended, status="delivered", **labels) == 3  # the redelivery too
+    assert scraped.value(attempts, **labels) == 4
+    assert scraped.value("shopflow_queue_messages", queue="webhooks", state="ready") == 0
 
 
 class Staff(requests.Session):
