@@ -74,10 +74,12 @@ class OrderItemSerializer(ModelSerializer):
 class SideEffectsSerializer(serializers.Serializer):
     """Where each consequence of an order stands."""
 
-    # For the schema: a field per kind the apps registered (side_effects.registry).
-    def get_fields(self):
-        choices = OrderSideEffect.Status.choices
-        return {kind: serializers.ChoiceField(choices=choices) for kind in registry.kinds()}
+    # For the schema: a field per kind the apps registered (side_effects.registry), added
+    # to `fields` once made, as DRF's docs ("Dynamically modifying fields") show.
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in registry.kinds():
+            self.fields[kind] = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
 
 
 class OrderSerializer(ModelSerializer):
