@@ -1,7 +1,7 @@
 """Writes of the accounts app: sign-up, and the login audit with its throttle."""
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
@@ -9,6 +9,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
+from core import clock
+from core.clock import db_now
 from core.signals import send_robust_logged
 
 from . import locks, selectors
@@ -75,9 +77,9 @@ def login_failure_record(*, username: str, request) -> LoginFailure:
 
 
 # A password check holds its username's gate at most this long (a process killed
-# mid-check frees it then); an attempt waits at most GATE_WAIT for the gate, then is told
+# mid-check frees it then); an attempt waits at most GATE_WAIT_SECONDS for it, then is told
 # to retry in a second.
-GATE_LEASE = timedelta(seconds=30)
+GATE_LEASE = 30.0  # seconds
 GATE_WAIT_SECONDS = 10.0
 GATE_POLL_SECONDS = 0.05
 
@@ -95,30 +97,33 @@ def login_authenticate(*, request, username: str, password: str):
     are in flight.)"""
     username = str(username)
     gate = f"username:{username[:150]}"
-    _gate_take(gate=gate, ip=request_ip(request=request), username=username[:150] or None)
+    lease = _gate_take(gate=gate, ip=request_ip(request=request), username=username[:150] or None)
     try:
         # The failure's record commits here (autocommit), before the gate is let go.
         return authenticate(request, username=username, password=password)
     finally:
-        LoginGate.objects.filter(pk=gate).update(held_until=None)
+        # This attempt's lease only: one that outlived it may have been taken by another.
+        LoginGate.objects.filter(pk=gate, held_until=lease).update(held_until=None)
 
 
-def _gate_take(*, gate: str, ip: str | None, username: str | None) -> None:
-    """The gate's lease, once no other attempt holds it and the budgets allow one more;
-    each look a short transaction of its own (the row lock only orders the looks)."""
-    deadline = time.monotonic() + GATE_WAIT_SECONDS
+def _gate_take(*, gate: str, ip: str | None, username: str | None) -> datetime:
+    """The gate's lease (when it ends, by the database's clock), once no other attempt
+    holds it and the budgets allow one more; each look a short transaction of its own (the
+    row lock only orders the looks)."""
+    LoginGate.objects.bulk_create(
+        [LoginGate(key=gate, used_at=timezone.now())], ignore_conflicts=True
+    )
+    deadline = clock.monotonic() + GATE_WAIT_SECONDS
     while True:
         # Durable: the lease is committed as the look ends, where the next look sees it.
         with transaction.atomic(durable=True):
-            now = timezone.now()
-            LoginGate.objects.bulk_create([LoginGate(key=gate, used_at=now)], ignore_conflicts=True)
-            held_until = locks.login_gate_for_update(key=gate).get()
-            if held_until is None or held_until <= now:
+            if not locks.login_gate_for_update(key=gate).get():
                 if refusal := selectors.login_retry_after(ip=ip, username=username):
                     raise refusal
-                LoginGate.objects.filter(pk=gate).update(used_at=now, held_until=now + GATE_LEASE)
-                return
-        if time.monotonic() >= deadline:
+                taken = LoginGate.objects.filter(pk=gate)
+                taken.update(used_at=timezone.now(), held_until=db_now(plus_seconds=GATE_LEASE))
+                return taken.values_list("held_until", flat=True).get()
+        if clock.monotonic() >= deadline:
             raise LoginThrottled(1, "account")  # attempts at it queued longer than a wait
         time.sleep(GATE_POLL_SECONDS)
 
