@@ -8,8 +8,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q
 
-from worker.outbox import publication_lateness, relay_is_behind
-from worker.queues import queue_of, queue_states
+from worker.queues import queue_backlogs, queue_of
 
 from . import registry
 from .models import OrderSideEffect
@@ -91,24 +90,12 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     was last set (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS before it) and published at most
     the relay's lateness after that: its lease (SHOPFLOW_OUTBOX_LEASE_SECONDS), or longer
     after an outage (what the rows published since the oldest ready message waited)."""
-    if relay_is_behind():
-        logger.warning("reconciler: the outbox relay is behind; no re-drive this run")
-        return None
     queues = {kind: queue_of(task_name=registry.task_for(kind).name) for kind in registry.kinds()}
-    try:
-        states = queue_states(names=set(queues.values()))
-    except Exception as exc:
-        logger.warning("reconciler: the broker cannot tell its queues (%s); no re-drive", exc)
+    backlogs = queue_backlogs(names=set(queues.values()), who="reconciler")
+    if backlogs is None:
         return None
-    ages = {
-        kind: states[queue].oldest_ready_age_seconds if states[queue].ready else 0.0
-        for kind, queue in queues.items()
-    }
-    known = [age for age in ages.values() if age is not None]
-    lateness = max(
-        settings.SHOPFLOW_OUTBOX_LEASE_SECONDS,
-        publication_lateness(within_seconds=max(known)) if any(known) else 0.0,
-    )
+    ages = {kind: backlogs.ages[queue] for kind, queue in queues.items()}
+    lateness = backlogs.lateness
     deadline = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
     # An empty queue holds no side effect's message, however late it was published.
     return {

@@ -3,12 +3,10 @@ how long a delivery's message may still be on its way."""
 
 import logging
 
-from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 
 from core.clock import db_now
-from worker.outbox import publication_lateness, relay_is_behind
-from worker.queues import queue_of, queue_states
+from worker.queues import queue_backlogs, queue_of
 
 from .exceptions import DeliveryNotFound, EndpointNotFound
 from .models import Attempt, Delivery, Endpoint
@@ -71,17 +69,7 @@ def delivery_message_on_its_way_seconds(*, task_name: str) -> float | None:
     does not answer, a message without its stamp). The reasoning of side effects'
     reconciler (side_effects.selectors.side_effect_redrive_margins): a queue is first in,
     first out, so a message published before its oldest ready one is not in it."""
-    if relay_is_behind():
-        logger.warning("webhooks: the outbox relay is behind; no re-drive this run")
-        return None
     queue = queue_of(task_name=task_name)
-    try:
-        state = queue_states(names={queue})[queue]
-    except Exception as exc:  # the broker's own error, whichever broker it is
-        logger.warning("webhooks: the broker cannot tell its queue (%s); no re-drive", exc)
-        return None
-    age = state.oldest_ready_age_seconds if state.ready else 0.0
-    if age is None:
-        return None
-    lateness = publication_lateness(within_seconds=age) if age else 0.0
-    return age + max(settings.SHOPFLOW_OUTBOX_LEASE_SECONDS, lateness)
+    backlogs = queue_backlogs(names={queue}, who="webhooks")
+    age = backlogs.ages[queue] if backlogs else None
+    return None if age is None else age + backlogs.lateness
