@@ -16,12 +16,11 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
-from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
-from core import clock
+from core.exists_check import ExistsCheck
 from core.public_http import AddressRefused, AddressUnresolved, public_post, public_target
 from worker.outbox import enqueue_on_commit
 
@@ -53,10 +52,16 @@ def push_configured() -> bool:
     return bool(settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY)
 
 
-# Whether anyone has a push subscription is read again after this long (a shop where no
+def _subscribed_unknown(last: bool, exc) -> bool:
+    logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
+    return last  # as last read; beat's run catches up either way
+
+
+# Whether anyone has a push subscription, read again every 10 s at most (a shop where no
 # one has one writes no wake-up at all).
-SUBSCRIBED_CHECK_SECONDS = 10.0
-_subscribed = (float("-inf"), False)  # (when read, monotonic; whether anyone is)
+anyone_subscribed = ExistsCheck(
+    lambda: PushSubscription.objects.exists(), seconds=10.0, on_error=_subscribed_unknown
+)
 
 
 def pushes_wake_up(*, recipient_ids: list[int]) -> None:
@@ -64,28 +69,8 @@ def pushes_wake_up(*, recipient_ids: list[int]) -> None:
     `notifications.send_pushes` run, if anyone has a push subscription. The wake-up is an
     outbox row, published by the relay (the web never talks to the broker), and joined
     with those of other commits into one run when the shop is busy."""
-    if push_configured() and _anyone_subscribed():
+    if push_configured() and anyone_subscribed():
         enqueue_on_commit("notifications.send_pushes", list(recipient_ids))
-
-
-def _anyone_subscribed() -> bool:
-    global _subscribed
-    read_at, anyone = _subscribed
-    if clock.monotonic() - read_at > SUBSCRIBED_CHECK_SECONDS:
-        try:
-            with transaction.atomic():  # a savepoint: a failed read leaves the caller's be
-                anyone = PushSubscription.objects.exists()
-        except DatabaseError as exc:
-            logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
-            return anyone  # as last read; beat's run catches up either way
-        _subscribed = (clock.monotonic(), anyone)
-    return anyone
-
-
-def subscribed_check_expire() -> None:
-    """A subscription was made in this process: the next commit reads again."""
-    global _subscribed
-    _subscribed = (float("-inf"), False)
 
 
 def _candidates(*, now) -> QuerySet[Notification]:

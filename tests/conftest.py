@@ -298,11 +298,10 @@ def _no_webhook_endpoint_known():
     """Each test starts as a process that has just checked for enabled webhook endpoints
     and found none (webhooks.services.deliveries: a checkout then reads nothing for them).
     One made through the API is seen at once; one made through the ORM once the test calls
-    enabled_check_expire()."""
-    from core import clock
-    from webhooks.services import deliveries
+    any_enabled.expire()."""
+    from webhooks.services.deliveries import any_enabled
 
-    deliveries._enabled = (clock.monotonic(), False)
+    any_enabled.assume(False)
 
 
 @pytest.fixture(autouse=True)

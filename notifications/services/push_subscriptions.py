@@ -39,7 +39,7 @@ def push_subscription_save(
                 row = PushSubscription.objects.create(endpoint=endpoint, **fields)
         except IntegrityError:  # the same browser, subscribing twice at once
             return PushSubscription.objects.get(endpoint=endpoint), False
-    push.subscribed_check_expire()
+    push.anyone_subscribed.expire()
     return row, True
 
 

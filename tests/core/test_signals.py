@@ -20,7 +20,7 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, Endpoint
-from webhooks.services.deliveries import enabled_check_expire
+from webhooks.services.deliveries import any_enabled
 from webhooks.signals import webhook_failed
 from worker.models import OutboxMessage
 
@@ -144,7 +144,7 @@ def test_every_receiver_of_the_domain_signals_runs_its_sql_in_a_savepoint_of_its
     webhook endpoint subscribed to every event: its receivers write too.)"""
     UserFactory(is_staff=True)
     Endpoint.objects.create(url="https://hooks.example.net/", events=EVENT_TYPES, secret="x")
-    enabled_check_expire()
+    any_enabled.expire()
     user = UserFactory()
     mug = ProductFactory()
     order = order_place(customer=user.customer, cart_id=cart_with(user.customer, (mug, 1)).pk)

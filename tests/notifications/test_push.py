@@ -146,7 +146,7 @@ def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_su
     from worker.models import OutboxMessage
 
     wake_ups = OutboxMessage.objects.filter(task_name="notifications.send_pushes")
-    push.subscribed_check_expire()
+    push.anyone_subscribed.expire()
     user, other = UserFactory(), UserFactory()
 
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)

@@ -13,7 +13,7 @@ from store.services.stock import inventory_apply
 from tests.factories import OrderFactory, ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from webhooks.models import Delivery, Endpoint
-from webhooks.services.deliveries import enabled_check_expire
+from webhooks.services.deliveries import any_enabled
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def endpoint(*events, enabled=True) -> Endpoint:
     made = Endpoint.objects.create(
         url="https://hooks.example.net/x", events=list(events), enabled=enabled, secret="whsec_x"
     )
-    enabled_check_expire()  # made as the API makes them: seen at the next event
+    any_enabled.expire()  # made as the API makes them: seen at the next event
     return made
 
 
@@ -114,12 +114,11 @@ def test_an_event_costs_one_read_with_endpoints_and_none_without_for_a_while(
     django_assert_num_queries, monotonic_clock
 ):
     """A shop without an enabled endpoint pays no statement an event: whether there is
-    one is read again after ENABLED_CHECK_SECONDS (or at once when this process made one)."""
+    one is read again after any_enabled.seconds (or at once when this process made one)."""
     from webhooks import receivers
-    from webhooks.services.deliveries import ENABLED_CHECK_SECONDS
 
     order = OrderFactory()
-    enabled_check_expire()
+    any_enabled.expire()
     with transaction.atomic(), django_assert_num_queries(3):  # a savepoint, its read, release
         receivers.deliver_order_created(sender=None, order=order)  # none: for a while
     disabled = Endpoint.objects.create(
@@ -128,7 +127,7 @@ def test_an_event_costs_one_read_with_endpoints_and_none_without_for_a_while(
     Endpoint.objects.filter(pk=disabled.pk).update(enabled=True)  # by another process, say
     with transaction.atomic(), django_assert_num_queries(0):
         receivers.deliver_order_created(sender=None, order=order)
-    monotonic_clock.advance(ENABLED_CHECK_SECONDS + 1)
+    monotonic_clock.advance(any_enabled.seconds + 1)
     with transaction.atomic(), django_assert_num_queries(6):  # the check, then the read
         receivers.deliver_order_created(sender=None, order=order)
     endpoint("product.low_stock")

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from core import clock
 from core.clock import db_now
+from core.exists_check import ExistsCheck
 from core.signals import insert_isolated
 from core.telemetry import trace_carrier
 from worker.outbox import enqueue_on_commit
@@ -21,11 +21,14 @@ from ..models import Delivery, Endpoint
 from ..signatures import delivery_id_new
 
 DELIVER = "webhooks.deliver"
-# Whether any endpoint is enabled is read again after this long: a shop without webhooks
+# Whether any endpoint is enabled, read again every 10 s at most: a shop without webhooks
 # pays no statement an event. The first endpoint made (or enabled) in another process gets
-# the events of this one from within this long after.
-ENABLED_CHECK_SECONDS = 10.0
-_enabled = (float("-inf"), False)  # (when read, monotonic; whether any endpoint is)
+# the events of this one from within 10 s after.
+any_enabled = ExistsCheck(
+    lambda: Endpoint.objects.filter(enabled=True).exists(),
+    seconds=10.0,
+    on_error=lambda last, exc: True,  # read them: the event's own read tells
+)
 
 
 def event_deliveries_create(*, event_type: str, data: Callable[[], dict]) -> list[Delivery]:
@@ -33,32 +36,13 @@ def event_deliveries_create(*, event_type: str, data: Callable[[], dict]) -> lis
     endpoint subscribed to `event_type`, its data (`data()`, asked only when there is
     one) fixed now, enqueued once that commits. From a domain signal's receiver: the read
     in a savepoint of its own, the rows isolated (core.signals)."""
-    if not _any_enabled():
+    if not any_enabled():
         return []
     with transaction.atomic():
         endpoint_ids = selectors.endpoint_ids_subscribed(event_type=event_type)
     if not endpoint_ids:
         return []
     return _deliveries_create(endpoint_ids=endpoint_ids, event_type=event_type, payload=data())
-
-
-def _any_enabled() -> bool:
-    global _enabled
-    read_at, anyone = _enabled
-    if clock.monotonic() - read_at > ENABLED_CHECK_SECONDS:
-        try:
-            with transaction.atomic():  # a savepoint: a failed read leaves the caller's be
-                anyone = Endpoint.objects.filter(enabled=True).exists()
-        except DatabaseError:
-            return True  # read them: the event's own read tells
-        _enabled = (clock.monotonic(), anyone)
-    return anyone
-
-
-def enabled_check_expire() -> None:
-    """An endpoint was made or enabled in this process: the next event reads again."""
-    global _enabled
-    _enabled = (float("-inf"), False)
 
 
 def endpoint_test_send(*, endpoint_id: int) -> Delivery:

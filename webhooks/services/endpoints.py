@@ -12,7 +12,7 @@ from ..exceptions import EndpointNotFound
 from ..models import Delivery, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
-from .deliveries import enabled_check_expire
+from .deliveries import any_enabled
 
 # After a rotation the previous secret still signs for this long (receivers switch over).
 ROTATION_OVERLAP_SECONDS = 24 * 3600
@@ -24,7 +24,7 @@ def endpoint_create(*, url: str, events: list[str], description: str = "") -> En
     endpoint = Endpoint.objects.create(
         url=url, events=events, description=description, secret=secret_new()
     )
-    enabled_check_expire()
+    any_enabled.expire()
     return endpoint
 
 
@@ -42,7 +42,7 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
             endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
             endpoint.failing_since = None
         endpoint.save()
-        enabled_check_expire()
+        any_enabled.expire()
         if endpoint.enabled and not enabled:
             endpoint_disable(endpoint=endpoint, reason="disabled by staff", notify=False)
     return selectors.endpoint_get(endpoint_id=endpoint_id)
