@@ -9,8 +9,6 @@ class DeliveryTask(ReliableTask):
     """A delivery's own failures (a bug, a message whose worker died every time) end in a
     dead letter, and the delivery fails with it; requeued, it is due again."""
 
-    abstract = True
-
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         if args:
             error = f"{type(exc).__name__}: {exc}"

@@ -32,6 +32,7 @@ from django.db import transaction
 from core import clock
 from core.clock import db_now
 from core.public_http import AddressRefused, public_post
+from core.signals import isolated_inserts
 from core.telemetry import span_continuing
 from worker.outbox import enqueue_on_commit, retry_enqueue
 
@@ -252,8 +253,9 @@ def deliveries_redrive(*, task, limit: int = 500) -> int:
     with transaction.atomic():
         lost = list(locks.deliveries_lost_for_update(past_due_seconds=past_due, limit=limit))
         Delivery.objects.filter(pk__in=lost).update(waiting=False, next_attempt_at=db_now())
-        for delivery_id in lost:
-            enqueue_on_commit(task, delivery_id)
+        with isolated_inserts(about="the webhooks' re-drives"):  # one INSERT for all
+            for delivery_id in lost:
+                enqueue_on_commit(task, delivery_id)
     if lost:
         logger.warning("webhooks: %s delivery(ies) re-driven, from %s", len(lost), lost[0])
     return len(lost)
