@@ -2,18 +2,20 @@
 effects, which the page follows (the order API) while any is pending. Another person's
 order is not found, as in the API."""
 
+from collections import Counter
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
+from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
 
 from . import selectors
 from .models import Order
 
-PENDING = "pending"
-STATES = ("done", PENDING, "failed")
+Status = OrderSideEffect.Status
 PER_PAGE = 20
 
 
@@ -28,10 +30,11 @@ def side_effect_rows(order) -> list[dict[str, str]]:
 
 def side_effects_summary(rows) -> str:
     """One order's side effects in a few words: "all done", "1 pending", "1 failed"."""
-    counts = {status: sum(row["status"] == status for row in rows) for status in STATES}
-    if counts["done"] == len(rows):
+    counts = Counter(row["status"] for row in rows)
+    if counts[Status.DONE] == len(rows):
         return "all done"
-    return ", ".join(f"{counts[status]} {status}" for status in STATES[1:] if counts[status])
+    unfinished = (Status.PENDING, Status.FAILED)
+    return ", ".join(f"{counts[status]} {status}" for status in unfinished if counts[status])
 
 
 @login_required
@@ -53,14 +56,15 @@ def order_rows(orders) -> list[dict]:
 @login_required
 def order_page(request, order_id: int):
     try:
-        order = selectors.order_list_for_user(user=request.user).get(pk=order_id)
+        order = selectors.order_get_for_user(user=request.user, order_id=order_id)
     except Order.DoesNotExist:
         raise Http404("No such order of yours.") from None
     side_effects = side_effect_rows(order)
+    counts = Counter(row["status"] for row in side_effects)
     context = {
         "order": order,
         "side_effects": side_effects,
-        "pending": any(row["status"] == PENDING for row in side_effects),
-        "failed": sum(row["status"] == "failed" for row in side_effects),
+        "pending": counts[Status.PENDING] > 0,
+        "failed": counts[Status.FAILED],
     }
     return render(request, "store/order.html", context)

@@ -57,9 +57,16 @@ def order_list(*, customer) -> QuerySet[Order]:
 
 
 def order_list_for_user(*, user) -> QuerySet[Order]:
-    """The user's own orders as order_list has them (none without a customer row): what
-    the pages show, read without creating the customer the API would."""
-    return _with_lines_and_side_effects(Order.objects.filter(customer__user=user))
+    """The user's own orders (none without a customer row), each with its side effects:
+    what the pages list, read without creating the customer the API would."""
+    return Order.objects.filter(customer__user=user).prefetch_related(side_effects_prefetch())
+
+
+def order_get_for_user(*, user, order_id: int) -> Order:
+    """One of the user's own orders with its lines and side effects, as its page shows it;
+    Order.DoesNotExist otherwise."""
+    orders = Order.objects.filter(customer__user=user)
+    return _with_lines_and_side_effects(orders).get(pk=order_id)
 
 
 def _with_lines_and_side_effects(orders: QuerySet[Order]) -> QuerySet[Order]:
