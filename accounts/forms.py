@@ -7,6 +7,7 @@ import math
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from . import selectors, services
 from .exceptions import LoginThrottled
@@ -68,7 +69,7 @@ class SignUpForm(forms.Form):
     password typed twice. The user is made by the same service (services.user_register)."""
 
     username = forms.RegexField(
-        r"^[\w.@+-]+\Z",
+        UnicodeUsernameValidator.regex,  # the User model's own rule
         max_length=150,
         error_messages={"invalid": "Letters, digits and @ . + - _ only."},
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken import serializers as authtoken
@@ -13,7 +14,7 @@ User = get_user_model()
 
 class RegisterSerializer(serializers.Serializer):
     username = serializers.RegexField(
-        r"^[\w.@+-]+\Z",
+        UnicodeUsernameValidator.regex,  # the User model's own rule
         max_length=150,
         validators=[UniqueValidator(User.objects.all(), message="This username is taken.")],
     )
