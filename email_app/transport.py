@@ -5,7 +5,9 @@ AUTH where used) before the first message: more than sending the message itself.
 worker thread keeps its connection open between tasks and reopens it after it sat idle
 long enough for a server to drop it, or when the server closed it under us (then the
 message is sent again on a fresh connection, once: the server refused a command before
-accepting anything).
+accepting anything). A server that stops answering is not one that closed: smtplib
+reports a read timed out (EMAIL_TIMEOUT) as a disconnection too, but that server may hold
+the whole message, so the failure is raised, not sent again at once.
 
 A send has a deadline: past it the connection is cut, whatever the server does and
 however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
@@ -39,9 +41,9 @@ def send_message(message, *, deadline: float) -> None:
     connection, reused = _connection()
     try:
         _send_by(connection, message, deadline)
-    except (smtplib.SMTPServerDisconnected, ConnectionError):
+    except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
         _close()
-        if not reused:
+        if not reused or isinstance(exc.__context__, TimeoutError):
             raise
         connection, _ = _connection()
         _send_by(connection, message, deadline)

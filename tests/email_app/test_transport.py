@@ -1,15 +1,22 @@
 """Sending over a real SMTP server (aiosmtpd): the deadline that keeps a send within its
 claim, whatever the worker pool."""
 
+import asyncio
+import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
+from django.core.mail import EmailMessage
 from django.db import connection
 
+from core import clock
+from email_app import transport
 from email_app.models import SentEmail
 from email_app.services import emails
 from email_app.transport import SendTimeout
 from tests.factories import UserFactory
+from tests.support.smtp import SmtpHandler, SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,3 +48,39 @@ def test_a_send_slower_than_its_claim_allows_is_cut_so_a_retry_sends_it_once(smt
     assert smtp_server.handler.rcpt_stall_over.wait(timeout=10)  # the stalled session ended
     assert len(smtp_server.messages_to(user.email)) == 1
     assert SentEmail.objects.get(kind="welcome").status == "sent"
+
+
+@dataclass
+class LateReplyHandler(SmtpHandler):
+    """Keeps each message as it arrives, and answers the next one `late_next` seconds late:
+    a server slow to reply that holds the whole message already."""
+
+    late_next: float = 0.0
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        late, self.late_next = self.late_next, 0.0
+        await asyncio.sleep(late)
+        return answer
+
+
+def test_a_reply_slower_than_the_socket_timeout_is_not_sent_again_at_once(settings):
+    """smtplib reports a read that timed out as SMTPServerDisconnected, as it does a
+    connection the server closed. On a kept connection the second means "send again on a
+    fresh one"; the first does not: the server may hold the whole message. Sent again at
+    once, it went out twice."""
+    deadline = clock.monotonic() + 30
+    with SmtpServer(LateReplyHandler()) as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_TIMEOUT = 1
+        transport.send_message(mail("first@example.com"), deadline=deadline)  # kept after
+        server.handler.late_next = 3.0
+
+        with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+            transport.send_message(mail("slow@example.com"), deadline=deadline)
+        assert len(server.messages_to("slow@example.com")) == 1
+
+
+def mail(to: str) -> EmailMessage:
+    return EmailMessage(subject="Hello", body="Hi", from_email="shop@example.com", to=[to])
