@@ -18,7 +18,6 @@ import urllib3
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
-from pywebpush import WebPusher
 
 from core.exists_check import ExistsCheck
 from core.public_http import AddressRefused, AddressUnresolved, public_post, public_target
@@ -151,6 +150,10 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
         "endpoint": subscription.endpoint,
         "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
     }
+    # Here, not at the top: pywebpush imports aiohttp, a tenth of a second at the start of
+    # every process (web, workers, beat, relay, commands) that most never pay back.
+    from pywebpush import WebPusher
+
     body = WebPusher(info).encode(json.dumps(payload).encode(), "aes128gcm")["body"]
     claims = {
         "aud": target.origin,
