@@ -46,7 +46,7 @@ RUN pip install uv==0.13.9 \
 
 # The code as the image carries it: the build context, the tab's build in place of its
 # sources, the static files collected. Settings refuse to start without a secret key, a
-# database, a mail backend and the site's address when DEBUG is off: these throwaway
+# database, a mail backend, the site's address and a broker when DEBUG is off: these throwaway
 # values are set for this one RUN line only (collectstatic uses none of them).
 FROM runtime AS code
 COPY . .
@@ -54,7 +54,8 @@ COPY --from=frontend /build/frontend/dist /build/dist
 RUN rm -rf frontend && mkdir frontend && mv /build/dist frontend/dist \
     && DJANGO_SECRET_KEY=build-only-not-secret DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
-    SHOPFLOW_SITE_URL=https://build.invalid python manage.py collectstatic --noinput
+    SHOPFLOW_SITE_URL=https://build.invalid CELERY_BROKER_URL=redis://build.invalid/0 \
+    python manage.py collectstatic --noinput
 
 FROM runtime
 

@@ -1,6 +1,7 @@
 """Production: debug off, and it fails closed. Without DJANGO_SECRET_KEY, DATABASE_URL, a
-real email backend (EMAIL_HOST, or an explicit EMAIL_BACKEND) or SHOPFLOW_SITE_URL it
-refuses to start, in one line (core.env.require), rather than run on a development default.
+real email backend (EMAIL_HOST, or an explicit EMAIL_BACKEND), SHOPFLOW_SITE_URL or
+CELERY_BROKER_URL (and CHANNEL_LAYER_URL beside a broker that is not Redis) it refuses to
+start, in one line (core.env.require), rather than run on a development default.
 """
 
 import os
@@ -26,6 +27,12 @@ if not os.environ.get("EMAIL_HOST", "").strip() and not os.environ.get("EMAIL_BA
     require("EMAIL_HOST", " (or EMAIL_BACKEND, to choose another backend on purpose)")
 # Links in emails (unsubscribe, the notifications page) must name the real site.
 require("SHOPFLOW_SITE_URL", " (https://shop.example.com: the address in emails' links)")
+# Not this machine's Redis by default: a web process would take checkouts whose tasks no
+# worker elsewhere ever sees.
+require("CELERY_BROKER_URL", " (redis://:password@redis:6379/0, or amqp://... for RabbitMQ)")
+if not os.environ["CELERY_BROKER_URL"].strip().startswith("redis"):
+    # Live notifications cross web processes through a Redis; RabbitMQ carries none.
+    require("CHANNEL_LAYER_URL", " beside a broker that is not Redis (redis://...)")
 if env_bool("CELERY_TASK_ALWAYS_EAGER", False):
     # Eager tasks would run SMTP and every side effect inside the checkout's transaction.
     refuse("CELERY_TASK_ALWAYS_EAGER", os.environ["CELERY_TASK_ALWAYS_EAGER"], "off in production")

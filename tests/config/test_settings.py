@@ -51,9 +51,10 @@ def test_without_djangos_debug_set_it_is_production_and_fails_closed():
         ("DATABASE_URL", "DATABASE_URL"),
         ("EMAIL_HOST", "EMAIL_HOST (or EMAIL_BACKEND"),
         ("SHOPFLOW_SITE_URL", "SHOPFLOW_SITE_URL (https://"),
+        ("CELERY_BROKER_URL", "CELERY_BROKER_URL (redis://"),
     ],
 )
-def test_production_without_a_database_a_mail_backend_or_the_site_fails_with_one_line(
+def test_production_without_a_database_a_mail_backend_the_site_or_a_broker_fails_in_one_line(
     missing, named
 ):
     result = manage("check", unset=[missing], **{**production(), missing: ""})
@@ -62,6 +63,19 @@ def test_production_without_a_database_a_mail_backend_or_the_site_fails_with_one
     [line] = result.stderr.splitlines()
     assert line.startswith(f"{missing} must be set when DJANGO_DEBUG is off")
     assert named.split()[-1].strip("(") in line
+
+
+def test_production_beside_rabbitmq_starts_only_with_a_redis_named_for_live_notifications():
+    rabbitmq = production(CELERY_BROKER_URL="amqp://shop:secret@rabbitmq:5672//")
+    refused = manage("check", unset=["CHANNEL_LAYER_URL"], **rabbitmq)
+    named = manage("check", **rabbitmq, CHANNEL_LAYER_URL="redis://:secret@redis:6379/1")
+
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "CHANNEL_LAYER_URL must be set when DJANGO_DEBUG is off beside a broker that is not"
+        " Redis (redis://...)."
+    )
+    assert named.returncode == 0, named.stderr
 
 
 @pytest.mark.parametrize(

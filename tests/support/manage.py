@@ -25,5 +25,6 @@ def production(**overrides) -> dict[str, str]:
         "DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop",
         "EMAIL_HOST": "smtp.example.com",
         "SHOPFLOW_SITE_URL": "https://shop.example.com",
+        "CELERY_BROKER_URL": "redis://:secret@redis.example.com:6379/0",
         **overrides,
     }
