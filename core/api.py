@@ -1,4 +1,5 @@
-"""API-wide error shape: every error answer is JSON with a `detail`."""
+"""API-wide error shape: every error answer is JSON with a `detail`; where people browse (`/`,
+/account/) a page in the site's frame instead, and in the admin Django's own."""
 
 import functools
 import logging
@@ -90,16 +91,31 @@ def _first_message(data) -> str:
     return str(data) if data else "Invalid input."
 
 
-# --- Errors Django answers before (or instead of) a view: JSON, but in the admin -------------
+# --- Errors Django answers before (or instead of) a view: JSON, but where people browse ------
 
 
 def _admin(request) -> bool:
     return request.path.startswith("/admin/")
 
 
+def _page(request) -> bool:
+    """A path people browse (the front door, PAGES): its errors are pages in the site's
+    frame. The admin answers with Django's own."""
+    return request.path_info == "/" or request.path_info.startswith(PAGES)
+
+
+def _error_page(request, *, status: int, title: str, message: str):
+    context = {"title": title, "message": message}
+    return render(request, "core/error_page.html", context, status=status)
+
+
 def json_bad_request(request, exception=None):
     if _admin(request):
         return defaults.bad_request(request, exception)
+    if _page(request):
+        return _error_page(
+            request, status=400, title="Bad request", message="The page could not read that."
+        )
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse({"detail": "Request body too large."}, status=413)
     if isinstance(exception, DisallowedHost):
@@ -114,6 +130,9 @@ def json_bad_request(request, exception=None):
 def json_permission_denied(request, exception=None):
     if _admin(request):
         return defaults.permission_denied(request, exception)
+    if _page(request):
+        message = "This page is not open to your account."
+        return _error_page(request, status=403, title="Not allowed", message=message)
     return JsonResponse(
         {"detail": "You do not have permission to perform this action."}, status=403
     )
@@ -122,6 +141,11 @@ def json_permission_denied(request, exception=None):
 def json_csrf_failure(request, reason=""):
     if _admin(request):
         return csrf.csrf_failure(request, reason)
+    if _page(request):
+        # Most often a form left open while its session ended or changed (a sign-in in
+        # another tab): nothing was done, and sending it again from a fresh page works.
+        message = "Nothing was sent: the form had expired. Go back, reload it and send it again."
+        return _error_page(request, status=403, title="Form expired", message=message)
     return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=403)
 
 
@@ -129,8 +153,9 @@ def json_not_found(request, exception=None):
     """Not found; for an API path that exists with its trailing slash, that path (the API
     is not redirected there: core.middleware.CommonMiddleware). Under /account/, where
     people browse, a page in the site's frame instead."""
-    if request.path_info.startswith(PAGES):
-        return render(request, "core/not_found.html", status=404)
+    if _page(request):
+        message = "There is nothing here, or nothing of yours."
+        return _error_page(request, status=404, title="Not found", message=message)
     if request.path_info.startswith("/api/") and is_valid_path(f"{request.path_info}/"):
         detail = f"Not found. Did you mean {request.path}/ (with its trailing slash)?"
         return JsonResponse({"detail": detail}, status=404)

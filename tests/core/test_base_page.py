@@ -1,5 +1,5 @@
 """The site frame every page extends (core/templates/core/base.html): its one navigation
-(core/templates/core/nav.html), and the not-found page of the pages' paths."""
+(core/templates/core/nav.html), and the error pages of the pages' paths."""
 
 import re
 
@@ -86,3 +86,16 @@ def test_a_page_path_not_found_is_a_page_in_the_frame_and_an_api_path_stays_json
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
     assert b"<h1>Not found</h1>" in page.content and b'<nav aria-label="Site">' in page.content
     assert api.status_code == 404 and api.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_a_form_sent_without_its_csrf_token_answers_a_page_saying_nothing_was_sent():
+    """A login form left open while its session ended: a page, not the API's JSON."""
+    user = UserFactory()
+    browser = Client(enforce_csrf_checks=True)
+
+    page = browser.post("/account/login/", {"username": user.username, "password": "x"})
+
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+    assert b"<h1>Form expired</h1>" in page.content and b"Nothing was sent" in page.content
+    assert b'<nav aria-label="Site">' in page.content
