@@ -36,7 +36,11 @@ def confirmation_email_send(*, order_id: int) -> bool:
         key=str(order.pk),
         to=[user.email],
         subject=f"Your Shopflow order #{order.pk}",
-        **_rendered("confirmation_email", {"order": order, "user": user}),
+        # The order's page, at SHOPFLOW_SITE_URL (no shipping here to announce later).
+        **_rendered(
+            "confirmation_email",
+            {"order": order, "user": user, "site": settings.SHOPFLOW_SITE_URL},
+        ),
     )
     return side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
 

@@ -53,6 +53,20 @@ def test_the_confirmation_names_the_shops_currency_beside_every_amount(order, se
     assert "EUR" not in message.body + html
 
 
+def test_the_confirmation_links_the_orders_page_and_promises_no_shipping(order, settings):
+    """The shop ships nothing it could announce later: the email leads to the order's page,
+    where its side effects are followed."""
+    settings.SHOPFLOW_SITE_URL = "https://shop.example.com"
+
+    emails.confirmation_email_send(order_id=order.pk)
+
+    [message] = mail.outbox
+    page = f"https://shop.example.com/account/orders/{order.pk}/"
+    assert f"Your order, as it goes on: {page}" in message.body
+    assert f'<a href="{page}">Your order, as it goes on</a>' in message.alternatives[0][0]
+    assert "ships" not in message.body
+
+
 def test_second_send_of_a_confirmation_sends_nothing(order):
     assert emails.confirmation_email_send(order_id=order.pk) is True
     assert emails.confirmation_email_send(order_id=order.pk) is False
