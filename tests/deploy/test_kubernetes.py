@@ -261,6 +261,17 @@ def test_each_release_has_a_migrate_job_run_straight_against_postgresql():
     assert variables["DATABASE_TRANSACTION_POOLING"]["value"] == "0"
 
 
+def test_every_container_of_the_image_is_given_the_broker_production_requires():
+    """Production's settings refuse to load without CELERY_BROKER_URL: an init container
+    or the migrate Job without it would hold every pod, or the release, at exit 2."""
+    for rendering in ("base", "migrate"):
+        for name, spec in pod_specs(objects_of(rendering)).items():
+            for each in [*spec.get("initContainers", []), *spec["containers"]]:
+                if SHOPFLOW_IMAGE.search(each["image"]):
+                    named = {variable["name"] for variable in each.get("env", [])}
+                    assert "CELERY_BROKER_URL" in named, (name, each["name"])
+
+
 def test_every_pod_that_reads_the_database_waits_for_the_releases_migrations():
     for name in DEPLOYMENTS - {"flower"}:
         spec = shop_deployments()[f"shopflow-{name}"]["spec"]["template"]["spec"]
