@@ -112,19 +112,17 @@ def _error_page(request, *, status: int, title: str, message: str):
 def json_bad_request(request, exception=None):
     if _admin(request):
         return defaults.bad_request(request, exception)
-    if _page(request):
-        return _error_page(
-            request, status=400, title="Bad request", message="The page could not read that."
-        )
+    status, detail = 400, "Bad request."
     if isinstance(exception, RequestDataTooBig):
-        return JsonResponse({"detail": "Request body too large."}, status=413)
-    if isinstance(exception, DisallowedHost):
+        status, detail = 413, "Request body too large."
+    elif isinstance(exception, DisallowedHost):
         detail = "Invalid Host header."
     elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
         detail = "Too many fields in the request body."
-    else:
-        detail = "Bad request."
-    return JsonResponse({"detail": detail}, status=400)
+    if _page(request):
+        title = "Too large" if status == 413 else "Bad request"
+        return _error_page(request, status=status, title=title, message=detail)
+    return JsonResponse({"detail": detail}, status=status)
 
 
 def json_permission_denied(request, exception=None):

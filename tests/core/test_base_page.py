@@ -99,3 +99,16 @@ def test_a_form_sent_without_its_csrf_token_answers_a_page_saying_nothing_was_se
     assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
     assert b"<h1>Form expired</h1>" in page.content and b"Nothing was sent" in page.content
     assert b'<nav aria-label="Site">' in page.content
+
+
+@pytest.mark.django_db
+def test_a_form_too_large_is_a_413_page_and_the_same_body_to_the_api_413_json(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = {"username": "x" * 2_000, "password": "x"}
+
+    page = Client().post("/account/login/", body)
+    api = Client().post("/api/auth/token/", body, content_type="application/json")
+
+    assert page.status_code == 413 and page["Content-Type"].startswith("text/html")
+    assert b"<h1>Too large</h1>" in page.content and b"Request body too large." in page.content
+    assert api.status_code == 413 and api.json() == {"detail": "Request body too large."}
