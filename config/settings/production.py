@@ -30,7 +30,7 @@ require("SHOPFLOW_SITE_URL", " (https://shop.example.com: the address in emails'
 # Not this machine's Redis by default: a web process would take checkouts whose tasks no
 # worker elsewhere ever sees.
 require("CELERY_BROKER_URL", " (redis://:password@redis:6379/0, or amqp://... for RabbitMQ)")
-if not os.environ["CELERY_BROKER_URL"].strip().startswith("redis"):
+if not CELERY_BROKER_URL.startswith("redis"):  # noqa: F405 - as base.py's fallback reads it
     # Live notifications cross web processes through a Redis; RabbitMQ carries none.
     require("CHANNEL_LAYER_URL", " beside a broker that is not Redis (redis://...)")
 if env_bool("CELERY_TASK_ALWAYS_EAGER", False):
