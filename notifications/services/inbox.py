@@ -56,7 +56,7 @@ def low_stock_notify(*, product, available: int) -> None:
     notifications_create_for_staff(
         kind=Notification.Kind.LOW_STOCK,
         message=f"Low stock: {product.name} ({product.sku}) has {available} left",
-        link=f"/api/products/{product.pk}/",
+        link=reverse("admin:store_product_change", args=[product.pk]),  # where stock is set
     )
 
 
@@ -64,7 +64,7 @@ def side_effect_failed_notify(*, order_id: int, kind: str, error: str) -> None:
     notifications_create_for_staff(
         kind=Notification.Kind.SIDE_EFFECT_FAILED,
         message=f"Order #{order_id}: {kind} failed for good: {error}",
-        link=f"/api/orders/{order_id}/",
+        link=reverse("admin:store_order_change", args=[order_id]),  # its side effects inline
     )
 
 
@@ -90,8 +90,11 @@ def message_notify(*, message) -> None:
         recipients = messaging_selectors.conversation_staff_ids(order_id=order.pk)
         recipients = recipients or selectors.staff_user_ids()
         recipients = [user_id for user_id in recipients if user_id != message.author_id]
+        # Staff read the conversation in the admin, the order's messages together.
+        link = reverse("admin:messaging_message_changelist") + f"?order={order.pk}"
     else:
         recipients = [customer_user_id]
+        link = reverse("order-page", args=[order.pk])
     body = message.body
     preview = body if len(body) <= MESSAGE_PREVIEW else body[: MESSAGE_PREVIEW - 3] + "..."
     notifications_create(
@@ -99,7 +102,7 @@ def message_notify(*, message) -> None:
         kind=Notification.Kind.MESSAGE,
         message=f"New message about order #{order.pk} from "
         f"{message.author.get_username()}: {preview}",
-        link=f"/api/orders/{order.pk}/messages/",
+        link=link,
     )
 
 

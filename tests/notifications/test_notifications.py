@@ -3,6 +3,7 @@ that lists them and marks them read (a user sees and changes only their own)."""
 
 import pytest
 from django.db import transaction
+from django.test import Client
 
 from messaging.models import Message
 from messaging.services import message_post
@@ -88,7 +89,7 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
     low = Notification.objects.filter(kind="low_stock").order_by("recipient_id")
     assert [n.recipient_id for n in low] == [member.pk for member in staff]
     assert all("Desk lamp" in n.message and "4 left" in n.message for n in low)
-    assert low[0].link == f"/api/products/{lamp.pk}/"
+    assert low[0].link == f"/admin/store/product/{lamp.pk}/change/"  # where stock is set
 
 
 def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff):
@@ -98,6 +99,7 @@ def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff)
 
     failed = Notification.objects.filter(kind="side_effect_failed")
     assert sorted(n.recipient_id for n in failed) == [member.pk for member in staff]
+    assert {n.link for n in failed} == {f"/admin/store/order/{order_id}/change/"}
     assert all(f"Order #{order_id}" in n.message and "SMTP 554" in n.message for n in failed)
 
 
@@ -114,10 +116,17 @@ def test_a_customer_message_notifies_every_staff_user_until_one_answers(user, pr
 
     customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Gift wrap?"}, format="json")
     assert sorted(r for r, _ in notified("message")) == [member.pk for member in staff]
+    # Staff are led to the order's messages in the admin, the customer to the order's page.
+    [staff_link] = set(Notification.objects.filter(kind="message").values_list("link", flat=True))
+    staff_browser = Client()
+    staff_browser.force_login(UserFactory(is_staff=True, is_superuser=True))  # may read them
+    conversation = staff_browser.get(staff_link)
+    assert conversation.status_code == 200 and b"Gift wrap?" in conversation.content
 
     Notification.objects.all().delete()
     first_staff.post(f"/api/orders/{order_id}/messages/", {"body": "Of course."}, format="json")
     assert notified("message") == [(user.pk, "message")]
+    assert Notification.objects.get().link == f"/account/orders/{order_id}/"
 
     Notification.objects.all().delete()
     customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Thanks!"}, format="json")
