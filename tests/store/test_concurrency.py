@@ -32,6 +32,19 @@ def run_at_once(calls):
         return list(pool.map(run, calls))
 
 
+def closing(call):
+    """`call` for another thread: the connection it opens there is closed after it (an
+    open one would outlive the test, and hold up the test database's removal)."""
+
+    def closed_after():
+        try:
+            return call()
+        finally:
+            connection.close()
+
+    return closed_after
+
+
 def checkout_call(client, cart):
     return lambda: client.post("/api/orders/", {"cart_id": str(cart.pk)}, format="json")
 
@@ -109,9 +122,9 @@ def test_a_line_removed_during_a_checkout_is_refused_rather_than_ordered():
     with ThreadPoolExecutor(max_workers=3) as pool:
         holder = pool.submit(hold_the_cart)
         held.wait(timeout=10)
-        checkout = pool.submit(lambda: checkout_call(client_for(user), cart)())
+        checkout = pool.submit(closing(checkout_call(client_for(user), cart)))
         wait_for_a_lock_wait()
-        removal = pool.submit(remove_the_line)
+        removal = pool.submit(closing(remove_the_line))
         wait_for_a_lock_wait(waiting=2)  # the removal queues behind the checkout
         release.set()
         holder.result(timeout=30)
