@@ -118,6 +118,12 @@ def test_saving_a_product_page_opened_before_a_checkout_keeps_the_reservation(
     assert (product.name, product.on_hand, product.reserved) == ("New name", 10, 4)
 
 
+def test_a_new_products_page_sets_its_stock_and_has_nothing_to_add_to(staff_client):
+    page = staff_client.get("/admin/store/product/add/").content.decode()
+
+    assert 'name="on_hand"' in page and 'name="add_stock"' not in page
+
+
 def test_add_stock_adds_to_what_is_on_hand_now(staff_client):
     product = ProductFactory(on_hand=10)
     form = product_form(product, add_stock="25")

@@ -22,4 +22,4 @@ def kills_its_own_process(marker: str) -> None:
 def sleeps(seconds: float, marker: str) -> None:
     """Keeps a pool process (or thread) busy; the marker says it has started."""
     Path(marker).write_text("started")
-    time.sleep(seconds)  # the task's busy time is the point: it holds its pool slot
+    time.sleep(seconds)  # a fixed wait is the point: the task holds its pool slot this long
