@@ -4,7 +4,6 @@ from django.db.models import Prefetch, QuerySet
 
 from side_effects.selectors import side_effects_prefetch
 
-from . import locks
 from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
 
 # What a side-effect task reads of an order's customer (the confirmation email's).
@@ -24,12 +23,6 @@ def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
     or inactive one."""
     product_list().only("pk").get(pk=product_id)
     return PriceChange.objects.filter(product_id=product_id).order_by("-changed_at", "-id")
-
-
-def product_price_locked(*, product_id: int, using: str = "default"):
-    """The price stored now (None for no such row), the row locked until the transaction
-    ends: what a save is about to change (Product.save opens that transaction)."""
-    return locks.product_price_for_update(product_id=product_id, using=using).first()
 
 
 def cart_get(*, customer, cart_id) -> Cart:

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from core.signals import send_robust_isolated
 
-from .. import selectors
+from .. import locks
 from ..models import PriceChange, Product
 from ..signals import price_changed
 
@@ -39,7 +39,7 @@ def price_change_record_if_changed(*, product: Product, update_fields, using: st
         new_price = Decimal(str(product.price))
     except (InvalidOperation, TypeError, ValueError):
         return None  # the save refuses it (DecimalField); there is no change to record
-    old_price = selectors.product_price_locked(product_id=product.pk, using=using)
+    old_price = locks.product_price_for_update(product_id=product.pk, using=using).first()
     if old_price is None or old_price == new_price:
         return None
     return price_change_record(

@@ -208,10 +208,11 @@ def test_two_price_changes_at_once_record_one_chain():
 @pytest.mark.postgres  # where a row lock exists: Django refuses one outside a transaction
 @pytest.mark.django_db(transaction=True)  # no test transaction around it
 def test_the_locking_price_read_refuses_to_run_outside_a_transaction():
-    from store import selectors
+    from store import locks
 
     mug = ProductFactory(price="1.00")
     with pytest.raises(transaction.TransactionManagementError):
-        selectors.product_price_locked(product_id=mug.pk)
+        locks.product_price_for_update(product_id=mug.pk, using="default").first()
     with transaction.atomic():
-        assert selectors.product_price_locked(product_id=mug.pk) == Decimal("1.00")
+        price = locks.product_price_for_update(product_id=mug.pk, using="default").first()
+        assert price == Decimal("1.00")
