@@ -6,14 +6,12 @@ from collections import Counter
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
 
 from . import selectors
-from .models import Order
 
 Status = OrderSideEffect.Status
 PER_PAGE = 20
@@ -28,37 +26,27 @@ def side_effect_rows(order) -> list[dict[str, str]]:
     ]
 
 
-def side_effects_summary(rows) -> str:
-    """One order's side effects in a few words: "all done", "1 pending", "1 failed"."""
-    counts = Counter(row["status"] for row in rows)
-    if counts[Status.DONE] == len(rows):
-        return "all done"
-    unfinished = (Status.PENDING, Status.FAILED)
-    return ", ".join(f"{counts[status]} {status}" for status in unfinished if counts[status])
+def order_rows(orders) -> list[dict]:
+    """Orders as the lists show them (this page's, the front door's), each with its side
+    effects in a few words: "all done", "1 pending", "1 failed"."""
+    rows = []
+    for order in orders:
+        counts = Counter(row["status"] for row in side_effect_rows(order))
+        unfinished = [f"{counts[s]} {s}" for s in (Status.PENDING, Status.FAILED) if counts[s]]
+        rows.append({"order": order, "side_effects": ", ".join(unfinished) or "all done"})
+    return rows
 
 
 @login_required
 def order_list_page(request):
-    orders = Paginator(selectors.order_list_for_user(user=request.user), PER_PAGE)
+    orders = Paginator(selectors.order_list(user=request.user), PER_PAGE)
     page = orders.get_page(request.GET.get("page"))
     return render(request, "store/order_list.html", {"page": page, "rows": order_rows(page)})
 
 
-def order_rows(orders) -> list[dict]:
-    """Orders as the lists show them (this page's, the front door's): each with its side
-    effects in a few words."""
-    return [
-        {"order": order, "side_effects": side_effects_summary(side_effect_rows(order))}
-        for order in orders
-    ]
-
-
 @login_required
 def order_page(request, order_id: int):
-    try:
-        order = selectors.order_get_for_user(user=request.user, order_id=order_id)
-    except Order.DoesNotExist:
-        raise Http404("No such order of yours.") from None
+    order = get_object_or_404(selectors.order_list(user=request.user), pk=order_id)
     side_effects = side_effect_rows(order)
     counts = Counter(row["status"] for row in side_effects)
     context = {

@@ -43,27 +43,11 @@ def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
     )
 
 
-def order_list(*, customer) -> QuerySet[Order]:
-    """The customer's orders, each with `line_items` (their products loaded) and
-    `side_effect_rows`: what the API shows, in three queries for a page."""
-    return _with_lines_and_side_effects(Order.objects.filter(customer=customer))
-
-
-def order_list_for_user(*, user) -> QuerySet[Order]:
-    """The user's own orders (none without a customer row), each with its side effects:
-    what the pages list, read without creating the customer the API would."""
-    return Order.objects.filter(customer__user=user).prefetch_related(side_effects_prefetch())
-
-
-def order_get_for_user(*, user, order_id: int) -> Order:
-    """One of the user's own orders with its lines and side effects, as its page shows it;
-    Order.DoesNotExist otherwise."""
-    orders = Order.objects.filter(customer__user=user)
-    return _with_lines_and_side_effects(orders).get(pk=order_id)
-
-
-def _with_lines_and_side_effects(orders: QuerySet[Order]) -> QuerySet[Order]:
-    return orders.prefetch_related(
+def order_list(*, user) -> QuerySet[Order]:
+    """The user's own orders (none without a customer row: reading creates none), each
+    with `line_items` (their products loaded) and `side_effect_rows`: what the API and the
+    pages show, in three queries for a page."""
+    return Order.objects.filter(customer__user=user).prefetch_related(
         Prefetch(
             "items", queryset=OrderItem.objects.select_related("product"), to_attr="line_items"
         ),
@@ -71,8 +55,10 @@ def _with_lines_and_side_effects(orders: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
-def order_get(*, customer, order_id) -> Order:
-    return order_list(customer=customer).get(pk=order_id)
+def order_get(*, user, order_id) -> Order:
+    """One of the user's own orders, as order_list gives them; Order.DoesNotExist
+    otherwise."""
+    return order_list(user=user).get(pk=order_id)
 
 
 def order_visible_to(*, user, order_id: int) -> Order:
