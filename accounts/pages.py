@@ -6,7 +6,6 @@ import functools
 from django.contrib.auth import login as session_login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
@@ -52,10 +51,8 @@ def signup(request):
             user = services.user_register(
                 username=fields["username"], email=fields["email"], password=fields["password"]
             )
-        except ValidationError as refused:  # the password validators'
-            form.add_error("password", refused)
-        except IntegrityError:  # the same name signed up a moment before
-            form.add_error("username", "This username is taken.")
+        except ValidationError as refused:  # naming its field
+            form.add_error(None, refused)
         else:
             session_login(request, user)
             return redirect(FRONT_DOOR)

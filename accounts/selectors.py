@@ -27,14 +27,10 @@ def login_retry_after(
     *, ip: str | None = None, username: str | None = None
 ) -> LoginThrottled | None:
     """The refusal `username` tried from `ip` meets now (how long until it may be tried,
-    and whose failures it waits out), or None when it may be tried now.
-    Three budgets of failures within SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS, as OWASP's
-    guidance and django-axes key them: the account from this address (a guesser there,
-    SHOPFLOW_LOGIN_FAILURES_ALLOWED), the account from anywhere (a guesser spread over
-    addresses, a larger budget) and the address for any account (one address trying many
-    accounts, the largest: an office behind one NAT shares it). A spent budget refuses
-    until its oldest failure leaves the window. Every login path asks
-    (accounts.services.login_authenticate)."""
+    and whose failures it waits out), or None. Three budgets of failures within the
+    window, as OWASP's guidance and django-axes key them (docs/signals.md,
+    user_login_failed): the account from this address, from anywhere (larger), and the
+    address for any account (largest: an office behind one NAT shares it)."""
     window = timedelta(seconds=settings.SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS)
     now = timezone.now()
     budgets = [

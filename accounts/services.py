@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import clock
@@ -22,13 +23,19 @@ from .signals import login_from_new_device
 
 def user_register(*, username: str, email: str, password: str):
     """Create a user. The shop's Customer row and the welcome email follow from post_save
-    receivers (store, email_app), inside this same transaction."""
-    user_model = get_user_model()
-    user = user_model(username=username, email=email)
-    validate_password(password, user=user)
+    receivers (store, email_app), inside this same transaction. A ValidationError names
+    the field refused: the password (its validators), or the username."""
+    user = get_user_model()(username=username, email=email)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as refused:
+        raise ValidationError({"password": refused.messages}) from None
     user.set_password(password)
-    with transaction.atomic():
-        user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same name signed up a moment before
+        raise ValidationError({"username": ["This username is taken."]}) from None
     return user
 
 
@@ -85,16 +92,12 @@ GATE_POLL_SECONDS = 0.05
 
 
 def login_authenticate(*, request, username: str, password: str):
-    """Django's authenticate(), throttled: the user, or None for wrong credentials (the
-    failure recorded by user_login_failed's receiver). Raises LoginThrottled, the password
-    unchecked, while a budget of recent failures is spent (selectors.login_retry_after).
-
-    Attempts for one username are checked one at a time: each holds its gate (a lease,
-    taken after the count) until its failure is recorded. So a burst of guesses at an
-    account gets no more passwords checked than its budgets allow, and logins to other
-    accounts from the same address do not wait. (The address's budget, the largest, is
-    counted without a gate: a burst over many accounts may pass it by as many attempts as
-    are in flight.)"""
+    """Django's authenticate(), throttled: the user, or None for wrong credentials. Raises
+    LoginThrottled, the password unchecked, while a budget of recent failures is spent
+    (selectors.login_retry_after). Attempts for one username are checked one at a time,
+    each holding its gate until its failure is recorded (docs/signals.md,
+    user_login_failed); the address's budget is counted without a gate, so a burst over
+    many accounts may pass it by as many attempts as are in flight."""
     username = str(username)
     gate = f"username:{username[:150]}"
     lease = _gate_take(gate=gate, ip=request_ip(request=request), username=username[:150] or None)
