@@ -6,16 +6,7 @@ from .models import AnalyticsEvent
 class AnalyticsEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AnalyticsEvent
-        fields = [
-            "id",
-            "name",
-            "order_id",
-            "customer_id",
-            "items",
-            "units",
-            "revenue",
-            "occurred_at",
-        ]
+        exclude = ["recorded_at"]
 
 
 class DailySummarySerializer(serializers.Serializer):
