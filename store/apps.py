@@ -8,6 +8,8 @@ class StoreConfig(AppConfig):
     verbose_name = "Store"
 
     def ready(self):
+        from rest_framework.authtoken.models import Token
+
         from side_effects import registry
         from worker.schedule import schedule_task
 
@@ -30,7 +32,12 @@ class StoreConfig(AppConfig):
         pre_save.connect(
             receivers.record_price_change, sender=Product, dispatch_uid="store.record_price_change"
         )
-        _connect_token_cache_invalidation(receivers.forget_cached_tokens, Customer)
+        # A token, a user or a customer saved or deleted empties the token cache (one
+        # dispatch_uid: a receiver's key is its uid with its sender).
+        for model in (Token, settings.AUTH_USER_MODEL, Customer):
+            for signal in (post_save, post_delete):
+                uid = "store.forget_cached_tokens"
+                signal.connect(receivers.forget_cached_tokens, sender=model, dispatch_uid=uid)
         schedule_task(
             "abandoned carts cleanup",
             tasks.remove_abandoned_carts,
@@ -43,15 +50,3 @@ class StoreConfig(AppConfig):
             tasks.alert_duplicate_orders,
             every_seconds=window,  # no expiry: a late run alerts as well (worker.schedule)
         )
-
-
-def _connect_token_cache_invalidation(receiver, customer_model) -> None:
-    """A token, a user or a customer saved or deleted empties the token cache."""
-    from rest_framework.authtoken.models import Token
-
-    models = (("token", Token), ("user", settings.AUTH_USER_MODEL), ("customer", customer_model))
-    for label, model in models:
-        for event, signal in (("saved", post_save), ("deleted", post_delete)):
-            signal.connect(
-                receiver, sender=model, dispatch_uid=f"store.forget_cached_tokens.{label}_{event}"
-            )
