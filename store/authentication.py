@@ -1,9 +1,6 @@
-"""Token authentication that loads the shop customer with the user, in the one query
-DRF's TokenAuthentication makes anyway (every shop endpoint needs the customer), and
-keeps what it found for SHOPFLOW_TOKEN_CACHE_SECONDS in this process's "tokens" cache: a
-client's next requests cost no query. A token deleted, or a user or customer changed,
-empties the cache of the process that changed it (store.receivers); the others stop
-accepting a deleted token within those seconds."""
+"""Token authentication that loads the shop customer with the user in the one query DRF
+makes anyway (every shop endpoint needs the customer), cached per process: a client's
+next requests cost no query. docs/architecture.md, API tokens, says when a change shows."""
 
 import hashlib
 

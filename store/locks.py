@@ -1,10 +1,6 @@
 """Every row lock the store takes: named querysets for the caller's transaction, products
-always in primary-key order, so that transactions locking overlapping products queue
-instead of deadlocking.
-
-Products are locked FOR NO KEY UPDATE, the lock an UPDATE of non-key columns takes: it
-does not block inserts that merely refer to a product (order items, stock movements).
-"""
+in primary-key order (overlapping transactions queue instead of deadlocking) and FOR NO
+KEY UPDATE, which does not block inserts that merely refer to a product (order items)."""
 
 from django.db.models import QuerySet
 

@@ -31,14 +31,10 @@ def request_fingerprint(*, payload: dict) -> str:
 def order_place(
     *, customer: Customer, cart_id, idempotency_key: str | None = None, fingerprint: str = ""
 ) -> Placement:
-    """Turn the customer's cart into an order, in one transaction.
-
-    Reserves stock with a conditional UPDATE (no read-then-write race), opens the order's
-    side effects, deletes the cart and sends order_created inside the transaction, so the
-    receivers' outbox rows commit or roll back with the order. Raises CartNotFound,
-    CartEmpty, InsufficientStock or IdempotencyKeyReused; nothing is written when it
-    raises. A new order comes with its `line_items` and `side_effect_rows` as written.
-    """
+    """Turn the customer's cart into an order, in one transaction with order_created's
+    receivers' rows (docs/architecture.md, the flow of one order). Raises CartNotFound,
+    CartEmpty, InsufficientStock or IdempotencyKeyReused, writing nothing. A new order
+    comes with its `line_items` and `side_effect_rows` as written."""
     # No lookup of the key first: a replay finds its cart gone (the first request took it),
     # a reuse with another cart hits the key's unique constraint; both roll back and are
     # answered below. The common case, a new key, pays nothing for it.

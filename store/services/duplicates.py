@@ -47,14 +47,11 @@ def alert_window_seconds() -> int:
 
 
 def duplicate_alert_create(*, now=None) -> int | None:
-    """Name the flagged orders no alert named yet in this window's alert, and tell the
-    apps that alert staff (duplicate_orders_alerted, in this transaction: their outbox
-    rows and notifications commit with the marks); the alert's id. None when there is
-    nothing to name, or when this window's alert exists: what was flagged since waits for
-    the next window.
-
-    Each order is named once: the orders are locked (those another run holds skipped) and
-    marked in one transaction, and a window has one alert (unique window_start)."""
+    """Name the flagged orders no alert named yet in this window's alert and send
+    duplicate_orders_alerted in the same transaction (docs/signals.md); the alert's id, or
+    None when there is nothing to name or this window's alert exists (the rest waits for
+    the next window). Each order is named once: locked, skipping those another run holds,
+    and a window has one alert (unique window_start)."""
     now = now or timezone.now()
     seconds = alert_window_seconds()
     window_start = datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=UTC)

@@ -19,12 +19,9 @@ INVENTORY = "inventory"  # the side effect kind (store.apps registers its task)
 
 def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> None:
     """Reserve `wanted` ({product_id: quantity}) of the locked `products`, or raise
-    InsufficientStock.
-
-    One conditional UPDATE whatever the cart's size: it adds each product's quantity
-    where enough is available. The rows are locked already, so the check before it is
-    exact; the condition keeps the UPDATE correct on its own. Fewer rows updated than
-    products asked for means a shortage, and the caller's transaction rolls back."""
+    InsufficientStock: one conditional UPDATE whatever the cart's size. The rows are
+    locked, so the check before it is exact; the condition keeps the UPDATE correct on
+    its own."""
     shortages = _shortages(wanted, products)
     if shortages:
         raise InsufficientStock(shortages)
@@ -51,13 +48,9 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
 
 def inventory_apply(*, order_id: int) -> bool:
     """Move this order's reserved units out of stock on hand, once; False when an earlier
-    or a concurrent delivery did (or does) it.
-
-    One transaction: the side effect claimed and marked done (a row another delivery
-    holds is left to it), a ledger row per order item (unique: nothing is ever applied
-    twice), one UPDATE for its products, and low_stock sent for products whose
-    reservation by the order took them below their threshold (decided at checkout, see
-    OrderItem)."""
+    or a concurrent delivery did (or does) it. One transaction: the side effect claimed,
+    a ledger row per order item (unique: nothing is applied twice), one UPDATE, and
+    low_stock for the items that crossed their threshold at checkout (OrderItem)."""
     with transaction.atomic():
         if not side_effect_claim(kind=INVENTORY, order_id=order_id):
             return False
