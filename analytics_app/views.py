@@ -33,9 +33,7 @@ class EventListView(generics.ListAPIView):
 
     permission_classes = [IsAdminUser]
     serializer_class = AnalyticsEventSerializer
-
-    def get_queryset(self):
-        return selectors.event_list()
+    queryset = selectors.event_list()  # DRF takes a fresh copy (.all()) each request
 
 
 class DailySummaryView(APIView):

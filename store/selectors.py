@@ -6,9 +6,6 @@ from side_effects.selectors import side_effects_prefetch
 
 from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
 
-# What a side-effect task reads of an order's customer (the confirmation email's).
-CUSTOMER_USER_FIELDS = ("username", "email", "first_name", "last_name")
-
 
 def product_list() -> QuerySet[Product]:
     return Product.objects.filter(is_active=True).order_by("pk")
@@ -99,9 +96,9 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
     fields += [
         f"order__{name}" for name in ("customer", "total", "placed_at", "status", "duplicate_of")
     ]
-    if with_customer:
-        fields += ["order__customer__user"]
-        fields += [f"order__customer__user__{name}" for name in CUSTOMER_USER_FIELDS]
+    if with_customer:  # the user and what the confirmation email reads of them
+        user_fields = ("", "__username", "__email", "__first_name", "__last_name")
+        fields += [f"order__customer__user{name}" for name in user_fields]
     items = list(
         OrderItem.objects.filter(order_id=order_id)
         .select_related(*related)
