@@ -1,15 +1,7 @@
-"""The channel layer (Channels on Redis), as notifications use it.
-
-A channel layer delivers at most once: a message sent while Redis is away, over a
-channel's capacity, or to a group whose membership a restarted Redis forgot, is gone. Its
-followers (notifications.follower) keep the database as their record and resync from it:
-a receive that fails here answers RESYNC instead of raising, so one lost connection does
-not end a consumer.
-
-Synchronous code (a request thread, a Celery task) sends with `layer_call`, on one event
-loop per process; what notifications ask of the layer's Redis beside the layer goes
-through `redis_client` / `redis_client_async`.
-"""
+"""The channel layer (Channels on Redis) as notifications use it: a receive that fails
+answers RESYNC instead of raising (its follower resyncs from the database, so one lost
+connection does not end a consumer); `layer_call` sends from synchronous code on one event
+loop a process; `redis_client` / `redis_client_async` talk to the layer's Redis beside it."""
 
 import asyncio
 import logging

@@ -1,12 +1,8 @@
-"""The one delivery pipeline of the channels beyond the app (email, Web Push): plan,
-claim, send, record, once, with a Sender per channel (notifications.emails, .push).
-
-Due rows are locked (SKIP LOCKED: concurrent runs take disjoint rows) and claimed in a
-short transaction (their next attempt moved past the send), sent with no transaction open
-(SMTP or a push service may take seconds), then recorded. A worker killed in between
-leaves the claim to run out: sent again, at least once. One retry policy, the side-effect
-tasks' own: Celery's exponential backoff with full jitter (SHOPFLOW_TASK_RETRY_BACKOFF,
-_MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then failed."""
+"""The one delivery pipeline of the channels beyond the app (email, Web Push): plan, claim,
+send, record, with a Sender per channel (.emails, .push) and one retry policy, the
+side-effect tasks' own (docs/notifications.md, "One delivery pipeline"). A send runs with
+no transaction open (SMTP or a push service may take seconds); a worker killed before its
+record leaves the claim to run out: sent again, at least once."""
 
 import logging
 from collections.abc import Callable
