@@ -63,11 +63,9 @@ LAYER_CALL_SECONDS = 5.0
 
 class _LayerLoop:
     """The event loop, in a daemon thread, on which this process's synchronous code talks
-    to the channel layer. asgiref's async_to_sync makes a new loop for every call from a
-    thread that has none, and channels-redis a connection pool for every loop: each send
-    from a request thread or a task opened a Redis connection. One loop keeps one pool.
-    Made on first use, and again in a forked child (a Celery pool process), where the
-    parent's thread does not run."""
+    to the channel layer: async_to_sync would make a loop, so a Redis connection pool, per
+    call. Made on first use, and again in a forked child (a Celery pool process), where
+    the parent's thread does not run."""
 
     def __init__(self):  # and again in a forked child: a lock of its own, no loop yet
         self._lock = threading.Lock()

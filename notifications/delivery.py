@@ -54,12 +54,9 @@ class Sender:
 
 
 def deliveries_send(sender: Sender, *, now=None) -> int:
-    """Plan the channel's deliveries, then send what is due, one group at a time; how many
-    groups were delivered. No group starts past the run budget
-    (worker.tasks_base.last_start_by): the groups claimed and not sent are let go for the
-    next run. What is due is what was due as the run began
-    (`now`), so a row failing in it waits for the next run even with no backoff; a claim
-    and a record read the run's clock as they are written."""
+    """Plan the channel's deliveries, then send what was due as the run began (`now`), one
+    group at a time; how many groups were delivered. No group starts past the run budget
+    (worker.tasks_base.last_start_by): those claimed and not sent are let go."""
     start, started = now or timezone.now(), clock.monotonic()
 
     def run_now():  # `start` moved on by the time the run has taken
