@@ -30,32 +30,19 @@ def _receivers_connect() -> None:
 
     from . import receivers
 
-    order_created.connect(
-        receivers.notify_order_placed, dispatch_uid="notifications.notify_order_placed"
-    )
-    low_stock.connect(receivers.notify_low_stock, dispatch_uid="notifications.notify_low_stock")
-    side_effect_failed.connect(
-        receivers.notify_side_effect_failed,
-        dispatch_uid="notifications.notify_side_effect_failed",
-    )
-    webhook_failed.connect(
-        receivers.notify_webhook_failed, dispatch_uid="notifications.notify_webhook_failed"
-    )
+    for signal, receiver in [
+        (order_created, receivers.notify_order_placed),
+        (low_stock, receivers.notify_low_stock),
+        (side_effect_failed, receivers.notify_side_effect_failed),
+        (webhook_failed, receivers.notify_webhook_failed),
+        (login_from_new_device, receivers.notify_new_device_login),
+        (message_read, receivers.push_read_receipt),
+        (duplicate_orders_alerted, receivers.notify_duplicate_orders),
+        (user_logged_out, receivers.end_push_subscriptions_of_session),
+    ]:
+        signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")
     post_save.connect(
         receivers.notify_message_recipients,
         sender=Message,
         dispatch_uid="notifications.notify_message_recipients",
-    )
-    login_from_new_device.connect(
-        receivers.notify_new_device_login, dispatch_uid="notifications.notify_new_device_login"
-    )
-    message_read.connect(
-        receivers.push_read_receipt, dispatch_uid="notifications.push_read_receipt"
-    )
-    duplicate_orders_alerted.connect(
-        receivers.notify_duplicate_orders, dispatch_uid="notifications.notify_duplicate_orders"
-    )
-    user_logged_out.connect(
-        receivers.end_push_subscriptions_of_session,
-        dispatch_uid="notifications.end_push_subscriptions_of_session",
     )

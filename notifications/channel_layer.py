@@ -1,15 +1,7 @@
-"""The channel layer (Channels on Redis), as notifications use it.
-
-A channel layer delivers at most once: a message sent while Redis is away, over a
-channel's capacity, or to a group whose membership a restarted Redis forgot, is gone. Its
-followers (notifications.follower) keep the database as their record and resync from it:
-a receive that fails here answers RESYNC instead of raising, so one lost connection does
-not end a consumer.
-
-Synchronous code (a request thread, a Celery task) sends with `layer_call`, on one event
-loop per process; what notifications ask of the layer's Redis beside the layer goes
-through `redis_client` / `redis_client_async`.
-"""
+"""The channel layer (Channels on Redis) as notifications use it: a receive that fails
+answers RESYNC instead of raising (its follower resyncs from the database, so one lost
+connection does not end a consumer); `layer_call` sends from synchronous code on one event
+loop a process; `redis_client` / `redis_client_async` talk to the layer's Redis beside it."""
 
 import asyncio
 import logging
@@ -71,11 +63,9 @@ LAYER_CALL_SECONDS = 5.0
 
 class _LayerLoop:
     """The event loop, in a daemon thread, on which this process's synchronous code talks
-    to the channel layer. asgiref's async_to_sync makes a new loop for every call from a
-    thread that has none, and channels-redis a connection pool for every loop: each send
-    from a request thread or a task opened a Redis connection. One loop keeps one pool.
-    Made on first use, and again in a forked child (a Celery pool process), where the
-    parent's thread does not run."""
+    to the channel layer: async_to_sync would make a loop, so a Redis connection pool, per
+    call. Made on first use, and again in a forked child (a Celery pool process), where
+    the parent's thread does not run."""
 
     def __init__(self):  # and again in a forked child: a lock of its own, no loop yet
         self._lock = threading.Lock()

@@ -1,14 +1,7 @@
-"""WebSocket /ws/notifications/: the caller's notifications, one JSON text frame each.
-
-Credentials: the session cookie (Channels' AuthMiddlewareStack, behind its origin check:
-see config.asgi), or `?token=` from POST /api/notifications/stream-token/, which a socket
-takes once. Without valid ones the socket is accepted and closed with 4401, so the client
-sees why. `?last_id=N`: the notifications after N are sent first; without it, from now.
-
-Frames from the client: {"type": "sync", "last_id": N} (it saw a gap: everything after N
-again) and {"type": "ping"}. Anything else gets an error frame; a client that keeps
-sending them is closed with 4400.
-"""
+"""WebSocket /ws/notifications/: the caller's notifications, one JSON text frame each; from
+the client, {"type": "sync", "last_id": N} (it saw a gap) and {"type": "ping"}
+(docs/notifications.md, "How an event reaches a browser" and "Credentials for a stream or a
+socket")."""
 
 import asyncio
 import json

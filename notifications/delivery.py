@@ -1,12 +1,8 @@
-"""The one delivery pipeline of the channels beyond the app (email, Web Push): plan,
-claim, send, record, once, with a Sender per channel (notifications.emails, .push).
-
-Due rows are locked (SKIP LOCKED: concurrent runs take disjoint rows) and claimed in a
-short transaction (their next attempt moved past the send), sent with no transaction open
-(SMTP or a push service may take seconds), then recorded. A worker killed in between
-leaves the claim to run out: sent again, at least once. One retry policy, the side-effect
-tasks' own: Celery's exponential backoff with full jitter (SHOPFLOW_TASK_RETRY_BACKOFF,
-_MAX), never sooner than a Retry-After, SHOPFLOW_TASK_MAX_RETRIES retries, then failed."""
+"""The one delivery pipeline of the channels beyond the app (email, Web Push): plan, claim,
+send, record, with a Sender per channel (.emails, .push) and one retry policy, the
+side-effect tasks' own (docs/notifications.md, "One delivery pipeline"). A send runs with
+no transaction open (SMTP or a push service may take seconds); a worker killed before its
+record leaves the claim to run out: sent again, at least once."""
 
 import logging
 from collections.abc import Callable
@@ -58,12 +54,9 @@ class Sender:
 
 
 def deliveries_send(sender: Sender, *, now=None) -> int:
-    """Plan the channel's deliveries, then send what is due, one group at a time; how many
-    groups were delivered. No group starts past the run budget
-    (worker.tasks_base.last_start_by): the groups claimed and not sent are let go for the
-    next run. What is due is what was due as the run began
-    (`now`), so a row failing in it waits for the next run even with no backoff; a claim
-    and a record read the run's clock as they are written."""
+    """Plan the channel's deliveries, then send what was due as the run began (`now`), one
+    group at a time; how many groups were delivered. No group starts past the run budget
+    (worker.tasks_base.last_start_by): those claimed and not sent are let go."""
     start, started = now or timezone.now(), clock.monotonic()
 
     def run_now():  # `start` moved on by the time the run has taken

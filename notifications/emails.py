@@ -1,8 +1,6 @@
-"""The email channel: what a person has not read in the app after
-SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES is emailed to them, several notifications in one
-digest; reading one in the app first cancels its email. Each notification's email is a
-NotificationDelivery row, planned once, then sent, recorded and retried by the one
-pipeline (notifications.delivery); a digest goes out through email_app's send API."""
+"""The email channel: what a person has not read in the app after a while is emailed to
+them in one digest, through the one pipeline (.delivery) and email_app's send API
+(docs/notifications.md, "By email")."""
 
 import hashlib
 from datetime import timedelta
@@ -48,11 +46,9 @@ def email_digests_send(*, now=None) -> int:
 
 
 def email_digest_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
-    """One digest of a person's due deliveries, through email_app's send API: once per
-    digest, over the worker's kept SMTP connection, with a Message-ID. Each delivery keeps
-    the key of the digest it last went in, written before the send: a retry after a lost
-    answer leaves out those whose digest went out, whatever else is due with them now, so
-    nothing is emailed twice."""
+    """One digest of a person's due deliveries, through email_app's send API (once a
+    digest). Each delivery keeps the key of the digest it last went in, written before the
+    send: a retry after a lost answer leaves out those whose digest went out."""
     user_id = deliveries[0].notification.recipient_id
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:

@@ -1,5 +1,5 @@
-"""Domain errors of notifications, answered by core.api (404s here). Their words are those
-get_object_or_404 answered with before: clients may match on them."""
+"""Domain errors of notifications, answered by core.api (404s here) in get_object_or_404's
+words: clients may match on them."""
 
 from core.exceptions import NotFound
 

@@ -1,19 +1,9 @@
-"""Following a person's group on the channel layer, for one open connection, whichever
-its transport (notifications.consumers: the WebSocket; notifications.stream: Server-Sent
-Events): the group joined before the database is read, what the client missed, each
-message of the layer turned into what the client gets, a resync when the layer may have
-dropped something (notifications.channel_layer), and the end.
-
-What a follower gives its transport to send is a list of messages: {"type":
-"notification", ...the notification as the API shows it, "unread": n, "unread_as_of": v}
-(the person's count once it was committed, and its version: notifications.sql) or
-{"type": "receipt", ...}.
-
-A follower resyncs (joins again, reads what it missed) when its own receive fails (the
-layer answers RESYNC: notifications.channel_layer) and, with every follower of its
-process, when this process's watch sees Redis come back after not answering, or answer
-as another server (a restart emptied its groups).
-"""
+"""Following a person's group on the channel layer for one open connection, whichever its
+transport (.consumers: WebSocket; .stream: SSE): join before reading the database, send what
+the client missed, turn each message of the layer into what the client gets ({"type":
+"notification", ...the notification as the API shows it, "unread", "unread_as_of"} or
+{"type": "receipt", ...}), resync when the layer may have dropped something, leave
+(docs/notifications.md, "How an event reaches a browser")."""
 
 import asyncio
 import contextlib

@@ -1,14 +1,8 @@
 """Notifications pushed live: sent after commit to the recipient's group on the channel
-layer (`notifications.user.<id>`) by whatever process wrote them (a web thread, a Celery
-worker), and received by every WebSocket consumer (notifications.consumers) and SSE stream
-(notifications.stream) of that user, in any web process.
-
-The layer delivers at most once, so the database is the record: a connection reads what
-is newer than the last event it sent when it opens, when its client asks (a gap), and
-when the layer may have dropped something (notifications.channel_layer tells it). A message
-carries the notification as the API shows it, so an open connection costs no query per
-event.
-"""
+layer (`notifications.user.<id>`), which every WebSocket and SSE connection of theirs
+follows (.follower). The layer delivers at most once, so the database is the record; a
+message carries the notification as the API shows it, so an open connection costs no query
+an event (docs/notifications.md, "How an event reaches a browser")."""
 
 import logging
 

@@ -1,17 +1,11 @@
 """The Web Push channel: a notification whose kind a person gets by push goes to each of
-their browsers' subscriptions, encrypted for it (aes128gcm, pywebpush) and signed with the
-server's VAPID key, one NotificationDelivery row per subscription, so nothing is pushed
-twice to one browser.
-
-What the push service answers decides: 201 delivered; 404 or 410 the subscription is gone
-(its row is deleted); 429 and 5xx (or no answer) retried with backoff, no sooner than its
-Retry-After; 401, 403, 413 and other refusals are not retried: the delivery fails with the
-answer, logged, and shown to staff in the admin."""
+their browsers, encrypted (aes128gcm, pywebpush) and VAPID-signed, one NotificationDelivery
+a browser so that none gets it twice; the push service's answer decides what follows
+(docs/notifications.md, "By Web Push")."""
 
 import json
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 import urllib3
@@ -20,7 +14,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from py_vapid import Vapid02
 
 from core.exists_check import ExistsCheck
-from core.public_http import AddressRefused, AddressUnresolved, public_post, public_target
+from core.public_http import AddressRefused, AddressUnresolved, Reply, public_post, public_target
 from worker.outbox import enqueue_on_commit
 
 from . import delivery, selectors
@@ -114,20 +108,13 @@ def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcom
         return Outcome(FAILED, error=f"endpoint refused at send time: {refused}", drop=True)
     if answer.status in (200, 201, 202):
         return Outcome(DELIVERED)
-    error = f"{answer.status} from the push service: {answer.body[:200]}"
+    error = f"{answer.status} from the push service: {answer.text[:200]}"
     if answer.status in (404, 410):
         return Outcome(FAILED, error=error, drop=True)
     if answer.status == 429 or answer.status >= 500:
-        return Outcome(RETRY, error=error, retry_after=answer.retry_after)
+        return Outcome(RETRY, error=error, retry_after=_seconds(answer.headers.get("Retry-After")))
     logger.error("notifications: push %s refused, not retried: %s", row.pk, error)
     return Outcome(FAILED, error=error)
-
-
-@dataclass
-class Answer:
-    status: int
-    body: str
-    retry_after: int
 
 
 def push_payload(notification: Notification) -> dict:
@@ -140,7 +127,7 @@ def push_payload(notification: Notification) -> dict:
     }
 
 
-def push_post(*, subscription: PushSubscription, notification: Notification) -> Answer:
+def push_post(*, subscription: PushSubscription, notification: Notification) -> Reply:
     """POST one notification to one subscription's push service, to the address the
     endpoint check approved, no redirect followed (core.public_http)."""
     target = push_target(subscription.endpoint)
@@ -167,12 +154,7 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",
     }
-    reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
-    return Answer(
-        status=reply.status,
-        body=reply.text[:500],
-        retry_after=_seconds(reply.headers.get("Retry-After")),
-    )
+    return public_post(target, body=body, headers=headers, timeout=TIMEOUT)
 
 
 def push_target(endpoint: str):

@@ -75,12 +75,8 @@ def notification_latest_id(*, user_id: int) -> int:
 
 
 def staff_user_ids() -> list[int]:
-    return list(
-        get_user_model()
-        .objects.filter(is_staff=True, is_active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("id")
+    return list(staff.values_list("id", flat=True))
 
 
 def user_is_active(*, user_id: int) -> bool:

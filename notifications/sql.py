@@ -1,14 +1,7 @@
 """What the ORM cannot say, of the notifications: the version of the database a count was
 read at (`unread_as_of`: of two counts, the greater version is the newer), and reads that
-share one snapshot (docs/notifications.md, "The unread count").
-
-PostgreSQL: a statement's snapshot, from its xmax and how many older transactions were
-still running. xmax only grows and, while it stays, the running ones only finish: the
-version orders snapshots as they were taken. Read outside a transaction that wrote (its
-own writes are in its snapshot, and no version names them).
-
-SQLite: the read holds the one write lock (IMMEDIATE transactions), so nothing commits
-meanwhile; the version is the time then (one machine's processes share a clock)."""
+share one snapshot (docs/notifications.md, "The unread count"). A version is read outside a
+transaction that wrote: its own writes are in its snapshot, and no version names them."""
 
 import contextlib
 import time

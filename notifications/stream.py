@@ -1,19 +1,11 @@
-"""GET /api/notifications/stream/: the caller's new notifications as Server-Sent Events.
+"""GET /api/notifications/stream/: the caller's new notifications as Server-Sent Events
+(docs/notifications.md, "How an event reaches a browser").
 
-An async view: under uvicorn an open stream is a coroutine waiting on a queue (config.asgi
-sends async views to Django's ASGI handler), holding no database connection. Django's ASGI
-handler still keeps an idle thread per request while it lasts (about 70 KB a stream,
-measured when the benchmark had a stream phase), so a host's thread limit bounds the
-streams of a process. Events come from the channel layer (the user's group, as the
-WebSocket consumer's: notifications.live); what a client missed, it gets from the
-database: after `Last-Event-ID` (sent by EventSource when it reconnects; `?last_event_id=`
-for the first connection), and whenever the layer may have dropped something
-(notifications.channel_layer).
-
-Credentials: the session cookie, `Authorization: Token <key>`, or `?token=` from POST
-/api/notifications/stream-token/ (signed, short-lived; an EventSource cannot send
-headers, and an API token in a URL ends up in logs).
-"""
+An async view: an open stream is a coroutine waiting on a queue, holding no database
+connection; Django's ASGI handler still keeps an idle thread per request while it lasts, so
+a host's thread limit bounds the streams of a process. Credentials: the session,
+`Authorization: Token <key>`, or `?token=` from POST /api/notifications/stream-token/ (an
+EventSource cannot send headers, and an API token in a URL ends up in logs)."""
 
 import asyncio
 import json

@@ -1,9 +1,6 @@
 """The unsubscribe link of every notification email: a signed token naming a person and a
-kind, valid for UNSUBSCRIBE_MAX_AGE, used once.
-
-Opening the link changes nothing: mail scanners and link previews fetch links, so a GET
-only shows what the link would turn off and a button. The button's POST, or a mail client's
-one-click POST (RFC 8058, the List-Unsubscribe-Post header), turns the kind's email off."""
+kind, valid for UNSUBSCRIBE_MAX_AGE, used once. Opening it changes nothing (mail scanners
+fetch links); a POST turns the kind's email off (docs/notifications.md, "By email")."""
 
 from dataclasses import dataclass
 from datetime import timedelta

@@ -4,7 +4,7 @@ is served from: the whole site), and the WebSocket (config.asgi routes sockets h
 
 from django.urls import path
 
-from . import pages, push_views, stream, views
+from . import pages, stream, views
 from .consumers import NotificationConsumer
 
 API = "api/notifications/"
@@ -26,20 +26,20 @@ urlpatterns = [
     path(f"{API}stream-token/", views.StreamTokenView.as_view(), name="notification-stream-token"),
     path(f"{API}stream/", stream.notification_stream, name="notification-stream"),
     path(f"{API}preferences/", views.PreferencesView.as_view(), name="notification-preferences"),
-    path(f"{PUSH}key/", push_views.PushKeyView.as_view(), name="push-key"),
+    path(f"{PUSH}key/", views.PushKeyView.as_view(), name="push-key"),
     path(
         f"{PUSH}subscriptions/",
-        push_views.PushSubscriptionListView.as_view(),
+        views.PushSubscriptionListView.as_view(),
         name="push-subscriptions",
     ),
     path(
         f"{PUSH}subscriptions/renew/",
-        push_views.PushSubscriptionRenewView.as_view(),
+        views.PushSubscriptionRenewView.as_view(),
         name="push-subscription-renew",
     ),
     path(
         f"{PUSH}subscriptions/<int:subscription_id>/",
-        push_views.PushSubscriptionDetailView.as_view(),
+        views.PushSubscriptionDetailView.as_view(),
         name="push-subscription",
     ),
     path("account/notifications/", pages.notifications_page, name="notifications-page"),

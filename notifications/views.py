@@ -1,25 +1,25 @@
+"""The notifications API, and the Web Push API: the server's VAPID key and the caller's
+browsers' subscriptions."""
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors
-from .serializers import (
-    UNREAD_AS_OF_HELP,
-    MarkedReadSerializer,
-    NotificationReadSerializer,
-    NotificationSerializer,
-    PreferencesChangeSchema,
-    PreferencesSchema,
-    PreferencesUpdateSerializer,
-    ReadAllSerializer,
-    StreamTokenSerializer,
-    UnreadCountSerializer,
-)
+from core.api import ErrorSerializer
+
+from . import push, selectors, serializers
 from .services import inbox, preferences, stream_tokens
+from .services.push_subscriptions import (
+    push_subscription_delete,
+    push_subscription_renew,
+    push_subscription_save,
+)
 from .sql import one_snapshot
 
 
@@ -41,7 +41,7 @@ class NotificationPagination(PageNumberPagination):
         answer["properties"]["unread_as_of"] = {
             "type": "string",
             "example": "00000000000004d2fffffe",
-            "description": UNREAD_AS_OF_HELP,
+            "description": serializers.UNREAD_AS_OF_HELP,
         }
         answer["required"] += ["unread", "unread_as_of"]
         return answer
@@ -58,7 +58,7 @@ class NotificationPagination(PageNumberPagination):
     )
 )
 class NotificationListView(generics.ListAPIView):
-    serializer_class = NotificationSerializer
+    serializer_class = serializers.NotificationSerializer
     pagination_class = NotificationPagination
 
     def get_queryset(self):
@@ -74,7 +74,8 @@ class NotificationListView(generics.ListAPIView):
 
 class NotificationUnreadCountView(APIView):
     @extend_schema(
-        summary="How many of the caller's notifications are unread", responses=UnreadCountSerializer
+        summary="How many of the caller's notifications are unread",
+        responses=serializers.UnreadCountSerializer,
     )
     def get(self, request):
         return Response(selectors.notification_unread(user_id=request.user.pk)._asdict())
@@ -85,24 +86,26 @@ class NotificationReadView(APIView):
         summary="Mark one notification read",
         description="Marking it again changes nothing. 404 for anyone else's.",
         request=None,
-        responses=NotificationReadSerializer,
+        responses=serializers.NotificationReadSerializer,
     )
     def post(self, request, notification_id: int):
         notification = inbox.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
         unread = selectors.notification_unread(user_id=request.user.pk)
-        return Response({**NotificationSerializer(notification).data, **unread._asdict()})
+        return Response(
+            {**serializers.NotificationSerializer(notification).data, **unread._asdict()}
+        )
 
 
 class NotificationReadAllView(APIView):
     @extend_schema(
         summary="Mark the caller's notifications read, all or up to an id",
-        request=ReadAllSerializer,
-        responses=MarkedReadSerializer,
+        request=serializers.ReadAllSerializer,
+        responses=serializers.MarkedReadSerializer,
     )
     def post(self, request):
-        given = ReadAllSerializer(data=request.data)
+        given = serializers.ReadAllSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         marked = inbox.notifications_mark_all_read(
             user=request.user, up_to_id=given.validated_data.get("up_to_id")
@@ -120,7 +123,7 @@ class StreamTokenView(APIView):
             "seconds to open a stream."
         ),
         request=None,
-        responses=StreamTokenSerializer,
+        responses=serializers.StreamTokenSerializer,
     )
     def post(self, request):
         return Response(
@@ -135,7 +138,7 @@ class PreferencesView(APIView):
     @extend_schema(
         summary="The caller's channels for each kind",
         description="Every kind that can reach the caller: the staff-only kinds for staff.",
-        responses=PreferencesSchema,
+        responses=serializers.PreferencesSchema,
     )
     def get(self, request):
         return Response(selectors.preferences_for(user=request.user))
@@ -145,12 +148,129 @@ class PreferencesView(APIView):
         description="Name some kinds, and some of their channels: the rest stay as they "
         "are. 400 for an unknown kind or channel, a channel a kind cannot turn off, or a "
         "staff-only kind from a customer.",
-        request=PreferencesChangeSchema,
-        responses=PreferencesSchema,
+        request=serializers.PreferencesChangeSchema,
+        responses=serializers.PreferencesSchema,
     )
     def put(self, request):
-        incoming = PreferencesUpdateSerializer(data=request.data, context={"user": request.user})
+        incoming = serializers.PreferencesUpdateSerializer(
+            data=request.data, context={"user": request.user}
+        )
         incoming.is_valid(raise_exception=True)
         return Response(
             preferences.preferences_update(user=request.user, changes=incoming.validated_data)
         )
+
+
+class PushUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Web Push is not configured on this server (no VAPID key)."
+    default_code = "push_unavailable"
+
+
+def _push_configured() -> None:
+    if not push.push_configured():
+        raise PushUnavailable()
+
+
+class PushKeyView(APIView):
+    @extend_schema(
+        summary="The server's VAPID public key (applicationServerKey)",
+        responses=serializers.PushKeySerializer,
+    )
+    def get(self, request):
+        _push_configured()
+        return Response({"public_key": settings.VAPID_PUBLIC_KEY})
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="The caller's browsers subscribed to Web Push",
+        parameters=[
+            OpenApiParameter(
+                "endpoint",
+                str,
+                description="This browser's push endpoint: its row only, or none (no paging "
+                "through all of them to find it).",
+            )
+        ],
+    )
+)
+class PushSubscriptionListView(generics.ListAPIView):
+    serializer_class = serializers.PushSubscriptionSerializer
+
+    def get_queryset(self):
+        endpoint = self.request.query_params.get("endpoint")
+        return selectors.push_subscription_list(user=self.request.user, endpoint=endpoint)
+
+    @extend_schema(
+        summary="Subscribe a browser to Web Push",
+        description="The browser's PushSubscription as JSON. A known endpoint updates its "
+        "row (200) instead of adding one (201). https endpoints on the public internet "
+        "only; at most 20 browsers a person.",
+        request=serializers.PushSubscriptionInputSerializer,
+        responses={
+            201: serializers.PushSubscriptionSerializer,
+            200: serializers.PushSubscriptionSerializer,
+        },
+    )
+    def post(self, request):
+        _push_configured()
+        incoming = serializers.PushSubscriptionInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        # Made by a page's session login (not a token), it ends when that session does.
+        by_session = isinstance(request.successful_authenticator, SessionAuthentication)
+        row, created = push_subscription_save(
+            user=request.user,
+            endpoint=data["endpoint"],
+            session_key=request.session.session_key if by_session else None,
+            **data["keys"],
+        )
+        return Response(
+            serializers.PushSubscriptionSerializer(row).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class PushSubscriptionDetailView(APIView):
+    @extend_schema(summary="Unsubscribe one of the caller's browsers", responses={204: None})
+    def delete(self, request, subscription_id: int):
+        push_subscription_delete(user=request.user, subscription_id=subscription_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushSubscriptionRenewView(APIView):
+    """For the service worker's pushsubscriptionchange, which has no session to show (nor
+    a CSRF token): the old endpoint, an unguessable URL only that browser and its push
+    service know, stands for it."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Replace a browser's subscription (from its service worker)",
+        request=serializers.PushRenewSerializer,
+        responses={200: serializers.PushSubscriptionSerializer, 404: ErrorSerializer},
+    )
+    def post(self, request):
+        _push_configured()
+        # An unknown old endpoint is answered before anything costs (the new endpoint's
+        # DNS lookup): this endpoint needs no login. Only a string the old endpoint's field
+        # accepts (no NUL, no lone surrogate, not too long) is looked up, so that the lookup
+        # cannot fail in the database: any other is no endpoint of ours.
+        old = request.data.get("old_endpoint") if isinstance(request.data, dict) else None
+        try:
+            serializers.PushRenewSerializer().fields["old_endpoint"].run_validation(old)
+        except exceptions.ValidationError:
+            old = None
+        if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
+            raise exceptions.NotFound("No subscription has that endpoint.")
+        incoming = serializers.PushRenewSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        row = push_subscription_renew(
+            old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
+        )
+        if row is None:
+            raise exceptions.NotFound("No subscription has that endpoint.")
+        return Response(serializers.PushSubscriptionSerializer(row).data)
