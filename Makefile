@@ -2,6 +2,10 @@
 # Both create the virtual environment and install the pinned requirements on first use.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Bytecode is cached (a __pycache__ beside each module, ignored by git): with
+# PYTHONDONTWRITEBYTECODE set, every test process rewrote and compiled every test module
+# again, and every process started by a test compiled the app again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 
