@@ -1,8 +1,6 @@
-"""GET /healthz: 200 when the database and the broker answer, 503 naming what is down.
-
-The operator's page (probes and load balancers ask /livez and /readyz: core.probes).
-Anonymous by design, so it names the part that is down and nothing more: host names and
-error text go to the log, not to the caller."""
+"""GET /healthz, the operator's page (probes ask /livez and /readyz: core.probes): 200 when
+the database and the broker answer, else 503 naming what is down. Anonymous by design: host
+names and error text go to the log, not to the caller."""
 
 import logging
 

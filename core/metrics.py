@@ -1,13 +1,6 @@
-"""GET /metrics: the Prometheus text format, behind the ops credentials.
-
-Two kinds of series. Events are counted in the process that sees them (tasks and
-finished side effects in the workers) with prometheus-client's metrics; with
-PROMETHEUS_MULTIPROC_DIR set (`make run`, docker-compose) every process writes its own
-file there and a scrape sums them. States are read from the database at scrape time by
-the collectors the apps register (`add_collector`): the outbox backlog, side effects past
-their deadline, queue lengths. Only Shopflow can export those.
-
-Importing this module imports no app."""
+"""GET /metrics: the Prometheus text format, behind the ops credentials. Events are counted
+in the processes that see them, states read from the database at scrape time by the
+collectors the apps register (docs/monitoring.md). Importing this module imports no app."""
 
 import base64
 import binascii

@@ -1,10 +1,7 @@
 """HTTP requests to a URL someone handed the server (a Web Push endpoint, a webhook
-endpoint) that cannot become a way into the private network (SSRF): https only (plain
-http to loopback only when the caller allows it, for tests and local services), no
-credentials in the URL, and a host whose every address is public. The check runs when the
-URL is stored and again before each request, and the request connects to the very address
-the check approved (`public_post`), so a DNS answer that changes in between cannot
-smuggle a private one in. No redirect is followed."""
+endpoint) that cannot become a way into the private network (SSRF). The check runs when
+the URL is stored and again before each request, which connects to the very address the
+check approved (`public_post`): a DNS answer that changes in between smuggles nothing in."""
 
 import ipaddress
 import socket
