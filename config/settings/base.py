@@ -80,9 +80,7 @@ TEMPLATES = [
 ]
 
 # --- Database: config/settings/database.py ------------------------------------
-# What every PostgreSQL session must carry (config/settings/database.py): sent as each
-# connection's options, or set on the role behind PgBouncer; a pod's init container
-# (manage.py wait_for_migrations) refuses to start the pod on a database without them.
+# The bounds every PostgreSQL session must carry (docs/operations.md, "Bounds").
 DATABASE_SESSION_BOUNDS_MS = server_bounds_ms()
 DATABASES = database_settings(BASE_DIR, bounds_ms=DATABASE_SESSION_BOUNDS_MS)
 
@@ -151,7 +149,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies here are whole (a line's quantity)
     "ENUM_NAME_OVERRIDES": {
         "SideEffectStatus": "side_effects.models.OrderSideEffect.Status",
-        "StatusEnum": "store.models.Order.Status",  # its name before webhooks had a status
+        "StatusEnum": "store.models.Order.Status",  # the public schema's name, kept
         "WebhookDeliveryStatus": "webhooks.models.Delivery.Status",
         "WebhookEventType": "webhooks.events.EVENT_TYPES",
     },
@@ -163,8 +161,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- The shop ------------------------------------------------------------------
-# The currency of every price and total (ISO 4217): shown beside each amount in the API
-# (`currency`), the emails and the pages (core's `money` filter). One shop, one currency.
+# The currency of every price and total (ISO 4217; core.money): one shop, one currency.
 SHOPFLOW_CURRENCY = env_currency("SHOPFLOW_CURRENCY", "EUR")
 
 # --- Email ----------------------------------------------------------------------

@@ -60,12 +60,8 @@ def server_bounds_ms() -> dict[str, int]:
 
 
 def postgres_bounds(*, pooled: bool, bounds_ms: dict[str, int]) -> dict:
-    """The connection's options (libpq's): a new connection to a host that stopped
-    answering fails in seconds; keepalives and tcp_user_timeout notice a peer that
-    vanished mid-conversation (a cut link) in about 20 s, not the kernel's two hours; and
-    the server's bounds as the session's `options`. Behind PgBouncer in transaction mode a
-    session's settings would not follow its client (PgBouncer refuses `options`): set them
-    on the role there (ALTER ROLE ... SET, docs/operations.md)."""
+    """The connection's options (libpq's) and, unless pooled, the server's bounds as the
+    session's `options`: docs/operations.md, "Bounds" (behind PgBouncer, set on the role)."""
     options = {
         "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
         "keepalives": 1,
