@@ -59,9 +59,8 @@ def public_target(url: str, *, loopback_allowed: bool) -> Target:
         port = parts.port
     except ValueError as exc:
         raise AddressRefused("The endpoint is not a URL.") from exc
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AddressRefused("The endpoint must be an https URL.")
-    if parts.scheme == "http" and not loopback_allowed:
+    schemes = ("https", "http") if loopback_allowed else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
         raise AddressRefused("The endpoint must be an https URL.")
     if parts.username is not None or parts.password is not None:
         raise AddressRefused("The endpoint must not carry credentials.")
