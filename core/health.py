@@ -38,16 +38,14 @@ CHECKS = {"database": database_check, "broker": _broker}
 
 @json_get_only
 def healthz(request):
-    states = {}
+    down = []
     for name, check in CHECKS.items():
         try:
             check()
         except Exception:
             logger.warning("healthz: %s is down", name, exc_info=True)
-            states[name] = "down"
-        else:
-            states[name] = "ok"
-    down = [name for name, state in states.items() if state == "down"]
+            down.append(name)
+    states = {name: "down" if name in down else "ok" for name in CHECKS}
     body = {"status": "unavailable" if down else "ok", "checks": states}
     if down:
         body["detail"] = f"Down: {', '.join(down)}."
