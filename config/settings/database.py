@@ -38,10 +38,8 @@ def database_settings(base_dir: Path, *, bounds_ms: dict[str, int]) -> dict:
 
 
 def server_bounds_ms() -> dict[str, int]:
-    """What PostgreSQL ends, for each session: a statement, a wait for a lock, and a
-    transaction left idle (its client frozen or cut off), with the locks it held. A lock
-    waits longer than a transaction may idle, so that a checkout outlasts a frozen
-    worker's hold on its product. 0 turns one off."""
+    """What PostgreSQL ends, for each session (0 turns one off); a lock waits longer than a
+    transaction may idle (docs/operations.md, "Bounds": why)."""
     bounds = {
         "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT", 20) * 1000,
         "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT", 15) * 1000,

@@ -40,8 +40,7 @@ SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 ATTEMPTS = len(SCHEDULE) + 1
 USER_AGENT = "Shopflow-Webhooks/1.0"
 # A pending delivery no attempt holds is re-driven once its due time is this far past (or
-# more: while its message may still wait in a backlog); beat looks every 30 s: a lost
-# message is sent again within 2 minutes of its due time.
+# more, while its message may still wait in a backlog: deliveries_redrive).
 REDRIVE_AFTER_SECONDS = 60
 
 logger = logging.getLogger(__name__)
