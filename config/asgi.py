@@ -13,13 +13,13 @@ from django.core.asgi import get_asgi_application
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
 
-from core.env import settings_module
+from core.env import env_int, settings_module
 from core.telemetry import telemetry_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
-THREADS = int(os.environ.get("WEB_THREADS") or 4)
+THREADS = env_int("WEB_THREADS", 4)
 
 telemetry_start("web")  # before Django loads its middleware: the tracing one joins them
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now

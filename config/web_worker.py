@@ -1,14 +1,15 @@
 """The gunicorn worker class of the web tier: uvicorn's, configured (docs/architecture.md,
 "The web server"). Imports nothing of Django: gunicorn loads this module in the arbiter."""
 
-import os
 import socket
 
 from uvicorn_worker import UvicornWorker
 
+from core.env import env_int
+
 # On SIGTERM, what still runs after this (the streams) is cancelled: well inside gunicorn's
 # graceful timeout (30 s), after which the worker would be killed.
-GRACEFUL_SECONDS = int(os.environ.get("WEB_GRACEFUL_SECONDS") or 5)
+GRACEFUL_SECONDS = env_int("WEB_GRACEFUL_SECONDS", 5)
 
 
 class WebWorker(UvicornWorker):
