@@ -73,10 +73,6 @@ READY = {
 }
 
 
-# Flower's options that follow the settings; the services run in the project directory.
-FLOWER_CONFIG = "worker/flowerconfig.py"
-
-
 def service_nice(name: str, background: int) -> int:
     """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
     not at all; the relay and email half as far as the rest (why: docs/operations.md)."""
@@ -127,7 +123,7 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
             "flower",
             "--address=127.0.0.1",
             f"--port={flower_port}",
-            f"--conf={FLOWER_CONFIG}",
+            "--conf=worker/flowerconfig.py",  # the services run in the project directory
         ],
     }
 
