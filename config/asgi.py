@@ -1,17 +1,6 @@
-"""The web application as gunicorn's uvicorn workers serve it (devstack.stack, compose).
-
-One port, one ASGI application (Channels' ProtocolTypeRouter): WebSockets go to their
-consumers (the session cookie read by Channels' auth middleware, behind its check that
-the Origin is one of ALLOWED_HOSTS, so a page on another site cannot open a socket with
-the user's cookie); HTTP goes to Django, which serves two kinds of view. Async views
-(long-lived streams) run on the event loop through Django's ASGI handler, where an open
-stream costs a coroutine, not a thread. Everything else (the whole DRF API, the admin)
-runs as plain WSGI in a fixed pool of threads (a2wsgi): Django's ASGI handler would run
-each synchronous view through sync_to_async, with a new thread per request and a hand-off
-per middleware, which cost about a quarter more CPU per request in the load benchmark
-of the time. A pool thread also keeps its database connection between requests
-(CONN_MAX_AGE), as gunicorn's threaded workers do.
-"""
+"""The web application as gunicorn's uvicorn workers serve it: WebSockets to their consumers,
+async views (the streams) on the event loop, every other view as WSGI in a pool of threads
+(docs/architecture.md, "The web server")."""
 
 import os
 
@@ -24,13 +13,13 @@ from django.core.asgi import get_asgi_application
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
 
-from core.env import settings_module
+from core.env import env_int, settings_module
 from core.telemetry import telemetry_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 # Threads per web process for synchronous views: requests beyond this wait on the loop.
-THREADS = int(os.environ.get("WEB_THREADS") or 4)
+THREADS = env_int("WEB_THREADS", 4)
 
 telemetry_start("web")  # before Django loads its middleware: the tracing one joins them
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now

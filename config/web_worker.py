@@ -1,20 +1,15 @@
-"""The gunicorn worker class of the web tier: uvicorn's, configured.
+"""The gunicorn worker class of the web tier: uvicorn's, configured (docs/architecture.md,
+"The web server"). Imports nothing of Django: gunicorn loads this module in the arbiter."""
 
-On SIGTERM uvicorn stops accepting, closes idle connections, tells open WebSockets to go
-(close code 1012, "service restart"), and waits for the responses in flight. A
-notification stream (Server-Sent Events) is a response that never ends by itself: uvicorn
-cancels what is still running after its public `timeout_graceful_shutdown`, here
-WEB_GRACEFUL_SECONDS, well inside gunicorn's own graceful timeout (30 s) after which the
-worker would be killed. Clients reconnect (to another process, or to this one restarted)
-and resume from Last-Event-ID; an API request in flight has those seconds to finish.
-Imports nothing of Django: gunicorn loads this module in the arbiter."""
-
-import os
 import socket
 
 from uvicorn_worker import UvicornWorker
 
-GRACEFUL_SECONDS = int(os.environ.get("WEB_GRACEFUL_SECONDS") or 5)
+from core.env import env_int
+
+# On SIGTERM, what still runs after this (the streams) is cancelled: well inside gunicorn's
+# graceful timeout (30 s), after which the worker would be killed.
+GRACEFUL_SECONDS = env_int("WEB_GRACEFUL_SECONDS", 5)
 
 
 class WebWorker(UvicornWorker):

@@ -1,11 +1,8 @@
-"""Work that need not hold up the client: `run_after_response(callback)`.
-
-Inside a request the callback runs when the server closes the response (Django's
-request_finished), so what it costs (a broker round trip, a Redis publish) is not the
-client's wait. Outside a request (a Celery task, a shell) there is no response to wait
-for, and it runs at once. The hooks are connected in core.apps, after Django's own
-request_finished receiver, which may close the request's database connection first: the
-callbacks (live pushes to Redis) use none, and one that did would open another."""
+"""Work that need not hold up the client: `run_after_response(callback)` runs it when the
+server closes the response (Django's request_finished), at once outside a request
+(docs/architecture.md, "The web server"). The hooks are connected in core.apps, after
+Django's own request_finished receiver, which may close the request's database connection
+first: the callbacks (live pushes to Redis) use none, and one that did would open another."""
 
 import logging
 import threading

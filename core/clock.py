@@ -1,12 +1,7 @@
-"""The two clocks. For the times that hosts compare, the database's: a claim, a deadline
-or a relay's hold is written by one host and read by another, whose clock may be off by
-seconds or minutes (a paused VM, a host without NTP). Each such time is written and
-compared as the database's now(), in the statement itself, never as a host's
-`timezone.now()`: a mail host 40 s ahead cannot see a fresh claim as stale.
-
-For the windows a process measures alone (a run's budget, a send's deadline, a pause, a
-cache's age), `monotonic()`: one function, so that a test moves them all
-(tests.support.clocks.SteppedClock) instead of sleeping."""
+"""The two clocks: for the times that hosts compare (a claim, a deadline, a relay's hold),
+the database's now(), in the statement itself, never a host's `timezone.now()`
+(docs/reliability.md, "One clock"); for the windows a process measures alone,
+`monotonic()`: one function, so that a test moves them all instead of sleeping."""
 
 import time
 from datetime import timedelta

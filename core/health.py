@@ -1,8 +1,6 @@
-"""GET /healthz: 200 when the database and the broker answer, 503 naming what is down.
-
-The operator's page (probes and load balancers ask /livez and /readyz: core.probes).
-Anonymous by design, so it names the part that is down and nothing more: host names and
-error text go to the log, not to the caller."""
+"""GET /healthz, the operator's page (probes ask /livez and /readyz: core.probes): 200 when
+the database and the broker answer, else 503 naming what is down. Anonymous by design: host
+names and error text go to the log, not to the caller."""
 
 import logging
 
@@ -40,16 +38,14 @@ CHECKS = {"database": database_check, "broker": _broker}
 
 @json_get_only
 def healthz(request):
-    states = {}
+    down = []
     for name, check in CHECKS.items():
         try:
             check()
         except Exception:
             logger.warning("healthz: %s is down", name, exc_info=True)
-            states[name] = "down"
-        else:
-            states[name] = "ok"
-    down = [name for name, state in states.items() if state == "down"]
+            down.append(name)
+    states = {name: "down" if name in down else "ok" for name in CHECKS}
     body = {"status": "unavailable" if down else "ok", "checks": states}
     if down:
         body["detail"] = f"Down: {', '.join(down)}."

@@ -1,19 +1,8 @@
 """Liveness of the processes that serve no HTTP (Celery workers, beat, the outbox relay):
-a file whose modification time is when the process stops vouching for itself.
-
-The process moves that time forward from the loop that does its work (a worker's
-consumer, beat's scheduler, the relay's pass), so a process whose loop is stuck (a
-deadlock, SIGSTOP, a paused VM) lets it lapse, and one that is only busy keeps it fresh.
-A process that waits on purpose (a worker reconnecting to the broker) vouches for the
-whole wait at once. The orchestrator asks `python -m core.liveness`: exit 0 while the time
-is ahead, 1 with one line when it lapsed or was never written. The check imports no
-Django and costs a Python start (tens of milliseconds), not a Celery one.
-
-SHOPFLOW_LIVENESS_FILE names the file (docker-compose.yml and kubernetes/ set it per
-container); unset, nothing is written (`make run`, where runstack watches its children).
-SHOPFLOW_LIVENESS_SECONDS (60) is how long one mark vouches for: a loop turns every few
-seconds at most (beat every 5, the relay every 50 ms, a worker's consumer timer at every
-mark), so a minute is many missed turns, not a slow one."""
+a file whose modification time is when the process stops vouching for itself, moved
+forward from the loop that does its work; `python -m core.liveness` exits 1 once it lapsed
+(docs/operations.md, "Health"). SHOPFLOW_LIVENESS_FILE names it; unset, nothing is written
+(`make run`, where runstack watches its children)."""
 
 import os
 import sys

@@ -1,16 +1,8 @@
-"""GET /metrics: the Prometheus text format, behind the ops credentials.
-
-Two kinds of series. Events are counted in the process that sees them (tasks and
-finished side effects in the workers) with prometheus-client's metrics; with
-PROMETHEUS_MULTIPROC_DIR set (`make run`, docker-compose) every process writes its own
-file there and a scrape sums them. States are read from the database at scrape time by
-the collectors the apps register (`add_collector`): the outbox backlog, side effects past
-their deadline, queue lengths. Only Shopflow can export those.
-
-Importing this module imports no app."""
+"""GET /metrics: the Prometheus text format, behind the ops credentials. Events are counted
+in the processes that see them, states read from the database at scrape time by the
+collectors the apps register (docs/monitoring.md). Importing this module imports no app."""
 
 import base64
-import binascii
 import hmac
 import logging
 import os
@@ -84,7 +76,7 @@ def ops_allowed(request) -> bool | int:
         return False
     try:
         given = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error among them
         return False
     username = given.partition(b":")[0].decode(errors="replace")[:150]
     wait = login_retry_after(request=request, username=username) if login_retry_after else None

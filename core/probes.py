@@ -1,20 +1,7 @@
-"""GET /livez and GET /readyz: the probes of an orchestrator (the kubelet, compose's
-healthcheck), answered by the first middleware, before anything else a request does; and
-Prometheus' scrape of /metrics with its basic auth, which also comes by the pod's address.
-
-A probe comes by the pod's address (`Host: 10.1.2.3:8000`), over plain HTTP, with the
-prober's own headers: answered here, it meets no ALLOWED_HOSTS check, no HTTPS redirect,
-no session and no metrics count, and costs one statement at most.
-
-- /livez: 200 while the process serves requests. It asks nothing else: a database or a
-  broker that is down is no reason to restart the web.
-- /readyz: 200 while this process can do its job, else 503 naming what is missing. For
-  the web that is the database. Never the broker: the outbox keeps checkouts working while
-  it is down (docs/reliability.md), and a probe that failed on it would take every web
-  process out of service for nothing.
-
-/healthz stays the operator's page: every dependency.
-/metrics with a staff session (a person's browser) takes the usual way, Host check and all."""
+"""GET /livez and GET /readyz (docs/operations.md, "Health"), and Prometheus' scrape of
+/metrics with its basic auth: they come by the pod's address, over plain HTTP, so the first
+middleware answers them before any Host check, HTTPS redirect, session or metrics count.
+/readyz asks the database, never the broker: the outbox keeps checkouts working without it."""
 
 import logging
 

@@ -1,10 +1,7 @@
 """HTTP requests to a URL someone handed the server (a Web Push endpoint, a webhook
-endpoint) that cannot become a way into the private network (SSRF): https only (plain
-http to loopback only when the caller allows it, for tests and local services), no
-credentials in the URL, and a host whose every address is public. The check runs when the
-URL is stored and again before each request, and the request connects to the very address
-the check approved (`public_post`), so a DNS answer that changes in between cannot
-smuggle a private one in. No redirect is followed."""
+endpoint) that cannot become a way into the private network (SSRF). The check runs when
+the URL is stored and again before each request, which connects to the very address the
+check approved (`public_post`): a DNS answer that changes in between smuggles nothing in."""
 
 import ipaddress
 import socket
@@ -62,9 +59,8 @@ def public_target(url: str, *, loopback_allowed: bool) -> Target:
         port = parts.port
     except ValueError as exc:
         raise AddressRefused("The endpoint is not a URL.") from exc
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AddressRefused("The endpoint must be an https URL.")
-    if parts.scheme == "http" and not loopback_allowed:
+    schemes = ("https", "http") if loopback_allowed else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
         raise AddressRefused("The endpoint must be an https URL.")
     if parts.username is not None or parts.password is not None:
         raise AddressRefused("The endpoint must not carry credentials.")

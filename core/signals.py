@@ -1,25 +1,7 @@
 """Sending a domain signal inside a database transaction, so that its receivers cannot
-harm the sender (nor each other).
-
-Django's `send_robust` catches what a receiver raises, but not what a receiver's SQL does
-to the sender's transaction: on PostgreSQL a statement the database refuses aborts it,
-and the sender's next statement (or its COMMIT) fails. So the receivers of the domain
-signals (`order_created`, `low_stock`, `side_effect_failed`, sent with
-`send_robust_isolated`) keep two rules:
-
-- What they write, they write with `insert_isolated()` (`enqueue_on_commit` does, and so
-  does creating a notification). Inside `isolated_inserts()` the rows are held until the
-  block ends, then inserted together, one INSERT per model, in one savepoint. Should the
-  database refuse them (a constraint, a value too long), each call's rows are tried again
-  in a savepoint of their own; those it refuses are logged with the traceback and dropped,
-  and the sender and the other receivers keep theirs. Any other database error (the
-  connection lost, a deadlock) is the sender's to handle, as it would be without
-  receivers. The rows are held outside any block a receiver opens meanwhile: a call is a
-  commitment, as a write made before a receiver raised would stand.
-- Any other SQL (a read, a write of a service's own) runs inside `transaction.atomic()`,
-  so that a refusal rolls back that savepoint alone. tests/core/test_signals.py holds
-  every connected receiver to this.
-"""
+harm the sender (nor each other): their rows are inserted isolated, in savepoints
+(docs/architecture.md, "Receivers, isolated"; tests/core/test_signals.py holds every
+connected receiver to its rules)."""
 
 import contextlib
 import contextvars

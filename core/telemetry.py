@@ -1,16 +1,7 @@
 """OpenTelemetry: on when OTEL_EXPORTER_OTLP_ENDPOINT is set, off and free otherwise (no
-import of the SDK, no instrumentation, every helper here returns at once).
-
-On, each process (web, the relay, a worker's pool process, beat) exports its spans over
-OTLP/HTTP in batches, with the project's official instrumentations: Django (a span per
-request), Celery (a span per publish and per task run, the context in the message's
-headers), psycopg (a span per statement) and Redis. The SDK reads its usual variables
-(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_BSP_SCHEDULE_DELAY, ...).
-
-The outbox carries a trace across the gap between a checkout's commit and its publication,
-which may be minutes later: `trace_carrier()` is stored in the outbox row, and the relay
-publishes inside `span_continuing()` of it, so the tasks' spans join the checkout's trace.
-Log lines carry the trace id (`trace_ids_in_logs`)."""
+import of the SDK, no instrumentation, every helper here returns at once). What is traced,
+and how the outbox carries a trace from a checkout to its tasks: docs/operations.md,
+"Tracing"."""
 
 import contextlib
 import logging
@@ -67,11 +58,9 @@ def telemetry_flush() -> None:
     trace.get_tracer_provider().force_flush(timeout_millis=5000)
 
 
-# Untraced: probes and scrapes (every few seconds, from machines), and the two URLs that
-# carry a secret, which a span's URL attributes would keep: the stream's token (its query)
-# and the unsubscribe link's (its path, good for weeks). The instrumentation searches each
-# pattern in the URL without its query: anchored, so that a URL merely containing
-# "metrics" keeps its span.
+# Untraced: probes and scrapes, and the two URLs carrying a secret a span would keep
+# (docs/operations.md, "Tracing"). Each pattern is searched in the URL without its query:
+# anchored, so that a URL merely containing "metrics" keeps its span.
 UNTRACED_PATHS = ("livez$", "readyz$", "metrics$", "api/notifications/stream/$", "unsubscribe/")
 UNTRACED_URLS = ",".join(rf"^https?://[^/]+/{path}" for path in UNTRACED_PATHS)
 

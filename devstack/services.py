@@ -73,16 +73,9 @@ READY = {
 }
 
 
-# Flower's options that follow the settings; the services run in the project directory.
-FLOWER_CONFIG = "worker/flowerconfig.py"
-
-
 def service_nice(name: str, background: int) -> int:
     """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
-    not at all; the relay, which every side effect passes, and email half as far as the
-    rest: an email is slow work for each order, while a delivery of stock or analytics
-    does many orders in few statements, and beat and Flower keep house. After a burst the
-    email's backlog is the whole lag (docs/performance.md)."""
+    not at all; the relay and email half as far as the rest (why: docs/operations.md)."""
     if name == "web":
         return 0
     if name.split("-")[0] in ("mail", "relay"):  # "mail", "mail-2", ... (WORKER_REPLICAS)
@@ -93,7 +86,7 @@ def service_nice(name: str, background: int) -> int:
 def worker_replicas(env: dict[str, str]) -> int:
     """WORKER_REPLICAS: how many copies of each worker service (worker, mail, webhooks) run, as
     `docker compose up --scale worker=N --scale mail=N` makes them; by default one per
-    four cores (email in one process is one GIL: about 140 messages/s at most)."""
+    four cores (email in one process is one GIL: docs/operations.md)."""
     value = env.get("WORKER_REPLICAS", "").strip()
     if not value:
         return max(1, (os.cpu_count() or 1) // 4)
@@ -130,7 +123,7 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
             "flower",
             "--address=127.0.0.1",
             f"--port={flower_port}",
-            f"--conf={FLOWER_CONFIG}",
+            "--conf=worker/flowerconfig.py",  # the services run in the project directory
         ],
     }
 

@@ -1,11 +1,7 @@
-"""Run the whole stack on one machine: web (gunicorn), a Celery worker on every queue,
-Celery beat and Flower (their commands and environment: devstack.services), plus an
-embedded Redis when none answers. Used by `python manage.py runstack` (`make run`).
-
-Each child runs in its own session so that stopping it reaches its own children too
-(gunicorn workers, prefork pool processes); on Ctrl-C, SIGTERM, or any child exiting, the
-supervisor stops every process it started and nothing is left behind.
-"""
+"""`make run`'s supervisor (`manage.py runstack`): each service (devstack.services) and an
+embedded Redis when none answers, each child in its own session so that stopping it
+reaches its own children too (gunicorn workers, pool processes); on Ctrl-C, SIGTERM or any
+child exiting, every process it started is stopped and nothing is left behind."""
 
 import contextlib
 import os

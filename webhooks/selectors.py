@@ -64,11 +64,10 @@ def deliveries_in_flight(*, endpoint_id) -> QuerySet[Delivery]:
 
 def delivery_message_on_its_way_seconds(*, task_name: str) -> float | None:
     """How long after its due time a delivery's message (of `task_name`) may still wait in
-    its queue: the age of the oldest message ready there plus how late the relay published
-    (its lease at least); None when that cannot be told (the relay is behind, the broker
-    does not answer, a message without its stamp). The reasoning of side effects'
-    reconciler (side_effects.selectors.side_effect_redrive_margins): a queue is first in,
-    first out, so a message published before its oldest ready one is not in it."""
+    its queue (first in, first out): the age of the oldest message ready there plus how late
+    the relay published; None when that cannot be told (the relay is behind, the broker
+    does not answer, a message without its stamp). As side effects' reconciler reasons
+    (side_effects.selectors.side_effect_redrive_margins)."""
     queue = queue_of(task_name=task_name)
     backlogs = queue_backlogs(names={queue}, who="webhooks")
     age = backlogs.ages[queue] if backlogs else None

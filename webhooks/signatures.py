@@ -1,8 +1,5 @@
-"""Standard Webhooks 1.0: the ids, the secrets and the signatures of a delivery.
-
-The `webhook-signature` header is `v1,` + base64 of HMAC-SHA256 over `id.timestamp.body`,
-keyed with the decoded bytes of the secret after its `whsec_` prefix; during a rotation's
-overlap one such signature per secret, space-separated (a receiver accepts either)."""
+"""Standard Webhooks 1.0: the ids, the secrets and the signatures of a delivery
+(docs/webhooks.md, "A delivery")."""
 
 import base64
 import hashlib

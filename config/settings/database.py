@@ -38,10 +38,8 @@ def database_settings(base_dir: Path, *, bounds_ms: dict[str, int]) -> dict:
 
 
 def server_bounds_ms() -> dict[str, int]:
-    """What PostgreSQL ends, for each session: a statement, a wait for a lock, and a
-    transaction left idle (its client frozen or cut off), with the locks it held. A lock
-    waits longer than a transaction may idle, so that a checkout outlasts a frozen
-    worker's hold on its product. 0 turns one off."""
+    """What PostgreSQL ends, for each session (0 turns one off); a lock waits longer than a
+    transaction may idle (docs/operations.md, "Bounds": why)."""
     bounds = {
         "statement_timeout": env_int("DATABASE_STATEMENT_TIMEOUT", 20) * 1000,
         "lock_timeout": env_int("DATABASE_LOCK_TIMEOUT", 15) * 1000,
@@ -60,12 +58,8 @@ def server_bounds_ms() -> dict[str, int]:
 
 
 def postgres_bounds(*, pooled: bool, bounds_ms: dict[str, int]) -> dict:
-    """The connection's options (libpq's): a new connection to a host that stopped
-    answering fails in seconds; keepalives and tcp_user_timeout notice a peer that
-    vanished mid-conversation (a cut link) in about 20 s, not the kernel's two hours; and
-    the server's bounds as the session's `options`. Behind PgBouncer in transaction mode a
-    session's settings would not follow its client (PgBouncer refuses `options`): set them
-    on the role there (ALTER ROLE ... SET, docs/operations.md)."""
+    """The connection's options (libpq's) and, unless pooled, the server's bounds as the
+    session's `options`: docs/operations.md, "Bounds" (behind PgBouncer, set on the role)."""
     options = {
         "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
         "keepalives": 1,

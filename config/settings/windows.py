@@ -11,12 +11,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # Redis gives a message back after this when the worker holding it has not acknowledged
 # it (a worker that died, froze or was cut off), checked every 5 s by each worker
-# (CELERY_BROKER_TRANSPORT_OPTIONS, below): a dead worker's work is running elsewhere
-# within about 95 s.
+# (CELERY_BROKER_TRANSPORT_OPTIONS, below).
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90)
 # RabbitMQ: a worker that froze or was cut off sends no heartbeat, and the broker closes
-# its connection, giving its messages back, after two to three of these (measured: 72 to
-# 82 s at 30), not after Celery's 120 s ones.
+# its connection, giving its messages back, after two to three of these, not after
+# Celery's 120 s ones (docs/operations.md).
 CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
 # How long a relay may hold the rows it claimed before another may take them over.
 SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)

@@ -2,11 +2,7 @@
 
 from django import template
 
-from core.money import money as money_text
+from core.money import money
 
 register = template.Library()
-
-
-@register.filter
-def money(amount) -> str:
-    return money_text(amount)
+register.filter("money", money)

@@ -22,8 +22,7 @@ from ..signatures import delivery_id_new
 
 DELIVER = "webhooks.deliver"
 # Whether any endpoint is enabled, read again every 10 s at most: a shop without webhooks
-# pays no statement an event. The first endpoint made (or enabled) in another process gets
-# the events of this one from within 10 s after.
+# pays no statement an event (docs/webhooks.md, "Events").
 any_enabled = ExistsCheck(
     lambda: Endpoint.objects.filter(enabled=True).exists(),
     seconds=10.0,

@@ -2,6 +2,7 @@
 answer 410 Gone or have failed for 5 days."""
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.clock import db_now
@@ -54,16 +55,15 @@ def endpoint_delete(*, endpoint_id: int) -> None:
 
 
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
-    """A new secret; the one it replaces signs too for ROTATION_OVERLAP_SECONDS."""
-    with transaction.atomic():
-        endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
-        if endpoint is None:
-            raise EndpointNotFound()
-        Endpoint.objects.filter(pk=endpoint_id).update(
-            previous_secret=endpoint.secret,
-            previous_secret_until=db_now(plus_seconds=ROTATION_OVERLAP_SECONDS),
-            secret=secret_new(),
-        )
+    """A new secret; the one it replaces signs too for ROTATION_OVERLAP_SECONDS (one
+    UPDATE: its right-hand sides read the row as it was)."""
+    rotated = Endpoint.objects.filter(pk=endpoint_id).update(
+        previous_secret=F("secret"),
+        previous_secret_until=db_now(plus_seconds=ROTATION_OVERLAP_SECONDS),
+        secret=secret_new(),
+    )
+    if not rotated:
+        raise EndpointNotFound()
     return selectors.endpoint_get(endpoint_id=endpoint_id)
 
 

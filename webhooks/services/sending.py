@@ -1,24 +1,9 @@
-"""An attempt at a delivery, woken by a message of webhooks.deliver (docs/webhooks.md).
-
-A message only wakes a delivery up; what is done is read from the delivery, under its
-endpoint's row lock (webhooks.locks):
-
-- ended, or not due (a duplicate message, or one a redeliver made redundant): nothing.
-- held by another attempt (its lease): looked at again when the lease has run out (the
-  message of a worker that died mid-request may come back before then).
-- its endpoint has IN_FLIGHT attempts going: it waits, and the first of them to end
-  wakes it. One slow or dead endpoint so holds IN_FLIGHT of the worker's threads at most,
-  and the other endpoints' deliveries go by.
-- else it is leased and POSTed, outside any transaction, to the address the SSRF check
-  approved; then the attempt is recorded with what follows from it, in one transaction:
-  delivered; the next try on the schedule (its outbox row, due then); failed for good after
-  the 8th, staff told; 410 Gone disables the endpoint. The waiting delivery next in line
-  is woken in the same transaction.
-
-A message lost on its way (Redis restarted without its data, a message deleted), or the
-attempt that was to wake a waiting delivery lost with its worker, is made up for by beat's
-re-drive (deliveries_redrive).
-"""
+"""An attempt at a delivery, woken by a message of webhooks.deliver (docs/webhooks.md, "The
+schedule"). A message only wakes a delivery up; what is done is read from the delivery,
+under its endpoint's row lock (webhooks.locks): nothing when it ended or is not due; later
+when another attempt holds it (its lease); a wait when its endpoint has IN_FLIGHT attempts
+going (the first of them to end wakes it); else it is leased, POSTed outside any
+transaction, and the attempt recorded with what follows from it in one transaction."""
 
 import json
 import logging
@@ -43,9 +28,8 @@ from ..targets import endpoint_target
 from .endpoints import endpoint_disable, staff_told
 
 PENDING, DELIVERED, FAILED = Delivery.Status.values
-# Attempts at once per endpoint: a 15 s endpoint holds 4 of the worker's 16 threads, so
-# three of them stuck at once leave threads for the rest; 4 at a usual 50-100 ms answer
-# carry 40-80 events a second, above the shop's steady 30 orders.
+# Attempts at once per endpoint: slow endpoints leave the worker's other threads to the
+# rest, and an endpoint answering as usual still takes more than the shop's steady rate.
 IN_FLIGHT = 4
 # An attempt holds its delivery this long at most: its request's 15 s and then some. A
 # worker that died mid-request has its delivery taken up again when it runs out.
@@ -56,8 +40,7 @@ SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 ATTEMPTS = len(SCHEDULE) + 1
 USER_AGENT = "Shopflow-Webhooks/1.0"
 # A pending delivery no attempt holds is re-driven once its due time is this far past (or
-# more: while its message may still wait in a backlog); beat looks every 30 s: a lost
-# message is sent again within 2 minutes of its due time.
+# more, while its message may still wait in a backlog: deliveries_redrive).
 REDRIVE_AFTER_SECONDS = 60
 
 logger = logging.getLogger(__name__)
@@ -239,13 +222,10 @@ def delivery_fail(*, task, delivery_id, error: str) -> None:
 
 
 def deliveries_redrive(*, task, limit: int = 500) -> int:
-    """Beat: a message of `task` again, through the outbox, for each pending delivery whose
-    due time is REDRIVE_AFTER_SECONDS past (longer while a message due then may still wait
-    in its queue) and that no attempt holds or will wake: its message was lost, or its
-    worker with it. Due now, no longer waiting: under the same webhook-id, and a delivery
-    that was only slow is not sent twice (its claim finds it ended or leased). The slots
-    are the claim's to count, under the endpoint's lock, so none is taken here. Returns
-    how many."""
+    """Beat: a message of `task` again, through the outbox, due now, for each pending
+    delivery that no attempt holds or will wake, REDRIVE_AFTER_SECONDS past its due time or
+    longer (docs/webhooks.md, "The schedule"). The slots are the claim's to count, under
+    the endpoint's lock, so none is taken here. Returns how many."""
     on_its_way = selectors.delivery_message_on_its_way_seconds(task_name=task.name)
     if on_its_way is None:
         return 0

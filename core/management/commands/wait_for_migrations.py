@@ -1,11 +1,7 @@
 """`manage.py wait_for_migrations`: wait until the database has every migration of this
-release, then exit 0; exit 1 with one line after --timeout seconds. A release's pods run
-it before they start (kubernetes/base's init containers), so no pod of a new
-release serves on a schema that its migration Job has not brought up yet. It also exits 1
-at once, naming what is missing, when the pod's database sessions lack the bounds on
-their waits (DATABASE_SESSION_BOUNDS_MS; behind PgBouncer they are set on the role: docs/
-operations.md, "Bounds"): a pod does not start where a frozen worker would hold its locks
-for hours."""
+release, then exit 0; exit 1 with one line after --timeout seconds, or at once when the
+database's sessions lack the bounds on their waits (DATABASE_SESSION_BOUNDS_MS). A pod's
+init container runs it (docs/deploy.md, "A release"; docs/operations.md, "Bounds")."""
 
 import time
 
