@@ -1,6 +1,5 @@
 """What every environment shares, all of it from the environment. local.py adds the
-development defaults, production.py what production requires (it fails closed). What each
-variable means, and its default: docs/operations.md, "Configuration"."""
+development defaults, production.py what production requires (it fails closed)."""
 
 import os
 from datetime import timedelta
@@ -180,11 +179,15 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
     else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "Shopflow <orders@shopflow.local>")
+# Who gets operational mail (low-stock alerts).
 SHOPFLOW_STAFF_EMAILS = env_list("SHOPFLOW_STAFF_EMAILS", "staff@shopflow.local")
 SHOPFLOW_OPS_BASIC_AUTH = [
     pair for pair in env_list("FLOWER_BASIC_AUTH", "") if all(pair.partition(":")[::2])
 ]
+# Where staff open Flower (https://flower.shop.example.com/), linked from the front door
+# for staff; empty: no link (make run sets its own).
 SHOPFLOW_FLOWER_URL = os.environ.get("SHOPFLOW_FLOWER_URL", "").strip()
+# A worker serves its container's counts here (worker.metrics); 0: it serves none.
 SHOPFLOW_WORKER_METRICS_PORT = env_int("SHOPFLOW_WORKER_METRICS_PORT", 0)
 
 # --- Celery -------------------------------------------------------------------
@@ -224,13 +227,21 @@ CHANNEL_LAYERS = {
 SHOPFLOW_STREAM_HEARTBEAT_SECONDS = env_float("SHOPFLOW_STREAM_HEARTBEAT_SECONDS", 15.0)
 # A stream token (in a URL: a browser cannot send headers) lives this long.
 SHOPFLOW_STREAM_TOKEN_SECONDS = env_int("SHOPFLOW_STREAM_TOKEN_SECONDS", 60)
+# Notifications still unread after this many minutes are emailed, one digest a person.
 SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES = env_float("SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES", 10.0)
+# Where the site is, for links in emails (https://shop.example.com): required in production.
 SHOPFLOW_SITE_URL = os.environ.get("SHOPFLOW_SITE_URL", "").strip().rstrip("/")
+# Web Push (VAPID): the key pair, base64url (`make run` makes one in var/), and the
+# contact the push services may write to. Without the keys, push is off (503).
 VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "").strip()
 VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "").strip()
 VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "").strip() or "mailto:orders@shopflow.local"
+# Push endpoints over plain http to loopback (tests, a local push service); never in prod.
 SHOPFLOW_PUSH_ALLOW_LOOPBACK = env_bool("SHOPFLOW_PUSH_ALLOW_LOOPBACK", False)
+# Webhook endpoints over plain http to loopback (tests, a local receiver); never in prod.
 SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = env_bool("SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK", False)
+# Delivered and failed webhook deliveries, with their attempts, are deleted this many days
+# after their event by the daily prune.
 SHOPFLOW_WEBHOOKS_RETENTION_DAYS = env_int("SHOPFLOW_WEBHOOKS_RETENTION_DAYS", 30)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
@@ -273,6 +284,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
+# After this many re-drives without progress a side effect is failed and dead-lettered.
 SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES = env_int("SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES", 3)
 # A message the broker delivers again more often than this (its worker was lost each time:
 # a poison message that kills the process) is dead-lettered instead of run again.
@@ -280,6 +292,8 @@ SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # The windows of the mechanisms that bring work back, and the check of their relations.
 from .windows import *  # noqa: E402, F403
 
+# RabbitMQ's management API (http://user:password@host:15672/api): /metrics reads the
+# oldest ready message's age from it (2 s timeout). Unset: that age is missing for RabbitMQ.
 SHOPFLOW_RABBITMQ_API = os.environ.get("SHOPFLOW_RABBITMQ_API", "").strip()
 CELERY_BEAT_SCHEDULER = "worker.beat:Scheduler"
 # Celery's own formats, with the trace id of a traced task (core.telemetry.trace_ids_in_logs).
@@ -296,9 +310,15 @@ SHOPFLOW_OUTBOX_POLL_MS = env_int("SHOPFLOW_OUTBOX_POLL_MS", 50)
 SHOPFLOW_OUTBOX_LINGER_MS = env_int("SHOPFLOW_OUTBOX_LINGER_MS", 200)
 # The most orders one side-effect message carries: the relay joins those pending.
 SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
+# Carts untouched for this long are removed by the scheduled cleanup.
 SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)
+# An order with the same lines as one its customer placed this recently is flagged (still
+# placed); staff hear of the flagged ones once an alert window (an email, a notification).
 SHOPFLOW_DUPLICATE_WINDOW_MINUTES = env_int("SHOPFLOW_DUPLICATE_WINDOW_MINUTES", 10)
 SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS = env_int("SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS", 300)
+# Every login path (token endpoint, account and admin pages) refuses (429) an account from
+# an address with this many failed logins in the window, until the oldest of them leaves
+# it; an account from anywhere, and an address for any account, with the larger budgets.
 SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)
 SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED", 20)
 SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED", 100)
