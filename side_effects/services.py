@@ -177,18 +177,11 @@ def side_effects_postpone(
 
 
 def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
-    """Re-drive side effects still pending past their deadline, whatever kept them: a
-    message lost in flight (handed to a consumer cut off before it had it) or by the
-    broker, a receiver that raised before enqueueing. Their task is enqueued again
-    through the outbox, in the order's trace (tasks are idempotent: a side effect that was
-    only slow is not applied twice), and the deadline moves on. One re-driven
-    SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and dead-lettered instead,
-    for a person to look at (the dead letter's requeue sets it back to pending).
-
-    A side effect that may only be waiting its turn is left alone, uncounted: all of them
-    while the relay is behind (its re-drive would wait behind the rows not yet
-    published) or the broker cannot tell, and those whose message may still be in their
-    queue (published after its oldest ready message: side_effect_redrive_margins).
+    """Re-drive side effects still pending past their deadline, whatever kept them: their
+    task enqueued again through the outbox, in the order's trace, the deadline moved on;
+    one re-driven SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and
+    dead-lettered instead. One that may only be waiting its turn is left alone, uncounted
+    (side_effect_redrive_margins). docs/reliability.md, "The reconciler".
     Returns {"redriven": n, "failed": n}."""
     margins = selectors.side_effect_redrive_margins()
     if margins is None:

@@ -1,17 +1,7 @@
-"""Beat's scheduler: django-celery-beat's database scheduler as it comes (the schedule
-lives in the database, editable in the admin), behind a lease, so that of any number of
-beats (a rolling update, two replicas, two hosts) one sends and the others stand by.
+"""Beat's scheduler: django-celery-beat's database scheduler as it comes (the schedule in the
+admin), behind a lease row (BeatLease), so that of any number of beats one sends, each due
+time once, and the others stand by: docs/operations.md, "Beat".
 `celery -A worker beat --scheduler worker.beat:Scheduler`.
-
-- The lease is one row (BeatLease), taken or renewed at every tick with one conditional
-  UPDATE, valid LEASE_SECONDS by the database's clock: no session lock, so it holds behind
-  PgBouncer in transaction mode. A beat that dies stops renewing it; a standby takes it
-  once it lapsed and sends from then on. One that stops (SIGTERM, a rollout) lets it go.
-- A beat reads the schedule only once it holds the lease, and django-celery-beat writes
-  an entry's last run after each send (`sync_every_tasks=1`, Celery's own setting), so
-  the beat that takes over starts from what the last one sent: each due time goes once.
-- A beat whose lease another took (it was frozen or cut off from the database longer
-  than the lease) exits, the schedule it holds being stale; restarted, it stands by.
 
 Every tick vouches for beat's liveness (core.liveness), standing by or sending: a beat
 stuck in a tick lapses, one that waits for its next due time does not."""

@@ -1,20 +1,8 @@
-"""The transactional outbox: a task enqueued in the caller's transaction is published by the
-relay once that transaction has committed.
-
-    with transaction.atomic():
-        order = ...
-        enqueue_on_commit(send_confirmation_email, [order.pk])   # a row, in this transaction
-
-A rollback leaves no row, so nothing is sent. The relay (`manage.py relay_outbox`, a
-service of its own, restarted by its supervisor when its liveness lapses) takes committed
-rows, oldest first, and publishes them. Rows of a task that takes a batch (a `batch_max`
-attribute: its one argument is a list) go out together: one message carries the lists of
-every row pending for that task, up to `batch_max` items. When the shop is quiet that is
-one order; when it is busy, many: fewer messages, task events and acknowledgements for the
-same work. A row is published at least once; tasks are idempotent, which makes that
-exactly once in effect. The web never talks to the broker, so a dead broker costs a
-checkout nothing.
-"""
+"""The transactional outbox: a task enqueued in the caller's transaction
+(`enqueue_on_commit`) is published by the relay (`manage.py relay_outbox`) once that
+transaction has committed, so a rollback sends nothing and a dead broker costs a checkout
+nothing. How the relay claims, joins and publishes rows: docs/architecture.md, "Why an
+outbox"."""
 
 import json
 import logging
@@ -86,10 +74,6 @@ class Message:
     rows: list[OutboxMessage]
     args: list
     kwargs: dict = field(default_factory=dict)
-
-    @property
-    def task_name(self) -> str:
-        return self.rows[0].task_name
 
 
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
@@ -185,13 +169,14 @@ def _send(messages: list[Message]) -> str:
         # a broker that stays down is the next relay pass's to retry.
         with app.producer_or_acquire() as producer, producer.batch():
             for message in messages:
+                task_name = message.rows[0].task_name
                 carriers = [row.trace_context for row in message.rows]
-                with span_continuing(f"outbox publish {message.task_name}", carriers):
+                with span_continuing(f"outbox publish {task_name}", carriers):
                     # The first row's task id and retries: a message published again (a
                     # relay that died before marking it) is the same task to the result
                     # backend and to the redelivery count.
                     app.send_task(
-                        message.task_name,
+                        task_name,
                         args=message.args,
                         kwargs=message.kwargs,
                         task_id=str(message.rows[0].task_id),
