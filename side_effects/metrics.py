@@ -63,21 +63,17 @@ class SideEffectCollector:
             .order_by()
         )
         zeros = dict.fromkeys(registry.kinds(), 0)  # every kind, zeros too
-        by_kind = {
-            "pending": zeros | {kind: n for kind, n, _ in pending},
-            "late": zeros | {kind: late for kind, _, late in pending},
-            "failed": zeros | dict(failed),
-        }
-        families = {
-            "pending": ("shopflow_side_effects_pending", "Side effects not done yet, by kind."),
-            "late": (
-                "shopflow_side_effects_past_deadline",
+        for name, doc, by_kind in (
+            ("pending", "Side effects not done yet, by kind.", {k: n for k, n, _ in pending}),
+            (
+                "past_deadline",
                 "Side effects still pending past their deadline (the reconciler's work).",
+                {kind: late for kind, _, late in pending},
             ),
-            "failed": ("shopflow_side_effects_failed", "Side effects failed for good, by kind."),
-        }
-        for key, (name, doc) in families.items():
-            gauge = GaugeMetricFamily(name, doc, labels=["kind"])
-            for kind, value in by_kind[key].items():
+            ("failed", "Side effects failed for good, by kind.", dict(failed)),
+        ):
+            # shopflow_side_effects_pending, _past_deadline, _failed
+            gauge = GaugeMetricFamily(f"shopflow_side_effects_{name}", doc, labels=["kind"])
+            for kind, value in (zeros | by_kind).items():
                 gauge.add_metric([kind], value)
             yield gauge
