@@ -30,11 +30,11 @@ LEASE_SECONDS = 30.0
 STANDBY_SECONDS = 5.0  # how often a standby asks for the lease
 
 
-def beat_lease_take(*, holder: str, seconds: float, renew_only: bool = False) -> bool:
-    """True when `holder` holds the lease for `seconds` from now, by the database's clock:
-    renewed if it held it, else taken if it had lapsed (not with `renew_only`)."""
+def beat_lease_take(*, holder: str, renew_only: bool = False) -> bool:
+    """True when `holder` holds the lease for LEASE_SECONDS from now, by the database's
+    clock: renewed if it held it, else taken if it had lapsed (not with `renew_only`)."""
     mine = Q(holder=holder) if renew_only else Q(holder=holder) | Q(expires_at__lt=db_now())
-    until = db_now(plus_seconds=seconds)
+    until = db_now(plus_seconds=LEASE_SECONDS)
     if BeatLease.objects.filter(mine, name=LEASE).update(holder=holder, expires_at=until):
         return True
     if renew_only:
@@ -77,9 +77,7 @@ class Scheduler(DatabaseScheduler):
         not answer (nothing is sent then). Exits when another took this beat's lease."""
         try:
             close_old_connections()  # one the database dropped is not used again
-            held = beat_lease_take(
-                holder=self.holder, seconds=LEASE_SECONDS, renew_only=self.leading
-            )
+            held = beat_lease_take(holder=self.holder, renew_only=self.leading)
         except (DatabaseError, InterfaceError) as exc:
             logger.warning("Scheduler: cannot reach the database for the lease: %s", exc)
             return False

@@ -119,7 +119,7 @@ def relay_forever(*, stop: threading.Event) -> None:
         liveness_vouch()  # a pass that hangs (a database that stopped answering) lapses
         pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
         try:
-            if pending_to_relay():
+            if locks.outbox_rows_due().exists():  # one cheap read of the pending rows' index
                 done = relay_once(rows_per_claim=rows_per_claim)
                 if done.broker_failed:
                     pause = FAILURE_PAUSE_SECONDS
@@ -218,12 +218,6 @@ def publication_lateness(*, within_seconds: float) -> float:
     return max(longest.total_seconds(), 0.0) if longest else 0.0
 
 
-def pending_to_relay() -> bool:
-    """Whether a relay pass would find work: one cheap read on the pending rows' index,
-    for a relay that looks often."""
-    return locks.outbox_rows_due().exists()
-
-
 def _claim(limit: int) -> list[OutboxMessage]:
     """Take up to `limit` pending rows whose lease ran out, with a lease of this relay's:
     relays running at once take disjoint rows, and rows of a relay that died are taken over
@@ -238,9 +232,9 @@ def _claim(limit: int) -> list[OutboxMessage]:
     return rows
 
 
-def prune(*, older_than: timedelta | None = None) -> int:
+def prune() -> int:
     """Delete rows published longer ago than the retention period."""
-    older_than = older_than or timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
+    older_than = timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
     deleted, _ = OutboxMessage.objects.filter(published_at__lt=timezone.now() - older_than).delete()
     return deleted
 
