@@ -75,31 +75,33 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+# Errors a later attempt may not meet, whatever they say. SoftTimeLimitExceeded: stuck on a
+# slow peer (SMTP, the database), which the next try may not be.
+TRANSIENT_TYPES = (
+    TransientError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    SoftTimeLimitExceeded,
+    DbOperationalError,
+    DbInterfaceError,
+    BrokerOperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
-    if isinstance(exc, TransientError):
+    if isinstance(exc, TRANSIENT_TYPES):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
-    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
-        return True
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return True  # stuck on a slow peer (SMTP, database): the next try may not be
     if isinstance(exc, socket.gaierror):
         return exc.errno == socket.EAI_AGAIN  # DNS said "try again"; other answers stand
-    if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
-        return True
-    return isinstance(
-        exc,
-        DbOperationalError
-        | DbInterfaceError
-        | BrokerOperationalError
-        | ConnectionError
-        | TimeoutError,
-    )
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 
 class ReliableTask(Task):
