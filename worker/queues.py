@@ -1,13 +1,8 @@
 """The queues, as the broker counts them: which queue a task goes to, each queue's whole
 state (/metrics), and their backlogs as the re-drives (side effects', webhooks') see them.
-What each broker can tell, and how: docs/monitoring.md, "Queues".
-
-A queue's state (`queue_states`), for every queue asked, consumed or not:
-
-- ready: messages waiting for a consumer (Redis: the list's length; RabbitMQ: a passive
-  queue_declare).
-- oldest_ready_age_seconds: since the oldest ready message was published (its stamp,
-  worker.receivers), None when the queue is empty or the age unknown."""
+A queue's state, for every queue asked, consumed or not: its messages ready for a consumer
+and since the oldest of them was published (its stamp, worker.receivers), None when the
+queue is empty or the age unknown; how each broker tells them: docs/monitoring.md, "Queues"."""
 
 import json
 import logging
