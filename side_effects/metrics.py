@@ -36,13 +36,12 @@ REDRIVES = Counter(
 def lag_observe_on_commit(*, kind: str, opened_at: datetime) -> None:
     """Observe the lag of a side effect marked done, from the checkout that opened it
     (`opened_at`), once the mark commits."""
+
+    def observe():
+        LAG.labels(kind).observe(max((timezone.now() - opened_at).total_seconds(), 0.0))
+
     # robust: a count that fails is logged, never the task's failure
-    transaction.on_commit(lambda: _observe(kind, opened_at), robust=True)
-
-
-def _observe(kind: str, opened_at: datetime) -> None:
-    lag = (timezone.now() - opened_at).total_seconds()
-    LAG.labels(kind).observe(max(lag, 0.0))
+    transaction.on_commit(observe, robust=True)
 
 
 class SideEffectCollector:

@@ -1,6 +1,5 @@
 """Reads of side effects."""
 
-import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
@@ -14,9 +13,6 @@ from . import registry
 from .models import OrderSideEffect
 
 Status = OrderSideEffect.Status
-PENDING = Status.PENDING
-
-logger = logging.getLogger(__name__)
 
 
 class Outcome(NamedTuple):
@@ -41,7 +37,7 @@ def side_effects_prefetch() -> Prefetch:
 def side_effect_states(*, rows) -> dict[str, str]:
     """{kind: status} for every registered kind, pending where `rows` (an order's) have
     none: the order's side effects as the API shows them."""
-    states = dict.fromkeys(registry.kinds(), PENDING.value)
+    states = dict.fromkeys(registry.kinds(), Status.PENDING.value)
     states.update({row.kind: row.status for row in rows if row.kind in states})
     return states
 
