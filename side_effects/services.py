@@ -218,13 +218,9 @@ def _give_up(effect: OrderSideEffect) -> None:
     error = f"still pending after {effect.redrives} re-drives by the reconciler"
     logger.error("reconciler: order %s %s %s; failed", effect.order_id, effect.kind, error)
     dead_letter_record(
-        task_id="",
         task_name=registry.task_for(effect.kind).name,
         args=[[effect.order_id]],
-        kwargs={},
-        queue="",
         exception=f"SideEffectStuck: {error}",
-        traceback="",
         attempts=effect.redrives + 1,
     )
     side_effect_mark_failed(order_id=effect.order_id, kind=effect.kind, error=error)
