@@ -1,16 +1,11 @@
-"""One long-lived connection to the mail server per worker thread.
+"""One long-lived connection to the mail server per worker thread: opening one (TCP, the
+greeting, EHLO, STARTTLS and AUTH where used) costs more than sending the message. It is
+reopened after sitting idle long enough for a server to drop it, and a message is sent
+again once on a fresh connection when the server closed it under us (it refused a command
+before accepting anything). A read that timed out is raised instead: smtplib reports it as
+a disconnection too, but that server may hold the whole message.
 
-Opening an SMTP connection costs a TCP handshake, the greeting, EHLO (and STARTTLS and
-AUTH where used) before the first message: more than sending the message itself. A
-worker thread keeps its connection open between tasks and reopens it after it sat idle
-long enough for a server to drop it, or when the server closed it under us (then the
-message is sent again on a fresh connection, once: the server refused a command before
-accepting anything). A server that stops answering is not one that closed: smtplib
-reports a read timed out (EMAIL_TIMEOUT) as a disconnection too, but that server may hold
-the whole message, so the failure is raised, not sent again at once.
-
-A send has a deadline: past it the connection is cut, whatever the server does and
-however many operations the socket's per-operation timeout (EMAIL_TIMEOUT) allows, and
+A send has a deadline: past it the connection is cut, whatever the server does, and
 SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
 claim must not be taken over while its send may still go out (email_app.services.claims)."""
 

@@ -4,25 +4,10 @@
     def apply_inventory(order_id: int) -> bool:
         return stock.inventory_apply(order_id=order_id)
 
-The task is written for one order. A message carries a list of order ids: the relay gives
-it every order pending for the task, up to `batch_max` (worker.outbox), one when the shop
-is quiet, many when it is busy (fewer messages, events and acknowledgements). The base
-runs the task for each order in turn, in one loop, and each order ends on its own:
-
-- before the work, each order's attempt is counted in its side-effect row, committed,
-  in one statement for the message (side_effects_attempt_start);
-- done: its service marked it done in the transaction of its work (the task returns
-  True when this run did), and its lag from the checkout is observed;
-- a transient error: a retry of that order alone, waiting in the outbox (`not_before`);
-- anything else, or past the last retry: that order's dead letter, marked failed.
-
-A message the worker did not finish (its process died, the hard time limit) goes back to
-its queue and resumes where it stopped: the orders it ended are skipped, and the others,
-whose attempts were counted, go out each in a message of its own, so that none waits on
-the one that was in flight. An order whose last attempts all lost their worker (killed,
-frozen, cut off, past the hard time limit) is the poison one, failed and dead-lettered
-alone. The loop starts no order past the run budget (worker.tasks_base.last_start_by):
-the rest go back to the outbox, due now."""
+The task is written for one order; a message carries a list of order ids, up to
+`batch_max` (fewer messages when the shop is busy), and the base runs the task for each in
+turn, each order counted, done, retried or failed on its own, so that one bad order never
+fails another: docs/architecture.md, "Messages that carry many orders"."""
 
 import logging
 import traceback
@@ -35,7 +20,6 @@ from core import clock
 from worker.tasks_base import (
     CONTROL_EXCEPTIONS,
     ReliableTask,
-    is_transient,
     last_start_by,
 )
 
@@ -121,15 +105,11 @@ class SideEffectTask(ReliableTask):
         if self.request.called_directly:
             raise exc
         ids = ", ".join(str(order_id) for order_id in order_ids)
-        retries, limit = self.request.retries, settings.SHOPFLOW_TASK_MAX_RETRIES
-        if is_transient(exc) and retries < limit:
-            countdown = self._retry_countdown(exc)
-            logger.warning(
-                "%s(%s): transient error, retry %s/%s in %ss: %r",
-                *(self.name, ids, retries + 1, limit, countdown, exc),
-            )
+        countdown = self._retry_due(exc, about=f"({ids})")
+        if countdown is not None:
+            retries = self.request.retries + 1
             self._retry_orders(
-                order_ids, countdown=countdown, retries=retries + 1, attempt_ended=attempt_ended
+                order_ids, countdown=countdown, retries=retries, attempt_ended=attempt_ended
             )
         else:
             traceback_text = "".join(traceback.format_exception(exc))

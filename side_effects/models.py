@@ -26,14 +26,8 @@ def side_effect_deadline():
 class OrderSideEffect(models.Model):
     """One consequence of an order: created pending at checkout for every kind the apps
     registered (side_effects.registry), set done by the task that performs it (in the
-    task's own transaction), failed on dead letter.
-
-    A pending one past its `deadline` is re-driven by the reconciler (its task enqueued
-    again), at most SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times (`redrives`); then it is
-    failed and dead-lettered. A retry the task schedules moves the deadline past it. One
-    whose last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker
-    (`open_attempts`) is failed and dead-lettered at the next.
-    """
+    task's own transaction), failed on dead letter; a pending one past its `deadline` is
+    re-driven by the reconciler (docs/reliability.md, "The reconciler")."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -1,11 +1,10 @@
 """The kinds of side effect an order has, each registered by the app that owns it, in its
-ready(), with the task that performs it:
+ready(), with the task that performs it (`base=SideEffectTask, side_effect="<kind>"`):
 
     side_effects.registry.register(tasks.send_confirmation_email)
 
-The task is declared with `base=SideEffectTask, side_effect="<kind>"` (side_effects.base).
-Checkout creates one pending row per registered kind; the reconciler re-drives a row
-through its kind's task."""
+Checkout opens one side effect per registered kind; the reconciler re-drives one through its
+kind's task."""
 
 _tasks: dict = {}
 

@@ -1,6 +1,5 @@
 """Reads of side effects."""
 
-import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
@@ -14,9 +13,6 @@ from . import registry
 from .models import OrderSideEffect
 
 Status = OrderSideEffect.Status
-PENDING = Status.PENDING
-
-logger = logging.getLogger(__name__)
 
 
 class Outcome(NamedTuple):
@@ -41,7 +37,7 @@ def side_effects_prefetch() -> Prefetch:
 def side_effect_states(*, rows) -> dict[str, str]:
     """{kind: status} for every registered kind, pending where `rows` (an order's) have
     none: the order's side effects as the API shows them."""
-    states = dict.fromkeys(registry.kinds(), PENDING.value)
+    states = dict.fromkeys(registry.kinds(), Status.PENDING.value)
     states.update({row.kind: row.status for row in rows if row.kind in states})
     return states
 
@@ -83,13 +79,9 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     """{kind: how many seconds past its deadline a side effect of the kind must be so that
     it cannot be waiting its turn in the broker}; a kind left out may have all of them
     waiting; None when every kind may (the relay is behind, or the broker does not answer).
-
-    A queue is first in, first out: a side effect whose message was published before the
-    oldest message still ready in its queue is not in that queue (lost in flight, or by the
-    broker), however long the backlog stands. Its latest message was due when its deadline
-    was last set (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS before it) and published at most
-    the relay's lateness after that: its lease (SHOPFLOW_OUTBOX_LEASE_SECONDS), or longer
-    after an outage (what the rows published since the oldest ready message waited)."""
+    Its latest message was due a deadline (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS) before its
+    deadline and published within the relay's lateness of that, and a queue is first in,
+    first out: docs/reliability.md, "The reconciler"."""
     queues = {kind: queue_of(task_name=registry.task_for(kind).name) for kind in registry.kinds()}
     backlogs = queue_backlogs(names=set(queues.values()), who="reconciler")
     if backlogs is None:

@@ -65,10 +65,8 @@ def side_effects_attempt_start(
     UPDATE for the message, and one read of what it found. Not counted: one done, or
     unknown, or ended by `message_id` before (that message delivered again); one whose
     earlier attempt lost its worker, unless it is alone in its message (it may kill this
-    worker too: the others must not wait on it). An order the run never reaches (its
-    worker died at an earlier one) keeps the count and goes out alone next time: one count
-    of an order at most is of a message that lost its worker before the order's turn.
-    POISON: its last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
+    worker too: the others must not wait on it). POISON: its last
+    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
     rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
         status=Status.DONE
     )
@@ -177,18 +175,11 @@ def side_effects_postpone(
 
 
 def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
-    """Re-drive side effects still pending past their deadline, whatever kept them: a
-    message lost in flight (handed to a consumer cut off before it had it) or by the
-    broker, a receiver that raised before enqueueing. Their task is enqueued again
-    through the outbox, in the order's trace (tasks are idempotent: a side effect that was
-    only slow is not applied twice), and the deadline moves on. One re-driven
-    SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and dead-lettered instead,
-    for a person to look at (the dead letter's requeue sets it back to pending).
-
-    A side effect that may only be waiting its turn is left alone, uncounted: all of them
-    while the relay is behind (its re-drive would wait behind the rows not yet
-    published) or the broker cannot tell, and those whose message may still be in their
-    queue (published after its oldest ready message: side_effect_redrive_margins).
+    """Re-drive side effects still pending past their deadline, whatever kept them: their
+    task enqueued again through the outbox, in the order's trace, the deadline moved on;
+    one re-driven SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES times already is failed and
+    dead-lettered instead. One that may only be waiting its turn is left alone, uncounted
+    (side_effect_redrive_margins). docs/reliability.md, "The reconciler".
     Returns {"redriven": n, "failed": n}."""
     margins = selectors.side_effect_redrive_margins()
     if margins is None:
@@ -227,13 +218,9 @@ def _give_up(effect: OrderSideEffect) -> None:
     error = f"still pending after {effect.redrives} re-drives by the reconciler"
     logger.error("reconciler: order %s %s %s; failed", effect.order_id, effect.kind, error)
     dead_letter_record(
-        task_id="",
         task_name=registry.task_for(effect.kind).name,
         args=[[effect.order_id]],
-        kwargs={},
-        queue="",
         exception=f"SideEffectStuck: {error}",
-        traceback="",
         attempts=effect.redrives + 1,
     )
     side_effect_mark_failed(order_id=effect.order_id, kind=effect.kind, error=error)

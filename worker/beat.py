@@ -1,17 +1,7 @@
-"""Beat's scheduler: django-celery-beat's database scheduler as it comes (the schedule
-lives in the database, editable in the admin), behind a lease, so that of any number of
-beats (a rolling update, two replicas, two hosts) one sends and the others stand by.
+"""Beat's scheduler: django-celery-beat's database scheduler as it comes (the schedule in the
+admin), behind a lease row (BeatLease), so that of any number of beats one sends, each due
+time once, and the others stand by: docs/operations.md, "Beat".
 `celery -A worker beat --scheduler worker.beat:Scheduler`.
-
-- The lease is one row (BeatLease), taken or renewed at every tick with one conditional
-  UPDATE, valid LEASE_SECONDS by the database's clock: no session lock, so it holds behind
-  PgBouncer in transaction mode. A beat that dies stops renewing it; a standby takes it
-  once it lapsed and sends from then on. One that stops (SIGTERM, a rollout) lets it go.
-- A beat reads the schedule only once it holds the lease, and django-celery-beat writes
-  an entry's last run after each send (`sync_every_tasks=1`, Celery's own setting), so
-  the beat that takes over starts from what the last one sent: each due time goes once.
-- A beat whose lease another took (it was frozen or cut off from the database longer
-  than the lease) exits, the schedule it holds being stale; restarted, it stands by.
 
 Every tick vouches for beat's liveness (core.liveness), standing by or sending: a beat
 stuck in a tick lapses, one that waits for its next due time does not."""
@@ -40,11 +30,11 @@ LEASE_SECONDS = 30.0
 STANDBY_SECONDS = 5.0  # how often a standby asks for the lease
 
 
-def beat_lease_take(*, holder: str, seconds: float, renew_only: bool = False) -> bool:
-    """True when `holder` holds the lease for `seconds` from now, by the database's clock:
-    renewed if it held it, else taken if it had lapsed (not with `renew_only`)."""
+def beat_lease_take(*, holder: str, renew_only: bool = False) -> bool:
+    """True when `holder` holds the lease for LEASE_SECONDS from now, by the database's
+    clock: renewed if it held it, else taken if it had lapsed (not with `renew_only`)."""
     mine = Q(holder=holder) if renew_only else Q(holder=holder) | Q(expires_at__lt=db_now())
-    until = db_now(plus_seconds=seconds)
+    until = db_now(plus_seconds=LEASE_SECONDS)
     if BeatLease.objects.filter(mine, name=LEASE).update(holder=holder, expires_at=until):
         return True
     if renew_only:
@@ -87,9 +77,7 @@ class Scheduler(DatabaseScheduler):
         not answer (nothing is sent then). Exits when another took this beat's lease."""
         try:
             close_old_connections()  # one the database dropped is not used again
-            held = beat_lease_take(
-                holder=self.holder, seconds=LEASE_SECONDS, renew_only=self.leading
-            )
+            held = beat_lease_take(holder=self.holder, renew_only=self.leading)
         except (DatabaseError, InterfaceError) as exc:
             logger.warning("Scheduler: cannot reach the database for the lease: %s", exc)
             return False

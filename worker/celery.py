@@ -43,13 +43,10 @@ def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
 
 
 @signals.beat_init.connect
-def start_telemetry_in_beat(**kwargs):
+def start_beat(**kwargs):
+    """Beat's telemetry; after Celery's own SIGTERM handler, one that does no I/O
+    (worker.compat.beat_stop)."""
     telemetry_start("beat")
-
-
-@signals.beat_init.connect
-def stop_beat_outside_its_statements(**kwargs):
-    """After Celery's own SIGTERM handler, one that does no I/O (worker.compat.beat_stop)."""
     beat_stop_install()
 
 

@@ -14,13 +14,13 @@ logger = logging.getLogger(__name__)
 
 
 def dead_letter_record(
-    *, task_id, task_name, args, kwargs, queue, exception, traceback, attempts
+    *, task_id="", task_name, args, kwargs=None, queue="", exception, traceback="", attempts
 ) -> DeadLetter:
     return DeadLetter.objects.create(
         task_id=task_id or "",
         task_name=task_name,
         args=args,
-        kwargs=kwargs,
+        kwargs=kwargs or {},
         queue=queue or "",
         exception=exception[:10_000],
         traceback=traceback[:50_000],

@@ -15,9 +15,9 @@ from worker.compat.flower import flower_extension_install
 # waits for at exit, so a Flower stopped in an outage waited out its whole grace.
 enable_events = False
 
-# Flower keeps the tasks it heard of in memory, about 2.7 kB each (docs/monitoring.md):
-# 10,000 is 27 MB and some hours of a busy shop; Flower's default, 100,000, is 270 MB.
-# A task's lasting record is its side effect and its result row, not Flower's list.
+# Flower keeps the tasks it heard of in memory, a tenth of its default (what each costs:
+# docs/monitoring.md). A task's lasting record is its side effect and its result row, not
+# Flower's list.
 max_tasks = env_int("SHOPFLOW_FLOWER_MAX_TASKS", 10_000)
 if max_tasks < 100:
     refuse("SHOPFLOW_FLOWER_MAX_TASKS", str(max_tasks), "a number of tasks, 100 or more")

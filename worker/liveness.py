@@ -1,13 +1,10 @@
-"""A worker's liveness (core.liveness): its consumer's loop vouches for it.
-
-The consumer's timer asks the loop itself to vouch (`call_soon`). On the event loop
-(prefork or threads on Redis or RabbitMQ: a transport with one) the timer is that loop's
-own; without one (eventlet, gevent) it is a thread of its own, and the vouch waits for the
-loop to drain it. Either way a worker whose main loop is stuck lapses, and one whose pool
-is busy with long tasks does not: the main loop keeps turning.
-
-While it waits for the broker (at start, and while the consumer is stopped to reconnect)
-the worker vouches for the wait at once: waiting for a broker is no reason to restart it."""
+"""A worker's liveness (core.liveness; docs/operations.md, "Health"): its consumer's loop
+vouches for it, so a worker whose main loop is stuck lapses and one whose pool is busy
+with long tasks does not. The consumer's timer asks the loop itself to vouch (`call_soon`):
+on the event loop (prefork or threads on Redis or RabbitMQ) the timer is that loop's own;
+without one (eventlet, gevent) it is a thread of its own, and the vouch waits for the loop
+to drain it. Waiting for the broker (at start, and while the consumer reconnects) is no
+reason to restart a worker: it vouches for the wait at once."""
 
 from celery import bootsteps
 

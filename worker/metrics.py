@@ -1,10 +1,7 @@
 """What the workers and the broker tell Prometheus (core.metrics serves it): task runs,
 counted from Celery's signals in the worker processes; the outbox backlog and each queue's
-state, read at scrape time.
-
-In docker-compose each worker container keeps its own counts: with
-SHOPFLOW_WORKER_METRICS_PORT set, the worker serves them on that port for Prometheus to
-scrape (one target per container, as `--scale worker=N` makes them)."""
+state, read at scrape time. A worker container may serve its own counts
+(SHOPFLOW_WORKER_METRICS_PORT, docs/monitoring.md "Scraping it")."""
 
 import logging
 import os

@@ -6,14 +6,9 @@ from django.db.models.functions import Now
 
 
 class OutboxMessage(models.Model):
-    """A task to publish, written in the same transaction as the change that asks for it.
-
-    Published by the relay once committed, alone or with the other rows of its task in one
-    message (worker.outbox.messages_for). A message's Celery task id is its first row's
-    `task_id`: a row published again is the same task to the result backend. Its times
-    (`locked_until`, `not_before`) are the database's clock, whichever host writes or
-    reads them.
-    """
+    """A task to publish, written in the same transaction as the change that asks for it,
+    published by the relay once committed (worker.outbox). Its times (`locked_until`,
+    `not_before`) are the database's clock, whichever host writes or reads them."""
 
     # A retry's row keeps its task's id, as Celery's own retry does (worker.tasks_base).
     task_id = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)

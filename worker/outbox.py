@@ -1,20 +1,8 @@
-"""The transactional outbox: a task enqueued in the caller's transaction is published by the
-relay once that transaction has committed.
-
-    with transaction.atomic():
-        order = ...
-        enqueue_on_commit(send_confirmation_email, [order.pk])   # a row, in this transaction
-
-A rollback leaves no row, so nothing is sent. The relay (`manage.py relay_outbox`, a
-service of its own, restarted by its supervisor when its liveness lapses) takes committed
-rows, oldest first, and publishes them. Rows of a task that takes a batch (a `batch_max`
-attribute: its one argument is a list) go out together: one message carries the lists of
-every row pending for that task, up to `batch_max` items. When the shop is quiet that is
-one order; when it is busy, many: fewer messages, task events and acknowledgements for the
-same work. A row is published at least once; tasks are idempotent, which makes that
-exactly once in effect. The web never talks to the broker, so a dead broker costs a
-checkout nothing.
-"""
+"""The transactional outbox: a task enqueued in the caller's transaction
+(`enqueue_on_commit`) is published by the relay (`manage.py relay_outbox`) once that
+transaction has committed, so a rollback sends nothing and a dead broker costs a checkout
+nothing. How the relay claims, joins and publishes rows: docs/architecture.md, "Why an
+outbox"."""
 
 import json
 import logging
@@ -87,10 +75,6 @@ class Message:
     args: list
     kwargs: dict = field(default_factory=dict)
 
-    @property
-    def task_name(self) -> str:
-        return self.rows[0].task_name
-
 
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
     """The messages that publish `rows`, in order: a row of its own each, except first
@@ -135,7 +119,7 @@ def relay_forever(*, stop: threading.Event) -> None:
         liveness_vouch()  # a pass that hangs (a database that stopped answering) lapses
         pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
         try:
-            if pending_to_relay():
+            if locks.outbox_rows_due().exists():  # one cheap read of the pending rows' index
                 done = relay_once(rows_per_claim=rows_per_claim)
                 if done.broker_failed:
                     pause = FAILURE_PAUSE_SECONDS
@@ -185,13 +169,14 @@ def _send(messages: list[Message]) -> str:
         # a broker that stays down is the next relay pass's to retry.
         with app.producer_or_acquire() as producer, producer.batch():
             for message in messages:
+                task_name = message.rows[0].task_name
                 carriers = [row.trace_context for row in message.rows]
-                with span_continuing(f"outbox publish {message.task_name}", carriers):
+                with span_continuing(f"outbox publish {task_name}", carriers):
                     # The first row's task id and retries: a message published again (a
                     # relay that died before marking it) is the same task to the result
                     # backend and to the redelivery count.
                     app.send_task(
-                        message.task_name,
+                        task_name,
                         args=message.args,
                         kwargs=message.kwargs,
                         task_id=str(message.rows[0].task_id),
@@ -233,12 +218,6 @@ def publication_lateness(*, within_seconds: float) -> float:
     return max(longest.total_seconds(), 0.0) if longest else 0.0
 
 
-def pending_to_relay() -> bool:
-    """Whether a relay pass would find work: one cheap read on the pending rows' index,
-    for a relay that looks often."""
-    return locks.outbox_rows_due().exists()
-
-
 def _claim(limit: int) -> list[OutboxMessage]:
     """Take up to `limit` pending rows whose lease ran out, with a lease of this relay's:
     relays running at once take disjoint rows, and rows of a relay that died are taken over
@@ -253,9 +232,9 @@ def _claim(limit: int) -> list[OutboxMessage]:
     return rows
 
 
-def prune(*, older_than: timedelta | None = None) -> int:
+def prune() -> int:
     """Delete rows published longer ago than the retention period."""
-    older_than = older_than or timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
+    older_than = timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
     deleted, _ = OutboxMessage.objects.filter(published_at__lt=timezone.now() - older_than).delete()
     return deleted
 

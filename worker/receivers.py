@@ -2,7 +2,7 @@ import time
 
 from django.apps import apps as installed_apps
 
-from .queue_redis import PUBLISHED_AT_HEADER
+from .queues import PUBLISHED_AT_HEADER
 from .schedule import install_schedule
 
 

@@ -1,21 +1,7 @@
 """ReliableTask: the base of every task that must not be lost (side_effects.base builds the
-side-effect tasks' on it).
-
-- acks_late + reject_on_worker_lost (CELERY_TASK_ACKS_LATE and ..._REJECT_ON_WORKER_LOST,
-  every task's): a message is acknowledged after the task ran, and requeued if the
-  worker process dies under it.
-- Transient errors (SMTP 4xx and dropped connections, database operational errors,
-  broker and network errors) are retried with exponential backoff and full jitter, up to
-  SHOPFLOW_TASK_MAX_RETRIES times. A retry waits in the outbox, due at its time, not in
-  the broker: a message is held by a worker only while its task runs, which lets the
-  broker give back a dead worker's message soon (CELERY_VISIBILITY_TIMEOUT).
-- Anything else, or a transient error past the last retry, ends in a DeadLetter row and
-  `on_dead_letter()`, which subclasses use to mark their side effect failed.
-- Nothing is acknowledged into the void: if the retry or the dead letter cannot be
-  written, the message is rejected back onto its queue.
-- A task about a row that no longer exists (ObjectDoesNotExist) logs it and returns
-  False. Celery's control exceptions (Retry, Ignore, Reject) pass through untouched.
-"""
+side-effect tasks' on it). A transient error is retried with backoff as an outbox row due
+later, anything else is dead-lettered, and a message whose retry or dead letter cannot be
+written goes back to its queue: docs/reliability.md, "What brings work back"."""
 
 import errno
 import logging
@@ -65,9 +51,8 @@ def retry_countdown(*, retries: int, retry_after: float = 0) -> int:
     """The one backoff (a task's retries, a notification delivery's attempts): seconds
     before the next try after `retries` earlier ones, exponential with full jitter, and no
     sooner than the error asks (an email another delivery holds: when its claim may be
-    taken over), even past the longest backoff: a retry waits in the outbox, and one that
-    came early would only use up the retries (SHOPFLOW_TASK_RETRY_BACKOFF_MAX under the
-    claim window once failed an email whose worker was cut off)."""
+    taken over), even past the longest backoff: a retry that came early would only use up
+    the retries."""
     countdown = get_exponential_backoff_interval(
         factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
         retries=retries,
@@ -90,31 +75,33 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+# Errors a later attempt may not meet, whatever they say. SoftTimeLimitExceeded: stuck on a
+# slow peer (SMTP, the database), which the next try may not be.
+TRANSIENT_TYPES = (
+    TransientError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    SoftTimeLimitExceeded,
+    DbOperationalError,
+    DbInterfaceError,
+    BrokerOperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
-    if isinstance(exc, TransientError):
+    if isinstance(exc, TRANSIENT_TYPES):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
-    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
-        return True
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    if isinstance(exc, SoftTimeLimitExceeded):
-        return True  # stuck on a slow peer (SMTP, database): the next try may not be
     if isinstance(exc, socket.gaierror):
         return exc.errno == socket.EAI_AGAIN  # DNS said "try again"; other answers stand
-    if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
-        return True
-    return isinstance(
-        exc,
-        DbOperationalError
-        | DbInterfaceError
-        | BrokerOperationalError
-        | ConnectionError
-        | TimeoutError,
-    )
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 
 class ReliableTask(Task):
@@ -137,9 +124,17 @@ class ReliableTask(Task):
         except Exception as exc:
             if self.request.called_directly:
                 raise
-            limit = settings.SHOPFLOW_TASK_MAX_RETRIES
-            if is_transient(exc) and self.request.retries < limit:
-                self._retry_later(exc, limit)
+            countdown = self._retry_due(exc, about=f"[{self.request.id}]")
+            if countdown is not None:
+                # This message is acknowledged (Celery's Retry); the retry waits in the outbox.
+                self._retry_record(
+                    task_id=self.request.id,
+                    args=self.request.args or [],
+                    kwargs=self.request.kwargs or {},
+                    retries=self.request.retries + 1,
+                    countdown=countdown,
+                )
+                raise Retry(exc=exc, when=countdown) from exc
             self._give_up(exc, args, kwargs, traceback_text=traceback.format_exc())
             raise
 
@@ -159,27 +154,18 @@ class ReliableTask(Task):
             )
         logger.warning("%s[%s] delivered again (%s)", self.name, self.request.id, count)
 
-    def _retry_later(self, exc: Exception, limit: int):
-        """Retry this message with backoff: an outbox row due after it (_retry_record);
-        this message is then acknowledged (Celery's Retry)."""
-        countdown = self._retry_countdown(exc)
+    def _retry_due(self, exc: Exception, *, about: str) -> int | None:
+        """Seconds until the retry of the run (of `about`) that failed with `exc`, logged;
+        None when it is not retried: not transient, or past the last retry."""
+        retries, limit = self.request.retries, settings.SHOPFLOW_TASK_MAX_RETRIES
+        if not is_transient(exc) or retries >= limit:
+            return None
+        countdown = retry_countdown(retries=retries, retry_after=getattr(exc, "retry_after", 0))
         logger.warning(
-            "%s[%s] transient error, retry %s/%s in %ss: %r",
-            self.name,
-            self.request.id,
-            self.request.retries + 1,
-            limit,
-            countdown,
-            exc,
+            "%s%s: transient error, retry %s/%s in %ss: %r",
+            *(self.name, about, retries + 1, limit, countdown, exc),
         )
-        self._retry_record(
-            task_id=self.request.id,
-            args=self.request.args or [],
-            kwargs=self.request.kwargs or {},
-            retries=self.request.retries + 1,
-            countdown=countdown,
-        )
-        raise Retry(exc=exc, when=countdown) from exc
+        return countdown
 
     def _retry_record(
         self, *, task_id: str, args, kwargs, retries: int, countdown: float, then=None
@@ -213,11 +199,6 @@ class ReliableTask(Task):
             # Logged above with its traceback; the Reject travels light (a pool process's
             # result through its pipe, which a hard time limit may cut mid-write).
             raise Reject(repr(record_error), requeue=True) from None
-
-    def _retry_countdown(self, exc: Exception) -> int:
-        return retry_countdown(
-            retries=self.request.retries, retry_after=getattr(exc, "retry_after", 0)
-        )
 
     def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database

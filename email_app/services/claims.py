@@ -1,13 +1,8 @@
 """The claim on one email, and its record: what makes each email go out at most once per
-(kind, key), without holding a database transaction across SMTP.
+(kind, key), without holding a database transaction across SMTP (docs/reliability.md).
 
-A send claims its SentEmail row first (unique per kind and key, committed at once), sends
-outside any transaction (email_app.services.sending), then marks the row sent; a failed
-send frees the claim, so a retry sends again. A second delivery that finds the row sent
-does nothing; one that finds a fresh claim raises EmailInFlight (transient: retried
-later); one that finds a claim older than SHOPFLOW_EMAIL_CLAIM_SECONDS takes it over (a
-delivery marks the row sent only while it still holds its claim). The claim's age is the
-database's clock (core.clock), whichever host's worker claimed it. That takeover is the
+A claim's row is committed before SMTP and marked sent after; one older than
+SHOPFLOW_EMAIL_CLAIM_SECONDS (the database's clock) is taken over. That takeover is the
 one gap at-least-once delivery leaves: a worker killed after SMTP accepted the message and
 before the row was marked sent sends it again, with the same Message-ID, which mailbox
 providers that de-duplicate show once."""

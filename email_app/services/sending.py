@@ -1,12 +1,7 @@
 """Sending one email, once: the public send API (email_send), which other apps use too.
-
-The email is built first (a bad one leaves no claim behind), claimed
-(email_app.services.claims), sent outside any transaction over this thread's kept SMTP
-connection (email_app.transport), then recorded sent; a failed send frees the claim. A
-send is cut at half the claim window (transport's deadline), whatever the worker pool, so
-a claim taken over is never one whose send may still go out. Every attempt at an email
-carries the same Message-ID, so that a second send after a takeover shows once where
-mailbox providers de-duplicate."""
+Built first, claimed (email_app.services.claims), sent outside any transaction over this
+thread's kept SMTP connection (email_app.transport), then recorded sent; a failed send
+frees the claim."""
 
 import re
 from email.utils import parseaddr
@@ -32,8 +27,7 @@ def email_send(
 ) -> bool:
     """The public send API (notifications' digests use it too): send this email unless
     (kind, key) went out before; False when it had. A fresh claim held by another delivery
-    raises EmailInFlight; SMTP's errors pass through, and a retry sends. Over this thread's
-    kept connection, cut at half the claim window, with the Message-ID of (kind, key)."""
+    raises EmailInFlight; SMTP's errors pass through, and a retry sends."""
     # Built before the claim: a bad email leaves none behind.
     message = EmailMultiAlternatives(
         subject=subject,

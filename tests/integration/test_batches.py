@@ -68,7 +68,7 @@ def test_one_relay_pass_sends_each_side_effect_of_three_orders_as_one_message(
     real_send = outbox._send
 
     def spy(messages):
-        sent.extend((message.task_name, message.args) for message in messages)
+        sent.extend((message.rows[0].task_name, message.args) for message in messages)
         return real_send(messages)
 
     monkeypatch.setattr(outbox, "_send", spy)

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.support.beat import Probe, only_probes_enabled
-from worker.beat import LEASE_SECONDS, Scheduler, beat_lease_take
+from worker.beat import Scheduler, beat_lease_take
 from worker.celery import app
 from worker.models import BeatLease
 
@@ -30,14 +30,14 @@ def lapse() -> None:
 
 
 def test_the_first_beat_takes_the_lease_and_another_waits_for_it_to_lapse():
-    assert beat_lease_take(holder="a", seconds=LEASE_SECONDS)
-    assert not beat_lease_take(holder="b", seconds=LEASE_SECONDS)
-    assert beat_lease_take(holder="a", seconds=LEASE_SECONDS, renew_only=True)
+    assert beat_lease_take(holder="a")
+    assert not beat_lease_take(holder="b")
+    assert beat_lease_take(holder="a", renew_only=True)
 
     lapse()  # "a" stopped renewing it
 
-    assert beat_lease_take(holder="b", seconds=LEASE_SECONDS)
-    assert not beat_lease_take(holder="a", seconds=LEASE_SECONDS, renew_only=True)
+    assert beat_lease_take(holder="b")
+    assert not beat_lease_take(holder="a", renew_only=True)
 
 
 def test_of_two_schedulers_one_sends_and_the_other_stands_by(probe):

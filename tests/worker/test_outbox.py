@@ -16,7 +16,7 @@ from core.signals import isolated_inserts
 from tests.support.brokers import queued_messages, queued_task_ids
 from tests.support.polling import wait_until
 from tests.support.processes import relay_drain, relay_thread
-from worker import outbox
+from worker import locks, outbox
 from worker.models import OutboxMessage
 
 
@@ -217,18 +217,19 @@ def test_a_relay_holds_rows_by_the_databases_clock_not_a_hosts_that_runs_ahead(m
     ahead = timezone.now() + timedelta(minutes=1)
     monkeypatch.setattr(timezone, "now", lambda: ahead)
 
-    assert not outbox.pending_to_relay()
+    assert not locks.outbox_rows_due().exists()
     assert outbox.relay_once().claimed == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_prune_deletes_only_published_rows_past_retention(own_redis):
+def test_prune_deletes_only_published_rows_past_retention(own_redis, settings):
+    settings.SHOPFLOW_OUTBOX_RETENTION_DAYS = 7
     old, recent, pending = (outbox.enqueue_on_commit(TASK, n) for n in range(3))
     now = timezone.now()
     OutboxMessage.objects.filter(pk=old.pk).update(published_at=now - timedelta(days=30))
     OutboxMessage.objects.filter(pk=recent.pk).update(published_at=now - timedelta(hours=1))
 
-    assert outbox.prune(older_than=timedelta(days=7)) == 1
+    assert outbox.prune() == 1
 
     assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
 

@@ -10,10 +10,8 @@ from django.utils import timezone
 from kombu import Connection
 
 from tests.support.polling import wait_until
-from worker.broker_queue import BrokerQueue
 from worker.celery import app
-from worker.queue_redis import PUBLISHED_AT_HEADER
-from worker.queues import queue_states
+from worker.queues import PUBLISHED_AT_HEADER, BrokerQueue, queue_states
 
 pytestmark = pytest.mark.django_db
 

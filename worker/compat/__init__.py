@@ -1,13 +1,10 @@
-"""What works around another library's insides, fenced here and nowhere else.
-
-Each module patches one behaviour of a library that its public API cannot change, and
-says three things: the upstream issue or pull request it works around, the
-versions it was checked against (`version_guard`: any other refuses to load, so an upgrade
-stops the tests and the processes until someone looks), and its canary test in
-tests/worker/compat/, which fails once upstream fixes the bug (then the patch goes).
-No module outside this package reads or replaces a private attribute, route table or
-storage layout of Celery, kombu, Flower, django-celery-beat, DRF or Django (docs/
-architecture.md, "Other libraries' insides"). Importing this package applies nothing."""
+"""What works around another library's insides, fenced here and nowhere else (docs/
+architecture.md, "Other libraries' insides"). Each module patches one behaviour its
+library's public API cannot change, and names the upstream issue or pull request it works
+around, the versions it was checked against (`version_guard`: any other refuses to load,
+so an upgrade stops the tests and the processes until someone looks) and its canary test
+in tests/worker/compat/, which fails once upstream fixes the bug (then the patch goes).
+Importing this package applies nothing."""
 
 import re
 from importlib.metadata import version

@@ -1,15 +1,12 @@
 """Celery's events (what Flower and the worker heartbeats ride on), each publication
 bounded; the app uses them (worker.celery: `events=`).
 
-Works around https://github.com/celery/celery/pull/4804 ("Activate Kombu publish retry in
-Heartbeat"): since then Celery's worker heartbeat publishes with `retry=True` and no retry
-policy, which kombu takes as retries without limit. That held a worker's whole loop for as
-long as its broker was out of reach (a host cut off), and kept it from noticing, once the
-link was back, that its consumer connection had died. Here a publication that names no
-policy tries to reconnect once; an event it could not send waits in the dispatcher's
-buffer (`buffer_while_offline`) for the next one that gets through. It uses Celery's
-public hooks only (`Celery(events=...)`, the dispatcher's `retry_policy`), but it changes
-what Celery's heartbeat asks for, so it is fenced here all the same.
+Works around https://github.com/celery/celery/pull/4804: since then Celery's worker
+heartbeat publishes with `retry=True` and no retry policy, which kombu takes as retries
+without limit, holding a worker's whole loop while its broker is out of reach. Here a
+publication that names no policy tries to reconnect once; an event it could not send waits
+in the dispatcher's buffer for the next one that gets through. Public hooks only, but it
+changes what Celery's heartbeat asks for, so it is fenced here all the same.
 
 Canary: tests/worker/compat/test_events.py, whose test of Celery's heartbeat fails once
 it names a bounded policy itself; then this module goes (and worker.celery's `events=`)."""

@@ -1,20 +1,15 @@
-"""Flower as Shopflow runs it: what Flower's options cannot say, added to its pages and API
-by worker/flowerconfig.py before Flower builds its application (Flower reads its route
-table, `flower.urls.handlers`, once it has parsed its --conf file). Each of Flower's
-handlers is replaced, in that table, by a subclass with the behaviour below; a route this
-cannot find stops Flower rather than serve it unextended. What Flower's own options do
-(basic auth, max_tasks, purge_offline_workers, broker_api...) is set in flowerconfig.py.
+"""Flower as Shopflow runs it: each of Flower's handlers is replaced in its route table
+(`flower.urls.handlers`, read once Flower parsed the --conf file worker/flowerconfig.py
+that calls this) by a subclass that adds what Flower's options cannot say; a route this
+cannot find stops Flower rather than serve it unextended.
 
 - **Every routed queue.** The Broker page and `/api/queues/length` list the queues live
-  workers consume (the configured ones only while no worker is known), so a queue whose
-  workers are all down, the one an operator most needs to see, was not there. Here they
-  list every queue the app routes to as well. Upstream (Flower's maintainer: the tabs use
-  the queue names of the workers' cache): https://github.com/mher/flower/issues/335,
+  workers consume, so a queue whose workers are all down was not there; here every queue
+  the app routes to is listed too. Upstream: https://github.com/mher/flower/issues/335,
   https://github.com/mher/flower/issues/559.
 - **No public page.** `/metrics` and `/healthcheck` ask for the same credentials as the
-  rest; Flower serves them to anyone, its basic auth notwithstanding. Upstream:
-  https://github.com/mher/flower/issues/1342. Probes and Prometheus give them
-  (`python -m core.flowerprobe`, docs/monitoring.md).
+  rest; Flower serves them to anyone. Upstream: https://github.com/mher/flower/issues/1342.
+  Probes and Prometheus give them (`python -m core.flowerprobe`, docs/monitoring.md).
 
 Canary: tests/worker/compat/test_flower.py, whose tests of Flower's own handlers fail once
 Flower lists configured queues beside live workers' or asks credentials for /metrics. The

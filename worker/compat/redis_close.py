@@ -2,16 +2,12 @@
 died under the BRPOP it was waiting on; the Celery app's connections use it for redis://
 URLs (worker.celery: `amqp=`).
 
-Works around https://github.com/celery/kombu/pull/1733 ("Prevent redis task loss when
-closing connection while in poll", merged in 2023): since then `Channel.close` first reads
-the reply of a BRPOP still in flight, so that a message Redis already popped is not lost.
-On a cut link that read fails, and the close ends there: the channel stays open, and
-`Connection.collect()` (Celery's consumer calls it on a connection error) goes on to take
-the transport's client away. The consumer then closes the connection, which closes that
-channel again; its restore of the messages it holds asks the gone client for the server's
-address, and the `AttributeError` is none of the connection errors Celery ignores there:
-the worker exits ("Unrecoverable error"). The patch reads kombu's private `_in_poll` (a
-BRPOP sent, its reply not read), which no public attribute tells.
+Works around https://github.com/celery/kombu/pull/1733: since then `Channel.close` first
+reads the reply of a BRPOP still in flight. On a cut link that read fails, the channel
+stays open, and the consumer's close of it once the transport's client is gone raises an
+`AttributeError` none of the connection errors Celery ignores: the worker exits
+("Unrecoverable error"). The patch reads kombu's private `_in_poll` (a BRPOP sent, its
+reply not read), which no public attribute tells.
 
 Canary: tests/worker/compat/test_redis_close.py, whose test of kombu's own transport fails
 once kombu closes such a channel itself; then this module goes (and worker.celery's

@@ -1,12 +1,10 @@
 """Cutting an SMTP conversation at a deadline, from another thread.
 
 smtplib's `timeout` bounds each blocking socket operation, not a whole send
-(https://docs.python.org/3/library/smtplib.html#smtplib.SMTP: "for blocking operations
-like the connection attempt"): a server that answers a byte at a time, or stalls between
-commands, holds `send_messages` far longer. Django's SMTP backend says no more
-(https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend, EMAIL_TIMEOUT). The
-email claim must never be taken over while its send may still go out (email_app.services),
-so the send is cut at its deadline: the socket of the backend's smtplib.SMTP (its
+(https://docs.python.org/3/library/smtplib.html#smtplib.SMTP), and Django's SMTP backend
+says no more (https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend). The email
+claim must never be taken over while its send may still go out (email_app.services), so
+the send is cut at its deadline: the socket of the backend's smtplib.SMTP (its
 undocumented `sock` attribute) is shut down, and the blocked call returns at once.
 
 Canary: tests/worker/compat/test_smtp_cut.py, which fails once smtplib's send takes a
