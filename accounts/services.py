@@ -34,7 +34,10 @@ def user_register(*, username: str, email: str, password: str):
     try:
         with transaction.atomic():
             user.save()
-    except IntegrityError:  # the same name signed up a moment before
+    except IntegrityError:
+        if not get_user_model().objects.filter(username=username).exists():
+            raise  # not the name: a receiver's row
+        # the same name signed up a moment before
         raise ValidationError({"username": ["This username is taken."]}) from None
     return user
 

@@ -6,7 +6,16 @@ from .models import AnalyticsEvent
 class AnalyticsEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AnalyticsEvent
-        exclude = ["recorded_at"]
+        fields = [
+            "id",
+            "name",
+            "order_id",
+            "customer_id",
+            "items",
+            "units",
+            "revenue",
+            "occurred_at",
+        ]
 
 
 class DailySummarySerializer(serializers.Serializer):

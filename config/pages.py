@@ -16,7 +16,7 @@ LATEST = 5
 @login_required
 def front_door(request):
     user = request.user
-    orders = store_selectors.order_list(user=user)[:LATEST]
+    orders = store_selectors.order_list(user=user, with_lines=False)[:LATEST]
     notifications = notification_selectors.notification_list(user_id=user.pk)
     context = {
         "orders": order_rows(orders),

@@ -36,12 +36,13 @@ REDRIVES = Counter(
 def lag_observe_on_commit(*, kind: str, opened_at: datetime) -> None:
     """Observe the lag of a side effect marked done, from the checkout that opened it
     (`opened_at`), once the mark commits."""
-
-    def observe():
-        LAG.labels(kind).observe(max((timezone.now() - opened_at).total_seconds(), 0.0))
-
     # robust: a count that fails is logged, never the task's failure
-    transaction.on_commit(observe, robust=True)
+    transaction.on_commit(lambda: _observe(kind, opened_at), robust=True)
+
+
+def _observe(kind: str, opened_at: datetime) -> None:
+    lag = (timezone.now() - opened_at).total_seconds()
+    LAG.labels(kind).observe(max(lag, 0.0))
 
 
 class SideEffectCollector:
@@ -62,17 +63,21 @@ class SideEffectCollector:
             .order_by()
         )
         zeros = dict.fromkeys(registry.kinds(), 0)  # every kind, zeros too
-        for name, doc, by_kind in (
-            ("pending", "Side effects not done yet, by kind.", {k: n for k, n, _ in pending}),
-            (
-                "past_deadline",
+        by_kind = {
+            "pending": zeros | {kind: n for kind, n, _ in pending},
+            "late": zeros | {kind: late for kind, _, late in pending},
+            "failed": zeros | dict(failed),
+        }
+        families = {
+            "pending": ("shopflow_side_effects_pending", "Side effects not done yet, by kind."),
+            "late": (
+                "shopflow_side_effects_past_deadline",
                 "Side effects still pending past their deadline (the reconciler's work).",
-                {kind: late for kind, _, late in pending},
             ),
-            ("failed", "Side effects failed for good, by kind.", dict(failed)),
-        ):
-            # shopflow_side_effects_pending, _past_deadline, _failed
-            gauge = GaugeMetricFamily(f"shopflow_side_effects_{name}", doc, labels=["kind"])
-            for kind, value in (zeros | by_kind).items():
+            "failed": ("shopflow_side_effects_failed", "Side effects failed for good, by kind."),
+        }
+        for key, (name, doc) in families.items():
+            gauge = GaugeMetricFamily(name, doc, labels=["kind"])
+            for kind, value in by_kind[key].items():
                 gauge.add_metric([kind], value)
             yield gauge

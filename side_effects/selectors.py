@@ -79,9 +79,9 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     """{kind: how many seconds past its deadline a side effect of the kind must be so that
     it cannot be waiting its turn in the broker}; a kind left out may have all of them
     waiting; None when every kind may (the relay is behind, or the broker does not answer).
-    Its latest message was due a deadline (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS) before its
-    deadline and published within the relay's lateness of that, and a queue is first in,
-    first out: docs/reliability.md, "The reconciler"."""
+    A side effect's latest message was due a deadline (SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
+    before its deadline and published within the relay's lateness of that, and a queue is
+    first in, first out: docs/reliability.md, "The reconciler"."""
     queues = {kind: queue_of(task_name=registry.task_for(kind).name) for kind in registry.kinds()}
     backlogs = queue_backlogs(names=set(queues.values()), who="reconciler")
     if backlogs is None:

@@ -65,8 +65,10 @@ def side_effects_attempt_start(
     UPDATE for the message, and one read of what it found. Not counted: one done, or
     unknown, or ended by `message_id` before (that message delivered again); one whose
     earlier attempt lost its worker, unless it is alone in its message (it may kill this
-    worker too: the others must not wait on it). POISON: its last
-    SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
+    worker too: the others must not wait on it). An order the run never reaches (its
+    worker died at an earlier one) keeps the count and goes out alone next time: one count
+    of an order at most is of a message that lost its worker before the order's turn.
+    POISON: its last SHOPFLOW_TASK_MAX_REDELIVERIES + 1 attempts all lost their worker."""
     rows = OrderSideEffect.objects.filter(order_id__in=order_ids, kind=kind).exclude(
         status=Status.DONE
     )

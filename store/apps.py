@@ -34,9 +34,9 @@ class StoreConfig(AppConfig):
         )
         # A token, a user or a customer saved or deleted empties the token cache (one
         # dispatch_uid: a receiver's key is its uid with its sender).
+        uid = "store.forget_cached_tokens"
         for model in (Token, settings.AUTH_USER_MODEL, Customer):
             for signal in (post_save, post_delete):
-                uid = "store.forget_cached_tokens"
                 signal.connect(receivers.forget_cached_tokens, sender=model, dispatch_uid=uid)
         schedule_task(
             "abandoned carts cleanup",

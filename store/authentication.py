@@ -1,6 +1,6 @@
 """Token authentication that loads the shop customer with the user in the one query DRF
 makes anyway (every shop endpoint needs the customer), cached per process: a client's
-next requests cost no query. docs/architecture.md, API tokens, says when a change shows."""
+next requests cost no query. docs/architecture.md, "API tokens", says when a change shows."""
 
 import hashlib
 

@@ -39,7 +39,7 @@ def order_rows(orders) -> list[dict]:
 
 @login_required
 def order_list_page(request):
-    orders = Paginator(selectors.order_list(user=request.user), PER_PAGE)
+    orders = Paginator(selectors.order_list(user=request.user, with_lines=False), PER_PAGE)
     page = orders.get_page(request.GET.get("page"))
     return render(request, "store/order_list.html", {"page": page, "rows": order_rows(page)})
 

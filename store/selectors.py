@@ -40,16 +40,16 @@ def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
     )
 
 
-def order_list(*, user) -> QuerySet[Order]:
+def order_list(*, user, with_lines: bool = True) -> QuerySet[Order]:
     """The user's own orders (none without a customer row: reading creates none), each
-    with `line_items` (their products loaded) and `side_effect_rows`: what the API and the
-    pages show, in three queries for a page."""
-    return Order.objects.filter(customer__user=user).prefetch_related(
-        Prefetch(
-            "items", queryset=OrderItem.objects.select_related("product"), to_attr="line_items"
-        ),
-        side_effects_prefetch(),
-    )
+    with `side_effect_rows` and, unless `with_lines` is off (the pages' lists show no
+    lines), `line_items` with their products: what the API and the pages show, in three
+    queries for a page."""
+    orders = Order.objects.filter(customer__user=user).prefetch_related(side_effects_prefetch())
+    if with_lines:
+        lines = OrderItem.objects.select_related("product")
+        orders = orders.prefetch_related(Prefetch("items", queryset=lines, to_attr="line_items"))
+    return orders
 
 
 def order_get(*, user, order_id) -> Order:
@@ -97,8 +97,13 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
         f"order__{name}" for name in ("customer", "total", "placed_at", "status", "duplicate_of")
     ]
     if with_customer:  # the user and what the confirmation email reads of them
-        user_fields = ("", "__username", "__email", "__first_name", "__last_name")
-        fields += [f"order__customer__user{name}" for name in user_fields]
+        fields += [
+            "order__customer__user",
+            "order__customer__user__username",
+            "order__customer__user__email",
+            "order__customer__user__first_name",
+            "order__customer__user__last_name",
+        ]
     items = list(
         OrderItem.objects.filter(order_id=order_id)
         .select_related(*related)

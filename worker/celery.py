@@ -43,10 +43,14 @@ def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
 
 
 @signals.beat_init.connect
-def start_beat(**kwargs):
-    """Beat's telemetry; after Celery's own SIGTERM handler, one that does no I/O
-    (worker.compat.beat_stop)."""
+def start_telemetry_in_beat(**kwargs):
     telemetry_start("beat")
+
+
+@signals.beat_init.connect
+def stop_beat_outside_its_statements(**kwargs):
+    """After Celery's own SIGTERM handler, one that does no I/O (worker.compat.beat_stop).
+    A receiver of its own: Celery runs each receiver whatever the others raise."""
     beat_stop_install()
 
 

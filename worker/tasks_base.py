@@ -163,7 +163,12 @@ class ReliableTask(Task):
         countdown = retry_countdown(retries=retries, retry_after=getattr(exc, "retry_after", 0))
         logger.warning(
             "%s%s: transient error, retry %s/%s in %ss: %r",
-            *(self.name, about, retries + 1, limit, countdown, exc),
+            self.name,
+            about,
+            retries + 1,
+            limit,
+            countdown,
+            exc,
         )
         return countdown
 

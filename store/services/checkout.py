@@ -32,7 +32,7 @@ def order_place(
     *, customer: Customer, cart_id, idempotency_key: str | None = None, fingerprint: str = ""
 ) -> Placement:
     """Turn the customer's cart into an order, in one transaction with order_created's
-    receivers' rows (docs/architecture.md, the flow of one order). Raises CartNotFound,
+    receivers' rows (docs/architecture.md, "The flow of one checkout"). Raises CartNotFound,
     CartEmpty, InsufficientStock or IdempotencyKeyReused, writing nothing. A new order
     comes with its `line_items` and `side_effect_rows` as written."""
     # No lookup of the key first: a replay finds its cart gone (the first request took it),
