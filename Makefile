@@ -9,7 +9,7 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run credentials shell test test-fast lint format frontend bench schema clean
+.PHONY: run credentials shell checks test test-fast lint format frontend bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,16 +65,25 @@ shell: $(VENV)/.runtime
 TEST_PROCESSES ?= 6
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
 
-test: $(VENV)/.dev $(FRONTEND_BUILT)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports
-	@# The tab's types and tsc ran in its build (a prerequisite): its lint, style and tests.
+# The checks of both loops beyond ruff and the import rules: the tab's lint, style and
+# tests (its types and tsc ran in its build, a prerequisite), and the migrations.
+checks: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(NPM) run lint
 	$(NPM) run style
 	$(NPM) test
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+test: $(VENV)/.dev $(FRONTEND_BUILT)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	@# The checks run beside the suite, on the core its starting processes leave idle; their
+	@# output follows the suite's, and either failing fails the target.
+	@mkdir -p var; $(MAKE) --no-print-directory checks > var/checks.log 2>&1 & checks=$$!; \
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); suite=$$?; \
+	wait $$checks; checked=$$?; cat var/checks.log; \
+	[ $$checked -eq 0 ] || echo "make checks failed (above)" >&2; \
+	[ $$suite -eq 0 ] && [ $$checked -eq 0 ]
 	@# On SQLite too, make run's default database, after a run on PostgreSQL: the API
 	@# contract and the fan-out end to end.
 	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
@@ -88,10 +97,7 @@ test-fast: $(VENV)/.dev $(FRONTEND_BUILT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(NPM) run lint
-	$(NPM) run style
-	$(NPM) test
-	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory checks
 	SHOPFLOW_TEST_TIER=fast $(BIN)/python -m pytest -n $(FAST_PROCESSES) -m "not slow" \
 		$(PYTEST_ARGS)
 
