@@ -1,6 +1,7 @@
-"""The whole stack as `make run` starts it (`manage.py runstack`): gunicorn, a worker,
-beat and Flower as real processes on this test's database, broker and SMTP server, used
-through HTTP only; then SIGTERM, and nothing it started may be left."""
+"""The whole stack as `make run` starts it (`manage.py runstack`): gunicorn, the workers,
+the relay, beat and Flower as real processes on this test's database, broker and SMTP
+server, used through HTTP only (the webhooks with a receiver outside the project); then
+SIGTERM, and nothing it started may be left."""
 
 import re
 import signal
@@ -24,7 +25,9 @@ from tests.support.stack import (
     side_effects_of,
     stack_env,
 )
+from tests.support.stack_webhooks import ADMIN, webhook_contract_kept
 from tests.support.tab import tab_script_fetched
+from tests.support.webhooks import WebhookReceiver
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,16 +42,44 @@ def stack(smtp_server, broker_url, tmp_path):
         broker_url,
         port,
         flower_port,
-        SHOPFLOW_ADMIN_PASSWORD="admin-test-secret",
+        SHOPFLOW_ADMIN_PASSWORD=ADMIN["password"],
+        SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK=1,
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=2,
+        WEBHOOK_WORKER_CONCURRENCY=4,
     )
     with runstack(env, log_path, port, flower_port) as running:
         yield running
 
 
+# One stack for the fan-out and the webhooks (a start of make run's stack is some 25 CPU-s
+# of the suite's): the checkout first, whose one order the metrics count, then the
+# webhooks' own order, then the relay and beat seen at work, then SIGTERM.
 @pytest.mark.sqlite_too  # make run's own database: the fan-out end to end on it
-def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, smtp_server):
+def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_cleanly(
+    stack, smtp_server
+):
+    checkout_fanned_out_and_seen(stack, smtp_server)
+    with WebhookReceiver() as receiver:
+        webhook_contract_kept(stack, receiver)
+
+    # The relay service publishes a row committed outside any request (as a shell would).
+    stranded = OutboxMessage.objects.create(
+        task_name="email_app.send_welcome_email", args=[1_000_000]
+    )
+    wait_until(
+        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
+        timeout=30,
+        message="the relay to publish the stranded row",
+    )
+    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)  # beat
+
+    assert_sigterm_stops_everything(stack)
+
+
+def checkout_fanned_out_and_seen(stack, smtp_server) -> None:
+    """A new customer's checkout has its three side effects done and its email sent;
+    Flower saw the tasks and the queues behind its basic auth; /metrics counts the order."""
     # Flower sees only the task events sent once it listens: it has, once a worker's
     # heartbeat reached it.
     wait_until(lambda: flower_heard_a_worker(stack), timeout=30, message="Flower to listen")
@@ -75,19 +106,6 @@ def test_make_run_stack_serves_a_checkout_end_to_end_and_stops_cleanly(stack, sm
         timeout=30,
         message="Flower to list the queue lengths",
     )
-
-    # The relay service publishes a row committed outside any request (as a shell would).
-    stranded = OutboxMessage.objects.create(
-        task_name="email_app.send_welcome_email", args=[1_000_000]
-    )
-    wait_until(
-        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
-        timeout=30,
-        message="the relay to publish the stranded row",
-    )
-    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)  # beat
-
-    assert_sigterm_stops_everything(stack)
 
 
 def assert_sigterm_stops_everything(stack) -> None:
