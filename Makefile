@@ -64,6 +64,10 @@ shell: $(VENV)/.runtime
 # stack) stays in one (tests/support/isolation.py). TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= 6
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
+# The pass on SQLite: the modules marked sqlite_too, collected alone (each process of it
+# collected the whole suite to run a tenth of it: some 7 CPU-s a process), in 3 processes.
+SQLITE_TESTS = $(shell grep -rlE 'mark\.sqlite_too' tests --include='*.py')
+SQLITE_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n 3 --dist loadgroup)
 
 # The checks of both loops beyond ruff and the import rules: the tab's lint, style and
 # tests (its types and tsc ran in its build, a prerequisite), and the migrations.
@@ -87,7 +91,7 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	@# On SQLite too, make run's default database, after a run on PostgreSQL: the API
 	@# contract and the fan-out end to end.
 	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
-		$(PYTEST_PARALLEL) -q -m "sqlite_too and not postgres" $(PYTEST_ARGS); fi
+		$(SQLITE_PARALLEL) -q -m "sqlite_too and not postgres" $(or $(PYTEST_ARGS),$(SQLITE_TESTS)); fi
 
 # The loop while working: the checks above and every test that starts no process beyond
 # the database and its own Redis (not marked `slow`: tests/conftest.py). They compute
