@@ -5,7 +5,7 @@ import secrets
 
 import pytest
 
-from tests.support.manage import SECRET, manage, production
+from tests.support.manage import SECRET, manage, production, settings_read
 from tests.support.processes import PROJECT_DIR
 
 # The slow tier: production settings are checked in manage.py subprocesses.
@@ -118,15 +118,13 @@ def test_a_lock_wait_no_longer_than_an_idle_transaction_may_last_is_refused():
     ("value", "read"), [("0", False), ("No", False), ("OFF", False), ("on", True)]
 )
 def test_a_switch_reads_the_usual_words_for_on_and_off(value, read):
-    result = manage(
-        "shell",
-        "-c",
+    result = settings_read(
         "from django.conf import settings; print(settings.SECURE_SSL_REDIRECT)",
         **production(DJANGO_SECURE_SSL_REDIRECT=value),
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == str(read)  # after the shell's import banner
+    assert result.stdout.splitlines()[-1] == str(read)
 
 
 def test_production_may_choose_a_mail_backend_on_purpose():
@@ -201,7 +199,7 @@ def test_a_sender_whose_quotes_an_env_file_reader_kept_is_refused_in_one_line():
 
 def test_a_named_sender_without_quotes_is_taken_as_it_is():
     read = "from django.conf import settings; print(settings.DEFAULT_FROM_EMAIL)"
-    result = manage("shell", "-c", read, **production(DEFAULT_FROM_EMAIL="Shop <o@example.com>"))
+    result = settings_read(read, **production(DEFAULT_FROM_EMAIL="Shop <o@example.com>"))
 
     assert result.stdout.splitlines()[-1] == "Shop <o@example.com>", result.stderr
 
@@ -223,7 +221,7 @@ def test_behind_a_transaction_pooler_querysets_stream_without_server_side_cursor
         "from django.conf import settings\n"
         "print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
     )
-    result = manage("shell", "-c", read, DJANGO_DEBUG="1", DATABASE_TRANSACTION_POOLING=pooling)
+    result = settings_read(read, DJANGO_DEBUG="1", DATABASE_TRANSACTION_POOLING=pooling)
 
     assert result.stdout.splitlines()[-1] == disabled, result.stderr
 
@@ -247,7 +245,7 @@ def test_the_apps_connections_take_the_transport_for_their_url_and_give_the_url_
         "print(connection.as_uri(include_password=True))\n"
         "print(f'{kind.__module__}.{kind.__qualname__}')"
     )
-    result = manage("shell", "-c", read, DJANGO_DEBUG="1", CELERY_BROKER_URL=broker)
+    result = settings_read(read, DJANGO_DEBUG="1", CELERY_BROKER_URL=broker)
 
     assert result.stdout.splitlines()[-2:] == [broker, transport], result.stderr
 
@@ -289,9 +287,7 @@ def compose_web_environment() -> dict[str, str]:
 def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
     """Pruning inside the window would forget failures the throttles still count."""
     show = "from django.conf import settings; print(settings.SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS)"
-    result = manage(
-        "shell",
-        "-c",
+    result = settings_read(
         show,
         DJANGO_DEBUG="1",
         SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS="0",
@@ -303,9 +299,7 @@ def test_the_login_audit_is_kept_at_least_as_long_as_the_throttle_counts_it():
 
 def test_naming_the_production_module_is_production_whatever_django_debug_says():
     show = "from django.conf import settings; print(settings.DEBUG, settings.SHOPFLOW_SITE_URL)"
-    result = manage(
-        "shell",
-        "-c",
+    result = settings_read(
         show,
         **production(DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings.production"),
     )
@@ -322,9 +316,7 @@ def test_a_postgresql_connection_that_does_not_answer_fails_in_seconds(configure
         "from django.conf import settings\n"
         "print(settings.DATABASES['default']['OPTIONS']['connect_timeout'])"
     )
-    result = manage(
-        "shell",
-        "-c",
+    result = settings_read(
         read,
         DJANGO_DEBUG="1",
         DATABASE_URL="postgres://shop@db.example.com:5432/shop",
@@ -343,7 +335,7 @@ def test_a_dead_connection_leaves_its_channel_group_soon_after_a_connection_woul
         "print(settings.SHOPFLOW_STREAM_MAX_SECONDS, get_channel_layer().group_expiry)"
     )
     configured = {} if life is None else {"SHOPFLOW_STREAM_MAX_SECONDS": life}
-    result = manage("shell", "-c", read, DJANGO_DEBUG="1", **configured)
+    result = settings_read(read, DJANGO_DEBUG="1", **configured)
 
     assert result.returncode == 0, result.stderr
     max_seconds, group_expiry = map(int, result.stdout.split()[-2:])
