@@ -5,7 +5,8 @@ missing, once."""
 from datetime import timedelta
 
 import pytest
-from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+from django.conf import settings
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from worker import schedule
 from worker.beat import Scheduler
@@ -143,3 +144,9 @@ def test_expired_results_are_cleaned_up_by_django_celery_beats_own_entry():
         )
     finally:  # the entry is this test's: the other tests compare the apps' schedule
         PeriodicTask.objects.filter(name="celery.backend_cleanup").delete()
+
+
+def test_crontab_entries_are_in_the_shops_time_zone():
+    zones = {str(zone) for zone in CrontabSchedule.objects.values_list("timezone", flat=True)}
+
+    assert zones == {settings.CELERY_TIMEZONE}
