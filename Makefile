@@ -64,10 +64,12 @@ shell: $(VENV)/.runtime
 # stack) stays in one (tests/support/isolation.py). TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= 6
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
-# The pass on SQLite: the modules marked sqlite_too, collected alone (each process of it
-# collected the whole suite to run a tenth of it: some 7 CPU-s a process), in 3 processes.
-SQLITE_TESTS = $(shell grep -rlE 'mark\.sqlite_too' tests --include='*.py')
-SQLITE_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n 3 --dist loadgroup)
+# The pass on SQLite: the modules marked sqlite_too (tests/conftest.py checks that the
+# mark is written in each), collected alone, unless PYTEST_ARGS names tests (each process
+# collected the whole suite to run a tenth of it: some 7 CPU-s a process), in 3 processes
+# at most, the fuzz at a fifth of its examples (the hunt is the PostgreSQL pass's).
+SQLITE_TESTS = $(if $(filter tests%,$(PYTEST_ARGS)),,$(shell grep -rlE 'mark\.sqlite_too' tests --include='*.py'))
+SQLITE_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(if $(filter 1 2,$(TEST_PROCESSES)),$(TEST_PROCESSES),3) --dist loadgroup)
 
 # The checks of both loops beyond ruff and the import rules: the tab's lint, style and
 # tests (its types and tsc ran in its build, a prerequisite), and the migrations.
@@ -90,8 +92,9 @@ test: $(VENV)/.dev $(FRONTEND_BUILT)
 	[ $$suite -eq 0 ] && [ $$checked -eq 0 ]
 	@# On SQLite too, make run's default database, after a run on PostgreSQL: the API
 	@# contract and the fan-out end to end.
-	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL $(BIN)/python -m pytest \
-		$(SQLITE_PARALLEL) -q -m "sqlite_too and not postgres" $(or $(PYTEST_ARGS),$(SQLITE_TESTS)); fi
+	@if [ -n "$$DATABASE_URL" ]; then env -u DATABASE_URL \
+		SHOPFLOW_FUZZ_EXAMPLES=$${SHOPFLOW_FUZZ_EXAMPLES:-5} $(BIN)/python -m pytest \
+		$(SQLITE_PARALLEL) -q -m "sqlite_too and not postgres" $(PYTEST_ARGS) $(SQLITE_TESTS); fi
 
 # The loop while working: the checks above and every test that starts no process beyond
 # the database and its own Redis (not marked `slow`: tests/conftest.py). They compute

@@ -28,6 +28,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+    # make test's pass on SQLite collects the modules whose text marks them (the Makefile's
+    # grep): a test marked sqlite_too another way would be left out of it unseen.
+    marked = {item.path for item in items if item.get_closest_marker("sqlite_too")}
+    unseen = [path for path in marked if "mark.sqlite_too" not in path.read_text()]
+    if unseen:
+        raise pytest.UsageError(f"write pytest.mark.sqlite_too in {unseen[0]} (Makefile)")
     # The tests that use no test database first: the long waits among them (the hosts, the
     # compose stack) start while the processes beside them compute. The database tests keep
     # pytest-django's order (a transactional test empties the tables the others read).

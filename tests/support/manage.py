@@ -1,5 +1,6 @@
-"""`manage.py` in a process of its own, with the environment a test gives it: what a
-process started with those settings does (refuses in one line, or passes its checks)."""
+"""`manage.py`, or a process that loads the settings alone, in a process of its own with
+the environment a test gives it: what a process started with those settings does (refuses
+in one line, passes its checks, reads a value)."""
 
 import os
 import secrets
