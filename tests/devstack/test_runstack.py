@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from devstack import stack
+from devstack.management.commands.runstack import Command
 from devstack.stack import free_port
+from tests.support.hashers import TransactionRecordingHasher
 from tests.support.processes import PROJECT_DIR, subprocess_env
 
 
@@ -147,3 +149,18 @@ def test_each_stack_gets_a_metrics_directory_of_its_own(tmp_path):
 
     assert mine.parent == tmp_path / "metrics" and mine.is_dir() and not any(mine.iterdir())
     assert Path(_metrics_dir(tmp_path / "metrics")) != mine  # two stacks never share one
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as runstack runs
+def test_the_staff_users_password_is_hashed_outside_any_transaction(settings):
+    """At production's cost a hash takes seconds on a loaded machine: longer than
+    PostgreSQL lets a transaction idle (a CI run's runstack died of it at setup)."""
+    settings.PASSWORD_HASHERS = ["tests.support.hashers.TransactionRecordingHasher"]
+    hashed = TransactionRecordingHasher.in_transaction
+    hashed.clear()
+    command = Command()
+
+    command._ensure_staff_user({"SHOPFLOW_ADMIN_PASSWORD": "first-secret"})  # made
+    command._ensure_staff_user({"SHOPFLOW_ADMIN_PASSWORD": "second-secret"})  # checked, reset
+
+    assert len(hashed) >= 3 and not any(hashed)

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from devstack import keys, services, stack
 
@@ -139,16 +138,17 @@ class Command(BaseCommand):
         configured = env.get("SHOPFLOW_ADMIN_PASSWORD") or None
         password = configured or keys.password(self.var_dir / "admin_password")
         user_model = get_user_model()
-        with transaction.atomic():
-            user = user_model.objects.filter(username=username).first()
-            if user is None:
-                email = env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local")
-                user_model.objects.create_superuser(username, email, password)
-            elif not user.check_password(password):
-                if not configured:
-                    return username, None
-                user.set_password(password)
-                user.save(update_fields=["password"])
+        # No transaction around it: a password is hashed at production's cost (a second,
+        # several on a loaded machine), longer than PostgreSQL lets a transaction idle.
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            email = env.get("SHOPFLOW_ADMIN_EMAIL", "admin@shopflow.local")
+            user_model.objects.create_superuser(username, email, password)
+        elif not user.check_password(password):
+            if not configured:
+                return username, None
+            user.set_password(password)
+            user.save(update_fields=["password"])
         return username, password
 
     def _where(self, admin_user, admin_password, broker) -> str:
