@@ -150,15 +150,13 @@ def metrics_counted(stack, endpoint) -> None:
     attempts = "shopflow_webhook_attempt_seconds_count"
     labels = {"endpoint": str(endpoint["id"])}
 
-    def scrape():
-        answer = requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5)
-        return Metrics(answer.text)
-
     # Counted by the worker once its transaction committed: a moment after the API shows it,
     # each figure as its own write lands (a loaded CI machine saw the attempts 3 of 4).
-    wait_until(lambda: scrape().value(ended, status="failed", **labels) == 1, timeout=30)
-    wait_until(lambda: scrape().value(attempts, **labels) == 4, timeout=30)
-    scraped = scrape()
+    wait_until(
+        lambda: shopflow_metrics(stack).value(ended, status="failed", **labels) == 1, timeout=30
+    )
+    wait_until(lambda: shopflow_metrics(stack).value(attempts, **labels) == 4, timeout=30)
+    scraped = shopflow_metrics(stack)
     assert scraped.value(ended, status="delivered", **labels) == 3  # the redelivery too
     assert scraped.value(attempts, **labels) == 4
     assert scraped.value("shopflow_queue_messages", queue="webhooks", state="ready") == 0
@@ -254,7 +252,7 @@ def flower_succeeded(stack) -> set[str]:
 def assert_shopflow_metrics_sum_web_and_workers(stack) -> None:
     """Shopflow's own /metrics sums the web and worker processes' counts (multiprocess)."""
     assert requests.get(f"{stack.base}/metrics", timeout=5).status_code == 401
-    scraped = Metrics(requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5).text)
+    scraped = shopflow_metrics(stack)
     for task in TASKS:
         assert scraped.value("shopflow_task_runs_total", task=task, outcome="success") >= 1
     for kind in DONE:
@@ -379,3 +377,8 @@ def test_ctrl_c_during_setup_stops_at_once(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def shopflow_metrics(stack) -> Metrics:
+    """Shopflow's own /metrics, scraped with the ops credentials."""
+    return Metrics(requests.get(f"{stack.base}/metrics", auth=FLOWER_AUTH, timeout=5).text)
