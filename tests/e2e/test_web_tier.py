@@ -35,16 +35,14 @@ class WebTier(WebProcess):
         )
         return self
 
-    def connections_by_process(self) -> dict[int, int]:
-        """The established connections on our port, by the web process that holds them."""
-        held = {}
+    def process_holding(self, client: http.client.HTTPConnection) -> int | None:
+        """The web process that holds this client's connection, if one does."""
+        client_port = client.sock.getsockname()[1]
         for child in psutil.Process(self.process.pid).children():
-            held[child.pid] = sum(
-                1
-                for conn in child.net_connections(kind="tcp")
-                if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == self.port
-            )
-        return held
+            for conn in child.net_connections(kind="tcp"):
+                if conn.laddr.port == self.port and conn.raddr and conn.raddr.port == client_port:
+                    return child.pid
+        return None
 
 
 @pytest.mark.django_db(transaction=True)  # the web processes read the test database
@@ -58,16 +56,20 @@ def test_keep_alive_clients_that_arrive_together_are_spread_over_the_web_process
     try:
         for client in clients:
             client.connect()
-        for client in clients:  # each connection is accepted and served, and stays open
+        held = collections.Counter()
+        for client in clients:  # each connection is accepted and served
             client.request("GET", "/api/products/")
             answer = client.getresponse()
             answer.read()
             assert answer.status == 200
-        held = tier.connections_by_process()
+            # Read as it is served: on a loaded machine the 40 requests outlast the
+            # keep-alive timeout, and the first connections are closed by the end.
+            held[tier.process_holding(client)] += 1
+        workers = {child.pid for child in psutil.Process(tier.process.pid).children()}
     finally:
         for client in clients:
             client.close()
         tier.stop()
-    assert len(held) == 4 and sum(held.values()) == 40, held
+    assert set(held) <= workers and len(held) == 4, held
     # Hashing 40 connections over 4 sockets puts more than 24 on one about once in 10^7.
-    assert max(held.values()) <= 24, collections.Counter(held)
+    assert max(held.values()) <= 24, held
