@@ -90,6 +90,7 @@ def test_pgbouncer_refuses_a_sessions_options_and_the_roles_bounds_end_an_idle_t
         wait_until(lock_free, timeout=idle_seconds + 20, message="the idle transaction's end")
 
 
+@pytest.mark.timeout(600)  # its start behind a small pool and its waits, on a loaded machine
 def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_once(
     pgbouncer, role_bounded, smtp_server, broker_url, tmp_path
 ):

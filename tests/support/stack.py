@@ -55,8 +55,9 @@ def runstack(env, log_path, port, flower_port):
     running = Running(process, log_path, f"http://127.0.0.1:{port}", flower_port)
     try:
         # Its migrations, then longer than runstack's own wait for its services (120 s): one
-        # that never starts is named in the log first. A loaded CI machine took over 90 s.
-        wait_until(running.ready, timeout=180, message="the stack to answer")
+        # that never starts is named in the log first. A loaded CI machine took over 90 s,
+        # one running two suites at once over 180 s (behind PgBouncer's small pool).
+        wait_until(running.ready, timeout=300, message="the stack to answer")
         yield running
     finally:
         if process.poll() is None:
