@@ -306,7 +306,8 @@ CELERY_WORKER_TASK_LOG_FORMAT = (
 SHOPFLOW_OUTBOX_BATCH_SIZE = env_int("SHOPFLOW_OUTBOX_BATCH_SIZE", 100)
 SHOPFLOW_OUTBOX_RETENTION_DAYS = env_int("SHOPFLOW_OUTBOX_RETENTION_DAYS", 7)
 # The relay looks for rows this often; after a pass that published, it waits this long.
-SHOPFLOW_OUTBOX_POLL_MS = env_int("SHOPFLOW_OUTBOX_POLL_MS", 50)
+# Idle, a look costs about 1.5 ms of CPU (docs/architecture.md, "The outbox relay").
+SHOPFLOW_OUTBOX_POLL_MS = env_int("SHOPFLOW_OUTBOX_POLL_MS", 200)
 SHOPFLOW_OUTBOX_LINGER_MS = env_int("SHOPFLOW_OUTBOX_LINGER_MS", 200)
 # The most orders one side-effect message carries: the relay joins those pending.
 SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
