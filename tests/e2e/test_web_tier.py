@@ -70,6 +70,9 @@ def test_keep_alive_clients_that_arrive_together_are_spread_over_the_web_process
         for client in clients:
             client.close()
         tier.stop()
-    assert set(held) <= workers and len(held) == 4, held
+    # None: answered, but no web process held it a moment later (4 of 40 on a machine
+    # running two suites: closed in between, by the server's keep-alive timeout at a guess).
+    seen = {pid: count for pid, count in held.items() if pid is not None}
+    assert set(seen) == workers and sum(seen.values()) >= 32, held
     # Hashing 40 connections over 4 sockets puts more than 24 on one about once in 10^7.
-    assert max(held.values()) <= 24, held
+    assert max(seen.values()) <= 24, held
