@@ -164,13 +164,8 @@ class RabbitMQNode:
     def _api(self, method: str, path: str, **kwargs) -> None:
         import requests
 
-        response = requests.request(
-            method,
-            f"http://127.0.0.1:{self.api_port}/api/{path}",
-            auth=("guest", "guest"),
-            timeout=60,
-            **kwargs,
-        )
+        # self.api carries guest's credentials, which requests sends as basic auth.
+        response = requests.request(method, f"{self.api}/{path}", timeout=60, **kwargs)
         response.raise_for_status()
 
     def close(self) -> None:
