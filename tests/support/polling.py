@@ -34,4 +34,4 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, messa
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
-        time.sleep(interval)  # the polling interval between two checks, not a wait for state
+        time.sleep(interval)  # a fixed wait is the point: the interval between two checks
