@@ -170,17 +170,12 @@ def _duplicates_message(orders, limit: int = 500) -> str:
 def notification_mark_read(*, user, notification_id: int) -> Notification:
     """Mark one of the user's notifications read; marking it again changes nothing.
     NotificationNotFound for an unknown one or anyone else's."""
+    mine = Notification.objects.filter(pk=notification_id, recipient=user)
+    mine.filter(is_read=False).update(is_read=True, read_at=timezone.now())
     try:
-        notification = Notification.objects.get(pk=notification_id, recipient=user)
+        return mine.get()
     except Notification.DoesNotExist:
         raise NotificationNotFound(notification_id) from None
-    if not notification.is_read:
-        now = timezone.now()
-        Notification.objects.filter(pk=notification.pk, is_read=False).update(
-            is_read=True, read_at=now
-        )
-        notification.is_read, notification.read_at = True, now
-    return notification
 
 
 def notifications_mark_all_read(*, user, up_to_id: int | None = None) -> int:
