@@ -11,9 +11,8 @@ import logging
 import weakref
 
 import redis.asyncio
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 
 from . import live, selectors
 from .channel_layer import redis_client_async
@@ -35,13 +34,9 @@ def db(function):
     """`function` run in the event loop's shared thread pool, not in a thread of the
     connection's own: a database connection opened there would stay open as long as the
     stream (a thousand streams, a thousand connections). The pool's few threads keep
-    theirs (CONN_MAX_AGE), checked before each use as a request would."""
-
-    def call(*args, **kwargs):
-        close_old_connections()
-        return function(*args, **kwargs)
-
-    return sync_to_async(call, thread_sensitive=False)
+    theirs (CONN_MAX_AGE), checked before and after each use as a request's would be
+    (Channels' database_sync_to_async)."""
+    return database_sync_to_async(function, thread_sensitive=False)
 
 
 def event_id(raw) -> int | None:
