@@ -27,8 +27,6 @@ def push_subscription_by_endpoint(*, endpoint: str) -> QuerySet[PushSubscription
 
 
 def preferences_owner_for_update(*, user_id: int) -> QuerySet:
-    """The person's user row, locked, which their preference changes take first: rows not
-    yet written cannot be locked, and two changes merged over one read lose one."""
-    return (
-        get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk")
-    )
+    """The person (their user row), locked, which their preference changes take first: rows
+    not yet written cannot be locked, and two changes merged over one read lose one."""
+    return get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id)

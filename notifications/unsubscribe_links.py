@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
@@ -47,10 +46,10 @@ def email_unsubscribe(*, token: str) -> Unsubscription:
     wanted = _decoded(token)
     with transaction.atomic():
         # The lock every preference change takes: two POSTs at once turn it off once.
-        if locks.preferences_owner_for_update(user_id=wanted.user_id).first() is None:
+        user = locks.preferences_owner_for_update(user_id=wanted.user_id).first()
+        if user is None:
             raise UnsubscribeRefused("This link was used already.")  # the account is gone
         _still_wanted(wanted)
-        user = get_user_model().objects.get(pk=wanted.user_id)
         preferences_update(user=user, changes={wanted.kind: {EMAIL: False}})
     return wanted
 
