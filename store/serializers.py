@@ -9,7 +9,7 @@ from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
 
 from .models import Cart, CartItem, Order, OrderItem, PriceChange, Product
-from .services.carts import MAX_LINE_QUANTITY
+from .services.carts import MAX_LINE_QUANTITY, cart_create
 from .services.checkout import Placement, order_place, request_fingerprint
 
 
@@ -47,9 +47,10 @@ class CartSerializer(ModelSerializer):
     def get_total(self, cart) -> str:
         return f"{sum((item.product.price * item.quantity for item in cart.line_items), 0):.2f}"
 
-
-class CartCreateSerializer(serializers.Serializer):
-    """A new cart takes no fields; the body, if any, must still be a JSON object."""
+    def create(self, validated_data) -> Cart:
+        # Every field is read-only: a new cart takes save()'s customer and nothing of the
+        # body, which must still be a JSON object.
+        return cart_create(customer=validated_data["customer"])
 
 
 class CartItemAddSerializer(serializers.Serializer):

@@ -15,7 +15,6 @@ from . import selectors
 from .exceptions import CartItemNotFound, CartNotFound
 from .models import Cart, CartItem, Order, Product
 from .serializers import (
-    CartCreateSerializer,
     CartItemAddSerializer,
     CartItemSerializer,
     CartItemUpdateSerializer,
@@ -64,21 +63,15 @@ class ProductPriceHistoryView(generics.ListAPIView):
             raise exceptions.NotFound("No such product.") from None
 
 
-class CartListCreateView(StoreAPIView, generics.ListAPIView):
+@extend_schema_view(post=extend_schema(summary="Start a cart", request=None))
+class CartListCreateView(StoreAPIView, generics.ListCreateAPIView):
     serializer_class = CartSerializer
 
     def get_queryset(self):
         return selectors.cart_list(customer=self.customer())
 
-    @extend_schema(
-        summary="Start a cart",
-        request=CartCreateSerializer,
-        responses={201: CartSerializer},
-    )
-    def post(self, request):
-        CartCreateSerializer(data=request.data).is_valid(raise_exception=True)
-        cart = carts.cart_create(customer=self.customer())
-        return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
+    def perform_create(self, serializer):
+        serializer.save(customer=self.customer())
 
 
 class CartDetailView(StoreAPIView):
