@@ -23,7 +23,6 @@ class ProductSerializer(ModelSerializer):
 
 
 class CartItemSerializer(ModelSerializer):
-    product_id = serializers.IntegerField(read_only=True)
     sku = serializers.CharField(source="product.sku", read_only=True)
     name = serializers.CharField(source="product.name", read_only=True)
     unit_price = serializers.DecimalField(
