@@ -33,6 +33,16 @@ def titled(filter_class: type[admin.FieldListFilter], title: str) -> type:
     return Titled
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """What the shop records itself: staff read it; nobody adds or edits it here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ProductAdminForm(forms.ModelForm):
     add_stock = forms.IntegerField(
         required=False,
@@ -98,7 +108,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(ViewOnlyAdmin):
     """The price history (store.receivers records it, whatever saved the price): staff
     read it; nobody edits it."""
 
@@ -107,12 +117,6 @@ class PriceChangeAdmin(admin.ModelAdmin):
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product", "changed_by"]
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)
@@ -170,7 +174,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(DuplicateAlert)
-class DuplicateAlertAdmin(admin.ModelAdmin):
+class DuplicateAlertAdmin(ViewOnlyAdmin):
     """The staff alerts of duplicate orders; the orders one names: the order list, filtered
     by `?duplicate_alert=<id>` (the alert's links)."""
 
@@ -181,12 +185,6 @@ class DuplicateAlertAdmin(admin.ModelAdmin):
     def named_orders(self, alert):
         url = reverse("admin:store_order_changelist") + f"?duplicate_alert={alert.pk}"
         return format_html('<a href="{}">the orders it names</a>', url)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StockMovement)
