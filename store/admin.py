@@ -121,7 +121,7 @@ class PriceChangeAdmin(ViewOnlyAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["user", "email", "created_at"]
+    list_display = ["user", "user__email", "created_at"]
     list_filter = ["created_at", "user__is_active"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]

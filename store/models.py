@@ -58,10 +58,6 @@ class Customer(models.Model):
     def __str__(self):
         return self.user.get_username()
 
-    @property
-    def email(self) -> str:
-        return self.user.email
-
 
 class Cart(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
