@@ -23,7 +23,8 @@ THREADS = env_int("WEB_THREADS", 4)
 
 telemetry_start("web")  # before Django loads its middleware: the tracing one joins them
 async_views = get_asgi_application()  # sets Django up: the apps can be imported now
-from core.probes import LIVENESS_PATH, PROBE_METHODS  # noqa: E402
+from core.api import READ_METHODS  # noqa: E402
+from core.probes import LIVENESS_PATH  # noqa: E402
 from notifications.urls import websocket_urlpatterns  # noqa: E402
 
 sync_views = WSGIMiddleware(WSGIHandler(), workers=THREADS)
@@ -40,7 +41,7 @@ async def live(send) -> None:
 
 async def http(scope, receive, send):
     path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
-    if path == LIVENESS_PATH and scope["method"] in PROBE_METHODS:
+    if path == LIVENESS_PATH and scope["method"] in READ_METHODS:
         return await live(send)
     try:
         view = resolve(path).func

@@ -98,15 +98,14 @@ def _admin(request) -> bool:
     return request.path.startswith("/admin/")
 
 
-def _page(request) -> bool:
-    """A path people browse (the front door, PAGES): its errors are pages in the site's
-    frame. The admin answers with Django's own."""
-    return request.path_info == "/" or request.path_info.startswith(PAGES)
-
-
-def _error_page(request, *, status: int, title: str, message: str):
-    context = {"title": title, "message": message}
-    return render(request, "core/error_page.html", context, status=status)
+def _refusal(request, *, status: int, detail: str, page: tuple[str, str]):
+    """`{"detail": detail}` with `status`; on a path people browse (the front door, PAGES),
+    the page `(title, message)` in the site's frame instead."""
+    if request.path_info == "/" or request.path_info.startswith(PAGES):
+        title, message = page
+        context = {"title": title, "message": message}
+        return render(request, "core/error_page.html", context, status=status)
+    return JsonResponse({"detail": detail}, status=status)
 
 
 def json_bad_request(request, exception=None):
@@ -119,60 +118,59 @@ def json_bad_request(request, exception=None):
         detail = "Invalid Host header."
     elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
         detail = "Too many fields in the request body."
-    if _page(request):
-        title = "Too large" if status == 413 else "Bad request"
-        return _error_page(request, status=status, title=title, message=detail)
-    return JsonResponse({"detail": detail}, status=status)
+    title = "Too large" if status == 413 else "Bad request"
+    return _refusal(request, status=status, detail=detail, page=(title, detail))
 
 
 def json_permission_denied(request, exception=None):
     if _admin(request):
         return defaults.permission_denied(request, exception)
-    if _page(request):
-        message = "This page is not open to your account."
-        return _error_page(request, status=403, title="Not allowed", message=message)
-    return JsonResponse(
-        {"detail": "You do not have permission to perform this action."}, status=403
-    )
+    detail = "You do not have permission to perform this action."
+    page = ("Not allowed", "This page is not open to your account.")
+    return _refusal(request, status=403, detail=detail, page=page)
 
 
 def json_csrf_failure(request, reason=""):
     if _admin(request):
         return csrf.csrf_failure(request, reason)
-    if _page(request):
-        # Most often a form left open while its session ended or changed (a sign-in in
-        # another tab): nothing was done, and sending it again from a fresh page works.
-        message = "Nothing was sent: the form had expired. Go back, reload it and send it again."
-        return _error_page(request, status=403, title="Form expired", message=message)
-    return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=403)
+    # On a page, most often a form left open while its session ended or changed (a sign-in
+    # in another tab): nothing was done, and sending it again from a fresh page works.
+    message = "Nothing was sent: the form had expired. Go back, reload it and send it again."
+    return _refusal(
+        request, status=403, detail=f"CSRF Failed: {reason}", page=("Form expired", message)
+    )
 
 
 def json_not_found(request, exception=None):
     """Not found; for an API path that exists with its trailing slash, that path (the API
     is not redirected there: core.middleware.CommonMiddleware). Under /account/, where
     people browse, a page in the site's frame instead."""
-    if _page(request):
-        message = "There is nothing here, or nothing of yours."
-        return _error_page(request, status=404, title="Not found", message=message)
+    detail = "Not found."
     if request.path_info.startswith("/api/") and is_valid_path(f"{request.path_info}/"):
         detail = f"Not found. Did you mean {request.path}/ (with its trailing slash)?"
-        return JsonResponse({"detail": detail}, status=404)
-    return JsonResponse({"detail": "Not found."}, status=404)
+    page = ("Not found", "There is nothing here, or nothing of yours.")
+    return _refusal(request, status=404, detail=detail, page=page)
 
 
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error."}, status=500)
 
 
+# The methods a view that changes nothing takes (json_get_only, the probes).
+READ_METHODS = ("GET", "HEAD")
+
+
 def json_get_only(view):
-    """A plain Django view that answers GET and HEAD, and anything else 405 in JSON (not a
-    CSRF page: no method it takes changes anything)."""
+    """A plain Django view that answers GET and HEAD, and anything else 405 in JSON, worded
+    as DRF words it (not a CSRF page: no method it takes changes anything)."""
 
     @functools.wraps(view)
     def get_only(request, *args, **kwargs):
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in READ_METHODS:
             return JsonResponse(
-                {"detail": "Method not allowed."}, status=405, headers={"Allow": "GET, HEAD"}
+                {"detail": f'Method "{request.method}" not allowed.'},
+                status=405,
+                headers={"Allow": ", ".join(READ_METHODS)},
             )
         return view(request, *args, **kwargs)
 

@@ -10,21 +10,23 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.http import JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
+from .api import json_get_only
 from .health import database_check
 from .metrics import metrics_view
 
 logger = logging.getLogger(__name__)
 
-PROBE_METHODS = {"GET", "HEAD"}
 # Under gunicorn's uvicorn workers config.asgi answers it on the event loop, before the
 # threads; this module answers it for any other server.
 LIVENESS_PATH = "/livez"
 
 
+@json_get_only
 def live(request) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@json_get_only
 def ready(request) -> JsonResponse:
     try:
         database_check()
@@ -43,15 +45,7 @@ def answer(request):
     if request.path_info == "/metrics" and basic_auth:
         return metrics_view(request)  # its own credentials check, throttle and methods
     probe = PROBES.get(request.path_info)
-    if probe is None:
-        return None
-    if request.method not in PROBE_METHODS:
-        return JsonResponse(
-            {"detail": f'Method "{request.method}" not allowed.'},
-            status=405,
-            headers={"Allow": ", ".join(sorted(PROBE_METHODS))},
-        )
-    return probe(request)
+    return None if probe is None else probe(request)  # GET and HEAD only, as json_get_only
 
 
 @sync_and_async_middleware
