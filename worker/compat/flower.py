@@ -36,16 +36,14 @@ def flower_extension_install() -> None:
     """Give every Flower handler the behaviour above, in Flower's own route table."""
     patterns = set()
     for index, route in enumerate(urls.handlers):
-        handler = route.handler_class if isinstance(route, URLSpec) else route[1]
+        # Flower's table mixes URLSpecs and the (pattern, handler, ...) tuples they stand for.
+        spec = route if isinstance(route, URLSpec) else URLSpec(*route)
+        handler = spec.handler_class
         if not (isinstance(handler, type) and issubclass(handler, BaseHandler)):
             continue  # static files
         extended = type(handler.__name__, (ShopflowAccess, handler), {})
-        pattern = route.regex.pattern if isinstance(route, URLSpec) else route[0]
-        patterns.add(pattern if pattern.endswith("$") else f"{pattern}$")
-        if isinstance(route, URLSpec):
-            urls.handlers[index] = URLSpec(pattern, extended, route.kwargs, route.name)
-        else:
-            urls.handlers[index] = (route[0], extended, *route[2:])
+        urls.handlers[index] = URLSpec(spec.regex.pattern, extended, spec.kwargs, spec.name)
+        patterns.add(spec.regex.pattern)  # ends with "$", as URLSpec anchors it
     missing = (PRIVATE_PATHS | QUEUE_PATHS) - patterns
     if missing:
         raise ShopflowFlowerError(
