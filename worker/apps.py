@@ -26,7 +26,5 @@ class WorkerConfig(AppConfig):
             receivers.stamp_publish_time, dispatch_uid="worker.stamp_publish_time"
         )
         post_migrate.connect(
-            receivers.install_schedule_after_migrate,
-            sender=self,
-            dispatch_uid="worker.install_schedule_after_migrate",
+            schedule.install_schedule, sender=self, dispatch_uid="worker.install_schedule"
         )

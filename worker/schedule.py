@@ -44,11 +44,13 @@ def schedule_task(
     _entries[name] = ScheduleEntry(name, task_name, every_seconds, crontab, expire_seconds)
 
 
-def install_schedule(*, apps=installed_apps, using: str = "default") -> list[str]:
-    """Create the missing entries; returns the names created. `apps`: the models to use
-    (a migration's or post_migrate's); nothing is done while django-celery-beat's are not
-    among them (a migrate that stopped short of its tables). It runs after every flush of
-    a test database too, so it writes in few statements."""
+def install_schedule(*, apps=installed_apps, using: str = "default", **post_migrate) -> list[str]:
+    """Create the missing entries; returns the names created. A post_migrate receiver too
+    (after every migrate and flush, once the tables are there, as Django makes its
+    permissions). `apps`: the models to use (a migration's or post_migrate's); nothing is
+    done while django-celery-beat's are not among them (a migrate that stopped short of its
+    tables). It runs after every flush of a test database too, so it writes in few
+    statements."""
     try:
         beat = {
             name: apps.get_model("django_celery_beat", name)._default_manager.db_manager(using)
