@@ -14,19 +14,14 @@ class EmailAppConfig(AppConfig):
         from . import receivers, tasks
 
         registry.register(tasks.send_confirmation_email)
-        order_created.connect(
-            receivers.enqueue_confirmation_email,
-            dispatch_uid="email_app.enqueue_confirmation_email",
-        )
-        low_stock.connect(
-            receivers.enqueue_low_stock_alert, dispatch_uid="email_app.enqueue_low_stock_alert"
-        )
+        for signal, receiver in [
+            (order_created, receivers.enqueue_confirmation_email),
+            (low_stock, receivers.enqueue_low_stock_alert),
+            (duplicate_orders_alerted, receivers.enqueue_duplicate_orders_alert),
+        ]:
+            signal.connect(receiver, dispatch_uid=f"email_app.{receiver.__name__}")
         post_save.connect(
             receivers.enqueue_welcome_email,
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="email_app.enqueue_welcome_email",
-        )
-        duplicate_orders_alerted.connect(
-            receivers.enqueue_duplicate_orders_alert,
-            dispatch_uid="email_app.enqueue_duplicate_orders_alert",
         )

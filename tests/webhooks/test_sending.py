@@ -262,7 +262,7 @@ def test_a_task_that_fails_for_good_fails_its_delivery_and_its_requeue_opens_it(
     delivery, waiting = (endpoint_test_send(endpoint_id=endpoint.pk) for _ in range(2))
     Delivery.objects.filter(pk=waiting.pk).update(waiting=True)
 
-    def broken(claim):
+    def broken(delivery, endpoint):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(sending, "_post", broken)

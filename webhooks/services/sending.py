@@ -47,13 +47,6 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Claim:
-    delivery: Delivery
-    url: str
-    keys: list[str]  # the secrets that sign: the current one, and the previous in overlap
-
-
-@dataclass(frozen=True)
 class Result:
     status_code: int | None
     error: str
@@ -70,13 +63,15 @@ def delivery_send(*, task, delivery_id: str) -> str:
     claim = _claim(task=task, delivery_id=delivery_id)
     if isinstance(claim, str):
         return claim
-    delivery = claim.delivery
+    delivery, endpoint = claim
     with span_continuing(f"webhook {delivery.event_type}", [delivery.trace_context]):
-        result = _post(claim)
-    return _record(task=task, claim=claim, result=result)
+        result = _post(delivery, endpoint)
+    return _record(task=task, delivery=delivery, result=result)
 
 
-def _claim(*, task, delivery_id: str) -> Claim | str:
+def _claim(*, task, delivery_id: str) -> tuple[Delivery, Endpoint] | str:
+    """The delivery leased, and its endpoint (locked as it was read, `previous_signs`
+    annotated); else what came of the wake-up."""
     endpoint_id = Delivery.objects.values_list("endpoint_id", flat=True).get(pk=delivery_id)
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
@@ -96,12 +91,10 @@ def _claim(*, task, delivery_id: str) -> Claim | str:
         Delivery.objects.filter(pk=delivery.pk).update(
             leased_until=db_now(plus_seconds=LEASE_SECONDS), waiting=False
         )
-    previous = [endpoint.previous_secret] if endpoint.previous_signs else []
-    return Claim(delivery, endpoint.url, [endpoint.secret, *previous])
+    return delivery, endpoint
 
 
-def _post(claim: Claim) -> Result:
-    delivery = claim.delivery
+def _post(delivery: Delivery, endpoint: Endpoint) -> Result:
     # The same bytes at every attempt: the event as it was when it happened.
     event = {
         "type": delivery.event_type,
@@ -110,9 +103,9 @@ def _post(claim: Claim) -> Result:
     }
     body = json.dumps(event, separators=(",", ":")).encode()
     timestamp = int(time.time())
-    signature = signature_header(
-        keys=claim.keys, msg_id=delivery.pk, timestamp=timestamp, body=body
-    )
+    # The current secret signs, and the previous one too while it still does.
+    keys = [endpoint.secret, *([endpoint.previous_secret] if endpoint.previous_signs else [])]
+    signature = signature_header(keys=keys, msg_id=delivery.pk, timestamp=timestamp, body=body)
     headers = {
         "webhook-id": delivery.pk,
         "webhook-timestamp": str(timestamp),
@@ -122,7 +115,7 @@ def _post(claim: Claim) -> Result:
     }
     started = clock.monotonic()
     try:
-        target = endpoint_target(claim.url)  # again now: what the name resolves to today
+        target = endpoint_target(endpoint.url)  # again now: what the name resolves to today
         reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
     except AddressRefused as refused:
         return Result(None, f"refused: {refused}", clock.monotonic() - started)
@@ -132,9 +125,8 @@ def _post(claim: Claim) -> Result:
     return Result(reply.status, error, clock.monotonic() - started)
 
 
-def _record(*, task, claim: Claim, result: Result) -> str:
+def _record(*, task, delivery: Delivery, result: Result) -> str:
     """The attempt and what follows from it, in one transaction (see the module)."""
-    delivery = claim.delivery
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
         if endpoint is None:
