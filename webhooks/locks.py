@@ -3,7 +3,7 @@ row is the lock of its deliveries' slots: a claim, a wait and the end of an atte
 it first, so that a delivery that waits for a slot is never missed by the attempt that
 frees one (webhooks.services.sending)."""
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.clock import db_now
 
@@ -14,13 +14,10 @@ from .selectors import deliveries_in_flight
 def endpoint_for_update(*, endpoint_id: int) -> QuerySet[Endpoint]:
     """The endpoint, locked, with `previous_signs`: whether its previous secret still signs
     (by the database's clock)."""
-    previous_signs = ExpressionWrapper(
-        Q(previous_secret_until__gt=db_now()), output_field=BooleanField()
-    )
     return (
         Endpoint.objects.select_for_update()
         .filter(pk=endpoint_id)
-        .annotate(previous_signs=previous_signs)
+        .annotate(previous_signs=Q(previous_secret_until__gt=db_now()))
         .order_by("pk")
     )
 

@@ -3,7 +3,7 @@ how long a delivery's message may still be on its way."""
 
 import logging
 
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from core.clock import db_now
 from worker.queues import queue_backlogs, queue_of
@@ -49,10 +49,9 @@ def delivery_get(*, delivery_id: str) -> Delivery:
 def delivery_state(*, delivery_id: str) -> Delivery:
     """The delivery with `due` and `leased`, by the database's clock."""
     now = db_now()
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     return Delivery.objects.annotate(
-        due=ExpressionWrapper(due, output_field=BooleanField()),
-        leased=ExpressionWrapper(Q(leased_until__gt=now), output_field=BooleanField()),
+        due=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        leased=Q(leased_until__gt=now),
     ).get(pk=delivery_id)
 
 
