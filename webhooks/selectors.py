@@ -1,17 +1,13 @@
 """Reads of webhooks: endpoints, their deliveries with their attempts, a delivery's state,
 how long a delivery's message may still be on its way."""
 
-import logging
-
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from core.clock import db_now
 from worker.queues import queue_backlogs, queue_of
 
 from .exceptions import DeliveryNotFound, EndpointNotFound
-from .models import Attempt, Delivery, Endpoint
-
-logger = logging.getLogger(__name__)
+from .models import Delivery, Endpoint
 
 
 def endpoint_get(*, endpoint_id: int) -> Endpoint:
@@ -29,14 +25,12 @@ def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
 
 
 def delivery_list(*, endpoint_id: int, status: str | None = None) -> QuerySet[Delivery]:
-    """An endpoint's deliveries, newest first, each with its attempts."""
+    """An endpoint's deliveries, newest first, each with its attempts, oldest first."""
     endpoint_get(endpoint_id=endpoint_id)
     rows = Delivery.objects.filter(endpoint_id=endpoint_id)
     if status:
         rows = rows.filter(status=status)
-    return rows.defer("payload", "trace_context").prefetch_related(
-        Prefetch("attempts", queryset=Attempt.objects.order_by("at", "id"))
-    )
+    return rows.defer("payload", "trace_context").prefetch_related("attempts")
 
 
 def delivery_get(*, delivery_id: str) -> Delivery:
