@@ -3,7 +3,8 @@
 import hashlib
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .. import locks, push
 from ..exceptions import PushSubscriptionNotFound
@@ -21,16 +22,25 @@ def push_subscription_save(
     MAX_PUSH_SUBSCRIPTIONS a person."""
     fields = {"user": user, "p256dh": p256dh, "auth": auth}
     fields["session_hash"] = _session_hash(session_key) if session_key else ""
-    known = PushSubscription.objects.filter(endpoint=endpoint).exists()
-    if not known and PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
-        raise ValidationError(
-            {"endpoint": [f"At most {MAX_PUSH_SUBSCRIPTIONS} browsers a person."]}
-        )
-    # The same browser subscribing twice at once: the create that loses updates the row.
-    row, created = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=fields)
-    if created:
-        push.anyone_subscribed.expire()
-    return row, created
+    with transaction.atomic():
+        existing = locks.push_subscription_by_endpoint(endpoint=endpoint).first()
+        if existing is not None:
+            PushSubscription.objects.filter(pk=existing.pk).update(
+                **fields, updated_at=timezone.now()
+            )
+            existing.refresh_from_db()
+            return existing, False
+        if PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
+            raise ValidationError(
+                {"endpoint": [f"At most {MAX_PUSH_SUBSCRIPTIONS} browsers a person."]}
+            )
+        try:
+            with transaction.atomic():
+                row = PushSubscription.objects.create(endpoint=endpoint, **fields)
+        except IntegrityError:  # the same browser, subscribing twice at once
+            return PushSubscription.objects.get(endpoint=endpoint), False
+    push.anyone_subscribed.expire()
+    return row, True
 
 
 def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):
@@ -46,8 +56,10 @@ def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, au
         if taken.exclude(user_id=row.user_id).exists():
             raise ValidationError({"endpoint": ["Another subscription has that endpoint."]})
         taken.delete()  # the same person's: the browser subscribed again meanwhile
-        row.endpoint, row.p256dh, row.auth = endpoint, p256dh, auth
-        row.save(update_fields=["endpoint", "p256dh", "auth", "updated_at"])
+        PushSubscription.objects.filter(pk=row.pk).update(
+            endpoint=endpoint, p256dh=p256dh, auth=auth, updated_at=timezone.now()
+        )
+        row.refresh_from_db()
         return row
 
 
