@@ -1,19 +1,20 @@
 from django.contrib import admin
 
+from core.admin import RecordAdmin
+
 from .models import AnalyticsEvent, DailySummary
 
 
 @admin.register(AnalyticsEvent)
-class AnalyticsEventAdmin(admin.ModelAdmin):
+class AnalyticsEventAdmin(RecordAdmin):
     list_display = ["id", "name", "order_id", "customer_id", "units", "revenue", "occurred_at"]
     list_filter = ["name", "occurred_at"]
     search_fields = ["order_id", "customer_id"]
     date_hierarchy = "occurred_at"
-    readonly_fields = [f.name for f in AnalyticsEvent._meta.get_fields() if f.concrete]
 
 
 @admin.register(DailySummary)
-class DailySummaryAdmin(admin.ModelAdmin):
+class DailySummaryAdmin(RecordAdmin):
     list_display = [
         "day",
         "orders",
@@ -25,4 +26,3 @@ class DailySummaryAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     date_hierarchy = "day"
-    readonly_fields = [f.name for f in DailySummary._meta.get_fields() if f.concrete]

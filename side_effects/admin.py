@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import RecordAdmin
+
 from .models import OrderSideEffect
 
 
@@ -11,7 +13,7 @@ class OrderSideEffectInline(admin.TabularInline):
 
 
 @admin.register(OrderSideEffect)
-class OrderSideEffectAdmin(admin.ModelAdmin):
+class OrderSideEffectAdmin(RecordAdmin):
     """Where every side effect stands; the reconciler's re-drives and what is overdue."""
 
     list_display = ["order", "kind", "status", "redrives", "deadline", "updated_at", "error"]
@@ -19,7 +21,3 @@ class OrderSideEffectAdmin(admin.ModelAdmin):
     search_fields = ["order__id"]
     ordering = ["deadline"]
     list_select_related = ["order"]
-    readonly_fields = ["order", "kind", "status", "error", "redrives", "deadline", "updated_at"]
-
-    def has_add_permission(self, request):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from core.admin import RecordAdmin
 from core.exceptions import DomainError
 
 from .models import Attempt, Delivery, Endpoint
@@ -7,21 +8,13 @@ from .services.deliveries import delivery_redeliver
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(RecordAdmin):
     """Made and changed through the API (its URL checked there); seen here."""
 
     list_display = ["id", "url", "events", "enabled", "disabled_reason", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "description"]
     exclude = ["secret", "previous_secret"]
-    readonly_fields = [
-        f.name
-        for f in Endpoint._meta.get_fields()
-        if f.concrete and f.name not in ("secret", "previous_secret")
-    ]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class AttemptInline(admin.TabularInline):
@@ -32,17 +25,13 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(RecordAdmin):
     list_display = ["id", "endpoint", "event_type", "status", "tries", "next_attempt_at"]
     list_filter = ["status", "event_type"]
     search_fields = ["id", "endpoint__url"]
     list_select_related = ["endpoint"]
-    readonly_fields = [f.name for f in Delivery._meta.get_fields() if f.concrete]
     inlines = [AttemptInline]
     actions = ["redeliver"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Redeliver the selected deliveries now (same webhook-id)")
     def redeliver(self, request, queryset):

@@ -1,11 +1,13 @@
 from django.contrib import admin, messages
 
+from core.admin import RecordAdmin
+
 from .dead_letters import dead_letters_requeue
 from .models import DeadLetter, OutboxMessage
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(RecordAdmin):
     list_display = [
         "id",
         "task_name",
@@ -17,24 +19,16 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     ]
     list_filter = ["task_name", ("published_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "task_id"]
-    readonly_fields = [f.name for f in OutboxMessage._meta.get_fields() if f.concrete]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(RecordAdmin):
     list_display = ["id", "task_name", "args", "exception", "attempts", "created_at", "requeued_at"]
     list_filter = ["task_name", "queue", ("requeued_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "task_id", "exception"]
-    readonly_fields = [f.name for f in DeadLetter._meta.get_fields() if f.concrete]
     date_hierarchy = "created_at"
     actions = ["requeue"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Re-enqueue the selected tasks")
     def requeue(self, request, queryset):
