@@ -18,7 +18,7 @@ from tests.support.parts import part_missing
 
 # Debian's path for libfaketime, per architecture (x86_64-linux-gnu, aarch64-linux-gnu ...).
 LIBFAKETIME = "/usr/lib/*/faketime/libfaketime.so.1"
-# tests/support/faketime_site/sitecustomize.py: time.sleep() that this libfaketime passes.
+# tests/support/faketime_site/sitecustomize.py: a `time.sleep` that this libfaketime passes.
 SITE_DIR = Path(__file__).resolve().parent / "faketime_site"
 # Celery's log lines begin "[2026-11-25 16:35:20,771: INFO/MainProcess]" (CELERY_WORKER_*).
 LOG_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): ", re.MULTILINE)
@@ -38,7 +38,7 @@ def clock_ahead_env(env: dict[str, str], seconds: int) -> dict[str, str]:
     FAKETIME_DONT_FAKE_MONOTONIC: libfaketime 0.9.10 (Debian 12's) moves CLOCK_MONOTONIC
     too, but not the deadline of sem_clockwait(), on which Python 3.11 times every wait on
     a lock (threading.Event.wait, queue.get): each of those would hang. With it, its
-    clock_nanosleep() breaks Python's time.sleep() instead (EINVAL), which SITE_DIR's
+    clock_nanosleep() breaks Python's `time.sleep` instead (EINVAL), which SITE_DIR's
     sitecustomize mends."""
     return {
         **env,
