@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.beat import Probe, only_probes_enabled, sent_at
-from tests.support.clocks import LOG_STAMP, clock_from_env
+from tests.support.clocks import clock_from_env, log_times
 from tests.support.polling import wait_until
 from tests.support.processes import BeatProcess, subprocess_env
 
@@ -76,7 +76,7 @@ def sent_once_at(beat: BeatProcess, probe: Probe, local: datetime) -> bool:
     longer than AHEAD (its clock ran from the exec: on a loaded machine, over 9 s) was
     not up at `local`: its first look, as it starts, is when the send is due."""
     output = beat.output()
-    started = datetime.strptime(LOG_STAMP.findall(output)[0], "%Y-%m-%d %H:%M:%S,%f")
+    started = log_times(output)[0]
     sent = sent_at(output, probe.name)
     return len(sent) == 1 and 0 <= (sent[0] - max(local, started)).total_seconds() < 2
 

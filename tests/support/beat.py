@@ -10,6 +10,8 @@ from datetime import datetime
 import redis
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from tests.support.clocks import log_time
+
 # Celery's beat logs "[2026-03-29 03:00:00,123: INFO/MainProcess] Scheduler: Sending due
 # task <name> (<task>)": in the beat's local time, the shop's (Django sets TZ to TIME_ZONE).
 SENT = re.compile(
@@ -50,8 +52,4 @@ def only_probes_enabled(*probes: PeriodicTask) -> None:
 
 def sent_at(log: str, name: str) -> list[datetime]:
     """When a beat's log says it sent the entry `name`, in the beat's local time."""
-    return [
-        datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
-        for stamp, sent in SENT.findall(log)
-        if sent == name
-    ]
+    return [log_time(stamp) for stamp, sent in SENT.findall(log) if sent == name]

@@ -61,14 +61,23 @@ def clock_from_env(env: dict[str, str], start: datetime) -> dict[str, str]:
     }
 
 
+def log_time(stamp: str) -> datetime:
+    """A Celery log line's stamp (LOG_STAMP's group) as the time it reads: local, naive."""
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+
+
+def log_times(log: str) -> list[datetime]:
+    """When each stamped line of the log was written, in order, as log_time reads it."""
+    times = [log_time(stamp) for stamp in LOG_STAMP.findall(log)]
+    assert times, f"no timestamped line in the log:\n{log[-2000:]}"
+    return times
+
+
 def log_clock_ahead(log: str) -> float:
     """Seconds by which the clock that stamped the log's latest line runs ahead of this
     process's, read just after that line was written (a service's "ready" line, read as
     ServiceProcess.start returns): less the time since, a fraction of a second."""
-    stamps = LOG_STAMP.findall(log)
-    assert stamps, f"no timestamped line in the log:\n{log[-2000:]}"
-    stamped = datetime.strptime(stamps[-1], "%Y-%m-%d %H:%M:%S,%f")  # local, as logged
-    return stamped.timestamp() - datetime.now().timestamp()
+    return log_times(log)[-1].timestamp() - datetime.now().timestamp()
 
 
 class SteppedClock:
