@@ -1,21 +1,17 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
+from core.admin import RecordAdmin
+
 from .models import LoginEvent, LoginFailure
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """An audit trail: staff read it; nobody edits or deletes it here (the scheduled
-    prune does, after SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS). The delete permission itself
-    stays: the admin asks it when a user is deleted, and their rows go with them."""
+class AuditAdmin(RecordAdmin):
+    """An audit trail: nobody deletes it here either (the scheduled prune does, after
+    SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS). The delete permission itself stays: the admin
+    asks it when a user is deleted, and their rows go with them."""
 
     actions = None  # no "delete selected"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def delete_view(self, request, object_id, extra_context=None):
         raise PermissionDenied
@@ -26,7 +22,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(ReadOnlyAdmin):
+class LoginEventAdmin(AuditAdmin):
     list_display = ["at", "user", "method", "ip", "user_agent"]
     list_filter = ["method", "at"]
     search_fields = ["user__username", "ip"]
@@ -35,7 +31,7 @@ class LoginEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LoginFailure)
-class LoginFailureAdmin(ReadOnlyAdmin):
+class LoginFailureAdmin(AuditAdmin):
     list_display = ["at", "username", "ip", "user_agent"]
     list_filter = ["at"]
     search_fields = ["username", "ip"]

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import RecordAdmin
 from side_effects.admin import OrderSideEffectInline
 
 from .exceptions import StockAdjustmentRefused
@@ -31,16 +32,6 @@ def titled(filter_class: type[admin.FieldListFilter], title: str) -> type:
             self.title = title
 
     return Titled
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """What the shop records itself: staff read it; nobody adds or edits it here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -108,7 +99,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(ViewOnlyAdmin):
+class PriceChangeAdmin(RecordAdmin):
     """The price history (store.receivers records it, whatever saved the price): staff
     read it; nobody edits it."""
 
@@ -174,7 +165,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(DuplicateAlert)
-class DuplicateAlertAdmin(ViewOnlyAdmin):
+class DuplicateAlertAdmin(RecordAdmin):
     """The staff alerts of duplicate orders; the orders one names: the order list, filtered
     by `?duplicate_alert=<id>` (the alert's links)."""
 

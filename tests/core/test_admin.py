@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from store.models import Product
 from tests.factories import ProductFactory, cart_with
+from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,23 @@ def test_operators_find_each_model_in_the_admin(label):
 def test_admin_needs_a_staff_login(client):
     response = Client().get("/admin/store/order/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_record_is_read_in_the_admin_and_a_page_posted_back_changes_nothing(staff_client):
+    endpoint = Endpoint.objects.create(
+        url="https://hooks.example.com/in", events=["order.created"], secret="whsec_sekrit"
+    )
+    page_url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+
+    page = staff_client.get(page_url).content.decode()
+    posted = staff_client.post(page_url, {"url": "https://elsewhere.example.com/"})
+
+    assert "https://hooks.example.com/in" in page and 'name="_save"' not in page
+    assert "whsec_sekrit" not in page  # a field in `exclude` is not shown at all
+    assert posted.status_code == 403
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example.com/in"
+    assert staff_client.get("/admin/webhooks/endpoint/add/").status_code == 403
 
 
 def test_order_page_shows_items_and_side_effects_inline(staff_client, client, customer):
