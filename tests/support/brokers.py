@@ -41,7 +41,7 @@ class RedisServer:
 
     def __init__(self):
         self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="shopflow-redis-")
+        self.dir: str | None = None  # its working directory while it runs
         self.process: subprocess.Popen | None = None
 
     @property
@@ -49,6 +49,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
+        self.dir = tempfile.mkdtemp(prefix="shopflow-redis-")
         self.process = subprocess.Popen(
             throwaway_redis_argv(self.port, self.dir),
             stdout=subprocess.DEVNULL,
@@ -63,6 +64,9 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)  # it kept nothing (--save "")
+            self.dir = None
 
     def queued_task_ids(self, queue: str) -> list[str]:
         return queued_task_ids(self.url, queue)
