@@ -13,6 +13,7 @@ from tests.support.host_bed import (
     PROMISE_SECONDS,
     assert_each_done_once,
     back_on_the_broker,
+    check_out,
     place,
     shop_bed,
     wait_all_done,
@@ -112,14 +113,13 @@ def test_a_message_lost_in_flight_to_a_cut_host_is_re_driven_in_its_trace(shop):
     nothing twice."""
     [cut, other] = shop.workers
     api = welcomed_customer(shop)
-    cart_id = shop.cart(api, shop.product)
     shop.freeze(other, "mail")
     # The checkout first, its email held in the outbox: published right after the cut, it
     # reaches Redis inside the cut host's one-second BRPOP however slowly the order is
     # placed (a checkout placed after the cut took 0.8 s on a loaded machine, and missed it).
     shop.freeze(shop.web, "relay")
     try:
-        order_id = checkout(shop, api, cart_id)
+        order_id = check_out(shop, api)
         # Its second ask: each BRPOP waits a second (kombu's timeout) before the next, so
         # the frozen worker's last one has run out by then.
         cut.cut_after(shop.data, 6379, brpop_of("emails"), times=2)
@@ -146,12 +146,6 @@ def test_a_message_lost_in_flight_to_a_cut_host_is_re_driven_in_its_trace(shop):
     later = place(shop, 2)
     wait_all_done(shop, later, timeout=60)
     assert_each_done_once(shop, [order_id, *later])
-
-
-def checkout(shop, api, cart_id: str) -> int:
-    response = shop.order(api, cart_id)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 def published_email(shop, order_id: int) -> str:
