@@ -1,12 +1,15 @@
 """End-to-end fixtures: the machine's Chromium, and web processes served as in production."""
 
 import shutil
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from tests.support.brokers import channel_layer_on
 from tests.support.clients import PASSWORD
+from tests.support.clocks import clock_from_env
 from tests.support.parts import part_missing
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer
 from tests.support.processes import (
@@ -99,6 +102,17 @@ def web(web_env, tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def noon_yesterday(wall_clock, web_env):
+    """This process's clock (timezone.now) still at yesterday's noon, local, and the
+    environment of a web process whose wall clock starts there (`web(**noon_yesterday)`):
+    a test of what "today" shows reads one day on both sides, even run across midnight.
+    In the past, so the process's clock is never ahead of the machine's."""
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    wall_clock.now = noon - timedelta(days=1)
+    return clock_from_env(web_env, wall_clock.now)
 
 
 @pytest.fixture

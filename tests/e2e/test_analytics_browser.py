@@ -61,11 +61,11 @@ def orders_two_days_ago_none_yesterday_four_today(customer) -> None:
 
 
 def test_staff_sees_the_orders_chart_with_bars_as_tall_as_the_days_orders(
-    web, browser, staff, customer, tmp_path
+    web, browser, staff, customer, tmp_path, noon_yesterday
 ):
     orders_two_days_ago_none_yesterday_four_today(customer)
     today = timezone.localdate()
-    process = web()
+    process = web(**noon_yesterday)
     page = browser.new_page()
     requests, errors = [], []
     page.on("request", lambda request: requests.append(request.url))

@@ -70,7 +70,7 @@ def test_the_notifications_tab_fits_the_width(web, browser, shopper, product, vi
 
 
 def test_the_analytics_page_fits_the_width_and_its_tables_last_column_is_read(
-    web, browser, person, customer, viewport
+    web, browser, person, customer, viewport, noon_yesterday
 ):
     today = timezone.localdate()
     for offset in range(1, 30):
@@ -88,7 +88,7 @@ def test_the_analytics_page_fits_the_width_and_its_tables_last_column_is_read(
         )
     analytics_record(order_id=place_order(customer)["id"])
     staff = person(is_staff=True)
-    process = web()
+    process = web(**noon_yesterday)
 
     page, errors = opened(browser, viewport, f"{process.base}/account/analytics/", staff)
     assert page.locator("#daily-numbers tbody tr").count() == 30
