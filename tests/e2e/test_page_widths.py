@@ -16,7 +16,7 @@ from tests.support.clients import PASSWORD, browser_log_in
 from tests.support.layout import box_inside, buttons_outside_their_cards, page_scroll_width
 from tests.support.notifications import notify
 from tests.support.orders import place_order
-from tests.support.tab import TAB, tab_items
+from tests.support.tab import TAB, tab_built, tab_items
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +60,7 @@ def test_the_notifications_tab_fits_the_width(web, browser, shopper, product, vi
     read.save()
     process = web()
 
+    tab_built()
     page, errors = opened(browser, viewport, f"{process.base}{TAB}", shopper)
     tab_items(page, f"Order #{order_id} confirmed").wait_for(timeout=10_000)
     page.get_by_label("Messages: Web Push").wait_for(timeout=10_000)
