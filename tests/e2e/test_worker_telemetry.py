@@ -30,7 +30,9 @@ def test_a_worker_stopped_after_a_task_has_exported_that_tasks_span(
             app.send_task("tests.sleeps", args=[0, str(marker)], queue="default")
             wait_until(marker.exists, timeout=30, message=f"the task; {worker.output()[-2000:]}")
         finally:
-            worker.stop()
+            # As long as its deployments let a worker stop (terminationGracePeriodSeconds,
+            # stop_grace_period): beside another suite it took over 30 s, and was killed.
+            worker.stop(timeout=120)
 
         assert worker.process.returncode == 0, worker.output()[-2000:]
         assert otlp.traces_named("run/tests.sleeps"), sorted({s.name for s in otlp.spans})

@@ -98,12 +98,13 @@ class ServiceProcess:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        """SIGTERM (its own graceful shutdown), then SIGKILL for the whole group."""
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM (its own graceful shutdown), then SIGKILL for the whole group after
+        `timeout` seconds."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
