@@ -4,14 +4,14 @@ as a proxy would, and Web Push as the tests can have it."""
 
 import json
 import re
-from pathlib import Path
 
 from tests.support.clients import PASSWORD, browser_log_in
 from tests.support.parts import part_missing
+from tests.support.processes import PROJECT_DIR
 
 TAB = "/account/notifications/"
 # What `make frontend` builds and the web process serves as the tab (STATICFILES_DIRS).
-BUILT = Path(__file__).resolve().parents[2] / "frontend" / "dist" / "notifications.js"
+BUILT = PROJECT_DIR / "frontend" / "dist" / "notifications.js"
 # What the tab's "Live updates" status says over each transport.
 SAYS = {"websocket": "live (WebSocket)", "sse": "live (Server-Sent Events)", "polling": "checking"}
 
