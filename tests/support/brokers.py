@@ -141,9 +141,10 @@ class RabbitMQNode:
         return rabbitmq_answers(self.url) and rabbitmq_api_answers(self.api)
 
     def ctl(self, *args: str) -> None:
-        """rabbitmqctl on this node."""
+        """rabbitmqctl on this node. Bounded at 120 s: it starts an Erlang VM a call, and
+        stop_app took over 60 s beside a second suite."""
         argv = [RABBITMQ_BIN / "rabbitmqctl", "-q", "-n", self.name, *args]
-        subprocess.run(argv, env=self.env, capture_output=True, check=True, timeout=60)
+        subprocess.run(argv, env=self.env, capture_output=True, check=True, timeout=120)
 
     def stop_app(self) -> None:
         self.ctl("stop_app")
