@@ -25,7 +25,7 @@ from tests.support.containers import Engine, HealthcheckRunner, engine_missing, 
 from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 from tests.support.processes import PROJECT_DIR
-from tests.support.stack import checkout_as_a_new_customer, side_effects_of
+from tests.support.stack import REQUEST_TIMEOUT, checkout_as_a_new_customer, side_effects_of
 from tests.support.tab import tab_script_fetched
 
 # Cold, the stand-in images and the first build take minutes (a module fixture's setup);
@@ -118,13 +118,13 @@ def test_a_first_run_has_a_catalog_and_a_staff_user_by_the_headers_two_commands(
 
     assert "Demo catalog" in loaded.stdout
     assert status == 0, shown
-    catalog = requests.get(f"{stack.base}/api/products/", timeout=10).json()
+    catalog = requests.get(f"{stack.base}/api/products/", timeout=REQUEST_TIMEOUT).json()
     assert catalog["count"] >= 12
     admin = requests.Session()
-    admin.get(f"{stack.base}/admin/login/", timeout=10)
+    admin.get(f"{stack.base}/admin/login/", timeout=REQUEST_TIMEOUT)
     login = {"username": "ops", "password": "an-admin-pass-42", "next": "/admin/"}
     login["csrfmiddlewaretoken"] = admin.cookies["csrftoken"]
-    answer = admin.post(f"{stack.base}/admin/login/", data=login, timeout=10)
+    answer = admin.post(f"{stack.base}/admin/login/", data=login, timeout=REQUEST_TIMEOUT)
     assert answer.url.endswith("/admin/") and "Site administration" in answer.text
 
 
@@ -132,12 +132,11 @@ def test_the_image_serves_the_notifications_tab_it_built_under_hashed_names(stac
     browser = requests.Session()
     login = {"username": "compose-tab", "password": "apollo-11-ok"}
     body = {**login, "email": "compose-tab@example.com"}
-    assert (
-        browser.post(f"{stack.base}/api/auth/register/", json=body, timeout=10).status_code == 201
-    )
-    browser.get(f"{stack.base}/account/login/", timeout=10)
+    signed_up = browser.post(f"{stack.base}/api/auth/register/", json=body, timeout=REQUEST_TIMEOUT)
+    assert signed_up.status_code == 201
+    browser.get(f"{stack.base}/account/login/", timeout=REQUEST_TIMEOUT)
     form = {**login, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
-    browser.post(f"{stack.base}/account/login/", data=form, timeout=10)
+    browser.post(f"{stack.base}/account/login/", data=form, timeout=REQUEST_TIMEOUT)
     tab_script_fetched(browser, stack.base)
 
 
@@ -156,8 +155,9 @@ def test_a_new_customers_checkout_is_done_with_one_confirmation_email(stack):
 def test_flower_answers_only_with_its_credentials(stack):
     user, password = stack.chosen["FLOWER_BASIC_AUTH"].split(":", 1)
 
-    assert requests.get(f"{stack.flower}/", timeout=10).status_code == 401
-    assert requests.get(f"{stack.flower}/", auth=(user, password), timeout=10).status_code == 200
+    assert requests.get(f"{stack.flower}/", timeout=REQUEST_TIMEOUT).status_code == 401
+    answer = requests.get(f"{stack.flower}/", auth=(user, password), timeout=REQUEST_TIMEOUT)
+    assert answer.status_code == 200
 
 
 def test_scaled_out_workers_are_seen_by_flower_and_an_order_is_done_after(stack):
@@ -180,9 +180,9 @@ def test_with_the_broker_stopped_checkouts_succeed_and_are_done_once_when_it_is_
     orders = [checkout_as_a_new_customer(stack, username=f"outage-{n}") for n in range(3)]
     [web] = stack.containers("web")
 
-    assert requests.get(f"{stack.base}/readyz", timeout=10).status_code == 200
+    assert requests.get(f"{stack.base}/readyz", timeout=REQUEST_TIMEOUT).status_code == 200
     assert stack.engine.podman("healthcheck", "run", web["Id"], check=False).returncode == 0
-    health = requests.get(f"{stack.base}/healthz", timeout=10)
+    health = requests.get(f"{stack.base}/healthz", timeout=REQUEST_TIMEOUT)
     assert health.status_code == 503 and "broker" in health.json()["detail"]
 
     stack.compose("start", "redis")

@@ -100,8 +100,9 @@ class Running:
         return psutil.Process(self.process.pid).children(recursive=True)
 
 
-# A request's bound for a stack just started on a loaded machine: its first sign-up hashes
-# a password at production's cost (PBKDF2) through PgBouncer and took over 10 s in CI.
+# A request's bound for a stack on a loaded machine: a sign-up or a login hashes a password
+# at production's cost (PBKDF2) and took over 10 s in CI, and in the compose stack beside a
+# second suite.
 REQUEST_TIMEOUT = 30
 
 

@@ -8,6 +8,7 @@ import re
 from tests.support.clients import PASSWORD, browser_log_in
 from tests.support.parts import part_missing
 from tests.support.processes import PROJECT_DIR
+from tests.support.stack import REQUEST_TIMEOUT
 
 TAB = "/account/notifications/"
 # What `make frontend` builds and the web process serves as the tab (STATICFILES_DIRS).
@@ -141,13 +142,11 @@ def push_delivered(cdp, process, registration, payload: dict) -> None:
 
 def tab_script_fetched(session, base: str):
     """The tab's script as its page names it (collectstatic's hashed name, DEBUG off), for
-    a logged-in `session` (requests), fetched: the response. Each request may take 30 s:
-    what is asserted is the content (a container's web beside a second suite took over
-    10 s)."""
-    page = session.get(f"{base}{TAB}", timeout=30)
+    a logged-in `session` (requests), fetched: the response."""
+    page = session.get(f"{base}{TAB}", timeout=REQUEST_TIMEOUT)
     assert page.url.endswith(TAB), page.url
     [script] = re.findall(r'src="(/static/frontend/notifications\.[0-9a-f]{12}\.js)"', page.text)
-    served = session.get(f"{base}{script}", timeout=30)
+    served = session.get(f"{base}{script}", timeout=REQUEST_TIMEOUT)
     assert served.status_code == 200
     assert "javascript" in served.headers["Content-Type"]
     assert "immutable" in served.headers["Cache-Control"]  # WhiteNoise, for hashed names
