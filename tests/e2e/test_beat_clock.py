@@ -60,6 +60,12 @@ def beat_at(broker_url, tmp_path):
         beat.stop()
 
 
+def first_look(output: str, local: datetime) -> datetime:
+    """When the beat whose log is `output` could first send what was due at `local` (its
+    local time): then, or at its own start (its log's first line) if it came up later."""
+    return max(local, log_times(output)[0])
+
+
 def watch_until(beat: BeatProcess, witness: Probe, local: datetime) -> None:
     """Until the beat's log shows it sent `witness` PAST after `local` (its local time) or
     after its own start, whichever is later: whatever was due before then, it sent. (Beat
@@ -68,8 +74,7 @@ def watch_until(beat: BeatProcess, witness: Probe, local: datetime) -> None:
 
     def witnessed() -> bool:
         output = beat.output()
-        started = log_times(output)[:1]
-        until = max([local, *started]) + PAST
+        until = first_look(output, local) + PAST
         return any(stamp >= until for stamp in sent_at(output, witness.name))
 
     wait_until(
@@ -85,9 +90,8 @@ def sent_once_at(beat: BeatProcess, probe: Probe, local: datetime) -> bool:
     longer than AHEAD (its clock ran from the exec: on a loaded machine, over 9 s) was
     not up at `local`: its first look, as it starts, is when the send is due."""
     output = beat.output()
-    started = log_times(output)[0]
     sent = sent_at(output, probe.name)
-    return len(sent) == 1 and 0 <= (sent[0] - max(local, started)).total_seconds() < 2
+    return len(sent) == 1 and 0 <= (sent[0] - first_look(output, local)).total_seconds() < 2
 
 
 def test_a_local_time_the_spring_change_skips_fires_once(broker_url, beat_at):
