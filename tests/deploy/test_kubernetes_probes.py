@@ -52,6 +52,8 @@ STALLED_REQUEST = (
 # Short enough to see a stuck process lapse within seconds (beat vouches for two of its
 # 5 s loops at the least).
 LIVENESS_SECONDS = "3"
+# How often stays_live asks a probe: more often than a kubelet (every few seconds).
+PROBE_PERIOD_SECONDS = 0.5
 READY = {
     "web": b"Application startup complete",
     "worker": b"ready.",
@@ -202,9 +204,9 @@ def stays_live(probe, env, *, seconds: float) -> None:
     while time.monotonic() < until:
         result = exec_probe(probe, env)
         assert result.returncode == 0, result.stderr
-        # The probe is asked on a period for the whole span, as a kubelet asks it (every few
-        # seconds; here more often), not until some state comes.
-        time.sleep(0.5)  # a fixed wait is the point: the probe's period
+        # The probe is asked on a period for the whole span, as a kubelet asks it, not
+        # until some state comes.
+        time.sleep(PROBE_PERIOD_SECONDS)  # a fixed wait is the point: the probe's period
 
 
 def lapses_when_stopped_and_recovers(process, probe, env) -> None:
