@@ -15,29 +15,25 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
 
+def _env(name: str, default, parse, expected: str):
+    value = os.environ.get(name, "").strip()
+    try:
+        return parse(value) if value else default
+    except (ValueError, KeyError):
+        refuse(name, value, expected)
+
+
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value not in TRUE | FALSE:
-        refuse(name, value, "1, true, yes, on, 0, false, no or off")
-    return value in TRUE
+    switch = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
+    return _env(name, default, lambda v: switch[v.lower()], "1, true, yes, on, 0, false, no or off")
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        refuse(name, value, "a whole number")
+    return _env(name, default, int, "a whole number")
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        refuse(name, value, "a number")
+    return _env(name, default, float, "a number")
 
 
 def env_list(name: str, default: str) -> list[str]:

@@ -37,7 +37,3 @@ class ExistsCheck:
     def expire(self) -> None:
         """A row was made here: the next call reads again."""
         self.read_at = float("-inf")
-
-    def assume(self, answer: bool) -> None:
-        """As if it had just been read: `answer` (tests start from a known one)."""
-        self.read_at, self.answer = clock.monotonic(), answer

@@ -10,10 +10,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
-def currency() -> str:
-    return settings.SHOPFLOW_CURRENCY
-
-
 def money(amount) -> str:
     """`amount` (a Decimal, a number or its string) with two decimals and the currency:
     "12.50 EUR". Not a number: as it is, so that a page still renders."""
@@ -23,7 +19,7 @@ def money(amount) -> str:
         value = Decimal(str(amount))
     except InvalidOperation:
         return str(amount)
-    return f"{value:.2f} {currency()}"
+    return f"{value:.2f} {settings.SHOPFLOW_CURRENCY}"
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -37,4 +33,4 @@ class CurrencyField(serializers.ReadOnlyField):
         super().__init__(source="*", **kwargs)
 
     def to_representation(self, value) -> str:
-        return currency()
+        return settings.SHOPFLOW_CURRENCY

@@ -20,17 +20,12 @@ class JSONParser(parsers.JSONParser):
     MAX_DEPTH = 32  # far more than any request of this API has
 
     def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        request = parser_context.get("request")
-        length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if limit is not None and length and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge()
-        body = stream.read() if limit is None else stream.read(limit + 1)
-        if limit is not None and len(body) > limit:
+        body = stream.read(limit + 1)
+        if len(body) > limit:
             raise PayloadTooLarge()
         try:
-            text = body.decode(parser_context.get("encoding") or settings.DEFAULT_CHARSET)
+            text = body.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
             data = json.loads(text, parse_constant=_refuse_constant if self.strict else None)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None

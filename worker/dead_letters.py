@@ -41,8 +41,7 @@ def dead_letters_requeue(*, dead_letter_ids) -> int:
                 logger.error("dead letter %s: no task %s to requeue", letter.pk, letter.task_name)
                 continue
             enqueue_on_commit(task, *letter.args, **letter.kwargs)
-            if hasattr(task, "on_requeue"):  # worker.tasks_base.ReliableTask's hook
-                task.on_requeue(args=letter.args, kwargs=letter.kwargs)
+            task.on_requeue(args=letter.args, kwargs=letter.kwargs)
             requeued.append(letter.pk)
         DeadLetter.objects.filter(pk__in=requeued).update(requeued_at=timezone.now())
     return len(requeued)

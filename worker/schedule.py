@@ -4,7 +4,6 @@ operators see and change them in the admin. Installing again creates only missin
 entries: one an operator changed stays as it is.
 Which beat sends them: worker.beat."""
 
-import json
 from dataclasses import dataclass
 
 from django.apps import apps as installed_apps
@@ -70,7 +69,7 @@ def install_schedule(*, apps=installed_apps, using: str = "default", **post_migr
 
 
 def _periodic_task(entry: ScheduleEntry, beat: dict):
-    fields = {"name": entry.name, "task": entry.task, "kwargs": json.dumps({})}
+    fields = {"name": entry.name, "task": entry.task}
     if entry.expire_seconds is not None:
         fields["expire_seconds"] = entry.expire_seconds
     if entry.every_seconds is not None:

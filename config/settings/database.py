@@ -32,7 +32,23 @@ def database_settings(base_dir: Path, *, bounds_ms: dict[str, int]) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        options = postgres_bounds(pooled=pooled, bounds_ms=bounds_ms)
+        # libpq's options and, unless pooled, the server's bounds as the session's `options`
+        # (docs/operations.md, "Bounds"; behind PgBouncer, set on the role).
+        options = {
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+            "tcp_user_timeout": env_int("DATABASE_TCP_USER_TIMEOUT", 20) * 1000,
+        }
+        if not pooled:
+            options["options"] = " ".join(f"-c {k}={ms}" for k, ms in bounds_ms.items())
+            # Parameters bound by the server, and a statement run 5 times on a connection
+            # prepared there (psycopg's prepare_threshold): PostgreSQL parses and plans the
+            # side effects' and checkout's few statements once a connection, not each time.
+            # A pooler in transaction mode would not keep a session's prepared statements.
+            options.update(server_side_binding=True, prepare_threshold=5)
         default.setdefault("OPTIONS", {}).update(options)
     return {"default": default}
 
@@ -55,24 +71,3 @@ def server_bounds_ms() -> dict[str, int]:
             f"longer than DATABASE_IDLE_IN_TRANSACTION_TIMEOUT ({idle // 1000} s), or 0",
         )
     return bounds
-
-
-def postgres_bounds(*, pooled: bool, bounds_ms: dict[str, int]) -> dict:
-    """The connection's options (libpq's) and, unless pooled, the server's bounds as the
-    session's `options`: docs/operations.md, "Bounds" (behind PgBouncer, set on the role)."""
-    options = {
-        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
-        "keepalives": 1,
-        "keepalives_idle": 10,
-        "keepalives_interval": 5,
-        "keepalives_count": 2,
-        "tcp_user_timeout": env_int("DATABASE_TCP_USER_TIMEOUT", 20) * 1000,
-    }
-    if not pooled:
-        options["options"] = " ".join(f"-c {k}={ms}" for k, ms in bounds_ms.items())
-        # Parameters bound by the server, and a statement run 5 times on a connection
-        # prepared there (psycopg's prepare_threshold): PostgreSQL parses and plans the
-        # side effects' and checkout's few statements once a connection, not each time.
-        # A pooler in transaction mode would not keep a session's prepared statements.
-        options.update(server_side_binding=True, prepare_threshold=5)
-    return options
