@@ -33,15 +33,11 @@ def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     requires filled in for one machine (see `development_defaults`), and no HTTPS
     redirect or HTTPS-only cookies, since the stack serves plain HTTP on 127.0.0.1. For
     those, whatever the caller set wins."""
-    extra = {
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        **development_defaults(env, var_dir),
-    }
-    chosen = {k: v for k, v in env.items() if k in extra and v}
+    plain_http = {"DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0"}
+    unset = {k: v for k, v in plain_http.items() if not env.get(k)}
     # Production's settings, whichever module runstack's own setup runs with.
     production = {"DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings.production"}
-    return {**extra, **chosen, **production}
+    return {**unset, **development_defaults(env, var_dir), **production}
 
 
 def development_defaults(env: dict[str, str], var_dir: Path) -> dict[str, str]:

@@ -3,15 +3,15 @@ primary-key order."""
 
 from django.db.models import QuerySet
 
-from . import selectors
 from .models import Message
 
 
 def messages_unread_for_update(*, order, reader) -> QuerySet[Message]:
     """The messages `reader` has not read, locked: a second marking at once waits for the
     first, then finds them read, so their receipts go out once."""
-    return (
-        selectors.messages_unread_by(order=order, reader=reader)
-        .select_for_update(no_key=True)
-        .order_by("pk")
-    )
+    unread = Message.objects.filter(order=order, read_at=None)
+    if reader.pk == order.customer.user_id:  # the staff's, for the order's customer
+        unread = unread.exclude(author_id=reader.pk)
+    else:  # the customer's, for staff
+        unread = unread.filter(author_id=order.customer.user_id)
+    return unread.select_for_update(no_key=True).order_by("pk")

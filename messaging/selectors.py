@@ -30,12 +30,3 @@ def conversation_staff_ids(*, order_id: int) -> list[int]:
         .values_list("author_id", flat=True)
         .distinct()
     )
-
-
-def messages_unread_by(*, order, reader) -> QuerySet[Message]:
-    """The messages of the conversation `reader` is the recipient of and has not read: the
-    staff's, for the order's customer; the customer's, for staff."""
-    unread = Message.objects.filter(order=order, read_at=None)
-    if reader.pk == order.customer.user_id:
-        return unread.exclude(author_id=reader.pk)
-    return unread.filter(author_id=order.customer.user_id)

@@ -37,12 +37,11 @@ def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> No
 def product_stock_adjust(*, product_id: int, delta: int) -> Product:
     """Add `delta` units to stock on hand (negative to correct a count). Raises
     StockAdjustmentRefused if on hand would drop below what is reserved."""
-    with transaction.atomic():
-        updated = Product.objects.filter(pk=product_id, on_hand__gte=F("reserved") - delta).update(
-            on_hand=F("on_hand") + delta, updated_at=timezone.now()
-        )
-        if not updated:
-            raise StockAdjustmentRefused(product_id)
+    updated = Product.objects.filter(pk=product_id, on_hand__gte=F("reserved") - delta).update(
+        on_hand=F("on_hand") + delta, updated_at=timezone.now()
+    )
+    if not updated:
+        raise StockAdjustmentRefused(product_id)
     return Product.objects.get(pk=product_id)
 
 
