@@ -7,42 +7,35 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
+        # The receivers, each to the signal it reacts to (once, by its dispatch_uid).
+        from django.contrib.auth.signals import user_logged_out
+
+        from accounts.signals import login_from_new_device
+        from messaging.models import Message
+        from messaging.signals import message_read
+        from side_effects.signals import side_effect_failed
+        from store.signals import duplicate_orders_alerted, low_stock, order_created
+        from webhooks.signals import webhook_failed
         from worker.schedule import schedule_task
 
-        from . import tasks
+        from . import receivers, tasks
 
-        _receivers_connect()
+        for signal, receiver in [
+            (order_created, receivers.notify_order_placed),
+            (low_stock, receivers.notify_low_stock),
+            (side_effect_failed, receivers.notify_side_effect_failed),
+            (webhook_failed, receivers.notify_webhook_failed),
+            (login_from_new_device, receivers.notify_new_device_login),
+            (message_read, receivers.push_read_receipt),
+            (duplicate_orders_alerted, receivers.notify_duplicate_orders),
+            (user_logged_out, receivers.end_push_subscriptions_of_session),
+        ]:
+            signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")
+        post_save.connect(
+            receivers.notify_message_recipients,
+            sender=Message,
+            dispatch_uid="notifications.notify_message_recipients",
+        )
         # No expiry: a late run sends what is due as well as a timely one (worker.schedule).
         schedule_task("notification pushes", tasks.send_pushes, every_seconds=10)
         schedule_task("notification email digests", tasks.send_email_digests, every_seconds=60)
-
-
-def _receivers_connect() -> None:
-    """The receivers, each to the signal it reacts to (once, by its dispatch_uid)."""
-    from django.contrib.auth.signals import user_logged_out
-
-    from accounts.signals import login_from_new_device
-    from messaging.models import Message
-    from messaging.signals import message_read
-    from side_effects.signals import side_effect_failed
-    from store.signals import duplicate_orders_alerted, low_stock, order_created
-    from webhooks.signals import webhook_failed
-
-    from . import receivers
-
-    for signal, receiver in [
-        (order_created, receivers.notify_order_placed),
-        (low_stock, receivers.notify_low_stock),
-        (side_effect_failed, receivers.notify_side_effect_failed),
-        (webhook_failed, receivers.notify_webhook_failed),
-        (login_from_new_device, receivers.notify_new_device_login),
-        (message_read, receivers.push_read_receipt),
-        (duplicate_orders_alerted, receivers.notify_duplicate_orders),
-        (user_logged_out, receivers.end_push_subscriptions_of_session),
-    ]:
-        signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")
-    post_save.connect(
-        receivers.notify_message_recipients,
-        sender=Message,
-        dispatch_uid="notifications.notify_message_recipients",
-    )

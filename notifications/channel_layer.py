@@ -1,7 +1,8 @@
 """The channel layer (Channels on Redis) as notifications use it: a receive that fails
 answers RESYNC instead of raising (its follower resyncs from the database, so one lost
 connection does not end a consumer); `layer_call` sends from synchronous code on one event
-loop a process; `redis_client` / `redis_client_async` talk to the layer's Redis beside it."""
+loop a process; `redis_client` talks to the layer's Redis beside it (the followers hold
+their event loop's own client: notifications.follower)."""
 
 import asyncio
 import logging
@@ -34,27 +35,17 @@ class RedisChannelLayer(_RedisChannelLayer):
 
 
 # The channel layer's Redis, for what notifications ask of it beside the layer (a key set
-# once, who the server is): one client per process, and one per event loop (each by URL).
+# once): one client per process, by URL.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
-_redis_clients: dict[tuple, redis.Redis | redis.asyncio.Redis] = {}
+_redis_clients: dict[str, redis.Redis] = {}
 
 
 def redis_client() -> redis.Redis:
     """This process's client of the channel layer's Redis, for synchronous code."""
-    key = (None, settings.CHANNEL_LAYER_URL)
-    if key not in _redis_clients:
-        _redis_clients[key] = redis.Redis.from_url(key[1], **REDIS_OPTIONS)
-    return _redis_clients[key]
-
-
-def redis_client_async() -> redis.asyncio.Redis:
-    """This event loop's client of the channel layer's Redis."""
-    key = (asyncio.get_running_loop(), settings.CHANNEL_LAYER_URL)
-    if key not in _redis_clients:
-        for old in [old for old in _redis_clients if old[0] is not None and old[0].is_closed()]:
-            del _redis_clients[old]
-        _redis_clients[key] = redis.asyncio.Redis.from_url(key[1], **REDIS_OPTIONS)
-    return _redis_clients[key]
+    url = settings.CHANNEL_LAYER_URL
+    if url not in _redis_clients:
+        _redis_clients[url] = redis.Redis.from_url(url, **REDIS_OPTIONS)
+    return _redis_clients[url]
 
 
 # A send from synchronous code waits this long at most; Redis answers in milliseconds.

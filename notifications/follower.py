@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from . import live, selectors
-from .channel_layer import redis_client_async
+from .channel_layer import REDIS_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ class Followers:
         self.open: weakref.WeakSet = weakref.WeakSet()
         self.watch: asyncio.Task | None = None
         self.counting: dict[tuple[int, int], asyncio.Future] = {}
+        self.redis = redis.asyncio.Redis.from_url(settings.CHANNEL_LAYER_URL, **REDIS_OPTIONS)
 
     async def unread(self, user_id: int, event_id: int) -> selectors.Unread:
         """The person's unread count for the frames of one event: one read for all of
@@ -185,11 +186,10 @@ class Followers:
     async def _watch(self) -> None:
         """Ask Redis who it is, every heartbeat: no answer, then an answer, or an answer
         from another server (its run_id), means groups and messages may be gone."""
-        client = redis_client_async()
         known, lost = None, False
         while self.open:
             try:
-                run_id = (await client.info("server"))["run_id"]
+                run_id = (await self.redis.info("server"))["run_id"]
             except (redis.RedisError, OSError) as exc:
                 if not lost:
                     logger.warning("channel layer: Redis does not answer (%s)", exc)

@@ -157,24 +157,6 @@ class KeysField(serializers.JSONField):
     pass
 
 
-def _key_problem(keys) -> str:
-    if not isinstance(keys, dict) or not {"p256dh", "auth"} <= keys.keys():
-        return "keys must hold p256dh and auth."
-    p256dh, auth = keys["p256dh"], keys["auth"]
-    if not all(isinstance(v, str) and _BASE64URL.fullmatch(v) for v in (p256dh, auth)):
-        return "p256dh and auth are base64url strings."
-    if len(p256dh) > 100 or len(auth) > 50:
-        return "p256dh or auth is too long."
-    try:
-        point, secret = _b64url(p256dh), _b64url(auth)
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    except (binascii.Error, ValueError):
-        return "p256dh must be a P-256 public key and auth a secret, both base64url."
-    if len(secret) != 16:
-        return "auth is 16 bytes, base64url."
-    return ""
-
-
 class PushSubscriptionInputSerializer(serializers.Serializer):
     """A browser's PushSubscription as JSON (PushSubscription.toJSON())."""
 
@@ -189,11 +171,24 @@ class PushSubscriptionInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(refused)) from None
         return value
 
-    def validate_keys(self, value) -> dict:
-        problem = _key_problem(value)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return {"p256dh": value["p256dh"], "auth": value["auth"]}
+    def validate_keys(self, keys) -> dict:
+        if not isinstance(keys, dict) or not {"p256dh", "auth"} <= keys.keys():
+            raise serializers.ValidationError("keys must hold p256dh and auth.")
+        p256dh, auth = keys["p256dh"], keys["auth"]
+        if not all(isinstance(v, str) and _BASE64URL.fullmatch(v) for v in (p256dh, auth)):
+            raise serializers.ValidationError("p256dh and auth are base64url strings.")
+        if len(p256dh) > 100 or len(auth) > 50:
+            raise serializers.ValidationError("p256dh or auth is too long.")
+        try:
+            point, secret = _b64url(p256dh), _b64url(auth)
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError(
+                "p256dh must be a P-256 public key and auth a secret, both base64url."
+            ) from None
+        if len(secret) != 16:
+            raise serializers.ValidationError("auth is 16 bytes, base64url.")
+        return {"p256dh": p256dh, "auth": auth}
 
 
 class PushRenewSerializer(PushSubscriptionInputSerializer):

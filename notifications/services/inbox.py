@@ -140,8 +140,6 @@ def duplicate_orders_notify(*, alert_id: int) -> None:
     (the store makes one a window), in the transaction that made the alert: once an alert.
     The link lists them in the admin."""
     orders = store_selectors.duplicate_alert_get(alert_id=alert_id).named
-    if not orders:
-        return
     notifications_create_for_staff(
         kind=Notification.Kind.DUPLICATE_ORDER,
         message=_duplicates_message(orders),
