@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support import PROJECT_DIR
 from tests.support.clients import client_for
-from tests.support.processes import PROJECT_DIR
 
 # The slow tier: a live HTTP server, and hundreds of requests.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]

@@ -5,8 +5,8 @@ import secrets
 
 import pytest
 
+from tests.support import PROJECT_DIR
 from tests.support.manage import SECRET, manage, production, settings_read
-from tests.support.processes import PROJECT_DIR
 
 # The slow tier: production settings are checked in subprocesses (manage.py, or a process
 # that loads the settings alone).

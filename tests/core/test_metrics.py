@@ -187,7 +187,7 @@ def test_every_series_the_docs_dashboard_and_alert_rules_name_is_served(anon_cli
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    from tests.support.processes import PROJECT_DIR
+    from tests.support import PROJECT_DIR
 
     text = anon_client.get("/metrics", **basic(OPS)).content.decode()
     served = set()

@@ -7,7 +7,8 @@ import sys
 import pytest
 import yaml
 
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support import PROJECT_DIR
+from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.django_db
 

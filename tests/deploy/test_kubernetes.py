@@ -17,7 +17,8 @@ from django.urls import resolve
 from gunicorn.config import GracefulTimeout
 
 from notifications.urls import websocket_urlpatterns
-from tests.support.compose import ROOT, option_value
+from tests.support import PROJECT_DIR
+from tests.support.compose import option_value
 from tests.support.kubelet import KUBERNETES, RENDERINGS, SHOP_RENDERINGS, of_kind, rendered
 
 KUBERNETES_VERSION = "1.33"  # a release the validator carries the schema of
@@ -67,7 +68,7 @@ def test_a_misspelt_field_is_refused_by_the_validation():
 
 
 def test_the_image_is_named_once_with_the_releases_tag_never_latest():
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    version = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["version"]
     named = [p for p in KUBERNETES.rglob("*.yaml") if "newTag:" in p.read_text()]
     assert [p.relative_to(KUBERNETES).as_posix() for p in named] == ["release/kustomization.yaml"]
     images = {
@@ -85,7 +86,8 @@ def test_the_image_is_named_once_with_the_releases_tag_never_latest():
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_every_pod_runs_unprivileged_on_a_read_only_root(rendering):
-    dockerfile_user = re.findall(r"(?m)^USER (\d+):(\d+)$", (ROOT / "Dockerfile").read_text())
+    dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
+    dockerfile_user = re.findall(r"(?m)^USER (\d+):(\d+)$", dockerfile)
     [(uid, gid)] = dockerfile_user
     for name, spec in pod_specs(objects_of(rendering)).items():
         pod = spec["securityContext"]

@@ -21,6 +21,7 @@ from django.db import connection
 
 from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
+from tests.support import PROJECT_DIR
 from tests.support.brokers import RedisServer
 from tests.support.kubelet import (
     SHOP_RENDERINGS,
@@ -38,7 +39,7 @@ from tests.support.kubelet import (
 from tests.support.parts import part_missing
 from tests.support.pgbouncer import PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR, ServiceProcess
+from tests.support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from tests.factories import ProductFactory
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support import PROJECT_DIR
+from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,9 @@ import pytest
 from devstack import stack
 from devstack.management.commands.runstack import Command
 from devstack.stack import free_port
+from tests.support import PROJECT_DIR
 from tests.support.hashers import TransactionRecordingHasher
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support.processes import subprocess_env
 
 
 @pytest.fixture

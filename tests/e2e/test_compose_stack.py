@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from devstack.stack import port_is_free
+from tests.support import PROJECT_DIR
 from tests.support.compose_stack import (
     PROJECT_PREFIX,
     ComposeProject,
@@ -24,7 +25,6 @@ from tests.support.compose_stack import (
 from tests.support.containers import Engine, HealthcheckRunner, engine_missing, standins_build
 from tests.support.parts import part_missing
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR
 from tests.support.stack import REQUEST_TIMEOUT, checkout_as_a_new_customer, side_effects_of
 from tests.support.tab import tab_script_fetched
 

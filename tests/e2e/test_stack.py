@@ -13,9 +13,10 @@ import requests
 
 from devstack import services
 from devstack.stack import free_port, redis_answers
+from tests.support import PROJECT_DIR
 from tests.support.metrics import Metrics
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support.processes import subprocess_env
 from tests.support.stack import (
     FLOWER_AUTH,
     alive,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import PROJECT_DIR
 from tests.support.parts import part_missing
-from tests.support.processes import PROJECT_DIR
 
 # The slow tier: tsc runs through npm.
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from django.test import Client
 
 from notifications.models import Notification
 from tests.factories import ProductFactory
+from tests.support import PROJECT_DIR
 from tests.support.orders import place_order
-from tests.support.processes import PROJECT_DIR
 
 pytestmark = pytest.mark.django_db
 

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.core.management import get_commands
 from gunicorn.config import KNOWN_SETTINGS
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
-ENV_EXAMPLE = ROOT / ".env.example"
-SETTINGS_FILES = sorted((ROOT / "config" / "settings").glob("*.py"))
-CONFIGURATION_PAGE = ROOT / "docs" / "operations.md"
+from tests.support import PROJECT_DIR
+
+COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
+DOCKERFILE = PROJECT_DIR / "Dockerfile"
+DOCKERIGNORE = PROJECT_DIR / ".dockerignore"
+ENV_EXAMPLE = PROJECT_DIR / ".env.example"
+SETTINGS_FILES = sorted((PROJECT_DIR / "config" / "settings").glob("*.py"))
+CONFIGURATION_PAGE = PROJECT_DIR / "docs" / "operations.md"
 
 APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "webhooks", "beat", "flower"}
 SERVICES_WITH_HEALTHCHECKS = {
@@ -134,7 +135,7 @@ def check_celery_command(argv: list[str]) -> None:
         tornado_names = {n.replace("_", "-") for n in names} | {n.replace("-", "_") for n in names}
         known = {f"--{name}" for name in tornado_names} | global_options
         conf = option_value(argv, "--conf")
-        assert not conf or (ROOT / conf).is_file(), f"no Flower config {conf}"
+        assert not conf or (PROJECT_DIR / conf).is_file(), f"no Flower config {conf}"
     else:
         known = click_options(celery_cli.commands[subcommand]) | global_options
     unknown = [name for name in option_names(argv) if name not in known]
@@ -168,7 +169,7 @@ def check_gunicorn_command(argv: list[str]) -> None:
 
 def check_manage_py_command(argv: list[str]) -> None:
     assert argv[:2] == ["python", "manage.py"], argv
-    assert (ROOT / "manage.py").is_file()
+    assert (PROJECT_DIR / "manage.py").is_file()
     assert argv[2] in get_commands(), f"no management command {argv[2]!r}"
 
 

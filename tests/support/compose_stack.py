@@ -19,9 +19,9 @@ from pathlib import Path
 import requests
 
 from devstack.stack import free_port
+from tests.support import PROJECT_DIR
 from tests.support.containers import Engine
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR
 
 PLACEHOLDER = "change-me"
 PROJECT_PREFIX = "shopflowtest"  # and the test process's pid

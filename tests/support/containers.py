@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.support import PROJECT_DIR
 from tests.support.polling import wait_until
 
 ENGINE_DIR = Path(os.environ.get("SHOPFLOW_TEST_CONTAINERS_DIR", "/var/tmp/shopflow-containers"))
@@ -33,9 +34,7 @@ BASE_IMAGE = "localhost/shopflow-test-base:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # The Dockerfile's base, as pinned there (every stage's FROM).
-PYTHON_BASE = re.search(
-    r"(?m)^FROM (python:\S+)", (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
-)[1]
+PYTHON_BASE = re.search(r"(?m)^FROM (python:\S+)", (PROJECT_DIR / "Dockerfile").read_text())[1]
 # Stand-in directory -> the name the compose file or the Dockerfile uses.
 STANDINS = {
     "python": f"docker.io/library/{PYTHON_BASE}",

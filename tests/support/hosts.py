@@ -21,9 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.support import PROJECT_DIR
 from tests.support.polling import wait_until
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def namespaces_unavailable() -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import PROJECT_DIR
 from tests.support.parts import part_missing
-from tests.support.processes import PROJECT_DIR, database_url
+from tests.support.processes import database_url
 
 KUBERNETES = PROJECT_DIR / "kubernetes"
 # What a user applies (docs/deploy.md): `kubectl apply -k kubernetes/<each>`.

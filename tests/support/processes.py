@@ -14,9 +14,8 @@ from django.db import connection
 
 # The runner's own helpers: tests start Redis the way `make run` does.
 from devstack.stack import free_port, options_argv
+from tests.support import PROJECT_DIR
 from tests.support.polling import wait_until
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def database_url() -> str:

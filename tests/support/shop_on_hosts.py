@@ -20,10 +20,9 @@ import redis
 import requests
 import yaml
 
+from tests.support import PROJECT_DIR
 from tests.support.hosts import Network, postgres_cluster, redis_server
 from tests.support.polling import wait_until
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # Production's windows (config/settings/base.py's defaults, written out: what the bed
 # measures is what production gets): Redis gives an unacknowledged message back after

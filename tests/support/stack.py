@@ -9,8 +9,9 @@ import sys
 import psutil
 import requests
 
+from tests.support import PROJECT_DIR
 from tests.support.polling import wait_until
-from tests.support.processes import PROJECT_DIR, subprocess_env
+from tests.support.processes import subprocess_env
 
 FLOWER_AUTH = ("ops", "flower-test-secret")
 

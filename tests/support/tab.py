@@ -5,9 +5,9 @@ as a proxy would, and Web Push as the tests can have it."""
 import json
 import re
 
+from tests.support import PROJECT_DIR
 from tests.support.clients import PASSWORD, browser_log_in
 from tests.support.parts import part_missing
-from tests.support.processes import PROJECT_DIR
 from tests.support.stack import REQUEST_TIMEOUT
 
 TAB = "/account/notifications/"
