@@ -11,7 +11,13 @@ from core import after_response
 from email_app import transport
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
-from tests.support.brokers import RabbitMQ, RabbitMQNode, RedisServer, celery_broker
+from tests.support.brokers import (
+    RabbitMQ,
+    RabbitMQNode,
+    RedisServer,
+    celery_broker,
+    orphaned_brokers_reap,
+)
 from tests.support.clients import client_for
 from tests.support.isolation import processes_forbidden
 from tests.support.processes import relay_thread
@@ -20,6 +26,12 @@ from worker.celery import app as celery_app_of_the_project
 
 # The SQLite test database is a file (see settings) so worker subprocesses can open it.
 (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
+
+
+def pytest_sessionstart(session):
+    # Once a run, before any test starts a broker: what a killed run left behind goes.
+    if not hasattr(session.config, "workerinput"):
+        orphaned_brokers_reap()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's order: its database tests, then the rest

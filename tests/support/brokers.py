@@ -5,6 +5,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,7 +50,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
-        self.dir = tempfile.mkdtemp(prefix="shopflow-redis-")
+        self.dir = tempfile.mkdtemp(prefix=f"shopflow-redis-{os.getpid()}-")
         self.process = subprocess.Popen(
             throwaway_redis_argv(self.port, self.dir),
             stdout=subprocess.DEVNULL,
@@ -75,6 +76,56 @@ class RedisServer:
         self.stop()
 
 
+# The owning test process's pid, in a broker's directory or node name.
+OWNED_BY = re.compile(r"shopflow-(?:redis|rabbitmq|test)-(\d+)[-@]")
+
+
+def broker_owner(proc: Path) -> int | None:
+    """The test process that owns the process `proc` (/proc/<pid>), if it is a broker of
+    the tests: a node names it on its command line, a redis-server in its working
+    directory (it shows no arguments)."""
+    with contextlib.suppress(OSError):
+        named = (proc / "cmdline").read_bytes().decode(errors="replace") + os.readlink(proc / "cwd")
+        found = OWNED_BY.search(named)
+        return int(found[1]) if found else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned_brokers_reap() -> list[int]:
+    """The brokers of test processes that are gone (a SIGKILLed or interrupted run skips
+    the fixtures that stop them), killed, and their directories removed; those of a live
+    process (another suite beside this one) are left alone. Returns the pids killed."""
+    owned = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        owner = broker_owner(proc)
+        if owner is not None and not _alive(owner):
+            with contextlib.suppress(ProcessLookupError):
+                owned[int(proc.name)] = os.getpgid(int(proc.name))
+    for pid, group in owned.items():
+        with contextlib.suppress(ProcessLookupError):
+            # A node is the leader of its own group (start_new_session): its Erlang helpers
+            # go with it. A redis-server shares its dead owner's group: it goes alone.
+            if group in owned:
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+    for directory in Path(tempfile.gettempdir()).glob("shopflow-*-*-*"):
+        found = OWNED_BY.match(directory.name + "-")
+        if found and not _alive(int(found[1])):
+            shutil.rmtree(directory, ignore_errors=True)
+    return sorted(owned)
+
+
 QUEUES = ("default", "emails", "inventory", "analytics")
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")  # Debian's rabbitmq-server package
 
@@ -87,7 +138,7 @@ class RabbitMQNode:
     process. Nothing of the machine's node is read or changed."""
 
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="shopflow-rabbitmq-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"shopflow-rabbitmq-{os.getpid()}-"))
         self.port, self.api_port, dist_port = free_port(), free_port(), free_port()
         self.name = f"shopflow-test-{os.getpid()}@localhost"
         (self.dir / "rabbitmq.conf").write_text(
