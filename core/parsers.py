@@ -21,8 +21,8 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        body = stream.read(limit + 1)
-        if len(body) > limit:
+        body = stream.read() if limit is None else stream.read(limit + 1)  # None: no limit
+        if limit is not None and len(body) > limit:
             raise PayloadTooLarge()
         try:
             text = body.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)

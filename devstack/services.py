@@ -32,7 +32,8 @@ def service_env(env: dict[str, str], var_dir: Path) -> dict[str, str]:
     DJANGO_DEBUG=1, which is no reason for the services to), with the values production
     requires filled in for one machine (see `development_defaults`), and no HTTPS
     redirect or HTTPS-only cookies, since the stack serves plain HTTP on 127.0.0.1. For
-    those, whatever the caller set wins."""
+    those, whatever the caller set wins (a VAPID key pair: its private key; a public key
+    set alone is replaced with the generated pair's)."""
     plain_http = {"DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0"}
     unset = {k: v for k, v in plain_http.items() if not env.get(k)}
     # Production's settings, whichever module runstack's own setup runs with.

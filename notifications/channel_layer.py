@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 
-import redis.asyncio
+import redis
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
 from django.conf import settings
 

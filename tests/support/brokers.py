@@ -76,18 +76,25 @@ class RedisServer:
         self.stop()
 
 
-# The owning test process's pid, in a broker's directory or node name.
-OWNED_BY = re.compile(r"shopflow-(?:redis|rabbitmq|test)-(\d+)[-@]")
+# In a node's environment, and so in its helpers' (its Erlang processes): the pid of the
+# test process that owns it. A redis-server writes its title over its environment: the
+# directory it runs in (--dir) names its owner instead.
+OWNER_VARIABLE = "SHOPFLOW_TEST_BROKER_OF"
+OWNED_DIRECTORY = re.compile(r"shopflow-(?:redis|rabbitmq)-(\d+)-")
 
 
-def broker_owner(proc: Path) -> int | None:
-    """The test process that owns the process `proc` (/proc/<pid>), if it is a broker of
-    the tests: a node names it on its command line, a redis-server in its working
-    directory (it shows no arguments)."""
-    with contextlib.suppress(OSError):
-        named = (proc / "cmdline").read_bytes().decode(errors="replace") + os.readlink(proc / "cwd")
-        found = OWNED_BY.search(named)
-        return int(found[1]) if found else None
+def broker_owner(pid: int) -> int | None:
+    """The test process that owns process `pid`, if it is a broker of the tests or one of
+    its helpers; else None."""
+    proc = Path(f"/proc/{pid}")
+    prefix = f"{OWNER_VARIABLE}=".encode()
+    with contextlib.suppress(OSError, ValueError):
+        if Path(os.readlink(proc / "exe")).name == "redis-server":
+            found = OWNED_DIRECTORY.search(os.readlink(proc / "cwd"))
+            return int(found[1]) if found else None
+        for entry in (proc / "environ").read_bytes().split(b"\0"):
+            if entry.startswith(prefix):
+                return int(entry[len(prefix) :])
     return None
 
 
@@ -101,29 +108,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def orphaned_brokers_reap() -> list[int]:
-    """The brokers of test processes that are gone (a SIGKILLed or interrupted run skips
-    the fixtures that stop them), killed, and their directories removed; those of a live
-    process (another suite beside this one) are left alone. Returns the pids killed."""
-    owned = {}
+def orphaned_brokers_reap(*, owners: set[int] | None = None) -> list[int]:
+    """The brokers (and their helpers) of test processes that are gone, of `owners` or of
+    any: a SIGKILLed or interrupted run skips the fixtures that stop them. Killed, each by
+    its pid, and their directories removed; those of a live test process (another suite
+    beside this one) are left alone. Returns the pids killed."""
+
+    def orphaned(owner: int | None) -> bool:
+        return owner is not None and (owners is None or owner in owners) and not _alive(owner)
+
+    killed = []
     for proc in Path("/proc").glob("[0-9]*"):
-        owner = broker_owner(proc)
-        if owner is not None and not _alive(owner):
-            with contextlib.suppress(ProcessLookupError):
-                owned[int(proc.name)] = os.getpgid(int(proc.name))
-    for pid, group in owned.items():
-        with contextlib.suppress(ProcessLookupError):
-            # A node is the leader of its own group (start_new_session): its Erlang helpers
-            # go with it. A redis-server shares its dead owner's group: it goes alone.
-            if group in owned:
-                os.killpg(group, signal.SIGKILL)
-            else:
-                os.kill(pid, signal.SIGKILL)
-    for directory in Path(tempfile.gettempdir()).glob("shopflow-*-*-*"):
-        found = OWNED_BY.match(directory.name + "-")
-        if found and not _alive(int(found[1])):
+        if orphaned(broker_owner(int(proc.name))):
+            with contextlib.suppress(OSError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    for directory in Path(tempfile.gettempdir()).glob("shopflow-*"):
+        found = OWNED_DIRECTORY.match(directory.name)
+        if found and orphaned(int(found[1])):
             shutil.rmtree(directory, ignore_errors=True)
-    return sorted(owned)
+    return sorted(killed)
 
 
 QUEUES = ("default", "emails", "inventory", "analytics")
@@ -150,6 +154,7 @@ class RabbitMQNode:
         (self.dir / "rabbitmq-env.conf").write_text("")  # not the machine's (/etc/rabbitmq)
         self.env = {
             **os.environ,
+            OWNER_VARIABLE: str(os.getpid()),
             "HOME": str(self.dir),  # its own Erlang cookie, which rabbitmqctl reads too
             "RABBITMQ_CONF_ENV_FILE": str(self.dir / "rabbitmq-env.conf"),
             "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
