@@ -13,6 +13,7 @@ PLACEHOLDER = "change-me"
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
+SWITCH = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
 
 
 def _env(name: str, default, parse, expected: str):
@@ -24,8 +25,7 @@ def _env(name: str, default, parse, expected: str):
 
 
 def env_bool(name: str, default: bool) -> bool:
-    switch = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
-    return _env(name, default, lambda v: switch[v.lower()], "1, true, yes, on, 0, false, no or off")
+    return _env(name, default, lambda v: SWITCH[v.lower()], "1, true, yes, on, 0, false, no or off")
 
 
 def env_int(name: str, default: int) -> int:
