@@ -11,6 +11,7 @@ from core import after_response
 from email_app import transport
 from notifications import live
 from tests.factories import ProductFactory, UserFactory
+from tests.support import PROJECT_DIR
 from tests.support.brokers import (
     RabbitMQ,
     RabbitMQNode,
@@ -25,7 +26,7 @@ from tests.support.smtp import SmtpServer
 from worker.celery import app as celery_app_of_the_project
 
 # The SQLite test database is a file (see settings) so worker subprocesses can open it.
-(Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
+(PROJECT_DIR / "var").mkdir(exist_ok=True)
 
 
 def pytest_sessionstart(session):

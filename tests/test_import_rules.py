@@ -3,10 +3,10 @@ app's services, tasks, receivers, locks and raw SQL are forbidden to the other p
 save the public APIs declared here."""
 
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+from tests.support import PROJECT_DIR
+
+CONFIG = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]
 PRIVATE = ("services", "tasks", "receivers", "locks", "sql")
 # What other apps may call: a side effect's state (the checkout opens them, each side
 # effect marks its own); sending an email once (notifications' digests).
@@ -19,7 +19,9 @@ def private_modules() -> set[str]:
     # (the layers contract); core is below them all: no app has modules of these names there.
     for package in set(CONFIG["root_packages"]) - {"config", "core", "devstack"}:
         for name in PRIVATE:
-            if (ROOT / package / f"{name}.py").is_file() or (ROOT / package / name).is_dir():
+            if (PROJECT_DIR / package / f"{name}.py").is_file() or (
+                PROJECT_DIR / package / name
+            ).is_dir():
                 found.add(f"{package}.{name}")
     return found
 

@@ -3,9 +3,9 @@ over 400 lines, no function over 50 (migrations aside); and a domain layer witho
 exceptions. The import rules are lint-imports' (make test), which cannot name django.http."""
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import PROJECT_DIR
+
 PACKAGES = [
     "config",
     "core",
@@ -25,7 +25,7 @@ MODULE_LINES, FUNCTION_LINES = 400, 50
 
 def modules():
     for package in [*PACKAGES, "bench", "tests"]:  # benchmarks and tests: the same rules
-        for path in sorted((ROOT / package).rglob("*.py")):
+        for path in sorted((PROJECT_DIR / package).rglob("*.py")):
             if "migrations" not in path.parts:
                 yield path
 
@@ -33,16 +33,16 @@ def modules():
 def test_the_packages_are_the_ones_the_import_rules_cover():
     import tomllib
 
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]
     assert sorted(config["root_packages"]) == sorted(PACKAGES)
-    top_level = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    top_level = {p.parent.name for p in PROJECT_DIR.glob("*/__init__.py")} - {"tests", "bench"}
     assert top_level == set(PACKAGES)
 
 
 def test_no_module_over_400_lines_no_function_over_50():
     too_long = []
     for path in modules():
-        source, name = path.read_text(), path.relative_to(ROOT)
+        source, name = path.read_text(), path.relative_to(PROJECT_DIR)
         if len(source.splitlines()) > MODULE_LINES:
             too_long.append(f"{name}: {len(source.splitlines())} lines")
         too_long += [
@@ -62,8 +62,8 @@ WEB_MODULES = ("django.http", "django.shortcuts", "rest_framework")
 def domain_modules():
     for package in PACKAGES:
         for layer in ("services", "selectors"):
-            yield from sorted((ROOT / package).glob(f"{layer}.py"))
-            yield from sorted((ROOT / package / layer).rglob("*.py"))
+            yield from sorted((PROJECT_DIR / package).glob(f"{layer}.py"))
+            yield from sorted((PROJECT_DIR / package / layer).rglob("*.py"))
 
 
 def _web(name: str) -> bool:
@@ -77,5 +77,5 @@ def test_no_service_or_selector_imports_the_webs_exceptions():
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names = [node.module]
-            found += [f"{path.relative_to(ROOT)}: {name}" for name in names if _web(name)]
+            found += [f"{path.relative_to(PROJECT_DIR)}: {name}" for name in names if _web(name)]
     assert found == []

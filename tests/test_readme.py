@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
+from tests.support import PROJECT_DIR
+
+README = (PROJECT_DIR / "README.md").read_text()
 NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")
 
 
@@ -47,7 +48,7 @@ def test_follow_one_order_has_its_rows():
 @pytest.mark.parametrize("row", follow_one_order_rows(), ids=lambda row: row.split("|")[1].strip())
 def test_each_row_names_code_that_exists(row):
     for file, name in named_in(row):
-        path = ROOT / file
+        path = PROJECT_DIR / file
         assert path.is_file(), f"{file} does not exist"
         assert NAME.fullmatch(name), f"`{name}` after {file} is not a name"
         assert name in defined(path), f"{file} defines no {name}"
@@ -57,11 +58,11 @@ def test_every_file_the_readme_names_exists():
     files = set(re.findall(r"`(\w+/[\w/]+\.(?:py|md|yml|toml))`", README))
     files |= set(re.findall(r"\]\(([\w/]+\.md)\)", README))
     assert files
-    missing = sorted(file for file in files if not (ROOT / file).is_file())
+    missing = sorted(file for file in files if not (PROJECT_DIR / file).is_file())
     assert not missing
 
 
-DOCS = sorted((ROOT / "docs").glob("*.md"))
+DOCS = sorted((PROJECT_DIR / "docs").glob("*.md"))
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
@@ -69,12 +70,14 @@ def test_each_docs_page_names_code_that_exists(page):
     text = page.read_text()
     wrong = []
     for file, name in named_in(text):
-        path = ROOT / file
+        path = PROJECT_DIR / file
         if not path.is_file():
             wrong.append(f"{file} does not exist")
         elif NAME.fullmatch(name) and name not in defined(path):
             wrong.append(f"{file} defines no {name}")
-    missing = {f for f in re.findall(r"`(\w+/[\w/]+\.py)`", text) if not (ROOT / f).is_file()}
+    missing = {
+        f for f in re.findall(r"`(\w+/[\w/]+\.py)`", text) if not (PROJECT_DIR / f).is_file()
+    }
     wrong += [
         f"{dotted} does not exist"
         for dotted in dotted_in(text)
@@ -97,7 +100,7 @@ def resolves(dotted: str) -> bool:
     """The longest prefix that is a module of the repository, then what it defines."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
-        base = ROOT.joinpath(*parts[:cut])
+        base = PROJECT_DIR.joinpath(*parts[:cut])
         module = (
             base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
         )
@@ -109,7 +112,7 @@ def resolves(dotted: str) -> bool:
 
 def is_model_label(dotted: str) -> bool:
     app, _, model = dotted.partition(".")
-    models = ROOT / app / "models.py"
+    models = PROJECT_DIR / app / "models.py"
     return models.is_file() and model in defined(models)
 
 
@@ -117,7 +120,7 @@ def string_literals() -> set[str]:
     """Every string constant of the project's code: task names (`name="store.apply_inventory"`)."""
     found = set()
     for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
+        for path in (PROJECT_DIR / package).rglob("*.py"):
             found.update(
                 node.value
                 for node in ast.walk(ast.parse(path.read_text()))

@@ -4,11 +4,12 @@ burst; the search for the highest steady rate."""
 
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
+from tests.support import PROJECT_DIR
+
+sys.path.append(str(PROJECT_DIR / "bench"))
 
 import figures
 

@@ -4,14 +4,15 @@ passes Django's checks and has its migrations."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+
+from tests.support import PROJECT_DIR
 
 # The slow tier: the naive design's manage.py runs.
 pytestmark = pytest.mark.slow
 
-NAIVE = Path(__file__).resolve().parents[2] / "bench" / "naive"
+NAIVE = PROJECT_DIR / "bench" / "naive"
 
 
 def test_the_naive_design_passes_manage_py_check(tmp_path):

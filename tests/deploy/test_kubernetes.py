@@ -18,7 +18,7 @@ from gunicorn.config import GracefulTimeout
 
 from notifications.urls import websocket_urlpatterns
 from tests.support import PROJECT_DIR
-from tests.support.compose import option_value
+from tests.support.compose import DOCKERFILE, option_value
 from tests.support.kubelet import KUBERNETES, RENDERINGS, SHOP_RENDERINGS, of_kind, rendered
 
 KUBERNETES_VERSION = "1.33"  # a release the validator carries the schema of
@@ -86,8 +86,7 @@ def test_the_image_is_named_once_with_the_releases_tag_never_latest():
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
 def test_every_pod_runs_unprivileged_on_a_read_only_root(rendering):
-    dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    dockerfile_user = re.findall(r"(?m)^USER (\d+):(\d+)$", dockerfile)
+    dockerfile_user = re.findall(r"(?m)^USER (\d+):(\d+)$", DOCKERFILE.read_text())
     [(uid, gid)] = dockerfile_user
     for name, spec in pod_specs(objects_of(rendering)).items():
         pod = spec["securityContext"]

@@ -7,13 +7,13 @@ import inspect
 import re
 import textwrap
 import tomllib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-PAGE = ROOT / "docs" / "extending.md"
-RULES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+from tests.support import PROJECT_DIR
+
+PAGE = PROJECT_DIR / "docs" / "extending.md"
+RULES = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]
 PROJECT = {*RULES["root_packages"], "tests"}  # not the page's own app, which does not exist
 SIDE_EFFECT_TASKS = ["analytics_app/tasks.py", "store/tasks.py", "email_app/tasks.py"]
 # Dedented: a snippet may be one method of a class the page showed before.
@@ -72,7 +72,11 @@ def test_each_snippet_compiles_and_calls_the_project_as_it_is(snippet):
 
 
 def test_the_side_effect_task_is_declared_as_the_real_ones_are():
-    real = [o for p in SIDE_EFFECT_TASKS for o in side_effect_task_options((ROOT / p).read_text())]
+    real = [
+        o
+        for p in SIDE_EFFECT_TASKS
+        for o in side_effect_task_options((PROJECT_DIR / p).read_text())
+    ]
     documented = [options for s in SNIPPETS for options in side_effect_task_options(s)]
     assert real and len(documented) == 1
     # Every option all the real ones give (base, side_effect, name); none that none gives.
