@@ -39,11 +39,11 @@ def notification_unread(*, user_id: int) -> Unread:
     row = (
         get_user_model()
         .objects.filter(pk=user_id)
-        .annotate(unread=Coalesce(count, 0), **sql.snapshot_fields())
-        .values("unread", "xmax", "running")
+        .annotate(unread=Coalesce(count, 0), unread_as_of=sql.snapshot_version())
+        .values("unread", "unread_as_of")
         .get()
     )
-    return Unread(row["unread"], sql.snapshot_version(xmax=row["xmax"], running=row["running"]))
+    return Unread(**row)
 
 
 def kinds_muted_in_app(*, user_id: int) -> list[str]:

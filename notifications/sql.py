@@ -7,7 +7,7 @@ import contextlib
 import time
 
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, IntegerField
+from django.db.models import CharField
 from django.db.models.expressions import RawSQL
 
 _RUNNING_MAX = 0xFFFFFF  # above PostgreSQL's limit of backends and prepared transactions
@@ -17,20 +17,15 @@ def on_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def snapshot_fields() -> dict:
-    """PostgreSQL: annotations of a statement's own snapshot (`xmax`, `running`)."""
-    return {
-        "xmax": RawSQL(
-            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint", (), BigIntegerField()
-        ),
-        "running": RawSQL(
-            "(SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()))", (), IntegerField()
-        ),
-    }
-
-
-def snapshot_version(*, xmax: int, running: int) -> str:
-    return f"{xmax:016x}{_RUNNING_MAX - running:06x}"
+def snapshot_version() -> RawSQL:
+    """PostgreSQL: an annotation, the version of a statement's own snapshot: its `xmax`,
+    then how many older transactions were still running (fewer: newer)."""
+    return RawSQL(
+        "lpad(to_hex(pg_snapshot_xmax(pg_current_snapshot())::text::bigint), 16, '0') || lpad("
+        "to_hex(%s - (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot()))::int), 6, '0')",
+        (_RUNNING_MAX,),
+        CharField(),
+    )
 
 
 def locked_version() -> str:
