@@ -5,13 +5,13 @@ loop a process; `redis_client` talks to the layer's Redis beside it (the followe
 their event loop's own client: notifications.follower)."""
 
 import asyncio
+import functools
 import logging
 import os
 import threading
 
 import redis
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
-from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +35,15 @@ class RedisChannelLayer(_RedisChannelLayer):
 
 
 # The channel layer's Redis, for what notifications ask of it beside the layer (a key set
-# once): one client per process, by URL.
+# once).
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
-_redis_clients: dict[str, redis.Redis] = {}
 
 
-def redis_client() -> redis.Redis:
-    """This process's client of the channel layer's Redis, for synchronous code."""
-    url = settings.CHANNEL_LAYER_URL
-    if url not in _redis_clients:
-        _redis_clients[url] = redis.Redis.from_url(url, **REDIS_OPTIONS)
-    return _redis_clients[url]
+@functools.cache
+def redis_client(url: str) -> redis.Redis:
+    """This process's client of the Redis at `url` (settings.CHANNEL_LAYER_URL), for
+    synchronous code."""
+    return redis.Redis.from_url(url, **REDIS_OPTIONS)
 
 
 # A send from synchronous code waits this long at most; Redis answers in milliseconds.

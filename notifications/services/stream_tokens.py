@@ -28,7 +28,7 @@ def stream_token_take(*, token: str) -> int | None:
     # Taken by the first SET NX of its digest, in any process, while it is valid.
     key = f"shopflow:stream-token:{hashlib.sha256(token.encode()).hexdigest()}"
     ttl = max(1, settings.SHOPFLOW_STREAM_TOKEN_SECONDS)
-    if user_id is None or not redis_client().set(key, 1, nx=True, ex=ttl):
+    if user_id is None or not redis_client(settings.CHANNEL_LAYER_URL).set(key, 1, nx=True, ex=ttl):
         return None
     return user_id if selectors.user_is_active(user_id=user_id) else None
 
