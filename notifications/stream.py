@@ -57,23 +57,18 @@ async def _authenticate(request) -> tuple[int | None, str]:
         if user_id is None:
             return None, "The stream token expired, was used already, or is not valid."
         return user_id, ""
-    if request.headers.get("Authorization"):
-        return await db(_token_user_id)(request)
+    if request.headers.get("Authorization"):  # DRF's token authentication (its checks)
+        try:
+            found = await db(TokenAuthentication().authenticate)(request)
+        except exceptions.AuthenticationFailed as exc:
+            return None, str(exc.detail)
+        if found is None:  # another scheme (Basic ...)
+            return None, "Invalid token header."
+        return found[0].pk, ""
     user = await db(get_user)(request)  # the session (request.auser() would use its thread)
     if user.is_authenticated:
         return user.pk, ""
     return None, "Authentication credentials were not provided."
-
-
-def _token_user_id(request) -> tuple[int | None, str]:
-    """DRF's token authentication (its header parsing and checks)."""
-    try:
-        found = TokenAuthentication().authenticate(request)
-    except exceptions.AuthenticationFailed as exc:
-        return None, str(exc.detail)
-    if found is None:  # another scheme (Basic ...)
-        return None, "Invalid token header."
-    return found[0].pk, ""
 
 
 def _format(message: dict) -> str:
