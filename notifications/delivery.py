@@ -18,7 +18,7 @@ from core import clock
 from worker.tasks_base import last_start_by, retry_countdown
 
 from . import locks, selectors
-from .models import Notification, NotificationDelivery, PushSubscription
+from .models import Notification, NotificationDelivery
 from .preferences import effective
 
 logger = logging.getLogger(__name__)
@@ -31,19 +31,19 @@ BATCH = 100
 
 @dataclass(frozen=True)
 class Outcome:
-    """What came of sending a group: delivered; failed for good (`drop`: the subscription
-    is gone too); or pending, retried no sooner than `retry_after` seconds."""
+    """What came of sending a group: delivered; failed for good; or pending, retried no
+    sooner than `retry_after` seconds."""
 
     status: str
     error: str = ""
     retry_after: int = 0
-    drop: bool = False
 
 
 @dataclass(frozen=True)
 class Sender:
-    """A channel: its notifications to plan (and their rows), how deliveries are grouped
-    (one send a group) and sent, and which are still wanted when due (others: cancelled)."""
+    """A channel: its notifications to plan (those it has no row of yet; and their rows),
+    how deliveries are grouped (one send a group) and sent, and which are still wanted when
+    due (others: cancelled)."""
 
     channel: str
     candidates: Callable[..., QuerySet[Notification]]
@@ -86,8 +86,8 @@ def deliveries_plan(sender: Sender, *, now=None) -> int:
     it; how many were planned. Read by pages of ids: those whose channel is off come back
     every run, and must not hide the others."""
     now, planned, after_id = now or timezone.now(), 0, 0
-    candidates = sender.candidates(now=now).order_by("pk")
-    while page := list(candidates.filter(pk__gt=after_id)[:1000]):
+    candidates = sender.candidates(now=now).exclude(deliveries__channel=sender.channel)
+    while page := list(candidates.filter(pk__gt=after_id).order_by("pk")[:1000]):
         after_id = page[-1].pk
         chosen = selectors.preferences_of(user_ids={row.recipient_id for row in page})
         wanted = [
@@ -145,6 +145,4 @@ def _record(group, outcome: Outcome, *, now) -> int:
     NotificationDelivery.objects.bulk_update(
         group, ["attempts", "status", "last_error", "delivered_at", "next_attempt_at"]
     )
-    if outcome.drop:
-        PushSubscription.objects.filter(pk__in=[d.subscription_id for d in group]).delete()
     return outcome.status == DELIVERED

@@ -30,13 +30,13 @@ DIGEST = "notification_digest"  # its kind of email_app's SentEmail
 
 def _candidates(*, now) -> QuerySet[Notification]:
     """Unread past the delay (read too, of the kinds that must reach someone), within the
-    lookback, not planned yet."""
+    lookback."""
     due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
     return Notification.objects.filter(
         Q(is_read=False) | Q(kind__in=_REQUIRED_EMAIL),
         created_at__gt=due_before - LOOKBACK,
         created_at__lte=due_before,
-    ).exclude(deliveries__channel=EMAIL)
+    )
 
 
 def email_digests_send(*, now=None) -> int:

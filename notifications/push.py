@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from py_vapid import Vapid02
 
 from core.exists_check import ExistsCheck
@@ -67,16 +67,10 @@ def pushes_wake_up(*, recipient_ids: list[int]) -> None:
 
 
 def _candidates(*, now) -> QuerySet[Notification]:
-    """Recent notifications of people with a subscription, not pushed yet."""
-    return (
-        Notification.objects.filter(
-            created_at__gt=now - PLAN_WINDOW, recipient__push_subscriptions__isnull=False
-        )
-        .exclude(
-            Exists(NotificationDelivery.objects.filter(notification=OuterRef("pk"), channel=PUSH))
-        )
-        .distinct()
-    )
+    """Recent notifications of people with a subscription."""
+    return Notification.objects.filter(
+        created_at__gt=now - PLAN_WINDOW, recipient__push_subscriptions__isnull=False
+    ).distinct()
 
 
 def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
@@ -96,21 +90,25 @@ def pushes_send(*, now=None) -> int:
 
 
 def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
-    """Send one push (a group is one delivery); what came of it."""
+    """Send one push (a group is one delivery); what came of it. A browser that cannot be
+    pushed to again (its endpoint gone, or refused) loses its subscription."""
     (row,) = deliveries
     if row.subscription is None:  # the browser unsubscribed since it was planned
         return Outcome(FAILED, error="the subscription is gone")
+    gone = PushSubscription.objects.filter(pk=row.subscription_id)
     try:
         answer = push_post(subscription=row.subscription, notification=row.notification)
     except (AddressUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
         return Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
     except AddressRefused as refused:  # after its subclass, AddressUnresolved
-        return Outcome(FAILED, error=f"endpoint refused at send time: {refused}", drop=True)
+        gone.delete()
+        return Outcome(FAILED, error=f"endpoint refused at send time: {refused}")
     if answer.status in (200, 201, 202):
         return Outcome(DELIVERED)
     error = f"{answer.status} from the push service: {answer.text[:200]}"
     if answer.status in (404, 410):
-        return Outcome(FAILED, error=error, drop=True)
+        gone.delete()
+        return Outcome(FAILED, error=error)
     if answer.status == 429 or answer.status >= 500:
         return Outcome(RETRY, error=error, retry_after=_seconds(answer.headers.get("Retry-After")))
     logger.error("notifications: push %s refused, not retried: %s", row.pk, error)
