@@ -23,13 +23,13 @@ def unsubscribe(request, token: str):
     unsubscribe (RFC 8058), turns that kind's email off."""
     try:
         if request.method == "POST":
-            wanted = unsubscribe_links.email_unsubscribe(token=token)
+            kind = unsubscribe_links.email_unsubscribe(token=token)
         else:
-            wanted = unsubscribe_links.unsubscription_check(token=token)
+            kind = unsubscribe_links.unsubscription_check(token=token)
     except unsubscribe_links.UnsubscribeRefused as refused:
         context = {"error": str(refused)}
         return render(request, "notifications/unsubscribe.html", context, status=400)
-    context = {"label": wanted.kind.label, "done": request.method == "POST"}
+    context = {"label": kind.label, "done": request.method == "POST"}
     return render(request, "notifications/unsubscribe.html", context)
 
 

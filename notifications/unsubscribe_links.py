@@ -2,7 +2,6 @@
 kind, valid for UNSUBSCRIBE_MAX_AGE, used once. Opening it changes nothing (mail scanners
 fetch links); a POST turns the kind's email off (docs/notifications.md, "By email")."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,50 +22,45 @@ class UnsubscribeRefused(Exception):
     """A forged, expired or already used unsubscribe link."""
 
 
-@dataclass(frozen=True)
-class Unsubscription:
-    user_id: int
-    kind: Notification.Kind
-
-
 def unsubscribe_url(*, user_id: int, kind: str) -> str:
     token = signing.dumps({"u": user_id, "k": kind}, salt=_SALT, compress=True)
     return settings.SHOPFLOW_SITE_URL + reverse("notifications-unsubscribe", args=[token])
 
 
-def unsubscription_check(*, token: str) -> Unsubscription:
-    """What `token` would turn off, changing nothing. UnsubscribeRefused when the link is
-    forged, expired, or was used already (the kind's email is off)."""
-    return _still_wanted(_decoded(token))
+def unsubscription_check(*, token: str) -> Notification.Kind:
+    """The kind of email `token` would turn off, changing nothing. UnsubscribeRefused when
+    the link is forged, expired, or was used already (the kind's email is off)."""
+    user_id, kind = _decoded(token)
+    _still_wanted(user_id, kind)
+    return kind
 
 
-def email_unsubscribe(*, token: str) -> Unsubscription:
-    """Turn off the email of the kind `token` names for the person it names, once; what was
+def email_unsubscribe(*, token: str) -> Notification.Kind:
+    """Turn off the email of the kind `token` names for the person it names, once; the kind
     turned off. UnsubscribeRefused as unsubscription_check."""
-    wanted = _decoded(token)
+    user_id, kind = _decoded(token)
     with transaction.atomic():
         # The lock every preference change takes: two POSTs at once turn it off once.
-        user = locks.preferences_owner_for_update(user_id=wanted.user_id).first()
+        user = locks.preferences_owner_for_update(user_id=user_id).first()
         if user is None:
             raise UnsubscribeRefused("This link was used already.")  # the account is gone
-        _still_wanted(wanted)
-        preferences_update(user=user, changes={wanted.kind: {EMAIL: False}})
-    return wanted
+        _still_wanted(user_id, kind)
+        preferences_update(user=user, changes={kind: {EMAIL: False}})
+    return kind
 
 
-def _decoded(token: str) -> Unsubscription:
+def _decoded(token: str) -> tuple[int, Notification.Kind]:
     try:
         payload = signing.loads(token, salt=_SALT, max_age=UNSUBSCRIBE_MAX_AGE.total_seconds())
-        wanted = Unsubscription(user_id=int(payload["u"]), kind=Notification.Kind(payload["k"]))
+        user_id, kind = int(payload["u"]), Notification.Kind(payload["k"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise UnsubscribeRefused("This link is not valid, or has expired.") from exc
-    if EMAIL in preferences.REQUIRED.get(wanted.kind, ()):
+    if EMAIL in preferences.REQUIRED.get(kind, ()):
         raise UnsubscribeRefused("This kind of email cannot be turned off.")
-    return wanted
+    return user_id, kind
 
 
-def _still_wanted(wanted: Unsubscription) -> Unsubscription:
-    chosen = selectors.preferences_of(user_ids={wanted.user_id}).get((wanted.user_id, wanted.kind))
-    if not preferences.effective(wanted.kind, chosen)[EMAIL]:
+def _still_wanted(user_id: int, kind: str) -> None:
+    chosen = selectors.preferences_of(user_ids={user_id}).get((user_id, kind))
+    if not preferences.effective(kind, chosen)[EMAIL]:
         raise UnsubscribeRefused("This link was used already.")
-    return wanted
