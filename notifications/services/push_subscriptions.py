@@ -3,8 +3,7 @@
 import hashlib
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from .. import locks, push
 from ..exceptions import PushSubscriptionNotFound
@@ -20,27 +19,20 @@ def push_subscription_save(
     again (or for another person) updates its row. Made in a session (`session_key`), it
     ends when that session logs out. (row, created); ValidationError past
     MAX_PUSH_SUBSCRIPTIONS a person."""
-    fields = {"user": user, "p256dh": p256dh, "auth": auth}
-    fields["session_hash"] = _session_hash(session_key) if session_key else ""
+    session_hash = _session_hash(session_key) if session_key else ""
+    fields = {"user": user, "p256dh": p256dh, "auth": auth, "session_hash": session_hash}
     with transaction.atomic():
-        existing = locks.push_subscription_by_endpoint(endpoint=endpoint).first()
-        if existing is not None:
-            PushSubscription.objects.filter(pk=existing.pk).update(
-                **fields, updated_at=timezone.now()
-            )
-            existing.refresh_from_db()
-            return existing, False
-        if PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
+        browser = locks.push_subscription_by_endpoint(endpoint=endpoint)
+        mine = PushSubscription.objects.filter(user=user)
+        if not browser.exists() and mine.count() >= MAX_PUSH_SUBSCRIPTIONS:
             raise ValidationError(
                 {"endpoint": [f"At most {MAX_PUSH_SUBSCRIPTIONS} browsers a person."]}
             )
-        try:
-            with transaction.atomic():
-                row = PushSubscription.objects.create(endpoint=endpoint, **fields)
-        except IntegrityError:  # the same browser, subscribing twice at once
-            return PushSubscription.objects.get(endpoint=endpoint), False
-    push.anyone_subscribed.expire()
-    return row, True
+        # The same browser subscribing twice at once: one adds the row, the other updates it.
+        row, created = browser.update_or_create(endpoint=endpoint, defaults=fields)
+    if created:
+        push.anyone_subscribed.expire()
+    return row, created
 
 
 def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, auth: str):
@@ -56,10 +48,8 @@ def push_subscription_renew(*, old_endpoint: str, endpoint: str, p256dh: str, au
         if taken.exclude(user_id=row.user_id).exists():
             raise ValidationError({"endpoint": ["Another subscription has that endpoint."]})
         taken.delete()  # the same person's: the browser subscribed again meanwhile
-        PushSubscription.objects.filter(pk=row.pk).update(
-            endpoint=endpoint, p256dh=p256dh, auth=auth, updated_at=timezone.now()
-        )
-        row.refresh_from_db()
+        row.endpoint, row.p256dh, row.auth = endpoint, p256dh, auth
+        row.save()
         return row
 
 
