@@ -6,7 +6,6 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -49,15 +48,14 @@ def email_digest_send(deliveries: list[NotificationDelivery], *, now) -> Outcome
     """One digest of a person's due deliveries, through email_app's send API (once a
     digest). Each delivery keeps the key of the digest it last went in, written before the
     send: a retry after a lost answer leaves out those whose digest went out."""
-    user_id = deliveries[0].notification.recipient_id
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.email:
+    user = deliveries[0].notification.recipient
+    if not user.is_active or not user.email:
         return Outcome(FAILED, error="no email address")
     sent = emails_sent(kind=DIGEST, keys={d.email_key for d in deliveries if d.email_key})
     deliveries = [d for d in deliveries if d.email_key not in sent]
     if deliveries:
         ids = ",".join(str(d.pk) for d in deliveries)
-        key = f"{user_id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
+        key = f"{user.pk}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
         email = _digest(user, [d.notification for d in deliveries])
         NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(email_key=key)
         email_send(kind=DIGEST, key=key, **email)

@@ -8,14 +8,14 @@ from .models import NotificationDelivery, PushSubscription
 
 
 def deliveries_due(*, channel: str, now) -> QuerySet[NotificationDelivery]:
-    """A channel's pending deliveries that are due, with their notifications and
+    """A channel's pending deliveries that are due, with their notifications, recipients and
     subscriptions, by recipient (a person's rows together: one digest); the delivery rows
     locked, those another run holds skipped (so the order cannot deadlock)."""
     return (
         NotificationDelivery.objects.filter(
             channel=channel, status=NotificationDelivery.Status.PENDING, next_attempt_at__lte=now
         )
-        .select_related("notification", "subscription")
+        .select_related("notification__recipient", "subscription")
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("notification__recipient_id", "pk")
     )
