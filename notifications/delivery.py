@@ -19,7 +19,6 @@ from worker.tasks_base import last_start_by, retry_countdown
 
 from . import locks, selectors
 from .models import Notification, NotificationDelivery
-from .preferences import effective
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +89,7 @@ def deliveries_plan(sender: Sender, *, now=None) -> int:
     while page := list(candidates.filter(pk__gt=after_id).order_by("pk")[:1000]):
         after_id = page[-1].pk
         chosen = selectors.preferences_of(user_ids={row.recipient_id for row in page})
-        wanted = [
-            row
-            for row in page
-            if effective(row.kind, chosen.get((row.recipient_id, row.kind)))[sender.channel]
-        ]
+        wanted = [row for row in page if chosen[row.recipient_id, row.kind][sender.channel]]
         rows = (sender.rows or _rows)(wanted, channel=sender.channel, now=now)
         # A row another run planned meanwhile stays as it is.
         NotificationDelivery.objects.bulk_create(rows, ignore_conflicts=True)

@@ -55,11 +55,8 @@ def kinds_muted_in_app(*, user_id: int) -> list[str]:
 def preferences_for(*, user) -> dict[str, dict[str, bool]]:
     """The person's channels for every kind that can reach them (preferences.kinds_for):
     what they chose, else the defaults."""
-    chosen = preferences_of(user_ids={user.pk})
-    return {
-        kind: preferences.effective(kind, chosen.get((user.pk, kind)))
-        for kind in preferences.kinds_for(user)
-    }
+    channels = preferences_of(user_ids={user.pk})
+    return {kind: channels[user.pk, kind] for kind in preferences.kinds_for(user)}
 
 
 def notifications_after(*, user_id: int, after_id: int, limit: int = 200) -> list[Notification]:
@@ -84,12 +81,17 @@ def user_is_active(*, user_id: int) -> bool:
 
 
 def preferences_of(*, user_ids) -> dict[tuple[int, str], dict[str, bool]]:
-    """The channels these people chose, by (user id, kind); a kind they never set is
-    missing (its defaults apply: notifications.preferences)."""
+    """These people's channels for every kind, by (user id, kind): what they chose, else
+    the defaults (notifications.preferences)."""
     rows = NotificationPreference.objects.filter(user_id__in=list(user_ids))
-    return {
+    chosen = {
         (row.user_id, row.kind): {"in_app": row.in_app, "email": row.email, "push": row.push}
         for row in rows
+    }
+    return {
+        (user_id, kind): preferences.effective(kind, chosen.get((user_id, kind)))
+        for user_id in user_ids
+        for kind in preferences.DEFAULTS
     }
 
 

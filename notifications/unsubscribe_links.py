@@ -61,6 +61,5 @@ def _decoded(token: str) -> tuple[int, Notification.Kind]:
 
 
 def _still_wanted(user_id: int, kind: str) -> None:
-    chosen = selectors.preferences_of(user_ids={user_id}).get((user_id, kind))
-    if not preferences.effective(kind, chosen)[EMAIL]:
+    if not selectors.preferences_of(user_ids={user_id})[user_id, kind][EMAIL]:
         raise UnsubscribeRefused("This link was used already.")

@@ -14,7 +14,7 @@ def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
         locks.preferences_owner_for_update(user_id=user.pk).first()
         chosen = selectors.preferences_of(user_ids={user.pk})
         for kind, channels in changes.items():
-            merged = {**preferences.effective(kind, chosen.get((user.pk, kind))), **channels}
+            merged = {**chosen[user.pk, kind], **channels}
             NotificationPreference.objects.update_or_create(
                 user=user, kind=kind, defaults=preferences.effective(kind, merged)
             )
