@@ -265,12 +265,10 @@ class PushSubscriptionRenewView(APIView):
             old = None
         if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
             raise exceptions.NotFound("No subscription has that endpoint.")
-        incoming = serializers.PushRenewSerializer(data=request.data)
+        incoming = serializers.PushSubscriptionInputSerializer(data=request.data)  # the rest
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        row = push_subscription_renew(
-            old_endpoint=data["old_endpoint"], endpoint=data["endpoint"], **data["keys"]
-        )
+        row = push_subscription_renew(old_endpoint=old, endpoint=data["endpoint"], **data["keys"])
         if row is None:
             raise exceptions.NotFound("No subscription has that endpoint.")
         return Response(serializers.PushSubscriptionSerializer(row).data)
