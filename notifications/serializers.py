@@ -67,37 +67,32 @@ def _schema(name: str, doc: str, fields: dict) -> type[serializers.Serializer]:
     return type(name, (serializers.Serializer,), {"__doc__": doc, **fields})
 
 
-def _channels(name: str, *, required: bool) -> type[serializers.Serializer]:
-    fields = {
-        channel: serializers.BooleanField(required=required, help_text=text)
+def _preferences(name: str, doc: str, *, change: bool) -> type[serializers.Serializer]:
+    """The schema of the preferences (a field per kind, each its channels), or of a change:
+    some kinds, each with some of its channels (`{"message": {"email": false}}` alone)."""
+    booleans = {
+        channel: serializers.BooleanField(required=not change, help_text=text)
         for channel, text in CHANNEL_HELP.items()
     }
-    return _schema(name, "", fields)
-
-
-def _for_whom(kind: str) -> str | None:
-    return "Staff only: absent for a customer, 400 from one." if kind in STAFF_ONLY_KINDS else None
-
-
-# The schemas of the preferences (a field per kind, each its channels), and of a change:
-# some kinds, each with some of its channels (`{"message": {"email": false}}` alone).
-ChannelsSerializer = _channels("Channels", required=True)
-ChannelsChangeSerializer = _channels("ChannelsChange", required=False)
-PreferencesSchema = _schema(
-    "NotificationPreferences",
-    "The caller's channels for each kind of notification.",
-    {
-        kind: ChannelsSerializer(required=kind not in STAFF_ONLY_KINDS, help_text=_for_whom(kind))
+    channels = _schema("ChannelsChange" if change else "Channels", "", booleans)
+    staff_only = "Staff only: absent for a customer, 400 from one."
+    kinds = {
+        kind: channels(
+            required=not change and kind not in STAFF_ONLY_KINDS,
+            help_text=staff_only if kind in STAFF_ONLY_KINDS else None,
+        )
         for kind in preferences.DEFAULTS
-    },
+    }
+    return _schema(name, doc, kinds)
+
+
+PreferencesSchema = _preferences(
+    "NotificationPreferences", "The caller's channels for each kind of notification.", change=False
 )
-PreferencesChangeSchema = _schema(
+PreferencesChangeSchema = _preferences(
     "NotificationPreferencesChange",
     "Some kinds, each with some of its channels; the rest stay as they are.",
-    {
-        kind: ChannelsChangeSerializer(required=False, help_text=_for_whom(kind))
-        for kind in preferences.DEFAULTS
-    },
+    change=True,
 )
 
 
