@@ -226,10 +226,7 @@ class PushSubscriptionListView(generics.ListAPIView):
             session_key=request.session.session_key if by_session else None,
             **data["keys"],
         )
-        return Response(
-            serializers.PushSubscriptionSerializer(row).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return Response(self.get_serializer(row).data, status=201 if created else 200)
 
 
 class PushSubscriptionDetailView(APIView):
