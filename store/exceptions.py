@@ -13,6 +13,10 @@ class CartItemNotFound(NotFound):
     detail = "Cart item not found."
 
 
+class OrderNotFound(NotFound):
+    detail = "Order not found."
+
+
 class CartEmpty(DomainError):
     field, detail = "cart_id", "The cart is empty."
 

@@ -4,6 +4,7 @@ from django.db.models import Prefetch, QuerySet
 
 from side_effects.selectors import side_effects_prefetch
 
+from .exceptions import CartItemNotFound, CartNotFound, OrderNotFound
 from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
 
 
@@ -23,8 +24,11 @@ def product_price_history(*, product_id: int) -> QuerySet[PriceChange]:
 
 
 def cart_get(*, customer, cart_id) -> Cart:
-    """The caller's cart; Cart.DoesNotExist for an unknown or a foreign one alike."""
-    return cart_list(customer=customer).get(pk=cart_id)
+    """The caller's cart; CartNotFound for an unknown or a foreign one alike."""
+    try:
+        return cart_list(customer=customer).get(pk=cart_id)
+    except Cart.DoesNotExist:
+        raise CartNotFound(cart_id) from None
 
 
 def cart_list(*, customer) -> QuerySet[Cart]:
@@ -35,9 +39,13 @@ def cart_list(*, customer) -> QuerySet[Cart]:
 
 
 def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
-    return CartItem.objects.select_related("product").get(
-        pk=item_id, cart_id=cart_id, cart__customer=customer
-    )
+    """A line of the caller's cart; CartItemNotFound otherwise."""
+    try:
+        return CartItem.objects.select_related("product").get(
+            pk=item_id, cart_id=cart_id, cart__customer=customer
+        )
+    except CartItem.DoesNotExist:
+        raise CartItemNotFound(item_id) from None
 
 
 def order_list(*, user, with_lines: bool = True) -> QuerySet[Order]:
@@ -53,9 +61,11 @@ def order_list(*, user, with_lines: bool = True) -> QuerySet[Order]:
 
 
 def order_get(*, user, order_id) -> Order:
-    """One of the user's own orders, as order_list gives them; Order.DoesNotExist
-    otherwise."""
-    return order_list(user=user).get(pk=order_id)
+    """One of the user's own orders, as order_list gives them; OrderNotFound otherwise."""
+    try:
+        return order_list(user=user).get(pk=order_id)
+    except Order.DoesNotExist:
+        raise OrderNotFound(order_id) from None
 
 
 def order_visible_to(*, user, order_id: int) -> Order:

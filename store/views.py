@@ -12,8 +12,7 @@ from rest_framework.views import APIView
 from core.api import ErrorSerializer
 
 from . import selectors
-from .exceptions import CartItemNotFound, CartNotFound
-from .models import Cart, CartItem, Order, Product
+from .models import Product
 from .serializers import (
     CartItemAddSerializer,
     CartItemSerializer,
@@ -77,10 +76,7 @@ class CartListCreateView(StoreAPIView, generics.ListCreateAPIView):
 class CartDetailView(StoreAPIView):
     @extend_schema(summary="One of the caller's carts", responses=CartSerializer)
     def get(self, request, cart_id):
-        try:
-            cart = selectors.cart_get(customer=self.customer(), cart_id=cart_id)
-        except Cart.DoesNotExist:
-            raise CartNotFound(cart_id) from None
+        cart = selectors.cart_get(customer=self.customer(), cart_id=cart_id)
         return Response(CartSerializer(cart).data)
 
 
@@ -99,21 +95,13 @@ class CartItemListView(StoreAPIView):
 
 
 class CartItemDetailView(StoreAPIView):
-    def get_item(self, cart_id, item_id) -> CartItem:
-        try:
-            return selectors.cart_item_get(
-                customer=self.customer(), cart_id=cart_id, item_id=item_id
-            )
-        except CartItem.DoesNotExist:
-            raise CartItemNotFound(item_id) from None
-
     @extend_schema(
         summary="Set a cart line's quantity",
         request=CartItemUpdateSerializer,
         responses=CartItemSerializer,
     )
     def patch(self, request, cart_id, item_id):
-        item = self.get_item(cart_id, item_id)
+        item = selectors.cart_item_get(customer=self.customer(), cart_id=cart_id, item_id=item_id)
         body = CartItemUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         item = carts.cart_item_set_quantity(item=item, **body.validated_data)
@@ -121,7 +109,8 @@ class CartItemDetailView(StoreAPIView):
 
     @extend_schema(summary="Remove a cart line", responses={204: None})
     def delete(self, request, cart_id, item_id):
-        carts.cart_item_remove(item=self.get_item(cart_id, item_id))
+        item = selectors.cart_item_get(customer=self.customer(), cart_id=cart_id, item_id=item_id)
+        carts.cart_item_remove(item=item)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -186,11 +175,8 @@ class OrderListCreateView(StoreAPIView, generics.ListAPIView):
         )
 
 
-class OrderDetailView(StoreAPIView):
+class OrderDetailView(APIView):
     @extend_schema(summary="One of the caller's orders", responses=OrderSerializer)
     def get(self, request, order_id):
-        try:
-            order = selectors.order_get(user=request.user, order_id=order_id)
-        except Order.DoesNotExist:
-            raise exceptions.NotFound("Order not found.") from None
+        order = selectors.order_get(user=request.user, order_id=order_id)
         return Response(OrderSerializer(order).data)
