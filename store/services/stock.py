@@ -19,19 +19,15 @@ INVENTORY = "inventory"  # the side effect kind (store.apps registers its task)
 
 def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> None:
     """Reserve `wanted` ({product_id: quantity}) of the locked `products`, or raise
-    InsufficientStock: one conditional UPDATE whatever the cart's size. The rows are
-    locked, so the check before it is exact; the condition keeps the UPDATE correct on
-    its own."""
-    shortages = _shortages(wanted, products)
-    if shortages:
-        raise InsufficientStock(shortages)
+    InsufficientStock: one conditional UPDATE whatever the cart's size. Fewer rows than
+    products means a shortage (the caller's transaction rolls back what it reserved);
+    the rows are locked, so `products` tells which."""
     quantity = _per_product(wanted)
     reserved = Product.objects.filter(
         pk__in=wanted, is_active=True, on_hand__gte=F("reserved") + quantity
     ).update(reserved=F("reserved") + quantity, updated_at=timezone.now())
     if reserved != len(wanted):
-        current = Product.objects.in_bulk(list(wanted))
-        raise InsufficientStock(_shortages(wanted, current) or _shortages(wanted, {}))
+        raise InsufficientStock(_shortages(wanted, products))
 
 
 def product_stock_adjust(*, product_id: int, delta: int) -> Product:
@@ -113,16 +109,16 @@ def _per_product(quantities: dict[int, int]):
 def _shortages(wanted: dict[int, int], products: dict[int, Product]) -> list[Shortage]:
     shortages = []
     for pid, qty in wanted.items():
-        product = products.get(pid)
-        available = product.available if product and product.is_active else 0
+        product = products[pid]
+        available = product.available if product.is_active else 0
         if qty > available:
             shortages.append(
                 Shortage(
                     product_id=pid,
-                    sku=product.sku if product else "",
-                    name=product.name if product else f"product {pid}",
+                    sku=product.sku,
+                    name=product.name,
                     requested=qty,
-                    available=max(available, 0),
+                    available=available,
                 )
             )
     return shortages
