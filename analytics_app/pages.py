@@ -1,9 +1,10 @@
 """The analytics page (staff): the last days' figures, today's as of now and the days
-before from the daily rollups, as bar charts in HTML and CSS (analytics_app.charts,
-analytics_app/bar_chart.html) and as a table."""
+before from the daily rollups, as bar charts in HTML and CSS (analytics_app/bar_chart.html
+draws them: no JavaScript, no SVG) and as a table."""
 
 import re
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
@@ -12,7 +13,6 @@ from django.utils import timezone
 from core.money import money
 
 from . import selectors
-from .charts import bar_chart
 
 DEFAULT_DAYS, MAX_DAYS = 30, 366
 TEMPLATE = "analytics_app/page.html"
@@ -48,4 +48,33 @@ def daily_charts(summaries) -> dict[str, dict]:
             },
             "{:,} ms".format,
         ),
+    }
+
+
+def bar_chart(
+    days: Sequence[date],
+    series: dict[str, Sequence[float | None]],
+    number: Callable[[float], str],
+) -> dict:
+    """For each day its bars, as tall as their share of the largest number: `series` maps
+    a name to a number per day; None or 0 draws no bar. Each bar has its height (a CSS
+    percentage) and its text (the day, the series if several, the number)."""
+    largest = max((value for values in series.values() for value in values if value), default=0)
+    several = len(series) > 1
+
+    def bar(day: date, name: str, value: float) -> dict:
+        label = f"{day.isoformat()} {name}" if several else day.isoformat()
+        return {
+            "series": name,
+            "height": f"{value / largest:.2%}",
+            "text": f"{label}: {number(value)}",
+        }
+
+    return {
+        "series": list(series) if several else [],  # the legend, when there is one to read
+        "top": number(largest) if largest else "",  # what the full height stands for
+        "days": [
+            [bar(day, name, values[index]) for name, values in series.items() if values[index]]
+            for index, day in enumerate(days)
+        ],
     }

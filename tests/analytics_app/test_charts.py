@@ -1,11 +1,11 @@
-"""analytics_app.charts: a bar chart's bars (heights and texts) from numbers alone."""
+"""analytics_app.pages.bar_chart: a bar chart's bars (heights and texts) from numbers alone."""
 
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from analytics_app.charts import bar_chart
+from analytics_app.pages import bar_chart
 
 DAYS = [date(2024, 5, 1) + timedelta(days=n) for n in range(4)]
 
