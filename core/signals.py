@@ -8,7 +8,6 @@ import contextvars
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError, transaction
 from django.dispatch import Signal
@@ -19,12 +18,8 @@ logger = logging.getLogger(__name__)
 REFUSED = (IntegrityError, DataError)
 
 
-@dataclass
-class _Rows:
-    rows: list
-    on_commit: Callable[[list], None] | None
-
-
+# Rows and their on_commit callback, as given to insert_isolated().
+_Rows = tuple[list, Callable[[list], None] | None]
 # The rows of the innermost isolated_inserts() block; None outside any.
 _receiver_rows: contextvars.ContextVar[list[_Rows] | None] = contextvars.ContextVar(
     "receiver_rows", default=None
@@ -37,9 +32,9 @@ def insert_isolated(rows: list, *, on_commit: Callable[[list], None] | None = No
     isolated as the module says; elsewhere at once, as bulk_create would."""
     pending = _receiver_rows.get()
     if pending is None:
-        _insert([_Rows(list(rows), on_commit)])
+        _insert([(list(rows), on_commit)])
     elif rows:
-        pending.append(_Rows(list(rows), on_commit))
+        pending.append((list(rows), on_commit))
 
 
 @contextlib.contextmanager
@@ -86,30 +81,29 @@ def _insert_each_isolated(pending: list[_Rows], about: str) -> None:
     with contextlib.suppress(*REFUSED), transaction.atomic():
         _insert(pending)
         return
-    for entry in pending:
+    for rows, on_commit in pending:
         try:
             with transaction.atomic():
-                _insert([entry])
+                _insert([(rows, on_commit)])
         except REFUSED:
             logger.error(
                 "rows refused by the database for %s, dropped: %s",
                 about,
-                "; ".join(str(row) for row in entry.rows),
+                "; ".join(str(row) for row in rows),
                 exc_info=True,
             )
 
 
 def _insert(pending: list[_Rows]) -> None:
     by_model: dict[type, list] = {}
-    for entry in pending:
-        for row in entry.rows:
+    by_callback: dict[Callable, list] = {}
+    for rows, on_commit in pending:
+        for row in rows:
             by_model.setdefault(type(row), []).append(row)
+        if on_commit is not None:
+            by_callback.setdefault(on_commit, []).extend(rows)
     for model, rows in by_model.items():
         model._default_manager.bulk_create(rows)
-    by_callback: dict[Callable, list] = {}
-    for entry in pending:
-        if entry.on_commit is not None:
-            by_callback.setdefault(entry.on_commit, []).extend(entry.rows)
     for callback, rows in by_callback.items():
         # Named as the callback: a robust on_commit that fails logs its __qualname__.
         call = functools.update_wrapper(functools.partial(callback, rows), callback)
