@@ -62,8 +62,6 @@ ROOT_URLCONF = "config.urls"
 # Errors Django answers itself (a CSRF failure, a bad Host, a body too large) are JSON
 # like the API's own; the admin keeps Django's pages (core.api).
 CSRF_FAILURE_VIEW = "core.api.json_csrf_failure"
-WSGI_APPLICATION = "config.wsgi.application"
-ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -349,7 +347,6 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        "django.db.backends": {"level": "WARNING"},
         # Two lines per task ("received", "succeeded") cost more than the tasks' own work
         # at load; failures and retries still log (worker.tasks_base), and Flower shows
         # the rest when events are on.
