@@ -7,8 +7,8 @@ outbox"."""
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
@@ -67,13 +67,12 @@ def retry_enqueue(
     )
 
 
-@dataclass
-class Message:
+class Message(NamedTuple):
     """One message to the broker: the rows it publishes, and what it carries."""
 
     rows: list[OutboxMessage]
     args: list
-    kwargs: dict = field(default_factory=dict)
+    kwargs: dict
 
 
 def messages_for(rows: list[OutboxMessage]) -> list[Message]:
@@ -91,15 +90,14 @@ def messages_for(rows: list[OutboxMessage]) -> list[Message]:
             continue
         batch = open_batches.get(row.task_name)
         if batch is None or len(batch.args[0]) + len(row.args[0]) > most:
-            batch = open_batches[row.task_name] = Message([], [[]])
+            batch = open_batches[row.task_name] = Message([], [[]], {})
             messages.append(batch)
         batch.rows.append(row)
         batch.args[0].extend(row.args[0])
     return messages
 
 
-@dataclass(frozen=True)
-class RelayPass:
+class RelayPass(NamedTuple):
     claimed: int
     published: int
 
@@ -135,17 +133,12 @@ def relay_forever(*, stop: threading.Event) -> None:
 
 
 def relay_once(*, rows_per_claim: int | None = None) -> RelayPass:
-    """Claim up to `rows_per_claim` pending rows and publish them (see messages_for)."""
+    """Claim up to `rows_per_claim` pending rows, publish them (see messages_for) over one
+    producer connection, and mark those that went in one UPDATE. Never raises for the
+    broker: whatever did not go is released to the next relay pass."""
     rows = _claim(rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
-    return RelayPass(claimed=len(rows), published=publish(rows))
-
-
-def publish(rows: list[OutboxMessage]) -> int:
-    """Publish rows this process holds the lease of, over one producer connection, and mark
-    those that went in one UPDATE. Returns how many went; never raises: whatever did not
-    go is released to the next relay pass."""
     if not rows:
-        return 0
+        return RelayPass(claimed=0, published=0)
     error = _send(messages_for(rows))
     try:
         held = OutboxMessage.objects.filter(pk__in=[row.pk for row in rows])
@@ -157,7 +150,7 @@ def publish(rows: list[OutboxMessage]) -> int:
         # The rows keep their lease and a relay publishes them when it runs out (a
         # second publication of what went is harmless: tasks are idempotent).
         logger.exception("outbox: could not mark %s row(s)", len(rows))
-    return 0 if error else len(rows)
+    return RelayPass(claimed=len(rows), published=0 if error else len(rows))
 
 
 def _send(messages: list[Message]) -> str:
