@@ -86,12 +86,10 @@ def side_effect_redrive_margins() -> dict[str, float] | None:
     backlogs = queue_backlogs(names=set(queues.values()), who="reconciler")
     if backlogs is None:
         return None
-    ages = {kind: backlogs.ages[queue] for kind, queue in queues.items()}
-    lateness = backlogs.lateness
     deadline = settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS
     # An empty queue holds no side effect's message, however late it was published.
     return {
-        kind: max(age + lateness - deadline, 0.0) if age else 0.0
-        for kind, age in ages.items()
-        if age is not None
+        kind: max(age + backlogs.lateness - deadline, 0.0) if age else 0.0
+        for kind, queue in queues.items()
+        if (age := backlogs.ages[queue]) is not None
     }
