@@ -23,9 +23,9 @@ ENDED = Counter(
 )
 
 
-def attempt_observe_on_commit(*, endpoint_id: int, seconds: float) -> None:
+def attempt_observe_on_commit(*, endpoint_id: int, ms: int) -> None:
     label = str(endpoint_id)
-    transaction.on_commit(lambda: ATTEMPT_SECONDS.labels(label).observe(seconds), robust=True)
+    transaction.on_commit(lambda: ATTEMPT_SECONDS.labels(label).observe(ms / 1000), robust=True)
 
 
 def ended_count_on_commit(*, endpoint_id: int, status: str, count: int = 1) -> None:

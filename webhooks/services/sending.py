@@ -9,7 +9,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 import urllib3
 from django.db import transaction
@@ -46,17 +45,6 @@ REDRIVE_AFTER_SECONDS = 60
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Result:
-    status_code: int | None
-    error: str
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
 def delivery_send(*, task, delivery_id: str) -> str:
     """One wake-up of the delivery (see the module); what came of it. `task`: the task
     that sends deliveries, to enqueue its next tries with."""
@@ -65,8 +53,8 @@ def delivery_send(*, task, delivery_id: str) -> str:
         return claim
     delivery, endpoint = claim
     with span_continuing(f"webhook {delivery.event_type}", [delivery.trace_context]):
-        result = _post(delivery, endpoint)
-    return _record(task=task, delivery=delivery, result=result)
+        attempt = _post(delivery, endpoint)
+    return _record(task=task, delivery=delivery, attempt=attempt)
 
 
 def _claim(*, task, delivery_id: str) -> tuple[Delivery, Endpoint] | str:
@@ -94,7 +82,8 @@ def _claim(*, task, delivery_id: str) -> tuple[Delivery, Endpoint] | str:
     return delivery, endpoint
 
 
-def _post(delivery: Delivery, endpoint: Endpoint) -> Result:
+def _post(delivery: Delivery, endpoint: Endpoint) -> Attempt:
+    """The attempt, not saved yet: its answer's status, or what went wrong ("" for 2xx)."""
     # The same bytes at every attempt: the event as it was when it happened.
     event = {
         "type": delivery.event_type,
@@ -113,49 +102,48 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> Result:
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
-    started = clock.monotonic()
+    started, status_code = clock.monotonic(), None
     try:
         target = endpoint_target(endpoint.url)  # again now: what the name resolves to today
         reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
+        status_code = reply.status
+        error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
     except AddressRefused as refused:
-        return Result(None, f"refused: {refused}", clock.monotonic() - started)
+        error = f"refused: {refused}"
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return Result(None, f"{type(exc).__name__}: {exc}", clock.monotonic() - started)
-    error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
-    return Result(reply.status, error, clock.monotonic() - started)
+        error = f"{type(exc).__name__}: {exc}"
+    duration_ms = round((clock.monotonic() - started) * 1000)
+    return Attempt(
+        delivery_id=delivery.pk, status_code=status_code, duration_ms=duration_ms, error=error[:500]
+    )
 
 
-def _record(*, task, delivery: Delivery, result: Result) -> str:
+def _record(*, task, delivery: Delivery, attempt: Attempt) -> str:
     """The attempt and what follows from it, in one transaction (see the module)."""
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
         if endpoint is None:
             return "ended"  # deleted meanwhile, with its deliveries
-        Attempt.objects.create(
-            delivery_id=delivery.pk,
-            status_code=result.status_code,
-            duration_ms=round(result.seconds * 1000),
-            error=result.error[:500],
-        )
-        tries = delivery.tries + 1
+        attempt.save()
+        tries, ok = delivery.tries + 1, not attempt.error
         # Since when the endpoint's every attempt has failed (5 days of it disable it).
-        if result.ok and endpoint.failing_since is not None:
+        if ok and endpoint.failing_since is not None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-        elif not result.ok and endpoint.failing_since is None:
+        elif not ok and endpoint.failing_since is None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
-        if result.ok:
+        if ok:
             outcome = _end(delivery, DELIVERED, tries=tries)
-        elif result.status_code == 410:
+        elif attempt.status_code == 410:
             outcome = _end(delivery, FAILED, tries=tries)
             endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
         elif tries >= ATTEMPTS:
             outcome = _end(delivery, FAILED, tries=tries)
-            reason = f"{tries} attempts failed, the last: {result.error}"
+            reason = f"{tries} attempts failed, the last: {attempt.error}"
             staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=reason)
         else:
             outcome = _retry_later(task, delivery, tries=tries)
         _wake_next(task, endpoint_id=endpoint.pk)
-        metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, seconds=result.seconds)
+        metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, ms=attempt.duration_ms)
     return outcome
 
 
