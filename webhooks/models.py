@@ -1,10 +1,13 @@
 """Outbound webhooks: the endpoints staff register, one delivery per event and endpoint,
 and every attempt at it (Standard Webhooks 1.0; docs/webhooks.md)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+
+from core.public_http import Target, public_target
 
 
 class Endpoint(models.Model):
@@ -29,6 +32,13 @@ class Endpoint(models.Model):
 
     def __str__(self):
         return self.url
+
+    @staticmethod
+    def url_target(url: str) -> Target:
+        """Where `url` may lead, at save time and again at each attempt: the shop's SSRF guard
+        (core.public_http), plain http to loopback only with SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK.
+        AddressRefused (AddressUnresolved) naming why not."""
+        return public_target(url, loopback_allowed=settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK)
 
 
 class Delivery(models.Model):

@@ -5,7 +5,6 @@ from core.public_http import AddressRefused
 
 from .events import EVENT_TYPES
 from .models import Attempt, Delivery, Endpoint
-from .targets import endpoint_target
 
 
 @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(EVENT_TYPES)))
@@ -34,7 +33,7 @@ class EndpointInputSerializer(serializers.Serializer):
 
     def validate_url(self, value: str) -> str:
         try:
-            endpoint_target(value)
+            Endpoint.url_target(value)
         except AddressRefused as refused:
             raise serializers.ValidationError(str(refused)) from None
         return value

@@ -23,7 +23,6 @@ from worker.outbox import enqueue_on_commit, retry_enqueue
 from .. import events, locks, metrics, selectors
 from ..models import Attempt, Delivery, Endpoint
 from ..signatures import signature_header
-from ..targets import endpoint_target
 from .endpoints import endpoint_disable, staff_told
 
 PENDING, DELIVERED, FAILED = Delivery.Status.values
@@ -104,7 +103,7 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> Attempt:
     }
     started, status_code = clock.monotonic(), None
     try:
-        target = endpoint_target(endpoint.url)  # again now: what the name resolves to today
+        target = Endpoint.url_target(endpoint.url)  # again now: what the name resolves to today
         reply = public_post(target, body=body, headers=headers, timeout=TIMEOUT)
         status_code = reply.status
         error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
