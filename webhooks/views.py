@@ -54,12 +54,10 @@ ACCEPTED = {202: DeliverySerializer, **DISABLED, **STAFF_ONLY}
     rotate_secret=extend_schema(
         summary="A new secret for a webhook endpoint (staff)",
         description="For 24 hours the previous secret signs too (a second signature).",
-        request=None,
         responses={200: EndpointWithSecretSerializer, **STAFF_ONLY},
     ),
     test=extend_schema(
         summary="Send a webhook.test event to an endpoint (staff)",
-        request=None,
         responses=ACCEPTED,
     ),
     delivery_list=extend_schema(

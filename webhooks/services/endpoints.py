@@ -57,14 +57,12 @@ def endpoint_delete(*, endpoint_id: int) -> None:
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
     """A new secret; the one it replaces signs too for ROTATION_OVERLAP_SECONDS (one
     UPDATE: its right-hand sides read the row as it was)."""
-    rotated = Endpoint.objects.filter(pk=endpoint_id).update(
+    Endpoint.objects.filter(pk=endpoint_id).update(
         previous_secret=F("secret"),
         previous_secret_until=db_now(plus_seconds=ROTATION_OVERLAP_SECONDS),
         secret=secret_new(),
     )
-    if not rotated:
-        raise EndpointNotFound()
-    return selectors.endpoint_get(endpoint_id=endpoint_id)
+    return selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound when none was
 
 
 def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) -> None:
