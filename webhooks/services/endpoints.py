@@ -37,12 +37,9 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
         if endpoint is None:
             raise EndpointNotFound()
         enabled = changes.pop("enabled", endpoint.enabled)
-        for name, value in changes.items():
-            setattr(endpoint, name, value)
         if enabled and not endpoint.enabled:
-            endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
-            endpoint.failing_since = None
-        endpoint.save()
+            changes.update(enabled=True, disabled_reason="", disabled_at=None, failing_since=None)
+        Endpoint.objects.filter(pk=endpoint_id).update(**changes)
         any_enabled.expire()
         if endpoint.enabled and not enabled:
             endpoint_disable(endpoint=endpoint, reason="disabled by staff", notify=False)
@@ -72,7 +69,6 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) ->
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
     )
-    endpoint.enabled = False
     failed = (
         Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING)
         .exclude(leased_until__gt=db_now())

@@ -66,7 +66,7 @@ def _claim(*, task, delivery_id: str) -> tuple[Delivery, Endpoint] | str:
         if endpoint is None or delivery.status != PENDING:
             return "ended"
         if not endpoint.enabled:
-            return _end(delivery, FAILED, tries=delivery.tries)
+            return _end(delivery, FAILED)
         if not delivery.due:
             return "not due"
         if delivery.leased:
@@ -124,54 +124,54 @@ def _record(*, task, delivery: Delivery, attempt: Attempt) -> str:
         if endpoint is None:
             return "ended"  # deleted meanwhile, with its deliveries
         attempt.save()
-        tries, ok = delivery.tries + 1, not attempt.error
+        delivery.tries, ok = delivery.tries + 1, not attempt.error
         # Since when the endpoint's every attempt has failed (5 days of it disable it).
         if ok and endpoint.failing_since is not None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
         elif not ok and endpoint.failing_since is None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
         if ok:
-            outcome = _end(delivery, DELIVERED, tries=tries)
+            outcome = _end(delivery, DELIVERED)
         elif attempt.status_code == 410:
-            outcome = _end(delivery, FAILED, tries=tries)
+            outcome = _end(delivery, FAILED)
             endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
-        elif tries >= ATTEMPTS:
-            outcome = _end(delivery, FAILED, tries=tries)
-            reason = f"{tries} attempts failed, the last: {attempt.error}"
+        elif delivery.tries >= ATTEMPTS:
+            outcome = _end(delivery, FAILED)
+            reason = f"{delivery.tries} attempts failed, the last: {attempt.error}"
             staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=reason)
         else:
-            outcome = _retry_later(task, delivery, tries=tries)
+            outcome = _retry_later(task, delivery)
         _wake_next(task, endpoint_id=endpoint.pk)
         metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, ms=attempt.duration_ms)
     return outcome
 
 
-def _end(delivery: Delivery, status: str, *, tries: int) -> str:
+def _end(delivery: Delivery, status: str) -> str:
     Delivery.objects.filter(pk=delivery.pk).update(
-        status=status, tries=tries, next_attempt_at=None, leased_until=None, waiting=False
+        status=status, tries=delivery.tries, next_attempt_at=None, leased_until=None, waiting=False
     )
     metrics.ended_count_on_commit(endpoint_id=delivery.endpoint_id, status=status)
     return status
 
 
-def _retry_later(task, delivery: Delivery, *, tries: int) -> str:
-    countdown = SCHEDULE[tries - 1]
+def _retry_later(task, delivery: Delivery) -> str:
+    countdown = SCHEDULE[delivery.tries - 1]
     # Due no later than its message: both are the database's now plus the countdown.
     Delivery.objects.filter(pk=delivery.pk).update(
-        tries=tries, next_attempt_at=db_now(plus_seconds=countdown), leased_until=None
+        tries=delivery.tries, next_attempt_at=db_now(plus_seconds=countdown), leased_until=None
     )
-    _wake(task, delivery, countdown=countdown, retries=tries)
+    _wake(task, delivery, countdown=countdown)
     return "retry"
 
 
-def _wake(task, delivery: Delivery, *, countdown: float, retries: int | None = None) -> None:
+def _wake(task, delivery: Delivery, *, countdown: float) -> None:
     """A message of `task` for the delivery, due in `countdown` seconds (an outbox row)."""
     retry_enqueue(
         task,
         task_id=str(uuid.uuid4()),
         args=[delivery.pk],
         kwargs={},
-        retries=delivery.tries if retries is None else retries,
+        retries=delivery.tries,
         countdown=countdown,
     )
 
@@ -195,7 +195,7 @@ def delivery_fail(*, task, delivery_id, error: str) -> None:
     delivery.refresh_from_db()
     if endpoint is None or delivery.status != PENDING:
         return
-    _end(delivery, FAILED, tries=delivery.tries)
+    _end(delivery, FAILED)
     staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=error)
     _wake_next(task, endpoint_id=endpoint.pk)
 
