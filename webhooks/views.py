@@ -24,46 +24,40 @@ from .services import deliveries, endpoints
 
 STAFF_ONLY = {403: OpenApiResponse(ErrorSerializer, description="Staff only.")}
 DISABLED = {400: OpenApiResponse(ErrorSerializer, description="The endpoint is disabled.")}
-ACCEPTED = {202: DeliverySerializer, **DISABLED, **STAFF_ONLY}
+ACCEPTED = {202: DeliverySerializer, **DISABLED}
+
+
+def staff_only(summary: str, ok: dict, **more):
+    """An action's schema: its own answers, and the 403 of any caller not staff."""
+    return extend_schema(summary=summary, responses={**ok, **STAFF_ONLY}, **more)
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="Webhook endpoints (staff)",
-        responses={200: EndpointSerializer(many=True), **STAFF_ONLY},
-    ),
-    create=extend_schema(
-        summary="Add a webhook endpoint (staff)",
+    list=staff_only("Webhook endpoints (staff)", {200: EndpointSerializer(many=True)}),
+    create=staff_only(
+        "Add a webhook endpoint (staff)",
+        {201: EndpointWithSecretSerializer},
         description="Its secret (whsec_...) is in this answer only, and after a rotation.",
         request=EndpointInputSerializer,
-        responses={201: EndpointWithSecretSerializer, **STAFF_ONLY},
     ),
-    retrieve=extend_schema(
-        summary="A webhook endpoint (staff)", responses={200: EndpointSerializer, **STAFF_ONLY}
-    ),
-    partial_update=extend_schema(
-        summary="Change a webhook endpoint (staff)",
+    retrieve=staff_only("A webhook endpoint (staff)", {200: EndpointSerializer}),
+    partial_update=staff_only(
+        "Change a webhook endpoint (staff)",
+        {200: EndpointSerializer},
         description="Disabling fails its pending deliveries; enabling clears why it was disabled.",
         request=EndpointChangeSerializer,
-        responses={200: EndpointSerializer, **STAFF_ONLY},
     ),
-    destroy=extend_schema(
-        summary="Delete a webhook endpoint and its deliveries (staff)",
-        responses={204: None, **STAFF_ONLY},
-    ),
-    rotate_secret=extend_schema(
-        summary="A new secret for a webhook endpoint (staff)",
+    destroy=staff_only("Delete a webhook endpoint and its deliveries (staff)", {204: None}),
+    rotate_secret=staff_only(
+        "A new secret for a webhook endpoint (staff)",
+        {200: EndpointWithSecretSerializer},
         description="For 24 hours the previous secret signs too (a second signature).",
-        responses={200: EndpointWithSecretSerializer, **STAFF_ONLY},
     ),
-    test=extend_schema(
-        summary="Send a webhook.test event to an endpoint (staff)",
-        responses=ACCEPTED,
-    ),
-    delivery_list=extend_schema(
-        summary="An endpoint's deliveries, newest first, with their attempts (staff)",
+    test=staff_only("Send a webhook.test event to an endpoint (staff)", ACCEPTED),
+    delivery_list=staff_only(
+        "An endpoint's deliveries, newest first, with their attempts (staff)",
+        {200: DeliverySerializer(many=True)},
         parameters=[DeliveryQuerySerializer],
-        responses={200: DeliverySerializer(many=True), **STAFF_ONLY},
     ),
 )
 class EndpointViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -115,10 +109,8 @@ class EndpointViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class RedeliverView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(
-        summary="Send a delivery again, now, under the same webhook-id (staff)",
-        request=None,
-        responses=ACCEPTED,
+    @staff_only(
+        "Send a delivery again, now, under the same webhook-id (staff)", ACCEPTED, request=None
     )
     def post(self, request, delivery_id: str):
         delivery = deliveries.delivery_redeliver(delivery_id=delivery_id)
