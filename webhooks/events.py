@@ -1,5 +1,5 @@
-"""The events an endpoint may subscribe to, and each one's `data`, fixed when it happens
-(docs/webhooks.md)."""
+"""The events an endpoint may subscribe to, and the order and product as their `data`
+shows them (docs/webhooks.md; webhooks.receivers builds each event's)."""
 
 ORDER_CREATED = "order.created"
 LOW_STOCK = "product.low_stock"
@@ -26,23 +26,6 @@ def product_data(product, **extra) -> dict:
     from store.serializers import ProductSerializer
 
     return {**ProductSerializer(product).data, **extra}
-
-
-def low_stock_data(*, product, order_id: int, available: int) -> dict:
-    return {
-        "product": product_data(product, available=available),
-        "low_stock_threshold": product.low_stock_threshold,
-        "order_id": order_id,
-    }
-
-
-def price_changed_data(*, change) -> dict:
-    return {
-        "product": product_data(change.product),
-        "old_price": f"{change.old_price:.2f}",
-        "new_price": f"{change.new_price:.2f}",
-        "changed_at": iso(change.changed_at),
-    }
 
 
 def iso(moment) -> str:

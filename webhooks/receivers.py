@@ -1,5 +1,6 @@
-"""The events staff may subscribe to: each receiver makes the deliveries of one, in the
-transaction of what happened (core.signals: the rows isolated from the sender)."""
+"""The events staff may subscribe to: each receiver makes the deliveries of one, its data
+fixed now, in the transaction of what happened (core.signals: the rows isolated from the
+sender)."""
 
 from . import events
 from .services.deliveries import event_deliveries_create
@@ -12,13 +13,23 @@ def deliver_order_created(sender, order, **kwargs):
 def deliver_low_stock(sender, product, order_id, available, **kwargs):
     event_deliveries_create(
         event_type=events.LOW_STOCK,
-        data=lambda: events.low_stock_data(product=product, order_id=order_id, available=available),
+        data=lambda: {
+            "product": events.product_data(product, available=available),
+            "low_stock_threshold": product.low_stock_threshold,
+            "order_id": order_id,
+        },
     )
 
 
 def deliver_price_changed(sender, change, **kwargs):
     event_deliveries_create(
-        event_type=events.PRICE_CHANGED, data=lambda: events.price_changed_data(change=change)
+        event_type=events.PRICE_CHANGED,
+        data=lambda: {
+            "product": events.product_data(change.product),
+            "old_price": f"{change.old_price:.2f}",
+            "new_price": f"{change.new_price:.2f}",
+            "changed_at": events.iso(change.changed_at),
+        },
     )
 
 
