@@ -10,8 +10,10 @@ from urllib.parse import parse_qsl
 
 import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from . import selectors
+from .channel_layer import RESYNC
 from .follower import Follower, db, event_id
 from .services import stream_tokens
 
@@ -22,7 +24,6 @@ BAD_INPUT = 4400
 # The socket's lifetime is over: reconnect (credentials are checked again).
 EXPIRED = 4000
 TRY_AGAIN_LATER = 1013
-INTERNAL_ERROR = 1011
 MAX_FRAME_CHARS = 4096
 ERRORS_ALLOWED = 5
 
@@ -30,6 +31,7 @@ ERRORS_ALLOWED = 5
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     follower: Follower | None = None
     errors = 0
+    _expiry: asyncio.TimerHandle | None = None
 
     async def connect(self):
         # All set up before the handshake completes: whatever is committed once the
@@ -48,13 +50,20 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             return await self._error("last_id must be a notification id.", close=True)
         if last_id is None:
             last_id = await db(selectors.notification_latest_id)(user_id=user_id)  # from now
-        follower = Follower(
-            layer=self.channel_layer, channel=self.channel_name, user_id=user_id, last_id=last_id
+        self.follower = Follower(
+            layer=self.channel_layer,
+            channel=self.channel_name,
+            user_id=user_id,
+            last_id=last_id,
+            resync_soon=lambda: _in_background(self.from_layer(dict(RESYNC))),
         )
-        missed = await follower.open()  # one that fails has left already
+        missed = await self.follower.open()
         await self.accept()
-        self.follower = follower
-        self.sending = asyncio.get_running_loop().create_task(self._send_followed(missed))
+        await self._send_all(missed)
+        # When its time is up, a timer closes it; the client reconnects with last_id.
+        self._expiry = asyncio.get_running_loop().call_later(
+            settings.SHOPFLOW_STREAM_MAX_SECONDS, lambda: _in_background(self.close(code=EXPIRED))
+        )
 
     async def _refuse(self, code: int) -> None:
         """Accepted, then closed: a close before the handshake would reach the client as
@@ -68,23 +77,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         return user.pk if user is not None and user.is_authenticated else None
 
-    async def _send_followed(self, missed) -> None:
-        """The follower's messages, until the socket's time is up (the client reconnects with
-        last_id, and its credentials are checked again) or a read of them fails."""
-        try:
-            async for message in self.follower.follow(missed):
-                if message is not None:
-                    await self.send_json(message)
-        except OSError:  # the client is gone (its disconnect follows)
-            return
-        except Exception:  # a read failed: the client reconnects with last_id
-            logger.exception("notifications: a socket's follower failed")
-            return await self.close(code=INTERNAL_ERROR)
-        await self.close(code=EXPIRED)
-
     async def disconnect(self, code):
         if self.follower is not None:
-            self.sending.cancel()
+            if self._expiry is not None:
+                self._expiry.cancel()
             await self.follower.close()
 
     # --- from the client ---------------------------------------------------------------
@@ -108,8 +104,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
                 after_id = event_id(content.get("last_id"))
             except (ValueError, TypeError):
                 return await self._error("sync needs last_id, a notification id.")
-            for message in await self.follower.replay(after_id=after_id or 0):
-                await self.send_json(message)
+            await self._send_all(await self.follower.replay(after_id=after_id or 0))
         else:
             await self._error('Unknown frame: send {"type": "sync" | "ping"}.')
 
@@ -122,6 +117,27 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     # --- from the channel layer (each type's handler, as Channels names them) -----------
 
     async def from_layer(self, message):
-        self.follower.inbox.put_nowait(message)
+        await self._send_all(await self.follower.handle(message))
 
     notification_event = message_read = preferences_changed = layer_resync = from_layer
+
+    async def _send_all(self, messages) -> None:
+        for message in messages:
+            await self.send_json(message)
+
+
+_background: set[asyncio.Task] = set()
+
+
+def _in_background(coroutine) -> None:
+    """Run `coroutine` on this loop, kept referenced until done; a connection that closed
+    meanwhile makes it fail, which is only logged."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background_done)
+
+
+def _background_done(task: asyncio.Task) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("notifications: background work failed: %r", task.exception())

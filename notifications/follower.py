@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from . import live, selectors
-from .channel_layer import REDIS_OPTIONS, RESYNC
+from .channel_layer import REDIS_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +55,17 @@ def event_id(raw) -> int | None:
 class Follower:
     """One connection's place in its person's group, and what it has sent its user: it
     sends each notification once, whichever way it came (the layer, a catch-up from the
-    database). Its transport puts the messages of its channel in its `inbox`, where
-    `resync_soon()` (this process's watch calls it, from the loop) puts a RESYNC.
+    database). `resync_soon()`, the transport's, has it resync from its own task (this
+    process's watch calls it, from the loop).
 
     A catch-up reads after `synced_id`, the newest id a read of the database has covered,
     never after the newest id sent: an event that came live while older ones were lost
     (Redis away, their pushes never made) must not hide them."""
 
-    def __init__(self, *, layer, channel: str, user_id: int, last_id: int, resync_soon=None):
+    def __init__(self, *, layer, channel: str, user_id: int, last_id: int, resync_soon):
         self.layer, self.channel = layer, channel
         self.user_id, self.group = user_id, live.user_group(user_id)
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        self.resync_soon = resync_soon or (lambda: self.inbox.put_nowait(dict(RESYNC)))
+        self.resync_soon = resync_soon
         self.synced_id = last_id
         self.sent: set[int] = set()
         self.muted: set[str] = set()  # kinds the person turned off in the app
@@ -84,23 +83,6 @@ class Follower:
         except BaseException:
             await self.close()
             raise
-
-    async def follow(self, missed: list[dict]):
-        """What the client gets: `missed`, then what each message of the inbox brings, until
-        the connection's life is over; None after each heartbeat that brought nothing."""
-        for message in missed:
-            yield message
-        loop = asyncio.get_running_loop()
-        ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
-        while (left := ends_at - loop.time()) > 0:
-            heartbeat = min(settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS, left)
-            try:
-                received = await asyncio.wait_for(self.inbox.get(), heartbeat)
-            except TimeoutError:
-                yield None
-                continue
-            for message in await self.handle(received):
-                yield message
 
     async def handle(self, message: dict) -> list[dict]:
         """What the client gets for a message of the layer (or its RESYNC)."""

@@ -12,12 +12,14 @@ import json
 
 import redis
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user
 from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from . import selectors
+from .channel_layer import RESYNC
 from .follower import Follower, db, event_id
 from .services import stream_tokens
 
@@ -79,23 +81,40 @@ def _format(message: dict) -> str:
 
 
 async def _events(user_id: int, last_id: int):
-    layer = get_channel_layer()
+    layer, inbox = get_channel_layer(), asyncio.Queue()
     channel = await layer.new_channel()
-    follower = Follower(layer=layer, channel=channel, user_id=user_id, last_id=last_id)
+    follower = Follower(
+        layer=layer,
+        channel=channel,
+        user_id=user_id,
+        last_id=last_id,
+        resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
+    )
     missed = await follower.open()
-    reader = asyncio.get_running_loop().create_task(_read(follower))
+    reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
-        async for message in follower.follow(missed):
-            yield ": keep-alive\n\n" if message is None else _format(message)
+        for message in missed:
+            yield _format(message)
+        heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
+        while (left := ends_at - loop.time()) > 0:
+            try:
+                received = await asyncio.wait_for(inbox.get(), min(heartbeat, left))
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            for message in await follower.handle(received):
+                yield _format(message)
         # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
         reader.cancel()
         await follower.close()
 
 
-async def _read(follower: Follower) -> None:
-    """The channel's messages into the follower's inbox, where resyncs also go."""
+async def _read(layer, channel: str, inbox: asyncio.Queue) -> None:
+    """The channel's messages into the stream's inbox, where resyncs also go."""
     while True:
-        follower.inbox.put_nowait(await follower.layer.receive(follower.channel))
+        inbox.put_nowait(await layer.receive(channel))
