@@ -4,7 +4,7 @@ from . import services
 
 
 def audit_login(sender, request, user, method=None, **kwargs):
-    """user_logged_in: session and admin logins (Django), token logins (accounts.serializers,
+    """user_logged_in: session and admin logins (Django), token logins (accounts.views,
     which names the method)."""
     services.login_record(user=user, request=request, method=method)
 

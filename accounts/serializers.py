@@ -1,5 +1,4 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
@@ -42,16 +41,15 @@ class LoginEventSerializer(serializers.ModelSerializer):
 
 # DRF's, its authenticate() throttled as every login path is (accounts.services.
 # login_authenticate): 429 with Retry-After while a budget of failures for the account, or
-# from the address, is spent, the password unchecked; a success sends user_logged_in. (A
-# comment, not a docstring: the schema would publish it.)
+# from the address, is spent, the password unchecked. (A comment, not a docstring: the
+# schema would publish it.)
 class AuthTokenSerializer(authtoken.AuthTokenSerializer):
     def validate(self, attrs):
         # Both are there: DRF's fields are required and refuse a blank value.
         username, password = attrs["username"], attrs["password"]
-        request = self.context.get("request")
         try:
             user = services.login_authenticate(
-                request=request, username=username, password=password
+                request=self.context.get("request"), username=username, password=password
             )
         except LoginThrottled as refused:
             raise exceptions.Throttled(wait=refused.retry_after, detail=refused.reason) from None
@@ -59,9 +57,5 @@ class AuthTokenSerializer(authtoken.AuthTokenSerializer):
             raise serializers.ValidationError(
                 _("Unable to log in with provided credentials."), code="authorization"
             )
-        # As Django's own logins do, with the one thing this request's path does not tell.
-        user_logged_in.send(
-            sender=type(user), request=request, user=user, method=LoginEvent.Method.TOKEN
-        )
         attrs["user"] = user
         return attrs
