@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from .. import live, locks, selectors
+from .. import live, locks, preferences, selectors
 from ..models import NotificationPreference
 
 
@@ -15,6 +15,8 @@ def preferences_update(*, user, changes: dict[str, dict[str, bool]]) -> dict:
         chosen = selectors.preferences_of(user_ids={user.pk})
         for kind, channels in changes.items():
             merged = {**chosen[user.pk, kind], **channels}
-            NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults=merged)
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults=preferences.effective(kind, merged)
+            )
         transaction.on_commit(lambda: live.preferences_changed(user_id=user.pk))
     return selectors.preferences_for(user=user)
