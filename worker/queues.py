@@ -9,11 +9,10 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
 from django.conf import settings
-from urllib3.util import parse_url
 
 from .celery import app
 from .outbox import publication_lateness, relay_is_behind
@@ -107,10 +106,12 @@ def _rabbitmq_queues(conn, *, names, api: str) -> dict[str, BrokerQueue]:
 def _rabbitmq_managed(api: str, *, vhost: str) -> dict[str, dict]:
     """{queue: its statistics} of the vhost from the management API, none when it does not
     answer within RABBITMQ_API_TIMEOUT_SECONDS (the counts from AMQP still stand)."""
-    parts = parse_url(api)
-    base = parts._replace(auth=None).url  # the credentials go in a header
-    url = f"{base.rstrip('/')}/queues/{quote(vhost, safe='')}?columns=name,head_message_timestamp"
-    headers = urllib3.make_headers(basic_auth=parts.auth)
+    parts = urlsplit(api)
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    base = urlunsplit(parts._replace(netloc=host))  # the credentials go in a header
+    columns = "name,head_message_timestamp"
+    url = f"{base.rstrip('/')}/queues/{quote(vhost, safe='')}?columns={columns}"
+    headers = urllib3.make_headers(basic_auth=f"{parts.username or ''}:{parts.password or ''}")
     try:
         response = urllib3.request(
             "GET",
