@@ -26,6 +26,13 @@ _receiver_rows: contextvars.ContextVar[list[_Rows] | None] = contextvars.Context
 )
 
 
+def receivers_connect(app: str, pairs) -> None:
+    """Connect each (signal, receiver) pair once, by the dispatch_uid
+    "<app>.<receiver's name>" (an app's ready() lists its receivers)."""
+    for signal, receiver in pairs:
+        signal.connect(receiver, dispatch_uid=f"{app}.{receiver.__name__}")
+
+
 def insert_isolated(rows: list, *, on_commit: Callable[[list], None] | None = None) -> None:
     """Insert `rows` (unsaved model instances) in the caller's transaction and call
     `on_commit(rows)` once it commits. Inside `isolated_inserts()`, when that block ends,

@@ -8,18 +8,21 @@ class EmailAppConfig(AppConfig):
     verbose_name = "Email"
 
     def ready(self):
+        from core.signals import receivers_connect
         from side_effects import registry
         from store.signals import duplicate_orders_alerted, low_stock, order_created
 
         from . import receivers, tasks
 
         registry.register(tasks.send_confirmation_email)
-        for signal, receiver in [
-            (order_created, receivers.enqueue_confirmation_email),
-            (low_stock, receivers.enqueue_low_stock_alert),
-            (duplicate_orders_alerted, receivers.enqueue_duplicate_orders_alert),
-        ]:
-            signal.connect(receiver, dispatch_uid=f"email_app.{receiver.__name__}")
+        receivers_connect(
+            self.name,
+            [
+                (order_created, receivers.enqueue_confirmation_email),
+                (low_stock, receivers.enqueue_low_stock_alert),
+                (duplicate_orders_alerted, receivers.enqueue_duplicate_orders_alert),
+            ],
+        )
         post_save.connect(
             receivers.enqueue_welcome_email,
             sender=settings.AUTH_USER_MODEL,

@@ -11,6 +11,7 @@ class NotificationsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
 
         from accounts.signals import login_from_new_device
+        from core.signals import receivers_connect
         from messaging.models import Message
         from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
@@ -20,17 +21,19 @@ class NotificationsConfig(AppConfig):
 
         from . import receivers, tasks
 
-        for signal, receiver in [
-            (order_created, receivers.notify_order_placed),
-            (low_stock, receivers.notify_low_stock),
-            (side_effect_failed, receivers.notify_side_effect_failed),
-            (webhook_failed, receivers.notify_webhook_failed),
-            (login_from_new_device, receivers.notify_new_device_login),
-            (message_read, receivers.push_read_receipt),
-            (duplicate_orders_alerted, receivers.notify_duplicate_orders),
-            (user_logged_out, receivers.end_push_subscriptions_of_session),
-        ]:
-            signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")
+        receivers_connect(
+            self.name,
+            [
+                (order_created, receivers.notify_order_placed),
+                (low_stock, receivers.notify_low_stock),
+                (side_effect_failed, receivers.notify_side_effect_failed),
+                (webhook_failed, receivers.notify_webhook_failed),
+                (login_from_new_device, receivers.notify_new_device_login),
+                (message_read, receivers.push_read_receipt),
+                (duplicate_orders_alerted, receivers.notify_duplicate_orders),
+                (user_logged_out, receivers.end_push_subscriptions_of_session),
+            ],
+        )
         post_save.connect(
             receivers.notify_message_recipients,
             sender=Message,

@@ -7,19 +7,22 @@ class WebhooksConfig(AppConfig):
 
     def ready(self):
         from core.metrics import add_collector
+        from core.signals import receivers_connect
         from side_effects.signals import side_effect_failed
         from store.signals import low_stock, order_created, price_changed
         from worker.schedule import schedule_task
 
         from . import metrics, receivers, tasks
 
-        for signal, receiver in [
-            (order_created, receivers.deliver_order_created),
-            (low_stock, receivers.deliver_low_stock),
-            (price_changed, receivers.deliver_price_changed),
-            (side_effect_failed, receivers.deliver_side_effect_failed),
-        ]:
-            signal.connect(receiver, dispatch_uid=f"webhooks.{receiver.__name__}")
+        receivers_connect(
+            self.name,
+            [
+                (order_created, receivers.deliver_order_created),
+                (low_stock, receivers.deliver_low_stock),
+                (price_changed, receivers.deliver_price_changed),
+                (side_effect_failed, receivers.deliver_side_effect_failed),
+            ],
+        )
         add_collector(metrics.WebhookCollector())
         # No expiry: a late run does as well as a timely one (worker.schedule).
         schedule_task(
