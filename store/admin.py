@@ -46,6 +46,12 @@ class ProductAdminForm(forms.ModelForm):
         fields = ["sku", "name", "price", "on_hand", "low_stock_threshold", "is_active"]
 
 
+class ProductAddForm(ProductAdminForm):
+    """A new product's: its stock is what it starts with, there is none yet to add to."""
+
+    add_stock = None
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
@@ -67,17 +73,17 @@ class ProductAdmin(admin.ModelAdmin):
         # Stock moves only through relative updates: a saved form holds stale numbers.
         return ["on_hand", "reserved"] if obj else ["reserved"]
 
-    def get_fields(self, request, obj=None):
-        # A new product's stock is what it starts with: there is none yet to add to.
-        fields = super().get_fields(request, obj)
-        return fields if obj else [name for name in fields if name != "add_stock"]
+    def get_form(self, request, obj=None, **kwargs):
+        return super().get_form(
+            request, obj, **{"form": self.form if obj else ProductAddForm, **kwargs}
+        )
 
     def save_model(self, request, obj, form, change):
         # A change writes what the form edits, never the stock numbers (see above).
         edited = [name for name in ProductAdminForm.Meta.fields if name != "on_hand"]
         with price_changes_by(request.user):
             obj.save(update_fields=[*edited, "updated_at"] if change else None)
-        delta = form.cleaned_data.get("add_stock") if change else None
+        delta = form.cleaned_data.get("add_stock")
         if not delta:
             return
         try:
