@@ -46,7 +46,7 @@ class LivenessVoucher(bootsteps.StartStopStep):
 app.steps["consumer"].add(LivenessVoucher)
 
 
-@signals.worker_init.connect
+@signals.worker_init.connect(dispatch_uid="worker.liveness.start_up")
 def vouch_for_start_up(**kwargs):
     liveness_vouch(seconds=WAITING_SECONDS)
 
