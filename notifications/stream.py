@@ -81,24 +81,28 @@ def _format(message: dict) -> str:
 
 
 async def _events(user_id: int, last_id: int):
-    layer, inbox = get_channel_layer(), asyncio.Queue()
+    # One message ahead: while the client or the database is slow, the rest wait in the
+    # layer's channel, bounded by its capacity, as a socket's do while its handler runs.
+    layer, inbox = get_channel_layer(), asyncio.Queue(maxsize=1)
     channel = await layer.new_channel()
+    loop, resyncs = asyncio.get_running_loop(), set()
+
+    def resync_soon():  # from this process's watch: queued behind what the reader holds
+        task = loop.create_task(inbox.put(dict(RESYNC)))
+        resyncs.add(task)
+        task.add_done_callback(resyncs.discard)
+
     follower = Follower(
-        layer=layer,
-        channel=channel,
-        user_id=user_id,
-        last_id=last_id,
-        resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
+        layer=layer, channel=channel, user_id=user_id, last_id=last_id, resync_soon=resync_soon
     )
     missed = await follower.open()
-    reader = asyncio.get_running_loop().create_task(_read(layer, channel, inbox))
+    reader = loop.create_task(_read(layer, channel, inbox))
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
         yield "retry: 2000\n\n"
         for message in missed:
             yield _format(message)
         heartbeat = settings.SHOPFLOW_STREAM_HEARTBEAT_SECONDS
-        loop = asyncio.get_running_loop()
         ends_at = loop.time() + settings.SHOPFLOW_STREAM_MAX_SECONDS
         while (left := ends_at - loop.time()) > 0:
             try:
@@ -110,11 +114,13 @@ async def _events(user_id: int, last_id: int):
                 yield _format(message)
         # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
-        reader.cancel()
+        for task in [reader, *resyncs]:
+            task.cancel()
         await follower.close()
 
 
 async def _read(layer, channel: str, inbox: asyncio.Queue) -> None:
-    """The channel's messages into the stream's inbox, where resyncs also go."""
+    """The channel's messages into the stream's inbox, where resyncs also go; a message
+    is received only once the inbox has room."""
     while True:
-        inbox.put_nowait(await layer.receive(channel))
+        await inbox.put(await layer.receive(channel))
