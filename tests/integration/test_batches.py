@@ -5,6 +5,7 @@ pending, and each order is still done, retried and failed on its own."""
 import logging
 
 import pytest
+from celery.signals import task_prerun
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
@@ -14,7 +15,6 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
 from tests.support.processes import relay_drain
-from worker import outbox
 from worker.models import DeadLetter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,26 +61,26 @@ def confirmations(smtp_server, order_id) -> int:
 
 
 def test_one_relay_pass_sends_each_side_effect_of_three_orders_as_one_message(
-    shoppers, smtp_server, monkeypatch
+    shoppers, smtp_server
 ):
     order_ids = place_pending(shoppers)
-    sent = []
-    real_send = outbox._send
+    received = []
 
-    def spy(messages):
-        sent.extend((message.rows[0].task_name, message.args) for message in messages)
-        return real_send(messages)
+    def record(sender=None, args=None, **_):  # what the worker ran, message by message
+        received.append((sender.name, args))
 
-    monkeypatch.setattr(outbox, "_send", spy)
+    task_prerun.connect(record, weak=False)
+    try:
+        assert relay_drain() == 9  # nine rows
+        wait_until(lambda: settled(order_ids), message="the side effects")
+    finally:
+        task_prerun.disconnect(record)
 
-    assert relay_drain() == 9  # nine rows, in three messages
-    assert sorted(sent) == [
+    assert sorted(received) == [  # in three messages
         ("analytics_app.record_analytics", [order_ids]),
         ("email_app.send_confirmation_email", [order_ids]),
         ("store.apply_inventory", [order_ids]),
     ]
-    wait_until(lambda: settled(order_ids), message="the side effects")
-
     assert states(order_ids, "confirmation_email") == ["done"] * 3
     assert [confirmations(smtp_server, o) for o in order_ids] == [1, 1, 1]
     assert StockMovement.objects.filter(order_item__order_id__in=order_ids).count() == 3
