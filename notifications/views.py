@@ -200,7 +200,8 @@ class PushSubscriptionListView(generics.ListAPIView):
 
     def get_queryset(self):
         endpoint = self.request.query_params.get("endpoint")
-        return selectors.push_subscription_list(user=self.request.user, endpoint=endpoint)
+        rows = selectors.push_subscription_list(user=self.request.user, endpoint=endpoint)
+        return rows if endpoint is None or _endpoint_or_none(endpoint) else rows.none()
 
     @extend_schema(
         summary="Subscribe a browser to Web Push",
@@ -236,6 +237,17 @@ class PushSubscriptionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _endpoint_or_none(value) -> str | None:
+    """`value` if an endpoint field accepts it (a string: no NUL, no lone surrogate, not too
+    long), else None. Only such a string is looked up, so that the lookup cannot fail in
+    the database: any other is no endpoint of ours."""
+    try:
+        serializers.PushSubscriptionInputSerializer().fields["endpoint"].run_validation(value)
+    except exceptions.ValidationError:
+        return None
+    return value if isinstance(value, str) else None
+
+
 class PushSubscriptionRenewView(APIView):
     """For the service worker's pushsubscriptionchange, which has no session to show (nor
     a CSRF token): the old endpoint, an unguessable URL only that browser and its push
@@ -252,15 +264,10 @@ class PushSubscriptionRenewView(APIView):
     def post(self, request):
         _push_configured()
         # An unknown old endpoint is answered before anything costs (the new endpoint's
-        # DNS lookup): this endpoint needs no login. Only a string the old endpoint's field
-        # accepts (no NUL, no lone surrogate, not too long) is looked up, so that the lookup
-        # cannot fail in the database: any other is no endpoint of ours.
+        # DNS lookup): this endpoint needs no login.
         old = request.data.get("old_endpoint") if isinstance(request.data, dict) else None
-        try:
-            serializers.PushRenewSerializer().fields["old_endpoint"].run_validation(old)
-        except exceptions.ValidationError:
-            old = None
-        if not isinstance(old, str) or not selectors.push_subscription_known(endpoint=old):
+        old = _endpoint_or_none(old)
+        if old is None or not selectors.push_subscription_known(endpoint=old):
             raise exceptions.NotFound("No subscription has that endpoint.")
         incoming = serializers.PushSubscriptionInputSerializer(data=request.data)  # the rest
         incoming.is_valid(raise_exception=True)

@@ -73,6 +73,8 @@ def test_listing_by_endpoint_answers_that_browsers_row_or_none(user, dns):
     assert listed(other) == [other]
     assert listed("https://push.example.net/send/x") == []  # someone else's: none
     assert listed("https://push.example.net/send/never") == []
+    assert listed(other + "\x00") == []  # no database could hold it: no row, not a 500
+    assert listed("https://push.example.net/" + "x" * 1000) == []
 
 
 def test_deleting_another_persons_browser_is_the_domain_error_and_the_same_404(user, dns):
