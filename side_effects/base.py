@@ -35,9 +35,6 @@ class SideEffectTask(ReliableTask):
     register the task in the app's ready() (side_effects.registry.register)."""
 
     side_effect: str = ""
-    # Past the hard time limit the message goes back to its queue (Celery's own option):
-    # the order in flight has its attempt counted, the others are not lost.
-    acks_on_timeout = False
 
     @property
     def batch_max(self) -> int:
@@ -135,10 +132,6 @@ class SideEffectTask(ReliableTask):
                 attempt_ended=attempt_ended,
             ),
         )
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        """Nothing to record: a message past the hard time limit goes back to its queue
-        (acks_on_timeout), and its orders' attempts are counted in their rows."""
 
     def on_dead_letter(self, *, exc, args, kwargs) -> None:
         for order_id in _order_ids(args):

@@ -12,7 +12,7 @@ import time
 import traceback
 
 from celery import Task
-from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -109,6 +109,11 @@ class ReliableTask(Task):
     # costlier copy. Failures are still stored (and dead-lettered).
     ignore_result = True
     store_errors_even_if_ignored = True
+    # Past the hard time limit the message goes back to its queue (Celery's own option),
+    # comes back flagged redelivered and is counted as a lost attempt: the one mechanism
+    # for a run that does not end. Acknowledged instead, it would rest on a dead letter
+    # written later from the worker's main process, and be lost if that write failed.
+    acks_on_timeout = False
 
     def __call__(self, *args, **kwargs):
         try:
@@ -228,20 +233,6 @@ class ReliableTask(Task):
         except Exception as record_error:
             logger.exception("%s[%s]: could not record the dead letter", self.name, self.request.id)
             raise Reject(repr(record_error), requeue=True) from None  # logged above
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        # Errors raised in the task were dead-lettered by __call__. A hard time limit kills
-        # the pool process instead; Celery reports it here, from the worker's main process.
-        if isinstance(exc, TimeLimitExceeded):
-            self._dead_letter(
-                task_id=task_id,
-                args=args,
-                kwargs=kwargs,
-                queue="",
-                exc=exc,
-                traceback_text=str(einfo or ""),
-                attempts=1,  # the count of earlier tries died with the process
-            )
 
     def _dead_letter(self, *, task_id, args, kwargs, queue, exc, traceback_text, attempts):
         with transaction.atomic():

@@ -67,47 +67,6 @@ def test_side_effects_of_someone_elses_order_are_not_visible(customer):
     assert client_for(UserFactory()).get(f"/api/orders/{order_id}/").status_code == 404
 
 
-def test_a_message_past_the_hard_time_limit_goes_back_to_its_queue_with_no_dead_letter(
-    client, customer
-):
-    from celery.exceptions import TimeLimitExceeded
-
-    from email_app.tasks import send_confirmation_email
-    from worker.models import DeadLetter
-
-    order_id = place_order(customer)["id"]
-
-    # What Celery's worker calls, from its main process, when it kills a task at the hard
-    # time limit; then, acks_on_timeout off, it puts the message back (Celery's own).
-    send_confirmation_email.on_failure(TimeLimitExceeded(120), "t-hard", [[order_id]], {}, None)
-
-    assert send_confirmation_email.acks_on_timeout is False
-    assert not DeadLetter.objects.exists()
-    assert effects(client, order_id)["confirmation_email"] == "pending"
-
-
-def test_a_plain_task_past_the_hard_time_limit_is_dead_lettered():
-    from celery.exceptions import TimeLimitExceeded
-
-    from email_app.tasks import send_welcome_email
-    from worker.models import DeadLetter
-
-    send_welcome_email.on_failure(TimeLimitExceeded(120), "t-hard", [7], {}, None)
-
-    letter = DeadLetter.objects.get(task_id="t-hard")
-    assert (letter.task_name, letter.args) == ("email_app.send_welcome_email", [7])
-    assert letter.exception.startswith("TimeLimitExceeded")
-
-
-def test_other_failures_reported_by_celery_are_not_dead_lettered_twice(customer):
-    from email_app.tasks import send_confirmation_email
-    from worker.models import DeadLetter
-
-    order_id = place_order(customer)["id"]
-    send_confirmation_email.on_failure(ValueError("x"), "t-other", [order_id], {}, None)
-    assert not DeadLetter.objects.exists()
-
-
 def test_marking_a_done_side_effect_done_again_keeps_the_time_it_was_done():
     done_at = datetime(2024, 5, 1, 12, tzinfo=UTC)
     effect = OrderSideEffectFactory(kind="confirmation_email", status="done", updated_at=done_at)
