@@ -10,6 +10,7 @@ import smtplib
 import socket
 import time
 import traceback
+from typing import NoReturn
 
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
@@ -183,8 +184,7 @@ class ReliableTask(Task):
         """The one retry path: an outbox row due in `countdown` seconds
         (worker.outbox.retry_enqueue), written with `then()` (a caller's own record of it)
         in one transaction. Should the database refuse, this message goes back to its
-        queue after a short pause instead (not at once, which would spin while the
-        database is away)."""
+        queue instead (_requeue_after_pause)."""
         try:
             with transaction.atomic():
                 outbox.retry_enqueue(
@@ -198,17 +198,7 @@ class ReliableTask(Task):
                 if then is not None:
                     then()
         except Exception as record_error:
-            logger.warning(
-                "%s[%s]: could not record the retry; back to the queue in %ss",
-                self.name,
-                self.request.id,
-                REQUEUE_PAUSE_SECONDS,
-                exc_info=True,
-            )
-            time.sleep(REQUEUE_PAUSE_SECONDS)
-            # Logged above with its traceback; the Reject travels light (a pool process's
-            # result through its pipe, which a hard time limit may cut mid-write).
-            raise Reject(repr(record_error), requeue=True) from None
+            self._requeue_after_pause(record_error, unrecorded="retry")
 
     def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
         """Dead-letter the task while its message is still unacknowledged: if the database
@@ -231,8 +221,24 @@ class ReliableTask(Task):
                 attempts=self.request.retries + 1,
             )
         except Exception as record_error:
-            logger.exception("%s[%s]: could not record the dead letter", self.name, self.request.id)
-            raise Reject(repr(record_error), requeue=True) from None  # logged above
+            self._requeue_after_pause(record_error, unrecorded="dead letter")
+
+    def _requeue_after_pause(self, record_error: Exception, *, unrecorded: str) -> NoReturn:
+        """The database refused this message's retry or dead letter: the message goes
+        back to its queue, after a short pause, not at once, which would spin while the
+        database is away (a message past its last retry comes back to the same path)."""
+        logger.warning(
+            "%s[%s]: could not record the %s; back to the queue in %ss",
+            self.name,
+            self.request.id,
+            unrecorded,
+            REQUEUE_PAUSE_SECONDS,
+            exc_info=True,
+        )
+        time.sleep(REQUEUE_PAUSE_SECONDS)
+        # Logged above with its traceback; the Reject travels light (a pool process's
+        # result through its pipe, which a hard time limit may cut mid-write).
+        raise Reject(repr(record_error), requeue=True) from None
 
     def _dead_letter(self, *, task_id, args, kwargs, queue, exc, traceback_text, attempts):
         with transaction.atomic():

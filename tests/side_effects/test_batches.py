@@ -15,7 +15,7 @@ from side_effects.models import OrderSideEffect
 from store import tasks as store_tasks
 from store.services import stock
 from tests.support.orders import place_order
-from worker import outbox, tasks_base
+from worker import dead_letters, outbox, tasks_base
 from worker.models import DeadLetter, OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -271,3 +271,25 @@ def test_a_retry_the_database_refuses_puts_the_message_back(customer, one_order_
     with pytest.raises(Reject) as rejected:
         Delivery()([order_id])
     assert rejected.value.requeue is True
+
+
+def test_a_dead_letter_the_database_refuses_puts_the_message_back_after_a_pause(
+    customer, one_order_fails, monkeypatch
+):
+    """Not at once: past its last retry the message comes back to the same path, and would
+    spin while the database is away."""
+    order_id = place_order(customer)["id"]
+    one_order_fails += [order_id, ValueError("a bug: failed for good")]
+    pauses = []
+    monkeypatch.setattr(tasks_base.time, "sleep", pauses.append)
+
+    def refused(**kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(dead_letters, "dead_letter_record", refused)
+
+    with pytest.raises(Reject) as rejected:
+        Delivery()([order_id])
+    assert rejected.value.requeue is True
+    assert pauses == [tasks_base.REQUEUE_PAUSE_SECONDS]
+    assert inventory([order_id]) == ["pending"]
