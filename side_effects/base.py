@@ -53,6 +53,7 @@ class SideEffectTask(ReliableTask):
                 ids.append(int(order_id))
             except (TypeError, ValueError) as exc:  # that order's failure for good
                 self._give_up(exc, [[order_id]], {}, traceback_text="")
+        ids = list(dict.fromkeys(ids))  # an order named twice runs once
         budget_ends = last_start_by()
         try:
             attempts = services.side_effects_attempt_start(
@@ -147,9 +148,14 @@ class SideEffectTask(ReliableTask):
 
 
 def _order_ids(args) -> list[int]:
-    """The order ids a message (or dead letter) of a side-effect task carries."""
+    """The order ids a message (or dead letter) of a side-effect task carries: none unless
+    it carries a list (a string or a mapping would name the orders of its characters or
+    keys)."""
+    carried = args[0] if args else None
     try:
-        return [int(order_id) for order_id in args[0]]
-    except (IndexError, TypeError, ValueError):
-        logger.error("no order ids in args=%r", args)
-        return []
+        if isinstance(carried, list):
+            return [int(order_id) for order_id in carried]
+    except (TypeError, ValueError):
+        pass
+    logger.error("no order ids in args=%r", args)
+    return []

@@ -233,6 +233,26 @@ def test_a_message_that_is_not_a_list_of_orders_is_dead_lettered():
     assert letter.exception.startswith("TypeError: a side-effect message carries a list")
 
 
+@pytest.mark.parametrize("carried", ["str", "dict"])
+def test_a_message_not_a_list_fails_no_order_its_characters_or_keys_name(customer, carried):
+    order_id = place_order(customer)["id"]
+    payload = str(order_id) if carried == "str" else {str(order_id): 1}
+
+    assert Delivery()(payload) == []
+
+    assert DeadLetter.objects.get().args == [payload]
+    assert inventory([order_id]) == ["pending"]
+
+
+def test_an_order_named_twice_in_one_message_runs_once(customer, one_order_fails):
+    order_id = place_order(customer)["id"]
+    one_order_fails += [order_id, ConnectionError("the database went away")]
+
+    assert Delivery()([order_id, order_id]) == []
+
+    assert retries_recorded().get().args == [[order_id]]  # one retry, not two
+
+
 def test_orders_past_the_run_budget_go_back_to_the_outbox_due_now(
     customer, monkeypatch, monotonic_clock, settings
 ):
