@@ -49,9 +49,16 @@ def isolated_inserts(about: str):
     """Hold the rows that `insert_isolated()` is given in this block and insert them when
     it ends, isolated from each other and from the caller (see the module). A block that
     raises inserts nothing. `about` names what the rows are about, for the log. Inside
-    another such block, the rows wait for that block's end (one savepoint for all)."""
-    if _receiver_rows.get() is not None:
-        yield
+    another such block, the rows wait for that block's end (one savepoint for all), and a
+    block that raises drops its own: a receiver that may fail after giving rows wraps its
+    work in one (a transaction.atomic() block it rolls back does not hold them)."""
+    if (pending := _receiver_rows.get()) is not None:
+        mark = len(pending)
+        try:
+            yield
+        except BaseException:
+            del pending[mark:]
+            raise
         return
     token = _receiver_rows.set([])
     try:

@@ -2,6 +2,7 @@
 (core.signals): their rows go in together, isolated; what the database refuses is
 logged and dropped alone."""
 
+import contextlib
 import logging
 
 import pytest
@@ -85,6 +86,17 @@ def test_a_block_that_raises_writes_nothing():
         insert_isolated([notification(user, "never")])
         raise RuntimeError("the sender failed")
     assert not Notification.objects.exists()
+
+
+def test_a_nested_block_that_raises_drops_its_own_rows_only():
+    user = UserFactory()
+    with transaction.atomic(), isolated_inserts(about="the sender"):
+        insert_isolated([notification(user, "kept")])
+        with contextlib.suppress(RuntimeError), isolated_inserts(about="a receiver"):
+            insert_isolated([notification(user, "dropped")])
+            raise RuntimeError("the receiver failed after giving its rows")
+        insert_isolated([notification(user, "kept too")])
+    assert sorted(Notification.objects.values_list("message", flat=True)) == ["kept", "kept too"]
 
 
 def test_on_commit_callbacks_get_their_rows_once_committed(django_capture_on_commit_callbacks):
