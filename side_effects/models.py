@@ -18,8 +18,8 @@ def side_effect_due(*, after_seconds: float = 0.0):
 
 
 def side_effect_deadline():
-    """The same, as a value for a row made outside the services (a factory, a migration's
-    default for rows that existed): this host's clock."""
+    """The same, as the field's default for a row made outside the services (a factory,
+    the admin): this host's clock."""
     return timezone.now() + timedelta(seconds=settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS)
 
 
@@ -43,8 +43,9 @@ class OrderSideEffect(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deadline = models.DateTimeField(default=side_effect_deadline)
     redrives = models.PositiveSmallIntegerField(default=0)
-    # Attempts started and not ended (done, a retry scheduled, failed end one): counted
-    # before the work, so those that lost their worker add up (side_effects.base).
+    # Attempts started and not ended: counted before the work, so those that lost their
+    # worker add up (side_effects.base); an attempt that ends (a retry scheduled, failed)
+    # starts the count over: poison is the last attempts all lost.
     open_attempts = models.PositiveSmallIntegerField(default=0)
     # The message whose run last ended it (a retry scheduled, failed): that message,
     # delivered again after its worker died, does not run it a second time.
@@ -58,7 +59,8 @@ class OrderSideEffect(models.Model):
             models.UniqueConstraint(fields=["order", "kind"], name="order_side_effect_unique"),
         ]
         indexes = [
-            # The work still to do, oldest first: what a side-effect task takes in batches.
+            # The work still to do, by kind: what /metrics counts a scrape
+            # (side_effects.metrics), not the history.
             models.Index(
                 fields=["kind", "order"],
                 condition=Q(status="pending"),

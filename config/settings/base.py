@@ -245,9 +245,10 @@ LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
 LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
-# Side-effect tasks store no result: their state is the OrderSideEffect row, and a failure
-# is a dead letter (and still a FAILURE result, see ReliableTask). Scheduled tasks keep
-# theirs.
+# Tasks on ReliableTask store no success result: their state is their own rows (a side
+# effect's, its OrderSideEffect). One that fails for good is a dead letter and a FAILURE
+# result; a side effect's order that fails is its row's, not a result. The plain scheduled
+# tasks (prunes, the reconciler) keep theirs.
 CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_EXPIRES_DAYS", 7))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
