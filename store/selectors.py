@@ -129,11 +129,11 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
     return order
 
 
-def order_items_unapplied(*, order_ids: list[int]) -> list[OrderItem]:
-    """The items of these orders that no stock movement applied yet, by order and product:
-    what the inventory task moves."""
+def order_items_unapplied(*, order_id: int) -> list[OrderItem]:
+    """The order's items that no stock movement applied yet, by product: what the
+    inventory task moves."""
     return list(
-        OrderItem.objects.filter(order_id__in=order_ids, movement__isnull=True)
+        OrderItem.objects.filter(order_id=order_id, movement__isnull=True)
         .only("order", "product", "quantity", "crossed_low_stock")
-        .order_by("order_id", "product_id")
+        .order_by("product_id")
     )

@@ -51,7 +51,7 @@ def inventory_apply(*, order_id: int) -> bool:
             return False
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.
-        items = selectors.order_items_unapplied(order_ids=[order_id])
+        items = selectors.order_items_unapplied(order_id=order_id)
         if items:
             _stock_take(items)
         _low_stock_send([item for item in items if item.crossed_low_stock])
