@@ -51,42 +51,42 @@ def vouch_for_start_up(**kwargs):
     liveness_vouch(seconds=WAITING_SECONDS)
 
 
-@signals.worker_process_init.connect
+@signals.worker_process_init.connect(dispatch_uid="worker.start_telemetry_in_pool_process")
 def start_telemetry_in_pool_process(**kwargs):
     """Each prefork pool process exports its own spans (an exporter's thread does not
     survive a fork, and none runs in the forking parent)."""
     telemetry_start("worker")
 
 
-@signals.worker_process_shutdown.connect
+@signals.worker_process_shutdown.connect(dispatch_uid="worker.flush_telemetry_of_pool_process")
 def flush_telemetry_of_pool_process(**kwargs):
     """A pool process ends with os._exit, past the SDK's atexit flush: the spans of its
     last tasks (up to OTEL_BSP_SCHEDULE_DELAY's worth) would be lost."""
     telemetry_flush()
 
 
-@signals.worker_init.connect
+@signals.worker_init.connect(dispatch_uid="worker.start_telemetry_in_thread_pool_worker")
 def start_telemetry_in_thread_pool_worker(sender=None, **kwargs):
     """A worker without pool processes (threads: the mail worker) runs its tasks here."""
     if "prefork" not in str(getattr(sender, "pool_cls", "")).lower():
         telemetry_start("worker")
 
 
-@signals.beat_init.connect
+@signals.beat_init.connect(dispatch_uid="worker.start_telemetry_in_beat")
 def start_telemetry_in_beat(**kwargs):
     telemetry_start("beat")
 
 
-@signals.beat_init.connect
+@signals.beat_init.connect(dispatch_uid="worker.stop_beat_outside_its_statements")
 def stop_beat_outside_its_statements(**kwargs):
     """After Celery's own SIGTERM handler, one that does no I/O (worker.compat.beat_stop).
     A receiver of its own: Celery runs each receiver whatever the others raise."""
     beat_stop_install()
 
 
-@signals.task_prerun.connect
-@signals.task_postrun.connect
-def close_old_connections(task=None, **kwargs):
+@signals.task_prerun.connect(dispatch_uid="worker.close_stale_connections.prerun")
+@signals.task_postrun.connect(dispatch_uid="worker.close_stale_connections.postrun")
+def close_stale_connections(task=None, **kwargs):
     """Keep database connections across tasks, as Django keeps them across requests: close
     only those past CONN_MAX_AGE or broken by an error. Celery's Django fixup would close
     every connection before and after every task (a new PostgreSQL backend each time);
