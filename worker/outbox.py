@@ -225,7 +225,7 @@ def _claim(limit: int) -> list[OutboxMessage]:
     return rows
 
 
-def prune() -> int:
+def outbox_prune() -> int:
     """Delete rows published longer ago than the retention period."""
     older_than = timedelta(days=settings.SHOPFLOW_OUTBOX_RETENTION_DAYS)
     deleted, _ = OutboxMessage.objects.filter(published_at__lt=timezone.now() - older_than).delete()

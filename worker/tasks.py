@@ -5,4 +5,4 @@ from . import outbox
 
 @shared_task(name="worker.prune_outbox")
 def prune_outbox() -> int:
-    return outbox.prune()
+    return outbox.outbox_prune()

@@ -229,7 +229,7 @@ def test_prune_deletes_only_published_rows_past_retention(own_redis, settings):
     OutboxMessage.objects.filter(pk=old.pk).update(published_at=now - timedelta(days=30))
     OutboxMessage.objects.filter(pk=recent.pk).update(published_at=now - timedelta(hours=1))
 
-    assert outbox.prune() == 1
+    assert outbox.outbox_prune() == 1
 
     assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
 
