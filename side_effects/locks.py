@@ -9,7 +9,7 @@ from .models import OrderSideEffect
 PENDING, DONE = OrderSideEffect.Status.PENDING, OrderSideEffect.Status.DONE
 
 
-def side_effect_not_done_for_update(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
+def side_effect_not_done_skip_locked(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
     """The order's `kind` side effect while not done; skipped while another transaction
     holds it (a task's claim never waits for another delivery)."""
     return (
@@ -20,7 +20,7 @@ def side_effect_not_done_for_update(*, order_id: int, kind: str) -> QuerySet[Ord
     )
 
 
-def side_effects_overdue_for_update(
+def side_effects_overdue_skip_locked(
     *, limit: int, overdue_by: dict[str, float]
 ) -> QuerySet[OrderSideEffect]:
     """Up to `limit` pending rows of the kinds in `overdue_by`, each past its deadline by

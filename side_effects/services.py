@@ -103,7 +103,7 @@ def side_effect_claim(*, kind: str, order_id: int) -> bool:
     held by another delivery (left to it: no claim waits for another)."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("side_effect_claim() needs the work's transaction")
-    held = locks.side_effect_not_done_for_update(order_id=order_id, kind=kind)
+    held = locks.side_effect_not_done_skip_locked(order_id=order_id, kind=kind)
     return _mark_done(OrderSideEffect.objects.filter(pk__in=held.values("pk")))
 
 
@@ -188,7 +188,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
         return {"redriven": 0, "failed": 0}
     most = settings.SHOPFLOW_SIDE_EFFECT_MAX_REDRIVES
     with transaction.atomic():
-        stuck = list(locks.side_effects_overdue_for_update(limit=limit, overdue_by=margins))
+        stuck = list(locks.side_effects_overdue_skip_locked(limit=limit, overdue_by=margins))
         redrive = [effect for effect in stuck if effect.redrives < most]
         with isolated_inserts(about="the reconciler's re-drives"):  # one INSERT for all
             for effect in redrive:
@@ -198,7 +198,7 @@ def side_effects_reconcile(*, limit: int = 500) -> dict[str, int]:
         )
         give_up = [effect for effect in stuck if effect.redrives >= most]
         for effect in give_up:
-            _give_up(effect)
+            _fail_stuck(effect)
     return {"redriven": len(redrive), "failed": len(give_up)}
 
 
@@ -216,7 +216,7 @@ def _redrive(effect: OrderSideEffect, most: int) -> None:
     )
 
 
-def _give_up(effect: OrderSideEffect) -> None:
+def _fail_stuck(effect: OrderSideEffect) -> None:
     error = f"still pending after {effect.redrives} re-drives by the reconciler"
     logger.error("reconciler: order %s %s %s; failed", effect.order_id, effect.kind, error)
     dead_letter_record(

@@ -31,7 +31,7 @@ def endpoints_failing_for_update(*, seconds: float) -> QuerySet[Endpoint]:
     )
 
 
-def deliveries_lost_for_update(*, past_due_seconds: float, limit: int) -> QuerySet[Delivery]:
+def deliveries_lost_skip_locked(*, past_due_seconds: float, limit: int) -> QuerySet[Delivery]:
     """The ids of up to `limit` pending deliveries due `past_due_seconds` ago or longer that
     no attempt holds (no lease, or one that ran out) and that no attempt going at their
     endpoint will wake (not waiting, or waiting where no lease runs): oldest first, locked;

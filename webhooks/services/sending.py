@@ -210,7 +210,7 @@ def deliveries_redrive(*, task, limit: int = 500) -> int:
         return 0
     past_due = max(REDRIVE_AFTER_SECONDS, on_its_way)
     with transaction.atomic():
-        lost = list(locks.deliveries_lost_for_update(past_due_seconds=past_due, limit=limit))
+        lost = list(locks.deliveries_lost_skip_locked(past_due_seconds=past_due, limit=limit))
         Delivery.objects.filter(pk__in=lost).update(waiting=False, next_attempt_at=db_now())
         with isolated_inserts(about="the webhooks' re-drives"):  # one INSERT for all
             for delivery_id in lost:
