@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from side_effects.services import side_effect_claim
+from side_effects.services import side_effect_mark_done_with_work
 from store import selectors as store_selectors
 
 from .models import AnalyticsEvent, DailySummary
@@ -16,7 +16,7 @@ def analytics_record(*, order_id: int) -> bool:
     """Record this order's order_placed event, once; False when an earlier or a concurrent
     delivery did. One transaction with its side effect's done mark; unique per order."""
     with transaction.atomic():
-        if not side_effect_claim(kind=ANALYTICS, order_id=order_id):
+        if not side_effect_mark_done_with_work(kind=ANALYTICS, order_id=order_id):
             return False
         order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
         # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.

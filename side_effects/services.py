@@ -95,14 +95,16 @@ def side_effects_attempt_start(
     return started
 
 
-def side_effect_claim(*, kind: str, order_id: int) -> bool:
+def side_effect_mark_done_with_work(*, kind: str, order_id: int) -> bool:
     """This order's `kind` side effect, pending or failed (a delivery that comes after the
     reconciler gave up on it still does the work, which is never done twice), marked done
     in the caller's transaction, the one that does the work: it commits with the work, or
     not at all. One UPDATE of the row it locks. False when it is done already, unknown, or
-    held by another delivery (left to it: no claim waits for another)."""
+    held by another delivery (left to it: this never waits for another)."""
     if not connection.in_atomic_block:
-        raise TransactionManagementError("side_effect_claim() needs the work's transaction")
+        raise TransactionManagementError(
+            "side_effect_mark_done_with_work() needs the work's transaction"
+        )
     held = locks.side_effect_not_done_skip_locked(order_id=order_id, kind=kind)
     return _mark_done(OrderSideEffect.objects.filter(pk__in=held.values("pk")))
 

@@ -7,7 +7,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.signals import send_robust_isolated
-from side_effects.services import side_effect_claim
+from side_effects.services import side_effect_mark_done_with_work
 
 from .. import locks, selectors
 from ..exceptions import InsufficientStock, Shortage, StockAdjustmentRefused
@@ -47,7 +47,7 @@ def inventory_apply(*, order_id: int) -> bool:
     a ledger row per order item (unique: nothing is applied twice), one UPDATE, and
     low_stock for the items that crossed their threshold at checkout (OrderItem)."""
     with transaction.atomic():
-        if not side_effect_claim(kind=INVENTORY, order_id=order_id):
+        if not side_effect_mark_done_with_work(kind=INVENTORY, order_id=order_id):
             return False
         # The ledger, not the status, says what was applied: a side effect set back to
         # pending (a dead letter re-enqueued) applies only what is still missing.

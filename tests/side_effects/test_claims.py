@@ -1,6 +1,6 @@
-"""A side-effect task's claim (side_effect_claim, in the work's transaction) and an email's
-mark after SMTP (side_effect_mark_done): which rows they take, and that a claim never
-waits for another delivery."""
+"""A side-effect task's done mark in the work's transaction (side_effect_mark_done_with_work)
+and an email's after SMTP (side_effect_mark_done): which rows they take, and that the
+first never waits for another delivery."""
 
 import threading
 
@@ -35,7 +35,7 @@ def status(order_id) -> str:
 def test_a_claim_takes_pending_and_failed_and_leaves_done_and_unknown_orders_out(orders):
     with transaction.atomic():
         claimed = [
-            services.side_effect_claim(kind="inventory", order_id=order_id)
+            services.side_effect_mark_done_with_work(kind="inventory", order_id=order_id)
             for order_id in [*orders, 999_999]
         ]
 
@@ -45,7 +45,7 @@ def test_a_claim_takes_pending_and_failed_and_leaves_done_and_unknown_orders_out
 
 def test_a_claim_rolls_back_with_its_work(orders):
     with pytest.raises(RuntimeError), transaction.atomic():
-        assert services.side_effect_claim(kind="inventory", order_id=orders[0])
+        assert services.side_effect_mark_done_with_work(kind="inventory", order_id=orders[0])
         raise RuntimeError("the work failed")
 
     assert status(orders[0]) == "pending"
@@ -54,7 +54,7 @@ def test_a_claim_rolls_back_with_its_work(orders):
 @pytest.mark.django_db(transaction=True)  # outside the test's own transaction
 def test_a_claim_outside_the_works_transaction_is_refused():
     with pytest.raises(TransactionManagementError):
-        services.side_effect_claim(kind="inventory", order_id=1)
+        services.side_effect_mark_done_with_work(kind="inventory", order_id=1)
 
 
 def test_a_mark_after_smtp_leaves_one_done_already_as_it_was(orders):
@@ -89,7 +89,7 @@ def test_a_claim_skips_a_row_another_delivery_holds(orders):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail
-            claimed = services.side_effect_claim(kind="inventory", order_id=orders[0])
+            claimed = services.side_effect_mark_done_with_work(kind="inventory", order_id=orders[0])
     finally:
         release.set()
         thread.join()
