@@ -12,7 +12,6 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, relay_drain, worker_env
-from worker import outbox
 from worker.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,40 +170,6 @@ def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
         assert subjects.count(f"Your Shopflow order #{slow}") >= 1
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (7, 0)
-    finally:
-        worker.stop()
-
-
-def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
-    own_redis, smtp_server, tmp_path, relay_process
-):
-    from django.db import transaction
-
-    from tests.support.brokers import queued_task_ids
-    from worker.models import DeadLetter
-
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=2)
-    relay_process(env)
-    worker = WorkerProcess(
-        env, tmp_path / "worker.log", concurrency=1, include="tests.e2e.worker_tasks"
-    ).start()
-    marker = tmp_path / "runs.txt"
-    try:
-        with transaction.atomic():
-            outbox.enqueue_on_commit("tests.kills_its_own_process", str(marker))
-
-        letter = wait_until(
-            DeadLetter.objects.first,
-            timeout=90,
-            message=f"the dead letter; worker log:\n{worker.output()[-3000:]}",
-        )
-        # The first delivery and two more ran (and killed their process); the fourth was
-        # dead-lettered without running.
-        assert marker.read_text().count("run") == 3
-        assert letter.task_name == "tests.kills_its_own_process"
-        assert "PoisonMessage" in letter.exception
-        assert OutboxMessage.objects.get().redeliveries == 3
-        assert queued_task_ids(own_redis.url, "default") == []
     finally:
         worker.stop()
 
