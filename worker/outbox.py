@@ -232,11 +232,19 @@ def outbox_prune() -> int:
     return deleted
 
 
-def redelivery_record(*, task_id: str) -> int:
+def redelivery_record(*, task_id: str, task_name: str, args, kwargs) -> int:
     """Count one more delivery of the message of `task_id` after its first; returns how
-    many there have been, its latest row's count (0 for a message that no outbox row
-    knows)."""
+    many there have been, its latest row's count. A message no outbox row knows (beat's,
+    sent to the broker directly) gets a row, published, to be counted on."""
     rows = OutboxMessage.objects.filter(task_id=task_id)
     if not rows.update(redeliveries=F("redeliveries") + 1):
-        return 0
+        OutboxMessage.objects.create(
+            task_id=task_id,
+            task_name=task_name,
+            args=list(args or []),
+            kwargs=dict(kwargs or {}),
+            published_at=db_now(),
+            redeliveries=1,
+        )
+        return 1
     return rows.values_list("redeliveries", flat=True).first() or 0

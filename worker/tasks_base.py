@@ -152,7 +152,12 @@ class ReliableTask(Task):
         redelivered = (self.request.delivery_info or {}).get("redelivered")
         if self.request.called_directly or not redelivered:
             return
-        count = outbox.redelivery_record(task_id=self.request.id)
+        count = outbox.redelivery_record(
+            task_id=self.request.id,
+            task_name=self.name,
+            args=self.request.args,
+            kwargs=self.request.kwargs,
+        )
         if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
             raise PoisonMessage(
                 f"delivered {count + 1} times, and the worker was lost every time before "

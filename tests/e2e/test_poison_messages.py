@@ -11,21 +11,26 @@ from tests.support.brokers import queued_task_ids
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, worker_env
 from worker import outbox
+from worker.celery import app
 from worker.models import DeadLetter, OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_until_dead_lettered(env, tmp_path, task_name: str):
-    """`task_name` (of tests.e2e.worker_tasks) enqueued for a worker of one process: its
-    dead letter, how many times it ran, and the worker's log."""
+def run_until_dead_lettered(env, tmp_path, task_name: str, *, as_beat_sends: bool = False):
+    """`task_name` (of tests.e2e.worker_tasks) enqueued for a worker of one process,
+    through the outbox or, `as_beat_sends`, straight to the broker: its dead letter, how
+    many times it ran, and the worker's log."""
     worker = WorkerProcess(
         env, tmp_path / "worker.log", concurrency=1, include="tests.e2e.worker_tasks"
     ).start()
     marker = tmp_path / "runs.txt"
     try:
-        with transaction.atomic():
-            outbox.enqueue_on_commit(task_name, str(marker))
+        if as_beat_sends:
+            app.send_task(task_name, args=[str(marker)])
+        else:
+            with transaction.atomic():
+                outbox.enqueue_on_commit(task_name, str(marker))
         letter = wait_until(
             DeadLetter.objects.first,
             timeout=90,
@@ -52,6 +57,25 @@ def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
         True,
     )
     assert OutboxMessage.objects.get().redeliveries == 3
+    assert queued_task_ids(own_redis.url, "default") == []
+
+
+def test_a_message_beat_sent_that_kills_its_worker_every_time_is_dead_lettered_too(
+    own_redis, smtp_server, tmp_path
+):
+    """No outbox row knows it (beat sends to the broker): one is made when it first
+    comes back, to count on."""
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=1)
+
+    letter, runs, _ = run_until_dead_lettered(
+        env, tmp_path, "tests.kills_its_own_process", as_beat_sends=True
+    )
+
+    assert runs == 2
+    assert "PoisonMessage" in letter.exception
+    counted = OutboxMessage.objects.get()
+    assert (counted.task_name, counted.redeliveries) == ("tests.kills_its_own_process", 2)
+    assert counted.published_at is not None  # counted on, never relayed
     assert queued_task_ids(own_redis.url, "default") == []
 
 
