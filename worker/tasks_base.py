@@ -3,6 +3,7 @@ side-effect tasks' on it). A transient error is retried with backoff as an outbo
 later, anything else is dead-lettered, and a message whose retry or dead letter cannot be
 written goes back to its queue: docs/reliability.md, "What brings work back"."""
 
+import contextlib
 import errno
 import logging
 import math
@@ -240,7 +241,10 @@ class ReliableTask(Task):
             REQUEUE_PAUSE_SECONDS,
             exc_info=True,
         )
-        time.sleep(REQUEUE_PAUSE_SECONDS)
+        # A soft time limit that lands in the pause must not skip the Reject: the message
+        # would be acknowledged as failed, with neither a retry nor a dead letter.
+        with contextlib.suppress(SoftTimeLimitExceeded):
+            time.sleep(REQUEUE_PAUSE_SECONDS)
         # Logged above with its traceback; the Reject travels light (a pool process's
         # result through its pipe, which a hard time limit may cut mid-write).
         raise Reject(repr(record_error), requeue=True) from None

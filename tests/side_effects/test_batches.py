@@ -6,7 +6,7 @@ tests/e2e (a worker killed, frozen, cut off)."""
 from datetime import timedelta
 
 import pytest
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -293,6 +293,10 @@ def test_a_retry_the_database_refuses_puts_the_message_back(customer, one_order_
     assert rejected.value.requeue is True
 
 
+def database_refuses(**kwargs):
+    raise ConnectionError("the database went away")
+
+
 def test_a_dead_letter_the_database_refuses_puts_the_message_back_after_a_pause(
     customer, one_order_fails, monkeypatch
 ):
@@ -303,13 +307,29 @@ def test_a_dead_letter_the_database_refuses_puts_the_message_back_after_a_pause(
     pauses = []
     monkeypatch.setattr(tasks_base.time, "sleep", pauses.append)
 
-    def refused(**kwargs):
-        raise ConnectionError("the database went away")
-
-    monkeypatch.setattr(dead_letters, "dead_letter_record", refused)
+    monkeypatch.setattr(dead_letters, "dead_letter_record", database_refuses)
 
     with pytest.raises(Reject) as rejected:
         Delivery()([order_id])
     assert rejected.value.requeue is True
     assert pauses == [tasks_base.REQUEUE_PAUSE_SECONDS]
     assert inventory([order_id]) == ["pending"]
+
+
+def test_a_soft_time_limit_in_the_pause_still_puts_the_message_back(
+    customer, one_order_fails, monkeypatch
+):
+    """Raised out of the pause, it would skip the Reject: the message acknowledged as
+    failed, with neither a retry nor a dead letter."""
+    order_id = place_order(customer)["id"]
+    one_order_fails += [order_id, ValueError("a bug: failed for good")]
+
+    def soft_limit(seconds):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks_base.time, "sleep", soft_limit)
+    monkeypatch.setattr(dead_letters, "dead_letter_record", database_refuses)
+
+    with pytest.raises(Reject) as rejected:
+        Delivery()([order_id])
+    assert rejected.value.requeue is True
