@@ -11,7 +11,7 @@ PENDING, DONE = OrderSideEffect.Status.PENDING, OrderSideEffect.Status.DONE
 
 def side_effect_not_done_skip_locked(*, order_id: int, kind: str) -> QuerySet[OrderSideEffect]:
     """The order's `kind` side effect while not done; skipped while another transaction
-    holds it (a task's claim never waits for another delivery)."""
+    holds it (a task's done mark never waits for another delivery)."""
     return (
         OrderSideEffect.objects.select_for_update(skip_locked=True)
         .filter(order_id=order_id, kind=kind)

@@ -246,9 +246,10 @@ LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
 LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
 # Tasks on ReliableTask store no success result: their state is their own rows (a side
-# effect's, its OrderSideEffect). One that fails for good is a dead letter and a FAILURE
-# result; a side effect's order that fails is its row's, not a result. The plain scheduled
-# tasks (prunes, the reconciler) keep theirs.
+# effect's, its OrderSideEffect). Failures are stored: one for good is a dead letter too;
+# a run the hard time limit killed is stored FAILURE by Celery though its message comes
+# back. A side effect's order that fails is its row's, not a result. The plain scheduled
+# tasks (prunes, the reconciler) keep their results.
 CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_EXPIRES_DAYS", 7))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -43,7 +43,7 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
 
 def inventory_apply(*, order_id: int) -> bool:
     """Move this order's reserved units out of stock on hand, once; False when an earlier
-    or a concurrent delivery did (or does) it. One transaction: the side effect claimed,
+    or a concurrent delivery did (or does) it. One transaction: the side effect marked done,
     a ledger row per order item (unique: nothing is applied twice), one UPDATE, and
     low_stock for the items that crossed their threshold at checkout (OrderItem)."""
     with transaction.atomic():
