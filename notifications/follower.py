@@ -97,8 +97,10 @@ class Follower:
         if message["type"] == live.PREFERENCES_CHANGED:
             await self.load_preferences()
             return []
-        # RESYNC: the layer may have dropped messages, or Redis forgot the group.
+        # RESYNC: the layer (or a stream that fell behind) may have dropped messages, a
+        # change of preferences among them, or Redis forgot the group.
         await join(self.layer, self.group, self.channel)
+        await self.load_preferences()
         return await self.missed()
 
     async def close(self) -> None:

@@ -81,21 +81,17 @@ def _format(message: dict) -> str:
 
 
 async def _events(user_id: int, last_id: int):
-    # One message ahead: while the client or the database is slow, the rest wait in the
-    # layer's channel, bounded by its capacity, as a socket's do while its handler runs.
-    layer, inbox = get_channel_layer(), asyncio.Queue(maxsize=1)
+    layer, inbox = get_channel_layer(), asyncio.Queue()  # kept to INBOX_LIMIT by _read
     channel = await layer.new_channel()
-    loop, resyncs = asyncio.get_running_loop(), set()
-
-    def resync_soon():  # from this process's watch: queued behind what the reader holds
-        task = loop.create_task(inbox.put(dict(RESYNC)))
-        resyncs.add(task)
-        task.add_done_callback(resyncs.discard)
-
     follower = Follower(
-        layer=layer, channel=channel, user_id=user_id, last_id=last_id, resync_soon=resync_soon
+        layer=layer,
+        channel=channel,
+        user_id=user_id,
+        last_id=last_id,
+        resync_soon=lambda: inbox.put_nowait(dict(RESYNC)),
     )
     missed = await follower.open()
+    loop = asyncio.get_running_loop()
     reader = loop.create_task(_read(layer, channel, inbox))
     try:
         # Reconnect in 2 s when the connection drops (EventSource's default is 3 to 5).
@@ -114,13 +110,26 @@ async def _events(user_id: int, last_id: int):
                 yield _format(message)
         # Its time is up: the client reconnects, and its credentials are checked again.
     finally:
-        for task in [reader, *resyncs]:
-            task.cancel()
+        reader.cancel()
         await follower.close()
 
 
+# Layer messages a stream holds at most while its client (or the database) is slow.
+INBOX_LIMIT = 100
+
+
 async def _read(layer, channel: str, inbox: asyncio.Queue) -> None:
-    """The channel's messages into the stream's inbox, where resyncs also go; a message
-    is received only once the inbox has room."""
+    """The channel's messages into the stream's inbox, where resyncs also go. A stream
+    INBOX_LIMIT behind takes no more: it gets one RESYNC instead, and catches up from the
+    database once it has sent what it holds (a receipt in between is not sent live). The
+    reader goes back into receive() at once, where a cancel lets channels-redis drop the
+    channel's buffer; a reader cancelled while waiting for room would leave it behind."""
+    behind = False
     while True:
-        await inbox.put(await layer.receive(channel))
+        message = await layer.receive(channel)
+        if inbox.qsize() < INBOX_LIMIT:
+            behind = False
+            inbox.put_nowait(message)
+        elif not behind:
+            behind = True
+            inbox.put_nowait(dict(RESYNC))

@@ -1,17 +1,18 @@
 """The Server-Sent Events stream's generator (notifications.stream), driven directly on an
-in-memory channel layer: what it leaves behind when its opening fails halfway, and where
-messages wait while it falls behind."""
+in-memory channel layer: what it leaves behind when its opening fails halfway, and what
+it holds while it falls behind."""
 
 import asyncio
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import OperationalError
 
-from notifications import live
+from notifications import live, stream
 from notifications.follower import Follower, followers
-from notifications.stream import _events
+from notifications.models import Notification
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +30,7 @@ def test_a_stream_whose_catch_up_read_fails_leaves_its_group_and_its_process(set
     monkeypatch.setattr(Follower, "missed", database_gone)
 
     async def open_the_stream():
-        events = _events(user.pk, 0)
+        events = stream._events(user.pk, 0)
         with pytest.raises(OperationalError):
             await anext(events)
         members = get_channel_layer().groups.get(live.user_group(user.pk), {})
@@ -40,30 +41,35 @@ def test_a_stream_whose_catch_up_read_fails_leaves_its_group_and_its_process(set
     assert members == {} and following == 0
 
 
-def test_a_stream_that_falls_behind_leaves_the_backlog_in_the_layer_and_sends_it_all(settings):
-    """While nothing reads the stream (a slow client), the layer's messages stay in the
-    layer's channel, bounded by its capacity, not in the process; read later, every one
-    comes, in order."""
+def test_a_stream_that_falls_behind_holds_its_limit_then_catches_up_from_the_database(
+    settings, monkeypatch
+):
+    """While nothing reads the stream (a slow client), it holds INBOX_LIMIT messages of
+    the layer and no more; read later, it sends those, then what the database has that
+    it missed meanwhile (here a notification whose live message never came)."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    monkeypatch.setattr(stream, "INBOX_LIMIT", 5)
     user = UserFactory()
-    receipts = [{"message_id": n, "read_at": f"2026-11-28T12:00:{n:02d}Z"} for n in range(30)]
+    receipts = [{"message_id": n, "read_at": f"2026-11-28T12:00:{n:02d}Z"} for n in range(12)]
 
     async def fall_behind_then_read():
-        events = _events(user.pk, 0)
+        events = stream._events(user.pk, 0)
         assert (await anext(events)).startswith("retry:")
         layer = get_channel_layer()
         for receipt in receipts:
             await layer.group_send(
                 live.user_group(user.pk), {"type": live.RECEIPT, "receipt": receipt}
             )
-        for _ in range(100):  # the stream's reader gets every chance to take what it can
+        for _ in range(100):  # the stream's reader gets every chance to take them all
             await asyncio.sleep(0)
-        (waiting,) = [queue.qsize() for queue in layer.channels.values()]
-        sent = [await anext(events) for _ in receipts]
+        missed = await database_sync_to_async(Notification.objects.bulk_create)(
+            [Notification(recipient=user, kind="message", message="while behind")]
+        )
+        sent = [await anext(events) for _ in range(6)]
         await events.aclose()
-        return waiting, sent
+        return missed[0].pk, sent
 
-    waiting, sent = asyncio.run(fall_behind_then_read())
+    missed_id, sent = asyncio.run(fall_behind_then_read())
 
-    assert waiting >= len(receipts) - 2
-    assert sent == [f"event: receipt\ndata: {json.dumps(r)}\n\n" for r in receipts]
+    assert sent[:5] == [f"event: receipt\ndata: {json.dumps(r)}\n\n" for r in receipts[:5]]
+    assert sent[5].startswith(f"id: {missed_id}\nevent: notification\n")
