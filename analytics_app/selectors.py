@@ -1,5 +1,3 @@
-import bisect
-import itertools
 import math
 from collections import Counter
 from datetime import date, datetime, time, timedelta
@@ -135,6 +133,9 @@ def percentile(counts: Counter[int], p: float) -> int | None:
     if not total:
         return None
     rank = max(math.floor(p / 100 * total + 0.5), 1)  # half up, as HdrHistogram rounds
-    values = sorted(counts)
-    # The first value whose running count reaches the rank.
-    return values[bisect.bisect_left(list(itertools.accumulate(map(counts.get, values))), rank)]
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the ranks add up to the total")
