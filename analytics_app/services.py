@@ -1,9 +1,7 @@
 from datetime import date, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
-from side_effects.services import side_effect_mark_done_with_work
 from store import selectors as store_selectors
 
 from .models import AnalyticsEvent, DailySummary
@@ -13,14 +11,10 @@ ANALYTICS = "analytics"  # the side effect kind (analytics_app.apps registers it
 
 
 def analytics_record(*, order_id: int) -> bool:
-    """Record this order's order_placed event, once; False when an earlier or a concurrent
-    delivery did. One transaction with its side effect's done mark; unique per order."""
-    with transaction.atomic():
-        if not side_effect_mark_done_with_work(kind=ANALYTICS, order_id=order_id):
-            return False
-        order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
-        # INSERT ... ON CONFLICT DO NOTHING: what another delivery recorded stays as is.
-        AnalyticsEvent.objects.bulk_create([_order_placed_event(order)], ignore_conflicts=True)
+    """Record this order's order_placed event, once (unique per order)."""
+    order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
+    # INSERT ... ON CONFLICT DO NOTHING: what an earlier attempt recorded stays as is.
+    AnalyticsEvent.objects.bulk_create([_order_placed_event(order)], ignore_conflicts=True)
     return True
 
 

@@ -6,12 +6,10 @@ from . import services
 
 
 @shared_task(
-    base=SideEffectTask,
-    side_effect=services.ANALYTICS,
-    name="analytics_app.record_analytics",
+    base=SideEffectTask, kind=services.ANALYTICS, atomic=True, name="analytics_app.record_analytics"
 )
-def record_analytics(order_id: int) -> bool:
-    return services.analytics_record(order_id=order_id)
+def record_analytics(key: str) -> bool:
+    return services.analytics_record(order_id=int(key))
 
 
 @shared_task(name="analytics_app.rollup_daily_summary")

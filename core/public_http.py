@@ -1,7 +1,8 @@
 """HTTP requests to a URL someone handed the server (a Web Push endpoint, a webhook
 endpoint) that cannot become a way into the private network (SSRF). The check runs when
 the URL is stored and again before each request, which connects to the very address the
-check approved (`public_post`): a DNS answer that changes in between smuggles nothing in."""
+check approved (`public_post`): a DNS answer that changes in between smuggles nothing in.
+A request's resolution and the whole request run under one deadline (core.deadline)."""
 
 import ipaddress
 import socket
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from core.deadline import Deadline, DeadlineExceeded
 
 class AddressRefused(ValueError):
     """Not a URL this server will send a request to."""
@@ -44,6 +46,8 @@ class Reply:
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # What a reply's body is read of: enough for an error message, not a download.
 REPLY_BYTES = 1000
+# A resolution with no request's deadline to share (an endpoint checked as it is saved).
+RESOLVE_SECONDS = 5.0
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -52,8 +56,9 @@ def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def public_target(url: str, *, loopback_allowed: bool) -> Target:
-    """Where to send a request for `url`; AddressRefused naming why not."""
+def public_target(url: str, *, loopback_allowed: bool, deadline: Deadline | None = None) -> Target:
+    """Where to send a request for `url`, its host resolved by `deadline` (the request's,
+    else one of RESOLVE_SECONDS); AddressRefused naming why not."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -65,8 +70,11 @@ def public_target(url: str, *, loopback_allowed: bool) -> Target:
     if parts.username is not None or parts.password is not None:
         raise AddressRefused("The endpoint must not carry credentials.")
     port = port or (443 if parts.scheme == "https" else 80)
+    deadline = deadline or Deadline(RESOLVE_SECONDS, about=f"resolving {parts.hostname}")
     try:
-        addresses = resolve(parts.hostname, port)
+        addresses = deadline.call(resolve, parts.hostname, port)
+    except DeadlineExceeded as exc:  # a DNS hiccup like any other: a later request tries again
+        raise AddressUnresolved(f"The endpoint's host does not resolve ({exc}).") from exc
     except (OSError, UnicodeError) as exc:
         raise AddressUnresolved("The endpoint's host does not resolve.") from exc
     if not addresses:
@@ -95,16 +103,19 @@ def _check_address(address: str, *, http: bool, loopback_allowed: bool) -> None:
         raise AddressRefused("The endpoint's host is not on the public internet.")
 
 
-def public_post(target: Target, *, body: bytes, headers: dict, timeout: urllib3.Timeout) -> Reply:
+def public_post(target: Target, *, body: bytes, headers: dict, deadline: Deadline) -> Reply:
     """POST `body` to the address `target`'s check approved (the URL's host in the Host
     header and, over https, in the TLS name check), no redirect followed, nothing retried;
-    the reply's status, headers and the start of its body. urllib3's errors and OSError
-    when no answer came."""
+    the reply's status, headers and the start of its body. The whole of it (connect, TLS,
+    send, every read) is cut at `deadline`, the one the target was resolved under:
+    DeadlineExceeded then. urllib3's errors and OSError when no answer came."""
     https = target.scheme == "https"
     pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
     extra = {"server_hostname": target.host, "assert_hostname": target.host} if https else {}
     headers = {**headers, "Host": target.origin.split("://", 1)[1]}
-    with pool_class(target.address, target.port, timeout=timeout, retries=False, **extra) as pool:
+    # The time left as each socket operation's timeout too: a backstop to the cut.
+    timeout = deadline.left()
+    with deadline, pool_class(target.address, target.port, timeout=timeout, retries=False, **extra) as pool:
         response = pool.urlopen(
             "POST", target.path, body=body, headers=headers, redirect=False, preload_content=False
         )
@@ -112,4 +123,6 @@ def public_post(target: Target, *, body: bytes, headers: dict, timeout: urllib3.
             start = response.read(REPLY_BYTES, decode_content=False)
         finally:
             response.close()  # the rest unread: the connection goes with the pool
+        if deadline.passed:  # a body read to its end by the connection's close may be cut short
+            raise deadline.exceeded()
     return Reply(response.status, dict(response.headers), start.decode("utf-8", "replace"))

@@ -19,7 +19,7 @@ REFUSED = (IntegrityError, DataError)
 
 
 # Rows and their on_commit callback, as given to insert_isolated().
-_Rows = tuple[list, Callable[[list], None] | None]
+_Rows = tuple[list, Callable[[list], None] | None, bool]
 # The rows of the innermost isolated_inserts() block; None outside any.
 _receiver_rows: contextvars.ContextVar[list[_Rows] | None] = contextvars.ContextVar(
     "receiver_rows", default=None
@@ -33,15 +33,22 @@ def receivers_connect(app: str, pairs) -> None:
         signal.connect(receiver, dispatch_uid=f"{app}.{receiver.__name__}")
 
 
-def insert_isolated(rows: list, *, on_commit: Callable[[list], None] | None = None) -> None:
+def insert_isolated(
+    rows: list,
+    *,
+    on_commit: Callable[[list], None] | None = None,
+    ignore_conflicts: bool = False,
+) -> None:
     """Insert `rows` (unsaved model instances) in the caller's transaction and call
     `on_commit(rows)` once it commits. Inside `isolated_inserts()`, when that block ends,
-    isolated as the module says; elsewhere at once, as bulk_create would."""
+    isolated as the module says; elsewhere at once, as bulk_create would. With
+    `ignore_conflicts`, a row a unique constraint already holds is left out (bulk_create's
+    option; such rows get no primary key)."""
     pending = _receiver_rows.get()
     if pending is None:
-        _insert([(list(rows), on_commit)])
+        _insert([(list(rows), on_commit, ignore_conflicts)])
     elif rows:
-        pending.append((list(rows), on_commit))
+        pending.append((list(rows), on_commit, ignore_conflicts))
 
 
 @contextlib.contextmanager
@@ -95,29 +102,29 @@ def _insert_each_isolated(pending: list[_Rows], about: str) -> None:
     with contextlib.suppress(*REFUSED), transaction.atomic():
         _insert(pending)
         return
-    for rows, on_commit in pending:
+    for rows in pending:
         try:
             with transaction.atomic():
-                _insert([(rows, on_commit)])
+                _insert([rows])
         except REFUSED:
             logger.error(
                 "rows refused by the database for %s, dropped: %s",
                 about,
-                "; ".join(str(row) for row in rows),
+                "; ".join(str(row) for row in rows[0]),
                 exc_info=True,
             )
 
 
 def _insert(pending: list[_Rows]) -> None:
-    by_model: dict[type, list] = {}
+    by_model: dict[tuple[type, bool], list] = {}
     by_callback: dict[Callable, list] = {}
-    for rows, on_commit in pending:
+    for rows, on_commit, ignore_conflicts in pending:
         for row in rows:
-            by_model.setdefault(type(row), []).append(row)
+            by_model.setdefault((type(row), ignore_conflicts), []).append(row)
         if on_commit is not None:
             by_callback.setdefault(on_commit, []).extend(rows)
-    for model, rows in by_model.items():
-        model._default_manager.bulk_create(rows)
+    for (model, ignore_conflicts), rows in by_model.items():
+        model._default_manager.bulk_create(rows, ignore_conflicts=ignore_conflicts)
     for callback, rows in by_callback.items():
         # Named as the callback: a robust on_commit that fails logs its __qualname__.
         call = functools.update_wrapper(functools.partial(callback, rows), callback)

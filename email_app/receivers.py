@@ -1,10 +1,11 @@
+from worker import jobs
 from worker.outbox import enqueue_on_commit
 
 from . import tasks
 
 
 def enqueue_confirmation_email(sender, order, **kwargs):
-    enqueue_on_commit(tasks.send_confirmation_email, [order.pk])
+    jobs.enqueue_on_commit(tasks.send_confirmation_email, order.pk)
 
 
 def enqueue_welcome_email(sender, instance, created, raw=False, **kwargs):

@@ -8,14 +8,14 @@ from .services import emails
 
 @shared_task(
     base=SideEffectTask,
-    side_effect=emails.CONFIRMATION_EMAIL,
+    kind=emails.CONFIRMATION_EMAIL,
     name="email_app.send_confirmation_email",
-    # A message's emails go one after another over its thread's SMTP connection: a few a
-    # message, so that a slow server's burst spreads over the mail worker's threads.
-    batch_max=4,
+    # A run's emails go one after another over its thread's SMTP connection: a few a run,
+    # so that a slow server's burst spreads over the mail worker's threads.
+    batch=4,
 )
-def send_confirmation_email(order_id: int) -> bool:
-    return emails.confirmation_email_send(order_id=order_id)
+def send_confirmation_email(key: str) -> bool:
+    return emails.confirmation_email_send(order_id=int(key))
 
 
 @shared_task(base=ReliableTask, name="email_app.send_welcome_email")

@@ -5,9 +5,10 @@ again once on a fresh connection when the server closed it under us (it refused 
 before accepting anything). A read that timed out is raised instead: smtplib reports it as
 a disconnection too, but that server may hold the whole message.
 
-A send has a deadline: past it the connection is cut, whatever the server does, and
-SendTimeout is raised. The email worker's threads pool enforces no task time limit, and a
-claim must not be taken over while its send may still go out (email_app.services.claims)."""
+A send has a deadline (core.deadline), opening a connection included: past it the
+connection is cut, whatever the server does, and SendTimeout is raised. The email worker's
+threads pool enforces no task time limit, and a claim must not be taken over while its
+send may still go out (email_app.services.claims)."""
 
 import contextlib
 import smtplib
@@ -16,6 +17,7 @@ import threading
 from django.core.mail import get_connection
 
 from core import clock
+from core.deadline import Deadline, DeadlineExceeded
 from worker.compat.smtp_cut import smtp_connection_cut
 
 # Servers commonly drop connections idle for a minute or more (RFC 5321 asks for at
@@ -25,7 +27,7 @@ IDLE_SECONDS = 30.0
 _local = threading.local()
 
 
-class SendTimeout(TimeoutError):
+class SendTimeout(DeadlineExceeded):
     """The send passed its deadline and its connection was cut: not sent, as far as the
     client knows (a server that had the whole message may deliver it)."""
 
@@ -33,48 +35,35 @@ class SendTimeout(TimeoutError):
 def send_message(message, *, deadline: float) -> None:
     """Send one EmailMessage over this thread's connection, by `deadline` (a
     clock.monotonic() value). Raises what the backend raises, or SendTimeout."""
-    connection, reused = _connection()
     try:
-        _send_by(connection, message, deadline)
-    except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        with Deadline(deadline - clock.monotonic(), about="the SMTP send") as cut:
+            _send_by(message, cut)
+    except DeadlineExceeded as exc:
+        raise SendTimeout(str(exc)) from exc
+    if cut.passed:  # cut as the send returned: sent, but the connection is gone
         _close()
-        if not reused or isinstance(exc.__context__, TimeoutError):
-            raise
-        connection, _ = _connection()
-        _send_by(connection, message, deadline)
-    except BaseException:
-        _close()  # the conversation is in an unknown state: start the next one afresh
-        raise
     _local.used_at = clock.monotonic()
 
 
-def _send_by(connection, message, deadline: float) -> None:
-    remaining = deadline - clock.monotonic()
-    if remaining <= 0:
-        raise SendTimeout("the send's deadline passed before it started")
-    cut = threading.Event()
-    watchdog = threading.Timer(remaining, _cut, args=(connection, cut))
-    watchdog.daemon = True
-    watchdog.start()
+def _send_by(message, cut: Deadline) -> None:
+    connection, reused = _connection(cut)
+    # A kept connection's socket was opened under another deadline: cut through the
+    # backend (worker.compat.smtp_cut). `connection` is read at the cut: the one in use.
+    cut.on_cut(lambda: smtp_connection_cut(connection))
     try:
         connection.send_messages([message])
-    except BaseException as exc:
-        if cut.is_set():
-            raise SendTimeout(f"no answer from the mail server within {remaining:.0f}s") from exc
-        raise
-    finally:
-        watchdog.cancel()
-    if cut.is_set():  # cut as the send returned: sent, but the connection is gone
+    except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
         _close()
+        if not reused or cut.passed or isinstance(exc.__context__, TimeoutError):
+            raise
+        connection, _ = _connection(cut)
+        connection.send_messages([message])
+    except BaseException:
+        _close()  # the conversation is in an unknown state: start the next one afresh
+        raise
 
 
-def _cut(connection, cut: threading.Event) -> None:
-    """The blocked send in the other thread returns at once (worker.compat.smtp_cut)."""
-    cut.set()
-    smtp_connection_cut(connection)
-
-
-def _connection():
+def _connection(cut: Deadline):
     """(connection, reused?)"""
     connection = getattr(_local, "connection", None)
     idle = clock.monotonic() - getattr(_local, "used_at", 0.0)
@@ -82,7 +71,9 @@ def _connection():
         return connection, True
     _close()  # idle long enough for the server to have dropped it (or none yet)
     connection = get_connection()
-    connection.open()
+    # In a helper thread, its sockets cut at the deadline too: smtplib resolves the host
+    # as it connects, and a lookup cannot be interrupted.
+    cut.call(connection.open)
     _local.connection, _local.used_at = connection, clock.monotonic()
     return connection, False
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from py_vapid import Vapid02
 
+from core.deadline import Deadline
 from core.exists_check import ExistsCheck
 from core.public_http import AddressRefused, AddressUnresolved, Reply, public_post, public_target
 from worker.outbox import enqueue_on_commit
@@ -37,7 +38,8 @@ DELIVERY = {
 }
 # Notifications older than this are not pushed: the person will see them in the app.
 PLAN_WINDOW = timedelta(hours=1)
-TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
+# A push, its DNS included, is cut at this: a push service answers at once or not at all.
+REQUEST_SECONDS = 8.0
 VAPID_CLAIM_SECONDS = 12 * 3600
 
 
@@ -127,8 +129,10 @@ def push_payload(notification: Notification) -> dict:
 
 def push_post(*, subscription: PushSubscription, notification: Notification) -> Reply:
     """POST one notification to one subscription's push service, to the address the
-    endpoint check approved, no redirect followed (core.public_http)."""
-    target = push_target(subscription.endpoint)
+    endpoint check approved, no redirect followed (core.public_http), the resolution and
+    the request within REQUEST_SECONDS."""
+    deadline = Deadline(REQUEST_SECONDS, about=f"the push to subscription {subscription.pk}")
+    target = push_target(subscription.endpoint, deadline=deadline)
     ttl, urgency = DELIVERY.get(notification.kind, (3600, "normal"))
     payload = push_payload(notification)
     info = {
@@ -152,13 +156,14 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",
     }
-    return public_post(target, body=body, headers=headers, timeout=TIMEOUT)
+    return public_post(target, body=body, headers=headers, deadline=deadline)
 
 
-def push_target(endpoint: str):
-    """Where to POST for a push endpoint: public addresses only, plain http to loopback
-    with SHOPFLOW_PUSH_ALLOW_LOOPBACK (core.public_http)."""
-    return public_target(endpoint, loopback_allowed=settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK)
+def push_target(endpoint: str, *, deadline: Deadline | None = None):
+    """Where to POST for a push endpoint, resolved within `deadline`: public addresses
+    only, plain http to loopback with SHOPFLOW_PUSH_ALLOW_LOOPBACK (core.public_http)."""
+    allowed = settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK
+    return public_target(endpoint, loopback_allowed=allowed, deadline=deadline)
 
 
 def _seconds(value: str | None) -> int:

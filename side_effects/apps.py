@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class SideEffectsConfig(AppConfig):
@@ -8,14 +7,10 @@ class SideEffectsConfig(AppConfig):
 
     def ready(self):
         from core.metrics import add_collector
-        from worker.schedule import schedule_task
+        from core.signals import receivers_connect
+        from worker.signals import job_failed
 
-        from . import metrics, tasks
+        from . import metrics, receivers
 
         add_collector(metrics.SideEffectCollector())
-        # No expiry: a late run finds what is overdue as well as a timely one (worker.schedule).
-        schedule_task(
-            "side effects reconciler",
-            tasks.reconcile,
-            every_seconds=settings.SHOPFLOW_RECONCILE_EVERY_SECONDS,
-        )
+        receivers_connect("side_effects", [(job_failed, receivers.tell_side_effect_failed)])

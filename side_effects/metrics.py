@@ -5,17 +5,16 @@ at scrape time, by kind, those pending, pending past their deadline, and failed.
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from core.clock import db_now
+from worker.models import Job
 
 from . import registry
-from .models import OrderSideEffect
 
-Status = OrderSideEffect.Status
+Status = Job.Status
 
 # Steps of 1.5x to 2x from 5 ms to 3 s, where a shop's lag is read (a benchmark's p50 and p99
 # come from these buckets), then coarse, up to 15 minutes.
@@ -25,11 +24,6 @@ LAG = Histogram(
     "From the checkout that opened a side effect to its done mark, by kind.",
     ["kind"],
     buckets=(*(ms / 1000 for ms in _READ_MS), 5, 10, 30, 60, 300, 900),
-)
-REDRIVES = Counter(
-    "shopflow_side_effect_redrives",
-    "Side effects the reconciler enqueued again past their deadline, by kind.",
-    ["kind"],
 )
 
 
@@ -46,38 +40,33 @@ def _observe(kind: str, opened_at: datetime) -> None:
 
 
 class SideEffectCollector:
-    """Side effects by kind: pending, past their deadline, failed. Two queries, each on a
-    partial index, so a scrape reads the rows still pending or failed, not the history."""
+    """Side effects by kind: pending, failed. One query on the jobs' partial indexes, so
+    a scrape reads the jobs still pending or failed, not the history."""
 
     def collect(self):
-        pending = (
-            OrderSideEffect.objects.filter(status=Status.PENDING)
-            .values_list("kind")
-            .annotate(n=Count("id"), late=Count("id", filter=Q(deadline__lt=db_now())))
-            .order_by()
-        )
-        failed = (
-            OrderSideEffect.objects.filter(status=Status.FAILED)
-            .values_list("kind")
+        counts = (
+            Job.objects.filter(kind__in=registry.kinds())
+            .exclude(status=Status.DONE)
+            .values_list("kind", "status")
             .annotate(n=Count("id"))
             .order_by()
         )
         zeros = dict.fromkeys(registry.kinds(), 0)  # every kind, zeros too
-        by_kind = {
-            "pending": zeros | {kind: n for kind, n, _ in pending},
-            "late": zeros | {kind: late for kind, _, late in pending},
-            "failed": zeros | dict(failed),
-        }
+        by_status = {Status.PENDING: dict(zeros), Status.FAILED: dict(zeros)}
+        for kind, status, n in counts:
+            by_status[status][kind] = n
         families = {
-            "pending": ("shopflow_side_effects_pending", "Side effects not done yet, by kind."),
-            "late": (
-                "shopflow_side_effects_past_deadline",
-                "Side effects still pending past their deadline (the reconciler's work).",
+            Status.PENDING: (
+                "shopflow_side_effects_pending",
+                "Side effects not done yet, by kind.",
             ),
-            "failed": ("shopflow_side_effects_failed", "Side effects failed for good, by kind."),
+            Status.FAILED: (
+                "shopflow_side_effects_failed",
+                "Side effects failed for good, by kind.",
+            ),
         }
-        for key, (name, doc) in families.items():
+        for status, (name, doc) in families.items():
             gauge = GaugeMetricFamily(name, doc, labels=["kind"])
-            for kind, value in by_kind[key].items():
+            for kind, value in by_status[status].items():
                 gauge.add_metric([kind], value)
             yield gauge

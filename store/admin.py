@@ -4,7 +4,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import RecordAdmin
-from side_effects.admin import OrderSideEffectInline
 
 from .exceptions import StockAdjustmentRefused
 from .models import (
@@ -149,11 +148,10 @@ class OrderAdmin(admin.ModelAdmin):
         ("status", titled(admin.ChoicesFieldListFilter, "order status")),
         ("duplicate_of", admin.EmptyFieldListFilter),
         "placed_at",
-        ("side_effects__status", titled(admin.ChoicesFieldListFilter, "side effect status")),
     ]
     search_fields = ["id", "customer__user__username", "customer__user__email", "idempotency_key"]
     date_hierarchy = "placed_at"
-    inlines = [OrderItemInline, OrderSideEffectInline]
+    inlines = [OrderItemInline]
     raw_id_fields = ["customer", "duplicate_of"]
     readonly_fields = [
         "placed_at",

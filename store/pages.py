@@ -8,18 +8,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
-from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
+from worker.models import Job
 
 from . import selectors
 
-Status = OrderSideEffect.Status
+Status = Job.Status
 PER_PAGE = 20
 
 
 def side_effect_rows(order) -> list[dict[str, str]]:
     """The order's side effects as a page lists them: kind, a label for people, status."""
-    states = side_effect_states(rows=order.side_effect_rows)
+    states = side_effect_states(order=order)
     return [
         {"kind": kind, "label": kind.replace("_", " ").capitalize(), "status": status}
         for kind, status in states.items()

@@ -5,7 +5,7 @@ import logging
 
 from django.db import transaction
 
-from worker.outbox import enqueue_on_commit
+from worker.jobs import enqueue_on_commit
 
 from . import tasks
 from .authentication import token_cache
@@ -21,7 +21,7 @@ audit_logger = logging.getLogger("shopflow.audit")
 
 
 def enqueue_inventory(sender, order, **kwargs):
-    enqueue_on_commit(tasks.apply_inventory, [order.pk])
+    enqueue_on_commit(tasks.apply_inventory, order.pk)
 
 
 def log_order_created(sender, order, **kwargs):

@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from side_effects.selectors import side_effects_prefetch
+from side_effects.selectors import side_effects_annotate
 
 from .exceptions import CartItemNotFound, CartNotFound, OrderNotFound
 from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
@@ -50,10 +50,10 @@ def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
 
 def order_list(*, user, with_lines: bool = True) -> QuerySet[Order]:
     """The user's own orders (none without a customer row: reading creates none), each
-    with `side_effect_rows` and, unless `with_lines` is off (the pages' lists show no
+    with its side effects' states and, unless `with_lines` is off (the pages' lists show no
     lines), `line_items` with their products: what the API and the pages show, in three
     queries for a page."""
-    orders = Order.objects.filter(customer__user=user).prefetch_related(side_effects_prefetch())
+    orders = side_effects_annotate(Order.objects.filter(customer__user=user))
     if with_lines:
         lines = OrderItem.objects.select_related("product")
         orders = orders.prefetch_related(Prefetch("items", queryset=lines, to_attr="line_items"))

@@ -5,8 +5,8 @@ from rest_framework.serializers import ModelSerializer
 from core.api import ErrorSerializer
 from core.money import CurrencyField
 from side_effects import registry
-from side_effects.models import OrderSideEffect
 from side_effects.selectors import side_effect_states
+from worker.models import Job
 
 from .models import Cart, CartItem, Order, OrderItem, PriceChange, Product
 from .services.carts import MAX_LINE_QUANTITY, cart_create
@@ -79,7 +79,7 @@ class SideEffectsSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for kind in registry.kinds():
-            self.fields[kind] = serializers.ChoiceField(choices=OrderSideEffect.Status.choices)
+            self.fields[kind] = serializers.ChoiceField(choices=Job.Status.choices)
 
 
 class OrderSerializer(ModelSerializer):
@@ -108,7 +108,7 @@ class OrderSerializer(ModelSerializer):
 
     @extend_schema_field(SideEffectsSerializer)
     def get_side_effects(self, order) -> dict[str, str]:
-        return side_effect_states(rows=order.side_effect_rows)
+        return side_effect_states(order=order)
 
 
 class UUIDStringField(serializers.UUIDField):

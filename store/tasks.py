@@ -9,13 +9,9 @@ from worker.tasks_base import ReliableTask
 from .services import carts, duplicates, stock
 
 
-@shared_task(
-    base=SideEffectTask,
-    side_effect=stock.INVENTORY,
-    name="store.apply_inventory",
-)
-def apply_inventory(order_id: int) -> bool:
-    return stock.inventory_apply(order_id=order_id)
+@shared_task(base=SideEffectTask, kind=stock.INVENTORY, atomic=True, name="store.apply_inventory")
+def apply_inventory(key: str) -> bool:
+    return stock.inventory_apply(order_id=int(key))
 
 
 @shared_task(name="store.remove_abandoned_carts")

@@ -2,9 +2,10 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from side_effects.models import OrderSideEffect
 from store.models import Cart, CartItem, Order, Product
+from worker.models import Job
 
 PASSWORD = "correct-horse-battery"
 
@@ -64,24 +65,20 @@ class OrderFactory(factory.django.DjangoModelFactory):
         return order
 
 
-class OrderSideEffectFactory(factory.django.DjangoModelFactory):
-    """A side effect of an order; `updated_at=` sets the time of its last change (for a
-    done one, when it was done), a field Django fills on every save."""
+class SideEffectJobFactory(factory.django.DjangoModelFactory):
+    """An order's side effect: its job of `kind`, keyed by the order's id; `ended_at` is
+    when a done or failed one ended (now by default)."""
 
     class Meta:
-        model = OrderSideEffect
+        model = Job
 
-    order = factory.SubFactory(OrderFactory)
+    class Params:
+        order = factory.SubFactory(OrderFactory)
+
     kind = "analytics"
-    status = OrderSideEffect.Status.DONE
-
-    @classmethod
-    def _create(cls, model_class, *args, updated_at=None, **kwargs):
-        effect = super()._create(model_class, *args, **kwargs)
-        if updated_at is not None:
-            model_class.objects.filter(pk=effect.pk).update(updated_at=updated_at)
-            effect.updated_at = updated_at
-        return effect
+    key = factory.LazyAttribute(lambda job: str(job.order.pk))
+    status = Job.Status.DONE
+    ended_at = factory.LazyFunction(timezone.now)
 
 
 def cart_with(customer, *lines) -> Cart:

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.deadline import Deadline
 from core.public_http import Target, public_target
 
 
@@ -34,11 +35,13 @@ class Endpoint(models.Model):
         return self.url
 
     @staticmethod
-    def url_target(url: str) -> Target:
-        """Where `url` may lead, at save time and again at each attempt: the shop's SSRF guard
-        (core.public_http), plain http to loopback only with SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK.
-        AddressRefused (AddressUnresolved) naming why not."""
-        return public_target(url, loopback_allowed=settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK)
+    def url_target(url: str, *, deadline: Deadline | None = None) -> Target:
+        """Where `url` may lead, at save time and again at each attempt (resolved within its
+        `deadline`): the shop's SSRF guard (core.public_http), plain http to loopback only
+        with SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK. AddressRefused (AddressUnresolved) naming why
+        not."""
+        allowed = settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK
+        return public_target(url, loopback_allowed=allowed, deadline=deadline)
 
 
 class Delivery(models.Model):

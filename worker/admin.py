@@ -3,7 +3,8 @@ from django.contrib import admin, messages
 from core.admin import RecordAdmin
 
 from .dead_letters import dead_letters_requeue
-from .models import DeadLetter, OutboxMessage
+from .jobs import jobs_redrive
+from .models import DeadLetter, Job, OutboxMessage
 
 
 @admin.register(OutboxMessage)
@@ -37,3 +38,21 @@ class DeadLetterAdmin(RecordAdmin):
         self.message_user(request, f"Re-enqueued {count} task(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"{skipped} already re-enqueued, skipped.", messages.WARNING)
+
+
+@admin.register(Job)
+class JobAdmin(RecordAdmin):
+    """Every job: the failed ones are the dead letters, re-driven by the action."""
+
+    list_display = ["id", "kind", "key", "status", "attempts", "due_at", "ended_at", "last_error"]
+    list_filter = ["status", "kind"]
+    search_fields = ["key", "last_error"]
+    date_hierarchy = "created_at"
+    actions = ["redrive"]
+
+    @admin.action(description="Re-drive the selected failed jobs")
+    def redrive(self, request, queryset):
+        count = jobs_redrive(jobs=queryset)
+        self.message_user(request, f"Re-drove {count} job(s).", messages.SUCCESS)
+        if skipped := queryset.count() - count:
+            self.message_user(request, f"{skipped} not failed, left as they are.", messages.WARNING)

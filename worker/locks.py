@@ -1,11 +1,49 @@
 """Every row lock the worker takes: named querysets, in primary-key order, for the
 caller's transaction."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Now
 
 from core.clock import db_now
 
-from .models import DeadLetter, OutboxMessage
+from . import sql
+from .models import DeadLetter, Job, OutboxMessage
+
+
+def jobs_due(*, kind: str) -> QuerySet[Job]:
+    """The pending jobs of `kind` a claim may take now: due, and no attempt holds them (a
+    lease that ran out was an attempt's that lost its worker). The database's clock."""
+    return Job.objects.filter(kind=kind, status=Job.Status.PENDING, due_at__lte=Now()).filter(
+        Q(leased_until__isnull=True) | Q(leased_until__lt=Now())
+    )
+
+
+def jobs_due_skip_locked(*, kind: str, limit: int, concurrency: int = 0) -> QuerySet[Job]:
+    """Up to `limit` due jobs of `kind` (jobs_due), those due longest first; jobs another
+    worker's claim holds are skipped. With `concurrency`, only jobs whose concurrency key
+    has fewer leases than that running (the caller serialises its kind's claims)."""
+    due = jobs_due(kind=kind)
+    if concurrency:
+        running = (
+            Job.objects.filter(
+                kind=kind,
+                status=Job.Status.PENDING,
+                concurrency_key=OuterRef("concurrency_key"),
+                leased_until__gte=Now(),
+            )
+            .order_by()
+            .values("concurrency_key")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        due = due.annotate(running=Coalesce(Subquery(running), 0)).filter(running__lt=concurrency)
+    return due.select_for_update(skip_locked=True, of=("self",)).order_by("due_at", "pk")[:limit]
+
+
+def jobs_claim_serialise(*, kind: str) -> None:
+    """Hold `kind`'s claim lock to the end of the caller's transaction: claims of a kind
+    with a concurrency cap take turns, so that two cannot both see room for one more."""
+    sql.advisory_xact_lock(name=f"jobs claim {kind}")
 
 
 def outbox_rows_due() -> QuerySet[OutboxMessage]:

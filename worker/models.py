@@ -77,3 +77,55 @@ class BeatLease(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.holder} until {self.expires_at}"
+
+
+class Job(models.Model):
+    """One piece of work that must happen (docs/architecture.md, "The job"): written in the
+    transaction of the change that asks for it, claimed by a worker of its kind under a
+    lease on the database's clock, done, retried at its kind's next due time, or failed
+    after its kind's last attempt. A message on the broker only says a kind has due jobs
+    (worker.dispatcher)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=64)
+    # What the job is about, unique within its kind (an order's id): its task reloads it.
+    key = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField(db_default=Now())  # the database's clock
+    attempts = models.PositiveIntegerField(default=0)  # counted when claimed
+    # The claim of the attempt running it: only that attempt may record its end.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_id = models.UUIDField(null=True, blank=True, editable=False)
+    # At most the kind's `concurrency` leases at once per value (a webhook's endpoint).
+    concurrency_key = models.CharField(max_length=200, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The trace of the request that asked for it (core.telemetry.trace_carrier).
+    trace_context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="job_kind_key_unique")]
+        indexes = [
+            # What the dispatcher and the claims read: the pending jobs of a kind by due time.
+            models.Index(
+                fields=["kind", "due_at"], condition=Q(status="pending"), name="job_pending_idx"
+            ),
+            # The failed ones (the dead letters: few).
+            models.Index(fields=["kind"], condition=Q(status="failed"), name="job_failed_idx"),
+            # What retention deletes: the ended ones by age.
+            models.Index(fields=["ended_at"], condition=~Q(status="pending"), name="job_ended_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.key} [{self.status}]"
+
+    @property
+    def lost(self) -> bool:
+        """Claimed before, and that attempt never recorded its end: it lost its worker."""
+        return self.lease_id is not None

@@ -106,7 +106,7 @@ class RelayPass(NamedTuple):
         return self.published < self.claimed
 
 
-def relay_forever(*, stop: threading.Event) -> None:
+def relay_forever(*, stop: threading.Event, each_pass=None) -> None:
     """The relay service's loop (`manage.py relay_outbox`) until `stop` is set. It looks
     for rows every SHOPFLOW_OUTBOX_POLL_MS; after a pass that published, it lingers
     SHOPFLOW_OUTBOX_LINGER_MS, so that a busy shop's rows gather into fewer messages (a
@@ -117,6 +117,8 @@ def relay_forever(*, stop: threading.Event) -> None:
         liveness_vouch()  # a pass that hangs (a database that stopped answering) lapses
         pause = settings.SHOPFLOW_OUTBOX_POLL_MS / 1000
         try:
+            if each_pass is not None:
+                each_pass()
             if locks.outbox_rows_due().exists():  # one cheap read of the pending rows' index
                 done = relay_once(rows_per_claim=rows_per_claim)
                 if done.broker_failed:
@@ -128,6 +130,9 @@ def relay_forever(*, stop: threading.Event) -> None:
         except DatabaseError:
             logger.exception("outbox relay: the database failed; trying again shortly")
             close_old_connections()  # a broken connection is made again at the next pass
+            pause = FAILURE_PAUSE_SECONDS
+        except Exception:
+            logger.warning("dispatcher: the broker failed; trying again shortly", exc_info=True)
             pause = FAILURE_PAUSE_SECONDS
         stop.wait(pause)
 

@@ -24,8 +24,9 @@ from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from core import clock
+from core.telemetry import span_continuing
 
-from . import dead_letters, outbox
+from . import dead_letters, jobs, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -268,3 +269,131 @@ class ReliableTask(Task):
 
     def on_requeue(self, *, args, kwargs) -> None:
         """Hook for subclasses: called when an operator re-enqueues a dead letter."""
+
+
+class JobTask(Task):
+    """The task of one kind of job (worker.jobs): a message wakes it, it claims up to
+    `batch` due jobs of its kind and runs its function for each, one after another:
+
+        @shared_task(base=JobTask, kind="inventory", name="store.apply_inventory")
+        def apply_inventory(key: str) -> bool:
+            return stock.inventory_apply(order_id=int(key))
+
+    Each job ends on its own: done; on a transient error (is_transient) due again after
+    `retry_wait(attempts)` until `max_attempts` are counted; failed otherwise. With
+    `atomic`, the function and the job's done record share one transaction (work in the
+    database: it commits with its record, or not at all). The lease (SHOPFLOW_JOB_LEASE_
+    SECONDS) outlasts the whole run: no job starts after half the soft time limit."""
+
+    kind: str = ""
+    batch: int = 1
+    atomic: bool = False
+    concurrency: int = 0  # at most this many leases at once per concurrency key; 0: no cap
+    keep_days: int | None = 30  # how long an ended job is kept (None: for good)
+    ignore_result = True
+    store_errors_even_if_ignored = True
+    # The message is only a wake-up: acknowledged when the run starts, lost costs latency.
+    acks_late = False
+
+    @property
+    def max_attempts(self) -> int:
+        return settings.SHOPFLOW_TASK_MAX_RETRIES + 1
+
+    def retry_wait(self, *, attempts: int, error: BaseException) -> float:
+        """Seconds before the next attempt after `attempts` counted ones failed with
+        `error`: the one backoff, no sooner than the error asks."""
+        return retry_countdown(retries=attempts - 1, retry_after=getattr(error, "retry_after", 0))
+
+    def __call__(self, *hint, **kwargs):
+        """One run: claim, then each job in turn; the keys done."""
+        if self.request.called_directly and hint:
+            return self.run(*hint, **kwargs)  # the function itself, as in a test or a shell
+        budget_ends = last_start_by()
+        claimed = jobs.jobs_claim(kind=self.kind, limit=self.batch, concurrency=self.concurrency)
+        done = []
+        for index, job in enumerate(claimed):
+            if index and clock.monotonic() > budget_ends:
+                logger.warning(
+                    "%s: the run's time is up; %s job(s) back", self.name, len(claimed) - index
+                )
+                jobs.jobs_release(jobs=claimed[index:])
+                break
+            try:
+                with span_continuing(f"job {self.kind}", [job.trace_context]):
+                    if self._one(job):
+                        done.append(job.key)
+            except BaseException:
+                # The end of this job could not be recorded (the database went away, a
+                # time limit): its lease brings it back; the ones not started go back now.
+                with contextlib.suppress(Exception):
+                    jobs.jobs_release(jobs=claimed[index + 1 :])
+                raise
+        return done
+
+    def _one(self, job) -> bool:
+        try:
+            if self.atomic:
+                with transaction.atomic():
+                    result = self.run(job.key)
+                    if not jobs.job_done(job=job):
+                        raise LeaseLost(job)
+            else:
+                result = self.run(job.key)
+                if not jobs.job_done(job=job):
+                    raise LeaseLost(job)
+        except LeaseLost:
+            logger.warning(
+                "%s(%s): its lease ran out before it ended; not recorded", self.name, job.key
+            )
+            return False
+        except ObjectDoesNotExist as exc:
+            # What the job is about is gone: nothing to do, and nothing a retry would change.
+            logger.warning("%s(%s): %s; nothing to do", self.name, job.key, exc)
+            jobs.job_done(job=job)
+            return False
+        except Exception as exc:
+            self._ended_by(job, exc)
+            return False
+        self.job_ended(job=job, result=result)
+        return True
+
+    def _ended_by(self, job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if is_transient(exc) and job.attempts < self.max_attempts:
+            wait = self.retry_wait(attempts=job.attempts, error=exc)
+            logger.warning(
+                "%s(%s): transient error, attempt %s/%s, again in %ss: %s",
+                self.name,
+                job.key,
+                job.attempts,
+                self.max_attempts,
+                round(wait),
+                error,
+            )
+            jobs.job_retry(job=job, error=error, wait_seconds=wait)
+        else:
+            logger.error(
+                "%s(%s) failed for good after %s attempt(s): %s",
+                self.name,
+                job.key,
+                job.attempts,
+                error,
+                exc_info=exc,
+            )
+            jobs.job_fail(job=job, error=error)
+
+    def job_ended(self, *, job, result) -> None:
+        """Hook: `job` is recorded done (a metric, a log line)."""
+
+
+class LeaseLost(Exception):
+    """The attempt's lease ran out before it ended: another attempt may run the job."""
+
+
+def job_tasks() -> dict[str, JobTask]:
+    """{kind: its task} for every JobTask the app has."""
+    from .celery import app
+
+    return {
+        task.kind: task for task in app.tasks.values() if isinstance(task, JobTask) and task.kind
+    }

@@ -146,7 +146,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies here are whole (a line's quantity)
     "ENUM_NAME_OVERRIDES": {
-        "SideEffectStatus": "side_effects.models.OrderSideEffect.Status",
+        "SideEffectStatus": "worker.models.Job.Status",
         "StatusEnum": "store.models.Order.Status",  # the public schema's name, kept
         "WebhookDeliveryStatus": "webhooks.models.Delivery.Status",
         "WebhookEventType": "webhooks.events.EVENT_TYPES",

@@ -29,6 +29,13 @@ SHOPFLOW_RECONCILE_EVERY_SECONDS = 30
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
 # A notification delivery claimed by a run is left to it this long (notifications.delivery).
 SHOPFLOW_NOTIFICATION_CLAIM_SECONDS = 120
+# A claimed job is its attempt's this long (worker.jobs): longer than a run may last (the
+# hard time limit), so that no two attempts of one job ever overlap.
+SHOPFLOW_JOB_LEASE_SECONDS = env_int("SHOPFLOW_JOB_LEASE_SECONDS", 75)
+# The dispatcher (worker.dispatcher) wakes a kind's workers for due jobs, again for those
+# still due this long after, and for at most this many batches of a kind at a time.
+SHOPFLOW_WAKE_AGAIN_SECONDS = env_int("SHOPFLOW_WAKE_AGAIN_SECONDS", 30)
+SHOPFLOW_WAKE_AHEAD = env_int("SHOPFLOW_WAKE_AHEAD", 8)
 # The one run budget (worker.tasks_base.last_start_by): no unit of work starts later.
 _run_budget = CELERY_TASK_SOFT_TIME_LIMIT / 2
 _send_cut = SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
@@ -43,6 +50,11 @@ for _holds, _line in [
         "CELERY_VISIBILITY_TIMEOUT must be longer than half CELERY_TASK_SOFT_TIME_LIMIT plus"
         " half SHOPFLOW_EMAIL_CLAIM_SECONDS (the mail worker's last send could still run"
         " when Redis hands its message out again).",
+    ),
+    (
+        SHOPFLOW_JOB_LEASE_SECONDS > CELERY_TASK_TIME_LIMIT,
+        "SHOPFLOW_JOB_LEASE_SECONDS must be longer than CELERY_TASK_TIME_LIMIT (a job still"
+        " running would be claimed again).",
     ),
     (
         SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS > SHOPFLOW_OUTBOX_LEASE_SECONDS,

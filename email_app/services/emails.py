@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
-from side_effects.services import side_effect_mark_done
 from store import selectors as store_selectors
 
 from ..models import SentEmail
@@ -27,11 +26,11 @@ def _rendered(template: str, context: dict) -> dict[str, str]:
 
 
 def confirmation_email_send(*, order_id: int) -> bool:
-    """Email this order's confirmation to its customer, once, and mark its side effect
-    done (also when an earlier delivery had sent it); False when it was done already."""
+    """Email this order's confirmation to its customer, once; False when an earlier
+    attempt had sent it."""
     order = store_selectors.order_for_processing(order_id=order_id)
     user = order.customer.user
-    email_send(
+    return email_send(
         kind=SentEmail.Kind.CONFIRMATION_EMAIL,
         key=str(order.pk),
         to=[user.email],
@@ -42,7 +41,6 @@ def confirmation_email_send(*, order_id: int) -> bool:
             {"order": order, "user": user, "site": settings.SHOPFLOW_SITE_URL},
         ),
     )
-    return side_effect_mark_done(order_id=order_id, kind=CONFIRMATION_EMAIL)
 
 
 def welcome_send(*, user_id: int) -> bool:

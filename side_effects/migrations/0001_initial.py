@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import side_effects.models
 from django.db import migrations, models
 
 
@@ -24,7 +23,7 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True, default='')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('deadline', models.DateTimeField(default=side_effects.models.side_effect_deadline)),
+                ('deadline', models.DateTimeField(default=django.utils.timezone.now)),
                 ('redrives', models.PositiveSmallIntegerField(default=0)),
                 ('open_attempts', models.PositiveSmallIntegerField(default=0)),
                 ('ended_in', models.CharField(blank=True, default='', max_length=64)),

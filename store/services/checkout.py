@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from core.signals import isolated_inserts, send_robust_isolated
-from side_effects.services import side_effects_open
 
 from .. import locks
 from ..exceptions import CartEmpty, CartNotFound, IdempotencyKeyReused
@@ -34,7 +33,7 @@ def order_place(
     """Turn the customer's cart into an order, in one transaction with order_created's
     receivers' rows (docs/architecture.md, "The flow of one checkout"). Raises CartNotFound,
     CartEmpty, InsufficientStock or IdempotencyKeyReused, writing nothing. A new order
-    comes with its `line_items` and `side_effect_rows` as written."""
+    comes with its `line_items` as written."""
     # No lookup of the key first: a replay finds its cart gone (the first request took it),
     # a reuse with another cart hits the key's unique constraint; both roll back and are
     # answered below. The common case, a new key, pays nothing for it.
@@ -78,7 +77,6 @@ def _order_from_cart(customer, cart_id, idempotency_key, fingerprint) -> Order:
         order.line_items = OrderItem.objects.bulk_create(
             [_order_item(order, products[pid], qty) for pid, qty in wanted.items()]
         )
-        order.side_effect_rows = side_effects_open(order_id=order.pk)
         lines[0].cart.delete()  # and its lines
         send_robust_isolated(
             order_created, sender=Order, about=f"order_created, order {order.pk}", order=order

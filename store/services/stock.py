@@ -7,7 +7,6 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.signals import send_robust_isolated
-from side_effects.services import side_effect_mark_done_with_work
 
 from .. import locks, selectors
 from ..exceptions import InsufficientStock, Shortage, StockAdjustmentRefused
@@ -43,19 +42,16 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
 
 def inventory_apply(*, order_id: int) -> bool:
     """Move this order's reserved units out of stock on hand, once; False when an earlier
-    or a concurrent delivery did (or does) it. One transaction: the side effect marked done,
-    a ledger row per order item (unique: nothing is applied twice), one UPDATE, and
-    low_stock for the items that crossed their threshold at checkout (OrderItem)."""
+    attempt did. One transaction (the job's, when its task runs it): a ledger row per order
+    item (unique: nothing is applied twice), one UPDATE, and low_stock for the items that
+    crossed their threshold at checkout (OrderItem)."""
     with transaction.atomic():
-        if not side_effect_mark_done_with_work(kind=INVENTORY, order_id=order_id):
-            return False
-        # The ledger, not the status, says what was applied: a side effect set back to
-        # pending (a dead letter re-enqueued) applies only what is still missing.
+        # The ledger says what was applied: a re-driven job applies only what is missing.
         items = selectors.order_items_unapplied(order_id=order_id)
         if items:
             _stock_take(items)
         _low_stock_send([item for item in items if item.crossed_low_stock])
-    return True
+    return bool(items)
 
 
 def _stock_take(items: list[OrderItem]) -> None:

@@ -1,11 +1,10 @@
 """Orders as a customer places them: a cart of theirs, then `POST /api/orders/`; and what
-an order leaves behind: its outbox rows, its products' stock, its inventory side effect."""
+an order leaves behind: its jobs, its products' stock, its inventory side effect."""
 
-from side_effects.models import OrderSideEffect
 from store.models import Order, OrderItem
 from tests.factories import ProductFactory, cart_with
 from tests.support.clients import client_for
-from worker.models import OutboxMessage
+from tests.support.jobs import order_jobs, side_effect_status
 
 
 def place_order(customer, *lines, client=None, headers=None) -> dict:
@@ -24,16 +23,10 @@ def checkout(client, cart_id, **headers):
     return client.post("/api/orders/", {"cart_id": str(cart_id)}, format="json", headers=headers)
 
 
-def order_outbox(order_id=None):
-    """Outbox rows of orders (the welcome email of a new user is not one)."""
-    rows = OutboxMessage.objects.exclude(task_name="email_app.send_welcome_email")
-    return rows if order_id is None else rows.filter(args=[[order_id]])
-
-
 def assert_nothing_written(product_stock=None):
     assert Order.objects.count() == 0
     assert OrderItem.objects.count() == 0
-    assert not order_outbox().exists()
+    assert not order_jobs().exists()
     for product, reserved in (product_stock or {}).items():
         product.refresh_from_db()
         assert product.reserved == reserved
@@ -45,4 +38,4 @@ def stock(product) -> tuple[int, int]:
 
 
 def inventory_status(order_id) -> str:
-    return OrderSideEffect.objects.get(order_id=order_id, kind="inventory").status
+    return side_effect_status(order_id, "inventory")

@@ -161,15 +161,17 @@ class RelayProcess(ServiceProcess):
 
 @contextlib.contextmanager
 def relay_thread():
-    """The outbox relay's loop (worker.outbox.relay_forever) in a thread of this process,
-    with a database connection of its own, for the block."""
+    """The outbox relay's loop (worker.outbox.relay_forever), which also dispatches the
+    jobs (worker.dispatcher), in a thread of this process, with a database connection of
+    its own, for the block."""
+    from worker.dispatcher import Dispatcher
     from worker.outbox import relay_forever
 
     stop = threading.Event()
 
     def run():
         try:
-            relay_forever(stop=stop)
+            relay_forever(stop=stop, each_pass=Dispatcher().tick)
         finally:
             connection.close()  # this thread's own
 

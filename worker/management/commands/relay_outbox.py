@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 
 from core.liveness import WAITING_SECONDS, liveness_vouch
 from core.telemetry import telemetry_start
+from worker.dispatcher import Dispatcher
 from worker.outbox import relay_forever
 
 
@@ -19,5 +20,5 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write("outbox relay ready.")
         self.stdout.flush()
-        relay_forever(stop=stop)
+        relay_forever(stop=stop, each_pass=Dispatcher().tick)
         self.stdout.write("outbox relay stopped.")

@@ -1,0 +1,66 @@
+"""The dispatcher: it wakes a kind's workers while that kind has due jobs that no attempt
+holds (docs/architecture.md, "The job"). A wake-up is a message of the kind's task on the
+kind's queue, carrying nothing: the task claims whatever is due when it runs. A lost, late
+or repeated wake-up costs latency, never work: a job still due SHOPFLOW_WAKE_AGAIN_SECONDS
+after its wake-up is woken again."""
+
+import logging
+import math
+
+from django.conf import settings
+
+from core import clock
+
+from . import locks
+from .celery import app
+from .tasks_base import job_tasks
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_ONCE = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+
+
+class Dispatcher:
+    """What one dispatcher process has woken: {job's state: when}. A job is known by its
+    primary key, due time and lease: a retry (a new due time) or a lost attempt (a lease
+    that ran out) is due work of its own, woken at once."""
+
+    def __init__(self):
+        self.woken: dict[tuple, float] = {}
+
+    def tick(self) -> int:
+        """Wake every kind that has due jobs not woken in the last WAKE_AGAIN seconds:
+        ceil(jobs / batch) wake-ups, one for each job whose last attempt lost its worker
+        (claimed alone), at most WAKE_AHEAD batches' worth of a kind's jobs at a time.
+        Returns the wake-ups sent; raises the database's or the broker's error (nothing is
+        counted as woken then)."""
+        now, again = clock.monotonic(), settings.SHOPFLOW_WAKE_AGAIN_SECONDS
+        wakeups: list[str] = []
+        seen: dict[tuple, float] = {}
+        for kind, task in job_tasks().items():
+            ahead = settings.SHOPFLOW_WAKE_AHEAD * task.batch
+            due = locks.jobs_due(kind=kind).order_by("due_at", "pk")
+            fresh = lost = 0
+            for ident in due.values_list("pk", "due_at", "lease_id")[:ahead]:
+                woken_at = self.woken.get(ident)
+                if woken_at is not None and now - woken_at < again:
+                    seen[ident] = woken_at
+                    continue
+                seen[ident] = now
+                if ident[2] is None:
+                    fresh += 1
+                else:
+                    lost += 1
+            wakeups += [task.name] * (math.ceil(fresh / task.batch) + lost)
+        if wakeups:
+            _send(wakeups)
+        self.woken = seen
+        return len(wakeups)
+
+
+def _send(task_names: list[str]) -> None:
+    """One wake-up message per name, over one producer connection (on Redis, one
+    pipelined round trip). Raises the broker's error."""
+    with app.producer_or_acquire() as producer, producer.batch():
+        for name in task_names:
+            app.send_task(name, producer=producer, retry=True, retry_policy=RECONNECT_ONCE)

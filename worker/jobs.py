@@ -1,0 +1,165 @@
+"""The one engine for work that must happen (docs/architecture.md, "The job"): a Job row is
+written in the transaction that asks for it (`enqueue_on_commit`), claimed in batches by
+the kind's task under a lease on the database's clock (`jobs_claim`), and ended by the
+attempt that holds the lease: done, retried at a later due time, or failed."""
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+
+from core.clock import db_now
+from core.signals import insert_isolated, send_robust_isolated
+from core.telemetry import trace_carrier
+
+from . import locks
+from .models import Job
+from .signals import job_failed
+
+logger = logging.getLogger(__name__)
+
+Status = Job.Status
+
+
+def kind_of(task) -> str:
+    """The kind of work `task` (a JobTask, or its kind's name) performs."""
+    return getattr(task, "kind", task)
+
+
+def enqueue_on_commit(task, key, *, concurrency_key: str = "", delay_seconds: float = 0) -> Job:
+    """One job of `task`'s kind about `key`, in the caller's transaction: the dispatcher
+    wakes the kind's workers once it commits (nothing is published before). A job of the
+    same kind and key already there is left as it is: enqueueing twice does the work once.
+    Inside core.signals.isolated_inserts() the row is isolated from the caller's."""
+    job = Job(
+        kind=kind_of(task),
+        key=str(key),
+        concurrency_key=concurrency_key,
+        trace_context=trace_carrier(),
+    )
+    if delay_seconds:
+        job.due_at = db_now(plus_seconds=delay_seconds)
+    insert_isolated([job], ignore_conflicts=True)
+    return job
+
+
+def enqueue_each_on_commit(task, keys, *, concurrency_key: str = "") -> None:
+    """enqueue_on_commit for each of `keys`, in one INSERT."""
+    context, kind = trace_carrier(), kind_of(task)
+    jobs = [
+        Job(kind=kind, key=str(key), concurrency_key=concurrency_key, trace_context=context)
+        for key in keys
+    ]
+    insert_isolated(jobs, ignore_conflicts=True)
+
+
+def jobs_claim(*, kind: str, limit: int, concurrency: int = 0) -> list[Job]:
+    """Up to `limit` due jobs of `kind`, each leased for SHOPFLOW_JOB_LEASE_SECONDS and its
+    attempt counted, in one short transaction; jobs another worker holds are skipped. A job
+    whose last attempt lost its worker (`lost`) is claimed alone: it may kill this worker
+    too, and the others must not go down with it. With `concurrency`, no concurrency key
+    gets more than that many leases at once."""
+    with transaction.atomic():
+        if concurrency:
+            locks.jobs_claim_serialise(kind=kind)
+        due = list(locks.jobs_due_skip_locked(kind=kind, limit=limit, concurrency=concurrency))
+        lost = [job for job in due if job.lost]
+        if lost:
+            due = lost[:1]
+        if due:
+            lease_id = uuid.uuid4()
+            Job.objects.filter(pk__in=[job.pk for job in due]).update(
+                leased_until=db_now(plus_seconds=settings.SHOPFLOW_JOB_LEASE_SECONDS),
+                lease_id=lease_id,
+                attempts=F("attempts") + 1,
+            )
+            for job in due:
+                job.was_lost, job.lease_id = job.lost, lease_id
+                job.attempts += 1
+    return due
+
+
+def _held(job: Job):
+    """`job` while the attempt that claimed it still holds it."""
+    return Job.objects.filter(pk=job.pk, lease_id=job.lease_id, status=Status.PENDING)
+
+
+def job_done(*, job: Job) -> bool:
+    """Done, recorded by the attempt that holds it (in the work's transaction when the
+    kind's work is in one); False when that attempt lost it."""
+    return bool(
+        _held(job).update(
+            status=Status.DONE, ended_at=Now(), leased_until=None, lease_id=None, last_error=""
+        )
+    )
+
+
+def job_retry(*, job: Job, error: str, wait_seconds: float) -> bool:
+    """Due again in `wait_seconds` (the database's clock), its lease given up."""
+    return bool(
+        _held(job).update(
+            due_at=db_now(plus_seconds=wait_seconds),
+            leased_until=None,
+            lease_id=None,
+            last_error=error[:4000],
+        )
+    )
+
+
+def jobs_release(*, jobs: list[Job]) -> None:
+    """Give these claimed jobs back unstarted: due now, their attempt not counted."""
+    for job in jobs:
+        _held(job).update(leased_until=None, lease_id=None, attempts=F("attempts") - 1)
+
+
+def job_fail(*, job: Job, error: str) -> bool:
+    """Failed for good (a dead letter, re-drivable from the admin), and job_failed sent in
+    the same transaction, its receivers' rows isolated (core.signals): staff are told if
+    and only if the failure is recorded."""
+    with transaction.atomic():
+        failed = bool(
+            _held(job).update(
+                status=Status.FAILED,
+                ended_at=Now(),
+                leased_until=None,
+                lease_id=None,
+                last_error=error[:4000],
+            )
+        )
+        if failed:
+            send_robust_isolated(
+                job_failed,
+                sender=Job,
+                about=f"job {job.kind}:{job.key} failed",
+                kind=job.kind,
+                key=job.key,
+                error=error,
+            )
+    return failed
+
+
+def jobs_redrive(*, jobs) -> int:
+    """Failed jobs (a queryset) due again now, their attempts counted from zero: an
+    operator's re-drive (the admin)."""
+    return jobs.filter(status=Status.FAILED).update(
+        status=Status.PENDING,
+        due_at=Now(),
+        attempts=0,
+        ended_at=None,
+        leased_until=None,
+        lease_id=None,
+    )
+
+
+def jobs_prune(*, kinds_kept_days: dict[str, int | None]) -> int:
+    """Delete the jobs of each kind that ended longer ago than it keeps them (None: kept
+    for good, as an order's side effects are: the API shows them)."""
+    deleted = 0
+    for kind, days in kinds_kept_days.items():
+        if days is not None:
+            ended = Job.objects.filter(kind=kind, ended_at__lt=db_now(plus_seconds=-days * 86400))
+            deleted += ended.exclude(status=Status.PENDING).delete()[0]
+    return deleted
