@@ -331,6 +331,15 @@ class JobTask(Task):
         return done
 
     def _one(self, job) -> bool:
+        if job.was_lost and job.attempts > self.max_attempts:
+            # Its every attempt lost its worker (killed it, or ran past the hard limit):
+            # the next would too.
+            error = f"its {job.attempts - 1} attempts all lost their worker before they ended"
+            logger.error("%s(%s) failed for good: %s", self.name, job.key, error)
+            jobs.job_fail(job=job, error=error)
+            return False
+        if job.was_lost:
+            logger.warning("%s(%s): its last attempt lost its worker; alone", self.name, job.key)
         try:
             if self.atomic:
                 with transaction.atomic():
