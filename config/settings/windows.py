@@ -19,11 +19,6 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90)
 CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
 # How long a relay may hold the rows it claimed before another may take them over.
 SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
-# A side effect pending this long (since created, set back to pending, or due for a retry)
-# is re-driven by the reconciler (every 30 s), unless its message may still be waiting in
-# its queue: a lost message costs under two minutes.
-SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = env_int("SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS", 60)
-SHOPFLOW_RECONCILE_EVERY_SECONDS = 30
 # A SentEmail claim older than this is a dead delivery's: its send is cut at half of it.
 # Short, so that a dead worker's email goes out within two minutes.
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
@@ -55,11 +50,6 @@ for _holds, _line in [
         SHOPFLOW_JOB_LEASE_SECONDS > CELERY_TASK_TIME_LIMIT,
         "SHOPFLOW_JOB_LEASE_SECONDS must be longer than CELERY_TASK_TIME_LIMIT (a job still"
         " running would be claimed again).",
-    ),
-    (
-        SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS > SHOPFLOW_OUTBOX_LEASE_SECONDS,
-        "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS must be longer than SHOPFLOW_OUTBOX_LEASE_SECONDS"
-        " (the reconciler would re-drive what a live relay still holds).",
     ),
     (
         _run_budget + _send_cut < SHOPFLOW_NOTIFICATION_CLAIM_SECONDS,
