@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 class WorkerConfig(AppConfig):
     name = "worker"
-    verbose_name = "Worker: outbox and dead letters"
+    verbose_name = "Worker: jobs, outbox and dead letters"
 
     def ready(self):
         from core.metrics import add_collector
@@ -19,6 +19,9 @@ class WorkerConfig(AppConfig):
 
         schedule.schedule_task(
             "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}
+        )
+        schedule.schedule_task(
+            "jobs prune", tasks.prune_jobs, crontab={"minute": "40", "hour": "3"}
         )
         # Celery's celery.backend_cleanup (expired task results, daily at 04:00) is
         # django-celery-beat's own default entry, installed by the beat that sends.

@@ -19,9 +19,9 @@ app.loader.import_default_modules()
         ("store.remove_abandoned_carts", "default"),
         ("email_app.send_duplicate_orders_alert", "emails"),
         ("accounts.prune_login_audit", "default"),
-        ("side_effects.reconcile", "default"),
         ("store.alert_duplicate_orders", "default"),
         ("worker.prune_outbox", "default"),
+        ("worker.prune_jobs", "default"),
     ],
 )
 def test_task_is_routed_to_its_queue(task, queue):
@@ -40,8 +40,12 @@ def test_a_task_sent_by_name_goes_to_its_queue_without_its_module_imported():
     assert queue_of(task_name="tests.unrouted") == "default"
 
 
-def test_side_effect_tasks_ack_late_and_requeue_when_the_worker_dies():
+def test_tasks_not_on_the_job_engine_ack_late_and_requeue_when_the_worker_dies():
+    """A job's wake-up is acknowledged when its run starts: a lost one costs latency only
+    (the job's lease brings the work back). Other messages carry their work."""
     for name in ("email_app.send_confirmation_email", "store.apply_inventory"):
+        assert not app.tasks[name].acks_late
+    for name in ("email_app.send_welcome_email", "webhooks.deliver"):
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1

@@ -18,7 +18,7 @@ EXPECTED_TASKS = {
     "worker.prune_outbox",
     "analytics_app.rollup_daily_summary",
     "store.remove_abandoned_carts",
-    "side_effects.reconcile",
+    "worker.prune_jobs",
     "accounts.prune_login_audit",
 }
 HOUR = timedelta(hours=1)
@@ -52,13 +52,12 @@ def test_migrate_installs_what_the_apps_schedule():
     )
 
 
-def test_the_reconciler_runs_at_its_interval_and_beat_runs_no_relay():
-    """The relay is a service of its own (manage.py relay_outbox), restarted when its
-    liveness lapses: no second relay from beat."""
-    reconciler = PeriodicTask.objects.get(task="side_effects.reconcile")
-
-    assert reconciler.interval.schedule.run_every == timedelta(seconds=30)
+def test_beat_runs_no_relay_and_no_reconciler():
+    """The relay and dispatcher is a service of its own (manage.py relay_outbox),
+    restarted when its liveness lapses: no second one from beat. The jobs' leases bring
+    back what a reconciler re-drove."""
     assert not PeriodicTask.objects.filter(task__contains="relay").exists()
+    assert not PeriodicTask.objects.filter(task="side_effects.reconcile").exists()
 
 
 def test_every_scheduled_task_is_registered_in_the_celery_app():
@@ -75,7 +74,7 @@ def test_no_entry_expires_within_half_an_hour():
     one would discard every run on a worker whose clock is ahead by that much."""
     frequent = [e for e in PeriodicTask.objects.all() if runs_more_often_than_hourly(e)]
 
-    assert frequent, "the reconciler at least runs more often than hourly"
+    assert frequent, "the notification senders at least run more often than hourly"
     short = [e.name for e in PeriodicTask.objects.all() if (e.expire_seconds or 1800) < 1800]
     assert short == []
 
@@ -90,7 +89,7 @@ def test_install_schedule_twice_changes_nothing():
 
 
 def test_install_schedule_recreates_a_deleted_entry():
-    relay = PeriodicTask.objects.get(task="side_effects.reconcile")
+    relay = PeriodicTask.objects.get(task="notifications.send_pushes")
     name, every, expire = relay.name, relay.interval.every, relay.expire_seconds
     relay.delete()
     PeriodicTasks.objects.filter(ident=1).delete()
@@ -99,26 +98,26 @@ def test_install_schedule_recreates_a_deleted_entry():
 
     again = PeriodicTask.objects.get(name=name)
     assert (again.task, again.interval.every, again.interval.period) == (
-        "side_effects.reconcile",
+        "notifications.send_pushes",
         every,
         "seconds",
     )
     assert again.expire_seconds == expire
     assert PeriodicTasks.objects.filter(ident=1).exists()  # a running beat reloads
     assert install() == []
-    assert PeriodicTask.objects.filter(task="side_effects.reconcile").count() == 1
+    assert PeriodicTask.objects.filter(task="notifications.send_pushes").count() == 1
 
 
 def test_install_schedule_keeps_an_operators_change():
-    relay = PeriodicTask.objects.get(task="side_effects.reconcile")
-    relay.interval, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
+    relay = PeriodicTask.objects.get(task="notifications.send_pushes")
+    relay.interval, _ = IntervalSchedule.objects.get_or_create(every=45, period="seconds")
     relay.enabled = False
     relay.save()
 
     install()
 
     relay.refresh_from_db()
-    assert (relay.interval.every, relay.enabled) == (30, False)
+    assert (relay.interval.every, relay.enabled) == (45, False)
 
 
 def test_the_apps_schedule_and_the_database_agree():
