@@ -1,8 +1,8 @@
 """One deadline for a whole outbound call (SMTP, a webhook, a Web Push, and the DNS before
 each). A socket's timeout bounds each read, not the call: a peer that trickles a byte at a
 time holds it for ever. Inside `with Deadline(...)` each socket the thread connects is
-shut down when the deadline passes, so a blocked connect, send or read returns at once and
-the block raises DeadlineExceeded. What may block where no socket can be cut (getaddrinfo)
+shut down when the deadline passes, so a blocked connect, send or read returns at once, and
+the block raises DeadlineExceeded, whatever it returned. What may block where no socket can be cut (getaddrinfo)
 goes through `call`: a helper thread, abandoned at the deadline."""
 
 import contextlib
@@ -26,7 +26,7 @@ class Deadline:
     def __init__(self, seconds: float, *, about: str):
         self.about, self.seconds = about, max(seconds, 0.0)
         self.at = clock.monotonic() + seconds
-        self.passed = False  # its sockets were cut: a read may have ended early
+        self.passed = False  # its sockets were cut
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._on_cut: list = []
@@ -102,8 +102,10 @@ class Deadline:
             for sock in self._sockets:
                 sock.close()  # the duplicate only
             self._sockets.clear()
-        if self.passed and isinstance(exc, Exception) and not isinstance(exc, DeadlineExceeded):
-            raise self.exceeded() from exc
+        # Whatever the block raised or returned: a read cut short may look like its end.
+        if self.passed and not isinstance(exc, DeadlineExceeded):
+            if exc is None or isinstance(exc, Exception):
+                raise self.exceeded() from exc
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -35,13 +35,15 @@ class SendTimeout(DeadlineExceeded):
 def send_message(message, *, deadline: float) -> None:
     """Send one EmailMessage over this thread's connection, by `deadline` (a
     clock.monotonic() value). Raises what the backend raises, or SendTimeout."""
+    sent = False
     try:
         with Deadline(deadline - clock.monotonic(), about="the SMTP send") as cut:
             _send_by(message, cut)
+            sent = True  # the server accepted it: a cut cannot make it unsent
     except DeadlineExceeded as exc:
-        raise SendTimeout(str(exc)) from exc
-    if cut.passed:  # cut as the send returned: sent, but the connection is gone
-        _close()
+        if not sent:
+            raise SendTimeout(str(exc)) from exc
+        _close()  # cut as the send returned: sent, but the connection is gone
     _local.used_at = clock.monotonic()
 
 

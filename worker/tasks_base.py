@@ -341,14 +341,9 @@ class JobTask(Task):
         if job.was_lost:
             logger.warning("%s(%s): its last attempt lost its worker; alone", self.name, job.key)
         try:
-            if self.atomic:
-                with transaction.atomic():
-                    result = self.run(job.key)
-                    if not jobs.job_done(job=job):
-                        raise LeaseLost(job)
-            else:
+            with transaction.atomic() if self.atomic else contextlib.nullcontext():
                 result = self.run(job.key)
-                if not jobs.job_done(job=job):
+                if not self._end(job, jobs.job_done, result=result):
                     raise LeaseLost(job)
         except LeaseLost:
             logger.warning(
@@ -358,7 +353,7 @@ class JobTask(Task):
         except ObjectDoesNotExist as exc:
             # What the job is about is gone: nothing to do, and nothing a retry would change.
             logger.warning("%s(%s): %s; nothing to do", self.name, job.key, exc)
-            jobs.job_done(job=job)
+            self._end(job, jobs.job_done)
             return False
         except Exception as exc:
             self._ended_by(job, exc)
@@ -379,7 +374,7 @@ class JobTask(Task):
                 round(wait),
                 error,
             )
-            jobs.job_retry(job=job, error=error, wait_seconds=wait)
+            self._end(job, jobs.job_retry, error=exc, error_text=error, wait_seconds=wait)
         else:
             logger.error(
                 "%s(%s) failed for good after %s attempt(s): %s",
@@ -389,7 +384,23 @@ class JobTask(Task):
                 error,
                 exc_info=exc,
             )
-            jobs.job_fail(job=job, error=error)
+            self._end(job, jobs.job_fail, error=exc, error_text=error)
+
+    def _end(self, job, end, *, result=None, error=None, error_text=None, **how) -> bool:
+        """Record the attempt's end (`end`: job_done, job_retry or job_fail) and the kind's
+        own record of it (attempt_ended) in one transaction, only while the attempt still
+        holds the job's lease; False when it does not."""
+        if error_text is not None:
+            how["error"] = error_text
+        with transaction.atomic():
+            if not end(job=job, **how):
+                return False
+            self.attempt_ended(job=job, result=result, error=error)
+        return True
+
+    def attempt_ended(self, *, job, result, error: BaseException | None) -> None:
+        """Hook: the attempt's end is being recorded, in that transaction (a webhook
+        delivery's attempt row): `result` when done, `error` when retried or failed."""
 
     def job_ended(self, *, job, result) -> None:
         """Hook: `job` is recorded done (a metric, a log line)."""

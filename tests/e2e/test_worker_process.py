@@ -1,22 +1,37 @@
 """End to end with `celery -A worker worker` started as a subprocess, against a Redis
-server the test owns and stops, PostgreSQL or SQLite, and a real SMTP server."""
+server the test owns and stops, PostgreSQL or SQLite, and a real SMTP server. The relay
+process (`manage.py relay_outbox`) also runs the dispatcher, which wakes the workers for
+the orders' jobs (worker.jobs)."""
+
+import os
+import signal
+import time
 
 import psutil
 import pytest
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
-from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
+from tests.support.jobs import order_jobs
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, relay_drain, worker_env
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL_DONE = {"confirmation_email": "done", "inventory": "done", "analytics": "done"}
+QUEUES = {"confirmation_email": "emails", "inventory": "inventory", "analytics": "analytics"}
+# Short windows, so that a lost attempt costs seconds here (production's: test_dead_worker):
+# an email claim stale after 10 s (its send cut at 5 s), a job's lease of 15 s, which must
+# outlast the hard time limit (config/settings/windows.py).
+SHORT_WINDOWS = {
+    "SHOPFLOW_EMAIL_CLAIM_SECONDS": 10,
+    "CELERY_TASK_TIME_LIMIT": 10,
+    "SHOPFLOW_JOB_LEASE_SECONDS": 15,
+}
 
 
 def checkout(user, product, quantity=1):
@@ -29,9 +44,8 @@ def side_effects(user, order_id):
     return client_for(user).get(f"/api/orders/{order_id}/").json()["side_effects"]
 
 
-def unpublished() -> int:
-    """Outbox rows the relay has not published yet."""
-    return OutboxMessage.objects.filter(published_at=None).count()
+def email_job(order_id) -> Job:
+    return Job.objects.get(kind="confirmation_email", key=str(order_id))
 
 
 def test_worker_process_performs_every_side_effect_of_a_checkout(worker_process, smtp_server):
@@ -57,9 +71,11 @@ def test_worker_process_performs_every_side_effect_of_a_checkout(worker_process,
     assert "transient error" not in worker_process.output()
 
 
-def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
+def test_broker_down_during_checkout_loses_nothing_and_the_dispatcher_catches_up(
     worker_process, stoppable_broker, smtp_server
 ):
+    """The orders' jobs are rows in the checkout's transaction: the broker down, they wait
+    unclaimed; once it answers, the dispatcher wakes the workers for them."""
     users = [UserFactory() for _ in range(3)]
     product = ProductFactory(on_hand=50, low_stock_threshold=0)
     wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
@@ -69,11 +85,12 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
 
     assert [r.status_code for r in responses] == [201, 201, 201]
     order_ids = [r.json()["id"] for r in responses]
-    assert unpublished() == 9  # three side effects per order, none published
+    jobs = order_jobs().filter(key__in=[str(o) for o in order_ids])
+    # Three side effects per order, none claimed: no wake-up reached a worker.
+    assert list(jobs.values_list("status", "attempts").distinct()) == [("pending", 0)]
+    assert jobs.count() == 9
 
-    stoppable_broker.start()  # the relay publishes them once it answers
-    wait_until(lambda: unpublished() == 0, timeout=30, message="the relay")
-
+    stoppable_broker.start()  # the dispatcher wakes the workers once it answers
     for user, order_id in zip(users, order_ids, strict=True):
         wait_until(
             lambda u=user, o=order_id: side_effects(u, o) == ALL_DONE,
@@ -89,15 +106,20 @@ def test_broker_down_during_checkout_loses_nothing_and_the_relay_catches_up(
     assert (product.on_hand, product.reserved) == (44, 0)
     assert StockMovement.objects.count() == 3
     assert AnalyticsEvent.objects.count() == 3
+    assert set(jobs.values_list("attempts", flat=True)) == {1}
+
+
+# --- A worker lost mid-job: its lease lapses, and another attempt claims it ------------------
 
 
 def test_worker_killed_mid_task_loses_no_side_effect(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """SIGKILL the pool process while it waits on SMTP: acks_late and reject_on_worker_lost
-    put the message back, a new pool process runs it, finds the dead delivery's claim,
-    waits until the claim is stale, takes it over, and the order completes."""
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
+    """SIGKILL the pool process while it waits on SMTP: the job's wake-up was acknowledged
+    when its run started, so nothing comes back from the broker. The job's lease lapses,
+    the dispatcher wakes the kind for it, a new pool process claims it (its second
+    attempt), finds the dead attempt's email claim stale, takes it over and sends."""
+    env = worker_env(own_redis, smtp_server, **SHORT_WINDOWS)
     relay_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
@@ -110,14 +132,17 @@ def test_worker_killed_mid_task_loses_no_side_effect(
         assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
         [pool_process] = psutil.Process(worker.process.pid).children()
         pool_process.kill()
+        killed = time.monotonic()
 
         wait_until(
             lambda: side_effects(user, order_id) == ALL_DONE,
             timeout=60,
             message=f"side effects after the kill; worker log:\n{worker.output()[-3000:]}",
         )
+        print(f"\ndone {time.monotonic() - killed:.1f} s after the kill (a 15 s lease)")
         assert "WorkerLostError" in worker.output() or "signal 9" in worker.output()
         assert "taking over a claim" in worker.output()
+        assert email_job(order_id).attempts == 2  # the killed attempt, then the one that sent
         assert SentEmail.objects.get(kind="confirmation_email", key=str(order_id)).status == "sent"
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (9, 0)
@@ -126,17 +151,14 @@ def test_worker_killed_mid_task_loses_no_side_effect(
         worker.stop()
 
 
-def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
+def test_a_run_whose_worker_was_killed_resumes_where_its_work_stopped(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """Three orders' emails in one message, sent one after another; SIGKILL the pool
-    process while the first waits on SMTP. The message comes back and resumes: the three
-    had their attempts counted in their rows, so each goes out in a message of its own
-    (the one in flight: its claim goes stale, then it is taken over and sent); the other
-    two are sent once."""
-    from side_effects.models import OrderSideEffect
-
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=3)
+    """Three orders' emails claimed in one run (one lease), sent one after another; SIGKILL
+    the pool process while the first waits on SMTP. The three leases lapse together, and
+    each job, its last attempt lost, is claimed alone by a run of its own: the one in
+    flight takes its stale email claim over and sends; the other two are sent once."""
+    env = worker_env(own_redis, smtp_server, **SHORT_WINDOWS)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         users = [UserFactory(email=f"batch{n}@example.com") for n in range(3)]
@@ -146,12 +168,13 @@ def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
         order_ids = [checkout(user, product).json()["id"] for user in users]  # pending
         smtp_server.handler.delay_next = 30
 
-        relay_process(env)  # one pass: one message per side effect, three orders each
+        relay_process(env)  # its dispatcher: one wake-up for the three emails (a batch of 4)
         assert smtp_server.handler.delaying.wait(timeout=30), worker.output()[-3000:]
         [slow_to] = smtp_server.handler.delayed_recipients
         [slow] = [o for u, o in zip(users, order_ids, strict=True) if u.email == slow_to]
-        in_flight = OrderSideEffect.objects.get(order_id=slow, kind="confirmation_email")
-        assert in_flight.open_attempts == 1
+        emails = Job.objects.filter(kind="confirmation_email", key__in=map(str, order_ids))
+        claimed = set(emails.values_list("lease_id", "attempts"))
+        assert len(claimed) == 1 and claimed.pop()[1] == 1, claimed  # one claim, one attempt
         [pool_process] = psutil.Process(worker.process.pid).children()
         pool_process.kill()
 
@@ -162,6 +185,8 @@ def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
                 message=f"order {order_id}; worker log:\n{worker.output()[-3000:]}",
             )
         assert "taking over a claim" in worker.output()
+        assert worker.output().count("its last attempt lost its worker; alone") == 3
+        assert set(emails.values_list("attempts", flat=True)) == {2}
         subjects = [m["Subject"] for m in smtp_server.messages]
         quick = [o for o in order_ids if o != slow]
         assert [subjects.count(f"Your Shopflow order #{o}") for o in quick] == [1, 1]
@@ -174,37 +199,13 @@ def test_a_message_whose_worker_was_killed_resumes_where_its_work_stopped(
         worker.stop()
 
 
-# --- Faults the reconciler recovers from -----------------------------------------------------
-
-
-def reconcile_until_done(pairs, worker, timeout=60):
-    """Run the reconciler (beat runs it every minute) until every order's side effects
-    are done."""
-
-    def all_done():
-        side_effects_reconcile()
-        return all(side_effects(user, order_id) == ALL_DONE for user, order_id in pairs)
-
-    wait_until(
-        all_done,
-        timeout=timeout,
-        interval=1.0,
-        message=f"side effects via the reconciler; worker log:\n{worker.output()[-3000:]}",
-    )
-
-
-def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
-    own_redis, smtp_server, tmp_path, settings, relay_process
+def test_the_whole_worker_killed_mid_task_is_recovered_once_its_lease_lapses(
+    own_redis, smtp_server, tmp_path, relay_process
 ):
     """SIGKILL the worker's main process and its pool together while the email waits on
-    SMTP: the message stays unacknowledged in Redis (for the visibility timeout) and the
-    claim stays "sending". The reconciler re-drives the order past its deadline; the new
-    delivery takes the dead one's claim over and sends."""
-    import os
-    import signal
-
-    settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 3
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_EMAIL_CLAIM_SECONDS=2)
+    SMTP, and start another: the job's lease lapses, the dispatcher wakes the kind, the
+    new worker claims it, takes the dead attempt's email claim over and sends, once."""
+    env = worker_env(own_redis, smtp_server, **SHORT_WINDOWS)
     relay_process(env)
     first = WorkerProcess(env, tmp_path / "first.log", concurrency=1).start()
     user = UserFactory(email="whole@example.com")
@@ -219,8 +220,13 @@ def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
 
     second = WorkerProcess(env, tmp_path / "second.log", concurrency=1).start()
     try:
-        reconcile_until_done([(user, order_id)], second)
+        wait_until(
+            lambda: side_effects(user, order_id) == ALL_DONE,
+            timeout=60,
+            message=f"side effects after the kill; worker log:\n{second.output()[-3000:]}",
+        )
         assert "taking over a claim" in second.output()
+        assert email_job(order_id).attempts == 2
         row = SentEmail.objects.get(kind="confirmation_email", key=str(order_id))
         assert row.status == "sent"
         copies = [
@@ -240,24 +246,34 @@ def test_the_whole_worker_killed_mid_task_is_recovered_by_the_reconciler_once(
         second.stop()
 
 
-def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
-    own_redis, smtp_server, tmp_path, settings, relay_process
+def test_redis_restarted_without_its_queued_wake_ups_loses_no_side_effect(
+    own_redis, smtp_server, tmp_path, relay_process
 ):
-    """The worker is stopped, the tasks are queued, Redis restarts without persistence:
-    every outbox row says published, the queues are empty. The reconciler re-drives."""
-    settings.SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS = 2
-    relay_process(worker_env(own_redis, smtp_server))
+    """No worker runs while the checkouts' wake-ups wait in Redis, which then restarts
+    without persistence: the queues are empty, the jobs unclaimed. The dispatcher wakes
+    the kinds again for jobs still due SHOPFLOW_WAKE_AGAIN_SECONDS after their wake-up."""
+    env = worker_env(own_redis, smtp_server, SHOPFLOW_WAKE_AGAIN_SECONDS=3)
+    relay_process(env)
     users = [UserFactory() for _ in range(3)]
     product = ProductFactory(on_hand=50, low_stock_threshold=0)
     order_ids = [checkout(user, product, 2).json()["id"] for user in users]
-    # All published, to a Redis about to forget them.
-    wait_until(lambda: unpublished() == 0, message="the relay")
+    # Each kind woken, in a Redis about to forget it.
+    wait_until(
+        lambda: all(own_redis.queued_task_ids(queue) for queue in QUEUES.values()),
+        message="the dispatcher's wake-ups",
+    )
 
     own_redis.stop()
     own_redis.start()
-    worker = WorkerProcess(worker_env(own_redis, smtp_server), tmp_path / "worker.log").start()
+    restarted = time.monotonic()
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        reconcile_until_done(list(zip(users, order_ids, strict=True)), worker)
+        wait_until(
+            lambda: all(side_effects(u, o) == ALL_DONE for u, o in zip(users, order_ids)),
+            timeout=60,
+            message=f"side effects; worker log:\n{worker.output()[-3000:]}",
+        )
+        print(f"\ndone {time.monotonic() - restarted:.1f} s after Redis restarted empty")
         for order_id in order_ids:
             sent = SentEmail.objects.get(kind="confirmation_email", key=str(order_id))
             assert sent.status == "sent"
@@ -265,6 +281,7 @@ def test_redis_restarted_without_its_queued_tasks_loses_no_side_effect(
         product.refresh_from_db()
         assert (product.on_hand, product.reserved) == (44, 0)
         assert StockMovement.objects.count() == 3
+        assert set(order_jobs().values_list("attempts", flat=True)) == {1}
     finally:
         worker.stop()
 

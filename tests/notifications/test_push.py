@@ -1,6 +1,7 @@
 """Web Push against a push service of the tests' own on loopback: the VAPID JWT checked,
 the aes128gcm payload decrypted with the browser's key, the answers the test chooses."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -164,3 +165,23 @@ def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_su
         if headers["task"] == "notifications.send_pushes"
     ]
     assert args == [[user.pk, other.pk]] and not headers.get("eta")
+
+
+def test_a_push_service_that_trickles_its_answer_is_cut_and_tried_again(
+    service, browser, monkeypatch
+):
+    """A byte a second, each within any read timeout: the push is cut at its deadline (8 s
+    in production, 2 here) and stays pending for a later try."""
+    from tests.support.trickle import TrickleServer
+
+    monkeypatch.setattr(push, "REQUEST_SECONDS", 2.0)
+    user = UserFactory()
+    with TrickleServer(b"HTTP/1.1 201 Created\r\n") as server:
+        subscribe(user, browser, f"http://127.0.0.1:{server.port}/push/device-1")
+        row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+        started = time.monotonic()
+        assert push.pushes_send() == 0
+        assert 2.0 <= time.monotonic() - started <= 4.0
+    delivery = NotificationDelivery.objects.get(notification=row)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error.startswith("DeadlineExceeded: the push to subscription ")

@@ -318,3 +318,29 @@ def test_beat_redrives_pending_deliveries_no_attempt_holds_or_will_wake_once_pas
 
 def send(endpoint: Endpoint) -> str:
     return endpoint_test_send(endpoint_id=endpoint.pk).pk
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(
+    settings, monkeypatch
+):
+    """A byte a second, each within any read timeout: the whole request is cut (15 s in
+    production, 2 here), recorded as a failed attempt and retried on the schedule."""
+    from webhooks.services import sending
+
+    from ..support.trickle import TrickleServer
+
+    settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
+    monkeypatch.setattr(sending, "REQUEST_SECONDS", 2.0)
+    with TrickleServer(b"HTTP/1.1 200 OK\r\n") as server:
+        endpoint = Endpoint.objects.create(
+            url=f"http://127.0.0.1:{server.port}/hook", events=["order.created"], secret="s"
+        )
+        delivery = endpoint_test_send(endpoint_id=endpoint.pk)
+        assert wake(delivery.pk) == "retry"
+    [attempt] = Delivery.objects.get(pk=delivery.pk).attempts.all()
+    assert attempt.status_code is None
+    assert attempt.error == (
+        f"DeadlineExceeded: the webhook request to endpoint {endpoint.pk}: "
+        "cut at its 2.0 s deadline"
+    )
+    assert 2000 <= attempt.duration_ms <= 4000
