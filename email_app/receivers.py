@@ -1,11 +1,10 @@
-from worker import jobs
-from worker.outbox import enqueue_on_commit
+from worker.jobs import enqueue_on_commit
 
 from . import tasks
 
 
 def enqueue_confirmation_email(sender, order, **kwargs):
-    jobs.enqueue_on_commit(tasks.send_confirmation_email, order.pk)
+    enqueue_on_commit(tasks.send_confirmation_email, order.pk)
 
 
 def enqueue_welcome_email(sender, instance, created, raw=False, **kwargs):
@@ -14,7 +13,7 @@ def enqueue_welcome_email(sender, instance, created, raw=False, **kwargs):
 
 
 def enqueue_low_stock_alert(sender, product, order_id, **kwargs):
-    enqueue_on_commit(tasks.send_low_stock_alert, product.pk, order_id)
+    enqueue_on_commit(tasks.send_low_stock_alert, f"{product.pk}:{order_id}")
 
 
 def enqueue_duplicate_orders_alert(sender, alert, **kwargs):

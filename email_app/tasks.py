@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from side_effects.base import SideEffectTask
-from worker.tasks_base import ReliableTask
+from worker.tasks_base import JobTask
 
 from .services import emails
 
@@ -18,16 +18,18 @@ def send_confirmation_email(key: str) -> bool:
     return emails.confirmation_email_send(order_id=int(key))
 
 
-@shared_task(base=ReliableTask, name="email_app.send_welcome_email")
-def send_welcome_email(user_id: int) -> bool:
-    return emails.welcome_send(user_id=int(user_id))
+@shared_task(base=JobTask, kind="welcome_email", name="email_app.send_welcome_email")
+def send_welcome_email(key: str) -> bool:
+    return emails.welcome_send(user_id=int(key))
 
 
-@shared_task(base=ReliableTask, name="email_app.send_low_stock_alert")
-def send_low_stock_alert(product_id: int, order_id: int) -> bool:
-    return emails.low_stock_alert_send(product_id=int(product_id), order_id=int(order_id))
+@shared_task(base=JobTask, kind="low_stock_alert", name="email_app.send_low_stock_alert")
+def send_low_stock_alert(key: str) -> bool:
+    return emails.low_stock_alert_send(key=key)
 
 
-@shared_task(base=ReliableTask, name="email_app.send_duplicate_orders_alert")
-def send_duplicate_orders_alert(alert_id: int) -> bool:
-    return emails.duplicate_orders_alert_send(alert_id=int(alert_id))
+@shared_task(
+    base=JobTask, kind="duplicate_orders_alert", name="email_app.send_duplicate_orders_alert"
+)
+def send_duplicate_orders_alert(key: str) -> bool:
+    return emails.duplicate_orders_alert_send(alert_id=int(key))

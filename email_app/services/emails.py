@@ -56,8 +56,10 @@ def welcome_send(*, user_id: int) -> bool:
     )
 
 
-def low_stock_alert_send(*, product_id: int, order_id: int) -> bool:
-    """Tell staff that the order took the product below its threshold; once per pair."""
+def low_stock_alert_send(*, key: str) -> bool:
+    """Tell staff that an order took a product below its threshold; once per pair, `key`
+    "<product id>:<order id>"."""
+    product_id, order_id = (int(part) for part in key.split(":"))
     product = store_selectors.product_get(product_id=product_id)
     return email_send(
         kind=SentEmail.Kind.LOW_STOCK_ALERT,

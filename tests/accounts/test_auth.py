@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from store.models import Customer
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
@@ -24,9 +24,7 @@ def test_register_creates_user_customer_and_queues_welcome_email(anon_client):
     assert "password" not in body
     user = User.objects.get(username="ada")
     assert Customer.objects.filter(user=user).exists()
-    assert OutboxMessage.objects.filter(
-        task_name="email_app.send_welcome_email", args=[user.pk]
-    ).exists()
+    assert Job.objects.filter(kind="welcome_email", key=str(user.pk)).exists()
 
 
 def test_token_from_credentials_then_authenticated_call(anon_client):
@@ -57,7 +55,7 @@ def test_invalid_registration_is_400_and_creates_nothing(anon_client, field, val
     assert response.status_code == 400
     assert field in response.json() and "detail" in response.json()
     assert not User.objects.exists()
-    assert not OutboxMessage.objects.exists()
+    assert not Job.objects.exists()
 
 
 def test_taken_username_is_400(anon_client):

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from store.models import Customer
 from tests.factories import PASSWORD, UserFactory
 from tests.support.clients import client_for
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -64,9 +64,7 @@ def test_signing_up_makes_the_account_as_the_api_does_signs_in_and_lands_on_the_
     user = User.objects.get(username="ada")
     assert user.email == "ada@example.com" and user.check_password("s3cure-enough-pw")
     assert Customer.objects.filter(user=user).exists()
-    assert OutboxMessage.objects.filter(
-        task_name="email_app.send_welcome_email", args=[user.pk]
-    ).exists()
+    assert Job.objects.filter(kind="welcome_email", key=str(user.pk)).exists()
     front = browser.get("/")
     assert front.status_code == 200 and b"Hello, ada" in front.content
 

@@ -28,7 +28,7 @@ from tests.support.stack import (
 )
 from tests.support.tab import tab_script_fetched
 from tests.support.webhooks import WebhookReceiver
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,16 +64,15 @@ def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_
     with WebhookReceiver() as receiver:
         webhook_contract_kept(stack, receiver)
 
-    # The relay service publishes a row committed outside any request (as a shell would).
-    stranded = OutboxMessage.objects.create(
-        task_name="email_app.send_welcome_email", args=[1_000_000]
-    )
+    # The dispatcher wakes a job committed outside any request (as a shell would): its
+    # user is gone, so it ends done with nothing to do.
+    stranded = Job.objects.create(kind="welcome_email", key="1000000")
     wait_until(
-        lambda: OutboxMessage.objects.filter(pk=stranded.pk, published_at__isnull=False).exists(),
+        lambda: Job.objects.filter(pk=stranded.pk, status=Job.Status.DONE).exists(),
         timeout=30,
-        message="the relay to publish the stranded row",
+        message="the dispatcher to wake the stranded job, a worker to end it",
     )
-    wait_until(lambda: "side_effects.reconcile" in flower_succeeded(stack), timeout=45)  # beat
+    wait_until(lambda: "notifications.send_pushes" in flower_succeeded(stack), timeout=45)  # beat
 
     assert_sigterm_stops_everything(stack)
 

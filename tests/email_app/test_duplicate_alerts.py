@@ -20,11 +20,11 @@ from store.services.duplicates import duplicate_alert_create
 from store.signals import duplicate_orders_alerted
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
-ALERT_TASK = "email_app.send_duplicate_orders_alert"
+ALERT_KIND = "duplicate_orders_alert"
 WINDOW = 300
 NOON = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -59,8 +59,8 @@ def duplicate(product, quantity=1, user=None) -> dict:
 
 def send_queued_alerts() -> list[bool]:
     """What the email worker does with the alerts queued (the tasks' work, in order)."""
-    rows = OutboxMessage.objects.filter(task_name=ALERT_TASK).order_by("pk")
-    return [emails.duplicate_orders_alert_send(alert_id=row.args[0]) for row in rows]
+    keys = Job.objects.filter(kind=ALERT_KIND).order_by("pk").values_list("key", flat=True)
+    return [emails.duplicate_orders_alert_send(alert_id=int(key)) for key in keys]
 
 
 def named_in(message) -> set[int]:

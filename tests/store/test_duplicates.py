@@ -18,15 +18,17 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.orders import place_order
 from tests.support.polling import wait_for_a_lock_wait
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
-ALERT_TASK = "email_app.send_duplicate_orders_alert"
+ALERT_KIND = "duplicate_orders_alert"
 
 
 def alerts_queued() -> list:
-    return list(OutboxMessage.objects.filter(task_name=ALERT_TASK).values_list("args", flat=True))
+    """The alert ids whose email is queued (their jobs)."""
+    keys = Job.objects.filter(kind=ALERT_KIND).order_by("pk").values_list("key", flat=True)
+    return [[int(key)] for key in keys]
 
 
 def named(alert_id) -> list[int]:
@@ -105,7 +107,7 @@ def test_a_checkout_queues_no_alert_the_windows_alert_emails_and_notifies_staff_
     place_order(user.customer, (mug, 1))
     second = place_order(user.customer, (mug, 1))
     # The checkout queues no alert: the order waits for its window's.
-    assert not OutboxMessage.objects.filter(task_name__contains="duplicate").exists()
+    assert not Job.objects.filter(kind=ALERT_KIND).exists()
     assert not Notification.objects.filter(kind="duplicate_order").exists()
 
     alert = duplicate_alert_create()
