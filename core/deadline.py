@@ -2,8 +2,8 @@
 each). A socket's timeout bounds each read, not the call: a peer that trickles a byte at a
 time holds it for ever. Inside `with Deadline(...)` each socket the thread connects is
 shut down when the deadline passes, so a blocked connect, send or read returns at once, and
-the block raises DeadlineExceeded, whatever it returned. What may block where no socket can be cut (getaddrinfo)
-goes through `call`: a helper thread, abandoned at the deadline."""
+the block raises DeadlineExceeded, whatever it returned. What may block where there is no
+socket to cut (getaddrinfo) goes through `call`: a helper thread, abandoned at the deadline."""
 
 import contextlib
 import socket
@@ -102,10 +102,11 @@ class Deadline:
             for sock in self._sockets:
                 sock.close()  # the duplicate only
             self._sockets.clear()
-        # Whatever the block raised or returned: a read cut short may look like its end.
-        if self.passed and not isinstance(exc, DeadlineExceeded):
-            if exc is None or isinstance(exc, Exception):
-                raise self.exceeded() from exc
+        # Whatever the block raised (an interrupt aside) or returned: a read cut short may
+        # look like the end of what it read.
+        interrupted = exc is not None and not isinstance(exc, Exception)
+        if self.passed and not interrupted and not isinstance(exc, DeadlineExceeded):
+            raise self.exceeded() from exc
 
 
 def _audit(event: str, args: tuple) -> None:

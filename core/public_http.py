@@ -13,6 +13,7 @@ import urllib3
 
 from core.deadline import Deadline, DeadlineExceeded
 
+
 class AddressRefused(ValueError):
     """Not a URL this server will send a request to."""
 
@@ -115,7 +116,10 @@ def public_post(target: Target, *, body: bytes, headers: dict, deadline: Deadlin
     headers = {**headers, "Host": target.origin.split("://", 1)[1]}
     # The time left as each socket operation's timeout too: a backstop to the cut.
     timeout = deadline.left()
-    with deadline, pool_class(target.address, target.port, timeout=timeout, retries=False, **extra) as pool:
+    with (
+        deadline,
+        pool_class(target.address, target.port, timeout=timeout, retries=False, **extra) as pool,
+    ):
         response = pool.urlopen(
             "POST", target.path, body=body, headers=headers, redirect=False, preload_content=False
         )

@@ -17,6 +17,7 @@ from email_app.services import emails
 from email_app.transport import SendTimeout
 from tests.factories import UserFactory
 from tests.support.smtp import SmtpHandler, SmtpServer
+from tests.support.trickle import TrickleServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +81,19 @@ def test_a_reply_slower_than_the_socket_timeout_is_not_sent_again_at_once(settin
         with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
             transport.send_message(mail("slow@example.com"), deadline=deadline)
         assert len(server.messages_to("slow@example.com")) == 1
+
+
+def test_a_server_that_trickles_its_greeting_is_cut_at_the_deadline(settings):
+    """Opening a connection is part of the send: a server that sends its greeting a byte a
+    second, each within the socket's timeout, is cut at the send's deadline."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = 30  # per socket operation: it bounds no whole send
+    with TrickleServer(b"220") as server:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        started = clock.monotonic()
+        with pytest.raises(SendTimeout, match=r"the SMTP send: cut at its 2\.0 s deadline"):
+            transport.send_message(mail("slow@example.com"), deadline=started + 2.0)
+        assert 2.0 <= clock.monotonic() - started <= 4.0
 
 
 def mail(to: str) -> EmailMessage:

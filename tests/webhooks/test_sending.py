@@ -320,9 +320,7 @@ def send(endpoint: Endpoint) -> str:
     return endpoint_test_send(endpoint_id=endpoint.pk).pk
 
 
-def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(
-    settings, monkeypatch
-):
+def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(settings, monkeypatch):
     """A byte a second, each within any read timeout: the whole request is cut (15 s in
     production, 2 here), recorded as a failed attempt and retried on the schedule."""
     from webhooks.services import sending
@@ -333,7 +331,9 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(
     monkeypatch.setattr(sending, "REQUEST_SECONDS", 2.0)
     with TrickleServer(b"HTTP/1.1 200 OK\r\n") as server:
         endpoint = Endpoint.objects.create(
-            url=f"http://127.0.0.1:{server.port}/hook", events=["order.created"], secret="s"
+            url=f"http://127.0.0.1:{server.port}/hook",
+            events=["order.created"],
+            secret=secret_new(),
         )
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
         assert wake(delivery.pk) == "retry"

@@ -1,0 +1,67 @@
+"""core.public_http's request under one deadline, against a receiver of the tests' own on
+loopback (allowed, as the webhook and push tests allow it) that answers a byte a second."""
+
+import time
+
+import pytest
+
+from core import public_http
+from core.deadline import Deadline, DeadlineExceeded
+from core.public_http import AddressUnresolved, public_post, public_target
+from tests.support.trickle import TrickleServer
+
+STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
+# No Content-Length: the body ends when the connection closes, so a cut one would read as
+# ended, not as cut.
+HEADERS = b"Content-Type: text/plain\r\nConnection: close\r\n\r\n"
+
+
+def post(port: int, deadline: Deadline):
+    target = public_target(
+        f"http://127.0.0.1:{port}/hook", loopback_allowed=True, deadline=deadline
+    )
+    return public_post(target, body=b"{}", headers={}, deadline=deadline)
+
+
+@pytest.mark.parametrize(
+    "prefix", [STATUS_LINE, STATUS_LINE + HEADERS], ids=["headers trickled", "body trickled"]
+)
+def test_a_receiver_that_trickles_is_cut_at_the_deadline(prefix):
+    """Each byte comes within any read timeout: urllib3's Timeout(total=...) bounded each
+    read, and this request stayed open for as long as the receiver kept trickling."""
+    with TrickleServer(prefix) as server:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match=r"the POST: cut at its 2\.0 s deadline"):
+            post(server.port, Deadline(2.0, about="the POST"))
+        assert 2.0 <= time.monotonic() - started <= 4.0
+
+
+def test_the_resolution_and_the_request_share_one_deadline(monkeypatch):
+    """A lookup that took most of the time leaves the request only what is left of it."""
+
+    def slow_resolver(host, port):
+        time.sleep(1.5)
+        return [host]
+
+    monkeypatch.setattr(public_http, "resolve", slow_resolver)
+    with TrickleServer(STATUS_LINE + HEADERS) as server:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            post(server.port, Deadline(2.0, about="the POST"))
+        assert 2.0 <= time.monotonic() - started <= 3.0
+
+
+def test_a_lookup_that_does_not_answer_is_a_host_that_does_not_resolve_at_the_deadline(
+    monkeypatch,
+):
+    """As any DNS hiccup is (a later request tries again), saying how long it waited."""
+    monkeypatch.setattr(public_http, "resolve", lambda host, port: time.sleep(3))
+    started = time.monotonic()
+    with pytest.raises(AddressUnresolved, match=r"cut at its 1\.0 s deadline") as raised:
+        public_target(
+            "https://shop.example/hook",
+            loopback_allowed=False,
+            deadline=Deadline(1.0, about="the POST"),
+        )
+    assert 1.0 <= time.monotonic() - started <= 2.0
+    assert isinstance(raised.value.__cause__, DeadlineExceeded)
