@@ -141,10 +141,12 @@ def job_fail(*, job: Job, error: str) -> bool:
     return failed
 
 
-def jobs_redrive(*, jobs) -> int:
-    """Failed jobs (a queryset) due again now, their attempts counted from zero: an
-    operator's re-drive (the admin)."""
-    return jobs.filter(status=Status.FAILED).update(
+def jobs_redrive(*, jobs, done_too: bool = False) -> int:
+    """Failed jobs (a queryset), and done ones with `done_too`, due again now, their
+    attempts counted from zero: an operator's re-drive (the admin), a redelivery. A job an
+    attempt holds is left to it."""
+    ended = [Status.FAILED, Status.DONE] if done_too else [Status.FAILED]
+    return jobs.filter(status__in=ended).update(
         status=Status.PENDING,
         due_at=Now(),
         attempts=0,

@@ -395,12 +395,13 @@ class JobTask(Task):
         with transaction.atomic():
             if not end(job=job, **how):
                 return False
-            self.attempt_ended(job=job, result=result, error=error)
+            outcome = {jobs.job_done: "done", jobs.job_retry: "retry"}.get(end, "failed")
+            self.attempt_ended(job=job, outcome=outcome, result=result, error=error)
         return True
 
-    def attempt_ended(self, *, job, result, error: BaseException | None) -> None:
-        """Hook: the attempt's end is being recorded, in that transaction (a webhook
-        delivery's attempt row): `result` when done, `error` when retried or failed."""
+    def attempt_ended(self, *, job, outcome: str, result, error: BaseException | None) -> None:
+        """Hook: the attempt's end ("done", "retry" or "failed") is being recorded, in that
+        transaction (a webhook delivery's attempt row): `result` when done, else `error`."""
 
     def job_ended(self, *, job, result) -> None:
         """Hook: `job` is recorded done (a metric, a log line)."""

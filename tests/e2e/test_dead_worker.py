@@ -1,7 +1,7 @@
-"""A worker SIGKILLed mid-task costs at most two minutes, on Redis and on RabbitMQ, with the
-windows production runs with: Redis's 90 s visibility timeout, a 60 s email claim, a 60 s
-deadline and the reconciler every 30 s (here at its worst phase). And a worker that is
-only slow is not raced."""
+"""A worker SIGKILLed mid-job costs at most two minutes, on Redis and on RabbitMQ, with the
+windows production runs with: a job's 75 s lease (the database's clock), which the
+dispatcher notices lapsed within its 200 ms poll, and a 60 s email claim. And a worker
+that is only slow is not raced."""
 
 import os
 import signal
@@ -10,28 +10,29 @@ import time
 import pytest
 
 from email_app.models import SentEmail
-from side_effects.models import OrderSideEffect
-from side_effects.services import side_effects_reconcile
 from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, worker_env
-from tests.support.reconciler import ReconcilerAtItsWorstPhase
 
-from .test_worker_process import ALL_DONE, checkout, side_effects
+from .test_worker_process import ALL_DONE, checkout, email_job, side_effects
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROMISE_SECONDS = 120
+# What a worker logs when an attempt was lost, raced or outrun (worker.tasks_base,
+# email_app.services.claims).
+RACED = (
+    "its last attempt lost its worker",
+    "its lease ran out before it ended",
+    "is being sent by another delivery",
+    "taking over a claim",
+)
 
 
 def confirmations(smtp_server, order_id) -> int:
     subjects = [message["Subject"] for message in smtp_server.messages]
     return subjects.count(f"Your Shopflow order #{order_id}")
-
-
-def email_deadline(order_id):
-    return OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email").deadline
 
 
 def order_with_its_email_held(smtp_server, worker, name: str, *, seconds: float):
@@ -52,11 +53,10 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
     """SIGKILL a worker's main process and pool while the confirmation email waits on
     SMTP, then start a second worker, as its restart would (started before the kill, it
     took longer than the send's 10 s timeout on a machine running two suites, and the
-    first worker had sent the email by then). On RabbitMQ the broker gives the message to
-    the second worker at once; on Redis once it has been held longer than the visibility timeout, or
-    the reconciler re-drives the email past its deadline, whichever comes first. Either
-    way the new delivery takes the dead one's claim over once it is stale, and sends
-    once."""
+    first worker had sent the email by then). Nothing comes back from the broker (the
+    wake-up was acknowledged when the run began): the job's lease lapses 75 s after its
+    claim, the dispatcher wakes the kind for it, the second worker claims it, alone, and
+    takes the dead attempt's email claim over (stale after 60 s), and sends once."""
     env = worker_env(stoppable_broker, smtp_server)
     relay_process(env)
     doomed = WorkerProcess(env, tmp_path / "doomed.log", concurrency=1).start()
@@ -68,10 +68,8 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
         doomed.stop()
         survivor = WorkerProcess(env, tmp_path / "survivor.log", concurrency=1).start()
 
-        beat = ReconcilerAtItsWorstPhase(email_deadline(order_id))
-
         wait_until(
-            lambda: beat.run_if_due() or side_effects(user, order_id) == ALL_DONE,
+            lambda: side_effects(user, order_id) == ALL_DONE,
             timeout=PROMISE_SECONDS,
             interval=0.5,
             message=f"the side effects; survivor's log:\n{survivor.output()[-3000:]}",
@@ -79,7 +77,10 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
         elapsed = time.monotonic() - killed
         print(f"\n{request.node.name}: done {elapsed:.0f} s after the SIGKILL")
         assert elapsed <= PROMISE_SECONDS
-        assert "taking over a claim" in survivor.output()
+        output = survivor.output()
+        assert "its last attempt lost its worker" in output
+        assert "taking over a claim" in output
+        assert email_job(order_id).attempts == 2  # the killed attempt, then the survivor's
         assert confirmations(smtp_server, order_id) == 1
         assert SentEmail.objects.get(kind="confirmation_email", key=str(order_id)).status == "sent"
         assert StockMovement.objects.filter(order_item__order_id=order_id).count() == 1
@@ -89,35 +90,39 @@ def test_a_worker_killed_mid_task_costs_at_most_two_minutes(
                 worker.stop()
 
 
-def test_a_slow_worker_is_raced_neither_by_its_broker_nor_by_the_reconciler(
+def test_a_slow_worker_is_not_raced_while_its_lease_holds(
     own_redis, smtp_server, tmp_path, relay_process
 ):
-    """An SMTP server that takes 7 s, a visibility timeout of 25 s (a time limit of 15 s, a
-    send cut at 10 s: within it, as the settings' windows require), the reconciler running
-    all along: the message is not handed out again while its task runs, and the email,
-    within its deadline, is never re-driven."""
+    """An SMTP server that takes 7 s, a job's lease of 20 s (over the 15 s hard time limit,
+    as the settings' windows require; the send cut at 10 s), the dispatcher waking again
+    every 2 s for what is still due, and a second pool process free to claim: the job in
+    its run is neither woken nor claimed again, and the email goes out once, at its first
+    attempt."""
     env = worker_env(
         own_redis,
         smtp_server,
         CELERY_TASK_TIME_LIMIT=15,
-        CELERY_VISIBILITY_TIMEOUT=25,
+        SHOPFLOW_JOB_LEASE_SECONDS=20,
         SHOPFLOW_EMAIL_CLAIM_SECONDS=20,
+        SHOPFLOW_WAKE_AGAIN_SECONDS=2,
     )
     relay_process(env)
-    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
+    worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=2).start()
     try:
         user, order_id = order_with_its_email_held(smtp_server, worker, "slow", seconds=7)
+        held = time.monotonic()
 
-        def done_while_reconciling():
-            side_effects_reconcile()
-            return side_effects(user, order_id) == ALL_DONE
-
-        wait_until(done_while_reconciling, timeout=30, interval=0.5, message="the side effects")
-        email = OrderSideEffect.objects.get(order_id=order_id, kind="confirmation_email")
-        assert email.redrives == 0
+        wait_until(
+            lambda: side_effects(user, order_id) == ALL_DONE,
+            timeout=30,
+            interval=0.5,
+            message=f"the side effects; worker log:\n{worker.output()[-3000:]}",
+        )
+        print(f"\ndone {time.monotonic() - held:.1f} s after the SMTP server began to hold it")
+        assert email_job(order_id).attempts == 1
         assert confirmations(smtp_server, order_id) == 1
         output = worker.output()
-        assert "re-driving" not in output and "delivered again" not in output
+        assert [line for line in RACED if line in output] == [], output[-3000:]
         assert "EmailInFlight" not in output
     finally:
         worker.stop()

@@ -17,7 +17,7 @@ from analytics_app.models import DailySummary
 from analytics_app.tasks import rollup_daily_summary
 from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
-from side_effects.models import OrderSideEffect
+from tests.support.jobs import order_jobs
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
@@ -25,7 +25,6 @@ from worker.outbox import enqueue_on_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DONE = OrderSideEffect.Status.DONE
 ORDERS = 12
 
 
@@ -116,7 +115,7 @@ def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_o
                 pool.map(lambda n: checkout_as_a_new_customer(stack, f"shopper{n}"), range(ORDERS))
             )
         order_ids = [order_id for _, order_id in placed]
-        done = OrderSideEffect.objects.filter(order_id__in=order_ids, status=DONE)
+        done = order_jobs().filter(key__in=[str(o) for o in order_ids], status="done")
         wait_until(
             lambda: done.count() == 3 * ORDERS,
             timeout=90,

@@ -1,33 +1,39 @@
 """A checkout's side effects through a real Celery worker (in this process, consuming
-from the real Redis broker) and a real SMTP server."""
+from the real Redis broker, the relay and dispatcher in a thread) and a real SMTP server:
+the order's three jobs, each woken on its kind's queue, done, retried and failed on its own."""
 
 import logging
 import re
 
 import pytest
+from celery.signals import task_prerun
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.test import Client
 
 from analytics_app.models import AnalyticsEvent
 from email_app.models import SentEmail
-from side_effects.models import OrderSideEffect
-from side_effects.services import side_effects_reconcile
 from store.models import Product, StockMovement
 from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
+from tests.support.jobs import order_jobs
 from tests.support.orders import place_order
 from tests.support.polling import wait_until
 from tests.support.smtp import body_text
 from worker.celery import app as celery_app
-from worker.models import DeadLetter
+from worker.jobs import enqueue_on_commit
+from worker.models import DeadLetter, Job
+from worker.tasks_base import job_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 
-SIDE_EFFECT_TASKS = [
-    "email_app.send_confirmation_email",
-    "store.apply_inventory",
-    "analytics_app.record_analytics",
-]
+# Each side effect's task and the queue its wake-ups go to.
+SIDE_EFFECT_QUEUES = {
+    "email_app.send_confirmation_email": "emails",
+    "store.apply_inventory": "inventory",
+    "analytics_app.record_analytics": "analytics",
+}
+KINDS = ("confirmation_email", "inventory", "analytics")
 
 
 def side_effects(user, order_id) -> dict:
@@ -49,6 +55,10 @@ def confirmations(smtp_server, order_id):
     return [m for m in smtp_server.messages if m["Subject"] == f"Your Shopflow order #{order_id}"]
 
 
+def job(order_id, kind) -> Job:
+    return order_jobs(order_id).get(kind=kind)
+
+
 @pytest.fixture
 def shopper(in_process_worker, smtp_server):
     """A user whose welcome email has already gone out, so it does not mix with the rest."""
@@ -57,13 +67,34 @@ def shopper(in_process_worker, smtp_server):
     return user
 
 
-def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp_server):
+@pytest.fixture
+def woken():
+    """The side-effect runs the worker starts: (task, the queue its wake-up came from)."""
+    runs = []
+
+    def record(sender=None, task=None, **_):
+        if sender.name in SIDE_EFFECT_QUEUES:
+            runs.append((sender.name, task.request.delivery_info.get("routing_key")))
+
+    task_prerun.connect(record, weak=False)
+    yield runs
+    task_prerun.disconnect(record)
+
+
+def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp_server, woken):
     lamp = ProductFactory(name="Desk Lamp", sku="LAMP-1", price="64.00", on_hand=10)
     pens = ProductFactory(name="Pen", sku="PEN-1", price="2.50", on_hand=100)
 
     order = place_order(shopper.customer, (lamp, 1), (pens, 4))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
+    # Three jobs, each woken on its own kind's queue and done at its first attempt.
+    assert set(woken) == set(SIDE_EFFECT_QUEUES.items())
+    assert sorted(order_jobs(order["id"]).values_list("kind", "status", "attempts")) == [
+        ("analytics", "done", 1),
+        ("confirmation_email", "done", 1),
+        ("inventory", "done", 1),
+    ]
     [message] = confirmations(smtp_server, order["id"])
     assert message["To"] == "grace@example.com"
     text = body_text(message)
@@ -84,18 +115,22 @@ def test_checkout_sends_one_email_applies_stock_and_logs_one_event(shopper, smtp
     assert event.customer_id == shopper.customer.pk
 
 
-def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(shopper, smtp_server):
+def test_second_run_sends_no_second_email_applies_no_stock_logs_no_event(shopper, smtp_server):
     product = ProductFactory(on_hand=10)
     order = place_order(shopper.customer, (product, 2))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
-    # The same tasks delivered again, through the broker to the worker. (Side-effect tasks
-    # store no result; these deliveries ask for one, to see what the tasks returned.)
-    again = [
-        celery_app.send_task(name, args=[[order["id"]]], ignore_result=False)
-        for name in SIDE_EFFECT_TASKS
-    ]
+    # Wake-ups delivered again, through the broker to the worker: nothing is due, nothing
+    # runs. (Job tasks store no result; these deliveries ask for one, to see what they did.)
+    again = [celery_app.send_task(name, ignore_result=False) for name in SIDE_EFFECT_QUEUES]
     assert [result.get(timeout=30) for result in again] == [[], [], []]
+    # The work itself run again: the order's jobs due again, as after an attempt whose
+    # done record was lost. The dispatcher wakes them; each task finds its effect there.
+    order_jobs(order["id"]).update(status=Job.Status.PENDING, ended_at=None)
+    wait_until(
+        lambda: order_jobs(order["id"]).filter(status="done", attempts=2).count() == 3,
+        message="the second runs",
+    )
 
     assert len(confirmations(smtp_server, order["id"])) == 1
     assert SentEmail.objects.get(kind="confirmation_email", key=str(order["id"])).status == "sent"
@@ -104,6 +139,7 @@ def test_second_delivery_sends_no_second_email_applies_no_stock_logs_no_event(sh
     assert list(StockMovement.objects.filter(product=product).values_list("delta", flat=True)) == [
         -2
     ]
+    assert AnalyticsEvent.objects.filter(order_id=order["id"]).count() == 1
     assert AnalyticsEvent.objects.get(order_id=order["id"]).units == 2
 
 
@@ -114,54 +150,51 @@ def test_smtp_refusing_twice_then_accepting_sends_one_email_after_backoff(
     smtp_server.handler.refuse_next = 2
     attempts_before = smtp_server.handler.attempts
 
-    with caplog.at_level(logging.WARNING, logger="side_effects.base"):
+    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"):
         order = place_order(shopper.customer, (product, 1))
         wait_for_side_effects(shopper, order["id"], ALL_DONE)
 
     assert len(confirmations(smtp_server, order["id"])) == 1
     assert smtp_server.handler.attempts - attempts_before == 3
-    retries = [r.getMessage() for r in caplog.records if "transient error, retry" in r.getMessage()]
+    assert job(order["id"], "confirmation_email").attempts == 3
+    retries = [r.getMessage() for r in caplog.records if "transient error" in r.getMessage()]
     assert len(retries) == 2
-    assert "retry 1/3" in retries[0] and "retry 2/3" in retries[1]
+    assert "attempt 1/4" in retries[0] and "attempt 2/4" in retries[1]
     assert "451" in retries[0]
     # Waits drawn with full jitter from 0..min(cap, factor * 2**n) (fast_retries: 1 s, 2 s
     # cap), not Celery's fixed 180 s default.
-    waits = [int(re.search(r" in (\d+)s:", line).group(1)) for line in retries]
+    waits = [int(re.search(r" again in (\d+)s:", line).group(1)) for line in retries]
     assert 0 <= waits[0] <= 1 and 0 <= waits[1] <= 2
-    assert not DeadLetter.objects.exists()
+    assert not order_jobs().filter(status=Job.Status.FAILED).exists()
 
 
-def test_smtp_refusing_for_good_dead_letters_then_admin_requeue_sends_it(shopper, smtp_server):
+def test_smtp_refusing_for_good_fails_the_job_then_admin_redrive_sends_it(shopper, smtp_server):
     product = ProductFactory(on_hand=10, low_stock_threshold=0)
     smtp_server.handler.refuse_always = True
 
     order = place_order(shopper.customer, (product, 1))
     wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"})
 
-    letter = DeadLetter.objects.get()
-    assert letter.task_name == "email_app.send_confirmation_email"
-    assert letter.args == [[order["id"]]]
-    assert "554" in letter.exception and "Traceback" in letter.traceback
-    assert letter.attempts == 1  # a permanent refusal is not retried
+    failed = job(order["id"], "confirmation_email")
+    assert failed.attempts == 1  # a permanent refusal is not retried
+    assert "554" in failed.last_error and failed.ended_at is not None
     assert not SentEmail.objects.filter(kind="confirmation_email").exists()
-    assert OrderSideEffect.objects.get(order_id=order["id"], kind="confirmation_email").error
 
     smtp_server.handler.refuse_always = False
     admin = Client()
     admin.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "x"))
     response = admin.post(
-        "/admin/worker/deadletter/",
-        {"action": "requeue", "_selected_action": [letter.pk]},
+        "/admin/worker/job/", {"action": "redrive", "_selected_action": [failed.pk]}
     )
     assert response.status_code == 302
 
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
     assert len(confirmations(smtp_server, order["id"])) == 1
-    letter.refresh_from_db()
-    assert letter.requeued_at is not None
+    redriven = job(order["id"], "confirmation_email")
+    assert (redriven.attempts, redriven.last_error) == (1, "")  # counted from zero again
 
 
-def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smtp_server):
+def test_transient_errors_past_the_last_attempt_fail_the_job(shopper, smtp_server):
     product = ProductFactory(on_hand=10, low_stock_threshold=0)
     smtp_server.handler.refuse_next = 100
 
@@ -170,38 +203,48 @@ def test_transient_errors_past_the_retry_limit_end_in_a_dead_letter(shopper, smt
         shopper, order["id"], {**ALL_DONE, "confirmation_email": "failed"}, timeout=60
     )
 
-    letter = DeadLetter.objects.get()
-    assert letter.attempts == 4  # the first try and three retries
-    assert "451" in letter.exception
+    failed = job(order["id"], "confirmation_email")
+    assert failed.attempts == 4  # the first try and three retries
+    assert "451" in failed.last_error
 
 
-def test_task_for_a_missing_order_finishes_without_effect(in_process_worker):
-    results = [
-        celery_app.send_task(name, args=[[987654]], ignore_result=False)
-        for name in SIDE_EFFECT_TASKS
-    ]
-    assert [r.get(timeout=30) for r in results] == [[], [], []]
-    assert not DeadLetter.objects.exists()
+def test_jobs_for_a_missing_order_end_done_without_effect(in_process_worker, smtp_server):
+    with transaction.atomic():
+        for task in (job_tasks()[kind] for kind in KINDS):
+            enqueue_on_commit(task, 987654)
+
+    wait_until(
+        lambda: order_jobs(987654).filter(status="done").count() == 3,
+        message="the three jobs done",
+    )
+    assert set(order_jobs(987654).values_list("attempts", flat=True)) == {1}
+    assert not confirmations(smtp_server, 987654)
+    assert not StockMovement.objects.exists() and not AnalyticsEvent.objects.exists()
 
 
-def test_reliable_tasks_store_no_success_result_but_do_store_failures(shopper):
-    """A side-effect task's run does not fail as a whole (each order fails alone, in its
-    dead letter and its state); another task's failure is stored for Flower and the admin."""
+def test_job_tasks_store_no_result_but_a_reliable_tasks_failure_is_stored(shopper):
+    """A job task's run does not fail as a whole (each job ends on its own, in its row);
+    a failure of a task not on the job engine is stored for Flower and the admin."""
     from django_celery_results.models import TaskResult
 
     order = place_order(shopper.customer, (ProductFactory(on_hand=10), 1))
     wait_for_side_effects(shopper, order["id"], ALL_DONE)
-    failed = celery_app.send_task("email_app.send_welcome_email", args=["not-an-id"])
+    failed = celery_app.send_task("store.alert_duplicate_orders", args=["unexpected"])
     wait_until(lambda: TaskResult.objects.filter(task_id=failed.id).exists(), message="FAILURE")
 
     stored = dict(TaskResult.objects.values_list("task_id", "status"))
-    assert stored == {failed.id: "FAILURE"}  # the order's three successes: not stored
+    assert stored == {failed.id: "FAILURE"}  # the order's three runs: not stored
 
 
-def test_malformed_payload_is_dead_lettered_not_retried(in_process_worker):
-    celery_app.send_task("store.apply_inventory", args=[["not-an-id"]])
-    letter = wait_until(lambda: DeadLetter.objects.first(), message="dead letter")
-    assert letter.args == [["not-an-id"]] and letter.attempts == 1
+def test_a_job_whose_key_its_task_cannot_read_fails_alone_not_retried(in_process_worker):
+    with transaction.atomic():
+        enqueue_on_commit(job_tasks()["inventory"], "not-an-id")
+
+    wait_until(
+        lambda: order_jobs("not-an-id").filter(status="failed").exists(), message="failed job"
+    )
+    failed = order_jobs("not-an-id").get()
+    assert failed.attempts == 1 and "ValueError" in failed.last_error
 
 
 def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
@@ -220,8 +263,9 @@ def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
 def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(
     in_process_worker, monkeypatch
 ):
-    """If recording the failure fails (database down), the message goes back to its
-    queue rather than being acknowledged into the void."""
+    """A task not on the job engine that fails for good: if recording its dead letter
+    fails (database down), the message goes back to its queue rather than being
+    acknowledged into the void."""
     from django.db import OperationalError
 
     from worker import dead_letters
@@ -236,44 +280,9 @@ def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(
         return record(**fields)
 
     monkeypatch.setattr(dead_letters, "dead_letter_record", database_down_twice)
-    result = celery_app.send_task("store.apply_inventory", args=[["not-an-id"]])
+    # A message its task cannot take (an argument it has no parameter for).
+    result = celery_app.send_task("store.alert_duplicate_orders", args=["unexpected"])
 
     letter = wait_until(lambda: DeadLetter.objects.first(), message="the dead letter")
     assert attempts == [result.id] * 3  # the same message, delivered three times
-    assert letter.task_id == result.id and letter.args == [["not-an-id"]]
-
-
-# --- The reconciler ---------------------------------------------------------------------------
-
-
-def test_a_receiver_that_raised_leaves_a_side_effect_the_reconciler_completes(shopper, caplog):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from store.receivers import enqueue_inventory
-    from store.signals import order_created
-
-    def broken(sender, order, **kwargs):
-        raise RuntimeError("the inventory receiver failed")
-
-    order_created.disconnect(dispatch_uid="store.enqueue_inventory")
-    order_created.connect(broken, dispatch_uid="store.enqueue_inventory")
-    try:
-        with caplog.at_level(logging.ERROR):
-            order = place_order(shopper.customer, (ProductFactory(on_hand=5), 2))
-    finally:
-        order_created.disconnect(dispatch_uid="store.enqueue_inventory")
-        order_created.connect(enqueue_inventory, dispatch_uid="store.enqueue_inventory")
-    assert "the inventory receiver failed" in caplog.text
-    wait_for_side_effects(shopper, order["id"], {**ALL_DONE, "inventory": "pending"})
-
-    OrderSideEffect.objects.filter(order_id=order["id"]).update(
-        deadline=timezone.now() - timedelta(seconds=1)
-    )
-    assert side_effects_reconcile() == {"redriven": 1, "failed": 0}
-
-    wait_for_side_effects(shopper, order["id"], ALL_DONE)
-    assert list(
-        StockMovement.objects.filter(order_item__order_id=order["id"]).values_list("delta")
-    ) == [(-order["items"][0]["quantity"],)]
+    assert letter.task_id == result.id and letter.args == ["unexpected"]

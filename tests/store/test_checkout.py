@@ -1,5 +1,5 @@
 """The checkout (`POST /api/orders/`): an order of the cart's lines at their prices, stock
-reserved, the cart gone, one outbox row per side effect and `order_created` sent once; bad
+reserved, the cart gone, one job per side effect and `order_created` sent once; bad
 input refused with nothing written; and the statements it takes, the same for one line as
 for fifty, none of them to a broker."""
 
@@ -10,12 +10,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from side_effects.models import OrderSideEffect
 from store.models import Cart, Order, Product
 from store.signals import order_created
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
-from tests.support.orders import assert_nothing_written, checkout, order_outbox
+from tests.support.jobs import order_jobs
+from tests.support.orders import assert_nothing_written, checkout
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
@@ -45,7 +45,7 @@ def test_checkout_creates_order_reserves_stock_and_empties_cart(client, customer
     assert (mug.on_hand, mug.reserved, mug.available) == (10, 2, 8)
     assert (tee.on_hand, tee.reserved) == (5, 1)
     assert not Cart.objects.filter(pk=cart.pk).exists()
-    assert set(OrderSideEffect.objects.values_list("kind", "status")) == {
+    assert set(order_jobs(body["id"]).values_list("kind", "status")) == {
         ("confirmation_email", "pending"),
         ("inventory", "pending"),
         ("analytics", "pending"),
@@ -63,14 +63,14 @@ def test_checkout_captures_unit_price_at_checkout(client, customer, product):
     assert body["total"] == "12.50"
 
 
-def test_checkout_enqueues_one_outbox_row_per_side_effect(client, customer, product):
+def test_checkout_enqueues_one_job_per_side_effect(client, customer, product):
     cart = cart_with(customer, (product, 1))
     order_id = checkout(client, cart.pk).json()["id"]
 
-    assert sorted(order_outbox().values_list("task_name", "args")) == [
-        ("analytics_app.record_analytics", [[order_id]]),
-        ("email_app.send_confirmation_email", [[order_id]]),
-        ("store.apply_inventory", [[order_id]]),
+    assert sorted(order_jobs().values_list("kind", "key", "status", "attempts")) == [
+        ("analytics", str(order_id), "pending", 0),
+        ("confirmation_email", str(order_id), "pending", 0),
+        ("inventory", str(order_id), "pending", 0),
     ]
 
 
@@ -219,12 +219,12 @@ def test_checkout_query_count_does_not_grow_with_cart_size(client, customer):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("lines", [1, 50])
-def test_checkout_takes_14_statements_and_talks_to_no_broker(lines):
+def test_checkout_commits_in_13_statements_and_talks_to_no_broker(lines):
     """Committed for real: BEGIN, the lines with their cart and product locks, the
-    reservation, the duplicate check, order, items, side effects, two DELETEs for the
-    cart, the receivers' rows (the outbox's and the customer's notification) in a
-    savepoint, COMMIT. Nothing after it: the relay publishes the outbox rows. The token
-    was looked up by the request before."""
+    reservation, the duplicate check, order, items, two DELETEs for the cart, the
+    receivers' rows (the side effects' jobs and the customer's notification) in a
+    savepoint, COMMIT. After it only the response's read of the side effects' jobs:
+    the dispatcher wakes the workers. The token was looked up by the request before."""
     user = UserFactory()
     products = ProductFactory.create_batch(lines, on_hand=10)
     cart = cart_with(user.customer, *[(p, 1) for p in products])
@@ -235,6 +235,8 @@ def test_checkout_takes_14_statements_and_talks_to_no_broker(lines):
         response = checkout(client, cart.pk)
 
     assert response.status_code == 201
-    assert len(queries) == 14, "\n".join(q["sql"][:120] for q in queries.captured_queries)
-    assert queries.captured_queries[-1]["sql"] == "COMMIT"
-    assert order_outbox(response.json()["id"]).filter(published_at=None).count() == 3
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 14, "\n".join(sql[:120] for sql in statements)
+    assert statements[12] == "COMMIT"
+    assert statements[13].startswith('SELECT "worker_job"."kind"'), statements[13]
+    assert order_jobs(response.json()["id"]).filter(status="pending").count() == 3

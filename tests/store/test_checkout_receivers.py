@@ -1,18 +1,20 @@
 """The receivers of `order_created`, each on its own: one that fails is logged with its
 traceback while the order and the other receivers go on; each writes in a savepoint of its
-own that commits with the order; an enqueue made before a failure stands; and the core
+own that commits with the order; an enqueue made before a failure stands; a side effect
+whose receiver fails has no job, shown pending while the others are done; and the core
 audit receiver logs one line per order."""
 
 import logging
 
 import pytest
 
-from side_effects.models import OrderSideEffect
+from store import receivers
 from store.models import Order
 from store.signals import order_created
 from tests.factories import cart_with
-from tests.support.orders import checkout, order_outbox
-from worker.models import OutboxMessage
+from tests.support.jobs import jobs_run, order_jobs
+from tests.support.orders import checkout, stock
+from worker.models import Job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
@@ -41,8 +43,8 @@ def test_failing_receiver_is_logged_and_the_order_and_other_receivers_go_on(
     order_id = response.json()["id"]
     assert Order.objects.filter(pk=order_id).exists()
     assert ran == [order_id]
-    # The app's own receivers ran too: their outbox rows are there.
-    assert order_outbox(order_id).count() == 3
+    # The app's own receivers ran too: their jobs are there.
+    assert order_jobs(order_id).count() == 3
     [record] = [r for r in caplog.records if r.name == "core.signals"]
     assert "<locals>.broken failed" in record.getMessage()
     assert f"for order_created, order {order_id}" in record.getMessage()
@@ -55,12 +57,12 @@ def test_receiver_writes_in_its_own_savepoint_commit_with_the_order(client, cust
 
     def note(sender, order, **kwargs):
         with transaction.atomic():
-            OrderSideEffect.objects.filter(order=order, kind="analytics").update(error="noted")
+            Job.objects.create(kind="test_note", key=str(order.pk), last_error="noted")
 
     def noted_then_failed(sender, order, **kwargs):
         with transaction.atomic():
-            OrderSideEffect.objects.filter(order=order, kind="inventory").update(error="lost")
-            OrderSideEffect.objects.create(order=order, kind="inventory")  # unique violation
+            Job.objects.create(kind="test_lost", key=str(order.pk))
+            Job.objects.create(kind="test_note", key=str(order.pk))  # unique violation
 
     order_created.connect(note, dispatch_uid="test.note")
     order_created.connect(noted_then_failed, dispatch_uid="test.noted_then_failed")
@@ -71,17 +73,22 @@ def test_receiver_writes_in_its_own_savepoint_commit_with_the_order(client, cust
         order_created.disconnect(dispatch_uid="test.noted_then_failed")
 
     assert response.status_code == 201
-    errors = dict(
-        OrderSideEffect.objects.filter(order_id=response.json()["id"]).values_list("kind", "error")
-    )
-    assert errors == {"analytics": "noted", "inventory": "", "confirmation_email": ""}
+    order_id = str(response.json()["id"])
+    # The user's welcome email is a job keyed by their id, which may be the order's.
+    jobs = Job.objects.filter(key=order_id).exclude(kind="welcome_email")
+    assert dict(jobs.values_list("kind", "last_error")) == {
+        "test_note": "noted",
+        "analytics": "",
+        "inventory": "",
+        "confirmation_email": "",
+    }
 
 
 def test_a_receiver_that_raises_after_enqueueing_keeps_its_enqueue(client, customer, product):
     """As a write it made before would stand: a receiver is one line, and a call to
     enqueue_on_commit is a commitment, whatever the receiver does after."""
     from email_app.tasks import send_welcome_email
-    from worker.outbox import enqueue_on_commit
+    from worker.jobs import enqueue_on_commit
 
     def half_done(sender, order, **kwargs):
         enqueue_on_commit(send_welcome_email, 424242)
@@ -94,8 +101,48 @@ def test_a_receiver_that_raises_after_enqueueing_keeps_its_enqueue(client, custo
         order_created.disconnect(dispatch_uid="test.half_done")
 
     assert response.status_code == 201
-    assert order_outbox(response.json()["id"]).count() == 3
-    assert OutboxMessage.objects.filter(args=[424242]).exists()
+    assert order_jobs(response.json()["id"]).count() == 3
+    assert Job.objects.filter(kind="welcome_email", key="424242").exists()
+
+
+def test_a_side_effect_whose_receiver_fails_has_no_job_and_shows_pending_while_the_others_end(
+    client, customer, product, monkeypatch, caplog
+):
+    """The order stands without it (an operator reads the log): the API shows the kind
+    pending, as it shows any kind with no job, and the other kinds' jobs run."""
+
+    def refused(task, key, **kwargs):
+        raise RuntimeError("inventory enqueue refused")
+
+    monkeypatch.setattr(receivers, "enqueue_on_commit", refused)
+    with caplog.at_level(logging.ERROR, logger="core.signals"):
+        response = checkout(client, cart_with(customer, (product, 1)).pk)
+
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+    assert response.json()["side_effects"] == {
+        "confirmation_email": "pending",
+        "inventory": "pending",
+        "analytics": "pending",
+    }
+    assert sorted(order_jobs(order_id).values_list("kind", flat=True)) == [
+        "analytics",
+        "confirmation_email",
+    ]
+    [record] = [r for r in caplog.records if r.name == "core.signals"]
+    assert "store.receivers.enqueue_inventory failed" in record.getMessage()
+
+    assert jobs_run("analytics") == [str(order_id)]
+    assert jobs_run("confirmation_email") == [str(order_id)]
+    assert jobs_run("inventory") == []  # nothing of it to claim
+
+    body = client.get(f"/api/orders/{order_id}/").json()
+    assert body["side_effects"] == {
+        "confirmation_email": "done",
+        "inventory": "pending",
+        "analytics": "done",
+    }
+    assert stock(product) == (20, 1)  # reserved, never taken out of stock on hand
 
 
 def test_core_audit_receiver_logs_one_line_per_order(client, customer, product, caplog):

@@ -5,23 +5,35 @@ key too long or with unprintable characters is a 400 with nothing written."""
 import pytest
 
 from store.models import Cart, Order
+from store.signals import order_created
 from tests.factories import UserFactory, cart_with
 from tests.support.clients import client_for
-from tests.support.orders import assert_nothing_written, checkout, order_outbox
+from tests.support.jobs import order_jobs
+from tests.support.orders import assert_nothing_written, checkout
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 
 def test_same_idempotency_key_and_body_returns_the_same_order(client, customer, product):
     cart = cart_with(customer, (product, 2))
-    first = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
-    replay = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
+    signalled = []
+
+    def spy(sender, order, **kwargs):
+        signalled.append(order.pk)
+
+    order_created.connect(spy, dispatch_uid="test.spy")
+    try:
+        first = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
+        replay = checkout(client, cart.pk, **{"Idempotency-Key": "abc-123"})
+    finally:
+        order_created.disconnect(dispatch_uid="test.spy")
 
     assert first.status_code == replay.status_code == 201
     assert replay.json() == first.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert Order.objects.count() == 1
-    assert order_outbox(first.json()["id"]).count() == 3  # no second signal
+    assert signalled == [first.json()["id"]]  # no second signal
+    assert order_jobs(first.json()["id"]).count() == 3
     product.refresh_from_db()
     assert product.reserved == 2
 

@@ -1,5 +1,5 @@
-"""Applying an order's stock: once, with a ledger, and several orders in one run for the
-statements of one; and the database constraints that keep stock from going negative."""
+"""Applying an order's stock: once, with a ledger, by its inventory job, several orders' in
+one run; and the database constraints that keep stock from going negative."""
 
 from datetime import timedelta
 
@@ -11,7 +11,9 @@ from store.models import Product, StockMovement
 from store.services.stock import inventory_apply
 from store.tasks import apply_inventory
 from tests.factories import ProductFactory
+from tests.support.jobs import jobs_run
 from tests.support.orders import inventory_status, place_order, stock
+from worker.jobs import enqueue_on_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -69,12 +71,13 @@ def test_second_apply_returns_false_and_changes_nothing(customer):
     assert list(StockMovement.objects.filter(product=mug).values_list("delta", flat=True)) == [-4]
 
 
-def test_apply_marks_the_inventory_side_effect_done(client, customer, product):
+def test_the_inventory_job_applies_the_order_and_is_done(client, customer, product):
     order_id = place_order(customer, (product, 1))["id"]
     assert inventory_status(order_id) == "pending"
 
-    inventory_apply(order_id=order_id)
+    assert jobs_run("inventory") == [str(order_id)]
 
+    assert stock(product) == (19, 0)
     assert inventory_status(order_id) == "done"
     body = client.get(f"/api/orders/{order_id}/").json()
     assert body["side_effects"]["inventory"] == "done"
@@ -91,44 +94,52 @@ def test_apply_leaves_other_orders_reservations_alone(customer):
     assert inventory_status(second) == "pending"
 
 
-def test_a_message_of_several_orders_applies_each_once_in_its_own_transaction(customer):
+def test_one_run_applies_each_due_order_once_in_its_own_transaction(customer):
     mug, tee = ProductFactory(on_hand=10), ProductFactory(on_hand=10)
     first = place_order(customer, (mug, 2))["id"]
     second = place_order(customer, (mug, 3), (tee, 1))["id"]
     third = place_order(customer, (tee, 4))["id"]
 
-    assert apply_inventory([first, second, third]) == [first, second, third]
+    assert jobs_run("inventory") == [str(first), str(second), str(third)]
 
     assert stock(mug) == (5, 0) and stock(tee) == (5, 0)
     assert {inventory_status(o) for o in (first, second, third)} == {"done"}
     assert StockMovement.objects.count() == 4
-    # A later delivery of any of them finds the work done.
-    assert apply_inventory([second, first]) == []
+    # Nothing is due any more, and the function run again finds the work done.
+    assert jobs_run("inventory") == []
+    assert apply_inventory(str(second)) is False
     assert stock(mug) == (5, 0) and StockMovement.objects.count() == 4
 
 
 def test_apply_of_unknown_orders_applies_nothing_and_the_known_ones_all_the_same(customer):
     mug = ProductFactory(on_hand=10)
+    enqueue_on_commit(apply_inventory, 999_999)  # an order that is not there
     order_id = place_order(customer, (mug, 1))["id"]
 
     assert inventory_apply(order_id=999_999) is False
-    assert apply_inventory([999_999, order_id]) == [order_id]
+    assert jobs_run("inventory") == ["999999", str(order_id)]  # nothing to do is done too
     assert stock(mug) == (9, 0)
+    assert StockMovement.objects.count() == 1
 
 
-def test_task_called_directly_applies_once(customer):
+def test_task_called_directly_applies_once_and_records_no_job(customer):
     mug = ProductFactory(on_hand=10)
     order_id = place_order(customer, (mug, 4))["id"]
 
-    assert apply_inventory([order_id]) == [order_id]
-    assert apply_inventory([str(order_id)]) == []  # ids may arrive as strings
+    assert apply_inventory(str(order_id)) is True
+    assert apply_inventory(str(order_id)) is False
 
     assert stock(mug) == (6, 0)
+    assert inventory_status(order_id) == "pending"  # the bare function: no job's end
+    # Its job, run then, finds the units moved already.
+    assert jobs_run("inventory") == [str(order_id)]
+    assert stock(mug) == (6, 0) and StockMovement.objects.count() == 1
     assert inventory_status(order_id) == "done"
 
 
 def test_task_for_unknown_order_does_nothing():
-    assert apply_inventory([999_999]) == []
+    assert apply_inventory("999999") is False
+    assert not StockMovement.objects.exists()
 
 
 # --- Database constraints --------------------------------------------------------------

@@ -7,8 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from side_effects.models import OrderSideEffect
-from tests.factories import OrderFactory, OrderSideEffectFactory, ProductFactory, UserFactory
+from tests.factories import OrderFactory, ProductFactory, SideEffectJobFactory, UserFactory
+from tests.support.jobs import order_jobs
 from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +27,13 @@ def signed_in(user) -> Client:
 
 
 def side_effects_all(order_id: int, status: str) -> None:
-    OrderSideEffect.objects.filter(order_id=order_id).update(status=status)
+    order_jobs(order_id).update(status=status)
 
 
 def test_the_order_page_shows_its_lines_total_and_each_side_effect_with_its_state(customer):
     lamp = ProductFactory(name="Desk lamp", sku="LAMP-1", price="12.50")
     order_id = place_order(customer, (lamp, 2))["id"]
-    OrderSideEffect.objects.filter(order_id=order_id, kind="inventory").update(status="done")
+    order_jobs(order_id).filter(kind="inventory").update(status="done")
 
     response = signed_in(customer.user).get(page(order_id))
 
@@ -78,7 +78,7 @@ def test_once_every_side_effect_is_done_the_page_says_so_and_asks_nothing(custom
 def test_a_failed_side_effect_is_said_and_not_followed(customer):
     order_id = place_order(customer)["id"]
     side_effects_all(order_id, "done")
-    OrderSideEffect.objects.filter(order_id=order_id, kind="analytics").update(status="failed")
+    order_jobs(order_id).filter(kind="analytics").update(status="failed")
 
     html = signed_in(customer.user).get(page(order_id)).content.decode()
 
@@ -145,10 +145,10 @@ def test_with_no_orders_the_list_says_how_orders_are_placed(customer):
 
 
 def test_a_side_effect_not_begun_counts_as_pending(customer):
-    """An order whose rows are not all written yet (or an older kind): pending, as the API
-    says."""
+    """An order with no job of a kind (its receiver failed, or an older kind): pending, as
+    the API says."""
     order = OrderFactory(customer=customer)
-    OrderSideEffectFactory(order=order, kind="analytics", status="done")
+    SideEffectJobFactory(order=order, kind="analytics", status="done")
 
     html = signed_in(customer.user).get(page(order.pk)).content.decode()
 

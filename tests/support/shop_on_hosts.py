@@ -1,9 +1,9 @@
 """Shopflow spread over hosts (tests.support.hosts): a data host (PostgreSQL and Redis of
-its own), a web host (migrate, web, the outbox relay, beat) and two worker hosts (worker
-and mail). Each runs docker-compose.yml's own commands for its services, configured only
-by environment, as a container would: production's settings, every address the data
-host's (or the broker's given, RabbitMQ's), the mail server this process's. Customers are
-this process, over HTTP."""
+its own), a web host (migrate, web, the outbox relay with the jobs' dispatcher, beat) and
+two worker hosts (worker and mail). Each runs docker-compose.yml's own commands for its
+services, configured only by environment, as a container would: production's settings,
+every address the data host's (or the broker's given, RabbitMQ's), the mail server this
+process's. Customers are this process, over HTTP."""
 
 import json
 import os
@@ -24,25 +24,28 @@ from tests.support import PROJECT_DIR
 from tests.support.hosts import Network, postgres_cluster, redis_server
 from tests.support.polling import wait_until
 
-# Production's windows (config/settings/base.py's defaults, written out: what the bed
-# measures is what production gets): Redis gives an unacknowledged message back after
-# 90 s, RabbitMQ drops a connection silent for two or three 10 s heartbeats, an email's
-# claim is stale after 60 s (its send cut at half of it), a side effect pending 60 s is
-# re-driven by the reconciler, which beat runs every 30 s.
+# Production's windows (config/settings/windows.py's defaults, written out: what the bed
+# measures is what production gets): a job's lease lapses 75 s after its claim (the
+# database's clock) and the dispatcher wakes its kind again at once; a job still due 30 s
+# after its wake-up is woken again (a wake-up lost); Redis gives an unacknowledged message
+# back after 90 s, RabbitMQ drops a connection silent for two or three 10 s heartbeats; an
+# email's claim is stale after 60 s (its send cut at half of it).
 WINDOWS = {
+    "SHOPFLOW_JOB_LEASE_SECONDS": "75",
+    "SHOPFLOW_WAKE_AGAIN_SECONDS": "30",
     "CELERY_VISIBILITY_TIMEOUT": "90",
     "CELERY_BROKER_HEARTBEAT": "10",
     "SHOPFLOW_EMAIL_CLAIM_SECONDS": "60",
-    "SHOPFLOW_SIDE_EFFECT_DEADLINE_SECONDS": "60",
     # Only faster: a retry's backoff starts at 1 s, not 5. Its cap stays production's, so
     # that a retry waits as long as it asks (an email in flight: until its claim is stale).
     "SHOPFLOW_TASK_RETRY_BACKOFF": "1",
 }
-RECONCILER_EVERY_SECONDS = 30
 # kombu's Redis consumer asks for a message with one BRPOP of each of its queues at each
 # of four priorities, then a timeout: the request of a worker consuming one queue begins so.
 KOMBU_PRIORITIES = 4
 SERVICES = {"web": ["migrate", "web", "relay", "beat"], "worker": ["worker", "mail"]}
+# An order's side effects: its jobs of these kinds, keyed by the order's id.
+SIDE_EFFECT_KINDS = {"confirmation_email", "inventory", "analytics"}
 
 
 def compose_command(service: str) -> list[str]:
@@ -105,7 +108,6 @@ class ShopOnHosts:
             self.broker = f"amqp://guest:guest@{listen}/{vhost}"
         self.run_to_end(self.web, compose_command("migrate"))
         self.run_to_end(self.web, [*compose_command("migrate")[:2], "load_demo_catalog"])
-        self.reconciler_every(RECONCILER_EVERY_SECONDS)  # as migrated, but written out
         for service in SERVICES["web"][1:]:
             self.start_service(self.web, service)
         for host in self.workers:
@@ -185,16 +187,6 @@ class ShopOnHosts:
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def reconciler_every(self, seconds: int) -> None:
-        """As an operator would in the admin: beat's reconciler entry on a new interval."""
-        code = (
-            "from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks;"
-            f"every, _ = IntervalSchedule.objects.get_or_create(every={seconds}, period='seconds');"
-            "PeriodicTask.objects.filter(name='side effects reconciler').update(interval=every);"
-            "PeriodicTasks.update_changed()"
-        )
-        self.run_to_end(self.web, [*compose_command("migrate")[:2], "shell", "-c", code])
-
     def answers(self) -> bool:
         try:
             return requests.get(f"{self.base}/healthz", timeout=2).status_code == 200
@@ -271,10 +263,10 @@ class ShopOnHosts:
         return ""
 
     def side_effects(self, order_ids: list[int]) -> dict[int, dict[str, str]]:
+        """{order id: {kind: status}} of the orders' side-effect jobs (worker_job)."""
         rows = self.query(
-            "SELECT order_id, kind, status FROM side_effects_ordersideeffect"
-            " WHERE order_id = ANY(%s)",
-            (order_ids,),
+            "SELECT key::int, kind, status FROM worker_job WHERE kind = ANY(%s) AND key = ANY(%s)",
+            (sorted(SIDE_EFFECT_KINDS), [str(order_id) for order_id in order_ids]),
         )
         effects: dict[int, dict[str, str]] = {order_id: {} for order_id in order_ids}
         for order_id, kind, status in rows:
