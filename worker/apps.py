@@ -14,6 +14,7 @@ class WorkerConfig(AppConfig):
 
         task_postrun.connect(metrics.task_ended, dispatch_uid="worker.metrics.task_ended")
         worker_ready.connect(metrics.serve_worker_metrics, dispatch_uid="worker.metrics.serve")
+        add_collector(metrics.JobCollector())
         add_collector(metrics.OutboxCollector())
         add_collector(metrics.QueueCollector())
 

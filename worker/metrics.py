@@ -1,20 +1,22 @@
 """What the workers and the broker tell Prometheus (core.metrics serves it): task runs,
-counted from Celery's signals in the worker processes; the outbox backlog and each queue's
-state, read at scrape time. A worker container may serve its own counts
+counted from Celery's signals in the worker processes; the jobs' backlog by kind, the outbox
+backlog and each queue's state, read at scrape time. A worker container may serve its own counts
 (SHOPFLOW_WORKER_METRICS_PORT, docs/monitoring.md "Scraping it")."""
 
 import logging
 import os
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce, Now
 from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client import start_http_server as serve_metrics
 from prometheus_client.core import GaugeMetricFamily
 
 from . import locks
+from .models import Job
 from .queues import queue_states
+from .tasks_base import job_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,57 @@ def serve_worker_metrics(sender=None, **kwargs) -> None:
     multiprocess.MultiProcessCollector(registry)
     serve_metrics(int(port), registry=registry)
     logger.info("worker metrics on port %s", port)
+
+
+class JobCollector:
+    """The work backlog by kind, at scrape time, by the database's clock: jobs due that no
+    attempt holds (the dispatcher's to wake), jobs leased (running), jobs failed (the dead
+    letters), and how long the longest-due job has waited. One query on the pending jobs'
+    index, one on the failed ones'."""
+
+    def collect(self):
+        held = Q(leased_until__gte=Now())
+        pending = (
+            Job.objects.filter(status=Job.Status.PENDING, due_at__lte=Now())
+            .values_list("kind")
+            .annotate(
+                due=Count("id", filter=~held),
+                leased=Count("id", filter=held),
+                waited=Max(Now() - F("due_at"), filter=~held),
+            )
+            .order_by()
+        )
+        failed = dict(
+            Job.objects.filter(status=Job.Status.FAILED)
+            .values_list("kind")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        kinds = dict.fromkeys(job_tasks(), 0) | dict.fromkeys(failed, 0)
+        due = GaugeMetricFamily(
+            "shopflow_jobs_due", "Jobs due that no attempt holds.", labels=["kind"]
+        )
+        leased = GaugeMetricFamily(
+            "shopflow_jobs_running", "Jobs an attempt holds.", labels=["kind"]
+        )
+        oldest = GaugeMetricFamily(
+            "shopflow_jobs_oldest_due_age_seconds",
+            "How long the longest-due job no attempt holds has waited (0: none).",
+            labels=["kind"],
+        )
+        dead = GaugeMetricFamily("shopflow_jobs_failed", "Jobs failed for good.", labels=["kind"])
+        seen = set()
+        for kind, n_due, n_leased, waited in pending:
+            seen.add(kind)
+            due.add_metric([kind], n_due)
+            leased.add_metric([kind], n_leased)
+            oldest.add_metric([kind], max(waited.total_seconds(), 0.0) if waited else 0.0)
+        for kind in kinds:
+            if kind not in seen:
+                for family in (due, leased, oldest):
+                    family.add_metric([kind], 0)
+            dead.add_metric([kind], failed.get(kind, 0))
+        yield from (due, leased, oldest, dead)
 
 
 class OutboxCollector:
