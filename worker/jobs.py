@@ -66,6 +66,8 @@ def jobs_claim(*, kind: str, limit: int, concurrency: int = 0) -> list[Job]:
         if concurrency:
             locks.jobs_claim_serialise(kind=kind)
         due = list(locks.jobs_due_skip_locked(kind=kind, limit=limit, concurrency=concurrency))
+        if concurrency:
+            due = _within_cap(due, concurrency=concurrency)
         lost = [job for job in due if job.lost]
         if lost:
             due = lost[:1]
@@ -80,6 +82,20 @@ def jobs_claim(*, kind: str, limit: int, concurrency: int = 0) -> list[Job]:
                 job.was_lost, job.lease_id = job.lost, lease_id
                 job.attempts += 1
     return due
+
+
+def _within_cap(due: list[Job], *, concurrency: int) -> list[Job]:
+    """The jobs of `due` (due longest first, each with its key's `running` leases) that
+    leave no concurrency key more than `concurrency` leases once this claim takes them: the
+    query's count is per row, before any of them is claimed."""
+    room: dict[str, int] = {}
+    kept = []
+    for job in due:
+        left = room.setdefault(job.concurrency_key, concurrency - job.running)
+        if left > 0:
+            kept.append(job)
+            room[job.concurrency_key] = left - 1
+    return kept
 
 
 def _held(job: Job):

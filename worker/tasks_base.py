@@ -336,7 +336,7 @@ class JobTask(Task):
             # the next would too.
             error = f"its {job.attempts - 1} attempts all lost their worker before they ended"
             logger.error("%s(%s) failed for good: %s", self.name, job.key, error)
-            jobs.job_fail(job=job, error=error)
+            self._end(job, jobs.job_fail, error_text=error)
             return False
         if job.was_lost:
             logger.warning("%s(%s): its last attempt lost its worker; alone", self.name, job.key)

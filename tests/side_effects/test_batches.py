@@ -119,6 +119,7 @@ def test_an_order_that_fails_for_good_fails_alone_and_staff_are_told_once(
     assert told == [(order_ids[1], "inventory", error)]
 
 
+@pytest.mark.postgres  # reads the database's clock as PostgreSQL tells it
 def test_an_order_that_fails_for_now_is_retried_alone_due_later_by_the_backoff(
     customer, one_order_fails, monkeypatch, told
 ):
