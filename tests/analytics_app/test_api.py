@@ -9,11 +9,13 @@ from django.utils import timezone
 from analytics_app import services
 from analytics_app.models import AnalyticsEvent, DailySummary
 from analytics_app.tasks import record_analytics, rollup_daily_summary
-from side_effects.models import OrderSideEffect
 from store.models import Order
 from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
+from tests.support.jobs import jobs_run, order_jobs, side_effect_status
 from tests.support.orders import place_order
+from worker.jobs import enqueue_on_commit
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -65,39 +67,45 @@ def test_second_record_of_the_same_order_records_nothing(customer):
     order_id = place_order(customer, (ProductFactory(), 1))["id"]
     assert services.analytics_record(order_id=order_id) is True
 
-    assert services.analytics_record(order_id=order_id) is False
-    assert record_analytics([order_id]) == []
+    services.analytics_record(order_id=order_id)
+    record_analytics(str(order_id))  # the task's function itself
+    assert jobs_run("analytics") == [str(order_id)]  # and its job
+
+    assert AnalyticsEvent.objects.filter(order_id=order_id).count() == 1
 
 
-def test_one_delivery_records_every_order_it_carries_then_none_again(customer):
+def test_one_run_records_every_due_order_then_none_again(customer):
     orders = [place_order(customer, (ProductFactory(), n))["id"] for n in (1, 2, 3)]
 
-    assert record_analytics(orders) == orders
+    assert jobs_run("analytics") == [str(order_id) for order_id in orders]
 
     assert sorted(AnalyticsEvent.objects.values_list("order_id", "units")) == [
         (orders[0], 1),
         (orders[1], 2),
         (orders[2], 3),
     ]
-    assert set(
-        OrderSideEffect.objects.filter(kind="analytics").values_list("status", flat=True)
-    ) == {"done"}
-    assert [record_analytics([order_id]) for order_id in orders] == [[], [], []]
+    assert set(order_jobs().filter(kind="analytics").values_list("status", flat=True)) == {"done"}
+    assert jobs_run("analytics") == []
     assert AnalyticsEvent.objects.count() == 3
 
 
 def test_recording_marks_the_analytics_side_effect_done(customer):
     order_id = place_order(customer, (ProductFactory(), 1))["id"]
+    assert side_effect_status(order_id, "analytics") == "pending"
 
-    record_analytics([order_id])
+    jobs_run("analytics")
 
-    effect = OrderSideEffect.objects.get(order_id=order_id, kind="analytics")
-    assert effect.status == "done"
+    assert side_effect_status(order_id, "analytics") == "done"
 
 
-def test_recording_an_unknown_order_records_nothing():
-    assert services.analytics_record(order_id=999_999) is False
-    assert record_analytics([999_999]) == []
+def test_recording_an_unknown_order_records_nothing_and_its_job_is_done():
+    with pytest.raises(Order.DoesNotExist):
+        services.analytics_record(order_id=999_999)
+    enqueue_on_commit(record_analytics, 999_999)
+
+    assert jobs_run("analytics") == []  # nothing recorded, and nothing a retry would change
+
+    assert Job.objects.get(kind="analytics", key="999999").status == "done"
     assert not AnalyticsEvent.objects.exists()
 
 

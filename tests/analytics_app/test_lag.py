@@ -11,16 +11,15 @@ from django.utils import timezone
 
 from analytics_app import selectors, services
 from analytics_app.models import AnalyticsEvent, DailySummary
-from side_effects.models import OrderSideEffect
-from side_effects.services import side_effect_mark_done
 from tests.factories import (
     OrderFactory,
-    OrderSideEffectFactory,
     ProductFactory,
+    SideEffectJobFactory,
     UserFactory,
     cart_with,
 )
 from tests.support.clients import client_for
+from tests.support.jobs import jobs_run, order_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +29,18 @@ KINDS = ("confirmation_email", "inventory", "analytics")
 
 
 def order_with(placed_at: datetime, *after_ms, statuses=None) -> int:
-    """An order placed at `placed_at` whose side effects (one per `after_ms`) were last
-    changed that many ms later, done unless `statuses` says otherwise."""
+    """An order placed at `placed_at`, its side effects' jobs asked for then (one per
+    `after_ms`), each ended that many ms later, done unless `statuses` says otherwise (a
+    pending one has not ended)."""
     order = OrderFactory(placed_at=placed_at)
     statuses = statuses or ["done"] * len(after_ms)
     for kind, ms, status in zip(KINDS[: len(after_ms)], after_ms, statuses, strict=True):
-        OrderSideEffectFactory(
+        SideEffectJobFactory(
             order=order,
             kind=kind,
             status=status,
-            updated_at=placed_at + timedelta(milliseconds=ms),
+            created_at=placed_at,
+            ended_at=None if status == "pending" else placed_at + timedelta(milliseconds=ms),
         )
     return order.pk
 
@@ -139,9 +140,7 @@ def test_rerunning_a_day_rewrites_its_lag():
     first = services.daily_summary_rollup(day=DAY)
     assert lag_of(first) == (100, 100, 100, 1, 0, 1)
 
-    OrderSideEffect.objects.filter(order_id=pending).update(
-        status="done", updated_at=NOON + timedelta(milliseconds=700)
-    )
+    order_jobs(pending).update(status="done", ended_at=NOON + timedelta(milliseconds=700))
     second = services.daily_summary_rollup(day=DAY)
 
     assert second.pk == first.pk
@@ -241,15 +240,14 @@ def test_a_checked_out_order_counts_once_its_tasks_have_done_its_side_effects(cl
     today = timezone.localdate()
     assert lag_of(services.daily_summary_rollup(day=today)) == (None, None, None, 0, 0, 3)
 
-    services.analytics_record(order_id=order_id)
-    side_effect_mark_done(order_id=order_id, kind="inventory")
-    side_effect_mark_done(order_id=order_id, kind="confirmation_email")
+    for kind in KINDS:
+        assert jobs_run(kind) == [str(order_id)]
     summary = services.daily_summary_rollup(day=today)
 
-    effects = OrderSideEffect.objects.filter(order_id=order_id)
-    placed_at = effects.first().order.placed_at
-    last_done = max(effect.updated_at for effect in effects)
-    expected = round((last_done - placed_at).total_seconds() * 1000)
+    jobs = order_jobs(order_id)
+    asked_at = min(job.created_at for job in jobs)  # the checkout's transaction
+    last_done = max(job.ended_at for job in jobs)
+    expected = round((last_done - asked_at).total_seconds() * 1000)
     assert lag_of(summary) == (expected, expected, expected, 1, 0, 0)
 
 

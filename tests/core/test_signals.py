@@ -11,19 +11,19 @@ from django.dispatch import Signal
 
 from core.signals import insert_isolated, isolated_inserts, send_robust_isolated
 from notifications.models import Notification
-from side_effects import registry
-from side_effects.models import OrderSideEffect
 from side_effects.signals import side_effect_failed
 from store.models import Order, PriceChange, Product
 from store.services.checkout import order_place
 from store.signals import low_stock, order_created, price_changed
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
+from tests.support.jobs import order_jobs
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, Endpoint
 from webhooks.services.deliveries import any_enabled
 from webhooks.signals import webhook_failed
-from worker.models import OutboxMessage
+from worker.models import Job
+from worker.signals import job_failed
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +54,7 @@ def test_a_receiver_whose_row_is_too_long_leaves_the_order_and_the_other_receive
     assert response.status_code == 201
     order_id = response.json()["id"]
     assert Order.objects.filter(pk=order_id).exists()
-    side_effect_tasks = [registry.task_for(kind).name for kind in registry.kinds()]
-    enqueued = OutboxMessage.objects.filter(args=[[order_id]], task_name__in=side_effect_tasks)
-    assert enqueued.count() == 3  # each side effect's receiver
+    assert order_jobs(order_id).count() == 3  # each side effect's receiver
     assert list(Notification.objects.filter(recipient=user).values_list("kind", flat=True)) == [
         "order_placed"  # the notifications app's own receiver, beside the refused row
     ]
@@ -170,9 +168,10 @@ def test_every_receiver_of_the_domain_signals_runs_its_sql_in_a_savepoint_of_its
         ),
         (order_created, Order, {"order": order.order}),
         (low_stock, Product, {"product": mug, "order_id": order.order.pk, "available": 1}),
+        (job_failed, Job, {"kind": "analytics", "key": str(order.order.pk), "error": "boom"}),
         (
             side_effect_failed,
-            OrderSideEffect,
+            Job,
             {"order_id": order.order.pk, "kind": "analytics", "error": "SMTP 554"},
         ),
     ]
@@ -190,12 +189,12 @@ def test_a_receiver_whose_own_write_is_refused_leaves_the_receivers_after_it_who
 
     def refused(sender, **kwargs):
         with transaction.atomic():  # its own SQL, in a savepoint of its own
-            OrderSideEffect.objects.create(order=order, kind="inventory")
-            OrderSideEffect.objects.create(order=order, kind="inventory")  # unique
+            Job.objects.create(kind="test_refused", key=str(order.pk))
+            Job.objects.create(kind="test_refused", key=str(order.pk))  # unique
 
     def after(sender, **kwargs):
         with transaction.atomic():
-            OrderSideEffect.objects.create(order=order, kind="analytics")
+            Job.objects.create(kind="test_after", key=str(order.pk))
         insert_isolated([notification(user, "after")])
 
     signal.connect(refused, weak=False)
@@ -204,6 +203,7 @@ def test_a_receiver_whose_own_write_is_refused_leaves_the_receivers_after_it_who
         send_robust_isolated(signal, sender=None, about="a test signal")
         assert Order.objects.filter(pk=order.pk).exists()  # the sender's transaction works
 
-    assert list(OrderSideEffect.objects.values_list("kind", flat=True)) == ["analytics"]
+    kinds = Job.objects.filter(kind__startswith="test_").values_list("kind", flat=True)
+    assert list(kinds) == ["test_after"]
     assert Notification.objects.filter(message="after").exists()
     assert "refused failed for a test signal" in caplog.text

@@ -11,9 +11,9 @@ from django.db import connection
 
 from email_app.models import SentEmail
 from email_app.services import emails, sending
-from side_effects.models import OrderSideEffect
 from store.models import Order
 from tests.factories import ProductFactory, UserFactory, cart_with
+from tests.support.jobs import jobs_run, side_effect_status
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,18 @@ def test_confirmation_lists_items_prices_and_total_in_text_and_html(order, user)
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert "Mug &lt;b&gt;" in html  # product names are escaped in HTML
-    assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+
+
+def test_the_confirmation_job_sends_once_and_is_done(order, user):
+    assert side_effect_status(order.pk, "confirmation_email") == "pending"
+
+    assert jobs_run("confirmation_email") == [str(order.pk)]
+
+    assert [m.to for m in mail.outbox] == [[user.email]]
+    assert side_effect_status(order.pk, "confirmation_email") == "done"
+    assert jobs_run("confirmation_email") == []
+    assert emails.confirmation_email_send(order_id=order.pk) is False  # sent already
+    assert len(mail.outbox) == 1
 
 
 def test_the_confirmation_names_the_shops_currency_beside_every_amount(order, settings):
@@ -99,8 +110,8 @@ def test_low_stock_alert_goes_to_staff_once_per_product_and_order(settings):
     settings.SHOPFLOW_STAFF_EMAILS = ["warehouse@example.com"]
     product = ProductFactory(name="Lamp", sku="LAMP-9", on_hand=4, low_stock_threshold=5)
 
-    assert emails.low_stock_alert_send(product_id=product.pk, order_id=7) is True
-    assert emails.low_stock_alert_send(product_id=product.pk, order_id=7) is False
+    assert emails.low_stock_alert_send(key=f"{product.pk}:7") is True
+    assert emails.low_stock_alert_send(key=f"{product.pk}:7") is False
 
     [alert] = mail.outbox
     assert alert.to == ["warehouse@example.com"]
@@ -259,8 +270,8 @@ def test_a_delivery_whose_claim_was_taken_over_still_records_the_email_sent(orde
 
     monkeypatch.setattr(transport, "send_message", taken_over_while_sending)
 
-    assert emails.confirmation_email_send(order_id=order.pk) is True
+    assert jobs_run("confirmation_email") == [str(order.pk)]
 
     assert len(sent) == 1
     assert SentEmail.objects.get(kind="confirmation_email").status == "sent"
-    assert OrderSideEffect.objects.get(order=order, kind="confirmation_email").status == "done"
+    assert side_effect_status(order.pk, "confirmation_email") == "done"

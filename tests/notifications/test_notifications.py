@@ -11,15 +11,15 @@ from notifications.exceptions import NotificationNotFound
 from notifications.models import Notification
 from notifications.serializers import NotificationSerializer
 from notifications.services import inbox, stream_tokens
-from side_effects.models import OrderSideEffect
-from side_effects.services import side_effect_mark_done, side_effect_mark_failed
 from store.services.checkout import order_place
 from store.services.stock import inventory_apply
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.brokers import channel_layer_on
 from tests.support.clients import client_for
+from tests.support.jobs import order_jobs
 from tests.support.notifications import notify
 from tests.support.orders import place_order
+from worker.jobs import job_done, job_fail, jobs_claim
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_a_failing_notification_receiver_leaves_the_order_and_its_side_effects(
 
     monkeypatch.setattr(inbox, "notifications_create", broken)
     order_id = place_order(user.customer, (product, 1))["id"]
-    assert OrderSideEffect.objects.filter(order_id=order_id).count() == 3
+    assert order_jobs(order_id).count() == 3
     assert notified() == []
 
 
@@ -94,8 +94,10 @@ def test_low_stock_notifies_every_active_staff_user(user, staff):
 
 def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff):
     order_id = place_order(user.customer, (product, 1))["id"]
-    for _ in range(2):  # failed again (a dead letter re-run that failed): no second alert
-        side_effect_mark_failed(order_id=order_id, kind="confirmation_email", error="SMTP 554")
+    [job] = jobs_claim(kind="confirmation_email", limit=1)  # its last attempt, failing
+    assert job_fail(job=job, error="SMTP 554") is True
+    # Failed again by the same attempt: recorded already, and no second alert.
+    assert job_fail(job=job, error="SMTP 554") is False
 
     failed = Notification.objects.filter(kind="side_effect_failed")
     assert sorted(n.recipient_id for n in failed) == [member.pk for member in staff]
@@ -104,9 +106,10 @@ def test_a_side_effect_failed_for_good_notifies_staff_once(user, product, staff)
 
 
 def test_a_done_side_effect_reported_failed_late_notifies_no_one(user, product, staff):
-    order_id = place_order(user.customer, (product, 1))["id"]
-    side_effect_mark_done(order_id=order_id, kind="analytics")
-    side_effect_mark_failed(order_id=order_id, kind="analytics", error="late")
+    place_order(user.customer, (product, 1))
+    [job] = jobs_claim(kind="analytics", limit=1)
+    assert job_done(job=job) is True
+    assert job_fail(job=job, error="late") is False
     assert notified("side_effect_failed") == []
 
 

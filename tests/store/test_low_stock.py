@@ -1,7 +1,7 @@
 """Low-stock alerts: applying an order sends `low_stock` for a product whose available
 stock it took below the threshold, on the crossing only (not landing on the threshold, not
 already below, not on a replay), whatever order the orders apply in; the receiver enqueues
-the staff's email through the outbox, and a failing receiver undoes no stock change."""
+the staff's email as a job, and a failing receiver undoes no stock change."""
 
 import logging
 
@@ -10,12 +10,13 @@ import pytest
 from store.services.stock import inventory_apply
 from store.signals import low_stock
 from tests.factories import ProductFactory
+from tests.support.jobs import jobs_run
 from tests.support.orders import inventory_status, place_order, stock
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
-LOW_STOCK_TASK = "email_app.send_low_stock_alert"
+LOW_STOCK_KIND = "low_stock_alert"
 
 
 @pytest.fixture
@@ -31,11 +32,10 @@ def low_stock_calls():
     low_stock.disconnect(dispatch_uid="tests.store.test_low_stock.record")
 
 
-def low_stock_outbox():
+def low_stock_jobs() -> list[str]:
+    """The keys of the alert emails' jobs ("<product id>:<order id>"), oldest first."""
     return list(
-        OutboxMessage.objects.filter(task_name=LOW_STOCK_TASK)
-        .order_by("id")
-        .values_list("args", flat=True)
+        Job.objects.filter(kind=LOW_STOCK_KIND).order_by("id").values_list("key", flat=True)
     )
 
 
@@ -49,16 +49,16 @@ def test_crossing_the_threshold_sends_low_stock_once(customer, low_stock_calls):
     assert low_stock_calls == [(lamp.pk, order_id, 4)]
 
 
-def test_low_stock_receiver_enqueues_the_alert_email_through_the_outbox(customer):
+def test_low_stock_receiver_enqueues_the_alert_email_as_a_job(customer):
     lamp = ProductFactory(on_hand=20, low_stock_threshold=5)
     order_id = place_order(customer, (lamp, 16))["id"]
-    assert low_stock_outbox() == []
+    assert low_stock_jobs() == []
 
     inventory_apply(order_id=order_id)
 
-    assert low_stock_outbox() == [[lamp.pk, order_id]]
-    message = OutboxMessage.objects.get(task_name=LOW_STOCK_TASK)
-    assert message.published_at is None  # publishing waits for a commit
+    assert low_stock_jobs() == [f"{lamp.pk}:{order_id}"]
+    job = Job.objects.get(kind=LOW_STOCK_KIND)
+    assert (job.status, job.attempts) == ("pending", 0)  # a worker claims it once committed
 
 
 def test_starting_exactly_at_the_threshold_and_going_below_alerts(customer, low_stock_calls):
@@ -77,7 +77,7 @@ def test_landing_exactly_on_the_threshold_does_not_alert(customer, low_stock_cal
     inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
-    assert low_stock_outbox() == []
+    assert low_stock_jobs() == []
 
 
 def test_still_above_the_threshold_does_not_alert(customer, low_stock_calls):
@@ -87,7 +87,7 @@ def test_still_above_the_threshold_does_not_alert(customer, low_stock_calls):
     inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
-    assert low_stock_outbox() == []
+    assert low_stock_jobs() == []
 
 
 def test_already_below_the_threshold_before_the_order_does_not_alert(customer, low_stock_calls):
@@ -97,7 +97,7 @@ def test_already_below_the_threshold_before_the_order_does_not_alert(customer, l
     inventory_apply(order_id=order_id)
 
     assert low_stock_calls == []
-    assert low_stock_outbox() == []
+    assert low_stock_jobs() == []
 
 
 def test_only_the_product_that_crossed_alerts(customer, low_stock_calls):
@@ -120,13 +120,13 @@ def test_a_failing_low_stock_receiver_does_not_undo_the_stock_change(customer, c
     low_stock.connect(broken, dispatch_uid="tests.store.test_low_stock.broken")
     try:
         with caplog.at_level(logging.ERROR, logger="store.services"):
-            assert inventory_apply(order_id=order_id) is True
+            assert jobs_run("inventory") == [str(order_id)]
     finally:
         low_stock.disconnect(dispatch_uid="tests.store.test_low_stock.broken")
 
     assert stock(lamp) == (4, 0)
     assert inventory_status(order_id) == "done"
-    assert low_stock_outbox() == [[lamp.pk, order_id]]  # the other receiver still ran
+    assert low_stock_jobs() == [f"{lamp.pk}:{order_id}"]  # the other receiver still ran
     assert any("receiver bug" in r.getMessage() for r in caplog.records)
 
 
