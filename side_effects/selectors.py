@@ -4,7 +4,17 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db.models import CharField, Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Cast
 
 from worker.models import Job
@@ -83,3 +93,9 @@ def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> I
         if not not_done:
             lag_ms = max(round((last_done_at - opened_at).total_seconds() * 1000), 0)
         yield Outcome(lag_ms=lag_ms, failed=failed_count, pending=pending_count)
+
+
+def side_effect_order_ids(*, status: str):
+    """A subquery of the ids of the orders with a side effect in `status` (for a filter)."""
+    jobs = Job.objects.filter(kind__in=registry.kinds(), status=status)
+    return jobs.annotate(order_id=Cast("key", output_field=BigIntegerField())).values("order_id")

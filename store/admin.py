@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import RecordAdmin
+from side_effects.selectors import side_effect_order_ids, side_effect_states
+from worker.models import Job
 
 from .exceptions import StockAdjustmentRefused
 from .models import (
@@ -140,6 +142,21 @@ class OrderItemInline(admin.TabularInline):
     readonly_fields = ["unit_price"]
 
 
+class SideEffectStatusFilter(admin.SimpleListFilter):
+    """Orders with a side effect in a status (their jobs, worker.models.Job)."""
+
+    title = "side effect status"
+    parameter_name = "side_effect"
+
+    def lookups(self, request, model_admin):
+        return Job.Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pk__in=side_effect_order_ids(status=self.value()))
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["id", "customer", "status", "total", "placed_at", "duplicate_of"]
@@ -148,6 +165,7 @@ class OrderAdmin(admin.ModelAdmin):
         ("status", titled(admin.ChoicesFieldListFilter, "order status")),
         ("duplicate_of", admin.EmptyFieldListFilter),
         "placed_at",
+        SideEffectStatusFilter,
     ]
     search_fields = ["id", "customer__user__username", "customer__user__email", "idempotency_key"]
     date_hierarchy = "placed_at"
@@ -159,7 +177,17 @@ class OrderAdmin(admin.ModelAdmin):
         "request_fingerprint",
         "lines_key",
         "duplicate_alert",
+        "side_effects",
     ]
+
+    @admin.display(description="side effects")
+    def side_effects(self, order):
+        """Each side effect's state, and its jobs in the jobs' admin (attempts, errors)."""
+        states = ", ".join(
+            f"{kind}: {status}" for kind, status in side_effect_states(order=order).items()
+        )
+        url = reverse("admin:worker_job_changelist") + f"?key__exact={order.pk}"
+        return format_html('{} (<a href="{}">its jobs</a>)', states, url)
 
 
 @admin.register(DuplicateAlert)

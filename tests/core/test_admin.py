@@ -78,13 +78,17 @@ def test_a_record_is_read_in_the_admin_and_a_page_posted_back_changes_nothing(st
     assert staff_client.get("/admin/webhooks/endpoint/add/").status_code == 403
 
 
-def test_order_page_shows_items_and_side_effects_inline(staff_client, client, customer):
+def test_order_page_shows_items_and_side_effects_with_a_link_to_their_jobs(
+    staff_client, client, customer
+):
     product = ProductFactory(name="Inline Lamp")
     order_id = client.post(
         "/api/orders/", {"cart_id": str(cart_with(customer, (product, 1)).pk)}, format="json"
     ).json()["id"]
     page = staff_client.get(f"/admin/store/order/{order_id}/change/").content.decode()
-    assert "Inline Lamp" in page and "confirmation_email" in page.lower().replace(" ", "_")
+    assert "Inline Lamp" in page and "confirmation_email: pending" in page
+    jobs = staff_client.get(f"/admin/worker/job/?key__exact={order_id}").content.decode()
+    assert jobs.count("/admin/worker/job/") >= 3 and "inventory" in jobs
 
 
 def test_the_orders_filters_are_titled_for_what_they_filter(staff_client, client, customer):
@@ -99,9 +103,9 @@ def test_the_orders_filters_are_titled_for_what_they_filter(staff_client, client
     assert "By order status" in shown and "By side effect status" in shown
     assert "By status" not in shown
     # Each still filters its own field.
-    pending = staff_client.get("/admin/store/order/?side_effects__status__exact=pending")
+    pending = staff_client.get("/admin/store/order/?side_effect=pending")
     assert f"/admin/store/order/{order_id}/change/" in pending.content.decode()
-    failed = staff_client.get("/admin/store/order/?side_effects__status__exact=failed")
+    failed = staff_client.get("/admin/store/order/?side_effect=failed")
     assert f"/admin/store/order/{order_id}/change/" not in failed.content.decode()
     placed = staff_client.get("/admin/store/order/?status__exact=placed")
     assert f"/admin/store/order/{order_id}/change/" in placed.content.decode()
