@@ -7,15 +7,11 @@ class AnalyticsAppConfig(AppConfig):
 
     def ready(self):
         from side_effects import registry
-        from store.signals import order_created
         from worker.schedule import schedule_task
 
-        from . import receivers, tasks
+        from . import tasks
 
         registry.register(tasks.record_analytics)
-        order_created.connect(
-            receivers.enqueue_analytics, dispatch_uid="analytics_app.enqueue_analytics"
-        )
         schedule_task(
             "analytics daily rollup",
             tasks.rollup_daily_summary,

@@ -10,7 +10,7 @@ class EmailAppConfig(AppConfig):
     def ready(self):
         from core.signals import receivers_connect
         from side_effects import registry
-        from store.signals import duplicate_orders_alerted, low_stock, order_created
+        from store.signals import duplicate_orders_alerted, low_stock
 
         from . import receivers, tasks
 
@@ -18,7 +18,6 @@ class EmailAppConfig(AppConfig):
         receivers_connect(
             self.name,
             [
-                (order_created, receivers.enqueue_confirmation_email),
                 (low_stock, receivers.enqueue_low_stock_alert),
                 (duplicate_orders_alerted, receivers.enqueue_duplicate_orders_alert),
             ],

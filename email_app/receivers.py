@@ -3,10 +3,6 @@ from worker.jobs import enqueue_on_commit
 from . import tasks
 
 
-def enqueue_confirmation_email(sender, order, **kwargs):
-    enqueue_on_commit(tasks.send_confirmation_email, order.pk)
-
-
 def enqueue_welcome_email(sender, instance, created, raw=False, **kwargs):
     if created and not raw and instance.email:
         enqueue_on_commit(tasks.send_welcome_email, instance.pk)

@@ -3,8 +3,8 @@ ready(), with the task that performs it (`base=SideEffectTask, kind="<kind>"`):
 
     side_effects.registry.register(tasks.send_confirmation_email)
 
-Its receiver of order_created enqueues the job (worker.jobs.enqueue_on_commit); the API
-shows each registered kind on every order."""
+The checkout opens a job of each registered kind for every order, in its transaction
+(side_effects.services.side_effects_open); the API shows each kind on every order."""
 
 _tasks: dict = {}
 

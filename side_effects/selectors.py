@@ -49,6 +49,13 @@ def side_effects_annotate(orders: QuerySet) -> QuerySet:
     )
 
 
+def side_effect_states_known(*, order, states: dict[str, str]) -> None:
+    """Give `order` the states of its side effects, known already (as its checkout wrote
+    them), as side_effects_annotate would: side_effect_states reads them with no query."""
+    for kind, status in states.items():
+        setattr(order, _field(kind), status)
+
+
 def side_effect_states(*, order) -> dict[str, str]:
     """{kind: status} for every registered kind: the order's side effects as the API shows
     them, pending where there is no job yet (a receiver refused) or the order was not read

@@ -25,7 +25,6 @@ class StoreConfig(AppConfig):
             dispatch_uid="store.create_customer_for_new_user",
         )
         order_created.connect(receivers.log_order_created, dispatch_uid="store.log_order_created")
-        order_created.connect(receivers.enqueue_inventory, dispatch_uid="store.enqueue_inventory")
         pre_save.connect(
             receivers.flag_duplicate_order, sender=Order, dispatch_uid="store.flag_duplicate_order"
         )

@@ -5,9 +5,6 @@ import logging
 
 from django.db import transaction
 
-from worker.jobs import enqueue_on_commit
-
-from . import tasks
 from .authentication import token_cache
 from .services import customers, duplicates, prices
 
@@ -18,10 +15,6 @@ def create_customer_for_new_user(sender, instance, created, raw=False, **kwargs)
 
 
 audit_logger = logging.getLogger("shopflow.audit")
-
-
-def enqueue_inventory(sender, order, **kwargs):
-    enqueue_on_commit(tasks.apply_inventory, order.pk)
 
 
 def log_order_created(sender, order, **kwargs):

@@ -56,6 +56,16 @@ def enqueue_each_on_commit(task, keys, *, concurrency_key: str = "") -> None:
     insert_isolated(jobs, ignore_conflicts=True)
 
 
+def enqueue_kinds(*, kinds: list[str], key) -> None:
+    """One job of each of `kinds` about `key`, in the caller's transaction itself (not
+    isolated: if the database refuses them, the caller's transaction fails with them)."""
+    context = trace_carrier()
+    Job.objects.bulk_create(
+        [Job(kind=kind, key=str(key), trace_context=context) for kind in kinds],
+        ignore_conflicts=True,
+    )
+
+
 def jobs_claim(*, kind: str, limit: int, concurrency: int = 0) -> list[Job]:
     """Up to `limit` due jobs of `kind`, each leased for SHOPFLOW_JOB_LEASE_SECONDS and its
     attempt counted, in one short transaction; jobs another worker holds are skipped. A job

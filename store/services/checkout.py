@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from core.signals import isolated_inserts, send_robust_isolated
+from side_effects.services import side_effects_open
 
 from .. import locks
 from ..exceptions import CartEmpty, CartNotFound, IdempotencyKeyReused
@@ -77,6 +78,7 @@ def _order_from_cart(customer, cart_id, idempotency_key, fingerprint) -> Order:
         order.line_items = OrderItem.objects.bulk_create(
             [_order_item(order, products[pid], qty) for pid, qty in wanted.items()]
         )
+        side_effects_open(order=order)
         lines[0].cart.delete()  # and its lines
         send_robust_isolated(
             order_created, sender=Order, about=f"order_created, order {order.pk}", order=order
