@@ -6,10 +6,13 @@ after its wake-up is woken again."""
 
 import logging
 import math
+import threading
 
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 
 from core import clock
+from core.liveness import liveness_vouch
 
 from . import locks
 from .celery import app
@@ -17,6 +20,8 @@ from .tasks_base import job_tasks
 
 logger = logging.getLogger(__name__)
 
+# After a tick the broker or the database refused, the dispatcher waits this long.
+FAILURE_PAUSE_SECONDS = 5.0
 RECONNECT_ONCE = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 
@@ -64,3 +69,24 @@ def _send(task_names: list[str]) -> None:
     with app.producer_or_acquire() as producer, producer.batch():
         for name in task_names:
             app.send_task(name, producer=producer, retry=True, retry_policy=RECONNECT_ONCE)
+
+
+def dispatch_forever(*, stop: threading.Event) -> None:
+    """The dispatcher service's loop (`manage.py dispatch`) until `stop` is set: a tick
+    every SHOPFLOW_DISPATCH_POLL_MS; after the database or the broker failed, a pause of
+    FAILURE_PAUSE_SECONDS. Its liveness is renewed at every turn: a tick that hangs (a
+    database that stopped answering) lets it lapse."""
+    dispatcher = Dispatcher()
+    while not stop.is_set():
+        liveness_vouch()
+        pause = settings.SHOPFLOW_DISPATCH_POLL_MS / 1000
+        try:
+            dispatcher.tick()
+        except DatabaseError:
+            logger.exception("dispatcher: the database failed; trying again shortly")
+            close_old_connections()  # a broken connection is made again at the next tick
+            pause = FAILURE_PAUSE_SECONDS
+        except Exception:
+            logger.warning("dispatcher: the broker failed; trying again shortly", exc_info=True)
+            pause = FAILURE_PAUSE_SECONDS
+        stop.wait(pause)

@@ -31,6 +31,8 @@ SHOPFLOW_JOB_LEASE_SECONDS = env_int("SHOPFLOW_JOB_LEASE_SECONDS", 75)
 # still due this long after, and for at most this many batches of a kind at a time.
 SHOPFLOW_WAKE_AGAIN_SECONDS = env_int("SHOPFLOW_WAKE_AGAIN_SECONDS", 30)
 SHOPFLOW_WAKE_AHEAD = env_int("SHOPFLOW_WAKE_AHEAD", 8)
+# How often the dispatcher looks for due jobs: what a quiet shop's first job waits.
+SHOPFLOW_DISPATCH_POLL_MS = env_int("SHOPFLOW_DISPATCH_POLL_MS", 200)
 # The one run budget (worker.tasks_base.last_start_by): no unit of work starts later.
 _run_budget = CELERY_TASK_SOFT_TIME_LIMIT / 2
 _send_cut = SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
@@ -45,6 +47,11 @@ for _holds, _line in [
         "CELERY_VISIBILITY_TIMEOUT must be longer than half CELERY_TASK_SOFT_TIME_LIMIT plus"
         " half SHOPFLOW_EMAIL_CLAIM_SECONDS (the mail worker's last send could still run"
         " when Redis hands its message out again).",
+    ),
+    (
+        SHOPFLOW_DISPATCH_POLL_MS / 1000 < SHOPFLOW_WAKE_AGAIN_SECONDS < SHOPFLOW_JOB_LEASE_SECONDS,
+        "SHOPFLOW_WAKE_AGAIN_SECONDS must be longer than SHOPFLOW_DISPATCH_POLL_MS and shorter"
+        " than SHOPFLOW_JOB_LEASE_SECONDS (a lost wake-up would cost more than a lost worker).",
     ),
     (
         SHOPFLOW_JOB_LEASE_SECONDS > CELERY_TASK_TIME_LIMIT,
