@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Notification, NotificationDelivery, NotificationPreference
+from .models import Notification, NotificationPreference
 
 
 @admin.register(Notification)
@@ -10,19 +10,7 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["message", "recipient__username", "recipient__email"]
     list_select_related = ["recipient"]
     raw_id_fields = ["recipient"]
-    readonly_fields = ["created_at", "read_at"]
-
-
-@admin.register(NotificationDelivery)
-class NotificationDeliveryAdmin(admin.ModelAdmin):
-    """Deliveries by email and push: failed ones are where staff look."""
-
-    list_display = ["id", "notification", "channel", "status", "attempts", "last_error"]
-    list_filter = ["status", "channel"]
-    search_fields = ["notification__recipient__username", "last_error"]
-    list_select_related = ["notification"]
-    raw_id_fields = ["notification"]
-    readonly_fields = ["created_at", "delivered_at"]
+    readonly_fields = ["created_at", "read_at", "emailed_at"]
 
 
 @admin.register(NotificationPreference)

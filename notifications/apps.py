@@ -17,9 +17,10 @@ class NotificationsConfig(AppConfig):
         from side_effects.signals import side_effect_failed
         from store.signals import duplicate_orders_alerted, low_stock, order_created
         from webhooks.signals import webhook_failed
-        from worker.schedule import schedule_task
 
-        from . import receivers, tasks
+        # The email digests and pushes: job kinds (worker.tasks_base.job_tasks), woken by
+        # the dispatcher while they have due jobs.
+        from . import receivers, tasks  # noqa: F401
 
         receivers_connect(
             self.name,
@@ -39,6 +40,3 @@ class NotificationsConfig(AppConfig):
             sender=Message,
             dispatch_uid="notifications.notify_message_recipients",
         )
-        # No expiry: a late run sends what is due as well as a timely one (worker.schedule).
-        schedule_task("notification pushes", tasks.send_pushes, every_seconds=10)
-        schedule_task("notification email digests", tasks.send_email_digests, every_seconds=60)

@@ -1,71 +1,65 @@
 """The email channel: what a person has not read in the app after a while is emailed to
-them in one digest, through the one pipeline (.delivery) and email_app's send API
-(docs/notifications.md, "By email")."""
+them in one digest, a job of kind `notification_digest` (.digests: when it goes), sent
+through email_app's send API (docs/notifications.md, "By email")."""
 
-import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from email_app.selectors import emails_sent
 from email_app.services import email_send
 
-from . import delivery, preferences
-from .delivery import DELIVERED, FAILED, Outcome
-from .models import Notification, NotificationDelivery
+from . import preferences, selectors
+from .digests import digest_due_at, email_delay
+from .models import Notification
 from .unsubscribe_links import unsubscribe_url
 
-EMAIL = NotificationDelivery.Channel.EMAIL
+DIGEST = "notification_digest"  # its kind of email_app's SentEmail (key: the job's)
+EMAIL = preferences.EMAIL
 # The kinds whose email no preference, reading or unsubscribe link can stop.
 _REQUIRED_EMAIL = frozenset(k for k, channels in preferences.REQUIRED.items() if EMAIL in channels)
 # Unread notifications older than this are not emailed (a backlog from before the
 # channel existed, or from a long outage, is not worth a flood).
 LOOKBACK = timedelta(days=1)
-DIGEST = "notification_digest"  # its kind of email_app's SentEmail
 
 
-def _candidates(*, now) -> QuerySet[Notification]:
-    """Unread past the delay (read too, of the kinds that must reach someone), within the
-    lookback."""
-    due_before = now - timedelta(minutes=settings.SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES)
-    return Notification.objects.filter(
-        Q(is_read=False) | Q(kind__in=_REQUIRED_EMAIL),
-        created_at__gt=due_before - LOOKBACK,
-        created_at__lte=due_before,
-    )
-
-
-def email_digests_send(*, now=None) -> int:
-    """Plan what is due, then send each recipient one digest of their due email
-    deliveries; how many digests went out."""
-    return delivery.deliveries_send(SENDER, now=now)
-
-
-def email_digest_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
-    """One digest of a person's due deliveries, through email_app's send API (once a
-    digest). Each delivery keeps the key of the digest it last went in, written before the
-    send: a retry after a lost answer leaves out those whose digest went out."""
-    user = deliveries[0].notification.recipient
+def email_digest_send(*, key: str) -> bool:
+    """The digest job `key` ("<user id>:<minute>"): email the person, once (email_app's
+    SentEmail, keyed by `key`), their notifications due by then (by the end of that
+    minute, or by now when later), made within LOOKBACK, not yet emailed, whose kind they
+    get by email, unread (the kinds that must reach someone by email, read too); then mark
+    them emailed. False when there was none, or no address to send to."""
+    user_id, minute = (int(part) for part in key.split(":"))
+    user = get_user_model().objects.get(pk=user_id)
     if not user.is_active or not user.email:
-        return Outcome(FAILED, error="no email address")
-    sent = emails_sent(kind=DIGEST, keys={d.email_key for d in deliveries if d.email_key})
-    deliveries = [d for d in deliveries if d.email_key not in sent]
-    if deliveries:
-        ids = ",".join(str(d.pk) for d in deliveries)
-        key = f"{user.pk}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
-        email = _digest(user, [d.notification for d in deliveries])
-        NotificationDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(email_key=key)
-        email_send(kind=DIGEST, key=key, **email)
-    return Outcome(DELIVERED)
-
-
-def _wanted(row: NotificationDelivery) -> bool:
-    """Reading a notification in the app first cancels its email, save the kinds that
-    must reach someone by email."""
-    return not row.notification.is_read or row.notification.kind in _REQUIRED_EMAIL
+        return False
+    # Made before this, a notification is due by the end of the job's minute: the job's
+    # own, whatever this host's clock says. Those due by now go too (a late run: one email).
+    own_due_by = digest_due_at(minute) - email_delay()
+    due_by = max(own_due_by, timezone.now() - email_delay())
+    candidates = Notification.objects.filter(
+        Q(is_read=False) | Q(kind__in=_REQUIRED_EMAIL),
+        recipient_id=user_id,
+        emailed_at__isnull=True,
+        created_at__lt=due_by,
+        created_at__gte=due_by - LOOKBACK,
+    ).order_by("id")
+    chosen = selectors.preferences_of(user_ids={user_id})
+    notifications = [n for n in candidates if chosen[user_id, n.kind][EMAIL]]
+    if not notifications:
+        return False
+    if not email_send(kind=DIGEST, key=key, **_digest(user, notifications)):
+        # An earlier attempt sent it, and was lost before its marks: the job's own were in
+        # it; others due since may not have been, and go in a later digest (their own job).
+        notifications = [n for n in notifications if n.created_at < own_due_by]
+    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+        emailed_at=timezone.now()
+    )
+    return True
 
 
 def _digest(user, notifications: list[Notification]) -> dict:
@@ -97,12 +91,3 @@ def _digest(user, notifications: list[Notification]) -> dict:
         "html": render_to_string("notifications/digest.html", context),
         "headers": headers,
     }
-
-
-SENDER = delivery.Sender(
-    channel=EMAIL,
-    candidates=_candidates,
-    group=lambda row: row.notification.recipient_id,
-    send=email_digest_send,
-    wanted=_wanted,
-)

@@ -1,24 +1,10 @@
 """Every row lock the notifications take: named querysets for the caller's transaction,
-in primary-key order (due deliveries, which never wait: by recipient)."""
+in primary-key order."""
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from .models import NotificationDelivery, PushSubscription
-
-
-def deliveries_due(*, channel: str, now) -> QuerySet[NotificationDelivery]:
-    """A channel's pending deliveries that are due, with their notifications, recipients and
-    subscriptions, by recipient (a person's rows together: one digest); the delivery rows
-    locked, those another run holds skipped (so the order cannot deadlock)."""
-    return (
-        NotificationDelivery.objects.filter(
-            channel=channel, status=NotificationDelivery.Status.PENDING, next_attempt_at__lte=now
-        )
-        .select_related("notification__recipient", "subscription")
-        .select_for_update(skip_locked=True, of=("self",))
-        .order_by("notification__recipient_id", "pk")
-    )
+from .models import PushSubscription
 
 
 def push_subscription_by_endpoint(*, endpoint: str) -> QuerySet[PushSubscription]:

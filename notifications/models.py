@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Notification(models.Model):
@@ -27,7 +28,11 @@ class Notification(models.Model):
     link = models.CharField(max_length=200, blank=True, default="")
     is_read = models.BooleanField(default=False)
     read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by notifications_create (not auto_now_add): its email digest's due minute is
+    # reckoned from the same instant (notifications.emails).
+    created_at = models.DateTimeField(default=timezone.now)
+    # When it went out in an email digest; null until then (or for good, when not wanted).
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -99,62 +104,3 @@ class PushSubscription(models.Model):
 
     def __str__(self):
         return f"push subscription {self.pk} of {self.user_id}"
-
-
-class NotificationDelivery(models.Model):
-    """One notification through one channel other than the app itself (which is the row):
-    by email once (unique per notification), by push once per browser subscription;
-    retried until delivered or failed for good."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        PUSH = "push", "Web Push"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        CANCELLED = "cancelled", "Cancelled (read in the app first)"
-        FAILED = "failed", "Failed"
-
-    notification = models.ForeignKey(
-        Notification, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    # The browser of a push; null for email, and for a push whose subscription is gone.
-    subscription = models.ForeignKey(
-        PushSubscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    next_attempt_at = models.DateTimeField()
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    # An email's: the key of the digest it last went in, written before the send, so a
-    # retry that finds that digest sent leaves it out (notifications.emails).
-    email_key = models.CharField(max_length=100, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["notification", "channel"],
-                condition=models.Q(channel="email"),
-                name="notification_email_delivery_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["notification", "subscription"],
-                condition=models.Q(subscription__isnull=False),
-                name="notification_push_delivery_unique",
-            ),
-        ]
-        indexes = [
-            # "What is due": the pending ones of a channel, by when they are due.
-            models.Index(
-                fields=["channel", "next_attempt_at"],
-                condition=models.Q(status="pending"),
-                name="notification_delivery_due_idx",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.channel} of {self.notification_id}: {self.status}"

@@ -1,7 +1,7 @@
 """The Web Push channel: a notification whose kind a person gets by push goes to each of
-their browsers, encrypted (aes128gcm, pywebpush) and VAPID-signed, one NotificationDelivery
-a browser so that none gets it twice; the push service's answer decides what follows
-(docs/notifications.md, "By Web Push")."""
+their browsers, encrypted (aes128gcm, pywebpush) and VAPID-signed, one job of kind
+`notification_push` a notification and browser (worker.jobs), so that none gets it twice;
+the push service's answer decides what follows (docs/notifications.md, "By Web Push")."""
 
 import json
 import logging
@@ -10,21 +10,22 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import transaction
+from django.utils import timezone
 from py_vapid import Vapid02
 
 from core.deadline import Deadline
 from core.exists_check import ExistsCheck
 from core.public_http import AddressRefused, AddressUnresolved, Reply, public_post, public_target
-from worker.outbox import enqueue_on_commit
+from worker.jobs import enqueue_each_on_commit
+from worker.tasks_base import TransientError
 
-from . import delivery, selectors
-from .delivery import DELIVERED, FAILED, RETRY, Outcome
-from .models import Notification, NotificationDelivery, PushSubscription
+from . import preferences, selectors
+from .models import Notification, PushSubscription
 
 logger = logging.getLogger(__name__)
 
-PUSH = NotificationDelivery.Channel.PUSH
+PUSH_KIND = "notification_push"  # its jobs' kind; key "<notification id>:<subscription id>"
 Kind = Notification.Kind
 # How long a push service keeps a message for a browser that is offline, and how urgent
 # it is (RFC 8030): pywebpush sends TTL 0 unless told, and the message is dropped.
@@ -36,11 +37,20 @@ DELIVERY = {
     Kind.DUPLICATE_ORDER: (3600, "normal"),
     Kind.NEW_DEVICE_LOGIN: (24 * 3600, "high"),
 }
-# Notifications older than this are not pushed: the person will see them in the app.
+# Notifications older than this are not pushed (a retry that comes later sends nothing):
+# the person will see them in the app.
 PLAN_WINDOW = timedelta(hours=1)
 # A push, its DNS included, is cut at this: a push service answers at once or not at all.
 REQUEST_SECONDS = 8.0
 VAPID_CLAIM_SECONDS = 12 * 3600
+
+
+class PushNotSent(TransientError):
+    """The push did not get through (the network, the push service busy): tried again."""
+
+
+class PushRefused(Exception):
+    """The push service, or the endpoint check, refused the push: trying again cannot fix it."""
 
 
 def push_configured() -> bool:
@@ -49,72 +59,84 @@ def push_configured() -> bool:
 
 def _subscribed_unknown(last: bool, exc) -> bool:
     logger.warning("notifications: could not tell whether anyone subscribed: %s", exc)
-    return last  # as last read; beat's run catches up either way
+    return last  # as last read
 
 
 # Whether anyone has a push subscription, read again every 10 s at most (a shop where no
-# one has one writes no wake-up at all).
+# one has one reads nothing more when it notifies).
 anyone_subscribed = ExistsCheck(
     lambda: PushSubscription.objects.exists(), seconds=10.0, on_error=_subscribed_unknown
 )
 
 
-def pushes_wake_up(*, recipient_ids: list[int]) -> None:
-    """In the transaction that notifies these people: once it commits, have
-    `notifications.send_pushes` run, if anyone has a push subscription. The wake-up is an
-    outbox row, published by the relay (the web never talks to the broker), and joined
-    with those of other commits into one run when the shop is busy."""
-    if push_configured() and anyone_subscribed():
-        enqueue_on_commit("notifications.send_pushes", list(recipient_ids))
+def push_browsers(notifications: list[Notification]) -> dict[int, list[int]]:
+    """The browsers (subscription ids) by recipient of these new notifications (one kind)
+    whose recipients get that kind by push; empty, reading nothing, while push is not
+    configured or no one has subscribed. Its reads run in a savepoint of their own (a
+    receiver's SQL: core.signals)."""
+    if not notifications or not push_configured() or not anyone_subscribed():
+        return {}
+    kind = notifications[0].kind
+    with transaction.atomic():
+        browsers = selectors.push_subscriptions_of(user_ids={n.recipient_id for n in notifications})
+        if not browsers:
+            return {}
+        chosen = selectors.preferences_of(user_ids=set(browsers))
+    return {
+        user_id: [subscription.pk for subscription in subscriptions]
+        for user_id, subscriptions in browsers.items()
+        if chosen[user_id, kind][preferences.PUSH]
+    }
 
 
-def _candidates(*, now) -> QuerySet[Notification]:
-    """Recent notifications of people with a subscription."""
-    return Notification.objects.filter(
-        created_at__gt=now - PLAN_WINDOW, recipient__push_subscriptions__isnull=False
-    ).distinct()
-
-
-def _rows(notifications, *, channel: str, now) -> list[NotificationDelivery]:
-    """One a notification and browser."""
-    recipients = {n.recipient_id for n in notifications}
-    subscriptions = selectors.push_subscriptions_of(user_ids=recipients)
-    return [
-        NotificationDelivery(notification=n, channel=PUSH, subscription=sub, next_attempt_at=now)
-        for n in notifications
-        for sub in subscriptions.get(n.recipient_id, ())
+def pushes_enqueue(notifications: list[Notification], *, browsers: dict[int, list[int]]) -> None:
+    """In the transaction that made these notifications (inserted: the keys name them), a
+    push job for each and each of its recipient's `browsers`."""
+    keys = [
+        f"{notification.pk}:{subscription_id}"
+        for notification in notifications
+        for subscription_id in browsers.get(notification.recipient_id, ())
     ]
+    enqueue_each_on_commit(PUSH_KIND, keys)
 
 
-def pushes_send(*, now=None) -> int:
-    """Plan, then send the push deliveries that are due; how many were delivered."""
-    return delivery.deliveries_send(SENDER, now=now) if push_configured() else 0
-
-
-def push_delivery_send(deliveries: list[NotificationDelivery], *, now) -> Outcome:
-    """Send one push (a group is one delivery); what came of it. A browser that cannot be
-    pushed to again (its endpoint gone, or refused) loses its subscription."""
-    (row,) = deliveries
-    if row.subscription is None:  # the browser unsubscribed since it was planned
-        return Outcome(FAILED, error="the subscription is gone")
-    gone = PushSubscription.objects.filter(pk=row.subscription_id)
+def push_send(*, notification_id: int, subscription_id: int) -> bool:
+    """Send one notification to one browser (a job of PUSH_KIND); True when the push
+    service took it. Not sent, and nothing more to do (False): the notification was read
+    in the app first, is older than PLAN_WINDOW, or its kind's push was turned off since;
+    the browser's subscription is gone (404, 410: deleted here). PushNotSent (retried) when
+    the push did not get through; PushRefused when it was refused for good (a refused
+    endpoint: its subscription deleted). ObjectDoesNotExist when either row is gone."""
+    subscription = PushSubscription.objects.get(pk=subscription_id)
+    notification = Notification.objects.get(pk=notification_id)
+    user_id = notification.recipient_id
+    if (
+        not push_configured()
+        or notification.is_read
+        or notification.created_at < timezone.now() - PLAN_WINDOW
+        or not selectors.preferences_of(user_ids={user_id})[user_id, notification.kind][
+            preferences.PUSH
+        ]
+    ):
+        return False
+    gone = PushSubscription.objects.filter(pk=subscription.pk)
     try:
-        answer = push_post(subscription=row.subscription, notification=row.notification)
+        answer = push_post(subscription=subscription, notification=notification)
     except (AddressUnresolved, urllib3.exceptions.HTTPError, OSError) as exc:
-        return Outcome(RETRY, error=f"{type(exc).__name__}: {exc}")
+        raise PushNotSent(f"{type(exc).__name__}: {exc}") from exc
     except AddressRefused as refused:  # after its subclass, AddressUnresolved
         gone.delete()
-        return Outcome(FAILED, error=f"endpoint refused at send time: {refused}")
+        raise PushRefused(f"endpoint refused at send time: {refused}") from refused
     if answer.status in (200, 201, 202):
-        return Outcome(DELIVERED)
+        return True
     error = f"{answer.status} from the push service: {answer.text[:200]}"
     if answer.status in (404, 410):
+        logger.info("notifications: subscription %s is gone: %s", subscription.pk, error)
         gone.delete()
-        return Outcome(FAILED, error=error)
+        return False
     if answer.status == 429 or answer.status >= 500:
-        return Outcome(RETRY, error=error, retry_after=_seconds(answer.headers.get("Retry-After")))
-    logger.error("notifications: push %s refused, not retried: %s", row.pk, error)
-    return Outcome(FAILED, error=error)
+        raise PushNotSent(error, retry_after=_seconds(answer.headers.get("Retry-After")))
+    raise PushRefused(error)
 
 
 def push_payload(notification: Notification) -> dict:
@@ -167,17 +189,9 @@ def push_target(endpoint: str, *, deadline: Deadline | None = None):
 
 
 def _seconds(value: str | None) -> int:
-    """Retry-After in seconds (an HTTP date counts as none: a minute of backoff anyway)."""
+    """Retry-After in seconds, at most an hour (an HTTP date counts as none: the backoff
+    alone)."""
     try:
         return max(0, min(int(value or 0), 3600))
     except ValueError:
         return 0
-
-
-SENDER = delivery.Sender(
-    channel=PUSH,
-    candidates=_candidates,
-    rows=_rows,
-    group=lambda row: row.pk,
-    send=push_delivery_send,
-)

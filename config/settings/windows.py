@@ -22,8 +22,6 @@ SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
 # A SentEmail claim older than this is a dead delivery's: its send is cut at half of it.
 # Short, so that a dead worker's email goes out within two minutes.
 SHOPFLOW_EMAIL_CLAIM_SECONDS = env_int("SHOPFLOW_EMAIL_CLAIM_SECONDS", 60)
-# A notification delivery claimed by a run is left to it this long (notifications.delivery).
-SHOPFLOW_NOTIFICATION_CLAIM_SECONDS = 120
 # A claimed job is its attempt's this long (worker.jobs): longer than a run may last (the
 # hard time limit), so that no two attempts of one job ever overlap.
 SHOPFLOW_JOB_LEASE_SECONDS = env_int("SHOPFLOW_JOB_LEASE_SECONDS", 75)
@@ -57,11 +55,6 @@ for _holds, _line in [
         SHOPFLOW_JOB_LEASE_SECONDS > CELERY_TASK_TIME_LIMIT,
         "SHOPFLOW_JOB_LEASE_SECONDS must be longer than CELERY_TASK_TIME_LIMIT (a job still"
         " running would be claimed again).",
-    ),
-    (
-        _run_budget + _send_cut < SHOPFLOW_NOTIFICATION_CLAIM_SECONDS,
-        "SHOPFLOW_EMAIL_CLAIM_SECONDS and CELERY_TASK_TIME_LIMIT must leave a notification's"
-        f" send within its {SHOPFLOW_NOTIFICATION_CLAIM_SECONDS} s claim (it would be sent twice).",
     ),
 ]:
     if not _holds:

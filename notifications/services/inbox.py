@@ -11,7 +11,7 @@ from core.signals import insert_isolated
 from messaging import selectors as messaging_selectors
 from store import selectors as store_selectors
 
-from .. import live, push, selectors
+from .. import digests, live, push, selectors
 from ..exceptions import NotificationNotFound
 from ..models import Notification
 
@@ -21,16 +21,30 @@ MESSAGE_PREVIEW = 120
 def notifications_create(
     *, recipient_ids: list[int], kind: str, message: str, link: str = ""
 ) -> list[Notification]:
-    """Notify these users (each once), in the caller's transaction; push it to their open
-    streams once it commits. Inside a signal sent with core.signals.send_robust_isolated,
-    the rows go in with the other receivers' rows, isolated from them."""
+    """Notify these users (each once), in the caller's transaction, with their jobs: a
+    push to each browser of those who get the kind by push, and their email digest (.push,
+    .digests); push it to their open streams once it commits. Inside a signal sent with
+    core.signals.send_robust_isolated, the rows go in with the other receivers' rows,
+    isolated from them; when a push is due, at once, in a savepoint of their own (the push
+    jobs' keys name them)."""
+    now = timezone.now()
     rows = [
-        Notification(recipient_id=user_id, kind=kind, message=message[:500], link=link)
+        Notification(
+            recipient_id=user_id, kind=kind, message=message[:500], link=link, created_at=now
+        )
         for user_id in dict.fromkeys(recipient_ids)
     ]
-    if rows:
+    if not rows:
+        return rows
+    browsers = push.push_browsers(rows)
+    if browsers:
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows)
+        transaction.on_commit(lambda: live.notifications_publish(rows), robust=True)
+        push.pushes_enqueue(rows, browsers=browsers)
+    else:
         insert_isolated(rows, on_commit=live.notifications_publish)
-        push.pushes_wake_up(recipient_ids=[row.recipient_id for row in rows])
+    digests.digests_enqueue(rows)
     return rows
 
 

@@ -32,12 +32,8 @@ def test_production_refuses_eager_tasks_in_one_line():
             {"SHOPFLOW_JOB_LEASE_SECONDS": "60"},
             "SHOPFLOW_JOB_LEASE_SECONDS must be longer than CELERY_TASK_TIME_LIMIT",
         ),
-        (
-            {"SHOPFLOW_EMAIL_CLAIM_SECONDS": "200", "CELERY_VISIBILITY_TIMEOUT": "300"},
-            "SHOPFLOW_EMAIL_CLAIM_SECONDS and CELERY_TASK_TIME_LIMIT must leave a notification",
-        ),
     ],
-    ids=["visibility-vs-time-limit", "visibility-vs-last-send", "lease-vs-time-limit", "claims"],
+    ids=["visibility-vs-time-limit", "visibility-vs-last-send", "lease-vs-time-limit"],
 )
 def test_a_window_that_would_break_another_is_refused_at_start_in_one_line(overrides, line):
     result = manage("check", DJANGO_DEBUG="1", **overrides)

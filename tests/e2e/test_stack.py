@@ -72,7 +72,9 @@ def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_
         timeout=30,
         message="the dispatcher to wake the stranded job, a worker to end it",
     )
-    wait_until(lambda: "notifications.send_pushes" in flower_succeeded(stack), timeout=45)  # beat
+    wait_until(
+        lambda: "store.alert_duplicate_orders" in flower_succeeded(stack), timeout=45
+    )  # beat
 
     assert_sigterm_stops_everything(stack)
 

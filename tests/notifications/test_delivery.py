@@ -1,100 +1,157 @@
-"""The delivery pipeline's run (notifications.delivery), whatever the channel: it ends
-within its task's time limit, whatever the pool."""
+"""Email digests and pushes are jobs of the one engine (worker.jobs): written with their
+notification, in its transaction; and the old pipeline's rows become jobs at migrate."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
+from django.core import mail
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from notifications import delivery
-from notifications.models import Notification, NotificationDelivery
-from tests.factories import UserFactory
+from core.signals import send_robust_isolated
+from notifications import digests, push
+from notifications.models import Notification, NotificationPreference, PushSubscription
+from store.signals import order_created
+from tests.factories import OrderFactory
+from tests.support.jobs import jobs_run
+from tests.support.push import BrowserKeys, vapid_key_pair
+from worker.models import Job, OutboxMessage
 
-CLAIM = timedelta(seconds=settings.SHOPFLOW_NOTIFICATION_CLAIM_SECONDS)
+BEFORE = [("notifications", "0001_initial")]
+OLD_TASKS = ["notifications.send_pushes", "notifications.send_email_digests"]
 
-pytestmark = pytest.mark.django_db
+
+def digest_keys() -> set[str]:
+    return set(Job.objects.filter(kind=digests.DIGEST_KIND).values_list("key", flat=True))
 
 
-def test_a_run_starts_no_group_past_its_run_budget_and_lets_the_rest_go(monotonic_clock, settings):
-    """Groups that take 0.15 s each of the clock the test moves, 0.2 s of budget to start
-    them (worker.tasks_base.last_start_by: half the soft time limit): two go, the third's
-    claim is let go, due again for the next run."""
-    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0.4
-    notes = [
-        Notification.objects.create(recipient=UserFactory(), kind="message", message=f"m{n}")
-        for n in range(3)
-    ]
-    sent = []
+@pytest.mark.django_db
+def test_an_orders_notification_and_its_digest_go_in_with_the_orders_other_rows():
+    """Inside order_created (core.signals' isolated inserts), no push due: the notification
+    and its digest job wait for the block's end, with the other receivers' rows."""
+    order = OrderFactory()
+    with transaction.atomic():
+        send_robust_isolated(order_created, sender=type(order), about="a test", order=order)
+        (note,) = Notification.objects.filter(recipient=order.customer.user)
+    minute = digests.digest_minute(note.created_at)
+    assert digest_keys() == {f"{order.customer.user_id}:{minute}"}
+    assert not Job.objects.filter(kind=push.PUSH_KIND).exists()
 
-    def slow_send(group, *, now):
-        monotonic_clock.advance(0.15)
-        sent.append(group[0].notification_id)
-        return delivery.Outcome(delivery.DELIVERED)
 
-    sender = delivery.Sender(
-        channel=NotificationDelivery.Channel.EMAIL,
-        candidates=lambda now: Notification.objects.filter(pk__in=[n.pk for n in notes]),
-        group=lambda row: row.notification.recipient_id,
-        send=slow_send,
+@pytest.mark.django_db
+def test_a_pushed_notification_goes_in_at_once_with_its_push_jobs(settings):
+    """The push jobs' keys name the notification: with a push due, it is inserted in the
+    receiver's own savepoint, and its jobs with the other receivers' rows."""
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = vapid_key_pair()
+    order = OrderFactory()
+    user = order.customer.user
+    keys = BrowserKeys()
+    browser = PushSubscription.objects.create(
+        user=user, endpoint="https://push.example.net/1", p256dh=keys.p256dh, auth=keys.auth
     )
-
-    assert delivery.deliveries_send(sender) == 2
-
-    [left] = NotificationDelivery.objects.exclude(notification_id__in=sent)
-    assert (left.status, left.attempts) == ("pending", 0)
-    assert left.next_attempt_at <= timezone.now()  # not held for the claim's 120 s
-
-
-def _sender(notes, send) -> delivery.Sender:
-    """An email-like channel over these notifications, one group a person."""
-    return delivery.Sender(
-        channel=NotificationDelivery.Channel.EMAIL,
-        candidates=lambda now: Notification.objects.filter(pk__in=[n.pk for n in notes]),
-        group=lambda row: row.notification.recipient_id,
-        send=send,
+    NotificationPreference.objects.create(
+        user=user, kind="order_placed", in_app=True, email=True, push=True
     )
+    push.anyone_subscribed.expire()
+    with transaction.atomic():
+        send_robust_isolated(order_created, sender=type(order), about="a test", order=order)
+    (note,) = Notification.objects.filter(recipient=user)
+    (job,) = Job.objects.filter(kind=push.PUSH_KIND)
+    assert job.key == f"{note.pk}:{browser.pk}"
+    assert len(digest_keys()) == 1
 
 
-def test_a_group_claimed_later_in_a_run_is_held_its_whole_claim_from_then(
-    monkeypatch, monotonic_clock
-):
-    """Each send takes 20 s of the clock the test moves, one group a batch: the second
-    group is claimed 20 s into the run, for the claim window from then, not from its
-    start."""
-    monkeypatch.setattr(delivery, "BATCH", 1)
-    notes = [
-        Notification.objects.create(recipient=UserFactory(), kind="message", message=f"m{n}")
-        for n in range(2)
-    ]
-    held_until = {}
+def _epoch_minute_end(minute: int) -> datetime:
+    return datetime.fromtimestamp((minute + 1) * 60, tz=UTC)
 
-    def send(group, *, now):
-        row = NotificationDelivery.objects.get(pk=group[0].pk)
-        held_until[row.notification_id] = row.next_attempt_at
-        monotonic_clock.advance(20)
-        return delivery.Outcome(delivery.DELIVERED)
 
-    start = timezone.now()
-    assert delivery.deliveries_send(_sender(notes, send), now=start) == 2
-    assert held_until == {
-        notes[0].pk: start + CLAIM,
-        notes[1].pk: start + timedelta(seconds=20) + CLAIM,
+@pytest.mark.django_db(transaction=True)
+def test_the_old_pipelines_rows_become_jobs_at_migrate(settings):
+    """Pending push deliveries and a recent notification's unplanned browsers: push jobs due
+    now. A person's email not yet sent: one digest due now for what is due, one at its
+    minute's end for what is not yet. What was emailed is marked; what failed is not sent
+    again. The old senders' beat entries and outbox rows go."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    try:
+        now = timezone.now()
+        User = old.get_model("auth", "User")
+        Old = old.get_model("notifications", "Notification")
+        Delivery = old.get_model("notifications", "NotificationDelivery")
+        Subscription = old.get_model("notifications", "PushSubscription")
+        pusher, sent, pending, soon, failed = (
+            User.objects.create(username=name, email=f"{name}@example.com")
+            for name in ("pusher", "sent", "pending", "soon", "failed")
+        )
+        browser = Subscription.objects.create(
+            user=pusher, endpoint="https://push.example.net/1", p256dh="k", auth="a"
+        )
+
+        def made(user, minutes_ago, **fields):
+            row = Old.objects.create(recipient=user, kind="order_placed", message="m", **fields)
+            at = now - timedelta(minutes=minutes_ago)
+            Old.objects.filter(pk=row.pk).update(created_at=at)
+            row.created_at = at
+            return row
+
+        planned_push = made(pusher, 5)
+        Delivery.objects.create(
+            notification=planned_push, channel="push", subscription=browser, next_attempt_at=now
+        )
+        unplanned_push = made(pusher, 0.1)
+        made(pusher, 90, is_read=True)  # past the push window, read: nothing
+        emailed = made(sent, 30)
+        Delivery.objects.create(
+            notification=emailed,
+            channel="email",
+            status="delivered",
+            next_attempt_at=now,
+            delivered_at=now - timedelta(minutes=19),
+        )
+        planned_email = made(pending, 20)
+        Delivery.objects.create(notification=planned_email, channel="email", next_attempt_at=now)
+        unplanned_due = made(pending, 12)
+        not_yet_due = made(soon, 2)
+        gave_up = made(failed, 40)
+        Delivery.objects.create(
+            notification=gave_up, channel="email", status="failed", next_attempt_at=now
+        )
+        # The other apps' tables are as they are now.
+        OutboxMessage.objects.create(task_name="notifications.send_pushes", args=[[pusher.pk]])
+        every, _ = IntervalSchedule.objects.get_or_create(every=10, period="seconds")
+        for task in OLD_TASKS:
+            PeriodicTask.objects.create(name=task, task=task, interval=every)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    pushes = Job.objects.filter(kind=push.PUSH_KIND)
+    assert set(pushes.values_list("key", flat=True)) == {
+        f"{planned_push.pk}:{browser.pk}",
+        f"{unplanned_push.pk}:{browser.pk}",
     }
+    due_minute = digests.digest_minute(unplanned_due.created_at)
+    soon_minute = digests.digest_minute(not_yet_due.created_at)
+    pusher_minutes = {digests.digest_minute(n.created_at) for n in (planned_push, unplanned_push)}
+    assert digest_keys() == {f"{pending.pk}:{due_minute}", f"{soon.pk}:{soon_minute}"} | {
+        f"{pusher.pk}:{minute}" for minute in pusher_minutes
+    }
+    soon_job = Job.objects.get(kind=digests.DIGEST_KIND, key=f"{soon.pk}:{soon_minute}")
+    assert soon_job.due_at == _epoch_minute_end(soon_minute) > timezone.now()
+    assert Job.objects.get(key=f"{pending.pk}:{due_minute}").due_at <= timezone.now()
+    marked = dict(Notification.objects.values_list("pk", "emailed_at"))
+    assert marked[emailed.pk] == now - timedelta(minutes=19)
+    assert marked[gave_up.pk] is None and marked[planned_email.pk] is None
 
+    assert not PeriodicTask.objects.filter(task__in=OLD_TASKS).exists()
+    assert not OutboxMessage.objects.filter(task_name__in=OLD_TASKS).exists()
 
-def test_a_row_that_fails_with_no_wait_is_not_sent_again_in_the_same_run(monkeypatch):
-    """Full jitter's wait may be 0: the row is due again, for the next run, not this one
-    (a full batch of one makes the run claim again)."""
-    monkeypatch.setattr(delivery, "BATCH", 1)
-    monkeypatch.setattr(delivery, "retry_countdown", lambda **kwargs: 0)
-    note = Notification.objects.create(recipient=UserFactory(), kind="message", message="m")
-    sends = []
-
-    def refused(group, *, now):
-        sends.append(group[0].pk)
-        return delivery.Outcome(delivery.RETRY, error="451 try again later")
-
-    assert delivery.deliveries_send(_sender([note], refused)) == 0
-    row = NotificationDelivery.objects.get(notification=note)
-    assert (len(sends), row.status, row.attempts) == (1, "pending", 1)
+    # The digest due now takes both of that person's, in one email.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    jobs_run(digests.DIGEST_KIND)
+    (digest,) = mail.outbox
+    assert digest.to == ["pending@example.com"]
+    assert digest.subject == "2 notifications you have not read"

@@ -5,14 +5,17 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from notifications import push
-from notifications.models import NotificationDelivery, PushSubscription
+from notifications.models import Notification, PushSubscription
 from tests.factories import UserFactory
 from tests.support.clients import client_for
-from tests.support.notifications import notify
+from tests.support.jobs import jobs_run
+from tests.support.notifications import due_now, notify
 from tests.support.push import BrowserKeys, PushService, vapid_key_pair
+from worker.celery import app
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,11 +51,22 @@ def subscribe(user, browser, endpoint) -> dict:
     return response.json()
 
 
+def run_pushes() -> list[str]:
+    return jobs_run(push.PUSH_KIND)
+
+
+def push_jobs(notification=None):
+    jobs = Job.objects.filter(kind=push.PUSH_KIND)
+    return jobs if notification is None else jobs.filter(key__startswith=f"{notification.pk}:")
+
+
 def test_a_notification_reaches_the_browser_encrypted_signed_and_with_a_ttl(service, browser):
     user = UserFactory()
-    subscribe(user, browser, service.endpoint())
+    subscription = subscribe(user, browser, service.endpoint())
     row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert push.pushes_send() == 1
+    (job,) = push_jobs()
+    assert job.key == f"{row.pk}:{subscription['id']}"
+    assert run_pushes() == [job.key]
 
     (request,) = service.requests
     assert request.payload == {
@@ -64,37 +78,39 @@ def test_a_notification_reaches_the_browser_encrypted_signed_and_with_a_ttl(serv
     assert request.vapid_claims["sub"] == "mailto:ops@shopflow.test"
     assert int(request.headers["TTL"]) > 0  # not pywebpush's 0: kept for an offline browser
     assert request.headers["Urgency"] == "high"
-    assert NotificationDelivery.objects.get(notification=row).status == "delivered"
-    assert push.pushes_send() == 0 and len(service.requests) == 1  # nothing twice
+    assert push_jobs().get().status == "done"
+    assert run_pushes() == [] and len(service.requests) == 1  # nothing twice
 
 
-def test_a_410_deletes_the_subscription(service, browser):
+def test_a_410_deletes_the_subscription_and_the_push_is_done(service, browser):
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(410)
-    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert push.pushes_send() == 0
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    notify(user, "another", link=PUSHED_LINK)
+    run_pushes()
     assert not PushSubscription.objects.exists()
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert delivery.status == "failed" and delivery.last_error.startswith("410")
+    assert len(service.requests) == 1  # the second push found its browser gone
+    assert set(push_jobs().values_list("status", flat=True)) == {"done"}
 
 
 def test_a_429_is_retried_no_sooner_than_retry_after_then_delivered_once(service, browser):
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(429, **{"Retry-After": "120"})
-    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    now = timezone.now()
-    assert push.pushes_send(now=now) == 0
-    failed_by = timezone.now()  # the wait runs from the failure
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert (delivery.status, delivery.attempts) == ("pending", 1)
-    assert delivery.next_attempt_at >= now + timedelta(seconds=120)
-    assert push.pushes_send(now=now + timedelta(seconds=60)) == 0  # not yet
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    assert run_pushes() == []
+    job = push_jobs().annotate(now=Now()).get()
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert job.last_error.startswith("PushNotSent: 429 from the push service")
+    assert job.due_at >= job.now + timedelta(seconds=119)
+    assert run_pushes() == []  # not yet
     assert len(service.requests) == 1
-    assert push.pushes_send(now=failed_by + timedelta(seconds=120)) == 1
+
+    due_now(push_jobs())
+    assert len(run_pushes()) == 1
     assert len(service.requests) == 2
-    assert NotificationDelivery.objects.get(notification=row).status == "delivered"
+    assert push_jobs().get().status == "done"
 
 
 @pytest.mark.parametrize("status", [401, 403, 413])
@@ -102,12 +118,14 @@ def test_a_refusal_that_retrying_cannot_fix_is_not_retried(service, browser, sta
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
     service.answer(status)
-    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    push.pushes_send()
-    push.pushes_send(now=timezone.now() + timedelta(hours=1))
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    run_pushes()
+    due_now(push_jobs())
+    run_pushes()
     assert len(service.requests) == 1
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert delivery.status == "failed" and delivery.last_error.startswith(str(status))
+    job = push_jobs().get()
+    assert job.status == "failed"
+    assert job.last_error.startswith(f"PushRefused: {status} from the push service")
     assert PushSubscription.objects.exists()  # the browser may still be fine
 
 
@@ -118,13 +136,47 @@ def test_push_turned_off_for_a_kind_stops_push_only_for_that_kind(service, brows
         "/api/notifications/preferences/", {"message": {"push": False}}, format="json"
     )
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert push.pushes_send() == 0 and service.requests == []
+    assert not push_jobs().exists()
     client_for(user).put(
         "/api/notifications/preferences/", {"order_placed": {"push": True}}, format="json"
     )
     notify(user, "Order #8 confirmed", kind="order_placed", link=PUSHED_LINK)
-    assert push.pushes_send() == 1
-    assert service.requests[0].payload["body"] == "Order #8 confirmed"
+    assert len(run_pushes()) == 1
+    assert [r.payload["body"] for r in service.requests] == ["Order #8 confirmed"]
+
+
+def test_push_turned_off_before_the_push_goes_out_is_heeded(service, browser):
+    user = UserFactory()
+    subscribe(user, browser, service.endpoint())
+    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    client_for(user).put(
+        "/api/notifications/preferences/", {"message": {"push": False}}, format="json"
+    )
+    assert len(run_pushes()) == 1
+    assert service.requests == []
+
+
+def test_a_notification_read_before_its_push_goes_out_is_not_pushed(service, browser):
+    user = UserFactory()
+    subscribe(user, browser, service.endpoint())
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    client_for(user).post(f"/api/notifications/{row.pk}/read/")
+    assert len(run_pushes()) == 1
+    assert service.requests == []
+    assert push_jobs().get().status == "done"
+
+
+def test_a_notification_older_than_the_plan_window_is_not_pushed(service, browser):
+    """A push held up past the window (retried, or its workers away): the person sees it
+    in the app instead."""
+    user = UserFactory()
+    subscribe(user, browser, service.endpoint())
+    row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+    Notification.objects.filter(pk=row.pk).update(
+        created_at=row.created_at - push.PLAN_WINDOW - timedelta(seconds=1)
+    )
+    assert len(run_pushes()) == 1
+    assert service.requests == []
 
 
 def test_each_of_a_persons_browsers_gets_it_once(service, browser):
@@ -133,38 +185,44 @@ def test_each_of_a_persons_browsers_gets_it_once(service, browser):
     subscribe(user, browser, service.endpoint("phone"))
     subscribe(user, browser, service.endpoint("phone"))  # re-subscribed: the same row
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert push.pushes_send() == 2
+    assert len(run_pushes()) == 2
     assert sorted(r.path for r in service.requests) == ["/push/laptop", "/push/phone"]
+    assert run_pushes() == [] and len(service.requests) == 2
 
 
-def test_a_commit_that_notifies_wakes_the_push_sender_through_the_outbox_once_subscribed(
-    own_redis, vapid, browser
+def test_a_notification_enqueues_its_pushes_in_its_transaction_once_anyone_subscribed(
+    vapid, browser
 ):
-    """The wake-up is an outbox row of the notifying transaction (the web never talks to
-    the broker); the relay joins several commits' rows into one run of the sender."""
-    from tests.support.brokers import queued_messages
-    from tests.support.processes import relay_drain
-    from worker.models import OutboxMessage
+    """No subscription anywhere: nothing is read nor written for push. Once someone has
+    one, a notification of theirs writes a push job per browser with it, and one rolled
+    back writes none; a person without a browser gets none."""
+    from django.db import transaction
 
-    wake_ups = OutboxMessage.objects.filter(task_name="notifications.send_pushes")
+    from notifications.services import inbox
+
     push.anyone_subscribed.expire()
     user, other = UserFactory(), UserFactory()
-
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert not wake_ups.exists()  # no one subscribed: no wake-up
+    assert not push_jobs().exists()
 
-    subscribe(user, browser, "http://127.0.0.1:9/push/device-1")
-    notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
-    notify(other, PUSHED_MESSAGE, link=PUSHED_LINK)
-    assert [row.args for row in wake_ups.order_by("pk")] == [[[user.pk]], [[other.pk]]]
+    subscription = subscribe(user, browser, "http://127.0.0.1:9/push/device-1")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="gone")
+        assert push_jobs().exists()
+        raise RuntimeError("the order rolled back")
+    assert not push_jobs().exists()
+    assert not Notification.objects.filter(message="gone").exists()
 
-    relay_drain()
-    [(headers, args)] = [
-        (headers, args)
-        for headers, args in queued_messages(own_redis.url, "default")
-        if headers["task"] == "notifications.send_pushes"
-    ]
-    assert args == [[user.pk, other.pk]] and not headers.get("eta")
+    with transaction.atomic():
+        rows = inbox.notifications_create(
+            recipient_ids=[user.pk, other.pk], kind="message", message="hi"
+        )
+    mine = next(row for row in rows if row.recipient_id == user.pk)
+    assert list(push_jobs().values_list("key", flat=True)) == [f"{mine.pk}:{subscription['id']}"]
+
+
+def test_the_pushes_go_from_the_default_queue():
+    assert app.amqp.router.route({}, "notifications.send_push")["queue"].name == "default"
 
 
 def test_a_push_service_that_trickles_its_answer_is_cut_and_tried_again(
@@ -178,10 +236,10 @@ def test_a_push_service_that_trickles_its_answer_is_cut_and_tried_again(
     user = UserFactory()
     with TrickleServer(b"HTTP/1.1 201 Created\r\n") as server:
         subscribe(user, browser, f"http://127.0.0.1:{server.port}/push/device-1")
-        row = notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
+        notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
         started = time.monotonic()
-        assert push.pushes_send() == 0
+        assert run_pushes() == []
         assert 2.0 <= time.monotonic() - started <= 4.0
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert (delivery.status, delivery.attempts) == ("pending", 1)
-    assert delivery.last_error.startswith("DeadlineExceeded: the push to subscription ")
+    job = push_jobs().get()
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert "DeadlineExceeded: the push to subscription " in job.last_error

@@ -146,16 +146,19 @@ def test_a_host_that_turns_private_after_subscribing_gets_no_push(user, dns, set
     from django.db import transaction
 
     from notifications import push
-    from notifications.models import NotificationDelivery
     from notifications.services import inbox
+    from tests.support.jobs import jobs_run
+    from worker.models import Job
 
+    push.anyone_subscribed.expire()
     client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
     dns["push.example.net"] = ["10.0.0.5"]
     with transaction.atomic():
-        (row,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
-    assert push.pushes_send() == 0
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert delivery.status == "failed" and "refused at send time" in delivery.last_error
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
+    assert jobs_run(push.PUSH_KIND) == []
+    job = Job.objects.get(kind=push.PUSH_KIND)
+    assert job.status == "failed" and "refused at send time" in job.last_error
+    assert not PushSubscription.objects.exists()
 
 
 def test_the_service_worker_renews_a_subscription_by_its_old_endpoint(user, dns):
@@ -203,9 +206,11 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
     from django.db import transaction
 
     from notifications import push
-    from notifications.models import NotificationDelivery
     from notifications.services import inbox
+    from tests.support.jobs import jobs_run
+    from worker.models import Job
 
+    push.anyone_subscribed.expire()
     client_for(user).post(SUBSCRIPTIONS, BrowserKeys().subscription(PUBLIC), format="json")
 
     def unresolved(host, port):  # a DNS hiccup
@@ -213,10 +218,11 @@ def test_a_host_that_does_not_resolve_at_send_time_is_tried_again_not_dropped(
 
     monkeypatch.setattr(public_http, "resolve", unresolved)
     with transaction.atomic():
-        (row,) = inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
-    assert push.pushes_send() == 0
-    delivery = NotificationDelivery.objects.get(notification=row)
-    assert (delivery.status, delivery.attempts) == ("pending", 1)
+        inbox.notifications_create(recipient_ids=[user.pk], kind="message", message="hi")
+    assert jobs_run(push.PUSH_KIND) == []
+    job = Job.objects.get(kind=push.PUSH_KIND)
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert job.last_error.startswith("PushNotSent: AddressUnresolved")
     assert PushSubscription.objects.exists()
 
 

@@ -1,28 +1,63 @@
 """Notifications as the apps make them (notifications_create, in a transaction)."""
 
+import contextlib
 from datetime import timedelta
+from unittest import mock
 
 from django.db import transaction
 from django.utils import timezone
 
-# Made this long ago, a notification's email is due (SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES: 10).
-EMAIL_DUE_MINUTES = 11
+# Made this long ago, a notification's email digest is due, with a minute to spare
+# (SHOPFLOW_NOTIFY_EMAIL_AFTER_MINUTES: 10; a digest goes at the end of the minute its
+# notifications come due), even by the clock of a test's transaction, begun a little before.
+EMAIL_DUE_MINUTES = 12
 
 
 def notify(user, message: str = "hi", *, kind: str = "message", link: str = "", minutes_ago=None):
-    """One notification for `user`, committed as an app's would be (its live push and push
-    wake-up after the commit); made `minutes_ago` when given (an email is due)."""
-    from notifications.models import Notification
+    """One notification for `user`, committed as an app's would be (its live push after
+    the commit; its jobs with it); made `minutes_ago` when given, by the clock it reads,
+    its email digest's job due when that much time later it would be (a test runs it with
+    tests.support.jobs.jobs_run)."""
+    from notifications import digests
     from notifications.services import inbox
+    from worker.models import Job
 
-    with transaction.atomic():
+    at = None if minutes_ago is None else timezone.now() - timedelta(minutes=minutes_ago)
+    with _wall_clock_at(at), transaction.atomic():
         (row,) = inbox.notifications_create(
             recipient_ids=[user.pk], kind=kind, message=message, link=link
         )
-    if minutes_ago is not None:
-        row.created_at = timezone.now() - timedelta(minutes=minutes_ago)
-        Notification.objects.filter(pk=row.pk).update(created_at=row.created_at)
+    if at is not None:
+        minute = digests.digest_minute(row.created_at)
+        Job.objects.filter(kind=digests.DIGEST_KIND, key=f"{user.pk}:{minute}").update(
+            due_at=digests.digest_due_at(minute)
+        )
     return row
+
+
+@contextlib.contextmanager
+def _wall_clock_at(at):
+    """timezone.now() reads `at` inside the block (None: the machine's time)."""
+    if at is None:
+        yield
+        return
+    with mock.patch.object(timezone, "now", lambda: at):
+        yield
+
+
+def digest_jobs(user):
+    """`user`'s email digest jobs."""
+    from notifications import digests
+    from worker.models import Job
+
+    return Job.objects.filter(kind=digests.DIGEST_KIND, key__startswith=f"{user.pk}:")
+
+
+def due_now(jobs) -> None:
+    """Make these jobs due (a retry's wait passed): by the database's clock."""
+    from django.db.models.functions import Now
+
+    jobs.update(due_at=Now())
 
 
 def notified_out_of_id_order(user, *, slow: str, fast: str):

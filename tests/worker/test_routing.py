@@ -23,6 +23,8 @@ app.loader.import_default_modules()
         ("store.alert_duplicate_orders", "default"),
         ("worker.prune_outbox", "default"),
         ("worker.prune_jobs", "default"),
+        ("notifications.send_email_digests", "emails"),
+        ("notifications.send_push", "default"),
     ],
 )
 def test_task_is_routed_to_its_queue(task, queue):

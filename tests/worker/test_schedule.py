@@ -74,7 +74,7 @@ def test_no_entry_expires_within_half_an_hour():
     one would discard every run on a worker whose clock is ahead by that much."""
     frequent = [e for e in PeriodicTask.objects.all() if runs_more_often_than_hourly(e)]
 
-    assert frequent, "the notification senders at least run more often than hourly"
+    assert frequent, "the duplicate-order alerts at least run more often than hourly"
     short = [e.name for e in PeriodicTask.objects.all() if (e.expire_seconds or 1800) < 1800]
     assert short == []
 
@@ -89,7 +89,7 @@ def test_install_schedule_twice_changes_nothing():
 
 
 def test_install_schedule_recreates_a_deleted_entry():
-    relay = PeriodicTask.objects.get(task="notifications.send_pushes")
+    relay = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
     name, every, expire = relay.name, relay.interval.every, relay.expire_seconds
     relay.delete()
     PeriodicTasks.objects.filter(ident=1).delete()
@@ -98,18 +98,18 @@ def test_install_schedule_recreates_a_deleted_entry():
 
     again = PeriodicTask.objects.get(name=name)
     assert (again.task, again.interval.every, again.interval.period) == (
-        "notifications.send_pushes",
+        "store.alert_duplicate_orders",
         every,
         "seconds",
     )
     assert again.expire_seconds == expire
     assert PeriodicTasks.objects.filter(ident=1).exists()  # a running beat reloads
     assert install() == []
-    assert PeriodicTask.objects.filter(task="notifications.send_pushes").count() == 1
+    assert PeriodicTask.objects.filter(task="store.alert_duplicate_orders").count() == 1
 
 
 def test_install_schedule_keeps_an_operators_change():
-    relay = PeriodicTask.objects.get(task="notifications.send_pushes")
+    relay = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
     relay.interval, _ = IntervalSchedule.objects.get_or_create(every=45, period="seconds")
     relay.enabled = False
     relay.save()
