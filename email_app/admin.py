@@ -7,7 +7,7 @@ from .models import SentEmail
 
 @admin.register(SentEmail)
 class SentEmailAdmin(RecordAdmin):
-    list_display = ["id", "kind", "key", "recipients", "subject", "status", "sent_at"]
-    list_filter = ["kind", "status", "sent_at"]
+    list_display = ["id", "kind", "key", "recipients", "subject", "sent_at"]
+    list_filter = ["kind", "sent_at"]
     search_fields = ["key", "subject"]
-    date_hierarchy = "claimed_at"
+    date_hierarchy = "sent_at"

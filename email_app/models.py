@@ -3,8 +3,8 @@ from django.utils import timezone
 
 
 class SentEmail(models.Model):
-    """One row per email: claimed (sending) before SMTP, marked sent after. Unique (kind,
-    key) is the idempotency guard (see email_app.services.claims)."""
+    """One row per email sent, written once the mail server took it. Unique (kind, key):
+    an email is sent once (email_app.services.sending)."""
 
     class Kind(models.TextChoices):
         CONFIRMATION_EMAIL = "confirmation_email", "Order confirmation"
@@ -15,23 +15,14 @@ class SentEmail(models.Model):
         # notifications' digest of a person's unread notifications (key: its deliveries).
         NOTIFICATION_DIGEST = "notification_digest", "Notification digest"
 
-    class Status(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(max_length=100, help_text="What the email is about, e.g. the order id.")
     recipients = models.JSONField(default=list)
     subject = models.CharField(max_length=255)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
-    # Written by the database's clock (core.clock): a delivery on another host compares it.
-    claimed_at = models.DateTimeField(default=timezone.now)
-    # The delivery holding the claim: it marks the row sent only while it still holds it.
-    claim = models.UUIDField(null=True, blank=True, editable=False)
-    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        ordering = ["-claimed_at", "-id"]
+        ordering = ["-sent_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "key"], name="sentemail_once_per_kind_and_key"),
         ]

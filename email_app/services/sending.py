@@ -1,7 +1,9 @@
 """Sending one email, once: the public send API (email_send), which other apps use too.
-Built first, claimed (email_app.services.claims), sent outside any transaction over this
-thread's kept SMTP connection (email_app.transport), then recorded sent; a failed send
-frees the claim."""
+Built first, sent outside any transaction over this thread's kept SMTP connection
+(email_app.transport), then logged sent (SentEmail, unique per kind and key). Only one
+attempt of a job runs at a time (its lease), so nothing else sends it meanwhile; the log
+keeps a later attempt from sending again what an earlier one sent and logged, when that
+attempt's own end was not recorded (docs/reliability.md)."""
 
 import re
 from email.utils import parseaddr
@@ -12,7 +14,7 @@ from django.core.mail import EmailMultiAlternatives
 from core import clock
 
 from .. import transport
-from .claims import email_claim, email_claim_free, email_mark_sent
+from ..models import SentEmail
 
 
 def email_send(
@@ -26,31 +28,27 @@ def email_send(
     headers=None,
 ) -> bool:
     """The public send API (notifications' digests use it too): send this email unless
-    (kind, key) went out before; False when it had. A fresh claim held by another delivery
-    raises EmailInFlight; SMTP's errors pass through, and a retry sends."""
-    # Built before the claim: a bad email leaves none behind.
+    (kind, key) went out before; False when it had. SMTP's errors pass through: the
+    caller's job is retried, and its next attempt sends."""
+    if SentEmail.objects.filter(kind=kind, key=key).exists():
+        return False
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
-        # The same for every attempt at this email: should a takeover send it a second
-        # time, mailbox providers that collapse duplicates by Message-ID show it once.
+        # The same for every attempt at this email: should one whose worker died after the
+        # server took it send it again, mailbox providers that collapse duplicates by
+        # Message-ID show it once.
         headers={**(headers or {}), "Message-ID": message_id(kind=kind, key=key)},
     )
     message.attach_alternative(html, "text/html")
-    claimed = email_claim(kind=kind, key=key, to=to, subject=subject)
-    if claimed is None:
-        return False
-    # Cut at half the claim window from now: a send cut then is never one whose claim
-    # another delivery may take over meanwhile.
-    deadline = clock.monotonic() + settings.SHOPFLOW_EMAIL_CLAIM_SECONDS / 2
-    try:
-        transport.send_message(message, deadline=deadline)
-    except BaseException:
-        email_claim_free(claimed=claimed)
-        raise
-    email_mark_sent(claimed=claimed)
+    transport.send_message(
+        message, deadline=clock.monotonic() + settings.SHOPFLOW_EMAIL_SEND_SECONDS
+    )
+    SentEmail.objects.bulk_create(
+        [SentEmail(kind=kind, key=key, recipients=to, subject=subject)], ignore_conflicts=True
+    )
     return True
 
 
