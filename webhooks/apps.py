@@ -24,14 +24,6 @@ class WebhooksConfig(AppConfig):
             ],
         )
         add_collector(metrics.WebhookCollector())
-        # No expiry: a late run does as well as a timely one (worker.schedule).
-        schedule_task(
-            "webhook endpoints failing for 5 days",
-            tasks.disable_failing_endpoints,
-            every_seconds=3600,
-        )
-        # A lost message sent again within 2 minutes of its due time (webhooks.services.sending).
-        schedule_task("webhook deliveries re-driven", tasks.redrive_deliveries, every_seconds=30)
         schedule_task(
             "webhook deliveries prune",
             tasks.prune_deliveries,

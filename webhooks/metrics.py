@@ -8,7 +8,9 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from .models import Delivery
+from worker.models import Job
+
+from .models import JOB_KIND
 
 ATTEMPT_SECONDS = Histogram(
     "shopflow_webhook_attempt_seconds",
@@ -36,13 +38,13 @@ def ended_count_on_commit(*, endpoint_id: int, status: str, count: int = 1) -> N
 
 
 class WebhookCollector:
-    """By endpoint: deliveries pending, and the oldest one's age. One query on the pending
-    rows' partial index."""
+    """By endpoint: deliveries pending, and the oldest one's age. One query on their jobs
+    (an endpoint's id is its deliveries' concurrency key), on the pending jobs' index."""
 
     def collect(self):
         rows = (
-            Delivery.objects.filter(status=Delivery.Status.PENDING)
-            .values_list("endpoint_id")
+            Job.objects.filter(kind=JOB_KIND, status=Job.Status.PENDING)
+            .values_list("concurrency_key")
             .annotate(n=Count("pk"), oldest=Min("created_at"))
             .order_by()
         )

@@ -3,8 +3,6 @@ and every attempt at it (Standard Webhooks 1.0; docs/webhooks.md)."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.deadline import Deadline
@@ -44,12 +42,17 @@ class Endpoint(models.Model):
         return public_target(url, loopback_allowed=allowed, deadline=deadline)
 
 
+# The kind of job (worker.jobs) that sends a delivery: its key the delivery's id, its
+# concurrency key its endpoint's id (webhooks.tasks.deliver).
+JOB_KIND = "webhook_delivery"
+
+
 class Delivery(models.Model):
     """One event for one endpoint: its id is the `webhook-id` of every attempt, the data
-    fixed when the event happened. A message of webhooks.deliver only wakes it up: what
-    is due, leased and done is read here (webhooks.services.sending)."""
+    fixed when the event happened. Where it stands (due, leased, attempts, ended) is its
+    job's (JOB_KIND, key = its id); the API reads it there (webhooks.selectors)."""
 
-    class Status(models.TextChoices):
+    class Status(models.TextChoices):  # as the API shows its job's: done is "delivered"
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
@@ -61,15 +64,6 @@ class Delivery(models.Model):
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()  # the event's `data`
     created_at = models.DateTimeField(default=timezone.now)  # the event's time
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # When it is due, by the database's clock (now, as it is made); none once it ended.
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_default=Now())
-    # Attempts since it was created or last redelivered: the retry schedule's position.
-    tries = models.PositiveSmallIntegerField(default=0)
-    # An attempt holds the delivery (and one of its endpoint's slots) until then.
-    leased_until = models.DateTimeField(null=True, blank=True)
-    # Due while its endpoint had every slot taken: the next attempt to end there wakes it.
-    waiting = models.BooleanField(default=False)
     # The trace of the event (core.telemetry.trace_carrier): its attempts join it.
     trace_context = models.JSONField(default=dict, blank=True)
 
@@ -78,25 +72,10 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
-            models.Index(
-                fields=["endpoint", "created_at"],
-                condition=Q(status="pending"),
-                name="webhook_delivery_pending_idx",
-            ),
-            models.Index(
-                fields=["endpoint"],
-                condition=Q(leased_until__isnull=False),
-                name="webhook_delivery_leased_idx",
-            ),
-            models.Index(
-                fields=["endpoint", "id"],
-                condition=Q(waiting=True),
-                name="webhook_delivery_waiting_idx",
-            ),
         ]
 
     def __str__(self):
-        return f"{self.pk} {self.event_type} [{self.status}]"
+        return f"{self.pk} {self.event_type}"
 
 
 class Attempt(models.Model):

@@ -25,7 +25,7 @@ def delivery_id_new() -> str:
     """`msg_` + the time in milliseconds + 80 random bits, in hex: ids sort by time, and
     within a process each sorts after the one before (RFC 9562's monotonic random: in the
     same millisecond, or after the clock stepped back, the last one's random part plus
-    one), so that "the one waiting longest" is the first by id."""
+    one), so that an endpoint's deliveries list in the order they were made."""
     global _last_id
     with _last_id_lock:
         ms, rand = time.time_ns() // 1_000_000, secrets.randbits(RANDOM_BITS)

@@ -1,40 +1,36 @@
 from celery import shared_task
+from django.conf import settings
 
-from worker.tasks_base import ReliableTask
+from worker.tasks_base import JobTask
 
-from .services import deliveries, endpoints, sending
-
-
-class DeliveryTask(ReliableTask):
-    """A delivery's own failures (a bug, a message whose worker died every time) end in a
-    dead letter, and the delivery fails with it; requeued, it is due again."""
-
-    def on_dead_letter(self, *, exc, args, kwargs) -> None:
-        if args:
-            error = f"{type(exc).__name__}: {exc}"
-            sending.delivery_fail(task=self, delivery_id=args[0], error=error)
-
-    def on_requeue(self, *, args, kwargs) -> None:
-        if args:
-            deliveries.delivery_reopen(delivery_id=str(args[0]))
+from .models import JOB_KIND
+from .services import deliveries, sending
 
 
-# Woken by an outbox row: at the event, at each try of the schedule, when a slot of its
-# endpoint is free (webhooks.services.sending). Runs on the `webhooks` queue's threads.
-@shared_task(base=DeliveryTask, bind=True, name="webhooks.deliver")
-def deliver(self, delivery_id: str) -> str:
-    return sending.delivery_send(task=self, delivery_id=delivery_id)
+class DeliveryTask(JobTask):
+    """A delivery is a job (worker.jobs) keyed by its id, its endpoint's id the concurrency
+    key: IN_FLIGHT requests at once per endpoint, Svix's schedule, 8 attempts; each
+    attempt's record written with its end (webhooks.services.sending)."""
+
+    kind = JOB_KIND
+    concurrency = sending.IN_FLIGHT
+    max_attempts = sending.ATTEMPTS
+
+    @property
+    def keep_days(self) -> int:
+        return settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS  # as long as the deliveries
+
+    def retry_wait(self, *, attempts: int, error: BaseException) -> float:
+        return sending.retry_wait(attempts=attempts, error=error)
+
+    def attempt_ended(self, *, job, outcome: str, result, error) -> None:
+        sending.attempt_record(job=job, outcome=outcome, result=result, error=error)
 
 
-@shared_task(base=ReliableTask, name="webhooks.disable_failing_endpoints")
-def disable_failing_endpoints() -> int:
-    return endpoints.endpoints_disable_failing()
-
-
-# Beat, every 30 s: deliveries whose message was lost (webhooks.services.sending).
-@shared_task(name="webhooks.redrive_deliveries")
-def redrive_deliveries() -> int:
-    return sending.deliveries_redrive(task=deliver)
+# Woken by the dispatcher while deliveries are due; one a run, on the webhooks queue's threads.
+@shared_task(base=DeliveryTask, name="webhooks.deliver")
+def deliver(key: str):
+    return sending.delivery_send(delivery_id=key)
 
 
 @shared_task(name="webhooks.prune_deliveries")

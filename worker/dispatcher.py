@@ -44,7 +44,8 @@ class Dispatcher:
         seen: dict[tuple, float] = {}
         for kind, task in job_tasks().items():
             ahead = settings.SHOPFLOW_WAKE_AHEAD * task.batch
-            due = locks.jobs_due(kind=kind).order_by("due_at", "pk")
+            due = locks.jobs_claimable(kind=kind, concurrency=task.concurrency)
+            due = due.order_by("due_at", "pk")
             fresh = lost = 0
             for ident in due.values_list("pk", "due_at", "lease_id")[:ahead]:
                 woken_at = self.woken.get(ident)

@@ -1,8 +1,8 @@
 """Every row lock the worker takes: named querysets, in primary-key order, for the
 caller's transaction."""
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Now
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, Now, RowNumber
 
 from core.clock import db_now
 
@@ -24,20 +24,41 @@ def jobs_due_skip_locked(*, kind: str, limit: int, concurrency: int = 0) -> Quer
     has fewer leases than that running (the caller serialises its kind's claims)."""
     due = jobs_due(kind=kind)
     if concurrency:
-        running = (
-            Job.objects.filter(
-                kind=kind,
-                status=Job.Status.PENDING,
-                concurrency_key=OuterRef("concurrency_key"),
-                leased_until__gte=Now(),
-            )
-            .order_by()
-            .values("concurrency_key")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        due = due.annotate(running=Coalesce(Subquery(running), 0)).filter(running__lt=concurrency)
+        due = due.annotate(running=_running(kind=kind)).filter(running__lt=concurrency)
     return due.select_for_update(skip_locked=True, of=("self",)).order_by("due_at", "pk")[:limit]
+
+
+def jobs_claimable(*, kind: str, concurrency: int = 0) -> QuerySet[Job]:
+    """The due jobs of `kind` (jobs_due) that claims could take now: with `concurrency`,
+    no more of a concurrency key's than it has leases free, those due longest first (the
+    others wait for a lease to end, and must not hide other keys' jobs from the
+    dispatcher's window)."""
+    due = jobs_due(kind=kind)
+    if not concurrency:
+        return due
+    place = Window(
+        RowNumber(), partition_by=[F("concurrency_key")], order_by=[F("due_at"), F("pk")]
+    )
+    return due.annotate(running=_running(kind=kind), place=place).filter(
+        place__lte=concurrency - F("running")
+    )
+
+
+def _running(*, kind: str):
+    """How many leases the job's concurrency key has running (0 for none)."""
+    running = (
+        Job.objects.filter(
+            kind=kind,
+            status=Job.Status.PENDING,
+            concurrency_key=OuterRef("concurrency_key"),
+            leased_until__gte=Now(),
+        )
+        .order_by()
+        .values("concurrency_key")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(running), 0)
 
 
 def jobs_claim_serialise(*, kind: str) -> None:

@@ -37,6 +37,7 @@ class Behaviour:
     status: int = 200
     hold: bool = False  # answer only once released (or after HOLD_LIMIT)
     secrets: list[str] = field(default_factory=list)
+    headers: dict = field(default_factory=dict)  # sent with the answer (Retry-After)
 
 
 HOLD_LIMIT = 60.0  # every wait bounded: a held request is answered after this anyway
@@ -121,7 +122,10 @@ def _handler(receiver: WebhookReceiver):
             try:
                 if behaviour.hold:
                     receiver.released.wait(HOLD_LIMIT)
-                self.send_response(receiver.behaviours.get(self.path, behaviour).status)
+                answer = receiver.behaviours.get(self.path, behaviour)
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -166,54 +170,36 @@ def hook(receiver: WebhookReceiver, path: str = "/hook", **fields):
     return endpoint
 
 
-def wake(delivery_id: str) -> str:
-    """One message of webhooks.deliver for the delivery, run here as a worker runs it;
-    what came of it (delivered, retry, waiting, ...)."""
-    from webhooks.tasks import deliver
+def job_of(delivery_id: str):
+    """The delivery's job (worker.jobs): where it stands."""
+    from webhooks.models import JOB_KIND
+    from worker.models import Job
 
-    return deliver.apply(args=[delivery_id]).get()
+    return Job.objects.get(kind=JOB_KIND, key=delivery_id)
 
 
-def due_now(delivery_id: str) -> None:
-    """Time passes until the delivery's next try is due: its due time and its outbox row's
-    moved to now (the database's clock), as they would be after the wait."""
+def attempt_due() -> list[str]:
+    """One run of webhooks.deliver here, as a woken worker runs it: it claims the delivery
+    due longest (whose endpoint has a slot free) and makes its attempt; the ids delivered."""
+    from webhooks.models import JOB_KIND
 
+    from .jobs import jobs_run
+
+    return jobs_run(JOB_KIND)
+
+
+def status_of(delivery_id: str) -> str:
+    """The delivery's status as the API shows it (pending, delivered, failed)."""
+    from webhooks.selectors import delivery_get
+
+    return delivery_get(delivery_id=delivery_id).status
+
+
+def due_now(*delivery_ids: str) -> None:
+    """Time passes until these deliveries' next tries are due: their jobs' due times moved
+    to now (the database's clock), as they would read after the wait."""
     from core.clock import db_now
-    from webhooks.models import Delivery
-    from worker.models import OutboxMessage
+    from webhooks.models import JOB_KIND
+    from worker.models import Job
 
-    Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=db_now(plus_seconds=-1))
-    OutboxMessage.objects.filter(
-        task_name="webhooks.deliver", args=[delivery_id], published_at__isnull=True
-    ).update(not_before=db_now(plus_seconds=-1))
-
-
-def time_passes(seconds: float, *delivery_ids: str) -> None:
-    """`seconds` pass for these deliveries: their due times and leases moved that far back
-    (the database's clock), as they would read after the wait."""
-    from datetime import timedelta
-
-    from django.db.models import F
-
-    from webhooks.models import Delivery
-
-    back = timedelta(seconds=seconds)
-    Delivery.objects.filter(pk__in=delivery_ids).update(
-        next_attempt_at=F("next_attempt_at") - back, leased_until=F("leased_until") - back
-    )
-
-
-def message_lost(broker_url: str, delivery_id: str) -> bool:
-    """The message waking this delivery deleted from the webhooks queue on Redis, as a
-    broker loses one; False while none is there."""
-    import base64
-
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
-    for raw in client.lrange("webhooks", 0, -1):
-        envelope = json.loads(raw)
-        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
-        if envelope["headers"]["task"] == "webhooks.deliver" and args == [delivery_id]:
-            return client.lrem("webhooks", 1, raw) == 1
-    return False
+    Job.objects.filter(kind=JOB_KIND, key__in=delivery_ids).update(due_at=db_now(plus_seconds=-1))

@@ -5,10 +5,12 @@ import base64
 
 import pytest
 
+from core.clock import db_now
 from tests.factories import UserFactory
 from tests.support.clients import client_for
-from webhooks.models import Attempt, Delivery, Endpoint
-from worker.models import OutboxMessage
+from tests.support.webhooks import job_of, status_of
+from webhooks.models import JOB_KIND, Attempt, Delivery, Endpoint
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +120,8 @@ def test_patch_changes_what_it_names_checks_it_and_disabling_fails_pending_deliv
 
     disabled = staff.patch(path, {"enabled": False}, format="json").json()
     assert (disabled["enabled"], disabled["disabled_reason"]) == (False, "disabled by staff")
-    assert Delivery.objects.get(pk=pending["id"]).status == "failed"
+    assert status_of(pending["id"]) == "failed"
+    assert job_of(pending["id"]).last_error == "the endpoint was disabled: disabled by staff"
     assert staff.post(f"{path}test/").status_code == 400  # disabled: nothing to send to
     enabled = staff.patch(path, {"enabled": True}, format="json").json()
     assert (enabled["enabled"], enabled["disabled_reason"], enabled["disabled_at"]) == (
@@ -168,14 +171,15 @@ def test_a_test_event_is_accepted_and_enqueued_for_that_endpoint(staff, dns):
         "endpoint_id": endpoint["id"],
         "message": "A test event from Shopflow.",
     }
-    assert OutboxMessage.objects.filter(task_name="webhooks.deliver", args=[answer["id"]]).exists()
+    job = job_of(answer["id"])  # its job, due now, capped by its endpoint
+    assert (job.status, job.attempts, job.concurrency_key) == ("pending", 0, str(endpoint["id"]))
 
 
 def test_deliveries_come_newest_first_with_their_attempts_and_filter_by_status(staff, dns):
     endpoint = add(staff)
     path = f"{ENDPOINTS}{endpoint['id']}/deliveries/"
     first, second = (staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json() for _ in range(2))
-    Delivery.objects.filter(pk=first["id"]).update(status="failed", next_attempt_at=None)
+    Job.objects.filter(kind=JOB_KIND, key=first["id"]).update(status="failed")
     Attempt.objects.create(
         delivery_id=first["id"], status_code=500, duration_ms=12, error="HTTP 500"
     )
@@ -200,25 +204,39 @@ def test_deliveries_come_newest_first_with_their_attempts_and_filter_by_status(s
         first["id"]
     ]
     assert staff.get(path, {"status": "delivered"}).json()["results"] == []
+    pending = staff.get(path, {"status": "pending"}).json()["results"]
+    assert [(d["id"], d["status"]) for d in pending] == [(second["id"], "pending")]
+    assert pending[0]["next_attempt_at"] is not None and listed[1]["next_attempt_at"] is None
+    Job.objects.filter(kind=JOB_KIND, key=second["id"]).update(status="done")  # its job's
+    delivered = staff.get(path, {"status": "delivered"}).json()["results"]
+    assert [(d["id"], d["status"], d["next_attempt_at"]) for d in delivered] == [
+        (second["id"], "delivered", None)
+    ]
     bad = staff.get(path, {"status": "lost"})
     assert bad.status_code == 400 and "status" in bad.json()
     assert staff.get(f"{ENDPOINTS}999999/deliveries/").status_code == 404
 
 
 def test_a_redeliver_sends_the_same_id_again_now(staff, dns):
+    """An ended delivery starts a new round of attempts; a pending one is due now, its
+    attempts counted on; one without a job (its job pruned) gets one."""
     endpoint = add(staff)
-    delivery = staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json()
-    Delivery.objects.filter(pk=delivery["id"]).update(
-        status="failed", tries=8, next_attempt_at=None
+    failed, later, jobless = (
+        staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json()["id"] for _ in range(3)
     )
+    jobs = Job.objects.filter(kind=JOB_KIND)
+    jobs.filter(key=failed).update(status="failed", attempts=8)
+    jobs.filter(key=later).update(attempts=3, due_at=db_now(plus_seconds=3600))
+    jobs.filter(key=jobless).delete()
 
-    response = staff.post(f"/api/webhooks/deliveries/{delivery['id']}/redeliver/")
-    assert response.status_code == 202
-    assert (response.json()["id"], response.json()["status"]) == (delivery["id"], "pending")
-    row = Delivery.objects.get(pk=delivery["id"])
-    assert (row.status, row.tries) == ("pending", 0)
-    enqueued = OutboxMessage.objects.filter(task_name="webhooks.deliver", args=[delivery["id"]])
-    assert enqueued.count() == 2  # the event's, and the redeliver's
+    for delivery_id in (failed, later, jobless):
+        response = staff.post(f"/api/webhooks/deliveries/{delivery_id}/redeliver/")
+        assert response.status_code == 202
+        assert (response.json()["id"], response.json()["status"]) == (delivery_id, "pending")
+    assert [jobs.get(key=key).attempts for key in (failed, later, jobless)] == [0, 3, 0]
+    due = {job.key for job in jobs.filter(status="pending", due_at__lte=db_now())}
+    assert due == {failed, later, jobless}
+    assert jobs.get(key=jobless).concurrency_key == str(endpoint["id"])
     unknown = "msg_" + "0" * 32
     assert staff.post(f"/api/webhooks/deliveries/{unknown}/redeliver/").status_code == 404
     assert staff.post("/api/webhooks/deliveries/msg_%00/redeliver/").status_code == 404

@@ -1,6 +1,7 @@
 """Each event staff may subscribe to makes one delivery per enabled endpoint subscribed to
-its type, in the transaction of what happened, its data fixed then, enqueued through the
-outbox: a checkout, stock running low, a price change, a side effect failed for good."""
+its type, in the transaction of what happened, its data fixed then, with its job
+(worker.jobs): a checkout, stock running low, a price change, a side effect failed for
+good."""
 
 import re
 from decimal import Decimal
@@ -8,13 +9,13 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from side_effects.services import side_effect_mark_failed
 from store.services.stock import inventory_apply
 from tests.factories import OrderFactory, ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
-from webhooks.models import Delivery, Endpoint
+from webhooks.models import JOB_KIND, Delivery, Endpoint
 from webhooks.services.deliveries import any_enabled
-from worker.models import OutboxMessage
+from worker.jobs import job_fail, jobs_claim
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -49,15 +50,11 @@ def test_a_checkout_delivers_the_order_as_the_api_shows_it_to_each_subscribed_en
     assert deliveries_of(prices_only) == deliveries_of(disabled) == []
     for delivery in (for_erp, for_fulfilment):
         assert re.fullmatch(r"msg_[0-9a-f]{32}", delivery.pk)
-        assert (delivery.event_type, delivery.status, delivery.tries) == (
-            "order.created",
-            "pending",
-            0,
-        )
+        assert delivery.event_type == "order.created"
         assert delivery.payload == shown
-        assert OutboxMessage.objects.filter(
-            task_name="webhooks.deliver", args=[delivery.pk]
-        ).exists()
+        job = Job.objects.get(kind=JOB_KIND, key=delivery.pk)
+        assert (job.status, job.attempts) == ("pending", 0)
+        assert job.concurrency_key == str(delivery.endpoint_id)
     assert for_erp.pk != for_fulfilment.pk
 
 
@@ -77,7 +74,8 @@ def test_stock_running_low_a_price_change_and_a_failed_side_effect_are_delivered
     mug.refresh_from_db()
     mug.price = Decimal("11.00")
     mug.save()
-    side_effect_mark_failed(order_id=order_id, kind="analytics", error="SMTP 554")
+    [analytics] = jobs_claim(kind="analytics", limit=1)  # its last attempt, failing
+    assert job_fail(job=analytics, error="SMTP 554")
 
     [low] = deliveries_of(stock)
     assert low.payload == {
@@ -107,7 +105,7 @@ def test_an_event_rolled_back_delivers_nothing():
         mug.save()
         raise RuntimeError("the change is undone")
     assert not Delivery.objects.exists()
-    assert not OutboxMessage.objects.filter(task_name="webhooks.deliver").exists()
+    assert not Job.objects.filter(kind=JOB_KIND).exists()
 
 
 def test_an_event_costs_one_read_with_endpoints_and_none_without_for_a_while(

@@ -1,33 +1,42 @@
 """Attempts at a delivery against a real receiver on loopback that verifies each request
-with the Standard Webhooks reference library; the worker's part (the task) run here, the
-clock of the schedule moved by the test (tests.support.webhooks.due_now)."""
+with the Standard Webhooks reference library; the worker's part (a run of webhooks.deliver,
+a kind of job) run here, the clock of the schedule moved by the test
+(tests.support.webhooks.due_now)."""
 
-import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from core.clock import db_now
 from notifications.models import Notification
-from webhooks.models import Delivery, Endpoint
-from webhooks.services.deliveries import endpoint_test_send
-from webhooks.services.sending import SCHEDULE
+from webhooks.models import JOB_KIND, Attempt, Delivery, Endpoint
+from webhooks.services.deliveries import delivery_redeliver, endpoint_test_send
+from webhooks.services.sending import SCHEDULE, retry_wait
 from webhooks.signatures import secret_new
-from worker.models import OutboxMessage
+from webhooks.tasks import deliver
+from worker.jobs import jobs_claim, jobs_release
+from worker.models import Job
+from worker.tasks_base import job_tasks
 
-from ..support.webhooks import due_now, hook, time_passes, wake
+from ..support.webhooks import attempt_due, due_now, hook, job_of, status_of
 
 pytestmark = pytest.mark.django_db
+
+
+def attempts_of(delivery_id: str) -> list[Attempt]:
+    return list(Attempt.objects.filter(delivery_id=delivery_id))
 
 
 def test_a_delivery_is_signed_as_the_reference_library_checks_and_delivered_once(receiver):
     endpoint = hook(receiver)
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
+    assert job_tasks()[JOB_KIND].name == "webhooks.deliver"
+    assert (job_of(delivery.pk).concurrency_key, deliver.concurrency) == (str(endpoint.pk), 4)
 
-    assert wake(delivery.pk) == "delivered"
-    assert wake(delivery.pk) == "ended"  # a second message (published twice): nothing
+    assert attempt_due() == [delivery.pk]
+    assert attempt_due() == []  # a second wake-up (published twice): nothing due
 
     [request] = receiver.at("/hook")
     assert request.verified_by == [endpoint.secret]
@@ -39,14 +48,14 @@ def test_a_delivery_is_signed_as_the_reference_library_checks_and_delivered_once
         "timestamp": delivery.created_at.isoformat().replace("+00:00", "Z"),
         "data": {"endpoint_id": endpoint.pk, "message": "A test event from Shopflow."},
     }
-    row = Delivery.objects.get(pk=delivery.pk)
-    assert (row.status, row.tries, row.next_attempt_at, row.leased_until) == (
-        "delivered",
+    job = job_of(delivery.pk)
+    assert (job.status, job.attempts, job.leased_until, status_of(delivery.pk)) == (
+        "done",
         1,
         None,
-        None,
+        "delivered",
     )
-    [attempt] = row.attempts.all()
+    [attempt] = attempts_of(delivery.pk)
     assert (attempt.status_code, attempt.error) == (200, "")
 
 
@@ -54,32 +63,74 @@ def test_failures_are_retried_on_the_schedule_then_fail_for_good_and_staff_are_t
     receiver, staff_user
 ):
     endpoint = hook(receiver)
-    receiver.behave("/hook", status=503)
+    receiver.behave("/hook", status=500)
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
 
     for tries, wait in enumerate(SCHEDULE, start=1):
-        assert wake(delivery.pk) == "retry"
-        row = Delivery.objects.get(pk=delivery.pk)
-        last = row.attempts.latest("at")
-        assert row.tries == tries and last.status_code == 503 and last.error.startswith("HTTP 503")
-        waits = (row.next_attempt_at - last.at).total_seconds()
+        assert attempt_due() == []
+        job, last = job_of(delivery.pk), attempts_of(delivery.pk)[-1]
+        assert (job.status, job.attempts, status_of(delivery.pk)) == ("pending", tries, "pending")
+        assert last.status_code == 500 and last.error.startswith("HTTP 500")
+        waits = (job.due_at - last.at).total_seconds()
         assert wait - 2 < waits <= wait + 1, (tries, waits)
-        retry = OutboxMessage.objects.filter(args=[delivery.pk], retries=tries).get()
-        assert abs((retry.not_before - row.next_attempt_at).total_seconds()) < 1
-        assert wake(delivery.pk) == "not due"  # an early message sends nothing
+        assert attempt_due() == []  # not due yet: no request
+        assert len(receiver.at("/hook")) == tries
         due_now(delivery.pk)
-    assert wake(delivery.pk) == "failed"
+    assert attempt_due() == []
 
     requests = receiver.at("/hook")
     assert len(requests) == 8
     assert {r.id for r in requests} == {delivery.pk}  # one webhook-id on every attempt
     assert all(r.verified_by == [endpoint.secret] for r in requests)
-    row = Delivery.objects.get(pk=delivery.pk)
-    assert (row.status, row.tries, row.attempts.count()) == ("failed", 8, 8)
+    job = job_of(delivery.pk)
+    assert (job.status, job.attempts, len(attempts_of(delivery.pk))) == ("failed", 8, 8)
+    assert status_of(delivery.pk) == "failed"
     [told] = Notification.objects.filter(recipient=staff_user)
     assert told.kind == "side_effect_failed"
     assert f"Webhook {delivery.pk} to {endpoint.url} failed for good" in told.message
+    assert "8 attempts failed, the last: HTTP 500" in told.message
     assert Endpoint.objects.get(pk=endpoint.pk).failing_since is not None
+
+
+@pytest.mark.parametrize(
+    ("attempts", "status", "retry_after", "wait"),
+    [
+        (1, 500, 0, 5),  # the schedule
+        (1, 503, 0, 60),  # busy: a minute at least
+        (1, 429, 120, 60),  # its Retry-After up to twice the schedule's 5 s, and a minute
+        (2, 429, 120, 300),  # never sooner than the schedule
+        (3, 429, 3000, 3000),  # honoured: under twice the schedule's 30 min
+        (3, 503, 99999, 3600),  # up to twice the schedule's
+        (7, 500, 0, 36000),
+    ],
+)
+def test_the_wait_after_an_attempt_is_the_schedule_and_a_busy_receiver_waits_longer(
+    attempts, status, retry_after, wait
+):
+    from webhooks.services.sending import AttemptFailed
+
+    failed = AttemptFailed(Attempt(status_code=status, error="HTTP"), retry_after=retry_after)
+    assert retry_wait(attempts=attempts, error=failed) == wait
+    assert deliver.retry_wait(attempts=attempts, error=failed) == wait
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver, form):
+    """Retry-After in seconds or as an HTTP date: the first wait (5 s on the schedule)
+    becomes a minute, its Retry-After honoured up to twice the schedule's wait."""
+    in_120 = datetime.now(UTC) + timedelta(seconds=120)
+    retry_after = "120" if form == "seconds" else in_120.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    endpoint = hook(receiver)
+    receiver.behave("/hook", status=429, headers={"Retry-After": retry_after})
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk)
+
+    assert attempt_due() == []
+    [attempt] = attempts_of(delivery.pk)
+    waits = (job_of(delivery.pk).due_at - attempt.at).total_seconds()
+    print(f"429 Retry-After {retry_after!r}: due again {waits:.1f} s after the attempt")
+    assert 58 < waits <= 61
+    assert attempt.status_code == 429 and job_of(delivery.pk).attempts == 1
+    assert attempt_due() == [] and len(receiver.at("/hook")) == 1  # not due: no request
 
 
 def test_410_disables_the_endpoint_fails_what_waits_for_it_and_tells_staff(receiver, staff_user):
@@ -87,13 +138,15 @@ def test_410_disables_the_endpoint_fails_what_waits_for_it_and_tells_staff(recei
     receiver.behave("/hook", status=410)
     gone, waiting = (endpoint_test_send(endpoint_id=endpoint.pk) for _ in range(2))
 
-    assert wake(gone.pk) == "failed"
-    assert wake(waiting.pk) == "ended"
+    assert attempt_due() == []
+    assert attempt_due() == []  # the other one failed with its endpoint: nothing due
 
     assert len(receiver.at("/hook")) == 1
     row = Endpoint.objects.get(pk=endpoint.pk)
     assert (row.enabled, row.disabled_reason) == (False, "it answered 410 Gone")
-    assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+    assert (status_of(gone.pk), status_of(waiting.pk)) == ("failed", "failed")
+    assert [a.status_code for a in attempts_of(gone.pk)] == [410]
+    assert attempts_of(waiting.pk) == []
     [told] = Notification.objects.filter(recipient=staff_user)
     assert told.message == f"Webhook endpoint {endpoint.url} disabled: it answered 410 Gone"
 
@@ -104,12 +157,12 @@ def test_after_a_rotation_both_secrets_sign_for_the_overlap_then_the_new_one_alo
     new = staff.post(f"/api/webhooks/endpoints/{endpoint.pk}/rotate-secret/").json()["secret"]
     receiver.behave("/hook", secrets=[old, new])
     during = endpoint_test_send(endpoint_id=endpoint.pk)
-    assert wake(during.pk) == "delivered"
+    assert attempt_due() == [during.pk]
 
     # The overlap's 24 hours have passed.
     Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_until=db_now(plus_seconds=-1))
     after = endpoint_test_send(endpoint_id=endpoint.pk)
-    assert wake(after.pk) == "delivered"
+    assert attempt_due() == [after.pk]
 
     first, second = receiver.at("/hook")
     assert first.verified_by == [old, new]
@@ -130,48 +183,55 @@ def test_an_address_is_checked_at_each_attempt_and_the_request_goes_to_the_one_a
     for private in (["10.0.0.5"], ["169.254.169.254"], ["93.184.216.34", "192.168.0.9"]):
         dns["hooks.example.net"] = private
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
-        assert wake(delivery.pk) == "retry"
-        [attempt] = Delivery.objects.get(pk=delivery.pk).attempts.all()
+        assert attempt_due() == []
+        [attempt] = attempts_of(delivery.pk)
         assert attempt.status_code is None
         assert attempt.error == "refused: The endpoint's host is not on the public internet."
+        assert status_of(delivery.pk) == "pending"  # tried again on the schedule
 
     settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
     dns["receiver.test"] = ["127.0.0.1"]  # a name no real DNS answers
     pinned = hook(receiver, "/pinned")
     Endpoint.objects.filter(pk=pinned.pk).update(url=f"http://receiver.test:{receiver.port}/pinned")
-    assert wake(endpoint_test_send(endpoint_id=pinned.pk).pk) == "delivered"
+    delivery = endpoint_test_send(endpoint_id=pinned.pk)
+    assert attempt_due() == [delivery.pk]
     [request] = receiver.at("/pinned")
     assert request.headers["host"] == f"receiver.test:{receiver.port}"
     assert request.verified_by == [pinned.secret]
 
 
-def test_an_endpoint_has_four_attempts_going_at_most_and_the_next_waits_for_one_to_end(
-    receiver,
-):
-    endpoint = hook(receiver)
-    d1, d2, d3, d4, d5, d6 = (endpoint_test_send(endpoint_id=endpoint.pk) for _ in range(6))
-    held = Delivery.objects.filter(pk__in=[d1.pk, d2.pk, d3.pk, d4.pk])
-    held.update(leased_until=db_now(plus_seconds=30))  # four attempts under way
+def test_an_endpoint_has_four_attempts_going_at_most_and_another_endpoint_goes_by(receiver):
+    endpoint, other = hook(receiver), hook(receiver, "/other")
+    ids = [endpoint_test_send(endpoint_id=endpoint.pk).pk for _ in range(6)]
+    # Four attempts under way, each a run's claim (one job a run: webhooks.deliver's batch).
+    going = [job for _ in range(6) for job in jobs_claim(kind=JOB_KIND, limit=1, concurrency=4)]
+    assert deliver.batch == 1 and [job.key for job in going] == ids[:4]
 
-    assert wake(d1.pk) == "in flight"  # its own message again: looked at when its lease ends
-    looked_again = OutboxMessage.objects.filter(args=[d1.pk], published_at__isnull=True).latest(
-        "id"
-    )
-    assert 25 < (looked_again.not_before - timezone.now()).total_seconds() <= 31
-    assert [wake(d5.pk), wake(d6.pk)] == ["waiting", "waiting"]
+    beside = endpoint_test_send(endpoint_id=other.pk).pk
+    assert attempt_due() == [beside]  # the other endpoint's, past the two that wait
+    assert attempt_due() == []  # the two wait for a slot
     assert receiver.at("/hook") == []
 
-    # The worker of d1 died: its lease runs out, and its message, given back, claims it.
-    Delivery.objects.filter(pk=d1.pk).update(leased_until=db_now(plus_seconds=-1))
-    assert wake(d1.pk) == "delivered"
-    # Its end woke d5, which waited longest, and d5's end wakes d6.
-    assert list(Delivery.objects.filter(waiting=True).values_list("pk", flat=True)) == [d6.pk]
-    woken = OutboxMessage.objects.filter(args=[d5.pk], not_before__isnull=False)
-    assert woken.count() == 1 and woken.get().not_before <= timezone.now() + timedelta(seconds=1)
-    assert wake(d5.pk) == "delivered"
-    assert not Delivery.objects.filter(waiting=True).exists()
-    assert wake(d6.pk) == "delivered"
-    assert [r.id for r in receiver.at("/hook")] == [d1.pk, d5.pk, d6.pk]
+    jobs_release(jobs=going[:1])  # one attempt gives its slot back: it goes again
+    assert attempt_due() == [ids[0]]
+    assert attempt_due() == [ids[4]]  # that one ended: its slot to the one waiting longest
+    assert attempt_due() == [ids[5]]
+    assert attempt_due() == []  # three still under way
+    assert [r.id for r in receiver.at("/hook")] == [ids[0], ids[4], ids[5]]
+
+
+def test_an_attempt_whose_worker_died_is_made_again_under_its_id_and_left_no_record(receiver):
+    endpoint = hook(receiver)
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    [lost] = jobs_claim(kind=JOB_KIND, limit=1, concurrency=deliver.concurrency)
+    assert attempt_due() == []  # held by the attempt under way
+    Job.objects.filter(pk=lost.pk).update(leased_until=db_now(plus_seconds=-1))  # it died
+
+    assert attempt_due() == [delivery]
+    [request] = receiver.at("/hook")
+    assert request.id == delivery
+    assert [a.status_code for a in attempts_of(delivery)] == [200]  # the lost one: none
+    assert job_of(delivery).attempts == 2
 
 
 def test_the_events_trace_goes_on_into_its_attempts(receiver, monkeypatch):
@@ -189,8 +249,8 @@ def test_the_events_trace_goes_on_into_its_attempts(receiver, monkeypatch):
     endpoint = hook(receiver)
     with tracer.start_as_current_span("checkout") as checkout:
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
-    with tracer.start_as_current_span("another trace"):  # the message's, say
-        assert wake(delivery.pk) == "delivered"
+    with tracer.start_as_current_span("another trace"):  # the wake-up's, say
+        assert attempt_due() == [delivery.pk]
 
     [span] = [s for s in exporter.get_finished_spans() if s.name == "webhook webhook.test"]
     assert span.context.trace_id == checkout.get_span_context().trace_id
@@ -207,9 +267,11 @@ def test_metrics_show_attempts_ended_and_pending_deliveries_by_endpoint(
     endpoint, failing = hook(receiver), hook(receiver, "/failing")
     receiver.behave("/failing", status=500)
     with django_capture_on_commit_callbacks(execute=True):  # counted once committed
-        assert wake(endpoint_test_send(endpoint_id=endpoint.pk).pk) == "delivered"
-        assert wake(endpoint_test_send(endpoint_id=failing.pk).pk) == "retry"
-    Delivery.objects.filter(endpoint=failing).update(
+        delivered = endpoint_test_send(endpoint_id=endpoint.pk).pk
+        assert attempt_due() == [delivered]
+        endpoint_test_send(endpoint_id=failing.pk)
+        assert attempt_due() == []
+    Job.objects.filter(kind=JOB_KIND, concurrency_key=str(failing.pk)).update(
         created_at=timezone.now() - timedelta(minutes=3)
     )
 
@@ -227,97 +289,79 @@ def test_metrics_show_attempts_ended_and_pending_deliveries_by_endpoint(
     assert 170 < scraped.value("shopflow_webhook_oldest_pending_age_seconds", endpoint=bad) < 400
 
 
-def test_an_endpoint_failing_for_five_days_is_disabled_and_one_success_resets_the_count(
+def test_an_endpoint_failing_for_five_days_is_disabled_at_its_next_failure_and_a_success_resets(
     receiver, staff_user
 ):
-    from webhooks.tasks import disable_failing_endpoints
-
     flaky, dead = hook(receiver, "/flaky"), hook(receiver, "/dead")
     receiver.behave("/dead", status=500)
     receiver.behave("/flaky", status=500)
     for endpoint in (flaky, dead):
-        assert wake(endpoint_test_send(endpoint_id=endpoint.pk).pk) == "retry"
+        endpoint_test_send(endpoint_id=endpoint.pk)
+        assert attempt_due() == []
     receiver.behave("/flaky", status=204)
-    assert wake(endpoint_test_send(endpoint_id=flaky.pk).pk) == "delivered"
+    delivered = endpoint_test_send(endpoint_id=flaky.pk).pk
+    assert attempt_due() == [delivered]
+    assert Endpoint.objects.get(pk=flaky.pk).failing_since is None  # a success resets it
+    receiver.behave("/flaky", status=500)
     five_days_ago = timezone.now() - timedelta(days=5, minutes=1)
     Endpoint.objects.filter(failing_since__isnull=False).update(failing_since=five_days_ago)
+    waiting = endpoint_test_send(endpoint_id=dead.pk).pk  # due later than the next two
 
-    assert disable_failing_endpoints.apply().get() == 1
-    assert Endpoint.objects.get(pk=flaky.pk).enabled
+    for endpoint in (flaky, dead):
+        Job.objects.filter(concurrency_key=str(endpoint.pk), status="pending").update(
+            due_at=db_now(plus_seconds=-60)
+        )
+        assert attempt_due() == []
+
+    assert Endpoint.objects.get(pk=flaky.pk).enabled  # failing since moments ago
     dead.refresh_from_db()
     assert (dead.enabled, dead.disabled_reason) == (False, "every attempt failed for 5 days")
-    assert Delivery.objects.get(endpoint=dead).status == "failed"
+    assert status_of(waiting) == "failed"
+    assert attempts_of(waiting) == []
     [told] = Notification.objects.filter(recipient=staff_user)
     assert told.message.endswith("disabled: every attempt failed for 5 days")
 
 
-def test_a_task_that_fails_for_good_fails_its_delivery_and_its_requeue_opens_it(
+def test_an_attempt_that_fails_for_good_fails_its_delivery_and_a_redeliver_opens_it(
     receiver, staff_user, monkeypatch
 ):
+    """A bug in the attempt (not a failed request): failed at once, staff told, no
+    attempt recorded; a redeliver starts a new round under the same id."""
     from webhooks.services import sending
-    from worker.dead_letters import dead_letters_requeue
-    from worker.models import DeadLetter
 
     endpoint = hook(receiver)
-    delivery, waiting = (endpoint_test_send(endpoint_id=endpoint.pk) for _ in range(2))
-    Delivery.objects.filter(pk=waiting.pk).update(waiting=True)
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
 
-    def broken(delivery, endpoint):
+    def broken(delivery):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(sending, "_post", broken)
-    with pytest.raises(RuntimeError):
-        wake(delivery.pk)
+    with monkeypatch.context() as patched:
+        patched.setattr(sending, "_post", broken)
+        assert attempt_due() == []
 
-    row = Delivery.objects.get(pk=delivery.pk)
-    assert (row.status, row.leased_until) == ("failed", None)
-    assert not Delivery.objects.get(pk=waiting.pk).waiting  # its slot went to the next
-    [letter] = DeadLetter.objects.filter(task_name="webhooks.deliver")
+    job = job_of(delivery)
+    assert (job.status, job.leased_until, status_of(delivery)) == ("failed", None, "failed")
+    assert "RuntimeError: a bug" in job.last_error
+    assert attempts_of(delivery) == []
     assert Notification.objects.filter(recipient=staff_user, message__contains="a bug").exists()
-    assert dead_letters_requeue(dead_letter_ids=[letter.pk]) == 1
-    row.refresh_from_db()
-    assert (row.status, row.tries) == ("pending", 0)
-    assert json.loads(json.dumps(row.payload))["endpoint_id"] == endpoint.pk
+
+    assert delivery_redeliver(delivery_id=delivery).status == "pending"
+    assert (job_of(delivery).status, job_of(delivery).attempts) == ("pending", 0)
+    assert attempt_due() == [delivery]
+    assert [r.id for r in receiver.at("/hook")] == [delivery]
 
 
-def test_beat_redrives_pending_deliveries_no_attempt_holds_or_will_wake_once_past_due():
-    """Due REDRIVE_AFTER_SECONDS ago (the time passed, as the test moves it) and held by no
-    attempt: its message was lost. A waiting delivery too, where no attempt is going at its
-    endpoint to wake it; not one a live lease holds, nor one due recently, nor one ended."""
-    from webhooks.services.sending import REDRIVE_AFTER_SECONDS
-    from webhooks.tasks import redrive_deliveries
-    from worker.celery import app
+def test_a_delivery_of_a_disabled_endpoint_fails_at_its_claim_without_a_request(receiver):
+    """One in flight when its endpoint was disabled, back on the schedule: failed when
+    claimed, nothing sent, nothing told (staff disabled it)."""
+    endpoint = hook(receiver)
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
 
-    # No message waits in the webhooks queue: none is on its way. (The project's app: the
-    # current one may be another test's, on a broker it stopped.)
-    app.control.purge()
-    busy, idle = (Endpoint.objects.create(url=f"https://x/{n}", secret=secret_new()) for n in "ab")
-    lost, _recent, leased, waits_on_lease, ended = (send(busy) for _ in range(5))
-    lapsed, waits_on_nothing = send(idle), send(idle)
-    Delivery.objects.filter(pk=ended).update(status="delivered", next_attempt_at=None)
-    Delivery.objects.filter(pk__in=[leased, lapsed]).update(leased_until=db_now(plus_seconds=30))
-    Delivery.objects.filter(pk__in=[waits_on_lease, waits_on_nothing]).update(waiting=True)
-
-    assert redrive_deliveries.apply().get() == 0  # nothing due long enough yet
-    time_passes(REDRIVE_AFTER_SECONDS + 1, lost, leased, waits_on_lease, lapsed, waits_on_nothing)
-    Delivery.objects.filter(pk=leased).update(leased_until=db_now(plus_seconds=5))  # still held
-
-    assert redrive_deliveries.apply().get() == 3
-    messages = {
-        delivery.pk: OutboxMessage.objects.filter(args=[delivery.pk]).count()
-        for delivery in Delivery.objects.all()
-    }
-    redriven = {lost, lapsed, waits_on_nothing}
-    assert messages == {pk: 2 if pk in redriven else 1 for pk in messages}  # the event's, again
-    for row in Delivery.objects.filter(pk__in=redriven):
-        assert not row.waiting and row.status == "pending"
-        assert abs((row.next_attempt_at - timezone.now()).total_seconds()) < 5  # due now
-    assert Delivery.objects.get(pk=waits_on_lease).waiting
-    assert redrive_deliveries.apply().get() == 0  # their due times moved on
-
-
-def send(endpoint: Endpoint) -> str:
-    return endpoint_test_send(endpoint_id=endpoint.pk).pk
+    assert attempt_due() == []
+    assert status_of(delivery) == "failed" and receiver.at("/hook") == []
+    assert attempts_of(delivery) == []
+    assert not Notification.objects.exists()
 
 
 def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(settings, monkeypatch):
@@ -336,11 +380,22 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(set
             secret=secret_new(),
         )
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
-        assert wake(delivery.pk) == "retry"
-    [attempt] = Delivery.objects.get(pk=delivery.pk).attempts.all()
+        assert attempt_due() == []
+    [attempt] = attempts_of(delivery.pk)
     assert attempt.status_code is None
     assert attempt.error == (
         f"DeadlineExceeded: the webhook request to endpoint {endpoint.pk}: "
         "cut at its 2.0 s deadline"
     )
     assert 2000 <= attempt.duration_ms <= 4000
+    assert status_of(delivery.pk) == "pending"
+
+
+def test_a_delivery_whose_endpoint_was_deleted_ends_with_nothing_to_do(receiver):
+    endpoint = hook(receiver)
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    Endpoint.objects.filter(pk=endpoint.pk).delete()
+
+    assert attempt_due() == []
+    assert job_of(delivery).status == "done" and receiver.at("/hook") == []
+    assert not Delivery.objects.exists()

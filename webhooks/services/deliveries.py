@@ -1,26 +1,27 @@
 """Deliveries made: one per event and subscribed endpoint, in the event's transaction, each
-enqueued through the outbox; a test event; a delivery sent again (redeliver); the ended
-ones pruned."""
+with its job (worker.jobs); a test event; a delivery sent again (redeliver); the ended ones
+pruned."""
 
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.clock import db_now
 from core.exists_check import ExistsCheck
 from core.signals import insert_isolated
 from core.telemetry import trace_carrier
-from worker.outbox import enqueue_on_commit
+from worker.jobs import enqueue_on_commit, jobs_redrive
+from worker.models import Job
 
 from .. import events, selectors
 from ..exceptions import EndpointDisabled
-from ..models import Delivery, Endpoint
+from ..models import JOB_KIND, Delivery, Endpoint
 from ..signatures import delivery_id_new
 
-DELIVER = "webhooks.deliver"
 # Whether any endpoint is enabled, read again every 10 s at most: a shop without webhooks
 # pays no statement an event (docs/webhooks.md, "Events").
 any_enabled = ExistsCheck(
@@ -33,8 +34,8 @@ any_enabled = ExistsCheck(
 def event_deliveries_create(*, event_type: str, data: Callable[[], dict]) -> list[Delivery]:
     """In the transaction of what happened: a delivery of the event for each enabled
     endpoint subscribed to `event_type`, its data (`data()`, asked only when there is
-    one) fixed now, enqueued once that commits. From a domain signal's receiver: the read
-    in a savepoint of its own, the rows isolated (core.signals)."""
+    one) fixed now, and its job. From a domain signal's receiver: the read in a savepoint
+    of its own, the rows isolated (core.signals)."""
     if not any_enabled():
         return []
     with transaction.atomic():
@@ -55,55 +56,41 @@ def endpoint_test_send(*, endpoint_id: int) -> Delivery:
             event_type=events.TEST,
             payload={"endpoint_id": endpoint.pk, "message": "A test event from Shopflow."},
         )
-    return delivery
+    return selectors.delivery_get(delivery_id=delivery.pk)
 
 
 def _deliveries_create(*, endpoint_ids: list[int], event_type: str, payload: dict):
-    carrier = trace_carrier()
-    rows = [
-        Delivery(
-            id=delivery_id_new(),
-            endpoint_id=endpoint_id,
-            event_type=event_type,
-            payload=payload,
-            trace_context=carrier,
-        )
-        for endpoint_id in endpoint_ids
-    ]
+    fixed = {"event_type": event_type, "payload": payload, "trace_context": trace_carrier()}
+    rows = [Delivery(id=delivery_id_new(), endpoint_id=pk, **fixed) for pk in endpoint_ids]
     insert_isolated(rows)
-    for row in rows:
-        enqueue_on_commit(DELIVER, row.pk)
+    for row in rows:  # one INSERT for all in a receiver's isolated block
+        enqueue_on_commit(JOB_KIND, row.pk, concurrency_key=str(row.endpoint_id))
     return rows
 
 
 def delivery_redeliver(*, delivery_id: str) -> Delivery:
-    """The same event under the same id, now: a pending one is tried at once (its
-    schedule goes on), an ended one starts a new round of attempts."""
+    """The same event under the same id, now: an ended one starts a new round of attempts,
+    a pending one is tried at once (its schedule goes on), one with no job gets one."""
     delivery = selectors.delivery_get(delivery_id=delivery_id)
     if not delivery.endpoint.enabled:
         raise EndpointDisabled()
     with transaction.atomic():
-        delivery_reopen(delivery_id=delivery_id)
-        enqueue_on_commit(DELIVER, delivery_id)
+        enqueue_on_commit(JOB_KIND, delivery_id, concurrency_key=str(delivery.endpoint_id))
+        jobs = selectors.delivery_jobs(delivery_id)
+        jobs_redrive(jobs=jobs, done_too=True)
+        # Due now unless an attempt holds it (the engine's jobs_redrive leaves pending ones).
+        jobs.filter(status=Job.Status.PENDING, lease_id__isnull=True).update(due_at=Now())
     return selectors.delivery_get(delivery_id=delivery_id)
 
 
-def delivery_reopen(*, delivery_id: str) -> None:
-    """Due now; an ended one pending again with its attempts' count back to nought (a
-    redeliver, or its dead letter requeued: the caller enqueues it)."""
-    rows = Delivery.objects.filter(pk=delivery_id)
-    rows.filter(status=Delivery.Status.PENDING).update(next_attempt_at=db_now())
-    rows.exclude(status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.PENDING, tries=0, next_attempt_at=db_now(), waiting=False
-    )
-
-
 def deliveries_prune(*, batch: int = 1000) -> int:
-    """Beat, daily: delivered and failed deliveries whose event is older than
-    SHOPFLOW_WEBHOOKS_RETENTION_DAYS, with their attempts (a batch at a time: each delivery
-    is loaded to delete its attempts). Returns how many deliveries."""
+    """Beat, daily: deliveries whose event is older than SHOPFLOW_WEBHOOKS_RETENTION_DAYS
+    and whose job is not pending, with their attempts (a batch at a time: each delivery is
+    loaded to delete its attempts). Their jobs go by their kind's keep_days, the same
+    (webhooks.tasks). Returns how many deliveries."""
     cutoff = timezone.now() - timedelta(days=settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS)
-    ended = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    pending = selectors.delivery_jobs(OuterRef("pk")).filter(status=Job.Status.PENDING)
+    ended = Delivery.objects.filter(created_at__lt=cutoff).exclude(Exists(pending))
     pruned = 0
     while ids := list(ended.order_by("pk").values_list("pk", flat=True)[:batch]):
         Delivery.objects.filter(pk__in=ids).delete()

@@ -1,24 +1,24 @@
 """Staff's endpoints: made, changed, rotated, deleted; disabled by the shop when they
-answer 410 Gone or have failed for 5 days."""
+answer 410 Gone or have failed for 5 days (webhooks.services.sending)."""
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.clock import db_now
 from core.signals import send_robust_isolated
+from worker.models import Job
 
 from .. import locks, metrics, selectors
 from ..exceptions import EndpointNotFound
-from ..models import Delivery, Endpoint
+from ..models import JOB_KIND, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
 from .deliveries import any_enabled
 
 # After a rotation the previous secret still signs for this long (receivers switch over).
 ROTATION_OVERLAP_SECONDS = 24 * 3600
-# An endpoint whose attempts have all failed this long is disabled.
-FAILING_DISABLE_SECONDS = 5 * 24 * 3600
 
 
 def endpoint_create(*, url: str, events: list[str], description: str = "") -> Endpoint:
@@ -64,15 +64,16 @@ def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
 
 def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) -> None:
     """In the caller's transaction, the endpoint locked: no more attempts to it. Its
-    deliveries waiting or due later fail with the reason (one in flight ends as it ends);
-    staff are told when the shop disabled it."""
+    deliveries' jobs due later fail with the reason (one in flight ends as it ends, and a
+    claim of it later fails it); staff are told when the shop disabled it."""
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
     )
-    failed = (
-        Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING)
-        .exclude(leased_until__gt=db_now())
-        .update(status=Delivery.Status.FAILED, next_attempt_at=None, waiting=False)
+    # worker.jobs fails a job only at an attempt's end: these have none going.
+    waiting = Job.objects.filter(kind=JOB_KIND, concurrency_key=str(endpoint.pk), status="pending")
+    why = f"the endpoint was disabled: {reason}"
+    failed = waiting.exclude(leased_until__gt=Now()).update(
+        status="failed", ended_at=Now(), lease_id=None, last_error=why
     )
     metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status="failed", count=failed)
     if notify:
@@ -91,12 +92,3 @@ def staff_told(*, endpoint: Endpoint, delivery_id: str, reason: str) -> None:
         delivery_id=delivery_id,
         reason=reason[:300],
     )
-
-
-def endpoints_disable_failing() -> int:
-    """Beat: disable the endpoints whose every attempt has failed for 5 days."""
-    with transaction.atomic():
-        failing = list(locks.endpoints_failing_for_update(seconds=FAILING_DISABLE_SECONDS))
-        for endpoint in failing:
-            endpoint_disable(endpoint=endpoint, reason="every attempt failed for 5 days")
-    return len(failing)

@@ -1,90 +1,82 @@
-"""An attempt at a delivery, woken by a message of webhooks.deliver (docs/webhooks.md, "The
-schedule"). A message only wakes a delivery up; what is done is read from the delivery,
-under its endpoint's row lock (webhooks.locks): nothing when it ended or is not due; later
-when another attempt holds it (its lease); a wait when its endpoint has IN_FLIGHT attempts
-going (the first of them to end wakes it); else it is leased, POSTed outside any
-transaction, and the attempt recorded with what follows from it in one transaction."""
+"""An attempt at a delivery, a job (webhooks.tasks.deliver; worker.jobs claims, leases,
+caps and retries it): the request with no transaction open, under one deadline; its record
+written with the attempt's end, by the attempt that holds the lease (attempt_record)."""
 
 import json
-import logging
 import time
-import uuid
+from email.utils import parsedate_to_datetime
 
 import urllib3
-from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from core import clock
 from core.clock import db_now
 from core.deadline import Deadline
 from core.public_http import AddressRefused, public_post
-from core.signals import isolated_inserts
 from core.telemetry import span_continuing
-from worker.outbox import enqueue_on_commit, retry_enqueue
+from worker.tasks_base import TransientError
 
-from .. import events, locks, metrics, selectors
+from .. import events, locks, metrics
+from ..exceptions import EndpointDisabled
 from ..models import Attempt, Delivery, Endpoint
 from ..signatures import signature_header
 from .endpoints import endpoint_disable, staff_told
 
-PENDING, DELIVERED, FAILED = Delivery.Status.values
 # Attempts at once per endpoint: slow endpoints leave the worker's other threads to the
 # rest, and an endpoint answering as usual still takes more than the shop's steady rate.
 IN_FLIGHT = 4
-# An attempt holds its delivery this long at most: its request's 15 s and then some. A
-# worker that died mid-request has its delivery taken up again when it runs out.
-LEASE_SECONDS = 30
 # The whole request, DNS included, is cut at this (docs/webhooks.md, "The schedule").
 REQUEST_SECONDS = 15.0
 # Svix's schedule: seconds after a failed attempt to the next; 8 attempts over about 27 h.
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 ATTEMPTS = len(SCHEDULE) + 1
+# A receiver that says it is busy (429, 503) waits this long at least; its Retry-After is
+# honoured up to twice the scheduled wait.
+BUSY, BUSY_WAIT_SECONDS = {429, 503}, 60
+# An endpoint whose attempts have all failed this long is disabled at its next failure.
+FAILING_DISABLE_SECONDS = 5 * 24 * 3600
 USER_AGENT = "Shopflow-Webhooks/1.0"
-# A pending delivery no attempt holds is re-driven once its due time is this far past (or
-# more, while its message may still wait in a backlog: deliveries_redrive).
-REDRIVE_AFTER_SECONDS = 60
-
-logger = logging.getLogger(__name__)
 
 
-def delivery_send(*, task, delivery_id: str) -> str:
-    """One wake-up of the delivery (see the module); what came of it. `task`: the task
-    that sends deliveries, to enqueue its next tries with."""
-    claim = _claim(task=task, delivery_id=delivery_id)
-    if isinstance(claim, str):
-        return claim
-    delivery, endpoint = claim
+class AttemptFailed(TransientError):
+    """Not delivered (another status, a timeout, an address refused): tried again."""
+
+    def __init__(self, attempt: Attempt, *, retry_after: float = 0):
+        super().__init__(attempt.error, retry_after=retry_after)
+        self.attempt = attempt
+
+
+class EndpointGone(Exception):
+    """410 Gone: not tried again; its endpoint disabled."""
+
+    def __init__(self, attempt: Attempt):
+        super().__init__(attempt.error)
+        self.attempt = attempt
+
+
+def delivery_send(*, delivery_id: str) -> Attempt:
+    """One attempt (the attempt, not saved yet, when delivered); AttemptFailed or
+    EndpointGone when not; EndpointDisabled, with no request, when its endpoint is."""
+    # With whether its endpoint's previous secret still signs (the database's clock).
+    previous_signs = Q(endpoint__previous_secret_until__gt=db_now())
+    rows = Delivery.objects.select_related("endpoint").annotate(previous_signs=previous_signs)
+    delivery = rows.get(pk=delivery_id)  # DoesNotExist: gone with its endpoint, nothing to do
+    if not delivery.endpoint.enabled:
+        raise EndpointDisabled(EndpointDisabled.detail)
     with span_continuing(f"webhook {delivery.event_type}", [delivery.trace_context]):
-        attempt = _post(delivery, endpoint)
-    return _record(task=task, delivery=delivery, attempt=attempt)
+        attempt, retry_after = _post(delivery)
+    if not attempt.error:
+        return attempt
+    if attempt.status_code == 410:
+        raise EndpointGone(attempt)
+    raise AttemptFailed(attempt, retry_after=retry_after)
 
 
-def _claim(*, task, delivery_id: str) -> tuple[Delivery, Endpoint] | str:
-    """The delivery leased, and its endpoint (locked as it was read, `previous_signs`
-    annotated); else what came of the wake-up."""
-    endpoint_id = Delivery.objects.values_list("endpoint_id", flat=True).get(pk=delivery_id)
-    with transaction.atomic():
-        endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
-        delivery = selectors.delivery_state(delivery_id=delivery_id)
-        if endpoint is None or delivery.status != PENDING:
-            return "ended"
-        if not endpoint.enabled:
-            return _end(delivery, FAILED)
-        if not delivery.due:
-            return "not due"
-        if delivery.leased:
-            _wake(task, delivery, countdown=LEASE_SECONDS)
-            return "in flight"
-        if selectors.deliveries_in_flight(endpoint_id=endpoint_id).count() >= IN_FLIGHT:
-            Delivery.objects.filter(pk=delivery.pk).update(waiting=True)
-            return "waiting"
-        Delivery.objects.filter(pk=delivery.pk).update(
-            leased_until=db_now(plus_seconds=LEASE_SECONDS), waiting=False
-        )
-    return delivery, endpoint
-
-
-def _post(delivery: Delivery, endpoint: Endpoint) -> Attempt:
-    """The attempt, not saved yet: its answer's status, or what went wrong ("" for 2xx)."""
+def _post(delivery: Delivery) -> tuple[Attempt, float]:
+    """The attempt, not saved yet: its answer's status, or what went wrong ("" for 2xx);
+    and the seconds its Retry-After asks (0: none)."""
+    endpoint = delivery.endpoint
     # The same bytes at every attempt: the event as it was when it happened.
     event = {
         "type": delivery.event_type,
@@ -94,7 +86,7 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> Attempt:
     body = json.dumps(event, separators=(",", ":")).encode()
     timestamp = int(time.time())
     # The current secret signs, and the previous one too while it still does.
-    keys = [endpoint.secret, *([endpoint.previous_secret] if endpoint.previous_signs else [])]
+    keys = [endpoint.secret, *([endpoint.previous_secret] if delivery.previous_signs else [])]
     signature = signature_header(keys=keys, msg_id=delivery.pk, timestamp=timestamp, body=body)
     headers = {
         "webhook-id": delivery.pk,
@@ -103,122 +95,78 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> Attempt:
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
-    started, status_code = clock.monotonic(), None
+    started, status_code, retry_after = clock.monotonic(), None, 0.0
     deadline = Deadline(REQUEST_SECONDS, about=f"the webhook request to endpoint {endpoint.pk}")
     try:
         # Again now, what the name resolves to today, within the request's deadline.
         target = Endpoint.url_target(endpoint.url, deadline=deadline)
         reply = public_post(target, body=body, headers=headers, deadline=deadline)
-        status_code = reply.status
+        status_code, retry_after = reply.status, _retry_after(reply.headers)
         error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
     except AddressRefused as refused:
         error = f"refused: {refused}"
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
-    duration_ms = round((clock.monotonic() - started) * 1000)
-    return Attempt(
-        delivery_id=delivery.pk, status_code=status_code, duration_ms=duration_ms, error=error[:500]
-    )
+    ms = round((clock.monotonic() - started) * 1000)
+    attempt = Attempt(delivery=delivery, status_code=status_code, duration_ms=ms, error=error[:500])
+    return attempt, retry_after
 
 
-def _record(*, task, delivery: Delivery, attempt: Attempt) -> str:
-    """The attempt and what follows from it, in one transaction (see the module)."""
-    with transaction.atomic():
-        endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
-        if endpoint is None:
-            return "ended"  # deleted meanwhile, with its deliveries
+def _retry_after(headers: dict) -> float:
+    """Seconds a Retry-After header asks for (delay-seconds or an HTTP date); 0 without."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max((parsedate_to_datetime(value) - timezone.now()).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def retry_wait(*, attempts: int, error: BaseException) -> float:
+    """Seconds from the end of attempt number `attempts` to the next: the schedule's; for a
+    429 or 503, BUSY_WAIT_SECONDS at least and its Retry-After up to twice the schedule's."""
+    scheduled = SCHEDULE[min(attempts, len(SCHEDULE)) - 1]
+    attempt = getattr(error, "attempt", None)
+    if attempt is None or attempt.status_code not in BUSY:
+        return scheduled
+    return max(scheduled, BUSY_WAIT_SECONDS, min(error.retry_after, 2 * scheduled))
+
+
+def attempt_record(*, job, outcome: str, result, error: BaseException | None) -> None:
+    """The attempt's end ("done", "retry", "failed"), in the transaction recording it on the
+    job while the attempt holds the lease (JobTask.attempt_ended): its Attempt row if a
+    request was made, its endpoint's failing since (5 days of it disable it), a 410's
+    disabling; staff told of a delivery failed for good."""
+    attempt = result if outcome == "done" else getattr(error, "attempt", None)
+    endpoint_id = Delivery.objects.filter(pk=job.key).values_list("endpoint_id", flat=True)
+    failing_long = Q(failing_since__lte=db_now(plus_seconds=-FAILING_DISABLE_SECONDS))
+    locked = locks.endpoint_for_update(endpoint_id=endpoint_id.first())
+    endpoint = locked.annotate(failing_long=failing_long).first()
+    if endpoint is None:
+        return  # deleted meanwhile, with its deliveries
+    if attempt is not None:
         attempt.save()
-        delivery.tries, ok = delivery.tries + 1, not attempt.error
-        # Since when the endpoint's every attempt has failed (5 days of it disable it).
-        if ok and endpoint.failing_since is not None:
-            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-        elif not ok and endpoint.failing_since is None:
-            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
-        if ok:
-            outcome = _end(delivery, DELIVERED)
-        elif attempt.status_code == 410:
-            outcome = _end(delivery, FAILED)
-            endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
-        elif delivery.tries >= ATTEMPTS:
-            outcome = _end(delivery, FAILED)
-            reason = f"{delivery.tries} attempts failed, the last: {attempt.error}"
-            staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=reason)
-        else:
-            outcome = _retry_later(task, delivery)
-        _wake_next(task, endpoint_id=endpoint.pk)
         metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, ms=attempt.duration_ms)
-    return outcome
-
-
-def _end(delivery: Delivery, status: str) -> str:
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status, tries=delivery.tries, next_attempt_at=None, leased_until=None, waiting=False
-    )
-    metrics.ended_count_on_commit(endpoint_id=delivery.endpoint_id, status=status)
-    return status
-
-
-def _retry_later(task, delivery: Delivery) -> str:
-    countdown = SCHEDULE[delivery.tries - 1]
-    # Due no later than its message: both are the database's now plus the countdown.
-    Delivery.objects.filter(pk=delivery.pk).update(
-        tries=delivery.tries, next_attempt_at=db_now(plus_seconds=countdown), leased_until=None
-    )
-    _wake(task, delivery, countdown=countdown)
-    return "retry"
-
-
-def _wake(task, delivery: Delivery, *, countdown: float) -> None:
-    """A message of `task` for the delivery, due in `countdown` seconds (an outbox row)."""
-    retry_enqueue(
-        task,
-        task_id=str(uuid.uuid4()),
-        args=[delivery.pk],
-        kwargs={},
-        retries=delivery.tries,
-        countdown=countdown,
-    )
-
-
-def _wake_next(task, *, endpoint_id: int) -> None:
-    """A slot is free: the endpoint's delivery that has waited longest goes next."""
-    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, waiting=True).order_by("pk").first()
-    if waiting is not None:
-        # Due now, as its message is: the re-drive measures from it (deliveries_redrive).
-        Delivery.objects.filter(pk=waiting.pk).update(waiting=False, next_attempt_at=db_now())
-        _wake(task, waiting, countdown=0)
-
-
-def delivery_fail(*, task, delivery_id, error: str) -> None:
-    """Its task failed for good (a bug, or a message whose worker died every time), in the
-    dead letter's transaction: failed, staff told, its endpoint's next delivery woken."""
-    delivery = Delivery.objects.filter(pk=str(delivery_id)).first()
-    if delivery is None:
+        # Since when the endpoint's every attempt has failed.
+        if outcome == "done" and endpoint.failing_since is not None:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        elif outcome != "done" and endpoint.failing_since is None:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=db_now())
+        elif outcome != "done" and endpoint.failing_long and endpoint.enabled:
+            endpoint_disable(endpoint=endpoint, reason="every attempt failed for 5 days")
+            endpoint.enabled = False
+    if outcome == "retry":
         return
-    endpoint = locks.endpoint_for_update(endpoint_id=delivery.endpoint_id).first()
-    delivery.refresh_from_db()
-    if endpoint is None or delivery.status != PENDING:
+    status = Delivery.Status.DELIVERED if outcome == "done" else Delivery.Status.FAILED
+    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=status)
+    if outcome == "done" or isinstance(error, EndpointDisabled):
         return
-    _end(delivery, FAILED)
-    staff_told(endpoint=endpoint, delivery_id=delivery.pk, reason=error)
-    _wake_next(task, endpoint_id=endpoint.pk)
-
-
-def deliveries_redrive(*, task, limit: int = 500) -> int:
-    """Beat: a message of `task` again, through the outbox, due now, for each pending
-    delivery that no attempt holds or will wake, REDRIVE_AFTER_SECONDS past its due time or
-    longer (docs/webhooks.md, "The schedule"). The slots are the claim's to count, under
-    the endpoint's lock, so none is taken here. Returns how many."""
-    on_its_way = selectors.delivery_message_on_its_way_seconds(task_name=task.name)
-    if on_its_way is None:
-        return 0
-    past_due = max(REDRIVE_AFTER_SECONDS, on_its_way)
-    with transaction.atomic():
-        lost = list(locks.deliveries_lost_skip_locked(past_due_seconds=past_due, limit=limit))
-        Delivery.objects.filter(pk__in=lost).update(waiting=False, next_attempt_at=db_now())
-        with isolated_inserts(about="the webhooks' re-drives"):  # one INSERT for all
-            for delivery_id in lost:
-                enqueue_on_commit(task, delivery_id)
-    if lost:
-        logger.warning("webhooks: %s delivery(ies) re-driven, from %s", len(lost), lost[0])
-    return len(lost)
+    if isinstance(error, EndpointGone):
+        if endpoint.enabled:
+            endpoint_disable(endpoint=endpoint, reason="it answered 410 Gone")
+        return
+    why = f"{type(error).__name__}: {error}" if error else "its attempts all lost their worker"
+    if attempt is not None:
+        why = f"{job.attempts} attempts failed, the last: {attempt.error}"
+    staff_told(endpoint=endpoint, delivery_id=job.key, reason=why)

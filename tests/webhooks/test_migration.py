@@ -1,0 +1,96 @@
+"""The migration that made deliveries jobs (webhooks 0002), run on deliveries as the old
+mechanism left them: each one's state is its job's, the API's history stays, and what
+served the old mechanism (its outbox rows, beat's entries) is gone."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE, AFTER = [("webhooks", "0001_initial")], [("webhooks", "0002_deliveries_to_jobs")]
+
+
+def migrate(targets):
+    """Migrate webhooks to `targets`; the models as every migration applied then has them."""
+    MigrationExecutor(connection).migrate(targets)
+    executor = MigrationExecutor(connection)  # its loader reads what is applied now
+    return executor.loader.project_state(list(executor.loader.applied_migrations)).apps
+
+
+@pytest.fixture
+def old():
+    """The models before it; the database migrated to the end again after the test,
+    whatever happened in it (the tests after it expect it so)."""
+    yield migrate(BEFORE)
+    migrate(AFTER)
+
+
+def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(old):
+    Endpoint, Delivery = (
+        old.get_model("webhooks", "Endpoint"),
+        old.get_model("webhooks", "Delivery"),
+    )
+    Attempt = old.get_model("webhooks", "Attempt")
+    endpoint = Endpoint.objects.create(url="https://x/", secret="whsec_x")
+    now = timezone.now()
+    later = now + timedelta(minutes=5)
+    rows = {
+        "msg_01": {"status": "pending", "tries": 2, "next_attempt_at": later},
+        "msg_02": {"status": "pending", "tries": 1, "leased_until": later, "waiting": False},
+        "msg_03": {"status": "delivered", "tries": 1, "next_attempt_at": None},
+        "msg_04": {"status": "failed", "tries": 8, "next_attempt_at": None},
+    }
+    for pk, fields in rows.items():
+        Delivery.objects.create(
+            id=pk, endpoint=endpoint, event_type="webhook.test", payload={}, **fields
+        )
+    Attempt.objects.create(delivery_id="msg_03", at=now - timedelta(hours=1), status_code=200)
+    DeadLetter = old.get_model("worker", "DeadLetter")
+    DeadLetter.objects.create(
+        task_id="t", task_name="webhooks.deliver", args=["msg_04"], exception="RuntimeError: a bug"
+    )
+    OutboxMessage = old.get_model("worker", "OutboxMessage")
+    OutboxMessage.objects.create(task_name="webhooks.deliver", args=["msg_01"])
+    PeriodicTask = old.get_model("django_celery_beat", "PeriodicTask")
+    interval = old.get_model("django_celery_beat", "IntervalSchedule").objects.create(
+        every=30, period="seconds"
+    )
+    for task in ("webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"):
+        PeriodicTask.objects.create(name=task, task=task, interval=interval)
+
+    new = migrate(AFTER)
+
+    Job = new.get_model("worker", "Job")
+    jobs = {job.key: job for job in Job.objects.filter(kind="webhook_delivery")}
+    assert {key: (job.status, job.attempts) for key, job in jobs.items()} == {
+        "msg_01": ("pending", 2),
+        "msg_02": ("pending", 1),  # in flight then: due again, no lease
+        "msg_03": ("done", 1),
+        "msg_04": ("failed", 8),
+    }
+    assert abs((jobs["msg_01"].due_at - later).total_seconds()) < 1
+    assert {job.concurrency_key for job in jobs.values()} == {str(endpoint.pk)}
+    assert jobs["msg_02"].lease_id is None and jobs["msg_02"].due_at <= timezone.now()
+    assert jobs["msg_03"].ended_at == now - timedelta(hours=1)  # its last attempt's time
+    assert jobs["msg_01"].ended_at is None and jobs["msg_04"].ended_at is not None
+    assert not new.get_model("worker", "OutboxMessage").objects.exists()
+    assert jobs["msg_04"].last_error == "RuntimeError: a bug"  # its dead letter's, which went
+    assert not new.get_model("worker", "DeadLetter").objects.exists()
+    beat = new.get_model("django_celery_beat", "PeriodicTask").objects
+    gone = ["webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"]
+    assert not beat.filter(task__in=gone).exists()
+    # The API reads them from their jobs.
+    from webhooks.models import Delivery as Current
+    from webhooks.selectors import deliveries_with_state
+
+    states = dict(deliveries_with_state(Current.objects.all()).values_list("pk", "status"))
+    assert states == {
+        "msg_01": "pending",
+        "msg_02": "pending",
+        "msg_03": "delivered",
+        "msg_04": "failed",
+    }
