@@ -182,6 +182,21 @@ def jobs_redrive(*, jobs, done_too: bool = False) -> int:
     )
 
 
+def jobs_due_now(*, jobs) -> int:
+    """Pending jobs (a queryset) that no attempt holds, due now: tried at once."""
+    return jobs.filter(status=Status.PENDING, lease_id__isnull=True).update(due_at=Now())
+
+
+def jobs_fail_pending(*, jobs, error: str) -> int:
+    """Pending jobs (a queryset) that no attempt holds, failed for good without an attempt
+    (what they were for is gone), no job_failed sent: the caller tells whom it must."""
+    return (
+        jobs.filter(status=Status.PENDING)
+        .exclude(leased_until__gte=Now())
+        .update(status=Status.FAILED, ended_at=Now(), lease_id=None, last_error=error[:4000])
+    )
+
+
 def jobs_prune(*, kinds_kept_days: dict[str, int | None]) -> int:
     """Delete the jobs of each kind that ended longer ago than it keeps them (None: kept
     for good, as an order's side effects are: the API shows them)."""

@@ -8,13 +8,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.exists_check import ExistsCheck
 from core.signals import insert_isolated
 from core.telemetry import trace_carrier
-from worker.jobs import enqueue_on_commit, jobs_redrive
+from worker.jobs import enqueue_on_commit, jobs_due_now, jobs_redrive
 from worker.models import Job
 
 from .. import events, selectors
@@ -78,8 +77,7 @@ def delivery_redeliver(*, delivery_id: str) -> Delivery:
         enqueue_on_commit(JOB_KIND, delivery_id, concurrency_key=str(delivery.endpoint_id))
         jobs = selectors.delivery_jobs(delivery_id)
         jobs_redrive(jobs=jobs, done_too=True)
-        # Due now unless an attempt holds it (the engine's jobs_redrive leaves pending ones).
-        jobs.filter(status=Job.Status.PENDING, lease_id__isnull=True).update(due_at=Now())
+        jobs_due_now(jobs=jobs)  # a pending one no attempt holds: at once
     return selectors.delivery_get(delivery_id=delivery_id)
 
 

@@ -3,11 +3,11 @@ answer 410 Gone or have failed for 5 days (webhooks.services.sending)."""
 
 from django.db import transaction
 from django.db.models import F
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.clock import db_now
 from core.signals import send_robust_isolated
+from worker.jobs import jobs_fail_pending
 from worker.models import Job
 
 from .. import locks, metrics, selectors
@@ -69,12 +69,8 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) ->
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
     )
-    # worker.jobs fails a job only at an attempt's end: these have none going.
-    waiting = Job.objects.filter(kind=JOB_KIND, concurrency_key=str(endpoint.pk), status="pending")
-    why = f"the endpoint was disabled: {reason}"
-    failed = waiting.exclude(leased_until__gt=Now()).update(
-        status="failed", ended_at=Now(), lease_id=None, last_error=why
-    )
+    waiting = Job.objects.filter(kind=JOB_KIND, concurrency_key=str(endpoint.pk))
+    failed = jobs_fail_pending(jobs=waiting, error=f"the endpoint was disabled: {reason}")
     metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status="failed", count=failed)
     if notify:
         staff_told(endpoint=endpoint, delivery_id="", reason=reason)
