@@ -64,7 +64,7 @@ READY = {
     "worker": " ready.",
     "mail": " ready.",
     "webhooks": " ready.",
-    "relay": "outbox relay ready.",
+    "dispatcher": "dispatcher ready.",
     "beat": "Scheduler: ",  # worker.beat: it sends, or it stands by
     "flower": "Visit me at",
 }
@@ -72,10 +72,10 @@ READY = {
 
 def service_nice(name: str, background: int) -> int:
     """How far a service yields the CPU (`background` is SHOPFLOW_BACKGROUND_NICE): the web
-    not at all; the relay and email half as far as the rest (why: docs/operations.md)."""
+    not at all; the dispatcher and email half as far as the rest (why: docs/operations.md)."""
     if name == "web":
         return 0
-    if name.split("-")[0] in ("mail", "relay"):  # "mail", "mail-2", ... (WORKER_REPLICAS)
+    if name.split("-")[0] in ("mail", "dispatcher"):  # "mail", "mail-2", ... (WORKER_REPLICAS)
         return background // 2
     return background
 
@@ -100,9 +100,8 @@ def service_argv(*, python: str, port: int, flower_port: int, env: dict[str, str
     return {
         "web": _web_argv(python=python, port=port, env=env),
         **_workers(celery, env),
-        # Publishes what checkouts committed to the outbox; a busy shop's orders go out
-        # together, fewer messages for the same work (worker.outbox).
-        "relay": [python, "manage.py", "relay_outbox"],
+        # Wakes each kind's workers while it has due jobs (worker.dispatcher).
+        "dispatcher": [python, "manage.py", "dispatch"],
         "beat": [
             *celery,
             "beat",

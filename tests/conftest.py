@@ -21,7 +21,7 @@ from tests.support.brokers import (
 )
 from tests.support.clients import client_for
 from tests.support.isolation import processes_forbidden
-from tests.support.processes import relay_thread
+from tests.support.processes import DispatcherProcess, dispatcher_thread
 from tests.support.smtp import SmtpServer
 from worker.celery import app as celery_app_of_the_project
 
@@ -61,6 +61,7 @@ def pytest_collection_modifyitems(config, items):
 PROCESS_FOLDERS = {"e2e", "integration", "deploy", "devstack"}
 # A Celery worker, a broker the test stops, a live HTTP server: slow wherever they are.
 SLOW_FIXTURES = {
+    "dispatcher_process",
     "in_process_worker",
     "in_process_consumer",
     "own_redis",
@@ -237,18 +238,32 @@ def celery_worker_parameters():
 def in_process_consumer(celery_session_app, celery_session_worker, transactional_db, fast_retries):
     """The session worker for one test: the project's app publishes to its broker, its
     queues start empty, the database is transactional (the worker sees only what is
-    committed) and retries wait a second or two. Nothing publishes the outbox: the test
-    does (tests.support.processes.relay_drain)."""
+    committed) and retries wait a second or two. Nothing wakes the workers: the test does
+    (worker.dispatcher.Dispatcher().tick(), or tests.support.jobs.jobs_run here)."""
     with celery_broker(celery_session_app.conf.broker_url):
         celery_session_app.control.purge()
         yield celery_session_worker
 
 
 @pytest.fixture
+def dispatcher_process(tmp_path):
+    """Start `manage.py dispatch` with an environment; stopped after the test."""
+    started = []
+
+    def start(env) -> DispatcherProcess:
+        started.append(DispatcherProcess(env, tmp_path / f"dispatcher-{len(started)}.log").start())
+        return started[-1]
+
+    yield start
+    for dispatcher in started:
+        dispatcher.stop()
+
+
+@pytest.fixture
 def in_process_worker(in_process_consumer):
-    """The session worker and the outbox relay in a thread: what checkouts commit flows to
+    """The session worker and the dispatcher in a thread: what checkouts commit flows to
     the worker as it does in `make run`."""
-    with relay_thread():
+    with dispatcher_thread():
         yield in_process_consumer
 
 

@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 class WorkerConfig(AppConfig):
     name = "worker"
-    verbose_name = "Worker: jobs, outbox and dead letters"
+    verbose_name = "Worker: jobs and dead letters"
 
     def ready(self):
         from core.metrics import add_collector
@@ -15,12 +15,8 @@ class WorkerConfig(AppConfig):
         task_postrun.connect(metrics.task_ended, dispatch_uid="worker.metrics.task_ended")
         worker_ready.connect(metrics.serve_worker_metrics, dispatch_uid="worker.metrics.serve")
         add_collector(metrics.JobCollector())
-        add_collector(metrics.OutboxCollector())
         add_collector(metrics.QueueCollector())
 
-        schedule.schedule_task(
-            "outbox prune", tasks.prune_outbox, crontab={"minute": "30", "hour": "3"}
-        )
         schedule.schedule_task(
             "jobs prune", tasks.prune_jobs, crontab={"minute": "40", "hour": "3"}
         )

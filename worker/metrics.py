@@ -1,6 +1,6 @@
 """What the workers and the broker tell Prometheus (core.metrics serves it): task runs,
-counted from Celery's signals in the worker processes; the jobs' backlog by kind, the outbox
-backlog and each queue's state, read at scrape time. A worker container may serve its own counts
+counted from Celery's signals in the worker processes; the jobs' backlog by kind and each
+queue's state, read at scrape time. A worker container may serve its own counts
 (SHOPFLOW_WORKER_METRICS_PORT, docs/monitoring.md "Scraping it")."""
 
 import logging
@@ -8,12 +8,11 @@ import os
 
 from django.conf import settings
 from django.db.models import Count, F, Max, Q
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Now
 from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client import start_http_server as serve_metrics
 from prometheus_client.core import GaugeMetricFamily
 
-from . import locks
 from .models import Job
 from .queues import queue_states
 from .tasks_base import job_tasks
@@ -97,27 +96,6 @@ class JobCollector:
                     family.add_metric([kind], 0)
             dead.add_metric([kind], failed.get(kind, 0))
         yield from (due, leased, oldest, dead)
-
-
-class OutboxCollector:
-    """The outbox rows due and not yet published (the relay's backlog), and how long the
-    oldest of them has been due, by the database's clock."""
-
-    def collect(self):
-        backlog = locks.outbox_rows_due().aggregate(
-            rows=Count("id"), waited=Max(Now() - Coalesce("not_before", "created_at"))
-        )
-        age = backlog["waited"].total_seconds() if backlog["waited"] else 0.0
-        yield GaugeMetricFamily(
-            "shopflow_outbox_backlog",
-            "Outbox rows due and not yet published.",
-            value=backlog["rows"],
-        )
-        yield GaugeMetricFamily(
-            "shopflow_outbox_oldest_unpublished_age_seconds",
-            "How long the oldest outbox row due and unpublished has been due (0: none).",
-            value=max(age, 0.0),
-        )
 
 
 class QueueCollector:

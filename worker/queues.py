@@ -1,5 +1,5 @@
-"""The queues, as the broker counts them: which queue a task goes to, each queue's whole
-state (/metrics), and their backlogs as the re-drives (side effects', webhooks') see them.
+"""The queues, as the broker counts them: which queue a task goes to, and each queue's whole
+state, for /metrics and operators only (nothing recovers work from them: the jobs do).
 A queue's state, for every queue asked, consumed or not: its messages ready for a consumer
 and since the oldest of them was published (its stamp, worker.receivers), None when the
 queue is empty or the age unknown; how each broker tells them: docs/monitoring.md, "Queues"."""
@@ -8,14 +8,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import urllib3
 from django.conf import settings
 
 from .celery import app
-from .outbox import publication_lateness, relay_is_behind
 
 logger = logging.getLogger(__name__)
 
@@ -127,35 +125,3 @@ def _rabbitmq_managed(api: str, *, vhost: str) -> dict[str, dict]:
         logger.warning("RabbitMQ's management API at %s did not answer: %s", base, exc)
         return {}
     return {queue["name"]: queue for queue in queues}
-
-
-class Backlogs(NamedTuple):
-    """What the re-drives (the side-effect reconciler's, the webhooks') need to tell a
-    message lost from one still waiting its turn: a queue is first in, first out, so a
-    message published before the oldest one ready in its queue is not in that queue."""
-
-    ages: dict[str, float | None]  # queue: its oldest ready message's age (0.0: none ready)
-    lateness: float  # how late the relay published lately: its lease at least
-
-
-def queue_backlogs(*, names: set[str], who: str) -> Backlogs | None:
-    """The backlogs of the queues `names`, or None when they cannot be told (the relay is
-    behind, or the broker does not answer): `who` re-drives nothing then, and logs why."""
-    if relay_is_behind():
-        logger.warning("%s: the outbox relay is behind; no re-drive this run", who)
-        return None
-    try:
-        states = queue_states(names=names)
-    except Exception as exc:  # the broker's own error, whichever broker it is
-        logger.warning("%s: the broker cannot tell its queues (%s); no re-drive", who, exc)
-        return None
-    ages = {
-        name: state.oldest_ready_age_seconds if state.ready else 0.0
-        for name, state in states.items()
-    }
-    known = [age for age in ages.values() if age is not None]
-    lateness = max(
-        settings.SHOPFLOW_OUTBOX_LEASE_SECONDS,
-        publication_lateness(within_seconds=max(known)) if any(known) else 0.0,
-    )
-    return Backlogs(ages=ages, lateness=lateness)

@@ -1,12 +1,7 @@
 from celery import shared_task
 
-from . import jobs, outbox
+from . import jobs
 from .tasks_base import job_tasks
-
-
-@shared_task(name="worker.prune_outbox")
-def prune_outbox() -> int:
-    return outbox.outbox_prune()
 
 
 @shared_task(name="worker.prune_jobs")

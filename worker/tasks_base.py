@@ -1,7 +1,7 @@
-"""ReliableTask: the base of every task that must not be lost (side_effects.base builds the
-side-effect tasks' on it). A transient error is retried with backoff as an outbox row due
-later, anything else is dead-lettered, and a message whose retry or dead letter cannot be
-written goes back to its queue: docs/reliability.md, "What brings work back"."""
+"""JobTask: the task of one kind of job (worker.jobs), woken by a message, claiming and
+running its kind's due jobs; and what decides an error's fate: a transient error
+(is_transient) is retried after the one backoff (retry_countdown), any other fails the
+job. docs/architecture.md, "The job"."""
 
 import contextlib
 import errno
@@ -9,12 +9,9 @@ import logging
 import math
 import smtplib
 import socket
-import time
-import traceback
-from typing import NoReturn
 
 from celery import Task
-from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -26,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from core import clock
 from core.telemetry import span_continuing
 
-from . import dead_letters, jobs, outbox
+from . import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -34,28 +31,20 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
-# A retry the database could not record: its message goes back to the queue after this.
-REQUEUE_PAUSE_SECONDS = 5.0
-
-# Raised by a task (or by Celery inside it) to steer its own message, not failures.
-CONTROL_EXCEPTIONS = (Retry, Ignore, Reject)
-
-
 def last_start_by() -> float:
     """The one run budget (docs/reliability.md): a run that starts now starts no unit of
     work (an order, a group of notifications) after this clock.monotonic() value, half the
     soft time limit away, so that one started then still ends within the time limit
-    whatever the pool (the mail worker's threads enforce none); the rest goes back to the
-    outbox or to the next run."""
+    whatever the pool (the mail worker's threads enforce none); the rest goes back, due
+    now, to the next run."""
     return clock.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
 
 
 def retry_countdown(*, retries: int, retry_after: float = 0) -> int:
-    """The one backoff (a task's retries, a notification delivery's attempts): seconds
-    before the next try after `retries` earlier ones, exponential with full jitter, and no
-    sooner than the error asks (an email another delivery holds: when its claim may be
-    taken over), even past the longest backoff: a retry that came early would only use up
-    the retries."""
+    """The one backoff (every kind's but the webhooks' schedule): seconds before the next
+    attempt after `retries` earlier ones, exponential with full jitter, and no sooner than
+    the error asks (a push service's Retry-After), even past the longest backoff: a retry
+    that came early would only use up the attempts."""
     countdown = get_exponential_backoff_interval(
         factor=settings.SHOPFLOW_TASK_RETRY_BACKOFF,
         retries=retries,
@@ -63,10 +52,6 @@ def retry_countdown(*, retries: int, retry_after: float = 0) -> int:
         full_jitter=True,
     )
     return max(countdown, math.ceil(retry_after))
-
-
-class PoisonMessage(Exception):
-    """The broker delivered this message again too often: each delivery lost its worker."""
 
 
 class TransientError(Exception):
@@ -105,170 +90,6 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, socket.gaierror):
         return exc.errno == socket.EAI_AGAIN  # DNS said "try again"; other answers stand
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
-
-
-class ReliableTask(Task):
-    # A side effect's state lives in its own rows; a stored success would be a second,
-    # costlier copy. Failures are still stored (and dead-lettered).
-    ignore_result = True
-    store_errors_even_if_ignored = True
-    # Past the hard time limit the message goes back to its queue (Celery's own option),
-    # comes back flagged redelivered and is counted as a lost attempt: the one mechanism
-    # for a run that does not end. Acknowledged instead, it would rest on a dead letter
-    # written later from the worker's main process, and be lost if that write failed.
-    acks_on_timeout = False
-
-    def __call__(self, *args, **kwargs):
-        try:
-            self._count_redelivery()
-            return super().__call__(*args, **kwargs)
-        except CONTROL_EXCEPTIONS:
-            raise  # Celery's own: a retry the task asked for, Ignore, Reject
-        except ObjectDoesNotExist as exc:
-            # The row the task is about is gone (deleted since it was enqueued, or never
-            # committed): nothing to do, and nothing a retry would change.
-            logger.warning("%s%r: %s; nothing to do", self.name, tuple(args), exc)
-            return False
-        except Exception as exc:
-            if self.request.called_directly:
-                raise
-            countdown = self._retry_due(exc, about=f"[{self.request.id}]")
-            if countdown is not None:
-                # This message is acknowledged (Celery's Retry); the retry waits in the outbox.
-                self._retry_record(
-                    task_id=self.request.id,
-                    args=self.request.args or [],
-                    kwargs=self.request.kwargs or {},
-                    retries=self.request.retries + 1,
-                    countdown=countdown,
-                )
-                raise Retry(exc=exc, when=countdown) from exc
-            self._give_up(exc, args, kwargs, traceback_text=traceback.format_exc())
-            raise
-
-    def _count_redelivery(self) -> None:
-        """Raise PoisonMessage when the broker has delivered this message again more often
-        than SHOPFLOW_TASK_MAX_REDELIVERIES (with acks_late, what a worker lost comes
-        back, flagged redelivered: a message that kills its process would otherwise come
-        back forever). Costs nothing on a first delivery."""
-        redelivered = (self.request.delivery_info or {}).get("redelivered")
-        if self.request.called_directly or not redelivered:
-            return
-        count = outbox.redelivery_record(
-            task_id=self.request.id,
-            task_name=self.name,
-            args=self.request.args,
-            kwargs=self.request.kwargs,
-        )
-        if count > settings.SHOPFLOW_TASK_MAX_REDELIVERIES:
-            raise PoisonMessage(
-                f"delivered {count + 1} times, and the worker was lost every time before "
-                "it finished: not run again"
-            )
-        logger.warning("%s[%s] delivered again (%s)", self.name, self.request.id, count)
-
-    def _retry_due(self, exc: Exception, *, about: str) -> int | None:
-        """Seconds until the retry of the run (of `about`) that failed with `exc`, logged;
-        None when it is not retried: not transient, or past the last retry."""
-        retries, limit = self.request.retries, settings.SHOPFLOW_TASK_MAX_RETRIES
-        if not is_transient(exc) or retries >= limit:
-            return None
-        countdown = retry_countdown(retries=retries, retry_after=getattr(exc, "retry_after", 0))
-        logger.warning(
-            "%s%s: transient error, retry %s/%s in %ss: %r",
-            self.name,
-            about,
-            retries + 1,
-            limit,
-            countdown,
-            exc,
-        )
-        return countdown
-
-    def _retry_record(
-        self, *, task_id: str, args, kwargs, retries: int, countdown: float, then=None
-    ):
-        """The one retry path: an outbox row due in `countdown` seconds
-        (worker.outbox.retry_enqueue), written with `then()` (a caller's own record of it)
-        in one transaction. Should the database refuse, this message goes back to its
-        queue instead (_requeue_after_pause)."""
-        try:
-            with transaction.atomic():
-                outbox.retry_enqueue(
-                    self,
-                    task_id=task_id,
-                    args=args,
-                    kwargs=kwargs,
-                    retries=retries,
-                    countdown=countdown,
-                )
-                if then is not None:
-                    then()
-        except Exception as record_error:
-            self._requeue_after_pause(record_error, unrecorded="retry")
-
-    def _give_up(self, exc: Exception, args, kwargs, *, traceback_text: str) -> None:
-        """Dead-letter the task while its message is still unacknowledged: if the database
-        cannot take the record, the message goes back to the queue instead of vanishing."""
-        logger.error(
-            "%s[%s] failed for good after %s attempt(s): %r",
-            self.name,
-            self.request.id,
-            self.request.retries + 1,
-            exc,
-        )
-        try:
-            self._dead_letter(
-                task_id=self.request.id,
-                args=args,
-                kwargs=kwargs,
-                queue=(self.request.delivery_info or {}).get("routing_key", ""),
-                exc=exc,
-                traceback_text=traceback_text,
-                attempts=self.request.retries + 1,
-            )
-        except Exception as record_error:
-            self._requeue_after_pause(record_error, unrecorded="dead letter")
-
-    def _requeue_after_pause(self, record_error: Exception, *, unrecorded: str) -> NoReturn:
-        """The database refused this message's retry or dead letter: the message goes
-        back to its queue, after a short pause, not at once, which would spin while the
-        database is away (a message past its last retry comes back to the same path)."""
-        logger.warning(
-            "%s[%s]: could not record the %s; back to the queue in %ss",
-            self.name,
-            self.request.id,
-            unrecorded,
-            REQUEUE_PAUSE_SECONDS,
-            exc_info=True,
-        )
-        # A soft time limit that lands in the pause must not skip the Reject: the message
-        # would be acknowledged as failed, with neither a retry nor a dead letter.
-        with contextlib.suppress(SoftTimeLimitExceeded):
-            time.sleep(REQUEUE_PAUSE_SECONDS)
-        # Logged above with its traceback; the Reject travels light (a pool process's
-        # result through its pipe, which a hard time limit may cut mid-write).
-        raise Reject(repr(record_error), requeue=True) from None
-
-    def _dead_letter(self, *, task_id, args, kwargs, queue, exc, traceback_text, attempts):
-        with transaction.atomic():
-            dead_letters.dead_letter_record(
-                task_id=task_id,
-                task_name=self.name,
-                args=list(args or []),
-                kwargs=dict(kwargs or {}),
-                queue=queue,
-                exception=f"{type(exc).__name__}: {exc}",
-                traceback=traceback_text,
-                attempts=attempts,
-            )
-            self.on_dead_letter(exc=exc, args=args or [], kwargs=kwargs or {})
-
-    def on_dead_letter(self, *, exc, args, kwargs) -> None:
-        """Hook for subclasses: called once a task has failed for good."""
-
-    def on_requeue(self, *, args, kwargs) -> None:
-        """Hook for subclasses: called when an operator re-enqueues a dead letter."""
 
 
 class JobTask(Task):

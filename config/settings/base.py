@@ -245,11 +245,9 @@ LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
 LOGOUT_REDIRECT_URL = "/account/login/"
 CELERY_RESULT_BACKEND = "django-db"
-# Tasks on ReliableTask store no success result: their state is their own rows (a side
-# effect's, its OrderSideEffect). Failures are stored: one for good is a dead letter too;
-# a run the hard time limit killed is stored FAILURE by Celery though its message comes
-# back. A side effect's order that fails is its row's, not a result. The plain scheduled
-# tasks (prunes, the reconciler) keep their results.
+# A job task stores no success result: its jobs' state is their rows. A run that raised (a
+# job's end the database refused) is stored FAILURE. The plain scheduled tasks (prunes,
+# the duplicate-order alerts) keep their results.
 CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_EXPIRES_DAYS", 7))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -280,13 +278,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# Retry waits from 0..min(cap, factor * 2**n): eight ride out ten minutes of greylisting.
+# A job's attempts (1 + retries) and their waits, drawn from 0..min(cap, factor * 2**n):
+# eight retries ride out ten minutes of greylisting.
 SHOPFLOW_TASK_MAX_RETRIES = env_int("SHOPFLOW_TASK_MAX_RETRIES", 8)
 SHOPFLOW_TASK_RETRY_BACKOFF = env_int("SHOPFLOW_TASK_RETRY_BACKOFF", 5)
 SHOPFLOW_TASK_RETRY_BACKOFF_MAX = env_int("SHOPFLOW_TASK_RETRY_BACKOFF_MAX", 600)
-# A message the broker delivers again more often than this (its worker was lost each time:
-# a poison message that kills the process) is dead-lettered instead of run again.
-SHOPFLOW_TASK_MAX_REDELIVERIES = env_int("SHOPFLOW_TASK_MAX_REDELIVERIES", 5)
 # The windows of the mechanisms that bring work back, and the check of their relations.
 from .windows import *  # noqa: E402, F403
 
@@ -300,14 +296,8 @@ CELERY_WORKER_TASK_LOG_FORMAT = (
     "[%(asctime)s: %(levelname)s/%(processName)s]%(trace)s %(task_name)s[%(task_id)s]: %(message)s"
 )
 
-# --- Outbox -------------------------------------------------------------------
-SHOPFLOW_OUTBOX_BATCH_SIZE = env_int("SHOPFLOW_OUTBOX_BATCH_SIZE", 100)
-SHOPFLOW_OUTBOX_RETENTION_DAYS = env_int("SHOPFLOW_OUTBOX_RETENTION_DAYS", 7)
-# The relay looks for rows this often; after a pass that published, it waits this long.
-# Idle, a look costs about 1.5 ms of CPU (docs/architecture.md, "The outbox relay").
-SHOPFLOW_OUTBOX_POLL_MS = env_int("SHOPFLOW_OUTBOX_POLL_MS", 200)
-SHOPFLOW_OUTBOX_LINGER_MS = env_int("SHOPFLOW_OUTBOX_LINGER_MS", 200)
-# The most orders one side-effect message carries: the relay joins those pending.
+# --- Jobs ---------------------------------------------------------------------
+# The most orders one run of a side-effect task claims (worker.jobs.jobs_claim).
 SHOPFLOW_SIDE_EFFECT_BATCH_SIZE = max(env_int("SHOPFLOW_SIDE_EFFECT_BATCH_SIZE", 25), 1)
 # Carts untouched for this long are removed by the scheduled cleanup.
 SHOPFLOW_ABANDONED_CART_DAYS = env_int("SHOPFLOW_ABANDONED_CART_DAYS", 30)

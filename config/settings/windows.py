@@ -17,8 +17,6 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90)
 # its connection, giving its messages back, after two to three of these, not after
 # Celery's 120 s ones (docs/operations.md).
 CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
-# How long a relay may hold the rows it claimed before another may take them over.
-SHOPFLOW_OUTBOX_LEASE_SECONDS = env_int("SHOPFLOW_OUTBOX_LEASE_SECONDS", 30)
 # An SMTP send, opening its connection and DNS included, is cut at this (core.deadline).
 SHOPFLOW_EMAIL_SEND_SECONDS = env_int("SHOPFLOW_EMAIL_SEND_SECONDS", 15)
 # A claimed job is its attempt's this long (worker.jobs): longer than a run may last (the

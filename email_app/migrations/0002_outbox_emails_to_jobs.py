@@ -23,6 +23,7 @@ def outbox_rows_to_jobs(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    run_before = [("worker", "0003_outbox_gone")]
     dependencies = [
         ("email_app", "0001_initial"),
         ("worker", "0002_job"),

@@ -97,6 +97,7 @@ def _end_of(minute: int) -> datetime:
 
 
 class Migration(migrations.Migration):
+    run_before = [("worker", "0003_outbox_gone")]
     dependencies = [
         ("notifications", "0002_notification_emailed_at"),
         ("worker", "0002_job"),

@@ -44,7 +44,7 @@ def test_every_registered_model_has_a_working_changelist_with_search(staff_clien
         "store.order",
         "store.stockmovement",
         "store.pricechange",
-        "worker.outboxmessage",
+        "worker.job",
         "worker.deadletter",
         "email_app.sentemail",
         "analytics_app.analyticsevent",

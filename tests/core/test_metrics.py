@@ -13,7 +13,7 @@ from analytics_app.tasks import record_analytics
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.jobs import order_jobs
 from tests.support.metrics import Metrics
-from worker.models import OutboxMessage
+from worker.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -131,26 +131,32 @@ def test_a_side_effect_done_is_observed_once_its_done_record_commits(
     assert scrape(anon_client).value(name, kind="analytics") == before + 1
 
 
-def test_the_outbox_backlog_and_the_age_of_its_oldest_row(anon_client):
-    OutboxMessage.objects.all().delete()
-    assert scrape(anon_client).value("shopflow_outbox_backlog") == 0
-    assert scrape(anon_client).value("shopflow_outbox_oldest_unpublished_age_seconds") == 0
-    OutboxMessage.objects.create(task_name="t", published_at=timezone.now())
-    waiting = OutboxMessage.objects.create(task_name="t")
-    OutboxMessage.objects.filter(pk=waiting.pk).update(
-        created_at=timezone.now() - timedelta(seconds=90)
+def test_the_jobs_backlog_by_kind_and_the_age_of_the_longest_due(anon_client):
+    Job.objects.all().delete()
+    assert scrape(anon_client).value("shopflow_jobs_due", kind="inventory") == 0
+    assert scrape(anon_client).value("shopflow_jobs_oldest_due_age_seconds", kind="inventory") == 0
+    waited = timezone.now() - timedelta(seconds=90)
+    Job.objects.create(kind="inventory", key="1", due_at=waited)
+    Job.objects.create(kind="inventory", key="2")
+    # A retry due later is not a backlog, however long ago it was written; nor is one an
+    # attempt holds; nor one done.
+    Job.objects.create(kind="inventory", key="3", due_at=timezone.now() + timedelta(minutes=5))
+    Job.objects.create(
+        kind="inventory",
+        key="4",
+        due_at=waited,
+        leased_until=timezone.now() + timedelta(seconds=60),
     )
-
-    # A retry waiting for its time is not a backlog, however long ago it was written.
-    OutboxMessage.objects.create(
-        task_name="t", retries=1, not_before=timezone.now() + timedelta(minutes=5)
-    )
-    OutboxMessage.objects.filter(retries=1).update(created_at=timezone.now() - timedelta(hours=1))
+    Job.objects.create(kind="inventory", key="5", status="done")
+    Job.objects.create(kind="analytics", key="1", status="failed")
 
     metrics = scrape(anon_client)
 
-    assert metrics.value("shopflow_outbox_backlog") == 1
-    assert 90 <= metrics.value("shopflow_outbox_oldest_unpublished_age_seconds") < 120
+    assert metrics.value("shopflow_jobs_due", kind="inventory") == 2
+    assert metrics.value("shopflow_jobs_running", kind="inventory") == 1
+    assert 90 <= metrics.value("shopflow_jobs_oldest_due_age_seconds", kind="inventory") < 120
+    assert metrics.value("shopflow_jobs_failed", kind="analytics") == 1
+    assert metrics.value("shopflow_jobs_due", kind="analytics") == 0
 
 
 def test_queue_states_are_read_from_the_real_broker_at_scrape_time(anon_client, stoppable_broker):

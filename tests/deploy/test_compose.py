@@ -105,22 +105,22 @@ def test_workers_consume_every_configured_queue_email_and_webhooks_on_thread_poo
         assert option_value(argv, "--pool", "-P") == "threads"
 
 
-def test_background_services_yield_the_cpu_to_web_and_relay_and_email_less_than_the_rest(
+def test_background_services_yield_the_cpu_to_web_and_dispatcher_and_email_less_than_the_rest(
     services,
 ):
-    for name in ("relay", "worker", "mail", "webhooks", "beat", "flower"):
+    for name in ("dispatcher", "worker", "mail", "webhooks", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["web"].get("cpu_shares", 1024), name
     for name in ("worker", "webhooks", "beat", "flower"):
         assert services[name]["cpu_shares"] < services["mail"]["cpu_shares"], name
-    assert services["relay"]["cpu_shares"] == services["mail"]["cpu_shares"]
+    assert services["dispatcher"]["cpu_shares"] == services["mail"]["cpu_shares"]
 
 
-def test_the_relay_runs_the_command_make_run_runs(services, env_example):
+def test_the_dispatcher_runs_the_command_make_run_runs(services, env_example):
     from devstack import services as devstack_services
 
-    argv = argv_of(services["relay"]["command"], env_example)
+    argv = argv_of(services["dispatcher"]["command"], env_example)
     ours = devstack_services.service_argv(python="python", port=8000, flower_port=5555, env={})
-    assert argv == ours["relay"] == ["python", "manage.py", "relay_outbox"]
+    assert argv == ours["dispatcher"] == ["python", "manage.py", "dispatch"]
 
 
 def test_beat_uses_the_database_scheduler(services, env_example):
@@ -196,7 +196,7 @@ def test_conditions_can_be_met(services):
 
 
 def test_app_services_start_after_migrations_and_a_healthy_broker(services):
-    for name in ("web", "relay", "worker", "beat"):
+    for name in ("web", "dispatcher", "worker", "beat"):
         depends_on = services[name]["depends_on"]
         assert depends_on["migrate"]["condition"] == "service_completed_successfully", name
         assert depends_on["redis"]["condition"] == "service_healthy", name
@@ -230,7 +230,7 @@ def test_flowers_healthcheck_asks_with_its_credentials_on_its_port(services):
     assert services["flower"]["ports"][0].endswith(":5555")
 
 
-@pytest.mark.parametrize("name", ["worker", "mail", "webhooks", "relay", "beat"])
+@pytest.mark.parametrize("name", ["worker", "mail", "webhooks", "dispatcher", "beat"])
 def test_a_process_without_http_is_healthy_while_it_vouches_for_its_loop(services, name):
     kind, [line] = healthcheck_argv(services[name]["healthcheck"])
     assert kind == "CMD-SHELL" and shlex.split(line) == ["python", "-m", "core.liveness"]

@@ -59,7 +59,7 @@ READY = {
     "web": b"Application startup complete",
     "worker": b"ready.",
     "mail": b"ready.",
-    "relay": b"outbox relay ready.",
+    "dispatcher": b"dispatcher ready.",
     "beat": b"Scheduler: ",  # worker.beat: it sends, or it stands by
     "flower": b"Visit me at",
 }
@@ -248,8 +248,8 @@ def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_b
     assert exec_probe(probe, env).returncode == 0
 
 
-@pytest.mark.parametrize("name", ["relay", "beat"])
-def test_relay_and_beat_are_live_while_their_loop_turns_and_lapse_when_stuck(pod, name):
+@pytest.mark.parametrize("name", ["dispatcher", "beat"])
+def test_dispatcher_and_beat_are_live_while_their_loop_turns_and_lapse_when_stuck(pod, name):
     process, container, env = pod(name, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
     wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")

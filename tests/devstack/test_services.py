@@ -99,7 +99,7 @@ def test_a_non_redis_broker_is_left_to_celery(tmp_path):
 # --- service_env and service_argv --------------------------------------------------------------
 
 
-def test_relay_and_email_yield_the_cpu_half_as_far_as_the_rest_and_web_not_at_all():
+def test_dispatcher_and_email_yield_the_cpu_half_as_far_as_the_rest_and_web_not_at_all():
     names = services.service_argv(
         python="python", port=8000, flower_port=5555, env={"WORKER_REPLICAS": "2"}
     )
@@ -113,7 +113,7 @@ def test_relay_and_email_yield_the_cpu_half_as_far_as_the_rest_and_web_not_at_al
         "mail-2": 5,
         "webhooks": 10,
         "webhooks-2": 10,
-        "relay": 5,
+        "dispatcher": 5,
         "beat": 10,
         "flower": 10,
     }

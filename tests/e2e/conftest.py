@@ -13,7 +13,6 @@ from tests.support.clocks import clock_from_env
 from tests.support.parts import part_missing
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer
 from tests.support.processes import (
-    RelayProcess,
     WebProcess,
     WorkerProcess,
     subprocess_env,
@@ -116,25 +115,11 @@ def noon_yesterday(wall_clock, web_env):
 
 
 @pytest.fixture
-def relay_process(tmp_path):
-    """Start `manage.py relay_outbox` with an environment; stopped after the test."""
-    started = []
-
-    def start(env) -> RelayProcess:
-        started.append(RelayProcess(env, tmp_path / f"relay-{len(started)}.log").start())
-        return started[-1]
-
-    yield start
-    for relay in started:
-        relay.stop()
-
-
-@pytest.fixture
-def worker_process(stoppable_broker, smtp_server, tmp_path, relay_process):
-    """`celery worker` and the outbox relay on a broker the test may stop: Redis, and
+def worker_process(stoppable_broker, smtp_server, tmp_path, dispatcher_process):
+    """`celery worker` and the dispatcher on a broker the test may stop: Redis, and
     RabbitMQ (the same code)."""
     env = worker_env(stoppable_broker, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=3)
-    relay_process(env)
+    dispatcher_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     yield worker
     worker.stop()

@@ -20,7 +20,7 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, database_url, worker_env
 from worker.celery import app as celery_app
-from worker.models import Job, OutboxMessage
+from worker.models import Job
 from worker.queues import queue_states
 
 from .test_worker_process import ALL_DONE, side_effects
@@ -57,10 +57,10 @@ def checkout_over_http(base: str, user, product) -> requests.Response:
 
 
 def test_a_worker_frozen_in_its_transaction_costs_a_checkout_under_a_minute_and_its_work_two(
-    stoppable_broker, smtp_server, tmp_path, relay_process, web
+    stoppable_broker, smtp_server, tmp_path, dispatcher_process, web
 ):
     env = worker_env(stoppable_broker, smtp_server)
-    relay_process(env)
+    dispatcher_process(env)
     site = web(CELERY_BROKER_URL=stoppable_broker.url)
     product = ProductFactory(on_hand=100, low_stock_threshold=0)
     users = [UserFactory(email=f"frozen{n}@example.com") for n in range(ORDERS + 1)]
@@ -126,8 +126,8 @@ def wait_all_done(users, order_ids, survivor) -> None:
 
 def settle(workers) -> None:
     """Until the thawed worker is done with what it held (its transaction was ended under
-    it, its leases had lapsed) and what that left has run: the outbox published, the
-    queues empty, and each worker answering that it runs nothing."""
+    it, its leases had lapsed) and what that left has run: the queues empty, and each
+    worker answering that it runs nothing."""
 
     def idle() -> bool:
         active = celery_app.control.inspect(timeout=1).active() or {}
@@ -135,8 +135,7 @@ def settle(workers) -> None:
 
     wait_until(
         lambda: (
-            not OutboxMessage.objects.filter(published_at=None).exists()
-            and not any(
+            not any(
                 state.ready
                 for state in queue_states(
                     names=["default", "emails", "inventory", "analytics"]

@@ -9,7 +9,7 @@ from tests.factories import ProductFactory, UserFactory
 from tests.support.clients import client_for
 from tests.support.notifications import notify
 from tests.support.orders import place_order
-from tests.support.processes import RelayProcess, WorkerProcess
+from tests.support.processes import DispatcherProcess, WorkerProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ def test_a_notification_a_worker_commits_reaches_both_web_processes(web_env, web
     on_first, on_second = live(first, staff), live(second, staff)
     customers = live(second, customer)
 
-    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
+    dispatcher = DispatcherProcess(web_env, tmp_path / "dispatcher.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         # Stock falls below its threshold: the worker's inventory task alerts staff.
@@ -38,7 +38,7 @@ def test_a_notification_a_worker_commits_reaches_both_web_processes(web_env, web
             assert set(message) >= {"id", "kind", "message", "link", "is_read", "created_at"}
     finally:
         worker.stop()
-        relay.stop()
+        dispatcher.stop()
     with pytest.raises(AssertionError):  # each client gets its user's notifications only
         customers.next(timeout=1)
 

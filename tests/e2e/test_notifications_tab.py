@@ -13,7 +13,7 @@ from tests.factories import ProductFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.notifications import notify
 from tests.support.orders import place_order
-from tests.support.processes import RelayProcess, WorkerProcess
+from tests.support.processes import DispatcherProcess, WorkerProcess
 from tests.support.tab import (
     live_status,
     stream_blocked,
@@ -72,7 +72,7 @@ def test_a_low_stock_alert_a_worker_commits_shows_up_live_on_a_staff_tab(
     page = browser.new_page()
     tab_opened(page, process.base, staff)
     tab_live_over(page, "websocket")
-    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
+    dispatcher = DispatcherProcess(web_env, tmp_path / "dispatcher.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         # Stock falls below its threshold: the worker's inventory task alerts staff.
@@ -82,7 +82,7 @@ def test_a_low_stock_alert_a_worker_commits_shows_up_live_on_a_staff_tab(
         item.wait_for(timeout=30_000)
     finally:
         worker.stop()
-        relay.stop()
+        dispatcher.stop()
     low = Notification.objects.get(recipient=staff, kind="low_stock")
     assert item.get_by_role("link").get_attribute("href") == low.link
     tab_title_becomes(page, f"(1) {TITLE}")

@@ -1,5 +1,5 @@
 """A customer's walk through the pages in a real browser (the machine's Chromium, driven by
-Playwright), against a web process, the outbox relay and a worker started as production
+Playwright), against a web process, the dispatcher and a worker started as production
 starts them: log in, the front door, an order placed through the API, its notification in
 the tab, its order page, pending until a worker starts and followed until its side effects
 are done, the password changed, and a login with the new one. Each step is asserted on
@@ -12,7 +12,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from tests.support.clients import PASSWORD
-from tests.support.processes import RelayProcess, WorkerProcess
+from tests.support.processes import DispatcherProcess, WorkerProcess
 from tests.support.tab import tab_items, tab_live_over
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,12 +163,12 @@ def test_a_customer_walks_from_login_to_an_order_done_and_a_new_password(
     the_front_door_of_a_new_customer(walk, shopper)
     order = placed_through_the_api(process.base, shopper, lamp, 2)
     the_notification_to_its_order_page(walk, order)
-    relay = RelayProcess(web_env, tmp_path / "relay.log").start()
+    dispatcher = DispatcherProcess(web_env, tmp_path / "dispatcher.log").start()
     worker = WorkerProcess(web_env, tmp_path / "worker.log", concurrency=1).start()
     try:
         its_side_effects_turn_done_on_the_page(walk)
     finally:
         worker.stop()
-        relay.stop()
+        dispatcher.stop()
     a_new_password_then_in_again_with_it(walk, shopper, order)
     assert errors == []

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Sum
+from worker.outbox import enqueue_on_commit
 
 from analytics_app.models import DailySummary
 from analytics_app.tasks import rollup_daily_summary
@@ -21,7 +22,6 @@ from tests.support.jobs import order_jobs
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
-from worker.outbox import enqueue_on_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -77,9 +77,9 @@ def inventory(site) -> dict:
 
 
 def test_a_queue_nobody_consumes_shows_its_backlog_growing_older_then_drains(
-    shop_env, workers, web, relay_process, flower
+    shop_env, workers, web, dispatcher_process, flower
 ):
-    relay_process(shop_env)
+    dispatcher_process(shop_env)
     worker = workers("default,emails,inventory,analytics")
     replies = celery_control(shop_env, "cancel_consumer", "inventory", "-d", worker.name)
     assert "no longer consuming from inventory" in replies

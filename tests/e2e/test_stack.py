@@ -1,5 +1,5 @@
 """The whole stack as `make run` starts it (`manage.py runstack`): gunicorn, the workers,
-the relay, beat and Flower as real processes on this test's database, broker and SMTP
+the dispatcher, beat and Flower as real processes on this test's database, broker and SMTP
 server, used through HTTP only (the webhooks with a receiver outside the project); then
 SIGTERM, and nothing it started may be left."""
 
@@ -54,7 +54,7 @@ def stack(smtp_server, broker_url, tmp_path):
 
 # One stack for the fan-out and the webhooks (a start of make run's stack is some 25 CPU-s
 # of the suite's): the checkout first, whose one order the metrics count, then the
-# webhooks' own order, then the relay and beat seen at work, then SIGTERM.
+# webhooks' own order, then the dispatcher and beat seen at work, then SIGTERM.
 @pytest.mark.sqlite_too  # make run's own database: the fan-out end to end on it
 @pytest.mark.timeout(600)  # the start and two tests' waits, on a loaded machine
 def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_cleanly(

@@ -15,7 +15,7 @@ from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.jobs import order_jobs
 from tests.support.polling import wait_until
-from tests.support.processes import relay_thread
+from tests.support.processes import dispatcher_thread
 from worker.dispatcher import Dispatcher
 from worker.models import DeadLetter, Job
 
@@ -31,9 +31,9 @@ SIDE_EFFECT_TASKS = {
 @pytest.fixture
 def shoppers(in_process_consumer, smtp_server):
     """Three users whose welcome emails went out, so they do not mix with the rest. The
-    relay and dispatcher run for that only: the tests wake the workers themselves."""
+    dispatcher runs for that only: the tests wake the workers themselves."""
     users = [UserFactory(email=f"shopper{n}@example.com") for n in range(3)]
-    with relay_thread():
+    with dispatcher_thread():
         wait_until(lambda: len(smtp_server.messages) == 3, message="welcome emails")
     return users
 
@@ -128,14 +128,14 @@ def test_a_poison_order_in_a_batch_fails_alone(shoppers, smtp_server, runs):
     assert [confirmations(smtp_server, o) for o in order_ids] == [1, 0, 1]
     confirmed = SentEmail.objects.filter(kind="confirmation_email").values_list("key", flat=True)
     assert sorted(confirmed) == sorted([str(order_ids[0]), str(order_ids[2])])
-    assert not DeadLetter.objects.exists()  # a job's dead letter is its failed row
+    assert list(DeadLetter.objects.values_list("pk", flat=True)) == [failed.pk]
 
 
 def test_a_transient_failure_of_one_order_retries_that_order_alone(shoppers, smtp_server, caplog):
     smtp_server.handler.defer_to = {"shopper2@example.com": 2}  # 451 twice, then accepted
     order_ids = place_pending(shoppers)
 
-    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"), relay_thread():
+    with caplog.at_level(logging.WARNING, logger="worker.tasks_base"), dispatcher_thread():
         # The dispatcher wakes the orders, then the retry once it is due again.
         wait_until(lambda: settled(order_ids), message="the side effects")
 

@@ -1,5 +1,5 @@
 """A checkout's side effects through a real Celery worker (in this process, consuming
-from the real Redis broker, the relay and dispatcher in a thread) and a real SMTP server:
+from the real Redis broker, the dispatcher in a thread) and a real SMTP server:
 the order's three jobs, each woken on its kind's queue, done, retried and failed on its own."""
 
 import logging
@@ -22,7 +22,7 @@ from tests.support.polling import wait_until
 from tests.support.smtp import body_text
 from worker.celery import app as celery_app
 from worker.jobs import enqueue_on_commit
-from worker.models import DeadLetter, Job
+from worker.models import Job
 from worker.tasks_base import job_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
@@ -222,7 +222,7 @@ def test_jobs_for_a_missing_order_end_done_without_effect(in_process_worker, smt
     assert not StockMovement.objects.exists() and not AnalyticsEvent.objects.exists()
 
 
-def test_job_tasks_store_no_result_but_a_reliable_tasks_failure_is_stored(shopper):
+def test_job_tasks_store_no_result_but_a_plain_tasks_failure_is_stored(shopper):
     """A job task's run does not fail as a whole (each job ends on its own, in its row);
     a failure of a task not on the job engine is stored for Flower and the admin."""
     from django_celery_results.models import TaskResult
@@ -258,31 +258,3 @@ def test_low_stock_alert_goes_to_staff_once(shopper, smtp_server, settings):
     assert "Low stock: Keyboard (KBD-1)" in alert["Subject"]
     assert Product.objects.get(pk=product.pk).available == 4
     assert SentEmail.objects.filter(kind="low_stock_alert").count() == 1
-
-
-def test_a_dead_letter_the_database_cannot_take_is_requeued_not_lost(
-    in_process_worker, monkeypatch
-):
-    """A task not on the job engine that fails for good: if recording its dead letter
-    fails (database down), the message goes back to its queue rather than being
-    acknowledged into the void."""
-    from django.db import OperationalError
-
-    from worker import dead_letters
-
-    attempts = []
-    record = dead_letters.dead_letter_record
-
-    def database_down_twice(**fields):
-        attempts.append(fields["task_id"])
-        if len(attempts) <= 2:
-            raise OperationalError("could not connect to server")
-        return record(**fields)
-
-    monkeypatch.setattr(dead_letters, "dead_letter_record", database_down_twice)
-    # A message its task cannot take (an argument it has no parameter for).
-    result = celery_app.send_task("store.alert_duplicate_orders", args=["unexpected"])
-
-    letter = wait_until(lambda: DeadLetter.objects.first(), message="the dead letter")
-    assert attempts == [result.id] * 3  # the same message, delivered three times
-    assert letter.task_id == result.id and letter.args == ["unexpected"]

@@ -1,5 +1,5 @@
 """Lost and repeated wake-ups, on Redis and on RabbitMQ, with real worker processes, the
-relay's dispatcher and a real, slow SMTP server: a wake-up only says "this kind has due
+the dispatcher and a real, slow SMTP server: a wake-up only says "this kind has due
 jobs", so a lost one costs latency (the dispatcher wakes a job still due 30 s after its
 wake-up again) and a repeated one costs a run that claims nothing. The promise: work whose
 message was lost is done within two minutes of its due time, whatever backlog its queue
@@ -21,7 +21,7 @@ from tests.factories import ProductFactory, UserFactory
 from tests.support.jobs import order_jobs
 from tests.support.orders import place_order
 from tests.support.polling import wait_until
-from tests.support.processes import RelayProcess, WorkerProcess, relay_thread, worker_env
+from tests.support.processes import WorkerProcess, dispatcher_thread, worker_env
 from worker.celery import app as celery_app
 from worker.models import Job
 from worker.queues import PUBLISHED_AT_HEADER, queue_states
@@ -36,21 +36,6 @@ QUEUES = ["default", "emails", "inventory", "analytics"]
 # Confirmation emails ahead of the one whose wake-up is lost: a minute of sends at 0.3 s
 # each, half a minute on the mail worker's two threads.
 BACKLOG = 200
-
-
-@pytest.fixture
-def relay_process(tmp_path):
-    """Start `manage.py relay_outbox` (the relay and the dispatcher) with an environment;
-    stopped after the test (tests/e2e/conftest.py's, which this folder does not see)."""
-    started = []
-
-    def start(env) -> RelayProcess:
-        started.append(RelayProcess(env, tmp_path / f"relay-{len(started)}.log").start())
-        return started[-1]
-
-    yield start
-    for relay in started:
-        relay.stop()
 
 
 def confirmations(smtp_server, order_id) -> int:
@@ -109,7 +94,7 @@ def _rabbitmq_delete(broker_url: str, *, task: str, published_after: float) -> d
 
 
 def test_a_wake_up_lost_under_a_standing_backlog_costs_its_job_less_than_two_minutes(
-    stoppable_broker, smtp_server, tmp_path, relay_process, request
+    stoppable_broker, smtp_server, tmp_path, dispatcher_process, request
 ):
     """The mail worker (threads, as compose runs it; two here) behind a backlog of
     BACKLOG confirmation emails to a server that takes 0.3 s each: wake-ups wait in its
@@ -119,7 +104,7 @@ def test_a_wake_up_lost_under_a_standing_backlog_costs_its_job_less_than_two_min
     one the last job in line, this order's, does not get: the dispatcher wakes it again 30
     s after its wake-up (production's windows throughout)."""
     env = worker_env(stoppable_broker, smtp_server)
-    relay_process(env)
+    dispatcher_process(env)
     mail = WorkerProcess(
         env, tmp_path / "mail.log", queues="emails", pool="threads", concurrency=2
     ).start()
@@ -197,7 +182,7 @@ def wake_ups_published_twice():
 
 
 def test_every_wake_up_delivered_twice_changes_nothing(stoppable_broker, smtp_server, tmp_path):
-    """Every wake-up the dispatcher publishes (here, in the relay's thread) goes to the
+    """Every wake-up the dispatcher publishes (here, in a thread of the test) goes to the
     broker twice, to two workers of two processes each: the copies' runs race for the same
     jobs. Each job is claimed once, each email sent once, each stock movement and event
     written once."""
@@ -207,7 +192,7 @@ def test_every_wake_up_delivered_twice_changes_nothing(stoppable_broker, smtp_se
     ]
     smtp_server.handler.delay = 0.05  # runs that overlap
     try:
-        with wake_ups_published_twice() as repeated, relay_thread():
+        with wake_ups_published_twice() as repeated, dispatcher_thread():
             users = [UserFactory(email=f"twice{n}@example.com") for n in range(3)]
             orders = [
                 place_order(user.customer, (ProductFactory(on_hand=10, low_stock_threshold=0), 2))

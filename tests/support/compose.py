@@ -23,9 +23,9 @@ ENV_EXAMPLE = PROJECT_DIR / ".env.example"
 SETTINGS_FILES = sorted((PROJECT_DIR / "config" / "settings").glob("*.py"))
 CONFIGURATION_PAGE = PROJECT_DIR / "docs" / "operations.md"
 
-APP_SERVICES = {"migrate", "web", "relay", "worker", "mail", "webhooks", "beat", "flower"}
+APP_SERVICES = {"migrate", "web", "dispatcher", "worker", "mail", "webhooks", "beat", "flower"}
 SERVICES_WITH_HEALTHCHECKS = {
-    *("postgres", "redis", "web", "worker", "mail", "relay", "beat", "flower"),
+    *("postgres", "redis", "web", "worker", "mail", "dispatcher", "beat", "flower"),
 }
 DEPENDS_ON_CONDITIONS = {
     "service_started",

@@ -1,5 +1,5 @@
-"""The project's own processes as `make run` starts them (worker, outbox relay, web), on
-this test's database, the relay's loop in a thread, and a drain of the outbox in one call."""
+"""The project's own processes as `make run` starts them (worker, dispatcher, web), on
+this test's database, and the dispatcher's loop in a thread."""
 
 import contextlib
 import os
@@ -149,57 +149,37 @@ class WorkerProcess(ServiceProcess):
         ]
 
 
-class RelayProcess(ServiceProcess):
-    """`manage.py relay_outbox`, as `make run` and docker-compose run it."""
+class DispatcherProcess(ServiceProcess):
+    """`manage.py dispatch`, as `make run` and docker-compose run it."""
 
-    ready_marker = b"outbox relay ready."
-    what = "the outbox relay"
+    ready_marker = b"dispatcher ready."
+    what = "the dispatcher"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "manage.py", "relay_outbox"]
+        return [sys.executable, "manage.py", "dispatch"]
 
 
 @contextlib.contextmanager
-def relay_thread():
-    """The outbox relay's loop (worker.outbox.relay_forever), which also dispatches the
-    jobs (worker.dispatcher), in a thread of this process, with a database connection of
-    its own, for the block."""
-    from worker.dispatcher import Dispatcher
-    from worker.outbox import relay_forever
+def dispatcher_thread():
+    """The dispatcher's loop (worker.dispatcher.dispatch_forever) in a thread of this
+    process, with a database connection of its own, for the block."""
+    from worker.dispatcher import dispatch_forever
 
     stop = threading.Event()
 
     def run():
         try:
-            relay_forever(stop=stop, each_pass=Dispatcher().tick)
+            dispatch_forever(stop=stop)
         finally:
             connection.close()  # this thread's own
 
-    thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
+    thread = threading.Thread(target=run, name="dispatcher", daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join(timeout=30)
-
-
-def relay_drain(*, rows_per_claim: int | None = None, budget_seconds: float = 4.0) -> int:
-    """Publish pending rows, oldest first, claim after claim (worker.outbox.relay_once) for
-    up to `budget_seconds`: a drain in one call. Returns how many rows went out; stops at
-    the first broker error, the rest stay pending."""
-    from django.conf import settings
-
-    from worker.outbox import relay_once
-
-    deadline = time.monotonic() + budget_seconds
-    published = 0
-    while True:
-        done = relay_once(rows_per_claim=rows_per_claim)
-        published += done.published
-        full = done.claimed == (rows_per_claim or settings.SHOPFLOW_OUTBOX_BATCH_SIZE)
-        if done.broker_failed or not full or time.monotonic() >= deadline:
-            return published
 
 
 class BeatProcess(ServiceProcess):

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE, AFTER = [("webhooks", "0001_initial")], [("webhooks", "0002_deliveries_to_jobs")]
+BEFORE = [("webhooks", "0001_initial"), ("worker", "0002_job")]
+AFTER = [("webhooks", "0002_deliveries_to_jobs")]
 
 
 def migrate(targets):

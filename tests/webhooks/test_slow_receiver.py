@@ -19,7 +19,7 @@ import pytest
 from tests.factories import ProductFactory, UserFactory, cart_with
 from tests.support.clients import client_for
 from tests.support.polling import wait_until
-from tests.support.processes import RelayProcess, WorkerProcess, subprocess_env
+from tests.support.processes import DispatcherProcess, WorkerProcess, subprocess_env
 from tests.support.webhooks import WebhookReceiver, hook
 from webhooks.models import Attempt, Endpoint
 from webhooks.services.deliveries import any_enabled
@@ -120,7 +120,7 @@ def test_a_slow_endpoint_is_cut_capped_and_never_holds_up_a_fast_one(
         worker = WorkerProcess(
             env, tmp_path / "worker.log", concurrency=16, queues="webhooks", pool="threads"
         ).start()
-        relay = RelayProcess(env, tmp_path / "relay.log").start()
+        relay = DispatcherProcess(env, tmp_path / "relay.log").start()
         try:
             placed = [order_placed(client, shopper.customer) for _ in range(BURST)]
             # Staff redeliver the 4 under way: asked again while one attempt holds each.

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.support.polling import wait_until
-from tests.support.processes import WorkerProcess, relay_thread, subprocess_env
+from tests.support.processes import WorkerProcess, dispatcher_thread, subprocess_env
 from tests.support.webhooks import WebhookReceiver, hook, status_of
 from webhooks.models import JOB_KIND, Delivery, Endpoint
 from webhooks.services.deliveries import endpoint_test_send
@@ -84,7 +84,7 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
         SHOPFLOW_WAKE_AGAIN_SECONDS=10,
     )
 
-    with WebhookReceiver() as receiver, relay_thread():
+    with WebhookReceiver() as receiver, dispatcher_thread():
         first = webhooks_worker(env, tmp_path / "first.log")
         hanging, healthy = hook(receiver, "/hanging"), hook(receiver, "/healthy")
         stuck = healthy_beside_hanging(receiver, hanging, healthy)

@@ -21,7 +21,6 @@ app.loader.import_default_modules()
         ("email_app.send_duplicate_orders_alert", "emails"),
         ("accounts.prune_login_audit", "default"),
         ("store.alert_duplicate_orders", "default"),
-        ("worker.prune_outbox", "default"),
         ("worker.prune_jobs", "default"),
         ("notifications.send_email_digests", "emails"),
         ("notifications.send_push", "default"),

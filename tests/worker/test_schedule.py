@@ -15,7 +15,6 @@ from worker.celery import app
 pytestmark = pytest.mark.django_db
 
 EXPECTED_TASKS = {
-    "worker.prune_outbox",
     "analytics_app.rollup_daily_summary",
     "store.remove_abandoned_carts",
     "worker.prune_jobs",
@@ -53,7 +52,7 @@ def test_migrate_installs_what_the_apps_schedule():
 
 
 def test_beat_runs_no_relay_and_no_reconciler():
-    """The relay and dispatcher is a service of its own (manage.py relay_outbox),
+    """The dispatcher is a service of its own (manage.py dispatch),
     restarted when its liveness lapses: no second one from beat. The jobs' leases bring
     back what a reconciler re-drove."""
     assert not PeriodicTask.objects.filter(task__contains="relay").exists()
@@ -89,9 +88,9 @@ def test_install_schedule_twice_changes_nothing():
 
 
 def test_install_schedule_recreates_a_deleted_entry():
-    relay = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
-    name, every, expire = relay.name, relay.interval.every, relay.expire_seconds
-    relay.delete()
+    entry = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
+    name, every, expire = entry.name, entry.interval.every, entry.expire_seconds
+    entry.delete()
     PeriodicTasks.objects.filter(ident=1).delete()
 
     assert name in install()
@@ -109,15 +108,15 @@ def test_install_schedule_recreates_a_deleted_entry():
 
 
 def test_install_schedule_keeps_an_operators_change():
-    relay = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
-    relay.interval, _ = IntervalSchedule.objects.get_or_create(every=45, period="seconds")
-    relay.enabled = False
-    relay.save()
+    entry = PeriodicTask.objects.get(task="store.alert_duplicate_orders")
+    entry.interval, _ = IntervalSchedule.objects.get_or_create(every=45, period="seconds")
+    entry.enabled = False
+    entry.save()
 
     install()
 
-    relay.refresh_from_db()
-    assert (relay.interval.every, relay.enabled) == (45, False)
+    entry.refresh_from_db()
+    assert (entry.interval.every, entry.enabled) == (45, False)
 
 
 def test_the_apps_schedule_and_the_database_agree():

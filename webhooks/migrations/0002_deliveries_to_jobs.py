@@ -54,6 +54,7 @@ def deliveries_to_jobs(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    run_before = [("worker", "0003_outbox_gone")]
     dependencies = [
         ("webhooks", "0001_initial"),
         ("worker", "0002_job"),
