@@ -8,7 +8,7 @@ import threading
 
 import psutil
 
-KINDS = ("web", "workers", "relay", "beat", "flower", "postgres", "redis")
+KINDS = ("web", "workers", "dispatcher", "beat", "flower", "postgres", "redis")
 # runstack is `make run`'s supervisor, a development convenience no deployment runs: shown
 # apart, not in the total (it echoes the services' logs).
 APART = ("supervisor",)
@@ -28,8 +28,8 @@ def kind_of(process: psutil.Process, database: str) -> str | None:
         return "supervisor"
     if "gunicorn" in cmdline:
         return "web"
-    if "relay_outbox" in cmdline:
-        return "relay"
+    if "manage.py dispatch" in cmdline:
+        return "dispatcher"
     words = cmdline.split()
     if "celery" not in cmdline or "-A" not in words:
         return None
