@@ -42,7 +42,12 @@ class Dispatcher:
         now, again = clock.monotonic(), settings.SHOPFLOW_WAKE_AGAIN_SECONDS
         wakeups: list[str] = []
         seen: dict[tuple, float] = {}
+        # One look for them all (an idle shop's tick is this one query), then each kind
+        # that has due jobs.
+        kinds = set(locks.jobs_due().order_by().values_list("kind", flat=True).distinct())
         for kind, task in job_tasks().items():
+            if kind not in kinds:
+                continue
             ahead = settings.SHOPFLOW_WAKE_AHEAD * task.batch
             due = locks.jobs_claimable(kind=kind, concurrency=task.concurrency)
             due = due.order_by("due_at", "pk")

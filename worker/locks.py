@@ -8,12 +8,14 @@ from . import sql
 from .models import Job
 
 
-def jobs_due(*, kind: str) -> QuerySet[Job]:
-    """The pending jobs of `kind` a claim may take now: due, and no attempt holds them (a
-    lease that ran out was an attempt's that lost its worker). The database's clock."""
-    return Job.objects.filter(kind=kind, status=Job.Status.PENDING, due_at__lte=Now()).filter(
+def jobs_due(*, kind: str | None = None) -> QuerySet[Job]:
+    """The pending jobs (of `kind`, or of every kind) a claim may take now: due, and no
+    attempt holds them (a lease that ran out was an attempt's that lost its worker). The
+    database's clock."""
+    due = Job.objects.filter(status=Job.Status.PENDING, due_at__lte=Now()).filter(
         Q(leased_until__isnull=True) | Q(leased_until__lt=Now())
     )
+    return due if kind is None else due.filter(kind=kind)
 
 
 def jobs_due_skip_locked(*, kind: str, limit: int, concurrency: int = 0) -> QuerySet[Job]:
