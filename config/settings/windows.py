@@ -1,12 +1,11 @@
-"""The windows: how long each mechanism that brings work back waits (docs/reliability.md,
-"What brings work back"), in one place, and how they must relate. Checked at start-up (on
-import, by every process): a setting that would break another stops the process in one
-line. base.py takes these in."""
+"""The windows: how long each mechanism of docs/reliability.md's one list waits, in one
+place, and how they must relate. Checked at start-up (on import, by every process): a
+setting that would break another stops the process in one line. base.py takes these in."""
 
 from core.env import env_int, refuse_in_one_line
 
-# A worker holds a message no longer than its task may run (a retry waits in the outbox);
-# the soft limit raises inside the task (retried as transient), the hard one kills it.
+# A task runs no longer than this: the soft limit raises inside it (its job retried as
+# transient), the hard one kills it (its job's lease then runs out).
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # Redis gives a message back after this when the worker holding it has not acknowledged

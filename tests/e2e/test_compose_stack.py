@@ -33,7 +33,7 @@ from tests.support.tab import tab_script_fetched
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("compose")]
 
 HEALTHCHECKED = (
-    *("postgres", "redis", "web", "worker", "mail", "webhooks", "relay", "beat", "flower"),
+    *("postgres", "redis", "web", "worker", "mail", "webhooks", "dispatcher", "beat", "flower"),
 )
 UNCHANGED = ("Dockerfile", "docker-compose.yml", ".env.example")
 
