@@ -1,57 +1,41 @@
 """kubernetes/ as `kubectl kustomize` renders what a user applies (the base, the PgBouncer
 overlay, the migrate Job, the example route): every object valid against Kubernetes' own
 schema, the same commands as docker-compose.yml, the image named once with a real tag,
-every pod unprivileged on a read-only root, rollouts and drains that lose nothing, each
-worker scaled by KEDA on its kinds' due jobs in PostgreSQL (the queries run here, on the
-test database) through the Secret's DATABASE_URL, no secret inline.
+every pod unprivileged on a read-only root, rollouts and drains that lose nothing, no
+secret inline. tests/deploy/test_keda.py checks the workers' scaling by KEDA,
 tests/deploy/test_kubernetes_probes.py asks the probes of running processes."""
 
 import re
 import shlex
 import tomllib
-import uuid
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.urls import resolve
 from gunicorn.config import GracefulTimeout
 
 from notifications.urls import websocket_urlpatterns
 from tests.support import PROJECT_DIR
 from tests.support.compose import DOCKERFILE, option_value
-from tests.support.kubelet import KUBERNETES, RENDERINGS, SHOP_RENDERINGS, of_kind, rendered
-from worker.celery import app
-from worker.models import Job
-from worker.queues import queue_of
-from worker.tasks_base import job_tasks
+from tests.support.kubelet import (
+    KUBERNETES,
+    RENDERINGS,
+    SHOP_RENDERINGS,
+    container,
+    objects_of,
+    of_kind,
+    shop_deployments,
+)
 
 KUBERNETES_VERSION = "1.33"  # a release the validator carries the schema of
 SECRET_LIKE = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY$|AUTH|_URL$")
 # The Deployment of each compose service (migrate is the Job).
-DEPLOYMENTS = {"web", "relay", "worker", "mail", "webhooks", "beat", "flower"}
+DEPLOYMENTS = {"web", "dispatcher", "worker", "mail", "webhooks", "beat", "flower"}
 # How long a load balancer may still send to a pod being deleted (endpoints' propagation).
 ENDPOINT_PROPAGATION_SECONDS = 5
 SHOPFLOW_IMAGE = re.compile(r"/shopflow:")
-# The kinds a KEDA trigger's query counts: its `kind IN ('a', 'b')`.
-KIND_LIST = re.compile(r"\bkind\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
-
-
-def objects_of(rendering: str) -> list[dict]:
-    return list(rendered(rendering))
-
-
-def shop_deployments(rendering: str = "base") -> dict[str, dict]:
-    deployments = of_kind(objects_of(rendering), "Deployment")
-    return {name: d for name, d in deployments.items() if name != "shopflow-pgbouncer"}
-
-
-def container(workload: dict) -> dict:
-    [only] = workload["spec"]["template"]["spec"]["containers"]
-    return only
 
 
 def pod_specs(objects) -> dict[str, dict]:
@@ -208,128 +192,6 @@ def test_two_beats_run_and_a_rollout_may_overlap_them():
     assert "shopflow-beat" not in of_kind(objects_of("base"), "ScaledObject")
 
 
-def job_kinds_by_queue() -> dict[str, set[str]]:
-    """{queue: the job kinds whose tasks Celery routes there}, from the code: a kind added
-    later is here by itself."""
-    app.loader.import_default_modules()
-    queues: dict[str, set[str]] = {}
-    for kind, task in job_tasks().items():
-        queues.setdefault(queue_of(task_name=task.name), set()).add(kind)
-    return queues
-
-
-def consumed_queues(deployment: dict) -> set[str]:
-    command = container(deployment)["command"]
-    return set(command[command.index("-Q") + 1].split(","))
-
-
-def kinds_of(deployment: dict, routed: dict[str, set[str]]) -> set[str]:
-    """The job kinds whose wake-ups the Deployment's workers take (its `-Q`)."""
-    return set().union(*(routed.get(queue, set()) for queue in consumed_queues(deployment)))
-
-
-def scalers() -> dict[str, tuple[dict, dict]]:
-    """{Deployment: (the Deployment, its ScaledObject's one trigger)}."""
-    deployments = shop_deployments()
-    scaled = {}
-    for scaler in of_kind(objects_of("base"), "ScaledObject").values():
-        spec = scaler["spec"]
-        assert 1 == spec["minReplicaCount"] < spec["maxReplicaCount"] == 10
-        [trigger] = spec["triggers"]
-        name = spec["scaleTargetRef"]["name"]
-        scaled[name] = (deployments[name], trigger)
-    return scaled
-
-
-def kinds_counted(query: str) -> set[str]:
-    """The kinds of the query's one `kind IN ('a', 'b')` list."""
-    [listed] = KIND_LIST.findall(query)
-    return set(re.findall(r"'([^']*)'", listed))
-
-
-def test_each_scaled_worker_counts_the_jobs_of_exactly_the_kinds_its_queues_carry():
-    """The broker's queues hold only wake-ups (a few batches' worth at most): a worker's
-    backlog is its kinds' jobs in PostgreSQL, each kind the one whose task is routed to a
-    queue it consumes. A kind the yaml forgets would never scale its worker out."""
-    routed = job_kinds_by_queue()
-    queues = {queue.name for queue in settings.CELERY_TASK_QUEUES}
-    scaled = scalers()
-    assert set(scaled) == {"shopflow-worker", "shopflow-mail"}
-    for name, (deployment, trigger) in scaled.items():
-        assert consumed_queues(deployment) <= queues, name
-        expected = kinds_of(deployment, routed)
-        assert expected, f"{name}: no job kind on its queues"
-        assert trigger["type"] == "postgresql", name
-        assert kinds_counted(trigger["metadata"]["query"]) == expected, name
-        # A replica's share is a batch of each of its kinds at least: one batch due
-        # scales nothing out.
-        batches = max(job_tasks()[kind].batch for kind in expected)
-        assert float(trigger["metadata"]["targetQueryValue"]) >= batches, name
-
-
-@pytest.mark.django_db
-@pytest.mark.postgres
-def test_each_scalers_query_counts_its_kinds_due_pending_jobs_on_postgresql():
-    """Each trigger's query as KEDA sends it, on the test database: jobs of every kind the
-    code has, and of one it has not; per kind, a different number due (this instant, a
-    while ago, or being run: a replica's work too), and others due later, done or failed,
-    which count nothing. Times are the database's clock, as the engine's are."""
-    routed = job_kinds_by_queue()
-    kinds = sorted({*job_tasks(), "not_a_kind"})
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")  # the query's now(): this transaction's start
-        [(now,)] = cursor.fetchall()
-    jobs, due = [], {}
-    for n, kind in enumerate(kinds, start=1):
-        due[kind] = n + 2
-        jobs += [
-            Job(kind=kind, key=f"due {i}", due_at=now - timedelta(minutes=5)) for i in range(n)
-        ]
-        jobs += [
-            Job(kind=kind, key="due this instant", due_at=now),
-            Job(
-                kind=kind,
-                key="running",
-                due_at=now - timedelta(minutes=1),
-                leased_until=now + timedelta(minutes=1),
-                lease_id=uuid.uuid4(),
-                attempts=1,
-            ),
-            Job(kind=kind, key="later", due_at=now + timedelta(minutes=5)),
-            Job(kind=kind, key="retried later", due_at=now + timedelta(seconds=30), attempts=2),
-            Job(kind=kind, key="done", status=Job.Status.DONE, due_at=now - timedelta(hours=1)),
-            Job(kind=kind, key="failed", status=Job.Status.FAILED, due_at=now - timedelta(hours=1)),
-        ]
-    Job.objects.bulk_create(jobs)
-
-    for name, (deployment, trigger) in scalers().items():
-        with connection.cursor() as cursor:
-            cursor.execute(trigger["metadata"]["query"])
-            [(counted,)] = cursor.fetchall()
-        assert counted == sum(due[kind] for kind in kinds_of(deployment, routed)) > 0, name
-
-
-def test_keda_connects_with_the_database_url_the_pods_read_from_the_secret():
-    """One TriggerAuthentication: the Secret's DATABASE_URL, the very key the worker and
-    mail pods read (envFrom, never replaced in their env); no trigger names a database,
-    a user or a password in the file."""
-    objects = objects_of("base")
-    [auth] = of_kind(objects, "TriggerAuthentication").values()
-    assert auth["spec"] == {
-        "secretTargetRef": [
-            {"parameter": "connection", "name": "shopflow-secrets", "key": "DATABASE_URL"}
-        ]
-    }
-    inline = {"connection", "connectionFromEnv", "host", "port", "userName", "dbName"}
-    inline |= {"password", "passwordFromEnv", "sslmode"}
-    for name, (deployment, trigger) in scalers().items():
-        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}, name
-        assert not inline & set(trigger["metadata"]), name
-        pod = container(deployment)
-        assert {"secretRef": {"name": "shopflow-secrets"}} in pod["envFrom"], name
-        assert "DATABASE_URL" not in {variable["name"] for variable in pod.get("env", [])}
-
-
 def test_secrets_come_from_a_secret_never_from_the_file():
     for rendering in RENDERINGS:
         for config in of_kind(objects_of(rendering), "ConfigMap").values():
@@ -387,7 +249,7 @@ def test_the_web_is_probed_for_liveness_and_readiness_on_its_own_endpoints():
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"  # never /healthz (the broker)
 
 
-@pytest.mark.parametrize("name", ["worker", "mail", "relay", "beat"])
+@pytest.mark.parametrize("name", ["worker", "mail", "dispatcher", "beat"])
 def test_a_process_without_http_is_live_while_its_loop_vouches_for_it(name):
     probe = container(shop_deployments()[f"shopflow-{name}"])["livenessProbe"]
     assert probe["exec"]["command"] == ["python", "-m", "core.liveness"]

@@ -93,6 +93,49 @@ def _rabbitmq_delete(broker_url: str, *, task: str, published_after: float) -> d
             channel.close()
 
 
+def backlog_standing(smtp_server, mail: WorkerProcess):
+    """A customer (their welcome email sent), a product, then BACKLOG confirmation emails
+    due to a server that takes 0.3 s each, the mail worker under way through them: the
+    customer, the product and the backlog's jobs."""
+    customer = UserFactory(email="backlog@example.com").customer
+    wait_until(lambda: smtp_server.messages_to("backlog@example.com"), message="welcome")
+    product = ProductFactory(on_hand=1000, low_stock_threshold=0)
+    smtp_server.handler.delay = 0.3
+    backlog = Job.objects.filter(pk__in=[j.pk for j in jobs_enqueue(customer, product)])
+    wait_until(
+        lambda: len(smtp_server.messages) > 8,
+        timeout=60,
+        message=f"the backlog moving; mail worker's log:\n{mail.output()[-3000:]}",
+    )
+    return customer, product, backlog
+
+
+def job_behind_with_a_wake_up_lost(broker_url: str, customer, product) -> tuple[Job, float, dict]:
+    """One more order's email job, behind the backlog, then a wake-up published after it
+    deleted from the broker: the job, when it was enqueued (epoch seconds), the lost
+    wake-up's headers."""
+    [job] = jobs_enqueue(customer, product, count=1)
+    enqueued = job.created_at.timestamp()
+    lost = wait_until(
+        lambda: wake_up_delete(broker_url, task=CONFIRMATION, published_after=enqueued),
+        timeout=30,
+        message="a wake-up published after the job was enqueued",
+    )
+    return job, enqueued, lost
+
+
+def seconds_to_done(job: Job, mail: WorkerProcess) -> float:
+    """Once the job is done (within the promise and some slack): how long after its due
+    time. The job refreshed."""
+    wait_until(
+        lambda: Job.objects.filter(pk=job.pk, status="done").exists(),
+        timeout=PROMISE_SECONDS + 30,
+        message=f"the job done; mail worker's log:\n{mail.output()[-3000:]}",
+    )
+    job.refresh_from_db()
+    return (job.ended_at - job.due_at).total_seconds()
+
+
 def test_a_wake_up_lost_under_a_standing_backlog_costs_its_job_less_than_two_minutes(
     stoppable_broker, smtp_server, tmp_path, dispatcher_process, request
 ):
@@ -109,35 +152,13 @@ def test_a_wake_up_lost_under_a_standing_backlog_costs_its_job_less_than_two_min
         env, tmp_path / "mail.log", queues="emails", pool="threads", concurrency=2
     ).start()
     try:
-        customer = UserFactory(email="backlog@example.com").customer
-        wait_until(lambda: smtp_server.messages_to("backlog@example.com"), message="welcome")
-        product = ProductFactory(on_hand=1000, low_stock_threshold=0)
-        smtp_server.handler.delay = 0.3
-        backlog = Job.objects.filter(pk__in=[j.pk for j in jobs_enqueue(customer, product)])
-        wait_until(
-            lambda: len(smtp_server.messages) > 8,
-            timeout=60,
-            message=f"the backlog moving; mail worker's log:\n{mail.output()[-3000:]}",
-        )
-
-        [job] = jobs_enqueue(customer, product, count=1)
-        enqueued = job.created_at.timestamp()
-        lost = wait_until(
-            lambda: wake_up_delete(
-                stoppable_broker.url, task=CONFIRMATION, published_after=enqueued
-            ),
-            timeout=30,
-            message="a wake-up published after the job was enqueued",
+        customer, product, backlog = backlog_standing(smtp_server, mail)
+        job, enqueued, lost = job_behind_with_a_wake_up_lost(
+            stoppable_broker.url, customer, product
         )
         ahead = backlog.filter(status="pending").count()
 
-        wait_until(
-            lambda: Job.objects.filter(pk=job.pk, status="done").exists(),
-            timeout=PROMISE_SECONDS + 30,
-            message=f"the job done; mail worker's log:\n{mail.output()[-3000:]}",
-        )
-        job.refresh_from_db()
-        took = (job.ended_at - job.due_at).total_seconds()
+        took = seconds_to_done(job, mail)
         drained = (backlog.aggregate(last=Max("ended_at"))["last"] - job.due_at).total_seconds()
         print(
             f"\n{request.node.name}: done {took:.1f} s after its due time; a wake-up"
@@ -148,7 +169,8 @@ def test_a_wake_up_lost_under_a_standing_backlog_costs_its_job_less_than_two_min
         assert ahead >= BACKLOG // 2  # the backlog stood: half of it still ahead
         assert took <= PROMISE_SECONDS
         assert confirmations(smtp_server, job.key) == 1
-        assert SentEmail.objects.get(kind="confirmation_email", key=job.key).status == "sent"
+        # Logged as sent (SentEmail has no status since 52af9df: a row is a sent email).
+        assert SentEmail.objects.filter(kind="confirmation_email", key=job.key).count() == 1
         assert job.attempts == 1  # a lost wake-up costs no attempt
         # The backlog: every email once.
         wait_until(lambda: not backlog.exclude(status="done").exists(), message="the backlog")

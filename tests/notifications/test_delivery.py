@@ -1,6 +1,7 @@
 """Email digests and pushes are jobs of the one engine (worker.jobs): written with their
 notification, in its transaction; and the old pipeline's rows become jobs at migrate."""
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,67 +68,99 @@ def _epoch_minute_end(minute: int) -> datetime:
     return datetime.fromtimestamp((minute + 1) * 60, tz=UTC)
 
 
+@contextlib.contextmanager
+def before_the_migration():
+    """The models as they were at BEFORE, the database migrated there; migrated to the end
+    again on leaving, whatever happened inside."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    try:
+        yield executor.loader.project_state(BEFORE).apps
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def old_notification(old, user, *, minutes_ago: float, now: datetime, **fields):
+    """A notification of the old pipeline's, created `minutes_ago` before `now`."""
+    Old = old.get_model("notifications", "Notification")
+    row = Old.objects.create(recipient=user, kind="order_placed", message="m", **fields)
+    at = now - timedelta(minutes=minutes_ago)
+    Old.objects.filter(pk=row.pk).update(created_at=at)
+    row.created_at = at
+    return row
+
+
+def old_pushes(old, pusher, *, now: datetime):
+    """A browser of `pusher`'s; a notification whose push delivery is pending, one too
+    recent to have been planned, and one past the push window, read. The browser and the
+    first two."""
+    Delivery = old.get_model("notifications", "NotificationDelivery")
+    Subscription = old.get_model("notifications", "PushSubscription")
+    browser = Subscription.objects.create(
+        user=pusher, endpoint="https://push.example.net/1", p256dh="k", auth="a"
+    )
+    planned = old_notification(old, pusher, minutes_ago=5, now=now)
+    Delivery.objects.create(
+        notification=planned, channel="push", subscription=browser, next_attempt_at=now
+    )
+    unplanned = old_notification(old, pusher, minutes_ago=0.1, now=now)
+    old_notification(old, pusher, minutes_ago=90, now=now, is_read=True)  # nothing
+    return browser, planned, unplanned
+
+
+def old_emails(old, *, sent, pending, soon, failed, now: datetime):
+    """Each person's email as the old pipeline left it: `sent` emailed, `pending` one
+    planned and one not yet (both due), `soon` one not due yet, `failed` one given up.
+    The emailed, the planned, the unplanned due, the not yet due, the given up."""
+    Delivery = old.get_model("notifications", "NotificationDelivery")
+    emailed = old_notification(old, sent, minutes_ago=30, now=now)
+    Delivery.objects.create(
+        notification=emailed,
+        channel="email",
+        status="delivered",
+        next_attempt_at=now,
+        delivered_at=now - timedelta(minutes=19),
+    )
+    planned = old_notification(old, pending, minutes_ago=20, now=now)
+    Delivery.objects.create(notification=planned, channel="email", next_attempt_at=now)
+    unplanned_due = old_notification(old, pending, minutes_ago=12, now=now)
+    not_yet_due = old_notification(old, soon, minutes_ago=2, now=now)
+    gave_up = old_notification(old, failed, minutes_ago=40, now=now)
+    Delivery.objects.create(
+        notification=gave_up, channel="email", status="failed", next_attempt_at=now
+    )
+    return emailed, planned, unplanned_due, not_yet_due, gave_up
+
+
+def old_senders(old, pusher) -> None:
+    """The old senders' outbox row and beat entries. The other apps' tables are as they
+    are now."""
+    Outbox = old.get_model("worker", "OutboxMessage")
+    Outbox.objects.create(task_name="notifications.send_pushes", args=[[pusher.pk]])
+    every, _ = IntervalSchedule.objects.get_or_create(every=10, period="seconds")
+    for task in OLD_TASKS:
+        PeriodicTask.objects.create(name=task, task=task, interval=every)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_old_pipelines_rows_become_jobs_at_migrate(settings):
     """Pending push deliveries and a recent notification's unplanned browsers: push jobs due
     now. A person's email not yet sent: one digest due now for what is due, one at its
     minute's end for what is not yet. What was emailed is marked; what failed is not sent
     again. The old senders' beat entries and outbox rows go."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
-    try:
+    with before_the_migration() as old:
         now = timezone.now()
         User = old.get_model("auth", "User")
-        Old = old.get_model("notifications", "Notification")
-        Delivery = old.get_model("notifications", "NotificationDelivery")
-        Subscription = old.get_model("notifications", "PushSubscription")
         pusher, sent, pending, soon, failed = (
             User.objects.create(username=name, email=f"{name}@example.com")
             for name in ("pusher", "sent", "pending", "soon", "failed")
         )
-        browser = Subscription.objects.create(
-            user=pusher, endpoint="https://push.example.net/1", p256dh="k", auth="a"
+        browser, planned_push, unplanned_push = old_pushes(old, pusher, now=now)
+        emailed, planned_email, unplanned_due, not_yet_due, gave_up = old_emails(
+            old, sent=sent, pending=pending, soon=soon, failed=failed, now=now
         )
-
-        def made(user, minutes_ago, **fields):
-            row = Old.objects.create(recipient=user, kind="order_placed", message="m", **fields)
-            at = now - timedelta(minutes=minutes_ago)
-            Old.objects.filter(pk=row.pk).update(created_at=at)
-            row.created_at = at
-            return row
-
-        planned_push = made(pusher, 5)
-        Delivery.objects.create(
-            notification=planned_push, channel="push", subscription=browser, next_attempt_at=now
-        )
-        unplanned_push = made(pusher, 0.1)
-        made(pusher, 90, is_read=True)  # past the push window, read: nothing
-        emailed = made(sent, 30)
-        Delivery.objects.create(
-            notification=emailed,
-            channel="email",
-            status="delivered",
-            next_attempt_at=now,
-            delivered_at=now - timedelta(minutes=19),
-        )
-        planned_email = made(pending, 20)
-        Delivery.objects.create(notification=planned_email, channel="email", next_attempt_at=now)
-        unplanned_due = made(pending, 12)
-        not_yet_due = made(soon, 2)
-        gave_up = made(failed, 40)
-        Delivery.objects.create(
-            notification=gave_up, channel="email", status="failed", next_attempt_at=now
-        )
-        # The other apps' tables are as they are now.
-        Outbox = old.get_model("worker", "OutboxMessage")
-        Outbox.objects.create(task_name="notifications.send_pushes", args=[[pusher.pk]])
-        every, _ = IntervalSchedule.objects.get_or_create(every=10, period="seconds")
-        for task in OLD_TASKS:
-            PeriodicTask.objects.create(name=task, task=task, interval=every)
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        old_senders(old, pusher)
 
     pushes = Job.objects.filter(kind=push.PUSH_KIND)
     assert set(pushes.values_list("key", flat=True)) == {

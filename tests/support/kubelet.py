@@ -49,6 +49,22 @@ def of_kind(objects, kind: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
+def objects_of(rendering: str) -> list[dict]:
+    return list(rendered(rendering))
+
+
+def shop_deployments(rendering: str = "base") -> dict[str, dict]:
+    """The rendering's Deployments of the Shopflow image (PgBouncer's aside), by name."""
+    deployments = of_kind(objects_of(rendering), "Deployment")
+    return {name: d for name, d in deployments.items() if name != "shopflow-pgbouncer"}
+
+
+def container(workload: dict) -> dict:
+    """The one container of a Deployment's or a Job's pod."""
+    [only] = workload["spec"]["template"]["spec"]["containers"]
+    return only
+
+
 def pod_spec(deployment: str, rendering: str = "base") -> dict:
     return of_kind(rendered(rendering), "Deployment")[deployment]["spec"]["template"]["spec"]
 

@@ -188,6 +188,13 @@ def attempt_due() -> list[str]:
     return jobs_run(JOB_KIND)
 
 
+def attempts_of(delivery_id: str) -> list:
+    """The delivery's attempts recorded (webhooks.models.Attempt), in order."""
+    from webhooks.models import Attempt
+
+    return list(Attempt.objects.filter(delivery_id=delivery_id))
+
+
 def status_of(delivery_id: str) -> str:
     """The delivery's status as the API shows it (pending, delivered, failed)."""
     from webhooks.selectors import delivery_get

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("webhooks", "0001_initial"), ("worker", "0002_job")]
 AFTER = [("webhooks", "0002_deliveries_to_jobs")]
+OLD_BEAT_TASKS = ["webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"]
 
 
 def migrate(targets):
@@ -30,15 +31,16 @@ def old():
     migrate(AFTER)
 
 
-def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(old):
+def old_deliveries(old, *, now, later):
+    """An endpoint's deliveries as the old mechanism left them: msg_01 pending (due
+    `later`), msg_02 in flight under a lease, msg_03 delivered (its attempt an hour before
+    `now`), msg_04 failed (its dead letter's error). The endpoint."""
     Endpoint, Delivery = (
         old.get_model("webhooks", "Endpoint"),
         old.get_model("webhooks", "Delivery"),
     )
     Attempt = old.get_model("webhooks", "Attempt")
     endpoint = Endpoint.objects.create(url="https://x/", secret="whsec_x")
-    now = timezone.now()
-    later = now + timedelta(minutes=5)
     rows = {
         "msg_01": {"status": "pending", "tries": 2, "next_attempt_at": later},
         "msg_02": {"status": "pending", "tries": 1, "leased_until": later, "waiting": False},
@@ -54,14 +56,26 @@ def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(ol
     DeadLetter.objects.create(
         task_id="t", task_name="webhooks.deliver", args=["msg_04"], exception="RuntimeError: a bug"
     )
+    return endpoint
+
+
+def old_mechanism(old) -> None:
+    """What served the old mechanism: msg_01's outbox row and beat's entries."""
     OutboxMessage = old.get_model("worker", "OutboxMessage")
     OutboxMessage.objects.create(task_name="webhooks.deliver", args=["msg_01"])
     PeriodicTask = old.get_model("django_celery_beat", "PeriodicTask")
     interval = old.get_model("django_celery_beat", "IntervalSchedule").objects.create(
         every=30, period="seconds"
     )
-    for task in ("webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"):
+    for task in OLD_BEAT_TASKS:
         PeriodicTask.objects.create(name=task, task=task, interval=interval)
+
+
+def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(old):
+    now = timezone.now()
+    later = now + timedelta(minutes=5)
+    endpoint = old_deliveries(old, now=now, later=later)
+    old_mechanism(old)
 
     new = migrate(AFTER)
 
@@ -82,8 +96,7 @@ def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(ol
     assert jobs["msg_04"].last_error == "RuntimeError: a bug"  # its dead letter's, which went
     assert not new.get_model("worker", "DeadLetter").objects.exists()
     beat = new.get_model("django_celery_beat", "PeriodicTask").objects
-    gone = ["webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"]
-    assert not beat.filter(task__in=gone).exists()
+    assert not beat.filter(task__in=OLD_BEAT_TASKS).exists()
     # The API reads them from their jobs.
     from webhooks.models import Delivery as Current
     from webhooks.selectors import deliveries_with_state

@@ -1,7 +1,8 @@
 """Attempts at a delivery against a real receiver on loopback that verifies each request
 with the Standard Webhooks reference library; the worker's part (a run of webhooks.deliver,
 a kind of job) run here, the clock of the schedule moved by the test
-(tests.support.webhooks.due_now)."""
+(tests.support.webhooks.due_now). What becomes of an endpoint that fails, is disabled or
+is deleted: tests/webhooks/test_endpoint_health.py."""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from core.clock import db_now
 from notifications.models import Notification
-from webhooks.models import JOB_KIND, Attempt, Delivery, Endpoint
+from webhooks.models import JOB_KIND, Attempt, Endpoint
 from webhooks.services.deliveries import delivery_redeliver, endpoint_test_send
 from webhooks.services.sending import SCHEDULE, retry_wait
 from webhooks.signatures import secret_new
@@ -20,13 +21,9 @@ from worker.jobs import jobs_claim, jobs_release
 from worker.models import Job
 from worker.tasks_base import job_tasks
 
-from ..support.webhooks import attempt_due, due_now, hook, job_of, status_of
+from ..support.webhooks import attempt_due, attempts_of, due_now, hook, job_of, status_of
 
 pytestmark = pytest.mark.django_db
-
-
-def attempts_of(delivery_id: str) -> list[Attempt]:
-    return list(Attempt.objects.filter(delivery_id=delivery_id))
 
 
 def test_a_delivery_is_signed_as_the_reference_library_checks_and_delivered_once(receiver):
@@ -131,24 +128,6 @@ def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver,
     assert 58 < waits <= 61
     assert attempt.status_code == 429 and job_of(delivery.pk).attempts == 1
     assert attempt_due() == [] and len(receiver.at("/hook")) == 1  # not due: no request
-
-
-def test_410_disables_the_endpoint_fails_what_waits_for_it_and_tells_staff(receiver, staff_user):
-    endpoint = hook(receiver)
-    receiver.behave("/hook", status=410)
-    gone, waiting = (endpoint_test_send(endpoint_id=endpoint.pk) for _ in range(2))
-
-    assert attempt_due() == []
-    assert attempt_due() == []  # the other one failed with its endpoint: nothing due
-
-    assert len(receiver.at("/hook")) == 1
-    row = Endpoint.objects.get(pk=endpoint.pk)
-    assert (row.enabled, row.disabled_reason) == (False, "it answered 410 Gone")
-    assert (status_of(gone.pk), status_of(waiting.pk)) == ("failed", "failed")
-    assert [a.status_code for a in attempts_of(gone.pk)] == [410]
-    assert attempts_of(waiting.pk) == []
-    [told] = Notification.objects.filter(recipient=staff_user)
-    assert told.message == f"Webhook endpoint {endpoint.url} disabled: it answered 410 Gone"
 
 
 def test_after_a_rotation_both_secrets_sign_for_the_overlap_then_the_new_one_alone(receiver, staff):
@@ -289,39 +268,6 @@ def test_metrics_show_attempts_ended_and_pending_deliveries_by_endpoint(
     assert 170 < scraped.value("shopflow_webhook_oldest_pending_age_seconds", endpoint=bad) < 400
 
 
-def test_an_endpoint_failing_for_five_days_is_disabled_at_its_next_failure_and_a_success_resets(
-    receiver, staff_user
-):
-    flaky, dead = hook(receiver, "/flaky"), hook(receiver, "/dead")
-    receiver.behave("/dead", status=500)
-    receiver.behave("/flaky", status=500)
-    for endpoint in (flaky, dead):
-        endpoint_test_send(endpoint_id=endpoint.pk)
-        assert attempt_due() == []
-    receiver.behave("/flaky", status=204)
-    delivered = endpoint_test_send(endpoint_id=flaky.pk).pk
-    assert attempt_due() == [delivered]
-    assert Endpoint.objects.get(pk=flaky.pk).failing_since is None  # a success resets it
-    receiver.behave("/flaky", status=500)
-    five_days_ago = timezone.now() - timedelta(days=5, minutes=1)
-    Endpoint.objects.filter(failing_since__isnull=False).update(failing_since=five_days_ago)
-    waiting = endpoint_test_send(endpoint_id=dead.pk).pk  # due later than the next two
-
-    for endpoint in (flaky, dead):
-        Job.objects.filter(concurrency_key=str(endpoint.pk), status="pending").update(
-            due_at=db_now(plus_seconds=-60)
-        )
-        assert attempt_due() == []
-
-    assert Endpoint.objects.get(pk=flaky.pk).enabled  # failing since moments ago
-    dead.refresh_from_db()
-    assert (dead.enabled, dead.disabled_reason) == (False, "every attempt failed for 5 days")
-    assert status_of(waiting) == "failed"
-    assert attempts_of(waiting) == []
-    [told] = Notification.objects.filter(recipient=staff_user)
-    assert told.message.endswith("disabled: every attempt failed for 5 days")
-
-
 def test_an_attempt_that_fails_for_good_fails_its_delivery_and_a_redeliver_opens_it(
     receiver, staff_user, monkeypatch
 ):
@@ -351,19 +297,6 @@ def test_an_attempt_that_fails_for_good_fails_its_delivery_and_a_redeliver_opens
     assert [r.id for r in receiver.at("/hook")] == [delivery]
 
 
-def test_a_delivery_of_a_disabled_endpoint_fails_at_its_claim_without_a_request(receiver):
-    """One in flight when its endpoint was disabled, back on the schedule: failed when
-    claimed, nothing sent, nothing told (staff disabled it)."""
-    endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
-    Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
-
-    assert attempt_due() == []
-    assert status_of(delivery) == "failed" and receiver.at("/hook") == []
-    assert attempts_of(delivery) == []
-    assert not Notification.objects.exists()
-
-
 def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(settings, monkeypatch):
     """A byte a second, each within any read timeout: the whole request is cut (15 s in
     production, 2 here), recorded as a failed attempt and retried on the schedule."""
@@ -389,13 +322,3 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(set
     )
     assert 2000 <= attempt.duration_ms <= 4000
     assert status_of(delivery.pk) == "pending"
-
-
-def test_a_delivery_whose_endpoint_was_deleted_ends_with_nothing_to_do(receiver):
-    endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
-    Endpoint.objects.filter(pk=endpoint.pk).delete()
-
-    assert attempt_due() == []
-    assert job_of(delivery).status == "done" and receiver.at("/hook") == []
-    assert not Delivery.objects.exists()

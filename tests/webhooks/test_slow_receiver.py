@@ -103,6 +103,46 @@ def order_placed(client, customer) -> float:
     return time.monotonic()
 
 
+@contextlib.contextmanager
+def webhook_processes(env: dict, tmp_path):
+    """As deployed: the webhooks worker on 16 threads (docker-compose.yml), the relay
+    process dispatching; both stopped on leaving. The worker."""
+    worker = WorkerProcess(
+        env, tmp_path / "worker.log", concurrency=16, queues="webhooks", pool="threads"
+    ).start()
+    relay = DispatcherProcess(env, tmp_path / "relay.log").start()
+    try:
+        yield worker
+    finally:
+        relay.stop()
+        worker.stop()
+
+
+def events_while_staff_redeliver(client, customer, staff, slow_receiver) -> list[float]:
+    """BURST orders at once; staff redeliver the 4 under way at the slow endpoint, asked
+    again while one attempt holds each; then THEN orders, one every EVERY seconds, spread
+    over the slow endpoint's backlog. When each order's event was committed."""
+    placed = [order_placed(client, customer) for _ in range(BURST)]
+    wait_until(lambda: len(slow_receiver.connections) >= 4, timeout=15, message="4 in")
+    for delivery_id in {c["id"] for c in slow_receiver.connections}:
+        redeliver = f"/api/webhooks/deliveries/{delivery_id}/redeliver/"
+        assert staff.post(redeliver).status_code == 202
+    for _ in range(THEN):
+        time.sleep(EVERY)
+        placed.append(order_placed(client, customer))
+    return placed
+
+
+def attempts_by_webhook_id(connections: list[dict]) -> dict[str, list[dict]]:
+    """The slow receiver's connections by webhook-id, each id's in the order opened."""
+    by_id: dict[str, list[dict]] = {}
+    for connection in connections:
+        by_id.setdefault(connection["id"], []).append(connection)
+    for attempts in by_id.values():
+        attempts.sort(key=lambda c: c["opened"])
+    return by_id
+
+
 def test_a_slow_endpoint_is_cut_capped_and_never_holds_up_a_fast_one(
     stoppable_broker, tmp_path, settings
 ):
@@ -116,30 +156,14 @@ def test_a_slow_endpoint_is_cut_capped_and_never_holds_up_a_fast_one(
         )
         fast = hook(receiver, "/fast")
         any_enabled.expire()
-        # As deployed: 16 threads (docker-compose.yml), the relay process dispatching.
-        worker = WorkerProcess(
-            env, tmp_path / "worker.log", concurrency=16, queues="webhooks", pool="threads"
-        ).start()
-        relay = DispatcherProcess(env, tmp_path / "relay.log").start()
-        try:
-            placed = [order_placed(client, shopper.customer) for _ in range(BURST)]
-            # Staff redeliver the 4 under way: asked again while one attempt holds each.
-            wait_until(lambda: len(slow_receiver.connections) >= 4, timeout=15, message="4 in")
-            for delivery_id in {c["id"] for c in slow_receiver.connections}:
-                redeliver = f"/api/webhooks/deliveries/{delivery_id}/redeliver/"
-                assert staff.post(redeliver).status_code == 202
-            for _ in range(THEN):
-                time.sleep(EVERY)  # events spread over the slow endpoint's backlog
-                placed.append(order_placed(client, shopper.customer))
+        with webhook_processes(env, tmp_path) as worker:
+            placed = events_while_staff_redeliver(client, shopper.customer, staff, slow_receiver)
             wait_until(
                 lambda: len(receiver.at("/fast")) >= len(placed),
                 timeout=30,
                 message=f"every event at the fast endpoint; worker log:\n{worker.output()[-3000:]}",
             )
             wait_until(lambda: len(slow_receiver.ended()) >= 8, timeout=30, message="8 cut")
-        finally:
-            relay.stop()
-            worker.stop()
 
     fast_requests = receiver.at("/fast")
     assert len(fast_requests) == len(placed)  # once each
@@ -159,10 +183,7 @@ def test_a_slow_endpoint_is_cut_capped_and_never_holds_up_a_fast_one(
     assert min(held) >= 14 and max(held) <= CUT_WITHIN, held
     assert max(recorded) <= CUT_WITHIN * 1000
     assert slow_receiver.most_open == 4  # its 4 slots taken, never a fifth
-    by_id: dict[str, list[dict]] = {}
-    for connection in slow_receiver.connections:
-        by_id.setdefault(connection["id"], []).append(connection)
-    for attempts in by_id.values():  # one webhook-id's attempts one after another
-        attempts.sort(key=lambda c: c["opened"])
+    # One webhook-id's attempts one after another.
+    for attempts in attempts_by_webhook_id(slow_receiver.connections).values():
         for before, after in itertools.pairwise(attempts):
             assert before["closed"] is not None and before["closed"] <= after["opened"]
