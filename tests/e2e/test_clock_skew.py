@@ -81,12 +81,11 @@ LATER_ORDERS = 3
 LATER_DONE_WITHIN = 30
 CONFIRMATION = "email_app.send_confirmation_email"
 NOT_EMAILS = "default,inventory,analytics"  # A's, while R sends the held email
-# Lines a worker logs when an attempt was lost or outrun, a message came back, or the
-# worker broke (under libfaketime: a call of it refused, tests.support.clocks).
+# Lines a worker logs when an attempt was lost or outrun, or the worker broke (under
+# libfaketime: a call of it refused, tests.support.clocks).
 NEVER_LOGGED = (
     "its last attempt lost its worker",
     "its lease ran out before it ended",
-    "delivered again",
     "Traceback",
 )
 

@@ -144,7 +144,7 @@ def settle(workers) -> None:
             and idle()
         ),
         timeout=90,
-        message="the thawed worker to finish, the outbox and the queues to empty",
+        message="the thawed worker to finish and the queues to empty",
     )
 
 

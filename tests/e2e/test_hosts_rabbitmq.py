@@ -2,8 +2,8 @@
 (tests.support.brokers.RabbitMQNode), in a vhost of the bed's own, which the hosts reach
 through the bridge (a forwarder on this process's address: a host cut off is cut off from
 RabbitMQ too, which notices it by its missed heartbeats). The channel layer stays a Redis,
-the data host's. Production's windows (tests.support.shop_on_hosts): heartbeats every
-10 s, a 60 s email claim, a 60 s deadline, the reconciler every 30 s."""
+the data host's. Production's windows (tests.support.shop_on_hosts): a job's 75 s lease,
+its kind woken again 30 s after a wake-up while it is due, heartbeats every 10 s."""
 
 import pytest
 
@@ -25,10 +25,11 @@ def shop(rabbitmq_node):
 
 
 def test_a_worker_host_cut_mid_task_costs_under_2_minutes_and_back_does_none_twice(shop):
-    """tests.support.host_bed.worker_host_cut_mid_send, on RabbitMQ: it closes the cut
-    host's connection once two or three heartbeats are missed and gives its unacknowledged
-    messages (the held email, and those it pushed to the cut host's consumers after the
-    cut) to the other host; the email waits for its claim to go stale (60 s)."""
+    """tests.support.host_bed.worker_host_cut_mid_send, on RabbitMQ: the held job is
+    claimed by the other host once its lease lapses (75 s), whatever the broker does; the
+    wake-ups RabbitMQ pushed to the cut host's consumers after the cut come back once it
+    closes that connection (two or three missed heartbeats), or are sent again 30 s
+    after."""
     took = worker_host_cut_mid_send(shop)
 
     print(f"\nRabbitMQ: all done {took:.0f} s after the cut, by the other host")

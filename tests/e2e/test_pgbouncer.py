@@ -1,5 +1,5 @@
 """The whole stack behind PgBouncer in transaction pooling mode: many processes (web,
-relay, workers, beat), few connections to PostgreSQL, and every side effect done once;
+dispatcher, workers, beat), few connections to PostgreSQL, and every side effect done once;
 and the bounds on every wait, which PgBouncer does not let a session set, set on the role
 as docs/operations.md says."""
 
@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Sum
-from worker.outbox import enqueue_on_commit
 
 from analytics_app.models import DailySummary
 from analytics_app.tasks import rollup_daily_summary
@@ -122,9 +121,9 @@ def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_o
             message=f"every side effect done; log:\n{stack.log()[-3000:]}",
         )
         # The daily rollup streams its rows (.iterator(), here without a server-side
-        # cursor): through the relay and a worker, like beat's own run. Today and yesterday,
-        # as beat runs it: the orders are counted wherever midnight fell (a run at 23:59 did).
-        enqueue_on_commit(rollup_daily_summary, 2)
+        # cursor): sent to a worker as beat sends it. Today and yesterday, as beat runs it:
+        # the orders are counted wherever midnight fell (a run at 23:59 did).
+        rollup_daily_summary.delay(2)
         wait_until(
             lambda: DailySummary.objects.aggregate(n=Sum("side_effect_lag_orders"))["n"] == ORDERS,
             timeout=60,

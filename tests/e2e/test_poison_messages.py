@@ -1,32 +1,25 @@
-"""Work whose run never ends, on a real worker (prefork, one process).
-
-A job (worker.jobs): an order's side effect whose every run loses its worker. Each
-attempt is counted when claimed; its lease lapses, and the dispatcher wakes the kind for
-it, claimed alone; the claim after the last of max_attempts fails it without running it,
-and staff are told. The one mechanism for a worker killed, frozen or cut off.
-
-A plain task (ReliableTask: notifications, webhooks, staff alerts): a message that kills
-its process every time, and one that runs past the hard time limit every time (Celery
-kills it there). Neither is acknowledged: each comes back flagged redelivered, counted as
-a lost attempt, and is dead-lettered from inside the task by that count, the one
-mechanism for both."""
+"""Jobs whose run never ends, on a real worker (prefork, one process): an order's side
+effect whose every run loses its worker (killed), and a job whose every run outlives the
+hard time limit (Celery kills its process there). Each attempt is counted when claimed;
+its lease lapses, and the dispatcher wakes the kind for it, claimed alone; the claim
+after the last of max_attempts fails it without running it (a dead letter), and those
+concerned are told. The one mechanism for a worker killed, frozen or cut off, and for a
+run that does not end."""
 
 import time
 
 import psutil
 import pytest
-from django.db import transaction
 
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory
-from tests.support.brokers import queued_task_ids
 from tests.support.polling import wait_until
-from tests.support.processes import WorkerProcess, worker_env
-from worker import outbox
-from worker.celery import app
-from worker.models import DeadLetter, OutboxMessage
+from tests.support.processes import WorkerProcess, dispatcher_thread, worker_env
+from worker.jobs import enqueue_on_commit
+from worker.models import DeadLetter, Job
 
 from .test_worker_process import SHORT_WINDOWS, checkout, email_job, side_effects
+from .worker_tasks import OUTLIVES_ITS_TIME_LIMIT, outlives_its_time_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +30,7 @@ LOST = "its 3 attempts all lost their worker before they ended"
 
 
 def test_a_side_effect_whose_every_attempt_loses_its_worker_fails_and_staff_are_told(
-    own_redis, smtp_server, tmp_path, relay_process
+    own_redis, smtp_server, tmp_path, dispatcher_process
 ):
     """An order's confirmation email whose every run loses its worker: the test SIGKILLs
     the pool process each time the run is at SMTP, as an out-of-memory kill of that
@@ -47,7 +40,7 @@ def test_a_side_effect_whose_every_attempt_loses_its_worker_fails_and_staff_are_
     env = worker_env(
         own_redis, smtp_server, SHOPFLOW_TASK_MAX_RETRIES=MAX_ATTEMPTS - 1, **SHORT_WINDOWS
     )
-    relay_process(env)
+    dispatcher_process(env)
     worker = WorkerProcess(env, tmp_path / "worker.log", concurrency=1).start()
     try:
         staff = UserFactory(email="staff@example.com", is_staff=True)
@@ -98,85 +91,44 @@ def test_a_side_effect_whose_every_attempt_loses_its_worker_fails_and_staff_are_
         worker.stop()
 
 
-def run_until_dead_lettered(env, tmp_path, task_name: str, *, as_beat_sends: bool = False):
-    """`task_name` (of tests.e2e.worker_tasks) enqueued for a worker of one process,
-    through the outbox or, `as_beat_sends`, straight to the broker: its dead letter, how
-    many times it ran, and the worker's log."""
+def test_a_job_past_its_hard_time_limit_every_time_fails_and_is_not_run_again(
+    own_redis, smtp_server, tmp_path
+):
+    """A job whose run ignores its soft time limit: the hard one (3 s) kills its pool
+    process every time. Two attempts (the second claimed once the first's 17 s lease
+    lapsed: over the time limit, and over half the soft one plus a send's 15 s cut, as the
+    settings' windows require), then a claim that fails it without running it: a dead
+    letter, run twice in all."""
+    env = worker_env(
+        own_redis,
+        smtp_server,
+        SHOPFLOW_TASK_MAX_RETRIES=1,
+        CELERY_TASK_TIME_LIMIT=3,
+        SHOPFLOW_JOB_LEASE_SECONDS=17,
+        SHOPFLOW_WAKE_AGAIN_SECONDS=5,
+    )
     worker = WorkerProcess(
         env, tmp_path / "worker.log", concurrency=1, include="tests.e2e.worker_tasks"
     ).start()
     marker = tmp_path / "runs.txt"
     try:
-        if as_beat_sends:
-            app.send_task(task_name, args=[str(marker)])
-        else:
-            with transaction.atomic():
-                outbox.enqueue_on_commit(task_name, str(marker))
-        letter = wait_until(
-            DeadLetter.objects.first,
-            timeout=90,
-            message=f"the dead letter; worker log:\n{worker.output()[-3000:]}",
-        )
-        return letter, marker.read_text().count("run"), worker.output()
+        enqueue_on_commit(outlives_its_time_limit, str(marker))
+        started = time.monotonic()
+        with dispatcher_thread():  # this process's: it knows the tests' kind
+            failed = wait_until(
+                lambda: DeadLetter.objects.filter(kind=OUTLIVES_ITS_TIME_LIMIT).first(),
+                timeout=90,
+                message=f"the dead letter; worker log:\n{worker.output()[-3000:]}",
+            )
+        print(f"\nfailed {time.monotonic() - started:.0f} s after it was enqueued")
+        log = worker.output()
     finally:
         worker.stop()
 
-
-def test_a_message_that_kills_its_worker_every_time_is_dead_lettered(
-    own_redis, smtp_server, tmp_path, relay_process
-):
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=2)
-    relay_process(env)
-
-    letter, runs, _ = run_until_dead_lettered(env, tmp_path, "tests.kills_its_own_process")
-
-    # The first delivery and two more ran (and killed their process); the fourth was
-    # dead-lettered without running.
-    assert runs == 3
-    assert (letter.task_name, "PoisonMessage" in letter.exception) == (
-        "tests.kills_its_own_process",
-        True,
+    assert marker.read_text().count("run") == 2
+    assert log.count("Hard time limit (3") == 2
+    assert (failed.attempts, failed.last_error) == (
+        3,
+        "its 2 attempts all lost their worker before they ended",
     )
-    assert OutboxMessage.objects.get().redeliveries == 3
-    assert queued_task_ids(own_redis.url, "default") == []
-
-
-def test_a_message_beat_sent_that_kills_its_worker_every_time_is_dead_lettered_too(
-    own_redis, smtp_server, tmp_path
-):
-    """No outbox row knows it (beat sends to the broker): one is made when it first
-    comes back, to count on."""
-    env = worker_env(own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=1)
-
-    letter, runs, _ = run_until_dead_lettered(
-        env, tmp_path, "tests.kills_its_own_process", as_beat_sends=True
-    )
-
-    assert runs == 2
-    assert "PoisonMessage" in letter.exception
-    counted = OutboxMessage.objects.get()
-    assert (counted.task_name, counted.redeliveries) == ("tests.kills_its_own_process", 2)
-    assert counted.published_at is not None  # counted on, never relayed
-    assert queued_task_ids(own_redis.url, "default") == []
-
-
-def test_a_task_past_its_hard_time_limit_every_time_is_dead_lettered_not_lost(
-    own_redis, smtp_server, tmp_path, relay_process
-):
-    env = worker_env(
-        own_redis, smtp_server, SHOPFLOW_TASK_MAX_REDELIVERIES=1, CELERY_TASK_TIME_LIMIT=3
-    )
-    relay_process(env)
-
-    letter, runs, log = run_until_dead_lettered(env, tmp_path, "tests.outlives_its_time_limit")
-
-    # The first delivery and one more ran into the hard limit; the third was
-    # dead-lettered without running.
-    assert runs == 2
-    assert "Hard time limit (3" in log
-    assert (letter.task_name, "PoisonMessage" in letter.exception) == (
-        "tests.outlives_its_time_limit",
-        True,
-    )
-    assert OutboxMessage.objects.get().redeliveries == 2
-    assert queued_task_ids(own_redis.url, "default") == []
+    assert Job.objects.get(pk=failed.pk).status == "failed"

@@ -1,5 +1,5 @@
 """Shopflow spread over hosts (tests.support.hosts): a data host (PostgreSQL and Redis of
-its own), a web host (migrate, web, the outbox relay with the jobs' dispatcher, beat) and
+its own), a web host (migrate, web, the jobs' dispatcher, beat) and
 two worker hosts (worker and mail). Each runs docker-compose.yml's own commands for its
 services, configured only by environment, as a container would: production's settings,
 every address the data host's (or the broker's given, RabbitMQ's), the mail server this
@@ -29,13 +29,13 @@ from tests.support.polling import wait_until
 # database's clock) and the dispatcher wakes its kind again at once; a job still due 30 s
 # after its wake-up is woken again (a wake-up lost); Redis gives an unacknowledged message
 # back after 90 s, RabbitMQ drops a connection silent for two or three 10 s heartbeats; an
-# email's claim is stale after 60 s (its send cut at half of it).
+# SMTP send is cut at 15 s.
 WINDOWS = {
     "SHOPFLOW_JOB_LEASE_SECONDS": "75",
     "SHOPFLOW_WAKE_AGAIN_SECONDS": "30",
     "CELERY_VISIBILITY_TIMEOUT": "90",
     "CELERY_BROKER_HEARTBEAT": "10",
-    "SHOPFLOW_EMAIL_CLAIM_SECONDS": "60",
+    "SHOPFLOW_EMAIL_SEND_SECONDS": "15",
     # Only faster: a retry's backoff starts at 1 s, not 5. Its cap stays production's, so
     # that a retry waits as long as it asks (an email in flight: until its claim is stale).
     "SHOPFLOW_TASK_RETRY_BACKOFF": "1",
@@ -43,7 +43,7 @@ WINDOWS = {
 # kombu's Redis consumer asks for a message with one BRPOP of each of its queues at each
 # of four priorities, then a timeout: the request of a worker consuming one queue begins so.
 KOMBU_PRIORITIES = 4
-SERVICES = {"web": ["migrate", "web", "relay", "beat"], "worker": ["worker", "mail"]}
+SERVICES = {"web": ["migrate", "web", "dispatcher", "beat"], "worker": ["worker", "mail"]}
 # An order's side effects: its jobs of these kinds, keyed by the order's id.
 SIDE_EFFECT_KINDS = {"confirmation_email", "inventory", "analytics"}
 
