@@ -133,7 +133,7 @@ def test_second_run_sends_no_second_email_applies_no_stock_logs_no_event(shopper
     )
 
     assert len(confirmations(smtp_server, order["id"])) == 1
-    assert SentEmail.objects.get(kind="confirmation_email", key=str(order["id"])).status == "sent"
+    assert SentEmail.objects.filter(kind="confirmation_email", key=str(order["id"])).count() == 1
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (8, 0)
     assert list(StockMovement.objects.filter(product=product).values_list("delta", flat=True)) == [
