@@ -19,7 +19,7 @@ from worker.jobs import enqueue_on_commit
 from worker.models import DeadLetter, Job
 
 from .test_worker_process import SHORT_WINDOWS, checkout, email_job, side_effects
-from .worker_tasks import OUTLIVES_ITS_TIME_LIMIT, outlives_its_time_limit
+from .worker_tasks import HARD_LIMIT_SECONDS, OUTLIVES_ITS_TIME_LIMIT, outlives_its_time_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,17 +52,7 @@ def test_a_side_effect_whose_every_attempt_loses_its_worker_fails_and_staff_are_
         product = ProductFactory(on_hand=10, low_stock_threshold=0)
         smtp_server.handler.delay_next = 30
         order_id = checkout(user, product).json()["id"]
-        first_kill = None
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            assert smtp_server.handler.delaying.wait(timeout=60), worker.output()[-3000:]
-            assert smtp_server.handler.delayed_recipients == [user.email]
-            assert email_job(order_id).attempts == attempt
-            smtp_server.handler.delaying.clear()
-            if attempt < MAX_ATTEMPTS:
-                smtp_server.handler.delay_next = 30  # the next attempt's send, held too
-            [pool_process] = psutil.Process(worker.process.pid).children()
-            pool_process.kill()
-            first_kill = first_kill or time.monotonic()
+        first_kill = kill_each_attempt_at_smtp(smtp_server, worker, user, order_id)
 
         failed = wait_until(
             lambda: (job := email_job(order_id)).status == "failed" and job,
@@ -70,25 +60,47 @@ def test_a_side_effect_whose_every_attempt_loses_its_worker_fails_and_staff_are_
             message=f"the job to fail; worker log:\n{worker.output()[-3000:]}",
         )
         print(f"\nfailed {time.monotonic() - first_kill:.0f} s after the first kill")
-        # The fourth claim counted, and failed the job instead of running it.
-        assert (failed.attempts, failed.last_error) == (MAX_ATTEMPTS + 1, LOST)
-        output = worker.output()
-        assert output.count("its last attempt lost its worker; alone") == MAX_ATTEMPTS - 1
-        assert f"failed for good: {LOST}" in output
-        told = Notification.objects.filter(recipient=staff, kind="side_effect_failed")
-        assert [n.message for n in told] == [
-            f"Order #{order_id}: confirmation_email failed for good: {LOST}"
-        ]
-        assert side_effects(user, order_id) == {
-            "confirmation_email": "failed",
-            "inventory": "done",
-            "analytics": "done",
-        }
-        # No attempt's send went out (each was killed at DATA), and none ran after the third.
-        subjects = [m["Subject"] for m in smtp_server.messages_to(user.email)]
-        assert subjects == ["Welcome to Shopflow"]
+        assert_failed_for_good_and_staff_told(failed, worker, smtp_server, staff, user, order_id)
     finally:
         worker.stop()
+
+
+def assert_failed_for_good_and_staff_told(failed, worker, smtp_server, staff, user, order_id):
+    """The fourth claim counted, and failed the job instead of running it; staff were told
+    once; the order's other side effects were done; no attempt's send went out."""
+    assert (failed.attempts, failed.last_error) == (MAX_ATTEMPTS + 1, LOST)
+    output = worker.output()
+    assert output.count("its last attempt lost its worker; alone") == MAX_ATTEMPTS - 1
+    assert f"failed for good: {LOST}" in output
+    told = Notification.objects.filter(recipient=staff, kind="side_effect_failed")
+    assert [n.message for n in told] == [
+        f"Order #{order_id}: confirmation_email failed for good: {LOST}"
+    ]
+    assert side_effects(user, order_id) == {
+        "confirmation_email": "failed",
+        "inventory": "done",
+        "analytics": "done",
+    }
+    # No attempt's send went out (each was killed at DATA), and none ran after the third.
+    subjects = [m["Subject"] for m in smtp_server.messages_to(user.email)]
+    assert subjects == ["Welcome to Shopflow"]
+
+
+def kill_each_attempt_at_smtp(smtp_server, worker, user, order_id) -> float:
+    """SIGKILL the worker's pool process each time an attempt at the order's email is at
+    SMTP (the server holding its DATA), MAX_ATTEMPTS times; when the first was killed."""
+    first_kill = None
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert smtp_server.handler.delaying.wait(timeout=60), worker.output()[-3000:]
+        assert smtp_server.handler.delayed_recipients == [user.email]
+        assert email_job(order_id).attempts == attempt
+        smtp_server.handler.delaying.clear()
+        if attempt < MAX_ATTEMPTS:
+            smtp_server.handler.delay_next = 30  # the next attempt's send, held too
+        [pool_process] = psutil.Process(worker.process.pid).children()
+        pool_process.kill()
+        first_kill = first_kill or time.monotonic()
+    return first_kill
 
 
 def test_a_job_past_its_hard_time_limit_every_time_fails_and_is_not_run_again(
@@ -103,7 +115,7 @@ def test_a_job_past_its_hard_time_limit_every_time_fails_and_is_not_run_again(
         own_redis,
         smtp_server,
         SHOPFLOW_TASK_MAX_RETRIES=1,
-        CELERY_TASK_TIME_LIMIT=3,
+        CELERY_TASK_TIME_LIMIT=HARD_LIMIT_SECONDS,
         SHOPFLOW_JOB_LEASE_SECONDS=17,
         SHOPFLOW_WAKE_AGAIN_SECONDS=5,
     )
@@ -126,7 +138,7 @@ def test_a_job_past_its_hard_time_limit_every_time_fails_and_is_not_run_again(
         worker.stop()
 
     assert marker.read_text().count("run") == 2
-    assert log.count("Hard time limit (3") == 2
+    assert log.count(f"Hard time limit ({HARD_LIMIT_SECONDS}s) exceeded") == 2
     assert (failed.attempts, failed.last_error) == (
         3,
         "its 2 attempts all lost their worker before they ended",

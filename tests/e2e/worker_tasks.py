@@ -11,9 +11,18 @@ from worker.tasks_base import JobTask
 # A kind of job of the tests' own: the test process's dispatcher (dispatcher_thread) wakes
 # it, as it imports this module too; `manage.py dispatch` does not know it.
 OUTLIVES_ITS_TIME_LIMIT = "tests_outlives_its_time_limit"
+# Its own limits: a wake-up carries its sender's (Celery stamps the task's limits on the
+# message), and the sender here is the test process, whose settings are the suite's.
+HARD_LIMIT_SECONDS = 3
 
 
-@shared_task(base=JobTask, kind=OUTLIVES_ITS_TIME_LIMIT, name="tests.outlives_its_time_limit")
+@shared_task(
+    base=JobTask,
+    kind=OUTLIVES_ITS_TIME_LIMIT,
+    name="tests.outlives_its_time_limit",
+    time_limit=HARD_LIMIT_SECONDS,
+    soft_time_limit=HARD_LIMIT_SECONDS - 1,
+)
 def outlives_its_time_limit(key: str) -> None:
     """A run that does not end: it ignores its soft time limit until the hard one kills
     its pool process. Its key is a file that counts its runs."""
