@@ -74,7 +74,15 @@ def _send(task_names: list[str]) -> None:
     pipelined round trip). Raises the broker's error."""
     with app.producer_or_acquire() as producer, producer.batch():
         for name in task_names:
-            app.send_task(name, producer=producer, retry=True, retry_policy=RECONNECT_ONCE)
+            # No time limits of the sender's: the worker runs the task under its own.
+            app.send_task(
+                name,
+                producer=producer,
+                retry=True,
+                retry_policy=RECONNECT_ONCE,
+                time_limit=None,
+                soft_time_limit=None,
+            )
 
 
 def dispatch_forever(*, stop: threading.Event) -> None:

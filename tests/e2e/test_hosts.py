@@ -20,6 +20,7 @@ from tests.support.host_bed import (
     assert_each_done_once,
     back_on_the_broker,
     check_out,
+    email_attempts,
     place,
     shop_bed,
     wait_all_done,
@@ -143,10 +144,7 @@ def test_a_wake_up_lost_in_flight_to_a_cut_host_is_sent_again_and_done_in_its_tr
         shop.thaw(other, "mail")
         cut.restore()
     print(f"\nwake-up lost in flight ({woken:.2f} s after the cut); done {took:.0f} s after")
-    assert shop.query(
-        "SELECT attempts FROM worker_job WHERE kind = 'confirmation_email' AND key = %s",
-        (str(order_id),),
-    ) == [(1,)]  # the lost wake-up claimed nothing
+    assert email_attempts(shop, order_id) == 1  # the lost wake-up claimed nothing
     assert_done_in_its_trace(shop, order_id, by=other)
 
     back_on_the_broker(shop, cut)

@@ -149,6 +149,15 @@ def back_on_the_broker(shop, host) -> None:
         ) from None
 
 
+def email_attempts(shop, order_id: int) -> int:
+    """The attempts counted on the order's confirmation email's job."""
+    [(attempts,)] = shop.query(
+        "SELECT attempts FROM worker_job WHERE kind = 'confirmation_email' AND key = %s",
+        (str(order_id),),
+    )
+    return attempts
+
+
 def email_attempt_ended(log: str, order_id: int) -> bool:
     """Whether a worker's log says its attempt at the order's confirmation email ended
     without recording it done (worker.tasks_base.JobTask's line about the job: a transient
@@ -178,10 +187,7 @@ def worker_host_cut_mid_send(shop) -> float:
         took = time.monotonic() - cut_at
         assert_each_done_once(shop, order_ids)
         # The cut host's attempt, then the other host's claim once its lease lapsed.
-        assert shop.query(
-            "SELECT attempts FROM worker_job WHERE kind = 'confirmation_email' AND key = %s",
-            (str(first),),
-        ) == [(2,)]
+        assert email_attempts(shop, first) == 2
     finally:
         cut.restore()
         shop.smtp.handler.rcpt_stalled.clear()
