@@ -10,6 +10,7 @@ import subprocess
 import psutil
 import pytest
 import requests
+from django.utils import timezone
 
 from devstack import services
 from devstack.stack import free_port, redis_answers
@@ -28,7 +29,7 @@ from tests.support.stack import (
 )
 from tests.support.tab import tab_script_fetched
 from tests.support.webhooks import WebhookReceiver
-from worker.models import Job
+from worker.models import BeatLease, Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +48,6 @@ def stack(smtp_server, broker_url, tmp_path):
         WEB_CONCURRENCY=1,
         WORKER_CONCURRENCY=2,
         WEBHOOK_WORKER_CONCURRENCY=4,
-        # Beat's most frequent entry, every 10 s here: seen at work within the test.
-        SHOPFLOW_DUPLICATE_ALERT_WINDOW_SECONDS=10,
     )
     with runstack(env, log_path, port, flower_port) as running:
         yield running
@@ -74,9 +73,12 @@ def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_
         timeout=30,
         message="the dispatcher to wake the stranded job, a worker to end it",
     )
+    # Beat at work: it holds the schedule's lease, renewed at each of its ticks (worker.beat).
     wait_until(
-        lambda: "store.alert_duplicate_orders" in flower_succeeded(stack), timeout=45
-    )  # beat
+        lambda: BeatLease.objects.filter(expires_at__gt=timezone.now()).exists(),
+        timeout=45,
+        message="beat to hold the schedule's lease",
+    )
 
     assert_sigterm_stops_everything(stack)
 
