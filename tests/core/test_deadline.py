@@ -34,7 +34,7 @@ def test_a_lookup_that_does_not_answer_is_abandoned_at_the_deadline():
     answered = threading.Event()
 
     def slow_resolver(host, port):
-        time.sleep(5.0)  # a resolver that does not answer
+        time.sleep(5.0)  # a fixed wait is the point: a resolver that does not answer
         answered.set()
         return ["127.0.0.1"]
 

@@ -40,7 +40,7 @@ def test_the_resolution_and_the_request_share_one_deadline(monkeypatch):
     """A lookup that took most of the time leaves the request only what is left of it."""
 
     def slow_resolver(host, port):
-        time.sleep(1.5)
+        time.sleep(1.5)  # a fixed wait is the point: a lookup that takes most of the time
         return [host]
 
     monkeypatch.setattr(public_http, "resolve", slow_resolver)
@@ -55,6 +55,7 @@ def test_a_lookup_that_does_not_answer_is_a_host_that_does_not_resolve_at_the_de
     monkeypatch,
 ):
     """As any DNS hiccup is (a later request tries again), saying how long it waited."""
+    # A fixed wait is the point: a lookup that answers only after the deadline.
     monkeypatch.setattr(public_http, "resolve", lambda host, port: time.sleep(3))
     started = time.monotonic()
     with pytest.raises(AddressUnresolved, match=r"cut at its 1\.0 s deadline") as raised:
