@@ -34,26 +34,24 @@ def enqueue_on_commit(task, key, *, concurrency_key: str = "", delay_seconds: fl
     wakes the kind's workers once it commits (nothing is published before). A job of the
     same kind and key already there is left as it is: enqueueing twice does the work once.
     Inside core.signals.isolated_inserts() the row is isolated from the caller's."""
-    job = Job(
-        kind=kind_of(task),
-        key=str(key),
-        concurrency_key=concurrency_key,
-        trace_context=trace_carrier(),
+    [job] = enqueue_each_on_commit(
+        task, [key], concurrency_key=concurrency_key, delay_seconds=delay_seconds
     )
-    if delay_seconds:
-        job.due_at = db_now(plus_seconds=delay_seconds)
-    insert_isolated([job], ignore_conflicts=True)
     return job
 
 
-def enqueue_each_on_commit(task, keys, *, concurrency_key: str = "") -> None:
+def enqueue_each_on_commit(
+    task, keys, *, concurrency_key: str = "", delay_seconds: float = 0
+) -> list[Job]:
     """enqueue_on_commit for each of `keys`, in one INSERT."""
     context, kind = trace_carrier(), kind_of(task)
+    due = {"due_at": db_now(plus_seconds=delay_seconds)} if delay_seconds else {}
     jobs = [
-        Job(kind=kind, key=str(key), concurrency_key=concurrency_key, trace_context=context)
+        Job(kind=kind, key=str(key), concurrency_key=concurrency_key, trace_context=context, **due)
         for key in keys
     ]
     insert_isolated(jobs, ignore_conflicts=True)
+    return jobs
 
 
 def enqueue_kinds(*, kinds: list[str], key) -> None:

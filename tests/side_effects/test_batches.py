@@ -16,6 +16,7 @@ from store.models import StockMovement
 from store.services import stock
 from tests.support.jobs import jobs_run
 from tests.support.orders import place_order
+from tests.support.signals import signals_sent
 from worker import tasks_base
 from worker.models import Job
 
@@ -80,16 +81,9 @@ def ran(monkeypatch) -> list:
 @pytest.fixture
 def told():
     """side_effect_failed as staff hear of it: (order_id, kind, error)."""
-    sent = []
-
-    def receiver(sender, order_id, kind, error, **kwargs):
-        sent.append((order_id, kind, error))
-
-    side_effect_failed.connect(receiver, weak=False, dispatch_uid="tests.side_effects.told")
-    try:
+    arguments = ("order_id", "kind", "error")
+    with signals_sent(side_effect_failed, *arguments, uid="tests.side_effects.told") as sent:
         yield sent
-    finally:
-        side_effect_failed.disconnect(dispatch_uid="tests.side_effects.told")
 
 
 def test_a_run_claims_up_to_its_batch_of_due_orders(customer, settings):

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.support.echo_jobs import echo_kind
+from tests.support.signals import signals_sent
 from worker.signals import job_failed
 
 
@@ -14,13 +15,5 @@ def echo_task():
 @pytest.fixture
 def failures():
     """The job_failed signals sent: (kind, key, error)."""
-    sent = []
-
-    def receiver(sender, kind, key, error, **kwargs):
-        sent.append((kind, key, error))
-
-    job_failed.connect(receiver, weak=False, dispatch_uid="tests.worker.failures")
-    try:
+    with signals_sent(job_failed, "kind", "key", "error", uid="tests.worker.failures") as sent:
         yield sent
-    finally:
-        job_failed.disconnect(dispatch_uid="tests.worker.failures")
