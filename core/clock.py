@@ -1,4 +1,4 @@
-"""The two clocks: for the times that hosts compare (a claim, a deadline, a relay's hold),
+"""The two clocks: for the times that hosts compare (a job's due time, its lease),
 the database's now(), in the statement itself, never a host's `timezone.now()`
 (docs/reliability.md, "One clock"); for the windows a process measures alone,
 `monotonic()`: one function, so that a test moves them all instead of sleeping."""

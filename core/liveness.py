@@ -1,4 +1,4 @@
-"""Liveness of the processes that serve no HTTP (Celery workers, beat, the outbox relay):
+"""Liveness of the processes that serve no HTTP (Celery workers, beat, the dispatcher):
 a file whose modification time is when the process stops vouching for itself, moved
 forward from the loop that does its work; `python -m core.liveness` exits 1 once it lapsed
 (docs/operations.md, "Health"). SHOPFLOW_LIVENESS_FILE names it; unset, nothing is written

@@ -1,7 +1,8 @@
 """GET /livez and GET /readyz (docs/operations.md, "Health"), and Prometheus' scrape of
 /metrics with its basic auth: they come by the pod's address, over plain HTTP, so the first
 middleware answers them before any Host check, HTTPS redirect, session or metrics count.
-/readyz asks the database, never the broker: the outbox keeps checkouts working without it."""
+/readyz asks the database, never the broker: a checkout writes jobs, not messages, and
+works without it."""
 
 import logging
 

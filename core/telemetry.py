@@ -1,6 +1,6 @@
 """OpenTelemetry: on when OTEL_EXPORTER_OTLP_ENDPOINT is set, off and free otherwise (no
 import of the SDK, no instrumentation, every helper here returns at once). What is traced,
-and how the outbox carries a trace from a checkout to its tasks: docs/operations.md,
+and how a job carries a trace from a checkout to its task: docs/operations.md,
 "Tracing"."""
 
 import contextlib
@@ -17,7 +17,7 @@ def telemetry_enabled() -> bool:
 
 def telemetry_start(service: str) -> None:
     """Start exporting this process's traces, once, if enabled. `service`: what the
-    process is (web, relay, worker, beat), the service name's suffix."""
+    process is (web, dispatcher, worker, beat), the service name's suffix."""
     global _tracer
     if _tracer is not None or not telemetry_enabled():
         return

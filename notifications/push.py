@@ -162,7 +162,7 @@ def push_post(*, subscription: PushSubscription, notification: Notification) -> 
         "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
     }
     # Here, not at the top: pywebpush imports aiohttp, a tenth of a second at the start of
-    # every process (web, workers, beat, relay, commands) that most never pay back.
+    # every process (web, workers, beat, dispatcher, commands) that most never pay back.
     from pywebpush import WebPusher
 
     body = WebPusher(info).encode(json.dumps(payload).encode(), "aes128gcm")["body"]

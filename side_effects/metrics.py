@@ -1,6 +1,6 @@
 """What side effects tell Prometheus (core.metrics serves it): how long each took from the
-checkout to done, and the reconciler's re-drives, counted in the worker processes; and
-at scrape time, by kind, those pending, pending past their deadline, and failed."""
+checkout to done, counted in the worker processes; and at scrape time, by kind, those
+pending and failed."""
 
 from datetime import datetime
 

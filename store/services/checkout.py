@@ -63,8 +63,9 @@ def _order_from_cart(customer, cart_id, idempotency_key, fingerprint) -> Order:
     wanted = {line.product_id: line.quantity for line in lines}
     products = {line.product_id: line.product for line in lines}
     stock_reserve(wanted=wanted, products=products)
-    # What receivers write (the outbox rows of order_created's receivers and of any
-    # post_save of Order, the notification) goes in with one savepoint at the end, isolated.
+    # What receivers write (order_created's and any post_save of Order's: the
+    # notification, the webhook deliveries, their jobs) goes in with one savepoint at
+    # the end, isolated.
     with isolated_inserts(about=f"the order of cart {cart_id}"):
         # pre_save flags a repeat of a recent order (store.receivers): identical carts lock
         # the same products above, so of two at once the second sees the first committed.

@@ -36,7 +36,7 @@ class Channel(redis.Channel):
                 raise  # not the read that stops kombu's close (callers ignore these errors)
             logger.warning(
                 "the link to Redis died under a BRPOP (%r): a message Redis handed it, if"
-                " any, is lost (a side effect's is re-driven by the reconciler)",
+                " any, is lost (its jobs are woken again by the dispatcher)",
                 exc,
             )
             # Closed now, while the transport still knows the server. Its restore of the
