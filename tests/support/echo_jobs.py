@@ -1,7 +1,6 @@
 """A kind of job of the tests' own (`test_echo`): a JobTask whose function the test steers
 (ECHO), registered with the app only while a test holds it (`echo_kind`): the dispatcher
-and jobs_run_all iterate job_tasks(), and the routing and schedule tests read every task
-the app has."""
+iterates job_tasks(), and the routing and schedule tests read every task the app has."""
 
 import contextlib
 

@@ -26,13 +26,3 @@ def jobs_run(kind: str, *, runs: int = 1) -> list[str]:
     for _ in range(runs):
         done += task.apply().get() or []
     return done
-
-
-def jobs_run_all(*, rounds: int = 3) -> None:
-    """Every kind's due jobs, until none is due or `rounds` passes are made."""
-    for _ in range(rounds):
-        ran = False
-        for kind in job_tasks():
-            ran = bool(jobs_run(kind)) or ran
-        if not ran:
-            return
