@@ -3,7 +3,7 @@ admin), behind a lease row (BeatLease), so that of any number of beats one sends
 time once, and the others stand by: docs/operations.md, "Beat".
 `celery -A worker beat --scheduler worker.beat:Scheduler`.
 
-Every tick vouches for beat's liveness (core.liveness), standing by or sending: a beat
+Every tick writes beat's heartbeat (core.liveness), standing by or sending: a beat
 stuck in a tick lapses, one that waits for its next due time does not."""
 
 import logging
@@ -17,7 +17,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from core.clock import db_now
-from core.liveness import VOUCH_SECONDS, WAITING_SECONDS, liveness_vouch
+from core.liveness import ALIVE_SECONDS, WAITING_SECONDS, liveness_heartbeat
 
 from .models import BeatLease
 
@@ -55,21 +55,21 @@ class Scheduler(DatabaseScheduler):
 
     def setup_schedule(self):
         # Deferred to the tick that takes the lease: a standby reads no schedule.
-        liveness_vouch(seconds=WAITING_SECONDS)
+        liveness_heartbeat(seconds=WAITING_SECONDS)
 
     def tick(self, *args, **kwargs):
         if not self.lease_held():
-            liveness_vouch(seconds=max(VOUCH_SECONDS, 2 * STANDBY_SECONDS))
+            liveness_heartbeat(seconds=max(ALIVE_SECONDS, 2 * STANDBY_SECONDS))
             return min(STANDBY_SECONDS, self.max_interval)
         if not self.leading:
             self.leading = True
             logger.info("Scheduler: this beat (%s) holds the lease: it sends", self.holder)
             # Its first publication may wait for the broker (Celery retries it for minutes).
-            liveness_vouch(seconds=WAITING_SECONDS)
+            liveness_heartbeat(seconds=WAITING_SECONDS)
             super().setup_schedule()
         interval = super().tick(*args, **kwargs)
         # A tick comes every max_interval (5 s) at the least: two of them missed, not one.
-        liveness_vouch(seconds=max(VOUCH_SECONDS, 2 * self.max_interval))
+        liveness_heartbeat(seconds=max(ALIVE_SECONDS, 2 * self.max_interval))
         return interval
 
     def lease_held(self) -> bool:

@@ -3,7 +3,7 @@ import os
 from celery import Celery, bootsteps, signals
 
 from core.env import settings_module
-from core.liveness import MARK_EVERY_SECONDS, WAITING_SECONDS, liveness_vouch
+from core.liveness import MARK_EVERY_SECONDS, WAITING_SECONDS, liveness_heartbeat
 from core.telemetry import telemetry_flush, telemetry_start
 from worker.compat.beat_stop import beat_stop_install
 
@@ -19,36 +19,37 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-class LivenessVoucher(bootsteps.StartStopStep):
+class LivenessHeartbeat(bootsteps.StartStopStep):
     """A worker's liveness (core.liveness; docs/operations.md, "Health"): its consumer's
-    loop vouches for it, so a worker whose main loop is stuck lapses and one whose pool is
-    busy with long tasks does not. The consumer's timer asks the loop itself to vouch
-    (`call_soon`): on the event loop (prefork or threads on Redis or RabbitMQ) the timer is
-    that loop's own; without one (eventlet, gevent) it is a thread of its own, and the
-    vouch waits for the loop to drain it. Waiting for the broker (at start, and while the
-    consumer reconnects) is no reason to restart a worker: it vouches for the wait at once."""
+    loop writes its heartbeat, so a worker whose main loop is stuck lapses and one whose
+    pool is busy with long tasks does not. The consumer's timer asks the loop itself to
+    beat (`call_soon`): on the event loop (prefork or threads on Redis or RabbitMQ) the
+    timer is that loop's own; without one (eventlet, gevent) it is a thread of its own, and
+    the heartbeat waits for the loop to drain it. Waiting for the broker (at start, and
+    while the consumer reconnects) is no reason to restart a worker: its heartbeat covers
+    the wait at once."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
     ticks = None  # the timer's entry, while started
 
     def start(self, c):
-        self.ticks = c.timer.call_repeatedly(MARK_EVERY_SECONDS, c.call_soon, (liveness_vouch,))
+        self.ticks = c.timer.call_repeatedly(MARK_EVERY_SECONDS, c.call_soon, (liveness_heartbeat,))
 
     def stop(self, c):
         if self.ticks is not None:
             self.ticks.cancel()
         self.ticks = None
-        liveness_vouch(seconds=WAITING_SECONDS)
+        liveness_heartbeat(seconds=WAITING_SECONDS)
 
     shutdown = stop
 
 
-app.steps["consumer"].add(LivenessVoucher)
+app.steps["consumer"].add(LivenessHeartbeat)
 
 
 @signals.worker_init.connect(dispatch_uid="worker.liveness.start_up")
-def vouch_for_start_up(**kwargs):
-    liveness_vouch(seconds=WAITING_SECONDS)
+def heartbeat_at_start_up(**kwargs):
+    liveness_heartbeat(seconds=WAITING_SECONDS)
 
 
 @signals.worker_process_init.connect(dispatch_uid="worker.start_telemetry_in_pool_process")

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from core import clock
-from core.liveness import liveness_vouch
+from core.liveness import liveness_heartbeat
 
 from . import locks
 from .celery import app
@@ -92,7 +92,7 @@ def dispatch_forever(*, stop: threading.Event) -> None:
     database that stopped answering) lets it lapse."""
     dispatcher = Dispatcher()
     while not stop.is_set():
-        liveness_vouch()
+        liveness_heartbeat()
         pause = settings.SHOPFLOW_DISPATCH_POLL_MS / 1000
         try:
             dispatcher.tick()

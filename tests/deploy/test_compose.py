@@ -231,7 +231,7 @@ def test_flowers_healthcheck_asks_with_its_credentials_on_its_port(services):
 
 
 @pytest.mark.parametrize("name", ["worker", "mail", "webhooks", "dispatcher", "beat"])
-def test_a_process_without_http_is_healthy_while_it_vouches_for_its_loop(services, name):
+def test_a_process_without_http_is_healthy_while_its_loop_beats(services, name):
     kind, [line] = healthcheck_argv(services[name]["healthcheck"])
     assert kind == "CMD-SHELL" and shlex.split(line) == ["python", "-m", "core.liveness"]
     assert services[name]["environment"]["SHOPFLOW_LIVENESS_FILE"].startswith("/tmp/")

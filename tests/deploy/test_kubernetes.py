@@ -250,7 +250,7 @@ def test_the_web_is_probed_for_liveness_and_readiness_on_its_own_endpoints():
 
 
 @pytest.mark.parametrize("name", ["worker", "mail", "dispatcher", "beat"])
-def test_a_process_without_http_is_live_while_its_loop_vouches_for_it(name):
+def test_a_process_without_http_is_live_while_its_loop_beats(name):
     probe = container(shop_deployments()[f"shopflow-{name}"])["livenessProbe"]
     assert probe["exec"]["command"] == ["python", "-m", "core.liveness"]
     config = of_kind(objects_of("base"), "ConfigMap")["shopflow-config"]["data"]

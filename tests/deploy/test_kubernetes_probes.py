@@ -50,7 +50,7 @@ STALLED_REQUEST = (
     b"Content-Length: 99\r\n\r\n{"
 )
 
-# Short enough to see a stuck process lapse within seconds (beat vouches for two of its
+# Short enough to see a stuck process lapse within seconds (beat's heartbeat covers two of its
 # 5 s loops at the least).
 LIVENESS_SECONDS = "3"
 # How often stays_live asks a probe: more often than a kubelet (every few seconds).
@@ -183,19 +183,19 @@ def test_a_web_whose_database_does_not_answer_is_live_but_not_ready(pod):
     assert http_probe(container["livenessProbe"], container, host_port=port) == 200
 
 
-def vouched_until(env) -> float:
-    """How many seconds ahead the process vouches for itself (-inf: never did)."""
+def alive_until(env) -> float:
+    """How many seconds ahead the process's heartbeat reaches (-inf: never did)."""
     path = env["SHOPFLOW_LIVENESS_FILE"]
     return os.stat(path).st_mtime - time.time() if os.path.exists(path) else float("-inf")
 
 
-def vouched_by_its_loop(env) -> bool:
-    """The file holds a loop's mark, not the vouch for a wait (minutes)."""
-    return 0 < vouched_until(env) < 60
+def marked_by_its_loop(env) -> bool:
+    """The file holds a loop's mark, not the heartbeat for a wait (minutes)."""
+    return 0 < alive_until(env) < 60
 
 
-def vouched_for_a_wait(env) -> bool:
-    return vouched_until(env) > 600
+def marked_for_a_wait(env) -> bool:
+    return alive_until(env) > 600
 
 
 def stays_live(probe, env, *, seconds: float) -> None:
@@ -230,7 +230,7 @@ def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_b
     one_process = ("--concurrency", "1", "--include", "tests.e2e.worker_tasks")
     worker, container, env = pod(name, *one_process, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
-    wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
+    wait_until(lambda: marked_by_its_loop(env), timeout=30, message="the loop's first mark")
     assert exec_probe(probe, env).returncode == 0
 
     # Busy: its one pool process (or thread) runs a task three windows long.
@@ -242,9 +242,9 @@ def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_b
 
     lapses_when_stopped_and_recovers(worker, probe, env)
 
-    # Waiting for its broker, it vouches for the reconnection at once.
+    # Waiting for its broker, its heartbeat covers the reconnection at once.
     redis_server.stop()
-    wait_until(lambda: vouched_for_a_wait(env), timeout=30, message="a vouch for the wait")
+    wait_until(lambda: marked_for_a_wait(env), timeout=30, message="a heartbeat for the wait")
     assert exec_probe(probe, env).returncode == 0
 
 
@@ -252,29 +252,29 @@ def test_a_busy_worker_stays_live_a_stuck_one_does_not_nor_one_waiting_for_its_b
 def test_dispatcher_and_beat_are_live_while_their_loop_turns_and_lapse_when_stuck(pod, name):
     process, container, env = pod(name, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
-    wait_until(lambda: vouched_by_its_loop(env), timeout=30, message="the loop's first mark")
+    wait_until(lambda: marked_by_its_loop(env), timeout=30, message="the loop's first mark")
 
     assert exec_probe(probe, env).returncode == 0
     lapses_when_stopped_and_recovers(process, probe, env)
 
 
 @pytest.mark.parametrize("name", ["worker", "beat"])
-def test_started_before_its_broker_it_is_live_while_it_waits_then_its_loop_vouches(
+def test_started_before_its_broker_it_is_live_while_it_waits_then_its_loop_beats(
     pod, redis_server, name
 ):
-    """The worker's loop waits for the connection, so it vouches for the wait; beat's ticks
-    go on (a publication that fails is logged): either way, live for windows on end."""
+    """The worker's loop waits for the connection, so its heartbeat covers the wait; beat's
+    ticks go on (a publication that fails is logged): either way, live for windows on end."""
     redis_server.stop()
     _, container, env = pod(name, ready=False, SHOPFLOW_LIVENESS_SECONDS=LIVENESS_SECONDS)
     probe = container["livenessProbe"]
 
-    wait_until(lambda: vouched_until(env) > 0, timeout=60, message="its first vouch")
+    wait_until(lambda: alive_until(env) > 0, timeout=60, message="its first heartbeat")
     stays_live(probe, env, seconds=3 * float(LIVENESS_SECONDS))
     if name == "worker":
-        assert vouched_for_a_wait(env)
+        assert marked_for_a_wait(env)
 
     redis_server.start()  # on the same port
-    wait_until(lambda: vouched_by_its_loop(env), timeout=90, message="the loop's mark")
+    wait_until(lambda: marked_by_its_loop(env), timeout=90, message="the loop's mark")
 
 
 def test_a_web_whose_threads_all_wait_is_still_live_but_not_ready(pod):

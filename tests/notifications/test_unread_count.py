@@ -1,4 +1,4 @@
-"""The unread count the server vouches for, and its version (`unread_as_of`): the answers of
+"""The unread count the server answers with, and its version (`unread_as_of`): the answers of
 the page and of marking read (one, or all up to what the tab showed), and the count each
 live or caught-up frame carries. Of two counts, the one with the greater version is the
 newer, whatever order they were answered in."""

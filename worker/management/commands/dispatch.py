@@ -3,7 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from core.liveness import WAITING_SECONDS, liveness_vouch
+from core.liveness import WAITING_SECONDS, liveness_heartbeat
 from core.telemetry import telemetry_start
 from worker.dispatcher import dispatch_forever
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Wake each kind's workers while it has due jobs, until stopped (SIGTERM or Ctrl-C)."
 
     def handle(self, *args, **options):
-        liveness_vouch(seconds=WAITING_SECONDS)
+        liveness_heartbeat(seconds=WAITING_SECONDS)
         telemetry_start("dispatcher")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
