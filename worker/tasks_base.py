@@ -113,8 +113,6 @@ class JobTask(Task):
     keep_days: int | None = 30  # how long an ended job is kept (None: for good)
     ignore_result = True
     store_errors_even_if_ignored = True
-    # The message is only a wake-up: acknowledged when the run starts, lost costs latency.
-    acks_late = False
 
     @property
     def max_attempts(self) -> int:

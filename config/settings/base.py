@@ -267,11 +267,13 @@ CELERY_TASK_ROUTES = {
     # Webhooks wait on other people's servers: a worker of their own, on threads.
     "webhooks.*": {"queue": "webhooks"},
 }
-# One message in hand per process: with acks_late, a prefetched message would wait
-# behind a slow one and, if the worker dies, be redelivered late.
+# One message in hand per process: a prefetched wake-up would wait behind a slow run.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Every message is acknowledged when its run starts (Celery's default, said here): a job's
+# wake-up carries no work (the row does), and beat's plain tasks are sent again at their
+# next time. Acknowledged late, a message whose run kills its worker would come back for
+# ever.
+CELERY_TASK_ACKS_LATE = False
 # Task events feed Flower (its task list and /metrics); 0 saves them (docs/performance.md).
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
 # Keep connections across tasks (Celery's fixup closes them; worker.celery closes old ones).

@@ -4,12 +4,13 @@ hard time limit (Celery kills its process there). Each attempt is counted when c
 its lease lapses, and the dispatcher wakes the kind for it, claimed alone; the claim
 after the last of max_attempts fails it without running it (a dead letter), and those
 concerned are told. The one mechanism for a worker killed, frozen or cut off, and for a
-run that does not end."""
+run that does not end. And a plain task (beat's) that kills its worker: run once."""
 
 import time
 
 import psutil
 import pytest
+import redis
 
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory
@@ -19,7 +20,13 @@ from worker.jobs import enqueue_on_commit
 from worker.models import DeadLetter, Job
 
 from .test_worker_process import SHORT_WINDOWS, checkout, email_job, side_effects
-from .worker_tasks import HARD_LIMIT_SECONDS, OUTLIVES_ITS_TIME_LIMIT, outlives_its_time_limit
+from .worker_tasks import (
+    HARD_LIMIT_SECONDS,
+    OUTLIVES_ITS_TIME_LIMIT,
+    kills_its_worker,
+    outlives_its_time_limit,
+    sleeps,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,3 +151,34 @@ def test_a_job_past_its_hard_time_limit_every_time_fails_and_is_not_run_again(
         "its 2 attempts all lost their worker before they ended",
     )
     assert Job.objects.get(pk=failed.pk).status == "failed"
+
+
+def test_a_plain_task_that_kills_its_worker_runs_once_and_is_not_handed_out_again(
+    own_redis, smtp_server, tmp_path
+):
+    """Beat's periodic tasks are plain tasks, not jobs: their message is acknowledged
+    when the run starts. One whose run kills its pool process is gone with it (its next
+    period sends it again), never handed out again and again."""
+    worker = WorkerProcess(
+        worker_env(own_redis, smtp_server),
+        tmp_path / "worker.log",
+        concurrency=1,
+        queues="default",
+        include="tests.e2e.worker_tasks",
+    ).start()
+    runs, after = tmp_path / "runs.txt", tmp_path / "after.txt"
+    try:
+        kills_its_worker.delay(str(runs))
+        wait_until(
+            lambda: "exited with 'signal 9 (SIGKILL)'" in worker.output(),
+            message=f"the pool process's loss; worker log:\n{worker.output()[-3000:]}",
+        )
+        sleeps.delay(0, str(after))  # behind anything the broker handed out again
+        wait_until(after.exists, message=f"the next task; log:\n{worker.output()[-3000:]}")
+        broker = redis.Redis.from_url(own_redis.url)
+        left = (broker.llen("default"), broker.hlen("unacked"))
+    finally:
+        worker.stop()
+
+    assert runs.read_text().count("run") == 1
+    assert left == (0, 0)  # nothing waiting, nothing held to be given back

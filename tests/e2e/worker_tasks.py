@@ -1,5 +1,7 @@
 """Tasks that only the tests' worker subprocesses load (WorkerProcess(include=...))."""
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -40,3 +42,12 @@ def sleeps(seconds: float, marker: str) -> None:
     """Keeps a pool process (or thread) busy; the marker says it has started."""
     Path(marker).write_text("started")
     time.sleep(seconds)  # a fixed wait is the point: the task holds its pool slot this long
+
+
+@shared_task(name="tests.kills_its_worker")
+def kills_its_worker(runs: str) -> None:
+    """A plain task (not a job) that kills its pool process every time, as an
+    out-of-memory kill of it would. `runs` is a file that counts its runs."""
+    with Path(runs).open("a") as counted:
+        counted.write("run\n")
+    os.kill(os.getpid(), signal.SIGKILL)
