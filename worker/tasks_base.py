@@ -211,7 +211,8 @@ class JobTask(Task):
         holds the job's lease; False when it does not."""
         if error_text is not None:
             how["error"] = error_text
-        with transaction.atomic():
+        # Inside an atomic kind's transaction, no savepoint: a failure here fails it whole.
+        with transaction.atomic(savepoint=False):
             if not end(job=job, **how):
                 return False
             outcome = {jobs.job_done: "done", jobs.job_retry: "retry"}.get(end, "failed")
