@@ -128,11 +128,13 @@ def _workers(celery: list[str], env: dict[str, str]) -> dict[str, list[str]]:
     """Each worker service `worker_replicas` times ("worker", "worker-2", ...), each replica
     a Celery node of its own."""
     workers = {
-        # Stock, analytics and scheduled work: short database tasks.
+        # Stock, analytics and scheduled work: short database tasks, a process a core
+        # (Celery's default, as in docker-compose): one alone cleared a burst's backlog
+        # half as fast (docs/performance.md).
         "worker": (
             "default,inventory,analytics",
             env.get("WORKER_POOL", "prefork"),
-            env.get("WORKER_CONCURRENCY", "1"),
+            env.get("WORKER_CONCURRENCY", str(os.cpu_count() or 1)),
         ),
         # Email waits on the SMTP server: many threads, each with its own connection.
         "mail": ("emails", "threads", env.get("EMAIL_WORKER_CONCURRENCY", "16")),
