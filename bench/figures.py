@@ -10,8 +10,9 @@ INF = float("inf")
 # burst, with a slow SMTP server; the CPU and orders/s ratios against the other designs.
 EFFECTS_P99_MS = 500.0
 RECOVERED_P99_MS = 1000.0
+RECOVERY_SECONDS = 30.0
 SLOW_SMTP_P99_MS = 2000.0
-CPU_RATIO = 0.5
+CPU_RATIO = 0.45
 ORDERS_RATIO = 2.0
 
 

@@ -67,8 +67,8 @@ def burst_rows(found: dict) -> list[str]:
             f"{ms(peak)}; {after}",
             "-",
             "",
-            "within 10 s",
-            figures.met(back, 10),
+            f"within {figures.RECOVERY_SECONDS:g} s",
+            figures.met(back, figures.RECOVERY_SECONDS),
         )
     ]
 

@@ -27,6 +27,7 @@ import time
 from datetime import datetime
 
 import figures
+import phases
 import report
 from cpu import CpuMeter
 from phases import measure, shop
@@ -132,6 +133,7 @@ def start(args, sink: Sink, designs: list) -> None:
     env = dict(kv.split("=", 1) for kv in args.env)
     designs.append(Shopflow(args.database_url, args.prefix, sink, env))
     designs.append(Naive(args.database_url, args.prefix, sink))
+    phases.STACKS[:] = designs
     for stack in designs:  # runstack sets itself up while the naive design is launched
         stack.launch()
     for stack in designs:

@@ -78,6 +78,7 @@ def test_the_rate_search_goes_down_when_the_first_rate_fails():
 def test_a_ratio_and_a_target():
     assert figures.ratio(23.0, 46.0) == 0.5
     assert figures.ratio(None, 46.0) is None
-    assert figures.met(0.5, figures.CPU_RATIO) == "yes"
+    assert figures.met(0.45, figures.CPU_RATIO) == "yes"
+    assert figures.met(0.46, figures.CPU_RATIO) == "no"
     assert figures.met(1.9, figures.ORDERS_RATIO, at_least=True) == "no"
     assert figures.met(None, 1.0) == "no"
