@@ -55,8 +55,11 @@ def test_a_lookup_that_does_not_answer_is_a_host_that_does_not_resolve_at_the_de
     monkeypatch,
 ):
     """As any DNS hiccup is (a later request tries again), saying how long it waited."""
-    # A fixed wait is the point: a lookup that answers only after the deadline.
-    monkeypatch.setattr(public_http, "resolve", lambda host, port: time.sleep(3))
+
+    def silent_resolver(host, port):
+        time.sleep(3)  # a fixed wait is the point: a lookup that answers after the deadline
+
+    monkeypatch.setattr(public_http, "resolve", silent_resolver)
     started = time.monotonic()
     with pytest.raises(AddressUnresolved, match=r"cut at its 1\.0 s deadline") as raised:
         public_target(

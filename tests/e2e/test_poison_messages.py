@@ -14,6 +14,7 @@ import redis
 
 from notifications.models import Notification
 from tests.factories import ProductFactory, UserFactory
+from tests.support.brokers import queued_task_ids
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess, dispatcher_thread, worker_env
 from worker.jobs import enqueue_on_commit
@@ -175,10 +176,10 @@ def test_a_plain_task_that_kills_its_worker_runs_once_and_is_not_handed_out_agai
         )
         sleeps.delay(0, str(after))  # behind anything the broker handed out again
         wait_until(after.exists, message=f"the next task; log:\n{worker.output()[-3000:]}")
-        broker = redis.Redis.from_url(own_redis.url)
-        left = (broker.llen("default"), broker.hlen("unacked"))
+        waiting = queued_task_ids(own_redis.url, "default")
+        held = redis.Redis.from_url(own_redis.url).hlen("unacked")  # to be given back
     finally:
         worker.stop()
 
     assert runs.read_text().count("run") == 1
-    assert left == (0, 0)  # nothing waiting, nothing held to be given back
+    assert (waiting, held) == ([], 0)
