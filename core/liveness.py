@@ -16,9 +16,9 @@ if ALIVE_SECONDS <= 0:
     refuse("SHOPFLOW_LIVENESS_SECONDS", str(ALIVE_SECONDS), "a number of seconds above 0")
 # A mark is a system call: made at most this often, whatever the loop's pace.
 MARK_EVERY_SECONDS = min(5.0, ALIVE_SECONDS / 6)
-# How long a heartbeat lasts while the process waits on purpose: its start-up, which may wait for
-# the broker (Celery retries a first connection for minutes), and a worker's reconnection.
-# One that has not moved on by then is restarted.
+# How long a heartbeat lasts while the process waits on purpose: its start-up, which may
+# wait for the broker (Celery retries a first connection for minutes), and a worker's
+# reconnection. One that has not moved on by then is restarted.
 WAITING_SECONDS = max(15 * 60.0, ALIVE_SECONDS)
 
 _marked_at = 0.0

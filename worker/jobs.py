@@ -143,7 +143,8 @@ def job_fail(*, job: Job, error: str) -> bool:
     """Failed for good (a dead letter, re-drivable from the admin), and job_failed sent in
     the same transaction, its receivers' rows isolated (core.signals): staff are told if
     and only if the failure is recorded."""
-    with transaction.atomic(savepoint=False):  # a failure here fails the caller's whole
+    # No savepoint: inside a caller's transaction, a failure here fails all of it.
+    with transaction.atomic(savepoint=False):
         failed = bool(
             _held(job).update(
                 status=Status.FAILED,

@@ -45,7 +45,8 @@ def inventory_apply(*, order_id: int) -> bool:
     attempt did. One transaction (the job's, when its task runs it): a ledger row per order
     item (unique: nothing is applied twice), one UPDATE, and low_stock for the items that
     crossed their threshold at checkout (OrderItem)."""
-    with transaction.atomic(savepoint=False):  # a failure here fails the caller's whole
+    # No savepoint: inside a caller's transaction, a failure here fails all of it.
+    with transaction.atomic(savepoint=False):
         # The ledger says what was applied: a re-driven job applies only what is missing.
         items = selectors.order_items_unapplied(order_id=order_id)
         if items:
