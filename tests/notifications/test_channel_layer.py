@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 
 from notifications import live
 from notifications.channel_layer import layer_call
-from tests.support.brokers import channel_layer_on
+from tests.support.brokers import RedisServer, channel_layer_on
 from tests.support.polling import wait_until
 
 
@@ -42,13 +42,23 @@ def test_publishes_reuse_one_redis_connection(settings, broker_url):
     assert server.info("stats")["total_connections_received"] - before < 5
 
 
-def test_a_push_goes_through_after_redis_closed_the_loops_connection(settings, broker_url):
+@pytest.fixture
+def own_layer_redis(settings):
+    """A Redis of the test's own for the channel layer: the test closes every client's
+    connection, and the session's broker serves others in this process (the Celery app's
+    pooled producers)."""
+    server = RedisServer().start()
+    channel_layer_on(settings, server.url)
+    yield server.url
+    server.stop()
+
+
+def test_a_push_goes_through_after_redis_closed_the_loops_connection(own_layer_redis):
     """A restart or an idle timeout closes a kept connection: the next push still arrives."""
-    channel_layer_on(settings, broker_url)
     layer = get_channel_layer()
     channel = layer_call(layer.new_channel)
     layer_call(layer.group_add, live.user_group(7), channel)
-    server = redis.Redis.from_url(broker_url)
+    server = redis.Redis.from_url(own_layer_redis)
     db = str(server.connection_pool.connection_kwargs.get("db", 0))
     killed = 0
     for client in server.client_list():
