@@ -6,13 +6,12 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
-        from core.metrics import add_collector
         from core.signals import receivers_connect
         from side_effects.signals import side_effect_failed
         from store.signals import low_stock, order_created, price_changed
         from worker.schedule import schedule_task
 
-        from . import metrics, receivers, tasks
+        from . import receivers, tasks
 
         receivers_connect(
             self.name,
@@ -23,7 +22,6 @@ class WebhooksConfig(AppConfig):
                 (side_effect_failed, receivers.deliver_side_effect_failed),
             ],
         )
-        add_collector(metrics.WebhookCollector())
         schedule_task(
             "webhook deliveries prune",
             tasks.prune_deliveries,

@@ -64,8 +64,6 @@ class Delivery(models.Model):
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()  # the event's `data`
     created_at = models.DateTimeField(default=timezone.now)  # the event's time
-    # The trace of the event (core.telemetry.trace_carrier): its attempts join it.
-    trace_context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-id"]  # the ids sort by time: newest first

@@ -52,7 +52,7 @@ def delivery_list(*, endpoint_id: int, status: str | None = None) -> QuerySet[De
     rows = deliveries_with_state(Delivery.objects.filter(endpoint_id=endpoint_id))
     if status:
         rows = rows.filter(status=status)
-    return rows.defer("payload", "trace_context").prefetch_related("attempts")
+    return rows.defer("payload").prefetch_related("attempts")
 
 
 def delivery_get(*, delivery_id: str) -> Delivery:

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from core.exists_check import ExistsCheck
 from core.signals import insert_isolated
-from core.telemetry import trace_carrier
 from worker.jobs import enqueue_on_commit, jobs_due_now, jobs_redrive
 from worker.models import Job
 
@@ -59,7 +58,7 @@ def endpoint_test_send(*, endpoint_id: int) -> Delivery:
 
 
 def _deliveries_create(*, endpoint_ids: list[int], event_type: str, payload: dict):
-    fixed = {"event_type": event_type, "payload": payload, "trace_context": trace_carrier()}
+    fixed = {"event_type": event_type, "payload": payload}
     rows = [Delivery(id=delivery_id_new(), endpoint_id=pk, **fixed) for pk in endpoint_ids]
     insert_isolated(rows)
     for row in rows:  # one INSERT for all in a receiver's isolated block

@@ -10,7 +10,7 @@ from core.signals import send_robust_isolated
 from worker.jobs import jobs_fail_pending
 from worker.models import Job
 
-from .. import locks, metrics, selectors
+from .. import locks, selectors
 from ..exceptions import EndpointNotFound
 from ..models import JOB_KIND, Endpoint
 from ..signals import webhook_failed
@@ -70,8 +70,7 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) ->
         enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
     )
     waiting = Job.objects.filter(kind=JOB_KIND, concurrency_key=str(endpoint.pk))
-    failed = jobs_fail_pending(jobs=waiting, error=f"the endpoint was disabled: {reason}")
-    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status="failed", count=failed)
+    jobs_fail_pending(jobs=waiting, error=f"the endpoint was disabled: {reason}")
     if notify:
         staff_told(endpoint=endpoint, delivery_id="", reason=reason)
 

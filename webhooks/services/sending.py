@@ -14,10 +14,9 @@ from core import clock
 from core.clock import db_now
 from core.deadline import Deadline
 from core.public_http import AddressRefused, public_post
-from core.telemetry import span_continuing
 from worker.tasks_base import TransientError
 
-from .. import events, locks, metrics
+from .. import events, locks
 from ..exceptions import EndpointDisabled
 from ..models import Attempt, Delivery, Endpoint
 from ..signatures import signature_header
@@ -64,8 +63,7 @@ def delivery_send(*, delivery_id: str) -> Attempt:
     delivery = rows.get(pk=delivery_id)  # DoesNotExist: gone with its endpoint, nothing to do
     if not delivery.endpoint.enabled:
         raise EndpointDisabled(EndpointDisabled.detail)
-    with span_continuing(f"webhook {delivery.event_type}", [delivery.trace_context]):
-        attempt, retry_after = _post(delivery)
+    attempt, retry_after = _post(delivery)  # in its job's span, of the event's trace
     if not attempt.error:
         return attempt
     if attempt.status_code == 410:
@@ -147,7 +145,6 @@ def attempt_record(*, job, outcome: str, result, error: BaseException | None) ->
         return  # deleted meanwhile, with its deliveries
     if attempt is not None:
         attempt.save()
-        metrics.attempt_observe_on_commit(endpoint_id=endpoint.pk, ms=attempt.duration_ms)
         # Since when the endpoint's every attempt has failed.
         if outcome == "done" and endpoint.failing_since is not None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
@@ -156,11 +153,7 @@ def attempt_record(*, job, outcome: str, result, error: BaseException | None) ->
         elif outcome != "done" and endpoint.failing_long and endpoint.enabled:
             endpoint_disable(endpoint=endpoint, reason="every attempt failed for 5 days")
             endpoint.enabled = False
-    if outcome == "retry":
-        return
-    status = Delivery.Status.DELIVERED if outcome == "done" else Delivery.Status.FAILED
-    metrics.ended_count_on_commit(endpoint_id=endpoint.pk, status=status)
-    if outcome == "done" or isinstance(error, EndpointDisabled):
+    if outcome in ("retry", "done") or isinstance(error, EndpointDisabled):
         return
     if isinstance(error, EndpointGone):
         if endpoint.enabled:
