@@ -81,10 +81,11 @@ def test_a_worker_frozen_in_its_transaction_costs_a_checkout_under_a_minute_and_
         done = time.monotonic() - frozen_at
         print(f"\ncheckout in {took:.1f} s; all done {done:.0f} s after the freeze")
         assert done <= PROMISE_SECONDS
-        # The frozen attempt's inventory jobs, claimed again once their lease lapsed.
+        # The frozen attempt's inventory jobs, claimed again once their lease lapsed (more
+        # than once when the frozen transaction still held the row at the next attempt).
         assert "its last attempt lost its worker" in survivor.output()
         inventory = Job.objects.filter(kind="inventory", key__in=[str(o) for o in order_ids])
-        assert inventory.filter(attempts=2).exists()
+        assert inventory.filter(attempts__gte=2).exists(), list(inventory.values("attempts"))
 
         os.killpg(frozen.process.pid, signal.SIGCONT)
         settle([frozen, survivor])

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.support import PROJECT_DIR
 from tests.support.brokers import (
@@ -82,3 +83,20 @@ def test_a_killed_runs_broker_is_reaped_and_a_live_ones_is_left(kind):
         for pid in brokers_owned_by(owner.pid):  # a failed reap leaves nothing either
             os.kill(pid, signal.SIGKILL)
         mine.stop()
+
+
+def test_a_redis_server_whose_port_another_took_starts_on_another_port():
+    """Another test process's server on the port between free_port() and the bind: the
+    server this one answers as is its own, not that one, which goes away with its test."""
+    first = RedisServer().start()
+    second = RedisServer()
+    second.port = first.port  # taken, as by another test process meanwhile
+    try:
+        second.start()
+        assert second.port != first.port
+        assert redis.Redis.from_url(second.url).info("server")["process_id"] == second.process.pid
+        first.stop()
+        assert redis.Redis.from_url(second.url).ping()
+    finally:
+        first.stop()
+        second.stop()

@@ -16,7 +16,7 @@ import redis
 from django.conf import settings
 
 # The runner's own helpers: tests start Redis the way `make run` does.
-from devstack.stack import free_port, options_argv, redis_server_binary, wait_for_redis
+from devstack.stack import free_port, options_argv, redis_server_binary
 from tests.support.parts import part_missing
 from tests.support.polling import wait_until
 
@@ -44,21 +44,39 @@ class RedisServer:
         self.port = free_port()
         self.dir: str | None = None  # its working directory while it runs
         self.process: subprocess.Popen | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
+        """Started on its port. The first time, on another free one when another test
+        process took that port between free_port() and the bind: the server answering is
+        this one (its pid), never someone else's that will go away with its test. Started
+        again, on the same port (its clients' URL) or not at all."""
         self.dir = tempfile.mkdtemp(prefix=f"shopflow-redis-{os.getpid()}-")
-        self.process = subprocess.Popen(
-            throwaway_redis_argv(self.port, self.dir),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if not wait_for_redis(self.url, timeout=10):
-            raise AssertionError(f"redis-server on port {self.port} did not start")
-        return self
+        ports = [self.port] if self.started else [self.port, *(free_port() for _ in range(4))]
+        self.started = True
+        for self.port in ports:
+            self.process = subprocess.Popen(
+                throwaway_redis_argv(self.port, self.dir),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_until(self._answered_or_exited, timeout=10, message=f"redis-server {self.port}")
+            if self.process.poll() is None:
+                return self
+        raise AssertionError(f"redis-server did not start on port {self.port}")
+
+    def _answered_or_exited(self) -> bool:
+        if self.process.poll() is not None:
+            return True
+        try:
+            with redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1) as r:
+                return r.info("server")["process_id"] == self.process.pid
+        except redis.RedisError:
+            return False
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
