@@ -7,11 +7,15 @@ class AnalyticsAppConfig(AppConfig):
 
     def ready(self):
         from side_effects import registry
+        from store.signals import order_cancelled
         from worker.schedule import schedule_task
 
-        from . import tasks
+        from . import receivers, tasks
 
         registry.register(tasks.record_analytics)
+        order_cancelled.connect(
+            receivers.record_cancellation, dispatch_uid="analytics_app.record_cancellation"
+        )
         schedule_task(
             "analytics daily rollup",
             tasks.rollup_daily_summary,

@@ -2,14 +2,17 @@ from django.db import models
 
 
 class AnalyticsEvent(models.Model):
-    """One row per order: what was bought, by whom, for how much. Unique per order, so a
-    redelivered task records nothing new."""
+    """What was bought, by whom, for how much: a row when an order is placed, another when
+    it is cancelled (the same figures, taken back). Unique per order and name, so a
+    redelivered task records nothing new. Both are dated by the order's placing: a day's
+    revenue is that of its orders still standing."""
 
     class Name(models.TextChoices):
         ORDER_PLACED = "order_placed", "Order placed"
+        ORDER_CANCELLED = "order_cancelled", "Order cancelled"
 
     name = models.CharField(max_length=32, choices=Name.choices, default=Name.ORDER_PLACED)
-    order_id = models.BigIntegerField(unique=True)
+    order_id = models.BigIntegerField()
     customer_id = models.BigIntegerField(db_index=True)
     items = models.JSONField(default=list)
     units = models.PositiveIntegerField()
@@ -19,6 +22,9 @@ class AnalyticsEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order_id", "name"], name="analyticsevent_once")
+        ]
 
     def __str__(self):
         return f"{self.name} order={self.order_id}"
@@ -30,6 +36,7 @@ class DailySummary(models.Model):
 
     day = models.DateField(unique=True)
     orders = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)  # of those orders
     units = models.PositiveIntegerField(default=0)
     revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     # The side-effect lag of the day's orders: from an order's placed_at to its last side

@@ -3,13 +3,16 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Min, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, DecimalField, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from side_effects import selectors as side_effect_selectors
 
 from .models import AnalyticsEvent, DailySummary
+
+Name = AnalyticsEvent.Name
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
 def event_list() -> QuerySet[AnalyticsEvent]:
@@ -23,13 +26,20 @@ def daily_summary(*, since: date | None = None, until: date | None = None) -> li
         events = events.filter(occurred_at__date__gte=since)
     if until:
         events = events.filter(occurred_at__date__lte=until)
+    placed, cancelled = Q(name=Name.ORDER_PLACED), Q(name=Name.ORDER_CANCELLED)
     rows = (
         events.annotate(day=TruncDate("occurred_at"))
         .values("day")
-        .annotate(orders=Count("id"), units=Sum("units"), revenue=Sum("revenue"))
+        .annotate(
+            orders=Count("id", filter=placed),
+            cancelled=Count("id", filter=cancelled),
+            units=Coalesce(Sum("units", filter=placed), 0),
+            revenue=Coalesce(Sum("revenue", filter=placed), ZERO)
+            - Coalesce(Sum("revenue", filter=cancelled), ZERO),
+        )
         .order_by("-day")
     )
-    # A day is here for its events, so its sums are never null; revenue to the cent.
+    # Revenue to the cent: that of the day's orders not cancelled.
     return [{**row, "revenue": row["revenue"].quantize(Decimal("0.01"))} for row in rows]
 
 
@@ -61,14 +71,14 @@ def daily_summary_with_lag(*, since: date | None = None, until: date | None = No
     return rows
 
 
-FIGURE_FIELDS = ("orders", "units", "revenue", *LAG_FIELDS)
+FIGURE_FIELDS = ("orders", "cancelled", "units", "revenue", *LAG_FIELDS)
 
 
 def day_figures(*, day: date) -> DailySummary:
     """One day's figures as of now, from its events and its orders' side effects,
     unsaved: what the rollup writes for the day, and what today shows before it has."""
     rows = daily_summary(since=day, until=day)
-    totals = {key: rows[0][key] for key in ("orders", "units", "revenue")} if rows else {}
+    totals = {key: rows[0][key] for key in FIGURE_FIELDS[:4]} if rows else {}
     return DailySummary(day=day, **totals, **side_effect_lag(day=day))
 
 

@@ -26,8 +26,11 @@ class DailySummarySerializer(serializers.Serializer):
 
     day = serializers.DateField()
     orders = serializers.IntegerField()
+    cancelled = serializers.IntegerField(help_text="Of those orders, the ones cancelled since.")
     units = serializers.IntegerField()
-    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    revenue = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Of the orders not cancelled."
+    )
     side_effect_lag_p50_ms = serializers.IntegerField(
         allow_null=True, help_text="Median lag in ms; null when no order's side effects are done."
     )

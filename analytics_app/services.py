@@ -8,19 +8,21 @@ from .models import AnalyticsEvent, DailySummary
 from .selectors import FIGURE_FIELDS, day_figures
 
 ANALYTICS = "analytics"  # the side effect kind (analytics_app.apps registers its task)
+CANCELLATION = "analytics_cancellation"  # the job kind of a cancel's record
 
 
-def analytics_record(*, order_id: int) -> bool:
-    """Record this order's order_placed event, once (unique per order)."""
+def analytics_record(*, order_id: int, name=AnalyticsEvent.Name.ORDER_PLACED) -> bool:
+    """Record this order's event `name` (placed, or cancelled), once."""
     order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
     # INSERT ... ON CONFLICT DO NOTHING: what an earlier attempt recorded stays as is.
-    AnalyticsEvent.objects.bulk_create([_order_placed_event(order)], ignore_conflicts=True)
+    AnalyticsEvent.objects.bulk_create([_order_event(order, name)], ignore_conflicts=True)
     return True
 
 
-def _order_placed_event(order) -> AnalyticsEvent:
+def _order_event(order, name: str) -> AnalyticsEvent:
     items = order.line_items
     return AnalyticsEvent(
+        name=name,
         order_id=order.pk,
         customer_id=order.customer_id,
         items=[

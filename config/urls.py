@@ -51,6 +51,11 @@ urlpatterns = [
     ),
     path("account/orders/", store.pages.order_list_page, name="order-list-page"),
     path("account/orders/<int:order_id>/", store.pages.order_page, name="order-page"),
+    path(
+        "account/orders/<int:order_id>/cancel/",
+        store.pages.order_cancel_page,
+        name="order-cancel-page",
+    ),
     path("account/analytics/", analytics_app.pages.analytics_page, name="analytics-page"),
     path("", include(notifications.urls)),  # its API, page, links and service worker
     path("admin/", admin.site.urls),

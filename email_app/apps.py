@@ -15,6 +15,8 @@ class EmailAppConfig(AppConfig):
         from . import receivers, tasks
 
         registry.register(tasks.send_confirmation_email)
+        registry.register(tasks.send_cancellation_email, on="cancelled")
+        registry.register(tasks.send_shipping_email, on="fulfilled")
         receivers_connect(
             self.name,
             [

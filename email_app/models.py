@@ -8,6 +8,8 @@ class SentEmail(models.Model):
 
     class Kind(models.TextChoices):
         CONFIRMATION_EMAIL = "confirmation_email", "Order confirmation"
+        CANCELLATION_EMAIL = "cancellation_email", "Order cancelled"
+        SHIPPING_EMAIL = "shipping_email", "Order shipped"
         WELCOME = "welcome", "Welcome"
         LOW_STOCK_ALERT = "low_stock_alert", "Low-stock alert"
         # One a window, naming every order flagged since the last (key: the window's start).

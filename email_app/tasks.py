@@ -18,6 +18,18 @@ def send_confirmation_email(key: str) -> bool:
     return emails.confirmation_email_send(order_id=int(key))
 
 
+@shared_task(
+    base=SideEffectTask, kind=emails.CANCELLATION_EMAIL, name="email_app.send_cancellation_email"
+)
+def send_cancellation_email(key: str) -> bool:
+    return emails.cancellation_email_send(order_id=int(key))
+
+
+@shared_task(base=SideEffectTask, kind=emails.SHIPPING_EMAIL, name="email_app.send_shipping_email")
+def send_shipping_email(key: str) -> bool:
+    return emails.shipping_email_send(order_id=int(key))
+
+
 @shared_task(base=JobTask, kind="welcome_email", name="email_app.send_welcome_email")
 def send_welcome_email(key: str) -> bool:
     return emails.welcome_send(user_id=int(key))

@@ -15,7 +15,13 @@ class NotificationsConfig(AppConfig):
         from messaging.models import Message
         from messaging.signals import message_read
         from side_effects.signals import side_effect_failed
-        from store.signals import duplicate_orders_alerted, low_stock, order_created
+        from store.signals import (
+            duplicate_orders_alerted,
+            low_stock,
+            order_cancelled,
+            order_created,
+            order_fulfilled,
+        )
         from webhooks.signals import webhook_failed
 
         # The email digests and pushes: job kinds (worker.tasks_base.job_tasks), woken by
@@ -26,6 +32,8 @@ class NotificationsConfig(AppConfig):
             self.name,
             [
                 (order_created, receivers.notify_order_placed),
+                (order_cancelled, receivers.notify_order_cancelled),
+                (order_fulfilled, receivers.notify_order_fulfilled),
                 (low_stock, receivers.notify_low_stock),
                 (side_effect_failed, receivers.notify_side_effect_failed),
                 (webhook_failed, receivers.notify_webhook_failed),

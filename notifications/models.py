@@ -13,6 +13,8 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         ORDER_PLACED = "order_placed", "Order placed"
+        ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+        ORDER_FULFILLED = "order_fulfilled", "Order shipped"
         MESSAGE = "message", "New message"
         LOW_STOCK = "low_stock", "Low stock"
         SIDE_EFFECT_FAILED = "side_effect_failed", "Side effect failed"

@@ -11,6 +11,9 @@ CHANNELS = (IN_APP, EMAIL, PUSH)
 # A kind without a preference row has these.
 DEFAULTS: dict[str, dict[str, bool]] = {
     Kind.ORDER_PLACED.value: {IN_APP: True, EMAIL: True, PUSH: False},
+    # Their own emails say so already (email_app): no digest of them unless chosen.
+    Kind.ORDER_CANCELLED.value: {IN_APP: True, EMAIL: False, PUSH: True},
+    Kind.ORDER_FULFILLED.value: {IN_APP: True, EMAIL: False, PUSH: True},
     Kind.MESSAGE.value: {IN_APP: True, EMAIL: True, PUSH: True},
     Kind.LOW_STOCK.value: {IN_APP: True, EMAIL: True, PUSH: False},
     Kind.SIDE_EFFECT_FAILED.value: {IN_APP: True, EMAIL: True, PUSH: False},

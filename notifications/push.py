@@ -31,6 +31,8 @@ Kind = Notification.Kind
 # it is (RFC 8030): pywebpush sends TTL 0 unless told, and the message is dropped.
 DELIVERY = {
     Kind.ORDER_PLACED: (24 * 3600, "normal"),
+    Kind.ORDER_CANCELLED: (24 * 3600, "normal"),
+    Kind.ORDER_FULFILLED: (24 * 3600, "normal"),
     Kind.MESSAGE: (24 * 3600, "high"),
     Kind.LOW_STOCK: (3600, "normal"),
     Kind.SIDE_EFFECT_FAILED: (6 * 3600, "high"),

@@ -9,6 +9,14 @@ def notify_order_placed(sender, order, **kwargs):
     inbox.order_placed_notify(order=order)
 
 
+def notify_order_cancelled(sender, order, **kwargs):
+    inbox.order_cancelled_notify(order=order)
+
+
+def notify_order_fulfilled(sender, order, **kwargs):
+    inbox.order_fulfilled_notify(order=order)
+
+
 def notify_low_stock(sender, product, order_id, available, **kwargs):
     inbox.low_stock_notify(product=product, available=available)
 

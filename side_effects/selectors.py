@@ -57,9 +57,9 @@ def side_effect_states_known(*, order, states: dict[str, str]) -> None:
 
 
 def side_effect_states(*, order) -> dict[str, str]:
-    """{kind: status} for every registered kind: the order's side effects as the API shows
-    them, pending where there is no job yet (a receiver refused) or the order was not read
-    through side_effects_annotate (one query then)."""
+    """{kind: status}: the order's side effects as the API shows them. Every kind of its
+    checkout, pending where there is no job (the order was not read through
+    side_effects_annotate: one query then); a later change's kinds once they have one."""
     kinds = registry.kinds()
     if all(hasattr(order, _field(kind)) for kind in kinds):
         found = {kind: getattr(order, _field(kind)) for kind in kinds}
@@ -67,20 +67,28 @@ def side_effect_states(*, order) -> dict[str, str]:
         found = dict(
             Job.objects.filter(kind__in=kinds, key=str(order.pk)).values_list("kind", "status")
         )
-    return {kind: found.get(kind) or Status.PENDING.value for kind in kinds}
+    placed = registry.kinds(on=registry.PLACED)
+    return {
+        kind: found.get(kind) or Status.PENDING.value
+        for kind in kinds
+        if kind in placed or found.get(kind)
+    }
 
 
 def side_effect_outcomes(*, placed_from: datetime, placed_before: datetime) -> Iterator[Outcome]:
-    """For each order whose side effects were asked for in [placed_from, placed_before)
-    (their jobs' created_at: the checkout's transaction): how long they took, and how many
-    failed. Streamed (one row per order, in chunks), so a day is never all in memory.
+    """For each order whose checkout's side effects were asked for in [placed_from,
+    placed_before) (their jobs' created_at: the checkout's transaction): how long they
+    took, and how many failed. Streamed (one row per order, in chunks), so a day is never
+    all in memory.
 
     `lag_ms` runs from the checkout to the moment its last side effect was done. None while
     any of its side effects is pending or failed."""
     done, failed, pending = Status.DONE, Status.FAILED, Status.PENDING
     rows = (
         Job.objects.filter(
-            kind__in=registry.kinds(), created_at__gte=placed_from, created_at__lt=placed_before
+            kind__in=registry.kinds(on=registry.PLACED),
+            created_at__gte=placed_from,
+            created_at__lt=placed_before,
         )
         .values("key")
         .annotate(

@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import RecordAdmin
+from core.exceptions import DomainError
 from side_effects.selectors import side_effect_order_ids, side_effect_states
 from worker.models import Job
 
@@ -19,6 +22,7 @@ from .models import (
     Product,
     StockMovement,
 )
+from .services.lifecycle import order_fulfil
 from .services.prices import price_changes_by
 from .services.stock import product_stock_adjust
 
@@ -171,7 +175,14 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline]
     raw_id_fields = ["customer", "duplicate_of"]
+    actions = ["fulfil"]
+    # Its status changes through its life's services only (the Fulfil action, the API).
     readonly_fields = [
+        "status",
+        "cancelled_at",
+        "cancel_reason",
+        "fulfilled_at",
+        "tracking_number",
         "placed_at",
         "idempotency_key",
         "request_fingerprint",
@@ -179,6 +190,31 @@ class OrderAdmin(admin.ModelAdmin):
         "duplicate_alert",
         "side_effects",
     ]
+
+    @admin.action(description="Fulfil the selected orders (a tracking number each)")
+    def fulfil(self, request, queryset):
+        """A page asking each order's tracking number; once applied, each order fulfilled
+        (store.services.lifecycle), a cancelled one refused with why."""
+        orders = list(queryset.order_by("pk"))
+        if "apply" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Fulfil orders",
+                "orders": orders,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/store/order/fulfil.html", context)
+        fulfilled = 0
+        for order in orders:
+            tracking = request.POST.get(f"tracking_{order.pk}", "").strip()[:100]
+            try:
+                order_fulfil(order_id=order.pk, tracking_number=tracking)
+                fulfilled += 1
+            except DomainError as refused:
+                self.message_user(request, f"Order #{order.pk}: {refused.detail}", messages.WARNING)
+        self.message_user(request, f"{fulfilled} order(s) fulfilled.", messages.SUCCESS)
+        return None
 
     @admin.display(description="side effects")
     def side_effects(self, order):

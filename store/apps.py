@@ -19,6 +19,7 @@ class StoreConfig(AppConfig):
         from .signals import order_created
 
         registry.register(tasks.apply_inventory)
+        registry.register(tasks.release_stock, on=Order.Status.CANCELLED)
         post_save.connect(
             receivers.create_customer_for_new_user,
             sender=settings.AUTH_USER_MODEL,

@@ -70,3 +70,11 @@ class InsufficientStock(DomainError):
         fields = ("product_id", "sku", "requested", "available")  # ShortageSerializer's
         products = [{field: getattr(s, field) for field in fields} for s in self.shortages]
         return {"detail": self.detail, "products": products}
+
+
+class OrderNotCancellable(DomainError):
+    status, detail = 409, "The order is fulfilled: it can no longer be cancelled."
+
+
+class OrderNotFulfillable(DomainError):
+    status, detail = 409, "The order is cancelled: it cannot be fulfilled."

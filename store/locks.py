@@ -73,3 +73,17 @@ def orders_flagged_unalerted() -> QuerySet[Order]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def order_for_update(*, order_id: int, user=None) -> QuerySet[Order]:
+    """The order with its customer's user, the order locked (FOR NO KEY UPDATE: its items'
+    inserts are not blocked): a cancel and a fulfil of it queue, and the second sees what
+    the first did. With `user`, only if they may act on it: their own, or any for staff."""
+    orders = (
+        Order.objects.select_related("customer__user")
+        .select_for_update(no_key=True, of=("self",))
+        .filter(pk=order_id)
+    )
+    if user is not None and not user.is_staff:
+        orders = orders.filter(customer__user=user)
+    return orders.order_by("pk")

@@ -107,11 +107,18 @@ class DuplicateAlert(models.Model):
 class Order(models.Model):
     class Status(models.TextChoices):
         PLACED = "placed", "Placed"
+        CANCELLED = "cancelled", "Cancelled"
+        FULFILLED = "fulfilled", "Fulfilled"
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     placed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Its life after the checkout (store.services.lifecycle): at most one of the two.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True, default="")
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True, default="")
     # NULL, not "", for "no key": the unique constraint must not apply to keyless orders.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # A hash of the request body that created the order, to tell a replay from a misuse.
@@ -182,15 +189,18 @@ class OrderItem(models.Model):
 
 
 class StockMovement(models.Model):
-    """Ledger of applied stock changes. One row per order item makes the inventory task
-    idempotent: a replay finds the row and applies nothing."""
+    """Ledger of applied stock changes, `delta` to stock on hand. At most one row per order
+    item and reason makes the inventory and the release idempotent: a replay finds its row
+    and applies nothing. A release of an item never sold has delta 0: what it gave back
+    was a reservation."""
 
     class Reason(models.TextChoices):
         SALE = "sale", "Sale"
+        RELEASE = "release", "Released (order cancelled)"
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
-    order_item = models.OneToOneField(
-        OrderItem, on_delete=models.PROTECT, null=True, blank=True, related_name="movement"
+    order_item = models.ForeignKey(
+        OrderItem, on_delete=models.PROTECT, null=True, blank=True, related_name="movements"
     )
     delta = models.IntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.SALE)
@@ -198,6 +208,11 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order_item", "reason"], name="stockmovement_one_per_item_and_reason"
+            )
+        ]
 
     def __str__(self):
         return f"{self.product_id} {self.delta:+d} ({self.reason})"

@@ -1,17 +1,24 @@
-"""A customer's order pages: their orders, and one order with its lines and its side
-effects, which the page follows (the order API) while any is pending. Another person's
-order is not found, as in the API."""
+"""A customer's order pages: their orders, and one order with its status, its lines and
+its side effects, which the page follows (the order API) while any is pending, and a
+Cancel button while it is placed. Another person's order is not found, as in the API."""
 
 from collections import Counter
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from core.exceptions import DomainError
 from side_effects.selectors import side_effect_states
 from worker.models import Job
 
 from . import selectors
+from .exceptions import OrderNotFound
+from .serializers import OrderCancelSerializer
+from .services import lifecycle
 
 Status = Job.Status
 PER_PAGE = 20
@@ -56,3 +63,22 @@ def order_page(request, order_id: int):
         "failed": counts[Status.FAILED],
     }
     return render(request, "store/order.html", context)
+
+
+@require_POST
+@login_required
+def order_cancel_page(request, order_id: int):
+    """The order page's Cancel button: the order cancelled, or why not, on its page."""
+    form = OrderCancelSerializer(data=request.POST)
+    if not form.is_valid():
+        messages.error(request, "The reason is too long: at most 500 characters.")
+        return redirect("order-page", order_id)
+    try:
+        lifecycle.order_cancel(order_id=order_id, user=request.user, **form.validated_data)
+    except OrderNotFound:
+        raise Http404() from None
+    except DomainError as refused:
+        messages.error(request, refused.detail)
+    else:
+        messages.success(request, f"Order #{order_id} is cancelled.")
+    return redirect("order-page", order_id)

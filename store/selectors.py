@@ -1,11 +1,20 @@
 """Reads of the store. Every customer-facing read is scoped to the caller."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from side_effects.selectors import side_effects_annotate
 
 from .exceptions import CartItemNotFound, CartNotFound, OrderNotFound
-from .models import Cart, CartItem, DuplicateAlert, Order, OrderItem, PriceChange, Product
+from .models import (
+    Cart,
+    CartItem,
+    DuplicateAlert,
+    Order,
+    OrderItem,
+    PriceChange,
+    Product,
+    StockMovement,
+)
 
 
 def product_list() -> QuerySet[Product]:
@@ -53,7 +62,16 @@ def order_list(*, user, with_lines: bool = True) -> QuerySet[Order]:
     with its side effects' states and, unless `with_lines` is off (the pages' lists show no
     lines), `line_items` with their products: what the API and the pages show, in three
     queries for a page."""
-    orders = side_effects_annotate(Order.objects.filter(customer__user=user))
+    return _shown(Order.objects.filter(customer__user=user), with_lines=with_lines)
+
+
+def order_detail(*, order_id: int) -> Order:
+    """Any order, as order_list shows one (its caller was allowed to see it)."""
+    return _shown(Order.objects.filter(pk=order_id)).get()
+
+
+def _shown(orders: QuerySet[Order], *, with_lines: bool = True) -> QuerySet[Order]:
+    orders = side_effects_annotate(orders)
     if with_lines:
         lines = OrderItem.objects.select_related("product")
         orders = orders.prefetch_related(Prefetch("items", queryset=lines, to_attr="line_items"))
@@ -104,7 +122,16 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
     related = ["product", "order__customer__user" if with_customer else "order"]
     fields = ["order", "product", "unit_price", "quantity", "product__sku", "product__name"]
     fields += [
-        f"order__{name}" for name in ("customer", "total", "placed_at", "status", "duplicate_of")
+        f"order__{name}"
+        for name in (
+            "customer",
+            "total",
+            "placed_at",
+            "status",
+            "duplicate_of",
+            "cancel_reason",
+            "tracking_number",
+        )
     ]
     if with_customer:  # the user and what the confirmation email reads of them
         fields += [
@@ -130,10 +157,26 @@ def order_for_processing(*, order_id: int, with_customer: bool = True) -> Order:
 
 
 def order_items_unapplied(*, order_id: int) -> list[OrderItem]:
-    """The order's items that no stock movement applied yet, by product: what the
-    inventory task moves."""
+    """The order's items that no stock movement applied yet, by product, with their
+    order's status; the order's row locked (store.locks.order_for_update's lock), so that
+    a cancel of it waits for this transaction, or this one sees the cancel."""
     return list(
-        OrderItem.objects.filter(order_id=order_id, movement__isnull=True)
-        .only("order", "product", "quantity", "crossed_low_stock")
+        OrderItem.objects.filter(order_id=order_id, movements__isnull=True)
+        .select_related("order")
+        .select_for_update(no_key=True, of=("order",))
+        .only("order__status", "product", "quantity", "crossed_low_stock")
+        .order_by("product_id")
+    )
+
+
+def order_items_unreleased(*, order_id: int) -> list[OrderItem]:
+    """The order's items that no release gave back yet, by product, each with `sold`:
+    whether the inventory task moved it out of stock on hand."""
+    movements = StockMovement.objects.filter(order_item=OuterRef("pk"))
+    return list(
+        OrderItem.objects.filter(order_id=order_id)
+        .exclude(Exists(movements.filter(reason=StockMovement.Reason.RELEASE)))
+        .annotate(sold=Exists(movements.filter(reason=StockMovement.Reason.SALE)))
+        .only("order", "product", "quantity")
         .order_by("product_id")
     )

@@ -78,8 +78,11 @@ class SideEffectsSerializer(serializers.Serializer):
     # to `fields` once made, as DRF's docs ("Dynamically modifying fields") show.
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        placed = registry.kinds(on=registry.PLACED)
         for kind in registry.kinds():
-            self.fields[kind] = serializers.ChoiceField(choices=Job.Status.choices)
+            self.fields[kind] = serializers.ChoiceField(
+                choices=Job.Status.choices, required=kind in placed
+            )
 
 
 class OrderSerializer(ModelSerializer):
@@ -102,6 +105,9 @@ class OrderSerializer(ModelSerializer):
             "total",
             "currency",
             "placed_at",
+            "cancelled_at",
+            "fulfilled_at",
+            "tracking_number",
             "side_effects",
             "duplicate_of",
         ]
@@ -158,3 +164,13 @@ class PriceChangeSerializer(ModelSerializer):
         model = PriceChange
         fields = ["old_price", "new_price", "changed_at"]
         read_only_fields = fields
+
+
+class OrderCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OrderFulfilSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )

@@ -13,6 +13,11 @@ def apply_inventory(key: str) -> bool:
     return stock.inventory_apply(order_id=int(key))
 
 
+@shared_task(base=SideEffectTask, kind=stock.STOCK_RELEASE, atomic=True, name="store.release_stock")
+def release_stock(key: str) -> bool:
+    return stock.stock_release(order_id=int(key))
+
+
 @shared_task(name="store.remove_abandoned_carts")
 def remove_abandoned_carts() -> int:
     return carts.carts_remove_abandoned(

@@ -20,4 +20,6 @@ urlpatterns = [
     ),
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
     path("orders/<int:order_id>/", views.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<int:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<int:order_id>/fulfil/", views.OrderFulfilView.as_view(), name="order-fulfil"),
 ]

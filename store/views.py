@@ -5,7 +5,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, generics, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,12 +19,14 @@ from .serializers import (
     CartItemUpdateSerializer,
     CartSerializer,
     CreateOrderSerializer,
+    OrderCancelSerializer,
+    OrderFulfilSerializer,
     OrderSerializer,
     PriceChangeSerializer,
     ProductSerializer,
     ShortageErrorSerializer,
 )
-from .services import carts, customers
+from .services import carts, customers, lifecycle
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
@@ -180,3 +182,41 @@ class OrderDetailView(APIView):
     def get(self, request, order_id):
         order = selectors.order_get(user=request.user, order_id=order_id)
         return Response(OrderSerializer(order).data)
+
+
+def _changed(order) -> Response:
+    """The order as the API shows it, after a change its caller was allowed to make."""
+    return Response(OrderSerializer(selectors.order_detail(order_id=order.pk)).data)
+
+
+CONFLICT = OpenApiResponse(ErrorSerializer, description="Its status refuses it.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such order of the caller's.")
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        summary="Cancel an order (its customer, or staff)",
+        description="Its stock is released, its customer told. Again: 200, nothing twice.",
+        request=OrderCancelSerializer,
+        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
+    def post(self, request, order_id):
+        incoming = OrderCancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        order = lifecycle.order_cancel(order_id=order_id, user=request.user, **incoming.data)
+        return _changed(order)
+
+
+class OrderFulfilView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        summary="Fulfil an order (staff)",
+        description="Its shipping email goes out. Again: 200, nothing twice.",
+        request=OrderFulfilSerializer,
+        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
+    def post(self, request, order_id):
+        incoming = OrderFulfilSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        return _changed(lifecycle.order_fulfil(order_id=order_id, **incoming.data))

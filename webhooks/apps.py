@@ -8,7 +8,13 @@ class WebhooksConfig(AppConfig):
     def ready(self):
         from core.signals import receivers_connect
         from side_effects.signals import side_effect_failed
-        from store.signals import low_stock, order_created, price_changed
+        from store.signals import (
+            low_stock,
+            order_cancelled,
+            order_created,
+            order_fulfilled,
+            price_changed,
+        )
         from worker.schedule import schedule_task
 
         from . import receivers, tasks
@@ -17,6 +23,8 @@ class WebhooksConfig(AppConfig):
             self.name,
             [
                 (order_created, receivers.deliver_order_created),
+                (order_cancelled, receivers.deliver_order_cancelled),
+                (order_fulfilled, receivers.deliver_order_fulfilled),
                 (low_stock, receivers.deliver_low_stock),
                 (price_changed, receivers.deliver_price_changed),
                 (side_effect_failed, receivers.deliver_side_effect_failed),

@@ -1,25 +1,53 @@
 """The events an endpoint may subscribe to, and the order and product as their `data`
 shows them (docs/webhooks.md; webhooks.receivers builds each event's)."""
 
+import json
+from pathlib import Path
+
 ORDER_CREATED = "order.created"
+ORDER_CANCELLED = "order.cancelled"
+ORDER_FULFILLED = "order.fulfilled"
 LOW_STOCK = "product.low_stock"
 PRICE_CHANGED = "product.price_changed"
 SIDE_EFFECT_FAILED = "order.side_effect_failed"
 # Sent to one endpoint when staff ask for it (POST .../test/); not subscribed to.
 TEST = "webhook.test"
-EVENT_TYPES = (ORDER_CREATED, LOW_STOCK, PRICE_CHANGED, SIDE_EFFECT_FAILED)
+EVENT_TYPES = (
+    ORDER_CREATED,
+    ORDER_CANCELLED,
+    ORDER_FULFILLED,
+    LOW_STOCK,
+    PRICE_CHANGED,
+    SIDE_EFFECT_FAILED,
+)
+# An order.* event's `sequence`: an order is created, then cancelled or fulfilled, once
+# each at most, so a receiver that got 2 drops a late 1.
+SEQUENCE = {ORDER_CREATED: 1, ORDER_CANCELLED: 2, ORDER_FULFILLED: 2}
+# The JSON Schema of each event type's body, kept beside this module (one file a type).
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 
-def order_data(order) -> dict:
-    """The order as GET /api/orders/{id}/ shows it, without its side effects: from the
-    order as the checkout wrote it (its lines and their products in memory)."""
+def event_schemas() -> dict[str, dict]:
+    """{event type: its JSON Schema}, the test event's too."""
+    return {
+        kind: json.loads((SCHEMAS / f"{kind}.json").read_text()) for kind in (*EVENT_TYPES, TEST)
+    }
+
+
+def order_data(order, event_type: str = ORDER_CREATED) -> dict:
+    """The order as GET /api/orders/{id}/ shows it, without its side effects, with the
+    event's `sequence` and the `customer`: from the order as the change wrote it (at
+    checkout its lines and their products are in memory)."""
     # Imported when first used: store.serializers lists the side effects' kinds as it
     # loads, once every app registered its own, after the admin has loaded this module.
     from store.serializers import OrderSerializer
 
+    if not hasattr(order, "line_items"):
+        order.line_items = list(order.items.select_related("product"))
     data = dict(OrderSerializer(order).data)
     data.pop("side_effects", None)
-    return data
+    customer = {"id": order.customer_id, "email": order.customer.user.email}
+    return {**data, "sequence": SEQUENCE[event_type], "customer": customer}
 
 
 def product_data(product, **extra) -> dict:

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer
 
-from . import selectors
+from . import events, selectors
 from .models import Endpoint
 from .serializers import (
     DeliveryQuerySerializer,
@@ -104,6 +104,15 @@ class EndpointViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         rows = selectors.delivery_list(endpoint_id=endpoint_id, status=status_wanted)
         page = DeliverySerializer(self.paginate_queryset(rows), many=True)
         return self.get_paginated_response(page.data)
+
+
+class EventTypesView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @staff_only("The event types, each with the JSON Schema of its body (staff)", {200: dict})
+    def get(self, request):
+        schemas = events.event_schemas()
+        return Response([{"type": kind, "schema": schema} for kind, schema in schemas.items()])
 
 
 class RedeliverView(APIView):

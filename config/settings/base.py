@@ -263,6 +263,7 @@ CELERY_TASK_ROUTES = {
     # Digests go out from the mail worker, beside the other email (SMTP may be slow).
     "notifications.send_email_digests": {"queue": "emails"},
     "store.apply_inventory": {"queue": "inventory"},
+    "store.release_stock": {"queue": "inventory"},
     "analytics_app.*": {"queue": "analytics"},
     # Webhooks wait on other people's servers: a worker of their own, on threads.
     "webhooks.*": {"queue": "webhooks"},

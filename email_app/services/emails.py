@@ -1,19 +1,27 @@
 """Shopflow's own emails, each rendered from one of email_app's templates and sent once
-through email_send: an order's confirmation (a side effect of order_created), the welcome
-email, and staff's low-stock and duplicate-orders alerts."""
+through email_send: an order's confirmation, cancellation and shipping (side effects of
+the order), the welcome email, and staff's low-stock and duplicate-orders alerts."""
 
 from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models.functions import Now
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from store import selectors as store_selectors
+from store.models import Order
+from worker.models import Job
+from worker.tasks_base import TransientError
 
 from ..models import SentEmail
 from .sending import email_send
 
-CONFIRMATION_EMAIL = "confirmation_email"  # the side effect kind (email_app.apps registers it)
+# The side effect kinds (email_app.apps registers their tasks).
+CONFIRMATION_EMAIL = "confirmation_email"
+CANCELLATION_EMAIL = "cancellation_email"
+SHIPPING_EMAIL = "shipping_email"
 
 
 def _rendered(template: str, context: dict) -> dict[str, str]:
@@ -27,19 +35,45 @@ def _rendered(template: str, context: dict) -> dict[str, str]:
 
 def confirmation_email_send(*, order_id: int) -> bool:
     """Email this order's confirmation to its customer, once; False when an earlier
-    attempt had sent it."""
+    attempt had sent it, or the order is cancelled (its cancellation says so instead)."""
     order = store_selectors.order_for_processing(order_id=order_id)
+    if order.status == Order.Status.CANCELLED:
+        return False
+    subject = f"Your Shopflow order #{order.pk}"
+    return _order_email_send(order, SentEmail.Kind.CONFIRMATION_EMAIL, subject)
+
+
+def cancellation_email_send(*, order_id: int) -> bool:
+    """Email the order's cancellation, once, never before its confirmation: while an
+    attempt at the confirmation holds its job, this one waits for its lease (that attempt
+    may send it); any later attempt sees the order cancelled and sends none."""
+    confirming = Job.objects.filter(
+        kind=CONFIRMATION_EMAIL, key=str(order_id), status=Job.Status.PENDING
+    ).filter(leased_until__gt=Now())
+    if until := confirming.values_list("leased_until", flat=True).first():
+        wait = (until - timezone.now()).total_seconds()
+        raise TransientError("its confirmation is being sent", retry_after=max(wait, 1))
+    order = store_selectors.order_for_processing(order_id=order_id)
+    subject = f"Your Shopflow order #{order.pk} is cancelled"
+    return _order_email_send(order, SentEmail.Kind.CANCELLATION_EMAIL, subject)
+
+
+def shipping_email_send(*, order_id: int) -> bool:
+    """Email that the order is on its way, with its tracking number, once."""
+    order = store_selectors.order_for_processing(order_id=order_id)
+    subject = f"Your Shopflow order #{order.pk} is on its way"
+    return _order_email_send(order, SentEmail.Kind.SHIPPING_EMAIL, subject)
+
+
+def _order_email_send(order, kind: str, subject: str) -> bool:
     user = order.customer.user
     return email_send(
-        kind=SentEmail.Kind.CONFIRMATION_EMAIL,
+        kind=kind,
         key=str(order.pk),
         to=[user.email],
-        subject=f"Your Shopflow order #{order.pk}",
-        # The order's page, at SHOPFLOW_SITE_URL (no shipping here to announce later).
-        **_rendered(
-            "confirmation_email",
-            {"order": order, "user": user, "site": settings.SHOPFLOW_SITE_URL},
-        ),
+        subject=subject,
+        # The order's page, at SHOPFLOW_SITE_URL.
+        **_rendered(kind, {"order": order, "user": user, "site": settings.SHOPFLOW_SITE_URL}),
     )
 
 

@@ -66,6 +66,27 @@ def order_placed_notify(*, order) -> None:
     )
 
 
+def order_cancelled_notify(*, order) -> None:
+    """The customer: "Order #42 cancelled"."""
+    notifications_create(
+        recipient_ids=[order.customer.user_id],
+        kind=Notification.Kind.ORDER_CANCELLED,
+        message=f"Order #{order.pk} cancelled",
+        link=reverse("order-page", args=[order.pk]),
+    )
+
+
+def order_fulfilled_notify(*, order) -> None:
+    """The customer: "Order #42 is on its way", with its tracking number."""
+    tracking = f" (tracking number {order.tracking_number})" if order.tracking_number else ""
+    notifications_create(
+        recipient_ids=[order.customer.user_id],
+        kind=Notification.Kind.ORDER_FULFILLED,
+        message=f"Order #{order.pk} is on its way{tracking}",
+        link=reverse("order-page", args=[order.pk]),
+    )
+
+
 def low_stock_notify(*, product, available: int) -> None:
     notifications_create_for_staff(
         kind=Notification.Kind.LOW_STOCK,

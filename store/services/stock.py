@@ -1,6 +1,7 @@
 """Stock: reserved at checkout, moved out of stock on hand by the inventory side effect,
-adjusted by staff. Every change is one UPDATE relative to the row (F expressions): never a
-stale absolute value that would undo a sale or a reservation made meanwhile."""
+given back by a cancel's release, adjusted by staff. Every change is one UPDATE relative
+to the row (F expressions): never a stale absolute value that would undo a sale or a
+reservation made meanwhile."""
 
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
@@ -10,10 +11,11 @@ from core.signals import send_robust_isolated
 
 from .. import locks, selectors
 from ..exceptions import InsufficientStock, Shortage, StockAdjustmentRefused
-from ..models import OrderItem, Product, StockMovement
+from ..models import Order, OrderItem, Product, StockMovement
 from ..signals import low_stock
 
-INVENTORY = "inventory"  # the side effect kind (store.apps registers its task)
+INVENTORY = "inventory"  # the side effect kinds (store.apps registers their tasks)
+STOCK_RELEASE = "stock_release"
 
 
 def stock_reserve(*, wanted: dict[int, int], products: dict[int, Product]) -> None:
@@ -42,13 +44,16 @@ def product_stock_adjust(*, product_id: int, delta: int) -> Product:
 
 def inventory_apply(*, order_id: int) -> bool:
     """Move this order's reserved units out of stock on hand, once; False when an earlier
-    attempt did. One transaction (the job's, when its task runs it): a ledger row per order
-    item (unique: nothing is applied twice), one UPDATE, and low_stock for the items that
-    crossed their threshold at checkout (OrderItem)."""
+    attempt did, or the order is cancelled (its release gives the reservation back). One
+    transaction (the job's, when its task runs it): a ledger row per order item (unique:
+    nothing is applied twice), one UPDATE, and low_stock for the items that crossed their
+    threshold at checkout (OrderItem)."""
     # No savepoint: inside a caller's transaction, a failure here fails all of it.
     with transaction.atomic(savepoint=False):
         # The ledger says what was applied: a re-driven job applies only what is missing.
         items = selectors.order_items_unapplied(order_id=order_id)
+        if items and items[0].order.status == Order.Status.CANCELLED:
+            return False
         if items:
             _stock_take(items)
         _low_stock_send([item for item in items if item.crossed_low_stock])
@@ -73,6 +78,38 @@ def _stock_take(items: list[OrderItem]) -> None:
         reserved=F("reserved") - quantity,
         updated_at=timezone.now(),
     )
+
+
+def stock_release(*, order_id: int) -> bool:
+    """Give a cancelled order's units back, once; False when an earlier attempt did. An
+    item its inventory task moved goes back on hand; one it never will (it sees the order
+    cancelled) gives its reservation back. One transaction, a ledger row per item."""
+    with transaction.atomic(savepoint=False):
+        items = selectors.order_items_unreleased(order_id=order_id)
+        if not items:
+            return False
+        list(locks.products_for_update(product_ids={item.product_id for item in items}))
+        StockMovement.objects.bulk_create(
+            StockMovement(
+                product_id=item.product_id,
+                order_item=item,
+                delta=item.quantity if item.sold else 0,
+                reason=StockMovement.Reason.RELEASE,
+            )
+            for item in items
+        )
+        sold = {item.product_id: item.quantity for item in items if item.sold}
+        reserved = {item.product_id: item.quantity for item in items if not item.sold}
+        now = timezone.now()
+        if sold:
+            Product.objects.filter(pk__in=sold).update(
+                on_hand=F("on_hand") + _per_product(sold), updated_at=now
+            )
+        if reserved:
+            Product.objects.filter(pk__in=reserved).update(
+                reserved=F("reserved") - _per_product(reserved), updated_at=now
+            )
+    return True
 
 
 def _low_stock_send(items: list[OrderItem]) -> None:

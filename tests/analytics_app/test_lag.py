@@ -208,6 +208,7 @@ def test_daily_api_shows_each_days_lag_from_its_rollup():
     assert {key: value for key, value in row.items() if key != "rolled_up_at"} == {
         "day": "2024-05-01",
         "orders": 3,
+        "cancelled": 0,
         "units": 3,
         "revenue": "30.00",
         "side_effect_lag_p50_ms": 300,

@@ -34,7 +34,13 @@ def test_staff_who_chose_nothing_get_the_defaults_for_every_kind(staff):
 def test_a_customer_is_offered_only_the_kinds_that_can_reach_a_customer(user):
     got = client_for(user).get(PREFS).json()
 
-    assert list(got) == ["order_placed", "message", "new_device_login"]
+    assert list(got) == [
+        "order_placed",
+        "order_cancelled",
+        "order_fulfilled",
+        "message",
+        "new_device_login",
+    ]
     assert not STAFF_ONLY_KINDS & set(got)
     assert got["order_placed"] == preferences.DEFAULTS["order_placed"]
 

@@ -1,8 +1,11 @@
 """A webhook receiver of the tests' own, on loopback, outside the shop's code: each request
 is verified with the Standard Webhooks reference library (PyPI `standardwebhooks`)
 against the secrets the test gives it, so a signing bug cannot hide behind the shop's own
-code. It answers what the test says (a status, after holding the request until the test
-releases it), can go down and come back on the same port, and keeps every request."""
+code. Each body is validated against its event type's JSON Schema as the repository keeps
+it (webhooks/schemas/, read as files: the shop's code again out of it); a body that does
+not validate fails the test when the receiver closes. It answers what the test says (a
+status, after holding the request until the test releases it), can go down and come back
+on the same port, and keeps every request."""
 
 import json
 import threading
@@ -10,9 +13,13 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from jsonschema import Draft202012Validator
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from devstack.stack import free_port
+from tests.support import PROJECT_DIR
+
+SCHEMAS = PROJECT_DIR / "webhooks" / "schemas"
 
 
 @dataclass
@@ -54,6 +61,7 @@ class WebhookReceiver:
         self.in_flight: dict[str, int] = {}
         self.most_in_flight: dict[str, int] = {}
         self.released = threading.Event()
+        self.invalid: list[str] = []  # bodies that do not validate against their schema
         self._lock = threading.Lock()
         self._server = None
 
@@ -84,9 +92,11 @@ class WebhookReceiver:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, error_type, *exc):
         self.released.set()
         self.stop()
+        if self.invalid and error_type is None:
+            raise AssertionError("bodies not valid by their schema:\n" + "\n".join(self.invalid))
 
     def _arrived(self, request: Received) -> None:
         with self._lock:
@@ -111,6 +121,20 @@ def verified_by(secrets: list[str], body: bytes, headers: dict) -> list[str]:
     return ok
 
 
+def schema_errors(body: bytes) -> list[str]:
+    """Why `body` is not valid by the JSON Schema of its event type ([] when it is)."""
+    try:
+        event = json.loads(body)
+        schema = json.loads((SCHEMAS / f"{event['type']}.json").read_text())
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return [f"no event with a schema: {exc!r}"]
+    checker = Draft202012Validator.FORMAT_CHECKER
+    return [
+        error.message
+        for error in Draft202012Validator(schema, format_checker=checker).iter_errors(event)
+    ]
+
+
 def _handler(receiver: WebhookReceiver):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -119,6 +143,8 @@ def _handler(receiver: WebhookReceiver):
             behaviour = receiver.behaviours.get(self.path, Behaviour())
             verified = verified_by(behaviour.secrets, body, headers)
             receiver._arrived(Received(self.path, headers, body, verified, time.monotonic()))
+            if errors := schema_errors(body):
+                receiver.invalid.append(f"{body[:300]!r}: {'; '.join(errors)}")
             try:
                 if behaviour.hold:
                     receiver.released.wait(HOLD_LIMIT)
