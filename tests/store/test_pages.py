@@ -154,3 +154,41 @@ def test_a_side_effect_not_begun_counts_as_pending(customer):
 
     assert 'data-status="pending">pending</span>' in html
     assert 'data-status="done">done</span>' in html
+
+
+def test_the_cancel_button_cancels_the_order_with_csrf_and_the_page_says_so(customer):
+    order_id = place_order(customer)["id"]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(customer.user)
+    shown = browser.get(page(order_id)).content.decode()
+    assert "Cancel this order" in shown
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', shown)[1]
+    cancel = f"/account/orders/{order_id}/cancel/"
+
+    assert browser.post(cancel, {"reason": "Too slow"}).status_code == 403  # no token
+    answer = browser.post(cancel, {"reason": "Too slow", "csrfmiddlewaretoken": token}, follow=True)
+
+    text = answer.content.decode()
+    assert answer.redirect_chain[-1][0] == page(order_id)
+    assert f"Order #{order_id} is cancelled." in text and "Too slow" in text
+    assert 'data-order-status="cancelled"' in text and "Cancel this order" not in text
+    assert [j.kind for j in order_jobs(order_id).filter(kind="stock_release")] == ["stock_release"]
+
+
+def test_a_cancel_refused_or_of_another_persons_order_is_said_on_the_page(customer):
+    from store.services.lifecycle import order_fulfil
+
+    order_id = place_order(customer)["id"]
+    order_fulfil(order_id=order_id, tracking_number="TRK-9")
+    browser = signed_in(customer.user)
+
+    refused = browser.post(f"/account/orders/{order_id}/cancel/", follow=True)
+    text = refused.content.decode()
+    assert "it can no longer be cancelled" in text and "TRK-9" in text
+    assert 'data-order-status="fulfilled"' in text
+    other = signed_in(UserFactory()).post(f"/account/orders/{order_id}/cancel/")
+    assert other.status_code == 404
+    too_long = browser.post(
+        f"/account/orders/{order_id}/cancel/", {"reason": "x" * 501}, follow=True
+    )
+    assert "at most 500 characters" in too_long.content.decode()
