@@ -17,6 +17,8 @@ const CHANNELS: Record<Channel, string> = {
 };
 const KIND_LABELS: Record<Kind, string> = {
   order_placed: "Orders placed",
+  order_cancelled: "Orders cancelled",
+  order_fulfilled: "Orders shipped",
   message: "Messages",
   low_stock: "Low stock (staff)",
   side_effect_failed: "Failed side effects (staff)",

@@ -66,6 +66,8 @@ it("offers only the kinds the server lists: a customer is shown no staff-only ki
   const boxes = screen.getAllByRole("checkbox").map((box) => box.getAttribute("aria-label"));
   expect(boxes.filter((label) => label?.endsWith(": In the app"))).toEqual([
     "Orders placed: In the app",
+    "Orders cancelled: In the app",
+    "Orders shipped: In the app",
     "Messages: In the app",
     "Sign-ins from a new device: In the app",
   ]);

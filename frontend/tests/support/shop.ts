@@ -12,6 +12,8 @@ export const server = setupServer();
 const PAGE_SIZE = 20; // the API's
 const KINDS = [
   "order_placed",
+  "order_cancelled",
+  "order_fulfilled",
   "message",
   "low_stock",
   "side_effect_failed",
