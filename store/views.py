@@ -203,7 +203,9 @@ class OrderCancelView(APIView):
     def post(self, request, order_id):
         incoming = OrderCancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        order = lifecycle.order_cancel(order_id=order_id, user=request.user, **incoming.data)
+        order = lifecycle.order_cancel(
+            order_id=order_id, user=request.user, **incoming.validated_data
+        )
         return _changed(order)
 
 
@@ -219,4 +221,4 @@ class OrderFulfilView(APIView):
     def post(self, request, order_id):
         incoming = OrderFulfilSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        return _changed(lifecycle.order_fulfil(order_id=order_id, **incoming.data))
+        return _changed(lifecycle.order_fulfil(order_id=order_id, **incoming.validated_data))
