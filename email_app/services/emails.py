@@ -2,6 +2,7 @@
 through email_send: an order's confirmation, cancellation and shipping (side effects of
 the order), the welcome email, and staff's low-stock and duplicate-orders alerts."""
 
+import math
 from datetime import UTC
 
 from django.conf import settings
@@ -44,25 +45,36 @@ def confirmation_email_send(*, order_id: int) -> bool:
 
 
 def cancellation_email_send(*, order_id: int) -> bool:
-    """Email the order's cancellation, once, never before its confirmation: while an
-    attempt at the confirmation holds its job, this one waits for its lease (that attempt
-    may send it); any later attempt sees the order cancelled and sends none."""
-    confirming = Job.objects.filter(
-        kind=CONFIRMATION_EMAIL, key=str(order_id), status=Job.Status.PENDING
-    ).filter(leased_until__gt=Now())
-    if until := confirming.values_list("leased_until", flat=True).first():
-        wait = (until - timezone.now()).total_seconds()
-        raise TransientError("its confirmation is being sent", retry_after=max(wait, 1))
+    """Email the order's cancellation, once, never before its confirmation: it waits while
+    an attempt at the confirmation is under way (that attempt may send it); any later
+    attempt sees the order cancelled and sends none."""
+    _after_the_confirmation(order_id)
     order = store_selectors.order_for_processing(order_id=order_id)
     subject = f"Your Shopflow order #{order.pk} is cancelled"
     return _order_email_send(order, SentEmail.Kind.CANCELLATION_EMAIL, subject)
 
 
 def shipping_email_send(*, order_id: int) -> bool:
-    """Email that the order is on its way, with its tracking number, once."""
+    """Email that the order is on its way, with its tracking number, once; not while an
+    attempt at its confirmation is under way."""
+    _after_the_confirmation(order_id)
     order = store_selectors.order_for_processing(order_id=order_id)
     subject = f"Your Shopflow order #{order.pk} is on its way"
     return _order_email_send(order, SentEmail.Kind.SHIPPING_EMAIL, subject)
+
+
+def _after_the_confirmation(order_id: int) -> None:
+    """TransientError while an attempt at the order's confirmation holds its job: this
+    attempt is tried again once that one has ended, or every lease-length / max retries
+    (SHOPFLOW_JOB_LEASE_SECONDS / SHOPFLOW_TASK_MAX_RETRIES, 10 s) meanwhile, so that its
+    retries outlast the longest attempt (its lease) before they run out."""
+    held = Job.objects.filter(
+        kind=CONFIRMATION_EMAIL, key=str(order_id), status=Job.Status.PENDING
+    ).filter(leased_until__gt=Now())
+    if until := held.values_list("leased_until", flat=True).first():
+        recheck = settings.SHOPFLOW_JOB_LEASE_SECONDS / settings.SHOPFLOW_TASK_MAX_RETRIES
+        wait = min((until - timezone.now()).total_seconds(), math.ceil(recheck))
+        raise TransientError("its confirmation is being sent", retry_after=max(wait, 1))
 
 
 def _order_email_send(order, kind: str, subject: str) -> bool:
