@@ -15,17 +15,19 @@ Name = AnalyticsEvent.Name
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
-def event_list() -> QuerySet[AnalyticsEvent]:
-    return AnalyticsEvent.objects.all()
-
-
-def daily_summary(*, since: date | None = None, until: date | None = None) -> list[dict]:
-    """Orders, units and revenue per day, newest first, computed from the events."""
+def event_list(*, since: date | None = None, until: date | None = None) -> QuerySet:
+    """The events of the orders placed from `since` to `until` (days, both included)."""
     events = AnalyticsEvent.objects.all()
     if since:
         events = events.filter(occurred_at__date__gte=since)
     if until:
         events = events.filter(occurred_at__date__lte=until)
+    return events
+
+
+def daily_summary(*, since: date | None = None, until: date | None = None) -> list[dict]:
+    """Orders, units and revenue per day, newest first, computed from the events."""
+    events = event_list(since=since, until=until)
     placed, cancelled = Q(name=Name.ORDER_PLACED), Q(name=Name.ORDER_CANCELLED)
     rows = (
         events.annotate(day=TruncDate("occurred_at"))

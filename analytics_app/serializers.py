@@ -54,6 +54,13 @@ class DailySummarySerializer(serializers.Serializer):
     )
 
 
-class DailySummaryQuerySerializer(serializers.Serializer):
+class DayRangeQuerySerializer(serializers.Serializer):
+    """?since= and ?until=, days (YYYY-MM-DD) of the shop's time zone, both included."""
+
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise serializers.ValidationError({"until": ["Not before since."]})
+        return data

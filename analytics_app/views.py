@@ -14,14 +14,15 @@ from core.api import ErrorSerializer
 from . import selectors
 from .serializers import (
     AnalyticsEventSerializer,
-    DailySummaryQuerySerializer,
     DailySummarySerializer,
+    DayRangeQuerySerializer,
 )
 
 
 @extend_schema_view(
     get=extend_schema(
         summary="Recorded order events (staff)",
+        parameters=[DayRangeQuerySerializer],
         responses={
             200: AnalyticsEventSerializer(many=True),
             403: OpenApiResponse(ErrorSerializer, description="Staff only."),
@@ -29,11 +30,16 @@ from .serializers import (
     )
 )
 class EventListView(generics.ListAPIView):
-    """Staff only: the recorded order events, newest first."""
+    """Staff only: the recorded order events, newest first (?since=YYYY-MM-DD&until=...,
+    by the day of the order's placing)."""
 
     permission_classes = [IsAdminUser]
     serializer_class = AnalyticsEventSerializer
-    queryset = selectors.event_list()  # DRF takes a fresh copy (.all()) each request
+
+    def get_queryset(self):
+        query = DayRangeQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.event_list(**query.validated_data)
 
 
 class DailySummaryView(APIView):
@@ -44,7 +50,7 @@ class DailySummaryView(APIView):
 
     @extend_schema(
         summary="Daily order totals and side-effect lag (staff)",
-        parameters=[DailySummaryQuerySerializer],
+        parameters=[DayRangeQuerySerializer],
         responses={
             200: inline_serializer(
                 "DailySummaryList", {"results": DailySummarySerializer(many=True)}
@@ -53,7 +59,7 @@ class DailySummaryView(APIView):
         },
     )
     def get(self, request):
-        query = DailySummaryQuerySerializer(data=request.query_params)
+        query = DayRangeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.daily_summary_with_lag(**query.validated_data)
         return Response({"results": DailySummarySerializer(rows, many=True).data})

@@ -1,4 +1,4 @@
-"""The staff's webhook API (DESIGN.md's contract): endpoints, their secrets and test
+"""The staff's webhook API (docs/webhooks.md): endpoints, their secrets and test
 events, their deliveries with every attempt, a delivery sent again."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view

@@ -146,6 +146,21 @@ def test_event_list_shows_recorded_events_newest_first(staff_client):
     assert body["results"][1]["units"] == 2
 
 
+def test_event_list_honours_since_and_until_and_names_a_bad_one(staff_client):
+    event_on(DAY_ONE)
+    kept = event_on(DAY_TWO)
+    event_on(DAY_TWO + timedelta(days=1))
+
+    body = staff_client.get("/api/analytics/events/?since=2024-05-02&until=2024-05-02").json()
+    assert [row["order_id"] for row in body["results"]] == [kept.order_id]
+    assert staff_client.get("/api/analytics/events/?since=2024-05-03").json()["count"] == 1
+
+    bad = staff_client.get("/api/analytics/events/?since=yesterday")
+    assert bad.status_code == 400 and "since" in bad.json()
+    backwards = staff_client.get("/api/analytics/events/?since=2024-05-02&until=2024-05-01")
+    assert backwards.status_code == 400 and "until" in backwards.json()
+
+
 def test_daily_summary_groups_events_by_day(staff_client):
     event_on(DAY_ONE, hour=0, units=2, revenue="20.00")
     event_on(DAY_ONE, hour=23, units=1, revenue="5.25")

@@ -165,3 +165,24 @@ def test_the_staff_users_password_is_hashed_outside_any_transaction(settings):
     command._ensure_staff_user({"SHOPFLOW_ADMIN_PASSWORD": "second-secret"})  # checked, reset
 
     assert len(hashed) >= 3 and not any(hashed)
+
+
+@pytest.mark.parametrize("database", ["no_such_database", "unreachable"])
+def test_a_database_it_cannot_reach_is_one_line_naming_it(tmp_path, broker_url, database):
+    """A PostgreSQL database not created, or a server that does not answer: one line, not
+    a migration's traceback, and nothing started."""
+    from django.db import connection
+
+    server = connection.settings_dict
+    url = (
+        f"postgres://{server['USER']}@{server['HOST']}:{server['PORT']}/no_such_database"
+        if database == "no_such_database"
+        else f"postgres://shop@127.0.0.1:{free_port()}/shop"
+    )
+    env = base_env(tmp_path / "unused.sqlite3", broker_url, DATABASE_URL=url)
+
+    result = runstack(env)
+
+    line = one_line_error(result)
+    assert "cannot be reached" in line and ("no_such_database" in line or "/shop" in line)
+    assert_started_nothing(result, tmp_path / "unused.sqlite3", int(env["PORT"]))

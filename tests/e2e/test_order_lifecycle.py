@@ -1,4 +1,4 @@
-"""An order's life with real parts (DESIGN.md, "An order's life"): PostgreSQL, a Redis
+"""An order's life with real parts (docs/architecture.md, "Side effects"): PostgreSQL, a Redis
 broker, `celery worker` processes and the dispatcher, a web process served as in
 production, an SMTP server and a webhook receiver that verifies with the reference
 library. A cancel and a fulfil that race: exactly one wins, and only its consequences

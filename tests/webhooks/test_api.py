@@ -1,4 +1,4 @@
-"""The staff's webhook API as DESIGN.md's contract has it: validation errors in JSON with
+"""The staff's webhook API as docs/webhooks.md has it: validation errors in JSON with
 nothing written, staff only, secrets shown once, deliveries with their attempts."""
 
 import base64

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError, connection
 
 from devstack import keys, services, stack
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         self.embedded = stack.broker_for_run(env, self.redis_dir)
         self.flower_auth, self.flower_generated = services.flower_credentials(env, self.var_dir)
         services.worker_replicas(env)
+        _database_answers()
 
         supervisor = stack.Stack(env=env, cwd=settings.BASE_DIR, out=sys.stdout)
         # During setup (migrations, collectstatic, starting services) Ctrl-C or SIGTERM
@@ -193,3 +195,19 @@ def _metrics_dir(parent: Path) -> str:
     benchmark's) never mix theirs."""
     parent.mkdir(parents=True, exist_ok=True)
     return tempfile.mkdtemp(prefix="stack-", dir=parent)
+
+
+def _database_answers() -> None:
+    """CommandError, one line, when the database cannot be reached (its server down or
+    unknown, the database not created, the credentials refused): before anything starts,
+    not as a migration's traceback."""
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        db = connection.settings_dict
+        where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db['HOST']}/{db['NAME']}"
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise CommandError(
+            f"the database {where} cannot be reached: {reason or type(exc).__name__} "
+            "(DATABASE_URL; docs/operations.md)"
+        ) from None
