@@ -125,6 +125,25 @@ def worker_process(stoppable_broker, smtp_server, tmp_path, dispatcher_process):
     worker.stop()
 
 
+# The queues of an order's side effects and its webhooks: every one the `workers` consume.
+EVERY_QUEUE = "default,emails,inventory,analytics,webhooks"
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """`workers(env, name, **options)`: a `celery worker` on every queue; stopped after."""
+    started = []
+
+    def start(env, name: str = "worker", **options) -> WorkerProcess:
+        options.setdefault("queues", EVERY_QUEUE)
+        started.append(WorkerProcess(env, tmp_path / f"{name}.log", **options).start())
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
 @pytest.fixture(params=[LiveOverSocket, LiveOverStream], ids=lambda c: c.transport)
 def live(request):
     """Open a person's live notifications on a web process, over each transport in turn:

@@ -2,32 +2,26 @@
 broker, `celery worker` processes and the dispatcher, a web process served as in
 production, an SMTP server and a webhook receiver that verifies with the reference
 library. A cancel and a fulfil that race: exactly one wins, and only its consequences
-happen. A cancelled order's stock comes back exactly once, whether the cancel came before,
-during (either transaction first on the order's row) or after its inventory task, and
-when the worker releasing it is killed mid-way.
-The customer never gets the confirmation after the cancellation.
+happen. The customer never gets the confirmation after the cancellation. (A cancelled
+order's stock, given back exactly once: test_order_lifecycle_stock.)
 
 The windows are short ones (tests.e2e.test_worker_process.SHORT_WINDOWS: a job's lease of
 15 s), so that a lost attempt, or a cancellation email waiting for its confirmation's
 lease, costs seconds here."""
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import psycopg
 import pytest
 import requests
-from psycopg import sql
 
 from notifications.models import Notification
-from store.models import StockMovement
 from tests.factories import ProductFactory, UserFactory
-from tests.support.clients import client_for
-from tests.support.orders import inventory_status, place_order, stock
-from tests.support.polling import wait_for_a_lock_wait, wait_until
-from tests.support.processes import WorkerProcess, database_url, worker_env
+from tests.support.lifecycle import REQUEST_SECONDS, cancel, cancel_over_http, post_over_http
+from tests.support.orders import place_order, stock
+from tests.support.polling import wait_until
+from tests.support.processes import worker_env
 from tests.support.smtp import body_text
 from tests.support.webhooks import WebhookReceiver, hook
 from webhooks.events import ORDER_CANCELLED, ORDER_FULFILLED
@@ -39,14 +33,14 @@ from .test_worker_process import ALL_DONE, SHORT_WINDOWS, side_effects
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-EVERY_QUEUE = "default,emails,inventory,analytics,webhooks"
 # The order's side effects as the API shows them once all are done.
 CANCELLED_DONE = {**ALL_DONE, "stock_release": "done", "cancellation_email": "done"}
 FULFILLED_DONE = {**ALL_DONE, "shipping_email": "done"}
-REQUEST_SECONDS = 30
 
 
 # --- The parts ---------------------------------------------------------------------
+
+# `workers(env, name, **options)`, the `celery worker` processes: tests/e2e/conftest.py.
 
 
 def shop_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
@@ -55,70 +49,12 @@ def shop_env(redis_server, smtp_server, **overrides) -> dict[str, str]:
     return worker_env(redis_server, smtp_server, SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK=1, **windows)
 
 
-@pytest.fixture
-def workers(tmp_path):
-    """`workers(env, name, **options)`: a `celery worker` on every queue; stopped after."""
-    started = []
-
-    def start(env, name: str = "worker", **options) -> WorkerProcess:
-        options.setdefault("queues", EVERY_QUEUE)
-        started.append(WorkerProcess(env, tmp_path / f"{name}.log", **options).start())
-        return started[-1]
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-class RowHeld:
-    """`with RowHeld(instance) as held:` another transaction (a psycopg connection of the
-    test's) holds the instance's row lock (FOR UPDATE), as a checkout, a staff edit or a
-    deletion would, until `held.let_go()` commits it (or the block ends). Who waits on it
-    is read with tests.support.polling.wait_for_a_lock_wait, which counts this test's
-    database only (a suite running beside this one on the server has waits of its own)."""
-
-    def __init__(self, instance):
-        self.instance = instance
-
-    def __enter__(self):
-        lock = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE")
-        self.conn = psycopg.connect(database_url())
-        table = sql.Identifier(self.instance._meta.db_table)
-        self.conn.execute(lock.format(table), (self.instance.pk,))
-        return self
-
-    def let_go(self) -> float:
-        """Commit: the row is free; when (time.monotonic())."""
-        self.conn.commit()
-        return time.monotonic()
-
-    def __exit__(self, *exc):
-        self.conn.close()
-
-
-# --- The customer's and staff's requests, over HTTP --------------------------------
-
-
-# `headers`: tests.e2e.test_notification_stream.token_header(user), read in the test's own
-# thread (a thread that reads the database keeps a connection of its own open).
-
-
-def post_over_http(site, headers: dict, path: str, body: dict) -> requests.Response:
-    return requests.post(f"{site.base}{path}", json=body, headers=headers, timeout=REQUEST_SECONDS)
-
-
-def cancel_over_http(site, headers: dict, order_id: int) -> requests.Response:
-    return post_over_http(site, headers, f"/api/orders/{order_id}/cancel/", {"reason": "Changed"})
+# --- Staff's requests, over HTTP (the customer's: tests.support.lifecycle) ---------
 
 
 def fulfil_over_http(site, headers: dict, order_id: int) -> requests.Response:
     body = {"tracking_number": f"TRK-{order_id}"}
     return post_over_http(site, headers, f"/api/orders/{order_id}/fulfil/", body)
-
-
-def cancel(user, order_id: int):
-    """The customer's cancel through the API, in this process."""
-    return client_for(user).post(f"/api/orders/{order_id}/cancel/", {}, format="json")
 
 
 # --- What an order left behind -----------------------------------------------------
@@ -133,12 +69,6 @@ def order_emails(smtp_server, order_id: int) -> list[str]:
         f"{subject} is on its way": "shipping",
     }
     return [kinds[m["Subject"]] for m in smtp_server.messages if m["Subject"] in kinds]
-
-
-def ledger(order_id: int) -> list[tuple[int, str, int]]:
-    """The order's stock movements: (product id, reason, delta), sorted."""
-    movements = StockMovement.objects.filter(order_item__order_id=order_id)
-    return sorted(movements.values_list("product_id", "reason", "delta"))
 
 
 def all_done(expected: dict[int, dict], users: dict[int, object]) -> bool:
@@ -241,16 +171,7 @@ def test_a_cancel_and_a_fulfil_that_race_exactly_one_wins_and_only_its_consequen
         assert list(told.values_list("kind", flat=True)) == [f"order_{winners[order_id]}"]
     assert_the_winners_emails(smtp_server, winners)
     assert_the_winners_webhooks(received, endpoint, winners, customers)
-    for product in products:
-        standing = sum(
-            quantity
-            for order_id, wanted in lines.items()
-            if winners[order_id] != "cancelled"
-            for ordered, quantity in wanted
-            if ordered == product
-        )
-        assert stock(product) == (ON_HAND - standing, 0), product  # refreshed
-        assert product.available == ON_HAND - standing
+    assert_the_winners_stock(products, lines, winners)
 
 
 def assert_the_winners_emails(smtp_server, winners: dict[int, str]) -> None:
@@ -287,150 +208,22 @@ def assert_the_winners_webhooks(received, endpoint, winners, customers) -> None:
         assert request.verified_by == [endpoint.secret]
 
 
-# --- 2. A cancel before, during and after the inventory task -----------------------
-
-
-def cancel_while_the_inventory_waits(site, user, order_id, product, start_worker):
-    """The worker's inventory transaction holds the order's row and waits on the product's
-    (another transaction holds it); the cancel, over HTTP, comes meanwhile; then the
-    product's row is let go. (The cancel's answer, whether it came only after.)"""
-    as_customer = token_header(user)
-    # Its first request imports what answers it: not while the row is held.
-    url = f"{site.base}/api/orders/{order_id}/"
-    assert requests.get(url, headers=as_customer, timeout=REQUEST_SECONDS).ok
-    with RowHeld(product) as held, ThreadPoolExecutor(max_workers=1) as pool:
-        start_worker()
-        wait_for_a_lock_wait(timeout=30)  # the inventory, on the product's row
-
-        def timed_cancel():
-            return cancel_over_http(site, as_customer, order_id), time.monotonic()
-
-        cancelling = pool.submit(timed_cancel)
-        wait_for_a_lock_wait(timeout=30, waiting=2)  # the cancel too, on the order's row
-        let_go = held.let_go()
-        answer, answered = cancelling.result(timeout=REQUEST_SECONDS * 2)
-    return answer, answered > let_go
-
-
-def inventory_while_the_cancel_waits(site, user, order_id, start_worker) -> requests.Response:
-    """The other way round: the cancel's transaction holds the order's row and waits (its
-    customer's notification refers to their user's row, which another transaction holds);
-    the worker's inventory transaction comes meanwhile, and waits on the order's row; then
-    the user's row is let go. The cancel's answer."""
-    as_customer = token_header(user)
-    url = f"{site.base}/api/orders/{order_id}/"
-    assert requests.get(url, headers=as_customer, timeout=REQUEST_SECONDS).ok  # warmed up
-    with RowHeld(user) as held, ThreadPoolExecutor(max_workers=1) as pool:
-        cancelling = pool.submit(cancel_over_http, site, as_customer, order_id)
-        wait_for_a_lock_wait(timeout=30)  # the cancel, on the user's row
-        start_worker()
-        wait_for_a_lock_wait(timeout=30, waiting=2)  # the inventory, on the order's row
-        held.let_go()
-        return cancelling.result(timeout=REQUEST_SECONDS * 2)
-
-
-@pytest.mark.parametrize("when", ["before", "during", "during-cancel-first", "after"])
-def test_a_cancel_before_during_or_after_the_inventory_task_gives_the_stock_back_exactly_once(
-    when, own_redis, smtp_server, dispatcher_process, web, workers
-):
-    env = shop_env(own_redis, smtp_server)
-    dispatcher_process(env)
-    site = web(CELERY_BROKER_URL=own_redis.url)
-    mug, tee = (ProductFactory(on_hand=n, low_stock_threshold=0) for n in (10, 5))
-    user = UserFactory()
-    order_id = place_order(user.customer, (mug, 3), (tee, 2))["id"]
-
-    if when == "before":  # no worker has run the inventory: the cancel finds it pending
-        answer = cancel_over_http(site, token_header(user), order_id)
-        workers(env)
-    elif when == "during":
-        start = partial(workers, env)
-        answer, waited = cancel_while_the_inventory_waits(site, user, order_id, mug, start)
-        # What happens: the cancel waits for the inventory transaction (both lock the
-        # order's row), which then moves the units; the release puts them back on hand.
-        assert waited
-    elif when == "during-cancel-first":
-        # The inventory then sees the order cancelled, and moves nothing.
-        answer = inventory_while_the_cancel_waits(site, user, order_id, partial(workers, env))
-    else:
-        worker = workers(env)
-        wait_until(
-            lambda: inventory_status(order_id) == "done",
-            timeout=60,
-            message=f"the inventory; worker log:\n{worker.output()[-3000:]}",
+def assert_the_winners_stock(products, lines: dict[int, list], winners: dict[int, str]) -> None:
+    """Each product's stock: what was on hand less what the orders that stand (fulfilled,
+    not cancelled) took, none reserved; `available` the same."""
+    for product in products:
+        standing = sum(
+            quantity
+            for order_id, wanted in lines.items()
+            if winners[order_id] != "cancelled"
+            for ordered, quantity in wanted
+            if ordered == product
         )
-        assert stock(mug) == (7, 0)
-        answer = cancel_over_http(site, token_header(user), order_id)
-
-    assert answer.status_code == 200, answer.text
-    wait_until(
-        lambda: side_effects(user, order_id) == CANCELLED_DONE,
-        timeout=60,
-        interval=0.5,
-        message="the cancelled order's side effects",
-    )
-    assert (stock(mug), stock(tee)) == ((10, 0), (5, 0))
-    if when in ("before", "during-cancel-first"):  # nothing sold: the reservation back
-        assert ledger(order_id) == [(mug.pk, "release", 0), (tee.pk, "release", 0)]
-    else:  # sold, then put back on hand
-        assert ledger(order_id) == [
-            (mug.pk, "release", 3),
-            (mug.pk, "sale", -3),
-            (tee.pk, "release", 2),
-            (tee.pk, "sale", -2),
-        ]
+        assert stock(product) == (ON_HAND - standing, 0), product  # refreshed
+        assert product.available == ON_HAND - standing
 
 
-# --- 3. A worker killed mid-release ------------------------------------------------
-
-
-def test_a_worker_killed_mid_release_leaves_it_to_another_worker_which_releases_once(
-    own_redis, smtp_server, dispatcher_process, workers
-):
-    """The release waits on a product's row (another transaction holds it) when its
-    worker's whole process group is SIGKILLed: its transaction never commits. Another
-    worker claims the job once its lease lapses (the second attempt) and releases once."""
-    env = shop_env(own_redis, smtp_server)
-    dispatcher_process(env)
-    mug, tee = (ProductFactory(on_hand=n, low_stock_threshold=0) for n in (10, 5))
-    user = UserFactory()
-    order_id = place_order(user.customer, (mug, 3), (tee, 2))["id"]
-    doomed = workers(env, "doomed", concurrency=1)
-    wait_until(
-        lambda: side_effects(user, order_id) == ALL_DONE,
-        timeout=60,
-        message=f"the checkout's side effects; log:\n{doomed.output()[-3000:]}",
-    )
-    assert (stock(mug), stock(tee)) == ((7, 0), (3, 0))
-
-    with RowHeld(mug) as held:
-        assert cancel(user, order_id).status_code == 200
-        wait_for_a_lock_wait(timeout=30)  # the release, on the product's row
-        release = Job.objects.get(kind="stock_release", key=str(order_id))
-        assert (release.status, release.attempts) == ("pending", 1)
-        doomed.kill()
-        held.let_go()
-    survivor = workers(env, "survivor", concurrency=1)
-
-    wait_until(
-        lambda: side_effects(user, order_id) == CANCELLED_DONE,
-        timeout=60,
-        interval=0.5,
-        message=f"the release; survivor's log:\n{survivor.output()[-3000:]}",
-    )
-    assert "its last attempt lost its worker" in survivor.output()
-    release.refresh_from_db()
-    assert release.attempts == 2  # the killed attempt, then the survivor's
-    assert (stock(mug), stock(tee)) == ((10, 0), (5, 0))
-    assert ledger(order_id) == [
-        (mug.pk, "release", 3),
-        (mug.pk, "sale", -3),
-        (tee.pk, "release", 2),
-        (tee.pk, "sale", -2),
-    ]
-
-
-# --- 4. The emails' order ----------------------------------------------------------
+# --- 2. The emails' order ----------------------------------------------------------
 
 # The SMTP server holds the confirmation this long, within a send's cut of 10 s here (the
 # lease of 15 s still outlasts half the soft time limit plus a send: config/settings).

@@ -14,12 +14,12 @@ from django.db import connection
 from django.db.models import Sum
 
 from analytics_app.models import DailySummary
-from analytics_app.tasks import rollup_daily_summary
 from config.settings.database import server_bounds_ms
 from devstack.stack import free_port
 from tests.support.jobs import order_jobs
 from tests.support.pgbouncer import POOL_SIZE, PgBouncer, bounds_on_the_role
 from tests.support.polling import wait_until
+from tests.support.processes import python_run
 from tests.support.stack import checkout_as_a_new_customer, runstack, stack_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,9 +121,14 @@ def test_the_stack_behind_pgbouncer_in_transaction_mode_does_every_side_effect_o
             message=f"every side effect done; log:\n{stack.log()[-3000:]}",
         )
         # The daily rollup streams its rows (.iterator(), here without a server-side
-        # cursor): sent to a worker as beat sends it. Today and yesterday, as beat runs it:
-        # the orders are counted wherever midnight fell (a run at 23:59 did).
-        rollup_daily_summary.delay(2)
+        # cursor): sent to a worker as beat sends it, from a shell of the stack's
+        # environment (its broker; not this process's app, whose connection other tests
+        # switch).
+        # Today and yesterday, as beat runs it: the orders are counted wherever midnight
+        # fell (a run at 23:59 did).
+        send = "from analytics_app.tasks import rollup_daily_summary as r; r.delay(2)"
+        sent = python_run("manage.py", "shell", "-c", send, env=env)
+        assert sent.returncode == 0, sent.stderr
         wait_until(
             lambda: DailySummary.objects.aggregate(n=Sum("side_effect_lag_orders"))["n"] == ORDERS,
             timeout=60,

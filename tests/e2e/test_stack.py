@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from devstack import services
 from devstack.stack import free_port, redis_answers
-from store.models import Order, Product
 from tests.support import PROJECT_DIR
+from tests.support.docs_curl import api_docs_curl_section_run
 from tests.support.metrics import Metrics
 from tests.support.polling import wait_until
 from tests.support.processes import subprocess_env
@@ -65,7 +65,7 @@ def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_
     checkout_fanned_out_and_seen(stack, smtp_server)
     with WebhookReceiver() as receiver:
         webhook_contract_kept(stack, receiver)
-    api_docs_curl_section_runs(stack)
+    api_docs_curl_section_run(stack, ADMIN["password"])
 
     # The dispatcher wakes a job committed outside any request (as a shell would): its
     # user is gone, so it ends done with nothing to do.
@@ -83,35 +83,6 @@ def test_make_run_stack_serves_a_checkout_and_its_webhooks_end_to_end_and_stops_
     )
 
     assert_sigterm_stops_everything(stack)
-
-
-def api_docs_curl_section_runs(stack) -> None:
-    """docs/api.md's "A checkout with curl", run by bash as a newcomer pastes it (the
-    stack's address and the first two products of its catalog; its staff password where
-    make run keeps it): the first order cancelled, the second fulfilled and then refused
-    a cancel."""
-    docs = (PROJECT_DIR / "docs" / "api.md").read_text()
-    script = re.search(r"## A checkout with curl.*?```sh\n(.*?)```", docs, re.S)[1]
-    first, second = Product.objects.order_by("pk").values_list("pk", flat=True)[:2]
-    script = (
-        script.replace("http://127.0.0.1:8000", stack.base)
-        .replace('"product_id": 1,', f'"product_id": {first},')
-        .replace('"product_id": 2,', f'"product_id": {second},')
-    )
-    var = stack.log_path.parent / "var"
-    (var / "admin_password").write_text(ADMIN["password"])
-    ran = subprocess.run(
-        ["bash", "-e", "-c", script], cwd=var.parent, capture_output=True, text=True, timeout=90
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.endswith(
-        '{"detail":"The order is fulfilled: it can no longer be cancelled."}'
-    )
-    orders = Order.objects.filter(customer__user__username="ada").order_by("pk")
-    assert [(o.status, o.tracking_number) for o in orders] == [
-        ("cancelled", ""),
-        ("fulfilled", "1Z999AA10123456784"),
-    ]
 
 
 def checkout_fanned_out_and_seen(stack, smtp_server) -> None:
