@@ -1,9 +1,16 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 
 from core.admin import RecordAdmin
 
-from .models import LoginEvent, LoginFailure
+from . import selectors
+from .models import LoginEvent, LoginFailure, PasswordResetRequest, SignUpAttempt
+from .services import EMAIL_TAKEN
+
+User = get_user_model()
 
 
 class AuditAdmin(RecordAdmin):
@@ -36,3 +43,42 @@ class LoginFailureAdmin(AuditAdmin):
     list_filter = ["at"]
     search_fields = ["username", "ip"]
     date_hierarchy = "at"
+
+
+@admin.register(SignUpAttempt)
+class SignUpAttemptAdmin(AuditAdmin):
+    list_display = ["at", "email", "ip", "made"]
+    list_filter = ["made", "at"]
+    search_fields = ["email", "ip"]
+    date_hierarchy = "at"
+
+
+@admin.register(PasswordResetRequest)
+class PasswordResetRequestAdmin(AuditAdmin):
+    list_display = ["at", "user", "ip"]
+    list_filter = ["at"]
+    search_fields = ["user__username", "user__email", "ip"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+
+
+class UserChangeForm(auth_admin.UserChangeForm):
+    """Django's, which says so when another account has the email address, in any case
+    (the unique index on LOWER(email) would refuse it: a 500)."""
+
+    def clean_email(self):
+        email = self.cleaned_data.get("email") or ""
+        other_than = self.instance if self.instance.pk else None
+        if selectors.email_taken(email=email, other_than=other_than):
+            raise forms.ValidationError(EMAIL_TAKEN)
+        return email
+
+
+# Django's user admin (registered by django.contrib.auth, an app before this one), its
+# change form checking the email address as sign-up does.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    form = UserChangeForm

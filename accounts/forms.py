@@ -1,11 +1,12 @@
-"""The login forms of the account and admin pages, throttled as the token endpoint is, and
-the sign-up page's form."""
+"""The login forms of the account and admin pages, throttled as the token endpoint is, the
+sign-up page's form, and the password reset page's."""
 
 import logging
 import math
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
@@ -91,3 +92,17 @@ class SignUpForm(forms.Form):
         if password and again and password != again:
             self.add_error("password_again", "The two passwords differ.")
         return self.cleaned_data
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's form (the accounts with this email address, in any case, active and with a
+    password), which sends nothing in the request: each account's request is recorded
+    (services.password_reset_request) and email_app sends the link as a job of its own,
+    retried as every email is. An address no account has gets the same answer and nothing
+    is sent."""
+
+    def save(self, request=None, **_django_options):
+        # Django's options (templates, token generator, domain) are the email's: email_app's
+        # job makes its own link, with Django's token generator, when it sends it.
+        for user in self.get_users(self.cleaned_data["email"]):
+            services.password_reset_request(user=user, request=request)

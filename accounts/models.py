@@ -1,5 +1,5 @@
 """The login audit: who logged in, how and from where, and the failed attempts the
-throttle counts."""
+throttle counts; the sign-ups its throttle counts; the password resets asked for."""
 
 from django.conf import settings
 from django.db import models
@@ -61,3 +61,44 @@ class LoginGate(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class SignUpAttempt(models.Model):
+    """A sign-up that got past the form's checks (accounts.services.user_register): whether
+    it made an account (and so queued a welcome email) or was refused (its email address
+    or username taken). The sign-up throttle counts them; one it refused is not one."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    email = models.CharField(max_length=254)  # lowercased
+    made = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["ip", "at"], name="signupattempt_ip_idx"),
+            models.Index(fields=["email", "at"], name="signupattempt_email_idx"),
+        ]
+
+    def __str__(self):
+        return f"sign-up for {self.email!r} from {self.ip}"
+
+
+class PasswordResetRequest(models.Model):
+    """Someone asked for a reset link for this account (the password reset page, for the
+    account's email address). email_app sends the link, a job keyed by the request
+    ("<user id>:<request id>"), queued by its post_save receiver in the transaction that
+    makes the row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_resets"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "at"], name="passwordreset_user_idx")]
+
+    def __str__(self):
+        return f"password reset for {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,21 +1,38 @@
 """Reads of the accounts app: a user's logins, the login throttle's count, a request's
-client address, whether a username is taken."""
+client address, whether a username or an email address is taken, the sign-up throttle's
+count, an account's recent password resets."""
 
 import math
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .exceptions import LoginThrottled
-from .models import LoginEvent, LoginFailure
+from .exceptions import LoginThrottled, SignUpThrottled
+from .models import LoginEvent, LoginFailure, PasswordResetRequest, SignUpAttempt
+
+# The password reset emails an account gets are counted over this window.
+PASSWORD_RESET_WINDOW = timedelta(hours=1)
 
 
 def username_taken(*, username: str) -> bool:
     """Whether a user has this username (exactly: as the API's registration checks it)."""
     return get_user_model().objects.filter(username=username).exists()
+
+
+def email_taken(*, email: str, other_than=None) -> bool:
+    """Whether an account (other than the user `other_than`) has this email address, in
+    any case: as the unique index on LOWER(email) compares them (accounts/migrations/0003),
+    the database's LOWER on both sides. A blank address is nobody's."""
+    if not email:
+        return False
+    users = get_user_model().objects.exclude(email="")  # the index's WHERE: it may serve this
+    if other_than is not None:
+        users = users.exclude(pk=other_than.pk)
+    return users.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email))).exists()
 
 
 def login_event_list(*, user) -> QuerySet[LoginEvent]:
@@ -49,6 +66,52 @@ def login_retry_after(
             seconds = max(1, math.ceil((times[-1] + window - now).total_seconds()))
             refusals.append(LoginThrottled(seconds, of))
     return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
+
+
+def signup_retry_after(
+    *, ip: str | None = None, email: str | None = None
+) -> SignUpThrottled | None:
+    """The refusal a sign-up from `ip`, or for `email`, meets now (how long until it may be
+    tried, and whose budget it waits out), or None. Two budgets, each over its window:
+    sign-ups from the address (made or refused: an address probing which emails have
+    accounts spends it too), and accounts made for the email address (each one's welcome
+    email). A sign-up refused by this throttle is not counted. Checked, then recorded: a
+    burst sent at once may pass by as many as are in flight (as the login's address
+    budget); the unique index keeps one email address to one account whatever the burst."""
+    now = timezone.now()
+    budgets = [
+        (
+            "address",
+            {"ip": ip},
+            settings.SHOPFLOW_SIGNUP_ADDRESS_ALLOWED,
+            settings.SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS,
+        ),
+        (
+            "email",
+            {"email": email.lower() if email else None, "made": True},
+            settings.SHOPFLOW_SIGNUP_EMAIL_ALLOWED,
+            settings.SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS,
+        ),
+    ]
+    refusals = []
+    for of, matching, allowed, window_seconds in budgets:
+        if any(value is None for value in matching.values()):
+            continue  # no address (or no email): that budget cannot be told apart
+        window = timedelta(seconds=window_seconds)
+        # When the budget's latest `allowed` sign-ups within the window happened, newest first.
+        attempts = SignUpAttempt.objects.filter(at__gt=now - window, **matching).order_by("-at")
+        times = list(attempts.values_list("at", flat=True)[: max(allowed, 0)])
+        if len(times) >= allowed:
+            oldest = times[-1] if times else now
+            seconds = max(1, math.ceil((oldest + window - now).total_seconds()))
+            refusals.append(SignUpThrottled(seconds, of))
+    return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
+
+
+def password_resets_recent(*, user) -> int:
+    """How many password resets were asked for the account within PASSWORD_RESET_WINDOW."""
+    since = timezone.now() - PASSWORD_RESET_WINDOW
+    return PasswordResetRequest.objects.filter(user=user, at__gte=since).count()
 
 
 def login_retry_after_for(*, request, username: str) -> int | None:

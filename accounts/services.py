@@ -1,9 +1,12 @@
-"""Writes of the accounts app: sign-up, and the login audit with its throttle."""
+"""Writes of the accounts app: sign-up with its throttle, password reset requests, and the
+login audit with its throttle."""
 
+import logging
 import time
 from datetime import datetime, timedelta
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -16,30 +19,73 @@ from core.signals import send_robust_logged
 
 from . import locks, selectors
 from .exceptions import LoginThrottled
-from .models import LoginEvent, LoginFailure, LoginGate
+from .models import LoginEvent, LoginFailure, LoginGate, PasswordResetRequest, SignUpAttempt
 from .selectors import request_ip
 from .signals import login_from_new_device
 
+audit_logger = logging.getLogger("shopflow.audit")
 
-def user_register(*, username: str, email: str, password: str):
+
+EMAIL_TAKEN = "An account with this email address already exists."
+USERNAME_TAKEN = "This username is taken."
+
+
+def user_register(*, username: str, email: str, password: str, ip: str | None = None):
     """Create a user. The shop's Customer row and the welcome email follow from post_save
     receivers (store, email_app), inside this same transaction. A ValidationError names
-    the field refused: the password (its validators), or the username."""
+    the field refused: the password (its validators), the email address (another account
+    has it, in any case) or the username. SignUpThrottled, nothing made, while the sign-up
+    budget of the client's address `ip`, or of the email address, is spent
+    (selectors.signup_retry_after). Each sign-up past the password's check is recorded
+    (SignUpAttempt), made or refused."""
+    if refusal := selectors.signup_retry_after(ip=ip):
+        raise refusal
     user = get_user_model()(username=username, email=email)
     try:
         validate_password(password, user=user)
     except ValidationError as refused:
         raise ValidationError({"password": refused.messages}) from None
+    if selectors.email_taken(email=email):
+        _signup_attempt_record(ip=ip, email=email, made=False)
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    if refusal := selectors.signup_retry_after(email=email):
+        if selectors.email_taken(email=email):  # made a moment ago, by a sign-up beside this
+            raise ValidationError({"email": [EMAIL_TAKEN]})
+        raise refusal
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
+            _signup_attempt_record(ip=ip, email=email, made=True)  # committed with the user
     except IntegrityError:
-        if not get_user_model().objects.filter(username=username).exists():
-            raise  # not the name: a receiver's row
-        # the same name signed up a moment before
-        raise ValidationError({"username": ["This username is taken."]}) from None
+        # Another sign-up took the name or the address a moment before: the unique index
+        # on LOWER(email) (accounts/migrations/0003), or the username's.
+        _signup_attempt_record(ip=ip, email=email, made=False)
+        if selectors.username_taken(username=username):
+            raise ValidationError({"username": [USERNAME_TAKEN]}) from None
+        if selectors.email_taken(email=email):
+            raise ValidationError({"email": [EMAIL_TAKEN]}) from None
+        raise  # neither: a receiver's row
     return user
+
+
+def _signup_attempt_record(*, ip: str | None, email: str, made: bool) -> SignUpAttempt:
+    return SignUpAttempt.objects.create(ip=ip, email=email.lower()[:254], made=made)
+
+
+def password_reset_request(*, user, request) -> PasswordResetRequest | None:
+    """Someone asked for a reset link for `user` (the password reset page, for the
+    account's email address): the request's row, whose post_save receiver (email_app)
+    queues the email with the link in this same transaction. None, nothing sent, once the
+    account had SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED within the hour: a stranger cannot
+    fill someone's mailbox with them (the page says the same either way)."""
+    ip = request_ip(request=request)
+    allowed = settings.SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED
+    with transaction.atomic():
+        if selectors.password_resets_recent(user=user) >= allowed:
+            audit_logger.warning("password reset not sent, too many: user %s from %s", user.pk, ip)
+            return None
+        return PasswordResetRequest.objects.create(user=user, ip=ip)
 
 
 def api_token_revoke(*, user) -> None:
@@ -135,12 +181,15 @@ def _gate_take(*, gate: str, ip: str | None, username: str | None) -> datetime:
 
 
 def login_audit_prune(*, older_than: timedelta) -> dict[str, int]:
-    """Delete login events and failures older than `older_than`: the audit's retention
-    (beat, daily). The throttles count failures of the last minutes only."""
+    """Delete login events and failures, sign-up attempts and password reset requests
+    older than `older_than`: the audit's retention (beat, daily), never shorter than the
+    throttles' windows (config/settings), which count the rows within them."""
     cutoff = timezone.now() - older_than
     # Each delete's total: no other row refers to these, so nothing else is deleted.
     return {
         "login_events": LoginEvent.objects.filter(at__lt=cutoff).delete()[0],
         "login_failures": LoginFailure.objects.filter(at__lt=cutoff).delete()[0],
         "login_gates": LoginGate.objects.filter(used_at__lt=cutoff).delete()[0],
+        "signup_attempts": SignUpAttempt.objects.filter(at__lt=cutoff).delete()[0],
+        "password_resets": PasswordResetRequest.objects.filter(at__lt=cutoff).delete()[0],
     }

@@ -1,6 +1,11 @@
 from django.contrib.auth.signals import user_logged_in
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser
@@ -8,9 +13,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer
 from core.parsers import JSONParser
 
 from . import selectors, services
+from .exceptions import SignUpThrottled
 from .models import LoginEvent
 from .serializers import (
     AuthTokenSerializer,
@@ -27,14 +34,36 @@ class RegisterView(APIView):
 
     @extend_schema(
         summary="Sign up",
-        description="Creates the user and their customer; a welcome email is queued.",
+        description="Creates the user and their customer; a welcome email is queued. 400 "
+        "naming the field when the username is taken or another account has this email "
+        "address (compared case-insensitively). 429 with Retry-After after too many "
+        "sign-ups from one address, or when an account was made for this email address "
+        "a short while ago; its detail says which.",
         request=RegisterSerializer,
-        responses={201: UserSerializer},
+        responses={
+            201: UserSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="Too many sign-ups; wait."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                type=int,
+                location=OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds.",
+            )
+        ],
     )
     def post(self, request):
         body = RegisterSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.user_register(**body.validated_data)  # core.api answers its refusal
+        try:
+            # core.api answers its refusal of a field (a ValidationError) with a 400.
+            user = services.user_register(
+                **body.validated_data, ip=selectors.request_ip(request=request)
+            )
+        except SignUpThrottled as refused:
+            raise exceptions.Throttled(wait=refused.retry_after, detail=refused.reason) from None
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

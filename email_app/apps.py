@@ -8,6 +8,7 @@ class EmailAppConfig(AppConfig):
     verbose_name = "Email"
 
     def ready(self):
+        from accounts.models import PasswordResetRequest
         from core.signals import receivers_connect
         from side_effects import registry
         from store.signals import duplicate_orders_alerted, low_stock
@@ -28,4 +29,10 @@ class EmailAppConfig(AppConfig):
             receivers.enqueue_welcome_email,
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="email_app.enqueue_welcome_email",
+        )
+        # Someone asked for a password reset link (the row accounts makes for each request).
+        post_save.connect(
+            receivers.enqueue_password_reset_email,
+            sender=PasswordResetRequest,
+            dispatch_uid="email_app.enqueue_password_reset_email",
         )

@@ -16,6 +16,8 @@ class SentEmail(models.Model):
         DUPLICATE_ORDERS_ALERT = "duplicate_orders_alert", "Duplicate-orders alert"
         # notifications' digest of a person's unread notifications (key: its deliveries).
         NOTIFICATION_DIGEST = "notification_digest", "Notification digest"
+        # A password reset link (key: "<user id>:<request id>", accounts' request).
+        PASSWORD_RESET = "password_reset", "Password reset"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(max_length=100, help_text="What the email is about, e.g. the order id.")

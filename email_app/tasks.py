@@ -35,6 +35,13 @@ def send_welcome_email(key: str) -> bool:
     return emails.welcome_send(user_id=int(key))
 
 
+@shared_task(
+    base=JobTask, kind=emails.PASSWORD_RESET_EMAIL, name="email_app.send_password_reset_email"
+)
+def send_password_reset_email(key: str) -> bool:
+    return emails.password_reset_send(key=key)
+
+
 @shared_task(base=JobTask, kind="low_stock_alert", name="email_app.send_low_stock_alert")
 def send_low_stock_alert(key: str) -> bool:
     return emails.low_stock_alert_send(key=key)

@@ -1,15 +1,20 @@
 """Shopflow's own emails, each rendered from one of email_app's templates and sent once
 through email_send: an order's confirmation, cancellation and shipping (side effects of
-the order), the welcome email, and staff's low-stock and duplicate-orders alerts."""
+the order), the welcome email, the password reset link, and staff's low-stock and
+duplicate-orders alerts."""
 
 import math
 from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from store import selectors as store_selectors
 from store.models import Order
@@ -23,6 +28,8 @@ from .sending import email_send
 CONFIRMATION_EMAIL = "confirmation_email"
 CANCELLATION_EMAIL = "cancellation_email"
 SHIPPING_EMAIL = "shipping_email"
+# A job kind of its own (not a side effect).
+PASSWORD_RESET_EMAIL = "password_reset_email"
 
 
 def _rendered(template: str, context: dict) -> dict[str, str]:
@@ -99,6 +106,38 @@ def welcome_send(*, user_id: int) -> bool:
         to=[user.email],
         subject="Welcome to Shopflow",
         **_rendered("welcome", {"user": user}),
+    )
+
+
+def password_reset_send(*, key: str) -> bool:
+    """Email the account a link to set a new password, once per request; `key` "<user
+    id>:<request id>" (accounts' PasswordResetRequest). The link is Django's: the account's
+    uidb64 and a token made now (PasswordResetTokenGenerator), valid for
+    PASSWORD_RESET_TIMEOUT and until the password changes, at SHOPFLOW_SITE_URL. False, and
+    nothing sent, when the account can no longer reset its password (deactivated, its
+    password made unusable, no email address): as Django's own form would not."""
+    user_id = int(key.split(":", 1)[0])
+    user = get_user_model().objects.get(pk=user_id)  # deleted since: nothing to do
+    if not (user.is_active and user.has_usable_password() and user.email):
+        return False
+    path = reverse(
+        "password-reset-confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "link": f"{settings.SHOPFLOW_SITE_URL}{path}",
+        "valid_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),
+    }
+    return email_send(
+        kind=SentEmail.Kind.PASSWORD_RESET,
+        key=key,
+        to=[user.email],
+        subject="Reset your Shopflow password",
+        **_rendered("password_reset", context),
     )
 
 

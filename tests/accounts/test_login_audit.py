@@ -108,13 +108,19 @@ def test_the_prune_deletes_login_audit_rows_older_than_the_retention_only(user, 
     token_login(user.username, "wrong", ip="10.0.0.2")  # today's: kept, its username's gate too
     token_login(user.username, PASSWORD, ip="10.0.0.2")
 
-    pruned = {"login_events": 1, "login_failures": 1, "login_gates": 1}  # the old name's gate
+    pruned = {  # the old name's gate
+        "login_events": 1,
+        "login_failures": 1,
+        "login_gates": 1,
+        "signup_attempts": 0,
+        "password_resets": 0,
+    }
     assert prune_login_audit.apply().get() == pruned
     assert not LoginEvent.objects.filter(pk=old_event.pk).exists()
     assert not LoginFailure.objects.filter(pk=old_failure.pk).exists()
     assert LoginEvent.objects.count() == LoginFailure.objects.count() == 1
     assert list(LoginGate.objects.values_list("pk", flat=True)) == [f"username:{user.username}"]
-    nothing = {"login_events": 0, "login_failures": 0, "login_gates": 0}
+    nothing = dict.fromkeys(pruned, 0)
     assert prune_login_audit.apply().get() == nothing
 
 

@@ -69,6 +69,20 @@ def test_signing_up_makes_the_account_as_the_api_does_signs_in_and_lands_on_the_
     assert front.status_code == 200 and b"Hello, ada" in front.content
 
 
+def test_a_visitor_signs_up_and_comes_back_where_they_were_and_never_elsewhere():
+    page = Client().get(f"{SIGNUP}?next=/shop/").content.decode()
+    assert 'name="next" value="/shop/"' in page and "/account/login/?next=/shop/" in page
+    login = Client().get("/account/login/?next=/shop/").content.decode()
+    assert f"{SIGNUP}?next=/shop/" in login
+
+    back = sign_up(Client(), next="/shop/")
+    assert back.status_code == 302 and back["Location"] == "/shop/"
+    elsewhere = sign_up(
+        Client(), username="eve", email="eve@example.com", next="https://evil.example/"
+    )
+    assert elsewhere.status_code == 302 and elsewhere["Location"] == "/"
+
+
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
@@ -82,7 +96,7 @@ def test_signing_up_makes_the_account_as_the_api_does_signs_in_and_lands_on_the_
 def test_a_refused_sign_up_shows_why_in_the_form_and_makes_nothing(overrides, error):
     response = sign_up(Client(), **overrides)
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # as the API answers it
     html = response.content.decode()
     assert "The account was not made" in html
     assert error in html
@@ -95,7 +109,7 @@ def test_a_taken_username_is_said_in_the_form():
 
     response = sign_up(Client())
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert b"This username is taken." in response.content
     assert User.objects.count() == 1
 
