@@ -6,9 +6,10 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from messaging.pages import conversation_context
 from notifications import selectors as notification_selectors
 from store import selectors as store_selectors
-from store.pages import order_rows
+from store.pages import order_page_context, order_rows
 
 LATEST = 5
 
@@ -25,3 +26,12 @@ def front_door(request):
         "flower_url": settings.SHOPFLOW_FLOWER_URL if user.is_staff else "",
     }
     return render(request, "core/front_door.html", context)
+
+
+@login_required
+def order_page(request, order_id: int):
+    """An order's page: its status, lines and side effects (store), and its conversation
+    with staff (messaging), whose messages from staff are read once shown."""
+    context = order_page_context(request, order_id)
+    context.update(conversation_context(request, order=context["order"]))
+    return render(request, "store/order.html", context)

@@ -12,9 +12,11 @@ import accounts.urls
 import analytics_app.pages
 import analytics_app.urls
 import config.pages
+import messaging.pages
 import messaging.urls
 import notifications.urls
 import store.pages
+import store.shop_pages
 import store.urls
 import webhooks.urls
 from core import health, metrics
@@ -49,8 +51,34 @@ urlpatterns = [
         accounts.pages.password_change_done,
         name="password-change-done",
     ),
+    path("account/password/reset/", accounts.pages.password_reset, name="password-reset"),
+    path(
+        "account/password/reset/sent/",
+        accounts.pages.password_reset_sent,
+        name="password-reset-sent",
+    ),
+    path(
+        "account/password/reset/complete/",
+        accounts.pages.password_reset_complete,
+        name="password-reset-complete",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        accounts.pages.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path("shop/", store.shop_pages.catalog_page, name="catalog-page"),
+    path("shop/cart/", store.shop_pages.cart_page, name="cart-page"),
+    path("shop/cart/add/", store.shop_pages.cart_add_page, name="cart-add-page"),
+    path("shop/cart/lines/<int:item_id>/", store.shop_pages.cart_line_page, name="cart-line-page"),
+    path("shop/cart/checkout/", store.shop_pages.cart_checkout_page, name="cart-checkout-page"),
     path("account/orders/", store.pages.order_list_page, name="order-list-page"),
-    path("account/orders/<int:order_id>/", store.pages.order_page, name="order-page"),
+    path("account/orders/<int:order_id>/", config.pages.order_page, name="order-page"),
+    path(
+        "account/orders/<int:order_id>/messages/",
+        messaging.pages.message_post_page,
+        name="order-message-page",
+    ),
     path(
         "account/orders/<int:order_id>/cancel/",
         store.pages.order_cancel_page,

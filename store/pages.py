@@ -51,18 +51,18 @@ def order_list_page(request):
     return render(request, "store/order_list.html", {"page": page, "rows": order_rows(page)})
 
 
-@login_required
-def order_page(request, order_id: int):
+def order_page_context(request, order_id: int) -> dict:
+    """What the order page (config.pages.order_page) shows of the order: its status, lines
+    and side effects; a 404 page for another person's order."""
     order = get_object_or_404(selectors.order_list(user=request.user), pk=order_id)
     side_effects = side_effect_rows(order)
     counts = Counter(row["status"] for row in side_effects)
-    context = {
+    return {
         "order": order,
         "side_effects": side_effects,
         "pending": counts[Status.PENDING] > 0,
         "failed": counts[Status.FAILED],
     }
-    return render(request, "store/order.html", context)
 
 
 @require_POST

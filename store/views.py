@@ -216,7 +216,12 @@ class OrderFulfilView(APIView):
         summary="Fulfil an order (staff)",
         description="Its shipping email goes out. Again: 200, nothing twice.",
         request=OrderFulfilSerializer,
-        responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={
+            200: OrderSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Staff only."),
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
     )
     def post(self, request, order_id):
         incoming = OrderFulfilSerializer(data=request.data)

@@ -315,11 +315,25 @@ SHOPFLOW_LOGIN_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_FAILURES_ALLOWED", 5)
 SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ACCOUNT_FAILURES_ALLOWED", 20)
 SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = env_int("SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED", 100)
 SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS = env_int("SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS", 300)
-# Login events and failures older than this are deleted by the scheduled prune; never
-# sooner than the throttles' window, which counts the failures in it.
+# Sign-up (the API's and the page's) answers 429 to an address with this many sign-ups
+# in its window, and to an email address an account was made for within its window (a
+# welcome email each): sign-up cannot mail strangers in bulk.
+SHOPFLOW_SIGNUP_ADDRESS_ALLOWED = env_int("SHOPFLOW_SIGNUP_ADDRESS_ALLOWED", 30)
+SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS = env_int("SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS", 3600)
+SHOPFLOW_SIGNUP_EMAIL_ALLOWED = env_int("SHOPFLOW_SIGNUP_EMAIL_ALLOWED", 1)
+SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS = env_int("SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS", 86400)
+# At most this many password reset emails an account an hour; more requests show the same
+# page and send nothing.
+SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED = env_int("SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED", 3)
+# Login events and failures (and sign-up attempts, password reset requests) older than this
+# are deleted by the scheduled prune; never sooner than the throttles' windows, which count
+# the rows in them.
 SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS = max(
     env_int("SHOPFLOW_LOGIN_AUDIT_RETENTION_DAYS", 90),
-    -(-SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS // 86400),  # the window in days, rounded up
+    # Each window in days, rounded up.
+    -(-SHOPFLOW_LOGIN_FAILURE_WINDOW_SECONDS // 86400),
+    -(-SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS // 86400),
+    -(-SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS // 86400),
     1,
 )
 

@@ -129,7 +129,7 @@ def message_notify(*, message) -> None:
         link = reverse("admin:messaging_message_changelist") + f"?order={order.pk}"
     else:
         recipients = [customer_user_id]
-        link = reverse("order-page", args=[order.pk])
+        link = reverse("order-page", args=[order.pk]) + f"#message-{message.pk}"
     body = message.body
     preview = body if len(body) <= MESSAGE_PREVIEW else body[: MESSAGE_PREVIEW - 3] + "..."
     notifications_create(

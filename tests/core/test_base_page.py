@@ -17,8 +17,18 @@ def test_a_page_names_its_icon_so_browsers_ask_no_favicon_that_would_404():
     assert b'<link rel="icon" href="data:,">' in page.content
 
 
-CUSTOMER_NAV = ["Shopflow", "Orders", "Notifications", "Password", "Log out"]
-STAFF_NAV = ["Shopflow", "Orders", "Notifications", "Analytics", "Admin", "Password", "Log out"]
+CUSTOMER_NAV = ["Shopflow", "Shop", "Cart", "Orders", "Notifications", "Password", "Log out"]
+STAFF_NAV = [
+    "Shopflow",
+    "Shop",
+    "Cart",
+    "Orders",
+    "Notifications",
+    "Analytics",
+    "Admin",
+    "Password",
+    "Log out",
+]
 
 
 def nav_links(html: str) -> list[str]:
@@ -39,7 +49,7 @@ def page_as(user, path: str) -> str:
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/account/login/", "/account/signup/"])
 def test_anonymous_visitors_are_offered_log_in_and_sign_up(path):
-    assert nav_links(page_as(None, path)) == ["Shopflow", "Log in", "Sign up"]
+    assert nav_links(page_as(None, path)) == ["Shopflow", "Shop", "Log in", "Sign up"]
 
 
 @pytest.mark.django_db

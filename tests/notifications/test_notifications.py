@@ -127,9 +127,12 @@ def test_a_customer_message_notifies_every_staff_user_until_one_answers(user, pr
     assert conversation.status_code == 200 and b"Gift wrap?" in conversation.content
 
     Notification.objects.all().delete()
-    first_staff.post(f"/api/orders/{order_id}/messages/", {"body": "Of course."}, format="json")
+    answer = first_staff.post(
+        f"/api/orders/{order_id}/messages/", {"body": "Of course."}, format="json"
+    ).json()
     assert notified("message") == [(user.pk, "message")]
-    assert Notification.objects.get().link == f"/account/orders/{order_id}/"
+    # To the message itself, on the order's page.
+    assert Notification.objects.get().link == f"/account/orders/{order_id}/#message-{answer['id']}"
 
     Notification.objects.all().delete()
     customer_client.post(f"/api/orders/{order_id}/messages/", {"body": "Thanks!"}, format="json")

@@ -160,7 +160,7 @@ class Command(BaseCommand):
         lines = [
             "",
             "Shopflow is running:",
-            f"  Shop     http://127.0.0.1:{port}/  (log in, or sign up)",
+            f"  Shop     http://127.0.0.1:{port}/shop/  (the catalog; log in or sign up to order)",
             f"  API      http://127.0.0.1:{port}/api/  (docs: /api/docs/)",
             f"  Notifications http://127.0.0.1:{port}/account/notifications/ (log in)",
             f"  Health   http://127.0.0.1:{port}/healthz",

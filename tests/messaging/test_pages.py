@@ -1,0 +1,56 @@
+"""The conversation on the customer's order page: the messages of both sides, a form to
+write one (staff told), the staff's marked read once shown, and the read receipts of the
+customer's own; a notification about a staff message links to it."""
+
+import pytest
+from django.test import Client
+
+from messaging.models import Message
+from messaging.services import message_post
+from notifications.models import Notification
+from tests.factories import UserFactory
+from tests.support.orders import place_order
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
+def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
+    order_id = place_order(customer)["id"]
+    staff = UserFactory(is_staff=True, username="sam")
+    browser = signed_in(customer.user)
+
+    posted = browser.post(f"/account/orders/{order_id}/messages/", {"body": "Where is it?"})
+    [question] = Message.objects.all()
+    assert posted["Location"] == f"/account/orders/{order_id}/#message-{question.pk}"
+    assert Notification.objects.filter(recipient=staff, kind="message").exists()
+
+    from store.models import Order
+
+    answer = message_post(order=Order.objects.get(pk=order_id), author=staff, body="On its way")
+    question.read_at = answer.created_at  # staff read it in the admin
+    question.save(update_fields=["read_at"])
+    [told] = Notification.objects.filter(recipient=customer.user, kind="message")
+    assert told.link == f"/account/orders/{order_id}/#message-{answer.pk}"
+
+    page = browser.get(f"/account/orders/{order_id}/").content.decode()
+    assert f'id="message-{answer.pk}"' in page and "On its way" in page and "sam (Shopflow)" in page
+    assert "Where is it?" in page and "data-read" in page  # the customer's, read by staff
+    answer.refresh_from_db()
+    assert answer.read_at is not None  # shown to the customer: read
+
+
+def test_an_empty_message_or_another_persons_order_is_refused(customer):
+    order_id = place_order(customer)["id"]
+    browser = signed_in(customer.user)
+
+    empty = browser.post(f"/account/orders/{order_id}/messages/", {"body": "  "}, follow=True)
+    assert "A message cannot be empty." in empty.content.decode()
+    other = signed_in(UserFactory()).post(f"/account/orders/{order_id}/messages/", {"body": "hi"})
+    assert other.status_code == 404
+    assert Message.objects.count() == 0
