@@ -3,7 +3,17 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Min, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -27,8 +37,12 @@ def event_list(*, since: date | None = None, until: date | None = None) -> Query
 
 def daily_summary(*, since: date | None = None, until: date | None = None) -> list[dict]:
     """Orders, units and revenue per day, newest first, computed from the events."""
-    events = event_list(since=since, until=until)
-    placed, cancelled = Q(name=Name.ORDER_PLACED), Q(name=Name.ORDER_CANCELLED)
+    placing = AnalyticsEvent.objects.filter(order_id=OuterRef("order_id"), name=Name.ORDER_PLACED)
+    # A cancel takes back only what was counted: its order's placing is recorded too (the
+    # checkout's analytics may still be pending, or failed).
+    events = event_list(since=since, until=until).annotate(counted=Exists(placing))
+    placed = Q(name=Name.ORDER_PLACED)
+    cancelled = Q(name=Name.ORDER_CANCELLED, counted=True)
     rows = (
         events.annotate(day=TruncDate("occurred_at"))
         .values("day")

@@ -12,10 +12,14 @@ CANCELLATION = "analytics_cancellation"  # the job kind of a cancel's record
 
 
 def analytics_record(*, order_id: int, name=AnalyticsEvent.Name.ORDER_PLACED) -> bool:
-    """Record this order's event `name` (placed, or cancelled), once."""
+    """Record this order's event `name` (placed, or cancelled), once. A cancel of an order
+    placed on a day the hourly rollup no longer recomputes rolls that day up again."""
     order = store_selectors.order_for_processing(order_id=order_id, with_customer=False)
     # INSERT ... ON CONFLICT DO NOTHING: what an earlier attempt recorded stays as is.
     AnalyticsEvent.objects.bulk_create([_order_event(order, name)], ignore_conflicts=True)
+    day = timezone.localdate(order.placed_at)
+    if name == AnalyticsEvent.Name.ORDER_CANCELLED and day < timezone.localdate():
+        daily_summary_rollup(day=day)
     return True
 
 

@@ -3,12 +3,13 @@ the staff's read once shown (their read receipts), and a form to write one. Staf
 from the admin."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+
+from core.pages import signed_in_or_back_to
 
 from . import selectors, services
 from .exceptions import ConversationNotFound
@@ -22,7 +23,7 @@ def conversation_context(request, *, order) -> dict:
 
 
 @require_POST
-@login_required
+@signed_in_or_back_to("order-page", "order_id")
 def message_post_page(request, order_id: int):
     """The order page's form: the message posted (staff are told), or why not."""
     try:

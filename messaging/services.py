@@ -18,6 +18,8 @@ def message_post(*, order, author, body: str) -> Message:
     body = body.strip()
     if not body:
         raise ValidationError({"body": ["A message cannot be empty."]})
+    if "\x00" in body:  # PostgreSQL's text refuses it: said, not a 500
+        raise ValidationError({"body": ["A message cannot contain NUL characters."]})
     if len(body) > Message.MAX_LENGTH:
         raise ValidationError({"body": [f"A message has at most {Message.MAX_LENGTH} characters."]})
     with transaction.atomic():

@@ -208,9 +208,14 @@ class OrderAdmin(admin.ModelAdmin):
         fulfilled = 0
         for order in orders:
             tracking = request.POST.get(f"tracking_{order.pk}", "").strip()[:100]
+            if "\x00" in tracking:
+                self.message_user(
+                    request, f"Order #{order.pk}: not a tracking number.", messages.WARNING
+                )
+                continue
             try:
                 order_fulfil(order_id=order.pk, tracking_number=tracking)
-                fulfilled += 1
+                fulfilled += order.status != Order.Status.FULFILLED  # not one fulfilled before
             except DomainError as refused:
                 self.message_user(request, f"Order #{order.pk}: {refused.detail}", messages.WARNING)
         self.message_user(request, f"{fulfilled} order(s) fulfilled.", messages.SUCCESS)

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
+from core.pages import signed_in_or_back_to
 from side_effects.selectors import side_effect_states
 from worker.models import Job
 
@@ -66,7 +67,7 @@ def order_page_context(request, order_id: int) -> dict:
 
 
 @require_POST
-@login_required
+@signed_in_or_back_to("order-page", "order_id")
 def order_cancel_page(request, order_id: int):
     """The order page's Cancel button: the order cancelled, or why not, on its page."""
     form = OrderCancelSerializer(data=request.POST)

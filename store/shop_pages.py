@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
+from core.pages import signed_in_or_back_to
 
 from . import selectors
 from .exceptions import CartNotFound, InsufficientStock
@@ -77,7 +78,7 @@ def cart_page(request):
 
 
 @require_POST
-@login_required
+@signed_in_or_back_to("cart-page")
 def cart_line_page(request, item_id: int):
     """A line's new quantity ("quantity"), or its removal ("remove")."""
     customer = customers.customer_ensure(user=request.user)
@@ -97,7 +98,7 @@ def cart_line_page(request, item_id: int):
 
 
 @require_POST
-@login_required
+@signed_in_or_back_to("cart-page")
 def cart_checkout_page(request):
     """The cart becomes an order; its page. The cart's id is the checkout's idempotency
     key: a second checkout of it (another tab, a double submit) lands on the same order."""

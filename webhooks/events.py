@@ -21,8 +21,10 @@ EVENT_TYPES = (
     SIDE_EFFECT_FAILED,
 )
 # An order.* event's `sequence`: an order is created, then cancelled or fulfilled, once
-# each at most, so a receiver that got 2 drops a late 1.
+# each at most, so a receiver that got 2 drops a late 1. A side effect's failure carries
+# the order's as it stands (1 while placed).
 SEQUENCE = {ORDER_CREATED: 1, ORDER_CANCELLED: 2, ORDER_FULFILLED: 2}
+STATUS_SEQUENCE = {"placed": 1, "cancelled": 2, "fulfilled": 2}
 # The JSON Schema of each event type's body, kept beside this module (one file a type).
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
@@ -48,6 +50,23 @@ def order_data(order, event_type: str = ORDER_CREATED) -> dict:
     data.pop("side_effects", None)
     customer = {"id": order.customer_id, "email": order.customer.user.email}
     return {**data, "sequence": SEQUENCE[event_type], "customer": customer}
+
+
+def side_effect_failed_data(*, order_id: int, kind: str, error: str) -> dict:
+    """The failure, with what every order.* event carries: the order's id, its sequence
+    as it stands and its customer."""
+    from store.selectors import order_detail
+
+    order = order_detail(order_id=order_id)
+    customer = {"id": order.customer_id, "email": order.customer.user.email}
+    return {
+        "id": order.pk,
+        "order_id": order.pk,
+        "side_effect": kind,
+        "error": error,
+        "sequence": STATUS_SEQUENCE[order.status],
+        "customer": customer,
+    }
 
 
 def product_data(product, **extra) -> dict:

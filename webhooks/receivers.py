@@ -46,5 +46,5 @@ def deliver_price_changed(sender, change, **kwargs):
 def deliver_side_effect_failed(sender, order_id, kind, error, **kwargs):
     event_deliveries_create(
         event_type=events.SIDE_EFFECT_FAILED,
-        data=lambda: {"order_id": order_id, "side_effect": kind, "error": error},
+        data=lambda: events.side_effect_failed_data(order_id=order_id, kind=kind, error=error),
     )

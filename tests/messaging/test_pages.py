@@ -39,7 +39,8 @@ def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
     assert told.link == f"/account/orders/{order_id}/#message-{answer.pk}"
 
     page = browser.get(f"/account/orders/{order_id}/").content.decode()
-    assert f'id="message-{answer.pk}"' in page and "On its way" in page and "sam (Shopflow)" in page
+    assert f'id="message-{answer.pk}"' in page and "On its way" in page
+    assert "<strong>Shopflow</strong>" in page and "<strong>sam" not in page  # no staff login
     assert "Where is it?" in page and "data-read" in page  # the customer's, read by staff
     answer.refresh_from_db()
     assert answer.read_at is not None  # shown to the customer: read
@@ -53,4 +54,13 @@ def test_an_empty_message_or_another_persons_order_is_refused(customer):
     assert "A message cannot be empty." in empty.content.decode()
     other = signed_in(UserFactory()).post(f"/account/orders/{order_id}/messages/", {"body": "hi"})
     assert other.status_code == 404
+    assert Message.objects.count() == 0
+
+
+def test_a_message_with_a_nul_character_is_refused_in_words(customer):
+    order_id = place_order(customer)["id"]
+    refused = signed_in(customer.user).post(
+        f"/account/orders/{order_id}/messages/", {"body": "a\x00b"}, follow=True
+    )
+    assert refused.status_code == 200 and "cannot contain NUL" in refused.content.decode()
     assert Message.objects.count() == 0

@@ -201,3 +201,32 @@ def test_the_days_figures_take_a_cancelled_order_back(client, customer):
     [today] = daily_summary()
     assert (today["orders"], today["cancelled"]) == (2, 1)
     assert today["revenue"] == 10 and kept["total"] == "10.00"
+
+
+def test_a_cancel_takes_back_only_what_was_counted_and_rolls_up_an_older_day(client, customer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics_app.models import AnalyticsEvent, DailySummary
+    from analytics_app.services import daily_summary_rollup
+    from store.models import Order
+
+    uncounted = place_order(customer, (ProductFactory(price="40.00"), 1), client=client)
+    assert cancel(client, uncounted["id"]).status_code == 200
+    jobs_run("analytics_cancellation")  # before the checkout's analytics ran
+    [today] = daily_summary()
+    assert (today["orders"], today["cancelled"], today["revenue"]) == (0, 0, 0)
+
+    older = place_order(customer, (ProductFactory(price="25.00"), 1), client=client)
+    jobs_run("analytics", runs=2)
+    days_ago = timezone.now() - timedelta(days=5)
+    Order.objects.filter(pk=older["id"]).update(placed_at=days_ago)
+    AnalyticsEvent.objects.filter(order_id=older["id"]).update(occurred_at=days_ago)
+    day = timezone.localdate(days_ago)
+    daily_summary_rollup(day=day)
+    assert DailySummary.objects.get(day=day).revenue == 25
+    assert cancel(client, older["id"]).status_code == 200
+    jobs_run("analytics_cancellation")
+    rolled = DailySummary.objects.get(day=day)
+    assert (rolled.orders, rolled.cancelled, rolled.revenue) == (1, 1, 0)

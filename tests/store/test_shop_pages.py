@@ -104,3 +104,17 @@ def test_refusals_are_said_in_words_and_change_nothing(customer):
         browser.post("/shop/cart/add/", {"product_id": "x", "quantity": 1}, follow=True)
     )
     assert '"detail"' not in short and Order.objects.count() == 0  # words, never JSON
+
+
+@pytest.mark.parametrize(
+    ("form", "back_to"),
+    [
+        ("/shop/cart/checkout/", "/shop/cart/"),
+        ("/shop/cart/lines/1/", "/shop/cart/"),
+        ("/account/orders/7/cancel/", "/account/orders/7/"),
+        ("/account/orders/7/messages/", "/account/orders/7/"),
+    ],
+)
+def test_a_form_sent_signed_out_asks_to_log_in_and_comes_back_to_its_page(form, back_to):
+    sent = Client().post(form, {})
+    assert sent.status_code == 302 and sent["Location"] == f"/account/login/?next={back_to}"

@@ -95,7 +95,14 @@ def test_stock_running_low_a_price_change_and_a_failed_side_effect_are_delivered
     assert price.payload["product"]["price"] == "11.00"
     assert (price.payload["old_price"], price.payload["new_price"]) == ("9.00", "11.00")
     [failed] = deliveries_of(failures)
-    assert failed.payload == {"order_id": order_id, "side_effect": "analytics", "error": "SMTP 554"}
+    assert failed.payload == {
+        "id": order_id,
+        "order_id": order_id,
+        "side_effect": "analytics",
+        "error": "SMTP 554",
+        "sequence": 1,  # the order's, still placed
+        "customer": {"id": user.customer.pk, "email": user.email},
+    }
 
 
 def test_an_event_rolled_back_delivers_nothing():
