@@ -81,3 +81,20 @@ def test_the_side_effect_task_is_declared_as_the_real_ones_are():
     assert real and len(documented) == 1
     # Every option all the real ones give (base, side_effect, name); none that none gives.
     assert set.intersection(*real) <= documented[0] <= set.union(*real)
+
+
+def test_the_settings_snippet_pasted_as_written_keeps_every_queue_and_route():
+    """A fork pastes it over config/settings/base.py's: no queue or route of the project's
+    may go missing (the snippet adds gift_wrap's)."""
+    from django.conf import settings
+    from kombu import Exchange, Queue
+
+    [snippet] = [s for s in SNIPPETS if s.startswith("# config/settings/base.py")]
+    pasted = {"Queue": Queue, "Exchange": Exchange}
+    exec(compile(snippet, str(PAGE), "exec"), pasted)
+
+    queues = {queue.name for queue in pasted["CELERY_TASK_QUEUES"]}
+    assert {queue.name for queue in settings.CELERY_TASK_QUEUES} < queues
+    routes = pasted["CELERY_TASK_ROUTES"]
+    assert settings.CELERY_TASK_ROUTES.items() < routes.items()
+    assert routes["gift_wrap.*"] == {"queue": "gift_wrap"} and "gift_wrap" in queues
