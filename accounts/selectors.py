@@ -59,13 +59,21 @@ def login_retry_after(
     for of, matching, allowed in budgets:
         if not all(matching.values()):
             continue  # no address (or no username): that budget cannot be told apart
-        # When the budget's latest `allowed` failures within the window happened, newest first.
-        failures = LoginFailure.objects.filter(at__gte=now - window, **matching).order_by("-at")
-        times = list(failures.values_list("at", flat=True)[:allowed])
-        if len(times) >= allowed:
-            seconds = max(1, math.ceil((times[-1] + window - now).total_seconds()))
+        failures = LoginFailure.objects.filter(at__gte=now - window, **matching)
+        if seconds := _budget_wait(failures, allowed=allowed, window=window, now=now):
             refusals.append(LoginThrottled(seconds, of))
     return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
+
+
+def _budget_wait(recent: QuerySet, *, allowed: int, window: timedelta, now) -> int | None:
+    """Seconds until a budget of `allowed` rows a `window` has room again, its `recent`
+    rows (those within the window) counted; None while it has room."""
+    # When the budget's latest `allowed` rows within the window happened, newest first.
+    times = list(recent.order_by("-at").values_list("at", flat=True)[: max(allowed, 0)])
+    if len(times) < allowed:
+        return None
+    oldest = times[-1] if times else now
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
 def signup_retry_after(
@@ -98,12 +106,8 @@ def signup_retry_after(
         if any(value is None for value in matching.values()):
             continue  # no address (or no email): that budget cannot be told apart
         window = timedelta(seconds=window_seconds)
-        # When the budget's latest `allowed` sign-ups within the window happened, newest first.
-        attempts = SignUpAttempt.objects.filter(at__gt=now - window, **matching).order_by("-at")
-        times = list(attempts.values_list("at", flat=True)[: max(allowed, 0)])
-        if len(times) >= allowed:
-            oldest = times[-1] if times else now
-            seconds = max(1, math.ceil((oldest + window - now).total_seconds()))
+        attempts = SignUpAttempt.objects.filter(at__gt=now - window, **matching)
+        if seconds := _budget_wait(attempts, allowed=allowed, window=window, now=now):
             refusals.append(SignUpThrottled(seconds, of))
     return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
 
