@@ -20,11 +20,10 @@ EVENT_TYPES = (
     PRICE_CHANGED,
     SIDE_EFFECT_FAILED,
 )
-# An order.* event's `sequence`: an order is created, then cancelled or fulfilled, once
-# each at most, so a receiver that got 2 drops a late 1. A side effect's failure carries
-# the order's as it stands (1 while placed).
-SEQUENCE = {ORDER_CREATED: 1, ORDER_CANCELLED: 2, ORDER_FULFILLED: 2}
-STATUS_SEQUENCE = {"placed": 1, "cancelled": 2, "fulfilled": 2}
+# An order.* event's `sequence`, by the order's status as the event leaves it: an order is
+# created, then cancelled or fulfilled, once each at most, so a receiver that got 2 drops
+# a late 1. A side effect's failure carries the order's as it stands (1 while placed).
+SEQUENCE = {"placed": 1, "cancelled": 2, "fulfilled": 2}
 # The JSON Schema of each event type's body, kept beside this module (one file a type).
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
@@ -36,9 +35,9 @@ def event_schemas() -> dict[str, dict]:
     }
 
 
-def order_data(order, event_type: str = ORDER_CREATED) -> dict:
-    """The order as GET /api/orders/{id}/ shows it, without its side effects, with the
-    event's `sequence` and the `customer`: from the order as the change wrote it (at
+def order_data(order) -> dict:
+    """The order as GET /api/orders/{id}/ shows it, without its side effects, with
+    `order_of` (its sequence and customer): from the order as the change wrote it (at
     checkout its lines and their products are in memory)."""
     # Imported when first used: store.serializers lists the side effects' kinds as it
     # loads, once every app registered its own, after the admin has loaded this module.
@@ -48,25 +47,24 @@ def order_data(order, event_type: str = ORDER_CREATED) -> dict:
         order.line_items = list(order.items.select_related("product"))
     data = dict(OrderSerializer(order).data)
     data.pop("side_effects", None)
-    customer = {"id": order.customer_id, "email": order.customer.user.email}
-    return {**data, "sequence": SEQUENCE[event_type], "customer": customer}
+    return {**data, **order_of(order)}
 
 
 def side_effect_failed_data(*, order_id: int, kind: str, error: str) -> dict:
-    """The failure, with what every order.* event carries: the order's id, its sequence
-    as it stands and its customer."""
+    """The failure, with what every order.* event carries (the order's id, and
+    `order_of`)."""
     from store.selectors import order_detail
 
     order = order_detail(order_id=order_id)
+    failure = {"id": order.pk, "order_id": order.pk, "side_effect": kind, "error": error}
+    return {**failure, **order_of(order)}
+
+
+def order_of(order) -> dict:
+    """What every order.* event's data carries beside the order's id: its `sequence` and
+    its `customer`."""
     customer = {"id": order.customer_id, "email": order.customer.user.email}
-    return {
-        "id": order.pk,
-        "order_id": order.pk,
-        "side_effect": kind,
-        "error": error,
-        "sequence": STATUS_SEQUENCE[order.status],
-        "customer": customer,
-    }
+    return {"sequence": SEQUENCE[order.status], "customer": customer}
 
 
 def product_data(product, **extra) -> dict:

@@ -11,13 +11,15 @@ def deliver_order_created(sender, order, **kwargs):
 
 
 def deliver_order_cancelled(sender, order, **kwargs):
-    event = events.ORDER_CANCELLED
-    event_deliveries_create(event_type=event, data=lambda: events.order_data(order, event))
+    event_deliveries_create(
+        event_type=events.ORDER_CANCELLED, data=lambda: events.order_data(order)
+    )
 
 
 def deliver_order_fulfilled(sender, order, **kwargs):
-    event = events.ORDER_FULFILLED
-    event_deliveries_create(event_type=event, data=lambda: events.order_data(order, event))
+    event_deliveries_create(
+        event_type=events.ORDER_FULFILLED, data=lambda: events.order_data(order)
+    )
 
 
 def deliver_low_stock(sender, product, order_id, available, **kwargs):
