@@ -58,31 +58,29 @@ def notifications_create_for_staff(*, kind: str, message: str, link: str = "") -
 
 def order_placed_notify(*, order) -> None:
     """The customer: "Order #42 confirmed"."""
-    notifications_create(
-        recipient_ids=[order.customer.user_id],
-        kind=Notification.Kind.ORDER_PLACED,
-        message=f"Order #{order.pk} confirmed: {money(order.total)}",
-        link=reverse("order-page", args=[order.pk]),  # the page, with its side effects
+    _order_customer_notify(
+        order, Notification.Kind.ORDER_PLACED, f"Order #{order.pk} confirmed: {money(order.total)}"
     )
 
 
 def order_cancelled_notify(*, order) -> None:
     """The customer: "Order #42 cancelled"."""
-    notifications_create(
-        recipient_ids=[order.customer.user_id],
-        kind=Notification.Kind.ORDER_CANCELLED,
-        message=f"Order #{order.pk} cancelled",
-        link=reverse("order-page", args=[order.pk]),
-    )
+    _order_customer_notify(order, Notification.Kind.ORDER_CANCELLED, f"Order #{order.pk} cancelled")
 
 
 def order_fulfilled_notify(*, order) -> None:
     """The customer: "Order #42 is on its way", with its tracking number."""
     tracking = f" (tracking number {order.tracking_number})" if order.tracking_number else ""
+    message = f"Order #{order.pk} is on its way{tracking}"
+    _order_customer_notify(order, Notification.Kind.ORDER_FULFILLED, message)
+
+
+def _order_customer_notify(order, kind: str, message: str) -> None:
+    """The order's customer, linked to the order's page (with its side effects)."""
     notifications_create(
         recipient_ids=[order.customer.user_id],
-        kind=Notification.Kind.ORDER_FULFILLED,
-        message=f"Order #{order.pk} is on its way{tracking}",
+        kind=kind,
+        message=message,
         link=reverse("order-page", args=[order.pk]),
     )
 
