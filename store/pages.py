@@ -72,7 +72,10 @@ def order_cancel_page(request, order_id: int):
     """The order page's Cancel button: the order cancelled, or why not, on its page."""
     form = OrderCancelSerializer(data=request.POST)
     if not form.is_valid():
-        messages.error(request, "The reason is too long: at most 500 characters.")
+        errors = form.errors["reason"]
+        too_long = any(error.code == "max_length" for error in errors)
+        words = "The reason is too long: at most 500 characters." if too_long else errors[0]
+        messages.error(request, words)
         return redirect("order-page", order_id)
     try:
         lifecycle.order_cancel(order_id=order_id, user=request.user, **form.validated_data)

@@ -192,3 +192,12 @@ def test_a_cancel_refused_or_of_another_persons_order_is_said_on_the_page(custom
         f"/account/orders/{order_id}/cancel/", {"reason": "x" * 501}, follow=True
     )
     assert "at most 500 characters" in too_long.content.decode()
+
+
+def test_a_reason_with_a_nul_character_is_refused_in_words(customer):
+    order_id = place_order(customer)["id"]
+    said = signed_in(customer.user).post(
+        f"/account/orders/{order_id}/cancel/", {"reason": "a\x00b"}, follow=True
+    )
+    assert "Null characters are not allowed." in said.content.decode()
+    assert 'data-order-status="placed"' in said.content.decode()
