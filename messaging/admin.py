@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
+from . import services
 from .models import Message
 
 
@@ -12,6 +13,17 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["author", "order"]
     raw_id_fields = ["order", "author"]
     readonly_fields = ["created_at"]
+
+    def get_exclude(self, request, obj=None):
+        return ["author", "read_at"] if obj is None else []  # a new one is the staff's own
+
+    def save_model(self, request, obj, form, change):
+        """A new message is the staff member's answer, through the service: the customer
+        is told, and the messages it answers are read (their receipts)."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        message = services.message_post(order=obj.order, author=request.user, body=obj.body)
+        obj.pk, obj.author, obj.created_at = message.pk, message.author, message.created_at
 
     @admin.display(description="message")
     def short_body(self, obj):

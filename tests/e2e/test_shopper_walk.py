@@ -137,7 +137,7 @@ def test_a_newcomer_signs_up_orders_talks_to_staff_and_resets_a_forgotten_passwo
 
 def a_message_answered_from_the_admin(walk: Walk, browser, staff, order_id: int) -> None:
     """The customer writes on the order's page; staff answer in the admin; the answer is on
-    the page once reloaded, and read."""
+    the page once reloaded, and read; the customer's message says staff read it."""
     from playwright.sync_api import expect
 
     from messaging.models import Message
@@ -150,13 +150,15 @@ def a_message_answered_from_the_admin(walk: Walk, browser, staff, order_id: int)
     staff_answers_in_the_admin(browser, walk.base, staff, order_id)
     page.reload()
     expect(page.get_by_text("Yes, gladly.")).to_be_visible()
+    question = page.locator("li", has_text="Can you gift wrap the lamp?")
+    expect(question.locator("[data-read]")).to_be_visible()  # answered: read
     walk.shot("message-answered")
     answer = Message.objects.get(author=staff)
     assert answer.read_at is not None  # shown to the customer: read
 
 
 def staff_answers_in_the_admin(browser, base: str, staff, order_id: int) -> None:
-    """As now: staff add the answer in the admin's messages (the order and the author by id)."""
+    """Staff add the answer in the admin's messages (the order by id; they are its author)."""
     admin = browser.new_page(viewport=DESKTOP)
     admin.goto(f"{base}/admin/login/")
     admin.get_by_label("Username").fill(staff.username)
@@ -164,7 +166,6 @@ def staff_answers_in_the_admin(browser, base: str, staff, order_id: int) -> None
     admin.get_by_role("button", name="Log in").click()
     admin.goto(f"{base}/admin/messaging/message/add/")
     admin.locator("#id_order").fill(str(order_id))
-    admin.locator("#id_author").fill(str(staff.pk))
     admin.locator("#id_body").fill("Yes, gladly.")
     admin.locator("input[name=_save]").click()
     admin.wait_for_url(re.compile(r"/admin/messaging/message/$"))

@@ -8,6 +8,7 @@ from django.test import Client
 from messaging.models import Message
 from messaging.services import message_post
 from notifications.models import Notification
+from store.models import Order
 from tests.factories import UserFactory
 from tests.support.orders import place_order
 
@@ -30,11 +31,7 @@ def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
     assert posted["Location"] == f"/account/orders/{order_id}/#message-{question.pk}"
     assert Notification.objects.filter(recipient=staff, kind="message").exists()
 
-    from store.models import Order
-
     answer = message_post(order=Order.objects.get(pk=order_id), author=staff, body="On its way")
-    question.read_at = answer.created_at  # staff read it in the admin
-    question.save(update_fields=["read_at"])
     [told] = Notification.objects.filter(recipient=customer.user, kind="message")
     assert told.link == f"/account/orders/{order_id}/#message-{answer.pk}"
 
@@ -64,3 +61,21 @@ def test_a_message_with_a_nul_character_is_refused_in_words(customer):
     )
     assert refused.status_code == 200 and "cannot contain NUL" in refused.content.decode()
     assert Message.objects.count() == 0
+
+
+def test_staff_answer_in_the_admin_as_themselves_and_the_question_is_read(customer):
+    order_id = place_order(customer)["id"]
+    staff = UserFactory(is_staff=True, is_superuser=True, username="sam")
+    question = message_post(order=Order.objects.get(pk=order_id), author=customer.user, body="?")
+    admin = signed_in(staff)
+
+    form = admin.get("/admin/messaging/message/add/").content.decode()
+    assert 'name="order"' in form and 'name="author"' not in form  # the author: who saves
+    saved = admin.post("/admin/messaging/message/add/", {"order": order_id, "body": "Yes."})
+
+    assert saved.status_code == 302
+    answer = Message.objects.get(body="Yes.")
+    assert answer.author == staff
+    question.refresh_from_db()
+    assert question.read_at is not None  # the customer sees it read
+    assert Notification.objects.filter(recipient=customer.user, kind="message").exists()
