@@ -9,6 +9,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,14 +19,15 @@ from core.pages import signed_in_or_back_to
 
 from . import selectors
 from .exceptions import CartNotFound, InsufficientStock
+from .pages import PER_PAGE
 from .services import carts, checkout, customers
 
 QUANTITY_WORDS = f"A quantity is a whole number from 1 to {carts.MAX_LINE_QUANTITY}."
 
 
 def catalog_page(request):
-    products = selectors.product_list()
-    return render(request, "store/catalog.html", {"products": products})
+    page = Paginator(selectors.product_list(), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "store/catalog.html", {"page": page})
 
 
 def _current_cart(customer):

@@ -49,6 +49,23 @@ def test_anyone_sees_the_catalog_with_prices_and_availability_and_a_visitor_sign
     assert Cart.objects.count() == 0
 
 
+def test_the_catalog_comes_in_pages_and_a_page_out_of_range_shows_the_last():
+    from store.pages import PER_PAGE
+
+    for n in range(PER_PAGE + 1):
+        ProductFactory(name=f"Mug {n:02}")
+
+    def page(query=""):
+        return text(Client().get(CATALOG + query))
+
+    first, second = page(), page("?page=2")
+    assert "Mug 00" in first and f"Mug {PER_PAGE:02}" not in first
+    assert 'href="?page=2">Next' in first and "Page 1 of 2" in first
+    assert f"Mug {PER_PAGE:02}" in second and "Mug 00" not in second
+    assert 'href="?page=1">Previous' in second
+    assert "Page 2 of 2" in page("?page=99") and "Page 1 of 2" in page("?page=x")  # get_page
+
+
 def test_a_shopper_fills_changes_and_checks_out_a_cart_and_lands_on_the_order(customer):
     mug = ProductFactory(name="Enamel mug", price="14.90", on_hand=10)
     tee = ProductFactory(name="Organic tee", price="24.00", on_hand=10)
