@@ -2,6 +2,7 @@
 client address, whether a username or an email address is taken, the sign-up throttle's
 count, an account's recent password resets."""
 
+import ipaddress
 import math
 from datetime import timedelta
 
@@ -123,6 +124,14 @@ def login_retry_after_for(*, request, username: str) -> int | None:
     tried: what /metrics asks before it checks basic-auth credentials (core.metrics)."""
     refusal = login_retry_after(ip=request_ip(request=request), username=username or None)
     return refusal.retry_after if refusal else None
+
+
+def client_network(*, ip: str | None) -> str | None:
+    """Whom a sign-up budget is kept for: an IPv4 address, or an IPv6 address's /64 (one
+    host is given all of it, and can pick a new address for each request)."""
+    if ip is None or ":" not in ip:
+        return ip
+    return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)
 
 
 def request_ip(*, request) -> str | None:

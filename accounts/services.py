@@ -37,7 +37,8 @@ def user_register(*, username: str, email: str, password: str, ip: str | None = 
     has it, in any case) or the username. SignUpThrottled, nothing made, while the sign-up
     budget of the client's address `ip`, or of the email address, is spent
     (selectors.signup_retry_after). Each sign-up past the password's check is recorded
-    (SignUpAttempt), made or refused."""
+    (SignUpAttempt), made or refused, under the client's network (an IPv6 /64)."""
+    ip = selectors.client_network(ip=ip)
     if refusal := selectors.signup_retry_after(ip=ip):
         raise refusal
     user = get_user_model()(username=username, email=email)

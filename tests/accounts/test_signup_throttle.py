@@ -1,9 +1,9 @@
 """The sign-up throttle, so that sign-up cannot send welcome emails to strangers in bulk:
-an address gets so many sign-ups a window (made or refused), an email address one account
-made a day (its welcome), counted in the database; past either, the API answers 429 with
-Retry-After and a `detail` saying which, the page the same in words; a refused sign-up
-is not counted, so waiting is enough; the daily prune deletes the old rows. The clock is
-the test's (the `wall_clock` fixture)."""
+an address (an IPv6 /64) gets so many sign-ups a window (made or refused), an email
+address one account made a day (its welcome), counted in the database; past either, the
+API answers 429 with Retry-After and a `detail` saying which, the page the same in
+words; a refused sign-up is not counted, so waiting is enough; the daily prune deletes
+the old rows. The clock is the test's (the `wall_clock` fixture)."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -129,6 +129,15 @@ def test_one_welcome_an_email_address_a_day_even_if_its_account_is_deleted(wall_
 
     wall_clock.advance(DAY - HOUR)
     assert register("ada2", "ADA@example.com", ip="10.0.0.2").status_code == 201
+
+
+def test_an_ipv6_client_is_counted_by_its_64_whatever_address_it_picks(wall_clock):
+    for n in range(10):
+        assert register(f"person{n}", ip=f"2001:db8:5:5::{n + 1:x}").status_code == 201
+
+    assert register("person10", ip="2001:db8:5:5:ffff::1").status_code == 429  # same /64
+    assert register("person11", ip="2001:db8:5:6::1").status_code == 201  # the next /64
+    assert register("person12", ip="10.5.5.5").status_code == 201
 
 
 def test_the_throttle_counts_in_the_database_not_in_a_process():
