@@ -4,7 +4,7 @@ KEY UPDATE, which does not block inserts that merely refer to a product (order i
 
 from django.db.models import QuerySet
 
-from .models import Cart, CartItem, Order, Product
+from .models import Cart, CartItem, Customer, Order, Product
 
 # What checkout reads of a product, under its row lock.
 CHECKOUT_PRODUCT_FIELDS = (
@@ -87,3 +87,13 @@ def order_for_update(*, order_id: int, user=None) -> QuerySet[Order]:
     if user is not None and not user.is_staff:
         orders = orders.filter(customer__user=user)
     return orders.order_by("pk")
+
+
+def customer_for_update(*, customer_id: int) -> QuerySet[Customer]:
+    """The customer's id, the row locked (FOR NO KEY UPDATE: their carts' and orders'
+    inserts are not blocked): two tabs choosing the current cart at once queue."""
+    return (
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk=customer_id)
+        .values_list("pk", flat=True)
+    )

@@ -47,6 +47,12 @@ def cart_list(*, customer) -> QuerySet[Cart]:
     )
 
 
+def cart_current(*, customer) -> Cart | None:
+    """The cart the shop's pages fill: the customer's newest (the API may hold others),
+    with its `line_items`; None when they have none."""
+    return cart_list(customer=customer).order_by("-created_at", "-pk").first()
+
+
 def cart_item_get(*, customer, cart_id, item_id) -> CartItem:
     """A line of the caller's cart; CartItemNotFound otherwise."""
     try:

@@ -1,8 +1,8 @@
 """The shopper's pages: the catalog (anyone), the cart and its checkout (signed in), in the
 site's frame, working without JavaScript. A visitor who adds to a cart is asked to sign
 in (or up) and comes back to the catalog; every refusal is said on the page in words.
-The cart is the customer's newest (the API may hold others); its checkout lands on the
-order's page."""
+The cart is the customer's current one (selectors.cart_current); its checkout lands on
+the order's page."""
 
 import uuid
 
@@ -30,11 +30,6 @@ def catalog_page(request):
     return render(request, "store/catalog.html", {"page": page})
 
 
-def _current_cart(customer):
-    """The customer's newest cart, with its lines; None when they have none."""
-    return selectors.cart_list(customer=customer).order_by("-created_at").first()
-
-
 def _quantity(request) -> int | None:
     try:
         quantity = int(request.POST.get("quantity", ""))
@@ -54,7 +49,7 @@ def cart_add_page(request):
         messages.error(request, QUANTITY_WORDS)
         return redirect("catalog-page")
     customer = customers.customer_ensure(user=request.user)
-    cart = _current_cart(customer) or carts.cart_create(customer=customer)
+    cart = carts.cart_current_ensure(customer=customer)
     try:
         item = carts.cart_item_add(
             customer=customer,
@@ -71,7 +66,7 @@ def cart_add_page(request):
 
 @login_required
 def cart_page(request):
-    cart = _current_cart(customers.customer_ensure(user=request.user))
+    cart = selectors.cart_current(customer=customers.customer_ensure(user=request.user))
     lines = cart.line_items if cart else []
     for line in lines:
         line.total = line.product.price * line.quantity
@@ -84,7 +79,7 @@ def cart_page(request):
 def cart_line_page(request, item_id: int):
     """A line's new quantity ("quantity"), or its removal ("remove")."""
     customer = customers.customer_ensure(user=request.user)
-    cart = _current_cart(customer)
+    cart = selectors.cart_current(customer=customer)
     try:
         item = selectors.cart_item_get(customer=customer, cart_id=cart and cart.pk, item_id=item_id)
         if "remove" in request.POST:

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .. import locks
+from .. import locks, selectors
 from ..exceptions import CartItemNotFound, CartNotFound, ProductNotFound, QuantityTooLarge
 from ..models import Cart, CartItem, Customer, Product
 
@@ -18,6 +18,15 @@ def cart_create(*, customer: Customer) -> Cart:
     cart = Cart.objects.create(customer=customer)
     cart.line_items = []
     return cart
+
+
+def cart_current_ensure(*, customer: Customer) -> Cart:
+    """The customer's current cart (selectors.cart_current), made when they have none.
+    The customer's row is locked while it is chosen, so two tabs adding at once fill one
+    cart."""
+    with transaction.atomic():
+        locks.customer_for_update(customer_id=customer.pk).first()
+        return selectors.cart_current(customer=customer) or cart_create(customer=customer)
 
 
 def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int) -> CartItem:

@@ -194,3 +194,45 @@ def test_concurrent_inventory_runs_apply_each_order_once(settings):
     # Each product: in 8 orders as the 2-unit line and 8 as the 1-unit line = 24 units; the
     # first one the extra checkout's unit besides.
     assert [(p.on_hand, p.reserved) for p in products] == [(975, 0), (976, 0), (976, 0)]
+
+
+def test_two_tabs_adding_to_no_cart_at_once_fill_one_cart():
+    """The first tab's choice of the current cart is held uncommitted (it made one); the
+    second tab's add, sent meanwhile, waits for the customer's lock, then fills that cart.
+    Without the lock the second made a cart of its own, and the first's line was left in a
+    cart the pages no longer show."""
+    from django.test import Client
+
+    from store.services.carts import cart_current_ensure
+
+    user, tea = UserFactory(), ProductFactory(on_hand=10)
+    held, release = threading.Event(), threading.Event()
+
+    def first_tab():
+        try:
+            with transaction.atomic():
+                cart = cart_current_ensure(customer=user.customer)
+                held.set()
+                release.wait(timeout=30)
+            return cart.pk
+        finally:
+            connection.close()
+
+    def second_tab():
+        browser = Client()
+        browser.force_login(user)
+        return browser.post("/shop/cart/add/", {"product_id": tea.pk, "quantity": 1})
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(first_tab)
+        held.wait(timeout=10)
+        second = pool.submit(closing(second_tab))
+        wait_for_a_lock_wait()
+        release.set()
+        cart_id, added = first.result(timeout=30), second.result(timeout=30)
+
+    assert added.status_code == 302
+    assert list(Cart.objects.filter(customer=user.customer).values_list("pk", flat=True)) == [
+        cart_id
+    ]
+    assert list(Cart.objects.get().items.values_list("product_id", flat=True)) == [tea.pk]
