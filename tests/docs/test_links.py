@@ -51,3 +51,10 @@ def test_the_checker_finds_a_broken_link(tmp_path):
     page.write_text("# A page\n\n[gone](missing.md) [here](#a-page) [off](#nowhere)\n")
     assert relative_links(page) == ["missing.md", "#a-page", "#nowhere"]
     assert anchors(page) == {"a-page"}
+
+
+def test_the_docs_index_lists_every_page():
+    index = PROJECT_DIR / "docs" / "README.md"
+    listed = {target.partition("#")[0] for target in relative_links(index)}
+    pages = {page.name for page in PAGES if page.parent.name == "docs"} - {"README.md"}
+    assert pages - listed == set()
