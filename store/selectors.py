@@ -166,8 +166,11 @@ def order_items_unapplied(*, order_id: int) -> list[OrderItem]:
     """The order's items that no stock movement applied yet, by product, with their
     order's status; the order's row locked (store.locks.order_for_update's lock), so that
     a cancel of it waits for this transaction, or this one sees the cancel."""
+    # NOT EXISTS, answered by the ledger's unique index; a LEFT JOIN read the whole ledger.
+    applied = StockMovement.objects.filter(order_item=OuterRef("pk"))
     return list(
-        OrderItem.objects.filter(order_id=order_id, movements__isnull=True)
+        OrderItem.objects.filter(order_id=order_id)
+        .exclude(Exists(applied))
         .select_related("order")
         .select_for_update(no_key=True, of=("order",))
         .only("order__status", "product", "quantity", "crossed_low_stock")
