@@ -129,8 +129,11 @@ def login_retry_after_for(*, request, username: str) -> int | None:
 def client_network(*, ip: str | None) -> str | None:
     """Whom a sign-up budget is kept for: an IPv4 address, or an IPv6 address's /64 (one
     host is given all of it, and can pick a new address for each request)."""
-    if ip is None or ":" not in ip:
+    address = ipaddress.ip_address(ip) if ip else None
+    if address is None or address.version == 4:
         return ip
+    if address.ipv4_mapped:  # a dual-stack socket's IPv4 client
+        return str(address.ipv4_mapped)
     return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)
 
 

@@ -138,6 +138,8 @@ def test_an_ipv6_client_is_counted_by_its_64_whatever_address_it_picks(wall_cloc
     assert register("person10", ip="2001:db8:5:5:ffff::1").status_code == 429  # same /64
     assert register("person11", ip="2001:db8:5:6::1").status_code == 201  # the next /64
     assert register("person12", ip="10.5.5.5").status_code == 201
+    assert register("person13", ip="::ffff:10.5.5.5").status_code == 201  # 10.5.5.5's 2nd
+    assert SignUpAttempt.objects.filter(ip="10.5.5.5").count() == 2
 
 
 def test_the_throttle_counts_in_the_database_not_in_a_process():
