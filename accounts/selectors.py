@@ -129,7 +129,7 @@ def login_retry_after_for(*, request, username: str) -> int | None:
 def client_network(*, ip: str | None) -> str | None:
     """Whom a sign-up budget is kept for: an IPv4 address, or an IPv6 address's /64 (one
     host is given all of it, and can pick a new address for each request)."""
-    address = ipaddress.ip_address(ip) if ip else None
+    address = ipaddress.ip_address(ip) if ip else None  # request_ip's: an address or None
     if address is None or address.version == 4:
         return ip
     if address.ipv4_mapped:  # a dual-stack socket's IPv4 client
@@ -140,8 +140,13 @@ def client_network(*, ip: str | None) -> str | None:
 def request_ip(*, request) -> str | None:
     """The client's address as this server saw it (REMOTE_ADDR). Behind a reverse proxy
     that is the proxy's, unless the proxy sets REMOTE_ADDR (e.g. uvicorn's
-    --forwarded-allow-ips with X-Forwarded-For)."""
-    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+    --forwarded-allow-ips with X-Forwarded-For). None when there is none, or it is no IP
+    address (a server on a unix socket may give a path or a name)."""
+    ip = request.META.get("REMOTE_ADDR") if request is not None else None
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
 
 
 # A new account's first sign-ins are its owner's own (the API token that sign-up leads

@@ -142,6 +142,12 @@ def test_an_ipv6_client_is_counted_by_its_64_whatever_address_it_picks(wall_cloc
     assert SignUpAttempt.objects.filter(ip="10.5.5.5").count() == 2
 
 
+def test_a_remote_addr_that_is_no_ip_address_signs_up_without_an_address_budget():
+    """A server on a unix socket may put a path there: the sign-up is made, not a 500."""
+    assert register("person0", ip="unix:/run/web.sock").status_code == 201
+    assert SignUpAttempt.objects.get().ip is None
+
+
 def test_the_throttle_counts_in_the_database_not_in_a_process():
     """Each sign-up's record, as another web process would count it."""
     register("ada", ip="10.0.0.7")
