@@ -239,7 +239,7 @@ SHOPFLOW_PUSH_ALLOW_LOOPBACK = env_bool("SHOPFLOW_PUSH_ALLOW_LOOPBACK", False)
 # Webhook endpoints over plain http to loopback (tests, a local receiver); never in prod.
 SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = env_bool("SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK", False)
 # Delivered and failed webhook deliveries, with their attempts, are deleted this many days
-# after they ended, with their jobs, by the jobs' daily prune (the kind's keep_days).
+# after their event by the daily prune.
 SHOPFLOW_WEBHOOKS_RETENTION_DAYS = env_int("SHOPFLOW_WEBHOOKS_RETENTION_DAYS", 30)
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/"  # the front door (config.pages)
