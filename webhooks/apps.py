@@ -15,10 +15,9 @@ class WebhooksConfig(AppConfig):
             order_fulfilled,
             price_changed,
         )
+        from worker.schedule import schedule_task
 
-        # The deliveries' task: a job kind (worker.tasks_base.job_tasks), which the
-        # dispatcher and the jobs' prune find only once it is imported.
-        from . import receivers, tasks  # noqa: F401
+        from . import receivers, tasks
 
         receivers_connect(
             self.name,
@@ -30,4 +29,10 @@ class WebhooksConfig(AppConfig):
                 (price_changed, receivers.deliver_price_changed),
                 (side_effect_failed, receivers.deliver_side_effect_failed),
             ],
+        )
+        schedule_task(
+            "webhook deliveries prune",
+            tasks.prune_deliveries,
+            crontab={"minute": "15", "hour": "4"},
+            expire_seconds=3600,
         )

@@ -50,8 +50,7 @@ JOB_KIND = "webhook_delivery"
 class Delivery(models.Model):
     """One event for one endpoint: its id is the `webhook-id` of every attempt, the data
     fixed when the event happened. Where it stands (due, leased, attempts, ended) is its
-    job's (JOB_KIND, key = its id); the API reads it there (webhooks.selectors). Made
-    with its job, it goes with it: the engine's prune of ended jobs is its retention."""
+    job's (JOB_KIND, key = its id); the API reads it there (webhooks.selectors)."""
 
     class Status(models.TextChoices):  # as the API shows its job's: done is "delivered"
         PENDING = "pending"
@@ -62,18 +61,15 @@ class Delivery(models.Model):
     endpoint = models.ForeignKey(
         Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
-    job = models.OneToOneField(
-        "worker.Job", on_delete=models.CASCADE, related_name="webhook_delivery"
-    )
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()  # the event's `data`
     created_at = models.DateTimeField(default=timezone.now)  # the event's time
 
     class Meta:
-        ordering = ["-job_id"]  # the jobs' ids are made in order: newest first
+        ordering = ["-id"]  # the ids sort by time: newest first
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["endpoint", "job"], name="webhook_delivery_endpoint_idx"),
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
         ]
 
     def __str__(self):

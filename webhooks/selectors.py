@@ -1,20 +1,14 @@
 """Reads of webhooks: endpoints, and their deliveries with where each stands (its job's
 state, worker.jobs) and its attempts."""
 
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 
 from worker.models import Job
 
 from .exceptions import DeliveryNotFound, EndpointNotFound
-from .models import Delivery, Endpoint
+from .models import JOB_KIND, Delivery, Endpoint
 
 Status = Delivery.Status
-# The job's status each of the API's shows.
-JOB_STATUS = {
-    Status.PENDING: Job.Status.PENDING,
-    Status.DELIVERED: Job.Status.DONE,
-    Status.FAILED: Job.Status.FAILED,
-}
 
 
 def endpoint_get(*, endpoint_id: int) -> Endpoint:
@@ -31,16 +25,23 @@ def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
     return [pk for pk, events in rows if event_type in events]
 
 
+def delivery_jobs(delivery_id) -> QuerySet[Job]:
+    """The job of the delivery (`delivery_id` may be an OuterRef): one, or none."""
+    return Job.objects.filter(kind=JOB_KIND, key=delivery_id)
+
+
 def deliveries_with_state(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
-    """`rows` with `status` (its job's: done is "delivered") and `next_attempt_at` (its
-    job's due time while pending)."""
+    """`rows` with `status` (its job's: done is "delivered"; no job, "pending") and
+    `next_attempt_at` (its job's due time while pending)."""
+    job = delivery_jobs(OuterRef("pk"))
     return rows.annotate(
+        job_status=Subquery(job.values("status")[:1]),
         status=Case(
-            When(job__status=Job.Status.DONE, then=Value(Status.DELIVERED)),
-            When(job__status=Job.Status.FAILED, then=Value(Status.FAILED)),
+            When(job_status=Job.Status.DONE, then=Value(Status.DELIVERED)),
+            When(job_status=Job.Status.FAILED, then=Value(Status.FAILED)),
             default=Value(Status.PENDING),
         ),
-        next_attempt_at=Case(When(job__status=Job.Status.PENDING, then=F("job__due_at"))),
+        next_attempt_at=Subquery(job.filter(status=Job.Status.PENDING).values("due_at")[:1]),
     )
 
 
@@ -50,7 +51,7 @@ def delivery_list(*, endpoint_id: int, status: str | None = None) -> QuerySet[De
     endpoint_get(endpoint_id=endpoint_id)
     rows = deliveries_with_state(Delivery.objects.filter(endpoint_id=endpoint_id))
     if status:
-        rows = rows.filter(job__status=JOB_STATUS[status])
+        rows = rows.filter(status=status)
     return rows.defer("payload").prefetch_related("attempts")
 
 

@@ -1,7 +1,6 @@
-"""Deliveries do not grow without bound: each goes with its job (webhooks.models.
-Delivery.job), so the engine's prune of ended jobs (worker.prune_jobs, the kind's
-keep_days: SHOPFLOW_WEBHOOKS_RETENTION_DAYS) takes the delivered and failed ones, with
-their attempts; pending ones stay."""
+"""Deliveries do not grow without bound: those whose job ended (delivered, failed), with
+their attempts, are pruned daily once their event is older than
+SHOPFLOW_WEBHOOKS_RETENTION_DAYS; their jobs go after as long (the kind's keep_days)."""
 
 from datetime import timedelta
 
@@ -11,34 +10,33 @@ from django.utils import timezone
 from webhooks.models import JOB_KIND, Attempt, Delivery, Endpoint
 from webhooks.services.deliveries import endpoint_test_send
 from webhooks.signatures import secret_new
+from webhooks.tasks import prune_deliveries
 from worker.models import Job
-from worker.tasks import prune_jobs
 from worker.tasks_base import job_tasks
 
 pytestmark = pytest.mark.django_db
 
 
-def test_ended_deliveries_older_than_the_retention_go_with_their_jobs_and_attempts(settings):
+def test_ended_deliveries_older_than_the_retention_go_with_their_attempts(settings):
     settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS = 30
     endpoint = Endpoint.objects.create(url="https://x/", secret=secret_new())
     delivered, failed, pending, recent, just_kept = (
         endpoint_test_send(endpoint_id=endpoint.pk).pk for _ in range(5)
     )
-    for delivery_id in (delivered, failed, pending, recent):
+    for delivery_id in (delivered, failed, recent):
         Attempt.objects.create(delivery_id=delivery_id, status_code=500, error="HTTP 500")
-    jobs, now = Job.objects.filter(kind=JOB_KIND), timezone.now()
-    jobs.filter(key__in=[delivered, just_kept]).update(status="done")
+    jobs = Job.objects.filter(kind=JOB_KIND)
+    jobs.filter(key__in=[delivered, recent, just_kept]).update(status="done")
     jobs.filter(key=failed).update(status="failed")
-    jobs.filter(key__in=[delivered, failed]).update(ended_at=now - timedelta(days=31))
-    jobs.filter(key=just_kept).update(ended_at=now - timedelta(days=29, hours=23))
-    jobs.filter(key=recent).update(status="done", ended_at=now)
-    Delivery.objects.update(created_at=now - timedelta(days=60))  # the event's age: no matter
+    now = timezone.now()
+    Delivery.objects.exclude(pk__in=[recent, just_kept]).update(created_at=now - timedelta(31))
+    Delivery.objects.filter(pk=just_kept).update(created_at=now - timedelta(days=29, hours=23))
 
-    assert prune_jobs.apply().get() == 2
+    assert prune_deliveries.apply().get() == 2
 
     assert set(Delivery.objects.values_list("pk", flat=True)) == {pending, recent, just_kept}
-    assert set(jobs.values_list("key", flat=True)) == {pending, recent, just_kept}
-    assert set(Attempt.objects.values_list("delivery_id", flat=True)) == {pending, recent}
-    assert prune_jobs.apply().get() == 0
+    assert list(Attempt.objects.values_list("delivery_id", flat=True)) == [recent]
+    assert prune_deliveries.apply().get() == 0
+    assert job_tasks()[JOB_KIND].keep_days == 30  # the jobs: as long after they ended
     settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS = 7
     assert job_tasks()[JOB_KIND].keep_days == 7

@@ -1,13 +1,18 @@
 """Deliveries made: one per event and subscribed endpoint, in the event's transaction, each
-with its job (worker.jobs); a test event; a delivery sent again (redeliver)."""
+with its job (worker.jobs); a test event; a delivery sent again (redeliver); the ended ones
+pruned."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from core.exists_check import ExistsCheck
 from core.signals import insert_isolated
-from worker.jobs import job_new, jobs_due_now, jobs_redrive
+from worker.jobs import enqueue_on_commit, jobs_due_now, jobs_redrive
 from worker.models import Job
 
 from .. import events, selectors
@@ -55,24 +60,37 @@ def endpoint_test_send(*, endpoint_id: int) -> Delivery:
 
 def _deliveries_create(*, endpoint_ids: list[int], event_type: str, payload: dict):
     fixed = {"event_type": event_type, "payload": payload}
-    jobs, rows = [], []
-    for endpoint_id in endpoint_ids:
-        delivery_id = delivery_id_new()
-        jobs.append(job_new(JOB_KIND, delivery_id, concurrency_key=str(endpoint_id)))
-        rows.append(Delivery(id=delivery_id, endpoint_id=endpoint_id, job=jobs[-1], **fixed))
-    # The jobs first: each delivery takes its job's id once it has one (bulk_create).
-    insert_isolated([*jobs, *rows])
+    rows = [Delivery(id=delivery_id_new(), endpoint_id=pk, **fixed) for pk in endpoint_ids]
+    insert_isolated(rows)
+    for row in rows:  # one INSERT for all in a receiver's isolated block
+        enqueue_on_commit(JOB_KIND, row.pk, concurrency_key=str(row.endpoint_id))
     return rows
 
 
 def delivery_redeliver(*, delivery_id: str) -> Delivery:
     """The same event under the same id, now: an ended one starts a new round of attempts,
-    a pending one is tried at once (its schedule goes on)."""
+    a pending one is tried at once (its schedule goes on), one with no job gets one."""
     delivery = selectors.delivery_get(delivery_id=delivery_id)
     if not delivery.endpoint.enabled:
         raise EndpointDisabled()
-    job = Job.objects.filter(pk=delivery.job_id)
     with transaction.atomic():
-        jobs_redrive(jobs=job, done_too=True)
-        jobs_due_now(jobs=job)  # a pending one no attempt holds: at once
+        enqueue_on_commit(JOB_KIND, delivery_id, concurrency_key=str(delivery.endpoint_id))
+        jobs = selectors.delivery_jobs(delivery_id)
+        jobs_redrive(jobs=jobs, done_too=True)
+        jobs_due_now(jobs=jobs)  # a pending one no attempt holds: at once
     return selectors.delivery_get(delivery_id=delivery_id)
+
+
+def deliveries_prune(*, batch: int = 1000) -> int:
+    """Beat, daily: deliveries whose event is older than SHOPFLOW_WEBHOOKS_RETENTION_DAYS
+    and whose job is not pending, with their attempts (a batch at a time: each delivery is
+    loaded to delete its attempts). Their jobs go by their kind's keep_days, the same
+    (webhooks.tasks). Returns how many deliveries."""
+    cutoff = timezone.now() - timedelta(days=settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS)
+    pending = selectors.delivery_jobs(OuterRef("pk")).filter(status=Job.Status.PENDING)
+    ended = Delivery.objects.filter(created_at__lt=cutoff).exclude(Exists(pending))
+    pruned = 0
+    while ids := list(ended.order_by("pk").values_list("pk", flat=True)[:batch]):
+        Delivery.objects.filter(pk__in=ids).delete()
+        pruned += len(ids)
+    return pruned

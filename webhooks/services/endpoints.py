@@ -47,15 +47,8 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint_id: int) -> None:
-    """The endpoint, its deliveries and their attempts, and their jobs: a delivery goes
-    with its job, so its jobs are deleted (none left pending). They are locked first, as
-    an attempt's end locks its job before the endpoint: one ending meanwhile is recorded
-    before, or not at all."""
-    with transaction.atomic():
-        list(locks.endpoint_jobs_for_update(endpoint_id=endpoint_id).values_list("pk"))
-        Job.objects.filter(webhook_delivery__endpoint_id=endpoint_id).delete()
-        if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
-            raise EndpointNotFound()
+    if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
+        raise EndpointNotFound()
 
 
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
