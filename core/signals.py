@@ -41,10 +41,9 @@ def insert_isolated(
 ) -> None:
     """Insert `rows` (unsaved model instances) in the caller's transaction and call
     `on_commit(rows)` once it commits. Inside `isolated_inserts()`, when that block ends,
-    isolated as the module says; elsewhere at once, as bulk_create would. Each model's rows
-    go in one INSERT, the models in the order they first came: a row given after the row
-    it points to gets its id. With `ignore_conflicts`, a row a unique constraint already
-    holds is left out (bulk_create's option; such rows get no primary key)."""
+    isolated as the module says; elsewhere at once, as bulk_create would. With
+    `ignore_conflicts`, a row a unique constraint already holds is left out (bulk_create's
+    option; such rows get no primary key)."""
     pending = _receiver_rows.get()
     if pending is None:
         _insert([(list(rows), on_commit, ignore_conflicts)])

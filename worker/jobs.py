@@ -44,23 +44,14 @@ def enqueue_each_on_commit(
     task, keys, *, concurrency_key: str = "", delay_seconds: float = 0
 ) -> list[Job]:
     """enqueue_on_commit for each of `keys`, in one INSERT."""
+    context, kind = trace_carrier(), kind_of(task)
     due = {"due_at": db_now(plus_seconds=delay_seconds)} if delay_seconds else {}
-    jobs = [job_new(task, key, concurrency_key=concurrency_key, **due) for key in keys]
+    jobs = [
+        Job(kind=kind, key=str(key), concurrency_key=concurrency_key, trace_context=context, **due)
+        for key in keys
+    ]
     insert_isolated(jobs, ignore_conflicts=True)
     return jobs
-
-
-def job_new(task, key, *, concurrency_key: str = "", **fields) -> Job:
-    """An unsaved job of `task`'s kind about a `key` no job has yet, for a caller whose own
-    rows point to it: it inserts the job first, with them (core.signals.insert_isolated),
-    and no conflict ignored, so the job gets its id (enqueue_on_commit's rows do not)."""
-    return Job(
-        kind=kind_of(task),
-        key=str(key),
-        concurrency_key=concurrency_key,
-        trace_context=trace_carrier(),
-        **fields,
-    )
 
 
 def enqueue_kinds(*, kinds: list[str], key) -> None:
@@ -205,17 +196,12 @@ def jobs_fail_pending(*, jobs, error: str) -> int:
     )
 
 
-def jobs_prune(*, kinds_kept_days: dict[str, int | None], batch: int = 1000) -> int:
+def jobs_prune(*, kinds_kept_days: dict[str, int | None]) -> int:
     """Delete the jobs of each kind that ended longer ago than it keeps them (None: kept
-    for good, as an order's side effects are: the API shows them), with the rows that
-    point to them (a webhook delivery and its attempts: Django's cascade loads them, so a
-    batch at a time). Returns how many jobs."""
+    for good, as an order's side effects are: the API shows them)."""
     deleted = 0
     for kind, days in kinds_kept_days.items():
-        if days is None:
-            continue
-        ended = Job.objects.filter(kind=kind, ended_at__lt=db_now(plus_seconds=-days * 86400))
-        ended = ended.exclude(status=Status.PENDING).order_by("ended_at")
-        while ids := list(ended.values_list("pk", flat=True)[:batch]):
-            deleted += ended.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
+        if days is not None:
+            ended = Job.objects.filter(kind=kind, ended_at__lt=db_now(plus_seconds=-days * 86400))
+            deleted += ended.exclude(status=Status.PENDING).delete()[0]
     return deleted

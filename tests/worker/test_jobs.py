@@ -272,7 +272,7 @@ def test_a_prune_deletes_the_jobs_that_ended_longer_ago_than_their_kind_keeps_th
     Job.objects.create(kind="kept", key="1", status="done", ended_at=long_ago)
     Job.objects.create(kind="unnamed", key="1", status="done", ended_at=long_ago)
 
-    assert jobs_prune(kinds_kept_days={ECHO_KIND: 30, "kept": None}, batch=1) == 2
+    assert jobs_prune(kinds_kept_days={ECHO_KIND: 30, "kept": None}) == 2
 
     assert sorted(Job.objects.values_list("kind", "key")) == [
         ("kept", "1"),
