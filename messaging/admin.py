@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from . import services
+from . import selectors, services
+from .exceptions import ConversationNotFound
 from .models import Message
 
 
@@ -14,12 +15,27 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["order", "author"]
     readonly_fields = ["created_at"]
 
+    def changelist_view(self, request, extra_context=None):
+        """An order's conversation (?order=<id>, where a staff notification links) is read
+        once shown: the customer's messages get their read receipts, as the staff's do on
+        the customer's order page."""
+        order_id = request.GET.get("order", "")
+        shown = request.method == "GET" and self.has_view_or_change_permission(request)
+        if order_id.isdigit() and shown:
+            try:
+                order = selectors.conversation_order_get(user=request.user, order_id=order_id)
+            except ConversationNotFound:
+                order = None
+            if order is not None:
+                services.messages_mark_read(order=order, reader=request.user)
+        return super().changelist_view(request, extra_context)
+
     def get_exclude(self, request, obj=None):
         return ["author", "read_at"] if obj is None else []  # a new one is the staff's own
 
     def save_model(self, request, obj, form, change):
-        """A new message is the staff member's answer, through the service: the customer
-        is told, and the messages it answers are read (their receipts)."""
+        """A new message is the staff member's answer, through the service (the customer
+        is told)."""
         if change:
             return super().save_model(request, obj, form, change)
         message = services.message_post(order=obj.order, author=request.user, body=obj.body)

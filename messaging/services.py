@@ -14,7 +14,7 @@ from .signals import message_read
 def message_post(*, order, author, body: str) -> Message:
     """Add a message to an order's conversation. Who may is the caller's business
     (selectors.conversation_order_get); the other side is notified by a post_save
-    receiver (notifications). Writing answers the other side: their messages are read."""
+    receiver (notifications)."""
     body = body.strip()
     if not body:
         raise ValidationError({"body": ["A message cannot be empty."]})
@@ -23,9 +23,7 @@ def message_post(*, order, author, body: str) -> Message:
     if len(body) > Message.MAX_LENGTH:
         raise ValidationError({"body": [f"A message has at most {Message.MAX_LENGTH} characters."]})
     with transaction.atomic():
-        message = Message.objects.create(order=order, author=author, body=body)
-        messages_mark_read(order=order, reader=author)
-    return message
+        return Message.objects.create(order=order, author=author, body=body)
 
 
 def messages_mark_read(*, order, reader) -> int:

@@ -26,8 +26,7 @@ class OrderMessagesView(generics.ListAPIView):
         description=(
             "The order's customer or staff. The other side is notified (the customer when "
             "staff writes; the staff who took up the conversation, or all staff, when the "
-            "customer writes). The other side's messages are marked read (an answer reads "
-            "its question; their authors get the receipts)."
+            "customer writes)."
         ),
         request=MessageCreateSerializer,
         responses={201: MessageSerializer},

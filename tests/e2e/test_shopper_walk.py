@@ -158,17 +158,20 @@ def a_message_answered_from_the_admin(walk: Walk, browser, staff, order_id: int)
 
 
 def staff_answers_in_the_admin(browser, base: str, staff, order_id: int) -> None:
-    """Staff add the answer in the admin's messages (the order by id; they are its author)."""
+    """Staff open the order's messages in the admin, where their notification links (the
+    customer's are read once shown), and add the answer (the order by id; they are its
+    author)."""
     admin = browser.new_page(viewport=DESKTOP)
     admin.goto(f"{base}/admin/login/")
     admin.get_by_label("Username").fill(staff.username)
     admin.get_by_label("Password").fill(PASSWORD)
     admin.get_by_role("button", name="Log in").click()
-    admin.goto(f"{base}/admin/messaging/message/add/")
+    admin.goto(f"{base}/admin/messaging/message/?order={order_id}")
+    admin.get_by_role("link", name="Add message").click()
     admin.locator("#id_order").fill(str(order_id))
     admin.locator("#id_body").fill("Yes, gladly.")
     admin.locator("input[name=_save]").click()
-    admin.wait_for_url(re.compile(r"/admin/messaging/message/$"))
+    admin.wait_for_url(re.compile(r"/admin/messaging/message/(\?order=\d+)?$"))  # its filter kept
     admin.close()
 
 

@@ -23,7 +23,7 @@ def signed_in(user) -> Client:
 
 def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
     order_id = place_order(customer)["id"]
-    staff = UserFactory(is_staff=True, username="sam")
+    staff = UserFactory(is_staff=True, is_superuser=True, username="sam")
     browser = signed_in(customer.user)
 
     posted = browser.post(f"/account/orders/{order_id}/messages/", {"body": "Where is it?"})
@@ -31,6 +31,7 @@ def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
     assert posted["Location"] == f"/account/orders/{order_id}/#message-{question.pk}"
     assert Notification.objects.filter(recipient=staff, kind="message").exists()
 
+    signed_in(staff).get(f"/admin/messaging/message/?order={order_id}")  # staff read it
     answer = message_post(order=Order.objects.get(pk=order_id), author=staff, body="On its way")
     [told] = Notification.objects.filter(recipient=customer.user, kind="message")
     assert told.link == f"/account/orders/{order_id}/#message-{answer.pk}"
@@ -63,19 +64,35 @@ def test_a_message_with_a_nul_character_is_refused_in_words(customer):
     assert Message.objects.count() == 0
 
 
-def test_staff_answer_in_the_admin_as_themselves_and_the_question_is_read(customer):
+def test_staff_read_the_orders_messages_in_the_admin_and_answer_as_themselves(customer):
     order_id = place_order(customer)["id"]
     staff = UserFactory(is_staff=True, is_superuser=True, username="sam")
     question = message_post(order=Order.objects.get(pk=order_id), author=customer.user, body="?")
     admin = signed_in(staff)
 
+    listed = admin.get(f"/admin/messaging/message/?order={order_id}")  # the notification's link
+    assert listed.status_code == 200 and f"/admin/messaging/message/{question.pk}/" in (
+        listed.content.decode()
+    )
+    question.refresh_from_db()
+    assert question.read_at is not None  # shown to staff: read, its receipt sent
     form = admin.get("/admin/messaging/message/add/").content.decode()
     assert 'name="order"' in form and 'name="author"' not in form  # the author: who saves
     saved = admin.post("/admin/messaging/message/add/", {"order": order_id, "body": "Yes."})
 
     assert saved.status_code == 302
-    answer = Message.objects.get(body="Yes.")
-    assert answer.author == staff
-    question.refresh_from_db()
-    assert question.read_at is not None  # the customer sees it read
+    assert Message.objects.get(body="Yes.").author == staff
     assert Notification.objects.filter(recipient=customer.user, kind="message").exists()
+
+
+def test_the_admins_messages_of_no_order_a_bad_one_or_not_shown_mark_nothing_read(customer):
+    order_id = place_order(customer)["id"]
+    question = message_post(order=Order.objects.get(pk=order_id), author=customer.user, body="?")
+    admin = signed_in(UserFactory(is_staff=True, is_superuser=True))
+
+    for query in ("", "?order=999999", "?order=x", f"?order={order_id}0"):
+        assert admin.get(f"/admin/messaging/message/{query}").status_code in (200, 302)
+    no_permission = signed_in(UserFactory(is_staff=True))  # staff without the admin's
+    assert no_permission.get(f"/admin/messaging/message/?order={order_id}").status_code == 403
+    question.refresh_from_db()
+    assert question.read_at is None
