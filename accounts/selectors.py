@@ -129,24 +129,24 @@ def login_retry_after_for(*, request, username: str) -> int | None:
 def client_network(*, ip: str | None) -> str | None:
     """Whom a sign-up budget is kept for: an IPv4 address, or an IPv6 address's /64 (one
     host is given all of it, and can pick a new address for each request)."""
-    address = ipaddress.ip_address(ip) if ip else None  # request_ip's: an address or None
-    if address is None or address.version == 4:
+    if ip is None or ":" not in ip:  # request_ip's: an address or None
         return ip
-    if address.ipv4_mapped:  # a dual-stack socket's IPv4 client
-        return str(address.ipv4_mapped)
     return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)
 
 
 def request_ip(*, request) -> str | None:
     """The client's address as this server saw it (REMOTE_ADDR). Behind a reverse proxy
     that is the proxy's, unless the proxy sets REMOTE_ADDR (e.g. uvicorn's
-    --forwarded-allow-ips with X-Forwarded-For). None when there is none, or it is no IP
-    address (a server on a unix socket may give a path or a name)."""
+    --forwarded-allow-ips with X-Forwarded-For), in one form: an IPv4 client of a
+    dual-stack socket as IPv4, an IPv6 one without its zone (PostgreSQL's inet has none).
+    None when there is none, or it is no IP address (a unix socket's path or name)."""
     ip = request.META.get("REMOTE_ADDR") if request is not None else None
     try:
-        return str(ipaddress.ip_address(ip)) if ip else None
+        address = ipaddress.ip_address(ip.partition("%")[0]) if ip else None
     except ValueError:
         return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address) if address else None
 
 
 # A new account's first sign-ins are its owner's own (the API token that sign-up leads

@@ -95,5 +95,6 @@ def customer_for_update(*, customer_id: int) -> QuerySet[Customer]:
     return (
         Customer.objects.select_for_update(no_key=True)
         .filter(pk=customer_id)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )

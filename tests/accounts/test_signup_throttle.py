@@ -139,7 +139,9 @@ def test_an_ipv6_client_is_counted_by_its_64_whatever_address_it_picks(wall_cloc
     assert register("person11", ip="2001:db8:5:6::1").status_code == 201  # the next /64
     assert register("person12", ip="10.5.5.5").status_code == 201
     assert register("person13", ip="::ffff:10.5.5.5").status_code == 201  # 10.5.5.5's 2nd
+    assert register("person14", ip="fe80::1%eth0").status_code == 201  # a zone: dropped
     assert SignUpAttempt.objects.filter(ip="10.5.5.5").count() == 2
+    assert SignUpAttempt.objects.filter(ip="fe80::").count() == 1
 
 
 def test_a_remote_addr_that_is_no_ip_address_signs_up_without_an_address_budget():

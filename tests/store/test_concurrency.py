@@ -225,7 +225,7 @@ def test_two_tabs_adding_to_no_cart_at_once_fill_one_cart():
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(first_tab)
-        held.wait(timeout=10)
+        assert held.wait(timeout=10)
         second = pool.submit(closing(second_tab))
         wait_for_a_lock_wait()
         release.set()
