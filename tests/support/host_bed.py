@@ -66,7 +66,7 @@ def new_customer(shop):
 
 def check_out(shop, api) -> int:
     response = shop.checkout(api, shop.product)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 201, f"{response.text}\n{shop.log('web', 'web')[-4000:]}"
     return response.json()["id"]
 
 

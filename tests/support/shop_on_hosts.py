@@ -239,7 +239,7 @@ class ShopOnHosts:
         added = api.post(
             f"{self.base}/api/carts/{cart['id']}/items/", json=item, timeout=self.timeout
         )
-        assert added.ok, added.text
+        assert added.ok, f"{added.text}\n{self.log('web', 'web')[-4000:]}"  # 5xx: its traceback
         return cart["id"]
 
     def order(self, api: requests.Session, cart_id: str):
