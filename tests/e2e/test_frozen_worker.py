@@ -33,11 +33,12 @@ ORDERS = 6
 
 
 def lock_waiters() -> int:
-    """Backends whose statement on the products waits for a lock (the worker's UPDATE)."""
+    """Backends of this test's database whose statement on the products waits for a lock
+    (the worker's UPDATE); another test's, on its own database, is not the worker's."""
     with psycopg.connect(database_url(), autocommit=True) as conn:
         return conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query ILIKE %s",
+            " AND datname = current_database() AND query ILIKE %s",
             ("%store_product%",),
         ).fetchone()[0]
 
