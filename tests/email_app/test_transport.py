@@ -61,7 +61,7 @@ class LateReplyHandler(SmtpHandler):
     async def handle_DATA(self, server, session, envelope):
         answer = await super().handle_DATA(server, session, envelope)
         late, self.late_next = self.late_next, 0.0
-        await asyncio.sleep(late)
+        await asyncio.sleep(late)  # a fixed wait is the point: a server slow to answer DATA
         return answer
 
 

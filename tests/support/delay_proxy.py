@@ -33,7 +33,8 @@ async def pipe(reader, writer, delay: Delay) -> None:
     async def forward():
         while (item := await queue.get()) is not None:
             due, data = item
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            # A fixed wait is the point: each chunk is held until its due time (the latency).
+            await asyncio.sleep(max(0.0, due - time.monotonic()))  # a fixed wait is the point
             writer.write(data)
             await writer.drain()
         writer.close()

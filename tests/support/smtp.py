@@ -41,7 +41,7 @@ class SmtpHandler:
             self.stalled_peer = session.peer
             self.rcpt_stalled.set()
             try:
-                await asyncio.sleep(stall)
+                await asyncio.sleep(stall)  # a fixed wait is the point: a stalled RCPT
             finally:  # also when the client hangs up, which cancels the session
                 self.rcpt_stall_over.set()
         envelope.rcpt_tos.append(address)
@@ -62,7 +62,7 @@ class SmtpHandler:
             self.delayed_recipients = list(envelope.rcpt_tos)  # before the event: read after it
             self.delaying.set()
         if delay:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay)  # a fixed wait is the point: a slow SMTP server
         with self.lock:
             self.attempts += 1
             if refused := self._refusal(envelope.rcpt_tos):
