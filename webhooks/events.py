@@ -53,9 +53,9 @@ def order_data(order) -> dict:
 def side_effect_failed_data(*, order_id: int, kind: str, error: str) -> dict:
     """The failure, with what every order.* event carries (the order's id, and
     `order_of`)."""
-    from store.selectors import order_detail
+    from store.selectors import order_for_processing
 
-    order = order_detail(order_id=order_id)
+    order = order_for_processing(order_id=order_id)  # its status and customer, one query
     failure = {"id": order.pk, "order_id": order.pk, "side_effect": kind, "error": error}
     return {**failure, **order_of(order)}
 
