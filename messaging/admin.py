@@ -25,8 +25,8 @@ class MessageAdmin(admin.ModelAdmin):
             try:
                 order = selectors.conversation_order_get(user=request.user, order_id=order_id)
             except ConversationNotFound:
-                order = None
-            if order is not None:
+                pass  # the list says there is none
+            else:
                 services.messages_mark_read(order=order, reader=request.user)
         return super().changelist_view(request, extra_context)
 
