@@ -63,13 +63,16 @@ shell: $(VENV)/.runtime
 # real processes, so more processes than cores; a group (the hosts' beds, the compose
 # stack) stays in one (tests/support/isolation.py). TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= 6
-PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup)
+# A test process that dies fails the run at once, not replaced: with loadgroup a replaced
+# one can leave the run waiting forever (pytest-dev/pytest-xdist#1323, #1378).
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadgroup \
+	--max-worker-restart=0)
 # The pass on SQLite: the modules marked sqlite_too (tests/conftest.py checks that the
 # mark is written in each), collected alone, unless PYTEST_ARGS names tests (each process
 # collected the whole suite to run a tenth of it: some 7 CPU-s a process), in 3 processes
 # at most, the fuzz at a fifth of its examples (the hunt is the PostgreSQL pass's).
 SQLITE_TESTS = $(if $(filter tests%,$(PYTEST_ARGS)),,$(shell grep -rlE 'mark\.sqlite_too' tests --include='*.py'))
-SQLITE_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(if $(filter 1 2,$(TEST_PROCESSES)),$(TEST_PROCESSES),3) --dist loadgroup)
+SQLITE_PARALLEL = $(if $(filter 0,$(TEST_PROCESSES)),,-n $(if $(filter 1 2,$(TEST_PROCESSES)),$(TEST_PROCESSES),3) --dist loadgroup --max-worker-restart=0)
 
 # The checks of both loops beyond ruff and the import rules: the tab's lint, style and
 # tests (its types and tsc ran in its build, a prerequisite), and the migrations.

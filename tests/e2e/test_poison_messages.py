@@ -183,3 +183,15 @@ def test_a_plain_task_that_kills_its_worker_runs_once_and_is_not_handed_out_agai
 
     assert runs.read_text().count("run") == 1
     assert (waiting, held) == ([], 0)
+
+
+def test_the_tests_own_tasks_are_sent_by_the_project_app_and_unknown_to_the_in_process_worker(
+    celery_session_app,
+):
+    """kills_its_worker sent from this process after a test used the in-process worker
+    (whose app pytest-celery makes the current one) went to that worker, which ran it
+    here: the test process was killed. The tests' tasks are the project app's."""
+    from worker.celery import app
+
+    assert kills_its_worker.app is app
+    assert kills_its_worker.name not in celery_session_app.tasks

@@ -1,13 +1,18 @@
-"""Tasks that only the tests' worker subprocesses load (WorkerProcess(include=...))."""
+"""Tasks that only the tests' worker subprocesses load (WorkerProcess(include=...)).
+
+The project app's alone (shared=False). A shared task sent from a test process goes
+through the current app. pytest-celery's session app becomes that once a test has used
+the in-process worker, and that worker would then run these in the test process
+(kills_its_worker would kill it)."""
 
 import os
 import signal
 import time
 from pathlib import Path
 
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from worker.celery import app
 from worker.tasks_base import JobTask
 
 # A kind of job of the tests' own: the test process's dispatcher (dispatcher_thread) wakes
@@ -18,7 +23,8 @@ OUTLIVES_ITS_TIME_LIMIT = "tests_outlives_its_time_limit"
 HARD_LIMIT_SECONDS = 3
 
 
-@shared_task(
+@app.task(
+    shared=False,
     base=JobTask,
     kind=OUTLIVES_ITS_TIME_LIMIT,
     name="tests.outlives_its_time_limit",
@@ -37,14 +43,14 @@ def outlives_its_time_limit(key: str) -> None:
             continue
 
 
-@shared_task(name="tests.sleeps")
+@app.task(shared=False, name="tests.sleeps")
 def sleeps(seconds: float, marker: str) -> None:
     """Keeps a pool process (or thread) busy; the marker says it has started."""
     Path(marker).write_text("started")
     time.sleep(seconds)  # a fixed wait is the point: the task holds its pool slot this long
 
 
-@shared_task(name="tests.kills_its_worker")
+@app.task(shared=False, name="tests.kills_its_worker")
 def kills_its_worker(runs: str) -> None:
     """A plain task (not a job) that kills its pool process every time, as an
     out-of-memory kill of it would. `runs` is a file that counts its runs."""
