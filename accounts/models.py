@@ -34,6 +34,7 @@ class LoginFailure(models.Model):
 
     username = models.CharField(max_length=150, blank=True, default="")
     at = models.DateTimeField(auto_now_add=True)
+    # The client's network, whose budget the failure spends: an IPv6 address's /64.
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True, default="")
 

@@ -122,13 +122,15 @@ def password_resets_recent(*, user) -> int:
 def login_retry_after_for(*, request, username: str) -> int | None:
     """login_retry_after's seconds for this request's client address and the username it
     tried: what /metrics asks before it checks basic-auth credentials (core.metrics)."""
-    refusal = login_retry_after(ip=request_ip(request=request), username=username or None)
+    ip = client_network(ip=request_ip(request=request))
+    refusal = login_retry_after(ip=ip, username=username or None)
     return refusal.retry_after if refusal else None
 
 
 def client_network(*, ip: str | None) -> str | None:
-    """Whom a sign-up budget is kept for: an IPv4 address, or an IPv6 address's /64 (one
-    host is given all of it, and can pick a new address for each request)."""
+    """Whom an address's budget (sign-ups, failed logins) is kept for: an IPv4 address, or
+    an IPv6 address's /64 (one host is given all of it, and can pick a new address for
+    each request)."""
     if ip is None or ":" not in ip:  # request_ip's: an address or None
         return ip
     return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)

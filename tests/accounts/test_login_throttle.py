@@ -1,9 +1,9 @@
 """The throttle of failed logins: three budgets, an account from one address, an account
 from anywhere, an address for any accounts (larger each), spent get a 429 with Retry-After
 until the window passes, on every path (the API's token, the login page, the admin's) and
-counted across them; one guesser does not lock the other accounts of its address out; a
-padded or numeric username counts as itself; and on PostgreSQL, attempts sent at once at
-one account are counted one at a time."""
+counted across them. An IPv6 client is counted by its /64. One guesser does not lock the
+other accounts of its address out; a padded or numeric username counts as itself; and on
+PostgreSQL, attempts sent at once at one account are counted one at a time."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -62,6 +62,16 @@ def test_failures_from_one_address_over_many_accounts_spend_its_budget(user, set
     assert refused.json()["detail"].startswith("Too many failed logins from your address.")
     # Another address is not affected.
     assert token_login(user.username, PASSWORD, ip="10.1.1.1").status_code == 200
+
+
+def test_an_ipv6_guesser_is_counted_by_its_64_whatever_address_it_picks(user, settings):
+    settings.SHOPFLOW_LOGIN_ADDRESS_FAILURES_ALLOWED = 3
+    for n in range(3):
+        assert token_login(f"guess{n}", "x", ip=f"2001:db8:7:7::{n + 1}").status_code == 400
+    refused = token_login(user.username, PASSWORD, ip="2001:db8:7:7:ffff::9")  # same /64
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("Too many failed logins from your address.")
+    assert token_login(user.username, PASSWORD, ip="2001:db8:7:8::1").status_code == 200
 
 
 def test_repeated_failures_for_one_username_are_throttled_from_any_ip(user, settings):
