@@ -185,13 +185,17 @@ def test_a_plain_task_that_kills_its_worker_runs_once_and_is_not_handed_out_agai
     assert (waiting, held) == ([], 0)
 
 
-def test_the_tests_own_tasks_are_sent_by_the_project_app_and_unknown_to_the_in_process_worker(
-    celery_session_app,
-):
+def test_the_tests_own_tasks_are_sent_by_the_project_app_and_unknown_to_other_apps():
     """kills_its_worker sent from this process after a test used the in-process worker
     (whose app pytest-celery makes the current one) went to that worker, which ran it
-    here: the test process was killed. The tests' tasks are the project app's."""
-    from worker.celery import app
+    here: the test process was killed. The tests' tasks are the project app's alone; an
+    app made now (as the in-process worker's is) gets every shared task, not these."""
+    from celery import Celery
 
+    from worker.celery import app
+    from worker.tasks import prune_jobs  # a shared task
+
+    other = Celery("other", set_as_current=False)
     assert kills_its_worker.app is app
-    assert kills_its_worker.name not in celery_session_app.tasks
+    assert prune_jobs.name in other.tasks
+    assert kills_its_worker.name not in other.tasks
