@@ -103,9 +103,12 @@ class Deadline:
                 sock.close()  # the duplicate only
             self._sockets.clear()
         # Whatever the block raised (an interrupt aside) or returned: a read cut short may
-        # look like the end of what it read.
+        # look like the end of what it read. An error raised once the time is up is the
+        # deadline's too: a socket's own timeout (its backstop) may fire before the timer's
+        # thread has run, on a busy machine.
         interrupted = exc is not None and not isinstance(exc, Exception)
-        if self.passed and not interrupted and not isinstance(exc, DeadlineExceeded):
+        over = self.passed or (exc is not None and clock.monotonic() >= self.at)
+        if over and not interrupted and not isinstance(exc, DeadlineExceeded):
             raise self.exceeded() from exc
 
 

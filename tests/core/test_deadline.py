@@ -81,3 +81,15 @@ def test_what_the_call_raises_is_raised_as_it_is():
 def test_a_deadline_passed_before_the_call_starts_fails_at_once():
     with pytest.raises(DeadlineExceeded), Deadline(-1.0, about="late"):
         pytest.fail("the block ran past its deadline")
+
+
+def test_an_error_raised_once_the_time_is_up_is_the_deadlines_before_the_timer_has_run(
+    monotonic_clock,
+):
+    """A socket's timeout, the backstop, may fire a moment before the timer's thread cuts
+    (CI saw a ReadTimeoutError): raised once the deadline's time is up, it is the
+    deadline's. The timer here is 60 real seconds away; the stepped clock is past it."""
+    cut = r"the POST: cut at its 60\.0 s deadline"
+    with pytest.raises(DeadlineExceeded, match=cut), Deadline(60.0, about="the POST"):
+        monotonic_clock.advance(60)
+        raise TimeoutError("timed out")  # as the socket's backstop raises
