@@ -122,8 +122,7 @@ def password_resets_recent(*, user) -> int:
 def login_retry_after_for(*, request, username: str) -> int | None:
     """login_retry_after's seconds for this request's client address and the username it
     tried: what /metrics asks before it checks basic-auth credentials (core.metrics)."""
-    ip = client_network(ip=request_ip(request=request))
-    refusal = login_retry_after(ip=ip, username=username or None)
+    refusal = login_retry_after(ip=request_network(request=request), username=username or None)
     return refusal.retry_after if refusal else None
 
 
@@ -134,6 +133,12 @@ def client_network(*, ip: str | None) -> str | None:
     if ip is None or ":" not in ip:  # request_ip's: an address or None
         return ip
     return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)
+
+
+def request_network(*, request) -> str | None:
+    """The network of the request's client (client_network of its request_ip): what the
+    failed logins' address budgets count."""
+    return client_network(ip=request_ip(request=request))
 
 
 def request_ip(*, request) -> str | None:

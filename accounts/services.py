@@ -128,7 +128,7 @@ def login_record(*, user, request, method: str | None = None) -> LoginEvent:
 def login_failure_record(*, username: str, request) -> LoginFailure:
     """A failed login's record (user_login_failed): the username tried, never the
     password; the client's network (an IPv6 /64), whose budget it spends."""
-    ip = selectors.client_network(ip=request_ip(request=request))
+    ip = selectors.request_network(request=request)
     return LoginFailure.objects.create(
         username=username[:150], ip=ip, user_agent=_user_agent(request)
     )
@@ -151,7 +151,7 @@ def login_authenticate(*, request, username: str, password: str):
     many accounts may pass it by as many attempts as are in flight."""
     username = str(username)
     gate = f"username:{username[:150]}"
-    ip = selectors.client_network(ip=request_ip(request=request))
+    ip = selectors.request_network(request=request)
     lease = _gate_take(gate=gate, ip=ip, username=username[:150] or None)
     try:
         # The failure's record commits here (autocommit), before the gate is let go.
