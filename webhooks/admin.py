@@ -4,7 +4,6 @@ from core.admin import RecordAdmin
 from core.exceptions import DomainError
 
 from .models import Attempt, Delivery, Endpoint
-from .selectors import deliveries_with_state
 from .services.deliveries import delivery_redeliver
 
 
@@ -27,26 +26,16 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(RecordAdmin):
-    list_display = ["id", "endpoint", "event_type", "status", "next_attempt_at"]
-    list_filter = ["event_type"]
-    search_fields = ["id", "endpoint__url"]
-    list_select_related = ["endpoint"]
+    list_display = ["key", "endpoint_id", "event_type", "delivery_status", "next_attempt_at"]
+    list_filter = ["status"]
+    search_fields = ["key"]
     inlines = [AttemptInline]
     actions = ["redeliver"]
-
-    def get_queryset(self, request):
-        return deliveries_with_state(super().get_queryset(request))
-
-    def status(self, delivery):  # its job's, as the API shows it
-        return delivery.status
-
-    def next_attempt_at(self, delivery):
-        return delivery.next_attempt_at
 
     @admin.action(description="Redeliver the selected deliveries now (same webhook-id)")
     def redeliver(self, request, queryset):
         sent = 0
-        for delivery_id in queryset.values_list("pk", flat=True):
+        for delivery_id in queryset.values_list("key", flat=True):
             try:
                 delivery_redeliver(delivery_id=delivery_id)
                 sent += 1

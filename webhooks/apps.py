@@ -15,9 +15,8 @@ class WebhooksConfig(AppConfig):
             order_fulfilled,
             price_changed,
         )
-        from worker.schedule import schedule_task
 
-        from . import receivers, tasks
+        from . import receivers, tasks  # noqa: F401 (the delivery task, registered)
 
         receivers_connect(
             self.name,
@@ -29,10 +28,4 @@ class WebhooksConfig(AppConfig):
                 (price_changed, receivers.deliver_price_changed),
                 (side_effect_failed, receivers.deliver_side_effect_failed),
             ],
-        )
-        schedule_task(
-            "webhook deliveries prune",
-            tasks.prune_deliveries,
-            crontab={"minute": "15", "hour": "4"},
-            expire_seconds=3600,
         )

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from core.deadline import Deadline
 from core.public_http import Target, public_target
+from worker.models import Job
 
 
 class Endpoint(models.Model):
@@ -42,44 +43,56 @@ class Endpoint(models.Model):
         return public_target(url, loopback_allowed=allowed, deadline=deadline)
 
 
-# The kind of job (worker.jobs) that sends a delivery: its key the delivery's id, its
-# concurrency key its endpoint's id (webhooks.tasks.deliver).
+# The kind of job (worker.jobs) that is a delivery (webhooks.tasks.deliver).
 JOB_KIND = "webhook_delivery"
 
 
-class Delivery(models.Model):
-    """One event for one endpoint: its id is the `webhook-id` of every attempt, the data
-    fixed when the event happened. Where it stands (due, leased, attempts, ended) is its
-    job's (JOB_KIND, key = its id); the API reads it there (webhooks.selectors)."""
+class DeliveryManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=JOB_KIND)
+
+
+class Delivery(Job):
+    """One event for one endpoint: a job of JOB_KIND (worker.jobs), its key the
+    `webhook-id` of every attempt, its concurrency key its endpoint's id, its payload the
+    event's body, fixed when the event happened."""
 
     class Status(models.TextChoices):  # as the API shows its job's: done is "delivered"
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
 
-    id = models.CharField(primary_key=True, max_length=40, editable=False)  # msg_...
-    endpoint = models.ForeignKey(
-        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
-    )
-    event_type = models.CharField(max_length=64)
-    payload = models.JSONField()  # the event's `data`
-    created_at = models.DateTimeField(default=timezone.now)  # the event's time
+    objects = DeliveryManager()
 
     class Meta:
-        ordering = ["-id"]  # the ids sort by time: newest first
+        proxy = True
         verbose_name_plural = "deliveries"
-        indexes = [
-            models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
-        ]
 
     def __str__(self):
-        return f"{self.pk} {self.event_type}"
+        return f"{self.key} {self.event_type}"
+
+    @property
+    def endpoint_id(self) -> int:
+        return int(self.concurrency_key)
+
+    @property
+    def event_type(self) -> str:
+        return self.payload["type"]
+
+    @property
+    def delivery_status(self) -> str:
+        """Its job's status as the API words it."""
+        return self.Status.DELIVERED if self.status == Job.Status.DONE else self.status
+
+    @property
+    def next_attempt_at(self):
+        return self.due_at if self.status == Job.Status.PENDING else None
 
 
 class Attempt(models.Model):
     """One POST of a delivery: what came back, how long it took, or what went wrong."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_records")
     at = models.DateTimeField(default=timezone.now)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)

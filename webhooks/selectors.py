@@ -1,14 +1,12 @@
-"""Reads of webhooks: endpoints, and their deliveries with where each stands (its job's
-state, worker.jobs) and its attempts."""
+"""Reads of webhooks: endpoints, and their deliveries (jobs, worker.jobs) with their
+attempts."""
 
-from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import QuerySet
 
 from worker.models import Job
 
 from .exceptions import DeliveryNotFound, EndpointNotFound
-from .models import JOB_KIND, Delivery, Endpoint
-
-Status = Delivery.Status
+from .models import Delivery, Endpoint
 
 
 def endpoint_get(*, endpoint_id: int) -> Endpoint:
@@ -25,39 +23,23 @@ def endpoint_ids_subscribed(*, event_type: str) -> list[int]:
     return [pk for pk, events in rows if event_type in events]
 
 
-def delivery_jobs(delivery_id) -> QuerySet[Job]:
-    """The job of the delivery (`delivery_id` may be an OuterRef): one, or none."""
-    return Job.objects.filter(kind=JOB_KIND, key=delivery_id)
-
-
-def deliveries_with_state(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
-    """`rows` with `status` (its job's: done is "delivered"; no job, "pending") and
-    `next_attempt_at` (its job's due time while pending)."""
-    job = delivery_jobs(OuterRef("pk"))
-    return rows.annotate(
-        job_status=Subquery(job.values("status")[:1]),
-        status=Case(
-            When(job_status=Job.Status.DONE, then=Value(Status.DELIVERED)),
-            When(job_status=Job.Status.FAILED, then=Value(Status.FAILED)),
-            default=Value(Status.PENDING),
-        ),
-        next_attempt_at=Subquery(job.filter(status=Job.Status.PENDING).values("due_at")[:1]),
-    )
+def endpoint_deliveries(*, endpoint_id: int) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(concurrency_key=str(endpoint_id))
 
 
 def delivery_list(*, endpoint_id: int, status: str | None = None) -> QuerySet[Delivery]:
-    """An endpoint's deliveries, newest first, each with its state and its attempts,
-    oldest first."""
+    """An endpoint's deliveries, newest first, each with its attempts, oldest first;
+    `status` as the API words it."""
     endpoint_get(endpoint_id=endpoint_id)
-    rows = deliveries_with_state(Delivery.objects.filter(endpoint_id=endpoint_id))
+    rows = endpoint_deliveries(endpoint_id=endpoint_id)
     if status:
-        rows = rows.filter(status=status)
-    return rows.defer("payload").prefetch_related("attempts")
+        job_status = Job.Status.DONE if status == Delivery.Status.DELIVERED else status
+        rows = rows.filter(status=job_status)
+    return rows.order_by("-id").prefetch_related("attempt_records")
 
 
 def delivery_get(*, delivery_id: str) -> Delivery:
-    rows = deliveries_with_state(Delivery.objects.select_related("endpoint"))
     try:
-        return rows.get(pk=delivery_id)
+        return Delivery.objects.prefetch_related("attempt_records").get(key=delivery_id)
     except Delivery.DoesNotExist:
         raise DeliveryNotFound() from None

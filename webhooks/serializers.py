@@ -78,11 +78,15 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
-    id = serializers.CharField(read_only=True, help_text="The `webhook-id` of every attempt.")
-    # Its job's (webhooks.selectors.deliveries_with_state).
-    status = serializers.ChoiceField(Delivery.Status.choices, read_only=True)
+    id = serializers.CharField(
+        source="key", read_only=True, help_text="The `webhook-id` of every attempt."
+    )
+    event_type = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(
+        Delivery.Status.choices, source="delivery_status", read_only=True
+    )
     next_attempt_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    attempts = AttemptSerializer(many=True, read_only=True)
+    attempts = AttemptSerializer(source="attempt_records", many=True, read_only=True)
 
     class Meta:
         model = Delivery

@@ -4,7 +4,7 @@ from django.conf import settings
 from worker.tasks_base import JobTask
 
 from .models import JOB_KIND
-from .services import deliveries, sending
+from .services import sending
 
 
 class DeliveryTask(JobTask):
@@ -18,7 +18,7 @@ class DeliveryTask(JobTask):
 
     @property
     def keep_days(self) -> int:
-        return settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS  # as long as the deliveries
+        return settings.SHOPFLOW_WEBHOOKS_RETENTION_DAYS  # the deliveries, with their attempts
 
     def retry_wait(self, *, attempts: int, error: BaseException) -> float:
         return sending.retry_wait(attempts=attempts, error=error)
@@ -31,8 +31,3 @@ class DeliveryTask(JobTask):
 @shared_task(base=DeliveryTask, name="webhooks.deliver")
 def deliver(key: str):
     return sending.delivery_send(delivery_id=key)
-
-
-@shared_task(name="webhooks.prune_deliveries")
-def prune_deliveries() -> int:
-    return deliveries.deliveries_prune()

@@ -29,27 +29,27 @@ def kind_of(task) -> str:
     return getattr(task, "kind", task)
 
 
-def enqueue_on_commit(task, key, *, concurrency_key: str = "", delay_seconds: float = 0) -> Job:
+def enqueue_on_commit(
+    task, key, *, concurrency_key: str = "", delay_seconds: float = 0, payload=None
+) -> Job:
     """One job of `task`'s kind about `key`, in the caller's transaction: the dispatcher
     wakes the kind's workers once it commits (nothing is published before). A job of the
     same kind and key already there is left as it is: enqueueing twice does the work once.
     Inside core.signals.isolated_inserts() the row is isolated from the caller's."""
     [job] = enqueue_each_on_commit(
-        task, [key], concurrency_key=concurrency_key, delay_seconds=delay_seconds
+        task, [key], concurrency_key=concurrency_key, delay_seconds=delay_seconds, payload=payload
     )
     return job
 
 
 def enqueue_each_on_commit(
-    task, keys, *, concurrency_key: str = "", delay_seconds: float = 0
+    task, keys, *, concurrency_key: str = "", delay_seconds: float = 0, payload=None
 ) -> list[Job]:
     """enqueue_on_commit for each of `keys`, in one INSERT."""
     context, kind = trace_carrier(), kind_of(task)
     due = {"due_at": db_now(plus_seconds=delay_seconds)} if delay_seconds else {}
-    jobs = [
-        Job(kind=kind, key=str(key), concurrency_key=concurrency_key, trace_context=context, **due)
-        for key in keys
-    ]
+    fixed = {"concurrency_key": concurrency_key, "trace_context": context, "payload": payload}
+    jobs = [Job(kind=kind, key=str(key), **fixed, **due) for key in keys]
     insert_isolated(jobs, ignore_conflicts=True)
     return jobs
 
@@ -196,12 +196,17 @@ def jobs_fail_pending(*, jobs, error: str) -> int:
     )
 
 
-def jobs_prune(*, kinds_kept_days: dict[str, int | None]) -> int:
+def jobs_prune(*, kinds_kept_days: dict[str, int | None], batch: int = 1000) -> int:
     """Delete the jobs of each kind that ended longer ago than it keeps them (None: kept
-    for good, as an order's side effects are: the API shows them)."""
+    for good, as an order's side effects are: the API shows them), with the rows that point
+    to them (a webhook delivery's attempts). A batch at a time, locked: a re-drive between
+    the read and the delete waits, then finds its job gone."""
     deleted = 0
     for kind, days in kinds_kept_days.items():
-        if days is not None:
-            ended = Job.objects.filter(kind=kind, ended_at__lt=db_now(plus_seconds=-days * 86400))
-            deleted += ended.exclude(status=Status.PENDING).delete()[0]
+        while days is not None:
+            with transaction.atomic():
+                ids = list(locks.jobs_ended_skip_locked(kind=kind, days=days, limit=batch))
+                deleted += Job.objects.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
+            if len(ids) < batch:
+                break
     return deleted

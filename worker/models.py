@@ -43,6 +43,8 @@ class Job(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # The trace of the request that asked for it (core.telemetry.trace_carrier).
     trace_context = models.JSONField(default=dict, blank=True)
+    # What its task cannot reload, fixed when it was asked for (a webhook's event).
+    payload = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -54,6 +56,12 @@ class Job(models.Model):
             ),
             # The failed ones (the dead letters: few).
             models.Index(fields=["kind"], condition=Q(status="failed"), name="job_failed_idx"),
+            # A concurrency key's jobs, newest first (a webhook endpoint's deliveries).
+            models.Index(
+                fields=["kind", "concurrency_key", "-id"],
+                condition=~Q(concurrency_key=""),
+                name="job_concurrency_key_idx",
+            ),
             # What retention deletes: the ended ones by age.
             models.Index(fields=["ended_at"], condition=~Q(status="pending"), name="job_ended_idx"),
         ]

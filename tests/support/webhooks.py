@@ -218,14 +218,14 @@ def attempts_of(delivery_id: str) -> list:
     """The delivery's attempts recorded (webhooks.models.Attempt), in order."""
     from webhooks.models import Attempt
 
-    return list(Attempt.objects.filter(delivery_id=delivery_id))
+    return list(Attempt.objects.filter(delivery__key=delivery_id))
 
 
 def status_of(delivery_id: str) -> str:
     """The delivery's status as the API shows it (pending, delivered, failed)."""
     from webhooks.selectors import delivery_get
 
-    return delivery_get(delivery_id=delivery_id).status
+    return delivery_get(delivery_id=delivery_id).delivery_status
 
 
 def due_now(*delivery_ids: str) -> None:

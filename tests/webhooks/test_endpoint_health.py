@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.clock import db_now
 from notifications.models import Notification
-from webhooks.models import Delivery, Endpoint
+from webhooks.models import Endpoint
 from webhooks.services.deliveries import endpoint_test_send
 from worker.models import Job
 
@@ -31,9 +31,9 @@ def test_410_disables_the_endpoint_fails_what_waits_for_it_and_tells_staff(recei
     assert len(receiver.at("/hook")) == 1
     row = Endpoint.objects.get(pk=endpoint.pk)
     assert (row.enabled, row.disabled_reason) == (False, "it answered 410 Gone")
-    assert (status_of(gone.pk), status_of(waiting.pk)) == ("failed", "failed")
-    assert [a.status_code for a in attempts_of(gone.pk)] == [410]
-    assert attempts_of(waiting.pk) == []
+    assert (status_of(gone.key), status_of(waiting.key)) == ("failed", "failed")
+    assert [a.status_code for a in attempts_of(gone.key)] == [410]
+    assert attempts_of(waiting.key) == []
     [told] = Notification.objects.filter(recipient=staff_user)
     assert told.message == f"Webhook endpoint {endpoint.url} disabled: it answered 410 Gone"
 
@@ -48,13 +48,13 @@ def test_an_endpoint_failing_for_five_days_is_disabled_at_its_next_failure_and_a
         endpoint_test_send(endpoint_id=endpoint.pk)
         assert attempt_due() == []
     receiver.behave("/flaky", status=204)
-    delivered = endpoint_test_send(endpoint_id=flaky.pk).pk
+    delivered = endpoint_test_send(endpoint_id=flaky.pk).key
     assert attempt_due() == [delivered]
     assert Endpoint.objects.get(pk=flaky.pk).failing_since is None  # a success resets it
     receiver.behave("/flaky", status=500)
     five_days_ago = timezone.now() - timedelta(days=5, minutes=1)
     Endpoint.objects.filter(failing_since__isnull=False).update(failing_since=five_days_ago)
-    waiting = endpoint_test_send(endpoint_id=dead.pk).pk  # due later than the next two
+    waiting = endpoint_test_send(endpoint_id=dead.pk).key  # due later than the next two
 
     for endpoint in (flaky, dead):
         Job.objects.filter(concurrency_key=str(endpoint.pk), status="pending").update(
@@ -75,7 +75,7 @@ def test_a_delivery_of_a_disabled_endpoint_fails_at_its_claim_without_a_request(
     """One in flight when its endpoint was disabled, back on the schedule: failed when
     claimed, nothing sent, nothing told (staff disabled it)."""
     endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).key
     Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
 
     assert attempt_due() == []
@@ -86,9 +86,8 @@ def test_a_delivery_of_a_disabled_endpoint_fails_at_its_claim_without_a_request(
 
 def test_a_delivery_whose_endpoint_was_deleted_ends_with_nothing_to_do(receiver):
     endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).key
     Endpoint.objects.filter(pk=endpoint.pk).delete()
 
     assert attempt_due() == []
     assert job_of(delivery).status == "done" and receiver.at("/hook") == []
-    assert not Delivery.objects.exists()

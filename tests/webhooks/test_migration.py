@@ -1,6 +1,7 @@
-"""The migration that made deliveries jobs (webhooks 0002), run on deliveries as the old
-mechanism left them: each one's state is its job's, the API's history stays, and what
-served the old mechanism (its outbox rows, beat's entries) is gone."""
+"""The migrations that made deliveries jobs (webhooks 0002, then 0004), run on deliveries
+as the old mechanism left them: each one's state is its job's, its event its job's payload
+and its attempts its job's, the API's history stays, and what served the old mechanism
+(its outbox rows, its own table and prune, beat's entries) is gone."""
 
 from datetime import timedelta
 
@@ -13,7 +14,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("webhooks", "0001_initial"), ("worker", "0002_job")]
 AFTER = [("webhooks", "0002_deliveries_to_jobs")]
-OLD_BEAT_TASKS = ["webhooks.redrive_deliveries", "webhooks.disable_failing_endpoints"]
+LATEST = [("webhooks", "0004_deliveries_are_jobs")]
+OLD_BEAT_TASKS = [
+    "webhooks.redrive_deliveries",
+    "webhooks.disable_failing_endpoints",
+    "webhooks.prune_deliveries",
+]
 
 
 def migrate(targets):
@@ -49,7 +55,7 @@ def old_deliveries(old, *, now, later):
     }
     for pk, fields in rows.items():
         Delivery.objects.create(
-            id=pk, endpoint=endpoint, event_type="webhook.test", payload={}, **fields
+            id=pk, endpoint=endpoint, event_type="webhook.test", payload={"n": pk}, **fields
         )
     Attempt.objects.create(delivery_id="msg_03", at=now - timedelta(hours=1), status_code=200)
     DeadLetter = old.get_model("worker", "DeadLetter")
@@ -96,15 +102,23 @@ def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(ol
     assert jobs["msg_04"].last_error == "RuntimeError: a bug"  # its dead letter's, which went
     assert not new.get_model("worker", "DeadLetter").objects.exists()
     beat = new.get_model("django_celery_beat", "PeriodicTask").objects
-    assert not beat.filter(task__in=OLD_BEAT_TASKS).exists()
-    # The API reads them from their jobs.
-    from webhooks.models import Delivery as Current
-    from webhooks.selectors import deliveries_with_state
+    assert not beat.filter(task__in=OLD_BEAT_TASKS[:2]).exists()
 
-    states = dict(deliveries_with_state(Current.objects.all()).values_list("pk", "status"))
-    assert states == {
+    migrate(LATEST)
+
+    # The API reads them, their events and attempts from their jobs.
+    from webhooks.models import Delivery as Current
+    from webhooks.selectors import delivery_get
+
+    deliveries = {pk: delivery_get(delivery_id=pk) for pk in ("msg_01", "msg_02", "msg_03")}
+    assert {pk: d.delivery_status for pk, d in deliveries.items()} == {
         "msg_01": "pending",
         "msg_02": "pending",
         "msg_03": "delivered",
-        "msg_04": "failed",
     }
+    assert Current.objects.get(key="msg_04").delivery_status == "failed"
+    event = deliveries["msg_03"].payload
+    assert (event["type"], event["data"]) == ("webhook.test", {"n": "msg_03"})
+    assert [a.status_code for a in deliveries["msg_03"].attempt_records.all()] == [200]
+    assert deliveries["msg_03"].endpoint_id == endpoint.pk
+    assert not beat.filter(task__in=OLD_BEAT_TASKS).exists()

@@ -29,29 +29,31 @@ def test_a_delivery_is_signed_as_the_reference_library_checks_and_delivered_once
     endpoint = hook(receiver)
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
     assert job_tasks()[JOB_KIND].name == "webhooks.deliver"
-    assert (job_of(delivery.pk).concurrency_key, deliver.concurrency) == (str(endpoint.pk), 4)
+    assert (job_of(delivery.key).concurrency_key, deliver.concurrency) == (str(endpoint.pk), 4)
 
-    assert attempt_due() == [delivery.pk]
+    assert attempt_due() == [delivery.key]
     assert attempt_due() == []  # a second wake-up (published twice): nothing due
 
     [request] = receiver.at("/hook")
     assert request.verified_by == [endpoint.secret]
-    assert request.id == delivery.pk
+    assert request.id == delivery.key
     assert request.headers["content-type"] == "application/json"
     assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 30
     assert request.event == {
         "type": "webhook.test",
-        "timestamp": delivery.created_at.isoformat().replace("+00:00", "Z"),
+        "timestamp": delivery.payload["timestamp"],  # when the event happened
         "data": {"endpoint_id": endpoint.pk, "message": "A test event from Shopflow."},
     }
-    job = job_of(delivery.pk)
-    assert (job.status, job.attempts, job.leased_until, status_of(delivery.pk)) == (
+    happened = datetime.fromisoformat(request.event["timestamp"])
+    assert abs((happened - delivery.created_at).total_seconds()) < 1
+    job = job_of(delivery.key)
+    assert (job.status, job.attempts, job.leased_until, status_of(delivery.key)) == (
         "done",
         1,
         None,
         "delivered",
     )
-    [attempt] = attempts_of(delivery.pk)
+    [attempt] = attempts_of(delivery.key)
     assert (attempt.status_code, attempt.error) == (200, "")
 
 
@@ -64,26 +66,26 @@ def test_failures_are_retried_on_the_schedule_then_fail_for_good_and_staff_are_t
 
     for tries, wait in enumerate(SCHEDULE, start=1):
         assert attempt_due() == []
-        job, last = job_of(delivery.pk), attempts_of(delivery.pk)[-1]
-        assert (job.status, job.attempts, status_of(delivery.pk)) == ("pending", tries, "pending")
+        job, last = job_of(delivery.key), attempts_of(delivery.key)[-1]
+        assert (job.status, job.attempts, status_of(delivery.key)) == ("pending", tries, "pending")
         assert last.status_code == 500 and last.error.startswith("HTTP 500")
         waits = (job.due_at - last.at).total_seconds()
         assert wait - 2 < waits <= wait + 1, (tries, waits)
         assert attempt_due() == []  # not due yet: no request
         assert len(receiver.at("/hook")) == tries
-        due_now(delivery.pk)
+        due_now(delivery.key)
     assert attempt_due() == []
 
     requests = receiver.at("/hook")
     assert len(requests) == 8
-    assert {r.id for r in requests} == {delivery.pk}  # one webhook-id on every attempt
+    assert {r.id for r in requests} == {delivery.key}  # one webhook-id on every attempt
     assert all(r.verified_by == [endpoint.secret] for r in requests)
-    job = job_of(delivery.pk)
-    assert (job.status, job.attempts, len(attempts_of(delivery.pk))) == ("failed", 8, 8)
-    assert status_of(delivery.pk) == "failed"
+    job = job_of(delivery.key)
+    assert (job.status, job.attempts, len(attempts_of(delivery.key))) == ("failed", 8, 8)
+    assert status_of(delivery.key) == "failed"
     [told] = Notification.objects.filter(recipient=staff_user)
     assert told.kind == "side_effect_failed"
-    assert f"Webhook {delivery.pk} to {endpoint.url} failed for good" in told.message
+    assert f"Webhook {delivery.key} to {endpoint.url} failed for good" in told.message
     assert "8 attempts failed, the last: HTTP 500" in told.message
     assert Endpoint.objects.get(pk=endpoint.pk).failing_since is not None
 
@@ -121,11 +123,11 @@ def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver,
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
 
     assert attempt_due() == []
-    [attempt] = attempts_of(delivery.pk)
-    waits = (job_of(delivery.pk).due_at - attempt.at).total_seconds()
+    [attempt] = attempts_of(delivery.key)
+    waits = (job_of(delivery.key).due_at - attempt.at).total_seconds()
     print(f"429 Retry-After {retry_after!r}: due again {waits:.1f} s after the attempt")
     assert 58 < waits <= 61
-    assert attempt.status_code == 429 and job_of(delivery.pk).attempts == 1
+    assert attempt.status_code == 429 and job_of(delivery.key).attempts == 1
     assert attempt_due() == [] and len(receiver.at("/hook")) == 1  # not due: no request
 
 
@@ -135,12 +137,12 @@ def test_after_a_rotation_both_secrets_sign_for_the_overlap_then_the_new_one_alo
     new = staff.post(f"/api/webhooks/endpoints/{endpoint.pk}/rotate-secret/").json()["secret"]
     receiver.behave("/hook", secrets=[old, new])
     during = endpoint_test_send(endpoint_id=endpoint.pk)
-    assert attempt_due() == [during.pk]
+    assert attempt_due() == [during.key]
 
     # The overlap's 24 hours have passed.
     Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_until=db_now(plus_seconds=-1))
     after = endpoint_test_send(endpoint_id=endpoint.pk)
-    assert attempt_due() == [after.pk]
+    assert attempt_due() == [after.key]
 
     first, second = receiver.at("/hook")
     assert first.verified_by == [old, new]
@@ -162,17 +164,17 @@ def test_an_address_is_checked_at_each_attempt_and_the_request_goes_to_the_one_a
         dns["hooks.example.net"] = private
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
         assert attempt_due() == []
-        [attempt] = attempts_of(delivery.pk)
+        [attempt] = attempts_of(delivery.key)
         assert attempt.status_code is None
         assert attempt.error == "refused: The endpoint's host is not on the public internet."
-        assert status_of(delivery.pk) == "pending"  # tried again on the schedule
+        assert status_of(delivery.key) == "pending"  # tried again on the schedule
 
     settings.SHOPFLOW_WEBHOOKS_ALLOW_LOOPBACK = True
     dns["receiver.test"] = ["127.0.0.1"]  # a name no real DNS answers
     pinned = hook(receiver, "/pinned")
     Endpoint.objects.filter(pk=pinned.pk).update(url=f"http://receiver.test:{receiver.port}/pinned")
     delivery = endpoint_test_send(endpoint_id=pinned.pk)
-    assert attempt_due() == [delivery.pk]
+    assert attempt_due() == [delivery.key]
     [request] = receiver.at("/pinned")
     assert request.headers["host"] == f"receiver.test:{receiver.port}"
     assert request.verified_by == [pinned.secret]
@@ -180,12 +182,12 @@ def test_an_address_is_checked_at_each_attempt_and_the_request_goes_to_the_one_a
 
 def test_an_endpoint_has_four_attempts_going_at_most_and_another_endpoint_goes_by(receiver):
     endpoint, other = hook(receiver), hook(receiver, "/other")
-    ids = [endpoint_test_send(endpoint_id=endpoint.pk).pk for _ in range(6)]
+    ids = [endpoint_test_send(endpoint_id=endpoint.pk).key for _ in range(6)]
     # Four attempts under way, each a run's claim (one job a run: webhooks.deliver's batch).
     going = [job for _ in range(6) for job in jobs_claim(kind=JOB_KIND, limit=1, concurrency=4)]
     assert deliver.batch == 1 and [job.key for job in going] == ids[:4]
 
-    beside = endpoint_test_send(endpoint_id=other.pk).pk
+    beside = endpoint_test_send(endpoint_id=other.pk).key
     assert attempt_due() == [beside]  # the other endpoint's, past the two that wait
     assert attempt_due() == []  # the two wait for a slot
     assert receiver.at("/hook") == []
@@ -200,7 +202,7 @@ def test_an_endpoint_has_four_attempts_going_at_most_and_another_endpoint_goes_b
 
 def test_an_attempt_whose_worker_died_is_made_again_under_its_id_and_left_no_record(receiver):
     endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).key
     [lost] = jobs_claim(kind=JOB_KIND, limit=1, concurrency=deliver.concurrency)
     assert attempt_due() == []  # held by the attempt under way
     Job.objects.filter(pk=lost.pk).update(leased_until=db_now(plus_seconds=-1))  # it died
@@ -228,7 +230,7 @@ def test_the_events_trace_goes_on_into_its_attempts(receiver, monkeypatch):
     with tracer.start_as_current_span("checkout") as checkout:
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
     with tracer.start_as_current_span("another trace"):  # the wake-up's, say
-        assert attempt_due() == [delivery.pk]
+        assert attempt_due() == [delivery.key]
 
     [span] = [s for s in exporter.get_finished_spans() if s.name == "job webhook_delivery"]
     assert span.context.trace_id == checkout.get_span_context().trace_id
@@ -243,9 +245,9 @@ def test_an_attempt_that_fails_for_good_fails_its_delivery_and_a_redeliver_opens
     from webhooks.services import sending
 
     endpoint = hook(receiver)
-    delivery = endpoint_test_send(endpoint_id=endpoint.pk).pk
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk).key
 
-    def broken(delivery):
+    def broken(delivery, endpoint):
         raise RuntimeError("a bug")
 
     with monkeypatch.context() as patched:
@@ -258,7 +260,7 @@ def test_an_attempt_that_fails_for_good_fails_its_delivery_and_a_redeliver_opens
     assert attempts_of(delivery) == []
     assert Notification.objects.filter(recipient=staff_user, message__contains="a bug").exists()
 
-    assert delivery_redeliver(delivery_id=delivery).status == "pending"
+    assert delivery_redeliver(delivery_id=delivery).delivery_status == "pending"
     assert (job_of(delivery).status, job_of(delivery).attempts) == ("pending", 0)
     assert attempt_due() == [delivery]
     assert [r.id for r in receiver.at("/hook")] == [delivery]
@@ -281,11 +283,11 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_requests_deadline(set
         )
         delivery = endpoint_test_send(endpoint_id=endpoint.pk)
         assert attempt_due() == []
-    [attempt] = attempts_of(delivery.pk)
+    [attempt] = attempts_of(delivery.key)
     assert attempt.status_code is None
     assert attempt.error == (
         f"DeadlineExceeded: the webhook request to endpoint {endpoint.pk}: "
         "cut at its 2.0 s deadline"
     )
     assert 2000 <= attempt.duration_ms <= 4000
-    assert status_of(delivery.pk) == "pending"
+    assert status_of(delivery.key) == "pending"

@@ -42,7 +42,7 @@ def four_held_two_waiting(receiver, hanging: Endpoint) -> list[str]:
     """Six deliveries to an endpoint that answers none: four requests held, two waiting
     (their jobs due, none leased)."""
     receiver.behave("/hanging", hold=True)
-    stuck = [endpoint_test_send(endpoint_id=hanging.pk).pk for _ in range(6)]
+    stuck = [endpoint_test_send(endpoint_id=hanging.pk).key for _ in range(6)]
     waiting = Job.objects.filter(kind=JOB_KIND, key__in=stuck, lease_id__isnull=True)
     wait_until(
         lambda: len(receiver.at("/hanging")) == 4 and waiting.count() == 2,
@@ -106,6 +106,6 @@ def test_a_hanging_endpoint_holds_four_threads_and_a_killed_worker_loses_none(
     assert sorted(r.id for r in requests[4:]) == sorted(stuck)  # each sent once more
     for request in requests:
         assert request.verified_by == [hanging.secret]
-    for delivery in Delivery.objects.filter(pk__in=killed):
+    for delivery in Delivery.objects.filter(key__in=killed):
         # The killed attempts left no record: each delivered at its recorded first.
-        assert [a.status_code for a in delivery.attempts.all()] == [200]
+        assert [a.status_code for a in delivery.attempt_records.all()] == [200]

@@ -282,6 +282,36 @@ def test_a_prune_deletes_the_jobs_that_ended_longer_ago_than_their_kind_keeps_th
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_prune_leaves_a_job_another_transaction_holds_and_deletes_the_rest_in_batches():
+    """A re-drive holding an ended job (its row locked) as the prune comes: the prune
+    passes it by, rather than deleting a job that is about to be pending again."""
+    long_ago = timezone.now() - timedelta(days=31)
+    echo_jobs(1, 2, 3, 4, status="done", ended_at=long_ago)
+    locked, release = threading.Event(), threading.Event()
+
+    def redrive_holding_job_2():
+        try:
+            with transaction.atomic():
+                list(Job.objects.select_for_update().filter(key="2"))
+                locked.set()
+                release.wait(timeout=10)
+                jobs_redrive(jobs=Job.objects.filter(key="2"), done_too=True)
+        finally:
+            connection.close()
+
+    redrive = threading.Thread(target=redrive_holding_job_2)
+    redrive.start()
+    try:
+        assert locked.wait(timeout=10)
+        assert jobs_prune(kinds_kept_days={ECHO_KIND: 30}, batch=2) == 3
+    finally:
+        release.set()
+        redrive.join(timeout=10)
+
+    assert list(Job.objects.values_list("key", "status")) == [("2", "pending")]
+
+
 # --- The concurrency cap ------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from core.deadline import Deadline
 from core.public_http import AddressRefused, public_post
 from worker.tasks_base import TransientError
 
-from .. import events, locks
+from .. import locks
 from ..exceptions import EndpointDisabled
 from ..models import Attempt, Delivery, Endpoint
 from ..signatures import signature_header
@@ -57,13 +57,14 @@ class EndpointGone(Exception):
 def delivery_send(*, delivery_id: str) -> Attempt:
     """One attempt (the attempt, not saved yet, when delivered); AttemptFailed or
     EndpointGone when not; EndpointDisabled, with no request, when its endpoint is."""
-    # With whether its endpoint's previous secret still signs (the database's clock).
-    previous_signs = Q(endpoint__previous_secret_until__gt=db_now())
-    rows = Delivery.objects.select_related("endpoint").annotate(previous_signs=previous_signs)
-    delivery = rows.get(pk=delivery_id)  # DoesNotExist: gone with its endpoint, nothing to do
-    if not delivery.endpoint.enabled:
+    delivery = Delivery.objects.get(key=delivery_id)
+    # With whether its previous secret still signs (the database's clock). DoesNotExist:
+    # deleted, nothing to do.
+    previous_signs = Q(previous_secret_until__gt=db_now())
+    endpoint = Endpoint.objects.annotate(previous_signs=previous_signs).get(pk=delivery.endpoint_id)
+    if not endpoint.enabled:
         raise EndpointDisabled(EndpointDisabled.detail)
-    attempt, retry_after = _post(delivery)  # in its job's span, of the event's trace
+    attempt, retry_after = _post(delivery, endpoint)  # in its job's span, of the event's trace
     if not attempt.error:
         return attempt
     if attempt.status_code == 410:
@@ -71,23 +72,16 @@ def delivery_send(*, delivery_id: str) -> Attempt:
     raise AttemptFailed(attempt, retry_after=retry_after)
 
 
-def _post(delivery: Delivery) -> tuple[Attempt, float]:
+def _post(delivery: Delivery, endpoint: Endpoint) -> tuple[Attempt, float]:
     """The attempt, not saved yet: its answer's status, or what went wrong ("" for 2xx);
     and the seconds its Retry-After asks (0: none)."""
-    endpoint = delivery.endpoint
-    # The same bytes at every attempt: the event as it was when it happened.
-    event = {
-        "type": delivery.event_type,
-        "timestamp": events.iso(delivery.created_at),
-        "data": delivery.payload,
-    }
-    body = json.dumps(event, separators=(",", ":")).encode()
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
     # The current secret signs, and the previous one too while it still does.
-    keys = [endpoint.secret, *([endpoint.previous_secret] if delivery.previous_signs else [])]
-    signature = signature_header(keys=keys, msg_id=delivery.pk, timestamp=timestamp, body=body)
+    keys = [endpoint.secret, *([endpoint.previous_secret] if endpoint.previous_signs else [])]
+    signature = signature_header(keys=keys, msg_id=delivery.key, timestamp=timestamp, body=body)
     headers = {
-        "webhook-id": delivery.pk,
+        "webhook-id": delivery.key,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature,
         "content-type": "application/json",
@@ -137,12 +131,11 @@ def attempt_record(*, job, outcome: str, result, error: BaseException | None) ->
     request was made, its endpoint's failing since (5 days of it disable it), a 410's
     disabling; staff told of a delivery failed for good."""
     attempt = result if outcome == "done" else getattr(error, "attempt", None)
-    endpoint_id = Delivery.objects.filter(pk=job.key).values_list("endpoint_id", flat=True)
     failing_long = Q(failing_since__lte=db_now(plus_seconds=-FAILING_DISABLE_SECONDS))
-    locked = locks.endpoint_for_update(endpoint_id=endpoint_id.first())
+    locked = locks.endpoint_for_update(endpoint_id=int(job.concurrency_key))
     endpoint = locked.annotate(failing_long=failing_long).first()
     if endpoint is None:
-        return  # deleted meanwhile, with its deliveries
+        return  # deleted meanwhile
     if attempt is not None:
         attempt.save()
         # Since when the endpoint's every attempt has failed.
