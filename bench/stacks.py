@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 from devstack.stack import EmbeddedRedis, free_port, wait_for_redis  # noqa: E402
 
 OPS = "bench:bench-flower-secret"  # /metrics takes the ops credentials: Flower's pair
+# An order's side effects: their jobs' kinds (side_effects.registry).
+SIDE_EFFECT_KINDS = ("inventory", "analytics", "confirmation_email")
 
 
 def say(line: str) -> None:
@@ -204,7 +206,11 @@ class Shopflow(Stack):
         for s in samples:
             if s.name == "shopflow_side_effect_lag_seconds_bucket":
                 buckets.setdefault(s.labels["kind"], {})[float(s.labels["le"])] = s.value
-        pending = sum(s.value for s in samples if s.name == "shopflow_side_effects_pending")
+        pending = sum(
+            s.value
+            for s in samples
+            if s.name == "shopflow_jobs_pending" and s.labels.get("kind") in SIDE_EFFECT_KINDS
+        )
         return time.time(), buckets, pending
 
     def pending(self, since) -> int:

@@ -6,11 +6,9 @@ class SideEffectsConfig(AppConfig):
     verbose_name = "Side effects"
 
     def ready(self):
-        from core.metrics import add_collector
         from core.signals import receivers_connect
         from worker.signals import job_failed
 
-        from . import metrics, receivers
+        from . import receivers
 
-        add_collector(metrics.SideEffectCollector())
         receivers_connect("side_effects", [(job_failed, receivers.tell_side_effect_failed)])

@@ -1,20 +1,12 @@
 """What side effects tell Prometheus (core.metrics serves it): how long each took from the
-checkout to done, counted in the worker processes; and at scrape time, by kind, those
-pending and failed."""
+checkout to done, counted in the worker processes. Those pending and failed are their
+kinds' jobs' (worker.metrics: shopflow_jobs_pending, shopflow_jobs_failed)."""
 
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from prometheus_client import Histogram
-from prometheus_client.core import GaugeMetricFamily
-
-from worker.models import Job
-
-from . import registry
-
-Status = Job.Status
 
 # Steps of 1.5x to 2x from 5 ms to 3 s, where a shop's lag is read (a benchmark's p50 and p99
 # come from these buckets), then coarse, up to 15 minutes.
@@ -37,36 +29,3 @@ def lag_observe_on_commit(*, kind: str, opened_at: datetime) -> None:
 def _observe(kind: str, opened_at: datetime) -> None:
     lag = (timezone.now() - opened_at).total_seconds()
     LAG.labels(kind).observe(max(lag, 0.0))
-
-
-class SideEffectCollector:
-    """Side effects by kind: pending, failed. One query on the jobs' partial indexes, so
-    a scrape reads the jobs still pending or failed, not the history."""
-
-    def collect(self):
-        counts = (
-            Job.objects.filter(kind__in=registry.kinds())
-            .exclude(status=Status.DONE)
-            .values_list("kind", "status")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        zeros = dict.fromkeys(registry.kinds(), 0)  # every kind, zeros too
-        by_status = {Status.PENDING: dict(zeros), Status.FAILED: dict(zeros)}
-        for kind, status, n in counts:
-            by_status[status][kind] = n
-        families = {
-            Status.PENDING: (
-                "shopflow_side_effects_pending",
-                "Side effects not done yet, by kind.",
-            ),
-            Status.FAILED: (
-                "shopflow_side_effects_failed",
-                "Side effects failed for good, by kind.",
-            ),
-        }
-        for status, (name, doc) in families.items():
-            gauge = GaugeMetricFamily(name, doc, labels=["kind"])
-            for kind, value in by_status[status].items():
-                gauge.add_metric([kind], value)
-            yield gauge

@@ -48,20 +48,22 @@ def serve_worker_metrics(sender=None, **kwargs) -> None:
 
 
 class JobCollector:
-    """The work backlog by kind, at scrape time, by the database's clock: jobs due that no
-    attempt holds (the dispatcher's to wake), jobs leased (running), jobs failed (the dead
-    letters), and how long the longest-due job has waited. One query on the pending jobs'
-    index, one on the failed ones'."""
+    """The work backlog by kind, at scrape time, by the database's clock: jobs pending (due
+    later ones too: an order's side effects not done yet), of them those due that no
+    attempt holds (the dispatcher's to wake) and those leased (running), jobs failed (the
+    dead letters), and how long the longest-due job has waited. One query on the pending
+    jobs' index, one on the failed ones'."""
 
     def collect(self):
-        held = Q(leased_until__gte=Now())
-        pending = (
-            Job.objects.filter(status=Job.Status.PENDING, due_at__lte=Now())
+        held, due_now = Q(leased_until__gte=Now()), Q(due_at__lte=Now())
+        rows = (
+            Job.objects.filter(status=Job.Status.PENDING)
             .values_list("kind")
             .annotate(
-                due=Count("id", filter=~held),
+                n=Count("id"),
+                due=Count("id", filter=due_now & ~held),
                 leased=Count("id", filter=held),
-                waited=Max(Now() - F("due_at"), filter=~held),
+                waited=Max(Now() - F("due_at"), filter=due_now & ~held),
             )
             .order_by()
         )
@@ -72,6 +74,9 @@ class JobCollector:
             .order_by()
         )
         kinds = dict.fromkeys(job_tasks(), 0) | dict.fromkeys(failed, 0)
+        pending = GaugeMetricFamily(
+            "shopflow_jobs_pending", "Jobs not ended, due later ones too.", labels=["kind"]
+        )
         due = GaugeMetricFamily(
             "shopflow_jobs_due", "Jobs due that no attempt holds.", labels=["kind"]
         )
@@ -85,17 +90,18 @@ class JobCollector:
         )
         dead = GaugeMetricFamily("shopflow_jobs_failed", "Jobs failed for good.", labels=["kind"])
         seen = set()
-        for kind, n_due, n_leased, waited in pending:
+        for kind, n_pending, n_due, n_leased, waited in rows:
             seen.add(kind)
+            pending.add_metric([kind], n_pending)
             due.add_metric([kind], n_due)
             leased.add_metric([kind], n_leased)
             oldest.add_metric([kind], max(waited.total_seconds(), 0.0) if waited else 0.0)
         for kind in kinds:
             if kind not in seen:
-                for family in (due, leased, oldest):
+                for family in (pending, due, leased, oldest):
                     family.add_metric([kind], 0)
             dead.add_metric([kind], failed.get(kind, 0))
-        yield from (due, leased, oldest, dead)
+        yield from (pending, due, leased, oldest, dead)
 
 
 class QueueCollector:

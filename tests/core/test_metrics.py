@@ -97,7 +97,7 @@ def test_metrics_answers_405_to_a_post(anon_client):
     assert anon_client.post("/metrics", **basic(OPS)).status_code == 405
 
 
-def test_side_effects_pending_and_failed_by_kind(anon_client, customer, client):
+def test_side_effects_pending_and_failed_are_their_kinds_jobs(anon_client, customer, client):
     orders = []
     for _ in range(3):
         cart = cart_with(customer, (ProductFactory(), 1))
@@ -108,10 +108,10 @@ def test_side_effects_pending_and_failed_by_kind(anon_client, customer, client):
 
     metrics = scrape(anon_client)
 
-    assert metrics.value("shopflow_side_effects_pending", kind="inventory") == 1
-    assert metrics.value("shopflow_side_effects_pending", kind="analytics") == 2
-    assert metrics.value("shopflow_side_effects_failed", kind="inventory") == 1
-    assert metrics.value("shopflow_side_effects_failed", kind="analytics") == 0
+    assert metrics.value("shopflow_jobs_pending", kind="inventory") == 1
+    assert metrics.value("shopflow_jobs_pending", kind="analytics") == 2
+    assert metrics.value("shopflow_jobs_failed", kind="inventory") == 1
+    assert metrics.value("shopflow_jobs_failed", kind="analytics") == 0
 
 
 def test_a_side_effect_done_is_observed_once_its_done_record_commits(
@@ -154,9 +154,11 @@ def test_the_jobs_backlog_by_kind_and_the_age_of_the_longest_due(anon_client):
 
     assert metrics.value("shopflow_jobs_due", kind="inventory") == 2
     assert metrics.value("shopflow_jobs_running", kind="inventory") == 1
+    assert metrics.value("shopflow_jobs_pending", kind="inventory") == 4  # the retry too
     assert 90 <= metrics.value("shopflow_jobs_oldest_due_age_seconds", kind="inventory") < 120
     assert metrics.value("shopflow_jobs_failed", kind="analytics") == 1
     assert metrics.value("shopflow_jobs_due", kind="analytics") == 0
+    assert metrics.value("shopflow_jobs_pending", kind="analytics") == 0
 
 
 def test_queue_states_are_read_from_the_real_broker_at_scrape_time(anon_client, stoppable_broker):

@@ -266,7 +266,7 @@ def assert_shopflow_metrics_sum_web_and_workers(stack) -> None:
         assert scraped.value("shopflow_task_runs_total", task=task, outcome="success") >= 1
     for kind in DONE:
         assert scraped.value("shopflow_side_effect_lag_seconds_count", kind=kind) == 1
-        assert scraped.value("shopflow_side_effects_pending", kind=kind) == 0
+        assert scraped.value("shopflow_jobs_pending", kind=kind) == 0
     assert scraped.value("shopflow_queue_messages", queue="emails", state="ready") is not None
 
 
