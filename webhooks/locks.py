@@ -1,11 +1,24 @@
 """Every row lock of webhooks: named querysets for the caller's transaction. An endpoint's
 row is taken by staff's changes and by the record of each attempt at it (its failing
-since, a 410's disabling), so that these never cross."""
+since, a 410's disabling), so that these never cross. An attempt's record takes its job's
+row (the delivery) first, then its endpoint's: whoever holds an endpoint's row takes its
+deliveries' rows without waiting (SKIP LOCKED)."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 
-from .models import Endpoint
+from worker.models import Job
+
+from .models import Delivery, Endpoint
 
 
 def endpoint_for_update(*, endpoint_id: int) -> QuerySet[Endpoint]:
     return Endpoint.objects.select_for_update().filter(pk=endpoint_id).order_by("pk")
+
+
+def endpoint_deliveries_skip_locked(*, endpoint_id: int) -> QuerySet[Delivery]:
+    """The endpoint's deliveries that no attempt holds, locked; those another transaction
+    holds (an attempt ending, a claim, the jobs' prune) are skipped."""
+    held = Q(status=Job.Status.PENDING, leased_until__gte=Now())
+    rows = Delivery.objects.filter(concurrency_key=str(endpoint_id)).exclude(held)
+    return rows.select_for_update(skip_locked=True).order_by("pk")

@@ -2,8 +2,10 @@
 nothing written, staff only, secrets shown once, deliveries with their attempts."""
 
 import base64
+import threading
 
 import pytest
+from django.db import connection, transaction
 
 from core.clock import db_now
 from tests.factories import UserFactory
@@ -145,6 +147,37 @@ def test_delete_removes_the_endpoint_with_its_deliveries_but_one_an_attempt_hold
     # The one under way ends as it ends (its record finds no endpoint); retention takes it.
     assert list(Delivery.objects.values_list("key", flat=True)) == [held["id"]]
     assert not Attempt.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_delete_waits_for_no_delivery_another_transaction_holds(staff, dns):
+    """An attempt ending holds its delivery's row, then asks for its endpoint's: a delete,
+    which holds the endpoint's row, passes that delivery by rather than wait for it (the
+    two would deadlock)."""
+    endpoint = add(staff)
+    ending, _other = (staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json() for _ in "12")
+    locked, release = threading.Event(), threading.Event()
+
+    def attempt_ending():
+        try:
+            with transaction.atomic():
+                Delivery.objects.filter(key=ending["id"]).update(last_error="ending")
+                locked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    attempt = threading.Thread(target=attempt_ending)
+    attempt.start()
+    try:
+        assert locked.wait(timeout=10)
+        assert staff.delete(f"{ENDPOINTS}{endpoint['id']}/").status_code == 204
+    finally:
+        release.set()
+        attempt.join(timeout=10)
+
+    assert list(Delivery.objects.values_list("key", flat=True)) == [ending["id"]]
 
 
 def test_a_rotation_answers_the_new_secret_and_keeps_the_old_one_signing_for_a_day(staff, dns):

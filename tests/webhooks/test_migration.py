@@ -103,6 +103,8 @@ def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(ol
     assert not new.get_model("worker", "DeadLetter").objects.exists()
     beat = new.get_model("django_celery_beat", "PeriodicTask").objects
     assert not beat.filter(task__in=OLD_BEAT_TASKS[:2]).exists()
+    # A job whose delivery was pruned before it (the old prune counted from the event).
+    Job.objects.create(kind="webhook_delivery", key="msg_09", status="done")
 
     migrate(LATEST)
 
@@ -122,3 +124,4 @@ def test_pending_deliveries_become_due_jobs_and_ended_ones_keep_their_history(ol
     assert [a.status_code for a in deliveries["msg_03"].attempt_records.all()] == [200]
     assert deliveries["msg_03"].endpoint_id == endpoint.pk
     assert not beat.filter(task__in=OLD_BEAT_TASKS).exists()
+    assert not Current.objects.filter(key="msg_09").exists()  # no event to send: gone

@@ -12,7 +12,8 @@ def iso(moment) -> str:
 def deliveries_into_jobs(apps, schema_editor):
     """Each delivery's event goes to its job's payload (the body every attempt sends), and
     its attempts point to its job. A delivery with no job (its job deleted by hand) goes,
-    with its attempts: nothing would have sent it again."""
+    with its attempts: nothing would have sent it again. A job with no delivery (pruned
+    before its job, or deleted with its endpoint) goes too: it has no event to send."""
     Delivery = apps.get_model("webhooks", "Delivery")
     Job = apps.get_model("worker", "Job")
     Attempt = apps.get_model("webhooks", "Attempt")
@@ -26,6 +27,7 @@ def deliveries_into_jobs(apps, schema_editor):
     _payloads(jobs, chunk)
     Attempt.objects.update(job=Subquery(jobs.filter(key=OuterRef("delivery_id")).values("pk")[:1]))
     Attempt.objects.filter(job__isnull=True).delete()
+    jobs.filter(payload__isnull=True).delete()
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     PeriodicTask.objects.filter(task="webhooks.prune_deliveries").delete()  # the jobs' prune
 

@@ -2,8 +2,7 @@
 answer 410 Gone or have failed for 5 days (webhooks.services.sending)."""
 
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models import F
 from django.utils import timezone
 
 from core.clock import db_now
@@ -13,7 +12,7 @@ from worker.models import Job
 
 from .. import locks, selectors
 from ..exceptions import EndpointNotFound
-from ..models import Endpoint
+from ..models import Delivery, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
 from .deliveries import any_enabled
@@ -48,14 +47,16 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint_id: int) -> None:
-    """The endpoint, then its deliveries with their attempts: the endpoint's row first, as
-    an attempt's end locks them (its job, then its endpoint). One an attempt holds ends as
-    it ends, its record finding no endpoint, and goes with the jobs' retention."""
+    """The endpoint, then its deliveries with their attempts, a batch at a time, none
+    waited for (locks.endpoint_deliveries_skip_locked). One that another transaction
+    holds (an attempt under way) ends as it ends, its record finding no endpoint, and goes
+    with the jobs' retention."""
     with transaction.atomic():
         if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
             raise EndpointNotFound()
-        held = Q(status=Job.Status.PENDING, leased_until__gte=Now())
-        selectors.endpoint_deliveries(endpoint_id=endpoint_id).exclude(held).delete()
+        locked = locks.endpoint_deliveries_skip_locked(endpoint_id=endpoint_id)
+        while ids := list(locked.values_list("pk", flat=True)[:1000]):
+            Delivery.objects.filter(pk__in=ids).delete()
 
 
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
@@ -76,7 +77,9 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) ->
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
     )
-    waiting = selectors.endpoint_deliveries(endpoint_id=endpoint.pk)
+    locked = locks.endpoint_deliveries_skip_locked(endpoint_id=endpoint.pk)
+    ids = locked.filter(status=Job.Status.PENDING).values_list("pk", flat=True)
+    waiting = Delivery.objects.filter(pk__in=list(ids))
     jobs_fail_pending(jobs=waiting, error=f"the endpoint was disabled: {reason}")
     if notify:
         staff_told(endpoint=endpoint, delivery_id="", reason=reason)
