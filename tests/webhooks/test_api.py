@@ -2,14 +2,13 @@
 nothing written, staff only, secrets shown once, deliveries with their attempts."""
 
 import base64
-import threading
 
 import pytest
-from django.db import connection, transaction
 
 from core.clock import db_now
 from tests.factories import UserFactory
 from tests.support.clients import client_for
+from tests.support.row_locks import held_by_another_transaction
 from tests.support.webhooks import job_of, status_of
 from webhooks.models import JOB_KIND, Attempt, Delivery, Endpoint
 from worker.models import Job
@@ -157,25 +156,10 @@ def test_delete_waits_for_no_delivery_another_transaction_holds(staff, dns):
     two would deadlock)."""
     endpoint = add(staff)
     ending, _other = (staff.post(f"{ENDPOINTS}{endpoint['id']}/test/").json() for _ in "12")
-    locked, release = threading.Event(), threading.Event()
+    ending_job = Delivery.objects.filter(key=ending["id"])
 
-    def attempt_ending():
-        try:
-            with transaction.atomic():
-                Delivery.objects.filter(key=ending["id"]).update(last_error="ending")
-                locked.set()
-                release.wait(timeout=10)
-        finally:
-            connection.close()
-
-    attempt = threading.Thread(target=attempt_ending)
-    attempt.start()
-    try:
-        assert locked.wait(timeout=10)
+    with held_by_another_transaction(lambda: ending_job.update(last_error="ending")):
         assert staff.delete(f"{ENDPOINTS}{endpoint['id']}/").status_code == 204
-    finally:
-        release.set()
-        attempt.join(timeout=10)
 
     assert list(Delivery.objects.values_list("key", flat=True)) == [ending["id"]]
 

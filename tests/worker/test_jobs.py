@@ -5,7 +5,6 @@ lease; lost attempts, the concurrency cap, re-drive and retention. The tests' ow
 side effects': tests/side_effects."""
 
 import copy
-import threading
 import uuid
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from django.utils import timezone
 from core.clock import db_now
 from tests.support.echo_jobs import ECHO_KIND, echo_jobs, lease_lapse
 from tests.support.echo_jobs import echo_job as job
+from tests.support.row_locks import held_by_another_transaction
 from worker import locks
 from worker.jobs import (
     enqueue_each_on_commit,
@@ -109,25 +109,11 @@ def test_a_claim_skips_the_jobs_another_claim_is_taking_without_waiting():
     """Two claims at once, in two connections: the second takes what the first has not
     locked, at once (SKIP LOCKED), rather than waiting for its transaction."""
     echo_jobs(1, 2, 3)
-    locked, release = threading.Event(), threading.Event()
 
-    def first_claim():
-        try:
-            with transaction.atomic():
-                list(locks.jobs_due_skip_locked(kind=ECHO_KIND, limit=2))
-                locked.set()
-                release.wait(timeout=10)
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=first_claim)
-    first.start()
-    try:
-        assert locked.wait(timeout=10)
+    with held_by_another_transaction(
+        lambda: list(locks.jobs_due_skip_locked(kind=ECHO_KIND, limit=2))
+    ):
         assert [c.key for c in claim()] == ["3"]
-    finally:
-        release.set()
-        first.join(timeout=10)
 
 
 def test_a_job_whose_lease_lapsed_is_lost_and_claimed_alone():
@@ -288,26 +274,13 @@ def test_a_prune_leaves_a_job_another_transaction_holds_and_deletes_the_rest_in_
     passes it by, rather than deleting a job that is about to be pending again."""
     long_ago = timezone.now() - timedelta(days=31)
     echo_jobs(1, 2, 3, 4, status="done", ended_at=long_ago)
-    locked, release = threading.Event(), threading.Event()
+    job_2 = Job.objects.filter(key="2")
 
-    def redrive_holding_job_2():
-        try:
-            with transaction.atomic():
-                list(Job.objects.select_for_update().filter(key="2"))
-                locked.set()
-                release.wait(timeout=10)
-                jobs_redrive(jobs=Job.objects.filter(key="2"), done_too=True)
-        finally:
-            connection.close()
-
-    redrive = threading.Thread(target=redrive_holding_job_2)
-    redrive.start()
-    try:
-        assert locked.wait(timeout=10)
+    with held_by_another_transaction(
+        lambda: list(job_2.select_for_update()),
+        then=lambda: jobs_redrive(jobs=job_2, done_too=True),
+    ):
         assert jobs_prune(kinds_kept_days={ECHO_KIND: 30}, batch=2) == 3
-    finally:
-        release.set()
-        redrive.join(timeout=10)
 
     assert list(Job.objects.values_list("key", "status")) == [("2", "pending")]
 
