@@ -1,10 +1,14 @@
+import contextlib
+
 from django.contrib import admin, messages
 
 from core.admin import RecordAdmin
 from core.exceptions import DomainError
 
+from .exceptions import EndpointNotFound
 from .models import Attempt, Delivery, Endpoint
 from .services.deliveries import delivery_redeliver
+from .services.endpoints import endpoint_delete
 
 
 @admin.register(Endpoint)
@@ -15,6 +19,14 @@ class EndpointAdmin(RecordAdmin):
     list_filter = ["enabled"]
     search_fields = ["url", "description"]
     exclude = ["secret", "previous_secret"]
+
+    def delete_model(self, request, obj):
+        endpoint_delete(endpoint_id=obj.pk)  # its deliveries too, as the API's delete
+
+    def delete_queryset(self, request, queryset):
+        for endpoint_id in queryset.values_list("pk", flat=True):
+            with contextlib.suppress(EndpointNotFound):  # deleted meanwhile
+                endpoint_delete(endpoint_id=endpoint_id)
 
 
 class AttemptInline(admin.TabularInline):
