@@ -4,10 +4,9 @@ since, a 410's disabling), so that these never cross. An attempt's record takes 
 row (the delivery) first, then its endpoint's: whoever holds an endpoint's row takes its
 deliveries' rows without waiting (SKIP LOCKED)."""
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Now
+from django.db.models import QuerySet
 
-from worker.models import Job
+from worker.models import held_by_an_attempt
 
 from .models import Delivery, Endpoint
 
@@ -19,6 +18,6 @@ def endpoint_for_update(*, endpoint_id: int) -> QuerySet[Endpoint]:
 def endpoint_deliveries_skip_locked(*, endpoint_id: int) -> QuerySet[Delivery]:
     """The endpoint's deliveries that no attempt holds, locked; those another transaction
     holds (an attempt ending, a claim, the jobs' prune) are skipped."""
-    held = Q(status=Job.Status.PENDING, leased_until__gte=Now())
-    rows = Delivery.objects.filter(concurrency_key=str(endpoint_id)).exclude(held)
+    rows = Delivery.objects.filter(concurrency_key=str(endpoint_id))
+    rows = rows.exclude(held_by_an_attempt())
     return rows.select_for_update(skip_locked=True).order_by("pk")

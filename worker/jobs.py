@@ -16,7 +16,7 @@ from core.signals import insert_isolated, send_robust_isolated
 from core.telemetry import trace_carrier
 
 from . import locks
-from .models import Job
+from .models import Job, held_by_an_attempt
 from .signals import job_failed
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def jobs_fail_pending(*, jobs, error: str) -> int:
     (what they were for is gone), no job_failed sent: the caller tells whom it must."""
     return (
         jobs.filter(status=Status.PENDING)
-        .exclude(leased_until__gte=Now())
+        .exclude(held_by_an_attempt())
         .update(status=Status.FAILED, ended_at=Now(), lease_id=None, last_error=error[:4000])
     )
 

@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce, Now, RowNumber
 from core.clock import db_now
 
 from . import sql
-from .models import Job
+from .models import Job, held_by_an_attempt
 
 
 def jobs_due(*, kind: str | None = None) -> QuerySet[Job]:
@@ -50,10 +50,7 @@ def _running(*, kind: str):
     """How many leases the job's concurrency key has running (0 for none)."""
     running = (
         Job.objects.filter(
-            kind=kind,
-            status=Job.Status.PENDING,
-            concurrency_key=OuterRef("concurrency_key"),
-            leased_until__gte=Now(),
+            held_by_an_attempt(), kind=kind, concurrency_key=OuterRef("concurrency_key")
         )
         .order_by()
         .values("concurrency_key")

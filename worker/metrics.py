@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, multiprocess
 from prometheus_client import start_http_server as serve_metrics
 from prometheus_client.core import GaugeMetricFamily
 
-from .models import Job
+from .models import Job, held_by_an_attempt
 from .queues import queue_states
 from .tasks_base import job_tasks
 
@@ -55,7 +55,7 @@ class JobCollector:
     jobs' index, one on the failed ones'."""
 
     def collect(self):
-        held, due_now = Q(leased_until__gte=Now()), Q(due_at__lte=Now())
+        held, due_now = held_by_an_attempt(), Q(due_at__lte=Now())
         rows = (
             Job.objects.filter(status=Job.Status.PENDING)
             .values_list("kind")

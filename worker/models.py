@@ -75,6 +75,11 @@ class Job(models.Model):
         return self.lease_id is not None
 
 
+def held_by_an_attempt() -> Q:
+    """Jobs an attempt holds: pending, their lease still running (the database's clock)."""
+    return Q(status=Job.Status.PENDING, leased_until__gte=Now())
+
+
 class DeadLetterManager(models.Manager):
     def get_queryset(self):
         return super().get_queryset().filter(status=Job.Status.FAILED)

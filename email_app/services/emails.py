@@ -9,7 +9,6 @@ from datetime import UTC
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
-from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from store import selectors as store_selectors
 from store.models import Order
-from worker.models import Job
+from worker.models import Job, held_by_an_attempt
 from worker.tasks_base import TransientError
 
 from ..models import SentEmail
@@ -75,9 +74,7 @@ def _after_the_confirmation(order_id: int) -> None:
     attempt is tried again once that one has ended, or every lease-length / max retries
     (SHOPFLOW_JOB_LEASE_SECONDS / SHOPFLOW_TASK_MAX_RETRIES, 10 s) meanwhile, so that its
     retries outlast the longest attempt (its lease) before they run out."""
-    held = Job.objects.filter(
-        kind=CONFIRMATION_EMAIL, key=str(order_id), status=Job.Status.PENDING
-    ).filter(leased_until__gt=Now())
+    held = Job.objects.filter(held_by_an_attempt(), kind=CONFIRMATION_EMAIL, key=str(order_id))
     if until := held.values_list("leased_until", flat=True).first():
         recheck = settings.SHOPFLOW_JOB_LEASE_SECONDS / settings.SHOPFLOW_TASK_MAX_RETRIES
         wait = min((until - timezone.now()).total_seconds(), math.ceil(recheck))
