@@ -49,11 +49,9 @@ def cart_add_page(request):
         messages.error(request, QUANTITY_WORDS)
         return redirect("catalog-page")
     customer = customers.customer_ensure(user=request.user)
-    cart = carts.cart_current_ensure(customer=customer)
     try:
-        item = carts.cart_item_add(
+        item = carts.cart_current_item_add(
             customer=customer,
-            cart_id=cart.pk,
             product_id=int(request.POST.get("product_id") or 0),
             quantity=quantity,
         )

@@ -29,6 +29,16 @@ def cart_current_ensure(*, customer: Customer) -> Cart:
         return selectors.cart_current(customer=customer) or cart_create(customer=customer)
 
 
+def cart_current_item_add(*, customer: Customer, product_id: int, quantity: int) -> CartItem:
+    """cart_item_add to the customer's current cart (cart_current_ensure), in one
+    transaction: an add refused makes no cart."""
+    with transaction.atomic():
+        cart = cart_current_ensure(customer=customer)
+        return cart_item_add(
+            customer=customer, cart_id=cart.pk, product_id=product_id, quantity=quantity
+        )
+
+
 def cart_item_add(*, customer: Customer, cart_id, product_id: int, quantity: int) -> CartItem:
     """Add quantity of a product to the customer's cart; a second add of the same product
     adds up. Raises CartNotFound (unknown or someone else's), ProductNotFound or

@@ -135,3 +135,14 @@ def test_refusals_are_said_in_words_and_change_nothing(customer):
 def test_a_form_sent_signed_out_asks_to_log_in_and_comes_back_to_its_page(form, back_to):
     sent = Client().post(form, {})
     assert sent.status_code == 302 and sent["Location"] == f"/account/login/?next={back_to}"
+
+
+def test_an_add_refused_makes_no_cart():
+    customer = UserFactory().customer
+    browser = signed_in(customer.user)
+    retired = ProductFactory(is_active=False)
+
+    for product_id in (retired.pk, 999_999, "x"):
+        sent = browser.post("/shop/cart/add/", {"product_id": product_id, "quantity": 1})
+        assert "Unknown product." in text(browser.get(sent.url))
+    assert not Cart.objects.filter(customer=customer).exists()
