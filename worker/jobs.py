@@ -198,15 +198,24 @@ def jobs_fail_pending(*, jobs, error: str) -> int:
 
 def jobs_prune(*, kinds_kept_days: dict[str, int | None], batch: int = 1000) -> int:
     """Delete the jobs of each kind that ended longer ago than it keeps them (None: kept
-    for good, as an order's side effects are: the API shows them), with the rows that point
-    to them (a webhook delivery's attempts). A batch at a time, locked: a re-drive between
-    the read and the delete waits, then finds its job gone."""
+    for good, as an order's side effects are: the API shows them), with jobs_delete."""
+    return sum(
+        jobs_delete(jobs=locks.jobs_ended_skip_locked(kind=kind, days=days), batch=batch)
+        for kind, days in kinds_kept_days.items()
+        if days is not None
+    )
+
+
+def jobs_delete(*, jobs, batch: int = 1000) -> int:
+    """Delete `jobs` (a queryset that locks them, skipping those another transaction
+    holds) with the rows that point to them (a webhook delivery's attempts), a batch at a
+    time, each locked in a transaction of its own (a savepoint inside the caller's): Django
+    reads the rows, then deletes them by id, so a re-drive between the two waits, then
+    finds its job gone. Returns how many jobs."""
     deleted = 0
-    for kind, days in kinds_kept_days.items():
-        while days is not None:
-            with transaction.atomic():
-                ids = list(locks.jobs_ended_skip_locked(kind=kind, days=days, limit=batch))
-                deleted += Job.objects.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
-            if len(ids) < batch:
-                break
-    return deleted
+    while True:
+        with transaction.atomic():
+            ids = list(jobs.values_list("pk", flat=True)[:batch])
+            deleted += Job.objects.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
+        if len(ids) < batch:
+            return deleted

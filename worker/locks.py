@@ -60,12 +60,12 @@ def _running(*, kind: str):
     return Coalesce(Subquery(running), 0)
 
 
-def jobs_ended_skip_locked(*, kind: str, days: int, limit: int) -> QuerySet[Job]:
-    """The ids of up to `limit` jobs of `kind` that ended over `days` ago (the database's
-    clock); those another transaction holds are skipped."""
+def jobs_ended_skip_locked(*, kind: str, days: int) -> QuerySet[Job]:
+    """The jobs of `kind` that ended over `days` ago (the database's clock); those another
+    transaction holds are skipped."""
     ended = Job.objects.filter(kind=kind, ended_at__lt=db_now(plus_seconds=-days * 86400))
     rows = ended.exclude(status=Job.Status.PENDING).select_for_update(skip_locked=True)
-    return rows.order_by("pk").values_list("pk", flat=True)[:limit]
+    return rows.order_by("pk")
 
 
 def jobs_claim_serialise(*, kind: str) -> None:

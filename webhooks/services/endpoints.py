@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.clock import db_now
 from core.signals import send_robust_isolated
-from worker.jobs import jobs_fail_pending
+from worker.jobs import jobs_delete, jobs_fail_pending
 from worker.models import Job
 
 from .. import locks, selectors
@@ -47,16 +47,14 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint_id: int) -> None:
-    """The endpoint, then its deliveries with their attempts, a batch at a time, none
-    waited for (locks.endpoint_deliveries_skip_locked). One that another transaction
-    holds (an attempt under way) ends as it ends, its record finding no endpoint, and goes
-    with the jobs' retention."""
+    """The endpoint, then its deliveries with their attempts (jobs_delete), none waited
+    for (locks.endpoint_deliveries_skip_locked). One that another transaction holds (an
+    attempt under way) ends as it ends, its record finding no endpoint, and goes with the
+    jobs' retention."""
     with transaction.atomic():
         if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
             raise EndpointNotFound()
-        locked = locks.endpoint_deliveries_skip_locked(endpoint_id=endpoint_id)
-        while ids := list(locked.values_list("pk", flat=True)[:1000]):
-            Delivery.objects.filter(pk__in=ids).delete()
+        jobs_delete(jobs=locks.endpoint_deliveries_skip_locked(endpoint_id=endpoint_id))
 
 
 def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
