@@ -40,7 +40,7 @@ class Target:
 @dataclass(frozen=True)
 class Reply:
     status: int
-    headers: dict
+    retry_after: float  # the seconds its Retry-After asks (seconds or an HTTP date); 0: none
     text: str  # the start of the body
 
 
@@ -107,7 +107,7 @@ def _check_address(address: str, *, http: bool, loopback_allowed: bool) -> None:
 def public_post(target: Target, *, body: bytes, headers: dict, deadline: Deadline) -> Reply:
     """POST `body` to the address `target`'s check approved (the URL's host in the Host
     header and, over https, in the TLS name check), no redirect followed, nothing retried;
-    the reply's status, headers and the start of its body. The whole of it (connect, TLS,
+    the reply's status, Retry-After and the start of its body. The whole of it (connect, TLS,
     send, every read) is cut at `deadline`, the one the target was resolved under:
     DeadlineExceeded then. urllib3's errors and OSError when no answer came."""
     https = target.scheme == "https"
@@ -127,4 +127,13 @@ def public_post(target: Target, *, body: bytes, headers: dict, deadline: Deadlin
             start = response.read(REPLY_BYTES, decode_content=False)
         finally:
             response.close()  # the rest unread: the connection goes with the pool
-    return Reply(response.status, dict(response.headers), start.decode("utf-8", "replace"))
+    return Reply(response.status, _retry_after(response), start.decode("utf-8", "replace"))
+
+
+def _retry_after(response) -> float:
+    """urllib3's reading of Retry-After (any case, seconds or an HTTP date); 0 when there
+    is none or it is not one of those."""
+    try:
+        return urllib3.util.Retry().get_retry_after(response) or 0.0
+    except urllib3.exceptions.InvalidHeader:
+        return 0.0

@@ -45,6 +45,8 @@ PLAN_WINDOW = timedelta(hours=1)
 # A push, its DNS included, is cut at this: a push service answers at once or not at all.
 REQUEST_SECONDS = 8.0
 VAPID_CLAIM_SECONDS = 12 * 3600
+# A push service's Retry-After is honoured up to this.
+RETRY_AFTER_MAX_SECONDS = 3600
 
 
 class PushNotSent(TransientError):
@@ -137,7 +139,7 @@ def push_send(*, notification_id: int, subscription_id: int) -> bool:
         gone.delete()
         return False
     if answer.status == 429 or answer.status >= 500:
-        raise PushNotSent(error, retry_after=_seconds(answer.headers.get("Retry-After")))
+        raise PushNotSent(error, retry_after=min(answer.retry_after, RETRY_AFTER_MAX_SECONDS))
     raise PushRefused(error)
 
 
@@ -188,12 +190,3 @@ def push_target(endpoint: str, *, deadline: Deadline | None = None):
     only, plain http to loopback with SHOPFLOW_PUSH_ALLOW_LOOPBACK (core.public_http)."""
     allowed = settings.SHOPFLOW_PUSH_ALLOW_LOOPBACK
     return public_target(endpoint, loopback_allowed=allowed, deadline=deadline)
-
-
-def _seconds(value: str | None) -> int:
-    """Retry-After in seconds, at most an hour (an HTTP date counts as none: the backoff
-    alone)."""
-    try:
-        return max(0, min(int(value or 0), 3600))
-    except ValueError:
-        return 0

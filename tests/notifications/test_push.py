@@ -1,6 +1,7 @@
 """Web Push against a push service of the tests' own on loopback: the VAPID JWT checked,
 the aes128gcm payload decrypted with the browser's key, the answers the test chooses."""
 
+import email.utils
 import time
 from datetime import timedelta
 
@@ -94,10 +95,15 @@ def test_a_410_deletes_the_subscription_and_the_push_is_done(service, browser):
     assert set(push_jobs().values_list("status", flat=True)) == {"done"}
 
 
-def test_a_429_is_retried_no_sooner_than_retry_after_then_delivered_once(service, browser):
+@pytest.mark.parametrize("form", ["seconds", "lower-case name", "HTTP date"])
+def test_a_429_is_retried_no_sooner_than_retry_after_then_delivered_once(service, browser, form):
     user = UserFactory()
     subscribe(user, browser, service.endpoint())
-    service.answer(429, **{"Retry-After": "120"})
+    in_121 = email.utils.formatdate(time.time() + 121, usegmt=True)
+    # HTTP/2 writes every header's name in lower case.
+    header = {"seconds": ("Retry-After", "120"), "lower-case name": ("retry-after", "120")}
+    name, value = header.get(form, ("Retry-After", in_121))
+    service.answer(429, **{name: value})
     notify(user, PUSHED_MESSAGE, link=PUSHED_LINK)
     assert run_pushes() == []
     job = push_jobs().annotate(now=Now()).get()

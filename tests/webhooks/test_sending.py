@@ -112,14 +112,16 @@ def test_the_wait_after_an_attempt_is_the_schedule_and_a_busy_receiver_waits_lon
     assert deliver.retry_wait(attempts=attempts, error=failed) == wait
 
 
-@pytest.mark.parametrize("form", ["seconds", "date"])
+@pytest.mark.parametrize("form", ["seconds", "date", "lower-case name"])
 def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver, form):
-    """Retry-After in seconds or as an HTTP date: the first wait (5 s on the schedule)
-    becomes a minute, its Retry-After honoured up to twice the schedule's wait."""
+    """Retry-After in seconds or as an HTTP date, its name in any case: the first wait (5 s
+    on the schedule) becomes a minute, its Retry-After honoured up to twice the schedule's
+    wait."""
     in_120 = datetime.now(UTC) + timedelta(seconds=120)
-    retry_after = "120" if form == "seconds" else in_120.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    retry_after = in_120.strftime("%a, %d %b %Y %H:%M:%S GMT") if form == "date" else "120"
+    name = "retry-after" if form == "lower-case name" else "Retry-After"
     endpoint = hook(receiver)
-    receiver.behave("/hook", status=429, headers={"Retry-After": retry_after})
+    receiver.behave("/hook", status=429, headers={name: retry_after})
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
 
     assert attempt_due() == []

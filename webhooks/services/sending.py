@@ -4,11 +4,9 @@ written with the attempt's end, by the attempt that holds the lease (attempt_rec
 
 import json
 import time
-from email.utils import parsedate_to_datetime
 
 import urllib3
 from django.db.models import Q
-from django.utils import timezone
 
 from core import clock
 from core.clock import db_now
@@ -93,7 +91,7 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> tuple[Attempt, float]:
         # Again now, what the name resolves to today, within the request's deadline.
         target = Endpoint.url_target(endpoint.url, deadline=deadline)
         reply = public_post(target, body=body, headers=headers, deadline=deadline)
-        status_code, retry_after = reply.status, _retry_after(reply.headers)
+        status_code, retry_after = reply.status, reply.retry_after
         error = "" if 200 <= reply.status < 300 else f"HTTP {reply.status}: {reply.text[:200]}"
     except AddressRefused as refused:
         error = f"refused: {refused}"
@@ -102,17 +100,6 @@ def _post(delivery: Delivery, endpoint: Endpoint) -> tuple[Attempt, float]:
     ms = round((clock.monotonic() - started) * 1000)
     attempt = Attempt(delivery=delivery, status_code=status_code, duration_ms=ms, error=error[:500])
     return attempt, retry_after
-
-
-def _retry_after(headers: dict) -> float:
-    """Seconds a Retry-After header asks for (delay-seconds or an HTTP date); 0 without."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max((parsedate_to_datetime(value) - timezone.now()).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def retry_wait(*, attempts: int, error: BaseException) -> float:
