@@ -143,7 +143,7 @@ def test_delete_removes_the_endpoint_with_its_deliveries_but_one_an_attempt_hold
 
     assert staff.get(f"{ENDPOINTS}{endpoint['id']}/").status_code == 404
     assert staff.delete(f"{ENDPOINTS}{endpoint['id']}/").status_code == 404
-    # The one under way ends as it ends (its record finds no endpoint); retention takes it.
+    # The one under way goes as its attempt ends (it finds no endpoint).
     assert list(Delivery.objects.values_list("key", flat=True)) == [held["id"]]
     assert not Attempt.objects.exists()
 

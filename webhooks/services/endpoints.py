@@ -49,8 +49,7 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
 def endpoint_delete(*, endpoint_id: int) -> None:
     """The endpoint, then its deliveries with their attempts (jobs_delete), none waited
     for (locks.endpoint_deliveries_skip_locked). One that another transaction holds (an
-    attempt under way) ends as it ends, its record finding no endpoint, and goes with the
-    jobs' retention."""
+    attempt under way) goes as its attempt ends, which finds no endpoint."""
     with transaction.atomic():
         if not Endpoint.objects.filter(pk=endpoint_id).delete()[0]:
             raise EndpointNotFound()

@@ -115,14 +115,15 @@ def retry_wait(*, attempts: int, error: BaseException) -> float:
 def attempt_record(*, job, outcome: str, result, error: BaseException | None) -> None:
     """The attempt's end ("done", "retry", "failed"), in the transaction recording it on the
     job while the attempt holds the lease (JobTask.attempt_ended): its Attempt row if a
-    request was made, its endpoint's failing since (5 days of it disable it), a 410's
+    request was made (or the delivery deleted, its endpoint gone), its endpoint's failing since (5 days of it disable it), a 410's
     disabling; staff told of a delivery failed for good."""
     attempt = result if outcome == "done" else getattr(error, "attempt", None)
     failing_long = Q(failing_since__lte=db_now(plus_seconds=-FAILING_DISABLE_SECONDS))
     locked = locks.endpoint_for_update(endpoint_id=int(job.concurrency_key))
     endpoint = locked.annotate(failing_long=failing_long).first()
-    if endpoint is None:
-        return  # deleted meanwhile
+    if endpoint is None:  # deleted while this attempt held the delivery: it goes too
+        Delivery.objects.filter(pk=job.pk).delete()
+        return
     if attempt is not None:
         attempt.save()
         # Since when the endpoint's every attempt has failed.
