@@ -1,6 +1,8 @@
 """A person's notifications: made by receivers in the transaction of what they are about
 (a rolled-back order notifies no one), pushed live once committed (.live); and read."""
 
+from urllib.parse import urlencode
+
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -105,7 +107,8 @@ def webhook_failed_notify(*, endpoint_id: int, url: str, delivery_id: str, reaso
     """Staff: a webhook delivery failed for good, or the shop disabled its endpoint."""
     if delivery_id:
         message = f"Webhook {delivery_id} to {url} failed for good: {reason}"
-        link = reverse("admin:webhooks_delivery_change", args=[delivery_id])
+        # The admin's list of deliveries, found by its webhook-id (its page's id is the job's).
+        link = f"{reverse('admin:webhooks_delivery_changelist')}?{urlencode({'q': delivery_id})}"
     else:
         message = f"Webhook endpoint {url} disabled: {reason}"
         link = reverse("admin:webhooks_endpoint_change", args=[endpoint_id])

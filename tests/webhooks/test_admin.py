@@ -1,10 +1,13 @@
 """The admin's webhooks: an endpoint deleted there goes with its deliveries, as through the
-API (webhooks.services.endpoints.endpoint_delete)."""
+API (webhooks.services.endpoints.endpoint_delete); a failed delivery's staff notification
+leads there."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from notifications.models import Notification
+from notifications.services.inbox import webhook_failed_notify
 from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.services.deliveries import endpoint_test_send
 from webhooks.signatures import secret_new
@@ -47,3 +50,18 @@ def test_endpoints_deleted_by_the_admins_action_go_with_their_deliveries(browser
 
     assert not Endpoint.objects.exists()
     assert not Delivery.objects.exists() and not Attempt.objects.exists()
+
+
+def test_a_failed_deliverys_staff_notification_leads_to_it_in_the_admin(browser):
+    endpoint = endpoint_with_a_delivery()
+    delivery = Delivery.objects.get()
+    webhook_failed_notify(
+        endpoint_id=endpoint.pk, url=endpoint.url, delivery_id=delivery.key, reason="HTTP 500"
+    )
+    [link] = Notification.objects.values_list("link", flat=True).distinct()
+
+    listed = browser.get(link)
+    assert listed.status_code == 200
+    assert list(listed.context["cl"].result_list) == [delivery]
+    page = browser.get(f"/admin/webhooks/delivery/{delivery.pk}/change/")
+    assert page.status_code == 200 and "HTTP 500" in page.content.decode()  # its attempt
