@@ -95,11 +95,15 @@ class PasswordResetRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_resets"
     )
     at = models.DateTimeField(auto_now_add=True)
+    # The client's network (an IPv6 /64), whose budget it spends (selectors.client_network).
     ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["user", "at"], name="passwordreset_user_idx")]
+        indexes = [
+            models.Index(fields=["user", "at"], name="passwordreset_user_idx"),
+            models.Index(fields=["ip", "at"], name="passwordreset_ip_idx"),
+        ]
 
     def __str__(self):
         return f"password reset for {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

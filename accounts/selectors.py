@@ -113,10 +113,17 @@ def signup_retry_after(
     return max(refusals, key=lambda refusal: refusal.retry_after, default=None)
 
 
-def password_resets_recent(*, user) -> int:
-    """How many password resets were asked for the account within PASSWORD_RESET_WINDOW."""
-    since = timezone.now() - PASSWORD_RESET_WINDOW
-    return PasswordResetRequest.objects.filter(user=user, at__gte=since).count()
+def password_reset_budget_spent(*, user, network: str | None) -> str | None:
+    """Which budget a password reset for `user` from the client's `network` would pass
+    within PASSWORD_RESET_WINDOW ("account", "address"), or None: the account's emails, and
+    the requests from one network (for any accounts)."""
+    recent = PasswordResetRequest.objects.filter(at__gte=timezone.now() - PASSWORD_RESET_WINDOW)
+    if recent.filter(user=user).count() >= settings.SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED:
+        return "account"
+    allowed = settings.SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED
+    if network is not None and recent.filter(ip=network).count() >= allowed:
+        return "address"
+    return None
 
 
 def login_retry_after_for(*, request, username: str) -> int | None:

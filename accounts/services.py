@@ -6,7 +6,6 @@ import time
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -78,15 +77,20 @@ def password_reset_request(*, user, request) -> PasswordResetRequest | None:
     """Someone asked for a reset link for `user` (the password reset page, for the
     account's email address): the request's row, whose post_save receiver (email_app)
     queues the email with the link in this same transaction. None, nothing sent, once the
-    account had SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED within the hour: a stranger cannot
-    fill someone's mailbox with them (the page says the same either way)."""
-    ip = request_ip(request=request)
-    allowed = settings.SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED
+    account had SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED within the hour, or the client's
+    network asked for SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED: a stranger can neither fill
+    someone's mailbox nor mail every customer (the page says the same either way)."""
+    network = selectors.request_network(request=request)
     with transaction.atomic():
-        if selectors.password_resets_recent(user=user) >= allowed:
-            audit_logger.warning("password reset not sent, too many: user %s from %s", user.pk, ip)
+        if over := selectors.password_reset_budget_spent(user=user, network=network):
+            audit_logger.warning(
+                "password reset not sent, too many for the %s: user %s from %s",
+                over,
+                user.pk,
+                network,
+            )
             return None
-        return PasswordResetRequest.objects.create(user=user, ip=ip)
+        return PasswordResetRequest.objects.create(user=user, ip=network)
 
 
 def api_token_revoke(*, user) -> None:

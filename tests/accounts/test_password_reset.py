@@ -27,8 +27,8 @@ NEW_PASSWORD = "a-brand-new-password-7"
 LINK = re.compile(r"https?://[^/\s]+(/account/password/reset/[^/\s]+/[^/\s]+/)")
 
 
-def ask_for_a_reset(browser: Client, email: str):
-    return browser.post(RESET, {"email": email}, REMOTE_ADDR="10.3.3.3")
+def ask_for_a_reset(browser: Client, email: str, *, ip: str = "10.3.3.3"):
+    return browser.post(RESET, {"email": email}, REMOTE_ADDR=ip)
 
 
 def the_link_in(message) -> str:
@@ -191,6 +191,32 @@ def test_an_account_gets_a_few_reset_emails_an_hour_at_most(settings, wall_clock
     wall_clock.advance(3601)
     ask_for_a_reset(Client(), user.email)
     assert PasswordResetRequest.objects.count() == 3
+
+
+def test_a_client_asks_for_a_few_resets_an_hour_at_most_whatever_the_accounts(
+    settings, wall_clock, smtp_server
+):
+    """Its network's budget, for any accounts: one client cannot mail every customer. An
+    IPv6 client is counted by its /64 (it may pick a new address for each request); another
+    client still gets its link; an hour later the first one does again."""
+    settings.SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED = 2
+    users = UserFactory.create_batch(4)
+    answers = [
+        ask_for_a_reset(Client(), user.email, ip=f"2001:db8:1:2::{n + 1}")
+        for n, user in enumerate(users[:3])
+    ]
+
+    assert [(a.status_code, a["Location"]) for a in answers] == [(302, SENT)] * 3
+    assert [r.user for r in PasswordResetRequest.objects.order_by("id")] == users[:2]
+    ask_for_a_reset(Client(), users[3].email, ip="2001:db8:9::1")  # another network
+    assert len(jobs_run(KIND, runs=4)) == 3
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(
+        u.email for u in [*users[:2], users[3]]
+    )
+
+    wall_clock.advance(3601)
+    ask_for_a_reset(Client(), users[2].email, ip="2001:db8:1:2::ff")
+    assert PasswordResetRequest.objects.filter(user=users[2]).exists()
 
 
 def test_an_account_deactivated_before_its_email_goes_gets_none(smtp_server):
