@@ -47,10 +47,11 @@ def cart_list(*, customer) -> QuerySet[Cart]:
     )
 
 
-def cart_current(*, customer) -> Cart | None:
+def cart_current(*, customer, lines: bool = True) -> Cart | None:
     """The cart the shop's pages fill: the customer's newest (the API may hold others),
-    with its `line_items`; None when they have none."""
-    return cart_list(customer=customer).order_by("-created_at", "-pk").first()
+    with its `line_items` unless `lines` is False; None when they have none."""
+    carts = cart_list(customer=customer) if lines else Cart.objects.filter(customer=customer)
+    return carts.order_by("-created_at", "-pk").first()
 
 
 def cart_item_get(*, customer, cart_id, item_id) -> CartItem:

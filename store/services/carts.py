@@ -26,7 +26,8 @@ def cart_current_ensure(*, customer: Customer) -> Cart:
     cart."""
     with transaction.atomic():
         locks.customer_for_update(customer_id=customer.pk).first()
-        return selectors.cart_current(customer=customer) or cart_create(customer=customer)
+        current = selectors.cart_current(customer=customer, lines=False)
+        return current or cart_create(customer=customer)
 
 
 def cart_current_item_add(*, customer: Customer, product_id: int, quantity: int) -> CartItem:
