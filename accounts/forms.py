@@ -11,7 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from . import selectors, services
-from .exceptions import LoginThrottled
+from .exceptions import LoginThrottled, Throttled
 
 audit_logger = logging.getLogger("shopflow.audit")
 
@@ -38,11 +38,7 @@ class LoginThrottleMixin:
             audit_logger.warning("login refused, throttled: %r from %s", username, ip)
             if self.request is not None:
                 self.request.login_retry_after = refused.retry_after
-            raise forms.ValidationError(
-                "%(reason)s Try again in %(minutes)s minute(s).",
-                code="throttled",
-                params={"reason": refused.reason, "minutes": math.ceil(refused.retry_after / 60)},
-            ) from None
+            raise throttled_error(refused) from None
         if self.user_cache is None:
             raise self.get_invalid_login_error()
         try:
@@ -106,3 +102,21 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         # job makes its own link, with Django's token generator, when it sends it.
         for user in self.get_users(self.cleaned_data["email"]):
             services.password_reset_request(user=user, request=request)
+
+
+def throttled_error(refused: Throttled) -> forms.ValidationError:
+    """A page's words for a throttled login or sign-up: why, and how long to wait."""
+    return forms.ValidationError(
+        "%(reason)s Try again in %(wait)s.",
+        code="throttled",
+        params={"reason": refused.reason, "wait": wait_in_words(refused.retry_after)},
+    )
+
+
+def wait_in_words(seconds: int) -> str:
+    """A wait as a person reads it: minutes up to two hours, hours beyond."""
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = math.ceil(seconds / 3600)
+    return f"{hours} hours"

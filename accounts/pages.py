@@ -3,7 +3,6 @@
 by email (Django's own views; the email is email_app's job)."""
 
 import functools
-import math
 
 from django.contrib.auth import login as session_login
 from django.contrib.auth import views as auth_views
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import selectors, services
 from .exceptions import SignUpThrottled
-from .forms import LoginForm, PasswordResetForm, SignUpForm
+from .forms import LoginForm, PasswordResetForm, SignUpForm, throttled_error
 
 FRONT_DOOR = "front-door"  # config.pages: where a new account lands
 
@@ -66,14 +65,7 @@ def signup(request):
         except ValidationError as refused:  # naming its field
             form.add_error(None, refused)
         except SignUpThrottled as refused:
-            form.add_error(
-                None,
-                ValidationError(
-                    "%(reason)s Try again in %(wait)s.",
-                    code="throttled",
-                    params={"reason": refused.reason, "wait": wait_in_words(refused.retry_after)},
-                ),
-            )
+            form.add_error(None, throttled_error(refused))
             retry_after = refused.retry_after
         else:
             session_login(request, user)
@@ -95,15 +87,6 @@ def _next_page(request) -> str:
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return wanted if wanted and safe else FRONT_DOOR
-
-
-def wait_in_words(seconds: int) -> str:
-    """A wait as a person reads it: minutes up to two hours, hours beyond."""
-    minutes = math.ceil(seconds / 60)
-    if minutes <= 120:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = math.ceil(seconds / 3600)
-    return f"{hours} hours"
 
 
 class ApiTokenRevoked:

@@ -47,7 +47,7 @@ def test_a_guesser_at_one_account_leaves_the_other_accounts_of_its_address_alone
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 300
     assert refused.json()["detail"].startswith("Too many failed logins for this account.")
     page = page_login("/account/login/", "alice", "guess-10", ip="10.4.4.4")
-    message = "Too many failed logins for this account. Try again in 5 minute(s)."
+    message = "Too many failed logins for this account. Try again in 5 minutes."
     assert message in page.content.decode()
 
 
@@ -131,7 +131,7 @@ def test_a_login_page_refuses_with_429_after_repeated_failures_from_one_ip(path,
     refused = page_login(path, staff.username, PASSWORD, ip="10.9.9.9")
     assert refused.status_code == 429
     assert 1 <= int(refused["Retry-After"]) <= 600
-    message = "Too many failed logins from your address. Try again in 10 minute(s)."
+    message = "Too many failed logins from your address. Try again in 10 minutes."
     assert message in refused.content.decode()
     assert "_auth_user_id" not in refused.client.session
     assert LoginFailure.objects.count() == 3  # a refused attempt is not a failure ...
