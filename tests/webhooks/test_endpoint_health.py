@@ -15,7 +15,7 @@ from webhooks.models import Endpoint
 from webhooks.services.deliveries import endpoint_test_send
 from worker.models import Job
 
-from ..support.webhooks import attempt_due, attempts_of, hook, job_of, status_of
+from ..support.webhooks import attempt_due, attempts_of, hook, status_of
 
 pytestmark = pytest.mark.django_db
 

@@ -115,8 +115,9 @@ def retry_wait(*, attempts: int, error: BaseException) -> float:
 def attempt_record(*, job, outcome: str, result, error: BaseException | None) -> None:
     """The attempt's end ("done", "retry", "failed"), in the transaction recording it on the
     job while the attempt holds the lease (JobTask.attempt_ended): its Attempt row if a
-    request was made (or the delivery deleted, its endpoint gone), its endpoint's failing since (5 days of it disable it), a 410's
-    disabling; staff told of a delivery failed for good."""
+    request was made, its endpoint's failing since (5 days of it disable it), a 410's
+    disabling; staff told of a delivery failed for good. With its endpoint gone, the
+    delivery goes too."""
     attempt = result if outcome == "done" else getattr(error, "attempt", None)
     failing_long = Q(failing_since__lte=db_now(plus_seconds=-FAILING_DISABLE_SECONDS))
     locked = locks.endpoint_for_update(endpoint_id=int(job.concurrency_key))
