@@ -6,6 +6,7 @@ A request's resolution and the whole request run under one deadline (core.deadli
 
 import ipaddress
 import socket
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -131,9 +132,10 @@ def public_post(target: Target, *, body: bytes, headers: dict, deadline: Deadlin
 
 
 def _retry_after(response) -> float:
-    """urllib3's reading of Retry-After (any case, seconds or an HTTP date); 0 when there
-    is none or it is not one of those."""
+    """The seconds a reply's Retry-After asks (its name in any case; seconds or an HTTP
+    date, read by urllib3), uncapped: each caller caps it. 0 without one that reads as
+    either (junk, a negative number, a date past or out of range): the reply still counts."""
     try:
-        return urllib3.util.Retry().get_retry_after(response) or 0.0
-    except urllib3.exceptions.InvalidHeader:
+        return urllib3.util.Retry(retry_after_max=sys.maxsize).get_retry_after(response) or 0.0
+    except (urllib3.exceptions.InvalidHeader, ValueError, OverflowError):
         return 0.0

@@ -1,6 +1,7 @@
 """core.public_http's request under one deadline, against a receiver of the tests' own on
 loopback (allowed, as the webhook and push tests allow it) that answers a byte a second."""
 
+import email.utils
 import time
 
 import pytest
@@ -69,3 +70,43 @@ def test_a_lookup_that_does_not_answer_is_a_host_that_does_not_resolve_at_the_de
         )
     assert 1.0 <= time.monotonic() - started <= 2.0
     assert isinstance(raised.value.__cause__, DeadlineExceeded)
+
+
+def answer_with(header: bytes) -> bytes:
+    return b"HTTP/1.1 429 Too Many Requests\r\n" + header + b"Content-Length: 0\r\n\r\n"
+
+
+def http_date(seconds_from_now: float) -> bytes:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True).encode()
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [
+        (lambda: b"Retry-After: 120\r\n", 120, 120),
+        (lambda: b"retry-after: 120\r\n", 120, 120),  # as HTTP/2 writes every name
+        (lambda: b"Retry-After: 86400\r\n", 86400, 86400),  # no cap of its own
+        (lambda: b"Retry-After: " + http_date(3600) + b"\r\n", 3590, 3600),
+        (lambda: b"Retry-After: " + http_date(-60) + b"\r\n", 0, 0),  # past
+        (lambda: b"Retry-After: Mon, 01 Jan 99999 00:00:00 GMT\r\n", 0, 0),  # out of range
+        (lambda: b"Retry-After: -5\r\n", 0, 0),
+        (lambda: b"Retry-After: soon\r\n", 0, 0),
+        (lambda: b"", 0, 0),
+    ],
+    ids=[
+        "seconds",
+        "lower-case name",
+        "a day",
+        "date",
+        "past",
+        "year 99999",
+        "negative",
+        "junk",
+        "none",
+    ],
+)
+def test_a_replys_retry_after_is_read_in_seconds_and_junk_is_none(header, low, high):
+    with TrickleServer(answer_with(header())) as server:
+        reply = post(server.port, Deadline(5.0, about="the POST"))
+    assert reply.status == 429
+    assert low <= reply.retry_after <= high

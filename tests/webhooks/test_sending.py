@@ -112,24 +112,37 @@ def test_the_wait_after_an_attempt_is_the_schedule_and_a_busy_receiver_waits_lon
     assert deliver.retry_wait(attempts=attempts, error=failed) == wait
 
 
-@pytest.mark.parametrize("form", ["seconds", "date", "lower-case name"])
-def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver, form):
-    """Retry-After in seconds or as an HTTP date, its name in any case: the first wait (5 s
-    on the schedule) becomes a minute, its Retry-After honoured up to twice the schedule's
-    wait."""
-    in_120 = datetime.now(UTC) + timedelta(seconds=120)
-    retry_after = in_120.strftime("%a, %d %b %Y %H:%M:%S GMT") if form == "date" else "120"
-    name = "retry-after" if form == "lower-case name" else "Retry-After"
+def test_a_429_with_retry_after_120_is_not_tried_again_within_a_minute(receiver):
+    """The first wait (5 s on the schedule) becomes a minute; its Retry-After is honoured
+    up to twice the schedule's wait, 10 s here."""
     endpoint = hook(receiver)
-    receiver.behave("/hook", status=429, headers={name: retry_after})
+    receiver.behave("/hook", status=429, headers={"Retry-After": "120"})
     delivery = endpoint_test_send(endpoint_id=endpoint.pk)
 
     assert attempt_due() == []
     [attempt] = attempts_of(delivery.key)
     waits = (job_of(delivery.key).due_at - attempt.at).total_seconds()
-    print(f"429 Retry-After {retry_after!r}: due again {waits:.1f} s after the attempt")
     assert 58 < waits <= 61
     assert attempt.status_code == 429 and job_of(delivery.key).attempts == 1
+    assert attempt_due() == [] and len(receiver.at("/hook")) == 1  # not due: no request
+
+
+@pytest.mark.parametrize("form", ["seconds", "date", "lower-case name"])
+def test_a_busy_receivers_retry_after_is_honoured_in_any_form(receiver, form):
+    """At the third attempt (30 min on the schedule, so up to an hour of Retry-After):
+    seconds or an HTTP date, its name in any case."""
+    in_3000 = datetime.now(UTC) + timedelta(seconds=3000)
+    retry_after = in_3000.strftime("%a, %d %b %Y %H:%M:%S GMT") if form == "date" else "3000"
+    name = "retry-after" if form == "lower-case name" else "Retry-After"
+    endpoint = hook(receiver)
+    receiver.behave("/hook", status=503, headers={name: retry_after})
+    delivery = endpoint_test_send(endpoint_id=endpoint.pk)
+    Job.objects.filter(key=delivery.key).update(attempts=2)  # two failed before
+
+    assert attempt_due() == []
+    [attempt] = attempts_of(delivery.key)
+    waits = (job_of(delivery.key).due_at - attempt.at).total_seconds()
+    assert 2990 < waits <= 3001
     assert attempt_due() == [] and len(receiver.at("/hook")) == 1  # not due: no request
 
 
