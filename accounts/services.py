@@ -78,8 +78,9 @@ def password_reset_request(*, user, request) -> PasswordResetRequest | None:
     account's email address): the request's row, whose post_save receiver (email_app)
     queues the email with the link in this same transaction. None, nothing sent, once the
     account had SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED within the hour, or the client's
-    network asked for SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED: a stranger can neither fill
-    someone's mailbox nor mail every customer (the page says the same either way)."""
+    network had SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED sent: a stranger can neither fill
+    someone's mailbox nor mail every customer (the page says the same either way). Checked,
+    then recorded: a burst may pass by as many as are in flight (as sign-up's budgets)."""
     network = selectors.request_network(request=request)
     with transaction.atomic():
         if over := selectors.password_reset_budget_spent(user=user, network=network):

@@ -322,8 +322,9 @@ SHOPFLOW_SIGNUP_ADDRESS_ALLOWED = env_int("SHOPFLOW_SIGNUP_ADDRESS_ALLOWED", 30)
 SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS = env_int("SHOPFLOW_SIGNUP_ADDRESS_WINDOW_SECONDS", 3600)
 SHOPFLOW_SIGNUP_EMAIL_ALLOWED = env_int("SHOPFLOW_SIGNUP_EMAIL_ALLOWED", 1)
 SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS = env_int("SHOPFLOW_SIGNUP_EMAIL_WINDOW_SECONDS", 86400)
-# At most this many password reset emails an account an hour, and this many requests from
-# a client's network (for any accounts); more show the same page and send nothing.
+# At most this many password reset emails an account an hour, and this many sent at the
+# asking of one client's network (for any accounts); more requests show the same page and
+# send nothing.
 SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED = env_int("SHOPFLOW_PASSWORD_RESET_EMAILS_ALLOWED", 3)
 SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED = env_int("SHOPFLOW_PASSWORD_RESET_ADDRESS_ALLOWED", 10)
 # Login events and failures (and sign-up attempts, password reset requests) older than this
