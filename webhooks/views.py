@@ -44,8 +44,7 @@ def staff_only(summary: str, ok: dict, **more):
     partial_update=staff_only(
         "Change a webhook endpoint (staff)",
         {200: EndpointSerializer},
-        description="A disabled endpoint's pending deliveries fail when due, unless it is "
-        "enabled again first; enabling clears why it was disabled.",
+        description="Disabling fails its pending deliveries; enabling clears why it was disabled.",
         request=EndpointChangeSerializer,
     ),
     destroy=staff_only("Delete a webhook endpoint and its deliveries (staff)", {204: None}),

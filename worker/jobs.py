@@ -16,7 +16,7 @@ from core.signals import insert_isolated, send_robust_isolated
 from core.telemetry import trace_carrier
 
 from . import locks
-from .models import Job
+from .models import Job, held_by_an_attempt
 from .signals import job_failed
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,16 @@ def jobs_redrive(*, jobs, done_too: bool = False) -> int:
 def jobs_due_now(*, jobs) -> int:
     """Pending jobs (a queryset) that no attempt holds, due now: tried at once."""
     return jobs.filter(status=Status.PENDING, lease_id__isnull=True).update(due_at=Now())
+
+
+def jobs_fail_pending(*, jobs, error: str) -> int:
+    """Pending jobs (a queryset) that no attempt holds, failed for good without an attempt
+    (what they were for is gone), no job_failed sent: the caller tells whom it must."""
+    return (
+        jobs.filter(status=Status.PENDING)
+        .exclude(held_by_an_attempt())
+        .update(status=Status.FAILED, ended_at=Now(), lease_id=None, last_error=error[:4000])
+    )
 
 
 def jobs_prune(*, kinds_kept_days: dict[str, int | None], batch: int = 1000) -> int:

@@ -109,7 +109,7 @@ def test_plain_http_to_loopback_only_when_the_setting_allows_it(staff, settings)
     assert staff.post(ENDPOINTS, body, format="json").status_code == 400
 
 
-def test_patch_changes_what_it_names_checks_it_and_disabling_keeps_deliveries_waiting(staff, dns):
+def test_patch_changes_what_it_names_checks_it_and_disabling_fails_pending_deliveries(staff, dns):
     endpoint = add(staff, description="ERP")
     path = f"{ENDPOINTS}{endpoint['id']}/"
     pending = staff.post(f"{path}test/").json()
@@ -121,7 +121,8 @@ def test_patch_changes_what_it_names_checks_it_and_disabling_keeps_deliveries_wa
 
     disabled = staff.patch(path, {"enabled": False}, format="json").json()
     assert (disabled["enabled"], disabled["disabled_reason"]) == (False, "disabled by staff")
-    assert status_of(pending["id"]) == "pending"  # it fails when due, if still disabled
+    assert status_of(pending["id"]) == "failed"
+    assert job_of(pending["id"]).last_error == "the endpoint was disabled: disabled by staff"
     assert staff.post(f"{path}test/").status_code == 400  # disabled: nothing to send to
     enabled = staff.patch(path, {"enabled": True}, format="json").json()
     assert (enabled["enabled"], enabled["disabled_reason"], enabled["disabled_at"]) == (

@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from core.clock import db_now
 from core.signals import send_robust_isolated
-from worker.jobs import jobs_delete
+from worker.jobs import jobs_delete, jobs_fail_pending
+from worker.models import Job
 
 from .. import locks, selectors
 from ..exceptions import EndpointNotFound
-from ..models import Endpoint
+from ..models import Delivery, Endpoint
 from ..signals import webhook_failed
 from ..signatures import secret_new
 from .deliveries import any_enabled
@@ -29,9 +30,8 @@ def endpoint_create(*, url: str, events: list[str], description: str = "") -> En
 
 
 def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
-    """Change url, events, description or enabled. Enabling clears why it was disabled.
-    A disabled endpoint's pending deliveries wait: each one due while it is disabled fails
-    (webhooks.services.sending), and enabling it in time lets them go on."""
+    """Change url, events, description or enabled. Enabling clears why it was disabled;
+    disabling fails its pending deliveries (a redeliver sends one again)."""
     with transaction.atomic():
         endpoint = locks.endpoint_for_update(endpoint_id=endpoint_id).first()
         if endpoint is None:
@@ -39,10 +39,10 @@ def endpoint_update(*, endpoint_id: int, **changes) -> Endpoint:
         enabled = changes.pop("enabled", endpoint.enabled)
         if enabled and not endpoint.enabled:
             changes.update(enabled=True, disabled_reason="", disabled_at=None, failing_since=None)
-        if endpoint.enabled and not enabled:
-            changes.update(_disabled_now(reason="disabled by staff"))
         Endpoint.objects.filter(pk=endpoint_id).update(**changes)
         any_enabled.expire()
+        if endpoint.enabled and not enabled:
+            endpoint_disable(endpoint=endpoint, reason="disabled by staff", notify=False)
     return selectors.endpoint_get(endpoint_id=endpoint_id)
 
 
@@ -67,16 +67,19 @@ def endpoint_secret_rotate(*, endpoint_id: int) -> Endpoint:
     return selectors.endpoint_get(endpoint_id=endpoint_id)  # EndpointNotFound when none was
 
 
-def endpoint_disable(*, endpoint: Endpoint, reason: str) -> None:
-    """The shop disables it (410 Gone, 5 days of failures), in the caller's transaction, the
-    endpoint locked; staff are told."""
-    Endpoint.objects.filter(pk=endpoint.pk).update(**_disabled_now(reason=reason))
-    staff_told(endpoint=endpoint, delivery_id="", reason=reason)
-
-
-def _disabled_now(*, reason: str) -> dict:
-    """An endpoint's fields as disabled now, for `reason`."""
-    return {"enabled": False, "disabled_reason": reason[:500], "disabled_at": timezone.now()}
+def endpoint_disable(*, endpoint: Endpoint, reason: str, notify: bool = True) -> None:
+    """In the caller's transaction, the endpoint locked: no more attempts to it. Its
+    deliveries' jobs due later fail with the reason (one in flight ends as it ends, and a
+    claim of it later fails it); staff are told when the shop disabled it."""
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_reason=reason[:500], disabled_at=timezone.now()
+    )
+    locked = locks.endpoint_deliveries_skip_locked(endpoint_id=endpoint.pk)
+    ids = locked.filter(status=Job.Status.PENDING).values_list("pk", flat=True)
+    waiting = Delivery.objects.filter(pk__in=list(ids))
+    jobs_fail_pending(jobs=waiting, error=f"the endpoint was disabled: {reason}")
+    if notify:
+        staff_told(endpoint=endpoint, delivery_id="", reason=reason)
 
 
 def staff_told(*, endpoint: Endpoint, delivery_id: str, reason: str) -> None:

@@ -60,8 +60,8 @@ def delivery_send(*, delivery_id: str) -> Attempt:
     # deleted, nothing to do.
     previous_signs = Q(previous_secret_until__gt=db_now())
     endpoint = Endpoint.objects.annotate(previous_signs=previous_signs).get(pk=delivery.endpoint_id)
-    if not endpoint.enabled:  # fails it: the one way a disabled endpoint's deliveries end
-        raise EndpointDisabled(f"its endpoint was disabled: {endpoint.disabled_reason}")
+    if not endpoint.enabled:
+        raise EndpointDisabled(EndpointDisabled.detail)
     attempt, retry_after = _post(delivery, endpoint)  # in its job's span, of the event's trace
     if not attempt.error:
         return attempt
