@@ -22,3 +22,10 @@ def signed_in_or_back_to(page: str, *arguments: str):
         return wrapped
 
     return decorate
+
+
+def loaded_ahead(request) -> bool:
+    """Whether the browser only loads the page ahead (a prefetch or prerender, which nobody
+    may ever see): such a load marks nothing read."""
+    purpose = request.headers.get("Sec-Purpose") or request.headers.get("Purpose") or ""
+    return purpose.startswith("prefetch")

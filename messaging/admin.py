@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
+from core.pages import loaded_ahead
+
 from . import selectors, services
 from .exceptions import ConversationNotFound
 from .models import Message
@@ -20,7 +22,8 @@ class MessageAdmin(admin.ModelAdmin):
         once shown: the customer's messages get their read receipts, as the staff's do on
         the customer's order page."""
         order_id = request.GET.get("order", "")
-        shown = request.method == "GET" and self.has_view_or_change_permission(request)
+        shown = request.method == "GET" and not loaded_ahead(request)
+        shown = shown and self.has_view_or_change_permission(request)
         if order_id.isdigit() and shown:
             try:
                 order = selectors.conversation_order_get(user=request.user, order_id=order_id)

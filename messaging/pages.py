@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.pages import signed_in_or_back_to
+from core.pages import loaded_ahead, signed_in_or_back_to
 
 from . import selectors, services
 from .exceptions import ConversationNotFound
@@ -17,8 +17,11 @@ from .models import Message
 
 
 def conversation_context(request, *, order) -> dict:
-    """The order's messages, oldest first; those the other side wrote marked read now."""
-    services.messages_mark_read(order=order, reader=request.user)
+    """The order's messages, oldest first; those the other side wrote marked read now,
+    unless the browser only loads the page ahead (their read receipts would say "read"
+    too early)."""
+    if not loaded_ahead(request):
+        services.messages_mark_read(order=order, reader=request.user)
     return {"conversation": selectors.message_list(order=order), "message_max": Message.MAX_LENGTH}
 
 

@@ -14,6 +14,9 @@ from tests.support.orders import place_order
 
 pytestmark = pytest.mark.django_db
 
+# What a browser sends with a page it only loads ahead.
+PREFETCH = {"Sec-Purpose": "prefetch"}
+
 
 def signed_in(user) -> Client:
     browser = Client()
@@ -42,6 +45,24 @@ def test_the_order_page_holds_the_conversation_and_its_read_receipts(customer):
     assert "Where is it?" in page and "data-read" in page  # the customer's, read by staff
     answer.refresh_from_db()
     assert answer.read_at is not None  # shown to the customer: read
+
+
+@pytest.mark.parametrize(
+    "header", [PREFETCH, {"Sec-Purpose": "prefetch;prerender"}, {"Purpose": "prefetch"}]
+)
+def test_a_page_the_browser_only_loads_ahead_marks_nothing_read(customer, header):
+    order_id = place_order(customer)["id"]
+    staff = UserFactory(is_staff=True)
+    answer = message_post(order=Order.objects.get(pk=order_id), author=staff, body="Shipped")
+    browser = signed_in(customer.user)
+
+    ahead = browser.get(f"/account/orders/{order_id}/", headers=header)
+    assert ahead.status_code == 200 and "Shipped" in ahead.content.decode()
+    answer.refresh_from_db()
+    assert answer.read_at is None
+    browser.get(f"/account/orders/{order_id}/")  # the person opens it
+    answer.refresh_from_db()
+    assert answer.read_at is not None
 
 
 def test_an_empty_message_or_another_persons_order_is_refused(customer):
@@ -94,5 +115,7 @@ def test_the_admins_messages_of_no_order_a_bad_one_or_not_shown_mark_nothing_rea
         assert admin.get(f"/admin/messaging/message/{query}").status_code in (200, 302)
     no_permission = signed_in(UserFactory(is_staff=True))  # staff without the admin's
     assert no_permission.get(f"/admin/messaging/message/?order={order_id}").status_code == 403
+    ahead = admin.get(f"/admin/messaging/message/?order={order_id}", headers=PREFETCH)
+    assert ahead.status_code == 200  # shown to no one yet
     question.refresh_from_db()
     assert question.read_at is None
