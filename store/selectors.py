@@ -47,10 +47,10 @@ def cart_list(*, customer) -> QuerySet[Cart]:
     )
 
 
-def cart_current(*, customer, lines: bool = True) -> Cart | None:
+def cart_current(*, customer, with_lines: bool = True) -> Cart | None:
     """The cart the shop's pages fill: the customer's newest (the API may hold others),
-    with its `line_items` unless `lines` is False; None when they have none."""
-    carts = cart_list(customer=customer) if lines else Cart.objects.filter(customer=customer)
+    with its `line_items` unless `with_lines` is off; None when they have none."""
+    carts = cart_list(customer=customer) if with_lines else Cart.objects.filter(customer=customer)
     return carts.order_by("-created_at", "-pk").first()
 
 

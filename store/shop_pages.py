@@ -77,7 +77,7 @@ def cart_page(request):
 def cart_line_page(request, item_id: int):
     """A line's new quantity ("quantity"), or its removal ("remove")."""
     customer = customers.customer_ensure(user=request.user)
-    cart = selectors.cart_current(customer=customer, lines=False)
+    cart = selectors.cart_current(customer=customer, with_lines=False)
     try:
         item = selectors.cart_item_get(customer=customer, cart_id=cart and cart.pk, item_id=item_id)
         if "remove" in request.POST:

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from worker.models import held_by_an_attempt
 
+from . import selectors
 from .models import Delivery, Endpoint
 
 
@@ -18,6 +19,5 @@ def endpoint_for_update(*, endpoint_id: int) -> QuerySet[Endpoint]:
 def endpoint_deliveries_skip_locked(*, endpoint_id: int) -> QuerySet[Delivery]:
     """The endpoint's deliveries that no attempt holds, locked; those another transaction
     holds (an attempt ending, a claim, the jobs' prune) are skipped."""
-    rows = Delivery.objects.filter(concurrency_key=str(endpoint_id))
-    rows = rows.exclude(held_by_an_attempt())
+    rows = selectors.endpoint_deliveries(endpoint_id=endpoint_id).exclude(held_by_an_attempt())
     return rows.select_for_update(skip_locked=True).order_by("pk")

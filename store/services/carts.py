@@ -26,7 +26,7 @@ def cart_current_ensure(*, customer: Customer) -> Cart:
     cart."""
     with transaction.atomic():
         locks.customer_for_update(customer_id=customer.pk).first()
-        current = selectors.cart_current(customer=customer, lines=False)
+        current = selectors.cart_current(customer=customer, with_lines=False)
         return current or cart_create(customer=customer)
 
 
